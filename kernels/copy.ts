@@ -1,0 +1,74 @@
+/**
+ * Strided copy: gathers a view (shape, strides, offset) of one buffer into a view of another.
+ * It makes permuted or sliced views contiguous and writes the parts of a concatenation.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+import { FLAT_WORKGROUP } from "./_program.ts";
+
+/** A strided view of a buffer, in elements. */
+export interface View {
+  /** The buffer. */
+  buffer: GpuBuffer;
+  /** Element stride of each axis of the copied shape. */
+  strides: readonly number[];
+  /** Element offset of the first element. */
+  offset: number;
+}
+
+const WORKGROUP = 256;
+
+/**
+ * Copies every element of `shape` from `src` to `dst` (32-bit elements, any dtype).
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { stridedCopy } from "./copy.ts";
+ * const device = await Device.acquire();
+ * const a = device.alloc(24), t = device.alloc(24);
+ * device.write(a, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * // Transpose a [2, 3] matrix: read it with strides [1, 3] as shape [3, 2].
+ * stridedCopy(device, [3, 2], { buffer: a, strides: [1, 3], offset: 0 },
+ *   { buffer: t, strides: [2, 1], offset: 0 });
+ * console.log(new Float32Array(await device.read(t, 0, 24))); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function stridedCopy(
+  device: Device,
+  shape: readonly number[],
+  src: View,
+  dst: View,
+): void {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  const index = (view: View) => {
+    const terms = [`${view.offset}u`];
+    let inner = 1;
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      const d = shape[axis];
+      if (d !== 1 && view.strides[axis] !== 0) {
+        terms.push(`((i / ${inner}u) % ${d}u) * ${view.strides[axis]}u`);
+      }
+      inner *= d;
+    }
+    return terms.join(" + ");
+  };
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> src: array<u32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= ${n}u) { return; }
+  dst[${index(dst)}] = src[${index(src)}];
+}`;
+  device.dispatch(
+    { name: `copy [${shape}]`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
+    [{ buffer: src.buffer }, { buffer: dst.buffer }],
+  );
+}

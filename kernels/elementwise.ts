@@ -1,0 +1,288 @@
+/**
+ * Elementwise kernels: unary maps (with an optional baked-in scalar) and binary maps with
+ * NumPy broadcasting. Same-shape contiguous operands take a vec4 path split into binding
+ * windows, so tensors larger than one storage binding work; broadcast or strided operands
+ * take an indexed path.
+ *
+ * @module
+ */
+
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { f32Literal, FLAT_WORKGROUP, windows } from "./_program.ts";
+
+/** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
+export type UnaryOp =
+  | "copy"
+  | "neg"
+  | "sign"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "abs"
+  | "relu"
+  | "tanh"
+  | "sigmoid"
+  | "pow"
+  | "addScalar"
+  | "mulScalar"
+  | "rsubScalar"
+  | "rdivScalar"
+  | "gtScalar";
+
+/** Binary maps. Comparisons return 1 or 0. `reluMask(g, y)` is `g` where `y > 0`, else 0. */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "eq" | "gt" | "reluMask";
+
+type Template = (x: string, c: string, t: string) => string;
+
+// One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
+const UNARY: { readonly [K in UnaryOp]: Template } = {
+  copy: (x) => x,
+  neg: (x) => `-${x}`,
+  sign: (x) => `sign(${x})`,
+  exp: (x) => `exp(${x})`,
+  log: (x) => `log(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  abs: (x) => `abs(${x})`,
+  relu: (x, _c, t) => `max(${x}, ${t}(0.0))`,
+  // tanh through exp of a non-positive argument: never overflows, exact sign.
+  tanh: (x, _c, t) =>
+    `sign(${x}) * (${t}(1.0) - exp(${t}(-2.0) * abs(${x}))) / (${t}(1.0) + exp(${t}(-2.0) * abs(${x})))`,
+  sigmoid: (x, _c, t) => `${t}(1.0) / (${t}(1.0) + exp(-${x}))`,
+  pow: (x, c) => `pow(${x}, ${c})`, // replaced by powExpression for negative bases
+  addScalar: (x, c) => `${x} + ${c}`,
+  mulScalar: (x, c) => `${x} * ${c}`,
+  rsubScalar: (x, c) => `${c} - ${x}`,
+  rdivScalar: (x, c, t) => `${t}(${c}) / ${x}`,
+  gtScalar: (x, c, t) => `select(${t}(0.0), ${t}(1.0), ${x} > ${t}(${c}))`,
+};
+
+const BINARY: { readonly [K in BinaryOp]: (a: string, b: string, t: string) => string } = {
+  add: (a, b) => `${a} + ${b}`,
+  sub: (a, b) => `${a} - ${b}`,
+  mul: (a, b) => `${a} * ${b}`,
+  div: (a, b) => `${a} / ${b}`,
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+  eq: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} == ${b})`,
+  gt: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} > ${b})`,
+  reluMask: (a, b, t) => `select(${t}(0.0), ${a}, ${b} > ${t}(0.0))`,
+};
+
+/** `x^p` for any real `p`: WGSL's `pow` is undefined for negative bases, integer `p` is not. */
+function powExpression(x: string, p: number, t: string): string {
+  if (p === 0) return `${t}(1.0)`;
+  if (p === 1) return x;
+  if (p === 2) return `${x} * ${x}`;
+  if (Number.isInteger(p)) {
+    const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
+    const signed = p % 2 === 0 ? magnitude : `sign(${x}) * ${magnitude}`;
+    return p > 0 ? signed : `${t}(1.0) / (${signed})`;
+  }
+  return `pow(${x}, ${t}(${f32Literal(p)}))`;
+}
+
+const WORKGROUP = 256;
+
+/**
+ * Applies a unary map to `n` contiguous f32 elements: `out[i] = op(x[i])`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { unary } from "./elementwise.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(16), out = device.alloc(16);
+ * device.write(x, new Float32Array([-1, 0, 2, 3]));
+ * unary(device, "relu", x, out, 4);
+ * console.log(new Float32Array(await device.read(out, 0, 16))); // [0, 0, 2, 3]
+ * ```
+ */
+export function unary(
+  device: Device,
+  op: UnaryOp,
+  x: GpuBuffer,
+  out: GpuBuffer,
+  n: number,
+  value = 0,
+): void {
+  const expression = op === "pow"
+    ? powExpression("v", value, "vec4f")
+    : UNARY[op]("v", `vec4f(${f32Literal(value)})`, "vec4f");
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= arrayLength(&out)) { return; }
+  let v = x[i];
+  out[i] = ${expression};
+}`;
+  forEachWindow(device, n, [x, out], (bindings, count) => {
+    device.dispatch(
+      { name: `unary ${op} (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
+      bindings,
+    );
+  });
+}
+
+/**
+ * Writes `value` into `n` f32 elements of `out`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { fill } from "./elementwise.ts";
+ * const device = await Device.acquire();
+ * const out = device.alloc(12);
+ * fill(device, out, 3, 7);
+ * console.log(new Float32Array(await device.read(out, 0, 12))); // [7, 7, 7]
+ * ```
+ */
+export function fill(device: Device, out: GpuBuffer, n: number, value: number): void {
+  const wgsl = `
+@group(0) @binding(0) var<storage, read_write> out: array<vec4f>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= arrayLength(&out)) { return; }
+  out[i] = vec4f(${f32Literal(value)});
+}`;
+  forEachWindow(device, n, [out], (bindings, count) => {
+    device.dispatch(
+      { name: `fill (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
+      bindings,
+    );
+  });
+}
+
+/** Element strides of one operand of a broadcast binary op (0 along broadcast axes). */
+export interface BinaryOperand {
+  /** The buffer. */
+  buffer: GpuBuffer;
+  /** Element strides for each output axis; 0 where the operand is broadcast. */
+  strides: readonly number[];
+  /** Element offset of the operand's first element. */
+  offset?: number;
+}
+
+/**
+ * `out = op(a, b)` over an output of shape `shape` (contiguous); operands are read through
+ * their strides, so broadcasting and views cost no copies.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { binary } from "./elementwise.ts";
+ * const device = await Device.acquire();
+ * const a = device.alloc(24), b = device.alloc(12), out = device.alloc(24);
+ * device.write(a, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * device.write(b, new Float32Array([10, 20, 30]));
+ * // [2, 3] + [3] broadcast over rows.
+ * binary(device, "add", [2, 3], { buffer: a, strides: [3, 1] }, { buffer: b, strides: [0, 1] }, out);
+ * console.log(new Float32Array(await device.read(out, 0, 24))); // [11, 22, 33, 14, 25, 36]
+ * ```
+ */
+export function binary(
+  device: Device,
+  op: BinaryOp,
+  shape: readonly number[],
+  a: BinaryOperand,
+  b: BinaryOperand,
+  out: GpuBuffer,
+): void {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  const contiguous = stridesOf(shape);
+  const same = (o: BinaryOperand) =>
+    (o.offset ?? 0) === 0 && o.strides.every((s, i) => s === contiguous[i] || shape[i] === 1);
+  if (same(a) && same(b)) {
+    const wgsl = `
+@group(0) @binding(0) var<storage, read> a: array<vec4f>;
+@group(0) @binding(1) var<storage, read> b: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= arrayLength(&out)) { return; }
+  out[i] = ${BINARY[op]("a[i]", "b[i]", "vec4f")};
+}`;
+    forEachWindow(device, n, [a.buffer, b.buffer, out], (bindings, count) => {
+      device.dispatch(
+        { name: `binary ${op} (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
+        bindings,
+      );
+    });
+    return;
+  }
+  const index = (o: BinaryOperand) => {
+    const terms = [`${o.offset ?? 0}u`];
+    shape.forEach((d, axis) => {
+      if (o.strides[axis] !== 0 && d !== 1) {
+        const inner = contiguous[axis];
+        terms.push(`((i / ${inner}u) % ${d}u) * ${o.strides[axis]}u`);
+      }
+    });
+    return terms.join(" + ");
+  };
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= ${n}u) { return; }
+  out[i] = ${BINARY[op](`a[${index(a)}]`, `b[${index(b)}]`, "f32")};
+}`;
+  device.dispatch(
+    { name: `binary ${op} [${shape}] broadcast`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
+    [{ buffer: a.buffer }, { buffer: b.buffer }, { buffer: out, size: n * 4 }],
+  );
+}
+
+/** Row-major element strides of a shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * Runs `body` once per binding window of `n` f32 elements (vec4 granularity) over buffers that
+ * are all indexed alike. Small tensors get one window covering exactly their vec4 length.
+ */
+export function forEachWindow(
+  device: Device,
+  n: number,
+  buffers: readonly GpuBuffer[],
+  body: (bindings: Binding[], count: number) => void,
+): void {
+  const vec4s = Math.ceil(n / 4);
+  const parts = windows(
+    vec4s,
+    16,
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.minStorageBufferOffsetAlignment,
+  );
+  for (const part of parts) {
+    const bindings = buffers.map((buffer) => ({
+      buffer,
+      offset: part.start * 16,
+      size: part.count * 16,
+    }));
+    body(bindings, part.count * 4);
+  }
+}

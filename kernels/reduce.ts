@@ -1,0 +1,110 @@
+/**
+ * Row reductions: `out[r] = reduce(x[r, 0..cols))` over a contiguous `[rows, cols]` matrix, as a
+ * tree reduction in workgroup memory. No float atomics: every run adds in the same order, so
+ * results are identical from run to run on one device. Reductions over other axes are built
+ * above this by moving the reduced axes last.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+import { FLAT_WORKGROUP } from "./_program.ts";
+
+/** The reductions available. */
+export type ReduceOp = "sum" | "max";
+
+const WORKGROUP = 128;
+/** Columns one workgroup reduces in one pass; longer rows take two passes. */
+const MAX_COLS_PER_PASS = 65536;
+
+const IDENTITY: { readonly [K in ReduceOp]: string } = {
+  sum: "0.0",
+  max: "bitcast<f32>(0xff800000u)",
+};
+
+const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
+  sum: (a, b) => `${a} + ${b}`,
+  // NaN wins, as in PyTorch: a comparison with NaN is false, so test for it explicitly.
+  max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})`,
+};
+
+/**
+ * Reduces each row of a contiguous `[rows, cols]` f32 matrix into `out[rows]`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { reduceRows } from "./reduce.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(24), out = device.alloc(8);
+ * device.write(x, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * reduceRows(device, "sum", x, out, 2, 3);
+ * console.log(new Float32Array(await device.read(out, 0, 8))); // [6, 15]
+ * ```
+ */
+export function reduceRows(
+  device: Device,
+  op: ReduceOp,
+  x: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  cols: number,
+): void {
+  if (rows === 0) return;
+  if (cols > MAX_COLS_PER_PASS) {
+    // Two passes: partial results per chunk of each row, then the chunks of each row.
+    const chunks = Math.ceil(cols / MAX_COLS_PER_PASS);
+    const partial = device.alloc(rows * chunks * 4, "reduce partials");
+    dispatchReduce(device, op, x, partial, rows, cols, chunks);
+    dispatchReduce(device, op, partial, out, rows, chunks, 1);
+    device.release(partial);
+    return;
+  }
+  dispatchReduce(device, op, x, out, rows, cols, 1);
+}
+
+/** One pass: workgroup `(r, c)` reduces chunk `c` of row `r` (chunks of ceil(cols/chunks)). */
+function dispatchReduce(
+  device: Device,
+  op: ReduceOp,
+  x: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  cols: number,
+  chunks: number,
+): void {
+  const chunk = Math.ceil(cols / chunks);
+  const combine = COMBINE[op];
+  let tree = "";
+  for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
+    tree += `
+  if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
+  workgroupBarrier();`;
+  }
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+var<workgroup> scratch: array<f32, ${WORKGROUP}>;
+${FLAT_WORKGROUP}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let group = flatWorkgroup(wid, nwg);
+  if (group >= ${rows * chunks}u) { return; }
+  let row = group / ${chunks}u;
+  let begin = (group % ${chunks}u) * ${chunk}u;
+  let end = min(begin + ${chunk}u, ${cols}u);
+  let base = row * ${cols}u;
+  var acc = ${IDENTITY[op]};
+  for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
+    acc = ${combine("acc", "x[base + c]")};
+  }
+  scratch[lid] = acc;
+  workgroupBarrier();${tree}
+  if (lid == 0u) { out[group] = scratch[0]; }
+}`;
+  device.dispatch(
+    { name: `reduce ${op} [${rows}, ${cols}]`, wgsl, workgroups: rows * chunks },
+    [{ buffer: x }, { buffer: out }],
+  );
+}

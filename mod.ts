@@ -1,0 +1,65 @@
+/**
+ * A Deno-native deep-learning module on WebGPU: typed tensors whose shapes live in the types,
+ * a small define-by-run autograd, and WGSL kernels dispatched through Deno's built-in
+ * `navigator.gpu`. The `nn` and `train` subpaths build AlexNet and its training on top.
+ *
+ * @example Train a tiny linear model
+ * ```ts
+ * import { defaultDevice, noGrad, tensor, tidy, zeros } from "./mod.ts";
+ * await defaultDevice();
+ * const w = zeros([1, 1], { requiresGrad: true });
+ * const x = tensor([[1], [2], [3]]), y = tensor([[2], [4], [6]]);
+ * for (let step = 0; step < 50; step++) {
+ *   const loss = tidy(() => x.matmul(w).sub(y).pow(2).mean());
+ *   await loss.backward();
+ *   noGrad(() => {
+ *     const updated = w.sub(w.grad!.mul(0.1));
+ *     w.storage.device.copy(updated.storage.buffer, 0, w.storage.buffer, 0, 4);
+ *     updated.dispose();
+ *   });
+ *   w.zeroGrad();
+ *   loss.dispose();
+ * }
+ * console.log(await w.item()); // ≈ 2
+ * ```
+ *
+ * @module
+ */
+
+export { Device, GpuError } from "./kernels/device.ts";
+export type { AcquireOptions, DeviceLimits, MemoryStats } from "./kernels/device.ts";
+export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
+export type {
+  Broadcast,
+  Broadcastable,
+  Check,
+  Dim,
+  DimsAgree,
+  DType,
+  IsWide,
+  Shape,
+  ShapeValue,
+  TupleOf,
+} from "./tensor/shape.ts";
+export { ShapeError } from "./tensor/shape.ts";
+export { currentDevice, defaultDevice, setDefaultDevice } from "./tensor/default_device.ts";
+export { keep, tidy } from "./tensor/memory.ts";
+export { isGradEnabled, noGrad } from "./tensor/_autograd.ts";
+export {
+  arange,
+  type CreateOptions,
+  fromTypedArray,
+  full,
+  type NestedNumbers,
+  ones,
+  rand,
+  randn,
+  tensor,
+  zeros,
+} from "./tensor/creation.ts";
+export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
+export { add, div, mul, sub } from "./tensor/ops_elementwise.ts";
+export { max, mean, sum } from "./tensor/ops_reduce.ts";
+export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
+export { linear, matmul } from "./tensor/ops_matmul.ts";
+export { crossEntropy, logSoftmax, oneHot, softmax } from "./tensor/ops_loss.ts";

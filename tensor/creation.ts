@@ -1,0 +1,175 @@
+/**
+ * Creating tensors: from nested arrays or typed arrays, constants, ranges and random draws.
+ *
+ * @module
+ */
+
+import type { Device } from "../kernels/device.ts";
+import { currentDevice } from "./default_device.ts";
+import { Storage } from "./memory.ts";
+import { type DType, numel, type Shape, ShapeError, validateShape } from "./shape.ts";
+import { Tensor } from "./tensor.ts";
+import { full as fullOn } from "./ops_elementwise.ts";
+import { globalGenerator } from "./random.ts";
+
+/** Options shared by the creation functions. */
+export interface CreateOptions<D extends DType = "f32"> {
+  /** Where the tensor lives (default: the default device). */
+  device?: Device;
+  /** Element type (default `f32`). */
+  dtype?: D;
+  /** Whether backward computes a gradient for it. */
+  requiresGrad?: boolean;
+}
+
+/** Nested arrays of numbers. */
+export type NestedNumbers = number | readonly NestedNumbers[];
+
+function flatten(data: NestedNumbers, shape: number[], depth: number, out: number[]): void {
+  if (typeof data === "number") {
+    if (depth !== shape.length) throw new ShapeError("tensor: ragged nested array");
+    out.push(data);
+    return;
+  }
+  if (depth === shape.length) shape.push(data.length);
+  else if (shape[depth] !== data.length) throw new ShapeError("tensor: ragged nested array");
+  for (const item of data) flatten(item, shape, depth + 1, out);
+}
+
+/**
+ * A tensor from nested arrays (shape inferred) or a typed array with an explicit shape.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "./default_device.ts";
+ * import { tensor } from "./creation.ts";
+ * await defaultDevice();
+ * const t = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(t.shape); // [2, 3]
+ * const labels = tensor(new Int32Array([0, 2]), { shape: [2], dtype: "i32" });
+ * console.log(labels.dtype); // "i32"
+ * ```
+ */
+export function tensor<D extends DType = "f32">(
+  data: NestedNumbers | Float32Array | Int32Array,
+  options: CreateOptions<D> & { shape?: readonly number[] } = {},
+): Tensor<Shape, D> {
+  const dtype = (options.dtype ?? "f32") as D;
+  let values: ArrayLike<number>;
+  let shape: number[];
+  if (ArrayBuffer.isView(data)) {
+    values = data;
+    shape = [...(options.shape ?? [data.length])];
+  } else {
+    const flat: number[] = [];
+    shape = [];
+    flatten(data, shape, 0, flat);
+    values = flat;
+    if (options.shape) shape = [...options.shape];
+  }
+  validateShape(shape, "tensor");
+  if (numel(shape) !== values.length) {
+    throw new ShapeError(`tensor: ${values.length} values do not fill shape [${shape}]`);
+  }
+  if (dtype === "i32") {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isInteger(values[i]) || Math.abs(values[i]) > 2 ** 31 - 1) {
+        throw new RangeError(`tensor: value ${values[i]} at ${i} is not a 32-bit integer`);
+      }
+    }
+  }
+  return fromTypedArray(
+    dtype === "i32" ? Int32Array.from(values) : Float32Array.from(values),
+    shape,
+    { ...options, dtype },
+  );
+}
+
+/** Wraps a typed array without converting it (its length must match the shape). */
+export function fromTypedArray<D extends DType = "f32">(
+  data: Float32Array | Int32Array,
+  shape: readonly number[],
+  options: CreateOptions<D> = {},
+): Tensor<Shape, D> {
+  const device = options.device ?? currentDevice();
+  const dtype = (options.dtype ?? (data instanceof Int32Array ? "i32" : "f32")) as D;
+  if (numel(shape) !== data.length) {
+    throw new ShapeError(`fromTypedArray: ${data.length} values do not fill shape [${shape}]`);
+  }
+  const buffer = device.alloc(Math.max(data.byteLength, 4), "tensor data");
+  if (data.byteLength > 0) device.write(buffer, data);
+  return new Tensor<Shape, D>(new Storage(buffer), shape, dtype, {
+    requiresGrad: options.requiresGrad,
+  });
+}
+
+/** A tensor filled with `value`. */
+export function full<const S extends readonly number[]>(
+  shape: S,
+  value: number,
+  options: CreateOptions<"f32"> = {},
+): Tensor<S, "f32"> {
+  validateShape(shape, "full");
+  const out = fullOn(options.device ?? currentDevice(), shape, value);
+  out.requiresGrad = options.requiresGrad ?? false;
+  return out as unknown as Tensor<S, "f32">;
+}
+
+/**
+ * A tensor of zeros.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "./default_device.ts";
+ * import { zeros } from "./creation.ts";
+ * await defaultDevice();
+ * console.log(await zeros([2, 2]).toArray()); // [[0, 0], [0, 0]]
+ * ```
+ */
+export function zeros<const S extends readonly number[]>(
+  shape: S,
+  options: CreateOptions<"f32"> = {},
+): Tensor<S, "f32"> {
+  return full(shape, 0, options);
+}
+
+/** A tensor of ones. */
+export function ones<const S extends readonly number[]>(
+  shape: S,
+  options: CreateOptions<"f32"> = {},
+): Tensor<S, "f32"> {
+  return full(shape, 1, options);
+}
+
+/** `[start, start + step, …)` up to `end` (exclusive). */
+export function arange(
+  start: number,
+  end: number,
+  step = 1,
+  options: CreateOptions<"f32"> = {},
+): Tensor<[number], "f32"> {
+  if (step === 0) throw new RangeError("arange: step is 0");
+  const count = Math.max(0, Math.ceil((end - start) / step));
+  const values = Float32Array.from({ length: count }, (_, i) => start + i * step);
+  return fromTypedArray(values, [count], options) as Tensor<[number], "f32">;
+}
+
+/** Standard normal draws from the global generator (see `manualSeed`). */
+export function randn<const S extends readonly number[]>(
+  shape: S,
+  options: CreateOptions<"f32"> & { mean?: number; std?: number } = {},
+): Tensor<S, "f32"> {
+  const out = globalGenerator().normal(shape, options.mean, options.std, options.device);
+  out.requiresGrad = options.requiresGrad ?? false;
+  return out as unknown as Tensor<S, "f32">;
+}
+
+/** Uniform draws in `[low, high)` from the global generator. */
+export function rand<const S extends readonly number[]>(
+  shape: S,
+  options: CreateOptions<"f32"> & { low?: number; high?: number } = {},
+): Tensor<S, "f32"> {
+  const out = globalGenerator().uniform(shape, options.low, options.high, options.device);
+  out.requiresGrad = options.requiresGrad ?? false;
+  return out as unknown as Tensor<S, "f32">;
+}

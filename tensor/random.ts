@@ -1,0 +1,109 @@
+/**
+ * Seeded random tensors. A {@link Generator} is a Philox key plus a counter: each draw takes
+ * the next block of counters, so a sequence of draws is reproducible from the seed alone and
+ * its state (two numbers) can be checkpointed and restored.
+ *
+ * @module
+ */
+
+import { type Distribution, fillRandom } from "../kernels/random.ts";
+import type { Device } from "../kernels/device.ts";
+import { currentDevice } from "./default_device.ts";
+import type { Shape } from "./shape.ts";
+import { numel, validateShape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+import { empty } from "./ops_elementwise.ts";
+
+/** The serialisable state of a {@link Generator}. */
+export interface GeneratorState {
+  /** The seed. */
+  seed: number;
+  /** Philox counters consumed so far. */
+  offset: number;
+}
+
+/**
+ * A stream of random tensors.
+ *
+ * @example
+ * ```ts
+ * import { Generator } from "./random.ts";
+ * import { defaultDevice } from "./default_device.ts";
+ * await defaultDevice();
+ * const g = new Generator(7);
+ * const a = await g.normal([3]).data();
+ * const b = await new Generator(7).normal([3]).data();
+ * console.log(a.every((v, i) => v === b[i])); // true
+ * ```
+ */
+export class Generator {
+  #seed: number;
+  #offset = 0;
+
+  /** Starts a stream from `seed` (an integer below 2^53). */
+  constructor(seed: number) {
+    this.#seed = seed;
+  }
+
+  /** The state to checkpoint. */
+  state(): GeneratorState {
+    return { seed: this.#seed, offset: this.#offset };
+  }
+
+  /** Restores a checkpointed state. */
+  setState(state: GeneratorState): void {
+    this.#seed = state.seed;
+    this.#offset = state.offset;
+  }
+
+  /** Fills a new f32 tensor from `dist`. */
+  sample(
+    shape: readonly number[],
+    dist: Distribution,
+    device: Device = currentDevice(),
+  ): Tensor<Shape, "f32"> {
+    validateShape(shape, "random");
+    const n = numel(shape);
+    const out = empty(device, shape, "f32", "random");
+    const seed: [number, number] = [this.#seed >>> 0, Math.floor(this.#seed / 2 ** 32) >>> 0];
+    fillRandom(device, out.storage.buffer, n, dist, { seed, offset: this.#offset });
+    this.#offset += Math.ceil(n / 4);
+    return out;
+  }
+
+  /** Normal draws with the given mean and standard deviation. */
+  normal(shape: readonly number[], mean = 0, std = 1, device?: Device): Tensor<Shape, "f32"> {
+    return this.sample(shape, { kind: "normal", mean, std }, device);
+  }
+
+  /** Uniform draws in `[low, high)`. */
+  uniform(shape: readonly number[], low = 0, high = 1, device?: Device): Tensor<Shape, "f32"> {
+    return this.sample(shape, { kind: "uniform", low, high }, device);
+  }
+
+  /** `scale` with probability `p`, else 0. */
+  bernoulli(shape: readonly number[], p: number, scale = 1, device?: Device): Tensor<Shape, "f32"> {
+    return this.sample(shape, { kind: "bernoulli", p, scale }, device);
+  }
+}
+
+let global = new Generator(0);
+
+/**
+ * Reseeds the global generator used by `randn`, `rand` and dropout.
+ *
+ * @example
+ * ```ts
+ * import { manualSeed } from "./random.ts";
+ * manualSeed(42);
+ * ```
+ */
+export function manualSeed(seed: number): Generator {
+  global = new Generator(seed);
+  return global;
+}
+
+/** The global generator. */
+export function globalGenerator(): Generator {
+  return global;
+}

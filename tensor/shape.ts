@@ -1,0 +1,130 @@
+/**
+ * Shapes at the type level and at run time. A shape type is a tuple of dimensions: literal
+ * numbers where they are known (`784`), names where they are not (`"batch"`), or `number`.
+ * Literal mismatches are compile errors; everything else is checked at run time.
+ *
+ * @module
+ */
+
+/** One dimension of a shape type: a literal size, a name such as `"batch"`, or `number`. */
+export type Dim = number | string;
+
+/** A shape type: a tuple of dimensions (or `readonly Dim[]` when even the rank is unknown). */
+export type Shape = readonly Dim[];
+
+/** Element types a tensor can hold. */
+export type DType = "f32" | "i32";
+
+/** The run-time value of a shape type: the same rank, every dimension a number. */
+export type ShapeValue<S extends Shape> = { readonly [I in keyof S]: number };
+
+/** `true` when a dimension is not a literal number (a name or `number`): known only at run time. */
+export type IsWide<D> = number extends D ? true : D extends string ? true : false;
+
+/** Whether two dimensions can be equal: literals must match; wide dimensions always can. */
+export type DimsAgree<A, B> = IsWide<A> extends true ? true
+  : IsWide<B> extends true ? true
+  : [A] extends [B] ? true
+  : false;
+
+/**
+ * Intersected into a parameter type: `unknown` when the check holds, otherwise an object type
+ * whose property names the problem, so the compile error says what is wrong.
+ */
+export type Check<Condition, Message extends string> = Condition extends true ? unknown
+  : { readonly shapeError: Message };
+
+/** A tuple of `N` copies of `T`. */
+export type TupleOf<T, N extends number, Acc extends T[] = []> = number extends N ? T[]
+  : Acc["length"] extends N ? Acc
+  : TupleOf<T, N, [...Acc, T]>;
+
+type BroadcastDim<A, B> = A extends 1 ? B : B extends 1 ? A : IsWide<A> extends true ? B : A;
+
+/** The shape type of broadcasting `A` against `B` (NumPy rules, right-aligned). */
+export type Broadcast<A extends Shape, B extends Shape> = number extends A["length"] ? Shape
+  : number extends B["length"] ? Shape
+  : A extends readonly [...infer AR extends Dim[], infer AL extends Dim]
+    ? B extends readonly [...infer BR extends Dim[], infer BL extends Dim]
+      ? [...Broadcast<AR, BR>, BroadcastDim<AL, BL>]
+    : A
+  : B;
+
+/** Whether `A` and `B` broadcast: each aligned pair agrees or one of them is 1. */
+export type Broadcastable<A extends Shape, B extends Shape> = number extends A["length"] ? true
+  : number extends B["length"] ? true
+  : A extends readonly [...infer AR extends Dim[], infer AL extends Dim]
+    ? B extends readonly [...infer BR extends Dim[], infer BL extends Dim]
+      ? AL extends 1 ? Broadcastable<AR, BR>
+      : BL extends 1 ? Broadcastable<AR, BR>
+      : DimsAgree<AL, BL> extends true ? Broadcastable<AR, BR>
+      : false
+    : true
+  : true;
+
+/** Number of elements of a run-time shape. */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of a run-time shape, in elements. */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/** Broadcasts two run-time shapes, or throws naming both. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(
+        `${op}: shapes [${a}] and [${b}] do not broadcast (axis ${i}: ${da} vs ${db})`,
+      );
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Resolves negative axes and checks bounds; returns sorted unique axes. */
+export function normalizeAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  op: string,
+): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === "number" ? [axes] : axes;
+  const out = list.map((a) => {
+    const axis = a < 0 ? a + rank : a;
+    if (!Number.isInteger(axis) || axis < 0 || axis >= rank) {
+      throw new ShapeError(`${op}: axis ${a} is out of range for a tensor of rank ${rank}`);
+    }
+    return axis;
+  });
+  return [...new Set(out)].sort((x, y) => x - y);
+}
+
+/** Checks that a run-time shape is a list of non-negative integers. */
+export function validateShape(shape: readonly number[], op: string): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid shape [${shape}]: dimensions must be integers ≥ 0`);
+    }
+  }
+}
+
+/** A shape mismatch found at run time. */
+export class ShapeError extends Error {
+  override name = "ShapeError";
+}
