@@ -1,0 +1,633 @@
+/**
+ * Float64 CPU reference implementations that every GPU kernel is tested against.
+ *
+ * Everything here is plain, row-major and pure: each function allocates a new
+ * output and never mutates its inputs. Speed is not a goal; obviousness is.
+ *
+ * @module
+ */
+
+/** A dense float64 tensor in row-major order. A scalar has shape `[]`. */
+export interface F64 {
+  shape: number[];
+  data: Float64Array;
+}
+
+/** An int32 tensor (used for arg-max indices). */
+export interface I32 {
+  shape: number[];
+  data: Int32Array;
+}
+
+/** Number of elements of a shape (1 for `[]`). */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of a contiguous shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+/** Builds an F64 from a shape and values, checking that the sizes agree. */
+export function f64(shape: readonly number[], data: ArrayLike<number>): F64 {
+  if (numel(shape) !== data.length) {
+    throw new Error(`f64: shape [${shape}] needs ${numel(shape)} values, got ${data.length}`);
+  }
+  return { shape: [...shape], data: Float64Array.from(data) };
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[]): F64 {
+  return { shape: [...shape], data: new Float64Array(numel(shape)) };
+}
+
+/** A tensor filled with one value. */
+export function full(shape: readonly number[], value: number): F64 {
+  return { shape: [...shape], data: new Float64Array(numel(shape)).fill(value) };
+}
+
+/** Seeded uniform RNG on [0, 1) (mulberry32), so tests are reproducible. */
+export function mulberry32(seed: number): () => number {
+  let a = seed | 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One standard-normal sample drawn from `rng` (Box–Muller). */
+export function gaussian(rng: () => number): number {
+  const u1 = 1 - rng(); // (0, 1], so log is finite
+  const u2 = rng();
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/** Standard-normal tensor (times `std`, default 1). */
+export function randn(shape: readonly number[], rng: () => number, std = 1): F64 {
+  const out = zeros(shape);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = std * gaussian(rng);
+  return out;
+}
+
+/** Uniform tensor on [lo, hi). */
+export function randu(shape: readonly number[], rng: () => number, lo = -1, hi = 1): F64 {
+  const out = zeros(shape);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = lo + (hi - lo) * rng();
+  return out;
+}
+
+// ---------------------------------------------------------------- elementwise
+
+/** NumPy broadcasting of two shapes; throws if they are incompatible. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = i < rank - a.length ? 1 : a[i - (rank - a.length)];
+    const db = i < rank - b.length ? 1 : b[i - (rank - b.length)];
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`broadcastShapes: [${a}] and [${b}] are incompatible`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides to read `shape` as if broadcast to `outShape` (0 on broadcast axes). */
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const own = stridesOf(shape);
+  const lead = outShape.length - shape.length;
+  return outShape.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : own[d - lead]));
+}
+
+/** Offset into a tensor with `strides` of the element at flat index `flat` of `shape`. */
+function offsetOf(flat: number, shape: readonly number[], strides: readonly number[]): number {
+  let off = 0;
+  let rem = flat;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    off += (rem % shape[d]) * strides[d];
+    rem = Math.floor(rem / shape[d]);
+  }
+  return off;
+}
+
+function binary(a: F64, b: F64, op: (x: number, y: number) => number): F64 {
+  const shape = broadcastShapes(a.shape, b.shape);
+  const sa = broadcastStrides(a.shape, shape);
+  const sb = broadcastStrides(b.shape, shape);
+  const out = zeros(shape);
+  for (let i = 0; i < out.data.length; i++) {
+    out.data[i] = op(a.data[offsetOf(i, shape, sa)], b.data[offsetOf(i, shape, sb)]);
+  }
+  return out;
+}
+
+/** Applies `fn` to every element. */
+export function map(x: F64, fn: (v: number) => number): F64 {
+  return { shape: [...x.shape], data: x.data.map(fn) };
+}
+
+/** Broadcasting a + b. */
+export function add(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => x + y);
+}
+/** Broadcasting a − b. */
+export function sub(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => x - y);
+}
+/** Broadcasting a · b (elementwise). */
+export function mul(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => x * y);
+}
+/** Broadcasting a / b. */
+export function div(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => x / y);
+}
+/** −x. */
+export function neg(x: F64): F64 {
+  return map(x, (v) => -v);
+}
+/** eˣ. */
+export function exp(x: F64): F64 {
+  return map(x, Math.exp);
+}
+/** Natural log. */
+export function log(x: F64): F64 {
+  return map(x, Math.log);
+}
+/** Square root. */
+export function sqrt(x: F64): F64 {
+  return map(x, Math.sqrt);
+}
+/** xᵖ elementwise. */
+export function powScalar(x: F64, p: number): F64 {
+  return map(x, (v) => Math.pow(v, p));
+}
+/** max(x, 0). */
+export function relu(x: F64): F64 {
+  return map(x, (v) => (v > 0 ? v : 0));
+}
+/** tanh(x). */
+export function tanh(x: F64): F64 {
+  return map(x, Math.tanh);
+}
+/** 1 / (1 + e⁻ˣ). */
+export function sigmoid(x: F64): F64 {
+  return map(x, (v) => 1 / (1 + Math.exp(-v)));
+}
+
+// ----------------------------------------------------------------- reductions
+
+function normAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new Error(`axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+function reduce(
+  x: F64,
+  axes: readonly number[] | null,
+  keepdim: boolean,
+  init: number,
+  op: (acc: number, v: number) => number,
+): F64 {
+  const rank = x.shape.length;
+  const reduced = new Array<boolean>(rank).fill(axes === null);
+  for (const ax of axes ?? []) {
+    const a = normAxis(ax, rank);
+    if (reduced[a]) throw new Error(`reduce: axis ${ax} repeated`);
+    reduced[a] = true;
+  }
+  const keptShape = x.shape.map((d, i) => (reduced[i] ? 1 : d));
+  const keptStrides = stridesOf(keptShape).map((s, i) => (reduced[i] ? 0 : s));
+  const out = full(keptShape, init);
+  for (let i = 0; i < x.data.length; i++) {
+    const o = offsetOf(i, x.shape, keptStrides);
+    out.data[o] = op(out.data[o], x.data[i]);
+  }
+  if (!keepdim) out.shape = x.shape.filter((_, i) => !reduced[i]);
+  return out;
+}
+
+/** Sum over `axes` (negative allowed; `null` = all axes, `[]` = none). */
+export function sum(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  return reduce(x, axes, keepdim, 0, (acc, v) => acc + v);
+}
+
+/** Mean over `axes` (negative allowed; `null` = all axes). */
+export function mean(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  const s = sum(x, axes, keepdim);
+  const count = x.data.length / Math.max(s.data.length, 1);
+  return map(s, (v) => v / count);
+}
+
+/** Max over `axes` (negative allowed; `null` = all axes). */
+export function max(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  return reduce(x, axes, keepdim, -Infinity, (acc, v) => (v > acc ? v : acc));
+}
+
+// --------------------------------------------------------------------- matmul
+
+/** [M,K]·[K,N], or batched [...,M,K]·[...,K,N] with broadcast batch dims. */
+export function matmul(a: F64, b: F64): F64 {
+  if (a.shape.length < 2 || b.shape.length < 2) throw new Error("matmul: rank must be >= 2");
+  const [m, k] = a.shape.slice(-2);
+  const [k2, n] = b.shape.slice(-2);
+  if (k !== k2) throw new Error(`matmul: [${a.shape}] x [${b.shape}] inner dims differ`);
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const batch = broadcastShapes(aBatch, bBatch);
+  const sa = broadcastStrides(aBatch, batch);
+  const sb = broadcastStrides(bBatch, batch);
+  const out = zeros([...batch, m, n]);
+  for (let bi = 0; bi < numel(batch); bi++) {
+    const aOff = offsetOf(bi, batch, sa) * m * k;
+    const bOff = offsetOf(bi, batch, sb) * k * n;
+    const oOff = bi * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) acc += a.data[aOff + i * k + p] * b.data[bOff + p * n + j];
+        out.data[oOff + i * n + j] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ shape ops
+
+/** Same data, new shape; one dimension may be −1 (inferred). */
+export function reshape(x: F64, shape: readonly number[]): F64 {
+  const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  const s = shape.map((d) => (d === -1 ? x.data.length / known : d));
+  if (numel(s) !== x.data.length || !s.every(Number.isInteger)) {
+    throw new Error(`reshape: [${x.shape}] cannot become [${shape}]`);
+  }
+  return { shape: s, data: x.data.slice() };
+}
+
+/** Reorders axes: output axis d is input axis perm[d]. */
+export function permute(x: F64, perm: readonly number[]): F64 {
+  const rank = x.shape.length;
+  if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+    throw new Error(`permute: [${perm}] is not a permutation of rank ${rank}`);
+  }
+  const inStrides = stridesOf(x.shape);
+  const outShape = perm.map((p) => x.shape[p]);
+  const readStrides = perm.map((p) => inStrides[p]);
+  const out = zeros(outShape);
+  for (let i = 0; i < out.data.length; i++) {
+    out.data[i] = x.data[offsetOf(i, outShape, readStrides)];
+  }
+  return out;
+}
+
+/** Swaps two axes (negative allowed). */
+export function transpose(x: F64, d0: number, d1: number): F64 {
+  const perm = x.shape.map((_, i) => i);
+  const a = normAxis(d0, perm.length);
+  const b = normAxis(d1, perm.length);
+  perm[a] = b;
+  perm[b] = a;
+  return permute(x, perm);
+}
+
+/** x[starts[0]:ends[0], starts[1]:ends[1], ...]; full rank, negatives count from the end. */
+export function slice(x: F64, starts: readonly number[], ends: readonly number[]): F64 {
+  const rank = x.shape.length;
+  if (starts.length !== rank || ends.length !== rank) throw new Error("slice: need full rank");
+  const lo = starts.map((s, d) => (s < 0 ? s + x.shape[d] : s));
+  const hi = ends.map((e, d) => (e < 0 ? e + x.shape[d] : e));
+  for (let d = 0; d < rank; d++) {
+    if (lo[d] < 0 || hi[d] > x.shape[d] || lo[d] > hi[d]) {
+      throw new Error(`slice: bad range [${starts[d]}, ${ends[d]}) on axis ${d}`);
+    }
+  }
+  const outShape = lo.map((l, d) => hi[d] - l);
+  const inStrides = stridesOf(x.shape);
+  let base = 0;
+  for (let d = 0; d < rank; d++) base += lo[d] * inStrides[d];
+  const out = zeros(outShape);
+  for (let i = 0; i < out.data.length; i++) {
+    out.data[i] = x.data[base + offsetOf(i, outShape, inStrides)];
+  }
+  return out;
+}
+
+/** Views x as [outer, len, inner] around `axis`. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  const a = normAxis(axis, shape.length);
+  return [numel(shape.slice(0, a)), shape[a], numel(shape.slice(a + 1))];
+}
+
+/** Joins tensors along `axis`; other dims must match. */
+export function concat(xs: readonly F64[], axis: number): F64 {
+  if (xs.length === 0) throw new Error("concat: no inputs");
+  const a = normAxis(axis, xs[0].shape.length);
+  for (const x of xs) {
+    if (
+      x.shape.length !== xs[0].shape.length ||
+      x.shape.some((d, i) => i !== a && d !== xs[0].shape[i])
+    ) {
+      throw new Error(`concat: [${x.shape}] does not match [${xs[0].shape}] off axis ${a}`);
+    }
+  }
+  const total = xs.reduce((t, x) => t + x.shape[a], 0);
+  const outShape = xs[0].shape.map((d, i) => (i === a ? total : d));
+  const [outer, , inner] = around(outShape, a);
+  const out = zeros(outShape);
+  let start = 0;
+  for (const x of xs) {
+    const len = x.shape[a];
+    for (let o = 0; o < outer; o++) {
+      for (let l = 0; l < len; l++) {
+        for (let r = 0; r < inner; r++) {
+          out.data[(o * total + start + l) * inner + r] = x.data[(o * len + l) * inner + r];
+        }
+      }
+    }
+    start += len;
+  }
+  return out;
+}
+
+/** Splits along `axis` into pieces of the given sizes (which must sum to the dim). */
+export function split(x: F64, sizes: readonly number[], axis: number): F64[] {
+  const a = normAxis(axis, x.shape.length);
+  if (sizes.reduce((t, s) => t + s, 0) !== x.shape[a]) {
+    throw new Error(`split: sizes [${sizes}] do not sum to ${x.shape[a]}`);
+  }
+  const out: F64[] = [];
+  let start = 0;
+  for (const s of sizes) {
+    const starts = x.shape.map((_, i) => (i === a ? start : 0));
+    const ends = x.shape.map((d, i) => (i === a ? start + s : d));
+    out.push(slice(x, starts, ends));
+    start += s;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ softmax & loss
+
+/** log softmax along `axis`, computed as x − max − log Σ exp(x − max). */
+export function logSoftmax(x: F64, axis: number): F64 {
+  const [outer, len, inner] = around(x.shape, axis);
+  const out = zeros(x.shape);
+  for (let o = 0; o < outer; o++) {
+    for (let r = 0; r < inner; r++) {
+      const at = (l: number): number => (o * len + l) * inner + r;
+      let m = -Infinity;
+      for (let l = 0; l < len; l++) m = Math.max(m, x.data[at(l)]);
+      let s = 0;
+      for (let l = 0; l < len; l++) s += Math.exp(x.data[at(l)] - m);
+      const lse = m + Math.log(s);
+      for (let l = 0; l < len; l++) out.data[at(l)] = x.data[at(l)] - lse;
+    }
+  }
+  return out;
+}
+
+/** softmax along `axis` (numerically stable). */
+export function softmax(x: F64, axis: number): F64 {
+  return exp(logSoftmax(x, axis));
+}
+
+/** Mean over the batch of −log softmax(logits)[n, labels[n]]; returns shape []. */
+export function crossEntropy(logits: F64, labels: Int32Array): F64 {
+  if (logits.shape.length !== 2) throw new Error("crossEntropy: logits must be [N, C]");
+  const [n, c] = logits.shape;
+  if (labels.length !== n) throw new Error(`crossEntropy: ${labels.length} labels for N=${n}`);
+  const ls = logSoftmax(logits, 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (labels[i] < 0 || labels[i] >= c) throw new Error(`crossEntropy: label ${labels[i]}`);
+    total -= ls.data[i * c + labels[i]];
+  }
+  return f64([], [total / n]);
+}
+
+// ------------------------------------------------------------------ nn layers
+
+/** x·wᵀ + b with x [N,in], w [out,in], b [out] or null. */
+export function linear(x: F64, w: F64, b: F64 | null): F64 {
+  const y = matmul(x, transpose(w, 0, 1));
+  return b === null ? y : add(y, b);
+}
+
+/** Options of {@linkcode conv2d}; all optional (stride 1, padding 0, groups 1). */
+export interface Conv2dOptions {
+  stride?: [number, number];
+  padding?: [number, number];
+  groups?: number;
+}
+
+/** Output size of a conv/pool window: floor((size + 2·pad − k) / stride) + 1. */
+export function outSize(size: number, k: number, stride: number, pad: number): number {
+  const o = Math.floor((size + 2 * pad - k) / stride) + 1;
+  if (o <= 0) throw new Error(`window ${k} (stride ${stride}, pad ${pad}) too big for ${size}`);
+  return o;
+}
+
+/** PyTorch conv2d (cross-correlation, zero padding, grouped). x [N,C,H,W], w [O,C/g,KH,KW]. */
+export function conv2d(x: F64, w: F64, b: F64 | null, opts: Conv2dOptions = {}): F64 {
+  const [sh, sw] = opts.stride ?? [1, 1];
+  const [ph, pw] = opts.padding ?? [0, 0];
+  const groups = opts.groups ?? 1;
+  const [n, c, h, wd] = x.shape;
+  const [o, cg, kh, kw] = w.shape;
+  if (x.shape.length !== 4 || w.shape.length !== 4) throw new Error("conv2d: need 4-D x and w");
+  if (c % groups !== 0 || o % groups !== 0 || cg !== c / groups) {
+    throw new Error(`conv2d: x [${x.shape}], w [${w.shape}], groups ${groups} disagree`);
+  }
+  if (b !== null && (b.shape.length !== 1 || b.shape[0] !== o)) throw new Error("conv2d: bias");
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(wd, kw, sw, pw);
+  const og = o / groups;
+  const out = zeros([n, o, oh, ow]);
+  let idx = 0;
+  for (let ni = 0; ni < n; ni++) {
+    for (let oc = 0; oc < o; oc++) {
+      const firstC = Math.floor(oc / og) * cg;
+      for (let y = 0; y < oh; y++) {
+        for (let xo = 0; xo < ow; xo++) {
+          let acc = b === null ? 0 : b.data[oc];
+          for (let ci = 0; ci < cg; ci++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = y * sh - ph + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = xo * sw - pw + kx;
+                if (ix < 0 || ix >= wd) continue;
+                const xv = x.data[((ni * c + firstC + ci) * h + iy) * wd + ix];
+                acc += xv * w.data[((oc * cg + ci) * kh + ky) * kw + kx];
+              }
+            }
+          }
+          out.data[idx++] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Options of {@linkcode maxPool2d}; padding defaults to 0, stride to the kernel. */
+export interface Pool2dOptions {
+  kernel: [number, number];
+  stride?: [number, number];
+  padding?: [number, number];
+}
+
+/** Max value and first arg-max (h·W+w in the plane) of every window; padding is −∞. */
+function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
+  const [kh, kw] = opts.kernel;
+  const [sh, sw] = opts.stride ?? opts.kernel;
+  const [ph, pw] = opts.padding ?? [0, 0];
+  if (x.shape.length !== 4) throw new Error("maxPool2d: x must be [N,C,H,W]");
+  const [n, c, h, w] = x.shape;
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
+  const values = zeros([n, c, oh, ow]);
+  const argmax: I32 = { shape: [n, c, oh, ow], data: new Int32Array(n * c * oh * ow) };
+  let idx = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    const base = plane * h * w;
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++) {
+        let best = -Infinity;
+        let bestAt = -1;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = y * sh - ph + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = xo * sw - pw + kx;
+            if (ix < 0 || ix >= w) continue;
+            const v = x.data[base + iy * w + ix];
+            // Strict ">" keeps the FIRST maximum in row-major window order.
+            if (bestAt < 0 || v > best) {
+              best = v;
+              bestAt = iy * w + ix;
+            }
+          }
+        }
+        values.data[idx] = best;
+        argmax.data[idx] = bestAt;
+        idx++;
+      }
+    }
+  }
+  return { values, argmax };
+}
+
+/** Max pooling [N,C,H,W] → [N,C,OH,OW]; padded cells count as −∞ (PyTorch, floor mode). */
+export function maxPool2d(x: F64, opts: Pool2dOptions): F64 {
+  return pool(x, opts).values;
+}
+
+/**
+ * Per output, the flat index h·W+w within its (n, c) plane of the chosen input;
+ * ties go to the first maximum in row-major window order.
+ */
+export function maxPool2dArgmax(x: F64, opts: Pool2dOptions): I32 {
+  return pool(x, opts).argmax;
+}
+
+/** Options of {@linkcode lrn}: the paper's constants are size 5, k 2, alpha 1e-4, beta 0.75. */
+export interface LrnOptions {
+  size: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  /** Channels are normalised within consecutive groups of this many (C = no grouping). */
+  groupSize: number;
+}
+
+/**
+ * AlexNet local response normalisation across channels (alpha NOT divided by size):
+ * b[i] = a[i] / (k + alpha·Σ_j a[j]²)^beta, j within size/2 of i and inside i's group.
+ */
+export function lrn(x: F64, opts: LrnOptions): F64 {
+  if (x.shape.length !== 4) throw new Error("lrn: x must be [N,C,H,W]");
+  const [n, c, h, w] = x.shape;
+  const { k, alpha, beta, groupSize } = opts;
+  if (c % groupSize !== 0) throw new Error(`lrn: C=${c} not divisible by ${groupSize}`);
+  const half = Math.floor(opts.size / 2);
+  const hw = h * w;
+  const out = zeros(x.shape);
+  for (let ni = 0; ni < n; ni++) {
+    for (let ci = 0; ci < c; ci++) {
+      const groupLo = Math.floor(ci / groupSize) * groupSize;
+      const lo = Math.max(groupLo, ci - half);
+      const hi = Math.min(groupLo + groupSize - 1, ci + half);
+      for (let p = 0; p < hw; p++) {
+        let s = 0;
+        for (let j = lo; j <= hi; j++) {
+          const v = x.data[(ni * c + j) * hw + p];
+          s += v * v;
+        }
+        const at = (ni * c + ci) * hw + p;
+        out.data[at] = x.data[at] / Math.pow(k + alpha * s, beta);
+      }
+    }
+  }
+  return out;
+}
+
+/** Inverted dropout with a given 0/1 keep mask: x·mask/(1−p) (all zeros when p = 1). */
+export function dropoutApply(x: F64, mask: Float64Array, p: number): F64 {
+  if (mask.length !== x.data.length) throw new Error("dropoutApply: mask length");
+  const scale = p < 1 ? 1 / (1 - p) : 0;
+  const out = zeros(x.shape);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = x.data[i] * mask[i] * scale;
+  return out;
+}
+
+// ----------------------------------------------------------------- optimisers
+
+/** Inputs of one SGD step on one parameter. */
+export interface SgdStepInput {
+  w: F64;
+  /** Velocity; for {@linkcode sgdTorchStep}, null means the first step. */
+  v: F64 | null;
+  g: F64;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+/** The paper's SGD: v ← m·v − wd·lr·w − lr·g; w ← w + v (null v = zeros). */
+export function sgdPaperStep(s: SgdStepInput): { w: F64; v: F64 } {
+  const w = zeros(s.w.shape);
+  const v = zeros(s.w.shape);
+  for (let i = 0; i < w.data.length; i++) {
+    const old = s.v === null ? 0 : s.v.data[i];
+    v.data[i] = s.momentum * old - s.weightDecay * s.lr * s.w.data[i] - s.lr * s.g.data[i];
+    w.data[i] = s.w.data[i] + v.data[i];
+  }
+  return { w, v };
+}
+
+/** PyTorch SGD: d = g + wd·w; v ← m·v + d (v = d on the first step); w ← w − lr·v. */
+export function sgdTorchStep(s: SgdStepInput): { w: F64; v: F64 } {
+  const w = zeros(s.w.shape);
+  const v = zeros(s.w.shape);
+  for (let i = 0; i < w.data.length; i++) {
+    const d = s.g.data[i] + s.weightDecay * s.w.data[i];
+    v.data[i] = s.v === null ? d : s.momentum * s.v.data[i] + d;
+    w.data[i] = s.w.data[i] - s.lr * v.data[i];
+  }
+  return { w, v };
+}

@@ -1,0 +1,106 @@
+/**
+ * Atomic file replacement: readers see either the old file or the complete new
+ * one, never a half-written file, even if the process dies mid-write.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes `data` to `path` atomically: the bytes go to a uniquely named temporary
+ * file in the same folder (so the final rename stays on one file system and is
+ * atomic), are flushed to disk with fsync, and the temporary file is then renamed
+ * over `path`. On any error the temporary file is removed and the error rethrown;
+ * `path` is left untouched.
+ *
+ * @param path Destination file; its folder must exist.
+ * @param data Bytes, or a string written as UTF-8.
+ *
+ * @example Replace a file atomically
+ * ```ts
+ * import { writeFileAtomic } from "./_atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/state.json`, '{"epoch":1}');
+ * await writeFileAtomic(`${dir}/state.json`, '{"epoch":2}');
+ * assert.equal(await Deno.readTextFile(`${dir}/state.json`), '{"epoch":2}');
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  const dir = dirname(path);
+  // Dot-prefixed so directory listings and globbing tools skip a leftover after a
+  // hard crash; pid + random suffix keeps concurrent writers apart.
+  const tmp = join(
+    dir,
+    `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+  );
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+    await writeAll(file, bytes);
+    // Without fsync, a power loss after the rename can leave an empty file under
+    // the final name on some file systems (ext4 delayed allocation).
+    await file.sync();
+    file.close();
+    file = undefined;
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    try {
+      file?.close();
+    } catch {
+      // Already closed; nothing to do.
+    }
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+/**
+ * Writes every byte of `bytes` to `file`; `write` may return after a partial
+ * write, so loop until done.
+ *
+ * @param file An open, writable file.
+ * @param bytes The bytes to write at the file's current position.
+ *
+ * @example Write a whole buffer
+ * ```ts
+ * import { writeAll } from "./_atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * using file = await Deno.open(path, { write: true, truncate: true });
+ * await writeAll(file, new TextEncoder().encode("line\n"));
+ * assert.equal(await Deno.readTextFile(path), "line\n");
+ * await Deno.remove(path);
+ * ```
+ */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await file.write(bytes.subarray(offset));
+  }
+}
+
+/** Best effort: makes the rename itself durable. Not every platform can open a folder. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: Deno.FsFile | undefined;
+  try {
+    handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch {
+    // Windows and some file systems refuse; the rename is still atomic there.
+  } finally {
+    try {
+      handle?.close();
+    } catch {
+      // Ignore: closing a handle we failed to sync.
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * An in-memory {@link Dataset} over packed u8 pixels, used by the CIFAR-10 and IDX loaders.
+ *
+ * @module
+ */
+
+import type { Dataset, Sample } from "./dataset.ts";
+
+/** Construction options of {@link ArrayDataset}. */
+export interface ArrayDatasetOptions {
+  /** `count × height × width × storedChannels` bytes, HWC per image. */
+  pixels: Uint8Array;
+  /** One label per image. */
+  labels: ArrayLike<number>;
+  height: number;
+  width: number;
+  /** 3 for RGB storage, 1 for greyscale storage (expanded to RGB by `get`). Default 3. */
+  storedChannels?: 1 | 3;
+  /** Class names; `numClasses` is their count. */
+  classNames: readonly string[];
+  /** Used in error messages (e.g. the file the data came from). */
+  source?: string;
+}
+
+/**
+ * A dataset held in one packed byte array. RGB samples are returned as zero-copy views;
+ * greyscale storage (one byte per pixel, a third of the memory) is expanded to RGB on `get`.
+ *
+ * @example
+ * ```ts
+ * import { ArrayDataset } from "./array_dataset.ts";
+ * const ds = new ArrayDataset({
+ *   pixels: new Uint8Array(2 * 4 * 4 * 3),
+ *   labels: [0, 1],
+ *   height: 4,
+ *   width: 4,
+ *   classNames: ["a", "b"],
+ * });
+ * console.assert(ds.get(1).label === 1);
+ * ```
+ */
+export class ArrayDataset implements Dataset {
+  readonly length: number;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly channels = 3;
+  readonly height: number;
+  readonly width: number;
+  /** Bytes per stored image. */
+  readonly #stride: number;
+  readonly #stored: 1 | 3;
+  readonly #pixels: Uint8Array;
+  readonly #labels: Int32Array;
+
+  constructor(options: ArrayDatasetOptions) {
+    const { pixels, labels, height, width, classNames } = options;
+    const stored = options.storedChannels ?? 3;
+    const where = options.source ? ` (${options.source})` : "";
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+      throw new RangeError(`ArrayDataset: bad image size ${height}×${width}${where}`);
+    }
+    if (stored !== 1 && stored !== 3) {
+      throw new RangeError(`ArrayDataset: storedChannels must be 1 or 3${where}`);
+    }
+    if (classNames.length < 1) throw new RangeError(`ArrayDataset: no class names${where}`);
+    this.#stride = height * width * stored;
+    if (pixels.length !== labels.length * this.#stride) {
+      throw new RangeError(
+        `ArrayDataset: ${pixels.length} pixel bytes do not hold ${labels.length} images of ` +
+          `${height}×${width}×${stored}${where}`,
+      );
+    }
+    const lab = new Int32Array(labels.length);
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i];
+      if (!Number.isInteger(l) || l < 0 || l >= classNames.length) {
+        throw new RangeError(
+          `ArrayDataset: label ${l} of sample ${i} is outside [0, ${classNames.length})${where}`,
+        );
+      }
+      lab[i] = l;
+    }
+    this.length = labels.length;
+    this.numClasses = classNames.length;
+    this.classNames = Object.freeze([...classNames]);
+    this.height = height;
+    this.width = width;
+    this.#stored = stored;
+    this.#pixels = pixels;
+    this.#labels = lab;
+  }
+
+  /**
+   * The sample at `index`.
+   *
+   * @example
+   * ```ts
+   * import { ArrayDataset } from "./array_dataset.ts";
+   * const ds = new ArrayDataset({
+   *   pixels: new Uint8Array([9]), labels: [0], height: 1, width: 1,
+   *   storedChannels: 1, classNames: ["x"],
+   * });
+   * console.assert(ds.get(0).pixels.join() === "9,9,9");
+   * ```
+   */
+  get(index: number): Sample {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`ArrayDataset.get: index ${index} outside [0, ${this.length})`);
+    }
+    const start = index * this.#stride;
+    const src = this.#pixels.subarray(start, start + this.#stride);
+    if (this.#stored === 3) return { pixels: src, label: this.#labels[index] };
+    const rgb = new Uint8Array(src.length * 3);
+    for (let i = 0, j = 0; i < src.length; i++, j += 3) {
+      const v = src[i];
+      rgb[j] = v;
+      rgb[j + 1] = v;
+      rgb[j + 2] = v;
+    }
+    return { pixels: rgb, label: this.#labels[index] };
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The paper's data augmentation (§4.1) and its evaluation crops, from u8 HWC samples to float32
+ * CHW batches.
+ *
+ * For every output pixel of channel c the value is
+ *
+ *     out = pixel · scale + Σ_i p_i[c] · α_i · λ_i − mean
+ *
+ * where `pixel` is the u8 source value, `scale` (default 1/255) maps it to the units of the
+ * statistics, α_i ~ N(0, σ²) is drawn once per image and presentation, and `mean` is either
+ * the mean image (HWC, indexed at the source pixel, i.e. subtracted before cropping and
+ * flipping, as in the paper) or one value per channel. `mean` and the PCA eigenvalues must be
+ * in the units of `pixel · scale`: `prepareImageFolder` writes them for `scale = 1/255`.
+ *
+ * Randomness comes only from the {@link Rng} passed in; per sample, in order: crop x, crop y
+ * (only when there is room), flip (only when `flip`), α1..α3 (only with `pca`).
+ *
+ * @module
+ */
+
+import type { Sample } from "./dataset.ts";
+import type { Rng } from "./rng.ts";
+
+/** PCA colour noise parameters. */
+export interface PcaNoiseOptions {
+  /** λ1..λ3 of the RGB covariance. */
+  eigenvalues: ArrayLike<number>;
+  /** p1..p3, each an [r, g, b] unit vector: `eigenvectors[i]` belongs to `eigenvalues[i]`. */
+  eigenvectors: ArrayLike<ArrayLike<number>>;
+  /** Standard deviation of α_i; the paper uses 0.1. */
+  sigma: number;
+}
+
+/** Options shared by {@link augmentBatch}, {@link centerCrop} and {@link tenCrop}. */
+export interface AugmentOptions {
+  /** Side of the square crop; default: no crop (the whole image). */
+  crop?: number;
+  /** Mirror horizontally with probability 0.5 (augmentBatch only); default true. */
+  flip?: boolean;
+  /** PCA colour noise (augmentBatch only); default none. */
+  pca?: PcaNoiseOptions | null;
+  /** Mean image (`height × width × 3`, HWC) or per-channel [r, g, b] mean; default none. */
+  mean?: Float32Array | readonly number[] | null;
+  /** Multiplies the u8 pixels before noise and mean; default 1/255. */
+  scale?: number;
+  /** Height of the samples; default: square images, inferred from the pixel count. */
+  height?: number;
+  /** Width of the samples; default: as height. */
+  width?: number;
+}
+
+/** A float batch ready for the network. */
+export interface ImageBatch {
+  /** `batchShape` float32 values, NCHW. */
+  images: Float32Array;
+  /** One label per sample (per input sample for `tenCrop`). */
+  labels: Int32Array;
+  /** [N, 3, H, W] of `images`. */
+  batchShape: [number, number, number, number];
+}
+
+interface Geometry {
+  h: number;
+  w: number;
+  ch: number;
+  cw: number;
+}
+
+function geometry(samples: readonly Sample[], o: AugmentOptions): Geometry {
+  let h = o.height, w = o.width;
+  if (h === undefined) {
+    if (samples.length === 0) throw new RangeError("augment: give height/width for an empty batch");
+    const side = Math.round(Math.sqrt(samples[0].pixels.length / 3));
+    if (side * side * 3 !== samples[0].pixels.length) {
+      throw new RangeError("augment: samples are not square; pass height and width");
+    }
+    h = side;
+  }
+  w ??= h;
+  const ch = o.crop ?? h, cw = o.crop ?? w;
+  if (!Number.isInteger(ch) || ch < 1 || ch > h || cw > w) {
+    throw new RangeError(`augment: crop ${o.crop} does not fit in ${h}×${w} images`);
+  }
+  for (const s of samples) {
+    if (s.pixels.length !== h * w * 3) {
+      throw new RangeError(`augment: a sample has ${s.pixels.length} bytes, expected ${h}×${w}×3`);
+    }
+  }
+  if (o.mean && o.mean.length !== 3 && o.mean.length !== h * w * 3) {
+    throw new RangeError(`augment: mean must have 3 or ${h * w * 3} values, has ${o.mean.length}`);
+  }
+  return { h, w, ch, cw };
+}
+
+/** Writes one crop of `s` as CHW at `out[offset]`. */
+function writeCrop(
+  out: Float32Array,
+  offset: number,
+  s: Sample,
+  g: Geometry,
+  x0: number,
+  y0: number,
+  flip: boolean,
+  offsetRgb: readonly number[], // noise − per-channel mean
+  meanImage: ArrayLike<number> | null,
+  scale: number,
+): void {
+  const px = s.pixels;
+  const plane = g.ch * g.cw;
+  for (let c = 0; c < 3; c++) {
+    const add = offsetRgb[c];
+    let o = offset + c * plane;
+    for (let y = 0; y < g.ch; y++) {
+      const row = (y0 + y) * g.w;
+      for (let x = 0; x < g.cw; x++) {
+        const src = (row + (flip ? x0 + g.cw - 1 - x : x0 + x)) * 3 + c;
+        let v = px[src] * scale + add;
+        if (meanImage) v -= meanImage[src];
+        out[o++] = v;
+      }
+    }
+  }
+}
+
+function meanParts(
+  mean: AugmentOptions["mean"],
+): { image: ArrayLike<number> | null; rgb: number[] } {
+  if (!mean) return { image: null, rgb: [0, 0, 0] };
+  if (mean.length === 3) return { image: null, rgb: [mean[0], mean[1], mean[2]] };
+  return { image: mean, rgb: [0, 0, 0] };
+}
+
+/**
+ * Training augmentation: random crop, random horizontal reflection, PCA colour noise, mean
+ * subtraction; returns NCHW float32.
+ *
+ * @example
+ * ```ts
+ * import { augmentBatch } from "./augment.ts";
+ * import { Rng } from "./rng.ts";
+ * const samples = [{ pixels: new Uint8Array(32 * 32 * 3), label: 1 }];
+ * const batch = augmentBatch(samples, {
+ *   crop: 28,
+ *   flip: true,
+ *   pca: { eigenvalues: [0.2, 0.02, 0.005], eigenvectors: [[0.58, 0.58, 0.58], [0.71, 0, -0.71], [0.41, -0.82, 0.41]], sigma: 0.1 },
+ *   mean: [0.5, 0.5, 0.5],
+ *   scale: 1 / 255,
+ * }, new Rng(0));
+ * console.assert(batch.batchShape.join() === "1,3,28,28");
+ * ```
+ */
+export function augmentBatch(
+  samples: readonly Sample[],
+  options: AugmentOptions,
+  rng: Rng,
+): ImageBatch {
+  const g = geometry(samples, options);
+  const scale = options.scale ?? 1 / 255;
+  const flipOn = options.flip ?? true;
+  const pca = options.pca ?? null;
+  const { image, rgb } = meanParts(options.mean);
+  const images = new Float32Array(samples.length * 3 * g.ch * g.cw);
+  const labels = new Int32Array(samples.length);
+  const add = [0, 0, 0];
+  samples.forEach((s, n) => {
+    const x0 = g.w > g.cw ? rng.int(g.w - g.cw + 1) : 0;
+    const y0 = g.h > g.ch ? rng.int(g.h - g.ch + 1) : 0;
+    const flip = flipOn && rng.next() < 0.5;
+    for (let c = 0; c < 3; c++) add[c] = -rgb[c];
+    if (pca) {
+      for (let i = 0; i < 3; i++) {
+        const k = rng.normal(0, pca.sigma) * pca.eigenvalues[i];
+        const p = pca.eigenvectors[i];
+        for (let c = 0; c < 3; c++) add[c] += p[c] * k;
+      }
+    }
+    writeCrop(images, n * 3 * g.ch * g.cw, s, g, x0, y0, flip, add, image, scale);
+    labels[n] = s.label;
+  });
+  return { images, labels, batchShape: [samples.length, 3, g.ch, g.cw] };
+}
+
+/**
+ * Evaluation: the central crop of each sample (no flip, no noise), with mean subtraction.
+ *
+ * @example
+ * ```ts
+ * import { centerCrop } from "./augment.ts";
+ * const b = centerCrop([{ pixels: new Uint8Array(8 * 8 * 3), label: 0 }], { crop: 6 });
+ * console.assert(b.images.length === 3 * 6 * 6);
+ * ```
+ */
+export function centerCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
+  const g = geometry(samples, options);
+  const { image, rgb } = meanParts(options.mean);
+  const add = rgb.map((m) => -m);
+  const scale = options.scale ?? 1 / 255;
+  const images = new Float32Array(samples.length * 3 * g.ch * g.cw);
+  const labels = new Int32Array(samples.length);
+  const x0 = Math.floor((g.w - g.cw) / 2), y0 = Math.floor((g.h - g.ch) / 2);
+  samples.forEach((s, n) => {
+    writeCrop(images, n * 3 * g.ch * g.cw, s, g, x0, y0, false, add, image, scale);
+    labels[n] = s.label;
+  });
+  return { images, labels, batchShape: [samples.length, 3, g.ch, g.cw] };
+}
+
+/**
+ * Evaluation with ten patches per sample (paper §4.1): images `10·n .. 10·n + 9` of the result
+ * are sample n's top-left, top-right, bottom-left, bottom-right and centre crops, then the
+ * same five mirrored. `labels` has one entry per sample; average the ten softmax outputs.
+ *
+ * @example
+ * ```ts
+ * import { tenCrop } from "./augment.ts";
+ * const b = tenCrop([{ pixels: new Uint8Array(8 * 8 * 3), label: 2 }], { crop: 6 });
+ * console.assert(b.batchShape[0] === 10 && b.labels.length === 1);
+ * ```
+ */
+export function tenCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
+  const g = geometry(samples, options);
+  const { image, rgb } = meanParts(options.mean);
+  const add = rgb.map((m) => -m);
+  const scale = options.scale ?? 1 / 255;
+  const per = 3 * g.ch * g.cw;
+  const images = new Float32Array(samples.length * 10 * per);
+  const labels = new Int32Array(samples.length);
+  const xr = g.w - g.cw, yb = g.h - g.ch;
+  const corners: [number, number][] = [
+    [0, 0],
+    [xr, 0],
+    [0, yb],
+    [xr, yb],
+    [Math.floor(xr / 2), Math.floor(yb / 2)],
+  ];
+  samples.forEach((s, n) => {
+    for (let f = 0; f < 2; f++) {
+      corners.forEach(([x0, y0], k) => {
+        const slot = n * 10 + f * 5 + k;
+        writeCrop(images, slot * per, s, g, x0, y0, f === 1, add, image, scale);
+      });
+    }
+    labels[n] = s.label;
+  });
+  return { images, labels, batchShape: [samples.length * 10, 3, g.ch, g.cw] };
+}

@@ -1,0 +1,253 @@
+/**
+ * Image folders: one subfolder per class holding JPEG and PNG files (the ImageNet / torchvision
+ * `ImageFolder` layout). Decoding uses the pure-JS npm packages `jpeg-js` and `fast-png`,
+ * imported dynamically on first decode so that nothing else pays for them.
+ *
+ * - The decoder is chosen by the file's magic bytes, never by its extension.
+ * - Greyscale, grey+alpha, palette, 16-bit, RGBA PNGs and greyscale, YCbCr, Adobe CMYK/YCCK
+ *   JPEGs all become 8-bit RGB. Alpha is composited over white by default (`alpha: "black"`
+ *   composites over black, `alpha: "drop"` keeps the stored colour and ignores alpha).
+ * - Width × height is checked against `maxPixels` (default 50 M) from the header, before any
+ *   pixel is decoded, against decompression bombs.
+ * - A bad file throws an Error whose message starts with the file's path; with
+ *   `skipBad: true` it is logged, counted and skipped instead.
+ *
+ * @module
+ */
+
+import { ArrayDataset } from "./array_dataset.ts";
+import { type AlphaMode, decodeImageBytes, type DecodeOptions, type RgbImage } from "./_decode.ts";
+import { shorterSideCenterCrop } from "./_resize.ts";
+
+export type { AlphaMode, DecodeOptions, RgbImage };
+
+/**
+ * Decodes PNG or JPEG bytes to RGB (HWC, u8), choosing the decoder by magic bytes. Errors
+ * name `name`.
+ *
+ * @example
+ * ```ts ignore
+ * import { decodeImage } from "./image_folder.ts";
+ * const img = await decodeImage(await Deno.readFile("cat.jpg"), "cat.jpg");
+ * console.log(img.width, img.height, img.pixels.length); // pixels: width*height*3
+ * ```
+ */
+export function decodeImage(
+  bytes: Uint8Array,
+  name: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
+  return decodeImageBytes(bytes, name, options);
+}
+
+/** One file of an image folder. */
+export interface ImageFile {
+  path: string;
+  label: number;
+}
+
+/** Options of {@link ImageFolder.open}. */
+export interface ImageFolderOptions extends DecodeOptions {
+  /** Skip (log and count) undecodable files instead of throwing. Default false. */
+  skipBad?: boolean;
+  /** Only list files with these extensions (case-insensitive, with the dot); default: all. */
+  extensions?: readonly string[];
+  /** Where skip messages go; default `console.warn`. */
+  log?: (message: string) => void;
+}
+
+function join(dir: string, name: string): string {
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
+}
+
+async function isDir(path: string, entry: Deno.DirEntry): Promise<boolean> {
+  if (entry.isDirectory) return true;
+  return entry.isSymlink ? (await Deno.stat(path)).isDirectory : false;
+}
+
+async function isFile(path: string, entry: Deno.DirEntry): Promise<boolean> {
+  if (entry.isFile) return true;
+  return entry.isSymlink ? (await Deno.stat(path)).isFile : false;
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * A listing of an image folder (classes are the sorted subfolder names; files are sorted
+ * within each class; names starting with "." are ignored) that decodes files on demand.
+ *
+ * @example
+ * ```ts ignore
+ * import { ImageFolder } from "./image_folder.ts";
+ * const folder = await ImageFolder.open("data/train", { skipBad: true });
+ * for (let i = 0; i < folder.files.length; i++) {
+ *   const img = await folder.read(i); // null when skipped
+ * }
+ * console.log(folder.skipped, folder.skippedFiles);
+ * ```
+ */
+export class ImageFolder {
+  readonly dir: string;
+  readonly classNames: readonly string[];
+  readonly files: readonly ImageFile[];
+  /** Paths of the files skipped so far (only with `skipBad`). */
+  readonly skippedFiles: string[] = [];
+  readonly #options: ImageFolderOptions;
+
+  private constructor(
+    dir: string,
+    classNames: string[],
+    files: ImageFile[],
+    options: ImageFolderOptions,
+  ) {
+    this.dir = dir;
+    this.classNames = Object.freeze(classNames);
+    this.files = Object.freeze(files);
+    this.#options = options;
+  }
+
+  /** Number of files skipped so far. */
+  get skipped(): number {
+    return this.skippedFiles.length;
+  }
+
+  /**
+   * Lists `dir`: one class per subfolder.
+   *
+   * @example
+   * ```ts ignore
+   * import { ImageFolder } from "./image_folder.ts";
+   * const folder = await ImageFolder.open("data/train");
+   * console.log(folder.classNames, folder.files.length);
+   * ```
+   */
+  static async open(dir: string, options: ImageFolderOptions = {}): Promise<ImageFolder> {
+    const classNames: string[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.name.startsWith(".") && await isDir(join(dir, e.name), e)) classNames.push(e.name);
+    }
+    classNames.sort(byName);
+    if (classNames.length === 0) throw new Error(`${dir}: no class subfolders found`);
+    const exts = options.extensions?.map((x) => x.toLowerCase());
+    const files: ImageFile[] = [];
+    for (let label = 0; label < classNames.length; label++) {
+      const cdir = join(dir, classNames[label]);
+      const names: string[] = [];
+      for await (const e of Deno.readDir(cdir)) {
+        if (e.name.startsWith(".")) continue;
+        if (exts && !exts.some((x) => e.name.toLowerCase().endsWith(x))) continue;
+        if (await isFile(join(cdir, e.name), e)) names.push(e.name);
+      }
+      names.sort(byName);
+      for (const n of names) files.push({ path: join(cdir, n), label });
+    }
+    return new ImageFolder(dir, classNames, files, options);
+  }
+
+  /**
+   * Reads and decodes file `index`. Returns null if the file is bad and `skipBad` is set
+   * (it is then logged and added to `skippedFiles`); otherwise a bad file throws.
+   *
+   * @example
+   * ```ts ignore
+   * import { ImageFolder } from "./image_folder.ts";
+   * const folder = await ImageFolder.open("data/train");
+   * const first = await folder.read(0);
+   * ```
+   */
+  async read(index: number): Promise<RgbImage | null> {
+    const file = this.files[index];
+    if (!file) throw new RangeError(`ImageFolder.read: index ${index} out of range`);
+    try {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(file.path);
+      } catch (e) {
+        throw new Error(`${file.path}: cannot read: ${(e as Error).message}`, { cause: e });
+      }
+      return await decodeImageBytes(bytes, file.path, this.#options);
+    } catch (e) {
+      if (!this.#options.skipBad) throw e;
+      this.skippedFiles.push(file.path);
+      (this.#options.log ?? console.warn)(`skipping bad image ${(e as Error).message}`);
+      return null;
+    }
+  }
+}
+
+/** Options of {@link loadImageFolder}. */
+export interface LoadImageFolderOptions extends ImageFolderOptions {
+  /** Shorter side is scaled to `size`, then the central size×size patch is kept. Default 256. */
+  size?: number;
+}
+
+/**
+ * An in-memory dataset decoded from an image folder, with the skipped files listed.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadImageFolder } from "./image_folder.ts";
+ * const ds = await loadImageFolder("data/small", { size: 64, skipBad: true });
+ * console.log(ds.length, ds.skipped, ds.skippedFiles);
+ * ```
+ */
+export class ImageFolderDataset extends ArrayDataset {
+  /** Number of files skipped as bad. */
+  readonly skipped: number;
+  /** Paths of the files skipped as bad. */
+  readonly skippedFiles: readonly string[];
+  /** Path of each sample's source file. */
+  readonly paths: readonly string[];
+
+  constructor(
+    init: ConstructorParameters<typeof ArrayDataset>[0],
+    paths: string[],
+    skippedFiles: string[],
+  ) {
+    super(init);
+    this.paths = Object.freeze(paths);
+    this.skippedFiles = Object.freeze(skippedFiles);
+    this.skipped = skippedFiles.length;
+  }
+}
+
+/**
+ * Decodes a whole image folder into memory at `size × size` (shorter side scaled to `size`
+ * with area averaging or bilinear interpolation, central crop). For large folders use
+ * `prepareImageFolder` and `ShardDataset` instead.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadImageFolder } from "./image_folder.ts";
+ * const ds = await loadImageFolder("data/flowers", { size: 64 });
+ * const { pixels, label } = ds.get(0); // 64×64×3
+ * ```
+ */
+export async function loadImageFolder(
+  dir: string,
+  options: LoadImageFolderOptions = {},
+): Promise<ImageFolderDataset> {
+  const size = options.size ?? 256;
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`loadImageFolder: size must be a positive integer, got ${size}`);
+  }
+  const folder = await ImageFolder.open(dir, options);
+  const stride = size * size * 3;
+  const chunks: Uint8Array[] = [];
+  const labels: number[] = [];
+  const paths: string[] = [];
+  for (let i = 0; i < folder.files.length; i++) {
+    const img = await folder.read(i);
+    if (img === null) continue;
+    chunks.push(shorterSideCenterCrop(img.pixels, img.width, img.height, size));
+    labels.push(folder.files[i].label);
+    paths.push(folder.files[i].path);
+  }
+  const pixels = new Uint8Array(chunks.length * stride);
+  chunks.forEach((c, i) => pixels.set(c, i * stride));
+  return new ImageFolderDataset(
+    { pixels, labels, height: size, width: size, classNames: folder.classNames, source: dir },
+    paths,
+    [...folder.skippedFiles],
+  );
+}

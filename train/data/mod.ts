@@ -1,0 +1,72 @@
+/**
+ * The CPU side of the data pipeline: datasets of u8 HWC RGB images (synthetic, CIFAR-10,
+ * IDX/MNIST, image folders, prepared shards), the paper's augmentation to float32 NCHW
+ * batches, and a seeded, resumable, prefetching loader.
+ *
+ * Importing this module does not load the image decoders (npm `jpeg-js`, `fast-png`): they
+ * are imported dynamically by the first PNG/JPEG decode.
+ *
+ * @example
+ * ```ts
+ * import { DataLoader, syntheticSplits } from "./mod.ts";
+ * const { train } = syntheticSplits({ trainSize: 256, valSize: 64, size: 32, seed: 1 });
+ * const loader = new DataLoader(train, { batchSize: 64, seed: 1, augment: { crop: 28, flip: true } });
+ * const { images, labels, batchShape } = await loader.next(); // [64, 3, 28, 28]
+ * loader.close();
+ * ```
+ *
+ * @module
+ */
+
+export type { Dataset, Sample } from "./dataset.ts";
+export { ArrayDataset, type ArrayDatasetOptions } from "./array_dataset.ts";
+export { Rng, type RngState } from "./rng.ts";
+export {
+  SYNTHETIC_CLASS_NAMES,
+  SyntheticDataset,
+  type SyntheticOptions,
+  type SyntheticSplitOptions,
+  syntheticSplits,
+} from "./synthetic.ts";
+export {
+  CIFAR10_CLASS_NAMES,
+  CIFAR10_RECORD_BYTES,
+  type Cifar10Batch,
+  type Cifar10Options,
+  loadCifar10,
+  parseCifar10,
+} from "./cifar10.ts";
+export { IDX_DTYPES, type IdxArray, type IdxOptions, loadIdx, parseIdx } from "./idx.ts";
+export {
+  type AlphaMode,
+  decodeImage,
+  type DecodeOptions,
+  type ImageFile,
+  ImageFolder,
+  ImageFolderDataset,
+  type ImageFolderOptions,
+  loadImageFolder,
+  type LoadImageFolderOptions,
+  type RgbImage,
+} from "./image_folder.ts";
+export {
+  prepareImageFolder,
+  type PrepareOptions,
+  type RgbPca,
+  type ShardManifest,
+} from "./prepare.ts";
+export { ShardDataset, type ShardDatasetOptions } from "./shard_dataset.ts";
+export {
+  augmentBatch,
+  type AugmentOptions,
+  centerCrop,
+  type ImageBatch,
+  type PcaNoiseOptions,
+  tenCrop,
+} from "./augment.ts";
+export {
+  DataLoader,
+  type DataLoaderOptions,
+  type DataLoaderState,
+  type LoaderBatch,
+} from "./loader.ts";

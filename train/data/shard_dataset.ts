@@ -1,0 +1,245 @@
+/**
+ * Reads a folder written by `prepareImageFolder` back as a {@link Dataset}.
+ *
+ * @module
+ */
+
+import type { Dataset, Sample } from "./dataset.ts";
+import type { RgbPca, ShardManifest } from "./prepare.ts";
+import { decodeShardHeader, pixelOffset, SHARD_HEADER_BYTES, shardBytes } from "./_shard_format.ts";
+
+/** Options of {@link ShardDataset.open}. */
+export interface ShardDatasetOptions {
+  /**
+   * Load all shards into memory (true), or read each sample from disk on `get` (false).
+   * Default: in memory when the pixels take at most 1 GiB.
+   */
+  inMemory?: boolean;
+  /** At most this many shard files are kept open when reading from disk; default 32. */
+  maxOpenFiles?: number;
+}
+
+interface ShardInfo {
+  path: string;
+  count: number;
+  /** Index of the shard's first sample in the dataset. */
+  start: number;
+  bytes: Uint8Array | null;
+}
+
+/**
+ * A prepared folder as a dataset, with its statistics (`mean`, `meanRgb`, `pca`, in units of
+ * pixel/255) for `augmentBatch`. Call `close()` when reading from disk.
+ *
+ * @example
+ * ```ts ignore
+ * import { ShardDataset } from "./shard_dataset.ts";
+ * const train = await ShardDataset.open("prepared/train");
+ * const { pixels, label } = train.get(0); // 256×256×3 u8 HWC
+ * console.log(train.pca?.eigenvalues, train.mean?.length);
+ * train.close();
+ * ```
+ */
+export class ShardDataset implements Dataset {
+  readonly length: number;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly channels = 3;
+  readonly height: number;
+  readonly width: number;
+  readonly manifest: ShardManifest;
+  /** The mean image, HWC float32 (pixel/255 units), or null if not computed. */
+  readonly mean: Float32Array | null;
+  /** The per-channel mean (pixel/255 units), or null. */
+  readonly meanRgb: [number, number, number] | null;
+  /** The RGB PCA (pixel/255 units), or null. */
+  readonly pca: RgbPca | null;
+  readonly #shards: ShardInfo[];
+  readonly #labels: Int32Array;
+  readonly #stride: number;
+  readonly #open = new Map<number, Deno.FsFile>();
+  readonly #maxOpen: number;
+
+  private constructor(
+    manifest: ShardManifest,
+    shards: ShardInfo[],
+    labels: Int32Array,
+    mean: Float32Array | null,
+    maxOpen: number,
+  ) {
+    this.manifest = manifest;
+    this.length = manifest.count;
+    this.classNames = Object.freeze([...manifest.classNames]);
+    this.numClasses = manifest.classNames.length;
+    this.height = manifest.height;
+    this.width = manifest.width;
+    this.#shards = shards;
+    this.#labels = labels;
+    this.#stride = manifest.height * manifest.width * 3;
+    this.mean = mean;
+    this.meanRgb = manifest.mean
+      ? [manifest.mean.rgb[0], manifest.mean.rgb[1], manifest.mean.rgb[2]]
+      : null;
+    this.pca = manifest.pca;
+    this.#maxOpen = maxOpen;
+  }
+
+  /**
+   * Opens a prepared folder, checking the manifest and every shard's header and size.
+   *
+   * @example
+   * ```ts ignore
+   * import { ShardDataset } from "./shard_dataset.ts";
+   * const val = await ShardDataset.open("prepared/val", { inMemory: true });
+   * ```
+   */
+  static async open(dir: string, options: ShardDatasetOptions = {}): Promise<ShardDataset> {
+    const manifestPath = `${dir}/manifest.json`;
+    let manifest: ShardManifest;
+    try {
+      manifest = JSON.parse(await Deno.readTextFile(manifestPath));
+    } catch (e) {
+      throw new Error(`${manifestPath}: cannot read manifest: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    if (manifest.format !== "alexnet-webgpu-shards" || manifest.version !== 1) {
+      throw new Error(`${manifestPath}: not a version 1 alexnet-webgpu-shards manifest`);
+    }
+    const stride = manifest.height * manifest.width * 3;
+    const inMemory = options.inMemory ?? manifest.count * stride <= 2 ** 30;
+    const shards: ShardInfo[] = [];
+    const labels = new Int32Array(manifest.count);
+    let start = 0;
+    for (const s of manifest.shards) {
+      const path = `${dir}/${s.file}`;
+      let head: Uint8Array;
+      let bytes: Uint8Array | null = null;
+      let size: number;
+      if (inMemory) {
+        bytes = await Deno.readFile(path);
+        head = bytes;
+        size = bytes.length;
+      } else {
+        using f = await Deno.open(path);
+        size = (await f.stat()).size;
+        head = new Uint8Array(SHARD_HEADER_BYTES + 4 * s.count);
+        await readFully(f, head, path);
+      }
+      const h = decodeShardHeader(head, path);
+      if (
+        h.count !== s.count || h.height !== manifest.height || h.width !== manifest.width ||
+        h.channels !== 3
+      ) {
+        throw new Error(`${path}: shard header does not match ${manifestPath}`);
+      }
+      if (size !== shardBytes(h)) {
+        throw new Error(`${path}: shard is ${size} bytes, its header implies ${shardBytes(h)}`);
+      }
+      const lv = new DataView(head.buffer, head.byteOffset + SHARD_HEADER_BYTES, 4 * h.count);
+      for (let i = 0; i < h.count; i++) {
+        const l = lv.getUint32(4 * i, true);
+        if (l >= manifest.classNames.length) {
+          throw new Error(`${path}: record ${i} has label ${l} outside the manifest's classes`);
+        }
+        labels[start + i] = l;
+      }
+      shards.push({ path, count: h.count, start, bytes });
+      start += h.count;
+    }
+    if (start !== manifest.count) {
+      throw new Error(
+        `${manifestPath}: shards hold ${start} images, manifest says ${manifest.count}`,
+      );
+    }
+    let mean: Float32Array | null = null;
+    if (manifest.mean) {
+      const path = `${dir}/${manifest.mean.file}`;
+      const raw = await Deno.readFile(path);
+      if (raw.length !== stride * 4) throw new Error(`${path}: expected ${stride * 4} bytes`);
+      mean = new Float32Array(raw.buffer, raw.byteOffset, stride).slice();
+    }
+    return new ShardDataset(manifest, shards, labels, mean, options.maxOpenFiles ?? 32);
+  }
+
+  /**
+   * The sample at `index` (a view into memory, or a fresh buffer read from disk).
+   *
+   * @example
+   * ```ts ignore
+   * import { ShardDataset } from "./shard_dataset.ts";
+   * const ds = await ShardDataset.open("prepared/val");
+   * const label = ds.get(ds.length - 1).label;
+   * ```
+   */
+  get(index: number): Sample {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`ShardDataset.get: index ${index} outside [0, ${this.length})`);
+    }
+    // Binary search for the shard holding `index`.
+    let lo = 0, hi = this.#shards.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#shards[mid].start <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    const shard = this.#shards[lo];
+    const h = { count: shard.count, height: this.height, width: this.width, channels: 3 };
+    const off = pixelOffset(h, index - shard.start);
+    const label = this.#labels[index];
+    if (shard.bytes) return { pixels: shard.bytes.subarray(off, off + this.#stride), label };
+    const file = this.#file(lo);
+    const pixels = new Uint8Array(this.#stride);
+    file.seekSync(off, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < pixels.length) {
+      const n = file.readSync(pixels.subarray(got));
+      if (n === null || n === 0) throw new Error(`${shard.path}: unexpected end of file`);
+      got += n;
+    }
+    return { pixels, label };
+  }
+
+  #file(shard: number): Deno.FsFile {
+    let f = this.#open.get(shard);
+    if (f) {
+      this.#open.delete(shard); // re-insert: Map order is the LRU order
+      this.#open.set(shard, f);
+      return f;
+    }
+    if (this.#open.size >= this.#maxOpen) {
+      const [oldest, file] = this.#open.entries().next().value as [number, Deno.FsFile];
+      file.close();
+      this.#open.delete(oldest);
+    }
+    f = Deno.openSync(this.#shards[shard].path);
+    this.#open.set(shard, f);
+    return f;
+  }
+
+  /**
+   * Closes the shard files kept open for disk reads (the dataset stays usable: files are
+   * reopened on demand).
+   *
+   * @example
+   * ```ts ignore
+   * import { ShardDataset } from "./shard_dataset.ts";
+   * const ds = await ShardDataset.open("prepared/train", { inMemory: false });
+   * ds.get(0);
+   * ds.close();
+   * ```
+   */
+  close(): void {
+    for (const f of this.#open.values()) f.close();
+    this.#open.clear();
+  }
+}
+
+async function readFully(f: Deno.FsFile, buf: Uint8Array, path: string): Promise<void> {
+  let got = 0;
+  while (got < buf.length) {
+    const n = await f.read(buf.subarray(got));
+    if (n === null || n === 0) throw new Error(`${path}: shard truncated`);
+    got += n;
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * Learning-rate reduction on a plateau of the validation error, with the same
+ * decisions as PyTorch's `torch.optim.lr_scheduler.ReduceLROnPlateau`.
+ *
+ * AlexNet (section 5) divides the learning rate by 10 "when the validation error
+ * stopped improving with the current learning rate"; this is the usual reading of
+ * that rule.
+ *
+ * @module
+ */
+
+/** How an improvement is measured against the best value seen so far. */
+export type ThresholdMode = "rel" | "abs";
+
+/** Options of {@linkcode ReduceLROnPlateau}; defaults follow PyTorch. */
+export interface PlateauOptions {
+  /** "min": lower is better (errors, losses). "max": higher is better. Default "min". */
+  mode?: "min" | "max";
+  /** Multiplier applied to the learning rate on a reduction; must be < 1. Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement tolerated; the reduction comes on the next bad one. */
+  patience: number;
+  /** Minimum change that counts as an improvement. Default 1e-4. */
+  threshold?: number;
+  /**
+   * "rel": better means `metric < best * (1 - threshold)` (mode min).
+   * "abs": better means `metric < best - threshold`. Default "rel".
+   */
+  thresholdMode?: ThresholdMode;
+  /** Epochs after a reduction during which bad epochs are not counted. Default 0. */
+  cooldown?: number;
+  /** Lower bound of the learning rate. Default 0. */
+  minLr?: number;
+  /** A reduction smaller than this is skipped. Default 1e-8. */
+  eps?: number;
+  /** Name of the metric in reduction messages. Default "metric". */
+  metricName?: string;
+}
+
+/**
+ * Plain JSON-serialisable scheduler state, for checkpoints.
+ * `best` is `null` until the first step: JSON has no `Infinity`.
+ */
+export interface PlateauState {
+  /** Best metric so far, or `null` before the first step. */
+  best: number | null;
+  /** Consecutive epochs without improvement (reset by cooldown and reductions). */
+  numBadEpochs: number;
+  /** Remaining cooldown epochs. */
+  cooldownCounter: number;
+  /** Number of `step` calls so far (PyTorch's `last_epoch`). */
+  lastEpoch: number;
+}
+
+/** Result of {@linkcode ReduceLROnPlateau.step}. */
+export interface PlateauDecision {
+  /** Learning rate to use from now on (unchanged unless `reduced`). */
+  lr: number;
+  /** Whether the learning rate was lowered by this step. */
+  reduced: boolean;
+  /**
+   * Human-readable explanation when patience ran out: the reduction, or why it
+   * was skipped (already at `minLr`). Absent otherwise.
+   */
+  reason?: string;
+}
+
+/**
+ * Lowers the learning rate by `factor` once the metric has not improved for more
+ * than `patience` epochs. The scheduler does not own the optimiser: the caller
+ * passes the current learning rate and applies the one returned.
+ *
+ * Semantics match PyTorch exactly: a NaN metric is never better (counts as a bad
+ * epoch); during cooldown bad epochs are reset to zero; after patience runs out
+ * the bad-epoch count resets and cooldown restarts even if the learning rate
+ * could not be lowered (`oldLr - newLr <= eps`).
+ *
+ * @example Divide by 10 after two epochs without improvement
+ * ```ts
+ * import { ReduceLROnPlateau } from "./plateau.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sched = new ReduceLROnPlateau({ patience: 1, metricName: "val top-1" });
+ * let lr = 0.01;
+ * for (const err of [0.5, 0.4, 0.4, 0.4]) {
+ *   const d = sched.step(err, lr);
+ *   lr = d.lr;
+ *   if (d.reduced) console.log(d.reason);
+ * }
+ * assert.equal(lr, 0.001);
+ * ```
+ */
+export class ReduceLROnPlateau {
+  readonly mode: "min" | "max";
+  readonly factor: number;
+  readonly patience: number;
+  readonly threshold: number;
+  readonly thresholdMode: ThresholdMode;
+  readonly cooldown: number;
+  readonly minLr: number;
+  readonly eps: number;
+  readonly metricName: string;
+
+  #best: number;
+  #numBadEpochs = 0;
+  #cooldownCounter = 0;
+  #lastEpoch = 0;
+
+  /**
+   * @param options Scheduler settings; `patience` is required.
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 5, thresholdMode: "abs", threshold: 0.001 });
+   * console.log(sched.state());
+   * ```
+   */
+  constructor(options: PlateauOptions) {
+    this.mode = options.mode ?? "min";
+    this.factor = options.factor ?? 0.1;
+    this.patience = options.patience;
+    this.threshold = options.threshold ?? 1e-4;
+    this.thresholdMode = options.thresholdMode ?? "rel";
+    this.cooldown = options.cooldown ?? 0;
+    this.minLr = options.minLr ?? 0;
+    this.eps = options.eps ?? 1e-8;
+    this.metricName = options.metricName ?? "metric";
+    if (!(this.factor < 1) || !(this.factor >= 0)) {
+      throw new RangeError(`factor must be in [0, 1), got ${this.factor}`);
+    }
+    for (const [name, value] of [["patience", this.patience], ["cooldown", this.cooldown]]) {
+      if (!Number.isInteger(value) || (value as number) < 0) {
+        throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+      }
+    }
+    if (this.mode !== "min" && this.mode !== "max") {
+      throw new RangeError(`mode must be "min" or "max", got ${this.mode}`);
+    }
+    if (this.thresholdMode !== "rel" && this.thresholdMode !== "abs") {
+      throw new RangeError(`thresholdMode must be "rel" or "abs", got ${this.thresholdMode}`);
+    }
+    this.#best = this.#worst();
+  }
+
+  /**
+   * Creates a scheduler with `options` and restores `state` into it.
+   *
+   * @param options The same options the saved scheduler was built with.
+   * @param state A value from {@linkcode ReduceLROnPlateau.state}, e.g. parsed from JSON.
+   *
+   * @example Resume from a checkpoint
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const saved = JSON.stringify(new ReduceLROnPlateau({ patience: 3 }).state());
+   * const sched = ReduceLROnPlateau.fromState({ patience: 3 }, JSON.parse(saved));
+   * console.log(sched.state().lastEpoch); // 0
+   * ```
+   */
+  static fromState(options: PlateauOptions, state: PlateauState): ReduceLROnPlateau {
+    const sched = new ReduceLROnPlateau(options);
+    sched.load(state);
+    return sched;
+  }
+
+  /**
+   * Feeds one epoch's metric and returns the learning rate to use next.
+   *
+   * @param metric This epoch's validation metric (e.g. top-1 error).
+   * @param currentLr The optimiser's current learning rate.
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 0 });
+   * sched.step(0.5, 0.01); // first value always improves on +Infinity
+   * console.log(sched.step(0.5, 0.01)); // { lr: 0.001, reduced: true, reason: "..." }
+   * ```
+   */
+  step(metric: number, currentLr: number): PlateauDecision {
+    // Order of updates mirrors torch's ReduceLROnPlateau.step line by line.
+    this.#lastEpoch += 1;
+    const previousBest = this.#best;
+    if (this.isBetter(metric, this.#best)) {
+      this.#best = metric;
+      this.#numBadEpochs = 0;
+    } else {
+      this.#numBadEpochs += 1;
+    }
+    if (this.inCooldown) {
+      this.#cooldownCounter -= 1;
+      this.#numBadEpochs = 0; // Bad epochs during cooldown are ignored.
+    }
+    if (this.#numBadEpochs <= this.patience) return { lr: currentLr, reduced: false };
+
+    const badEpochs = this.#numBadEpochs;
+    this.#cooldownCounter = this.cooldown;
+    this.#numBadEpochs = 0;
+    const newLr = Math.max(currentLr * this.factor, this.minLr);
+    const why = `epoch ${this.#lastEpoch}: ${this.metricName} ${fmt(metric)} has not improved ` +
+      `on best ${fmt(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
+      `epoch${badEpochs === 1 ? "" : "s"} (patience ${this.patience})`;
+    if (currentLr - newLr > this.eps) {
+      return { lr: newLr, reduced: true, reason: `${why}; lr ${fmt(currentLr)} -> ${fmt(newLr)}` };
+    }
+    return {
+      lr: currentLr,
+      reduced: false,
+      reason: `${why}; lr ${fmt(currentLr)} kept: already at min lr ${fmt(this.minLr)}`,
+    };
+  }
+
+  /**
+   * Whether `a` improves on `best` by more than the threshold (PyTorch's `is_better`).
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 1, threshold: 0.1 });
+   * console.log(sched.isBetter(0.95, 1), sched.isBetter(0.85, 1)); // false true
+   * ```
+   */
+  isBetter(a: number, best: number): boolean {
+    if (this.mode === "min") {
+      return this.thresholdMode === "rel"
+        ? a < best * (1 - this.threshold)
+        : a < best - this.threshold;
+    }
+    return this.thresholdMode === "rel"
+      ? a > best * (1 + this.threshold)
+      : a > best + this.threshold;
+  }
+
+  /**
+   * Whether the scheduler is in its post-reduction cooldown.
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * console.log(new ReduceLROnPlateau({ patience: 1, cooldown: 2 }).inCooldown); // false
+   * ```
+   */
+  get inCooldown(): boolean {
+    return this.#cooldownCounter > 0;
+  }
+
+  /**
+   * A JSON-serialisable snapshot; {@linkcode ReduceLROnPlateau.load} restores it.
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 1 });
+   * sched.step(0.4, 0.01);
+   * console.log(JSON.stringify(sched.state())); // {"best":0.4,"numBadEpochs":0,...}
+   * ```
+   */
+  state(): PlateauState {
+    return {
+      best: Number.isFinite(this.#best) ? this.#best : null,
+      numBadEpochs: this.#numBadEpochs,
+      cooldownCounter: this.#cooldownCounter,
+      lastEpoch: this.#lastEpoch,
+    };
+  }
+
+  /**
+   * Restores a snapshot from {@linkcode ReduceLROnPlateau.state}; the following
+   * decisions are identical to those of the scheduler that produced it.
+   *
+   * @param state The snapshot, possibly round-tripped through JSON.
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 1 });
+   * sched.load({ best: 0.4, numBadEpochs: 1, cooldownCounter: 0, lastEpoch: 7 });
+   * console.log(sched.step(0.4, 0.01).reduced); // true
+   * ```
+   */
+  load(state: PlateauState): void {
+    const { best, numBadEpochs, cooldownCounter, lastEpoch } = state;
+    if (best !== null && typeof best !== "number") {
+      throw new TypeError(`invalid plateau state: best = ${best}`);
+    }
+    for (const [name, value] of Object.entries({ numBadEpochs, cooldownCounter, lastEpoch })) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new TypeError(`invalid plateau state: ${name} = ${value}`);
+      }
+    }
+    this.#best = best ?? this.#worst();
+    this.#numBadEpochs = numBadEpochs;
+    this.#cooldownCounter = cooldownCounter;
+    this.#lastEpoch = lastEpoch;
+  }
+
+  /**
+   * Forgets the best value, bad epochs and cooldown (PyTorch's `_reset`).
+   *
+   * @example
+   * ```ts
+   * import { ReduceLROnPlateau } from "./plateau.ts";
+   * const sched = new ReduceLROnPlateau({ patience: 1 });
+   * sched.step(0.4, 0.01);
+   * sched.reset();
+   * console.log(sched.state().best); // null
+   * ```
+   */
+  reset(): void {
+    this.#best = this.#worst();
+    this.#numBadEpochs = 0;
+    this.#cooldownCounter = 0;
+  }
+
+  #worst(): number {
+    return this.mode === "min" ? Infinity : -Infinity;
+  }
+
+  #describeThreshold(): string {
+    return this.thresholdMode === "rel"
+      ? `relative threshold ${this.threshold}`
+      : `absolute threshold ${this.threshold}`;
+  }
+}
+
+/** Short, exact-enough numbers for log lines: 0.001 stays 0.001, not 0.0010000000000000002. */
+function fmt(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(6))) : String(x);
+}

@@ -1,0 +1,251 @@
+/**
+ * Per-epoch metrics of a training run, appended to `metrics.jsonl` (read back on
+ * resume) and `metrics.csv` (for spreadsheets) in the run folder.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { writeAll } from "./_atomic.ts";
+
+/** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
+export interface EpochMetrics {
+  /** Epoch number, 1-based. */
+  epoch: number;
+  /** Optimiser steps completed since the start of training. */
+  step: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+  /** Mean training loss. */
+  trainLoss: number;
+  /** Training top-1 error rate. */
+  trainTop1: number;
+  /** Training top-5 error rate. */
+  trainTop5: number;
+  /** Validation loss. */
+  valLoss: number;
+  /** Validation top-1 error rate. */
+  valTop1: number;
+  /** Validation top-5 error rate. */
+  valTop5: number;
+  /** Training throughput. */
+  imagesPerSec: number;
+  /** Wall-clock seconds of the epoch. */
+  seconds: number;
+  /** Steps skipped for a non-finite loss. */
+  skippedSteps: number;
+}
+
+/**
+ * File column names in their fixed order, with the {@linkcode EpochMetrics}
+ * field each one holds. JSONL keys use the same names as the CSV header.
+ *
+ * @example
+ * ```ts
+ * import { METRIC_COLUMNS } from "./run_log.ts";
+ * console.log(METRIC_COLUMNS.map(([column]) => column).join(","));
+ * ```
+ */
+export const METRIC_COLUMNS: readonly (readonly [string, keyof EpochMetrics])[] = [
+  ["epoch", "epoch"],
+  ["step", "step"],
+  ["lr", "lr"],
+  ["train_loss", "trainLoss"],
+  ["train_top1", "trainTop1"],
+  ["train_top5", "trainTop5"],
+  ["val_loss", "valLoss"],
+  ["val_top1", "valTop1"],
+  ["val_top5", "valTop5"],
+  ["images_per_sec", "imagesPerSec"],
+  ["seconds", "seconds"],
+  ["skipped_steps", "skippedSteps"],
+];
+
+/** JSON-lines file name inside the run folder. */
+export const METRICS_JSONL = "metrics.jsonl";
+/** CSV file name inside the run folder. */
+export const METRICS_CSV = "metrics.csv";
+
+const encoder = new TextEncoder();
+
+/**
+ * The JSONL line (with newline) for a row. Non-finite numbers become `null`,
+ * since JSON has no NaN.
+ *
+ * @param row The epoch's metrics.
+ *
+ * @example
+ * ```ts
+ * import { formatJsonLine } from "./run_log.ts";
+ * const row = { epoch: 1, step: 10, lr: 0.01, trainLoss: 6.9, trainTop1: 1, trainTop5: 0.99,
+ *   valLoss: NaN, valTop1: NaN, valTop5: NaN, imagesPerSec: 500, seconds: 2.5, skippedSteps: 0 };
+ * console.log(formatJsonLine(row)); // {"epoch":1,...,"val_loss":null,...}
+ * ```
+ */
+export function formatJsonLine(row: EpochMetrics): string {
+  const record: Record<string, number | null> = {};
+  for (const [column, key] of METRIC_COLUMNS) {
+    const value = row[key];
+    record[column] = Number.isFinite(value) ? value : null;
+  }
+  return JSON.stringify(record) + "\n";
+}
+
+/**
+ * The CSV line (with newline) for a row; non-finite numbers become empty cells.
+ *
+ * @param row The epoch's metrics.
+ *
+ * @example
+ * ```ts
+ * import { formatCsvLine } from "./run_log.ts";
+ * const row = { epoch: 1, step: 10, lr: 0.01, trainLoss: 6.9, trainTop1: 1, trainTop5: 0.99,
+ *   valLoss: NaN, valTop1: NaN, valTop5: NaN, imagesPerSec: 500, seconds: 2.5, skippedSteps: 0 };
+ * console.log(formatCsvLine(row)); // 1,10,0.01,6.9,1,0.99,,,,500,2.5,0
+ * ```
+ */
+export function formatCsvLine(row: EpochMetrics): string {
+  return METRIC_COLUMNS.map(([, key]) => Number.isFinite(row[key]) ? String(row[key]) : "")
+    .join(",") + "\n";
+}
+
+/**
+ * The CSV header line (with newline).
+ *
+ * @example
+ * ```ts
+ * import { csvHeader } from "./run_log.ts";
+ * console.log(csvHeader()); // epoch,step,lr,train_loss,...
+ * ```
+ */
+export function csvHeader(): string {
+  return METRIC_COLUMNS.map(([column]) => column).join(",") + "\n";
+}
+
+/**
+ * Appends one epoch's row to `metrics.jsonl` and `metrics.csv` in `runDir`,
+ * creating them (and the CSV header) on first use.
+ *
+ * Each line goes out in a single write and is fsynced, so a crash leaves at
+ * most a torn last line; if a previous crash left one, the new line starts on a
+ * fresh line so it is not glued to the fragment, and {@linkcode readMetrics}
+ * skips the fragment.
+ *
+ * @param runDir The run folder; must exist.
+ * @param row The epoch's metrics.
+ *
+ * @example
+ * ```ts
+ * import { appendEpochMetrics, readMetrics } from "./run_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await appendEpochMetrics(dir, { epoch: 1, step: 10, lr: 0.01, trainLoss: 6.9, trainTop1: 1,
+ *   trainTop5: 0.99, valLoss: 6.8, valTop1: 0.99, valTop5: 0.98, imagesPerSec: 500,
+ *   seconds: 2.5, skippedSteps: 0 });
+ * assert.equal((await readMetrics(dir)).length, 1);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function appendEpochMetrics(runDir: string, row: EpochMetrics): Promise<void> {
+  await appendLine(join(runDir, METRICS_JSONL), formatJsonLine(row), "");
+  await appendLine(join(runDir, METRICS_CSV), formatCsvLine(row), csvHeader());
+}
+
+/** Appends `line` in one write; `header` is prepended when the file is new or empty. */
+async function appendLine(path: string, line: string, header: string): Promise<void> {
+  using file = await Deno.open(path, { read: true, append: true, create: true });
+  const size = (await file.stat()).size;
+  let prefix = "";
+  if (size === 0) {
+    prefix = header;
+  } else if (!(await endsWithNewline(file, size))) {
+    prefix = "\n";
+  }
+  await writeAll(file, encoder.encode(prefix + line));
+  await file.syncData();
+}
+
+async function endsWithNewline(file: Deno.FsFile, size: number): Promise<boolean> {
+  const last = new Uint8Array(1);
+  await file.seek(size - 1, Deno.SeekMode.Start);
+  const n = await file.read(last);
+  return n === 1 && last[0] === 0x0a;
+}
+
+/** Options of {@linkcode readMetrics}. */
+export interface ReadMetricsOptions {
+  /** Drop rows with a later epoch, e.g. those logged after the checkpoint being resumed. */
+  upToEpoch?: number;
+}
+
+/**
+ * Reads `metrics.jsonl` back, e.g. on resume to redraw the plot.
+ *
+ * Lines that do not parse (a torn last line after a crash) are skipped. When an
+ * epoch appears more than once (it was re-run after resuming from an older
+ * checkpoint) the last row wins. Rows come back sorted by epoch, `null` as NaN.
+ * A missing file gives an empty list.
+ *
+ * @param runDir The run folder.
+ * @param options Optional epoch cut-off.
+ *
+ * @example
+ * ```ts
+ * import { readMetrics } from "./run_log.ts";
+ * const dir = await Deno.makeTempDir();
+ * console.log(await readMetrics(dir)); // []
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function readMetrics(
+  runDir: string,
+  options: ReadMetricsOptions = {},
+): Promise<EpochMetrics[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(runDir, METRICS_JSONL));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const byEpoch = new Map<number, EpochMetrics>();
+  for (const line of text.split("\n")) {
+    const row = parseJsonLine(line);
+    if (row === undefined) continue;
+    if (options.upToEpoch !== undefined && row.epoch > options.upToEpoch) continue;
+    byEpoch.set(row.epoch, row);
+  }
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/**
+ * Parses one JSONL line; `undefined` for blank or malformed lines.
+ *
+ * @param line A line of `metrics.jsonl`, with or without its newline.
+ *
+ * @example
+ * ```ts
+ * import { parseJsonLine } from "./run_log.ts";
+ * console.log(parseJsonLine('{"epoch":3,"val_loss":null}')?.valLoss); // NaN
+ * console.log(parseJsonLine('{"epoch":3,"val_lo')); // undefined
+ * ```
+ */
+export function parseJsonLine(line: string): EpochMetrics | undefined {
+  if (line.trim() === "") return undefined;
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof record !== "object" || record === null) return undefined;
+  const source = record as Record<string, unknown>;
+  if (typeof source.epoch !== "number") return undefined;
+  const row = {} as EpochMetrics;
+  for (const [column, key] of METRIC_COLUMNS) {
+    const value = source[column];
+    row[key] = typeof value === "number" ? value : NaN;
+  }
+  return row;
+}
