@@ -85,6 +85,11 @@ export function windows(
   // Largest element count whose byte size is a multiple of the alignment and fits the limit.
   const unit = lcm(bytesPerElement, alignment) / bytesPerElement;
   const per = Math.floor(maxBindingBytes / bytesPerElement / unit) * unit;
+  if (per === 0) {
+    throw new RangeError(
+      `one aligned unit of ${unit * bytesPerElement} bytes exceeds the binding limit ${maxBindingBytes}`,
+    );
+  }
   const out: { start: number; count: number }[] = [];
   for (let start = 0; start < count; start += per) {
     out.push({ start, count: Math.min(per, count - start) });

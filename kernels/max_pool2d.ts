@@ -1,0 +1,436 @@
+/**
+ * Max pooling over NCHW f32 tensors, forward and backward, as AlexNet uses it (3×3 windows at
+ * stride 2, overlapping). The forward pass records, per output, which input won; the backward
+ * pass routes each output gradient back to that input by gathering, so it needs no float
+ * atomics and gives the same bits on every run.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+import { FLAT_WORKGROUP, roundUp } from "./_program.ts";
+
+/** Shape of a pooling: an NCHW input and a window sliding over H and W. */
+export interface Pool2dGeometry {
+  /** N. */
+  batch: number;
+  /** C. */
+  channels: number;
+  /** H of the input. */
+  height: number;
+  /** W of the input. */
+  width: number;
+  /** Window height. */
+  kernelH: number;
+  /** Window width. */
+  kernelW: number;
+  /** Vertical step between windows. */
+  strideH: number;
+  /** Horizontal step between windows. */
+  strideW: number;
+  /** Rows of −∞ padding above and below; at most `kernelH / 2`. */
+  padH: number;
+  /** Columns of −∞ padding left and right; at most `kernelW / 2`. */
+  padW: number;
+}
+
+/** Buffers of {@link maxPool2d}: all NCHW, allocated by the caller. */
+export interface MaxPool2dBuffers {
+  /** Input, `N·C·H·W` f32. */
+  x: GpuBuffer;
+  /** Output, `N·C·OH·OW` f32. */
+  out: GpuBuffer;
+  /** Winner of each window, `N·C·OH·OW` i32: `h·W + w` within its (n, c) plane. */
+  argmax: GpuBuffer;
+}
+
+/** Buffers of {@link maxPool2dBackward}. */
+export interface MaxPool2dBackwardBuffers {
+  /** Gradient of the output, `N·C·OH·OW` f32. */
+  gradOut: GpuBuffer;
+  /** The `argmax` written by {@link maxPool2d}. */
+  argmax: GpuBuffer;
+  /** Gradient of the input, `N·C·H·W` f32; every element is written. */
+  gradX: GpuBuffer;
+}
+
+/** Options shared by the pooling kernels. */
+export interface PoolOptions {
+  /**
+   * Largest byte range to bind at once (default and ceiling: the device's
+   * `maxStorageBufferBindingSize`). Larger tensors are processed in slices of the batch;
+   * tests lower it to force that path on small shapes.
+   */
+  maxBindingBytes?: number;
+}
+
+const WORKGROUP = 256;
+
+/**
+ * Output height and width of a pooling: `floor((H + 2·pad − kernel) / stride) + 1`. Throws a
+ * RangeError for a bad geometry or an empty output.
+ *
+ * @example AlexNet's pool1
+ * ```ts
+ * import { pool2dOutputSize } from "./max_pool2d.ts";
+ * const g = { batch: 1, channels: 96, height: 55, width: 55, kernelH: 3, kernelW: 3,
+ *   strideH: 2, strideW: 2, padH: 0, padW: 0 };
+ * console.log(pool2dOutputSize(g)); // { outH: 27, outW: 27 }
+ * ```
+ */
+export function pool2dOutputSize(g: Pool2dGeometry): { outH: number; outW: number } {
+  checkGeometry(g);
+  const outH = Math.floor((g.height + 2 * g.padH - g.kernelH) / g.strideH) + 1;
+  const outW = Math.floor((g.width + 2 * g.padW - g.kernelW) / g.strideW) + 1;
+  if (outH < 1 || outW < 1) {
+    throw new RangeError(
+      `maxPool2d: a ${g.kernelH}×${g.kernelW} window (pad ${g.padH}×${g.padW}) does not fit ` +
+        `a ${g.height}×${g.width} input`,
+    );
+  }
+  return { outH, outW };
+}
+
+/**
+ * Max pooling. Padding counts as −∞. Ties go to the first maximum in row-major window order
+ * (smallest kh, then kw); a window holding a NaN outputs NaN, and its argmax is the first NaN.
+ *
+ * @example Pool a 4×4 image with 2×2 windows
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { maxPool2d } from "./max_pool2d.ts";
+ * const device = await Device.acquire();
+ * const g = { batch: 1, channels: 1, height: 4, width: 4, kernelH: 2, kernelW: 2,
+ *   strideH: 2, strideW: 2, padH: 0, padW: 0 };
+ * const x = device.alloc(64), out = device.alloc(16), argmax = device.alloc(16);
+ * device.write(x, new Float32Array([...Array(16).keys()]));
+ * maxPool2d(device, g, { x, out, argmax });
+ * console.log(new Float32Array(await device.read(out, 0, 16))); // [5, 7, 13, 15]
+ * ```
+ */
+export function maxPool2d(
+  device: Device,
+  g: Pool2dGeometry,
+  buffers: MaxPool2dBuffers,
+  options: PoolOptions = {},
+): void {
+  const { inSample, outSample } = sampleBytes(g);
+  run(device, "maxPool2d", g, options, forwardWgsl, [
+    ["x", buffers.x, inSample],
+    ["out", buffers.out, outSample],
+    ["argmax", buffers.argmax, outSample],
+  ]);
+}
+
+/**
+ * Gradient of {@link maxPool2d}: each input gathers the gradients of the windows whose argmax
+ * is itself, visiting them in a fixed order, so the result is deterministic.
+ *
+ * @example Route gradients back to the winners
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { maxPool2d, maxPool2dBackward } from "./max_pool2d.ts";
+ * const device = await Device.acquire();
+ * const g = { batch: 1, channels: 1, height: 4, width: 4, kernelH: 2, kernelW: 2,
+ *   strideH: 2, strideW: 2, padH: 0, padW: 0 };
+ * const x = device.alloc(64), out = device.alloc(16), argmax = device.alloc(16);
+ * const gradOut = device.alloc(16), gradX = device.alloc(64);
+ * device.write(x, new Float32Array([...Array(16).keys()]));
+ * device.write(gradOut, new Float32Array([1, 2, 3, 4]));
+ * maxPool2d(device, g, { x, out, argmax });
+ * maxPool2dBackward(device, g, { gradOut, argmax, gradX });
+ * console.log(new Float32Array(await device.read(gradX, 0, 64))); // 1, 2, 3, 4 at 5, 7, 13, 15
+ * ```
+ */
+export function maxPool2dBackward(
+  device: Device,
+  g: Pool2dGeometry,
+  buffers: MaxPool2dBackwardBuffers,
+  options: PoolOptions = {},
+): void {
+  const { inSample, outSample } = sampleBytes(g);
+  run(device, "maxPool2dBackward", g, options, backwardWgsl, [
+    ["gradOut", buffers.gradOut, outSample],
+    ["argmax", buffers.argmax, outSample],
+    ["gradX", buffers.gradX, inSample],
+  ]);
+}
+
+function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number } {
+  const { outH, outW } = pool2dOutputSize(g);
+  return { inSample: 4 * g.channels * g.height * g.width, outSample: 4 * g.channels * outH * outW };
+}
+
+/** A tensor to bind, in @binding order: its name (for errors), buffer and bytes per sample. */
+type Operand = [name: string, buffer: GpuBuffer, sampleBytes: number];
+
+/** What a shader generator gets: the geometry, one slice's thread count, operand shifts. */
+interface Shader {
+  g: Pool2dGeometry;
+  outH: number;
+  outW: number;
+  threads: number;
+  shifts: number[];
+}
+
+/**
+ * Checks capacities, slices the batch to fit the binding limit and dispatches one shader per
+ * slice, with one thread per element of the last operand (the one the kernel writes per thread).
+ */
+function run(
+  device: Device,
+  op: string,
+  g: Pool2dGeometry,
+  options: PoolOptions,
+  wgsl: (shader: Shader) => string,
+  operands: Operand[],
+): void {
+  const { outH, outW } = pool2dOutputSize(g);
+  for (const [name, buffer, bytes] of operands) {
+    if (buffer.capacity < g.batch * bytes) {
+      throw new RangeError(
+        `${op}: ${name} holds ${buffer.capacity} bytes but the shape needs ${g.batch * bytes}`,
+      );
+    }
+  }
+  const limit = device.limits.maxStorageBufferBindingSize;
+  const asked = options.maxBindingBytes ?? limit;
+  if (!(asked > 0)) throw new RangeError(`${op}: maxBindingBytes must be positive, got ${asked}`);
+  const pieces = batchPieces(
+    g.batch,
+    operands.map(([, , bytes]) => bytes),
+    Math.min(asked, limit),
+    device.limits.minStorageBufferOffsetAlignment,
+    op,
+  );
+  for (const piece of pieces) {
+    const threads = (piece.count * operands[operands.length - 1][2]) / 4;
+    const shifts = piece.binds.map((b) => b.shift);
+    const name = `${op}[${piece.count}×${g.channels}×${g.height}×${g.width}, ` +
+      `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}]`;
+    device.dispatch(
+      {
+        name,
+        wgsl: wgsl({ g, outH, outW, threads, shifts }),
+        workgroups: Math.ceil(threads / WORKGROUP),
+      },
+      piece.binds.map((b, i) => ({ buffer: operands[i][1], offset: b.offset, size: b.size })),
+    );
+  }
+}
+
+// NaN test on the bits: compilers may assume `v != v` is false under fast-math rules.
+const IS_NAN = `
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}`;
+
+const ENTRY = `@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let idx = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;`;
+
+/**
+ * One thread per output; consecutive threads take consecutive columns, so their loads of a
+ * window row are close together. The window is unrolled (its size is baked in) and a tap is
+ * tested against the image's edges only where some window can cross that edge: padding (−∞)
+ * never wins, so skipping it is the same as reading it.
+ */
+function forwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
+  const [xShift, outShift, argShift] = shifts;
+  // Does some window reach past the top/left (padding) or the bottom/right edge?
+  const edgeH = g.padH > 0 || (outH - 1) * g.strideH - g.padH + g.kernelH > g.height;
+  const edgeW = g.padW > 0 || (outW - 1) * g.strideW - g.padW + g.kernelW > g.width;
+  const taps: string[] = [];
+  for (let kh = 0; kh < g.kernelH; kh++) {
+    for (let kw = 0; kw < g.kernelW; kw++) {
+      const inside = [
+        edgeH ? `u32(h0 + ${kh}) < ${g.height}u` : "",
+        edgeW ? `u32(w0 + ${kw}) < ${g.width}u` : "",
+      ].filter(Boolean).join(" && ");
+      const tap = `tap(&best, &bestAt, u32((h0 + ${kh}) * ${g.width} + w0 + ${kw}), base);`;
+      taps.push(inside ? `if (${inside}) { ${tap} }` : tap);
+    }
+  }
+  return `// maxPool2d forward
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> pooled: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<i32>;
+${FLAT_WORKGROUP}
+${IS_NAN}
+
+fn tap(best: ptr<function, f32>, bestAt: ptr<function, i32>, at: u32, base: u32) {
+  let v = x[base + at];
+  // Strict ">" keeps the first maximum; the first NaN wins and then sticks.
+  if (*bestAt < 0 || (!isNan(*best) && (v > *best || isNan(v)))) {
+    *best = v;
+    *bestAt = i32(at);
+  }
+}
+
+${ENTRY}
+  if (idx >= ${threads}u) { return; }
+  let ow = idx % ${outW}u;
+  let rest = idx / ${outW}u;
+  let oh = rest % ${outH}u;
+  let plane = rest / ${outH}u;
+  let h0 = i32(oh * ${g.strideH}u) - ${g.padH};
+  let w0 = i32(ow * ${g.strideW}u) - ${g.padW};
+  let base = ${xShift}u + plane * ${g.height * g.width}u;
+  var best = 0.0;
+  var bestAt = -1;
+  ${taps.join("\n  ")}
+  pooled[${outShift}u + idx] = best;
+  argmax[${argShift}u + idx] = bestAt;
+}
+`;
+}
+
+/**
+ * One thread per input pixel, gathering from the windows that contain it. With `q, r` the
+ * quotient and remainder of `h + pad` by the stride, those windows are `oh = q − m` for
+ * `m < ceil(k / s)` with `m·s + r < k` and `0 ≤ oh < OH` (2 × 2 candidates for 3×3 stride 2).
+ * The candidates are unrolled, each test emitted only where it can fail, and summed in
+ * ascending (oh, ow) order, so the sum is the same on every run.
+ */
+function backwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
+  const [gradShift, argShift, gradXShift] = shifts;
+  const rows = candidates(g.height, g.kernelH, g.strideH, g.padH, outH, "h");
+  const cols = candidates(g.width, g.kernelW, g.strideW, g.padW, outW, "w");
+  const body: string[] = [];
+  for (const row of rows) {
+    for (const col of cols) {
+      const o = `base + (qh - ${row.m}u) * ${outW}u + qw - ${col.m}u`;
+      const step = `gather(&acc, ${o}, me);`;
+      const cond = [...row.tests, ...col.tests].join(" && ");
+      body.push(cond ? `if (${cond}) { ${step} }` : step);
+    }
+  }
+  return `// maxPool2d backward (gather)
+@group(0) @binding(0) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(1) var<storage, read> argmax: array<i32>;
+@group(0) @binding(2) var<storage, read_write> gradX: array<f32>;
+${FLAT_WORKGROUP}
+
+fn gather(acc: ptr<function, f32>, o: u32, me: i32) {
+  if (argmax[${argShift}u + o] == me) {
+    *acc += gradOut[${gradShift}u + o];
+  }
+}
+
+${ENTRY}
+  if (idx >= ${threads}u) { return; }
+  let w = idx % ${g.width}u;
+  let rest = idx / ${g.width}u;
+  let h = rest % ${g.height}u;
+  let plane = rest / ${g.height}u;
+  let me = i32(h * ${g.width}u + w);
+  let qh = (h + ${g.padH}u) / ${g.strideH}u;
+  let rh = (h + ${g.padH}u) % ${g.strideH}u;
+  let qw = (w + ${g.padW}u) / ${g.strideW}u;
+  let rw = (w + ${g.padW}u) % ${g.strideW}u;
+  let base = plane * ${outH * outW}u;
+  var acc = 0.0;
+  ${body.join("\n  ")}
+  gradX[${gradXShift}u + idx] = acc;
+}
+`;
+}
+
+/**
+ * Along one axis, the candidate windows `q − m` of a pixel in ascending window order, each
+ * with the WGSL tests (on `q<axis>`, `r<axis>`) that can fail for some pixel of this geometry.
+ */
+function candidates(
+  size: number,
+  k: number,
+  s: number,
+  pad: number,
+  out: number,
+  axis: string,
+): { m: number; tests: string[] }[] {
+  const maxQ = Math.floor((size - 1 + pad) / s);
+  const list: { m: number; tests: string[] }[] = [];
+  for (let m = Math.ceil(k / s) - 1; m >= 0; m--) {
+    const tests = [
+      m > 0 ? `q${axis} >= ${m}u` : "", // window index q − m ≥ 0
+      maxQ - m >= out ? `q${axis} < ${out + m}u` : "", // q − m < OH
+      m * s + s - 1 >= k ? `r${axis} < ${k - m * s}u` : "", // pixel inside: m·s + r < k
+    ];
+    list.push({ m, tests: tests.filter(Boolean) });
+  }
+  return list;
+}
+
+function checkGeometry(g: Pool2dGeometry): void {
+  const sizes = ["batch", "channels", "height", "width"] as const;
+  for (const key of [...sizes, "kernelH", "kernelW", "strideH", "strideW"] as const) {
+    const v = g[key];
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`maxPool2d: ${key} must be a positive integer, got ${v}`);
+    }
+  }
+  for (const [pad, k] of [["padH", g.kernelH], ["padW", g.kernelW]] as const) {
+    const p = g[pad];
+    // A window wholly inside the −∞ padding would have no maximum and nowhere to route to.
+    if (!Number.isInteger(p) || p < 0 || p > Math.floor(k / 2)) {
+      throw new RangeError(
+        `maxPool2d: ${pad} must be an integer in [0, ${Math.floor(k / 2)}] (half the kernel), ` +
+          `got ${p}`,
+      );
+    }
+  }
+}
+
+/**
+ * Slices the batch so that every tensor's slice fits one binding. Slices start on sample
+ * boundaries; where such a start is not aligned, the binding starts at the aligned offset below
+ * and the shader skips `shift` elements. Slices whose starts are all aligned are preferred,
+ * because then the slices share one shader.
+ */
+function batchPieces(
+  batch: number,
+  sampleBytes: readonly number[],
+  maxBinding: number,
+  alignment: number,
+  op: string,
+): { count: number; binds: { offset: number; size: number; shift: number }[] }[] {
+  const largest = Math.max(...sampleBytes);
+  let per = batch;
+  if (largest * batch > maxBinding) {
+    const fit = Math.floor(maxBinding / largest);
+    // Samples per slice that keeps every tensor's slice start aligned.
+    const unit = sampleBytes.reduce((u, b) => lcm(u, alignment / gcd(b, alignment)), 1);
+    const aligned = fit >= unit;
+    const most = aligned
+      ? Math.floor(fit / unit) * unit
+      : Math.floor((maxBinding - (alignment - 4)) / largest);
+    if (most < 1) {
+      throw new RangeError(
+        `${op}: one sample needs ${largest} bytes in one binding, more than the ` +
+          `${maxBinding} bytes a binding may cover`,
+      );
+    }
+    // Equal slices (rounded up to the unit): balanced, and all but the last share a shader.
+    per = roundUp(Math.ceil(batch / Math.ceil(batch / most)), aligned ? unit : 1);
+  }
+  const pieces = [];
+  for (let n0 = 0; n0 < batch; n0 += per) {
+    const count = Math.min(per, batch - n0);
+    const binds = sampleBytes.map((bytes) => {
+      const start = n0 * bytes;
+      const offset = start - (start % alignment);
+      return { offset, size: start - offset + count * bytes, shift: (start - offset) / 4 };
+    });
+    pieces.push({ count, binds });
+  }
+  return pieces;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
+}
