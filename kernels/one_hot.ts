@@ -11,7 +11,8 @@ import { f32Literal, FLAT_WORKGROUP } from "./_program.ts";
 const WORKGROUP = 256;
 
 /**
- * Writes the `[n, classes]` one-hot matrix of `n` i32 labels.
+ * Writes the `[n, classes]` one-hot matrix of `n` i32 labels. A label outside `[0, classes)`
+ * fills its row with NaN.
  *
  * @example
  * ```ts
@@ -45,7 +46,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= ${total}u) { return; }
   let row = i / ${classes}u;
   let column = i32(i % ${classes}u);
-  out[i] = select(0.0, ${f32Literal(scale)}, labels[row] == column);
+  let label = labels[row];
+  // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0.
+  let valid = label >= 0 && label < ${classes}i;
+  out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${f32Literal(scale)}, label == column), valid);
 }`;
   device.dispatch(
     { name: `one-hot [${n}, ${classes}]`, wgsl, workgroups: Math.ceil(total / WORKGROUP) },

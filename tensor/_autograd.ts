@@ -119,6 +119,12 @@ export async function runBackward(root: Tensor, seed: Tensor): Promise<void> {
   }
 }
 
+/** The error for a backward pass through a graph that an earlier backward already freed. */
+export function freedGraphMessage(t: Tensor): string {
+  return `backward: the graph behind a tensor of shape [${t.shape}] was freed by an earlier ` +
+    "backward(); run the forward pass again to back-propagate through it once more";
+}
+
 function accumulate(existing: Tensor, g: Tensor): Tensor {
   const sum = existing.add(g);
   existing.dispose();
@@ -141,6 +147,9 @@ function topologicalOrder(root: Tensor): Tensor[] {
     visited.add(tensor);
     stack.push([tensor, true]);
     for (const input of tensor._node.inputs) {
+      // A tensor made by an op whose node an earlier backward freed would otherwise pass for
+      // a leaf and silently collect a gradient that never reaches the real leaves.
+      if (!input._node && input._graphFreed) throw new Error(freedGraphMessage(input));
       if (!visited.has(input) && input._node) stack.push([input, false]);
     }
   }

@@ -54,7 +54,8 @@ export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
 
 /**
  * Mean cross-entropy of `logits [N, C]` against integer `labels [N]` (i32), as PyTorch's
- * `F.cross_entropy`. Labels must lie in `[0, C)`; creation from host data checks this.
+ * `F.cross_entropy`. A label outside `[0, C)` makes the loss NaN (never a silent 0), which the
+ * trainer's non-finite check reports.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32"> {
   sameDevice("crossEntropy", logits, labels);
@@ -65,6 +66,11 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32
     throw new ShapeError(
       `crossEntropy: labels [${labels.shape}] do not match logits [${logits.shape}] (need [N])`,
     );
+  }
+  // Checked before any work, so that a bad call leaves no intermediate behind.
+  requireFloat("crossEntropy", logits);
+  if (labels.dtype !== "i32") {
+    throw new TypeError(`crossEntropy: labels must be i32 class indices, got ${labels.dtype}`);
   }
   const logProbabilities = logSoftmax(logits, 1);
   const targets = oneHot(labels, logits.shape[1]);

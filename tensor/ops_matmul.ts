@@ -11,7 +11,7 @@ import { type Shape, ShapeError } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 import { binaryOp, empty, requireFloat, sameDevice } from "./ops_elementwise.ts";
 import { sum } from "./ops_reduce.ts";
-import { contiguous, reshape, transpose } from "./ops_shape.ts";
+import { contiguous, transpose } from "./ops_shape.ts";
 
 /** How the kernel reads an operand: its storage, whether transposed, and its batch stride. */
 interface Layout {
@@ -86,9 +86,17 @@ export function matmul(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
   if (la.tensor !== a) la.tensor.dispose();
   if (lb.tensor !== b) lb.tensor.dispose();
   return recordOp(out, "matmul", [a, b], [a, b], ([sa, sb]) => (g) => [
-    a.requiresGrad ? reduceBatch(matmul(g, transpose(sb, -1, -2)), a.shape) : null,
-    b.requiresGrad ? reduceBatch(matmul(transpose(sa, -1, -2), g), b.shape) : null,
+    a.requiresGrad ? reduceBatch(matmulTransposed(g, sb, "right"), a.shape) : null,
+    b.requiresGrad ? reduceBatch(matmulTransposed(sa, g, "left"), b.shape) : null,
   ]);
+}
+
+/** `x · yᵀ` or `xᵀ · y` through a transposed view, which is dropped afterwards. */
+function matmulTransposed(x: Tensor, y: Tensor, which: "left" | "right"): Tensor {
+  const view = transpose(which === "left" ? x : y, -1, -2);
+  const out = which === "left" ? matmul(view, y) : matmul(x, view);
+  view.dispose();
+  return out;
 }
 
 /** Sums a batched gradient over the batch when the operand was broadcast. */
@@ -141,9 +149,10 @@ export function linear(
     const gz = options.relu ? binaryOp(g, sOut, "reluMask") : g;
     const grads = [
       x.requiresGrad ? matmul(gz, sw) : null,
-      w.requiresGrad ? matmul(transpose(gz, 0, 1), sx) : null,
+      w.requiresGrad ? matmulTransposed(gz, sx, "left") : null,
     ];
-    if (bias) grads.push(bias.requiresGrad ? reshape(sum(gz, [0]), bias.shape) : null);
+    // bias is 1-D with bias.shape[0] outputs, so the column sums already have its shape.
+    if (bias) grads.push(bias.requiresGrad ? sum(gz, [0]) : null);
     if (gz !== g) gz.dispose();
     return grads;
   });

@@ -86,9 +86,10 @@ export function max(
       const peak = reshape(sOut, shape);
       const mask = binaryOp(sx, peak, "eq");
       const ties = sum(mask, list, true);
-      const share = binaryOp(reshape(g, shape), ties, "div");
+      const upstream = reshape(g, shape);
+      const share = binaryOp(upstream, ties, "div");
       const grad = binaryOp(mask, share, "mul");
-      [peak, mask, ties, share].forEach((t) => t.dispose());
+      [peak, mask, ties, upstream, share].forEach((t) => t.dispose());
       return [grad];
     }));
 }

@@ -8,8 +8,8 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type GradNode, isGradEnabled, runBackward } from "./_autograd.ts";
-import { keep, type ScopedResource, Storage, track } from "./memory.ts";
+import { freedGraphMessage, type GradNode, isGradEnabled, runBackward } from "./_autograd.ts";
+import { keep, type ScopedResource, type Storage, track } from "./memory.ts";
 import {
   type Broadcast,
   type Broadcastable,
@@ -66,6 +66,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   #storage: Storage;
   #node: GradNode | null = null;
+  #graphFreed = false;
   #disposed = false;
 
   /** Wraps a storage; used by ops. Prefer the creation functions. */
@@ -125,8 +126,14 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return this.#node;
   }
 
+  /** Whether an earlier `backward()` ran through and freed the node that made this tensor. */
+  get _graphFreed(): boolean {
+    return this.#graphFreed;
+  }
+
   /** Internal: set by ops when they record the graph, cleared by backward. */
   _setNode(node: GradNode | null): void {
+    if (!node && this.#node) this.#graphFreed = true;
     this.#node = node;
     if (node) this.requiresGrad = true;
   }
@@ -184,6 +191,21 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
         `backward: the tensor has shape [${this.shape}]; pass a gradient for non-scalar outputs`,
       );
     }
+    if (grad) {
+      // An upstream gradient of another shape would flow through the graph unchecked and
+      // leave gradients of the wrong shapes in the leaves.
+      const shape = this.shape as readonly number[];
+      if (grad.rank !== shape.length || grad.shape.some((d, i) => d !== shape[i])) {
+        throw new ShapeError(
+          `backward: the gradient has shape [${grad.shape}], the tensor [${this.shape}]`,
+        );
+      }
+      elementwise.sameDevice("backward", this, grad);
+      elementwise.requireFloat("backward", grad);
+    }
+    if (!this.#node && this.#graphFreed) {
+      throw new Error(freedGraphMessage(this));
+    }
     if (!this.#node) {
       this._accumulateGrad(grad ? grad.alias() : elementwise.onesLike(this));
       return;
@@ -231,29 +253,32 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   // Elementwise ------------------------------------------------------------------------------
 
-  /** `this + other` with broadcasting. */
-  add<O extends Shape>(
+  /**
+   * `this + other` with broadcasting. A number operand keeps this tensor's shape type (`O`
+   * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`.
+   */
+  add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
     return elementwise.add(this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this − other` with broadcasting. */
-  sub<O extends Shape>(
+  sub<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "sub: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
     return elementwise.sub(this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this · other` elementwise with broadcasting. */
-  mul<O extends Shape>(
+  mul<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "mul: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
     return elementwise.mul(this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this / other` elementwise with broadcasting. */
-  div<O extends Shape>(
+  div<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "div: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
     return elementwise.div(this, other) as Tensor<Broadcast<S, O>, D>;

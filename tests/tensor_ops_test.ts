@@ -1,0 +1,172 @@
+/**
+ * Elementwise ops and reductions of the public `Tensor` API against the float64 reference:
+ * forward values and the gradients of `backward()` (see `_tensor_check.ts`), on seeded random
+ * inputs with odd sizes (1, 7, 33, 129) and broadcasting.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, type Tensor, tensor, tidy } from "../mod.ts";
+import * as ref from "./_reference.ts";
+import { mulberry32 } from "./_reference.ts";
+import { awayFromZero, checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
+
+Deno.test("tensor ops: elementwise and reductions", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(1234);
+  const n = (...shape: number[]) => normal(shape, rng);
+
+  const binary = (
+    name: string,
+    op: "add" | "sub" | "mul" | "div",
+    a: number[],
+    b: number[],
+  ): OpCase => ({
+    name: `${op} [${a}] [${b}]`.replace("  ", " ") + (name ? ` (${name})` : ""),
+    inputs: [n(...a), op === "div" ? awayFromZero(b, rng) : n(...b)],
+    run: ([x, y]) => x[op](y),
+    ref: ([x, y]) => ref[op](x, y),
+  });
+
+  await t.step("binary ops with broadcasting", async (t) => {
+    await checkAll(t, device, [
+      binary("same shape", "add", [7, 33], [7, 33]),
+      binary("row vector", "add", [7, 33], [33]),
+      binary("both broadcast", "add", [4, 1, 5], [3, 1]),
+      binary("scalar tensor", "add", [129], []),
+      binary("same shape", "sub", [33], [33]),
+      binary("column", "sub", [7, 5], [7, 1]),
+      binary("lower rank on the left", "sub", [5], [3, 5]),
+      binary("same shape", "mul", [2, 3, 4], [2, 3, 4]),
+      binary("middle axis", "mul", [2, 3, 4], [3, 1]),
+      binary("ones", "mul", [1, 7], [129, 1]),
+      binary("same shape", "div", [7, 7], [7, 7]),
+      binary("row vector", "div", [3, 33], [33]),
+      binary("column, left broadcast", "div", [1, 5], [4, 1]),
+    ], rng);
+  });
+
+  await t.step("tensor–scalar ops", async (t) => {
+    const x = () => n(7, 5);
+    await checkAll(t, device, [
+      { name: "add 2.5", inputs: [x()], run: ([a]) => a.add(2.5), ref: ([a]) => addS(a, 2.5) },
+      { name: "sub 1.5", inputs: [x()], run: ([a]) => a.sub(1.5), ref: ([a]) => addS(a, -1.5) },
+      { name: "mul −3", inputs: [x()], run: ([a]) => a.mul(-3), ref: ([a]) => mulS(a, -3) },
+      { name: "div 4", inputs: [x()], run: ([a]) => a.div(4), ref: ([a]) => mulS(a, 0.25) },
+      {
+        name: "chain (x + 1) · 2 / 3 − 0.5",
+        inputs: [n(129)],
+        run: ([a]) => a.add(1).mul(2).div(3).sub(0.5),
+        ref: ([a]) => addS(mulS(addS(a, 1), 2 / 3), -0.5),
+      },
+    ], rng);
+  });
+
+  await t.step("unary ops", async (t) => {
+    const positive = (...shape: number[]) => uniform(shape, rng, 0.25, 3);
+    const unary = (
+      name: string,
+      x: ref.F64,
+      run: (a: Tensor) => Tensor,
+      reference: (a: ref.F64) => ref.F64,
+      forwardTol?: number,
+    ): OpCase => ({
+      name,
+      inputs: [x],
+      run: ([a]) => run(a),
+      ref: ([a]) => reference(a),
+      forwardTol,
+    });
+    await checkAll(t, device, [
+      unary("neg [7, 33]", n(7, 33), (a) => a.neg(), ref.neg),
+      unary("exp [129]", n(129), (a) => a.exp(), ref.exp),
+      unary("log [33]", positive(33), (a) => a.log(), ref.log),
+      unary("sqrt [7, 7]", positive(7, 7), (a) => a.sqrt(), ref.sqrt),
+      unary("relu [129]", n(129), (a) => a.relu(), ref.relu),
+      unary("tanh [33]", mulS(n(33), 2), (a) => a.tanh(), ref.tanh),
+      unary("sigmoid [7, 5]", mulS(n(7, 5), 3), (a) => a.sigmoid(), ref.sigmoid),
+      unary("pow 2 [33] (negative bases)", n(33), (a) => a.pow(2), (a) => ref.powScalar(a, 2)),
+      unary("pow 3 [33] (negative bases)", n(33), (a) => a.pow(3), (a) => ref.powScalar(a, 3)),
+      unary(
+        "pow −2 [7] (negative bases)",
+        awayFromZero([7], rng),
+        (a) => a.pow(-2),
+        (a) => ref.powScalar(a, -2),
+      ),
+      unary("pow 0 [7]", n(7), (a) => a.pow(0), (a) => ref.powScalar(a, 0)),
+      unary("pow 1 [7]", n(7), (a) => a.pow(1), (a) => ref.powScalar(a, 1)),
+      unary("pow 0.5 [33]", positive(33), (a) => a.pow(0.5), (a) => ref.powScalar(a, 0.5)),
+      unary("pow 1.5 [33]", positive(33), (a) => a.pow(1.5), (a) => ref.powScalar(a, 1.5)),
+      unary("pow −0.5 [7]", positive(7), (a) => a.pow(-0.5), (a) => ref.powScalar(a, -0.5)),
+      unary(
+        "composite: sigmoid(x)·tanh(x) + exp(−x²)",
+        n(1, 7),
+        (a) => a.sigmoid().mul(a.tanh()).add(a.pow(2).neg().exp()),
+        (a) => ref.add(ref.mul(ref.sigmoid(a), ref.tanh(a)), ref.exp(ref.neg(ref.powScalar(a, 2)))),
+      ),
+    ], rng);
+  });
+
+  await t.step("reductions over axes", async (t) => {
+    const cases: OpCase[] = [];
+    const axisSets: [number[] | undefined, boolean][] = [
+      [undefined, false],
+      [[0], false],
+      [[-1], true],
+      [[0, 2], false],
+      [[1], true],
+      [[-3, -1], true],
+    ];
+    for (const op of ["sum", "mean", "max"] as const) {
+      for (const [axes, keepdim] of axisSets) {
+        const shape = op === "max" ? [3, 7, 5] : [2, 33, 3];
+        cases.push({
+          name: `${op} [${shape}] axes ${axes ? `[${axes}]` : "all"}${keepdim ? " keepdim" : ""}`,
+          inputs: [n(...shape)],
+          run: ([x]) => x[op](axes, keepdim),
+          ref: ([x]) => ref[op](x, axes ?? null, keepdim),
+        });
+      }
+    }
+    cases.push(
+      {
+        name: "sum [129] single axis as a number",
+        inputs: [n(129)],
+        run: ([x]) => x.sum(0),
+        ref: ([x]) => ref.sum(x, [0]),
+      },
+      {
+        name: "max [1, 7] over the size-1 axis",
+        inputs: [n(1, 7)],
+        run: ([x]) => x.max(0, true),
+        ref: ([x]) => ref.max(x, [0], true),
+      },
+      {
+        name: "mean of a permuted view",
+        inputs: [n(3, 4, 5)],
+        run: ([x]) => x.permute([2, 0, 1]).mean([1, 2]),
+        ref: ([x]) => ref.mean(ref.permute(x, [2, 0, 1]), [1, 2]),
+      },
+    );
+    await checkAll(t, device, cases, rng);
+  });
+
+  await t.step("max splits the gradient among tied maxima", async () => {
+    const before = device.memory().liveBytes;
+    const x = tensor([[1, 3, 3], [2, 0, 2]], { requiresGrad: true });
+    const loss = tidy(() => x.max(1).sum());
+    await loss.backward();
+    assert.deepEqual(await x.grad!.toArray(), [[0, 0.5, 0.5], [0.5, 0, 0.5]]);
+    loss.dispose();
+    x.zeroGrad();
+    x.dispose();
+    assert.equal(device.memory().liveBytes, before);
+  });
+});
+
+function addS(x: ref.F64, c: number): ref.F64 {
+  return ref.map(x, (v) => v + c);
+}
+
+function mulS(x: ref.F64, c: number): ref.F64 {
+  return ref.map(x, (v) => v * c);
+}

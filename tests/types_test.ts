@@ -1,0 +1,142 @@
+/**
+ * Shapes in the types. `deno check` (and `deno test`, which type-checks first) verifies that
+ * every line under a `// @ts-expect-error` is still an error — an unused directive fails the
+ * check — and that the positive cases compile with the expected result types. The test body
+ * then runs the positive cases on small tensors, so the file also checks the run-time shapes
+ * the types promise.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, type DType, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+
+/** `true` only when `A` and `B` are the same type (both directions, no `any` leaks). */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+/** Fails to compile unless `T` is `true`. */
+function expectType<T extends true>(_proof?: T): void {}
+
+type F32<S extends readonly (number | string)[]> = Tensor<S, "f32">;
+
+/** Lines that must not compile. Never called: each would also fail at run time. */
+export function compileErrors(
+  m23: F32<[2, 3]>,
+  m45: F32<[4, 5]>,
+  m34: F32<[3, 4]>,
+  v3: F32<[3]>,
+  v4: F32<[4]>,
+  b234: F32<[2, 3, 4]>,
+  b245: F32<[2, 4, 5]>,
+  x: F32<["batch", 784]>,
+  w: F32<[784, 10]>,
+  logits: F32<["batch", 10]>,
+  labels: Tensor<["batch"], "i32">,
+): unknown[] {
+  return [
+    // @ts-expect-error matmul: inner dimensions differ (3 vs 4)
+    m23.matmul(m45),
+    // @ts-expect-error add: [3] and [4] do not broadcast
+    v3.add(v4),
+    // @ts-expect-error sub: [2, 3] and [4] do not broadcast
+    m23.sub(v4),
+    // @ts-expect-error mul: [2, 3] and [4, 5] do not broadcast
+    m23.mul(m45),
+    // @ts-expect-error div: [3] and [4] do not broadcast
+    v3.div(v4),
+    // @ts-expect-error T() needs a matrix, not a 3-D tensor
+    b234.T(),
+    // @ts-expect-error matmul needs matrices, not a 3-D tensor (use bmm)
+    b234.matmul(b245),
+    // @ts-expect-error bmm needs 3-D tensors, not matrices
+    m23.bmm(m34),
+    // @ts-expect-error bmm: inner dimensions differ (4 vs 5)
+    b234.bmm(b245.transpose(1, 2) as F32<[2, 5, 4]>),
+    // @ts-expect-error x · w needs [784, N], w.T() is [10, 784]
+    x.matmul(w.T()),
+    // @ts-expect-error i32 labels cannot be added to f32 logits
+    logits.add(labels),
+  ];
+}
+
+/** Compile-time positive cases, as a function so that the test can also run them. */
+function shapes(
+  m23: F32<[2, 3]>,
+  m34: F32<[3, 4]>,
+  v3: F32<[3]>,
+  v4: F32<[4]>,
+  b234: F32<[2, 3, 4]>,
+  b245: F32<[2, 4, 5]>,
+  x: F32<["batch", 784]>,
+  w: F32<[784, 10]>,
+  logits: F32<["batch", 10]>,
+  bias: F32<[10]>,
+) {
+  // Positive cases with the right result types. An annotation alone proves little: `S` is not
+  // part of a Tensor's structure (`shape` is `readonly number[]` of the same rank either way),
+  // so `Tensor<[2, 4]>` is assignable to `Tensor<[2, 3]>`. Hence the exact `Equals` checks.
+  const r: F32<["batch", 10]> = x.matmul(w);
+  expectType<Equals<typeof r, Tensor<["batch", 10], "f32">>>();
+  const p = m23.matmul(m34);
+  expectType<Equals<typeof p, Tensor<[2, 4], "f32">>>();
+  const q = b234.bmm(b245);
+  expectType<Equals<typeof q, Tensor<[2, 3, 5], "f32">>>();
+  const t = m23.T();
+  expectType<Equals<typeof t, Tensor<[3, 2], "f32">>>();
+  const back = m23.T().T().matmul(m34);
+  expectType<Equals<typeof back, Tensor<[2, 4], "f32">>>();
+
+  const shifted = logits.add(bias); // [B, 10] + [10] keeps [B, 10]
+  expectType<Equals<typeof shifted, Tensor<["batch", 10], "f32">>>();
+  const rows = m23.mul(zeros([2, 1])); // [2, 3] · [2, 1] → [2, 3]
+  expectType<Equals<typeof rows, Tensor<[2, 3], "f32">>>();
+  const outer = v3.reshape([3, 1]).sub(v4); // [3, 1] − [4] → [3, 4]
+  expectType<Equals<typeof outer, Tensor<[3, 4], "f32">>>();
+  const scaled = m23.mul(2).add(1).div(3).sub(0.5).exp().relu();
+  expectType<Equals<typeof scaled, Tensor<[2, 3], "f32">>>();
+  const probabilities = logits.softmax();
+  expectType<Equals<typeof probabilities, Tensor<["batch", 10], "f32">>>();
+
+  // A dynamic batch dimension (a name) agrees with any size at compile time.
+  const named = logits.add(zeros([7, 10]));
+  expectType<Equals<typeof named, Tensor<[7, 10], "f32">>>();
+  // A tensor of unknown shape can be narrowed by rank, checked at run time.
+  const dynamic = m23 as Tensor;
+  const narrowed = dynamic.withRank(2);
+  expectType<Equals<typeof narrowed, Tensor<[number, number], DType>>>();
+
+  return { r, p, q, t, back, shifted, rows, outer, scaled, probabilities };
+}
+
+Deno.test("typed shapes: the positive cases run with the shapes their types promise", async () => {
+  const device = await defaultDevice();
+  const start = device.memory().liveBytes;
+  const out = tidy(() => {
+    const f = (shape: number[]) => zeros(shape) as unknown as F32<never>;
+    const x = tensor([[1, 2, 3], [4, 5, 6]]) as unknown as F32<[2, 3]>;
+    const result = shapes(
+      x,
+      f([3, 4]),
+      f([3]),
+      f([4]),
+      f([2, 3, 4]),
+      f([2, 4, 5]),
+      f([7, 784]),
+      f([784, 10]),
+      f([7, 10]),
+      f([10]),
+    );
+    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.shape]));
+  });
+  assert.deepEqual(out, {
+    r: [7, 10],
+    p: [2, 4],
+    q: [2, 3, 5],
+    t: [3, 2],
+    back: [2, 4],
+    shifted: [7, 10],
+    rows: [2, 3],
+    outer: [3, 4],
+    scaled: [2, 3],
+    probabilities: [7, 10],
+  });
+  assert.equal(device.memory().liveBytes, start);
+});
