@@ -133,9 +133,15 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Internal: set by ops when they record the graph, cleared by backward. */
   _setNode(node: GradNode | null): void {
-    if (!node && this.#node) this.#graphFreed = true;
+    if (!node && this.#node) {
+      this.#graphFreed = true;
+      unreleasedGraphs.unregister(this);
+    }
     this.#node = node;
-    if (node) this.requiresGrad = true;
+    if (node) {
+      this.requiresGrad = true;
+      unreleasedGraphs.register(this, node, this);
+    }
   }
 
   /** Internal: adds `g` into `.grad` (kept across scopes, as parameters outlive steps). */
@@ -413,6 +419,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return this.requiresGrad && isGradEnabled();
   }
 }
+
+/**
+ * A graph recorded but never back-propagated (say, an evaluation run without `noGrad`) would
+ * hold its saved tensors forever; once the tensor that owns a node is garbage, its saved
+ * tensors are released. Use `noGrad` to avoid recording in the first place.
+ */
+const unreleasedGraphs = new FinalizationRegistry<GradNode>((node) => node.release());
 
 /** Nested number arrays, as `toArray()` returns them. */
 export type NestedArray = number | NestedArray[];
