@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Device, GpuError } from "../kernels/device.ts";
 import { foldWorkgroups, windows } from "../kernels/_program.ts";
 import { fill, unary } from "../kernels/elementwise.ts";
+import { fillRandom } from "../kernels/random.ts";
+import { philoxCpu } from "../kernels/_philox.ts";
 
 Deno.test("device backend", async (t) => {
   const device = await Device.acquire();
@@ -90,6 +92,19 @@ Deno.test("device backend", async (t) => {
     const tail = new Float32Array(await device.read(buf, (n - 3) * 4, 12));
     assert.deepEqual([...tail], [2.5, 2.5, 2.5]);
     device.release(buf);
+  });
+
+  await t.step("random fills larger than one binding keep their global counters", async () => {
+    const limit = device.limits.maxStorageBufferBindingSize;
+    const n = limit / 4 + 1000; // one window plus a bit
+    const out = device.alloc(n * 4);
+    fillRandom(device, out, n, { kind: "uniform", low: 0, high: 1 }, { seed: [9, 0], offset: 5 });
+    for (const i of [0, limit / 4 - 1, limit / 4, n - 1]) {
+      const got = new Float32Array(await device.read(out, i * 4, 4))[0];
+      const word = philoxCpu([Math.floor(i / 4) + 5, 0, 0, 0], [9, 0])[i % 4];
+      assert.equal(got, (word >>> 8) * 2 ** -24, `element ${i}`);
+    }
+    device.release(out);
   });
 
   await t.step("binding windows cover a buffer exactly, aligned", () => {

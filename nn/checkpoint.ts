@@ -1,0 +1,161 @@
+/**
+ * Model checkpoints as safetensors files: PyTorch parameter names and layouts (so a net saved
+ * from two devices loads onto one and the other way round), F32 data, and JSON metadata.
+ *
+ * @module
+ */
+
+import {
+  entryFromTypedArray,
+  entryToFloat32,
+  findNonFinite,
+  readSafetensorsFile,
+  SafetensorsError,
+  type TensorEntry,
+  writeSafetensorsFile,
+} from "./safetensors.ts";
+import { type HostTensor, type Module, slotShape } from "./module.ts";
+
+/** Metadata stored with a checkpoint: any JSON values by key. */
+export type CheckpointMetadata = Record<string, unknown>;
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /**
+   * JSON-serialisable values, such as `{ config, classNames, epoch }`. Each is stored as the
+   * JSON text of its value under its key in the safetensors `__metadata__`; the key `format`
+   * is reserved (it is written as `"pt"`, as PyTorch tools expect).
+   */
+  metadata?: CheckpointMetadata;
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** Require the names to match exactly (default true); shapes must always match. */
+  strict?: boolean;
+  /** Load even when tensors hold NaN or ±∞ (default false: refuse, naming them). */
+  allowNonFinite?: boolean;
+}
+
+/** A checkpoint that cannot be loaded into the model; the model was not modified. */
+export class CheckpointError extends Error {
+  /** `"CheckpointError"`. */
+  override name = "CheckpointError";
+}
+
+const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
+
+/**
+ * Writes the model's state dict to `path` atomically (a temporary file renamed over it), so a
+ * crash never leaves a half-written checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Linear } from "./linear.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * await defaultDevice();
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await saveCheckpoint(path, new Linear({ inFeatures: 2, outFeatures: 1 }), {
+ *   metadata: { classNames: ["yes"] },
+ * });
+ * const meta = await loadCheckpoint(path, new Linear({ inFeatures: 2, outFeatures: 1 }));
+ * console.log(meta.classNames); // ["yes"]
+ * ```
+ */
+export async function saveCheckpoint(
+  path: string,
+  model: Module,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  const tensors: Record<string, TensorEntry> = {};
+  for (const slot of model.stateSlots()) {
+    // Read each shard from its own device and join on the host: no device-to-device copies.
+    const shape = slotShape(slot);
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    let at = 0;
+    for (const shard of slot.shards) {
+      data.set(await shard.data() as Float32Array, at);
+      at += shard.size;
+    }
+    tensors[slot.name] = entryFromTypedArray("F32", shape, data);
+  }
+  const metadata: Record<string, string> = { format: "pt" };
+  for (const [key, value] of Object.entries(options.metadata ?? {})) {
+    if (key === "format") throw new CheckpointError(`metadata key "format" is reserved`);
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new CheckpointError(`metadata ${key} is not JSON-serialisable`);
+    metadata[key] = text;
+  }
+  await writeSafetensorsFile(path, tensors, metadata);
+}
+
+/**
+ * Loads a checkpoint into `model` and returns its metadata (JSON values parsed; a value that
+ * is not JSON, from another writer, comes back as its string). Everything is validated first —
+ * the file's format, dtypes (floating point only), names, shapes and finiteness — so a
+ * checkpoint that fails leaves the model untouched.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Linear } from "./linear.ts";
+ * import { CheckpointError, loadCheckpoint } from "./checkpoint.ts";
+ * await defaultDevice();
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(3));
+ * await loadCheckpoint(path, new Linear({ inFeatures: 2, outFeatures: 1 }))
+ *   .catch((e: CheckpointError) => console.log(e.name)); // "CheckpointError"
+ * ```
+ */
+export async function loadCheckpoint(
+  path: string,
+  model: Module,
+  options: LoadCheckpointOptions = {},
+): Promise<CheckpointMetadata> {
+  let contents;
+  try {
+    contents = await readSafetensorsFile(path);
+  } catch (error) {
+    if (!(error instanceof SafetensorsError || error instanceof Deno.errors.NotFound)) throw error;
+    throw new CheckpointError(`cannot read checkpoint: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const { tensors, metadata } = contents;
+  const badTypes = Object.entries(tensors).filter(([, e]) => !FLOAT_DTYPES.has(e.dtype));
+  if (badTypes.length > 0) {
+    const list = badTypes.map(([name, e]) => `${name} (${e.dtype})`).join(", ");
+    throw new CheckpointError(`${path}: parameters must be floating point: ${list}`);
+  }
+  if (!options.allowNonFinite) {
+    const bad = findNonFinite(tensors);
+    if (bad.length > 0) {
+      const list = bad.map((b) => `${b.name} (${b.count})`).join(", ");
+      throw new CheckpointError(`${path}: non-finite values (NaN or ±∞) in ${list}`);
+    }
+  }
+  const dict: Record<string, HostTensor> = {};
+  for (const [name, entry] of Object.entries(tensors)) {
+    dict[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+  }
+  try {
+    await model.loadStateDict(dict, { strict: options.strict ?? true });
+  } catch (error) {
+    throw new CheckpointError(`${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseMetadata(metadata);
+}
+
+function parseMetadata(metadata: Record<string, string>): CheckpointMetadata {
+  const out: CheckpointMetadata = {};
+  for (const [key, text] of Object.entries(metadata)) {
+    if (key === "format") continue;
+    try {
+      out[key] = JSON.parse(text);
+    } catch {
+      out[key] = text;
+    }
+  }
+  return out;
+}

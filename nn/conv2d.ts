@@ -1,0 +1,136 @@
+/**
+ * The 2-D convolution layer.
+ *
+ * @module
+ */
+
+import type { Device } from "../kernels/device.ts";
+import { currentDevice } from "../tensor/default_device.ts";
+import { conv2d, type Pair } from "../tensor/ops_cnn.ts";
+import type { Generator } from "../tensor/random.ts";
+import type { Dim } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { defaultInit, type ParameterInit } from "./_init.ts";
+import { pair, windowOutput } from "./_window.ts";
+import { Module, type Parameter } from "./module.ts";
+
+/** Options of {@link Conv2d}. */
+export interface Conv2dConfig {
+  /** Input channels C. */
+  inChannels: number;
+  /** Output channels O (filters). */
+  outChannels: number;
+  /** Kernel size, square or `[height, width]`. */
+  kernelSize: Pair;
+  /** Step between windows (default 1). */
+  stride?: Pair;
+  /** Zero padding on each side (default 0). */
+  padding?: Pair;
+  /** Channel groups: output group g sees only input group g (default 1). */
+  groups?: number;
+  /** Whether to add a learned bias (default true). */
+  bias?: boolean;
+  /** Apply ReLU in the convolution's epilogue: one kernel instead of two (default false). */
+  relu?: boolean;
+  /** Where the parameters live (default: the default device). */
+  device?: Device;
+  /** Random stream of the default initialisation (default: the global generator). */
+  generator?: Generator;
+  /** Initial values; default PyTorch's, uniform in ±1/√fan_in for weight and bias. */
+  init?: ParameterInit;
+}
+
+/**
+ * 2-D convolution over NCHW tensors: weight `[O, C/groups, KH, KW]` and bias `[O]`, as
+ * PyTorch's `nn.Conv2d` (cross-correlation).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { Conv2d } from "./conv2d.ts";
+ * await defaultDevice();
+ * const conv = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1 });
+ * const y = conv.forward(randn([2, 3, 16, 16]).withRank(4));
+ * console.log(y.shape); // [2, 8, 16, 16]
+ * ```
+ */
+export class Conv2d extends Module {
+  /** Input channels. */
+  readonly inChannels: number;
+  /** Output channels. */
+  readonly outChannels: number;
+  /** `[KH, KW]`. */
+  readonly kernelSize: readonly [number, number];
+  /** `[SH, SW]`. */
+  readonly stride: readonly [number, number];
+  /** `[PH, PW]`. */
+  readonly padding: readonly [number, number];
+  /** Channel groups. */
+  readonly groups: number;
+  /** Whether ReLU is fused into the output. */
+  readonly relu: boolean;
+  #hasBias: boolean;
+
+  /** Creates the layer and initialises its parameters on `config.device`. */
+  constructor(config: Conv2dConfig) {
+    super();
+    this.inChannels = config.inChannels;
+    this.outChannels = config.outChannels;
+    this.kernelSize = pair(config.kernelSize);
+    this.stride = pair(config.stride ?? 1);
+    this.padding = pair(config.padding ?? 0);
+    this.groups = config.groups ?? 1;
+    this.relu = config.relu ?? false;
+    this.#hasBias = config.bias ?? true;
+    const g = this.groups;
+    if (!(g >= 1) || this.inChannels % g !== 0 || this.outChannels % g !== 0) {
+      throw new RangeError(
+        `Conv2d: ${this.inChannels} → ${this.outChannels} channels do not split in ${g} groups`,
+      );
+    }
+    const [kh, kw] = this.kernelSize;
+    const device = config.device ?? currentDevice();
+    const fanIn = (this.inChannels / g) * kh * kw;
+    const init = config.init ?? defaultInit(fanIn, config.generator);
+    const shape = [this.outChannels, this.inChannels / g, kh, kw];
+    this.registerParameter("weight", init("weight", shape, device));
+    if (this.#hasBias) {
+      this.registerParameter("bias", init("bias", [this.outChannels], device));
+    }
+  }
+
+  /** The weight, `[O, C/groups, KH, KW]`. */
+  get weight(): Parameter {
+    return this.getParameter("weight");
+  }
+
+  /** The bias `[O]`, or null when the layer has none. */
+  get bias(): Parameter | null {
+    return this.#hasBias ? this.getParameter("bias") : null;
+  }
+
+  /** Convolves `x [N, C, H, W]`. */
+  forward<N extends Dim>(
+    x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
+  ): Tensor<[N, number, number, number], "f32"> {
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      groups: this.groups,
+      relu: this.relu,
+    }) as unknown as Tensor<[N, number, number, number], "f32">;
+  }
+
+  /** The output shape for an input shape `[N, C, H, W]`. */
+  outputShape(input: readonly number[]): number[] {
+    const [n, c, h, w] = input;
+    if (input.length !== 4 || c !== this.inChannels) {
+      throw new RangeError(`Conv2d: expected [N, ${this.inChannels}, H, W], got [${input}]`);
+    }
+    return [
+      n,
+      this.outChannels,
+      ...windowOutput([h, w], this.kernelSize, this.stride, this.padding),
+    ];
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The fully connected layer.
+ *
+ * @module
+ */
+
+import type { Device } from "../kernels/device.ts";
+import { currentDevice } from "../tensor/default_device.ts";
+import { linear } from "../tensor/ops_matmul.ts";
+import type { Generator } from "../tensor/random.ts";
+import type { Dim } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { defaultInit, type ParameterInit } from "./_init.ts";
+import { Module, type Parameter } from "./module.ts";
+
+/** Options of {@link Linear}. */
+export interface LinearConfig {
+  /** Input features. */
+  inFeatures: number;
+  /** Output features. */
+  outFeatures: number;
+  /** Whether to add a learned bias (default true). */
+  bias?: boolean;
+  /** Apply ReLU in the product's epilogue: one kernel instead of two (default false). */
+  relu?: boolean;
+  /** Where the parameters live (default: the default device). */
+  device?: Device;
+  /** Random stream of the default initialisation (default: the global generator). */
+  generator?: Generator;
+  /** Initial values; default PyTorch's, uniform in ±1/√inFeatures for weight and bias. */
+  init?: ParameterInit;
+}
+
+/**
+ * `y = x·Wᵀ + b` with weight `[out, in]` and bias `[out]`, as PyTorch's `nn.Linear`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { Linear } from "./linear.ts";
+ * await defaultDevice();
+ * const fc = new Linear({ inFeatures: 4, outFeatures: 2 });
+ * console.log(fc.forward(randn([3, 4])).shape); // [3, 2]
+ * ```
+ */
+export class Linear extends Module {
+  /** Input features. */
+  readonly inFeatures: number;
+  /** Output features. */
+  readonly outFeatures: number;
+  /** Whether ReLU is fused into the output. */
+  readonly relu: boolean;
+  #hasBias: boolean;
+
+  /** Creates the layer and initialises its parameters on `config.device`. */
+  constructor(config: LinearConfig) {
+    super();
+    this.inFeatures = config.inFeatures;
+    this.outFeatures = config.outFeatures;
+    this.relu = config.relu ?? false;
+    this.#hasBias = config.bias ?? true;
+    const device = config.device ?? currentDevice();
+    const init = config.init ?? defaultInit(this.inFeatures, config.generator);
+    this.registerParameter("weight", init("weight", [this.outFeatures, this.inFeatures], device));
+    if (this.#hasBias) this.registerParameter("bias", init("bias", [this.outFeatures], device));
+  }
+
+  /** The weight, `[out, in]`. */
+  get weight(): Parameter {
+    return this.getParameter("weight");
+  }
+
+  /** The bias `[out]`, or null when the layer has none. */
+  get bias(): Parameter | null {
+    return this.#hasBias ? this.getParameter("bias") : null;
+  }
+
+  /** Applies the layer to `x [N, in]`. */
+  forward<N extends Dim>(x: Tensor<readonly [N, Dim], "f32">): Tensor<[N, number], "f32"> {
+    return linear(x, this.weight, this.bias, { relu: this.relu }) as unknown as Tensor<
+      [N, number],
+      "f32"
+    >;
+  }
+
+  /** The output shape for an input shape `[N, in]`. */
+  outputShape(input: readonly number[]): number[] {
+    if (input.length !== 2 || input[1] !== this.inFeatures) {
+      throw new RangeError(`Linear: expected [N, ${this.inFeatures}], got [${input}]`);
+    }
+    return [input[0], this.outFeatures];
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The max pooling layer.
+ *
+ * @module
+ */
+
+import { maxPool2d, type Pair } from "../tensor/ops_cnn.ts";
+import type { Dim } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { pair, windowOutput } from "./_window.ts";
+import { Module } from "./module.ts";
+
+/** Options of {@link MaxPool2d}. */
+export interface MaxPool2dConfig {
+  /** Window size. */
+  kernelSize: Pair;
+  /** Step between windows (default: the kernel size; smaller overlaps, as in AlexNet). */
+  stride?: Pair;
+  /** −∞ padding on each side (default 0). */
+  padding?: Pair;
+}
+
+/**
+ * Max pooling over NCHW tensors, as PyTorch's `nn.MaxPool2d` (floor mode). AlexNet pools
+ * 3×3 windows at stride 2, so neighbouring windows overlap.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { MaxPool2d } from "./max_pool2d.ts";
+ * await defaultDevice();
+ * const pool = new MaxPool2d({ kernelSize: 3, stride: 2 });
+ * console.log(pool.forward(randn([1, 4, 55, 55]).withRank(4)).shape); // [1, 4, 27, 27]
+ * ```
+ */
+export class MaxPool2d extends Module {
+  /** `[KH, KW]`. */
+  readonly kernelSize: readonly [number, number];
+  /** `[SH, SW]`. */
+  readonly stride: readonly [number, number];
+  /** `[PH, PW]`. */
+  readonly padding: readonly [number, number];
+
+  /** Creates the layer. */
+  constructor(config: MaxPool2dConfig) {
+    super();
+    this.kernelSize = pair(config.kernelSize);
+    this.stride = pair(config.stride ?? config.kernelSize);
+    this.padding = pair(config.padding ?? 0);
+  }
+
+  /** Pools `x [N, C, H, W]`. */
+  forward<N extends Dim, C extends Dim>(
+    x: Tensor<readonly [N, C, Dim, Dim], "f32">,
+  ): Tensor<[N, C, number, number], "f32"> {
+    return maxPool2d(x, {
+      kernel: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+    }) as unknown as Tensor<[N, C, number, number], "f32">;
+  }
+
+  /** The output shape for an input shape `[N, C, H, W]`. */
+  outputShape(input: readonly number[]): number[] {
+    if (input.length !== 4) {
+      throw new RangeError(`MaxPool2d: expected [N, C, H, W], got [${input}]`);
+    }
+    const [n, c, h, w] = input;
+    return [n, c, ...windowOutput([h, w], this.kernelSize, this.stride, this.padding)];
+  }
+}

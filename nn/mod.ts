@@ -1,0 +1,66 @@
+/**
+ * Neural-network layers and AlexNet on top of the tensor core.
+ *
+ * - {@link Module}: named parameters and submodules, train/eval, state dicts with PyTorch
+ *   names, moving between devices.
+ * - Layers: {@link Conv2d}, {@link Linear}, {@link ReLU}, {@link Tanh}, {@link MaxPool2d},
+ *   {@link LocalResponseNorm} (the paper's form), {@link Dropout}, {@link Flatten},
+ *   {@link Sequential}.
+ * - {@link AlexNet}: the paper's network on one device or split over two, with
+ *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table.
+ * - Checkpoints: {@link saveCheckpoint} / {@link loadCheckpoint} as safetensors files.
+ *
+ * @example Build, run and checkpoint a scaled AlexNet
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { alexnetSmall, loadCheckpoint, saveCheckpoint } from "./mod.ts";
+ * await defaultDevice();
+ * const net = alexnetSmall({ seed: 0 }).eval();
+ * const logits = await net.forward(randn([4, 3, 32, 32]).withRank(4));
+ * console.log(logits.shape); // [4, 10]
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await saveCheckpoint(path, net, { metadata: { config: net.config } });
+ * console.log((await loadCheckpoint(path, alexnetSmall())).config); // { numClasses: 10, … }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type HostTensor,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+  Module,
+  type Parameter,
+  type ParameterSlot,
+  type ShapeMismatch,
+  StateDictError,
+  type StateValue,
+} from "./module.ts";
+export type { ParameterInit } from "./_init.ts";
+export type { Pair } from "../tensor/ops_cnn.ts";
+export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
+export { Linear, type LinearConfig } from "./linear.ts";
+export { ReLU, Tanh } from "./activation.ts";
+export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
+export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
+export { Dropout, type DropoutConfig } from "./dropout.ts";
+export { Flatten } from "./flatten.ts";
+export { type Layer, Sequential } from "./sequential.ts";
+export {
+  AlexNet,
+  type AlexNetConfig,
+  alexnetOutputShapes,
+  alexnetParameterShapes,
+  alexnetSmall,
+  type ResolvedAlexNetConfig,
+} from "./alexnet.ts";
+export { type Summarizable, summary, type SummaryRow } from "./summary.ts";
+export {
+  CheckpointError,
+  type CheckpointMetadata,
+  loadCheckpoint,
+  type LoadCheckpointOptions,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+} from "./checkpoint.ts";

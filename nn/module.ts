@@ -1,0 +1,396 @@
+/**
+ * The base class of every layer and network: a tree of named parameters and submodules.
+ *
+ * One mechanism registers both: a subclass calls {@link Module.registerParameter} and
+ * {@link Module.registerModule} in its constructor, and the order of those calls is the order
+ * of `namedParameters()`, `stateDict()` and checkpoints. Nothing is discovered by reflection,
+ * so a helper field never turns into a parameter by accident.
+ *
+ * Two views of the parameters exist because a network may be split over devices:
+ *
+ * - `namedParameters()` lists the physical tensors, one per buffer, with PyTorch-style dotted
+ *   names (`conv1.0.weight` for the first tower of a split layer). Optimisers use it.
+ * - `stateSlots()` lists the logical parameters that `stateDict()`, `loadStateDict()` and
+ *   checkpoints use: each slot is one PyTorch-named tensor made of one or more shards stacked
+ *   along axis 0 (the output axis). A layer on one device is a slot of one shard; a layer split
+ *   in two towers is one slot of two shards, so checkpoints do not depend on placement.
+ *
+ * @module
+ */
+
+import type { Device } from "../kernels/device.ts";
+import { noGrad } from "../tensor/_autograd.ts";
+import { keep } from "../tensor/memory.ts";
+import { empty } from "../tensor/ops_elementwise.ts";
+import { contiguous } from "../tensor/ops_shape.ts";
+import { numel, type Shape, ShapeError } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** A tensor's data on the host: a row-major f32 array and its shape. */
+export interface HostTensor {
+  /** Dimensions. */
+  readonly shape: readonly number[];
+  /** `numel(shape)` elements, row-major. */
+  readonly data: Float32Array;
+}
+
+/** A value `loadStateDict` accepts: a tensor on any device, or host data. */
+export type StateValue = Tensor | HostTensor;
+
+/**
+ * One logical parameter: its dotted name and the shards that hold it, in order. The logical
+ * tensor is the shards concatenated along axis 0; every shard has the same trailing shape.
+ */
+export interface ParameterSlot {
+  /** PyTorch-style dotted name, such as `conv2.weight`. */
+  readonly name: string;
+  /** The physical parameters, stacked along axis 0. */
+  readonly shards: readonly Tensor[];
+}
+
+/** Options of {@link Module.loadStateDict}. */
+export interface LoadStateDictOptions {
+  /**
+   * Require the names to match exactly (default). When false, missing and unexpected names
+   * are returned instead of thrown; a wrong shape is always an error.
+   */
+  strict?: boolean;
+}
+
+/** What {@link Module.loadStateDict} reports when it succeeds. */
+export interface LoadStateDictResult {
+  /** Parameters of the module that the dictionary did not provide (non-strict only). */
+  missing: string[];
+  /** Names in the dictionary that the module does not have (non-strict only). */
+  unexpected: string[];
+}
+
+/** A name whose shape disagrees between a state dict and a module. */
+export interface ShapeMismatch {
+  /** The parameter's name. */
+  name: string;
+  /** The module's shape. */
+  expected: readonly number[];
+  /** The dictionary's shape. */
+  actual: readonly number[];
+}
+
+/**
+ * A state dict that does not fit a module; lists every problem at once.
+ *
+ * @example
+ * ```ts
+ * import { StateDictError } from "./module.ts";
+ * const e = new StateDictError(["fc.bias"], ["extra"], []);
+ * console.log(e.message); // state dict does not match the module: missing: fc.bias; unexpected: extra
+ * ```
+ */
+export class StateDictError extends Error {
+  /** `"StateDictError"`. */
+  override name = "StateDictError";
+  /** Module parameters the dictionary lacks. */
+  readonly missing: readonly string[];
+  /** Dictionary names the module lacks. */
+  readonly unexpected: readonly string[];
+  /** Names present in both with different shapes. */
+  readonly mismatched: readonly ShapeMismatch[];
+
+  /** Builds the message from the three lists (empty lists are left out). */
+  constructor(missing: string[], unexpected: string[], mismatched: ShapeMismatch[]) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing: ${missing.join(", ")}`);
+    if (unexpected.length) parts.push(`unexpected: ${unexpected.join(", ")}`);
+    if (mismatched.length) {
+      const shapes = mismatched.map((m) =>
+        `${m.name} (module [${m.expected}], dict [${m.actual}])`
+      );
+      parts.push(`wrong shape: ${shapes.join(", ")}`);
+    }
+    super(`state dict does not match the module: ${parts.join("; ")}`);
+    this.missing = missing;
+    this.unexpected = unexpected;
+    this.mismatched = mismatched;
+  }
+}
+
+const NAME = /^[A-Za-z0-9_]+$/;
+
+/** A parameter: an f32 tensor of any shape that requires a gradient. */
+export type Parameter = Tensor<Shape, "f32">;
+
+/**
+ * A node of a network: parameters, submodules and the training flag.
+ *
+ * @example A layer with one parameter
+ * ```ts
+ * import { defaultDevice, randn, type Tensor } from "../mod.ts";
+ * import { Module } from "./module.ts";
+ * await defaultDevice();
+ * class Scale extends Module {
+ *   constructor() {
+ *     super();
+ *     this.registerParameter("weight", randn([3]));
+ *   }
+ *   forward(x: Tensor): Tensor {
+ *     return x.mul(this.getParameter("weight"));
+ *   }
+ * }
+ * const m = new Scale();
+ * console.log(m.namedParameters().map(([name]) => name)); // ["weight"]
+ * ```
+ */
+export abstract class Module {
+  #parameters = new Map<string, Parameter>();
+  #children = new Map<string, Module>();
+  #training = true;
+
+  /**
+   * Adds a parameter: it is marked `requiresGrad` and kept out of every `tidy` scope, since a
+   * parameter lives as long as its module. Returns the tensor.
+   */
+  protected registerParameter<T extends Tensor>(name: string, tensor: T): T {
+    this.#checkName(name);
+    if (tensor.dtype !== "f32") {
+      throw new TypeError(`parameter ${name}: expected f32, got ${tensor.dtype}`);
+    }
+    tensor.requiresGrad = true;
+    this.#parameters.set(name, keep(tensor) as Tensor as Parameter);
+    return tensor;
+  }
+
+  /** Adds a submodule; its parameters are named `name.<its names>`. Returns it. */
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    this.#checkName(name);
+    this.#children.set(name, module);
+    return module;
+  }
+
+  /** This module's own parameter `name` (not a submodule's); throws if there is none. */
+  getParameter(name: string): Parameter {
+    const p = this.#parameters.get(name);
+    if (!p) throw new Error(`${this.constructor.name} has no parameter "${name}"`);
+    return p;
+  }
+
+  /** Whether the module is in training mode (dropout active). */
+  get training(): boolean {
+    return this.#training;
+  }
+
+  /** Sets training mode on this module and every submodule. */
+  train(mode = true): this {
+    this.#training = mode;
+    for (const child of this.#children.values()) child.train(mode);
+    return this;
+  }
+
+  /** Evaluation mode: `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** The direct submodules, by name, in registration order. */
+  namedChildren(): [string, Module][] {
+    return [...this.#children];
+  }
+
+  /** This module (name `""`) and every submodule below it, depth first, with dotted names. */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, child] of this.#children) {
+      out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    }
+    return out;
+  }
+
+  /** Every physical parameter with its dotted name: own parameters first, then submodules'. */
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [...this.#parameters];
+    for (const [name, child] of this.#children) {
+      for (const [sub, p] of child.namedParameters()) out.push([`${name}.${sub}`, p]);
+    }
+    return out;
+  }
+
+  /** Every physical parameter, in the order of {@link Module.namedParameters}. */
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Number of parameter elements. */
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  /**
+   * The logical parameters, as state dicts name and shape them. A module that splits a layer
+   * over devices overrides this to merge its parts' slots (see the module notes).
+   */
+  stateSlots(): ParameterSlot[] {
+    const out: ParameterSlot[] = [...this.#parameters].map(([name, p]) => ({
+      name,
+      shards: [p],
+    }));
+    for (const [name, child] of this.#children) {
+      for (const slot of child.stateSlots()) {
+        out.push({ name: `${name}.${slot.name}`, shards: slot.shards });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The logical parameters by name, detached from the graph. A parameter held as one shard is
+   * returned as a view of it (it shares the data: don't write to it); one split over devices is
+   * concatenated on its first shard's device. The caller owns the tensors: dispose them.
+   */
+  async stateDict(): Promise<Record<string, Tensor<Shape, "f32">>> {
+    const out: Record<string, Tensor<Shape, "f32">> = {};
+    for (const slot of this.stateSlots()) {
+      out[slot.name] = await noGrad(() => joinShards(slot.shards)) as Tensor<Shape, "f32">;
+    }
+    return out;
+  }
+
+  /**
+   * Copies values into the parameters, in place (optimisers holding the parameters keep
+   * working). Every name and shape is checked before anything is written, so a dictionary that
+   * does not fit leaves the module untouched and the {@link StateDictError} lists all
+   * missing, unexpected and mis-shaped names. Tensors may live on any device.
+   */
+  async loadStateDict(
+    dict: Record<string, StateValue> | ReadonlyMap<string, StateValue>,
+    options: LoadStateDictOptions = {},
+  ): Promise<LoadStateDictResult> {
+    const strict = options.strict ?? true;
+    const entries = dict instanceof Map ? new Map(dict) : new Map(Object.entries(dict));
+    const slots = this.stateSlots();
+    const missing: string[] = [], mismatched: ShapeMismatch[] = [];
+    const known = new Set<string>();
+    for (const slot of slots) {
+      known.add(slot.name);
+      const value = entries.get(slot.name);
+      if (!value) {
+        missing.push(slot.name);
+        continue;
+      }
+      const expected = slotShape(slot);
+      if (!sameShape(expected, value.shape)) {
+        mismatched.push({ name: slot.name, expected, actual: [...value.shape] });
+      } else if ("dtype" in value && value.dtype !== "f32") {
+        throw new TypeError(`loadStateDict: ${slot.name} has dtype ${value.dtype}, not f32`);
+      }
+    }
+    const unexpected = [...entries.keys()].filter((name) => !known.has(name));
+    if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
+      throw new StateDictError(missing, unexpected, mismatched);
+    }
+    // Read every tensor first: a failed read must not leave half the parameters written.
+    const host = new Map<string, Float32Array>();
+    for (const slot of slots) {
+      const value = entries.get(slot.name);
+      if (!value) continue;
+      const data = "data" in value && value.data instanceof Float32Array
+        ? value.data
+        : await (value as Tensor).data() as Float32Array;
+      if (data.length !== numel(slotShape(slot))) {
+        throw new ShapeError(
+          `loadStateDict: ${slot.name} has ${data.length} values for shape [${value.shape}]`,
+        );
+      }
+      host.set(slot.name, data);
+    }
+    for (const slot of slots) {
+      const data = host.get(slot.name);
+      if (!data) continue;
+      let at = 0;
+      for (const shard of slot.shards) {
+        shard.device.write(shard.storage.buffer, data.subarray(at, at + shard.size));
+        at += shard.size;
+      }
+    }
+    return { missing, unexpected };
+  }
+
+  /**
+   * Moves every parameter to `device` (through the host when it is another device). The
+   * parameter tensors are replaced, so fetch them again (and rebuild optimisers) afterwards;
+   * gradients are dropped.
+   */
+  async to(device: Device): Promise<this> {
+    for (const [name, p] of this.#parameters) {
+      if (p.device === device) continue;
+      const moved = await noGrad(() => p.to(device));
+      p.dispose();
+      p.grad?.dispose();
+      moved.requiresGrad = true;
+      this.#parameters.set(name, keep(moved));
+    }
+    for (const child of this.#children.values()) await child.to(device);
+    return this;
+  }
+
+  /** The distinct devices holding this module's parameters, in parameter order. */
+  devices(): Device[] {
+    return [...new Set(this.parameters().map((p) => p.device))];
+  }
+
+  /** Frees every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Frees the parameters and their gradients; the module is unusable afterwards. */
+  dispose(): void {
+    for (const p of this.parameters()) {
+      p.zeroGrad();
+      p.dispose();
+    }
+  }
+
+  #checkName(name: string): void {
+    if (!NAME.test(name)) {
+      throw new Error(`${this.constructor.name}: invalid name "${name}" (letters, digits, _)`);
+    }
+    if (this.#parameters.has(name) || this.#children.has(name)) {
+      throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
+    }
+  }
+}
+
+/** The logical shape of a slot: shards stacked along axis 0. */
+export function slotShape(slot: ParameterSlot): number[] {
+  const [first, ...rest] = slot.shards;
+  const rows = slot.shards.reduce((n, s) => n + s.shape[0], 0);
+  for (const s of rest) {
+    if (!sameShape(s.shape.slice(1), first.shape.slice(1))) {
+      throw new ShapeError(`${slot.name}: shards [${first.shape}] and [${s.shape}] differ`);
+    }
+  }
+  return first.rank === 0 ? [] : [rows, ...first.shape.slice(1)];
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Shards stacked along axis 0 on the first shard's device. Contiguous shards stacked on the
+ * outer axis are byte ranges laid end to end, so buffer copies do it: no kernel, and no
+ * binding-size limit (fc6's joined weight is 151 MB).
+ */
+async function joinShards(shards: readonly Tensor[]): Promise<Tensor> {
+  if (shards.length === 1) return shards[0].detach();
+  const device = shards[0].device;
+  const out = empty(device, slotShape({ name: "", shards }), "f32", "state dict");
+  let at = 0;
+  for (const s of shards) {
+    const part = await s.to(device);
+    const packed = contiguous(part);
+    device.copy(packed.storage.buffer, packed.offset * 4, out.storage.buffer, at, packed.size * 4);
+    at += packed.size * 4;
+    if (packed !== part) packed.dispose();
+    part.dispose();
+  }
+  return out;
+}

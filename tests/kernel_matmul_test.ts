@@ -1,0 +1,239 @@
+/**
+ * The matmul kernel against a float64 triple loop: ragged sizes, every transpose, batching with
+ * broadcast strides, the fused epilogue, accumulation, forced window splits and a real
+ * 151 MB fc6 weight (more than one storage binding on lavapipe).
+ */
+
+import assert from "node:assert/strict";
+import { Device, type GpuBuffer } from "../kernels/device.ts";
+import { HARDWARE_TILE, matmul, type MatmulArgs, SOFTWARE_TILE } from "../kernels/matmul.ts";
+import { mulberry32 } from "./_reference.ts";
+
+type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias"> & {
+  a: Float32Array;
+  b: Float32Array;
+  bias?: Float32Array;
+  out0?: Float32Array;
+};
+
+function uniform(count: number, seed: number): Float32Array {
+  const rng = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => rng() * 2 - 1);
+}
+
+/** out[p, i, j] = Σ a·b in float64, with the same layout rules as the kernel. */
+function reference(h: Host): Float64Array {
+  const { m, n, k } = h;
+  const batch = h.batch ?? 1, sA = h.batchStrideA ?? m * k, sB = h.batchStrideB ?? k * n;
+  const out = new Float64Array(batch * m * n);
+  for (let p = 0; p < batch; p++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = h.accumulate && h.out0 ? h.out0[(p * m + i) * n + j] : 0;
+        for (let q = 0; q < k; q++) {
+          const a = h.a[p * sA + (h.transA ? q * m + i : i * k + q)];
+          const b = h.b[p * sB + (h.transB ? j * k + q : q * n + j)];
+          sum += a * b;
+        }
+        if (h.bias) sum += h.bias[j];
+        out[(p * m + i) * n + j] = h.relu ? Math.max(0, sum) : sum;
+      }
+    }
+  }
+  return out;
+}
+
+function upload(device: Device, data: Float32Array): GpuBuffer {
+  const buf = device.alloc(data.byteLength);
+  device.write(buf, data);
+  return buf;
+}
+
+/** Runs one product on the GPU and checks it within 1e-5·√K relative error. */
+async function check(device: Device, h: Host, label: string): Promise<void> {
+  const batch = h.batch ?? 1;
+  const count = batch * h.m * h.n;
+  const a = upload(device, h.a), b = upload(device, h.b);
+  const bias = h.bias ? upload(device, h.bias) : undefined;
+  const out = upload(device, h.out0 ?? new Float32Array(count).fill(Number.NaN));
+  matmul(device, { ...h, a, b, out, bias });
+  const got = new Float32Array(await device.read(out, 0, count * 4));
+  for (const buf of [a, b, out, ...(bias ? [bias] : [])]) device.release(buf);
+  const want = reference(h);
+  const tol = 1e-5 * Math.sqrt(h.k);
+  for (let i = 0; i < count; i++) {
+    const err = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
+    if (!(err <= tol)) {
+      assert.fail(`${label}: out[${i}] = ${got[i]}, want ${want[i]} (rel err ${err})`);
+    }
+  }
+}
+
+/** Host operands for a product, sized from its layout. */
+function operands(
+  o: Omit<Host, "a" | "b">,
+  seed: number,
+): Host {
+  const batch = o.batch ?? 1;
+  const sA = o.batchStrideA ?? o.m * o.k, sB = o.batchStrideB ?? o.k * o.n;
+  return {
+    ...o,
+    a: uniform((batch - 1) * sA + o.m * o.k, seed),
+    b: uniform((batch - 1) * sB + o.k * o.n, seed + 1),
+  };
+}
+
+Deno.test("matmul kernel", async (t) => {
+  const device = await Device.acquire();
+
+  await t.step("ragged sizes, all four transposes", async () => {
+    // Scalar loads everywhere (odd sizes), vec4 loads everywhere (multiples of 4 that still
+    // leave ragged tiles), and few rows (the few-rows tile on GPUs).
+    let seed = 1;
+    for (const [m, n, k] of [[65, 31, 17], [36, 68, 40], [7, 9, 5]]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const h = operands({ m, n, k, transA, transB }, seed += 2);
+          await check(device, h, `${m}×${n}×${k} tA=${transA} tB=${transB}`);
+        }
+      }
+    }
+    for (const [m, n, k] of [[1, 1, 1], [1, 129, 33], [129, 1, 7]]) {
+      await check(device, operands({ m, n, k, transB: m > 1 }, seed += 2), `${m}×${n}×${k}`);
+    }
+    await check(device, operands({ m: 129, n: 129, k: 129, transA: true }, 7), "129³");
+  });
+
+  await t.step("batched, with broadcast strides", async () => {
+    await check(device, operands({ m: 9, n: 13, k: 5, batch: 4, batchStrideA: 0 }, 12), "bcast a");
+    await check(
+      device,
+      operands({ m: 33, n: 8, k: 20, batch: 3, batchStrideB: 0, transB: true }, 13),
+      "bcast b",
+    );
+    // A stride larger than one matrix (every other slice of a bigger tensor), transA.
+    await check(
+      device,
+      operands({ m: 12, n: 7, k: 5, batch: 3, batchStrideA: 61, transA: true }, 14),
+      "strided a",
+    );
+    // 76 800 workgroups of a 4×4 tile: more than one grid dimension holds (65 535), so the
+    // device folds the grid and the kernel recovers the flat index.
+    const tile = { tileM: 4, tileN: 4, tileK: 4, rowsPerThread: 1, colsPerThread: 4 };
+    const folded = operands({ m: 64, n: 64, k: 1, batch: 300, batchStrideB: 0, tile }, 15);
+    await check(device, folded, "folded grid");
+  });
+
+  await t.step("bias and ReLU epilogue, accumulate", async () => {
+    for (const [m, n, k] of [[5, 6, 7], [70, 44, 9]]) {
+      const h = operands({ m, n, k, transB: true, relu: true }, m + n);
+      await check(device, { ...h, bias: uniform(n, 99) }, `bias+relu ${m}×${n}×${k}`);
+    }
+    const acc = operands({ m: 40, n: 68, k: 16, accumulate: true }, 21);
+    await check(device, { ...acc, out0: uniform(40 * 68, 22) }, "accumulate");
+    const all = { ...operands({ m: 3, n: 5, k: 7, accumulate: true, relu: true }, 23) };
+    await check(device, { ...all, bias: uniform(5, 24), out0: uniform(15, 25) }, "acc+bias+relu");
+  });
+
+  await t.step("window splitting under a 4 KiB binding limit", async () => {
+    const maxBindingBytes = 4096;
+    const cases: [string, Omit<Host, "a" | "b">, boolean][] = [
+      // Rows of Wᵀ (N windows of b) and rows of out (M windows); K odd, so windows start
+      // unaligned and bind from the aligned offset below with an element offset.
+      ["transB: N windows, unaligned starts", { m: 3, n: 7, k: 333, transB: true }, true],
+      ["transB: N and M windows", { m: 40, n: 24, k: 64, transB: true }, false],
+      // Non-transposed b: contiguous K-row windows, summed with accumulate; epilogue on the last.
+      ["b [K,N]: K windows", { m: 12, n: 20, k: 256, relu: true }, true],
+      // One row of a is larger than a binding: M windows of one row, then K windows.
+      ["a [M,K] with K > limit", { m: 9, n: 8, k: 1024 }, false],
+      // Transposed a [K, M]: K windows.
+      ["transA: K windows", { m: 30, n: 6, k: 200, transA: true }, false],
+      // Out alone too large: M windows of one row, then N windows.
+      ["out: M and N windows", { m: 9, n: 1024, k: 8, transB: true }, false],
+      // Batches: batch windows, with b broadcast.
+      ["batch windows", { m: 16, n: 20, k: 4, batch: 5, batchStrideB: 0 }, false],
+    ];
+    let seed = 100;
+    for (const [label, o, epilogue] of cases) {
+      const h = operands({ ...o, maxBindingBytes }, seed += 2);
+      await check(device, h, label);
+      if (!epilogue) continue;
+      const out0 = uniform(o.n * o.m * (o.batch ?? 1), seed + 7);
+      const withBias = { ...h, bias: uniform(o.n, seed), accumulate: true, out0 };
+      await check(device, withBias, `${label} (+bias, accumulate)`);
+    }
+  });
+
+  await t.step("the large-product tiles", async () => {
+    const fewRows = { tileM: 4, tileN: 64, tileK: 32, rowsPerThread: 1, colsPerThread: 4 };
+    for (const [m, tile] of [[130, SOFTWARE_TILE], [130, HARDWARE_TILE], [3, fewRows]] as const) {
+      const h = operands({ m, n: 260, k: 33, transA: true, tile }, 5);
+      await check(device, { ...h, bias: uniform(260, 6), relu: true }, JSON.stringify(tile));
+    }
+  });
+
+  await t.step("argument checks", () => {
+    const small = device.alloc(16), big = device.alloc(4096);
+    assert.throws(
+      () => matmul(device, { a: small, b: big, out: big, m: 4, n: 4, k: 4 }),
+      /matmul.*a needs 16 f32/,
+    );
+    assert.throws(
+      () => matmul(device, { a: big, b: big, out: big, m: 4, n: 4, k: 4 }),
+      /out must not be the same buffer/,
+    );
+    assert.throws(() => matmul(device, { a: big, b: big, out: small, m: 0, n: 4, k: 4 }), /m must/);
+    const tile = { tileM: 6, tileN: 8, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
+    assert.throws(
+      () => matmul(device, { a: big, b: big, out: small, m: 1, n: 1, k: 1, tile }),
+      /tile/,
+    );
+    device.release(small);
+    device.release(big);
+  });
+
+  await t.step("fc6: x [2, 9216] · Wᵀ with a 151 MB W [4096, 9216]", async () => {
+    const m = 2, n = 4096, k = 9216;
+    // A cheap seeded pattern, recomputable on the host for the sampled columns.
+    const wAt = (i: number): number => ((Math.imul(i, 0x9e3779b1) >>> 8) / 2 ** 24 - 0.5) * 0.02;
+    const w = device.alloc(n * k * 4, "fc6 weight");
+    const rows = 256;
+    const chunk = new Float32Array(rows * k);
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      for (let i = 0; i < chunk.length; i++) chunk[i] = wAt(r0 * k + i);
+      device.write(w, chunk, r0 * k * 4);
+    }
+    const x = uniform(m * k, 5);
+    const xb = upload(device, x);
+    const bias = uniform(n, 6);
+    const bb = upload(device, bias);
+    const out = device.alloc(m * n * 4);
+    assert.ok(n * k * 4 > device.limits.maxStorageBufferBindingSize || !device.isSoftware);
+    matmul(device, { a: xb, b: w, out, bias: bb, m, n, k, transB: true });
+    const got = new Float32Array(await device.read(out, 0, m * n * 4));
+    for (const buf of [w, xb, bb, out]) device.release(buf);
+    const rng = mulberry32(8);
+    const cols = [
+      0,
+      1,
+      3583,
+      3584,
+      3585,
+      n - 1,
+      ...Array.from({ length: 26 }, () => Math.floor(rng() * n)),
+    ];
+    for (const j of cols) {
+      for (let i = 0; i < m; i++) {
+        let want = bias[j];
+        for (let q = 0; q < k; q++) want += x[i * k + q] * Math.fround(wAt(j * k + q));
+        const err = Math.abs(got[i * n + j] - want) / Math.max(1, Math.abs(want));
+        assert.ok(
+          err <= 1e-5 * Math.sqrt(k),
+          `fc6 out[${i}, ${j}] = ${got[i * n + j]}, want ${want}`,
+        );
+      }
+    }
+  });
+
+  device.destroy();
+});

@@ -1,0 +1,307 @@
+/**
+ * Every layer of `nn/` against the float64 reference: forward values, and gradients of
+ * L = Σ y ⊙ u (u random) for the input and every parameter against central differences of the
+ * reference. Dropout's train/eval behaviour and LRN's channel groups are checked on their own.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, fromTypedArray, Generator, type Shape, type Tensor } from "../mod.ts";
+import {
+  Conv2d,
+  Dropout,
+  Flatten,
+  Linear,
+  LocalResponseNorm,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+  Tanh,
+} from "../nn/mod.ts";
+import type { Module } from "../nn/module.ts";
+import * as ref from "./_reference.ts";
+import { assertClose, numericGrad } from "./_gradcheck.ts";
+
+const device = await defaultDevice();
+
+/** Random f64 tensor rounded to f32, so the reference sees exactly what the GPU sees. */
+function randF32(shape: number[], seed: number, std = 1): ref.F64 {
+  const x = ref.randn(shape, ref.mulberry32(seed), std);
+  return { shape, data: Float64Array.from(x.data, Math.fround) };
+}
+
+function upload(x: ref.F64, requiresGrad = false): Tensor<Shape, "f32"> {
+  return fromTypedArray<"f32">(Float32Array.from(x.data), x.shape, { device, requiresGrad });
+}
+
+async function download(t: Tensor): Promise<ref.F64> {
+  return { shape: [...t.shape], data: Float64Array.from(await t.data()) };
+}
+
+interface Case {
+  label: string;
+  layer: Module & { forward(x: Tensor): Tensor };
+  input: ref.F64;
+  /** The reference forward, given the input then the parameters in namedParameters order. */
+  reference: (x: ref.F64, params: ref.F64[]) => ref.F64;
+  rtol?: number;
+}
+
+/** Forward within rtol, and every gradient within rtol of finite differences. */
+async function check(c: Case): Promise<void> {
+  const rtol = c.rtol ?? 1e-4;
+  const params = await Promise.all(c.layer.parameters().map(download));
+  const x = upload(c.input, true);
+  const y = c.layer.forward(x);
+  const expected = c.reference(c.input, params);
+  assert.deepEqual([...y.shape], expected.shape, `${c.label}: output shape`);
+  assertClose(await y.data(), expected.data, { rtol, atol: 1e-5, label: `${c.label} forward` });
+
+  const u = randF32(expected.shape, 99);
+  const loss = y.mul(upload(u)).sum();
+  await loss.backward();
+  const f = (inputs: ref.F64[]): ref.F64 => c.reference(inputs[0], inputs.slice(1));
+  const all = [c.input, ...params];
+  const tensors = [x, ...c.layer.parameters()];
+  const names = ["input", ...c.layer.namedParameters().map(([n]) => n)];
+  for (let i = 0; i < all.length; i++) {
+    const grad = tensors[i].grad;
+    assert.ok(grad, `${c.label}: ${names[i]} has no gradient`);
+    const numeric = numericGrad(f, all, i, u, 1e-4);
+    assertClose(await grad.data(), numeric.data, {
+      rtol: 1e-3,
+      atol: 1e-4,
+      label: `${c.label}: d/d${names[i]}`,
+    });
+  }
+  c.layer.zeroGrad();
+  assert.equal(c.layer.parameters().every((p) => p.grad === null), true);
+}
+
+Deno.test("nn layers against the f64 reference", async (t) => {
+  await t.step("Conv2d: stride, padding, bias", async () => {
+    const layer = new Conv2d({
+      inChannels: 3,
+      outChannels: 4,
+      kernelSize: [3, 2],
+      stride: [2, 1],
+      padding: 1,
+    });
+    await check({
+      label: "conv",
+      layer,
+      input: randF32([2, 3, 7, 6], 1),
+      reference: (x, [w, b]) => ref.conv2d(x, w, b, { stride: [2, 1], padding: [1, 1] }),
+    });
+  });
+
+  await t.step("Conv2d: groups 2, fused ReLU, no bias", async () => {
+    const layer = new Conv2d({
+      inChannels: 4,
+      outChannels: 6,
+      kernelSize: 3,
+      padding: 1,
+      groups: 2,
+      bias: false,
+      relu: true,
+    });
+    assert.equal(layer.bias, null);
+    assert.deepEqual(layer.weight.shape, [6, 2, 3, 3]);
+    await check({
+      label: "grouped conv",
+      layer,
+      input: randF32([2, 4, 5, 5], 2),
+      reference: (x, [w]) => ref.relu(ref.conv2d(x, w, null, { padding: [1, 1], groups: 2 })),
+    });
+  });
+
+  await t.step("Conv2d: PyTorch default init bounds ±1/√fan_in", async () => {
+    const layer = new Conv2d({ inChannels: 8, outChannels: 64, kernelSize: 3, groups: 2 });
+    const bound = 1 / Math.sqrt(4 * 9);
+    for (const p of [layer.weight, layer.bias!]) {
+      const v = await p.data();
+      assert.ok(v.every((e) => Math.abs(e) <= bound), "inside the bound");
+      assert.ok(Math.max(...v) > 0.8 * bound && Math.min(...v) < -0.8 * bound, "fills it");
+    }
+    assert.deepEqual(layer.outputShape([5, 8, 10, 9]), [5, 64, 8, 7]);
+    assert.throws(() => layer.outputShape([5, 7, 10, 9]), /expected \[N, 8, H, W\]/);
+    assert.throws(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 1, groups: 2 }));
+  });
+
+  await t.step("Linear, with and without fused ReLU", async () => {
+    const plain = new Linear({ inFeatures: 7, outFeatures: 5 });
+    await check({
+      label: "linear",
+      layer: plain,
+      input: randF32([3, 7], 3),
+      reference: (x, [w, b]) => ref.linear(x, w, b),
+    });
+    const fused = new Linear({ inFeatures: 6, outFeatures: 4, relu: true, bias: false });
+    assert.equal(fused.bias, null);
+    await check({
+      label: "linear+relu",
+      layer: fused,
+      input: randF32([5, 6], 4),
+      reference: (x, [w]) => ref.relu(ref.linear(x, w, null)),
+    });
+    const bound = 1 / Math.sqrt(7);
+    assert.ok((await plain.weight.data()).every((v) => Math.abs(v) <= bound));
+  });
+
+  await t.step("ReLU and Tanh", async () => {
+    await check({
+      label: "relu",
+      layer: new ReLU(),
+      input: randF32([4, 5], 5),
+      reference: (x) => ref.relu(x),
+    });
+    await check({
+      label: "tanh",
+      layer: new Tanh(),
+      input: randF32([4, 5], 6),
+      reference: (x) => ref.tanh(x),
+    });
+  });
+
+  await t.step("MaxPool2d: overlapping 3×3 stride 2, and padding", async () => {
+    await check({
+      label: "pool 3/2",
+      layer: new MaxPool2d({ kernelSize: 3, stride: 2 }),
+      input: randF32([2, 3, 9, 7], 7),
+      reference: (x) => ref.maxPool2d(x, { kernel: [3, 3], stride: [2, 2] }),
+    });
+    const padded = new MaxPool2d({ kernelSize: 2, padding: 1 });
+    assert.deepEqual(padded.stride, [2, 2]);
+    await check({
+      label: "pool 2 pad 1",
+      layer: padded,
+      input: randF32([1, 2, 5, 5], 8),
+      reference: (x) => ref.maxPool2d(x, { kernel: [2, 2], stride: [2, 2], padding: [1, 1] }),
+    });
+    assert.deepEqual(new MaxPool2d({ kernelSize: 3, stride: 2 }).outputShape([1, 96, 55, 55]), [
+      1,
+      96,
+      27,
+      27,
+    ]);
+  });
+
+  await t.step("LocalResponseNorm: the paper's form, in groups", async () => {
+    const opts = { size: 5, k: 2, alpha: 1e-4, beta: 0.75 };
+    // Large activations so that the normalisation matters (α·Σa² ≈ k).
+    await check({
+      label: "lrn groups of 4",
+      layer: new LocalResponseNorm({ groupSize: 4 }),
+      input: randF32([2, 8, 3, 3], 9, 60),
+      reference: (x) => ref.lrn(x, { ...opts, groupSize: 4 }),
+    });
+    await check({
+      label: "lrn one group",
+      layer: new LocalResponseNorm({ size: 3, k: 1, alpha: 1e-3, beta: 0.5 }),
+      input: randF32([1, 6, 2, 2], 10, 20),
+      reference: (x) => ref.lrn(x, { size: 3, k: 1, alpha: 1e-3, beta: 0.5, groupSize: 6 }),
+    });
+  });
+
+  await t.step("LocalResponseNorm: each group sees only its own maps", async () => {
+    const x = randF32([1, 8, 2, 2], 11, 80);
+    const grouped = await new LocalResponseNorm({ groupSize: 4 }).forward(upload(x).withRank(4))
+      .data();
+    const whole = await new LocalResponseNorm().forward(upload(x).withRank(4)).data();
+    for (const [half, start] of [[0, 0], [1, 4]]) {
+      const part = ref.slice(x, [0, start, 0, 0], [1, start + 4, 2, 2]);
+      const alone = await new LocalResponseNorm().forward(upload(part).withRank(4)).data();
+      assertClose(grouped.subarray(half * 16, half * 16 + 16), alone, {
+        label: `group ${half} alone`,
+      });
+    }
+    // Channels 2..5 straddle the boundary: without groups their windows differ.
+    assert.ok(Math.abs(grouped[3 * 4] - whole[3 * 4]) > 1e-6);
+    assert.throws(
+      () => new LocalResponseNorm({ groupSize: 3 }).forward(upload(x).withRank(4)),
+      /not groups of 3/,
+    );
+  });
+
+  await t.step("Flatten and Sequential", async () => {
+    const flat = new Flatten();
+    assert.deepEqual(flat.outputShape([2, 256, 6, 6]), [2, 9216]);
+    await check({
+      label: "flatten",
+      layer: flat,
+      input: randF32([2, 3, 2, 2], 12),
+      reference: (x) => ref.reshape(x, [2, 12]),
+    });
+    const net = new Sequential(
+      new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1, relu: true }),
+      new LocalResponseNorm({ groupSize: 2 }),
+      new MaxPool2d({ kernelSize: 3, stride: 2 }),
+      new Flatten(),
+      new Linear({ inFeatures: 16, outFeatures: 3 }),
+      new Tanh(),
+    );
+    assert.deepEqual(net.outputShape([2, 2, 5, 5]), [2, 3]);
+    await check({
+      label: "sequential",
+      layer: net,
+      input: randF32([2, 2, 5, 5], 13, 3),
+      reference: (x, [w1, b1, w2, b2]) => {
+        let y = ref.relu(ref.conv2d(x, w1, b1, { padding: [1, 1] }));
+        y = ref.lrn(y, { size: 5, k: 2, alpha: 1e-4, beta: 0.75, groupSize: 2 });
+        y = ref.maxPool2d(y, { kernel: [3, 3], stride: [2, 2] });
+        return ref.tanh(ref.linear(ref.reshape(y, [2, 16]), w2, b2));
+      },
+    });
+  });
+});
+
+Deno.test("nn Dropout: train and eval", async (t) => {
+  const ones = (n: number): Tensor<Shape, "f32"> =>
+    upload({ shape: [n], data: new Float64Array(n).fill(1) });
+
+  await t.step("eval mode is the identity", async () => {
+    const x = randF32([3, 50], 20);
+    const drop = new Dropout({ p: 0.5, generator: new Generator(1) }).eval();
+    assert.equal(drop.training, false);
+    assert.deepEqual(await drop.forward(upload(x)).data(), Float32Array.from(x.data));
+  });
+
+  await t.step("training zeroes a fraction ≈ p and scales survivors by 1/(1−p)", async () => {
+    for (const p of [0.5, 0.2]) {
+      const drop = new Dropout({ p, generator: new Generator(7) });
+      assert.equal(drop.training, true);
+      const y = await drop.forward(ones(40000)).data();
+      const zeros = y.filter((v) => v === 0).length / y.length;
+      assert.ok(Math.abs(zeros - p) < 0.01, `p=${p}: zero fraction ${zeros}`);
+      assert.ok(y.every((v) => v === 0 || Math.abs(v - 1 / (1 - p)) < 1e-6), "survivors");
+    }
+    assert.ok((await new Dropout({ p: 1 }).forward(ones(100)).data()).every((v) => v === 0));
+    assert.deepEqual(
+      await new Dropout({ p: 0 }).forward(ones(5)).data(),
+      new Float32Array(5).fill(1),
+    );
+    assert.throws(() => new Dropout({ p: 1.5 }), RangeError);
+  });
+
+  await t.step("the same seed gives the same mask; the next call a new one", async () => {
+    const a = new Dropout({ generator: new Generator(3) });
+    const b = new Dropout({ generator: new Generator(3) });
+    const first = await a.forward(ones(1000)).data();
+    assert.deepEqual(first, await b.forward(ones(1000)).data());
+    assert.notDeepEqual(first, await a.forward(ones(1000)).data());
+    assert.notDeepEqual(
+      first,
+      await new Dropout({ generator: new Generator(4) }).forward(ones(1000)).data(),
+    );
+  });
+
+  await t.step("the gradient flows through the kept elements only, scaled", async () => {
+    const drop = new Dropout({ p: 0.25, generator: new Generator(9) });
+    const x = upload(randF32([400], 21), true);
+    const y = drop.forward(x);
+    await y.sum().backward();
+    const mask = await y.div(x).data(), grad = await x.grad!.data();
+    for (let i = 0; i < grad.length; i++) {
+      assert.ok(Math.abs(grad[i] - mask[i]) < 1e-5, `element ${i}`);
+    }
+  });
+});
