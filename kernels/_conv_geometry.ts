@@ -1,0 +1,382 @@
+/**
+ * What the convolution kernels share: the geometry and its checks, the split of a batch into
+ * windows that each fit one storage binding, and the skeleton of a tiled implicit GEMM whose
+ * operand tiles are gathered on the fly by code each kernel supplies.
+ *
+ * @module
+ */
+
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+
+/** The shape of one 2-D convolution over NCHW tensors (weights `[O, C/groups, KH, KW]`). */
+export interface Conv2dGeometry {
+  batch: number;
+  inChannels: number;
+  height: number;
+  width: number;
+  outChannels: number;
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  groups: number;
+}
+
+/** A checked geometry with the sizes every kernel derives from it. */
+export interface Resolved extends Conv2dGeometry {
+  outH: number;
+  outW: number;
+  /** Input channels per group. */
+  cg: number;
+  /** Output channels per group. */
+  og: number;
+  /** Weights per output channel: `cg · kernelH · kernelW`. */
+  wk: number;
+}
+
+/**
+ * Output size of a convolution: `floor((size + 2·pad − kernel) / stride) + 1` on each axis.
+ *
+ * @example
+ * ```ts
+ * import { conv2dOutputSize } from "./_conv_geometry.ts";
+ * const g = { batch: 1, inChannels: 3, height: 227, width: 227, outChannels: 96, kernelH: 11,
+ *   kernelW: 11, strideH: 4, strideW: 4, padH: 0, padW: 0, groups: 1 };
+ * console.log(conv2dOutputSize(g)); // { outH: 55, outW: 55 }
+ * ```
+ */
+export function conv2dOutputSize(g: Conv2dGeometry): { outH: number; outW: number } {
+  return {
+    outH: Math.floor((g.height + 2 * g.padH - g.kernelH) / g.strideH) + 1,
+    outW: Math.floor((g.width + 2 * g.padW - g.kernelW) / g.strideW) + 1,
+  };
+}
+
+/** Validates a geometry (integers, positive sizes, divisibility) and derives its sizes. */
+export function resolve(g: Conv2dGeometry, what: string): Resolved {
+  const positive = [
+    "batch",
+    "inChannels",
+    "height",
+    "width",
+    "outChannels",
+    "kernelH",
+    "kernelW",
+    "strideH",
+    "strideW",
+    "groups",
+  ] as const;
+  for (const key of positive) {
+    if (!Number.isInteger(g[key]) || g[key] < 1) {
+      throw new RangeError(`${what}: ${key} must be a positive integer, got ${g[key]}`);
+    }
+  }
+  for (const key of ["padH", "padW"] as const) {
+    if (!Number.isInteger(g[key]) || g[key] < 0) {
+      throw new RangeError(`${what}: ${key} must be a non-negative integer, got ${g[key]}`);
+    }
+  }
+  if (g.inChannels % g.groups !== 0 || g.outChannels % g.groups !== 0) {
+    throw new RangeError(
+      `${what}: inChannels ${g.inChannels} and outChannels ${g.outChannels} must both be ` +
+        `divisible by groups ${g.groups}`,
+    );
+  }
+  const { outH, outW } = conv2dOutputSize(g);
+  if (outH < 1 || outW < 1) {
+    throw new RangeError(
+      `${what}: a ${g.kernelH}×${g.kernelW} kernel (padding ${g.padH}×${g.padW}) does not fit ` +
+        `a ${g.height}×${g.width} input`,
+    );
+  }
+  const cg = g.inChannels / g.groups;
+  return { ...g, outH, outW, cg, og: g.outChannels / g.groups, wk: cg * g.kernelH * g.kernelW };
+}
+
+/** Throws unless `buffer` holds at least `elements` f32 values. */
+export function checkCapacity(buffer: GpuBuffer, elements: number, what: string): void {
+  if (buffer.capacity < elements * 4) {
+    throw new RangeError(
+      `${what} needs ${
+        elements * 4
+      } bytes (${elements} f32) but its buffer holds ${buffer.capacity}`,
+    );
+  }
+}
+
+/** A run of whole samples that one dispatch covers. */
+export interface Chunk {
+  /** First sample. */
+  start: number;
+  /** Number of samples. */
+  count: number;
+}
+
+/**
+ * Splits the batch into equal runs of samples so that every per-sample tensor of a run (sizes
+ * in f32 per sample) fits one binding, with room for the misalignment of its start. Equal runs
+ * keep the number of distinct shaders small.
+ */
+export function batchChunks(
+  device: Device,
+  batch: number,
+  perSample: readonly number[],
+  maxBindingBytes: number | undefined,
+  what: string,
+): Chunk[] {
+  const limit = Math.min(
+    maxBindingBytes ?? Infinity,
+    device.limits.maxStorageBufferBindingSize,
+  );
+  const slack = device.limits.minStorageBufferOffsetAlignment;
+  const biggest = Math.max(...perSample) * 4;
+  const perRun = Math.floor((limit - slack) / biggest);
+  if (perRun < 1) {
+    throw new RangeError(
+      `${what}: one sample takes ${biggest} bytes, more than a ${limit}-byte binding allows`,
+    );
+  }
+  const runs = Math.ceil(batch / perRun);
+  const size = Math.ceil(batch / runs);
+  const chunks: Chunk[] = [];
+  for (let start = 0; start < batch; start += size) {
+    chunks.push({ start, count: Math.min(size, batch - start) });
+  }
+  return chunks;
+}
+
+/**
+ * The binding of `count` elements starting at element `start`: the offset rounds down to the
+ * alignment and `shift` (elements) says where the data begins inside the binding; the shader
+ * bakes it in.
+ */
+export function window(
+  device: Device,
+  buffer: GpuBuffer,
+  start: number,
+  count: number,
+): { binding: Binding; shift: number } {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const offset = Math.floor((start * 4) / align) * align;
+  const shift = start - offset / 4;
+  return { binding: { buffer, offset, size: Math.max(4, (shift + count) * 4) }, shift };
+}
+
+/**
+ * Register tile of the direct kernels: each invocation computes `ty × tx` positions of `q`
+ * channels (a multiple of 4), and a workgroup has `wg` invocations.
+ */
+export interface DirectTile {
+  ty: number;
+  tx: number;
+  q: number;
+  wg: number;
+}
+
+/**
+ * One phase of an axis of a direct convolution: `count` positions u, each reading inputs from
+ * `stride·u + origin` on through `taps` kernel taps starting at `tapFirst`, and writing output
+ * position `scale·u + outOffset`. The forward pass has one phase per axis; the input gradient
+ * has one per stride residue.
+ */
+export interface AxisPhase {
+  count: number;
+  taps: number;
+  origin: number;
+  outOffset: number;
+  tapFirst: number;
+}
+
+/** The shape facts {@link pickDirectTile} looks at. */
+export interface DirectShape {
+  /** Samples times phase pairs. */
+  batch: number;
+  groups: number;
+  uH: number;
+  uW: number;
+  outChannels: number;
+  strideY: number;
+  strideX: number;
+  tapsY: number;
+  tapsX: number;
+}
+
+/** The {@link DirectShape} of a dispatch over the given phases (largest count and taps). */
+export function directShape(
+  s: { batch: number; groups: number; outChannels: number; strideY: number; strideX: number },
+  phasesY: AxisPhase[],
+  phasesX: AxisPhase[],
+): DirectShape {
+  const max = (list: AxisPhase[], key: "count" | "taps"): number =>
+    Math.max(...list.map((f) => f[key]));
+  return {
+    ...s,
+    batch: s.batch * phasesY.length * phasesX.length,
+    uH: max(phasesY, "count"),
+    uW: max(phasesX, "count"),
+    tapsY: max(phasesY, "taps"),
+    tapsX: max(phasesX, "taps"),
+  };
+}
+
+/** The single phase of a forward axis: output u reads inputs from stride·u − pad. */
+export function forwardPhase(count: number, taps: number, pad: number): AxisPhase[] {
+  return [{ count, taps, origin: -pad, outOffset: 0, tapFirst: 0 }];
+}
+
+/**
+ * The stride phases of one axis of the input gradient. Input positions i with
+ * (i + pad) mod stride = φ are i = stride·u + φ − pad; they receive output o through kernel
+ * taps k ≡ φ (mod stride) with o = u − (k − φ)/stride, so with the sub-kernel flipped, tap a
+ * (kernel tap φ + stride·(taps − 1 − a)) reads output u + a − (taps − 1). Phases that no tap
+ * reaches (kernel smaller than the stride) have no taps and get zeros.
+ */
+export function gradInputPhases(
+  stride: number,
+  kernel: number,
+  pad: number,
+  size: number,
+): AxisPhase[] {
+  const out: AxisPhase[] = [];
+  for (let r = 0; r < stride; r++) {
+    const first = Math.ceil((pad - r) / stride);
+    const count = Math.floor((size - 1 + pad - r) / stride) - first + 1;
+    const taps = r < kernel ? Math.ceil((kernel - r) / stride) : 0;
+    if (count <= 0) continue;
+    out.push({
+      count,
+      taps,
+      origin: first - (taps - 1),
+      outOffset: stride * first + r - pad,
+      tapFirst: r + stride * Math.max(0, taps - 1),
+    });
+  }
+  return out;
+}
+
+/**
+ * Kernel rows an invocation loads per reduced channel: each of the min(SY, KH) row phases
+ * loads its TY−1 leading rows once, then one row per kernel row of that phase.
+ */
+export function rowsLoaded(ty: number, strideY: number, tapsY: number): number {
+  return Math.min(strideY, tapsY) * (ty - 1) + tapsY;
+}
+
+/**
+ * Tile for a direct kernel, from a cost model: per invocation and reduced channel it loads
+ * `rowsLoaded · cols` inputs and `q·KH·KW` weights and does `ty·tx·q·KH·KW` multiply-adds. On
+ * a software driver a load costs about 20 multiply-adds (it is a loop over the SIMD lanes),
+ * on a GPU a few; a grid too small to fill the device is charged as if it were full. Limits
+ * on accumulators and row registers keep compile time and register pressure sane.
+ */
+export function pickDirectTile(s: DirectShape, soft: boolean): DirectTile {
+  const loadCost = soft ? 20 : 4;
+  const maxAcc = soft ? 64 : 16; // vec4 accumulators
+  const maxRow = soft ? 128 : 64; // row registers
+  const fill = soft ? 64 : 8192; // invocations that keep the device busy
+  let best: DirectTile = { ty: 1, tx: 1, q: 4, wg: soft ? 8 : 64 };
+  let bestCost = Infinity;
+  for (const q of s.outChannels > 4 ? [4, 8] : [4]) {
+    for (let ty = 1; ty <= Math.min(8, s.uH); ty++) {
+      for (let tx = 1; tx <= Math.min(16, s.uW); tx++) {
+        const cols = (tx - 1) * s.strideX + s.tapsX;
+        if ((ty * tx * q) / 4 > maxAcc || ty * cols > maxRow) continue;
+        const inv = Math.ceil(s.uH / ty) * Math.ceil(s.uW / tx) * Math.ceil(s.outChannels / q) *
+          s.batch * s.groups;
+        const loads = rowsLoaded(ty, s.strideY, s.tapsY) * cols + q * s.tapsY * s.tapsX;
+        // Sliding the column window costs a register move per row register and tap.
+        const moves = ty * cols * s.tapsY * s.tapsX / 4;
+        const work = loads * loadCost + ty * tx * q * s.tapsY * s.tapsX + moves;
+        const cost = Math.max(inv, fill) * work;
+        if (cost < bestCost) [best, bestCost] = [{ ...best, ty, tx, q }, cost];
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Register tile of the weight-gradient kernel: an invocation owns `q` output channels (a
+ * multiple of 4) × `qc` input channels × `kb` kernel rows × every kernel column.
+ */
+export interface WeightTile {
+  q: number;
+  qc: number;
+  kb: number;
+  wg: number;
+}
+
+/** Invocations of the weight-gradient kernel per split. */
+export function weightInvocations(g: Resolved, t: WeightTile): number {
+  return Math.ceil(g.og / t.q) * Math.ceil(g.cg / t.qc) * Math.ceil(g.kernelH / t.kb) * g.groups;
+}
+
+/**
+ * Tile of the weight gradient, by the same cost model: per output column an invocation loads
+ * qc·kb·min(SW, KW) new inputs and q output gradients and does qc·kb·KW·q multiply-adds.
+ */
+export function pickWeightTile(g: Resolved, soft: boolean): WeightTile {
+  const loadCost = soft ? 20 : 4;
+  const maxAcc = soft ? 64 : 16;
+  const fresh = Math.min(g.strideW, g.kernelW);
+  let best: WeightTile = { q: 4, qc: 1, kb: 1, wg: soft ? 8 : 64 };
+  let bestCost = Infinity;
+  for (const q of g.og > 4 ? [4, 8, 12, 16] : [4]) {
+    for (let qc = 1; qc <= Math.min(4, g.cg); qc++) {
+      for (let kb = 1; kb <= g.kernelH; kb++) {
+        if ((qc * kb * g.kernelW * q) / 4 > maxAcc) continue;
+        const work = (qc * kb * fresh + q) * loadCost + qc * kb * g.kernelW * q;
+        const cost = weightInvocations(g, { q, qc, kb, wg: 0 }) * work;
+        if (cost < bestCost) [best, bestCost] = [{ ...best, q, qc, kb }, cost];
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * The tiles the kernels pick for a geometry, on a software driver or on a GPU (tests run the
+ * GPU tiles on a software driver too).
+ *
+ * @example
+ * ```ts
+ * import { conv2dTiles } from "./_conv_geometry.ts";
+ * const g = { batch: 4, inChannels: 16, height: 32, width: 32, outChannels: 32, kernelH: 5,
+ *   kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, groups: 1 };
+ * console.log(conv2dTiles(g, true).forward); // { ty: 8, tx: 8, q: 4, wg: 8 }
+ * ```
+ */
+export function conv2dTiles(
+  geometry: Conv2dGeometry,
+  software: boolean,
+): { forward: DirectTile; gradInput: DirectTile; gradWeight: WeightTile } {
+  const g = resolve(geometry, "conv2dTiles");
+  const s = { batch: g.batch, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
+  const forward = directShape(
+    { ...s, outChannels: g.og },
+    forwardPhase(g.outH, g.kernelH, g.padH),
+    forwardPhase(g.outW, g.kernelW, g.padW),
+  );
+  const gradInput = directShape(
+    { ...s, outChannels: g.cg, strideY: 1, strideX: 1 },
+    gradInputPhases(g.strideH, g.kernelH, g.padH, g.height),
+    gradInputPhases(g.strideW, g.kernelW, g.padW, g.width),
+  );
+  return {
+    forward: pickDirectTile(forward, software),
+    gradInput: pickDirectTile(gradInput, software),
+    gradWeight: pickWeightTile(g, software),
+  };
+}
+
+/** `n` lines of generated WGSL. */
+export function lines(n: number, f: (i: number) => string, sep = "\n"): string {
+  return Array.from({ length: n }, (_, i) => f(i)).join(sep);
+}
+
+/** `base + delta` as WGSL u32 arithmetic, for a delta of either sign. */
+export function offsetExpr(base: string, delta: number): string {
+  return delta >= 0 ? `${base} + ${delta}u` : `${base} - ${-delta}u`;
+}

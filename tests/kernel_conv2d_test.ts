@@ -1,0 +1,431 @@
+/**
+ * The convolution kernels (forward, input, weight and bias gradients) against float64
+ * references: strides, padding, groups, non-square shapes, odd channel counts, the fused
+ * bias + ReLU, forced batch splitting with unaligned sample offsets, the GPU tiles, every
+ * AlexNet layer's geometry with fewer channels, a real >128 MiB output, determinism and the
+ * argument checks.
+ */
+
+import assert from "node:assert/strict";
+import { Device, type GpuBuffer } from "../kernels/device.ts";
+import {
+  conv2d,
+  type Conv2dGeometry,
+  conv2dOutputSize,
+  type DirectTile,
+} from "../kernels/conv2d.ts";
+import {
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dTiles,
+  type WeightTile,
+} from "../kernels/conv2d_backward.ts";
+import { numericGrad, relativeError } from "./_gradcheck.ts";
+import * as ref from "./_reference.ts";
+
+const TOL = 1e-5;
+
+function geometry(o: Partial<Conv2dGeometry>): Conv2dGeometry {
+  return {
+    batch: 2,
+    inChannels: 3,
+    height: 9,
+    width: 7,
+    outChannels: 5,
+    kernelH: 3,
+    kernelW: 3,
+    strideH: 1,
+    strideW: 1,
+    padH: 0,
+    padW: 0,
+    groups: 1,
+    ...o,
+  };
+}
+
+/** ∂L/∂x, ∂L/∂w, ∂L/∂b of L = Σ conv2d(x, w, b) ⊙ dy, in float64, by the definition. */
+function backwardReference(g: Conv2dGeometry, x: ref.F64, w: ref.F64, dy: ref.F64) {
+  const { outH, outW } = conv2dOutputSize(g);
+  const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
+  const dx = new Float64Array(x.data.length), dw = new Float64Array(w.data.length);
+  const db = new Float64Array(g.outChannels);
+  for (let b = 0; b < g.batch; b++) {
+    for (let o = 0; o < g.outChannels; o++) {
+      const c0 = Math.floor(o / og) * cg;
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const d = dy.data[((b * g.outChannels + o) * outH + oy) * outW + ox];
+          db[o] += d;
+          for (let c = 0; c < cg; c++) {
+            for (let ky = 0; ky < g.kernelH; ky++) {
+              const iy = oy * g.strideH - g.padH + ky;
+              if (iy < 0 || iy >= g.height) continue;
+              for (let kx = 0; kx < g.kernelW; kx++) {
+                const ix = ox * g.strideW - g.padW + kx;
+                if (ix < 0 || ix >= g.width) continue;
+                const xi = ((b * g.inChannels + c0 + c) * g.height + iy) * g.width + ix;
+                const wi = ((o * cg + c) * g.kernelH + ky) * g.kernelW + kx;
+                dx[xi] += d * w.data[wi];
+                dw[wi] += d * x.data[xi];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw, db };
+}
+
+function upload(device: Device, data: ArrayLike<number>): GpuBuffer {
+  const buf = device.alloc(data.length * 4);
+  device.write(buf, Float32Array.from(data));
+  return buf;
+}
+
+async function download(device: Device, buf: GpuBuffer, count: number): Promise<Float32Array> {
+  return new Float32Array(await device.read(buf, 0, count * 4));
+}
+
+function close(label: string, got: Float32Array, want: ArrayLike<number>): void {
+  const err = relativeError(got, want);
+  assert.ok(err <= TOL, `${label}: relative error ${err} > ${TOL}`);
+}
+
+interface Case {
+  g: Conv2dGeometry;
+  bias?: boolean;
+  relu?: boolean;
+  maxBindingBytes?: number;
+  tiles?: { forward?: DirectTile; gradInput?: DirectTile; gradWeight?: WeightTile };
+  splits?: number;
+  /** Add to random initial gradW and gradB. */
+  accumulate?: boolean;
+  seed?: number;
+}
+
+/** Runs all four kernels on random data and compares each with the float64 references. */
+async function check(device: Device, label: string, c: Case): Promise<void> {
+  const { g } = c;
+  const { outH, outW } = conv2dOutputSize(g);
+  const rng = ref.mulberry32(c.seed ?? 1);
+  const X = ref.randn([g.batch, g.inChannels, g.height, g.width], rng);
+  const W = ref.randn([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], rng);
+  const B = ref.randn([g.outChannels], rng);
+  const DY = ref.randn([g.batch, g.outChannels, outH, outW], rng);
+  const W0 = ref.randn(W.shape, rng), B0 = ref.randn(B.shape, rng);
+  const nan = (n: number) => new Float64Array(n).fill(Number.NaN);
+  const x = upload(device, X.data), w = upload(device, W.data), dy = upload(device, DY.data);
+  const bias = c.bias ? upload(device, B.data) : undefined;
+  // Outputs start as NaN (or the values to add to), so an element never written shows.
+  const out = upload(device, nan(DY.data.length)), dx = upload(device, nan(X.data.length));
+  const dw = upload(device, c.accumulate ? W0.data : nan(W.data.length));
+  const db = upload(device, c.accumulate ? B0.data : nan(B.data.length));
+  const mb = c.maxBindingBytes;
+  conv2d(device, g, { x, w, out, bias, relu: c.relu, maxBindingBytes: mb, tile: c.tiles?.forward });
+  conv2dBackwardInput(device, g, {
+    gradOut: dy,
+    w,
+    gradX: dx,
+    maxBindingBytes: mb,
+    tile: c.tiles?.gradInput,
+  });
+  conv2dBackwardWeight(device, g, {
+    x,
+    gradOut: dy,
+    gradW: dw,
+    accumulate: c.accumulate,
+    maxBindingBytes: mb,
+    tile: c.tiles?.gradWeight,
+    splits: c.splits,
+  });
+  conv2dBackwardBias(device, g, {
+    gradOut: dy,
+    gradB: db,
+    accumulate: c.accumulate,
+    maxBindingBytes: mb,
+  });
+  const got = {
+    out: await download(device, out, DY.data.length),
+    dx: await download(device, dx, X.data.length),
+    dw: await download(device, dw, W.data.length),
+    db: await download(device, db, B.data.length),
+  };
+  for (const buf of [x, w, dy, out, dx, dw, db, ...(bias ? [bias] : [])]) device.release(buf);
+  const opts = {
+    stride: [g.strideH, g.strideW] as [number, number],
+    padding: [g.padH, g.padW] as [number, number],
+    groups: g.groups,
+  };
+  let y = ref.conv2d(X, W, c.bias ? B : null, opts);
+  if (c.relu) y = ref.relu(y);
+  const r = backwardReference(g, X, W, DY);
+  if (c.accumulate) {
+    r.dw.forEach((v, i) => r.dw[i] = v + W0.data[i]);
+    r.db.forEach((v, i) => r.db[i] = v + B0.data[i]);
+  }
+  close(`${label}: forward`, got.out, y.data);
+  close(`${label}: gradInput`, got.dx, r.dx);
+  close(`${label}: gradWeight`, got.dw, r.dw);
+  close(`${label}: gradBias`, got.db, r.db);
+}
+
+Deno.test("conv2d kernels", async (t) => {
+  const device = await Device.acquire();
+
+  await t.step("the float64 backward reference matches finite differences", () => {
+    const g = geometry({
+      batch: 1,
+      inChannels: 4,
+      outChannels: 2,
+      height: 5,
+      width: 4,
+      strideH: 2,
+      padW: 1,
+      groups: 2,
+    });
+    const rng = ref.mulberry32(3);
+    const X = ref.randn([1, 4, 5, 4], rng), W = ref.randn([2, 2, 3, 3], rng);
+    const { outH, outW } = conv2dOutputSize(g);
+    const DY = ref.randn([1, 2, outH, outW], rng);
+    const f = ([a, b]: ref.F64[]) =>
+      ref.conv2d(a, b, null, { stride: [2, 1], padding: [0, 1], groups: 2 });
+    const r = backwardReference(g, X, W, DY);
+    assert.ok(relativeError(r.dx, numericGrad(f, [X, W], 0, DY).data) < 1e-7);
+    assert.ok(relativeError(r.dw, numericGrad(f, [X, W], 1, DY).data) < 1e-7);
+  });
+
+  await t.step("stride, padding, non-square shapes and kernels, odd channels", async () => {
+    await check(device, "3×3 valid", { g: geometry({}) });
+    await check(device, "pad 1×2, 5×2 kernel", {
+      g: geometry({ padH: 1, padW: 2, kernelH: 5, kernelW: 2, outChannels: 7 }),
+    });
+    await check(device, "stride 2×3, pad 1", {
+      g: geometry({ strideH: 2, strideW: 3, padH: 1, padW: 1, height: 10, width: 11 }),
+    });
+    await check(device, "stride 3, 2×3 kernel", {
+      g: geometry({ strideH: 3, strideW: 2, kernelH: 2, padH: 1, height: 10, width: 11 }),
+    });
+    // Kernels smaller than the stride: some input pixels get no gradient at all (zeros).
+    await check(device, "1×1 stride 2", {
+      g: geometry({ kernelH: 1, kernelW: 1, strideH: 2, strideW: 2 }),
+    });
+    await check(device, "pad > kernel reach", {
+      g: geometry({ strideH: 2, strideW: 2, padH: 2, padW: 2, height: 4, width: 3 }),
+    });
+  });
+
+  await t.step("groups 2 and 3, fused bias and ReLU, accumulation", async () => {
+    await check(device, "groups 3", {
+      g: geometry({ groups: 3, inChannels: 6, outChannels: 9 }),
+      bias: true,
+    });
+    await check(device, "groups 2 5×5 pad 2, bias+relu", {
+      g: geometry({
+        groups: 2,
+        inChannels: 4,
+        outChannels: 6,
+        kernelH: 5,
+        kernelW: 5,
+        padH: 2,
+        padW: 2,
+      }),
+      bias: true,
+      relu: true,
+      accumulate: true,
+    });
+  });
+
+  await t.step("forced batch splitting with unaligned sample offsets", async () => {
+    // 3·9·7·4 = 756-byte input samples, 5·7·5·4 = 700-byte outputs: no run of samples starts on a
+    // 32-byte boundary, so every binding starts below its data and the shader skips the rest.
+    const g = geometry({ batch: 3, height: 9, width: 7 });
+    await check(device, "1 sample per run", {
+      g,
+      maxBindingBytes: 800,
+      bias: true,
+      accumulate: true,
+    });
+    await check(device, "2 samples per run, split K", {
+      g: { ...g, padH: 1 },
+      maxBindingBytes: 1600,
+      splits: 3,
+    });
+  });
+
+  await t.step("the GPU tiles and split-K partial sums", async () => {
+    const g = geometry({
+      batch: 3,
+      inChannels: 6,
+      outChannels: 10,
+      height: 11,
+      width: 13,
+      groups: 2,
+      padH: 1,
+      padW: 1,
+      strideW: 2,
+    });
+    await check(device, "hardware tiles", {
+      g,
+      tiles: conv2dTiles(g, false),
+      splits: 7,
+      bias: true,
+      relu: true,
+    });
+    await check(device, "odd tile", {
+      g,
+      tiles: {
+        forward: { ty: 3, tx: 5, q: 8, wg: 4 },
+        gradInput: { ty: 2, tx: 3, q: 4, wg: 16 },
+        gradWeight: { q: 12, qc: 2, kb: 2, wg: 16 },
+      },
+    });
+  });
+
+  await t.step("AlexNet layer geometries, fewer channels", async () => {
+    const layer = (o: Partial<Conv2dGeometry>) =>
+      geometry({ batch: 2, padH: 1, padW: 1, height: 13, width: 13, ...o });
+    await check(device, "conv1 227×227 11×11 s4", {
+      g: layer({
+        batch: 1,
+        inChannels: 3,
+        outChannels: 8,
+        height: 227,
+        width: 227,
+        kernelH: 11,
+        kernelW: 11,
+        strideH: 4,
+        strideW: 4,
+        padH: 0,
+        padW: 0,
+      }),
+      bias: true,
+      relu: true,
+    });
+    await check(device, "conv2 27×27 5×5 p2 g2", {
+      g: layer({
+        inChannels: 16,
+        outChannels: 32,
+        height: 27,
+        width: 27,
+        kernelH: 5,
+        kernelW: 5,
+        padH: 2,
+        padW: 2,
+        groups: 2,
+      }),
+      bias: true,
+      relu: true,
+    });
+    await check(device, "conv3 13×13 3×3 p1", {
+      g: layer({ inChannels: 32, outChannels: 48 }),
+      bias: true,
+      relu: true,
+    });
+    await check(device, "conv4 3×3 p1 g2", {
+      g: layer({ inChannels: 48, outChannels: 48, groups: 2 }),
+      bias: true,
+      relu: true,
+    });
+    await check(device, "conv5 3×3 p1 g2", {
+      g: layer({ inChannels: 48, outChannels: 32, groups: 2 }),
+      bias: true,
+    });
+  });
+
+  await t.step("identical bits on every run", async () => {
+    const g = geometry({
+      batch: 4,
+      inChannels: 8,
+      outChannels: 8,
+      height: 12,
+      width: 12,
+      padH: 1,
+      padW: 1,
+    });
+    const rng = ref.mulberry32(9);
+    const x = upload(device, ref.randn([4, 8, 12, 12], rng).data);
+    const dy = upload(device, ref.randn([4, 8, 12, 12], rng).data);
+    const dw = device.alloc(8 * 8 * 9 * 4);
+    const runs: Float32Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      conv2dBackwardWeight(device, g, { x, gradOut: dy, gradW: dw, splits: 5 });
+      runs.push(await download(device, dw, 8 * 8 * 9));
+    }
+    assert.deepEqual(new Uint32Array(runs[0].buffer), new Uint32Array(runs[1].buffer));
+    for (const b of [x, dy, dw]) device.release(b);
+  });
+
+  await t.step("an output larger than one storage binding", async () => {
+    // 8 samples × 96 channels × 227² = 158 MB of output (lavapipe binds at most 128 MiB), from a
+    // 1×1 convolution so the work is small; samples spot-checked on the host.
+    const g = geometry({
+      batch: 8,
+      inChannels: 1,
+      outChannels: 96,
+      height: 227,
+      width: 227,
+      kernelH: 1,
+      kernelW: 1,
+    });
+    const plane = 227 * 227;
+    const xs = Float32Array.from({ length: 8 * plane }, (_, i) => (i % 1013) / 1013 - 0.5);
+    const ws = Float32Array.from({ length: 96 }, (_, i) => (i - 48) / 32);
+    const x = upload(device, xs),
+      w = upload(device, ws),
+      bias = upload(device, ws.map((v) => v / 2));
+    const out = device.alloc(8 * 96 * plane * 4);
+    conv2d(device, g, { x, w, bias, out, relu: true });
+    for (
+      const [b, o, p] of [[0, 0, 0], [3, 95, 1234], [5, 40, plane - 1], [7, 95, plane - 1], [
+        6,
+        2,
+        777,
+      ]]
+    ) {
+      const at = (b * 96 + o) * plane + p;
+      const [got] = new Float32Array(await device.read(out, at * 4, 4));
+      const want = Math.max(0, xs[b * plane + p] * ws[o] + ws[o] / 2);
+      assert.ok(
+        Math.abs(got - want) <= 1e-6 * Math.max(1, Math.abs(want)),
+        `out[${b},${o},${p}] = ${got}, want ${want}`,
+      );
+    }
+    for (const buf of [x, w, bias, out]) device.release(buf);
+  });
+
+  await t.step("argument checks", () => {
+    const small = device.alloc(16), big = device.alloc(1 << 16);
+    const g = geometry({});
+    assert.throws(
+      () => conv2d(device, { ...g, groups: 2 }, { x: big, w: big, out: big }),
+      /divisible by groups 2/,
+    );
+    assert.throws(
+      () => conv2d(device, g, { x: small, w: big, out: big }),
+      /conv2d: x needs 1512 bytes/,
+    );
+    assert.throws(
+      () => conv2dBackwardWeight(device, g, { x: big, gradOut: big, gradW: small }),
+      /gradW needs/,
+    );
+    assert.throws(
+      () => conv2d(device, { ...g, kernelH: 12 }, { x: big, w: big, out: big }),
+      /does not fit/,
+    );
+    assert.throws(
+      () => conv2d(device, { ...g, strideW: 0 }, { x: big, w: big, out: big }),
+      /strideW must be a positive integer/,
+    );
+    assert.throws(
+      () =>
+        conv2dBackwardInput(device, g, { gradOut: big, w: big, gradX: big, maxBindingBytes: 256 }),
+      /one sample takes 756 bytes/,
+    );
+    device.release(small);
+    device.release(big);
+  });
+
+  device.destroy();
+});
