@@ -1,12 +1,13 @@
 /**
  * What the convolution kernels share: the geometry and its checks, the split of a batch into
- * windows that each fit one storage binding, and the skeleton of a tiled implicit GEMM whose
- * operand tiles are gathered on the fly by code each kernel supplies.
+ * runs of samples that each fit one storage binding, and the skeleton of a tiled implicit GEMM
+ * whose operand tiles are gathered on the fly by code each kernel supplies.
  *
  * @module
  */
 
-import type { Binding, Device, GpuBuffer } from "./device.ts";
+import type { Device, GpuBuffer } from "./device.ts";
+import { type BatchRun, splitBatch } from "./_program.ts";
 
 /** The shape of one 2-D convolution over NCHW tensors (weights `[O, C/groups, KH, KW]`). */
 export interface Conv2dGeometry {
@@ -106,62 +107,25 @@ export function checkCapacity(buffer: GpuBuffer, elements: number, what: string)
   }
 }
 
-/** A run of whole samples that one dispatch covers. */
-export interface Chunk {
-  /** First sample. */
-  start: number;
-  /** Number of samples. */
-  count: number;
-}
-
 /**
- * Splits the batch into equal runs of samples so that every per-sample tensor of a run (sizes
- * in f32 per sample) fits one binding, with room for the misalignment of its start. Equal runs
- * keep the number of distinct shaders small.
+ * Splits the batch into runs of whole samples (see {@link splitBatch}) so that every per-sample
+ * tensor of a run (sizes in f32 per sample, in binding order) fits one binding.
  */
-export function batchChunks(
+export function batchRuns(
   device: Device,
   batch: number,
   perSample: readonly number[],
   maxBindingBytes: number | undefined,
   what: string,
-): Chunk[] {
-  const limit = Math.min(
-    maxBindingBytes ?? Infinity,
-    device.limits.maxStorageBufferBindingSize,
-  );
-  const slack = device.limits.minStorageBufferOffsetAlignment;
-  const biggest = Math.max(...perSample) * 4;
-  const perRun = Math.floor((limit - slack) / biggest);
-  if (perRun < 1) {
-    throw new RangeError(
-      `${what}: one sample takes ${biggest} bytes, more than a ${limit}-byte binding allows`,
-    );
-  }
-  const runs = Math.ceil(batch / perRun);
-  const size = Math.ceil(batch / runs);
-  const chunks: Chunk[] = [];
-  for (let start = 0; start < batch; start += size) {
-    chunks.push({ start, count: Math.min(size, batch - start) });
-  }
-  return chunks;
-}
-
-/**
- * The binding of `count` elements starting at element `start`: the offset rounds down to the
- * alignment and `shift` (elements) says where the data begins inside the binding; the shader
- * bakes it in.
- */
-export function window(
-  device: Device,
-  buffer: GpuBuffer,
-  start: number,
-  count: number,
-): { binding: Binding; shift: number } {
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  const offset = Math.floor((start * 4) / align) * align;
-  const shift = start - offset / 4;
-  return { binding: { buffer, offset, size: Math.max(4, (shift + count) * 4) }, shift };
+): BatchRun[] {
+  return splitBatch(device.limits, {
+    what,
+    batch,
+    sampleBytes: perSample.map((elements) => elements * 4),
+    maxBindingBytes,
+    tooLarge: (bytes, limit) =>
+      `one sample takes ${bytes} bytes, more than a ${limit}-byte binding allows`,
+  });
 }
 
 /**

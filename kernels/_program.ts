@@ -1,10 +1,14 @@
 /**
  * What a kernel hands to {@link Device.dispatch}: its generated WGSL and its grid. Every kernel
  * file generates its WGSL from its parameters, so the WGSL text is the whole identity of the
- * pipeline (the device caches pipelines by it).
+ * pipeline (the device caches pipelines by it). Also what the kernels share to get there: the
+ * entry-point boilerplate of a flat grid, WGSL literals and indices, and the split of operands
+ * larger than one storage binding into windows (flat) or runs of whole samples (NCHW batches).
  *
  * @module
  */
+
+import type { Binding, Device, GpuBuffer } from "./device.ts";
 
 /** One compute dispatch: the shader (entry point `main`, bind group 0) and its grid. */
 export interface Dispatch {
@@ -51,6 +55,86 @@ fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;
 }`;
 
+/** How {@link flatMain} names and counts its flat index. */
+export interface FlatMainOptions {
+  /** WGSL name of the flat index; default `i`. */
+  index?: string;
+  /**
+   * Count workgroups instead of invocations: the index is the workgroup's, the same for all its
+   * invocations, so the early return keeps barriers in uniform control flow. Default false.
+   */
+  perWorkgroup?: boolean;
+}
+
+/**
+ * The opening of a kernel's entry point `main` on a folded flat grid, preceded by the
+ * {@link FLAT_WORKGROUP} it calls: it defines the flat index (of the invocation, or of the
+ * workgroup) and returns at once past `bound` (a count, or a WGSL u32 expression), since the folded grid may
+ * overshoot. The local invocation index is `lid`. The caller writes the body and the closing
+ * brace; {@link flatMain} does both for a body given whole.
+ */
+export function flatMainHead(
+  workgroupSize: number,
+  bound: number | string,
+  options: FlatMainOptions = {},
+): string {
+  const { index = "i", perWorkgroup = false } = options;
+  const flat = perWorkgroup
+    ? "flatWorkgroup(wid, nwg)"
+    : `flatWorkgroup(wid, nwg) * ${workgroupSize}u + lid`;
+  return `${FLAT_WORKGROUP}
+
+@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let ${index} = ${flat};
+  if (${index} >= ${typeof bound === "number" ? `${bound}u` : bound}) { return; }`;
+}
+
+/**
+ * A kernel's whole entry point: {@link flatMainHead}, then `body` (WGSL statements, each line
+ * starting on a new line), then the closing brace.
+ *
+ * @example A kernel that doubles `n` floats
+ * ```ts
+ * import { flatMain } from "./_program.ts";
+ * const n = 1000;
+ * const wgsl = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+ * ${flatMain(256, n, "\n  x[i] = 2.0 * x[i];")}`;
+ * console.log(wgsl.includes("if (i >= 1000u) { return; }")); // true
+ * ```
+ */
+export function flatMain(
+  workgroupSize: number,
+  bound: number | string,
+  body: string,
+  options: FlatMainOptions = {},
+): string {
+  return `${flatMainHead(workgroupSize, bound, options)}${body}
+}`;
+}
+
+/**
+ * The WGSL u32 expression of the element that flat index `i` (row-major over `shape`) reads in
+ * a strided view: `offset + Σ ((i / inner) % d) · stride` over the axes that move it.
+ */
+export function stridedIndex(
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): string {
+  const terms = [`${offset}u`];
+  let inner = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const d = shape[axis];
+    if (d !== 1 && strides[axis] !== 0) {
+      terms.push(`((i / ${inner}u) % ${d}u) * ${strides[axis]}u`);
+    }
+    inner *= d;
+  }
+  return terms.join(" + ");
+}
+
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
   if (Number.isNaN(x)) throw new RangeError("NaN cannot be a WGSL literal");
@@ -87,7 +171,9 @@ export function windows(
   const per = Math.floor(maxBindingBytes / bytesPerElement / unit) * unit;
   if (per === 0) {
     throw new RangeError(
-      `one aligned unit of ${unit * bytesPerElement} bytes exceeds the binding limit ${maxBindingBytes}`,
+      `one aligned unit of ${
+        unit * bytesPerElement
+      } bytes exceeds the binding limit ${maxBindingBytes}`,
     );
   }
   const out: { start: number; count: number }[] = [];
@@ -95,6 +181,130 @@ export function windows(
     out.push({ start, count: Math.min(per, count - start) });
   }
   return out;
+}
+
+/**
+ * Runs `body` once per binding window of `n` contiguous f32 elements (vec4 granularity) over
+ * buffers that are all indexed alike, with the window's element count and first element.
+ * Small tensors get one window covering exactly their vec4 length.
+ */
+export function forEachWindow(
+  device: Device,
+  n: number,
+  buffers: readonly GpuBuffer[],
+  body: (bindings: Binding[], count: number, start: number) => void,
+): void {
+  const parts = windows(
+    Math.ceil(n / 4),
+    16,
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.minStorageBufferOffsetAlignment,
+  );
+  for (const part of parts) {
+    const bindings = buffers.map((buffer) => ({
+      buffer,
+      offset: part.start * 16,
+      size: part.count * 16,
+    }));
+    body(bindings, part.count * 4, part.start * 4);
+  }
+}
+
+/** One operand's share of a {@link BatchRun}. */
+export interface RunPart {
+  /** The bytes to bind: an aligned offset, and a size that ends with the run's last sample. */
+  range: { offset: number; size: number };
+  /**
+   * 4-byte elements between the binding's start and the run's first sample: 0 when the run
+   * starts aligned, else the shader bakes it in.
+   */
+  shift: number;
+}
+
+/** A run of whole samples that one dispatch covers. */
+export interface BatchRun {
+  /** First sample. */
+  start: number;
+  /** Number of samples. */
+  count: number;
+  /** One part per operand, in the order of the sample sizes given to {@link splitBatch}. */
+  parts: RunPart[];
+}
+
+/** What {@link splitBatch} needs to know. */
+export interface BatchSplit {
+  /** Names the kernel in errors. */
+  what: string;
+  /** Samples in the batch. */
+  batch: number;
+  /** Bytes per sample of each operand (NCHW tensors: a sample is contiguous), multiples of 4. */
+  sampleBytes: readonly number[];
+  /** Largest byte range to bind at once (default and ceiling: the device's limit). */
+  maxBindingBytes?: number;
+  /** The error message (after `what: `) when one sample of `bytes` cannot fit `limit` bytes. */
+  tooLarge?: (bytes: number, limit: number) => string;
+}
+
+/**
+ * Splits a batch of NCHW operands into runs of whole samples so that every operand's run fits
+ * one binding. A run's binding starts at the aligned offset at or below its first sample; where
+ * that is below it, the part's `shift` says how far. Runs whose starts are all aligned are
+ * preferred (their shaders are all alike), and runs are equal but for the last, so a split
+ * batch costs at most two distinct shaders.
+ *
+ * @example Two operands of 756 and 700 bytes a sample under an 800-byte limit
+ * ```ts
+ * import { splitBatch } from "./_program.ts";
+ * const limits = { maxStorageBufferBindingSize: 800, minStorageBufferOffsetAlignment: 32 };
+ * const runs = splitBatch(limits, { what: "demo", batch: 3, sampleBytes: [756, 700] });
+ * console.log(runs[1].parts[0]); // { range: { offset: 736, size: 776 }, shift: 5 }
+ * ```
+ */
+export function splitBatch(
+  limits: { maxStorageBufferBindingSize: number; minStorageBufferOffsetAlignment: number },
+  split: BatchSplit,
+): BatchRun[] {
+  const { what, batch, sampleBytes } = split;
+  const ceiling = limits.maxStorageBufferBindingSize;
+  const asked = split.maxBindingBytes ?? ceiling;
+  if (!(asked > 0)) throw new RangeError(`${what}: maxBindingBytes must be positive, got ${asked}`);
+  const maxBinding = Math.min(asked, ceiling);
+  const alignment = limits.minStorageBufferOffsetAlignment;
+  const largest = Math.max(...sampleBytes);
+  let per = batch;
+  if (largest * batch > maxBinding) {
+    const fit = Math.floor(maxBinding / largest);
+    // Samples per run that keep every operand's run start aligned.
+    const unit = sampleBytes.reduce((u, b) => lcm(u, alignment / gcd(b, alignment)), 1);
+    const aligned = fit >= unit;
+    // An unaligned start lies at most alignment − 4 bytes above its binding's offset.
+    const most = aligned
+      ? Math.floor(fit / unit) * unit
+      : Math.floor((maxBinding - (alignment - 4)) / largest);
+    if (most < 1) {
+      const message = split.tooLarge ??
+        ((bytes: number, limit: number) =>
+          `one sample needs ${bytes} bytes in one binding, more than the ${limit} bytes a ` +
+          `binding may cover`);
+      throw new RangeError(`${what}: ${message(largest, maxBinding)}`);
+    }
+    // Equal runs (rounded up to the unit): balanced, and all but the last share a shader.
+    per = roundUp(Math.ceil(batch / Math.ceil(batch / most)), aligned ? unit : 1);
+  }
+  const runs: BatchRun[] = [];
+  for (let start = 0; start < batch; start += per) {
+    const count = Math.min(per, batch - start);
+    const parts = sampleBytes.map((bytes) => {
+      const first = start * bytes;
+      const offset = first - (first % alignment);
+      return {
+        range: { offset, size: first - offset + count * bytes },
+        shift: (first - offset) / 4,
+      };
+    });
+    runs.push({ start, count, parts });
+  }
+  return runs;
 }
 
 function gcd(a: number, b: number): number {

@@ -16,10 +16,10 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { flatMainHead } from "./_program.ts";
 import {
   type AxisPhase,
-  batchChunks,
+  batchRuns,
   checkCapacity,
   type Conv2dGeometry,
   directShape,
@@ -28,7 +28,6 @@ import {
   lines,
   pickDirectTile,
   resolve,
-  window,
 } from "./_conv_geometry.ts";
 
 export { type Conv2dGeometry, conv2dOutputSize, type DirectTile } from "./_conv_geometry.ts";
@@ -78,14 +77,12 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
   checkCapacity(args.w, g.outChannels * g.wk, "conv2d: w");
   checkCapacity(args.out, g.batch * outSample, "conv2d: out");
   if (args.bias) checkCapacity(args.bias, g.outChannels, "conv2d: bias");
-  const sizes = [inSample, outSample];
-  for (const chunk of batchChunks(device, g.batch, sizes, args.maxBindingBytes, "conv2d")) {
-    const x = window(device, args.x, chunk.start * inSample, chunk.count * inSample);
-    const out = window(device, args.out, chunk.start * outSample, chunk.count * outSample);
+  const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, "conv2d");
+  for (const { count, parts: [x, out] } of runs) {
     directConv(device, {
-      name: `conv2d ${chunk.count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
+      name: `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
         `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
-      batch: chunk.count,
+      batch: count,
       groups: g.groups,
       reduce: g.cg,
       outChannels: g.og,
@@ -113,10 +110,10 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
       relu: !!args.relu,
       tile: args.tile,
     }, {
-      x: x.binding,
+      x: { buffer: args.x, ...x.range },
       w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
       bias: args.bias ? { buffer: args.bias, size: g.outChannels * 4 } : undefined,
-      out: out.binding,
+      out: { buffer: args.out, ...out.range },
     });
   }
 }
@@ -273,7 +270,6 @@ function directConvWgsl(
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 ${p.bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
-${FLAT_WORKGROUP}
 ${tables}
 
 var<private> co0: u32;
@@ -288,11 +284,7 @@ fn ld(cb: u32, iy: u32, ix: u32) -> f32 {
   return select(0.0, x[select(0u, cb + iy * ${p.inW}u + ix, ok)], ok);
 }
 
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) tid: u32) {
-  let inv = flatWorkgroup(wid, nwg) * ${wg}u + tid;
-  if (inv >= ${invocations}u) { return; }
+${flatMainHead(wg, invocations, { index: "inv" })}
   let ux0 = (inv % ${blocksX}u) * ${tx}u;
   let uy0 = ((inv / ${blocksX}u) % ${blocksY}u) * ${ty}u;
   var rest = inv / ${blocksX * blocksY}u;

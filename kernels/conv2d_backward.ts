@@ -9,10 +9,10 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { flatMain, flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
-  batchChunks,
+  batchRuns,
   checkCapacity,
   type Conv2dGeometry,
   type DirectTile,
@@ -24,7 +24,6 @@ import {
   type Resolved,
   weightInvocations,
   type WeightTile,
-  window,
 } from "./_conv_geometry.ts";
 
 export { conv2dTiles, type WeightTile } from "./_conv_geometry.ts";
@@ -77,14 +76,12 @@ export function conv2dBackwardInput(
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
-  const sizes = [inSample, outSample];
-  for (const chunk of batchChunks(device, g.batch, sizes, args.maxBindingBytes, what)) {
-    const dy = window(device, args.gradOut, chunk.start * outSample, chunk.count * outSample);
-    const dx = window(device, args.gradX, chunk.start * inSample, chunk.count * inSample);
+  const runs = batchRuns(device, g.batch, [outSample, inSample], args.maxBindingBytes, what);
+  for (const { count, parts: [dy, dx] } of runs) {
     directConv(device, {
-      name: `${what} ${chunk.count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
+      name: `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
         `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
-      batch: chunk.count,
+      batch: count,
       groups: g.groups,
       reduce: g.og,
       outChannels: g.cg,
@@ -113,9 +110,9 @@ export function conv2dBackwardInput(
       relu: false,
       tile: args.tile,
     }, {
-      x: dy.binding,
+      x: { buffer: args.gradOut, ...dy.range },
       w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
-      out: dx.binding,
+      out: { buffer: args.gradX, ...dx.range },
     });
   }
 }
@@ -184,28 +181,28 @@ export function conv2dBackwardWeight(
   );
   const invocations = weightInvocations(g, tile);
   const gradW = { buffer: args.gradW, size: nw * 4 };
-  const chunks = batchChunks(device, g.batch, [inSample, outSample], args.maxBindingBytes, what);
-  chunks.forEach((chunk, index) => {
+  const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, what);
+  runs.forEach(({ count, parts: [xPart, dyPart] }, index) => {
     const accumulate = index > 0 || !!args.accumulate;
-    const x = window(device, args.x, chunk.start * inSample, chunk.count * inSample);
-    const dy = window(device, args.gradOut, chunk.start * outSample, chunk.count * outSample);
+    const x = { buffer: args.x, ...xPart.range };
+    const dy = { buffer: args.gradOut, ...dyPart.range };
     // A GPU wants many more invocations than a direct kernel (each walks a long reduction):
     // splitting conv2–5 at batch 128 into ~64K invocations ran 1.5–3× faster on an H200.
     const wanted = args.splits ?? Math.ceil((device.isSoftware ? 64 : 65536) / invocations);
     const room = Math.floor(Math.min(limit, PARTIAL_BYTES) / (nw * 4));
-    const splits = Math.max(1, Math.min(wanted, chunk.count * g.outH, room));
-    const name = `${what} ${chunk.count}×${g.inChannels}×${g.height}×${g.width}→` +
+    const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
+    const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
       `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
     const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
-    const wgsl = weightGradWgsl(g, tile, chunk.count, x.shift, dy.shift, splits, store);
+    const wgsl = weightGradWgsl(g, tile, count, xPart.shift, dyPart.shift, splits, store);
     const workgroups = Math.ceil((invocations * splits) / tile.wg);
     if (splits === 1) {
-      device.dispatch({ name, wgsl, workgroups }, [x.binding, dy.binding, gradW]);
+      device.dispatch({ name, wgsl, workgroups }, [x, dy, gradW]);
       return;
     }
     const bytes = splits * nw * 4;
     const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
-    device.dispatch({ name, wgsl, workgroups }, [x.binding, dy.binding, partial]);
+    device.dispatch({ name, wgsl, workgroups }, [x, dy, partial]);
     const sum = { name: `${name} sum`, wgsl: sumWgsl(nw, splits, accumulate) };
     device.dispatch({ ...sum, workgroups: Math.ceil(nw / 64) }, [partial, gradW]);
     // Commands already recorded keep the buffer's contents; later users are ordered after them.
@@ -268,7 +265,6 @@ function weightGradWgsl(
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-${FLAT_WORKGROUP}
 
 var<private> s: u32;
 
@@ -281,11 +277,7 @@ fn ldx(cb: u32, iy: u32, ix: u32) -> f32 {
   return select(0.0, x[select(0u, cb + iy * ${g.width}u + ix, ok)], ok);
 }
 
-@compute @workgroup_size(${t.wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) tid: u32) {
-  let inv = flatWorkgroup(wid, nwg) * ${t.wg}u + tid;
-  if (inv >= ${invocations * splits}u) { return; }
+${flatMainHead(t.wg, invocations * splits, { index: "inv" })}
   let ky0 = (inv % ${blocksK}u) * ${kb}u;
   let c0 = ((inv / ${blocksK}u) % ${blocksC}u) * ${qc}u;
   let o0 = ((inv / ${blocksK * blocksC}u) % ${blocksO}u) * ${q}u;
@@ -328,22 +320,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 /** dst[e] (+)= Σ_s partial[s·n + e], s ascending: a fixed order, so the same bits every run. */
 function sumWgsl(n: number, splits: number, accumulate: boolean): string {
-  return `
-@group(0) @binding(0) var<storage, read> partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-${FLAT_WORKGROUP}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) tid: u32) {
-  let e = flatWorkgroup(wid, nwg) * 64u + tid;
-  if (e >= ${n}u) { return; }
+  const body = `
   var v = ${accumulate ? "dst[e]" : "0.0"};
   for (var s = 0u; s < ${splits}u; s++) {
     v += partial[s * ${n}u + e];
   }
-  dst[e] = v;
-}
+  dst[e] = v;`;
+  return `
+@group(0) @binding(0) var<storage, read> partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+${flatMain(64, n, body, { index: "e" })}
 `;
 }
 
@@ -389,40 +375,33 @@ export function conv2dBackwardBias(
   const outSample = g.outChannels * ohw;
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.gradB, g.outChannels, `${what}: gradB`);
-  const chunks = batchChunks(device, g.batch, [outSample], args.maxBindingBytes, what);
-  chunks.forEach((chunk, index) => {
-    const dy = window(device, args.gradOut, chunk.start * outSample, chunk.count * outSample);
+  const runs = batchRuns(device, g.batch, [outSample], args.maxBindingBytes, what);
+  runs.forEach(({ count, parts: [dy] }, index) => {
     const add = index > 0 || args.accumulate ? "gb[o] + " : "";
     const wgsl = `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> gb: array<f32>;
-${FLAT_WORKGROUP}
 var<workgroup> part: array<f32, ${BIAS_WG}>;
-
-@compute @workgroup_size(${BIAS_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) tid: u32) {
-  let o = flatWorkgroup(wid, nwg);
-  if (o >= ${g.outChannels}u) { return; }
+${flatMainHead(BIAS_WG, g.outChannels, { index: "o", perWorkgroup: true })}
   var v = 0.0;
-  for (var e = tid; e < ${chunk.count * ohw}u; e += ${BIAS_WG}u) {
+  for (var e = lid; e < ${count * ohw}u; e += ${BIAS_WG}u) {
     v += dy[${dy.shift}u + (e / ${ohw}u) * ${outSample}u + o * ${ohw}u + e % ${ohw}u];
   }
-  part[tid] = v;
+  part[lid] = v;
   for (var half = ${BIAS_WG / 2}u; half > 0u; half >>= 1u) {
     workgroupBarrier();
-    if (tid < half) { part[tid] += part[tid + half]; }
+    if (lid < half) { part[lid] += part[lid + half]; }
   }
-  if (tid == 0u) { gb[o] = ${add}part[0]; }
+  if (lid == 0u) { gb[o] = ${add}part[0]; }
 }
 `;
     device.dispatch(
       {
-        name: `${what} ${chunk.count}×${g.outChannels}×${g.outH}×${g.outW}`,
+        name: `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}`,
         wgsl,
         workgroups: g.outChannels,
       },
-      [dy.binding, { buffer: args.gradB, size: g.outChannels * 4 }],
+      [{ buffer: args.gradOut, ...dy.range }, { buffer: args.gradB, size: g.outChannels * 4 }],
     );
   });
 }

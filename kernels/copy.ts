@@ -6,7 +6,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { flatMain, stridedIndex } from "./_program.ts";
 
 /** A strided view of a buffer, in elements. */
 export interface View {
@@ -44,29 +44,11 @@ export function stridedCopy(
 ): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
-  const index = (view: View) => {
-    const terms = [`${view.offset}u`];
-    let inner = 1;
-    for (let axis = shape.length - 1; axis >= 0; axis--) {
-      const d = shape[axis];
-      if (d !== 1 && view.strides[axis] !== 0) {
-        terms.push(`((i / ${inner}u) % ${d}u) * ${view.strides[axis]}u`);
-      }
-      inner *= d;
-    }
-    return terms.join(" + ");
-  };
+  const index = (view: View): string => stridedIndex(shape, view.strides, view.offset);
   const wgsl = `
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= ${n}u) { return; }
-  dst[${index(dst)}] = src[${index(src)}];
-}`;
+${flatMain(WORKGROUP, n, `\n  dst[${index(dst)}] = src[${index(src)}];`)}`;
   device.dispatch(
     { name: `copy [${shape}]`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
     [{ buffer: src.buffer }, { buffer: dst.buffer }],

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { f32Literal, FLAT_WORKGROUP, windows } from "./_program.ts";
+import type { Device, GpuBuffer } from "./device.ts";
+import { f32Literal, flatMain, forEachWindow, stridedIndex } from "./_program.ts";
 
 /** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
 export type UnaryOp =
@@ -111,21 +111,8 @@ export function unary(
   const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= arrayLength(&out)) { return; }
-  let v = x[i];
-  out[i] = ${expression};
-}`;
-  forEachWindow(device, n, [x, out], (bindings, count) => {
-    device.dispatch(
-      { name: `unary ${op} (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
-      bindings,
-    );
-  });
+${flatMain(WORKGROUP, "arrayLength(&out)", `\n  let v = x[i];\n  out[i] = ${expression};`)}`;
+  dispatchVec4(device, `unary ${op} (${n})`, wgsl, n, [x, out]);
 }
 
 /**
@@ -144,20 +131,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 export function fill(device: Device, out: GpuBuffer, n: number, value: number): void {
   const wgsl = `
 @group(0) @binding(0) var<storage, read_write> out: array<vec4f>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= arrayLength(&out)) { return; }
-  out[i] = vec4f(${f32Literal(value)});
-}`;
-  forEachWindow(device, n, [out], (bindings, count) => {
-    device.dispatch(
-      { name: `fill (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
-      bindings,
-    );
-  });
+${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = vec4f(${f32Literal(value)});`)}`;
+  dispatchVec4(device, `fill (${n})`, wgsl, n, [out]);
 }
 
 /** Element strides of one operand of a broadcast binary op (0 along broadcast axes). */
@@ -201,48 +176,22 @@ export function binary(
   const same = (o: BinaryOperand) =>
     (o.offset ?? 0) === 0 && o.strides.every((s, i) => s === contiguous[i] || shape[i] === 1);
   if (same(a) && same(b)) {
+    const vec4Expression = BINARY[op]("a[i]", "b[i]", "vec4f");
     const wgsl = `
 @group(0) @binding(0) var<storage, read> a: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= arrayLength(&out)) { return; }
-  out[i] = ${BINARY[op]("a[i]", "b[i]", "vec4f")};
-}`;
-    forEachWindow(device, n, [a.buffer, b.buffer, out], (bindings, count) => {
-      device.dispatch(
-        { name: `binary ${op} (${n})`, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) },
-        bindings,
-      );
-    });
+${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${vec4Expression};`)}`;
+    dispatchVec4(device, `binary ${op} (${n})`, wgsl, n, [a.buffer, b.buffer, out]);
     return;
   }
-  const index = (o: BinaryOperand) => {
-    const terms = [`${o.offset ?? 0}u`];
-    shape.forEach((d, axis) => {
-      if (o.strides[axis] !== 0 && d !== 1) {
-        const inner = contiguous[axis];
-        terms.push(`((i / ${inner}u) % ${d}u) * ${o.strides[axis]}u`);
-      }
-    });
-    return terms.join(" + ");
-  };
+  const index = (o: BinaryOperand): string => stridedIndex(shape, o.strides, o.offset ?? 0);
+  const expression = BINARY[op](`a[${index(a)}]`, `b[${index(b)}]`, "f32");
   const wgsl = `
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= ${n}u) { return; }
-  out[i] = ${BINARY[op](`a[${index(a)}]`, `b[${index(b)}]`, "f32")};
-}`;
+${flatMain(WORKGROUP, n, `\n  out[i] = ${expression};`)}`;
   device.dispatch(
     { name: `binary ${op} [${shape}] broadcast`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
     [{ buffer: a.buffer }, { buffer: b.buffer }, { buffer: out, size: n * 4 }],
@@ -261,28 +210,17 @@ export function stridesOf(shape: readonly number[]): number[] {
 }
 
 /**
- * Runs `body` once per binding window of `n` f32 elements (vec4 granularity) over buffers that
- * are all indexed alike. Small tensors get one window covering exactly their vec4 length.
+ * Dispatches a vec4 kernel (bound by `arrayLength(&out)`, one invocation per vec4) over `n`
+ * contiguous f32 elements of `buffers`, once per binding window.
  */
-export function forEachWindow(
+function dispatchVec4(
   device: Device,
+  name: string,
+  wgsl: string,
   n: number,
   buffers: readonly GpuBuffer[],
-  body: (bindings: Binding[], count: number) => void,
 ): void {
-  const vec4s = Math.ceil(n / 4);
-  const parts = windows(
-    vec4s,
-    16,
-    device.limits.maxStorageBufferBindingSize,
-    device.limits.minStorageBufferOffsetAlignment,
-  );
-  for (const part of parts) {
-    const bindings = buffers.map((buffer) => ({
-      buffer,
-      offset: part.start * 16,
-      size: part.count * 16,
-    }));
-    body(bindings, part.count * 4);
-  }
+  forEachWindow(device, n, buffers, (bindings, count) => {
+    device.dispatch({ name, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) }, bindings);
+  });
 }

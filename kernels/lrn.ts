@@ -15,7 +15,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, FLAT_WORKGROUP, roundUp } from "./_program.ts";
+import { f32Literal, flatMainHead, splitBatch } from "./_program.ts";
 
 /** NCHW shape of the tensor being normalised. */
 export interface LrnShape {
@@ -180,18 +180,14 @@ function run(
     }
   }
   if (!wgsl) return;
-  const limit = device.limits.maxStorageBufferBindingSize;
-  const asked = options.maxBindingBytes ?? limit;
-  if (!(asked > 0)) throw new RangeError(`${op}: maxBindingBytes must be positive, got ${asked}`);
-  const pieces = batchPieces(
-    shape.batch,
-    sampleBytes,
-    Math.min(asked, limit),
-    device.limits.minStorageBufferOffsetAlignment,
-    op,
-  );
+  const runs = splitBatch(device.limits, {
+    what: op,
+    batch: shape.batch,
+    sampleBytes: [sampleBytes],
+    maxBindingBytes: options.maxBindingBytes,
+  });
   const groups = shape.channels / p.groupSize;
-  for (const { count, shift, range } of pieces) {
+  for (const { count, parts: [{ range, shift }] } of runs) {
     const threads = count * groups * shape.height * shape.width;
     device.dispatch(
       {
@@ -228,14 +224,8 @@ function head({ shape, p, count, shift }: Shader, inputs: string[], outputs: str
     return `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<f32>;`;
   });
   return `${decls.join("\n")}
-${FLAT_WORKGROUP}
 ${powNegBeta(p.beta)}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let idx = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (idx >= ${count * groups * hw}u) { return; }
+${flatMainHead(WORKGROUP, count * groups * hw, { index: "idx" })}
   let pos = idx % ${hw}u;
   let rest = idx / ${hw}u;
   // Element of channel 0 of this thread's group (the binding starts shift elements early).
@@ -353,49 +343,4 @@ function checkArguments(op: string, shape: LrnShape, p: LrnParams): number {
     throw new RangeError(`${op}: need k > 0 and alpha ≥ 0 (got k ${p.k}, alpha ${p.alpha})`);
   }
   return 4 * shape.channels * shape.height * shape.width;
-}
-
-/**
- * Slices the batch so that a slice of each (same-sized) tensor fits one binding. Slices start on
- * sample boundaries; where such a start is not aligned, the binding starts at the aligned offset
- * below and the shader skips `shift` elements. Aligned starts are preferred, because then the
- * slices share one shader.
- */
-function batchPieces(
-  batch: number,
-  sampleBytes: number,
-  maxBinding: number,
-  alignment: number,
-  op: string,
-): { count: number; shift: number; range: { offset: number; size: number } }[] {
-  let per = batch;
-  if (sampleBytes * batch > maxBinding) {
-    const fit = Math.floor(maxBinding / sampleBytes);
-    const unit = alignment / gcd(sampleBytes, alignment);
-    const aligned = fit >= unit;
-    const most = aligned
-      ? Math.floor(fit / unit) * unit
-      : Math.floor((maxBinding - (alignment - 4)) / sampleBytes);
-    if (most < 1) {
-      throw new RangeError(
-        `${op}: one sample needs ${sampleBytes} bytes in one binding, more than the ` +
-          `${maxBinding} bytes a binding may cover`,
-      );
-    }
-    // Equal slices (rounded up to the unit): balanced, and all but the last share a shader.
-    per = roundUp(Math.ceil(batch / Math.ceil(batch / most)), aligned ? unit : 1);
-  }
-  const pieces = [];
-  for (let n0 = 0; n0 < batch; n0 += per) {
-    const count = Math.min(per, batch - n0);
-    const start = n0 * sampleBytes;
-    const offset = start - (start % alignment);
-    const range = { offset, size: start - offset + count * sampleBytes };
-    pieces.push({ count, shift: (start - offset) / 4, range });
-  }
-  return pieces;
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }

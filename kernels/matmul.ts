@@ -8,7 +8,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { flatMainHead } from "./_program.ts";
 
 /** The work of one workgroup and of each invocation in it. */
 export interface MatmulTile {
@@ -331,7 +331,7 @@ function matmulWgsl(s: Spec): string {
     const [xi, ki] = kContig ? ["oi", "ci"] : ["ci", "oi"];
     // Each invocation loads `units / threads` vectors (or scalars) of the slice.
     for (let i = 0; i < Math.ceil(units / threads); i++) {
-      L.push(`  {`, `  let u = l + ${i * threads}u;`);
+      L.push(`  {`, `  let u = lid + ${i * threads}u;`);
       if (units % threads !== 0) L.push(`  if (u < ${units}u) {`);
       L.push(`  let ci = (u % ${cExt}u) * ${w}u;`, `  let oi = u / ${cExt}u;`);
       L.push(`  let gx = ${xd}0 + ${xi};`, `  let gk = k0 + ${ki};`);
@@ -357,18 +357,13 @@ function matmulWgsl(s: Spec): string {
     ...(s.bias !== null ? [`@group(0) @binding(3) var<storage, read> bias: array<f32>;`] : []),
     `var<workgroup> As: array<${aVec ? "vec4f" : "f32"}, ${aVec ? TK * tm4 : TK * TM}>;`,
     `var<workgroup> Bs: array<vec4f, ${TK * tn4}>;`,
-    FLAT_WORKGROUP,
-    `@compute @workgroup_size(${threads})`,
-    `fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wid: vec3u,`,
-    `        @builtin(num_workgroups) nwg: vec3u) {`,
-    `  let flat = flatWorkgroup(wid, nwg);`,
-    // Uniform per workgroup, so the barriers below stay in uniform control flow.
-    `  if (flat >= ${batch * tilesM * tilesN}u) { return; }`,
+    // Per workgroup, so the early return keeps the barriers below in uniform control flow.
+    flatMainHead(threads, batch * tilesM * tilesN, { index: "flat", perWorkgroup: true }),
     `  let n0 = (flat % ${tilesN}u) * ${TN}u;`,
     `  let m0 = ((flat / ${tilesN}u) % ${tilesM}u) * ${TM}u;`,
     `  let p = flat / ${tilesN * tilesM}u;`,
-    `  let tr = (l / ${wx}u) * ${RM}u;`,
-    `  let tc = (l % ${wx}u) * ${rn4}u;`,
+    `  let tr = (lid / ${wx}u) * ${RM}u;`,
+    `  let tc = (lid % ${wx}u) * ${rn4}u;`,
   );
   for (let i = 0; i < RM; i++) {
     for (let j = 0; j < rn4; j++) L.push(`  var c${i}_${j} = vec4f(0.0);`);

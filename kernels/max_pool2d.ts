@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP, roundUp } from "./_program.ts";
+import { flatMainHead, splitBatch } from "./_program.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
 export interface Pool2dGeometry {
@@ -193,20 +193,16 @@ function run(
       );
     }
   }
-  const limit = device.limits.maxStorageBufferBindingSize;
-  const asked = options.maxBindingBytes ?? limit;
-  if (!(asked > 0)) throw new RangeError(`${op}: maxBindingBytes must be positive, got ${asked}`);
-  const pieces = batchPieces(
-    g.batch,
-    operands.map(([, , bytes]) => bytes),
-    Math.min(asked, limit),
-    device.limits.minStorageBufferOffsetAlignment,
-    op,
-  );
-  for (const piece of pieces) {
-    const threads = (piece.count * operands[operands.length - 1][2]) / 4;
-    const shifts = piece.binds.map((b) => b.shift);
-    const name = `${op}[${piece.count}×${g.channels}×${g.height}×${g.width}, ` +
+  const runs = splitBatch(device.limits, {
+    what: op,
+    batch: g.batch,
+    sampleBytes: operands.map(([, , bytes]) => bytes),
+    maxBindingBytes: options.maxBindingBytes,
+  });
+  for (const { count, parts } of runs) {
+    const threads = (count * operands[operands.length - 1][2]) / 4;
+    const shifts = parts.map((part) => part.shift);
+    const name = `${op}[${count}×${g.channels}×${g.height}×${g.width}, ` +
       `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}]`;
     device.dispatch(
       {
@@ -214,7 +210,7 @@ function run(
         wgsl: wgsl({ g, outH, outW, threads, shifts }),
         workgroups: Math.ceil(threads / WORKGROUP),
       },
-      piece.binds.map((b, i) => ({ buffer: operands[i][1], offset: b.offset, size: b.size })),
+      parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
     );
   }
 }
@@ -224,11 +220,6 @@ const IS_NAN = `
 fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }`;
-
-const ENTRY = `@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let idx = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;`;
 
 /**
  * One thread per output; consecutive threads take consecutive columns, so their loads of a
@@ -256,7 +247,6 @@ function forwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> pooled: array<f32>;
 @group(0) @binding(2) var<storage, read_write> argmax: array<i32>;
-${FLAT_WORKGROUP}
 ${IS_NAN}
 
 fn tap(best: ptr<function, f32>, bestAt: ptr<function, i32>, at: u32, base: u32) {
@@ -268,8 +258,7 @@ fn tap(best: ptr<function, f32>, bestAt: ptr<function, i32>, at: u32, base: u32)
   }
 }
 
-${ENTRY}
-  if (idx >= ${threads}u) { return; }
+${flatMainHead(WORKGROUP, threads, { index: "idx" })}
   let ow = idx % ${outW}u;
   let rest = idx / ${outW}u;
   let oh = rest % ${outH}u;
@@ -310,7 +299,6 @@ function backwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
 @group(0) @binding(0) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<i32>;
 @group(0) @binding(2) var<storage, read_write> gradX: array<f32>;
-${FLAT_WORKGROUP}
 
 fn gather(acc: ptr<function, f32>, o: u32, me: i32) {
   if (argmax[${argShift}u + o] == me) {
@@ -318,8 +306,7 @@ fn gather(acc: ptr<function, f32>, o: u32, me: i32) {
   }
 }
 
-${ENTRY}
-  if (idx >= ${threads}u) { return; }
+${flatMainHead(WORKGROUP, threads, { index: "idx" })}
   let w = idx % ${g.width}u;
   let rest = idx / ${g.width}u;
   let h = rest % ${g.height}u;
@@ -380,57 +367,4 @@ function checkGeometry(g: Pool2dGeometry): void {
       );
     }
   }
-}
-
-/**
- * Slices the batch so that every tensor's slice fits one binding. Slices start on sample
- * boundaries; where such a start is not aligned, the binding starts at the aligned offset below
- * and the shader skips `shift` elements. Slices whose starts are all aligned are preferred,
- * because then the slices share one shader.
- */
-function batchPieces(
-  batch: number,
-  sampleBytes: readonly number[],
-  maxBinding: number,
-  alignment: number,
-  op: string,
-): { count: number; binds: { offset: number; size: number; shift: number }[] }[] {
-  const largest = Math.max(...sampleBytes);
-  let per = batch;
-  if (largest * batch > maxBinding) {
-    const fit = Math.floor(maxBinding / largest);
-    // Samples per slice that keeps every tensor's slice start aligned.
-    const unit = sampleBytes.reduce((u, b) => lcm(u, alignment / gcd(b, alignment)), 1);
-    const aligned = fit >= unit;
-    const most = aligned
-      ? Math.floor(fit / unit) * unit
-      : Math.floor((maxBinding - (alignment - 4)) / largest);
-    if (most < 1) {
-      throw new RangeError(
-        `${op}: one sample needs ${largest} bytes in one binding, more than the ` +
-          `${maxBinding} bytes a binding may cover`,
-      );
-    }
-    // Equal slices (rounded up to the unit): balanced, and all but the last share a shader.
-    per = roundUp(Math.ceil(batch / Math.ceil(batch / most)), aligned ? unit : 1);
-  }
-  const pieces = [];
-  for (let n0 = 0; n0 < batch; n0 += per) {
-    const count = Math.min(per, batch - n0);
-    const binds = sampleBytes.map((bytes) => {
-      const start = n0 * bytes;
-      const offset = start - (start % alignment);
-      return { offset, size: start - offset + count * bytes, shift: (start - offset) / 4 };
-    });
-    pieces.push({ count, binds });
-  }
-  return pieces;
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-function lcm(a: number, b: number): number {
-  return (a / gcd(a, b)) * b;
 }

@@ -6,7 +6,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, FLAT_WORKGROUP } from "./_program.ts";
+import { f32Literal, flatMain } from "./_program.ts";
 
 const WORKGROUP = 256;
 
@@ -35,22 +35,18 @@ export function oneHot(
 ): void {
   const total = n * classes;
   if (total === 0) return;
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> labels: array<i32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= ${total}u) { return; }
+  const hot = f32Literal(scale);
+  const body = `
   let row = i / ${classes}u;
   let column = i32(i % ${classes}u);
   let label = labels[row];
   // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0.
   let valid = label >= 0 && label < ${classes}i;
-  out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${f32Literal(scale)}, label == column), valid);
-}`;
+  out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${hot}, label == column), valid);`;
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> labels: array<i32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${flatMain(WORKGROUP, total, body)}`;
   device.dispatch(
     { name: `one-hot [${n}, ${classes}]`, wgsl, workgroups: Math.ceil(total / WORKGROUP) },
     [{ buffer: labels }, { buffer: out }],

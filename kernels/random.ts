@@ -6,7 +6,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, FLAT_WORKGROUP, windows } from "./_program.ts";
+import { f32Literal, flatMain, forEachWindow } from "./_program.ts";
 import { PHILOX_WGSL } from "./_philox.ts";
 
 /** A distribution to draw from. */
@@ -71,41 +71,25 @@ export function fillRandom(
   let v = select(vec4f(0.0), vec4f(${f32Literal(dist.scale)}), u < vec4f(${f32Literal(dist.p)}));`;
       break;
   }
-  const quads = Math.ceil(n / 4);
+  const counter = `${stream.offset >>> 0}u, ${Math.floor(stream.offset / 2 ** 32) >>> 0}u`;
+  const key = `${stream.seed[0] >>> 0}u, ${stream.seed[1] >>> 0}u`;
   // Huge outputs (fc6's weight is 151 MB) are filled window by window; each window's quads
   // keep their global counters, so the values do not depend on the split.
-  const parts = windows(
-    quads,
-    16,
-    device.limits.maxStorageBufferBindingSize,
-    device.limits.minStorageBufferOffsetAlignment,
-  );
-  for (const part of parts) {
+  forEachWindow(device, n, [out], (bindings, count, start) => {
+    const quads = count / 4;
+    const body = `
+  let q = local + ${start / 4}u;
+  let r = philox(vec4u(q + ${counter}, 0u, 0u), vec2u(${key}));${transform}
+  for (var j = 0u; j < 4u; j++) {
+    if (q * 4u + j < ${n}u) { out[local * 4u + j] = v[j]; }
+  }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 ${PHILOX_WGSL}
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let local = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (local >= ${part.count}u) { return; }
-  let q = local + ${part.start}u;
-  let r = philox(vec4u(q + ${stream.offset >>> 0}u, ${
-      Math.floor(stream.offset / 2 ** 32) >>> 0
-    }u, 0u, 0u),
-                 vec2u(${stream.seed[0] >>> 0}u, ${stream.seed[1] >>> 0}u));${transform}
-  for (var j = 0u; j < 4u; j++) {
-    if (q * 4u + j < ${n}u) { out[local * 4u + j] = v[j]; }
-  }
-}`;
+${flatMain(WORKGROUP, quads, body, { index: "local" })}`;
     device.dispatch(
-      { name: `random ${dist.kind} (${n})`, wgsl, workgroups: Math.ceil(part.count / WORKGROUP) },
-      [{
-        buffer: out,
-        offset: part.start * 16,
-        size: Math.min(part.count * 16, out.capacity - part.start * 16),
-      }],
+      { name: `random ${dist.kind} (${n})`, wgsl, workgroups: Math.ceil(quads / WORKGROUP) },
+      bindings,
     );
-  }
+  });
 }

@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { flatMain } from "./_program.ts";
 
 /** The reductions available. */
 export type ReduceOp = "sum" | "max";
@@ -81,16 +81,7 @@ function dispatchReduce(
   if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
   workgroupBarrier();`;
   }
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-var<workgroup> scratch: array<f32, ${WORKGROUP}>;
-${FLAT_WORKGROUP}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let group = flatWorkgroup(wid, nwg);
-  if (group >= ${rows * chunks}u) { return; }
+  const body = `
   let row = group / ${chunks}u;
   let begin = (group % ${chunks}u) * ${chunk}u;
   let end = min(begin + ${chunk}u, ${cols}u);
@@ -101,8 +92,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   scratch[lid] = acc;
   workgroupBarrier();${tree}
-  if (lid == 0u) { out[group] = scratch[0]; }
-}`;
+  if (lid == 0u) { out[group] = scratch[0]; }`;
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+var<workgroup> scratch: array<f32, ${WORKGROUP}>;
+${flatMain(WORKGROUP, rows * chunks, body, { index: "group", perWorkgroup: true })}`;
   device.dispatch(
     { name: `reduce ${op} [${rows}, ${cols}]`, wgsl, workgroups: rows * chunks },
     [{ buffer: x }, { buffer: out }],

@@ -69,16 +69,8 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-/** Row-major strides of a run-time shape, in elements. */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
+/** Row-major strides of a run-time shape, in elements (the kernels' own definition). */
+export { stridesOf as contiguousStrides } from "../kernels/elementwise.ts";
 
 /** Broadcasts two run-time shapes, or throws naming both. */
 export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {

@@ -16,6 +16,7 @@ import {
   StateDictError,
 } from "../nn/mod.ts";
 import { entryFromTypedArray, SafetensorsError, writeSafetensorsFile } from "../nn/safetensors.ts";
+import { CIFAR10_CLASS_NAMES } from "../train/data/cifar10.ts";
 import { relativeError } from "./_gradcheck.ts";
 
 const [gpuA, gpuB] = await Device.acquireMany(2);
@@ -30,18 +31,7 @@ Deno.test("nn checkpoints", async (t) => {
   const path = `${dir}/two.safetensors`;
   const metadata = {
     config: two.config,
-    classNames: [
-      "airplane",
-      "automobile",
-      "bird",
-      "cat",
-      "deer",
-      "dog",
-      "frog",
-      "horse",
-      "ship",
-      "truck",
-    ],
+    classNames: [...CIFAR10_CLASS_NAMES],
     epoch: 3,
     note: "ünïcode ✓",
   };

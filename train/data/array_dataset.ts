@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { Dataset, Sample } from "./dataset.ts";
+import type { Sample } from "./dataset.ts";
+import { DatasetBase } from "./_dataset_base.ts";
 
 /** Construction options of {@link ArrayDataset}. */
 export interface ArrayDatasetOptions {
@@ -38,20 +39,25 @@ export interface ArrayDatasetOptions {
  * });
  * console.assert(ds.get(1).label === 1);
  * ```
+ *
+ * @example Greyscale storage comes back as RGB
+ * ```ts
+ * import { ArrayDataset } from "./array_dataset.ts";
+ * const ds = new ArrayDataset({
+ *   pixels: new Uint8Array([9]), labels: [0], height: 1, width: 1,
+ *   storedChannels: 1, classNames: ["x"],
+ * });
+ * console.assert(ds.get(0).pixels.join() === "9,9,9");
+ * ```
  */
-export class ArrayDataset implements Dataset {
-  readonly length: number;
-  readonly numClasses: number;
-  readonly classNames: readonly string[];
-  readonly channels = 3;
-  readonly height: number;
-  readonly width: number;
+export class ArrayDataset extends DatasetBase {
   /** Bytes per stored image. */
   readonly #stride: number;
   readonly #stored: 1 | 3;
   readonly #pixels: Uint8Array;
   readonly #labels: Int32Array;
 
+  /** Checks the sizes and labels; keeps `pixels` as is (not copied). */
   constructor(options: ArrayDatasetOptions) {
     const { pixels, labels, height, width, classNames } = options;
     const stored = options.storedChannels ?? 3;
@@ -63,8 +69,8 @@ export class ArrayDataset implements Dataset {
       throw new RangeError(`ArrayDataset: storedChannels must be 1 or 3${where}`);
     }
     if (classNames.length < 1) throw new RangeError(`ArrayDataset: no class names${where}`);
-    this.#stride = height * width * stored;
-    if (pixels.length !== labels.length * this.#stride) {
+    const stride = height * width * stored;
+    if (pixels.length !== labels.length * stride) {
       throw new RangeError(
         `ArrayDataset: ${pixels.length} pixel bytes do not hold ${labels.length} images of ` +
           `${height}×${width}×${stored}${where}`,
@@ -80,33 +86,15 @@ export class ArrayDataset implements Dataset {
       }
       lab[i] = l;
     }
-    this.length = labels.length;
-    this.numClasses = classNames.length;
-    this.classNames = Object.freeze([...classNames]);
-    this.height = height;
-    this.width = width;
+    super({ name: "ArrayDataset", length: labels.length, classNames, height, width });
+    this.#stride = stride;
     this.#stored = stored;
     this.#pixels = pixels;
     this.#labels = lab;
   }
 
-  /**
-   * The sample at `index`.
-   *
-   * @example
-   * ```ts
-   * import { ArrayDataset } from "./array_dataset.ts";
-   * const ds = new ArrayDataset({
-   *   pixels: new Uint8Array([9]), labels: [0], height: 1, width: 1,
-   *   storedChannels: 1, classNames: ["x"],
-   * });
-   * console.assert(ds.get(0).pixels.join() === "9,9,9");
-   * ```
-   */
-  get(index: number): Sample {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new RangeError(`ArrayDataset.get: index ${index} outside [0, ${this.length})`);
-    }
+  /** A view of the stored pixels, or (greyscale storage) their RGB expansion. */
+  protected sample(index: number): Sample {
     const start = index * this.#stride;
     const src = this.#pixels.subarray(start, start + this.#stride);
     if (this.#stored === 3) return { pixels: src, label: this.#labels[index] };

@@ -191,18 +191,9 @@ export function augmentBatch(
  * ```
  */
 export function centerCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
-  const g = geometry(samples, options);
-  const { image, rgb } = meanParts(options.mean);
-  const add = rgb.map((m) => -m);
-  const scale = options.scale ?? 1 / 255;
-  const images = new Float32Array(samples.length * 3 * g.ch * g.cw);
-  const labels = new Int32Array(samples.length);
-  const x0 = Math.floor((g.w - g.cw) / 2), y0 = Math.floor((g.h - g.ch) / 2);
-  samples.forEach((s, n) => {
-    writeCrop(images, n * 3 * g.ch * g.cw, s, g, x0, y0, false, add, image, scale);
-    labels[n] = s.label;
-  });
-  return { images, labels, batchShape: [samples.length, 3, g.ch, g.cw] };
+  return fixedCrops(samples, options, (g) => [
+    [Math.floor((g.w - g.cw) / 2), Math.floor((g.h - g.ch) / 2), false],
+  ]);
 }
 
 /**
@@ -218,29 +209,44 @@ export function centerCrop(samples: readonly Sample[], options: AugmentOptions):
  * ```
  */
 export function tenCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
+  return fixedCrops(samples, options, (g) => {
+    const xr = g.w - g.cw, yb = g.h - g.ch;
+    const corners: [number, number][] = [
+      [0, 0],
+      [xr, 0],
+      [0, yb],
+      [xr, yb],
+      [Math.floor(xr / 2), Math.floor(yb / 2)],
+    ];
+    return [false, true].flatMap((flip) => corners.map(([x0, y0]): Patch => [x0, y0, flip]));
+  });
+}
+
+/** A crop's top-left corner in the source image, and whether it is mirrored. */
+type Patch = [x0: number, y0: number, flip: boolean];
+
+/**
+ * The evaluation crops: for each sample, one image per patch of `patches` (in that order), with
+ * mean subtraction but no noise. `labels` has one entry per sample.
+ */
+function fixedCrops(
+  samples: readonly Sample[],
+  options: AugmentOptions,
+  patches: (g: Geometry) => Patch[],
+): ImageBatch {
   const g = geometry(samples, options);
   const { image, rgb } = meanParts(options.mean);
   const add = rgb.map((m) => -m);
   const scale = options.scale ?? 1 / 255;
+  const list = patches(g);
   const per = 3 * g.ch * g.cw;
-  const images = new Float32Array(samples.length * 10 * per);
+  const images = new Float32Array(samples.length * list.length * per);
   const labels = new Int32Array(samples.length);
-  const xr = g.w - g.cw, yb = g.h - g.ch;
-  const corners: [number, number][] = [
-    [0, 0],
-    [xr, 0],
-    [0, yb],
-    [xr, yb],
-    [Math.floor(xr / 2), Math.floor(yb / 2)],
-  ];
   samples.forEach((s, n) => {
-    for (let f = 0; f < 2; f++) {
-      corners.forEach(([x0, y0], k) => {
-        const slot = n * 10 + f * 5 + k;
-        writeCrop(images, slot * per, s, g, x0, y0, f === 1, add, image, scale);
-      });
-    }
+    list.forEach(([x0, y0, flip], k) => {
+      writeCrop(images, (n * list.length + k) * per, s, g, x0, y0, flip, add, image, scale);
+    });
     labels[n] = s.label;
   });
-  return { images, labels, batchShape: [samples.length * 10, 3, g.ch, g.cw] };
+  return { images, labels, batchShape: [samples.length * list.length, 3, g.ch, g.cw] };
 }

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { Dataset, Sample } from "./dataset.ts";
+import type { Sample } from "./dataset.ts";
+import { DatasetBase } from "./_dataset_base.ts";
 import type { RgbPca, ShardManifest } from "./prepare.ts";
 import { decodeShardHeader, pixelOffset, SHARD_HEADER_BYTES, shardBytes } from "./_shard_format.ts";
 
@@ -40,13 +41,8 @@ interface ShardInfo {
  * train.close();
  * ```
  */
-export class ShardDataset implements Dataset {
-  readonly length: number;
-  readonly numClasses: number;
-  readonly classNames: readonly string[];
-  readonly channels = 3;
-  readonly height: number;
-  readonly width: number;
+export class ShardDataset extends DatasetBase {
+  /** The folder's manifest, as read. */
   readonly manifest: ShardManifest;
   /** The mean image, HWC float32 (pixel/255 units), or null if not computed. */
   readonly mean: Float32Array | null;
@@ -56,7 +52,6 @@ export class ShardDataset implements Dataset {
   readonly pca: RgbPca | null;
   readonly #shards: ShardInfo[];
   readonly #labels: Int32Array;
-  readonly #stride: number;
   readonly #open = new Map<number, Deno.FsFile>();
   readonly #maxOpen: number;
 
@@ -67,15 +62,11 @@ export class ShardDataset implements Dataset {
     mean: Float32Array | null,
     maxOpen: number,
   ) {
+    const { count: length, classNames, height, width } = manifest;
+    super({ name: "ShardDataset", length, classNames, height, width });
     this.manifest = manifest;
-    this.length = manifest.count;
-    this.classNames = Object.freeze([...manifest.classNames]);
-    this.numClasses = manifest.classNames.length;
-    this.height = manifest.height;
-    this.width = manifest.width;
     this.#shards = shards;
     this.#labels = labels;
-    this.#stride = manifest.height * manifest.width * 3;
     this.mean = mean;
     this.meanRgb = manifest.mean
       ? [manifest.mean.rgb[0], manifest.mean.rgb[1], manifest.mean.rgb[2]]
@@ -162,20 +153,8 @@ export class ShardDataset implements Dataset {
     return new ShardDataset(manifest, shards, labels, mean, options.maxOpenFiles ?? 32);
   }
 
-  /**
-   * The sample at `index` (a view into memory, or a fresh buffer read from disk).
-   *
-   * @example
-   * ```ts ignore
-   * import { ShardDataset } from "./shard_dataset.ts";
-   * const ds = await ShardDataset.open("prepared/val");
-   * const label = ds.get(ds.length - 1).label;
-   * ```
-   */
-  get(index: number): Sample {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new RangeError(`ShardDataset.get: index ${index} outside [0, ${this.length})`);
-    }
+  /** The sample at `index` (a view into memory, or a fresh buffer read from disk). */
+  protected sample(index: number): Sample {
     // Binary search for the shard holding `index`.
     let lo = 0, hi = this.#shards.length - 1;
     while (lo < hi) {
@@ -187,9 +166,9 @@ export class ShardDataset implements Dataset {
     const h = { count: shard.count, height: this.height, width: this.width, channels: 3 };
     const off = pixelOffset(h, index - shard.start);
     const label = this.#labels[index];
-    if (shard.bytes) return { pixels: shard.bytes.subarray(off, off + this.#stride), label };
+    if (shard.bytes) return { pixels: shard.bytes.subarray(off, off + this.sampleBytes), label };
     const file = this.#file(lo);
-    const pixels = new Uint8Array(this.#stride);
+    const pixels = new Uint8Array(this.sampleBytes);
     file.seekSync(off, Deno.SeekMode.Start);
     let got = 0;
     while (got < pixels.length) {

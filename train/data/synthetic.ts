@@ -15,7 +15,8 @@
  * @module
  */
 
-import type { Dataset, Sample } from "./dataset.ts";
+import type { Sample } from "./dataset.ts";
+import { DatasetBase } from "./_dataset_base.ts";
 import { Rng } from "./rng.ts";
 import { drawSynthetic } from "./_synthetic_draw.ts";
 
@@ -58,21 +59,24 @@ export interface SyntheticOptions {
  * const ds = new SyntheticDataset({ count: 1000, size: 32, seed: 1 });
  * const { pixels, label } = ds.get(0); // pixels: 32×32×3 u8 HWC
  * ```
+ *
+ * @example Labels cycle through the classes
+ * ```ts
+ * import { SyntheticDataset } from "./synthetic.ts";
+ * const ds = new SyntheticDataset({ count: 10 });
+ * console.assert(ds.get(3).label === 3);
+ * ```
  */
-export class SyntheticDataset implements Dataset {
-  readonly length: number;
-  readonly numClasses: number;
-  readonly classNames: readonly string[];
-  readonly channels = 3;
-  readonly height: number;
-  readonly width: number;
+export class SyntheticDataset extends DatasetBase {
+  /** The seed the samples are drawn from. */
   readonly seed: number;
+  /** The stream id mixed into the seed. */
   readonly split: number;
-  readonly #stride: number;
   #cache: Uint8Array | null = null;
   #done: Uint8Array | null = null;
   readonly #useCache: boolean;
 
+  /** Checks the options; draws nothing until a sample is asked for. */
   constructor(options: SyntheticOptions) {
     const { count, size = 32, seed = 0, split = 0, classes = 10 } = options;
     if (!Number.isInteger(count) || count < 0) {
@@ -89,47 +93,31 @@ export class SyntheticDataset implements Dataset {
     if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(split)) {
       throw new RangeError("SyntheticDataset: seed and split must be safe integers");
     }
-    this.length = count;
-    this.numClasses = classes;
-    this.classNames = SYNTHETIC_CLASS_NAMES.slice(0, classes);
-    this.height = size;
-    this.width = size;
+    const classNames = SYNTHETIC_CLASS_NAMES.slice(0, classes);
+    super({ name: "SyntheticDataset", length: count, classNames, height: size, width: size });
     this.seed = seed;
     this.split = split;
-    this.#stride = size * size * 3;
     this.#useCache = options.cache ?? true;
   }
 
-  /**
-   * The sample at `index`, generated on first use (and cached unless `cache: false`).
-   *
-   * @example
-   * ```ts
-   * import { SyntheticDataset } from "./synthetic.ts";
-   * const ds = new SyntheticDataset({ count: 10 });
-   * console.assert(ds.get(3).label === 3);
-   * ```
-   */
-  get(index: number): Sample {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new RangeError(`SyntheticDataset.get: index ${index} outside [0, ${this.length})`);
-    }
+  /** The sample at `index`, generated on first use (and cached unless `cache: false`). */
+  protected sample(index: number): Sample {
     const label = index % this.numClasses;
     if (!this.#useCache) {
-      const pixels = new Uint8Array(this.#stride);
+      const pixels = new Uint8Array(this.sampleBytes);
       drawSynthetic(pixels, 0, this.height, label, new Rng(this.seed, this.split, index));
       return { pixels, label };
     }
     if (this.#cache === null || this.#done === null) {
-      this.#cache = new Uint8Array(this.length * this.#stride);
+      this.#cache = new Uint8Array(this.length * this.sampleBytes);
       this.#done = new Uint8Array(this.length);
     }
-    const start = index * this.#stride;
+    const start = index * this.sampleBytes;
     if (this.#done[index] === 0) {
       drawSynthetic(this.#cache, start, this.height, label, new Rng(this.seed, this.split, index));
       this.#done[index] = 1;
     }
-    return { pixels: this.#cache.subarray(start, start + this.#stride), label };
+    return { pixels: this.#cache.subarray(start, start + this.sampleBytes), label };
   }
 }
 

@@ -1,0 +1,74 @@
+/**
+ * What every in-tree {@link Dataset} shares: the size fields and the bounds check of `get`.
+ *
+ * @module
+ */
+
+import type { Dataset, Sample } from "./dataset.ts";
+
+/** The fields a {@link DatasetBase} is built from. */
+export interface DatasetShape {
+  /** Names the class in messages, e.g. `ArrayDataset`. */
+  name: string;
+  /** The number of samples. */
+  length: number;
+  /** One name per class; `numClasses` is their count. */
+  classNames: readonly string[];
+  /** Image height in pixels. */
+  height: number;
+  /** Image width in pixels. */
+  width: number;
+}
+
+/**
+ * A dataset of `height × width` RGB images: subclasses implement {@link DatasetBase.sample},
+ * which `get` calls once the index is known to be in range.
+ *
+ * @example
+ * ```ts
+ * import { DatasetBase } from "./_dataset_base.ts";
+ * import type { Sample } from "./dataset.ts";
+ * class Black extends DatasetBase {
+ *   constructor() {
+ *     super({ name: "Black", length: 2, classNames: ["black"], height: 1, width: 1 });
+ *   }
+ *   protected sample(): Sample {
+ *     return { pixels: new Uint8Array(3), label: 0 };
+ *   }
+ * }
+ * console.log(new Black().get(1).label); // 0
+ * ```
+ */
+export abstract class DatasetBase implements Dataset {
+  readonly length: number;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly channels = 3;
+  readonly height: number;
+  readonly width: number;
+  /** Bytes of one sample's `pixels`: `height · width · 3`. */
+  protected readonly sampleBytes: number;
+  readonly #name: string;
+
+  /** Copies (and freezes) the class names. */
+  protected constructor(shape: DatasetShape) {
+    this.#name = shape.name;
+    this.length = shape.length;
+    this.classNames = Object.freeze([...shape.classNames]);
+    this.numClasses = shape.classNames.length;
+    this.height = shape.height;
+    this.width = shape.width;
+    this.sampleBytes = shape.height * shape.width * 3;
+  }
+
+  /** The sample at `index` (`0 ≤ index < length`); throws a RangeError outside. */
+  get(index: number): Sample {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`${this.#name}.get: index ${index} outside [0, ${this.length})`);
+    }
+    return this.sample(index);
+  }
+
+  /** The sample at `index`, already checked to be in range. */
+  protected abstract sample(index: number): Sample;
+}
