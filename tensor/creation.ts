@@ -25,6 +25,15 @@ export interface CreateOptions<D extends DType = "f32"> {
 /** Nested arrays of numbers. */
 export type NestedNumbers = number | readonly NestedNumbers[];
 
+/**
+ * The shape type of a nested array literal: its lengths, as literals where the literal is a
+ * tuple (`tensor([[1, 2], [3, 4]])` is a `Tensor<[2, 2]>`), `number` where it is an array.
+ */
+export type NestedShape<T> = T extends number ? []
+  : T extends readonly [] ? [0]
+  : T extends readonly (infer U)[] ? [T["length"], ...NestedShape<U>]
+  : Shape;
+
 function flatten(data: NestedNumbers, shape: number[], depth: number, out: number[]): void {
   if (typeof data === "number") {
     if (depth !== shape.length) throw new ShapeError("tensor: ragged nested array");
@@ -50,6 +59,20 @@ function flatten(data: NestedNumbers, shape: number[], depth: number, out: numbe
  * console.log(labels.dtype); // "i32"
  * ```
  */
+export function tensor<D extends DType = "f32">(
+  data: NestedNumbers,
+  options: CreateOptions<D> & { shape: readonly number[] },
+): Tensor<Shape, D>;
+/** A tensor from a nested array literal; its shape type comes from the literal. */
+export function tensor<const T extends NestedNumbers, D extends DType = "f32">(
+  data: T,
+  options?: CreateOptions<D>,
+): Tensor<NestedShape<T>, D>;
+/** A tensor from a typed array; `shape` defaults to one axis of its length. */
+export function tensor<D extends DType = "f32">(
+  data: Float32Array | Int32Array,
+  options?: CreateOptions<D> & { shape?: readonly number[] },
+): Tensor<Shape, D>;
 export function tensor<D extends DType = "f32">(
   data: NestedNumbers | Float32Array | Int32Array,
   options: CreateOptions<D> & { shape?: readonly number[] } = {},

@@ -71,7 +71,7 @@ export function track<T extends ScopedResource>(resource: T): T {
  * ```ts
  * import { keep, tidy } from "./memory.ts";
  * import { tensor } from "./creation.ts";
- * import { defaultDevice } from "./device_registry.ts";
+ * import { defaultDevice } from "./default_device.ts";
  * await defaultDevice();
  * let total;
  * tidy(() => {
@@ -95,7 +95,7 @@ export function keep<T extends ScopedResource>(resource: T): T {
  * ```ts
  * import { tidy } from "./memory.ts";
  * import { tensor } from "./creation.ts";
- * import { defaultDevice } from "./device_registry.ts";
+ * import { defaultDevice } from "./default_device.ts";
  * await defaultDevice();
  * const y = tidy(() => tensor([1, -2, 3]).relu().mul(2)); // intermediates freed here
  * console.log(await y.toArray()); // [2, 0, 6]

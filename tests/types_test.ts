@@ -32,6 +32,8 @@ export function compileErrors(
   labels: Tensor<["batch"], "i32">,
 ): unknown[] {
   return [
+    // @ts-expect-error shapes inferred from literals: [1, 2] × [3, 1] has inner 2 vs 3
+    tensor([[1, 2]]).matmul(tensor([[1], [2], [3]])),
     // @ts-expect-error matmul: inner dimensions differ (3 vs 4)
     m23.matmul(m45),
     // @ts-expect-error add: [3] and [4] do not broadcast
@@ -75,6 +77,8 @@ function shapes(
   // so `Tensor<[2, 4]>` is assignable to `Tensor<[2, 3]>`. Hence the exact `Equals` checks.
   const r: F32<["batch", 10]> = x.matmul(w);
   expectType<Equals<typeof r, Tensor<["batch", 10], "f32">>>();
+  const literal = tensor([[1, 2, 3], [4, 5, 6]]).matmul(tensor([[1], [2], [3]]));
+  expectType<Equals<typeof literal, Tensor<[2, 1], "f32">>>();
   const p = m23.matmul(m34);
   expectType<Equals<typeof p, Tensor<[2, 4], "f32">>>();
   const q = b234.bmm(b245);
