@@ -32,7 +32,12 @@ if (count !== 1 && count !== 2) throw new Error("--devices must be 1 or 2");
 const devices = await Device.acquireMany(count);
 const model = new AlexNet({ seed: 0 }, count === 1 ? devices[0] : [devices[0], devices[1]]);
 model.train();
-const optimiser = new SGD({ params: model.parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+const optimiser = new SGD({
+  params: model.parameters(),
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+});
 const data = new Generator(1);
 const labelsHost = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % 1000);
 const labels = fromTypedArray(labelsHost, [batch], { device: devices[0] });

@@ -5,7 +5,11 @@
  * @module
  */
 
-import { conv2d as conv2dKernel, type Conv2dGeometry, conv2dOutputSize } from "../kernels/conv2d.ts";
+import {
+  conv2d as conv2dKernel,
+  type Conv2dGeometry,
+  conv2dOutputSize,
+} from "../kernels/conv2d.ts";
 import {
   conv2dBackwardBias,
   conv2dBackwardInput,
@@ -75,7 +79,9 @@ export function conv2d(
   requireFloat("conv2d", x, w, ...(bias ? [bias] : []));
   const device = sameDevice("conv2d", x, w, ...(bias ? [bias] : []));
   if (x.rank !== 4 || w.rank !== 4) {
-    throw new ShapeError(`conv2d: expected x [N, C, H, W] and w [O, C/groups, KH, KW], got [${x.shape}] and [${w.shape}]`);
+    throw new ShapeError(
+      `conv2d: expected x [N, C, H, W] and w [O, C/groups, KH, KW], got [${x.shape}] and [${w.shape}]`,
+    );
   }
   const groups = options.groups ?? 1;
   const [strideH, strideW] = pair(options.stride ?? 1);
@@ -95,14 +101,22 @@ export function conv2d(
     groups,
   };
   if (x.shape[1] !== w.shape[1] * groups) {
-    throw new ShapeError(`conv2d: input has ${x.shape[1]} channels but weight [${w.shape}] with ${groups} group(s) expects ${w.shape[1] * groups}`);
+    throw new ShapeError(
+      `conv2d: input has ${
+        x.shape[1]
+      } channels but weight [${w.shape}] with ${groups} group(s) expects ${w.shape[1] * groups}`,
+    );
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
-    throw new ShapeError(`conv2d: bias [${bias.shape}] does not match ${w.shape[0]} output channels`);
+    throw new ShapeError(
+      `conv2d: bias [${bias.shape}] does not match ${w.shape[0]} output channels`,
+    );
   }
   const { outH, outW } = conv2dOutputSize(g);
   if (outH < 1 || outW < 1) {
-    throw new ShapeError(`conv2d: input [${x.shape}] is smaller than the kernel [${w.shape}] with padding ${padH}×${padW}`);
+    throw new ShapeError(
+      `conv2d: input [${x.shape}] is smaller than the kernel [${w.shape}] with padding ${padH}×${padW}`,
+    );
   }
   const out = empty(device, [g.batch, g.outChannels, outH, outW], "f32");
   withContiguous([x, w, bias], ([xs, ws, bs]) =>
@@ -112,8 +126,7 @@ export function conv2d(
       out: out.storage.buffer,
       bias: bs?.storage.buffer,
       relu: options.relu ?? false,
-    })
-  );
+    }));
   const inputs = bias ? [x, w, bias] : [x, w];
   return recordOp(out, "conv2d", inputs, [x, w, out], ([sx, sw, sOut]) => (gradOut) => {
     const gz = options.relu ? binaryOp(gradOut, sOut, "reluMask") : contiguous(gradOut);
@@ -176,7 +189,9 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
   const outH = Math.floor((height + 2 * padH - kernelH) / strideH) + 1;
   const outW = Math.floor((width + 2 * padW - kernelW) / strideW) + 1;
   if (outH < 1 || outW < 1) {
-    throw new ShapeError(`maxPool2d: input [${x.shape}] is smaller than the ${kernelH}×${kernelW} window`);
+    throw new ShapeError(
+      `maxPool2d: input [${x.shape}] is smaller than the ${kernelH}×${kernelW} window`,
+    );
   }
   const device = x.device;
   const out = empty(device, [batch, channels, outH, outW], "f32");
@@ -186,18 +201,22 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
       x: xs!.storage.buffer,
       out: out.storage.buffer,
       argmax: argmax.storage.buffer,
-    })
-  );
-  const result = recordOp(out, "maxPool2d", [x], [argmax], ([sArgmax]) => (gradOut) =>
-    withContiguous([gradOut], ([gs]) => {
-      const gradX = empty(device, x.shape, "f32");
-      maxPool2dBackward(device, g, {
-        gradOut: gs!.storage.buffer,
-        argmax: sArgmax.storage.buffer,
-        gradX: gradX.storage.buffer,
-      });
-      return [gradX];
-    })
+    }));
+  const result = recordOp(
+    out,
+    "maxPool2d",
+    [x],
+    [argmax],
+    ([sArgmax]) => (gradOut) =>
+      withContiguous([gradOut], ([gs]) => {
+        const gradX = empty(device, x.shape, "f32");
+        maxPool2dBackward(device, g, {
+          gradOut: gs!.storage.buffer,
+          argmax: sArgmax.storage.buffer,
+          gradX: gradX.storage.buffer,
+        });
+        return [gradX];
+      }),
   );
   argmax.dispose();
   return result as Tensor4D;
@@ -228,19 +247,23 @@ export function lrn(
       x: xs!.storage.buffer,
       out: out.storage.buffer,
       scale: scale.storage.buffer,
-    })
-  );
-  const result = recordOp(out, "lrn", [x], [x, scale], ([sx, sScale]) => (gradOut) =>
-    withContiguous([sx, gradOut], ([xs, gs]) => {
-      const gradX = empty(device, x.shape, "f32");
-      lrnBackward(device, shape, p, {
-        x: xs!.storage.buffer,
-        scale: sScale.storage.buffer,
-        gradOut: gs!.storage.buffer,
-        gradX: gradX.storage.buffer,
-      });
-      return [gradX];
-    })
+    }));
+  const result = recordOp(
+    out,
+    "lrn",
+    [x],
+    [x, scale],
+    ([sx, sScale]) => (gradOut) =>
+      withContiguous([sx, gradOut], ([xs, gs]) => {
+        const gradX = empty(device, x.shape, "f32");
+        lrnBackward(device, shape, p, {
+          x: xs!.storage.buffer,
+          scale: sScale.storage.buffer,
+          gradOut: gs!.storage.buffer,
+          gradX: gradX.storage.buffer,
+        });
+        return [gradX];
+      }),
   );
   scale.dispose();
   return result as Tensor4D;
