@@ -71,25 +71,36 @@ export function fillRandom(
   let v = select(vec4f(0.0), vec4f(${f32Literal(dist.scale)}), u < vec4f(${f32Literal(dist.p)}));`;
       break;
   }
-  const counter = `${stream.offset >>> 0}u, ${Math.floor(stream.offset / 2 ** 32) >>> 0}u`;
-  const key = `${stream.seed[0] >>> 0}u, ${stream.seed[1] >>> 0}u`;
+  // The stream position changes with every draw (each dropout mask), so it travels in a
+  // buffer: baked into the WGSL it would compile a new pipeline per draw.
+  const stream4 = new Uint32Array([
+    stream.seed[0] >>> 0,
+    stream.seed[1] >>> 0,
+    stream.offset >>> 0,
+    Math.floor(stream.offset / 2 ** 32) >>> 0,
+  ]);
+  const params = device.alloc(16, "random stream");
+  device.write(params, stream4);
   // Huge outputs (fc6's weight is 151 MB) are filled window by window; each window's quads
   // keep their global counters, so the values do not depend on the split.
   forEachWindow(device, n, [out], (bindings, count, start) => {
     const quads = count / 4;
     const body = `
+  let stream = streamBuffer;
   let q = local + ${start / 4}u;
-  let r = philox(vec4u(q + ${counter}, 0u, 0u), vec2u(${key}));${transform}
+  let r = philox(vec4u(q + stream.z, stream.w, 0u, 0u), stream.xy);${transform}
   for (var j = 0u; j < 4u; j++) {
     if (q * 4u + j < ${n}u) { out[local * 4u + j] = v[j]; }
   }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> streamBuffer: vec4u;
 ${PHILOX_WGSL}
 ${flatMain(WORKGROUP, quads, body, { index: "local" })}`;
     device.dispatch(
       { name: `random ${dist.kind} (${n})`, wgsl, workgroups: Math.ceil(quads / WORKGROUP) },
-      bindings,
+      [...bindings, { buffer: params, size: 16 }],
     );
   });
+  device.release(params);
 }

@@ -185,9 +185,9 @@ function checkHyperparameters(h: SgdHyperparameters): void {
 // Step statistics ------------------------------------------------------------------------------
 
 /** u32 words of a step-statistics buffer (see {@link StepStats}). */
-export const STEP_STATS_WORDS = 12;
+export const STEP_STATS_WORDS: number = 12;
 /** Bytes of a step-statistics buffer. */
-export const STEP_STATS_BYTES = STEP_STATS_WORDS * 4;
+export const STEP_STATS_BYTES: number = STEP_STATS_WORDS * 4;
 /**
  * Word offsets. `OK` and `CONSECUTIVE` persist; the counters from `LOSS_SUM` on are the ones a
  * trainer zeroes after each readback (see {@link STEP_STATS_COUNTERS_FROM}).
@@ -206,7 +206,7 @@ const W = {
   TOP5: 11,
 } as const;
 /** First word of the counters that are zeroed after each readback. */
-export const STEP_STATS_COUNTERS_FROM = W.LOSS_SUM;
+export const STEP_STATS_COUNTERS_FROM: number = W.LOSS_SUM;
 
 /** Decoded step statistics, as {@link decodeStepStats} returns them. */
 export interface StepStats {

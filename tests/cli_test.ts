@@ -1,0 +1,143 @@
+/**
+ * The command line, run as a subprocess: `--help` of every command, unknown options and
+ * commands, bad values (each an error with a hint and exit status 2), and a tiny train → eval →
+ * summary round trip.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("--help of the program and of every command", async () => {
+  const top = await cli("--help");
+  assert.equal(top.code, 0);
+  for (const c of ["train", "eval", "summary", "prepare", "bench"]) {
+    assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
+  }
+  const expected: Record<string, RegExp[]> = {
+    train: [
+      /--epochs/,
+      /--batch-size/,
+      /--lr/,
+      /--momentum/,
+      /--weight-decay/,
+      /--devices/,
+      /--seed/,
+      /--run-dir/,
+      /--resume/,
+      /--ten-crop/,
+      /--log-every/,
+      /--data/,
+      /--model/,
+    ],
+    eval: [/--checkpoint/, /--ten-crop/],
+    summary: [/--model/, /--devices/],
+    prepare: [/--input/, /--output/, /--size/],
+    bench: [/bench\/mod\.ts/],
+  };
+  for (const [command, patterns] of Object.entries(expected)) {
+    const r = await cli(command, "--help");
+    assert.equal(r.code, 0, `${command} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: deno run -A cli\\.ts ${command}`));
+    for (const p of patterns) assert.match(r.stdout, p, `${command} --help mentions ${p}`);
+  }
+});
+
+Deno.test("unknown options and commands are errors with a hint", async () => {
+  let r = await cli("train", "--epocs", "3");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option --epocs for 'train' \(did you mean --epochs\?\)/);
+  assert.match(r.stderr, /hint: run 'deno run -A cli\.ts train --help'/);
+  r = await cli("summary", "--frobnicate");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option --frobnicate for 'summary'/);
+  r = await cli("trian");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command 'trian' \(did you mean 'train'\?\)/);
+  r = await cli("train", "extra");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unexpected argument 'extra'/);
+});
+
+Deno.test("bad values are errors with a hint", async () => {
+  const cases: [string[], RegExp][] = [
+    [["train", "--epochs", "abc"], /--epochs must be an integer, got 'abc'/],
+    [["train", "--epochs", "0"], /--epochs must be at least 1/],
+    [["train", "--batch-size", "2.5"], /--batch-size must be an integer/],
+    [["train", "--lr=-1"], /--lr must be greater than 0, got '-1'/],
+    [["train", "--lr", "-1"], /--lr got a value starting with '-': write it as --lr=<value>/],
+    [["train", "--ten-crop=yes"], /--ten-crop is a switch and takes no value/],
+    [["train", "--formulation", "adam"], /--formulation must be one of paper, pytorch/],
+    [["train", "--momentum", "1"], /--momentum must be less than 1/],
+    [["train", "--devices", "3"], /--devices must be at most 2/],
+    [["train", "--model", "huge"], /--model must be one of small, full, got 'huge'/],
+    [["train", "--lr"], /--lr needs a value/],
+    [["train", "--data", "/nonexistent/folder"], /not a folder/],
+    [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],
+    [["eval"], /--checkpoint is required/],
+    [["prepare", "--input", "x"], /--output is required/],
+    [["summary", "--image-size", "4"], /--image-size must be at least 8/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, pattern, args.join(" "));
+    assert.match(r.stderr, /hint: run 'deno run -A cli\.ts \w+ --help'/);
+  }
+});
+
+Deno.test("a tiny train, eval of its run folder, resume, and summary", async () => {
+  const runDir = join(await Deno.makeTempDir({ prefix: "cli_test_" }), "run");
+  const tiny = [
+    "--image-size",
+    "16",
+    "--crop",
+    "16",
+    "--width",
+    "0.0625",
+    "--train-size",
+    "64",
+    "--val-size",
+    "32",
+    "--batch-size",
+    "32",
+    "--run-dir",
+    runDir,
+  ];
+  let r = await cli("train", ...tiny, "--epochs", "1");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /done: 1 epochs, 2 steps/);
+  assert.match(r.stdout, /validation top-1 error [\d.]+%, top-5 [\d.]+%/);
+  assert.match(r.stdout, /images\/s/);
+  const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+  assert.equal(config.model.inputSize, 16);
+
+  r = await cli("eval", "--checkpoint", runDir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /validation: loss [\d.]+, top-1 error [\d.]+%, top-5 error [\d.]+% over 32 images/,
+  );
+
+  r = await cli("train", "--resume", runDir, "--epochs", "2");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /done: 2 epochs, 4 steps/);
+
+  r = await cli("summary", "--model", "small", "--devices", "2");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /conv1/);
+  assert.match(r.stdout, /fc8/);
+  await Deno.remove(join(runDir, ".."), { recursive: true });
+});

@@ -1,0 +1,254 @@
+/**
+ * The fused SGD kernel and the SGD optimiser against the float64 references of
+ * `tests/_reference.ts`: both formulations, weight decay and momentum, several steps with a
+ * learning-rate change in the middle, the windowed path forced on a small buffer, the step
+ * guard that skips an update on a non-finite loss, GPU top-k counting, and state round trips.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
+import { Device } from "../kernels/device.ts";
+import {
+  countTopKErrors,
+  decodeStepStats,
+  initialStepStats,
+  sgdUpdate,
+  STEP_STATS_BYTES,
+  stepGuard,
+} from "../kernels/sgd.ts";
+import { SGD, type SgdFormulation } from "../train/sgd.ts";
+import { topKErrors } from "../train/metrics.ts";
+import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep } from "./_reference.ts";
+
+const device = await defaultDevice();
+
+function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const rng = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= tol * (1 + Math.abs(want[i])))) {
+      assert.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (error ${err})`);
+    }
+  }
+}
+
+interface Trajectory {
+  formulation: SgdFormulation;
+  momentum: number;
+  weightDecay: number;
+  lrs: number[];
+}
+
+/** Runs the f64 reference over `grads` with learning rate `lrs[t]` at step t. */
+function reference(t: Trajectory, w0: Float32Array, grads: Float32Array[]): { w: F64; v: F64 } {
+  let w = f64([w0.length], w0);
+  let v: F64 | null = null;
+  const step = t.formulation === "paper" ? sgdPaperStep : sgdTorchStep;
+  grads.forEach((g, i) => {
+    const out = step({
+      w,
+      v,
+      g: f64([g.length], g),
+      lr: t.lrs[i],
+      momentum: t.momentum,
+      weightDecay: t.weightDecay,
+    });
+    w = out.w;
+    v = out.v;
+  });
+  return { w, v: v! };
+}
+
+const CASES: Trajectory[] = [
+  { formulation: "paper", momentum: 0.9, weightDecay: 5e-4, lrs: [0.01, 0.01, 0.01, 0.001, 0.001] },
+  {
+    formulation: "pytorch",
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    lrs: [0.01, 0.01, 0.01, 0.001, 0.001],
+  },
+  { formulation: "paper", momentum: 0, weightDecay: 0.1, lrs: [0.5, 0.5, 0.05] },
+  { formulation: "pytorch", momentum: 0.5, weightDecay: 0, lrs: [0.2, 0.02, 0.02] },
+];
+
+for (const c of CASES) {
+  Deno.test(`SGD ${c.formulation} μ=${c.momentum} λ=${c.weightDecay} matches float64`, async () => {
+    const n = 1027; // not a multiple of 4: the vec4 path's tail
+    const w0 = randomArray(n, 1);
+    const grads = c.lrs.map((_, i) => randomArray(n, 100 + i, 3));
+    const w = keep(fromTypedArray(w0.slice(), [n], { requiresGrad: true }));
+    const opt = new SGD({
+      params: [w],
+      lr: c.lrs[0],
+      momentum: c.momentum,
+      weightDecay: c.weightDecay,
+      formulation: c.formulation,
+    });
+    for (let i = 0; i < grads.length; i++) {
+      opt.setLearningRate(c.lrs[i]);
+      w.grad = keep(fromTypedArray(grads[i], [n])) as Tensor<typeof w.shape, "f32">;
+      assert.equal(opt.step(), 1);
+      opt.zeroGrad();
+    }
+    const want = reference(c, w0, grads);
+    assertClose(await w.data(), want.w.data, 2e-6, "w");
+    assertClose(await opt.velocity(w)!.data(), want.v.data, 2e-6, "v");
+    opt.dispose();
+    w.dispose();
+  });
+}
+
+Deno.test("the paper's and PyTorch's rules agree at constant lr and differ after a change", async () => {
+  const n = 64;
+  const w0 = randomArray(n, 7);
+  const grads = [0, 1, 2].map((i) => randomArray(n, 200 + i));
+  const run = async (formulation: SgdFormulation, lrs: number[]) => {
+    const w = keep(fromTypedArray(w0.slice(), [n]));
+    const opt = new SGD({ params: [w], lr: lrs[0], weightDecay: 0, formulation });
+    for (let i = 0; i < grads.length; i++) {
+      opt.setLearningRate(lrs[i]);
+      w.grad = keep(fromTypedArray(grads[i], [n])) as Tensor<typeof w.shape, "f32">;
+      opt.step();
+      opt.zeroGrad();
+    }
+    const out = await w.data();
+    opt.dispose();
+    w.dispose();
+    return out;
+  };
+  assertClose(
+    await run("paper", [0.1, 0.1, 0.1]),
+    await run("pytorch", [0.1, 0.1, 0.1]),
+    1e-6,
+    "w",
+  );
+  const a = await run("paper", [0.1, 0.01, 0.01]), b = await run("pytorch", [0.1, 0.01, 0.01]);
+  assert.ok(a.some((x, i) => Math.abs(x - b[i]) > 1e-4), "should differ after the lr change");
+});
+
+Deno.test("sgdUpdate splits a buffer into binding windows when forced", async () => {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const maxBindingBytes = Math.max(align, 256);
+  const n = Math.floor((maxBindingBytes / 4) * 3.5) + 3; // 3 full windows and a ragged tail
+  for (const formulation of ["paper", "pytorch"] as const) {
+    const w0 = randomArray(n, 11), v0 = randomArray(n, 12), g = randomArray(n, 13);
+    const weight = device.alloc(n * 4), velocity = device.alloc(n * 4), grad = device.alloc(n * 4);
+    device.write(weight, w0);
+    device.write(velocity, v0);
+    device.write(grad, g);
+    const h = { formulation, lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
+    const before = device.memory().submissions;
+    sgdUpdate(device, { weight, velocity, grad, n }, h, { maxBindingBytes });
+    await device.sync();
+    assert.ok(device.memory().submissions > before);
+    const step = formulation === "paper" ? sgdPaperStep : sgdTorchStep;
+    const want = step({ w: f64([n], w0), v: f64([n], v0), g: f64([n], g), ...h });
+    assertClose(new Float32Array(await device.read(weight, 0, n * 4)), want.w.data, 1e-6, "w");
+    assertClose(new Float32Array(await device.read(velocity, 0, n * 4)), want.v.data, 1e-6, "v");
+    for (const b of [weight, velocity, grad]) device.release(b);
+  }
+});
+
+Deno.test("a lowered guard flag skips the update; a raised one lets it run", async () => {
+  const n = 8;
+  const w = keep(fromTypedArray(new Float32Array(n).fill(1), [n]));
+  const opt = new SGD({ params: [w], lr: 0.1, momentum: 0.9, weightDecay: 0 });
+  const stats = device.alloc(STEP_STATS_BYTES);
+  device.write(stats, initialStepStats());
+  const loss = device.alloc(4);
+  for (const value of [NaN, Infinity, 2.5]) {
+    device.write(loss, new Float32Array([value]));
+    stepGuard(device, loss, stats, 16);
+    w.grad = keep(fromTypedArray(new Float32Array(n).fill(1), [n])) as Tensor<
+      typeof w.shape,
+      "f32"
+    >;
+    opt.step({ guard: stats });
+    opt.zeroGrad();
+  }
+  // Only the finite step moved w: 1 − 0.1·1.
+  assertClose(await w.data(), new Float32Array(n).fill(0.9), 1e-7, "w");
+  const s = decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES));
+  assert.equal(s.lastOk, true);
+  assert.equal(s.consecutiveNonFinite, 0);
+  assert.equal(s.totalNonFinite, 2);
+  assert.equal(s.skipped, 2);
+  assert.equal(s.skippedImages, 32);
+  assert.equal(s.steps, 1);
+  assert.equal(s.images, 16);
+  assert.equal(s.lossSum, 2.5 * 16);
+  // A guard on another device is an error, not a silent skip.
+  const other = await Device.acquire();
+  const foreign = other.alloc(STEP_STATS_BYTES);
+  w.grad = keep(fromTypedArray(new Float32Array(n), [n])) as Tensor<typeof w.shape, "f32">;
+  assert.throws(() => opt.step({ guard: foreign }), /guard is on/);
+  opt.zeroGrad();
+  opt.dispose();
+  w.dispose();
+  device.release(stats);
+  device.release(loss);
+});
+
+Deno.test("GPU top-k error counts equal topKErrors on the host", async () => {
+  const batch = 37, classes = 12;
+  const logits = randomArray(batch * classes, 21);
+  logits[5 * classes + 3] = NaN; // a NaN label score is an error at every k
+  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+  labels[5] = 3;
+  const want = topKErrors(logits, classes, labels);
+  const stats = device.alloc(STEP_STATS_BYTES), l = device.alloc(logits.byteLength);
+  const lb = device.alloc(labels.byteLength);
+  device.write(stats, initialStepStats());
+  device.write(l, logits);
+  device.write(lb, labels);
+  countTopKErrors(device, l, lb, stats, batch, classes);
+  const s = decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES));
+  assert.deepEqual([s.top1, s.top5], [want.top1, want.top5]);
+  for (const b of [stats, l, lb]) device.release(b);
+});
+
+Deno.test("SGD state round-trips velocities and hyperparameters; parameters without grad are skipped", async () => {
+  const a = keep(fromTypedArray(randomArray(10, 31), [2, 5]));
+  const b = keep(fromTypedArray(randomArray(3, 32), [3]));
+  const opt = new SGD([
+    { params: [a], names: ["a"], lr: 0.1 },
+    { params: [b], names: ["b"], lr: 0.2, formulation: "pytorch", weightDecay: 0 },
+  ]);
+  a.grad = keep(fromTypedArray(randomArray(10, 33), [2, 5])) as Tensor<typeof a.shape, "f32">;
+  assert.equal(opt.step(), 1); // b has no gradient
+  opt.zeroGrad();
+  opt.setLearningRate(0.05, 1);
+  const state = await opt.state();
+  assert.deepEqual(Object.keys(state.velocities), ["a"]);
+  assert.equal(state.groups[1].lr, 0.05);
+  assert.equal(state.steps, 1);
+  const json = JSON.parse(JSON.stringify({ ...state, velocities: {} }));
+  const restored = new SGD([
+    { params: [a], names: ["a"], lr: 1 },
+    { params: [b], names: ["b"], lr: 1 },
+  ]);
+  restored.loadState({ ...json, velocities: state.velocities });
+  assert.deepEqual(restored.groups.map((g) => [g.lr, g.formulation]), [[0.1, "paper"], [
+    0.05,
+    "pytorch",
+  ]]);
+  assertClose(await restored.velocity(a)!.data(), state.velocities.a.data, 0, "v");
+  assert.equal(restored.velocity(b), undefined);
+  assert.throws(
+    () =>
+      restored.loadState({
+        ...state,
+        velocities: { a: { shape: [10], data: new Float32Array(10) } },
+      }),
+    /shape/,
+  );
+  opt.dispose();
+  restored.dispose();
+  a.dispose();
+  b.dispose();
+});

@@ -1,0 +1,178 @@
+/**
+ * Training checkpoints are atomic: a save that fails at any point (a model, optimiser, state or
+ * pointer write) leaves the previous checkpoint named by the pointer, intact and loadable, and
+ * leaves no temporary folder; a failing save at the end of an epoch fails the run the same way.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
+import { Linear } from "../nn/linear.ts";
+import { Generator } from "../tensor/random.ts";
+import { writeFileAtomic } from "../train/_atomic.ts";
+import {
+  CHECKPOINT_POINTER,
+  CHECKPOINTS_DIR,
+  latestCheckpoint,
+  loadModelWeights,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  type TrainingState,
+} from "../train/checkpoint.ts";
+import { SGD } from "../train/sgd.ts";
+import { syntheticSplits } from "../train/data/synthetic.ts";
+import { train } from "../train/trainer.ts";
+import { Sequential } from "../nn/sequential.ts";
+import { Flatten } from "../nn/flatten.ts";
+
+await defaultDevice();
+
+function state(epochsDone: number, step: number): Omit<
+  TrainingState,
+  "format" | "version" | "optimizer" | "savedAt"
+> {
+  return {
+    reason: "epoch",
+    epochsDone,
+    step,
+    loader: {
+      version: 1,
+      seed: 0,
+      epoch: epochsDone,
+      position: 0,
+      datasetLength: 10,
+      batchSize: 2,
+      shuffle: true,
+      dropLast: true,
+    },
+    generators: { dropout: { seed: 3, offset: step } },
+    scheduler: { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: epochsDone },
+    partialEpoch: null,
+    nonFinite: { consecutive: 0, total: 0 },
+    elapsedSeconds: epochsDone,
+  };
+}
+
+async function listCheckpoints(runDir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(join(runDir, CHECKPOINTS_DIR))) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("a failed save leaves the previous checkpoint in place, whatever step fails", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const model = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(1) });
+  const sgd = new SGD({ params: model.parameters(), names: ["weight", "bias"], lr: 0.1 });
+  const step = () => {
+    for (const p of model.parameters()) {
+      p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
+        typeof p.shape,
+        "f32"
+      >;
+    }
+    sgd.step();
+    sgd.zeroGrad();
+  };
+  step();
+  const first = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.state(),
+    state: state(1, 5),
+  });
+  const weightsAtFirst = await model.getParameter("weight").data();
+  const filesAtFirst = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(first)) {
+    filesAtFirst.set(e.name, await Deno.readFile(join(first, e.name)));
+  }
+  const pointerAtFirst = await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER));
+  step();
+
+  for (const failing of ["optimizer.safetensors", "state.json", CHECKPOINT_POINTER]) {
+    const writeFile = async (path: string, data: Uint8Array | string) => {
+      if (path.endsWith(failing)) {
+        // Half a file, then the disk "fills up".
+        await Deno.writeFile(`${path}.partial`, new Uint8Array(3));
+        throw new Error(`disk full writing ${failing}`);
+      }
+      await writeFileAtomic(path, data);
+    };
+    await assert.rejects(
+      saveTrainingCheckpoint(
+        runDir,
+        { model, optimizer: await sgd.state(), state: state(2, 10) },
+        { writeFile },
+      ),
+      /disk full/,
+    );
+    assert.equal(await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER)), pointerAtFirst);
+    assert.equal(await latestCheckpoint(runDir), first);
+    for (const [name, bytes] of filesAtFirst) {
+      assert.deepEqual(await Deno.readFile(join(first, name)), bytes, `${name} intact`);
+    }
+    const names = await listCheckpoints(runDir);
+    assert.ok(!names.some((n) => n.startsWith(".tmp")), `no temporary folder left: ${names}`);
+  }
+
+  // The previous checkpoint loads: weights, velocities and state as saved.
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.epochsDone, 1);
+  assert.deepEqual(ckpt.state.generators.dropout, { seed: 3, offset: 5 });
+  const fresh = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(9) });
+  await loadModelWeights(ckpt, fresh);
+  assert.deepEqual(await fresh.getParameter("weight").data(), weightsAtFirst);
+  assert.deepEqual(Object.keys(ckpt.optimizer.velocities).sort(), ["bias", "weight"]);
+
+  // A successful save moves the pointer and prunes beyond `keep`.
+  await saveTrainingCheckpoint(
+    runDir,
+    { model, optimizer: await sgd.state(), state: state(2, 10) },
+    {
+      keep: 1,
+    },
+  );
+  assert.match((await latestCheckpoint(runDir))!, /epoch-0002-step-0000010$/);
+  assert.deepEqual(
+    (await listCheckpoints(runDir)).filter((n) => n.startsWith("epoch-")),
+    ["epoch-0002-step-0000010"],
+  );
+  sgd.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("a checkpoint failing at an epoch's end fails the run and keeps the previous one", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const model = new Sequential(
+    new Flatten(),
+    new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 3, generator: new Generator(2) }),
+  );
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 32,
+    valSize: 16,
+    size: 8,
+    classes: 3,
+  });
+  let saves = 0;
+  await assert.rejects(
+    train({
+      model,
+      trainData,
+      valData,
+      epochs: 3,
+      batchSize: 16,
+      lr: 0.01,
+      runDir,
+      progress: false,
+      checkpoint: {
+        writeFile: async (path, data) => {
+          if (path.endsWith("state.json") && ++saves === 2) throw new Error("no space left");
+          await writeFileAtomic(path, data);
+        },
+      },
+    }),
+    /no space left/,
+  );
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.epochsDone, 1);
+  assert.equal(ckpt.state.step, 2);
+  await Deno.remove(runDir, { recursive: true });
+});

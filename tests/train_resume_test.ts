@@ -1,0 +1,179 @@
+/**
+ * Exact resume: two epochs in one go equal one epoch + resume + one epoch, and equal a run
+ * interrupted mid-epoch (as Ctrl-C does) and resumed — bit for bit in the weights, the
+ * velocities and the dropout generator, with the same metrics.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, type Tensor } from "../mod.ts";
+import { Module } from "../nn/module.ts";
+import { Sequential } from "../nn/sequential.ts";
+import { Flatten } from "../nn/flatten.ts";
+import { Linear } from "../nn/linear.ts";
+import { Dropout } from "../nn/dropout.ts";
+import { Generator } from "../tensor/random.ts";
+import { syntheticSplits } from "../train/data/synthetic.ts";
+import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
+import { Trainer, type TrainerOptions } from "../train/trainer.ts";
+import type { EpochMetrics } from "../train/run_log.ts";
+
+await defaultDevice();
+
+class TinyNet extends Module {
+  readonly generator: Generator;
+  readonly net: Sequential;
+  /** Called before each training-mode forward with the call's index. */
+  onForward: (call: number) => void = () => {};
+  calls = 0;
+
+  constructor(seed: number) {
+    super();
+    const init = new Generator(seed);
+    this.generator = new Generator(seed + 1000);
+    this.net = this.registerModule(
+      "net",
+      new Sequential(
+        new Flatten(),
+        new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 24, relu: true, generator: init }),
+        new Dropout({ p: 0.5, generator: this.generator }),
+        new Linear({ inFeatures: 24, outFeatures: 4, generator: init }),
+      ),
+    );
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.training) this.onForward(this.calls++);
+    return this.net.forward(x);
+  }
+}
+
+const { train: trainData, val: valData } = syntheticSplits({
+  trainSize: 80,
+  valSize: 24,
+  size: 10,
+  classes: 4,
+  seed: 9,
+});
+
+function options(model: TinyNet, runDir: string, epochs: number): TrainerOptions {
+  return {
+    model,
+    trainData,
+    valData,
+    epochs,
+    batchSize: 16,
+    lr: 0.05,
+    seed: 7,
+    augment: { crop: 8, flip: true },
+    runDir,
+    logEvery: 2,
+    // Patience 0 reduces the learning rate after any epoch that does not improve, so the
+    // scheduler state matters to the result.
+    plateau: { patience: 0 },
+    generators: { dropout: model.generator },
+    progress: false,
+  };
+}
+
+interface Outcome {
+  weights: Float32Array[];
+  velocities: Float32Array[];
+  generator: { seed: number; offset: number };
+  rows: EpochMetrics[];
+  lr: number;
+}
+
+async function outcome(trainer: Trainer, model: TinyNet, rows: EpochMetrics[]): Promise<Outcome> {
+  const weights: Float32Array[] = [], velocities: Float32Array[] = [];
+  for (const p of model.parameters()) {
+    weights.push((await p.data()) as Float32Array);
+    velocities.push((await trainer.optimizer.velocity(p)!.data()) as Float32Array);
+  }
+  return {
+    weights,
+    velocities,
+    generator: model.generator.state(),
+    rows,
+    lr: trainer.optimizer.lr,
+  };
+}
+
+async function runFresh(epochs: number, runDir: string): Promise<Outcome> {
+  const model = new TinyNet(1);
+  const trainer = new Trainer(options(model, runDir, epochs));
+  const r = await trainer.run();
+  const out = await outcome(trainer, model, r.rows);
+  trainer.dispose();
+  return out;
+}
+
+/** Resumes a run folder into a model built with another seed (the checkpoint must win). */
+async function runResumed(epochs: number, runDir: string): Promise<Outcome> {
+  const model = new TinyNet(12345);
+  const trainer = new Trainer({ ...options(model, runDir, epochs), resume: true });
+  const r = await trainer.run();
+  const out = await outcome(trainer, model, r.rows);
+  trainer.dispose();
+  return out;
+}
+
+function assertSame(a: Outcome, b: Outcome): void {
+  a.weights.forEach((w, i) => assert.deepEqual(b.weights[i], w, `weights ${i}`));
+  a.velocities.forEach((v, i) => assert.deepEqual(b.velocities[i], v, `velocity ${i}`));
+  assert.deepEqual(b.generator, a.generator);
+  assert.equal(b.lr, a.lr);
+  assert.equal(b.rows.length, a.rows.length);
+  a.rows.forEach((r, i) => {
+    const s = b.rows[i];
+    for (const key of ["trainLoss", "trainTop1", "valLoss", "valTop1", "lr"] as const) {
+      assert.ok(
+        Math.abs(r[key] - s[key]) <= 1e-6 * Math.max(1, Math.abs(r[key])),
+        `epoch ${r.epoch} ${key}: ${r[key]} vs ${s[key]}`,
+      );
+    }
+    assert.equal(s.step, r.step);
+  });
+}
+
+const dirs: string[] = [];
+async function temp(): Promise<string> {
+  const d = await Deno.makeTempDir({ prefix: "train_resume_" });
+  dirs.push(d);
+  return d;
+}
+
+const straight = await runFresh(3, await temp());
+
+Deno.test("3 epochs in one go == 1 epoch + resume + 2 epochs, bit for bit", async () => {
+  const runDir = await temp();
+  await runFresh(1, runDir);
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.epochsDone, 1);
+  assert.equal(ckpt.state.reason, "epoch");
+  assert.equal(ckpt.state.partialEpoch, null);
+  assertSame(straight, await runResumed(3, runDir));
+});
+
+Deno.test("an interrupt mid-epoch checkpoints; resuming it ends where the straight run did", async () => {
+  const runDir = await temp();
+  const model = new TinyNet(1);
+  const controller = new AbortController();
+  model.onForward = (call) => {
+    if (call === 7) controller.abort(); // epoch 2 (5 steps per epoch), its third step
+  };
+  const trainer = new Trainer({ ...options(model, runDir, 3), signal: controller.signal });
+  const r = await trainer.run();
+  trainer.dispose();
+  assert.equal(r.interrupted, true);
+  assert.equal(r.step, 8);
+  assert.equal(r.epochsDone, 1);
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.reason, "interrupt");
+  assert.deepEqual([ckpt.state.loader.epoch, ckpt.state.loader.position], [1, 3]);
+  assert.equal(ckpt.state.partialEpoch?.steps, 3);
+  assertSame(straight, await runResumed(3, runDir));
+});
+
+Deno.test("cleanup", async () => {
+  for (const d of dirs) await Deno.remove(d, { recursive: true });
+});
