@@ -21,7 +21,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { writeFileAtomic } from "./_atomic.ts";
 
 /** Element types of a safetensors file, as spelled in its header. */
 export type SafetensorsDType =
@@ -601,31 +601,8 @@ export async function writeSafetensorsFile(
   tensors: Record<string, TensorEntry>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  const bytes = encodeSafetensors(tensors, metadata); // invalid input never touches the disk
-  // Same folder keeps the rename on one file system, hence atomic; pid + random keeps
-  // concurrent writers apart.
-  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    for (let pos = 0; pos < bytes.length;) pos += await file.write(bytes.subarray(pos));
-    // Without fsync a crash after the rename can leave an empty file under the final name.
-    await file.sync();
-    file.close();
-    file = undefined;
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    try {
-      file?.close();
-    } catch { /* already closed */ }
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
-  // Best effort: make the rename itself durable (not every platform can open a folder).
-  try {
-    using dir = await Deno.open(dirname(path), { read: true });
-    await dir.sync();
-  } catch { /* the rename is still atomic */ }
+  // Encoding first: invalid input never touches the disk.
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 /** Fills `n` bytes from the file's current position, or fails if the file ends first. */

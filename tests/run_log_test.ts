@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeFileAtomic } from "../train/_atomic.ts";
+import { writeFileAtomic } from "../nn/_atomic.ts";
 import {
   appendEpochMetrics,
   csvHeader,

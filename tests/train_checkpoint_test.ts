@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
 import { Linear } from "../nn/linear.ts";
 import { Generator } from "../tensor/random.ts";
-import { writeFileAtomic } from "../train/_atomic.ts";
+import { writeFileAtomic } from "../nn/_atomic.ts";
 import {
   CHECKPOINT_POINTER,
   CHECKPOINTS_DIR,

@@ -30,7 +30,7 @@ import {
 import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
 import type { Module } from "../nn/module.ts";
 import type { GeneratorState } from "../tensor/random.ts";
-import { writeFileAtomic } from "./_atomic.ts";
+import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { DataLoaderState } from "./data/loader.ts";
 import type { PlateauState } from "./plateau.ts";
 import type { SgdGroupState, SgdState, VelocityState } from "./sgd.ts";

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "./_atomic.ts";
+import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { EpochMetrics } from "./run_log.ts";
 
 /** Options of {@linkcode renderTrainingSvg}. */

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { writeAll } from "./_atomic.ts";
+import { writeAll } from "../nn/_atomic.ts";
 
 /** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
 export interface EpochMetrics {
