@@ -1,0 +1,85 @@
+/**
+ * Devices, model building and initialisation, and formatting for the command line.
+ *
+ * @module
+ */
+
+import { Device } from "../../kernels/device.ts";
+import { setDefaultDevice } from "../../tensor/default_device.ts";
+import { AlexNet } from "../../nn/alexnet.ts";
+import type { RunConfig } from "./_config.ts";
+
+const acquired: Device[] = [];
+
+/** Acquires `count` devices, makes the first the default, and remembers them for {@link releaseDevices}. */
+export async function acquireDevices(count: 1 | 2): Promise<Device[]> {
+  const devices = count === 1 ? [await Device.acquire()] : await Device.acquireMany(2);
+  setDefaultDevice(devices[0]);
+  acquired.push(...devices);
+  return devices;
+}
+
+/**
+ * Waits for the devices' queues and destroys them before the process exits: tearing down two
+ * live logical devices of one lavapipe adapter at exit can crash the driver (SIGSEGV).
+ */
+export async function releaseDevices(): Promise<void> {
+  for (const d of acquired.splice(0)) {
+    try {
+      await d.sync();
+    } catch {
+      // Already reported by the command.
+    }
+    d.gpu.destroy();
+  }
+}
+
+/** Builds the run's model on the devices. */
+export function buildModel(config: RunConfig, devices: Device[]): AlexNet {
+  const { preset: _preset, ...model } = config.model;
+  return new AlexNet(model, devices.length === 1 ? devices[0] : devices);
+}
+
+/**
+ * He initialisation of every weight (N(0, 2/fan_in), fan_in = inputs × kernel area of one
+ * output) with zero biases, drawn on the host from `seed` over the logical (placement-free)
+ * shapes, so one and two devices start from the same weights.
+ */
+export async function heInit(model: AlexNet, seed: number): Promise<void> {
+  let state = (seed ^ 0x9e3779b9) >>> 0;
+  const uniform = (): number => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  const dict: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const slot of model.stateSlots()) {
+    const shape = [
+      slot.shards.reduce((n, t) => n + t.shape[0], 0),
+      ...slot.shards[0].shape.slice(1),
+    ];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (shape.length > 1) {
+      const std = Math.sqrt(2 / (n / shape[0]));
+      for (let i = 0; i < n; i++) {
+        data[i] = std * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+      }
+    }
+    dict[slot.name] = { shape, data };
+  }
+  await model.loadStateDict(dict);
+}
+
+/** The time now as a folder name: `2025-01-01T12-00-00`. */
+export function timestamp(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, "").replaceAll(":", "-");
+}
+
+/** A fraction as a percentage with two decimals, or `n/a`. */
+export function pct(x: number): string {
+  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
+}

@@ -1,0 +1,96 @@
+/**
+ * The `eval` command: evaluates a checkpoint on validation data.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { loadCheckpoint } from "../../nn/checkpoint.ts";
+import { readSafetensorsFile } from "../../nn/safetensors.ts";
+import { loadTrainingCheckpoint } from "../checkpoint.ts";
+import { evaluate } from "../trainer.ts";
+import type { RunConfig } from "./_config.ts";
+import { augmentations, detectData, isDir, isFile, loadSplits } from "./_data.ts";
+import { acquireDevices, buildModel, pct } from "./_model.ts";
+import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
+
+const EVAL_OPTIONS: Specs = {
+  checkpoint: { type: "string" },
+  data: { type: "string" },
+  "val-data": { type: "string" },
+  "batch-size": { type: "string" },
+  "ten-crop": { type: "boolean" },
+  devices: { type: "string" },
+};
+
+const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1 and top-5 error.
+
+  --checkpoint <path>   A run folder (its latest checkpoint) or a model .safetensors
+                        written by training (it carries the run's configuration). Required.
+  --data <dir>          Evaluate on other data than the run's (same --data kinds as train).
+  --val-data <dir>      Prepared validation folder (with a prepared --data folder).
+  --batch-size <n>      Images per batch (default: the run's).
+  --ten-crop            The paper's ten patches, softmax averaged (default: centre crop).
+  --devices 1|2         Placement (default: the run's).
+  -h, --help            This help.`;
+
+async function runEval(values: Values): Promise<number> {
+  const cmd = "eval";
+  const path = str(values, "checkpoint");
+  if (!path) throw new UsageError("--checkpoint is required", cmd);
+  let config: RunConfig;
+  let weights: string;
+  if (await isDir(path)) {
+    try {
+      config = JSON.parse(await Deno.readTextFile(join(path, "config.json")));
+    } catch {
+      throw new UsageError(`--checkpoint ${path}: no config.json (not a run folder?)`, cmd);
+    }
+    const ckpt = await loadTrainingCheckpoint(path).catch((e: Error) => {
+      throw new UsageError(`--checkpoint ${path}: ${e.message}`, cmd);
+    });
+    weights = ckpt.modelPath;
+  } else if (await isFile(path)) {
+    const { metadata } = await readSafetensorsFile(path);
+    if (!metadata.config) {
+      throw new UsageError(`--checkpoint ${path}: no run configuration in its metadata`, cmd);
+    }
+    config = JSON.parse(metadata.config);
+    weights = path;
+  } else {
+    throw new UsageError(`--checkpoint ${path}: no such file or folder`, cmd);
+  }
+  const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1 }) ??
+    config.batchSize;
+  const devicesCount = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ??
+    config.devices) as 1 | 2;
+  const dataDir = str(values, "data");
+  const data = dataDir ? await detectData(dataDir, str(values, "val-data")) : config.data;
+  const devices = await acquireDevices(devicesCount);
+  const splits = await loadSplits(data);
+  const model = buildModel(config, devices);
+  await loadCheckpoint(weights, model);
+  const aug = augmentations(config, splits);
+  const tenCrop = values["ten-crop"] === true;
+  console.log(`evaluating ${weights} on ${splits.description}${tenCrop ? ", ten crops" : ""}`);
+  const r = await evaluate(model, splits.val, {
+    batchSize,
+    augment: aug.val,
+    tenCrop,
+    device: devices[0],
+  });
+  console.log(
+    `validation: loss ${r.loss.toFixed(4)}, top-1 error ${pct(r.top1)}, top-5 error ` +
+      `${pct(r.top5)} over ${r.count} images (${r.imagesPerSec.toFixed(1)} images/s)`,
+  );
+  return 0;
+}
+
+/** The `eval` command. */
+export const evalCommand: Command = {
+  summary: "evaluate a checkpoint: loss, top-1, top-5",
+  usage: "eval --checkpoint <run-dir|file> [options]",
+  options: EVAL_OPTIONS,
+  help: EVAL_HELP,
+  run: runEval,
+};

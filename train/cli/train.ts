@@ -1,0 +1,328 @@
+/**
+ * The `train` command: trains AlexNet, or resumes a run.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { alexnetParameterShapes } from "../../nn/alexnet.ts";
+import { latestCheckpoint } from "../checkpoint.ts";
+import { formatDuration } from "../progress.ts";
+import { NonFiniteLossError, Trainer } from "../trainer.ts";
+import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { augmentations, channelMean, detectData, loadSplits } from "./_data.ts";
+import { acquireDevices, buildModel, heInit, pct, timestamp } from "./_model.ts";
+import {
+  choice,
+  type Command,
+  number,
+  type Specs,
+  str,
+  UsageError,
+  type Values,
+} from "./_options.ts";
+
+const TRAIN_OPTIONS: Specs = {
+  data: { type: "string" },
+  "val-data": { type: "string" },
+  model: { type: "string" },
+  width: { type: "string" },
+  init: { type: "string" },
+  "image-size": { type: "string" },
+  crop: { type: "string" },
+  "train-size": { type: "string" },
+  "val-size": { type: "string" },
+  epochs: { type: "string" },
+  "batch-size": { type: "string" },
+  lr: { type: "string" },
+  momentum: { type: "string" },
+  "weight-decay": { type: "string" },
+  formulation: { type: "string" },
+  patience: { type: "string" },
+  devices: { type: "string" },
+  seed: { type: "string" },
+  "run-dir": { type: "string" },
+  resume: { type: "string" },
+  "ten-crop": { type: "boolean" },
+  "log-every": { type: "string" },
+};
+
+const TRAIN_HELP =
+  `Trains AlexNet. With no arguments: the scaled AlexNet (width ${DEFAULTS.width}) on the
+built-in synthetic shapes (${DEFAULTS.trainSize} training images of ${DEFAULTS.imageSize}×${DEFAULTS.imageSize}, random ${DEFAULTS.crop}×${DEFAULTS.crop} crops and
+flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core CPU rasteriser.
+
+Data and model:
+  --data <dir>          CIFAR-10 binaries, IDX (MNIST-style) files, or prepared shards
+                        (a folder holding train/ and val/, or one prepared train folder
+                        with --val-data). Default: synthetic data.
+  --val-data <dir>      Prepared validation folder (with a prepared --data folder).
+  --model small|full    small: channels × width; full: the paper's net (width 1, 227×227
+                        crops of prepared 256×256 images, PCA colour noise, mean image).
+                        Default: small for synthetic, CIFAR-10 and IDX; full for shards.
+  --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}).
+  --init paper|he       Initial weights: the paper's N(0, 0.01²), biases 0/1 (default for
+                        full), or He's N(0, 2/fan-in), biases 0 (default for small: with
+                        few channels the paper's 0.01 makes the signal vanish).
+  --crop <px>           Training crop = model input side (default: 227 for images of 256
+                        and more, else the side less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
+  --image-size <px>     Side of the synthetic images (default ${DEFAULTS.imageSize}).
+  --train-size <n>      Synthetic training images (default ${DEFAULTS.trainSize}).
+  --val-size <n>        Synthetic validation images (default ${DEFAULTS.valSize}).
+
+Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
+  --epochs <n>          Epochs (default ${DEFAULTS.epochs}; paper: 90).
+  --batch-size <n>      Images per step (default ${DEFAULTS.batchSize}; paper: 128).
+  --lr <x>              Initial learning rate (default ${DEFAULTS.lr}; paper: 0.01).
+  --momentum <x>        Momentum μ in [0, 1) (default 0.9).
+  --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005).
+  --formulation <f>     paper | pytorch (learning rate outside the velocity).
+  --patience <n>        Epochs without a better validation top-1 error before the
+                        learning rate is divided by 10 (default ${DEFAULTS.patience}).
+  --seed <n>            Seed of initialisation, dropout, shuffling, augmentation (default 0).
+
+Running:
+  --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
+  --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
+  --resume <run-dir>    Continue a run from its latest checkpoint, exactly; only --epochs
+                        and --log-every may be given with it.
+  --ten-crop            Validate on the paper's ten patches (softmax averaged).
+  --log-every <n>       Steps between loss readbacks / progress updates (default 20).
+  -h, --help            This help.
+
+Ctrl-C finishes the current step, writes a checkpoint and exits; resume with --resume.`;
+
+async function runTrain(values: Values): Promise<number> {
+  const cmd = "train";
+  const resumeDir = str(values, "resume");
+  let config: RunConfig;
+  let runDir: string;
+  if (resumeDir) {
+    const allowed = new Set(["resume", "epochs", "log-every", "help"]);
+    const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
+    if (extra.length > 0) {
+      throw new UsageError(
+        `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
+          `change (got ${extra.map((k) => `--${k}`).join(", ")})`,
+        cmd,
+      );
+    }
+    runDir = resumeDir;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(join(runDir, "config.json"));
+    } catch {
+      throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+    }
+    config = JSON.parse(text) as RunConfig;
+    if ((await latestCheckpoint(runDir)) === null) {
+      throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
+    }
+    config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
+    config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
+      config.logEvery;
+  } else {
+    config = await trainConfig(values);
+    runDir = str(values, "run-dir") ?? join("runs", timestamp());
+  }
+
+  const devices = await acquireDevices(config.devices);
+  const splits = await loadSplits(config.data);
+  if (config.model.numClasses !== splits.train.numClasses) {
+    throw new Error(
+      `the data has ${splits.train.numClasses} classes, the model ${config.model.numClasses}`,
+    );
+  }
+  if (!resumeDir && config.mean === null && config.data.kind !== "shards") {
+    config.mean = channelMean(splits.train);
+  }
+  const model = buildModel(config, devices);
+  if (!resumeDir && config.init === "he") await heInit(model, config.seed);
+  await Deno.mkdir(runDir, { recursive: true });
+  if (!resumeDir) {
+    await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+  }
+  const aug = augmentations(config, splits);
+  const write = (s: string) => console.log(s);
+  write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
+  write(`data: ${splits.description}`);
+  write(
+    `model: AlexNet ${config.model.preset} (width ${Number(config.model.width.toPrecision(4))}, ` +
+      `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
+      `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
+      `parameters`,
+  );
+  write(
+    `training: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.lr}, momentum ` +
+      `${config.momentum}, weight decay ${config.weightDecay} (${config.formulation}); run ${runDir}`,
+  );
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      console.log(
+        "\nCtrl-C: finishing this step and writing a checkpoint (Ctrl-C again to quit now)",
+      );
+      controller.abort();
+    } else {
+      Deno.exit(130);
+    }
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const trainer = new Trainer({
+    model,
+    trainData: splits.train,
+    valData: splits.val,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    lr: config.lr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    formulation: config.formulation,
+    seed: config.seed,
+    augment: aug.train,
+    evalAugment: aug.val,
+    tenCrop: config.tenCrop,
+    runDir,
+    logEvery: config.logEvery,
+    plateau: { patience: config.patience },
+    generators: model.dropoutGenerator ? { dropout: model.dropoutGenerator } : {},
+    device: devices[0],
+    signal: controller.signal,
+    resume: resumeDir !== undefined,
+    extra: { config },
+  });
+  try {
+    const r = await trainer.run();
+    const last = r.rows.at(-1);
+    if (r.interrupted) {
+      console.log(
+        `stopped after ${r.step} steps; resume with: deno run -A cli.ts train --resume ${runDir}`,
+      );
+    }
+    if (r.step === 0 || (!r.interrupted && !Number.isFinite(r.imagesPerSec))) {
+      console.log(
+        `nothing to train: the run has ${r.epochsDone} of ${config.epochs} epochs done ` +
+          `(pass a larger --epochs to continue it)`,
+      );
+    } else if (last) {
+      console.log(
+        `done: ${r.epochsDone} epochs, ${r.step} steps in ${formatDuration(r.seconds)} ` +
+          `(${r.seconds.toFixed(1)} s); validation${config.tenCrop ? " (10 crops)" : ""} top-1 ` +
+          `error ${pct(last.valTop1)}, top-5 ${pct(last.valTop5)}, loss ` +
+          `${last.valLoss.toFixed(4)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
+          `run folder ${runDir}`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof NonFiniteLossError) {
+      console.error(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    trainer.dispose();
+  }
+}
+
+async function trainConfig(values: Values): Promise<RunConfig> {
+  const cmd = "train";
+  const dataDir = str(values, "data");
+  const valDir = str(values, "val-data");
+  if (valDir && !dataDir) throw new UsageError("--val-data needs --data", cmd);
+  const imageSize = number(values, "image-size", cmd, { integer: true, min: 8, max: 512 });
+  const trainSize = number(values, "train-size", cmd, { integer: true, min: 1 });
+  const valSize = number(values, "val-size", cmd, { integer: true, min: 1 });
+  if (dataDir && (imageSize ?? trainSize ?? valSize) !== undefined) {
+    throw new UsageError(
+      "--image-size, --train-size and --val-size apply to synthetic data only",
+      cmd,
+    );
+  }
+  const data: RunConfig["data"] = dataDir ? await detectData(dataDir, valDir) : {
+    kind: "synthetic",
+    trainSize: trainSize ?? DEFAULTS.trainSize,
+    valSize: valSize ?? DEFAULTS.valSize,
+    size: imageSize ?? DEFAULTS.imageSize,
+    seed: 0,
+  };
+  if (data.kind !== "synthetic") data.dir = resolve(data.dir);
+  if (data.kind === "shards") data.valDir = resolve(data.valDir!);
+  const preset = choice(values, "model", cmd, ["small", "full"] as const) ??
+    (data.kind === "shards" ? "full" : "small");
+  const width = number(values, "width", cmd, { above: 0, max: 4 });
+  if (preset === "full" && width !== undefined) {
+    throw new UsageError("--width applies to --model small (full is width 1)", cmd);
+  }
+  // Image side and class count of the data, without loading it twice for synthetic data.
+  let side: number, classes: number;
+  if (data.kind === "synthetic") {
+    side = data.size;
+    classes = 10;
+  } else {
+    const probe = await loadSplits(data);
+    side = Math.min(probe.train.height, probe.train.width);
+    classes = probe.train.numClasses;
+  }
+  const crop = number(values, "crop", cmd, { integer: true, min: 8 }) ??
+    (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
+  if (crop > side) {
+    throw new UsageError(`--crop ${crop} is larger than the ${side}-pixel images`, cmd);
+  }
+  const seed = number(values, "seed", cmd, { integer: true, min: 0 }) ?? 0;
+  const devices = number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) as
+    | 1
+    | 2
+    | undefined;
+  const config: RunConfig = {
+    model: {
+      preset,
+      width: preset === "full" ? 1 : width ?? DEFAULTS.width,
+      inputSize: crop,
+      numClasses: classes,
+      dropout: 0.5,
+      seed,
+    },
+    data,
+    crop,
+    mean: data.kind === "shards" ? "image" : null,
+    pca: data.kind === "shards",
+    init: choice(values, "init", cmd, ["paper", "he"] as const) ??
+      (preset === "full" ? "paper" : "he"),
+    epochs: number(values, "epochs", cmd, { integer: true, min: 1 }) ??
+      (preset === "full" ? 90 : DEFAULTS.epochs),
+    batchSize: number(values, "batch-size", cmd, { integer: true, min: 1, max: 4096 }) ??
+      (preset === "full" ? 128 : DEFAULTS.batchSize),
+    lr: number(values, "lr", cmd, { above: 0 }) ?? (preset === "full" ? 0.01 : DEFAULTS.lr),
+    momentum: number(values, "momentum", cmd, { min: 0, below: 1 }) ?? 0.9,
+    weightDecay: number(values, "weight-decay", cmd, { min: 0 }) ?? 5e-4,
+    formulation: choice(values, "formulation", cmd, ["paper", "pytorch"] as const) ?? "paper",
+    devices: devices ?? 1,
+    seed,
+    tenCrop: values["ten-crop"] === true,
+    logEvery: number(values, "log-every", cmd, { integer: true, min: 1 }) ?? 20,
+    patience: number(values, "patience", cmd, { integer: true, min: 0 }) ??
+      (preset === "full" ? 3 : DEFAULTS.patience),
+  };
+  // Validates the geometry (every layer at least 1×1) before anything is allocated.
+  try {
+    const { preset: _preset, ...model } = config.model;
+    alexnetParameterShapes(model);
+  } catch (error) {
+    throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
+  }
+  return config;
+}
+
+/** The `train` command. */
+export const trainCommand: Command = {
+  summary: "train AlexNet (default: scaled net on synthetic data, ~10 min on a CPU)",
+  usage: "train [options]",
+  options: TRAIN_OPTIONS,
+  help: TRAIN_HELP,
+  run: runTrain,
+};
