@@ -208,14 +208,8 @@ const W = {
 /** First word of the counters that are zeroed after each readback. */
 export const STEP_STATS_COUNTERS_FROM: number = W.LOSS_SUM;
 
-/** Decoded step statistics, as {@link decodeStepStats} returns them. */
-export interface StepStats {
-  /** Whether the last guarded loss was finite (its update ran). */
-  lastOk: boolean;
-  /** Non-finite losses in a row up to the last guarded step. */
-  consecutiveNonFinite: number;
-  /** Non-finite losses since the buffer was created. */
-  totalNonFinite: number;
+/** Totals of the accepted and skipped steps since the last reset. */
+export interface StepTotals {
   /** Image-weighted sum (mean loss × images) over the accepted steps since the last reset. */
   lossSum: number;
   /** Accepted steps since the last reset. */
@@ -230,6 +224,16 @@ export interface StepStats {
   top1: number;
   /** Top-5 errors in accepted steps since the last reset (when counted). */
   top5: number;
+}
+
+/** Decoded step statistics, as {@link decodeStepStats} returns them. */
+export interface StepStats extends StepTotals {
+  /** Whether the last guarded loss was finite (its update ran). */
+  lastOk: boolean;
+  /** Non-finite losses in a row up to the last guarded step. */
+  consecutiveNonFinite: number;
+  /** Non-finite losses since the buffer was created. */
+  totalNonFinite: number;
 }
 
 /** The initial contents of a step-statistics buffer: flag raised, counters zero. */

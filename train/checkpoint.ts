@@ -20,6 +20,7 @@
  */
 
 import { join } from "node:path";
+import type { StepTotals } from "../kernels/sgd.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -47,21 +48,7 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const STATE_FILE = "state.json";
 
 /** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch {
-  /** Image-weighted sum of accepted batch losses. */
-  lossSum: number;
-  /** Accepted steps. */
-  steps: number;
-  /** Images of accepted steps. */
-  images: number;
-  /** Skipped (non-finite) steps. */
-  skipped: number;
-  /** Images of skipped steps. */
-  skippedImages: number;
-  /** Top-1 errors of accepted steps. */
-  top1: number;
-  /** Top-5 errors of accepted steps. */
-  top5: number;
+export interface PartialEpoch extends StepTotals {
   /** Seconds spent in the epoch so far. */
   seconds: number;
 }
