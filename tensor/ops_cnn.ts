@@ -20,7 +20,7 @@ import { lrn as lrnKernel, lrnBackward, type LrnParams } from "../kernels/lrn.ts
 import { recordOp } from "./_autograd.ts";
 import { type Dim, type Shape, ShapeError } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
-import { binaryOp, empty, requireFloat, sameDevice } from "./ops_elementwise.ts";
+import { binaryOp, empty, requireFloat, sameDevice, unaryOp } from "./ops_elementwise.ts";
 import { contiguous } from "./ops_shape.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 
@@ -286,7 +286,7 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
   requireFloat("dropout", x);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
-  if (!options.training || p === 0) return binaryOp(x, onesOf(x), "mul");
+  if (!options.training || p === 0) return unaryOp(x, "copy");
   const generator = options.generator ?? globalGenerator();
   const mask = p === 1
     ? generator.bernoulli(x.shape, 0, 0, x.device)
@@ -294,10 +294,4 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
   const out = binaryOp(x, mask, "mul");
   mask.dispose();
   return out;
-}
-
-function onesOf(x: Tensor): Tensor {
-  const one = empty(x.device, [1], "f32");
-  x.device.write(one.storage.buffer, new Float32Array([1]));
-  return one;
 }
