@@ -130,10 +130,12 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
 
   await t.step("a label out of range in crossEntropy is an error at the next read", async () => {
     const logits = tensor([[1, 2, 3], [0, 0, 0], [3, 2, 1]]);
-    for (const [labels, pattern] of [
-      [[0, 3, 1], /crossEntropy: label 3 of sample 1 is outside the 3 classes \[0, 3\)/],
-      [[-1, 0, 1], /crossEntropy: label -1 of sample 0 is outside the 3 classes/],
-    ] as const) {
+    for (
+      const [labels, pattern] of [
+        [[0, 3, 1], /crossEntropy: label 3 of sample 1 is outside the 3 classes \[0, 3\)/],
+        [[-1, 0, 1], /crossEntropy: label -1 of sample 0 is outside the 3 classes/],
+      ] as const
+    ) {
       const loss = crossEntropy(logits, tensor([...labels], { dtype: "i32" }));
       await assert.rejects(loss.item(), (e: Error) => {
         assert.ok(e instanceof DeviceAssertionError, `${e}`);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { AugmentOptions, PcaNoiseOptions } from "../data/augment.ts";
 import { loadCifar10 } from "../data/cifar10.ts";
 import type { Dataset } from "../data/dataset.ts";
+import { requireSameClasses } from "../data/classes.ts";
 import { loadIdx } from "../data/idx.ts";
 import { ShardDataset } from "../data/shard_dataset.ts";
 import { syntheticSplits } from "../data/synthetic.ts";
@@ -115,15 +116,18 @@ export async function loadSplits(data: RunConfig["data"]): Promise<Splits> {
         images: await find(/^train-images[.-]idx3-ubyte(\.gz)?$/),
         labels: await find(/^train-labels[.-]idx1-ubyte(\.gz)?$/),
       });
+      // The test labels are checked against the training set's classes.
       const val = await loadIdx({
         images: await find(/^t10k-images[.-]idx3-ubyte(\.gz)?$/),
         labels: await find(/^t10k-labels[.-]idx1-ubyte(\.gz)?$/),
+        classNames: train.classNames,
       });
       return { train, val, description: `IDX ${data.dir}, ${train.length} / ${val.length}` };
     }
     case "shards": {
       const train = await ShardDataset.open(data.dir);
       const val = await ShardDataset.open(data.valDir!);
+      requireSameClasses(train.classNames, val.classNames, data.dir, data.valDir!);
       const pca = train.pca
         ? { eigenvalues: train.pca.eigenvalues, eigenvectors: train.pca.eigenvectors, sigma: 0.1 }
         : null;

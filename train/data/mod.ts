@@ -70,3 +70,4 @@ export {
   type DataLoaderState,
   type LoaderBatch,
 } from "./loader.ts";
+export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";
