@@ -61,6 +61,7 @@ export {
   type CheckpointMetadata,
   loadCheckpoint,
   type LoadCheckpointOptions,
+  NonFiniteCheckpointError,
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./checkpoint.ts";
