@@ -7,7 +7,9 @@
  */
 
 import { gunzipSync } from "node:zlib";
+import { join } from "node:path";
 import { ArrayDataset } from "./array_dataset.ts";
+import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
 
 /** The element types an IDX file can hold, by their dtype byte. */
 export const IDX_DTYPES: Readonly<Record<number, { name: string; bytes: number }>> = Object
@@ -218,3 +220,51 @@ function inferClassNames(labels: ArrayLike<number>, file: string): string[] {
   }
   return Array.from({ length: Math.max(10, largest + 1) }, (_, i) => String(i));
 }
+const IDX_FILES = {
+  trainImages: /^train-images[.-]idx3-ubyte(\.gz)?$/,
+  trainLabels: /^train-labels[.-]idx1-ubyte(\.gz)?$/,
+  valImages: /^t10k-images[.-]idx3-ubyte(\.gz)?$/,
+  valLabels: /^t10k-labels[.-]idx1-ubyte(\.gz)?$/,
+};
+
+async function findIdxFile(dir: string, pattern: RegExp): Promise<string | null> {
+  for await (const e of Deno.readDir(dir)) if (pattern.test(e.name)) return join(dir, e.name);
+  return null;
+}
+
+/**
+ * MNIST-style IDX files as a data format: a folder holding `train-images-idx3-ubyte[.gz]`,
+ * `train-labels-idx1-ubyte[.gz]` and the `t10k-` pair for validation.
+ *
+ * @example
+ * ```ts
+ * import { idxFormat } from "./idx.ts";
+ * console.log(await idxFormat.detect(Deno.cwd())); // null: no IDX files here
+ * ```
+ */
+export const idxFormat: DataFormat = {
+  kind: "idx",
+  looksFor: "IDX files (train-images-idx3-ubyte[.gz])",
+  async detect(dir) {
+    return (await findIdxFile(dir, IDX_FILES.trainImages)) ? { kind: "idx", dir } : null;
+  },
+  async load(source) {
+    const dir = sourceDir(source);
+    const find = async (pattern: RegExp): Promise<string> => {
+      const path = await findIdxFile(dir, pattern);
+      if (path === null) throw new DataFormatError(`${dir}: no file matching ${pattern}`);
+      return path;
+    };
+    const train = await loadIdx({
+      images: await find(IDX_FILES.trainImages),
+      labels: await find(IDX_FILES.trainLabels),
+    });
+    // The test labels are checked against the training set's classes.
+    const val = await loadIdx({
+      images: await find(IDX_FILES.valImages),
+      labels: await find(IDX_FILES.valLabels),
+      classNames: train.classNames,
+    });
+    return { train, val, description: `IDX ${dir}, ${train.length} / ${val.length}` };
+  },
+};

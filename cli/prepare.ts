@@ -4,8 +4,8 @@
  * @module
  */
 
-import { prepareImageFolder } from "../data/prepare.ts";
-import { isDir } from "./_data.ts";
+import { prepareImageFolder } from "../train/data/prepare.ts";
+import { isDir } from "../train/data/_fs.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const PREPARE_OPTIONS: Specs = {
