@@ -55,6 +55,18 @@ function state(epochsDone: number, step: number): Omit<
   };
 }
 
+/** One SGD step with every gradient 1. */
+function sgdStep(model: Linear, sgd: SGD): void {
+  for (const p of model.parameters()) {
+    p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
+      typeof p.shape,
+      "f32"
+    >;
+  }
+  sgd.step();
+  sgd.zeroGrad();
+}
+
 async function listCheckpoints(runDir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(join(runDir, CHECKPOINTS_DIR))) names.push(e.name);
@@ -65,16 +77,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
   const model = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(1) });
   const sgd = new SGD({ params: model.parameters(), names: ["weight", "bias"], lr: 0.1 });
-  const step = () => {
-    for (const p of model.parameters()) {
-      p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
-        typeof p.shape,
-        "f32"
-      >;
-    }
-    sgd.step();
-    sgd.zeroGrad();
-  };
+  const step = () => sgdStep(model, sgd);
   step();
   const first = await saveTrainingCheckpoint(runDir, {
     model,
@@ -183,14 +186,7 @@ Deno.test("a checkpoint failing at an epoch's end fails the run and keeps the pr
 function linearWithOptimizer(seed: number): { model: Linear; sgd: SGD } {
   const model = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(seed) });
   const sgd = new SGD({ params: model.parameters(), names: ["weight", "bias"], lr: 0.1 });
-  for (const p of model.parameters()) {
-    p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
-      typeof p.shape,
-      "f32"
-    >;
-  }
-  sgd.step();
-  sgd.zeroGrad();
+  sgdStep(model, sgd);
   return { model, sgd };
 }
 
