@@ -13,11 +13,11 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { Generator } from "../tensor/random.ts";
 import type { PoolingConfig } from "./_alexnet_plan.ts";
-import { windowOutput } from "./_window.ts";
+import { windowOutput } from "../tensor/ops_cnn.ts";
 import { type Activation, ACTIVATIONS } from "./activation.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";

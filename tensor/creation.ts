@@ -6,10 +6,9 @@
 
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "./default_device.ts";
-import { Storage } from "./memory.ts";
+import { fill, upload } from "./_primitives.ts";
 import { type DType, numel, type Shape, ShapeError, validateShape } from "./shape.ts";
-import { Tensor } from "./tensor.ts";
-import { full as fullOn } from "./ops_elementwise.ts";
+import { fromRaw, type Tensor } from "./tensor.ts";
 import { globalGenerator } from "./random.ts";
 
 /** Options shared by the creation functions. */
@@ -119,11 +118,7 @@ export function fromTypedArray<D extends DType = "f32">(
   if (numel(shape) !== data.length) {
     throw new ShapeError(`fromTypedArray: ${data.length} values do not fill shape [${shape}]`);
   }
-  const buffer = device.alloc(Math.max(data.byteLength, 4), "tensor data");
-  if (data.byteLength > 0) device.write(buffer, data);
-  return new Tensor<Shape, D>(new Storage(buffer), shape, dtype, {
-    requiresGrad: options.requiresGrad,
-  });
+  return fromRaw(upload(device, data, shape, dtype), options.requiresGrad);
 }
 
 /** A tensor filled with `value`. */
@@ -133,9 +128,7 @@ export function full<const S extends readonly number[]>(
   options: CreateOptions<"f32"> = {},
 ): Tensor<S, "f32"> {
   validateShape(shape, "full");
-  const out = fullOn(options.device ?? currentDevice(), shape, value);
-  out.requiresGrad = options.requiresGrad ?? false;
-  return out as unknown as Tensor<S, "f32">;
+  return fromRaw(fill(options.device ?? currentDevice(), shape, value), options.requiresGrad);
 }
 
 /**

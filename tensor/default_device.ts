@@ -8,6 +8,9 @@
 
 import { Device } from "../kernels/device.ts";
 
+// The layers above the tensor reach the device class through this layer, never `kernels/`.
+export { Device } from "../kernels/device.ts";
+
 let current: Device | null = null;
 let pending: Promise<Device> | null = null;
 

@@ -20,7 +20,7 @@
  */
 
 import { join } from "node:path";
-import type { StepTotals } from "../kernels/sgd.ts";
+import type { StepTotals } from "../tensor/step_guard.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,

@@ -1,18 +1,26 @@
 /**
  * Stochastic gradient descent with momentum and weight decay, in the paper's formulation or
- * PyTorch's, over parameter groups. Each step is one fused GPU kernel per parameter
- * (`kernels/sgd.ts`); nothing is read back except when a checkpoint asks for the state.
+ * PyTorch's, over parameter groups. Each step is one fused update per parameter (the tensor
+ * layer's `sgdUpdate`); nothing is read back except when a checkpoint asks for the state.
+ * With a `StepGuard`, every update is first checked on the GPU (`sgdCheck`) and all of them
+ * are skipped when the loss, a gradient or an updated weight would be non-finite.
  *
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
-import { type SgdFormulation, type SgdHyperparameters, sgdUpdate } from "../kernels/sgd.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
+import {
+  sgdCheck,
+  type SgdFormulation,
+  type SgdHyperparameters,
+  type SgdSlot,
+  sgdUpdate,
+} from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
+import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
-export type { SgdFormulation } from "../kernels/sgd.ts";
+export type { SgdFormulation } from "../tensor/fused_sgd.ts";
 
 /** One parameter group as given to {@link SGD}. */
 export interface ParamGroupOptions {
@@ -86,11 +94,12 @@ export interface SgdState {
 /** Options of {@link SGD.step}. */
 export interface SgdStepOptions {
   /**
-   * Step guards (see `stepGuard` in `kernels/sgd.ts`): one buffer for the device it lives on,
-   * or one per device. A parameter's update is skipped on the GPU when its device's guard flag
-   * is down (the loss was not finite). Without guards every update runs.
+   * The training step's guard, begun on its loss: every update is checked first, and all are
+   * skipped on the GPU when the loss, a gradient, a new velocity or a new weight would be
+   * non-finite. With parameters on several devices, call {@link SGD.check} and
+   * `await guard.settle()` before `step`. Without a guard every update runs.
    */
-  guard?: GpuBuffer | ReadonlyMap<Device, GpuBuffer>;
+  guard?: StepGuard;
 }
 
 /**
@@ -192,7 +201,29 @@ export class SGD {
    * fused kernel each. Records GPU work only; returns the number of parameters updated.
    */
   step(options: SgdStepOptions = {}): number {
-    let updated = 0;
+    const { guard } = options;
+    if (guard?.pending) {
+      this.check(guard);
+      guard.settleOnDevice();
+    }
+    const updates = this.#updates();
+    for (const [slot, h] of updates) sgdUpdate(slot, h, guard);
+    if (updates.length > 0) this.#steps++;
+    return updates.length;
+  }
+
+  /**
+   * Checks this step's updates into `guard` without making them (lowering its flag when one
+   * would be non-finite). {@link SGD.step} does it itself when the guard is not settled yet.
+   */
+  check(guard: StepGuard): void {
+    const updates = this.#updates();
+    for (const [slot, h] of updates) sgdCheck(slot, h, guard);
+  }
+
+  /** Each parameter with a gradient: its slot and its group's hyperparameters. */
+  #updates(): [SgdSlot, SgdHyperparameters][] {
+    const out: [SgdSlot, SgdHyperparameters][] = [];
     for (const group of this.#groups) {
       const h: SgdHyperparameters = {
         formulation: group.formulation,
@@ -200,31 +231,16 @@ export class SGD {
         momentum: group.momentum,
         weightDecay: group.weightDecay,
       };
-      group.params.forEach((p, pi) => {
-        const grad = p.grad;
+      group.params.forEach((param, pi) => {
+        const grad = param.grad;
         if (!grad) return;
-        if (grad.device !== p.device) {
+        if (grad.device !== param.device) {
           throw new Error(`SGD: the gradient of ${group.names[pi]} is on another device`);
         }
-        const g = grad.isContiguous ? grad : grad.contiguous();
-        const v = this.#velocityOf(p);
-        sgdUpdate(
-          p.device,
-          {
-            weight: p.storage.buffer,
-            velocity: v.storage.buffer,
-            grad: g.storage.buffer,
-            n: p.size,
-          },
-          h,
-          { guard: guardFor(options.guard, p.device, group.names[pi]) },
-        );
-        if (g !== grad) g.dispose();
-        updated++;
+        out.push([{ param, velocity: this.#velocityOf(param), grad }, h]);
       });
     }
-    if (updated > 0) this.#steps++;
-    return updated;
+    return out;
   }
 
   /** Frees every parameter's gradient (backward then starts from none). */
@@ -331,26 +347,6 @@ export class SGD {
     }
     return v;
   }
-}
-
-function guardFor(
-  guard: SgdStepOptions["guard"],
-  device: Device,
-  name: string,
-): GpuBuffer | undefined {
-  if (guard === undefined) return undefined;
-  if (guard instanceof Map) {
-    const g = guard.get(device);
-    if (!g) throw new Error(`SGD.step: no guard for ${device.label}, where ${name} lives`);
-    return g;
-  }
-  const g = guard as GpuBuffer;
-  if (g.device !== device) {
-    throw new Error(
-      `SGD.step: the guard is on ${g.device.label}, but ${name} is on ${device.label}`,
-    );
-  }
-  return g;
 }
 
 function checkGroup(g: Omit<ParamGroup, "params" | "names">, index: number): void {

@@ -7,8 +7,9 @@
  * ## No per-step readback
  *
  * Reading a value back from the GPU waits for all queued work, so the loop never reads the
- * loss of each step. Instead, after the loss is computed, two tiny kernels run on the GPU
- * (`kernels/sgd.ts`): a *step guard* checks the loss for NaN/±∞ and sets a flag, and adds the
+ * loss of each step. Instead, a `StepGuard` keeps the step's verdict on the GPU: its flag is
+ * lowered when the loss, a gradient or an updated weight would be NaN/±∞ (the optimiser
+ * checks every update before making any), and it adds the
  * loss to running totals; a *top-k counter* adds the batch's top-1/top-5 training errors. Every
  * SGD update kernel of the step reads the flag and does nothing when it is down, so a
  * non-finite loss changes no weight and no velocity, with no host round trip. The totals (a
@@ -33,17 +34,8 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
-import {
-  countTopKErrors,
-  decodeStepStats,
-  initialStepStats,
-  STEP_STATS_BYTES,
-  STEP_STATS_COUNTERS_FROM,
-  STEP_STATS_WORDS,
-  stepGuard,
-  type StepStats,
-} from "../kernels/sgd.ts";
+import type { Device } from "../tensor/default_device.ts";
+import { StepGuard, type StepStats } from "../tensor/step_guard.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { fromTypedArray } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
@@ -217,8 +209,7 @@ export async function evaluate(
     crops: tenCrop ? "ten" : "center",
     prefetch: options.prefetch ?? 2,
   });
-  const stats = device.alloc(STEP_STATS_BYTES, "eval stats");
-  device.write(stats, initialStepStats());
+  const stats = new StepGuard(device);
   const start = performance.now();
   model.eval();
   try {
@@ -239,14 +230,11 @@ export async function evaluate(
             scores = logits.isContiguous ? logits : logits.contiguous();
             loss = crossEntropy(logits, y);
           }
-          stepGuard(device, loss.storage.buffer, stats, n);
-          countTopKErrors(device, scores.storage.buffer, y.storage.buffer, stats, n, classes, {
-            guarded: false,
-          });
+          stats.record(loss, scores, y);
         })
       );
     }
-    const s = decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES));
+    const s = await stats.read();
     const seconds = (performance.now() - start) / 1000;
     const count = dataset.length;
     return {
@@ -259,7 +247,7 @@ export async function evaluate(
     };
   } finally {
     loader.close();
-    device.release(stats);
+    stats.dispose();
   }
 }
 
@@ -309,8 +297,7 @@ export class Trainer {
   #progress: ProgressReporter | null;
   #logEvery: number;
   #maxNonFinite: number;
-  #stats: GpuBuffer;
-  #flags = new Map<Device, GpuBuffer>();
+  #stats: StepGuard;
   #epochsDone = 0;
   #step = 0;
   #partial: PartialEpoch = emptyPartial();
@@ -366,15 +353,7 @@ export class Trainer {
         ...options.progress,
       });
     }
-    this.#stats = this.device.alloc(STEP_STATS_BYTES, "step stats");
-    this.device.write(this.#stats, initialStepStats());
-    for (const [, p] of named) {
-      if (p.device !== this.device && !this.#flags.has(p.device)) {
-        const flag = p.device.alloc(16, "step flag");
-        p.device.write(flag, new Uint32Array([1, 0, 0, 0]));
-        this.#flags.set(p.device, flag);
-      }
-    }
+    this.#stats = new StepGuard(this.device, named.map(([, p]) => p.device));
   }
 
   /** Completed epochs. */
@@ -415,10 +394,7 @@ export class Trainer {
     this.#elapsed = state.elapsedSeconds;
     this.#totalNonFinite = state.nonFinite.total;
     this.#consecutive = state.nonFinite.consecutive;
-    const words = initialStepStats();
-    words[1] = state.nonFinite.consecutive;
-    words[2] = state.nonFinite.total;
-    this.device.write(this.#stats, words);
+    this.#stats.restore(state.nonFinite.consecutive, state.nonFinite.total);
     this.#lastCheckpoint = ckpt.dir;
   }
 
@@ -550,9 +526,7 @@ export class Trainer {
   /** Frees the optimiser state and the statistics buffers (not the model). */
   dispose(): void {
     this.optimizer.dispose();
-    this.device.release(this.#stats);
-    for (const [device, flag] of this.#flags) device.release(flag);
-    this.#flags.clear();
+    this.#stats.dispose();
   }
 
   async #trainStep(
@@ -571,36 +545,22 @@ export class Trainer {
         throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
       }
       const loss = crossEntropy(logits, y);
-      stepGuard(device, loss.storage.buffer, this.#stats, n);
-      const scores = logits.isContiguous ? logits : logits.contiguous();
-      countTopKErrors(
-        device,
-        scores.storage.buffer,
-        y.storage.buffer,
-        this.#stats,
-        n,
-        logits.shape[1] as number,
-      );
-      // Other devices learn the verdict through the host; the read overlaps backward.
-      const flag = this.#flags.size > 0 ? device.read(this.#stats, 0, 4) : null;
+      const guard = this.#stats;
+      guard.begin(loss, n);
       await loss.backward();
-      let guard: GpuBuffer | Map<Device, GpuBuffer> = this.#stats;
-      if (flag) {
-        const bits = new Uint32Array(await flag);
-        for (const [other, buffer] of this.#flags) other.write(buffer, bits);
-        guard = new Map([[device, this.#stats], ...this.#flags]);
-      }
+      // Every update is checked before any is made; across devices the verdict goes through
+      // the host (one wait), on one device it stays on the GPU.
+      this.optimizer.check(guard);
+      await guard.settle();
       this.optimizer.step({ guard });
+      guard.countTopK(logits, y);
       this.optimizer.zeroGrad();
     });
   }
 
   /** Reads the GPU totals, zeroes them, folds them into the epoch's totals, reports. */
   async #drain(stepInEpoch: number): Promise<StepStats> {
-    const pending = this.device.read(this.#stats, 0, STEP_STATS_BYTES);
-    const zero = new Uint32Array(STEP_STATS_WORDS - STEP_STATS_COUNTERS_FROM);
-    this.device.write(this.#stats, zero, STEP_STATS_COUNTERS_FROM * 4);
-    const s = decodeStepStats(await pending);
+    const s = await this.#stats.drain();
     const p = this.#partial;
     p.lossSum += s.lossSum;
     p.steps += s.steps;
