@@ -144,6 +144,7 @@ export class Device {
     submissions: 0,
   };
   #pipelineIds = new Map<GPUComputePipeline, number>();
+  #compiled: string[] = [];
   #bufferIds = new WeakMap<GPUBuffer, number>();
   #nextBufferId = 0;
   #uniformBuffers = new Map<string, GPUBuffer>();
@@ -246,6 +247,11 @@ export class Device {
   /** Whether the device can time passes on the GPU (`timestamp-query`). */
   get hasTimestamps(): boolean {
     return this.gpu.features.has("timestamp-query");
+  }
+
+  /** The names of the dispatches that compiled each pipeline so far, in order. */
+  compiledKernels(): readonly string[] {
+    return this.#compiled;
   }
 
   /** Current memory counters. */
@@ -487,6 +493,7 @@ export class Device {
     this.#watch(`compiling the ${dispatch.name} kernel`, "validation");
     this.#pipelines.set(dispatch.wgsl, pipeline);
     this.#pipelineIds.set(pipeline, this.#pipelineIds.size);
+    this.#compiled.push(dispatch.name);
     this.#stats.pipelines++;
     this.#stats.compileMs += performance.now() - start;
     return pipeline;
