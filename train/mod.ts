@@ -116,3 +116,4 @@ export {
   type ProgressUpdate,
 } from "./progress.ts";
 export * from "./data/mod.ts";
+export * from "./experiment/mod.ts";
