@@ -26,7 +26,7 @@
  * @module
  */
 
-export { Device, GpuError } from "./kernels/device.ts";
+export { Device, DeviceAssertionError, GpuError } from "./kernels/device.ts";
 export type { AcquireOptions, DeviceLimits, MemoryStats } from "./kernels/device.ts";
 export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
 export type {

@@ -7,6 +7,7 @@
  */
 
 import { type Dispatch, foldWorkgroups } from "./_program.ts";
+import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -77,6 +78,22 @@ export class GpuError extends Error {
   override name = "GpuError";
 }
 
+/**
+ * A check inside a kernel failed (see `kernels/_fault.ts`), e.g. a class label out of range.
+ * Raised by the first read from the device after the kernel ran.
+ */
+export class DeviceAssertionError extends GpuError {
+  override name = "DeviceAssertionError";
+}
+
+/** Where a kernel records a failed check: bind `buffer`, pass `code` to `raiseFault`. */
+export interface FaultSlot {
+  /** The device's fault buffer. */
+  readonly buffer: GpuBuffer;
+  /** The code of this kind of fault (never 0). */
+  readonly code: number;
+}
+
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
 
@@ -128,6 +145,9 @@ export class Device {
   #pendingLabels: string[] = [];
   #dispatchesPerSubmit: number;
   #errors: Promise<GpuError | null>[] = [];
+  #faults: GpuBuffer | null = null;
+  #faultKinds = new Map<string, number>();
+  #faultMessages: FaultMessage[] = [];
   #lost: string | null = null;
   #stats: MemoryStats = {
     liveBytes: 0,
@@ -296,14 +316,41 @@ export class Device {
     this.gpu.queue.writeBuffer(buffer.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
   }
 
-  /** Reads `byteLength` bytes back to the host; waits for every command recorded so far. */
+  /**
+   * The fault buffer and the code of one kind of device-side check (`kind` names it; `message`
+   * turns the three words the kernel records into the error's text). The buffer is created on
+   * first use; every later {@link Device.read} also reads it and throws a
+   * {@link DeviceAssertionError} when a kernel recorded a fault.
+   */
+  faultSlot(kind: string, message: FaultMessage): FaultSlot {
+    if (!this.#faults) {
+      const buffer = this.gpu.createBuffer({ size: FAULT_BYTES, usage: BUFFER_USAGE });
+      this.#faults = { buffer, capacity: FAULT_BYTES, device: this };
+    }
+    let code = this.#faultKinds.get(kind);
+    if (code === undefined) {
+      this.#faultMessages.push(message);
+      code = this.#faultMessages.length;
+      this.#faultKinds.set(kind, code);
+    }
+    return { buffer: this.#faults, code };
+  }
+
+  /**
+   * Reads `byteLength` bytes back to the host; waits for every command recorded so far. Throws
+   * a {@link DeviceAssertionError} if a kernel recorded a fault since the last read.
+   */
   async read(buffer: GpuBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
     this.#checkAlive("read");
     const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.gpu.createBuffer({ size: Math.max(size, 4), usage: MAP_READ_USAGE });
+    // The fault words ride along after the data: one copy, one map.
+    const faults = this.#faults;
+    const total = size + (faults ? FAULT_BYTES : 0);
+    const staging = this.gpu.createBuffer({ size: Math.max(total, 4), usage: MAP_READ_USAGE });
     this.#endPass();
     this.#encoder ??= this.gpu.createCommandEncoder();
     if (size > 0) this.#encoder.copyBufferToBuffer(buffer.buffer, byteOffset, staging, 0, size);
+    if (faults) this.#encoder.copyBufferToBuffer(faults.buffer, 0, staging, size, FAULT_BYTES);
     this.#pendingLabels.push("read");
     this.flush();
     try {
@@ -314,10 +361,20 @@ export class Device {
       this.#checkAlive("read");
       throw new GpuError(`${this.label}: reading ${byteLength} bytes failed: ${error}`);
     }
-    const out = staging.getMappedRange(0, size).slice(0, byteLength);
+    const mapped = staging.getMappedRange(0, Math.max(total, 4));
+    const out = mapped.slice(0, byteLength);
+    const fault = faults ? new Uint32Array(mapped.slice(size, total)) : null;
     staging.unmap();
     staging.destroy();
     await this.#raiseErrors();
+    if (fault && fault[0] !== 0) {
+      this.write(faults!, new Uint32Array(FAULT_BYTES / 4));
+      const message = this.#faultMessages[fault[0] - 1];
+      const words = [fault[1], fault[2], fault[3]] as const;
+      throw new DeviceAssertionError(
+        `${this.label}: ${message ? message(words) : `kernel fault ${fault[0]}`}`,
+      );
+    }
     return out;
   }
 

@@ -71,6 +71,7 @@ export {
   type CheckpointMetadata,
   loadCheckpoint,
   type LoadCheckpointOptions,
+  NonFiniteCheckpointError,
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./checkpoint.ts";
