@@ -8,10 +8,10 @@
  * @module
  */
 
-import type { Binding, Device, GpuBuffer } from "./device.ts";
+import type { Device, GpuBuffer } from "./device.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { sumPartials } from "./_split_k.ts";
-import { flatMain, flatMainHead } from "./_program.ts";
+import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
   batchRuns,
