@@ -7,6 +7,13 @@
  */
 
 import { type Dispatch, foldWorkgroups } from "./_program.ts";
+import {
+  type AdapterEntry,
+  describeAdapters,
+  isSoftwareAdapter,
+  listAdapters,
+  matchAdapter,
+} from "./adapters.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -66,6 +73,11 @@ export interface Binding {
 export interface AcquireOptions {
   /** Adapter preference passed to `navigator.gpu.requestAdapter`. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * The adapter to use: an index into `listAdapters()` or part of its name (case-insensitive).
+   * For {@link Device.acquireMany}, a comma-separated list names one per device.
+   */
+  adapter?: string | number;
   /** Dispatches recorded before the pending commands are submitted (default 64). */
   dispatchesPerSubmit?: number;
   /** A label that names the device in error messages. */
@@ -79,6 +91,135 @@ export class GpuError extends Error {
 
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
+
+/** Host transfers of all devices together, counted since start (or {@link resetTransferStats}). */
+export interface TransferStats {
+  /** Host waits on the GPU: one wait for several maps, on one device or several, counts once. */
+  syncPoints: number;
+  /** Buffers mapped for reading. */
+  maps: number;
+  /** Wall-clock milliseconds spent awaiting maps. */
+  mapWaitMs: number;
+  /** Bytes read back to the host. */
+  bytesRead: number;
+  /** Bytes written from the host. */
+  bytesWritten: number;
+  /** Staging buffers allocated (a steady training loop allocates none). */
+  stagingAllocated: number;
+}
+
+const transfers: TransferStats = {
+  syncPoints: 0,
+  maps: 0,
+  mapWaitMs: 0,
+  bytesRead: 0,
+  bytesWritten: 0,
+  stagingAllocated: 0,
+};
+
+/**
+ * The host-transfer counters: how often the host waited on the GPU, for how long, and how many
+ * bytes crossed. A multi-device step's cost is mostly these waits.
+ *
+ * @example
+ * ```ts
+ * import { Device, resetTransferStats, transferStats } from "./device.ts";
+ * const device = await Device.acquire();
+ * const buf = device.alloc(16);
+ * resetTransferStats();
+ * await device.read(buf, 0, 16);
+ * console.log(transferStats().syncPoints, transferStats().bytesRead); // 1 16
+ * ```
+ */
+export function transferStats(): TransferStats {
+  return { ...transfers };
+}
+
+/** Zeroes the counters of {@link transferStats}. */
+export function resetTransferStats(): void {
+  for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
+}
+
+/**
+ * A map-read buffer for one recurring readback (one cut and direction of a split model, say),
+ * kept across steps so that a step allocates no staging memory. It grows when a larger read
+ * needs it, and serves one read at a time.
+ *
+ * @example Read the same buffer every step through one staging buffer
+ * ```ts
+ * import { Device, StagingBuffer } from "./device.ts";
+ * const device = await Device.acquire();
+ * const buf = device.alloc(8);
+ * device.write(buf, new Float32Array([1, 2]));
+ * const staging = new StagingBuffer(device, "loss readback");
+ * let seen: number[] = [];
+ * const consume = (bytes: Uint8Array) => (seen = [...new Float32Array(bytes.slice().buffer)]);
+ * await Device.readTogether([{ source: buf, bytes: 8, staging, consume }]);
+ * console.log(seen); // [1, 2]
+ * staging.destroy();
+ * ```
+ */
+export class StagingBuffer {
+  /** The device whose buffers it reads. */
+  readonly device: Device;
+  /** Names it in errors. */
+  readonly label: string;
+  #buffer: GPUBuffer | null = null;
+  #busy = false;
+
+  /** A staging buffer of `device`; memory is allocated by the first read. */
+  constructor(device: Device, label = "staging") {
+    this.device = device;
+    this.label = label;
+  }
+
+  /** Internal: the mapped-read buffer for `bytes` bytes, held until {@link StagingBuffer._free}. */
+  _take(bytes: number): GPUBuffer {
+    if (this.#busy) {
+      throw new GpuError(`${this.device.label}: ${this.label} is already in use by another read`);
+    }
+    if (!this.#buffer || this.#buffer.size < bytes) {
+      this.#buffer?.destroy();
+      this.#buffer = this.device.gpu.createBuffer({
+        size: Math.max(bytes, 4),
+        usage: MAP_READ_USAGE,
+        label: this.label,
+      });
+      transfers.stagingAllocated++;
+    }
+    this.#busy = true;
+    return this.#buffer;
+  }
+
+  /** Internal: ends the read that {@link StagingBuffer._take} started. */
+  _free(): void {
+    this.#busy = false;
+  }
+
+  /** Frees the GPU memory; the next read allocates again. */
+  destroy(): void {
+    this.#buffer?.destroy();
+    this.#buffer = null;
+    this.#busy = false;
+  }
+}
+
+/** One read of {@link Device.readTogether}. */
+export interface ReadRequest {
+  /** The buffer to read. */
+  source: GpuBuffer;
+  /** Start of the range in bytes (a multiple of 4; default 0). */
+  offset?: number;
+  /** Length of the range in bytes. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a spare one of the source's device). */
+  staging?: StagingBuffer;
+  /**
+   * Receives the bytes while they are mapped: write them to their destination or copy them out
+   * here, since the view is detached when the call returns.
+   */
+  consume(bytes: Uint8Array): void;
+}
 
 /**
  * Size classes: four per power of two, so a reused buffer wastes at most 25 %, and a
@@ -128,6 +269,7 @@ export class Device {
   #pendingLabels: string[] = [];
   #dispatchesPerSubmit: number;
   #errors: Promise<GpuError | null>[] = [];
+  #spareStaging: StagingBuffer[] = [];
   #lost: string | null = null;
   #stats: MemoryStats = {
     liveBytes: 0,
@@ -147,8 +289,7 @@ export class Device {
   ) {
     this.gpu = gpu;
     this.adapterInfo = info;
-    const desc = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
-    this.isSoftware = isFallback || /llvmpipe|lavapipe|swiftshader|warp|software/.test(desc);
+    this.isSoftware = isFallback || isSoftwareAdapter(info);
     const l = gpu.limits;
     this.limits = {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -175,9 +316,10 @@ export class Device {
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuError("WebGPU is not available in this runtime (navigator.gpu is missing)");
     }
-    const adapter = await navigator.gpu.requestAdapter({
-      powerPreference: options.powerPreference ?? "high-performance",
-    });
+    const chosen = options.adapter === undefined ? undefined : await chooseAdapter(options.adapter);
+    const adapter = await navigator.gpu.requestAdapter(
+      chosen?.options ?? { powerPreference: options.powerPreference ?? "high-performance" },
+    );
     if (!adapter) {
       throw new GpuError(
         "no WebGPU adapter found: install a GPU driver or Mesa's Vulkan driver (mesa-vulkan-drivers)",
@@ -209,17 +351,53 @@ export class Device {
   }
 
   /**
-   * Acquires `count` devices. WebGPU gives one device per adapter request, so on a machine with
-   * one GPU these are independent logical devices of the same physical adapter.
+   * Acquires `count` devices: one per physical adapter where the machine has `count` hardware
+   * adapters (or where `options.adapter` lists one per device, `"0,1"`), otherwise `count`
+   * logical devices of the one best adapter, which share its hardware.
    */
   static async acquireMany(count: number, options: AcquireOptions = {}): Promise<Device[]> {
+    const named = options.adapter === undefined ? [] : String(options.adapter).split(",");
+    if (named.length > 1 && named.length !== count) {
+      throw new GpuError(`--adapter names ${named.length} adapters for ${count} devices`);
+    }
+    let perDevice: (string | number | undefined)[] = Array.from(
+      { length: count },
+      (_, i) => named[named.length > 1 ? i : 0],
+    );
+    if (named.length === 0 && count > 1) {
+      const hardware = (await listAdapters()).filter((a) => !a.software);
+      if (hardware.length >= count) perDevice = hardware.slice(0, count).map((a) => a.index);
+    }
     const devices: Device[] = [];
     for (let i = 0; i < count; i++) {
       devices.push(
-        await Device.acquire({ ...options, label: options.label && `${options.label}${i}` }),
+        await Device.acquire({
+          ...options,
+          adapter: perDevice[i],
+          label: options.label && `${options.label}${i}`,
+        }),
       );
     }
     return devices;
+  }
+
+  /**
+   * How a set of devices maps onto hardware, for logs: `"2 physical adapters"` or `"2 logical
+   * devices of one adapter (llvmpipe …)"`.
+   *
+   * @example
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const devices = await Device.acquireMany(2);
+   * console.log(Device.placementNote(devices)); // e.g. "2 logical devices of one adapter (gpu0 (llvmpipe …))"
+   * ```
+   */
+  static placementNote(devices: readonly Device[]): string {
+    const names = new Set(devices.map((d) => adapterKey(d.adapterInfo)));
+    if (devices.length < 2) return `one device (${devices[0]?.describe() ?? "none"})`;
+    return names.size === devices.length
+      ? `${devices.length} physical adapters (${devices.map((d) => d.describe()).join(", ")})`
+      : `${devices.length} logical devices of one adapter (${devices[0].describe()})`;
   }
 
   /** A one-line description: label, adapter and whether it is software. */
@@ -294,31 +472,125 @@ export class Device {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     this.gpu.queue.writeBuffer(buffer.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
+    transfers.bytesWritten += data.byteLength;
   }
 
   /** Reads `byteLength` bytes back to the host; waits for every command recorded so far. */
   async read(buffer: GpuBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
-    this.#checkAlive("read");
-    const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.gpu.createBuffer({ size: Math.max(size, 4), usage: MAP_READ_USAGE });
-    this.#endPass();
-    this.#encoder ??= this.gpu.createCommandEncoder();
-    if (size > 0) this.#encoder.copyBufferToBuffer(buffer.buffer, byteOffset, staging, 0, size);
-    this.#pendingLabels.push("read");
-    this.flush();
+    const staging = this.#spareStaging.pop() ?? new StagingBuffer(this, "read");
+    let out = new ArrayBuffer(0);
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */);
-    } catch (error) {
-      staging.destroy();
-      await this.#raiseErrors();
-      this.#checkAlive("read");
-      throw new GpuError(`${this.label}: reading ${byteLength} bytes failed: ${error}`);
+      await Device.readTogether([{
+        source: buffer,
+        offset: byteOffset,
+        bytes: byteLength,
+        staging,
+        consume: (bytes) => (out = bytes.slice().buffer),
+      }]);
+    } finally {
+      this.#spareStaging.push(staging);
     }
-    const out = staging.getMappedRange(0, size).slice(0, byteLength);
-    staging.unmap();
-    staging.destroy();
-    await this.#raiseErrors();
     return out;
+  }
+
+  /**
+   * Reads several buffers, of one device or several, with ONE host wait: records every copy,
+   * submits each device once, maps all staging buffers together and waits for them at once
+   * (Deno's maps resolve through a polling loop of about 10 ms, which maps issued together
+   * share). If a device fails, the other maps are released before the error, which names it.
+   *
+   * @example Two devices' buffers, one wait
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * const x = a.alloc(4), y = b.alloc(4);
+   * a.write(x, new Float32Array([1]));
+   * b.write(y, new Float32Array([2]));
+   * const got: number[] = [];
+   * const consume = (bytes: Uint8Array) => got.push(new Float32Array(bytes.slice().buffer)[0]);
+   * await Device.readTogether([{ source: x, bytes: 4, consume }, { source: y, bytes: 4, consume }]);
+   * console.log(got); // [1, 2]
+   * ```
+   */
+  static async readTogether(reads: readonly ReadRequest[]): Promise<void> {
+    const taken: { read: ReadRequest; staging: StagingBuffer; buffer: GPUBuffer; size: number }[] =
+      [];
+    try {
+      for (const read of reads) {
+        const device = read.source.device;
+        device.#checkAlive("read");
+        const size = Math.ceil(read.bytes / 4) * 4;
+        const staging = read.staging ?? new StagingBuffer(device, "read");
+        if (staging.device !== device) {
+          throw new GpuError(
+            `${staging.label} belongs to ${staging.device.label}, not ${device.label}`,
+          );
+        }
+        const buffer = staging._take(size);
+        taken.push({ read, staging, buffer, size });
+        device.#endPass();
+        device.#encoder ??= device.gpu.createCommandEncoder();
+        if (size > 0) {
+          device.#encoder.copyBufferToBuffer(
+            read.source.buffer,
+            read.offset ?? 0,
+            buffer,
+            0,
+            size,
+          );
+        }
+        device.#pendingLabels.push("read");
+      }
+      const devices = [...new Set(taken.map((t) => t.read.source.device))];
+      for (const device of devices) device.flush();
+      const start = performance.now();
+      const mapped = await Promise.allSettled(
+        taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, Math.max(t.size, 4))),
+      );
+      transfers.mapWaitMs += performance.now() - start;
+      transfers.syncPoints++;
+      transfers.maps += taken.length;
+      // Every mapped buffer is unmapped whatever fails, so neither side is left holding a map.
+      let failure: GpuError | null = null;
+      const fail = (device: Device, what: unknown): void => {
+        failure ??= what instanceof GpuError
+          ? what
+          : new GpuError(`${device.describe()}: reading back failed: ${what}`);
+      };
+      taken.forEach((t, i) => {
+        const device = t.read.source.device;
+        const outcome = mapped[i];
+        if (outcome.status === "rejected") {
+          return fail(
+            device,
+            device.#lost === null
+              ? outcome.reason
+              : new GpuError(`${device.label} is lost (${device.#lost}); its read cannot finish`),
+          );
+        }
+        try {
+          if (!failure) {
+            device.#checkAlive("read");
+            const range = t.buffer.getMappedRange(0, Math.max(t.size, 4));
+            t.read.consume(new Uint8Array(range, 0, t.read.bytes));
+            transfers.bytesRead += t.read.bytes;
+          }
+        } catch (error) {
+          fail(device, error);
+        } finally {
+          try {
+            t.buffer.unmap();
+          } catch { /* the device is gone: nothing is mapped any more */ }
+        }
+      });
+      if (failure) throw failure;
+      for (const device of devices) await device.#raiseErrors();
+    } finally {
+      for (const t of taken) {
+        if (t.read.staging) t.staging._free();
+        else t.staging.destroy();
+      }
+    }
   }
 
   /** Waits until the GPU has finished everything submitted, and raises any error it reported. */
@@ -398,6 +670,7 @@ export class Device {
   destroy(): void {
     this.flush();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    for (const staging of this.#spareStaging) staging.destroy();
     this.#pool.clear();
     this.#lost ??= "destroyed";
     this.gpu.destroy();
@@ -450,6 +723,23 @@ export class Device {
       throw new GpuError(`${this.label} is lost (${this.#lost}); cannot run ${what}`);
     }
   }
+}
+
+/** The adapter `selector` names, or an error that lists the adapters there are. */
+async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
+  const adapters = await listAdapters();
+  const found = matchAdapter(adapters, selector);
+  if (!found) {
+    throw new GpuError(
+      `no WebGPU adapter matches --adapter ${JSON.stringify(String(selector))}; ` +
+        `available: ${describeAdapters(adapters)}`,
+    );
+  }
+  return found;
+}
+
+function adapterKey(info: GPUAdapterInfo): string {
+  return [info.vendor, info.architecture, info.device, info.description].join("|");
 }
 
 function padTo4(bytes: Uint8Array): Uint8Array {
