@@ -15,16 +15,16 @@
  * @module
  */
 
-import { benchCommand } from "./train/cli/bench.ts";
-import { evalCommand } from "./train/cli/eval.ts";
-import { releaseDevices } from "./train/cli/_model.ts";
-import { closest, type Command, parse, UsageError } from "./train/cli/_options.ts";
-import { prepareCommand } from "./train/cli/prepare.ts";
-import { summaryCommand } from "./train/cli/summary.ts";
-import { trainCommand } from "./train/cli/train.ts";
+import { benchCommand } from "./cli/bench.ts";
+import { evalCommand } from "./cli/eval.ts";
+import { releaseDevices } from "./cli/_model.ts";
+import { closest, type Command, parse, UsageError } from "./cli/_options.ts";
+import { prepareCommand } from "./cli/prepare.ts";
+import { summaryCommand } from "./cli/summary.ts";
+import { trainCommand } from "./cli/train.ts";
 
-export { UsageError } from "./train/cli/_options.ts";
-export type { RunConfig } from "./train/cli/_config.ts";
+export { UsageError } from "./cli/_options.ts";
+export type { RunConfig } from "./cli/_config.ts";
 
 const COMMANDS: Record<string, Command> = {
   train: trainCommand,

@@ -28,6 +28,7 @@
 
 export {
   Device,
+  DeviceAssertionError,
   GpuError,
   resetTransferStats,
   StagingBuffer,

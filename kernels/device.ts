@@ -14,6 +14,7 @@ import {
   listAdapters,
   matchAdapter,
 } from "./adapters.ts";
+import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -87,6 +88,22 @@ export interface AcquireOptions {
 /** Raised for any failure on the GPU: a validation error, out of memory, or a lost device. */
 export class GpuError extends Error {
   override name = "GpuError";
+}
+
+/**
+ * A check inside a kernel failed (see `kernels/_fault.ts`), e.g. a class label out of range.
+ * Raised by the first read from the device after the kernel ran.
+ */
+export class DeviceAssertionError extends GpuError {
+  override name = "DeviceAssertionError";
+}
+
+/** Where a kernel records a failed check: bind `buffer`, pass `code` to `raiseFault`. */
+export interface FaultSlot {
+  /** The device's fault buffer. */
+  readonly buffer: GpuBuffer;
+  /** The code of this kind of fault (never 0). */
+  readonly code: number;
 }
 
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
@@ -270,6 +287,9 @@ export class Device {
   #dispatchesPerSubmit: number;
   #errors: Promise<GpuError | null>[] = [];
   #spareStaging: StagingBuffer[] = [];
+  #faults: GpuBuffer | null = null;
+  #faultKinds = new Map<string, number>();
+  #faultMessages: FaultMessage[] = [];
   #lost: string | null = null;
   #stats: MemoryStats = {
     liveBytes: 0,
@@ -475,7 +495,30 @@ export class Device {
     transfers.bytesWritten += data.byteLength;
   }
 
-  /** Reads `byteLength` bytes back to the host; waits for every command recorded so far. */
+  /**
+   * The fault buffer and the code of one kind of device-side check (`kind` names it; `message`
+   * turns the three words the kernel records into the error's text). The buffer is created on
+   * first use; every later {@link Device.read} also reads it and throws a
+   * {@link DeviceAssertionError} when a kernel recorded a fault.
+   */
+  faultSlot(kind: string, message: FaultMessage): FaultSlot {
+    if (!this.#faults) {
+      const buffer = this.gpu.createBuffer({ size: FAULT_BYTES, usage: BUFFER_USAGE });
+      this.#faults = { buffer, capacity: FAULT_BYTES, device: this };
+    }
+    let code = this.#faultKinds.get(kind);
+    if (code === undefined) {
+      this.#faultMessages.push(message);
+      code = this.#faultMessages.length;
+      this.#faultKinds.set(kind, code);
+    }
+    return { buffer: this.#faults, code };
+  }
+
+  /**
+   * Reads `byteLength` bytes back to the host; waits for every command recorded so far. Throws
+   * a {@link DeviceAssertionError} if a kernel recorded a fault since the last read.
+   */
   async read(buffer: GpuBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
     const staging = this.#spareStaging.pop() ?? new StagingBuffer(this, "read");
     let out = new ArrayBuffer(0);
@@ -513,39 +556,37 @@ export class Device {
    * ```
    */
   static async readTogether(reads: readonly ReadRequest[]): Promise<void> {
-    const taken: { read: ReadRequest; staging: StagingBuffer; buffer: GPUBuffer; size: number }[] =
-      [];
+    const taken: Taken[] = [];
     try {
       for (const read of reads) {
         const device = read.source.device;
         device.#checkAlive("read");
-        const size = Math.ceil(read.bytes / 4) * 4;
         const staging = read.staging ?? new StagingBuffer(device, "read");
         if (staging.device !== device) {
           throw new GpuError(
             `${staging.label} belongs to ${staging.device.label}, not ${device.label}`,
           );
         }
-        const buffer = staging._take(size);
-        taken.push({ read, staging, buffer, size });
+        const size = Math.ceil(read.bytes / 4) * 4;
+        // A device's fault words ride along after its first read's data: no extra copy or map.
+        const faults = taken.some((t) => t.read.source.device === device) ? null : device.#faults;
+        const total = Math.max(size + (faults ? FAULT_BYTES : 0), 4);
+        const buffer = staging._take(total);
+        taken.push({ read, staging, buffer, size, total, faults });
         device.#endPass();
         device.#encoder ??= device.gpu.createCommandEncoder();
+        const encoder = device.#encoder;
         if (size > 0) {
-          device.#encoder.copyBufferToBuffer(
-            read.source.buffer,
-            read.offset ?? 0,
-            buffer,
-            0,
-            size,
-          );
+          encoder.copyBufferToBuffer(read.source.buffer, read.offset ?? 0, buffer, 0, size);
         }
+        if (faults) encoder.copyBufferToBuffer(faults.buffer, 0, buffer, size, FAULT_BYTES);
         device.#pendingLabels.push("read");
       }
       const devices = [...new Set(taken.map((t) => t.read.source.device))];
       for (const device of devices) device.flush();
       const start = performance.now();
       const mapped = await Promise.allSettled(
-        taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, Math.max(t.size, 4))),
+        taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
       );
       transfers.mapWaitMs += performance.now() - start;
       transfers.syncPoints++;
@@ -569,12 +610,13 @@ export class Device {
           );
         }
         try {
-          if (!failure) {
-            device.#checkAlive("read");
-            const range = t.buffer.getMappedRange(0, Math.max(t.size, 4));
-            t.read.consume(new Uint8Array(range, 0, t.read.bytes));
-            transfers.bytesRead += t.read.bytes;
-          }
+          if (failure) return;
+          device.#checkAlive("read");
+          const range = t.buffer.getMappedRange(0, t.total);
+          const fault = t.faults ? new Uint32Array(range, t.size, FAULT_BYTES / 4) : null;
+          if (fault && fault[0] !== 0) return fail(device, device.#faultError(fault));
+          t.read.consume(new Uint8Array(range, 0, t.read.bytes));
+          transfers.bytesRead += t.read.bytes;
         } catch (error) {
           fail(device, error);
         } finally {
@@ -583,14 +625,24 @@ export class Device {
           } catch { /* the device is gone: nothing is mapped any more */ }
         }
       });
-      if (failure) throw failure;
       for (const device of devices) await device.#raiseErrors();
+      if (failure) throw failure;
     } finally {
       for (const t of taken) {
         if (t.read.staging) t.staging._free();
         else t.staging.destroy();
       }
     }
+  }
+
+  /** The error for a fault a kernel recorded; clears the fault words for the next one. */
+  #faultError(fault: Uint32Array): DeviceAssertionError {
+    const words = [fault[1], fault[2], fault[3]] as const;
+    const message = this.#faultMessages[fault[0] - 1];
+    this.write(this.#faults!, new Uint32Array(FAULT_BYTES / 4));
+    return new DeviceAssertionError(
+      `${this.label}: ${message ? message(words) : `kernel fault ${fault[0]}`}`,
+    );
   }
 
   /** Waits until the GPU has finished everything submitted, and raises any error it reported. */
@@ -740,6 +792,18 @@ async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
 
 function adapterKey(info: GPUAdapterInfo): string {
   return [info.vendor, info.architecture, info.device, info.description].join("|");
+}
+
+/** One read of {@link Device.readTogether} in flight. */
+interface Taken {
+  read: ReadRequest;
+  staging: StagingBuffer;
+  buffer: GPUBuffer;
+  /** Bytes of data copied (the read's bytes rounded up to 4). */
+  size: number;
+  /** Bytes mapped: the data, then the fault words when `faults` is set. */
+  total: number;
+  faults: GpuBuffer | null;
 }
 
 function padTo4(bytes: Uint8Array): Uint8Array {

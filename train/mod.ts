@@ -73,10 +73,12 @@ export {
 export {
   CHECKPOINT_POINTER,
   type CheckpointPointer,
+  lastGoodCheckpoint,
   latestCheckpoint,
   type LoadedCheckpoint,
   loadModelWeights,
   loadTrainingCheckpoint,
+  type LoadTrainingCheckpointOptions,
   type PartialEpoch,
   type SaveCheckpointOptions,
   type SaveTrainingCheckpoint,
@@ -107,6 +109,7 @@ export {
   METRICS_JSONL,
   readMetrics,
   type ReadMetricsOptions,
+  truncateMetrics,
 } from "./run_log.ts";
 export { CURVES_SVG, type PlotOptions, renderTrainingSvg, writeTrainingPlot } from "./plot_svg.ts";
 export {
@@ -116,3 +119,4 @@ export {
   type ProgressUpdate,
 } from "./progress.ts";
 export * from "./data/mod.ts";
+export * from "./experiment/mod.ts";

@@ -55,6 +55,7 @@ import type { Dataset } from "./data/dataset.ts";
 import { DataLoader } from "./data/loader.ts";
 import type { Module } from "../nn/module.ts";
 import {
+  lastGoodCheckpoint,
   type LoadedCheckpoint,
   loadModelWeights,
   loadTrainingCheckpoint,
@@ -65,7 +66,9 @@ import {
 import { type PlateauOptions, ReduceLROnPlateau } from "./plateau.ts";
 import { writeTrainingPlot } from "./plot_svg.ts";
 import { type ProgressOptions, ProgressReporter } from "./progress.ts";
-import { appendEpochMetrics, type EpochMetrics, readMetrics } from "./run_log.ts";
+import { appendEpochMetrics, type EpochMetrics, readMetrics, truncateMetrics } from "./run_log.ts";
+import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
+import { removeStaleTemps } from "../nn/_atomic.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
 
 /** What the trainer needs of a model: an `nn` module whose `forward` returns logits. */
@@ -388,6 +391,12 @@ export class Trainer {
     this.#progress?.log(message);
   }
 
+  /** Warnings reach the user even with progress output off. */
+  #warn(message: string): void {
+    if (this.#progress) this.#progress.log(message);
+    else console.warn(message);
+  }
+
   /** Restores the state of a checkpoint (done by `run` when `resume` is set). */
   async restore(ckpt: LoadedCheckpoint): Promise<void> {
     const { state } = ckpt;
@@ -418,9 +427,15 @@ export class Trainer {
     const o = this.options;
     const callStart = performance.now();
     await Deno.mkdir(o.runDir, { recursive: true });
+    // Temporary files of the pointer, plot and logs that a crash left behind.
+    await removeStaleTemps(o.runDir);
     if (o.resume) {
-      const ckpt = o.resume === true ? await loadTrainingCheckpoint(o.runDir) : o.resume;
+      const ckpt = o.resume === true
+        ? await loadTrainingCheckpoint(o.runDir, { warn: (m) => this.#warn(m) })
+        : o.resume;
       await this.restore(ckpt);
+      // Epochs logged after the checkpoint are about to be redone.
+      await truncateMetrics(o.runDir, this.#epochsDone);
       this.#log(
         `resumed from ${ckpt.dir}: ${this.#epochsDone} epochs done, step ${this.#step}` +
           (ckpt.state.partialEpoch ? `, mid-epoch at batch ${ckpt.state.loader.position}` : ""),
@@ -610,16 +625,32 @@ export class Trainer {
       throw new NonFiniteLossError(
         `${s.consecutiveNonFinite} non-finite losses in a row (limit ${this.#maxNonFinite}) at ` +
           `step ${this.#step}: training stopped; their updates were skipped. ` +
-          (this.#lastCheckpoint
-            ? `The last good checkpoint is ${this.#lastCheckpoint}.`
-            : "No checkpoint was written yet.") +
-          " Try a lower learning rate.",
+          (await this.#lastGood()) + " Try a lower learning rate.",
       );
     }
     return s;
   }
 
+  /** Names the newest checkpoint of the run whose files check out (all finite). */
+  async #lastGood(): Promise<string> {
+    const good = await lastGoodCheckpoint(this.options.runDir);
+    return good ? `The last good checkpoint is ${good}.` : "No good checkpoint was written yet.";
+  }
+
   async #checkpoint(reason: "epoch" | "interrupt"): Promise<void> {
+    try {
+      await this.#saveCheckpoint(reason);
+    } catch (error) {
+      // Non-finite weights or velocities: nothing was written; the run cannot continue.
+      if (!(error instanceof NonFiniteCheckpointError)) throw error;
+      throw new NonFiniteLossError(
+        `step ${this.#step}: ${error.message}. ${await this
+          .#lastGood()} Try a lower learning rate.`,
+      );
+    }
+  }
+
+  async #saveCheckpoint(reason: "epoch" | "interrupt"): Promise<void> {
     const o = this.options;
     const generators: Record<string, { seed: number; offset: number }> = {};
     for (const [name, g] of Object.entries(o.generators ?? {})) generators[name] = g.state();

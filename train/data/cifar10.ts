@@ -7,6 +7,8 @@
  */
 
 import { ArrayDataset } from "./array_dataset.ts";
+import { type DataFormat, sourceDir } from "./data_format.ts";
+import { isFile } from "./_fs.ts";
 
 /** Bytes in one CIFAR-10 record. */
 export const CIFAR10_RECORD_BYTES = 3073;
@@ -150,3 +152,29 @@ export async function loadCifar10(options: Cifar10Options): Promise<ArrayDataset
     source: files.length === 1 ? join(dir, files[0]) : dir,
   });
 }
+
+/**
+ * CIFAR-10's binary version as a data format: a `cifar-10-batches-bin` folder (or its parent),
+ * trained on the five data batches and validated on the test batch.
+ *
+ * @example
+ * ```ts
+ * import { cifar10Format } from "./cifar10.ts";
+ * console.log(await cifar10Format.detect(Deno.cwd())); // null: no data_batch_1.bin here
+ * ```
+ */
+export const cifar10Format: DataFormat = {
+  kind: "cifar10",
+  looksFor: "CIFAR-10 binaries (data_batch_1.bin)",
+  async detect(dir) {
+    if (await isFile(join(dir, "data_batch_1.bin"))) return { kind: "cifar10", dir };
+    const inner = join(dir, "cifar-10-batches-bin");
+    return (await isFile(join(inner, "data_batch_1.bin"))) ? { kind: "cifar10", dir: inner } : null;
+  },
+  async load(source) {
+    const dir = sourceDir(source);
+    const train = await loadCifar10({ dir, split: "train" });
+    const val = await loadCifar10({ dir, split: "test" });
+    return { train, val, description: `CIFAR-10 ${dir}, ${train.length} / ${val.length}` };
+  },
+};

@@ -7,7 +7,9 @@
  */
 
 import { gunzipSync } from "node:zlib";
+import { join } from "node:path";
 import { ArrayDataset } from "./array_dataset.ts";
+import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
 
 /** The element types an IDX file can hold, by their dtype byte. */
 export const IDX_DTYPES: Readonly<Record<number, { name: string; bytes: number }>> = Object
@@ -129,7 +131,11 @@ export interface IdxOptions {
   images: string;
   /** Label file: uint8, dims [N] (e.g. `train-labels-idx1-ubyte.gz`). */
   labels: string;
-  /** Class names; default "0", "1", … up to the largest label (at least 10 names). */
+  /**
+   * Class names (give the training set's to a test set). Default "0", "1", … up to the
+   * largest label, at least 10 names; above 10, every label up to the largest must occur, so
+   * that one corrupt label cannot add classes.
+   */
   classNames?: readonly string[];
 }
 
@@ -167,13 +173,13 @@ export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
       `${options.labels}: ${labels.dims[0]} labels but ${options.images} has ${n} images`,
     );
   }
-  let maxLabel = 0;
-  for (const l of labels.data) maxLabel = Math.max(maxLabel, l);
-  const classNames = options.classNames ??
-    Array.from({ length: Math.max(10, maxLabel + 1) }, (_, i) => String(i));
-  if (maxLabel >= classNames.length) {
+  const classNames = options.classNames ?? inferClassNames(labels.data, options.labels);
+  const count = classNames.length;
+  const bad = labels.data.findIndex((l) => l >= count);
+  if (bad >= 0) {
     throw new Error(
-      `${options.labels}: label ${maxLabel} is outside the ${classNames.length} classes given`,
+      `${options.labels}: record ${bad} has label ${labels.data[bad]}, outside the ${count} ` +
+        `classes [0, ${count})`,
     );
   }
   return new ArrayDataset({
@@ -186,3 +192,79 @@ export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
     source: options.images,
   });
 }
+
+/**
+ * "0" … "K-1" for the labels of a file: K = max(10, largest label + 1). Past the 10 classes of
+ * MNIST-style data each label up to the largest must occur: a gap means a corrupt label (one
+ * byte of 200 among 0–9 would otherwise build a 201-class model).
+ */
+function inferClassNames(labels: ArrayLike<number>, file: string): string[] {
+  const seen = new Set<number>();
+  let largest = 0, at = 0;
+  for (let i = 0; i < labels.length; i++) {
+    seen.add(labels[i]);
+    if (labels[i] > largest) [largest, at] = [labels[i], i];
+  }
+  let missing = 10;
+  while (missing < largest && seen.has(missing)) missing++;
+  if (missing < largest) {
+    let end = missing;
+    while (end + 1 < largest && !seen.has(end + 1)) end++;
+    const gap = end === missing
+      ? `label ${missing} never occurs`
+      : `labels ${missing}–${end} never occur`;
+    throw new Error(
+      `${file}: record ${at} has label ${largest}, but ${gap}: a corrupt label? ` +
+        `(give classNames to load a data set with unused classes)`,
+    );
+  }
+  return Array.from({ length: Math.max(10, largest + 1) }, (_, i) => String(i));
+}
+const IDX_FILES = {
+  trainImages: /^train-images[.-]idx3-ubyte(\.gz)?$/,
+  trainLabels: /^train-labels[.-]idx1-ubyte(\.gz)?$/,
+  valImages: /^t10k-images[.-]idx3-ubyte(\.gz)?$/,
+  valLabels: /^t10k-labels[.-]idx1-ubyte(\.gz)?$/,
+};
+
+async function findIdxFile(dir: string, pattern: RegExp): Promise<string | null> {
+  for await (const e of Deno.readDir(dir)) if (pattern.test(e.name)) return join(dir, e.name);
+  return null;
+}
+
+/**
+ * MNIST-style IDX files as a data format: a folder holding `train-images-idx3-ubyte[.gz]`,
+ * `train-labels-idx1-ubyte[.gz]` and the `t10k-` pair for validation.
+ *
+ * @example
+ * ```ts
+ * import { idxFormat } from "./idx.ts";
+ * console.log(await idxFormat.detect(Deno.cwd())); // null: no IDX files here
+ * ```
+ */
+export const idxFormat: DataFormat = {
+  kind: "idx",
+  looksFor: "IDX files (train-images-idx3-ubyte[.gz])",
+  async detect(dir) {
+    return (await findIdxFile(dir, IDX_FILES.trainImages)) ? { kind: "idx", dir } : null;
+  },
+  async load(source) {
+    const dir = sourceDir(source);
+    const find = async (pattern: RegExp): Promise<string> => {
+      const path = await findIdxFile(dir, pattern);
+      if (path === null) throw new DataFormatError(`${dir}: no file matching ${pattern}`);
+      return path;
+    };
+    const train = await loadIdx({
+      images: await find(IDX_FILES.trainImages),
+      labels: await find(IDX_FILES.trainLabels),
+    });
+    // The test labels are checked against the training set's classes.
+    const val = await loadIdx({
+      images: await find(IDX_FILES.valImages),
+      labels: await find(IDX_FILES.valLabels),
+      classNames: train.classNames,
+    });
+    return { train, val, description: `IDX ${dir}, ${train.length} / ${val.length}` };
+  },
+};

@@ -1,7 +1,8 @@
 /**
  * The CPU side of the data pipeline: datasets of u8 HWC RGB images (synthetic, CIFAR-10,
- * IDX/MNIST, image folders, prepared shards), the paper's augmentation to float32 NCHW
- * batches, and a seeded, resumable, prefetching loader.
+ * IDX/MNIST, image folders, prepared shards), a registry of data formats that recognises a
+ * data folder (`detectDataFormat`), the paper's augmentation to float32 NCHW batches, and a
+ * seeded, resumable, prefetching loader.
  *
  * Importing this module does not load the image decoders (npm `jpeg-js`, `fast-png`): they
  * are imported dynamically by the first PNG/JPEG decode.
@@ -19,11 +20,19 @@
  */
 
 export type { Dataset, Sample } from "./dataset.ts";
+export {
+  type DataFormat,
+  DataFormatError,
+  type DataSource,
+  type DataSplits,
+} from "./data_format.ts";
+export { DATA_FORMATS, dataFormat, detectDataFormat, loadDataSplits } from "./formats.ts";
 export { ArrayDataset, type ArrayDatasetOptions } from "./array_dataset.ts";
 export { Rng, type RngState } from "./rng.ts";
 export {
   SYNTHETIC_CLASS_NAMES,
   SyntheticDataset,
+  syntheticFormat,
   type SyntheticOptions,
   type SyntheticSplitOptions,
   syntheticSplits,
@@ -32,11 +41,12 @@ export {
   CIFAR10_CLASS_NAMES,
   CIFAR10_RECORD_BYTES,
   type Cifar10Batch,
+  cifar10Format,
   type Cifar10Options,
   loadCifar10,
   parseCifar10,
 } from "./cifar10.ts";
-export { IDX_DTYPES, type IdxArray, type IdxOptions, loadIdx, parseIdx } from "./idx.ts";
+export { IDX_DTYPES, type IdxArray, idxFormat, type IdxOptions, loadIdx, parseIdx } from "./idx.ts";
 export {
   type AlphaMode,
   decodeImage,
@@ -55,7 +65,7 @@ export {
   type RgbPca,
   type ShardManifest,
 } from "./prepare.ts";
-export { ShardDataset, type ShardDatasetOptions } from "./shard_dataset.ts";
+export { ShardDataset, type ShardDatasetOptions, shardFormat } from "./shard_dataset.ts";
 export {
   augmentBatch,
   type AugmentOptions,
@@ -70,3 +80,4 @@ export {
   type DataLoaderState,
   type LoaderBatch,
 } from "./loader.ts";
+export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";

@@ -4,7 +4,10 @@
  * @module
  */
 
+import { join } from "node:path";
 import type { Sample } from "./dataset.ts";
+import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
+import { isFile } from "./_fs.ts";
 import { DatasetBase } from "./_dataset_base.ts";
 import type { RgbPca, ShardManifest } from "./prepare.ts";
 import { decodeShardHeader, pixelOffset, SHARD_HEADER_BYTES, shardBytes } from "./_shard_format.ts";
@@ -222,3 +225,53 @@ async function readFully(f: Deno.FsFile, buf: Uint8Array, path: string): Promise
     got += n;
   }
 }
+
+/**
+ * Folders written by `prepareImageFolder` as a data format: one prepared training folder with
+ * its validation folder given apart, or their parent holding `train/` and `val/`. The
+ * training folder's mean image and PCA come along for the paper's preprocessing.
+ *
+ * @example
+ * ```ts
+ * import { shardFormat } from "./shard_dataset.ts";
+ * console.log(await shardFormat.detect(Deno.cwd())); // null: no manifest.json here
+ * ```
+ */
+export const shardFormat: DataFormat = {
+  kind: "shards",
+  looksFor: "prepared shards (manifest.json, or train/ and val/)",
+  async detect(dir, valDir) {
+    if (await isFile(join(dir, "manifest.json"))) {
+      if (!valDir) {
+        throw new DataFormatError(
+          `${dir} is one prepared folder: give its validation folder too ` +
+            `(or the parent folder holding train/ and val/)`,
+        );
+      }
+      return { kind: "shards", dir, valDir };
+    }
+    const train = join(dir, "train"), val = join(dir, "val");
+    if (
+      (await isFile(join(train, "manifest.json"))) && (await isFile(join(val, "manifest.json")))
+    ) {
+      return { kind: "shards", dir: train, valDir: valDir ?? val };
+    }
+    return null;
+  },
+  async load(source) {
+    const dir = sourceDir(source), valDir = sourceDir(source, "valDir");
+    const train = await ShardDataset.open(dir);
+    const val = await ShardDataset.open(valDir);
+    const pca = train.pca
+      ? { eigenvalues: train.pca.eigenvalues, eigenvectors: train.pca.eigenvectors, sigma: 0.1 }
+      : null;
+    return {
+      train,
+      val,
+      meanImage: train.mean,
+      pca,
+      description: `prepared ${dir} (${train.length}) / ${valDir} (${val.length}), ` +
+        `${train.height}×${train.width}, ${train.numClasses} classes`,
+    };
+  },
+};

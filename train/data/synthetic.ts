@@ -15,6 +15,7 @@
  * @module
  */
 
+import type { DataFormat, DataSource } from "./data_format.ts";
 import type { Sample } from "./dataset.ts";
 import { DatasetBase } from "./_dataset_base.ts";
 import { Rng } from "./rng.ts";
@@ -154,3 +155,34 @@ export function syntheticSplits(
     val: new SyntheticDataset({ count: valSize, size, seed, split: 1, classes, cache }),
   };
 }
+
+/**
+ * The built-in synthetic shapes as a data format. It recognises no folder: a source names it,
+ * `{ kind: "synthetic", trainSize, valSize, size, seed }` (the {@link SyntheticSplitOptions}).
+ *
+ * @example
+ * ```ts
+ * import { syntheticFormat } from "./synthetic.ts";
+ * const splits = await syntheticFormat.load({ kind: "synthetic", trainSize: 8, valSize: 4, size: 8 });
+ * console.log(splits.description);
+ * ```
+ */
+export const syntheticFormat: DataFormat = {
+  kind: "synthetic",
+  looksFor: "",
+  detect() {
+    return Promise.resolve(null);
+  },
+  load(source) {
+    const { trainSize, valSize, size = 32, seed = 0, classes = 10 } = source as
+      & DataSource
+      & SyntheticSplitOptions;
+    const { train, val } = syntheticSplits({ trainSize, valSize, size, seed, classes });
+    return Promise.resolve({
+      train,
+      val,
+      description: `synthetic shapes, ${trainSize} train / ${valSize} val, ${size}×${size}, ` +
+        `${classes} classes`,
+    });
+  },
+};

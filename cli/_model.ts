@@ -4,9 +4,9 @@
  * @module
  */
 
-import { Device } from "../../kernels/device.ts";
-import { setDefaultDevice } from "../../tensor/default_device.ts";
-import { AlexNet } from "../../nn/alexnet.ts";
+import { Device } from "../kernels/device.ts";
+import { setDefaultDevice } from "../tensor/default_device.ts";
+import { AlexNet } from "../nn/alexnet.ts";
 import type { RunConfig } from "./_config.ts";
 
 const acquired: Device[] = [];

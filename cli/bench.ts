@@ -12,7 +12,7 @@ const BENCH_HELP = `Runs the benchmarks (bench/mod.ts) when the checkout has the
   -h, --help            This help.`;
 
 async function runBench(_values: Values, rest: string[]): Promise<number> {
-  const script = new URL("../../bench/mod.ts", import.meta.url);
+  const script = new URL("../bench/mod.ts", import.meta.url);
   try {
     await Deno.stat(script);
   } catch {

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { AlexNet, alexnetParameterShapes } from "../../nn/alexnet.ts";
-import { summary } from "../../nn/summary.ts";
+import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
+import { summary } from "../nn/summary.ts";
 import { DEFAULTS } from "./_config.ts";
 import { acquireDevices } from "./_model.ts";
 import { choice, type Command, number, type Specs, UsageError, type Values } from "./_options.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { AlexNetConfig } from "../../nn/alexnet.ts";
+import type { AlexNetConfig } from "../nn/alexnet.ts";
+import type { DataSource } from "../train/data/data_format.ts";
 
 /**
  * Defaults of `train` with no arguments: tuned to finish in about ten minutes on a 2-core
@@ -35,16 +36,17 @@ export const DEFAULTS: {
 /** What a run stores in `config.json` and checkpoints; enough to rebuild model and data. */
 export interface RunConfig {
   /** The model. */
-  model: Required<Omit<AlexNetConfig, "conv1">> & { preset: "small" | "full" };
+  model:
+    & Required<Pick<AlexNetConfig, "numClasses" | "width" | "inputSize" | "dropout" | "seed">>
+    & Pick<AlexNetConfig, "activation" | "lrn" | "pooling" | "towers">
+    & { preset: "small" | "full" };
   /** Where the data comes from. */
-  data:
-    | { kind: "synthetic"; trainSize: number; valSize: number; size: number; seed: number }
-    | { kind: "cifar10" | "idx" | "shards"; dir: string; valDir?: string };
+  data: DataSource;
   /** Training crop side (= model input). */
   crop: number;
   /** Mean subtracted: per-channel values, or the prepared mean image. */
   mean: number[] | "image" | null;
-  /** PCA colour noise (prepared shards only). */
+  /** PCA colour noise (data prepared with it only). */
   pca: boolean;
   /**
    * Initial weights: the paper's N(0, 0.01²) with biases 0/1, or He's N(0, 2/fan_in) with zero

@@ -4,13 +4,15 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
-import { alexnetParameterShapes } from "../../nn/alexnet.ts";
-import { latestCheckpoint } from "../checkpoint.ts";
-import { formatDuration } from "../progress.ts";
-import { NonFiniteLossError, Trainer } from "../trainer.ts";
+import { join } from "node:path";
+import { alexnetParameterShapes } from "../nn/alexnet.ts";
+import { latestCheckpoint } from "../train/checkpoint.ts";
+import { formatDuration } from "../train/progress.ts";
+import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
-import { augmentations, channelMean, detectData, loadSplits } from "./_data.ts";
+import type { DataSource, DataSplits } from "../train/data/data_format.ts";
+import { loadDataSplits } from "../train/data/formats.ts";
+import { augmentations, channelMean, detectData } from "./_data.ts";
 import { acquireDevices, buildModel, heInit, pct, timestamp } from "./_model.ts";
 import {
   choice,
@@ -96,6 +98,7 @@ async function runTrain(values: Values): Promise<number> {
   const cmd = "train";
   const resumeDir = str(values, "resume");
   let config: RunConfig;
+  let splits: DataSplits;
   let runDir: string;
   if (resumeDir) {
     const allowed = new Set(["resume", "epochs", "log-every", "help"]);
@@ -121,20 +124,17 @@ async function runTrain(values: Values): Promise<number> {
     config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
     config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
       config.logEvery;
+    splits = await loadDataSplits(config.data);
   } else {
-    config = await trainConfig(values);
+    ({ config, splits } = await trainConfig(values));
     runDir = str(values, "run-dir") ?? join("runs", timestamp());
   }
 
   const devices = await acquireDevices(config.devices);
-  const splits = await loadSplits(config.data);
   if (config.model.numClasses !== splits.train.numClasses) {
     throw new Error(
       `the data has ${splits.train.numClasses} classes, the model ${config.model.numClasses}`,
     );
-  }
-  if (!resumeDir && config.mean === null && config.data.kind !== "shards") {
-    config.mean = channelMean(splits.train);
   }
   const model = buildModel(config, devices);
   if (!resumeDir && config.init === "he") await heInit(model, config.seed);
@@ -229,7 +229,7 @@ async function runTrain(values: Values): Promise<number> {
   }
 }
 
-async function trainConfig(values: Values): Promise<RunConfig> {
+async function trainConfig(values: Values): Promise<{ config: RunConfig; splits: DataSplits }> {
   const cmd = "train";
   const dataDir = str(values, "data");
   const valDir = str(values, "val-data");
@@ -243,31 +243,24 @@ async function trainConfig(values: Values): Promise<RunConfig> {
       cmd,
     );
   }
-  const data: RunConfig["data"] = dataDir ? await detectData(dataDir, valDir) : {
+  const data: DataSource = dataDir ? await detectData(dataDir, valDir, cmd) : {
     kind: "synthetic",
     trainSize: trainSize ?? DEFAULTS.trainSize,
     valSize: valSize ?? DEFAULTS.valSize,
     size: imageSize ?? DEFAULTS.imageSize,
     seed: 0,
   };
-  if (data.kind !== "synthetic") data.dir = resolve(data.dir);
-  if (data.kind === "shards") data.valDir = resolve(data.valDir!);
+  const splits = await loadDataSplits(data);
+  // Data prepared with a mean image is prepared for the paper's recipe.
+  const prepared = splits.meanImage != null;
   const preset = choice(values, "model", cmd, ["small", "full"] as const) ??
-    (data.kind === "shards" ? "full" : "small");
+    (prepared ? "full" : "small");
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small (full is width 1)", cmd);
   }
-  // Image side and class count of the data, without loading it twice for synthetic data.
-  let side: number, classes: number;
-  if (data.kind === "synthetic") {
-    side = data.size;
-    classes = 10;
-  } else {
-    const probe = await loadSplits(data);
-    side = Math.min(probe.train.height, probe.train.width);
-    classes = probe.train.numClasses;
-  }
+  const side = Math.min(splits.train.height, splits.train.width);
+  const classes = splits.train.numClasses;
   const crop = number(values, "crop", cmd, { integer: true, min: 8 }) ??
     (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
   if (crop > side) {
@@ -289,8 +282,8 @@ async function trainConfig(values: Values): Promise<RunConfig> {
     },
     data,
     crop,
-    mean: data.kind === "shards" ? "image" : null,
-    pca: data.kind === "shards",
+    mean: prepared ? "image" : channelMean(splits.train),
+    pca: splits.pca != null,
     init: choice(values, "init", cmd, ["paper", "he"] as const) ??
       (preset === "full" ? "paper" : "he"),
     epochs: number(values, "epochs", cmd, { integer: true, min: 1 }) ??
@@ -315,7 +308,7 @@ async function trainConfig(values: Values): Promise<RunConfig> {
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
-  return config;
+  return { config, splits };
 }
 
 /** The `train` command. */

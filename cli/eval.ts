@@ -5,12 +5,14 @@
  */
 
 import { join } from "node:path";
-import { loadCheckpoint } from "../../nn/checkpoint.ts";
-import { readSafetensorsFile } from "../../nn/safetensors.ts";
-import { loadTrainingCheckpoint } from "../checkpoint.ts";
-import { evaluate } from "../trainer.ts";
+import { loadCheckpoint } from "../nn/checkpoint.ts";
+import { readSafetensorsFile } from "../nn/safetensors.ts";
+import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
+import { evaluate } from "../train/trainer.ts";
 import type { RunConfig } from "./_config.ts";
-import { augmentations, detectData, isDir, isFile, loadSplits } from "./_data.ts";
+import { loadDataSplits } from "../train/data/formats.ts";
+import { isDir, isFile } from "../train/data/_fs.ts";
+import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, buildModel, pct } from "./_model.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
@@ -65,9 +67,9 @@ async function runEval(values: Values): Promise<number> {
   const devicesCount = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ??
     config.devices) as 1 | 2;
   const dataDir = str(values, "data");
-  const data = dataDir ? await detectData(dataDir, str(values, "val-data")) : config.data;
+  const data = dataDir ? await detectData(dataDir, str(values, "val-data"), cmd) : config.data;
   const devices = await acquireDevices(devicesCount);
-  const splits = await loadSplits(data);
+  const splits = await loadDataSplits(data);
   const model = buildModel(config, devices);
   await loadCheckpoint(weights, model);
   const aug = augmentations(config, splits);

@@ -1,0 +1,65 @@
+/**
+ * A run's data on the command line: `--data` detection, the channel mean, the augmentations.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import type { AugmentOptions } from "../train/data/augment.ts";
+import type { Dataset } from "../train/data/dataset.ts";
+import { DataFormatError, type DataSource, type DataSplits } from "../train/data/data_format.ts";
+import { detectDataFormat } from "../train/data/formats.ts";
+import type { RunConfig } from "./_config.ts";
+import { UsageError } from "./_options.ts";
+
+/**
+ * What a `--data` folder holds (see `train/data/formats.ts`); a folder no format recognises is
+ * a usage error of the command.
+ */
+export async function detectData(
+  dir: string,
+  valDir: string | undefined,
+  command: string,
+): Promise<DataSource> {
+  try {
+    const source = await detectDataFormat(dir, valDir);
+    for (const key of ["dir", "valDir"] as const) {
+      if (typeof source[key] === "string") source[key] = resolve(source[key]);
+    }
+    return source;
+  } catch (error) {
+    if (error instanceof DataFormatError) throw new UsageError(`--data ${error.message}`, command);
+    throw error;
+  }
+}
+
+/** Per-channel mean of a dataset's pixels (in pixel/255 units), from up to 10 000 images. */
+export function channelMean(ds: Dataset): number[] {
+  const sums = [0, 0, 0];
+  const n = Math.min(ds.length, 10000);
+  const step = ds.length / n;
+  let pixels = 0;
+  for (let k = 0; k < n; k++) {
+    const p = ds.get(Math.floor(k * step)).pixels;
+    for (let i = 0; i < p.length; i += 3) {
+      sums[0] += p[i];
+      sums[1] += p[i + 1];
+      sums[2] += p[i + 2];
+    }
+    pixels += p.length / 3;
+  }
+  return sums.map((s) => Number((s / pixels / 255).toFixed(6)));
+}
+
+/** The training and validation augmentations of a run. */
+export function augmentations(
+  config: RunConfig,
+  splits: DataSplits,
+): { train: AugmentOptions; val: AugmentOptions } {
+  const mean = config.mean === "image" ? splits.meanImage ?? null : config.mean;
+  const base: AugmentOptions = { crop: config.crop, scale: 1 / 255, mean };
+  return {
+    train: { ...base, flip: true, pca: config.pca ? splits.pca ?? null : null },
+    val: base,
+  };
+}

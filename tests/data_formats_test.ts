@@ -1,0 +1,85 @@
+/**
+ * The data-format registry: each format recognises its folder layout, the first match wins,
+ * a folder no format knows is an error naming what each looks for, and a source loads through
+ * the format named by its kind.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  DATA_FORMATS,
+  dataFormat,
+  detectDataFormat,
+  loadDataSplits,
+} from "../train/data/formats.ts";
+import { DataFormatError } from "../train/data/data_format.ts";
+
+async function folder(files: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "data_formats_" });
+  for (const f of files) {
+    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
+    await Deno.writeFile(join(dir, f), new Uint8Array(0));
+  }
+  return dir;
+}
+
+Deno.test("each format recognises its own layout", async () => {
+  const cases: [string[], string | undefined, (dir: string) => Record<string, unknown>][] = [
+    [["data_batch_1.bin"], undefined, (d) => ({ kind: "cifar10", dir: d })],
+    [
+      ["cifar-10-batches-bin/data_batch_1.bin"],
+      undefined,
+      (d) => ({ kind: "cifar10", dir: join(d, "cifar-10-batches-bin") }),
+    ],
+    [["train-images-idx3-ubyte.gz"], undefined, (d) => ({ kind: "idx", dir: d })],
+    [["train-images.idx3-ubyte"], undefined, (d) => ({ kind: "idx", dir: d })],
+    [
+      ["train/manifest.json", "val/manifest.json"],
+      undefined,
+      (d) => ({ kind: "shards", dir: join(d, "train"), valDir: join(d, "val") }),
+    ],
+    [
+      ["manifest.json"],
+      "/elsewhere/val",
+      (d) => ({ kind: "shards", dir: d, valDir: "/elsewhere/val" }),
+    ],
+  ];
+  for (const [files, valDir, expected] of cases) {
+    const dir = await folder(files);
+    assert.deepEqual(await detectDataFormat(dir, valDir), expected(dir), files.join(", "));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a folder no format knows, or a missing one, is a DataFormatError", async () => {
+  const dir = await folder(["readme.txt"]);
+  await assert.rejects(detectDataFormat(dir), (e: Error) => {
+    assert.ok(e instanceof DataFormatError);
+    for (const f of DATA_FORMATS) if (f.looksFor) assert.ok(e.message.includes(f.looksFor));
+    return true;
+  });
+  await assert.rejects(detectDataFormat(join(dir, "missing")), /not a folder/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("one prepared folder without its validation folder is an error", async () => {
+  const dir = await folder(["manifest.json"]);
+  await assert.rejects(detectDataFormat(dir), /one prepared folder.*validation folder/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a source loads through the format its kind names", async () => {
+  const splits = await loadDataSplits({
+    kind: "synthetic",
+    trainSize: 12,
+    valSize: 6,
+    size: 8,
+    seed: 1,
+  });
+  assert.equal(splits.train.length, 12);
+  assert.equal(splits.val.length, 6);
+  assert.equal(splits.train.height, 8);
+  assert.match(splits.description, /synthetic shapes, 12 train \/ 6 val/);
+  assert.throws(() => dataFormat("tfrecord"), /unknown data format "tfrecord" \(known: cifar10/);
+  await assert.rejects(loadDataSplits({ kind: "idx" }), /needs "dir"/);
+});

@@ -1,0 +1,105 @@
+/**
+ * The registry of data formats: detection of what a data folder holds, and loading of a
+ * {@link DataSource}. A new format is one file exporting a {@link DataFormat} (its parser,
+ * detection and loading together) plus its line in {@link DATA_FORMATS}.
+ *
+ * @module
+ */
+
+import { cifar10Format } from "./cifar10.ts";
+import {
+  type DataFormat,
+  DataFormatError,
+  type DataSource,
+  type DataSplits,
+} from "./data_format.ts";
+import { requireSameClasses } from "./classes.ts";
+import { idxFormat } from "./idx.ts";
+import { shardFormat } from "./shard_dataset.ts";
+import { syntheticFormat } from "./synthetic.ts";
+import { isDir } from "./_fs.ts";
+
+/**
+ * The formats known to {@link detectDataFormat} and {@link loadDataSplits}, in the order
+ * detection tries them.
+ *
+ * @example
+ * ```ts
+ * import { DATA_FORMATS } from "./formats.ts";
+ * console.log(DATA_FORMATS.map((f) => f.kind)); // ["cifar10", "idx", "shards", "synthetic"]
+ * ```
+ */
+export const DATA_FORMATS: readonly DataFormat[] = [
+  cifar10Format,
+  idxFormat,
+  shardFormat,
+  syntheticFormat,
+];
+
+/**
+ * Works out what a data folder holds: the source of the first format that recognises it.
+ * Throws a {@link DataFormatError} naming the folder and what each format looks for when
+ * none does.
+ *
+ * @param dir The data folder.
+ * @param valDir A separate validation folder, for formats that take one.
+ *
+ * @example
+ * ```ts
+ * import { detectDataFormat } from "./formats.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/data_batch_1.bin`, new Uint8Array(0));
+ * console.log(await detectDataFormat(dir)); // { kind: "cifar10", dir }
+ * ```
+ */
+export async function detectDataFormat(dir: string, valDir?: string): Promise<DataSource> {
+  if (!(await isDir(dir))) throw new DataFormatError(`${dir}: not a folder`);
+  for (const format of DATA_FORMATS) {
+    const source = await format.detect(dir, valDir);
+    if (source) return source;
+  }
+  const wanted = DATA_FORMATS.map((f) => f.looksFor).filter((s) => s !== "");
+  throw new DataFormatError(
+    `${dir}: found none of ${wanted.slice(0, -1).join(", ")} or ${wanted.at(-1)}`,
+  );
+}
+
+/**
+ * The format registered under `kind`, or a {@link DataFormatError} listing the known ones.
+ *
+ * @example
+ * ```ts
+ * import { dataFormat } from "./formats.ts";
+ * console.log(dataFormat("idx").looksFor);
+ * ```
+ */
+export function dataFormat(kind: string): DataFormat {
+  const format = DATA_FORMATS.find((f) => f.kind === kind);
+  if (!format) {
+    throw new DataFormatError(
+      `unknown data format "${kind}" (known: ${DATA_FORMATS.map((f) => f.kind).join(", ")})`,
+    );
+  }
+  return format;
+}
+
+/**
+ * Loads the training and validation data of a source through its format.
+ *
+ * @example
+ * ```ts
+ * import { loadDataSplits } from "./formats.ts";
+ * const { train, val } = await loadDataSplits({ kind: "synthetic", trainSize: 8, valSize: 4, size: 8 });
+ * console.log(train.length, val.length); // 8 4
+ * ```
+ */
+export async function loadDataSplits(source: DataSource): Promise<DataSplits> {
+  const splits = await dataFormat(source.kind).load(source);
+  // Labels are indices into the class list: a validation set with other classes is shifted.
+  const trainName = typeof source.dir === "string" ? source.dir : `the ${source.kind} training set`;
+  const valName = typeof source.valDir === "string"
+    ? source.valDir
+    : `the ${source.kind} validation set`;
+  requireSameClasses(splits.train.classNames, splits.val.classNames, trainName, valName);
+  return splits;
+}
