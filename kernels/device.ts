@@ -46,6 +46,10 @@ export interface MemoryStats {
   buffersCreated: number;
   /** Pipelines compiled (distinct shaders). */
   pipelines: number;
+  /** Milliseconds spent creating shader modules and pipelines (the host's share of compiling). */
+  compileMs: number;
+  /** Bind groups created (the rest were reused from the cache). */
+  bindGroups: number;
   /** Command buffers submitted. */
   submissions: number;
 }
@@ -297,8 +301,17 @@ export class Device {
     peakBytes: 0,
     buffersCreated: 0,
     pipelines: 0,
+    compileMs: 0,
+    bindGroups: 0,
     submissions: 0,
   };
+  #pipelineIds = new Map<GPUComputePipeline, number>();
+  #compiled: string[] = [];
+  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 0;
+  #uniformBuffers = new Map<string, GPUBuffer>();
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #profile: Profile | null = null;
 
   private constructor(
     gpu: GPUDevice,
@@ -359,7 +372,10 @@ export class Device {
     ] as const;
     const requiredLimits: Record<string, number> = {};
     for (const name of want) requiredLimits[name] = adapter.limits[name];
-    const gpu = await adapter.requestDevice({ requiredLimits });
+    // Features the kernels use where the adapter has them: GPU timestamps for the profiler
+    // and the autotuner.
+    const requiredFeatures = (["timestamp-query"] as const).filter((f) => adapter.features.has(f));
+    const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const index = deviceCounter++;
     return new Device(
       gpu,
@@ -426,6 +442,16 @@ export class Device {
     return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
   }
 
+  /** Whether the device can time passes on the GPU (`timestamp-query`). */
+  get hasTimestamps(): boolean {
+    return this.gpu.features.has("timestamp-query");
+  }
+
+  /** The names of the dispatches that compiled each pipeline so far, in order. */
+  compiledKernels(): readonly string[] {
+    return this.#compiled;
+  }
+
   /** Current memory counters. */
   memory(): MemoryStats {
     return { ...this.#stats };
@@ -474,6 +500,7 @@ export class Device {
     await this.gpu.queue.onSubmittedWorkDone();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     this.#pool.clear();
+    this.#bindGroups.clear();
     this.#stats.pooledBytes = 0;
   }
 
@@ -679,11 +706,19 @@ export class Device {
       }
       return { binding: i, resource: { buffer: b.buffer.buffer, offset, size } };
     });
+    if (dispatch.uniforms) {
+      const buffer = this.#uniformBuffer(dispatch.uniforms);
+      entries.push({ binding: entries.length, resource: { buffer } });
+    }
     const pipeline = this.#pipeline(dispatch);
-    const group = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const group = this.#bindGroup(pipeline, entries);
+    const timed = this.#profile?.record(dispatch);
+    if (timed) this.#endPass();
     if (!this.#pass) {
       this.#encoder ??= this.gpu.createCommandEncoder();
-      this.#pass = this.#encoder.beginComputePass();
+      this.#pass = this.#encoder.beginComputePass(
+        timed ? { timestampWrites: timed } : undefined,
+      );
     }
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, group);
@@ -692,8 +727,41 @@ export class Device {
       this.limits.maxComputeWorkgroupsPerDimension,
     );
     this.#pass.dispatchWorkgroups(x, y, z);
+    if (timed) this.#endPass();
     this.#pendingLabels.push(dispatch.name);
     if (this.#pendingLabels.length >= this.#dispatchesPerSubmit) this.flush();
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU, each in its own pass with timestamps (the device
+   * needs `timestamp-query`; see {@link hasTimestamps}). At most `capacity` dispatches are timed.
+   */
+  startProfile(capacity = 2048): void {
+    if (!this.hasTimestamps) {
+      throw new GpuError(`${this.label}: the adapter offers no timestamp-query; cannot profile`);
+    }
+    this.flush();
+    this.#profile?.destroy();
+    this.#profile = new Profile(this.gpu, capacity);
+  }
+
+  /**
+   * Stops timing and returns one row per timed dispatch, in order, with the GPU time between
+   * the first dispatch's start and the last one's end (`spanMs`).
+   */
+  async stopProfile(): Promise<ProfileResult> {
+    const profile = this.#profile;
+    if (!profile) throw new GpuError(`${this.label}: stopProfile without startProfile`);
+    this.#profile = null;
+    this.#endPass();
+    this.#encoder ??= this.gpu.createCommandEncoder();
+    profile.resolve(this.#encoder);
+    this.#pendingLabels.push("profile");
+    this.flush();
+    const result = await profile.read();
+    profile.destroy();
+    await this.#raiseErrors();
+    return result;
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -724,6 +792,9 @@ export class Device {
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     for (const staging of this.#spareStaging) staging.destroy();
     this.#pool.clear();
+    for (const b of this.#uniformBuffers.values()) b.destroy();
+    this.#uniformBuffers.clear();
+    this.#bindGroups.clear();
     this.#lost ??= "destroyed";
     this.gpu.destroy();
   }
@@ -736,6 +807,7 @@ export class Device {
   #pipeline(dispatch: Dispatch): GPUComputePipeline {
     let pipeline = this.#pipelines.get(dispatch.wgsl);
     if (pipeline) return pipeline;
+    const start = performance.now();
     this.gpu.pushErrorScope("validation");
     const module = this.gpu.createShaderModule({ code: dispatch.wgsl, label: dispatch.name });
     pipeline = this.gpu.createComputePipeline({
@@ -745,8 +817,50 @@ export class Device {
     });
     this.#watch(`compiling the ${dispatch.name} kernel`, "validation");
     this.#pipelines.set(dispatch.wgsl, pipeline);
+    this.#pipelineIds.set(pipeline, this.#pipelineIds.size);
+    this.#compiled.push(dispatch.name);
     this.#stats.pipelines++;
+    this.#stats.compileMs += performance.now() - start;
     return pipeline;
+  }
+
+  /**
+   * The uniform buffer holding `values`, one per distinct content and never written again, so
+   * commands recorded earlier keep their values and no write has to flush them.
+   */
+  #uniformBuffer(values: Uint32Array): GPUBuffer {
+    const key = values.join(",");
+    let buffer = this.#uniformBuffers.get(key);
+    if (buffer) return buffer;
+    buffer = this.gpu.createBuffer({
+      size: Math.max(16, values.byteLength),
+      usage: 0x40, /* UNIFORM */
+      mappedAtCreation: true,
+    });
+    new Uint32Array(buffer.getMappedRange()).set(values);
+    buffer.unmap();
+    this.#uniformBuffers.set(key, buffer);
+    return buffer;
+  }
+
+  /** A bind group per pipeline and binding ranges, reused while the buffers repeat. */
+  #bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    const parts = [this.#pipelineIds.get(pipeline)];
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      let id = this.#bufferIds.get(r.buffer);
+      if (id === undefined) this.#bufferIds.set(r.buffer, id = this.#nextBufferId++);
+      parts.push(id, r.offset ?? 0, r.size ?? -1);
+    }
+    const key = parts.join(",");
+    let group = this.#bindGroups.get(key);
+    if (group) return group;
+    // Bounded: a program that binds ever-new ranges must not grow the cache without end.
+    if (this.#bindGroups.size >= 16384) this.#bindGroups.clear();
+    group = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.#bindGroups.set(key, group);
+    this.#stats.bindGroups++;
+    return group;
   }
 
   #endPass(): void {
@@ -816,4 +930,93 @@ function summarise(labels: string[]): string {
   const counts = new Map<string, number>();
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   return [...counts].map(([l, n]) => (n > 1 ? `${l}×${n}` : l)).join(", ");
+}
+
+/** One timed dispatch of a {@link Device.stopProfile} result. */
+export interface ProfileRow {
+  /** The kernel's name (with its sizes). */
+  name: string;
+  /** The variant (algorithm and tile), where the kernel names one. */
+  variant: string;
+  /** GPU milliseconds from the start to the end of its pass. */
+  ms: number;
+  /** Floating-point operations, where the kernel states them. */
+  flops?: number;
+  /** Bytes moved, where the kernel states them. */
+  bytes?: number;
+}
+
+/** What {@link Device.stopProfile} returns. */
+export interface ProfileResult {
+  /** One row per timed dispatch, in recording order. */
+  rows: ProfileRow[];
+  /** GPU milliseconds from the first timed start to the last timed end. */
+  spanMs: number;
+  /** Dispatches that were not timed because the capacity was reached. */
+  untimed: number;
+}
+
+/** Timestamp queries of a profiling session: two per dispatch, resolved at the end. */
+class Profile {
+  #gpu: GPUDevice;
+  #capacity: number;
+  #querySet: GPUQuerySet;
+  #resolved: GPUBuffer;
+  #staging: GPUBuffer;
+  #rows: { name: string; variant: string; flops?: number; bytes?: number }[] = [];
+  #untimed = 0;
+
+  constructor(gpu: GPUDevice, capacity: number) {
+    this.#gpu = gpu;
+    this.#capacity = capacity;
+    this.#querySet = gpu.createQuerySet({ type: "timestamp", count: 2 * capacity });
+    const bytes = 16 * capacity;
+    this.#resolved = gpu.createBuffer({ size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | 0x04 });
+    this.#staging = gpu.createBuffer({ size: bytes, usage: MAP_READ_USAGE });
+  }
+
+  /** The timestamp writes of the next dispatch, or null once full. */
+  record(dispatch: Dispatch): GPUComputePassTimestampWrites | null {
+    const i = this.#rows.length;
+    if (i >= this.#capacity) {
+      this.#untimed++;
+      return null;
+    }
+    this.#rows.push({
+      name: dispatch.name,
+      variant: dispatch.variant ?? "",
+      flops: dispatch.cost?.flops,
+      bytes: dispatch.cost?.bytes,
+    });
+    return {
+      querySet: this.#querySet,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
+    };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    const n = this.#rows.length;
+    if (n === 0) return;
+    encoder.resolveQuerySet(this.#querySet, 0, 2 * n, this.#resolved, 0);
+    encoder.copyBufferToBuffer(this.#resolved, 0, this.#staging, 0, 16 * n);
+  }
+
+  async read(): Promise<ProfileResult> {
+    const n = this.#rows.length;
+    if (n === 0) return { rows: [], spanMs: 0, untimed: this.#untimed };
+    await this.#staging.mapAsync(1, /* GPUMapMode.READ */ 0, 16 * n);
+    const stamps = new BigUint64Array(this.#staging.getMappedRange(0, 16 * n).slice(0));
+    this.#staging.unmap();
+    // Timestamps are nanoseconds; a pass whose end precedes its start counts as 0.
+    const ms = (a: bigint, b: bigint) => (b > a ? Number(b - a) / 1e6 : 0);
+    const rows = this.#rows.map((r, i) => ({ ...r, ms: ms(stamps[2 * i], stamps[2 * i + 1]) }));
+    return { rows, spanMs: ms(stamps[0], stamps[2 * n - 1]), untimed: this.#untimed };
+  }
+
+  destroy(): void {
+    this.#querySet.destroy();
+    this.#resolved.destroy();
+    this.#staging.destroy();
+  }
 }
