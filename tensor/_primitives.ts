@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import { Device, type StagingBuffer } from "../kernels/device.ts";
 import {
   binary as binaryKernel,
   type BinaryOp,
@@ -289,4 +289,40 @@ function contiguousCopy(x: RawTensor): RawTensor {
   const out = empty(x.device, x.shape, x.dtype);
   copyInto(x, out, 0);
   return out;
+}
+
+/** The staging buffer of the `nth` move from `source` to `target` in one transfer. */
+export type StagingFor = (source: Device, target: Device, nth: number) => StagingBuffer;
+
+/**
+ * Copies each raw tensor to its target device, all with one host wait (WebGPU devices share no
+ * memory: a readback on the source, a write on the target straight from the mapped range).
+ */
+export async function transferAll(
+  moves: readonly (readonly [RawTensor, Device])[],
+  staging?: StagingFor,
+): Promise<RawTensor[]> {
+  const sources = moves.map(([t]) => contiguous(t));
+  const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
+  const directions = new Map<string, number>();
+  try {
+    await Device.readTogether(sources.map((source, i) => {
+      const target = outs[i].device;
+      const direction = `${source.device.label}>${target.label}`;
+      const nth = directions.get(direction) ?? 0;
+      directions.set(direction, nth + 1);
+      return {
+        source: source.buffer,
+        bytes: source.size * 4,
+        staging: staging?.(source.device, target, nth),
+        consume: (bytes: Uint8Array) => target.write(outs[i].buffer, bytes),
+      };
+    }));
+  } catch (error) {
+    for (const out of outs) out.dispose();
+    throw error;
+  } finally {
+    for (const source of sources) source.dispose();
+  }
+  return outs;
 }

@@ -22,7 +22,7 @@ import {
   runBackward,
 } from "./_autograd.ts";
 import { assignInto, binary, download, fill, upload, write } from "./_primitives.ts";
-import { Context, type Op, type OpParams, rules } from "./_rules/mod.ts";
+import { type AsyncOp, Context, type Op, type OpParams, rules } from "./_rules/mod.ts";
 import { keep, type ScopedResource, track } from "./memory.ts";
 import {
   type Broadcast,
@@ -292,11 +292,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return (await this.data())[0];
   }
 
-  /** Copies to another device (through the host; WebGPU devices share no memory). */
+  /**
+   * Copies to another device (through the host; WebGPU devices share no memory). The same
+   * data when already there, or the linked replica there (see `linkReplicas`).
+   */
   async to(device: Device): Promise<Tensor<S, D>> {
-    const ctx = new Context([this], [this.requiresGrad], recording([this]));
-    const out = await rules.to.forward([rawOfTensor(this)], { device }, ctx);
-    return record(wrap(out), "to", [this], { device }, ctx) as Tensor<S, D>;
+    return await applyAsync("to", [this], { device }) as Tensor<S, D>;
   }
 
   /** Checks the rank at run time and narrows the shape type to a tuple of that rank. */
@@ -507,7 +508,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 const unreleasedGraphs = new FinalizationRegistry<GradNode<AnyTensor>>((node) => node.release());
 
 /** Whether an op on `inputs` records the graph now. */
-function recording(inputs: readonly AnyTensor[]): boolean {
+export function isRecording(inputs: readonly AnyTensor[]): boolean {
   return isGradEnabled() && inputs.some((t) => t.requiresGrad);
 }
 
@@ -536,15 +537,27 @@ function record<K extends Op>(
  * Applies op `op` to `inputs`: runs its forward rule on their data, wraps the result, and
  * records the backward when any input requires a gradient. Internal to the tensor layer.
  */
-export function apply<K extends Exclude<Op, "to">>(
+export function apply<K extends Exclude<Op, AsyncOp>>(
   op: K,
   inputs: readonly AnyTensor[],
   params: OpParams[K],
 ): Tensor<Shape, "f32"> {
   const raws = inputs.map(rawOfTensor);
-  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), recording(inputs));
+  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
   const out = (rules[op] as (typeof rules)[K]).forward(raws, params, ctx) as RawTensor;
   return record(wrap(out), op, inputs, params, ctx) as Tensor<Shape, "f32">;
+}
+
+/** {@link apply} for the ops whose forward waits for the host. */
+export async function applyAsync<K extends AsyncOp>(
+  op: K,
+  inputs: readonly AnyTensor[],
+  params: OpParams[K],
+): Promise<AnyTensor> {
+  const raws = inputs.map(rawOfTensor);
+  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
+  const out = await (rules[op] as (typeof rules)[K]).forward(raws, params, ctx);
+  return record(wrap(out), op, inputs, params, ctx);
 }
 
 /** The raw data of a tensor, for the tensor layer's fused ops (throws once disposed). */

@@ -119,3 +119,4 @@ export {
   type ProgressUpdate,
 } from "./progress.ts";
 export * from "./data/mod.ts";
+export * from "./experiment/mod.ts";

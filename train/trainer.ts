@@ -37,7 +37,7 @@
 import type { Device } from "../tensor/default_device.ts";
 import { StepGuard, type StepStats } from "../tensor/step_guard.ts";
 import { noGrad } from "../tensor/_autograd.ts";
-import { fromTypedArray } from "../tensor/creation.ts";
+import { fromTypedArray, replicate } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
 import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
 import type { Generator } from "../tensor/random.ts";
@@ -218,7 +218,7 @@ export async function evaluate(
       await noGrad(() =>
         tidy(async () => {
           const n = batch.labels.length;
-          const x = fromTypedArray(batch.images, batch.batchShape, { device });
+          const [x] = replicate(batch.images, batch.batchShape, [device, ...model.devices()]);
           const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
           const logits = await model.forward(x);
           const classes = logits.shape[1] as number;
@@ -538,7 +538,8 @@ export class Trainer {
     const device = this.device;
     await tidy(async () => {
       const n = labels.length;
-      const x = fromTypedArray(images, shape, { device });
+      // The batch goes from the host to every device of the model, never between devices.
+      const [x] = replicate(images, shape, [device, ...model.devices()]);
       const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
       const logits = await model.forward(x);
       if (logits.device !== device) {

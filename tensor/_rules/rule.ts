@@ -10,6 +10,7 @@
 import type { Device } from "../../kernels/device.ts";
 import type { Described, RawTensor } from "../_core.ts";
 import type { Conv2dGeometry, LrnParams, Pool2dGeometry } from "../_primitives_cnn.ts";
+import type { StagingFor } from "../_primitives.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -50,7 +51,24 @@ export interface OpParams {
   lrn: { params: LrnParams };
   // Devices.
   to: { device: Device };
+  transfer: { state: TransferState };
+  transferOut: { state: TransferState; index: number };
 }
+
+/** What the token and the copies of one transfer share (see `transfer.ts`). */
+export interface TransferState {
+  /** The destination of each source. */
+  readonly targets: readonly Device[];
+  /** Where each direction's staging buffers come from (default: spare ones). */
+  readonly staging?: StagingFor;
+  /** The copies, until each `transferOut` takes its own. */
+  readonly outs: (RawTensor | null)[];
+  /** The copies' gradients, handed over by their backward for the token's. */
+  readonly grads: (RawTensor | null)[];
+}
+
+/** The ops whose forward waits for the host (a readback). */
+export type AsyncOp = "to" | "transfer";
 
 /** The name of an op. */
 export type Op = keyof OpParams;
@@ -103,7 +121,7 @@ export interface Rule<K extends Op> {
     inputs: readonly RawTensor[],
     params: OpParams[K],
     ctx: Context,
-  ): K extends "to" ? Promise<RawTensor> : RawTensor;
+  ): K extends AsyncOp ? Promise<RawTensor> : RawTensor;
   /** Maps the output's gradient (not to be disposed) to new gradients of the inputs. */
   backward(grad: RawTensor, params: OpParams[K], ctx: Context): Grads | Promise<Grads>;
 }
