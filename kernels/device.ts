@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Dispatch, foldWorkgroups } from "./_program.ts";
+import { type Dispatch, foldWorkgroups } from "./_dispatch.ts";
 import {
   type AdapterEntry,
   describeAdapters,
@@ -780,7 +780,7 @@ export class Device {
     const labels = this.#pendingLabels;
     this.gpu.pushErrorScope("validation");
     this.gpu.queue.submit([this.#encoder.finish()]);
-    this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`, "validation");
+    this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`);
     this.#encoder = null;
     this.#pendingLabels = [];
     this.#stats.submissions++;
@@ -815,7 +815,7 @@ export class Device {
       compute: { module, entryPoint: "main" },
       label: dispatch.name,
     });
-    this.#watch(`compiling the ${dispatch.name} kernel`, "validation");
+    this.#watch(`compiling the ${dispatch.name} kernel`);
     this.#pipelines.set(dispatch.wgsl, pipeline);
     this.#pipelineIds.set(pipeline, this.#pipelineIds.size);
     this.#compiled.push(dispatch.name);
@@ -868,7 +868,7 @@ export class Device {
     this.#pass = null;
   }
 
-  #watch(what: string, _kind = "out-of-memory"): void {
+  #watch(what: string): void {
     this.#errors.push(
       this.gpu.popErrorScope().then((error) =>
         error ? new GpuError(`${this.label}: ${what} failed: ${error.message}`) : null

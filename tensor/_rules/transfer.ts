@@ -14,7 +14,7 @@
 
 import type { Device } from "../../kernels/device.ts";
 import type { RawTensor, Storage } from "../_core.ts";
-import { fill, type StagingFor, transferAll } from "../_primitives.ts";
+import { fill, transferAll } from "../_primitives.ts";
 import type { Grads, Rules } from "./rule.ts";
 
 const replicas = new WeakMap<Storage, readonly RawTensor[]>();
