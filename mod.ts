@@ -32,15 +32,23 @@ export {
 } from "./kernels/device.ts";
 export type {
   AcquireOptions,
+  Binding,
   DeviceLimits,
+  FaultSlot,
+  GpuBuffer,
   MemoryStats,
+  ProfileResult,
+  ProfileRow,
   ReadRequest,
   TransferStats,
 } from "./kernels/device.ts";
+export type { Dispatch } from "./kernels/_dispatch.ts";
+export type { FaultMessage } from "./kernels/_fault.ts";
 export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
 export type {
   Broadcast,
   Broadcastable,
+  BroadcastDim,
   Check,
   Dim,
   DimsAgree,
@@ -60,6 +68,7 @@ export {
   fromTypedArray,
   full,
   type NestedNumbers,
+  type NestedShape,
   ones,
   rand,
   randn,
@@ -69,7 +78,7 @@ export {
 } from "./tensor/creation.ts";
 export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
 export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
-export { add, div, mul, sub } from "./tensor/ops_elementwise.ts";
+export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";

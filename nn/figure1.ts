@@ -117,7 +117,16 @@ export class Figure1Net extends Sequential {
   }
 }
 
-/** Fills in the defaults of a {@link Figure1Config} and checks it. */
+/**
+ * Fills in the defaults of a {@link Figure1Config} and checks it.
+ *
+ * @example
+ * ```ts
+ * import { resolveFigure1Config } from "./mod.ts";
+ * const config = resolveFigure1Config({ activation: "tanh" });
+ * console.log(config.activation); // "tanh"
+ * ```
+ */
 export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure1Config {
   const c: ResolvedFigure1Config = {
     numClasses: config.numClasses ?? 10,

@@ -30,7 +30,17 @@ export function defaultDevice(): Promise<Device> {
   return pending;
 }
 
-/** Makes `device` the default for creation functions. */
+/**
+ * Makes `device` the default for creation functions.
+ *
+ * @example
+ * ```ts
+ * import { currentDevice, Device, setDefaultDevice } from "../mod.ts";
+ * const device = await Device.acquire({ label: "main" });
+ * setDefaultDevice(device);
+ * console.log(currentDevice().label); // "main"
+ * ```
+ */
 export function setDefaultDevice(device: Device): void {
   current = device;
   pending = Promise.resolve(device);

@@ -14,7 +14,7 @@ import {
 } from "../kernels/sgd.ts";
 import { requireFloat, requireShape, sameDevice } from "./_core.ts";
 import { contiguous } from "./_primitives.ts";
-import type { StepGuard } from "./step_guard.ts";
+import { guardFlag, type StepGuard } from "./step_guard.ts";
 import { rawOf, type Tensor } from "./tensor.ts";
 
 export type { SgdFormulation, SgdHyperparameters } from "../kernels/sgd.ts";
@@ -59,7 +59,7 @@ function buffersOf(op: string, { param, velocity, grad }: SgdSlot) {
 export function sgdUpdate(slot: SgdSlot, h: SgdHyperparameters, guard?: StepGuard): void {
   const { p, v, g } = buffersOf("sgdUpdate", slot);
   updateKernel(p.device, { weight: p.buffer, velocity: v.buffer, grad: g.buffer, n: p.size }, h, {
-    guard: guard ? guard.flagOn(p.device).buffer : undefined,
+    guard: guard ? guardFlag(guard, p.device).buffer : undefined,
   });
   g.dispose();
 }
@@ -83,7 +83,7 @@ export function sgdUpdate(slot: SgdSlot, h: SgdHyperparameters, guard?: StepGuar
  */
 export function sgdCheck(slot: SgdSlot, h: SgdHyperparameters, guard: StepGuard): void {
   const { p, v, g } = buffersOf("sgdCheck", slot);
-  const flag = guard.flagOn(p.device);
+  const flag = guardFlag(guard, p.device);
   checkKernel(
     p.device,
     { weight: p.buffer, velocity: v.buffer, grad: g.buffer, n: p.size },

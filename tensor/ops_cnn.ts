@@ -102,9 +102,7 @@ export function conv2d(
     );
   }
   const groups = options.groups ?? 1;
-  const [strideH, strideW] = pair(options.stride ?? 1);
-  const [padH, padW] = pair(options.padding ?? 0);
-  const [batch, inChannels, height, width] = x.shape as readonly number[];
+  const [batch, inChannels] = x.shape as readonly number[];
   const [outChannels, , kernelH, kernelW] = w.shape as readonly number[];
   if (inChannels !== w.shape[1] * groups) {
     throw new ShapeError(
@@ -117,39 +115,35 @@ export function conv2d(
       `conv2d: bias [${bias.shape}] does not match ${outChannels} output channels`,
     );
   }
-  const [outH, outW] = windowIn("conv2d", x, [kernelH, kernelW], [strideH, strideW], [padH, padW]);
-  const geometry: Conv2dGeometry = {
-    batch,
-    inChannels,
-    height,
-    width,
-    outChannels,
-    kernelH,
-    kernelW,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    groups,
-  };
+  const window = window2d(
+    "conv2d",
+    x,
+    [kernelH, kernelW],
+    options.stride ?? 1,
+    options.padding ?? 0,
+  );
+  const { outH, outW, ...sizes } = window;
+  const geometry: Conv2dGeometry = { batch, inChannels, outChannels, groups, ...sizes };
   const relu = options.relu ?? false;
   return apply("conv2d", inputs, { geometry, outH, outW, relu }) as Tensor4D;
 }
 
-/** The output size of a window over `x`'s last two axes, or a ShapeError naming `op`. */
-function windowIn(
-  op: string,
-  x: Tensor,
-  kernel: readonly [number, number],
-  stride: readonly [number, number],
-  padding: readonly [number, number],
-): [number, number] {
+/**
+ * A window sliding over `x`'s last two axes: the input size, the window's size, stride and
+ * padding per axis, and the output size, or a ShapeError naming `op` when it does not fit.
+ */
+function window2d(op: string, x: Tensor, kernel: Pair, stride: Pair, padding: Pair) {
   const [height, width] = (x.shape as readonly number[]).slice(2);
+  const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
+  const [padH, padW] = pair(padding);
+  let out: [number, number];
   try {
-    return windowOutput([height, width], kernel, stride, padding);
+    out = windowOutput([height, width], [kernelH, kernelW], [strideH, strideW], [padH, padW]);
   } catch (error) {
     throw new ShapeError(`${op}: input [${x.shape}]: ${(error as Error).message}`);
   }
+  const [outH, outW] = out;
+  return { height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW };
 }
 
 /** Options of {@link maxPool2d}. */
@@ -178,26 +172,16 @@ export interface MaxPool2dOptions {
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
-  const [kernelH, kernelW] = pair(options.kernel);
-  const [strideH, strideW] = pair(options.stride ?? options.kernel);
-  const [padH, padW] = pair(options.padding ?? 0);
-  const [batch, channels, height, width] = x.shape as readonly number[];
-  const [outH, outW] = windowIn("maxPool2d", x, [kernelH, kernelW], [strideH, strideW], [
-    padH,
-    padW,
-  ]);
-  const geometry = {
-    batch,
-    channels,
-    height,
-    width,
-    kernelH,
-    kernelW,
-    strideH,
-    strideW,
-    padH,
-    padW,
-  };
+  const [batch, channels] = x.shape as readonly number[];
+  const window = window2d(
+    "maxPool2d",
+    x,
+    options.kernel,
+    options.stride ?? options.kernel,
+    options.padding ?? 0,
+  );
+  const { outH, outW, ...sizes } = window;
+  const geometry = { batch, channels, ...sizes };
   return apply("maxPool2d", [x], { geometry, outShape: [batch, channels, outH, outW] }) as Tensor4D;
 }
 

@@ -99,7 +99,16 @@ export function manualSeed(seed: number): Generator {
   return global;
 }
 
-/** The global generator. */
+/**
+ * The global generator: the stream of `randn`, `rand` and dropout unless one is given.
+ *
+ * @example
+ * ```ts
+ * import { globalGenerator, manualSeed } from "../mod.ts";
+ * manualSeed(3);
+ * console.log(globalGenerator().state()); // { seed: 3, offset: 0 }
+ * ```
+ */
 export function globalGenerator(): Generator {
   return global;
 }

@@ -31,26 +31,40 @@ export type { StepStats, StepTotals } from "../kernels/step_stats.ts";
 
 const RAISED = new Uint32Array([1, 0, 0, 0]);
 
+let flagOf: (guard: StepGuard, device: Device) => RawTensor;
+
+/**
+ * The flag of `guard` on `device`, for the fused optimiser ops (`fused_sgd.ts`): created
+ * raised on first use.
+ */
+export function guardFlag(guard: StepGuard, device: Device): RawTensor {
+  return flagOf(guard, device);
+}
+
 /**
  * A training step's guard flag and statistics, on the device of the loss (with a copy of the
  * flag on every other device that holds parameters).
  *
- * @example A step whose loss is NaN is skipped and counted
+ * @example A step whose gradient holds ∞ is skipped and counted
  * ```ts
- * import { defaultDevice, SGD, StepGuard, tensor } from "../mod.ts";
+ * import { defaultDevice, sgdCheck, sgdUpdate, StepGuard, tensor, zeros } from "../mod.ts";
  * const device = await defaultDevice();
- * const w = tensor([1, 2], { requiresGrad: true });
- * const opt = new SGD({ params: [w], lr: 0.1 });
  * const guard = new StepGuard(device);
- * const loss = w.mul(NaN).sum();
- * guard.begin(loss, 1);
- * await loss.backward();
- * opt.step({ guard });
+ * const slot = { param: tensor([1, 2]), velocity: zeros([2]), grad: tensor([1, Infinity]) };
+ * const h = { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 } as const;
+ * guard.begin(tensor([0.5]), 8); // the step's loss, a mean over 8 images
+ * sgdCheck(slot, h, guard); // every parameter is checked first…
+ * await guard.settle();
+ * sgdUpdate(slot, h, guard); // …then updated, unless the step is bad
  * const stats = await guard.drain();
- * console.log(stats.skipped, await w.toArray()); // 1 [1, 2]
+ * console.log(stats.skipped, await slot.param.toArray()); // 1 [1, 2]
  * ```
  */
 export class StepGuard {
+  static {
+    flagOf = (guard, device) => guard.#flagOn(device);
+  }
+
   /** The device of the losses and logits, which holds the statistics. */
   readonly device: Device;
   readonly #stats: RawTensor;
@@ -62,7 +76,7 @@ export class StepGuard {
   constructor(device: Device, paramDevices: Iterable<Device> = []) {
     this.device = device;
     this.#stats = upload(device, initialStepStats(), [STEP_STATS_WORDS], "i32", "step stats");
-    for (const d of paramDevices) this.flagOn(d);
+    for (const d of paramDevices) this.#flagOn(d);
   }
 
   /** Every device with a flag: the statistics' device first. */
@@ -95,11 +109,8 @@ export class StepGuard {
     for (const [device, flag] of this.#flags) device.write(flag.buffer, RAISED);
   }
 
-  /**
-   * The flag on `device` (created raised on first use), for the fused optimiser ops: a u32
-   * that is 1 while the step is good.
-   */
-  flagOn(device: Device): RawTensor {
+  /** The flag on `device` (created raised on first use): a u32 that is 1 while the step is good. */
+  #flagOn(device: Device): RawTensor {
     if (device === this.device) return this.#stats;
     let flag = this.#flags.get(device);
     if (!flag) {
