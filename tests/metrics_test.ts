@@ -5,7 +5,7 @@ import {
   MetricAccumulator,
   topKErrors,
 } from "../train/metrics.ts";
-import { formatDuration, ProgressReporter } from "../train/progress.ts";
+import { formatDuration, ProgressReporter } from "../cli/progress.ts";
 
 const f32 = (values: number[]) => new Float32Array(values);
 const i32 = (values: number[]) => new Int32Array(values);

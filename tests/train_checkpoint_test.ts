@@ -21,7 +21,7 @@ import {
 } from "../train/checkpoint.ts";
 import { SGD } from "../train/sgd.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
-import { train } from "../train/trainer.ts";
+import { train } from "../train/train.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { Flatten } from "../nn/flatten.ts";
 
@@ -46,10 +46,13 @@ function state(epochsDone: number, step: number): Omit<
       dropLast: true,
     },
     generators: { dropout: { seed: 3, offset: step } },
-    scheduler: { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: epochsDone },
+    callbacks: {
+      scheduler: { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: epochsDone },
+    },
     partialEpoch: null,
     nonFinite: { consecutive: 0, total: 0 },
     elapsedSeconds: epochsDone,
+    history: [],
   };
 }
 
@@ -76,7 +79,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   step();
   const first = await saveTrainingCheckpoint(runDir, {
     model,
-    optimizer: await sgd.state(),
+    optimizer: await sgd.stateDict(),
     state: state(1, 5),
   });
   const weightsAtFirst = await model.getParameter("weight").data();
@@ -99,7 +102,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
     await assert.rejects(
       saveTrainingCheckpoint(
         runDir,
-        { model, optimizer: await sgd.state(), state: state(2, 10) },
+        { model, optimizer: await sgd.stateDict(), state: state(2, 10) },
         { writeFile },
       ),
       /disk full/,
@@ -120,12 +123,12 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   const fresh = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(9) });
   await loadModelWeights(ckpt, fresh);
   assert.deepEqual(await fresh.getParameter("weight").data(), weightsAtFirst);
-  assert.deepEqual(Object.keys(ckpt.optimizer.velocities).sort(), ["bias", "weight"]);
+  assert.deepEqual(Object.keys(ckpt.optimizer.state).sort(), ["bias", "weight"]);
 
   // A successful save moves the pointer and prunes beyond `keep`.
   await saveTrainingCheckpoint(
     runDir,
-    { model, optimizer: await sgd.state(), state: state(2, 10) },
+    { model, optimizer: await sgd.stateDict(), state: state(2, 10) },
     {
       keep: 1,
     },
@@ -161,7 +164,6 @@ Deno.test("a checkpoint failing at an epoch's end fails the run and keeps the pr
       batchSize: 16,
       lr: 0.01,
       runDir,
-      progress: false,
       checkpoint: {
         writeFile: async (path, data) => {
           if (path.endsWith("state.json") && ++saves === 2) throw new Error("no space left");

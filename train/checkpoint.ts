@@ -5,11 +5,15 @@
  *
  * - `model.safetensors`: the model's state dict (logical, placement-independent names), written
  *   by `nn/checkpoint.ts` and loadable on its own (`eval`, or any safetensors reader),
- * - `optimizer.safetensors`: the SGD velocities, by physical parameter name,
- * - `state.json`: epoch and step, the data loader's position, every RNG state (the model's
- *   dropout generator, the loader's seed and position, which fix its shuffles and
- *   augmentation draws), the optimiser's hyperparameters, the scheduler's state, the partial
- *   epoch's metric totals and the non-finite-loss counters.
+ * - `optimizer.safetensors`: the optimiser's state-dict tensors (SGD's velocities, by physical
+ *   parameter name),
+ * - `state.json`: the training loop's state (epoch and step, the data loader's position, every
+ *   RNG state, the partial epoch's totals, the non-finite-loss counters, the run's history),
+ *   the rest of the optimiser's state dict (its groups' hyperparameters), and the states of the
+ *   callbacks that have one (the learning-rate scheduler's).
+ *
+ * `checkpoints` (`checkpoints.ts`) is the training-loop callback that writes one after every
+ * epoch and on a stop request, and resumes from the latest.
  *
  * Atomicity: the files are written (each fsynced) into a hidden temporary folder, which is
  * then renamed to its final name; only then is the pointer `<run>/checkpoint.json` replaced,
@@ -20,7 +24,6 @@
  */
 
 import { join } from "node:path";
-import type { StepTotals } from "../kernels/sgd.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -29,12 +32,11 @@ import {
   type TensorEntry,
 } from "../nn/safetensors.ts";
 import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
-import type { Module } from "../nn/module.ts";
-import type { GeneratorState } from "../tensor/random.ts";
+import type { HostTensor, Module } from "../nn/module.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import type { DataLoaderState } from "./data/loader.ts";
-import type { PlateauState } from "./plateau.ts";
-import type { SgdGroupState, SgdState, VelocityState } from "./sgd.ts";
+import type { LoopState } from "./callback.ts";
+import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
 
 /** The pointer file in the run folder naming the latest complete checkpoint. */
 export const CHECKPOINT_POINTER = "checkpoint.json";
@@ -47,38 +49,18 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Everything else inside a checkpoint. */
 export const STATE_FILE = "state.json";
 
-/** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch extends StepTotals {
-  /** Seconds spent in the epoch so far. */
-  seconds: number;
-}
-
 /** `state.json` of a checkpoint. */
-export interface TrainingState {
+export interface TrainingState extends LoopState {
   /** Format tag. */
   format: "alexnet-webgpu-training-state";
   /** Format version. */
-  version: 1;
+  version: 2;
   /** Why it was written: at the end of an epoch, or on an interrupt mid-epoch. */
   reason: "epoch" | "interrupt";
-  /** Completed epochs. */
-  epochsDone: number;
-  /** Optimiser steps taken since the start of training. */
-  step: number;
-  /** The training loader's position (its seed fixes shuffles and augmentation draws). */
-  loader: DataLoaderState;
-  /** Named random generators (e.g. `dropout`). */
-  generators: Record<string, GeneratorState>;
-  /** The optimiser without its velocities (those are in `optimizer.safetensors`). */
-  optimizer: { version: 1; steps: number; groups: SgdGroupState[] };
-  /** The learning-rate scheduler. */
-  scheduler: PlateauState;
-  /** Totals of the epoch in progress (interrupt checkpoints), or null at an epoch boundary. */
-  partialEpoch: PartialEpoch | null;
-  /** Non-finite losses: in a row at the save, and in total. */
-  nonFinite: { consecutive: number; total: number };
-  /** Training seconds so far (all epochs, excluding time between runs). */
-  elapsedSeconds: number;
+  /** The optimiser's state dict without its tensors (those are in `optimizer.safetensors`). */
+  optimizer: Omit<OptimizerStateDict, "state">;
+  /** The states of the callbacks that have one, by callback name. */
+  callbacks: Record<string, unknown>;
   /** ISO time of the save. */
   savedAt: string;
   /** Free-form data of the caller (e.g. the run's configuration). */
@@ -101,14 +83,14 @@ export interface CheckpointPointer {
 export interface SaveTrainingCheckpoint {
   /** The model (its weights go through `nn/checkpoint.ts`'s `saveCheckpoint`). */
   model: Module;
-  /** The optimiser's state (from `SGD.state()`). */
-  optimizer: SgdState;
+  /** The optimiser's state dict (its tensors are read back, then disposed). */
+  optimizer: OptimizerStateDict;
   /** Everything else; `optimizer` is filled in from the above. */
   state: Omit<TrainingState, "format" | "version" | "optimizer" | "savedAt">;
 }
 
 /** Options of {@link saveTrainingCheckpoint}. */
-export interface SaveCheckpointOptions {
+export interface SaveTrainingCheckpointOptions {
   /** Complete checkpoints to keep, the new one included; default 2. */
   keep?: number;
   /** Writes one file atomically; default `writeFileAtomic`. Tests inject failures here. */
@@ -126,21 +108,21 @@ export interface SaveCheckpointOptions {
 export async function saveTrainingCheckpoint(
   runDir: string,
   what: SaveTrainingCheckpoint,
-  options: SaveCheckpointOptions = {},
+  options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
   const write = options.writeFile ?? writeFileAtomic;
   const keepCount = Math.max(1, options.keep ?? 2);
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
-  const { velocities, ...optimizer } = what.optimizer;
+  const { state: tensors, ...optimizer } = what.optimizer;
+  const optimizerBytes = await tensorsToSafetensors(tensors);
   const state: TrainingState = {
     format: "alexnet-webgpu-training-state",
-    version: 1,
+    version: 2,
     ...what.state,
     optimizer,
     savedAt: new Date().toISOString(),
   };
-  const optimizerBytes = velocitiesToSafetensors(velocities);
 
   const tmp = join(root, `.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const base = `epoch-${pad(state.epochsDone, 4)}-step-${pad(state.step, 7)}`;
@@ -182,8 +164,8 @@ export interface LoadedCheckpoint {
   dir: string;
   /** `state.json`. */
   state: TrainingState;
-  /** The optimiser state, velocities included, for `SGD.loadState`. */
-  optimizer: SgdState;
+  /** The optimiser's state dict, its tensors on the host, for `Optimizer.loadStateDict`. */
+  optimizer: OptimizerStateDict<ParamGroupState, HostTensor>;
   /** The model weights (`model.safetensors`); load them with {@link loadModelWeights}. */
   modelPath: string;
 }
@@ -231,18 +213,18 @@ export async function loadTrainingCheckpoint(dir: string): Promise<LoadedCheckpo
     ckptDir = latest;
   }
   const state = JSON.parse(await Deno.readTextFile(join(ckptDir, STATE_FILE))) as TrainingState;
-  if (state.format !== "alexnet-webgpu-training-state" || state.version !== 1) {
-    throw new Error(`${join(ckptDir, STATE_FILE)}: not a version-1 training state`);
+  if (state.format !== "alexnet-webgpu-training-state" || state.version !== 2) {
+    throw new Error(`${join(ckptDir, STATE_FILE)}: not a version-2 training state`);
   }
-  const velocities: Record<string, VelocityState> = {};
+  const tensors: Record<string, HostTensor> = {};
   const optFile = decodeSafetensors(await Deno.readFile(join(ckptDir, OPTIMIZER_FILE)));
   for (const [name, entry] of Object.entries(optFile.tensors)) {
-    velocities[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+    tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
   return {
     dir: ckptDir,
     state,
-    optimizer: { ...state.optimizer, velocities },
+    optimizer: { ...state.optimizer, state: tensors },
     modelPath: join(ckptDir, MODEL_FILE),
   };
 }
@@ -263,12 +245,18 @@ export function loadModelWeights(
   return loadCheckpoint(ckpt.modelPath, model);
 }
 
-function velocitiesToSafetensors(velocities: Record<string, VelocityState>): Uint8Array {
-  const tensors: Record<string, TensorEntry> = {};
-  for (const [name, v] of Object.entries(velocities)) {
-    tensors[name] = entryFromTypedArray("F32", v.shape, v.data);
+/** Reads a state dict's tensors back (disposing them) and encodes them as safetensors. */
+async function tensorsToSafetensors(tensors: Record<string, Tensor>): Promise<Uint8Array> {
+  const entries: Record<string, TensorEntry> = {};
+  try {
+    for (const [name, t] of Object.entries(tensors)) {
+      const data = await t.data() as Float32Array;
+      entries[name] = entryFromTypedArray("F32", [...t.shape as readonly number[]], data);
+    }
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
   }
-  return encodeSafetensors(tensors, { content: "sgd velocities" });
+  return encodeSafetensors(entries, { content: "optimizer state" });
 }
 
 async function prune(root: string, newest: string, keep: number): Promise<void> {
