@@ -36,7 +36,10 @@ export const DEFAULTS: {
 /** What a run stores in `config.json` and checkpoints; enough to rebuild model and data. */
 export interface RunConfig {
   /** The model. */
-  model: Required<Omit<AlexNetConfig, "conv1">> & { preset: "small" | "full" };
+  model:
+    & Required<Pick<AlexNetConfig, "numClasses" | "width" | "inputSize" | "dropout" | "seed">>
+    & Pick<AlexNetConfig, "activation" | "lrn" | "pooling" | "towers">
+    & { preset: "small" | "full" };
   /** Where the data comes from. */
   data: DataSource;
   /** Training crop side (= model input). */

@@ -14,6 +14,7 @@ const PREPARE_OPTIONS: Specs = {
   size: { type: "string" },
   "shard-size": { type: "string" },
   "skip-bad": { type: "boolean" },
+  "allow-empty-classes": { type: "boolean" },
   "no-stats": { type: "boolean" },
 };
 
@@ -27,6 +28,8 @@ as shards with the mean image and the RGB PCA of the training pixels.
   --size <px>           Output side (default 256).
   --shard-size <n>      Images per shard (default 1024).
   --skip-bad            Skip undecodable files (logged) instead of failing.
+  --allow-empty-classes Keep an empty class folder as a class with no images (a warning);
+                        by default it is an error.
   --no-stats            Skip the mean image and PCA (for a validation folder).
   -h, --help            This help.
 
@@ -49,6 +52,7 @@ async function runPrepare(values: Values): Promise<number> {
     size,
     shardSize,
     skipBad: values["skip-bad"] === true,
+    allowEmptyClasses: values["allow-empty-classes"] === true,
     stats: values["no-stats"] !== true,
     onProgress: (done, total) => {
       const now = performance.now();

@@ -153,6 +153,12 @@ export interface AxisPhase {
   tapFirst: number;
 }
 
+/**
+ * Samples the tile choices assume: a tile must not depend on the batch size, or a new batch
+ * size would compile new pipelines.
+ */
+export const NOMINAL_BATCH = 32;
+
 /** The shape facts {@link pickDirectTile} looks at. */
 export interface DirectShape {
   /** Samples times phase pairs. */
@@ -317,7 +323,7 @@ export function conv2dTiles(
   software: boolean,
 ): { forward: DirectTile; gradInput: DirectTile; gradWeight: WeightTile } {
   const g = resolve(geometry, "conv2dTiles");
-  const s = { batch: g.batch, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
+  const s = { batch: NOMINAL_BATCH, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
   const forward = directShape(
     { ...s, outChannels: g.og },
     forwardPhase(g.outH, g.kernelH, g.padH),
@@ -338,9 +344,4 @@ export function conv2dTiles(
 /** `n` lines of generated WGSL. */
 export function lines(n: number, f: (i: number) => string, sep = "\n"): string {
   return Array.from({ length: n }, (_, i) => f(i)).join(sep);
-}
-
-/** `base + delta` as WGSL u32 arithmetic, for a delta of either sign. */
-export function offsetExpr(base: string, delta: number): string {
-  return delta >= 0 ? `${base} + ${delta}u` : `${base} - ${-delta}u`;
 }

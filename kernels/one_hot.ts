@@ -6,13 +6,15 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
+import { faultWgsl } from "./_fault.ts";
 import { f32Literal, flatMain } from "./_program.ts";
 
 const WORKGROUP = 256;
 
 /**
  * Writes the `[n, classes]` one-hot matrix of `n` i32 labels. A label outside `[0, classes)`
- * fills its row with NaN.
+ * fills its row with NaN and records a device-side fault, so the next read from the device
+ * throws a `DeviceAssertionError` naming `op`, the label and its row.
  *
  * @example
  * ```ts
@@ -32,23 +34,32 @@ export function oneHot(
   n: number,
   classes: number,
   scale = 1,
+  op = "oneHot",
 ): void {
   const total = n * classes;
   if (total === 0) return;
   const hot = f32Literal(scale);
+  const fault = device.faultSlot(
+    `label range: ${op}`,
+    ([row, label, count]) =>
+      `${op}: label ${label | 0} of sample ${row} is outside the ${count} classes [0, ${count})`,
+  );
   const body = `
   let row = i / ${classes}u;
   let column = i32(i % ${classes}u);
   let label = labels[row];
-  // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0.
+  // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0,
+  // and is reported at the next read.
   let valid = label >= 0 && label < ${classes}i;
+  if (!valid && column == 0) { raiseFault(${fault.code}u, row, bitcast<u32>(label), ${classes}u); }
   out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${hot}, label == column), valid);`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> labels: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${faultWgsl(2)}
 ${flatMain(WORKGROUP, total, body)}`;
   device.dispatch(
     { name: `one-hot [${n}, ${classes}]`, wgsl, workgroups: Math.ceil(total / WORKGROUP) },
-    [{ buffer: labels }, { buffer: out }],
+    [{ buffer: labels }, { buffer: out }, { buffer: fault.buffer }],
   );
 }

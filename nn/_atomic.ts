@@ -62,6 +62,43 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await syncDirectory(dir);
 }
 
+/** The temporary name pattern of {@link writeFileAtomic}: `.<name>.<pid>.<8 hex>.tmp`. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files that {@link writeFileAtomic} calls of other processes left in
+ * `dir` when they died mid-write (a crash, SIGKILL, power loss). Files of this process are
+ * kept: one of its writes may be in flight.
+ *
+ * @param dir The folder to clean; a missing folder is fine.
+ * @returns The names removed.
+ *
+ * @example Clean a folder after a crash
+ * ```ts
+ * import { removeStaleTemps } from "./_atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/.plot.svg.1.0123abcd.tmp`, "half a plot");
+ * assert.deepEqual(await removeStaleTemps(dir), [".plot.svg.1.0123abcd.tmp"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = e.isFile ? TEMP_NAME.exec(e.name) : null;
+      if (!m || Number(m[1]) === Deno.pid) continue;
+      await Deno.remove(join(dir, e.name)).catch(() => {});
+      removed.push(e.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed.sort();
+}
+
 /**
  * Writes every byte of `bytes` to `file`; `write` may return after a partial
  * write, so loop until done.

@@ -10,6 +10,7 @@
 
 import { concat } from "../tensor/ops_shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { transfer, TransferChannel } from "../tensor/transfer.ts";
 import { Module, type ParameterSlot } from "./module.ts";
 
 /** Parts of one layer, tower by tower. */
@@ -60,6 +61,45 @@ export class Towers<M extends Module> extends Module {
       name,
       shards: perTower.flatMap((slots) => slots[i].shards),
     }));
+  }
+}
+
+/**
+ * A cut where the towers exchange activations (the paper's GPUs talk only at such cuts). It
+ * keeps the cut's staging buffers across steps, and moves both directions in one host round
+ * trip, forward and backward alike.
+ */
+export class TowerCut {
+  readonly #channel: TransferChannel;
+
+  /** A cut named `name` (for errors). */
+  constructor(name: string) {
+    this.#channel = new TransferChannel(name);
+  }
+
+  /**
+   * Each tower's activations joined with the other's along `axis` (tower A's first): the input
+   * of a layer whose towers read both halves.
+   */
+  async swap(a: Tensor, b: Tensor, axis: number): Promise<[Tensor, Tensor]> {
+    const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel);
+    const joined: [Tensor, Tensor] = [concat([a, bOnA], axis), concat([aOnB, b], axis)];
+    bOnA.dispose();
+    aOnB.dispose();
+    return joined;
+  }
+
+  /** Both towers' activations joined along `axis` on tower A's device. */
+  async gather(a: Tensor, b: Tensor, axis: number): Promise<Tensor> {
+    const [bOnA] = await transfer([[b, a.device]], this.#channel);
+    const joined = concat([a, bOnA], axis);
+    bOnA.dispose();
+    return joined;
+  }
+
+  /** Frees the staging buffers. */
+  dispose(): void {
+    this.#channel.dispose();
   }
 }
 

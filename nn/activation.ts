@@ -9,6 +9,16 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /**
+ * The nonlinearity after a convolution or fully connected layer: the rectifier (the paper's
+ * choice, fused into the layer's kernel) or the saturating tanh it is compared against
+ * (section 3.1, Figure 1).
+ */
+export type Activation = "relu" | "tanh";
+
+/** Every {@link Activation}, for validating user input. */
+export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh"];
+
+/**
  * `max(x, 0)`. (Conv2d and Linear can fuse it into their own kernel with `relu: true`.)
  *
  * @example

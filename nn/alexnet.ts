@@ -19,7 +19,7 @@
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { mul } from "../tensor/ops_elementwise.ts";
-import { concat, slice } from "../tensor/ops_shape.ts";
+import { slice } from "../tensor/ops_shape.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -30,8 +30,9 @@ import {
   type LayerPlan,
   planAlexNet,
   type ResolvedAlexNetConfig,
+  switchChanges,
 } from "./_alexnet_plan.ts";
-import { Towers } from "./_towers.ts";
+import { TowerCut, Towers } from "./_towers.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
@@ -42,7 +43,12 @@ import { Module } from "./module.ts";
 import type { Layer } from "./sequential.ts";
 import type { SummaryRow } from "./summary.ts";
 
-export type { AlexNetConfig, ResolvedAlexNetConfig } from "./_alexnet_plan.ts";
+export {
+  type AlexNetConfig,
+  PAPER_SWITCHES,
+  type PoolingConfig,
+  type ResolvedAlexNetConfig,
+} from "./_alexnet_plan.ts";
 
 /** Dropout streams start here, far past any initialisation draw of the same seed. */
 const DROPOUT_STREAM = 2 ** 40;
@@ -80,6 +86,7 @@ export class AlexNet extends Module {
   readonly dropoutGenerator: Generator | undefined;
   readonly #plan: AlexNetPlan;
   readonly #layers: [string, Module][] = [];
+  readonly #cuts = new Map<string, TowerCut>();
 
   /** Builds and initialises the network on `devices` (default: the default device). */
   constructor(config: AlexNetConfig = {}, devices?: Device | readonly Device[]) {
@@ -94,6 +101,9 @@ export class AlexNet extends Module {
     if (list.length !== 1 && list.length !== 2) {
       throw new RangeError(`AlexNet: one or two devices, not ${list.length}`);
     }
+    if (list.length === 2 && this.config.towers === 1) {
+      throw new RangeError("AlexNet: a one-tower net (towers: 1) runs on one device, not two");
+    }
     this.#placement = list;
     const seed = this.config.seed;
     const init = seed === undefined ? globalGenerator() : new Generator(seed);
@@ -101,30 +111,37 @@ export class AlexNet extends Module {
       this.dropoutGenerator = new Generator(seed);
       this.dropoutGenerator.setState({ seed, offset: DROPOUT_STREAM });
     }
-    const towers = this.#placement.length === 2;
+    const onTwo = this.#placement.length === 2;
+    const grouped = this.config.towers === 2;
     const layer = (name: string): LayerPlan => this.#plan.layers.find((l) => l.name === name)!;
-    const add = (name: string, module: Module): void => {
-      this.#layers.push([name, this.registerModule(name, module)]);
+    const planned = (name: string): boolean => this.#plan.rows.some((r) => r.name === name);
+    const add = (name: string, make: () => Module): void => {
+      if (planned(name)) this.#layers.push([name, this.registerModule(name, make())]);
     };
-    const halfGroups = (c: number): LocalResponseNorm =>
-      new LocalResponseNorm({ groupSize: towers ? undefined : c / 2 });
-    const [, c1, , c2] = this.#plan.rows.map((r) => r.outputShape[1]);
-    add("conv1", this.#build(layer("conv1"), init));
-    add("norm1", halfGroups(c1));
-    add("pool1", new MaxPool2d({ kernelSize: 3, stride: 2 }));
-    add("conv2", this.#build(layer("conv2"), init));
-    add("norm2", halfGroups(c2));
-    add("pool2", new MaxPool2d({ kernelSize: 3, stride: 2 }));
-    add("conv3", this.#build(layer("conv3"), init));
-    add("conv4", this.#build(layer("conv4"), init));
-    add("conv5", this.#build(layer("conv5"), init));
-    add("pool5", new MaxPool2d({ kernelSize: 3, stride: 2 }));
-    add("flatten", new Flatten());
-    add("fc6", this.#build(layer("fc6"), init));
-    add("drop6", new Dropout({ p: this.config.dropout, generator: this.dropoutGenerator }));
-    add("fc7", this.#build(layer("fc7"), init));
-    add("drop7", new Dropout({ p: this.config.dropout, generator: this.dropoutGenerator }));
-    add("fc8", this.#build(layer("fc8"), init));
+    // On one device each tower's LRN is a channel group; on two, each device holds one tower.
+    const norm = (name: string): LocalResponseNorm => {
+      const c = layer(name === "norm1" ? "conv1" : "conv2").outputs;
+      return new LocalResponseNorm({ groupSize: grouped && !onTwo ? c / 2 : undefined });
+    };
+    const pool = (): MaxPool2d => new MaxPool2d(this.config.pooling);
+    const drop = (): Dropout =>
+      new Dropout({ p: this.config.dropout, generator: this.dropoutGenerator });
+    add("conv1", () => this.#build(layer("conv1"), init));
+    add("norm1", () => norm("norm1"));
+    add("pool1", pool);
+    add("conv2", () => this.#build(layer("conv2"), init));
+    add("norm2", () => norm("norm2"));
+    add("pool2", pool);
+    add("conv3", () => this.#build(layer("conv3"), init));
+    add("conv4", () => this.#build(layer("conv4"), init));
+    add("conv5", () => this.#build(layer("conv5"), init));
+    add("pool5", pool);
+    add("flatten", () => new Flatten());
+    add("fc6", () => this.#build(layer("fc6"), init));
+    add("drop6", drop);
+    add("fc7", () => this.#build(layer("fc7"), init));
+    add("drop7", drop);
+    add("fc8", () => this.#build(layer("fc8"), init));
   }
 
   /** One device, or two: tower A's and tower B's (fc8 lives on the first). */
@@ -173,7 +190,7 @@ export class AlexNet extends Module {
         return new Linear({
           inFeatures: spec.inputs,
           outFeatures: spec.outputs / parts,
-          relu: spec.relu,
+          activation: spec.activation,
           device,
           init,
         });
@@ -187,7 +204,7 @@ export class AlexNet extends Module {
         stride: spec.stride,
         padding: spec.padding,
         groups: split ? 1 : spec.groups,
-        relu: spec.relu,
+        activation: spec.activation,
         device,
         init,
       });
@@ -225,6 +242,7 @@ export class AlexNet extends Module {
 
   async #forwardTwo(x: Tensor): Promise<Tensor> {
     const [d0, d1] = this.#placement;
+    // A batch written from the host to both devices (`replicate`) is on both already.
     let t: Tensor[] = [await x.to(d0), await x.to(d1)];
     const each = (f: (y: Tensor, part: number) => Tensor): void => {
       const next = t.map(f);
@@ -232,39 +250,54 @@ export class AlexNet extends Module {
       t = next;
     };
     const run = (name: string): void => {
+      if (!this.#has(name)) return; // switched off (lrn: false)
       const layer = this.#layer(name);
       if (layer instanceof Towers) each((y, i) => (layer.parts[i] as Layer).forward(y));
       else each((y) => layer.forward(y));
     };
-    const exchange = async (): Promise<void> => {
+    const swap = async (into: string): Promise<void> => {
       const [a, b] = t;
-      const [bOnA, aOnB] = await Promise.all([b.to(a.device), a.to(b.device)]);
-      t = [concat([a, bOnA], 1), concat([aOnB, b], 1)];
-      for (const y of [a, b, bOnA, aOnB]) y.dispose();
+      t = await this.#cut(into).swap(a, b, 1);
+      a.dispose();
+      b.dispose();
     };
     for (const name of ["conv1", "norm1", "pool1", "conv2", "norm2", "pool2"]) run(name);
-    await exchange();
+    await swap("conv3");
     for (const name of ["conv3", "conv4", "conv5", "pool5", "flatten"]) run(name);
-    await exchange();
+    await swap("fc6");
     run("fc6");
-    this.#towerDropout(t, this.#layer("drop6") as Dropout, (next) => (t = next));
-    await exchange();
+    this.#towerDropout(t, "drop6", (next) => (t = next));
+    await swap("fc7");
     run("fc7");
-    this.#towerDropout(t, this.#layer("drop7") as Dropout, (next) => (t = next));
-    const [a, b] = t;
-    const bOnA = await b.to(a.device);
-    const joined = concat([a, bOnA], 1);
-    for (const y of [a, b, bOnA]) y.dispose();
+    this.#towerDropout(t, "drop7", (next) => (t = next));
+    const joined = await this.#cut("fc8").gather(t[0], t[1], 1);
+    t.forEach((y) => y.dispose());
     const logits = this.#layer("fc8").forward(joined);
     joined.dispose();
     return logits;
+  }
+
+  /** The cut into layer `into`, made on first use. */
+  #cut(into: string): TowerCut {
+    let cut = this.#cuts.get(into);
+    if (!cut) this.#cuts.set(into, cut = new TowerCut(`the cut into ${into}`));
+    return cut;
+  }
+
+  /** Frees the parameters and the cuts' staging buffers. */
+  override dispose(): void {
+    super.dispose();
+    for (const cut of this.#cuts.values()) cut.dispose();
+    this.#cuts.clear();
   }
 
   /**
    * Dropout on the towers' halves with the mask one device would draw: each tower draws the
    * whole `[N, F]` mask from the same stream position and keeps its own columns.
    */
-  #towerDropout(t: Tensor[], drop: Dropout, set: (next: Tensor[]) => void): void {
+  #towerDropout(t: Tensor[], name: string, set: (next: Tensor[]) => void): void {
+    if (!this.#has(name)) return; // switched off (dropout: 0)
+    const drop = this.#layer(name) as Dropout;
     if (!drop.training || drop.p === 0) return;
     const generator = this.dropoutGenerator ?? globalGenerator();
     const [n, half] = t[0].shape;
@@ -280,6 +313,10 @@ export class AlexNet extends Module {
       return out;
     });
     set(next);
+  }
+
+  #has(name: string): boolean {
+    return this.#layers.some(([n]) => n === name);
   }
 
   #layer(name: string): Layer {
@@ -300,7 +337,16 @@ export class AlexNet extends Module {
       outputShape: [inputShape[0], ...row.outputShape.slice(1)],
       params: row.params,
       device: d1 && row.split ? `${d0.label} | ${d1.label}` : d0.label,
+      op: row.op,
     }));
+  }
+
+  /** The switches that differ from the paper, for the summary's heading. */
+  summaryNotes(): string[] {
+    const changes = switchChanges(this.config);
+    return changes.length === 0
+      ? ["the paper's network (ReLU, LRN, overlapping 3×3 s2 pooling, dropout 0.5, two towers)"]
+      : changes.map((c) => `changed: ${c}`);
   }
 }
 

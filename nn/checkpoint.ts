@@ -27,6 +27,12 @@ export interface SaveCheckpointOptions {
    * is reserved (it is written as `"pt"`, as PyTorch tools expect).
    */
   metadata?: CheckpointMetadata;
+  /**
+   * Write even when tensors hold NaN or ±∞ (default false: refuse with a
+   * {@link CheckpointError} naming them, and write nothing — such a checkpoint cannot be
+   * loaded back, and would replace a good one).
+   */
+  allowNonFinite?: boolean;
 }
 
 /** Options of {@link loadCheckpoint}. */
@@ -41,6 +47,12 @@ export interface LoadCheckpointOptions {
 export class CheckpointError extends Error {
   /** `"CheckpointError"`. */
   override name = "CheckpointError";
+}
+
+/** A checkpoint refused because tensors hold NaN or ±∞ (on save: nothing was written). */
+export class NonFiniteCheckpointError extends CheckpointError {
+  /** `"NonFiniteCheckpointError"`. */
+  override name = "NonFiniteCheckpointError";
 }
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
@@ -80,6 +92,7 @@ export async function saveCheckpoint(
     }
     tensors[slot.name] = entryFromTypedArray("F32", shape, data);
   }
+  if (!options.allowNonFinite) requireFinite(tensors, path, "model");
   const metadata: Record<string, string> = { format: "pt" };
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
     if (key === "format") throw new CheckpointError(`metadata key "format" is reserved`);
@@ -128,13 +141,8 @@ export async function loadCheckpoint(
     const list = badTypes.map(([name, e]) => `${name} (${e.dtype})`).join(", ");
     throw new CheckpointError(`${path}: parameters must be floating point: ${list}`);
   }
-  if (!options.allowNonFinite) {
-    const bad = findNonFinite(tensors);
-    if (bad.length > 0) {
-      const list = bad.map((b) => `${b.name} (${b.count})`).join(", ");
-      throw new CheckpointError(`${path}: non-finite values (NaN or ±∞) in ${list}`);
-    }
-  }
+  const bad = options.allowNonFinite ? null : nonFiniteSummary(tensors);
+  if (bad) throw new NonFiniteCheckpointError(`${path}: non-finite values (NaN or ±∞) in ${bad}`);
   const dict: Record<string, HostTensor> = {};
   for (const [name, entry] of Object.entries(tensors)) {
     dict[name] = { shape: entry.shape, data: entryToFloat32(entry) };
@@ -145,6 +153,34 @@ export async function loadCheckpoint(
     throw new CheckpointError(`${path}: ${(error as Error).message}`, { cause: error });
   }
   return parseMetadata(metadata);
+}
+
+/**
+ * Throws a {@link NonFiniteCheckpointError} before `path` is written when a tensor holds NaN or ±∞,
+ * naming them; `what` says which tensors (model, optimizer).
+ */
+export function requireFinite(
+  tensors: Record<string, TensorEntry>,
+  path: string,
+  what: string,
+): void {
+  const bad = nonFiniteSummary(tensors);
+  if (bad) {
+    throw new NonFiniteCheckpointError(
+      `${path}: not written: non-finite ${what} values (NaN or ±∞) in ${bad}`,
+    );
+  }
+}
+
+/**
+ * "k of n tensors: name (count), …" for the tensors holding NaN or ±∞, or null when all are
+ * finite.
+ */
+export function nonFiniteSummary(tensors: Record<string, TensorEntry>): string | null {
+  const bad = findNonFinite(tensors);
+  if (bad.length === 0) return null;
+  const list = bad.map((b) => `${b.name} (${b.count})`).join(", ");
+  return `${bad.length} of ${Object.keys(tensors).length} tensors: ${list}`;
 }
 
 function parseMetadata(metadata: Record<string, string>): CheckpointMetadata {

@@ -12,6 +12,8 @@ import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
 import { pair, windowOutput } from "./_window.ts";
+import { layerActivation, tanhOf } from "./_activation.ts";
+import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";
 
 /** Options of {@link Conv2d}. */
@@ -32,6 +34,11 @@ export interface Conv2dConfig {
   bias?: boolean;
   /** Apply ReLU in the convolution's epilogue: one kernel instead of two (default false). */
   relu?: boolean;
+  /**
+   * The nonlinearity on the output (default none): `"relu"` is fused into the kernel (the same
+   * as `relu: true`), `"tanh"` runs after it.
+   */
+  activation?: Activation | null;
   /** Where the parameters live (default: the default device). */
   device?: Device;
   /** Random stream of the default initialisation (default: the global generator). */
@@ -67,8 +74,8 @@ export class Conv2d extends Module {
   readonly padding: readonly [number, number];
   /** Channel groups. */
   readonly groups: number;
-  /** Whether ReLU is fused into the output. */
-  readonly relu: boolean;
+  /** The nonlinearity on the output, or null for none. */
+  readonly activation: Activation | null;
   #hasBias: boolean;
 
   /** Creates the layer and initialises its parameters on `config.device`. */
@@ -80,7 +87,7 @@ export class Conv2d extends Module {
     this.stride = pair(config.stride ?? 1);
     this.padding = pair(config.padding ?? 0);
     this.groups = config.groups ?? 1;
-    this.relu = config.relu ?? false;
+    this.activation = layerActivation("Conv2d", config);
     this.#hasBias = config.bias ?? true;
     const g = this.groups;
     if (!(g >= 1) || this.inChannels % g !== 0 || this.outChannels % g !== 0) {
@@ -104,6 +111,11 @@ export class Conv2d extends Module {
     return this.getParameter("weight");
   }
 
+  /** Whether ReLU is fused into the output (`activation === "relu"`). */
+  get relu(): boolean {
+    return this.activation === "relu";
+  }
+
   /** The bias `[O]`, or null when the layer has none. */
   get bias(): Parameter | null {
     return this.#hasBias ? this.getParameter("bias") : null;
@@ -113,12 +125,16 @@ export class Conv2d extends Module {
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
   ): Tensor<[N, number, number, number], "f32"> {
-    return conv2d(x, this.weight, this.bias, {
+    const y = conv2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
       groups: this.groups,
       relu: this.relu,
-    }) as unknown as Tensor<[N, number, number, number], "f32">;
+    });
+    return (this.activation === "tanh" ? tanhOf(y) : y) as unknown as Tensor<
+      [N, number, number, number],
+      "f32"
+    >;
   }
 
   /** The output shape for an input shape `[N, C, H, W]`. */

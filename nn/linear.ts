@@ -11,6 +11,8 @@ import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
+import { layerActivation, tanhOf } from "./_activation.ts";
+import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";
 
 /** Options of {@link Linear}. */
@@ -23,6 +25,11 @@ export interface LinearConfig {
   bias?: boolean;
   /** Apply ReLU in the product's epilogue: one kernel instead of two (default false). */
   relu?: boolean;
+  /**
+   * The nonlinearity on the output (default none): `"relu"` is fused into the kernel (the same
+   * as `relu: true`), `"tanh"` runs after it.
+   */
+  activation?: Activation | null;
   /** Where the parameters live (default: the default device). */
   device?: Device;
   /** Random stream of the default initialisation (default: the global generator). */
@@ -48,8 +55,8 @@ export class Linear extends Module {
   readonly inFeatures: number;
   /** Output features. */
   readonly outFeatures: number;
-  /** Whether ReLU is fused into the output. */
-  readonly relu: boolean;
+  /** The nonlinearity on the output, or null for none. */
+  readonly activation: Activation | null;
   #hasBias: boolean;
 
   /** Creates the layer and initialises its parameters on `config.device`. */
@@ -57,7 +64,7 @@ export class Linear extends Module {
     super();
     this.inFeatures = config.inFeatures;
     this.outFeatures = config.outFeatures;
-    this.relu = config.relu ?? false;
+    this.activation = layerActivation("Linear", config);
     this.#hasBias = config.bias ?? true;
     const device = config.device ?? currentDevice();
     const init = config.init ?? defaultInit(this.inFeatures, config.generator);
@@ -70,6 +77,11 @@ export class Linear extends Module {
     return this.getParameter("weight");
   }
 
+  /** Whether ReLU is fused into the output (`activation === "relu"`). */
+  get relu(): boolean {
+    return this.activation === "relu";
+  }
+
   /** The bias `[out]`, or null when the layer has none. */
   get bias(): Parameter | null {
     return this.#hasBias ? this.getParameter("bias") : null;
@@ -77,10 +89,8 @@ export class Linear extends Module {
 
   /** Applies the layer to `x [N, in]`. */
   forward<N extends Dim>(x: Tensor<readonly [N, Dim], "f32">): Tensor<[N, number], "f32"> {
-    return linear(x, this.weight, this.bias, { relu: this.relu }) as unknown as Tensor<
-      [N, number],
-      "f32"
-    >;
+    const y = linear(x, this.weight, this.bias, { relu: this.relu });
+    return (this.activation === "tanh" ? tanhOf(y) : y) as unknown as Tensor<[N, number], "f32">;
   }
 
   /** The output shape for an input shape `[N, in]`. */

@@ -7,7 +7,9 @@
  *   {@link LocalResponseNorm} (the paper's form), {@link Dropout}, {@link Flatten},
  *   {@link Sequential}.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
- *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table.
+ *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
+ *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
+ *   choices at a time; {@link Figure1Net} is the paper's four-layer CIFAR-10 net of Figure 1.
  * - Checkpoints: {@link saveCheckpoint} / {@link loadCheckpoint} as safetensors files.
  *
  * @example Build, run and checkpoint a scaled AlexNet
@@ -41,7 +43,7 @@ export type { ParameterInit } from "./_init.ts";
 export type { Pair } from "../tensor/ops_cnn.ts";
 export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
-export { ReLU, Tanh } from "./activation.ts";
+export { type Activation, ACTIVATIONS, ReLU, Tanh } from "./activation.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
@@ -53,14 +55,23 @@ export {
   alexnetOutputShapes,
   alexnetParameterShapes,
   alexnetSmall,
+  PAPER_SWITCHES,
+  type PoolingConfig,
   type ResolvedAlexNetConfig,
 } from "./alexnet.ts";
+export {
+  type Figure1Config,
+  Figure1Net,
+  type ResolvedFigure1Config,
+  resolveFigure1Config,
+} from "./figure1.ts";
 export { type Summarizable, summary, type SummaryRow } from "./summary.ts";
 export {
   CheckpointError,
   type CheckpointMetadata,
   loadCheckpoint,
   type LoadCheckpointOptions,
+  NonFiniteCheckpointError,
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./checkpoint.ts";

@@ -17,17 +17,21 @@ export interface SummaryRow {
   params: number;
   /** Where it runs: a device label, or `gpu0 | gpu1` for a layer split in two towers. */
   device: string;
+  /** What it computes (e.g. `max pool 3×3 s2`), when the module describes it. */
+  op?: string;
 }
 
 /** A module that lays out its own summary (AlexNet does). */
 export interface Summarizable {
   /** The rows for an input shape. */
   summaryRows(inputShape: readonly number[]): SummaryRow[];
+  /** Lines printed above the table (AlexNet: which of the paper's choices are switched). */
+  summaryNotes?(): string[];
 }
 
 /**
- * The layer table of `model` for `inputShape`: layer, output shape, parameters and device,
- * then the total. Shapes are computed, not run, so summarising the full AlexNet is instant.
+ * The layer table of `model` for `inputShape`: layer, output shape, parameters, device and (when
+ * the model describes it) the operation, then the total. Shapes are computed, not run, so summarising the full AlexNet is instant.
  * Works for {@link Summarizable} modules (AlexNet), `Sequential`, and single layers.
  *
  * @example
@@ -43,17 +47,26 @@ export interface Summarizable {
 export function summary(model: Module, inputShape: readonly number[]): string {
   const rows = summaryRows(model, inputShape);
   const total = rows.reduce((n, r) => n + r.params, 0);
+  const withOp = rows.some((r) => r.op !== undefined);
   const table = [
-    ["layer", "output shape", "params", "device"],
-    ...rows.map((r) => [r.layer, `[${r.outputShape.join(", ")}]`, group(r.params), r.device]),
+    ["layer", "output shape", "params", "device", ...(withOp ? ["op"] : [])],
+    ...rows.map((r) => [
+      r.layer,
+      `[${r.outputShape.join(", ")}]`,
+      group(r.params),
+      r.device,
+      ...(withOp ? [r.op ?? ""] : []),
+    ]),
   ];
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
   const line = (row: string[]): string =>
     row.map((cell, c) => (c === 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
       .join("  ").trimEnd();
   const rule = "-".repeat(widths.reduce((a, b) => a + b + 2, -2));
+  const notes = (model as Module & Partial<Summarizable>).summaryNotes?.() ?? [];
   return [
     `input [${inputShape.join(", ")}]`,
+    ...notes,
     line(table[0]),
     rule,
     ...table.slice(1).map(line),

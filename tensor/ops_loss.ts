@@ -42,20 +42,31 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
   return out;
 }
 
-/** The `[N, classes]` one-hot matrix of i32 labels (no gradient). */
+/**
+ * The `[N, classes]` one-hot matrix of i32 labels (no gradient). A label outside
+ * `[0, classes)` is checked on the GPU: its row is NaN, and the next read from the device
+ * throws a `DeviceAssertionError` naming the label and its sample.
+ */
 export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
+  return oneHotOf("oneHot", labels, classes);
+}
+
+function oneHotOf(op: string, labels: Tensor, classes: number): Tensor<Shape, "f32"> {
   if (labels.dtype !== "i32" || labels.rank !== 1) {
-    throw new TypeError(`oneHot: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
+    throw new TypeError(`${op}: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
   }
   const out = empty(labels.device, [labels.shape[0], classes], "f32");
-  oneHotKernel(labels.device, labels.storage.buffer, out.storage.buffer, labels.shape[0], classes);
+  const n = labels.shape[0];
+  oneHotKernel(labels.device, labels.storage.buffer, out.storage.buffer, n, classes, 1, op);
   return out;
 }
 
 /**
  * Mean cross-entropy of `logits [N, C]` against integer `labels [N]` (i32), as PyTorch's
- * `F.cross_entropy`. A label outside `[0, C)` makes the loss NaN (never a silent 0), which the
- * trainer's non-finite check reports.
+ * `F.cross_entropy`. A label outside `[0, C)` is an error, checked on the GPU without a
+ * readback: the loss is NaN (so a guarded optimiser step changes nothing), and the next read
+ * from the device — the loss, or the trainer's statistics — throws a `DeviceAssertionError`
+ * naming the label and its sample, as CUDA's device-side asserts do in PyTorch.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32"> {
   sameDevice("crossEntropy", logits, labels);
@@ -73,7 +84,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32
     throw new TypeError(`crossEntropy: labels must be i32 class indices, got ${labels.dtype}`);
   }
   const logProbabilities = logSoftmax(logits, 1);
-  const targets = oneHot(labels, logits.shape[1]);
+  const targets = oneHotOf("crossEntropy", labels, logits.shape[1]);
   const picked = binaryOp(logProbabilities, targets, "mul");
   const perSample = sum(picked, 1);
   const average = mean(perSample);

@@ -61,7 +61,7 @@ Deno.test("IDX (MNIST) files", async (t) => {
       assert.equal(named.classNames[9], "j");
       await assert.rejects(
         loadIdx({ images: `${dir}/img`, labels: `${dir}/lab`, classNames: ["x", "y"] }),
-        /lab: label 9/,
+        /lab: record \d+ has label 9, outside the 2 classes \[0, 2\)/,
       );
       // Swapped files: wrong dims.
       await assert.rejects(
@@ -73,6 +73,32 @@ Deno.test("IDX (MNIST) files", async (t) => {
       await assert.rejects(
         loadIdx({ images: `${dir}/img`, labels: `${dir}/lab4` }),
         /lab4: 4 labels/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  await t.step("a stray label is an error naming the file, the record and the label", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeFile(`${dir}/img`, idx(0x08, [N, H, W], imageBytes));
+      // One byte of 200 among 0–9 would build a 201-class model.
+      await Deno.writeFile(`${dir}/stray`, idx(0x08, [N], Uint8Array.from([0, 9, 200, 3, 7])));
+      await assert.rejects(
+        loadIdx({ images: `${dir}/img`, labels: `${dir}/stray` }),
+        /stray: record 2 has label 200, but labels 10–199 never occur: a corrupt label\?/,
+      );
+      // More than ten classes load when every label up to the largest occurs (EMNIST-style).
+      const many = Uint8Array.from([0, 10, 11, 12, 1]);
+      await Deno.writeFile(`${dir}/many`, idx(0x08, [N], many));
+      assert.equal((await loadIdx({ images: `${dir}/img`, labels: `${dir}/many` })).numClasses, 13);
+      // A test set checked against the training set's classes.
+      await Deno.writeFile(`${dir}/test`, idx(0x08, [N], Uint8Array.from([0, 1, 2, 12, 3])));
+      const names = Array.from({ length: 10 }, (_, i) => String(i));
+      await assert.rejects(
+        loadIdx({ images: `${dir}/img`, labels: `${dir}/test`, classNames: names }),
+        /test: record 3 has label 12, outside the 10 classes \[0, 10\)/,
       );
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -285,5 +285,23 @@ Deno.test("image folders", async (t) => {
     assert.equal(ds.paths[3], `${dir}/dogs/grey.png`);
   });
 
+  await t.step("an empty class folder is an error, or a warning when allowed", async () => {
+    await Deno.mkdir(`${dir}/empty`);
+    await write("empty/.hidden", new Uint8Array(1));
+    await assert.rejects(
+      ImageFolder.open(dir),
+      /empty: empty class folder \(class 3\): remove it, or allow empty classes/,
+    );
+    const logged: string[] = [];
+    const f = await ImageFolder.open(dir, { allowEmptyClasses: true, log: (m) => logged.push(m) });
+    assert.deepEqual(f.classNames, ["birds", "cats", "dogs", "empty"]);
+    assert.equal(logged.length, 1);
+    assert.match(
+      logged[0],
+      /^warning: .*empty: empty class folder, kept as class 3 with no images/,
+    );
+    await Deno.remove(`${dir}/empty`, { recursive: true });
+  });
+
   await Deno.remove(dir, { recursive: true });
 });

@@ -140,5 +140,23 @@ Deno.test("prepareImageFolder and ShardDataset", async (t) => {
     await assert.rejects(ShardDataset.open(`${root}/nothing`), /manifest\.json/);
   });
 
+  await t.step("a class whose every file was skipped is an empty class", async () => {
+    const only = `${root}/only-bad`;
+    await Deno.mkdir(`${only}/good`, { recursive: true });
+    await Deno.mkdir(`${only}/broken`);
+    await Deno.writeFile(`${only}/good/x.png`, png(4, 4, () => 7));
+    await Deno.writeFile(`${only}/broken/y.png`, new Uint8Array([1, 2, 3]));
+    const options = { input: only, output: `${root}/out3`, size: 4, skipBad: true, log: () => {} };
+    await assert.rejects(prepareImageFolder(options), /broken: empty class folder \(class 0\)/);
+    const warned: string[] = [];
+    const m = await prepareImageFolder({
+      ...options,
+      allowEmptyClasses: true,
+      log: (s) => warned.push(s),
+    });
+    assert.deepEqual(m.classCounts, [0, 1]);
+    assert.match(warned.at(-1)!, /broken: empty class folder, kept as class 0/);
+  });
+
   await Deno.remove(root, { recursive: true });
 });

@@ -131,7 +131,13 @@ Deno.test("nn checkpoints", async (t) => {
     const bad = `${dir}/nan.safetensors`;
     const bias = one.stateSlots().find((slot) => slot.name === "conv1.bias")!.shards[0];
     gpuA.write(bias.storage.buffer, new Float32Array([Number.NaN, Infinity]));
-    await saveCheckpoint(bad, one);
+    // Saving refuses (and writes nothing) unless allowed.
+    await assert.rejects(
+      saveCheckpoint(bad, one),
+      /not written: non-finite model .* conv1\.bias \(2\)/,
+    );
+    await assert.rejects(Deno.stat(bad), Deno.errors.NotFound);
+    await saveCheckpoint(bad, one, { allowNonFinite: true });
     const fresh = alexnetSmall({ seed: 8 }, gpuA);
     const before = await snapshot(fresh);
     await assert.rejects(loadCheckpoint(bad, fresh), /non-finite .* conv1\.bias \(2\)/);

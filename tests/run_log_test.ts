@@ -9,6 +9,7 @@ import {
   METRICS_JSONL,
   parseJsonLine,
   readMetrics,
+  truncateMetrics,
 } from "../train/run_log.ts";
 import { CURVES_SVG, renderTrainingSvg, writeTrainingPlot } from "../cli/plot_svg.ts";
 
@@ -88,6 +89,23 @@ Deno.test("run log", async (t) => {
     });
   });
 
+  await t.step("resumed runs: no duplicate epoch rows in the CSV; truncation", async () => {
+    await withTempDir(async (dir) => {
+      for (const e of [1, 2, 3]) await appendEpochMetrics(dir, row(e));
+      // A crash after epoch 3 was logged but before its checkpoint: epoch 3 is redone.
+      await appendEpochMetrics(dir, row(3, { trainLoss: 4.5 }));
+      const csv = (await Deno.readTextFile(join(dir, METRICS_CSV))).trim().split("\n");
+      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["1", "2", "3"]);
+      assert.equal(csv[3].split(",")[3], "4.5");
+      // Resuming from the epoch-1 checkpoint drops the rows of epochs 2 and 3 from both files.
+      await truncateMetrics(dir, 1);
+      assert.deepEqual((await readMetrics(dir)).map((r) => r.epoch), [1]);
+      const jsonl = (await Deno.readTextFile(join(dir, METRICS_JSONL))).trim().split("\n");
+      assert.equal(jsonl.length, 1);
+      assert.equal((await Deno.readTextFile(join(dir, METRICS_CSV))).trim().split("\n").length, 2);
+    });
+  });
+
   await t.step("a torn last line is skipped and not glued to the next one", async () => {
     await withTempDir(async (dir) => {
       await appendEpochMetrics(dir, row(1));
@@ -95,9 +113,10 @@ Deno.test("run log", async (t) => {
       await Deno.writeTextFile(join(dir, METRICS_CSV), "2,200,0.0", { append: true });
       await appendEpochMetrics(dir, row(3));
       assert.deepEqual((await readMetrics(dir)).map((r) => r.epoch), [1, 3]);
+      // The CSV is rewritten from the JSONL: the fragment is gone.
       const csv = (await Deno.readTextFile(join(dir, METRICS_CSV))).split("\n");
-      assert.equal(csv[2], "2,200,0.0");
-      assert.match(csv[3], /^3,300,/);
+      assert.match(csv[1], /^1,100,/);
+      assert.match(csv[2], /^3,300,/);
     });
   });
 

@@ -10,12 +10,14 @@ import {
   crossEntropy,
   defaultDevice,
   Device,
+  DeviceAssertionError,
   Generator,
   isGradEnabled,
   keep,
   manualSeed,
   matmul,
   noGrad,
+  oneHot,
   rand,
   randn,
   type Shape,
@@ -124,6 +126,30 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
     throwsWith(() => matmul(logits, three), ShapeError, /2-D and 1-D/);
     assert.equal(live(), before);
     for (const t of [logits, floatLabels, three]) t.dispose();
+  });
+
+  await t.step("a label out of range in crossEntropy is an error at the next read", async () => {
+    const logits = tensor([[1, 2, 3], [0, 0, 0], [3, 2, 1]]);
+    for (
+      const [labels, pattern] of [
+        [[0, 3, 1], /crossEntropy: label 3 of sample 1 is outside the 3 classes \[0, 3\)/],
+        [[-1, 0, 1], /crossEntropy: label -1 of sample 0 is outside the 3 classes/],
+      ] as const
+    ) {
+      const loss = crossEntropy(logits, tensor([...labels], { dtype: "i32" }));
+      await assert.rejects(loss.item(), (e: Error) => {
+        assert.ok(e instanceof DeviceAssertionError, `${e}`);
+        assert.match(e.message, pattern);
+        return true;
+      });
+      loss.dispose();
+    }
+    // Reported once: the fault is cleared, and good labels give a finite loss.
+    const good = crossEntropy(logits, tensor([2, 0, 0], { dtype: "i32" }));
+    assert.ok(Math.abs(await good.item() - 0.6379414) < 1e-5);
+    const hot = oneHot(tensor([0, 7], { dtype: "i32" }), 4);
+    await assert.rejects(hot.data(), /oneHot: label 7 of sample 1 is outside the 4 classes/);
+    for (const t of [logits, good, hot]) t.dispose();
   });
 
   await t.step("device errors name both devices and point to .to()", async () => {

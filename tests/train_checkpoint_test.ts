@@ -10,9 +10,11 @@ import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
 import { Linear } from "../nn/linear.ts";
 import { Generator } from "../tensor/random.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
+import { CheckpointError, NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import {
   CHECKPOINT_POINTER,
   CHECKPOINTS_DIR,
+  lastGoodCheckpoint,
   latestCheckpoint,
   loadModelWeights,
   loadTrainingCheckpoint,
@@ -56,6 +58,18 @@ function state(epochsDone: number, step: number): Omit<
   };
 }
 
+/** One SGD step with every gradient 1. */
+function sgdStep(model: Linear, sgd: SGD): void {
+  for (const p of model.parameters()) {
+    p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
+      typeof p.shape,
+      "f32"
+    >;
+  }
+  sgd.step();
+  sgd.zeroGrad();
+}
+
 async function listCheckpoints(runDir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(join(runDir, CHECKPOINTS_DIR))) names.push(e.name);
@@ -66,16 +80,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
   const model = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(1) });
   const sgd = new SGD({ params: model.parameters(), names: ["weight", "bias"], lr: 0.1 });
-  const step = () => {
-    for (const p of model.parameters()) {
-      p.grad = keep(fromTypedArray(new Float32Array(p.size).fill(1), p.shape)) as Tensor<
-        typeof p.shape,
-        "f32"
-      >;
-    }
-    sgd.step();
-    sgd.zeroGrad();
-  };
+  const step = () => sgdStep(model, sgd);
   step();
   const first = await saveTrainingCheckpoint(runDir, {
     model,
@@ -176,5 +181,133 @@ Deno.test("a checkpoint failing at an epoch's end fails the run and keeps the pr
   const ckpt = await loadTrainingCheckpoint(runDir);
   assert.equal(ckpt.state.epochsDone, 1);
   assert.equal(ckpt.state.step, 2);
+  await Deno.remove(runDir, { recursive: true });
+});
+
+/** A Linear model with an SGD optimiser whose one step has made velocities. */
+function linearWithOptimizer(seed: number): { model: Linear; sgd: SGD } {
+  const model = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(seed) });
+  const sgd = new SGD({ params: model.parameters(), names: ["weight", "bias"], lr: 0.1 });
+  sgdStep(model, sgd);
+  return { model, sgd };
+}
+
+Deno.test("a checkpoint is never written with non-finite weights or velocities", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const { model, sgd } = linearWithOptimizer(1);
+  const first = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(1, 5),
+  });
+  const pointer = await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER));
+  // A velocity of NaN: refused before anything is written.
+  const poisoned = await sgd.stateDict();
+  const velocity = (await poisoned.state.weight.data()) as Float32Array;
+  velocity[4] = NaN;
+  poisoned.state.weight.dispose();
+  poisoned.state.weight = fromTypedArray(velocity, [2, 3]);
+  await assert.rejects(
+    saveTrainingCheckpoint(runDir, { model, optimizer: poisoned, state: state(2, 10) }),
+    (e: Error) => {
+      assert.ok(e instanceof NonFiniteCheckpointError, `${e}`);
+      assert.match(
+        e.message,
+        /not written: non-finite optimizer values .* in 1 of 2 tensors: weight \(1\)/,
+      );
+      return true;
+    },
+  );
+  // A weight of +∞.
+  await model.loadStateDict({
+    weight: { shape: [2, 3], data: new Float32Array([1, 2, Infinity, 4, 5, 6]) },
+    bias: { shape: [2], data: new Float32Array(2) },
+  });
+  await assert.rejects(
+    saveTrainingCheckpoint(runDir, {
+      model,
+      optimizer: await sgd.stateDict(),
+      state: state(2, 10),
+    }),
+    /model\.safetensors: not written: non-finite model values .* weight \(1\)/,
+  );
+  assert.equal(await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER)), pointer);
+  assert.deepEqual(await listCheckpoints(runDir), ["epoch-0001-step-0000005"]);
+  assert.equal(await lastGoodCheckpoint(runDir), first);
+  sgd.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("a damaged latest checkpoint falls back to the previous one; a damaged pointer or state is an error naming it", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const { model, sgd } = linearWithOptimizer(2);
+  const first = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(1, 5),
+  });
+  const second = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(2, 10),
+  });
+  const modelFile = join(second, "model.safetensors");
+  const bytes = await Deno.readFile(modelFile);
+  await Deno.writeFile(modelFile, bytes.subarray(0, bytes.length - 5)); // torn write
+  const warnings: string[] = [];
+  const ckpt = await loadTrainingCheckpoint(runDir, { warn: (m) => warnings.push(m) });
+  assert.equal(ckpt.dir, first);
+  assert.equal(ckpt.state.epochsDone, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0],
+    /^warning: the latest checkpoint is damaged \(.*epoch-0002-step-0000010\/model\.safetensors: corrupt: .*\); falling back to the previous one kept, .*epoch-0001-step-0000005$/,
+  );
+  assert.equal(await lastGoodCheckpoint(runDir), first);
+  await Deno.writeFile(modelFile, bytes);
+
+  // A damaged state.json: fallback from the run folder, an error naming it when given directly.
+  const stateFile = join(second, "state.json");
+  await Deno.writeTextFile(stateFile, '{"format": "alexnet-webgpu-tra');
+  assert.equal((await loadTrainingCheckpoint(runDir, { warn: () => {} })).dir, first);
+  await assert.rejects(
+    loadTrainingCheckpoint(second),
+    (e: Error) => e instanceof CheckpointError && e.message.startsWith(`${stateFile}: corrupt: `),
+  );
+  // Nothing usable at all.
+  await Deno.writeTextFile(join(first, "state.json"), "{}");
+  await assert.rejects(
+    loadTrainingCheckpoint(runDir),
+    /no usable checkpoint: .*state\.json: corrupt/,
+  );
+
+  // A damaged pointer is an error naming it.
+  const pointerFile = join(runDir, CHECKPOINT_POINTER);
+  await Deno.writeTextFile(pointerFile, '{"latest": "checkp');
+  await assert.rejects(
+    loadTrainingCheckpoint(runDir),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      e.message.startsWith(`${pointerFile}: corrupt checkpoint pointer`),
+  );
+  sgd.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("temporary files a crash left beside the pointer and plot are removed", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const { model, sgd } = linearWithOptimizer(3);
+  const stale = [".checkpoint.json.999999.0a1b2c3d.tmp", ".curves.svg.999999.deadbeef.tmp"];
+  for (const name of stale) await Deno.writeTextFile(join(runDir, name), "half");
+  await Deno.writeTextFile(join(runDir, "notes.tmp"), "not ours");
+  await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(1, 5),
+  });
+  const left: string[] = [];
+  for await (const e of Deno.readDir(runDir)) left.push(e.name);
+  assert.deepEqual(left.sort(), [CHECKPOINT_POINTER, CHECKPOINTS_DIR, "notes.tmp"].sort());
+  sgd.dispose();
   await Deno.remove(runDir, { recursive: true });
 });

@@ -73,6 +73,10 @@ export interface TrainerContext {
   recordCheckpoint(dir: string): void;
   /** Sends one line to the trainer's log. */
   log(message: string): void;
+  /** Sends a warning: to the trainer's log, or to the console when it has none. */
+  warn(message: string): void;
+  /** A sentence naming the last good checkpoint (or saying there is none), for errors. */
+  lastGoodCheckpointNote(): string;
   /** Asks the loop to stop after the current step (see {@link StopEvent}). */
   requestStop(): void;
   /** Whether a stop was requested (by {@link TrainerContext.requestStop} or the abort signal). */

@@ -31,10 +31,18 @@ import {
   entryToFloat32,
   type TensorEntry,
 } from "../nn/safetensors.ts";
-import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
+import {
+  CheckpointError,
+  type CheckpointMetadata,
+  loadCheckpoint,
+  NonFiniteCheckpointError,
+  nonFiniteSummary,
+  requireFinite,
+  saveCheckpoint,
+} from "../nn/checkpoint.ts";
 import type { HostTensor, Module } from "../nn/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { writeFileAtomic } from "../nn/_atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../nn/_atomic.ts";
 import type { LoopState } from "./callback.ts";
 import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
 
@@ -115,7 +123,7 @@ export async function saveTrainingCheckpoint(
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
   const { state: tensors, ...optimizer } = what.optimizer;
-  const optimizerBytes = await tensorsToSafetensors(tensors);
+  const optimizerTensors = await hostEntries(tensors);
   const state: TrainingState = {
     format: "alexnet-webgpu-training-state",
     version: 2,
@@ -123,6 +131,8 @@ export async function saveTrainingCheckpoint(
     optimizer,
     savedAt: new Date().toISOString(),
   };
+  requireFinite(optimizerTensors, join(root, OPTIMIZER_FILE), "optimizer");
+  const optimizerBytes = encodeSafetensors(optimizerTensors, { content: "optimizer state" });
 
   const tmp = join(root, `.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const base = `epoch-${pad(state.epochsDone, 4)}-step-${pad(state.step, 7)}`;
@@ -155,6 +165,7 @@ export async function saveTrainingCheckpoint(
     throw error;
   }
   await prune(root, name, keepCount);
+  await removeStaleTemps(runDir);
   return final;
 }
 
@@ -171,7 +182,8 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * The folder of the latest complete checkpoint of a run, or null when it has none.
+ * The folder the run's pointer names (its latest checkpoint), or null when the run has none.
+ * A pointer that cannot be parsed is an error naming its path.
  *
  * @example
  * ```ts ignore
@@ -179,54 +191,156 @@ export interface LoadedCheckpoint {
  * ```
  */
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
+  const path = join(runDir, CHECKPOINT_POINTER);
   let text: string;
   try {
-    text = await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER));
+    text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
+    throw new CheckpointError(`${path}: cannot read: ${(error as Error).message}`);
   }
-  const pointer = JSON.parse(text) as CheckpointPointer;
-  if (typeof pointer.latest !== "string") {
-    throw new Error(`${join(runDir, CHECKPOINT_POINTER)}: no "latest" checkpoint named`);
+  let pointer: CheckpointPointer;
+  try {
+    pointer = JSON.parse(text);
+  } catch (error) {
+    throw new CheckpointError(
+      `${path}: corrupt checkpoint pointer (${(error as Error).message}); ` +
+        `the checkpoints themselves are in ${join(runDir, CHECKPOINTS_DIR)}`,
+    );
+  }
+  if (typeof pointer?.latest !== "string") {
+    throw new CheckpointError(`${path}: corrupt checkpoint pointer (no "latest" checkpoint named)`);
   }
   return join(runDir, pointer.latest);
 }
 
+/** Options of {@link loadTrainingCheckpoint}. */
+export interface LoadTrainingCheckpointOptions {
+  /**
+   * Receives the warning when the latest checkpoint of a run is damaged and an older one is
+   * loaded instead; default `console.warn`.
+   */
+  warn?: (message: string) => void;
+}
+
 /**
- * Reads the latest checkpoint of a run folder (or a checkpoint folder itself).
+ * Reads the latest checkpoint of a run folder, or a checkpoint folder itself. Every file is
+ * checked (state, optimizer and model, the weights finite) before anything is returned.
+ *
+ * In a run folder, a damaged latest checkpoint falls back, with a warning, to the newest
+ * older one kept that is good. A damaged pointer (`checkpoint.json`), or a damaged file of a
+ * checkpoint folder given directly, is an error naming its path.
  *
  * @example
  * ```ts ignore
  * const ckpt = await loadTrainingCheckpoint("runs/2024-01-01T00-00-00");
- * await model.loadStateDict(ckpt.model);
+ * await loadModelWeights(ckpt, model);
  * optimizer.loadState(ckpt.optimizer);
  * ```
  */
-export async function loadTrainingCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  let ckptDir = dir;
-  if (!(await exists(join(dir, STATE_FILE)))) {
-    const latest = await latestCheckpoint(dir);
-    if (latest === null) {
-      throw new Error(`${dir}: no checkpoint (neither ${STATE_FILE} nor ${CHECKPOINT_POINTER})`);
+export async function loadTrainingCheckpoint(
+  dir: string,
+  options: LoadTrainingCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
+  if (await exists(join(dir, STATE_FILE))) return await readCheckpointFolder(dir);
+  const latest = await latestCheckpoint(dir);
+  if (latest === null) {
+    throw new CheckpointError(
+      `${dir}: no checkpoint (neither ${STATE_FILE} nor ${CHECKPOINT_POINTER})`,
+    );
+  }
+  const problems: string[] = [];
+  for (const candidate of [latest, ...(await keptCheckpoints(dir)).filter((c) => c !== latest)]) {
+    try {
+      const ckpt = await readCheckpointFolder(candidate);
+      if (problems.length > 0) {
+        (options.warn ?? console.warn)(
+          `warning: the latest checkpoint is damaged (${problems[0]}); ` +
+            `falling back to the previous one kept, ${candidate}`,
+        );
+      }
+      return ckpt;
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      problems.push(error.message);
     }
-    ckptDir = latest;
   }
-  const state = JSON.parse(await Deno.readTextFile(join(ckptDir, STATE_FILE))) as TrainingState;
-  if (state.format !== "alexnet-webgpu-training-state" || state.version !== 2) {
-    throw new Error(`${join(ckptDir, STATE_FILE)}: not a version-2 training state`);
+  throw new CheckpointError(`${dir}: no usable checkpoint: ${problems.join("; ")}`);
+}
+
+/**
+ * The newest checkpoint of a run folder whose files all check out (see
+ * {@link loadTrainingCheckpoint}), or null: what "the last good checkpoint" names.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await lastGoodCheckpoint("runs/2024-01-01T00-00-00"));
+ * ```
+ */
+export async function lastGoodCheckpoint(runDir: string): Promise<string | null> {
+  try {
+    return (await loadTrainingCheckpoint(runDir, { warn: () => {} })).dir;
+  } catch (error) {
+    if (error instanceof CheckpointError) return null;
+    throw error;
   }
+}
+
+/** The checkpoint folders of a run, newest first. */
+async function keptCheckpoints(runDir: string): Promise<string[]> {
+  const root = join(runDir, CHECKPOINTS_DIR);
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(root)) {
+      if (e.isDirectory && e.name.startsWith("epoch-")) names.push(e.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort().reverse().map((n) => join(root, n));
+}
+
+/** Reads and checks one checkpoint folder; any damage is a CheckpointError naming the file. */
+async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> {
+  const statePath = join(ckptDir, STATE_FILE);
+  const state = await readFileChecked(statePath, (bytes) => {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState;
+    if (parsed?.format !== "alexnet-webgpu-training-state" || parsed.version !== 2) {
+      throw new Error("not a version-2 training state");
+    }
+    return parsed;
+  });
+  const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
   const tensors: Record<string, HostTensor> = {};
-  const optFile = decodeSafetensors(await Deno.readFile(join(ckptDir, OPTIMIZER_FILE)));
+  const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));
+  checkFinite(optFile.tensors, optimizerPath);
   for (const [name, entry] of Object.entries(optFile.tensors)) {
     tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
-  return {
-    dir: ckptDir,
-    state,
-    optimizer: { ...state.optimizer, state: tensors },
-    modelPath: join(ckptDir, MODEL_FILE),
-  };
+  const modelPath = join(ckptDir, MODEL_FILE);
+  const model = await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes));
+  checkFinite(model.tensors, modelPath);
+  return { dir: ckptDir, state, optimizer: { ...state.optimizer, state: tensors }, modelPath };
+}
+
+/** Reads `path` and parses it; a missing or unparsable file is a CheckpointError naming it. */
+async function readFileChecked<T>(path: string, parse: (bytes: Uint8Array) => T): Promise<T> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new CheckpointError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  try {
+    return parse(bytes);
+  } catch (error) {
+    throw new CheckpointError(`${path}: corrupt: ${(error as Error).message}`);
+  }
+}
+
+function checkFinite(tensors: Record<string, TensorEntry>, path: string): void {
+  const bad = nonFiniteSummary(tensors);
+  if (bad) throw new NonFiniteCheckpointError(`${path}: non-finite values (NaN or ±∞) in ${bad}`);
 }
 
 /**
@@ -245,8 +359,8 @@ export function loadModelWeights(
   return loadCheckpoint(ckpt.modelPath, model);
 }
 
-/** Reads a state dict's tensors back (disposing them) and encodes them as safetensors. */
-async function tensorsToSafetensors(tensors: Record<string, Tensor>): Promise<Uint8Array> {
+/** Reads a state dict's tensors back to the host (disposing them) as safetensors entries. */
+async function hostEntries(tensors: Record<string, Tensor>): Promise<Record<string, TensorEntry>> {
   const entries: Record<string, TensorEntry> = {};
   try {
     for (const [name, t] of Object.entries(tensors)) {
@@ -256,7 +370,7 @@ async function tensorsToSafetensors(tensors: Record<string, Tensor>): Promise<Ui
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
-  return encodeSafetensors(entries, { content: "optimizer state" });
+  return entries;
 }
 
 async function prune(root: string, newest: string, keep: number): Promise<void> {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
+import { removeStaleTemps } from "../nn/_atomic.ts";
 import type { TrainerCallback, TrainerContext } from "./callback.ts";
 import {
   type LoadedCheckpoint,
@@ -13,6 +15,7 @@ import {
   saveTrainingCheckpoint,
   type SaveTrainingCheckpointOptions,
 } from "./checkpoint.ts";
+import { NonFiniteLossError } from "./trainer.ts";
 
 /** Options of {@link checkpoints}. */
 export interface CheckpointsOptions extends SaveTrainingCheckpointOptions {
@@ -55,23 +58,36 @@ export function checkpoints(options: CheckpointsOptions): TrainerCallback {
     for (const c of trainer.callbacks) {
       if (c.name !== undefined && c.stateDict) callbacks[c.name] = c.stateDict();
     }
-    const dir = await saveTrainingCheckpoint(
-      options.runDir,
-      {
-        model: trainer.model,
-        optimizer: await trainer.optimizer.stateDict(),
-        state: { reason, ...trainer.loopState(), callbacks, extra: options.extra },
-      },
-      options,
-    );
+    let dir: string;
+    try {
+      dir = await saveTrainingCheckpoint(
+        options.runDir,
+        {
+          model: trainer.model,
+          optimizer: await trainer.optimizer.stateDict(),
+          state: { reason, ...trainer.loopState(), callbacks, extra: options.extra },
+        },
+        options,
+      );
+    } catch (error) {
+      // Non-finite weights or velocities: nothing was written; the run cannot continue.
+      if (!(error instanceof NonFiniteCheckpointError)) throw error;
+      throw new NonFiniteLossError(
+        `step ${trainer.step}: ${error.message}. ${trainer.lastGoodCheckpointNote()} ` +
+          "Try a lower learning rate.",
+      );
+    }
     trainer.recordCheckpoint(dir);
     return dir;
   };
   return {
     async onTrainStart(trainer) {
+      await Deno.mkdir(options.runDir, { recursive: true });
+      // Temporary files of the pointer, plot and logs that a crash left behind.
+      await removeStaleTemps(options.runDir);
       if (!options.resume) return;
       const ckpt = options.resume === true
-        ? await loadTrainingCheckpoint(options.runDir)
+        ? await loadTrainingCheckpoint(options.runDir, { warn: (m) => trainer.warn(m) })
         : options.resume;
       await resumeFrom(trainer, ckpt);
     },

@@ -8,7 +8,7 @@
 import type { Device } from "../kernels/device.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/_autograd.ts";
-import { fromTypedArray } from "../tensor/creation.ts";
+import { fromTypedArray, replicate } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
 import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -97,7 +97,7 @@ export async function evaluate(
       await noGrad(() =>
         tidy(async () => {
           const n = batch.labels.length;
-          const x = fromTypedArray(batch.images, batch.batchShape, { device });
+          const [x] = replicate(batch.images, batch.batchShape, [device, ...model.devices()]);
           const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
           const logits = await model.forward(x);
           const classes = logits.shape[1] as number;

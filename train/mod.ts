@@ -88,10 +88,12 @@ export {
 export {
   CHECKPOINT_POINTER,
   type CheckpointPointer,
+  lastGoodCheckpoint,
   latestCheckpoint,
   type LoadedCheckpoint,
   loadModelWeights,
   loadTrainingCheckpoint,
+  type LoadTrainingCheckpointOptions,
   type SaveTrainingCheckpoint,
   saveTrainingCheckpoint,
   type SaveTrainingCheckpointOptions,
@@ -125,5 +127,7 @@ export {
   metricsFiles,
   readMetrics,
   type ReadMetricsOptions,
+  truncateMetrics,
 } from "./run_log.ts";
 export * from "./data/mod.ts";
+export * from "./experiment/mod.ts";

@@ -1,12 +1,12 @@
 /**
  * Per-epoch metrics of a training run, appended to `metrics.jsonl` (read back on
- * resume) and `metrics.csv` (for spreadsheets) in the run folder.
+ * resume), and `metrics.csv` (for spreadsheets) rewritten from it, in the run folder.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { writeAll } from "../nn/_atomic.ts";
+import { writeAll, writeFileAtomic } from "../nn/_atomic.ts";
 import type { TrainerCallback } from "./callback.ts";
 
 /** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
@@ -124,13 +124,14 @@ export function csvHeader(): string {
 }
 
 /**
- * Appends one epoch's row to `metrics.jsonl` and `metrics.csv` in `runDir`,
- * creating them (and the CSV header) on first use.
+ * Appends one epoch's row to `metrics.jsonl` in `runDir` (creating it on first use) and
+ * rewrites `metrics.csv` from it: one row per epoch up to this one, the last logged winning,
+ * so an epoch redone after a resume is never listed twice.
  *
- * Each line goes out in a single write and is fsynced, so a crash leaves at
+ * The JSONL line goes out in a single write and is fsynced, so a crash leaves at
  * most a torn last line; if a previous crash left one, the new line starts on a
  * fresh line so it is not glued to the fragment, and {@linkcode readMetrics}
- * skips the fragment.
+ * skips the fragment. The CSV is replaced atomically.
  *
  * @param runDir The run folder; must exist.
  * @param row The epoch's metrics.
@@ -150,7 +151,45 @@ export function csvHeader(): string {
  */
 export async function appendEpochMetrics(runDir: string, row: EpochMetrics): Promise<void> {
   await appendLine(join(runDir, METRICS_JSONL), formatJsonLine(row), "");
-  await appendLine(join(runDir, METRICS_CSV), formatCsvLine(row), csvHeader());
+  await writeCsv(runDir, await readMetrics(runDir, { upToEpoch: row.epoch }));
+}
+
+/**
+ * Rewrites `metrics.jsonl` and `metrics.csv` with one row per epoch up to `upToEpoch` (the
+ * last logged row of each epoch): on resume, the rows of epochs logged after the checkpoint
+ * (and about to be redone) go. Both files are replaced atomically; no file, no change.
+ *
+ * @param runDir The run folder.
+ * @param upToEpoch The last epoch to keep (the checkpoint's completed epochs).
+ *
+ * @example
+ * ```ts
+ * import { appendEpochMetrics, readMetrics, truncateMetrics } from "./run_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const row = { step: 10, lr: 0.01, trainLoss: 6.9, trainTop1: 1, trainTop5: 0.99, valLoss: 6.8,
+ *   valTop1: 0.99, valTop5: 0.98, imagesPerSec: 500, seconds: 2.5, skippedSteps: 0 };
+ * for (const epoch of [1, 2, 3]) await appendEpochMetrics(dir, { epoch, ...row });
+ * await truncateMetrics(dir, 1);
+ * assert.deepEqual((await readMetrics(dir)).map((r) => r.epoch), [1]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function truncateMetrics(runDir: string, upToEpoch: number): Promise<void> {
+  try {
+    await Deno.stat(join(runDir, METRICS_JSONL));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  const rows = await readMetrics(runDir, { upToEpoch });
+  await writeFileAtomic(join(runDir, METRICS_JSONL), rows.map(formatJsonLine).join(""));
+  await writeCsv(runDir, rows);
+}
+
+async function writeCsv(runDir: string, rows: EpochMetrics[]): Promise<void> {
+  await writeFileAtomic(join(runDir, METRICS_CSV), csvHeader() + rows.map(formatCsvLine).join(""));
 }
 
 /** Appends `line` in one write; `header` is prepended when the file is new or empty. */
@@ -263,9 +302,15 @@ export function parseJsonLine(line: string): EpochMetrics | undefined {
  * ```
  */
 export function metricsFiles(runDir: string): TrainerCallback {
+  let started = false;
   return {
     async onTrainStart() {
       await Deno.mkdir(runDir, { recursive: true });
+    },
+    async onEpochStart(trainer) {
+      // Rows after the epochs done (a resume rolls back to its checkpoint) are about to be redone.
+      if (!started) await truncateMetrics(runDir, trainer.epochsDone);
+      started = true;
     },
     async onEpochEnd(_trainer, { metrics }) {
       await appendEpochMetrics(runDir, metrics);

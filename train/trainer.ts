@@ -34,7 +34,7 @@
 
 import type { Device } from "../kernels/device.ts";
 import type { Module } from "../nn/module.ts";
-import { fromTypedArray } from "../tensor/creation.ts";
+import { fromTypedArray, replicate } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
 import { crossEntropy } from "../tensor/ops_loss.ts";
 import type { Generator } from "../tensor/random.ts";
@@ -264,6 +264,21 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
     this.#options.log?.(message);
   }
 
+  /** Sends a warning to the `log` option, or to the console without one. */
+  warn(message: string): void {
+    (this.#options.log ?? console.warn)(message);
+  }
+
+  /**
+   * Names the last good checkpoint for an error message. Checkpoints are only ever written
+   * with finite values and checked when resumed from, so the latest recorded is good.
+   */
+  lastGoodCheckpointNote(): string {
+    return this.#checkpoint
+      ? `The last good checkpoint is ${this.#checkpoint}.`
+      : "No good checkpoint was written yet.";
+  }
+
   /** Asks the loop to stop after the current step. */
   requestStop(): void {
     this.#stop = true;
@@ -446,7 +461,8 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
     const device = this.device;
     await tidy(async () => {
       const n = batch.labels.length;
-      const x = fromTypedArray(batch.images, batch.batchShape, { device });
+      // The batch goes from the host to every device of the model, never between devices.
+      const [x] = replicate(batch.images, batch.batchShape, [device, ...this.model.devices()]);
       const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
       const logits = await this.model.forward(x);
       if (logits.device !== device) {
@@ -489,9 +505,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       throw new NonFiniteLossError(
         `${s.consecutiveNonFinite} non-finite losses in a row (limit ${this.#maxNonFinite}) at ` +
           `step ${this.#step}: training stopped; their updates were skipped. ` +
-          (this.#checkpoint
-            ? `The last good checkpoint is ${this.#checkpoint}.`
-            : "No checkpoint was written yet.") +
+          this.lastGoodCheckpointNote() +
           " Try a lower learning rate.",
       );
     }

@@ -13,6 +13,7 @@ import {
   type DataSource,
   type DataSplits,
 } from "./data_format.ts";
+import { requireSameClasses } from "./classes.ts";
 import { idxFormat } from "./idx.ts";
 import { shardFormat } from "./shard_dataset.ts";
 import { syntheticFormat } from "./synthetic.ts";
@@ -92,6 +93,13 @@ export function dataFormat(kind: string): DataFormat {
  * console.log(train.length, val.length); // 8 4
  * ```
  */
-export function loadDataSplits(source: DataSource): Promise<DataSplits> {
-  return dataFormat(source.kind).load(source);
+export async function loadDataSplits(source: DataSource): Promise<DataSplits> {
+  const splits = await dataFormat(source.kind).load(source);
+  // Labels are indices into the class list: a validation set with other classes is shifted.
+  const trainName = typeof source.dir === "string" ? source.dir : `the ${source.kind} training set`;
+  const valName = typeof source.valDir === "string"
+    ? source.valDir
+    : `the ${source.kind} validation set`;
+  requireSameClasses(splits.train.classNames, splits.val.classNames, trainName, valName);
+  return splits;
 }

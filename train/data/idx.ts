@@ -131,7 +131,11 @@ export interface IdxOptions {
   images: string;
   /** Label file: uint8, dims [N] (e.g. `train-labels-idx1-ubyte.gz`). */
   labels: string;
-  /** Class names; default "0", "1", … up to the largest label (at least 10 names). */
+  /**
+   * Class names (give the training set's to a test set). Default "0", "1", … up to the
+   * largest label, at least 10 names; above 10, every label up to the largest must occur, so
+   * that one corrupt label cannot add classes.
+   */
   classNames?: readonly string[];
 }
 
@@ -169,13 +173,13 @@ export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
       `${options.labels}: ${labels.dims[0]} labels but ${options.images} has ${n} images`,
     );
   }
-  let maxLabel = 0;
-  for (const l of labels.data) maxLabel = Math.max(maxLabel, l);
-  const classNames = options.classNames ??
-    Array.from({ length: Math.max(10, maxLabel + 1) }, (_, i) => String(i));
-  if (maxLabel >= classNames.length) {
+  const classNames = options.classNames ?? inferClassNames(labels.data, options.labels);
+  const count = classNames.length;
+  const bad = labels.data.findIndex((l) => l >= count);
+  if (bad >= 0) {
     throw new Error(
-      `${options.labels}: label ${maxLabel} is outside the ${classNames.length} classes given`,
+      `${options.labels}: record ${bad} has label ${labels.data[bad]}, outside the ${count} ` +
+        `classes [0, ${count})`,
     );
   }
   return new ArrayDataset({
@@ -189,6 +193,33 @@ export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
   });
 }
 
+/**
+ * "0" … "K-1" for the labels of a file: K = max(10, largest label + 1). Past the 10 classes of
+ * MNIST-style data each label up to the largest must occur: a gap means a corrupt label (one
+ * byte of 200 among 0–9 would otherwise build a 201-class model).
+ */
+function inferClassNames(labels: ArrayLike<number>, file: string): string[] {
+  const seen = new Set<number>();
+  let largest = 0, at = 0;
+  for (let i = 0; i < labels.length; i++) {
+    seen.add(labels[i]);
+    if (labels[i] > largest) [largest, at] = [labels[i], i];
+  }
+  let missing = 10;
+  while (missing < largest && seen.has(missing)) missing++;
+  if (missing < largest) {
+    let end = missing;
+    while (end + 1 < largest && !seen.has(end + 1)) end++;
+    const gap = end === missing
+      ? `label ${missing} never occurs`
+      : `labels ${missing}–${end} never occur`;
+    throw new Error(
+      `${file}: record ${at} has label ${largest}, but ${gap}: a corrupt label? ` +
+        `(give classNames to load a data set with unused classes)`,
+    );
+  }
+  return Array.from({ length: Math.max(10, largest + 1) }, (_, i) => String(i));
+}
 const IDX_FILES = {
   trainImages: /^train-images[.-]idx3-ubyte(\.gz)?$/,
   trainLabels: /^train-labels[.-]idx1-ubyte(\.gz)?$/,
@@ -228,9 +259,11 @@ export const idxFormat: DataFormat = {
       images: await find(IDX_FILES.trainImages),
       labels: await find(IDX_FILES.trainLabels),
     });
+    // The test labels are checked against the training set's classes.
     const val = await loadIdx({
       images: await find(IDX_FILES.valImages),
       labels: await find(IDX_FILES.valLabels),
+      classNames: train.classNames,
     });
     return { train, val, description: `IDX ${dir}, ${train.length} / ${val.length}` };
   },

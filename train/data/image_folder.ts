@@ -52,8 +52,13 @@ export interface ImageFolderOptions extends DecodeOptions {
   skipBad?: boolean;
   /** Only list files with these extensions (case-insensitive, with the dot); default: all. */
   extensions?: readonly string[];
-  /** Where skip messages go; default `console.warn`. */
+  /** Where skip messages and warnings go; default `console.warn`. */
   log?: (message: string) => void;
+  /**
+   * Keep a class folder with no files as a class with no images, with a warning. Default
+   * false: an empty class folder is an error (it would add an output the model never sees).
+   */
+  allowEmptyClasses?: boolean;
 }
 
 function join(dir: string, name: string): string {
@@ -139,6 +144,7 @@ export class ImageFolder {
         if (await isFile(join(cdir, e.name), e)) names.push(e.name);
       }
       names.sort(byName);
+      if (names.length === 0) emptyClass(cdir, label, options);
       for (const n of names) files.push({ path: join(cdir, n), label });
     }
     return new ImageFolder(dir, classNames, files, options);
@@ -173,6 +179,22 @@ export class ImageFolder {
       return null;
     }
   }
+}
+
+/**
+ * Reports class `label` (folder `cdir`) as empty: an error, or with `allowEmptyClasses` a
+ * warning. Also used when every file of a class was skipped as bad.
+ */
+export function emptyClass(cdir: string, label: number, options: ImageFolderOptions): void {
+  if (!options.allowEmptyClasses) {
+    throw new Error(
+      `${cdir}: empty class folder (class ${label}): remove it, or allow empty classes ` +
+        `(allowEmptyClasses, prepare --allow-empty-classes) to keep it as a class with no images`,
+    );
+  }
+  (options.log ?? console.warn)(
+    `warning: ${cdir}: empty class folder, kept as class ${label} with no images`,
+  );
 }
 
 /** Options of {@link loadImageFolder}. */

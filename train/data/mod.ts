@@ -80,3 +80,4 @@ export {
   type DataLoaderState,
   type LoaderBatch,
 } from "./loader.ts";
+export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";

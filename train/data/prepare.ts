@@ -25,7 +25,7 @@
  * @module
  */
 
-import { ImageFolder } from "./image_folder.ts";
+import { emptyClass, ImageFolder } from "./image_folder.ts";
 import type { DecodeOptions } from "./_decode.ts";
 import { shorterSideCenterCrop } from "./_resize.ts";
 import { symmetricEigen3 } from "./_jacobi.ts";
@@ -75,6 +75,8 @@ export interface PrepareOptions extends DecodeOptions {
   shardSize?: number;
   /** Skip (log and count) bad files instead of failing. Default false. */
   skipBad?: boolean;
+  /** Keep an empty class folder as a class with no images, with a warning; default false. */
+  allowEmptyClasses?: boolean;
   /** Compute the mean image and PCA (for a training set). Default true. */
   stats?: boolean;
   /** Only files with these extensions (with the dot); default: every file. */
@@ -165,6 +167,11 @@ export async function prepareImageFolder(options: PrepareOptions): Promise<Shard
   if (count === 0) {
     throw new Error(`${input}: no usable images (${folder.skipped} skipped)`);
   }
+  // Classes whose every file was skipped as bad (listing already caught empty folders).
+  classCounts.forEach((n, label) => {
+    const listed = folder.files.some((f) => f.label === label);
+    if (n === 0 && listed) emptyClass(`${input}/${folder.classNames[label]}`, label, options);
+  });
   await flush();
 
   let mean: ShardManifest["mean"] = null;

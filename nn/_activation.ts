@@ -1,0 +1,30 @@
+/**
+ * How Conv2d and Linear resolve and apply their `activation` option.
+ *
+ * @module
+ */
+
+import type { Tensor } from "../tensor/tensor.ts";
+import { type Activation, ACTIVATIONS } from "./activation.ts";
+
+/** Resolves a layer's `activation` / `relu` options into one nonlinearity (or none). */
+export function layerActivation(
+  layer: string,
+  config: { activation?: Activation | null; relu?: boolean },
+): Activation | null {
+  const activation = config.activation ?? null;
+  if (activation !== null && !ACTIVATIONS.includes(activation)) {
+    throw new RangeError(`${layer}: activation must be relu or tanh, got '${activation}'`);
+  }
+  if (config.relu && activation !== null && activation !== "relu") {
+    throw new RangeError(`${layer}: relu: true contradicts activation '${activation}'`);
+  }
+  return config.relu ? "relu" : activation;
+}
+
+/** `tanh(y)`, freeing `y` (an unfused layer output nothing else holds). */
+export function tanhOf(y: Tensor): Tensor {
+  const out = y.tanh();
+  y.dispose();
+  return out;
+}
