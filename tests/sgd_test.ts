@@ -17,8 +17,7 @@ import {
   stepGuard,
 } from "../kernels/sgd.ts";
 import { SGD, type SgdFormulation } from "../train/sgd.ts";
-import { topKErrors } from "../train/metrics.ts";
-import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep } from "./_reference.ts";
+import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep, topKErrors } from "./_reference.ts";
 
 const device = await defaultDevice();
 

@@ -16,14 +16,27 @@
 
 import type { Module } from "../nn/module.ts";
 import type { GeneratorState } from "../tensor/random.ts";
-import type { StepTotals } from "../kernels/sgd.ts";
 import type { DataLoaderState } from "./data/loader.ts";
 import type { EvalResult } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
 import type { EpochMetrics } from "./run_log.ts";
 
 /** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch extends StepTotals {
+export interface PartialEpoch {
+  /** Image-weighted sum of the losses (mean loss × images) of the accepted steps. */
+  lossSum: number;
+  /** Accepted steps. */
+  steps: number;
+  /** Images in accepted steps. */
+  images: number;
+  /** Skipped (non-finite) steps. */
+  skipped: number;
+  /** Images in skipped steps. */
+  skippedImages: number;
+  /** Top-1 errors in accepted steps. */
+  top1: number;
+  /** Top-5 errors in accepted steps. */
+  top5: number;
   /** Seconds spent in the epoch so far. */
   seconds: number;
 }

@@ -110,16 +110,6 @@ export {
   type ThresholdMode,
 } from "./plateau.ts";
 export {
-  averageProbabilities,
-  type BatchMetrics,
-  meanNegativeLogLikelihood,
-  MetricAccumulator,
-  type MetricAccumulatorOptions,
-  type MetricSummary,
-  topKErrors,
-  type TopKResult,
-} from "./metrics.ts";
-export {
   appendEpochMetrics,
   type EpochMetrics,
   METRICS_CSV,

@@ -115,15 +115,25 @@ export class ReduceLROnPlateau implements TrainerCallback {
   readonly name = "scheduler";
   /** The optimiser whose learning rates it lowers. */
   readonly optimizer: LearningRateGroups;
+  /** Whether lower ("min") or higher ("max") is better. */
   readonly mode: "min" | "max";
+  /** Multiplier of the learning rate on a reduction. */
   readonly factor: number;
+  /** Epochs without improvement tolerated. */
   readonly patience: number;
+  /** Minimum change that counts as an improvement. */
   readonly threshold: number;
+  /** How the threshold is applied. */
   readonly thresholdMode: ThresholdMode;
+  /** Epochs after a reduction during which bad epochs are not counted. */
   readonly cooldown: number;
+  /** Lower bound of every group's learning rate. */
   readonly minLr: number;
+  /** A reduction smaller than this is skipped. */
   readonly eps: number;
+  /** Name of the metric in reduction messages. */
   readonly metricName: string;
+  /** The row metric followed as a training-loop callback. */
   readonly monitor: MonitoredMetric;
 
   #best: number;
@@ -132,6 +142,8 @@ export class ReduceLROnPlateau implements TrainerCallback {
   #lastEpoch = 0;
 
   /**
+   * A scheduler of `optimizer`'s learning rates.
+   *
    * @param optimizer The optimiser (any object with `paramGroups`).
    * @param options Scheduler settings; `patience` is required.
    *

@@ -93,7 +93,11 @@ export class SGD implements Optimizer {
   readonly #velocity = new Map<Tensor, Tensor>();
   #steps = 0;
 
-  /** @param groups One group or several; each parameter may appear in one group only. */
+  /**
+   * SGD over one parameter group or several.
+   *
+   * @param groups One group or several; each parameter may appear in one group only.
+   */
   constructor(groups: ParamGroupOptions | readonly ParamGroupOptions[]) {
     const list: readonly ParamGroupOptions[] = "params" in groups
       ? [groups as ParamGroupOptions]
