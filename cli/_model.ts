@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Device } from "../kernels/device.ts";
+import { Device } from "../tensor/default_device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet } from "../nn/alexnet.ts";
 import type { RunConfig } from "./_config.ts";

@@ -7,34 +7,9 @@
 
 import { join } from "node:path";
 import { writeAll, writeFileAtomic } from "../nn/_atomic.ts";
+import type { EpochMetrics, TrainerCallback } from "./callback.ts";
 
-/** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
-export interface EpochMetrics {
-  /** Epoch number, 1-based. */
-  epoch: number;
-  /** Optimiser steps completed since the start of training. */
-  step: number;
-  /** Learning rate used during the epoch. */
-  lr: number;
-  /** Mean training loss. */
-  trainLoss: number;
-  /** Training top-1 error rate. */
-  trainTop1: number;
-  /** Training top-5 error rate. */
-  trainTop5: number;
-  /** Validation loss. */
-  valLoss: number;
-  /** Validation top-1 error rate. */
-  valTop1: number;
-  /** Validation top-5 error rate. */
-  valTop5: number;
-  /** Training throughput. */
-  imagesPerSec: number;
-  /** Wall-clock seconds of the epoch. */
-  seconds: number;
-  /** Steps skipped for a non-finite loss. */
-  skippedSteps: number;
-}
+export type { EpochMetrics } from "./callback.ts";
 
 /**
  * File column names in their fixed order, with the {@linkcode EpochMetrics}
@@ -287,4 +262,32 @@ export function parseJsonLine(line: string): EpochMetrics | undefined {
     row[key] = typeof value === "number" ? value : NaN;
   }
   return row;
+}
+
+/**
+ * A training-loop callback that appends each epoch's row to `metrics.jsonl` and `metrics.csv`
+ * in the run folder (created if missing).
+ *
+ * @example
+ * ```ts
+ * import { metricsFiles } from "./run_log.ts";
+ * const callback = metricsFiles(await Deno.makeTempDir());
+ * console.log(typeof callback.onEpochEnd); // "function"
+ * ```
+ */
+export function metricsFiles(runDir: string): TrainerCallback {
+  let started = false;
+  return {
+    async onTrainStart() {
+      await Deno.mkdir(runDir, { recursive: true });
+    },
+    async onEpochStart(trainer) {
+      // Rows after the epochs done (a resume rolls back to its checkpoint) are about to be redone.
+      if (!started) await truncateMetrics(runDir, trainer.epochsDone);
+      started = true;
+    },
+    async onEpochEnd(_trainer, { metrics }) {
+      await appendEpochMetrics(runDir, metrics);
+    },
+  };
 }
