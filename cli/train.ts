@@ -13,7 +13,7 @@ import { DEFAULTS, type RunConfig } from "./_config.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, heInit, pct, timestamp } from "./_model.ts";
+import { acquireDevices, buildModel, describePlacement, heInit, pct, timestamp } from "./_model.ts";
 import {
   choice,
   type Command,
@@ -42,6 +42,7 @@ const TRAIN_OPTIONS: Specs = {
   formulation: { type: "string" },
   patience: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   seed: { type: "string" },
   "run-dir": { type: "string" },
   resume: { type: "string" },
@@ -85,6 +86,9 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest checkpoint, exactly; only --epochs
                         and --log-every may be given with it.
@@ -101,12 +105,14 @@ async function runTrain(values: Values): Promise<number> {
   let splits: DataSplits;
   let runDir: string;
   if (resumeDir) {
-    const allowed = new Set(["resume", "epochs", "log-every", "help"]);
+    const allowed = new Set(["resume", "epochs", "log-every", "adapter", "help"]);
     const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
     if (extra.length > 0) {
       throw new UsageError(
         `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
-          `change (got ${extra.map((k) => `--${k}`).join(", ")})`,
+          `change, and --adapter may pick this machine's GPU (got ${
+            extra.map((k) => `--${k}`).join(", ")
+          })`,
         cmd,
       );
     }
@@ -130,7 +136,7 @@ async function runTrain(values: Values): Promise<number> {
     runDir = str(values, "run-dir") ?? join("runs", timestamp());
   }
 
-  const devices = await acquireDevices(config.devices);
+  const devices = await acquireDevices(config.devices, str(values, "adapter"), cmd);
   if (config.model.numClasses !== splits.train.numClasses) {
     throw new Error(
       `the data has ${splits.train.numClasses} classes, the model ${config.model.numClasses}`,
@@ -144,7 +150,7 @@ async function runTrain(values: Values): Promise<number> {
   }
   const aug = augmentations(config, splits);
   const write = (s: string) => console.log(s);
-  write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
+  write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
   write(`data: ${splits.description}`);
   write(
     `model: AlexNet ${config.model.preset} (width ${Number(config.model.width.toPrecision(4))}, ` +
