@@ -96,6 +96,12 @@ export function resolve(g: Conv2dGeometry, what: string): Resolved {
   return { ...g, outH, outW, cg, og: g.outChannels / g.groups, wk: cg * g.kernelH * g.kernelW };
 }
 
+/** A geometry as the autotuner's cache key: every size, in a fixed order. */
+export function geometryKey(g: Conv2dGeometry): string {
+  return `${g.batch}x${g.inChannels}x${g.height}x${g.width} o${g.outChannels} ` +
+    `k${g.kernelH}x${g.kernelW} s${g.strideH}x${g.strideW} p${g.padH}x${g.padW} g${g.groups}`;
+}
+
 /** Throws unless `buffer` holds at least `elements` f32 values. */
 export function checkCapacity(buffer: GpuBuffer, elements: number, what: string): void {
   if (buffer.capacity < elements * 4) {

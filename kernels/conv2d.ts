@@ -18,6 +18,8 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { flatMainHead } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { choose, withScratch } from "./autotune.ts";
+import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
 import {
   type AxisPhase,
   batchRuns,
@@ -26,6 +28,7 @@ import {
   directShape,
   type DirectTile,
   forwardPhase,
+  geometryKey,
   lines,
   NOMINAL_BATCH,
   pickDirectTile,
@@ -33,6 +36,14 @@ import {
 } from "./_conv_geometry.ts";
 
 export { type Conv2dGeometry, conv2dOutputSize, type DirectTile } from "./_conv_geometry.ts";
+export {
+  algorithmName,
+  CONV_GPU_TILES,
+  CONV_SMALL_TILE,
+  type ConvAlgorithm,
+  convCandidates,
+  type ConvPass,
+} from "./_conv_gemm.ts";
 
 /** Buffers and options of {@link conv2d}. */
 export interface Conv2dArgs {
@@ -48,8 +59,10 @@ export interface Conv2dArgs {
   relu?: boolean;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: DirectTile;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -79,11 +92,36 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
   checkCapacity(args.w, g.outChannels * g.wk, "conv2d: w");
   checkCapacity(args.out, g.batch * outSample, "conv2d: out");
   if (args.bias) checkCapacity(args.bias, g.outChannels, "conv2d: bias");
+  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+    device,
+    "conv2d.forward",
+    geometryKey(g),
+    convCandidates(device, "forward", g),
+    (algorithm) =>
+      withScratch(
+        device,
+        [g.batch * inSample, g.outChannels * g.wk, g.batch * outSample, g.outChannels],
+        ([x, w, out, bias]) =>
+          conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
+      ),
+  ).value);
   const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, "conv2d");
   for (const { count, parts: [x, out] } of runs) {
+    const name = `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+    const bind = {
+      x: { buffer: args.x, ...x.range },
+      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
+      bias: args.bias ? { buffer: args.bias, size: g.outChannels * 4 } : undefined,
+      out: { buffer: args.out, ...out.range },
+    };
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      forwardGemm(device, g, algorithm, { count, x, out }, bind, { relu: !!args.relu, name });
+      continue;
+    }
     directConv(device, {
-      name: `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
-        `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
+      name,
       batch: count,
       groups: g.groups,
       reduce: g.cg,
@@ -111,12 +149,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
       bias: !!args.bias,
       relu: !!args.relu,
       tile: args.tile,
-    }, {
-      x: { buffer: args.x, ...x.range },
-      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
-      bias: args.bias ? { buffer: args.bias, size: g.outChannels * 4 } : undefined,
-      out: { buffer: args.out, ...out.range },
-    });
+    }, bind);
   }
 }
 

@@ -11,6 +11,14 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { sumPartials } from "./_split_k.ts";
+import { choose, withScratch } from "./autotune.ts";
+import {
+  checkGemm,
+  type ConvAlgorithm,
+  convCandidates,
+  inputGradGemm,
+  weightGradGemm,
+} from "./_conv_gemm.ts";
 import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
@@ -18,6 +26,7 @@ import {
   checkCapacity,
   type Conv2dGeometry,
   type DirectTile,
+  geometryKey,
   gradInputPhases,
   lines,
   pickWeightTile,
@@ -39,8 +48,10 @@ export interface Conv2dBackwardInputArgs {
   gradX: GpuBuffer;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: DirectTile;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -77,11 +88,36 @@ export function conv2dBackwardInput(
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
+  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+    device,
+    "conv2d.gradInput",
+    geometryKey(g),
+    convCandidates(device, "gradInput", g),
+    (algorithm) =>
+      withScratch(
+        device,
+        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample],
+        ([gradOut, w, gradX]) =>
+          conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
+      ),
+  ).value);
   const runs = batchRuns(device, g.batch, [outSample, inSample], args.maxBindingBytes, what);
   for (const { count, parts: [dy, dx] } of runs) {
+    const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+    const bind = {
+      x: { buffer: args.gradOut, ...dy.range },
+      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
+      out: { buffer: args.gradX, ...dx.range },
+    };
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
+      continue;
+    }
     directConv(device, {
-      name: `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
-        `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
+      name,
       batch: count,
       groups: g.groups,
       reduce: g.og,
@@ -110,11 +146,7 @@ export function conv2dBackwardInput(
       bias: false,
       relu: false,
       tile: args.tile,
-    }, {
-      x: { buffer: args.gradOut, ...dy.range },
-      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
-      out: { buffer: args.gradX, ...dx.range },
-    });
+    }, bind);
   }
 }
 
@@ -130,10 +162,12 @@ export interface Conv2dBackwardWeightArgs {
   accumulate?: boolean;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: WeightTile;
-  /** Partial sums per run of samples (default: enough invocations to fill the device). */
+  /** Partial sums per run of samples of the direct kernel (default: enough to fill the device). */
   splits?: number;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /** Scratch for partial sums is kept under this size (and under one binding). */
@@ -172,6 +206,20 @@ export function conv2dBackwardWeight(
   checkCapacity(args.x, g.batch * inSample, `${what}: x`);
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.gradW, nw, `${what}: gradW`);
+  const algorithm = args.algorithm ??
+    (args.tile || args.splits ? { kind: "direct" } : choose(
+      device,
+      "conv2d.gradWeight",
+      geometryKey(g),
+      convCandidates(device, "gradWeight", g),
+      (algorithm) =>
+        withScratch(
+          device,
+          [g.batch * inSample, g.batch * outSample, nw],
+          ([x, gradOut, gradW]) =>
+            conv2dBackwardWeight(device, g, { ...args, x, gradOut, gradW, algorithm }),
+        ),
+    ).value);
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);
@@ -194,6 +242,14 @@ export function conv2dBackwardWeight(
     const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
     const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
       `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      // Split-K scratch stays within one binding and PARTIAL_BYTES, like the direct kernel's.
+      const v = { ...algorithm, splits: Math.max(1, Math.min(algorithm.splits ?? 1, room)) };
+      const run = { count, x: xPart, dy: dyPart };
+      weightGradGemm(device, g, v, run, { x, dy, dw: gradW }, accumulate, name);
+      return;
+    }
     const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
     const { wgsl, uniforms } = weightGradWgsl(
       g,

@@ -817,9 +817,11 @@ export class Device {
 
   /**
    * Starts timing every dispatch on the GPU, each in its own pass with timestamps (the device
-   * needs `timestamp-query`; see {@link hasTimestamps}). At most `capacity` dispatches are timed.
+   * needs `timestamp-query`; see {@link hasTimestamps}). At most `capacity` dispatches are timed
+   * (WebGPU caps a query set at 4096 queries: 2048 dispatches).
    */
   startProfile(capacity = 2048): void {
+    capacity = Math.max(1, Math.min(capacity, 2048));
     if (!this.hasTimestamps) {
       throw new GpuError(`${this.label}: the adapter offers no timestamp-query; cannot profile`);
     }
