@@ -7,12 +7,14 @@
 import { join } from "node:path";
 import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
-import { formatDuration } from "../train/progress.ts";
-import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
+import { createTrainer } from "../train/train.ts";
+import { NonFiniteLossError } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 import { SGD } from "../train/sgd.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
+import { curvesPlot } from "./plot_svg.ts";
+import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
@@ -214,7 +216,10 @@ async function runTrain(values: Values): Promise<number> {
     }
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const trainer = new Trainer({
+  const reporter = new ProgressReporter({
+    everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
+  });
+  const trainer = createTrainer({
     model,
     trainData: splits.train,
     valData: splits.val,
@@ -236,6 +241,11 @@ async function runTrain(values: Values): Promise<number> {
     signal: controller.signal,
     resume: resumeDir !== undefined,
     extra: { config },
+    callbacks: [
+      progressLine(reporter, { tenCrop: config.tenCrop }),
+      curvesPlot(runDir, { title: "AlexNet training" }),
+    ],
+    log: (message) => reporter.log(message),
   });
   try {
     const r = await trainer.run();
@@ -269,6 +279,7 @@ async function runTrain(values: Values): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     trainer.dispose();
+    trainer.optimizer.dispose();
   }
 }
 

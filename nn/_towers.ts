@@ -24,6 +24,30 @@ export class Towers<M extends Module> extends Module {
     this.parts = parts.map((part, i) => this.registerModule(String(i), part));
   }
 
+  /**
+   * The layer the towers split, on one input: each tower computes its output channels from the
+   * whole input on its own device, and the parts are joined along axis 1 on the first tower's
+   * device, which is what the same layer on one device computes. (AlexNet's towers that see
+   * only their own half of the input are run part by part by the network instead.)
+   */
+  async forward(x: Tensor): Promise<Tensor> {
+    const parts: Tensor[] = [];
+    let home: Tensor["device"] | undefined;
+    try {
+      for (const part of this.parts) {
+        const device = part.devices()[0] ?? x.device;
+        home ??= device;
+        const input = await x.to(device);
+        const y = await part.forward(input);
+        input.dispose();
+        parts.push(y.device === home ? y : await moved(y, home));
+      }
+      return concat(parts, 1);
+    } finally {
+      for (const y of parts) y.dispose();
+    }
+  }
+
   /** One slot per parameter name, with one shard per tower. */
   override stateSlots(): ParameterSlot[] {
     const perTower = this.parts.map((part) => part.stateSlots());
@@ -77,4 +101,10 @@ export class TowerCut {
   dispose(): void {
     this.#channel.dispose();
   }
+}
+
+async function moved(y: Tensor, device: Tensor["device"]): Promise<Tensor> {
+  const out = await y.to(device);
+  y.dispose();
+  return out;
 }

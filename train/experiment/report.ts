@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type CurveSeries, renderPanelsSvg } from "../plot_svg.ts";
+// The plot moved to the app side (cli/); this report follows it there (exp).
+import { type CurveSeries, renderPanelsSvg } from "../../cli/plot_svg.ts";
 import type { Claim, RunRecord } from "./claims.ts";
 import type { Comparison, Spread } from "./stats.ts";
 
