@@ -14,6 +14,7 @@ import { conv2d, type Conv2dGeometry, conv2dOutputSize } from "../kernels/conv2d
 import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_backward.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
+import { squareConv } from "./cnn_layers.ts";
 
 /** One benchmarked op: a convolution or an M×K·K×N product. */
 export type PeerOp =
@@ -228,31 +229,10 @@ export async function benchPeer(
  * stride 2, odd channel counts, and matmuls whose sizes are multiples of no tile.
  */
 export function extraOps(batch: number): PeerOp[] {
-  const conv = (
-    name: string,
-    c: number,
-    hw: number,
-    o: number,
-    k: number,
-    s: number,
-    p: number,
-  ): PeerOp => ({
+  const conv = (name: string, ...shape: [number, number, number, number, number, number]) => ({
     name,
-    kind: "conv",
-    g: {
-      batch,
-      inChannels: c,
-      height: hw,
-      width: hw,
-      outChannels: o,
-      kernelH: k,
-      kernelW: k,
-      strideH: s,
-      strideW: s,
-      padH: p,
-      padW: p,
-      groups: 1,
-    },
+    kind: "conv" as const,
+    g: squareConv(batch, ...shape),
   });
   return [
     conv("1×1 64→96 27²", 64, 27, 96, 1, 1, 0),
