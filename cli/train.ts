@@ -9,6 +9,10 @@ import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import { NonFiniteLossError } from "../train/trainer.ts";
+import { formatProfile, profileTrainingStep } from "../train/profile.ts";
+import { SGD } from "../train/sgd.ts";
+import type { AlexNet } from "../nn/alexnet.ts";
+import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
@@ -50,6 +54,7 @@ const TRAIN_OPTIONS: Specs = {
   resume: { type: "string" },
   "ten-crop": { type: "boolean" },
   "log-every": { type: "string" },
+  profile: { type: "boolean" },
 };
 
 const TRAIN_HELP =
@@ -96,9 +101,46 @@ Running:
                         and --log-every may be given with it.
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
+  --profile             Do not train: time one training step of this configuration kernel
+                        by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
 Ctrl-C finishes the current step, writes a checkpoint and exits; resume with --resume.`;
+
+/**
+ * `train --profile`: one training step of the configured model and batch (the paper's SGD on
+ * fixed pseudo-random images), timed kernel by kernel on the first device.
+ */
+async function profileOneStep(
+  config: RunConfig,
+  model: AlexNet,
+  devices: Device[],
+): Promise<number> {
+  const n = config.batchSize, side = config.model.inputSize;
+  const shape = [n, 3, side, side];
+  const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
+  const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
+  const sgd = new SGD({
+    params: model.parameters(),
+    lr: config.lr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+  });
+  model.train();
+  const device = devices[0];
+  const step = () =>
+    tidy(async () => {
+      const [x] = replicate(images, shape, [device, ...model.devices()]);
+      const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
+      const loss = crossEntropy(await model.forward(x.withRank(4)), y);
+      await loss.backward();
+      sgd.step();
+      sgd.zeroGrad();
+    });
+  console.log(`profiling one step: batch ${n}, ${side}×${side}, on ${device.describe()}`);
+  console.log(formatProfile(await profileTrainingStep(device, step)));
+  return 0;
+}
 
 async function runTrain(values: Values): Promise<number> {
   const cmd = "train";
@@ -146,6 +188,7 @@ async function runTrain(values: Values): Promise<number> {
   }
   const model = buildModel(config, devices);
   if (!resumeDir && config.init === "he") await heInit(model, config.seed);
+  if (values.profile === true) return await profileOneStep(config, model, devices);
   await Deno.mkdir(runDir, { recursive: true });
   if (!resumeDir) {
     await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
