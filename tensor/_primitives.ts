@@ -291,33 +291,41 @@ function contiguousCopy(x: RawTensor): RawTensor {
   return out;
 }
 
-/** The staging buffer of the `nth` move from `source` to `target` in one transfer. */
-export type StagingFor = (source: Device, target: Device, nth: number) => StagingBuffer;
+/** The staging buffer of the `nth` move from `source` to `target` in one transfer, once free. */
+export type StagingFor = (
+  source: Device,
+  target: Device,
+  nth: number,
+) => Promise<StagingBuffer>;
 
 /**
- * Copies each raw tensor to its target device, all with one host wait (WebGPU devices share no
- * memory: a readback on the source, a write on the target straight from the mapped range).
+ * Copies each raw tensor to its target device (WebGPU devices share no memory: a readback on
+ * the source, a write on the target straight from the mapped range), all with one host wait.
+ * Resolves once the copies are under way: their data arrives in the background, and work
+ * recorded on them waits for it.
  */
 export async function transferAll(
   moves: readonly (readonly [RawTensor, Device])[],
-  staging?: StagingFor,
+  stagingFor?: StagingFor,
 ): Promise<RawTensor[]> {
+  const directions = new Map<string, number>();
+  const staging = await Promise.all(moves.map(([t, target]) => {
+    const direction = `${t.device.label}>${target.label}`;
+    const nth = directions.get(direction) ?? 0;
+    directions.set(direction, nth + 1);
+    return stagingFor?.(t.device, target, nth);
+  }));
   const sources = moves.map(([t]) => contiguous(t));
   const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
-  const directions = new Map<string, number>();
   try {
-    await Device.readTogether(sources.map((source, i) => {
-      const target = outs[i].device;
-      const direction = `${source.device.label}>${target.label}`;
-      const nth = directions.get(direction) ?? 0;
-      directions.set(direction, nth + 1);
-      return {
-        source: source.buffer,
-        bytes: source.size * 4,
-        staging: staging?.(source.device, target, nth),
-        consume: (bytes: Uint8Array) => target.write(outs[i].buffer, bytes),
-      };
-    }));
+    const done = Device.copyAcross(sources.map((source, i) => ({
+      source: source.buffer,
+      target: outs[i].buffer,
+      bytes: source.size * 4,
+      staging: staging[i],
+    })));
+    // A failure stops the devices involved; their next read or sync raises it.
+    done.catch(() => {});
   } catch (error) {
     for (const out of outs) out.dispose();
     throw error;

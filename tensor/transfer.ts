@@ -24,7 +24,8 @@ import { apply, applyAsync, fromRaw, isRecording, rawOf, type Tensor } from "./t
  *
  * @example
  * ```ts
- * import { Device, tensor, TransferChannel, transfer } from "../mod.ts";
+ * import { Device, tensor } from "../mod.ts";
+ * import { TransferChannel, transfer } from "./transfer.ts";
  * const [a, b] = await Device.acquireMany(2);
  * const channel = new TransferChannel("cut");
  * const [onB] = await transfer([[tensor([1, 2], { device: a }), b]], channel);
@@ -42,8 +43,12 @@ export class TransferChannel {
     this.label = label;
   }
 
-  /** The staging buffer of the `nth` move from `source` to `target` in one transfer. */
-  staging(source: Device, target: Device, nth: number): StagingBuffer {
+  /**
+   * The staging buffer of the `nth` move from `source` to `target` of one transfer, once it is
+   * free: the same one every step. Waiting for the previous transfer through it is what keeps
+   * the host from running ahead of the GPU by more than one transfer per cut and direction.
+   */
+  async staging(source: Device, target: Device, nth: number): Promise<StagingBuffer> {
     const key = `${source.label}>${target.label}#${nth}`;
     let staging = this.#staging.get(key);
     if (staging?.device !== source) {
@@ -51,6 +56,7 @@ export class TransferChannel {
       staging = new StagingBuffer(source, `${this.label} ${source.label}→${target.label}`);
       this.#staging.set(key, staging);
     }
+    await staging.ready();
     return staging;
   }
 
