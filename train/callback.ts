@@ -16,6 +16,7 @@
 
 import type { Module } from "../nn/module.ts";
 import type { GeneratorState } from "../tensor/random.ts";
+import type { StepTotals } from "../tensor/step_guard.ts";
 import type { DataLoaderState } from "./data/loader.ts";
 import type { EvalResult } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
@@ -48,22 +49,11 @@ export interface EpochMetrics {
   skippedSteps: number;
 }
 
-/** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch {
-  /** Image-weighted sum of the losses (mean loss × images) of the accepted steps. */
-  lossSum: number;
-  /** Accepted steps. */
-  steps: number;
-  /** Images in accepted steps. */
-  images: number;
-  /** Skipped (non-finite) steps. */
-  skipped: number;
-  /** Images in skipped steps. */
-  skippedImages: number;
-  /** Top-1 errors in accepted steps. */
-  top1: number;
-  /** Top-5 errors in accepted steps. */
-  top5: number;
+/**
+ * Metric totals of an epoch in progress (host-side, float64): the step guard's totals summed
+ * over the readbacks so far, and the time spent.
+ */
+export interface PartialEpoch extends StepTotals {
   /** Seconds spent in the epoch so far. */
   seconds: number;
 }
