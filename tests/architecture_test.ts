@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { findCycles, layerOf, layerViolations, readImportGraph } from "./_import_graph.ts";
+import { layerMermaid, readBlock, TENSOR_TIERS, tensorMermaid } from "./_architecture_graph.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -19,6 +20,26 @@ Deno.test("the import graph has no cycle", async () => {
 Deno.test("no import breaks the layers (kernels → tensor → nn → train → cli)", async () => {
   const violations = layerViolations(await readImportGraph(root));
   assert.deepEqual(violations.map((v) => `${v.from} → ${v.to}: ${v.reason}`), []);
+});
+
+Deno.test("inside tensor/, imports go only down the tiers (rules never see Tensor)", async () => {
+  const arrows = tensorMermaid(await readImportGraph(root)).split("\n")
+    .flatMap((line) => [...line.matchAll(/t(\d) -- \d+ --> t(\d|_kernels)/g)]);
+  assert.ok(arrows.length >= TENSOR_TIERS.length, "the tiers import each other");
+  const upward = arrows.filter(([, from, to]) => to !== "_kernels" && Number(to) > Number(from));
+  assert.deepEqual(upward.map(([arrow]) => arrow), []);
+});
+
+Deno.test("ARCHITECTURE.md draws the layers' arrows that the code has", async () => {
+  const arrows = (mermaid: string) =>
+    new Set([...mermaid.matchAll(/(\w+) -- \d+ --> (\w+)/g)].map(([, a, b]) => `${a} → ${b}`));
+  const doc = readBlock(await Deno.readTextFile(`${root}/ARCHITECTURE.md`), "layers");
+  const code = layerMermaid(await readImportGraph(root));
+  assert.deepEqual(
+    [...arrows(doc)].sort(),
+    [...arrows(code)].sort(),
+    "regenerate with `deno run -A tests/_architecture_graph.ts --write`",
+  );
 });
 
 Deno.test("the checks themselves find a cycle and a layer violation", () => {
