@@ -69,8 +69,9 @@ Data and model:
   --crop <px>           Training crop = model input side (default: 227 for images of 256
                         and more, else the side less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
   --image-size <px>     Side of the synthetic images (default ${DEFAULTS.imageSize}).
-  --train-size <n>      Synthetic training images (default ${DEFAULTS.trainSize}).
-  --val-size <n>        Synthetic validation images (default ${DEFAULTS.valSize}).
+  --train-size <n>      Training images: synthetic ones drawn (default ${DEFAULTS.trainSize}), or
+                        of real data a subset balanced across classes, seeded by --seed.
+  --val-size <n>        Validation images, likewise (synthetic default ${DEFAULTS.valSize}).
 
 Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
   --epochs <n>          Epochs (default ${DEFAULTS.epochs}; paper: 90).
@@ -237,12 +238,10 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const imageSize = number(values, "image-size", cmd, { integer: true, min: 8, max: 512 });
   const trainSize = number(values, "train-size", cmd, { integer: true, min: 1 });
   const valSize = number(values, "val-size", cmd, { integer: true, min: 1 });
-  if (dataDir && (imageSize ?? trainSize ?? valSize) !== undefined) {
-    throw new UsageError(
-      "--image-size, --train-size and --val-size apply to synthetic data only",
-      cmd,
-    );
+  if (dataDir && imageSize !== undefined) {
+    throw new UsageError("--image-size applies to synthetic data only", cmd);
   }
+  const seed = number(values, "seed", cmd, { integer: true, min: 0 }) ?? 0;
   const data: DataSource = dataDir ? await detectData(dataDir, valDir, cmd) : {
     kind: "synthetic",
     trainSize: trainSize ?? DEFAULTS.trainSize,
@@ -250,6 +249,10 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
     size: imageSize ?? DEFAULTS.imageSize,
     seed: 0,
   };
+  // Real data: a seeded subset balanced across classes, recorded in config.json.
+  if (dataDir && (trainSize ?? valSize) !== undefined) {
+    data.subset = { train: trainSize, val: valSize, seed };
+  }
   const splits = await loadDataSplits(data);
   // Data prepared with a mean image is prepared for the paper's recipe.
   const prepared = splits.meanImage != null;
@@ -266,7 +269,6 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   if (crop > side) {
     throw new UsageError(`--crop ${crop} is larger than the ${side}-pixel images`, cmd);
   }
-  const seed = number(values, "seed", cmd, { integer: true, min: 0 }) ?? 0;
   const devices = number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) as
     | 1
     | 2

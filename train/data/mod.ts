@@ -25,6 +25,7 @@ export {
   DataFormatError,
   type DataSource,
   type DataSplits,
+  type DataSubset,
 } from "./data_format.ts";
 export { DATA_FORMATS, dataFormat, detectDataFormat, loadDataSplits } from "./formats.ts";
 export { ArrayDataset, type ArrayDatasetOptions } from "./array_dataset.ts";
@@ -81,3 +82,4 @@ export {
   type LoaderBatch,
 } from "./loader.ts";
 export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";
+export { balancedIndices, balancedSubset, labelOf, SubsetDataset } from "./subset.ts";
