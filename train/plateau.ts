@@ -9,6 +9,8 @@
  * @module
  */
 
+import { formatLr } from "./_format.ts";
+
 /** How an improvement is measured against the best value seen so far. */
 export type ThresholdMode = "rel" | "abs";
 
@@ -197,16 +199,21 @@ export class ReduceLROnPlateau {
     this.#cooldownCounter = this.cooldown;
     this.#numBadEpochs = 0;
     const newLr = Math.max(currentLr * this.factor, this.minLr);
-    const why = `epoch ${this.#lastEpoch}: ${this.metricName} ${fmt(metric)} has not improved ` +
-      `on best ${fmt(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
+    const why =
+      `epoch ${this.#lastEpoch}: ${this.metricName} ${formatLr(metric)} has not improved ` +
+      `on best ${formatLr(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
       `epoch${badEpochs === 1 ? "" : "s"} (patience ${this.patience})`;
     if (currentLr - newLr > this.eps) {
-      return { lr: newLr, reduced: true, reason: `${why}; lr ${fmt(currentLr)} -> ${fmt(newLr)}` };
+      return {
+        lr: newLr,
+        reduced: true,
+        reason: `${why}; lr ${formatLr(currentLr)} -> ${formatLr(newLr)}`,
+      };
     }
     return {
       lr: currentLr,
       reduced: false,
-      reason: `${why}; lr ${fmt(currentLr)} kept: already at min lr ${fmt(this.minLr)}`,
+      reason: `${why}; lr ${formatLr(currentLr)} kept: already at min lr ${formatLr(this.minLr)}`,
     };
   }
 
@@ -324,6 +331,3 @@ export class ReduceLROnPlateau {
 }
 
 /** Short, exact-enough numbers for log lines: 0.001 stays 0.001, not 0.0010000000000000002. */
-function fmt(x: number): string {
-  return Number.isFinite(x) ? String(Number(x.toPrecision(6))) : String(x);
-}

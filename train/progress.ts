@@ -6,6 +6,8 @@
  * @module
  */
 
+import { formatLr } from "./_format.ts";
+
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
   /** Output sink. Default: synchronous writes to stdout. */
@@ -256,7 +258,7 @@ export class ProgressReporter {
     const ips = Number.isFinite(rate) ? rate.toFixed(1) : "-";
     const width = String(this.#steps).length;
     return `epoch ${this.#epoch} step ${String(update.step).padStart(width)}/${this.#steps} ` +
-      `loss ${loss} ${ips} img/s ETA ${formatDuration(eta)} lr ${Number(update.lr.toPrecision(4))}`;
+      `loss ${loss} ${ips} img/s ETA ${formatDuration(eta)} lr ${formatLr(update.lr)}`;
   }
 }
 

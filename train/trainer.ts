@@ -69,6 +69,8 @@ import { type ProgressOptions, ProgressReporter } from "./progress.ts";
 import { appendEpochMetrics, type EpochMetrics, readMetrics, truncateMetrics } from "./run_log.ts";
 import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import { removeStaleTemps } from "../nn/_atomic.ts";
+import { EventLoopTurns } from "./_event_loop.ts";
+import { formatLr, pct, plural, showsTop5 } from "./_format.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
 
 /** What the trainer needs of a model: an `nn` module whose `forward` returns logits. */
@@ -319,6 +321,7 @@ export class Trainer {
   #consecutive = 0;
   #lastCheckpoint: string | null = null;
   #windowStart = 0;
+  #turns = new EventLoopTurns();
 
   /** Builds the optimiser, scheduler and loader; {@link Trainer.run} does the work. */
   constructor(options: TrainerOptions) {
@@ -437,7 +440,7 @@ export class Trainer {
       // Epochs logged after the checkpoint are about to be redone.
       await truncateMetrics(o.runDir, this.#epochsDone);
       this.#log(
-        `resumed from ${ckpt.dir}: ${this.#epochsDone} epochs done, step ${this.#step}` +
+        `resumed from ${ckpt.dir}: ${plural(this.#epochsDone, "epoch")} done, step ${this.#step}` +
           (ckpt.state.partialEpoch ? `, mid-epoch at batch ${ckpt.state.loader.position}` : ""),
       );
     }
@@ -462,6 +465,8 @@ export class Trainer {
           const batch = await this.loader.next();
           await this.#trainStep(batch.images, batch.batchShape, batch.labels);
           this.#step++;
+          // The stop request is checked after every step; signals need the event loop.
+          await this.#turns.maybeTurn();
           const done = this.loader.epoch !== epoch;
           const stop = o.signal?.aborted ?? false;
           if (done || stop || (batch.index + 1) % this.#logEvery === 0) {
@@ -518,9 +523,11 @@ export class Trainer {
           const ratio = decision.lr / lr;
           this.optimizer.groups.forEach((g, i) => this.optimizer.setLearningRate(g.lr * ratio, i));
         }
-        this.#progress?.endEpoch(formatEpoch(row, o.tenCrop ?? false));
+        this.#progress?.endEpoch(formatEpoch(row, o.tenCrop ?? false, o.trainData.numClasses));
         if (p.skipped > 0) {
-          this.#log(`epoch ${row.epoch}: ${p.skipped} steps skipped for a non-finite loss`);
+          this.#log(
+            `epoch ${row.epoch}: ${plural(p.skipped, "step")} skipped for a non-finite loss`,
+          );
         }
         if (decision.reason) this.#log(decision.reason);
         await appendEpochMetrics(o.runDir, row);
@@ -685,15 +692,12 @@ function evalAugmentOf(a: AugmentOptions | undefined): AugmentOptions {
   return out;
 }
 
-function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
-}
-
-function formatEpoch(r: EpochMetrics, tenCrop: boolean): string {
+function formatEpoch(r: EpochMetrics, tenCrop: boolean, numClasses: number): string {
+  const top5 = showsTop5(numClasses) ? ` top-5 ${pct(r.valTop5)}` : "";
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
-    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)} ` +
-    `top-5 ${pct(r.valTop5)} | ${r.imagesPerSec.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s, ` +
-    `lr ${Number(r.lr.toPrecision(4))}`;
+    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)}` +
+    `${top5} | ${r.imagesPerSec.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s, ` +
+    `lr ${formatLr(r.lr)}`;
 }
 
 /**

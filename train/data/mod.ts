@@ -83,3 +83,9 @@ export {
 } from "./loader.ts";
 export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";
 export { balancedIndices, balancedSubset, labelOf, SubsetDataset } from "./subset.ts";
+export {
+  dataDifferences,
+  type DataFingerprint,
+  fingerprint,
+  type SplitFingerprint,
+} from "./fingerprint.ts";
