@@ -7,8 +7,10 @@
 import { join } from "node:path";
 import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
-import { formatDuration } from "../train/progress.ts";
-import { Trainer, type TrainResult } from "../train/trainer.ts";
+import { createTrainer } from "../train/train.ts";
+import type { TrainResult } from "../train/trainer.ts";
+import { curvesPlot } from "./plot_svg.ts";
+import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
@@ -155,7 +157,10 @@ async function runTrain(values: Values): Promise<number> {
         `${formatLr(config.lr)}, momentum ${config.momentum}, weight decay ` +
         `${config.weightDecay} (${config.formulation}); run ${runDir}`,
     );
-    const trainer = new Trainer({
+    const reporter = new ProgressReporter({
+      everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
+    });
+    const trainer = createTrainer({
       model,
       trainData: splits.train,
       valData: splits.val,
@@ -177,6 +182,11 @@ async function runTrain(values: Values): Promise<number> {
       signal: stop.signal,
       resume: resumeDir !== undefined,
       extra: { config },
+      callbacks: [
+        progressLine(reporter, { tenCrop: config.tenCrop, numClasses: config.model.numClasses }),
+        curvesPlot(runDir, { title: "AlexNet training" }),
+      ],
+      log: (message) => reporter.log(message),
     });
     try {
       const result = await trainer.run();
@@ -184,6 +194,7 @@ async function runTrain(values: Values): Promise<number> {
       return finishRun(result, config, runDir);
     } finally {
       trainer.dispose();
+      trainer.optimizer.dispose();
     }
   } catch (error) {
     // A start that failed leaves no run folder; a run with a checkpoint keeps its folder.

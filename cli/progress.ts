@@ -6,7 +6,9 @@
  * @module
  */
 
-import { formatLr } from "./_format.ts";
+import type { TrainerCallback } from "../train/callback.ts";
+import type { EpochMetrics } from "../train/run_log.ts";
+import { formatLr, pct, showsTop5 } from "../train/_format.ts";
 
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
@@ -274,4 +276,57 @@ function consoleColumns(): number {
   } catch {
     return 120; // Not a terminal: the width does not matter much.
   }
+}
+
+/** Options of {@link progressLine}. */
+export interface ProgressLineOptions {
+  /** The validation uses ten crops (said in the epoch line). */
+  tenCrop?: boolean;
+  /** Classes of the data: with five or fewer, top-5 error is always 0 and left out. */
+  numClasses?: number;
+}
+
+/**
+ * A training-loop callback that drives a {@link ProgressReporter}: the live line from each
+ * readback, and one summary line per epoch. Pass `(m) => reporter.log(m)` as the trainer's
+ * `log`, so log lines do not tear the live line.
+ *
+ * @example
+ * ```ts
+ * import { ProgressReporter, progressLine } from "./progress.ts";
+ * const reporter = new ProgressReporter({ isTerminal: false });
+ * const callback = progressLine(reporter);
+ * console.log(typeof callback.onLog); // "function"
+ * ```
+ */
+export function progressLine(
+  reporter: ProgressReporter,
+  options: ProgressLineOptions = {},
+): TrainerCallback {
+  return {
+    onEpochStart(_trainer, { epoch, steps }) {
+      reporter.startEpoch(epoch, steps);
+    },
+    onLog(_trainer, { step, loss, lr, images }) {
+      reporter.update({ step, loss, lr, images });
+    },
+    onEpochEnd(_trainer, { metrics }) {
+      const top5 = showsTop5(options.numClasses ?? Infinity);
+      reporter.endEpoch(formatEpoch(metrics, options.tenCrop ?? false, top5));
+    },
+    onStop() {
+      reporter.endEpoch();
+    },
+    onTrainEnd(_trainer, { error }) {
+      if (error !== undefined) reporter.endEpoch();
+    },
+  };
+}
+
+/** One epoch's summary line (without top-5 when `top5` is false). */
+export function formatEpoch(r: EpochMetrics, tenCrop: boolean, top5 = true): string {
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
+    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)}` +
+    `${top5 ? ` top-5 ${pct(r.valTop5)}` : ""} | ${r.imagesPerSec.toFixed(1)} img/s, ` +
+    `${r.seconds.toFixed(1)} s, lr ${formatLr(r.lr)}`;
 }

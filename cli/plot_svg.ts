@@ -8,7 +8,8 @@
 
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import type { EpochMetrics } from "./run_log.ts";
+import type { TrainerCallback } from "../train/callback.ts";
+import type { EpochMetrics } from "../train/run_log.ts";
 
 /** Options of {@linkcode renderTrainingSvg}. */
 export interface PlotOptions {
@@ -31,12 +32,37 @@ const TOP5_DASH = "7 4";
 // Markers on every point only while they do not clutter the line.
 const MAX_MARKED_POINTS = 40;
 
-interface Series {
+/** One line of a {@linkcode renderPanelsSvg} panel: a value per epoch (NaN breaks it). */
+export interface CurveSeries {
+  /** Legend label. */
   label: string;
+  /** Stroke colour. */
   color: string;
+  /** SVG dash pattern, e.g. `"7 4"`. */
   dash?: string;
+  /** Values, one per epoch of the plot. */
   values: number[];
+  /** Stroke width (default 2); thinner lines get no point markers. */
+  width?: number;
+  /** Stroke opacity (default 1). */
+  opacity?: number;
+  /** Whether the legend lists it (default true). */
+  legend?: boolean;
 }
+
+/** One panel of {@linkcode renderPanelsSvg}. */
+export interface CurvePanel {
+  /** Heading of the panel. */
+  title: string;
+  /** Label of the y axis. */
+  yLabel: string;
+  /** Its lines. */
+  series: CurveSeries[];
+  /** Lowest and highest value the axis may round out to (e.g. 0 and 100 for errors in %). */
+  clamp?: { clampMin?: number; clampMax?: number };
+}
+
+type Series = CurveSeries;
 
 interface Scale {
   min: number;
@@ -91,19 +117,61 @@ export function renderTrainingSvg(
     },
     { label: "val top-5", color: VAL, dash: TOP5_DASH, values: rows.map((r) => pct(r.valTop5)) },
   ];
-  const lrChanges = findLrChanges(rows);
-  const title = options.title ?? "Training curves";
+  return renderPanelsSvg(options.title ?? "Training curves", epochs, [
+    { title: "Loss", yLabel: "loss", series: loss, clamp: { clampMin: 0 } },
+    { title: "Error", yLabel: "error (%)", series: error, clamp: { clampMin: 0, clampMax: 100 } },
+  ], findLrChanges(rows));
+}
+
+/**
+ * Two panels of curves against epoch side by side (one panel fills the left half), with the
+ * axes, ticks, gridlines and legends of {@linkcode renderTrainingSvg}, which draws with it.
+ *
+ * @param title Heading above the panels.
+ * @param epochs The x value of each point.
+ * @param panels One or two panels.
+ * @param lrChanges Dotted vertical lines where the learning rate changed (default none).
+ *
+ * @example
+ * ```ts
+ * import { renderPanelsSvg } from "./plot_svg.ts";
+ * const svg = renderPanelsSvg("Two runs", [1, 2, 3], [{
+ *   title: "Error",
+ *   yLabel: "error (%)",
+ *   series: [
+ *     { label: "a", color: "#2563eb", values: [80, 50, 40] },
+ *     { label: "b", color: "#ea580c", values: [85, 70, 60] },
+ *   ],
+ * }]);
+ * console.log(svg.startsWith("<svg")); // true
+ * ```
+ */
+export function renderPanelsSvg(
+  title: string,
+  epochs: readonly number[],
+  panels: readonly CurvePanel[],
+  lrChanges: readonly { x: number; lr: number }[] = [],
+): string {
+  if (panels.length < 1 || panels.length > 2) {
+    throw new RangeError(`renderPanelsSvg: one or two panels, not ${panels.length}`);
+  }
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" ` +
     `viewBox="0 0 ${WIDTH} ${HEIGHT}" ${FONT}>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold" ` +
     `fill="#111827">${escapeXml(title)}</text>`,
-    panel(0, "Loss", "loss", epochs, loss, lrChanges, { clampMin: 0 }),
-    panel(PANEL_WIDTH, "Error", "error (%)", epochs, error, lrChanges, {
-      clampMin: 0,
-      clampMax: 100,
-    }),
+    ...panels.map((p, i) =>
+      panel(
+        i * PANEL_WIDTH,
+        p.title,
+        p.yLabel,
+        [...epochs],
+        p.series,
+        [...lrChanges],
+        p.clamp ?? {},
+      )
+    ),
     "</svg>",
   ];
   return parts.join("\n") + "\n";
@@ -237,7 +305,7 @@ function panel(
   }
   const drawn = series.filter((s) => s.values.some(Number.isFinite));
   for (const s of drawn) out.push(...seriesElements(s, epochs, px, py));
-  out.push(legend(drawn, offsetX, bottom + 58));
+  out.push(legend(drawn.filter((s) => s.legend !== false), offsetX, bottom + 58));
   out.push(`</g>`);
   return out.join("\n");
 }
@@ -248,7 +316,9 @@ function seriesElements(
   px: (x: number) => number,
   py: (y: number) => number,
 ): string[] {
-  const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
+  const dash = (s.dash ? ` stroke-dasharray="${s.dash}"` : "") +
+    (s.opacity !== undefined ? ` stroke-opacity="${s.opacity}"` : "");
+  const width = s.width ?? 2;
   const segments: [number, number][][] = [];
   let current: [number, number][] = [];
   for (let i = 0; i < epochs.length; i++) {
@@ -262,13 +332,13 @@ function seriesElements(
     }
   }
   if (current.length > 0) segments.push(current);
-  const markAll = epochs.length <= MAX_MARKED_POINTS;
+  const markAll = epochs.length <= MAX_MARKED_POINTS && width >= 2;
   const out: string[] = [];
   for (const seg of segments) {
     if (seg.length > 1) {
       const points = seg.map(([x, y]) => `${f(x)},${f(y)}`).join(" ");
       out.push(
-        `<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2" ` +
+        `<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="${width}" ` +
           `stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
       );
     }
@@ -386,4 +456,23 @@ function f(v: number): string {
 
 function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * A training-loop callback that redraws `curves.svg` in `runDir` after every epoch, from the
+ * trainer's history (a resumed run's earlier epochs included).
+ *
+ * @example
+ * ```ts
+ * import { curvesPlot } from "./plot_svg.ts";
+ * const callback = curvesPlot(await Deno.makeTempDir(), { title: "demo" });
+ * console.log(typeof callback.onEpochEnd); // "function"
+ * ```
+ */
+export function curvesPlot(runDir: string, options: PlotOptions = {}): TrainerCallback {
+  return {
+    async onEpochEnd(trainer) {
+      await writeTrainingPlot(runDir, trainer.history, options);
+    },
+  };
 }
