@@ -16,6 +16,7 @@ import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, readRunConfig, type RunConfig } from "./_config.ts";
 import { RunFolder } from "./_run_dir.ts";
+import { isFile } from "../train/data/_fs.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
@@ -118,6 +119,7 @@ const CHECKPOINTS_ON_DISK = 3;
 
 async function runTrain(values: Values): Promise<number> {
   const resumeDir = str(values, "resume");
+  if (resumeDir) await checkResume(values, resumeDir);
   // The run folder first: before the data, the devices and the model.
   const folder = resumeDir
     ? await RunFolder.open(resumeDir, true, "--resume")
@@ -280,6 +282,27 @@ function parameterCount(config: RunConfig): number {
     .reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
 }
 
+/** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
+async function checkResume(values: Values, runDir: string): Promise<void> {
+  const cmd = "train";
+  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "help"]);
+  const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
+  if (extra.length > 0) {
+    throw new UsageError(
+      `--resume continues a run with its saved settings; only --epochs and --log-every (and ` +
+        `--data, when the data moved) may be given (got ` +
+        `${extra.map((k) => `--${k}`).join(", ")})`,
+      cmd,
+    );
+  }
+  if (!(await isFile(join(runDir, "config.json")))) {
+    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+  }
+  if ((await latestCheckpoint(runDir)) === null) {
+    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
+  }
+}
+
 /**
  * The saved configuration and data of a run to resume. `--data` (and `--val-data`) give the
  * data's new place when it moved: it must be the same data set (counts, classes, contents),
@@ -290,21 +313,9 @@ async function resumeConfig(
   runDir: string,
 ): Promise<{ config: RunConfig; splits: DataSplits }> {
   const cmd = "train";
-  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "help"]);
-  const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
-  if (extra.length > 0) {
-    throw new UsageError(
-      `--resume continues a run with its saved settings; only --epochs, --log-every and ` +
-        `--data (data moved) may be given (got ${extra.map((k) => `--${k}`).join(", ")})`,
-      cmd,
-    );
-  }
   const config = await readRunConfig(runDir);
   if (config === null) {
     throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
-  }
-  if ((await latestCheckpoint(runDir)) === null) {
-    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
   }
   config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
   config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
