@@ -109,8 +109,21 @@ export interface SaveTrainingCheckpointOptions {
  * Saves a checkpoint atomically (see the module doc) and returns its folder.
  *
  * @example
- * ```ts ignore
- * const dir = await saveTrainingCheckpoint(runDir, { model, optimizer: await sgd.state(), state });
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { saveTrainingCheckpoint, SGD, syntheticSplits, Trainer } from "./mod.ts";
+ * await defaultDevice();
+ * const model = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const optimizer = SGD.forModule(model, { lr: 0.01 });
+ * const { train } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const trainer = new Trainer({ model, optimizer, trainData: train, epochs: 1, batchSize: 16 });
+ * const state = { reason: "epoch" as const, ...trainer.loopState(), callbacks: {} };
+ * const runDir = await Deno.makeTempDir();
+ * const optimizerState = await optimizer.stateDict();
+ * const dir = await saveTrainingCheckpoint(runDir, { model, optimizer: optimizerState, state });
+ * trainer.dispose();
+ * console.log(dir); // <runDir>/checkpoints/epoch-0000-step-0000000
  * ```
  */
 export async function saveTrainingCheckpoint(
@@ -186,8 +199,16 @@ export interface LoadedCheckpoint {
  * A pointer that cannot be parsed is an error naming its path.
  *
  * @example
- * ```ts ignore
- * const dir = await latestCheckpoint("runs/2024-01-01T00-00-00");
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { latestCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * console.log(await latestCheckpoint(runDir)); // <runDir>/checkpoints/epoch-0001-step-0000001
  * ```
  */
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
@@ -232,10 +253,21 @@ export interface LoadTrainingCheckpointOptions {
  * checkpoint folder given directly, is an error naming its path.
  *
  * @example
- * ```ts ignore
- * const ckpt = await loadTrainingCheckpoint("runs/2024-01-01T00-00-00");
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { loadModelWeights, loadTrainingCheckpoint, SGD, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * const ckpt = await loadTrainingCheckpoint(runDir);
+ * const model = net();
  * await loadModelWeights(ckpt, model);
- * optimizer.loadState(ckpt.optimizer);
+ * const optimizer = SGD.forModule(model, { lr: 1 });
+ * await optimizer.loadStateDict(ckpt.optimizer);
+ * console.log(ckpt.state.epochsDone, optimizer.paramGroups[0].lr); // 1 0.01
  * ```
  */
 export async function loadTrainingCheckpoint(
@@ -273,8 +305,16 @@ export async function loadTrainingCheckpoint(
  * {@link loadTrainingCheckpoint}), or null: what "the last good checkpoint" names.
  *
  * @example
- * ```ts ignore
- * console.log(await lastGoodCheckpoint("runs/2024-01-01T00-00-00"));
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { lastGoodCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * console.log(await lastGoodCheckpoint(runDir)); // <runDir>/checkpoints/epoch-0001-step-0000001
  * ```
  */
 export async function lastGoodCheckpoint(runDir: string): Promise<string | null> {
@@ -348,8 +388,17 @@ function checkFinite(tensors: Record<string, TensorEntry>, path: string): void {
  * untouched) and returns the metadata stored with them.
  *
  * @example
- * ```ts ignore
- * await loadModelWeights(await loadTrainingCheckpoint(runDir), model);
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { loadModelWeights, loadTrainingCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * const metadata = await loadModelWeights(await loadTrainingCheckpoint(runDir), net());
+ * console.log(metadata.epoch); // 1
  * ```
  */
 export function loadModelWeights(

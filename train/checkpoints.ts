@@ -107,8 +107,21 @@ export function checkpoints(options: CheckpointsOptions): TrainerCallback {
  * state dict, the states of its named callbacks, and the loop state.
  *
  * @example
- * ```ts ignore
- * await resumeFrom(trainer, await loadTrainingCheckpoint("runs/demo"));
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { loadTrainingCheckpoint, resumeFrom, SGD, Trainer, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * const model = net();
+ * const optimizer = SGD.forModule(model, { lr: 0.01 });
+ * const trainer = new Trainer({ model, optimizer, trainData, epochs: 2, batchSize: 16 });
+ * await resumeFrom(trainer, await loadTrainingCheckpoint(runDir));
+ * console.log(trainer.epochsDone, trainer.step); // 1 1
+ * trainer.dispose();
  * ```
  */
 export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint): Promise<void> {
