@@ -7,8 +7,16 @@
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { summary } from "../nn/summary.ts";
 import { DEFAULTS } from "./_config.ts";
-import { acquireDevices } from "./_model.ts";
-import { choice, type Command, number, type Specs, UsageError, type Values } from "./_options.ts";
+import { acquireDevices, describePlacement } from "./_model.ts";
+import {
+  choice,
+  type Command,
+  number,
+  type Specs,
+  str,
+  UsageError,
+  type Values,
+} from "./_options.ts";
 
 const SUMMARY_OPTIONS: Specs = {
   model: { type: "string" },
@@ -16,6 +24,7 @@ const SUMMARY_OPTIONS: Specs = {
   "image-size": { type: "string" },
   classes: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   "batch-size": { type: "string" },
 };
 
@@ -27,6 +36,9 @@ const SUMMARY_HELP = `Prints AlexNet's layer table: output shapes, parameters an
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small).
   --classes <n>         Output classes (default 1000 full, 10 small).
   --devices 1|2         Show the two-tower placement (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.`;
 
@@ -55,8 +67,9 @@ async function runSummary(values: Values): Promise<number> {
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
-  const devices = await acquireDevices(count);
+  const devices = await acquireDevices(count, str(values, "adapter"), cmd);
   const model = new AlexNet(config, count === 1 ? devices[0] : devices);
+  console.log(`placement: ${await describePlacement(devices)}`);
   console.log(summary(model, [batch, 3, size, size]));
   model.dispose();
   return 0;

@@ -9,6 +9,10 @@ import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
+import { formatProfile, profileTrainingStep } from "../train/profile.ts";
+import { SGD } from "../train/sgd.ts";
+import type { AlexNet } from "../nn/alexnet.ts";
+import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
@@ -20,7 +24,7 @@ import { isFile } from "../train/data/_fs.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, heInit, timestamp } from "./_model.ts";
+import { acquireDevices, buildModel, describePlacement, heInit, timestamp } from "./_model.ts";
 import {
   choice,
   type Command,
@@ -49,11 +53,13 @@ const TRAIN_OPTIONS: Specs = {
   formulation: { type: "string" },
   patience: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   seed: { type: "string" },
   "run-dir": { type: "string" },
   resume: { type: "string" },
   "ten-crop": { type: "boolean" },
   "log-every": { type: "string" },
+  profile: { type: "boolean" },
 };
 
 const TRAIN_HELP =
@@ -94,12 +100,17 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest good checkpoint, exactly; only
                         --epochs, --log-every and --data/--val-data (the data's new place,
                         checked to be the same data set) may be given with it.
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
+  --profile             Do not train: time one training step of this configuration kernel
+                        by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
 Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
@@ -117,9 +128,52 @@ type StopSignal = keyof typeof STOP_SIGNALS;
 /** Checkpoints kept per run (the trainer's default), plus the one being written. */
 const CHECKPOINTS_ON_DISK = 3;
 
+/**
+ * `train --profile`: one training step of the configured model and batch (the paper's SGD on
+ * fixed pseudo-random images), timed kernel by kernel on the first device.
+ */
+async function profileOneStep(
+  config: RunConfig,
+  model: AlexNet,
+  devices: Device[],
+): Promise<number> {
+  const n = config.batchSize, side = config.model.inputSize;
+  const shape = [n, 3, side, side];
+  const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
+  const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
+  const sgd = new SGD({
+    params: model.parameters(),
+    lr: config.lr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+  });
+  model.train();
+  const device = devices[0];
+  const step = () =>
+    tidy(async () => {
+      const [x] = replicate(images, shape, [device, ...model.devices()]);
+      const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
+      const loss = crossEntropy(await model.forward(x.withRank(4)), y);
+      await loss.backward();
+      sgd.step();
+      sgd.zeroGrad();
+    });
+  console.log(`profiling one step: batch ${n}, ${side}×${side}, on ${device.describe()}`);
+  console.log(formatProfile(await profileTrainingStep(device, step)));
+  return 0;
+}
+
 async function runTrain(values: Values): Promise<number> {
   const resumeDir = str(values, "resume");
   if (resumeDir) await checkResume(values, resumeDir);
+  if (values.profile === true && !resumeDir) {
+    // Profiling trains nothing: no run folder.
+    const { config } = await trainConfig(values);
+    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
+    const model = buildModel(config, devices);
+    if (config.init === "he") await heInit(model, config.seed);
+    return await profileOneStep(config, model, devices);
+  }
   // The run folder first: before the data, the devices and the model.
   const folder = resumeDir
     ? await RunFolder.open(resumeDir, true, "--resume")
@@ -135,7 +189,7 @@ async function runTrain(values: Values): Promise<number> {
       `${resumeDir ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
         `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
     );
-    const devices = await acquireDevices(config.devices);
+    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
     const model = buildModel(config, devices);
     if (!resumeDir && config.init === "he") await heInit(model, config.seed);
     if (!resumeDir) {
@@ -144,7 +198,7 @@ async function runTrain(values: Values): Promise<number> {
     const aug = augmentations(config, splits);
     using stop = stopOnSignals();
     const write = (s: string) => console.log(s);
-    write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
+    write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
     write(`data: ${splits.description}`);
     write(
       `model: AlexNet ${config.model.preset} (width ${
@@ -285,13 +339,13 @@ function parameterCount(config: RunConfig): number {
 /** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
 async function checkResume(values: Values, runDir: string): Promise<void> {
   const cmd = "train";
-  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "help"]);
+  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "adapter", "help"]);
   const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
   if (extra.length > 0) {
     throw new UsageError(
-      `--resume continues a run with its saved settings; only --epochs and --log-every (and ` +
-        `--data, when the data moved) may be given (got ` +
-        `${extra.map((k) => `--${k}`).join(", ")})`,
+      `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
+        `change, --data give the data's new place, and --adapter pick this machine's GPU ` +
+        `(got ${extra.map((k) => `--${k}`).join(", ")})`,
       cmd,
     );
   }
