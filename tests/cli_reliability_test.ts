@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { encode as encodePng } from "npm:fast-png@8.0.0";
 import { encodeSafetensors, entryFromTypedArray } from "../nn/safetensors.ts";
 import { prepareImageFolder } from "../train/data/prepare.ts";
-import { cli, type CliResult, isOneErrorLine } from "./_cli.ts";
+import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
+import { cli, type CliResult, isOneErrorLine, tinySynthetic } from "./_cli.ts";
 
 const TINY_MODEL = ["--crop", "16", "--width", "0.0625", "--batch-size", "8"];
 
@@ -319,6 +320,41 @@ Deno.test("summary and train show the same model by default", async () => {
   );
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stdout, new RegExp(`model: AlexNet small .* ${params} parameters`));
+});
+
+Deno.test("a learning rate that diverges: no checkpoint holds NaN, skipped steps are reported", async () => {
+  for (const lr of ["3", "1e6"]) {
+    const runDir = `${root}/runs/lr-${lr}`;
+    const r = await cli(
+      "train",
+      ...tinySynthetic(256, 32, 16),
+      "--epochs",
+      "2",
+      "--log-every",
+      "4",
+      "--lr",
+      lr,
+      "--run-dir",
+      runDir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.match(out, /skipped/, `--lr ${lr}: skipped steps reported:\n${out}`);
+    if (r.code !== 0) {
+      assertError(r, /non-finite/);
+      assert.match(r.stderr, /(The last good checkpoint is |No good checkpoint was written yet)/);
+    }
+    // Every checkpoint kept loads: finite weights and velocities.
+    const kept: string[] = [];
+    if (await exists(join(runDir, "checkpoints"))) {
+      for await (const e of Deno.readDir(join(runDir, "checkpoints"))) {
+        if (e.name.startsWith("epoch-")) kept.push(e.name);
+      }
+    }
+    for (const name of kept) {
+      const ckpt = await loadTrainingCheckpoint(join(runDir, "checkpoints", name));
+      assert.equal(ckpt.dir, join(runDir, "checkpoints", name), `--lr ${lr}: ${name} is finite`);
+    }
+  }
 });
 
 Deno.test("cleanup", async () => {
