@@ -99,8 +99,3 @@ export async function heInit(model: AlexNet, seed: number): Promise<void> {
 export function timestamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, "").replaceAll(":", "-");
 }
-
-/** A fraction as a percentage with two decimals, or `n/a`. */
-export function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
-}

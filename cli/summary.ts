@@ -30,7 +30,8 @@ const SUMMARY_OPTIONS: Specs = {
 
 const SUMMARY_HELP = `Prints AlexNet's layer table: output shapes, parameters and devices.
 
-  --model small|full    small: the default scaled net; full: the paper's (default full).
+  --model small|full    small: the scaled net 'train' trains by default (the default here
+                        too); full: the paper's.
   --width <x>           Channel multiplier (small; default ${DEFAULTS.width}).
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small).
   --classes <n>         Output classes (default 1000 full, 10 small).
@@ -43,7 +44,8 @@ const SUMMARY_HELP = `Prints AlexNet's layer table: output shapes, parameters an
 
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
-  const preset = choice(values, "model", cmd, ["small", "full"] as const) ?? "full";
+  // The same model as `train` with no arguments.
+  const preset = choice(values, "model", cmd, ["small", "full"] as const) ?? "small";
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small", cmd);

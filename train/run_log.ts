@@ -6,8 +6,9 @@
  */
 
 import { join } from "node:path";
-import { writeAll, writeFileAtomic } from "../nn/_atomic.ts";
+import { namePath, writeAll, writeFileAtomic } from "../nn/_atomic.ts";
 import type { EpochMetrics, TrainerCallback } from "./callback.ts";
+import { formatLr } from "./_format.ts";
 
 export type { EpochMetrics } from "./callback.ts";
 
@@ -43,6 +44,11 @@ export const METRICS_CSV = "metrics.csv";
 
 const encoder = new TextEncoder();
 
+/** A row's value as logged: the learning rate without the float noise of its decays. */
+function cell(row: EpochMetrics, key: keyof EpochMetrics): number {
+  return key === "lr" ? Number(formatLr(row.lr)) : row[key];
+}
+
 /**
  * The JSONL line (with newline) for a row. Non-finite numbers become `null`,
  * since JSON has no NaN.
@@ -60,7 +66,7 @@ const encoder = new TextEncoder();
 export function formatJsonLine(row: EpochMetrics): string {
   const record: Record<string, number | null> = {};
   for (const [column, key] of METRIC_COLUMNS) {
-    const value = row[key];
+    const value = cell(row, key);
     record[column] = Number.isFinite(value) ? value : null;
   }
   return JSON.stringify(record) + "\n";
@@ -80,8 +86,10 @@ export function formatJsonLine(row: EpochMetrics): string {
  * ```
  */
 export function formatCsvLine(row: EpochMetrics): string {
-  return METRIC_COLUMNS.map(([, key]) => Number.isFinite(row[key]) ? String(row[key]) : "")
-    .join(",") + "\n";
+  return METRIC_COLUMNS.map(([, key]) => {
+    const value = cell(row, key);
+    return Number.isFinite(value) ? String(value) : "";
+  }).join(",") + "\n";
 }
 
 /**
@@ -168,6 +176,14 @@ async function writeCsv(runDir: string, rows: EpochMetrics[]): Promise<void> {
 
 /** Appends `line` in one write; `header` is prepended when the file is new or empty. */
 async function appendLine(path: string, line: string, header: string): Promise<void> {
+  try {
+    await appendLineTo(path, line, header);
+  } catch (error) {
+    throw namePath(error, path);
+  }
+}
+
+async function appendLineTo(path: string, line: string, header: string): Promise<void> {
   using file = await Deno.open(path, { read: true, append: true, create: true });
   const size = (await file.stat()).size;
   let prefix = "";
