@@ -5,15 +5,23 @@
  */
 
 import { join } from "node:path";
-import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { formatDuration } from "../train/progress.ts";
 import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, heInit, pct, timestamp } from "./_model.ts";
+import {
+  acquireDevices,
+  buildModel,
+  checkModelFits,
+  heInit,
+  modelGenerators,
+  pct,
+  timestamp,
+} from "./_model.ts";
 import {
   choice,
   type Command,
@@ -47,6 +55,7 @@ const TRAIN_OPTIONS: Specs = {
   resume: { type: "string" },
   "ten-crop": { type: "boolean" },
   "log-every": { type: "string" },
+  ...SWITCH_OPTIONS,
 };
 
 const TRAIN_HELP =
@@ -59,7 +68,8 @@ Data and model:
                         (a folder holding train/ and val/, or one prepared train folder
                         with --val-data). Default: synthetic data.
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
-  --model small|full    small: channels × width; full: the paper's net (width 1, 227×227
+  --model small|full|figure1
+                        small: channels × width; full: the paper's net (width 1, 227×227
                         crops of prepared 256×256 images, PCA colour noise, mean image).
                         Default: small for synthetic, CIFAR-10 and IDX; full for shards.
   --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}).
@@ -91,6 +101,8 @@ Running:
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
   -h, --help            This help.
+
+${SWITCH_HELP}
 
 Ctrl-C finishes the current step, writes a checkpoint and exits; resume with --resume.`;
 
@@ -147,7 +159,9 @@ async function runTrain(values: Values): Promise<number> {
   write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
   write(`data: ${splits.description}`);
   write(
-    `model: AlexNet ${config.model.preset} (width ${Number(config.model.width.toPrecision(4))}, ` +
+    `model: ${config.model.preset === "figure1" ? "the Figure 1 net" : "AlexNet"} ` +
+      `${config.model.preset === "figure1" ? "" : `${config.model.preset} `}` +
+      `(width ${Number(config.model.width.toPrecision(4))}, ` +
       `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
       `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
       `parameters`,
@@ -188,7 +202,7 @@ async function runTrain(values: Values): Promise<number> {
     runDir,
     logEvery: config.logEvery,
     plateau: { patience: config.patience },
-    generators: model.dropoutGenerator ? { dropout: model.dropoutGenerator } : {},
+    generators: modelGenerators(model),
     device: devices[0],
     signal: controller.signal,
     resume: resumeDir !== undefined,
@@ -253,7 +267,7 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const splits = await loadDataSplits(data);
   // Data prepared with a mean image is prepared for the paper's recipe.
   const prepared = splits.meanImage != null;
-  const preset = choice(values, "model", cmd, ["small", "full"] as const) ??
+  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ??
     (prepared ? "full" : "small");
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
@@ -274,11 +288,12 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const config: RunConfig = {
     model: {
       preset,
-      width: preset === "full" ? 1 : width ?? DEFAULTS.width,
+      width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
       inputSize: crop,
       numClasses: classes,
       dropout: 0.5,
       seed,
+      ...modelSwitches(values, cmd, preset, devices ?? 1),
     },
     data,
     crop,
@@ -303,8 +318,7 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   };
   // Validates the geometry (every layer at least 1×1) before anything is allocated.
   try {
-    const { preset: _preset, ...model } = config.model;
-    alexnetParameterShapes(model);
+    checkModelFits(config.model);
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
