@@ -26,8 +26,21 @@
  * @module
  */
 
-export { Device, DeviceAssertionError, GpuError } from "./kernels/device.ts";
-export type { AcquireOptions, DeviceLimits, MemoryStats } from "./kernels/device.ts";
+export {
+  Device,
+  DeviceAssertionError,
+  GpuError,
+  resetTransferStats,
+  StagingBuffer,
+  transferStats,
+} from "./kernels/device.ts";
+export type {
+  AcquireOptions,
+  DeviceLimits,
+  MemoryStats,
+  ReadRequest,
+  TransferStats,
+} from "./kernels/device.ts";
 export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
 export type {
   Broadcast,
@@ -54,9 +67,11 @@ export {
   ones,
   rand,
   randn,
+  replicate,
   tensor,
   zeros,
 } from "./tensor/creation.ts";
+export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
 export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
 export { add, div, mul, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";

@@ -10,7 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { crossEntropy, Device, fromTypedArray, Generator, tidy } from "../mod.ts";
+import { crossEntropy, Device, fromTypedArray, Generator, linkReplicas, tidy } from "../mod.ts";
 import { AlexNet } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 
@@ -51,8 +51,15 @@ for (let step = 0; step < warmup + steps; step++) {
     start = performance.now();
   }
   const loss = await tidy(async () => {
-    const images = data.normal([batch, 3, 227, 227], 0, 1, devices[0]);
-    const logits = await model.forward(images.withRank(4));
+    // The same draw on every device (the stream is counter-based), as a host batch would be
+    // written to each: the input never crosses between devices.
+    const state = data.state();
+    const copies = devices.map((device) => {
+      data.setState(state);
+      return data.normal([batch, 3, 227, 227], 0, 1, device);
+    });
+    linkReplicas(copies);
+    const logits = await model.forward(copies[0].withRank(4));
     return crossEntropy(logits, labels);
   });
   await loss.backward();

@@ -3,6 +3,8 @@
  * (TensorFlow.js WebGPU and jax-js) on the same adapter. Prints tables and writes a JSON file
  * under `bench/results/`. Batch: 128 on a hardware GPU; 2 on a software adapter (lavapipe),
  * where the full batch would take hours. `--batch N` overrides, `--no-peers` skips the peers.
+ * `--profile` instead times one real training step kernel by kernel (bench/profile.ts; with
+ * `--model full|small`, `--no-autotune`).
  *
  * @module
  */
@@ -10,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
 import { table, timeGpu } from "./_timing.ts";
+import { profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
 import { alexnetConvs, benchLayers, convFlops } from "./cnn_layers.ts";
 import { benchPeer, jaxRunner, type PeerTiming, tfjsRunner } from "./peers.ts";
@@ -24,9 +27,22 @@ const { values } = parseArgs({
     "no-peers": { type: "boolean", default: false },
     "only": { type: "string" },
     out: { type: "string" },
+    profile: { type: "boolean", default: false },
+    model: { type: "string" },
+    "no-autotune": { type: "boolean", default: false },
   },
   strict: true,
 });
+
+if (values.profile) {
+  await profileStep({
+    model: values.model,
+    batch: values.batch === undefined ? undefined : Number(values.batch),
+    autotune: values["no-autotune"] ? false : undefined,
+    out: values.out,
+  });
+  Deno.exit(0);
+}
 
 const device = await Device.acquire();
 const batch = values.batch ? Number(values.batch) : device.isSoftware ? 2 : 128;

@@ -8,7 +8,7 @@
 import type { RunRecord } from "../train/experiment/claims.ts";
 import type { ClaimResult } from "../train/experiment/runner.ts";
 import type { Comparison, Spread } from "../train/experiment/stats.ts";
-import { type CurveSeries, renderPanelsSvg } from "../train/plot_svg.ts";
+import { type CurveSeries, renderPanelsSvg } from "./plot_svg.ts";
 
 const VERDICT_TEXT = {
   "holds": "holds",

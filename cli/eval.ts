@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadCheckpoint } from "../nn/checkpoint.ts";
 import { readSafetensorsFile } from "../nn/safetensors.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
-import { evaluate } from "../train/trainer.ts";
+import { evaluate } from "../train/evaluate.ts";
 import type { RunConfig } from "./_config.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";

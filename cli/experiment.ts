@@ -17,7 +17,8 @@ import {
   loadExperiment,
   runExperiment,
 } from "../train/experiment/runner.ts";
-import { evaluate, train } from "../train/trainer.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { train } from "../train/train.ts";
 import type { RunConfig } from "./_config.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import { measuredText, renderClaimSvg, renderReport } from "./_experiment_report.ts";
@@ -354,7 +355,6 @@ async function trainArm(
       generators: modelGenerators(model),
       device,
       signal,
-      progress: false,
       checkpoint: { keep: 1 },
       extra: { config },
     });

@@ -6,8 +6,10 @@
 
 import { join } from "node:path";
 import { latestCheckpoint } from "../train/checkpoint.ts";
-import { formatDuration } from "../train/progress.ts";
-import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
+import { createTrainer } from "../train/train.ts";
+import { NonFiniteLossError } from "../train/trainer.ts";
+import { curvesPlot } from "./plot_svg.ts";
+import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
@@ -185,7 +187,10 @@ async function runTrain(values: Values): Promise<number> {
     }
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const trainer = new Trainer({
+  const reporter = new ProgressReporter({
+    everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
+  });
+  const trainer = createTrainer({
     model,
     trainData: splits.train,
     valData: splits.val,
@@ -207,6 +212,11 @@ async function runTrain(values: Values): Promise<number> {
     signal: controller.signal,
     resume: resumeDir !== undefined,
     extra: { config },
+    callbacks: [
+      progressLine(reporter, { tenCrop: config.tenCrop }),
+      curvesPlot(runDir, { title: "AlexNet training" }),
+    ],
+    log: (message) => reporter.log(message),
   });
   try {
     const r = await trainer.run();
@@ -240,6 +250,7 @@ async function runTrain(values: Values): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     trainer.dispose();
+    trainer.optimizer.dispose();
   }
 }
 

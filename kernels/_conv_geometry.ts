@@ -96,6 +96,12 @@ export function resolve(g: Conv2dGeometry, what: string): Resolved {
   return { ...g, outH, outW, cg, og: g.outChannels / g.groups, wk: cg * g.kernelH * g.kernelW };
 }
 
+/** A geometry as the autotuner's cache key: every size, in a fixed order. */
+export function geometryKey(g: Conv2dGeometry): string {
+  return `${g.batch}x${g.inChannels}x${g.height}x${g.width} o${g.outChannels} ` +
+    `k${g.kernelH}x${g.kernelW} s${g.strideH}x${g.strideW} p${g.padH}x${g.padW} g${g.groups}`;
+}
+
 /** Throws unless `buffer` holds at least `elements` f32 values. */
 export function checkCapacity(buffer: GpuBuffer, elements: number, what: string): void {
   if (buffer.capacity < elements * 4) {
@@ -152,6 +158,12 @@ export interface AxisPhase {
   outOffset: number;
   tapFirst: number;
 }
+
+/**
+ * Samples the tile choices assume: a tile must not depend on the batch size, or a new batch
+ * size would compile new pipelines.
+ */
+export const NOMINAL_BATCH = 32;
 
 /** The shape facts {@link pickDirectTile} looks at. */
 export interface DirectShape {
@@ -317,7 +329,7 @@ export function conv2dTiles(
   software: boolean,
 ): { forward: DirectTile; gradInput: DirectTile; gradWeight: WeightTile } {
   const g = resolve(geometry, "conv2dTiles");
-  const s = { batch: g.batch, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
+  const s = { batch: NOMINAL_BATCH, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
   const forward = directShape(
     { ...s, outChannels: g.og },
     forwardPhase(g.outH, g.kernelH, g.padH),
@@ -338,9 +350,4 @@ export function conv2dTiles(
 /** `n` lines of generated WGSL. */
 export function lines(n: number, f: (i: number) => string, sep = "\n"): string {
   return Array.from({ length: n }, (_, i) => f(i)).join(sep);
-}
-
-/** `base + delta` as WGSL u32 arithmetic, for a delta of either sign. */
-export function offsetExpr(base: string, delta: number): string {
-  return delta >= 0 ? `${base} + ${delta}u` : `${base} - ${-delta}u`;
 }

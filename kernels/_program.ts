@@ -14,8 +14,20 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 export interface Dispatch {
   /** Names the kernel in error messages, with the sizes that matter. */
   readonly name: string;
-  /** Complete WGSL source. Constants are baked in as text. */
+  /**
+   * Complete WGSL source: the pipeline's identity. Kernels keep sizes out of it (they travel
+   * in `uniforms`), so one pipeline serves every shape of a variant.
+   */
   readonly wgsl: string;
+  /**
+   * Values of the shader's uniform block (see `_uniforms.ts`), bound after the storage
+   * bindings: at binding index `bindings.length`.
+   */
+  readonly uniforms?: Uint32Array;
+  /** The kernel variant (algorithm and tile), shown by the profiler. */
+  readonly variant?: string;
+  /** Work of the dispatch, for the profiler's rates: floating-point operations and bytes moved. */
+  readonly cost?: { readonly flops?: number; readonly bytes?: number };
   /**
    * The grid. A single number is a flat count of workgroups, folded over x, y and z when it
    * exceeds the per-dimension limit: the shader finds its flat index with {@link FLAT_WORKGROUP}.

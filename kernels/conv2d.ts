@@ -17,6 +17,9 @@
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { flatMainHead } from "./_program.ts";
+import { Uniforms } from "./_uniforms.ts";
+import { choose, withScratch } from "./autotune.ts";
+import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
 import {
   type AxisPhase,
   batchRuns,
@@ -25,12 +28,22 @@ import {
   directShape,
   type DirectTile,
   forwardPhase,
+  geometryKey,
   lines,
+  NOMINAL_BATCH,
   pickDirectTile,
   resolve,
 } from "./_conv_geometry.ts";
 
 export { type Conv2dGeometry, conv2dOutputSize, type DirectTile } from "./_conv_geometry.ts";
+export {
+  algorithmName,
+  CONV_GPU_TILES,
+  CONV_SMALL_TILE,
+  type ConvAlgorithm,
+  convCandidates,
+  type ConvPass,
+} from "./_conv_gemm.ts";
 
 /** Buffers and options of {@link conv2d}. */
 export interface Conv2dArgs {
@@ -46,8 +59,10 @@ export interface Conv2dArgs {
   relu?: boolean;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: DirectTile;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -77,11 +92,36 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
   checkCapacity(args.w, g.outChannels * g.wk, "conv2d: w");
   checkCapacity(args.out, g.batch * outSample, "conv2d: out");
   if (args.bias) checkCapacity(args.bias, g.outChannels, "conv2d: bias");
+  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+    device,
+    "conv2d.forward",
+    geometryKey(g),
+    convCandidates(device, "forward", g),
+    (algorithm) =>
+      withScratch(
+        device,
+        [g.batch * inSample, g.outChannels * g.wk, g.batch * outSample, g.outChannels],
+        ([x, w, out, bias]) =>
+          conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
+      ),
+  ).value);
   const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, "conv2d");
   for (const { count, parts: [x, out] } of runs) {
+    const name = `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+    const bind = {
+      x: { buffer: args.x, ...x.range },
+      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
+      bias: args.bias ? { buffer: args.bias, size: g.outChannels * 4 } : undefined,
+      out: { buffer: args.out, ...out.range },
+    };
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      forwardGemm(device, g, algorithm, { count, x, out }, bind, { relu: !!args.relu, name });
+      continue;
+    }
     directConv(device, {
-      name: `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
-        `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
+      name,
       batch: count,
       groups: g.groups,
       reduce: g.cg,
@@ -109,12 +149,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
       bias: !!args.bias,
       relu: !!args.relu,
       tile: args.tile,
-    }, {
-      x: { buffer: args.x, ...x.range },
-      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
-      bias: args.bias ? { buffer: args.bias, size: g.outChannels * 4 } : undefined,
-      out: { buffer: args.out, ...out.range },
-    });
+    }, bind);
   }
 }
 
@@ -175,31 +210,32 @@ export interface DirectConvBindings {
  * in `conv2d_backward.ts` describe their convolutions with it.
  */
 export function directConv(device: Device, p: DirectConvParams, bind: DirectConvBindings): void {
-  const shape = directShape(p, p.phasesY, p.phasesX);
+  const shape = directShape({ ...p, batch: NOMINAL_BATCH }, p.phasesY, p.phasesX);
   const tile = p.tile ?? pickDirectTile(shape, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.ty < 1 || tile.tx < 1 || tile.wg < 1) {
     throw new RangeError(`${p.name}: unusable tile ${JSON.stringify(tile)}`);
   }
-  const { wgsl, invocations } = directConvWgsl(p, tile);
+  const { wgsl, invocations, uniforms } = directConvWgsl(p, tile);
+  const taps = p.phasesY.reduce((s, fy) => s + fy.count * fy.taps, 0) *
+    p.phasesX.reduce((s, fx) => s + fx.count * fx.taps, 0);
   device.dispatch(
-    { name: p.name, wgsl, workgroups: Math.ceil(invocations / tile.wg) },
+    {
+      name: p.name,
+      wgsl,
+      uniforms,
+      workgroups: Math.ceil(invocations / tile.wg),
+      variant: `direct ${tile.ty}×${tile.tx}×${tile.q}/${tile.wg}`,
+      cost: { flops: 2 * taps * p.reduce * p.outChannels * p.groups * p.batch },
+    },
     [bind.x, bind.w, ...(bind.bias ? [bind.bias] : []), bind.out],
   );
 }
 
-/** WGSL for one per-phase constant: a literal with one phase, else a constant-array lookup. */
-function perPhase(list: AxisPhase[], key: keyof AxisPhase, name: string, index: string): string {
-  if (list.length === 1) return `${list[0][key] >>> 0}u`;
-  return `${name}[${index}]`;
-}
-
-function phaseTable(list: AxisPhase[], key: keyof AxisPhase, name: string): string {
-  if (list.length === 1) return "";
-  return `const ${name} = array<u32, ${list.length}>(${list.map((f) => `${f[key] >>> 0}u`)});`;
-}
-
 /**
- * The WGSL of one direct-convolution dispatch and how many invocations it needs.
+ * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.
+ * The text depends only on the tile, the stride and kernel width along x (which shape the
+ * unrolled column window), the number of phases per axis and the bias/ReLU flags: every size,
+ * offset and phase constant is a uniform.
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
@@ -207,13 +243,13 @@ function phaseTable(list: AxisPhase[], key: keyof AxisPhase, name: string): stri
  * the window left by one column per step, so every register index is a constant: on a software
  * driver a private array read at a run-time index compiles into a chain of selects, and
  * unrolling the columns instead multiplies compile time. Offsets that may be negative are
- * wrapped u32 constants; the sums wrap back, and a row or column outside the input becomes huge
+ * wrapped u32 values; the sums wrap back, and a row or column outside the input becomes huge
  * and fails the bounds test: that is the zero padding.
  */
 function directConvWgsl(
   p: DirectConvParams,
   tile: DirectTile,
-): { wgsl: string; invocations: number } {
+): { wgsl: string; invocations: number; uniforms: Uint32Array } {
   const { ty, tx, q, wg } = tile;
   const nY = p.phasesY.length;
   const nX = p.phasesX.length;
@@ -225,14 +261,47 @@ function directConvWgsl(
   const cols = (tx - 1) * p.strideX + Math.max(1, maxTapsX);
   const q4 = q / 4;
   const pix = ty * tx;
-  const plane = p.outH * p.outW;
-  const inPlane = p.inH * p.inW;
-  const sy = p.strideY;
-  const py = (key: keyof AxisPhase): string => perPhase(p.phasesY, key, `PY_${key}`, "fy");
-  const px = (key: keyof AxisPhase): string => perPhase(p.phasesX, key, `PX_${key}`, "fx");
-  const tables = (["count", "taps", "origin", "outOffset", "tapFirst"] as const)
-    .map((k) => phaseTable(p.phasesY, k, `PY_${k}`) + phaseTable(p.phasesX, k, `PX_${k}`))
-    .join("\n");
+  const uf = new Uniforms();
+  const U = uf.all({
+    invocations,
+    blocksX,
+    blocksY,
+    blocksC,
+    batch: p.batch,
+    reduce: p.reduce,
+    outChannels: p.outChannels,
+    lastChannel: p.outChannels - 1,
+    inH: p.inH,
+    inW: p.inW,
+    inPlane: p.inH * p.inW,
+    inSample: p.inSample,
+    inShift: p.inShift,
+    groupIn: p.reduce * p.inH * p.inW,
+    strideY: p.strideY,
+    kernelW: p.kernelW,
+    tapStepY: p.tapStepY,
+    tapStepX: p.tapStepX,
+    wGroup: p.wGroup,
+    wOut: p.wOut,
+    wReduce: p.wReduce,
+    outW: p.outW,
+    plane: p.outH * p.outW,
+    rowStep: p.scaleY * p.outW,
+    scaleX: p.scaleX,
+    outSample: p.outSample,
+    outShift: p.outShift,
+  });
+  // A per-phase value: the phase's uniform, chosen by the phase index at run time.
+  const phase = (axis: "y" | "x", key: keyof AxisPhase): string => {
+    const list = axis === "y" ? p.phasesY : p.phasesX;
+    const values = list.map((f, i) => uf.u32(`phase${axis}${i}.${key}`, f[key]));
+    return values.slice(1).reduce(
+      (acc, v, i) => `select(${acc}, ${v}, f${axis} == ${i + 1}u)`,
+      values[0],
+    );
+  };
+  const py = (key: keyof AxisPhase): string => phase("y", key);
+  const px = (key: keyof AxisPhase): string => phase("x", key);
   const reg = (name: string, i: number): string => `${name}${Math.floor(i / cols)}_${i % cols}`;
   const load = (i: number, row: string): string =>
     `for (var k = 0u; k < ${cols}u; k++) { nr[k] = ld(cb, ${row}, px0 + k); }\n` +
@@ -249,7 +318,7 @@ function directConvWgsl(
   });
   const weightRows = lines(
     q,
-    (j) => `let wr${j} = g * ${p.wGroup}u + min(co0 + ${j}u, ${p.outChannels - 1}u) * ${p.wOut}u;`,
+    (j) => `let wr${j} = g * ${U.wGroup} + min(co0 + ${j}u, ${U.lastChannel}) * ${U.wOut};`,
   );
   const slideCols = lines(ty * (cols - 1), (i) => {
     const [y, k] = [Math.floor(i / (cols - 1)), i % (cols - 1)];
@@ -257,21 +326,15 @@ function directConvWgsl(
   }, " ");
   const puts = lines(q, (j) => {
     const v = `acc0_${j >> 2}.${"xyzw"[j & 3]}`;
-    return `if (co0 + ${j}u < ${p.outChannels}u) { put(o + ${j * plane}u, ${j}u, ${v}); }`;
+    return `if (co0 + ${j}u < ${U.outChannels}) { put(o + ${j}u * ${U.plane}, ${j}u, ${v}); }`;
   });
   const shiftAcc = lines((pix - 1) * q4, (i) => {
     const [k, j] = [Math.floor(i / q4), i % q4];
     return `acc${k}_${j} = acc${k + 1}_${j};`;
   }, " ");
-  let value = p.bias ? `v + bias[g * ${p.outChannels}u + co0 + j]` : `v`;
+  let value = p.bias ? `v + bias[g * ${U.outChannels} + co0 + j]` : `v`;
   if (p.relu) value = `max(${value}, 0.0)`;
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${p.bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
-${tables}
-
+  const body = `
 var<private> co0: u32;
 var<private> g: u32;
 
@@ -280,44 +343,45 @@ fn put(i: u32, j: u32, v: f32) {
 }
 
 fn ld(cb: u32, iy: u32, ix: u32) -> f32 {
-  let ok = iy < ${p.inH}u && ix < ${p.inW}u;
-  return select(0.0, x[select(0u, cb + iy * ${p.inW}u + ix, ok)], ok);
+  let ok = iy < ${U.inH} && ix < ${U.inW};
+  return select(0.0, x[select(0u, cb + iy * ${U.inW} + ix, ok)], ok);
 }
 
-${flatMainHead(wg, invocations, { index: "inv" })}
-  let ux0 = (inv % ${blocksX}u) * ${tx}u;
-  let uy0 = ((inv / ${blocksX}u) % ${blocksY}u) * ${ty}u;
-  var rest = inv / ${blocksX * blocksY}u;
+${flatMainHead(wg, U.invocations, { index: "inv" })}
+  let ux0 = (inv % ${U.blocksX}) * ${tx}u;
+  let uy0 = ((inv / ${U.blocksX}) % ${U.blocksY}) * ${ty}u;
+  var rest = inv / (${U.blocksX} * ${U.blocksY});
   let fx = rest % ${nX}u;
   let fy = (rest / ${nX}u) % ${nY}u;
   rest = rest / ${nX * nY}u;
-  co0 = (rest % ${blocksC}u) * ${q}u;
-  let b = (rest / ${blocksC}u) % ${p.batch}u;
-  g = rest / ${blocksC * p.batch}u;
+  co0 = (rest % ${U.blocksC}) * ${q}u;
+  let b = (rest / ${U.blocksC}) % ${U.batch};
+  g = rest / (${U.blocksC} * ${U.batch});
   let tapsY = ${py("taps")};
   let tapsX = ${px("taps")};
-  let py0 = uy0 * ${sy}u + ${py("origin")};
+  let sy = ${U.strideY};
+  let py0 = uy0 * sy + ${py("origin")};
   let px0 = ux0 * ${p.strideX}u + ${px("origin")};
   let wy0 = ${py("tapFirst")};
   let wx0 = ${px("tapFirst")};
-  let xb = ${p.inShift}u + b * ${p.inSample}u + g * ${p.reduce * inPlane}u;
+  let xb = ${U.inShift} + b * ${U.inSample} + g * ${U.groupIn};
   // Weight rows of this invocation's channels; channels past the end read a valid row and
   // their results are never stored.
   ${weightRows}
   ${lines(pix * q4, (i) => `var acc${Math.floor(i / q4)}_${i % q4} = vec4<f32>(0.0);`, "\n  ")}
   ${lines(ty * cols, (i) => `var ${reg("r", i)} = 0.0; var ${reg("t", i)} = 0.0;`, "\n  ")}
   var nr: array<f32, ${cols}>;
-  for (var r = 0u; r < ${p.reduce}u; r++) {
-    let cb = xb + r * ${inPlane}u;
-    let wrr = r * ${p.wReduce}u;
-    for (var ph = 0u; ph < min(${sy}u, tapsY); ph++) {
-      ${lines(ty - 1, (i) => load(i, `py0 + ph + ${sy * i}u`), "\n")}
-      for (var a = ph; a < tapsY; a += ${sy}u) {
-        ${load(ty - 1, `py0 + a + ${sy * (ty - 1)}u`)}
+  for (var r = 0u; r < ${U.reduce}; r++) {
+    let cb = xb + r * ${U.inPlane};
+    let wrr = r * ${U.wReduce};
+    for (var ph = 0u; ph < min(sy, tapsY); ph++) {
+      ${lines(ty - 1, (i) => load(i, `py0 + ph + ${i}u * sy`), "\n")}
+      for (var a = ph; a < tapsY; a += sy) {
+        ${load(ty - 1, `py0 + a + ${ty - 1}u * sy`)}
         ${lines(ty * cols, (i) => `${reg("t", i)} = ${reg("r", i)};`, " ")}
-        let wya = (wy0 + ${p.tapStepY >>> 0}u * a) * ${p.kernelW}u;
+        let wya = (wy0 + ${U.tapStepY} * a) * ${U.kernelW};
         for (var c = 0u; c < tapsX; c++) {
-          let wt = wrr + wya + wx0 + ${p.tapStepX >>> 0}u * c;
+          let wt = wrr + wya + wx0 + ${U.tapStepX} * c;
           ${weights}
           ${fmas}
           ${slideCols}
@@ -329,18 +393,27 @@ ${flatMainHead(wg, invocations, { index: "inv" })}
   // The epilogue stores pixel 0's results and shifts the accumulators down, in a run-time
   // loop: unrolled stores would be P·Q store sites, each a loop over the SIMD lanes on a
   // software driver, and an array of results read at run time compiles into select chains.
-  let ob = ${p.outShift}u + b * ${p.outSample}u + (g * ${p.outChannels}u + co0) * ${plane}u +
-    ${py("outOffset")} * ${p.outW}u + ${px("outOffset")};
+  let ob = ${U.outShift} + b * ${U.outSample} + (g * ${U.outChannels} + co0) * ${U.plane} +
+    ${py("outOffset")} * ${U.outW} + ${px("outOffset")};
+  let countY = ${py("count")};
+  let countX = ${px("count")};
   for (var i = 0u; i < ${pix}u; i++) {
     let uy = uy0 + i / ${tx}u;
     let ux = ux0 + i % ${tx}u;
-    if (uy < ${py("count")} && ux < ${px("count")}) {
-      let o = ob + uy * ${p.scaleY * p.outW}u + ux * ${p.scaleX}u;
+    if (uy < countY && ux < countX) {
+      let o = ob + uy * ${U.rowStep} + ux * ${U.scaleX};
       ${puts}
     }
     ${shiftAcc}
   }
 }
 `;
-  return { wgsl, invocations };
+  const bindings = [
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;",
+    "@group(0) @binding(1) var<storage, read> w: array<f32>;",
+    ...(p.bias ? ["@group(0) @binding(2) var<storage, read> bias: array<f32>;"] : []),
+    `@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;`,
+    uf.declare(p.bias ? 4 : 3),
+  ];
+  return { wgsl: bindings.join("\n") + "\n" + body, invocations, uniforms: uf.data() };
 }

@@ -9,16 +9,26 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, flatMainHead } from "./_program.ts";
+import { Uniforms } from "./_uniforms.ts";
+import { sumPartials } from "./_split_k.ts";
+import { choose, withScratch } from "./autotune.ts";
+import {
+  checkGemm,
+  type ConvAlgorithm,
+  convCandidates,
+  inputGradGemm,
+  weightGradGemm,
+} from "./_conv_gemm.ts";
+import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
   batchRuns,
   checkCapacity,
   type Conv2dGeometry,
   type DirectTile,
+  geometryKey,
   gradInputPhases,
   lines,
-  offsetExpr,
   pickWeightTile,
   resolve,
   type Resolved,
@@ -38,8 +48,10 @@ export interface Conv2dBackwardInputArgs {
   gradX: GpuBuffer;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: DirectTile;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -76,11 +88,36 @@ export function conv2dBackwardInput(
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
+  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+    device,
+    "conv2d.gradInput",
+    geometryKey(g),
+    convCandidates(device, "gradInput", g),
+    (algorithm) =>
+      withScratch(
+        device,
+        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample],
+        ([gradOut, w, gradX]) =>
+          conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
+      ),
+  ).value);
   const runs = batchRuns(device, g.batch, [outSample, inSample], args.maxBindingBytes, what);
   for (const { count, parts: [dy, dx] } of runs) {
+    const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+    const bind = {
+      x: { buffer: args.gradOut, ...dy.range },
+      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
+      out: { buffer: args.gradX, ...dx.range },
+    };
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
+      continue;
+    }
     directConv(device, {
-      name: `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
-        `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`,
+      name,
       batch: count,
       groups: g.groups,
       reduce: g.og,
@@ -109,11 +146,7 @@ export function conv2dBackwardInput(
       bias: false,
       relu: false,
       tile: args.tile,
-    }, {
-      x: { buffer: args.gradOut, ...dy.range },
-      w: { buffer: args.w, size: g.outChannels * g.wk * 4 },
-      out: { buffer: args.gradX, ...dx.range },
-    });
+    }, bind);
   }
 }
 
@@ -129,10 +162,12 @@ export interface Conv2dBackwardWeightArgs {
   accumulate?: boolean;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
-  /** Register tile; by default one chosen for the device and the problem. */
+  /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
   tile?: WeightTile;
-  /** Partial sums per run of samples (default: enough invocations to fill the device). */
+  /** Partial sums per run of samples of the direct kernel (default: enough to fill the device). */
   splits?: number;
+  /** Forces an algorithm; by default the autotuner's choice, else the adapter's default. */
+  algorithm?: ConvAlgorithm;
 }
 
 /** Scratch for partial sums is kept under this size (and under one binding). */
@@ -171,6 +206,20 @@ export function conv2dBackwardWeight(
   checkCapacity(args.x, g.batch * inSample, `${what}: x`);
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.gradW, nw, `${what}: gradW`);
+  const algorithm = args.algorithm ??
+    (args.tile || args.splits ? { kind: "direct" } : choose(
+      device,
+      "conv2d.gradWeight",
+      geometryKey(g),
+      convCandidates(device, "gradWeight", g),
+      (algorithm) =>
+        withScratch(
+          device,
+          [g.batch * inSample, g.batch * outSample, nw],
+          ([x, gradOut, gradW]) =>
+            conv2dBackwardWeight(device, g, { ...args, x, gradOut, gradW, algorithm }),
+        ),
+    ).value);
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);
@@ -193,29 +242,48 @@ export function conv2dBackwardWeight(
     const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
     const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
       `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
+    if (algorithm.kind === "gemm") {
+      checkGemm(device, algorithm, name);
+      // Split-K scratch stays within one binding and PARTIAL_BYTES, like the direct kernel's.
+      const v = { ...algorithm, splits: Math.max(1, Math.min(algorithm.splits ?? 1, room)) };
+      const run = { count, x: xPart, dy: dyPart };
+      weightGradGemm(device, g, v, run, { x, dy, dw: gradW }, accumulate, name);
+      return;
+    }
     const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
-    const wgsl = weightGradWgsl(g, tile, count, xPart.shift, dyPart.shift, splits, store);
+    const { wgsl, uniforms } = weightGradWgsl(
+      g,
+      tile,
+      count,
+      xPart.shift,
+      dyPart.shift,
+      splits,
+      store,
+    );
     const workgroups = Math.ceil((invocations * splits) / tile.wg);
+    const variant = `direct ${tile.q}×${tile.qc}×${tile.kb}/${tile.wg} split ${splits}`;
+    const flops = 2 * count * g.outH * g.outW * g.outChannels * g.wk;
+    const kernel = { name, wgsl, uniforms, workgroups, variant, cost: { flops } };
     if (splits === 1) {
-      device.dispatch({ name, wgsl, workgroups }, [x, dy, gradW]);
+      device.dispatch(kernel, [x, dy, gradW]);
       return;
     }
     const bytes = splits * nw * 4;
     const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
-    device.dispatch({ name, wgsl, workgroups }, [x, dy, partial]);
-    const sum = { name: `${name} sum`, wgsl: sumWgsl(nw, splits, accumulate) };
-    device.dispatch({ ...sum, workgroups: Math.ceil(nw / 64) }, [partial, gradW]);
+    device.dispatch(kernel, [x, dy, partial]);
+    sumPartials(device, { name, partial, dst: gradW, n: nw, splits, accumulate });
     // Commands already recorded keep the buffer's contents; later users are ordered after them.
     device.release(partial.buffer);
   });
 }
 
 /**
- * The weight-gradient kernel. An invocation owns q output channels × qc input channels × kb
- * kernel rows × every kernel column of one group and walks its share of the (sample, output
- * row) pairs. Along an output row it keeps, per (input channel, kernel row), a window of KW
- * input columns in registers and slides it by the stride, so each input value is loaded once
- * per row; accumulator n·q4 + j holds tap n (channel, row, column) for channels 4j..4j+3.
+ * The weight-gradient kernel and its uniforms. An invocation owns q output channels × qc input
+ * channels × kb kernel rows × every kernel column of one group and walks its share of the
+ * (sample, output row) pairs. Along an output row it keeps, per (input channel, kernel row), a
+ * window of KW input columns in registers and slides it by the stride, so each input value is
+ * loaded once per row; accumulator n·q4 + j holds tap n (channel, row, column) for channels
+ * 4j..4j+3. The WGSL depends on the tile, KW, min(strideW, KW) and the store mode only.
  */
 function weightGradWgsl(
   g: Resolved,
@@ -225,26 +293,56 @@ function weightGradWgsl(
   dyShift: number,
   splits: number,
   store: "set" | "add" | "partial",
-): string {
+): { wgsl: string; uniforms: Uint32Array } {
   const { q, qc, kb } = t;
   const kw = g.kernelW;
   const fresh = Math.min(g.strideW, kw); // new input columns per output column
   const q4 = q / 4;
   const taps = qc * kb * kw;
-  const hw = g.height * g.width;
-  const ohw = g.outH * g.outW;
   const rows = count * g.outH;
-  const per = Math.ceil(rows / splits);
   const [blocksK, blocksC, blocksO] = [g.kernelH / kb, g.cg / qc, g.og / q].map(Math.ceil);
   const invocations = blocksK * blocksC * blocksO * g.groups;
+  const uf = new Uniforms();
+  const U = uf.all({
+    total: invocations * splits,
+    invocations,
+    blocksK,
+    blocksC,
+    blocksO,
+    groups: g.groups,
+    og: g.og,
+    cg: g.cg,
+    lastO: g.og - 1,
+    lastC: g.cg - 1,
+    hw: g.height * g.width,
+    ohw: g.outH * g.outW,
+    height: g.height,
+    width: g.width,
+    outH: g.outH,
+    outW: g.outW,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padH: g.padH,
+    padW: g.padW,
+    kernelH: g.kernelH,
+    wk: g.wk,
+    kernelPlane: g.kernelH * kw,
+    rows,
+    per: Math.ceil(rows / splits),
+    xSample: g.inChannels * g.height * g.width,
+    dySample: g.outChannels * g.outH * g.outW,
+    xShift,
+    dyShift,
+    weights: g.outChannels * g.wk,
+  });
   // Tap n = (c·kb + r)·KW + k: input channel c0 + c, kernel row ky0 + r, column k. Columns
   // k < KW − fresh come from the previous output column; the rest are loaded.
   const col = (n: number): number => n % kw;
   const ld = (n: number, ox: string): string =>
     `v${n} = ldx(xs + xc${Math.floor(n / (kb * kw))}, iy0 + ${Math.floor(n / kw) % kb}u, ${ox});`;
   const kept = (n: number): boolean => col(n) + fresh < kw;
-  const preload = lines(taps, (n) => kept(n) ? ld(n, `${(col(n) - g.padW) >>> 0}u`) : "");
-  const ox = (n: number): string => offsetExpr(`ox * ${g.strideW}u`, col(n) - g.padW);
+  const preload = lines(taps, (n) => kept(n) ? ld(n, `${col(n)}u - ${U.padW}`) : "");
+  const ox = (n: number): string => `ox * ${U.strideW} + ${col(n)}u - ${U.padW}`;
   const load = lines(taps, (n) => kept(n) ? "" : ld(n, ox(n)));
   const dy4 = (j: number): string => lines(4, (e) => `dy[ds + dc${j * 4 + e} + ox]`, ", ");
   const dys = lines(q4, (j) => `let d${j} = vec4<f32>(${dy4(j)});`);
@@ -256,16 +354,12 @@ function weightGradWgsl(
   const shift = lines(taps * q4 - q4, (i) => `a${i} = a${i + q4};`, " ");
   const puts = lines(
     q,
-    (j) => `if (o0 + ${j}u < ${g.og}u) { put(wi + ${j * g.wk}u, a${j >> 2}.${"xyzw"[j & 3]}); }`,
+    (j) => `if (o0 + ${j}u < ${U.og}) { put(wi + ${j}u * ${U.wk}, a${j >> 2}.${"xyzw"[j & 3]}); }`,
   );
   const put = store === "add"
     ? "dst[i] = dst[i] + v;"
-    : `dst[${store === "partial" ? `s * ${g.outChannels * g.wk}u + i` : "i"}] = v;`;
-  return `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
+    : `dst[${store === "partial" ? `s * ${U.weights} + i` : "i"}] = v;`;
+  const body = `
 var<private> s: u32;
 
 fn put(i: u32, v: f32) {
@@ -273,30 +367,30 @@ fn put(i: u32, v: f32) {
 }
 
 fn ldx(cb: u32, iy: u32, ix: u32) -> f32 {
-  let ok = iy < ${g.height}u && ix < ${g.width}u;
-  return select(0.0, x[select(0u, cb + iy * ${g.width}u + ix, ok)], ok);
+  let ok = iy < ${U.height} && ix < ${U.width};
+  return select(0.0, x[select(0u, cb + iy * ${U.width} + ix, ok)], ok);
 }
 
-${flatMainHead(t.wg, invocations * splits, { index: "inv" })}
-  let ky0 = (inv % ${blocksK}u) * ${kb}u;
-  let c0 = ((inv / ${blocksK}u) % ${blocksC}u) * ${qc}u;
-  let o0 = ((inv / ${blocksK * blocksC}u) % ${blocksO}u) * ${q}u;
-  let g = (inv / ${blocksK * blocksC * blocksO}u) % ${g.groups}u;
-  s = inv / ${invocations}u;
+${flatMainHead(t.wg, U.total, { index: "inv" })}
+  let ky0 = (inv % ${U.blocksK}) * ${kb}u;
+  let c0 = ((inv / ${U.blocksK}) % ${U.blocksC}) * ${qc}u;
+  let o0 = ((inv / (${U.blocksK} * ${U.blocksC})) % ${U.blocksO}) * ${q}u;
+  let g = (inv / (${U.blocksK} * ${U.blocksC} * ${U.blocksO})) % ${U.groups};
+  s = inv / ${U.invocations};
   // Channels past the end read valid rows; their sums are never stored.
-  ${lines(q, (j) => `let dc${j} = (g * ${g.og}u + min(o0 + ${j}u, ${g.og - 1}u)) * ${ohw}u;`)}
-  ${lines(qc, (c) => `let xc${c} = (g * ${g.cg}u + min(c0 + ${c}u, ${g.cg - 1}u)) * ${hw}u;`)}
+  ${lines(q, (j) => `let dc${j} = (g * ${U.og} + min(o0 + ${j}u, ${U.lastO})) * ${U.ohw};`)}
+  ${lines(qc, (c) => `let xc${c} = (g * ${U.cg} + min(c0 + ${c}u, ${U.lastC})) * ${U.hw};`)}
   ${lines(taps * q4, (i) => `var a${i} = vec4<f32>(0.0);`)}
   ${lines(taps, (n) => `var v${n} = 0.0;`, " ")}
-  for (var row = s * ${per}u; row < min(${rows}u, (s + 1u) * ${per}u); row++) {
-    let b = row / ${g.outH}u;
-    let oy = row % ${g.outH}u;
-    let xs = ${xShift}u + b * ${g.inChannels * hw}u;
-    let ds = ${dyShift}u + b * ${g.outChannels * ohw}u + oy * ${g.outW}u;
+  for (var row = s * ${U.per}; row < min(${U.rows}, (s + 1u) * ${U.per}); row++) {
+    let b = row / ${U.outH};
+    let oy = row % ${U.outH};
+    let xs = ${U.xShift} + b * ${U.xSample};
+    let ds = ${U.dyShift} + b * ${U.dySample} + oy * ${U.outW};
     // Kernel row ky0 meets input row oy·SH − PH + ky0 (wrapping u32: rows above are huge).
-    let iy0 = ${offsetExpr(`oy * ${g.strideH}u`, -g.padH)} + ky0;
+    let iy0 = oy * ${U.strideH} - ${U.padH} + ky0;
     ${preload}
-    for (var ox = 0u; ox < ${g.outW}u; ox++) {
+    for (var ox = 0u; ox < ${U.outW}; ox++) {
       ${load}
       ${dys}
       ${fmas}
@@ -308,29 +402,20 @@ ${flatMainHead(t.wg, invocations * splits, { index: "inv" })}
   for (var n = 0u; n < ${taps}u; n++) {
     let c = c0 + n / ${kb * kw}u;
     let ky = ky0 + (n / ${kw}u) % ${kb}u;
-    if (c < ${g.cg}u && ky < ${g.kernelH}u) {
-      let wi = (g * ${g.og}u + o0) * ${g.wk}u + c * ${g.kernelH * kw}u + ky * ${kw}u + n % ${kw}u;
+    if (c < ${U.cg} && ky < ${U.kernelH}) {
+      let wi = (g * ${U.og} + o0) * ${U.wk} + c * ${U.kernelPlane} + ky * ${kw}u + n % ${kw}u;
       ${puts}
     }
     ${shift}
   }
 }
 `;
-}
-
-/** dst[e] (+)= Σ_s partial[s·n + e], s ascending: a fixed order, so the same bits every run. */
-function sumWgsl(n: number, splits: number, accumulate: boolean): string {
-  const body = `
-  var v = ${accumulate ? "dst[e]" : "0.0"};
-  for (var s = 0u; s < ${splits}u; s++) {
-    v += partial[s * ${n}u + e];
-  }
-  dst[e] = v;`;
-  return `
-@group(0) @binding(0) var<storage, read> partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-${flatMain(64, n, body, { index: "e" })}
-`;
+  const head = `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${uf.declare(3)}`;
+  return { wgsl: head + body, uniforms: uf.data() };
 }
 
 /** Buffers and options of {@link conv2dBackwardBias}. */
@@ -378,14 +463,23 @@ export function conv2dBackwardBias(
   const runs = batchRuns(device, g.batch, [outSample], args.maxBindingBytes, what);
   runs.forEach(({ count, parts: [dy] }, index) => {
     const add = index > 0 || args.accumulate ? "gb[o] + " : "";
+    const uf = new Uniforms();
+    const U = uf.all({
+      channels: g.outChannels,
+      count: count * ohw,
+      ohw,
+      outSample,
+      shift: dy.shift,
+    });
     const wgsl = `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> gb: array<f32>;
+${uf.declare(2)}
 var<workgroup> part: array<f32, ${BIAS_WG}>;
-${flatMainHead(BIAS_WG, g.outChannels, { index: "o", perWorkgroup: true })}
+${flatMainHead(BIAS_WG, U.channels, { index: "o", perWorkgroup: true })}
   var v = 0.0;
-  for (var e = lid; e < ${count * ohw}u; e += ${BIAS_WG}u) {
-    v += dy[${dy.shift}u + (e / ${ohw}u) * ${outSample}u + o * ${ohw}u + e % ${ohw}u];
+  for (var e = lid; e < ${U.count}; e += ${BIAS_WG}u) {
+    v += dy[${U.shift} + (e / ${U.ohw}) * ${U.outSample} + o * ${U.ohw} + e % ${U.ohw}];
   }
   part[lid] = v;
   for (var half = ${BIAS_WG / 2}u; half > 0u; half >>= 1u) {
@@ -399,7 +493,10 @@ ${flatMainHead(BIAS_WG, g.outChannels, { index: "o", perWorkgroup: true })}
       {
         name: `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}`,
         wgsl,
+        uniforms: uf.data(),
         workgroups: g.outChannels,
+        variant: "tree",
+        cost: { bytes: 4 * count * outSample },
       },
       [{ buffer: args.gradOut, ...dy.range }, { buffer: args.gradB, size: g.outChannels * 4 }],
     );

@@ -7,6 +7,13 @@
  */
 
 import { type Dispatch, foldWorkgroups } from "./_program.ts";
+import {
+  type AdapterEntry,
+  describeAdapters,
+  isSoftwareAdapter,
+  listAdapters,
+  matchAdapter,
+} from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
@@ -39,6 +46,10 @@ export interface MemoryStats {
   buffersCreated: number;
   /** Pipelines compiled (distinct shaders). */
   pipelines: number;
+  /** Milliseconds spent creating shader modules and pipelines (the host's share of compiling). */
+  compileMs: number;
+  /** Bind groups created (the rest were reused from the cache). */
+  bindGroups: number;
   /** Command buffers submitted. */
   submissions: number;
 }
@@ -67,6 +78,11 @@ export interface Binding {
 export interface AcquireOptions {
   /** Adapter preference passed to `navigator.gpu.requestAdapter`. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * The adapter to use: an index into `listAdapters()` or part of its name (case-insensitive).
+   * For {@link Device.acquireMany}, a comma-separated list names one per device.
+   */
+  adapter?: string | number;
   /** Dispatches recorded before the pending commands are submitted (default 64). */
   dispatchesPerSubmit?: number;
   /** A label that names the device in error messages. */
@@ -96,6 +112,135 @@ export interface FaultSlot {
 
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
+
+/** Host transfers of all devices together, counted since start (or {@link resetTransferStats}). */
+export interface TransferStats {
+  /** Host waits on the GPU: one wait for several maps, on one device or several, counts once. */
+  syncPoints: number;
+  /** Buffers mapped for reading. */
+  maps: number;
+  /** Wall-clock milliseconds spent awaiting maps. */
+  mapWaitMs: number;
+  /** Bytes read back to the host. */
+  bytesRead: number;
+  /** Bytes written from the host. */
+  bytesWritten: number;
+  /** Staging buffers allocated (a steady training loop allocates none). */
+  stagingAllocated: number;
+}
+
+const transfers: TransferStats = {
+  syncPoints: 0,
+  maps: 0,
+  mapWaitMs: 0,
+  bytesRead: 0,
+  bytesWritten: 0,
+  stagingAllocated: 0,
+};
+
+/**
+ * The host-transfer counters: how often the host waited on the GPU, for how long, and how many
+ * bytes crossed. A multi-device step's cost is mostly these waits.
+ *
+ * @example
+ * ```ts
+ * import { Device, resetTransferStats, transferStats } from "./device.ts";
+ * const device = await Device.acquire();
+ * const buf = device.alloc(16);
+ * resetTransferStats();
+ * await device.read(buf, 0, 16);
+ * console.log(transferStats().syncPoints, transferStats().bytesRead); // 1 16
+ * ```
+ */
+export function transferStats(): TransferStats {
+  return { ...transfers };
+}
+
+/** Zeroes the counters of {@link transferStats}. */
+export function resetTransferStats(): void {
+  for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
+}
+
+/**
+ * A map-read buffer for one recurring readback (one cut and direction of a split model, say),
+ * kept across steps so that a step allocates no staging memory. It grows when a larger read
+ * needs it, and serves one read at a time.
+ *
+ * @example Read the same buffer every step through one staging buffer
+ * ```ts
+ * import { Device, StagingBuffer } from "./device.ts";
+ * const device = await Device.acquire();
+ * const buf = device.alloc(8);
+ * device.write(buf, new Float32Array([1, 2]));
+ * const staging = new StagingBuffer(device, "loss readback");
+ * let seen: number[] = [];
+ * const consume = (bytes: Uint8Array) => (seen = [...new Float32Array(bytes.slice().buffer)]);
+ * await Device.readTogether([{ source: buf, bytes: 8, staging, consume }]);
+ * console.log(seen); // [1, 2]
+ * staging.destroy();
+ * ```
+ */
+export class StagingBuffer {
+  /** The device whose buffers it reads. */
+  readonly device: Device;
+  /** Names it in errors. */
+  readonly label: string;
+  #buffer: GPUBuffer | null = null;
+  #busy = false;
+
+  /** A staging buffer of `device`; memory is allocated by the first read. */
+  constructor(device: Device, label = "staging") {
+    this.device = device;
+    this.label = label;
+  }
+
+  /** Internal: the mapped-read buffer for `bytes` bytes, held until {@link StagingBuffer._free}. */
+  _take(bytes: number): GPUBuffer {
+    if (this.#busy) {
+      throw new GpuError(`${this.device.label}: ${this.label} is already in use by another read`);
+    }
+    if (!this.#buffer || this.#buffer.size < bytes) {
+      this.#buffer?.destroy();
+      this.#buffer = this.device.gpu.createBuffer({
+        size: Math.max(bytes, 4),
+        usage: MAP_READ_USAGE,
+        label: this.label,
+      });
+      transfers.stagingAllocated++;
+    }
+    this.#busy = true;
+    return this.#buffer;
+  }
+
+  /** Internal: ends the read that {@link StagingBuffer._take} started. */
+  _free(): void {
+    this.#busy = false;
+  }
+
+  /** Frees the GPU memory; the next read allocates again. */
+  destroy(): void {
+    this.#buffer?.destroy();
+    this.#buffer = null;
+    this.#busy = false;
+  }
+}
+
+/** One read of {@link Device.readTogether}. */
+export interface ReadRequest {
+  /** The buffer to read. */
+  source: GpuBuffer;
+  /** Start of the range in bytes (a multiple of 4; default 0). */
+  offset?: number;
+  /** Length of the range in bytes. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a spare one of the source's device). */
+  staging?: StagingBuffer;
+  /**
+   * Receives the bytes while they are mapped: write them to their destination or copy them out
+   * here, since the view is detached when the call returns.
+   */
+  consume(bytes: Uint8Array): void;
+}
 
 /**
  * Size classes: four per power of two, so a reused buffer wastes at most 25 %, and a
@@ -145,6 +290,7 @@ export class Device {
   #pendingLabels: string[] = [];
   #dispatchesPerSubmit: number;
   #errors: Promise<GpuError | null>[] = [];
+  #spareStaging: StagingBuffer[] = [];
   #faults: GpuBuffer | null = null;
   #faultKinds = new Map<string, number>();
   #faultMessages: FaultMessage[] = [];
@@ -155,8 +301,17 @@ export class Device {
     peakBytes: 0,
     buffersCreated: 0,
     pipelines: 0,
+    compileMs: 0,
+    bindGroups: 0,
     submissions: 0,
   };
+  #pipelineIds = new Map<GPUComputePipeline, number>();
+  #compiled: string[] = [];
+  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 0;
+  #uniformBuffers = new Map<string, GPUBuffer>();
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #profile: Profile | null = null;
 
   private constructor(
     gpu: GPUDevice,
@@ -167,8 +322,7 @@ export class Device {
   ) {
     this.gpu = gpu;
     this.adapterInfo = info;
-    const desc = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
-    this.isSoftware = isFallback || /llvmpipe|lavapipe|swiftshader|warp|software/.test(desc);
+    this.isSoftware = isFallback || isSoftwareAdapter(info);
     const l = gpu.limits;
     this.limits = {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -195,9 +349,10 @@ export class Device {
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuError("WebGPU is not available in this runtime (navigator.gpu is missing)");
     }
-    const adapter = await navigator.gpu.requestAdapter({
-      powerPreference: options.powerPreference ?? "high-performance",
-    });
+    const chosen = options.adapter === undefined ? undefined : await chooseAdapter(options.adapter);
+    const adapter = await navigator.gpu.requestAdapter(
+      chosen?.options ?? { powerPreference: options.powerPreference ?? "high-performance" },
+    );
     if (!adapter) {
       throw new GpuError(
         "no WebGPU adapter found: install a GPU driver or Mesa's Vulkan driver (mesa-vulkan-drivers)",
@@ -217,7 +372,10 @@ export class Device {
     ] as const;
     const requiredLimits: Record<string, number> = {};
     for (const name of want) requiredLimits[name] = adapter.limits[name];
-    const gpu = await adapter.requestDevice({ requiredLimits });
+    // Features the kernels use where the adapter has them: GPU timestamps for the profiler
+    // and the autotuner.
+    const requiredFeatures = (["timestamp-query"] as const).filter((f) => adapter.features.has(f));
+    const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const index = deviceCounter++;
     return new Device(
       gpu,
@@ -229,23 +387,69 @@ export class Device {
   }
 
   /**
-   * Acquires `count` devices. WebGPU gives one device per adapter request, so on a machine with
-   * one GPU these are independent logical devices of the same physical adapter.
+   * Acquires `count` devices: one per physical adapter where the machine has `count` hardware
+   * adapters (or where `options.adapter` lists one per device, `"0,1"`), otherwise `count`
+   * logical devices of the one best adapter, which share its hardware.
    */
   static async acquireMany(count: number, options: AcquireOptions = {}): Promise<Device[]> {
+    const named = options.adapter === undefined ? [] : String(options.adapter).split(",");
+    if (named.length > 1 && named.length !== count) {
+      throw new GpuError(`--adapter names ${named.length} adapters for ${count} devices`);
+    }
+    let perDevice: (string | number | undefined)[] = Array.from(
+      { length: count },
+      (_, i) => named[named.length > 1 ? i : 0],
+    );
+    if (named.length === 0 && count > 1) {
+      const hardware = (await listAdapters()).filter((a) => !a.software);
+      if (hardware.length >= count) perDevice = hardware.slice(0, count).map((a) => a.index);
+    }
     const devices: Device[] = [];
     for (let i = 0; i < count; i++) {
       devices.push(
-        await Device.acquire({ ...options, label: options.label && `${options.label}${i}` }),
+        await Device.acquire({
+          ...options,
+          adapter: perDevice[i],
+          label: options.label && `${options.label}${i}`,
+        }),
       );
     }
     return devices;
+  }
+
+  /**
+   * How a set of devices maps onto hardware, for logs: `"2 physical adapters"` or `"2 logical
+   * devices of one adapter (llvmpipe …)"`.
+   *
+   * @example
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const devices = await Device.acquireMany(2);
+   * console.log(Device.placementNote(devices)); // e.g. "2 logical devices of one adapter (gpu0 (llvmpipe …))"
+   * ```
+   */
+  static placementNote(devices: readonly Device[]): string {
+    const names = new Set(devices.map((d) => adapterKey(d.adapterInfo)));
+    if (devices.length < 2) return `one device (${devices[0]?.describe() ?? "none"})`;
+    return names.size === devices.length
+      ? `${devices.length} physical adapters (${devices.map((d) => d.describe()).join(", ")})`
+      : `${devices.length} logical devices of one adapter (${devices[0].describe()})`;
   }
 
   /** A one-line description: label, adapter and whether it is software. */
   describe(): string {
     const soft = this.isSoftware ? ", software" : "";
     return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
+  }
+
+  /** Whether the device can time passes on the GPU (`timestamp-query`). */
+  get hasTimestamps(): boolean {
+    return this.gpu.features.has("timestamp-query");
+  }
+
+  /** The names of the dispatches that compiled each pipeline so far, in order. */
+  compiledKernels(): readonly string[] {
+    return this.#compiled;
   }
 
   /** Current memory counters. */
@@ -296,6 +500,7 @@ export class Device {
     await this.gpu.queue.onSubmittedWorkDone();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     this.#pool.clear();
+    this.#bindGroups.clear();
     this.#stats.pooledBytes = 0;
   }
 
@@ -314,6 +519,7 @@ export class Device {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     this.gpu.queue.writeBuffer(buffer.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
+    transfers.bytesWritten += data.byteLength;
   }
 
   /**
@@ -341,41 +547,129 @@ export class Device {
    * a {@link DeviceAssertionError} if a kernel recorded a fault since the last read.
    */
   async read(buffer: GpuBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
-    this.#checkAlive("read");
-    const size = Math.ceil(byteLength / 4) * 4;
-    // The fault words ride along after the data: one copy, one map.
-    const faults = this.#faults;
-    const total = size + (faults ? FAULT_BYTES : 0);
-    const staging = this.gpu.createBuffer({ size: Math.max(total, 4), usage: MAP_READ_USAGE });
-    this.#endPass();
-    this.#encoder ??= this.gpu.createCommandEncoder();
-    if (size > 0) this.#encoder.copyBufferToBuffer(buffer.buffer, byteOffset, staging, 0, size);
-    if (faults) this.#encoder.copyBufferToBuffer(faults.buffer, 0, staging, size, FAULT_BYTES);
-    this.#pendingLabels.push("read");
-    this.flush();
+    const staging = this.#spareStaging.pop() ?? new StagingBuffer(this, "read");
+    let out = new ArrayBuffer(0);
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */);
-    } catch (error) {
-      staging.destroy();
-      await this.#raiseErrors();
-      this.#checkAlive("read");
-      throw new GpuError(`${this.label}: reading ${byteLength} bytes failed: ${error}`);
-    }
-    const mapped = staging.getMappedRange(0, Math.max(total, 4));
-    const out = mapped.slice(0, byteLength);
-    const fault = faults ? new Uint32Array(mapped.slice(size, total)) : null;
-    staging.unmap();
-    staging.destroy();
-    await this.#raiseErrors();
-    if (fault && fault[0] !== 0) {
-      this.write(faults!, new Uint32Array(FAULT_BYTES / 4));
-      const message = this.#faultMessages[fault[0] - 1];
-      const words = [fault[1], fault[2], fault[3]] as const;
-      throw new DeviceAssertionError(
-        `${this.label}: ${message ? message(words) : `kernel fault ${fault[0]}`}`,
-      );
+      await Device.readTogether([{
+        source: buffer,
+        offset: byteOffset,
+        bytes: byteLength,
+        staging,
+        consume: (bytes) => (out = bytes.slice().buffer),
+      }]);
+    } finally {
+      this.#spareStaging.push(staging);
     }
     return out;
+  }
+
+  /**
+   * Reads several buffers, of one device or several, with ONE host wait: records every copy,
+   * submits each device once, maps all staging buffers together and waits for them at once
+   * (Deno's maps resolve through a polling loop of about 10 ms, which maps issued together
+   * share). If a device fails, the other maps are released before the error, which names it.
+   *
+   * @example Two devices' buffers, one wait
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * const x = a.alloc(4), y = b.alloc(4);
+   * a.write(x, new Float32Array([1]));
+   * b.write(y, new Float32Array([2]));
+   * const got: number[] = [];
+   * const consume = (bytes: Uint8Array) => got.push(new Float32Array(bytes.slice().buffer)[0]);
+   * await Device.readTogether([{ source: x, bytes: 4, consume }, { source: y, bytes: 4, consume }]);
+   * console.log(got); // [1, 2]
+   * ```
+   */
+  static async readTogether(reads: readonly ReadRequest[]): Promise<void> {
+    const taken: Taken[] = [];
+    try {
+      for (const read of reads) {
+        const device = read.source.device;
+        device.#checkAlive("read");
+        const staging = read.staging ?? new StagingBuffer(device, "read");
+        if (staging.device !== device) {
+          throw new GpuError(
+            `${staging.label} belongs to ${staging.device.label}, not ${device.label}`,
+          );
+        }
+        const size = Math.ceil(read.bytes / 4) * 4;
+        // A device's fault words ride along after its first read's data: no extra copy or map.
+        const faults = taken.some((t) => t.read.source.device === device) ? null : device.#faults;
+        const total = Math.max(size + (faults ? FAULT_BYTES : 0), 4);
+        const buffer = staging._take(total);
+        taken.push({ read, staging, buffer, size, total, faults });
+        device.#endPass();
+        device.#encoder ??= device.gpu.createCommandEncoder();
+        const encoder = device.#encoder;
+        if (size > 0) {
+          encoder.copyBufferToBuffer(read.source.buffer, read.offset ?? 0, buffer, 0, size);
+        }
+        if (faults) encoder.copyBufferToBuffer(faults.buffer, 0, buffer, size, FAULT_BYTES);
+        device.#pendingLabels.push("read");
+      }
+      const devices = [...new Set(taken.map((t) => t.read.source.device))];
+      for (const device of devices) device.flush();
+      const start = performance.now();
+      const mapped = await Promise.allSettled(
+        taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
+      );
+      transfers.mapWaitMs += performance.now() - start;
+      transfers.syncPoints++;
+      transfers.maps += taken.length;
+      // Every mapped buffer is unmapped whatever fails, so neither side is left holding a map.
+      let failure: GpuError | null = null;
+      const fail = (device: Device, what: unknown): void => {
+        failure ??= what instanceof GpuError
+          ? what
+          : new GpuError(`${device.describe()}: reading back failed: ${what}`);
+      };
+      taken.forEach((t, i) => {
+        const device = t.read.source.device;
+        const outcome = mapped[i];
+        if (outcome.status === "rejected") {
+          return fail(
+            device,
+            device.#lost === null
+              ? outcome.reason
+              : new GpuError(`${device.label} is lost (${device.#lost}); its read cannot finish`),
+          );
+        }
+        try {
+          if (failure) return;
+          device.#checkAlive("read");
+          const range = t.buffer.getMappedRange(0, t.total);
+          const fault = t.faults ? new Uint32Array(range, t.size, FAULT_BYTES / 4) : null;
+          if (fault && fault[0] !== 0) return fail(device, device.#faultError(fault));
+          t.read.consume(new Uint8Array(range, 0, t.read.bytes));
+          transfers.bytesRead += t.read.bytes;
+        } catch (error) {
+          fail(device, error);
+        } finally {
+          try {
+            t.buffer.unmap();
+          } catch { /* the device is gone: nothing is mapped any more */ }
+        }
+      });
+      for (const device of devices) await device.#raiseErrors();
+      if (failure) throw failure;
+    } finally {
+      for (const t of taken) {
+        if (t.read.staging) t.staging._free();
+        else t.staging.destroy();
+      }
+    }
+  }
+
+  /** The error for a fault a kernel recorded; clears the fault words for the next one. */
+  #faultError(fault: Uint32Array): DeviceAssertionError {
+    const words = [fault[1], fault[2], fault[3]] as const;
+    const message = this.#faultMessages[fault[0] - 1];
+    this.write(this.#faults!, new Uint32Array(FAULT_BYTES / 4));
+    return new DeviceAssertionError(
+      `${this.label}: ${message ? message(words) : `kernel fault ${fault[0]}`}`,
+    );
   }
 
   /** Waits until the GPU has finished everything submitted, and raises any error it reported. */
@@ -412,11 +706,19 @@ export class Device {
       }
       return { binding: i, resource: { buffer: b.buffer.buffer, offset, size } };
     });
+    if (dispatch.uniforms) {
+      const buffer = this.#uniformBuffer(dispatch.uniforms);
+      entries.push({ binding: entries.length, resource: { buffer } });
+    }
     const pipeline = this.#pipeline(dispatch);
-    const group = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const group = this.#bindGroup(pipeline, entries);
+    const timed = this.#profile?.record(dispatch);
+    if (timed) this.#endPass();
     if (!this.#pass) {
       this.#encoder ??= this.gpu.createCommandEncoder();
-      this.#pass = this.#encoder.beginComputePass();
+      this.#pass = this.#encoder.beginComputePass(
+        timed ? { timestampWrites: timed } : undefined,
+      );
     }
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, group);
@@ -425,8 +727,43 @@ export class Device {
       this.limits.maxComputeWorkgroupsPerDimension,
     );
     this.#pass.dispatchWorkgroups(x, y, z);
+    if (timed) this.#endPass();
     this.#pendingLabels.push(dispatch.name);
     if (this.#pendingLabels.length >= this.#dispatchesPerSubmit) this.flush();
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU, each in its own pass with timestamps (the device
+   * needs `timestamp-query`; see {@link hasTimestamps}). At most `capacity` dispatches are timed
+   * (WebGPU caps a query set at 4096 queries: 2048 dispatches).
+   */
+  startProfile(capacity = 2048): void {
+    capacity = Math.max(1, Math.min(capacity, 2048));
+    if (!this.hasTimestamps) {
+      throw new GpuError(`${this.label}: the adapter offers no timestamp-query; cannot profile`);
+    }
+    this.flush();
+    this.#profile?.destroy();
+    this.#profile = new Profile(this.gpu, capacity);
+  }
+
+  /**
+   * Stops timing and returns one row per timed dispatch, in order, with the GPU time between
+   * the first dispatch's start and the last one's end (`spanMs`).
+   */
+  async stopProfile(): Promise<ProfileResult> {
+    const profile = this.#profile;
+    if (!profile) throw new GpuError(`${this.label}: stopProfile without startProfile`);
+    this.#profile = null;
+    this.#endPass();
+    this.#encoder ??= this.gpu.createCommandEncoder();
+    profile.resolve(this.#encoder);
+    this.#pendingLabels.push("profile");
+    this.flush();
+    const result = await profile.read();
+    profile.destroy();
+    await this.#raiseErrors();
+    return result;
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -455,7 +792,11 @@ export class Device {
   destroy(): void {
     this.flush();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    for (const staging of this.#spareStaging) staging.destroy();
     this.#pool.clear();
+    for (const b of this.#uniformBuffers.values()) b.destroy();
+    this.#uniformBuffers.clear();
+    this.#bindGroups.clear();
     this.#lost ??= "destroyed";
     this.gpu.destroy();
   }
@@ -468,6 +809,7 @@ export class Device {
   #pipeline(dispatch: Dispatch): GPUComputePipeline {
     let pipeline = this.#pipelines.get(dispatch.wgsl);
     if (pipeline) return pipeline;
+    const start = performance.now();
     this.gpu.pushErrorScope("validation");
     const module = this.gpu.createShaderModule({ code: dispatch.wgsl, label: dispatch.name });
     pipeline = this.gpu.createComputePipeline({
@@ -477,8 +819,50 @@ export class Device {
     });
     this.#watch(`compiling the ${dispatch.name} kernel`, "validation");
     this.#pipelines.set(dispatch.wgsl, pipeline);
+    this.#pipelineIds.set(pipeline, this.#pipelineIds.size);
+    this.#compiled.push(dispatch.name);
     this.#stats.pipelines++;
+    this.#stats.compileMs += performance.now() - start;
     return pipeline;
+  }
+
+  /**
+   * The uniform buffer holding `values`, one per distinct content and never written again, so
+   * commands recorded earlier keep their values and no write has to flush them.
+   */
+  #uniformBuffer(values: Uint32Array): GPUBuffer {
+    const key = values.join(",");
+    let buffer = this.#uniformBuffers.get(key);
+    if (buffer) return buffer;
+    buffer = this.gpu.createBuffer({
+      size: Math.max(16, values.byteLength),
+      usage: 0x40, /* UNIFORM */
+      mappedAtCreation: true,
+    });
+    new Uint32Array(buffer.getMappedRange()).set(values);
+    buffer.unmap();
+    this.#uniformBuffers.set(key, buffer);
+    return buffer;
+  }
+
+  /** A bind group per pipeline and binding ranges, reused while the buffers repeat. */
+  #bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    const parts = [this.#pipelineIds.get(pipeline)];
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      let id = this.#bufferIds.get(r.buffer);
+      if (id === undefined) this.#bufferIds.set(r.buffer, id = this.#nextBufferId++);
+      parts.push(id, r.offset ?? 0, r.size ?? -1);
+    }
+    const key = parts.join(",");
+    let group = this.#bindGroups.get(key);
+    if (group) return group;
+    // Bounded: a program that binds ever-new ranges must not grow the cache without end.
+    if (this.#bindGroups.size >= 16384) this.#bindGroups.clear();
+    group = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.#bindGroups.set(key, group);
+    this.#stats.bindGroups++;
+    return group;
   }
 
   #endPass(): void {
@@ -509,6 +893,35 @@ export class Device {
   }
 }
 
+/** The adapter `selector` names, or an error that lists the adapters there are. */
+async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
+  const adapters = await listAdapters();
+  const found = matchAdapter(adapters, selector);
+  if (!found) {
+    throw new GpuError(
+      `no WebGPU adapter matches --adapter ${JSON.stringify(String(selector))}; ` +
+        `available: ${describeAdapters(adapters)}`,
+    );
+  }
+  return found;
+}
+
+function adapterKey(info: GPUAdapterInfo): string {
+  return [info.vendor, info.architecture, info.device, info.description].join("|");
+}
+
+/** One read of {@link Device.readTogether} in flight. */
+interface Taken {
+  read: ReadRequest;
+  staging: StagingBuffer;
+  buffer: GPUBuffer;
+  /** Bytes of data copied (the read's bytes rounded up to 4). */
+  size: number;
+  /** Bytes mapped: the data, then the fault words when `faults` is set. */
+  total: number;
+  faults: GpuBuffer | null;
+}
+
 function padTo4(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
   out.set(bytes);
@@ -519,4 +932,93 @@ function summarise(labels: string[]): string {
   const counts = new Map<string, number>();
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   return [...counts].map(([l, n]) => (n > 1 ? `${l}×${n}` : l)).join(", ");
+}
+
+/** One timed dispatch of a {@link Device.stopProfile} result. */
+export interface ProfileRow {
+  /** The kernel's name (with its sizes). */
+  name: string;
+  /** The variant (algorithm and tile), where the kernel names one. */
+  variant: string;
+  /** GPU milliseconds from the start to the end of its pass. */
+  ms: number;
+  /** Floating-point operations, where the kernel states them. */
+  flops?: number;
+  /** Bytes moved, where the kernel states them. */
+  bytes?: number;
+}
+
+/** What {@link Device.stopProfile} returns. */
+export interface ProfileResult {
+  /** One row per timed dispatch, in recording order. */
+  rows: ProfileRow[];
+  /** GPU milliseconds from the first timed start to the last timed end. */
+  spanMs: number;
+  /** Dispatches that were not timed because the capacity was reached. */
+  untimed: number;
+}
+
+/** Timestamp queries of a profiling session: two per dispatch, resolved at the end. */
+class Profile {
+  #gpu: GPUDevice;
+  #capacity: number;
+  #querySet: GPUQuerySet;
+  #resolved: GPUBuffer;
+  #staging: GPUBuffer;
+  #rows: { name: string; variant: string; flops?: number; bytes?: number }[] = [];
+  #untimed = 0;
+
+  constructor(gpu: GPUDevice, capacity: number) {
+    this.#gpu = gpu;
+    this.#capacity = capacity;
+    this.#querySet = gpu.createQuerySet({ type: "timestamp", count: 2 * capacity });
+    const bytes = 16 * capacity;
+    this.#resolved = gpu.createBuffer({ size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | 0x04 });
+    this.#staging = gpu.createBuffer({ size: bytes, usage: MAP_READ_USAGE });
+  }
+
+  /** The timestamp writes of the next dispatch, or null once full. */
+  record(dispatch: Dispatch): GPUComputePassTimestampWrites | null {
+    const i = this.#rows.length;
+    if (i >= this.#capacity) {
+      this.#untimed++;
+      return null;
+    }
+    this.#rows.push({
+      name: dispatch.name,
+      variant: dispatch.variant ?? "",
+      flops: dispatch.cost?.flops,
+      bytes: dispatch.cost?.bytes,
+    });
+    return {
+      querySet: this.#querySet,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
+    };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    const n = this.#rows.length;
+    if (n === 0) return;
+    encoder.resolveQuerySet(this.#querySet, 0, 2 * n, this.#resolved, 0);
+    encoder.copyBufferToBuffer(this.#resolved, 0, this.#staging, 0, 16 * n);
+  }
+
+  async read(): Promise<ProfileResult> {
+    const n = this.#rows.length;
+    if (n === 0) return { rows: [], spanMs: 0, untimed: this.#untimed };
+    await this.#staging.mapAsync(1, /* GPUMapMode.READ */ 0, 16 * n);
+    const stamps = new BigUint64Array(this.#staging.getMappedRange(0, 16 * n).slice(0));
+    this.#staging.unmap();
+    // Timestamps are nanoseconds; a pass whose end precedes its start counts as 0.
+    const ms = (a: bigint, b: bigint) => (b > a ? Number(b - a) / 1e6 : 0);
+    const rows = this.#rows.map((r, i) => ({ ...r, ms: ms(stamps[2 * i], stamps[2 * i + 1]) }));
+    return { rows, spanMs: ms(stamps[0], stamps[2 * n - 1]), untimed: this.#untimed };
+  }
+
+  destroy(): void {
+    this.#querySet.destroy();
+    this.#resolved.destroy();
+    this.#staging.destroy();
+  }
 }

@@ -1,52 +1,50 @@
 /**
  * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched and with either operand transposed in
- * place: a tiled kernel (shared-memory K slices, a register block of outputs per invocation,
- * inner loops unrolled in the WGSL text) plus the planner that splits a problem whose buffers
- * exceed one storage binding into windows that each fit.
+ * place, on the shared GEMM core (`_gemm.ts`): workgroup-memory K slices, double-buffered, a
+ * register block of outputs per invocation, split-K for skinny products. Sizes, offsets and
+ * strides are uniforms, so one pipeline serves every shape of a tile and layout. The planner
+ * splits a problem whose buffers exceed one storage binding into windows that each fit.
  *
  * @module
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMainHead } from "./_program.ts";
+import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import { sumPartials } from "./_split_k.ts";
+import { Uniforms } from "./_uniforms.ts";
 
-/** The work of one workgroup and of each invocation in it. */
-export interface MatmulTile {
-  /** Output rows per workgroup; a multiple of `rowsPerThread`. */
-  readonly tileM: number;
-  /** Output columns per workgroup; a multiple of `colsPerThread`. */
-  readonly tileN: number;
-  /** Depth of the K slice staged in shared memory per step; a multiple of 4. */
-  readonly tileK: number;
-  /** Output rows per invocation (its register block). */
-  readonly rowsPerThread: number;
-  /** Output columns per invocation; a multiple of 4 (the accumulators are vec4). */
-  readonly colsPerThread: number;
-}
-
-function tile(tileM: number, tileN: number, tileK: number, rows: number, cols: number): MatmulTile {
-  return { tileM, tileN, tileK, rowsPerThread: rows, colsPerThread: cols };
-}
+/** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
+export type MatmulTile = GemmTile;
 
 /**
  * Tile for software adapters (lavapipe). Its shared-memory and storage loads run one lane at a
  * time, about 30 cycles per lane and component, so speed follows the FMAs per loaded value,
  * rm·rn/(rm+rn): a 16×16 register block (8 per load) ran 3.5× faster than 4×4 (2 per load).
  */
-export const SOFTWARE_TILE: MatmulTile = tile(128, 128, 4, 16, 16);
+export const SOFTWARE_TILE: MatmulTile = gemmTile(128, 128, 4, 16, 16);
 
 /**
  * Tile for GPUs: 256 invocations of 4×4. On an H100 (Vulkan) it ran 16 TFLOP/s at 4096³, 7 %
  * behind 128×128 tiles of 8×8, but 1.6× faster on AlexNet's fc shapes (M = 128), whose grids
  * of larger tiles leave multiprocessors idle.
  */
-export const HARDWARE_TILE: MatmulTile = tile(64, 64, 16, 4, 4);
+export const HARDWARE_TILE: MatmulTile = gemmTile(64, 64, 16, 4, 4);
 
 /**
  * Tile for small products on software adapters, where compiling the pipeline (0.5 s against
  * 3–4 s for {@link SOFTWARE_TILE}: LLVM spills the 256 accumulators) outweighs running it.
  */
-export const SMALL_TILE: MatmulTile = tile(32, 32, 4, 4, 4);
+export const SMALL_TILE: MatmulTile = gemmTile(32, 32, 4, 4, 4);
+
+/** Tile for products of at most 8 rows (a linear layer on a small batch): one row block. */
+export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 4, 8, 4);
+
+/** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
+export const GPU_TILES: readonly MatmulTile[] = [
+  gemmTile(128, 128, 8, 8, 8),
+  gemmTile(128, 64, 8, 8, 4),
+  HARDWARE_TILE,
+];
 
 /** Arguments of {@link matmul}. All buffers hold f32, row-major and contiguous. */
 export interface MatmulArgs {
@@ -82,13 +80,19 @@ export interface MatmulArgs {
   maxBindingBytes?: number;
   /** Overrides the tile choice (benchmarks). */
   tile?: MatmulTile;
+  /**
+   * Split K into this many ranges whose partial products a second kernel adds in a fixed
+   * order (default: 1 on software adapters; on GPUs enough to fill the device when the grid of
+   * tiles is small, as for fc8 or a small batch). Ignored when the operands need windows.
+   */
+  splits?: number;
 }
 
 const DIMS = ["batch", "m", "n", "k"] as const;
 /** A size, position or stride over the four dimensions of a product. */
 type Extents = Record<(typeof DIMS)[number], number>;
 
-/** Where one operand lives inside its binding, in elements, as baked into the shader. */
+/** Where one operand lives inside its binding, in elements. */
 interface Layout {
   /** Element offset of the window's first element from the binding's (aligned) start. */
   offset: number;
@@ -98,7 +102,7 @@ interface Layout {
   vec4: boolean;
 }
 
-/** Everything one dispatch's shader is generated from. */
+/** Everything one dispatch's shader and uniforms are generated from. */
 interface Spec {
   tile: MatmulTile;
   size: Extents;
@@ -107,10 +111,15 @@ interface Spec {
   a: Layout;
   b: Layout;
   out: Layout;
+  /** Offset of the bias in its binding, or null without one. */
   bias: number | null;
   relu: boolean;
   accumulate: boolean;
+  splits: number;
 }
+
+/** Workgroups a GPU wants in flight before split-K stops paying (about 2 per multiprocessor). */
+const GPU_FILL = 256;
 
 /**
  * Records `out = a·b` (plus the optional bias, ReLU and accumulation) on `device`. Buffers
@@ -137,6 +146,9 @@ export function matmul(device: Device, args: MatmulArgs): void {
   }
   for (const [name, v] of Object.entries({ batchStrideA: sA, batchStrideB: sB })) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${name} must be ≥ 0`);
+  }
+  if (args.splits !== undefined && !(Number.isInteger(args.splits) && args.splits >= 1)) {
+    throw new RangeError(`${what}: splits must be a positive integer, got ${args.splits}`);
   }
   const need = (buf: GpuBuffer, elements: number, name: string): void => {
     if (buf.capacity < elements * 4) {
@@ -169,6 +181,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
   ].slice(0, buffers.length);
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
+  const whole = DIMS.every((d) => chunk[d] === full[d]);
+  const splits = whole ? (args.splits ?? defaultSplits(device, tile, full)) : 1;
 
   const start: Extents = { batch: 0, m: 0, n: 0, k: 0 };
   for (start.batch = 0; start.batch < batch; start.batch += chunk.batch) {
@@ -190,7 +204,6 @@ export function matmul(device: Device, args: MatmulArgs): void {
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              (contig !== "m" || tile.tileM % 4 === 0) &&
               DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
             return { offset: off, coef: cf, vec4 };
           });
@@ -206,14 +219,74 @@ export function matmul(device: Device, args: MatmulArgs): void {
             bias: args.bias && last ? layouts[3].offset : null,
             relu: last && (args.relu ?? false),
             accumulate: start.k > 0 || (args.accumulate ?? false),
+            splits,
           };
-          const count = size.batch * Math.ceil(size.m / tile.tileM) *
-            Math.ceil(size.n / tile.tileN);
-          device.dispatch({ name: what, wgsl: matmulWgsl(spec), workgroups: count }, bindings);
+          record(device, what, spec, bindings);
         }
       }
     }
   }
+}
+
+/** Records one window: the GEMM, or with split-K the partial products and their sum. */
+function record(device: Device, what: string, spec: Spec, bindings: Binding[]): void {
+  const { size } = spec;
+  const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
+  const flops = 2 * size.batch * size.m * size.n * size.k;
+  const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}`;
+  if (grid.splits === 1) {
+    const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
+    const cost = { flops };
+    device.dispatch({ name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost }, [
+      ...bindings,
+    ]);
+    return;
+  }
+  // Partial products go to scratch laid out as [splits][batch][m][n]; the sum applies the
+  // accumulation, bias and ReLU.
+  const n = size.batch * size.m * size.n, bytes = grid.splits * n * 4;
+  const scratch = device.alloc(bytes, "matmul partials");
+  const partialOut: Layout = {
+    offset: 0,
+    coef: { batch: size.m * size.n, m: size.n, n: 1, k: 0 },
+    vec4: size.n % 4 === 0,
+  };
+  const partialSpec = {
+    ...spec,
+    out: partialOut,
+    bias: null,
+    relu: false,
+    accumulate: false,
+    splits: grid.splits,
+  };
+  const { wgsl, uniforms } = matmulWgsl(partialSpec, grid);
+  const partial = { buffer: scratch, size: bytes };
+  device.dispatch(
+    { name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost: { flops } },
+    [bindings[0], bindings[1], partial],
+  );
+  sumPartials(device, {
+    name: what,
+    partial,
+    dst: bindings[2],
+    n,
+    splits: grid.splits,
+    accumulate: spec.accumulate,
+    bias: spec.bias !== null ? { binding: bindings[3], columns: size.n } : undefined,
+    relu: spec.relu,
+  });
+  device.release(scratch);
+}
+
+/**
+ * Split-K on GPUs when the grid of tiles is too small to fill the device and K is deep: each
+ * split keeps at least 32 slices of K.
+ */
+function defaultSplits(device: Device, tile: MatmulTile, s: Extents): number {
+  if (device.isSoftware) return 1;
+  const tiles = s.batch * Math.ceil(s.m / tile.tileM) * Math.ceil(s.n / tile.tileN);
+  const deep = Math.floor(s.k / (32 * tile.tileK));
+  return Math.max(1, Math.min(Math.ceil(GPU_FILL / tiles), deep, 64));
 }
 
 /** Elements from an operand's first to its last element in a window of `size`. */
@@ -268,154 +341,87 @@ function lcm(a: number, b: number): number {
  * ```
  */
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
+  // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
+  if (device.isSoftware && m <= 8) return SKINNY_TILE;
   if (device.isSoftware && m * n * k < 2 ** 24) return SMALL_TILE;
-  if (m <= 8) {
-    // Few rows (a linear layer on a batch of 1–8): one row block, wide in N; each loaded value
-    // of b feeds only m FMAs, so more columns per invocation barely help.
-    const rows = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
-    // On a GPU, one row per invocation and deep K slices keep enough workgroups in flight.
-    return device.isSoftware ? tile(rows, 64, 4, rows, 4) : tile(rows, 64, 32, 1, 4);
-  }
   return device.isSoftware ? SOFTWARE_TILE : HARDWARE_TILE;
 }
 
 function checkTile(device: Device, t: MatmulTile, what: string): void {
-  const wy = t.tileM / t.rowsPerThread, wx = t.tileN / t.colsPerThread, threads = wx * wy;
-  const shared = (t.tileM + t.tileN) * t.tileK * 4;
-  if (
-    !(Number.isInteger(wx) && Number.isInteger(wy) && threads >= 1) ||
-    t.colsPerThread % 4 !== 0 || t.tileK % 4 !== 0 || t.tileK < 4 ||
-    threads > device.limits.maxComputeInvocationsPerWorkgroup ||
-    shared > device.limits.maxComputeWorkgroupStorageSize
-  ) {
+  if (!tileFits(t, device.limits)) {
     throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
   }
 }
 
-/** `c0 + Σ coef·expr` as WGSL u32, skipping zero terms. */
-function lin(c0: number, terms: [number, string][]): string {
-  const parts = terms.filter(([c]) => c !== 0).map(([c, e]) => (c === 1 ? e : `${c}u * ${e}`));
-  if (c0 !== 0 || parts.length === 0) parts.unshift(`${c0}u`);
-  return parts.join(" + ");
-}
-
-/** The WGSL of one dispatch: every size, offset and flag is a literal in the text. */
-function matmulWgsl(s: Spec): string {
-  const { tileM: TM, tileN: TN, tileK: TK, rowsPerThread: RM, colsPerThread: RN } = s.tile;
+/**
+ * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
+ * operands are read as vec4, and the bias/ReLU/accumulate flags; sizes, offsets and strides
+ * are uniforms.
+ */
+function matmulWgsl(
+  s: Spec,
+  grid: ReturnType<typeof gemmGrid>,
+): { wgsl: string; uniforms: Uint32Array } {
+  const uf = new Uniforms();
   const { batch, m, n, k } = s.size;
-  const wx = TN / RN, threads = wx * (TM / RM), tn4 = TN / 4, rn4 = RN / 4;
-  const tilesN = Math.ceil(n / TN), tilesM = Math.ceil(m / TM);
-  const L: string[] = [];
-  const index = (o: Layout, terms: [keyof Extents, string][]): string =>
-    lin(o.offset, terms.map(([d, e]) => [o.coef[d], e]));
-
-  // A is staged as As[k][m], B as Bs[k][n], so that an invocation's rows and columns at one k
-  // are adjacent: vec4 reads where the register block allows (always for B).
-  const aVec = RM % 4 === 0, tm4 = TM / 4, rm4 = RM / 4;
-  const shared = (isA: boolean, k: string, x: string): string =>
-    isA && !aVec
-      ? `As[(${k}) * ${TM}u + ${x}]`
-      : `${isA ? "As" : "Bs"}[(${k}) * ${isA ? tm4 : tn4}u + (${x}) / 4u][(${x}) % 4u]`;
-  const stage = (isA: boolean): void => {
-    const op = isA ? s.a : s.b, arr = isA ? "a" : "b", xd = isA ? "m" : "n";
-    const xExt = isA ? TM : TN, xLim = isA ? m : n;
-    const kContig = isA ? !s.transA : s.transB;
-    const w = op.vec4 ? 4 : 1;
-    const cExt = (kContig ? TK : xExt) / w, units = cExt * (kContig ? xExt : TK);
-    const conds = [
-      ...(xLim % xExt !== 0 ? [`gx < ${xLim}u`] : []),
-      ...(k % TK !== 0 ? [`gk < ${k}u`] : []),
-    ];
-    const idx = index(op, [["batch", "p"], [xd, "gx"], ["k", "gk"]]);
-    const load = `${arr}[${w === 4 ? `(${idx}) / 4u` : idx}]`;
-    const [xi, ki] = kContig ? ["oi", "ci"] : ["ci", "oi"];
-    // Each invocation loads `units / threads` vectors (or scalars) of the slice.
-    for (let i = 0; i < Math.ceil(units / threads); i++) {
-      L.push(`  {`, `  let u = lid + ${i * threads}u;`);
-      if (units % threads !== 0) L.push(`  if (u < ${units}u) {`);
-      L.push(`  let ci = (u % ${cExt}u) * ${w}u;`, `  let oi = u / ${cExt}u;`);
-      L.push(`  let gx = ${xd}0 + ${xi};`, `  let gk = k0 + ${ki};`);
-      L.push(`  var v = ${w === 4 ? "vec4f(0.0)" : "0.0"};`);
-      L.push(conds.length ? `  if (${conds.join(" && ")}) { v = ${load}; }` : `  v = ${load};`);
-      if (w === 4 && !kContig && (aVec || !isA)) {
-        L.push(`  ${isA ? "As" : "Bs"}[${ki} * ${isA ? tm4 : tn4}u + ${xi} / 4u] = v;`);
-      } else {
-        for (let c = 0; c < w; c++) {
-          const [xe, ke] = kContig ? [xi, `${ki} + ${c}u`] : [`${xi} + ${c}u`, ki];
-          L.push(`  ${shared(isA, ke, xe)} = ${w === 4 ? `v[${c}]` : "v"};`);
-        }
-      }
-      L.push(units % threads !== 0 ? `  }}` : `  }`);
-    }
+  const sizes = {
+    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
+    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
   };
-
+  // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
+  const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
+    const parts = [uf.u32(`${name}.offset`, o.offset)];
+    for (const [d, e] of terms) parts.push(`${uf.u32(`${name}.${d}`, o.coef[d])} * (${e})`);
+    return parts.join(" + ");
+  };
+  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
+    const idx = at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
+    return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
+  };
+  const outAt = (mm: string, nn: string): string =>
+    at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) +
+    (s.splits > 1 ? ` + s * ${uf.u32("splitStride", batch * m * n)}` : "");
+  const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
+  const finish = (v: string, old: string, bias: string, zero: string): string[] => {
+    const out = [`var r = ${v};`];
+    if (s.accumulate) out.push(`r = r + ${old};`);
+    if (s.bias !== null) out.push(`r = r + ${bias};`);
+    if (s.relu) out.push(`r = max(r, ${zero});`);
+    return out;
+  };
+  const store = (mm: string, nn: string, v: string): string => {
+    const i = outAt(mm, nn);
+    return [...finish(v, `out[${i}]`, biasAt(nn), "0.0"), `out[${i}] = r;`].join(" ");
+  };
+  const store4 = (mm: string, nn: string, v: string): string => {
+    const i = `(${outAt(mm, nn)}) / 4u`;
+    const bias = `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
+    return [...finish(v, `out[${i}]`, bias, "vec4f(0.0)"), `out[${i}] = r;`].join(" ");
+  };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
-  L.push(
-    `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
-    `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
-    `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
-    ...(s.bias !== null ? [`@group(0) @binding(3) var<storage, read> bias: array<f32>;`] : []),
-    `var<workgroup> As: array<${aVec ? "vec4f" : "f32"}, ${aVec ? TK * tm4 : TK * TM}>;`,
-    `var<workgroup> Bs: array<vec4f, ${TK * tn4}>;`,
-    // Per workgroup, so the early return keeps the barriers below in uniform control flow.
-    flatMainHead(threads, batch * tilesM * tilesN, { index: "flat", perWorkgroup: true }),
-    `  let n0 = (flat % ${tilesN}u) * ${TN}u;`,
-    `  let m0 = ((flat / ${tilesN}u) % ${tilesM}u) * ${TM}u;`,
-    `  let p = flat / ${tilesN * tilesM}u;`,
-    `  let tr = (lid / ${wx}u) * ${RM}u;`,
-    `  let tc = (lid % ${wx}u) * ${rn4}u;`,
-  );
-  for (let i = 0; i < RM; i++) {
-    for (let j = 0; j < rn4; j++) L.push(`  var c${i}_${j} = vec4f(0.0);`);
-  }
-  L.push(`  for (var k0 = 0u; k0 < ${k}u; k0 = k0 + ${TK}u) {`);
-  stage(true);
-  stage(false);
-  L.push(`  workgroupBarrier();`);
-  // The unrolled product of the staged slices: RM scalars of A times RN/4 vectors of B per k.
-  for (let kk = 0; kk < TK; kk++) {
-    for (let j = 0; j < rn4; j++) L.push(`  let b${kk}_${j} = Bs[tc + ${kk * tn4 + j}u];`);
-    for (let i = 0; aVec && i < rm4; i++) {
-      L.push(`  let a${kk}v${i} = As[tr / 4u + ${kk * tm4 + i}u];`);
-    }
-    for (let i = 0; i < RM; i++) {
-      const ai = aVec ? `a${kk}v${i >> 2}[${i & 3}]` : `As[tr + ${kk * TM + i}u]`;
-      L.push(`  let a${kk}_${i} = vec4f(${ai});`);
-      for (let j = 0; j < rn4; j++) {
-        L.push(`  c${i}_${j} = fma(a${kk}_${i}, b${kk}_${j}, c${i}_${j});`);
-      }
-    }
-  }
-  L.push(`  workgroupBarrier();`, `  }`);
-
-  // Epilogue: accumulate, bias and ReLU, with bounds checks only where the edges are ragged.
-  const at = index(s.out, [["batch", "p"], ["m", "gm"], ["n", "gn"]]);
-  const biasAt = (c: number): string => `bias[${lin(s.bias ?? 0, [[1, "gn"]])} + ${c}u]`;
-  const raggedN = n % TN !== 0;
-  for (let i = 0; i < RM; i++) {
-    L.push(`  {`, `  let gm = m0 + tr + ${i}u;`);
-    if (m % TM !== 0) L.push(`  if (gm < ${m}u) {`);
-    for (let j = 0; j < rn4; j++) {
-      L.push(`  {`, `  let gn = n0 + tc * 4u + ${j * 4}u;`, `  var v = c${i}_${j};`);
-      if (s.out.vec4) {
-        if (raggedN) L.push(`  if (gn < ${n}u) {`);
-        if (s.accumulate) L.push(`  v = v + out[(${at}) / 4u];`);
-        if (s.bias !== null) L.push(`  v = v + vec4f(${[0, 1, 2, 3].map(biasAt).join(", ")});`);
-        if (s.relu) L.push(`  v = max(v, vec4f(0.0));`);
-        L.push(`  out[(${at}) / 4u] = v;`, raggedN ? `  }}` : `  }`);
-        continue;
-      }
-      for (let c = 0; c < 4; c++) {
-        L.push(raggedN ? `  if (gn + ${c}u < ${n}u) {` : `  {`, `  var e = v[${c}];`);
-        if (s.accumulate) L.push(`  e = e + out[${at} + ${c}u];`);
-        if (s.bias !== null) L.push(`  e = e + ${biasAt(c)};`);
-        if (s.relu) L.push(`  e = max(e, 0.0);`);
-        L.push(`  out[${at} + ${c}u] = e;`, `  }`);
-      }
-      L.push(`  }`);
-    }
-    L.push(m % TM !== 0 ? `  }}` : `  }`);
-  }
-  L.push(`}`);
-  return L.join("\n") + "\n";
+  const wgsl = gemmWgsl({
+    tile: s.tile,
+    a: {
+      vec4: s.a.vec4,
+      kContig: !s.transA,
+      load: (x, kk) => read("a", s.a, "m", x, kk),
+    },
+    b: {
+      vec4: s.b.vec4,
+      kContig: s.transB,
+      load: (x, kk) => read("b", s.b, "n", x, kk),
+    },
+    sizes,
+    store,
+    store4: s.out.vec4 ? store4 : undefined,
+    declarations: () =>
+      [
+        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
+        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
+        `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
+        ...(s.bias !== null ? [`@group(0) @binding(3) var<storage, read> bias: array<f32>;`] : []),
+        uf.declare(s.bias !== null ? 4 : 3),
+      ].join("\n"),
+  });
+  return { wgsl, uniforms: uf.data() };
 }

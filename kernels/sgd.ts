@@ -326,7 +326,7 @@ export interface TopKCountOptions {
 /**
  * Counts top-1 and top-5 errors of a `[batch, classes]` logits matrix against i32 labels into
  * the statistics buffer (atomically, one invocation per image), unless the step guard's flag is
- * down (when `guarded`). The rule matches `topKErrors` in `train/metrics.ts`: an image errs at k when k or more
+ * down (when `guarded`). The rule matches the host reference `topKErrors` in `tests/_reference.ts`: an image errs at k when k or more
  * classes score strictly higher than its label, or when its label's score is NaN.
  *
  * @example

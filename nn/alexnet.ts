@@ -19,7 +19,7 @@
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { mul } from "../tensor/ops_elementwise.ts";
-import { concat, slice } from "../tensor/ops_shape.ts";
+import { slice } from "../tensor/ops_shape.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -32,7 +32,7 @@ import {
   type ResolvedAlexNetConfig,
   switchChanges,
 } from "./_alexnet_plan.ts";
-import { Towers } from "./_towers.ts";
+import { TowerCut, Towers } from "./_towers.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
@@ -86,6 +86,7 @@ export class AlexNet extends Module {
   readonly dropoutGenerator: Generator | undefined;
   readonly #plan: AlexNetPlan;
   readonly #layers: [string, Module][] = [];
+  readonly #cuts = new Map<string, TowerCut>();
 
   /** Builds and initialises the network on `devices` (default: the default device). */
   constructor(config: AlexNetConfig = {}, devices?: Device | readonly Device[]) {
@@ -241,6 +242,7 @@ export class AlexNet extends Module {
 
   async #forwardTwo(x: Tensor): Promise<Tensor> {
     const [d0, d1] = this.#placement;
+    // A batch written from the host to both devices (`replicate`) is on both already.
     let t: Tensor[] = [await x.to(d0), await x.to(d1)];
     const each = (f: (y: Tensor, part: number) => Tensor): void => {
       const next = t.map(f);
@@ -253,28 +255,40 @@ export class AlexNet extends Module {
       if (layer instanceof Towers) each((y, i) => (layer.parts[i] as Layer).forward(y));
       else each((y) => layer.forward(y));
     };
-    const exchange = async (): Promise<void> => {
+    const swap = async (into: string): Promise<void> => {
       const [a, b] = t;
-      const [bOnA, aOnB] = await Promise.all([b.to(a.device), a.to(b.device)]);
-      t = [concat([a, bOnA], 1), concat([aOnB, b], 1)];
-      for (const y of [a, b, bOnA, aOnB]) y.dispose();
+      t = await this.#cut(into).swap(a, b, 1);
+      a.dispose();
+      b.dispose();
     };
     for (const name of ["conv1", "norm1", "pool1", "conv2", "norm2", "pool2"]) run(name);
-    await exchange();
+    await swap("conv3");
     for (const name of ["conv3", "conv4", "conv5", "pool5", "flatten"]) run(name);
-    await exchange();
+    await swap("fc6");
     run("fc6");
     this.#towerDropout(t, "drop6", (next) => (t = next));
-    await exchange();
+    await swap("fc7");
     run("fc7");
     this.#towerDropout(t, "drop7", (next) => (t = next));
-    const [a, b] = t;
-    const bOnA = await b.to(a.device);
-    const joined = concat([a, bOnA], 1);
-    for (const y of [a, b, bOnA]) y.dispose();
+    const joined = await this.#cut("fc8").gather(t[0], t[1], 1);
+    t.forEach((y) => y.dispose());
     const logits = this.#layer("fc8").forward(joined);
     joined.dispose();
     return logits;
+  }
+
+  /** The cut into layer `into`, made on first use. */
+  #cut(into: string): TowerCut {
+    let cut = this.#cuts.get(into);
+    if (!cut) this.#cuts.set(into, cut = new TowerCut(`the cut into ${into}`));
+    return cut;
+  }
+
+  /** Frees the parameters and the cuts' staging buffers. */
+  override dispose(): void {
+    super.dispose();
+    for (const cut of this.#cuts.values()) cut.dispose();
+    this.#cuts.clear();
   }
 
   /**

@@ -11,6 +11,7 @@ import { type DType, numel, type Shape, ShapeError, validateShape } from "./shap
 import { Tensor } from "./tensor.ts";
 import { full as fullOn } from "./ops_elementwise.ts";
 import { globalGenerator } from "./random.ts";
+import { linkReplicas } from "./transfer.ts";
 
 /** Options shared by the creation functions. */
 export interface CreateOptions<D extends DType = "f32"> {
@@ -124,6 +125,34 @@ export function fromTypedArray<D extends DType = "f32">(
   return new Tensor<Shape, D>(new Storage(buffer), shape, dtype, {
     requiresGrad: options.requiresGrad,
   });
+}
+
+/**
+ * The same host data written to each of `devices`: one tensor per device, in order. `.to()`
+ * between them returns the copy already there, so data that starts on the host (a batch of
+ * images for a model split over devices) is never copied from one device to another. The copies
+ * are data, not parameters: they require no gradient.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "../mod.ts";
+ * import { replicate } from "./creation.ts";
+ * const [a, b] = await Device.acquireMany(2);
+ * const [onA, onB] = replicate(new Float32Array([1, 2, 3]), [3], [a, b]);
+ * console.log((await onA.to(b)) .device === b, await onB.toArray()); // true [1, 2, 3]
+ * ```
+ */
+export function replicate<D extends DType = "f32">(
+  data: Float32Array | Int32Array,
+  shape: readonly number[],
+  devices: readonly Device[],
+  options: Omit<CreateOptions<D>, "device" | "requiresGrad"> = {},
+): Tensor<Shape, D>[] {
+  const copies = [...new Set(devices)].map((device) =>
+    fromTypedArray(data, shape, { ...options, device })
+  );
+  linkReplicas(copies);
+  return copies;
 }
 
 /** A tensor filled with `value`. */

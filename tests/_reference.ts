@@ -631,3 +631,94 @@ export function sgdTorchStep(s: SgdStepInput): { w: F64; v: F64 } {
   }
   return { w, v };
 }
+
+// Top-k error ----------------------------------------------------------------------------------
+
+/** Error counts of {@linkcode topKErrors}. */
+export interface TopKResult {
+  /** Images whose label is not the highest-scoring class. */
+  top1: number;
+  /** Images whose label is not among the 5 highest-scoring classes. */
+  top5: number;
+  /** Images counted. */
+  count: number;
+  /** Error counts for each requested k, in the order of `ks`. */
+  errors: number[];
+}
+
+/**
+ * Counts top-k errors for a batch of scores laid out row-major as
+ * `[count, numClasses]` (logits or probabilities: any monotone score works).
+ *
+ * Ties: the label counts as within the top k when fewer than k classes score
+ * strictly higher than it, so a tie never causes an error (the optimistic
+ * choice; a sort-based top-k would break ties arbitrarily). A k at or above
+ * `numClasses` therefore never errs. A NaN score for the label is always an error
+ * for every k, and NaN scores of other classes never count as higher, so a
+ * diverged network cannot look accurate.
+ *
+ * @param logits Scores, `labels.length * numClasses` values.
+ * @param numClasses Classes per row.
+ * @param labels True class per row, in `[0, numClasses)`.
+ * @param ks Which k to report in `errors`; top-1 and top-5 are always reported.
+ *
+ * @example
+ * ```ts
+ * import { topKErrors } from "./_reference.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Two images, three classes: the first is right, the second is second-best.
+ * const logits = new Float32Array([3, 1, 0, 2, 1, 0]);
+ * const r = topKErrors(logits, 3, new Int32Array([0, 1]), [1, 2]);
+ * assert.deepEqual(r, { top1: 1, top5: 0, count: 2, errors: [1, 0] });
+ * ```
+ */
+export function topKErrors(
+  logits: Float32Array,
+  numClasses: number,
+  labels: Int32Array,
+  ks: readonly number[] = [1, 5],
+): TopKResult {
+  const count = labels.length;
+  if (!Number.isInteger(numClasses) || numClasses <= 0) {
+    throw new RangeError(`numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (logits.length !== count * numClasses) {
+    throw new RangeError(
+      `logits has ${logits.length} values, expected ${count} x ${numClasses} = ${
+        count * numClasses
+      }`,
+    );
+  }
+  for (const k of ks) {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be an integer >= 1, got ${k}`);
+  }
+  const errors = ks.map(() => 0);
+  let top1 = 0;
+  let top5 = 0;
+  for (let i = 0; i < count; i++) {
+    const label = labels[i];
+    if (label < 0 || label >= numClasses) {
+      throw new RangeError(`label ${label} of row ${i} is outside [0, ${numClasses})`);
+    }
+    const rank = rankOfLabel(logits, i * numClasses, numClasses, label);
+    if (rank >= 1) top1++;
+    if (rank >= 5) top5++;
+    for (let j = 0; j < ks.length; j++) if (rank >= ks[j]) errors[j]++;
+  }
+  return { top1, top5, count, errors };
+}
+
+/** Number of classes scoring strictly above the label; Infinity (an error for any k) if NaN. */
+function rankOfLabel(
+  scores: Float32Array,
+  offset: number,
+  numClasses: number,
+  label: number,
+): number {
+  const target = scores[offset + label];
+  if (Number.isNaN(target)) return Infinity;
+  let above = 0;
+  for (let c = 0; c < numClasses; c++) if (scores[offset + c] > target) above++;
+  return above;
+}

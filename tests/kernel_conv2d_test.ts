@@ -9,9 +9,13 @@
 import assert from "node:assert/strict";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
 import {
+  algorithmName,
   conv2d,
   type Conv2dGeometry,
   conv2dOutputSize,
+  CONV_GPU_TILES,
+  CONV_SMALL_TILE,
+  type ConvAlgorithm,
   type DirectTile,
 } from "../kernels/conv2d.ts";
 import {
@@ -99,6 +103,8 @@ interface Case {
   relu?: boolean;
   maxBindingBytes?: number;
   tiles?: { forward?: DirectTile; gradInput?: DirectTile; gradWeight?: WeightTile };
+  /** Forces an algorithm per pass. */
+  algorithms?: { forward?: ConvAlgorithm; gradInput?: ConvAlgorithm; gradWeight?: ConvAlgorithm };
   splits?: number;
   /** Add to random initial gradW and gradB. */
   accumulate?: boolean;
@@ -123,13 +129,15 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   const dw = upload(device, c.accumulate ? W0.data : nan(W.data.length));
   const db = upload(device, c.accumulate ? B0.data : nan(B.data.length));
   const mb = c.maxBindingBytes;
-  conv2d(device, g, { x, w, out, bias, relu: c.relu, maxBindingBytes: mb, tile: c.tiles?.forward });
+  const algorithm = c.algorithms?.forward, tile = c.tiles?.forward;
+  conv2d(device, g, { x, w, out, bias, relu: c.relu, maxBindingBytes: mb, tile, algorithm });
   conv2dBackwardInput(device, g, {
     gradOut: dy,
     w,
     gradX: dx,
     maxBindingBytes: mb,
     tile: c.tiles?.gradInput,
+    algorithm: c.algorithms?.gradInput,
   });
   conv2dBackwardWeight(device, g, {
     x,
@@ -139,6 +147,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     maxBindingBytes: mb,
     tile: c.tiles?.gradWeight,
     splits: c.splits,
+    algorithm: c.algorithms?.gradWeight,
   });
   conv2dBackwardBias(device, g, {
     gradOut: dy,
@@ -279,6 +288,83 @@ Deno.test("conv2d kernels", async (t) => {
         forward: { ty: 3, tx: 5, q: 8, wg: 4 },
         gradInput: { ty: 2, tx: 3, q: 4, wg: 16 },
         gradWeight: { q: 12, qc: 2, kb: 2, wg: 16 },
+      },
+    });
+  });
+
+  await t.step("the GEMM core: every tile, split-K, edge sizes", async () => {
+    // Each variant is forced, so none goes untested because lavapipe's default never picks it.
+    // Sizes: N (channels per group) 1, 7, 33; a 1×1 convolution (a plain GEMM, K = channels);
+    // stride 2 with an input gradient that skips taps; groups; pixels that fill no tile.
+    const cases: [string, Conv2dGeometry][] = [
+      [
+        "3×3 p1 g2, 7 channels a group",
+        geometry({ inChannels: 6, outChannels: 14, groups: 2, padH: 1, padW: 1 }),
+      ],
+      [
+        "5×5 s2 p2, odd sizes",
+        geometry({
+          batch: 1,
+          outChannels: 7,
+          height: 13,
+          width: 11,
+          kernelH: 5,
+          kernelW: 5,
+          strideH: 2,
+          strideW: 2,
+          padH: 2,
+          padW: 2,
+        }),
+      ],
+      [
+        "1×1: a plain GEMM, 33 outputs",
+        geometry({
+          batch: 3,
+          inChannels: 33,
+          outChannels: 33,
+          height: 7,
+          width: 5,
+          kernelH: 1,
+          kernelW: 1,
+        }),
+      ],
+      [
+        "one output channel, 11×11 s4",
+        geometry({
+          batch: 1,
+          inChannels: 1,
+          outChannels: 1,
+          height: 33,
+          width: 29,
+          kernelH: 11,
+          kernelW: 11,
+          strideH: 4,
+          strideW: 4,
+        }),
+      ],
+    ];
+    for (const tile of [...CONV_GPU_TILES, CONV_SMALL_TILE]) {
+      for (const [label, g] of cases) {
+        const gemm = (splits: number): ConvAlgorithm => ({ kind: "gemm", tile, splits });
+        const split = tile === CONV_SMALL_TILE ? 1 : 3;
+        await check(device, `${label}, ${algorithmName(gemm(split))}`, {
+          g,
+          bias: true,
+          relu: split > 1,
+          accumulate: split === 1,
+          algorithms: { forward: gemm(1), gradInput: gemm(1), gradWeight: gemm(split) },
+        });
+      }
+    }
+    // Batch splitting with unaligned sample offsets through the GEMM path.
+    await check(device, "gemm, 1 sample per run", {
+      g: geometry({ batch: 3 }),
+      maxBindingBytes: 800,
+      accumulate: true,
+      algorithms: {
+        forward: { kind: "gemm", tile: CONV_SMALL_TILE },
+        gradInput: { kind: "gemm", tile: CONV_SMALL_TILE },
+        gradWeight: { kind: "gemm", tile: CONV_GPU_TILES[2], splits: 2 },
       },
     });
   });

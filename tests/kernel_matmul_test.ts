@@ -6,7 +6,15 @@
 
 import assert from "node:assert/strict";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
-import { HARDWARE_TILE, matmul, type MatmulArgs, SOFTWARE_TILE } from "../kernels/matmul.ts";
+import {
+  GPU_TILES,
+  HARDWARE_TILE,
+  matmul,
+  type MatmulArgs,
+  SKINNY_TILE,
+  SMALL_TILE,
+  SOFTWARE_TILE,
+} from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias"> & {
@@ -119,7 +127,7 @@ Deno.test("matmul kernel", async (t) => {
     );
     // 76 800 workgroups of a 4×4 tile: more than one grid dimension holds (65 535), so the
     // device folds the grid and the kernel recovers the flat index.
-    const tile = { tileM: 4, tileN: 4, tileK: 4, rowsPerThread: 1, colsPerThread: 4 };
+    const tile = { tileM: 4, tileN: 4, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
     const folded = operands({ m: 64, n: 64, k: 1, batch: 300, batchStrideB: 0, tile }, 15);
     await check(device, folded, "folded grid");
   });
@@ -165,11 +173,30 @@ Deno.test("matmul kernel", async (t) => {
   });
 
   await t.step("the large-product tiles", async () => {
-    const fewRows = { tileM: 4, tileN: 64, tileK: 32, rowsPerThread: 1, colsPerThread: 4 };
-    for (const [m, tile] of [[130, SOFTWARE_TILE], [130, HARDWARE_TILE], [3, fewRows]] as const) {
+    for (
+      const [m, tile] of [[130, SOFTWARE_TILE], [130, HARDWARE_TILE], [3, SKINNY_TILE]] as const
+    ) {
       const h = operands({ m, n: 260, k: 33, transA: true, tile }, 5);
       await check(device, { ...h, bias: uniform(260, 6), relu: true }, JSON.stringify(tile));
     }
+  });
+
+  await t.step("every tile and split-K at sizes 1, 7, 33, 129 and ragged ones", async () => {
+    // Each variant forced explicitly, so none goes untested because no default picks it here.
+    const tiles = [...GPU_TILES, SMALL_TILE, SKINNY_TILE];
+    const shapes = [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [70, 45, 1]];
+    let seed = 300;
+    for (const tile of tiles) {
+      for (const [m, n, k] of shapes) {
+        for (const splits of k >= 33 ? [1, 3] : [1]) {
+          const h = operands({ m, n, k, transB: (m + k) % 2 === 0, tile, splits }, seed++);
+          const label = `${JSON.stringify(tile)} ${m}×${n}×${k} splits ${splits}`;
+          await check(device, { ...h, bias: uniform(n, seed), relu: splits > 1 }, label);
+        }
+      }
+    }
+    const acc = operands({ m: 33, n: 20, k: 129, splits: 4, tile: GPU_TILES[1] }, 9);
+    await check(device, { ...acc, accumulate: true, out0: uniform(33 * 20, 10) }, "split acc");
   });
 
   await t.step("argument checks", () => {

@@ -1,16 +1,28 @@
+/**
+ * Classification metrics: the top-k rule (the host reference, then the GPU counter the trainer
+ * and `evaluate` use, on the same cases), the ten-crop validation against a host computation,
+ * and the progress line.
+ */
+
 import assert from "node:assert/strict";
-import {
-  averageProbabilities,
-  meanNegativeLogLikelihood,
-  MetricAccumulator,
-  topKErrors,
-} from "../train/metrics.ts";
-import { formatDuration, ProgressReporter } from "../train/progress.ts";
+import { defaultDevice, fromTypedArray } from "../mod.ts";
+import { Flatten } from "../nn/flatten.ts";
+import { Linear } from "../nn/linear.ts";
+import { Sequential } from "../nn/sequential.ts";
+import { Generator } from "../tensor/random.ts";
+import { ArrayDataset } from "../train/data/array_dataset.ts";
+import { tenCrop } from "../train/data/augment.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { StepStatistics } from "../train/_step_stats.ts";
+import { formatDuration, ProgressReporter } from "../cli/progress.ts";
+import { mulberry32, topKErrors } from "./_reference.ts";
+
+const device = await defaultDevice();
 
 const f32 = (values: number[]) => new Float32Array(values);
 const i32 = (values: number[]) => new Int32Array(values);
 
-Deno.test("topKErrors", async (t) => {
+Deno.test("topKErrors (the host reference)", async (t) => {
   await t.step("counts top-1 and top-5 errors by rank", () => {
     // 7 classes; the label's score is ranked 0, 1, 4, 5 and 6 (0 = best).
     const row = [6, 5, 4, 3, 2, 1, 0];
@@ -60,86 +72,94 @@ Deno.test("topKErrors", async (t) => {
   });
 });
 
-Deno.test("averageProbabilities", async (t) => {
-  await t.step("softmax per row, averaged over arrays", () => {
-    const crops = [f32([0, 0, Math.log(3), 0]), f32([Math.log(3), 0, 0, 0])];
-    const p = averageProbabilities(crops, 2);
-    const expected = [(0.5 + 0.75) / 2, (0.5 + 0.25) / 2, (0.75 + 0.5) / 2, (0.25 + 0.5) / 2];
-    p.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${i}: ${v}`));
+/** Top-1 and top-5 error counts of a batch, counted on the GPU as training counts them. */
+async function gpuTopK(logits: number[], classes: number, labels: number[]): Promise<number[]> {
+  const stats = new StepStatistics(device);
+  const n = labels.length;
+  const scores = fromTypedArray(f32(logits), [n, classes]);
+  const y = fromTypedArray(i32(labels), [n], { dtype: "i32" });
+  const loss = fromTypedArray(f32([0]), [1]);
+  stats.record(loss, scores, y, false);
+  const s = await stats.drain();
+  for (const t of [scores, y, loss]) t.dispose();
+  stats.dispose();
+  return [s.top1, s.top5];
+}
+
+Deno.test("top-k errors on the GPU follow the same rule", async (t) => {
+  await t.step("by rank", async () => {
+    const row = [6, 5, 4, 3, 2, 1, 0];
+    const logits = [...row, ...row, ...row, ...row, ...row];
+    assert.deepEqual(await gpuTopK(logits, 7, [0, 1, 4, 5, 6]), [4, 2]);
   });
 
-  await t.step("stable for huge logits; rows sum to 1", () => {
-    const p = averageProbabilities([f32([1000, 999, -1000])], 3);
-    assert.ok(p.every(Number.isFinite));
-    assert.ok(Math.abs(p[0] + p[1] + p[2] - 1) < 1e-6);
-    assert.ok(Math.abs(p[0] - 1 / (1 + Math.exp(-1))) < 1e-6);
+  await t.step("ties count in the label's favour", async () => {
+    assert.deepEqual(await gpuTopK([1, 1, 1], 3, [2]), [0, 0]);
+    assert.deepEqual(await gpuTopK([5, 3, 3], 3, [2]), [1, 0]);
+    assert.deepEqual(await gpuTopK([9, 9, 9, 9, 9, 1, 1], 7, [5]), [1, 1]);
   });
 
-  await t.step("feeds topKErrors and the NLL", () => {
-    const p = averageProbabilities([f32([2, 0]), f32([0, 1])], 2);
-    assert.equal(topKErrors(p, 2, i32([0])).top1, 0);
-    const nll = meanNegativeLogLikelihood(p, 2, i32([0]));
-    assert.ok(Math.abs(nll + Math.log(p[0])) < 1e-6);
-    assert.ok(Number.isFinite(meanNegativeLogLikelihood(f32([1, 0]), 2, i32([1]))));
+  await t.step("fewer classes than k never err at k", async () => {
+    assert.deepEqual(await gpuTopK([3, 2, 1, 1, 2, 3], 3, [2, 0]), [2, 0]);
   });
 
-  await t.step("rejects mismatched input", () => {
-    assert.throws(() => averageProbabilities([], 2), RangeError);
-    assert.throws(() => averageProbabilities([f32([1, 2]), f32([1])], 2), RangeError);
-    assert.throws(() => averageProbabilities([f32([1, 2, 3])], 2), RangeError);
+  await t.step("NaN for the label is an error, NaN elsewhere is ignored", async () => {
+    assert.deepEqual(await gpuTopK([NaN, NaN], 2, [0]), [1, 1]);
+    assert.deepEqual(await gpuTopK([NaN, 1], 2, [1]), [0, 0]);
   });
 });
 
-Deno.test("MetricAccumulator", async (t) => {
-  await t.step("weights loss by batch size; error rates; throughput", () => {
-    let now = 1000;
-    const acc = new MetricAccumulator({ now: () => now });
-    acc.add({ loss: 4, count: 30, top1: 30, top5: 15 });
-    acc.add({ loss: 2, count: 10, top1: 2, top5: 1 });
-    now = 3000;
-    const s = acc.summary();
-    assert.equal(s.loss, (4 * 30 + 2 * 10) / 40);
-    assert.equal(s.top1, 32 / 40);
-    assert.equal(s.top5, 16 / 40);
-    assert.deepEqual([s.count, s.steps, s.skippedSteps, s.seconds, s.imagesPerSec], [
-      40,
-      2,
-      0,
-      2,
-      20,
-    ]);
+Deno.test("ten-crop validation: softmax averaged over the crops, then loss and top-k", async () => {
+  const size = 8, crop = 6, classes = 7, count = 5;
+  const rng = mulberry32(11);
+  const pixels = Uint8Array.from(
+    { length: count * size * size * 3 },
+    () => Math.floor(rng() * 256),
+  );
+  const labels = Int32Array.from({ length: count }, (_, i) => (i * 3) % classes);
+  const data = new ArrayDataset({
+    pixels,
+    labels,
+    height: size,
+    width: size,
+    classNames: Array.from({ length: classes }, (_, i) => `c${i}`),
   });
+  const model = new Sequential(
+    new Flatten(),
+    new Linear({ inFeatures: 3 * crop * crop, outFeatures: classes, generator: new Generator(5) }),
+  );
+  const augment = { crop, scale: 1 / 255 };
+  const r = await evaluate(model, data, { tenCrop: true, augment, batchSize: 2 });
 
-  await t.step("non-finite loss is skipped but its images count for throughput", () => {
-    let now = 0;
-    const acc = new MetricAccumulator({ now: () => now });
-    assert.equal(acc.add({ loss: 1, count: 10, top1: 5 }), true);
-    assert.equal(acc.add({ loss: Infinity, count: 10, top1: 0 }), false);
-    assert.equal(acc.add({ loss: NaN, count: 10 }), false);
-    now = 1000;
-    const s = acc.summary();
-    assert.deepEqual([s.loss, s.top1, s.count, s.skippedSteps, s.imagesPerSec], [
-      1,
-      0.5,
-      10,
-      2,
-      30,
-    ]);
-    assert.ok(Number.isNaN(s.top5));
-  });
-
-  await t.step("addLogits and reset", () => {
-    let now = 0;
-    const acc = new MetricAccumulator({ now: () => now });
-    acc.addLogits(0.5, f32([1, 0, 1, 0]), 2, i32([0, 1]));
-    assert.deepEqual([acc.summary().top1, acc.summary().top5], [0.5, 0]);
-    now = 50;
-    acc.reset();
-    const s = acc.summary();
-    assert.ok(Number.isNaN(s.loss));
-    assert.deepEqual([s.count, s.seconds], [0, 0]);
-    assert.ok(Number.isNaN(s.imagesPerSec));
-  });
+  // The same on the host, in float64.
+  const weight = await model.namedParameters()[0][1].data();
+  const bias = await model.namedParameters()[1][1].data();
+  const inputs = 3 * crop * crop;
+  const averaged: number[] = [];
+  let nll = 0;
+  for (let i = 0; i < count; i++) {
+    const batch = tenCrop([data.get(i)], augment);
+    const mean = new Array<number>(classes).fill(0);
+    for (let c = 0; c < 10; c++) {
+      const x = batch.images.subarray(c * inputs, (c + 1) * inputs);
+      const z = Array.from({ length: classes }, (_, k) => {
+        let s = bias[k];
+        for (let j = 0; j < inputs; j++) s += weight[k * inputs + j] * x[j];
+        return s;
+      });
+      const top = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - top));
+      const sum = e.reduce((a, b) => a + b, 0);
+      e.forEach((v, k) => (mean[k] += v / sum / 10));
+    }
+    averaged.push(...mean);
+    nll -= Math.log(mean[labels[i]] + 1e-12) / count;
+  }
+  const want = topKErrors(Float32Array.from(averaged), classes, labels);
+  assert.equal(r.count, count);
+  assert.equal(r.top1, want.top1 / count);
+  assert.equal(r.top5, want.top5 / count);
+  assert.ok(Math.abs(r.loss - nll) < 1e-5, `loss ${r.loss} vs ${nll}`);
 });
 
 Deno.test("ProgressReporter", async (t) => {

@@ -39,7 +39,7 @@ async function download(t: Tensor): Promise<ref.F64> {
 
 interface Case {
   label: string;
-  layer: Module & { forward(x: Tensor): Tensor };
+  layer: Module;
   input: ref.F64;
   /** The reference forward, given the input then the parameters in namedParameters order. */
   reference: (x: ref.F64, params: ref.F64[]) => ref.F64;
@@ -51,7 +51,7 @@ async function check(c: Case): Promise<void> {
   const rtol = c.rtol ?? 1e-4;
   const params = await Promise.all(c.layer.parameters().map(download));
   const x = upload(c.input, true);
-  const y = c.layer.forward(x);
+  const y = await c.layer.forward(x);
   const expected = c.reference(c.input, params);
   assert.deepEqual([...y.shape], expected.shape, `${c.label}: output shape`);
   assertClose(await y.data(), expected.data, { rtol, atol: 1e-5, label: `${c.label} forward` });

@@ -82,6 +82,9 @@ Deno.test("nn Module", async (t) => {
         this.registerModule(name, new ReLU());
         if (twice) this.registerModule(name, new ReLU());
       }
+      forward(x: Tensor): Tensor {
+        return x;
+      }
     }
     assert.throws(() => new Bad("a.b"), /invalid name/);
     assert.throws(() => new Bad("x", true), /registered twice/);

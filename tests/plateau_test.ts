@@ -1,16 +1,21 @@
 import assert from "node:assert/strict";
 import { type PlateauOptions, ReduceLROnPlateau } from "../train/plateau.ts";
 
+/** An optimiser as the scheduler sees it: learning rates only. */
+function groups(lr = 0.1) {
+  return { paramGroups: [{ lr }] };
+}
+
 /** Runs a metric sequence; returns the lr after each step and the steps that reduced. */
 function run(options: PlateauOptions, metrics: number[], lr0 = 0.1) {
-  const sched = new ReduceLROnPlateau(options);
-  let lr = lr0;
+  const optimizer = { paramGroups: [{ lr: lr0 }] };
+  const sched = new ReduceLROnPlateau(optimizer, options);
   const lrs: number[] = [];
   const reducedAt: number[] = [];
   metrics.forEach((m, i) => {
-    const d = sched.step(m, lr);
-    lr = d.lr;
-    lrs.push(lr);
+    const d = sched.step(m);
+    assert.equal(d.lr, optimizer.paramGroups[0].lr);
+    lrs.push(d.lr);
     if (d.reduced) reducedAt.push(i + 1);
   });
   return { lrs, reducedAt, sched };
@@ -18,12 +23,17 @@ function run(options: PlateauOptions, metrics: number[], lr0 = 0.1) {
 
 Deno.test("ReduceLROnPlateau", async (t) => {
   await t.step("defaults match PyTorch", () => {
-    const s = new ReduceLROnPlateau({ patience: 10 });
+    const s = new ReduceLROnPlateau(groups(), { patience: 10 });
     assert.deepEqual(
       [s.mode, s.factor, s.threshold, s.thresholdMode, s.cooldown, s.minLr, s.eps],
       ["min", 0.1, 1e-4, "rel", 0, 0, 1e-8],
     );
-    assert.deepEqual(s.state(), { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: 0 });
+    assert.deepEqual(s.stateDict(), {
+      best: null,
+      numBadEpochs: 0,
+      cooldownCounter: 0,
+      lastEpoch: 0,
+    });
   });
 
   await t.step("reduces on the (patience + 1)-th bad epoch, then restarts counting", () => {
@@ -41,8 +51,8 @@ Deno.test("ReduceLROnPlateau", async (t) => {
   await t.step("an improvement resets the bad-epoch count", () => {
     const { reducedAt, sched } = run({ patience: 1 }, [1, 1, 0.9, 0.95, 0.8, 0.85]);
     assert.deepEqual(reducedAt, []);
-    assert.equal(sched.state().numBadEpochs, 1);
-    assert.equal(sched.state().best, 0.8);
+    assert.equal(sched.stateDict().numBadEpochs, 1);
+    assert.equal(sched.stateDict().best, 0.8);
   });
 
   await t.step("relative threshold: must beat best * (1 - threshold)", () => {
@@ -51,7 +61,7 @@ Deno.test("ReduceLROnPlateau", async (t) => {
     assert.deepEqual(run(rel, [1, 0.91]).reducedAt, [2]);
     assert.deepEqual(run(rel, [1, 0.89]).reducedAt, []);
     // Exactly on the boundary is not strictly better.
-    const s = new ReduceLROnPlateau(rel);
+    const s = new ReduceLROnPlateau(groups(), rel);
     assert.equal(s.isBetter(0.9, 1), false);
     assert.equal(s.isBetter(0.8999, 1), true);
   });
@@ -66,7 +76,7 @@ Deno.test("ReduceLROnPlateau", async (t) => {
   });
 
   await t.step("max mode", () => {
-    const s = new ReduceLROnPlateau({ patience: 0, mode: "max", threshold: 0.1 });
+    const s = new ReduceLROnPlateau(groups(), { patience: 0, mode: "max", threshold: 0.1 });
     assert.equal(s.isBetter(1.11, 1), true);
     assert.equal(s.isBetter(1.09, 1), false);
     assert.deepEqual(run({ patience: 0, mode: "max" }, [1, 2, 1.5]).reducedAt, [3]);
@@ -77,14 +87,14 @@ Deno.test("ReduceLROnPlateau", async (t) => {
     // reset to 0); epochs 6, 7 bad -> reduction at 7.
     const { reducedAt, sched } = run({ patience: 1, cooldown: 2 }, [1, 1, 1, 1, 1, 1, 1]);
     assert.deepEqual(reducedAt, [3, 7]);
-    assert.equal(sched.state().cooldownCounter, 2);
+    assert.equal(sched.stateDict().cooldownCounter, 2);
     // Without cooldown the second reduction comes two epochs earlier.
     assert.deepEqual(run({ patience: 1 }, [1, 1, 1, 1, 1, 1, 1]).reducedAt, [3, 5, 7]);
   });
 
   await t.step("cooldown: improvements during cooldown still update best", () => {
     const { sched } = run({ patience: 0, cooldown: 3 }, [1, 1, 0.5]);
-    assert.equal(sched.state().best, 0.5);
+    assert.equal(sched.stateDict().best, 0.5);
     assert.equal(sched.inCooldown, true);
   });
 
@@ -97,27 +107,27 @@ Deno.test("ReduceLROnPlateau", async (t) => {
   });
 
   await t.step("eps: a reduction smaller than eps is skipped and explained", () => {
-    const s = new ReduceLROnPlateau({ patience: 0, eps: 1e-8 });
-    s.step(1, 1e-8);
-    const d = s.step(1, 1e-8); // 1e-8 -> 1e-9 is a change of 9e-9 <= eps
+    const s = new ReduceLROnPlateau(groups(1e-8), { patience: 0, eps: 1e-8 });
+    s.step(1);
+    const d = s.step(1); // 1e-8 -> 1e-9 is a change of 9e-9 <= eps
     assert.equal(d.reduced, false);
     assert.equal(d.lr, 1e-8);
     assert.match(d.reason ?? "", /kept/);
     // PyTorch still resets the bad epochs and starts the cooldown.
-    assert.equal(s.state().numBadEpochs, 0);
+    assert.equal(s.stateDict().numBadEpochs, 0);
   });
 
   await t.step("NaN metric counts as a bad epoch", () => {
     const { reducedAt, sched } = run({ patience: 1 }, [1, NaN, NaN]);
     assert.deepEqual(reducedAt, [3]);
-    assert.equal(sched.state().best, 1);
+    assert.equal(sched.stateDict().best, 1);
   });
 
   await t.step("reason names the metric, the values and the new lr", () => {
-    const s = new ReduceLROnPlateau({ patience: 1, metricName: "val top-1 error" });
-    s.step(0.5, 0.01);
-    assert.equal(s.step(0.6, 0.01).reason, undefined);
-    const d = s.step(0.55, 0.01);
+    const s = new ReduceLROnPlateau(groups(0.01), { patience: 1, metricName: "val top-1 error" });
+    s.step(0.5);
+    assert.equal(s.step(0.6).reason, undefined);
+    const d = s.step(0.55);
     assert.equal(d.reduced, true);
     assert.equal(
       d.reason,
@@ -129,55 +139,54 @@ Deno.test("ReduceLROnPlateau", async (t) => {
   await t.step("state save/restore mid-way gives identical decisions", () => {
     const options: PlateauOptions = { patience: 2, cooldown: 1, threshold: 0.01, minLr: 1e-4 };
     const metrics = [0.9, 0.8, 0.8, 0.81, 0.79, 0.795, 0.8, 0.8, 0.7, 0.71, 0.72, 0.73, 0.73, 0.74];
-    const reference = new ReduceLROnPlateau(options);
+    const reference = new ReduceLROnPlateau(groups(0.01), options);
     const refDecisions = [];
-    let lr = 0.01;
-    for (const m of metrics) {
-      const d = reference.step(m, lr);
-      lr = d.lr;
-      refDecisions.push(d);
-    }
+    for (const m of metrics) refDecisions.push(reference.step(m));
     assert.ok(refDecisions.some((d) => d.reduced), "sequence should exercise a reduction");
 
     for (let cut = 0; cut <= metrics.length; cut++) {
-      const first = new ReduceLROnPlateau(options);
+      const optimizer = groups(0.01);
+      const first = new ReduceLROnPlateau(optimizer, options);
       const decisions = [];
-      lr = 0.01;
-      for (const m of metrics.slice(0, cut)) {
-        const d = first.step(m, lr);
-        lr = d.lr;
-        decisions.push(d);
-      }
-      const saved = JSON.parse(JSON.stringify(first.state()));
-      const resumed = cut % 2 === 0
-        ? ReduceLROnPlateau.fromState(options, saved)
-        : new ReduceLROnPlateau(options);
-      if (cut % 2 === 1) resumed.load(saved);
-      for (const m of metrics.slice(cut)) {
-        const d = resumed.step(m, lr);
-        lr = d.lr;
-        decisions.push(d);
-      }
+      for (const m of metrics.slice(0, cut)) decisions.push(first.step(m));
+      // A checkpoint holds the optimiser's learning rate and the scheduler's state.
+      const saved = JSON.parse(JSON.stringify(first.stateDict()));
+      const resumed = new ReduceLROnPlateau(groups(optimizer.paramGroups[0].lr), options);
+      resumed.loadStateDict(saved);
+      for (const m of metrics.slice(cut)) decisions.push(resumed.step(m));
       assert.deepEqual(decisions, refDecisions, `cut at ${cut}`);
-      assert.deepEqual(resumed.state(), reference.state());
+      assert.deepEqual(resumed.stateDict(), reference.stateDict());
     }
   });
 
+  await t.step("every parameter group is reduced, each clamped to minLr on its own", () => {
+    const optimizer = { paramGroups: [{ lr: 0.1 }, { lr: 0.002 }] };
+    const s = new ReduceLROnPlateau(optimizer, { patience: 0, minLr: 0.001 });
+    s.step(1);
+    assert.equal(s.step(1).reduced, true);
+    assert.deepEqual(optimizer.paramGroups.map((g) => g.lr), [0.010000000000000002, 0.001]);
+  });
+
   await t.step("reset forgets best, bad epochs and cooldown", () => {
-    const s = new ReduceLROnPlateau({ patience: 0, cooldown: 2 });
-    s.step(1, 0.1);
-    s.step(1, 0.1);
+    const s = new ReduceLROnPlateau(groups(), { patience: 0, cooldown: 2 });
+    s.step(1);
+    s.step(1);
     s.reset();
-    assert.deepEqual(s.state(), { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: 2 });
+    assert.deepEqual(s.stateDict(), {
+      best: null,
+      numBadEpochs: 0,
+      cooldownCounter: 0,
+      lastEpoch: 2,
+    });
   });
 
   await t.step("rejects invalid options and state", () => {
-    assert.throws(() => new ReduceLROnPlateau({ patience: 1, factor: 1 }), RangeError);
-    assert.throws(() => new ReduceLROnPlateau({ patience: -1 }), RangeError);
-    assert.throws(() => new ReduceLROnPlateau({ patience: 1.5 }), RangeError);
-    const s = new ReduceLROnPlateau({ patience: 1 });
+    assert.throws(() => new ReduceLROnPlateau(groups(), { patience: 1, factor: 1 }), RangeError);
+    assert.throws(() => new ReduceLROnPlateau(groups(), { patience: -1 }), RangeError);
+    assert.throws(() => new ReduceLROnPlateau(groups(), { patience: 1.5 }), RangeError);
+    const s = new ReduceLROnPlateau(groups(), { patience: 1 });
     assert.throws(
-      () => s.load({ best: 1, numBadEpochs: -1, cooldownCounter: 0, lastEpoch: 0 }),
+      () => s.loadStateDict({ best: 1, numBadEpochs: -1, cooldownCounter: 0, lastEpoch: 0 }),
       TypeError,
     );
   });

@@ -11,7 +11,7 @@ import {
   readMetrics,
   truncateMetrics,
 } from "../train/run_log.ts";
-import { CURVES_SVG, renderTrainingSvg, writeTrainingPlot } from "../train/plot_svg.ts";
+import { CURVES_SVG, renderTrainingSvg, writeTrainingPlot } from "../cli/plot_svg.ts";
 
 /** Rounded so the CSV text is predictable (0.9 - 0.06 is 0.8400000000000001). */
 const r4 = (v: number) => Number(v.toFixed(4));

@@ -17,8 +17,7 @@ import {
   stepGuard,
 } from "../kernels/sgd.ts";
 import { SGD, type SgdFormulation } from "../train/sgd.ts";
-import { topKErrors } from "../train/metrics.ts";
-import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep } from "./_reference.ts";
+import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep, topKErrors } from "./_reference.ts";
 
 const device = await defaultDevice();
 
@@ -223,30 +222,31 @@ Deno.test("SGD state round-trips velocities and hyperparameters; parameters with
   assert.equal(opt.step(), 1); // b has no gradient
   opt.zeroGrad();
   opt.setLearningRate(0.05, 1);
-  const state = await opt.state();
-  assert.deepEqual(Object.keys(state.velocities), ["a"]);
-  assert.equal(state.groups[1].lr, 0.05);
+  const state = await opt.stateDict();
+  assert.deepEqual(Object.keys(state.state), ["a"]);
+  assert.equal(state.paramGroups[1].lr, 0.05);
   assert.equal(state.steps, 1);
-  const json = JSON.parse(JSON.stringify({ ...state, velocities: {} }));
+  const json = JSON.parse(JSON.stringify({ ...state, state: {} }));
   const restored = new SGD([
     { params: [a], names: ["a"], lr: 1 },
     { params: [b], names: ["b"], lr: 1 },
   ]);
-  restored.loadState({ ...json, velocities: state.velocities });
-  assert.deepEqual(restored.groups.map((g) => [g.lr, g.formulation]), [[0.1, "paper"], [
+  await restored.loadStateDict({ ...json, state: state.state });
+  assert.deepEqual(restored.paramGroups.map((g) => [g.lr, g.formulation]), [[0.1, "paper"], [
     0.05,
     "pytorch",
   ]]);
-  assertClose(await restored.velocity(a)!.data(), state.velocities.a.data, 0, "v");
+  assertClose(await restored.velocity(a)!.data(), await state.state.a.data(), 0, "v");
   assert.equal(restored.velocity(b), undefined);
-  assert.throws(
+  await assert.rejects(
     () =>
-      restored.loadState({
+      restored.loadStateDict({
         ...state,
-        velocities: { a: { shape: [10], data: new Float32Array(10) } },
+        state: { a: { shape: [10], data: new Float32Array(10) } },
       }),
     /shape/,
   );
+  for (const t of Object.values(state.state)) t.dispose();
   opt.dispose();
   restored.dispose();
   a.dispose();

@@ -23,7 +23,7 @@ import {
 } from "../train/checkpoint.ts";
 import { SGD } from "../train/sgd.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
-import { train } from "../train/trainer.ts";
+import { train } from "../train/train.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { Flatten } from "../nn/flatten.ts";
 
@@ -48,10 +48,13 @@ function state(epochsDone: number, step: number): Omit<
       dropLast: true,
     },
     generators: { dropout: { seed: 3, offset: step } },
-    scheduler: { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: epochsDone },
+    callbacks: {
+      scheduler: { best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: epochsDone },
+    },
     partialEpoch: null,
     nonFinite: { consecutive: 0, total: 0 },
     elapsedSeconds: epochsDone,
+    history: [],
   };
 }
 
@@ -81,7 +84,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   step();
   const first = await saveTrainingCheckpoint(runDir, {
     model,
-    optimizer: await sgd.state(),
+    optimizer: await sgd.stateDict(),
     state: state(1, 5),
   });
   const weightsAtFirst = await model.getParameter("weight").data();
@@ -104,7 +107,7 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
     await assert.rejects(
       saveTrainingCheckpoint(
         runDir,
-        { model, optimizer: await sgd.state(), state: state(2, 10) },
+        { model, optimizer: await sgd.stateDict(), state: state(2, 10) },
         { writeFile },
       ),
       /disk full/,
@@ -125,12 +128,12 @@ Deno.test("a failed save leaves the previous checkpoint in place, whatever step 
   const fresh = new Linear({ inFeatures: 3, outFeatures: 2, generator: new Generator(9) });
   await loadModelWeights(ckpt, fresh);
   assert.deepEqual(await fresh.getParameter("weight").data(), weightsAtFirst);
-  assert.deepEqual(Object.keys(ckpt.optimizer.velocities).sort(), ["bias", "weight"]);
+  assert.deepEqual(Object.keys(ckpt.optimizer.state).sort(), ["bias", "weight"]);
 
   // A successful save moves the pointer and prunes beyond `keep`.
   await saveTrainingCheckpoint(
     runDir,
-    { model, optimizer: await sgd.state(), state: state(2, 10) },
+    { model, optimizer: await sgd.stateDict(), state: state(2, 10) },
     {
       keep: 1,
     },
@@ -166,7 +169,6 @@ Deno.test("a checkpoint failing at an epoch's end fails the run and keeps the pr
       batchSize: 16,
       lr: 0.01,
       runDir,
-      progress: false,
       checkpoint: {
         writeFile: async (path, data) => {
           if (path.endsWith("state.json") && ++saves === 2) throw new Error("no space left");
@@ -195,13 +197,16 @@ Deno.test("a checkpoint is never written with non-finite weights or velocities",
   const { model, sgd } = linearWithOptimizer(1);
   const first = await saveTrainingCheckpoint(runDir, {
     model,
-    optimizer: await sgd.state(),
+    optimizer: await sgd.stateDict(),
     state: state(1, 5),
   });
   const pointer = await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER));
   // A velocity of NaN: refused before anything is written.
-  const poisoned = await sgd.state();
-  poisoned.velocities.weight.data[4] = NaN;
+  const poisoned = await sgd.stateDict();
+  const velocity = (await poisoned.state.weight.data()) as Float32Array;
+  velocity[4] = NaN;
+  poisoned.state.weight.dispose();
+  poisoned.state.weight = fromTypedArray(velocity, [2, 3]);
   await assert.rejects(
     saveTrainingCheckpoint(runDir, { model, optimizer: poisoned, state: state(2, 10) }),
     (e: Error) => {
@@ -219,7 +224,11 @@ Deno.test("a checkpoint is never written with non-finite weights or velocities",
     bias: { shape: [2], data: new Float32Array(2) },
   });
   await assert.rejects(
-    saveTrainingCheckpoint(runDir, { model, optimizer: await sgd.state(), state: state(2, 10) }),
+    saveTrainingCheckpoint(runDir, {
+      model,
+      optimizer: await sgd.stateDict(),
+      state: state(2, 10),
+    }),
     /model\.safetensors: not written: non-finite model values .* weight \(1\)/,
   );
   assert.equal(await Deno.readTextFile(join(runDir, CHECKPOINT_POINTER)), pointer);
@@ -234,12 +243,12 @@ Deno.test("a damaged latest checkpoint falls back to the previous one; a damaged
   const { model, sgd } = linearWithOptimizer(2);
   const first = await saveTrainingCheckpoint(runDir, {
     model,
-    optimizer: await sgd.state(),
+    optimizer: await sgd.stateDict(),
     state: state(1, 5),
   });
   const second = await saveTrainingCheckpoint(runDir, {
     model,
-    optimizer: await sgd.state(),
+    optimizer: await sgd.stateDict(),
     state: state(2, 10),
   });
   const modelFile = join(second, "model.safetensors");
@@ -291,7 +300,11 @@ Deno.test("temporary files a crash left beside the pointer and plot are removed"
   const stale = [".checkpoint.json.999999.0a1b2c3d.tmp", ".curves.svg.999999.deadbeef.tmp"];
   for (const name of stale) await Deno.writeTextFile(join(runDir, name), "half");
   await Deno.writeTextFile(join(runDir, "notes.tmp"), "not ours");
-  await saveTrainingCheckpoint(runDir, { model, optimizer: await sgd.state(), state: state(1, 5) });
+  await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(1, 5),
+  });
   const left: string[] = [];
   for await (const e of Deno.readDir(runDir)) left.push(e.name);
   assert.deepEqual(left.sort(), [CHECKPOINT_POINTER, CHECKPOINTS_DIR, "notes.tmp"].sort());

@@ -19,9 +19,10 @@ import { syntheticSplits } from "../train/data/synthetic.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { mulberry32 } from "./_reference.ts";
 import { CHECKPOINT_POINTER, latestCheckpoint } from "../train/checkpoint.ts";
-import { NonFiniteLossError, train } from "../train/trainer.ts";
+import { NonFiniteLossError } from "../train/trainer.ts";
+import { train } from "../train/train.ts";
 import { METRICS_CSV, METRICS_JSONL, readMetrics } from "../train/run_log.ts";
-import { CURVES_SVG } from "../train/plot_svg.ts";
+import { CURVES_SVG, curvesPlot } from "../cli/plot_svg.ts";
 
 await defaultDevice();
 
@@ -108,7 +109,7 @@ Deno.test("a short run lowers the loss and writes metrics, curves and checkpoint
     runDir,
     logEvery: 3,
     generators: { dropout: model.generator },
-    progress: false,
+    callbacks: [curvesPlot(runDir)],
   });
   assert.equal(result.epochsDone, 4);
   assert.equal(result.step, 4 * 8);
@@ -156,7 +157,6 @@ Deno.test("the scaled AlexNet trains end to end (one epoch, loss finite, error c
     augment: { crop: 16, flip: true },
     runDir,
     generators: { dropout: model.dropoutGenerator! },
-    progress: false,
     tenCrop: true,
   });
   const [row] = result.rows;
@@ -191,7 +191,6 @@ Deno.test("one device and two devices train the same network to the same weights
       augment: { flip: true },
       runDir,
       generators: { dropout: model.dropoutGenerator! },
-      progress: false,
     });
     assert.equal(result.step, 2);
     const dict = await model.stateDict();
@@ -231,7 +230,6 @@ Deno.test("non-finite losses are skipped on the GPU and counted", async () => {
     runDir,
     logEvery: 4,
     generators: { dropout: model.generator },
-    progress: false,
   });
   const rows = result.rows;
   assert.deepEqual(rows.map((r) => r.skippedSteps), [1, 2]); // 6 steps per epoch
@@ -259,7 +257,6 @@ Deno.test("too many non-finite losses in a row stop the run; the last good check
       logEvery: 2,
       maxConsecutiveNonFinite: 3,
       generators: { dropout: model.generator },
-      progress: false,
     }),
     (error: Error) => {
       assert.ok(error instanceof NonFiniteLossError);

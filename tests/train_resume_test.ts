@@ -14,7 +14,9 @@ import { Dropout } from "../nn/dropout.ts";
 import { Generator } from "../tensor/random.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
-import { Trainer, type TrainerOptions } from "../train/trainer.ts";
+import type { Trainer } from "../train/trainer.ts";
+import { createTrainer, type TrainOptions } from "../train/train.ts";
+import type { SGD } from "../train/sgd.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
 
 await defaultDevice();
@@ -55,7 +57,7 @@ const { train: trainData, val: valData } = syntheticSplits({
   seed: 9,
 });
 
-function options(model: TinyNet, runDir: string, epochs: number): TrainerOptions {
+function options(model: TinyNet, runDir: string, epochs: number): TrainOptions {
   return {
     model,
     trainData,
@@ -71,7 +73,6 @@ function options(model: TinyNet, runDir: string, epochs: number): TrainerOptions
     // scheduler state matters to the result.
     plateau: { patience: 0 },
     generators: { dropout: model.generator },
-    progress: false,
   };
 }
 
@@ -83,7 +84,11 @@ interface Outcome {
   lr: number;
 }
 
-async function outcome(trainer: Trainer, model: TinyNet, rows: EpochMetrics[]): Promise<Outcome> {
+async function outcome(
+  trainer: Trainer<SGD>,
+  model: TinyNet,
+  rows: EpochMetrics[],
+): Promise<Outcome> {
   const weights: Float32Array[] = [], velocities: Float32Array[] = [];
   for (const p of model.parameters()) {
     weights.push((await p.data()) as Float32Array);
@@ -100,20 +105,22 @@ async function outcome(trainer: Trainer, model: TinyNet, rows: EpochMetrics[]): 
 
 async function runFresh(epochs: number, runDir: string): Promise<Outcome> {
   const model = new TinyNet(1);
-  const trainer = new Trainer(options(model, runDir, epochs));
+  const trainer = createTrainer(options(model, runDir, epochs));
   const r = await trainer.run();
   const out = await outcome(trainer, model, r.rows);
   trainer.dispose();
+  trainer.optimizer.dispose();
   return out;
 }
 
 /** Resumes a run folder into a model built with another seed (the checkpoint must win). */
 async function runResumed(epochs: number, runDir: string): Promise<Outcome> {
   const model = new TinyNet(12345);
-  const trainer = new Trainer({ ...options(model, runDir, epochs), resume: true });
+  const trainer = createTrainer({ ...options(model, runDir, epochs), resume: true });
   const r = await trainer.run();
   const out = await outcome(trainer, model, r.rows);
   trainer.dispose();
+  trainer.optimizer.dispose();
   return out;
 }
 
@@ -161,9 +168,10 @@ Deno.test("an interrupt mid-epoch checkpoints; resuming it ends where the straig
   model.onForward = (call) => {
     if (call === 7) controller.abort(); // epoch 2 (5 steps per epoch), its third step
   };
-  const trainer = new Trainer({ ...options(model, runDir, 3), signal: controller.signal });
+  const trainer = createTrainer({ ...options(model, runDir, 3), signal: controller.signal });
   const r = await trainer.run();
   trainer.dispose();
+  trainer.optimizer.dispose();
   assert.equal(r.interrupted, true);
   assert.equal(r.step, 8);
   assert.equal(r.epochsDone, 1);

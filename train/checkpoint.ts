@@ -5,11 +5,15 @@
  *
  * - `model.safetensors`: the model's state dict (logical, placement-independent names), written
  *   by `nn/checkpoint.ts` and loadable on its own (`eval`, or any safetensors reader),
- * - `optimizer.safetensors`: the SGD velocities, by physical parameter name,
- * - `state.json`: epoch and step, the data loader's position, every RNG state (the model's
- *   dropout generator, the loader's seed and position, which fix its shuffles and
- *   augmentation draws), the optimiser's hyperparameters, the scheduler's state, the partial
- *   epoch's metric totals and the non-finite-loss counters.
+ * - `optimizer.safetensors`: the optimiser's state-dict tensors (SGD's velocities, by physical
+ *   parameter name),
+ * - `state.json`: the training loop's state (epoch and step, the data loader's position, every
+ *   RNG state, the partial epoch's totals, the non-finite-loss counters, the run's history),
+ *   the rest of the optimiser's state dict (its groups' hyperparameters), and the states of the
+ *   callbacks that have one (the learning-rate scheduler's).
+ *
+ * `checkpoints` (`checkpoints.ts`) is the training-loop callback that writes one after every
+ * epoch and on a stop request, and resumes from the latest.
  *
  * Atomicity: the files are written (each fsynced) into a hidden temporary folder, which is
  * then renamed to its final name; only then is the pointer `<run>/checkpoint.json` replaced,
@@ -20,7 +24,6 @@
  */
 
 import { join } from "node:path";
-import type { StepTotals } from "../kernels/sgd.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -37,12 +40,11 @@ import {
   requireFinite,
   saveCheckpoint,
 } from "../nn/checkpoint.ts";
-import type { Module } from "../nn/module.ts";
-import type { GeneratorState } from "../tensor/random.ts";
+import type { HostTensor, Module } from "../nn/module.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { removeStaleTemps, writeFileAtomic } from "../nn/_atomic.ts";
-import type { DataLoaderState } from "./data/loader.ts";
-import type { PlateauState } from "./plateau.ts";
-import type { SgdGroupState, SgdState, VelocityState } from "./sgd.ts";
+import type { LoopState } from "./callback.ts";
+import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
 
 /** The pointer file in the run folder naming the latest complete checkpoint. */
 export const CHECKPOINT_POINTER = "checkpoint.json";
@@ -55,38 +57,18 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Everything else inside a checkpoint. */
 export const STATE_FILE = "state.json";
 
-/** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch extends StepTotals {
-  /** Seconds spent in the epoch so far. */
-  seconds: number;
-}
-
 /** `state.json` of a checkpoint. */
-export interface TrainingState {
+export interface TrainingState extends LoopState {
   /** Format tag. */
   format: "alexnet-webgpu-training-state";
   /** Format version. */
-  version: 1;
+  version: 2;
   /** Why it was written: at the end of an epoch, or on an interrupt mid-epoch. */
   reason: "epoch" | "interrupt";
-  /** Completed epochs. */
-  epochsDone: number;
-  /** Optimiser steps taken since the start of training. */
-  step: number;
-  /** The training loader's position (its seed fixes shuffles and augmentation draws). */
-  loader: DataLoaderState;
-  /** Named random generators (e.g. `dropout`). */
-  generators: Record<string, GeneratorState>;
-  /** The optimiser without its velocities (those are in `optimizer.safetensors`). */
-  optimizer: { version: 1; steps: number; groups: SgdGroupState[] };
-  /** The learning-rate scheduler. */
-  scheduler: PlateauState;
-  /** Totals of the epoch in progress (interrupt checkpoints), or null at an epoch boundary. */
-  partialEpoch: PartialEpoch | null;
-  /** Non-finite losses: in a row at the save, and in total. */
-  nonFinite: { consecutive: number; total: number };
-  /** Training seconds so far (all epochs, excluding time between runs). */
-  elapsedSeconds: number;
+  /** The optimiser's state dict without its tensors (those are in `optimizer.safetensors`). */
+  optimizer: Omit<OptimizerStateDict, "state">;
+  /** The states of the callbacks that have one, by callback name. */
+  callbacks: Record<string, unknown>;
   /** ISO time of the save. */
   savedAt: string;
   /** Free-form data of the caller (e.g. the run's configuration). */
@@ -109,14 +91,14 @@ export interface CheckpointPointer {
 export interface SaveTrainingCheckpoint {
   /** The model (its weights go through `nn/checkpoint.ts`'s `saveCheckpoint`). */
   model: Module;
-  /** The optimiser's state (from `SGD.state()`). */
-  optimizer: SgdState;
+  /** The optimiser's state dict (its tensors are read back, then disposed). */
+  optimizer: OptimizerStateDict;
   /** Everything else; `optimizer` is filled in from the above. */
   state: Omit<TrainingState, "format" | "version" | "optimizer" | "savedAt">;
 }
 
 /** Options of {@link saveTrainingCheckpoint}. */
-export interface SaveCheckpointOptions {
+export interface SaveTrainingCheckpointOptions {
   /** Complete checkpoints to keep, the new one included; default 2. */
   keep?: number;
   /** Writes one file atomically; default `writeFileAtomic`. Tests inject failures here. */
@@ -127,30 +109,43 @@ export interface SaveCheckpointOptions {
  * Saves a checkpoint atomically (see the module doc) and returns its folder.
  *
  * @example
- * ```ts ignore
- * const dir = await saveTrainingCheckpoint(runDir, { model, optimizer: await sgd.state(), state });
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { saveTrainingCheckpoint, SGD, syntheticSplits, Trainer } from "./mod.ts";
+ * await defaultDevice();
+ * const model = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const optimizer = SGD.forModule(model, { lr: 0.01 });
+ * const { train } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const trainer = new Trainer({ model, optimizer, trainData: train, epochs: 1, batchSize: 16 });
+ * const state = { reason: "epoch" as const, ...trainer.loopState(), callbacks: {} };
+ * const runDir = await Deno.makeTempDir();
+ * const optimizerState = await optimizer.stateDict();
+ * const dir = await saveTrainingCheckpoint(runDir, { model, optimizer: optimizerState, state });
+ * trainer.dispose();
+ * console.log(dir); // <runDir>/checkpoints/epoch-0000-step-0000000
  * ```
  */
 export async function saveTrainingCheckpoint(
   runDir: string,
   what: SaveTrainingCheckpoint,
-  options: SaveCheckpointOptions = {},
+  options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
   const write = options.writeFile ?? writeFileAtomic;
   const keepCount = Math.max(1, options.keep ?? 2);
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
-  const { velocities, ...optimizer } = what.optimizer;
+  const { state: tensors, ...optimizer } = what.optimizer;
+  const optimizerTensors = await hostEntries(tensors);
   const state: TrainingState = {
     format: "alexnet-webgpu-training-state",
-    version: 1,
+    version: 2,
     ...what.state,
     optimizer,
     savedAt: new Date().toISOString(),
   };
-  const optimizerTensors = velocityEntries(velocities);
   requireFinite(optimizerTensors, join(root, OPTIMIZER_FILE), "optimizer");
-  const optimizerBytes = encodeSafetensors(optimizerTensors, { content: "sgd velocities" });
+  const optimizerBytes = encodeSafetensors(optimizerTensors, { content: "optimizer state" });
 
   const tmp = join(root, `.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const base = `epoch-${pad(state.epochsDone, 4)}-step-${pad(state.step, 7)}`;
@@ -193,8 +188,8 @@ export interface LoadedCheckpoint {
   dir: string;
   /** `state.json`. */
   state: TrainingState;
-  /** The optimiser state, velocities included, for `SGD.loadState`. */
-  optimizer: SgdState;
+  /** The optimiser's state dict, its tensors on the host, for `Optimizer.loadStateDict`. */
+  optimizer: OptimizerStateDict<ParamGroupState, HostTensor>;
   /** The model weights (`model.safetensors`); load them with {@link loadModelWeights}. */
   modelPath: string;
 }
@@ -204,8 +199,16 @@ export interface LoadedCheckpoint {
  * A pointer that cannot be parsed is an error naming its path.
  *
  * @example
- * ```ts ignore
- * const dir = await latestCheckpoint("runs/2024-01-01T00-00-00");
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { latestCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * console.log(await latestCheckpoint(runDir)); // <runDir>/checkpoints/epoch-0001-step-0000001
  * ```
  */
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
@@ -250,10 +253,21 @@ export interface LoadTrainingCheckpointOptions {
  * checkpoint folder given directly, is an error naming its path.
  *
  * @example
- * ```ts ignore
- * const ckpt = await loadTrainingCheckpoint("runs/2024-01-01T00-00-00");
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { loadModelWeights, loadTrainingCheckpoint, SGD, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * const ckpt = await loadTrainingCheckpoint(runDir);
+ * const model = net();
  * await loadModelWeights(ckpt, model);
- * optimizer.loadState(ckpt.optimizer);
+ * const optimizer = SGD.forModule(model, { lr: 1 });
+ * await optimizer.loadStateDict(ckpt.optimizer);
+ * console.log(ckpt.state.epochsDone, optimizer.paramGroups[0].lr); // 1 0.01
  * ```
  */
 export async function loadTrainingCheckpoint(
@@ -291,8 +305,16 @@ export async function loadTrainingCheckpoint(
  * {@link loadTrainingCheckpoint}), or null: what "the last good checkpoint" names.
  *
  * @example
- * ```ts ignore
- * console.log(await lastGoodCheckpoint("runs/2024-01-01T00-00-00"));
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { lastGoodCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * console.log(await lastGoodCheckpoint(runDir)); // <runDir>/checkpoints/epoch-0001-step-0000001
  * ```
  */
 export async function lastGoodCheckpoint(runDir: string): Promise<string | null> {
@@ -323,22 +345,22 @@ async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> 
   const statePath = join(ckptDir, STATE_FILE);
   const state = await readFileChecked(statePath, (bytes) => {
     const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState;
-    if (parsed?.format !== "alexnet-webgpu-training-state" || parsed.version !== 1) {
-      throw new Error("not a version-1 training state");
+    if (parsed?.format !== "alexnet-webgpu-training-state" || parsed.version !== 2) {
+      throw new Error("not a version-2 training state");
     }
     return parsed;
   });
   const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
-  const velocities: Record<string, VelocityState> = {};
+  const tensors: Record<string, HostTensor> = {};
   const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));
   checkFinite(optFile.tensors, optimizerPath);
   for (const [name, entry] of Object.entries(optFile.tensors)) {
-    velocities[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+    tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
   const modelPath = join(ckptDir, MODEL_FILE);
   const model = await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes));
   checkFinite(model.tensors, modelPath);
-  return { dir: ckptDir, state, optimizer: { ...state.optimizer, velocities }, modelPath };
+  return { dir: ckptDir, state, optimizer: { ...state.optimizer, state: tensors }, modelPath };
 }
 
 /** Reads `path` and parses it; a missing or unparsable file is a CheckpointError naming it. */
@@ -366,8 +388,17 @@ function checkFinite(tensors: Record<string, TensorEntry>, path: string): void {
  * untouched) and returns the metadata stored with them.
  *
  * @example
- * ```ts ignore
- * await loadModelWeights(await loadTrainingCheckpoint(runDir), model);
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { loadModelWeights, loadTrainingCheckpoint, syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const net = () => new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData } = syntheticSplits({ trainSize: 16, valSize: 0, size: 8, classes: 4 });
+ * const runDir = await Deno.makeTempDir();
+ * await train({ model: net(), trainData, epochs: 1, batchSize: 16, lr: 0.01, runDir });
+ * const metadata = await loadModelWeights(await loadTrainingCheckpoint(runDir), net());
+ * console.log(metadata.epoch); // 1
  * ```
  */
 export function loadModelWeights(
@@ -377,12 +408,18 @@ export function loadModelWeights(
   return loadCheckpoint(ckpt.modelPath, model);
 }
 
-function velocityEntries(velocities: Record<string, VelocityState>): Record<string, TensorEntry> {
-  const tensors: Record<string, TensorEntry> = {};
-  for (const [name, v] of Object.entries(velocities)) {
-    tensors[name] = entryFromTypedArray("F32", v.shape, v.data);
+/** Reads a state dict's tensors back to the host (disposing them) as safetensors entries. */
+async function hostEntries(tensors: Record<string, Tensor>): Promise<Record<string, TensorEntry>> {
+  const entries: Record<string, TensorEntry> = {};
+  try {
+    for (const [name, t] of Object.entries(tensors)) {
+      const data = await t.data() as Float32Array;
+      entries[name] = entryFromTypedArray("F32", [...t.shape as readonly number[]], data);
+    }
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
   }
-  return tensors;
+  return entries;
 }
 
 async function prune(root: string, newest: string, keep: number): Promise<void> {

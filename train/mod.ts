@@ -1,32 +1,33 @@
 /**
- * Training AlexNet: the paper's SGD (or PyTorch's), the training loop with validation, the
- * learning-rate schedule on a plateau of the validation error, metrics files and curves,
- * atomic checkpoints with exact resume, and the data pipeline (`./data/mod.ts`).
+ * Training: an {@link Optimizer} interface and the paper's SGD (or PyTorch's), a
+ * {@link Trainer} loop that takes any model and loss, callbacks for what happens around it
+ * (metrics files, checkpoints with exact resume, the learning rate divided by 10 on a plateau
+ * of the validation error), `train`/`createTrainer` for the paper's recipe in one call, and the
+ * data pipeline (`./data/mod.ts`).
  *
  * The loop never reads the loss back once per step: a GPU-side guard checks each loss for
  * NaN/±∞, skips that step's parameter updates on the GPU when it is not finite, and keeps
  * running totals that are read every `logEvery` steps (see `trainer.ts`).
  *
- * @example Train the scaled AlexNet on synthetic shapes (what `deno run -A cli.ts train` does,
- * which also re-initialises the scaled net with He's init: the paper's N(0, 0.01²) is tuned to
- * the full net's fan-ins and makes the signal vanish in a narrow one)
- * ```ts ignore
+ * @example Train a small model on synthetic shapes with the paper's recipe
+ * ```ts
  * import { defaultDevice } from "../mod.ts";
  * import { alexnetSmall } from "../nn/mod.ts";
  * import { syntheticSplits, train } from "./mod.ts";
  *
  * await defaultDevice();
- * const model = alexnetSmall({ inputSize: 24, seed: 0 });
- * const { train: trainData, val: valData } = syntheticSplits({ trainSize: 6144, valSize: 512, size: 28 });
+ * const model = alexnetSmall({ inputSize: 16, width: 1 / 16, numClasses: 4, seed: 0 });
+ * const { train: trainData, val: valData } = syntheticSplits({
+ *   trainSize: 32, valSize: 16, size: 18, classes: 4,
+ * });
  * const result = await train({
  *   model,
  *   trainData,
  *   valData,
- *   epochs: 8,
- *   batchSize: 32,
- *   lr: 0.015,
- *   augment: { crop: 24, flip: true, mean: [0.5, 0.5, 0.5] },
- *   runDir: "runs/demo",
+ *   epochs: 1,
+ *   batchSize: 16,
+ *   lr: 0.01,
+ *   augment: { crop: 16, flip: true },
  *   generators: { dropout: model.dropoutGenerator! },
  * });
  * console.log(result.lastEval?.top1, result.imagesPerSec);
@@ -49,27 +50,41 @@
  * @module
  */
 
+export type {
+  Optimizer,
+  OptimizerStateDict,
+  OptimizerStepOptions,
+  ParamGroup,
+  ParamGroupState,
+} from "./optimizer.ts";
 export {
-  type ParamGroup,
   type ParamGroupOptions,
   SGD,
   type SgdFormulation,
   type SgdGroupState,
-  type SgdState,
-  type SgdStepOptions,
-  type VelocityState,
+  type SgdParamGroup,
+  type SgdStateDict,
 } from "./sgd.ts";
+export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
+export type {
+  EpochEnd,
+  EpochStart,
+  LogUpdate,
+  LoopState,
+  PartialEpoch,
+  StopEvent,
+  TrainEnd,
+  TrainerCallback,
+  TrainerContext,
+} from "./callback.ts";
+export { createTrainer, train, type TrainOptions } from "./train.ts";
 export {
   type EvalResult,
   evaluate,
   type EvaluateOptions,
-  NonFiniteLossError,
-  train,
-  Trainer,
-  type TrainerOptions,
-  type TrainModel,
-  type TrainResult,
-} from "./trainer.ts";
+  firstDevice,
+  type LossFunction,
+} from "./evaluate.ts";
 export {
   CHECKPOINT_POINTER,
   type CheckpointPointer,
@@ -79,13 +94,15 @@ export {
   loadModelWeights,
   loadTrainingCheckpoint,
   type LoadTrainingCheckpointOptions,
-  type PartialEpoch,
-  type SaveCheckpointOptions,
   type SaveTrainingCheckpoint,
   saveTrainingCheckpoint,
+  type SaveTrainingCheckpointOptions,
   type TrainingState,
 } from "./checkpoint.ts";
+export { checkpoints, type CheckpointsOptions, resumeFrom } from "./checkpoints.ts";
 export {
+  type LearningRateGroups,
+  type MonitoredMetric,
   type PlateauDecision,
   type PlateauOptions,
   type PlateauState,
@@ -93,30 +110,14 @@ export {
   type ThresholdMode,
 } from "./plateau.ts";
 export {
-  averageProbabilities,
-  type BatchMetrics,
-  meanNegativeLogLikelihood,
-  MetricAccumulator,
-  type MetricAccumulatorOptions,
-  type MetricSummary,
-  topKErrors,
-  type TopKResult,
-} from "./metrics.ts";
-export {
   appendEpochMetrics,
   type EpochMetrics,
   METRICS_CSV,
   METRICS_JSONL,
+  metricsFiles,
   readMetrics,
   type ReadMetricsOptions,
   truncateMetrics,
 } from "./run_log.ts";
-export { CURVES_SVG, type PlotOptions, renderTrainingSvg, writeTrainingPlot } from "./plot_svg.ts";
-export {
-  formatDuration,
-  type ProgressOptions,
-  ProgressReporter,
-  type ProgressUpdate,
-} from "./progress.ts";
 export * from "./data/mod.ts";
 export * from "./experiment/mod.ts";

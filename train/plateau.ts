@@ -6,8 +6,23 @@
  * stopped improving with the current learning rate"; this is the usual reading of
  * that rule.
  *
+ * The scheduler holds its optimiser and lowers the learning rate of each of its parameter
+ * groups itself; as a training-loop callback it steps on a metric of each epoch's row.
+ *
  * @module
  */
+
+import type { EpochEnd, TrainerCallback, TrainerContext } from "./callback.ts";
+import type { EpochMetrics } from "./run_log.ts";
+
+/** What the scheduler needs of an optimiser: its groups' learning rates (any `Optimizer`). */
+export interface LearningRateGroups {
+  /** The groups; the scheduler sets their `lr`. */
+  readonly paramGroups: readonly { lr: number }[];
+}
+
+/** A metric of an epoch's row that a scheduler can follow. */
+export type MonitoredMetric = Exclude<keyof EpochMetrics, "epoch" | "step" | "lr">;
 
 /** How an improvement is measured against the best value seen so far. */
 export type ThresholdMode = "rel" | "abs";
@@ -35,6 +50,8 @@ export interface PlateauOptions {
   eps?: number;
   /** Name of the metric in reduction messages. Default "metric". */
   metricName?: string;
+  /** The row metric followed as a training-loop callback. Default "valTop1". */
+  monitor?: MonitoredMetric;
 }
 
 /**
@@ -54,7 +71,7 @@ export interface PlateauState {
 
 /** Result of {@linkcode ReduceLROnPlateau.step}. */
 export interface PlateauDecision {
-  /** Learning rate to use from now on (unchanged unless `reduced`). */
+  /** The first group's learning rate from now on (unchanged unless `reduced`). */
   lr: number;
   /** Whether the learning rate was lowered by this step. */
   reduced: boolean;
@@ -66,9 +83,10 @@ export interface PlateauDecision {
 }
 
 /**
- * Lowers the learning rate by `factor` once the metric has not improved for more
- * than `patience` epochs. The scheduler does not own the optimiser: the caller
- * passes the current learning rate and applies the one returned.
+ * Lowers the learning rate of every parameter group of its optimiser by `factor` once the
+ * metric has not improved for more than `patience` epochs. As a {@link TrainerCallback} it
+ * steps on the row's `monitor` metric after each epoch, logs its reason, and keeps its state in
+ * checkpoints under the name "scheduler".
  *
  * Semantics match PyTorch exactly: a NaN metric is never better (counts as a bad
  * epoch); during cooldown bad epochs are reset to zero; after patience runs out
@@ -77,29 +95,46 @@ export interface PlateauDecision {
  *
  * @example Divide by 10 after two epochs without improvement
  * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
  * import { ReduceLROnPlateau } from "./plateau.ts";
+ * import { SGD } from "./sgd.ts";
  * import assert from "node:assert/strict";
  *
- * const sched = new ReduceLROnPlateau({ patience: 1, metricName: "val top-1" });
- * let lr = 0.01;
+ * await defaultDevice();
+ * const optimizer = new SGD({ params: [tensor([1], { requiresGrad: true })], lr: 0.01 });
+ * const sched = new ReduceLROnPlateau(optimizer, { patience: 1, metricName: "val top-1" });
  * for (const err of [0.5, 0.4, 0.4, 0.4]) {
- *   const d = sched.step(err, lr);
- *   lr = d.lr;
+ *   const d = sched.step(err);
  *   if (d.reduced) console.log(d.reason);
  * }
- * assert.equal(lr, 0.001);
+ * assert.equal(optimizer.paramGroups[0].lr, 0.001);
  * ```
  */
-export class ReduceLROnPlateau {
+export class ReduceLROnPlateau implements TrainerCallback {
+  /** Its key in a checkpoint's callback states. */
+  readonly name = "scheduler";
+  /** The optimiser whose learning rates it lowers. */
+  readonly optimizer: LearningRateGroups;
+  /** Whether lower ("min") or higher ("max") is better. */
   readonly mode: "min" | "max";
+  /** Multiplier of the learning rate on a reduction. */
   readonly factor: number;
+  /** Epochs without improvement tolerated. */
   readonly patience: number;
+  /** Minimum change that counts as an improvement. */
   readonly threshold: number;
+  /** How the threshold is applied. */
   readonly thresholdMode: ThresholdMode;
+  /** Epochs after a reduction during which bad epochs are not counted. */
   readonly cooldown: number;
+  /** Lower bound of every group's learning rate. */
   readonly minLr: number;
+  /** A reduction smaller than this is skipped. */
   readonly eps: number;
+  /** Name of the metric in reduction messages. */
   readonly metricName: string;
+  /** The row metric followed as a training-loop callback. */
+  readonly monitor: MonitoredMetric;
 
   #best: number;
   #numBadEpochs = 0;
@@ -107,16 +142,21 @@ export class ReduceLROnPlateau {
   #lastEpoch = 0;
 
   /**
+   * A scheduler of `optimizer`'s learning rates.
+   *
+   * @param optimizer The optimiser (any object with `paramGroups`).
    * @param options Scheduler settings; `patience` is required.
    *
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 5, thresholdMode: "abs", threshold: 0.001 });
-   * console.log(sched.state());
+   * const optimizer = { paramGroups: [{ lr: 0.1 }] };
+   * const sched = new ReduceLROnPlateau(optimizer, { patience: 5, thresholdMode: "abs", threshold: 0.001 });
+   * console.log(sched.stateDict());
    * ```
    */
-  constructor(options: PlateauOptions) {
+  constructor(optimizer: LearningRateGroups, options: PlateauOptions) {
+    this.optimizer = optimizer;
     this.mode = options.mode ?? "min";
     this.factor = options.factor ?? 0.1;
     this.patience = options.patience;
@@ -126,6 +166,7 @@ export class ReduceLROnPlateau {
     this.minLr = options.minLr ?? 0;
     this.eps = options.eps ?? 1e-8;
     this.metricName = options.metricName ?? "metric";
+    this.monitor = options.monitor ?? "valTop1";
     if (!(this.factor < 1) || !(this.factor >= 0)) {
       throw new RangeError(`factor must be in [0, 1), got ${this.factor}`);
     }
@@ -144,43 +185,26 @@ export class ReduceLROnPlateau {
   }
 
   /**
-   * Creates a scheduler with `options` and restores `state` into it.
-   *
-   * @param options The same options the saved scheduler was built with.
-   * @param state A value from {@linkcode ReduceLROnPlateau.state}, e.g. parsed from JSON.
-   *
-   * @example Resume from a checkpoint
-   * ```ts
-   * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const saved = JSON.stringify(new ReduceLROnPlateau({ patience: 3 }).state());
-   * const sched = ReduceLROnPlateau.fromState({ patience: 3 }, JSON.parse(saved));
-   * console.log(sched.state().lastEpoch); // 0
-   * ```
-   */
-  static fromState(options: PlateauOptions, state: PlateauState): ReduceLROnPlateau {
-    const sched = new ReduceLROnPlateau(options);
-    sched.load(state);
-    return sched;
-  }
-
-  /**
-   * Feeds one epoch's metric and returns the learning rate to use next.
+   * Feeds one epoch's metric; when patience runs out, lowers every group's learning rate to
+   * `max(lr × factor, minLr)` (a group whose change would be `eps` or less keeps its rate).
    *
    * @param metric This epoch's validation metric (e.g. top-1 error).
-   * @param currentLr The optimiser's current learning rate.
    *
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 0 });
-   * sched.step(0.5, 0.01); // first value always improves on +Infinity
-   * console.log(sched.step(0.5, 0.01)); // { lr: 0.001, reduced: true, reason: "..." }
+   * const optimizer = { paramGroups: [{ lr: 0.01 }] };
+   * const sched = new ReduceLROnPlateau(optimizer, { patience: 0 });
+   * sched.step(0.5); // the first value always improves on +Infinity
+   * console.log(sched.step(0.5)); // { lr: 0.001, reduced: true, reason: "..." }
    * ```
    */
-  step(metric: number, currentLr: number): PlateauDecision {
+  step(metric: number): PlateauDecision {
     // Order of updates mirrors torch's ReduceLROnPlateau.step line by line.
     this.#lastEpoch += 1;
     const previousBest = this.#best;
+    const groups = this.optimizer.paramGroups;
+    const currentLr = groups[0].lr;
     if (this.isBetter(metric, this.#best)) {
       this.#best = metric;
       this.#numBadEpochs = 0;
@@ -196,18 +220,32 @@ export class ReduceLROnPlateau {
     const badEpochs = this.#numBadEpochs;
     this.#cooldownCounter = this.cooldown;
     this.#numBadEpochs = 0;
-    const newLr = Math.max(currentLr * this.factor, this.minLr);
+    let reduced = false;
+    for (const group of groups) {
+      const newLr = Math.max(group.lr * this.factor, this.minLr);
+      if (group.lr - newLr > this.eps) {
+        group.lr = newLr;
+        reduced = true;
+      }
+    }
     const why = `epoch ${this.#lastEpoch}: ${this.metricName} ${fmt(metric)} has not improved ` +
       `on best ${fmt(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
       `epoch${badEpochs === 1 ? "" : "s"} (patience ${this.patience})`;
-    if (currentLr - newLr > this.eps) {
-      return { lr: newLr, reduced: true, reason: `${why}; lr ${fmt(currentLr)} -> ${fmt(newLr)}` };
+    const lr = groups[0].lr;
+    if (reduced) {
+      return { lr, reduced, reason: `${why}; lr ${fmt(currentLr)} -> ${fmt(lr)}` };
     }
     return {
-      lr: currentLr,
-      reduced: false,
+      lr,
+      reduced,
       reason: `${why}; lr ${fmt(currentLr)} kept: already at min lr ${fmt(this.minLr)}`,
     };
+  }
+
+  /** As a training-loop callback: steps on the row's `monitor` metric and logs the reason. */
+  onEpochEnd(trainer: TrainerContext, { metrics }: EpochEnd): void {
+    const decision = this.step(metrics[this.monitor]);
+    if (decision.reason) trainer.log(decision.reason);
   }
 
   /**
@@ -216,7 +254,7 @@ export class ReduceLROnPlateau {
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 1, threshold: 0.1 });
+   * const sched = new ReduceLROnPlateau({ paramGroups: [{ lr: 0.01 }] }, { patience: 1, threshold: 0.1 });
    * console.log(sched.isBetter(0.95, 1), sched.isBetter(0.85, 1)); // false true
    * ```
    */
@@ -237,7 +275,7 @@ export class ReduceLROnPlateau {
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * console.log(new ReduceLROnPlateau({ patience: 1, cooldown: 2 }).inCooldown); // false
+   * console.log(new ReduceLROnPlateau({ paramGroups: [{ lr: 0.01 }] }, { patience: 1, cooldown: 2 }).inCooldown); // false
    * ```
    */
   get inCooldown(): boolean {
@@ -245,17 +283,17 @@ export class ReduceLROnPlateau {
   }
 
   /**
-   * A JSON-serialisable snapshot; {@linkcode ReduceLROnPlateau.load} restores it.
+   * A JSON-serialisable snapshot; {@linkcode ReduceLROnPlateau.loadStateDict} restores it.
    *
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 1 });
-   * sched.step(0.4, 0.01);
-   * console.log(JSON.stringify(sched.state())); // {"best":0.4,"numBadEpochs":0,...}
+   * const sched = new ReduceLROnPlateau({ paramGroups: [{ lr: 0.01 }] }, { patience: 1 });
+   * sched.step(0.4);
+   * console.log(JSON.stringify(sched.stateDict())); // {"best":0.4,"numBadEpochs":0,...}
    * ```
    */
-  state(): PlateauState {
+  stateDict(): PlateauState {
     return {
       best: Number.isFinite(this.#best) ? this.#best : null,
       numBadEpochs: this.#numBadEpochs,
@@ -265,7 +303,7 @@ export class ReduceLROnPlateau {
   }
 
   /**
-   * Restores a snapshot from {@linkcode ReduceLROnPlateau.state}; the following
+   * Restores a snapshot from {@linkcode ReduceLROnPlateau.stateDict}; the following
    * decisions are identical to those of the scheduler that produced it.
    *
    * @param state The snapshot, possibly round-tripped through JSON.
@@ -273,12 +311,12 @@ export class ReduceLROnPlateau {
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 1 });
-   * sched.load({ best: 0.4, numBadEpochs: 1, cooldownCounter: 0, lastEpoch: 7 });
-   * console.log(sched.step(0.4, 0.01).reduced); // true
+   * const sched = new ReduceLROnPlateau({ paramGroups: [{ lr: 0.01 }] }, { patience: 1 });
+   * sched.loadStateDict({ best: 0.4, numBadEpochs: 1, cooldownCounter: 0, lastEpoch: 7 });
+   * console.log(sched.step(0.4).reduced); // true
    * ```
    */
-  load(state: PlateauState): void {
+  loadStateDict(state: PlateauState): void {
     const { best, numBadEpochs, cooldownCounter, lastEpoch } = state;
     if (best !== null && typeof best !== "number") {
       throw new TypeError(`invalid plateau state: best = ${best}`);
@@ -300,10 +338,10 @@ export class ReduceLROnPlateau {
    * @example
    * ```ts
    * import { ReduceLROnPlateau } from "./plateau.ts";
-   * const sched = new ReduceLROnPlateau({ patience: 1 });
-   * sched.step(0.4, 0.01);
+   * const sched = new ReduceLROnPlateau({ paramGroups: [{ lr: 0.01 }] }, { patience: 1 });
+   * sched.step(0.4);
    * sched.reset();
-   * console.log(sched.state().best); // null
+   * console.log(sched.stateDict().best); // null
    * ```
    */
   reset(): void {

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { writeAll, writeFileAtomic } from "../nn/_atomic.ts";
+import type { TrainerCallback } from "./callback.ts";
 
 /** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
 export interface EpochMetrics {
@@ -287,4 +288,32 @@ export function parseJsonLine(line: string): EpochMetrics | undefined {
     row[key] = typeof value === "number" ? value : NaN;
   }
   return row;
+}
+
+/**
+ * A training-loop callback that appends each epoch's row to `metrics.jsonl` and `metrics.csv`
+ * in the run folder (created if missing).
+ *
+ * @example
+ * ```ts
+ * import { metricsFiles } from "./run_log.ts";
+ * const callback = metricsFiles(await Deno.makeTempDir());
+ * console.log(typeof callback.onEpochEnd); // "function"
+ * ```
+ */
+export function metricsFiles(runDir: string): TrainerCallback {
+  let started = false;
+  return {
+    async onTrainStart() {
+      await Deno.mkdir(runDir, { recursive: true });
+    },
+    async onEpochStart(trainer) {
+      // Rows after the epochs done (a resume rolls back to its checkpoint) are about to be redone.
+      if (!started) await truncateMetrics(runDir, trainer.epochsDone);
+      started = true;
+    },
+    async onEpochEnd(_trainer, { metrics }) {
+      await appendEpochMetrics(runDir, metrics);
+    },
+  };
 }

@@ -8,9 +8,17 @@
 
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { type SgdFormulation, type SgdHyperparameters, sgdUpdate } from "../kernels/sgd.ts";
+import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
 import { keep } from "../tensor/memory.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import type {
+  Optimizer,
+  OptimizerStateDict,
+  OptimizerStepOptions,
+  ParamGroup,
+  ParamGroupState,
+} from "./optimizer.ts";
 
 export type { SgdFormulation } from "../kernels/sgd.ts";
 
@@ -18,7 +26,7 @@ export type { SgdFormulation } from "../kernels/sgd.ts";
 export interface ParamGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
-  /** A unique name per parameter, used as the key of its velocity in the state. */
+  /** A unique name per parameter, used as the key of its velocity in the state dict. */
   names?: readonly string[];
   /** Learning rate ε. */
   lr: number;
@@ -30,14 +38,8 @@ export interface ParamGroupOptions {
   formulation?: SgdFormulation;
 }
 
-/** A parameter group as the optimiser holds it. */
-export interface ParamGroup {
-  /** The parameters. */
-  readonly params: readonly Tensor[];
-  /** Their names. */
-  readonly names: readonly string[];
-  /** Learning rate ε. */
-  lr: number;
+/** A parameter group as SGD holds it: the parameters and their hyperparameters. */
+export interface SgdParamGroup extends ParamGroup {
   /** Momentum μ. */
   momentum: number;
   /** Weight decay λ. */
@@ -46,52 +48,24 @@ export interface ParamGroup {
   formulation: SgdFormulation;
 }
 
-/** The hyperparameters of a group in a saved state. */
-export interface SgdGroupState {
-  /** Learning rate. */
-  lr: number;
+/** A group's entry in SGD's state dict. */
+export interface SgdGroupState extends ParamGroupState {
   /** Momentum. */
   momentum: number;
   /** Weight decay. */
   weightDecay: number;
   /** Update rule. */
   formulation: SgdFormulation;
-  /** Parameter names, in order. */
-  names: string[];
-}
-
-/** A velocity read back for a checkpoint. */
-export interface VelocityState {
-  /** The parameter's shape. */
-  shape: number[];
-  /** Its elements, row-major. */
-  data: Float32Array;
 }
 
 /**
- * The optimiser's state: JSON-friendly hyperparameters plus velocities by parameter name (a
- * parameter with no entry has never been stepped: its velocity is zero).
+ * SGD's state dict: the groups' hyperparameters, the step count, and each stepped parameter's
+ * velocity under the parameter's name (a parameter with no entry has a zero velocity).
  */
-export interface SgdState {
-  /** Format version. */
-  version: 1;
-  /** Steps taken (calls of `step` that updated at least one parameter). */
-  steps: number;
-  /** Groups in order. */
-  groups: SgdGroupState[];
-  /** Velocities by parameter name. */
-  velocities: Record<string, VelocityState>;
-}
-
-/** Options of {@link SGD.step}. */
-export interface SgdStepOptions {
-  /**
-   * Step guards (see `stepGuard` in `kernels/sgd.ts`): one buffer for the device it lives on,
-   * or one per device. A parameter's update is skipped on the GPU when its device's guard flag
-   * is down (the loss was not finite). Without guards every update runs.
-   */
-  guard?: GpuBuffer | ReadonlyMap<Device, GpuBuffer>;
-}
+export type SgdStateDict<Value extends StateValue = Tensor> = OptimizerStateDict<
+  SgdGroupState,
+  Value
+>;
 
 /**
  * SGD with momentum and weight decay.
@@ -114,12 +88,16 @@ export interface SgdStepOptions {
  * console.log(await w.toArray());
  * ```
  */
-export class SGD {
-  readonly #groups: ParamGroup[];
+export class SGD implements Optimizer {
+  readonly #groups: SgdParamGroup[];
   readonly #velocity = new Map<Tensor, Tensor>();
   #steps = 0;
 
-  /** @param groups One group or several; each parameter may appear in one group only. */
+  /**
+   * SGD over one parameter group or several.
+   *
+   * @param groups One group or several; each parameter may appear in one group only.
+   */
   constructor(groups: ParamGroupOptions | readonly ParamGroupOptions[]) {
     const list: readonly ParamGroupOptions[] = "params" in groups
       ? [groups as ParamGroupOptions]
@@ -128,7 +106,7 @@ export class SGD {
     const seen = new Set<Tensor>();
     const names = new Set<string>();
     this.#groups = list.map((g, gi) => {
-      const group: ParamGroup = {
+      const group: SgdParamGroup = {
         params: [...g.params],
         names: g.names
           ? [...g.names]
@@ -157,8 +135,37 @@ export class SGD {
     });
   }
 
-  /** The groups; change `lr` through {@link SGD.setLearningRate}. */
-  get groups(): readonly Readonly<ParamGroup>[] {
+  /**
+   * SGD over a module's parameters, named as `Module.namedParameters()` names them (so its
+   * state dict lines up with the model's in a checkpoint).
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice } from "../mod.ts";
+   * import { Linear } from "../nn/mod.ts";
+   * import { SGD } from "./sgd.ts";
+   * await defaultDevice();
+   * const sgd = SGD.forModule(new Linear({ inFeatures: 4, outFeatures: 2 }), { lr: 0.01 });
+   * console.log(sgd.paramGroups[0].names); // ["weight", "bias"]
+   * ```
+   */
+  static forModule(
+    model: Module,
+    hyperparameters: Omit<ParamGroupOptions, "params" | "names">,
+  ): SGD {
+    const named = model.namedParameters();
+    return new SGD({
+      ...hyperparameters,
+      params: named.map(([, p]) => p),
+      names: named.map(([name]) => name),
+    });
+  }
+
+  /**
+   * The groups. A scheduler lowers a group's `lr` here (the next step uses it); the other
+   * hyperparameters are checked at every step.
+   */
+  get paramGroups(): readonly SgdParamGroup[] {
     return this.#groups;
   }
 
@@ -191,7 +198,7 @@ export class SGD {
    * Updates every parameter that has a gradient (parameters without one are skipped), one
    * fused kernel each. Records GPU work only; returns the number of parameters updated.
    */
-  step(options: SgdStepOptions = {}): number {
+  step(options: OptimizerStepOptions = {}): number {
     let updated = 0;
     for (const group of this.#groups) {
       const h: SgdHyperparameters = {
@@ -237,69 +244,80 @@ export class SGD {
     return this.#velocity.get(param);
   }
 
-  /** Reads the state back (velocities come from the GPU: call only when checkpointing). */
-  async state(): Promise<SgdState> {
-    const velocities: Record<string, VelocityState> = {};
+  /**
+   * The state dict: hyperparameters, steps, and the velocities as tensors that share the
+   * optimiser's data (don't write to them; dispose them). Reading them back to the host is the
+   * caller's choice, as with `Module.stateDict()`.
+   */
+  stateDict(): Promise<SgdStateDict> {
+    const state: Record<string, Tensor> = {};
     for (const group of this.#groups) {
-      for (let pi = 0; pi < group.params.length; pi++) {
-        const v = this.#velocity.get(group.params[pi]);
-        if (!v) continue;
-        velocities[group.names[pi]] = {
-          shape: [...(v.shape as readonly number[])],
-          data: (await v.data()) as Float32Array,
-        };
-      }
+      group.params.forEach((p, pi) => {
+        const v = this.#velocity.get(p);
+        if (v) state[group.names[pi]] = v.detach();
+      });
     }
-    return {
+    return Promise.resolve({
       version: 1,
       steps: this.#steps,
-      groups: this.#groups.map((g) => ({
+      paramGroups: this.#groups.map((g) => ({
+        names: [...g.names],
         lr: g.lr,
         momentum: g.momentum,
         weightDecay: g.weightDecay,
         formulation: g.formulation,
-        names: [...g.names],
       })),
-      velocities,
-    };
+      state,
+    });
   }
 
   /**
-   * Restores a state from {@link SGD.state}: hyperparameters and velocities. The groups must
-   * have the same number of parameters with the same names and shapes.
+   * Restores a state dict from {@link SGD.stateDict} (velocities as tensors on any device, or
+   * host data `{ shape, data }`). The groups must hold the same parameter names; every name,
+   * shape and hyperparameter is checked before anything changes.
    */
-  loadState(state: SgdState): void {
-    if (state.version !== 1) throw new Error(`SGD.loadState: unknown version ${state.version}`);
-    if (state.groups.length !== this.#groups.length) {
+  async loadStateDict(dict: OptimizerStateDict<ParamGroupState, StateValue>): Promise<void> {
+    if (dict.version !== 1) throw new Error(`SGD.loadStateDict: unknown version ${dict.version}`);
+    if (dict.paramGroups.length !== this.#groups.length) {
       throw new Error(
-        `SGD.loadState: state has ${state.groups.length} groups, optimiser has ` +
+        `SGD.loadStateDict: state has ${dict.paramGroups.length} groups, optimiser has ` +
           `${this.#groups.length}`,
       );
     }
-    state.groups.forEach((s, gi) => {
+    const groups = dict.paramGroups as Partial<SgdGroupState>[];
+    groups.forEach((s, gi) => {
       const group = this.#groups[gi];
-      if (s.names.length !== group.names.length || s.names.some((n, i) => n !== group.names[i])) {
-        throw new Error(`SGD.loadState: group ${gi} has different parameters`);
+      const names = s.names ?? [];
+      if (names.length !== group.names.length || names.some((n, i) => n !== group.names[i])) {
+        throw new Error(`SGD.loadStateDict: group ${gi} has different parameters`);
       }
       checkGroup({ ...group, ...s }, gi);
     });
-    // Validate every velocity before touching anything.
     const byName = new Map<string, Tensor>();
     for (const group of this.#groups) group.params.forEach((p, i) => byName.set(group.names[i], p));
-    for (const [name, v] of Object.entries(state.velocities)) {
+    for (const [name, v] of Object.entries(dict.state)) {
       const p = byName.get(name);
-      if (!p) throw new Error(`SGD.loadState: velocity for unknown parameter ${name}`);
+      if (!p) throw new Error(`SGD.loadStateDict: velocity for unknown parameter ${name}`);
       const shape = p.shape as readonly number[];
       if (v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i])) {
         throw new Error(
-          `SGD.loadState: velocity of ${name} has shape [${v.shape}], not [${shape}]`,
+          `SGD.loadStateDict: velocity of ${name} has shape [${v.shape}], not [${shape}]`,
         );
       }
-      if (v.data.length !== p.size) {
-        throw new Error(`SGD.loadState: velocity of ${name} has ${v.data.length} values`);
-      }
     }
-    state.groups.forEach((s, gi) => {
+    // Read every velocity first: a failed read must not leave half the state loaded.
+    const host = new Map<Tensor, { shape: readonly number[]; data: Float32Array }>();
+    for (const [name, v] of Object.entries(dict.state)) {
+      const p = byName.get(name)!;
+      const data = "data" in v && v.data instanceof Float32Array
+        ? v.data
+        : await (v as Tensor).data() as Float32Array;
+      if (data.length !== p.size) {
+        throw new Error(`SGD.loadStateDict: velocity of ${name} has ${data.length} values`);
+      }
+      host.set(p, { shape: v.shape, data });
+    }
+    groups.forEach((s, gi) => {
       Object.assign(this.#groups[gi], {
         lr: s.lr,
         momentum: s.momentum,
@@ -309,12 +327,10 @@ export class SGD {
     });
     for (const v of this.#velocity.values()) v.dispose();
     this.#velocity.clear();
-    for (const [name, v] of Object.entries(state.velocities)) {
-      const p = byName.get(name)!;
-      const t = keep(fromTypedArray(v.data, v.shape, { device: p.device }));
-      this.#velocity.set(p, t);
+    for (const [p, v] of host) {
+      this.#velocity.set(p, keep(fromTypedArray(v.data, v.shape, { device: p.device })));
     }
-    this.#steps = state.steps;
+    this.#steps = dict.steps;
   }
 
   /** Frees the velocities. */
@@ -334,7 +350,7 @@ export class SGD {
 }
 
 function guardFor(
-  guard: SgdStepOptions["guard"],
+  guard: OptimizerStepOptions["guard"],
   device: Device,
   name: string,
 ): GpuBuffer | undefined {
@@ -353,7 +369,7 @@ function guardFor(
   return g;
 }
 
-function checkGroup(g: Omit<ParamGroup, "params" | "names">, index: number): void {
+function checkGroup(g: Omit<SgdParamGroup, "params" | "names">, index: number): void {
   if (g.formulation !== "paper" && g.formulation !== "pytorch") {
     throw new RangeError(`SGD: group ${index}: formulation must be "paper" or "pytorch"`);
   }

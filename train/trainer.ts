@@ -1,153 +1,100 @@
 /**
- * The training loop: data loader batches → model (training mode) → cross-entropy → backward →
- * SGD, each step inside `tidy`; validation after every epoch; learning-rate reduction on a
- * plateau of the validation top-1 error; metrics (JSONL, CSV, SVG plot), a progress line, and
- * an atomic checkpoint after every epoch; exact resume; a clean stop on an abort signal.
+ * The training loop: data loader batches → model (training mode) → loss → backward →
+ * optimiser, each step inside `tidy`, and a validation after every epoch. Everything else
+ * (metrics files, checkpoints and resume, the learning-rate schedule, progress output) plugs
+ * in as a {@link TrainerCallback} (`callback.ts`); `train.ts` assembles the paper's recipe.
  *
  * ## No per-step readback
  *
  * Reading a value back from the GPU waits for all queued work, so the loop never reads the
- * loss of each step. Instead, after the loss is computed, two tiny kernels run on the GPU
- * (`kernels/sgd.ts`): a *step guard* checks the loss for NaN/±∞ and sets a flag, and adds the
- * loss to running totals; a *top-k counter* adds the batch's top-1/top-5 training errors. Every
- * SGD update kernel of the step reads the flag and does nothing when it is down, so a
- * non-finite loss changes no weight and no velocity, with no host round trip. The totals (a
- * 48-byte buffer) are read back every `logEvery` steps and at the end of each epoch, which
- * also feeds the progress line. The guard counts non-finite losses in a row; when a readback
- * finds `maxConsecutiveNonFinite` or more, training stops with a {@link NonFiniteLossError}
- * and writes no checkpoint, so the run folder's latest checkpoint is the last good one.
- * Skipped steps are reported per epoch (`skipped_steps` in the metrics) and logged.
+ * loss of a step. A guard on the GPU checks each loss for NaN/±∞ and lowers a flag that makes
+ * the optimiser's updates of that step do nothing, and it keeps running totals of the loss and
+ * the top-1/top-5 errors (`_step_stats.ts`). The totals are read back every `logEvery` steps
+ * and at the end of each epoch (the {@link TrainerCallback.onLog} hook). When a readback finds
+ * `maxConsecutiveNonFinite` non-finite losses in a row, training stops with a
+ * {@link NonFiniteLossError}; the updates of those steps were skipped, so the weights are the
+ * last good ones.
  *
- * With the model split over two devices, the flag lives on the loss's device; the other
- * device gets a copy through the host (a 4-byte read started right after the guard, awaited
- * after backward — the two-device step already synchronises through the host for the
- * activations and gradients that cross devices).
+ * ## Stopping
+ *
+ * A stop request ({@link Trainer.requestStop}, or the `signal` aborting) is checked after
+ * every step. Mid-epoch, the loop reads the totals back, calls {@link TrainerCallback.onStop}
+ * (where the checkpoints write one) and returns with `interrupted` set.
  *
  * ## Exact resume
  *
- * A checkpoint holds the weights, velocities, scheduler, the model's random generators (the
- * dropout masks) and the loader's position; the loader's shuffles and augmentation draws are
- * pure functions of its seed, epoch and batch index, and the GPU kernels add in a fixed order,
- * so a resumed run computes bit for bit what an uninterrupted run would.
+ * {@link Trainer.loopState} holds the epoch and step, the loader's position, the named random
+ * generators, the partial epoch's totals and the run's history. The loader's shuffles and
+ * augmentation draws are pure functions of its seed, epoch and batch index, and the GPU kernels
+ * add in a fixed order, so a run restored from it (with the model, the optimiser and the
+ * callbacks' states) computes bit for bit what an uninterrupted run would.
  *
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
-import {
-  countTopKErrors,
-  decodeStepStats,
-  initialStepStats,
-  STEP_STATS_BYTES,
-  STEP_STATS_COUNTERS_FROM,
-  STEP_STATS_WORDS,
-  stepGuard,
-  type StepStats,
-} from "../kernels/sgd.ts";
-import { noGrad } from "../tensor/_autograd.ts";
-import { fromTypedArray } from "../tensor/creation.ts";
+import type { Device } from "../kernels/device.ts";
+import type { Module } from "../nn/module.ts";
+import { fromTypedArray, replicate } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
-import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
+import { crossEntropy } from "../tensor/ops_loss.ts";
 import type { Generator } from "../tensor/random.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import type {
+  LoopState,
+  PartialEpoch,
+  StopEvent,
+  TrainerCallback,
+  TrainerContext,
+} from "./callback.ts";
 import type { AugmentOptions } from "./data/augment.ts";
 import type { Dataset } from "./data/dataset.ts";
-import { DataLoader } from "./data/loader.ts";
-import type { Module } from "../nn/module.ts";
-import {
-  lastGoodCheckpoint,
-  type LoadedCheckpoint,
-  loadModelWeights,
-  loadTrainingCheckpoint,
-  type PartialEpoch,
-  type SaveCheckpointOptions,
-  saveTrainingCheckpoint,
-} from "./checkpoint.ts";
-import { type PlateauOptions, ReduceLROnPlateau } from "./plateau.ts";
-import { writeTrainingPlot } from "./plot_svg.ts";
-import { type ProgressOptions, ProgressReporter } from "./progress.ts";
-import { appendEpochMetrics, type EpochMetrics, readMetrics, truncateMetrics } from "./run_log.ts";
-import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
-import { removeStaleTemps } from "../nn/_atomic.ts";
-import { SGD, type SgdFormulation } from "./sgd.ts";
-
-/** What the trainer needs of a model: an `nn` module whose `forward` returns logits. */
-export type TrainModel = Module & {
-  /** Logits `[N, classes]` on the model's first device. */
-  // deno-lint-ignore no-explicit-any
-  forward(x: any): Tensor | Promise<Tensor>;
-};
+import { DataLoader, type LoaderBatch } from "./data/loader.ts";
+import { type EvalResult, evaluate, firstDevice, type LossFunction } from "./evaluate.ts";
+import type { Optimizer } from "./optimizer.ts";
+import { type EpochMetrics, METRIC_COLUMNS } from "./run_log.ts";
+import { StepStatistics } from "./_step_stats.ts";
 
 /** Options of {@link Trainer}. */
-export interface TrainerOptions {
-  /** The network. */
-  model: TrainModel;
+export interface TrainerOptions<O extends Optimizer = Optimizer> {
+  /** The network: `forward` maps images `[N, 3, H, W]` to logits `[N, classes]`. */
+  model: Module;
+  /** The optimiser of the model's parameters. */
+  optimizer: O;
+  /** The loss of a batch; default `crossEntropy`. Validation uses it too. */
+  loss?: LossFunction;
   /** Training images. */
   trainData: Dataset;
-  /** Validation images. */
-  valData: Dataset;
+  /** Validation images, evaluated after every epoch; none: no validation. */
+  valData?: Dataset;
   /** Train until this many epochs are done (counting those before a resume). */
   epochs: number;
   /** Images per step. */
   batchSize: number;
-  /** Initial learning rate. */
-  lr: number;
-  /** Momentum; default 0.9. */
-  momentum?: number;
-  /** Weight decay; default 5e-4. */
-  weightDecay?: number;
-  /** SGD rule; default "paper". */
-  formulation?: SgdFormulation;
   /** Seed of the loader's shuffles and augmentation; default 0. */
   seed?: number;
   /** Training augmentation (crop, flip, PCA noise, mean, scale). */
   augment?: AugmentOptions;
-  /** Validation preprocessing (crop, mean, scale); flip and PCA are ignored. */
+  /** Validation preprocessing; default the training crop, mean and scale. */
   evalAugment?: AugmentOptions;
   /** Validate with the paper's ten patches instead of the centre crop; default false. */
   tenCrop?: boolean;
   /** Validation batch size (images before ten-cropping); default `batchSize`. */
   evalBatchSize?: number;
-  /** Folder for metrics, the plot and checkpoints (created if missing). */
-  runDir: string;
-  /** Steps between readbacks of the loss totals; default 20. */
+  /** Steps between readbacks of the totals (and `onLog` calls); default 20. */
   logEvery?: number;
-  /** Scheduler options; default patience 2, factor 0.1, on the validation top-1 error. */
-  plateau?: Partial<PlateauOptions>;
   /** Stop when this many losses in a row are non-finite; default 10. */
   maxConsecutiveNonFinite?: number;
-  /** Random generators whose state is checkpointed (e.g. `{ dropout: model.generator }`). */
+  /** Random generators whose state is part of the loop state (e.g. the dropout masks'). */
   generators?: Record<string, Generator>;
-  /** Device of the inputs and logits; default the first parameter's. */
+  /** Device of the inputs, logits and loss; default the model's first parameter's. */
   device?: Device;
-  /** Abort to stop after the current step with a checkpoint (Ctrl-C). */
+  /** Aborting it requests a stop (as {@link Trainer.requestStop}). */
   signal?: AbortSignal;
-  /** Resume from the run folder's latest checkpoint (or the one given). */
-  resume?: boolean | LoadedCheckpoint;
-  /** Progress reporter or its options; `false` disables progress and log output. */
-  progress?: ProgressReporter | ProgressOptions | false;
-  /** Stored in every checkpoint's `extra` (e.g. the run configuration). */
-  extra?: Record<string, unknown>;
-  /** Checkpoint options (kept count; a file writer for tests). */
-  checkpoint?: SaveCheckpointOptions;
+  /** Hooks, called in this order (see `callback.ts`). */
+  callbacks?: readonly TrainerCallback[];
+  /** Where log lines go (resume, learning-rate changes, skipped steps); default nowhere. */
+  log?: (message: string) => void;
   /** Prefetched batches of the loaders; default 2. */
   prefetch?: number;
-}
-
-/** Validation results. */
-export interface EvalResult {
-  /** Mean cross-entropy (of the averaged probabilities with ten crops); NaN if any was. */
-  loss: number;
-  /** Top-1 error rate. */
-  top1: number;
-  /** Top-5 error rate. */
-  top5: number;
-  /** Images evaluated. */
-  count: number;
-  /** Seconds taken. */
-  seconds: number;
-  /** Images per second (input images, not crops). */
-  imagesPerSec: number;
 }
 
 /** What {@link Trainer.run} returns. */
@@ -156,117 +103,413 @@ export interface TrainResult {
   epochsDone: number;
   /** Optimiser steps taken since the start of training. */
   step: number;
-  /** Whether the run stopped early on the abort signal. */
+  /** Whether the run stopped early on a stop request. */
   interrupted: boolean;
-  /** One row per completed epoch of the whole run (resumed runs include earlier epochs). */
+  /** One row per completed epoch of the whole run (a resumed run's earlier epochs too). */
   rows: EpochMetrics[];
-  /** The last validation, or null if no epoch finished in this call. */
+  /** The last validation, or null if none ran in this call. */
   lastEval: EvalResult | null;
   /** Training throughput over this call's steps. */
   imagesPerSec: number;
   /** Wall-clock seconds of this call. */
   seconds: number;
-  /** The run folder. */
-  runDir: string;
-  /** The latest checkpoint written, or null. */
+  /** The latest checkpoint written or resumed from, or null. */
   checkpoint: string | null;
 }
 
-/** Raised when too many losses in a row were NaN or infinite. */
+/**
+ * Raised when too many losses in a row were NaN or infinite.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./trainer.ts";
+ * console.log(new NonFiniteLossError("10 non-finite losses in a row").name);
+ * ```
+ */
 export class NonFiniteLossError extends Error {
+  /** `"NonFiniteLossError"`. */
   override name = "NonFiniteLossError";
 }
 
-/** Options of {@link evaluate}. */
-export interface EvaluateOptions {
-  /** Images per batch (before ten-cropping); default 128. */
-  batchSize?: number;
-  /** Preprocessing (crop, mean, scale). */
-  augment?: AugmentOptions;
-  /** Ten patches per image, probabilities averaged; default false (centre crop). */
-  tenCrop?: boolean;
-  /** Device of the inputs and logits; default the model's first parameter's. */
-  device?: Device;
-  /** Prefetched batches; default 2. */
-  prefetch?: number;
+/** Where an epoch's clocks started. */
+interface EpochClock {
+  /** When the epoch started (earlier than now by the seconds of a resumed partial epoch). */
+  start: number;
+  /** When this call's part of it started. */
+  segmentStart: number;
+  /** Images of the epoch before this call. */
+  imagesBefore: number;
 }
 
 /**
- * Validation of a model over a dataset: mean cross-entropy, top-1 and top-5 error, with the
- * centre crop or the paper's ten patches (softmax outputs averaged). The model is put in
- * evaluation mode (and left there). Per batch, the loss and the error counts are accumulated
- * on the GPU; one readback at the end.
+ * Trains a model (see the module doc). Build it, `run` it, `dispose` it (the optimiser and
+ * the model are the caller's).
  *
- * @example
- * ```ts ignore
- * const r = await evaluate(model, valSet, { batchSize: 100, augment: { crop: 227 }, tenCrop: true });
- * console.log(r.top1, r.top5);
+ * @example A custom model and loss, without files
+ * ```ts
+ * import { defaultDevice, type Tensor } from "../mod.ts";
+ * import { Flatten, Linear, Module, Sequential } from "../nn/mod.ts";
+ * import { crossEntropy } from "../mod.ts";
+ * import { SGD, syntheticSplits, Trainer } from "./mod.ts";
+ * await defaultDevice();
+ *
+ * class Mlp extends Module {
+ *   readonly net = this.registerModule(
+ *     "net",
+ *     new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 })),
+ *   );
+ *   forward(x: Tensor): Tensor {
+ *     return this.net.forward(x);
+ *   }
+ * }
+ * const model = new Mlp();
+ * const { train, val } = syntheticSplits({ trainSize: 64, valSize: 16, size: 8, classes: 4 });
+ * const optimizer = SGD.forModule(model, { lr: 0.05 });
+ * const smoothed = (logits: Tensor, labels: Tensor) => crossEntropy(logits, labels).mul(0.9);
+ * const trainer = new Trainer({
+ *   model, optimizer, loss: smoothed, trainData: train, valData: val, epochs: 2, batchSize: 16,
+ *   callbacks: [{ onEpochEnd: (_, { metrics }) => console.log(metrics.epoch, metrics.trainLoss) }],
+ * });
+ * const result = await trainer.run();
+ * trainer.dispose();
+ * optimizer.dispose();
+ * console.log(result.step); // 8
  * ```
  */
-export async function evaluate(
-  model: TrainModel,
-  dataset: Dataset,
-  options: EvaluateOptions = {},
-): Promise<EvalResult> {
-  const device = options.device ?? firstDevice(model);
-  const tenCrop = options.tenCrop ?? false;
-  const loader = new DataLoader(dataset, {
-    batchSize: Math.min(options.batchSize ?? 128, dataset.length),
-    shuffle: false,
-    augment: { ...(options.augment ?? {}), flip: false, pca: null },
-    crops: tenCrop ? "ten" : "center",
-    prefetch: options.prefetch ?? 2,
-  });
-  const stats = device.alloc(STEP_STATS_BYTES, "eval stats");
-  device.write(stats, initialStepStats());
-  const start = performance.now();
-  model.eval();
-  try {
-    for (let i = 0; i < loader.batchesPerEpoch; i++) {
-      const batch = await loader.next();
-      await noGrad(() =>
-        tidy(async () => {
-          const n = batch.labels.length;
-          const x = fromTypedArray(batch.images, batch.batchShape, { device });
-          const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
-          const logits = await model.forward(x);
-          const classes = logits.shape[1] as number;
-          let scores: Tensor, loss: Tensor;
-          if (tenCrop) {
-            scores = logits.softmax(1).reshape([n, 10, classes]).mean(1);
-            loss = scores.add(1e-12).log().mul(oneHot(y, classes)).sum(1).mean().neg();
-          } else {
-            scores = logits.isContiguous ? logits : logits.contiguous();
-            loss = crossEntropy(logits, y);
-          }
-          stepGuard(device, loss.storage.buffer, stats, n);
-          countTopKErrors(device, scores.storage.buffer, y.storage.buffer, stats, n, classes, {
-            guarded: false,
-          });
-        })
+export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext {
+  /** The network. */
+  readonly model: Module;
+  /** The optimiser. */
+  readonly optimizer: O;
+  /** The callbacks, in order. */
+  readonly callbacks: readonly TrainerCallback[];
+  /** Epochs to train up to. */
+  readonly epochs: number;
+  /** The training loader. */
+  readonly loader: DataLoader;
+  /** Device of inputs, logits and the step statistics. */
+  readonly device: Device;
+
+  readonly #options: TrainerOptions<O>;
+  readonly #loss: LossFunction;
+  readonly #stats: StepStatistics;
+  readonly #logEvery: number;
+  readonly #maxNonFinite: number;
+  #epochsDone = 0;
+  #step = 0;
+  #partial: PartialEpoch = emptyPartial();
+  #elapsed = 0;
+  #nonFinite = { consecutive: 0, total: 0 };
+  #history: EpochMetrics[] = [];
+  #checkpoint: string | null = null;
+  #stop = false;
+  /** Images of the epoch at the last `onLog`. */
+  #logged = 0;
+
+  /** Checks the options and builds the loader; {@link Trainer.run} does the work. */
+  constructor(options: TrainerOptions<O>) {
+    if (!Number.isInteger(options.epochs) || options.epochs < 0) {
+      throw new RangeError(`epochs must be a non-negative integer, got ${options.epochs}`);
+    }
+    this.#options = options;
+    this.model = options.model;
+    this.optimizer = options.optimizer;
+    this.callbacks = [...(options.callbacks ?? [])];
+    this.epochs = options.epochs;
+    this.#loss = options.loss ?? crossEntropy;
+    this.device = options.device ?? firstDevice(options.model);
+    const data = options.trainData;
+    this.loader = new DataLoader(data, {
+      batchSize: options.batchSize,
+      seed: options.seed ?? 0,
+      shuffle: true,
+      dropLast: data.length >= options.batchSize,
+      augment: options.augment ?? {},
+      crops: "random",
+      prefetch: options.prefetch ?? 2,
+    });
+    this.#logEvery = Math.max(1, options.logEvery ?? 20);
+    this.#maxNonFinite = Math.max(1, options.maxConsecutiveNonFinite ?? 10);
+    const paramDevices = options.model.namedParameters().map(([, p]) => p.device);
+    this.#stats = new StepStatistics(this.device, paramDevices);
+  }
+
+  /** Completed epochs. */
+  get epochsDone(): number {
+    return this.#epochsDone;
+  }
+
+  /** Optimiser steps taken. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** One row per completed epoch of the whole run. */
+  get history(): readonly EpochMetrics[] {
+    return this.#history;
+  }
+
+  /** The latest checkpoint written or resumed from, or null. */
+  get checkpoint(): string | null {
+    return this.#checkpoint;
+  }
+
+  /** Records the checkpoint just written or resumed from. */
+  recordCheckpoint(dir: string): void {
+    this.#checkpoint = dir;
+  }
+
+  /** Sends one line to the `log` option. */
+  log(message: string): void {
+    this.#options.log?.(message);
+  }
+
+  /** Sends a warning to the `log` option, or to the console without one. */
+  warn(message: string): void {
+    (this.#options.log ?? console.warn)(message);
+  }
+
+  /**
+   * Names the last good checkpoint for an error message. Checkpoints are only ever written
+   * with finite values and checked when resumed from, so the latest recorded is good.
+   */
+  lastGoodCheckpointNote(): string {
+    return this.#checkpoint
+      ? `The last good checkpoint is ${this.#checkpoint}.`
+      : "No good checkpoint was written yet.";
+  }
+
+  /** Asks the loop to stop after the current step. */
+  requestStop(): void {
+    this.#stop = true;
+  }
+
+  /** Whether a stop was requested (or the signal aborted). */
+  get stopRequested(): boolean {
+    return this.#stop || (this.#options.signal?.aborted ?? false);
+  }
+
+  /** The loop's state (see the module doc). */
+  loopState(): LoopState {
+    const loader = this.loader.state();
+    const generators: LoopState["generators"] = {};
+    for (const [name, g] of Object.entries(this.#options.generators ?? {})) {
+      generators[name] = g.state();
+    }
+    return {
+      epochsDone: this.#epochsDone,
+      step: this.#step,
+      loader,
+      generators,
+      partialEpoch: loader.position > 0 ? { ...this.#partial } : null,
+      nonFinite: { ...this.#nonFinite },
+      elapsedSeconds: this.#elapsed,
+      history: this.#history.map((row) => ({ ...row })),
+    };
+  }
+
+  /** Restores a {@link Trainer.loopState}; the generators named in the options must be in it. */
+  loadLoopState(state: LoopState): void {
+    for (const name of Object.keys(this.#options.generators ?? {})) {
+      if (!state.generators[name]) {
+        throw new Error(`the saved state has no generator "${name}"`);
+      }
+    }
+    this.loader.restore(state.loader);
+    for (const [name, g] of Object.entries(this.#options.generators ?? {})) {
+      g.setState(state.generators[name]);
+    }
+    this.#epochsDone = state.epochsDone;
+    this.#step = state.step;
+    this.#partial = state.partialEpoch ? { ...state.partialEpoch } : emptyPartial();
+    this.#elapsed = state.elapsedSeconds;
+    this.#nonFinite = { ...state.nonFinite };
+    this.#history = state.history.map(fromJson);
+    this.#stats.restore(state.nonFinite.consecutive, state.nonFinite.total);
+  }
+
+  /** Trains until `epochs` are done or a stop is requested. */
+  async run(): Promise<TrainResult> {
+    const start = performance.now();
+    const trained = { images: 0, seconds: 0 };
+    let lastEval: EvalResult | null = null;
+    let interrupted = false;
+    try {
+      for (const c of this.callbacks) await c.onTrainStart?.(this);
+      while (this.#epochsDone < this.epochs) {
+        if (this.stopRequested) {
+          interrupted = true;
+          break;
+        }
+        const clock = await this.#trainEpoch(trained);
+        if (clock === null) {
+          interrupted = true;
+          break;
+        }
+        lastEval = await this.#endEpoch(clock);
+      }
+    } catch (error) {
+      this.loader.close();
+      for (const c of this.callbacks) await c.onTrainEnd?.(this, { interrupted, error });
+      throw error;
+    }
+    this.loader.close();
+    for (const c of this.callbacks) await c.onTrainEnd?.(this, { interrupted });
+    return {
+      epochsDone: this.#epochsDone,
+      step: this.#step,
+      interrupted,
+      rows: this.#history.map((row) => ({ ...row })),
+      lastEval,
+      imagesPerSec: trained.seconds > 0 ? trained.images / trained.seconds : NaN,
+      seconds: (performance.now() - start) / 1000,
+      checkpoint: this.#checkpoint,
+    };
+  }
+
+  /** Frees the step statistics (not the optimiser, not the model). */
+  dispose(): void {
+    this.#stats.dispose();
+  }
+
+  /** The steps of one epoch; null when a stop request ended it early. */
+  async #trainEpoch(trained: { images: number; seconds: number }): Promise<EpochClock | null> {
+    const epoch = this.#epochsDone; // 0-based index of the epoch being trained
+    const steps = this.loader.batchesPerEpoch;
+    this.model.train(true);
+    const now = performance.now();
+    const clock = {
+      start: now - this.#partial.seconds * 1000,
+      segmentStart: now,
+      imagesBefore: imagesOf(this.#partial),
+    };
+    this.#logged = clock.imagesBefore;
+    const start = { epoch: epoch + 1, steps, stepsDone: this.loader.position };
+    for (const c of this.callbacks) await c.onEpochStart?.(this, start);
+    while (this.loader.epoch === epoch) {
+      const batch = await this.loader.next();
+      await this.#trainStep(batch);
+      this.#step++;
+      const done = this.loader.epoch !== epoch;
+      const stop = this.stopRequested;
+      if (done || stop || (batch.index + 1) % this.#logEvery === 0) {
+        await this.#drain({ epoch: epoch + 1, step: batch.index + 1, steps });
+      }
+      if (stop && !done) {
+        this.#partial.seconds = (performance.now() - clock.start) / 1000;
+        this.#addSegment(clock, trained);
+        const event: StopEvent = { epoch: epoch + 1, step: batch.index + 1, steps };
+        for (const c of this.callbacks) await c.onStop?.(this, event);
+        return null;
+      }
+    }
+    this.#addSegment(clock, trained);
+    return clock;
+  }
+
+  /** Adds this call's part of the epoch to the run's clock and the call's throughput. */
+  #addSegment(clock: EpochClock, trained: { images: number; seconds: number }): void {
+    const seconds = (performance.now() - clock.segmentStart) / 1000;
+    this.#elapsed += seconds;
+    trained.seconds += seconds;
+    trained.images += imagesOf(this.#partial) - clock.imagesBefore;
+  }
+
+  /** Validation, the epoch's row, and the `onEpochEnd` hooks. */
+  async #endEpoch(clock: EpochClock): Promise<EvalResult | null> {
+    const o = this.#options;
+    const trainSeconds = (performance.now() - clock.start) / 1000;
+    const validationStart = performance.now();
+    const validation = o.valData
+      ? await evaluate(this.model, o.valData, {
+        batchSize: o.evalBatchSize ?? o.batchSize,
+        augment: o.evalAugment ?? evalAugmentOf(o.augment),
+        tenCrop: o.tenCrop ?? false,
+        loss: this.#loss,
+        device: this.device,
+        prefetch: o.prefetch,
+      })
+      : null;
+    this.model.train(true);
+    this.#elapsed += (performance.now() - validationStart) / 1000;
+    const p = this.#partial;
+    this.#epochsDone++;
+    const metrics: EpochMetrics = {
+      epoch: this.#epochsDone,
+      step: this.#step,
+      lr: this.optimizer.paramGroups[0].lr,
+      trainLoss: p.steps > 0 ? p.lossSum / p.images : NaN,
+      trainTop1: p.images > 0 ? p.top1 / p.images : NaN,
+      trainTop5: p.images > 0 ? p.top5 / p.images : NaN,
+      valLoss: validation?.loss ?? NaN,
+      valTop1: validation?.top1 ?? NaN,
+      valTop5: validation?.top5 ?? NaN,
+      imagesPerSec: imagesOf(p) / trainSeconds,
+      seconds: (performance.now() - clock.start) / 1000,
+      skippedSteps: p.skipped,
+    };
+    this.#history.push(metrics);
+    this.#partial = emptyPartial();
+    if (p.skipped > 0) {
+      this.log(`epoch ${metrics.epoch}: ${p.skipped} steps skipped for a non-finite loss`);
+    }
+    for (const c of this.callbacks) await c.onEpochEnd?.(this, { metrics, validation });
+    return validation;
+  }
+
+  async #trainStep(batch: LoaderBatch): Promise<void> {
+    const device = this.device;
+    await tidy(async () => {
+      const n = batch.labels.length;
+      // The batch goes from the host to every device of the model, never between devices.
+      const [x] = replicate(batch.images, batch.batchShape, [device, ...this.model.devices()]);
+      const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
+      const logits = await this.model.forward(x);
+      if (logits.device !== device) {
+        throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
+      }
+      const loss = this.#loss(logits, y);
+      if (loss.size !== 1) {
+        throw new RangeError(`the loss function returned shape [${loss.shape}], not one value`);
+      }
+      this.#stats.record(loss, logits, y, true);
+      const guard = this.#stats.guard();
+      await loss.backward();
+      this.optimizer.step(await guard);
+      this.optimizer.zeroGrad();
+    });
+  }
+
+  /** Reads the totals back into the epoch's, calls `onLog`, enforces the non-finite limit. */
+  async #drain(at: StopEvent): Promise<void> {
+    const s = await this.#stats.drain();
+    const p = this.#partial;
+    p.lossSum += s.lossSum;
+    p.steps += s.steps;
+    p.images += s.images;
+    p.skipped += s.skipped;
+    p.skippedImages += s.skippedImages;
+    p.top1 += s.top1;
+    p.top5 += s.top5;
+    this.#nonFinite = { consecutive: s.consecutiveNonFinite, total: s.totalNonFinite };
+    const images = imagesOf(p);
+    const event = {
+      ...at,
+      loss: s.steps > 0 ? s.lossSum / s.images : NaN,
+      images: images - this.#logged,
+      lr: this.optimizer.paramGroups[0].lr,
+    };
+    this.#logged = images;
+    for (const c of this.callbacks) await c.onLog?.(this, event);
+    if (s.consecutiveNonFinite >= this.#maxNonFinite) {
+      throw new NonFiniteLossError(
+        `${s.consecutiveNonFinite} non-finite losses in a row (limit ${this.#maxNonFinite}) at ` +
+          `step ${this.#step}: training stopped; their updates were skipped. ` +
+          this.lastGoodCheckpointNote() +
+          " Try a lower learning rate.",
       );
     }
-    const s = decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES));
-    const seconds = (performance.now() - start) / 1000;
-    const count = dataset.length;
-    return {
-      loss: s.skipped > 0 || s.images === 0 ? NaN : s.lossSum / s.images,
-      top1: s.top1 / count,
-      top5: s.top5 / count,
-      count,
-      seconds,
-      imagesPerSec: count / seconds,
-    };
-  } finally {
-    loader.close();
-    device.release(stats);
   }
-}
-
-function firstDevice(model: TrainModel): Device {
-  const first = model.namedParameters()[0];
-  if (!first) throw new Error("the model has no parameters");
-  return first[1].device;
 }
 
 function emptyPartial(): PartialEpoch {
@@ -282,398 +525,16 @@ function emptyPartial(): PartialEpoch {
   };
 }
 
-/**
- * Trains a model (see the module doc).
- *
- * @example
- * ```ts ignore
- * const trainer = new Trainer({ model, trainData, valData, epochs: 10, batchSize: 128, lr: 0.01,
- *   runDir: "runs/demo", generators: { dropout: model.generator } });
- * const result = await trainer.run();
- * console.log(result.lastEval?.top1);
- * ```
- */
-export class Trainer {
-  /** The options given. */
-  readonly options: TrainerOptions;
-  /** The optimiser. */
-  readonly optimizer: SGD;
-  /** The scheduler. */
-  readonly scheduler: ReduceLROnPlateau;
-  /** The training loader. */
-  readonly loader: DataLoader;
-  /** Device of inputs, logits and the step statistics. */
-  readonly device: Device;
+/** A row read back from JSON, where NaN was written as null. */
+function fromJson(row: EpochMetrics): EpochMetrics {
+  const out = {} as EpochMetrics;
+  for (const [, key] of METRIC_COLUMNS) out[key] = typeof row[key] === "number" ? row[key] : NaN;
+  return out;
+}
 
-  #plateauOptions: PlateauOptions;
-  #progress: ProgressReporter | null;
-  #logEvery: number;
-  #maxNonFinite: number;
-  #stats: GpuBuffer;
-  #flags = new Map<Device, GpuBuffer>();
-  #epochsDone = 0;
-  #step = 0;
-  #partial: PartialEpoch = emptyPartial();
-  #elapsed = 0;
-  #totalNonFinite = 0;
-  #consecutive = 0;
-  #lastCheckpoint: string | null = null;
-  #windowStart = 0;
-
-  /** Builds the optimiser, scheduler and loader; {@link Trainer.run} does the work. */
-  constructor(options: TrainerOptions) {
-    this.options = options;
-    const { model } = options;
-    if (!Number.isInteger(options.epochs) || options.epochs < 0) {
-      throw new RangeError(`epochs must be a non-negative integer, got ${options.epochs}`);
-    }
-    this.device = options.device ?? firstDevice(model);
-    const named = model.namedParameters();
-    this.optimizer = new SGD({
-      params: named.map(([, p]) => p),
-      names: named.map(([n]) => n),
-      lr: options.lr,
-      momentum: options.momentum ?? 0.9,
-      weightDecay: options.weightDecay ?? 5e-4,
-      formulation: options.formulation ?? "paper",
-    });
-    this.#plateauOptions = {
-      patience: 2,
-      metricName: "val top-1 error",
-      ...options.plateau,
-      mode: "min",
-    };
-    this.scheduler = new ReduceLROnPlateau(this.#plateauOptions);
-    const data = options.trainData;
-    this.loader = new DataLoader(data, {
-      batchSize: options.batchSize,
-      seed: options.seed ?? 0,
-      shuffle: true,
-      dropLast: data.length >= options.batchSize,
-      augment: options.augment ?? {},
-      crops: "random",
-      prefetch: options.prefetch ?? 2,
-    });
-    this.#logEvery = Math.max(1, options.logEvery ?? 20);
-    this.#maxNonFinite = Math.max(1, options.maxConsecutiveNonFinite ?? 10);
-    if (options.progress === false) {
-      this.#progress = null;
-    } else if (options.progress instanceof ProgressReporter) {
-      this.#progress = options.progress;
-    } else {
-      this.#progress = new ProgressReporter({
-        everySteps: Math.ceil(100 / this.#logEvery) * this.#logEvery,
-        ...options.progress,
-      });
-    }
-    this.#stats = this.device.alloc(STEP_STATS_BYTES, "step stats");
-    this.device.write(this.#stats, initialStepStats());
-    for (const [, p] of named) {
-      if (p.device !== this.device && !this.#flags.has(p.device)) {
-        const flag = p.device.alloc(16, "step flag");
-        p.device.write(flag, new Uint32Array([1, 0, 0, 0]));
-        this.#flags.set(p.device, flag);
-      }
-    }
-  }
-
-  /** Completed epochs. */
-  get epochsDone(): number {
-    return this.#epochsDone;
-  }
-
-  /** Optimiser steps taken. */
-  get step(): number {
-    return this.#step;
-  }
-
-  #log(message: string): void {
-    this.#progress?.log(message);
-  }
-
-  /** Warnings reach the user even with progress output off. */
-  #warn(message: string): void {
-    if (this.#progress) this.#progress.log(message);
-    else console.warn(message);
-  }
-
-  /** Restores the state of a checkpoint (done by `run` when `resume` is set). */
-  async restore(ckpt: LoadedCheckpoint): Promise<void> {
-    const { state } = ckpt;
-    await loadModelWeights(ckpt, this.options.model);
-    this.optimizer.loadState(ckpt.optimizer);
-    this.scheduler.load(state.scheduler);
-    this.loader.restore(state.loader);
-    for (const [name, g] of Object.entries(this.options.generators ?? {})) {
-      const saved = state.generators[name];
-      if (!saved) throw new Error(`checkpoint has no state for the generator "${name}"`);
-      g.setState(saved);
-    }
-    this.#epochsDone = state.epochsDone;
-    this.#step = state.step;
-    this.#partial = state.partialEpoch ? { ...state.partialEpoch } : emptyPartial();
-    this.#elapsed = state.elapsedSeconds;
-    this.#totalNonFinite = state.nonFinite.total;
-    this.#consecutive = state.nonFinite.consecutive;
-    const words = initialStepStats();
-    words[1] = state.nonFinite.consecutive;
-    words[2] = state.nonFinite.total;
-    this.device.write(this.#stats, words);
-    this.#lastCheckpoint = ckpt.dir;
-  }
-
-  /** Trains until `epochs` are done or the signal aborts. */
-  async run(): Promise<TrainResult> {
-    const o = this.options;
-    const callStart = performance.now();
-    await Deno.mkdir(o.runDir, { recursive: true });
-    // Temporary files of the pointer, plot and logs that a crash left behind.
-    await removeStaleTemps(o.runDir);
-    if (o.resume) {
-      const ckpt = o.resume === true
-        ? await loadTrainingCheckpoint(o.runDir, { warn: (m) => this.#warn(m) })
-        : o.resume;
-      await this.restore(ckpt);
-      // Epochs logged after the checkpoint are about to be redone.
-      await truncateMetrics(o.runDir, this.#epochsDone);
-      this.#log(
-        `resumed from ${ckpt.dir}: ${this.#epochsDone} epochs done, step ${this.#step}` +
-          (ckpt.state.partialEpoch ? `, mid-epoch at batch ${ckpt.state.loader.position}` : ""),
-      );
-    }
-    let lastEval: EvalResult | null = null;
-    let trainImages = 0, trainSeconds = 0;
-    let interrupted = false;
-    try {
-      while (this.#epochsDone < o.epochs) {
-        if (o.signal?.aborted) {
-          interrupted = true;
-          break;
-        }
-        const epoch = this.#epochsDone; // 0-based index of the epoch being trained
-        o.model.train(true);
-        const steps = this.loader.batchesPerEpoch;
-        this.#progress?.startEpoch(epoch + 1, steps);
-        const epochStart = performance.now() - this.#partial.seconds * 1000;
-        const imagesBefore = this.#partial.images + this.#partial.skippedImages;
-        const segmentStart = performance.now();
-        this.#windowStart = this.#partial.images + this.#partial.skippedImages;
-        while (this.loader.epoch === epoch) {
-          const batch = await this.loader.next();
-          await this.#trainStep(batch.images, batch.batchShape, batch.labels);
-          this.#step++;
-          const done = this.loader.epoch !== epoch;
-          const stop = o.signal?.aborted ?? false;
-          if (done || stop || (batch.index + 1) % this.#logEvery === 0) {
-            await this.#drain(batch.index + 1);
-          }
-          if (stop && !done) {
-            this.#partial.seconds = (performance.now() - epochStart) / 1000;
-            trainSeconds += (performance.now() - segmentStart) / 1000;
-            trainImages += this.#partial.images + this.#partial.skippedImages - imagesBefore;
-            this.#elapsed += (performance.now() - segmentStart) / 1000;
-            await this.#checkpoint("interrupt");
-            this.#progress?.endEpoch();
-            this.#log(
-              `interrupted at epoch ${epoch + 1}, batch ${batch.index + 1}/${steps}; ` +
-                `checkpoint ${this.#lastCheckpoint}`,
-            );
-            interrupted = true;
-            break;
-          }
-        }
-        if (interrupted) break;
-        const trainEnd = performance.now();
-        const p = this.#partial;
-        const epochTrainSeconds = (trainEnd - epochStart) / 1000;
-        trainSeconds += (trainEnd - segmentStart) / 1000;
-        trainImages += p.images + p.skippedImages - imagesBefore;
-        // Validation.
-        lastEval = await evaluate(o.model, o.valData, {
-          batchSize: o.evalBatchSize ?? o.batchSize,
-          augment: o.evalAugment ?? evalAugmentOf(o.augment),
-          tenCrop: o.tenCrop ?? false,
-          device: this.device,
-          prefetch: o.prefetch,
-        });
-        o.model.train(true);
-        const lr = this.optimizer.lr;
-        this.#epochsDone++;
-        const row: EpochMetrics = {
-          epoch: this.#epochsDone,
-          step: this.#step,
-          lr,
-          trainLoss: p.steps > 0 ? p.lossSum / p.images : NaN,
-          trainTop1: p.images > 0 ? p.top1 / p.images : NaN,
-          trainTop5: p.images > 0 ? p.top5 / p.images : NaN,
-          valLoss: lastEval.loss,
-          valTop1: lastEval.top1,
-          valTop5: lastEval.top5,
-          imagesPerSec: (p.images + p.skippedImages) / epochTrainSeconds,
-          seconds: (performance.now() - epochStart) / 1000,
-          skippedSteps: p.skipped,
-        };
-        const decision = this.scheduler.step(lastEval.top1, lr);
-        if (decision.lr !== lr) {
-          const ratio = decision.lr / lr;
-          this.optimizer.groups.forEach((g, i) => this.optimizer.setLearningRate(g.lr * ratio, i));
-        }
-        this.#progress?.endEpoch(formatEpoch(row, o.tenCrop ?? false));
-        if (p.skipped > 0) {
-          this.#log(`epoch ${row.epoch}: ${p.skipped} steps skipped for a non-finite loss`);
-        }
-        if (decision.reason) this.#log(decision.reason);
-        await appendEpochMetrics(o.runDir, row);
-        await writeTrainingPlot(o.runDir, await readMetrics(o.runDir, { upToEpoch: row.epoch }), {
-          title: "AlexNet training",
-        });
-        this.#elapsed += (performance.now() - segmentStart) / 1000;
-        this.#partial = emptyPartial();
-        await this.#checkpoint("epoch");
-      }
-    } finally {
-      this.loader.close();
-    }
-    return {
-      epochsDone: this.#epochsDone,
-      step: this.#step,
-      interrupted,
-      rows: await readMetrics(o.runDir, { upToEpoch: this.#epochsDone }),
-      lastEval,
-      imagesPerSec: trainSeconds > 0 ? trainImages / trainSeconds : NaN,
-      seconds: (performance.now() - callStart) / 1000,
-      runDir: o.runDir,
-      checkpoint: this.#lastCheckpoint,
-    };
-  }
-
-  /** Frees the optimiser state and the statistics buffers (not the model). */
-  dispose(): void {
-    this.optimizer.dispose();
-    this.device.release(this.#stats);
-    for (const [device, flag] of this.#flags) device.release(flag);
-    this.#flags.clear();
-  }
-
-  async #trainStep(
-    images: Float32Array,
-    shape: readonly number[],
-    labels: Int32Array,
-  ): Promise<void> {
-    const { model } = this.options;
-    const device = this.device;
-    await tidy(async () => {
-      const n = labels.length;
-      const x = fromTypedArray(images, shape, { device });
-      const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
-      const logits = await model.forward(x);
-      if (logits.device !== device) {
-        throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
-      }
-      const loss = crossEntropy(logits, y);
-      stepGuard(device, loss.storage.buffer, this.#stats, n);
-      const scores = logits.isContiguous ? logits : logits.contiguous();
-      countTopKErrors(
-        device,
-        scores.storage.buffer,
-        y.storage.buffer,
-        this.#stats,
-        n,
-        logits.shape[1] as number,
-      );
-      // Other devices learn the verdict through the host; the read overlaps backward.
-      const flag = this.#flags.size > 0 ? device.read(this.#stats, 0, 4) : null;
-      await loss.backward();
-      let guard: GpuBuffer | Map<Device, GpuBuffer> = this.#stats;
-      if (flag) {
-        const bits = new Uint32Array(await flag);
-        for (const [other, buffer] of this.#flags) other.write(buffer, bits);
-        guard = new Map([[device, this.#stats], ...this.#flags]);
-      }
-      this.optimizer.step({ guard });
-      this.optimizer.zeroGrad();
-    });
-  }
-
-  /** Reads the GPU totals, zeroes them, folds them into the epoch's totals, reports. */
-  async #drain(stepInEpoch: number): Promise<StepStats> {
-    const pending = this.device.read(this.#stats, 0, STEP_STATS_BYTES);
-    const zero = new Uint32Array(STEP_STATS_WORDS - STEP_STATS_COUNTERS_FROM);
-    this.device.write(this.#stats, zero, STEP_STATS_COUNTERS_FROM * 4);
-    const s = decodeStepStats(await pending);
-    const p = this.#partial;
-    p.lossSum += s.lossSum;
-    p.steps += s.steps;
-    p.images += s.images;
-    p.skipped += s.skipped;
-    p.skippedImages += s.skippedImages;
-    p.top1 += s.top1;
-    p.top5 += s.top5;
-    this.#totalNonFinite = s.totalNonFinite;
-    this.#consecutive = s.consecutiveNonFinite;
-    const imagesNow = p.images + p.skippedImages;
-    this.#progress?.update({
-      step: stepInEpoch,
-      loss: s.steps > 0 ? s.lossSum / s.images : NaN,
-      lr: this.optimizer.lr,
-      images: imagesNow - this.#windowStart,
-    });
-    this.#windowStart = imagesNow;
-    if (s.consecutiveNonFinite >= this.#maxNonFinite) {
-      this.#progress?.endEpoch();
-      throw new NonFiniteLossError(
-        `${s.consecutiveNonFinite} non-finite losses in a row (limit ${this.#maxNonFinite}) at ` +
-          `step ${this.#step}: training stopped; their updates were skipped. ` +
-          (await this.#lastGood()) + " Try a lower learning rate.",
-      );
-    }
-    return s;
-  }
-
-  /** Names the newest checkpoint of the run whose files check out (all finite). */
-  async #lastGood(): Promise<string> {
-    const good = await lastGoodCheckpoint(this.options.runDir);
-    return good ? `The last good checkpoint is ${good}.` : "No good checkpoint was written yet.";
-  }
-
-  async #checkpoint(reason: "epoch" | "interrupt"): Promise<void> {
-    try {
-      await this.#saveCheckpoint(reason);
-    } catch (error) {
-      // Non-finite weights or velocities: nothing was written; the run cannot continue.
-      if (!(error instanceof NonFiniteCheckpointError)) throw error;
-      throw new NonFiniteLossError(
-        `step ${this.#step}: ${error.message}. ${await this
-          .#lastGood()} Try a lower learning rate.`,
-      );
-    }
-  }
-
-  async #saveCheckpoint(reason: "epoch" | "interrupt"): Promise<void> {
-    const o = this.options;
-    const generators: Record<string, { seed: number; offset: number }> = {};
-    for (const [name, g] of Object.entries(o.generators ?? {})) generators[name] = g.state();
-    this.#lastCheckpoint = await saveTrainingCheckpoint(
-      o.runDir,
-      {
-        model: o.model,
-        optimizer: await this.optimizer.state(),
-        state: {
-          reason,
-          epochsDone: this.#epochsDone,
-          step: this.#step,
-          loader: this.loader.state(),
-          generators,
-          scheduler: this.scheduler.state(),
-          partialEpoch: reason === "interrupt" ? { ...this.#partial } : null,
-          nonFinite: { consecutive: this.#consecutive, total: this.#totalNonFinite },
-          elapsedSeconds: this.#elapsed,
-          extra: o.extra,
-        },
-      },
-      o.checkpoint,
-    );
-  }
+/** Images seen in an epoch so far, accepted or skipped. */
+function imagesOf(p: PartialEpoch): number {
+  return p.images + p.skippedImages;
 }
 
 /** The validation preprocessing implied by a training augmentation: same crop, mean, scale. */
@@ -683,33 +544,4 @@ function evalAugmentOf(a: AugmentOptions | undefined): AugmentOptions {
   if (a?.mean !== undefined) out.mean = a.mean;
   if (a?.scale !== undefined) out.scale = a.scale;
   return out;
-}
-
-function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
-}
-
-function formatEpoch(r: EpochMetrics, tenCrop: boolean): string {
-  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
-    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)} ` +
-    `top-5 ${pct(r.valTop5)} | ${r.imagesPerSec.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s, ` +
-    `lr ${Number(r.lr.toPrecision(4))}`;
-}
-
-/**
- * Trains with {@link Trainer} and frees its optimiser state afterwards.
- *
- * @example
- * ```ts ignore
- * const result = await train({ model, trainData, valData, epochs: 5, batchSize: 64, lr: 0.01,
- *   runDir: "runs/demo" });
- * ```
- */
-export async function train(options: TrainerOptions): Promise<TrainResult> {
-  const trainer = new Trainer(options);
-  try {
-    return await trainer.run();
-  } finally {
-    trainer.dispose();
-  }
 }

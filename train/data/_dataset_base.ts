@@ -1,5 +1,6 @@
 /**
  * What every in-tree {@link Dataset} shares: the size fields and the bounds check of `get`.
+ * A dataset of one's own can extend {@link DatasetBase} too.
  *
  * @module
  */
@@ -40,11 +41,17 @@ export interface DatasetShape {
  * ```
  */
 export abstract class DatasetBase implements Dataset {
+  /** The number of samples. */
   readonly length: number;
+  /** The number of classes. */
   readonly numClasses: number;
+  /** One name per class, indexed by label. */
   readonly classNames: readonly string[];
+  /** Channels of every sample: 3 (RGB). */
   readonly channels = 3;
+  /** Image height in pixels. */
   readonly height: number;
+  /** Image width in pixels. */
   readonly width: number;
   /** Bytes of one sample's `pixels`: `height · width · 3`. */
   protected readonly sampleBytes: number;

@@ -3,8 +3,11 @@
 
 /** A decoded image: `height × width × 3` bytes, HWC RGB. */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** `height × width × 3` bytes, HWC, RGB. */
   pixels: Uint8Array;
 }
 

@@ -13,7 +13,9 @@ export interface ArrayDatasetOptions {
   pixels: Uint8Array;
   /** One label per image. */
   labels: ArrayLike<number>;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
   /** 3 for RGB storage, 1 for greyscale storage (expanded to RGB by `get`). Default 3. */
   storedChannels?: 1 | 3;

@@ -29,6 +29,7 @@ export const CIFAR10_CLASS_NAMES: readonly string[] = Object.freeze([
 
 /** Parsed content of one CIFAR-10 batch file. */
 export interface Cifar10Batch {
+  /** Images in the file. */
   count: number;
   /** `count × 32 × 32 × 3` bytes, HWC RGB (converted from the file's CHW planes). */
   pixels: Uint8Array;

@@ -26,6 +26,7 @@ export const IDX_DTYPES: Readonly<Record<number, { name: string; bytes: number }
 export interface IdxArray {
   /** The dtype byte (0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32, 0x0e float64). */
   dtype: number;
+  /** The dimensions, outermost first. */
   dims: number[];
   /** Row-major values in native typed-array form. */
   data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;

@@ -42,7 +42,9 @@ export function decodeImage(
 
 /** One file of an image folder. */
 export interface ImageFile {
+  /** The file's path. */
   path: string;
+  /** Its class index (the subfolder's position in `classNames`). */
   label: number;
 }
 
@@ -92,8 +94,11 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * ```
  */
 export class ImageFolder {
+  /** The folder. */
   readonly dir: string;
+  /** Class names: the subfolders, sorted. */
   readonly classNames: readonly string[];
+  /** Every image file, in class then name order. */
   readonly files: readonly ImageFile[];
   /** Paths of the files skipped so far (only with `skipBad`). */
   readonly skippedFiles: string[] = [];
@@ -221,6 +226,7 @@ export class ImageFolderDataset extends ArrayDataset {
   /** Path of each sample's source file. */
   readonly paths: readonly string[];
 
+  /** The decoded images with the files they came from (built by {@link loadImageFolder}). */
   constructor(
     init: ConstructorParameters<typeof ArrayDataset>[0],
     paths: string[],

@@ -31,6 +31,7 @@ import { Rng } from "./rng.ts";
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions {
+  /** Samples per batch. */
   batchSize: number;
   /** Shuffle each epoch (otherwise dataset order); default true. */
   shuffle?: boolean;
@@ -54,6 +55,7 @@ export interface DataLoaderOptions {
 
 /** A batch with where it came from. */
 export interface LoaderBatch extends ImageBatch {
+  /** The epoch it belongs to (0-based). */
   epoch: number;
   /** Batch index within the epoch. */
   index: number;
@@ -63,16 +65,22 @@ export interface LoaderBatch extends ImageBatch {
 
 /** The resumable position of a {@link DataLoader} (JSON-serialisable). */
 export interface DataLoaderState {
+  /** Format version. */
   version: 1;
+  /** The loader's seed. */
   seed: number;
   /** Epoch of the next batch. */
   epoch: number;
   /** Index within that epoch of the next batch. */
   position: number;
   /** Checked on restore: the loader must be built the same way. */
+  /** Samples in the dataset. */
   datasetLength: number;
+  /** Samples per batch. */
   batchSize: number;
+  /** Whether epochs are shuffled. */
   shuffle: boolean;
+  /** Whether the last incomplete batch is dropped. */
   dropLast: boolean;
 }
 
@@ -101,11 +109,17 @@ interface Pending {
  * ```
  */
 export class DataLoader implements AsyncIterable<LoaderBatch> {
+  /** The dataset. */
   readonly dataset: Dataset;
+  /** Samples per batch. */
   readonly batchSize: number;
+  /** Whether each epoch is shuffled. */
   readonly shuffle: boolean;
+  /** Seed of the shuffles and augmentation draws. */
   readonly seed: number;
+  /** Whether the last incomplete batch of an epoch is dropped. */
   readonly dropLast: boolean;
+  /** Batches in an epoch. */
   readonly batchesPerEpoch: number;
   readonly #augment: AugmentOptions;
   readonly #crops: "random" | "center" | "ten";
@@ -115,6 +129,7 @@ export class DataLoader implements AsyncIterable<LoaderBatch> {
   #queue: Pending[] = [];
   #perms = new Map<number, Uint32Array>();
 
+  /** Checks the options; batches are made on demand (and prefetched). */
   constructor(dataset: Dataset, options: DataLoaderOptions) {
     const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {

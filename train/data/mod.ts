@@ -20,6 +20,7 @@
  */
 
 export type { Dataset, Sample } from "./dataset.ts";
+export { DatasetBase, type DatasetShape } from "./_dataset_base.ts";
 export {
   type DataFormat,
   DataFormatError,

@@ -43,23 +43,33 @@ export interface RgbPca {
 
 /** The `manifest.json` of a prepared folder. */
 export interface ShardManifest {
+  /** Format tag. */
   format: "alexnet-webgpu-shards";
+  /** Format version. */
   version: 1;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Channels per pixel (RGB). */
   channels: 3;
+  /** Class names, indexed by label. */
   classNames: string[];
   /** Total images written. */
   count: number;
   /** Images per class, indexed by label. */
   classCounts: number[];
+  /** The shard files and their image counts, in order. */
   shards: { file: string; count: number }[];
+  /** Files skipped as undecodable. */
   skipped: number;
+  /** Their paths. */
   skippedFiles: string[];
   /** Units of `mean` and `pca`: always 1/255 (pixel values divided by 255). */
   statsScale: number;
   /** The mean image file (float32 LE, HWC) and the per-channel mean; null with `stats: false`. */
   mean: { file: string; dtype: "float32"; layout: "HWC"; shape: number[]; rgb: number[] } | null;
+  /** The RGB PCA of the pixels; null with `stats: false`. */
   pca: RgbPca | null;
 }
 

@@ -124,7 +124,9 @@ export class SyntheticDataset extends DatasetBase {
 
 /** Options of {@link syntheticSplits}. */
 export interface SyntheticSplitOptions {
+  /** Training images. */
   trainSize: number;
+  /** Validation images. */
   valSize: number;
   /** Image side in pixels; default 32. */
   size?: number;

@@ -6,6 +6,10 @@
  * @module
  */
 
+import type { TrainerCallback } from "../train/callback.ts";
+import type { EpochMetrics } from "../train/run_log.ts";
+import { pct } from "./_model.ts";
+
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
   /** Output sink. Default: synchronous writes to stdout. */
@@ -272,4 +276,54 @@ function consoleColumns(): number {
   } catch {
     return 120; // Not a terminal: the width does not matter much.
   }
+}
+
+/** Options of {@link progressLine}. */
+export interface ProgressLineOptions {
+  /** The validation uses ten crops (said in the epoch line). */
+  tenCrop?: boolean;
+}
+
+/**
+ * A training-loop callback that drives a {@link ProgressReporter}: the live line from each
+ * readback, and one summary line per epoch. Pass `(m) => reporter.log(m)` as the trainer's
+ * `log`, so log lines do not tear the live line.
+ *
+ * @example
+ * ```ts
+ * import { ProgressReporter, progressLine } from "./progress.ts";
+ * const reporter = new ProgressReporter({ isTerminal: false });
+ * const callback = progressLine(reporter);
+ * console.log(typeof callback.onLog); // "function"
+ * ```
+ */
+export function progressLine(
+  reporter: ProgressReporter,
+  options: ProgressLineOptions = {},
+): TrainerCallback {
+  return {
+    onEpochStart(_trainer, { epoch, steps }) {
+      reporter.startEpoch(epoch, steps);
+    },
+    onLog(_trainer, { step, loss, lr, images }) {
+      reporter.update({ step, loss, lr, images });
+    },
+    onEpochEnd(_trainer, { metrics }) {
+      reporter.endEpoch(formatEpoch(metrics, options.tenCrop ?? false));
+    },
+    onStop() {
+      reporter.endEpoch();
+    },
+    onTrainEnd(_trainer, { error }) {
+      if (error !== undefined) reporter.endEpoch();
+    },
+  };
+}
+
+/** One epoch's summary line. */
+export function formatEpoch(r: EpochMetrics, tenCrop: boolean): string {
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
+    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)} ` +
+    `top-5 ${pct(r.valTop5)} | ${r.imagesPerSec.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s, ` +
+    `lr ${Number(r.lr.toPrecision(4))}`;
 }

@@ -8,7 +8,8 @@
 
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import type { EpochMetrics } from "./run_log.ts";
+import type { TrainerCallback } from "../train/callback.ts";
+import type { EpochMetrics } from "../train/run_log.ts";
 
 /** Options of {@linkcode renderTrainingSvg}. */
 export interface PlotOptions {
@@ -455,4 +456,23 @@ function f(v: number): string {
 
 function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * A training-loop callback that redraws `curves.svg` in `runDir` after every epoch, from the
+ * trainer's history (a resumed run's earlier epochs included).
+ *
+ * @example
+ * ```ts
+ * import { curvesPlot } from "./plot_svg.ts";
+ * const callback = curvesPlot(await Deno.makeTempDir(), { title: "demo" });
+ * console.log(typeof callback.onEpochEnd); // "function"
+ * ```
+ */
+export function curvesPlot(runDir: string, options: PlotOptions = {}): TrainerCallback {
+  return {
+    async onEpochEnd(trainer) {
+      await writeTrainingPlot(runDir, trainer.history, options);
+    },
+  };
 }

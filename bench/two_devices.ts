@@ -1,0 +1,172 @@
+/**
+ * One device against two, side by side in one run: the same AlexNet (same seed, same batches)
+ * trained on one device and split over two as the paper's two GPUs. Blocks of `--steps` SGD
+ * steps alternate between the placements, `--repeats` times, and each figure is the median over
+ * the blocks (the machine may be loaded). Reports ms/step, images/s, host sync points per step,
+ * bytes crossing the host per step, and time spent waiting on maps.
+ *
+ *     deno run -A bench/two_devices.ts [--model small|full] [--batch N] [--steps 5]
+ *       [--repeats 5] [--chunks 1] [--adapter INDEX|NAME] [--out f.json]
+ *
+ * Defaults: the scaled net at batch 32 (the CLI's default) on a software adapter, the paper's
+ * net at batch 128 on a hardware GPU.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  crossEntropy,
+  Device,
+  fromTypedArray,
+  replicate,
+  resetTransferStats,
+  tidy,
+  transferStats,
+} from "../mod.ts";
+import { AlexNet, alexnetSmall } from "../nn/mod.ts";
+import { SGD } from "../train/sgd.ts";
+import { table } from "./_timing.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string" },
+    batch: { type: "string" },
+    steps: { type: "string", default: "5" },
+    repeats: { type: "string", default: "5" },
+    adapter: { type: "string" },
+    out: { type: "string" },
+  },
+  strict: true,
+});
+
+const devices = await Device.acquireMany(2, { adapter: values.adapter });
+const software = devices[0].isSoftware;
+const model = values.model ?? (software ? "small" : "full");
+if (model !== "small" && model !== "full") throw new Error(`--model must be small or full`);
+const batch = Number(values.batch ?? (model === "small" ? 32 : 128));
+const steps = Number(values.steps), repeats = Number(values.repeats);
+for (const [name, v] of [["batch", batch], ["steps", steps], ["repeats", repeats]] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+}
+const size = model === "small" ? 32 : 227;
+const build = (placement: Device | Device[]): AlexNet =>
+  model === "small" ? alexnetSmall({ seed: 0 }, placement) : new AlexNet({ seed: 0 }, placement);
+const nets = [build(devices[0]), build(devices)];
+const optimisers = nets.map((net) =>
+  new SGD({ params: net.parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4 })
+);
+const classes = nets[0].config.numClasses;
+const images = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i));
+const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
+const sameAdapter = devices[0].adapterInfo.description === devices[1].adapterInfo.description;
+console.log(
+  `AlexNet (${model}) at batch ${batch}: one device against two (${
+    devices.map((d) => d.describe()).join(" + ")
+  }${
+    sameAdapter ? ", two logical devices of one adapter" : ""
+  }); ${repeats} blocks of ${steps} steps`,
+);
+
+/** One SGD step as the trainer runs it: host batch to every device, forward, backward, update. */
+async function step(index: number): Promise<void> {
+  const net = nets[index], optimiser = optimisers[index], first = net.placement[0];
+  await tidy(async () => {
+    const [x] = replicate(images, [batch, 3, size, size], net.placement);
+    const y = fromTypedArray(labels, [batch], { device: first, dtype: "i32" });
+    const loss = crossEntropy(await net.forward(x.withRank(4)), y);
+    await loss.backward();
+    optimiser.step();
+    optimiser.zeroGrad();
+  });
+}
+
+interface Block {
+  ms: number;
+  syncs: number;
+  mapWaitMs: number;
+  bytes: number;
+}
+
+const blocks: Block[][] = [[], []];
+for (let index = 0; index < 2; index++) await step(index); // compiles the pipelines
+for (let r = 0; r < repeats; r++) {
+  for (let index = 0; index < 2; index++) {
+    for (const d of devices) await d.sync();
+    resetTransferStats();
+    const start = performance.now();
+    for (let s = 0; s < steps; s++) await step(index);
+    const t = transferStats();
+    for (const d of nets[index].placement) await d.sync();
+    blocks[index].push({
+      ms: (performance.now() - start) / steps,
+      syncs: t.syncPoints / steps,
+      mapWaitMs: t.mapWaitMs / steps,
+      bytes: (t.bytesRead + t.bytesWritten) / steps,
+    });
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const rows = blocks.map((list, index) => {
+  const ms = median(list.map((b) => b.ms));
+  const wait = median(list.map((b) => b.mapWaitMs));
+  return {
+    devices: index + 1,
+    ms,
+    imagesPerSecond: batch / ms * 1000,
+    syncPoints: median(list.map((b) => b.syncs)),
+    mapWaitMs: wait,
+    otherMs: ms - wait,
+    megabytes: median(list.map((b) => b.bytes)) / 2 ** 20,
+    blocksMs: list.map((b) => b.ms),
+  };
+});
+console.log(
+  "\n" + table(
+    ["devices", "ms/step", "images/s", "syncs/step", "map wait ms", "other ms", "MiB/step"],
+    rows.map((r) => [
+      String(r.devices),
+      r.ms,
+      r.imagesPerSecond,
+      r.syncPoints,
+      r.mapWaitMs,
+      r.otherMs,
+      r.megabytes,
+    ]),
+  ),
+);
+const ratio = rows[1].ms / rows[0].ms;
+console.log(
+  `\ntwo devices / one: ${ratio.toFixed(2)}x the step time (goal ≤ 1.3x); medians of ${repeats} ` +
+    `blocks (one: ${rows[0].blocksMs.map((m) => m.toFixed(0)).join(" ")} ms; two: ${
+      rows[1].blocksMs.map((m) => m.toFixed(0)).join(" ")
+    } ms)`,
+);
+if (values.out) {
+  await Deno.writeTextFile(
+    values.out,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        adapters: devices.map((d) => d.describe()),
+        logicalDevicesOfOneAdapter: sameAdapter,
+        model,
+        batch,
+        steps,
+        repeats,
+        rows,
+        ratio,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+}
+for (const net of nets) net.dispose();
+for (const d of devices) d.destroy();
+Deno.exit(0);

@@ -1,0 +1,444 @@
+/**
+ * Convolution forward, input gradient and weight gradient as implicit GEMMs on the shared core
+ * (`_gemm.ts`), per group:
+ *
+ * - forward: M = N·OH·OW output pixels, N = O/groups channels, K = C/groups·KH·KW taps;
+ * - input gradient: M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW (any stride: a
+ *   tap whose output position is not a whole multiple of the stride reads zero);
+ * - weight gradient: M = O/groups, N = C/groups·KH·KW, K = N·OH·OW (split-K over pixels).
+ *
+ * Operands are gathered on the fly: a pixel's coordinates are decoded once per load unit
+ * (hoisted out of the K loop), a tap's through an offset table in a storage buffer, so no
+ * im2col buffer exists. This is the GPU path: on a software adapter the register-patch kernels
+ * of `conv2d.ts` win, since every workgroup-memory access there is a loop over SIMD lanes.
+ *
+ * @module
+ */
+
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import { sumPartials } from "./_split_k.ts";
+import { Uniforms } from "./_uniforms.ts";
+import type { Resolved } from "./_conv_geometry.ts";
+import type { RunPart } from "./_program.ts";
+
+/** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
+export interface ConvGemm {
+  tile: GemmTile;
+  /** K ranges of the weight gradient summed in a fixed order (default 1). */
+  splits?: number;
+}
+
+const tables = new WeakMap<Device, Map<string, GpuBuffer>>();
+
+/** A per-geometry table of vec4u, built once per device and kept (it is a few KiB). */
+function table(device: Device, key: string, build: () => Uint32Array): GpuBuffer {
+  let map = tables.get(device);
+  if (!map) tables.set(device, map = new Map());
+  let buffer = map.get(key);
+  if (!buffer) {
+    const data = build();
+    buffer = device.alloc(data.byteLength, "conv offset table");
+    device.write(buffer, data);
+    map.set(key, buffer);
+  }
+  return buffer;
+}
+
+/** Forward taps k = (c, ky, kx): vec4u(c·H·W + ky·W + kx, ky, kx, 0). */
+function forwardTable(device: Device, g: Resolved): GpuBuffer {
+  const key = `f ${g.cg} ${g.kernelH} ${g.kernelW} ${g.height} ${g.width}`;
+  return table(device, key, () => {
+    const t = new Uint32Array(4 * g.wk);
+    for (let k = 0; k < g.wk; k++) {
+      const c = Math.floor(k / (g.kernelH * g.kernelW)), r = k % (g.kernelH * g.kernelW);
+      const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
+      t.set([c * g.height * g.width + ky * g.width + kx, ky, kx, 0], 4 * k);
+    }
+    return t;
+  });
+}
+
+/** Input-gradient taps k = (o, ky, kx): vec4u(o·OH·OW, ky, kx, o·wk + ky·KW + kx). */
+function inputTable(device: Device, g: Resolved): GpuBuffer {
+  const key = `i ${g.og} ${g.wk} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW}`;
+  return table(device, key, () => {
+    const taps = g.kernelH * g.kernelW, t = new Uint32Array(4 * g.og * taps);
+    for (let k = 0; k < g.og * taps; k++) {
+      const o = Math.floor(k / taps), r = k % taps;
+      const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
+      t.set([o * g.outH * g.outW, ky, kx, o * g.wk + ky * g.kernelW + kx], 4 * k);
+    }
+    return t;
+  });
+}
+
+/** The sizes every conv GEMM shares as uniforms. */
+function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
+  return uf.all({
+    batchRun: count,
+    height: g.height,
+    width: g.width,
+    hw: g.height * g.width,
+    outH: g.outH,
+    outW: g.outW,
+    ohw: g.outH * g.outW,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padH: g.padH,
+    padW: g.padW,
+    cg: g.cg,
+    og: g.og,
+    wk: g.wk,
+    taps: g.kernelH * g.kernelW,
+    inSample: g.inChannels * g.height * g.width,
+    outSample: g.outChannels * g.outH * g.outW,
+  });
+}
+
+function sizeUniforms(
+  uf: Uniforms,
+  grid: ReturnType<typeof gemmGrid>,
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+) {
+  return {
+    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
+    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
+  };
+}
+
+/** Checks a GEMM variant against the device. */
+export function checkGemm(device: Device, v: ConvGemm, what: string): void {
+  if (!tileFits(v.tile, device.limits)) {
+    throw new RangeError(`${what}: GEMM tile ${JSON.stringify(v.tile)} does not fit this device`);
+  }
+  if (v.splits !== undefined && !(Number.isInteger(v.splits) && v.splits >= 1)) {
+    throw new RangeError(`${what}: splits must be a positive integer, got ${v.splits}`);
+  }
+}
+
+/** One run of samples of the forward pass: out = conv(x, w) (+ bias) (ReLU). */
+export function forwardGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; x: RunPart; out: RunPart },
+  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding },
+  flags: { relu: boolean; name: string },
+): void {
+  const M = run.count * g.outH * g.outW, N = g.og, K = g.wk;
+  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, run.count);
+  const S = uf.all({ xShift: run.x.shift, outShift: run.out.shift });
+  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const wVec = g.wk % 4 === 0;
+  const bias = !!bind.bias;
+  let value = bias ? `v + bias[g * ${G.og} + n]` : "v";
+  if (flags.relu) value = `max(${value}, 0.0)`;
+  const helpers = `
+// Where output pixel m of group g reads x: its sample and group's base, and its top-left
+// input corner (wrapping u32: a corner above or left of the input is huge).
+fn corner(m: u32, g: u32) -> vec4u {
+  let b = m / ${G.ohw};
+  let r = m % ${G.ohw};
+  let iy = (r / ${G.outW}) * ${G.strideH} - ${G.padH};
+  let ix = (r % ${G.outW}) * ${G.strideW} - ${G.padW};
+  return vec4u(${S.xShift} + b * ${G.inSample} + g * ${G.cg} * ${G.hw}, 0u, iy, ix);
+}
+fn gatherX(pr: vec4u, k: u32) -> f32 {
+  let t = tab[k];
+  let iy = pr.z + t.y;
+  let ix = pr.w + t.z;
+  let ok = iy < ${G.height} && ix < ${G.width};
+  // t.x already holds ky·W + kx: the pixel adds its corner.
+  return select(0.0, x[select(0u, pr.x + t.x + pr.z * ${G.width} + pr.w, ok)], ok);
+}
+fn put(g: u32, m: u32, n: u32, v: f32) {
+  let b = m / ${G.ohw};
+  let r = m % ${G.ohw};
+  out[${S.outShift} + b * ${G.outSample} + (g * ${G.og} + n) * ${G.ohw} + r] = ${value};
+}`;
+  const wgsl = gemmWgsl({
+    tile: v.tile,
+    // A unit's pixel: base of its sample and group in x, then its top-left input corner.
+    a: {
+      vec4: false,
+      kContig: false,
+      prep: (m) => `corner(${m}, p)`,
+      load: (_m, k, pr) => `gatherX(${pr}, ${k})`,
+    },
+    b: {
+      vec4: wVec,
+      kContig: true,
+      load: (n, k) =>
+        wVec
+          ? `w[((p * ${G.og} + ${n}) * ${G.wk} + ${k}) / 4u]`
+          : `w[(p * ${G.og} + ${n}) * ${G.wk} + ${k}]`,
+    },
+    sizes,
+    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    declarations: () =>
+      [
+        "@group(0) @binding(0) var<storage, read> x: array<f32>;",
+        `@group(0) @binding(1) var<storage, read> w: array<${wVec ? "vec4f" : "f32"}>;`,
+        "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
+        ...(bias ? ["@group(0) @binding(3) var<storage, read> bias: array<f32>;"] : []),
+        `@group(0) @binding(${bias ? 4 : 3}) var<storage, read_write> out: array<f32>;`,
+        uf.declare(bias ? 5 : 4),
+        helpers,
+      ].join("\n"),
+  });
+  const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
+  device.dispatch({
+    name: flags.name,
+    wgsl,
+    uniforms: uf.data(),
+    workgroups: grid.workgroups,
+    variant: `gemm ${tileName(v.tile)}`,
+    cost: { flops: 2 * M * N * K * g.groups },
+  }, [bind.x, bind.w, tab, ...(bind.bias ? [bind.bias] : []), bind.out]);
+}
+
+/** One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut. */
+export function inputGradGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; dy: RunPart; dx: RunPart },
+  bind: { dy: Binding; w: Binding; dx: Binding },
+  name: string,
+): void {
+  const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
+  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, run.count);
+  const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
+  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const helpers = `
+// Input pixel m of group g: its sample and group's base in dy, and its padded coordinates.
+fn corner(m: u32, g: u32) -> vec4u {
+  let b = m / ${G.hw};
+  let r = m % ${G.hw};
+  let base = ${S.dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  return vec4u(base, 0u, r / ${G.width} + ${G.padH}, r % ${G.width} + ${G.padW});
+}
+fn gatherDy(pr: vec4u, k: u32) -> f32 {
+  let t = tab[k];
+  let ty = pr.z - t.y;
+  let tx = pr.w - t.z;
+  let oy = ty / ${G.strideH};
+  let ox = tx / ${G.strideW};
+  let ok = oy < ${G.outH} && ox < ${G.outW} && oy * ${G.strideH} == ty && ox * ${G.strideW} == tx;
+  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
+}
+fn put(g: u32, m: u32, n: u32, v: f32) {
+  let b = m / ${G.hw};
+  dx[${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw}] = v;
+}`;
+  const wgsl = gemmWgsl({
+    tile: v.tile,
+    a: {
+      vec4: false,
+      kContig: false,
+      prep: (m) => `corner(${m}, p)`,
+      load: (_m, k, pr) => `gatherDy(${pr}, ${k})`,
+    },
+    b: {
+      vec4: false,
+      kContig: false,
+      load: (n, k) => `w[p * ${G.og} * ${G.wk} + tab[${k}].w + ${n} * ${G.taps}]`,
+    },
+    sizes,
+    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    declarations: () =>
+      [
+        "@group(0) @binding(0) var<storage, read> dy: array<f32>;",
+        "@group(0) @binding(1) var<storage, read> w: array<f32>;",
+        "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
+        "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
+        uf.declare(4),
+        helpers,
+      ].join("\n"),
+  });
+  const tab = { buffer: inputTable(device, g), size: 16 * K };
+  device.dispatch({
+    name,
+    wgsl,
+    uniforms: uf.data(),
+    workgroups: grid.workgroups,
+    variant: `gemm ${tileName(v.tile)}`,
+    cost: { flops: 2 * M * N * K * g.groups },
+  }, [bind.dy, bind.w, tab, bind.dx]);
+}
+
+/**
+ * One run of samples of the weight gradient, split-K over its pixels: partial sums land in
+ * scratch and are added in a fixed order, so every run gives the same bits.
+ */
+export function weightGradGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; x: RunPart; dy: RunPart },
+  bind: { x: Binding; dy: Binding; dw: Binding },
+  accumulate: boolean,
+  name: string,
+): void {
+  const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
+  const grid = gemmGrid(v.tile, M, N, K, g.groups, v.splits ?? 1);
+  const split = grid.splits > 1;
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, run.count);
+  const S = uf.all({
+    xShift: run.x.shift,
+    dyShift: run.dy.shift,
+    weights: g.outChannels * g.wk,
+  });
+  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const helpers = `
+// Weight column n (channel, kernel row, column) of group g: where its channel starts in x,
+// and its kernel row and column.
+fn tap(n: u32, g: u32) -> vec4u {
+  let t = tab[n];
+  return vec4u(${S.xShift} + g * ${G.cg} * ${G.hw} + t.x - t.y * ${G.width} - t.z, t.y, t.z, 0u);
+}
+fn loadDy(base: u32, k: u32) -> f32 {
+  return dy[base + (k / ${G.ohw}) * ${G.outSample} + k % ${G.ohw}];
+}
+fn gatherX(pr: vec4u, k: u32) -> f32 {
+  let b = k / ${G.ohw};
+  let r = k % ${G.ohw};
+  let iy = (r / ${G.outW}) * ${G.strideH} - ${G.padH} + pr.y;
+  let ix = (r % ${G.outW}) * ${G.strideW} - ${G.padW} + pr.z;
+  let ok = iy < ${G.height} && ix < ${G.width};
+  return select(0.0, x[select(0u, pr.x + b * ${G.inSample} + iy * ${G.width} + ix, ok)], ok);
+}`;
+  const dst = split
+    ? (m: string, n: string) => `dw[s * ${S.weights} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
+    : (m: string, n: string) => `dw[(p * ${G.og} + ${m}) * ${G.wk} + ${n}]`;
+  const wgsl = gemmWgsl({
+    tile: v.tile,
+    a: {
+      vec4: false,
+      kContig: true,
+      prep: (m) => `vec4u(${S.dyShift} + (p * ${G.og} + ${m}) * ${G.ohw}, 0u, 0u, 0u)`,
+      load: (_m, k, pr) => `loadDy(${pr}.x, ${k})`,
+    },
+    b: {
+      vec4: false,
+      kContig: true,
+      // A unit's tap: where its channel starts in x, and its kernel row and column.
+      prep: (n) => `tap(${n}, p)`,
+      load: (_n, k, pr) => `gatherX(${pr}, ${k})`,
+    },
+    sizes,
+    store: (m, n, val) =>
+      !split && accumulate ? `${dst(m, n)} = ${dst(m, n)} + ${val};` : `${dst(m, n)} = ${val};`,
+    declarations: () =>
+      [
+        "@group(0) @binding(0) var<storage, read> x: array<f32>;",
+        "@group(0) @binding(1) var<storage, read> dy: array<f32>;",
+        "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
+        "@group(0) @binding(3) var<storage, read_write> dw: array<f32>;",
+        uf.declare(4),
+        helpers,
+      ].join("\n"),
+  });
+  const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
+  const nw = g.outChannels * g.wk;
+  const kernel = {
+    name,
+    wgsl,
+    uniforms: uf.data(),
+    workgroups: grid.workgroups,
+    variant: `gemm ${tileName(v.tile)}${split ? ` split ${grid.splits}` : ""}`,
+    cost: { flops: 2 * M * N * K * g.groups },
+  };
+  if (!split) {
+    device.dispatch(kernel, [bind.x, bind.dy, tab, bind.dw]);
+    return;
+  }
+  const bytes = grid.splits * nw * 4;
+  const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
+  device.dispatch(kernel, [bind.x, bind.dy, tab, partial]);
+  sumPartials(device, { name, partial, dst: bind.dw, n: nw, splits: grid.splits, accumulate });
+  device.release(partial.buffer);
+}
+
+/** Which kernel runs a convolution pass: the register-patch kernel or the GEMM core. */
+export type ConvAlgorithm = { kind: "direct" } | ({ kind: "gemm" } & ConvGemm);
+
+/** The three passes of a convolution that have candidates. */
+export type ConvPass = "forward" | "gradInput" | "gradWeight";
+
+/** The GPU tiles the candidates draw on: 128×128 of 8×8, 128×64 of 8×4, 64×64 of 4×4. */
+export const CONV_GPU_TILES: readonly GemmTile[] = [
+  gemmTile(128, 128, 8, 8, 8),
+  gemmTile(128, 64, 8, 8, 4),
+  gemmTile(64, 64, 16, 4, 4),
+];
+
+/** A small tile of the core, for software adapters and small problems. */
+export const CONV_SMALL_TILE: GemmTile = gemmTile(32, 32, 4, 4, 4);
+
+/** Workgroups a GPU wants in flight before split-K stops paying. */
+const GPU_FILL = 256;
+
+/** The name of an algorithm, as the profiler, the bench and the autotuner's cache show it. */
+export function algorithmName(a: ConvAlgorithm): string {
+  if (a.kind === "direct") return "direct";
+  return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
+}
+
+/**
+ * The candidates of a pass, the deterministic default first: on software adapters the direct
+ * kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
+ * gradient, to fill the device), except the input gradient of a strided convolution, where
+ * the GEMM would spend stride² of its work on zeros.
+ */
+export function convCandidates(
+  device: Device,
+  pass: ConvPass,
+  g: Resolved,
+): { name: string; value: ConvAlgorithm }[] {
+  const [M, N, K] = pass === "forward"
+    ? [g.batch * g.outH * g.outW, g.og, g.wk]
+    : pass === "gradInput"
+    ? [g.batch * g.height * g.width, g.cg, g.og * g.kernelH * g.kernelW]
+    : [g.og, g.wk, g.batch * g.outH * g.outW];
+  const fit = CONV_GPU_TILES.filter((t) => tileFits(t, device.limits));
+  const splitsFor = (t: GemmTile): number => {
+    if (pass !== "gradWeight") return 1;
+    const tiles = Math.ceil(M / t.tileM) * Math.ceil(N / t.tileN) * g.groups;
+    const deep = Math.floor(K / (32 * t.tileK));
+    return Math.max(1, Math.min(Math.ceil(GPU_FILL / tiles), deep, 64));
+  };
+  const gemm = (t: GemmTile): ConvAlgorithm => ({ kind: "gemm", tile: t, splits: splitsFor(t) });
+  const rule = pass === "gradWeight"
+    ? (M >= 128 ? fit[0] : fit.at(-1))
+    : N > 64
+    ? fit[0]
+    : M >= 16384
+    ? fit[1]
+    : fit.at(-1);
+  const direct: ConvAlgorithm = { kind: "direct" };
+  const strided = pass === "gradInput" && (g.strideH > 1 || g.strideW > 1);
+  let list: ConvAlgorithm[];
+  if (device.isSoftware || !rule) {
+    list = [direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
+  } else {
+    const others = fit.filter((t) => t !== rule).map(gemm);
+    list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];
+  }
+  // Split-K alternatives of the weight gradient: none, and the default's.
+  if (pass === "gradWeight") {
+    list = list.flatMap((a) =>
+      a.kind === "gemm" && (a.splits ?? 1) > 1 ? [a, { ...a, splits: 1 }] : [a]
+    );
+  }
+  return list.map((value) => ({ name: algorithmName(value), value }));
+}

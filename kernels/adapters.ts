@@ -1,0 +1,91 @@
+/**
+ * Finding WebGPU adapters. WebGPU has no call that lists adapters: `requestAdapter` returns the
+ * one its options prefer. Asking with each preference (high-performance, low-power, the fallback
+ * adapter) and keeping the distinct answers finds every adapter a user can choose between in
+ * this runtime: a discrete and an integrated GPU, or a GPU and the software rasteriser.
+ *
+ * @module
+ */
+
+/** An adapter this runtime can hand out, and how to ask for it again. */
+export interface AdapterEntry {
+  /** Position in {@link listAdapters}' answer. */
+  readonly index: number;
+  /** Its description (or vendor and device when the driver gives no description). */
+  readonly name: string;
+  /** Whether it is a software rasteriser (lavapipe/llvmpipe, SwiftShader, WARP). */
+  readonly software: boolean;
+  /** The options that make `requestAdapter` return it. */
+  readonly options: GPURequestAdapterOptions;
+}
+
+const PREFERENCES: readonly GPURequestAdapterOptions[] = [
+  { powerPreference: "high-performance" },
+  { powerPreference: "low-power" },
+  { forceFallbackAdapter: true },
+];
+
+/** Whether an adapter is a software rasteriser, from its info. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
+  return fallback || /llvmpipe|lavapipe|swiftshader|warp|software/.test(text);
+}
+
+/** A one-line name of an adapter. */
+export function adapterName(info: GPUAdapterInfo): string {
+  return info.description || [info.vendor, info.device].filter(Boolean).join(" ") || "unknown";
+}
+
+/**
+ * The distinct adapters this runtime offers, hardware first.
+ *
+ * @example
+ * ```ts
+ * import { listAdapters } from "./adapters.ts";
+ * for (const a of await listAdapters()) console.log(a.index, a.name, a.software);
+ * ```
+ */
+export async function listAdapters(): Promise<AdapterEntry[]> {
+  if (!("gpu" in navigator) || !navigator.gpu) return [];
+  const found: {
+    name: string;
+    key: string;
+    software: boolean;
+    options: GPURequestAdapterOptions;
+  }[] = [];
+  for (const options of PREFERENCES) {
+    const adapter = await navigator.gpu.requestAdapter(options);
+    if (!adapter) continue;
+    const info = adapter.info;
+    const key = [info.vendor, info.architecture, info.device, info.description].join("|");
+    if (found.some((f) => f.key === key)) continue;
+    found.push({ name: adapterName(info), key, software: isSoftwareAdapter(info), options });
+  }
+  found.sort((a, b) => Number(a.software) - Number(b.software));
+  return found.map((f, index) => ({
+    index,
+    name: f.name,
+    software: f.software,
+    options: f.options,
+  }));
+}
+
+/**
+ * The adapter a user named: an index into {@link listAdapters}, or a case-insensitive part of
+ * its name. Undefined when none matches.
+ */
+export function matchAdapter(
+  adapters: readonly AdapterEntry[],
+  selector: string | number,
+): AdapterEntry | undefined {
+  const text = String(selector).trim();
+  if (/^\d+$/.test(text)) return adapters[Number(text)];
+  return adapters.find((a) => a.name.toLowerCase().includes(text.toLowerCase()));
+}
+
+/** The adapters as one line for messages: `0: NVIDIA H200; 1: llvmpipe (software)`. */
+export function describeAdapters(adapters: readonly AdapterEntry[]): string {
+  if (adapters.length === 0) return "none";
+  return adapters.map((a) => `${a.index}: ${a.name}${a.software ? " (software)" : ""}`).join("; ");
+}

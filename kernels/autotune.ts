@@ -1,0 +1,203 @@
+/**
+ * Choice of algorithm and tile per adapter, the way `cudnn.benchmark` chooses: each op offers a
+ * set of correct candidates; the first use of a shape on an adapter records it (with the
+ * default candidate, since a kernel call only records work and cannot wait), and
+ * {@link autotune} then times every candidate of the shapes seen (GPU timestamps where the
+ * adapter has `timestamp-query`, else wall clock around a readback), keeps the fastest and
+ * saves the choice on disk keyed by the adapter (vendor, architecture, device, driver), the op
+ * and the shape. Later runs read the file and never time again.
+ *
+ * Switch: `ALEXNET_AUTOTUNE=0` turns it off (every op takes its deterministic default: the
+ * register-patch kernels on software adapters, the GEMM core with a fixed tile rule on GPUs);
+ * `ALEXNET_AUTOTUNE=1` turns it on everywhere. By default it is on for GPUs and off for
+ * software adapters, where the defaults are measured best and timing is slow.
+ * `ALEXNET_AUTOTUNE_CACHE` names the cache file (default
+ * `$XDG_CACHE_HOME/alexnet-webgpu/autotune.json`, else `~/.cache/…`).
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+
+/** One candidate of an op: a name (shown by the profiler and bench) and what the kernel needs. */
+export interface Candidate<T> {
+  name: string;
+  value: T;
+}
+
+/** A shape whose candidates are still to be timed. */
+interface Pending {
+  op: string;
+  key: string;
+  names: string[];
+  /** Records one run of candidate i (allocating and releasing its own scratch). */
+  record: (i: number) => void;
+}
+
+interface DeviceState {
+  choices: Map<string, string>;
+  pending: Map<string, Pending>;
+}
+
+const states = new WeakMap<Device, DeviceState>();
+let fileChoices: Record<string, Record<string, string>> | null = null;
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: defaults apply
+  }
+}
+
+/** Whether autotuning is on for `device` (see the module doc for the switch). */
+export function autotuneEnabled(device: Device): boolean {
+  const v = env("ALEXNET_AUTOTUNE")?.toLowerCase();
+  if (v === "0" || v === "off" || v === "false") return false;
+  if (v === "1" || v === "on" || v === "true") return true;
+  return !device.isSoftware;
+}
+
+/** The adapter's identity in the cache: vendor, architecture, device and driver description. */
+export function adapterKey(device: Device): string {
+  const i = device.adapterInfo;
+  return [i.vendor, i.architecture, i.device, i.description].join("|");
+}
+
+/** Path of the cache file. */
+export function cachePath(): string {
+  const explicit = env("ALEXNET_AUTOTUNE_CACHE");
+  if (explicit) return explicit;
+  const base = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "."}/.cache`;
+  return `${base}/alexnet-webgpu/autotune.json`;
+}
+
+function loadFile(): Record<string, Record<string, string>> {
+  if (fileChoices) return fileChoices;
+  try {
+    fileChoices = JSON.parse(Deno.readTextFileSync(cachePath()));
+  } catch {
+    fileChoices = {};
+  }
+  return fileChoices!;
+}
+
+function state(device: Device): DeviceState {
+  let s = states.get(device);
+  if (!s) {
+    const saved = autotuneEnabled(device) ? loadFile()[adapterKey(device)] ?? {} : {};
+    s = { choices: new Map(Object.entries(saved)), pending: new Map() };
+    states.set(device, s);
+  }
+  return s;
+}
+
+/**
+ * The candidate an op uses for a shape: the tuned choice if there is one, else the first
+ * candidate (the op's default). A miss with tuning on records the shape for {@link autotune}.
+ */
+export function choose<T>(
+  device: Device,
+  op: string,
+  key: string,
+  candidates: readonly Candidate<T>[],
+  record: (value: T) => void,
+): Candidate<T> {
+  if (candidates.length === 1 || !autotuneEnabled(device)) return candidates[0];
+  const s = state(device);
+  const id = `${op} ${key}`;
+  const chosen = s.choices.get(id);
+  const found = candidates.find((c) => c.name === chosen);
+  if (found) return found;
+  if (!s.pending.has(id)) {
+    s.pending.set(id, {
+      op,
+      key,
+      names: candidates.map((c) => c.name),
+      record: (i) => record(candidates[i].value),
+    });
+  }
+  return candidates[0];
+}
+
+/** One timed shape: the candidates' milliseconds and the choice. */
+export interface TuneResult {
+  op: string;
+  key: string;
+  times: { name: string; ms: number }[];
+  chosen: string;
+}
+
+/**
+ * Times every candidate of the shapes used since the last call, keeps the fastest per shape and
+ * saves the choices (atomically) to the cache file. `repeats` runs are timed per candidate after
+ * one untimed run (which compiles it).
+ */
+export async function autotune(device: Device, repeats = 3): Promise<TuneResult[]> {
+  const s = state(device);
+  const results: TuneResult[] = [];
+  for (const [id, p] of s.pending) {
+    const times: { name: string; ms: number }[] = [];
+    for (let i = 0; i < p.names.length; i++) {
+      p.record(i);
+      await device.sync();
+      times.push({ name: p.names[i], ms: await timeRuns(device, () => p.record(i), repeats) });
+    }
+    const best = times.reduce((a, b) => (b.ms < a.ms ? b : a));
+    s.choices.set(id, best.name);
+    results.push({ op: p.op, key: p.key, times, chosen: best.name });
+  }
+  s.pending.clear();
+  if (results.length > 0) await save(device, s);
+  return results;
+}
+
+/** The choices in force on `device` (tuned or loaded), by `op shape`. */
+export function autotuneChoices(device: Device): Record<string, string> {
+  return Object.fromEntries(state(device).choices);
+}
+
+async function timeRuns(device: Device, run: () => void, repeats: number): Promise<number> {
+  if (device.hasTimestamps) {
+    device.startProfile();
+    for (let r = 0; r < repeats; r++) run();
+    const { rows } = await device.stopProfile();
+    return rows.reduce((sum, row) => sum + row.ms, 0) / repeats;
+  }
+  const start = performance.now();
+  for (let r = 0; r < repeats; r++) run();
+  await device.sync();
+  return (performance.now() - start) / repeats;
+}
+
+async function save(device: Device, s: DeviceState): Promise<void> {
+  const path = cachePath();
+  const all = loadFile();
+  all[adapterKey(device)] = Object.fromEntries(s.choices);
+  try {
+    const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")));
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+    const tmp = `${path}.${Deno.pid}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(all, null, 1) + "\n");
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    console.warn(`autotune: could not save ${path}: ${error}`);
+  }
+}
+
+/**
+ * Runs `body` on fresh buffers of the given f32 counts and releases them afterwards (the work
+ * it recorded keeps them alive on the GPU): the scratch operands of a timing run.
+ */
+export function withScratch(
+  device: Device,
+  counts: readonly number[],
+  body: (buffers: GpuBuffer[]) => void,
+): void {
+  const buffers = counts.map((n) => device.alloc(Math.max(4, n * 4), "autotune scratch"));
+  try {
+    body(buffers);
+  } finally {
+    for (const b of buffers) device.release(b);
+  }
+}

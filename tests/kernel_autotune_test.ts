@@ -1,0 +1,71 @@
+/**
+ * The autotuner: off gives the deterministic default; on, a first use records the shape, and
+ * autotune() times every candidate, keeps the fastest and saves it keyed by adapter, op and
+ * shape, where a fresh process finds it.
+ */
+
+import assert from "node:assert/strict";
+import { Device } from "../kernels/device.ts";
+import { adapterKey, autotune, autotuneChoices, autotuneEnabled } from "../kernels/autotune.ts";
+import { conv2d, convCandidates } from "../kernels/conv2d.ts";
+import { resolve } from "../kernels/_conv_geometry.ts";
+import { matmul } from "../kernels/matmul.ts";
+
+const g = {
+  batch: 1,
+  inChannels: 4,
+  height: 6,
+  width: 5,
+  outChannels: 5,
+  kernelH: 3,
+  kernelW: 3,
+  strideH: 1,
+  strideW: 1,
+  padH: 1,
+  padW: 1,
+  groups: 1,
+};
+
+Deno.test("autotuner", async (t) => {
+  const device = await Device.acquire();
+  const dir = await Deno.makeTempDir();
+  const cache = `${dir}/autotune.json`;
+  Deno.env.set("ALEXNET_AUTOTUNE_CACHE", cache);
+
+  await t.step("off: the default, nothing timed or saved", async () => {
+    Deno.env.set("ALEXNET_AUTOTUNE", "0");
+    assert.equal(autotuneEnabled(device), false);
+    const x = device.alloc(4 * 120), w = device.alloc(4 * 180), out = device.alloc(4 * 150);
+    conv2d(device, g, { x, w, out });
+    assert.deepEqual(await autotune(device), []);
+    await assert.rejects(() => Deno.stat(cache));
+    for (const b of [x, w, out]) device.release(b);
+  });
+
+  await t.step("on: times every candidate once per shape and saves the fastest", async () => {
+    Deno.env.set("ALEXNET_AUTOTUNE", "1");
+    const x = device.alloc(4 * 120), w = device.alloc(4 * 180), out = device.alloc(4 * 150);
+    conv2d(device, g, { x, w, out });
+    const a = device.alloc(4 * 35), b = device.alloc(4 * 35), c = device.alloc(4 * 49);
+    matmul(device, { a, b, out: c, m: 7, n: 7, k: 5 });
+    const results = await autotune(device, 1);
+    assert.deepEqual(results.map((r) => r.op).sort(), ["conv2d.forward"]);
+    const [r] = results;
+    const names = convCandidates(device, "forward", resolve(g, "test")).map((c) => c.name);
+    assert.deepEqual(r.times.map((t) => t.name), names);
+    assert.ok(r.times.every((t) => t.ms >= 0));
+    assert.equal(r.chosen, r.times.reduce((p, q) => (q.ms < p.ms ? q : p)).name);
+    const saved = JSON.parse(await Deno.readTextFile(cache));
+    assert.equal(saved[adapterKey(device)][`conv2d.forward ${r.key}`], r.chosen);
+    assert.equal(autotuneChoices(device)[`conv2d.forward ${r.key}`], r.chosen);
+    // Seen once: a second use times nothing.
+    conv2d(device, g, { x, w, out });
+    assert.deepEqual(await autotune(device), []);
+    for (const buf of [x, w, out, a, b, c]) device.release(buf);
+  });
+
+  Deno.env.delete("ALEXNET_AUTOTUNE");
+  Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
+  await Deno.remove(dir, { recursive: true });
+  device.destroy();
+});

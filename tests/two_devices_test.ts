@@ -1,0 +1,138 @@
+/**
+ * Two devices: transfers move both directions in one host wait, forward and backward; staging
+ * buffers are reused across steps; a two-device AlexNet step syncs only at the paper's cuts and
+ * never copies the input between devices; a failing device ends a transfer with an error that
+ * names it, without leaving the other side mapped; adapters are chosen by index or name.
+ */
+
+import assert from "node:assert/strict";
+import {
+  crossEntropy,
+  Device,
+  fromTypedArray,
+  GpuError,
+  replicate,
+  resetTransferStats,
+  tensor,
+  tidy,
+  transfer,
+  TransferChannel,
+  transferStats,
+} from "../mod.ts";
+import { alexnetSmall } from "../nn/mod.ts";
+import { listAdapters } from "../kernels/adapters.ts";
+
+const [gpuA, gpuB] = await Device.acquireMany(2);
+
+Deno.test("transfer: both directions in one host wait, and so are the gradients", async () => {
+  const channel = new TransferChannel("test cut");
+  const x = tensor([[1, 2], [3, 4]], { device: gpuA, requiresGrad: true });
+  const y = tensor([5, 6, 7], { device: gpuB, requiresGrad: true });
+  resetTransferStats();
+  const [yOnA, xOnB] = await transfer([[y, gpuA], [x, gpuB]], channel);
+  assert.equal(transferStats().syncPoints, 1);
+  assert.equal(transferStats().bytesRead, (4 + 3) * 4);
+  assert.deepEqual([yOnA.device, xOnB.device], [gpuA, gpuB]);
+  assert.deepEqual(await yOnA.toArray(), [5, 6, 7]);
+  assert.deepEqual(await xOnB.toArray(), [[1, 2], [3, 4]]);
+
+  // loss = Σ yOnA·[1, 2, 3] + Σ xOnB²: dy = [1, 2, 3], dx = 2x, each back on its own device.
+  const lossA = yOnA.mul(tensor([1, 2, 3], { device: gpuA })).sum();
+  const lossB = xOnB.mul(xOnB).sum();
+  const [lossBOnA] = await transfer([[lossB, gpuA]]);
+  resetTransferStats();
+  await lossA.add(lossBOnA).backward();
+  // Two waits: the loss's own transfer back, then ONE for both of the swap's gradients.
+  assert.equal(transferStats().syncPoints, 2);
+  assert.deepEqual([x.grad!.device, y.grad!.device], [gpuA, gpuB]);
+  assert.deepEqual(await y.grad!.toArray(), [1, 2, 3]);
+  assert.deepEqual(await x.grad!.toArray(), [[2, 4], [6, 8]]);
+
+  // Only one copy's gradient used: the other input gets none, and nothing waits for it.
+  const z = tensor([1, 2], { device: gpuA, requiresGrad: true });
+  const w = tensor([3], { device: gpuB, requiresGrad: true });
+  const [zOnB, wOnA] = await transfer([[z, gpuB], [w, gpuA]], channel);
+  await zOnB.sum().backward();
+  assert.deepEqual(await z.grad!.toArray(), [1, 1]);
+  assert.equal(w.grad, null);
+  wOnA.dispose();
+  channel.dispose();
+});
+
+Deno.test("replicated host data is on every device without a transfer", async () => {
+  const [onA, onB] = replicate(new Float32Array([1, 2, 3]), [3], [gpuA, gpuB]);
+  resetTransferStats();
+  const moved = await onA.to(gpuB);
+  assert.equal(transferStats().syncPoints, 0);
+  assert.equal(moved.device, gpuB);
+  assert.deepEqual(await moved.toArray(), [1, 2, 3]);
+  for (const t of [onA, onB, moved]) t.dispose();
+  // A tensor that requires a gradient still transfers, so its gradient reaches it.
+  const x = fromTypedArray(new Float32Array([1, 2]), [2], { device: gpuA, requiresGrad: true });
+  resetTransferStats();
+  await (await x.to(gpuB)).sum().backward();
+  assert.equal(transferStats().syncPoints, 2);
+  assert.deepEqual(await x.grad!.toArray(), [1, 1]);
+});
+
+Deno.test("a two-device AlexNet step syncs only at the paper's four cuts, each way", async () => {
+  const net = alexnetSmall({ seed: 3 }, [gpuA, gpuB]);
+  const batch = 4;
+  const images = Float32Array.from({ length: batch * 3 * 32 * 32 }, (_, i) => Math.cos(i));
+  const step = () =>
+    tidy(async () => {
+      const [x] = replicate(images, [batch, 3, 32, 32], net.placement);
+      const y = fromTypedArray(new Int32Array([1, 2, 3, 4]), [batch], { device: gpuA });
+      await crossEntropy(await net.forward(x.withRank(4)), y).backward();
+    });
+  await step();
+  resetTransferStats();
+  await step();
+  const stats = transferStats();
+  // Forward: into conv3, fc6, fc7 and fc8; backward: the same four, each one host wait.
+  assert.equal(stats.syncPoints, 8);
+  assert.equal(stats.stagingAllocated, 0, "staging buffers are reused across steps");
+  // What crosses: each cut's activations and their gradients (per sample: a tower's 16×7×7
+  // pool2 maps, 144 pool5 features, 256 fc6 and 256 fc7 units, the last one way only), and the
+  // input batch, written once to each device.
+  const bytes = 2 * (2 * 16 * 7 * 7 + 2 * 144 + 2 * 256 + 256) * batch * 4;
+  assert.equal(stats.bytesRead, bytes);
+  assert.ok(stats.bytesWritten >= bytes + 2 * images.byteLength, `${stats.bytesWritten}`);
+  net.zeroGrad();
+  net.dispose();
+});
+
+Deno.test("a device failing during a transfer is an error naming it; the other side is free", async () => {
+  const doomed = await Device.acquire({ label: "doomed" });
+  const channel = new TransferChannel("failing cut");
+  const a = tensor([1, 2, 3], { device: gpuA });
+  const b = tensor([4, 5, 6], { device: doomed });
+  const pending = transfer([[b, gpuA], [a, doomed]], channel);
+  doomed.destroy();
+  await assert.rejects(pending, (e: Error) => e instanceof GpuError && /doomed/.test(e.message));
+  // gpuA's staging buffer of the cut was released: the same cut works again on live devices.
+  const c = tensor([7, 8, 9], { device: gpuB });
+  const [cOnA, aOnB] = await transfer([[c, gpuA], [a, gpuB]], channel);
+  assert.deepEqual(await cOnA.toArray(), [7, 8, 9]);
+  assert.deepEqual(await aOnB.toArray(), [1, 2, 3]);
+  await assert.rejects(transfer([[a, doomed]]), /doomed is lost/);
+  channel.dispose();
+});
+
+Deno.test("adapters are chosen by index or name, with a clear error for a missing one", async () => {
+  const adapters = await listAdapters();
+  assert.ok(adapters.length >= 1);
+  const first = await Device.acquire({ adapter: 0 });
+  assert.equal(first.adapterInfo.description || first.adapterInfo.vendor, adapters[0].name);
+  const byName = await Device.acquire({ adapter: adapters[0].name.slice(0, 5).toUpperCase() });
+  assert.equal(byName.describe().split("(")[1], first.describe().split("(")[1]);
+  await assert.rejects(
+    Device.acquire({ adapter: "no-such-gpu" }),
+    /no WebGPU adapter matches --adapter "no-such-gpu"; available: 0: /,
+  );
+  await assert.rejects(Device.acquire({ adapter: 7 }), /available: 0: /);
+  await assert.rejects(Device.acquireMany(2, { adapter: "0,0,0" }), /3 adapters for 2 devices/);
+  const pair = await Device.acquireMany(2, { adapter: "0,0" });
+  assert.match(Device.placementNote(pair), /^2 logical devices of one adapter/);
+  for (const d of [first, byName, ...pair]) d.destroy();
+});

@@ -1,0 +1,136 @@
+/**
+ * Validation: a model's mean loss and top-1/top-5 error over a dataset, with the centre crop
+ * or the paper's ten patches.
+ *
+ * @module
+ */
+
+import type { Device } from "../kernels/device.ts";
+import type { Module } from "../nn/module.ts";
+import { noGrad } from "../tensor/_autograd.ts";
+import { fromTypedArray, replicate } from "../tensor/creation.ts";
+import { tidy } from "../tensor/memory.ts";
+import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { AugmentOptions } from "./data/augment.ts";
+import type { Dataset } from "./data/dataset.ts";
+import { DataLoader } from "./data/loader.ts";
+import { StepStatistics } from "./_step_stats.ts";
+
+/**
+ * A loss: logits `[N, classes]` and i32 labels `[N]` to the batch's mean loss, a one-element
+ * tensor. `crossEntropy` is the default of the trainer and of {@link evaluate}.
+ */
+export type LossFunction = (logits: Tensor, labels: Tensor) => Tensor;
+
+/** Validation results. */
+export interface EvalResult {
+  /** Mean loss (with ten crops: the cross-entropy of the averaged probabilities); NaN if any was. */
+  loss: number;
+  /** Top-1 error rate. */
+  top1: number;
+  /** Top-5 error rate. */
+  top5: number;
+  /** Images evaluated. */
+  count: number;
+  /** Seconds taken. */
+  seconds: number;
+  /** Images per second (input images, not crops). */
+  imagesPerSec: number;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Images per batch (before ten-cropping); default 128. */
+  batchSize?: number;
+  /** Preprocessing (crop, mean, scale); flip and PCA noise are ignored. */
+  augment?: AugmentOptions;
+  /** Ten patches per image, probabilities averaged; default false (centre crop). */
+  tenCrop?: boolean;
+  /** The loss of a centre-cropped batch; default `crossEntropy`. */
+  loss?: LossFunction;
+  /** Device of the inputs and logits; default the model's first parameter's. */
+  device?: Device;
+  /** Prefetched batches; default 2. */
+  prefetch?: number;
+}
+
+/**
+ * Validation of a model over a dataset: mean loss, top-1 and top-5 error, with the centre crop
+ * or the paper's ten patches (softmax outputs averaged). The model is put in evaluation mode
+ * (and left there). The loss and the error counts are summed on the GPU; one readback at the
+ * end.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { evaluate, syntheticSplits } from "./mod.ts";
+ * await defaultDevice();
+ * const model = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { val } = syntheticSplits({ trainSize: 0, valSize: 16, size: 8, classes: 4 });
+ * const r = await evaluate(model, val, { batchSize: 8 });
+ * console.log(r.top1, r.top5); // chance: about 0.75, and 0 (four classes)
+ * ```
+ */
+export async function evaluate(
+  model: Module,
+  dataset: Dataset,
+  options: EvaluateOptions = {},
+): Promise<EvalResult> {
+  const device = options.device ?? firstDevice(model);
+  const tenCrop = options.tenCrop ?? false;
+  const lossOf = options.loss ?? crossEntropy;
+  const loader = new DataLoader(dataset, {
+    batchSize: Math.min(options.batchSize ?? 128, dataset.length),
+    shuffle: false,
+    augment: { ...(options.augment ?? {}), flip: false, pca: null },
+    crops: tenCrop ? "ten" : "center",
+    prefetch: options.prefetch ?? 2,
+  });
+  const stats = new StepStatistics(device);
+  const start = performance.now();
+  model.eval();
+  try {
+    for (let i = 0; i < loader.batchesPerEpoch; i++) {
+      const batch = await loader.next();
+      await noGrad(() =>
+        tidy(async () => {
+          const n = batch.labels.length;
+          const [x] = replicate(batch.images, batch.batchShape, [device, ...model.devices()]);
+          const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
+          const logits = await model.forward(x);
+          const classes = logits.shape[1] as number;
+          if (tenCrop) {
+            const scores = logits.softmax(1).reshape([n, 10, classes]).mean(1);
+            const loss = scores.add(1e-12).log().mul(oneHot(y, classes)).sum(1).mean().neg();
+            stats.record(loss, scores, y, false);
+          } else {
+            stats.record(lossOf(logits, y), logits, y, false);
+          }
+        })
+      );
+    }
+    const s = await stats.drain();
+    const seconds = (performance.now() - start) / 1000;
+    const count = dataset.length;
+    return {
+      loss: s.skipped > 0 || s.images === 0 ? NaN : s.lossSum / s.images,
+      top1: s.top1 / count,
+      top5: s.top5 / count,
+      count,
+      seconds,
+      imagesPerSec: count / seconds,
+    };
+  } finally {
+    loader.close();
+    stats.dispose();
+  }
+}
+
+/** The device of a model's first parameter: where its inputs go by default. */
+export function firstDevice(model: Module): Device {
+  const first = model.namedParameters()[0];
+  if (!first) throw new Error("the model has no parameters");
+  return first[1].device;
+}

@@ -1,0 +1,94 @@
+/**
+ * What every optimiser offers the training loop and its callbacks, in PyTorch's terms:
+ * `step`, `zeroGrad`, `stateDict`, `loadStateDict` and `paramGroups`.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "../kernels/device.ts";
+import type { StateValue } from "../nn/module.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** A group of parameters that share hyperparameters, as an optimiser holds it. */
+export interface ParamGroup {
+  /** The parameters. */
+  readonly params: readonly Tensor[];
+  /** One unique name per parameter: the keys of its entries in the state dict. */
+  readonly names: readonly string[];
+  /** Learning rate; schedulers change it here, and the next `step` uses it. */
+  lr: number;
+}
+
+/** A parameter group's entry in a state dict: its names and hyperparameters, as JSON. */
+export interface ParamGroupState {
+  /** Parameter names, in order. */
+  names: string[];
+  /** Learning rate. */
+  lr: number;
+}
+
+/**
+ * An optimiser's state in the manner of `Module.stateDict()`: tensors by name (per-parameter
+ * buffers such as SGD's velocities, keyed by the parameter's name), plus JSON for the rest.
+ * `stateDict()` returns tensors (the caller disposes them); `loadStateDict` also takes host
+ * data `{ shape, data }`, as `Module.loadStateDict` does.
+ */
+export interface OptimizerStateDict<
+  Group extends ParamGroupState = ParamGroupState,
+  Value extends StateValue = Tensor,
+> {
+  /** Format version of the optimiser. */
+  version: number;
+  /** Steps taken. */
+  steps: number;
+  /** Groups in order. */
+  paramGroups: Group[];
+  /** Per-parameter buffers by name; a parameter without one has never been stepped. */
+  state: Record<string, Value>;
+}
+
+/** Options of {@link Optimizer.step}. */
+export interface OptimizerStepOptions {
+  /**
+   * The training loop's step guards (one for the device it lives on, or one per device): a
+   * parameter's update is skipped on the GPU when its device's guard flag is down (the step's
+   * loss was not finite). Without guards every update runs.
+   */
+  guard?: GpuBuffer | ReadonlyMap<Device, GpuBuffer>;
+}
+
+/**
+ * An optimiser: updates parameters from their gradients.
+ *
+ * @example Any optimiser in a hand-written loop
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { type Optimizer, SGD } from "./mod.ts";
+ * await defaultDevice();
+ * const w = tensor([1, 2], { requiresGrad: true });
+ * const opt: Optimizer = new SGD({ params: [w], lr: 0.1 });
+ * for (let i = 0; i < 3; i++) {
+ *   const loss = w.mul(w).sum();
+ *   await loss.backward();
+ *   opt.step();
+ *   opt.zeroGrad();
+ *   loss.dispose();
+ * }
+ * for (const group of opt.paramGroups) group.lr /= 10;
+ * console.log(await w.toArray());
+ * ```
+ */
+export interface Optimizer {
+  /** The parameter groups; a scheduler sets their `lr`. */
+  readonly paramGroups: readonly ParamGroup[];
+  /** Updates every parameter that has a gradient (records GPU work; reads nothing back). */
+  step(options?: OptimizerStepOptions): void;
+  /** Frees every parameter's gradient. */
+  zeroGrad(): void;
+  /** The state, tensors included (read back only when this is called). */
+  stateDict(): Promise<OptimizerStateDict>;
+  /** Restores a state from `stateDict()`: all checked before anything changes. */
+  loadStateDict(state: OptimizerStateDict<ParamGroupState, StateValue>): Promise<void>;
+  /** Frees the optimiser's buffers (not the parameters). */
+  dispose(): void;
+}

@@ -1,0 +1,107 @@
+/**
+ * The paper's training recipe in one call: SGD with momentum and weight decay, the learning
+ * rate divided by 10 on a plateau of the validation error, and, in a run folder, the metrics
+ * files and a checkpoint after every epoch with exact resume.
+ *
+ * @module
+ */
+
+import type { TrainerCallback } from "./callback.ts";
+import type { LoadedCheckpoint, SaveTrainingCheckpointOptions } from "./checkpoint.ts";
+import { checkpoints } from "./checkpoints.ts";
+import { type PlateauOptions, ReduceLROnPlateau } from "./plateau.ts";
+import { metricsFiles } from "./run_log.ts";
+import { SGD, type SgdFormulation } from "./sgd.ts";
+import { Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
+
+/** Options of {@link train} and {@link createTrainer}: the trainer's, and the recipe's. */
+export interface TrainOptions extends Omit<TrainerOptions<SGD>, "optimizer"> {
+  /** Initial learning rate. */
+  lr: number;
+  /** Momentum; default 0.9. */
+  momentum?: number;
+  /** Weight decay; default 5e-4. */
+  weightDecay?: number;
+  /** SGD rule; default "paper". */
+  formulation?: SgdFormulation;
+  /** Scheduler options; default patience 2, factor 0.1, on the validation top-1 error. */
+  plateau?: Partial<PlateauOptions>;
+  /** Folder for the metrics files and checkpoints; none: no files. */
+  runDir?: string;
+  /** Resume from the run folder's latest checkpoint (or the one given). */
+  resume?: boolean | LoadedCheckpoint;
+  /** Stored in every checkpoint's `extra` (e.g. the run configuration). */
+  extra?: Record<string, unknown>;
+  /** Checkpoint options (kept count; a file writer for tests). */
+  checkpoint?: SaveTrainingCheckpointOptions;
+}
+
+/**
+ * A {@link Trainer} set up with the paper's recipe: SGD over the model's named parameters, a
+ * {@link ReduceLROnPlateau} on the validation top-1 error, then the given callbacks, and with a
+ * run folder the metrics files before them and the checkpoints last.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { createTrainer, syntheticSplits } from "./mod.ts";
+ * await defaultDevice();
+ * const model = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train, val } = syntheticSplits({ trainSize: 32, valSize: 8, size: 8, classes: 4 });
+ * const trainer = createTrainer({ model, trainData: train, valData: val, epochs: 1, batchSize: 16, lr: 0.01 });
+ * const result = await trainer.run();
+ * trainer.dispose();
+ * trainer.optimizer.dispose();
+ * console.log(result.rows[0].valTop1);
+ * ```
+ */
+export function createTrainer(options: TrainOptions): Trainer<SGD> {
+  const { lr, momentum, weightDecay, formulation, plateau, runDir, resume, extra, checkpoint } =
+    options;
+  if (resume && runDir === undefined) throw new Error("resume needs the runDir to resume");
+  const optimizer = SGD.forModule(options.model, {
+    lr,
+    momentum: momentum ?? 0.9,
+    weightDecay: weightDecay ?? 5e-4,
+    formulation: formulation ?? "paper",
+  });
+  const scheduler = new ReduceLROnPlateau(optimizer, {
+    patience: 2,
+    metricName: "val top-1 error",
+    ...plateau,
+    mode: "min",
+  });
+  const callbacks: TrainerCallback[] = [scheduler];
+  if (runDir !== undefined) callbacks.push(metricsFiles(runDir));
+  callbacks.push(...(options.callbacks ?? []));
+  if (runDir !== undefined) {
+    callbacks.push(checkpoints({ runDir, resume, extra, ...checkpoint }));
+  }
+  return new Trainer({ ...options, optimizer, callbacks });
+}
+
+/**
+ * Trains with {@link createTrainer}'s recipe, then frees the trainer and its optimiser.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Flatten, Linear, Sequential } from "../nn/mod.ts";
+ * import { syntheticSplits, train } from "./mod.ts";
+ * await defaultDevice();
+ * const model = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 4 }));
+ * const { train: trainData, val: valData } = syntheticSplits({ trainSize: 32, valSize: 8, size: 8, classes: 4 });
+ * const result = await train({ model, trainData, valData, epochs: 2, batchSize: 16, lr: 0.01 });
+ * console.log(result.rows.map((r) => r.trainLoss));
+ * ```
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const trainer = createTrainer(options);
+  try {
+    return await trainer.run();
+  } finally {
+    trainer.dispose();
+    trainer.optimizer.dispose();
+  }
+}
