@@ -25,33 +25,41 @@ export interface LayerResult {
   unit: "GFLOP/s" | "GB/s";
 }
 
+/** A square convolution's geometry: `c` channels of `hw`², `o` outputs, `k`² kernel. */
+export function squareConv(
+  batch: number,
+  c: number,
+  hw: number,
+  o: number,
+  k: number,
+  s: number,
+  p: number,
+  groups = 1,
+): Conv2dGeometry {
+  return {
+    batch,
+    inChannels: c,
+    height: hw,
+    width: hw,
+    outChannels: o,
+    kernelH: k,
+    kernelW: k,
+    strideH: s,
+    strideW: s,
+    padH: p,
+    padW: p,
+    groups,
+  };
+}
+
 /** AlexNet's convolutions as kernel geometries at batch `batch`. */
 export function alexnetConvs(batch: number): { name: string; g: Conv2dGeometry }[] {
   const conv = (
     name: string,
-    c: number,
-    hw: number,
-    o: number,
-    k: number,
-    s: number,
-    p: number,
-    groups: number,
+    ...shape: [number, number, number, number, number, number, number]
   ) => ({
     name,
-    g: {
-      batch,
-      inChannels: c,
-      height: hw,
-      width: hw,
-      outChannels: o,
-      kernelH: k,
-      kernelW: k,
-      strideH: s,
-      strideW: s,
-      padH: p,
-      padW: p,
-      groups,
-    },
+    g: squareConv(batch, ...shape),
   });
   return [
     conv("conv1", 3, 227, 96, 11, 4, 0, 1),

@@ -11,14 +11,20 @@
 
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
-import { table, timeGpu } from "./_timing.ts";
+import { table } from "./_timing.ts";
 import { profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
-import { alexnetConvs, benchLayers, convFlops } from "./cnn_layers.ts";
-import { benchPeer, jaxRunner, type PeerTiming, tfjsRunner } from "./peers.ts";
-import { conv2d, conv2dOutputSize } from "../kernels/conv2d.ts";
-import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_backward.ts";
-import { fillRandom } from "../kernels/random.ts";
+import { alexnetConvs, benchLayers } from "./cnn_layers.ts";
+import {
+  benchPeer,
+  extraOps,
+  jaxRunner,
+  opFlops,
+  oursRunner,
+  type PeerOp,
+  type PeerTiming,
+  tfjsRunner,
+} from "./peers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -85,52 +91,50 @@ if (only.includes("layers")) {
 }
 
 if (only.includes("peers") && !values["no-peers"]) {
-  const geometries = alexnetConvs(batch);
-  const iterations = device.isSoftware ? 1 : 5;
-  const ours = new Map<string, PeerTiming>();
-  for (const { name, g } of geometries) {
-    const { outH, outW } = conv2dOutputSize(g);
-    const n = (count: number) => {
-      const b = device.alloc(count * 4);
-      fillRandom(device, b, count, { kind: "normal", mean: 0, std: 1 }, {
-        seed: [5, 6],
-        offset: 0,
-      });
-      return b;
-    };
-    const x = n(g.batch * g.inChannels * g.height * g.width);
-    const w = n(g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW);
-    const out = n(g.batch * g.outChannels * outH * outW);
-    const gradX = n(g.batch * g.inChannels * g.height * g.width);
-    const gradW = n(g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW);
-    const t = await timeGpu(
-      () => {
-        conv2d(device, g, { x, w, out });
-        conv2dBackwardInput(device, g, { gradOut: out, w, gradX });
-        conv2dBackwardWeight(device, g, { x, gradOut: out, gradW });
-      },
-      () => device.sync(),
-      { iterations },
-    );
-    ours.set(name, { ms: t.ms });
-    [x, w, out, gradX, gradW].forEach((b) => device.release(b));
-  }
-  const tfjs = await benchPeer(tfjsRunner, geometries, iterations);
-  const jax = await benchPeer(jaxRunner, geometries, iterations);
-  const rows = geometries.map(({ name, g }) => {
-    const flops = 3 * convFlops(g);
+  const ops: PeerOp[] = [
+    ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
+    ...extraOps(batch),
+  ];
+  const runs = 3;
+  const timings = {
+    ours: await benchPeer(oursRunner(device), ops, runs),
+    tfjs: await benchPeer(tfjsRunner, ops, runs),
+    jax: await benchPeer(jaxRunner, ops, runs),
+  };
+  const rows = ops.map((op) => {
+    const flops = opFlops(op);
     const rate = (t?: PeerTiming) => (t?.ms ? flops / t.ms / 1e6 : NaN);
-    const o = rate(ours.get(name)), a = rate(tfjs.get(name)), b = rate(jax.get(name));
-    return { layer: name, ours: o, tfjs: a, jax: b, vsTfjs: o / a, vsJax: o / b };
+    const [o, a, b] = [timings.ours, timings.tfjs, timings.jax].map((m) => rate(m.get(op.name)));
+    const cold = (m: Map<string, PeerTiming>) => m.get(op.name)?.coldMs ?? NaN;
+    return {
+      op: op.name,
+      ours: o,
+      tfjs: a,
+      jax: b,
+      vsBest: o / Math.max(a || 0, b || 0),
+      coldOurs: cold(timings.ours),
+      coldTfjs: cold(timings.tfjs),
+      coldJax: cold(timings.jax),
+    };
   });
   console.log(
-    `\nconv forward + both gradients at batch ${batch}, GFLOP/s (same adapter)\n` + table(
-      ["layer", "ours", "tfjs", "jax-js", "ours/tfjs", "ours/jax-js"],
-      rows.map((r) => [r.layer, r.ours, r.tfjs, r.jax, r.vsTfjs, r.vsJax]),
-    ),
+    `\nvalue + both gradients, read back, median of ${runs} at batch ${batch}: GFLOP/s ` +
+      `(same adapter); first call (compile) in ms\n` + table(
+        ["op", "ours", "tfjs", "jax-js", "ours/best", "cold ours", "cold tfjs", "cold jax-js"],
+        rows.map((r) => [
+          r.op,
+          r.ours,
+          r.tfjs,
+          r.jax,
+          r.vsBest,
+          r.coldOurs,
+          r.coldTfjs,
+          r.coldJax,
+        ]),
+      ),
   );
-  for (const [peer, map] of [["tfjs", tfjs], ["jax-js", jax]] as const) {
-    for (const [layer, t] of map) if (t.error) console.log(`${peer} ${layer}: ${t.error}`);
+  for (const [peer, map] of Object.entries(timings)) {
+    for (const [op, t] of map) if (t.error) console.log(`${peer} ${op}: ${t.error}`);
   }
   result.peers = rows;
 }

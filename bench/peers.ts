@@ -1,21 +1,113 @@
 /**
- * The same convolution work in two peer libraries on the same WebGPU adapter: TensorFlow.js's
- * WebGPU backend and jax-js. Each measures forward plus both gradients of `sum(conv(x, w))`,
- * which is the work `ours` measures with our three kernels. Benchmark-only dependencies.
+ * The same work in our kernels and in two peer libraries on the same WebGPU adapter:
+ * TensorFlow.js's WebGPU backend and jax-js. Every library is timed the same way: the value and
+ * both gradients of `sum(op(a, b))` (a convolution or a matmul), each run read back to the host,
+ * the median of several runs after a first call whose time (compiling) is reported apart.
+ * jax-js's `jit(grad(f))` would drop the forward pass (the gradient of a sum does not need it),
+ * so it runs `jit(valueAndGrad(f))`. Benchmark-only dependencies.
  *
  * @module
  */
 
-import type { Conv2dGeometry } from "../kernels/conv2d.ts";
-import { conv2dOutputSize } from "../kernels/conv2d.ts";
+import type { Device, GpuBuffer } from "../kernels/device.ts";
+import { conv2d, type Conv2dGeometry, conv2dOutputSize } from "../kernels/conv2d.ts";
+import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_backward.ts";
+import { matmul } from "../kernels/matmul.ts";
+import { fillRandom } from "../kernels/random.ts";
+import { squareConv } from "./cnn_layers.ts";
 
-/** A peer's time per iteration (forward + both gradients), or why it could not run. */
+/** One benchmarked op: a convolution or an M×K·K×N product. */
+export type PeerOp =
+  | { name: string; kind: "conv"; g: Conv2dGeometry }
+  | { name: string; kind: "matmul"; m: number; n: number; k: number };
+
+/** A library's time for one op, or why it could not run. */
 export interface PeerTiming {
+  /** Median milliseconds of a warm run (value, both gradients, read back). */
   ms: number | null;
+  /** Milliseconds of the first run (compiling included). */
+  coldMs?: number | null;
   error?: string;
 }
 
-type Runner = (g: Conv2dGeometry, iterations: number) => Promise<PeerTiming>;
+/** Times one op: `runs` warm runs after the first. */
+export type Runner = (op: PeerOp, runs: number) => Promise<PeerTiming>;
+
+/** Floating-point operations of the value and both gradients of an op. */
+export function opFlops(op: PeerOp): number {
+  if (op.kind === "matmul") return 3 * 2 * op.m * op.n * op.k;
+  const g = op.g, { outH, outW } = conv2dOutputSize(g);
+  return 3 * 2 * g.batch * g.outChannels * outH * outW * (g.inChannels / g.groups) * g.kernelH *
+    g.kernelW;
+}
+
+/** First-call time, then the median of `runs` timed calls. */
+async function measure(once: () => Promise<void>, runs: number): Promise<PeerTiming> {
+  let start = performance.now();
+  await once();
+  const coldMs = performance.now() - start;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    start = performance.now();
+    await once();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], coldMs };
+}
+
+/** Our kernels: forward, input gradient and weight gradient (or the three products). */
+export function oursRunner(device: Device): () => Promise<Runner> {
+  return () =>
+    Promise.resolve(async (op, runs) => {
+      const made: GpuBuffer[] = [];
+      const random = (count: number): GpuBuffer => {
+        const b = device.alloc(count * 4);
+        const dist = { kind: "normal", mean: 0, std: 1 } as const;
+        fillRandom(device, b, count, dist, { seed: [5, 6], offset: 0 });
+        made.push(b);
+        return b;
+      };
+      let once: () => Promise<void>;
+      if (op.kind === "conv") {
+        const g = op.g, { outH, outW } = conv2dOutputSize(g);
+        const nx = g.batch * g.inChannels * g.height * g.width;
+        const nw = g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW;
+        const x = random(nx), w = random(nw), out = random(g.batch * g.outChannels * outH * outW);
+        const gradX = random(nx), gradW = random(nw);
+        once = async () => {
+          conv2d(device, g, { x, w, out });
+          // The gradient of a sum is ones; any buffer of that size costs the same.
+          conv2dBackwardInput(device, g, { gradOut: out, w, gradX });
+          conv2dBackwardWeight(device, g, { x, gradOut: out, gradW });
+          await Promise.all([
+            device.read(out, 0, 4),
+            device.read(gradX, 0, nx * 4),
+            device.read(gradW, 0, nw * 4),
+          ]);
+        };
+      } else {
+        const { m, n, k } = op;
+        const a = random(m * k), b = random(k * n), out = random(m * n);
+        const ga = random(m * k), gb = random(k * n);
+        once = async () => {
+          matmul(device, { a, b, out, m, n, k });
+          matmul(device, { a: out, b, out: ga, m, n: k, k: n, transB: true });
+          matmul(device, { a, b: out, out: gb, m: k, n, k: m, transA: true });
+          await Promise.all([
+            device.read(out, 0, 4),
+            device.read(ga, 0, m * k * 4),
+            device.read(gb, 0, k * n * 4),
+          ]);
+        };
+      }
+      try {
+        return await measure(once, runs);
+      } finally {
+        for (const b of made) device.release(b);
+      }
+    });
+}
 
 /** TensorFlow.js (webgpu backend), NHWC; grouped convolutions run group by group. */
 export async function tfjsRunner(): Promise<Runner> {
@@ -23,113 +115,131 @@ export async function tfjsRunner(): Promise<Runner> {
   await import("@tensorflow/tfjs-backend-webgpu");
   await tf.setBackend("webgpu");
   await tf.ready();
-  return async (g, iterations) => {
-    const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
-    const x = tf.randomNormal([
-      g.batch,
-      g.height,
-      g.width,
-      g.inChannels,
-    ]) as import("@tensorflow/tfjs").Tensor4D;
-    const w = tf.randomNormal(
-      [g.kernelH, g.kernelW, cg, g.outChannels],
-      0,
-      0.01,
-    ) as import("@tensorflow/tfjs").Tensor4D;
-    const pad = g.padH === 0 ? "valid" : g.padH;
-    const f = (xi: import("@tensorflow/tfjs").Tensor, wi: import("@tensorflow/tfjs").Tensor) => {
-      const xs = g.groups === 1 ? [xi] : tf.split(xi, g.groups, 3);
-      const ws = g.groups === 1 ? [wi] : tf.split(wi, g.groups, 3);
-      const ys = xs.map((xg, i) =>
-        tf.conv2d(
-          xg as import("@tensorflow/tfjs").Tensor4D,
-          ws[i] as import("@tensorflow/tfjs").Tensor4D,
-          [g.strideH, g.strideW],
-          pad,
-        )
-      );
-      return tf.sum(g.groups === 1 ? ys[0] : tf.concat(ys, 3));
-    };
-    void og;
-    const step = tf.grads(f);
-    const once = async () => {
-      const grads = step([x, w]);
-      await Promise.all(grads.map((t) => t.data()));
-      tf.dispose(grads);
-    };
-    await once();
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) {
-      const grads = step([x, w]);
-      if (i === iterations - 1) await Promise.all(grads.map((t) => t.data()));
-      tf.dispose(grads);
+  type T = import("@tensorflow/tfjs").Tensor;
+  type T4 = import("@tensorflow/tfjs").Tensor4D;
+  return async (op, runs) => {
+    let inputs: T[], f: (a: T, b: T) => T;
+    if (op.kind === "conv") {
+      const g = op.g, cg = g.inChannels / g.groups;
+      inputs = [
+        tf.randomNormal([g.batch, g.height, g.width, g.inChannels]),
+        tf.randomNormal([g.kernelH, g.kernelW, cg, g.outChannels], 0, 0.01),
+      ];
+      const pad = g.padH === 0 && g.padW === 0 ? "valid" : [
+        [0, 0],
+        [g.padH, g.padH],
+        [g.padW, g.padW],
+        [0, 0],
+      ] as [[number, number], [number, number], [number, number], [number, number]];
+      f = (xi, wi) => {
+        const xs = g.groups === 1 ? [xi] : tf.split(xi, g.groups, 3);
+        const ws = g.groups === 1 ? [wi] : tf.split(wi, g.groups, 3);
+        const ys = xs.map((xg, i) => tf.conv2d(xg as T4, ws[i] as T4, [g.strideH, g.strideW], pad));
+        return tf.sum(g.groups === 1 ? ys[0] : tf.concat(ys, 3));
+      };
+    } else {
+      inputs = [tf.randomNormal([op.m, op.k]), tf.randomNormal([op.k, op.n])];
+      f = (a, b) => tf.sum(tf.matMul(a, b));
     }
-    const ms = (performance.now() - start) / iterations;
-    tf.dispose([x, w]);
-    return { ms };
+    const step = tf.valueAndGrads(f);
+    try {
+      return await measure(async () => {
+        const { value, grads } = step(inputs);
+        await Promise.all([value.data(), ...grads.map((t) => t.data())]);
+        tf.dispose([value, ...grads]);
+      }, runs);
+    } finally {
+      tf.dispose(inputs);
+    }
   };
 }
 
-/** jax-js (webgpu device), NCHW with feature groups, jit-compiled gradient. */
+/** jax-js (webgpu device), NCHW with feature groups, `jit(valueAndGrad(f))`. */
 export async function jaxRunner(): Promise<Runner> {
   const jax = await import("@jax-js/jax");
   await jax.init("webgpu");
   jax.defaultDevice("webgpu");
   const { lax, numpy: np, random } = jax;
-  return async (g, iterations) => {
-    const key = random.key(0);
-    const [k1, k2] = random.split(key, 2) as unknown as [typeof key, typeof key];
-    const x = random.normal(k1, [g.batch, g.inChannels, g.height, g.width]);
-    const w = random.normal(k2, [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]);
-    const f = (xi: typeof x, wi: typeof w) =>
-      np.sum(
-        lax.convGeneralDilated(
-          xi,
-          wi,
-          [g.strideH, g.strideW],
-          [[g.padH, g.padH], [g.padW, g.padW]],
-          {
-            featureGroupCount: g.groups,
-          },
-        ),
-      );
-    const step = jax.jit(jax.grad(f, { argnums: [0, 1] }));
-    const once = async () => {
-      const [gx, gw] = step(x.ref, w.ref) as unknown as [typeof x, typeof w];
-      await gx.data();
-      await gw.data();
-    };
-    await once();
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) await once();
-    const ms = (performance.now() - start) / iterations;
-    x.dispose();
-    w.dispose();
-    return { ms };
+  return async (op, runs) => {
+    const [k1, k2] = random.split(random.key(0), 2) as unknown as [
+      ReturnType<typeof random.key>,
+      ReturnType<typeof random.key>,
+    ];
+    const shapes = op.kind === "conv"
+      ? [
+        [op.g.batch, op.g.inChannels, op.g.height, op.g.width],
+        [op.g.outChannels, op.g.inChannels / op.g.groups, op.g.kernelH, op.g.kernelW],
+      ]
+      : [[op.m, op.k], [op.k, op.n]];
+    const a = random.normal(k1, shapes[0]), b = random.normal(k2, shapes[1]);
+    const f = op.kind === "conv"
+      ? (x: typeof a, w: typeof b) =>
+        np.sum(
+          lax.convGeneralDilated(
+            x,
+            w,
+            [op.g.strideH, op.g.strideW],
+            [[op.g.padH, op.g.padH], [op.g.padW, op.g.padW]],
+            { featureGroupCount: op.g.groups },
+          ),
+        )
+      : (x: typeof a, w: typeof b) => np.sum(np.matmul(x, w));
+    const step = jax.jit(jax.valueAndGrad(f, { argnums: [0, 1] }));
+    try {
+      return await measure(async () => {
+        const [value, [ga, gb]] = step(a.ref, b.ref) as unknown as [
+          typeof a,
+          [typeof a, typeof a],
+        ];
+        await Promise.all([value.data(), ga.data(), gb.data()]);
+      }, runs);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
   };
 }
 
-/** Times one peer on every geometry, catching failures so the bench still reports the rest. */
+/** Times one library on every op, catching failures so the bench still reports the rest. */
 export async function benchPeer(
   make: () => Promise<Runner>,
-  geometries: { name: string; g: Conv2dGeometry }[],
-  iterations: number,
+  ops: readonly PeerOp[],
+  runs: number,
 ): Promise<Map<string, PeerTiming>> {
   const out = new Map<string, PeerTiming>();
   let run: Runner;
   try {
     run = await make();
   } catch (error) {
-    for (const { name } of geometries) out.set(name, { ms: null, error: String(error) });
+    for (const { name } of ops) out.set(name, { ms: null, error: String(error) });
     return out;
   }
-  for (const { name, g } of geometries) {
+  for (const op of ops) {
     try {
-      conv2dOutputSize(g);
-      out.set(name, await run(g, iterations));
+      out.set(op.name, await run(op, runs));
     } catch (error) {
-      out.set(name, { ms: null, error: String(error).slice(0, 200) });
+      out.set(op.name, { ms: null, error: String(error).slice(0, 200) });
     }
   }
   return out;
+}
+
+/**
+ * The ops the peers comparison runs beyond AlexNet's layers: a 1×1 convolution (a plain GEMM),
+ * stride 2, odd channel counts, and matmuls whose sizes are multiples of no tile.
+ */
+export function extraOps(batch: number): PeerOp[] {
+  const conv = (name: string, ...shape: [number, number, number, number, number, number]) => ({
+    name,
+    kind: "conv" as const,
+    g: squareConv(batch, ...shape),
+  });
+  return [
+    conv("1×1 64→96 27²", 64, 27, 96, 1, 1, 0),
+    conv("3×3 s2 48→64 28²", 48, 28, 64, 3, 2, 1),
+    conv("5×5 odd 37→53 19²", 37, 19, 53, 5, 1, 2),
+    conv("7×7 s2 odd 5→29 33²", 5, 33, 29, 7, 2, 3),
+    { name: "matmul 127×253×129", kind: "matmul", m: 127, n: 253, k: 129 },
+    { name: "matmul 33×517×1031", kind: "matmul", m: 33, n: 517, k: 1031 },
+  ];
 }

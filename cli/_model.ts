@@ -4,22 +4,43 @@
  * @module
  */
 
-import { Device } from "../kernels/device.ts";
+import { describeAdapters, listAdapters } from "../kernels/adapters.ts";
+import { Device, GpuError } from "../kernels/device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { Figure1Net, resolveFigure1Config } from "../nn/figure1.ts";
 import type { Module } from "../nn/module.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { RunConfig } from "./_config.ts";
+import { UsageError } from "./_options.ts";
 
 const acquired: Device[] = [];
 
-/** Acquires `count` devices, makes the first the default, and remembers them for {@link releaseDevices}. */
-export async function acquireDevices(count: 1 | 2): Promise<Device[]> {
-  const devices = count === 1 ? [await Device.acquire()] : await Device.acquireMany(2);
+/**
+ * Acquires `count` devices (on `adapter`, an index or part of a name, when given), makes the
+ * first the default, and remembers them for {@link releaseDevices}. A bad `--adapter` of
+ * `command` is a usage error.
+ */
+export async function acquireDevices(
+  count: 1 | 2,
+  adapter?: string,
+  command?: string,
+): Promise<Device[]> {
+  let devices: Device[];
+  try {
+    devices = await Device.acquireMany(count, { adapter });
+  } catch (error) {
+    if (adapter === undefined || !(error instanceof GpuError)) throw error;
+    throw new UsageError(error.message, command);
+  }
   setDefaultDevice(devices[0]);
   acquired.push(...devices);
   return devices;
+}
+
+/** The adapters this runtime offers, and how `devices` sit on them (two GPUs, or one shared). */
+export async function describePlacement(devices: readonly Device[]): Promise<string> {
+  return `${Device.placementNote(devices)}; adapters: ${describeAdapters(await listAdapters())}`;
 }
 
 /**

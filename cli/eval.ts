@@ -23,6 +23,7 @@ const EVAL_OPTIONS: Specs = {
   "batch-size": { type: "string" },
   "ten-crop": { type: "boolean" },
   devices: { type: "string" },
+  adapter: { type: "string" },
 };
 
 const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1 and top-5 error.
@@ -34,6 +35,9 @@ const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1
   --batch-size <n>      Images per batch (default: the run's).
   --ten-crop            The paper's ten patches, softmax averaged (default: centre crop).
   --devices 1|2         Placement (default: the run's).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   -h, --help            This help.`;
 
 async function runEval(values: Values): Promise<number> {
@@ -68,7 +72,7 @@ async function runEval(values: Values): Promise<number> {
     config.devices) as 1 | 2;
   const dataDir = str(values, "data");
   const data = dataDir ? await detectData(dataDir, str(values, "val-data"), cmd) : config.data;
-  const devices = await acquireDevices(devicesCount);
+  const devices = await acquireDevices(devicesCount, str(values, "adapter"), cmd);
   const splits = await loadDataSplits(data);
   const model = buildModel(config, devices);
   await loadCheckpoint(weights, model);

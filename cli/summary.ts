@@ -6,9 +6,17 @@
 
 import { summary } from "../nn/summary.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
-import { acquireDevices, buildModel, checkModelFits } from "./_model.ts";
+import { acquireDevices, buildModel, checkModelFits, describePlacement } from "./_model.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
-import { choice, type Command, number, type Specs, UsageError, type Values } from "./_options.ts";
+import {
+  choice,
+  type Command,
+  number,
+  type Specs,
+  str,
+  UsageError,
+  type Values,
+} from "./_options.ts";
 
 const SUMMARY_OPTIONS: Specs = {
   model: { type: "string" },
@@ -16,6 +24,7 @@ const SUMMARY_OPTIONS: Specs = {
   "image-size": { type: "string" },
   classes: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   "batch-size": { type: "string" },
   ...SWITCH_OPTIONS,
 };
@@ -31,6 +40,9 @@ computes, with the switches that differ from the paper.
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
   --classes <n>         Output classes (default 1000 full, 10 small and figure1).
   --devices 1|2         Show the two-tower placement (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.
 
@@ -63,8 +75,9 @@ async function runSummary(values: Values): Promise<number> {
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
-  const devices = await acquireDevices(count);
+  const devices = await acquireDevices(count, str(values, "adapter"), cmd);
   const model = buildModel({ model: config }, devices);
+  console.log(`placement: ${await describePlacement(devices)}`);
   console.log(summary(model, [batch, 3, size, size]));
   model.dispose();
   return 0;

@@ -8,6 +8,11 @@ import { join } from "node:path";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import { NonFiniteLossError } from "../train/trainer.ts";
+import { formatProfile, profileTrainingStep } from "../train/profile.ts";
+import { SGD } from "../train/sgd.ts";
+import type { AlexNet } from "../nn/alexnet.ts";
+import type { Figure1Net } from "../nn/figure1.ts";
+import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
@@ -19,6 +24,7 @@ import {
   acquireDevices,
   buildModel,
   checkModelFits,
+  describePlacement,
   heInit,
   modelGenerators,
   pct,
@@ -52,11 +58,13 @@ const TRAIN_OPTIONS: Specs = {
   formulation: { type: "string" },
   patience: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   seed: { type: "string" },
   "run-dir": { type: "string" },
   resume: { type: "string" },
   "ten-crop": { type: "boolean" },
   "log-every": { type: "string" },
+  profile: { type: "boolean" },
   ...SWITCH_OPTIONS,
 };
 
@@ -97,16 +105,56 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest checkpoint, exactly; only --epochs
                         and --log-every may be given with it.
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
+  --profile             Do not train: time one training step of this configuration kernel
+                        by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
 ${SWITCH_HELP}
 
 Ctrl-C finishes the current step, writes a checkpoint and exits; resume with --resume.`;
+
+/**
+ * `train --profile`: one training step of the configured model and batch (the paper's SGD on
+ * fixed pseudo-random images), timed kernel by kernel on the first device.
+ */
+async function profileOneStep(
+  config: RunConfig,
+  model: AlexNet | Figure1Net,
+  devices: Device[],
+): Promise<number> {
+  const n = config.batchSize, side = config.model.inputSize;
+  const shape = [n, 3, side, side];
+  const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
+  const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
+  const sgd = new SGD({
+    params: model.parameters(),
+    lr: config.lr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+  });
+  model.train();
+  const device = devices[0];
+  const step = () =>
+    tidy(async () => {
+      const [x] = replicate(images, shape, [device, ...model.devices()]);
+      const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
+      const loss = crossEntropy(await model.forward(x.withRank(4)), y);
+      await loss.backward();
+      sgd.step();
+      sgd.zeroGrad();
+    });
+  console.log(`profiling one step: batch ${n}, ${side}×${side}, on ${device.describe()}`);
+  console.log(formatProfile(await profileTrainingStep(device, step)));
+  return 0;
+}
 
 async function runTrain(values: Values): Promise<number> {
   const cmd = "train";
@@ -115,12 +163,14 @@ async function runTrain(values: Values): Promise<number> {
   let splits: DataSplits;
   let runDir: string;
   if (resumeDir) {
-    const allowed = new Set(["resume", "epochs", "log-every", "help"]);
+    const allowed = new Set(["resume", "epochs", "log-every", "adapter", "help"]);
     const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
     if (extra.length > 0) {
       throw new UsageError(
         `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
-          `change (got ${extra.map((k) => `--${k}`).join(", ")})`,
+          `change, and --adapter may pick this machine's GPU (got ${
+            extra.map((k) => `--${k}`).join(", ")
+          })`,
         cmd,
       );
     }
@@ -144,7 +194,7 @@ async function runTrain(values: Values): Promise<number> {
     runDir = str(values, "run-dir") ?? join("runs", timestamp());
   }
 
-  const devices = await acquireDevices(config.devices);
+  const devices = await acquireDevices(config.devices, str(values, "adapter"), cmd);
   if (config.model.numClasses !== splits.train.numClasses) {
     throw new Error(
       `the data has ${splits.train.numClasses} classes, the model ${config.model.numClasses}`,
@@ -152,13 +202,14 @@ async function runTrain(values: Values): Promise<number> {
   }
   const model = buildModel(config, devices);
   if (!resumeDir && config.init === "he") await heInit(model, config.seed);
+  if (values.profile === true) return await profileOneStep(config, model, devices);
   await Deno.mkdir(runDir, { recursive: true });
   if (!resumeDir) {
     await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
   }
   const aug = augmentations(config, splits);
   const write = (s: string) => console.log(s);
-  write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
+  write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
   write(`data: ${splits.description}`);
   write(
     `model: ${config.model.preset === "figure1" ? "the Figure 1 net" : "AlexNet"} ` +

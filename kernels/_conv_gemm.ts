@@ -21,6 +21,7 @@ import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
+import { winogradApplies } from "./_winograd.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
 export interface ConvGemm {
@@ -369,8 +370,14 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
   device.release(partial.buffer);
 }
 
-/** Which kernel runs a convolution pass: the register-patch kernel or the GEMM core. */
-export type ConvAlgorithm = { kind: "direct" } | ({ kind: "gemm" } & ConvGemm);
+/**
+ * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, or (3×3
+ * stride 1, forward and input gradient) Winograd F(2×2, 3×3) around batched GEMMs.
+ */
+export type ConvAlgorithm =
+  | { kind: "direct" }
+  | ({ kind: "gemm" } & ConvGemm)
+  | { kind: "winograd"; tile?: GemmTile };
 
 /** The three passes of a convolution that have candidates. */
 export type ConvPass = "forward" | "gradInput" | "gradWeight";
@@ -391,6 +398,7 @@ const GPU_FILL = 256;
 /** The name of an algorithm, as the profiler, the bench and the autotuner's cache show it. */
 export function algorithmName(a: ConvAlgorithm): string {
   if (a.kind === "direct") return "direct";
+  if (a.kind === "winograd") return `winograd${a.tile ? ` ${tileName(a.tile)}` : ""}`;
   return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
 }
 
@@ -434,6 +442,7 @@ export function convCandidates(
     const others = fit.filter((t) => t !== rule).map(gemm);
     list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];
   }
+  if (pass !== "gradWeight" && winogradApplies(g, pass)) list.push({ kind: "winograd" });
   // Split-K alternatives of the weight gradient: none, and the default's.
   if (pass === "gradWeight") {
     list = list.flatMap((a) =>

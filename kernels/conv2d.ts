@@ -20,6 +20,7 @@ import { flatMainHead } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
+import { winogradApplies, winogradForward, winogradScratchPerSample } from "./_winograd.ts";
 import {
   type AxisPhase,
   batchRuns,
@@ -105,7 +106,10 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
           conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
       ),
   ).value);
-  const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, "conv2d");
+  // Winograd's scratch must fit one binding too: it splits the batch like the operands.
+  const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "forward") : [];
+  const perSample = [inSample, outSample, ...scratch];
+  const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, "conv2d");
   for (const { count, parts: [x, out] } of runs) {
     const name = `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
       `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
@@ -118,6 +122,14 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     if (algorithm.kind === "gemm") {
       checkGemm(device, algorithm, name);
       forwardGemm(device, g, algorithm, { count, x, out }, bind, { relu: !!args.relu, name });
+      continue;
+    }
+    if (algorithm.kind === "winograd") {
+      if (!winogradApplies(g, "forward")) {
+        throw new RangeError(`${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1`);
+      }
+      const flags = { relu: !!args.relu, name, tile: algorithm.tile };
+      winogradForward(device, g, { count, x, out }, bind, flags);
       continue;
     }
     directConv(device, {

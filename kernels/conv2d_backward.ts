@@ -19,6 +19,7 @@ import {
   inputGradGemm,
   weightGradGemm,
 } from "./_conv_gemm.ts";
+import { winogradApplies, winogradInputGrad, winogradScratchPerSample } from "./_winograd.ts";
 import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
@@ -101,7 +102,9 @@ export function conv2dBackwardInput(
           conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
       ),
   ).value);
-  const runs = batchRuns(device, g.batch, [outSample, inSample], args.maxBindingBytes, what);
+  const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];
+  const perSample = [outSample, inSample, ...scratch];
+  const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
   for (const { count, parts: [dy, dx] } of runs) {
     const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
       `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
@@ -114,6 +117,16 @@ export function conv2dBackwardInput(
       checkGemm(device, algorithm, name);
       const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
       inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
+      continue;
+    }
+    if (algorithm.kind === "winograd") {
+      if (!winogradApplies(g, "gradInput")) {
+        throw new RangeError(
+          `${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1 with padding ≤ 2`,
+        );
+      }
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      winogradInputGrad(device, g, { count, dy, dx }, gemmBind, { name, tile: algorithm.tile });
       continue;
     }
     directConv(device, {
@@ -242,6 +255,9 @@ export function conv2dBackwardWeight(
     const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
     const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
       `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
+    if (algorithm.kind === "winograd") {
+      throw new RangeError(`${name}: Winograd is offered for the forward pass and input gradient`);
+    }
     if (algorithm.kind === "gemm") {
       checkGemm(device, algorithm, name);
       // Split-K scratch stays within one binding and PARTIAL_BYTES, like the direct kernel's.

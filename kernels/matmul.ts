@@ -12,6 +12,7 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { type Candidate, choose, withScratch } from "./autotune.ts";
 
 /** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
 export type MatmulTile = GemmTile;
@@ -164,7 +165,18 @@ export function matmul(device: Device, args: MatmulArgs): void {
   if (args.out.buffer === args.a.buffer || args.out.buffer === args.b.buffer) {
     throw new RangeError(`${what}: out must not be the same buffer as a or b`);
   }
-  const tile = args.tile ?? matmulTile(device, m, n, k);
+  const chosen = args.tile ? { tile: args.tile, splits: args.splits } : choose(
+    device,
+    "matmul",
+    `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} b${+!!args.bias} ` +
+      `r${+!!args.relu} a${+!!args.accumulate}`,
+    matmulCandidates(device, m, n, k, batch, args.splits),
+    (v) =>
+      withScratch(device, [(batch - 1) * sA + m * k, (batch - 1) * sB + k * n, batch * m * n, n], (
+        [a, b, out, bias],
+      ) => matmul(device, { ...args, a, b, out, bias: args.bias && bias, ...v })),
+  ).value;
+  const tile = chosen.tile;
   checkTile(device, tile, what);
 
   const align = device.limits.minStorageBufferOffsetAlignment;
@@ -182,7 +194,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
   const whole = DIMS.every((d) => chunk[d] === full[d]);
-  const splits = whole ? (args.splits ?? defaultSplits(device, tile, full)) : 1;
+  const splits = whole ? (chosen.splits ?? defaultSplits(device, tile, full)) : 1;
 
   const start: Extents = { batch: 0, m: 0, n: 0, k: 0 };
   for (start.batch = 0; start.batch < batch; start.batch += chunk.batch) {
@@ -345,6 +357,32 @@ export function matmulTile(device: Device, m: number, n: number, k: number): Mat
   if (device.isSoftware && m <= 8) return SKINNY_TILE;
   if (device.isSoftware && m * n * k < 2 ** 24) return SMALL_TILE;
   return device.isSoftware ? SOFTWARE_TILE : HARDWARE_TILE;
+}
+
+/**
+ * The candidates of a product, the default first: the default tile with the default split-K,
+ * then the other tiles of the adapter's kind, and no split-K where the default splits.
+ */
+export function matmulCandidates(
+  device: Device,
+  m: number,
+  n: number,
+  k: number,
+  batch = 1,
+  splits?: number,
+): Candidate<{ tile: MatmulTile; splits?: number }>[] {
+  const first = matmulTile(device, m, n, k);
+  const tiles = device.isSoftware ? [SMALL_TILE, SKINNY_TILE, SOFTWARE_TILE] : GPU_TILES;
+  const list = [first, ...tiles.filter((t) => t !== first && tileFits(t, device.limits))];
+  const out = list.map((tile) => ({ tile, splits }));
+  const full = { batch, m, n, k };
+  if (splits === undefined && defaultSplits(device, first, full) > 1) {
+    out.splice(1, 0, { tile: first, splits: 1 });
+  }
+  return out.map((value) => {
+    const split = value.splits ?? defaultSplits(device, value.tile, full);
+    return { name: `${tileName(value.tile)}${split > 1 ? ` split ${split}` : ""}`, value };
+  });
 }
 
 function checkTile(device: Device, t: MatmulTile, what: string): void {

@@ -89,6 +89,10 @@ Deno.test("bad values are errors with a hint", async () => {
     [["eval"], /--checkpoint is required/],
     [["prepare", "--input", "x"], /--output is required/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
+    [
+      ["summary", "--adapter", "no-such-gpu"],
+      /no WebGPU adapter matches --adapter "no-such-gpu"; available: 0: /,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli(...args);
@@ -139,5 +143,6 @@ Deno.test("a tiny train, eval of its run folder, resume, and summary", async () 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /conv1/);
   assert.match(r.stdout, /fc8/);
+  assert.match(r.stdout, /placement: 2 (logical devices of one adapter|physical adapters) \(/);
   await Deno.remove(join(runDir, ".."), { recursive: true });
 });

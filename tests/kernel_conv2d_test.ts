@@ -369,6 +369,46 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
+  await t.step("Winograd F(2×2, 3×3): forward and input gradient", async () => {
+    const winograd: ConvAlgorithm = { kind: "winograd" };
+    const cases: [string, Conv2dGeometry][] = [
+      ["pad 1, odd output", geometry({ padH: 1, padW: 1, height: 7, width: 9 })],
+      ["pad 0, groups 2", geometry({ inChannels: 6, outChannels: 4, groups: 2 })],
+      [
+        "pad 2, one channel",
+        geometry({ batch: 1, inChannels: 1, outChannels: 1, padH: 2, padW: 2 }),
+      ],
+      [
+        "13×13 as conv3–5, 33 channels",
+        geometry({ inChannels: 16, outChannels: 33, height: 13, width: 13, padH: 1, padW: 1 }),
+      ],
+    ];
+    for (const [label, g] of cases) {
+      await check(device, `winograd ${label}`, {
+        g,
+        bias: true,
+        relu: true,
+        algorithms: { forward: winograd, gradInput: winograd },
+      });
+    }
+    await check(device, "winograd on a GEMM tile, 1 sample per run", {
+      // One sample's scratch (V, M) takes 6400 bytes: the batch is split in runs of one.
+      g: geometry({ batch: 3, padH: 1, padW: 1 }),
+      maxBindingBytes: 8192,
+      algorithms: {
+        forward: { kind: "winograd", tile: CONV_SMALL_TILE },
+        gradInput: { kind: "winograd", tile: CONV_GPU_TILES[2] },
+      },
+    });
+    assert.throws(
+      () => {
+        const g = geometry({ strideH: 2 }), b = device.alloc(1 << 14);
+        conv2d(device, g, { x: b, w: b, out: b, algorithm: winograd });
+      },
+      /3×3 kernel at stride 1/,
+    );
+  });
+
   await t.step("AlexNet layer geometries, fewer channels", async () => {
     const layer = (o: Partial<Conv2dGeometry>) =>
       geometry({ batch: 2, padH: 1, padW: 1, height: 13, width: 13, ...o });
