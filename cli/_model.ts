@@ -8,7 +8,7 @@ import { describeAdapters, listAdapters } from "../kernels/adapters.ts";
 import { Device, GpuError } from "../kernels/device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
-import { Figure1Net, resolveFigure1Config } from "../nn/figure1.ts";
+import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
 import type { Module } from "../nn/module.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { RunConfig } from "./_config.ts";
@@ -76,13 +76,15 @@ export function buildModel(
 }
 
 /**
- * Checks that the run's model fits its input (every layer's output at least 1×1) without
- * allocating anything; throws a RangeError naming the layer that does not.
+ * The run's model's logical parameter count, computed without allocating anything; throws a
+ * RangeError naming the layer that does not fit its input (every output at least 1×1).
  */
-export function checkModelFits(model: RunConfig["model"]): void {
+export function plannedParameterCount(model: RunConfig["model"]): number {
   const { preset, ...config } = model;
-  if (preset === "figure1") resolveFigure1Config(config);
-  else alexnetParameterShapes(config);
+  const shapes = preset === "figure1"
+    ? figure1ParameterShapes(config)
+    : alexnetParameterShapes(config);
+  return Object.values(shapes).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
 }
 
 /** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */
@@ -129,9 +131,4 @@ export async function heInit(model: Module, seed: number): Promise<void> {
 /** The time now as a folder name: `2025-01-01T12-00-00`. */
 export function timestamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, "").replaceAll(":", "-");
-}
-
-/** A fraction as a percentage with two decimals, or `n/a`. */
-export function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
 }

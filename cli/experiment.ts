@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import type { DataSource, DataSplits } from "../train/data/data_format.ts";
+import type { DataSource, DataSplits, DataSubset } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { CLAIM_IDS, type ClaimId, CLAIMS } from "../train/experiment/claims.ts";
 import {
@@ -204,7 +204,7 @@ async function runExperimentCommand(values: Values): Promise<number> {
     if (trainSize !== undefined) data.trainSize = trainSize;
     if (valSize !== undefined) data.valSize = valSize;
   } else if (trainSize !== undefined || valSize !== undefined) {
-    const subset = (data.subset ?? { seed: 0 }) as Record<string, number>;
+    const subset: DataSubset = { ...(data.subset ?? { seed: 0 }) };
     if (trainSize !== undefined) subset.train = trainSize;
     if (valSize !== undefined) subset.val = valSize;
     data.subset = subset;

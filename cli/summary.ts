@@ -6,7 +6,7 @@
 
 import { summary } from "../nn/summary.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
-import { acquireDevices, buildModel, checkModelFits, describePlacement } from "./_model.ts";
+import { acquireDevices, buildModel, describePlacement, plannedParameterCount } from "./_model.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import {
   choice,
@@ -34,8 +34,9 @@ const SUMMARY_HELP =
 computes, with the switches that differ from the paper.
 
   --model small|full|figure1
-                        small: the default scaled AlexNet; full: the paper's (default);
-                        figure1: the paper's four-layer CIFAR-10 net of Figure 1.
+                        small: the scaled net 'train' trains by default (the default here
+                        too); full: the paper's; figure1: the paper's four-layer CIFAR-10
+                        net of Figure 1.
   --width <x>           Channel multiplier (small: default ${DEFAULTS.width}; figure1: 1).
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
   --classes <n>         Output classes (default 1000 full, 10 small and figure1).
@@ -50,7 +51,8 @@ ${SWITCH_HELP}`;
 
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
-  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ?? "full";
+  // The same model as `train` with no arguments.
+  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ?? "small";
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small", cmd);
@@ -71,7 +73,7 @@ async function runSummary(values: Values): Promise<number> {
     ...modelSwitches(values, cmd, preset, count),
   };
   try {
-    checkModelFits(config);
+    plannedParameterCount(config);
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
