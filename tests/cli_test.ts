@@ -6,24 +6,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+import { cli, tinySynthetic } from "./_cli.ts";
 
 Deno.test("--help of the program and of every command", async () => {
   const top = await cli("--help");
   assert.equal(top.code, 0);
-  for (const c of ["train", "eval", "summary", "prepare", "bench"]) {
+  for (const c of ["train", "eval", "summary", "prepare", "bench", "experiment"]) {
     assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
   }
   const expected: Record<string, RegExp[]> = {
@@ -82,7 +70,7 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--formulation", "adam"], /--formulation must be one of paper, pytorch/],
     [["train", "--momentum", "1"], /--momentum must be less than 1/],
     [["train", "--devices", "3"], /--devices must be at most 2/],
-    [["train", "--model", "huge"], /--model must be one of small, full, got 'huge'/],
+    [["train", "--model", "huge"], /--model must be one of small, full, figure1, got 'huge'/],
     [["train", "--lr"], /--lr needs a value/],
     [["train", "--data", "/nonexistent/folder"], /not a folder/],
     [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],
@@ -104,25 +92,10 @@ Deno.test("bad values are errors with a hint", async () => {
 
 Deno.test("a tiny train, eval of its run folder, resume, and summary", async () => {
   const runDir = join(await Deno.makeTempDir({ prefix: "cli_test_" }), "run");
-  const tiny = [
-    "--image-size",
-    "16",
-    "--crop",
-    "16",
-    "--width",
-    "0.0625",
-    "--train-size",
-    "64",
-    "--val-size",
-    "32",
-    "--batch-size",
-    "32",
-    "--run-dir",
-    runDir,
-  ];
+  const tiny = [...tinySynthetic(64, 32, 32), "--run-dir", runDir];
   let r = await cli("train", ...tiny, "--epochs", "1");
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /done: 1 epochs, 2 steps/);
+  assert.match(r.stdout, /done: 1 epoch, 2 steps/);
   assert.match(r.stdout, /validation top-1 error [\d.]+%, top-5 [\d.]+%/);
   assert.match(r.stdout, /images\/s/);
   const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));

@@ -175,6 +175,11 @@ export class ShardDataset extends DatasetBase {
     return new ShardDataset(manifest, shards, labels, mean, options.maxOpenFiles ?? 32);
   }
 
+  /** The stored label, without the pixels. */
+  protected override labelAt(index: number): number {
+    return this.#labels[index];
+  }
+
   /** The sample at `index` (a view into memory, or a fresh buffer read from disk). */
   protected sample(index: number): Sample {
     // Binary search for the shard holding `index`.
