@@ -10,9 +10,6 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { TrainerCallback } from "../train/callback.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
-import { type LrChange, renderPanelsSvg } from "../train/_svg_panels.ts";
-
-export { type CurvePanel, type CurveSeries, renderPanelsSvg } from "../train/_svg_panels.ts";
 
 /** Options of {@linkcode renderTrainingSvg}. */
 export interface PlotOptions {
@@ -23,10 +20,56 @@ export interface PlotOptions {
 /** File name of the plot inside the run folder. */
 export const CURVES_SVG = "curves.svg";
 
+const WIDTH = 1000;
+const HEIGHT = 440;
+const PANEL_WIDTH = WIDTH / 2;
+const MARGIN = { left: 64, right: 24, top: 64, bottom: 84 };
+const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 // Colour tells train from val on both panels; dash tells top-1 from top-5.
 const TRAIN = "#2563eb";
 const VAL = "#ea580c";
 const TOP5_DASH = "7 4";
+// Markers on every point only while they do not clutter the line.
+const MAX_MARKED_POINTS = 40;
+
+/** One line of a {@linkcode renderPanelsSvg} panel: a value per epoch (NaN breaks it). */
+export interface CurveSeries {
+  /** Legend label. */
+  label: string;
+  /** Stroke colour. */
+  color: string;
+  /** SVG dash pattern, e.g. `"7 4"`. */
+  dash?: string;
+  /** Values, one per epoch of the plot. */
+  values: number[];
+  /** Stroke width (default 2); thinner lines get no point markers. */
+  width?: number;
+  /** Stroke opacity (default 1). */
+  opacity?: number;
+  /** Whether the legend lists it (default true). */
+  legend?: boolean;
+}
+
+/** One panel of {@linkcode renderPanelsSvg}. */
+export interface CurvePanel {
+  /** Heading of the panel. */
+  title: string;
+  /** Label of the y axis. */
+  yLabel: string;
+  /** Its lines. */
+  series: CurveSeries[];
+  /** Lowest and highest value the axis may round out to (e.g. 0 and 100 for errors in %). */
+  clamp?: { clampMin?: number; clampMax?: number };
+}
+
+type Series = CurveSeries;
+
+interface Scale {
+  min: number;
+  max: number;
+  ticks: number[];
+  decimals: number;
+}
 
 /**
  * Renders the loss panel (train/val) and the error panel (top-1 and top-5 in
@@ -59,11 +102,11 @@ export function renderTrainingSvg(
 ): string {
   const epochs = rows.map((r) => r.epoch);
   const pct = (v: number) => v * 100;
-  const loss = [
+  const loss: Series[] = [
     { label: "train", color: TRAIN, values: rows.map((r) => r.trainLoss) },
     { label: "val", color: VAL, values: rows.map((r) => r.valLoss) },
   ];
-  const error = [
+  const error: Series[] = [
     { label: "train top-1", color: TRAIN, values: rows.map((r) => pct(r.trainTop1)) },
     { label: "val top-1", color: VAL, values: rows.map((r) => pct(r.valTop1)) },
     {
@@ -78,6 +121,60 @@ export function renderTrainingSvg(
     { title: "Loss", yLabel: "loss", series: loss, clamp: { clampMin: 0 } },
     { title: "Error", yLabel: "error (%)", series: error, clamp: { clampMin: 0, clampMax: 100 } },
   ], findLrChanges(rows));
+}
+
+/**
+ * Two panels of curves against epoch side by side (one panel fills the left half), with the
+ * axes, ticks, gridlines and legends of {@linkcode renderTrainingSvg}, which draws with it.
+ *
+ * @param title Heading above the panels.
+ * @param epochs The x value of each point.
+ * @param panels One or two panels.
+ * @param lrChanges Dotted vertical lines where the learning rate changed (default none).
+ *
+ * @example
+ * ```ts
+ * import { renderPanelsSvg } from "./plot_svg.ts";
+ * const svg = renderPanelsSvg("Two runs", [1, 2, 3], [{
+ *   title: "Error",
+ *   yLabel: "error (%)",
+ *   series: [
+ *     { label: "a", color: "#2563eb", values: [80, 50, 40] },
+ *     { label: "b", color: "#ea580c", values: [85, 70, 60] },
+ *   ],
+ * }]);
+ * console.log(svg.startsWith("<svg")); // true
+ * ```
+ */
+export function renderPanelsSvg(
+  title: string,
+  epochs: readonly number[],
+  panels: readonly CurvePanel[],
+  lrChanges: readonly { x: number; lr: number }[] = [],
+): string {
+  if (panels.length < 1 || panels.length > 2) {
+    throw new RangeError(`renderPanelsSvg: one or two panels, not ${panels.length}`);
+  }
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" ` +
+    `viewBox="0 0 ${WIDTH} ${HEIGHT}" ${FONT}>`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
+    `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold" ` +
+    `fill="#111827">${escapeXml(title)}</text>`,
+    ...panels.map((p, i) =>
+      panel(
+        i * PANEL_WIDTH,
+        p.title,
+        p.yLabel,
+        [...epochs],
+        p.series,
+        [...lrChanges],
+        p.clamp ?? {},
+      )
+    ),
+    "</svg>",
+  ];
+  return parts.join("\n") + "\n";
 }
 
 /**
@@ -107,6 +204,12 @@ export async function writeTrainingPlot(
   return path;
 }
 
+interface LrChange {
+  /** Where the new rate took effect: the end of the previous epoch. */
+  x: number;
+  lr: number;
+}
+
 function findLrChanges(rows: readonly EpochMetrics[]): LrChange[] {
   const changes: LrChange[] = [];
   for (let i = 1; i < rows.length; i++) {
@@ -117,6 +220,242 @@ function findLrChanges(rows: readonly EpochMetrics[]): LrChange[] {
     }
   }
   return changes;
+}
+
+function panel(
+  offsetX: number,
+  title: string,
+  yLabel: string,
+  epochs: number[],
+  series: Series[],
+  lrChanges: LrChange[],
+  clamp: { clampMin?: number; clampMax?: number },
+): string {
+  const left = offsetX + MARGIN.left;
+  const right = offsetX + PANEL_WIDTH - MARGIN.right;
+  const top = MARGIN.top;
+  const bottom = HEIGHT - MARGIN.bottom;
+  const finiteEpochs = epochs.filter(Number.isFinite);
+  const xs = xScale(finiteEpochs);
+  const values = series.flatMap((s) => s.values.filter(Number.isFinite));
+  const ys = yScale(values, clamp.clampMin, clamp.clampMax);
+  const px = (x: number) => left + ((x - xs.min) / (xs.max - xs.min)) * (right - left);
+  const py = (y: number) => bottom - ((y - ys.min) / (ys.max - ys.min)) * (bottom - top);
+  const out: string[] = [`<g>`];
+
+  out.push(
+    `<text x="${f(left)}" y="${top - 14}" font-size="14" font-weight="bold" fill="#111827">` +
+      `${escapeXml(title)}</text>`,
+  );
+  // Gridlines and y ticks.
+  for (const t of ys.ticks) {
+    const y = f(py(t));
+    out.push(`<line x1="${f(left)}" y1="${y}" x2="${f(right)}" y2="${y}" stroke="#e5e7eb"/>`);
+    out.push(
+      `<text x="${f(left - 6)}" y="${y}" dy="0.32em" text-anchor="end" font-size="11" ` +
+        `fill="#374151">${t.toFixed(ys.decimals)}</text>`,
+    );
+  }
+  // x ticks.
+  for (const t of xs.ticks) {
+    const x = f(px(t));
+    out.push(
+      `<line x1="${x}" y1="${f(bottom)}" x2="${x}" y2="${f(bottom + 5)}" stroke="#374151"/>`,
+    );
+    out.push(
+      `<text x="${x}" y="${f(bottom + 18)}" text-anchor="middle" font-size="11" fill="#374151">` +
+        `${t.toFixed(xs.decimals)}</text>`,
+    );
+  }
+  // Learning-rate changes, under the curves.
+  let labelRow = 0;
+  let lastLabelEnd = -Infinity;
+  for (const change of lrChanges) {
+    if (change.x < xs.min || change.x > xs.max) continue;
+    const x = px(change.x);
+    const text = `lr ${formatLr(change.lr)}`;
+    const width = textWidth(text, 10);
+    // Near the right edge the label goes left of its line; close drops stack downwards.
+    const anchorEnd = x + 4 + width > right;
+    const start = anchorEnd ? x - 4 - width : x + 4;
+    labelRow = start < lastLabelEnd + 4 ? labelRow + 1 : 0;
+    lastLabelEnd = start + width;
+    out.push(
+      `<line x1="${f(x)}" y1="${f(top)}" x2="${f(x)}" y2="${f(bottom)}" stroke="#9ca3af" ` +
+        `stroke-dasharray="2 3"/>`,
+      `<text x="${f(anchorEnd ? x - 4 : x + 4)}" y="${f(top + 11 + labelRow * 12)}" ` +
+        `${anchorEnd ? 'text-anchor="end" ' : ""}font-size="10" fill="#6b7280">` +
+        `${escapeXml(text)}</text>`,
+    );
+  }
+  // Axes.
+  out.push(
+    `<polyline points="${f(left)},${f(top)} ${f(left)},${f(bottom)} ${f(right)},${f(bottom)}" ` +
+      `fill="none" stroke="#374151"/>`,
+    `<text x="${f((left + right) / 2)}" y="${f(bottom + 36)}" text-anchor="middle" ` +
+      `font-size="12" fill="#111827">epoch</text>`,
+    `<text transform="translate(${f(offsetX + 16)},${f((top + bottom) / 2)}) rotate(-90)" ` +
+      `text-anchor="middle" font-size="12" fill="#111827">${escapeXml(yLabel)}</text>`,
+  );
+  if (values.length === 0) {
+    out.push(
+      `<text x="${f((left + right) / 2)}" y="${f((top + bottom) / 2)}" text-anchor="middle" ` +
+        `font-size="13" fill="#9ca3af">no data</text>`,
+    );
+  }
+  const drawn = series.filter((s) => s.values.some(Number.isFinite));
+  for (const s of drawn) out.push(...seriesElements(s, epochs, px, py));
+  out.push(legend(drawn.filter((s) => s.legend !== false), offsetX, bottom + 58));
+  out.push(`</g>`);
+  return out.join("\n");
+}
+
+function seriesElements(
+  s: Series,
+  epochs: number[],
+  px: (x: number) => number,
+  py: (y: number) => number,
+): string[] {
+  const dash = (s.dash ? ` stroke-dasharray="${s.dash}"` : "") +
+    (s.opacity !== undefined ? ` stroke-opacity="${s.opacity}"` : "");
+  const width = s.width ?? 2;
+  const segments: [number, number][][] = [];
+  let current: [number, number][] = [];
+  for (let i = 0; i < epochs.length; i++) {
+    const x = epochs[i];
+    const y = s.values[i];
+    if (Number.isFinite(x) && Number.isFinite(y)) {
+      current.push([px(x), py(y)]);
+    } else if (current.length > 0) {
+      segments.push(current);
+      current = [];
+    }
+  }
+  if (current.length > 0) segments.push(current);
+  const markAll = epochs.length <= MAX_MARKED_POINTS && width >= 2;
+  const out: string[] = [];
+  for (const seg of segments) {
+    if (seg.length > 1) {
+      const points = seg.map(([x, y]) => `${f(x)},${f(y)}`).join(" ");
+      out.push(
+        `<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="${width}" ` +
+          `stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
+      );
+    }
+    if (markAll || seg.length === 1) {
+      for (const [x, y] of seg) {
+        out.push(`<circle cx="${f(x)}" cy="${f(y)}" r="2.8" fill="${s.color}"/>`);
+      }
+    }
+  }
+  return out;
+}
+
+/** One row of swatches and labels, centred in the panel (the plot is off-centre). */
+function legend(series: Series[], offsetX: number, y: number): string {
+  const widths = series.map((s) => 34 + textWidth(s.label, 11));
+  const gap = 18;
+  const total = widths.reduce((a, b) => a + b, 0) + gap * Math.max(0, series.length - 1);
+  let x = Math.max(offsetX + 8, offsetX + (PANEL_WIDTH - total) / 2);
+  const out: string[] = [];
+  series.forEach((s, i) => {
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
+    out.push(
+      `<line x1="${f(x)}" y1="${f(y)}" x2="${f(x + 28)}" y2="${f(y)}" stroke="${s.color}" ` +
+        `stroke-width="2"${dash}/>`,
+      `<text x="${f(x + 34)}" y="${f(y)}" dy="0.32em" font-size="11" fill="#111827">` +
+        `${escapeXml(s.label)}</text>`,
+    );
+    x += widths[i] + gap;
+  });
+  return out.join("\n");
+}
+
+/** Estimated text width: no font metrics without a renderer; 0.6 em per character is generous. */
+function textWidth(text: string, fontSize: number): number {
+  return text.length * fontSize * 0.6;
+}
+
+function xScale(epochs: number[]): Scale {
+  if (epochs.length === 0) return { min: 0, max: 1, ticks: [0, 1], decimals: 0 };
+  let min = Math.min(...epochs);
+  let max = Math.max(...epochs);
+  // One epoch: centre it in a window of whole epochs rather than divide by zero.
+  if (min === max) {
+    min -= 1;
+    max += 1;
+  }
+  let step = Math.max(1, niceStep((max - min) / 8));
+  // Runs starting near epoch 0 read better with the origin on the axis.
+  if (min > 0 && min <= step) {
+    min = 0;
+    step = Math.max(1, niceStep((max - min) / 8));
+  }
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step) * step; t <= max + 1e-9; t += step) ticks.push(t);
+  return { min, max, ticks, decimals: 0 };
+}
+
+function yScale(values: number[], clampMin?: number, clampMax?: number): Scale {
+  const dataMin = values.length > 0 ? Math.min(...values) : (clampMin ?? 0);
+  const dataMax = values.length > 0 ? Math.max(...values) : (clampMax ?? 1);
+  let min = dataMin;
+  let max = dataMax;
+  if (min === max) {
+    const pad = Math.abs(min) > 0 ? Math.abs(min) * 0.1 : 1;
+    min -= pad;
+    max += pad;
+  }
+  const step = niceStep((max - min) / 6);
+  min = Math.floor(min / step) * step;
+  max = Math.ceil(max / step) * step;
+  // Rounding out to a tick must not show impossible values (error above 100 %),
+  // but data outside the bounds must stay visible.
+  if (clampMin !== undefined && dataMin >= clampMin) min = Math.max(min, clampMin);
+  if (clampMax !== undefined && dataMax <= clampMax) max = Math.min(max, clampMax);
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step - 1e-9) * step; t <= max + step * 1e-9; t += step) {
+    ticks.push(Number(t.toPrecision(12)));
+  }
+  return { min, max, ticks, decimals: decimalsFor(ticks) };
+}
+
+/** The "nice" number (1, 2, 2.5 or 5 times a power of ten) nearest above `rough`. */
+function niceStep(rough: number): number {
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const fraction = rough / power;
+  const nice = fraction <= 1
+    ? 1
+    : fraction <= 2
+    ? 2
+    : fraction <= 2.5
+    ? 2.5
+    : fraction <= 5
+    ? 5
+    : 10;
+  return nice * power;
+}
+
+/** Fewest decimals that print every tick exactly (2.5-steps need one more than their power). */
+function decimalsFor(ticks: number[]): number {
+  for (let d = 0; d < 8; d++) {
+    const scale = 10 ** d;
+    if (ticks.every((t) => Math.abs(Math.round(t * scale) - t * scale) < 1e-6)) return d;
+  }
+  return 8;
+}
+
+function formatLr(lr: number): string {
+  return String(Number(lr.toPrecision(4)));
+}
+
+/** Two decimals keep the file small; sub-pixel precision is invisible. */
+function f(v: number): string {
+  return String(Math.round(v * 100) / 100);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**
