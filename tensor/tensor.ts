@@ -12,7 +12,7 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type Described, type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
@@ -576,11 +576,6 @@ export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
 /** The op whose recorded node made `t`, or null for a leaf or an unrecorded result. */
 export function recordedOp(t: AnyTensor): string | null {
   return graph.node(t)?.op ?? null;
-}
-
-/** The metadata the checks read, for tensors and raw tensors alike. */
-export function described(t: AnyTensor): Described {
-  return { shape: t.shape as readonly number[], dtype: t.dtype, device: t.device };
 }
 
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
