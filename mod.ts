@@ -38,6 +38,7 @@ export type {
   AcquireOptions,
   DeviceLimits,
   MemoryStats,
+  CrossDeviceCopy,
   ReadRequest,
   TransferStats,
 } from "./kernels/device.ts";
