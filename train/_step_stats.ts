@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
+import { Device, type GpuBuffer } from "../kernels/device.ts";
 import {
   countTopKErrors,
   decodeStepStats,
@@ -70,17 +70,19 @@ export class StepStatistics {
 
   /**
    * The step options that make an optimiser obey the guard. With parameters on other devices
-   * the flag reaches them through the host: call this right after {@link record}, let backward
-   * run, then await the result (the 4-byte read overlaps backward).
+   * the flag reaches them through the host without the host waiting: call this right after
+   * {@link record}; the other devices' updates, recorded later, run once it has arrived.
    */
   guard(): Promise<OptimizerStepOptions> {
     if (this.#flags.size === 0) return Promise.resolve({ guard: this.#stats });
-    const flag = this.device.read(this.#stats, 0, 4);
-    return flag.then((bytes) => {
-      const bits = new Uint32Array(bytes);
-      for (const [other, buffer] of this.#flags) other.write(buffer, bits);
-      return { guard: new Map([[this.device, this.#stats], ...this.#flags]) };
-    });
+    const copies = [...this.#flags.values()].map((flag) => ({
+      source: this.#stats,
+      target: flag,
+      bytes: 4,
+    }));
+    // A failure stops the devices; their next read or sync raises it, naming the device.
+    Device.copyAcross(copies).catch(() => {});
+    return Promise.resolve({ guard: new Map([[this.device, this.#stats], ...this.#flags]) });
   }
 
   /** Reads the totals back and zeroes the counters (the flag and the non-finite runs stay). */
