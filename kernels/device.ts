@@ -639,9 +639,9 @@ export class Device {
       }
       const devices = [...new Set(taken.map((t) => t.read.source.device))];
       for (const device of devices) device.flush();
-      const start = performance.now();
       // The copies may wait behind data still arriving from another device (a transfer's slot).
       await Promise.all(devices.map((device) => device.#submissions.submitted()));
+      const start = performance.now();
       const mapped = await Promise.allSettled(
         taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
       );

@@ -70,7 +70,7 @@ export class Figure1Net extends Sequential {
   constructor(config: Figure1Config = {}, device: Device = currentDevice()) {
     const c = resolveFigure1Config(config);
     const generator = new Generator(c.seed);
-    const [k1, k2, k3] = KERNELS.map((k) => Math.max(1, Math.round(k * c.width)));
+    const [k1, k2, k3] = kernels(c);
     const conv = (inChannels: number, outChannels: number): Conv2d =>
       new Conv2d({
         inChannels,
@@ -137,6 +137,35 @@ export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure
   }
   figure1Features(c, 1);
   return c;
+}
+
+/**
+ * The parameter shapes of a configuration, by name, without building the net.
+ *
+ * @example
+ * ```ts
+ * import { figure1ParameterShapes } from "./figure1.ts";
+ * console.log(figure1ParameterShapes()["fc4.weight"]); // [10, 576]
+ * ```
+ */
+export function figure1ParameterShapes(config: Figure1Config = {}): Record<string, number[]> {
+  const c = resolveFigure1Config(config);
+  const [k1, k2, k3] = kernels(c);
+  const conv = (o: number, i: number) => [[o, i, 5, 5], [o]];
+  const entries: [string, number[][]][] = [
+    ["conv1", conv(k1, 3)],
+    ["conv2", conv(k2, k1)],
+    ["conv3", conv(k3, k2)],
+    ["fc4", [[c.numClasses, figure1Features(c, k3)], [c.numClasses]]],
+  ];
+  return Object.fromEntries(
+    entries.flatMap(([name, [w, b]]) => [[`${name}.weight`, w], [`${name}.bias`, b]]),
+  );
+}
+
+/** The three convolutions' kernel counts. */
+function kernels(c: ResolvedFigure1Config): number[] {
+  return KERNELS.map((k) => Math.max(1, Math.round(k * c.width)));
 }
 
 /** fc4's input features: `channels` maps of the side left after three pools. */

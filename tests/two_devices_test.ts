@@ -21,6 +21,8 @@ import {
 } from "../mod.ts";
 import { alexnetSmall } from "../nn/mod.ts";
 import { listAdapters } from "../kernels/adapters.ts";
+import { syntheticSplits } from "../train/data/synthetic.ts";
+import { train } from "../train/train.ts";
 
 const [gpuA, gpuB] = await Device.acquireMany(2);
 
@@ -144,6 +146,52 @@ Deno.test("a device failing during a transfer stops both sides with an error nam
   assert.throws(() => left.alloc(4), /side1/);
   await assert.rejects(transfer([[a, doomed]]), /side1 is lost/);
   left.destroy();
+});
+
+Deno.test("a device lost mid-training ends the run with an error naming it, without a hang", async () => {
+  const [first, second] = await Device.acquireMany(2, { label: "tower" });
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 64,
+    valSize: 8,
+    size: 16,
+    classes: 4,
+    seed: 1,
+  });
+  const model = alexnetSmall({ inputSize: 16, width: 1 / 16, numClasses: 4, seed: 0 }, [
+    first,
+    second,
+  ]);
+  const runDir = await Deno.makeTempDir({ prefix: "two_devices_" });
+  let logs = 0;
+  const run = train({
+    model,
+    trainData,
+    valData,
+    epochs: 1,
+    batchSize: 8,
+    lr: 0.01,
+    runDir,
+    logEvery: 1,
+    callbacks: [{ onLog: () => void (++logs === 2 && second.destroy()) }],
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the run hung")), 60_000);
+  });
+  try {
+    await assert.rejects(Promise.race([run, hang]), (e: Error) => /tower1/.test(e.message));
+    assert.equal(logs, 2, "the run stopped at the first step after the loss");
+    // The surviving device is not left waiting for data from the lost one: it settles (and
+    // if a transfer from the lost one was under way, its error names that device).
+    await Promise.race([
+      first.sync().then(() => null, (e: Error) => assert.match(e.message, /tower1/)),
+      hang,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  first.destroy();
+  await Deno.remove(runDir, { recursive: true });
 });
 
 Deno.test("adapters are chosen by index or name, with a clear error for a missing one", async () => {
