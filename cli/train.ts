@@ -23,7 +23,7 @@ import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { isFile } from "../train/data/_fs.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
-import { loadDataSplits } from "../train/data/formats.ts";
+import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import {
   acquireDevices,
@@ -78,9 +78,12 @@ built-in synthetic shapes (${DEFAULTS.trainSize} training images of ${DEFAULTS.i
 flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core CPU rasteriser.
 
 Data and model:
-  --data <dir>          CIFAR-10 binaries, IDX (MNIST-style) files, or prepared shards
-                        (a folder holding train/ and val/, or one prepared train folder
-                        with --val-data). Default: synthetic data.
+  --data <dir>          A data folder of a known format (default: synthetic data):
+${
+    DATA_FORMATS.filter((f) => f.looksFor).map((f) => `                        - ${f.looksFor}`)
+      .join("\n")
+  }
+                        (one prepared train folder takes --val-data).
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
   --model small|full|figure1
                         small: channels × width; full: the paper's net (width 1, 227×227

@@ -82,7 +82,6 @@ export {
   type EvalResult,
   evaluate,
   type EvaluateOptions,
-  firstDevice,
   type LossFunction,
 } from "./evaluate.ts";
 export {
