@@ -13,11 +13,11 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { Generator } from "../tensor/random.ts";
 import type { PoolingConfig } from "./_alexnet_plan.ts";
-import { windowOutput } from "./_window.ts";
+import { windowOutput } from "../tensor/ops_cnn.ts";
 import { type Activation, ACTIVATIONS } from "./activation.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
@@ -138,7 +138,16 @@ export class Figure1Net extends Sequential {
   }
 }
 
-/** Fills in the defaults of a {@link Figure1Config} and checks it. */
+/**
+ * Fills in the defaults of a {@link Figure1Config} and checks it.
+ *
+ * @example
+ * ```ts
+ * import { resolveFigure1Config } from "./mod.ts";
+ * const config = resolveFigure1Config({ activation: "tanh" });
+ * console.log(config.activation); // "tanh"
+ * ```
+ */
 export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure1Config {
   const c: ResolvedFigure1Config = {
     numClasses: config.numClasses ?? 10,
