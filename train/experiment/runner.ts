@@ -100,6 +100,7 @@ export interface ExperimentResult {
 
 /** Raised when a set's folder holds runs of different settings. */
 export class ExperimentMismatchError extends Error {
+  /** `"ExperimentMismatchError"`. */
   override name = "ExperimentMismatchError";
 }
 
