@@ -57,7 +57,16 @@ export function transferStats(): TransferStats {
   return { ...transfers };
 }
 
-/** Zeroes the counters of {@link transferStats}. */
+/**
+ * Zeroes the counters of {@link transferStats}.
+ *
+ * @example
+ * ```ts
+ * import { resetTransferStats, transferStats } from "../mod.ts";
+ * resetTransferStats();
+ * console.log(transferStats().syncPoints); // 0
+ * ```
+ */
 export function resetTransferStats(): void {
   for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
 }
