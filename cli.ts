@@ -44,13 +44,19 @@ function mainHelp(): string {
     "Commands:",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
-    "Run 'deno run -A cli.ts <command> --help' for a command's options.",
+    "Run 'deno run -A cli.ts <command> --help' for a command's options. Errors are one line;",
+    "--debug (with any command) adds the stack trace.",
   ].join("\n");
 }
 
-/** Runs the command line; returns the exit status. */
+/**
+ * Runs the command line; returns the exit status: 0 done, 1 an expected failure (bad data,
+ * checkpoint, disk, device), 2 a usage error. Every failure is one `error: …` line naming
+ * the file or option, and a hint where one helps; `--debug` (anywhere) adds the stack trace.
+ */
 export async function main(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
+  const debug = args.includes("--debug");
+  const [name, ...rest] = args.filter((a) => a !== "--debug");
   try {
     if (name === undefined || name === "-h" || name === "--help" || name === "help") {
       console.log(mainHelp());
@@ -70,17 +76,41 @@ export async function main(args: string[]): Promise<number> {
     }
     return await command.run(parsed.values, parsed.rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
-      console.error(
-        error.command
-          ? `hint: run 'deno run -A cli.ts ${error.command} --help' for the options`
-          : `hint: run 'deno run -A cli.ts --help' for the commands`,
-      );
-      return 2;
-    }
-    throw error;
+    return report(error, debug);
   }
+}
+
+/** Prints a failure as `error: …` (and a hint); returns its exit status. */
+export function report(error: unknown, debug: boolean): number {
+  if (error instanceof UsageError) {
+    console.error(`error: ${error.message}`);
+    console.error(
+      error.command
+        ? `hint: run 'deno run -A cli.ts ${error.command} --help' for the options`
+        : `hint: run 'deno run -A cli.ts --help' for the commands`,
+    );
+    return 2;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`error: ${message}`);
+  const hint = hintFor(message);
+  if (hint) console.error(`hint: ${hint}`);
+  if (debug && error instanceof Error && error.stack) console.error(error.stack);
+  return 1;
+}
+
+/** A hint for the failures whose remedy the message alone does not say. */
+function hintFor(message: string): string | null {
+  if (/os error 28|no space left/i.test(message)) {
+    return "free some disk space, or write the run elsewhere with --run-dir";
+  }
+  if (/os error 13|permission denied/i.test(message)) {
+    return "check the folder's permissions, or choose another folder";
+  }
+  if (/checkpoint\.json: corrupt/.test(message)) {
+    return "pass one checkpoint folder (under checkpoints/) to eval --checkpoint instead";
+  }
+  return null;
 }
 
 if (import.meta.main) {
@@ -88,7 +118,7 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (error) {
-    console.error(error);
+    code = report(error, Deno.args.includes("--debug"));
   } finally {
     await releaseDevices();
   }

@@ -4,8 +4,10 @@
  * @module
  */
 
+import { join } from "node:path";
 import type { AlexNetConfig } from "../nn/alexnet.ts";
 import type { DataSource } from "../train/data/data_format.ts";
+import type { DataFingerprint } from "../train/data/fingerprint.ts";
 
 /**
  * Defaults of `train` with no arguments: tuned to finish in about ten minutes on a 2-core
@@ -65,4 +67,42 @@ export interface RunConfig {
   tenCrop: boolean;
   logEvery: number;
   patience: number;
+  /** What the data was when the run started, to check it on resume (absent in older runs). */
+  dataFingerprint?: DataFingerprint;
+}
+
+/**
+ * Parses a run configuration (a run's `config.json`, or the `config` a checkpoint carries in
+ * its metadata); `where` names its file in the error when it is not JSON or lacks the model
+ * or the data.
+ */
+export function parseRunConfig(text: string, where: string): RunConfig {
+  let config: RunConfig;
+  try {
+    config = JSON.parse(text);
+  } catch (error) {
+    throw new Error(
+      `${where}: the run configuration is not valid JSON (${(error as Error).message})`,
+    );
+  }
+  const missing = ["model", "data"].filter((key) =>
+    typeof (config as unknown as Record<string, unknown>)?.[key] !== "object"
+  );
+  if (missing.length > 0) {
+    throw new Error(`${where}: the run configuration has no ${missing.join(" or ")} settings`);
+  }
+  return config;
+}
+
+/** Reads a run folder's `config.json` ({@link parseRunConfig}); null when the file is absent. */
+export async function readRunConfig(runDir: string): Promise<RunConfig | null> {
+  const path = join(runDir, "config.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  return parseRunConfig(text, path);
 }

@@ -4,19 +4,40 @@
  * @module
  */
 
-import { Device } from "../kernels/device.ts";
+import { describeAdapters, listAdapters } from "../kernels/adapters.ts";
+import { Device, GpuError } from "../kernels/device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet } from "../nn/alexnet.ts";
 import type { RunConfig } from "./_config.ts";
+import { UsageError } from "./_options.ts";
 
 const acquired: Device[] = [];
 
-/** Acquires `count` devices, makes the first the default, and remembers them for {@link releaseDevices}. */
-export async function acquireDevices(count: 1 | 2): Promise<Device[]> {
-  const devices = count === 1 ? [await Device.acquire()] : await Device.acquireMany(2);
+/**
+ * Acquires `count` devices (on `adapter`, an index or part of a name, when given), makes the
+ * first the default, and remembers them for {@link releaseDevices}. A bad `--adapter` of
+ * `command` is a usage error.
+ */
+export async function acquireDevices(
+  count: 1 | 2,
+  adapter?: string,
+  command?: string,
+): Promise<Device[]> {
+  let devices: Device[];
+  try {
+    devices = await Device.acquireMany(count, { adapter });
+  } catch (error) {
+    if (adapter === undefined || !(error instanceof GpuError)) throw error;
+    throw new UsageError(error.message, command);
+  }
   setDefaultDevice(devices[0]);
   acquired.push(...devices);
   return devices;
+}
+
+/** The adapters this runtime offers, and how `devices` sit on them (two GPUs, or one shared). */
+export async function describePlacement(devices: readonly Device[]): Promise<string> {
+  return `${Device.placementNote(devices)}; adapters: ${describeAdapters(await listAdapters())}`;
 }
 
 /**
@@ -77,9 +98,4 @@ export async function heInit(model: AlexNet, seed: number): Promise<void> {
 /** The time now as a folder name: `2025-01-01T12-00-00`. */
 export function timestamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, "").replaceAll(":", "-");
-}
-
-/** A fraction as a percentage with two decimals, or `n/a`. */
-export function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
 }

@@ -7,13 +7,14 @@
 import { join } from "node:path";
 import { loadCheckpoint } from "../nn/checkpoint.ts";
 import { readSafetensorsFile } from "../nn/safetensors.ts";
-import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
+import { loadTrainingCheckpoint, STATE_FILE } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
-import type { RunConfig } from "./_config.ts";
+import { parseRunConfig, readRunConfig, type RunConfig } from "./_config.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, pct } from "./_model.ts";
+import { acquireDevices, buildModel } from "./_model.ts";
+import { pct, showsTop5 } from "../train/_format.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const EVAL_OPTIONS: Specs = {
@@ -23,52 +24,36 @@ const EVAL_OPTIONS: Specs = {
   "batch-size": { type: "string" },
   "ten-crop": { type: "boolean" },
   devices: { type: "string" },
+  adapter: { type: "string" },
 };
 
 const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1 and top-5 error.
 
-  --checkpoint <path>   A run folder (its latest checkpoint) or a model .safetensors
-                        written by training (it carries the run's configuration). Required.
+  --checkpoint <path>   A run folder (its latest good checkpoint), one checkpoint folder
+                        (<run>/checkpoints/epoch-…), or a model .safetensors written by
+                        training (it carries the run's configuration). Required.
   --data <dir>          Evaluate on other data than the run's (same --data kinds as train).
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
   --batch-size <n>      Images per batch (default: the run's).
   --ten-crop            The paper's ten patches, softmax averaged (default: centre crop).
   --devices 1|2         Placement (default: the run's).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   -h, --help            This help.`;
 
 async function runEval(values: Values): Promise<number> {
   const cmd = "eval";
   const path = str(values, "checkpoint");
   if (!path) throw new UsageError("--checkpoint is required", cmd);
-  let config: RunConfig;
-  let weights: string;
-  if (await isDir(path)) {
-    try {
-      config = JSON.parse(await Deno.readTextFile(join(path, "config.json")));
-    } catch {
-      throw new UsageError(`--checkpoint ${path}: no config.json (not a run folder?)`, cmd);
-    }
-    const ckpt = await loadTrainingCheckpoint(path).catch((e: Error) => {
-      throw new UsageError(`--checkpoint ${path}: ${e.message}`, cmd);
-    });
-    weights = ckpt.modelPath;
-  } else if (await isFile(path)) {
-    const { metadata } = await readSafetensorsFile(path);
-    if (!metadata.config) {
-      throw new UsageError(`--checkpoint ${path}: no run configuration in its metadata`, cmd);
-    }
-    config = JSON.parse(metadata.config);
-    weights = path;
-  } else {
-    throw new UsageError(`--checkpoint ${path}: no such file or folder`, cmd);
-  }
+  const { config, weights } = await checkpointToEvaluate(path, cmd);
   const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1 }) ??
     config.batchSize;
   const devicesCount = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ??
     config.devices) as 1 | 2;
   const dataDir = str(values, "data");
   const data = dataDir ? await detectData(dataDir, str(values, "val-data"), cmd) : config.data;
-  const devices = await acquireDevices(devicesCount);
+  const devices = await acquireDevices(devicesCount, str(values, "adapter"), cmd);
   const splits = await loadDataSplits(data);
   const model = buildModel(config, devices);
   await loadCheckpoint(weights, model);
@@ -82,10 +67,48 @@ async function runEval(values: Values): Promise<number> {
     device: devices[0],
   });
   console.log(
-    `validation: loss ${r.loss.toFixed(4)}, top-1 error ${pct(r.top1)}, top-5 error ` +
-      `${pct(r.top5)} over ${r.count} images (${r.imagesPerSec.toFixed(1)} images/s)`,
+    `validation: loss ${r.loss.toFixed(4)}, top-1 error ${pct(r.top1)}` +
+      (showsTop5(config.model.numClasses) ? `, top-5 error ${pct(r.top5)}` : "") +
+      ` over ${r.count} images (${r.imagesPerSec.toFixed(1)} images/s)`,
   );
   return 0;
+}
+
+/**
+ * The run configuration and the weights file of `--checkpoint`: a run folder (its latest good
+ * checkpoint), one checkpoint folder of a run, or a model `.safetensors` written by training
+ * (which carries the configuration in its metadata).
+ */
+async function checkpointToEvaluate(
+  path: string,
+  cmd: string,
+): Promise<{ config: RunConfig; weights: string }> {
+  if (await isDir(path)) {
+    const runConfig = await readRunConfig(path);
+    if (runConfig === null && !(await isFile(join(path, STATE_FILE)))) {
+      throw new UsageError(
+        `--checkpoint ${path}: neither a run folder (config.json) nor a checkpoint folder ` +
+          `(${STATE_FILE})`,
+        cmd,
+      );
+    }
+    const ckpt = await loadTrainingCheckpoint(path);
+    return {
+      config: runConfig ?? await configInMetadata(ckpt.modelPath, cmd),
+      weights: ckpt.modelPath,
+    };
+  }
+  if (await isFile(path)) return { config: await configInMetadata(path, cmd), weights: path };
+  throw new UsageError(`--checkpoint ${path}: no such file or folder`, cmd);
+}
+
+/** The run configuration a model file written by training carries in its metadata. */
+async function configInMetadata(weights: string, cmd: string): Promise<RunConfig> {
+  const { metadata } = await readSafetensorsFile(weights);
+  if (!metadata.config) {
+    throw new UsageError(`--checkpoint ${weights}: no run configuration in its metadata`, cmd);
+  }
+  return parseRunConfig(metadata.config, `${weights} (metadata "config")`);
 }
 
 /** The `eval` command. */

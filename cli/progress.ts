@@ -8,7 +8,7 @@
 
 import type { TrainerCallback } from "../train/callback.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
-import { pct } from "./_model.ts";
+import { formatLr, pct, showsTop5 } from "../train/_format.ts";
 
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
@@ -260,7 +260,7 @@ export class ProgressReporter {
     const ips = Number.isFinite(rate) ? rate.toFixed(1) : "-";
     const width = String(this.#steps).length;
     return `epoch ${this.#epoch} step ${String(update.step).padStart(width)}/${this.#steps} ` +
-      `loss ${loss} ${ips} img/s ETA ${formatDuration(eta)} lr ${Number(update.lr.toPrecision(4))}`;
+      `loss ${loss} ${ips} img/s ETA ${formatDuration(eta)} lr ${formatLr(update.lr)}`;
   }
 }
 
@@ -282,6 +282,8 @@ function consoleColumns(): number {
 export interface ProgressLineOptions {
   /** The validation uses ten crops (said in the epoch line). */
   tenCrop?: boolean;
+  /** Classes of the data: with five or fewer, top-5 error is always 0 and left out. */
+  numClasses?: number;
 }
 
 /**
@@ -309,7 +311,8 @@ export function progressLine(
       reporter.update({ step, loss, lr, images });
     },
     onEpochEnd(_trainer, { metrics }) {
-      reporter.endEpoch(formatEpoch(metrics, options.tenCrop ?? false));
+      const top5 = showsTop5(options.numClasses ?? Infinity);
+      reporter.endEpoch(formatEpoch(metrics, options.tenCrop ?? false, top5));
     },
     onStop() {
       reporter.endEpoch();
@@ -320,10 +323,10 @@ export function progressLine(
   };
 }
 
-/** One epoch's summary line. */
-export function formatEpoch(r: EpochMetrics, tenCrop: boolean): string {
+/** One epoch's summary line (without top-5 when `top5` is false). */
+export function formatEpoch(r: EpochMetrics, tenCrop: boolean, top5 = true): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
-    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)} ` +
-    `top-5 ${pct(r.valTop5)} | ${r.imagesPerSec.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s, ` +
-    `lr ${Number(r.lr.toPrecision(4))}`;
+    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)}` +
+    `${top5 ? ` top-5 ${pct(r.valTop5)}` : ""} | ${r.imagesPerSec.toFixed(1)} img/s, ` +
+    `${r.seconds.toFixed(1)} s, lr ${formatLr(r.lr)}`;
 }

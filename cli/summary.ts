@@ -7,8 +7,16 @@
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { summary } from "../nn/summary.ts";
 import { DEFAULTS } from "./_config.ts";
-import { acquireDevices } from "./_model.ts";
-import { choice, type Command, number, type Specs, UsageError, type Values } from "./_options.ts";
+import { acquireDevices, describePlacement } from "./_model.ts";
+import {
+  choice,
+  type Command,
+  number,
+  type Specs,
+  str,
+  UsageError,
+  type Values,
+} from "./_options.ts";
 
 const SUMMARY_OPTIONS: Specs = {
   model: { type: "string" },
@@ -16,22 +24,28 @@ const SUMMARY_OPTIONS: Specs = {
   "image-size": { type: "string" },
   classes: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   "batch-size": { type: "string" },
 };
 
 const SUMMARY_HELP = `Prints AlexNet's layer table: output shapes, parameters and devices.
 
-  --model small|full    small: the default scaled net; full: the paper's (default full).
+  --model small|full    small: the scaled net 'train' trains by default (the default here
+                        too); full: the paper's.
   --width <x>           Channel multiplier (small; default ${DEFAULTS.width}).
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small).
   --classes <n>         Output classes (default 1000 full, 10 small).
   --devices 1|2         Show the two-tower placement (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.`;
 
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
-  const preset = choice(values, "model", cmd, ["small", "full"] as const) ?? "full";
+  // The same model as `train` with no arguments.
+  const preset = choice(values, "model", cmd, ["small", "full"] as const) ?? "small";
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small", cmd);
@@ -53,8 +67,9 @@ async function runSummary(values: Values): Promise<number> {
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
-  const devices = await acquireDevices(count);
+  const devices = await acquireDevices(count, str(values, "adapter"), cmd);
   const model = new AlexNet(config, count === 1 ? devices[0] : devices);
+  console.log(`placement: ${await describePlacement(devices)}`);
   console.log(summary(model, [batch, 3, size, size]));
   model.dispose();
   return 0;

@@ -8,18 +8,23 @@ import { join } from "node:path";
 import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
-import { NonFiniteLossError } from "../train/trainer.ts";
+import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 import { SGD } from "../train/sgd.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
-import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { writeFileAtomic } from "../nn/_atomic.ts";
+import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
+import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
+import { DEFAULTS, readRunConfig, type RunConfig } from "./_config.ts";
+import { RunFolder } from "./_run_dir.ts";
+import { isFile } from "../train/data/_fs.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, heInit, pct, timestamp } from "./_model.ts";
+import { acquireDevices, buildModel, describePlacement, heInit, timestamp } from "./_model.ts";
 import {
   choice,
   type Command,
@@ -48,6 +53,7 @@ const TRAIN_OPTIONS: Specs = {
   formulation: { type: "string" },
   patience: { type: "string" },
   devices: { type: "string" },
+  adapter: { type: "string" },
   seed: { type: "string" },
   "run-dir": { type: "string" },
   resume: { type: "string" },
@@ -68,7 +74,8 @@ Data and model:
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
   --model small|full    small: channels × width; full: the paper's net (width 1, 227×227
                         crops of prepared 256×256 images, PCA colour noise, mean image).
-                        Default: small for synthetic, CIFAR-10 and IDX; full for shards.
+                        Default: full for prepared shards of 256×256 images or more, small
+                        (sized to the images) for everything else.
   --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}).
   --init paper|he       Initial weights: the paper's N(0, 0.01²), biases 0/1 (default for
                         full), or He's N(0, 2/fan-in), biases 0 (default for small: with
@@ -76,8 +83,9 @@ Data and model:
   --crop <px>           Training crop = model input side (default: 227 for images of 256
                         and more, else the side less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
   --image-size <px>     Side of the synthetic images (default ${DEFAULTS.imageSize}).
-  --train-size <n>      Synthetic training images (default ${DEFAULTS.trainSize}).
-  --val-size <n>        Synthetic validation images (default ${DEFAULTS.valSize}).
+  --train-size <n>      Training images: synthetic ones drawn (default ${DEFAULTS.trainSize}), or
+                        of real data a subset balanced across classes, seeded by --seed.
+  --val-size <n>        Validation images, likewise (synthetic default ${DEFAULTS.valSize}).
 
 Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
   --epochs <n>          Epochs (default ${DEFAULTS.epochs}; paper: 90).
@@ -92,16 +100,33 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
+  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
-  --resume <run-dir>    Continue a run from its latest checkpoint, exactly; only --epochs
-                        and --log-every may be given with it.
+  --resume <run-dir>    Continue a run from its latest good checkpoint, exactly; only
+                        --epochs, --log-every and --data/--val-data (the data's new place,
+                        checked to be the same data set) may be given with it.
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
   --profile             Do not train: time one training step of this configuration kernel
                         by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
-Ctrl-C finishes the current step, writes a checkpoint and exits; resume with --resume.`;
+Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
+status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
+checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
+
+/**
+ * Exit statuses of a run stopped by a signal: 128 + the signal's number, as a shell reports a
+ * process the signal ended. The first signal finishes the step and writes a checkpoint first;
+ * a second one quits at once, the last checkpoint intact.
+ */
+const STOP_SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Checkpoints kept per run (the trainer's default), plus the one being written. */
+const CHECKPOINTS_ON_DISK = 3;
 
 /**
  * `train --profile`: one training step of the configured model and batch (the paper's SGD on
@@ -139,148 +164,260 @@ async function profileOneStep(
 }
 
 async function runTrain(values: Values): Promise<number> {
-  const cmd = "train";
   const resumeDir = str(values, "resume");
-  let config: RunConfig;
-  let splits: DataSplits;
-  let runDir: string;
-  if (resumeDir) {
-    const allowed = new Set(["resume", "epochs", "log-every", "help"]);
-    const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
-    if (extra.length > 0) {
+  if (resumeDir) await checkResume(values, resumeDir);
+  if (values.profile === true && !resumeDir) {
+    // Profiling trains nothing: no run folder.
+    const { config } = await trainConfig(values);
+    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
+    const model = buildModel(config, devices);
+    if (config.init === "he") await heInit(model, config.seed);
+    return await profileOneStep(config, model, devices);
+  }
+  // The run folder first: before the data, the devices and the model.
+  const folder = resumeDir
+    ? await RunFolder.open(resumeDir, true, "--resume")
+    : await RunFolder.open(str(values, "run-dir") ?? join("runs", timestamp()), false, "--run-dir");
+  const runDir = folder.dir;
+  try {
+    const { config, splits } = resumeDir
+      ? await resumeConfig(values, resumeDir)
+      : await trainConfig(values);
+    const checkpointBytes = 2 * 4 * parameterCount(config);
+    await folder.requireSpace(
+      (resumeDir ? 1 : CHECKPOINTS_ON_DISK) * checkpointBytes,
+      `${resumeDir ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
+        `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
+    );
+    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
+    const model = buildModel(config, devices);
+    if (!resumeDir && config.init === "he") await heInit(model, config.seed);
+    if (!resumeDir) {
+      await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+    }
+    const aug = augmentations(config, splits);
+    using stop = stopOnSignals();
+    const write = (s: string) => console.log(s);
+    write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
+    write(`data: ${splits.description}`);
+    write(
+      `model: AlexNet ${config.model.preset} (width ${
+        Number(config.model.width.toPrecision(4))
+      }, ` +
+        `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
+        `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
+        `parameters`,
+    );
+    write(
+      `training: ${plural(config.epochs, "epoch")}, batch ${config.batchSize}, lr ` +
+        `${formatLr(config.lr)}, momentum ${config.momentum}, weight decay ` +
+        `${config.weightDecay} (${config.formulation}); run ${runDir}`,
+    );
+    const reporter = new ProgressReporter({
+      everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
+    });
+    const trainer = createTrainer({
+      model,
+      trainData: splits.train,
+      valData: splits.val,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      lr: config.lr,
+      momentum: config.momentum,
+      weightDecay: config.weightDecay,
+      formulation: config.formulation,
+      seed: config.seed,
+      augment: aug.train,
+      evalAugment: aug.val,
+      tenCrop: config.tenCrop,
+      runDir,
+      logEvery: config.logEvery,
+      plateau: { patience: config.patience },
+      generators: model.dropoutGenerator ? { dropout: model.dropoutGenerator } : {},
+      device: devices[0],
+      signal: stop.signal,
+      resume: resumeDir !== undefined,
+      extra: { config },
+      callbacks: [
+        progressLine(reporter, { tenCrop: config.tenCrop, numClasses: config.model.numClasses }),
+        curvesPlot(runDir, { title: "AlexNet training" }),
+      ],
+      log: (message) => reporter.log(message),
+    });
+    try {
+      const result = await trainer.run();
+      if (result.checkpoint === null) await folder.discard();
+      return finishRun(result, config, runDir);
+    } finally {
+      trainer.dispose();
+      trainer.optimizer.dispose();
+    }
+  } catch (error) {
+    // A start that failed leaves no run folder; a run with a checkpoint keeps its folder.
+    await folder.discard();
+    throw error;
+  }
+}
+
+/** The signal received, once {@link stopOnSignals} has seen one. */
+let stopSignal: StopSignal | null = null;
+
+/**
+ * An abort signal raised by the first SIGINT, SIGTERM or SIGHUP: the trainer finishes its step,
+ * writes a checkpoint and stops. A second signal exits at once with the signal's status.
+ * Disposing removes the listeners.
+ */
+function stopOnSignals(): { signal: AbortSignal } & Disposable {
+  const controller = new AbortController();
+  const listeners: [StopSignal, () => void][] = [];
+  for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
+    const onSignal = () => {
+      if (stopSignal !== null) {
+        console.log(`\n${name} again: quitting now; the last checkpoint is intact`);
+        Deno.exit(STOP_SIGNALS[name]);
+      }
+      stopSignal = name;
+      console.log(
+        `\n${name}: finishing this step and writing a checkpoint (again to quit at once)`,
+      );
+      controller.abort();
+    };
+    try {
+      Deno.addSignalListener(name, onSignal);
+      listeners.push([name, onSignal]);
+    } catch {
+      // Windows has SIGINT only.
+    }
+  }
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]: () => {
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+    },
+  };
+}
+
+/** Prints how the run ended; returns the exit status. */
+function finishRun(r: TrainResult, config: RunConfig, runDir: string): number {
+  const last = r.rows.at(-1);
+  if (r.interrupted && r.checkpoint === null) {
+    console.log("stopped before the first step: nothing to resume");
+    return stopSignal ? STOP_SIGNALS[stopSignal] : 0;
+  }
+  if (r.interrupted) {
+    console.log(
+      `stopped after ${plural(r.step, "step")}; resume with: deno run -A cli.ts train ` +
+        `--resume ${runDir}`,
+    );
+    return stopSignal ? STOP_SIGNALS[stopSignal] : 0;
+  }
+  if (r.step === 0 || !Number.isFinite(r.imagesPerSec)) {
+    console.log(
+      `nothing to train: the run has ${r.epochsDone} of ${plural(config.epochs, "epoch")} ` +
+        `done (pass a larger --epochs to continue it)`,
+    );
+  } else if (last) {
+    const top5 = showsTop5(config.model.numClasses) ? `, top-5 ${pct(last.valTop5)}` : "";
+    console.log(
+      `done: ${plural(r.epochsDone, "epoch")}, ${plural(r.step, "step")} in ` +
+        `${formatDuration(r.seconds)} (${r.seconds.toFixed(1)} s); validation` +
+        `${config.tenCrop ? " (10 crops)" : ""} top-1 error ${pct(last.valTop1)}${top5}, loss ` +
+        `${last.valLoss.toFixed(4)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
+        `run folder ${runDir}`,
+    );
+  }
+  return 0;
+}
+
+/** Logical parameters of the run's model (weights and velocities each hold this many). */
+function parameterCount(config: RunConfig): number {
+  const { preset: _preset, ...model } = config.model;
+  return Object.values(alexnetParameterShapes(model))
+    .reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
+async function checkResume(values: Values, runDir: string): Promise<void> {
+  const cmd = "train";
+  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "adapter", "help"]);
+  const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
+  if (extra.length > 0) {
+    throw new UsageError(
+      `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
+        `change, --data give the data's new place, and --adapter pick this machine's GPU ` +
+        `(got ${extra.map((k) => `--${k}`).join(", ")})`,
+      cmd,
+    );
+  }
+  if (!(await isFile(join(runDir, "config.json")))) {
+    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+  }
+  if ((await latestCheckpoint(runDir)) === null) {
+    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
+  }
+}
+
+/**
+ * The saved configuration and data of a run to resume. `--data` (and `--val-data`) give the
+ * data's new place when it moved: it must be the same data set (counts, classes, contents),
+ * and the difference is explained when it is not.
+ */
+async function resumeConfig(
+  values: Values,
+  runDir: string,
+): Promise<{ config: RunConfig; splits: DataSplits }> {
+  const cmd = "train";
+  const config = await readRunConfig(runDir);
+  if (config === null) {
+    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+  }
+  config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
+  config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
+    config.logEvery;
+  const newDir = str(values, "data");
+  const valDir = str(values, "val-data");
+  if (valDir && !newDir) throw new UsageError("--val-data needs --data", cmd);
+  let data = config.data;
+  if (newDir) {
+    data = { ...(await detectData(newDir, valDir, cmd)) };
+    if (config.data.subset) data.subset = config.data.subset;
+    if (data.kind !== config.data.kind) {
       throw new UsageError(
-        `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
-          `change (got ${extra.map((k) => `--${k}`).join(", ")})`,
+        `--data ${newDir} holds ${data.kind} data; the run was trained on ${config.data.kind} data`,
         cmd,
       );
     }
-    runDir = resumeDir;
-    let text: string;
-    try {
-      text = await Deno.readTextFile(join(runDir, "config.json"));
-    } catch {
-      throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
-    }
-    config = JSON.parse(text) as RunConfig;
-    if ((await latestCheckpoint(runDir)) === null) {
-      throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
-    }
-    config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
-    config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
-      config.logEvery;
-    splits = await loadDataSplits(config.data);
-  } else {
-    ({ config, splits } = await trainConfig(values));
-    runDir = str(values, "run-dir") ?? join("runs", timestamp());
   }
-
-  const devices = await acquireDevices(config.devices);
-  if (config.model.numClasses !== splits.train.numClasses) {
+  let splits: DataSplits;
+  try {
+    splits = await loadDataSplits(data);
+  } catch (error) {
+    if (newDir) throw error;
     throw new Error(
-      `the data has ${splits.train.numClasses} classes, the model ${config.model.numClasses}`,
+      `${(error as Error).message} (if the run's data moved, give its new folder: ` +
+        `--resume ${runDir} --data <dir>)`,
+      { cause: error },
     );
   }
-  const model = buildModel(config, devices);
-  if (!resumeDir && config.init === "he") await heInit(model, config.seed);
-  if (values.profile === true) return await profileOneStep(config, model, devices);
-  await Deno.mkdir(runDir, { recursive: true });
-  if (!resumeDir) {
-    await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+  if (splits.train.numClasses !== config.model.numClasses) {
+    throw new Error(
+      `the data has ${plural(splits.train.numClasses, "class", "classes")}, the run's model ` +
+        `${config.model.numClasses}`,
+    );
   }
-  const aug = augmentations(config, splits);
-  const write = (s: string) => console.log(s);
-  write(`device${devices.length > 1 ? "s" : ""}: ${devices.map((d) => d.describe()).join(", ")}`);
-  write(`data: ${splits.description}`);
-  write(
-    `model: AlexNet ${config.model.preset} (width ${Number(config.model.width.toPrecision(4))}, ` +
-      `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
-      `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
-      `parameters`,
-  );
-  write(
-    `training: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.lr}, momentum ` +
-      `${config.momentum}, weight decay ${config.weightDecay} (${config.formulation}); run ${runDir}`,
-  );
-
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      console.log(
-        "\nCtrl-C: finishing this step and writing a checkpoint (Ctrl-C again to quit now)",
-      );
-      controller.abort();
-    } else {
-      Deno.exit(130);
-    }
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
-  const reporter = new ProgressReporter({
-    everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
-  });
-  const trainer = createTrainer({
-    model,
-    trainData: splits.train,
-    valData: splits.val,
-    epochs: config.epochs,
-    batchSize: config.batchSize,
-    lr: config.lr,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-    formulation: config.formulation,
-    seed: config.seed,
-    augment: aug.train,
-    evalAugment: aug.val,
-    tenCrop: config.tenCrop,
-    runDir,
-    logEvery: config.logEvery,
-    plateau: { patience: config.patience },
-    generators: model.dropoutGenerator ? { dropout: model.dropoutGenerator } : {},
-    device: devices[0],
-    signal: controller.signal,
-    resume: resumeDir !== undefined,
-    extra: { config },
-    callbacks: [
-      progressLine(reporter, { tenCrop: config.tenCrop }),
-      curvesPlot(runDir, { title: "AlexNet training" }),
-    ],
-    log: (message) => reporter.log(message),
-  });
-  try {
-    const r = await trainer.run();
-    const last = r.rows.at(-1);
-    if (r.interrupted) {
-      console.log(
-        `stopped after ${r.step} steps; resume with: deno run -A cli.ts train --resume ${runDir}`,
-      );
-    }
-    if (r.step === 0 || (!r.interrupted && !Number.isFinite(r.imagesPerSec))) {
-      console.log(
-        `nothing to train: the run has ${r.epochsDone} of ${config.epochs} epochs done ` +
-          `(pass a larger --epochs to continue it)`,
-      );
-    } else if (last) {
-      console.log(
-        `done: ${r.epochsDone} epochs, ${r.step} steps in ${formatDuration(r.seconds)} ` +
-          `(${r.seconds.toFixed(1)} s); validation${config.tenCrop ? " (10 crops)" : ""} top-1 ` +
-          `error ${pct(last.valTop1)}, top-5 ${pct(last.valTop5)}, loss ` +
-          `${last.valLoss.toFixed(4)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
-          `run folder ${runDir}`,
-      );
-    }
-    return 0;
-  } catch (error) {
-    if (error instanceof NonFiniteLossError) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
-    trainer.dispose();
-    trainer.optimizer.dispose();
+  const now = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
+  const differences = config.dataFingerprint ? dataDifferences(config.dataFingerprint, now) : [];
+  if (differences.length > 0) {
+    const given = newDir ? `--data ${newDir}` : `the run's data (${config.data.dir ?? data.kind})`;
+    throw new Error(`${given} is not the data this run was trained on: ${differences.join("; ")}`);
   }
+  if (newDir) {
+    console.log(`data moved: ${config.data.dir} → ${data.dir}; same data set, resuming`);
+    config.data = data;
+    config.dataFingerprint = now;
+    await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+  }
+  return { config, splits };
 }
 
 async function trainConfig(values: Values): Promise<{ config: RunConfig; splits: DataSplits }> {
@@ -291,12 +428,10 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const imageSize = number(values, "image-size", cmd, { integer: true, min: 8, max: 512 });
   const trainSize = number(values, "train-size", cmd, { integer: true, min: 1 });
   const valSize = number(values, "val-size", cmd, { integer: true, min: 1 });
-  if (dataDir && (imageSize ?? trainSize ?? valSize) !== undefined) {
-    throw new UsageError(
-      "--image-size, --train-size and --val-size apply to synthetic data only",
-      cmd,
-    );
+  if (dataDir && imageSize !== undefined) {
+    throw new UsageError("--image-size applies to synthetic data only", cmd);
   }
+  const seed = number(values, "seed", cmd, { integer: true, min: 0 }) ?? 0;
   const data: DataSource = dataDir ? await detectData(dataDir, valDir, cmd) : {
     kind: "synthetic",
     trainSize: trainSize ?? DEFAULTS.trainSize,
@@ -304,23 +439,27 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
     size: imageSize ?? DEFAULTS.imageSize,
     seed: 0,
   };
+  // Real data: a seeded subset balanced across classes, recorded in config.json.
+  if (dataDir && (trainSize ?? valSize) !== undefined) {
+    data.subset = { train: trainSize, val: valSize, seed };
+  }
   const splits = await loadDataSplits(data);
-  // Data prepared with a mean image is prepared for the paper's recipe.
+  // Data prepared with a mean image is prepared for the paper's recipe; the paper's net needs
+  // 227×227 crops, so smaller prepared images get the small net sized to them.
   const prepared = splits.meanImage != null;
+  const side = Math.min(splits.train.height, splits.train.width);
   const preset = choice(values, "model", cmd, ["small", "full"] as const) ??
-    (prepared ? "full" : "small");
+    (prepared && side >= 256 ? "full" : "small");
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small (full is width 1)", cmd);
   }
-  const side = Math.min(splits.train.height, splits.train.width);
   const classes = splits.train.numClasses;
   const crop = number(values, "crop", cmd, { integer: true, min: 8 }) ??
     (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
   if (crop > side) {
     throw new UsageError(`--crop ${crop} is larger than the ${side}-pixel images`, cmd);
   }
-  const seed = number(values, "seed", cmd, { integer: true, min: 0 }) ?? 0;
   const devices = number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) as
     | 1
     | 2
@@ -355,6 +494,7 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
     patience: number(values, "patience", cmd, { integer: true, min: 0 }) ??
       (preset === "full" ? 3 : DEFAULTS.patience),
   };
+  config.dataFingerprint = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
   // Validates the geometry (every layer at least 1×1) before anything is allocated.
   try {
     const { preset: _preset, ...model } = config.model;

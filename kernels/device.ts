@@ -15,6 +15,7 @@ import {
   matchAdapter,
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
+import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -119,8 +120,11 @@ export interface TransferStats {
   syncPoints: number;
   /** Buffers mapped for reading. */
   maps: number;
-  /** Wall-clock milliseconds spent awaiting maps. */
+  /** Milliseconds from issuing each sync point's maps to their resolution, summed (waits that
+   * overlap each other or the host's recording all count). */
   mapWaitMs: number;
+  /** Milliseconds the host spent blocked on a staging buffer still in use by a transfer. */
+  hostBlockedMs: number;
   /** Bytes read back to the host. */
   bytesRead: number;
   /** Bytes written from the host. */
@@ -133,6 +137,7 @@ const transfers: TransferStats = {
   syncPoints: 0,
   maps: 0,
   mapWaitMs: 0,
+  hostBlockedMs: 0,
   bytesRead: 0,
   bytesWritten: 0,
   stagingAllocated: 0,
@@ -187,11 +192,26 @@ export class StagingBuffer {
   readonly label: string;
   #buffer: GPUBuffer | null = null;
   #busy = false;
+  #freed: Promise<void> = Promise.resolve();
+  #markFree = (): void => {};
 
   /** A staging buffer of `device`; memory is allocated by the first read. */
   constructor(device: Device, label = "staging") {
     this.device = device;
     this.label = label;
+  }
+
+  /** Whether a read is using it now. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Resolves when no read uses it (counting the time waited as host-blocked time). */
+  async ready(): Promise<void> {
+    if (!this.#busy) return;
+    const start = performance.now();
+    while (this.#busy) await this.#freed;
+    transfers.hostBlockedMs += performance.now() - start;
   }
 
   /** Internal: the mapped-read buffer for `bytes` bytes, held until {@link StagingBuffer._free}. */
@@ -209,19 +229,21 @@ export class StagingBuffer {
       transfers.stagingAllocated++;
     }
     this.#busy = true;
+    this.#freed = new Promise((resolve) => (this.#markFree = resolve));
     return this.#buffer;
   }
 
   /** Internal: ends the read that {@link StagingBuffer._take} started. */
   _free(): void {
     this.#busy = false;
+    this.#markFree();
   }
 
   /** Frees the GPU memory; the next read allocates again. */
   destroy(): void {
     this.#buffer?.destroy();
     this.#buffer = null;
-    this.#busy = false;
+    this._free();
   }
 }
 
@@ -291,6 +313,7 @@ export class Device {
   #dispatchesPerSubmit: number;
   #errors: Promise<GpuError | null>[] = [];
   #spareStaging: StagingBuffer[] = [];
+  #submissions: SubmissionQueue;
   #faults: GpuBuffer | null = null;
   #faultKinds = new Map<string, number>();
   #faultMessages: FaultMessage[] = [];
@@ -334,6 +357,12 @@ export class Device {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     };
     this.label = label;
+    this.#submissions = new SubmissionQueue(gpu.queue, (buffer, labels) => {
+      gpu.pushErrorScope("validation");
+      gpu.queue.submit([buffer]);
+      this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`, "validation");
+      this.#stats.submissions++;
+    });
     this.#dispatchesPerSubmit = dispatchesPerSubmit;
     gpu.lost.then((info) => {
       this.#lost = `${info.reason}: ${info.message}`;
@@ -496,8 +525,7 @@ export class Device {
 
   /** Destroys every pooled buffer (after submitting what is pending), freeing GPU memory. */
   async trimPool(): Promise<void> {
-    this.flush();
-    await this.gpu.queue.onSubmittedWorkDone();
+    await this.sync();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     this.#pool.clear();
     this.#bindGroups.clear();
@@ -518,7 +546,7 @@ export class Device {
     this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-    this.gpu.queue.writeBuffer(buffer.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
+    this.#submissions.write(buffer.buffer, byteOffset, padded);
     transfers.bytesWritten += data.byteLength;
   }
 
@@ -611,6 +639,8 @@ export class Device {
       }
       const devices = [...new Set(taken.map((t) => t.read.source.device))];
       for (const device of devices) device.flush();
+      // The copies may wait behind data still arriving from another device (a transfer's slot).
+      await Promise.all(devices.map((device) => device.#submissions.submitted()));
       const start = performance.now();
       const mapped = await Promise.allSettled(
         taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
@@ -662,6 +692,58 @@ export class Device {
     }
   }
 
+  /**
+   * Copies buffers to other devices through the host without making the caller wait. The
+   * copies are recorded and every source device is submitted now; each destination device gets
+   * a place in its submission order for the data, and work recorded on it afterwards is
+   * submitted behind that place as soon as the data is written. So the caller records its next
+   * layers while the maps wait (one host wait for all the moves). The promise settles when the
+   * data is written; awaiting it is optional: a failure also stops the destination devices, and
+   * their next read, write or sync raises it, naming the device that failed.
+   *
+   * @example
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * const x = a.alloc(4), y = b.alloc(4);
+   * a.write(x, new Float32Array([42]));
+   * Device.copyAcross([{ source: x, target: y, bytes: 4 }]); // no await needed
+   * console.log(new Float32Array(await b.read(y, 0, 4))); // Float32Array [42]
+   * ```
+   */
+  static copyAcross(copies: readonly CrossDeviceCopy[]): Promise<void> {
+    for (const copy of copies) {
+      copy.source.device.#checkAlive("a transfer from it");
+      copy.target.device.#checkAlive("a transfer into it");
+    }
+    const slots = new Map<Device, Slot>();
+    const done = Device.readTogether(copies.map((copy) => ({
+      source: copy.source,
+      offset: copy.sourceOffset,
+      bytes: copy.bytes,
+      staging: copy.staging,
+      consume: (bytes) => {
+        slots.get(copy.target.device)!.write(copy.target.buffer, copy.targetOffset ?? 0, bytes);
+        transfers.bytesWritten += bytes.byteLength;
+      },
+    })));
+    // Reserved after the reads were recorded and submitted: a device that both sends and
+    // receives must not hold its own outgoing copy behind the data it waits for.
+    for (const { target } of copies) {
+      const device = target.device;
+      if (slots.has(device)) continue;
+      device.flush();
+      slots.set(device, device.#submissions.reserve());
+    }
+    return done.then(
+      () => slots.forEach((slot) => slot.close()),
+      (error: Error) => {
+        slots.forEach((slot) => slot.close(error));
+        throw error;
+      },
+    );
+  }
+
   /** The error for a fault a kernel recorded; clears the fault words for the next one. */
   #faultError(fault: Uint32Array): DeviceAssertionError {
     const words = [fault[1], fault[2], fault[3]] as const;
@@ -675,6 +757,7 @@ export class Device {
   /** Waits until the GPU has finished everything submitted, and raises any error it reported. */
   async sync(): Promise<void> {
     this.flush();
+    await this.#submissions.submitted();
     await this.gpu.queue.onSubmittedWorkDone();
     await this.#raiseErrors();
     this.#checkAlive("sync");
@@ -780,17 +863,16 @@ export class Device {
     if (!this.#encoder) return;
     this.#endPass();
     const labels = this.#pendingLabels;
-    this.gpu.pushErrorScope("validation");
-    this.gpu.queue.submit([this.#encoder.finish()]);
-    this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`, "validation");
+    const buffer = this.#encoder.finish();
     this.#encoder = null;
     this.#pendingLabels = [];
-    this.#stats.submissions++;
+    this.#submissions.commands(buffer, labels);
   }
 
   /** Releases everything: pooled buffers and the device. The device is unusable afterwards. */
   destroy(): void {
-    this.flush();
+    if (!this.#submissions.failure) this.flush();
+    this.#submissions.drop(new GpuError(`${this.label} was destroyed`));
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     for (const staging of this.#spareStaging) staging.destroy();
     this.#pool.clear();
@@ -890,6 +972,10 @@ export class Device {
     if (this.#lost !== null) {
       throw new GpuError(`${this.label} is lost (${this.#lost}); cannot run ${what}`);
     }
+    const failure = this.#submissions.failure;
+    if (failure) {
+      throw new GpuError(`${this.label} cannot run ${what}: ${failure.message}`);
+    }
   }
 }
 
@@ -908,6 +994,22 @@ async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
 
 function adapterKey(info: GPUAdapterInfo): string {
   return [info.vendor, info.architecture, info.device, info.description].join("|");
+}
+
+/** One copy of {@link Device.copyAcross}. */
+export interface CrossDeviceCopy {
+  /** The buffer to copy from. */
+  source: GpuBuffer;
+  /** Start in the source, in bytes (a multiple of 4; default 0). */
+  sourceOffset?: number;
+  /** The buffer to copy to, on another device. */
+  target: GpuBuffer;
+  /** Start in the target, in bytes (default 0). */
+  targetOffset?: number;
+  /** Bytes to copy. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a new one). */
+  staging?: StagingBuffer;
 }
 
 /** One read of {@link Device.readTogether} in flight. */

@@ -57,9 +57,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
       // Already closed; nothing to do.
     }
     await Deno.remove(tmp).catch(() => {});
-    throw error;
+    throw namePath(error, path);
   }
   await syncDirectory(dir);
+}
+
+/**
+ * `error` with `path` leading its message (the same object, so its class and stack stay):
+ * the operating system's "No space left on device (os error 28)" names no file.
+ */
+export function namePath(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.includes(path)) {
+    error.message = `${path}: ${error.message}`;
+  }
+  return error;
 }
 
 /** The temporary name pattern of {@link writeFileAtomic}: `.<name>.<pid>.<8 hex>.tmp`. */

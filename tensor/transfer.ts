@@ -43,8 +43,12 @@ export class TransferChannel {
     this.label = label;
   }
 
-  /** The staging buffer of the `nth` move from `source` to `target` in one transfer. */
-  staging(source: Device, target: Device, nth: number): StagingBuffer {
+  /**
+   * The staging buffer of the `nth` move from `source` to `target` of one transfer, once it is
+   * free: the same one every step. Waiting for the previous transfer through it is what keeps
+   * the host from running ahead of the GPU by more than one transfer per cut and direction.
+   */
+  async staging(source: Device, target: Device, nth: number): Promise<StagingBuffer> {
     const key = `${source.label}>${target.label}#${nth}`;
     let staging = this.#staging.get(key);
     if (staging?.device !== source) {
@@ -52,6 +56,7 @@ export class TransferChannel {
       staging = new StagingBuffer(source, `${this.label} ${source.label}→${target.label}`);
       this.#staging.set(key, staging);
     }
+    await staging.ready();
     return staging;
   }
 
@@ -62,27 +67,33 @@ export class TransferChannel {
   }
 }
 
-/** Copies each source to its target device with one host wait (no autograd). */
+/**
+ * Copies each source to its target device with one host wait (no autograd). Resolves once the
+ * copies are under way: their data arrives in the background, and work recorded on them waits
+ * for it.
+ */
 async function move(
   moves: readonly (readonly [Tensor, Device])[],
   channel?: TransferChannel,
 ): Promise<Tensor[]> {
+  const directions = new Map<string, number>();
+  const staging = await Promise.all(moves.map(([t, target]) => {
+    const direction = `${t.device.label}>${target.label}`;
+    const nth = directions.get(direction) ?? 0;
+    directions.set(direction, nth + 1);
+    return channel?.staging(t.device, target, nth);
+  }));
   const sources = moves.map(([t]) => contiguous(t));
   const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
-  const directions = new Map<string, number>();
   try {
-    await Device.readTogether(sources.map((source, i) => {
-      const target = outs[i].device;
-      const direction = `${source.device.label}>${target.label}`;
-      const nth = directions.get(direction) ?? 0;
-      directions.set(direction, nth + 1);
-      return {
-        source: source.storage.buffer,
-        bytes: source.size * 4,
-        staging: channel?.staging(source.device, target, nth),
-        consume: (bytes: Uint8Array) => target.write(outs[i].storage.buffer, bytes),
-      };
-    }));
+    const done = Device.copyAcross(sources.map((source, i) => ({
+      source: source.storage.buffer,
+      target: outs[i].storage.buffer,
+      bytes: source.size * 4,
+      staging: staging[i],
+    })));
+    // A failure stops the devices involved; their next read or sync raises it.
+    done.catch(() => {});
   } catch (error) {
     for (const out of outs) out.dispose();
     throw error;

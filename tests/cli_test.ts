@@ -6,19 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+import { cli, tinySynthetic } from "./_cli.ts";
 
 Deno.test("--help of the program and of every command", async () => {
   const top = await cli("--help");
@@ -89,6 +77,10 @@ Deno.test("bad values are errors with a hint", async () => {
     [["eval"], /--checkpoint is required/],
     [["prepare", "--input", "x"], /--output is required/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
+    [
+      ["summary", "--adapter", "no-such-gpu"],
+      /no WebGPU adapter matches --adapter "no-such-gpu"; available: 0: /,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli(...args);
@@ -100,25 +92,10 @@ Deno.test("bad values are errors with a hint", async () => {
 
 Deno.test("a tiny train, eval of its run folder, resume, and summary", async () => {
   const runDir = join(await Deno.makeTempDir({ prefix: "cli_test_" }), "run");
-  const tiny = [
-    "--image-size",
-    "16",
-    "--crop",
-    "16",
-    "--width",
-    "0.0625",
-    "--train-size",
-    "64",
-    "--val-size",
-    "32",
-    "--batch-size",
-    "32",
-    "--run-dir",
-    runDir,
-  ];
+  const tiny = [...tinySynthetic(64, 32, 32), "--run-dir", runDir];
   let r = await cli("train", ...tiny, "--epochs", "1");
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /done: 1 epochs, 2 steps/);
+  assert.match(r.stdout, /done: 1 epoch, 2 steps/);
   assert.match(r.stdout, /validation top-1 error [\d.]+%, top-5 [\d.]+%/);
   assert.match(r.stdout, /images\/s/);
   const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
@@ -139,5 +116,6 @@ Deno.test("a tiny train, eval of its run folder, resume, and summary", async () 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /conv1/);
   assert.match(r.stdout, /fc8/);
+  assert.match(r.stdout, /placement: 2 (logical devices of one adapter|physical adapters) \(/);
   await Deno.remove(join(runDir, ".."), { recursive: true });
 });

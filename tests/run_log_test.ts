@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeFileAtomic } from "../nn/_atomic.ts";
+import { namePath, writeFileAtomic } from "../nn/_atomic.ts";
 import {
   appendEpochMetrics,
   csvHeader,
@@ -150,6 +150,21 @@ Deno.test("writeFileAtomic", async (t) => {
       for await (const entry of Deno.readDir(dir)) names.push(entry.name);
       assert.deepEqual(names, ["target"]);
       assert.ok((await Deno.stat(target)).isDirectory);
+    });
+  });
+
+  await t.step("a failed write names the file (the OS's ENOSPC message does not)", async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, "missing", "state.json");
+      await assert.rejects(
+        writeFileAtomic(path, "x"),
+        (e: Error) => e instanceof Deno.errors.NotFound && e.message.startsWith(`${path}: `),
+      );
+      // The same for an error without any path, as "No space left on device (os error 28)".
+      const bare = new Error("No space left on device (os error 28)");
+      assert.equal(namePath(bare, path), bare);
+      assert.equal(bare.message, `${path}: No space left on device (os error 28)`);
+      assert.equal((namePath(bare, path) as Error).message, bare.message, "named once");
     });
   });
 });

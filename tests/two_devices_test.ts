@@ -21,8 +21,17 @@ import {
 } from "../mod.ts";
 import { alexnetSmall } from "../nn/mod.ts";
 import { listAdapters } from "../kernels/adapters.ts";
+import { syntheticSplits } from "../train/data/synthetic.ts";
+import { train } from "../train/train.ts";
 
 const [gpuA, gpuB] = await Device.acquireMany(2);
+
+/** Transfers finish in the background: wait for both devices before reading the counters. */
+async function settled(): Promise<ReturnType<typeof transferStats>> {
+  await gpuA.sync();
+  await gpuB.sync();
+  return transferStats();
+}
 
 Deno.test("transfer: both directions in one host wait, and so are the gradients", async () => {
   const channel = new TransferChannel("test cut");
@@ -30,7 +39,7 @@ Deno.test("transfer: both directions in one host wait, and so are the gradients"
   const y = tensor([5, 6, 7], { device: gpuB, requiresGrad: true });
   resetTransferStats();
   const [yOnA, xOnB] = await transfer([[y, gpuA], [x, gpuB]], channel);
-  assert.equal(transferStats().syncPoints, 1);
+  assert.equal((await settled()).syncPoints, 1);
   assert.equal(transferStats().bytesRead, (4 + 3) * 4);
   assert.deepEqual([yOnA.device, xOnB.device], [gpuA, gpuB]);
   assert.deepEqual(await yOnA.toArray(), [5, 6, 7]);
@@ -40,10 +49,11 @@ Deno.test("transfer: both directions in one host wait, and so are the gradients"
   const lossA = yOnA.mul(tensor([1, 2, 3], { device: gpuA })).sum();
   const lossB = xOnB.mul(xOnB).sum();
   const [lossBOnA] = await transfer([[lossB, gpuA]]);
+  await settled();
   resetTransferStats();
   await lossA.add(lossBOnA).backward();
   // Two waits: the loss's own transfer back, then ONE for both of the swap's gradients.
-  assert.equal(transferStats().syncPoints, 2);
+  assert.equal((await settled()).syncPoints, 2);
   assert.deepEqual([x.grad!.device, y.grad!.device], [gpuA, gpuB]);
   assert.deepEqual(await y.grad!.toArray(), [1, 2, 3]);
   assert.deepEqual(await x.grad!.toArray(), [[2, 4], [6, 8]]);
@@ -71,7 +81,7 @@ Deno.test("replicated host data is on every device without a transfer", async ()
   const x = fromTypedArray(new Float32Array([1, 2]), [2], { device: gpuA, requiresGrad: true });
   resetTransferStats();
   await (await x.to(gpuB)).sum().backward();
-  assert.equal(transferStats().syncPoints, 2);
+  assert.equal((await settled()).syncPoints, 2);
   assert.deepEqual(await x.grad!.toArray(), [1, 1]);
 });
 
@@ -86,9 +96,10 @@ Deno.test("a two-device AlexNet step syncs only at the paper's four cuts, each w
       await crossEntropy(await net.forward(x.withRank(4)), y).backward();
     });
   await step();
+  await settled();
   resetTransferStats();
   await step();
-  const stats = transferStats();
+  const stats = await settled();
   // Forward: into conv3, fc6, fc7 and fc8; backward: the same four, each one host wait.
   assert.equal(stats.syncPoints, 8);
   assert.equal(stats.stagingAllocated, 0, "staging buffers are reused across steps");
@@ -102,21 +113,85 @@ Deno.test("a two-device AlexNet step syncs only at the paper's four cuts, each w
   net.dispose();
 });
 
-Deno.test("a device failing during a transfer is an error naming it; the other side is free", async () => {
-  const doomed = await Device.acquire({ label: "doomed" });
-  const channel = new TransferChannel("failing cut");
-  const a = tensor([1, 2, 3], { device: gpuA });
+Deno.test("the host records on while a transfer's map waits, in the recorded order", async () => {
+  const y = tensor([1, 2, 3, 4], { device: gpuB });
+  const p = tensor([5, 6, 7, 8], { device: gpuA });
+  await settled();
+  resetTransferStats();
+  const [yOnA] = await transfer([[y, gpuA]]);
+  assert.equal(transferStats().syncPoints, 0, "transfer returned before its map resolved");
+  // Recorded behind the incoming data: reads p, then p's buffer is recycled and rewritten.
+  const sum = yOnA.add(p);
+  p.dispose();
+  const reused = fromTypedArray(new Float32Array([-1, -1, -1, -1]), [4], { device: gpuA });
+  assert.deepEqual(await sum.toArray(), [6, 8, 10, 12]);
+  assert.deepEqual(await reused.toArray(), [-1, -1, -1, -1]);
+  assert.equal(transferStats().syncPoints, 3, "the transfer, then one read each");
+  for (const t of [y, yOnA, sum, reused]) t.dispose();
+});
+
+Deno.test("a device failing during a transfer stops both sides with an error naming it", async () => {
+  const [left, doomed] = await Device.acquireMany(2, { label: "side" });
+  const a = tensor([1, 2, 3], { device: left });
   const b = tensor([4, 5, 6], { device: doomed });
-  const pending = transfer([[b, gpuA], [a, doomed]], channel);
+  const [bOnLeft] = await transfer([[b, left], [a, doomed]]);
+  const next = bOnLeft.mul(2); // recorded behind data that never comes
   doomed.destroy();
-  await assert.rejects(pending, (e: Error) => e instanceof GpuError && /doomed/.test(e.message));
-  // gpuA's staging buffer of the cut was released: the same cut works again on live devices.
-  const c = tensor([7, 8, 9], { device: gpuB });
-  const [cOnA, aOnB] = await transfer([[c, gpuA], [a, gpuB]], channel);
-  assert.deepEqual(await cOnA.toArray(), [7, 8, 9]);
-  assert.deepEqual(await aOnB.toArray(), [1, 2, 3]);
-  await assert.rejects(transfer([[a, doomed]]), /doomed is lost/);
-  channel.dispose();
+  // Neither side hangs: the waiting side's next read and sync fail, naming the lost device.
+  await assert.rejects(
+    next.toArray(),
+    (e: Error) => e instanceof GpuError && /side1/.test(e.message),
+  );
+  await assert.rejects(left.sync(), /side1/);
+  assert.throws(() => left.alloc(4), /side1/);
+  await assert.rejects(transfer([[a, doomed]]), /side1 is lost/);
+  left.destroy();
+});
+
+Deno.test("a device lost mid-training ends the run with an error naming it, without a hang", async () => {
+  const [first, second] = await Device.acquireMany(2, { label: "tower" });
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 64,
+    valSize: 8,
+    size: 16,
+    classes: 4,
+    seed: 1,
+  });
+  const model = alexnetSmall({ inputSize: 16, width: 1 / 16, numClasses: 4, seed: 0 }, [
+    first,
+    second,
+  ]);
+  const runDir = await Deno.makeTempDir({ prefix: "two_devices_" });
+  let logs = 0;
+  const run = train({
+    model,
+    trainData,
+    valData,
+    epochs: 1,
+    batchSize: 8,
+    lr: 0.01,
+    runDir,
+    logEvery: 1,
+    callbacks: [{ onLog: () => void (++logs === 2 && second.destroy()) }],
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the run hung")), 60_000);
+  });
+  try {
+    await assert.rejects(Promise.race([run, hang]), (e: Error) => /tower1/.test(e.message));
+    assert.equal(logs, 2, "the run stopped at the first step after the loss");
+    // The surviving device is not left waiting for data from the lost one: it settles (and
+    // if a transfer from the lost one was under way, its error names that device).
+    await Promise.race([
+      first.sync().then(() => null, (e: Error) => assert.match(e.message, /tower1/)),
+      hang,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  first.destroy();
+  await Deno.remove(runDir, { recursive: true });
 });
 
 Deno.test("adapters are chosen by index or name, with a clear error for a missing one", async () => {

@@ -7,6 +7,7 @@
 
 import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import { removeStaleTemps } from "../nn/_atomic.ts";
+import { plural } from "./_format.ts";
 import type { TrainerCallback, TrainerContext } from "./callback.ts";
 import {
   type LoadedCheckpoint,
@@ -138,7 +139,7 @@ export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint
   trainer.loadLoopState(state);
   trainer.recordCheckpoint(ckpt.dir);
   trainer.log(
-    `resumed from ${ckpt.dir}: ${state.epochsDone} epochs done, step ${state.step}` +
+    `resumed from ${ckpt.dir}: ${plural(state.epochsDone, "epoch")} done, step ${state.step}` +
       (state.partialEpoch ? `, mid-epoch at batch ${state.loader.position}` : ""),
   );
 }

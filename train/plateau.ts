@@ -23,6 +23,7 @@ export interface LearningRateGroups {
 
 /** A metric of an epoch's row that a scheduler can follow. */
 export type MonitoredMetric = Exclude<keyof EpochMetrics, "epoch" | "step" | "lr">;
+import { formatLr } from "./_format.ts";
 
 /** How an improvement is measured against the best value seen so far. */
 export type ThresholdMode = "rel" | "abs";
@@ -228,17 +229,18 @@ export class ReduceLROnPlateau implements TrainerCallback {
         reduced = true;
       }
     }
-    const why = `epoch ${this.#lastEpoch}: ${this.metricName} ${fmt(metric)} has not improved ` +
-      `on best ${fmt(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
+    const why =
+      `epoch ${this.#lastEpoch}: ${this.metricName} ${formatLr(metric)} has not improved ` +
+      `on best ${formatLr(previousBest)} (${this.#describeThreshold()}) for ${badEpochs} ` +
       `epoch${badEpochs === 1 ? "" : "s"} (patience ${this.patience})`;
     const lr = groups[0].lr;
     if (reduced) {
-      return { lr, reduced, reason: `${why}; lr ${fmt(currentLr)} -> ${fmt(lr)}` };
+      return { lr, reduced, reason: `${why}; lr ${formatLr(currentLr)} -> ${formatLr(lr)}` };
     }
     return {
       lr,
       reduced,
-      reason: `${why}; lr ${fmt(currentLr)} kept: already at min lr ${fmt(this.minLr)}`,
+      reason: `${why}; lr ${formatLr(currentLr)} kept: already at min lr ${formatLr(this.minLr)}`,
     };
   }
 
@@ -362,6 +364,3 @@ export class ReduceLROnPlateau implements TrainerCallback {
 }
 
 /** Short, exact-enough numbers for log lines: 0.001 stays 0.001, not 0.0010000000000000002. */
-function fmt(x: number): string {
-  return Number.isFinite(x) ? String(Number(x.toPrecision(6))) : String(x);
-}

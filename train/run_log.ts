@@ -6,8 +6,9 @@
  */
 
 import { join } from "node:path";
-import { writeAll, writeFileAtomic } from "../nn/_atomic.ts";
+import { namePath, writeAll, writeFileAtomic } from "../nn/_atomic.ts";
 import type { TrainerCallback } from "./callback.ts";
+import { formatLr } from "./_format.ts";
 
 /** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
 export interface EpochMetrics {
@@ -69,6 +70,11 @@ export const METRICS_CSV = "metrics.csv";
 
 const encoder = new TextEncoder();
 
+/** A row's value as logged: the learning rate without the float noise of its decays. */
+function cell(row: EpochMetrics, key: keyof EpochMetrics): number {
+  return key === "lr" ? Number(formatLr(row.lr)) : row[key];
+}
+
 /**
  * The JSONL line (with newline) for a row. Non-finite numbers become `null`,
  * since JSON has no NaN.
@@ -86,7 +92,7 @@ const encoder = new TextEncoder();
 export function formatJsonLine(row: EpochMetrics): string {
   const record: Record<string, number | null> = {};
   for (const [column, key] of METRIC_COLUMNS) {
-    const value = row[key];
+    const value = cell(row, key);
     record[column] = Number.isFinite(value) ? value : null;
   }
   return JSON.stringify(record) + "\n";
@@ -106,8 +112,10 @@ export function formatJsonLine(row: EpochMetrics): string {
  * ```
  */
 export function formatCsvLine(row: EpochMetrics): string {
-  return METRIC_COLUMNS.map(([, key]) => Number.isFinite(row[key]) ? String(row[key]) : "")
-    .join(",") + "\n";
+  return METRIC_COLUMNS.map(([, key]) => {
+    const value = cell(row, key);
+    return Number.isFinite(value) ? String(value) : "";
+  }).join(",") + "\n";
 }
 
 /**
@@ -194,6 +202,14 @@ async function writeCsv(runDir: string, rows: EpochMetrics[]): Promise<void> {
 
 /** Appends `line` in one write; `header` is prepended when the file is new or empty. */
 async function appendLine(path: string, line: string, header: string): Promise<void> {
+  try {
+    await appendLineTo(path, line, header);
+  } catch (error) {
+    throw namePath(error, path);
+  }
+}
+
+async function appendLineTo(path: string, line: string, header: string): Promise<void> {
   using file = await Deno.open(path, { read: true, append: true, create: true });
   const size = (await file.stat()).size;
   let prefix = "";

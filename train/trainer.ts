@@ -52,6 +52,8 @@ import { type EvalResult, evaluate, firstDevice, type LossFunction } from "./eva
 import type { Optimizer } from "./optimizer.ts";
 import { type EpochMetrics, METRIC_COLUMNS } from "./run_log.ts";
 import { StepStatistics } from "./_step_stats.ts";
+import { EventLoopTurns } from "./_event_loop.ts";
+import { plural } from "./_format.ts";
 
 /** Options of {@link Trainer}. */
 export interface TrainerOptions<O extends Optimizer = Optimizer> {
@@ -203,6 +205,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
   #history: EpochMetrics[] = [];
   #checkpoint: string | null = null;
   #stop = false;
+  #turns = new EventLoopTurns();
   /** Images of the epoch at the last `onLog`. */
   #logged = 0;
 
@@ -390,6 +393,8 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       const batch = await this.loader.next();
       await this.#trainStep(batch);
       this.#step++;
+      // Signal listeners (a stop request) run only when the event loop turns.
+      await this.#turns.maybeTurn();
       const done = this.loader.epoch !== epoch;
       const stop = this.stopRequested;
       if (done || stop || (batch.index + 1) % this.#logEvery === 0) {
@@ -451,7 +456,9 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
     this.#history.push(metrics);
     this.#partial = emptyPartial();
     if (p.skipped > 0) {
-      this.log(`epoch ${metrics.epoch}: ${p.skipped} steps skipped for a non-finite loss`);
+      this.log(
+        `epoch ${metrics.epoch}: ${plural(p.skipped, "step")} skipped for a non-finite loss`,
+      );
     }
     for (const c of this.callbacks) await c.onEpochEnd?.(this, { metrics, validation });
     return validation;

@@ -70,10 +70,25 @@ export abstract class DatasetBase implements Dataset {
 
   /** The sample at `index` (`0 ≤ index < length`); throws a RangeError outside. */
   get(index: number): Sample {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new RangeError(`${this.#name}.get: index ${index} outside [0, ${this.length})`);
-    }
+    this.#check("get", index);
     return this.sample(index);
+  }
+
+  /** The label of sample `index` (`0 ≤ index < length`), without its pixels where possible. */
+  label(index: number): number {
+    this.#check("label", index);
+    return this.labelAt(index);
+  }
+
+  #check(method: string, index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`${this.#name}.${method}: index ${index} outside [0, ${this.length})`);
+    }
+  }
+
+  /** The label at `index`, already checked; subclasses holding labels apart override it. */
+  protected labelAt(index: number): number {
+    return this.sample(index).label;
   }
 
   /** The sample at `index`, already checked to be in range. */

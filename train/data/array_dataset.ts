@@ -95,6 +95,11 @@ export class ArrayDataset extends DatasetBase {
     this.#labels = lab;
   }
 
+  /** The stored label, without the pixels. */
+  protected override labelAt(index: number): number {
+    return this.#labels[index];
+  }
+
   /** A view of the stored pixels, or (greyscale storage) their RGB expansion. */
   protected sample(index: number): Sample {
     const start = index * this.#stride;

@@ -95,10 +95,15 @@ function join(dir: string, name: string): string {
  * Loads CIFAR-10 batch files into an in-memory dataset (50 000 training images take 150 MB).
  *
  * @example
- * ```ts ignore
- * import { loadCifar10 } from "./cifar10.ts";
- * const train = await loadCifar10({ dir: "data/cifar-10-batches-bin", split: "train" });
- * const test = await loadCifar10({ dir: "data/cifar-10-batches-bin", split: "test" });
+ * ```ts
+ * import { CIFAR10_RECORD_BYTES, loadCifar10 } from "./cifar10.ts";
+ * // A test batch of one record: its label (3, a cat), then 1024 red, green and blue bytes.
+ * const dir = await Deno.makeTempDir();
+ * const record = new Uint8Array(CIFAR10_RECORD_BYTES).fill(128);
+ * record[0] = 3;
+ * await Deno.writeFile(`${dir}/test_batch.bin`, record);
+ * const test = await loadCifar10({ dir, split: "test" }); // split "train": data_batch_1…5.bin
+ * console.log(test.length, test.classNames[test.get(0).label]); // 1 "cat"
  * ```
  */
 export async function loadCifar10(options: Cifar10Options): Promise<ArrayDataset> {

@@ -27,8 +27,30 @@ export interface DataSource {
   dir?: string;
   /** A separate validation folder, for formats that keep it apart. */
   valDir?: string;
+  /** Use only part of the data: seeded subsets balanced across classes, for any format. */
+  subset?: DataSubset;
   /** Settings of the format (for example the synthetic data's sizes). */
   [setting: string]: unknown;
+}
+
+/**
+ * How many training and validation images a run uses (all when absent), drawn by
+ * `balancedSubset` with `seed`.
+ *
+ * @example
+ * ```ts
+ * import type { DataSubset } from "./data_format.ts";
+ * const quick: DataSubset = { train: 2000, val: 500, seed: 0 };
+ * console.log(quick.train);
+ * ```
+ */
+export interface DataSubset {
+  /** Training images to keep. */
+  train?: number;
+  /** Validation images to keep. */
+  val?: number;
+  /** Seed of the draw. */
+  seed: number;
 }
 
 /**

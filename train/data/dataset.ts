@@ -47,4 +47,9 @@ export interface Dataset {
   readonly width: number;
   /** The sample at `index` (`0 ≤ index < length`); throws a RangeError outside. */
   get(index: number): Sample;
+  /**
+   * The label of sample `index`, without reading its pixels (optional: datasets kept on disk
+   * offer it so that class counts and subsets do not read every image).
+   */
+  label?(index: number): number;
 }

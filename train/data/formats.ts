@@ -12,8 +12,11 @@ import {
   DataFormatError,
   type DataSource,
   type DataSplits,
+  type DataSubset,
 } from "./data_format.ts";
 import { requireSameClasses } from "./classes.ts";
+import type { Dataset } from "./dataset.ts";
+import { balancedSubset } from "./subset.ts";
 import { idxFormat } from "./idx.ts";
 import { shardFormat } from "./shard_dataset.ts";
 import { syntheticFormat } from "./synthetic.ts";
@@ -101,5 +104,22 @@ export async function loadDataSplits(source: DataSource): Promise<DataSplits> {
     ? source.valDir
     : `the ${source.kind} validation set`;
   requireSameClasses(splits.train.classNames, splits.val.classNames, trainName, valName);
-  return splits;
+  return source.subset ? subsetSplits(splits, source.subset) : splits;
+}
+
+/** The splits cut to the subset's sizes, the description saying so. */
+function subsetSplits(splits: DataSplits, subset: DataSubset): DataSplits {
+  const train = balancedSubset(splits.train, subset.train ?? Infinity, subset.seed);
+  const val = balancedSubset(splits.val, subset.val ?? Infinity, subset.seed + 1);
+  const part = (kept: Dataset, all: Dataset, what: string) =>
+    kept === all ? [] : [`${kept.length} of ${all.length} ${what}`];
+  const parts = [...part(train, splits.train, "training"), ...part(val, splits.val, "validation")];
+  if (parts.length === 0) return splits;
+  return {
+    ...splits,
+    train,
+    val,
+    description: `${splits.description}; using ${parts.join(" and ")} images, balanced ` +
+      `across classes (seed ${subset.seed})`,
+  };
 }

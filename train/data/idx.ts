@@ -145,12 +145,19 @@ export interface IdxOptions {
  * returned as RGB (R = G = B) by `get`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadIdx } from "./idx.ts";
+ * // Two 2×2 greyscale images and their labels, as IDX files (magic, big-endian dims, data).
+ * const dir = await Deno.makeTempDir();
+ * const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, ...[0, 50, 100, 150, 200, 250, 0, 0]]);
+ * const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]);
+ * await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, images);
+ * await Deno.writeFile(`${dir}/train-labels-idx1-ubyte`, labels);
  * const mnist = await loadIdx({
- *   images: "mnist/train-images-idx3-ubyte.gz",
- *   labels: "mnist/train-labels-idx1-ubyte.gz",
+ *   images: `${dir}/train-images-idx3-ubyte`,
+ *   labels: `${dir}/train-labels-idx1-ubyte`,
  * });
+ * console.log(mnist.length, mnist.get(0).label, mnist.get(0).pixels.subarray(3, 6)); // 2 7 [50, 50, 50]
  * ```
  */
 export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {

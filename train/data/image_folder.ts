@@ -26,10 +26,12 @@ export type { AlphaMode, DecodeOptions, RgbImage };
  * name `name`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { encode } from "npm:fast-png@8.0.0";
  * import { decodeImage } from "./image_folder.ts";
- * const img = await decodeImage(await Deno.readFile("cat.jpg"), "cat.jpg");
- * console.log(img.width, img.height, img.pixels.length); // pixels: width*height*3
+ * const png = encode({ width: 2, height: 1, data: new Uint8Array([255, 0, 0, 0, 0, 255]), channels: 3 });
+ * const img = await decodeImage(png, "two.png");
+ * console.log(img.width, img.height, img.pixels); // 2 1 Uint8Array [255, 0, 0, 0, 0, 255]
  * ```
  */
 export function decodeImage(
@@ -84,13 +86,21 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * within each class; names starting with "." are ignored) that decodes files on demand.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { ImageFolder } from "./image_folder.ts";
- * const folder = await ImageFolder.open("data/train", { skipBad: true });
+ * import { encode } from "npm:fast-png@8.0.0";
+ * const dir = await Deno.makeTempDir();
+ * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+ *   await Deno.mkdir(`${dir}/${name}`);
+ *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+ *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+ * }
+ * await Deno.writeTextFile(`${dir}/red/broken.png`, "not a PNG");
+ * const folder = await ImageFolder.open(dir, { skipBad: true });
  * for (let i = 0; i < folder.files.length; i++) {
  *   const img = await folder.read(i); // null when skipped
  * }
- * console.log(folder.skipped, folder.skippedFiles);
+ * console.log(folder.skipped, folder.skippedFiles); // 1 [".../red/broken.png"]
  * ```
  */
 export class ImageFolder {
@@ -125,10 +135,17 @@ export class ImageFolder {
    * Lists `dir`: one class per subfolder.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { ImageFolder } from "./image_folder.ts";
-   * const folder = await ImageFolder.open("data/train");
-   * console.log(folder.classNames, folder.files.length);
+   * import { encode } from "npm:fast-png@8.0.0";
+   * const dir = await Deno.makeTempDir();
+   * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+   *   await Deno.mkdir(`${dir}/${name}`);
+   *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+   *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+   * }
+   * const folder = await ImageFolder.open(dir);
+   * console.log(folder.classNames, folder.files.length); // ["blue", "red"] 2
    * ```
    */
   static async open(dir: string, options: ImageFolderOptions = {}): Promise<ImageFolder> {
@@ -160,10 +177,18 @@ export class ImageFolder {
    * (it is then logged and added to `skippedFiles`); otherwise a bad file throws.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { ImageFolder } from "./image_folder.ts";
-   * const folder = await ImageFolder.open("data/train");
+   * import { encode } from "npm:fast-png@8.0.0";
+   * const dir = await Deno.makeTempDir();
+   * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+   *   await Deno.mkdir(`${dir}/${name}`);
+   *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+   *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+   * }
+   * const folder = await ImageFolder.open(dir);
    * const first = await folder.read(0);
+   * console.log(first?.pixels.subarray(0, 3)); // Uint8Array [0, 0, 255]: blue
    * ```
    */
   async read(index: number): Promise<RgbImage | null> {
@@ -212,10 +237,18 @@ export interface LoadImageFolderOptions extends ImageFolderOptions {
  * An in-memory dataset decoded from an image folder, with the skipped files listed.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadImageFolder } from "./image_folder.ts";
- * const ds = await loadImageFolder("data/small", { size: 64, skipBad: true });
- * console.log(ds.length, ds.skipped, ds.skippedFiles);
+ * import { encode } from "npm:fast-png@8.0.0";
+ * const dir = await Deno.makeTempDir();
+ * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+ *   await Deno.mkdir(`${dir}/${name}`);
+ *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+ *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+ * }
+ * await Deno.writeTextFile(`${dir}/red/broken.png`, "not a PNG");
+ * const ds = await loadImageFolder(dir, { size: 8, skipBad: true });
+ * console.log(ds.length, ds.skipped, ds.skippedFiles); // 2 1 [".../red/broken.png"]
  * ```
  */
 export class ImageFolderDataset extends ArrayDataset {
@@ -245,10 +278,18 @@ export class ImageFolderDataset extends ArrayDataset {
  * `prepareImageFolder` and `ShardDataset` instead.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadImageFolder } from "./image_folder.ts";
- * const ds = await loadImageFolder("data/flowers", { size: 64 });
- * const { pixels, label } = ds.get(0); // 64×64×3
+ * import { encode } from "npm:fast-png@8.0.0";
+ * const dir = await Deno.makeTempDir();
+ * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+ *   await Deno.mkdir(`${dir}/${name}`);
+ *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+ *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+ * }
+ * const ds = await loadImageFolder(dir, { size: 8 });
+ * const { pixels, label } = ds.get(1); // 8×8×3
+ * console.log(pixels.length, ds.classNames[label]); // 192 "red"
  * ```
  */
 export async function loadImageFolder(

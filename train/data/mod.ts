@@ -26,6 +26,7 @@ export {
   DataFormatError,
   type DataSource,
   type DataSplits,
+  type DataSubset,
 } from "./data_format.ts";
 export { DATA_FORMATS, dataFormat, detectDataFormat, loadDataSplits } from "./formats.ts";
 export { ArrayDataset, type ArrayDatasetOptions } from "./array_dataset.ts";
@@ -82,3 +83,10 @@ export {
   type LoaderBatch,
 } from "./loader.ts";
 export { type ClassDifference, compareClasses, requireSameClasses } from "./classes.ts";
+export { balancedIndices, balancedSubset, labelOf, SubsetDataset } from "./subset.ts";
+export {
+  dataDifferences,
+  type DataFingerprint,
+  fingerprint,
+  type SplitFingerprint,
+} from "./fingerprint.ts";

@@ -101,15 +101,22 @@ export interface PrepareOptions extends DecodeOptions {
  * Prepares an image folder into shards, mean image and PCA (see the module doc).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { prepareImageFolder } from "./prepare.ts";
+ * import { encode } from "npm:fast-png@8.0.0";
+ * const dir = await Deno.makeTempDir();
+ * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+ *   await Deno.mkdir(`${dir}/${name}`);
+ *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+ *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+ * }
  * const manifest = await prepareImageFolder({
- *   input: "imagenet/train",
- *   output: "prepared/train",
- *   size: 256,
+ *   input: dir,
+ *   output: `${dir}-prepared`,
+ *   size: 8,
  *   skipBad: true,
  * });
- * console.log(manifest.count, manifest.pca?.eigenvalues);
+ * console.log(manifest.count, manifest.classNames, manifest.pca?.eigenvalues);
  * ```
  */
 export async function prepareImageFolder(options: PrepareOptions): Promise<ShardManifest> {

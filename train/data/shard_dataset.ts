@@ -36,11 +36,20 @@ interface ShardInfo {
  * pixel/255) for `augmentBatch`. Call `close()` when reading from disk.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { prepareImageFolder } from "./prepare.ts";
  * import { ShardDataset } from "./shard_dataset.ts";
- * const train = await ShardDataset.open("prepared/train");
- * const { pixels, label } = train.get(0); // 256×256×3 u8 HWC
- * console.log(train.pca?.eigenvalues, train.mean?.length);
+ * import { encode } from "npm:fast-png@8.0.0";
+ * const dir = await Deno.makeTempDir();
+ * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+ *   await Deno.mkdir(`${dir}/${name}`);
+ *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+ *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+ * }
+ * await prepareImageFolder({ input: dir, output: `${dir}-prepared`, size: 8 });
+ * const train = await ShardDataset.open(`${dir}-prepared`);
+ * const { pixels, label } = train.get(0); // 8×8×3 u8 HWC
+ * console.log(pixels.length, label, train.pca?.eigenvalues, train.mean?.length); // 192 0 [...] 192
  * train.close();
  * ```
  */
@@ -82,9 +91,19 @@ export class ShardDataset extends DatasetBase {
    * Opens a prepared folder, checking the manifest and every shard's header and size.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { prepareImageFolder } from "./prepare.ts";
    * import { ShardDataset } from "./shard_dataset.ts";
-   * const val = await ShardDataset.open("prepared/val", { inMemory: true });
+   * import { encode } from "npm:fast-png@8.0.0";
+   * const dir = await Deno.makeTempDir();
+   * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+   *   await Deno.mkdir(`${dir}/${name}`);
+   *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+   *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+   * }
+   * await prepareImageFolder({ input: dir, output: `${dir}-prepared`, size: 8 });
+   * const val = await ShardDataset.open(`${dir}-prepared`, { inMemory: true });
+   * console.log(val.length); // 2
    * ```
    */
   static async open(dir: string, options: ShardDatasetOptions = {}): Promise<ShardDataset> {
@@ -156,6 +175,11 @@ export class ShardDataset extends DatasetBase {
     return new ShardDataset(manifest, shards, labels, mean, options.maxOpenFiles ?? 32);
   }
 
+  /** The stored label, without the pixels. */
+  protected override labelAt(index: number): number {
+    return this.#labels[index];
+  }
+
   /** The sample at `index` (a view into memory, or a fresh buffer read from disk). */
   protected sample(index: number): Sample {
     // Binary search for the shard holding `index`.
@@ -204,9 +228,18 @@ export class ShardDataset extends DatasetBase {
    * reopened on demand).
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { prepareImageFolder } from "./prepare.ts";
    * import { ShardDataset } from "./shard_dataset.ts";
-   * const ds = await ShardDataset.open("prepared/train", { inMemory: false });
+   * import { encode } from "npm:fast-png@8.0.0";
+   * const dir = await Deno.makeTempDir();
+   * for (const [name, rgb] of [["blue", [0, 0, 255]], ["red", [255, 0, 0]]] as const) {
+   *   await Deno.mkdir(`${dir}/${name}`);
+   *   const data = new Uint8Array(Array.from({ length: 16 }, () => rgb).flat());
+   *   await Deno.writeFile(`${dir}/${name}/a.png`, encode({ width: 4, height: 4, data, channels: 3 }));
+   * }
+   * await prepareImageFolder({ input: dir, output: `${dir}-prepared`, size: 8 });
+   * const ds = await ShardDataset.open(`${dir}-prepared`, { inMemory: false });
    * ds.get(0);
    * ds.close();
    * ```

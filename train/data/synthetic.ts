@@ -101,6 +101,11 @@ export class SyntheticDataset extends DatasetBase {
     this.#useCache = options.cache ?? true;
   }
 
+  /** Labels cycle through the classes. */
+  protected override labelAt(index: number): number {
+    return index % this.numClasses;
+  }
+
   /** The sample at `index`, generated on first use (and cached unless `cache: false`). */
   protected sample(index: number): Sample {
     const label = index % this.numClasses;

@@ -1,0 +1,108 @@
+/**
+ * The run folder of `train`, checked before any heavy work: it can be written, its disk has
+ * room for the checkpoints, and a start that fails leaves no empty run folder behind.
+ *
+ * @module
+ */
+
+import { statfs } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { CHECKPOINT_POINTER } from "../train/checkpoint.ts";
+import { UsageError } from "./_options.ts";
+
+/** Bytes kept free beyond the checkpoints: metrics, plot, the pointer, the file system. */
+const MARGIN_BYTES = 16 * 2 ** 20;
+
+/** A run folder made writable for a run; {@link RunFolder.discard} undoes a failed start. */
+export class RunFolder {
+  /** The folder. */
+  readonly dir: string;
+  /** Folders this run created, outermost first (none when resuming). */
+  readonly #created: string[];
+
+  private constructor(dir: string, created: string[]) {
+    this.dir = dir;
+    this.#created = created;
+  }
+
+  /**
+   * Creates (or, resuming, opens) the run folder and proves it writable. A new run refuses a
+   * folder that already holds a run. `option` names the flag in errors.
+   */
+  static async open(dir: string, resuming: boolean, option: string): Promise<RunFolder> {
+    const created: string[] = [];
+    if (!resuming) {
+      if (await exists(join(dir, "config.json"))) {
+        throw new UsageError(
+          `${option} ${dir} already holds a run: continue it with --resume ${dir}, ` +
+            `or choose another ${option}`,
+          "train",
+        );
+      }
+      for (let d = resolve(dir); !(await exists(d)); d = dirname(d)) created.unshift(d);
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+      } catch (error) {
+        throw new Error(
+          `${option} ${dir}: cannot create the run folder: ${(error as Error).message}`,
+        );
+      }
+    }
+    const folder = new RunFolder(dir, created);
+    const probe = join(dir, `.write-test-${Deno.pid}`);
+    try {
+      await Deno.writeTextFile(probe, "");
+      await Deno.remove(probe);
+    } catch (error) {
+      await folder.discard();
+      throw new Error(
+        `${option} ${dir}: the run folder is not writable: ${(error as Error).message}`,
+      );
+    }
+    return folder;
+  }
+
+  /**
+   * Throws (after {@link RunFolder.discard}) unless the folder's disk has `bytes` free plus a
+   * margin; `what` says what they are for.
+   */
+  async requireSpace(bytes: number, what: string): Promise<void> {
+    let free: number;
+    try {
+      const s = await statfs(this.dir);
+      free = s.bavail * s.bsize;
+    } catch {
+      return; // Not every platform reports free space; the writes themselves still check.
+    }
+    if (free >= bytes + MARGIN_BYTES) return;
+    await this.discard();
+    throw new Error(
+      `${this.dir}: only ${megabytes(free)} free on its disk; the run needs about ` +
+        `${megabytes(bytes + MARGIN_BYTES)} (${what})`,
+    );
+  }
+
+  /**
+   * After a failed start: removes the folders this run created, unless a checkpoint was
+   * written (then there is something to resume).
+   */
+  async discard(): Promise<void> {
+    if (this.#created.length === 0) return;
+    if (await exists(join(this.dir, CHECKPOINT_POINTER))) return;
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    for (const d of this.#created.toReversed()) await Deno.remove(d).catch(() => {});
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function megabytes(bytes: number): string {
+  return `${Math.ceil(bytes / 2 ** 20).toLocaleString("en-US")} MB`;
+}

@@ -1,0 +1,362 @@
+/**
+ * What a user hits running `train`, `eval` and `prepare` on real folders, as subprocesses on
+ * tiny files the tests write: labels and classes checked when data loads, errors as one
+ * `error:` line (exit 1) naming the file or option, run folders checked before any heavy work
+ * and not left behind by a failed start, resume with moved data, subsets of real data, and the
+ * defaults a user expects.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encode as encodePng } from "npm:fast-png@8.0.0";
+import { encodeSafetensors, entryFromTypedArray } from "../nn/safetensors.ts";
+import { prepareImageFolder } from "../train/data/prepare.ts";
+import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
+import { cli, type CliResult, isOneErrorLine, tinySynthetic } from "./_cli.ts";
+
+const TINY_MODEL = ["--crop", "16", "--width", "0.0625", "--batch-size", "8"];
+
+/** IDX image and label files (16×16 images whose brightness follows the label). */
+async function writeIdx(dir: string, trainLabels: number[], testLabels: number[]) {
+  await Deno.mkdir(dir, { recursive: true });
+  const idx = (dims: number[], body: Uint8Array) => {
+    const out = new Uint8Array(4 + 4 * dims.length + body.length);
+    const view = new DataView(out.buffer);
+    out[2] = 0x08;
+    out[3] = dims.length;
+    dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+    out.set(body, 4 + 4 * dims.length);
+    return out;
+  };
+  for (const [prefix, labels] of [["train", trainLabels], ["t10k", testLabels]] as const) {
+    const pixels = Uint8Array.from(
+      { length: labels.length * 256 },
+      (_, i) => (labels[Math.floor(i / 256)] * 25 + (i % 7) * 3) & 255,
+    );
+    await Deno.writeFile(
+      `${dir}/${prefix}-images-idx3-ubyte`,
+      idx([labels.length, 16, 16], pixels),
+    );
+    await Deno.writeFile(
+      `${dir}/${prefix}-labels-idx1-ubyte`,
+      idx([labels.length], Uint8Array.from(labels)),
+    );
+  }
+}
+
+/** Labels 0…9 repeated `n` times in all. */
+const cycle = (n: number) => Array.from({ length: n }, (_, i) => i % 10);
+
+/** An image folder with the given classes, `per` small PNGs each. */
+async function writeImageFolder(dir: string, classes: string[], per = 2) {
+  for (const [c, name] of classes.entries()) {
+    await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+    for (let k = 0; k < per; k++) {
+      const data = Uint8Array.from({ length: 12 * 12 * 3 }, (_, i) => (c * 60 + k * 9 + i) & 255);
+      await Deno.writeFile(
+        `${dir}/${name}/${k}.png`,
+        encodePng({ width: 12, height: 12, data, channels: 3 }),
+      );
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** `train --data <dir>` with the tiny model into a scratch run folder, plus `extra`. */
+function trainOn(dir: string, ...extra: string[]): Promise<CliResult> {
+  return cli("train", "--data", dir, ...TINY_MODEL, "--run-dir", `${root}/r`, ...extra);
+}
+
+function assertError(r: CliResult, pattern: RegExp, code = 1) {
+  assert.equal(r.code, code, `exit ${r.code}: ${r.stdout}\n${r.stderr}`);
+  assert.ok(isOneErrorLine(r.stderr), `one error line, no stack trace:\n${r.stderr}`);
+  assert.match(r.stderr, pattern);
+}
+
+const root = await Deno.makeTempDir({ prefix: "cli_reliability_" });
+
+Deno.test("labels and classes are checked when data loads", async (t) => {
+  await t.step(
+    "a stray IDX training label names file, record and label; no run folder",
+    async () => {
+      const labels = cycle(40);
+      labels[17] = 200;
+      await writeIdx(`${root}/stray`, labels, cycle(20));
+      const runDir = `${root}/runs/stray`;
+      const r = await cli("train", "--data", `${root}/stray`, ...TINY_MODEL, "--run-dir", runDir);
+      assertError(
+        r,
+        /train-labels-idx1-ubyte: record 17 has label 200, but labels 10–199 never occur/,
+      );
+      assert.ok(!(await exists(runDir)), "a failed start leaves no run folder");
+      assert.ok(!(await exists(`${root}/runs`)), "nor the folder made for it");
+    },
+  );
+
+  await t.step("an IDX test label outside the training classes", async () => {
+    const test = cycle(20);
+    test[5] = 12;
+    await writeIdx(`${root}/test12`, cycle(40), test);
+    const r = await trainOn(`${root}/test12`);
+    assertError(
+      r,
+      /t10k-labels-idx1-ubyte: record 5 has label 12, outside the 10 classes \[0, 10\)/,
+    );
+  });
+
+  await t.step("validation classes other than the training classes are listed", async () => {
+    await writeImageFolder(`${root}/img/train`, ["a", "b", "c"]);
+    await writeImageFolder(`${root}/img/val`, ["a", "c", "d"]);
+    for (const split of ["train", "val"]) {
+      await prepareImageFolder({
+        input: `${root}/img/${split}`,
+        output: `${root}/shards/${split}`,
+        size: 16,
+      });
+    }
+    const r = await trainOn(`${root}/shards`);
+    assertError(
+      r,
+      /error: the classes of .*shards\/val differ from those of .*shards\/train: missing b; extra d/,
+    );
+  });
+
+  await t.step(
+    "an empty class folder: an error, or a warning with --allow-empty-classes",
+    async () => {
+      await writeImageFolder(`${root}/withempty`, ["a", "b"]);
+      await Deno.mkdir(`${root}/withempty/empty`);
+      const prepare = ["prepare", "--input", `${root}/withempty`, "--output", `${root}/we`];
+      let r = await cli(...prepare, "--size", "16");
+      assertError(r, /withempty\/empty: empty class folder \(class 2\)/);
+      r = await cli(...prepare, "--size", "16", "--allow-empty-classes");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: .*withempty\/empty: empty class folder, kept as class 2/);
+    },
+  );
+});
+
+Deno.test("errors are messages: one line naming the file or option, exit 1", async (t) => {
+  await t.step("a bad run configuration in a checkpoint's metadata names the file", async () => {
+    const file = `${root}/bad-config.safetensors`;
+    const tensors = { w: entryFromTypedArray("F32", [1], new Float32Array([1])) };
+    await Deno.writeFile(file, encodeSafetensors(tensors, { config: "{not json" }));
+    const r = await cli("eval", "--checkpoint", file);
+    assertError(
+      r,
+      /bad-config\.safetensors \(metadata "config"\): the run configuration is not valid JSON/,
+    );
+    // --debug adds the stack trace.
+    const debug = await cli("eval", "--checkpoint", file, "--debug");
+    assert.equal(debug.code, 1);
+    assert.match(debug.stderr, /^error: .*\n[\s\S]*\n\s+at /);
+  });
+
+  await t.step("a run folder that cannot be written is found before any heavy work", async () => {
+    await Deno.writeTextFile(`${root}/a-file`, "");
+    const r = await cli("train", "--run-dir", `${root}/a-file/run`, ...TINY_MODEL);
+    assertError(r, /error: --run-dir .*a-file\/run: cannot create the run folder/);
+    assert.doesNotMatch(r.stdout, /device:|data:/, "no device or data set up");
+  });
+
+  await t.step("a folder that already holds a run is not overwritten", async () => {
+    await Deno.mkdir(`${root}/taken`);
+    await Deno.writeTextFile(`${root}/taken/config.json`, "{}");
+    const r = await cli("train", "--run-dir", `${root}/taken`);
+    assertError(r, /--run-dir .*taken already holds a run: continue it with --resume/, 2);
+    assert.equal(await Deno.readTextFile(`${root}/taken/config.json`), "{}");
+  });
+});
+
+Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults", async (t) => {
+  await writeIdx(`${root}/idx`, cycle(60), cycle(30));
+  const runDir = `${root}/runs/idx`;
+
+  await t.step("--train-size and --val-size take a balanced seeded subset, recorded", async () => {
+    const r = await cli(
+      "train",
+      "--data",
+      `${root}/idx`,
+      ...TINY_MODEL,
+      "--train-size",
+      "20",
+      "--val-size",
+      "10",
+      "--epochs",
+      "1",
+      "--run-dir",
+      runDir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /data: IDX .*; using 20 of 60 training and 10 of 30 validation images, balanced across classes \(seed 0\)/,
+    );
+    assert.match(r.stdout, /training: 1 epoch, /);
+    assert.match(r.stdout, /done: 1 epoch, 2 steps/);
+    const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+    assert.deepEqual(config.data.subset, { train: 20, val: 10, seed: 0 });
+    assert.equal(config.dataFingerprint.train.count, 20);
+  });
+
+  await t.step("eval accepts one checkpoint folder as well as the run folder", async () => {
+    const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
+    for (const path of [runDir, join(runDir, pointer.latest)]) {
+      const r = await cli("eval", "--checkpoint", path);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        /validation: loss [\d.]+, top-1 error [\d.]+%, top-5 error [\d.]+% over 10 images/,
+      );
+    }
+  });
+
+  await t.step("moved data: --resume explains, and accepts --data at the new place", async () => {
+    await Deno.rename(`${root}/idx`, `${root}/idx-moved`);
+    let r = await cli("train", "--resume", runDir, "--epochs", "2");
+    assertError(r, /if the run's data moved, give its new folder: --resume .* --data <dir>/);
+    r = await cli("train", "--resume", runDir, "--epochs", "2", "--data", `${root}/idx-moved`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /data moved: .*\/idx → .*\/idx-moved; same data set, resuming/);
+    assert.match(r.stdout, /done: 2 epochs, 4 steps/);
+    const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+    assert.match(config.data.dir, /idx-moved$/);
+    // Other data is refused, the differences named.
+    const other = cycle(60);
+    other[3] = 4;
+    await writeIdx(`${root}/idx-other`, other, cycle(30));
+    r = await cli("train", "--resume", runDir, "--epochs", "3", "--data", `${root}/idx-other`);
+    assertError(
+      r,
+      /--data .*idx-other is not the data this run was trained on: training images or labels differ/,
+    );
+    await writeIdx(`${root}/idx-fewer`, cycle(50), cycle(30));
+    r = await cli("train", "--resume", runDir, "--epochs", "3", "--data", `${root}/idx-fewer`);
+    assertError(r, /not the data this run was trained on: /);
+  });
+
+  await t.step(
+    "a corrupt pointer is an error naming it; a damaged latest checkpoint falls back",
+    async () => {
+      const pointerFile = join(runDir, "checkpoint.json");
+      const pointer = await Deno.readTextFile(pointerFile);
+      await Deno.writeTextFile(pointerFile, "{");
+      let r = await cli("train", "--resume", runDir, "--epochs", "3");
+      assertError(r, /checkpoint\.json: corrupt checkpoint pointer/);
+      await Deno.writeTextFile(pointerFile, pointer);
+      const latest = join(runDir, JSON.parse(pointer).latest);
+      await Deno.writeTextFile(join(latest, "model.safetensors"), "torn");
+      r = await cli("eval", "--checkpoint", runDir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        /warning: the latest checkpoint is damaged .*model\.safetensors.*; falling back to the previous one kept/,
+      );
+    },
+  );
+
+  await t.step(
+    "small prepared images: a net sized to them; no top-5 with 5 classes; lr",
+    async () => {
+      const classes = ["a", "b", "c", "d", "e"];
+      for (const split of ["train", "val"]) {
+        await writeImageFolder(`${root}/five/${split}`, classes);
+        await prepareImageFolder({
+          input: `${root}/five/${split}`,
+          output: `${root}/five-shards/${split}`,
+          size: 24,
+        });
+      }
+      const r = await cli(
+        "train",
+        "--data",
+        `${root}/five-shards`,
+        "--width",
+        "0.0625",
+        "--batch-size",
+        "5",
+        "--epochs",
+        "4",
+        "--lr",
+        "1.5e-6",
+        "--patience",
+        "0",
+        "--run-dir",
+        `${root}/runs/five`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /model: AlexNet small \(width 0\.0625, 21×21 input, 5 classes/);
+      assert.doesNotMatch(r.stdout, /top-5/);
+      // 1.5e-6 / 10 / 10 is 1.5000000000000002e-8 in floating point.
+      assert.match(r.stdout, /lr 1\.5e-7 -> 1\.5e-8/);
+      assert.match(r.stdout, /epoch 4: .* lr 1\.5e-8$/m);
+      const csv = await Deno.readTextFile(`${root}/runs/five/metrics.csv`);
+      assert.deepEqual(
+        csv.trim().split("\n").slice(1).map((line) => line.split(",")[2]),
+        ["0.0000015", "0.0000015", "1.5e-7", "1.5e-8"],
+      );
+    },
+  );
+});
+
+Deno.test("summary and train show the same model by default", async () => {
+  const summary = await cli("summary");
+  assert.equal(summary.code, 0, summary.stderr);
+  const params = /total\D*([\d,]+)/i.exec(summary.stdout)?.[1];
+  assert.ok(params, summary.stdout);
+  const train = await cli(
+    "train",
+    "--epochs",
+    "1",
+    "--train-size",
+    "8",
+    "--val-size",
+    "8",
+    "--run-dir",
+    `${root}/runs/default`,
+  );
+  assert.equal(train.code, 0, train.stderr);
+  assert.match(train.stdout, new RegExp(`model: AlexNet small .* ${params} parameters`));
+});
+
+Deno.test("a learning rate that diverges: no checkpoint holds NaN, skipped steps are reported", async () => {
+  for (const lr of ["3", "1e6"]) {
+    const runDir = `${root}/runs/lr-${lr}`;
+    const r = await cli(
+      "train",
+      ...tinySynthetic(256, 32, 16),
+      "--epochs",
+      "2",
+      "--log-every",
+      "4",
+      "--lr",
+      lr,
+      "--run-dir",
+      runDir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.match(out, /skipped/, `--lr ${lr}: skipped steps reported:\n${out}`);
+    if (r.code !== 0) {
+      assertError(r, /non-finite/);
+      assert.match(r.stderr, /(The last good checkpoint is |No good checkpoint was written yet)/);
+    }
+    // Every checkpoint kept loads: finite weights and velocities.
+    const kept: string[] = [];
+    if (await exists(join(runDir, "checkpoints"))) {
+      for await (const e of Deno.readDir(join(runDir, "checkpoints"))) {
+        if (e.name.startsWith("epoch-")) kept.push(e.name);
+      }
+    }
+    for (const name of kept) {
+      const ckpt = await loadTrainingCheckpoint(join(runDir, "checkpoints", name));
+      assert.equal(ckpt.dir, join(runDir, "checkpoints", name), `--lr ${lr}: ${name} is finite`);
+    }
+  }
+});
+
+Deno.test("cleanup", async () => {
+  await Deno.remove(root, { recursive: true });
+});

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { ArrayDataset } from "../train/data/array_dataset.ts";
+import { loadDataSplits } from "../train/data/formats.ts";
+import { balancedIndices, balancedSubset, SubsetDataset } from "../train/data/subset.ts";
+
+Deno.test("balanced, seeded subsets", async (t) => {
+  // 3 classes of 50, 30 and 4 samples, interleaved unevenly.
+  const labels: number[] = [];
+  for (let i = 0; i < 84; i++) labels.push(i < 4 ? 2 : i % 8 < 5 ? 0 : 1);
+  const counts = (picked: number[]) => {
+    const c = [0, 0, 0];
+    for (const i of picked) c[labels[i]]++;
+    return c;
+  };
+  const have = counts(labels.map((_, i) => i));
+
+  await t.step("each class gives its share; a small class gives all it has", () => {
+    const picked = balancedIndices(labels, 3, 30, 7);
+    assert.equal(picked.length, 30);
+    assert.equal(new Set(picked).size, 30);
+    assert.deepEqual(picked, [...picked].sort((a, b) => a - b));
+    const c = counts(picked);
+    assert.equal(c[2], 4, `class 2 has only 4: ${c}`);
+    assert.ok(Math.abs(c[0] - c[1]) <= 1, `the rest split evenly: ${c}`);
+    assert.deepEqual(counts(balancedIndices(labels, 3, 9, 7)), [3, 3, 3]);
+    assert.deepEqual(counts(balancedIndices(labels, 3, 1000, 7)), have);
+  });
+
+  await t.step("a function of the seed", () => {
+    assert.deepEqual(balancedIndices(labels, 3, 20, 1), balancedIndices(labels, 3, 20, 1));
+    assert.notDeepEqual(balancedIndices(labels, 3, 20, 1), balancedIndices(labels, 3, 20, 2));
+  });
+
+  await t.step("datasets: a view with the same classes, or the set itself", () => {
+    const ds = new ArrayDataset({
+      pixels: Uint8Array.from({ length: 84 * 3 }, (_, i) => i % 256),
+      labels,
+      height: 1,
+      width: 1,
+      classNames: ["a", "b", "c"],
+    });
+    const part = balancedSubset(ds, 12, 0) as SubsetDataset;
+    assert.ok(part instanceof SubsetDataset);
+    assert.deepEqual(part.classNames, ["a", "b", "c"]);
+    for (let i = 0; i < part.length; i++) {
+      assert.deepEqual(part.get(i), ds.get(part.indices[i]));
+      assert.equal(part.label(i), labels[part.indices[i]]);
+    }
+    assert.equal(balancedSubset(ds, 84, 0), ds);
+    assert.throws(() => part.label(12), /SubsetDataset\.label: index 12 outside \[0, 12\)/);
+  });
+
+  await t.step("any format: the data source's subset, described", async () => {
+    const splits = await loadDataSplits({
+      kind: "synthetic",
+      trainSize: 40,
+      valSize: 20,
+      size: 8,
+      subset: { train: 10, val: 5, seed: 3 },
+    });
+    assert.equal(splits.train.length, 10);
+    assert.equal(splits.val.length, 5);
+    assert.match(
+      splits.description,
+      /using 10 of 40 training and 5 of 20 validation images, balanced across classes \(seed 3\)/,
+    );
+  });
+});
