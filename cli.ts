@@ -8,6 +8,7 @@
  * deno run -A cli.ts train --resume runs/2025-01-01T12-00-00
  * deno run -A cli.ts eval --checkpoint runs/2025-01-01T12-00-00 --ten-crop
  * deno run -A cli.ts summary --model full --devices 2
+ * deno run -A cli.ts experiment --claim relu --preset quick   # the paper's Figure 1, measured
  * deno run -A cli.ts prepare --input imagenet/train --output prepared/train
  * deno run -A cli.ts <command> --help
  * ```
@@ -17,6 +18,7 @@
 
 import { benchCommand } from "./cli/bench.ts";
 import { evalCommand } from "./cli/eval.ts";
+import { experimentCommand } from "./cli/experiment.ts";
 import { releaseDevices } from "./cli/_model.ts";
 import { closest, type Command, parse, UsageError } from "./cli/_options.ts";
 import { prepareCommand } from "./cli/prepare.ts";
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   summary: summaryCommand,
   prepare: prepareCommand,
   bench: benchCommand,
+  experiment: experimentCommand,
 };
 
 function mainHelp(): string {

@@ -12,11 +12,7 @@
  * for (let step = 0; step < 50; step++) {
  *   const loss = tidy(() => x.matmul(w).sub(y).pow(2).mean());
  *   await loss.backward();
- *   noGrad(() => {
- *     const updated = w.sub(w.grad!.mul(0.1));
- *     w.storage.device.copy(updated.storage.buffer, 0, w.storage.buffer, 0, 4);
- *     updated.dispose();
- *   });
+ *   noGrad(() => tidy(() => w.assign(w.sub(w.grad!.mul(0.1)))));
  *   w.zeroGrad();
  *   loss.dispose();
  * }
@@ -36,15 +32,23 @@ export {
 } from "./kernels/device.ts";
 export type {
   AcquireOptions,
+  Binding,
   DeviceLimits,
+  FaultSlot,
+  GpuBuffer,
   MemoryStats,
+  ProfileResult,
+  ProfileRow,
   ReadRequest,
   TransferStats,
 } from "./kernels/device.ts";
+export type { Dispatch } from "./kernels/_dispatch.ts";
+export type { FaultMessage } from "./kernels/_fault.ts";
 export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
 export type {
   Broadcast,
   Broadcastable,
+  BroadcastDim,
   Check,
   Dim,
   DimsAgree,
@@ -56,7 +60,7 @@ export type {
 } from "./tensor/shape.ts";
 export { ShapeError } from "./tensor/shape.ts";
 export { currentDevice, defaultDevice, setDefaultDevice } from "./tensor/default_device.ts";
-export { keep, tidy } from "./tensor/memory.ts";
+export { keep, type ScopedResource, tidy } from "./tensor/memory.ts";
 export { isGradEnabled, noGrad } from "./tensor/_autograd.ts";
 export {
   arange,
@@ -64,6 +68,7 @@ export {
   fromTypedArray,
   full,
   type NestedNumbers,
+  type NestedShape,
   ones,
   rand,
   randn,
@@ -73,8 +78,19 @@ export {
 } from "./tensor/creation.ts";
 export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
 export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
-export { add, div, mul, sub } from "./tensor/ops_elementwise.ts";
+export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export { crossEntropy, logSoftmax, oneHot, softmax } from "./tensor/ops_loss.ts";
+export { dropout, dropoutMask, lrn, maxPool2d, pair, windowOutput } from "./tensor/ops_cnn.ts";
+export {
+  conv2d,
+  type Conv2dOptions,
+  type DropoutOptions,
+  type MaxPool2dOptions,
+} from "./tensor/ops_cnn.ts";
+export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
+export { type SgdFormulation, type SgdHyperparameters, type SgdSlot } from "./tensor/fused_sgd.ts";
+export { sgdCheck, sgdUpdate } from "./tensor/fused_sgd.ts";
+export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";

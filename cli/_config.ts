@@ -41,7 +41,7 @@ export interface RunConfig {
   model:
     & Required<Pick<AlexNetConfig, "numClasses" | "width" | "inputSize" | "dropout" | "seed">>
     & Pick<AlexNetConfig, "activation" | "lrn" | "pooling" | "towers">
-    & { preset: "small" | "full" };
+    & { preset: "small" | "full" | "figure1" };
   /** Where the data comes from. */
   data: DataSource;
   /** Training crop side (= model input). */

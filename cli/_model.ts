@@ -7,7 +7,10 @@
 import { describeAdapters, listAdapters } from "../kernels/adapters.ts";
 import { Device, GpuError } from "../kernels/device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
-import { AlexNet } from "../nn/alexnet.ts";
+import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
+import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
+import type { Module } from "../nn/module.ts";
+import type { Generator } from "../tensor/random.ts";
 import type { RunConfig } from "./_config.ts";
 import { UsageError } from "./_options.ts";
 
@@ -55,10 +58,40 @@ export async function releaseDevices(): Promise<void> {
   }
 }
 
-/** Builds the run's model on the devices. */
-export function buildModel(config: RunConfig, devices: Device[]): AlexNet {
-  const { preset: _preset, ...model } = config.model;
+/** Builds the run's model on the devices: AlexNet (small or full), or the Figure 1 net. */
+export function buildModel(
+  config: Pick<RunConfig, "model">,
+  devices: Device[],
+): AlexNet | Figure1Net {
+  const { preset, ...model } = config.model;
+  if (preset === "figure1") {
+    if (devices.length !== 1) throw new RangeError("the figure1 model runs on one device");
+    const { numClasses, inputSize, width, activation, lrn, pooling, seed } = model;
+    return new Figure1Net(
+      { numClasses, inputSize, width, activation, lrn, pooling, seed },
+      devices[0],
+    );
+  }
   return new AlexNet(model, devices.length === 1 ? devices[0] : devices);
+}
+
+/**
+ * The run's model's logical parameter count, computed without allocating anything; throws a
+ * RangeError naming the layer that does not fit its input (every output at least 1×1).
+ */
+export function plannedParameterCount(model: RunConfig["model"]): number {
+  const { preset, ...config } = model;
+  const shapes = preset === "figure1"
+    ? figure1ParameterShapes(config)
+    : alexnetParameterShapes(config);
+  return Object.values(shapes).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */
+export function modelGenerators(model: AlexNet | Figure1Net): Record<string, Generator> {
+  return model instanceof AlexNet && model.dropoutGenerator
+    ? { dropout: model.dropoutGenerator }
+    : {};
 }
 
 /**
@@ -66,7 +99,7 @@ export function buildModel(config: RunConfig, devices: Device[]): AlexNet {
  * output) with zero biases, drawn on the host from `seed` over the logical (placement-free)
  * shapes, so one and two devices start from the same weights.
  */
-export async function heInit(model: AlexNet, seed: number): Promise<void> {
+export async function heInit(model: Module, seed: number): Promise<void> {
   let state = (seed ^ 0x9e3779b9) >>> 0;
   const uniform = (): number => {
     // mulberry32

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { summary } from "../nn/summary.ts";
-import { DEFAULTS } from "./_config.ts";
-import { acquireDevices, describePlacement } from "./_model.ts";
+import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { acquireDevices, buildModel, describePlacement, plannedParameterCount } from "./_model.ts";
+import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import {
   choice,
   type Command,
@@ -26,49 +26,59 @@ const SUMMARY_OPTIONS: Specs = {
   devices: { type: "string" },
   adapter: { type: "string" },
   "batch-size": { type: "string" },
+  ...SWITCH_OPTIONS,
 };
 
-const SUMMARY_HELP = `Prints AlexNet's layer table: output shapes, parameters and devices.
+const SUMMARY_HELP =
+  `Prints a model's layer table: output shapes, parameters, devices and what each layer
+computes, with the switches that differ from the paper.
 
-  --model small|full    small: the scaled net 'train' trains by default (the default here
-                        too); full: the paper's.
-  --width <x>           Channel multiplier (small; default ${DEFAULTS.width}).
-  --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small).
-  --classes <n>         Output classes (default 1000 full, 10 small).
+  --model small|full|figure1
+                        small: the scaled net 'train' trains by default (the default here
+                        too); full: the paper's; figure1: the paper's four-layer CIFAR-10
+                        net of Figure 1.
+  --width <x>           Channel multiplier (small: default ${DEFAULTS.width}; figure1: 1).
+  --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
+  --classes <n>         Output classes (default 1000 full, 10 small and figure1).
   --devices 1|2         Show the two-tower placement (default 1).
   --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
                         on each (default: one tower per GPU where there are two, else the
                         best adapter).
   --batch-size <n>      Batch size of the shapes (default 1).
-  -h, --help            This help.`;
+  -h, --help            This help.
+
+${SWITCH_HELP}`;
 
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
   // The same model as `train` with no arguments.
-  const preset = choice(values, "model", cmd, ["small", "full"] as const) ?? "small";
+  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ?? "small";
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small", cmd);
   }
   const size = number(values, "image-size", cmd, { integer: true, min: 8, max: 1024 }) ??
-    (preset === "full" ? 227 : DEFAULTS.crop);
+    (preset === "full" ? 227 : preset === "figure1" ? 32 : DEFAULTS.crop);
   const classes = number(values, "classes", cmd, { integer: true, min: 1 }) ??
     (preset === "full" ? 1000 : 10);
   const count = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ?? 1) as 1 | 2;
   const batch = number(values, "batch-size", cmd, { integer: true, min: 1 }) ?? 1;
-  const config = {
-    width: preset === "full" ? 1 : width ?? DEFAULTS.width,
+  const config: RunConfig["model"] = {
+    preset,
+    width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
     inputSize: size,
     numClasses: classes,
+    dropout: 0.5,
     seed: 0,
+    ...modelSwitches(values, cmd, preset, count),
   };
   try {
-    alexnetParameterShapes(config);
+    plannedParameterCount(config);
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }
   const devices = await acquireDevices(count, str(values, "adapter"), cmd);
-  const model = new AlexNet(config, count === 1 ? devices[0] : devices);
+  const model = buildModel({ model: config }, devices);
   console.log(`placement: ${await describePlacement(devices)}`);
   console.log(summary(model, [batch, 3, size, size]));
   model.dispose();

@@ -5,13 +5,13 @@
  */
 
 import { join } from "node:path";
-import { alexnetParameterShapes } from "../nn/alexnet.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 import { SGD } from "../train/sgd.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
+import type { Figure1Net } from "../nn/figure1.ts";
 import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
@@ -19,12 +19,21 @@ import { writeFileAtomic } from "../nn/_atomic.ts";
 import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, readRunConfig, type RunConfig } from "./_config.ts";
+import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { isFile } from "../train/data/_fs.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
-import { loadDataSplits } from "../train/data/formats.ts";
+import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
-import { acquireDevices, buildModel, describePlacement, heInit, timestamp } from "./_model.ts";
+import {
+  acquireDevices,
+  buildModel,
+  describePlacement,
+  heInit,
+  modelGenerators,
+  plannedParameterCount,
+  timestamp,
+} from "./_model.ts";
 import {
   choice,
   type Command,
@@ -60,6 +69,7 @@ const TRAIN_OPTIONS: Specs = {
   "ten-crop": { type: "boolean" },
   "log-every": { type: "string" },
   profile: { type: "boolean" },
+  ...SWITCH_OPTIONS,
 };
 
 const TRAIN_HELP =
@@ -68,11 +78,15 @@ built-in synthetic shapes (${DEFAULTS.trainSize} training images of ${DEFAULTS.i
 flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core CPU rasteriser.
 
 Data and model:
-  --data <dir>          CIFAR-10 binaries, IDX (MNIST-style) files, or prepared shards
-                        (a folder holding train/ and val/, or one prepared train folder
-                        with --val-data). Default: synthetic data.
+  --data <dir>          A data folder of a known format (default: synthetic data):
+${
+    DATA_FORMATS.filter((f) => f.looksFor).map((f) => `                        - ${f.looksFor}`)
+      .join("\n")
+  }
+                        (one prepared train folder takes --val-data).
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
-  --model small|full    small: channels × width; full: the paper's net (width 1, 227×227
+  --model small|full|figure1
+                        small: channels × width; full: the paper's net (width 1, 227×227
                         crops of prepared 256×256 images, PCA colour noise, mean image).
                         Default: full for prepared shards of 256×256 images or more, small
                         (sized to the images) for everything else.
@@ -113,6 +127,8 @@ Running:
                         by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
+${SWITCH_HELP}
+
 Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
 status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
 checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
@@ -134,7 +150,7 @@ const CHECKPOINTS_ON_DISK = 3;
  */
 async function profileOneStep(
   config: RunConfig,
-  model: AlexNet,
+  model: AlexNet | Figure1Net,
   devices: Device[],
 ): Promise<number> {
   const n = config.batchSize, side = config.model.inputSize;
@@ -201,9 +217,9 @@ async function runTrain(values: Values): Promise<number> {
     write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
     write(`data: ${splits.description}`);
     write(
-      `model: AlexNet ${config.model.preset} (width ${
-        Number(config.model.width.toPrecision(4))
-      }, ` +
+      `model: ${config.model.preset === "figure1" ? "the Figure 1 net" : "AlexNet"} ` +
+        `${config.model.preset === "figure1" ? "" : `${config.model.preset} `}` +
+        `(width ${Number(config.model.width.toPrecision(4))}, ` +
         `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
         `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
         `parameters`,
@@ -233,7 +249,7 @@ async function runTrain(values: Values): Promise<number> {
       runDir,
       logEvery: config.logEvery,
       plateau: { patience: config.patience },
-      generators: model.dropoutGenerator ? { dropout: model.dropoutGenerator } : {},
+      generators: modelGenerators(model),
       device: devices[0],
       signal: stop.signal,
       resume: resumeDir !== undefined,
@@ -331,9 +347,7 @@ function finishRun(r: TrainResult, config: RunConfig, runDir: string): number {
 
 /** Logical parameters of the run's model (weights and velocities each hold this many). */
 function parameterCount(config: RunConfig): number {
-  const { preset: _preset, ...model } = config.model;
-  return Object.values(alexnetParameterShapes(model))
-    .reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+  return plannedParameterCount(config.model);
 }
 
 /** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
@@ -448,7 +462,7 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   // 227×227 crops, so smaller prepared images get the small net sized to them.
   const prepared = splits.meanImage != null;
   const side = Math.min(splits.train.height, splits.train.width);
-  const preset = choice(values, "model", cmd, ["small", "full"] as const) ??
+  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ??
     (prepared && side >= 256 ? "full" : "small");
   const width = number(values, "width", cmd, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
@@ -467,11 +481,12 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const config: RunConfig = {
     model: {
       preset,
-      width: preset === "full" ? 1 : width ?? DEFAULTS.width,
+      width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
       inputSize: crop,
       numClasses: classes,
       dropout: 0.5,
       seed,
+      ...modelSwitches(values, cmd, preset, devices ?? 1),
     },
     data,
     crop,
@@ -497,8 +512,7 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   config.dataFingerprint = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
   // Validates the geometry (every layer at least 1×1) before anything is allocated.
   try {
-    const { preset: _preset, ...model } = config.model;
-    alexnetParameterShapes(model);
+    plannedParameterCount(config.model);
   } catch (error) {
     throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
   }

@@ -8,6 +8,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { type BatchRun, splitBatch } from "./_program.ts";
+import { windowCount } from "./_window.ts";
 
 /** The shape of one 2-D convolution over NCHW tensors (weights `[O, C/groups, KH, KW]`). */
 export interface Conv2dGeometry {
@@ -50,8 +51,8 @@ export interface Resolved extends Conv2dGeometry {
  */
 export function conv2dOutputSize(g: Conv2dGeometry): { outH: number; outW: number } {
   return {
-    outH: Math.floor((g.height + 2 * g.padH - g.kernelH) / g.strideH) + 1,
-    outW: Math.floor((g.width + 2 * g.padW - g.kernelW) / g.strideW) + 1,
+    outH: windowCount(g.height, g.kernelH, g.strideH, g.padH),
+    outW: windowCount(g.width, g.kernelW, g.strideW, g.padW),
   };
 }
 

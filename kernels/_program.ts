@@ -1,7 +1,5 @@
 /**
- * What a kernel hands to {@link Device.dispatch}: its generated WGSL and its grid. Every kernel
- * file generates its WGSL from its parameters, so the WGSL text is the whole identity of the
- * pipeline (the device caches pipelines by it). Also what the kernels share to get there: the
+ * What the kernels share to build what they hand to `Device.dispatch` (see `_dispatch.ts`): the
  * entry-point boilerplate of a flat grid, WGSL literals and indices, and the split of operands
  * larger than one storage binding into windows (flat) or runs of whole samples (NCHW batches).
  *
@@ -10,53 +8,9 @@
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 
-/** One compute dispatch: the shader (entry point `main`, bind group 0) and its grid. */
-export interface Dispatch {
-  /** Names the kernel in error messages, with the sizes that matter. */
-  readonly name: string;
-  /**
-   * Complete WGSL source: the pipeline's identity. Kernels keep sizes out of it (they travel
-   * in `uniforms`), so one pipeline serves every shape of a variant.
-   */
-  readonly wgsl: string;
-  /**
-   * Values of the shader's uniform block (see `_uniforms.ts`), bound after the storage
-   * bindings: at binding index `bindings.length`.
-   */
-  readonly uniforms?: Uint32Array;
-  /** The kernel variant (algorithm and tile), shown by the profiler. */
-  readonly variant?: string;
-  /** Work of the dispatch, for the profiler's rates: floating-point operations and bytes moved. */
-  readonly cost?: { readonly flops?: number; readonly bytes?: number };
-  /**
-   * The grid. A single number is a flat count of workgroups, folded over x, y and z when it
-   * exceeds the per-dimension limit: the shader finds its flat index with {@link FLAT_WORKGROUP}.
-   * A triple is used as is and must fit the limit.
-   */
-  readonly workgroups: number | readonly [number, number, number];
-}
-
-/**
- * Spreads a flat workgroup count over x, y and z so that no dimension exceeds `max`. The shader
- * recomputes the flat index and must ignore indices past the count (the grid may overshoot).
- */
-export function foldWorkgroups(
-  workgroups: number | readonly [number, number, number],
-  max: number,
-): [number, number, number] {
-  if (typeof workgroups !== "number") {
-    const [x, y, z] = workgroups;
-    if (x > max || y > max || z > max) {
-      throw new RangeError(`dispatch grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
-    }
-    return [x, y, z];
-  }
-  const total = Math.max(1, workgroups);
-  if (total <= max) return [total, 1, 1];
-  const y = Math.ceil(total / max);
-  if (y <= max) return [max, y, 1];
-  return [max, max, Math.ceil(total / (max * max))];
-}
+// The dispatch record and the grid folding live with the device that consumes them (so that
+// the device imports nothing from here); the kernels get them from this file as before.
+export { type Dispatch, foldWorkgroups } from "./_dispatch.ts";
 
 /**
  * WGSL that defines `flatWorkgroup(wid, nwg)`, the flat index of a workgroup in a folded grid.
@@ -154,11 +108,6 @@ export function f32Literal(x: number): string {
   if (x === -Infinity) return "bitcast<f32>(0xff800000u)";
   const s = Math.fround(x).toString();
   return /[.e]/.test(s) ? s : `${s}.0`;
-}
-
-/** The WGSL element type of a dtype. */
-export function wgslType(dtype: "f32" | "i32"): string {
-  return dtype;
 }
 
 /** Rounds `n` up to a multiple of `m`. */

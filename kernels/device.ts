@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Dispatch, foldWorkgroups } from "./_program.ts";
+import { type Dispatch, foldWorkgroups } from "./_dispatch.ts";
 import {
   type AdapterEntry,
   describeAdapters,
@@ -90,16 +90,44 @@ export interface AcquireOptions {
   label?: string;
 }
 
-/** Raised for any failure on the GPU: a validation error, out of memory, or a lost device. */
+/**
+ * Raised for any failure on the GPU: a validation error, out of memory, or a lost device.
+ *
+ * @example
+ * ```ts
+ * import { Device, GpuError } from "../mod.ts";
+ * const device = await Device.acquire();
+ * device.destroy();
+ * try {
+ *   device.checkAlive("a step");
+ * } catch (error) {
+ *   console.log(error instanceof GpuError); // true: "gpu0 is lost (destroyed); cannot run a step"
+ * }
+ * ```
+ */
 export class GpuError extends Error {
+  /** `"GpuError"`. */
   override name = "GpuError";
 }
 
 /**
  * A check inside a kernel failed (see `kernels/_fault.ts`), e.g. a class label out of range.
  * Raised by the first read from the device after the kernel ran.
+ *
+ * @example A label outside the classes, found on the GPU
+ * ```ts
+ * import { crossEntropy, defaultDevice, DeviceAssertionError, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = crossEntropy(tensor([[0, 0]]), tensor([5], { dtype: "i32" }));
+ * try {
+ *   await loss.item();
+ * } catch (error) {
+ *   console.log(error instanceof DeviceAssertionError); // true: "label 5 of sample 0 is outside…"
+ * }
+ * ```
  */
 export class DeviceAssertionError extends GpuError {
+  /** `"DeviceAssertionError"`. */
   override name = "DeviceAssertionError";
 }
 
@@ -161,7 +189,16 @@ export function transferStats(): TransferStats {
   return { ...transfers };
 }
 
-/** Zeroes the counters of {@link transferStats}. */
+/**
+ * Zeroes the counters of {@link transferStats}.
+ *
+ * @example
+ * ```ts
+ * import { resetTransferStats, transferStats } from "../mod.ts";
+ * resetTransferStats();
+ * console.log(transferStats().syncPoints); // 0
+ * ```
+ */
 export function resetTransferStats(): void {
   for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
 }
@@ -360,7 +397,7 @@ export class Device {
     this.#submissions = new SubmissionQueue(gpu.queue, (buffer, labels) => {
       gpu.pushErrorScope("validation");
       gpu.queue.submit([buffer]);
-      this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`, "validation");
+      this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`);
       this.#stats.submissions++;
     });
     this.#dispatchesPerSubmit = dispatchesPerSubmit;
@@ -899,7 +936,7 @@ export class Device {
       compute: { module, entryPoint: "main" },
       label: dispatch.name,
     });
-    this.#watch(`compiling the ${dispatch.name} kernel`, "validation");
+    this.#watch(`compiling the ${dispatch.name} kernel`);
     this.#pipelines.set(dispatch.wgsl, pipeline);
     this.#pipelineIds.set(pipeline, this.#pipelineIds.size);
     this.#compiled.push(dispatch.name);
@@ -952,7 +989,7 @@ export class Device {
     this.#pass = null;
   }
 
-  #watch(what: string, _kind = "out-of-memory"): void {
+  #watch(what: string): void {
     this.#errors.push(
       this.gpu.popErrorScope().then((error) =>
         error ? new GpuError(`${this.label}: ${what} failed: ${error.message}`) : null

@@ -10,6 +10,7 @@
 import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMainHead, splitBatch } from "./_program.ts";
+import { windowCount } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
 export interface Pool2dGeometry {
@@ -81,8 +82,8 @@ const WORKGROUP = 256;
  */
 export function pool2dOutputSize(g: Pool2dGeometry): { outH: number; outW: number } {
   checkGeometry(g);
-  const outH = Math.floor((g.height + 2 * g.padH - g.kernelH) / g.strideH) + 1;
-  const outW = Math.floor((g.width + 2 * g.padW - g.kernelW) / g.strideW) + 1;
+  const outH = windowCount(g.height, g.kernelH, g.strideH, g.padH);
+  const outW = windowCount(g.width, g.kernelW, g.strideW, g.padW);
   if (outH < 1 || outW < 1) {
     throw new RangeError(
       `maxPool2d: a ${g.kernelH}×${g.kernelW} window (pad ${g.padH}×${g.padW}) does not fit ` +

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { windowOutput } from "./_window.ts";
+import { windowOutput } from "../tensor/ops_cnn.ts";
 import type { Fill } from "./_init.ts";
 import { type Activation, ACTIVATIONS } from "./activation.ts";
 

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
-import { empty, full } from "../tensor/ops_elementwise.ts";
+import { full } from "../tensor/creation.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { type Generator, globalGenerator } from "../tensor/random.ts";
 import { numel } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -49,7 +49,7 @@ export function drawRows(
   device: Device,
 ): Tensor {
   const shape = [end - start, ...fullShape.slice(1)];
-  if ("constant" in fill) return full(device, shape, fill.constant);
+  if ("constant" in fill) return full(shape, fill.constant, { device });
   const first = start * numel(fullShape.slice(1));
   const count = numel(shape);
   const base = generator.state();
@@ -57,9 +57,9 @@ export function drawRows(
   generator.setState({ seed: base.seed, offset: base.offset + (first - lead) / 4 });
   const drawn = generator.normal([lead + count], 0, fill.normal, device);
   generator.setState(base);
-  const out = empty(device, shape, "f32", "parameter");
-  device.copy(drawn.storage.buffer, lead * 4, out.storage.buffer, 0, count * 4);
-  drawn.dispose();
+  const rows = drawn.slice(0, lead, lead + count);
+  const out = rows.reshape(shape);
+  for (const t of [drawn, rows]) if (t !== out) t.dispose();
   return out;
 }
 

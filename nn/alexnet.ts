@@ -16,8 +16,8 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
-import { currentDevice } from "../tensor/default_device.ts";
+import { currentDevice, type Device } from "../tensor/default_device.ts";
+import { dropoutMask } from "../tensor/ops_cnn.ts";
 import { mul } from "../tensor/ops_elementwise.ts";
 import { slice } from "../tensor/ops_shape.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
@@ -304,9 +304,7 @@ export class AlexNet extends Module {
     const start = generator.state();
     const next = t.map((y, part) => {
       generator.setState(start);
-      const mask = drop.p === 1
-        ? generator.bernoulli([n, 2 * half], 0, 0, y.device)
-        : generator.bernoulli([n, 2 * half], 1 - drop.p, 1 / (1 - drop.p), y.device);
+      const mask = dropoutMask([n, 2 * half], drop.p, generator, y.device);
       const own = slice(mask, 1, part * half, (part + 1) * half);
       const out = mul(y, own);
       for (const z of [mask, own, y]) z.dispose();

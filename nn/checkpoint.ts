@@ -43,13 +43,43 @@ export interface LoadCheckpointOptions {
   allowNonFinite?: boolean;
 }
 
-/** A checkpoint that cannot be loaded into the model; the model was not modified. */
+/**
+ * A checkpoint that cannot be loaded into the model; the model was not modified.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { CheckpointError, Linear, loadCheckpoint } from "./mod.ts";
+ * await defaultDevice();
+ * try {
+ *   await loadCheckpoint("no-such-file.safetensors", new Linear({ inFeatures: 2, outFeatures: 1 }));
+ * } catch (error) {
+ *   console.log(error instanceof CheckpointError); // true: the message names the file
+ * }
+ * ```
+ */
 export class CheckpointError extends Error {
   /** `"CheckpointError"`. */
   override name = "CheckpointError";
 }
 
-/** A checkpoint refused because tensors hold NaN or ±∞ (on save: nothing was written). */
+/**
+ * A checkpoint refused because tensors hold NaN or ±∞ (on save: nothing was written).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, noGrad } from "../mod.ts";
+ * import { Linear, NonFiniteCheckpointError, saveCheckpoint } from "./mod.ts";
+ * await defaultDevice();
+ * const layer = new Linear({ inFeatures: 1, outFeatures: 1 });
+ * noGrad(() => layer.weight.assign(new Float32Array([NaN])));
+ * try {
+ *   await saveCheckpoint(await Deno.makeTempFile(), layer);
+ * } catch (error) {
+ *   console.log(error instanceof NonFiniteCheckpointError); // true: it names "weight"
+ * }
+ * ```
+ */
 export class NonFiniteCheckpointError extends CheckpointError {
   /** `"NonFiniteCheckpointError"`. */
   override name = "NonFiniteCheckpointError";

@@ -4,14 +4,13 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { conv2d, type Pair } from "../tensor/ops_cnn.ts";
+import { conv2d, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
-import { pair, windowOutput } from "./_window.ts";
 import { layerActivation, tanhOf } from "./_activation.ts";
 import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";

@@ -13,11 +13,11 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { Generator } from "../tensor/random.ts";
 import type { PoolingConfig } from "./_alexnet_plan.ts";
-import { windowOutput } from "./_window.ts";
+import { windowOutput } from "../tensor/ops_cnn.ts";
 import { type Activation, ACTIVATIONS } from "./activation.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
@@ -25,6 +25,7 @@ import { Linear } from "./linear.ts";
 import { LocalResponseNorm } from "./local_response_norm.ts";
 import { MaxPool2d } from "./max_pool2d.ts";
 import { type Layer, Sequential } from "./sequential.ts";
+import type { SummaryRow } from "./summary.ts";
 
 /** Configuration of {@link Figure1Net}; every field optional. */
 export interface Figure1Config {
@@ -70,7 +71,7 @@ export class Figure1Net extends Sequential {
   constructor(config: Figure1Config = {}, device: Device = currentDevice()) {
     const c = resolveFigure1Config(config);
     const generator = new Generator(c.seed);
-    const [k1, k2, k3] = KERNELS.map((k) => Math.max(1, Math.round(k * c.width)));
+    const [k1, k2, k3] = kernels(c);
     const conv = (inChannels: number, outChannels: number): Conv2d =>
       new Conv2d({
         inChannels,
@@ -107,6 +108,26 @@ export class Figure1Net extends Sequential {
     return super.forward(x);
   }
 
+  /** The layer table for an input shape `[N, 3, S, S]`, each row saying what it computes. */
+  summaryRows(inputShape: readonly number[]): SummaryRow[] {
+    const { activation, pooling: p } = this.config;
+    const device = this.devices()[0]?.label ?? "-";
+    let shape = [...inputShape];
+    return this.namedChildren().map(([name, layer]) => {
+      shape = (layer as Layer).outputShape!(shape);
+      const op = layer instanceof Conv2d
+        ? `conv 5×5 s1 p2, ${activation}`
+        : layer instanceof LocalResponseNorm
+        ? "LRN n=5"
+        : layer instanceof MaxPool2d
+        ? `max pool ${p.kernelSize}×${p.kernelSize} s${p.stride}`
+        : layer instanceof Linear
+        ? "linear"
+        : "flatten";
+      return { layer: name, outputShape: shape, params: layer.parameterCount(), device, op };
+    });
+  }
+
   /** The configuration, for the summary's heading. */
   summaryNotes(): string[] {
     const { activation, lrn, pooling: p } = this.config;
@@ -117,7 +138,16 @@ export class Figure1Net extends Sequential {
   }
 }
 
-/** Fills in the defaults of a {@link Figure1Config} and checks it. */
+/**
+ * Fills in the defaults of a {@link Figure1Config} and checks it.
+ *
+ * @example
+ * ```ts
+ * import { resolveFigure1Config } from "./mod.ts";
+ * const config = resolveFigure1Config({ activation: "tanh" });
+ * console.log(config.activation); // "tanh"
+ * ```
+ */
 export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure1Config {
   const c: ResolvedFigure1Config = {
     numClasses: config.numClasses ?? 10,
@@ -137,6 +167,35 @@ export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure
   }
   figure1Features(c, 1);
   return c;
+}
+
+/**
+ * The parameter shapes of a configuration, by name, without building the net.
+ *
+ * @example
+ * ```ts
+ * import { figure1ParameterShapes } from "./figure1.ts";
+ * console.log(figure1ParameterShapes()["fc4.weight"]); // [10, 576]
+ * ```
+ */
+export function figure1ParameterShapes(config: Figure1Config = {}): Record<string, number[]> {
+  const c = resolveFigure1Config(config);
+  const [k1, k2, k3] = kernels(c);
+  const conv = (o: number, i: number) => [[o, i, 5, 5], [o]];
+  const entries: [string, number[][]][] = [
+    ["conv1", conv(k1, 3)],
+    ["conv2", conv(k2, k1)],
+    ["conv3", conv(k3, k2)],
+    ["fc4", [[c.numClasses, figure1Features(c, k3)], [c.numClasses]]],
+  ];
+  return Object.fromEntries(
+    entries.flatMap(([name, [w, b]]) => [[`${name}.weight`, w], [`${name}.bias`, b]]),
+  );
+}
+
+/** The three convolutions' kernel counts. */
+function kernels(c: ResolvedFigure1Config): number[] {
+  return KERNELS.map((k) => Math.max(1, Math.round(k * c.width)));
 }
 
 /** fc4's input features: `channels` maps of the side left after three pools. */

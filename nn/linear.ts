@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { linear } from "../tensor/ops_matmul.ts";
 import type { Generator } from "../tensor/random.ts";

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { maxPool2d, type Pair } from "../tensor/ops_cnn.ts";
+import { maxPool2d, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { pair, windowOutput } from "./_window.ts";
 import { Module } from "./module.ts";
 
 /** Options of {@link MaxPool2d}. */

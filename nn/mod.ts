@@ -62,6 +62,7 @@ export {
 export {
   type Figure1Config,
   Figure1Net,
+  figure1ParameterShapes,
   type ResolvedFigure1Config,
   resolveFigure1Config,
 } from "./figure1.ts";

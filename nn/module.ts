@@ -18,11 +18,10 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
-import { empty } from "../tensor/ops_elementwise.ts";
-import { contiguous } from "../tensor/ops_shape.ts";
+import { concat } from "../tensor/ops_shape.ts";
 import { numel, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -309,15 +308,17 @@ export abstract class Module {
       }
       host.set(slot.name, data);
     }
-    for (const slot of slots) {
-      const data = host.get(slot.name);
-      if (!data) continue;
-      let at = 0;
-      for (const shard of slot.shards) {
-        shard.device.write(shard.storage.buffer, data.subarray(at, at + shard.size));
-        at += shard.size;
+    noGrad(() => {
+      for (const slot of slots) {
+        const data = host.get(slot.name);
+        if (!data) continue;
+        let at = 0;
+        for (const shard of slot.shards) {
+          shard.assign(data.subarray(at, at + shard.size));
+          at += shard.size;
+        }
       }
-    }
+    });
     return { missing, unexpected };
   }
 
@@ -385,21 +386,14 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /**
  * Shards stacked along axis 0 on the first shard's device. Contiguous shards stacked on the
- * outer axis are byte ranges laid end to end, so buffer copies do it: no kernel, and no
- * binding-size limit (fc6's joined weight is 151 MB).
+ * outer axis are byte ranges laid end to end, so the concatenation is buffer copies: no kernel,
+ * and no binding-size limit (fc6's joined weight is 151 MB).
  */
 async function joinShards(shards: readonly Tensor[]): Promise<Tensor> {
   if (shards.length === 1) return shards[0].detach();
   const device = shards[0].device;
-  const out = empty(device, slotShape({ name: "", shards }), "f32", "state dict");
-  let at = 0;
-  for (const s of shards) {
-    const part = await s.to(device);
-    const packed = contiguous(part);
-    device.copy(packed.storage.buffer, packed.offset * 4, out.storage.buffer, at, packed.size * 4);
-    at += packed.size * 4;
-    if (packed !== part) packed.dispose();
-    part.dispose();
-  }
+  const parts = await Promise.all(shards.map((s) => noGrad(() => s.to(device))));
+  const out = noGrad(() => concat(parts, 0));
+  parts.forEach((p) => p.dispose());
   return out;
 }

@@ -56,7 +56,7 @@ export class Sequential extends Module {
       if (y !== x) y.dispose();
       y = next;
     }
-    return y === x ? x.alias() : y;
+    return y === x ? x.reshape(x.shape as readonly number[]) : y;
   }
 
   /** The output shape for an input shape, chained through every layer. */

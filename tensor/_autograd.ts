@@ -1,45 +1,71 @@
 /**
  * Define-by-run reverse-mode autograd. Each op that needs a gradient attaches a node to its
- * output: the inputs, the tensors its backward needs (held by the node's own references), and
- * the backward function written next to the op's forward. `backward()` walks the nodes in
- * reverse topological order and drops each node's saved tensors right after it has run.
+ * output: the inputs, and the backward of the op's rule with the tensors its forward saved.
+ * `backward()` walks the nodes in reverse topological order and drops each node's saved tensors
+ * right after it has run. The walk sees tensors only through {@link GraphAccess}, so this file
+ * does not depend on the `Tensor` class.
  *
  * @module
  */
 
-import type { Tensor } from "./tensor.ts";
-import { keep } from "./memory.ts";
+import type { RawTensor } from "./_core.ts";
+import { binary } from "./_primitives.ts";
+import type { Grads } from "./_rules/mod.ts";
 
-/** Gradients for each input of a node, in order; `null` where an input needs none. */
-export type InputGrads = (Tensor | null)[];
-
-/** The record an op leaves on its output. */
-export interface GradNode {
+/** The record an op leaves on its output; `T` is the tensor type. */
+export interface GradNode<T> {
   /** The op's name, for errors and debugging. */
   readonly op: string;
   /** The op's inputs, in order. */
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly T[];
   /** Maps the output's gradient to the inputs' gradients. */
-  readonly backward: (grad: Tensor) => InputGrads | Promise<InputGrads>;
+  readonly backward: (grad: RawTensor) => Grads | Promise<Grads>;
   /** Drops the saved tensors. */
   readonly release: () => void;
 }
 
+/** How the walk reads and updates the graph state of a tensor of type `T`. */
+export interface GraphAccess<T> {
+  /** The node that made `t`, if it is still recorded. */
+  node(t: T): GradNode<T> | null;
+  /** Whether an earlier backward freed the node that made `t`. */
+  freed(t: T): boolean;
+  /** Whether `t` wants a gradient. */
+  requiresGrad(t: T): boolean;
+  /** Marks `t`'s node as consumed. */
+  clear(t: T): void;
+  /** Adds `g` (which it takes over) into the `.grad` of the leaf `t`. */
+  accumulate(t: T, g: RawTensor): void;
+  /** Describes `t` for errors. */
+  describe(t: T): string;
+}
+
 let gradEnabled = true;
 
-/** Whether ops currently record the graph. */
+/**
+ * Whether ops currently record the graph (false inside {@link noGrad}).
+ *
+ * @example
+ * ```ts
+ * import { isGradEnabled, noGrad } from "../mod.ts";
+ * console.log(isGradEnabled()); // true
+ * noGrad(() => console.log(isGradEnabled())); // false
+ * ```
+ */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
 /**
- * Runs `fn` without recording the graph (evaluation, optimiser updates).
+ * Runs `fn` without recording the graph (evaluation, optimiser updates, in-place writes).
  *
  * @example
  * ```ts
- * import { noGrad } from "./_autograd.ts";
- * const y = noGrad(() => 1 + 1);
- * console.log(y); // 2
+ * import { defaultDevice, noGrad, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const w = tensor([1, 2], { requiresGrad: true });
+ * const y = noGrad(() => w.mul(2));
+ * console.log(y.requiresGrad); // false
  * ```
  */
 export function noGrad<R>(fn: () => R): R {
@@ -59,98 +85,79 @@ export function noGrad<R>(fn: () => R): R {
 }
 
 /**
- * Attaches a node to `out` when any input requires a gradient. `saved` tensors are aliased
- * (their storage stays alive even if the caller disposes them) and handed to `makeBackward`.
+ * Back-propagates from `root` with upstream gradient `seed` (not disposed): accumulates into
+ * every leaf that requires a gradient, and frees each intermediate gradient once consumed.
  */
-export function recordOp<T extends Tensor>(
-  out: T,
-  op: string,
-  inputs: readonly Tensor[],
-  saved: readonly Tensor[],
-  makeBackward: (saved: Tensor[]) => (grad: Tensor) => InputGrads | Promise<InputGrads>,
-): T {
-  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
-  const aliases = saved.map((t) => keep(t.alias()));
-  out._setNode({
-    op,
-    inputs,
-    backward: makeBackward(aliases),
-    release: () => aliases.forEach((a) => a.dispose()),
-  });
-  return out;
-}
-
-/**
- * Back-propagates from `root` with upstream gradient `seed`: accumulates into `.grad` of every
- * leaf that requires a gradient, and frees each intermediate gradient once consumed.
- */
-export async function runBackward(root: Tensor, seed: Tensor): Promise<void> {
-  const order = topologicalOrder(root);
-  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAccess<T>) {
+  const order = topologicalOrder(root, graph);
+  const grads = new Map<T, RawTensor>([[root, seed.alias()]]);
   const previous = gradEnabled;
   gradEnabled = false;
   try {
     for (const tensor of order) {
-      const node = tensor._node!;
+      const node = graph.node(tensor)!;
       const grad = grads.get(tensor);
       grads.delete(tensor);
       if (!grad) continue;
       const inputGrads = await node.backward(grad);
       node.release();
-      tensor._setNode(null);
-      if (grad !== seed) grad.dispose();
+      graph.clear(tensor);
+      grad.dispose();
       node.inputs.forEach((input, i) => {
         const g = inputGrads[i];
-        if (!g || !input.requiresGrad) {
+        if (!g || !graph.requiresGrad(input)) {
           g?.dispose();
           return;
         }
-        if (input._node) {
+        if (graph.node(input)) {
           const existing = grads.get(input);
           grads.set(input, existing ? accumulate(existing, g) : g);
         } else {
-          input._accumulateGrad(g);
+          graph.accumulate(input, g);
         }
       });
     }
   } finally {
     gradEnabled = previous;
-    for (const g of grads.values()) if (g !== seed) g.dispose();
+    for (const g of grads.values()) g.dispose();
   }
 }
 
 /** The error for a backward pass through a graph that an earlier backward already freed. */
-export function freedGraphMessage(t: Tensor): string {
-  return `backward: the graph behind a tensor of shape [${t.shape}] was freed by an earlier ` +
+export function freedGraphMessage(described: string): string {
+  return `backward: the graph behind a tensor of shape [${described}] was freed by an earlier ` +
     "backward(); run the forward pass again to back-propagate through it once more";
 }
 
-function accumulate(existing: Tensor, g: Tensor): Tensor {
-  const sum = existing.add(g);
+function accumulate(existing: RawTensor, g: RawTensor): RawTensor {
+  const sum = binary(existing, g, "add");
   existing.dispose();
   g.dispose();
   return sum;
 }
 
 /** Tensors with nodes reachable from `root`, each after every tensor that uses it. */
-function topologicalOrder(root: Tensor): Tensor[] {
-  const visited = new Set<Tensor>();
-  const postorder: Tensor[] = [];
-  const stack: [Tensor, boolean][] = [[root, false]];
+function topologicalOrder<T>(root: T, graph: GraphAccess<T>): T[] {
+  const visited = new Set<T>();
+  const postorder: T[] = [];
+  const stack: [T, boolean][] = [[root, false]];
   while (stack.length > 0) {
     const [tensor, expanded] = stack.pop()!;
     if (expanded) {
       postorder.push(tensor);
       continue;
     }
-    if (visited.has(tensor) || !tensor._node) continue;
+    const node = graph.node(tensor);
+    if (visited.has(tensor) || !node) continue;
     visited.add(tensor);
     stack.push([tensor, true]);
-    for (const input of tensor._node.inputs) {
+    for (const input of node.inputs) {
       // A tensor made by an op whose node an earlier backward freed would otherwise pass for
       // a leaf and silently collect a gradient that never reaches the real leaves.
-      if (!input._node && input._graphFreed) throw new Error(freedGraphMessage(input));
-      if (!visited.has(input) && input._node) stack.push([input, false]);
+      if (!graph.node(input) && graph.freed(input)) {
+        throw new Error(freedGraphMessage(graph.describe(input)));
+      }
+      if (!visited.has(input) && graph.node(input)) stack.push([input, false]);
     }
   }
   return postorder.reverse();

@@ -6,10 +6,9 @@
 
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "./default_device.ts";
-import { Storage } from "./memory.ts";
+import { fill, upload } from "./_primitives.ts";
 import { type DType, numel, type Shape, ShapeError, validateShape } from "./shape.ts";
-import { Tensor } from "./tensor.ts";
-import { full as fullOn } from "./ops_elementwise.ts";
+import { fromRaw, type Tensor } from "./tensor.ts";
 import { globalGenerator } from "./random.ts";
 import { linkReplicas } from "./transfer.ts";
 
@@ -109,7 +108,18 @@ export function tensor<D extends DType = "f32">(
   );
 }
 
-/** Wraps a typed array without converting it (its length must match the shape). */
+/**
+ * A tensor from a typed array without converting it (its length must match the shape); the
+ * dtype follows the array (`Int32Array` → i32) unless given.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, fromTypedArray } from "../mod.ts";
+ * await defaultDevice();
+ * const labels = fromTypedArray(new Int32Array([3, 1]), [2]);
+ * console.log(labels.dtype, await labels.toArray()); // "i32" [3, 1]
+ * ```
+ */
 export function fromTypedArray<D extends DType = "f32">(
   data: Float32Array | Int32Array,
   shape: readonly number[],
@@ -120,11 +130,7 @@ export function fromTypedArray<D extends DType = "f32">(
   if (numel(shape) !== data.length) {
     throw new ShapeError(`fromTypedArray: ${data.length} values do not fill shape [${shape}]`);
   }
-  const buffer = device.alloc(Math.max(data.byteLength, 4), "tensor data");
-  if (data.byteLength > 0) device.write(buffer, data);
-  return new Tensor<Shape, D>(new Storage(buffer), shape, dtype, {
-    requiresGrad: options.requiresGrad,
-  });
+  return fromRaw(upload(device, data, shape, dtype), options.requiresGrad);
 }
 
 /**
@@ -155,16 +161,23 @@ export function replicate<D extends DType = "f32">(
   return copies;
 }
 
-/** A tensor filled with `value`. */
+/**
+ * A tensor filled with `value`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, full } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await full([2], 7).toArray()); // [7, 7]
+ * ```
+ */
 export function full<const S extends readonly number[]>(
   shape: S,
   value: number,
   options: CreateOptions<"f32"> = {},
 ): Tensor<S, "f32"> {
   validateShape(shape, "full");
-  const out = fullOn(options.device ?? currentDevice(), shape, value);
-  out.requiresGrad = options.requiresGrad ?? false;
-  return out as unknown as Tensor<S, "f32">;
+  return fromRaw(fill(options.device ?? currentDevice(), shape, value), options.requiresGrad);
 }
 
 /**
@@ -185,7 +198,16 @@ export function zeros<const S extends readonly number[]>(
   return full(shape, 0, options);
 }
 
-/** A tensor of ones. */
+/**
+ * A tensor of ones.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, ones } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await ones([1, 3]).toArray()); // [[1, 1, 1]]
+ * ```
+ */
 export function ones<const S extends readonly number[]>(
   shape: S,
   options: CreateOptions<"f32"> = {},
@@ -193,7 +215,16 @@ export function ones<const S extends readonly number[]>(
   return full(shape, 1, options);
 }
 
-/** `[start, start + step, …)` up to `end` (exclusive). */
+/**
+ * `[start, start + step, …)` up to `end` (exclusive).
+ *
+ * @example
+ * ```ts
+ * import { arange, defaultDevice } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await arange(0, 1, 0.25).toArray()); // [0, 0.25, 0.5, 0.75]
+ * ```
+ */
 export function arange(
   start: number,
   end: number,
@@ -206,7 +237,19 @@ export function arange(
   return fromTypedArray(values, [count], options) as Tensor<[number], "f32">;
 }
 
-/** Standard normal draws from the global generator (see `manualSeed`). */
+/**
+ * Normal draws (default mean 0, standard deviation 1) from the global generator (see
+ * `manualSeed`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, manualSeed, randn } from "../mod.ts";
+ * await defaultDevice();
+ * manualSeed(0);
+ * const x = randn([1000], { std: 2 });
+ * console.log(Math.abs(await x.mean().item()) < 0.3); // true
+ * ```
+ */
 export function randn<const S extends readonly number[]>(
   shape: S,
   options: CreateOptions<"f32"> & { mean?: number; std?: number } = {},
@@ -216,7 +259,17 @@ export function randn<const S extends readonly number[]>(
   return out as unknown as Tensor<S, "f32">;
 }
 
-/** Uniform draws in `[low, high)` from the global generator. */
+/**
+ * Uniform draws in `[low, high)` (default `[0, 1)`) from the global generator.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, rand } from "../mod.ts";
+ * await defaultDevice();
+ * const x = await rand([100], { low: -1, high: 1 }).data();
+ * console.log(x.every((v) => v >= -1 && v < 1)); // true
+ * ```
+ */
 export function rand<const S extends readonly number[]>(
   shape: S,
   options: CreateOptions<"f32"> & { low?: number; high?: number } = {},

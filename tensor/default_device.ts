@@ -8,6 +8,9 @@
 
 import { Device } from "../kernels/device.ts";
 
+// The layers above the tensor reach the device class through this layer, never `kernels/`.
+export { Device } from "../kernels/device.ts";
+
 let current: Device | null = null;
 let pending: Promise<Device> | null = null;
 
@@ -27,7 +30,17 @@ export function defaultDevice(): Promise<Device> {
   return pending;
 }
 
-/** Makes `device` the default for creation functions. */
+/**
+ * Makes `device` the default for creation functions.
+ *
+ * @example
+ * ```ts
+ * import { currentDevice, Device, setDefaultDevice } from "../mod.ts";
+ * const device = await Device.acquire({ label: "main" });
+ * setDefaultDevice(device);
+ * console.log(currentDevice().label); // "main"
+ * ```
+ */
 export function setDefaultDevice(device: Device): void {
   current = device;
   pending = Promise.resolve(device);

@@ -1,8 +1,8 @@
 /**
  * The lifetime policy for GPU memory, in one place:
  *
- * - Every tensor owns a reference to a {@link Storage}; its buffer returns to the device's pool
- *   when the last reference is dropped.
+ * - Every tensor owns a reference to a storage (see `_core.ts`); its buffer returns to the
+ *   device's pool when the last reference is dropped.
  * - `tensor.dispose()` (or `using`) drops a tensor's reference explicitly.
  * - {@link tidy} runs a function and disposes every tensor created inside it, except what it
  *   returns and what was {@link keep}-marked (parameters' gradients are kept automatically).
@@ -11,41 +11,6 @@
  *
  * @module
  */
-
-import type { Device, GpuBuffer } from "../kernels/device.ts";
-
-/** A reference-counted GPU buffer shared by a tensor and its views. */
-export class Storage {
-  /** The device buffer. */
-  readonly buffer: GpuBuffer;
-  #refs = 0;
-
-  /** Wraps a freshly allocated buffer; it is released when the count drops to zero. */
-  constructor(buffer: GpuBuffer) {
-    this.buffer = buffer;
-  }
-
-  /** The device that holds the buffer. */
-  get device(): Device {
-    return this.buffer.device;
-  }
-
-  /** Whether the buffer has been returned to the pool. */
-  get released(): boolean {
-    return this.#refs <= 0;
-  }
-
-  /** Adds a reference. */
-  retain(): void {
-    this.#refs++;
-  }
-
-  /** Drops a reference; the last one returns the buffer to the pool. */
-  drop(): void {
-    this.#refs--;
-    if (this.#refs === 0) this.buffer.device.release(this.buffer);
-  }
-}
 
 /** Anything a scope can dispose. */
 export interface ScopedResource {

@@ -1,28 +1,21 @@
 /**
  * The convolutional network ops: 2-D convolution (bias and ReLU fused into its epilogue), max
- * pooling, local response normalisation and dropout, each with its backward beside it.
+ * pooling, local response normalisation and dropout, as functions over tensors; their forward
+ * and backward rules are in `_rules/cnn.ts`.
  *
  * @module
  */
 
-import {
-  conv2d as conv2dKernel,
-  type Conv2dGeometry,
-  conv2dOutputSize,
-} from "../kernels/conv2d.ts";
-import {
-  conv2dBackwardBias,
-  conv2dBackwardInput,
-  conv2dBackwardWeight,
-} from "../kernels/conv2d_backward.ts";
-import { maxPool2d as maxPoolKernel, maxPool2dBackward } from "../kernels/max_pool2d.ts";
-import { lrn as lrnKernel, lrnBackward, type LrnParams } from "../kernels/lrn.ts";
-import { recordOp } from "./_autograd.ts";
-import { type Dim, type Shape, ShapeError } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
-import { binaryOp, empty, requireFloat, sameDevice, unaryOp } from "./ops_elementwise.ts";
-import { contiguous } from "./ops_shape.ts";
+import type { Device } from "../kernels/device.ts";
+import type { LrnParams } from "../kernels/lrn.ts";
+import { windowCount } from "../kernels/_window.ts";
+import { requireFloat, sameDevice } from "./_core.ts";
+import type { Conv2dGeometry } from "./_primitives_cnn.ts";
 import { type Generator, globalGenerator } from "./random.ts";
+import { type Dim, type Shape, ShapeError } from "./shape.ts";
+import { apply, type Tensor } from "./tensor.ts";
+
+export type { LrnParams } from "../kernels/lrn.ts";
 
 /** An NCHW tensor type. */
 export type Tensor4D = Tensor<readonly [Dim, Dim, Dim, Dim], "f32">;
@@ -30,8 +23,43 @@ export type Tensor4D = Tensor<readonly [Dim, Dim, Dim, Dim], "f32">;
 /** A size given once for both axes or as `[height, width]`. */
 export type Pair = number | readonly [number, number];
 
-function pair(p: Pair): [number, number] {
+/**
+ * `[height, width]` from a size given once or per axis.
+ *
+ * @example
+ * ```ts
+ * import { pair } from "./ops_cnn.ts";
+ * console.log(pair(3), pair([3, 5])); // [3, 3] [3, 5]
+ * ```
+ */
+export function pair(p: Pair): [number, number] {
   return typeof p === "number" ? [p, p] : [p[0], p[1]];
+}
+
+/**
+ * Output `[height, width]` of a sliding window over `[H, W]` (floor mode, as PyTorch); a
+ * RangeError when the window does not fit.
+ *
+ * @example AlexNet's conv1 on a 227×227 image
+ * ```ts
+ * import { windowOutput } from "./ops_cnn.ts";
+ * console.log(windowOutput([227, 227], [11, 11], [4, 4], [0, 0])); // [55, 55]
+ * ```
+ */
+export function windowOutput(
+  size: readonly [number, number],
+  kernel: readonly [number, number],
+  stride: readonly [number, number],
+  padding: readonly [number, number],
+): [number, number] {
+  const out = size.map((s, i) => windowCount(s, kernel[i], stride[i], padding[i]));
+  if (out[0] < 1 || out[1] < 1) {
+    throw new RangeError(
+      `a ${kernel[0]}×${kernel[1]} window (stride ${stride}, padding ${padding}) does not fit ` +
+        `a ${size[0]}×${size[1]} input`,
+    );
+  }
+  return [out[0], out[1]];
 }
 
 /** Options of {@link conv2d}. */
@@ -44,17 +72,6 @@ export interface Conv2dOptions {
   groups?: number;
   /** Apply ReLU in the kernel's epilogue. */
   relu?: boolean;
-}
-
-function withContiguous<R>(tensors: (Tensor | null)[], body: (packed: (Tensor | null)[]) => R): R {
-  const packed = tensors.map((t) => (t ? contiguous(t) : null));
-  try {
-    return body(packed);
-  } finally {
-    packed.forEach((p, i) => {
-      if (p && p !== tensors[i]) p.dispose();
-    });
-  }
 }
 
 /**
@@ -76,92 +93,57 @@ export function conv2d(
   bias: Tensor | null,
   options: Conv2dOptions = {},
 ): Tensor4D {
-  requireFloat("conv2d", x, w, ...(bias ? [bias] : []));
-  const device = sameDevice("conv2d", x, w, ...(bias ? [bias] : []));
+  const inputs = bias ? [x, w, bias] : [x, w];
+  requireFloat("conv2d", ...inputs);
+  sameDevice("conv2d", ...inputs);
   if (x.rank !== 4 || w.rank !== 4) {
     throw new ShapeError(
       `conv2d: expected x [N, C, H, W] and w [O, C/groups, KH, KW], got [${x.shape}] and [${w.shape}]`,
     );
   }
   const groups = options.groups ?? 1;
-  const [strideH, strideW] = pair(options.stride ?? 1);
-  const [padH, padW] = pair(options.padding ?? 0);
-  const g: Conv2dGeometry = {
-    batch: x.shape[0],
-    inChannels: x.shape[1],
-    height: x.shape[2],
-    width: x.shape[3],
-    outChannels: w.shape[0],
-    kernelH: w.shape[2],
-    kernelW: w.shape[3],
-    strideH,
-    strideW,
-    padH,
-    padW,
-    groups,
-  };
-  if (x.shape[1] !== w.shape[1] * groups) {
+  const [batch, inChannels] = x.shape as readonly number[];
+  const [outChannels, , kernelH, kernelW] = w.shape as readonly number[];
+  if (inChannels !== w.shape[1] * groups) {
     throw new ShapeError(
-      `conv2d: input has ${
-        x.shape[1]
-      } channels but weight [${w.shape}] with ${groups} group(s) expects ${w.shape[1] * groups}`,
+      `conv2d: input has ${inChannels} channels but weight [${w.shape}] with ${groups} ` +
+        `group(s) expects ${w.shape[1] * groups}`,
     );
   }
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
     throw new ShapeError(
-      `conv2d: bias [${bias.shape}] does not match ${w.shape[0]} output channels`,
+      `conv2d: bias [${bias.shape}] does not match ${outChannels} output channels`,
     );
   }
-  const { outH, outW } = conv2dOutputSize(g);
-  if (outH < 1 || outW < 1) {
-    throw new ShapeError(
-      `conv2d: input [${x.shape}] is smaller than the kernel [${w.shape}] with padding ${padH}×${padW}`,
-    );
+  const window = window2d(
+    "conv2d",
+    x,
+    [kernelH, kernelW],
+    options.stride ?? 1,
+    options.padding ?? 0,
+  );
+  const { outH, outW, ...sizes } = window;
+  const geometry: Conv2dGeometry = { batch, inChannels, outChannels, groups, ...sizes };
+  const relu = options.relu ?? false;
+  return apply("conv2d", inputs, { geometry, outH, outW, relu }) as Tensor4D;
+}
+
+/**
+ * A window sliding over `x`'s last two axes: the input size, the window's size, stride and
+ * padding per axis, and the output size, or a ShapeError naming `op` when it does not fit.
+ */
+function window2d(op: string, x: Tensor, kernel: Pair, stride: Pair, padding: Pair) {
+  const [height, width] = (x.shape as readonly number[]).slice(2);
+  const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
+  const [padH, padW] = pair(padding);
+  let out: [number, number];
+  try {
+    out = windowOutput([height, width], [kernelH, kernelW], [strideH, strideW], [padH, padW]);
+  } catch (error) {
+    throw new ShapeError(`${op}: input [${x.shape}]: ${(error as Error).message}`);
   }
-  const out = empty(device, [g.batch, g.outChannels, outH, outW], "f32");
-  withContiguous([x, w, bias], ([xs, ws, bs]) =>
-    conv2dKernel(device, g, {
-      x: xs!.storage.buffer,
-      w: ws!.storage.buffer,
-      out: out.storage.buffer,
-      bias: bs?.storage.buffer,
-      relu: options.relu ?? false,
-    }));
-  const inputs = bias ? [x, w, bias] : [x, w];
-  return recordOp(out, "conv2d", inputs, [x, w, out], ([sx, sw, sOut]) => (gradOut) => {
-    const gz = options.relu ? binaryOp(gradOut, sOut, "reluMask") : contiguous(gradOut);
-    const grads: (Tensor | null)[] = [null, null];
-    withContiguous([sx, sw], ([xs, ws]) => {
-      if (x.requiresGrad) {
-        const gradX = empty(device, x.shape, "f32");
-        conv2dBackwardInput(device, g, {
-          gradOut: gz.storage.buffer,
-          w: ws!.storage.buffer,
-          gradX: gradX.storage.buffer,
-        });
-        grads[0] = gradX;
-      }
-      if (w.requiresGrad) {
-        const gradW = empty(device, w.shape, "f32");
-        conv2dBackwardWeight(device, g, {
-          x: xs!.storage.buffer,
-          gradOut: gz.storage.buffer,
-          gradW: gradW.storage.buffer,
-        });
-        grads[1] = gradW;
-      }
-    });
-    if (bias) {
-      let gradB: Tensor | null = null;
-      if (bias.requiresGrad) {
-        gradB = empty(device, bias.shape, "f32");
-        conv2dBackwardBias(device, g, { gradOut: gz.storage.buffer, gradB: gradB.storage.buffer });
-      }
-      grads.push(gradB);
-    }
-    if (gz !== gradOut) gz.dispose();
-    return grads;
-  }) as Tensor4D;
+  const [outH, outW] = out;
+  return { height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW };
 }
 
 /** Options of {@link maxPool2d}. */
@@ -177,49 +159,30 @@ export interface MaxPool2dOptions {
 /**
  * Max pooling over `x [N, C, H, W]`. Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
+ *
+ * @example The paper's overlapping 3×3 windows, stride 2
+ * ```ts
+ * import { arange, defaultDevice } from "../mod.ts";
+ * import { maxPool2d } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const x = arange(0, 25).reshape([1, 1, 5, 5]);
+ * console.log(await maxPool2d(x, { kernel: 3, stride: 2 }).toArray()); // [[[[12, 14], [22, 24]]]]
+ * ```
  */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
-  const [kernelH, kernelW] = pair(options.kernel);
-  const [strideH, strideW] = pair(options.stride ?? options.kernel);
-  const [padH, padW] = pair(options.padding ?? 0);
-  const [batch, channels, height, width] = x.shape;
-  const g = { batch, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW };
-  const outH = Math.floor((height + 2 * padH - kernelH) / strideH) + 1;
-  const outW = Math.floor((width + 2 * padW - kernelW) / strideW) + 1;
-  if (outH < 1 || outW < 1) {
-    throw new ShapeError(
-      `maxPool2d: input [${x.shape}] is smaller than the ${kernelH}×${kernelW} window`,
-    );
-  }
-  const device = x.device;
-  const out = empty(device, [batch, channels, outH, outW], "f32");
-  const argmax = empty(device, [batch, channels, outH, outW], "i32", "pool argmax");
-  withContiguous([x], ([xs]) =>
-    maxPoolKernel(device, g, {
-      x: xs!.storage.buffer,
-      out: out.storage.buffer,
-      argmax: argmax.storage.buffer,
-    }));
-  const result = recordOp(
-    out,
+  const [batch, channels] = x.shape as readonly number[];
+  const window = window2d(
     "maxPool2d",
-    [x],
-    [argmax],
-    ([sArgmax]) => (gradOut) =>
-      withContiguous([gradOut], ([gs]) => {
-        const gradX = empty(device, x.shape, "f32");
-        maxPool2dBackward(device, g, {
-          gradOut: gs!.storage.buffer,
-          argmax: sArgmax.storage.buffer,
-          gradX: gradX.storage.buffer,
-        });
-        return [gradX];
-      }),
+    x,
+    options.kernel,
+    options.stride ?? options.kernel,
+    options.padding ?? 0,
   );
-  argmax.dispose();
-  return result as Tensor4D;
+  const { outH, outW, ...sizes } = window;
+  const geometry = { batch, channels, ...sizes };
+  return apply("maxPool2d", [x], { geometry, outShape: [batch, channels, outH, outW] }) as Tensor4D;
 }
 
 /** The AlexNet paper's LRN constants (section 3.3): n = 5, k = 2, α = 1e-4, β = 0.75. */
@@ -229,44 +192,21 @@ export const PAPER_LRN: Omit<LrnParams, "groupSize"> = { size: 5, k: 2, alpha: 1
  * Local response normalisation across channels, exactly as the AlexNet paper writes it (α is
  * not divided by the window size). `groupSize` channels form a group; windows stay inside a
  * group, so each tower of the paper's network normalises only its own maps.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, ones } from "../mod.ts";
+ * import { lrn } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const y = lrn(ones([1, 3, 1, 1]), { size: 3, k: 1, alpha: 1, beta: 1 });
+ * console.log(await y.toArray()); // [[[[0.333…]], [[0.25]], [[0.333…]]]]
+ * ```
  */
-export function lrn(
-  x: Tensor,
-  params: Partial<LrnParams> = {},
-): Tensor4D {
+export function lrn(x: Tensor, params: Partial<LrnParams> = {}): Tensor4D {
   requireFloat("lrn", x);
   if (x.rank !== 4) throw new ShapeError(`lrn: expected [N, C, H, W], got [${x.shape}]`);
-  const [batch, channels, height, width] = x.shape;
-  const p: LrnParams = { ...PAPER_LRN, groupSize: channels, ...params };
-  const shape = { batch, channels, height, width };
-  const device = x.device;
-  const out = empty(device, x.shape, "f32");
-  const scale = empty(device, x.shape, "f32", "lrn scale");
-  withContiguous([x], ([xs]) =>
-    lrnKernel(device, shape, p, {
-      x: xs!.storage.buffer,
-      out: out.storage.buffer,
-      scale: scale.storage.buffer,
-    }));
-  const result = recordOp(
-    out,
-    "lrn",
-    [x],
-    [x, scale],
-    ([sx, sScale]) => (gradOut) =>
-      withContiguous([sx, gradOut], ([xs, gs]) => {
-        const gradX = empty(device, x.shape, "f32");
-        lrnBackward(device, shape, p, {
-          x: xs!.storage.buffer,
-          scale: sScale.storage.buffer,
-          gradOut: gs!.storage.buffer,
-          gradX: gradX.storage.buffer,
-        });
-        return [gradX];
-      }),
-  );
-  scale.dispose();
-  return result as Tensor4D;
+  const full: LrnParams = { ...PAPER_LRN, groupSize: x.shape[1] as number, ...params };
+  return apply("lrn", [x], { params: full }) as Tensor4D;
 }
 
 /** Options of {@link dropout}. */
@@ -278,20 +218,51 @@ export interface DropoutOptions {
 }
 
 /**
+ * The mask of a dropout with probability `p`: each element is 0 with probability `p`, else
+ * `1 / (1 − p)` (all zeros for `p = 1`). Drawn from `generator` (default the global one).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, Generator } from "../mod.ts";
+ * import { dropoutMask } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const mask = dropoutMask([4], 0.5, new Generator(1));
+ * console.log(await mask.toArray()); // each 0 or 2
+ * ```
+ */
+export function dropoutMask(
+  shape: readonly number[],
+  p: number,
+  generator: Generator = globalGenerator(),
+  device?: Device,
+): Tensor<Shape, "f32"> {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
+  return p === 1
+    ? generator.bernoulli(shape, 0, 0, device)
+    : generator.bernoulli(shape, 1 - p, 1 / (1 - p), device);
+}
+
+/**
  * Dropout with probability `p`: in training each element is zeroed with probability `p` and the
  * survivors are scaled by `1 / (1 − p)`, so evaluation is the identity (the paper's "multiply
  * by 0.5 at test time", moved to training time). The mask comes from the counter-based
  * generator and its backward reuses it through the product's gradient.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, Generator, ones } from "../mod.ts";
+ * import { dropout } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const y = dropout(ones([4]), 0.5, { training: true, generator: new Generator(1) });
+ * console.log(await y.toArray()); // each 0 or 2
+ * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
   requireFloat("dropout", x);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
-  if (!options.training || p === 0) return unaryOp(x, "copy");
-  const generator = options.generator ?? globalGenerator();
-  const mask = p === 1
-    ? generator.bernoulli(x.shape, 0, 0, x.device)
-    : generator.bernoulli(x.shape, 1 - p, 1 / (1 - p), x.device);
-  const out = binaryOp(x, mask, "mul");
+  if (!options.training || p === 0) return apply("identity", [x], {});
+  const mask = dropoutMask(x.shape as readonly number[], p, options.generator, x.device);
+  const out = (x as Tensor<Shape, "f32">).mul(mask);
   mask.dispose();
   return out;
 }

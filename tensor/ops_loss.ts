@@ -5,47 +5,53 @@
  * @module
  */
 
-import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
-import { noGrad } from "./_autograd.ts";
+import { requireFloat, sameDevice } from "./_core.ts";
+import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
-import { binaryOp, empty, requireFloat, sameDevice, unaryOp } from "./ops_elementwise.ts";
-import { max, mean, sum } from "./ops_reduce.ts";
+import { fromRaw, rawOf, type Tensor } from "./tensor.ts";
 
-/** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
-function shifted(x: Tensor, axis: number): Tensor<Shape, "f32"> {
-  requireFloat("softmax", x);
-  const peak = noGrad(() => max(x, axis, true));
-  const out = binaryOp(x, peak, "sub");
-  peak.dispose();
-  return out;
-}
-
-/** Softmax along `axis`. */
+/**
+ * Softmax along `axis` (default last), computed stably.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softmax, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softmax(tensor([0, 0])).toArray()); // [0.5, 0.5]
+ * ```
+ */
 export function softmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
-  const z = shifted(x, axis);
-  const e = unaryOp(z, "exp");
-  const total = sum(e, axis, true);
-  const out = binaryOp(e, total, "div");
-  [z, e, total].forEach((t) => t.dispose());
-  return out;
+  return x.softmax(axis);
 }
 
-/** Log-softmax along `axis`: `z − log Σ exp z` with `z = x − max x`, stable for large logits. */
+/**
+ * Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`, stable for
+ * large logits.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, logSoftmax, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const y = await logSoftmax(tensor([1000, 1000])).toArray();
+ * console.log(y); // [-0.6931…, -0.6931…]
+ * ```
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
-  const z = shifted(x, axis);
-  const e = unaryOp(z, "exp");
-  const total = sum(e, axis, true);
-  const logTotal = unaryOp(total, "log");
-  const out = binaryOp(z, logTotal, "sub");
-  [z, e, total, logTotal].forEach((t) => t.dispose());
-  return out;
+  return x.logSoftmax(axis);
 }
 
 /**
  * The `[N, classes]` one-hot matrix of i32 labels (no gradient). A label outside
  * `[0, classes)` is checked on the GPU: its row is NaN, and the next read from the device
  * throws a `DeviceAssertionError` naming the label and its sample.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, oneHot, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const labels = tensor([2, 0], { dtype: "i32" });
+ * console.log(await oneHot(labels, 3).toArray()); // [[0, 0, 1], [1, 0, 0]]
+ * ```
  */
 export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
   return oneHotOf("oneHot", labels, classes);
@@ -55,10 +61,7 @@ function oneHotOf(op: string, labels: Tensor, classes: number): Tensor<Shape, "f
   if (labels.dtype !== "i32" || labels.rank !== 1) {
     throw new TypeError(`${op}: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
   }
-  const out = empty(labels.device, [labels.shape[0], classes], "f32");
-  const n = labels.shape[0];
-  oneHotKernel(labels.device, labels.storage.buffer, out.storage.buffer, n, classes, 1, op);
-  return out;
+  return fromRaw(oneHotPrimitive(rawOf(labels), classes, op));
 }
 
 /**
@@ -67,6 +70,14 @@ function oneHotOf(op: string, labels: Tensor, classes: number): Tensor<Shape, "f
  * readback: the loss is NaN (so a guarded optimiser step changes nothing), and the next read
  * from the device — the loss, or the trainer's statistics — throws a `DeviceAssertionError`
  * naming the label and its sample, as CUDA's device-side asserts do in PyTorch.
+ *
+ * @example
+ * ```ts
+ * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = crossEntropy(tensor([[0, 0]]), tensor([1], { dtype: "i32" }));
+ * console.log(await loss.item()); // 0.6931… (log 2)
+ * ```
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32"> {
   sameDevice("crossEntropy", logits, labels);
@@ -83,12 +94,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32
   if (labels.dtype !== "i32") {
     throw new TypeError(`crossEntropy: labels must be i32 class indices, got ${labels.dtype}`);
   }
-  const logProbabilities = logSoftmax(logits, 1);
+  const logProbabilities = logits.logSoftmax(1);
   const targets = oneHotOf("crossEntropy", labels, logits.shape[1]);
-  const picked = binaryOp(logProbabilities, targets, "mul");
-  const perSample = sum(picked, 1);
-  const average = mean(perSample);
-  const out = unaryOp(average, "neg");
+  const picked = logProbabilities.mul(targets);
+  const perSample = picked.sum(1);
+  const average = perSample.mean();
+  const out = average.neg();
   [logProbabilities, targets, picked, perSample, average].forEach((t) => t.dispose());
   return out;
 }

@@ -6,13 +6,11 @@
  * @module
  */
 
-import { type Distribution, fillRandom } from "../kernels/random.ts";
 import type { Device } from "../kernels/device.ts";
+import { type Distribution, random } from "./_primitives.ts";
 import { currentDevice } from "./default_device.ts";
-import type { Shape } from "./shape.ts";
-import { numel, validateShape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
-import { empty } from "./ops_elementwise.ts";
+import { numel, type Shape, validateShape } from "./shape.ts";
+import { fromRaw, type Tensor } from "./tensor.ts";
 
 /** The serialisable state of a {@link Generator}. */
 export interface GeneratorState {
@@ -57,33 +55,31 @@ export class Generator {
   }
 
   /** Fills a new f32 tensor from `dist`. */
-  sample(
+  #sample(
     shape: readonly number[],
     dist: Distribution,
     device: Device = currentDevice(),
   ): Tensor<Shape, "f32"> {
     validateShape(shape, "random");
-    const n = numel(shape);
-    const out = empty(device, shape, "f32", "random");
     const seed: [number, number] = [this.#seed >>> 0, Math.floor(this.#seed / 2 ** 32) >>> 0];
-    fillRandom(device, out.storage.buffer, n, dist, { seed, offset: this.#offset });
-    this.#offset += Math.ceil(n / 4);
-    return out;
+    const out = random(device, shape, dist, { seed, offset: this.#offset });
+    this.#offset += Math.ceil(numel(shape) / 4);
+    return fromRaw(out);
   }
 
   /** Normal draws with the given mean and standard deviation. */
   normal(shape: readonly number[], mean = 0, std = 1, device?: Device): Tensor<Shape, "f32"> {
-    return this.sample(shape, { kind: "normal", mean, std }, device);
+    return this.#sample(shape, { kind: "normal", mean, std }, device);
   }
 
   /** Uniform draws in `[low, high)`. */
   uniform(shape: readonly number[], low = 0, high = 1, device?: Device): Tensor<Shape, "f32"> {
-    return this.sample(shape, { kind: "uniform", low, high }, device);
+    return this.#sample(shape, { kind: "uniform", low, high }, device);
   }
 
   /** `scale` with probability `p`, else 0. */
   bernoulli(shape: readonly number[], p: number, scale = 1, device?: Device): Tensor<Shape, "f32"> {
-    return this.sample(shape, { kind: "bernoulli", p, scale }, device);
+    return this.#sample(shape, { kind: "bernoulli", p, scale }, device);
   }
 }
 
@@ -103,7 +99,16 @@ export function manualSeed(seed: number): Generator {
   return global;
 }
 
-/** The global generator. */
+/**
+ * The global generator: the stream of `randn`, `rand` and dropout unless one is given.
+ *
+ * @example
+ * ```ts
+ * import { globalGenerator, manualSeed } from "../mod.ts";
+ * manualSeed(3);
+ * console.log(globalGenerator().state()); // { seed: 3, offset: 0 }
+ * ```
+ */
 export function globalGenerator(): Generator {
   return global;
 }

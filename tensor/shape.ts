@@ -39,7 +39,8 @@ export type TupleOf<T, N extends number, Acc extends T[] = []> = number extends 
   : Acc["length"] extends N ? Acc
   : TupleOf<T, N, [...Acc, T]>;
 
-type BroadcastDim<A, B> = A extends 1 ? B : B extends 1 ? A : IsWide<A> extends true ? B : A;
+/** One broadcast dimension: the other side of a 1, else the literal side of a wide pair. */
+export type BroadcastDim<A, B> = A extends 1 ? B : B extends 1 ? A : IsWide<A> extends true ? B : A;
 
 /** The shape type of broadcasting `A` against `B` (NumPy rules, right-aligned). */
 export type Broadcast<A extends Shape, B extends Shape> = number extends A["length"] ? Shape
@@ -116,7 +117,21 @@ export function validateShape(shape: readonly number[], op: string): void {
   }
 }
 
-/** A shape mismatch found at run time. */
+/**
+ * A shape mismatch found at run time; its message names the op and the shapes.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, ShapeError, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * try {
+ *   tensor([1, 2, 3]).reshape([2, 2]);
+ * } catch (error) {
+ *   console.log(error instanceof ShapeError); // true: "reshape: cannot view [3] (3 elements) as [2,2]"
+ * }
+ * ```
+ */
 export class ShapeError extends Error {
+  /** `"ShapeError"`. */
   override name = "ShapeError";
 }

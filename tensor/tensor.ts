@@ -4,35 +4,54 @@
  * so `[M, K]` times `[K2, N]` with literal `K ≠ K2` does not compile. Run-time checks cover the
  * rest (actual sizes, devices, dtypes) with messages that name the op and the shapes.
  *
+ * A tensor is a {@link RawTensor} (its data) plus its place in the autograd graph. Every op
+ * goes through {@link apply}, which runs the op's rule from the table in `_rules/mod.ts` and
+ * records its backward.
+ *
  * @module
  */
 
 import type { Device } from "../kernels/device.ts";
-import { freedGraphMessage, type GradNode, isGradEnabled, runBackward } from "./_autograd.ts";
-import { keep, type ScopedResource, type Storage, track } from "./memory.ts";
+import { type Described, type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
+import {
+  freedGraphMessage,
+  type GradNode,
+  type GraphAccess,
+  isGradEnabled,
+  noGrad,
+  runBackward,
+} from "./_autograd.ts";
+import { assignInto, binary, download, fill, upload, write } from "./_primitives.ts";
+import { type AsyncOp, Context, type Op, type OpParams, rules } from "./_rules/mod.ts";
+import { keep, type ScopedResource, track } from "./memory.ts";
 import {
   type Broadcast,
   type Broadcastable,
   type Check,
-  contiguousStrides,
   type Dim,
   type DimsAgree,
   type DType,
+  normalizeAxes,
   numel,
   type Shape,
   ShapeError,
   type ShapeValue,
   type TupleOf,
 } from "./shape.ts";
-import * as elementwise from "./ops_elementwise.ts";
-import * as reduce from "./ops_reduce.ts";
-import * as shapeOps from "./ops_shape.ts";
-import { matmul } from "./ops_matmul.ts";
-import { logSoftmax, softmax } from "./ops_loss.ts";
-import { copyToDevice } from "./transfer.ts";
 
 /** Axes given to a reduction or softmax: one axis, several, or all when omitted. */
 export type Axes = number | readonly number[];
+
+/** Nested number arrays, as `toArray()` returns them. */
+export type NestedArray = number | NestedArray[];
+
+/** A tensor of any shape and dtype (inside this layer). */
+type AnyTensor = Tensor<Shape, DType>;
+
+let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
+let rawOfTensor: (t: AnyTensor) => RawTensor;
+let graph: GraphAccess<AnyTensor>;
+let attachNode: (t: AnyTensor, node: GradNode<AnyTensor>) => void;
 
 /**
  * An n-dimensional array on a GPU device, with autograd.
@@ -55,40 +74,43 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   readonly shape: ShapeValue<S>;
   /** Element type. */
   readonly dtype: D;
-  /** Element strides of each axis (a view may be non-contiguous). */
-  readonly strides: readonly number[];
-  /** Element offset of the first element in the storage. */
-  readonly offset: number;
   /** Whether backward computes a gradient for this tensor. */
   requiresGrad: boolean;
   /** The accumulated gradient of a leaf, after `backward()`. */
   grad: Tensor<S, D> | null = null;
 
-  #storage: Storage;
-  #node: GradNode | null = null;
+  #raw: RawTensor;
+  #node: GradNode<AnyTensor> | null = null;
   #graphFreed = false;
-  #disposed = false;
 
-  /** Wraps a storage; used by ops. Prefer the creation functions. */
-  constructor(
-    storage: Storage,
-    shape: readonly number[],
-    dtype: D,
-    options: { strides?: readonly number[]; offset?: number; requiresGrad?: boolean } = {},
-  ) {
-    this.#storage = storage;
-    storage.retain();
-    this.shape = Object.freeze([...shape]) as unknown as ShapeValue<S>;
-    this.dtype = dtype;
-    this.strides = Object.freeze([...(options.strides ?? contiguousStrides(shape))]);
-    this.offset = options.offset ?? 0;
-    this.requiresGrad = options.requiresGrad ?? false;
+  static {
+    wrap = (raw, requiresGrad) => new Tensor(raw, requiresGrad);
+    rawOfTensor = (t) => {
+      t.#raw.storage; // throws for a disposed tensor
+      return t.#raw;
+    };
+    graph = {
+      node: (t) => t.#node,
+      freed: (t) => t.#graphFreed,
+      requiresGrad: (t) => t.requiresGrad,
+      clear: (t) => t.#setNode(null),
+      accumulate: (t, g) => t.#accumulateGrad(g),
+      describe: (t) => `${t.shape}`,
+    };
+    attachNode = (t, node) => t.#setNode(node);
+  }
+
+  private constructor(raw: RawTensor, requiresGrad = false) {
+    this.#raw = raw;
+    this.shape = raw.shape as unknown as ShapeValue<S>;
+    this.dtype = raw.dtype as D;
+    this.requiresGrad = requiresGrad;
     track(this);
   }
 
   /** The device holding the data. */
   get device(): Device {
-    return this.#storage.device;
+    return this.#raw.device;
   }
 
   /** Number of axes. */
@@ -101,38 +123,22 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return numel(this.shape as readonly number[]);
   }
 
+  /** Element strides of each axis (a view may be non-contiguous). */
+  get strides(): readonly number[] {
+    return this.#raw.strides;
+  }
+
   /** Whether the elements are laid out row-major with no gaps or offset. */
   get isContiguous(): boolean {
-    if (this.offset !== 0) return false;
-    const expected = contiguousStrides(this.shape as readonly number[]);
-    return this.strides.every((s, i) => s === expected[i] || this.shape[i] === 1);
+    return this.#raw.isContiguous;
   }
 
   /** Whether this tensor's handle has been disposed. */
   get disposed(): boolean {
-    return this.#disposed;
+    return this.#raw.disposed;
   }
 
-  /** The storage, for ops; throws if the tensor was disposed. */
-  get storage(): Storage {
-    if (this.#disposed) {
-      throw new Error(`a disposed tensor of shape [${this.shape}] was used`);
-    }
-    return this.#storage;
-  }
-
-  /** The graph node that produced this tensor, if it was recorded (internal). */
-  get _node(): GradNode | null {
-    return this.#node;
-  }
-
-  /** Whether an earlier `backward()` ran through and freed the node that made this tensor. */
-  get _graphFreed(): boolean {
-    return this.#graphFreed;
-  }
-
-  /** Internal: set by ops when they record the graph, cleared by backward. */
-  _setNode(node: GradNode | null): void {
+  #setNode(node: GradNode<AnyTensor> | null): void {
     if (!node && this.#node) {
       this.#graphFreed = true;
       unreleasedGraphs.unregister(this);
@@ -144,31 +150,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     }
   }
 
-  /** Internal: adds `g` into `.grad` (kept across scopes, as parameters outlive steps). */
-  _accumulateGrad(g: Tensor): void {
-    if (!this.grad) {
-      this.grad = keep(g) as unknown as Tensor<S, D>;
-      return;
+  /** Adds `g` (taken over) into `.grad`, kept across scopes as parameters outlive steps. */
+  #accumulateGrad(g: RawTensor): void {
+    const previous = this.grad;
+    const sum = previous ? binary(rawOfTensor(previous), g, "add") : g;
+    if (previous) {
+      previous.dispose();
+      g.dispose();
     }
-    const sum = this.grad.add(g as Tensor<S, D>);
-    this.grad.dispose();
-    g.dispose();
-    this.grad = keep(sum) as unknown as Tensor<S, D>;
-  }
-
-  /** A new handle to the same data and layout, with its own reference (internal). */
-  alias(): Tensor<S, D> {
-    return new Tensor<S, D>(this.storage, this.shape as readonly number[], this.dtype, {
-      strides: this.strides,
-      offset: this.offset,
-    });
+    this.grad = keep(wrap(sum)) as unknown as Tensor<S, D>;
   }
 
   /** Drops this handle's reference to the data. Safe to call twice. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    this.#storage.drop();
+    this.#raw.dispose();
   }
 
   /** `using t = …` disposes at the end of the block. */
@@ -182,9 +177,69 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     this.grad = null;
   }
 
-  /** A tensor sharing the data but cut from the graph. */
+  /** A new handle to the same data, cut from the graph (disposing it leaves this one alive). */
   detach(): Tensor<S, D> {
-    return this.alias();
+    return wrap(rawOfTensor(this).alias()) as Tensor<S, D>;
+  }
+
+  /**
+   * Copies `source` into this tensor's data in place (PyTorch's `copy_`): a tensor of the same
+   * shape, dtype and device, or host values in row-major order. The way to set weights, load a
+   * state or apply an update by hand; views of this tensor see the new values. A tensor that
+   * requires a gradient is written only inside `noGrad`, and one that a recorded op produced
+   * never (its graph would read the new data), as in PyTorch.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, noGrad, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const w = tensor([1, 2, 3], { requiresGrad: true });
+   * noGrad(() => w.assign(w.mul(2)));
+   * console.log(await w.toArray()); // [2, 4, 6]
+   * noGrad(() => w.assign(new Float32Array([7, 8, 9])));
+   * console.log(await w.toArray()); // [7, 8, 9]
+   * ```
+   */
+  assign(source: Tensor<S, D> | Tensor<Shape, D> | Float32Array | Int32Array): this {
+    const dst = rawOfTensor(this);
+    if (this.#node) {
+      throw new Error(
+        `assign: the tensor of shape [${this.shape}] was made by a recorded op (${this.#node.op}); ` +
+          "write into leaves, or into tensors made under noGrad",
+      );
+    }
+    if (this.requiresGrad && isGradEnabled()) {
+      throw new Error(
+        `assign: the tensor of shape [${this.shape}] requires a gradient; write into it inside ` +
+          "noGrad(() => …), as an optimiser does",
+      );
+    }
+    if (ArrayBuffer.isView(source)) {
+      const expected = this.dtype === "i32" ? Int32Array : Float32Array;
+      if (!(source instanceof expected)) {
+        throw new TypeError(`assign: a ${this.dtype} tensor takes a ${expected.name}`);
+      }
+      if (source.length !== this.size) {
+        throw new ShapeError(
+          `assign: ${source.length} values for a tensor of shape [${this.shape}] (${this.size})`,
+        );
+      }
+      if (dst.isContiguous) write(dst, source);
+      else {
+        const staged = upload(this.device, source, dst.shape, dst.dtype);
+        assignInto(dst, staged);
+        staged.dispose();
+      }
+      return this;
+    }
+    const src = rawOfTensor(source as AnyTensor);
+    requireShape("assign", src, dst.shape);
+    if (src.dtype !== dst.dtype) {
+      throw new TypeError(`assign: the source is ${src.dtype}, the tensor ${dst.dtype}`);
+    }
+    sameDevice("assign", dst, src);
+    assignInto(dst, src);
+    return this;
   }
 
   /** Back-propagates from this tensor: scalars need no argument; others take `grad`. */
@@ -200,34 +255,27 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     if (grad) {
       // An upstream gradient of another shape would flow through the graph unchecked and
       // leave gradients of the wrong shapes in the leaves.
-      const shape = this.shape as readonly number[];
-      if (grad.rank !== shape.length || grad.shape.some((d, i) => d !== shape[i])) {
+      if (grad.rank !== this.rank || grad.shape.some((d, i) => d !== this.shape[i])) {
         throw new ShapeError(
           `backward: the gradient has shape [${grad.shape}], the tensor [${this.shape}]`,
         );
       }
-      elementwise.sameDevice("backward", this, grad);
-      elementwise.requireFloat("backward", grad);
+      sameDevice("backward", this, grad);
+      requireFloat("backward", grad);
     }
-    if (!this.#node && this.#graphFreed) {
-      throw new Error(freedGraphMessage(this));
+    if (!this.#node && this.#graphFreed) throw new Error(freedGraphMessage(`${this.shape}`));
+    const seed = grad ? rawOfTensor(grad) : fill(this.device, this.shape as readonly number[], 1);
+    try {
+      if (this.#node) await runBackward<AnyTensor>(this, seed, graph);
+      else this.#accumulateGrad(seed.alias());
+    } finally {
+      if (!grad) seed.dispose();
     }
-    if (!this.#node) {
-      this._accumulateGrad(grad ? grad.alias() : elementwise.onesLike(this));
-      return;
-    }
-    const seed = grad ?? elementwise.onesLike(this);
-    await runBackward(this, seed);
-    if (!grad) seed.dispose();
   }
 
   /** Reads the data back as a flat typed array (waits for the GPU). */
   async data(): Promise<D extends "i32" ? Int32Array : Float32Array> {
-    const source = this.isContiguous ? this : shapeOps.contiguous(this);
-    const bytes = await this.device.read(source.storage.buffer, 0, this.size * 4);
-    if (source !== this) source.dispose();
-    return (this.dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes)) as D extends
-      "i32" ? Int32Array : Float32Array;
+    return await download(rawOfTensor(this)) as D extends "i32" ? Int32Array : Float32Array;
   }
 
   /** Reads the data back as nested arrays matching the shape. */
@@ -244,9 +292,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return (await this.data())[0];
   }
 
-  /** Copies to another device (through the host; WebGPU devices share no memory). */
-  to(device: Device): Promise<Tensor<S, D>> {
-    return copyToDevice(this, device);
+  /**
+   * Copies to another device (through the host; WebGPU devices share no memory). The same
+   * data when already there, or the linked replica there (see `linkReplicas`).
+   */
+  async to(device: Device): Promise<Tensor<S, D>> {
+    return await applyAsync("to", [this], { device }) as Tensor<S, D>;
   }
 
   /** Checks the rank at run time and narrows the shape type to a tuple of that rank. */
@@ -266,85 +317,110 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return elementwise.add(this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("add", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this − other` with broadcasting. */
   sub<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "sub: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return elementwise.sub(this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("sub", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this · other` elementwise with broadcasting. */
   mul<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "mul: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return elementwise.mul(this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("mul", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this / other` elementwise with broadcasting. */
   div<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "div: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return elementwise.div(this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("div", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `−this`. */
   neg(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "neg") as Tensor<S, D>;
+    return apply("neg", [this], {}) as Tensor<S, D>;
   }
 
   /** `e^this`. */
   exp(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "exp") as Tensor<S, D>;
+    return apply("exp", [this], {}) as Tensor<S, D>;
   }
 
   /** Natural logarithm. */
   log(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "log") as Tensor<S, D>;
+    return apply("log", [this], {}) as Tensor<S, D>;
   }
 
   /** Square root. */
   sqrt(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "sqrt") as Tensor<S, D>;
+    return apply("sqrt", [this], {}) as Tensor<S, D>;
   }
 
   /** `this^exponent` for a scalar exponent. */
   pow(exponent: number): Tensor<S, D> {
-    return elementwise.unaryOp(this, "pow", exponent) as Tensor<S, D>;
+    return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
 
   /** `max(this, 0)`. */
   relu(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "relu") as Tensor<S, D>;
+    return apply("relu", [this], {}) as Tensor<S, D>;
   }
 
   /** Hyperbolic tangent. */
   tanh(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "tanh") as Tensor<S, D>;
+    return apply("tanh", [this], {}) as Tensor<S, D>;
   }
 
   /** Logistic sigmoid. */
   sigmoid(): Tensor<S, D> {
-    return elementwise.unaryOp(this, "sigmoid") as Tensor<S, D>;
+    return apply("sigmoid", [this], {}) as Tensor<S, D>;
   }
 
   // Reductions -------------------------------------------------------------------------------
 
   /** Sum over `axes` (all when omitted). */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return reduce.sum(this, axes, keepdim);
+    return apply("sum", [this], { axes: normalizeAxes(axes, this.rank, "sum"), keepdim });
   }
 
   /** Mean over `axes` (all when omitted). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return reduce.mean(this, axes, keepdim);
+    const list = normalizeAxes(axes, this.rank, "mean");
+    const total = this.sum(list, keepdim);
+    const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
+    total.dispose();
+    return out;
   }
 
   /** Maximum over `axes`; the gradient is shared equally among tied maxima. */
   max(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return reduce.max(this, axes, keepdim);
+    return apply("max", [this], { axes: normalizeAxes(axes, this.rank, "max"), keepdim });
+  }
+
+  /** Softmax along `axis` (default last). */
+  softmax(axis = -1): Tensor<S, "f32"> {
+    const z = shiftedByMax(this, axis);
+    const e = z.exp();
+    const total = e.sum(axis, true);
+    const out = e.div(total);
+    [z, e, total].forEach((t) => t.dispose());
+    return out as Tensor<S, "f32">;
+  }
+
+  /** Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`. */
+  logSoftmax(axis = -1): Tensor<S, "f32"> {
+    const z = shiftedByMax(this, axis);
+    const e = z.exp();
+    const total = e.sum(axis, true);
+    const logTotal = total.log();
+    const out = z.sub(logTotal);
+    [z, e, total, logTotal].forEach((t) => t.dispose());
+    return out as Tensor<S, "f32">;
   }
 
   // Linear algebra ---------------------------------------------------------------------------
@@ -359,7 +435,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       & Tensor<readonly [K2, N], "f32">
       & Check<DimsAgree<K, K2>, "matmul: inner dimensions differ">,
   ): Tensor<[M, N], "f32"> {
-    return matmul(this, other) as Tensor<[M, N], "f32">;
+    return apply("matmul", [this, other], {}) as Tensor<[M, N], "f32">;
   }
 
   /** Batched matrix product `[B, M, K]` × `[B, K, N]` (a batch size of 1 broadcasts). */
@@ -369,54 +445,58 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       & Tensor<readonly [Dim, K2, N], "f32">
       & Check<DimsAgree<K, K2>, "bmm: inner dimensions differ">,
   ): Tensor<[B, M, N], "f32"> {
-    return matmul(this, other) as Tensor<[B, M, N], "f32">;
+    return apply("matmul", [this, other], {}) as Tensor<[B, M, N], "f32">;
   }
 
   /** The transpose of a matrix, as a view (no copy). */
   T<A extends Dim, B extends Dim>(this: Tensor<readonly [A, B], D>): Tensor<[B, A], D> {
-    return shapeOps.transpose(this, 0, 1) as Tensor<[B, A], D>;
+    return this.transpose(0, 1) as Tensor<[B, A], D>;
   }
 
   // Shape ------------------------------------------------------------------------------------
 
   /** The same elements in a new shape (one dimension may be −1). Copies only if not contiguous. */
   reshape<const R extends readonly number[]>(shape: R): Tensor<R, D> {
-    return shapeOps.reshape(this, shape) as Tensor<R, D>;
+    return apply("reshape", [this], { shape: resolveShape(this, shape) }) as Tensor<R, D>;
   }
 
   /** Swaps two axes, as a view. */
   transpose(axis0: number, axis1: number): Tensor<Shape, D> {
-    return shapeOps.transpose(this, axis0, axis1);
+    const [a, b] = [axis0, axis1].map((axis) => normalizeAxes(axis, this.rank, "transpose")[0]);
+    const order = this.shape.map((_, i) => i);
+    [order[a], order[b]] = [order[b], order[a]];
+    return this.permute(order);
   }
 
   /** Reorders axes, as a view. */
   permute(order: readonly number[]): Tensor<Shape, D> {
-    return shapeOps.permute(this, order);
+    const axes = order.map((a) => (a < 0 ? a + this.rank : a));
+    if (
+      axes.length !== this.rank || new Set(axes).size !== this.rank ||
+      axes.some((a) => a < 0 || a >= this.rank)
+    ) {
+      throw new ShapeError(`permute: [${order}] is not a permutation of ${this.rank} axes`);
+    }
+    return apply("permute", [this], { order: axes }) as Tensor<Shape, D>;
   }
 
-  /** A contiguous copy of a view (or this tensor's data, shared, if already contiguous). */
+  /** A contiguous copy of a view (or this tensor itself, if already contiguous). */
   contiguous(): Tensor<S, D> {
-    return shapeOps.contiguous(this) as Tensor<S, D>;
+    return this.isContiguous ? this : apply("contiguous", [this], {}) as Tensor<S, D>;
   }
 
-  /** Elements `[start, end)` along `axis`, copied. */
+  /** Elements `[start, end)` along `axis` (negative indices count from the end), copied. */
   slice(axis: number, start: number, end: number): Tensor<Shape, D> {
-    return shapeOps.slice(this, axis, start, end);
-  }
-
-  /** Softmax along `axis` (default last). */
-  softmax(axis = -1): Tensor<S, "f32"> {
-    return softmax(this as Tensor<Shape, "f32">, axis) as Tensor<S, "f32">;
-  }
-
-  /** Log-softmax along `axis` (default last), computed stably. */
-  logSoftmax(axis = -1): Tensor<S, "f32"> {
-    return logSoftmax(this as Tensor<Shape, "f32">, axis) as Tensor<S, "f32">;
-  }
-
-  /** Whether ops on this tensor currently record the graph. */
-  get tracksGrad(): boolean {
-    return this.requiresGrad && isGradEnabled();
+    const a = normalizeAxes(axis, this.rank, "slice")[0];
+    const length = this.shape[a] as number;
+    const from = start < 0 ? start + length : start;
+    const to = end < 0 ? end + length : Math.min(end, length);
+    if (from < 0 || from > to || to > length) {
+      throw new ShapeError(
+        `slice: [${start}, ${end}) is out of range for axis ${a} of [${this.shape}]`,
+      );
+    }
+    return apply("slice", [this], { axis: a, start: from, end: to }) as Tensor<Shape, D>;
   }
 }
 
@@ -425,10 +505,121 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
  * hold its saved tensors forever; once the tensor that owns a node is garbage, its saved
  * tensors are released. Use `noGrad` to avoid recording in the first place.
  */
-const unreleasedGraphs = new FinalizationRegistry<GradNode>((node) => node.release());
+const unreleasedGraphs = new FinalizationRegistry<GradNode<AnyTensor>>((node) => node.release());
 
-/** Nested number arrays, as `toArray()` returns them. */
-export type NestedArray = number | NestedArray[];
+/** Whether an op on `inputs` records the graph now. */
+export function isRecording(inputs: readonly AnyTensor[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t.requiresGrad);
+}
+
+/** Attaches the node of `op` to `out` when recording; otherwise drops what the rule saved. */
+function record<K extends Op>(
+  out: AnyTensor,
+  op: K,
+  inputs: readonly AnyTensor[],
+  params: OpParams[K],
+  ctx: Context,
+): AnyTensor {
+  if (!ctx.recording) {
+    ctx.release();
+    return out;
+  }
+  attachNode(out, {
+    op,
+    inputs,
+    backward: (grad) => rules[op].backward(grad, params, ctx),
+    release: () => ctx.release(),
+  });
+  return out;
+}
+
+/**
+ * Applies op `op` to `inputs`: runs its forward rule on their data, wraps the result, and
+ * records the backward when any input requires a gradient. Internal to the tensor layer.
+ */
+export function apply<K extends Exclude<Op, AsyncOp>>(
+  op: K,
+  inputs: readonly AnyTensor[],
+  params: OpParams[K],
+): Tensor<Shape, "f32"> {
+  const raws = inputs.map(rawOfTensor);
+  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
+  const out = (rules[op] as (typeof rules)[K]).forward(raws, params, ctx) as RawTensor;
+  return record(wrap(out), op, inputs, params, ctx) as Tensor<Shape, "f32">;
+}
+
+/** {@link apply} for the ops whose forward waits for the host. */
+export async function applyAsync<K extends AsyncOp>(
+  op: K,
+  inputs: readonly AnyTensor[],
+  params: OpParams[K],
+): Promise<AnyTensor> {
+  const raws = inputs.map(rawOfTensor);
+  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
+  const out = await (rules[op] as (typeof rules)[K]).forward(raws, params, ctx);
+  return record(wrap(out), op, inputs, params, ctx);
+}
+
+/** The raw data of a tensor, for the tensor layer's fused ops (throws once disposed). */
+export function rawOf(t: AnyTensor): RawTensor {
+  return rawOfTensor(t);
+}
+
+/** A tensor that owns `raw` (for the tensor layer's creation functions and fused ops). */
+export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
+  raw: RawTensor,
+  requiresGrad = false,
+): Tensor<S, D> {
+  return wrap(raw, requiresGrad) as Tensor<S, D>;
+}
+
+/** The op whose recorded node made `t`, or null for a leaf or an unrecorded result. */
+export function recordedOp(t: AnyTensor): string | null {
+  return graph.node(t)?.op ?? null;
+}
+
+/** The metadata the checks read, for tensors and raw tensors alike. */
+export function described(t: AnyTensor): Described {
+  return { shape: t.shape as readonly number[], dtype: t.dtype, device: t.device };
+}
+
+/** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
+function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
+  requireFloat("softmax", x);
+  const peak = noGrad(() => x.max(axis, true));
+  const out = x.sub(peak as AnyTensor);
+  peak.dispose();
+  return out as Tensor<Shape, "f32">;
+}
+
+/** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */
+function arithmetic(
+  op: "add" | "sub" | "mul" | "div",
+  a: AnyTensor,
+  b: AnyTensor | number,
+): AnyTensor {
+  if (typeof b !== "number") return apply(op, [a, b], {});
+  if (!Number.isFinite(b) && op !== "mul") {
+    throw new RangeError(`${op}: the scalar operand is ${b}`);
+  }
+  if (op === "div" && b === 0) throw new RangeError("div: division by the scalar 0");
+  if (op === "add" || op === "sub") {
+    return apply("addScalar", [a], { value: op === "add" ? b : -b });
+  }
+  return apply("mulScalar", [a], { value: op === "mul" ? b : 1 / b });
+}
+
+/** Resolves a single −1 and checks the element count. */
+function resolveShape(x: AnyTensor, shape: readonly number[]): number[] {
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 1) throw new ShapeError(`reshape: at most one −1 in [${shape}]`);
+  const known = numel(shape.filter((d) => d !== -1));
+  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
+  if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(`reshape: cannot view [${x.shape}] (${x.size} elements) as [${shape}]`);
+  }
+  return resolved;
+}
 
 function nest(flat: number[], shape: readonly number[]): NestedArray {
   if (shape.length === 0) return flat[0];

@@ -1,22 +1,22 @@
 /**
- * Copies between devices. WebGPU devices share no memory, so data crosses through the host: a
- * readback on the source, then a write on the destination straight from the mapped range.
+ * Moving tensors between devices. WebGPU devices share no memory, so data crosses through the
+ * host: a readback on the source, then a write on the destination straight from the mapped
+ * range.
  *
  * Every host wait costs at least one turn of Deno's map polling loop (about 10 ms), so the unit
  * here is a *set* of moves: {@link transfer} moves several tensors, in any directions, with one
  * host wait, and its backward moves all their gradients back with one wait too. Data that starts
  * on the host is written to every device that needs it ({@link linkReplicas}), never copied
- * from one device to another.
+ * from one device to another. The rules are in `_rules/transfer.ts`.
  *
  * @module
  */
 
-import { Device, StagingBuffer } from "../kernels/device.ts";
-import { isGradEnabled, recordOp } from "./_autograd.ts";
-import type { DType, Shape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
-import { empty } from "./ops_elementwise.ts";
-import { contiguous } from "./ops_shape.ts";
+import { type Device, StagingBuffer } from "../kernels/device.ts";
+import type { TransferState } from "./_rules/rule.ts";
+import { linkReplicaData } from "./_rules/transfer.ts";
+import { transferAll } from "./_primitives.ts";
+import { apply, applyAsync, fromRaw, isRecording, rawOf, type Tensor } from "./tensor.ts";
 
 /**
  * The staging buffers of one recurring transfer (a cut between a split model's towers), one per
@@ -68,50 +68,13 @@ export class TransferChannel {
 }
 
 /**
- * Copies each source to its target device with one host wait (no autograd). Resolves once the
- * copies are under way: their data arrives in the background, and work recorded on them waits
- * for it.
- */
-async function move(
-  moves: readonly (readonly [Tensor, Device])[],
-  channel?: TransferChannel,
-): Promise<Tensor[]> {
-  const directions = new Map<string, number>();
-  const staging = await Promise.all(moves.map(([t, target]) => {
-    const direction = `${t.device.label}>${target.label}`;
-    const nth = directions.get(direction) ?? 0;
-    directions.set(direction, nth + 1);
-    return channel?.staging(t.device, target, nth);
-  }));
-  const sources = moves.map(([t]) => contiguous(t));
-  const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
-  try {
-    const done = Device.copyAcross(sources.map((source, i) => ({
-      source: source.storage.buffer,
-      target: outs[i].storage.buffer,
-      bytes: source.size * 4,
-      staging: staging[i],
-    })));
-    // A failure stops the devices involved; their next read or sync raises it.
-    done.catch(() => {});
-  } catch (error) {
-    for (const out of outs) out.dispose();
-    throw error;
-  } finally {
-    sources.forEach((s, i) => s !== moves[i][0] && s.dispose());
-  }
-  return outs;
-}
-
-/**
  * Moves tensors between devices, `[tensor, destination]` each, in one host round trip, and
  * returns the copies in order. As an autograd op it is one node: its backward runs once every
  * copy's gradient is known and returns them all in one round trip too.
  *
  * @example Two towers swap their activations
  * ```ts
- * import { Device, tensor } from "../mod.ts";
- * import { transfer } from "./transfer.ts";
+ * import { Device, tensor, transfer } from "../mod.ts";
  * const [a, b] = await Device.acquireMany(2);
  * const x = tensor([1, 2], { device: a }), y = tensor([3, 4], { device: b });
  * const [yOnA, xOnB] = await transfer([[y, a], [x, b]]);
@@ -122,38 +85,19 @@ export async function transfer<const M extends readonly (readonly [Tensor, Devic
   moves: M,
   channel?: TransferChannel,
 ): Promise<{ -readonly [K in keyof M]: M[K][0] }> {
-  const outs = await move(moves, channel);
+  type Out = { -readonly [K in keyof M]: M[K][0] };
   const inputs = moves.map(([t]) => t);
-  if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad)) {
-    return outs as { -readonly [K in keyof M]: M[K][0] };
+  const staging = channel ? channel.staging.bind(channel) : undefined;
+  if (!isRecording(inputs)) {
+    const outs = await transferAll(moves.map(([t, d]) => [rawOf(t), d]), staging);
+    return outs.map((out) => fromRaw(out)) as Out;
   }
-  // A node belongs to one output, yet the copies' gradients must travel together. A token
-  // stands for the whole transfer: each copy's node hands its gradient over and gives the token
-  // a (dummy) gradient, so the token's node runs after all of them and moves every gradient back.
-  // Only the token's node matters: its data is freed at once.
-  const grads: (Tensor | null)[] = outs.map(() => null);
-  const token = empty(inputs[0].device, [1], "f32", "transfer token");
-  recordOp(token, "transfer", inputs, [], () => async () => {
-    const pending = grads.flatMap((g, i) => (g ? [i] : []));
-    try {
-      const back = await move(pending.map((i) => [grads[i]!, inputs[i].device]), channel);
-      return inputs.map((_, i) => back[pending.indexOf(i)] ?? null);
-    } finally {
-      for (const g of grads) g?.dispose();
-      grads.fill(null);
-    }
-  });
+  const state: TransferState = { targets: moves.map(([, d]) => d), staging, outs: [], grads: [] };
+  const token = await applyAsync("transfer", inputs, { state });
+  const outs = state.outs.map((_, index) => apply("transferOut", [token], { state, index }));
   token.dispose();
-  return outs.map((out, i) =>
-    recordOp(out, "transfer", [token], [], () => (g) => {
-      grads[i]?.dispose();
-      grads[i] = g.alias();
-      return [empty(token.device, [1], "f32", "transfer token")];
-    })
-  ) as { -readonly [K in keyof M]: M[K][0] };
+  return outs as unknown as Out;
 }
-
-const replicas = new WeakMap<Tensor, readonly Tensor[]>();
 
 /**
  * Declares tensors on different devices to hold the same data (written from the host to each,
@@ -162,34 +106,16 @@ const replicas = new WeakMap<Tensor, readonly Tensor[]>();
  *
  * @example
  * ```ts
- * import { Device, Generator } from "../mod.ts";
- * import { linkReplicas } from "./transfer.ts";
+ * import { Device, Generator, linkReplicas } from "../mod.ts";
  * const [a, b] = await Device.acquireMany(2);
  * const g = new Generator(7), start = g.state();
  * const onA = g.normal([4], 0, 1, a);
  * g.setState(start);
  * const onB = g.normal([4], 0, 1, b);
  * linkReplicas([onA, onB]);
- * console.log((await onA.to(b)).storage === onB.storage); // true
+ * console.log((await onA.to(b)).device === b); // true, and no copy was made
  * ```
  */
 export function linkReplicas(copies: readonly Tensor[]): void {
-  for (const copy of copies) replicas.set(copy, copies);
-}
-
-/**
- * `t` on `device`: the same data when already there, the linked replica when there is one,
- * otherwise a copy through the host.
- */
-export async function copyToDevice<S extends Shape, D extends DType>(
-  t: Tensor<S, D>,
-  device: Device,
-): Promise<Tensor<S, D>> {
-  const here = t.device === device ? t : t.requiresGrad
-    ? undefined // a replica is a separate leaf: the gradient must flow back to `t`
-    : replicas.get(t)?.find((r) => r.device === device);
-  if (here && !here.disposed) {
-    return recordOp(here.alias(), "to", [t], [], () => (g) => [g.alias()]) as Tensor<S, D>;
-  }
-  return (await transfer([[t, device]] as const))[0];
+  linkReplicaData(copies.map(rawOf));
 }

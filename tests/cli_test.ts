@@ -11,7 +11,7 @@ import { cli, tinySynthetic } from "./_cli.ts";
 Deno.test("--help of the program and of every command", async () => {
   const top = await cli("--help");
   assert.equal(top.code, 0);
-  for (const c of ["train", "eval", "summary", "prepare", "bench"]) {
+  for (const c of ["train", "eval", "summary", "prepare", "bench", "experiment"]) {
     assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
   }
   const expected: Record<string, RegExp[]> = {
@@ -70,7 +70,7 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--formulation", "adam"], /--formulation must be one of paper, pytorch/],
     [["train", "--momentum", "1"], /--momentum must be less than 1/],
     [["train", "--devices", "3"], /--devices must be at most 2/],
-    [["train", "--model", "huge"], /--model must be one of small, full, got 'huge'/],
+    [["train", "--model", "huge"], /--model must be one of small, full, figure1, got 'huge'/],
     [["train", "--lr"], /--lr needs a value/],
     [["train", "--data", "/nonexistent/folder"], /not a folder/],
     [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],

@@ -14,9 +14,10 @@ import {
   EXPERIMENT_JSON,
   ExperimentMismatchError,
   FINAL_JSON,
-  REPORT_MD,
+  loadExperiment,
   runExperiment,
 } from "../train/experiment/mod.ts";
+import { renderClaimSvg, renderReport } from "../cli/_experiment_report.ts";
 import { appendEpochMetrics, type EpochMetrics } from "../train/run_log.ts";
 
 function row(epoch: number, trainTop1: number, valTop1: number): EpochMetrics {
@@ -106,7 +107,7 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
     assert.ok(Math.abs(c.ratioOfMeans - 3) < 0.1, `ratio ${c.ratioOfMeans}`);
     assert.equal(c.verdict, "holds");
 
-    const report = await Deno.readTextFile(join(dir, REPORT_MD));
+    const report = renderReport([result]);
     assert.match(
       report,
       /\| ReLU against tanh \(Figure 1\) \(§3.1, Figure 1\) \| epochs to the target/,
@@ -114,7 +115,7 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
     assert.match(report, /ratio ×2\.\d\d|ratio ×3\.\d\d/);
     assert.match(report, /\| holds \|/);
     assert.match(report, /stand-in data; 8 epochs; seeds 0, 1, 2; target training error 25%/);
-    const svg = await Deno.readTextFile(join(dir, "curves.svg"));
+    const svg = renderClaimSvg(result);
     assert.match(svg, /ReLU \(mean of 3\)/);
     assert.match(svg, /target 25%/);
 
@@ -127,6 +128,11 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
       (e) => e instanceof ExperimentMismatchError && /epochs differ/.test(e.message),
     );
     assert.match(await Deno.readTextFile(join(dir, EXPERIMENT_JSON)), /"claim": "relu"/);
+    // The finished set, read back from its folder, compares the same.
+    const loaded = await loadExperiment(dir, "relu");
+    assert.deepEqual(loaded?.comparisons.map((x) => x.effects), [c.effects]);
+    assert.deepEqual(loaded?.seeds, [0, 1, 2]);
+    assert.equal(await loadExperiment(dir, "lrn"), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

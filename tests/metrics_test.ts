@@ -13,7 +13,7 @@ import { Generator } from "../tensor/random.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { tenCrop } from "../train/data/augment.ts";
 import { evaluate } from "../train/evaluate.ts";
-import { StepStatistics } from "../train/_step_stats.ts";
+import { StepGuard } from "../tensor/step_guard.ts";
 import { formatDuration, ProgressReporter } from "../cli/progress.ts";
 import { mulberry32, topKErrors } from "./_reference.ts";
 
@@ -74,12 +74,12 @@ Deno.test("topKErrors (the host reference)", async (t) => {
 
 /** Top-1 and top-5 error counts of a batch, counted on the GPU as training counts them. */
 async function gpuTopK(logits: number[], classes: number, labels: number[]): Promise<number[]> {
-  const stats = new StepStatistics(device);
+  const stats = new StepGuard(device);
   const n = labels.length;
   const scores = fromTypedArray(f32(logits), [n, classes]);
   const y = fromTypedArray(i32(labels), [n], { dtype: "i32" });
   const loss = fromTypedArray(f32([0]), [1]);
-  stats.record(loss, scores, y, false);
+  stats.record(loss, scores, y);
   const s = await stats.drain();
   for (const t of [scores, y, loss]) t.dispose();
   stats.dispose();

@@ -6,16 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
+import { defaultDevice, fromTypedArray, keep, StepGuard, type Tensor, tensor } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
+import { sgdCheck, sgdUpdate } from "../kernels/sgd.ts";
 import {
   countTopKErrors,
   decodeStepStats,
   initialStepStats,
-  sgdUpdate,
   STEP_STATS_BYTES,
-  stepGuard,
-} from "../kernels/sgd.ts";
+} from "../kernels/step_stats.ts";
 import { SGD, type SgdFormulation } from "../train/sgd.ts";
 import { type F64, f64, mulberry32, sgdPaperStep, sgdTorchStep, topKErrors } from "./_reference.ts";
 
@@ -157,22 +156,21 @@ Deno.test("a lowered guard flag skips the update; a raised one lets it run", asy
   const n = 8;
   const w = keep(fromTypedArray(new Float32Array(n).fill(1), [n]));
   const opt = new SGD({ params: [w], lr: 0.1, momentum: 0.9, weightDecay: 0 });
-  const stats = device.alloc(STEP_STATS_BYTES);
-  device.write(stats, initialStepStats());
-  const loss = device.alloc(4);
+  const guard = new StepGuard(device);
   for (const value of [NaN, Infinity, 2.5]) {
-    device.write(loss, new Float32Array([value]));
-    stepGuard(device, loss, stats, 16);
+    const loss = tensor([value]);
+    guard.begin(loss, 16);
     w.grad = keep(fromTypedArray(new Float32Array(n).fill(1), [n])) as Tensor<
       typeof w.shape,
       "f32"
     >;
-    opt.step({ guard: stats });
+    opt.step({ guard });
     opt.zeroGrad();
+    loss.dispose();
   }
   // Only the finite step moved w: 1 − 0.1·1.
   assertClose(await w.data(), new Float32Array(n).fill(0.9), 1e-7, "w");
-  const s = decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES));
+  const s = await guard.read();
   assert.equal(s.lastOk, true);
   assert.equal(s.consecutiveNonFinite, 0);
   assert.equal(s.totalNonFinite, 2);
@@ -181,16 +179,105 @@ Deno.test("a lowered guard flag skips the update; a raised one lets it run", asy
   assert.equal(s.steps, 1);
   assert.equal(s.images, 16);
   assert.equal(s.lossSum, 2.5 * 16);
-  // A guard on another device is an error, not a silent skip.
+  // A guard whose loss lives on another device needs the host to settle: an error, not a skip.
   const other = await Device.acquire();
-  const foreign = other.alloc(STEP_STATS_BYTES);
+  const foreign = new StepGuard(other);
+  const remoteLoss = tensor([1], { device: other });
+  foreign.begin(remoteLoss, 1);
   w.grad = keep(fromTypedArray(new Float32Array(n), [n])) as Tensor<typeof w.shape, "f32">;
-  assert.throws(() => opt.step({ guard: foreign }), /guard is on/);
+  assert.throws(() => opt.step({ guard: foreign }), /live on 2 devices/);
   opt.zeroGrad();
+  remoteLoss.dispose();
+  foreign.dispose();
+  guard.dispose();
   opt.dispose();
   w.dispose();
-  device.release(stats);
-  device.release(loss);
+  other.destroy();
+});
+
+/** Runs one guarded step of `opt` on `w` with a finite loss and gradient `g`. */
+async function guardedStep(opt: SGD, w: Tensor, g: Float32Array, guard: StepGuard) {
+  const loss = tensor([1]);
+  guard.begin(loss, 4);
+  w.grad = keep(fromTypedArray(g, [g.length]));
+  opt.check(guard);
+  await guard.settle();
+  opt.step({ guard });
+  opt.zeroGrad();
+  loss.dispose();
+}
+
+Deno.test("a non-finite gradient or updated weight skips every update: weights and momentum stay", async () => {
+  const w0 = new Float32Array([1, -2, 3, 0.5, 7]); // 5: a ragged vec4 tail
+  const a = keep(fromTypedArray(w0.slice(), [5]));
+  const b = keep(fromTypedArray(new Float32Array([4, 4, 4]), [3]));
+  const opt = new SGD([
+    { params: [a], names: ["a"], lr: 0.1, momentum: 0.9, weightDecay: 0 },
+    { params: [b], names: ["b"], lr: 0.1, momentum: 0.9, weightDecay: 0 },
+  ]);
+  const guard = new StepGuard(device);
+  // One good step builds momentum in both.
+  await guardedStep(opt, a, new Float32Array(5).fill(1), guard);
+  b.grad = keep(fromTypedArray(new Float32Array(3).fill(1), [3]));
+  opt.step();
+  opt.zeroGrad();
+  const snapshot = async () => [
+    Array.from(await a.data()),
+    Array.from(await b.data()),
+    Array.from(await opt.velocity(a)!.data()),
+    Array.from(await opt.velocity(b)!.data()),
+  ];
+  const before = await snapshot();
+  // A NaN in one parameter's gradient: neither parameter moves.
+  const loss = tensor([0.5]);
+  guard.begin(loss, 4);
+  a.grad = keep(fromTypedArray(new Float32Array([1, 1, NaN, 1, 1]), [5]));
+  b.grad = keep(fromTypedArray(new Float32Array(3).fill(1), [3]));
+  opt.step({ guard });
+  opt.zeroGrad();
+  loss.dispose();
+  assert.deepEqual(await snapshot(), before, "a NaN gradient changed a weight or a velocity");
+  // A learning rate so large that the new weights overflow to ±∞: skipped too.
+  opt.setLearningRate(1e38);
+  await guardedStep(opt, a, new Float32Array(5).fill(1e10), guard);
+  assert.deepEqual(await snapshot(), before, "an overflowing update was applied");
+  const s = await guard.read();
+  assert.deepEqual([s.steps, s.skipped, s.consecutiveNonFinite], [1, 2, 2]);
+  // A finite update afterwards runs and resets the run of skipped steps.
+  opt.setLearningRate(0.1);
+  await guardedStep(opt, a, new Float32Array(5).fill(1), guard);
+  assert.notDeepEqual(Array.from(await a.data()), before[0]);
+  assert.equal((await guard.read()).consecutiveNonFinite, 0);
+  guard.dispose();
+  opt.dispose();
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test("sgdCheck ignores padding lanes and checks every binding window", async () => {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const maxBindingBytes = Math.max(align, 256);
+  const n = Math.floor((maxBindingBytes / 4) * 2.5) + 1; // windows and a ragged tail
+  const h = { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 } as const;
+  const weight = device.alloc(n * 4), velocity = device.alloc(n * 4), grad = device.alloc(n * 4);
+  const flag = device.alloc(16);
+  // Garbage past the end of the data must not count.
+  const padded = Math.ceil(n / 4) * 4;
+  device.write(weight, new Float32Array(padded).fill(NaN).fill(1, 0, n));
+  device.write(velocity, new Float32Array(padded));
+  const check = async (bad: number | null) => {
+    const g = new Float32Array(padded).fill(Infinity).fill(1, 0, n);
+    if (bad !== null) g[bad] = NaN;
+    device.write(grad, g);
+    device.write(flag, new Uint32Array([1, 0, 0, 0]));
+    sgdCheck(device, { weight, velocity, grad, n }, h, flag, { maxBindingBytes });
+    return new Uint32Array(await device.read(flag, 0, 4))[0];
+  };
+  assert.equal(await check(null), 1, "padding lanes lowered the flag");
+  for (const bad of [0, Math.floor(n / 2), n - 1]) {
+    assert.equal(await check(bad), 0, `element ${bad}`);
+  }
+  for (const b of [weight, velocity, grad, flag]) device.release(b);
 });
 
 Deno.test("GPU top-k error counts equal topKErrors on the host", async () => {

@@ -16,27 +16,44 @@
 
 import type { Module } from "../nn/module.ts";
 import type { GeneratorState } from "../tensor/random.ts";
+import type { StepTotals } from "../tensor/step_guard.ts";
 import type { DataLoaderState } from "./data/loader.ts";
 import type { EvalResult } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
-import type { EpochMetrics } from "./run_log.ts";
 
-/** Metric totals of an epoch in progress (host-side, float64). */
-export interface PartialEpoch {
-  /** Image-weighted sum of the losses (mean loss × images) of the accepted steps. */
-  lossSum: number;
-  /** Accepted steps. */
-  steps: number;
-  /** Images in accepted steps. */
-  images: number;
-  /** Skipped (non-finite) steps. */
-  skipped: number;
-  /** Images in skipped steps. */
-  skippedImages: number;
-  /** Top-1 errors in accepted steps. */
-  top1: number;
-  /** Top-5 errors in accepted steps. */
-  top5: number;
+/** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
+export interface EpochMetrics {
+  /** Epoch number, 1-based. */
+  epoch: number;
+  /** Optimiser steps completed since the start of training. */
+  step: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+  /** Mean training loss. */
+  trainLoss: number;
+  /** Training top-1 error rate. */
+  trainTop1: number;
+  /** Training top-5 error rate. */
+  trainTop5: number;
+  /** Validation loss. */
+  valLoss: number;
+  /** Validation top-1 error rate. */
+  valTop1: number;
+  /** Validation top-5 error rate. */
+  valTop5: number;
+  /** Training throughput. */
+  imagesPerSec: number;
+  /** Wall-clock seconds of the epoch. */
+  seconds: number;
+  /** Steps skipped for a non-finite loss. */
+  skippedSteps: number;
+}
+
+/**
+ * Metric totals of an epoch in progress (host-side, float64): the step guard's totals summed
+ * over the readbacks so far, and the time spent.
+ */
+export interface PartialEpoch extends StepTotals {
   /** Seconds spent in the epoch so far. */
   seconds: number;
 }

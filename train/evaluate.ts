@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { fromTypedArray, replicate } from "../tensor/creation.ts";
@@ -15,7 +15,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import type { AugmentOptions } from "./data/augment.ts";
 import type { Dataset } from "./data/dataset.ts";
 import { DataLoader } from "./data/loader.ts";
-import { StepStatistics } from "./_step_stats.ts";
+import { StepGuard } from "../tensor/step_guard.ts";
 
 /**
  * A loss: logits `[N, classes]` and i32 labels `[N]` to the batch's mean loss, a one-element
@@ -88,7 +88,7 @@ export async function evaluate(
     crops: tenCrop ? "ten" : "center",
     prefetch: options.prefetch ?? 2,
   });
-  const stats = new StepStatistics(device);
+  const stats = new StepGuard(device);
   const start = performance.now();
   model.eval();
   try {
@@ -104,9 +104,9 @@ export async function evaluate(
           if (tenCrop) {
             const scores = logits.softmax(1).reshape([n, 10, classes]).mean(1);
             const loss = scores.add(1e-12).log().mul(oneHot(y, classes)).sum(1).mean().neg();
-            stats.record(loss, scores, y, false);
+            stats.record(loss, scores, y);
           } else {
-            stats.record(lossOf(logits, y), logits, y, false);
+            stats.record(lossOf(logits, y), logits, y);
           }
         })
       );

@@ -78,13 +78,7 @@ export type {
   TrainerContext,
 } from "./callback.ts";
 export { createTrainer, train, type TrainOptions } from "./train.ts";
-export {
-  type EvalResult,
-  evaluate,
-  type EvaluateOptions,
-  firstDevice,
-  type LossFunction,
-} from "./evaluate.ts";
+export { type EvalResult, evaluate, type EvaluateOptions, type LossFunction } from "./evaluate.ts";
 export {
   CHECKPOINT_POINTER,
   type CheckpointPointer,

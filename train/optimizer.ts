@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
+import type { StepGuard } from "../tensor/step_guard.ts";
 import type { StateValue } from "../nn/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -50,11 +50,12 @@ export interface OptimizerStateDict<
 /** Options of {@link Optimizer.step}. */
 export interface OptimizerStepOptions {
   /**
-   * The training loop's step guards (one for the device it lives on, or one per device): a
-   * parameter's update is skipped on the GPU when its device's guard flag is down (the step's
-   * loss was not finite). Without guards every update runs.
+   * The training step's guard, begun on its loss (`StepGuard.begin`): every update is skipped
+   * on the GPU when the loss, a gradient or an updated weight would be non-finite. With
+   * parameters on several devices, the loop runs {@link Optimizer.check} and
+   * `await guard.settle()` before `step`. Without a guard every update runs.
    */
-  guard?: GpuBuffer | ReadonlyMap<Device, GpuBuffer>;
+  guard?: StepGuard;
 }
 
 /**
@@ -83,6 +84,11 @@ export interface Optimizer {
   readonly paramGroups: readonly ParamGroup[];
   /** Updates every parameter that has a gradient (records GPU work; reads nothing back). */
   step(options?: OptimizerStepOptions): void;
+  /**
+   * Checks the updates `step` would make into `guard` without making them, lowering its flag
+   * when one would be non-finite (SGD: `sgdCheck` on every parameter).
+   */
+  check(guard: StepGuard): void;
   /** Frees every parameter's gradient. */
   zeroGrad(): void;
   /** The state, tensors included (read back only when this is called). */

@@ -8,13 +8,14 @@
  * @module
  */
 
-import type { Device, ProfileRow } from "../kernels/device.ts";
 import {
   autotune,
   autotuneChoices,
   autotuneEnabled,
+  type Device,
+  type ProfileRow,
   type TuneResult,
-} from "../kernels/autotune.ts";
+} from "../tensor/backend.ts";
 
 /** One row of the grouped table. */
 export interface ProfileGroup {

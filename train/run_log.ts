@@ -7,36 +7,10 @@
 
 import { join } from "node:path";
 import { namePath, writeAll, writeFileAtomic } from "../nn/_atomic.ts";
-import type { TrainerCallback } from "./callback.ts";
+import type { EpochMetrics, TrainerCallback } from "./callback.ts";
 import { formatLr } from "./_format.ts";
 
-/** One epoch's row. Error rates are fractions in [0, 1]; NaN means "not measured". */
-export interface EpochMetrics {
-  /** Epoch number, 1-based. */
-  epoch: number;
-  /** Optimiser steps completed since the start of training. */
-  step: number;
-  /** Learning rate used during the epoch. */
-  lr: number;
-  /** Mean training loss. */
-  trainLoss: number;
-  /** Training top-1 error rate. */
-  trainTop1: number;
-  /** Training top-5 error rate. */
-  trainTop5: number;
-  /** Validation loss. */
-  valLoss: number;
-  /** Validation top-1 error rate. */
-  valTop1: number;
-  /** Validation top-5 error rate. */
-  valTop5: number;
-  /** Training throughput. */
-  imagesPerSec: number;
-  /** Wall-clock seconds of the epoch. */
-  seconds: number;
-  /** Steps skipped for a non-finite loss. */
-  skippedSteps: number;
-}
+export type { EpochMetrics } from "./callback.ts";
 
 /**
  * File column names in their fixed order, with the {@linkcode EpochMetrics}

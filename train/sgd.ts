@@ -1,16 +1,24 @@
 /**
  * Stochastic gradient descent with momentum and weight decay, in the paper's formulation or
- * PyTorch's, over parameter groups. Each step is one fused GPU kernel per parameter
- * (`kernels/sgd.ts`); nothing is read back except when a checkpoint asks for the state.
+ * PyTorch's, over parameter groups. Each step is one fused update per parameter (the tensor
+ * layer's `sgdUpdate`); nothing is read back except when a checkpoint asks for the state.
+ * With a `StepGuard`, every update is first checked on the GPU (`sgdCheck`) and all of them
+ * are skipped when the loss, a gradient or an updated weight would be non-finite.
  *
  * @module
  */
 
-import type { Device, GpuBuffer } from "../kernels/device.ts";
-import { type SgdFormulation, type SgdHyperparameters, sgdUpdate } from "../kernels/sgd.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
+import {
+  sgdCheck,
+  type SgdFormulation,
+  type SgdHyperparameters,
+  type SgdSlot,
+  sgdUpdate,
+} from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
+import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type {
   Optimizer,
@@ -20,7 +28,7 @@ import type {
   ParamGroupState,
 } from "./optimizer.ts";
 
-export type { SgdFormulation } from "../kernels/sgd.ts";
+export type { SgdFormulation } from "../tensor/fused_sgd.ts";
 
 /** One parameter group as given to {@link SGD}. */
 export interface ParamGroupOptions {
@@ -196,10 +204,32 @@ export class SGD implements Optimizer {
 
   /**
    * Updates every parameter that has a gradient (parameters without one are skipped), one
-   * fused kernel each. Records GPU work only; returns the number of parameters updated.
+   * fused kernel each. Records GPU work only; returns the number of parameters updated. With a
+   * guard that the loop has not settled, checks every update first and settles it (one device).
    */
   step(options: OptimizerStepOptions = {}): number {
-    let updated = 0;
+    const { guard } = options;
+    if (guard?.pending) {
+      this.check(guard);
+      guard.settleOnDevice();
+    }
+    const updates = this.#updates();
+    for (const [slot, h] of updates) sgdUpdate(slot, h, guard);
+    if (updates.length > 0) this.#steps++;
+    return updates.length;
+  }
+
+  /**
+   * Checks the updates {@link SGD.step} would make into `guard`, without making them: its flag
+   * is lowered when a gradient, a new velocity or a new weight would hold a NaN or ±∞.
+   */
+  check(guard: StepGuard): void {
+    for (const [slot, h] of this.#updates()) sgdCheck(slot, h, guard);
+  }
+
+  /** Each parameter with a gradient: its slot and its group's hyperparameters. */
+  #updates(): [SgdSlot, SgdHyperparameters][] {
+    const out: [SgdSlot, SgdHyperparameters][] = [];
     for (const group of this.#groups) {
       const h: SgdHyperparameters = {
         formulation: group.formulation,
@@ -207,31 +237,16 @@ export class SGD implements Optimizer {
         momentum: group.momentum,
         weightDecay: group.weightDecay,
       };
-      group.params.forEach((p, pi) => {
-        const grad = p.grad;
+      group.params.forEach((param, pi) => {
+        const grad = param.grad;
         if (!grad) return;
-        if (grad.device !== p.device) {
+        if (grad.device !== param.device) {
           throw new Error(`SGD: the gradient of ${group.names[pi]} is on another device`);
         }
-        const g = grad.isContiguous ? grad : grad.contiguous();
-        const v = this.#velocityOf(p);
-        sgdUpdate(
-          p.device,
-          {
-            weight: p.storage.buffer,
-            velocity: v.storage.buffer,
-            grad: g.storage.buffer,
-            n: p.size,
-          },
-          h,
-          { guard: guardFor(options.guard, p.device, group.names[pi]) },
-        );
-        if (g !== grad) g.dispose();
-        updated++;
+        out.push([{ param, velocity: this.#velocityOf(param), grad }, h]);
       });
     }
-    if (updated > 0) this.#steps++;
-    return updated;
+    return out;
   }
 
   /** Frees every parameter's gradient (backward then starts from none). */
@@ -347,26 +362,6 @@ export class SGD implements Optimizer {
     }
     return v;
   }
-}
-
-function guardFor(
-  guard: OptimizerStepOptions["guard"],
-  device: Device,
-  name: string,
-): GpuBuffer | undefined {
-  if (guard === undefined) return undefined;
-  if (guard instanceof Map) {
-    const g = guard.get(device);
-    if (!g) throw new Error(`SGD.step: no guard for ${device.label}, where ${name} lives`);
-    return g;
-  }
-  const g = guard as GpuBuffer;
-  if (g.device !== device) {
-    throw new Error(
-      `SGD.step: the guard is on ${g.device.label}, but ${name} is on ${device.label}`,
-    );
-  }
-  return g;
 }
 
 function checkGroup(g: Omit<SgdParamGroup, "params" | "names">, index: number): void {

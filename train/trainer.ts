@@ -7,9 +7,10 @@
  * ## No per-step readback
  *
  * Reading a value back from the GPU waits for all queued work, so the loop never reads the
- * loss of a step. A guard on the GPU checks each loss for NaN/±∞ and lowers a flag that makes
- * the optimiser's updates of that step do nothing, and it keeps running totals of the loss and
- * the top-1/top-5 errors (`_step_stats.ts`). The totals are read back every `logEvery` steps
+ * loss of a step. A `StepGuard` keeps the step's verdict on the GPU: its flag is lowered when
+ * the loss, a gradient or an updated weight would be NaN/±∞ (the optimiser checks every update
+ * before making any), so a bad step changes no weight and no momentum; it also keeps running
+ * totals of the loss and the top-1/top-5 errors. The totals are read back every `logEvery` steps
  * and at the end of each epoch (the {@link TrainerCallback.onLog} hook). When a readback finds
  * `maxConsecutiveNonFinite` non-finite losses in a row, training stops with a
  * {@link NonFiniteLossError}; the updates of those steps were skipped, so the weights are the
@@ -32,7 +33,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { fromTypedArray, replicate } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
@@ -51,7 +52,7 @@ import { DataLoader, type LoaderBatch } from "./data/loader.ts";
 import { type EvalResult, evaluate, firstDevice, type LossFunction } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { type EpochMetrics, METRIC_COLUMNS } from "./run_log.ts";
-import { StepStatistics } from "./_step_stats.ts";
+import { StepGuard } from "../tensor/step_guard.ts";
 import { EventLoopTurns } from "./_event_loop.ts";
 import { plural } from "./_format.ts";
 
@@ -194,7 +195,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
 
   readonly #options: TrainerOptions<O>;
   readonly #loss: LossFunction;
-  readonly #stats: StepStatistics;
+  readonly #stats: StepGuard;
   readonly #logEvery: number;
   readonly #maxNonFinite: number;
   #epochsDone = 0;
@@ -234,7 +235,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
     this.#logEvery = Math.max(1, options.logEvery ?? 20);
     this.#maxNonFinite = Math.max(1, options.maxConsecutiveNonFinite ?? 10);
     const paramDevices = options.model.namedParameters().map(([, p]) => p.device);
-    this.#stats = new StepStatistics(this.device, paramDevices);
+    this.#stats = new StepGuard(this.device, paramDevices);
   }
 
   /** Completed epochs. */
@@ -479,10 +480,15 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       if (loss.size !== 1) {
         throw new RangeError(`the loss function returned shape [${loss.shape}], not one value`);
       }
-      this.#stats.record(loss, logits, y, true);
-      const guard = this.#stats.guard();
+      const guard = this.#stats;
+      guard.begin(loss, n);
       await loss.backward();
-      this.optimizer.step(await guard);
+      // Every update is checked before any is made; across devices the verdict goes through
+      // the host (one wait), on one device it stays on the GPU.
+      this.optimizer.check(guard);
+      await guard.settle();
+      this.optimizer.step({ guard });
+      guard.countTopK(logits, y);
       this.optimizer.zeroGrad();
     });
   }

@@ -2,8 +2,8 @@
  * The AlexNet paper's claims as runnable experiments: ReLU against tanh (Figure 1), two
  * towers, local response normalisation, overlapping pooling and dropout. A claim runs as two
  * arms that differ in one switch, with the same data and seeds, several seeds per arm; the
- * arms are compared per seed and the set writes a Markdown table and an SVG of its curves.
- * `deno run -A cli.ts experiment` drives it with presets.
+ * arms are compared per seed. `deno run -A cli.ts experiment` drives it with presets and writes
+ * the Markdown table and the curves.
  *
  * @example Compare two arms' results
  * ```ts
@@ -31,23 +31,15 @@ export {
 } from "./claims.ts";
 export { compareArms, type Comparison, type Spread, spread, type Verdict } from "./stats.ts";
 export {
-  type ClaimResult,
-  claimTableRows,
-  measuredText,
-  renderClaimSvg,
-  renderReport,
-  TABLE_HEADER,
-} from "./report.ts";
-export {
   type ArmRun,
   type ArmRunOutcome,
-  CURVES_SVG as EXPERIMENT_CURVES_SVG,
+  type ClaimResult,
   EXPERIMENT_JSON,
   ExperimentMismatchError,
   type ExperimentOptions,
   type ExperimentResult,
   FINAL_JSON,
-  REPORT_MD,
+  loadExperiment,
   runExperiment,
   summarize,
 } from "./runner.ts";

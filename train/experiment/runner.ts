@@ -12,18 +12,33 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../nn/_atomic.ts";
 import { latestCheckpoint } from "../checkpoint.ts";
 import { readMetrics } from "../run_log.ts";
-import type { Arm, Claim, RunRecord } from "./claims.ts";
-import { type ClaimResult, renderClaimSvg, renderReport } from "./report.ts";
-import { compareArms } from "./stats.ts";
+import { type Arm, type Claim, type ClaimId, CLAIMS, type RunRecord } from "./claims.ts";
+import { compareArms, type Comparison } from "./stats.ts";
 
 /** The manifest of a set of runs: what must not change when it resumes. */
 export const EXPERIMENT_JSON = "experiment.json";
 /** Written into a run folder when its run is complete. */
 export const FINAL_JSON = "final.json";
-/** The set's report. */
-export const REPORT_MD = "RESULTS.md";
-/** The set's curves. */
-export const CURVES_SVG = "curves.svg";
+
+/** What one claim's set of runs found. */
+export interface ClaimResult {
+  /** The claim. */
+  claim: Claim;
+  /** The data, e.g. `synthetic shapes, 2048 train / 512 val, 28×28 (crops 23)`. */
+  data: string;
+  /** Epochs per run. */
+  epochs: number;
+  /** The seeds, the same in both arms. */
+  seeds: readonly number[];
+  /** The target training error of epochs-to-target measures (a fraction). */
+  target: number;
+  /** Classes of the data. */
+  classes: number;
+  /** Per arm (the paper's first), per seed: the run's record. */
+  runs: readonly [readonly RunRecord[], readonly RunRecord[]];
+  /** One comparison per measure of the claim. */
+  comparisons: readonly Comparison[];
+}
 
 /** One run the caller trains. */
 export interface ArmRun {
@@ -75,7 +90,7 @@ export interface ExperimentOptions {
 
 /** What {@link runExperiment} returns. */
 export interface ExperimentResult {
-  /** The comparison, or null when the set was interrupted. */
+  /** The comparison, or null when the set was interrupted (it resumes on the next call). */
   result: ClaimResult | null;
   /** Runs trained (or continued) in this call. */
   trained: number;
@@ -85,12 +100,12 @@ export interface ExperimentResult {
 
 /** Raised when a set's folder holds runs of different settings. */
 export class ExperimentMismatchError extends Error {
+  /** `"ExperimentMismatchError"`. */
   override name = "ExperimentMismatchError";
 }
 
 /**
- * Runs (or resumes) a claim's set and, when every run is complete, writes `RESULTS.md` and
- * `curves.svg` into its folder.
+ * Runs (or resumes) a claim's set and, when every run is complete, compares the arms.
  *
  * @example
  * ```ts ignore
@@ -144,13 +159,52 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       runs[armIndex].push({ rows, trainEval: outcome.trainEval });
     }
   }
-  const result = summarize(options, runs);
-  await writeFileAtomic(
-    join(dir, REPORT_MD),
-    renderReport([result], { title: claim.title, curves: () => CURVES_SVG }),
-  );
-  await writeFileAtomic(join(dir, CURVES_SVG), renderClaimSvg(result));
-  return { result, trained, kept };
+  return { result: summarize(options, runs), trained, kept };
+}
+
+/**
+ * The comparison of a set written earlier by {@link runExperiment}, over the seeds whose runs
+ * are complete in both arms; null when the folder holds no set of `claim`, or no such seed.
+ *
+ * @example
+ * ```ts
+ * import { loadExperiment } from "./runner.ts";
+ * console.log(await loadExperiment("no/such/folder", "lrn")); // null
+ * ```
+ */
+export async function loadExperiment(dir: string, claim: ClaimId): Promise<ClaimResult | null> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(await Deno.readTextFile(join(dir, EXPERIMENT_JSON)));
+  } catch {
+    return null;
+  }
+  if (manifest.claim !== claim) return null;
+  const c = CLAIMS[claim];
+  const seedsOf = async (arm: Arm): Promise<number[]> => {
+    const seeds: number[] = [];
+    try {
+      for await (const e of Deno.readDir(join(dir, arm.name))) {
+        const m = /^seed-(\d+)$/.exec(e.name);
+        if (m && (await readFinal(join(dir, arm.name, e.name)))) seeds.push(Number(m[1]));
+      }
+    } catch {
+      // No runs of this arm yet.
+    }
+    return seeds;
+  };
+  const [a, b] = await Promise.all(c.arms.map(seedsOf));
+  const seeds = a.filter((s) => b.includes(s)).sort((x, y) => x - y);
+  if (seeds.length === 0) return null;
+  const runs: [RunRecord[], RunRecord[]] = [[], []];
+  for (const [i, arm] of c.arms.entries()) {
+    for (const seed of seeds) {
+      const runDir = join(dir, arm.name, `seed-${seed}`);
+      const final = (await readFinal(runDir))!;
+      runs[i].push({ rows: await readMetrics(runDir, { upToEpoch: manifest.epochs }), ...final });
+    }
+  }
+  return summarize({ ...manifest, claim: c, seeds }, runs);
 }
 
 /** Compares the arms on every measure of the claim. */
@@ -165,6 +219,7 @@ export function summarize(
     epochs: options.epochs,
     seeds: options.seeds,
     target: options.target,
+    classes: options.classes,
     runs,
     comparisons: options.claim.measures.map((m) =>
       compareArms(
@@ -186,12 +241,25 @@ async function readFinal(runDir: string): Promise<Pick<RunRecord, "trainEval"> |
   }
 }
 
+/** The contents of `experiment.json`. */
+interface Manifest {
+  claim: ClaimId;
+  arms: string[];
+  data: string;
+  classes: number;
+  epochs: number;
+  target: number;
+  settings: Record<string, unknown>;
+}
+
 /** Writes the manifest, or checks that an existing one describes the same set. */
 async function checkManifest(options: ExperimentOptions): Promise<void> {
   const path = join(options.dir, EXPERIMENT_JSON);
-  const manifest = {
+  const manifest: Manifest = {
     claim: options.claim.id,
     arms: options.claim.arms.map((a) => a.name),
+    data: options.data,
+    classes: options.classes,
     epochs: options.epochs,
     target: options.target,
     settings: options.settings,
@@ -207,9 +275,10 @@ async function checkManifest(options: ExperimentOptions): Promise<void> {
     await writeFileAtomic(path, text);
     return;
   }
-  const before = JSON.parse(existing);
-  const changed = Object.keys({ ...before, ...manifest }).filter((k) =>
-    JSON.stringify(before[k]) !== JSON.stringify((manifest as Record<string, unknown>)[k])
+  const before: Record<string, unknown> = JSON.parse(existing);
+  const now: Record<string, unknown> = { ...manifest };
+  const changed = Object.keys({ ...before, ...now }).filter((k) =>
+    JSON.stringify(before[k]) !== JSON.stringify(now[k])
   );
   if (changed.length > 0) {
     throw new ExperimentMismatchError(

@@ -5,28 +5,10 @@
  * @module
  */
 
-// The plot moved to the app side (cli/); this report follows it there (exp).
-import { type CurveSeries, renderPanelsSvg } from "../../cli/plot_svg.ts";
-import type { Claim, RunRecord } from "./claims.ts";
-import type { Comparison, Spread } from "./stats.ts";
-
-/** What one claim's set of runs found. */
-export interface ClaimResult {
-  /** The claim. */
-  claim: Claim;
-  /** The data, e.g. `synthetic shapes, 2048 train / 512 val, 28×28 (crops 23)`. */
-  data: string;
-  /** Epochs per run. */
-  epochs: number;
-  /** The seeds, the same in both arms. */
-  seeds: readonly number[];
-  /** The target training error of epochs-to-target measures (a fraction). */
-  target: number;
-  /** Per arm (the paper's first), per seed: the run's record. */
-  runs: readonly [readonly RunRecord[], readonly RunRecord[]];
-  /** One comparison per measure of the claim. */
-  comparisons: readonly Comparison[];
-}
+import type { RunRecord } from "../train/experiment/claims.ts";
+import type { ClaimResult } from "../train/experiment/runner.ts";
+import type { Comparison, Spread } from "../train/experiment/stats.ts";
+import { type CurveSeries, renderPanelsSvg } from "./plot_svg.ts";
 
 const VERDICT_TEXT = {
   "holds": "holds",

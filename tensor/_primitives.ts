@@ -1,0 +1,336 @@
+/**
+ * The primitives: the few operations on raw tensors that dispatch kernels. Every op's forward
+ * and backward rule is written over these (and over views, which need no kernel), so this file
+ * and `_primitives_cnn.ts` are the only places in `tensor/` where an op meets a GPU buffer.
+ * Each primitive returns a new raw tensor that the caller owns (and disposes).
+ *
+ * @module
+ */
+
+import { Device, type StagingBuffer } from "../kernels/device.ts";
+import {
+  binary as binaryKernel,
+  type BinaryOp,
+  fill as fillKernel,
+} from "../kernels/elementwise.ts";
+import { unary as unaryKernel, type UnaryOp } from "../kernels/elementwise.ts";
+import { stridedCopy } from "../kernels/copy.ts";
+import { matmul as matmulKernel } from "../kernels/matmul.ts";
+import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
+import { type Distribution, fillRandom, type RandomStream } from "../kernels/random.ts";
+import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
+import { empty, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
+import { broadcastShapes, contiguousStrides, type DType, numel, ShapeError } from "./shape.ts";
+
+export type { BinaryOp, UnaryOp } from "../kernels/elementwise.ts";
+export type { ReduceOp } from "../kernels/reduce.ts";
+export type { Distribution } from "../kernels/random.ts";
+
+/** A contiguous raw tensor of `shape` filled with `value`. */
+export function fill(device: Device, shape: readonly number[], value: number): RawTensor {
+  const out = empty(device, shape);
+  fillKernel(device, out.buffer, numel(shape), value);
+  return out;
+}
+
+/** Host data uploaded into a new contiguous raw tensor. */
+export function upload(
+  device: Device,
+  data: Float32Array | Int32Array | Uint32Array,
+  shape: readonly number[],
+  dtype: DType,
+  label = "tensor data",
+): RawTensor {
+  const buffer = device.alloc(Math.max(data.byteLength, 4), label);
+  if (data.byteLength > 0) device.write(buffer, data);
+  return new RawTensor(new Storage(buffer), shape, dtype);
+}
+
+/** The elements of `x`, row-major, read back to the host (waits for the GPU). */
+export async function download(x: RawTensor): Promise<Float32Array | Int32Array> {
+  const source = contiguous(x);
+  try {
+    const bytes = await x.device.read(source.buffer, 0, x.size * 4);
+    return x.dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes);
+  } finally {
+    source.dispose();
+  }
+}
+
+/** A contiguous raw tensor with the elements of `x`: a new reference when already contiguous. */
+export function contiguous(x: RawTensor): RawTensor {
+  return x.isContiguous ? x.alias() : contiguousCopy(x);
+}
+
+/** The elements of `x` in a new shape of the same size: a view, after a copy if `x` is strided. */
+export function reshape(x: RawTensor, shape: readonly number[]): RawTensor {
+  const packed = contiguous(x);
+  const out = packed.view(shape);
+  packed.dispose();
+  return out;
+}
+
+/**
+ * Copies the elements of `src` into the region of `dst` that starts at element `at` of its
+ * layout and has `src`'s shape (`dst`'s own strides): a whole tensor, or one part of a
+ * concatenation.
+ */
+export function copyInto(src: RawTensor, dst: RawTensor, at: number): void {
+  if (isDense(src.shape, src.strides) && isDense(src.shape, dst.strides)) {
+    // Both sides are one byte range: a buffer copy, with no kernel and no binding-size limit
+    // (a 151 MB fc6 weight is larger than some devices' largest binding).
+    if (src.size > 0) {
+      src.device.copy(src.buffer, src.offset * 4, dst.buffer, (dst.offset + at) * 4, src.size * 4);
+    }
+    return;
+  }
+  stridedCopy(
+    src.device,
+    src.shape,
+    { buffer: src.buffer, strides: src.strides, offset: src.offset },
+    { buffer: dst.buffer, strides: dst.strides, offset: dst.offset + at },
+  );
+}
+
+/** Whether `shape` read with `strides` is one run of consecutive elements (any offset). */
+function isDense(shape: readonly number[], strides: readonly number[]): boolean {
+  const expected = contiguousStrides(shape);
+  return shape.every((d, i) => d === 1 || strides[i] === expected[i]);
+}
+
+/** Writes host data into `dst` (contiguous, same element count) in place. */
+export function write(dst: RawTensor, data: Float32Array | Int32Array): void {
+  dst.device.write(dst.buffer, data, dst.offset * 4);
+}
+
+/** A new zero tensor of `shape` holding `part` from element `at` (the backward of a slice). */
+export function place(part: RawTensor, shape: readonly number[], at: number): RawTensor {
+  const out = fill(part.device, shape, 0);
+  copyInto(part, out, at);
+  return out;
+}
+
+/** A contiguous copy of `x` broadcast to `shape`. */
+export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
+  const shift = shape.length - x.rank;
+  const fail = () => new ShapeError(`broadcastTo: cannot broadcast [${x.shape}] to [${shape}]`);
+  if (shift < 0) throw fail();
+  const strides = shape.map((d, axis) => {
+    const own = axis - shift;
+    if (own < 0 || x.shape[own] === 1) return 0;
+    if (x.shape[own] !== d) throw fail();
+    return x.strides[own];
+  });
+  const view = x.view(shape, strides, x.offset);
+  const out = contiguous(view);
+  view.dispose();
+  return out;
+}
+
+/** Applies a unary map; `value` is the scalar of `pow` and the `*Scalar` maps. */
+export function unary(x: RawTensor, op: UnaryOp, value = 0): RawTensor {
+  requireFloat(op, x);
+  const input = contiguous(x);
+  const out = empty(x.device, x.shape);
+  unaryKernel(x.device, op, input.buffer, out.buffer, x.size, value);
+  input.dispose();
+  return out;
+}
+
+/** Applies a broadcasting binary map; operands are read through their strides. */
+export function binary(a: RawTensor, b: RawTensor, op: BinaryOp): RawTensor {
+  requireFloat(op, a, b);
+  const device = sameDevice(op, a, b);
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const out = empty(device, shape);
+  binaryKernel(device, op, shape, operand(a, shape), operand(b, shape), out.buffer);
+  return out;
+}
+
+/** The strides a tensor is read with when broadcast to `shape` (0 along broadcast axes). */
+function operand(t: RawTensor, shape: readonly number[]) {
+  const shift = shape.length - t.rank;
+  return {
+    buffer: t.buffer,
+    offset: t.offset,
+    strides: shape.map((_, axis) => {
+      const own = axis - shift;
+      return own < 0 || t.shape[own] === 1 ? 0 : t.strides[own];
+    }),
+  };
+}
+
+/**
+ * Reduces `axes` (sorted, unique) of `x`: they are moved last (a copy only when they are not
+ * already there) and each row is reduced by one kernel.
+ */
+export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keepdim: boolean) {
+  requireFloat(op, x);
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const order = [...kept, ...axes];
+  const moved = x.view(order.map((a) => x.shape[a]), order.map((a) => x.strides[a]), x.offset);
+  const rows = contiguous(moved);
+  moved.dispose();
+  const shape = keepdim
+    ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : kept.map((i) => x.shape[i]);
+  const out = empty(x.device, shape);
+  const count = numel(kept.map((i) => x.shape[i]));
+  reduceRows(x.device, op, rows.buffer, out.buffer, count, numel(axes.map((i) => x.shape[i])));
+  rows.dispose();
+  return out;
+}
+
+/** How the matmul kernel reads an operand: its storage, whether transposed, its batch stride. */
+interface Layout {
+  tensor: RawTensor;
+  transposed: boolean;
+  batchStride: number;
+}
+
+/**
+ * A layout the kernel reads directly: row-major, or row-major with the last two axes swapped
+ * (so `x·wᵀ` costs no copy). Anything else is copied first. The caller disposes `tensor`.
+ */
+function layoutOf(t: RawTensor): Layout {
+  const r = t.rank;
+  const rows = t.shape[r - 2], cols = t.shape[r - 1];
+  const batchStride = r === 3 ? (t.shape[0] === 1 ? 0 : t.strides[0]) : 0;
+  const packedBatch = r === 2 || t.shape[0] === 1 || t.strides[0] === rows * cols;
+  if (t.offset === 0 && packedBatch) {
+    if ((t.strides[r - 1] === 1 || cols === 1) && (t.strides[r - 2] === cols || rows === 1)) {
+      return { tensor: t.alias(), transposed: false, batchStride };
+    }
+    if ((t.strides[r - 2] === 1 || rows === 1) && (t.strides[r - 1] === rows || cols === 1)) {
+      return { tensor: t.alias(), transposed: true, batchStride };
+    }
+  }
+  return {
+    tensor: contiguous(t),
+    transposed: false,
+    batchStride: r === 3 && t.shape[0] !== 1 ? rows * cols : 0,
+  };
+}
+
+/** Options of {@link matmul}: an epilogue fused into the product. */
+export interface MatmulEpilogue {
+  /** A length-N vector added to every row. */
+  bias?: RawTensor | null;
+  /** Applies max(0, ·) after the bias. */
+  relu?: boolean;
+}
+
+/**
+ * `a · b` for `[M, K] × [K, N]` or `[B, M, K] × [B, K, N]` (a batch of 1 broadcasts). Shapes
+ * are checked by the caller.
+ */
+export function matmul(a: RawTensor, b: RawTensor, epilogue: MatmulEpilogue = {}): RawTensor {
+  const device = a.device;
+  const [m, k] = a.shape.slice(-2);
+  const n = b.shape[b.rank - 1];
+  const batch = Math.max(a.rank === 3 ? a.shape[0] : 1, b.rank === 3 ? b.shape[0] : 1);
+  const la = layoutOf(a), lb = layoutOf(b);
+  const bias = epilogue.bias ? contiguous(epilogue.bias) : null;
+  const out = empty(device, a.rank === 3 ? [batch, m, n] : [m, n]);
+  matmulKernel(device, {
+    a: la.tensor.buffer,
+    b: lb.tensor.buffer,
+    out: out.buffer,
+    m,
+    n,
+    k,
+    batch,
+    batchStrideA: la.batchStride,
+    batchStrideB: lb.batchStride,
+    transA: la.transposed,
+    transB: lb.transposed,
+    bias: bias?.buffer,
+    relu: epilogue.relu ?? false,
+  });
+  for (const t of [la.tensor, lb.tensor, bias]) t?.dispose();
+  return out;
+}
+
+/**
+ * The `[N, classes]` one-hot f32 matrix of 1-D i32 `labels`. A label out of range makes its
+ * row NaN and raises a device-side fault naming `op` at the next read.
+ */
+export function oneHot(labels: RawTensor, classes: number, op = "oneHot"): RawTensor {
+  const out = empty(labels.device, [labels.shape[0], classes]);
+  const packed = contiguous(labels);
+  oneHotKernel(labels.device, packed.buffer, out.buffer, labels.shape[0], classes, 1, op);
+  packed.dispose();
+  return out;
+}
+
+/** A new f32 tensor of draws from `dist`, from the counter-based stream `stream`. */
+export function random(
+  device: Device,
+  shape: readonly number[],
+  dist: Distribution,
+  stream: RandomStream,
+): RawTensor {
+  const out = empty(device, shape, "f32", "random");
+  fillRandom(device, out.buffer, numel(shape), dist, stream);
+  return out;
+}
+
+/**
+ * Copies the elements of `src` into `dst` in place, through both layouts (same shapes). A
+ * source that shares `dst`'s storage is copied out first, so overlapping views stay correct.
+ */
+export function assignInto(dst: RawTensor, src: RawTensor): void {
+  const source = src.storage === dst.storage ? contiguousCopy(src) : src.alias();
+  copyInto(source, dst, 0);
+  source.dispose();
+}
+
+function contiguousCopy(x: RawTensor): RawTensor {
+  const out = empty(x.device, x.shape, x.dtype);
+  copyInto(x, out, 0);
+  return out;
+}
+
+/** The staging buffer of the `nth` move from `source` to `target` in one transfer, once free. */
+export type StagingFor = (
+  source: Device,
+  target: Device,
+  nth: number,
+) => Promise<StagingBuffer>;
+
+/**
+ * Copies each raw tensor to its target device (WebGPU devices share no memory: a readback on
+ * the source, a write on the target straight from the mapped range), all with one host wait.
+ * Resolves once the copies are under way: their data arrives in the background, and work
+ * recorded on them waits for it.
+ */
+export async function transferAll(
+  moves: readonly (readonly [RawTensor, Device])[],
+  stagingFor?: StagingFor,
+): Promise<RawTensor[]> {
+  const directions = new Map<string, number>();
+  const staging = await Promise.all(moves.map(([t, target]) => {
+    const direction = `${t.device.label}>${target.label}`;
+    const nth = directions.get(direction) ?? 0;
+    directions.set(direction, nth + 1);
+    return stagingFor?.(t.device, target, nth);
+  }));
+  const sources = moves.map(([t]) => contiguous(t));
+  const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
+  try {
+    const done = Device.copyAcross(sources.map((source, i) => ({
+      source: source.buffer,
+      target: outs[i].buffer,
+      bytes: source.size * 4,
+      staging: staging[i],
+    })));
+    // A failure stops the devices involved; their next read or sync raises it.
+    done.catch(() => {});
+  } catch (error) {
+    for (const out of outs) out.dispose();
+    throw error;
+  } finally {
+    for (const source of sources) source.dispose();
+  }
+  return outs;
+}

@@ -1,0 +1,174 @@
+/**
+ * The convolutional network's primitives: convolution and its three gradients, max pooling
+ * with its argmax, and local response normalisation with its scale. Like `_primitives.ts`,
+ * each takes raw tensors (made contiguous here, as the kernels read NCHW) and returns new ones.
+ *
+ * @module
+ */
+
+import { conv2d as conv2dKernel, type Conv2dGeometry } from "../kernels/conv2d.ts";
+import {
+  conv2dBackwardBias as biasKernel,
+  conv2dBackwardInput as inputKernel,
+  conv2dBackwardWeight as weightKernel,
+} from "../kernels/conv2d_backward.ts";
+import {
+  maxPool2d as poolKernel,
+  maxPool2dBackward,
+  type Pool2dGeometry,
+} from "../kernels/max_pool2d.ts";
+import {
+  lrn as lrnKernel,
+  lrnBackward as lrnBackwardKernel,
+  type LrnParams,
+} from "../kernels/lrn.ts";
+import { empty, type RawTensor } from "./_core.ts";
+import { contiguous } from "./_primitives.ts";
+
+export type { Conv2dGeometry } from "../kernels/conv2d.ts";
+export type { Pool2dGeometry } from "../kernels/max_pool2d.ts";
+export type { LrnParams } from "../kernels/lrn.ts";
+
+/** Runs `body` on contiguous versions of `tensors`, then drops them. */
+function packed<R>(tensors: readonly RawTensor[], body: (packed: RawTensor[]) => R): R {
+  const list = tensors.map(contiguous);
+  try {
+    return body(list);
+  } finally {
+    list.forEach((t) => t.dispose());
+  }
+}
+
+/** `conv2d(x, w) (+ bias) (then ReLU)` into a new `[N, O, OH, OW]` tensor. */
+export function conv2d(
+  x: RawTensor,
+  w: RawTensor,
+  bias: RawTensor | null,
+  g: Conv2dGeometry,
+  outSize: { outH: number; outW: number },
+  relu: boolean,
+): RawTensor {
+  const out = empty(x.device, [g.batch, g.outChannels, outSize.outH, outSize.outW]);
+  packed(
+    bias ? [x, w, bias] : [x, w],
+    ([xs, ws, bs]) =>
+      conv2dKernel(x.device, g, {
+        x: xs.buffer,
+        w: ws.buffer,
+        out: out.buffer,
+        bias: bs?.buffer,
+        relu,
+      }),
+  );
+  return out;
+}
+
+/** ∂L/∂x of a convolution, shaped as `x` (`xShape`). */
+export function conv2dGradInput(
+  gradOut: RawTensor,
+  w: RawTensor,
+  g: Conv2dGeometry,
+  xShape: readonly number[],
+): RawTensor {
+  const gradX = empty(gradOut.device, xShape);
+  packed(
+    [gradOut, w],
+    ([gs, ws]) =>
+      inputKernel(gradOut.device, g, { gradOut: gs.buffer, w: ws.buffer, gradX: gradX.buffer }),
+  );
+  return gradX;
+}
+
+/** ∂L/∂w of a convolution, shaped as `w` (`wShape`). */
+export function conv2dGradWeight(
+  x: RawTensor,
+  gradOut: RawTensor,
+  g: Conv2dGeometry,
+  wShape: readonly number[],
+): RawTensor {
+  const gradW = empty(x.device, wShape);
+  packed(
+    [x, gradOut],
+    ([xs, gs]) =>
+      weightKernel(x.device, g, { x: xs.buffer, gradOut: gs.buffer, gradW: gradW.buffer }),
+  );
+  return gradW;
+}
+
+/** ∂L/∂bias of a convolution: `[O]`. */
+export function conv2dGradBias(gradOut: RawTensor, g: Conv2dGeometry): RawTensor {
+  const gradB = empty(gradOut.device, [g.outChannels]);
+  packed(
+    [gradOut],
+    ([gs]) => biasKernel(gradOut.device, g, { gradOut: gs.buffer, gradB: gradB.buffer }),
+  );
+  return gradB;
+}
+
+/** Max pooling: the output and, for the backward, each window's winner (i32). */
+export function maxPool2d(
+  x: RawTensor,
+  g: Pool2dGeometry,
+  outShape: readonly number[],
+): { out: RawTensor; argmax: RawTensor } {
+  const out = empty(x.device, outShape);
+  const argmax = empty(x.device, outShape, "i32", "pool argmax");
+  packed(
+    [x],
+    ([xs]) => poolKernel(x.device, g, { x: xs.buffer, out: out.buffer, argmax: argmax.buffer }),
+  );
+  return { out, argmax };
+}
+
+/** ∂L/∂x of max pooling: each window's gradient goes to its winner. */
+export function maxPool2dGrad(
+  gradOut: RawTensor,
+  argmax: RawTensor,
+  g: Pool2dGeometry,
+  xShape: readonly number[],
+): RawTensor {
+  const gradX = empty(gradOut.device, xShape);
+  packed([gradOut], ([gs]) =>
+    maxPool2dBackward(gradOut.device, g, {
+      gradOut: gs.buffer,
+      argmax: argmax.buffer,
+      gradX: gradX.buffer,
+    }));
+  return gradX;
+}
+
+/** Local response normalisation: the output and the per-element scale its backward needs. */
+export function lrn(x: RawTensor, p: LrnParams): { out: RawTensor; scale: RawTensor } {
+  const [batch, channels, height, width] = x.shape;
+  const out = empty(x.device, x.shape);
+  const scale = empty(x.device, x.shape, "f32", "lrn scale");
+  packed([x], ([xs]) =>
+    lrnKernel(x.device, { batch, channels, height, width }, p, {
+      x: xs.buffer,
+      out: out.buffer,
+      scale: scale.buffer,
+    }));
+  return { out, scale };
+}
+
+/** ∂L/∂x of local response normalisation. */
+export function lrnGrad(
+  x: RawTensor,
+  scale: RawTensor,
+  gradOut: RawTensor,
+  p: LrnParams,
+): RawTensor {
+  const [batch, channels, height, width] = x.shape;
+  const gradX = empty(x.device, x.shape);
+  packed(
+    [x, gradOut],
+    ([xs, gs]) =>
+      lrnBackwardKernel(x.device, { batch, channels, height, width }, p, {
+        x: xs.buffer,
+        scale: scale.buffer,
+        gradOut: gs.buffer,
+        gradX: gradX.buffer,
+      }),
+  );
+  return gradX;
+}

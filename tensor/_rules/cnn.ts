@@ -1,0 +1,64 @@
+/**
+ * The convolutional network's ops: 2-D convolution (bias and ReLU fused into its epilogue),
+ * max pooling and local response normalisation, each backward beside its forward.
+ *
+ * @module
+ */
+
+import { binary, contiguous } from "../_primitives.ts";
+import {
+  conv2d,
+  conv2dGradBias,
+  conv2dGradInput,
+  conv2dGradWeight,
+  lrn,
+  lrnGrad,
+  maxPool2d,
+  maxPool2dGrad,
+} from "../_primitives_cnn.ts";
+import { freeing } from "./elementwise.ts";
+import type { Grads, Rules } from "./rule.ts";
+
+/** The convolutional network's rules. */
+export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
+  conv2d: {
+    forward([x, w, bias], { geometry, outH, outW, relu }, ctx) {
+      const out = conv2d(x, w, bias ?? null, geometry, { outH, outW }, relu);
+      ctx.save(x, w);
+      if (relu) ctx.save(out);
+      return out;
+    },
+    backward(g, { geometry, relu }, ctx) {
+      const [x, w, out] = ctx.saved;
+      const gz = relu ? binary(g, out, "reluMask") : contiguous(g);
+      const grads: Grads = [
+        ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape) : null,
+        ctx.needsGrad[1] ? conv2dGradWeight(x, gz, geometry, w.shape) : null,
+      ];
+      if (ctx.inputs.length === 3) {
+        grads.push(ctx.needsGrad[2] ? conv2dGradBias(gz, geometry) : null);
+      }
+      return freeing([gz], grads);
+    },
+  },
+  maxPool2d: {
+    forward([x], { geometry, outShape }, ctx) {
+      const { out, argmax } = maxPool2d(x, geometry, outShape);
+      ctx.save(argmax);
+      argmax.dispose();
+      return out;
+    },
+    backward: (g, { geometry }, ctx) => [
+      maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape),
+    ],
+  },
+  lrn: {
+    forward([x], { params }, ctx) {
+      const { out, scale } = lrn(x, params);
+      ctx.save(x, scale);
+      scale.dispose();
+      return out;
+    },
+    backward: (g, { params }, ctx) => [lrnGrad(ctx.saved[0], ctx.saved[1], g, params)],
+  },
+};

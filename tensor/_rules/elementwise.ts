@@ -1,0 +1,168 @@
+/**
+ * Elementwise ops: unary maps and broadcasting binary maps, each backward beside its forward.
+ * Broadcast gradients are summed back to the operand's shape.
+ *
+ * @module
+ */
+
+import type { RawTensor } from "../_core.ts";
+import { binary, reduce, unary, type UnaryOp } from "../_primitives.ts";
+import { sameShape } from "../_core.ts";
+import type { Context, Grads, Rule, Rules } from "./rule.ts";
+
+/** Disposes `temporaries` and returns `result` (computed from them before the call). */
+export function freeing<R>(temporaries: RawTensor[], result: R): R {
+  temporaries.forEach((t) => t.dispose());
+  return result;
+}
+
+/** A unary map whose backward needs its input (`x`) or its output (`y`), saved as `s`. */
+function unaryRule<K extends "exp" | "log" | "sqrt" | "relu" | "tanh" | "sigmoid">(
+  op: K & UnaryOp,
+  keep: "x" | "y",
+  backward: (g: RawTensor, s: RawTensor) => RawTensor,
+): Rule<K> {
+  return {
+    forward([x], _p, ctx) {
+      const y = unary(x, op);
+      ctx.save(keep === "x" ? x : y);
+      return y as ReturnType<Rule<K>["forward"]>;
+    },
+    backward: (g, _p, ctx) => [backward(g, ctx.saved[0])],
+  };
+}
+
+/** `g · (1 − y²)`: tanh's gradient from its output. */
+function tanhGrad(g: RawTensor, y: RawTensor): RawTensor {
+  const square = binary(y, y, "mul");
+  const slope = unary(square, "rsubScalar", 1);
+  return freeing([square, slope], binary(g, slope, "mul"));
+}
+
+/** `g · y · (1 − y)`: the sigmoid's gradient from its output. */
+function sigmoidGrad(g: RawTensor, y: RawTensor): RawTensor {
+  const complement = unary(y, "rsubScalar", 1);
+  const slope = binary(y, complement, "mul");
+  return freeing([complement, slope], binary(g, slope, "mul"));
+}
+
+/** `g / (2·y)`: the square root's gradient from its output. */
+function sqrtGrad(g: RawTensor, y: RawTensor): RawTensor {
+  const twice = unary(y, "mulScalar", 2);
+  return freeing([twice], binary(g, twice, "div"));
+}
+
+/** The elementwise rules. */
+export const elementwiseRules: Rules<
+  | "identity"
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "relu"
+  | "tanh"
+  | "sigmoid"
+  | "pow"
+  | "addScalar"
+  | "mulScalar"
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+> = {
+  identity: {
+    forward: ([x]) => unary(x, "copy"),
+    backward: (g) => [unary(g, "copy")],
+  },
+  neg: {
+    forward: ([x]) => unary(x, "neg"),
+    backward: (g) => [unary(g, "neg")],
+  },
+  exp: unaryRule("exp", "y", (g, y) => binary(g, y, "mul")),
+  log: unaryRule("log", "x", (g, x) => binary(g, x, "div")),
+  sqrt: unaryRule("sqrt", "y", sqrtGrad),
+  tanh: unaryRule("tanh", "y", tanhGrad),
+  sigmoid: unaryRule("sigmoid", "y", sigmoidGrad),
+  relu: unaryRule("relu", "y", (g, y) => binary(g, y, "reluMask")),
+  pow: {
+    forward([x], { exponent }, ctx) {
+      ctx.save(x);
+      return unary(x, "pow", exponent);
+    },
+    backward(g, { exponent }, ctx) {
+      const power = unary(ctx.saved[0], "pow", exponent - 1);
+      const slope = unary(power, "mulScalar", exponent);
+      return freeing([power, slope], [binary(g, slope, "mul")]);
+    },
+  },
+  addScalar: {
+    forward: ([x], { value }) => unary(x, "addScalar", value),
+    backward: (g) => [unary(g, "copy")],
+  },
+  mulScalar: {
+    forward: ([x], { value }) => unary(x, "mulScalar", value),
+    backward: (g, { value }) => [unary(g, "mulScalar", value)],
+  },
+  add: {
+    forward: ([a, b]) => binary(a, b, "add"),
+    backward: (g, _p, ctx) => [reduceTo(g, ctx, 0), reduceTo(g, ctx, 1)],
+  },
+  sub: {
+    forward: ([a, b]) => binary(a, b, "sub"),
+    backward(g, _p, ctx) {
+      const gb = reduceTo(g, ctx, 1);
+      return [reduceTo(g, ctx, 0), gb && freeing([gb], unary(gb, "neg"))];
+    },
+  },
+  mul: {
+    forward([a, b], _p, ctx) {
+      ctx.save(a, b);
+      return binary(a, b, "mul");
+    },
+    backward(g, _p, ctx) {
+      const [a, b] = ctx.saved;
+      return [productTo(g, b, ctx, 0), productTo(g, a, ctx, 1)];
+    },
+  },
+  div: {
+    forward([a, b], _p, ctx) {
+      ctx.save(a, b);
+      return binary(a, b, "div");
+    },
+    backward(g, _p, ctx): Grads {
+      const [a, b] = ctx.saved;
+      // d(a/b)/da = 1/b; d(a/b)/db = −a/b² = −(g/b)·(a/b).
+      const quotient = binary(g, b, "div");
+      if (!ctx.needsGrad[1]) return freeing([quotient], [reduceTo(quotient, ctx, 0), null]);
+      const ratio = binary(a, b, "div");
+      const product = binary(quotient, ratio, "mul");
+      const gb = reduceTo(product, ctx, 1)!;
+      const grads = [reduceTo(quotient, ctx, 0), unary(gb, "neg")];
+      return freeing([quotient, ratio, product, gb], grads);
+    },
+  },
+};
+
+/** `g · factor` summed down to input `i`'s shape. */
+function productTo(g: RawTensor, factor: RawTensor, ctx: Context, i: number): RawTensor | null {
+  if (!ctx.needsGrad[i]) return null;
+  const product = binary(g, factor, "mul");
+  return freeing([product], reduceTo(product, ctx, i));
+}
+
+/**
+ * A new tensor: `g` reduced over the axes input `i` was broadcast along, in its shape (a copy
+ * when nothing is reduced); null when input `i` needs no gradient.
+ */
+export function reduceTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
+  if (!ctx.needsGrad[i]) return null;
+  const shape = ctx.inputs[i].shape;
+  if (sameShape(g.shape, shape)) return unary(g, "copy");
+  const shift = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let axis = 0; axis < g.rank; axis++) {
+    if (axis < shift || (shape[axis - shift] === 1 && g.shape[axis] !== 1)) axes.push(axis);
+  }
+  const summed = reduce(g, "sum", axes, true);
+  return freeing([summed], summed.view(shape));
+}

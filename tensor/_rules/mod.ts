@@ -1,0 +1,26 @@
+/**
+ * The rule of every op, in one table. Its type lists every {@link Op}, so an op added to
+ * `OpParams` without a forward and backward here is a compile error.
+ *
+ * @module
+ */
+
+import { cnnRules } from "./cnn.ts";
+import { elementwiseRules } from "./elementwise.ts";
+import { productRules } from "./products.ts";
+import { reduceRules } from "./reduce.ts";
+import type { Op, Rules } from "./rule.ts";
+import { shapeRules } from "./shape.ts";
+import { transferRules } from "./transfer.ts";
+
+export { type AsyncOp, Context, type Grads, type Op, type OpParams, type Rule } from "./rule.ts";
+
+/** Every op's forward and backward. */
+export const rules: Rules<Op> = {
+  ...elementwiseRules,
+  ...reduceRules,
+  ...shapeRules,
+  ...productRules,
+  ...cnnRules,
+  ...transferRules,
+};

@@ -1,0 +1,113 @@
+/**
+ * Matrix products. A transposed operand (a view with swapped strides, such as `w.T()`) is read
+ * in place by the primitive, so `x.matmul(w.T())` and every backward product cost no copy.
+ * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue.
+ *
+ * @module
+ */
+
+import { type RawTensor, requireFloat, sameDevice } from "../_core.ts";
+import { binary, matmul, reduce } from "../_primitives.ts";
+import { ShapeError } from "../shape.ts";
+import { freeing } from "./elementwise.ts";
+import type { Rules } from "./rule.ts";
+import { permuted } from "./shape.ts";
+
+/** `x` with its last two axes swapped, as a view. */
+function transposed(x: RawTensor): RawTensor {
+  const order = x.shape.map((_, i) => i);
+  [order[x.rank - 2], order[x.rank - 1]] = [order[x.rank - 1], order[x.rank - 2]];
+  return permuted(x, order);
+}
+
+/** `x · yᵀ` or `xᵀ · y`, through a transposed view. */
+function productTransposed(x: RawTensor, y: RawTensor, which: "left" | "right"): RawTensor {
+  const view = transposed(which === "left" ? x : y);
+  const out = which === "left" ? matmul(view, y) : matmul(x, view);
+  return freeing([view], out);
+}
+
+/** Sums a batched gradient over the batch when the operand was broadcast (batch 1). */
+function reduceBatch(grad: RawTensor, shape: readonly number[]): RawTensor {
+  if (grad.rank === shape.length && grad.shape[0] === shape[0]) return grad;
+  return freeing([grad], reduce(grad, "sum", [0], true));
+}
+
+/** Checks the operands of `a · b` (two 2-D or two 3-D f32 tensors on one device). */
+function checkProduct(a: RawTensor, b: RawTensor): void {
+  requireFloat("matmul", a, b);
+  sameDevice("matmul", a, b);
+  if (a.rank !== b.rank || a.rank < 2 || a.rank > 3) {
+    throw new ShapeError(
+      `matmul: expected two 2-D or two 3-D tensors, got ${a.rank}-D and ${b.rank}-D: ` +
+        `[${a.shape}] and [${b.shape}]`,
+    );
+  }
+  const k = a.shape[a.rank - 1], k2 = b.shape[b.rank - 2];
+  if (k !== k2) {
+    throw new ShapeError(
+      `matmul: inner dimensions differ: [${a.shape}] × [${b.shape}] (${k} ≠ ${k2})`,
+    );
+  }
+  const batchA = a.rank === 3 ? a.shape[0] : 1;
+  const batchB = b.rank === 3 ? b.shape[0] : 1;
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
+    throw new ShapeError(`matmul: batch sizes ${batchA} and ${batchB} do not broadcast`);
+  }
+}
+
+/** Checks the operands of `x · wᵀ + bias`. */
+function checkLinear(x: RawTensor, w: RawTensor, bias: RawTensor | undefined): void {
+  const all = bias ? [x, w, bias] : [x, w];
+  requireFloat("linear", ...all);
+  sameDevice("linear", ...all);
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[1]) {
+    throw new ShapeError(
+      `linear: input [${x.shape}] does not match weight [${w.shape}] ([N, in] × [out, in])`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
+    throw new ShapeError(`linear: bias [${bias.shape}] does not match ${w.shape[0]} outputs`);
+  }
+}
+
+/** The product rules. */
+export const productRules: Rules<"matmul" | "linear"> = {
+  matmul: {
+    forward([a, b], _p, ctx) {
+      checkProduct(a, b);
+      ctx.save(a, b);
+      return matmul(a, b);
+    },
+    backward(g, _p, ctx) {
+      const [a, b] = ctx.saved;
+      return [
+        ctx.needsGrad[0] ? reduceBatch(productTransposed(g, b, "right"), a.shape) : null,
+        ctx.needsGrad[1] ? reduceBatch(productTransposed(a, g, "left"), b.shape) : null,
+      ];
+    },
+  },
+  linear: {
+    forward([x, w, bias], { relu }, ctx) {
+      checkLinear(x, w, bias);
+      const wt = transposed(w);
+      const out = matmul(x, wt, { bias, relu });
+      wt.dispose();
+      ctx.save(x, w, out);
+      return out;
+    },
+    backward(g, { relu }, ctx) {
+      const [x, w, out] = ctx.saved;
+      const gz = relu ? binary(g, out, "reluMask") : g.alias();
+      const grads = [
+        ctx.needsGrad[0] ? matmul(gz, w) : null,
+        ctx.needsGrad[1] ? productTransposed(gz, x, "left") : null,
+      ];
+      // The bias is 1-D with one entry per output, so the column sums have its shape.
+      if (ctx.inputs.length === 3) {
+        grads.push(ctx.needsGrad[2] ? reduce(gz, "sum", [0], false) : null);
+      }
+      return freeing([gz], grads);
+    },
+  },
+};

@@ -1,0 +1,130 @@
+/**
+ * What an op is to autograd: its name, its parameters, and a {@link Rule} — a forward and a
+ * backward written over raw tensors and primitives. {@link OpParams} lists every op the graph
+ * can record; the rule table in `mod.ts` is typed `{ [K in Op]: Rule<K> }`, so an op
+ * without a gradient rule does not compile (as jax-js does it).
+ *
+ * @module
+ */
+
+import type { Device } from "../../kernels/device.ts";
+import type { Described, RawTensor } from "../_core.ts";
+import type { Conv2dGeometry, LrnParams, Pool2dGeometry } from "../_primitives_cnn.ts";
+import type { StagingFor } from "../_primitives.ts";
+
+/** An op without parameters. */
+export type NoParams = Record<string, never>;
+
+/** Every op the graph records, with the parameters its forward and backward take. */
+export interface OpParams {
+  // Elementwise (elementwise.ts).
+  identity: NoParams;
+  neg: NoParams;
+  exp: NoParams;
+  log: NoParams;
+  sqrt: NoParams;
+  relu: NoParams;
+  tanh: NoParams;
+  sigmoid: NoParams;
+  pow: { exponent: number };
+  addScalar: { value: number };
+  mulScalar: { value: number };
+  add: NoParams;
+  sub: NoParams;
+  mul: NoParams;
+  div: NoParams;
+  // Reductions.
+  sum: { axes: readonly number[]; keepdim: boolean };
+  max: { axes: readonly number[]; keepdim: boolean };
+  // Shape.
+  contiguous: NoParams;
+  reshape: { shape: readonly number[] };
+  permute: { order: readonly number[] };
+  slice: { axis: number; start: number; end: number };
+  concat: { axis: number };
+  // Products.
+  matmul: NoParams;
+  linear: { relu: boolean };
+  // Convolutional network.
+  conv2d: { geometry: Conv2dGeometry; outH: number; outW: number; relu: boolean };
+  maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
+  lrn: { params: LrnParams };
+  // Devices.
+  to: { device: Device };
+  transfer: { state: TransferState };
+  transferOut: { state: TransferState; index: number };
+}
+
+/** What the token and the copies of one transfer share (see `transfer.ts`). */
+export interface TransferState {
+  /** The destination of each source. */
+  readonly targets: readonly Device[];
+  /** Where each direction's staging buffers come from (default: spare ones). */
+  readonly staging?: StagingFor;
+  /** The copies, until each `transferOut` takes its own. */
+  readonly outs: (RawTensor | null)[];
+  /** The copies' gradients, handed over by their backward for the token's. */
+  readonly grads: (RawTensor | null)[];
+}
+
+/** The ops whose forward waits for the host (a readback). */
+export type AsyncOp = "to" | "transfer";
+
+/** The name of an op. */
+export type Op = keyof OpParams;
+
+/** Gradients for each input, in order; `null` where an input needs none. */
+export type Grads = (RawTensor | null)[];
+
+/**
+ * What a forward leaves for its backward: the inputs' shapes and devices, which of them need a
+ * gradient, and the raw tensors it chose to save (held by their own references until the
+ * backward has run, or the graph is dropped).
+ */
+export class Context {
+  /** Shape, dtype and device of each input. */
+  readonly inputs: readonly Described[];
+  /** Whether each input needs a gradient. */
+  readonly needsGrad: readonly boolean[];
+  /** Whether the graph is being recorded (else nothing is saved). */
+  readonly recording: boolean;
+  #saved: RawTensor[] = [];
+
+  /** A context for one application of an op. */
+  constructor(inputs: readonly Described[], needsGrad: readonly boolean[], recording: boolean) {
+    this.inputs = inputs.map(({ shape, dtype, device }) => ({ shape, dtype, device }));
+    this.needsGrad = needsGrad;
+    this.recording = recording;
+  }
+
+  /** Keeps references to `tensors` for the backward (only while recording). */
+  save(...tensors: RawTensor[]): void {
+    if (this.recording) this.#saved.push(...tensors.map((t) => t.alias()));
+  }
+
+  /** The saved tensors, in the order they were saved. */
+  get saved(): readonly RawTensor[] {
+    return this.#saved;
+  }
+
+  /** Drops the saved tensors. */
+  release(): void {
+    this.#saved.forEach((t) => t.dispose());
+    this.#saved = [];
+  }
+}
+
+/** The forward and backward of one op, over raw tensors. */
+export interface Rule<K extends Op> {
+  /** Computes a new output from the inputs (which it must not dispose). */
+  forward(
+    inputs: readonly RawTensor[],
+    params: OpParams[K],
+    ctx: Context,
+  ): K extends AsyncOp ? Promise<RawTensor> : RawTensor;
+  /** Maps the output's gradient (not to be disposed) to new gradients of the inputs. */
+  backward(grad: RawTensor, params: OpParams[K], ctx: Context): Grads | Promise<Grads>;
+}
+
+/** A table of rules for the ops in `K`. */
+export type Rules<K extends Op> = { readonly [P in K]: Rule<P> };

@@ -1,0 +1,78 @@
+/**
+ * Shape ops. `reshape` of contiguous data and `permute` are views; `contiguous`, `slice` and
+ * `concat` copy with the strided-copy primitive. Their gradients move the gradient back into
+ * the input's layout.
+ *
+ * @module
+ */
+
+import { empty, type RawTensor } from "../_core.ts";
+import { contiguous, copyInto, place, reshape } from "../_primitives.ts";
+import { contiguousStrides } from "../shape.ts";
+import type { Rules } from "./rule.ts";
+
+/** A contiguous copy of elements `[start, end)` along `axis` of `x`. */
+export function sliceOf(x: RawTensor, axis: number, start: number, end: number): RawTensor {
+  const shape = x.shape.map((d, i) => (i === axis ? end - start : d));
+  const view = x.view(shape, x.strides, x.offset + start * x.strides[axis]);
+  const out = contiguous(view);
+  view.dispose();
+  return out;
+}
+
+/** `x` with its axes reordered, as a view. */
+export function permuted(x: RawTensor, order: readonly number[]): RawTensor {
+  return x.view(order.map((a) => x.shape[a]), order.map((a) => x.strides[a]), x.offset);
+}
+
+/** The shape rules. */
+export const shapeRules: Rules<"contiguous" | "reshape" | "permute" | "slice" | "concat"> = {
+  contiguous: {
+    forward: ([x]) => contiguous(x),
+    backward: (g) => [g.alias()],
+  },
+  reshape: {
+    forward: ([x], { shape }) => reshape(x, shape),
+    backward: (g, _p, ctx) => [reshape(g, ctx.inputs[0].shape)],
+  },
+  permute: {
+    forward: ([x], { order }) => permuted(x, order),
+    backward(g, { order }) {
+      const inverse = new Array<number>(order.length);
+      order.forEach((a, i) => (inverse[a] = i));
+      return [permuted(g, inverse)];
+    },
+  },
+  slice: {
+    forward: ([x], { axis, start, end }) => sliceOf(x, axis, start, end),
+    backward(g, { axis, start }, ctx) {
+      const shape = ctx.inputs[0].shape;
+      return [place(g, shape, start * contiguousStrides(shape)[axis])];
+    },
+  },
+  concat: {
+    forward(xs, { axis }) {
+      const first = xs[0];
+      const total = xs.reduce((sum, t) => sum + t.shape[axis], 0);
+      const out = empty(
+        first.device,
+        first.shape.map((d, i) => (i === axis ? total : d)),
+        first.dtype,
+      );
+      let at = 0;
+      for (const t of xs) {
+        copyInto(t, out, at * out.strides[axis]);
+        at += t.shape[axis];
+      }
+      return out;
+    },
+    backward(g, { axis }, ctx) {
+      let at = 0;
+      return ctx.inputs.map(({ shape }) => {
+        const part = sliceOf(g, axis, at, at + shape[axis]);
+        at += shape[axis];
+        return part;
+      });
+    },
+  },
+};
