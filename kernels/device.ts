@@ -677,7 +677,7 @@ export class Device {
       }
       return { binding: i, resource: { buffer: b.buffer.buffer, offset, size } };
     });
-    if (dispatch.uniforms) {
+    if (dispatch.uniforms && dispatch.uniforms.length > 0) {
       const buffer = this.#uniformBuffer(dispatch.uniforms);
       entries.push({ binding: entries.length, resource: { buffer } });
     }
