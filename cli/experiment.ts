@@ -60,13 +60,13 @@ export interface ExperimentPreset {
 export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", ExperimentPreset>> = {
   quick: {
     summary: "built-in synthetic shapes, minutes per claim on a 2-core CPU (no GPU)",
-    data: { kind: "synthetic", trainSize: 1024, valSize: 256, size: 28, seed: 0 },
+    data: { kind: "synthetic", trainSize: 2048, valSize: 256, size: 28, seed: 0 },
     crop: 23,
     seeds: [0, 1, 2],
     batchSize: 32,
     patience: 100,
-    alexnet: { width: 1 / 8, epochs: 6, lr: 0.015 },
-    figure1: { width: 1 / 2, epochs: 8, lr: 0.01, target: 0.25 },
+    alexnet: { width: 1 / 8, epochs: 8, lr: 0.015 },
+    figure1: { width: 1 / 2, epochs: 10, lr: 0.02, target: 0.25 },
   },
   medium: {
     summary: "Fashion-MNIST (10,000 / 2,000 balanced subset), about an hour per claim on a CPU",
@@ -77,10 +77,10 @@ export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", Ex
     },
     crop: 23,
     seeds: [0, 1, 2],
-    batchSize: 64,
+    batchSize: 32,
     patience: 3,
     alexnet: { width: 1 / 4, epochs: 12, lr: 0.015 },
-    figure1: { width: 1, epochs: 12, lr: 0.01, target: 0.1 },
+    figure1: { width: 1, epochs: 8, lr: 0.02, target: 0.15 },
   },
   full: {
     summary: "CIFAR-10 or your own data (--data), for a GPU: the Figure 1 net at full width",
@@ -357,6 +357,15 @@ async function trainArm(
       signal,
       checkpoint: { keep: 1 },
       extra: { config },
+      callbacks: [{
+        onEpochEnd(_trainer, { metrics: m }) {
+          console.log(
+            `    epoch ${m.epoch}: training error ${pct(m.trainTop1)}, validation ` +
+              `${pct(m.valTop1)} (${m.seconds.toFixed(0)} s)`,
+          );
+        },
+      }],
+      log: (message) => console.log(`    ${message}`),
     });
     if (result.interrupted) return { interrupted: true, trainEval: null };
     const last = result.rows.at(-1);

@@ -355,7 +355,9 @@ function lcm(a: number, b: number): number {
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (device.isSoftware && m <= 8) return SKINNY_TILE;
-  if (device.isSoftware && m * n * k < 2 ** 24) return SMALL_TILE;
+  // Compiling the large tile takes seconds, but once per variant (sizes are uniforms), so it
+  // pays from a few million multiply-adds.
+  if (device.isSoftware && m * n * k < 2 ** 21) return SMALL_TILE;
   return device.isSoftware ? SOFTWARE_TILE : HARDWARE_TILE;
 }
 

@@ -25,6 +25,7 @@ import { Linear } from "./linear.ts";
 import { LocalResponseNorm } from "./local_response_norm.ts";
 import { MaxPool2d } from "./max_pool2d.ts";
 import { type Layer, Sequential } from "./sequential.ts";
+import type { SummaryRow } from "./summary.ts";
 
 /** Configuration of {@link Figure1Net}; every field optional. */
 export interface Figure1Config {
@@ -105,6 +106,26 @@ export class Figure1Net extends Sequential {
       throw new RangeError(`Figure1Net: expected input [N, 3, ${s}, ${s}], got [${x.shape}]`);
     }
     return super.forward(x);
+  }
+
+  /** The layer table for an input shape `[N, 3, S, S]`, each row saying what it computes. */
+  summaryRows(inputShape: readonly number[]): SummaryRow[] {
+    const { activation, pooling: p } = this.config;
+    const device = this.devices()[0]?.label ?? "-";
+    let shape = [...inputShape];
+    return this.namedChildren().map(([name, layer]) => {
+      shape = (layer as Layer).outputShape!(shape);
+      const op = layer instanceof Conv2d
+        ? `conv 5×5 s1 p2, ${activation}`
+        : layer instanceof LocalResponseNorm
+        ? "LRN n=5"
+        : layer instanceof MaxPool2d
+        ? `max pool ${p.kernelSize}×${p.kernelSize} s${p.stride}`
+        : layer instanceof Linear
+        ? "linear"
+        : "flatten";
+      return { layer: name, outputShape: shape, params: layer.parameterCount(), device, op };
+    });
   }
 
   /** The configuration, for the summary's heading. */

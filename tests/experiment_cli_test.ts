@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli } from "./_cli.ts";
+import { cli, startCli } from "./_cli.ts";
 
 const TINY = [
   "--preset",
@@ -63,6 +63,27 @@ Deno.test("experiment: the quick preset end to end at a tiny size, and its resum
     const other = await cli("experiment", "--claim", "relu", "--out", out, ...TINY, "--lr", "0.1");
     assert.notEqual(other.code, 0);
     assert.match(other.stderr, /other settings \(settings differ/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("experiment: Ctrl-C stops the set with a checkpoint, and a rerun resumes it", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const args = ["experiment", "--claim", "relu", "--out", out, ...TINY, "--epochs", "6"];
+    const running = startCli(args);
+    assert.ok(await running.waitFor(/\[1\/4\][^]*epoch 2:/), "the first run trains");
+    running.child.kill("SIGINT");
+    const stopped = await running.finish();
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stdout, /interrupted; rerun the same command to resume/);
+    const resumed = await cli(...args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /\[1\/4\] relu: ReLU, seed 0 \(resuming\)/);
+    assert.match(resumed.stdout, /\[4\/4\] relu: tanh, seed 1\n/);
+    const rows = await Deno.readTextFile(join(out, "relu", "relu", "seed-0", "metrics.jsonl"));
+    assert.deepEqual(rows.trim().split("\n").map((l) => JSON.parse(l).epoch), [1, 2, 3, 4, 5, 6]);
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -301,6 +301,8 @@ Deno.test("Figure 1 net: shapes, parameters and logits against the float64 refer
     const text = summary(net, [1, 3, 32, 32]);
     assert.match(text, /pool3\s+\[1, 64, 3, 3\]/);
     assert.match(text, /Figure 1 net: relu, no LRN/);
+    assert.match(text, /conv2\s+\[1, 32, 15, 15\]\s+25,632\s+gpu\d+\s+conv 5×5 s1 p2, relu/);
+    assert.match(text, /pool3 .* max pool 3×3 s2/);
     assert.throws(() => new Figure1Net({ inputSize: 6 }, gpuA), /does not fit/);
     net.dispose();
   });
