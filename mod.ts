@@ -41,6 +41,7 @@ export type {
   ProfileResult,
   ProfileRow,
   ReadRequest,
+  StagingDevice,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";

@@ -16,13 +16,12 @@ import {
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
-import { type CrossDeviceCopy, type ReadRequest, StagingBuffer, transfers } from "./_staging.ts";
+import { StagingBuffer, transfers } from "./_staging.ts";
 
 export {
-  type CrossDeviceCopy,
-  type ReadRequest,
   resetTransferStats,
   StagingBuffer,
+  type StagingDevice,
   type TransferStats,
   transferStats,
 } from "./_staging.ts";
@@ -995,4 +994,37 @@ class Profile {
     this.#resolved.destroy();
     this.#staging.destroy();
   }
+}
+
+/** One read of {@link Device.readTogether}. */
+export interface ReadRequest {
+  /** The buffer to read. */
+  source: GpuBuffer;
+  /** Start of the range in bytes (a multiple of 4; default 0). */
+  offset?: number;
+  /** Length of the range in bytes. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a spare one of the source's device). */
+  staging?: StagingBuffer;
+  /**
+   * Receives the bytes while they are mapped: write them to their destination or copy them out
+   * here, since the view is detached when the call returns.
+   */
+  consume(bytes: Uint8Array): void;
+}
+
+/** One copy of {@link Device.copyAcross}. */
+export interface CrossDeviceCopy {
+  /** The buffer to copy from. */
+  source: GpuBuffer;
+  /** Start in the source, in bytes (a multiple of 4; default 0). */
+  sourceOffset?: number;
+  /** The buffer to copy to, on another device. */
+  target: GpuBuffer;
+  /** Start in the target, in bytes (default 0). */
+  targetOffset?: number;
+  /** Bytes to copy. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a new one). */
+  staging?: StagingBuffer;
 }
