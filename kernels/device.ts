@@ -359,6 +359,11 @@ export class Device {
     return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
   }
 
+  /** Whether a profile ({@link startProfile}) is being taken. */
+  get profiling(): boolean {
+    return this.#profile !== null;
+  }
+
   /** Whether the device can time passes on the GPU (`timestamp-query`). */
   get hasTimestamps(): boolean {
     return this.gpu.features.has("timestamp-query");
