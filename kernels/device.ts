@@ -16,13 +16,21 @@ import {
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
-import { type CrossDeviceCopy, type ReadRequest, StagingBuffer, transfers } from "./_staging.ts";
+import {
+  type CrossDeviceCopy,
+  type ReadRequest,
+  reportSyncPoint,
+  StagingBuffer,
+  transfers,
+} from "./_staging.ts";
 
 export {
   type CrossDeviceCopy,
   type ReadRequest,
   resetTransferStats,
   StagingBuffer,
+  type SyncPoint,
+  traceSyncPoints,
   type TransferStats,
   transferStats,
 } from "./_staging.ts";
@@ -538,7 +546,9 @@ export class Device {
       const mapped = await Promise.allSettled(
         taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
       );
-      transfers.mapWaitMs += performance.now() - start;
+      const waitMs = performance.now() - start;
+      transfers.mapWaitMs += waitMs;
+      reportSyncPoint({ labels: taken.map((t) => t.staging.label), issuedAt: start, waitMs });
       transfers.syncPoints++;
       transfers.maps += taken.length;
       // Every mapped buffer is unmapped whatever fails, so neither side is left holding a map.
