@@ -22,6 +22,7 @@ import {
   fromTypedArray,
   replicate,
   resetTransferStats,
+  StepGuard,
   tidy,
   transferStats,
 } from "../mod.ts";
@@ -58,6 +59,9 @@ const nets = [build(devices[0]), build(devices)];
 const optimisers = nets.map((net) =>
   new SGD({ params: net.parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4 })
 );
+const guards = nets.map((net) =>
+  new StepGuard(net.placement[0], net.parameters().map((p) => p.device))
+);
 const classes = nets[0].config.numClasses;
 const images = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i));
 const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
@@ -70,15 +74,24 @@ console.log(
   }); ${repeats} blocks of ${steps} steps`,
 );
 
-/** One SGD step as the trainer runs it: host batch to every device, forward, backward, update. */
+/**
+ * One SGD step as the trainer runs it: the host batch to every device, forward, the step guard,
+ * backward, the optimiser's checks, the guard's verdict, the guarded update, the top-k counts.
+ */
 async function step(index: number): Promise<void> {
-  const net = nets[index], optimiser = optimisers[index], first = net.placement[0];
+  const net = nets[index], optimiser = optimisers[index], guard = guards[index];
+  const first = net.placement[0];
   await tidy(async () => {
     const [x] = replicate(images, [batch, 3, size, size], net.placement);
     const y = fromTypedArray(labels, [batch], { device: first, dtype: "i32" });
-    const loss = crossEntropy(await net.forward(x.withRank(4)), y);
+    const logits = await net.forward(x.withRank(4));
+    const loss = crossEntropy(logits, y);
+    guard.begin(loss, batch);
     await loss.backward();
-    optimiser.step();
+    optimiser.check(guard);
+    await guard.settle();
+    optimiser.step({ guard });
+    guard.countTopK(logits, y);
     optimiser.zeroGrad();
   });
 }
