@@ -367,8 +367,10 @@ export function matmulTile(device: Device, m: number, n: number, k: number): Mat
   // the product is large enough. Judged by the two largest sizes: a layer's product keeps them
   // when only the batch (the smallest) changes, so the last, smaller batch of an epoch compiles
   // nothing new.
+  // Fewer than 64 rows or columns would leave half of a larger tile idle.
   const [a, b] = [m, n, k].sort((x, y) => y - x);
-  return a * b < 2 ** 17 ? SMALL_TILE : a * b < 2 ** 22 ? MID_TILE : SOFTWARE_TILE;
+  if (Math.min(m, n) < 64 || a * b < 2 ** 17) return SMALL_TILE;
+  return a * b < 2 ** 22 ? MID_TILE : SOFTWARE_TILE;
 }
 
 /**
