@@ -33,6 +33,7 @@ export {
 export type {
   AcquireOptions,
   Binding,
+  CrossDeviceCopy,
   DeviceLimits,
   FaultSlot,
   GpuBuffer,

@@ -12,8 +12,8 @@ mkdir -p "$OUT"
 export NO_COLOR=1
 parts=(
   "two-tests 60 deno test -A --no-check tests/two_devices_test.ts tests/nn_alexnet_test.ts"
-  "two-full 150 deno run -A bench/two_devices.ts --model full --batch 128 --steps 5 --repeats 3 --out $OUT/two_devices_full.json"
-  "two-small 40 deno run -A bench/two_devices.ts --model small --batch 32 --steps 10 --repeats 3 --out $OUT/two_devices_small.json"
+  "two-full 150 deno run -A bench/two_devices.ts --model full --batch 128 --steps 3 --repeats 5 --out $OUT/two_devices_full.json"
+  "two-small 40 deno run -A bench/two_devices.ts --model small --batch 32 --steps 2 --repeats 15 --out $OUT/two_devices_small.json"
 )
 for part in "${parts[@]}"; do
   read -r name limit command <<<"$part"

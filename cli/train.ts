@@ -5,7 +5,6 @@
  */
 
 import { join } from "node:path";
-import { latestCheckpoint } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
@@ -17,11 +16,12 @@ import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
-import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
-import { DEFAULTS, readRunConfig, type RunConfig } from "./_config.ts";
+import { fingerprint } from "../train/data/fingerprint.ts";
+import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
-import { isFile } from "../train/data/_fs.ts";
+import { checkResume, resumeConfig } from "./_resume.ts";
+import { STOP_SIGNALS, stopOnSignals, type StopSignal } from "./_signals.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
@@ -133,14 +133,6 @@ Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exi
 status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
 checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
 
-/**
- * Exit statuses of a run stopped by a signal: 128 + the signal's number, as a shell reports a
- * process the signal ended. The first signal finishes the step and writes a checkpoint first;
- * a second one quits at once, the last checkpoint intact.
- */
-const STOP_SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
-type StopSignal = keyof typeof STOP_SIGNALS;
-
 /** Checkpoints kept per run (the trainer's default), plus the one being written. */
 const CHECKPOINTS_ON_DISK = 3;
 
@@ -213,22 +205,7 @@ async function runTrain(values: Values): Promise<number> {
     }
     const aug = augmentations(config, splits);
     using stop = stopOnSignals();
-    const write = (s: string) => console.log(s);
-    write(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
-    write(`data: ${splits.description}`);
-    write(
-      `model: ${config.model.preset === "figure1" ? "the Figure 1 net" : "AlexNet"} ` +
-        `${config.model.preset === "figure1" ? "" : `${config.model.preset} `}` +
-        `(width ${Number(config.model.width.toPrecision(4))}, ` +
-        `${config.model.inputSize}×${config.model.inputSize} input, ${config.model.numClasses} ` +
-        `classes, ${config.init} init), ${model.parameterCount().toLocaleString("en-US")} ` +
-        `parameters`,
-    );
-    write(
-      `training: ${plural(config.epochs, "epoch")}, batch ${config.batchSize}, lr ` +
-        `${formatLr(config.lr)}, momentum ${config.momentum}, weight decay ` +
-        `${config.weightDecay} (${config.formulation}); run ${runDir}`,
-    );
+    await printRun(config, splits, devices, model, runDir);
     const reporter = new ProgressReporter({
       everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
     });
@@ -263,7 +240,7 @@ async function runTrain(values: Values): Promise<number> {
     try {
       const result = await trainer.run();
       if (result.checkpoint === null) await folder.discard();
-      return finishRun(result, config, runDir);
+      return finishRun(result, config, runDir, stop.received);
     } finally {
       trainer.dispose();
       trainer.optimizer.dispose();
@@ -275,57 +252,48 @@ async function runTrain(values: Values): Promise<number> {
   }
 }
 
-/** The signal received, once {@link stopOnSignals} has seen one. */
-let stopSignal: StopSignal | null = null;
-
-/**
- * An abort signal raised by the first SIGINT, SIGTERM or SIGHUP: the trainer finishes its step,
- * writes a checkpoint and stops. A second signal exits at once with the signal's status.
- * Disposing removes the listeners.
- */
-function stopOnSignals(): { signal: AbortSignal } & Disposable {
-  const controller = new AbortController();
-  const listeners: [StopSignal, () => void][] = [];
-  for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
-    const onSignal = () => {
-      if (stopSignal !== null) {
-        console.log(`\n${name} again: quitting now; the last checkpoint is intact`);
-        Deno.exit(STOP_SIGNALS[name]);
-      }
-      stopSignal = name;
-      console.log(
-        `\n${name}: finishing this step and writing a checkpoint (again to quit at once)`,
-      );
-      controller.abort();
-    };
-    try {
-      Deno.addSignalListener(name, onSignal);
-      listeners.push([name, onSignal]);
-    } catch {
-      // Windows has SIGINT only.
-    }
-  }
-  return {
-    signal: controller.signal,
-    [Symbol.dispose]: () => {
-      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
-    },
-  };
+/** The run's first lines: devices, data, model and training settings. */
+async function printRun(
+  config: RunConfig,
+  splits: DataSplits,
+  devices: Device[],
+  model: { parameterCount(): number },
+  runDir: string,
+): Promise<void> {
+  const { preset, width, inputSize, numClasses } = config.model;
+  const name = preset === "figure1" ? "the Figure 1 net" : `AlexNet ${preset}`;
+  console.log(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
+  console.log(`data: ${splits.description}`);
+  console.log(
+    `model: ${name} (width ${Number(width.toPrecision(4))}, ${inputSize}×${inputSize} input, ` +
+      `${numClasses} classes, ${config.init} init), ` +
+      `${model.parameterCount().toLocaleString("en-US")} parameters`,
+  );
+  console.log(
+    `training: ${plural(config.epochs, "epoch")}, batch ${config.batchSize}, lr ` +
+      `${formatLr(config.lr)}, momentum ${config.momentum}, weight decay ` +
+      `${config.weightDecay} (${config.formulation}); run ${runDir}`,
+  );
 }
 
 /** Prints how the run ended; returns the exit status. */
-function finishRun(r: TrainResult, config: RunConfig, runDir: string): number {
+function finishRun(
+  r: TrainResult,
+  config: RunConfig,
+  runDir: string,
+  signal: StopSignal | null,
+): number {
   const last = r.rows.at(-1);
   if (r.interrupted && r.checkpoint === null) {
     console.log("stopped before the first step: nothing to resume");
-    return stopSignal ? STOP_SIGNALS[stopSignal] : 0;
+    return signal ? STOP_SIGNALS[signal] : 0;
   }
   if (r.interrupted) {
     console.log(
       `stopped after ${plural(r.step, "step")}; resume with: deno run -A cli.ts train ` +
         `--resume ${runDir}`,
     );
-    return stopSignal ? STOP_SIGNALS[stopSignal] : 0;
+    return signal ? STOP_SIGNALS[signal] : 0;
   }
   if (r.step === 0 || !Number.isFinite(r.imagesPerSec)) {
     console.log(
@@ -348,90 +316,6 @@ function finishRun(r: TrainResult, config: RunConfig, runDir: string): number {
 /** Logical parameters of the run's model (weights and velocities each hold this many). */
 function parameterCount(config: RunConfig): number {
   return plannedParameterCount(config.model);
-}
-
-/** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
-async function checkResume(values: Values, runDir: string): Promise<void> {
-  const cmd = "train";
-  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "adapter", "help"]);
-  const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
-  if (extra.length > 0) {
-    throw new UsageError(
-      `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
-        `change, --data give the data's new place, and --adapter pick this machine's GPU ` +
-        `(got ${extra.map((k) => `--${k}`).join(", ")})`,
-      cmd,
-    );
-  }
-  if (!(await isFile(join(runDir, "config.json")))) {
-    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
-  }
-  if ((await latestCheckpoint(runDir)) === null) {
-    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
-  }
-}
-
-/**
- * The saved configuration and data of a run to resume. `--data` (and `--val-data`) give the
- * data's new place when it moved: it must be the same data set (counts, classes, contents),
- * and the difference is explained when it is not.
- */
-async function resumeConfig(
-  values: Values,
-  runDir: string,
-): Promise<{ config: RunConfig; splits: DataSplits }> {
-  const cmd = "train";
-  const config = await readRunConfig(runDir);
-  if (config === null) {
-    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
-  }
-  config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
-  config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
-    config.logEvery;
-  const newDir = str(values, "data");
-  const valDir = str(values, "val-data");
-  if (valDir && !newDir) throw new UsageError("--val-data needs --data", cmd);
-  let data = config.data;
-  if (newDir) {
-    data = { ...(await detectData(newDir, valDir, cmd)) };
-    if (config.data.subset) data.subset = config.data.subset;
-    if (data.kind !== config.data.kind) {
-      throw new UsageError(
-        `--data ${newDir} holds ${data.kind} data; the run was trained on ${config.data.kind} data`,
-        cmd,
-      );
-    }
-  }
-  let splits: DataSplits;
-  try {
-    splits = await loadDataSplits(data);
-  } catch (error) {
-    if (newDir) throw error;
-    throw new Error(
-      `${(error as Error).message} (if the run's data moved, give its new folder: ` +
-        `--resume ${runDir} --data <dir>)`,
-      { cause: error },
-    );
-  }
-  if (splits.train.numClasses !== config.model.numClasses) {
-    throw new Error(
-      `the data has ${plural(splits.train.numClasses, "class", "classes")}, the run's model ` +
-        `${config.model.numClasses}`,
-    );
-  }
-  const now = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
-  const differences = config.dataFingerprint ? dataDifferences(config.dataFingerprint, now) : [];
-  if (differences.length > 0) {
-    const given = newDir ? `--data ${newDir}` : `the run's data (${config.data.dir ?? data.kind})`;
-    throw new Error(`${given} is not the data this run was trained on: ${differences.join("; ")}`);
-  }
-  if (newDir) {
-    console.log(`data moved: ${config.data.dir} → ${data.dir}; same data set, resuming`);
-    config.data = data;
-    config.dataFingerprint = now;
-    await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
-  }
-  return { config, splits };
 }
 
 async function trainConfig(values: Values): Promise<{ config: RunConfig; splits: DataSplits }> {

@@ -20,7 +20,7 @@ import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from 
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import type { RunPart } from "./_program.ts";
+import { flatMain, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
@@ -69,6 +69,29 @@ function inputTable(device: Device, g: Resolved): GpuBuffer {
       const o = Math.floor(k / taps), r = k % taps;
       const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
       t.set([o * g.outH * g.outW, ky, kx, o * g.wk + ky * g.kernelW + kx], 4 * k);
+    }
+    return t;
+  });
+}
+
+/**
+ * Output pixels k = (b, oy, ox) of a run of `count` samples: vec4u(b·outSample + oy·OW + ox,
+ * b·inSample, oy·SH − PH, ox·SW − PW) (wrapping u32 where negative). The weight gradient's K
+ * loop walks pixels; the table spares it three divisions per load.
+ */
+function pixelTable(device: Device, g: Resolved, count: number): GpuBuffer {
+  const key = `p ${count} ${g.inChannels} ${g.height} ${g.width} ${g.outChannels} ${g.outH} ` +
+    `${g.outW} ${g.strideH} ${g.strideW} ${g.padH} ${g.padW}`;
+  return table(device, key, () => {
+    const ohw = g.outH * g.outW, t = new Uint32Array(4 * count * ohw);
+    const inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * ohw;
+    for (let b = 0, k = 0; b < count; b++) {
+      for (let oy = 0; oy < g.outH; oy++) {
+        for (let ox = 0; ox < g.outW; ox++, k++) {
+          const iy = (oy * g.strideH - g.padH) >>> 0, ix = (ox * g.strideW - g.padW) >>> 0;
+          t.set([b * outSample + oy * g.outW + ox, b * inSample, iy, ix], 4 * k);
+        }
+      }
     }
     return t;
   });
@@ -219,6 +242,10 @@ export function inputGradGemm(
   const G = geometryUniforms(uf, g, run.count);
   const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
   const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const U = { k: sizes.k };
+  const wVec = g.cg % 4 === 0;
+  // At stride 1 every tap lands on an output: no division, no divisibility test.
+  const unitStride = g.strideH === 1 && g.strideW === 1;
   const helpers = `
 // Input pixel m of group g: its sample and group's base in dy, and its padded coordinates.
 fn corner(m: u32, g: u32) -> vec4u {
@@ -231,9 +258,15 @@ fn gatherDy(pr: vec4u, k: u32) -> f32 {
   let t = tab[k];
   let ty = pr.z - t.y;
   let tx = pr.w - t.z;
-  let oy = ty / ${G.strideH};
+  ${
+    unitStride
+      ? `let oy = ty;
+  let ox = tx;
+  let ok = oy < ${G.outH} && ox < ${G.outW};`
+      : `let oy = ty / ${G.strideH};
   let ox = tx / ${G.strideW};
-  let ok = oy < ${G.outH} && ox < ${G.outW} && oy * ${G.strideH} == ty && ox * ${G.strideW} == tx;
+  let ok = oy < ${G.outH} && ox < ${G.outW} && oy * ${G.strideH} == ty && ox * ${G.strideW} == tx;`
+  }
   return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
 }
 fn put(g: u32, m: u32, n: u32, v: f32) {
@@ -248,17 +281,21 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
       prep: (m) => `corner(${m}, p)`,
       load: (_m, k, pr) => `gatherDy(${pr}, ${k})`,
     },
+    // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
-      vec4: false,
+      vec4: wVec,
       kContig: false,
-      load: (n, k) => `w[p * ${G.og} * ${G.wk} + tab[${k}].w + ${n} * ${G.taps}]`,
+      load: (n, k) =>
+        wVec
+          ? `wt[((p * ${U.k} + ${k}) * ${G.cg} + ${n}) / 4u]`
+          : `wt[(p * ${U.k} + ${k}) * ${G.cg} + ${n}]`,
     },
     sizes,
     store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> dy: array<f32>;",
-        "@group(0) @binding(1) var<storage, read> w: array<f32>;",
+        `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
         uf.declare(4),
@@ -266,6 +303,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
       ].join("\n"),
   });
   const tab = { buffer: inputTable(device, g), size: 16 * K };
+  const nw = g.outChannels * g.wk;
+  const packed = device.alloc(nw * 4, "conv2d packed weights");
+  packForInputGrad(device, g, bind.w, { buffer: packed, size: nw * 4 }, name);
   device.dispatch({
     name,
     wgsl,
@@ -273,7 +313,43 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     workgroups: grid.workgroups,
     variant: `gemm ${tileName(v.tile)}`,
     cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, bind.w, tab, bind.dx]);
+  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx]);
+  device.release(packed);
+}
+
+/**
+ * Weights `[O, C/g, KH, KW]` repacked as the input gradient's B operand: per group, rows
+ * k = (o, ky, kx) of C/g contiguous input channels, `wt[(g·K + k)·(C/g) + c]`.
+ */
+function packForInputGrad(
+  device: Device,
+  g: Resolved,
+  w: Binding,
+  wt: Binding,
+  name: string,
+): void {
+  const uf = new Uniforms();
+  const u = uf.all({ n: g.outChannels * g.wk, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  // Element i of wt is (row k, channel c); row k = (group·og + o)·taps + t.
+  const body = `
+  let c = i % ${u.cg};
+  let row = i / ${u.cg};
+  let t = row % ${u.taps};
+  let o = row / ${u.taps};
+  wt[i] = w[o * ${u.wk} + c * ${u.taps} + t];`;
+  device.dispatch({
+    name: `${name} pack`,
+    wgsl: `
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+${uf.declare(2)}
+${flatMain(64, u.n, body)}
+`,
+    uniforms: uf.data(),
+    workgroups: Math.ceil((g.outChannels * g.wk) / 64),
+    variant: "pack",
+    cost: { bytes: 8 * g.outChannels * g.wk },
+  }, [w, wt]);
 }
 
 /**
@@ -307,16 +383,16 @@ fn tap(n: u32, g: u32) -> vec4u {
   let t = tab[n];
   return vec4u(${S.xShift} + g * ${G.cg} * ${G.hw} + t.x - t.y * ${G.width} - t.z, t.y, t.z, 0u);
 }
+// Pixel k of the run, from its table entry (no division in the K loop).
 fn loadDy(base: u32, k: u32) -> f32 {
-  return dy[base + (k / ${G.ohw}) * ${G.outSample} + k % ${G.ohw}];
+  return dy[base + pix[k].x];
 }
 fn gatherX(pr: vec4u, k: u32) -> f32 {
-  let b = k / ${G.ohw};
-  let r = k % ${G.ohw};
-  let iy = (r / ${G.outW}) * ${G.strideH} - ${G.padH} + pr.y;
-  let ix = (r % ${G.outW}) * ${G.strideW} - ${G.padW} + pr.z;
+  let t = pix[k];
+  let iy = t.z + pr.y;
+  let ix = t.w + pr.z;
   let ok = iy < ${G.height} && ix < ${G.width};
-  return select(0.0, x[select(0u, pr.x + b * ${G.inSample} + iy * ${G.width} + ix, ok)], ok);
+  return select(0.0, x[select(0u, pr.x + t.y + iy * ${G.width} + ix, ok)], ok);
 }`;
   const dst = split
     ? (m: string, n: string) => `dw[s * ${S.weights} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
@@ -344,12 +420,14 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",
         "@group(0) @binding(1) var<storage, read> dy: array<f32>;",
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
-        "@group(0) @binding(3) var<storage, read_write> dw: array<f32>;",
-        uf.declare(4),
+        "@group(0) @binding(3) var<storage, read> pix: array<vec4u>;",
+        "@group(0) @binding(4) var<storage, read_write> dw: array<f32>;",
+        uf.declare(5),
         helpers,
       ].join("\n"),
   });
   const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
+  const pix = { buffer: pixelTable(device, g, run.count), size: 16 * K };
   const nw = g.outChannels * g.wk;
   const kernel = {
     name,
@@ -360,12 +438,12 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
     cost: { flops: 2 * M * N * K * g.groups },
   };
   if (!split) {
-    device.dispatch(kernel, [bind.x, bind.dy, tab, bind.dw]);
+    device.dispatch(kernel, [bind.x, bind.dy, tab, pix, bind.dw]);
     return;
   }
   const bytes = grid.splits * nw * 4;
   const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
-  device.dispatch(kernel, [bind.x, bind.dy, tab, partial]);
+  device.dispatch(kernel, [bind.x, bind.dy, tab, pix, partial]);
   sumPartials(device, { name, partial, dst: bind.dw, n: nw, splits: grid.splits, accumulate });
   device.release(partial.buffer);
 }

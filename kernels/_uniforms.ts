@@ -17,7 +17,7 @@
  * import { Uniforms } from "./_uniforms.ts";
  * const u = new Uniforms();
  * const width = u.u32("width", 227);
- * console.log(width); // u.v[0].x
+ * console.log(width); // uni.v[0].x
  * console.log(u.data()); // Uint32Array(4) [227, 0, 0, 0]
  * ```
  */
@@ -39,7 +39,13 @@ export class Uniforms {
     } else if (this.#values[index] !== word) {
       throw new RangeError(`uniform ${name} given twice: ${this.#values[index]} and ${word}`);
     }
-    return `u.v[${index >> 2}].${"xyzw"[index & 3]}`;
+    return `uni.v[${index >> 2}].${"xyzw"[index & 3]}`;
+  }
+
+  /** Registers an f32 `value` (by its bits) under `name` and returns its WGSL expression. */
+  f32(name: string, value: number): string {
+    const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
+    return `bitcast<f32>(${this.u32(name, bits)})`;
   }
 
   /** Registers several values at once; returns their WGSL expressions by name. */
@@ -49,9 +55,9 @@ export class Uniforms {
     return out;
   }
 
-  /** The values, padded to whole vec4s (at least one). */
+  /** The values, padded to whole vec4s; empty when none is registered (nothing is bound). */
   data(): Uint32Array {
-    const out = new Uint32Array(Math.max(4, Math.ceil(this.#values.length / 4) * 4));
+    const out = new Uint32Array(Math.ceil(this.#values.length / 4) * 4);
     out.set(this.#values);
     return out;
   }
@@ -59,10 +65,38 @@ export class Uniforms {
   /**
    * The declaration of the uniform block at `binding`. Call it after every value is
    * registered: the array length is part of the WGSL (and equal for every shape of a variant).
+   * Every registered value must be read by the shader, or the block may be dropped.
    */
   declare(binding: number): string {
-    const n = Math.max(1, Math.ceil(this.#values.length / 4));
+    // A block no expression reads would be dropped from the pipeline's layout: none at all.
+    if (this.#values.length === 0) return "";
+    const n = Math.ceil(this.#values.length / 4);
     return `struct Uniforms { v: array<vec4u, ${n}> }
-@group(0) @binding(${binding}) var<uniform> u: Uniforms;`;
+@group(0) @binding(${binding}) var<uniform> uni: Uniforms;`;
   }
+}
+
+/**
+ * The WGSL u32 expression of the element that flat index `i` (row-major over `shape`) reads in
+ * a strided view: `offset + Σ ((i / inner) % d) · stride` over the axes that move it. Which
+ * axes move is the WGSL's structure; sizes, strides and the offset are uniforms under `name`.
+ */
+export function stridedIndex(
+  uf: Uniforms,
+  name: string,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): string {
+  const terms = [uf.u32(`${name}.offset`, offset)];
+  let inner = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const d = shape[axis];
+    if (d !== 1 && strides[axis] !== 0) {
+      const i = uf.u32(`inner${axis}`, inner), size = uf.u32(`size${axis}`, d);
+      terms.push(`((i / ${i}) % ${size}) * ${uf.u32(`${name}.stride${axis}`, strides[axis])}`);
+    }
+    inner *= d;
+  }
+  return terms.join(" + ");
 }

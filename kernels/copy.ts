@@ -6,7 +6,8 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, stridedIndex } from "./_program.ts";
+import { flatMain } from "./_program.ts";
+import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
 /** A strided view of a buffer, in elements. */
 export interface View {
@@ -44,13 +45,24 @@ export function stridedCopy(
 ): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
-  const index = (view: View): string => stridedIndex(shape, view.strides, view.offset);
+  const uf = new Uniforms();
+  const index = (name: string, view: View): string =>
+    stridedIndex(uf, name, shape, view.strides, view.offset);
+  const body = `\n  dst[${index("dst", dst)}] = src[${index("src", src)}];`;
+  const count = uf.u32("n", n);
   const wgsl = `
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
-${flatMain(WORKGROUP, n, `\n  dst[${index(dst)}] = src[${index(src)}];`)}`;
+${uf.declare(2)}
+${flatMain(WORKGROUP, count, body)}`;
   device.dispatch(
-    { name: `copy [${shape}]`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
+    {
+      name: `copy [${shape}]`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil(n / WORKGROUP),
+      cost: { bytes: 8 * n },
+    },
     [{ buffer: src.buffer }, { buffer: dst.buffer }],
   );
 }

@@ -16,6 +16,16 @@ import {
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
+import { type CrossDeviceCopy, type ReadRequest, StagingBuffer, transfers } from "./_staging.ts";
+
+export {
+  type CrossDeviceCopy,
+  type ReadRequest,
+  resetTransferStats,
+  StagingBuffer,
+  type TransferStats,
+  transferStats,
+} from "./_staging.ts";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -141,165 +151,6 @@ export interface FaultSlot {
 
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
-
-/** Host transfers of all devices together, counted since start (or {@link resetTransferStats}). */
-export interface TransferStats {
-  /** Host waits on the GPU: one wait for several maps, on one device or several, counts once. */
-  syncPoints: number;
-  /** Buffers mapped for reading. */
-  maps: number;
-  /** Milliseconds from issuing each sync point's maps to their resolution, summed (waits that
-   * overlap each other or the host's recording all count). */
-  mapWaitMs: number;
-  /** Milliseconds the host spent blocked on a staging buffer still in use by a transfer. */
-  hostBlockedMs: number;
-  /** Bytes read back to the host. */
-  bytesRead: number;
-  /** Bytes written from the host. */
-  bytesWritten: number;
-  /** Staging buffers allocated (a steady training loop allocates none). */
-  stagingAllocated: number;
-}
-
-const transfers: TransferStats = {
-  syncPoints: 0,
-  maps: 0,
-  mapWaitMs: 0,
-  hostBlockedMs: 0,
-  bytesRead: 0,
-  bytesWritten: 0,
-  stagingAllocated: 0,
-};
-
-/**
- * The host-transfer counters: how often the host waited on the GPU, for how long, and how many
- * bytes crossed. A multi-device step's cost is mostly these waits.
- *
- * @example
- * ```ts
- * import { Device, resetTransferStats, transferStats } from "./device.ts";
- * const device = await Device.acquire();
- * const buf = device.alloc(16);
- * resetTransferStats();
- * await device.read(buf, 0, 16);
- * console.log(transferStats().syncPoints, transferStats().bytesRead); // 1 16
- * ```
- */
-export function transferStats(): TransferStats {
-  return { ...transfers };
-}
-
-/**
- * Zeroes the counters of {@link transferStats}.
- *
- * @example
- * ```ts
- * import { resetTransferStats, transferStats } from "../mod.ts";
- * resetTransferStats();
- * console.log(transferStats().syncPoints); // 0
- * ```
- */
-export function resetTransferStats(): void {
-  for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
-}
-
-/**
- * A map-read buffer for one recurring readback (one cut and direction of a split model, say),
- * kept across steps so that a step allocates no staging memory. It grows when a larger read
- * needs it, and serves one read at a time.
- *
- * @example Read the same buffer every step through one staging buffer
- * ```ts
- * import { Device, StagingBuffer } from "./device.ts";
- * const device = await Device.acquire();
- * const buf = device.alloc(8);
- * device.write(buf, new Float32Array([1, 2]));
- * const staging = new StagingBuffer(device, "loss readback");
- * let seen: number[] = [];
- * const consume = (bytes: Uint8Array) => (seen = [...new Float32Array(bytes.slice().buffer)]);
- * await Device.readTogether([{ source: buf, bytes: 8, staging, consume }]);
- * console.log(seen); // [1, 2]
- * staging.destroy();
- * ```
- */
-export class StagingBuffer {
-  /** The device whose buffers it reads. */
-  readonly device: Device;
-  /** Names it in errors. */
-  readonly label: string;
-  #buffer: GPUBuffer | null = null;
-  #busy = false;
-  #freed: Promise<void> = Promise.resolve();
-  #markFree = (): void => {};
-
-  /** A staging buffer of `device`; memory is allocated by the first read. */
-  constructor(device: Device, label = "staging") {
-    this.device = device;
-    this.label = label;
-  }
-
-  /** Whether a read is using it now. */
-  get busy(): boolean {
-    return this.#busy;
-  }
-
-  /** Resolves when no read uses it (counting the time waited as host-blocked time). */
-  async ready(): Promise<void> {
-    if (!this.#busy) return;
-    const start = performance.now();
-    while (this.#busy) await this.#freed;
-    transfers.hostBlockedMs += performance.now() - start;
-  }
-
-  /** Internal: the mapped-read buffer for `bytes` bytes, held until {@link StagingBuffer._free}. */
-  _take(bytes: number): GPUBuffer {
-    if (this.#busy) {
-      throw new GpuError(`${this.device.label}: ${this.label} is already in use by another read`);
-    }
-    if (!this.#buffer || this.#buffer.size < bytes) {
-      this.#buffer?.destroy();
-      this.#buffer = this.device.gpu.createBuffer({
-        size: Math.max(bytes, 4),
-        usage: MAP_READ_USAGE,
-        label: this.label,
-      });
-      transfers.stagingAllocated++;
-    }
-    this.#busy = true;
-    this.#freed = new Promise((resolve) => (this.#markFree = resolve));
-    return this.#buffer;
-  }
-
-  /** Internal: ends the read that {@link StagingBuffer._take} started. */
-  _free(): void {
-    this.#busy = false;
-    this.#markFree();
-  }
-
-  /** Frees the GPU memory; the next read allocates again. */
-  destroy(): void {
-    this.#buffer?.destroy();
-    this.#buffer = null;
-    this._free();
-  }
-}
-
-/** One read of {@link Device.readTogether}. */
-export interface ReadRequest {
-  /** The buffer to read. */
-  source: GpuBuffer;
-  /** Start of the range in bytes (a multiple of 4; default 0). */
-  offset?: number;
-  /** Length of the range in bytes. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a spare one of the source's device). */
-  staging?: StagingBuffer;
-  /**
-   * Receives the bytes while they are mapped: write them to their destination or copy them out
-   * here, since the view is detached when the call returns.
-   */
-  consume(bytes: Uint8Array): void;
-}
 
 /**
  * Size classes: four per power of two, so a reused buffer wastes at most 25 %, and a
@@ -506,6 +357,11 @@ export class Device {
   describe(): string {
     const soft = this.isSoftware ? ", software" : "";
     return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
+  }
+
+  /** Whether a profile ({@link startProfile}) is being taken. */
+  get profiling(): boolean {
+    return this.#profile !== null;
   }
 
   /** Whether the device can time passes on the GPU (`timestamp-query`). */
@@ -749,10 +605,7 @@ export class Device {
    * ```
    */
   static copyAcross(copies: readonly CrossDeviceCopy[]): Promise<void> {
-    for (const copy of copies) {
-      copy.source.device.#checkAlive("a transfer from it");
-      copy.target.device.#checkAlive("a transfer into it");
-    }
+    Device.#checkEnds(copies.map((c) => c.source), copies.map((c) => c.target));
     const slots = new Map<Device, Slot>();
     const done = Device.readTogether(copies.map((copy) => ({
       source: copy.source,
@@ -764,14 +617,79 @@ export class Device {
         transfers.bytesWritten += bytes.byteLength;
       },
     })));
-    // Reserved after the reads were recorded and submitted: a device that both sends and
-    // receives must not hold its own outgoing copy behind the data it waits for.
-    for (const { target } of copies) {
-      const device = target.device;
+    Device.#reserveSlots(copies.map((c) => c.target.device), slots);
+    return Device.#closeSlots(slots, done);
+  }
+
+  /**
+   * Reads the first `bytes` of each source (one host wait), combines them on the host and
+   * writes the result to every target, each at its place in its device's submission order, as
+   * {@link Device.copyAcross} does: the caller does not wait, and work recorded on the targets
+   * afterwards runs once the result is there. A step guard's verdict across devices (every
+   * device's flag up) is made this way.
+   *
+   * @example Every device learns whether all flags are up
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * const fa = a.alloc(4), fb = b.alloc(4);
+   * a.write(fa, new Uint32Array([1]));
+   * b.write(fb, new Uint32Array([0]));
+   * const all = (parts: readonly Uint8Array[]) =>
+   *   Uint32Array.of(parts.every((p) => p.some((x) => x !== 0)) ? 1 : 0);
+   * Device.combineAcross([fa, fb], 4, [fa, fb], (parts) => new Uint8Array(all(parts).buffer));
+   * console.log(new Uint32Array(await a.read(fa, 0, 4))[0]); // 0
+   * ```
+   */
+  static combineAcross(
+    sources: readonly GpuBuffer[],
+    bytes: number,
+    targets: readonly GpuBuffer[],
+    combine: (parts: readonly Uint8Array[]) => Uint8Array,
+    staging?: readonly StagingBuffer[],
+  ): Promise<void> {
+    Device.#checkEnds(sources, targets);
+    const parts: Uint8Array[] = [];
+    const done = Device.readTogether(sources.map((source, i) => ({
+      source,
+      bytes,
+      staging: staging?.[i],
+      consume: (got: Uint8Array) => (parts[i] = got.slice()),
+    })));
+    const slots = new Map<Device, Slot>();
+    Device.#reserveSlots(targets.map((t) => t.device), slots);
+    return Device.#closeSlots(
+      slots,
+      done.then(() => {
+        const result = combine(parts);
+        for (const target of targets) {
+          slots.get(target.device)!.write(target.buffer, 0, result);
+          transfers.bytesWritten += result.byteLength;
+        }
+      }),
+    );
+  }
+
+  static #checkEnds(sources: readonly GpuBuffer[], targets: readonly GpuBuffer[]): void {
+    for (const source of sources) source.device.#checkAlive("a transfer from it");
+    for (const target of targets) target.device.#checkAlive("a transfer into it");
+  }
+
+  /**
+   * A place for incoming data in each device's submission order. Reserved after the reads were
+   * recorded and submitted: a device that both sends and receives must not hold its own
+   * outgoing copy behind the data it waits for.
+   */
+  static #reserveSlots(devices: readonly Device[], slots: Map<Device, Slot>): void {
+    for (const device of devices) {
       if (slots.has(device)) continue;
       device.flush();
       slots.set(device, device.#submissions.reserve());
     }
+  }
+
+  /** Closes the slots once `done` settles; with its error, the devices stop. */
+  static #closeSlots(slots: Map<Device, Slot>, done: Promise<void>): Promise<void> {
     return done.then(
       () => slots.forEach((slot) => slot.close()),
       (error: Error) => {
@@ -826,7 +744,7 @@ export class Device {
       }
       return { binding: i, resource: { buffer: b.buffer.buffer, offset, size } };
     });
-    if (dispatch.uniforms) {
+    if (dispatch.uniforms && dispatch.uniforms.length > 0) {
       const buffer = this.#uniformBuffer(dispatch.uniforms);
       entries.push({ binding: entries.length, resource: { buffer } });
     }
@@ -1031,22 +949,6 @@ async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
 
 function adapterKey(info: GPUAdapterInfo): string {
   return [info.vendor, info.architecture, info.device, info.description].join("|");
-}
-
-/** One copy of {@link Device.copyAcross}. */
-export interface CrossDeviceCopy {
-  /** The buffer to copy from. */
-  source: GpuBuffer;
-  /** Start in the source, in bytes (a multiple of 4; default 0). */
-  sourceOffset?: number;
-  /** The buffer to copy to, on another device. */
-  target: GpuBuffer;
-  /** Start in the target, in bytes (default 0). */
-  targetOffset?: number;
-  /** Bytes to copy. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a new one). */
-  staging?: StagingBuffer;
 }
 
 /** One read of {@link Device.readTogether} in flight. */

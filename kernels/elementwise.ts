@@ -8,7 +8,8 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMain, forEachWindow, stridedIndex } from "./_program.ts";
+import { f32Literal, flatMain, forEachWindow } from "./_program.ts";
+import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
 /** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
 export type UnaryOp =
@@ -105,14 +106,23 @@ export function unary(
   n: number,
   value = 0,
 ): void {
-  const expression = op === "pow"
+  // The scalar is a uniform (a new scale compiles nothing), except pow's exponent, which
+  // picks the expression.
+  const uf = new Uniforms();
+  const scalar = "vec4f(SCALAR)";
+  let expression = op === "pow"
     ? powExpression("v", value, "vec4f")
-    : UNARY[op]("v", `vec4f(${f32Literal(value)})`, "vec4f");
+    : UNARY[op]("v", scalar, "vec4f");
+  // Registered only where the op reads it: an unread uniform block would leave the layout.
+  if (expression.includes(scalar)) {
+    expression = expression.replaceAll("SCALAR", uf.f32("value", value));
+  }
   const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+${uf.declare(2)}
 ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  let v = x[i];\n  out[i] = ${expression};`)}`;
-  dispatchVec4(device, `unary ${op} (${n})`, wgsl, n, [x, out]);
+  dispatchVec4(device, `unary ${op} (${n})`, wgsl, uf, n, [x, out]);
 }
 
 /**
@@ -129,10 +139,12 @@ ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  let v = x[i];\n  out[i] = ${expr
  * ```
  */
 export function fill(device: Device, out: GpuBuffer, n: number, value: number): void {
+  const uf = new Uniforms();
   const wgsl = `
 @group(0) @binding(0) var<storage, read_write> out: array<vec4f>;
-${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = vec4f(${f32Literal(value)});`)}`;
-  dispatchVec4(device, `fill (${n})`, wgsl, n, [out]);
+${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = vec4f(${uf.f32("value", value)});`)}
+${uf.declare(1)}`;
+  dispatchVec4(device, `fill (${n})`, wgsl, uf, n, [out]);
 }
 
 /** Element strides of one operand of a broadcast binary op (0 along broadcast axes). */
@@ -182,18 +194,28 @@ export function binary(
 @group(0) @binding(1) var<storage, read> b: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
 ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${vec4Expression};`)}`;
-    dispatchVec4(device, `binary ${op} (${n})`, wgsl, n, [a.buffer, b.buffer, out]);
+    dispatchVec4(device, `binary ${op} (${n})`, wgsl, null, n, [a.buffer, b.buffer, out]);
     return;
   }
-  const index = (o: BinaryOperand): string => stridedIndex(shape, o.strides, o.offset ?? 0);
-  const expression = BINARY[op](`a[${index(a)}]`, `b[${index(b)}]`, "f32");
+  const uf = new Uniforms();
+  const index = (name: string, o: BinaryOperand): string =>
+    stridedIndex(uf, name, shape, o.strides, o.offset ?? 0);
+  const expression = BINARY[op](`a[${index("a", a)}]`, `b[${index("b", b)}]`, "f32");
+  const count = uf.u32("n", n);
   const wgsl = `
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${flatMain(WORKGROUP, n, `\n  out[i] = ${expression};`)}`;
+${uf.declare(3)}
+${flatMain(WORKGROUP, count, `\n  out[i] = ${expression};`)}`;
   device.dispatch(
-    { name: `binary ${op} [${shape}] broadcast`, wgsl, workgroups: Math.ceil(n / WORKGROUP) },
+    {
+      name: `binary ${op} [${shape}] broadcast`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil(n / WORKGROUP),
+      cost: { bytes: 12 * n },
+    },
     [{ buffer: a.buffer }, { buffer: b.buffer }, { buffer: out, size: n * 4 }],
   );
 }
@@ -217,10 +239,14 @@ function dispatchVec4(
   device: Device,
   name: string,
   wgsl: string,
+  uniforms: Uniforms | null,
   n: number,
   buffers: readonly GpuBuffer[],
 ): void {
+  const values = uniforms?.data();
   forEachWindow(device, n, buffers, (bindings, count) => {
-    device.dispatch({ name, wgsl, workgroups: Math.ceil(count / 4 / WORKGROUP) }, bindings);
+    const workgroups = Math.ceil(count / 4 / WORKGROUP);
+    const cost = { bytes: 4 * count * buffers.length };
+    device.dispatch({ name, wgsl, uniforms: values, workgroups, cost }, bindings);
   });
 }

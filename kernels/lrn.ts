@@ -14,6 +14,7 @@
  * @module
  */
 
+import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { f32Literal, flatMainHead, splitBatch } from "./_program.ts";
 
@@ -149,12 +150,13 @@ export function lrnBackward(
   ]);
 }
 
-/** What a shader generator gets: shape, constants, samples in the slice, element shift. */
+/** What a shader generator gets: the shape, the constants, and the sizes as uniforms. */
 interface Shader {
   shape: LrnShape;
   p: LrnParams;
-  count: number;
-  shift: number;
+  /** The sizes as uniform expressions, and the block that holds them. */
+  u: Record<"threads" | "hw" | "groups" | "channels" | "groupSize" | "shift", string>;
+  uniforms: Uniforms;
 }
 
 /**
@@ -189,12 +191,23 @@ function run(
   const groups = shape.channels / p.groupSize;
   for (const { count, parts: [{ range, shift }] } of runs) {
     const threads = count * groups * shape.height * shape.width;
+    const uniforms = new Uniforms();
+    const u = uniforms.all({
+      threads,
+      hw: shape.height * shape.width,
+      groups,
+      channels: shape.channels,
+      groupSize: p.groupSize,
+      shift,
+    });
     device.dispatch(
       {
         name: `${op}[${count}×${shape.channels}×${shape.height}×${shape.width}, ` +
           `size ${p.size}, groups of ${p.groupSize}]`,
-        wgsl: wgsl({ shape, p, count, shift }),
+        wgsl: wgsl({ shape, p, u, uniforms }),
+        uniforms: uniforms.data(),
         workgroups: Math.ceil(threads / WORKGROUP),
+        cost: { bytes: 4 * operands.length * count * shape.channels * shape.height * shape.width },
       },
       operands.map(([, buffer]) => ({ buffer, ...range })),
     );
@@ -216,21 +229,22 @@ function powNegBeta(beta: number): string {
 }
 
 /** Shared head: bindings, index maths and the base offset of the thread's channel column. */
-function head({ shape, p, count, shift }: Shader, inputs: string[], outputs: string[]): string {
-  const hw = shape.height * shape.width;
-  const groups = shape.channels / p.groupSize;
+function head({ p, u, uniforms }: Shader, inputs: string[], outputs: string[]): string {
   const decls = [...inputs, ...outputs].map((name, i) => {
     const access = i < inputs.length ? "read" : "read_write";
     return `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<f32>;`;
   });
   return `${decls.join("\n")}
+${uniforms.declare(decls.length)}
 ${powNegBeta(p.beta)}
-${flatMainHead(WORKGROUP, count * groups * hw, { index: "idx" })}
-  let pos = idx % ${hw}u;
-  let rest = idx / ${hw}u;
+${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
+  let hw = ${u.hw};
+  let groupSize = ${u.groupSize};
+  let pos = idx % hw;
+  let rest = idx / hw;
   // Element of channel 0 of this thread's group (the binding starts shift elements early).
-  let base = ${shift}u +
-    ((rest / ${groups}u) * ${shape.channels}u + (rest % ${groups}u) * ${p.groupSize}u) * ${hw}u + pos;`;
+  let base = ${u.shift} +
+    ((rest / ${u.groups}) * ${u.channels} + (rest % ${u.groups}) * groupSize) * hw + pos;`;
 }
 
 /**
@@ -248,24 +262,23 @@ function registers(prefix: string, n: number): { names: string[]; advance: strin
  * whole window is then in the registers; the zeros stand for channels outside the group.
  */
 function forwardWgsl(shader: Shader): string {
-  const { shape, p } = shader;
+  const { p } = shader;
   const half = (p.size - 1) / 2;
-  const hw = shape.height * shape.width;
   const sq = registers("sq", p.size);
   const a = registers("a", half + 1);
   return `// lrn forward
 ${head(shader, ["x"], ["normed", "scale"])}
   var ${sq.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${a.names.join(" = 0.0;\n  var ")} = 0.0;
-  for (var i = 0u; i < ${p.groupSize + half}u; i++) {
+  for (var i = 0u; i < groupSize + ${half}u; i++) {
     ${sq.advance}
     ${a.advance}
     var v = 0.0;
-    if (i < ${p.groupSize}u) { v = x[base + i * ${hw}u]; }
+    if (i < groupSize) { v = x[base + i * hw]; }
     ${sq.names[p.size - 1]} = v * v;
     ${a.names[half]} = v;
     if (i >= ${half}u) {
-      let at = base + (i - ${half}u) * ${hw}u;
+      let at = base + (i - ${half}u) * hw;
       let s = ${f32Literal(p.k)} + ${f32Literal(p.alpha)} * (${sq.names.join(" + ")});
       scale[at] = s;
       normed[at] = a0 * powNegBeta(s);
@@ -280,9 +293,8 @@ ${head(shader, ["x"], ["normed", "scale"])}
  * window and a_j, g_j·s_j^(−β) for the centre channel j.
  */
 function backwardWgsl(shader: Shader): string {
-  const { shape, p } = shader;
+  const { p } = shader;
   const half = (p.size - 1) / 2;
-  const hw = shape.height * shape.width;
   const t = registers("t", p.size);
   const a = registers("a", half + 1);
   const gp = registers("gp", half + 1);
@@ -291,15 +303,15 @@ ${head(shader, ["x", "scale", "gradOut"], ["gradX"])}
   var ${t.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${a.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${gp.names.join(" = 0.0;\n  var ")} = 0.0;
-  for (var i = 0u; i < ${p.groupSize + half}u; i++) {
+  for (var i = 0u; i < groupSize + ${half}u; i++) {
     ${t.advance}
     ${a.advance}
     ${gp.advance}
     var tv = 0.0;
     var av = 0.0;
     var gpv = 0.0;
-    if (i < ${p.groupSize}u) {
-      let at = base + i * ${hw}u;
+    if (i < groupSize) {
+      let at = base + i * hw;
       av = x[at];
       let s = scale[at];
       gpv = gradOut[at] * powNegBeta(s);
@@ -309,7 +321,7 @@ ${head(shader, ["x", "scale", "gradOut"], ["gradX"])}
     ${a.names[half]} = av;
     ${gp.names[half]} = gpv;
     if (i >= ${half}u) {
-      let at = base + (i - ${half}u) * ${hw}u;
+      let at = base + (i - ${half}u) * hw;
       let sum = ${t.names.join(" + ")};
       gradX[at] = gp0 - ${f32Literal(2 * p.alpha * p.beta)} * a0 * sum;
     }

@@ -37,6 +37,13 @@ export const HARDWARE_TILE: MatmulTile = gemmTile(64, 64, 16, 4, 4);
  */
 export const SMALL_TILE: MatmulTile = gemmTile(32, 32, 4, 4, 4);
 
+/**
+ * Tile for mid-sized products on software adapters: 64×64 of 8×8 with K slices of 8 ran as fast
+ * as {@link SOFTWARE_TILE} on 257×1023×511 (1.2–1.3 GFLOP/s on a loaded lavapipe) and compiles
+ * in a quarter of its time.
+ */
+export const MID_TILE: MatmulTile = gemmTile(64, 64, 8, 8, 8);
+
 /** Tile for products of at most 8 rows (a linear layer on a small batch): one row block. */
 export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 4, 8, 4);
 
@@ -355,8 +362,11 @@ function lcm(a: number, b: number): number {
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (device.isSoftware && m <= 8) return SKINNY_TILE;
-  if (device.isSoftware && m * n * k < 2 ** 24) return SMALL_TILE;
-  return device.isSoftware ? SOFTWARE_TILE : HARDWARE_TILE;
+  if (!device.isSoftware) return HARDWARE_TILE;
+  // Larger tiles run faster and compile slower (0.4 s, 2 s, 4–8 s on lavapipe): each pays once
+  // its product is large enough (pipelines compile once per variant: sizes are uniforms).
+  const macs = m * n * k;
+  return macs < 2 ** 21 ? SMALL_TILE : macs < 2 ** 28 ? MID_TILE : SOFTWARE_TILE;
 }
 
 /**
@@ -372,7 +382,7 @@ export function matmulCandidates(
   splits?: number,
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
   const first = matmulTile(device, m, n, k);
-  const tiles = device.isSoftware ? [SMALL_TILE, SKINNY_TILE, SOFTWARE_TILE] : GPU_TILES;
+  const tiles = device.isSoftware ? [SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE] : GPU_TILES;
   const list = [first, ...tiles.filter((t) => t !== first && tileFits(t, device.limits))];
   const out = list.map((tile) => ({ tile, splits }));
   const full = { batch, m, n, k };

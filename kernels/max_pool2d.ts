@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMainHead, splitBatch } from "./_program.ts";
 import { windowCount } from "./_window.ts";
@@ -165,13 +166,15 @@ function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number }
 /** A tensor to bind, in @binding order: its name (for errors), buffer and bytes per sample. */
 type Operand = [name: string, buffer: GpuBuffer, sampleBytes: number];
 
-/** What a shader generator gets: the geometry, one slice's thread count, operand shifts. */
+/**
+ * What a shader generator gets: the geometry (only the window's size, stride and padding shape
+ * the WGSL) and the sizes, thread count and operand shifts as uniform expressions.
+ */
 interface Shader {
   g: Pool2dGeometry;
-  outH: number;
-  outW: number;
-  threads: number;
-  shifts: number[];
+  u: Record<"threads" | "height" | "width" | "outH" | "outW" | "plane" | "outPlane", string>;
+  shifts: string[];
+  uniforms: Uniforms;
 }
 
 /**
@@ -205,11 +208,25 @@ function run(
     const shifts = parts.map((part) => part.shift);
     const name = `${op}[${count}×${g.channels}×${g.height}×${g.width}, ` +
       `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}]`;
+    const uniforms = new Uniforms();
+    const u = uniforms.all({
+      threads,
+      height: g.height,
+      width: g.width,
+      outH,
+      outW,
+      plane: g.height * g.width,
+      outPlane: outH * outW,
+    });
+    const shiftsU = shifts.map((shift, i) => uniforms.u32(`shift${i}`, shift));
+    const bytes = operands.reduce((sum, [, , b]) => sum + count * b, 0);
     device.dispatch(
       {
         name,
-        wgsl: wgsl({ g, outH, outW, threads, shifts }),
+        wgsl: wgsl({ g, u, shifts: shiftsU, uniforms }),
+        uniforms: uniforms.data(),
         workgroups: Math.ceil(threads / WORKGROUP),
+        cost: { bytes },
       },
       parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
     );
@@ -224,30 +241,25 @@ fn isNan(v: f32) -> bool {
 
 /**
  * One thread per output; consecutive threads take consecutive columns, so their loads of a
- * window row are close together. The window is unrolled (its size is baked in) and a tap is
- * tested against the image's edges only where some window can cross that edge: padding (−∞)
- * never wins, so skipping it is the same as reading it.
+ * window row are close together. The window is unrolled (its size is baked in) and every tap
+ * is tested against the image's edges (the sizes are uniforms): padding (−∞) never wins, so
+ * skipping it is the same as reading it.
  */
-function forwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
+function forwardWgsl({ g, u, shifts, uniforms }: Shader): string {
   const [xShift, outShift, argShift] = shifts;
-  // Does some window reach past the top/left (padding) or the bottom/right edge?
-  const edgeH = g.padH > 0 || (outH - 1) * g.strideH - g.padH + g.kernelH > g.height;
-  const edgeW = g.padW > 0 || (outW - 1) * g.strideW - g.padW + g.kernelW > g.width;
   const taps: string[] = [];
   for (let kh = 0; kh < g.kernelH; kh++) {
     for (let kw = 0; kw < g.kernelW; kw++) {
-      const inside = [
-        edgeH ? `u32(h0 + ${kh}) < ${g.height}u` : "",
-        edgeW ? `u32(w0 + ${kw}) < ${g.width}u` : "",
-      ].filter(Boolean).join(" && ");
-      const tap = `tap(&best, &bestAt, u32((h0 + ${kh}) * ${g.width} + w0 + ${kw}), base);`;
-      taps.push(inside ? `if (${inside}) { ${tap} }` : tap);
+      const inside = `u32(h0 + ${kh}) < ${u.height} && u32(w0 + ${kw}) < ${u.width}`;
+      const tap = `tap(&best, &bestAt, u32((h0 + ${kh}) * width + w0 + ${kw}), base);`;
+      taps.push(`if (${inside}) { ${tap} }`);
     }
   }
   return `// maxPool2d forward
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> pooled: array<f32>;
 @group(0) @binding(2) var<storage, read_write> argmax: array<i32>;
+${uniforms.declare(3)}
 ${IS_NAN}
 
 fn tap(best: ptr<function, f32>, bestAt: ptr<function, i32>, at: u32, base: u32) {
@@ -259,19 +271,20 @@ fn tap(best: ptr<function, f32>, bestAt: ptr<function, i32>, at: u32, base: u32)
   }
 }
 
-${flatMainHead(WORKGROUP, threads, { index: "idx" })}
-  let ow = idx % ${outW}u;
-  let rest = idx / ${outW}u;
-  let oh = rest % ${outH}u;
-  let plane = rest / ${outH}u;
+${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
+  let ow = idx % ${u.outW};
+  let rest = idx / ${u.outW};
+  let oh = rest % ${u.outH};
+  let plane = rest / ${u.outH};
+  let width = i32(${u.width});
   let h0 = i32(oh * ${g.strideH}u) - ${g.padH};
   let w0 = i32(ow * ${g.strideW}u) - ${g.padW};
-  let base = ${xShift}u + plane * ${g.height * g.width}u;
+  let base = ${xShift} + plane * ${u.plane};
   var best = 0.0;
   var bestAt = -1;
   ${taps.join("\n  ")}
-  pooled[${outShift}u + idx] = best;
-  argmax[${argShift}u + idx] = bestAt;
+  pooled[${outShift} + idx] = best;
+  argmax[${argShift} + idx] = bestAt;
 }
 `;
 }
@@ -283,14 +296,14 @@ ${flatMainHead(WORKGROUP, threads, { index: "idx" })}
  * The candidates are unrolled, each test emitted only where it can fail, and summed in
  * ascending (oh, ow) order, so the sum is the same on every run.
  */
-function backwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
+function backwardWgsl({ g, u, shifts, uniforms }: Shader): string {
   const [gradShift, argShift, gradXShift] = shifts;
-  const rows = candidates(g.height, g.kernelH, g.strideH, g.padH, outH, "h");
-  const cols = candidates(g.width, g.kernelW, g.strideW, g.padW, outW, "w");
+  const rows = candidates(g.kernelH, g.strideH, u.outH, "h");
+  const cols = candidates(g.kernelW, g.strideW, u.outW, "w");
   const body: string[] = [];
   for (const row of rows) {
     for (const col of cols) {
-      const o = `base + (qh - ${row.m}u) * ${outW}u + qw - ${col.m}u`;
+      const o = `base + (qh - ${row.m}u) * ${u.outW} + qw - ${col.m}u`;
       const step = `gather(&acc, ${o}, me);`;
       const cond = [...row.tests, ...col.tests].join(" && ");
       body.push(cond ? `if (${cond}) { ${step} }` : step);
@@ -300,49 +313,48 @@ function backwardWgsl({ g, outH, outW, threads, shifts }: Shader): string {
 @group(0) @binding(0) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<i32>;
 @group(0) @binding(2) var<storage, read_write> gradX: array<f32>;
+${uniforms.declare(3)}
 
 fn gather(acc: ptr<function, f32>, o: u32, me: i32) {
-  if (argmax[${argShift}u + o] == me) {
-    *acc += gradOut[${gradShift}u + o];
+  if (argmax[${argShift} + o] == me) {
+    *acc += gradOut[${gradShift} + o];
   }
 }
 
-${flatMainHead(WORKGROUP, threads, { index: "idx" })}
-  let w = idx % ${g.width}u;
-  let rest = idx / ${g.width}u;
-  let h = rest % ${g.height}u;
-  let plane = rest / ${g.height}u;
-  let me = i32(h * ${g.width}u + w);
+${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
+  let w = idx % ${u.width};
+  let rest = idx / ${u.width};
+  let h = rest % ${u.height};
+  let plane = rest / ${u.height};
+  let me = i32(h * ${u.width} + w);
   let qh = (h + ${g.padH}u) / ${g.strideH}u;
   let rh = (h + ${g.padH}u) % ${g.strideH}u;
   let qw = (w + ${g.padW}u) / ${g.strideW}u;
   let rw = (w + ${g.padW}u) % ${g.strideW}u;
-  let base = plane * ${outH * outW}u;
+  let base = plane * ${u.outPlane};
   var acc = 0.0;
   ${body.join("\n  ")}
-  gradX[${gradXShift}u + idx] = acc;
+  gradX[${gradXShift} + idx] = acc;
 }
 `;
 }
 
 /**
  * Along one axis, the candidate windows `q − m` of a pixel in ascending window order, each
- * with the WGSL tests (on `q<axis>`, `r<axis>`) that can fail for some pixel of this geometry.
+ * with the WGSL tests (on `q<axis>`, `r<axis>`) that can fail for some pixel of some image
+ * (`out` is the uniform output size).
  */
 function candidates(
-  size: number,
   k: number,
   s: number,
-  pad: number,
-  out: number,
+  out: string,
   axis: string,
 ): { m: number; tests: string[] }[] {
-  const maxQ = Math.floor((size - 1 + pad) / s);
   const list: { m: number; tests: string[] }[] = [];
   for (let m = Math.ceil(k / s) - 1; m >= 0; m--) {
     const tests = [
       m > 0 ? `q${axis} >= ${m}u` : "", // window index q − m ≥ 0
-      maxQ - m >= out ? `q${axis} < ${out + m}u` : "", // q − m < OH
+      `q${axis} < ${out} + ${m}u`, // q − m < OH
       m * s + s - 1 >= k ? `r${axis} < ${k - m * s}u` : "", // pixel inside: m·s + r < k
     ];
     list.push({ m, tests: tests.filter(Boolean) });

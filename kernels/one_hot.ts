@@ -5,9 +5,10 @@
  * @module
  */
 
+import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { f32Literal, flatMain } from "./_program.ts";
+import { flatMain } from "./_program.ts";
 
 const WORKGROUP = 256;
 
@@ -38,28 +39,37 @@ export function oneHot(
 ): void {
   const total = n * classes;
   if (total === 0) return;
-  const hot = f32Literal(scale);
+  // Sizes and the scale (1/N in a mean loss) are uniforms: a new batch compiles nothing.
+  const uf = new Uniforms();
+  const hot = uf.f32("scale", scale);
+  const u = uf.all({ total, classes });
   const fault = device.faultSlot(
     `label range: ${op}`,
     ([row, label, count]) =>
       `${op}: label ${label | 0} of sample ${row} is outside the ${count} classes [0, ${count})`,
   );
   const body = `
-  let row = i / ${classes}u;
-  let column = i32(i % ${classes}u);
+  let row = i / ${u.classes};
+  let column = i32(i % ${u.classes});
   let label = labels[row];
   // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0,
   // and is reported at the next read.
-  let valid = label >= 0 && label < ${classes}i;
-  if (!valid && column == 0) { raiseFault(${fault.code}u, row, bitcast<u32>(label), ${classes}u); }
+  let valid = label >= 0 && label < i32(${u.classes});
+  if (!valid && column == 0) { raiseFault(${fault.code}u, row, bitcast<u32>(label), ${u.classes}); }
   out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${hot}, label == column), valid);`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> labels: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${faultWgsl(2)}
-${flatMain(WORKGROUP, total, body)}`;
+${uf.declare(3)}
+${flatMain(WORKGROUP, u.total, body)}`;
   device.dispatch(
-    { name: `one-hot [${n}, ${classes}]`, wgsl, workgroups: Math.ceil(total / WORKGROUP) },
+    {
+      name: `one-hot [${n}, ${classes}]`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil(total / WORKGROUP),
+    },
     [{ buffer: labels }, { buffer: out }, { buffer: fault.buffer }],
   );
 }

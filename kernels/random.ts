@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { f32Literal, flatMain, forEachWindow } from "./_program.ts";
 import { PHILOX_WGSL } from "./_philox.ts";
@@ -85,20 +86,29 @@ export function fillRandom(
   // keep their global counters, so the values do not depend on the split.
   forEachWindow(device, n, [out], (bindings, count, start) => {
     const quads = count / 4;
+    const uf = new Uniforms();
+    const u = uf.all({ quads, firstQuad: start / 4, n });
     const body = `
   let stream = streamBuffer;
-  let q = local + ${start / 4}u;
+  let q = local + ${u.firstQuad};
   let r = philox(vec4u(q + stream.z, stream.w, 0u, 0u), stream.xy);${transform}
   for (var j = 0u; j < 4u; j++) {
-    if (q * 4u + j < ${n}u) { out[local * 4u + j] = v[j]; }
+    if (q * 4u + j < ${u.n}) { out[local * 4u + j] = v[j]; }
   }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> streamBuffer: vec4u;
+${uf.declare(2)}
 ${PHILOX_WGSL}
-${flatMain(WORKGROUP, quads, body, { index: "local" })}`;
+${flatMain(WORKGROUP, u.quads, body, { index: "local" })}`;
     device.dispatch(
-      { name: `random ${dist.kind} (${n})`, wgsl, workgroups: Math.ceil(quads / WORKGROUP) },
+      {
+        name: `random ${dist.kind} (${n})`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(quads / WORKGROUP),
+        cost: { bytes: 4 * count },
+      },
       [...bindings, { buffer: params, size: 16 }],
     );
   });

@@ -9,6 +9,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMain } from "./_program.ts";
+import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
 export type ReduceOp = "sum" | "max";
@@ -81,11 +82,13 @@ function dispatchReduce(
   if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
   workgroupBarrier();`;
   }
+  const uf = new Uniforms();
+  const u = uf.all({ groups: rows * chunks, chunks, chunk, cols });
   const body = `
-  let row = group / ${chunks}u;
-  let begin = (group % ${chunks}u) * ${chunk}u;
-  let end = min(begin + ${chunk}u, ${cols}u);
-  let base = row * ${cols}u;
+  let row = group / ${u.chunks};
+  let begin = (group % ${u.chunks}) * ${u.chunk};
+  let end = min(begin + ${u.chunk}, ${u.cols});
+  let base = row * ${u.cols};
   var acc = ${IDENTITY[op]};
   for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
     acc = ${combine("acc", "x[base + c]")};
@@ -96,10 +99,17 @@ function dispatchReduce(
   const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${uf.declare(2)}
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
-${flatMain(WORKGROUP, rows * chunks, body, { index: "group", perWorkgroup: true })}`;
+${flatMain(WORKGROUP, u.groups, body, { index: "group", perWorkgroup: true })}`;
   device.dispatch(
-    { name: `reduce ${op} [${rows}, ${cols}]`, wgsl, workgroups: rows * chunks },
+    {
+      name: `reduce ${op} [${rows}, ${cols}]`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: rows * chunks,
+      cost: { bytes: 4 * rows * (cols + chunks) },
+    },
     [{ buffer: x }, { buffer: out }],
   );
 }

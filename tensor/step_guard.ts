@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import { Device, StagingBuffer } from "../kernels/device.ts";
 import {
   commitStep,
   countTopKErrors,
@@ -69,6 +69,7 @@ export class StepGuard {
   readonly device: Device;
   readonly #stats: RawTensor;
   readonly #flags = new Map<Device, RawTensor>();
+  #flagStaging: StagingBuffer[] = [];
   #loss: RawTensor | null = null;
   #images = 0;
 
@@ -122,18 +123,32 @@ export class StepGuard {
 
   /**
    * Settles the step begun by {@link StepGuard.begin}, after every check: with flags on
-   * several devices, reads them (one wait) and writes their conjunction back to each; then
-   * counts the step as accepted or skipped. With one device nothing is read back.
+   * several devices, their conjunction is made through the host (one read of them all) and
+   * written back to each, without the caller waiting: the updates recorded next run once it has
+   * arrived. Then counts the step as accepted or skipped. With one device nothing crosses.
    */
   async settle(): Promise<void> {
     if (!this.#loss) return;
     if (this.#flags.size > 0) {
-      const flags = [this.#stats, ...this.#flags.values()];
-      const words = await Promise.all(flags.map((f) => f.device.read(f.buffer, 0, 4)));
-      const ok = words.every((w) => new Uint32Array(w)[0] !== 0) ? 1 : 0;
-      for (const f of flags) f.device.write(f.buffer, new Uint32Array([ok]));
+      const flags = [this.#stats, ...this.#flags.values()].map((f) => f.buffer);
+      const allUp = (parts: readonly Uint8Array[]): Uint8Array =>
+        new Uint8Array(Uint32Array.of(parts.every((p) => p.some((b) => b !== 0)) ? 1 : 0).buffer);
+      const staging = this.#staging();
+      await Promise.all(staging.map((s) => s.ready()));
+      // A failure stops the devices; their next read or sync raises it, naming the device.
+      Device.combineAcross(flags, 4, flags, allUp, staging).catch(() => {});
     }
     this.#commit();
+  }
+
+  /** One staging buffer per device's flag, kept across steps. */
+  #staging(): StagingBuffer[] {
+    const devices = [this.device, ...this.#flags.keys()];
+    if (this.#flagStaging.length !== devices.length) {
+      for (const s of this.#flagStaging) s.destroy();
+      this.#flagStaging = devices.map((d) => new StagingBuffer(d, "step flag"));
+    }
+    return this.#flagStaging;
   }
 
   /**
@@ -222,5 +237,7 @@ export class StepGuard {
     this.#stats.dispose();
     for (const flag of this.#flags.values()) flag.dispose();
     this.#flags.clear();
+    for (const staging of this.#flagStaging) staging.destroy();
+    this.#flagStaging = [];
   }
 }

@@ -31,7 +31,7 @@ Deno.test("device backend", async (t) => {
     assert.ok(device.memory().peakBytes >= live);
   });
 
-  await t.step("pipelines are cached by their WGSL text", async () => {
+  await t.step("pipelines are cached by their WGSL text; constants are uniforms", async () => {
     const x = device.alloc(64), y = device.alloc(64);
     unary(device, "exp", x, y, 16);
     const compiled = device.memory().pipelines;
@@ -39,8 +39,13 @@ Deno.test("device backend", async (t) => {
     assert.equal(device.memory().pipelines, compiled);
     unary(device, "mulScalar", x, y, 16, 3);
     assert.equal(device.memory().pipelines, compiled + 1);
-    unary(device, "mulScalar", x, y, 16, 4); // another constant is another shader
-    assert.equal(device.memory().pipelines, compiled + 2);
+    device.write(x, new Float32Array(16).fill(1.5));
+    unary(device, "mulScalar", x, y, 16, 4); // another constant travels as a uniform
+    assert.equal(device.memory().pipelines, compiled + 1);
+    assert.deepEqual(new Float32Array(await device.read(y, 0, 64)), new Float32Array(16).fill(6));
+    unary(device, "pow", x, y, 16, 3); // pow's exponent shapes the expression
+    unary(device, "pow", x, y, 16, 0.5);
+    assert.equal(device.memory().pipelines, compiled + 3);
     await device.sync();
     device.release(x);
     device.release(y);

@@ -194,6 +194,40 @@ Deno.test("a device lost mid-training ends the run with an error naming it, with
   await Deno.remove(runDir, { recursive: true });
 });
 
+Deno.test("a non-finite loss skips the update on both devices (the flag crosses without a wait)", async () => {
+  const { train: trainData } = syntheticSplits({
+    trainSize: 16,
+    valSize: 8,
+    size: 16,
+    classes: 4,
+    seed: 2,
+  });
+  const model = alexnetSmall({ inputSize: 16, width: 1 / 16, numClasses: 4, seed: 4 }, [
+    gpuA,
+    gpuB,
+  ]);
+  const before = await Promise.all(model.parameters().map((p) => p.data()));
+  const runDir = await Deno.makeTempDir({ prefix: "two_devices_" });
+  const result = await train({
+    model,
+    trainData,
+    epochs: 1,
+    batchSize: 8,
+    lr: 0.1,
+    runDir,
+    // Every loss overflows to ∞: the guard on the loss's device must stop the updates on both devices
+    // (unguarded, the second tower's weights would turn NaN).
+    loss: (logits, labels) => crossEntropy(logits, labels).mul(1e38).mul(1e38),
+  });
+  assert.equal(result.step, 2);
+  const after = await Promise.all(model.parameters().map((p) => p.data()));
+  model.parameters().forEach((p, i) => {
+    assert.deepEqual(after[i], before[i], `a parameter on ${p.device.label} changed`);
+  });
+  model.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
 Deno.test("adapters are chosen by index or name, with a clear error for a missing one", async () => {
   const adapters = await listAdapters();
   assert.ok(adapters.length >= 1);

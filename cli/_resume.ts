@@ -1,0 +1,102 @@
+/**
+ * `train --resume`: the options it takes, the saved configuration, and the data checked to be
+ * the run's (or found at its new place).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { writeFileAtomic } from "../nn/_atomic.ts";
+import { latestCheckpoint } from "../train/checkpoint.ts";
+import type { DataSplits } from "../train/data/data_format.ts";
+import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
+import { loadDataSplits } from "../train/data/formats.ts";
+import { isFile } from "../train/data/_fs.ts";
+import { plural } from "../train/_format.ts";
+import { readRunConfig, type RunConfig } from "./_config.ts";
+import { detectData } from "./_data.ts";
+import { number, str, UsageError, type Values } from "./_options.ts";
+
+/** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
+export async function checkResume(values: Values, runDir: string): Promise<void> {
+  const cmd = "train";
+  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "adapter", "help"]);
+  const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
+  if (extra.length > 0) {
+    throw new UsageError(
+      `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
+        `change, --data give the data's new place, and --adapter pick this machine's GPU ` +
+        `(got ${extra.map((k) => `--${k}`).join(", ")})`,
+      cmd,
+    );
+  }
+  if (!(await isFile(join(runDir, "config.json")))) {
+    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+  }
+  if ((await latestCheckpoint(runDir)) === null) {
+    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
+  }
+}
+
+/**
+ * The saved configuration and data of a run to resume. `--data` (and `--val-data`) give the
+ * data's new place when it moved: it must be the same data set (counts, classes, contents),
+ * and the difference is explained when it is not.
+ */
+export async function resumeConfig(
+  values: Values,
+  runDir: string,
+): Promise<{ config: RunConfig; splits: DataSplits }> {
+  const cmd = "train";
+  const config = await readRunConfig(runDir);
+  if (config === null) {
+    throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
+  }
+  config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
+  config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
+    config.logEvery;
+  const newDir = str(values, "data");
+  const valDir = str(values, "val-data");
+  if (valDir && !newDir) throw new UsageError("--val-data needs --data", cmd);
+  let data = config.data;
+  if (newDir) {
+    data = { ...(await detectData(newDir, valDir, cmd)) };
+    if (config.data.subset) data.subset = config.data.subset;
+    if (data.kind !== config.data.kind) {
+      throw new UsageError(
+        `--data ${newDir} holds ${data.kind} data; the run was trained on ${config.data.kind} data`,
+        cmd,
+      );
+    }
+  }
+  let splits: DataSplits;
+  try {
+    splits = await loadDataSplits(data);
+  } catch (error) {
+    if (newDir) throw error;
+    throw new Error(
+      `${(error as Error).message} (if the run's data moved, give its new folder: ` +
+        `--resume ${runDir} --data <dir>)`,
+      { cause: error },
+    );
+  }
+  if (splits.train.numClasses !== config.model.numClasses) {
+    throw new Error(
+      `the data has ${plural(splits.train.numClasses, "class", "classes")}, the run's model ` +
+        `${config.model.numClasses}`,
+    );
+  }
+  const now = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
+  const differences = config.dataFingerprint ? dataDifferences(config.dataFingerprint, now) : [];
+  if (differences.length > 0) {
+    const given = newDir ? `--data ${newDir}` : `the run's data (${config.data.dir ?? data.kind})`;
+    throw new Error(`${given} is not the data this run was trained on: ${differences.join("; ")}`);
+  }
+  if (newDir) {
+    console.log(`data moved: ${config.data.dir} → ${data.dir}; same data set, resuming`);
+    config.data = data;
+    config.dataFingerprint = now;
+    await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+  }
+  return { config, splits };
+}

@@ -1,0 +1,59 @@
+/**
+ * How `train` stops on a signal: the first SIGINT, SIGTERM or SIGHUP lets the step finish and
+ * a checkpoint be written; a second quits at once, the last checkpoint intact (checkpoints are
+ * written atomically).
+ *
+ * @module
+ */
+
+/**
+ * Exit statuses of a run stopped by a signal: 128 + the signal's number, as a shell reports a
+ * process the signal ended, whether the run stopped cleanly (first signal) or at once (second).
+ */
+export const STOP_SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+
+/** A signal that stops a run. */
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Listens for the stop signals while a run trains; disposing stops listening. */
+export interface StopSignals extends Disposable {
+  /** Aborted by the first signal: the trainer's stop request. */
+  readonly signal: AbortSignal;
+  /** The first signal received, or null. */
+  readonly received: StopSignal | null;
+}
+
+/** Starts listening for SIGINT, SIGTERM and SIGHUP (see the module doc). */
+export function stopOnSignals(): StopSignals {
+  const controller = new AbortController();
+  let received: StopSignal | null = null;
+  const listeners: [StopSignal, () => void][] = [];
+  for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
+    const onSignal = () => {
+      if (received !== null) {
+        console.log(`\n${name} again: quitting now; the last checkpoint is intact`);
+        Deno.exit(STOP_SIGNALS[name]);
+      }
+      received = name;
+      console.log(
+        `\n${name}: finishing this step and writing a checkpoint (again to quit at once)`,
+      );
+      controller.abort();
+    };
+    try {
+      Deno.addSignalListener(name, onSignal);
+      listeners.push([name, onSignal]);
+    } catch {
+      // Windows has SIGINT only.
+    }
+  }
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    [Symbol.dispose]: () => {
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+    },
+  };
+}
