@@ -28,6 +28,7 @@ export {
   GpuError,
   resetTransferStats,
   StagingBuffer,
+  traceSyncPoints,
   transferStats,
 } from "./kernels/device.ts";
 export type {
@@ -42,6 +43,7 @@ export type {
   ProfileRow,
   ReadRequest,
   StagingDevice,
+  SyncPoint,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";

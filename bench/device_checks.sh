@@ -26,8 +26,10 @@ step() { # name, seconds, command...
   echo "$name: exit $rc in $((SECONDS - t0)) s" | tee -a "$OUT/summary.txt"
   tail -n 30 "$OUT/$name.log"
 }
-step tests 75 deno test -A --no-check tests/kernel_conv2d_test.ts tests/kernel_matmul_test.ts \
-  tests/kernel_autotune_test.ts tests/kernel_pipelines_test.ts tests/train_profile_test.ts
+# Tests force each variant; tuning stays off there (as in `deno task test`).
+step tests 75 env ALEXNET_AUTOTUNE=0 deno test -A --no-check tests/kernel_conv2d_test.ts \
+  tests/kernel_matmul_test.ts tests/kernel_autotune_test.ts tests/kernel_pipelines_test.ts \
+  tests/train_profile_test.ts
 step profile 120 deno run -A bench/profile.ts --model full --batch 128 --out "$OUT/profile.json"
 step train1 60 deno run -A bench/alexnet_train.ts --batch 128 --steps 100 --out "$OUT/train1.json"
 step torch 75 python3 bench/torch_compare.py "$OUT/torch.json" 128

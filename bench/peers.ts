@@ -242,5 +242,6 @@ export function extraOps(batch: number): PeerOp[] {
     { name: "matmul 127×253×129", kind: "matmul", m: 127, n: 253, k: 129 },
     { name: "matmul 33×517×1031", kind: "matmul", m: 33, n: 517, k: 1031 },
     { name: "matmul 257×1023×511", kind: "matmul", m: 257, n: 1023, k: 511 },
+    { name: "matmul 509×257×1021", kind: "matmul", m: 509, n: 257, k: 1021 },
   ];
 }

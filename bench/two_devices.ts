@@ -7,7 +7,10 @@
  * they overlap the host's recording and each other) and the time the host sat blocked.
  *
  *     deno run -A bench/two_devices.ts [--model small|full] [--batch N] [--steps 2]
- *       [--repeats 15] [--adapter INDEX|NAME] [--out f.json]
+ *       [--repeats 15] [--adapter INDEX|NAME] [--trace] [--out f.json]
+ *
+ * `--trace` adds the timeline of one two-device step: each sync point's cut, when its maps
+ * were issued and how long they took.
  *
  * Defaults: the scaled net at batch 32 (the CLI's default) on a software adapter, the paper's
  * net at batch 128 on a hardware GPU.
@@ -22,7 +25,10 @@ import {
   fromTypedArray,
   replicate,
   resetTransferStats,
+  StepGuard,
+  type SyncPoint,
   tidy,
+  traceSyncPoints,
   transferStats,
 } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
@@ -37,6 +43,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "2" },
     repeats: { type: "string", default: "15" },
     adapter: { type: "string" },
+    trace: { type: "boolean", default: false },
     out: { type: "string" },
   },
   strict: true,
@@ -58,6 +65,9 @@ const nets = [build(devices[0]), build(devices)];
 const optimisers = nets.map((net) =>
   new SGD({ params: net.parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4 })
 );
+const guards = nets.map((net) =>
+  new StepGuard(net.placement[0], net.parameters().map((p) => p.device))
+);
 const classes = nets[0].config.numClasses;
 const images = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i));
 const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
@@ -70,15 +80,24 @@ console.log(
   }); ${repeats} blocks of ${steps} steps`,
 );
 
-/** One SGD step as the trainer runs it: host batch to every device, forward, backward, update. */
+/**
+ * One SGD step as the trainer runs it: the host batch to every device, forward, the step guard,
+ * backward, the optimiser's checks, the guard's verdict, the guarded update, the top-k counts.
+ */
 async function step(index: number): Promise<void> {
-  const net = nets[index], optimiser = optimisers[index], first = net.placement[0];
+  const net = nets[index], optimiser = optimisers[index], guard = guards[index];
+  const first = net.placement[0];
   await tidy(async () => {
     const [x] = replicate(images, [batch, 3, size, size], net.placement);
     const y = fromTypedArray(labels, [batch], { device: first, dtype: "i32" });
-    const loss = crossEntropy(await net.forward(x.withRank(4)), y);
+    const logits = await net.forward(x.withRank(4));
+    const loss = crossEntropy(logits, y);
+    guard.begin(loss, batch);
     await loss.backward();
-    optimiser.step();
+    optimiser.check(guard);
+    await guard.settle();
+    optimiser.step({ guard });
+    guard.countTopK(logits, y);
     optimiser.zeroGrad();
   });
 }
@@ -152,6 +171,30 @@ console.log(
     `${repeats} neighbouring-block ratios (${ratios.map((r) => r.toFixed(2)).join(" ")}); ` +
     `load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
 );
+if (values.trace) {
+  // One more two-device step, its sync points on a timeline: what each waited for, and when.
+  for (const d of devices) await d.sync();
+  const points: SyncPoint[] = [];
+  traceSyncPoints((p) => points.push(p));
+  const start = performance.now();
+  await step(1);
+  const recorded = performance.now() - start;
+  for (const d of devices) await d.sync();
+  const total = performance.now() - start;
+  traceSyncPoints(null);
+  console.log(
+    `\none two-device step: recorded in ${recorded.toFixed(0)} ms, done after ${
+      total.toFixed(0)
+    } ms\n` + table(
+      ["sync point", "issued at ms", "wait ms"],
+      points.map((p) => [
+        [...new Set(p.labels.map((l) => l.replace(/ gpu\d+→gpu\d+$/, "")))].join(", "),
+        p.issuedAt - start,
+        p.waitMs,
+      ]),
+    ),
+  );
+}
 if (values.out) {
   await Deno.writeTextFile(
     values.out,

@@ -8,6 +8,7 @@
 import type { RunRecord } from "../train/experiment/claims.ts";
 import type { ClaimResult } from "../train/experiment/runner.ts";
 import type { Comparison, Spread } from "../train/experiment/stats.ts";
+import { plural } from "../train/_format.ts";
 import { type CurveSeries, renderPanelsSvg } from "./plot_svg.ts";
 
 const VERDICT_TEXT = {
@@ -59,7 +60,8 @@ export const TABLE_HEADER: readonly string[] = [
 /** One table row per measure of a claim. */
 export function claimTableRows(result: ClaimResult): string[] {
   const { claim } = result;
-  const setup = `${result.data}; ${result.epochs} epochs; seeds ${result.seeds.join(", ")}` +
+  const setup =
+    `${result.data}; ${plural(result.epochs, "epoch")}; seeds ${result.seeds.join(", ")}` +
     (claim.measures.some((m) => m.compare === "ratio")
       ? `; target training error ${(result.target * 100).toFixed(0)}%`
       : "");
@@ -81,8 +83,20 @@ export function claimTableRows(result: ClaimResult): string[] {
  * per-seed values and the curves' file.
  *
  * @example
- * ```ts ignore
- * await Deno.writeTextFile("RESULTS.md", renderReport([result], { curves: (id) => `${id}.svg` }));
+ * ```ts
+ * import { CLAIMS, summarize } from "../train/experiment/mod.ts";
+ * import { renderReport } from "./_experiment_report.ts";
+ * const run = (valTop1: number) => ({
+ *   rows: [{ epoch: 1, step: 1, lr: 0.01, trainLoss: 1, trainTop1: valTop1, trainTop5: 0,
+ *     valLoss: 1, valTop1, valTop5: 0, imagesPerSec: 1, seconds: 1, skippedSteps: 0 }],
+ *   trainEval: null,
+ * });
+ * const result = summarize(
+ *   { claim: CLAIMS.lrn, seeds: [0, 1], epochs: 1, target: 0.25, classes: 10, data: "stand-in" },
+ *   [[run(0.30), run(0.31)], [run(0.32), run(0.34)]],
+ * );
+ * console.log(renderReport([result]).split("\n")[6]);
+ * // | Local response normalisation (§3.3) | validation top-1 error (%) | +1.4 points without LRN | LRN 30.5 ± 0.7, no LRN 33.0 ± 1.4; effect +2.50 ± 0.71 | not resolved at this scale | …
  * ```
  */
 export function renderReport(

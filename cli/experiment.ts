@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { DataSource, DataSplits, DataSubset } from "../train/data/data_format.ts";
+import { isDir } from "../train/data/_fs.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { CLAIM_IDS, type ClaimId, CLAIMS } from "../train/experiment/claims.ts";
 import {
@@ -59,7 +60,7 @@ export interface ExperimentPreset {
  */
 export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", ExperimentPreset>> = {
   quick: {
-    summary: "built-in synthetic shapes, minutes per claim on a 2-core CPU (no GPU)",
+    summary: "built-in synthetic shapes; minutes per claim on a 2-core CPU",
     data: { kind: "synthetic", trainSize: 2048, valSize: 256, size: 28, seed: 0 },
     crop: 23,
     seeds: [0, 1, 2],
@@ -69,7 +70,7 @@ export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", Ex
     figure1: { width: 1 / 2, epochs: 10, lr: 0.02, target: 0.25 },
   },
   medium: {
-    summary: "Fashion-MNIST (10,000 / 2,000 balanced subset), about an hour per claim on a CPU",
+    summary: "Fashion-MNIST, 10,000 / 2,000 subset; about an hour per claim on a CPU",
     data: {
       kind: "idx",
       dir: "/usr/share/datasets/fashion-mnist",
@@ -83,7 +84,7 @@ export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", Ex
     figure1: { width: 1, epochs: 8, lr: 0.02, target: 0.15 },
   },
   full: {
-    summary: "CIFAR-10 or your own data (--data), for a GPU: the Figure 1 net at full width",
+    summary: "CIFAR-10 or your own data (--data); for a GPU",
     data: null,
     crop: 31,
     seeds: [0, 1, 2, 3, 4],
@@ -191,8 +192,16 @@ async function runExperimentCommand(values: Values): Promise<number> {
   if (str(values, "val-data") && !dataDir) throw new UsageError("--val-data needs --data", cmd);
   let data: DataSource;
   if (dataDir) data = await detectData(dataDir, str(values, "val-data"), cmd);
-  else if (preset.data) data = structuredClone(preset.data);
-  else {
+  else if (preset.data) {
+    data = structuredClone(preset.data);
+    if (typeof data.dir === "string" && !(await isDir(data.dir))) {
+      throw new UsageError(
+        `--preset ${presetName} reads ${data.dir}, which is missing (Fashion-MNIST: ` +
+          `apt-get install dataset-fashion-mnist); or give --data`,
+        cmd,
+      );
+    }
+  } else {
     throw new UsageError(
       `--preset ${presetName} needs --data (CIFAR-10 binaries, or your own data)`,
       cmd,

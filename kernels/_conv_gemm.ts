@@ -20,7 +20,7 @@ import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from 
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import type { RunPart } from "./_program.ts";
+import { flatMain, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
@@ -242,6 +242,8 @@ export function inputGradGemm(
   const G = geometryUniforms(uf, g, run.count);
   const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
   const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const U = { k: sizes.k };
+  const wVec = g.cg % 4 === 0;
   // At stride 1 every tap lands on an output: no division, no divisibility test.
   const unitStride = g.strideH === 1 && g.strideW === 1;
   const helpers = `
@@ -279,17 +281,21 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
       prep: (m) => `corner(${m}, p)`,
       load: (_m, k, pr) => `gatherDy(${pr}, ${k})`,
     },
+    // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
-      vec4: false,
+      vec4: wVec,
       kContig: false,
-      load: (n, k) => `w[p * ${G.og} * ${G.wk} + tab[${k}].w + ${n} * ${G.taps}]`,
+      load: (n, k) =>
+        wVec
+          ? `wt[((p * ${U.k} + ${k}) * ${G.cg} + ${n}) / 4u]`
+          : `wt[(p * ${U.k} + ${k}) * ${G.cg} + ${n}]`,
     },
     sizes,
     store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> dy: array<f32>;",
-        "@group(0) @binding(1) var<storage, read> w: array<f32>;",
+        `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
         uf.declare(4),
@@ -297,6 +303,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
       ].join("\n"),
   });
   const tab = { buffer: inputTable(device, g), size: 16 * K };
+  const nw = g.outChannels * g.wk;
+  const packed = device.alloc(nw * 4, "conv2d packed weights");
+  packForInputGrad(device, g, bind.w, { buffer: packed, size: nw * 4 }, name);
   device.dispatch({
     name,
     wgsl,
@@ -304,7 +313,43 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     workgroups: grid.workgroups,
     variant: `gemm ${tileName(v.tile)}`,
     cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, bind.w, tab, bind.dx]);
+  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx]);
+  device.release(packed);
+}
+
+/**
+ * Weights `[O, C/g, KH, KW]` repacked as the input gradient's B operand: per group, rows
+ * k = (o, ky, kx) of C/g contiguous input channels, `wt[(g·K + k)·(C/g) + c]`.
+ */
+function packForInputGrad(
+  device: Device,
+  g: Resolved,
+  w: Binding,
+  wt: Binding,
+  name: string,
+): void {
+  const uf = new Uniforms();
+  const u = uf.all({ n: g.outChannels * g.wk, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  // Element i of wt is (row k, channel c); row k = (group·og + o)·taps + t.
+  const body = `
+  let c = i % ${u.cg};
+  let row = i / ${u.cg};
+  let t = row % ${u.taps};
+  let o = row / ${u.taps};
+  wt[i] = w[o * ${u.wk} + c * ${u.taps} + t];`;
+  device.dispatch({
+    name: `${name} pack`,
+    wgsl: `
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+${uf.declare(2)}
+${flatMain(64, u.n, body)}
+`,
+    uniforms: uf.data(),
+    workgroups: Math.ceil((g.outChannels * g.wk) / 64),
+    variant: "pack",
+    cost: { bytes: 8 * g.outChannels * g.wk },
+  }, [w, wt]);
 }
 
 /**

@@ -162,9 +162,10 @@ export interface AxisPhase {
 
 /**
  * Samples the tile choices assume: a tile must not depend on the batch size, or a new batch
- * size would compile new pipelines.
+ * size would compile new pipelines. The paper's batch, so a GPU keeps the tiles it was measured
+ * with at batch 128.
  */
-export const NOMINAL_BATCH = 32;
+export const NOMINAL_BATCH = 128;
 
 /** The shape facts {@link pickDirectTile} looks at. */
 export interface DirectShape {

@@ -81,6 +81,42 @@ export function resetTransferStats(): void {
   for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
 }
 
+/** One host sync point, as {@link traceSyncPoints} reports it. */
+export interface SyncPoint {
+  /** The staging buffers read (they name the cut and direction). */
+  readonly labels: readonly string[];
+  /** `performance.now()` when the maps were issued. */
+  readonly issuedAt: number;
+  /** Milliseconds until they resolved. */
+  readonly waitMs: number;
+}
+
+let tracer: ((point: SyncPoint) => void) | null = null;
+
+/**
+ * Calls `onSync` for every host sync point from now on (`null` stops): the timeline of a step's
+ * waits, for finding where a multi-device step's time goes.
+ *
+ * @example
+ * ```ts
+ * import { Device, traceSyncPoints } from "./device.ts";
+ * const device = await Device.acquire();
+ * const seen: string[] = [];
+ * traceSyncPoints((p) => seen.push(`${p.labels} ${p.waitMs.toFixed(0)} ms`));
+ * await device.read(device.alloc(4), 0, 4);
+ * traceSyncPoints(null);
+ * console.log(seen.length); // 1
+ * ```
+ */
+export function traceSyncPoints(onSync: ((point: SyncPoint) => void) | null): void {
+  tracer = onSync;
+}
+
+/** Internal: reports a sync point to the tracer, if any. */
+export function reportSyncPoint(point: SyncPoint): void {
+  tracer?.(point);
+}
+
 /**
  * A map-read buffer for one recurring readback (one cut and direction of a split model, say),
  * kept across steps so that a step allocates no staging memory. It grows when a larger read

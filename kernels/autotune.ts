@@ -37,6 +37,12 @@ interface Pending {
 interface DeviceState {
   choices: Map<string, string>;
   pending: Map<string, Pending>;
+  /** Tuning runs one at a time, in order. */
+  chain: Promise<void>;
+  /** A background run is scheduled and has not started. */
+  scheduled: boolean;
+  /** Results not yet returned by {@link autotune}. */
+  recent: TuneResult[];
 }
 
 const states = new WeakMap<Device, DeviceState>();
@@ -86,7 +92,13 @@ function state(device: Device): DeviceState {
   let s = states.get(device);
   if (!s) {
     const saved = autotuneEnabled(device) ? loadFile()[adapterKey(device)] ?? {} : {};
-    s = { choices: new Map(Object.entries(saved)), pending: new Map() };
+    s = {
+      choices: new Map(Object.entries(saved)),
+      pending: new Map(),
+      chain: Promise.resolve(),
+      scheduled: false,
+      recent: [],
+    };
     states.set(device, s);
   }
   return s;
@@ -94,7 +106,10 @@ function state(device: Device): DeviceState {
 
 /**
  * The candidate an op uses for a shape: the tuned choice if there is one, else the first
- * candidate (the op's default). A miss with tuning on records the shape for {@link autotune}.
+ * candidate (the op's default). A miss with tuning on records the shape and, where the adapter
+ * has GPU timestamps, schedules tuning in the background: its timing runs are recorded and
+ * timed in stretches of code that nothing else interleaves with, so it may run while a training
+ * loop awaits its reads; later calls of the shape get the choice.
  */
 export function choose<T>(
   device: Device,
@@ -116,6 +131,13 @@ export function choose<T>(
       names: candidates.map((c) => c.name),
       record: (i) => record(candidates[i].value),
     });
+    if (device.hasTimestamps && !s.scheduled) {
+      s.scheduled = true;
+      setTimeout(() => {
+        s.scheduled = false;
+        void tuneAll(device, s, 3);
+      }, 0);
+    }
   }
   return candidates[0];
 }
@@ -129,14 +151,32 @@ export interface TuneResult {
 }
 
 /**
- * Times every candidate of the shapes used since the last call, keeps the fastest per shape and
- * saves the choices (atomically) to the cache file. `repeats` runs are timed per candidate after
- * one untimed run (which compiles it).
+ * Times every candidate of the shapes met and not yet tuned (waiting for a background run in
+ * progress), keeps the fastest per shape, saves the choices (atomically) to the cache file and
+ * returns what was tuned since the previous call, in the background or here. `repeats` runs
+ * are timed per candidate after one untimed run (which compiles it).
  */
 export async function autotune(device: Device, repeats = 3): Promise<TuneResult[]> {
   const s = state(device);
-  const results: TuneResult[] = [];
+  await tuneAll(device, s, repeats);
+  const out = s.recent;
+  s.recent = [];
+  return out;
+}
+
+/** Queues a tuning run behind the previous one; a failure is reported, not thrown. */
+function tuneAll(device: Device, s: DeviceState, repeats: number): Promise<void> {
+  s.chain = s.chain.then(() => tunePending(device, s, repeats)).catch((error) =>
+    console.warn(`autotune: ${error instanceof Error ? error.message : error}`)
+  );
+  return s.chain;
+}
+
+async function tunePending(device: Device, s: DeviceState, repeats: number): Promise<void> {
+  let tuned = 0;
+  // Shapes met while timing (a candidate's inner products) join the same run.
   for (const [id, p] of s.pending) {
+    s.pending.delete(id);
     const times: { name: string; ms: number }[] = [];
     for (let i = 0; i < p.names.length; i++) {
       p.record(i);
@@ -145,11 +185,10 @@ export async function autotune(device: Device, repeats = 3): Promise<TuneResult[
     }
     const best = times.reduce((a, b) => (b.ms < a.ms ? b : a));
     s.choices.set(id, best.name);
-    results.push({ op: p.op, key: p.key, times, chosen: best.name });
+    s.recent.push({ op: p.op, key: p.key, times, chosen: best.name });
+    tuned++;
   }
-  s.pending.clear();
-  if (results.length > 0) await save(device, s);
-  return results;
+  if (tuned > 0) await save(device, s);
 }
 
 /** The choices in force on `device` (tuned or loaded), by `op shape`. */
@@ -157,8 +196,14 @@ export function autotuneChoices(device: Device): Record<string, string> {
   return Object.fromEntries(state(device).choices);
 }
 
+/**
+ * Milliseconds per run. With timestamps, the runs are recorded between startProfile and
+ * stopProfile with no await in between, so only their dispatches are timed even while other
+ * code records work on the device; a profile someone else is taking is waited out.
+ */
 async function timeRuns(device: Device, run: () => void, repeats: number): Promise<number> {
   if (device.hasTimestamps) {
+    while (device.profiling) await new Promise((resolve) => setTimeout(resolve, 20));
     device.startProfile();
     for (let r = 0; r < repeats; r++) run();
     const { rows } = await device.stopProfile();

@@ -16,12 +16,14 @@ import {
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
-import { StagingBuffer, transfers } from "./_staging.ts";
+import { reportSyncPoint, StagingBuffer, transfers } from "./_staging.ts";
 
 export {
   resetTransferStats,
   StagingBuffer,
   type StagingDevice,
+  type SyncPoint,
+  traceSyncPoints,
   type TransferStats,
   transferStats,
 } from "./_staging.ts";
@@ -358,6 +360,11 @@ export class Device {
     return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
   }
 
+  /** Whether a profile ({@link startProfile}) is being taken. */
+  get profiling(): boolean {
+    return this.#profile !== null;
+  }
+
   /** Whether the device can time passes on the GPU (`timestamp-query`). */
   get hasTimestamps(): boolean {
     return this.gpu.features.has("timestamp-query");
@@ -532,7 +539,9 @@ export class Device {
       const mapped = await Promise.allSettled(
         taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
       );
-      transfers.mapWaitMs += performance.now() - start;
+      const waitMs = performance.now() - start;
+      transfers.mapWaitMs += waitMs;
+      reportSyncPoint({ labels: taken.map((t) => t.staging.label), issuedAt: start, waitMs });
       transfers.syncPoints++;
       transfers.maps += taken.length;
       // Every mapped buffer is unmapped whatever fails, so neither side is left holding a map.
@@ -599,10 +608,7 @@ export class Device {
    * ```
    */
   static copyAcross(copies: readonly CrossDeviceCopy[]): Promise<void> {
-    for (const copy of copies) {
-      copy.source.device.#checkAlive("a transfer from it");
-      copy.target.device.#checkAlive("a transfer into it");
-    }
+    Device.#checkEnds(copies.map((c) => c.source), copies.map((c) => c.target));
     const slots = new Map<Device, Slot>();
     const done = Device.readTogether(copies.map((copy) => ({
       source: copy.source,
@@ -614,14 +620,79 @@ export class Device {
         transfers.bytesWritten += bytes.byteLength;
       },
     })));
-    // Reserved after the reads were recorded and submitted: a device that both sends and
-    // receives must not hold its own outgoing copy behind the data it waits for.
-    for (const { target } of copies) {
-      const device = target.device;
+    Device.#reserveSlots(copies.map((c) => c.target.device), slots);
+    return Device.#closeSlots(slots, done);
+  }
+
+  /**
+   * Reads the first `bytes` of each source (one host wait), combines them on the host and
+   * writes the result to every target, each at its place in its device's submission order, as
+   * {@link Device.copyAcross} does: the caller does not wait, and work recorded on the targets
+   * afterwards runs once the result is there. A step guard's verdict across devices (every
+   * device's flag up) is made this way.
+   *
+   * @example Every device learns whether all flags are up
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * const fa = a.alloc(4), fb = b.alloc(4);
+   * a.write(fa, new Uint32Array([1]));
+   * b.write(fb, new Uint32Array([0]));
+   * const all = (parts: readonly Uint8Array[]) =>
+   *   Uint32Array.of(parts.every((p) => p.some((x) => x !== 0)) ? 1 : 0);
+   * Device.combineAcross([fa, fb], 4, [fa, fb], (parts) => new Uint8Array(all(parts).buffer));
+   * console.log(new Uint32Array(await a.read(fa, 0, 4))[0]); // 0
+   * ```
+   */
+  static combineAcross(
+    sources: readonly GpuBuffer[],
+    bytes: number,
+    targets: readonly GpuBuffer[],
+    combine: (parts: readonly Uint8Array[]) => Uint8Array,
+    staging?: readonly StagingBuffer[],
+  ): Promise<void> {
+    Device.#checkEnds(sources, targets);
+    const parts: Uint8Array[] = [];
+    const done = Device.readTogether(sources.map((source, i) => ({
+      source,
+      bytes,
+      staging: staging?.[i],
+      consume: (got: Uint8Array) => (parts[i] = got.slice()),
+    })));
+    const slots = new Map<Device, Slot>();
+    Device.#reserveSlots(targets.map((t) => t.device), slots);
+    return Device.#closeSlots(
+      slots,
+      done.then(() => {
+        const result = combine(parts);
+        for (const target of targets) {
+          slots.get(target.device)!.write(target.buffer, 0, result);
+          transfers.bytesWritten += result.byteLength;
+        }
+      }),
+    );
+  }
+
+  static #checkEnds(sources: readonly GpuBuffer[], targets: readonly GpuBuffer[]): void {
+    for (const source of sources) source.device.#checkAlive("a transfer from it");
+    for (const target of targets) target.device.#checkAlive("a transfer into it");
+  }
+
+  /**
+   * A place for incoming data in each device's submission order. Reserved after the reads were
+   * recorded and submitted: a device that both sends and receives must not hold its own
+   * outgoing copy behind the data it waits for.
+   */
+  static #reserveSlots(devices: readonly Device[], slots: Map<Device, Slot>): void {
+    for (const device of devices) {
       if (slots.has(device)) continue;
       device.flush();
       slots.set(device, device.#submissions.reserve());
     }
+  }
+
+  /** Closes the slots once `done` settles; with its error, the devices stop. */
+  static #closeSlots(slots: Map<Device, Slot>, done: Promise<void>): Promise<void> {
     return done.then(
       () => slots.forEach((slot) => slot.close()),
       (error: Error) => {

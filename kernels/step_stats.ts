@@ -251,33 +251,3 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     ],
   );
 }
-
-/**
- * Lowers the flag of `stats` (word 0) unless the first u32 of `flag` (another device's verdict,
- * copied here) is raised: the conjunction of the devices' checks, on the GPU.
- *
- * @example
- * ```ts
- * import { Device } from "./device.ts";
- * import { andFlag, decodeStepStats, initialStepStats, STEP_STATS_BYTES } from "./step_stats.ts";
- * const device = await Device.acquire();
- * const stats = device.alloc(STEP_STATS_BYTES), flag = device.alloc(16);
- * device.write(stats, initialStepStats());
- * device.write(flag, new Uint32Array([0, 0, 0, 0]));
- * andFlag(device, stats, flag);
- * console.log(decodeStepStats(await device.read(stats, 0, STEP_STATS_BYTES)).lastOk); // false
- * ```
- */
-export function andFlag(device: Device, stats: GpuBuffer, flag: GpuBuffer): void {
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> flag: array<u32>;
-@group(0) @binding(1) var<storage, read_write> s: array<u32>;
-@compute @workgroup_size(1)
-fn main() {
-  if (flag[0] == 0u) { s[${W.OK}] = 0u; }
-}`;
-  device.dispatch(
-    { name: "step flag and", wgsl, workgroups: 1 },
-    [{ buffer: flag, offset: 0, size: 16 }, { buffer: stats, offset: 0, size: STEP_STATS_BYTES }],
-  );
-}

@@ -77,7 +77,7 @@ export function sgdUpdate(slot: SgdSlot, h: SgdHyperparameters, guard?: StepGuar
  * guard.begin(tensor([0.5]), 1);
  * const param = tensor([1, 2]), velocity = zeros([2]), grad = tensor([1, Infinity]);
  * sgdCheck({ param, velocity, grad }, { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 }, guard);
- * guard.settle();
+ * await guard.settle();
  * console.log((await guard.read()).lastOk); // false
  * ```
  */

@@ -5,16 +5,14 @@
  * GPU (weights and momentum stay as they were) and the step is counted as skipped.
  *
  * One step: {@link StepGuard.begin} on the loss, backward, the optimiser's checks (`sgdCheck`),
- * {@link StepGuard.settle} (the verdict; with parameters on several devices their flags are
- * combined on the GPU, the host not waiting), the guarded updates (`sgdUpdate`) and
- * {@link StepGuard.countTopK}. Nothing is read back.
+ * {@link StepGuard.settle} (the verdict, through the host only when parameters live on several
+ * devices), the guarded updates (`sgdUpdate`) and {@link StepGuard.countTopK}.
  *
  * @module
  */
 
-import { Device } from "../kernels/device.ts";
+import { Device, StagingBuffer } from "../kernels/device.ts";
 import {
-  andFlag,
   commitStep,
   countTopKErrors,
   decodeStepStats,
@@ -56,7 +54,7 @@ export function guardFlag(guard: StepGuard, device: Device): RawTensor {
  * const h = { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 } as const;
  * guard.begin(tensor([0.5]), 8); // the step's loss, a mean over 8 images
  * sgdCheck(slot, h, guard); // every parameter is checked first…
- * guard.settle();
+ * await guard.settle();
  * sgdUpdate(slot, h, guard); // …then updated, unless the step is bad
  * const stats = await guard.drain();
  * console.log(stats.skipped, await slot.param.toArray()); // 1 [1, 2]
@@ -71,8 +69,7 @@ export class StepGuard {
   readonly device: Device;
   readonly #stats: RawTensor;
   readonly #flags = new Map<Device, RawTensor>();
-  /** Per other device, where its flag arrives on the statistics' device. */
-  readonly #incoming = new Map<Device, RawTensor>();
+  #flagStaging: StagingBuffer[] = [];
   #loss: RawTensor | null = null;
   #images = 0;
 
@@ -125,42 +122,54 @@ export class StepGuard {
   }
 
   /**
-   * Settles the step begun by {@link StepGuard.begin}, after every check, and counts it as
-   * accepted or skipped. With flags on several devices, each other device's flag is copied to
-   * the statistics' device, combined there, and the verdict copied back: the copies go through
-   * the host, but the host does not wait for them (each device's later work does). Nothing to
-   * do when no step is pending.
+   * Settles the step begun by {@link StepGuard.begin}, after every check: with flags on
+   * several devices, their conjunction is made through the host (one read of them all) and
+   * written back to each, without the caller waiting: the updates recorded next run once it has
+   * arrived. Then counts the step as accepted or skipped. With one device nothing crosses.
    */
-  settle(): void {
+  async settle(): Promise<void> {
     if (!this.#loss) return;
-    const others = [...this.#flags].map(([device, flag]) => ({ device, flag }));
-    const incoming = others.map(({ device }) => this.#incomingFrom(device));
-    this.#across(others.map(({ flag }, i) => [flag, incoming[i]]));
-    for (const buffer of incoming) andFlag(this.device, this.#stats.buffer, buffer.buffer);
-    commitStep(this.device, this.#loss.buffer, this.#stats.buffer, this.#images);
-    this.#loss.dispose();
-    this.#loss = null;
-    this.#across(others.map(({ flag }) => [this.#stats, flag]));
-  }
-
-  /** Starts 4-byte copies of flags between devices; a failure surfaces at the next read. */
-  #across(pairs: [RawTensor, RawTensor][]): void {
-    if (pairs.length === 0) return;
-    const copies = pairs.map(([source, target]) => ({
-      source: source.buffer,
-      target: target.buffer,
-      bytes: 4,
-    }));
-    Device.copyAcross(copies).catch(() => {});
-  }
-
-  #incomingFrom(device: Device): RawTensor {
-    let buffer = this.#incoming.get(device);
-    if (!buffer) {
-      buffer = upload(this.device, RAISED, [4], "i32", `step flag from ${device.label}`);
-      this.#incoming.set(device, buffer);
+    if (this.#flags.size > 0) {
+      const flags = [this.#stats, ...this.#flags.values()].map((f) => f.buffer);
+      const allUp = (parts: readonly Uint8Array[]): Uint8Array =>
+        new Uint8Array(Uint32Array.of(parts.every((p) => p.some((b) => b !== 0)) ? 1 : 0).buffer);
+      const staging = this.#staging();
+      await Promise.all(staging.map((s) => s.ready()));
+      // A failure stops the devices; their next read or sync raises it, naming the device.
+      Device.combineAcross(flags, 4, flags, allUp, staging).catch(() => {});
     }
-    return buffer;
+    this.#commit();
+  }
+
+  /** One staging buffer per device's flag, kept across steps. */
+  #staging(): StagingBuffer[] {
+    const devices = [this.device, ...this.#flags.keys()];
+    if (this.#flagStaging.length !== devices.length) {
+      for (const s of this.#flagStaging) s.destroy();
+      this.#flagStaging = devices.map((d) => new StagingBuffer(d, "step flag"));
+    }
+    return this.#flagStaging;
+  }
+
+  /**
+   * {@link StepGuard.settle} without a wait, for a guard on one device (what an optimiser's
+   * `step` does when the loop has not settled). Throws when flags live on several devices.
+   */
+  settleOnDevice(): void {
+    if (!this.#loss) return;
+    if (this.#flags.size > 0) {
+      throw new Error(
+        `StepGuard: parameters live on ${this.devices.length} devices; run the optimiser's ` +
+          "checks, then `await guard.settle()`, before its step",
+      );
+    }
+    this.#commit();
+  }
+
+  #commit(): void {
+    commitStep(this.device, this.#loss!.buffer, this.#stats.buffer, this.#images);
+    this.#loss!.dispose();
+    this.#loss = null;
   }
 
   /**
@@ -193,7 +202,7 @@ export class StepGuard {
    */
   record(loss: Tensor, logits: Tensor, labels: Tensor): void {
     this.begin(loss, labels.shape[0] as number);
-    this.settle();
+    this.settleOnDevice();
     this.countTopK(logits, labels, false);
   }
 
@@ -226,8 +235,9 @@ export class StepGuard {
     this.#loss?.dispose();
     this.#loss = null;
     this.#stats.dispose();
-    for (const flag of [...this.#flags.values(), ...this.#incoming.values()]) flag.dispose();
+    for (const flag of this.#flags.values()) flag.dispose();
     this.#flags.clear();
-    this.#incoming.clear();
+    for (const staging of this.#flagStaging) staging.destroy();
+    this.#flagStaging = [];
   }
 }

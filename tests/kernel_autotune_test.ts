@@ -1,7 +1,7 @@
 /**
  * The autotuner: off gives the deterministic default; on, a first use records the shape, and
- * autotune() times every candidate, keeps the fastest and saves it keyed by adapter, op and
- * shape, where a fresh process finds it.
+ * autotune() (or a background run, where the adapter has timestamps) times every candidate,
+ * keeps the fastest and saves it keyed by adapter, op and shape, where a fresh process finds it.
  */
 
 import assert from "node:assert/strict";
@@ -69,6 +69,22 @@ Deno.test("autotuner", async (t) => {
     conv2d(device, g, { x, w, out });
     assert.deepEqual(await autotune(device), []);
     for (const buf of [x, w, out, a, b, c]) device.release(buf);
+  });
+
+  await t.step("on: a first use tunes in the background where timestamps exist", async () => {
+    if (!device.hasTimestamps) return;
+    const g1 = { ...g, height: 5, width: 7, kernelH: 1, kernelW: 1, padH: 0, padW: 0 };
+    const x = device.alloc(4 * 140), w = device.alloc(4 * 20), out = device.alloc(4 * 175);
+    conv2d(device, g1, { x, w, out });
+    const id = Object.keys(autotuneChoices(device)).length;
+    // Nothing awaited tuning: it ran while this test waited on timers.
+    for (let i = 0; i < 600 && Object.keys(autotuneChoices(device)).length === id; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(Object.keys(autotuneChoices(device)).length, id + 1);
+    const [tuned] = await autotune(device);
+    assert.equal(tuned.op, "conv2d.forward");
+    for (const b of [x, w, out]) device.release(b);
   });
 
   Deno.env.delete("ALEXNET_AUTOTUNE");

@@ -11,6 +11,7 @@ import {
   HARDWARE_TILE,
   matmul,
   type MatmulArgs,
+  MID_TILE,
   SKINNY_TILE,
   SMALL_TILE,
   SOFTWARE_TILE,
@@ -183,7 +184,7 @@ Deno.test("matmul kernel", async (t) => {
 
   await t.step("every tile and split-K at sizes 1, 7, 33, 129 and ragged ones", async () => {
     // Each variant forced explicitly, so none goes untested because no default picks it here.
-    const tiles = [...GPU_TILES, SMALL_TILE, SKINNY_TILE];
+    const tiles = [...GPU_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE];
     const shapes = [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [70, 45, 1]];
     let seed = 300;
     for (const tile of tiles) {

@@ -147,6 +147,35 @@ Deno.test("nn layers against the f64 reference", async (t) => {
     assert.ok((await plain.weight.data()).every((v) => Math.abs(v) <= bound));
   });
 
+  await t.step("Conv2d and Linear with activation tanh (forward and every gradient)", async () => {
+    const conv = new Conv2d({
+      inChannels: 4,
+      outChannels: 4,
+      kernelSize: 3,
+      groups: 2,
+      activation: "tanh",
+    });
+    assert.deepEqual([conv.activation, conv.relu], ["tanh", false]);
+    await check({
+      label: "conv+tanh",
+      layer: conv,
+      input: randF32([2, 4, 5, 5], 5),
+      reference: (x, [w, b]) => ref.tanh(ref.conv2d(x, w, b, { groups: 2 })),
+    });
+    const fc = new Linear({ inFeatures: 6, outFeatures: 3, activation: "tanh" });
+    await check({
+      label: "linear+tanh",
+      layer: fc,
+      input: randF32([4, 6], 6),
+      reference: (x, [w, b]) => ref.tanh(ref.linear(x, w, b)),
+    });
+    assert.equal(new Linear({ inFeatures: 2, outFeatures: 2, activation: "relu" }).relu, true);
+    assert.throws(
+      () => new Linear({ inFeatures: 2, outFeatures: 2, relu: true, activation: "tanh" }),
+      /relu: true contradicts activation 'tanh'/,
+    );
+  });
+
   await t.step("ReLU and Tanh", async () => {
     await check({
       label: "relu",

@@ -51,9 +51,9 @@ export interface OptimizerStateDict<
 export interface OptimizerStepOptions {
   /**
    * The training step's guard, begun on its loss (`StepGuard.begin`): every update is skipped
-   * on the GPU when the loss, a gradient or an updated weight would be non-finite: `step` runs
-   * {@link Optimizer.check} and `guard.settle()` first unless the loop already has. Without a
-   * guard every update runs.
+   * on the GPU when the loss, a gradient or an updated weight would be non-finite. With
+   * parameters on several devices, the loop runs {@link Optimizer.check} and
+   * `await guard.settle()` before `step`. Without a guard every update runs.
    */
   guard?: StepGuard;
 }

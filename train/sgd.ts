@@ -205,13 +205,13 @@ export class SGD implements Optimizer {
   /**
    * Updates every parameter that has a gradient (parameters without one are skipped), one
    * fused kernel each. Records GPU work only; returns the number of parameters updated. With a
-   * guard that the loop has not settled, checks every update first and settles it.
+   * guard that the loop has not settled, checks every update first and settles it (one device).
    */
   step(options: OptimizerStepOptions = {}): number {
     const { guard } = options;
     if (guard?.pending) {
       this.check(guard);
-      guard.settle();
+      guard.settleOnDevice();
     }
     const updates = this.#updates();
     for (const [slot, h] of updates) sgdUpdate(slot, h, guard);

@@ -483,8 +483,10 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       const guard = this.#stats;
       guard.begin(loss, n);
       await loss.backward();
-      // Every update is checked before any is made, and the verdict stays on the GPU (across
-      // devices too: the flags travel without the host waiting).
+      // Every update is checked before any is made; across devices the verdict goes through
+      // the host (one wait), on one device it stays on the GPU.
+      this.optimizer.check(guard);
+      await guard.settle();
       this.optimizer.step({ guard });
       guard.countTopK(logits, y);
       this.optimizer.zeroGrad();
