@@ -808,6 +808,8 @@ export class Device {
     profile.resolve(this.#encoder);
     this.#pendingLabels.push("profile");
     this.flush();
+    // The resolve may wait behind data arriving from another device: map it once submitted.
+    await this.#submissions.submitted();
     const result = await profile.read();
     profile.destroy();
     await this.#raiseErrors();
