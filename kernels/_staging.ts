@@ -1,11 +1,18 @@
 /**
- * Carrying data from a device to the host: reusable map-read staging buffers, the requests of
- * {@link Device.readTogether} and {@link Device.copyAcross}, and the host-transfer counters.
+ * Carrying data from a device to the host: reusable map-read staging buffers, the host-transfer
+ * counters and the trace of sync points (the reads themselves are `Device.readTogether` and
+ * `Device.copyAcross`).
  *
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+/** What a staging buffer needs of its device (a `Device` is one). */
+export interface StagingDevice {
+  /** Names the device in errors. */
+  readonly label: string;
+  /** The WebGPU device. */
+  readonly gpu: GPUDevice;
+}
 
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
 
@@ -128,7 +135,7 @@ export function reportSyncPoint(point: SyncPoint): void {
  */
 export class StagingBuffer {
   /** The device whose buffers it reads. */
-  readonly device: Device;
+  readonly device: StagingDevice;
   /** Names it in errors. */
   readonly label: string;
   #buffer: GPUBuffer | null = null;
@@ -137,7 +144,7 @@ export class StagingBuffer {
   #markFree = (): void => {};
 
   /** A staging buffer of `device`; memory is allocated by the first read. */
-  constructor(device: Device, label = "staging") {
+  constructor(device: StagingDevice, label = "staging") {
     this.device = device;
     this.label = label;
   }
@@ -186,37 +193,4 @@ export class StagingBuffer {
     this.#buffer = null;
     this._free();
   }
-}
-
-/** One read of {@link Device.readTogether}. */
-export interface ReadRequest {
-  /** The buffer to read. */
-  source: GpuBuffer;
-  /** Start of the range in bytes (a multiple of 4; default 0). */
-  offset?: number;
-  /** Length of the range in bytes. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a spare one of the source's device). */
-  staging?: StagingBuffer;
-  /**
-   * Receives the bytes while they are mapped: write them to their destination or copy them out
-   * here, since the view is detached when the call returns.
-   */
-  consume(bytes: Uint8Array): void;
-}
-
-/** One copy of {@link Device.copyAcross}. */
-export interface CrossDeviceCopy {
-  /** The buffer to copy from. */
-  source: GpuBuffer;
-  /** Start in the source, in bytes (a multiple of 4; default 0). */
-  sourceOffset?: number;
-  /** The buffer to copy to, on another device. */
-  target: GpuBuffer;
-  /** Start in the target, in bytes (default 0). */
-  targetOffset?: number;
-  /** Bytes to copy. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a new one). */
-  staging?: StagingBuffer;
 }
