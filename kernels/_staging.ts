@@ -1,17 +1,14 @@
 /**
- * Carrying data from a device to the host: reusable map-read staging buffers, the requests of
- * `Device.readTogether` and `Device.copyAcross` (whose request types live in `device.ts`), and
- * the host-transfer counters.
+ * Carrying data from a device to the host: reusable map-read staging buffers, the host-transfer
+ * counters and the trace of sync points (the reads themselves are `Device.readTogether` and
+ * `Device.copyAcross`).
  *
  * @module
  */
 
-/**
- * What a staging buffer needs of its device: its name and its WebGPU device. (`Device` has
- * both; the narrow type keeps this file from importing `device.ts`, which imports it.)
- */
+/** What a staging buffer needs of its device (a `Device` is one). */
 export interface StagingDevice {
-  /** Names the device in messages. */
+  /** Names the device in errors. */
   readonly label: string;
   /** The WebGPU device. */
   readonly gpu: GPUDevice;
