@@ -28,6 +28,7 @@ export {
   GpuError,
   resetTransferStats,
   StagingBuffer,
+  traceSyncPoints,
   transferStats,
 } from "./kernels/device.ts";
 export type {
@@ -41,6 +42,7 @@ export type {
   ProfileResult,
   ProfileRow,
   ReadRequest,
+  SyncPoint,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";

@@ -7,7 +7,10 @@
  * they overlap the host's recording and each other) and the time the host sat blocked.
  *
  *     deno run -A bench/two_devices.ts [--model small|full] [--batch N] [--steps 2]
- *       [--repeats 15] [--adapter INDEX|NAME] [--out f.json]
+ *       [--repeats 15] [--adapter INDEX|NAME] [--trace] [--out f.json]
+ *
+ * `--trace` adds the timeline of one two-device step: each sync point's cut, when its maps
+ * were issued and how long they took.
  *
  * Defaults: the scaled net at batch 32 (the CLI's default) on a software adapter, the paper's
  * net at batch 128 on a hardware GPU.
@@ -23,7 +26,9 @@ import {
   replicate,
   resetTransferStats,
   StepGuard,
+  type SyncPoint,
   tidy,
+  traceSyncPoints,
   transferStats,
 } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
@@ -38,6 +43,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "2" },
     repeats: { type: "string", default: "15" },
     adapter: { type: "string" },
+    trace: { type: "boolean", default: false },
     out: { type: "string" },
   },
   strict: true,
@@ -165,6 +171,30 @@ console.log(
     `${repeats} neighbouring-block ratios (${ratios.map((r) => r.toFixed(2)).join(" ")}); ` +
     `load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
 );
+if (values.trace) {
+  // One more two-device step, its sync points on a timeline: what each waited for, and when.
+  for (const d of devices) await d.sync();
+  const points: SyncPoint[] = [];
+  traceSyncPoints((p) => points.push(p));
+  const start = performance.now();
+  await step(1);
+  const recorded = performance.now() - start;
+  for (const d of devices) await d.sync();
+  const total = performance.now() - start;
+  traceSyncPoints(null);
+  console.log(
+    `\none two-device step: recorded in ${recorded.toFixed(0)} ms, done after ${
+      total.toFixed(0)
+    } ms\n` + table(
+      ["sync point", "issued at ms", "wait ms"],
+      points.map((p) => [
+        [...new Set(p.labels.map((l) => l.replace(/ gpu\d+→gpu\d+$/, "")))].join(", "),
+        p.issuedAt - start,
+        p.waitMs,
+      ]),
+    ),
+  );
+}
 if (values.out) {
   await Deno.writeTextFile(
     values.out,

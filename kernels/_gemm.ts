@@ -19,7 +19,7 @@ export interface GemmTile {
   readonly tileN: number;
   /** Depth of the K slice staged in workgroup memory per step; a multiple of 4. */
   readonly tileK: number;
-  /** Output rows per invocation (its register block). */
+  /** Output rows per invocation (its register block); a multiple of 4 (vec4 reads of A). */
   readonly rowsPerThread: number;
   /** Output columns per invocation; a multiple of 4 (the accumulators are vec4). */
   readonly colsPerThread: number;

@@ -1,11 +1,18 @@
 /**
- * Carrying data from a device to the host: reusable map-read staging buffers, the requests of
- * {@link Device.readTogether} and {@link Device.copyAcross}, and the host-transfer counters.
+ * Carrying data from a device to the host: reusable map-read staging buffers, the host-transfer
+ * counters and the trace of sync points (the reads themselves are `Device.readTogether` and
+ * `Device.copyAcross`).
  *
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+/** What a staging buffer needs of its device (a `Device` is one). */
+export interface StagingDevice {
+  /** Names the device in errors. */
+  readonly label: string;
+  /** The WebGPU device. */
+  readonly gpu: GPUDevice;
+}
 
 const MAP_READ_USAGE = 0x01 /* MAP_READ */ | 0x08; /* COPY_DST */
 
@@ -71,6 +78,42 @@ export function resetTransferStats(): void {
   for (const key of Object.keys(transfers) as (keyof TransferStats)[]) transfers[key] = 0;
 }
 
+/** One host sync point, as {@link traceSyncPoints} reports it. */
+export interface SyncPoint {
+  /** The staging buffers read (they name the cut and direction). */
+  readonly labels: readonly string[];
+  /** `performance.now()` when the maps were issued. */
+  readonly issuedAt: number;
+  /** Milliseconds until they resolved. */
+  readonly waitMs: number;
+}
+
+let tracer: ((point: SyncPoint) => void) | null = null;
+
+/**
+ * Calls `onSync` for every host sync point from now on (`null` stops): the timeline of a step's
+ * waits, for finding where a multi-device step's time goes.
+ *
+ * @example
+ * ```ts
+ * import { Device, traceSyncPoints } from "./device.ts";
+ * const device = await Device.acquire();
+ * const seen: string[] = [];
+ * traceSyncPoints((p) => seen.push(`${p.labels} ${p.waitMs.toFixed(0)} ms`));
+ * await device.read(device.alloc(4), 0, 4);
+ * traceSyncPoints(null);
+ * console.log(seen.length); // 1
+ * ```
+ */
+export function traceSyncPoints(onSync: ((point: SyncPoint) => void) | null): void {
+  tracer = onSync;
+}
+
+/** Internal: reports a sync point to the tracer, if any. */
+export function reportSyncPoint(point: SyncPoint): void {
+  tracer?.(point);
+}
+
 /**
  * A map-read buffer for one recurring readback (one cut and direction of a split model, say),
  * kept across steps so that a step allocates no staging memory. It grows when a larger read
@@ -92,7 +135,7 @@ export function resetTransferStats(): void {
  */
 export class StagingBuffer {
   /** The device whose buffers it reads. */
-  readonly device: Device;
+  readonly device: StagingDevice;
   /** Names it in errors. */
   readonly label: string;
   #buffer: GPUBuffer | null = null;
@@ -101,7 +144,7 @@ export class StagingBuffer {
   #markFree = (): void => {};
 
   /** A staging buffer of `device`; memory is allocated by the first read. */
-  constructor(device: Device, label = "staging") {
+  constructor(device: StagingDevice, label = "staging") {
     this.device = device;
     this.label = label;
   }
@@ -150,37 +193,4 @@ export class StagingBuffer {
     this.#buffer = null;
     this._free();
   }
-}
-
-/** One read of {@link Device.readTogether}. */
-export interface ReadRequest {
-  /** The buffer to read. */
-  source: GpuBuffer;
-  /** Start of the range in bytes (a multiple of 4; default 0). */
-  offset?: number;
-  /** Length of the range in bytes. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a spare one of the source's device). */
-  staging?: StagingBuffer;
-  /**
-   * Receives the bytes while they are mapped: write them to their destination or copy them out
-   * here, since the view is detached when the call returns.
-   */
-  consume(bytes: Uint8Array): void;
-}
-
-/** One copy of {@link Device.copyAcross}. */
-export interface CrossDeviceCopy {
-  /** The buffer to copy from. */
-  source: GpuBuffer;
-  /** Start in the source, in bytes (a multiple of 4; default 0). */
-  sourceOffset?: number;
-  /** The buffer to copy to, on another device. */
-  target: GpuBuffer;
-  /** Start in the target, in bytes (default 0). */
-  targetOffset?: number;
-  /** Bytes to copy. */
-  bytes: number;
-  /** The staging buffer to carry it (default: a new one). */
-  staging?: StagingBuffer;
 }

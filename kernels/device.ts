@@ -16,13 +16,14 @@ import {
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
-import { type CrossDeviceCopy, type ReadRequest, StagingBuffer, transfers } from "./_staging.ts";
+import { reportSyncPoint, StagingBuffer, transfers } from "./_staging.ts";
 
 export {
-  type CrossDeviceCopy,
-  type ReadRequest,
   resetTransferStats,
   StagingBuffer,
+  type StagingDevice,
+  type SyncPoint,
+  traceSyncPoints,
   type TransferStats,
   transferStats,
 } from "./_staging.ts";
@@ -538,7 +539,9 @@ export class Device {
       const mapped = await Promise.allSettled(
         taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
       );
-      transfers.mapWaitMs += performance.now() - start;
+      const waitMs = performance.now() - start;
+      transfers.mapWaitMs += waitMs;
+      reportSyncPoint({ labels: taken.map((t) => t.staging.label), issuedAt: start, waitMs });
       transfers.syncPoints++;
       transfers.maps += taken.length;
       // Every mapped buffer is unmapped whatever fails, so neither side is left holding a map.
@@ -798,6 +801,8 @@ export class Device {
     profile.resolve(this.#encoder);
     this.#pendingLabels.push("profile");
     this.flush();
+    // The resolve may wait behind data arriving from another device: map it once submitted.
+    await this.#submissions.submitted();
     const result = await profile.read();
     profile.destroy();
     await this.#raiseErrors();
@@ -949,6 +954,39 @@ async function chooseAdapter(selector: string | number): Promise<AdapterEntry> {
 
 function adapterKey(info: GPUAdapterInfo): string {
   return [info.vendor, info.architecture, info.device, info.description].join("|");
+}
+
+/** One read of {@link Device.readTogether}. */
+export interface ReadRequest {
+  /** The buffer to read. */
+  source: GpuBuffer;
+  /** Start of the range in bytes (a multiple of 4; default 0). */
+  offset?: number;
+  /** Length of the range in bytes. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a spare one of the source's device). */
+  staging?: StagingBuffer;
+  /**
+   * Receives the bytes while they are mapped: write them to their destination or copy them out
+   * here, since the view is detached when the call returns.
+   */
+  consume(bytes: Uint8Array): void;
+}
+
+/** One copy of {@link Device.copyAcross}. */
+export interface CrossDeviceCopy {
+  /** The buffer to copy from. */
+  source: GpuBuffer;
+  /** Start in the source, in bytes (a multiple of 4; default 0). */
+  sourceOffset?: number;
+  /** The buffer to copy to, on another device. */
+  target: GpuBuffer;
+  /** Start in the target, in bytes (default 0). */
+  targetOffset?: number;
+  /** Bytes to copy. */
+  bytes: number;
+  /** The staging buffer to carry it (default: a new one). */
+  staging?: StagingBuffer;
 }
 
 /** One read of {@link Device.readTogether} in flight. */

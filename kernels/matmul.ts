@@ -364,9 +364,13 @@ export function matmulTile(device: Device, m: number, n: number, k: number): Mat
   if (device.isSoftware && m <= 8) return SKINNY_TILE;
   if (!device.isSoftware) return HARDWARE_TILE;
   // Larger tiles run faster and compile slower (0.4 s, 2 s, 4–8 s on lavapipe): each pays once
-  // its product is large enough (pipelines compile once per variant: sizes are uniforms).
-  const macs = m * n * k;
-  return macs < 2 ** 21 ? SMALL_TILE : macs < 2 ** 28 ? MID_TILE : SOFTWARE_TILE;
+  // the product is large enough. Judged by the two largest sizes: a layer's product keeps them
+  // when only the batch (the smallest) changes, so the last, smaller batch of an epoch compiles
+  // nothing new.
+  // Fewer than 64 rows or columns would leave half of a larger tile idle.
+  const [a, b] = [m, n, k].sort((x, y) => y - x);
+  if (Math.min(m, n) < 64 || a * b < 2 ** 17) return SMALL_TILE;
+  return a * b < 2 ** 22 ? MID_TILE : SOFTWARE_TILE;
 }
 
 /**

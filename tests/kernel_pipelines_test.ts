@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { crossEntropy, Device, fromTypedArray, Generator, tidy } from "../mod.ts";
-import { alexnetSmall } from "../nn/mod.ts";
+import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 
@@ -15,18 +15,18 @@ const GEMM_KERNELS = /^(conv2d|matmul)/;
 Deno.test("pipelines compile once per variant, not per shape", async (t) => {
   const device = await Device.acquire();
 
-  await t.step("a new batch size compiles no pipeline", async () => {
-    const model = alexnetSmall({ seed: 0 }, device);
+  /** Trains `model` one SGD step per batch size; returns the kernels each step compiled. */
+  const steps = async (model: AlexNet, size: number, batches: number[]): Promise<string[][]> => {
     model.train();
     const opt = new SGD({ params: model.parameters(), lr: 0.01, momentum: 0.9 });
     const data = new Generator(1);
-    /** The kernels whose pipelines one step compiled. */
-    const step = async (batch: number): Promise<string[]> => {
+    const out: string[][] = [];
+    for (const batch of batches) {
       const before = device.compiledKernels().length;
       const host = Int32Array.from({ length: batch }, (_, i) => i % 10);
       const labels = fromTypedArray(host, [batch], { device });
       const loss = await tidy(async () => {
-        const x = data.normal([batch, 3, 32, 32], 0, 1, device).withRank(4);
+        const x = data.normal([batch, 3, size, size], 0, 1, device).withRank(4);
         return crossEntropy(await model.forward(x), labels);
       });
       await loss.backward();
@@ -35,13 +35,27 @@ Deno.test("pipelines compile once per variant, not per shape", async (t) => {
       await loss.item();
       loss.dispose();
       labels.dispose();
-      return device.compiledKernels().slice(before);
-    };
-    const first = (await step(4)).filter((n) => GEMM_KERNELS.test(n));
-    // conv1–5 forward, input gradients of conv2–5, weight and bias gradients, fc6–8.
-    assert.ok(first.length >= 8, `batch 4 compiled ${first.length} conv/matmul pipelines`);
-    assert.deepEqual(await step(6), []);
-    assert.deepEqual(await step(5), []);
+      out.push(device.compiledKernels().slice(before));
+    }
+    return out;
+  };
+
+  await t.step(
+    "the default train configuration: an epoch's last batch compiles nothing",
+    async () => {
+      // The scaled net on 24×24 crops at batch 32, then smaller batches.
+      const model = new AlexNet({ width: 1 / 8, inputSize: 24, numClasses: 10, seed: 0 }, device);
+      const [first, ...rest] = await steps(model, 24, [32, 31, 17]);
+      const gemm = first.filter((n) => GEMM_KERNELS.test(n));
+      // conv1–5 forward, input gradients of conv2–5, weight and bias gradients, fc6–8.
+      assert.ok(gemm.length >= 8, `batch 32 compiled ${gemm.length} conv/matmul pipelines`);
+      assert.deepEqual(rest, [[], []]);
+    },
+  );
+
+  await t.step("batches 4, 6, 5 of the 32×32 scaled net: one compile", async () => {
+    const [, ...rest] = await steps(alexnetSmall({ seed: 0 }, device), 32, [4, 6, 5]);
+    assert.deepEqual(rest, [[], []]);
   });
 
   await t.step("another layer of the same kernel size and stride reuses the pipeline", () => {
