@@ -84,6 +84,12 @@ export interface ExperimentOptions {
   settings: Record<string, unknown>;
   /** Trains one run to `epochs` (or continues it). */
   train(run: ArmRun): Promise<ArmRunOutcome>;
+  /**
+   * A finished run folder that trained exactly this run, if there is one (the paper's arm is
+   * the same network in several claims): its records are copied instead of training again.
+   * Training is deterministic, so the copy is what training would give.
+   */
+  sameRun?(run: ArmRun): Promise<string | null>;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -96,6 +102,8 @@ export interface ExperimentResult {
   trained: number;
   /** Runs found complete and kept. */
   kept: number;
+  /** Runs copied from an identical finished run (see {@link ExperimentOptions.sameRun}). */
+  reused: number;
 }
 
 /**
@@ -145,7 +153,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   if (new Set(seeds).size !== seeds.length) throw new RangeError("runExperiment: repeated seeds");
   await Deno.mkdir(dir, { recursive: true });
   await checkManifest(options);
-  let trained = 0, kept = 0;
+  let trained = 0, kept = 0, reused = 0;
   const runs: [RunRecord[], RunRecord[]] = [[], []];
   const total = seeds.length * 2;
   let index = 0;
@@ -163,13 +171,21 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       const resume = (await latestCheckpoint(runDir)) !== null;
       if (!resume) await Deno.remove(runDir, { recursive: true }).catch(() => {});
       await Deno.mkdir(runDir, { recursive: true });
-      log(
-        `[${index}/${total}] ${claim.id}: ${arm.label}, seed ${seed}` +
-          (resume ? " (resuming)" : ""),
-      );
-      const outcome = await options.train({ claim, arm, seed, dir: runDir, epochs, resume });
+      const run = { claim, arm, seed, dir: runDir, epochs, resume };
+      const label = `[${index}/${total}] ${claim.id}: ${arm.label}, seed ${seed}`;
+      const same = resume ? null : await options.sameRun?.(run);
+      if (same) {
+        await copyRecords(same, runDir);
+        log(`${label}: the same run as ${same}, reused`);
+        reused++;
+        const final = (await readFinal(runDir))!;
+        runs[armIndex].push({ rows: await readMetrics(runDir, { upToEpoch: epochs }), ...final });
+        continue;
+      }
+      log(label + (resume ? " (resuming)" : ""));
+      const outcome = await options.train(run);
       trained++;
-      if (outcome.interrupted) return { result: null, trained, kept };
+      if (outcome.interrupted) return { result: null, trained, kept, reused };
       const rows = await readMetrics(runDir, { upToEpoch: epochs });
       if (rows.length < epochs) {
         throw new Error(`${runDir}: the run ended after ${rows.length} of ${epochs} epochs`);
@@ -181,7 +197,17 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       runs[armIndex].push({ rows, trainEval: outcome.trainEval });
     }
   }
-  return { result: summarize(options, runs), trained, kept };
+  return { result: summarize(options, runs), trained, kept, reused };
+}
+
+/** Copies a finished run's records (not its checkpoints), the completion marker last. */
+async function copyRecords(from: string, to: string): Promise<void> {
+  for await (const e of Deno.readDir(from)) {
+    if (e.isFile && e.name !== FINAL_JSON && e.name !== "checkpoint.json") {
+      await writeFileAtomic(join(to, e.name), await Deno.readFile(join(from, e.name)));
+    }
+  }
+  await writeFileAtomic(join(to, FINAL_JSON), await Deno.readFile(join(from, FINAL_JSON)));
 }
 
 /**
