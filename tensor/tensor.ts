@@ -128,6 +128,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return this.#raw.strides;
   }
 
+  /** Element offset of the first element in the data (a view may start past it). */
+  get offset(): number {
+    return this.#raw.offset;
+  }
+
   /** Whether the elements are laid out row-major with no gaps or offset. */
   get isContiguous(): boolean {
     return this.#raw.isContiguous;
