@@ -238,6 +238,18 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
     assertError(r, /not the data this run was trained on: /);
   });
 
+  await t.step("--resume --epochs is kept: a later plain --resume continues to it", async () => {
+    let r = await cli("train", "--resume", runDir, "--epochs", "3");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /done: 3 epochs, 6 steps/);
+    const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+    assert.equal(config.epochs, 3);
+    r = await cli("train", "--resume", runDir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /training: 3 epochs, /);
+    assert.match(r.stdout, /nothing to train: the run has 3 of 3 epochs done/);
+  });
+
   await t.step(
     "a corrupt pointer is an error naming it; a damaged latest checkpoint falls back",
     async () => {
