@@ -241,7 +241,8 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
   await t.step("--resume --epochs is kept: a later plain --resume continues to it", async () => {
     let r = await cli("train", "--resume", runDir, "--epochs", "3");
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /done: 3 epochs, 6 steps/);
+    // The run's epochs and steps; the time is this session's, and says so.
+    assert.match(r.stdout, /done: 3 epochs, 6 steps; this session \d+:\d\d \(/);
     const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
     assert.equal(config.epochs, 3);
     r = await cli("train", "--resume", runDir);
