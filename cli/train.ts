@@ -38,6 +38,7 @@ import {
   choice,
   type Command,
   number,
+  shellArg,
   type Specs,
   str,
   UsageError,
@@ -295,7 +296,7 @@ function finishRun(
   if (r.interrupted) {
     console.log(
       `stopped after ${plural(r.step, "step")}; resume with: deno run -A cli.ts train ` +
-        `--resume ${runDir}`,
+        `--resume ${shellArg(runDir)}`,
     );
     return signal ? STOP_SIGNALS[signal] : 0;
   }

@@ -168,6 +168,14 @@ Deno.test("errors are messages: one line naming the file or option, exit 1", asy
     const r = await cli("train", "--run-dir", `${root}/taken`);
     assertError(r, /--run-dir .*taken already holds a run: continue it with --resume/, 2);
     assert.equal(await Deno.readTextFile(`${root}/taken/config.json`), "{}");
+    // The command to copy is quoted for the shell where the path needs it.
+    await Deno.mkdir(`${root}/it's taken`);
+    await Deno.writeTextFile(`${root}/it's taken/config.json`, "{}");
+    const quoted = await cli("train", "--run-dir", `${root}/it's taken`);
+    assert.ok(
+      quoted.stderr.includes(`continue it with --resume '${root}/it'\\''s taken', `),
+      quoted.stderr,
+    );
   });
 });
 
