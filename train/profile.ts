@@ -85,10 +85,16 @@ export function groupRows(rows: readonly ProfileRow[]): ProfileGroup[] {
  * Profiles `step` (one whole training step: forward, backward, update) on `device`, which must
  * offer `timestamp-query`.
  *
- * @example
- * ```ts ignore
- * const profile = await profileTrainingStep(device, () => trainOneStep());
- * console.log(formatProfile(profile));
+ * @example A "step" of two elementwise kernels
+ * ```ts
+ * import { defaultDevice, ones } from "../mod.ts";
+ * import { formatProfile, profileTrainingStep } from "./profile.ts";
+ * const device = await defaultDevice();
+ * const profile = await profileTrainingStep(device, async () => {
+ *   ones([1024]).mul(2).dispose();
+ * });
+ * console.log(profile.rows.length); // 2
+ * console.log(formatProfile(profile).includes("by kernel and variant")); // true
  * ```
  */
 export async function profileTrainingStep(
