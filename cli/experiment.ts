@@ -8,13 +8,14 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { DataSource, DataSplits, DataSubset } from "../train/data/data_format.ts";
-import { isDir } from "../train/data/_fs.ts";
+import { isDir, isFile } from "../train/data/_fs.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { CLAIM_IDS, type ClaimId, CLAIMS } from "../train/experiment/claims.ts";
 import {
   type ArmRun,
   type ArmRunOutcome,
   type ClaimResult,
+  FINAL_JSON,
   loadExperiment,
   runExperiment,
 } from "../train/experiment/runner.ts";
@@ -282,6 +283,7 @@ async function runExperimentCommand(values: Values): Promise<number> {
         dir: join(out, id),
         settings: { ...setup },
         train: (run) => trainArm(run, setup, splits, mean, device, controller.signal),
+        sameRun: (run) => sameRun(out, runConfig(run, setup, splits, mean)),
         log: (line) => console.log(line),
       });
       if (result === null) {
@@ -310,38 +312,12 @@ async function trainArm(
   device: Awaited<ReturnType<typeof acquireDevices>>[number],
   signal: AbortSignal,
 ): Promise<ArmRunOutcome> {
-  const config: RunConfig = {
-    model: {
-      preset: run.claim.model === "figure1" ? "figure1" : "small",
-      width: setup.width,
-      inputSize: setup.crop,
-      numClasses: splits.train.numClasses,
-      dropout: 0.5,
-      seed: run.seed,
-      ...run.arm.switches,
-    },
-    data: setup.data,
-    crop: setup.crop,
-    mean,
-    pca: false,
-    init: "he",
-    epochs: run.epochs,
-    batchSize: setup.batchSize,
-    lr: setup.lr,
-    momentum: 0.9,
-    weightDecay: setup.weightDecay,
-    formulation: "paper",
-    devices: 1,
-    seed: run.seed,
-    tenCrop: false,
-    logEvery: setup.logEvery,
-    patience: setup.patience,
-  };
+  const config = runConfig(run, setup, splits, mean);
   const model = buildModel(config, [device]);
   try {
     if (!run.resume) {
       await heInit(model, run.seed);
-      await writeFileAtomic(join(run.dir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+      await writeFileAtomic(join(run.dir, CONFIG_JSON), configText(config));
     }
     const aug = augmentations(config, splits);
     const result = await train({
@@ -397,6 +373,70 @@ async function trainArm(
   }
 }
 
+/** The configuration of one run, as `train` would write it to `config.json`. */
+function runConfig(
+  run: ArmRun,
+  setup: ClaimSetup,
+  splits: DataSplits,
+  mean: number[],
+): RunConfig {
+  return {
+    model: {
+      preset: run.claim.model === "figure1" ? "figure1" : "small",
+      width: setup.width,
+      inputSize: setup.crop,
+      numClasses: splits.train.numClasses,
+      dropout: 0.5,
+      seed: run.seed,
+      ...run.arm.switches,
+    },
+    data: setup.data,
+    crop: setup.crop,
+    mean,
+    pca: false,
+    init: "he",
+    epochs: run.epochs,
+    batchSize: setup.batchSize,
+    lr: setup.lr,
+    momentum: 0.9,
+    weightDecay: setup.weightDecay,
+    formulation: "paper",
+    devices: 1,
+    seed: run.seed,
+    tenCrop: false,
+    logEvery: setup.logEvery,
+    patience: setup.patience,
+  };
+}
+
+const CONFIG_JSON = "config.json";
+
+function configText(config: RunConfig): string {
+  return JSON.stringify(config, null, 1) + "\n";
+}
+
+/**
+ * A finished run anywhere in the output folder with exactly this run's configuration (data,
+ * network, switches, seed and recipe), or null: the paper's arm of the AlexNet claims is one
+ * network, trained once per seed.
+ */
+async function sameRun(out: string, config: RunConfig): Promise<string | null> {
+  const text = configText(config);
+  for (const id of CLAIM_IDS) {
+    for (const arm of CLAIMS[id].arms) {
+      const dir = join(out, id, arm.name, `seed-${config.seed}`);
+      try {
+        if (
+          (await Deno.readTextFile(join(dir, CONFIG_JSON))) === text &&
+          (await isFile(join(dir, FINAL_JSON)))
+        ) return dir;
+      } catch {
+        // No such run.
+      }
+    }
+  }
+  return null;
+}
 function pct(x: number | undefined): string {
   return x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "n/a";
 }

@@ -12,7 +12,7 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type Described, type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
@@ -126,6 +126,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** Element strides of each axis (a view may be non-contiguous). */
   get strides(): readonly number[] {
     return this.#raw.strides;
+  }
+
+  /** Element offset of the first element in the data (a view may start past it). */
+  get offset(): number {
+    return this.#raw.offset;
   }
 
   /** Whether the elements are laid out row-major with no gaps or offset. */
@@ -576,11 +581,6 @@ export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
 /** The op whose recorded node made `t`, or null for a leaf or an unrecorded result. */
 export function recordedOp(t: AnyTensor): string | null {
   return graph.node(t)?.op ?? null;
-}
-
-/** The metadata the checks read, for tensors and raw tensors alike. */
-export function described(t: AnyTensor): Described {
-  return { shape: t.shape as readonly number[], dtype: t.dtype, device: t.device };
 }
 
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */

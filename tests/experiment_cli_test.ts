@@ -33,11 +33,22 @@ Deno.test("experiment: the quick preset end to end at a tiny size, and its resum
     assert.match(relu.stdout, /\[4\/4\] relu: tanh, seed 1/);
     const lrn = await cli("experiment", "--claim", "lrn", "--out", out, ...TINY);
     assert.equal(lrn.code, 0, lrn.stderr);
+    // The paper's arm is the same network in every AlexNet claim: trained once per seed.
+    const pooling = await cli("experiment", "--claim", "pooling", "--out", out, ...TINY);
+    assert.equal(pooling.code, 0, pooling.stderr);
+    assert.match(
+      pooling.stdout,
+      /\[1\/4\] pooling: 3×3 s2 \(overlapping\), seed 0: the same run as .*lrn\/lrn\/seed-0, reused/,
+    );
+    assert.match(pooling.stdout, /\[2\/4\] pooling: 2×2 s2, seed 0\n/);
 
     const report = await Deno.readTextFile(join(out, "RESULTS.md"));
     assert.match(report, /\| Claim \(paper\) \| Measure \| Paper \| Measured here/);
-    const rows = report.split("\n").filter((l) => /^\| (ReLU|Local|″)/.test(l));
-    assert.equal(rows.length, 3, report); // epochs to target; LRN's top-1 and top-5
+    const table = report.slice(report.indexOf("| Claim (paper)")).split("\n\n")[0];
+    const rows = table.split("\n").slice(2);
+    // ReLU/tanh: epochs to target; LRN: top-1, top-5; pooling: top-1, top-5, overfitting.
+    assert.equal(rows.length, 6, report);
+    assert.match(rows[5], /^\| ″ \| overfitting: validation − training top-1 error/);
     assert.match(rows[0], /ReLU against tanh \(Figure 1\).*epochs to the target training error/);
     assert.match(rows[0], /ReLU (≥ )?\d+\.\d\d ± \d+\.\d\d, tanh (≥ )?\d+\.\d\d ± \d+\.\d\d/);
     assert.match(rows[0], /ratio (≥ )?×\d+\.\d\d/);

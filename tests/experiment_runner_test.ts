@@ -138,6 +138,36 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
   }
 });
 
+Deno.test("experiment runner: an identical finished run is copied, not trained", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calls: string[] = [];
+    const first = { ...base, claim: CLAIMS.lrn, dir: join(dir, "a") };
+    await runExperiment({ ...first, train: fakeTrainer({ slowdown: 1, calls }) });
+    calls.length = 0;
+    const lines: string[] = [];
+    const second = await runExperiment({
+      ...first,
+      dir: join(dir, "b"),
+      train: fakeTrainer({ slowdown: 1, calls }),
+      // The paper's arm is the same network: the first set's runs serve.
+      sameRun: (run) =>
+        Promise.resolve(
+          run.arm.name === "lrn" ? join(dir, "a", "lrn", `seed-${run.seed}`) : null,
+        ),
+      log: (l) => lines.push(l),
+    });
+    assert.deepEqual(calls, ["no-lrn/0", "no-lrn/1", "no-lrn/2"]);
+    assert.equal(second.reused, 3);
+    assert.match(lines[0], /\[1\/6\] lrn: LRN, seed 0: the same run as .*a\/lrn\/seed-0, reused/);
+    await Deno.stat(join(dir, "b", "lrn", "seed-2", FINAL_JSON));
+    const again = await loadExperiment(join(dir, "b"), "lrn");
+    assert.deepEqual(again?.comparisons[0].arms, second.result?.comparisons[0].arms);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("experiment measures and verdicts", async (t) => {
   await t.step("epochs to target: interpolated, chance before the first epoch", () => {
     const rows = [row(1, 0.5, 0), row(2, 0.3, 0), row(3, 0.2, 0)];

@@ -84,6 +84,12 @@ export interface ExperimentOptions {
   settings: Record<string, unknown>;
   /** Trains one run to `epochs` (or continues it). */
   train(run: ArmRun): Promise<ArmRunOutcome>;
+  /**
+   * A finished run folder that trained exactly this run, if there is one (the paper's arm is
+   * the same network in several claims): its records are copied instead of training again.
+   * Training is deterministic, so the copy is what training would give.
+   */
+  sameRun?(run: ArmRun): Promise<string | null>;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -96,9 +102,20 @@ export interface ExperimentResult {
   trained: number;
   /** Runs found complete and kept. */
   kept: number;
+  /** Runs copied from an identical finished run (see {@link ExperimentOptions.sameRun}). */
+  reused: number;
 }
 
-/** Raised when a set's folder holds runs of different settings. */
+/**
+ * Raised when a set's folder holds runs of different settings (a resume must match them).
+ *
+ * @example
+ * ```ts
+ * import { ExperimentMismatchError } from "../mod.ts";
+ * const error = new ExperimentMismatchError("runs/lrn holds 6-epoch runs, not 8");
+ * console.log(error instanceof Error, error.name); // true "ExperimentMismatchError"
+ * ```
+ */
 export class ExperimentMismatchError extends Error {
   /** `"ExperimentMismatchError"`. */
   override name = "ExperimentMismatchError";
@@ -136,7 +153,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   if (new Set(seeds).size !== seeds.length) throw new RangeError("runExperiment: repeated seeds");
   await Deno.mkdir(dir, { recursive: true });
   await checkManifest(options);
-  let trained = 0, kept = 0;
+  let trained = 0, kept = 0, reused = 0;
   const runs: [RunRecord[], RunRecord[]] = [[], []];
   const total = seeds.length * 2;
   let index = 0;
@@ -154,13 +171,21 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       const resume = (await latestCheckpoint(runDir)) !== null;
       if (!resume) await Deno.remove(runDir, { recursive: true }).catch(() => {});
       await Deno.mkdir(runDir, { recursive: true });
-      log(
-        `[${index}/${total}] ${claim.id}: ${arm.label}, seed ${seed}` +
-          (resume ? " (resuming)" : ""),
-      );
-      const outcome = await options.train({ claim, arm, seed, dir: runDir, epochs, resume });
+      const run = { claim, arm, seed, dir: runDir, epochs, resume };
+      const label = `[${index}/${total}] ${claim.id}: ${arm.label}, seed ${seed}`;
+      const same = resume ? null : await options.sameRun?.(run);
+      if (same) {
+        await copyRecords(same, runDir);
+        log(`${label}: the same run as ${same}, reused`);
+        reused++;
+        const final = (await readFinal(runDir))!;
+        runs[armIndex].push({ rows: await readMetrics(runDir, { upToEpoch: epochs }), ...final });
+        continue;
+      }
+      log(label + (resume ? " (resuming)" : ""));
+      const outcome = await options.train(run);
       trained++;
-      if (outcome.interrupted) return { result: null, trained, kept };
+      if (outcome.interrupted) return { result: null, trained, kept, reused };
       const rows = await readMetrics(runDir, { upToEpoch: epochs });
       if (rows.length < epochs) {
         throw new Error(`${runDir}: the run ended after ${rows.length} of ${epochs} epochs`);
@@ -172,7 +197,17 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       runs[armIndex].push({ rows, trainEval: outcome.trainEval });
     }
   }
-  return { result: summarize(options, runs), trained, kept };
+  return { result: summarize(options, runs), trained, kept, reused };
+}
+
+/** Copies a finished run's records (not its checkpoints), the completion marker last. */
+async function copyRecords(from: string, to: string): Promise<void> {
+  for await (const e of Deno.readDir(from)) {
+    if (e.isFile && e.name !== FINAL_JSON && e.name !== "checkpoint.json") {
+      await writeFileAtomic(join(to, e.name), await Deno.readFile(join(from, e.name)));
+    }
+  }
+  await writeFileAtomic(join(to, FINAL_JSON), await Deno.readFile(join(from, FINAL_JSON)));
 }
 
 /**
@@ -220,7 +255,24 @@ export async function loadExperiment(dir: string, claim: ClaimId): Promise<Claim
   return summarize({ ...manifest, claim: c, seeds }, runs);
 }
 
-/** Compares the arms on every measure of the claim. */
+/**
+ * Compares the arms on every measure of the claim, from each run's record.
+ *
+ * @example
+ * ```ts
+ * import { CLAIMS, summarize } from "../mod.ts";
+ * const row = (error: number) => ({
+ *   epoch: 1, step: 10, lr: 0.01, trainLoss: 1, trainTop1: error, trainTop5: 0.1, valLoss: 1,
+ *   valTop1: error, valTop5: 0.1, imagesPerSec: 100, seconds: 1, skippedSteps: 0,
+ * });
+ * const run = (error: number) => ({ rows: [row(error)], trainEval: null });
+ * const result = summarize(
+ *   { claim: CLAIMS.lrn, seeds: [0, 1], epochs: 1, target: 0.5, classes: 10, data: "demo" },
+ *   [[run(0.3), run(0.32)], [run(0.4), run(0.41)]],
+ * );
+ * console.log(result.comparisons.map((c) => c.measure.id)); // the claim's measures
+ * ```
+ */
 export function summarize(
   options: Pick<ExperimentOptions, "claim" | "seeds" | "epochs" | "target" | "classes" | "data">,
   runs: readonly [readonly RunRecord[], readonly RunRecord[]],
