@@ -15,7 +15,7 @@ import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../m
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
+import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
@@ -312,7 +312,7 @@ function finishRun(
         `${resumed ? "; this session" : " in"} ${formatDuration(r.seconds)} ` +
         `(${r.seconds.toFixed(1)} s); validation` +
         `${config.tenCrop ? " (10 crops)" : ""} top-1 error ${pct(last.valTop1)}${top5}, loss ` +
-        `${last.valLoss.toFixed(4)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
+        `${formatLoss(last.valLoss)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
         `run folder ${runDir}`,
     );
   }
