@@ -15,7 +15,7 @@ import { isFile } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { readRunConfig, type RunConfig } from "./_config.ts";
 import { detectData } from "./_data.ts";
-import { number, str, UsageError, type Values } from "./_options.ts";
+import { number, shellArg, str, UsageError, type Values } from "./_options.ts";
 
 /** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
 export async function checkResume(values: Values, runDir: string): Promise<void> {
@@ -79,7 +79,7 @@ export async function resumeConfig(
     if (newDir) throw error;
     throw new Error(
       `${(error as Error).message} (if the run's data moved, give its new folder: ` +
-        `--resume ${runDir} --data <dir>)`,
+        `--resume ${shellArg(runDir)} --data <dir>)`,
       { cause: error },
     );
   }

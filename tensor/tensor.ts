@@ -48,6 +48,9 @@ export type NestedArray = number | NestedArray[];
 /** A tensor of any shape and dtype (inside this layer). */
 type AnyTensor = Tensor<Shape, DType>;
 
+// The rest of the tensor layer reaches a tensor's private state (its data, its graph node) only
+// through these, bound in the class's static block where `#` fields are visible; nothing above
+// the layer can (the constructor is private too).
 let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
 let rawOfTensor: (t: AnyTensor) => RawTensor;
 let graph: GraphAccess<AnyTensor>;
