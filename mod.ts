@@ -42,6 +42,7 @@ export type {
   ProfileResult,
   ProfileRow,
   ReadRequest,
+  StagingDevice,
   SyncPoint,
   TransferStats,
 } from "./kernels/device.ts";

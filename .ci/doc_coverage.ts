@@ -14,7 +14,7 @@ const entries = Deno.args.length > 0 ? Deno.args : ["mod.ts", "nn/mod.ts", "trai
 const FOLDERS: Record<string, string[]> = {
   "mod.ts": ["mod.ts", "kernels", "tensor"],
   "nn/mod.ts": ["nn"],
-  "train/mod.ts": ["train", "cli"],
+  "train/mod.ts": ["train"],
 };
 
 interface DocSymbol {

@@ -172,6 +172,18 @@ console.log(
     `load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
 );
 if (values.trace) {
+  // The host's recording time of one step on one device, for comparison.
+  for (const d of devices) await d.sync();
+  const oneStart = performance.now();
+  await step(0);
+  const oneRecorded = performance.now() - oneStart;
+  await devices[0].sync();
+  const oneTotal = performance.now() - oneStart;
+  console.log(
+    `\none one-device step: recorded in ${oneRecorded.toFixed(0)} ms, done after ${
+      oneTotal.toFixed(0)
+    } ms`,
+  );
   // One more two-device step, its sync points on a timeline: what each waited for, and when.
   for (const d of devices) await d.sync();
   const points: SyncPoint[] = [];
@@ -183,7 +195,7 @@ if (values.trace) {
   const total = performance.now() - start;
   traceSyncPoints(null);
   console.log(
-    `\none two-device step: recorded in ${recorded.toFixed(0)} ms, done after ${
+    `one two-device step: recorded in ${recorded.toFixed(0)} ms, done after ${
       total.toFixed(0)
     } ms\n` + table(
       ["sync point", "issued at ms", "wait ms"],

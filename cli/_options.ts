@@ -111,6 +111,14 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/**
+ * A path or value as a shell reads it back: as is when it holds only safe characters, else in
+ * single quotes. For the commands the CLI prints for copying (`--resume <run folder>`).
+ */
+export function shellArg(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 /** Parsed option values by name. */
 export type Values = Record<string, string | boolean | undefined>;
 

@@ -15,7 +15,7 @@ import { isFile } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { readRunConfig, type RunConfig } from "./_config.ts";
 import { detectData } from "./_data.ts";
-import { number, str, UsageError, type Values } from "./_options.ts";
+import { number, shellArg, str, UsageError, type Values } from "./_options.ts";
 
 /** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
 export async function checkResume(values: Values, runDir: string): Promise<void> {
@@ -52,6 +52,9 @@ export async function resumeConfig(
   if (config === null) {
     throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
   }
+  // A new --epochs or --log-every is kept in config.json, as a new data place is: a later
+  // plain --resume continues to the epochs last asked for.
+  const saved = { epochs: config.epochs, logEvery: config.logEvery };
   config.epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ?? config.epochs;
   config.logEvery = number(values, "log-every", cmd, { integer: true, min: 1 }) ??
     config.logEvery;
@@ -76,7 +79,7 @@ export async function resumeConfig(
     if (newDir) throw error;
     throw new Error(
       `${(error as Error).message} (if the run's data moved, give its new folder: ` +
-        `--resume ${runDir} --data <dir>)`,
+        `--resume ${shellArg(runDir)} --data <dir>)`,
       { cause: error },
     );
   }
@@ -96,6 +99,8 @@ export async function resumeConfig(
     console.log(`data moved: ${config.data.dir} → ${data.dir}; same data set, resuming`);
     config.data = data;
     config.dataFingerprint = now;
+  }
+  if (newDir || config.epochs !== saved.epochs || config.logEvery !== saved.logEvery) {
     await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
   }
   return { config, splits };

@@ -8,7 +8,7 @@
 import { statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CHECKPOINT_POINTER } from "../train/checkpoint.ts";
-import { UsageError } from "./_options.ts";
+import { shellArg, UsageError } from "./_options.ts";
 
 /** Bytes kept free beyond the checkpoints: metrics, plot, the pointer, the file system. */
 const MARGIN_BYTES = 16 * 2 ** 20;
@@ -34,7 +34,7 @@ export class RunFolder {
     if (!resuming) {
       if (await exists(join(dir, "config.json"))) {
         throw new UsageError(
-          `${option} ${dir} already holds a run: continue it with --resume ${dir}, ` +
+          `${option} ${dir} already holds a run: continue it with --resume ${shellArg(dir)}, ` +
             `or choose another ${option}`,
           "train",
         );

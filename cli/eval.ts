@@ -14,7 +14,7 @@ import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, buildModel } from "./_model.ts";
-import { pct, showsTop5 } from "../train/_format.ts";
+import { formatLoss, pct, showsTop5 } from "../train/_format.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const EVAL_OPTIONS: Specs = {
@@ -67,7 +67,7 @@ async function runEval(values: Values): Promise<number> {
     device: devices[0],
   });
   console.log(
-    `validation: loss ${r.loss.toFixed(4)}, top-1 error ${pct(r.top1)}` +
+    `validation: loss ${formatLoss(r.loss)}, top-1 error ${pct(r.top1)}` +
       (showsTop5(config.model.numClasses) ? `, top-5 error ${pct(r.top5)}` : "") +
       ` over ${r.count} images (${r.imagesPerSec.toFixed(1)} images/s)`,
   );

@@ -8,7 +8,7 @@
 
 import type { TrainerCallback } from "../train/callback.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
-import { formatLr, pct, showsTop5 } from "../train/_format.ts";
+import { formatLoss, formatLr, pct, showsTop5 } from "../train/_format.ts";
 
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
@@ -256,7 +256,7 @@ export class ProgressReporter {
     const eta = stepsInWindow > 0
       ? (seconds / stepsInWindow) * Math.max(0, this.#steps - update.step)
       : NaN;
-    const loss = Number.isFinite(update.loss) ? update.loss.toFixed(4) : String(update.loss);
+    const loss = formatLoss(update.loss);
     const ips = Number.isFinite(rate) ? rate.toFixed(1) : "-";
     const width = String(this.#steps).length;
     return `epoch ${this.#epoch} step ${String(update.step).padStart(width)}/${this.#steps} ` +
@@ -325,8 +325,8 @@ export function progressLine(
 
 /** One epoch's summary line (without top-5 when `top5` is false). */
 export function formatEpoch(r: EpochMetrics, tenCrop: boolean, top5 = true): string {
-  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${pct(r.trainTop1)} | ` +
-    `val${tenCrop ? " (10 crops)" : ""} loss ${r.valLoss.toFixed(4)} top-1 ${pct(r.valTop1)}` +
+  return `epoch ${r.epoch}: train loss ${formatLoss(r.trainLoss)} top-1 ${pct(r.trainTop1)} | ` +
+    `val${tenCrop ? " (10 crops)" : ""} loss ${formatLoss(r.valLoss)} top-1 ${pct(r.valTop1)}` +
     `${top5 ? ` top-5 ${pct(r.valTop5)}` : ""} | ${r.imagesPerSec.toFixed(1)} img/s, ` +
     `${r.seconds.toFixed(1)} s, lr ${formatLr(r.lr)}`;
 }

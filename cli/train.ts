@@ -15,7 +15,7 @@ import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../m
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { writeFileAtomic } from "../nn/_atomic.ts";
-import { formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
+import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
@@ -38,6 +38,7 @@ import {
   choice,
   type Command,
   number,
+  shellArg,
   type Specs,
   str,
   UsageError,
@@ -240,7 +241,7 @@ async function runTrain(values: Values): Promise<number> {
     try {
       const result = await trainer.run();
       if (result.checkpoint === null) await folder.discard();
-      return finishRun(result, config, runDir, stop.received);
+      return finishRun(result, config, runDir, stop.received, resumeDir !== undefined);
     } finally {
       trainer.dispose();
       trainer.optimizer.dispose();
@@ -276,12 +277,16 @@ async function printRun(
   );
 }
 
-/** Prints how the run ended; returns the exit status. */
+/**
+ * Prints how the run ended; returns the exit status. A resumed run's time is this session's,
+ * and said so (the steps and epochs are the run's).
+ */
 function finishRun(
   r: TrainResult,
   config: RunConfig,
   runDir: string,
   signal: StopSignal | null,
+  resumed: boolean,
 ): number {
   const last = r.rows.at(-1);
   if (r.interrupted && r.checkpoint === null) {
@@ -291,7 +296,7 @@ function finishRun(
   if (r.interrupted) {
     console.log(
       `stopped after ${plural(r.step, "step")}; resume with: deno run -A cli.ts train ` +
-        `--resume ${runDir}`,
+        `--resume ${shellArg(runDir)}`,
     );
     return signal ? STOP_SIGNALS[signal] : 0;
   }
@@ -303,10 +308,11 @@ function finishRun(
   } else if (last) {
     const top5 = showsTop5(config.model.numClasses) ? `, top-5 ${pct(last.valTop5)}` : "";
     console.log(
-      `done: ${plural(r.epochsDone, "epoch")}, ${plural(r.step, "step")} in ` +
-        `${formatDuration(r.seconds)} (${r.seconds.toFixed(1)} s); validation` +
+      `done: ${plural(r.epochsDone, "epoch")}, ${plural(r.step, "step")}` +
+        `${resumed ? "; this session" : " in"} ${formatDuration(r.seconds)} ` +
+        `(${r.seconds.toFixed(1)} s); validation` +
         `${config.tenCrop ? " (10 crops)" : ""} top-1 error ${pct(last.valTop1)}${top5}, loss ` +
-        `${last.valLoss.toFixed(4)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
+        `${formatLoss(last.valLoss)}; training ${r.imagesPerSec.toFixed(1)} images/s; ` +
         `run folder ${runDir}`,
     );
   }

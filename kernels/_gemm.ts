@@ -19,7 +19,11 @@ export interface GemmTile {
   readonly tileN: number;
   /** Depth of the K slice staged in workgroup memory per step; a multiple of 4. */
   readonly tileK: number;
-  /** Output rows per invocation (its register block); a multiple of 4 (vec4 reads of A). */
+  /**
+   * Output rows per invocation (its register block). A multiple of 4 reads A from workgroup
+   * memory as vec4s, rows interleaved across the workgroup; otherwise (skinny products) an
+   * invocation owns adjacent rows, read as scalars, and skips the arithmetic of rows past M.
+   */
   readonly rowsPerThread: number;
   /** Output columns per invocation; a multiple of 4 (the accumulators are vec4). */
   readonly colsPerThread: number;
@@ -58,7 +62,7 @@ export function tileFits(
 ): boolean {
   const wy = t.tileM / t.rowsPerThread, wx = t.tileN / t.colsPerThread;
   return Number.isInteger(wx) && Number.isInteger(wy) && wx * wy >= 1 &&
-    t.rowsPerThread % 4 === 0 && t.colsPerThread % 4 === 0 && t.tileK % 4 === 0 &&
+    t.colsPerThread % 4 === 0 && t.tileK % 4 === 0 &&
     tileThreads(t) <= limits.maxComputeInvocationsPerWorkgroup &&
     tileSharedBytes(t) <= limits.maxComputeWorkgroupStorageSize;
 }
@@ -142,7 +146,10 @@ export function gemmWgsl(spec: GemmSpec): string {
   const { tileM: TM, tileN: TN, tileK: TK, rowsPerThread: RM, colsPerThread: RN } = spec.tile;
   const { sizes: S } = spec;
   const wx = TN / RN, wy = TM / RM, threads = wx * wy;
-  const tm4 = TM / 4, tn4 = TN / 4, rm4 = RM / 4, rn4 = RN / 4;
+  const tn4 = TN / 4, rm4 = RM / 4, rn4 = RN / 4;
+  // A is staged as vec4s of 4 rows when the register block is, else as scalars.
+  const aVec = RM % 4 === 0;
+  const tm4 = aVec ? TM / 4 : TM;
   const aSize = TK * tm4, bSize = TK * tn4;
   const L: string[] = [];
 
@@ -187,12 +194,21 @@ export function gemmWgsl(spec: GemmSpec): string {
     const name = isA ? "a" : "b", arr = isA ? "As" : "Bs", x4 = isA ? tm4 : tn4;
     const base = `(${buf}) * ${isA ? aSize : bSize}u`;
     const x0 = isA ? "m0" : "n0", out: string[] = [];
+    const scalar = isA && !aVec;
     for (let i = 0; i < count; i++) {
       const x = `(${name}x${i} - ${x0})`, k = `${name}k${i}`;
       const total = units(isA).total;
       const guard = total % threads !== 0 ? `${name}u${i} < ${total}u` : "true";
       const body: string[] = [];
-      if (w === 4 && !op.kContig) {
+      if (scalar) {
+        for (let c = 0; c < w; c++) {
+          const kc = w === 4 ? `${k} + ${c}u` : k, v = w === 4 ? `ar${i}[${c}]` : `ar${i}`;
+          const at = op.kContig || w === 1
+            ? `(${kc}) * ${x4}u + ${x}`
+            : `${k} * ${x4}u + ${x} + ${c}u`;
+          body.push(`As[${base} + ${at}] = ${v};`);
+        }
+      } else if (w === 4 && !op.kContig) {
         body.push(`${arr}[${base} + ${k} * ${x4}u + ${x} / 4u] = ${name}r${i};`);
       } else {
         for (let c = 0; c < w; c++) {
@@ -207,7 +223,7 @@ export function gemmWgsl(spec: GemmSpec): string {
   };
 
   L.push(
-    `var<workgroup> As: array<vec4f, ${2 * aSize}>;`,
+    `var<workgroup> As: array<${aVec ? "vec4f" : "f32"}, ${2 * aSize}>;`,
     `var<workgroup> Bs: array<vec4f, ${2 * bSize}>;`,
     `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
     `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
@@ -239,27 +255,35 @@ export function gemmWgsl(spec: GemmSpec): string {
   L.push(`    let more = k0 + ${TK}u < kEnd;`, `    if (more) {`);
   L.push(...fetch(true, `k0 + ${TK}u`), ...fetch(false, `k0 + ${TK}u`), `    }`);
   L.push(`    let ab = buf * ${aSize}u;`, `    let bb = buf * ${bSize}u;`);
-  // The product of the staged slices: RM/4 vec4s of A and RN/4 vec4s of B per k.
+  // The product of the staged slices: RM/4 vec4s (or RM scalars) of A and RN/4 vec4s of B
+  // per k. Scalar rows belong to one invocation, which skips them all past M: in a skinny
+  // product (a small batch) most of the tile's rows are padding.
+  if (!aVec) L.push(`    if (m0 + ty * ${RM}u < ${S.m}) {`);
   for (let kk = 0; kk < TK; kk++) {
     for (let j = 0; j < rn4; j++) {
       L.push(`    let b${kk}_${j} = Bs[bb + ${kk * tn4}u + tx + ${j * wx}u];`);
     }
-    for (let i = 0; i < rm4; i++) {
+    for (let i = 0; aVec && i < rm4; i++) {
       L.push(`    let a${kk}_${i} = As[ab + ${kk * tm4}u + ty + ${i * wy}u];`);
     }
     for (let i = 0; i < RM; i++) {
-      const a = `vec4f(a${kk}_${i >> 2}[${i & 3}])`;
+      const a = aVec
+        ? `vec4f(a${kk}_${i >> 2}[${i & 3}])`
+        : `vec4f(As[ab + ${kk * tm4}u + ty * ${RM}u + ${i}u])`;
       for (let j = 0; j < rn4; j++) {
         L.push(`    c${i}_${j} = fma(${a}, b${kk}_${j}, c${i}_${j});`);
       }
     }
   }
+  if (!aVec) L.push(`    }`);
   L.push(`    if (more) {`, ...stash(true, "1u - buf"), ...stash(false, "1u - buf"), `    }`);
   L.push(`    workgroupBarrier();`, `    buf = 1u - buf;`, `  }`);
 
-  // Epilogue: row i of the block is row (ty + (i/4)·wy)·4 + i%4, column vector j is tx + j·wx.
+  // Epilogue: row i of the block is row (ty + (i/4)·wy)·4 + i%4 (or ty·RM + i for scalar
+  // rows), column vector j is tx + j·wx.
   for (let i = 0; i < RM; i++) {
-    L.push(`  {`, `  let gm = m0 + (ty + ${(i >> 2) * wy}u) * 4u + ${i & 3}u;`);
+    const row = aVec ? `(ty + ${(i >> 2) * wy}u) * 4u + ${i & 3}u` : `ty * ${RM}u + ${i}u`;
+    L.push(`  {`, `  let gm = m0 + ${row};`);
     L.push(`  if (gm < ${S.m}) {`);
     for (let j = 0; j < rn4; j++) {
       L.push(`  {`, `  let gn = n0 + (tx + ${j * wx}u) * 4u;`, `  let v = c${i}_${j};`);

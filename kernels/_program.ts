@@ -80,27 +80,6 @@ export function flatMain(
 }`;
 }
 
-/**
- * The WGSL u32 expression of the element that flat index `i` (row-major over `shape`) reads in
- * a strided view: `offset + Σ ((i / inner) % d) · stride` over the axes that move it.
- */
-export function stridedIndex(
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): string {
-  const terms = [`${offset}u`];
-  let inner = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    const d = shape[axis];
-    if (d !== 1 && strides[axis] !== 0) {
-      terms.push(`((i / ${inner}u) % ${d}u) * ${strides[axis]}u`);
-    }
-    inner *= d;
-  }
-  return terms.join(" + ");
-}
-
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
   if (Number.isNaN(x)) throw new RangeError("NaN cannot be a WGSL literal");

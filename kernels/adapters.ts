@@ -25,6 +25,37 @@ const PREFERENCES: readonly GPURequestAdapterOptions[] = [
   { forceFallbackAdapter: true },
 ];
 
+/**
+ * `navigator.gpu.requestAdapter`, without the driver's noise. On Linux with no desktop session
+ * (a server, a container, CI) the Vulkan instance probes for a Wayland display, and libwayland
+ * prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice per request:
+ * lines that read as this library's errors though nothing failed. When the variable is unset
+ * (and readable without a permission prompt), the request runs with it naming a folder that
+ * holds no Wayland socket, so the probe fails quietly; it is unset again afterwards.
+ *
+ * @example
+ * ```ts
+ * import { requestAdapter } from "./adapters.ts";
+ * const adapter = await requestAdapter({ powerPreference: "high-performance" });
+ * console.log(adapter?.info.description);
+ * ```
+ */
+export async function requestAdapter(
+  options?: GPURequestAdapterOptions,
+): Promise<GPUAdapter | null> {
+  const variable = "XDG_RUNTIME_DIR";
+  const quiet = Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "env", variable }).state === "granted" &&
+    Deno.env.get(variable) === undefined;
+  if (!quiet) return await navigator.gpu.requestAdapter(options);
+  Deno.env.set(variable, "/nonexistent/alexnet-webgpu");
+  try {
+    return await navigator.gpu.requestAdapter(options);
+  } finally {
+    Deno.env.delete(variable);
+  }
+}
+
 /** Whether an adapter is a software rasteriser, from its info. */
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
@@ -55,7 +86,7 @@ export async function listAdapters(): Promise<AdapterEntry[]> {
     options: GPURequestAdapterOptions;
   }[] = [];
   for (const options of PREFERENCES) {
-    const adapter = await navigator.gpu.requestAdapter(options);
+    const adapter = await requestAdapter(options);
     if (!adapter) continue;
     const info = adapter.info;
     const key = [info.vendor, info.architecture, info.device, info.description].join("|");

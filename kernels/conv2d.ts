@@ -1,16 +1,23 @@
 /**
- * 2-D convolution forward over NCHW f32 tensors: an implicit GEMM per group (M = N·OH·OW output
- * pixels by N = O/groups channels, over K = (C/groups)·KH·KW) in which every invocation owns a
- * 2-D block of output pixels × a block of channels, gathers the input patch that block reads
- * (never an im2col buffer: conv1's would take 536 MiB at batch 128) and slides the kernel over
- * it. Bias and ReLU are applied as the results are stored.
+ * 2-D convolution forward over NCHW f32 tensors, by one of three algorithms chosen per adapter
+ * and shape (`autotune.ts`; the default when tuning is off: this file's direct kernel on
+ * software adapters, the GEMM core on GPUs):
  *
- * Why register patches and not shared-memory tiles: on a software Vulkan driver (lavapipe)
- * every storage or workgroup-memory load is a scalar loop over the SIMD lanes (~15–30 ns per
- * lane and element, shared memory no cheaper than global) while a multiply-add costs under
- * 1 ns. An invocation that loads its (TY+KH−1)×(TX+KW−1) patch once per input channel reuses
- * each value up to KH·KW times from registers; an im2col tile in shared memory is read once
- * per use.
+ * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
+ *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output
+ *   pixels × a block of channels, gathers the input patch that block reads (never an im2col
+ *   buffer: conv1's would take 536 MiB at batch 128) and slides the kernel over it;
+ * - gemm (`_conv_gemm.ts`): the same implicit GEMM on the shared workgroup-memory core;
+ * - winograd (`_winograd.ts`): F(2×2, 3×3) for 3×3 stride-1 convolutions.
+ *
+ * Bias and ReLU are applied as the results are stored.
+ *
+ * Why register patches on a software Vulkan driver (lavapipe): every storage or
+ * workgroup-memory load is a scalar loop over the SIMD lanes (~15–30 ns per lane and element,
+ * shared memory no cheaper than global) while a multiply-add costs under 1 ns. An invocation
+ * that loads its (TY+KH−1)×(TX+KW−1) patch once per input channel reuses each value up to
+ * KH·KW times from registers; an im2col tile in shared memory is read once per use. GPUs are
+ * the opposite, hence the GEMM core there.
  *
  * @module
  */

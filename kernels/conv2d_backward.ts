@@ -5,6 +5,10 @@
  * invocations into partial sums that a second kernel adds in a fixed order) and the bias (a
  * fixed-order tree sum). No float atomics anywhere, so every run gives identical bits.
  *
+ * Those are the direct kernels; the input and weight gradients also run on the GEMM core
+ * (`_conv_gemm.ts`, split-K for the weights) and the input gradient of a 3×3 stride-1
+ * convolution as Winograd F(2×2, 3×3) (`_winograd.ts`), chosen as for the forward pass.
+ *
  * @module
  */
 

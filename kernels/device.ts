@@ -13,6 +13,7 @@ import {
   isSoftwareAdapter,
   listAdapters,
   matchAdapter,
+  requestAdapter,
 } from "./adapters.ts";
 import { FAULT_BYTES, type FaultMessage } from "./_fault.ts";
 import { type Slot, SubmissionQueue } from "./_submission_queue.ts";
@@ -268,7 +269,7 @@ export class Device {
       throw new GpuError("WebGPU is not available in this runtime (navigator.gpu is missing)");
     }
     const chosen = options.adapter === undefined ? undefined : await chooseAdapter(options.adapter);
-    const adapter = await navigator.gpu.requestAdapter(
+    const adapter = await requestAdapter(
       chosen?.options ?? { powerPreference: options.powerPreference ?? "high-performance" },
     );
     if (!adapter) {

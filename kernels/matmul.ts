@@ -44,8 +44,18 @@ export const SMALL_TILE: MatmulTile = gemmTile(32, 32, 4, 4, 4);
  */
 export const MID_TILE: MatmulTile = gemmTile(64, 64, 8, 8, 8);
 
-/** Tile for products of at most 8 rows (a linear layer on a small batch): one row block. */
-export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 4, 8, 4);
+/**
+ * Tile for products of at most 8 rows (a linear layer on a small batch) on software adapters:
+ * one block of 8 rows, 8 invocations of 8×8 (a workgroup barrier costs a switch per invocation
+ * there, so few invocations with K slices of 8).
+ */
+export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 8, 8, 8);
+
+/**
+ * Tile for products of at most 8 rows on GPUs: a row per invocation with deep K slices (and
+ * split-K to fill the device), so the invocations of rows past M skip their arithmetic.
+ */
+export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
 
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
 export const GPU_TILES: readonly MatmulTile[] = [
@@ -361,7 +371,7 @@ function lcm(a: number, b: number): number {
  */
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
-  if (device.isSoftware && m <= 8) return SKINNY_TILE;
+  if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
   if (!device.isSoftware) return HARDWARE_TILE;
   // Larger tiles run faster and compile slower (0.4 s, 2 s, 4–8 s on lavapipe): each pays once
   // the product is large enough. Judged by the two largest sizes: a layer's product keeps them
@@ -386,7 +396,9 @@ export function matmulCandidates(
   splits?: number,
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
   const first = matmulTile(device, m, n, k);
-  const tiles = device.isSoftware ? [SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE] : GPU_TILES;
+  const tiles = device.isSoftware
+    ? [SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
+    : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
   const list = [first, ...tiles.filter((t) => t !== first && tileFits(t, device.limits))];
   const out = list.map((tile) => ({ tile, splits }));
   const full = { batch, m, n, k };

@@ -12,7 +12,7 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type Described, type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
@@ -48,6 +48,9 @@ export type NestedArray = number | NestedArray[];
 /** A tensor of any shape and dtype (inside this layer). */
 type AnyTensor = Tensor<Shape, DType>;
 
+// The rest of the tensor layer reaches a tensor's private state (its data, its graph node) only
+// through these, bound in the class's static block where `#` fields are visible; nothing above
+// the layer can (the constructor is private too).
 let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
 let rawOfTensor: (t: AnyTensor) => RawTensor;
 let graph: GraphAccess<AnyTensor>;
@@ -126,6 +129,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** Element strides of each axis (a view may be non-contiguous). */
   get strides(): readonly number[] {
     return this.#raw.strides;
+  }
+
+  /** Element offset of the first element in the data (a view may start past it). */
+  get offset(): number {
+    return this.#raw.offset;
   }
 
   /** Whether the elements are laid out row-major with no gaps or offset. */
@@ -576,11 +584,6 @@ export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
 /** The op whose recorded node made `t`, or null for a leaf or an unrecorded result. */
 export function recordedOp(t: AnyTensor): string | null {
   return graph.node(t)?.op ?? null;
-}
-
-/** The metadata the checks read, for tensors and raw tensors alike. */
-export function described(t: AnyTensor): Described {
-  return { shape: t.shape as readonly number[], dtype: t.dtype, device: t.device };
 }
 
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */

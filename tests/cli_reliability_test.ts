@@ -137,6 +137,19 @@ Deno.test("labels and classes are checked when data loads", async (t) => {
       assert.match(r.stderr, /warning: .*withempty\/empty: empty class folder, kept as class 2/);
     },
   );
+
+  await t.step("an image that does not decode: named, with a hint to --skip-bad", async () => {
+    await writeImageFolder(`${root}/withbad`, ["a", "b"]);
+    const png = await Deno.readFile(`${root}/withbad/a/0.png`);
+    await Deno.writeFile(`${root}/withbad/a/torn.png`, png.subarray(0, png.length - 20));
+    const prepare = ["prepare", "--input", `${root}/withbad`, "--output", `${root}/wb`];
+    let r = await cli(...prepare, "--size", "16");
+    assertError(r, /^error: .*withbad\/a\/torn\.png: cannot decode PNG: .*[^:\s]\n/);
+    assert.match(r.stderr, /hint: prepare --skip-bad skips the files that do not decode/);
+    r = await cli(...prepare, "--size", "16", "--skip-bad");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /wrote 4 images \(2 classes\) .*; skipped 1/);
+  });
 });
 
 Deno.test("errors are messages: one line naming the file or option, exit 1", async (t) => {
@@ -168,6 +181,14 @@ Deno.test("errors are messages: one line naming the file or option, exit 1", asy
     const r = await cli("train", "--run-dir", `${root}/taken`);
     assertError(r, /--run-dir .*taken already holds a run: continue it with --resume/, 2);
     assert.equal(await Deno.readTextFile(`${root}/taken/config.json`), "{}");
+    // The command to copy is quoted for the shell where the path needs it.
+    await Deno.mkdir(`${root}/it's taken`);
+    await Deno.writeTextFile(`${root}/it's taken/config.json`, "{}");
+    const quoted = await cli("train", "--run-dir", `${root}/it's taken`);
+    assert.ok(
+      quoted.stderr.includes(`continue it with --resume '${root}/it'\\''s taken', `),
+      quoted.stderr,
+    );
   });
 });
 
@@ -236,6 +257,19 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
     await writeIdx(`${root}/idx-fewer`, cycle(50), cycle(30));
     r = await cli("train", "--resume", runDir, "--epochs", "3", "--data", `${root}/idx-fewer`);
     assertError(r, /not the data this run was trained on: /);
+  });
+
+  await t.step("--resume --epochs is kept: a later plain --resume continues to it", async () => {
+    let r = await cli("train", "--resume", runDir, "--epochs", "3");
+    assert.equal(r.code, 0, r.stderr);
+    // The run's epochs and steps; the time is this session's, and says so.
+    assert.match(r.stdout, /done: 3 epochs, 6 steps; this session \d+:\d\d \(/);
+    const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+    assert.equal(config.epochs, 3);
+    r = await cli("train", "--resume", runDir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /training: 3 epochs, /);
+    assert.match(r.stdout, /nothing to train: the run has 3 of 3 epochs done/);
   });
 
   await t.step(

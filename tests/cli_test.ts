@@ -34,6 +34,7 @@ Deno.test("--help of the program and of every command", async () => {
     summary: [/--model/, /--devices/],
     prepare: [/--input/, /--output/, /--size/],
     bench: [/bench\/mod\.ts/],
+    experiment: [/--claim/, /--preset/, /--out/],
   };
   for (const [command, patterns] of Object.entries(expected)) {
     const r = await cli(command, "--help");

@@ -65,4 +65,17 @@ Deno.test("balanced, seeded subsets", async (t) => {
       /using 10 of 40 training and 5 of 20 validation images, balanced across classes \(seed 3\)/,
     );
   });
+
+  await t.step("a size larger than the data: all of it, and the description says so", async () => {
+    const source = { kind: "synthetic", trainSize: 40, valSize: 20, size: 8 } as const;
+    const more = await loadDataSplits({ ...source, subset: { train: 99, val: 5, seed: 0 } });
+    assert.equal(more.train.length, 40);
+    assert.equal(more.val.length, 5);
+    assert.match(
+      more.description,
+      /using all 40 training \(99 asked for\) and 5 of 20 validation images, balanced/,
+    );
+    const all = await loadDataSplits({ ...source, subset: { train: 50, val: 20, seed: 0 } });
+    assert.match(all.description, /using all 40 training \(50 asked for\) images$/);
+  });
 });

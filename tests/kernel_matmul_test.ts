@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
 import {
+  GPU_SKINNY_TILE,
   GPU_TILES,
   HARDWARE_TILE,
   matmul,
@@ -17,6 +18,7 @@ import {
   SOFTWARE_TILE,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
+import { gemmTile } from "../kernels/_gemm.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias"> & {
   a: Float32Array;
@@ -184,7 +186,9 @@ Deno.test("matmul kernel", async (t) => {
 
   await t.step("every tile and split-K at sizes 1, 7, 33, 129 and ragged ones", async () => {
     // Each variant forced explicitly, so none goes untested because no default picks it here.
-    const tiles = [...GPU_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE];
+    // Scalar-row tiles too: rows per invocation 1 (GPU_SKINNY_TILE) and 2.
+    const scalarRows = [GPU_SKINNY_TILE, gemmTile(4, 32, 4, 2, 4)];
+    const tiles = [...GPU_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, ...scalarRows];
     const shapes = [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [70, 45, 1]];
     let seed = 300;
     for (const tile of tiles) {

@@ -15,6 +15,7 @@ import { tenCrop } from "../train/data/augment.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { StepGuard } from "../tensor/step_guard.ts";
 import { formatDuration, ProgressReporter } from "../cli/progress.ts";
+import { formatLoss } from "../train/_format.ts";
 import { mulberry32, topKErrors } from "./_reference.ts";
 
 const device = await defaultDevice();
@@ -168,6 +169,14 @@ Deno.test("ProgressReporter", async (t) => {
     assert.equal(formatDuration(59.6), "1:00");
     assert.equal(formatDuration(3600 * 25 + 61), "25:01:01");
     assert.equal(formatDuration(NaN), "--:--");
+  });
+
+  await t.step("formatLoss: four decimals, a diverging loss without float noise", () => {
+    assert.equal(formatLoss(2.302585), "2.3026");
+    assert.equal(formatLoss(6.557666484056119e34), "6.558e+34");
+    assert.equal(formatLoss(-3e7), "-3.000e+7");
+    assert.equal(formatLoss(NaN), "NaN");
+    assert.equal(formatLoss(Infinity), "Infinity");
   });
 
   await t.step("not a terminal: plain lines every N steps, every S seconds, and at the end", () => {

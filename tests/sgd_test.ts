@@ -179,7 +179,7 @@ Deno.test("a lowered guard flag skips the update; a raised one lets it run", asy
   assert.equal(s.steps, 1);
   assert.equal(s.images, 16);
   assert.equal(s.lossSum, 2.5 * 16);
-  // A guard whose loss lives on another device needs the host to settle: an error, not a skip.
+  // A guard whose loss lives on another device needs the loop to settle it: an error, not a skip.
   const other = await Device.acquire();
   const foreign = new StepGuard(other);
   const remoteLoss = tensor([1], { device: other });
@@ -252,6 +252,41 @@ Deno.test("a non-finite gradient or updated weight skips every update: weights a
   opt.dispose();
   a.dispose();
   b.dispose();
+});
+
+Deno.test("across two devices a bad gradient on one skips the updates on both", async () => {
+  const other = await Device.acquire({ label: "second" });
+  try {
+    const a = keep(fromTypedArray(new Float32Array([1, 2]), [2]));
+    const b = keep(fromTypedArray(new Float32Array([3, 4, 5]), [3], { device: other }));
+    const opt = new SGD({ params: [a, b], names: ["a", "b"], lr: 0.1, weightDecay: 0 });
+    const guard = new StepGuard(device, [other]);
+    const step = async (gradB: number[]) => {
+      const loss = tensor([1]);
+      guard.begin(loss, 2);
+      a.grad = keep(fromTypedArray(new Float32Array([1, 1]), [2]));
+      b.grad = keep(fromTypedArray(new Float32Array(gradB), [3], { device: other }));
+      opt.check(guard);
+      await guard.settle(); // the flags cross devices without the host waiting
+      opt.step({ guard });
+      opt.zeroGrad();
+      loss.dispose();
+    };
+    await step([1, Infinity, 1]);
+    assert.deepEqual(Array.from(await a.data()), [1, 2], "a moved although b's gradient was ∞");
+    assert.deepEqual(Array.from(await b.data()), [3, 4, 5]);
+    await step([1, 1, 1]);
+    assertClose(await a.data(), new Float32Array([0.9, 1.9]), 1e-7, "a");
+    assertClose(await b.data(), new Float32Array([2.9, 3.9, 4.9]), 1e-7, "b");
+    const s = await guard.read();
+    assert.deepEqual([s.steps, s.skipped], [1, 1]);
+    guard.dispose();
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  } finally {
+    other.destroy();
+  }
 });
 
 Deno.test("sgdCheck ignores padding lanes and checks every binding window", async () => {

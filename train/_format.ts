@@ -17,6 +17,15 @@ export function formatLr(lr: number): string {
   return Number.isFinite(lr) ? String(Number(lr.toPrecision(12))) : String(lr);
 }
 
+/**
+ * A loss with four decimals, or four significant digits when it is huge (a diverging run's
+ * `6.558e+34`, not `6.557666484056119e+34`); NaN and ±Infinity as they are.
+ */
+export function formatLoss(loss: number): string {
+  if (!Number.isFinite(loss)) return String(loss);
+  return Math.abs(loss) < 1e6 ? loss.toFixed(4) : loss.toPrecision(4);
+}
+
 /** A fraction as a percentage with two decimals, or `n/a`. */
 export function pct(x: number): string {
   return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";

@@ -85,10 +85,20 @@ export function groupRows(rows: readonly ProfileRow[]): ProfileGroup[] {
  * Profiles `step` (one whole training step: forward, backward, update) on `device`, which must
  * offer `timestamp-query`.
  *
- * @example
- * ```ts ignore
- * const profile = await profileTrainingStep(device, () => trainOneStep());
- * console.log(formatProfile(profile));
+ * @example A made-up step (a real one runs forward, backward and the optimiser)
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { formatProfile, profileTrainingStep } from "./profile.ts";
+ * const device = await defaultDevice();
+ * if (device.hasTimestamps) {
+ *   const x = tensor([1, 2, 3], { requiresGrad: true });
+ *   const profile = await profileTrainingStep(device, async () => {
+ *     const loss = x.mul(x).sum();
+ *     await loss.backward();
+ *     loss.dispose();
+ *   });
+ *   console.log(formatProfile(profile)); // one row per kernel, slowest first
+ * }
  * ```
  */
 export async function profileTrainingStep(

@@ -154,7 +154,7 @@ function productTo(g: RawTensor, factor: RawTensor, ctx: Context, i: number): Ra
  * A new tensor: `g` reduced over the axes input `i` was broadcast along, in its shape (a copy
  * when nothing is reduced); null when input `i` needs no gradient.
  */
-export function reduceTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
+function reduceTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
   if (!ctx.needsGrad[i]) return null;
   const shape = ctx.inputs[i].shape;
   if (sameShape(g.shape, shape)) return unary(g, "copy");

@@ -12,7 +12,7 @@ import { contiguousStrides } from "../shape.ts";
 import type { Rules } from "./rule.ts";
 
 /** A contiguous copy of elements `[start, end)` along `axis` of `x`. */
-export function sliceOf(x: RawTensor, axis: number, start: number, end: number): RawTensor {
+function sliceOf(x: RawTensor, axis: number, start: number, end: number): RawTensor {
   const shape = x.shape.map((d, i) => (i === axis ? end - start : d));
   const view = x.view(shape, x.strides, x.offset + start * x.strides[axis]);
   const out = contiguous(view);

@@ -107,19 +107,30 @@ export async function loadDataSplits(source: DataSource): Promise<DataSplits> {
   return source.subset ? subsetSplits(splits, source.subset) : splits;
 }
 
-/** The splits cut to the subset's sizes, the description saying so. */
+/**
+ * The splits cut to the subset's sizes, the description saying so, and saying when a size asks
+ * for more images than the data holds (all are used).
+ */
 function subsetSplits(splits: DataSplits, subset: DataSubset): DataSplits {
   const train = balancedSubset(splits.train, subset.train ?? Infinity, subset.seed);
   const val = balancedSubset(splits.val, subset.val ?? Infinity, subset.seed + 1);
-  const part = (kept: Dataset, all: Dataset, what: string) =>
-    kept === all ? [] : [`${kept.length} of ${all.length} ${what}`];
-  const parts = [...part(train, splits.train, "training"), ...part(val, splits.val, "validation")];
+  const part = (kept: Dataset, all: Dataset, asked: number | undefined, what: string) => {
+    if (asked !== undefined && asked > all.length) {
+      return [`all ${all.length} ${what} (${asked} asked for)`];
+    }
+    return kept === all ? [] : [`${kept.length} of ${all.length} ${what}`];
+  };
+  const parts = [
+    ...part(train, splits.train, subset.train, "training"),
+    ...part(val, splits.val, subset.val, "validation"),
+  ];
   if (parts.length === 0) return splits;
+  const balanced = train !== splits.train || val !== splits.val;
   return {
     ...splits,
     train,
     val,
-    description: `${splits.description}; using ${parts.join(" and ")} images, balanced ` +
-      `across classes (seed ${subset.seed})`,
+    description: `${splits.description}; using ${parts.join(" and ")} images` +
+      (balanced ? `, balanced across classes (seed ${subset.seed})` : ""),
   };
 }

@@ -104,7 +104,19 @@ export class SubsetDataset extends DatasetBase {
   }
 }
 
-/** The label of sample `index`, read without its pixels when the dataset offers `label`. */
+/**
+ * The label of sample `index`, read without its pixels when the dataset offers `label`.
+ *
+ * @example
+ * ```ts
+ * import { ArrayDataset, labelOf } from "../mod.ts";
+ * const ds = new ArrayDataset({
+ *   pixels: new Uint8Array(2 * 4 * 4 * 3), labels: [0, 1], height: 4, width: 4,
+ *   classNames: ["a", "b"],
+ * });
+ * console.log(labelOf(ds, 1)); // 1
+ * ```
+ */
 export function labelOf(dataset: Dataset, index: number): number {
   return dataset.label ? dataset.label(index) : dataset.get(index).label;
 }

@@ -106,7 +106,16 @@ export interface ExperimentResult {
   reused: number;
 }
 
-/** Raised when a set's folder holds runs of different settings. */
+/**
+ * Raised when a set's folder holds runs of different settings (a resume must match them).
+ *
+ * @example
+ * ```ts
+ * import { ExperimentMismatchError } from "../mod.ts";
+ * const error = new ExperimentMismatchError("runs/lrn holds 6-epoch runs, not 8");
+ * console.log(error instanceof Error, error.name); // true "ExperimentMismatchError"
+ * ```
+ */
 export class ExperimentMismatchError extends Error {
   /** `"ExperimentMismatchError"`. */
   override name = "ExperimentMismatchError";
@@ -246,7 +255,24 @@ export async function loadExperiment(dir: string, claim: ClaimId): Promise<Claim
   return summarize({ ...manifest, claim: c, seeds }, runs);
 }
 
-/** Compares the arms on every measure of the claim. */
+/**
+ * Compares the arms on every measure of the claim, from each run's record.
+ *
+ * @example
+ * ```ts
+ * import { CLAIMS, summarize } from "../mod.ts";
+ * const row = (error: number) => ({
+ *   epoch: 1, step: 10, lr: 0.01, trainLoss: 1, trainTop1: error, trainTop5: 0.1, valLoss: 1,
+ *   valTop1: error, valTop5: 0.1, imagesPerSec: 100, seconds: 1, skippedSteps: 0,
+ * });
+ * const run = (error: number) => ({ rows: [row(error)], trainEval: null });
+ * const result = summarize(
+ *   { claim: CLAIMS.lrn, seeds: [0, 1], epochs: 1, target: 0.5, classes: 10, data: "demo" },
+ *   [[run(0.3), run(0.32)], [run(0.4), run(0.41)]],
+ * );
+ * console.log(result.comparisons.map((c) => c.measure.id)); // the claim's measures
+ * ```
+ */
 export function summarize(
   options: Pick<ExperimentOptions, "claim" | "seeds" | "epochs" | "target" | "classes" | "data">,
   runs: readonly [readonly RunRecord[], readonly RunRecord[]],
