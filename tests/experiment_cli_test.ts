@@ -49,14 +49,17 @@ Deno.test("experiment: the quick preset end to end at a tiny size, and its resum
     // ReLU/tanh: epochs to target; LRN: top-1, top-5; pooling: top-1, top-5, overfitting.
     assert.equal(rows.length, 6, report);
     assert.match(rows[5], /^\| ″ \| overfitting: validation − training top-1 error/);
-    assert.match(rows[0], /ReLU against tanh \(Figure 1\).*epochs to the target training error/);
+    assert.match(
+      rows[0],
+      /ReLU against tanh \(§3.1, Figure 1\).*epochs to the target training error/,
+    );
     assert.match(rows[0], /ReLU (≥ )?\d+\.\d\d ± \d+\.\d\d, tanh (≥ )?\d+\.\d\d ± \d+\.\d\d/);
     assert.match(rows[0], /ratio (≥ )?×\d+\.\d\d/);
     assert.match(rows[0], /synthetic shapes, 48 train \/ 16 val.*2 epochs; seeds 0, 1/);
     assert.match(rows[1], /Local response normalisation.*validation top-1 error.*\+1\.4 points/);
     assert.match(rows[1], /LRN \d+\.\d ± \d+\.\d, no LRN \d+\.\d ± \d+\.\d; effect [+−]\d/);
     assert.match(rows[1], /\| (holds|\*\*opposite\*\* of the paper|not resolved at this scale) \|/);
-    assert.match(report, /!\[ReLU against tanh \(Figure 1\)\]\(relu\.svg\)/);
+    assert.match(report, /!\[ReLU against tanh\]\(relu\.svg\)/);
     for (const svg of ["relu.svg", "lrn.svg"]) {
       assert.match(await Deno.readTextFile(join(out, svg)), /^<svg[^]*mean of 2[^]*<\/svg>\n$/);
     }

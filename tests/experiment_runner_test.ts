@@ -110,7 +110,7 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
     const report = renderReport([result]);
     assert.match(
       report,
-      /\| ReLU against tanh \(Figure 1\) \(§3.1, Figure 1\) \| epochs to the target/,
+      /\| ReLU against tanh \(§3.1, Figure 1\) \| epochs to the target/,
     );
     assert.match(report, /ratio ×2\.\d\d|ratio ×3\.\d\d/);
     assert.match(report, /\| holds \|/);
