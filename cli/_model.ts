@@ -17,6 +17,12 @@ import { number, UsageError, type Values } from "./_options.ts";
 
 const acquired: Device[] = [];
 
+/** The help line of `--adapter`, which {@link acquireDevices} reads. */
+export const ADAPTER_HELP =
+  `  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).`;
+
 /**
  * Acquires `count` devices (on `adapter`, an index or part of a name, when given), makes the
  * first the default, and remembers them for {@link releaseDevices}. A bad `--adapter` of

@@ -6,7 +6,13 @@
 
 import { summary } from "../nn/summary.ts";
 import { DEFAULTS } from "./_config.ts";
-import { acquireDevices, buildModel, describePlacement, modelOptions } from "./_model.ts";
+import {
+  acquireDevices,
+  ADAPTER_HELP,
+  buildModel,
+  describePlacement,
+  modelOptions,
+} from "./_model.ts";
 import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { choice, type Command, number, type Specs, str, type Values } from "./_options.ts";
 
@@ -33,9 +39,7 @@ computes, with the switches that differ from the paper.
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
   --classes <n>         Output classes (default 1000 full, 10 small and figure1).
   --devices 1|2         Show the two-tower placement (default 1).
-  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
-                        on each (default: one tower per GPU where there are two, else the
-                        best adapter).
+${ADAPTER_HELP}
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.
 

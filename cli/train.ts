@@ -27,6 +27,7 @@ import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import {
   acquireDevices,
+  ADAPTER_HELP,
   buildModel,
   describePlacement,
   heInit,
@@ -116,9 +117,7 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
-  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
-                        on each (default: one tower per GPU where there are two, else the
-                        best adapter).
+${ADAPTER_HELP}
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest good checkpoint, exactly; only
                         --epochs, --log-every and --data/--val-data (the data's new place,
