@@ -294,6 +294,51 @@ Deno.test("a damaged latest checkpoint falls back to the previous one; a damaged
   await Deno.remove(runDir, { recursive: true });
 });
 
+Deno.test("a version-1 checkpoint (before the state format's version 2) is refused by name, never half-loaded", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
+  const { model, sgd } = linearWithOptimizer(4);
+  const older = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(1, 5),
+  });
+  const latest = await saveTrainingCheckpoint(runDir, {
+    model,
+    optimizer: await sgd.stateDict(),
+    state: state(2, 10),
+  });
+  // Version 1's state.json: the scheduler at the top level, the optimiser's groups unnamed.
+  const stateFile = join(latest, "state.json");
+  const { callbacks: _, history: __, optimizer, ...rest } = JSON.parse(
+    await Deno.readTextFile(stateFile),
+  );
+  const v1 = {
+    ...rest,
+    version: 1,
+    scheduler: { best: 0.8, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: 2 },
+    optimizer: { version: 1, steps: optimizer.steps, groups: optimizer.paramGroups },
+  };
+  await Deno.writeTextFile(stateFile, JSON.stringify(v1));
+  const message =
+    `${stateFile}: training state version 1; this library resumes version 2 only (start a new ` +
+    "run; its model.safetensors still loads on its own)";
+  // Not a damaged checkpoint: no fallback to the older one, from the run folder or directly.
+  for (const dir of [runDir, latest]) {
+    await assert.rejects(
+      loadTrainingCheckpoint(dir, { warn: () => assert.fail("no fallback") }),
+      (e: Error) => e instanceof CheckpointError && e.message === message,
+    );
+  }
+  await Deno.writeTextFile(stateFile, JSON.stringify({ ...v1, version: 3 }));
+  await assert.rejects(
+    loadTrainingCheckpoint(runDir),
+    /version 3; .* \(written by a newer version\)$/,
+  );
+  assert.equal((await loadTrainingCheckpoint(older)).state.version, 2);
+  sgd.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
 Deno.test("temporary files a crash left beside the pointer and plot are removed", async () => {
   const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_" });
   const { model, sgd } = linearWithOptimizer(3);

@@ -293,7 +293,10 @@ export async function loadTrainingCheckpoint(
       }
       return ckpt;
     } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
+      // A checkpoint of another format version is not damaged, and nor are its older siblings.
+      if (!(error instanceof CheckpointError) || error instanceof CheckpointVersionError) {
+        throw error;
+      }
       problems.push(error.message);
     }
   }
@@ -340,16 +343,29 @@ async function keptCheckpoints(runDir: string): Promise<string[]> {
   return names.sort().reverse().map((n) => join(root, n));
 }
 
+/** A checkpoint written in a format version this code does not read. */
+class CheckpointVersionError extends CheckpointError {}
+
 /** Reads and checks one checkpoint folder; any damage is a CheckpointError naming the file. */
 async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> {
   const statePath = join(ckptDir, STATE_FILE);
   const state = await readFileChecked(statePath, (bytes) => {
     const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState;
-    if (parsed?.format !== "alexnet-webgpu-training-state" || parsed.version !== 2) {
-      throw new Error("not a version-2 training state");
+    if (parsed?.format !== "alexnet-webgpu-training-state") {
+      throw new Error("not a training state");
     }
     return parsed;
   });
+  const version = state.version as number;
+  if (version !== 2) {
+    const why = version < 2
+      ? `start a new run; its ${MODEL_FILE} still loads on its own`
+      : "written by a newer version";
+    throw new CheckpointVersionError(
+      `${statePath}: training state version ${version}; this library resumes version 2 only ` +
+        `(${why})`,
+    );
+  }
   const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
   const tensors: Record<string, HostTensor> = {};
   const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));
