@@ -57,6 +57,8 @@ export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Everything else inside a checkpoint. */
 export const STATE_FILE = "state.json";
+/** Complete checkpoints a run keeps by default (the newest included). */
+export const DEFAULT_CHECKPOINTS_KEPT = 2;
 
 /** `state.json` of a checkpoint. */
 export interface TrainingState extends LoopState {
@@ -136,7 +138,7 @@ export async function saveTrainingCheckpoint(
   options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
   const write = options.writeFile ?? writeFileAtomic;
-  const keepCount = Math.max(1, options.keep ?? 2);
+  const keepCount = Math.max(1, options.keep ?? DEFAULT_CHECKPOINTS_KEPT);
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
   const { state: tensors, ...optimizer } = what.optimizer;
