@@ -150,12 +150,8 @@ async function profileOneStep(
   const shape = [n, 3, side, side];
   const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
   const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
-  const sgd = new SGD({
-    params: model.parameters(),
-    lr: config.lr,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-  });
+  const { lr, momentum, weightDecay, formulation } = config;
+  const sgd = SGD.forModule(model, { lr, momentum, weightDecay, formulation });
   model.train();
   const device = devices[0];
   const step = () =>
