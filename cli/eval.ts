@@ -13,7 +13,7 @@ import { parseRunConfig, readRunConfig, type RunConfig } from "./_config.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
-import { acquireDevices, buildModel } from "./_model.ts";
+import { acquireDevices, ADAPTER_HELP, buildModel } from "./_model.ts";
 import { formatLoss, pct, showsTop5 } from "../train/_format.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
@@ -37,9 +37,7 @@ const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1
   --batch-size <n>      Images per batch (default: the run's).
   --ten-crop            The paper's ten patches, softmax averaged (default: centre crop).
   --devices 1|2         Placement (default: the run's).
-  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
-                        on each (default: one tower per GPU where there are two, else the
-                        best adapter).
+${ADAPTER_HELP}
   -h, --help            This help.`;
 
 async function runEval(values: Values): Promise<number> {

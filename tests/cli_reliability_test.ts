@@ -293,6 +293,22 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
   );
 
   await t.step(
+    "--resume of a checkpoint from a newer version: one error line naming it",
+    async () => {
+      const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
+      const stateFile = join(runDir, pointer.latest, "state.json");
+      const state = await Deno.readTextFile(stateFile);
+      await Deno.writeTextFile(stateFile, JSON.stringify({ ...JSON.parse(state), version: 3 }));
+      const r = await cli("train", "--resume", runDir, "--epochs", "4");
+      assertError(
+        r,
+        /^error: .*state\.json: training state version 3; this library reads versions 1 and 2/,
+      );
+      await Deno.writeTextFile(stateFile, state);
+    },
+  );
+
+  await t.step(
     "small prepared images: a net sized to them; no top-5 with 5 classes; lr",
     async () => {
       const classes = ["a", "b", "c", "d", "e"];

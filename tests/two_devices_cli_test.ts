@@ -24,8 +24,12 @@ Deno.test("Ctrl-C mid-epoch on two devices: clean stop, checkpoint, resume", asy
   const r = await run.finish();
   assert.equal(r.code, 130, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^devices: 2 (logical devices of one adapter|physical adapters) \(/m);
+  // Mid-way through epoch 2, or (on a slow machine) before its first step ended.
   const at = /interrupted at epoch 2, batch (\d+)\/(\d+)/.exec(r.stdout);
-  assert.ok(at && Number(at[1]) < steps, r.stdout);
+  assert.ok(
+    at ? Number(at[1]) < steps : new RegExp(`stopped after ${steps} steps`).test(r.stdout),
+    r.stdout,
+  );
   assert.equal(r.stderr.trim(), "", "no error, no driver crash at exit");
   const resumed = await cli("train", "--resume", runDir);
   assert.equal(resumed.code, 0, resumed.stderr);
