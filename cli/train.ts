@@ -14,10 +14,9 @@ import type { Figure1Net } from "../nn/figure1.ts";
 import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
-import { writeFileAtomic } from "../nn/_atomic.ts";
 import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
-import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
 import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
@@ -203,7 +202,7 @@ async function runTrain(values: Values): Promise<number> {
     const model = buildModel(config, devices);
     if (!resumeDir && config.init === "he") await heInit(model, config.seed);
     if (!resumeDir) {
-      await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+      await writeRunConfig(runDir, config);
     }
     const aug = augmentations(config, splits);
     using stop = stopOnSignals();

@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "../kernels/device.ts";
-import { contiguousStrides, type DType, numel, ShapeError } from "./shape.ts";
+import { contiguousStrides, type DType, numel, sameShape, ShapeError } from "./shape.ts";
 
 /** A reference-counted GPU buffer shared by a tensor and its views. */
 export class Storage {
@@ -182,9 +182,4 @@ export function requireShape(op: string, t: Described, shape: readonly number[])
   if (!sameShape(t.shape, shape)) {
     throw new ShapeError(`${op}: expected shape [${shape}], got [${t.shape}]`);
   }
-}
-
-/** Whether two run-time shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

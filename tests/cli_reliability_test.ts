@@ -292,18 +292,21 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
     },
   );
 
-  await t.step("--resume of a version-1 checkpoint: one error line naming it", async () => {
-    const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
-    const stateFile = join(runDir, pointer.latest, "state.json");
-    const state = await Deno.readTextFile(stateFile);
-    await Deno.writeTextFile(stateFile, JSON.stringify({ ...JSON.parse(state), version: 1 }));
-    const r = await cli("train", "--resume", runDir, "--epochs", "4");
-    assertError(
-      r,
-      /^error: .*state\.json: training state version 1; this library resumes version 2/,
-    );
-    await Deno.writeTextFile(stateFile, state);
-  });
+  await t.step(
+    "--resume of a checkpoint from a newer version: one error line naming it",
+    async () => {
+      const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
+      const stateFile = join(runDir, pointer.latest, "state.json");
+      const state = await Deno.readTextFile(stateFile);
+      await Deno.writeTextFile(stateFile, JSON.stringify({ ...JSON.parse(state), version: 3 }));
+      const r = await cli("train", "--resume", runDir, "--epochs", "4");
+      assertError(
+        r,
+        /^error: .*state\.json: training state version 3; this library reads versions 1 and 2/,
+      );
+      await Deno.writeTextFile(stateFile, state);
+    },
+  );
 
   await t.step(
     "small prepared images: a net sized to them; no top-5 with 5 classes; lr",

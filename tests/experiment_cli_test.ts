@@ -103,7 +103,7 @@ Deno.test("experiment: Ctrl-C stops the set with a checkpoint, and a rerun resum
   }
 });
 
-Deno.test("experiment and the switches: bad values are usage errors", async () => {
+Deno.test("the switches: usage errors, summary, and the figure1 model through train and eval", async () => {
   for (
     const [args, message] of [
       [["experiment", "--claim", "relus"], /--claim must be one of relu, towers/],
@@ -117,6 +117,29 @@ Deno.test("experiment and the switches: bad values are usage errors", async () =
     const r = await cli(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
+  }
+  // train and eval the Figure 1 net with a switch: the run folder rebuilds it.
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = join(dir, "run");
+    const t = await cli(
+      "train",
+      ...["--model", "figure1", "--activation", "tanh", "--lrn", "on", "--width", "0.25"],
+      ...["--train-size", "32", "--val-size", "16", "--epochs", "1", "--run-dir", run],
+    );
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /model: the Figure 1 net \(width 0\.25/);
+    const config = JSON.parse(await Deno.readTextFile(join(run, "config.json")));
+    assert.deepEqual([config.model.preset, config.model.activation, config.model.lrn], [
+      "figure1",
+      "tanh",
+      true,
+    ]);
+    const e = await cli("eval", "--checkpoint", run);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /top-1/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
   const s = await cli("summary", "--model", "small", "--pooling", "2/2", "--activation", "tanh");
   assert.equal(s.code, 0, s.stderr);

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -45,6 +45,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { removeStaleTemps, writeFileAtomic } from "../nn/_atomic.ts";
 import type { LoopState } from "./callback.ts";
 import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
+import { readMetrics } from "./run_log.ts";
 
 /** The pointer file in the run folder naming the latest complete checkpoint. */
 export const CHECKPOINT_POINTER = "checkpoint.json";
@@ -61,7 +62,10 @@ export const STATE_FILE = "state.json";
 export interface TrainingState extends LoopState {
   /** Format tag. */
   format: "alexnet-webgpu-training-state";
-  /** Format version. */
+  /**
+   * Format version. Version 1 (before the optimiser and callback interfaces) is still read:
+   * {@link loadTrainingCheckpoint} converts it, so runs from then resume.
+   */
   version: 2;
   /** Why it was written: at the end of an epoch, or on an interrupt mid-epoch. */
   reason: "epoch" | "interrupt";
@@ -343,29 +347,64 @@ async function keptCheckpoints(runDir: string): Promise<string[]> {
   return names.sort().reverse().map((n) => join(root, n));
 }
 
+/**
+ * `state.json` as version 1 wrote it, before the optimiser and callback interfaces: where it
+ * differs from version 2.
+ */
+interface TrainingStateV1
+  extends Omit<TrainingState, "version" | "optimizer" | "callbacks" | "history"> {
+  version: 1;
+  /** The optimiser's groups under `groups` (version 2: `paramGroups`). */
+  optimizer: { version: 1; steps: number; groups: ParamGroupState[] };
+  /** The plateau scheduler's state (version 2: a callback state under its name). */
+  scheduler: unknown;
+}
+
+/**
+ * A version-1 state in version 2's form, so that runs from before version 2 resume. Version 1
+ * kept the epochs' rows only in the run's `metrics.jsonl`: the history is read from there (the
+ * epochs up to the checkpoint's), empty for a checkpoint folder outside a run folder.
+ */
+async function fromVersion1(v1: TrainingStateV1, ckptDir: string): Promise<TrainingState> {
+  const { scheduler, optimizer: { groups, ...optimizer }, ...rest } = v1;
+  const inRun = basename(dirname(ckptDir)) === CHECKPOINTS_DIR;
+  const history = inRun
+    ? await readMetrics(dirname(dirname(ckptDir)), { upToEpoch: v1.epochsDone })
+    : [];
+  return {
+    ...rest,
+    version: 2,
+    optimizer: { ...optimizer, paramGroups: groups },
+    // Version 1's only scheduler, ReduceLROnPlateau, is the callback named "scheduler".
+    callbacks: { scheduler },
+    history,
+  };
+}
+
 /** A checkpoint written in a format version this code does not read. */
 class CheckpointVersionError extends CheckpointError {}
 
 /** Reads and checks one checkpoint folder; any damage is a CheckpointError naming the file. */
 async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> {
   const statePath = join(ckptDir, STATE_FILE);
-  const state = await readFileChecked(statePath, (bytes) => {
-    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState;
+  const saved = await readFileChecked(statePath, (bytes) => {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState | TrainingStateV1;
     if (parsed?.format !== "alexnet-webgpu-training-state") {
       throw new Error("not a training state");
     }
+    if (parsed.version === 1 && !Array.isArray(parsed.optimizer?.groups)) {
+      throw new Error("a version-1 training state without its optimizer groups");
+    }
     return parsed;
   });
-  const version = state.version as number;
-  if (version !== 2) {
-    const why = version < 2
-      ? `start a new run; its ${MODEL_FILE} still loads on its own`
-      : "written by a newer version";
+  const version: number = saved.version;
+  if (version !== 1 && version !== 2) {
     throw new CheckpointVersionError(
-      `${statePath}: training state version ${version}; this library resumes version 2 only ` +
-        `(${why})`,
+      `${statePath}: training state version ${version}; this library reads versions 1 ` +
+        "and 2 (written by a newer version?)",
     );
   }
+  const state = saved.version === 1 ? await fromVersion1(saved, ckptDir) : saved;
   const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
   const tensors: Record<string, HostTensor> = {};
   const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));

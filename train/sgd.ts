@@ -18,6 +18,7 @@ import {
   sgdUpdate,
 } from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
+import { sameShape } from "../tensor/shape.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type {
@@ -314,7 +315,7 @@ export class SGD implements Optimizer {
       const p = byName.get(name);
       if (!p) throw new Error(`SGD.loadStateDict: velocity for unknown parameter ${name}`);
       const shape = p.shape as readonly number[];
-      if (v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i])) {
+      if (!sameShape(v.shape, shape)) {
         throw new Error(
           `SGD.loadStateDict: velocity of ${name} has shape [${v.shape}], not [${shape}]`,
         );
