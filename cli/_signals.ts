@@ -1,7 +1,10 @@
 /**
  * How `train` stops on a signal: the first SIGINT, SIGTERM or SIGHUP lets the step finish and
  * a checkpoint be written; a second quits at once, the last checkpoint intact (checkpoints are
- * written atomically).
+ * written atomically). The listeners are installed before the run folder is created, so a
+ * signal during the setup (data, devices, model) stops the start cleanly instead of killing the
+ * process mid-way: {@link StopSignals.during} abandons the setup step and the run folder is
+ * removed.
  *
  * @module
  */
@@ -21,6 +24,26 @@ export interface StopSignals extends Disposable {
   readonly signal: AbortSignal;
   /** The first signal received, or null. */
   readonly received: StopSignal | null;
+  /**
+   * A setup step, or a {@link StoppedBeforeTraining} rejection as soon as a signal arrives
+   * (at once, if one already has). The step itself is abandoned, not undone: give it only work
+   * that writes nothing the caller would have to clean up.
+   */
+  during<T>(step: Promise<T>): Promise<T>;
+  /** Setup is over: from now on the first signal finishes the step and writes a checkpoint. */
+  trainingStarts(): void;
+}
+
+/** A signal arrived before training started; the start was abandoned. */
+export class StoppedBeforeTraining extends Error {
+  /** The signal. */
+  readonly signalName: StopSignal;
+
+  /** A stop by `signalName`. */
+  constructor(signalName: StopSignal) {
+    super(`${signalName} before training started`);
+    this.signalName = signalName;
+  }
 }
 
 /**
@@ -35,6 +58,11 @@ function breakLine(): string {
 export function stopOnSignals(): StopSignals {
   const controller = new AbortController();
   let received: StopSignal | null = null;
+  let training = false;
+  const stopped = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(new StoppedBeforeTraining(received!)));
+  });
+  stopped.catch(() => {}); // Observed only while a setup step runs.
   const listeners: [StopSignal, () => void][] = [];
   for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
     const onSignal = () => {
@@ -43,9 +71,12 @@ export function stopOnSignals(): StopSignals {
         Deno.exit(STOP_SIGNALS[name]);
       }
       received = name;
-      console.log(
-        `${breakLine()}${name}: finishing this step and writing a checkpoint (again to quit at once)`,
-      );
+      // During setup the caller prints the one line, once the start is abandoned.
+      if (training) {
+        console.log(
+          `${breakLine()}${name}: finishing this step and writing a checkpoint (again to quit at once)`,
+        );
+      }
       controller.abort();
     };
     try {
@@ -59,6 +90,13 @@ export function stopOnSignals(): StopSignals {
     signal: controller.signal,
     get received() {
       return received;
+    },
+    during<T>(step: Promise<T>): Promise<T> {
+      step.catch(() => {}); // An abandoned step's later failure is no longer anyone's concern.
+      return Promise.race([stopped, step]);
+    },
+    trainingStarts() {
+      training = true;
     },
     [Symbol.dispose]: () => {
       for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);

@@ -21,7 +21,7 @@ import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
 import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
-import { STOP_SIGNALS, stopOnSignals, type StopSignal } from "./_signals.ts";
+import { STOP_SIGNALS, stopOnSignals, StoppedBeforeTraining, type StopSignal } from "./_signals.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
@@ -179,15 +179,18 @@ async function runTrain(values: Values): Promise<number> {
     if (config.init === "he") await heInit(model, config.seed);
     return await profileOneStep(config, model, devices);
   }
-  // The run folder first: before the data, the devices and the model.
+  // The signals first, then the run folder, then the data, the devices and the model: a
+  // signal during this setup abandons it, leaving no run folder (or the resumed run as it was).
+  using stop = stopOnSignals();
+  // Not abandoned mid-way (it creates the folder); the first setup step below checks for a signal.
   const folder = resumeDir
     ? await RunFolder.open(resumeDir, true, "--resume")
     : await RunFolder.open(str(values, "run-dir") ?? join("runs", timestamp()), false, "--run-dir");
   const runDir = folder.dir;
   try {
-    const { config, splits } = resumeDir
-      ? await resumeConfig(values, resumeDir)
-      : await trainConfig(values);
+    const { config, splits } = await stop.during(
+      resumeDir ? resumeConfig(values, resumeDir) : trainConfig(values),
+    );
     // Weights and velocities: f32 each, as many as the model's logical parameters.
     const checkpointBytes = 2 * 4 * plannedParameterCount(config.model);
     await folder.requireSpace(
@@ -195,14 +198,18 @@ async function runTrain(values: Values): Promise<number> {
       `${resumeDir ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
         `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
     );
-    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
+    const devices = await stop.during(
+      acquireDevices(config.devices, str(values, "adapter"), "train"),
+    );
     const model = buildModel(config, devices);
-    if (!resumeDir && config.init === "he") await heInit(model, config.seed);
+    if (!resumeDir && config.init === "he") await stop.during(heInit(model, config.seed));
     if (!resumeDir) {
       await writeRunConfig(runDir, config);
     }
+    // Checked once more after the write, which is not abandoned mid-way.
+    await stop.during(Promise.resolve());
+    stop.trainingStarts();
     const aug = augmentations(config, splits);
-    using stop = stopOnSignals();
     await printRun(config, splits, devices, model, runDir);
     const reporter = new ProgressReporter({
       everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
@@ -246,7 +253,12 @@ async function runTrain(values: Values): Promise<number> {
   } catch (error) {
     // A start that failed leaves no run folder; a run with a checkpoint keeps its folder.
     await folder.discard();
-    throw error;
+    if (!(error instanceof StoppedBeforeTraining)) throw error;
+    console.log(
+      `${error.message}: stopped; ` +
+        (resumeDir ? `the run ${runDir} is as it was` : "nothing trained, no run folder kept"),
+    );
+    return STOP_SIGNALS[error.signalName];
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Real signals to a training subprocess, mid-epoch: SIGINT, SIGTERM and SIGHUP each finish the
  * step, write a checkpoint and exit with 128 + the signal's number; a second signal quits at
- * once and leaves the last checkpoint intact; every stopped run resumes to the end.
+ * once and leaves the last checkpoint intact; every stopped run resumes to the end. A signal
+ * during the setup (after the run folder is made, before training) stops cleanly: one line,
+ * the same status, no run folder left.
  *
  * The signal goes out when the run prints its progress line at step `LOG` of an epoch of
  * `STEPS` (an event, not a fixed wait, so it lands mid-epoch on any hardware; the end of an
@@ -100,6 +102,26 @@ Deno.test("a second signal quits at once; the last checkpoint stays intact and r
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`done: 2 epochs, ${2 * STEPS} steps`));
 });
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.test(`${signal} during setup: one line, status 128 + n, no run folder left`, async () => {
+    const runDir = join(root, `setup-${signal}`, "run");
+    // 40,000 synthetic images: about a second of setup after the run folder appears.
+    const run = startCli(["train", ...tinySynthetic(40_000, 16, 8), "--run-dir", runDir]);
+    while (!(await Deno.stat(runDir).then(() => true, () => false))) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    run.child.kill(signal);
+    const r = await run.finish();
+    assert.equal(r.code, STATUS[signal], `${r.stdout}\n${r.stderr}`);
+    assert.equal(
+      r.stdout,
+      `${signal} before training started: stopped; nothing trained, no run folder kept\n`,
+    );
+    assert.equal(r.stderr, "");
+    await assert.rejects(Deno.stat(join(root, `setup-${signal}`)), Deno.errors.NotFound);
+  });
+}
 
 Deno.test("cleanup", async () => {
   await Deno.remove(root, { recursive: true });
