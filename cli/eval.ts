@@ -15,7 +15,7 @@ import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, ADAPTER_HELP, buildModel } from "./_model.ts";
-import { formatLoss, pct, showsTop5 } from "../train/_format.ts";
+import { formatLoss, pct, plural, showsTop5 } from "../train/_format.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const EVAL_OPTIONS: Specs = {
@@ -68,7 +68,7 @@ async function runEval(values: Values): Promise<number> {
   console.log(
     `validation: loss ${formatLoss(r.loss)}, top-1 error ${pct(r.top1)}` +
       (showsTop5(config.model.numClasses) ? `, top-5 error ${pct(r.top5)}` : "") +
-      ` over ${r.count} images (${r.imagesPerSec.toFixed(1)} images/s)`,
+      ` over ${plural(r.count, "image")} (${r.imagesPerSec.toFixed(1)} images/s)`,
   );
   return 0;
 }

@@ -6,6 +6,7 @@
 
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { isDir } from "../train/data/_fs.ts";
+import { plural } from "../train/_format.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const PREPARE_OPTIONS: Specs = {
@@ -63,8 +64,10 @@ async function runPrepare(values: Values): Promise<number> {
     },
   });
   console.log(
-    `wrote ${manifest.count} images (${manifest.classNames.length} classes) in ` +
-      `${manifest.shards.length} shards to ${output}; skipped ${manifest.skipped}`,
+    `wrote ${plural(manifest.count, "image")} (${
+      plural(manifest.classNames.length, "class", "classes")
+    }) ` +
+      `in ${plural(manifest.shards.length, "shard")} to ${output}; skipped ${manifest.skipped}`,
   );
   return 0;
 }

@@ -276,7 +276,7 @@ async function printRun(
   console.log(`data: ${splits.description}`);
   console.log(
     `model: ${name} (width ${Number(width.toPrecision(4))}, ${inputSize}×${inputSize} input, ` +
-      `${numClasses} classes, ${config.init} init), ` +
+      `${plural(numClasses, "class", "classes")}, ${config.init} init), ` +
       `${model.parameterCount().toLocaleString("en-US")} parameters`,
   );
   console.log(

@@ -5,7 +5,7 @@
  */
 
 import { lrn } from "../tensor/ops_cnn.ts";
-import type { Dim } from "../tensor/shape.ts";
+import { type Dim, plural } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
@@ -71,7 +71,9 @@ export class LocalResponseNorm extends Module {
     const groupSize = this.groupSize ?? channels;
     if (channels % groupSize !== 0) {
       throw new RangeError(
-        `LocalResponseNorm: ${channels} channels are not groups of ${groupSize}`,
+        `LocalResponseNorm: ${
+          plural(channels, "channel")
+        } cannot be split into groups of ${groupSize}`,
       );
     }
     return lrn(x, {

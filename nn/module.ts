@@ -22,7 +22,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { numel, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
+import { numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** A tensor's data on the host: a row-major f32 array and its shape. */
@@ -303,7 +303,9 @@ export abstract class Module {
         : await (value as Tensor).data() as Float32Array;
       if (data.length !== numel(slotShape(slot))) {
         throw new ShapeError(
-          `loadStateDict: ${slot.name} has ${data.length} values for shape [${value.shape}]`,
+          `loadStateDict: ${slot.name} has ${
+            plural(data.length, "value")
+          } for shape [${value.shape}]`,
         );
       }
       host.set(slot.name, data);

@@ -7,7 +7,7 @@
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "./default_device.ts";
 import { fill, upload } from "./_primitives.ts";
-import { type DType, numel, type Shape, ShapeError, validateShape } from "./shape.ts";
+import { type DType, numel, plural, type Shape, ShapeError, validateShape } from "./shape.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
 import { globalGenerator } from "./random.ts";
 import { linkReplicas } from "./transfer.ts";
@@ -92,7 +92,7 @@ export function tensor<D extends DType = "f32">(
   }
   validateShape(shape, "tensor");
   if (numel(shape) !== values.length) {
-    throw new ShapeError(`tensor: ${values.length} values do not fill shape [${shape}]`);
+    throw new ShapeError(`tensor: ${plural(values.length, "value")} cannot fill shape [${shape}]`);
   }
   if (dtype === "i32") {
     for (let i = 0; i < values.length; i++) {
@@ -128,7 +128,9 @@ export function fromTypedArray<D extends DType = "f32">(
   const device = options.device ?? currentDevice();
   const dtype = (options.dtype ?? (data instanceof Int32Array ? "i32" : "f32")) as D;
   if (numel(shape) !== data.length) {
-    throw new ShapeError(`fromTypedArray: ${data.length} values do not fill shape [${shape}]`);
+    throw new ShapeError(
+      `fromTypedArray: ${plural(data.length, "value")} cannot fill shape [${shape}]`,
+    );
   }
   return fromRaw(upload(device, data, shape, dtype), options.requiresGrad);
 }

@@ -12,7 +12,7 @@ import { windowCount } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
 import { type Generator, globalGenerator } from "./random.ts";
-import { type Dim, type Shape, ShapeError } from "./shape.ts";
+import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
 export type { LrnParams } from "../kernels/lrn.ts";
@@ -106,8 +106,8 @@ export function conv2d(
   const [outChannels, , kernelH, kernelW] = w.shape as readonly number[];
   if (inChannels !== w.shape[1] * groups) {
     throw new ShapeError(
-      `conv2d: input has ${inChannels} channels but weight [${w.shape}] with ${groups} ` +
-        `group(s) expects ${w.shape[1] * groups}`,
+      `conv2d: input has ${plural(inChannels, "channel")} but weight [${w.shape}] with ` +
+        `${plural(groups, "group")} expects ${w.shape[1] * groups}`,
     );
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {

@@ -140,3 +140,18 @@ export class ShapeError extends Error {
   /** `"ShapeError"`. */
   override name = "ShapeError";
 }
+
+/**
+ * `n word` or `n words`, for messages from every layer: "1 epoch", "2 epochs", "3 classes".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plural } from "./shape.ts";
+ * assert.equal(plural(1, "channel"), "1 channel");
+ * assert.equal(plural(3, "axis", "axes"), "3 axes");
+ * ```
+ */
+export function plural(n: number, word: string, words = `${word}s`): string {
+  return `${n} ${n === 1 ? word : words}`;
+}

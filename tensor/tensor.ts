@@ -33,6 +33,7 @@ import {
   type DType,
   normalizeAxes,
   numel,
+  plural,
   sameShape,
   type Shape,
   ShapeError,
@@ -230,7 +231,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       }
       if (source.length !== this.size) {
         throw new ShapeError(
-          `assign: ${source.length} values for a tensor of shape [${this.shape}] (${this.size})`,
+          `assign: ${
+            plural(source.length, "value")
+          } for a tensor of shape [${this.shape}] (${this.size})`,
         );
       }
       if (dst.isContiguous) write(dst, source);
@@ -484,7 +487,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       axes.length !== this.rank || new Set(axes).size !== this.rank ||
       axes.some((a) => a < 0 || a >= this.rank)
     ) {
-      throw new ShapeError(`permute: [${order}] is not a permutation of ${this.rank} axes`);
+      throw new ShapeError(
+        `permute: [${order}] is not a permutation of ${plural(this.rank, "axis", "axes")}`,
+      );
     }
     return apply("permute", [this], { order: axes }) as Tensor<Shape, D>;
   }
@@ -620,7 +625,9 @@ function resolveShape(x: AnyTensor, shape: readonly number[]): number[] {
   const known = numel(shape.filter((d) => d !== -1));
   const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
   if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new ShapeError(`reshape: cannot view [${x.shape}] (${x.size} elements) as [${shape}]`);
+    throw new ShapeError(
+      `reshape: cannot view [${x.shape}] (${plural(x.size, "element")}) as [${shape}]`,
+    );
   }
   return resolved;
 }

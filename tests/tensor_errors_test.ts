@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   concat,
+  conv2d,
   crossEntropy,
   defaultDevice,
   Device,
@@ -501,3 +502,17 @@ function moments(values: Float32Array): { mean: number; std: number } {
   for (const v of values) sq += (v - mean) ** 2;
   return { mean, std: Math.sqrt(sq / values.length) };
 }
+
+Deno.test("shape errors count in the singular when there is one", async () => {
+  const device = await defaultDevice();
+  assert.throws(
+    () => conv2d(zeros([1, 1, 4, 4], { device }), zeros([2, 3, 3, 3], { device }), null),
+    /conv2d: input has 1 channel but weight \[2,3,3,3\] with 1 group expects 3$/,
+  );
+  assert.throws(
+    () => tensor([1], { shape: [2], device }),
+    /tensor: 1 value cannot fill shape \[2\]/,
+  );
+  assert.throws(() => zeros([1], { device }).reshape([2]), /\(1 element\) as \[2\]/);
+  assert.throws(() => zeros([1], { device }).permute([0, 0]), /permutation of 1 axis$/);
+});

@@ -4,10 +4,7 @@
  * @module
  */
 
-/** `n word` or `n words`: "1 epoch", "2 epochs", "3 classes". */
-export function plural(n: number, word: string, words = `${word}s`): string {
-  return `${n} ${n === 1 ? word : words}`;
-}
+export { plural } from "../tensor/shape.ts";
 
 /**
  * A learning rate without float noise: decays by 1/10 make `1.5000000000000006e-9` of

@@ -10,6 +10,7 @@ import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { ArrayDataset } from "./array_dataset.ts";
 import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
+import { plural } from "../_format.ts";
 
 /** The element types an IDX file can hold, by their dtype byte. */
 export const IDX_DTYPES: Readonly<Record<number, { name: string; bytes: number }>> = Object
@@ -178,7 +179,9 @@ export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
   const [n, h, w] = images.dims;
   if (labels.dims[0] !== n) {
     throw new Error(
-      `${options.labels}: ${labels.dims[0]} labels but ${options.images} has ${n} images`,
+      `${options.labels}: ${plural(labels.dims[0], "label")} but ${options.images} has ${
+        plural(n, "image")
+      }`,
     );
   }
   const classNames = options.classNames ?? inferClassNames(labels.data, options.labels);

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { Sample } from "./dataset.ts";
 import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
+import { plural } from "../_format.ts";
 import { isFile } from "./_fs.ts";
 import { DatasetBase } from "./_dataset_base.ts";
 import type { RgbPca, ShardManifest } from "./prepare.ts";
@@ -162,7 +163,7 @@ export class ShardDataset extends DatasetBase {
     }
     if (start !== manifest.count) {
       throw new Error(
-        `${manifestPath}: shards hold ${start} images, manifest says ${manifest.count}`,
+        `${manifestPath}: shards hold ${plural(start, "image")}, manifest says ${manifest.count}`,
       );
     }
     let mean: Float32Array | null = null;
