@@ -110,6 +110,9 @@ function hintFor(message: string): string | null {
   if (/os error 13|permission denied/i.test(message)) {
     return "check the folder's permissions, or choose another folder";
   }
+  if (/: (not a PNG or JPEG file|cannot decode (PNG|JPEG))/.test(message)) {
+    return "prepare --skip-bad skips the files that do not decode (each one logged)";
+  }
   if (/checkpoint\.json: corrupt/.test(message)) {
     return "pass one checkpoint folder (under checkpoints/) to eval --checkpoint instead";
   }

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { AlexNetConfig } from "../nn/alexnet.ts";
 import type { DataSource } from "../train/data/data_format.ts";
 import type { DataFingerprint } from "../train/data/fingerprint.ts";
@@ -94,9 +95,12 @@ export function parseRunConfig(text: string, where: string): RunConfig {
   return config;
 }
 
+/** The run configuration's file in a run folder; its presence marks the folder as a run. */
+export const RUN_CONFIG_FILE = "config.json";
+
 /** Reads a run folder's `config.json` ({@link parseRunConfig}); null when the file is absent. */
 export async function readRunConfig(runDir: string): Promise<RunConfig | null> {
-  const path = join(runDir, "config.json");
+  const path = join(runDir, RUN_CONFIG_FILE);
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -105,4 +109,9 @@ export async function readRunConfig(runDir: string): Promise<RunConfig | null> {
     throw error;
   }
   return parseRunConfig(text, path);
+}
+
+/** Writes a run folder's `config.json`, atomically. */
+export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
+  await writeFileAtomic(join(runDir, RUN_CONFIG_FILE), JSON.stringify(config, null, 1) + "\n");
 }

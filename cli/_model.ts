@@ -11,10 +11,17 @@ import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
 import type { Module } from "../nn/module.ts";
 import type { Generator } from "../tensor/random.ts";
-import type { RunConfig } from "./_config.ts";
-import { UsageError } from "./_options.ts";
+import { DEFAULTS, type RunConfig } from "./_config.ts";
+import { modelSwitches } from "./_switches.ts";
+import { number, UsageError, type Values } from "./_options.ts";
 
 const acquired: Device[] = [];
+
+/** The help line of `--adapter`, which {@link acquireDevices} reads. */
+export const ADAPTER_HELP =
+  `  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
+                        on each (default: one tower per GPU where there are two, else the
+                        best adapter).`;
 
 /**
  * Acquires `count` devices (on `adapter`, an index or part of a name, when given), makes the
@@ -85,6 +92,38 @@ export function plannedParameterCount(model: RunConfig["model"]): number {
     ? figure1ParameterShapes(config)
     : alexnetParameterShapes(config);
   return Object.values(shapes).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/**
+ * The model of a `train` or `summary` command line: `--width` (small: default
+ * `DEFAULTS.width`; full and figure1: 1) and the switches, checked to fit `inputSize` (every
+ * layer's output at least 1×1) before anything is allocated.
+ */
+export function modelOptions(
+  values: Values,
+  command: string,
+  preset: RunConfig["model"]["preset"],
+  given: { inputSize: number; numClasses: number; seed: number; devices: number },
+): RunConfig["model"] {
+  const width = number(values, "width", command, { above: 0, max: 4 });
+  if (preset === "full" && width !== undefined) {
+    throw new UsageError("--width applies to --model small (full is width 1)", command);
+  }
+  const model: RunConfig["model"] = {
+    preset,
+    width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+    inputSize: given.inputSize,
+    numClasses: given.numClasses,
+    dropout: 0.5,
+    seed: given.seed,
+    ...modelSwitches(values, command, preset, given.devices),
+  };
+  try {
+    plannedParameterCount(model);
+  } catch (error) {
+    throw new UsageError(`the model does not fit: ${(error as Error).message}`, command);
+  }
+  return model;
 }
 
 /** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */

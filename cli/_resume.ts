@@ -6,14 +6,13 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../nn/_atomic.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import type { DataSplits } from "../train/data/data_format.ts";
 import { dataDifferences, fingerprint } from "../train/data/fingerprint.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { isFile } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
-import { readRunConfig, type RunConfig } from "./_config.ts";
+import { readRunConfig, RUN_CONFIG_FILE, type RunConfig, writeRunConfig } from "./_config.ts";
 import { detectData } from "./_data.ts";
 import { number, shellArg, str, UsageError, type Values } from "./_options.ts";
 
@@ -30,7 +29,7 @@ export async function checkResume(values: Values, runDir: string): Promise<void>
       cmd,
     );
   }
-  if (!(await isFile(join(runDir, "config.json")))) {
+  if (!(await isFile(join(runDir, RUN_CONFIG_FILE)))) {
     throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
   }
   if ((await latestCheckpoint(runDir)) === null) {
@@ -101,7 +100,7 @@ export async function resumeConfig(
     config.dataFingerprint = now;
   }
   if (newDir || config.epochs !== saved.epochs || config.logEvery !== saved.logEvery) {
-    await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+    await writeRunConfig(runDir, config);
   }
   return { config, splits };
 }

@@ -8,6 +8,7 @@
 import { statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CHECKPOINT_POINTER } from "../train/checkpoint.ts";
+import { RUN_CONFIG_FILE } from "./_config.ts";
 import { shellArg, UsageError } from "./_options.ts";
 
 /** Bytes kept free beyond the checkpoints: metrics, plot, the pointer, the file system. */
@@ -32,7 +33,7 @@ export class RunFolder {
   static async open(dir: string, resuming: boolean, option: string): Promise<RunFolder> {
     const created: string[] = [];
     if (!resuming) {
-      if (await exists(join(dir, "config.json"))) {
+      if (await exists(join(dir, RUN_CONFIG_FILE))) {
         throw new UsageError(
           `${option} ${dir} already holds a run: continue it with --resume ${shellArg(dir)}, ` +
             `or choose another ${option}`,

@@ -5,18 +5,16 @@
  */
 
 import { summary } from "../nn/summary.ts";
-import { DEFAULTS, type RunConfig } from "./_config.ts";
-import { acquireDevices, buildModel, describePlacement, plannedParameterCount } from "./_model.ts";
-import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
+import { DEFAULTS } from "./_config.ts";
 import {
-  choice,
-  type Command,
-  number,
-  type Specs,
-  str,
-  UsageError,
-  type Values,
-} from "./_options.ts";
+  acquireDevices,
+  ADAPTER_HELP,
+  buildModel,
+  describePlacement,
+  modelOptions,
+} from "./_model.ts";
+import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
+import { choice, type Command, number, type Specs, str, type Values } from "./_options.ts";
 
 const SUMMARY_OPTIONS: Specs = {
   model: { type: "string" },
@@ -41,9 +39,7 @@ computes, with the switches that differ from the paper.
   --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
   --classes <n>         Output classes (default 1000 full, 10 small and figure1).
   --devices 1|2         Show the two-tower placement (default 1).
-  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
-                        on each (default: one tower per GPU where there are two, else the
-                        best adapter).
+${ADAPTER_HELP}
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.
 
@@ -53,30 +49,18 @@ async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
   // The same model as `train` with no arguments.
   const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ?? "small";
-  const width = number(values, "width", cmd, { above: 0, max: 4 });
-  if (preset === "full" && width !== undefined) {
-    throw new UsageError("--width applies to --model small", cmd);
-  }
   const size = number(values, "image-size", cmd, { integer: true, min: 8, max: 1024 }) ??
     (preset === "full" ? 227 : preset === "figure1" ? 32 : DEFAULTS.crop);
   const classes = number(values, "classes", cmd, { integer: true, min: 1 }) ??
     (preset === "full" ? 1000 : 10);
   const count = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ?? 1) as 1 | 2;
   const batch = number(values, "batch-size", cmd, { integer: true, min: 1 }) ?? 1;
-  const config: RunConfig["model"] = {
-    preset,
-    width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+  const config = modelOptions(values, cmd, preset, {
     inputSize: size,
     numClasses: classes,
-    dropout: 0.5,
     seed: 0,
-    ...modelSwitches(values, cmd, preset, count),
-  };
-  try {
-    plannedParameterCount(config);
-  } catch (error) {
-    throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
-  }
+    devices: count,
+  });
   const devices = await acquireDevices(count, str(values, "adapter"), cmd);
   const model = buildModel({ model: config }, devices);
   console.log(`placement: ${await describePlacement(devices)}`);

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_CHECKPOINTS_KEPT } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
@@ -14,11 +15,10 @@ import type { Figure1Net } from "../nn/figure1.ts";
 import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
-import { writeFileAtomic } from "../nn/_atomic.ts";
 import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
-import { DEFAULTS, type RunConfig } from "./_config.ts";
-import { modelSwitches, SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
+import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
+import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
 import { STOP_SIGNALS, stopOnSignals, type StopSignal } from "./_signals.ts";
@@ -27,10 +27,12 @@ import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import {
   acquireDevices,
+  ADAPTER_HELP,
   buildModel,
   describePlacement,
   heInit,
   modelGenerators,
+  modelOptions,
   plannedParameterCount,
   timestamp,
 } from "./_model.ts";
@@ -115,9 +117,7 @@ Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
 
 Running:
   --devices 1|2         Split the net over two devices as the paper's two GPUs (default 1).
-  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
-                        on each (default: one tower per GPU where there are two, else the
-                        best adapter).
+${ADAPTER_HELP}
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest good checkpoint, exactly; only
                         --epochs, --log-every and --data/--val-data (the data's new place,
@@ -134,8 +134,8 @@ Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exi
 status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
 checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
 
-/** Checkpoints kept per run (the trainer's default), plus the one being written. */
-const CHECKPOINTS_ON_DISK = 3;
+/** Checkpoints on disk at once: those a run keeps, plus the one being written. */
+const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;
 
 /**
  * `train --profile`: one training step of the configured model and batch (the paper's SGD on
@@ -150,12 +150,8 @@ async function profileOneStep(
   const shape = [n, 3, side, side];
   const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
   const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
-  const sgd = new SGD({
-    params: model.parameters(),
-    lr: config.lr,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-  });
+  const { lr, momentum, weightDecay, formulation } = config;
+  const sgd = SGD.forModule(model, { lr, momentum, weightDecay, formulation });
   model.train();
   const device = devices[0];
   const step = () =>
@@ -192,7 +188,8 @@ async function runTrain(values: Values): Promise<number> {
     const { config, splits } = resumeDir
       ? await resumeConfig(values, resumeDir)
       : await trainConfig(values);
-    const checkpointBytes = 2 * 4 * parameterCount(config);
+    // Weights and velocities: f32 each, as many as the model's logical parameters.
+    const checkpointBytes = 2 * 4 * plannedParameterCount(config.model);
     await folder.requireSpace(
       (resumeDir ? 1 : CHECKPOINTS_ON_DISK) * checkpointBytes,
       `${resumeDir ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
@@ -202,7 +199,7 @@ async function runTrain(values: Values): Promise<number> {
     const model = buildModel(config, devices);
     if (!resumeDir && config.init === "he") await heInit(model, config.seed);
     if (!resumeDir) {
-      await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config, null, 1) + "\n");
+      await writeRunConfig(runDir, config);
     }
     const aug = augmentations(config, splits);
     using stop = stopOnSignals();
@@ -319,11 +316,6 @@ function finishRun(
   return 0;
 }
 
-/** Logical parameters of the run's model (weights and velocities each hold this many). */
-function parameterCount(config: RunConfig): number {
-  return plannedParameterCount(config.model);
-}
-
 async function trainConfig(values: Values): Promise<{ config: RunConfig; splits: DataSplits }> {
   const cmd = "train";
   const dataDir = str(values, "data");
@@ -354,10 +346,6 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
   const side = Math.min(splits.train.height, splits.train.width);
   const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ??
     (prepared && side >= 256 ? "full" : "small");
-  const width = number(values, "width", cmd, { above: 0, max: 4 });
-  if (preset === "full" && width !== undefined) {
-    throw new UsageError("--width applies to --model small (full is width 1)", cmd);
-  }
   const classes = splits.train.numClasses;
   const crop = number(values, "crop", cmd, { integer: true, min: 8 }) ??
     (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
@@ -369,15 +357,12 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
     | 2
     | undefined;
   const config: RunConfig = {
-    model: {
-      preset,
-      width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+    model: modelOptions(values, cmd, preset, {
       inputSize: crop,
       numClasses: classes,
-      dropout: 0.5,
       seed,
-      ...modelSwitches(values, cmd, preset, devices ?? 1),
-    },
+      devices: devices ?? 1,
+    }),
     data,
     crop,
     mean: prepared ? "image" : channelMean(splits.train),
@@ -400,12 +385,6 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
       (preset === "full" ? 3 : DEFAULTS.patience),
   };
   config.dataFingerprint = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
-  // Validates the geometry (every layer at least 1×1) before anything is allocated.
-  try {
-    plannedParameterCount(config.model);
-  } catch (error) {
-    throw new UsageError(`the model does not fit: ${(error as Error).message}`, cmd);
-  }
   return { config, splits };
 }
 

@@ -28,17 +28,20 @@ type Item =
 /** One device's ordered submissions (see the module notes). */
 export class SubmissionQueue {
   readonly #queue: GPUQueue;
-  readonly #submitCommands: (buffer: GPUCommandBuffer, labels: string[]) => void;
+  readonly #submitCommands: (buffers: GPUCommandBuffer[], labels: string[]) => void;
   #items: Item[] = [];
   #enqueued = 0;
   #submitted = 0;
   #waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   #failure: Error | null = null;
 
-  /** Submits to `queue`; `submitCommands` submits one command buffer (with error scopes). */
+  /**
+   * Submits to `queue`; `submitCommands` submits command buffers in one `queue.submit` (with
+   * its error scopes).
+   */
   constructor(
     queue: GPUQueue,
-    submitCommands: (buffer: GPUCommandBuffer, labels: string[]) => void,
+    submitCommands: (buffers: GPUCommandBuffer[], labels: string[]) => void,
   ) {
     this.#queue = queue;
     this.#submitCommands = submitCommands;
@@ -106,17 +109,31 @@ export class SubmissionQueue {
   }
 
   #pump(): void {
+    // Command buffers released together go in one submit: a slot that closes may free several,
+    // and each `queue.submit` costs the host a few milliseconds on a software adapter.
+    let batch: GPUCommandBuffer[] = [], labels: string[] = [];
+    const submitBatch = (): void => {
+      if (batch.length > 0) this.#submitCommands(batch, labels);
+      batch = [];
+      labels = [];
+    };
     while (this.#items.length > 0 && !this.#failure) {
       const item = this.#items[0];
       if (item.kind === "slot") {
         if (item.open) break;
+        submitBatch();
         for (const w of item.writes) this.#submit(w);
+      } else if (item.kind === "commands") {
+        batch.push(item.buffer);
+        labels.push(...item.labels);
       } else {
+        submitBatch();
         this.#submit(item);
       }
       this.#items.shift();
       this.#submitted++;
     }
+    submitBatch();
     this.#waiters = this.#waiters.filter((w) => {
       if (this.#submitted < w.upTo) return true;
       w.resolve();
@@ -125,8 +142,7 @@ export class SubmissionQueue {
   }
 
   #submit(item: Item): void {
-    if (item.kind === "commands") this.#submitCommands(item.buffer, item.labels);
-    else if (item.kind === "write") {
+    if (item.kind === "write") {
       this.#queue.writeBuffer(item.target, item.offset, item.data as Uint8Array<ArrayBuffer>);
     }
   }

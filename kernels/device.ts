@@ -247,9 +247,9 @@ export class Device {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     };
     this.label = label;
-    this.#submissions = new SubmissionQueue(gpu.queue, (buffer, labels) => {
+    this.#submissions = new SubmissionQueue(gpu.queue, (buffers, labels) => {
       gpu.pushErrorScope("validation");
-      gpu.queue.submit([buffer]);
+      gpu.queue.submit(buffers);
       this.#watch(`a batch of ${labels.length} commands (${summarise(labels)})`);
       this.#stats.submissions++;
     });

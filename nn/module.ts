@@ -22,7 +22,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { numel, type Shape, ShapeError } from "../tensor/shape.ts";
+import { numel, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** A tensor's data on the host: a row-major f32 array and its shape. */
@@ -378,10 +378,6 @@ export function slotShape(slot: ParameterSlot): number[] {
     }
   }
   return first.rank === 0 ? [] : [rows, ...first.shape.slice(1)];
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

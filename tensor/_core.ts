@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "../kernels/device.ts";
-import { contiguousStrides, type DType, numel, ShapeError } from "./shape.ts";
+import { contiguousStrides, type DType, numel, sameShape, ShapeError } from "./shape.ts";
 
 /** A reference-counted GPU buffer shared by a tensor and its views. */
 export class Storage {
@@ -120,9 +120,7 @@ export class RawTensor implements Described {
 
   /** Whether the elements are laid out row-major with no gaps or offset. */
   get isContiguous(): boolean {
-    if (this.offset !== 0) return false;
-    const expected = contiguousStrides(this.shape);
-    return this.strides.every((s, i) => s === expected[i] || this.shape[i] === 1);
+    return this.offset === 0 && isDense(this.shape, this.strides);
   }
 
   /** Another view of the same storage (a new reference). */
@@ -141,6 +139,12 @@ export class RawTensor implements Described {
     this.#disposed = true;
     this.#storage.drop();
   }
+}
+
+/** Whether `shape` read with `strides` is one run of consecutive elements (any offset). */
+export function isDense(shape: readonly number[], strides: readonly number[]): boolean {
+  const expected = contiguousStrides(shape);
+  return shape.every((d, i) => d === 1 || strides[i] === expected[i]);
 }
 
 /** A new, uninitialised contiguous raw tensor (primitives fill it). */
@@ -182,9 +186,4 @@ export function requireShape(op: string, t: Described, shape: readonly number[])
   if (!sameShape(t.shape, shape)) {
     throw new ShapeError(`${op}: expected shape [${shape}], got [${t.shape}]`);
   }
-}
-
-/** Whether two run-time shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -70,6 +70,11 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+/** Whether two run-time shapes are equal. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** Row-major strides of a run-time shape, in elements (the kernels' own definition). */
 export { stridesOf as contiguousStrides } from "../kernels/elementwise.ts";
 

@@ -33,6 +33,7 @@ import {
   type DType,
   normalizeAxes,
   numel,
+  sameShape,
   type Shape,
   ShapeError,
   type ShapeValue,
@@ -263,7 +264,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     if (grad) {
       // An upstream gradient of another shape would flow through the graph unchecked and
       // leave gradients of the wrong shapes in the leaves.
-      if (grad.rank !== this.rank || grad.shape.some((d, i) => d !== this.shape[i])) {
+      if (!sameShape(grad.shape, this.shape)) {
         throw new ShapeError(
           `backward: the gradient has shape [${grad.shape}], the tensor [${this.shape}]`,
         );

@@ -137,6 +137,19 @@ Deno.test("labels and classes are checked when data loads", async (t) => {
       assert.match(r.stderr, /warning: .*withempty\/empty: empty class folder, kept as class 2/);
     },
   );
+
+  await t.step("an image that does not decode: named, with a hint to --skip-bad", async () => {
+    await writeImageFolder(`${root}/withbad`, ["a", "b"]);
+    const png = await Deno.readFile(`${root}/withbad/a/0.png`);
+    await Deno.writeFile(`${root}/withbad/a/torn.png`, png.subarray(0, png.length - 20));
+    const prepare = ["prepare", "--input", `${root}/withbad`, "--output", `${root}/wb`];
+    let r = await cli(...prepare, "--size", "16");
+    assertError(r, /^error: .*withbad\/a\/torn\.png: cannot decode PNG: .*[^:\s]\n/);
+    assert.match(r.stderr, /hint: prepare --skip-bad skips the files that do not decode/);
+    r = await cli(...prepare, "--size", "16", "--skip-bad");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /wrote 4 images \(2 classes\) .*; skipped 1/);
+  });
 });
 
 Deno.test("errors are messages: one line naming the file or option, exit 1", async (t) => {
@@ -276,6 +289,22 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
         r.stderr,
         /warning: the latest checkpoint is damaged .*model\.safetensors.*; falling back to the previous one kept/,
       );
+    },
+  );
+
+  await t.step(
+    "--resume of a checkpoint from a newer version: one error line naming it",
+    async () => {
+      const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
+      const stateFile = join(runDir, pointer.latest, "state.json");
+      const state = await Deno.readTextFile(stateFile);
+      await Deno.writeTextFile(stateFile, JSON.stringify({ ...JSON.parse(state), version: 3 }));
+      const r = await cli("train", "--resume", runDir, "--epochs", "4");
+      assertError(
+        r,
+        /^error: .*state\.json: training state version 3; this library reads versions 1 and 2/,
+      );
+      await Deno.writeTextFile(stateFile, state);
     },
   );
 

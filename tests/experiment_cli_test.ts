@@ -49,14 +49,17 @@ Deno.test("experiment: the quick preset end to end at a tiny size, and its resum
     // ReLU/tanh: epochs to target; LRN: top-1, top-5; pooling: top-1, top-5, overfitting.
     assert.equal(rows.length, 6, report);
     assert.match(rows[5], /^\| ″ \| overfitting: validation − training top-1 error/);
-    assert.match(rows[0], /ReLU against tanh \(Figure 1\).*epochs to the target training error/);
+    assert.match(
+      rows[0],
+      /ReLU against tanh \(§3.1, Figure 1\).*epochs to the target training error/,
+    );
     assert.match(rows[0], /ReLU (≥ )?\d+\.\d\d ± \d+\.\d\d, tanh (≥ )?\d+\.\d\d ± \d+\.\d\d/);
     assert.match(rows[0], /ratio (≥ )?×\d+\.\d\d/);
     assert.match(rows[0], /synthetic shapes, 48 train \/ 16 val.*2 epochs; seeds 0, 1/);
     assert.match(rows[1], /Local response normalisation.*validation top-1 error.*\+1\.4 points/);
     assert.match(rows[1], /LRN \d+\.\d ± \d+\.\d, no LRN \d+\.\d ± \d+\.\d; effect [+−]\d/);
     assert.match(rows[1], /\| (holds|\*\*opposite\*\* of the paper|not resolved at this scale) \|/);
-    assert.match(report, /!\[ReLU against tanh \(Figure 1\)\]\(relu\.svg\)/);
+    assert.match(report, /!\[ReLU against tanh\]\(relu\.svg\)/);
     for (const svg of ["relu.svg", "lrn.svg"]) {
       assert.match(await Deno.readTextFile(join(out, svg)), /^<svg[^]*mean of 2[^]*<\/svg>\n$/);
     }
@@ -100,7 +103,7 @@ Deno.test("experiment: Ctrl-C stops the set with a checkpoint, and a rerun resum
   }
 });
 
-Deno.test("experiment and the switches: bad values are usage errors", async () => {
+Deno.test("the switches: usage errors, summary, and the figure1 model through train and eval", async () => {
   for (
     const [args, message] of [
       [["experiment", "--claim", "relus"], /--claim must be one of relu, towers/],
@@ -114,6 +117,29 @@ Deno.test("experiment and the switches: bad values are usage errors", async () =
     const r = await cli(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
+  }
+  // train and eval the Figure 1 net with a switch: the run folder rebuilds it.
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = join(dir, "run");
+    const t = await cli(
+      "train",
+      ...["--model", "figure1", "--activation", "tanh", "--lrn", "on", "--width", "0.25"],
+      ...["--train-size", "32", "--val-size", "16", "--epochs", "1", "--run-dir", run],
+    );
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /model: the Figure 1 net \(width 0\.25/);
+    const config = JSON.parse(await Deno.readTextFile(join(run, "config.json")));
+    assert.deepEqual([config.model.preset, config.model.activation, config.model.lrn], [
+      "figure1",
+      "tanh",
+      true,
+    ]);
+    const e = await cli("eval", "--checkpoint", run);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /top-1/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
   const s = await cli("summary", "--model", "small", "--pooling", "2/2", "--activation", "tanh");
   assert.equal(s.code, 0, s.stderr);

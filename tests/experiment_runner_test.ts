@@ -110,7 +110,7 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
     const report = renderReport([result]);
     assert.match(
       report,
-      /\| ReLU against tanh \(Figure 1\) \(§3.1, Figure 1\) \| epochs to the target/,
+      /\| ReLU against tanh \(§3.1, Figure 1\) \| epochs to the target/,
     );
     assert.match(report, /ratio ×2\.\d\d|ratio ×3\.\d\d/);
     assert.match(report, /\| holds \|/);
@@ -133,6 +133,16 @@ Deno.test("experiment runner: a set, its interruption and resume, and its report
     assert.deepEqual(loaded?.comparisons.map((x) => x.effects), [c.effects]);
     assert.deepEqual(loaded?.seeds, [0, 1, 2]);
     assert.equal(await loadExperiment(dir, "lrn"), null);
+    // Another target re-measures the same runs.
+    const lower = await runExperiment({
+      ...base,
+      target: 0.2,
+      dir,
+      train: fakeTrainer({ slowdown: 3, calls }),
+    });
+    assert.deepEqual([calls, lower.trained], [[], 0]);
+    assert.ok(lower.result!.comparisons[0].summaries[0].mean > c.summaries[0].mean);
+    assert.match(await Deno.readTextFile(join(dir, EXPERIMENT_JSON)), /"target": 0.2/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

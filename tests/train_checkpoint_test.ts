@@ -24,6 +24,8 @@ import {
 import { SGD } from "../train/sgd.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { train } from "../train/train.ts";
+import { Trainer } from "../train/trainer.ts";
+import { resumeFrom } from "../train/checkpoints.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { Flatten } from "../nn/flatten.ts";
 
@@ -291,6 +293,100 @@ Deno.test("a damaged latest checkpoint falls back to the previous one; a damaged
       e.message.startsWith(`${pointerFile}: corrupt checkpoint pointer`),
   );
   sgd.dispose();
+  await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("a version-1 run (from before the state format's version 2) resumes; a newer version is refused by name", async () => {
+  // Written by the library at 2a98af0: a Linear 48→2 after two epochs of 8-image steps on
+  // synthetic 8×8 shapes cropped to 4×4, its learning rate cut once (plateau patience 0).
+  const runDir = await Deno.makeTempDir({ prefix: "train_ckpt_v1_" });
+  const fixture = new URL("./fixtures/checkpoint_v1/", import.meta.url).pathname;
+  for (const file of ["checkpoint.json", "metrics.jsonl"]) {
+    await Deno.copyFile(join(fixture, file), join(runDir, file));
+  }
+  const ckptName = "checkpoints/epoch-0002-step-0000004";
+  await Deno.mkdir(join(runDir, ckptName), { recursive: true });
+  for (const file of ["state.json", "model.safetensors", "optimizer.safetensors"]) {
+    await Deno.copyFile(join(fixture, ckptName, file), join(runDir, ckptName, file));
+  }
+  const v1 = JSON.parse(await Deno.readTextFile(join(runDir, ckptName, "state.json")));
+  assert.equal(v1.version, 1);
+
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.version, 2);
+  assert.deepEqual(ckpt.state.callbacks, { scheduler: v1.scheduler });
+  assert.deepEqual(ckpt.optimizer.paramGroups, v1.optimizer.groups);
+  assert.deepEqual(ckpt.state.history.map((r) => [r.epoch, r.valTop1]), [[1, 0.5], [2, 0.5]]);
+
+  // The run continues from it: weights, velocities, learning rate, scheduler, loader, history.
+  const net = () =>
+    new Sequential(
+      new Flatten(),
+      new Linear({ inFeatures: 48, outFeatures: 2, generator: new Generator(1) }),
+    );
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 16,
+    valSize: 8,
+    size: 8,
+    classes: 2,
+    seed: 3,
+  });
+  const lines: string[] = [];
+  const result = await train({
+    model: net(),
+    trainData,
+    valData,
+    epochs: 3,
+    batchSize: 8,
+    lr: 0.05,
+    augment: { crop: 4 },
+    plateau: { patience: 0 },
+    runDir,
+    resume: true,
+    log: (line) => lines.push(line),
+  });
+  assert.match(lines[0], /^resumed from .*epoch-0002-step-0000004: 2 epochs done, step 4$/);
+  assert.equal(result.epochsDone, 3);
+  assert.equal(result.step, 6);
+  assert.deepEqual(result.rows.map((r) => r.epoch), [1, 2, 3]);
+  assert.equal(result.rows[2].lr, v1.optimizer.groups[0].lr);
+  assert.equal((await loadTrainingCheckpoint(runDir)).state.version, 2);
+
+  // An optimiser whose parameters are named otherwise: the error names the checkpoint.
+  const other = net();
+  const renamed = new SGD({ params: other.parameters(), names: ["w", "b"], lr: 0.05 });
+  const trainer = new Trainer({
+    model: other,
+    optimizer: renamed,
+    trainData,
+    epochs: 4,
+    batchSize: 8,
+  });
+  const again = await loadTrainingCheckpoint(runDir);
+  await assert.rejects(
+    resumeFrom(trainer, again),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      e.message === `${again.dir}: SGD.loadStateDict: group 0 has different parameters`,
+  );
+  trainer.dispose();
+  renamed.dispose();
+
+  // A version this library does not know: one error naming the file; no fallback.
+  const latest = join(runDir, ckptName);
+  await Deno.writeTextFile(join(latest, "state.json"), JSON.stringify({ ...v1, version: 3 }));
+  await Deno.writeTextFile(
+    join(runDir, CHECKPOINT_POINTER),
+    JSON.stringify({ latest: ckptName, epochsDone: 2, step: 4, reason: "epoch" }),
+  );
+  const message = `${join(latest, "state.json")}: training state version 3; this library ` +
+    "reads versions 1 and 2 (written by a newer version?)";
+  for (const dir of [runDir, latest]) {
+    await assert.rejects(
+      loadTrainingCheckpoint(dir, { warn: () => assert.fail("no fallback") }),
+      (e: Error) => e instanceof CheckpointError && e.message === message,
+    );
+  }
   await Deno.remove(runDir, { recursive: true });
 });
 

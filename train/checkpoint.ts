@@ -23,7 +23,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -32,9 +32,10 @@ import {
   type TensorEntry,
 } from "../nn/safetensors.ts";
 import {
+  checkedCheckpoint,
   CheckpointError,
   type CheckpointMetadata,
-  loadCheckpoint,
+  loadModelCheckpoint,
   NonFiniteCheckpointError,
   nonFiniteSummary,
   requireFinite,
@@ -45,6 +46,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { removeStaleTemps, writeFileAtomic } from "../nn/_atomic.ts";
 import type { LoopState } from "./callback.ts";
 import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
+import { readMetrics } from "./run_log.ts";
 
 /** The pointer file in the run folder naming the latest complete checkpoint. */
 export const CHECKPOINT_POINTER = "checkpoint.json";
@@ -56,12 +58,17 @@ export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Everything else inside a checkpoint. */
 export const STATE_FILE = "state.json";
+/** Complete checkpoints a run keeps by default (the newest included). */
+export const DEFAULT_CHECKPOINTS_KEPT = 2;
 
 /** `state.json` of a checkpoint. */
 export interface TrainingState extends LoopState {
   /** Format tag. */
   format: "alexnet-webgpu-training-state";
-  /** Format version. */
+  /**
+   * Format version. Version 1 (before the optimiser and callback interfaces) is still read:
+   * {@link loadTrainingCheckpoint} converts it, so runs from then resume.
+   */
   version: 2;
   /** Why it was written: at the end of an epoch, or on an interrupt mid-epoch. */
   reason: "epoch" | "interrupt";
@@ -132,7 +139,7 @@ export async function saveTrainingCheckpoint(
   options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
   const write = options.writeFile ?? writeFileAtomic;
-  const keepCount = Math.max(1, options.keep ?? 2);
+  const keepCount = Math.max(1, options.keep ?? DEFAULT_CHECKPOINTS_KEPT);
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
   const { state: tensors, ...optimizer } = what.optimizer;
@@ -190,8 +197,13 @@ export interface LoadedCheckpoint {
   state: TrainingState;
   /** The optimiser's state dict, its tensors on the host, for `Optimizer.loadStateDict`. */
   optimizer: OptimizerStateDict<ParamGroupState, HostTensor>;
-  /** The model weights (`model.safetensors`); load them with {@link loadModelWeights}. */
+  /** The model weights' file (`model.safetensors`). */
   modelPath: string;
+  /**
+   * Its contents, read and checked once (floating point, finite): the state dict and the
+   * metadata; load them with {@link loadModelWeights}.
+   */
+  model: { state: Record<string, HostTensor>; metadata: CheckpointMetadata };
 }
 
 /**
@@ -293,7 +305,10 @@ export async function loadTrainingCheckpoint(
       }
       return ckpt;
     } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
+      // A checkpoint of another format version is not damaged, and nor are its older siblings.
+      if (!(error instanceof CheckpointError) || error instanceof CheckpointVersionError) {
+        throw error;
+      }
       problems.push(error.message);
     }
   }
@@ -340,16 +355,64 @@ async function keptCheckpoints(runDir: string): Promise<string[]> {
   return names.sort().reverse().map((n) => join(root, n));
 }
 
+/**
+ * `state.json` as version 1 wrote it, before the optimiser and callback interfaces: where it
+ * differs from version 2.
+ */
+interface TrainingStateV1
+  extends Omit<TrainingState, "version" | "optimizer" | "callbacks" | "history"> {
+  version: 1;
+  /** The optimiser's groups under `groups` (version 2: `paramGroups`). */
+  optimizer: { version: 1; steps: number; groups: ParamGroupState[] };
+  /** The plateau scheduler's state (version 2: a callback state under its name). */
+  scheduler: unknown;
+}
+
+/**
+ * A version-1 state in version 2's form, so that runs from before version 2 resume. Version 1
+ * kept the epochs' rows only in the run's `metrics.jsonl`: the history is read from there (the
+ * epochs up to the checkpoint's), empty for a checkpoint folder outside a run folder.
+ */
+async function fromVersion1(v1: TrainingStateV1, ckptDir: string): Promise<TrainingState> {
+  const { scheduler, optimizer: { groups, ...optimizer }, ...rest } = v1;
+  const inRun = basename(dirname(ckptDir)) === CHECKPOINTS_DIR;
+  const history = inRun
+    ? await readMetrics(dirname(dirname(ckptDir)), { upToEpoch: v1.epochsDone })
+    : [];
+  return {
+    ...rest,
+    version: 2,
+    optimizer: { ...optimizer, paramGroups: groups },
+    // Version 1's only scheduler, ReduceLROnPlateau, is the callback named "scheduler".
+    callbacks: { scheduler },
+    history,
+  };
+}
+
+/** A checkpoint written in a format version this code does not read. */
+class CheckpointVersionError extends CheckpointError {}
+
 /** Reads and checks one checkpoint folder; any damage is a CheckpointError naming the file. */
 async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> {
   const statePath = join(ckptDir, STATE_FILE);
-  const state = await readFileChecked(statePath, (bytes) => {
-    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState;
-    if (parsed?.format !== "alexnet-webgpu-training-state" || parsed.version !== 2) {
-      throw new Error("not a version-2 training state");
+  const saved = await readFileChecked(statePath, (bytes) => {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState | TrainingStateV1;
+    if (parsed?.format !== "alexnet-webgpu-training-state") {
+      throw new Error("not a training state");
+    }
+    if (parsed.version === 1 && !Array.isArray(parsed.optimizer?.groups)) {
+      throw new Error("a version-1 training state without its optimizer groups");
     }
     return parsed;
   });
+  const version: number = saved.version;
+  if (version !== 1 && version !== 2) {
+    throw new CheckpointVersionError(
+      `${statePath}: training state version ${version}; this library reads versions 1 ` +
+        "and 2 (written by a newer version?)",
+    );
+  }
+  const state = saved.version === 1 ? await fromVersion1(saved, ckptDir) : saved;
   const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
   const tensors: Record<string, HostTensor> = {};
   const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));
@@ -358,9 +421,17 @@ async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> 
     tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
   const modelPath = join(ckptDir, MODEL_FILE);
-  const model = await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes));
-  checkFinite(model.tensors, modelPath);
-  return { dir: ckptDir, state, optimizer: { ...state.optimizer, state: tensors }, modelPath };
+  const model = checkedCheckpoint(
+    await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes)),
+    modelPath,
+  );
+  return {
+    dir: ckptDir,
+    state,
+    optimizer: { ...state.optimizer, state: tensors },
+    modelPath,
+    model,
+  };
 }
 
 /** Reads `path` and parses it; a missing or unparsable file is a CheckpointError naming it. */
@@ -405,7 +476,7 @@ export function loadModelWeights(
   ckpt: LoadedCheckpoint,
   model: Module,
 ): Promise<CheckpointMetadata> {
-  return loadCheckpoint(ckpt.modelPath, model);
+  return loadModelCheckpoint(ckpt.model, ckpt.modelPath, model);
 }
 
 /** Reads a state dict's tensors back to the host (disposing them) as safetensors entries. */

@@ -60,12 +60,8 @@ export function createTrainer(options: TrainOptions): Trainer<SGD> {
   const { lr, momentum, weightDecay, formulation, plateau, runDir, resume, extra, checkpoint } =
     options;
   if (resume && runDir === undefined) throw new Error("resume needs the runDir to resume");
-  const optimizer = SGD.forModule(options.model, {
-    lr,
-    momentum: momentum ?? 0.9,
-    weightDecay: weightDecay ?? 5e-4,
-    formulation: formulation ?? "paper",
-  });
+  // SGD's own defaults (momentum 0.9, weight decay 5e-4, the paper's rule) fill the gaps.
+  const optimizer = SGD.forModule(options.model, { lr, momentum, weightDecay, formulation });
   const scheduler = new ReduceLROnPlateau(optimizer, {
     patience: 2,
     metricName: "val top-1 error",

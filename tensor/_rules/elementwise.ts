@@ -7,7 +7,7 @@
 
 import type { RawTensor } from "../_core.ts";
 import { binary, reduce, unary, type UnaryOp } from "../_primitives.ts";
-import { sameShape } from "../_core.ts";
+import { sameShape } from "../shape.ts";
 import type { Context, Grads, Rule, Rules } from "./rule.ts";
 
 /** Disposes `temporaries` and returns `result` (computed from them before the call). */

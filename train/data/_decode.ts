@@ -194,9 +194,9 @@ export async function decodeImageBytes(
       ? await decodePngRgb(bytes, alpha)
       : await decodeJpegRgb(bytes, maxPixels);
   } catch (e) {
-    throw new Error(`${name}: cannot decode ${format.toUpperCase()}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    // The decoders' messages may end in a colon with nothing after it.
+    const reason = (e as Error).message.replace(/[\s:]+$/, "") || "corrupt data";
+    throw new Error(`${name}: cannot decode ${format.toUpperCase()}: ${reason}`, { cause: e });
   }
   if (
     img.width !== dims.width || img.height !== dims.height ||

@@ -188,7 +188,7 @@ const overfitting = (paper: string): Measure => ({
 export const CLAIMS: Readonly<Record<ClaimId, Claim>> = {
   relu: {
     id: "relu",
-    title: "ReLU against tanh (Figure 1)",
+    title: "ReLU against tanh",
     section: "§3.1, Figure 1",
     statement: "a four-layer CNN with ReLUs reaches 25% training error on CIFAR-10 six times " +
       "faster than the same network with tanh units",

@@ -80,7 +80,10 @@ export interface ExperimentOptions {
   data: string;
   /** The set's folder. */
   dir: string;
-  /** Everything that defines the runs (preset, data, recipe): a resume must match it. */
+  /**
+   * Everything that defines the runs (preset, data, recipe): a resume must match it. (The
+   * target may change: it re-measures the same runs.)
+   */
   settings: Record<string, unknown>;
   /** Trains one run to `epochs` (or continues it). */
   train(run: ArmRun): Promise<ArmRunOutcome>;
@@ -342,8 +345,9 @@ async function checkManifest(options: ExperimentOptions): Promise<void> {
   }
   const before: Record<string, unknown> = JSON.parse(existing);
   const now: Record<string, unknown> = { ...manifest };
+  // The target only reads the runs' curves: another one re-measures the same runs.
   const changed = Object.keys({ ...before, ...now }).filter((k) =>
-    JSON.stringify(before[k]) !== JSON.stringify(now[k])
+    k !== "target" && JSON.stringify(before[k]) !== JSON.stringify(now[k])
   );
   if (changed.length > 0) {
     throw new ExperimentMismatchError(
@@ -351,4 +355,5 @@ async function checkManifest(options: ExperimentOptions): Promise<void> {
         `${EXPERIMENT_JSON}): use another output folder, or the same settings to resume`,
     );
   }
+  if (before.target !== now.target) await writeFileAtomic(path, text);
 }
