@@ -67,6 +67,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const r = await interrupt(["train", ...run(1), "--run-dir", runDir], signal, 1);
     assert.equal(r.code, STATUS[signal], `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`${signal}: finishing this step and writing a checkpoint`));
+    assert.doesNotMatch(r.stdout, /\n\n/, "a log (not a terminal) gets no blank lines");
     const batch = interruptedAt(r.stdout, 1);
     const ckpt = await latest(runDir);
     assert.equal(ckpt.reason, "interrupt");
