@@ -23,6 +23,14 @@ export interface StopSignals extends Disposable {
   readonly received: StopSignal | null;
 }
 
+/**
+ * A new line on a terminal, where the signal's message follows the live progress line (and the
+ * `^C` the terminal echoed); nothing in a log, whose lines are already ended.
+ */
+function breakLine(): string {
+  return Deno.stdout.isTerminal() ? "\n" : "";
+}
+
 /** Starts listening for SIGINT, SIGTERM and SIGHUP (see the module doc). */
 export function stopOnSignals(): StopSignals {
   const controller = new AbortController();
@@ -31,12 +39,12 @@ export function stopOnSignals(): StopSignals {
   for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
     const onSignal = () => {
       if (received !== null) {
-        console.log(`\n${name} again: quitting now; the last checkpoint is intact`);
+        console.log(`${breakLine()}${name} again: quitting now; the last checkpoint is intact`);
         Deno.exit(STOP_SIGNALS[name]);
       }
       received = name;
       console.log(
-        `\n${name}: finishing this step and writing a checkpoint (again to quit at once)`,
+        `${breakLine()}${name}: finishing this step and writing a checkpoint (again to quit at once)`,
       );
       controller.abort();
     };

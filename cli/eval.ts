@@ -5,9 +5,10 @@
  */
 
 import { join } from "node:path";
-import { loadCheckpoint } from "../nn/checkpoint.ts";
+import { checkedCheckpoint, loadModelCheckpoint } from "../nn/checkpoint.ts";
+import type { Module } from "../nn/module.ts";
 import { readSafetensorsFile } from "../nn/safetensors.ts";
-import { loadTrainingCheckpoint, STATE_FILE } from "../train/checkpoint.ts";
+import { loadModelWeights, loadTrainingCheckpoint, STATE_FILE } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { parseRunConfig, readRunConfig, type RunConfig } from "./_config.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
@@ -44,7 +45,7 @@ async function runEval(values: Values): Promise<number> {
   const cmd = "eval";
   const path = str(values, "checkpoint");
   if (!path) throw new UsageError("--checkpoint is required", cmd);
-  const { config, weights } = await checkpointToEvaluate(path, cmd);
+  const { config, weights, load } = await checkpointToEvaluate(path, cmd);
   const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1 }) ??
     config.batchSize;
   const devicesCount = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ??
@@ -54,7 +55,7 @@ async function runEval(values: Values): Promise<number> {
   const devices = await acquireDevices(devicesCount, str(values, "adapter"), cmd);
   const splits = await loadDataSplits(data);
   const model = buildModel(config, devices);
-  await loadCheckpoint(weights, model);
+  await load(model);
   const aug = augmentations(config, splits);
   const tenCrop = values["ten-crop"] === true;
   console.log(`evaluating ${weights} on ${splits.description}${tenCrop ? ", ten crops" : ""}`);
@@ -73,14 +74,15 @@ async function runEval(values: Values): Promise<number> {
 }
 
 /**
- * The run configuration and the weights file of `--checkpoint`: a run folder (its latest good
- * checkpoint), one checkpoint folder of a run, or a model `.safetensors` written by training
- * (which carries the configuration in its metadata).
+ * The run configuration, the weights file and their loader of `--checkpoint`: a run folder
+ * (its latest good checkpoint), one checkpoint folder of a run, or a model `.safetensors`
+ * written by training (which carries the configuration in its metadata). The weights file is
+ * read once.
  */
 async function checkpointToEvaluate(
   path: string,
   cmd: string,
-): Promise<{ config: RunConfig; weights: string }> {
+): Promise<{ config: RunConfig; weights: string; load: (model: Module) => Promise<unknown> }> {
   if (await isDir(path)) {
     const runConfig = await readRunConfig(path);
     if (runConfig === null && !(await isFile(join(path, STATE_FILE)))) {
@@ -92,21 +94,32 @@ async function checkpointToEvaluate(
     }
     const ckpt = await loadTrainingCheckpoint(path);
     return {
-      config: runConfig ?? await configInMetadata(ckpt.modelPath, cmd),
+      config: runConfig ?? configInMetadata(ckpt.model.metadata.config, ckpt.modelPath, cmd),
       weights: ckpt.modelPath,
+      load: (model) => loadModelWeights(ckpt, model),
     };
   }
-  if (await isFile(path)) return { config: await configInMetadata(path, cmd), weights: path };
+  if (await isFile(path)) {
+    const contents = await readSafetensorsFile(path);
+    return {
+      config: configInMetadata(contents.metadata.config, path, cmd),
+      weights: path,
+      load: (model) => loadModelCheckpoint(checkedCheckpoint(contents, path), path, model),
+    };
+  }
   throw new UsageError(`--checkpoint ${path}: no such file or folder`, cmd);
 }
 
-/** The run configuration a model file written by training carries in its metadata. */
-async function configInMetadata(weights: string, cmd: string): Promise<RunConfig> {
-  const { metadata } = await readSafetensorsFile(weights);
-  if (!metadata.config) {
+/**
+ * The run configuration a model file written by training carries in its metadata: `config`
+ * as stored (JSON text) or as parsed.
+ */
+function configInMetadata(config: unknown, weights: string, cmd: string): RunConfig {
+  if (config === undefined || config === "") {
     throw new UsageError(`--checkpoint ${weights}: no run configuration in its metadata`, cmd);
   }
-  return parseRunConfig(metadata.config, `${weights} (metadata "config")`);
+  const text = typeof config === "string" ? config : JSON.stringify(config);
+  return parseRunConfig(text, `${weights} (metadata "config")`);
 }
 
 /** The `eval` command. */

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_CHECKPOINTS_KEPT } from "../train/checkpoint.ts";
 import { createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
@@ -133,8 +134,8 @@ Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exi
 status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
 checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
 
-/** Checkpoints kept per run (the trainer's default), plus the one being written. */
-const CHECKPOINTS_ON_DISK = 3;
+/** Checkpoints on disk at once: those a run keeps, plus the one being written. */
+const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;
 
 /**
  * `train --profile`: one training step of the configured model and batch (the paper's SGD on
@@ -149,12 +150,8 @@ async function profileOneStep(
   const shape = [n, 3, side, side];
   const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
   const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
-  const sgd = new SGD({
-    params: model.parameters(),
-    lr: config.lr,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-  });
+  const { lr, momentum, weightDecay, formulation } = config;
+  const sgd = SGD.forModule(model, { lr, momentum, weightDecay, formulation });
   model.train();
   const device = devices[0];
   const step = () =>

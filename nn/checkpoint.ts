@@ -10,6 +10,7 @@ import {
   entryToFloat32,
   findNonFinite,
   readSafetensorsFile,
+  type SafetensorsContents,
   SafetensorsError,
   type TensorEntry,
   writeSafetensorsFile,
@@ -165,6 +166,32 @@ export async function loadCheckpoint(
       cause: error,
     });
   }
+  return await loadModelCheckpoint(
+    checkedCheckpoint(contents, path, options),
+    path,
+    model,
+    options,
+  );
+}
+
+/** A model checkpoint checked by {@link checkedCheckpoint}, ready to load. */
+export interface ModelCheckpoint {
+  /** The state dict, on the host. */
+  state: Record<string, HostTensor>;
+  /** The metadata (JSON values parsed). */
+  metadata: CheckpointMetadata;
+}
+
+/**
+ * Checks a decoded checkpoint file (floating-point tensors only; finite unless allowed) and
+ * converts it for {@link loadModelCheckpoint}; errors name `path`. For a caller that already
+ * holds the file's contents (a training checkpoint checked before it is resumed from).
+ */
+export function checkedCheckpoint(
+  contents: SafetensorsContents,
+  path: string,
+  options: Pick<LoadCheckpointOptions, "allowNonFinite"> = {},
+): ModelCheckpoint {
   const { tensors, metadata } = contents;
   const badTypes = Object.entries(tensors).filter(([, e]) => !FLOAT_DTYPES.has(e.dtype));
   if (badTypes.length > 0) {
@@ -173,16 +200,29 @@ export async function loadCheckpoint(
   }
   const bad = options.allowNonFinite ? null : nonFiniteSummary(tensors);
   if (bad) throw new NonFiniteCheckpointError(`${path}: non-finite values (NaN or ±∞) in ${bad}`);
-  const dict: Record<string, HostTensor> = {};
+  const state: Record<string, HostTensor> = {};
   for (const [name, entry] of Object.entries(tensors)) {
-    dict[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+    state[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
+  return { state, metadata: parseMetadata(metadata) };
+}
+
+/**
+ * Loads a {@link checkedCheckpoint} into `model` (names and shapes checked first: a mismatch
+ * leaves the model untouched) and returns its metadata; errors name `path`.
+ */
+export async function loadModelCheckpoint(
+  checkpoint: ModelCheckpoint,
+  path: string,
+  model: Module,
+  options: Pick<LoadCheckpointOptions, "strict"> = {},
+): Promise<CheckpointMetadata> {
   try {
-    await model.loadStateDict(dict, { strict: options.strict ?? true });
+    await model.loadStateDict(checkpoint.state, { strict: options.strict ?? true });
   } catch (error) {
     throw new CheckpointError(`${path}: ${(error as Error).message}`, { cause: error });
   }
-  return parseMetadata(metadata);
+  return checkpoint.metadata;
 }
 
 /**

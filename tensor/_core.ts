@@ -120,9 +120,7 @@ export class RawTensor implements Described {
 
   /** Whether the elements are laid out row-major with no gaps or offset. */
   get isContiguous(): boolean {
-    if (this.offset !== 0) return false;
-    const expected = contiguousStrides(this.shape);
-    return this.strides.every((s, i) => s === expected[i] || this.shape[i] === 1);
+    return this.offset === 0 && isDense(this.shape, this.strides);
   }
 
   /** Another view of the same storage (a new reference). */
@@ -141,6 +139,12 @@ export class RawTensor implements Described {
     this.#disposed = true;
     this.#storage.drop();
   }
+}
+
+/** Whether `shape` read with `strides` is one run of consecutive elements (any offset). */
+export function isDense(shape: readonly number[], strides: readonly number[]): boolean {
+  const expected = contiguousStrides(shape);
+  return shape.every((d, i) => d === 1 || strides[i] === expected[i]);
 }
 
 /** A new, uninitialised contiguous raw tensor (primitives fill it). */

@@ -19,8 +19,8 @@ import { matmul as matmulKernel } from "../kernels/matmul.ts";
 import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
 import { type Distribution, fillRandom, type RandomStream } from "../kernels/random.ts";
 import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
-import { empty, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
-import { broadcastShapes, contiguousStrides, type DType, numel, ShapeError } from "./shape.ts";
+import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
+import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
 export type { BinaryOp, UnaryOp } from "../kernels/elementwise.ts";
 export type { ReduceOp } from "../kernels/reduce.ts";
@@ -92,12 +92,6 @@ export function copyInto(src: RawTensor, dst: RawTensor, at: number): void {
   );
 }
 
-/** Whether `shape` read with `strides` is one run of consecutive elements (any offset). */
-function isDense(shape: readonly number[], strides: readonly number[]): boolean {
-  const expected = contiguousStrides(shape);
-  return shape.every((d, i) => d === 1 || strides[i] === expected[i]);
-}
-
 /** Writes host data into `dst` (contiguous, same element count) in place. */
 export function write(dst: RawTensor, data: Float32Array | Int32Array): void {
   dst.device.write(dst.buffer, data, dst.offset * 4);
@@ -113,15 +107,10 @@ export function place(part: RawTensor, shape: readonly number[], at: number): Ra
 /** A contiguous copy of `x` broadcast to `shape`. */
 export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
   const shift = shape.length - x.rank;
-  const fail = () => new ShapeError(`broadcastTo: cannot broadcast [${x.shape}] to [${shape}]`);
-  if (shift < 0) throw fail();
-  const strides = shape.map((d, axis) => {
-    const own = axis - shift;
-    if (own < 0 || x.shape[own] === 1) return 0;
-    if (x.shape[own] !== d) throw fail();
-    return x.strides[own];
-  });
-  const view = x.view(shape, strides, x.offset);
+  if (shift < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[i + shift])) {
+    throw new ShapeError(`broadcastTo: cannot broadcast [${x.shape}] to [${shape}]`);
+  }
+  const view = x.view(shape, broadcastStrides(x, shape), x.offset);
   const out = contiguous(view);
   view.dispose();
   return out;
@@ -147,17 +136,18 @@ export function binary(a: RawTensor, b: RawTensor, op: BinaryOp): RawTensor {
   return out;
 }
 
-/** The strides a tensor is read with when broadcast to `shape` (0 along broadcast axes). */
+/** A tensor as a kernel reads it broadcast to `shape`: its buffer, offset and strides. */
 function operand(t: RawTensor, shape: readonly number[]) {
+  return { buffer: t.buffer, offset: t.offset, strides: broadcastStrides(t, shape) };
+}
+
+/** The strides that view `t` as `shape` it broadcasts to: 0 along its new and size-1 axes. */
+function broadcastStrides(t: RawTensor, shape: readonly number[]): number[] {
   const shift = shape.length - t.rank;
-  return {
-    buffer: t.buffer,
-    offset: t.offset,
-    strides: shape.map((_, axis) => {
-      const own = axis - shift;
-      return own < 0 || t.shape[own] === 1 ? 0 : t.strides[own];
-    }),
-  };
+  return shape.map((_, axis) => {
+    const own = axis - shift;
+    return own < 0 || t.shape[own] === 1 ? 0 : t.strides[own];
+  });
 }
 
 /**

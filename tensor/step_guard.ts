@@ -143,7 +143,7 @@ export class StepGuard {
 
   /** One staging buffer per device's flag, kept across steps. */
   #staging(): StagingBuffer[] {
-    const devices = [this.device, ...this.#flags.keys()];
+    const devices = this.devices;
     if (this.#flagStaging.length !== devices.length) {
       for (const s of this.#flagStaging) s.destroy();
       this.#flagStaging = devices.map((d) => new StagingBuffer(d, "step flag"));

@@ -2,8 +2,6 @@
  * Running the command line as a subprocess, for the CLI tests.
  */
 
-import { join } from "node:path";
-
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 /** What a finished run printed, and its exit status. */
@@ -70,38 +68,6 @@ export function startCli(args: string[]): RunningCli {
       return { code, stdout, stderr };
     },
   };
-}
-
-/** A run folder's checkpoint pointer, or null before its first checkpoint (written atomically). */
-export async function checkpointPointer(
-  runDir: string,
-): Promise<{ latest: string; epochsDone: number } | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
-/**
- * Waits until a running `train` has ended epoch `epoch` and written its checkpoint (the pointer
- * names it): a signal sent then lands in the next epoch whatever the hardware's speed, where a
- * fixed wait would miss the run on a fast GPU or come before training on a slow one. False if
- * the run ends first.
- */
-export async function epochCheckpointed(
-  run: RunningCli,
-  runDir: string,
-  epoch: number,
-): Promise<boolean> {
-  let exited = false;
-  run.child.status.then(() => exited = true);
-  if (!await run.waitFor(new RegExp(`^epoch ${epoch}: `, "m"))) return false;
-  while (!exited && (await checkpointPointer(runDir))?.epochsDone !== epoch) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return !exited;
 }
 
 /** Asserts-friendly: whether `stderr` is one `error:` line (plus an optional `hint:` line). */

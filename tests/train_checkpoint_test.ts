@@ -24,6 +24,8 @@ import {
 import { SGD } from "../train/sgd.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { train } from "../train/train.ts";
+import { Trainer } from "../train/trainer.ts";
+import { resumeFrom } from "../train/checkpoints.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { Flatten } from "../nn/flatten.ts";
 
@@ -349,6 +351,26 @@ Deno.test("a version-1 run (from before the state format's version 2) resumes; a
   assert.deepEqual(result.rows.map((r) => r.epoch), [1, 2, 3]);
   assert.equal(result.rows[2].lr, v1.optimizer.groups[0].lr);
   assert.equal((await loadTrainingCheckpoint(runDir)).state.version, 2);
+
+  // An optimiser whose parameters are named otherwise: the error names the checkpoint.
+  const other = net();
+  const renamed = new SGD({ params: other.parameters(), names: ["w", "b"], lr: 0.05 });
+  const trainer = new Trainer({
+    model: other,
+    optimizer: renamed,
+    trainData,
+    epochs: 4,
+    batchSize: 8,
+  });
+  const again = await loadTrainingCheckpoint(runDir);
+  await assert.rejects(
+    resumeFrom(trainer, again),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      e.message === `${again.dir}: SGD.loadStateDict: group 0 has different parameters`,
+  );
+  trainer.dispose();
+  renamed.dispose();
 
   // A version this library does not know: one error naming the file; no fallback.
   const latest = join(runDir, ckptName);

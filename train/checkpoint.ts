@@ -32,9 +32,10 @@ import {
   type TensorEntry,
 } from "../nn/safetensors.ts";
 import {
+  checkedCheckpoint,
   CheckpointError,
   type CheckpointMetadata,
-  loadCheckpoint,
+  loadModelCheckpoint,
   NonFiniteCheckpointError,
   nonFiniteSummary,
   requireFinite,
@@ -57,6 +58,8 @@ export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Everything else inside a checkpoint. */
 export const STATE_FILE = "state.json";
+/** Complete checkpoints a run keeps by default (the newest included). */
+export const DEFAULT_CHECKPOINTS_KEPT = 2;
 
 /** `state.json` of a checkpoint. */
 export interface TrainingState extends LoopState {
@@ -136,7 +139,7 @@ export async function saveTrainingCheckpoint(
   options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
   const write = options.writeFile ?? writeFileAtomic;
-  const keepCount = Math.max(1, options.keep ?? 2);
+  const keepCount = Math.max(1, options.keep ?? DEFAULT_CHECKPOINTS_KEPT);
   const root = join(runDir, CHECKPOINTS_DIR);
   await Deno.mkdir(root, { recursive: true });
   const { state: tensors, ...optimizer } = what.optimizer;
@@ -194,8 +197,13 @@ export interface LoadedCheckpoint {
   state: TrainingState;
   /** The optimiser's state dict, its tensors on the host, for `Optimizer.loadStateDict`. */
   optimizer: OptimizerStateDict<ParamGroupState, HostTensor>;
-  /** The model weights (`model.safetensors`); load them with {@link loadModelWeights}. */
+  /** The model weights' file (`model.safetensors`). */
   modelPath: string;
+  /**
+   * Its contents, read and checked once (floating point, finite): the state dict and the
+   * metadata; load them with {@link loadModelWeights}.
+   */
+  model: { state: Record<string, HostTensor>; metadata: CheckpointMetadata };
 }
 
 /**
@@ -413,9 +421,17 @@ async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> 
     tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
   }
   const modelPath = join(ckptDir, MODEL_FILE);
-  const model = await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes));
-  checkFinite(model.tensors, modelPath);
-  return { dir: ckptDir, state, optimizer: { ...state.optimizer, state: tensors }, modelPath };
+  const model = checkedCheckpoint(
+    await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes)),
+    modelPath,
+  );
+  return {
+    dir: ckptDir,
+    state,
+    optimizer: { ...state.optimizer, state: tensors },
+    modelPath,
+    model,
+  };
 }
 
 /** Reads `path` and parses it; a missing or unparsable file is a CheckpointError naming it. */
@@ -460,7 +476,7 @@ export function loadModelWeights(
   ckpt: LoadedCheckpoint,
   model: Module,
 ): Promise<CheckpointMetadata> {
-  return loadCheckpoint(ckpt.modelPath, model);
+  return loadModelCheckpoint(ckpt.model, ckpt.modelPath, model);
 }
 
 /** Reads a state dict's tensors back to the host (disposing them) as safetensors entries. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { NonFiniteCheckpointError } from "../nn/checkpoint.ts";
+import { CheckpointError, NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import { removeStaleTemps } from "../nn/_atomic.ts";
 import { plural } from "./_format.ts";
 import type { TrainerCallback, TrainerContext } from "./callback.ts";
@@ -132,7 +132,12 @@ export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint
     }
   }
   await loadModelWeights(ckpt, trainer.model);
-  await trainer.optimizer.loadStateDict(ckpt.optimizer);
+  try {
+    await trainer.optimizer.loadStateDict(ckpt.optimizer);
+  } catch (error) {
+    // The optimiser's message says what differs; the checkpoint it came from is named here.
+    throw new CheckpointError(`${ckpt.dir}: ${(error as Error).message}`, { cause: error });
+  }
   for (const c of trainer.callbacks) {
     if (c.name !== undefined && c.loadStateDict) c.loadStateDict(state.callbacks[c.name]);
   }

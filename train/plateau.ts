@@ -14,6 +14,7 @@
 
 import type { EpochEnd, TrainerCallback, TrainerContext } from "./callback.ts";
 import type { EpochMetrics } from "./run_log.ts";
+import { formatLr } from "./_format.ts";
 
 /** What the scheduler needs of an optimiser: its groups' learning rates (any `Optimizer`). */
 export interface LearningRateGroups {
@@ -23,7 +24,6 @@ export interface LearningRateGroups {
 
 /** A metric of an epoch's row that a scheduler can follow. */
 export type MonitoredMetric = Exclude<keyof EpochMetrics, "epoch" | "step" | "lr">;
-import { formatLr } from "./_format.ts";
 
 /** How an improvement is measured against the best value seen so far. */
 export type ThresholdMode = "rel" | "abs";

@@ -5,6 +5,12 @@
  * With a `StepGuard`, every update is first checked on the GPU (`sgdCheck`) and all of them
  * are skipped when the loss, a gradient or an updated weight would be non-finite.
  *
+ * The check is a pass of its own, not folded into the update kernel: skipping the whole step
+ * needs every parameter's verdict before the first write (folded, a NaN in fc8's update would
+ * find conv1 already updated). It reads weight, velocity and gradient once more: for the
+ * paper's 61 M parameters about 0.7 GB and 16 dispatches a step, which at an H200's bandwidth
+ * is some 0.2 ms of its 50 ms step (estimated, not measured).
+ *
  * @module
  */
 

@@ -91,7 +91,8 @@ export function dataDifferences(then: DataFingerprint, now: DataFingerprint): st
     if (a.size[0] !== b.size[0] || a.size[1] !== b.size[1]) {
       out.push(`${name} image size: ${a.size.join("×")} then, ${b.size.join("×")} now`);
     }
-    const same = out.length === 0 || !out.some((s) => s.startsWith(name));
+    // Contents are compared only when nothing coarser already differs.
+    const same = !out.some((s) => s.startsWith(name));
     if (same && a.hash !== b.hash) {
       out.push(`${name} images or labels differ (same counts and classes, other contents)`);
     }

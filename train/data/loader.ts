@@ -341,15 +341,7 @@ export class DataLoader implements AsyncIterable<LoaderBatch> {
     const n = this.dataset.length;
     perm = new Uint32Array(n);
     for (let i = 0; i < n; i++) perm[i] = i;
-    if (this.shuffle) {
-      const rng = new Rng(this.seed, 1, epoch);
-      for (let i = n - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        const t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-      }
-    }
+    if (this.shuffle) new Rng(this.seed, 1, epoch).shuffle(perm);
     // Keep only the epochs that can still be asked for (current and the next).
     for (const e of this.#perms.keys()) if (e < this.#epoch) this.#perms.delete(e);
     this.#perms.set(epoch, perm);

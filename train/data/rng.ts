@@ -156,6 +156,27 @@ export class Rng {
   }
 
   /**
+   * Shuffles `items` in place and returns them: Fisher–Yates, drawing `int(i + 1)` for each
+   * index `i` from the last down to 1 (the data loader's epoch orders and the balanced subsets
+   * both come from it).
+   *
+   * @example
+   * ```ts
+   * import { Rng } from "./rng.ts";
+   * console.log(new Rng(7).shuffle([1, 2, 3, 4])); // the same order for every Rng(7)
+   * ```
+   */
+  shuffle<T extends { length: number; [index: number]: unknown }>(items: T): T {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const swapped = items[i];
+      items[i] = items[j];
+      items[j] = swapped;
+    }
+    return items;
+  }
+
+  /**
    * A uniform float in [lo, hi).
    *
    * @example

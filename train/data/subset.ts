@@ -35,9 +35,9 @@ export function balancedIndices(
   const byClass: number[][] = Array.from({ length: numClasses }, () => []);
   for (let i = 0; i < labels.length; i++) byClass[labels[i]].push(i);
   const rng = new Rng(seed, 0x5eb5e7);
-  for (const members of byClass) shuffle(members, rng);
+  for (const members of byClass) rng.shuffle(members);
   // Round robin over the classes in a random order: balanced up to what each class holds.
-  const order = shuffle(Array.from({ length: numClasses }, (_, c) => c), rng);
+  const order = rng.shuffle(Array.from({ length: numClasses }, (_, c) => c));
   const picked: number[] = [];
   const taken = new Array<number>(numClasses).fill(0);
   const target = Math.min(size, labels.length);
@@ -48,14 +48,6 @@ export function balancedIndices(
     }
   }
   return picked.sort((a, b) => a - b);
-}
-
-function shuffle<T>(items: T[], rng: Rng): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
 }
 
 /**
