@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { Device } from "../kernels/device.ts";
+import { autotune } from "../kernels/autotune.ts";
+
 /** One measurement. */
 export interface Timing {
   /** Mean milliseconds per iteration. */
@@ -36,6 +39,15 @@ export async function timeGpu(
     iterations += more;
   }
   return { ms: elapsed / iterations, iterations };
+}
+
+/**
+ * Waits for `device`, first tuning the shapes the warm-up met (where tuning is on), so the
+ * timed runs use the autotuner's choices and no tuning runs among them.
+ */
+export async function tunedSync(device: Device): Promise<void> {
+  await autotune(device);
+  await device.sync();
 }
 
 /** GFLOP/s of `flops` floating-point operations done in `ms` milliseconds. */

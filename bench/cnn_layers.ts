@@ -13,7 +13,7 @@ import { maxPool2d, maxPool2dBackward, type Pool2dGeometry } from "../kernels/ma
 import { lrn, lrnBackward } from "../kernels/lrn.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
-import { gflops, timeGpu } from "./_timing.ts";
+import { gflops, timeGpu, tunedSync } from "./_timing.ts";
 
 /** One row of the layer table. */
 export interface LayerResult {
@@ -88,7 +88,7 @@ export async function benchLayers(device: Device, batch: number): Promise<LayerR
   const results: LayerResult[] = [];
   const iterations = device.isSoftware ? 1 : 10;
   const time = (body: () => void) =>
-    timeGpu(body, () => device.sync(), { iterations, minMs: device.isSoftware ? 0 : 200 });
+    timeGpu(body, () => tunedSync(device), { iterations, minMs: device.isSoftware ? 0 : 200 });
   for (const { name, g } of alexnetConvs(batch)) {
     const { outH, outW } = conv2dOutputSize(g);
     const x = randomBuffer(device, g.batch * g.inChannels * g.height * g.width, 1);

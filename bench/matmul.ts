@@ -8,7 +8,7 @@
 import type { Device } from "../kernels/device.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
-import { gflops, timeGpu } from "./_timing.ts";
+import { gflops, timeGpu, tunedSync } from "./_timing.ts";
 
 /** One matmul measurement. */
 export interface MatmulResult {
@@ -45,7 +45,7 @@ export async function benchMatmul(device: Device): Promise<MatmulResult[]> {
     fillRandom(device, b, c.k * c.n, { kind: "normal", mean: 0, std: 0.01 }, stream);
     const t = await timeGpu(
       () => matmul(device, { a, b, out, m: c.m, n: c.n, k: c.k, transB: c.transB }),
-      () => device.sync(),
+      () => tunedSync(device),
       { iterations: device.isSoftware ? 2 : 20, minMs: device.isSoftware ? 0 : 200 },
     );
     results.push({ ...c, ms: t.ms, gflops: gflops(2 * c.m * c.n * c.k, t.ms) });

@@ -34,3 +34,29 @@ export const FAULT_BYTES = 16;
 
 /** Turns the three words of a fault into its message. */
 export type FaultMessage = (words: readonly [number, number, number]) => string;
+
+/**
+ * The kinds of device-side check one device has handed out codes for: code `n` (from 1; 0
+ * means no fault) is the `n`-th kind asked for, and its message turns the fault words into text.
+ */
+export class FaultKinds {
+  #codes = new Map<string, number>();
+  #messages: FaultMessage[] = [];
+
+  /** The code of `kind`, given on first use. */
+  code(kind: string, message: FaultMessage): number {
+    let code = this.#codes.get(kind);
+    if (code === undefined) {
+      this.#messages.push(message);
+      code = this.#messages.length;
+      this.#codes.set(kind, code);
+    }
+    return code;
+  }
+
+  /** The text of the fault a kernel recorded: its code, then its three words. */
+  describe(fault: Uint32Array): string {
+    const message = this.#messages[fault[0] - 1];
+    return message ? message([fault[1], fault[2], fault[3]]) : `kernel fault ${fault[0]}`;
+  }
+}

@@ -252,9 +252,9 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
 
 /**
  * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.
- * The text depends only on the tile, the stride and kernel width along x (which shape the
- * unrolled column window), the number of phases per axis and the bias/ReLU flags: every size,
- * offset and phase constant is a uniform.
+ * The text depends only on the tile, the strides and the kernel width along x (which shape the
+ * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU
+ * flags: every size, offset and phase constant is a uniform.
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
@@ -296,7 +296,6 @@ function directConvWgsl(
     inSample: p.inSample,
     inShift: p.inShift,
     groupIn: p.reduce * p.inH * p.inW,
-    strideY: p.strideY,
     kernelW: p.kernelW,
     tapStepY: p.tapStepY,
     tapStepX: p.tapStepX,
@@ -378,7 +377,8 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
   g = rest / (${U.blocksC} * ${U.batch});
   let tapsY = ${py("taps")};
   let tapsX = ${px("taps")};
-  let sy = ${U.strideY};
+  // The strides shape the row and column loops (a literal lets the compiler unroll them).
+  let sy = ${p.strideY}u;
   let py0 = uy0 * sy + ${py("origin")};
   let px0 = ux0 * ${p.strideX}u + ${px("origin")};
   let wy0 = ${py("tapFirst")};
