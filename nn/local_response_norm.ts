@@ -71,9 +71,7 @@ export class LocalResponseNorm extends Module {
     const groupSize = this.groupSize ?? channels;
     if (channels % groupSize !== 0) {
       throw new RangeError(
-        `LocalResponseNorm: ${
-          plural(channels, "channel")
-        } cannot be split into groups of ${groupSize}`,
+        `LocalResponseNorm: ${plural(channels, "channel")}, not groups of ${groupSize}`,
       );
     }
     return lrn(x, {
