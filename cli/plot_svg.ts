@@ -376,24 +376,23 @@ function textWidth(text: string, fontSize: number): number {
   return text.length * fontSize * 0.6;
 }
 
+/**
+ * The epoch axis: from the first plotted epoch (1 for a new run, later for a window of a long
+ * one) to the last, the first labelled, then round steps; a tick too close to the first is
+ * dropped so labels do not collide.
+ */
 function xScale(epochs: number[]): Scale {
   if (epochs.length === 0) return { min: 0, max: 1, ticks: [0, 1], decimals: 0 };
-  let min = Math.min(...epochs);
-  let max = Math.max(...epochs);
-  // One epoch: centre it in a window of whole epochs rather than divide by zero.
-  if (min === max) {
-    min -= 1;
-    max += 1;
+  const first = Math.min(...epochs);
+  const last = Math.max(...epochs);
+  // One epoch: its point centred in a window one epoch wide, rather than divide by zero.
+  if (first === last) return { min: first - 0.5, max: last + 0.5, ticks: [first], decimals: 0 };
+  const step = Math.max(1, niceStep((last - first) / 8));
+  const ticks = [first];
+  for (let t = (Math.floor(first / step) + 1) * step; t <= last + 1e-9; t += step) {
+    if (t - first >= step / 2) ticks.push(t);
   }
-  let step = Math.max(1, niceStep((max - min) / 8));
-  // Runs starting near epoch 0 read better with the origin on the axis.
-  if (min > 0 && min <= step) {
-    min = 0;
-    step = Math.max(1, niceStep((max - min) / 8));
-  }
-  const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + 1e-9; t += step) ticks.push(t);
-  return { min, max, ticks, decimals: 0 };
+  return { min: first, max: last, ticks, decimals: decimalsFor(ticks) };
 }
 
 function yScale(values: number[], clampMin?: number, clampMax?: number): Scale {

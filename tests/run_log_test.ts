@@ -206,6 +206,22 @@ Deno.test("training plot SVG", async (t) => {
     assert.ok(svg.includes(">lr 0.001<"));
   });
 
+  await t.step("the epoch axis starts at the first plotted epoch, labelled", () => {
+    /** The x-axis tick labels, left to right. */
+    const xTicks = (svg: string) =>
+      [...svg.matchAll(
+        /<text x="[\d.]+" y="[\d.]+" text-anchor="middle" font-size="11" [^>]*>(\d+)</g,
+      )]
+        .map((m) => Number(m[1]));
+    const ticks = xTicks(renderTrainingSvg(Array.from({ length: 8 }, (_, i) => row(i + 1))));
+    // Two panels, each from epoch 1 (not 0) to 8.
+    assert.deepEqual(ticks, [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const long = xTicks(renderTrainingSvg(Array.from({ length: 90 }, (_, i) => row(i + 1))));
+    assert.deepEqual(long.slice(0, long.length / 2), [1, 20, 40, 60, 80]);
+    const later = xTicks(renderTrainingSvg([5, 6, 7].map((e) => row(e))));
+    assert.deepEqual(later.slice(0, 3), [5, 6, 7]);
+  });
+
   await t.step("a single epoch draws dots, not lines", () => {
     const svg = renderTrainingSvg([row(1)]);
     assertWellFormed(svg);
