@@ -19,9 +19,15 @@ export const SWITCH_OPTIONS: Specs = {
   towers: { type: "string" },
 };
 
-/** The switches' help lines. */
-export const SWITCH_HELP =
-  `Switches (the defaults are the paper's; see 'summary' for what each changes):
+/**
+ * The switches' help lines for `command`: `summary` shows what each switch changes in its own
+ * layer table; another command points to it.
+ */
+export function switchHelp(command: string): string {
+  const heading = command === "summary"
+    ? `the 'changed:' lines above the table say what\neach switch given changes`
+    : `'deno run -A cli.ts summary' with the same\nswitches shows what they change in the layer table`;
+  return `Switches (the defaults are the paper's; ${heading}):
   --activation relu|tanh  Nonlinearity after every layer but the last (default relu).
   --lrn on|off          Local response normalisation after conv1 and conv2 (default on;
                         the figure1 model: off).
@@ -30,6 +36,7 @@ export const SWITCH_HELP =
   --dropout <p>         Drop probability in fc6 and fc7 (default 0.5; 0 turns it off).
   --towers 1|2          Two towers (default), or one with half the kernels in conv1–conv4
                         (the paper's one-GPU comparison net; one device only).`;
+}
 
 /** The switches given on the command line (absent ones stay undefined: the model's default). */
 export function parseSwitches(values: Values, command: string): ArmSwitches {

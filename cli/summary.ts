@@ -13,7 +13,7 @@ import {
   describePlacement,
   modelOptions,
 } from "./_model.ts";
-import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
+import { SWITCH_OPTIONS, switchHelp } from "./_switches.ts";
 import { choice, type Command, number, type Specs, str, type Values } from "./_options.ts";
 
 const SUMMARY_OPTIONS: Specs = {
@@ -43,7 +43,7 @@ ${ADAPTER_HELP}
   --batch-size <n>      Batch size of the shapes (default 1).
   -h, --help            This help.
 
-${SWITCH_HELP}`;
+${switchHelp("summary")}`;
 
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";

@@ -18,7 +18,7 @@ import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
-import { SWITCH_HELP, SWITCH_OPTIONS } from "./_switches.ts";
+import { SWITCH_OPTIONS, switchHelp } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBeforeTraining, type StopSignal } from "./_signals.ts";
@@ -128,7 +128,7 @@ ${ADAPTER_HELP}
                         by kernel on the GPU (timestamp-query) and print the table.
   -h, --help            This help.
 
-${SWITCH_HELP}
+${switchHelp("train")}
 
 Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
 status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last

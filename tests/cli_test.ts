@@ -29,9 +29,10 @@ Deno.test("--help of the program and of every command", async () => {
       /--log-every/,
       /--data/,
       /--model/,
+      /'deno run -A cli\.ts summary' with the same\nswitches/,
     ],
     eval: [/--checkpoint/, /--ten-crop/],
-    summary: [/--model/, /--devices/],
+    summary: [/--model/, /--devices/, /the 'changed:' lines above the table/],
     prepare: [/--input/, /--output/, /--size/],
     bench: [/bench\/mod\.ts/],
     experiment: [/--claim/, /--preset/, /--out/],
@@ -41,6 +42,8 @@ Deno.test("--help of the program and of every command", async () => {
     assert.equal(r.code, 0, `${command} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^Usage: deno run -A cli\\.ts ${command}`));
     for (const p of patterns) assert.match(r.stdout, p, `${command} --help mentions ${p}`);
+    // Shared help text does not send the reader to the command they are reading about.
+    assert.doesNotMatch(r.stdout, new RegExp(`see '${command}'|'deno run -A cli\\.ts ${command}'`));
   }
 });
 
