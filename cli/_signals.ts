@@ -4,7 +4,7 @@
  * written atomically). The listeners are installed before the run folder is created, so a
  * signal during the setup (data, devices, model) stops the start cleanly instead of killing the
  * process mid-way: {@link StopSignals.during} abandons the setup step and the run folder is
- * removed.
+ * removed. `eval`, which writes nothing, stops at once the same way.
  *
  * @module
  */
@@ -25,7 +25,7 @@ export interface StopSignals extends Disposable {
   /** The first signal received, or null. */
   readonly received: StopSignal | null;
   /**
-   * A setup step, or a {@link StoppedBeforeTraining} rejection as soon as a signal arrives
+   * A setup step, or a {@link StoppedBySignal} rejection as soon as a signal arrives
    * (at once, if one already has). The step itself is abandoned, not undone: give it only work
    * that writes nothing the caller would have to clean up.
    */
@@ -34,14 +34,14 @@ export interface StopSignals extends Disposable {
   trainingStarts(): void;
 }
 
-/** A signal arrived before training started; the start was abandoned. */
-export class StoppedBeforeTraining extends Error {
+/** A signal arrived while {@link StopSignals.during} awaited a step; the step was abandoned. */
+export class StoppedBySignal extends Error {
   /** The signal. */
   readonly signalName: StopSignal;
 
   /** A stop by `signalName`. */
   constructor(signalName: StopSignal) {
-    super(`${signalName} before training started`);
+    super(`stopped by ${signalName}`);
     this.signalName = signalName;
   }
 }
@@ -60,7 +60,7 @@ export function stopOnSignals(): StopSignals {
   let received: StopSignal | null = null;
   let training = false;
   const stopped = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(new StoppedBeforeTraining(received!)));
+    controller.signal.addEventListener("abort", () => reject(new StoppedBySignal(received!)));
   });
   stopped.catch(() => {}); // Observed only while a setup step runs.
   const listeners: [StopSignal, () => void][] = [];

@@ -16,6 +16,7 @@ import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, ADAPTER_HELP, buildModel } from "./_model.ts";
 import { formatLoss, pct, plural, showsTop5 } from "../train/_format.ts";
+import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const EVAL_OPTIONS: Specs = {
@@ -39,9 +40,24 @@ const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1
   --ten-crop            The paper's ten patches, softmax averaged (default: centre crop).
   --devices 1|2         Placement (default: the run's).
 ${ADAPTER_HELP}
-  -h, --help            This help.`;
+  -h, --help            This help.
+
+Ctrl-C, SIGTERM or SIGHUP stops it at once (it writes nothing) with status 130, 143 or 129
+(128 + the signal's number).`;
 
 async function runEval(values: Values): Promise<number> {
+  // Eval writes nothing: a signal stops it at once, with one line and 128 + the signal's number.
+  using stop = stopOnSignals();
+  try {
+    return await stop.during(evaluateCheckpoint(values, stop.signal));
+  } catch (error) {
+    if (!(error instanceof StoppedBySignal)) throw error;
+    console.log(`${error.signalName}: eval stopped (it writes nothing)`);
+    return STOP_SIGNALS[error.signalName];
+  }
+}
+
+async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<number> {
   const cmd = "eval";
   const path = str(values, "checkpoint");
   if (!path) throw new UsageError("--checkpoint is required", cmd);
@@ -64,6 +80,7 @@ async function runEval(values: Values): Promise<number> {
     augment: aug.val,
     tenCrop,
     device: devices[0],
+    signal,
   });
   console.log(
     `validation: loss ${formatLoss(r.loss)}, top-1 error ${pct(r.top1)}` +

@@ -21,7 +21,7 @@ import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
 import { SWITCH_OPTIONS, switchHelp } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
-import { STOP_SIGNALS, stopOnSignals, StoppedBeforeTraining, type StopSignal } from "./_signals.ts";
+import { STOP_SIGNALS, stopOnSignals, StoppedBySignal, type StopSignal } from "./_signals.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
@@ -253,9 +253,9 @@ async function runTrain(values: Values): Promise<number> {
   } catch (error) {
     // A start that failed leaves no run folder; a run with a checkpoint keeps its folder.
     await folder.discard();
-    if (!(error instanceof StoppedBeforeTraining)) throw error;
+    if (!(error instanceof StoppedBySignal)) throw error;
     console.log(
-      `${error.message}: stopped; ` +
+      `${error.signalName} before training started: stopped; ` +
         (resumeDir ? `the run ${runDir} is as it was` : "nothing trained, no run folder kept"),
     );
     return STOP_SIGNALS[error.signalName];

@@ -123,6 +123,28 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
+Deno.test("a signal stops eval at once: one line, status 128 + n", async () => {
+  // A run with many validation images, so eval is still at work when the signal comes.
+  const runDir = join(root, "eval");
+  const trained = await cli(
+    "train",
+    ...tinySynthetic(16, 3000, 8),
+    "--epochs",
+    "1",
+    "--run-dir",
+    runDir,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const run = startCli(["eval", "--checkpoint", runDir]);
+  assert.ok(await run.waitFor(/^evaluating /m));
+  run.child.kill("SIGTERM");
+  const r = await run.finish();
+  assert.equal(r.code, 143, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /\nSIGTERM: eval stopped \(it writes nothing\)\n$/);
+  assert.doesNotMatch(r.stdout, /validation:/);
+  assert.equal(r.stderr, "");
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(root, { recursive: true });
 });

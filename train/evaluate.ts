@@ -5,6 +5,7 @@
  * @module
  */
 
+import { EventLoopTurns } from "./_event_loop.ts";
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/_autograd.ts";
@@ -53,6 +54,11 @@ export interface EvaluateOptions {
   device?: Device;
   /** Prefetched batches; default 2. */
   prefetch?: number;
+  /**
+   * Aborting it stops before the next batch: the evaluation rejects with its reason. With a
+   * signal the event loop is turned now and then, so that its listeners (Ctrl-C) run.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,11 +94,14 @@ export async function evaluate(
     crops: tenCrop ? "ten" : "center",
     prefetch: options.prefetch ?? 2,
   });
+  const turns = options.signal ? new EventLoopTurns() : null;
   const stats = new StepGuard(device);
   const start = performance.now();
   model.eval();
   try {
     for (let i = 0; i < loader.batchesPerEpoch; i++) {
+      await turns?.maybeTurn();
+      options.signal?.throwIfAborted();
       const batch = await loader.next();
       await noGrad(() =>
         tidy(async () => {
