@@ -40,7 +40,7 @@ export class RunFolder {
           "train",
         );
       }
-      for (let d = resolve(dir); !(await exists(d)); d = dirname(d)) created.unshift(d);
+      created.push(...(await missingFolders(dir)));
       try {
         await Deno.mkdir(dir, { recursive: true });
       } catch (error) {
@@ -93,6 +93,16 @@ export class RunFolder {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     for (const d of this.#created.toReversed()) await Deno.remove(d).catch(() => {});
   }
+}
+
+/**
+ * The folders of `dir`'s path that do not exist yet, outermost first: what creating it makes,
+ * and what undoing that removes.
+ */
+export async function missingFolders(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !(await exists(d)); d = dirname(d)) missing.unshift(d);
+  return missing;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,7 +4,8 @@
  * written atomically). The listeners are installed before the run folder is created, so a
  * signal during the setup (data, devices, model) stops the start cleanly instead of killing the
  * process mid-way: {@link StopSignals.during} abandons the setup step and the run folder is
- * removed. `eval`, which writes nothing, stops at once the same way.
+ * removed. `eval`, which writes nothing, stops at once the same way; `prepare` before its
+ * next image.
  *
  * @module
  */
@@ -67,7 +68,8 @@ export function stopOnSignals(): StopSignals {
   for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
     const onSignal = () => {
       if (received !== null) {
-        console.log(`${breakLine()}${name} again: quitting now; the last checkpoint is intact`);
+        const intact = training ? "; the last checkpoint is intact" : "";
+        console.log(`${breakLine()}${name} again: quitting now${intact}`);
         Deno.exit(STOP_SIGNALS[name]);
       }
       received = name;

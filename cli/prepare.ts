@@ -7,6 +7,8 @@
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { isDir } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
+import { STOP_SIGNALS, stopOnSignals } from "./_signals.ts";
+import { missingFolders } from "./_run_dir.ts";
 import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
 
 const PREPARE_OPTIONS: Specs = {
@@ -35,7 +37,10 @@ as shards with the mean image and the RGB PCA of the training pixels.
   -h, --help            This help.
 
 Prepare the training and validation folders separately, then train with
-  deno run -A cli.ts train --data <output-parent> (holding train/ and val/).`;
+  deno run -A cli.ts train --data <output-parent> (holding train/ and val/).
+
+Ctrl-C, SIGTERM or SIGHUP stops it before the next image with status 130, 143 or 129
+(128 + the signal's number), removing the output folder if this run created it.`;
 
 async function runPrepare(values: Values): Promise<number> {
   const cmd = "prepare";
@@ -47,7 +52,10 @@ async function runPrepare(values: Values): Promise<number> {
   const size = number(values, "size", cmd, { integer: true, min: 8, max: 4096 }) ?? 256;
   const shardSize = number(values, "shard-size", cmd, { integer: true, min: 1 }) ?? 1024;
   let last = 0;
-  const manifest = await prepareImageFolder({
+  // A signal stops it before the next image; an output folder this run made is removed.
+  using stop = stopOnSignals();
+  const [outermost] = await missingFolders(output);
+  const preparing = prepareImageFolder({
     input,
     output,
     size,
@@ -62,7 +70,20 @@ async function runPrepare(values: Values): Promise<number> {
         last = now;
       }
     },
+    signal: stop.signal,
   });
+  let manifest;
+  try {
+    manifest = await preparing;
+  } catch (error) {
+    if (stop.received === null) throw error;
+    if (outermost) await Deno.remove(outermost, { recursive: true }).catch(() => {});
+    console.log(
+      `${stop.received}: prepare stopped; ` +
+        (outermost ? `${output} removed` : `${output} is incomplete (no manifest): run it again`),
+    );
+    return STOP_SIGNALS[stop.received];
+  }
   console.log(
     `wrote ${plural(manifest.count, "image")} (${
       plural(manifest.classNames.length, "class", "classes")

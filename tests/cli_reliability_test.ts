@@ -12,7 +12,7 @@ import { encode as encodePng } from "npm:fast-png@8.0.0";
 import { encodeSafetensors, entryFromTypedArray } from "../nn/safetensors.ts";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
-import { cli, type CliResult, isOneErrorLine, tinySynthetic } from "./_cli.ts";
+import { cli, type CliResult, isOneErrorLine, startCli, tinySynthetic } from "./_cli.ts";
 
 const TINY_MODEL = ["--crop", "16", "--width", "0.0625", "--batch-size", "8"];
 
@@ -405,6 +405,20 @@ Deno.test("a learning rate that diverges: no checkpoint holds NaN, skipped steps
       assert.equal(ckpt.dir, join(runDir, "checkpoints", name), `--lr ${lr}: ${name} is finite`);
     }
   }
+});
+
+Deno.test("SIGINT during prepare: one line, status 130, the output folder it made removed", async () => {
+  await writeImageFolder(`${root}/many`, ["a", "b"], 300);
+  const output = `${root}/many-prepared/train`;
+  const run = startCli(["prepare", "--input", `${root}/many`, "--output", output]);
+  // The output folder appears once the input is listed, before the first image is read.
+  while (!(await exists(output))) await new Promise((resolve) => setTimeout(resolve, 5));
+  run.child.kill("SIGINT");
+  const r = await run.finish();
+  assert.equal(r.code, 130, `${r.stdout}\n${r.stderr}`);
+  assert.equal(r.stdout, `SIGINT: prepare stopped; ${output} removed\n`);
+  assert.equal(r.stderr, "");
+  assert.ok(!(await exists(`${root}/many-prepared`)), "no partial output");
 });
 
 Deno.test("cleanup", async () => {

@@ -95,6 +95,11 @@ export interface PrepareOptions extends DecodeOptions {
   log?: (message: string) => void;
   /** Called after each file. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Aborting it stops before the next image: the preparation rejects with its reason, and
+   * the output has no manifest (so it is never taken for prepared data).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -150,6 +155,7 @@ export async function prepareImageFolder(options: PrepareOptions): Promise<Shard
   };
 
   for (let i = 0; i < folder.files.length; i++) {
+    options.signal?.throwIfAborted();
     const img = await folder.read(i);
     options.onProgress?.(i + 1, folder.files.length);
     if (img === null) continue;
