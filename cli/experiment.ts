@@ -19,12 +19,14 @@ import {
   loadExperiment,
   runExperiment,
 } from "../train/experiment/runner.ts";
+import type { Device } from "../mod.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { train } from "../train/train.ts";
 import type { RunConfig } from "./_config.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import { measuredText, renderClaimSvg, renderReport } from "./_experiment_report.ts";
 import { acquireDevices, buildModel, heInit, modelGenerators } from "./_model.ts";
+import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import {
   choice,
   type Command,
@@ -117,8 +119,10 @@ const EXPERIMENT_HELP =
   `Runs the paper's claims as experiments: each claim is two arms that differ in one switch
 only (same data, same seeds, several seeds per arm), compared seed by seed. Writes
 RESULTS.md (the paper's claim | measured here | verdict | data, epochs, seeds) and one SVG
-of curves per claim into the output folder. Rerun the same command to resume an
-interrupted set: finished runs are kept, a run with a checkpoint continues from it.
+of curves per claim into the output folder. Ctrl-C, SIGTERM or SIGHUP finishes the current
+step, writes the run's checkpoint and exits with status 130, 143 or 129 (128 + the signal's
+number); a second signal quits at once. Rerun the same command to resume an interrupted
+set: finished runs are kept, a run with a checkpoint continues from it.
 
   --claim <id>          ${CLAIM_IDS.join(" | ")} | all (default all):
 ${CLAIM_IDS.map((id) => `                          ${id.padEnd(8)} ${CLAIMS[id].title}`).join("\n")}
@@ -229,8 +233,19 @@ async function runExperimentCommand(values: Values): Promise<number> {
   const out = str(values, "out") ?? join("runs", "experiments", presetName);
   const claims = claimArg === "all" ? CLAIM_IDS : [claimArg];
 
-  const [device] = await acquireDevices(1);
-  const splits = await loadDataSplits(data);
+  // As `train`: the signals first, so one during the setup (devices, data) stops it cleanly;
+  // the setup writes nothing, so nothing is left to undo.
+  using stop = stopOnSignals();
+  let device: Device;
+  let splits: DataSplits;
+  try {
+    [device] = await stop.during(acquireDevices(1));
+    splits = await stop.during(loadDataSplits(data));
+  } catch (error) {
+    if (!(error instanceof StoppedBySignal)) throw error;
+    console.log(`${error.signalName} before training started: stopped; nothing trained`);
+    return STOP_SIGNALS[error.signalName];
+  }
   const side = Math.min(splits.train.height, splits.train.width);
   if (preset.crop > side) {
     throw new UsageError(
@@ -245,60 +260,51 @@ async function runExperimentCommand(values: Values): Promise<number> {
   console.log(`data: ${description}`);
   console.log(`seeds: ${seeds.join(", ")}; output: ${out}`);
 
-  const controller = new AbortController();
-  const onSigint = () => {
-    console.log("\nCtrl-C: finishing this step, writing a checkpoint; rerun to resume");
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
-  try {
-    for (const id of claims) {
-      const claim = CLAIMS[id];
-      const sizes = claim.model === "figure1" ? preset.figure1 : preset.alexnet;
-      const setup: ClaimSetup = {
-        claim: id,
-        preset: presetName,
-        data,
-        crop: preset.crop,
-        width: width ?? sizes.width,
-        epochs: epochs ?? sizes.epochs,
-        lr: lr ?? sizes.lr,
-        batchSize: batchSize ?? preset.batchSize,
-        patience: preset.patience,
-        weightDecay: claim.regularized ? 5e-4 : 0,
-        logEvery,
-      };
-      const target = targetPct !== undefined ? targetPct / 100 : preset.figure1.target;
-      const { logEvery: _readbacks, ...settings } = setup;
-      console.log(
-        `\n${claim.title} (${claim.section}): ${claim.arms.map((a) => a.label).join(" vs ")}`,
-      );
-      const started = performance.now();
-      const { result } = await runExperiment({
-        claim,
-        seeds,
-        epochs: setup.epochs,
-        target,
-        classes,
-        data: description,
-        dir: join(out, id),
-        settings,
-        train: (run) => trainArm(run, setup, splits, mean, device, controller.signal),
-        sameRun: (run) => sameRun(out, runConfig(run, setup, splits, mean)),
-        log: (line) => console.log(line),
-      });
-      if (result === null) {
-        console.log(`interrupted; rerun the same command to resume`);
-        return 130;
-      }
-      for (const c of result.comparisons) {
-        console.log(`  ${c.measure.label}: ${measuredText(result, c)} → ${c.verdict}`);
-      }
-      console.log(`  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
-      await writeReports(out);
+  stop.trainingStarts();
+  for (const id of claims) {
+    const claim = CLAIMS[id];
+    const sizes = claim.model === "figure1" ? preset.figure1 : preset.alexnet;
+    const setup: ClaimSetup = {
+      claim: id,
+      preset: presetName,
+      data,
+      crop: preset.crop,
+      width: width ?? sizes.width,
+      epochs: epochs ?? sizes.epochs,
+      lr: lr ?? sizes.lr,
+      batchSize: batchSize ?? preset.batchSize,
+      patience: preset.patience,
+      weightDecay: claim.regularized ? 5e-4 : 0,
+      logEvery,
+    };
+    const target = targetPct !== undefined ? targetPct / 100 : preset.figure1.target;
+    const { logEvery: _readbacks, ...settings } = setup;
+    console.log(
+      `\n${claim.title} (${claim.section}): ${claim.arms.map((a) => a.label).join(" vs ")}`,
+    );
+    const started = performance.now();
+    const { result } = await runExperiment({
+      claim,
+      seeds,
+      epochs: setup.epochs,
+      target,
+      classes,
+      data: description,
+      dir: join(out, id),
+      settings,
+      train: (run) => trainArm(run, setup, splits, mean, device, stop.signal),
+      sameRun: (run) => sameRun(out, runConfig(run, setup, splits, mean)),
+      log: (line) => console.log(line),
+    });
+    if (result === null) {
+      console.log(`interrupted; rerun the same command to resume`);
+      return STOP_SIGNALS[stop.received!]; // Only a signal stops a set.
     }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    for (const c of result.comparisons) {
+      console.log(`  ${c.measure.label}: ${measuredText(result, c)} → ${c.verdict}`);
+    }
+    console.log(`  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    await writeReports(out);
   }
   console.log(`\nwrote ${join(out, "RESULTS.md")}`);
   return 0;
@@ -310,7 +316,7 @@ async function trainArm(
   setup: ClaimSetup,
   splits: DataSplits,
   mean: number[],
-  device: Awaited<ReturnType<typeof acquireDevices>>[number],
+  device: Device,
   signal: AbortSignal,
 ): Promise<ArmRunOutcome> {
   const config = runConfig(run, setup, splits, mean);

@@ -82,16 +82,20 @@ Deno.test("experiment: the quick preset end to end at a tiny size, and its resum
   }
 });
 
-Deno.test("experiment: Ctrl-C stops the set with a checkpoint, and a rerun resumes it", async () => {
+Deno.test("experiment: SIGTERM stops the set with a checkpoint, and a rerun resumes it", async () => {
   const out = await Deno.makeTempDir();
   try {
     const args = ["experiment", "--claim", "relu", "--out", out, ...TINY, "--epochs", "6"];
     const running = startCli(args);
     assert.ok(await running.waitFor(/\[1\/4\][^]*epoch 2:/), "the first run trains");
-    running.child.kill("SIGINT");
+    running.child.kill("SIGTERM");
     const stopped = await running.finish();
-    assert.equal(stopped.code, 130, stopped.stderr);
-    assert.match(stopped.stdout, /interrupted; rerun the same command to resume/);
+    assert.equal(stopped.code, 143, stopped.stderr);
+    assert.match(
+      stopped.stdout,
+      /\nSIGTERM: finishing this step and writing a checkpoint \(again to quit at once\)\n/,
+    );
+    assert.match(stopped.stdout, /interrupted; rerun the same command to resume\n$/);
     const resumed = await cli(...args);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /\[1\/4\] relu: ReLU, seed 0 \(resuming\)/);
