@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
 import { table } from "./_timing.ts";
-import { profileStep } from "./profile.ts";
+import { profileOptions, profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
 import { alexnetConvs, benchLayers } from "./cnn_layers.ts";
 import {
@@ -41,12 +41,7 @@ const { values } = parseArgs({
 });
 
 if (values.profile) {
-  await profileStep({
-    model: values.model,
-    batch: values.batch === undefined ? undefined : Number(values.batch),
-    autotune: values["no-autotune"] ? false : undefined,
-    out: values.out,
-  });
+  await profileStep(profileOptions(values));
   Deno.exit(0);
 }
 

@@ -18,6 +18,21 @@ import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 
+/** The command-line flags both `bench/profile.ts` and `deno task bench --profile` take. */
+export function profileOptions(values: {
+  model?: string;
+  batch?: string;
+  "no-autotune"?: boolean;
+  out?: string;
+}): ProfileOptions {
+  return {
+    model: values.model,
+    batch: values.batch === undefined ? undefined : Number(values.batch),
+    autotune: values["no-autotune"] ? false : undefined,
+    out: values.out,
+  };
+}
+
 /** Options of {@link profileStep}. */
 export interface ProfileOptions {
   /** `full` (the paper's net) or `small` (the scaled one); default by adapter. */
@@ -79,11 +94,6 @@ if (import.meta.main) {
     },
     strict: true,
   });
-  await profileStep({
-    model: values.model,
-    batch: values.batch === undefined ? undefined : Number(values.batch),
-    autotune: values["no-autotune"] ? false : undefined,
-    out: values.out,
-  });
+  await profileStep(profileOptions(values));
   Deno.exit(0);
 }

@@ -27,26 +27,9 @@ import {
 } from "../kernels/conv2d_backward.ts";
 import { numericGrad, relativeError } from "./_gradcheck.ts";
 import * as ref from "./_reference.ts";
+import { geometry } from "./_conv_geometry.ts";
 
 const TOL = 1e-5;
-
-function geometry(o: Partial<Conv2dGeometry>): Conv2dGeometry {
-  return {
-    batch: 2,
-    inChannels: 3,
-    height: 9,
-    width: 7,
-    outChannels: 5,
-    kernelH: 3,
-    kernelW: 3,
-    strideH: 1,
-    strideW: 1,
-    padH: 0,
-    padW: 0,
-    groups: 1,
-    ...o,
-  };
-}
 
 /** ∂L/∂x, ∂L/∂w, ∂L/∂b of L = Σ conv2d(x, w, b) ⊙ dy, in float64, by the definition. */
 function backwardReference(g: Conv2dGeometry, x: ref.F64, w: ref.F64, dy: ref.F64) {

@@ -9,6 +9,7 @@ import { crossEntropy, Device, fromTypedArray, Generator, tidy } from "../mod.ts
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { conv2d } from "../kernels/conv2d.ts";
+import { geometry } from "./_conv_geometry.ts";
 
 const GEMM_KERNELS = /^(conv2d|matmul)/;
 
@@ -59,20 +60,7 @@ Deno.test("pipelines compile once per variant, not per shape", async (t) => {
   });
 
   await t.step("another layer of the same kernel size and stride reuses the pipeline", () => {
-    const g = {
-      batch: 2,
-      inChannels: 8,
-      height: 9,
-      width: 9,
-      outChannels: 8,
-      kernelH: 3,
-      kernelW: 3,
-      strideH: 1,
-      strideW: 1,
-      padH: 1,
-      padW: 1,
-      groups: 1,
-    };
+    const g = geometry({ inChannels: 8, width: 9, outChannels: 8, padH: 1, padW: 1 });
     const tile = { ty: 2, tx: 4, q: 4, wg: 8 };
     const x = device.alloc(4 * 2 * 16 * 13 * 13), w = device.alloc(4 * 16 * 16 * 9);
     const out = device.alloc(4 * 2 * 16 * 13 * 13);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Device } from "../kernels/device.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 import { matmul } from "../kernels/matmul.ts";
+import { geometry } from "./_conv_geometry.ts";
 import { formatProfile, groupRows, profileTrainingStep, rateOf } from "../train/profile.ts";
 
 Deno.test("profiler", async (t) => {
@@ -18,20 +19,7 @@ Deno.test("profiler", async (t) => {
   }
 
   await t.step("times every dispatch of a step, with variants and rates", async () => {
-    const g = {
-      batch: 2,
-      inChannels: 3,
-      height: 9,
-      width: 9,
-      outChannels: 4,
-      kernelH: 3,
-      kernelW: 3,
-      strideH: 1,
-      strideW: 1,
-      padH: 1,
-      padW: 1,
-      groups: 1,
-    };
+    const g = geometry({ width: 9, outChannels: 4, padH: 1, padW: 1 });
     const x = device.alloc(4 * 2 * 3 * 81), w = device.alloc(4 * 4 * 27);
     const out = device.alloc(4 * 2 * 4 * 81), c = device.alloc(4 * 16);
     const step = () => {
