@@ -22,14 +22,17 @@ export interface PartialSum {
   splits: number;
   /** Add to `dst` instead of overwriting it. */
   accumulate: boolean;
-  /** A bias added to element e at index e mod `columns`. */
-  bias?: { binding: Binding; columns: number };
+  /**
+   * A bias added to element e at index e mod `columns`, or with `rows` (a bias per row of
+   * [·, rows, columns] blocks) at (e div `columns`) mod `rows`.
+   */
+  bias?: { binding: Binding; columns: number; rows?: number };
   /** max(·, 0) last. */
   relu?: boolean;
 }
 
 /**
- * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns])), s ascending.
+ * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns] or per row)), s ascending.
  *
  * @example Two partial sums of three values
  * ```ts
@@ -47,7 +50,8 @@ export function sumPartials(device: Device, p: PartialSum): void {
   const uf = new Uniforms();
   const U = uf.all({ n: p.n, splits: p.splits, columns: p.bias?.columns ?? 1 });
   let value = "v";
-  if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
+  if (p.bias?.rows) value = `${value} + bias[(e / ${U.columns}) % ${uf.u32("rows", p.bias.rows)}]`;
+  else if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
   if (p.relu) value = `max(${value}, 0.0)`;
   const body = `
   var v = ${p.accumulate ? "dst[e]" : "0.0"};
