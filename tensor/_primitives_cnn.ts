@@ -63,18 +63,27 @@ export function conv2d(
   return out;
 }
 
-/** ∂L/∂x of a convolution, shaped as `x` (`xShape`). */
+/**
+ * ∂L/∂x of a convolution, shaped as `x` (`xShape`); times the ReLU mask of `mask` (a ReLU's
+ * output shaped as `x`) in the kernel's epilogue when one is given.
+ */
 export function conv2dGradInput(
   gradOut: RawTensor,
   w: RawTensor,
   g: Conv2dGeometry,
   xShape: readonly number[],
+  mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
   packed(
-    [gradOut, w],
-    ([gs, ws]) =>
-      inputKernel(gradOut.device, g, { gradOut: gs.buffer, w: ws.buffer, gradX: gradX.buffer }),
+    mask ? [gradOut, w, mask] : [gradOut, w],
+    ([gs, ws, ms]) =>
+      inputKernel(gradOut.device, g, {
+        gradOut: gs.buffer,
+        w: ws.buffer,
+        gradX: gradX.buffer,
+        mask: ms?.buffer,
+      }),
   );
   return gradX;
 }
@@ -120,19 +129,24 @@ export function maxPool2d(
   return { out, argmax };
 }
 
-/** ∂L/∂x of max pooling: each window's gradient goes to its winner. */
+/**
+ * ∂L/∂x of max pooling: each window's gradient goes to its winner; times the ReLU mask of
+ * `mask` (a ReLU's output shaped as `x`) as it is stored when one is given.
+ */
 export function maxPool2dGrad(
   gradOut: RawTensor,
   argmax: RawTensor,
   g: Pool2dGeometry,
   xShape: readonly number[],
+  mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
-  packed([gradOut], ([gs]) =>
+  packed(mask ? [gradOut, mask] : [gradOut], ([gs, ms]) =>
     maxPool2dBackward(gradOut.device, g, {
       gradOut: gs.buffer,
       argmax: argmax.buffer,
       gradX: gradX.buffer,
+      mask: ms?.buffer,
     }));
   return gradX;
 }
@@ -151,23 +165,28 @@ export function lrn(x: RawTensor, p: LrnParams): { out: RawTensor; scale: RawTen
   return { out, scale };
 }
 
-/** ∂L/∂x of local response normalisation. */
+/**
+ * ∂L/∂x of local response normalisation; times the ReLU mask of `mask` (a ReLU's output
+ * shaped as `x`; usually `x` itself, which the kernel then reads once) when one is given.
+ */
 export function lrnGrad(
   x: RawTensor,
   scale: RawTensor,
   gradOut: RawTensor,
   p: LrnParams,
+  mask: RawTensor | null = null,
 ): RawTensor {
   const [batch, channels, height, width] = x.shape;
   const gradX = empty(x.device, x.shape);
   packed(
-    [x, gradOut],
-    ([xs, gs]) =>
+    mask ? [x, gradOut, mask] : [x, gradOut],
+    ([xs, gs, ms]) =>
       lrnBackwardKernel(x.device, { batch, channels, height, width }, p, {
         x: xs.buffer,
         scale: scale.buffer,
         gradOut: gs.buffer,
         gradX: gradX.buffer,
+        mask: ms?.buffer,
       }),
   );
   return gradX;
