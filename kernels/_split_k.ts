@@ -9,7 +9,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** What {@link sumPartials} adds and where. */
@@ -26,8 +26,10 @@ export interface PartialSum {
   accumulate: boolean;
   /** A bias added to element e at index e mod `columns`. */
   bias?: { binding: Binding; columns: number };
-  /** max(·, 0) last. */
+  /** max(·, 0) after the bias. */
   relu?: boolean;
+  /** A ReLU's output laid out as `dst`: the sum is multiplied by its mask, last. */
+  mask?: Binding;
   /** A second result: the `n` values after `dst`'s in each block, into their own buffer. */
   tail?: { dst: Binding; n: number };
   /** Values from one block's start to the next's (default `n` plus the tail's). */
@@ -35,7 +37,9 @@ export interface PartialSum {
 }
 
 /**
- * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns])), s ascending.
+ * dst[e] = relu((dst[e] +) Σ_s partial[s·stride + e] (+ bias[e mod columns])), s ascending,
+ * then times the ReLU mask of `mask[e]` when one is given; the tail's values likewise
+ * (accumulation only) into `tail.dst`.
  *
  * @example Two partial sums of three values
  * ```ts
@@ -62,21 +66,24 @@ export function sumPartials(device: Device, p: PartialSum): void {
   let value = "v";
   if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
   if (p.relu) value = `max(${value}, 0.0)`;
-  const add = (old: string): string => (p.accumulate ? `${old} + ` : "");
+  if (p.mask) value = reluMasked(value, "mask[e]");
+  // The sum starts from the old value when accumulating (the order every run keeps).
+  const start = !p.accumulate ? "" : p.tail
+    ? `if (e < ${U.n}) { v = dst[e]; } else { v = tail[e - ${U.n}]; }`
+    : "v = dst[e];";
   const store = p.tail
-    ? `if (e < ${U.n}) { dst[e] = ${add("dst[e]")}${value}; } else {
-    let t = e - ${U.n};
-    tail[t] = ${add("tail[t]")}v;
-  }`
-    : `dst[e] = ${add("dst[e]")}${value};`;
+    ? `if (e < ${U.n}) { dst[e] = ${value}; } else { tail[e - ${U.n}] = v; }`
+    : `dst[e] = ${value};`;
   const body = `
   var v = 0.0;
+  ${start}
   for (var s = 0u; s < ${U.splits}; s++) {
     v += partial[s * ${U.stride} + e];
   }
   ${store}`;
   const extra = [
     ...(p.bias ? ["bias"] : []),
+    ...(p.mask ? ["mask"] : []),
     ...(p.tail ? ["tail"] : []),
   ];
   const wgsl = `
@@ -102,6 +109,7 @@ ${flatMain(64, U.total, body, { index: "e" })}
     p.partial,
     p.dst,
     ...(p.bias ? [p.bias.binding] : []),
+    ...(p.mask ? [p.mask] : []),
     ...(p.tail ? [p.tail.dst] : []),
   ]);
 }

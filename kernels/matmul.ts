@@ -14,6 +14,7 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { reluMasked } from "./_program.ts";
 import { type Candidate, choose, withScratch } from "./autotune.ts";
 
 /** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
@@ -103,6 +104,12 @@ export interface MatmulArgs {
    * pass. Unbatched products only.
    */
   rowSums?: GpuBuffer;
+  /**
+   * A ReLU's output shaped as `out`: the result is multiplied by its mask (kept where
+   * `mask > 0`, else 0) as it is stored, last. The input gradient of a linear layer whose
+   * input a ReLU made is then the gradient of the ReLU's input, with no pass of its own.
+   */
+  mask?: GpuBuffer;
   /** Caps the bytes of one binding below the device's limit (tests force window splits). */
   maxBindingBytes?: number;
   /** Overrides the tile choice (benchmarks). */
@@ -143,6 +150,8 @@ interface Spec {
   /** Offset of the row sums in their binding, or null when this window computes none. */
   rowSums: number | null;
   relu: boolean;
+  /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
+  mask: boolean;
   accumulate: boolean;
   splits: number;
 }
@@ -190,6 +199,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
   need(args.b, (batch - 1) * sB + k * n, "b");
   need(args.out, batch * m * n, "out");
   if (args.bias) need(args.bias, n, "bias");
+  if (args.mask) need(args.mask, batch * m * n, "mask");
   if (args.rowSums) {
     if (batch !== 1) throw new RangeError(`${what}: rowSums needs an unbatched product`);
     need(args.rowSums, m, "rowSums");
@@ -203,7 +213,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
     device,
     "matmul",
     `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} b${+!!args.bias} ` +
-      `r${+!!args.relu} a${+!!args.accumulate}${args.rowSums ? " rowsums" : ""}`,
+      `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
+      (args.rowSums ? " rowsums" : ""),
     matmulCandidates(device, m, n, k, batch, args.splits),
     (v) =>
       withScratch(
@@ -229,12 +240,14 @@ export function matmul(device: Device, args: MatmulArgs): void {
   // Elements one binding may span, leaving room for an unaligned start and the vec4 round-up.
   const budget = Math.floor((limit - align - 16) / 4);
   if (budget < 1) throw new RangeError(`${what}: maxBindingBytes ${limit} is too small`);
-  // The operands, then the optional bias (along N) and row sums (along M).
+  // The operands, then the optional bias (along N), mask (laid out as out: its windows and
+  // layouts are out's) and row sums (along M).
+  const outCoef: Extents = { batch: m * n, m: n, n: 1, k: 0 };
   const buffers = [args.a, args.b, args.out];
   const coefs: Extents[] = [
     { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 },
     { batch: sB, m: 0, n: transB ? k : 1, k: transB ? 1 : n },
-    { batch: m * n, m: n, n: 1, k: 0 },
+    outCoef,
   ];
   const optional = (buffer: GpuBuffer | undefined, coef: Extents): number => {
     if (!buffer) return -1;
@@ -243,6 +256,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
     return buffers.length - 1;
   };
   const biasAt = optional(args.bias, { batch: 0, m: 0, n: 1, k: 0 });
+  const maskAt = optional(args.mask, outCoef);
   const rowSumsAt = optional(args.rowSums, { batch: 0, m: 1, n: 0, k: 0 });
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
@@ -272,8 +286,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
               DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
             return { offset: off, coef: cf, vec4 };
           });
-          // The bias is added by the last K window; the row sums come from the first N window.
-          const withBias = last && biasAt >= 0, withRowSums = start.n === 0 && rowSumsAt >= 0;
+          // Bias and mask apply once, with the last K window; the row sums come from the first
+          // N window.
+          const withBias = last && biasAt >= 0, withMask = last && maskAt >= 0;
+          const withRowSums = start.n === 0 && rowSumsAt >= 0;
           const spec: Spec = {
             tile,
             size,
@@ -285,6 +301,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
             bias: withBias ? layouts[biasAt].offset : null,
             rowSums: withRowSums ? layouts[rowSumsAt].offset : null,
             relu: last && (args.relu ?? false),
+            mask: withMask,
             accumulate: start.k > 0 || (args.accumulate ?? false),
             splits,
           };
@@ -293,6 +310,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
             b: bindings[1],
             out: bindings[2],
             bias: withBias ? bindings[biasAt] : undefined,
+            mask: withMask ? bindings[maskAt] : undefined,
             rowSums: withRowSums ? bindings[rowSumsAt] : undefined,
           });
         }
@@ -307,6 +325,7 @@ interface WindowBindings {
   b: Binding;
   out: Binding;
   bias?: Binding;
+  mask?: Binding;
   rowSums?: Binding;
 }
 
@@ -316,11 +335,11 @@ function record(device: Device, what: string, spec: Spec, bind: WindowBindings):
   const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
   const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +
-    (spec.rowSums !== null ? " +rowsums" : "");
+    (spec.mask ? " relu-mask" : "") + (spec.rowSums !== null ? " +rowsums" : "");
   if (grid.splits === 1) {
     const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
     const cost = { flops };
-    const bindings = [bind.a, bind.b, bind.out, bind.bias, bind.rowSums];
+    const bindings = [bind.a, bind.b, bind.out, bind.bias, bind.mask, bind.rowSums];
     device.dispatch(
       { name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost },
       bindings.filter((b) => b !== undefined),
@@ -343,6 +362,7 @@ function record(device: Device, what: string, spec: Spec, bind: WindowBindings):
     out: partialOut,
     bias: null,
     relu: false,
+    mask: false,
     accumulate: false,
     splits: grid.splits,
   };
@@ -361,6 +381,7 @@ function record(device: Device, what: string, spec: Spec, bind: WindowBindings):
     accumulate: spec.accumulate,
     bias: bind.bias && { binding: bind.bias, columns: size.n },
     relu: spec.relu,
+    mask: bind.mask,
     tail: bind.rowSums && { dst: bind.rowSums, n: size.m },
     stride,
   });
@@ -485,8 +506,8 @@ function checkTile(device: Device, t: MatmulTile, what: string): void {
 
 /**
  * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
- * operands are read as vec4, and the bias/ReLU/accumulate flags; sizes, offsets and strides
- * are uniforms.
+ * operands are read as vec4, the bias/ReLU/mask/accumulate flags and the row sums; sizes,
+ * offsets and strides are uniforms.
  */
 function matmulWgsl(
   s: Spec,
@@ -523,21 +544,22 @@ function matmulWgsl(
     return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
   };
   const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
-  const finish = (v: string, old: string, bias: string, zero: string): string[] => {
+  const finish = (v: string, i: string, bias: string, type: string): string[] => {
     const out = [`var r = ${v};`];
-    if (s.accumulate) out.push(`r = r + ${old};`);
+    if (s.accumulate) out.push(`r = r + out[${i}];`);
     if (s.bias !== null) out.push(`r = r + ${bias};`);
-    if (s.relu) out.push(`r = max(r, ${zero});`);
+    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
+    if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
     return out;
   };
   const store = (mm: string, nn: string, v: string): string => {
     const i = outAt(mm, nn);
-    return [...finish(v, `out[${i}]`, biasAt(nn), "0.0"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, biasAt(nn), "f32"), `out[${i}] = r;`].join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
     const bias = `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
-    return [...finish(v, `out[${i}]`, bias, "vec4f(0.0)"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
   const wgsl = gemmWgsl({
@@ -557,15 +579,17 @@ function matmulWgsl(
     store4: s.out.vec4 ? store4 : undefined,
     rowSum: s.rowSums !== null ? rowSum : undefined,
     declarations: () => {
+      // Bound in this order after a, b and out (see record).
       const extra = [
-        ...(s.bias !== null ? ["read> bias"] : []),
-        ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums"] : []),
+        ...(s.bias !== null ? ["read> bias: array<f32>"] : []),
+        ...(s.mask ? [`read> mask: ${arrayOf(s.out.vec4)}`] : []),
+        ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
       ];
       return [
         `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
         `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
-        ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e}: array<f32>;`),
+        ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
         uf.declare(3 + extra.length),
       ].join("\n");
     },
