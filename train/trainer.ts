@@ -19,8 +19,12 @@
  * ## Stopping
  *
  * A stop request ({@link Trainer.requestStop}, or the `signal` aborting) is checked after
- * every step. Mid-epoch, the loop reads the totals back, calls {@link TrainerCallback.onStop}
- * (where the checkpoints write one) and returns with `interrupted` set.
+ * every step and before every validation batch. Mid-epoch, the loop reads the totals back,
+ * calls {@link TrainerCallback.onStop} (where the checkpoints write one) and returns with
+ * `interrupted` set. During the end-of-epoch validation, the validation is abandoned: the
+ * epoch's steps are done but the epoch is not (no row, no `onEpochEnd`), so the loop state
+ * keeps the finished steps' totals with the loader at the next epoch's start, and a resume
+ * runs that validation again.
  *
  * ## Exact resume
  *
@@ -40,6 +44,7 @@ import { tidy } from "../tensor/memory.ts";
 import { crossEntropy } from "../tensor/ops_loss.ts";
 import type { Generator } from "../tensor/random.ts";
 import type {
+  LogUpdate,
   LoopState,
   PartialEpoch,
   StopEvent,
@@ -134,6 +139,9 @@ export class NonFiniteLossError extends Error {
   override name = "NonFiniteLossError";
 }
 
+/** What {@link Trainer}'s validation returns when a stop request abandoned it. */
+const STOPPED = Symbol("stopped");
+
 /** Where an epoch's clocks started. */
 interface EpochClock {
   /** When the epoch started (earlier than now by the seconds of a resumed partial epoch). */
@@ -205,7 +213,10 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
   #nonFinite = { consecutive: 0, total: 0 };
   #history: EpochMetrics[] = [];
   #checkpoint: string | null = null;
-  #stop = false;
+  /** Aborted by {@link Trainer.requestStop}. */
+  readonly #stopController = new AbortController();
+  /** Aborted by a stop request or by the `signal` option. */
+  readonly #stopSignal: AbortSignal;
   #turns = new EventLoopTurns();
   /** Images of the epoch at the last `onLog`. */
   #logged = 0;
@@ -216,6 +227,9 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       throw new RangeError(`epochs must be a non-negative integer, got ${options.epochs}`);
     }
     this.#options = options;
+    this.#stopSignal = options.signal
+      ? AbortSignal.any([this.#stopController.signal, options.signal])
+      : this.#stopController.signal;
     this.model = options.model;
     this.optimizer = options.optimizer;
     this.callbacks = [...(options.callbacks ?? [])];
@@ -283,14 +297,22 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       : "No good checkpoint was written yet.";
   }
 
-  /** Asks the loop to stop after the current step. */
+  /** Asks the loop to stop after the current step, or before the next validation batch. */
   requestStop(): void {
-    this.#stop = true;
+    this.#stopController.abort();
   }
 
   /** Whether a stop was requested (or the signal aborted). */
   get stopRequested(): boolean {
-    return this.#stop || (this.#options.signal?.aborted ?? false);
+    return this.#stopSignal.aborted;
+  }
+
+  /**
+   * Whether the epoch's steps are all done and only its validation is left: the loader
+   * already stands at the next epoch (a stop interrupted the validation).
+   */
+  get #validationPending(): boolean {
+    return this.loader.epoch > this.#epochsDone;
   }
 
   /** The loop's state (see the module doc). */
@@ -305,7 +327,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       step: this.#step,
       loader,
       generators,
-      partialEpoch: loader.position > 0 ? { ...this.#partial } : null,
+      partialEpoch: loader.position > 0 || this.#validationPending ? { ...this.#partial } : null,
       nonFinite: { ...this.#nonFinite },
       elapsedSeconds: this.#elapsed,
       history: this.#history.map((row) => ({ ...row })),
@@ -350,7 +372,12 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
           interrupted = true;
           break;
         }
-        lastEval = await this.#endEpoch(clock);
+        const validation = await this.#validate();
+        if (validation === STOPPED) {
+          interrupted = true;
+          break;
+        }
+        lastEval = await this.#endEpoch(clock, validation);
       }
     } catch (error) {
       this.loader.close();
@@ -388,7 +415,8 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       imagesBefore: imagesOf(this.#partial),
     };
     this.#logged = clock.imagesBefore;
-    const start = { epoch: epoch + 1, steps, stepsDone: this.loader.position };
+    const stepsDone = this.#validationPending ? steps : this.loader.position;
+    const start = { epoch: epoch + 1, steps, stepsDone };
     for (const c of this.callbacks) await c.onEpochStart?.(this, start);
     while (this.loader.epoch === epoch) {
       const batch = await this.loader.next();
@@ -402,9 +430,13 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
         await this.#drain({ epoch: epoch + 1, step: batch.index + 1, steps });
       }
       if (stop && !done) {
-        this.#partial.seconds = (performance.now() - clock.start) / 1000;
         this.#addSegment(clock, trained);
-        const event: StopEvent = { epoch: epoch + 1, step: batch.index + 1, steps };
+        const event: StopEvent = {
+          epoch: epoch + 1,
+          step: batch.index + 1,
+          steps,
+          during: "training",
+        };
         for (const c of this.callbacks) await c.onStop?.(this, event);
         return null;
       }
@@ -413,31 +445,56 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
     return clock;
   }
 
-  /** Adds this call's part of the epoch to the run's clock and the call's throughput. */
+  /**
+   * Ends this call's part of the epoch's steps: the epoch's training seconds so far into its
+   * totals, this part's into the run's clock and the call's throughput.
+   */
   #addSegment(clock: EpochClock, trained: { images: number; seconds: number }): void {
+    this.#partial.seconds = (performance.now() - clock.start) / 1000;
     const seconds = (performance.now() - clock.segmentStart) / 1000;
     this.#elapsed += seconds;
     trained.seconds += seconds;
     trained.images += imagesOf(this.#partial) - clock.imagesBefore;
   }
 
-  /** Validation, the epoch's row, and the `onEpochEnd` hooks. */
-  async #endEpoch(clock: EpochClock): Promise<EvalResult | null> {
+  /**
+   * The epoch's validation (null without validation data), or {@link STOPPED} when a stop
+   * request abandoned it: then `onStop` is called, and the loop state (the epoch's totals, the
+   * loader at the next epoch) says that the validation is still to run.
+   */
+  async #validate(): Promise<EvalResult | null | typeof STOPPED> {
     const o = this.#options;
-    const trainSeconds = (performance.now() - clock.start) / 1000;
-    const validationStart = performance.now();
-    const validation = o.valData
-      ? await evaluate(this.model, o.valData, {
+    if (!o.valData) return null;
+    const start = performance.now();
+    try {
+      return await evaluate(this.model, o.valData, {
         batchSize: o.evalBatchSize ?? o.batchSize,
         augment: o.evalAugment ?? evalAugmentOf(o.augment),
         tenCrop: o.tenCrop ?? false,
         loss: this.#loss,
         device: this.device,
         prefetch: o.prefetch,
-      })
-      : null;
-    this.model.train(true);
-    this.#elapsed += (performance.now() - validationStart) / 1000;
+        signal: this.#stopSignal,
+      });
+    } catch (error) {
+      if (!this.#stopSignal.aborted || error !== this.#stopSignal.reason) throw error;
+      const steps = this.loader.batchesPerEpoch;
+      const event: StopEvent = {
+        epoch: this.#epochsDone + 1,
+        step: steps,
+        steps,
+        during: "validation",
+      };
+      for (const c of this.callbacks) await c.onStop?.(this, event);
+      return STOPPED;
+    } finally {
+      this.model.train(true);
+      this.#elapsed += (performance.now() - start) / 1000;
+    }
+  }
+
+  /** The epoch's row, and the `onEpochEnd` hooks. */
+  async #endEpoch(clock: EpochClock, validation: EvalResult | null): Promise<EvalResult | null> {
     const p = this.#partial;
     this.#epochsDone++;
     const metrics: EpochMetrics = {
@@ -450,7 +507,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       valLoss: validation?.loss ?? NaN,
       valTop1: validation?.top1 ?? NaN,
       valTop5: validation?.top5 ?? NaN,
-      imagesPerSec: imagesOf(p) / trainSeconds,
+      imagesPerSec: imagesOf(p) / p.seconds,
       seconds: (performance.now() - clock.start) / 1000,
       skippedSteps: p.skipped,
     };
@@ -494,7 +551,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
   }
 
   /** Reads the totals back into the epoch's, calls `onLog`, enforces the non-finite limit. */
-  async #drain(at: StopEvent): Promise<void> {
+  async #drain(at: Pick<LogUpdate, "epoch" | "step" | "steps">): Promise<void> {
     const s = await this.#stats.drain();
     const p = this.#partial;
     p.lossSum += s.lossSum;
