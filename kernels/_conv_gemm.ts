@@ -20,7 +20,7 @@ import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from 
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import { flatMain, type RunPart } from "./_program.ts";
+import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
@@ -227,13 +227,16 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
   }, [bind.x, bind.w, tab, ...(bind.bias ? [bind.bias] : []), bind.out]);
 }
 
-/** One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut. */
+/**
+ * One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut,
+ * times the ReLU mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
+ */
 export function inputGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
   run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   name: string,
 ): void {
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
@@ -271,7 +274,8 @@ fn gatherDy(pr: vec4u, k: u32) -> f32 {
 }
 fn put(g: u32, m: u32, n: u32, v: f32) {
   let b = m / ${G.hw};
-  dx[${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw}] = v;
+  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
+  dx[at] = ${bind.mask ? reluMasked("v", "mask[at]") : "v"};
 }`;
   const wgsl = gemmWgsl({
     tile: v.tile,
@@ -298,7 +302,8 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
         `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
-        uf.declare(4),
+        ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
+        uf.declare(bind.mask ? 5 : 4),
         helpers,
       ].join("\n"),
   });
@@ -311,9 +316,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     wgsl,
     uniforms: uf.data(),
     workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}`,
+    variant: `gemm ${tileName(v.tile)}${bind.mask ? " relu-mask" : ""}`,
     cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx]);
+  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
   device.release(packed);
 }
 

@@ -7,7 +7,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** What {@link sumPartials} adds and where. */
@@ -24,12 +24,15 @@ export interface PartialSum {
   accumulate: boolean;
   /** A bias added to element e at index e mod `columns`. */
   bias?: { binding: Binding; columns: number };
-  /** max(·, 0) last. */
+  /** max(·, 0) after the bias. */
   relu?: boolean;
+  /** A ReLU's output laid out as `dst`: the sum is multiplied by its mask, last. */
+  mask?: Binding;
 }
 
 /**
- * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns])), s ascending.
+ * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns])), s ascending, then
+ * times the ReLU mask of `mask[e]` when one is given.
  *
  * @example Two partial sums of three values
  * ```ts
@@ -49,6 +52,7 @@ export function sumPartials(device: Device, p: PartialSum): void {
   let value = "v";
   if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
   if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.mask) value = reluMasked(value, "mask[e]");
   const body = `
   var v = ${p.accumulate ? "dst[e]" : "0.0"};
   for (var s = 0u; s < ${U.splits}; s++) {
@@ -59,7 +63,8 @@ export function sumPartials(device: Device, p: PartialSum): void {
 @group(0) @binding(0) var<storage, read> partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 ${p.bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
-${uf.declare(p.bias ? 3 : 2)}
+${p.mask ? `@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read> mask: array<f32>;` : ""}
+${uf.declare(2 + (p.bias ? 1 : 0) + (p.mask ? 1 : 0))}
 ${flatMain(64, U.n, body, { index: "e" })}
 `;
   device.dispatch({
@@ -69,5 +74,5 @@ ${flatMain(64, U.n, body, { index: "e" })}
     workgroups: Math.ceil(p.n / 64),
     variant: "split-K sum",
     cost: { bytes: 4 * p.n * (p.splits + 1) },
-  }, [p.partial, p.dst, ...(p.bias ? [p.bias.binding] : [])]);
+  }, [p.partial, p.dst, ...(p.bias ? [p.bias.binding] : []), ...(p.mask ? [p.mask] : [])]);
 }

@@ -51,6 +51,12 @@ export interface Conv2dBackwardInputArgs {
   w: GpuBuffer;
   /** Gradient of the input `[N, C, H, W]`, written (every element). */
   gradX: GpuBuffer;
+  /**
+   * A ReLU's output `[N, C, H, W]` (the convolution's input, when a ReLU made it): gradX is
+   * then multiplied by its mask (`gradX` where `mask > 0`, else 0) as it is stored, which
+   * gives the gradient of the ReLU's input without a separate pass over memory.
+   */
+  mask?: GpuBuffer;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
   /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
@@ -93,6 +99,7 @@ export function conv2dBackwardInput(
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
+  if (args.mask) checkCapacity(args.mask, g.batch * inSample, `${what}: mask`);
   const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
     device,
     "conv2d.gradInput",
@@ -110,6 +117,8 @@ export function conv2dBackwardInput(
   const perSample = [outSample, inSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
   for (const { count, parts: [dy, dx] } of runs) {
+    // The mask has gradX's shape, so it is bound over the same range.
+    const mask = args.mask ? { buffer: args.mask, ...dx.range } : undefined;
     const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
       `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
     const bind = {
@@ -119,7 +128,7 @@ export function conv2dBackwardInput(
     };
     if (algorithm.kind === "gemm") {
       checkGemm(device, algorithm, name);
-      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
       inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
       continue;
     }
@@ -129,7 +138,7 @@ export function conv2dBackwardInput(
           `${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1 with padding ≤ 2`,
         );
       }
-      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
       winogradInputGrad(device, g, { count, dy, dx }, gemmBind, { name, tile: algorithm.tile });
       continue;
     }
@@ -162,8 +171,9 @@ export function conv2dBackwardInput(
       outShift: dx.shift,
       bias: false,
       relu: false,
+      reluMask: !!mask,
       tile: args.tile,
-    }, bind);
+    }, { ...bind, mask });
   }
 }
 

@@ -12,6 +12,7 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { reluMasked } from "./_program.ts";
 import { type Candidate, choose, withScratch } from "./autotune.ts";
 
 /** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
@@ -94,6 +95,12 @@ export interface MatmulArgs {
   relu?: boolean;
   /** `out += a·b (+ bias)` instead of `out = …`; ReLU applies to the sum. */
   accumulate?: boolean;
+  /**
+   * A ReLU's output shaped as `out`: the result is multiplied by its mask (kept where
+   * `mask > 0`, else 0) as it is stored, last. The input gradient of a linear layer whose
+   * input a ReLU made is then the gradient of the ReLU's input, with no pass of its own.
+   */
+  mask?: GpuBuffer;
   /** Caps the bytes of one binding below the device's limit (tests force window splits). */
   maxBindingBytes?: number;
   /** Overrides the tile choice (benchmarks). */
@@ -132,6 +139,8 @@ interface Spec {
   /** Offset of the bias in its binding, or null without one. */
   bias: number | null;
   relu: boolean;
+  /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
+  mask: boolean;
   accumulate: boolean;
   splits: number;
 }
@@ -179,6 +188,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
   need(args.b, (batch - 1) * sB + k * n, "b");
   need(args.out, batch * m * n, "out");
   if (args.bias) need(args.bias, n, "bias");
+  if (args.mask) need(args.mask, batch * m * n, "mask");
   if (args.out.buffer === args.a.buffer || args.out.buffer === args.b.buffer) {
     throw new RangeError(`${what}: out must not be the same buffer as a or b`);
   }
@@ -186,7 +196,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
     device,
     "matmul",
     `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} b${+!!args.bias} ` +
-      `r${+!!args.relu} a${+!!args.accumulate}`,
+      `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}`,
     matmulCandidates(device, m, n, k, batch, args.splits),
     (v) =>
       withScratch(device, [(batch - 1) * sA + m * k, (batch - 1) * sB + k * n, batch * m * n, n], (
@@ -201,13 +211,22 @@ export function matmul(device: Device, args: MatmulArgs): void {
   // Elements one binding may span, leaving room for an unaligned start and the vec4 round-up.
   const budget = Math.floor((limit - align - 16) / 4);
   if (budget < 1) throw new RangeError(`${what}: maxBindingBytes ${limit} is too small`);
-  const buffers = [args.a, args.b, args.out, ...(args.bias ? [args.bias] : [])];
+  // The mask is laid out as out: its windows and layouts are out's.
+  const outCoef: Extents = { batch: m * n, m: n, n: 1, k: 0 };
+  const buffers = [
+    args.a,
+    args.b,
+    args.out,
+    ...(args.bias ? [args.bias] : []),
+    ...(args.mask ? [args.mask] : []),
+  ];
   const coefs: Extents[] = [
     { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 },
     { batch: sB, m: 0, n: transB ? k : 1, k: transB ? 1 : n },
-    { batch: m * n, m: n, n: 1, k: 0 },
-    { batch: 0, m: 0, n: 1, k: 0 },
-  ].slice(0, buffers.length);
+    outCoef,
+    ...(args.bias ? [{ batch: 0, m: 0, n: 1, k: 0 }] : []),
+    ...(args.mask ? [outCoef] : []),
+  ];
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
   const whole = DIMS.every((d) => chunk[d] === full[d]);
@@ -236,7 +255,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
               DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
             return { offset: off, coef: cf, vec4 };
           });
-          if (!last && args.bias) bindings.pop();
+          // Bias and mask apply once, with the last K window.
+          if (!last) bindings.length = 3;
           const spec: Spec = {
             tile,
             size,
@@ -247,6 +267,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
             out: layouts[2],
             bias: args.bias && last ? layouts[3].offset : null,
             relu: last && (args.relu ?? false),
+            mask: last && !!args.mask,
             accumulate: start.k > 0 || (args.accumulate ?? false),
             splits,
           };
@@ -262,7 +283,8 @@ function record(device: Device, what: string, spec: Spec, bindings: Binding[]): 
   const { size } = spec;
   const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
-  const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}`;
+  const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +
+    (spec.mask ? " relu-mask" : "");
   if (grid.splits === 1) {
     const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
     const cost = { flops };
@@ -285,6 +307,7 @@ function record(device: Device, what: string, spec: Spec, bindings: Binding[]): 
     out: partialOut,
     bias: null,
     relu: false,
+    mask: false,
     accumulate: false,
     splits: grid.splits,
   };
@@ -303,6 +326,7 @@ function record(device: Device, what: string, spec: Spec, bindings: Binding[]): 
     accumulate: spec.accumulate,
     bias: spec.bias !== null ? { binding: bindings[3], columns: size.n } : undefined,
     relu: spec.relu,
+    mask: spec.mask ? bindings[bindings.length - 1] : undefined,
   });
   device.release(scratch);
 }
@@ -419,7 +443,7 @@ function checkTile(device: Device, t: MatmulTile, what: string): void {
 
 /**
  * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
- * operands are read as vec4, and the bias/ReLU/accumulate flags; sizes, offsets and strides
+ * operands are read as vec4, and the bias/ReLU/mask/accumulate flags; sizes, offsets and strides
  * are uniforms.
  */
 function matmulWgsl(
@@ -446,23 +470,25 @@ function matmulWgsl(
     at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) +
     (s.splits > 1 ? ` + s * ${uf.u32("splitStride", batch * m * n)}` : "");
   const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
-  const finish = (v: string, old: string, bias: string, zero: string): string[] => {
+  const finish = (v: string, i: string, bias: string, type: string): string[] => {
     const out = [`var r = ${v};`];
-    if (s.accumulate) out.push(`r = r + ${old};`);
+    if (s.accumulate) out.push(`r = r + out[${i}];`);
     if (s.bias !== null) out.push(`r = r + ${bias};`);
-    if (s.relu) out.push(`r = max(r, ${zero});`);
+    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
+    if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
     return out;
   };
   const store = (mm: string, nn: string, v: string): string => {
     const i = outAt(mm, nn);
-    return [...finish(v, `out[${i}]`, biasAt(nn), "0.0"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, biasAt(nn), "f32"), `out[${i}] = r;`].join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
     const bias = `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
-    return [...finish(v, `out[${i}]`, bias, "vec4f(0.0)"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
+  const maskAt = s.bias !== null ? 4 : 3;
   const wgsl = gemmWgsl({
     tile: s.tile,
     a: {
@@ -484,7 +510,10 @@ function matmulWgsl(
         `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
         ...(s.bias !== null ? [`@group(0) @binding(3) var<storage, read> bias: array<f32>;`] : []),
-        uf.declare(s.bias !== null ? 4 : 3),
+        ...(s.mask
+          ? [`@group(0) @binding(${maskAt}) var<storage, read> mask: ${arrayOf(s.out.vec4)};`]
+          : []),
+        uf.declare(maskAt + (s.mask ? 1 : 0)),
       ].join("\n"),
   });
   return { wgsl, uniforms: uf.data() };
