@@ -217,6 +217,25 @@ export interface MatmulEpilogue {
  * are checked by the caller.
  */
 export function matmul(a: RawTensor, b: RawTensor, epilogue: MatmulEpilogue = {}): RawTensor {
+  return product(a, b, epilogue, null);
+}
+
+/**
+ * `a · b` for `[M, K] × [K, N]` and the row sums of `a` (`[M]`) from the same pass: the
+ * product's first column of tiles adds up the rows of `a` it stages. `dyᵀ · x` with them is a
+ * linear layer's weight and bias gradients.
+ */
+export function matmulRowSums(a: RawTensor, b: RawTensor): { out: RawTensor; rowSums: RawTensor } {
+  const rowSums = empty(a.device, [a.shape[0]]);
+  return { out: product(a, b, {}, rowSums), rowSums };
+}
+
+function product(
+  a: RawTensor,
+  b: RawTensor,
+  epilogue: MatmulEpilogue,
+  rowSums: RawTensor | null,
+): RawTensor {
   const device = a.device;
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.rank - 1];
@@ -240,6 +259,7 @@ export function matmul(a: RawTensor, b: RawTensor, epilogue: MatmulEpilogue = {}
     bias: bias?.buffer,
     relu: epilogue.relu ?? false,
     mask: mask?.buffer,
+    rowSums: rowSums?.buffer,
   });
   for (const t of [la.tensor, lb.tensor, bias, mask]) t?.dispose();
   return out;

@@ -104,7 +104,28 @@ export function conv2dGradWeight(
   return gradW;
 }
 
-/** ∂L/∂bias of a convolution: `[O]`. */
+/**
+ * ∂L/∂w and ∂L/∂bias of a convolution from one pass: the weight gradient's kernel also sums
+ * gradOut per channel, which it reads anyway.
+ */
+export function conv2dGradWeightBias(
+  x: RawTensor,
+  gradOut: RawTensor,
+  g: Conv2dGeometry,
+  wShape: readonly number[],
+): { gradW: RawTensor; gradB: RawTensor } {
+  const gradW = empty(x.device, wShape), gradB = empty(x.device, [g.outChannels]);
+  packed([x, gradOut], ([xs, gs]) =>
+    weightKernel(x.device, g, {
+      x: xs.buffer,
+      gradOut: gs.buffer,
+      gradW: gradW.buffer,
+      gradB: gradB.buffer,
+    }));
+  return { gradW, gradB };
+}
+
+/** ∂L/∂bias of a convolution alone (frozen weights): `[O]`. */
 export function conv2dGradBias(gradOut: RawTensor, g: Conv2dGeometry): RawTensor {
   const gradB = empty(gradOut.device, [g.outChannels]);
   packed(

@@ -13,6 +13,7 @@ import {
   conv2dGradBias,
   conv2dGradInput,
   conv2dGradWeight,
+  conv2dGradWeightBias,
   lrn,
   lrnGrad,
   maxPool2d,
@@ -33,12 +34,17 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
     backward(g, { geometry, relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
       const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : contiguous(g);
+      const [, needW, needB = false] = ctx.needsGrad;
       const grads: Grads = [
         ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape, fold.masks[0]) : null,
-        ctx.needsGrad[1] ? conv2dGradWeight(x, gz, geometry, w.shape) : null,
       ];
-      if (ctx.inputs.length === 3) {
-        grads.push(ctx.needsGrad[2] ? conv2dGradBias(gz, geometry) : null);
+      if (needW && needB) {
+        // The bias gradient comes out of the weight gradient's pass.
+        const { gradW, gradB } = conv2dGradWeightBias(x, gz, geometry, w.shape);
+        grads.push(gradW, gradB);
+      } else {
+        grads.push(needW ? conv2dGradWeight(x, gz, geometry, w.shape) : null);
+        if (ctx.inputs.length === 3) grads.push(needB ? conv2dGradBias(gz, geometry) : null);
       }
       return freeing([gz], grads);
     },
