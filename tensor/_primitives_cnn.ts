@@ -29,13 +29,16 @@ export type { Conv2dGeometry } from "../kernels/conv2d.ts";
 export type { Pool2dGeometry } from "../kernels/max_pool2d.ts";
 export type { LrnParams } from "../kernels/lrn.ts";
 
-/** Runs `body` on contiguous versions of `tensors`, then drops them. */
-function packed<R>(tensors: readonly RawTensor[], body: (packed: RawTensor[]) => R): R {
-  const list = tensors.map(contiguous);
+/** Runs `body` on contiguous versions of `tensors` (an absent one stays null), then drops them. */
+function packed<const T extends readonly (RawTensor | null)[], R>(
+  tensors: T,
+  body: (packed: T) => R,
+): R {
+  const list = tensors.map((t) => t && contiguous(t));
   try {
-    return body(list);
+    return body(list as unknown as T);
   } finally {
-    list.forEach((t) => t.dispose());
+    list.forEach((t) => t?.dispose());
   }
 }
 
@@ -50,7 +53,7 @@ export function conv2d(
 ): RawTensor {
   const out = empty(x.device, [g.batch, g.outChannels, outSize.outH, outSize.outW]);
   packed(
-    bias ? [x, w, bias] : [x, w],
+    [x, w, bias],
     ([xs, ws, bs]) =>
       conv2dKernel(x.device, g, {
         x: xs.buffer,
@@ -76,7 +79,7 @@ export function conv2dGradInput(
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
   packed(
-    mask ? [gradOut, w, mask] : [gradOut, w],
+    [gradOut, w, mask],
     ([gs, ws, ms]) =>
       inputKernel(gradOut.device, g, {
         gradOut: gs.buffer,
@@ -162,7 +165,7 @@ export function maxPool2dGrad(
   mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
-  packed(mask ? [gradOut, mask] : [gradOut], ([gs, ms]) =>
+  packed([gradOut, mask], ([gs, ms]) =>
     maxPool2dBackward(gradOut.device, g, {
       gradOut: gs.buffer,
       argmax: argmax.buffer,
@@ -200,7 +203,7 @@ export function lrnGrad(
   const [batch, channels, height, width] = x.shape;
   const gradX = empty(x.device, x.shape);
   packed(
-    mask ? [x, gradOut, mask] : [x, gradOut],
+    [x, gradOut, mask],
     ([xs, gs, ms]) =>
       lrnBackwardKernel(x.device, { batch, channels, height, width }, p, {
         x: xs.buffer,

@@ -112,6 +112,30 @@ async function trainStep(
   return { grads, dispatches: rows.length };
 }
 
+/**
+ * A training step of `model` on a random batch of `shape`, folding and not (the same dropout
+ * masks): asserts equal gradients and returns the dispatches of each; disposes the model.
+ */
+async function compareSteps(
+  model: AlexNet,
+  shape: number[],
+): Promise<{ before: number; after: number }> {
+  model.train();
+  const x = data.normal(shape, 0, 1, device);
+  const labels = fromTypedArray(Int32Array.from({ length: shape[0] }, (_, i) => (7 * i) % 10), [
+    shape[0],
+  ], { device });
+  const state = model.dropoutGenerator?.state();
+  const fused = await folding(true, () => trainStep(model, x, labels, state));
+  const plain = await folding(false, () => trainStep(model, x, labels, state));
+  for (const [name, g] of plain.grads) {
+    const e = relativeError(fused.grads.get(name)!, g);
+    assert.ok(e <= 1e-6, `${name}: gradients differ by ${e}`);
+  }
+  for (const t of [x, labels, model]) t.dispose();
+  return { before: plain.dispatches, after: fused.dispatches };
+}
+
 Deno.test("ReLU-mask folding", async (t) => {
   assert.ok(device.hasTimestamps, "these tests count dispatches with the profiler");
 
@@ -166,45 +190,17 @@ Deno.test("ReLU-mask folding", async (t) => {
   });
 
   await t.step("scaled AlexNet with dropout: same gradients, five fewer dispatches", async () => {
-    const model = alexnetSmall({ seed: 4 }, device);
-    model.train();
-    const x = data.normal([3, 3, 32, 32], 0, 1, device);
-    const labels = fromTypedArray(Int32Array.from([1, 7, 3]), [3], { device });
-    const state = model.dropoutGenerator!.state();
-    const fused = await folding(true, () => trainStep(model, x, labels, state));
-    const plain = await folding(false, () => trainStep(model, x, labels, state));
-    for (const [name, g] of plain.grads) {
-      const e = relativeError(fused.grads.get(name)!, g);
-      assert.ok(e <= 1e-6, `${name}: gradients differ by ${e}`);
-    }
     // conv1 and conv2 into LRN, conv3 and conv4 into the next conv, conv5 into pool5; fc6 and
     // fc7 feed dropout, which does not fold.
-    assert.equal(
-      plain.dispatches - fused.dispatches,
-      5,
-      `${plain.dispatches} → ${fused.dispatches}`,
-    );
-    console.log(`scaled AlexNet step: ${plain.dispatches} → ${fused.dispatches} dispatches`);
-    model.dispose();
+    const saved = await compareSteps(alexnetSmall({ seed: 4 }, device), [3, 3, 32, 32]);
+    assert.equal(saved.before - saved.after, 5, `${saved.before} → ${saved.after}`);
+    console.log(`scaled AlexNet step: ${saved.before} → ${saved.after} dispatches`);
   });
 
   await t.step("the paper net's shapes (227×227, 1/16 of the channels), no dropout", async () => {
-    const model = new AlexNet({ width: 1 / 16, dropout: 0, seed: 5 }, device);
-    model.train();
-    const x = data.normal([1, 3, 227, 227], 0, 1, device);
-    const labels = fromTypedArray(Int32Array.from([42]), [1], { device });
-    const fused = await folding(true, () => trainStep(model, x, labels, undefined));
-    const plain = await folding(false, () => trainStep(model, x, labels, undefined));
-    for (const [name, g] of plain.grads) {
-      const e = relativeError(fused.grads.get(name)!, g);
-      assert.ok(e <= 1e-6, `${name}: gradients differ by ${e}`);
-    }
     // The five conv layers as above, and fc6 → fc7 → fc8 through the products' epilogues.
-    assert.equal(
-      plain.dispatches - fused.dispatches,
-      7,
-      `${plain.dispatches} → ${fused.dispatches}`,
-    );
-    model.dispose();
+    const model = new AlexNet({ width: 1 / 16, dropout: 0, seed: 5 }, device);
+    const saved = await compareSteps(model, [1, 3, 227, 227]);
+    assert.equal(saved.before - saved.after, 7, `${saved.before} → ${saved.after}`);
   });
 });
