@@ -68,7 +68,9 @@ export function sumPartials(device: Device, p: PartialSum): void {
   if (p.relu) value = `max(${value}, 0.0)`;
   if (p.mask) value = reluMasked(value, "mask[e]");
   // The sum starts from the old value when accumulating (the order every run keeps).
-  const start = !p.accumulate ? "" : p.tail
+  const start = !p.accumulate
+    ? ""
+    : p.tail
     ? `if (e < ${U.n}) { v = dst[e]; } else { v = tail[e - ${U.n}]; }`
     : "v = dst[e];";
   const store = p.tail
