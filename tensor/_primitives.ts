@@ -17,14 +17,23 @@ import { unary as unaryKernel, type UnaryOp } from "../kernels/elementwise.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { matmul as matmulKernel } from "../kernels/matmul.ts";
 import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
-import { type Distribution, fillRandom, type RandomStream } from "../kernels/random.ts";
+import {
+  type Distribution,
+  dropout as dropoutKernel,
+  type DropoutArgs,
+  fillRandom,
+  type RandomStream,
+} from "../kernels/random.ts";
 import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
 import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
 import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
 export type { BinaryOp, UnaryOp } from "../kernels/elementwise.ts";
 export type { ReduceOp } from "../kernels/reduce.ts";
-export type { Distribution } from "../kernels/random.ts";
+export type { Distribution, RandomStream } from "../kernels/random.ts";
+
+/** Where a tensor's elements sit in a wider dropout draw (see the kernel's `block`). */
+export type DropoutBlock = NonNullable<DropoutArgs["block"]>;
 
 /** A contiguous raw tensor of `shape` filled with `value`. */
 export function fill(device: Device, shape: readonly number[], value: number): RawTensor {
@@ -286,6 +295,23 @@ export function random(
 ): RawTensor {
   const out = empty(device, shape, "f32", "random");
   fillRandom(device, out.buffer, numel(shape), dist, stream);
+  return out;
+}
+
+/**
+ * `x` times the dropout mask drawn from `stream` (drop probability `p`), the mask computed where
+ * it is applied; the same call on a gradient applies the same mask.
+ */
+export function dropout(
+  x: RawTensor,
+  p: number,
+  stream: RandomStream,
+  block?: DropoutBlock,
+): RawTensor {
+  const source = contiguous(x);
+  const out = empty(x.device, x.shape);
+  dropoutKernel(x.device, { x: source.buffer, out: out.buffer, n: x.size, p, stream, block });
+  source.dispose();
   return out;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { cnnRules } from "./cnn.ts";
+import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { productRules } from "./products.ts";
 import { reduceRules } from "./reduce.ts";
@@ -30,5 +31,6 @@ export const rules: Rules<Op> = {
   ...shapeRules,
   ...productRules,
   ...cnnRules,
+  ...dropoutRules,
   ...transferRules,
 };
