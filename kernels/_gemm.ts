@@ -151,6 +151,13 @@ export interface GemmSpec {
    * guarantees that N is a multiple of 4 and the row is contiguous and aligned.
    */
   store4?: (m: string, n: string, v: string) => string;
+  /**
+   * WGSL statement storing f32 `v`, the sum of row `m` of A over this workgroup's K range
+   * (also sees `p` and `s`). When given, the workgroups of the first column tile add up the A
+   * slices they stage anyway: a weight gradient's A is dY, whose row sums are the bias
+   * gradient, so it costs no pass of its own.
+   */
+  rowSum?: (m: string, v: string) => string;
 }
 
 /** The grid a {@link GemmSpec} needs, in workgroups, and its parts (for the uniforms). */
@@ -166,6 +173,38 @@ export function gemmGrid(
   const kPerSplit = Math.ceil(Math.ceil(k / splits) / tile.tileK) * tile.tileK;
   const used = Math.ceil(k / kPerSplit);
   return { tilesM, tilesN, kPerSplit, splits: used, workgroups: tilesM * tilesN * batch * used };
+}
+
+/**
+ * The entry point's head both generators share: the flat workgroup index (an early return past
+ * the grid, per workgroup, so barriers stay in uniform control flow), the tile's corner m0, n0,
+ * the batch index p, the split s and its K range [kBegin, kEnd). `index` completes the third
+ * builtin parameter (`builtin name) variable`).
+ */
+function gridHead(
+  S: GemmSpec["sizes"],
+  tileM: number,
+  tileN: number,
+  workgroupSize: number,
+  index: string,
+): string[] {
+  return [
+    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
+    `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
+    `}`,
+    `@compute @workgroup_size(${workgroupSize})`,
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,`,
+    `        @builtin(${index}: u32) {`,
+    `  let flat = flatWorkgroup(wid, nwg);`,
+    `  if (flat >= ${S.workgroups}) { return; }`,
+    `  let n0 = (flat % ${S.tilesN}) * ${tileN}u;`,
+    `  let m0 = ((flat / ${S.tilesN}) % ${S.tilesM}) * ${tileM}u;`,
+    `  let rest = flat / (${S.tilesN} * ${S.tilesM});`,
+    `  let p = rest % ${S.batch};`,
+    `  let s = rest / ${S.batch};`,
+    `  let kBegin = s * ${S.kPerSplit};`,
+    `  let kEnd = min(${S.k}, kBegin + ${S.kPerSplit});`,
+  ];
 }
 
 /**
@@ -257,22 +296,7 @@ export function gemmWgsl(spec: GemmSpec): string {
   L.push(
     `var<workgroup> As: array<${aVec ? "vec4f" : "f32"}, ${2 * aSize}>;`,
     `var<workgroup> Bs: array<vec4f, ${2 * bSize}>;`,
-    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
-    `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
-    `}`,
-    `@compute @workgroup_size(${threads})`,
-    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,`,
-    `        @builtin(local_invocation_index) lid: u32) {`,
-    // Per workgroup, so the early return keeps the barriers below in uniform control flow.
-    `  let flat = flatWorkgroup(wid, nwg);`,
-    `  if (flat >= ${S.workgroups}) { return; }`,
-    `  let n0 = (flat % ${S.tilesN}) * ${TN}u;`,
-    `  let m0 = ((flat / ${S.tilesN}) % ${S.tilesM}) * ${TM}u;`,
-    `  let rest = flat / (${S.tilesN} * ${S.tilesM});`,
-    `  let p = rest % ${S.batch};`,
-    `  let s = rest / ${S.batch};`,
-    `  let kBegin = s * ${S.kPerSplit};`,
-    `  let kEnd = min(${S.k}, kBegin + ${S.kPerSplit});`,
+    ...gridHead(S, TM, TN, threads, "local_invocation_index) lid"),
     `  let tx = lid % ${wx}u;`,
     `  let ty = lid / ${wx}u;`,
   );
@@ -280,6 +304,13 @@ export function gemmWgsl(spec: GemmSpec): string {
   declareUnits(false);
   for (let i = 0; i < RM; i++) {
     for (let j = 0; j < rn4; j++) L.push(`  var c${i}_${j} = vec4f(0.0);`);
+  }
+  // Row sums of A (vec4s of 4 rows, or one scalar per row), kept by the first column tile:
+  // a branch uniform over the workgroup, so the other tiles pay nothing in their loop.
+  const rowSums = spec.rowSum !== undefined, sums = aVec ? rm4 : RM;
+  if (rowSums) {
+    L.push(`  let sumRows = n0 == 0u;`);
+    for (let i = 0; i < sums; i++) L.push(`  var rs${i} = ${aVec ? "vec4f(0.0)" : "0.0"};`);
   }
   L.push(...fetch(true, "kBegin"), ...fetch(false, "kBegin"));
   L.push(...stash(true, "0u"), ...stash(false, "0u"), `  workgroupBarrier();`);
@@ -308,6 +339,16 @@ export function gemmWgsl(spec: GemmSpec): string {
     }
   }
   if (!aVec) L.push(`    }`);
+  if (rowSums) {
+    L.push(`    if (sumRows) {`);
+    for (let kk = 0; kk < TK; kk++) {
+      for (let i = 0; i < sums; i++) {
+        const a = aVec ? `a${kk}_${i}` : `As[ab + ${kk * tm4}u + ty * ${RM}u + ${i}u]`;
+        L.push(`      rs${i} += ${a};`);
+      }
+    }
+    L.push(`    }`);
+  }
   L.push(`    if (more) {`, ...stash(true, "1u - buf"), ...stash(false, "1u - buf"), `    }`);
   L.push(`    workgroupBarrier();`, `    buf = 1u - buf;`, `  }`);
 
@@ -317,6 +358,10 @@ export function gemmWgsl(spec: GemmSpec): string {
     const row = aVec ? `(ty + ${(i >> 2) * wy}u) * 4u + ${i & 3}u` : `ty * ${RM}u + ${i}u`;
     L.push(`  {`, `  let gm = m0 + ${row};`);
     L.push(`  if (gm < ${S.m}) {`);
+    if (rowSums) {
+      const sum = aVec ? `rs${i >> 2}[${i & 3}]` : `rs${i}`;
+      L.push(`  if (sumRows && tx == 0u) { ${spec.rowSum!("gm", sum)} }`);
+    }
     for (let j = 0; j < rn4; j++) {
       L.push(`  {`, `  let gn = n0 + (tx + ${j * wx}u) * 4u;`, `  let v = c${i}_${j};`);
       if (spec.store4) {
@@ -344,8 +389,10 @@ export function gemmWgsl(spec: GemmSpec): string {
  * with `subgroupBroadcast` (an extract and a splat on a SIMD CPU): each A value is loaded once
  * per subgroup instead of once per lane. A tile of 16 rows × 8 columns does 512 multiply-adds
  * per lane for 10 vec4 loads (the workgroup-memory core's 8×8 blocks: 64 for 4 loads plus the
- * staging). Correct for any subgroup of at least `lanes` invocations (a workgroup smaller than
- * the subgroup size fills part of one).
+ * staging). A lane is its subgroup invocation id: correct wherever the `lanes` invocations of
+ * a workgroup form one subgroup (a workgroup smaller than the subgroup size fills part of one;
+ * subgroups of fewer than `lanes` would break it, so only software adapters, whose subgroups
+ * are their 8 or 16 SIMD lanes, use it by default).
  *
  * A's loader is read as vec4 only along K; B's along either dimension.
  */
@@ -354,24 +401,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   const { sizes: S, a, b } = spec;
   if (a.vec4 && !a.kContig) throw new RangeError("register GEMM: A is read as vec4 along K only");
   const groups = R / lanes, cv = RN / 4, TN = lanes * RN;
-  const L: string[] = [];
-  L.push(
-    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
-    `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
-    `}`,
-    `@compute @workgroup_size(${lanes})`,
-    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,`,
-    `        @builtin(local_invocation_index) lane: u32) {`,
-    `  let flat = flatWorkgroup(wid, nwg);`,
-    `  if (flat >= ${S.workgroups}) { return; }`,
-    `  let n0 = (flat % ${S.tilesN}) * ${TN}u;`,
-    `  let m0 = ((flat / ${S.tilesN}) % ${S.tilesM}) * ${R}u;`,
-    `  let rest = flat / (${S.tilesN} * ${S.tilesM});`,
-    `  let p = rest % ${S.batch};`,
-    `  let s = rest / ${S.batch};`,
-    `  let kBegin = s * ${S.kPerSplit};`,
-    `  let kEnd = min(${S.k}, kBegin + ${S.kPerSplit});`,
-  );
+  const L = gridHead(S, R, TN, lanes, "subgroup_invocation_id) lane");
   const zero = "vec4f(0.0)";
   // A: this lane's rows, their bounds and prep values.
   for (let i = 0; i < groups; i++) {
@@ -391,6 +421,10 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   for (let r = 0; r < R; r++) {
     for (let j = 0; j < cv; j++) L.push(`  var c${r}_${j} = ${zero};`);
   }
+  // Row sums of A: each lane adds up the rows it loads, in the first column tile only.
+  const rowSums = spec.rowSum !== undefined;
+  if (rowSums) L.push(`  let sumRows = n0 == 0u;`);
+  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = 0.0;`);
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
   for (let i = 0; i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
@@ -405,6 +439,11 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       }
       L.push(`    }`);
     }
+  }
+  for (let i = 0; rowSums && i < groups; i++) {
+    L.push(
+      `    if (sumRows) { ${[0, 1, 2, 3].map((kk) => `rs${i} += av${i}[${kk}];`).join(" ")} }`,
+    );
   }
   for (let j = 0; j < cv; j++) {
     for (let kk = 0; kk < 4; kk++) L.push(`    var b${kk}_${j} = ${zero};`);
@@ -446,6 +485,9 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     }
   }
   L.push(`  }`);
+  for (let i = 0; rowSums && i < groups; i++) {
+    L.push(`  if (sumRows && aok${i}) { ${spec.rowSum!(`ax${i}`, `rs${i}`)} }`);
+  }
   for (let r = 0; r < R; r++) {
     L.push(`  if (m0 + ${r}u < ${S.m}) {`, `    let gm = m0 + ${r}u;`);
     for (let j = 0; j < cv; j++) {

@@ -59,11 +59,11 @@ export function pointwiseForward(
   });
 }
 
-/** gradX = Wᵀ · gradOut per sample. */
+/** gradX = Wᵀ · gradOut per sample (times the ReLU mask of `mask`, shaped as gradX, if given). */
 export function pointwiseInputGrad(
   device: Device,
   g: Resolved,
-  buffers: { dy: GpuBuffer; w: GpuBuffer; dx: GpuBuffer },
+  buffers: { dy: GpuBuffer; w: GpuBuffer; dx: GpuBuffer; mask?: GpuBuffer },
   o: PointwiseOptions,
 ): void {
   const hw = g.height * g.width;
@@ -78,6 +78,7 @@ export function pointwiseInputGrad(
     batchStrideA: 0,
     batchStrideB: g.outChannels * hw,
     transA: true,
+    mask: buffers.mask,
     tile: o.tile,
     maxBindingBytes: o.maxBindingBytes,
   });

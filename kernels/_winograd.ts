@@ -25,7 +25,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { f32Literal, flatMain } from "./_program.ts";
+import { f32Literal, flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
 import type { Resolved } from "./_conv_geometry.ts";
@@ -151,7 +151,7 @@ interface WinogradConv {
 export function winogradConv(
   device: Device,
   c: WinogradConv,
-  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding },
+  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding; mask?: Binding },
 ): void {
   const form = FORMS[c.r];
   const { r, n } = form, n2 = n * n, r2 = r * r;
@@ -190,6 +190,7 @@ export function winogradConv(
   const uniforms = uf.data();
   const whole = (buffer: typeof uBuf) => ({ buffer });
   const variant = `winograd F(2×2,${r}×${r})`;
+  const outputVariant = `${variant}${bind.mask ? " relu-mask" : ""}`;
   const cells = (rows: number, cols: number, f: (i: number, j: number) => string): string[] =>
     Array.from({ length: rows * cols }, (_, e) => f(Math.floor(e / cols), e % cols));
 
@@ -266,11 +267,12 @@ ${flatMain(64, U.vSize, inputBody)}
     tile: c.tile,
   });
 
-  // Y = Aᵀ M A per tile, then bias and ReLU.
+  // Y = Aᵀ M A per tile, then bias and ReLU, or the ReLU mask of `mask` (laid out as out).
   const bias = !!bind.bias;
-  const finish = (y: string) => {
-    const v = bias ? `${y} + bias[g * ${U.cout} + o]` : y;
-    return c.relu ? `max(${v}, 0.0)` : v;
+  const finish = (y: string, at: string) => {
+    let v = bias ? `${y} + bias[g * ${U.cout} + o]` : y;
+    if (c.relu) v = `max(${v}, 0.0)`;
+    return bind.mask ? reluMasked(v, `mask[${at}]`) : v;
   };
   const outputBody = `
   let o = i % ${U.cout};
@@ -286,7 +288,8 @@ ${flatMain(64, U.vSize, inputBody)}
   ${
     cells(2, 2, (y, x) =>
       `if (oy + ${y}u < ${U.outH} && ox + ${x}u < ${U.outW}) { ` +
-      `out[base + (oy + ${y}u) * ${U.outW} + ox + ${x}u] = ${finish(`y${y}_${x}`)}; }`).join(
+      `let at${y}${x} = base + (oy + ${y}u) * ${U.outW} + ox + ${x}u; ` +
+      `out[at${y}${x}] = ${finish(`y${y}_${x}`, `at${y}${x}`)}; }`).join(
         "\n  ",
       )
   }`;
@@ -296,14 +299,15 @@ ${flatMain(64, U.vSize, inputBody)}
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
 ${bias ? "@group(0) @binding(1) var<storage, read> bias: array<f32>;" : ""}
 @group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
-${uf.declare(bias ? 3 : 2)}
+${bind.mask ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> mask: array<f32>;` : ""}
+${uf.declare((bias ? 3 : 2) + (bind.mask ? 1 : 0))}
 ${flatMain(64, U.mSize, outputBody)}
 `,
     uniforms,
     workgroups: Math.ceil((G * P * c.cout) / 64),
-    variant,
+    variant: outputVariant,
     cost: { bytes: 4 * (n2 + 4) * G * P * c.cout },
-  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out]);
+  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out, ...(bind.mask ? [bind.mask] : [])]);
   for (const b of [uBuf, vBuf, mBuf]) device.release(b);
 }
 
@@ -358,12 +362,15 @@ export function winogradForward(
   }, bind);
 }
 
-/** The input gradient of one run of samples: the forward algorithm on gradOut, kernel flipped. */
+/**
+ * The input gradient of one run of samples: the forward algorithm on gradOut, kernel flipped;
+ * times the ReLU mask of `bind.mask` (bound like `dx`) in the output transform when given.
+ */
 export function winogradInputGrad(
   device: Device,
   g: Resolved,
   run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   flags: { name: string; tile?: MatmulTile },
 ): void {
   winogradConv(device, {
@@ -382,5 +389,5 @@ export function winogradInputGrad(
     outShift: run.dx.shift,
     relu: false,
     tile: flags.tile,
-  }, { x: bind.dy, w: bind.w, out: bind.dx });
+  }, { x: bind.dy, w: bind.w, out: bind.dx, mask: bind.mask });
 }

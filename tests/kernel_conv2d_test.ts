@@ -114,6 +114,8 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   const out = upload(device, nan(DY.data.length)), dx = upload(device, nan(X.data.length));
   const dw = upload(device, c.accumulate ? W0.data : nan(W.data.length));
   const db = upload(device, c.accumulate ? B0.data : nan(B.data.length));
+  // The bias gradient twice: alone, and from the weight gradient's kernel.
+  const dbFused = upload(device, c.accumulate ? B0.data : nan(B.data.length));
   const mb = c.maxBindingBytes;
   const algorithm = c.algorithms?.forward, tile = c.tiles?.forward;
   conv2d(device, g, { x, w, out, bias, relu: c.relu, maxBindingBytes: mb, tile, algorithm });
@@ -129,6 +131,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     x,
     gradOut: dy,
     gradW: dw,
+    gradB: dbFused,
     accumulate: c.accumulate,
     maxBindingBytes: mb,
     tile: c.tiles?.gradWeight,
@@ -146,8 +149,10 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     dx: await download(device, dx, X.data.length),
     dw: await download(device, dw, W.data.length),
     db: await download(device, db, B.data.length),
+    dbFused: await download(device, dbFused, B.data.length),
   };
-  for (const buf of [x, w, dy, out, dx, dw, db, ...(bias ? [bias] : [])]) device.release(buf);
+  const all = [x, w, dy, out, dx, dw, db, dbFused, ...(bias ? [bias] : [])];
+  for (const buf of all) device.release(buf);
   const opts = {
     stride: [g.strideH, g.strideW] as [number, number],
     padding: [g.padH, g.padW] as [number, number],
@@ -164,6 +169,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   close(`${label}: gradInput`, got.dx, r.dx);
   close(`${label}: gradWeight`, got.dw, r.dw);
   close(`${label}: gradBias`, got.db, r.db);
+  close(`${label}: gradBias from the weight gradient`, got.dbFused, r.db);
 }
 
 Deno.test("conv2d kernels", async (t) => {
@@ -419,19 +425,11 @@ Deno.test("conv2d kernels", async (t) => {
         geometry({ inChannels: 16, outChannels: 33, height: 13, width: 13, padH: 1, padW: 1 }),
       ],
     ];
-    for (const [label, g] of cases) {
-      await check(device, `winograd ${label}`, {
-        g,
-        bias: true,
-        relu: true,
-        algorithms: { forward: winograd, gradInput: winograd },
-      });
-    }
     // F(2×2, 5×5) as conv2: padding 0, 2 and 4 (the input gradient's padding runs 4 to 0),
     // groups, odd sizes, 33 channels.
     const five = (o: Partial<Conv2dGeometry>) =>
       geometry({ kernelH: 5, kernelW: 5, height: 11, width: 9, ...o });
-    const fives: [string, Conv2dGeometry][] = [
+    cases.push(
       ["5×5 pad 2, odd output", five({ padH: 2, padW: 2, height: 7, width: 9 })],
       ["5×5 pad 0, groups 2", five({ inChannels: 6, outChannels: 4, groups: 2 })],
       [
@@ -443,8 +441,8 @@ Deno.test("conv2d kernels", async (t) => {
         five({ inChannels: 16, outChannels: 33, height: 27, width: 27, padH: 2, padW: 2 }),
       ],
       ["5×5 pad 1, 1×1 output", five({ batch: 3, height: 5, width: 5, padH: 1, padW: 0 })],
-    ];
-    for (const [label, g] of fives) {
+    );
+    for (const [label, g] of cases) {
       await check(device, `winograd ${label}`, {
         g,
         bias: true,
@@ -519,6 +517,34 @@ Deno.test("conv2d kernels", async (t) => {
       g: layer({ inChannels: 48, outChannels: 32, groups: 2 }),
       bias: true,
     });
+  });
+
+  await t.step("the ReLU mask in the Winograd and pointwise input gradients", async () => {
+    // gradX with a mask is gradX without one where mask > 0, else 0, to the bit.
+    const cases: [ConvAlgorithm, Conv2dGeometry][] = [
+      [{ kind: "winograd" }, geometry({ padH: 1, padW: 1, inChannels: 5, outChannels: 7 })],
+      [{ kind: "winograd" }, geometry({ kernelH: 5, kernelW: 5, height: 11, padH: 2, padW: 2 })],
+      [{ kind: "pointwise" }, geometry({ kernelH: 1, kernelW: 1, inChannels: 7, outChannels: 9 })],
+    ];
+    for (const [algorithm, g] of cases) {
+      const { outH, outW } = conv2dOutputSize(g);
+      const rng = ref.mulberry32(31);
+      const nx = g.batch * g.inChannels * g.height * g.width;
+      const dy = upload(device, ref.randn([g.batch, g.outChannels, outH, outW], rng).data);
+      const w = upload(
+        device,
+        ref.randn([g.outChannels, g.inChannels, g.kernelH, g.kernelW], rng).data,
+      );
+      const maskData = ref.randn([nx], rng).data;
+      const mask = upload(device, maskData);
+      const plain = device.alloc(nx * 4), masked = device.alloc(nx * 4);
+      conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: plain, algorithm });
+      conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: masked, mask, algorithm });
+      const [p, m] = [await download(device, plain, nx), await download(device, masked, nx)];
+      const want = p.map((v, i) => (maskData[i] > 0 ? v : 0));
+      assert.deepEqual(m, want, `${algorithmName(algorithm)} k${g.kernelH}: masked gradX`);
+      for (const b of [dy, w, mask, plain, masked]) device.release(b);
+    }
   });
 
   await t.step("identical bits on every run", async () => {
