@@ -217,6 +217,8 @@ export interface MatmulEpilogue {
   bias?: RawTensor | null;
   /** Applies max(0, ·) after the bias. */
   relu?: boolean;
+  /** A ReLU's output shaped as the product: the result is multiplied by its mask, last. */
+  mask?: RawTensor | null;
 }
 
 /**
@@ -249,6 +251,7 @@ function product(
   const batch = Math.max(a.rank === 3 ? a.shape[0] : 1, b.rank === 3 ? b.shape[0] : 1);
   const la = layoutOf(a), lb = layoutOf(b);
   const bias = epilogue.bias ? contiguous(epilogue.bias) : null;
+  const mask = epilogue.mask ? contiguous(epilogue.mask) : null;
   const out = empty(device, a.rank === 3 ? [batch, m, n] : [m, n]);
   matmulKernel(device, {
     a: la.tensor.buffer,
@@ -264,9 +267,10 @@ function product(
     transB: lb.transposed,
     bias: bias?.buffer,
     relu: epilogue.relu ?? false,
+    mask: mask?.buffer,
     rowSums: rowSums?.buffer,
   });
-  for (const t of [la.tensor, lb.tensor, bias]) t?.dispose();
+  for (const t of [la.tensor, lb.tensor, bias, mask]) t?.dispose();
   return out;
 }
 

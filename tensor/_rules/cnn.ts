@@ -1,6 +1,8 @@
 /**
  * The convolutional network's ops: 2-D convolution (bias and ReLU fused into its epilogue),
- * max pooling and local response normalisation, each backward beside its forward.
+ * max pooling and local response normalisation, each backward beside its forward. All three
+ * fold a ReLU mask into their input's gradient (`reluFusion.foldsInto`), and a convolution
+ * with `relu` offers its output as one (`reluFusion.output`).
  *
  * @module
  */
@@ -29,11 +31,13 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       if (relu) ctx.save(out);
       return out;
     },
-    backward(g, { geometry, relu }, ctx) {
+    backward(g, { geometry, relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
-      const gz = relu ? binary(g, out, "reluMask") : contiguous(g);
+      const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : contiguous(g);
       const [, needW, needB = false] = ctx.needsGrad;
-      const grads: Grads = [ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape) : null];
+      const grads: Grads = [
+        ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape, fold.masks[0]) : null,
+      ];
       if (needW && needB) {
         // The bias gradient comes out of the weight gradient's pass.
         const { gradW, gradB } = conv2dGradWeightBias(x, gz, geometry, w.shape);
@@ -44,6 +48,7 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       }
       return freeing([gz], grads);
     },
+    reluFusion: { output: ({ relu }, ctx) => relu ? ctx.saved[2] : null, foldsInto: [0] },
   },
   maxPool2d: {
     forward([x], { geometry, outShape }, ctx) {
@@ -52,9 +57,10 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       argmax.dispose();
       return out;
     },
-    backward: (g, { geometry }, ctx) => [
-      maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape),
+    backward: (g, { geometry }, ctx, fold) => [
+      maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape, fold.masks[0]),
     ],
+    reluFusion: { foldsInto: [0] },
   },
   lrn: {
     forward([x], { params }, ctx) {
@@ -63,6 +69,9 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       scale.dispose();
       return out;
     },
-    backward: (g, { params }, ctx) => [lrnGrad(ctx.saved[0], ctx.saved[1], g, params)],
+    backward: (g, { params }, ctx, fold) => [
+      lrnGrad(ctx.saved[0], ctx.saved[1], g, params, fold.masks[0]),
+    ],
+    reluFusion: { foldsInto: [0] },
   },
 };

@@ -14,7 +14,15 @@ import type { Op, Rules } from "./rule.ts";
 import { shapeRules } from "./shape.ts";
 import { transferRules } from "./transfer.ts";
 
-export { type AsyncOp, Context, type Grads, type Op, type OpParams, type Rule } from "./rule.ts";
+export {
+  type AsyncOp,
+  Context,
+  type Grads,
+  type MaskFold,
+  type Op,
+  type OpParams,
+  type Rule,
+} from "./rule.ts";
 
 /** Every op's forward and backward. */
 export const rules: Rules<Op> = {

@@ -1,7 +1,8 @@
 /**
  * Matrix products. A transposed operand (a view with swapped strides, such as `w.T()`) is read
  * in place by the primitive, so `x.matmul(w.T())` and every backward product cost no copy.
- * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue.
+ * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue; it offers its
+ * output as a ReLU mask, and folds one into its input's gradient (the product's epilogue).
  *
  * @module
  */
@@ -96,11 +97,11 @@ export const productRules: Rules<"matmul" | "linear"> = {
       ctx.save(x, w, out);
       return out;
     },
-    backward(g, { relu }, ctx) {
+    backward(g, { relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
-      const gz = relu ? binary(g, out, "reluMask") : g.alias();
+      const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : g.alias();
       const [, needW, needB = false] = ctx.needsGrad;
-      const grads: Grads = [ctx.needsGrad[0] ? matmul(gz, w) : null];
+      const grads: Grads = [ctx.needsGrad[0] ? matmul(gz, w, { mask: fold.masks[0] }) : null];
       if (needW && needB) {
         // gzᵀ·x and the row sums of gzᵀ (the bias gradient) from one product.
         const gzT = transposed(gz);
@@ -114,5 +115,6 @@ export const productRules: Rules<"matmul" | "linear"> = {
       }
       return freeing([gz], grads);
     },
+    reluFusion: { output: ({ relu }, ctx) => relu ? ctx.saved[2] : null, foldsInto: [0] },
   },
 };
