@@ -1,7 +1,7 @@
 /**
  * Dropout's rule: the forward multiplies by a mask drawn where it is applied, and the backward
  * draws the same mask again from the same stream position (a counter-based generator makes
- * that a pure function), so nothing is kept between the two.
+ * that a pure function), so no mask is kept between the two.
  *
  * @module
  */
