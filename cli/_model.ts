@@ -11,6 +11,7 @@ import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
 import type { Module } from "../nn/module.ts";
 import type { Generator } from "../tensor/random.ts";
+import type { ArmSwitches } from "../train/experiment/claims.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches } from "./_switches.ts";
 import { number, UsageError, type Values } from "./_options.ts";
@@ -95,9 +96,8 @@ export function plannedParameterCount(model: RunConfig["model"]): number {
 }
 
 /**
- * The model of a `train` or `summary` command line: `--width` (small: default
- * `DEFAULTS.width`; full and figure1: 1) and the switches, checked to fit `inputSize` (every
- * layer's output at least 1×1) before anything is allocated.
+ * The model of a `train` or `summary` command line: `--width` and the switches, checked
+ * against the preset and the device count, then built by {@link modelConfig}.
  */
 export function modelOptions(
   values: Values,
@@ -109,19 +109,37 @@ export function modelOptions(
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small (full is width 1)", command);
   }
+  const switches = modelSwitches(values, command, preset, given.devices);
+  try {
+    return modelConfig(preset, { ...given, width }, switches);
+  } catch (error) {
+    throw new UsageError((error as Error).message, command);
+  }
+}
+
+/**
+ * A run's model configuration: the width (small: `DEFAULTS.width` unless given; full: 1;
+ * figure1: 1 unless given), dropout 0.5 and the switches, checked to fit `inputSize` (every
+ * layer's output at least 1×1) before anything is allocated.
+ */
+export function modelConfig(
+  preset: RunConfig["model"]["preset"],
+  given: { inputSize: number; numClasses: number; seed: number; width?: number },
+  switches: ArmSwitches,
+): RunConfig["model"] {
   const model: RunConfig["model"] = {
     preset,
-    width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+    width: preset === "full" ? 1 : given.width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
     inputSize: given.inputSize,
     numClasses: given.numClasses,
     dropout: 0.5,
     seed: given.seed,
-    ...modelSwitches(values, command, preset, given.devices),
+    ...switches,
   };
   try {
     plannedParameterCount(model);
   } catch (error) {
-    throw new UsageError(`the model does not fit: ${(error as Error).message}`, command);
+    throw new RangeError(`the model does not fit: ${(error as Error).message}`);
   }
   return model;
 }
