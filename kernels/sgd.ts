@@ -11,16 +11,16 @@
  * shader declares three bindings per parameter (w, v, g); a `switch` on the segment index picks
  * them. A segment table in a uniform buffer gives each segment its first workgroup, its length,
  * and its group's rule and hyperparameters; a workgroup finds its segment by binary search.
- * The WGSL depends only on the number of segments, so a model compiles one pipeline per mode,
- * and a learning-rate change compiles nothing (the table is a new uniform buffer).
+ * The WGSL depends only on the mode and the number of segments, so a model compiles a pipeline
+ * or two per mode, and a learning-rate change compiles nothing (the table is a new uniform
+ * buffer). The arithmetic is the per-parameter kernel's, bit for bit.
  *
- * One dispatch covers as many segments as the device lets one shader bind: three storage
- * buffers per segment plus the guard flag within `maxStorageBuffersPerShaderStage` (capped at
- * {@link MAX_SEGMENTS_PER_DISPATCH}). A parameter larger than `maxStorageBufferBindingSize`
- * (fc6's 151 MB weight against lavapipe's 128 MiB) is split into binding windows, each a
- * segment of its own. So a device with the limits of a desktop GPU updates a model's
- * parameters in one dispatch; lavapipe (32 storage buffers: 10 segments a dispatch) takes one
- * dispatch per ten segments.
+ * One dispatch covers as many segments as {@link segmentsPerDispatch} allows: on a GPU, as many
+ * as the shader can bind (three storage buffers per segment plus the guard flag within
+ * `maxStorageBuffersPerShaderStage`, at most {@link MAX_SEGMENTS_PER_DISPATCH}), so a step is one
+ * dispatch; on a software adapter (lavapipe), {@link SOFTWARE_SEGMENTS_PER_DISPATCH}. A parameter
+ * larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's 128 MiB) is
+ * split into binding windows, each a segment of its own.
  *
  * @module
  */
@@ -82,10 +82,10 @@ export interface SgdUpdateOptions {
    */
   maxBindingBytes?: number;
   /**
-   * Most storage buffers one dispatch may bind, at most (and by default) the device's
-   * `maxStorageBuffersPerShaderStage`. Tests lower it to exercise several dispatches.
+   * Segments one dispatch covers; default {@link segmentsPerDispatch} of the device, and never
+   * more than the device can bind. Tests set it to exercise one dispatch or several.
    */
-  maxStorageBuffers?: number;
+  segmentsPerDispatch?: number;
 }
 
 /**
@@ -93,6 +93,41 @@ export interface SgdUpdateOptions {
  * allows: it bounds the WGSL's `switch` and the bind group (WebGPU's default of 1,000 entries).
  */
 export const MAX_SEGMENTS_PER_DISPATCH = 64;
+
+/**
+ * Segments a dispatch covers on a software adapter. Lavapipe runs every case of the shader's
+ * `switch` masked, even on a value uniform across the workgroup, so a dispatch costs more per
+ * element the more segments it covers; against what a dispatch costs on its own there, two a
+ * dispatch measured fastest (bench/RESULTS.md).
+ */
+export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
+
+/**
+ * How many segments one SGD dispatch covers on `device`: as many as a shader can bind there
+ * (three storage buffers a segment, and the guard flag), at most
+ * {@link MAX_SEGMENTS_PER_DISPATCH}, and {@link SOFTWARE_SEGMENTS_PER_DISPATCH} on software
+ * adapters.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { segmentsPerDispatch } from "./sgd.ts";
+ * const device = await Device.acquire();
+ * console.log(segmentsPerDispatch(device) >= 1); // true
+ * ```
+ */
+export function segmentsPerDispatch(device: Device): number {
+  return Math.min(
+    bindableSegments(device),
+    device.isSoftware ? SOFTWARE_SEGMENTS_PER_DISPATCH : MAX_SEGMENTS_PER_DISPATCH,
+  );
+}
+
+/** Segments one shader can bind on `device`: three storage buffers each, and the guard flag. */
+function bindableSegments(device: Device): number {
+  const bindable = Math.floor((device.limits.maxStorageBuffersPerShaderStage - 1) / 3);
+  return Math.min(bindable, MAX_SEGMENTS_PER_DISPATCH);
+}
 
 const WORKGROUP = 256;
 /** u32 words of one segment's row in the table: two vec4u. */
@@ -117,19 +152,16 @@ interface Segment {
 export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
-  const cases: string[] = [];
+  const loads: string[] = [];
+  const stores: string[] = [];
   for (let k = 0; k < segments; k++) {
     decls.push(
       `@group(0) @binding(${3 * k}) var<storage, ${access}> w${k}: array<vec4f>;`,
       `@group(0) @binding(${3 * k + 1}) var<storage, ${access}> v${k}: array<vec4f>;`,
       `@group(0) @binding(${3 * k + 2}) var<storage, read> g${k}: array<vec4f>;`,
     );
-    const next = `let gi = g${k}[i];\n      let r = rule(w${k}[i], v${k}[i], gi, seg);`;
-    cases.push(
-      mode === "apply"
-        ? `    case ${k}u: {\n      ${next}\n      v${k}[i] = r.v;\n      w${k}[i] = r.w;\n    }`
-        : `    case ${k}u: {\n      ${next}\n      bad = nonFinite(gi, r, lanes);\n    }`,
-    );
+    loads.push(`    case ${k}u: { wi = w${k}[i]; vi = v${k}[i]; gi = g${k}[i]; }`);
+    stores.push(`    case ${k}u: { v${k}[i] = r.v; w${k}[i] = r.w; }`);
   }
   const hasFlag = mode === "check" || guarded;
   const flag = mode === "apply"
@@ -137,63 +169,85 @@ export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): stri
     : `@group(0) @binding(${3 * segments}) var<storage, read_write> guard: array<atomic<u32>>;`;
   const tableBinding = 3 * segments + (hasFlag ? 1 : 0);
   const skip = mode === "apply" && guarded ? "\n  if (guard[0] == 0u) { return; }" : "";
-  const tail = mode === "apply" ? "" : `
-  // Lanes past the segment's last element are padding (whatever the buffer held): ignored.
-  let lanes = vec4u(i) * 4u + vec4u(0u, 1u, 2u, 3u) < vec4u(seg.a.z);
-  var bad = false;`;
-  const after = mode === "apply" ? "" : "\n  if (bad) { atomicStore(&guard[0], 0u); }";
   return `${decls.join("\n")}
 ${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, vec4 count, valid elements, 1 for PyTorch's rule),
+// Per segment: a = (first workgroup, elements in the window, 1 for PyTorch's rule, 0),
 // b = (μ, c1, c2, 0) as f32 bits: the paper's c1 = λ·ε, c2 = ε; PyTorch's c1 = λ, c2 = ε.
 struct Segment { a: vec4u, b: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${tableBinding}) var<uniform> table: Table;
 ${FLAT_WORKGROUP}
 struct Step { v: vec4f, w: vec4f }
-fn rule(wi: vec4f, vi: vec4f, gi: vec4f, seg: Segment) -> Step {
-  let mu = vec4f(bitcast<f32>(seg.b.x));
-  let c1 = vec4f(bitcast<f32>(seg.b.y));
-  let c2 = vec4f(bitcast<f32>(seg.b.z));
-  if (seg.a.w == 1u) {
-    let v = mu * vi + (gi + c1 * wi);
-    return Step(v, wi - c2 * v);
+// The segment's constants: mu = μ, c1 and c2 as the table says, and which rule.
+struct Rule { mu: vec4f, c1: vec4f, c2: vec4f, pytorch: bool }
+fn step(r: Rule, wi: vec4f, vi: vec4f, gi: vec4f) -> Step {
+  if (r.pytorch) {
+    let v = r.mu * vi + (gi + r.c1 * wi);
+    return Step(v, wi - r.c2 * v);
   }
-  let v = mu * vi - c1 * wi - c2 * gi;
+  let v = r.mu * vi - r.c1 * wi - r.c2 * gi;
   return Step(v, wi + v);
 }
 // Exponent bits all ones: ±∞ or NaN. Bit tests survive compilers that assume finite math.
 fn finite(x: vec4f) -> vec4<bool> {
   return (bitcast<vec4u>(x) & vec4u(0x7f800000u)) != vec4u(0x7f800000u);
 }
-fn nonFinite(gi: vec4f, r: Step, lanes: vec4<bool>) -> bool {
+// Lanes past the segment's last (valid) element are padding, whatever the buffer held: ignored.
+fn nonFinite(gi: vec4f, r: Step, i: u32, valid: u32) -> bool {
+  let lanes = vec4u(i) * 4u + vec4u(0u, 1u, 2u, 3u) < vec4u(valid);
   return any((!finite(gi) | !finite(r.v) | !finite(r.w)) & lanes);
 }
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let wg = flatWorkgroup(wid, nwg);${skip}
-  // The last segment whose first workgroup is at or before this one.
+  // The last segment whose first workgroup is at or before this one: a binary search,
+  // unrolled (lavapipe runs loops, even of one turn, at a cost comparable to the update).
   var s = 0u;
-  var hi = ${segments - 1}u;
-  while (s < hi) {
-    let mid = (s + hi + 1u) / 2u;
-    if (table.s[mid].a.x <= wg) { s = mid; } else { hi = mid - 1u; }
-  }
-  let seg = table.s[s];
-  let i = (wg - seg.a.x) * ${WORKGROUP}u + lid;
-  if (i >= seg.a.y) { return; }${tail}
+${searchSteps(segments)}
+  // (lavapipe runs a dispatch some ten times slower when a field of the table is first read
+  // after the early return, in divergent code: the lane mask reuses the element count.)
+  let a = table.s[s].a;
+  let b = bitcast<vec4f>(table.s[s].b);
+  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
+  let i = (wg - a.x) * ${WORKGROUP}u + lid;
+  if (i * 4u >= a.y) { return; }
+  // Only the loads and stores are chosen by segment, the rule is written once: lavapipe runs
+  // every case of a switch, masked, even on a value that is uniform across the workgroup.
+  var wi: vec4f;
+  var vi: vec4f;
+  var gi: vec4f;
   switch s {
-${cases.join("\n")}
+${loads.join("\n")}
     default: {}
-  }${after}
+  }
+  let r = step(rule, wi, vi, gi);
+${
+    mode === "apply"
+      ? `  switch s {\n${stores.join("\n")}\n    default: {}\n  }`
+      : "  if (nonFinite(gi, r, i, a.y)) { atomicStore(&guard[0], 0u); }"
+  }
 }`;
+}
+
+/** The unrolled steps of the WGSL's binary search over `segments` first workgroups. */
+function searchSteps(segments: number): string {
+  const steps: string[] = [];
+  for (let step = 2 ** Math.floor(Math.log2(Math.max(segments - 1, 1))); step >= 1; step /= 2) {
+    if (step >= segments) continue;
+    steps.push(
+      `  if (s + ${step}u < ${segments}u && table.s[min(s + ${step}u, ${
+        segments - 1
+      }u)].a.x <= wg) { s += ${step}u; }`,
+    );
+  }
+  return steps.join("\n");
 }
 
 /**
  * Applies one SGD-with-momentum step to every parameter of `parameters`, in place, each with
- * its own group's rule and constants: one dispatch for them all where the device's binding
- * limits allow (see the module's notes). No readback: the work is only recorded.
+ * its own group's rule and constants: one dispatch for them all on a GPU whose binding limits
+ * allow it (see the module's notes). No readback: the work is only recorded.
  *
  * @example
  * ```ts
@@ -375,14 +429,16 @@ function plan(
       `sgd: maxBindingBytes ${maxBinding} is below the offset alignment ${alignment}`,
     );
   }
-  const storage = Math.min(
-    options.maxStorageBuffers ?? Infinity,
-    device.limits.maxStorageBuffersPerShaderStage,
+  const perDispatch = Math.min(
+    options.segmentsPerDispatch ?? segmentsPerDispatch(device),
+    bindableSegments(device),
   );
-  // Three buffers a segment, and the guard flag.
-  const perDispatch = Math.min(Math.floor((storage - 1) / 3), MAX_SEGMENTS_PER_DISPATCH);
-  if (perDispatch < 1) {
-    throw new RangeError(`sgd: a shader needs at least 4 storage buffers, the limit is ${storage}`);
+  if (!(perDispatch >= 1) || !Number.isInteger(perDispatch)) {
+    throw new RangeError(
+      `sgd: a dispatch must cover a whole number ≥ 1 of segments, got ${perDispatch} ` +
+        `(the device binds ${device.limits.maxStorageBuffersPerShaderStage} storage buffers; ` +
+        "a segment needs 3 and the guard 1)",
+    );
   }
   const segments: Segment[] = [];
   for (const parameter of parameters) {
@@ -407,9 +463,8 @@ function segmentTable(segments: readonly Segment[]): { table: Uint32Array; workg
     const { formulation, lr, momentum, weightDecay } = parameter.hyperparameters;
     const row = k * ROW_WORDS;
     table[row] = workgroups;
-    table[row + 1] = count;
-    table[row + 2] = Math.min(parameter.n - start * 4, count * 4);
-    table[row + 3] = formulation === "pytorch" ? 1 : 0;
+    table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
+    table[row + 2] = formulation === "pytorch" ? 1 : 0;
     floats[row + 4] = momentum;
     // λ·ε rounded once to f32, as a WGSL literal of the product would be.
     floats[row + 5] = formulation === "pytorch" ? weightDecay : weightDecay * lr;

@@ -2,9 +2,10 @@
  * The SGD update as fused in-place tensor ops, for optimisers, multi-tensor like PyTorch's
  * `_foreach` ops: {@link sgdCheckAll} computes every parameter's update without writing it and
  * lowers a {@link StepGuard}'s flag when anything would turn non-finite; {@link sgdUpdateAll}
- * applies them, skipped on the GPU when the guard's flag is down. Each is one dispatch per
- * device for all the parameters on it (more only where a parameter exceeds a binding or the
- * device binds few buffers; see `kernels/sgd.ts`); nothing is read back.
+ * applies them, skipped on the GPU when the guard's flag is down. On a GPU each is one dispatch
+ * per device for all the parameters on it (more only where a parameter exceeds a binding or the
+ * device binds few buffers; on lavapipe, two parameters a dispatch: see `kernels/sgd.ts`);
+ * nothing is read back.
  * {@link sgdCheck} and {@link sgdUpdate} are the one-parameter forms.
  *
  * @module
@@ -91,10 +92,11 @@ function forEachDevice(
 
 /**
  * Applies one SGD-with-momentum step to every update's parameter and velocity in place, each
- * with its own group's rule and constants: one dispatch per device (see the module's notes).
+ * with its own group's rule and constants: one dispatch per device on a GPU (see the module's
+ * notes).
  * With a `guard`, nothing is written on a device whose guard flag is down.
  *
- * @example Two parameters with different learning rates, one dispatch
+ * @example Two parameters with different learning rates
  * ```ts
  * import { defaultDevice, sgdUpdateAll, tensor, zeros } from "../mod.ts";
  * await defaultDevice();

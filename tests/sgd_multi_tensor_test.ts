@@ -2,14 +2,18 @@
  * The multi-tensor SGD update: one dispatch over every parameter equals one dispatch per
  * parameter bit for bit (both rules, several groups, odd sizes, forced binding windows, and a
  * forced split over several dispatches) and an f32 evaluation of the rule on the host within an
- * ulp; a NaN in any one gradient leaves every weight and velocity as it was; a step issues one
- * check and one update dispatch per device; and a state dict taken mid-run resumes exactly.
+ * ulp; a NaN in any one gradient leaves every weight and velocity as it was; one dispatch
+ * checks and one updates every parameter where the device binds enough buffers, a step splits
+ * them as the device's policy says (per device, per binding window); and a state dict taken
+ * mid-run resumes exactly.
  */
 
 import assert from "node:assert/strict";
 import { defaultDevice, fromTypedArray, keep, StepGuard, type Tensor, tensor } from "../mod.ts";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
 import {
+  MAX_SEGMENTS_PER_DISPATCH,
+  segmentsPerDispatch,
   sgdCheckAll,
   type SgdHyperparameters,
   sgdUpdate,
@@ -97,11 +101,13 @@ const asParameter = (p: Param) => ({
 });
 
 const LAYOUTS: [string, SgdUpdateOptions][] = [
-  ["the device's limits", {}],
+  ["the device's default split", {}],
+  ["as many segments a dispatch as the device binds", { segmentsPerDispatch: 64 }],
   ["forced binding windows", {
     maxBindingBytes: Math.max(device.limits.minStorageBufferOffsetAlignment, 512),
+    segmentsPerDispatch: 64,
   }],
-  ["two segments a dispatch", { maxStorageBuffers: 7 }],
+  ["one segment a dispatch", { segmentsPerDispatch: 1 }],
 ];
 
 for (const [layout, options] of LAYOUTS) {
@@ -180,8 +186,42 @@ function parametersWithGrads(on: Device, seed: number): Tensor[] {
   });
 }
 
+/** Each SGD dispatch's mode and segment count, from its name ("sgd apply 5 segments …"). */
+function modesAndSegments(names: string[]): [string, number][] {
+  return names.map((name) => {
+    const [, mode, segments] = name.split(" ");
+    return [mode, Number(segments)];
+  });
+}
+
+/** What a step over `count` one-window parameters dispatches in `mode`, split as the device does. */
+function expectedSplit(mode: string, count: number, perDispatch: number): [string, number][] {
+  return Array.from(
+    { length: Math.ceil(count / perDispatch) },
+    (_, d) => [mode, Math.min(perDispatch, count - d * perDispatch)],
+  );
+}
+
 Deno.test(
-  "a guarded SGD step over several groups issues one check and one update dispatch",
+  "where the device binds enough buffers, one dispatch checks and one updates every parameter",
+  { ignore: !device.hasTimestamps },
+  async () => {
+    const params = makeParams(4).slice(0, SIZES.length);
+    const flag = device.alloc(16);
+    device.write(flag, new Uint32Array([1, 0, 0, 0]));
+    const options = { segmentsPerDispatch: SIZES.length };
+    const names = await sgdDispatches(device, () => {
+      sgdCheckAll(device, params.map(asParameter), flag, options);
+      sgdUpdateAll(device, params.map(asParameter), { ...options, guard: flag });
+    });
+    assert.deepEqual(modesAndSegments(names), [["check", SIZES.length], ["apply", SIZES.length]]);
+    device.release(flag);
+    releaseAll(params);
+  },
+);
+
+Deno.test(
+  "a guarded SGD step over several groups checks, then updates, in the device's dispatches",
   { ignore: !device.hasTimestamps },
   async () => {
     const params = parametersWithGrads(device, 10);
@@ -195,9 +235,10 @@ Deno.test(
       guard.begin(loss, 1);
       opt.step({ guard });
     });
-    assert.deepEqual(names.map((n) => n.split(" ").slice(0, 3).join(" ")), [
-      `sgd check ${SIZES.length}`,
-      `sgd apply ${SIZES.length}`,
+    const perDispatch = segmentsPerDispatch(device);
+    assert.deepEqual(modesAndSegments(names), [
+      ...expectedSplit("check", SIZES.length, perDispatch),
+      ...expectedSplit("apply", SIZES.length, perDispatch),
     ]);
     assert.equal((await guard.read()).steps, 1);
     loss.dispose();
@@ -208,7 +249,7 @@ Deno.test(
 );
 
 Deno.test(
-  "with parameters on two devices, each device updates its own in one dispatch",
+  "with parameters on two devices, each device updates its own in its own dispatches",
   { ignore: !device.hasTimestamps },
   async () => {
     const other = await Device.acquire({ label: "second" });
@@ -219,10 +260,11 @@ Deno.test(
       const names = await sgdDispatches(device, () => void opt.step());
       const { rows } = await other.stopProfile();
       const elsewhere = rows.map((r) => r.name).filter((name) => name.startsWith("sgd "));
-      for (const list of [names, elsewhere]) {
-        assert.deepEqual(list.map((n) => n.split(" ").slice(0, 3).join(" ")), [
-          `sgd apply ${SIZES.length}`,
-        ]);
+      for (const [on, list] of [[device, names], [other, elsewhere]] as const) {
+        assert.deepEqual(
+          modesAndSegments(list),
+          expectedSplit("apply", SIZES.length, segmentsPerDispatch(on)),
+        );
       }
       opt.dispose();
       for (const p of [...mine, ...theirs]) p.dispose();
@@ -233,7 +275,7 @@ Deno.test(
 );
 
 Deno.test(
-  "a split over binding windows and storage-buffer limits takes the fewest dispatches",
+  "a split over binding windows and segments a dispatch takes the fewest dispatches",
   { ignore: !device.hasTimestamps },
   async () => {
     const params = makeParams(3);
@@ -241,14 +283,21 @@ Deno.test(
     const maxBindingBytes = Math.max(align, 512);
     const windowsOf = (n: number) => Math.ceil((Math.ceil(n / 4) * 16) / maxBindingBytes);
     const segments = params.reduce((sum, p) => sum + windowsOf(p.n), 0);
-    const limit = device.limits.maxStorageBuffersPerShaderStage;
-    for (const maxStorageBuffers of [7, 31, 3 * segments + 1]) {
-      const perDispatch = Math.min(Math.floor((Math.min(maxStorageBuffers, limit) - 1) / 3), 64);
+    const bindable = Math.min(
+      Math.floor((device.limits.maxStorageBuffersPerShaderStage - 1) / 3),
+      MAX_SEGMENTS_PER_DISPATCH,
+    );
+    for (const wanted of [1, 2, 7, segments]) {
       const names = await sgdDispatches(
         device,
-        () => sgdUpdateAll(device, params.map(asParameter), { maxBindingBytes, maxStorageBuffers }),
+        () =>
+          sgdUpdateAll(device, params.map(asParameter), {
+            maxBindingBytes,
+            segmentsPerDispatch: wanted,
+          }),
       );
-      assert.equal(names.length, Math.ceil(segments / perDispatch), names.join("\n"));
+      const perDispatch = Math.min(wanted, bindable);
+      assert.deepEqual(modesAndSegments(names), expectedSplit("apply", segments, perDispatch));
     }
     releaseAll(params);
   },

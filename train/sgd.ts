@@ -1,11 +1,11 @@
 /**
  * Stochastic gradient descent with momentum and weight decay, in the paper's formulation or
  * PyTorch's, over parameter groups. Each step updates every parameter that has a gradient in
- * one multi-tensor dispatch per device (the tensor layer's `sgdUpdateAll`, each parameter with
- * its own group's constants); nothing is read back except when a checkpoint asks for the
- * state. With a `StepGuard`, every update is first checked on the GPU (`sgdCheckAll`, one
- * dispatch per device too) and all of them are skipped when the loss, a gradient or an updated
- * weight would be non-finite.
+ * one multi-tensor dispatch per device on a GPU (the tensor layer's `sgdUpdateAll`, each
+ * parameter with its own group's constants; lavapipe takes two parameters a dispatch); nothing
+ * is read back except when a checkpoint asks for the state. With a `StepGuard`, every update is
+ * first checked on the GPU (`sgdCheckAll`, dispatched alike) and all of them are skipped when
+ * the loss, a gradient or an updated weight would be non-finite.
  *
  * The check is a pass of its own, not folded into the update kernel: skipping the whole step
  * needs every parameter's verdict before the first write (folded, a NaN in fc8's update would
@@ -212,7 +212,8 @@ export class SGD implements Optimizer {
 
   /**
    * Updates every parameter that has a gradient (parameters without one are skipped, so
-   * frozen or newly added ones need nothing special), in one fused dispatch per device.
+   * frozen or newly added ones need nothing special), in one fused dispatch per device on a
+   * GPU.
    * Records GPU work only; returns the number of parameters updated. With a guard that the
    * loop has not settled, checks every update first and settles it (one device).
    */
