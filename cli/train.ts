@@ -130,9 +130,10 @@ ${ADAPTER_HELP}
 
 ${switchHelp("train")}
 
-Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
-status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
-checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
+Ctrl-C, SIGTERM or SIGHUP finishes the current step (or abandons the epoch's validation,
+which a resume runs again), writes a checkpoint and exits with status 130, 143 or 129
+(128 + the signal's number); a second signal quits at once, the last checkpoint intact.
+Resume with --resume. Other failures exit with 1, usage errors with 2.`;
 
 /** Checkpoints on disk at once: those a run keeps, plus the one being written. */
 const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;

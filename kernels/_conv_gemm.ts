@@ -20,7 +20,7 @@ import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from 
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import { flatMain, type RunPart } from "./_program.ts";
+import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
@@ -227,13 +227,16 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
   }, [bind.x, bind.w, tab, ...(bind.bias ? [bind.bias] : []), bind.out]);
 }
 
-/** One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut. */
+/**
+ * One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut,
+ * times the ReLU mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
+ */
 export function inputGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
   run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   name: string,
 ): void {
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
@@ -271,7 +274,8 @@ fn gatherDy(pr: vec4u, k: u32) -> f32 {
 }
 fn put(g: u32, m: u32, n: u32, v: f32) {
   let b = m / ${G.hw};
-  dx[${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw}] = v;
+  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
+  dx[at] = ${bind.mask ? reluMasked("v", "mask[at]") : "v"};
 }`;
   const wgsl = gemmWgsl({
     tile: v.tile,
@@ -298,7 +302,8 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
         `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
-        uf.declare(4),
+        ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
+        uf.declare(bind.mask ? 5 : 4),
         helpers,
       ].join("\n"),
   });
@@ -311,9 +316,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     wgsl,
     uniforms: uf.data(),
     workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}`,
+    variant: `gemm ${tileName(v.tile)}${bind.mask ? " relu-mask" : ""}`,
     cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx]);
+  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
   device.release(packed);
 }
 
@@ -354,26 +359,31 @@ ${flatMain(64, u.n, body)}
 
 /**
  * One run of samples of the weight gradient, split-K over its pixels: partial sums land in
- * scratch and are added in a fixed order, so every run gives the same bits.
+ * scratch and are added in a fixed order, so every run gives the same bits. With `db` bound,
+ * the bias gradient (the row sums of dY over the same pixels) comes out of the same GEMM: its
+ * split-K partials follow the weights' in each block of scratch and are added in the same sum.
  */
 export function weightGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
   run: { count: number; x: RunPart; dy: RunPart },
-  bind: { x: Binding; dy: Binding; dw: Binding },
+  bind: { x: Binding; dy: Binding; dw: Binding; db?: Binding },
   accumulate: boolean,
   name: string,
 ): void {
   const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
   const grid = gemmGrid(v.tile, M, N, K, g.groups, v.splits ?? 1);
   const split = grid.splits > 1;
+  const bias = bind.db !== undefined;
+  const nw = g.outChannels * g.wk;
   const uf = new Uniforms();
   const G = geometryUniforms(uf, g, run.count);
   const S = uf.all({
     xShift: run.x.shift,
     dyShift: run.dy.shift,
-    weights: g.outChannels * g.wk,
+    weights: nw,
+    block: nw + (bias ? g.outChannels : 0),
   });
   const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
   const helpers = `
@@ -394,9 +404,15 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
   let ok = iy < ${G.height} && ix < ${G.width};
   return select(0.0, x[select(0u, pr.x + t.y + iy * ${G.width} + ix, ok)], ok);
 }`;
+  // Split, a block of scratch per K range: the weights, then (with a bias) the bias.
   const dst = split
-    ? (m: string, n: string) => `dw[s * ${S.weights} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
+    ? (m: string, n: string) => `dw[s * ${S.block} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
     : (m: string, n: string) => `dw[(p * ${G.og} + ${m}) * ${G.wk} + ${n}]`;
+  const biasDst = split
+    ? (m: string) => `dw[s * ${S.block} + ${S.weights} + p * ${G.og} + ${m}]`
+    : (m: string) => `db[p * ${G.og} + ${m}]`;
+  const put = (at: string, val: string): string =>
+    !split && accumulate ? `${at} = ${at} + ${val};` : `${at} = ${val};`;
   const wgsl = gemmWgsl({
     tile: v.tile,
     a: {
@@ -413,8 +429,8 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
       load: (_n, k, pr) => `gatherX(${pr}, ${k})`,
     },
     sizes,
-    store: (m, n, val) =>
-      !split && accumulate ? `${dst(m, n)} = ${dst(m, n)} + ${val};` : `${dst(m, n)} = ${val};`,
+    store: (m, n, val) => put(dst(m, n), val),
+    rowSum: bias ? (m, val) => put(biasDst(m), val) : undefined,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",
@@ -422,29 +438,41 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read> pix: array<vec4u>;",
         "@group(0) @binding(4) var<storage, read_write> dw: array<f32>;",
-        uf.declare(5),
+        ...(bias && !split
+          ? ["@group(0) @binding(5) var<storage, read_write> db: array<f32>;"]
+          : []),
+        uf.declare(bias && !split ? 6 : 5),
         helpers,
       ].join("\n"),
   });
   const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
   const pix = { buffer: pixelTable(device, g, run.count), size: 16 * K };
-  const nw = g.outChannels * g.wk;
   const kernel = {
     name,
     wgsl,
     uniforms: uf.data(),
     workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}${split ? ` split ${grid.splits}` : ""}`,
+    variant: `gemm ${tileName(v.tile)}${split ? ` split ${grid.splits}` : ""}${
+      bias ? " +bias" : ""
+    }`,
     cost: { flops: 2 * M * N * K * g.groups },
   };
   if (!split) {
-    device.dispatch(kernel, [bind.x, bind.dy, tab, pix, bind.dw]);
+    device.dispatch(kernel, [bind.x, bind.dy, tab, pix, bind.dw, ...(bind.db ? [bind.db] : [])]);
     return;
   }
-  const bytes = grid.splits * nw * 4;
+  const block = nw + (bias ? g.outChannels : 0), bytes = grid.splits * block * 4;
   const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
   device.dispatch(kernel, [bind.x, bind.dy, tab, pix, partial]);
-  sumPartials(device, { name, partial, dst: bind.dw, n: nw, splits: grid.splits, accumulate });
+  sumPartials(device, {
+    name,
+    partial,
+    dst: bind.dw,
+    n: nw,
+    splits: grid.splits,
+    accumulate,
+    tail: bind.db ? { dst: bind.db, n: g.outChannels } : undefined,
+  });
   device.release(partial.buffer);
 }
 

@@ -120,6 +120,13 @@ export interface GemmSpec {
    * guarantees that N is a multiple of 4 and the row is contiguous and aligned.
    */
   store4?: (m: string, n: string, v: string) => string;
+  /**
+   * WGSL statement storing f32 `v`, the sum of row `m` of A over this workgroup's K range
+   * (also sees `p` and `s`). When given, the workgroups of the first column tile add up the A
+   * slices they stage anyway: a weight gradient's A is dY, whose row sums are the bias
+   * gradient, so it costs no pass of its own.
+   */
+  rowSum?: (m: string, v: string) => string;
 }
 
 /** The grid a {@link GemmSpec} needs, in workgroups, and its parts (for the uniforms). */
@@ -249,6 +256,13 @@ export function gemmWgsl(spec: GemmSpec): string {
   for (let i = 0; i < RM; i++) {
     for (let j = 0; j < rn4; j++) L.push(`  var c${i}_${j} = vec4f(0.0);`);
   }
+  // Row sums of A (vec4s of 4 rows, or one scalar per row), kept by the first column tile:
+  // a branch uniform over the workgroup, so the other tiles pay nothing in their loop.
+  const rowSums = spec.rowSum !== undefined, sums = aVec ? rm4 : RM;
+  if (rowSums) {
+    L.push(`  let sumRows = n0 == 0u;`);
+    for (let i = 0; i < sums; i++) L.push(`  var rs${i} = ${aVec ? "vec4f(0.0)" : "0.0"};`);
+  }
   L.push(...fetch(true, "kBegin"), ...fetch(false, "kBegin"));
   L.push(...stash(true, "0u"), ...stash(false, "0u"), `  workgroupBarrier();`);
   L.push(`  var buf = 0u;`, `  for (var k0 = kBegin; k0 < kEnd; k0 += ${TK}u) {`);
@@ -276,6 +290,16 @@ export function gemmWgsl(spec: GemmSpec): string {
     }
   }
   if (!aVec) L.push(`    }`);
+  if (rowSums) {
+    L.push(`    if (sumRows) {`);
+    for (let kk = 0; kk < TK; kk++) {
+      for (let i = 0; i < sums; i++) {
+        const a = aVec ? `a${kk}_${i}` : `As[ab + ${kk * tm4}u + ty * ${RM}u + ${i}u]`;
+        L.push(`      rs${i} += ${a};`);
+      }
+    }
+    L.push(`    }`);
+  }
   L.push(`    if (more) {`, ...stash(true, "1u - buf"), ...stash(false, "1u - buf"), `    }`);
   L.push(`    workgroupBarrier();`, `    buf = 1u - buf;`, `  }`);
 
@@ -285,6 +309,10 @@ export function gemmWgsl(spec: GemmSpec): string {
     const row = aVec ? `(ty + ${(i >> 2) * wy}u) * 4u + ${i & 3}u` : `ty * ${RM}u + ${i}u`;
     L.push(`  {`, `  let gm = m0 + ${row};`);
     L.push(`  if (gm < ${S.m}) {`);
+    if (rowSums) {
+      const sum = aVec ? `rs${i >> 2}[${i & 3}]` : `rs${i}`;
+      L.push(`  if (sumRows && tx == 0u) { ${spec.rowSum!("gm", sum)} }`);
+    }
     for (let j = 0; j < rn4; j++) {
       L.push(`  {`, `  let gn = n0 + (tx + ${j * wx}u) * 4u;`, `  let v = c${i}_${j};`);
       if (spec.store4) {

@@ -18,7 +18,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
 import type { Resolved } from "./_conv_geometry.ts";
@@ -58,7 +58,7 @@ interface WinogradConv {
 export function winogradConv(
   device: Device,
   c: WinogradConv,
-  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding },
+  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding; mask?: Binding },
 ): void {
   const outH = c.height + 2 * c.padH - 2, outW = c.width + 2 * c.padW - 2;
   const tilesH = Math.ceil(outH / 2), tilesW = Math.ceil(outW / 2);
@@ -193,6 +193,7 @@ ${flatMain(64, U.vSize, inputBody)}
   const bias = !!bind.bias;
   let value = bias ? `y + bias[g * ${U.cout} + o]` : "y";
   if (c.relu) value = `max(${value}, 0.0)`;
+  if (bind.mask) value = reluMasked(value, "mask[outAt]");
   const outputBody = `
   let o = i % ${U.cout};
   let p = (i / ${U.cout}) % ${U.p};
@@ -216,7 +217,8 @@ ${flatMain(64, U.vSize, inputBody)}
     for (var q = 0u; q < 2u; q++) {
       if (oy + r < ${U.outH} && ox + q < ${U.outW}) {
         let y = pair[q];
-        out[base + (oy + r) * ${U.outW} + ox + q] = ${value};
+        let outAt = base + (oy + r) * ${U.outW} + ox + q;
+        out[outAt] = ${value};
       }
     }
   }`;
@@ -226,14 +228,15 @@ ${flatMain(64, U.vSize, inputBody)}
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
 ${bias ? "@group(0) @binding(1) var<storage, read> bias: array<f32>;" : ""}
 @group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
-${uf.declare(bias ? 3 : 2)}
+${bind.mask ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> mask: array<f32>;` : ""}
+${uf.declare((bias ? 3 : 2) + (bind.mask ? 1 : 0))}
 ${flatMain(64, U.mSize, outputBody)}
 `,
     uniforms,
     workgroups: Math.ceil((G * P * c.cout) / 64),
-    variant: "winograd F(2×2,3×3)",
+    variant: `winograd F(2×2,3×3)${bind.mask ? " relu-mask" : ""}`,
     cost: { bytes: 4 * 20 * G * P * c.cout },
-  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out]);
+  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out, ...(bind.mask ? [bind.mask] : [])]);
   for (const b of [uBuf, vBuf, mBuf]) device.release(b);
 }
 
@@ -272,12 +275,15 @@ export function winogradForward(
   }, bind);
 }
 
-/** The input gradient of one run of samples: the forward algorithm on gradOut, kernel flipped. */
+/**
+ * The input gradient of one run of samples: the forward algorithm on gradOut, kernel flipped;
+ * times the ReLU mask of `bind.mask` (bound like `dx`) in the output transform when given.
+ */
 export function winogradInputGrad(
   device: Device,
   g: Resolved,
   run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   flags: { name: string; tile?: MatmulTile },
 ): void {
   winogradConv(device, {
@@ -295,5 +301,5 @@ export function winogradInputGrad(
     outShift: run.dx.shift,
     relu: false,
     tile: flags.tile,
-  }, { x: bind.dy, w: bind.w, out: bind.dx });
+  }, { x: bind.dy, w: bind.w, out: bind.dx, mask: bind.mask });
 }

@@ -23,7 +23,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMainHead } from "./_program.ts";
+import { flatMainHead, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
@@ -213,6 +213,8 @@ export interface DirectConvParams {
   outShift: number;
   bias: boolean;
   relu: boolean;
+  /** Multiplies each result by the ReLU mask of `mask` (bound like `out`) as it is stored. */
+  reluMask?: boolean;
   tile?: DirectTile;
 }
 
@@ -222,6 +224,8 @@ export interface DirectConvBindings {
   w: Binding;
   bias?: Binding;
   out: Binding;
+  /** The ReLU mask's operand, with `out`'s shape and range (when `reluMask`). */
+  mask?: Binding;
 }
 
 /**
@@ -243,18 +247,24 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
       wgsl,
       uniforms,
       workgroups: Math.ceil(invocations / tile.wg),
-      variant: `direct ${tile.ty}×${tile.tx}×${tile.q}/${tile.wg}`,
+      variant: `direct ${tile.ty}×${tile.tx}×${tile.q}/${tile.wg}${p.reluMask ? " relu-mask" : ""}`,
       cost: { flops: 2 * taps * p.reduce * p.outChannels * p.groups * p.batch },
     },
-    [bind.x, bind.w, ...(bind.bias ? [bind.bias] : []), bind.out],
+    [
+      bind.x,
+      bind.w,
+      ...(bind.bias ? [bind.bias] : []),
+      bind.out,
+      ...(p.reluMask ? [bind.mask!] : []),
+    ],
   );
 }
 
 /**
  * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.
  * The text depends only on the tile, the strides and the kernel width along x (which shape the
- * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU
- * flags: every size, offset and phase constant is a uniform.
+ * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU/
+ * ReLU-mask flags: every size, offset and phase constant is a uniform.
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
@@ -352,6 +362,7 @@ function directConvWgsl(
   }, " ");
   let value = p.bias ? `v + bias[g * ${U.outChannels} + co0 + j]` : `v`;
   if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.reluMask) value = reluMasked(value, "mask[i]");
   const body = `
 var<private> co0: u32;
 var<private> g: u32;
@@ -432,7 +443,10 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
     "@group(0) @binding(1) var<storage, read> w: array<f32>;",
     ...(p.bias ? ["@group(0) @binding(2) var<storage, read> bias: array<f32>;"] : []),
     `@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;`,
-    uf.declare(p.bias ? 4 : 3),
+    ...(p.reluMask
+      ? [`@group(0) @binding(${p.bias ? 4 : 3}) var<storage, read> mask: array<f32>;`]
+      : []),
+    uf.declare((p.bias ? 4 : 3) + (p.reluMask ? 1 : 0)),
   ];
   return { wgsl: bindings.join("\n") + "\n" + body, invocations, uniforms: uf.data() };
 }

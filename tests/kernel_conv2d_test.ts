@@ -111,6 +111,8 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   const out = upload(device, nan(DY.data.length)), dx = upload(device, nan(X.data.length));
   const dw = upload(device, c.accumulate ? W0.data : nan(W.data.length));
   const db = upload(device, c.accumulate ? B0.data : nan(B.data.length));
+  // The bias gradient twice: alone, and from the weight gradient's kernel.
+  const dbFused = upload(device, c.accumulate ? B0.data : nan(B.data.length));
   const mb = c.maxBindingBytes;
   const algorithm = c.algorithms?.forward, tile = c.tiles?.forward;
   conv2d(device, g, { x, w, out, bias, relu: c.relu, maxBindingBytes: mb, tile, algorithm });
@@ -126,6 +128,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     x,
     gradOut: dy,
     gradW: dw,
+    gradB: dbFused,
     accumulate: c.accumulate,
     maxBindingBytes: mb,
     tile: c.tiles?.gradWeight,
@@ -143,8 +146,10 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     dx: await download(device, dx, X.data.length),
     dw: await download(device, dw, W.data.length),
     db: await download(device, db, B.data.length),
+    dbFused: await download(device, dbFused, B.data.length),
   };
-  for (const buf of [x, w, dy, out, dx, dw, db, ...(bias ? [bias] : [])]) device.release(buf);
+  const all = [x, w, dy, out, dx, dw, db, dbFused, ...(bias ? [bias] : [])];
+  for (const buf of all) device.release(buf);
   const opts = {
     stride: [g.strideH, g.strideW] as [number, number],
     padding: [g.padH, g.padW] as [number, number],
@@ -161,6 +166,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   close(`${label}: gradInput`, got.dx, r.dx);
   close(`${label}: gradWeight`, got.dw, r.dw);
   close(`${label}: gradBias`, got.db, r.db);
+  close(`${label}: gradBias from the weight gradient`, got.dbFused, r.db);
 }
 
 Deno.test("conv2d kernels", async (t) => {

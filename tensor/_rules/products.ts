@@ -1,16 +1,17 @@
 /**
  * Matrix products. A transposed operand (a view with swapped strides, such as `w.T()`) is read
  * in place by the primitive, so `x.matmul(w.T())` and every backward product cost no copy.
- * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue.
+ * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue; it offers its
+ * output as a ReLU mask, and folds one into its input's gradient (the product's epilogue).
  *
  * @module
  */
 
 import { type RawTensor, requireFloat, sameDevice } from "../_core.ts";
-import { binary, matmul, reduce } from "../_primitives.ts";
+import { binary, matmul, matmulRowSums, reduce } from "../_primitives.ts";
 import { ShapeError } from "../shape.ts";
 import { freeing } from "./elementwise.ts";
-import type { Rules } from "./rule.ts";
+import type { Grads, Rules } from "./rule.ts";
 import { permuted } from "./shape.ts";
 
 /** `x` with its last two axes swapped, as a view. */
@@ -96,18 +97,24 @@ export const productRules: Rules<"matmul" | "linear"> = {
       ctx.save(x, w, out);
       return out;
     },
-    backward(g, { relu }, ctx) {
+    backward(g, { relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
-      const gz = relu ? binary(g, out, "reluMask") : g.alias();
-      const grads = [
-        ctx.needsGrad[0] ? matmul(gz, w) : null,
-        ctx.needsGrad[1] ? productTransposed(gz, x, "left") : null,
-      ];
-      // The bias is 1-D with one entry per output, so the column sums have its shape.
-      if (ctx.inputs.length === 3) {
-        grads.push(ctx.needsGrad[2] ? reduce(gz, "sum", [0], false) : null);
+      const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : g.alias();
+      const [, needW, needB = false] = ctx.needsGrad;
+      const grads: Grads = [ctx.needsGrad[0] ? matmul(gz, w, { mask: fold.masks[0] }) : null];
+      if (needW && needB) {
+        // gzᵀ·x and the row sums of gzᵀ (the bias gradient) from one product.
+        const gzT = transposed(gz);
+        const { out: gradW, rowSums: gradB } = matmulRowSums(gzT, x);
+        grads.push(gradW, gradB);
+        gzT.dispose();
+      } else {
+        grads.push(needW ? productTransposed(gz, x, "left") : null);
+        // The bias is 1-D with one entry per output, so the column sums have its shape.
+        if (ctx.inputs.length === 3) grads.push(needB ? reduce(gz, "sum", [0], false) : null);
       }
       return freeing([gz], grads);
     },
+    reluFusion: { output: ({ relu }, ctx) => relu ? ctx.saved[2] : null, foldsInto: [0] },
   },
 };
