@@ -184,8 +184,12 @@ export function dropout(device: Device, args: DropoutArgs): void {
     );
   }
   const params = streamBuffer(device, args.stream);
-  // Each invocation takes 4 elements; a Philox call gives the 4 values of one aligned quad of
-  // the draw, and is made again only when the next element's quad differs (a row's end).
+  // Each invocation takes 4 elements. When rows are whole quads of the draw (the usual case),
+  // they are one aligned quad: one Philox call, its four values used in order. Otherwise a
+  // call is made for each element whose quad differs from the previous one's (a row's end).
+  const whole = block.columns === block.width && block.first === 0;
+  const aligned = whole ||
+    (block.columns % 4 === 0 && block.width % 4 === 0 && block.first % 4 === 0);
   forEachWindow(device, n, [args.x, args.out], (bindings, count, start) => {
     const uf = new Uniforms();
     const u = uf.all({
@@ -197,7 +201,23 @@ export function dropout(device: Device, args: DropoutArgs): void {
       first: block.first,
     });
     const keep = uf.f32("keep", 1 - p), scale = uf.f32("scale", p === 1 ? 0 : 1 / (1 - p));
-    const body = `
+    // Element e (at `local` in the window) is element i of the draw.
+    const index = (e: string) =>
+      `(${e} / ${u.columns}) * ${u.width} + ${u.first} + ${e} % ${u.columns}`;
+    const apply = (local: string, value: string) =>
+      `out[${local}] = x[${local}] * select(0.0, ${scale}, uniform01(${value}) < ${keep});`;
+    const body = aligned
+      ? `
+  let stream = streamBuffer;
+  let e0 = ${u.start} + t * 4u;
+  let i0 = ${index("e0")};
+  let r = philox(vec4u(i0 / 4u + stream.z, stream.w, 0u, 0u), stream.xy);
+  ${
+        [0, 1, 2, 3].map((j) =>
+          `if (e0 + ${j}u < ${u.n}) { ${apply(`t * 4u + ${j}u`, `r[${j}]`)} }`
+        ).join("\n  ")
+      }`
+      : `
   let stream = streamBuffer;
   var quad = 0xffffffffu;
   var r = vec4u(0u);
@@ -205,13 +225,12 @@ export function dropout(device: Device, args: DropoutArgs): void {
     let local = t * 4u + j;
     let e = ${u.start} + local;
     if (e >= ${u.n}) { break; }
-    let i = (e / ${u.columns}) * ${u.width} + ${u.first} + e % ${u.columns};
+    let i = ${index("e")};
     if (i / 4u != quad) {
       quad = i / 4u;
       r = philox(vec4u(quad + stream.z, stream.w, 0u, 0u), stream.xy);
     }
-    let kept = uniform01(r[i % 4u]) < ${keep};
-    out[local] = x[local] * select(0.0, ${scale}, kept);
+    ${apply("local", "r[i % 4u]")}
   }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -224,6 +243,7 @@ ${flatMain(WORKGROUP, u.quads, body, { index: "t" })}`;
       {
         name: `dropout (${n})`,
         wgsl,
+        variant: aligned ? "quads" : "elements",
         uniforms: uf.data(),
         workgroups: Math.ceil(count / 4 / WORKGROUP),
         cost: { bytes: 8 * count },

@@ -11,7 +11,9 @@
  * the node returns `∂L/∂y · (y > 0)` from the kernel it runs anyway, with `y` as the mask
  * operand, and the ReLU's node is told that its gradient arrives masked, so its own mask is
  * no pass at all. With another use of `y`, the gradients from both uses are summed first and
- * the ReLU masks the sum, as before. Either way the gradients are the same.
+ * the ReLU masks the sum, as before. Either way the gradients are the same. An op that keeps
+ * the sign of its input (dropout, `keepsSign`) passes a ReLU's output on: the op after it
+ * folds the mask of dropout's output, which is the ReLU's mask times dropout's own.
  *
  * @module
  */
@@ -34,6 +36,8 @@ export interface GradNode<T> {
   readonly reluOutput?: () => RawTensor | null;
   /** The inputs whose gradients the backward can multiply by a ReLU mask it is given. */
   readonly foldsReluMask?: readonly number[];
+  /** The op keeps its one input's sign (see `ReluFusion.keepsSign`): it passes a mask on. */
+  readonly keepsSign?: boolean;
 }
 
 /** How the walk reads and updates the graph state of a tensor of type `T`. */
@@ -126,7 +130,8 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
           return;
         }
         if (graph.node(input)) {
-          if (fold.masks[i]) masked.add(input);
+          // A masked gradient through a sign-keeping op is masked for the ReLU before it.
+          if (fold.masks[i] || (fold.gradMasked && node.keepsSign)) masked.add(input);
           const existing = grads.get(input);
           grads.set(input, existing ? accumulate(existing, g) : g);
         } else {
@@ -188,9 +193,27 @@ function maskFold<T>(
     if (!foldingReluMasks || !node.foldsReluMask?.includes(i) || uses.get(input) !== 1) {
       return null;
     }
-    return graph.node(input)?.reluOutput?.() ?? null;
+    return reluOutputOf(input, uses, graph);
   });
   return { gradMasked, masks };
+}
+
+/**
+ * The ReLU output that `t` is, or null: the output of a ReLU's node, or of a sign-keeping op
+ * whose input is such an output with no other use.
+ */
+function reluOutputOf<T>(
+  t: T,
+  uses: ReadonlyMap<T, number>,
+  graph: GraphAccess<T>,
+): RawTensor | null {
+  const node = graph.node(t);
+  if (!node?.reluOutput) return null;
+  if (node.keepsSign) {
+    const input = node.inputs[0];
+    if (uses.get(input) !== 1 || !reluOutputOf(input, uses, graph)) return null;
+  }
+  return node.reluOutput();
 }
 
 /** Tensors with nodes reachable from `root`, each after every tensor that uses it. */

@@ -547,6 +547,7 @@ function record<K extends Op>(
     release: () => ctx.release(),
     reluOutput: fusion?.output && (() => fusion.output!(params, ctx)),
     foldsReluMask: fusion?.foldsInto,
+    keepsSign: fusion?.keepsSign,
   });
   return out;
 }

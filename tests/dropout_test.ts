@@ -88,29 +88,32 @@ Deno.test("dropout draws its mask in the kernel that applies it", async (t) => {
   });
 
   await t.step("a block of columns gets those columns of the wider tensor's mask", async () => {
-    // Two towers of 7 columns each, as fc6's outputs split in halves.
-    const whole = values([5, 14], 70), g = at(11, 9);
-    const mask = dropoutMask([5, 14], 0.5, g);
-    const want = whole.mul(mask);
-    const after = g.state();
-    for (const part of [0, 1]) {
-      const half = slice(whole, 1, part * 7, (part + 1) * 7).contiguous();
-      const tower = at(11, 9);
-      const got = dropout(half, 0.5, {
-        training: true,
-        generator: tower,
-        within: { width: 14, first: part * 7 },
-      });
-      const own = slice(want, 1, part * 7, (part + 1) * 7).contiguous();
-      assert.deepEqual(await bits(got), await bits(own), `tower ${part}`);
-      assert.deepEqual(tower.state(), after, `tower ${part}: the stream passes the whole mask`);
-      for (const z of [half, got, own]) z.dispose();
+    // Two towers holding half of a layer's outputs each: 7 columns (a quad spans two rows) and
+    // 8 columns (rows of whole quads).
+    for (const [rows, half] of [[5, 7], [3, 8]]) {
+      const whole = values([rows, 2 * half], 70), g = at(11, 9);
+      const mask = dropoutMask([rows, 2 * half], 0.5, g);
+      const want = whole.mul(mask);
+      const after = g.state();
+      for (const part of [0, 1]) {
+        const cut = (t: Tensor) => slice(t, 1, part * half, (part + 1) * half).contiguous();
+        const input = cut(whole), own = cut(want), tower = at(11, 9);
+        const got = dropout(input, 0.5, {
+          training: true,
+          generator: tower,
+          within: { width: 2 * half, first: part * half },
+        });
+        const label = `${half} columns, tower ${part}`;
+        assert.deepEqual(await bits(got), await bits(own), label);
+        assert.deepEqual(tower.state(), after, `${label}: the stream passes the whole mask`);
+        for (const z of [input, got, own]) z.dispose();
+      }
+      assert.throws(
+        () => dropout(whole, 0.5, { training: true, within: { width: 20, first: 7 } }),
+        /not a block of columns 7… of a 20-wide tensor/,
+      );
+      for (const z of [whole, mask, want]) z.dispose();
     }
-    assert.throws(
-      () => dropout(whole, 0.5, { training: true, within: { width: 20, first: 7 } }),
-      /not a block of columns 7… of a 20-wide tensor/,
-    );
-    for (const z of [whole, mask, want]) z.dispose();
   });
 
   await t.step("no mask is kept between the forward and the backward", async () => {

@@ -130,6 +130,14 @@ export interface ReluFusion<K extends Op> {
    */
   readonly output?: (params: OpParams[K], ctx: Context) => RawTensor | null;
   /**
+   * With `output`: the op keeps the sign of its one input where it keeps the element, and
+   * zeroes the rest (dropout: `x · m`, `m ≥ 0`), so its output is positive exactly where the
+   * input is and the element is kept. On a ReLU's output that has no other use, the op's output
+   * then serves as a ReLU's too: a gradient masked by the output's mask, sent back through the
+   * op, comes out masked by the input's, and the ReLU before it skips its mask as well.
+   */
+  readonly keepsSign?: boolean;
+  /**
    * Consumer side: the inputs whose gradients the backward can return already multiplied by
    * the ReLU mask of a tensor it is given (`MaskFold.masks`), inside a kernel it runs anyway.
    */
