@@ -101,6 +101,11 @@ export {
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
-export { type SgdFormulation, type SgdHyperparameters, type SgdSlot } from "./tensor/fused_sgd.ts";
-export { sgdCheck, sgdUpdate } from "./tensor/fused_sgd.ts";
+export {
+  type SgdFormulation,
+  type SgdHyperparameters,
+  type SgdParamUpdate,
+  type SgdSlot,
+} from "./tensor/fused_sgd.ts";
+export { sgdCheck, sgdCheckAll, sgdUpdate, sgdUpdateAll } from "./tensor/fused_sgd.ts";
 export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";
