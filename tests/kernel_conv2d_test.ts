@@ -1,5 +1,6 @@
 /**
- * The convolution kernels (forward, input, weight and bias gradients) against float64
+ * The convolution kernels (forward, input, weight and bias gradients, the bias gradient both
+ * alone and from the weight gradient's kernel in every variant) against float64
  * references: strides, padding, groups, non-square shapes, odd channel counts, the fused
  * bias + ReLU, forced batch splitting with unaligned sample offsets, the GPU tiles, every
  * AlexNet layer's geometry with fewer channels, a real >128 MiB output, determinism and the
@@ -188,13 +189,15 @@ Deno.test("conv2d kernels", async (t) => {
     });
     const rng = ref.mulberry32(3);
     const X = ref.randn([1, 4, 5, 4], rng), W = ref.randn([2, 2, 3, 3], rng);
+    const B = ref.randn([2], rng);
     const { outH, outW } = conv2dOutputSize(g);
     const DY = ref.randn([1, 2, outH, outW], rng);
-    const f = ([a, b]: ref.F64[]) =>
-      ref.conv2d(a, b, null, { stride: [2, 1], padding: [0, 1], groups: 2 });
+    const f = ([a, b, c]: ref.F64[]) =>
+      ref.conv2d(a, b, c, { stride: [2, 1], padding: [0, 1], groups: 2 });
     const r = backwardReference(g, X, W, DY);
-    assert.ok(relativeError(r.dx, numericGrad(f, [X, W], 0, DY).data) < 1e-7);
-    assert.ok(relativeError(r.dw, numericGrad(f, [X, W], 1, DY).data) < 1e-7);
+    assert.ok(relativeError(r.dx, numericGrad(f, [X, W, B], 0, DY).data) < 1e-7);
+    assert.ok(relativeError(r.dw, numericGrad(f, [X, W, B], 1, DY).data) < 1e-7);
+    assert.ok(relativeError(r.db, numericGrad(f, [X, W, B], 2, DY).data) < 1e-7);
   });
 
   await t.step("stride, padding, non-square shapes and kernels, odd channels", async () => {
@@ -315,6 +318,18 @@ Deno.test("conv2d kernels", async (t) => {
           inChannels: 33,
           outChannels: 33,
           height: 7,
+          width: 5,
+          kernelH: 1,
+          kernelW: 1,
+        }),
+      ],
+      [
+        "1×1, 129 outputs: a ragged row past two tiles",
+        geometry({
+          batch: 1,
+          inChannels: 7,
+          outChannels: 129,
+          height: 3,
           width: 5,
           kernelH: 1,
           kernelW: 1,

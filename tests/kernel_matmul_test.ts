@@ -193,13 +193,16 @@ Deno.test("matmul kernel", async (t) => {
     for (const [label, o, epilogue] of cases) {
       const h = operands({ ...o, maxBindingBytes }, seed += 2);
       await check(device, h, label);
+      // Row sums of a (unbatched): from the first N window of each M and K window.
+      if (!o.batch) await check(device, { ...h, rowSums: true }, `${label} (+row sums)`);
       if (!epilogue) continue;
       const out0 = uniform(o.n * o.m * (o.batch ?? 1), seed + 7);
       const withBias = { ...h, bias: uniform(o.n, seed), accumulate: true, out0 };
       await check(device, withBias, `${label} (+bias, accumulate)`);
       if (o.batch) continue;
       const rowSums0 = uniform(o.m, seed + 9);
-      await check(device, { ...withBias, rowSums: true, rowSums0 }, `${label} (+row sums)`);
+      const label2 = `${label} (+bias, row sums, accumulate)`;
+      await check(device, { ...withBias, rowSums: true, rowSums0 }, label2);
     }
   });
 
@@ -274,6 +277,16 @@ Deno.test("matmul kernel", async (t) => {
       /out must not be the same buffer/,
     );
     assert.throws(() => matmul(device, { a: big, b: big, out: small, m: 0, n: 4, k: 4 }), /m must/);
+    const out = device.alloc(4096);
+    assert.throws(
+      () => matmul(device, { a: big, b: big, out, m: 2, n: 2, k: 2, batch: 2, rowSums: small }),
+      /rowSums needs an unbatched product/,
+    );
+    assert.throws(
+      () => matmul(device, { a: big, b: small, out, m: 2, n: 2, k: 2, rowSums: big }),
+      /rowSums must not be the same buffer/,
+    );
+    device.release(out);
     const tile = { tileM: 6, tileN: 8, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
     assert.throws(
       () => matmul(device, { a: big, b: big, out: small, m: 1, n: 1, k: 1, tile }),

@@ -15,6 +15,7 @@ import {
   Generator,
   linear,
   lrn,
+  matmul,
   maxPool2d,
   type Tensor,
   tidy,
@@ -147,6 +148,7 @@ Deno.test("ReLU-mask folding", async (t) => {
   await t.step("each consumer folds, and the ReLU's pass disappears", async () => {
     const x = leaf([2, 6, 9, 9]), w = leaf([6, 6, 3, 3], 0.3);
     const v = leaf([5, 6 * 3 * 3], 0.2), u = leaf([3, 5], 0.5), h0 = leaf([4, 6 * 3 * 3]);
+    const b2 = leaf([54, 5]), b3 = leaf([3, 54, 5]);
     const cases: [string, () => Tensor, number][] = [
       ["relu → LRN", () => lrn(x.relu(), { groupSize: 3, alpha: 0.1 }), 1],
       ["relu → max pool", () => maxPool2d(x.relu(), { kernel: 3, stride: 2 }), 1],
@@ -164,9 +166,15 @@ Deno.test("ReLU-mask folding", async (t) => {
         2,
       ],
       ["relu → dropout → linear", () => linear(dropout(h0.relu(), 0.5, train), v, null), 1],
+      ["relu → both operands of matmul", () => matmul(h0.relu(), b2.relu()), 2],
+      // The broadcast operand's gradient is summed over the batch before its mask.
+      ["relu → batched matmul, one operand broadcast", () => {
+        const a = h0.reshape([1, 4, 54]).relu(), b = b3.relu();
+        return matmul(a, b);
+      }, 1],
     ];
     for (const [label, f, saved] of cases) {
-      const { fused, plain, dispatches } = await bothWays([x, w, v, u, h0], f);
+      const { fused, plain, dispatches } = await bothWays([x, w, v, u, h0, b2, b3], f);
       assertSame(fused, plain, label);
       assert.equal(dispatches[1] - dispatches[0], saved, `${label}: dispatches ${dispatches}`);
     }
