@@ -22,6 +22,15 @@
  * larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's 128 MiB) is
  * split into binding windows, each a segment of its own.
  *
+ * Why bindings per parameter and not an arena (one buffer holding every weight, one every
+ * velocity, one every gradient, bound once): in an arena each parameter would become a view at
+ * an offset, which the other kernels bind from offset 0 (the tensor layer would copy it before
+ * each use), and the gradients, which backward makes as fresh buffers, would need a copy into
+ * the gradient arena: a pass over memory more than the dispatches it saves. Binding each
+ * parameter's own buffers leaves storage, `Tensor.assign`, state dicts, checkpoints and the
+ * two-device placement as they were; a parameter that is frozen (no gradient) or added later
+ * only changes the segment table (and, if the count of segments is new, compiles one pipeline).
+ *
  * @module
  */
 
