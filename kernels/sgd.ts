@@ -104,10 +104,10 @@ export interface SgdUpdateOptions {
 export const MAX_SEGMENTS_PER_DISPATCH = 64;
 
 /**
- * Segments a dispatch covers on a software adapter. Lavapipe runs every case of the shader's
- * `switch` masked, even on a value uniform across the workgroup, so a dispatch costs more per
- * element the more segments it covers; against what a dispatch costs on its own there, two a
- * dispatch measured fastest (bench/RESULTS.md).
+ * Segments a dispatch covers on a software adapter. On lavapipe a dispatch costs more per
+ * element the more cases the shader's `switch` has, though a workgroup takes one (as if every
+ * case ran, masked): ten segments a dispatch measured about twice the per-parameter kernels,
+ * two about the same as them with half the dispatches (bench/RESULTS.md).
  */
 export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
 
@@ -221,8 +221,8 @@ ${searchSteps(segments)}
   let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
-  // Only the loads and stores are chosen by segment, the rule is written once: lavapipe runs
-  // every case of a switch, masked, even on a value that is uniform across the workgroup.
+  // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
+  // every case costs, though the segment is uniform across the workgroup.
   var wi: vec4f;
   var vi: vec4f;
   var gi: vec4f;
