@@ -81,7 +81,13 @@ export {
   zeros,
 } from "./tensor/creation.ts";
 export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
-export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
+export {
+  Generator,
+  type GeneratorState,
+  globalGenerator,
+  manualSeed,
+  type RandomStream,
+} from "./tensor/random.ts";
 export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
