@@ -16,9 +16,10 @@ import {
   SKINNY_TILE,
   SMALL_TILE,
   SOFTWARE_TILE,
+  SUBGROUP_TILES,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
-import { gemmTile } from "../kernels/_gemm.ts";
+import { gemmTile, tileName } from "../kernels/_gemm.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums"> & {
   a: Float32Array;
@@ -237,6 +238,32 @@ Deno.test("matmul kernel", async (t) => {
     await check(device, { ...acc, accumulate: true, out0: uniform(33 * 20, 10) }, "split acc");
     const rows = { rowSums: true, rowSums0: uniform(33, 11), transA: true };
     await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "rows");
+  });
+
+  await t.step("register (subgroup) tiles: transposes, sizes 1, 7, 33, 129, split-K", async () => {
+    assert.ok(device.hasSubgroups || !device.isSoftware, "lavapipe grants subgroups");
+    if (!device.hasSubgroups) return;
+    let seed = 500;
+    for (const tile of SUBGROUP_TILES) {
+      for (
+        const [m, n, k] of [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [36, 68, 40]]
+      ) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const splits = k >= 33 && transA !== transB ? 3 : 1;
+            // transA with row sums: a linear layer's weight and bias gradients.
+            const h = operands({ m, n, k, transA, transB, tile, splits, rowSums: transA }, seed++);
+            const label = `${tileName(tile)} ${m}×${n}×${k} tA=${transA} tB=${transB} s${splits}`;
+            await check(device, { ...h, bias: uniform(n, seed), relu: transA }, label);
+          }
+        }
+      }
+      const batched = operands({ m: 12, n: 9, k: 8, batch: 3, batchStrideA: 0, tile }, seed++);
+      await check(device, batched, `${tileName(tile)} batched`);
+      const acc = operands({ m: 33, n: 20, k: 129, tile }, seed++);
+      const rows = { rowSums: true, rowSums0: uniform(33, 11) };
+      await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "acc");
+    }
   });
 
   await t.step("argument checks", () => {
