@@ -80,7 +80,12 @@ export {
   tensor,
   zeros,
 } from "./tensor/creation.ts";
-export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
+export {
+  linkReplicas,
+  transfer,
+  TransferChannel,
+  type TransferOptions,
+} from "./tensor/transfer.ts";
 export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
 export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
