@@ -111,7 +111,12 @@ export async function readRunConfig(runDir: string): Promise<RunConfig | null> {
   return parseRunConfig(text, path);
 }
 
+/** A run configuration as its `config.json` holds it. */
+export function runConfigText(config: RunConfig): string {
+  return JSON.stringify(config, null, 1) + "\n";
+}
+
 /** Writes a run folder's `config.json`, atomically. */
 export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
-  await writeFileAtomic(join(runDir, RUN_CONFIG_FILE), JSON.stringify(config, null, 1) + "\n");
+  await writeFileAtomic(join(runDir, RUN_CONFIG_FILE), runConfigText(config));
 }

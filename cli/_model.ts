@@ -10,7 +10,8 @@ import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
 import type { Module } from "../nn/module.ts";
-import type { Generator } from "../tensor/random.ts";
+import { Generator } from "../tensor/random.ts";
+import type { ArmSwitches } from "../train/experiment/claims.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches } from "./_switches.ts";
 import { number, UsageError, type Values } from "./_options.ts";
@@ -95,9 +96,8 @@ export function plannedParameterCount(model: RunConfig["model"]): number {
 }
 
 /**
- * The model of a `train` or `summary` command line: `--width` (small: default
- * `DEFAULTS.width`; full and figure1: 1) and the switches, checked to fit `inputSize` (every
- * layer's output at least 1×1) before anything is allocated.
+ * The model of a `train` or `summary` command line: `--width` and the switches, checked
+ * against the preset and the device count, then built by {@link modelConfig}.
  */
 export function modelOptions(
   values: Values,
@@ -109,19 +109,37 @@ export function modelOptions(
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small (full is width 1)", command);
   }
+  const switches = modelSwitches(values, command, preset, given.devices);
+  try {
+    return modelConfig(preset, { ...given, width }, switches);
+  } catch (error) {
+    throw new UsageError((error as Error).message, command);
+  }
+}
+
+/**
+ * A run's model configuration: the width (small: `DEFAULTS.width` unless given; full: 1;
+ * figure1: 1 unless given), dropout 0.5 and the switches, checked to fit `inputSize` (every
+ * layer's output at least 1×1) before anything is allocated.
+ */
+export function modelConfig(
+  preset: RunConfig["model"]["preset"],
+  given: { inputSize: number; numClasses: number; seed: number; width?: number },
+  switches: ArmSwitches,
+): RunConfig["model"] {
   const model: RunConfig["model"] = {
     preset,
-    width: preset === "full" ? 1 : width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+    width: preset === "full" ? 1 : given.width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
     inputSize: given.inputSize,
     numClasses: given.numClasses,
     dropout: 0.5,
     seed: given.seed,
-    ...modelSwitches(values, command, preset, given.devices),
+    ...switches,
   };
   try {
     plannedParameterCount(model);
   } catch (error) {
-    throw new UsageError(`the model does not fit: ${(error as Error).message}`, command);
+    throw new RangeError(`the model does not fit: ${(error as Error).message}`);
   }
   return model;
 }
@@ -135,19 +153,13 @@ export function modelGenerators(model: AlexNet | Figure1Net): Record<string, Gen
 
 /**
  * He initialisation of every weight (N(0, 2/fan_in), fan_in = inputs × kernel area of one
- * output) with zero biases, drawn on the host from `seed` over the logical (placement-free)
- * shapes, so one and two devices start from the same weights.
+ * output) with zero biases, drawn from the library's {@link Generator} seeded with `seed`, over
+ * the logical (placement-free) shapes and on the model's first device, so one and two devices
+ * start from the same weights.
  */
 export async function heInit(model: Module, seed: number): Promise<void> {
-  let state = (seed ^ 0x9e3779b9) >>> 0;
-  const uniform = (): number => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const generator = new Generator(seed);
+  const device = model.namedParameters()[0]?.[1].device;
   const dict: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const slot of model.stateSlots()) {
     const shape = [
@@ -155,11 +167,13 @@ export async function heInit(model: Module, seed: number): Promise<void> {
       ...slot.shards[0].shape.slice(1),
     ];
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
+    let data: Float32Array = new Float32Array(n);
     if (shape.length > 1) {
-      const std = Math.sqrt(2 / (n / shape[0]));
-      for (let i = 0; i < n; i++) {
-        data[i] = std * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+      const drawn = generator.normal(shape, 0, Math.sqrt(2 / (n / shape[0])), device);
+      try {
+        data = await drawn.data() as Float32Array;
+      } finally {
+        drawn.dispose();
       }
     }
     dict[slot.name] = { shape, data };

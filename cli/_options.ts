@@ -37,6 +37,22 @@ export interface Command {
   run(values: Record<string, string | boolean | undefined>, rest: string[]): Promise<number>;
 }
 
+/** What {@link defineCommand} makes a command from: its options by name and kind. */
+export interface CommandSpec extends Omit<Command, "options"> {
+  /** Names of the options that take a value, separated by spaces. */
+  strings?: string;
+  /** Names of the options that are switches (no value), separated by spaces. */
+  flags?: string;
+}
+
+/** A command from its declaration: the option names become the specs `parseArgs` reads. */
+export function defineCommand({ strings = "", flags = "", ...command }: CommandSpec): Command {
+  const options: Specs = {};
+  for (const name of strings.split(" ").filter(Boolean)) options[name] = { type: "string" };
+  for (const name of flags.split(" ").filter(Boolean)) options[name] = { type: "boolean" };
+  return { ...command, options };
+}
+
 /** Parses a command's arguments; unknown or malformed options throw a {@link UsageError}. */
 export function parse(
   name: string,

@@ -1,11 +1,11 @@
 /**
- * How `train` stops on a signal: the first SIGINT, SIGTERM or SIGHUP lets the step finish and
- * a checkpoint be written; a second quits at once, the last checkpoint intact (checkpoints are
- * written atomically). The listeners are installed before the run folder is created, so a
- * signal during the setup (data, devices, model) stops the start cleanly instead of killing the
- * process mid-way: {@link StopSignals.during} abandons the setup step and the run folder is
- * removed. `eval`, which writes nothing, stops at once the same way; `prepare` before its
- * next image.
+ * How `train` stops on a signal: the first SIGINT, SIGTERM or SIGHUP lets the step finish (or
+ * abandons the epoch's validation, which a resume runs again) and a checkpoint be written; a
+ * second quits at once, the last checkpoint intact (checkpoints are written atomically). The
+ * listeners are installed before the run folder is created, so a signal during the setup
+ * (data, devices, model) stops the start cleanly instead of killing the process mid-way:
+ * {@link StopSignals.during} abandons the setup step and the run folder is removed. `eval`,
+ * which writes nothing, stops at once the same way; `prepare` before its next image.
  *
  * @module
  */

@@ -8,16 +8,10 @@
 import { ACTIVATIONS } from "../nn/activation.ts";
 import { PAPER_SWITCHES } from "../nn/alexnet.ts";
 import type { ArmSwitches } from "../train/experiment/claims.ts";
-import { choice, number, type Specs, str, UsageError, type Values } from "./_options.ts";
+import { choice, number, str, UsageError, type Values } from "./_options.ts";
 
-/** The switches' options. */
-export const SWITCH_OPTIONS: Specs = {
-  activation: { type: "string" },
-  lrn: { type: "string" },
-  pooling: { type: "string" },
-  dropout: { type: "string" },
-  towers: { type: "string" },
-};
+/** The switches' option names, separated by spaces (each takes a value). */
+export const SWITCH_NAMES = "activation lrn pooling dropout towers";
 
 /**
  * The switches' help lines for `command`: `summary` shows what each switch changes in its own

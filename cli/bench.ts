@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Command, UsageError, type Values } from "./_options.ts";
+import { type Command, defineCommand, UsageError, type Values } from "./_options.ts";
 
 const BENCH_HELP = `Runs the benchmarks (bench/mod.ts) when the checkout has them.
 
@@ -28,10 +28,9 @@ async function runBench(_values: Values, rest: string[]): Promise<number> {
 }
 
 /** The `bench` command. */
-export const benchCommand: Command = {
+export const benchCommand: Command = defineCommand({
   summary: "run bench/mod.ts",
   usage: "bench [-- args]",
-  options: {},
   help: BENCH_HELP,
   run: runBench,
-};
+});

@@ -17,17 +17,7 @@ import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, ADAPTER_HELP, buildModel } from "./_model.ts";
 import { formatLoss, pct, plural, showsTop5 } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
-import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
-
-const EVAL_OPTIONS: Specs = {
-  checkpoint: { type: "string" },
-  data: { type: "string" },
-  "val-data": { type: "string" },
-  "batch-size": { type: "string" },
-  "ten-crop": { type: "boolean" },
-  devices: { type: "string" },
-  adapter: { type: "string" },
-};
+import { type Command, defineCommand, number, str, UsageError, type Values } from "./_options.ts";
 
 const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1 and top-5 error.
 
@@ -140,10 +130,11 @@ function configInMetadata(config: unknown, weights: string, cmd: string): RunCon
 }
 
 /** The `eval` command. */
-export const evalCommand: Command = {
+export const evalCommand: Command = defineCommand({
   summary: "evaluate a checkpoint: loss, top-1, top-5",
   usage: "eval --checkpoint <run-dir|file> [options]",
-  options: EVAL_OPTIONS,
+  strings: "checkpoint data val-data batch-size devices adapter",
+  flags: "ten-crop",
   help: EVAL_HELP,
   run: runEval,
-};
+});

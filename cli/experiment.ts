@@ -21,17 +21,18 @@ import {
 } from "../train/experiment/runner.ts";
 import type { Device } from "../mod.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { plural } from "../train/_format.ts";
 import { train } from "../train/train.ts";
-import type { RunConfig } from "./_config.ts";
+import { RUN_CONFIG_FILE, type RunConfig, runConfigText, writeRunConfig } from "./_config.ts";
 import { augmentations, channelMean, detectData } from "./_data.ts";
 import { measuredText, renderClaimSvg, renderReport } from "./_experiment_report.ts";
-import { acquireDevices, buildModel, heInit, modelGenerators } from "./_model.ts";
+import { acquireDevices, buildModel, heInit, modelConfig, modelGenerators } from "./_model.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import {
   choice,
   type Command,
+  defineCommand,
   number,
-  type Specs,
   str,
   UsageError,
   type Values,
@@ -98,31 +99,15 @@ export const EXPERIMENT_PRESETS: Readonly<Record<"quick" | "medium" | "full", Ex
   },
 };
 
-const EXPERIMENT_OPTIONS: Specs = {
-  claim: { type: "string" },
-  preset: { type: "string" },
-  data: { type: "string" },
-  "val-data": { type: "string" },
-  out: { type: "string" },
-  seeds: { type: "string" },
-  epochs: { type: "string" },
-  "train-size": { type: "string" },
-  "val-size": { type: "string" },
-  target: { type: "string" },
-  width: { type: "string" },
-  "batch-size": { type: "string" },
-  lr: { type: "string" },
-  "log-every": { type: "string" },
-};
-
 const EXPERIMENT_HELP =
   `Runs the paper's claims as experiments: each claim is two arms that differ in one switch
 only (same data, same seeds, several seeds per arm), compared seed by seed. Writes
 RESULTS.md (the paper's claim | measured here | verdict | data, epochs, seeds) and one SVG
 of curves per claim into the output folder. Ctrl-C, SIGTERM or SIGHUP finishes the current
-step, writes the run's checkpoint and exits with status 130, 143 or 129 (128 + the signal's
-number); a second signal quits at once. Rerun the same command to resume an interrupted
-set: finished runs are kept, a run with a checkpoint continues from it.
+step (or abandons the epoch's validation), writes the run's checkpoint and exits with status
+130, 143 or 129 (128 + the signal's number); a second signal quits at once. Rerun the same
+command to resume an interrupted set: finished runs are kept, a run with a checkpoint
+continues from it.
 
   --claim <id>          ${CLAIM_IDS.join(" | ")} | all (default all):
 ${CLAIM_IDS.map((id) => `                          ${id.padEnd(8)} ${CLAIMS[id].title}`).join("\n")}
@@ -324,7 +309,7 @@ async function trainArm(
   try {
     if (!run.resume) {
       await heInit(model, run.seed);
-      await writeFileAtomic(join(run.dir, CONFIG_JSON), configText(config));
+      await writeRunConfig(run.dir, config);
     }
     const aug = augmentations(config, splits);
     const result = await train({
@@ -367,7 +352,9 @@ async function trainArm(
       device,
     });
     console.log(
-      `  ${result.rows.length} epochs in ${result.seconds.toFixed(0)} s: training error ` +
+      `  ${plural(result.rows.length, "epoch")} in ${
+        result.seconds.toFixed(0)
+      } s: training error ` +
         `${pct(last?.trainTop1)}, validation ${pct(last?.valTop1)}, training images in ` +
         `evaluation ${pct(onTrain.top1)}`,
     );
@@ -388,15 +375,16 @@ function runConfig(
   mean: number[],
 ): RunConfig {
   return {
-    model: {
-      preset: run.claim.model === "figure1" ? "figure1" : "small",
-      width: setup.width,
-      inputSize: setup.crop,
-      numClasses: splits.train.numClasses,
-      dropout: 0.5,
-      seed: run.seed,
-      ...run.arm.switches,
-    },
+    model: modelConfig(
+      run.claim.model === "figure1" ? "figure1" : "small",
+      {
+        width: setup.width,
+        inputSize: setup.crop,
+        numClasses: splits.train.numClasses,
+        seed: run.seed,
+      },
+      run.arm.switches,
+    ),
     data: setup.data,
     crop: setup.crop,
     mean,
@@ -416,25 +404,19 @@ function runConfig(
   };
 }
 
-const CONFIG_JSON = "config.json";
-
-function configText(config: RunConfig): string {
-  return JSON.stringify(config, null, 1) + "\n";
-}
-
 /**
  * A finished run anywhere in the output folder with exactly this run's configuration (data,
  * network, switches, seed and recipe), or null: the paper's arm of the AlexNet claims is one
  * network, trained once per seed.
  */
 async function sameRun(out: string, config: RunConfig): Promise<string | null> {
-  const text = configText(config);
+  const text = runConfigText(config);
   for (const id of CLAIM_IDS) {
     for (const arm of CLAIMS[id].arms) {
       const dir = join(out, id, arm.name, `seed-${config.seed}`);
       try {
         if (
-          (await Deno.readTextFile(join(dir, CONFIG_JSON))) === text &&
+          (await Deno.readTextFile(join(dir, RUN_CONFIG_FILE))) === text &&
           (await isFile(join(dir, FINAL_JSON)))
         ) return dir;
       } catch {
@@ -467,10 +449,11 @@ async function writeReports(out: string): Promise<void> {
 }
 
 /** The `experiment` command. */
-export const experimentCommand: Command = {
+export const experimentCommand: Command = defineCommand({
   summary: "run the paper's claims (ReLU/tanh, towers, LRN, pooling, dropout) as experiments",
   usage: "experiment [options]",
-  options: EXPERIMENT_OPTIONS,
+  strings: "claim preset data val-data out seeds epochs train-size val-size target " +
+    "width batch-size lr log-every",
   help: EXPERIMENT_HELP,
   run: runExperimentCommand,
-};
+});

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { TrainerCallback } from "../train/callback.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
+import { formatLr } from "../train/_format.ts";
 
 /** Options of {@linkcode renderTrainingSvg}. */
 export interface PlotOptions {
@@ -442,10 +443,6 @@ function decimalsFor(ticks: number[]): number {
     if (ticks.every((t) => Math.abs(Math.round(t * scale) - t * scale) < 1e-6)) return d;
   }
   return 8;
-}
-
-function formatLr(lr: number): string {
-  return String(Number(lr.toPrecision(4)));
 }
 
 /** Two decimals keep the file small; sub-pixel precision is invisible. */

@@ -9,17 +9,7 @@ import { isDir } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals } from "./_signals.ts";
 import { missingFolders } from "./_run_dir.ts";
-import { type Command, number, type Specs, str, UsageError, type Values } from "./_options.ts";
-
-const PREPARE_OPTIONS: Specs = {
-  input: { type: "string" },
-  output: { type: "string" },
-  size: { type: "string" },
-  "shard-size": { type: "string" },
-  "skip-bad": { type: "boolean" },
-  "allow-empty-classes": { type: "boolean" },
-  "no-stats": { type: "boolean" },
-};
+import { type Command, defineCommand, number, str, UsageError, type Values } from "./_options.ts";
 
 const PREPARE_HELP =
   `Prepares an image folder (one subfolder per class, JPEG/PNG) for training: each image's
@@ -94,10 +84,11 @@ async function runPrepare(values: Values): Promise<number> {
 }
 
 /** The `prepare` command. */
-export const prepareCommand: Command = {
+export const prepareCommand: Command = defineCommand({
   summary: "turn an image folder into training shards",
   usage: "prepare --input <dir> --output <dir> [options]",
-  options: PREPARE_OPTIONS,
+  strings: "input output size shard-size",
+  flags: "skip-bad allow-empty-classes no-stats",
   help: PREPARE_HELP,
   run: runPrepare,
-};
+});

@@ -13,19 +13,8 @@ import {
   describePlacement,
   modelOptions,
 } from "./_model.ts";
-import { SWITCH_OPTIONS, switchHelp } from "./_switches.ts";
-import { choice, type Command, number, type Specs, str, type Values } from "./_options.ts";
-
-const SUMMARY_OPTIONS: Specs = {
-  model: { type: "string" },
-  width: { type: "string" },
-  "image-size": { type: "string" },
-  classes: { type: "string" },
-  devices: { type: "string" },
-  adapter: { type: "string" },
-  "batch-size": { type: "string" },
-  ...SWITCH_OPTIONS,
-};
+import { SWITCH_NAMES, switchHelp } from "./_switches.ts";
+import { choice, type Command, defineCommand, number, str, type Values } from "./_options.ts";
 
 const SUMMARY_HELP =
   `Prints a model's layer table: output shapes, parameters, devices and what each layer
@@ -70,10 +59,10 @@ async function runSummary(values: Values): Promise<number> {
 }
 
 /** The `summary` command. */
-export const summaryCommand: Command = {
+export const summaryCommand: Command = defineCommand({
   summary: "print the layer table",
   usage: "summary [options]",
-  options: SUMMARY_OPTIONS,
+  strings: `model width image-size classes devices adapter batch-size ${SWITCH_NAMES}`,
   help: SUMMARY_HELP,
   run: runSummary,
-};
+});

@@ -18,7 +18,7 @@ import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
 import { fingerprint } from "../train/data/fingerprint.ts";
 import { DEFAULTS, type RunConfig, writeRunConfig } from "./_config.ts";
-import { SWITCH_OPTIONS, switchHelp } from "./_switches.ts";
+import { SWITCH_NAMES, switchHelp } from "./_switches.ts";
 import { RunFolder } from "./_run_dir.ts";
 import { checkResume, resumeConfig } from "./_resume.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal, type StopSignal } from "./_signals.ts";
@@ -39,41 +39,13 @@ import {
 import {
   choice,
   type Command,
+  defineCommand,
   number,
   shellArg,
-  type Specs,
   str,
   UsageError,
   type Values,
 } from "./_options.ts";
-
-const TRAIN_OPTIONS: Specs = {
-  data: { type: "string" },
-  "val-data": { type: "string" },
-  model: { type: "string" },
-  width: { type: "string" },
-  init: { type: "string" },
-  "image-size": { type: "string" },
-  crop: { type: "string" },
-  "train-size": { type: "string" },
-  "val-size": { type: "string" },
-  epochs: { type: "string" },
-  "batch-size": { type: "string" },
-  lr: { type: "string" },
-  momentum: { type: "string" },
-  "weight-decay": { type: "string" },
-  formulation: { type: "string" },
-  patience: { type: "string" },
-  devices: { type: "string" },
-  adapter: { type: "string" },
-  seed: { type: "string" },
-  "run-dir": { type: "string" },
-  resume: { type: "string" },
-  "ten-crop": { type: "boolean" },
-  "log-every": { type: "string" },
-  profile: { type: "boolean" },
-  ...SWITCH_OPTIONS,
-};
 
 const TRAIN_HELP =
   `Trains AlexNet. With no arguments: the scaled AlexNet (width ${DEFAULTS.width}) on the
@@ -130,9 +102,10 @@ ${ADAPTER_HELP}
 
 ${switchHelp("train")}
 
-Ctrl-C, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits with
-status 130, 143 or 129 (128 + the signal's number); a second signal quits at once, the last
-checkpoint intact. Resume with --resume. Other failures exit with 1, usage errors with 2.`;
+Ctrl-C, SIGTERM or SIGHUP finishes the current step (or abandons the epoch's validation,
+which a resume runs again), writes a checkpoint and exits with status 130, 143 or 129
+(128 + the signal's number); a second signal quits at once, the last checkpoint intact.
+Resume with --resume. Other failures exit with 1, usage errors with 2.`;
 
 /** Checkpoints on disk at once: those a run keeps, plus the one being written. */
 const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;
@@ -401,10 +374,13 @@ async function trainConfig(values: Values): Promise<{ config: RunConfig; splits:
 }
 
 /** The `train` command. */
-export const trainCommand: Command = {
+export const trainCommand: Command = defineCommand({
   summary: "train AlexNet (default: scaled net on synthetic data, ~10 min on a CPU)",
   usage: "train [options]",
-  options: TRAIN_OPTIONS,
+  strings: "data val-data model width init image-size crop train-size val-size " +
+    "epochs batch-size lr momentum weight-decay formulation patience seed " +
+    `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,
+  flags: "ten-crop profile",
   help: TRAIN_HELP,
   run: runTrain,
-};
+});

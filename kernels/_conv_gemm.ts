@@ -16,12 +16,21 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import {
+  gemmGrid,
+  type GemmTile,
+  gemmTile,
+  gemmWgsl,
+  subgroupTile,
+  tileFits,
+  tileName,
+} from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import { flatMain, type RunPart } from "./_program.ts";
+import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
+import { pointwiseApplies } from "./_pointwise.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
 export interface ConvGemm {
@@ -136,7 +145,7 @@ function sizeUniforms(
 
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {
-  if (!tileFits(v.tile, device.limits)) {
+  if (!tileFits(v.tile, device.limits) || (v.tile.lanes && !device.hasSubgroups)) {
     throw new RangeError(`${what}: GEMM tile ${JSON.stringify(v.tile)} does not fit this device`);
   }
   if (v.splits !== undefined && !(Number.isInteger(v.splits) && v.splits >= 1)) {
@@ -227,13 +236,16 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
   }, [bind.x, bind.w, tab, ...(bind.bias ? [bind.bias] : []), bind.out]);
 }
 
-/** One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut. */
+/**
+ * One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut,
+ * times the ReLU mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
+ */
 export function inputGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
   run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   name: string,
 ): void {
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
@@ -271,7 +283,8 @@ fn gatherDy(pr: vec4u, k: u32) -> f32 {
 }
 fn put(g: u32, m: u32, n: u32, v: f32) {
   let b = m / ${G.hw};
-  dx[${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw}] = v;
+  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
+  dx[at] = ${bind.mask ? reluMasked("v", "mask[at]") : "v"};
 }`;
   const wgsl = gemmWgsl({
     tile: v.tile,
@@ -298,7 +311,8 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
         `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
-        uf.declare(4),
+        ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
+        uf.declare(bind.mask ? 5 : 4),
         helpers,
       ].join("\n"),
   });
@@ -311,9 +325,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     wgsl,
     uniforms: uf.data(),
     workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}`,
+    variant: `gemm ${tileName(v.tile)}${bind.mask ? " relu-mask" : ""}`,
     cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx]);
+  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
   device.release(packed);
 }
 
@@ -354,26 +368,31 @@ ${flatMain(64, u.n, body)}
 
 /**
  * One run of samples of the weight gradient, split-K over its pixels: partial sums land in
- * scratch and are added in a fixed order, so every run gives the same bits.
+ * scratch and are added in a fixed order, so every run gives the same bits. With `db` bound,
+ * the bias gradient (the row sums of dY over the same pixels) comes out of the same GEMM: its
+ * split-K partials follow the weights' in each block of scratch and are added in the same sum.
  */
 export function weightGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
   run: { count: number; x: RunPart; dy: RunPart },
-  bind: { x: Binding; dy: Binding; dw: Binding },
+  bind: { x: Binding; dy: Binding; dw: Binding; db?: Binding },
   accumulate: boolean,
   name: string,
 ): void {
   const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
   const grid = gemmGrid(v.tile, M, N, K, g.groups, v.splits ?? 1);
   const split = grid.splits > 1;
+  const bias = bind.db !== undefined;
+  const nw = g.outChannels * g.wk;
   const uf = new Uniforms();
   const G = geometryUniforms(uf, g, run.count);
   const S = uf.all({
     xShift: run.x.shift,
     dyShift: run.dy.shift,
-    weights: g.outChannels * g.wk,
+    weights: nw,
+    block: nw + (bias ? g.outChannels : 0),
   });
   const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
   const helpers = `
@@ -394,9 +413,15 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
   let ok = iy < ${G.height} && ix < ${G.width};
   return select(0.0, x[select(0u, pr.x + t.y + iy * ${G.width} + ix, ok)], ok);
 }`;
+  // Split, a block of scratch per K range: the weights, then (with a bias) the bias.
   const dst = split
-    ? (m: string, n: string) => `dw[s * ${S.weights} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
+    ? (m: string, n: string) => `dw[s * ${S.block} + (p * ${G.og} + ${m}) * ${G.wk} + ${n}]`
     : (m: string, n: string) => `dw[(p * ${G.og} + ${m}) * ${G.wk} + ${n}]`;
+  const biasDst = split
+    ? (m: string) => `dw[s * ${S.block} + ${S.weights} + p * ${G.og} + ${m}]`
+    : (m: string) => `db[p * ${G.og} + ${m}]`;
+  const put = (at: string, val: string): string =>
+    !split && accumulate ? `${at} = ${at} + ${val};` : `${at} = ${val};`;
   const wgsl = gemmWgsl({
     tile: v.tile,
     a: {
@@ -413,8 +438,8 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
       load: (_n, k, pr) => `gatherX(${pr}, ${k})`,
     },
     sizes,
-    store: (m, n, val) =>
-      !split && accumulate ? `${dst(m, n)} = ${dst(m, n)} + ${val};` : `${dst(m, n)} = ${val};`,
+    store: (m, n, val) => put(dst(m, n), val),
+    rowSum: bias ? (m, val) => put(biasDst(m), val) : undefined,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",
@@ -422,40 +447,54 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read> pix: array<vec4u>;",
         "@group(0) @binding(4) var<storage, read_write> dw: array<f32>;",
-        uf.declare(5),
+        ...(bias && !split
+          ? ["@group(0) @binding(5) var<storage, read_write> db: array<f32>;"]
+          : []),
+        uf.declare(bias && !split ? 6 : 5),
         helpers,
       ].join("\n"),
   });
   const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
   const pix = { buffer: pixelTable(device, g, run.count), size: 16 * K };
-  const nw = g.outChannels * g.wk;
   const kernel = {
     name,
     wgsl,
     uniforms: uf.data(),
     workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}${split ? ` split ${grid.splits}` : ""}`,
+    variant: `gemm ${tileName(v.tile)}${split ? ` split ${grid.splits}` : ""}${
+      bias ? " +bias" : ""
+    }`,
     cost: { flops: 2 * M * N * K * g.groups },
   };
   if (!split) {
-    device.dispatch(kernel, [bind.x, bind.dy, tab, pix, bind.dw]);
+    device.dispatch(kernel, [bind.x, bind.dy, tab, pix, bind.dw, ...(bind.db ? [bind.db] : [])]);
     return;
   }
-  const bytes = grid.splits * nw * 4;
+  const block = nw + (bias ? g.outChannels : 0), bytes = grid.splits * block * 4;
   const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
   device.dispatch(kernel, [bind.x, bind.dy, tab, pix, partial]);
-  sumPartials(device, { name, partial, dst: bind.dw, n: nw, splits: grid.splits, accumulate });
+  sumPartials(device, {
+    name,
+    partial,
+    dst: bind.dw,
+    n: nw,
+    splits: grid.splits,
+    accumulate,
+    tail: bind.db ? { dst: bind.db, n: g.outChannels } : undefined,
+  });
   device.release(partial.buffer);
 }
 
 /**
- * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, or (3×3
- * stride 1, forward and input gradient) Winograd F(2×2, 3×3) around batched GEMMs.
+ * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, (3×3
+ * or 5×5 stride 1, forward and input gradient) Winograd F(2×2, r×r) around batched GEMMs, or (1×1,
+ * stride 1, no padding, one group) a plain batched matmul (`_pointwise.ts`).
  */
 export type ConvAlgorithm =
   | { kind: "direct" }
   | ({ kind: "gemm" } & ConvGemm)
-  | { kind: "winograd"; tile?: GemmTile };
+  | { kind: "winograd"; tile?: GemmTile }
+  | { kind: "pointwise"; tile?: GemmTile };
 
 /** The three passes of a convolution that have candidates. */
 export type ConvPass = "forward" | "gradInput" | "gradWeight";
@@ -467,8 +506,14 @@ export const CONV_GPU_TILES: readonly GemmTile[] = [
   gemmTile(64, 64, 16, 4, 4),
 ];
 
+/** The register-GEMM tiles (software adapters with subgroups): 32 × 32 and 16 × 64. */
+export const CONV_SUBGROUP_TILES: readonly GemmTile[] = [subgroupTile(32, 4), subgroupTile(16, 8)];
+
 /** A small tile of the core, for software adapters and small problems. */
 export const CONV_SMALL_TILE: GemmTile = gemmTile(32, 32, 4, 4, 4);
+
+/** Work per sample from which Winograd is the default on software adapters (see below). */
+const WINOGRAD_SOFTWARE_FLOPS = 30e6;
 
 /** Workgroups a GPU wants in flight before split-K stops paying. */
 const GPU_FILL = 256;
@@ -476,13 +521,16 @@ const GPU_FILL = 256;
 /** The name of an algorithm, as the profiler, the bench and the autotuner's cache show it. */
 export function algorithmName(a: ConvAlgorithm): string {
   if (a.kind === "direct") return "direct";
-  if (a.kind === "winograd") return `winograd${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+  if (a.kind === "winograd" || a.kind === "pointwise") {
+    return `${a.kind}${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+  }
   return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
 }
 
 /**
- * The candidates of a pass, the deterministic default first: on software adapters the direct
- * kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
+ * The candidates of a pass, the deterministic default first: on software adapters Winograd
+ * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), else the
+ * direct kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
  * gradient, to fill the device), except the input gradient of a strided convolution, where
  * the GEMM would spend stride² of its work on zeros.
  */
@@ -515,12 +563,24 @@ export function convCandidates(
   const strided = pass === "gradInput" && (g.strideH > 1 || g.strideW > 1);
   let list: ConvAlgorithm[];
   if (device.isSoftware || !rule) {
-    list = [direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
+    const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
+    list = [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
   } else {
     const others = fit.filter((t) => t !== rule).map(gemm);
     list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];
   }
-  if (pass !== "gradWeight" && winogradApplies(g, pass)) list.push({ kind: "winograd" });
+  // Winograd and the 1×1 GEMM over NCHW run their products on matmul: on software adapters
+  // with subgroups (the register GEMM) they ran 1.6–3× faster than the direct kernel
+  // (bench/RESULTS.md), so they come first there. Winograd's four dispatches pay from about
+  // 30 MFLOP per sample (a 5×5 layer of 35 MFLOP per sample broke even, conv2–5's 75–450 ran
+  // 1.6–2× faster); judged per sample, so a new batch size never switches the algorithm.
+  const registerGemm = device.isSoftware && device.hasSubgroups;
+  const perSample = 2 * g.outChannels * g.outH * g.outW * g.wk;
+  const add = (a: ConvAlgorithm, first: boolean) => (first ? list.unshift(a) : list.push(a));
+  if (pass !== "gradWeight" && winogradApplies(g, pass)) {
+    add({ kind: "winograd" }, registerGemm && perSample >= WINOGRAD_SOFTWARE_FLOPS);
+  }
+  if (pointwiseApplies(g)) add({ kind: "pointwise" }, registerGemm);
   // Split-K alternatives of the weight gradient: none, and the default's.
   if (pass === "gradWeight") {
     list = list.flatMap((a) =>

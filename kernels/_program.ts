@@ -89,6 +89,21 @@ export function f32Literal(x: number): string {
   return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
+/**
+ * WGSL of `value` times the ReLU mask of `mask`: `value` where `mask > 0`, else 0 (`type` is
+ * `f32` or `vec4f`). The one expression of the mask, shared by the elementwise `reluMask` and
+ * every kernel epilogue that folds the mask in, so a fused gradient has the unfused one's bits.
+ *
+ * @example
+ * ```ts
+ * import { reluMasked } from "./_program.ts";
+ * console.log(reluMasked("v", "y[i]")); // select(f32(0.0), v, y[i] > f32(0.0))
+ * ```
+ */
+export function reluMasked(value: string, mask: string, type = "f32"): string {
+  return `select(${type}(0.0), ${value}, ${mask} > ${type}(0.0))`;
+}
+
 /** Rounds `n` up to a multiple of `m`. */
 export function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;

@@ -1,20 +1,22 @@
 /**
  * The second half of split-K: partial products of `splits` K ranges, laid out back to back,
  * are added in ascending order (a fixed order, so every run gives the same bits), then the
- * epilogue the split kernel could not apply: accumulation, a bias per column and ReLU.
+ * epilogue the split kernel could not apply: accumulation, a bias per column and ReLU. A block
+ * may carry a second result after the first (a weight gradient's bias gradient), summed in the
+ * same pass into its own buffer.
  *
  * @module
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** What {@link sumPartials} adds and where. */
 export interface PartialSum {
   /** Names the kernel (the dispatch is named `${name} sum`). */
   name: string;
-  /** `splits` blocks of `n` values. */
+  /** `splits` blocks of `stride` values: `n` for `dst`, then the tail's. */
   partial: Binding;
   /** `n` values, written (or added to). */
   dst: Binding;
@@ -22,14 +24,26 @@ export interface PartialSum {
   splits: number;
   /** Add to `dst` instead of overwriting it. */
   accumulate: boolean;
-  /** A bias added to element e at index e mod `columns`. */
-  bias?: { binding: Binding; columns: number };
-  /** max(·, 0) last. */
+  /**
+   * A bias added to element e at index e mod `columns`, or with `rows` (a bias per row of
+   * [·, rows, columns] blocks) at (e div `columns`) mod `rows`.
+   */
+  bias?: { binding: Binding; columns: number; rows?: number };
+  /** max(·, 0) after the bias. */
   relu?: boolean;
+  /** A ReLU's output laid out as `dst`: the sum is multiplied by its mask, last. */
+  mask?: Binding;
+  /** A second result: the `n` values after `dst`'s in each block, into their own buffer. */
+  tail?: { dst: Binding; n: number };
+  /** Values from one block's start to the next's (default `n` plus the tail's). */
+  stride?: number;
 }
 
 /**
- * dst[e] = relu((dst[e] +) Σ_s partial[s·n + e] (+ bias[e mod columns])), s ascending.
+ * dst[e] = relu((dst[e] +) Σ_s partial[s·stride + e] (+ bias[e mod columns], or per row)),
+ * s ascending,
+ * then times the ReLU mask of `mask[e]` when one is given; the tail's values likewise
+ * (accumulation only) into `tail.dst`.
  *
  * @example Two partial sums of three values
  * ```ts
@@ -44,30 +58,65 @@ export interface PartialSum {
  * ```
  */
 export function sumPartials(device: Device, p: PartialSum): void {
+  const tailN = p.tail?.n ?? 0, total = p.n + tailN;
   const uf = new Uniforms();
-  const U = uf.all({ n: p.n, splits: p.splits, columns: p.bias?.columns ?? 1 });
+  const U = uf.all({
+    n: p.n,
+    total,
+    stride: p.stride ?? total,
+    splits: p.splits,
+    columns: p.bias?.columns ?? 1,
+  });
   let value = "v";
-  if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
+  if (p.bias?.rows) value = `${value} + bias[(e / ${U.columns}) % ${uf.u32("rows", p.bias.rows)}]`;
+  else if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
   if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.mask) value = reluMasked(value, "mask[e]");
+  // The sum starts from the old value when accumulating (the order every run keeps).
+  const start = !p.accumulate
+    ? ""
+    : p.tail
+    ? `if (e < ${U.n}) { v = dst[e]; } else { v = tail[e - ${U.n}]; }`
+    : "v = dst[e];";
+  const store = p.tail
+    ? `if (e < ${U.n}) { dst[e] = ${value}; } else { tail[e - ${U.n}] = v; }`
+    : `dst[e] = ${value};`;
   const body = `
-  var v = ${p.accumulate ? "dst[e]" : "0.0"};
+  var v = 0.0;
+  ${start}
   for (var s = 0u; s < ${U.splits}; s++) {
-    v += partial[s * ${U.n} + e];
+    v += partial[s * ${U.stride} + e];
   }
-  dst[e] = ${value};`;
+  ${store}`;
+  const extra = [
+    ...(p.bias ? ["bias"] : []),
+    ...(p.mask ? ["mask"] : []),
+    ...(p.tail ? ["tail"] : []),
+  ];
   const wgsl = `
 @group(0) @binding(0) var<storage, read> partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-${p.bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
-${uf.declare(p.bias ? 3 : 2)}
-${flatMain(64, U.n, body, { index: "e" })}
+${
+    extra.map((name, i) =>
+      `@group(0) @binding(${i + 2}) var<storage, ${name === "tail" ? "read_write" : "read"}> ` +
+      `${name}: array<f32>;`
+    ).join("\n")
+  }
+${uf.declare(2 + extra.length)}
+${flatMain(64, U.total, body, { index: "e" })}
 `;
   device.dispatch({
     name: `${p.name} sum`,
     wgsl,
     uniforms: uf.data(),
-    workgroups: Math.ceil(p.n / 64),
+    workgroups: Math.ceil(total / 64),
     variant: "split-K sum",
-    cost: { bytes: 4 * p.n * (p.splits + 1) },
-  }, [p.partial, p.dst, ...(p.bias ? [p.bias.binding] : [])]);
+    cost: { bytes: 4 * total * (p.splits + 1) },
+  }, [
+    p.partial,
+    p.dst,
+    ...(p.bias ? [p.bias.binding] : []),
+    ...(p.mask ? [p.mask] : []),
+    ...(p.tail ? [p.tail.dst] : []),
+  ]);
 }

@@ -1,14 +1,16 @@
 /**
- * 2-D convolution forward over NCHW f32 tensors, by one of three algorithms chosen per adapter
- * and shape (`autotune.ts`; the default when tuning is off: this file's direct kernel on
- * software adapters, the GEMM core on GPUs):
+ * 2-D convolution forward over NCHW f32 tensors, by one of four algorithms chosen per adapter
+ * and shape (`autotune.ts`; the default when tuning is off: on software adapters Winograd or
+ * the 1×1 GEMM where they apply, else this file's direct kernel; the GEMM core on GPUs):
  *
  * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
  *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output
  *   pixels × a block of channels, gathers the input patch that block reads (never an im2col
  *   buffer: conv1's would take 536 MiB at batch 128) and slides the kernel over it;
  * - gemm (`_conv_gemm.ts`): the same implicit GEMM on the shared workgroup-memory core;
- * - winograd (`_winograd.ts`): F(2×2, 3×3) for 3×3 stride-1 convolutions.
+ * - winograd (`_winograd.ts`): F(2×2, 3×3) and F(2×2, 5×5) for 3×3 and 5×5 stride-1
+ *   convolutions;
+ * - pointwise (`_pointwise.ts`): a 1×1 stride-1 convolution as a batched matmul over NCHW.
  *
  * Bias and ReLU are applied as the results are stored.
  *
@@ -23,11 +25,18 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMainHead } from "./_program.ts";
+import { flatMainHead, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
-import { winogradApplies, winogradForward, winogradScratchPerSample } from "./_winograd.ts";
+import {
+  WINOGRAD_ONLY,
+  winogradApplies,
+  winogradFits,
+  winogradForward,
+  winogradScratchPerSample,
+} from "./_winograd.ts";
+import { POINTWISE_ONLY, pointwiseApplies, pointwiseForward } from "./_pointwise.ts";
 import {
   type AxisPhase,
   batchRuns,
@@ -48,6 +57,7 @@ export {
   algorithmName,
   CONV_GPU_TILES,
   CONV_SMALL_TILE,
+  CONV_SUBGROUP_TILES,
   type ConvAlgorithm,
   convCandidates,
   type ConvPass,
@@ -100,7 +110,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
   checkCapacity(args.w, g.outChannels * g.wk, "conv2d: w");
   checkCapacity(args.out, g.batch * outSample, "conv2d: out");
   if (args.bias) checkCapacity(args.bias, g.outChannels, "conv2d: bias");
-  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+  let algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
     device,
     "conv2d.forward",
     geometryKey(g),
@@ -113,6 +123,22 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
           conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
       ),
   ).value);
+  if (
+    !args.algorithm && algorithm.kind === "winograd" &&
+    !winogradFits(device, g, "forward", args.maxBindingBytes)
+  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) {
+      throw new RangeError(`conv2d: ${POINTWISE_ONLY}`);
+    }
+    const { x, w, out, bias, relu, maxBindingBytes } = args;
+    pointwiseForward(device, g, { x, w, out, bias }, {
+      relu: !!relu,
+      tile: algorithm.tile,
+      maxBindingBytes,
+    });
+    return;
+  }
   // Winograd's scratch must fit one binding too: it splits the batch like the operands.
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "forward") : [];
   const perSample = [inSample, outSample, ...scratch];
@@ -133,7 +159,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     }
     if (algorithm.kind === "winograd") {
       if (!winogradApplies(g, "forward")) {
-        throw new RangeError(`${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1`);
+        throw new RangeError(`${name}: ${WINOGRAD_ONLY}`);
       }
       const flags = { relu: !!args.relu, name, tile: algorithm.tile };
       winogradForward(device, g, { count, x, out }, bind, flags);
@@ -213,6 +239,8 @@ export interface DirectConvParams {
   outShift: number;
   bias: boolean;
   relu: boolean;
+  /** Multiplies each result by the ReLU mask of `mask` (bound like `out`) as it is stored. */
+  reluMask?: boolean;
   tile?: DirectTile;
 }
 
@@ -222,6 +250,8 @@ export interface DirectConvBindings {
   w: Binding;
   bias?: Binding;
   out: Binding;
+  /** The ReLU mask's operand, with `out`'s shape and range (when `reluMask`). */
+  mask?: Binding;
 }
 
 /**
@@ -243,18 +273,24 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
       wgsl,
       uniforms,
       workgroups: Math.ceil(invocations / tile.wg),
-      variant: `direct ${tile.ty}×${tile.tx}×${tile.q}/${tile.wg}`,
+      variant: `direct ${tile.ty}×${tile.tx}×${tile.q}/${tile.wg}${p.reluMask ? " relu-mask" : ""}`,
       cost: { flops: 2 * taps * p.reduce * p.outChannels * p.groups * p.batch },
     },
-    [bind.x, bind.w, ...(bind.bias ? [bind.bias] : []), bind.out],
+    [
+      bind.x,
+      bind.w,
+      ...(bind.bias ? [bind.bias] : []),
+      bind.out,
+      ...(p.reluMask ? [bind.mask!] : []),
+    ],
   );
 }
 
 /**
  * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.
  * The text depends only on the tile, the strides and the kernel width along x (which shape the
- * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU
- * flags: every size, offset and phase constant is a uniform.
+ * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU/
+ * ReLU-mask flags: every size, offset and phase constant is a uniform.
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
@@ -352,6 +388,7 @@ function directConvWgsl(
   }, " ");
   let value = p.bias ? `v + bias[g * ${U.outChannels} + co0 + j]` : `v`;
   if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.reluMask) value = reluMasked(value, "mask[i]");
   const body = `
 var<private> co0: u32;
 var<private> g: u32;
@@ -432,7 +469,10 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
     "@group(0) @binding(1) var<storage, read> w: array<f32>;",
     ...(p.bias ? ["@group(0) @binding(2) var<storage, read> bias: array<f32>;"] : []),
     `@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;`,
-    uf.declare(p.bias ? 4 : 3),
+    ...(p.reluMask
+      ? [`@group(0) @binding(${p.bias ? 4 : 3}) var<storage, read> mask: array<f32>;`]
+      : []),
+    uf.declare((p.bias ? 4 : 3) + (p.reluMask ? 1 : 0)),
   ];
   return { wgsl: bindings.join("\n") + "\n" + body, invocations, uniforms: uf.data() };
 }

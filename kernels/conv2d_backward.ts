@@ -6,8 +6,9 @@
  * fixed-order tree sum). No float atomics anywhere, so every run gives identical bits.
  *
  * Those are the direct kernels; the input and weight gradients also run on the GEMM core
- * (`_conv_gemm.ts`, split-K for the weights) and the input gradient of a 3×3 stride-1
- * convolution as Winograd F(2×2, 3×3) (`_winograd.ts`), chosen as for the forward pass.
+ * (`_conv_gemm.ts`, split-K for the weights), the input gradient of a 3×3 or 5×5 stride-1
+ * convolution as Winograd F(2×2, r×r) (`_winograd.ts`) and a 1×1 one's as a matmul
+ * (`_pointwise.ts`), chosen as for the forward pass.
  *
  * @module
  */
@@ -23,7 +24,19 @@ import {
   inputGradGemm,
   weightGradGemm,
 } from "./_conv_gemm.ts";
-import { winogradApplies, winogradInputGrad, winogradScratchPerSample } from "./_winograd.ts";
+import {
+  WINOGRAD_ONLY,
+  winogradApplies,
+  winogradFits,
+  winogradInputGrad,
+  winogradScratchPerSample,
+} from "./_winograd.ts";
+import {
+  POINTWISE_ONLY,
+  pointwiseApplies,
+  pointwiseInputGrad,
+  pointwiseWeightGrad,
+} from "./_pointwise.ts";
 import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
@@ -51,6 +64,12 @@ export interface Conv2dBackwardInputArgs {
   w: GpuBuffer;
   /** Gradient of the input `[N, C, H, W]`, written (every element). */
   gradX: GpuBuffer;
+  /**
+   * A ReLU's output `[N, C, H, W]` (the convolution's input, when a ReLU made it): gradX is
+   * then multiplied by its mask (`gradX` where `mask > 0`, else 0) as it is stored, which
+   * gives the gradient of the ReLU's input without a separate pass over memory.
+   */
+  mask?: GpuBuffer;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
   /** Register tile of the direct kernel (forces it); by default one chosen for the problem. */
@@ -93,7 +112,8 @@ export function conv2dBackwardInput(
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
-  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+  if (args.mask) checkCapacity(args.mask, g.batch * inSample, `${what}: mask`);
+  let algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
     device,
     "conv2d.gradInput",
     geometryKey(g),
@@ -106,10 +126,22 @@ export function conv2dBackwardInput(
           conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
       ),
   ).value);
+  if (
+    !args.algorithm && algorithm.kind === "winograd" &&
+    !winogradFits(device, g, "gradInput", args.maxBindingBytes)
+  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
+    const { gradOut: dy, w, gradX: dx, mask, maxBindingBytes } = args;
+    pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile: algorithm.tile, maxBindingBytes });
+    return;
+  }
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];
   const perSample = [outSample, inSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
   for (const { count, parts: [dy, dx] } of runs) {
+    // The mask has gradX's shape, so it is bound over the same range.
+    const mask = args.mask ? { buffer: args.mask, ...dx.range } : undefined;
     const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
       `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
     const bind = {
@@ -119,17 +151,17 @@ export function conv2dBackwardInput(
     };
     if (algorithm.kind === "gemm") {
       checkGemm(device, algorithm, name);
-      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
       inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
       continue;
     }
     if (algorithm.kind === "winograd") {
       if (!winogradApplies(g, "gradInput")) {
         throw new RangeError(
-          `${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1 with padding ≤ 2`,
+          `${name}: ${WINOGRAD_ONLY} with padding below the kernel size`,
         );
       }
-      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out };
+      const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
       winogradInputGrad(device, g, { count, dy, dx }, gemmBind, { name, tile: algorithm.tile });
       continue;
     }
@@ -162,8 +194,9 @@ export function conv2dBackwardInput(
       outShift: dx.shift,
       bias: false,
       relu: false,
+      reluMask: !!mask,
       tile: args.tile,
-    }, bind);
+    }, { ...bind, mask });
   }
 }
 
@@ -175,7 +208,13 @@ export interface Conv2dBackwardWeightArgs {
   gradOut: GpuBuffer;
   /** Gradient of the weights `[O, C/groups, KH, KW]`, written (or added to). */
   gradW: GpuBuffer;
-  /** Add to gradW instead of overwriting it. */
+  /**
+   * Gradient of the bias `[O]`, written (or added to) by the same pass: the sums of gradOut per
+   * channel, which the weight gradient's kernel reads anyway. Without it no bias gradient is
+   * computed ({@link conv2dBackwardBias} computes it alone).
+   */
+  gradB?: GpuBuffer;
+  /** Add to gradW (and gradB) instead of overwriting them. */
   accumulate?: boolean;
   /** Largest binding to make (bytes); below the device limit it forces batch splitting. */
   maxBindingBytes?: number;
@@ -194,7 +233,9 @@ const PARTIAL_BYTES = 64 << 20;
  * gradW = ∂L/∂w of `out = conv2d(x, w)` given gradOut: for every weight, the sum over samples
  * and output pixels of gradOut times the input value that weight met. The (sample, output row)
  * pairs are split into `splits` ranges whose partial sums land in a scratch buffer and are then
- * added in ascending order; runs of samples (batch splitting) add to gradW in order.
+ * added in ascending order; runs of samples (batch splitting) add to gradW in order. With
+ * `gradB`, the same kernels also sum gradOut per channel (the bias gradient), in the same
+ * partial sums: no pass of its own.
  *
  * @example
  * ```ts
@@ -223,6 +264,7 @@ export function conv2dBackwardWeight(
   checkCapacity(args.x, g.batch * inSample, `${what}: x`);
   checkCapacity(args.gradOut, g.batch * outSample, `${what}: gradOut`);
   checkCapacity(args.gradW, nw, `${what}: gradW`);
+  if (args.gradB) checkCapacity(args.gradB, g.outChannels, `${what}: gradB`);
   const algorithm = args.algorithm ??
     (args.tile || args.splits ? { kind: "direct" } : choose(
       device,
@@ -232,11 +274,27 @@ export function conv2dBackwardWeight(
       (algorithm) =>
         withScratch(
           device,
-          [g.batch * inSample, g.batch * outSample, nw],
-          ([x, gradOut, gradW]) =>
-            conv2dBackwardWeight(device, g, { ...args, x, gradOut, gradW, algorithm }),
+          [g.batch * inSample, g.batch * outSample, nw, g.outChannels],
+          ([x, gradOut, gradW, gradB]) =>
+            conv2dBackwardWeight(device, g, {
+              ...args,
+              x,
+              gradOut,
+              gradW,
+              gradB: args.gradB && gradB,
+              algorithm,
+            }),
         ),
     ).value);
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
+    const { x, gradOut, gradW: dw, maxBindingBytes, accumulate } = args;
+    const o = { tile: algorithm.tile, maxBindingBytes, accumulate: !!accumulate };
+    pointwiseWeightGrad(device, g, { x, dy: gradOut, dw }, o);
+    // The batched products have no row sums: the bias gradient is its own (small) pass.
+    if (args.gradB) conv2dBackwardBias(device, g, { gradOut, gradB: args.gradB, accumulate });
+    return;
+  }
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);
@@ -247,6 +305,9 @@ export function conv2dBackwardWeight(
   );
   const invocations = weightInvocations(g, tile);
   const gradW = { buffer: args.gradW, size: nw * 4 };
+  const gradB = args.gradB && { buffer: args.gradB, size: g.outChannels * 4 };
+  // A block of partial sums: the weights, then the bias.
+  const block = nw + (gradB ? g.outChannels : 0);
   const runs = batchRuns(device, g.batch, [inSample, outSample], args.maxBindingBytes, what);
   runs.forEach(({ count, parts: [xPart, dyPart] }, index) => {
     const accumulate = index > 0 || !!args.accumulate;
@@ -255,7 +316,7 @@ export function conv2dBackwardWeight(
     // A GPU wants many more invocations than a direct kernel (each walks a long reduction):
     // splitting conv2–5 at batch 128 into ~64K invocations ran 1.5–3× faster on an H200.
     const wanted = args.splits ?? Math.ceil((device.isSoftware ? 64 : 65536) / invocations);
-    const room = Math.floor(Math.min(limit, PARTIAL_BYTES) / (nw * 4));
+    const room = Math.floor(Math.min(limit, PARTIAL_BYTES) / (block * 4));
     const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
     const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
       `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
@@ -267,7 +328,7 @@ export function conv2dBackwardWeight(
       // Split-K scratch stays within one binding and PARTIAL_BYTES, like the direct kernel's.
       const v = { ...algorithm, splits: Math.max(1, Math.min(algorithm.splits ?? 1, room)) };
       const run = { count, x: xPart, dy: dyPart };
-      weightGradGemm(device, g, v, run, { x, dy, dw: gradW }, accumulate, name);
+      weightGradGemm(device, g, v, run, { x, dy, dw: gradW, db: gradB }, accumulate, name);
       return;
     }
     const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
@@ -279,19 +340,22 @@ export function conv2dBackwardWeight(
       dyPart.shift,
       splits,
       store,
+      !!gradB,
     );
     const workgroups = Math.ceil((invocations * splits) / tile.wg);
-    const variant = `direct ${tile.q}×${tile.qc}×${tile.kb}/${tile.wg} split ${splits}`;
+    const variant = `direct ${tile.q}×${tile.qc}×${tile.kb}/${tile.wg} split ${splits}` +
+      (gradB ? " +bias" : "");
     const flops = 2 * count * g.outH * g.outW * g.outChannels * g.wk;
     const kernel = { name, wgsl, uniforms, workgroups, variant, cost: { flops } };
     if (splits === 1) {
-      device.dispatch(kernel, [x, dy, gradW]);
+      device.dispatch(kernel, [x, dy, gradW, ...(gradB ? [gradB] : [])]);
       return;
     }
-    const bytes = splits * nw * 4;
+    const bytes = splits * block * 4;
     const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
     device.dispatch(kernel, [x, dy, partial]);
-    sumPartials(device, { name, partial, dst: gradW, n: nw, splits, accumulate });
+    const tail = gradB && { dst: gradB, n: g.outChannels };
+    sumPartials(device, { name, partial, dst: gradW, n: nw, splits, accumulate, tail });
     // Commands already recorded keep the buffer's contents; later users are ordered after them.
     device.release(partial.buffer);
   });
@@ -303,7 +367,10 @@ export function conv2dBackwardWeight(
  * (sample, output row) pairs. Along an output row it keeps, per (input channel, kernel row), a
  * window of KW input columns in registers and slides it by the stride, so each input value is
  * loaded once per row; accumulator n·q4 + j holds tap n (channel, row, column) for channels
- * 4j..4j+3. The WGSL depends on the tile, KW, min(strideW, KW) and the store mode only.
+ * 4j..4j+3. With `bias`, every invocation also sums its channels' gradOut (the values it
+ * multiplies), and those of the first input-channel and kernel-row block store the sums: the
+ * bias gradient, after the weights in a block of partial sums. The WGSL depends on the tile,
+ * KW, min(strideW, KW), the store mode and `bias` only.
  */
 function weightGradWgsl(
   g: Resolved,
@@ -313,6 +380,7 @@ function weightGradWgsl(
   dyShift: number,
   splits: number,
   store: "set" | "add" | "partial",
+  bias: boolean,
 ): { wgsl: string; uniforms: Uint32Array } {
   const { q, qc, kb } = t;
   const kw = g.kernelW;
@@ -354,6 +422,7 @@ function weightGradWgsl(
     xShift,
     dyShift,
     weights: g.outChannels * g.wk,
+    block: g.outChannels * g.wk + (bias ? g.outChannels : 0),
   });
   // Tap n = (c·kb + r)·KW + k: input channel c0 + c, kernel row ky0 + r, column k. Columns
   // k < KW − fresh come from the previous output column; the rest are loaded.
@@ -378,14 +447,39 @@ function weightGradWgsl(
   );
   const put = store === "add"
     ? "dst[i] = dst[i] + v;"
-    : `dst[${store === "partial" ? `s * ${U.weights} + i` : "i"}] = v;`;
+    : `dst[${store === "partial" ? `s * ${U.block} + i` : "i"}] = v;`;
+  // The bias gradient of channel o: its own buffer, or after the weights in the partial block.
+  const putBias = store === "add"
+    ? "db[o] = db[o] + v;"
+    : store === "set"
+    ? "db[o] = v;"
+    : `dst[s * ${U.block} + ${U.weights} + o] = v;`;
+  const biasSums = bias ? lines(q4, (j) => `bs${j} += d${j};`) : "";
+  const biasStores = bias
+    ? `if (c0 == 0u && ky0 == 0u) {
+    ${
+      lines(q, (j) =>
+        `if (o0 + ${j}u < ${U.og}) { putBias(g * ${U.og} + o0 + ${j}u, bs${j >> 2}.${
+          "xyzw"[j & 3]
+        }); }`)
+    }
+  }`
+    : "";
   const body = `
 var<private> s: u32;
 
 fn put(i: u32, v: f32) {
   ${put}
 }
-
+${
+    bias
+      ? `
+fn putBias(o: u32, v: f32) {
+  ${putBias}
+}
+`
+      : ""
+  }
 fn ldx(cb: u32, iy: u32, ix: u32) -> f32 {
   let ok = iy < ${U.height} && ix < ${U.width};
   return select(0.0, x[select(0u, cb + iy * ${U.width} + ix, ok)], ok);
@@ -402,6 +496,7 @@ ${flatMainHead(t.wg, U.total, { index: "inv" })}
   ${lines(qc, (c) => `let xc${c} = (g * ${U.cg} + min(c0 + ${c}u, ${U.lastC})) * ${U.hw};`)}
   ${lines(taps * q4, (i) => `var a${i} = vec4<f32>(0.0);`)}
   ${lines(taps, (n) => `var v${n} = 0.0;`, " ")}
+  ${bias ? lines(q4, (j) => `var bs${j} = vec4<f32>(0.0);`, " ") : ""}
   for (var row = s * ${U.per}; row < min(${U.rows}, (s + 1u) * ${U.per}); row++) {
     let b = row / ${U.outH};
     let oy = row % ${U.outH};
@@ -413,6 +508,7 @@ ${flatMainHead(t.wg, U.total, { index: "inv" })}
     for (var ox = 0u; ox < ${U.outW}; ox++) {
       ${load}
       ${dys}
+      ${biasSums}
       ${fmas}
       ${slide}
     }
@@ -428,13 +524,19 @@ ${flatMainHead(t.wg, U.total, { index: "inv" })}
     }
     ${shift}
   }
+  ${biasStores}
 }
 `;
   const head = `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-${uf.declare(3)}`;
+${
+    bias && store !== "partial"
+      ? "@group(0) @binding(3) var<storage, read_write> db: array<f32>;"
+      : ""
+  }
+${uf.declare(bias && store !== "partial" ? 4 : 3)}`;
   return { wgsl: head + body, uniforms: uf.data() };
 }
 

@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMain, forEachWindow } from "./_program.ts";
+import { f32Literal, flatMain, forEachWindow, reluMasked } from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
 /** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
@@ -66,7 +66,7 @@ const BINARY: { readonly [K in BinaryOp]: (a: string, b: string, t: string) => s
   min: (a, b) => `min(${a}, ${b})`,
   eq: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} == ${b})`,
   gt: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} > ${b})`,
-  reluMask: (a, b, t) => `select(${t}(0.0), ${a}, ${b} > ${t}(0.0))`,
+  reluMask: (a, b, t) => reluMasked(a, b, t),
 };
 
 /** `x^p` for any real `p`: WGSL's `pow` is undefined for negative bases, integer `p` is not. */

@@ -16,7 +16,7 @@
 
 import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMainHead, splitBatch } from "./_program.ts";
+import { f32Literal, flatMainHead, reluMasked, splitBatch } from "./_program.ts";
 
 /** NCHW shape of the tensor being normalised. */
 export interface LrnShape {
@@ -69,6 +69,12 @@ export interface LrnBackwardBuffers {
   gradOut: GpuBuffer;
   /** Gradient of the input; every element is written. */
   gradX: GpuBuffer;
+  /**
+   * A ReLU's output (when a ReLU made `x`, this is `x` itself): gradX is multiplied by its mask
+   * (`gradX` where `mask > 0`, else 0), which gives the gradient of the ReLU's input without a
+   * separate pass. Passing `x` costs no extra read.
+   */
+  mask?: GpuBuffer;
 }
 
 /** Options of the LRN kernels. */
@@ -142,10 +148,14 @@ export function lrnBackward(
 ): void {
   // `out` is not bound, but a buffer passed for it must still have the right size.
   if (buffers.out) run(device, "lrnBackward", shape, p, options, null, [["out", buffers.out]]);
-  run(device, "lrnBackward", shape, p, options, backwardWgsl, [
+  const { mask } = buffers;
+  // A mask that is x is read where x is; another one is its own operand.
+  const maskOf = !mask ? "none" : mask === buffers.x ? "x" : "operand";
+  run(device, "lrnBackward", shape, p, options, (shader) => backwardWgsl(shader, maskOf), [
     ["x", buffers.x],
     ["scale", buffers.scale],
     ["gradOut", buffers.gradOut],
+    ...(maskOf === "operand" ? [["mask", mask!] as [string, GpuBuffer]] : []),
     ["gradX", buffers.gradX],
   ]);
 }
@@ -290,16 +300,17 @@ ${head(shader, ["x"], ["normed", "scale"])}
 
 /**
  * Same sliding scheme; the registers hold t_i = g_i·a_i·s_i^(−β)/s_i (= g_i·b_i/s_i) for the
- * window and a_j, g_j·s_j^(−β) for the centre channel j.
+ * window and a_j, g_j·s_j^(−β) for the centre channel j. With a ReLU mask, the result is
+ * masked as it is stored, by the centre's a_j (`x`) or by the mask operand.
  */
-function backwardWgsl(shader: Shader): string {
+function backwardWgsl(shader: Shader, mask: "none" | "x" | "operand"): string {
   const { p } = shader;
   const half = (p.size - 1) / 2;
   const t = registers("t", p.size);
   const a = registers("a", half + 1);
   const gp = registers("gp", half + 1);
   return `// lrn backward
-${head(shader, ["x", "scale", "gradOut"], ["gradX"])}
+${head(shader, ["x", "scale", "gradOut", ...(mask === "operand" ? ["mask"] : [])], ["gradX"])}
   var ${t.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${a.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${gp.names.join(" = 0.0;\n  var ")} = 0.0;
@@ -323,7 +334,8 @@ ${head(shader, ["x", "scale", "gradOut"], ["gradX"])}
     if (i >= ${half}u) {
       let at = base + (i - ${half}u) * hw;
       let sum = ${t.names.join(" + ")};
-      gradX[at] = gp0 - ${f32Literal(2 * p.alpha * p.beta)} * a0 * sum;
+      let v = gp0 - ${f32Literal(2 * p.alpha * p.beta)} * a0 * sum;
+      gradX[at] = ${mask === "none" ? "v" : reluMasked("v", mask === "x" ? "a0" : "mask[at]")};
     }
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched and with either operand transposed in
  * place, on the shared GEMM core (`_gemm.ts`): workgroup-memory K slices, double-buffered, a
- * register block of outputs per invocation, split-K for skinny products. Sizes, offsets and
+ * register block of outputs per invocation, split-K for skinny products. The row sums of `a`
+ * (a linear layer's bias gradient, beside its weight gradient) come out of the same product
+ * on request. Sizes, offsets and
  * strides are uniforms, so one pipeline serves every shape of a tile and layout. The planner
  * splits a problem whose buffers exceed one storage binding into windows that each fit.
  *
@@ -9,9 +11,18 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import {
+  gemmGrid,
+  type GemmTile,
+  gemmTile,
+  gemmWgsl,
+  subgroupTile,
+  tileFits,
+  tileName,
+} from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { reluMasked } from "./_program.ts";
 import { type Candidate, choose, withScratch } from "./autotune.ts";
 
 /** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
@@ -57,6 +68,16 @@ export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 8, 8, 8);
  */
 export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
 
+/**
+ * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
+ * 16 rows × 64 columns, 32 × 32 and 8 × 64 per subgroup of 8.
+ */
+export const SUBGROUP_TILES: readonly MatmulTile[] = [
+  subgroupTile(16, 8),
+  subgroupTile(32, 4),
+  subgroupTile(8, 8),
+];
+
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
 export const GPU_TILES: readonly MatmulTile[] = [
   gemmTile(128, 128, 8, 8, 8),
@@ -80,6 +101,10 @@ export interface MatmulArgs {
   k: number;
   /** Independent products (default 1); `out` holds them back to back. */
   batch?: number;
+  /** Elements of `a` before its first matrix (default 0). */
+  offsetA?: number;
+  /** Elements of `b` before its first matrix (default 0). */
+  offsetB?: number;
   /** Elements between consecutive matrices of `a`; 0 broadcasts one `a` (default m·k). */
   batchStrideA?: number;
   /** Elements between consecutive matrices of `b`; 0 broadcasts one `b` (default k·n). */
@@ -88,12 +113,27 @@ export interface MatmulArgs {
   transA?: boolean;
   /** `b` is stored as [N, K] and read as its transpose: `x·Wᵀ`. */
   transB?: boolean;
-  /** Length-N vector added to every row. */
+  /** Length-N vector added to every row (length M, added to every column, if `biasPerRow`). */
   bias?: GpuBuffer;
+  /** The bias holds one value per row (an output channel of a 1×1 convolution over NCHW). */
+  biasPerRow?: boolean;
   /** Applies max(0, ·) to the result (after the bias). */
   relu?: boolean;
   /** `out += a·b (+ bias)` instead of `out = …`; ReLU applies to the sum. */
   accumulate?: boolean;
+  /**
+   * Length-M vector receiving the row sums of `a` (Σ_k a[m, k]), from the product's first
+   * column of tiles, which stages every row of `a` anyway; written, or added to with
+   * `accumulate`. `xᵀ·dy` with it gives a linear layer's weight and bias gradients in one
+   * pass. Unbatched products only.
+   */
+  rowSums?: GpuBuffer;
+  /**
+   * A ReLU's output shaped as `out`: the result is multiplied by its mask (kept where
+   * `mask > 0`, else 0) as it is stored, last. The input gradient of a linear layer whose
+   * input a ReLU made is then the gradient of the ReLU's input, with no pass of its own.
+   */
+  mask?: GpuBuffer;
   /** Caps the bytes of one binding below the device's limit (tests force window splits). */
   maxBindingBytes?: number;
   /** Overrides the tile choice (benchmarks). */
@@ -131,7 +171,13 @@ interface Spec {
   out: Layout;
   /** Offset of the bias in its binding, or null without one. */
   bias: number | null;
+  /** The bias is indexed by row, not column. */
+  biasPerRow: boolean;
+  /** Offset of the row sums in their binding, or null when this window computes none. */
+  rowSums: number | null;
   relu: boolean;
+  /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
+  mask: boolean;
   accumulate: boolean;
   splits: number;
 }
@@ -162,7 +208,9 @@ export function matmul(device: Device, args: MatmulArgs): void {
   for (const [name, v] of Object.entries({ m, n, k, batch })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} must be ≥ 1`);
   }
-  for (const [name, v] of Object.entries({ batchStrideA: sA, batchStrideB: sB })) {
+  const oA = args.offsetA ?? 0, oB = args.offsetB ?? 0;
+  const counts = { batchStrideA: sA, batchStrideB: sB, offsetA: oA, offsetB: oB };
+  for (const [name, v] of Object.entries(counts)) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${name} must be ≥ 0`);
   }
   if (args.splits !== undefined && !(Number.isInteger(args.splits) && args.splits >= 1)) {
@@ -175,23 +223,44 @@ export function matmul(device: Device, args: MatmulArgs): void {
       );
     }
   };
-  need(args.a, (batch - 1) * sA + m * k, "a");
-  need(args.b, (batch - 1) * sB + k * n, "b");
+  need(args.a, oA + (batch - 1) * sA + m * k, "a");
+  need(args.b, oB + (batch - 1) * sB + k * n, "b");
   need(args.out, batch * m * n, "out");
-  if (args.bias) need(args.bias, n, "bias");
-  if (args.out.buffer === args.a.buffer || args.out.buffer === args.b.buffer) {
-    throw new RangeError(`${what}: out must not be the same buffer as a or b`);
+  const perRow = !!args.biasPerRow;
+  if (args.bias) need(args.bias, perRow ? m : n, "bias");
+  if (args.mask) need(args.mask, batch * m * n, "mask");
+  if (args.rowSums) {
+    if (batch !== 1) throw new RangeError(`${what}: rowSums needs an unbatched product`);
+    need(args.rowSums, m, "rowSums");
+  }
+  for (const [name, o] of Object.entries({ out: args.out, rowSums: args.rowSums })) {
+    if (o && (o.buffer === args.a.buffer || o.buffer === args.b.buffer)) {
+      throw new RangeError(`${what}: ${name} must not be the same buffer as a or b`);
+    }
   }
   const chosen = args.tile ? { tile: args.tile, splits: args.splits } : choose(
     device,
     "matmul",
-    `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} b${+!!args.bias} ` +
-      `r${+!!args.relu} a${+!!args.accumulate}`,
+    `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} o${oA % 4},${oB % 4} ` +
+      `b${+!!args.bias}${perRow ? "r" : ""} ` +
+      `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
+      (args.rowSums ? " rowsums" : ""),
     matmulCandidates(device, m, n, k, batch, args.splits),
     (v) =>
-      withScratch(device, [(batch - 1) * sA + m * k, (batch - 1) * sB + k * n, batch * m * n, n], (
-        [a, b, out, bias],
-      ) => matmul(device, { ...args, a, b, out, bias: args.bias && bias, ...v })),
+      withScratch(
+        device,
+        [oA + (batch - 1) * sA + m * k, oB + (batch - 1) * sB + k * n, batch * m * n, m + n, m],
+        ([a, b, out, bias, rowSums]) =>
+          matmul(device, {
+            ...args,
+            a,
+            b,
+            out,
+            bias: args.bias && bias,
+            rowSums: args.rowSums && rowSums,
+            ...v,
+          }),
+      ),
   ).value;
   const tile = chosen.tile;
   checkTile(device, tile, what);
@@ -201,13 +270,24 @@ export function matmul(device: Device, args: MatmulArgs): void {
   // Elements one binding may span, leaving room for an unaligned start and the vec4 round-up.
   const budget = Math.floor((limit - align - 16) / 4);
   if (budget < 1) throw new RangeError(`${what}: maxBindingBytes ${limit} is too small`);
-  const buffers = [args.a, args.b, args.out, ...(args.bias ? [args.bias] : [])];
+  // The operands, then the optional bias (along N), mask (laid out as out: its windows and
+  // layouts are out's) and row sums (along M).
+  const outCoef: Extents = { batch: m * n, m: n, n: 1, k: 0 };
+  const buffers = [args.a, args.b, args.out];
   const coefs: Extents[] = [
     { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 },
     { batch: sB, m: 0, n: transB ? k : 1, k: transB ? 1 : n },
-    { batch: m * n, m: n, n: 1, k: 0 },
-    { batch: 0, m: 0, n: 1, k: 0 },
-  ].slice(0, buffers.length);
+    outCoef,
+  ];
+  const optional = (buffer: GpuBuffer | undefined, coef: Extents): number => {
+    if (!buffer) return -1;
+    buffers.push(buffer);
+    coefs.push(coef);
+    return buffers.length - 1;
+  };
+  const biasAt = optional(args.bias, { batch: 0, m: perRow ? 1 : 0, n: perRow ? 0 : 1, k: 0 });
+  const maskAt = optional(args.mask, outCoef);
+  const rowSumsAt = optional(args.rowSums, { batch: 0, m: 1, n: 0, k: 0 });
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
   const whole = DIMS.every((d) => chunk[d] === full[d]);
@@ -225,18 +305,24 @@ export function matmul(device: Device, args: MatmulArgs): void {
           const bindings: Binding[] = [];
           const layouts = buffers.map((buffer, i): Layout => {
             const cf = coefs[i];
-            const first = DIMS.reduce((acc, d) => acc + cf[d] * start[d], 0);
+            const base = i === 0 ? oA : i === 1 ? oB : 0;
+            const first = DIMS.reduce((acc, d) => acc + cf[d] * start[d], base);
             const offset = Math.floor((first * 4) / align) * align, off = first - offset / 4;
             const bytes = Math.ceil((off + span(cf, size)) / 4) * 16;
             bindings.push({ buffer, offset, size: Math.min(bytes, buffer.capacity - offset) });
             // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
+            // The register GEMM reads A as vec4 along K only.
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
+              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) &&
+              !(i === 0 && tile.lanes && transA);
             return { offset: off, coef: cf, vec4 };
           });
-          if (!last && args.bias) bindings.pop();
+          // Bias and mask apply once, with the last K window; the row sums come from the first
+          // N window.
+          const withBias = last && biasAt >= 0, withMask = last && maskAt >= 0;
+          const withRowSums = start.n === 0 && rowSumsAt >= 0;
           const spec: Spec = {
             tile,
             size,
@@ -245,35 +331,60 @@ export function matmul(device: Device, args: MatmulArgs): void {
             a: layouts[0],
             b: layouts[1],
             out: layouts[2],
-            bias: args.bias && last ? layouts[3].offset : null,
+            bias: withBias ? layouts[biasAt].offset : null,
+            biasPerRow: perRow,
+            rowSums: withRowSums ? layouts[rowSumsAt].offset : null,
             relu: last && (args.relu ?? false),
+            mask: withMask,
             accumulate: start.k > 0 || (args.accumulate ?? false),
             splits,
           };
-          record(device, what, spec, bindings);
+          record(device, what, spec, {
+            a: bindings[0],
+            b: bindings[1],
+            out: bindings[2],
+            bias: withBias ? bindings[biasAt] : undefined,
+            mask: withMask ? bindings[maskAt] : undefined,
+            rowSums: withRowSums ? bindings[rowSumsAt] : undefined,
+          });
         }
       }
     }
   }
 }
 
+/** The bindings of one window. */
+interface WindowBindings {
+  a: Binding;
+  b: Binding;
+  out: Binding;
+  bias?: Binding;
+  mask?: Binding;
+  rowSums?: Binding;
+}
+
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
-function record(device: Device, what: string, spec: Spec, bindings: Binding[]): void {
+function record(device: Device, what: string, spec: Spec, bind: WindowBindings): void {
   const { size } = spec;
   const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
-  const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}`;
+  const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +
+    (spec.mask ? " relu-mask" : "") + (spec.rowSums !== null ? " +rowsums" : "");
   if (grid.splits === 1) {
     const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
     const cost = { flops };
-    device.dispatch({ name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost }, [
-      ...bindings,
-    ]);
+    const bindings = [bind.a, bind.b, bind.out, bind.bias, bind.mask, bind.rowSums];
+    device.dispatch(
+      { name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost },
+      bindings.filter((b) => b !== undefined),
+    );
     return;
   }
-  // Partial products go to scratch laid out as [splits][batch][m][n]; the sum applies the
-  // accumulation, bias and ReLU.
-  const n = size.batch * size.m * size.n, bytes = grid.splits * n * 4;
+  // Partial products go to scratch laid out as [splits][batch][m][n] (then, with row sums, the
+  // split's m row sums, from a multiple of 4 on); the sum applies the accumulation, bias and
+  // ReLU.
+  const n = size.batch * size.m * size.n, stride = partialStride(spec);
+  const bytes = grid.splits * stride * 4;
   const scratch = device.alloc(bytes, "matmul partials");
   const partialOut: Layout = {
     offset: 0,
@@ -285,6 +396,7 @@ function record(device: Device, what: string, spec: Spec, bindings: Binding[]): 
     out: partialOut,
     bias: null,
     relu: false,
+    mask: false,
     accumulate: false,
     splits: grid.splits,
   };
@@ -292,19 +404,29 @@ function record(device: Device, what: string, spec: Spec, bindings: Binding[]): 
   const partial = { buffer: scratch, size: bytes };
   device.dispatch(
     { name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost: { flops } },
-    [bindings[0], bindings[1], partial],
+    [bind.a, bind.b, partial],
   );
   sumPartials(device, {
     name: what,
     partial,
-    dst: bindings[2],
+    dst: bind.out,
     n,
     splits: grid.splits,
     accumulate: spec.accumulate,
-    bias: spec.bias !== null ? { binding: bindings[3], columns: size.n } : undefined,
+    bias: bind.bias &&
+      { binding: bind.bias, columns: size.n, rows: spec.biasPerRow ? size.m : undefined },
     relu: spec.relu,
+    mask: bind.mask,
+    tail: bind.rowSums && { dst: bind.rowSums, n: size.m },
+    stride,
   });
   device.release(scratch);
+}
+
+/** Values per split in split-K scratch: the product, then the row sums from a multiple of 4. */
+function partialStride(spec: Spec): number {
+  const { batch, m, n } = spec.size;
+  return batch * m * n + (spec.rowSums !== null ? Math.ceil(m / 4) * 4 : 0);
 }
 
 /**
@@ -370,6 +492,12 @@ function lcm(a: number, b: number): number {
  * ```
  */
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
+  // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
+  // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
+  // half empty.
+  if (device.isSoftware && device.hasSubgroups) {
+    return SUBGROUP_TILES[m <= 8 ? 2 : m < 64 ? 0 : 1];
+  }
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
   if (!device.isSoftware) return HARDWARE_TILE;
@@ -397,9 +525,10 @@ export function matmulCandidates(
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
   const first = matmulTile(device, m, n, k);
   const tiles = device.isSoftware
-    ? [SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
+    ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
     : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
-  const list = [first, ...tiles.filter((t) => t !== first && tileFits(t, device.limits))];
+  const usable = (t: MatmulTile) => tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
+  const list = [first, ...tiles.filter((t) => t !== first && usable(t))];
   const out = list.map((tile) => ({ tile, splits }));
   const full = { batch, m, n, k };
   if (splits === undefined && defaultSplits(device, first, full) > 1) {
@@ -412,15 +541,15 @@ export function matmulCandidates(
 }
 
 function checkTile(device: Device, t: MatmulTile, what: string): void {
-  if (!tileFits(t, device.limits)) {
+  if (!tileFits(t, device.limits) || (t.lanes && !device.hasSubgroups)) {
     throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
   }
 }
 
 /**
  * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
- * operands are read as vec4, and the bias/ReLU/accumulate flags; sizes, offsets and strides
- * are uniforms.
+ * operands are read as vec4, the bias/ReLU/mask/accumulate flags and the row sums; sizes,
+ * offsets and strides are uniforms.
  */
 function matmulWgsl(
   s: Spec,
@@ -442,25 +571,40 @@ function matmulWgsl(
     const idx = at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
     return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
   };
+  const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
   const outAt = (mm: string, nn: string): string =>
-    at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) +
-    (s.splits > 1 ? ` + s * ${uf.u32("splitStride", batch * m * n)}` : "");
+    at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) + split;
+  // Row sums: their own binding, or (split) after the product in the split's block of scratch.
+  const rowSumAt = s.splits > 1
+    ? (mm: string) => `${uf.u32("rowSums.partial", batch * m * n)} + ${mm}${split}`
+    : (mm: string) => `${uf.u32("rowSums.offset", s.rowSums ?? 0)} + ${mm}`;
+  const rowSum = (mm: string, v: string): string => {
+    const i = rowSumAt(mm);
+    if (s.splits > 1) {
+      return s.out.vec4 ? `out[(${i}) / 4u][(${i}) % 4u] = ${v};` : `out[${i}] = ${v};`;
+    }
+    return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
+  };
   const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
-  const finish = (v: string, old: string, bias: string, zero: string): string[] => {
+  const biasOf = (mm: string, nn: string): string => biasAt(s.biasPerRow ? mm : nn);
+  const finish = (v: string, i: string, bias: string, type: string): string[] => {
     const out = [`var r = ${v};`];
-    if (s.accumulate) out.push(`r = r + ${old};`);
+    if (s.accumulate) out.push(`r = r + out[${i}];`);
     if (s.bias !== null) out.push(`r = r + ${bias};`);
-    if (s.relu) out.push(`r = max(r, ${zero});`);
+    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
+    if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
     return out;
   };
   const store = (mm: string, nn: string, v: string): string => {
     const i = outAt(mm, nn);
-    return [...finish(v, `out[${i}]`, biasAt(nn), "0.0"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, biasOf(mm, nn), "f32"), `out[${i}] = r;`].join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
-    const bias = `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
-    return [...finish(v, `out[${i}]`, bias, "vec4f(0.0)"), `out[${i}] = r;`].join(" ");
+    const bias = s.biasPerRow
+      ? `vec4f(${biasAt(mm)})`
+      : `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
+    return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
   const wgsl = gemmWgsl({
@@ -478,14 +622,22 @@ function matmulWgsl(
     sizes,
     store,
     store4: s.out.vec4 ? store4 : undefined,
-    declarations: () =>
-      [
+    rowSum: s.rowSums !== null ? rowSum : undefined,
+    declarations: () => {
+      // Bound in this order after a, b and out (see record).
+      const extra = [
+        ...(s.bias !== null ? ["read> bias: array<f32>"] : []),
+        ...(s.mask ? [`read> mask: ${arrayOf(s.out.vec4)}`] : []),
+        ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
+      ];
+      return [
         `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
         `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
-        ...(s.bias !== null ? [`@group(0) @binding(3) var<storage, read> bias: array<f32>;`] : []),
-        uf.declare(s.bias !== null ? 4 : 3),
-      ].join("\n"),
+        ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
+        uf.declare(3 + extra.length),
+      ].join("\n");
+    },
   });
   return { wgsl, uniforms: uf.data() };
 }

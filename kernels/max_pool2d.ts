@@ -9,7 +9,7 @@
 
 import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMainHead, splitBatch } from "./_program.ts";
+import { flatMainHead, reluMasked, splitBatch } from "./_program.ts";
 import { windowCount } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
@@ -54,6 +54,12 @@ export interface MaxPool2dBackwardBuffers {
   argmax: GpuBuffer;
   /** Gradient of the input, `N·C·H·W` f32; every element is written. */
   gradX: GpuBuffer;
+  /**
+   * A ReLU's output `N·C·H·W` (the pooling's input, when a ReLU made it): gradX is multiplied
+   * by its mask (`gradX` where `mask > 0`, else 0), which gives the gradient of the ReLU's
+   * input without a separate pass over memory.
+   */
+  mask?: GpuBuffer;
 }
 
 /** Options shared by the pooling kernels. */
@@ -151,9 +157,11 @@ export function maxPool2dBackward(
   options: PoolOptions = {},
 ): void {
   const { inSample, outSample } = sampleBytes(g);
-  run(device, "maxPool2dBackward", g, options, backwardWgsl, [
+  const masked = !!buffers.mask;
+  run(device, "maxPool2dBackward", g, options, (shader) => backwardWgsl(shader, masked), [
     ["gradOut", buffers.gradOut, outSample],
     ["argmax", buffers.argmax, outSample],
+    ...(masked ? [["mask", buffers.mask!, inSample] as Operand] : []),
     ["gradX", buffers.gradX, inSample],
   ]);
 }
@@ -294,10 +302,12 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
  * quotient and remainder of `h + pad` by the stride, those windows are `oh = q − m` for
  * `m < ceil(k / s)` with `m·s + r < k` and `0 ≤ oh < OH` (2 × 2 candidates for 3×3 stride 2).
  * The candidates are unrolled, each test emitted only where it can fail, and summed in
- * ascending (oh, ow) order, so the sum is the same on every run.
+ * ascending (oh, ow) order, so the sum is the same on every run. With `masked`, the sum is
+ * multiplied by the ReLU mask of the `mask` operand (shaped as gradX) as it is stored.
  */
-function backwardWgsl({ g, u, shifts, uniforms }: Shader): string {
-  const [gradShift, argShift, gradXShift] = shifts;
+function backwardWgsl({ g, u, shifts, uniforms }: Shader, masked: boolean): string {
+  const [gradShift, argShift] = shifts;
+  const [maskShift, gradXShift] = masked ? shifts.slice(2) : [null, shifts[2]];
   const rows = candidates(g.kernelH, g.strideH, u.outH, "h");
   const cols = candidates(g.kernelW, g.strideW, u.outW, "w");
   const body: string[] = [];
@@ -312,8 +322,12 @@ function backwardWgsl({ g, u, shifts, uniforms }: Shader): string {
   return `// maxPool2d backward (gather)
 @group(0) @binding(0) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<i32>;
-@group(0) @binding(2) var<storage, read_write> gradX: array<f32>;
-${uniforms.declare(3)}
+${
+    masked
+      ? "@group(0) @binding(2) var<storage, read> mask: array<f32>;\n@group(0) @binding(3)"
+      : "@group(0) @binding(2)"
+  } var<storage, read_write> gradX: array<f32>;
+${uniforms.declare(masked ? 4 : 3)}
 
 fn gather(acc: ptr<function, f32>, o: u32, me: i32) {
   if (argmax[${argShift} + o] == me) {
@@ -334,7 +348,7 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
   let base = plane * ${u.outPlane};
   var acc = 0.0;
   ${body.join("\n  ")}
-  gradX[${gradXShift} + idx] = acc;
+  gradX[${gradXShift} + idx] = ${masked ? reluMasked("acc", `mask[${maskShift} + idx]`) : "acc"};
 }
 `;
 }

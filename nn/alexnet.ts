@@ -17,9 +17,7 @@
  */
 
 import { currentDevice, type Device } from "../tensor/default_device.ts";
-import { dropoutMask } from "../tensor/ops_cnn.ts";
-import { mul } from "../tensor/ops_elementwise.ts";
-import { slice } from "../tensor/ops_shape.ts";
+import { dropout } from "../tensor/ops_cnn.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -287,22 +285,22 @@ export class AlexNet extends Module {
   }
 
   /**
-   * Dropout on the towers' halves with the mask one device would draw: each tower draws the
-   * whole `[N, F]` mask from the same stream position and keeps its own columns.
+   * Dropout on the towers' halves with the mask one device would draw: each tower applies its
+   * own columns of the `[N, F]` mask, drawn from the same stream position (each advances the
+   * generator past the whole mask, as one device does).
    */
   #towerDropout(t: Tensor[], name: string, set: (next: Tensor[]) => void): void {
     if (!this.#has(name)) return; // switched off (dropout: 0)
     const drop = this.#layer(name) as Dropout;
     if (!drop.training || drop.p === 0) return;
     const generator = this.dropoutGenerator ?? globalGenerator();
-    const [n, half] = t[0].shape;
+    const half = t[0].shape[1];
     const start = generator.state();
     const next = t.map((y, part) => {
       generator.setState(start);
-      const mask = dropoutMask([n, 2 * half], drop.p, generator, y.device);
-      const own = slice(mask, 1, part * half, (part + 1) * half);
-      const out = mul(y, own);
-      for (const z of [mask, own, y]) z.dispose();
+      const within = { width: 2 * half, first: part * half };
+      const out = dropout(y, drop.p, { training: true, generator, within });
+      y.dispose();
       return out;
     });
     set(next);

@@ -5,12 +5,22 @@
  * right after it has run. The walk sees tensors only through {@link GraphAccess}, so this file
  * does not depend on the `Tensor` class.
  *
+ * ReLU masks are folded into the op that consumes a ReLU's output: when the walk reaches a node
+ * whose input `y` was made by a ReLU (a node with `reluOutput`), `y` has no other use in the
+ * graph, and the node's rule can fold the mask into that input's gradient (`foldsReluMask`),
+ * the node returns `∂L/∂y · (y > 0)` from the kernel it runs anyway, with `y` as the mask
+ * operand, and the ReLU's node is told that its gradient arrives masked, so its own mask is
+ * no pass at all. With another use of `y`, the gradients from both uses are summed first and
+ * the ReLU masks the sum, as before. Either way the gradients are the same. An op that keeps
+ * the sign of its input (dropout, `keepsSign`) passes a ReLU's output on: the op after it
+ * folds the mask of dropout's output, which is the ReLU's mask times dropout's own.
+ *
  * @module
  */
 
 import type { RawTensor } from "./_core.ts";
 import { binary } from "./_primitives.ts";
-import type { Grads } from "./_rules/mod.ts";
+import type { Grads, MaskFold } from "./_rules/mod.ts";
 
 /** The record an op leaves on its output; `T` is the tensor type. */
 export interface GradNode<T> {
@@ -18,10 +28,16 @@ export interface GradNode<T> {
   readonly op: string;
   /** The op's inputs, in order. */
   readonly inputs: readonly T[];
-  /** Maps the output's gradient to the inputs' gradients. */
-  readonly backward: (grad: RawTensor) => Grads | Promise<Grads>;
+  /** Maps the output's gradient to the inputs' gradients, folding ReLU masks as `fold` says. */
+  readonly backward: (grad: RawTensor, fold: MaskFold) => Grads | Promise<Grads>;
   /** Drops the saved tensors. */
   readonly release: () => void;
+  /** When the op's output is a ReLU's: that output (the mask operand), else null. */
+  readonly reluOutput?: () => RawTensor | null;
+  /** The inputs whose gradients the backward can multiply by a ReLU mask it is given. */
+  readonly foldsReluMask?: readonly number[];
+  /** The op keeps its one input's sign (see `ReluFusion.keepsSign`): it passes a mask on. */
+  readonly keepsSign?: boolean;
 }
 
 /** How the walk reads and updates the graph state of a tensor of type `T`. */
@@ -90,6 +106,9 @@ export function noGrad<R>(fn: () => R): R {
  */
 export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAccess<T>) {
   const order = topologicalOrder(root, graph);
+  const uses = countUses(order, graph);
+  // Tensors whose gradient a consumer has already multiplied by their ReLU mask.
+  const masked = new Set<T>();
   const grads = new Map<T, RawTensor>([[root, seed.alias()]]);
   const previous = gradEnabled;
   gradEnabled = false;
@@ -99,7 +118,8 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
       const grad = grads.get(tensor);
       grads.delete(tensor);
       if (!grad) continue;
-      const inputGrads = await node.backward(grad);
+      const fold = maskFold(node, uses, graph, masked.has(tensor));
+      const inputGrads = await node.backward(grad, fold);
       node.release();
       graph.clear(tensor);
       grad.dispose();
@@ -110,6 +130,8 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
           return;
         }
         if (graph.node(input)) {
+          // A masked gradient through a sign-keeping op is masked for the ReLU before it.
+          if (fold.masks[i] || (fold.gradMasked && node.keepsSign)) masked.add(input);
           const existing = grads.get(input);
           grads.set(input, existing ? accumulate(existing, g) : g);
         } else {
@@ -134,6 +156,64 @@ function accumulate(existing: RawTensor, g: RawTensor): RawTensor {
   existing.dispose();
   g.dispose();
   return sum;
+}
+
+/** How many times each tensor is an input of a node in `order` (x·x uses x twice). */
+function countUses<T>(order: readonly T[], graph: GraphAccess<T>): Map<T, number> {
+  const uses = new Map<T, number>();
+  for (const tensor of order) {
+    for (const input of graph.node(tensor)!.inputs) uses.set(input, (uses.get(input) ?? 0) + 1);
+  }
+  return uses;
+}
+
+let foldingReluMasks = true;
+
+/**
+ * Turns the folding of ReLU masks on or off and returns the previous setting. Off, every ReLU
+ * masks its own gradient in a separate pass: the tests compare the two, which must agree.
+ */
+export function setReluMaskFolding(on: boolean): boolean {
+  const previous = foldingReluMasks;
+  foldingReluMasks = on;
+  return previous;
+}
+
+/**
+ * The masks `node` folds: for each input it can fold into, made by a ReLU and used by nothing
+ * else in this graph (so its whole gradient comes from `node`), that ReLU's output.
+ */
+function maskFold<T>(
+  node: GradNode<T>,
+  uses: ReadonlyMap<T, number>,
+  graph: GraphAccess<T>,
+  gradMasked: boolean,
+): MaskFold {
+  const masks = node.inputs.map((input, i) => {
+    if (!foldingReluMasks || !node.foldsReluMask?.includes(i) || uses.get(input) !== 1) {
+      return null;
+    }
+    return reluOutputOf(input, uses, graph);
+  });
+  return { gradMasked, masks };
+}
+
+/**
+ * The ReLU output that `t` is, or null: the output of a ReLU's node, or of a sign-keeping op
+ * whose input is such an output with no other use.
+ */
+function reluOutputOf<T>(
+  t: T,
+  uses: ReadonlyMap<T, number>,
+  graph: GraphAccess<T>,
+): RawTensor | null {
+  const node = graph.node(t);
+  if (!node?.reluOutput) return null;
+  if (node.keepsSign) {
+    const input = node.inputs[0];
+    if (uses.get(input) !== 1 || !reluOutputOf(input, uses, graph)) return null;
+  }
+  return node.reluOutput();
 }
 
 /** Tensors with nodes reachable from `root`, each after every tensor that uses it. */

@@ -17,14 +17,23 @@ import { unary as unaryKernel, type UnaryOp } from "../kernels/elementwise.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { matmul as matmulKernel } from "../kernels/matmul.ts";
 import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
-import { type Distribution, fillRandom, type RandomStream } from "../kernels/random.ts";
+import {
+  type Distribution,
+  dropout as dropoutKernel,
+  type DropoutArgs,
+  fillRandom,
+  type RandomStream,
+} from "../kernels/random.ts";
 import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
 import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
 import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
 export type { BinaryOp, UnaryOp } from "../kernels/elementwise.ts";
 export type { ReduceOp } from "../kernels/reduce.ts";
-export type { Distribution } from "../kernels/random.ts";
+export type { Distribution, RandomStream } from "../kernels/random.ts";
+
+/** Where a tensor's elements sit in a wider dropout draw (see the kernel's `block`). */
+export type DropoutBlock = NonNullable<DropoutArgs["block"]>;
 
 /** A contiguous raw tensor of `shape` filled with `value`. */
 export function fill(device: Device, shape: readonly number[], value: number): RawTensor {
@@ -208,6 +217,8 @@ export interface MatmulEpilogue {
   bias?: RawTensor | null;
   /** Applies max(0, ·) after the bias. */
   relu?: boolean;
+  /** A ReLU's output shaped as the product: the result is multiplied by its mask, last. */
+  mask?: RawTensor | null;
 }
 
 /**
@@ -215,12 +226,32 @@ export interface MatmulEpilogue {
  * are checked by the caller.
  */
 export function matmul(a: RawTensor, b: RawTensor, epilogue: MatmulEpilogue = {}): RawTensor {
+  return product(a, b, epilogue, null);
+}
+
+/**
+ * `a · b` for `[M, K] × [K, N]` and the row sums of `a` (`[M]`) from the same pass: the
+ * product's first column of tiles adds up the rows of `a` it stages. `dyᵀ · x` with them is a
+ * linear layer's weight and bias gradients.
+ */
+export function matmulRowSums(a: RawTensor, b: RawTensor): { out: RawTensor; rowSums: RawTensor } {
+  const rowSums = empty(a.device, [a.shape[0]]);
+  return { out: product(a, b, {}, rowSums), rowSums };
+}
+
+function product(
+  a: RawTensor,
+  b: RawTensor,
+  epilogue: MatmulEpilogue,
+  rowSums: RawTensor | null,
+): RawTensor {
   const device = a.device;
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.rank - 1];
   const batch = Math.max(a.rank === 3 ? a.shape[0] : 1, b.rank === 3 ? b.shape[0] : 1);
   const la = layoutOf(a), lb = layoutOf(b);
   const bias = epilogue.bias ? contiguous(epilogue.bias) : null;
+  const mask = epilogue.mask ? contiguous(epilogue.mask) : null;
   const out = empty(device, a.rank === 3 ? [batch, m, n] : [m, n]);
   matmulKernel(device, {
     a: la.tensor.buffer,
@@ -236,8 +267,10 @@ export function matmul(a: RawTensor, b: RawTensor, epilogue: MatmulEpilogue = {}
     transB: lb.transposed,
     bias: bias?.buffer,
     relu: epilogue.relu ?? false,
+    mask: mask?.buffer,
+    rowSums: rowSums?.buffer,
   });
-  for (const t of [la.tensor, lb.tensor, bias]) t?.dispose();
+  for (const t of [la.tensor, lb.tensor, bias, mask]) t?.dispose();
   return out;
 }
 
@@ -262,6 +295,23 @@ export function random(
 ): RawTensor {
   const out = empty(device, shape, "f32", "random");
   fillRandom(device, out.buffer, numel(shape), dist, stream);
+  return out;
+}
+
+/**
+ * `x` times the dropout mask drawn from `stream` (drop probability `p`), the mask computed where
+ * it is applied; the same call on a gradient applies the same mask.
+ */
+export function dropout(
+  x: RawTensor,
+  p: number,
+  stream: RandomStream,
+  block?: DropoutBlock,
+): RawTensor {
+  const source = contiguous(x);
+  const out = empty(x.device, x.shape);
+  dropoutKernel(x.device, { x: source.buffer, out: out.buffer, n: x.size, p, stream, block });
+  source.dispose();
   return out;
 }
 

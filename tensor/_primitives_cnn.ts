@@ -29,13 +29,16 @@ export type { Conv2dGeometry } from "../kernels/conv2d.ts";
 export type { Pool2dGeometry } from "../kernels/max_pool2d.ts";
 export type { LrnParams } from "../kernels/lrn.ts";
 
-/** Runs `body` on contiguous versions of `tensors`, then drops them. */
-function packed<R>(tensors: readonly RawTensor[], body: (packed: RawTensor[]) => R): R {
-  const list = tensors.map(contiguous);
+/** Runs `body` on contiguous versions of `tensors` (an absent one stays null), then drops them. */
+function packed<const T extends readonly (RawTensor | null)[], R>(
+  tensors: T,
+  body: (packed: T) => R,
+): R {
+  const list = tensors.map((t) => t && contiguous(t));
   try {
-    return body(list);
+    return body(list as unknown as T);
   } finally {
-    list.forEach((t) => t.dispose());
+    list.forEach((t) => t?.dispose());
   }
 }
 
@@ -50,7 +53,7 @@ export function conv2d(
 ): RawTensor {
   const out = empty(x.device, [g.batch, g.outChannels, outSize.outH, outSize.outW]);
   packed(
-    bias ? [x, w, bias] : [x, w],
+    [x, w, bias],
     ([xs, ws, bs]) =>
       conv2dKernel(x.device, g, {
         x: xs.buffer,
@@ -63,18 +66,27 @@ export function conv2d(
   return out;
 }
 
-/** ∂L/∂x of a convolution, shaped as `x` (`xShape`). */
+/**
+ * ∂L/∂x of a convolution, shaped as `x` (`xShape`); times the ReLU mask of `mask` (a ReLU's
+ * output shaped as `x`) in the kernel's epilogue when one is given.
+ */
 export function conv2dGradInput(
   gradOut: RawTensor,
   w: RawTensor,
   g: Conv2dGeometry,
   xShape: readonly number[],
+  mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
   packed(
-    [gradOut, w],
-    ([gs, ws]) =>
-      inputKernel(gradOut.device, g, { gradOut: gs.buffer, w: ws.buffer, gradX: gradX.buffer }),
+    [gradOut, w, mask],
+    ([gs, ws, ms]) =>
+      inputKernel(gradOut.device, g, {
+        gradOut: gs.buffer,
+        w: ws.buffer,
+        gradX: gradX.buffer,
+        mask: ms?.buffer,
+      }),
   );
   return gradX;
 }
@@ -95,7 +107,28 @@ export function conv2dGradWeight(
   return gradW;
 }
 
-/** ∂L/∂bias of a convolution: `[O]`. */
+/**
+ * ∂L/∂w and ∂L/∂bias of a convolution from one pass: the weight gradient's kernel also sums
+ * gradOut per channel, which it reads anyway.
+ */
+export function conv2dGradWeightBias(
+  x: RawTensor,
+  gradOut: RawTensor,
+  g: Conv2dGeometry,
+  wShape: readonly number[],
+): { gradW: RawTensor; gradB: RawTensor } {
+  const gradW = empty(x.device, wShape), gradB = empty(x.device, [g.outChannels]);
+  packed([x, gradOut], ([xs, gs]) =>
+    weightKernel(x.device, g, {
+      x: xs.buffer,
+      gradOut: gs.buffer,
+      gradW: gradW.buffer,
+      gradB: gradB.buffer,
+    }));
+  return { gradW, gradB };
+}
+
+/** ∂L/∂bias of a convolution alone (frozen weights): `[O]`. */
 export function conv2dGradBias(gradOut: RawTensor, g: Conv2dGeometry): RawTensor {
   const gradB = empty(gradOut.device, [g.outChannels]);
   packed(
@@ -120,19 +153,24 @@ export function maxPool2d(
   return { out, argmax };
 }
 
-/** ∂L/∂x of max pooling: each window's gradient goes to its winner. */
+/**
+ * ∂L/∂x of max pooling: each window's gradient goes to its winner; times the ReLU mask of
+ * `mask` (a ReLU's output shaped as `x`) as it is stored when one is given.
+ */
 export function maxPool2dGrad(
   gradOut: RawTensor,
   argmax: RawTensor,
   g: Pool2dGeometry,
   xShape: readonly number[],
+  mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
-  packed([gradOut], ([gs]) =>
+  packed([gradOut, mask], ([gs, ms]) =>
     maxPool2dBackward(gradOut.device, g, {
       gradOut: gs.buffer,
       argmax: argmax.buffer,
       gradX: gradX.buffer,
+      mask: ms?.buffer,
     }));
   return gradX;
 }
@@ -151,23 +189,28 @@ export function lrn(x: RawTensor, p: LrnParams): { out: RawTensor; scale: RawTen
   return { out, scale };
 }
 
-/** ∂L/∂x of local response normalisation. */
+/**
+ * ∂L/∂x of local response normalisation; times the ReLU mask of `mask` (a ReLU's output
+ * shaped as `x`; usually `x` itself, which the kernel then reads once) when one is given.
+ */
 export function lrnGrad(
   x: RawTensor,
   scale: RawTensor,
   gradOut: RawTensor,
   p: LrnParams,
+  mask: RawTensor | null = null,
 ): RawTensor {
   const [batch, channels, height, width] = x.shape;
   const gradX = empty(x.device, x.shape);
   packed(
-    [x, gradOut],
-    ([xs, gs]) =>
+    [x, gradOut, mask],
+    ([xs, gs, ms]) =>
       lrnBackwardKernel(x.device, { batch, channels, height, width }, p, {
         x: xs.buffer,
         scale: scale.buffer,
         gradOut: gs.buffer,
         gradX: gradX.buffer,
+        mask: ms?.buffer,
       }),
   );
   return gradX;

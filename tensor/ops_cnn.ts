@@ -215,6 +215,12 @@ export interface DropoutOptions {
   training: boolean;
   /** Random stream for the mask (default: the global generator). */
   generator?: Generator;
+  /**
+   * `x` (2-D `[rows, C]`) as columns `first`…`first + C − 1` of a `[rows, width]` tensor: it
+   * gets those columns of that tensor's mask, and the generator advances past the whole draw.
+   * Two towers that each hold half of a layer's outputs so apply the mask one device would.
+   */
+  within?: { width: number; first: number };
 }
 
 /**
@@ -245,8 +251,10 @@ export function dropoutMask(
 /**
  * Dropout with probability `p`: in training each element is zeroed with probability `p` and the
  * survivors are scaled by `1 / (1 − p)`, so evaluation is the identity (the paper's "multiply
- * by 0.5 at test time", moved to training time). The mask comes from the counter-based
- * generator and its backward reuses it through the product's gradient.
+ * by 0.5 at test time", moved to training time). The mask is {@link dropoutMask}'s, bit for bit,
+ * from the same generator state, and the generator advances as far; but no mask tensor exists:
+ * one kernel draws each element's mask value from the counter-based generator where it applies
+ * it, and the backward draws it again.
  *
  * @example
  * ```ts
@@ -261,8 +269,22 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
   requireFloat("dropout", x);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
   if (!options.training || p === 0) return apply("identity", [x], {});
-  const mask = dropoutMask(x.shape as readonly number[], p, options.generator, x.device);
-  const out = (x as Tensor<Shape, "f32">).mul(mask);
-  mask.dispose();
-  return out;
+  const generator = options.generator ?? globalGenerator();
+  const shape = x.shape as readonly number[];
+  const within = options.within;
+  if (!within) {
+    return apply("dropout", [x], { p, stream: generator.reserve(x.size) }) as Tensor<Shape, "f32">;
+  }
+  const [rows, columns] = shape;
+  if (
+    shape.length !== 2 || !Number.isInteger(within.first) || within.first < 0 ||
+    within.first + columns > within.width
+  ) {
+    throw new ShapeError(
+      `dropout: [${shape}] is not a block of columns ${within.first}… of a ${within.width}-wide tensor`,
+    );
+  }
+  const block = { columns, width: within.width, first: within.first };
+  const stream = generator.reserve(rows * within.width);
+  return apply("dropout", [x], { p, stream, block }) as Tensor<Shape, "f32">;
 }

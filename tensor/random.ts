@@ -7,10 +7,12 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type Distribution, random } from "./_primitives.ts";
+import { type Distribution, random, type RandomStream } from "./_primitives.ts";
 import { currentDevice } from "./default_device.ts";
 import { numel, type Shape, validateShape } from "./shape.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
+
+export type { RandomStream } from "./_primitives.ts";
 
 /** The serialisable state of a {@link Generator}. */
 export interface GeneratorState {
@@ -61,10 +63,27 @@ export class Generator {
     device: Device = currentDevice(),
   ): Tensor<Shape, "f32"> {
     validateShape(shape, "random");
+    return fromRaw(random(device, shape, dist, this.reserve(numel(shape))));
+  }
+
+  /**
+   * Takes the counters of a draw of `count` values (a quarter of them: each Philox call gives
+   * four) and returns where the draw starts. Every draw of this generator goes through here;
+   * a kernel that draws for itself (dropout) reserves its counters the same way.
+   *
+   * @example
+   * ```ts
+   * import { Generator } from "./random.ts";
+   * const g = new Generator(5);
+   * console.log(g.reserve(10)); // { seed: [5, 0], offset: 0 }
+   * console.log(g.state()); // { seed: 5, offset: 3 }
+   * ```
+   */
+  reserve(count: number): RandomStream {
     const seed: [number, number] = [this.#seed >>> 0, Math.floor(this.#seed / 2 ** 32) >>> 0];
-    const out = random(device, shape, dist, { seed, offset: this.#offset });
-    this.#offset += Math.ceil(numel(shape) / 4);
-    return fromRaw(out);
+    const stream = { seed, offset: this.#offset };
+    this.#offset += Math.ceil(count / 4);
+    return stream;
   }
 
   /** Normal draws with the given mean and standard deviation. */

@@ -22,7 +22,7 @@ import {
   runBackward,
 } from "./_autograd.ts";
 import { assignInto, binary, download, fill, upload, write } from "./_primitives.ts";
-import { type AsyncOp, Context, type Op, type OpParams, rules } from "./_rules/mod.ts";
+import { type AsyncOp, Context, type Op, type OpParams, type Rule, rules } from "./_rules/mod.ts";
 import { keep, type ScopedResource, track } from "./memory.ts";
 import {
   type Broadcast,
@@ -538,11 +538,16 @@ function record<K extends Op>(
     ctx.release();
     return out;
   }
+  const rule = rules[op] as Rule<K>;
+  const fusion = rule.reluFusion;
   attachNode(out, {
     op,
     inputs,
-    backward: (grad) => rules[op].backward(grad, params, ctx),
+    backward: (grad, fold) => rule.backward(grad, params, ctx, fold),
     release: () => ctx.release(),
+    reluOutput: fusion?.output && (() => fusion.output!(params, ctx)),
+    foldsReluMask: fusion?.foldsInto,
+    keepsSign: fusion?.keepsSign,
   });
   return out;
 }

@@ -3,7 +3,8 @@
  * step, write a checkpoint and exit with 128 + the signal's number; a second signal quits at
  * once and leaves the last checkpoint intact; every stopped run resumes to the end. A signal
  * during the setup (after the run folder is made, before training) stops cleanly: one line,
- * the same status, no run folder left.
+ * the same status, no run folder left. A signal during an epoch's validation abandons it; the
+ * resumed run validates again and ends exactly where an uninterrupted run does.
  *
  * The signal goes out when the run prints its progress line at step `LOG` of an epoch of
  * `STEPS` (an event, not a fixed wait, so it lands mid-epoch on any hardware; the end of an
@@ -14,6 +15,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { decodeSafetensors } from "../nn/safetensors.ts";
 import { cli, startCli, tinySynthetic } from "./_cli.ts";
 
 const STEPS = 200;
@@ -122,6 +124,63 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     await assert.rejects(Deno.stat(join(root, `setup-${signal}`)), Deno.errors.NotFound);
   });
 }
+
+/** The metrics files without the columns of time, which no two runs share. */
+async function metricsWithoutTimes(runDir: string): Promise<{ jsonl: unknown[]; csv: string[] }> {
+  const jsonl = (await Deno.readTextFile(join(runDir, "metrics.jsonl"))).trim().split("\n")
+    .map((line) => {
+      const { images_per_sec: _, seconds: __, ...row } = JSON.parse(line);
+      return row;
+    });
+  const [header, ...rows] = (await Deno.readTextFile(join(runDir, "metrics.csv"))).trim()
+    .split("\n").map((line) => line.split(","));
+  const timed = new Set(["images_per_sec", "seconds"].map((c) => header.indexOf(c)));
+  assert.ok(!timed.has(-1), header.join(","));
+  const untimed = (cells: string[]) => cells.filter((_, i) => !timed.has(i)).join(",");
+  return { jsonl, csv: [header, ...rows].map(untimed) };
+}
+
+/** The tensors of a run's latest checkpoint: the model's and the optimiser's, as bytes. */
+async function checkpointTensors(runDir: string): Promise<Record<string, Uint8Array>> {
+  const { dir } = await latest(runDir);
+  const out: Record<string, Uint8Array> = {};
+  for (const file of ["model.safetensors", "optimizer.safetensors"]) {
+    const { tensors } = decodeSafetensors(await Deno.readFile(join(dir, file)));
+    for (const [name, entry] of Object.entries(tensors)) out[`${file}:${name}`] = entry.data;
+  }
+  return out;
+}
+
+Deno.test("a signal during validation abandons it; --resume ends as an uninterrupted run", async () => {
+  // 8 steps an epoch, then 2,000 validation images in 250 batches: the signal goes out at the
+  // epoch's last progress line, which the run prints before it validates.
+  const args = [...tinySynthetic(64, 2000, 8), "--epochs", "2"];
+  const straightDir = join(root, "validation-straight");
+  const straight = await cli("train", ...args, "--run-dir", straightDir);
+  assert.equal(straight.code, 0, straight.stderr);
+
+  const runDir = join(root, "validation");
+  const run = startCli(["train", ...args, "--run-dir", runDir]);
+  if (!await run.waitFor(/^epoch 1 step 8\/8 /m)) {
+    const r = await run.finish();
+    assert.fail(`no progress line at the end of epoch 1:\n${r.stdout}\n${r.stderr}`);
+  }
+  run.child.kill("SIGTERM");
+  const r = await run.finish();
+  assert.equal(r.code, 143, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /\ninterrupted in epoch 1's validation \(a resume validates again\)/);
+  assert.doesNotMatch(r.stdout, /^epoch 1: /m, "no epoch row: its validation was abandoned");
+  const ckpt = await latest(runDir);
+  assert.deepEqual([ckpt.reason, ckpt.step], ["interrupt", 8]);
+  await assert.rejects(Deno.stat(join(runDir, "metrics.jsonl")), Deno.errors.NotFound);
+
+  const resumed = await cli("train", "--resume", runDir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /step 8, epoch 1's validation to run again\n/);
+  assert.match(resumed.stdout, /done: 2 epochs, 16 steps/);
+  assert.deepEqual(await metricsWithoutTimes(runDir), await metricsWithoutTimes(straightDir));
+  assert.deepEqual(await checkpointTensors(runDir), await checkpointTensors(straightDir));
+});
 
 Deno.test("a signal stops eval at once: one line, status 128 + n", async () => {
   // A run with many validation images, so eval is still at work when the signal comes.

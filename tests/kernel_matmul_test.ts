@@ -16,15 +16,19 @@ import {
   SKINNY_TILE,
   SMALL_TILE,
   SOFTWARE_TILE,
+  SUBGROUP_TILES,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
-import { gemmTile } from "../kernels/_gemm.ts";
+import { gemmTile, tileName } from "../kernels/_gemm.ts";
 
-type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias"> & {
+type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums"> & {
   a: Float32Array;
   b: Float32Array;
   bias?: Float32Array;
   out0?: Float32Array;
+  /** Also asks for the row sums of a (added to `rowSums0` when accumulating). */
+  rowSums?: boolean;
+  rowSums0?: Float32Array;
 };
 
 function uniform(count: number, seed: number): Float32Array {
@@ -60,24 +64,45 @@ function upload(device: Device, data: Float32Array): GpuBuffer {
   return buf;
 }
 
-/** Runs one product on the GPU and checks it within 1e-5·√K relative error. */
+/** Row sums of an unbatched a in float64 (plus `rowSums0` when accumulating). */
+function rowSumsReference(h: Host): Float64Array {
+  const { m, k } = h;
+  const out = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let sum = h.accumulate && h.rowSums0 ? h.rowSums0[i] : 0;
+    for (let q = 0; q < k; q++) sum += h.a[h.transA ? q * m + i : i * k + q];
+    out[i] = sum;
+  }
+  return out;
+}
+
+/** Fails unless `got` is within 1e-5·√K relative error of `want`. */
+function near(got: Float32Array, want: Float64Array, k: number, label: string): void {
+  const tol = 1e-5 * Math.sqrt(k);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
+    if (!(err <= tol)) {
+      assert.fail(`${label}[${i}] = ${got[i]}, want ${want[i]} (rel err ${err})`);
+    }
+  }
+}
+
+/** Runs one product on the GPU and checks it (and the row sums asked for). */
 async function check(device: Device, h: Host, label: string): Promise<void> {
   const batch = h.batch ?? 1;
   const count = batch * h.m * h.n;
   const a = upload(device, h.a), b = upload(device, h.b);
   const bias = h.bias ? upload(device, h.bias) : undefined;
   const out = upload(device, h.out0 ?? new Float32Array(count).fill(Number.NaN));
-  matmul(device, { ...h, a, b, out, bias });
+  const rowSums = h.rowSums
+    ? upload(device, h.rowSums0 ?? new Float32Array(h.m).fill(Number.NaN))
+    : undefined;
+  matmul(device, { ...h, a, b, out, bias, rowSums });
   const got = new Float32Array(await device.read(out, 0, count * 4));
-  for (const buf of [a, b, out, ...(bias ? [bias] : [])]) device.release(buf);
-  const want = reference(h);
-  const tol = 1e-5 * Math.sqrt(h.k);
-  for (let i = 0; i < count; i++) {
-    const err = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
-    if (!(err <= tol)) {
-      assert.fail(`${label}: out[${i}] = ${got[i]}, want ${want[i]} (rel err ${err})`);
-    }
-  }
+  const sums = rowSums && new Float32Array(await device.read(rowSums, 0, h.m * 4));
+  for (const buf of [a, b, out, bias, rowSums]) if (buf) device.release(buf);
+  near(got, reference(h), h.k, `${label}: out`);
+  if (sums) near(sums, rowSumsReference(h), h.k, `${label}: row sums`);
 }
 
 /** Host operands for a product, sized from its layout. */
@@ -168,10 +193,16 @@ Deno.test("matmul kernel", async (t) => {
     for (const [label, o, epilogue] of cases) {
       const h = operands({ ...o, maxBindingBytes }, seed += 2);
       await check(device, h, label);
+      // Row sums of a (unbatched): from the first N window of each M and K window.
+      if (!o.batch) await check(device, { ...h, rowSums: true }, `${label} (+row sums)`);
       if (!epilogue) continue;
       const out0 = uniform(o.n * o.m * (o.batch ?? 1), seed + 7);
       const withBias = { ...h, bias: uniform(o.n, seed), accumulate: true, out0 };
       await check(device, withBias, `${label} (+bias, accumulate)`);
+      if (o.batch) continue;
+      const rowSums0 = uniform(o.m, seed + 9);
+      const label2 = `${label} (+bias, row sums, accumulate)`;
+      await check(device, { ...withBias, rowSums: true, rowSums0 }, label2);
     }
   });
 
@@ -197,11 +228,42 @@ Deno.test("matmul kernel", async (t) => {
           const h = operands({ m, n, k, transB: (m + k) % 2 === 0, tile, splits }, seed++);
           const label = `${JSON.stringify(tile)} ${m}×${n}×${k} splits ${splits}`;
           await check(device, { ...h, bias: uniform(n, seed), relu: splits > 1 }, label);
+          // A linear layer's weight and bias gradients: dyᵀ·x and the row sums of dyᵀ.
+          const dyT = operands({ m, n, k, transA: true, tile, splits, rowSums: true }, seed++);
+          await check(device, dyT, `${label}, transA + row sums`);
         }
       }
     }
     const acc = operands({ m: 33, n: 20, k: 129, splits: 4, tile: GPU_TILES[1] }, 9);
     await check(device, { ...acc, accumulate: true, out0: uniform(33 * 20, 10) }, "split acc");
+    const rows = { rowSums: true, rowSums0: uniform(33, 11), transA: true };
+    await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "rows");
+  });
+
+  await t.step("register (subgroup) tiles: transposes, sizes 1, 7, 33, 129, split-K", async () => {
+    assert.ok(device.hasSubgroups || !device.isSoftware, "lavapipe grants subgroups");
+    if (!device.hasSubgroups) return;
+    let seed = 500;
+    for (const tile of SUBGROUP_TILES) {
+      for (
+        const [m, n, k] of [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [36, 68, 40]]
+      ) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const splits = k >= 33 && transA !== transB ? 3 : 1;
+            // transA with row sums: a linear layer's weight and bias gradients.
+            const h = operands({ m, n, k, transA, transB, tile, splits, rowSums: transA }, seed++);
+            const label = `${tileName(tile)} ${m}×${n}×${k} tA=${transA} tB=${transB} s${splits}`;
+            await check(device, { ...h, bias: uniform(n, seed), relu: transA }, label);
+          }
+        }
+      }
+      const batched = operands({ m: 12, n: 9, k: 8, batch: 3, batchStrideA: 0, tile }, seed++);
+      await check(device, batched, `${tileName(tile)} batched`);
+      const acc = operands({ m: 33, n: 20, k: 129, tile }, seed++);
+      const rows = { rowSums: true, rowSums0: uniform(33, 11) };
+      await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "acc");
+    }
   });
 
   await t.step("argument checks", () => {
@@ -215,6 +277,16 @@ Deno.test("matmul kernel", async (t) => {
       /out must not be the same buffer/,
     );
     assert.throws(() => matmul(device, { a: big, b: big, out: small, m: 0, n: 4, k: 4 }), /m must/);
+    const out = device.alloc(4096);
+    assert.throws(
+      () => matmul(device, { a: big, b: big, out, m: 2, n: 2, k: 2, batch: 2, rowSums: small }),
+      /rowSums needs an unbatched product/,
+    );
+    assert.throws(
+      () => matmul(device, { a: big, b: small, out, m: 2, n: 2, k: 2, rowSums: big }),
+      /rowSums must not be the same buffer/,
+    );
+    device.release(out);
     const tile = { tileM: 6, tileN: 8, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
     assert.throws(
       () => matmul(device, { a: big, b: big, out: small, m: 1, n: 1, k: 1, tile }),

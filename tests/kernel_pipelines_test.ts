@@ -5,11 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { crossEntropy, Device, fromTypedArray, Generator, tidy } from "../mod.ts";
+import { Device, Generator } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 import { geometry } from "./_conv_geometry.ts";
+import { trainStep } from "./_train_step.ts";
 
 const GEMM_KERNELS = /^(conv2d|matmul)/;
 
@@ -24,18 +25,7 @@ Deno.test("pipelines compile once per variant, not per shape", async (t) => {
     const out: string[][] = [];
     for (const batch of batches) {
       const before = device.compiledKernels().length;
-      const host = Int32Array.from({ length: batch }, (_, i) => i % 10);
-      const labels = fromTypedArray(host, [batch], { device });
-      const loss = await tidy(async () => {
-        const x = data.normal([batch, 3, size, size], 0, 1, device).withRank(4);
-        return crossEntropy(await model.forward(x), labels);
-      });
-      await loss.backward();
-      opt.step();
-      opt.zeroGrad();
-      await loss.item();
-      loss.dispose();
-      labels.dispose();
+      await trainStep(device, model, opt, data, batch, size);
       out.push(device.compiledKernels().slice(before));
     }
     return out;

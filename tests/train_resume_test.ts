@@ -1,7 +1,7 @@
 /**
  * Exact resume: two epochs in one go equal one epoch + resume + one epoch, and equal a run
- * interrupted mid-epoch (as Ctrl-C does) and resumed — bit for bit in the weights, the
- * velocities and the dropout generator, with the same metrics.
+ * interrupted mid-epoch or during an epoch's validation (as Ctrl-C does) and resumed — bit for
+ * bit in the weights, the velocities and the dropout generator, with the same metrics.
  */
 
 import assert from "node:assert/strict";
@@ -27,6 +27,9 @@ class TinyNet extends Module {
   /** Called before each training-mode forward with the call's index. */
   onForward: (call: number) => void = () => {};
   calls = 0;
+  /** Called before each evaluation-mode forward with the call's index. */
+  onEvalForward: (call: number) => void = () => {};
+  evalCalls = 0;
 
   constructor(seed: number) {
     super();
@@ -45,6 +48,7 @@ class TinyNet extends Module {
 
   forward(x: Tensor): Tensor {
     if (this.training) this.onForward(this.calls++);
+    else this.onEvalForward(this.evalCalls++);
     return this.net.forward(x);
   }
 }
@@ -180,6 +184,55 @@ Deno.test("an interrupt mid-epoch checkpoints; resuming it ends where the straig
   assert.deepEqual([ckpt.state.loader.epoch, ckpt.state.loader.position], [1, 3]);
   assert.equal(ckpt.state.partialEpoch?.steps, 3);
   assertSame(straight, await runResumed(3, runDir));
+});
+
+Deno.test("an interrupt during validation abandons it; the resumed run validates again", async () => {
+  const runDir = await temp();
+  const model = new TinyNet(1);
+  const controller = new AbortController();
+  // Validation: 24 images in batches of 16, two forwards an epoch. The first forward of epoch
+  // 2's validation stops the run; the validation notices before its second batch.
+  model.onEvalForward = (call) => {
+    if (call === 2) controller.abort();
+  };
+  const logs: string[] = [];
+  const trainer = createTrainer({
+    ...options(model, runDir, 3),
+    signal: controller.signal,
+    log: (m) => void logs.push(m),
+  });
+  const r = await trainer.run();
+  trainer.dispose();
+  trainer.optimizer.dispose();
+  assert.equal(r.interrupted, true);
+  assert.deepEqual([r.epochsDone, r.step, r.rows.length], [1, 10, 1]);
+  assert.equal(model.evalCalls, 3, "validation stopped before its second batch");
+  assert.match(logs.at(-1)!, /^interrupted in epoch 2's validation \(a resume validates again\)/);
+  const ckpt = await loadTrainingCheckpoint(runDir);
+  assert.equal(ckpt.state.reason, "interrupt");
+  assert.deepEqual([ckpt.state.epochsDone, ckpt.state.step], [1, 10]);
+  assert.deepEqual([ckpt.state.loader.epoch, ckpt.state.loader.position], [2, 0]);
+  assert.equal(ckpt.state.partialEpoch?.steps, 5);
+  assert.equal(ckpt.state.history.length, 1);
+  // The metrics files have epoch 1's row only; the resumed run writes epoch 2's once.
+  const jsonl = await Deno.readTextFile(`${runDir}/metrics.jsonl`);
+  assert.equal(jsonl.trim().split("\n").length, 1);
+  const resumeLogs: string[] = [];
+  const resumed = new TinyNet(12345);
+  const again = createTrainer({
+    ...options(resumed, runDir, 3),
+    resume: true,
+    log: (m) => void resumeLogs.push(m),
+  });
+  const rr = await again.run();
+  const out = await outcome(again, resumed, rr.rows);
+  again.dispose();
+  again.optimizer.dispose();
+  assert.match(resumeLogs[0], /step 10, epoch 2's validation to run again$/);
+  assert.equal(resumed.calls, 5, "epoch 3's steps only: epoch 2's were not trained again");
+  assertSame(straight, out);
+  const rows = (await Deno.readTextFile(`${runDir}/metrics.jsonl`)).trim().split("\n");
+  assert.deepEqual(rows.map((line) => JSON.parse(line).epoch), [1, 2, 3]);
 });
 
 Deno.test("cleanup", async () => {

@@ -71,7 +71,12 @@ export interface LoopState {
   loader: DataLoaderState;
   /** Named random generators (e.g. `dropout`). */
   generators: Record<string, GeneratorState>;
-  /** Totals of the epoch in progress, or null at an epoch boundary. */
+  /**
+   * Totals of the epoch in progress, or null at an epoch boundary. When a stop abandoned an
+   * epoch's validation, its steps are all done and the loader stands at the next epoch
+   * (`loader.epoch` > `epochsDone`): these are the finished steps' totals, and a resume runs
+   * the validation again.
+   */
   partialEpoch: PartialEpoch | null;
   /** Non-finite losses: in a row, and in total. */
   nonFinite: { consecutive: number; total: number };
@@ -107,7 +112,7 @@ export interface TrainerContext {
   warn(message: string): void;
   /** A sentence naming the last good checkpoint (or saying there is none), for errors. */
   lastGoodCheckpointNote(): string;
-  /** Asks the loop to stop after the current step (see {@link StopEvent}). */
+  /** Asks the loop to stop after the current step or validation batch (see {@link StopEvent}). */
   requestStop(): void;
   /** Whether a stop was requested (by {@link TrainerContext.requestStop} or the abort signal). */
   readonly stopRequested: boolean;
@@ -159,6 +164,11 @@ export interface StopEvent {
   step: number;
   /** Steps in an epoch. */
   steps: number;
+  /**
+   * What the stop interrupted: the epoch's steps, or its validation (abandoned: all its steps
+   * are done, and a resume validates again).
+   */
+  during: "training" | "validation";
 }
 
 /** {@link TrainerCallback.onTrainEnd}'s event. */
@@ -197,7 +207,10 @@ export interface TrainerCallback {
   onLog?(trainer: TrainerContext, event: LogUpdate): void | Promise<void>;
   /** After each epoch's validation. */
   onEpochEnd?(trainer: TrainerContext, event: EpochEnd): void | Promise<void>;
-  /** When a stop request ends an epoch early (its totals are in the loop state). */
+  /**
+   * When a stop request ends an epoch early, in its steps or its validation (its totals are in
+   * the loop state).
+   */
   onStop?(trainer: TrainerContext, event: StopEvent): void | Promise<void>;
   /** When `run` ends, normally or by an error. */
   onTrainEnd?(trainer: TrainerContext, event: TrainEnd): void | Promise<void>;

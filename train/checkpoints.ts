@@ -8,7 +8,7 @@
 import { CheckpointError, NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import { removeStaleTemps } from "../nn/_atomic.ts";
 import { plural } from "./_format.ts";
-import type { TrainerCallback, TrainerContext } from "./callback.ts";
+import type { LoopState, TrainerCallback, TrainerContext } from "./callback.ts";
 import {
   type LoadedCheckpoint,
   loadModelWeights,
@@ -95,9 +95,12 @@ export function checkpoints(options: CheckpointsOptions): TrainerCallback {
     async onEpochEnd(trainer) {
       await save(trainer, "epoch");
     },
-    async onStop(trainer, { epoch, step, steps }) {
+    async onStop(trainer, { epoch, step, steps, during }) {
       const dir = await save(trainer, "interrupt");
-      trainer.log(`interrupted at epoch ${epoch}, batch ${step}/${steps}; checkpoint ${dir}`);
+      const where = during === "validation"
+        ? `in epoch ${epoch}'s validation (a resume validates again)`
+        : `at epoch ${epoch}, batch ${step}/${steps}`;
+      trainer.log(`interrupted ${where}; checkpoint ${dir}`);
     },
   };
 }
@@ -145,6 +148,14 @@ export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint
   trainer.recordCheckpoint(ckpt.dir);
   trainer.log(
     `resumed from ${ckpt.dir}: ${plural(state.epochsDone, "epoch")} done, step ${state.step}` +
-      (state.partialEpoch ? `, mid-epoch at batch ${state.loader.position}` : ""),
+      resumePoint(state),
   );
+}
+
+/** Where in an epoch a checkpoint's run resumes: nothing at an epoch boundary. */
+function resumePoint(state: LoopState): string {
+  if (!state.partialEpoch) return "";
+  return state.loader.epoch > state.epochsDone
+    ? `, epoch ${state.epochsDone + 1}'s validation to run again`
+    : `, mid-epoch at batch ${state.loader.position}`;
 }

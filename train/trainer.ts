@@ -19,8 +19,12 @@
  * ## Stopping
  *
  * A stop request ({@link Trainer.requestStop}, or the `signal` aborting) is checked after
- * every step. Mid-epoch, the loop reads the totals back, calls {@link TrainerCallback.onStop}
- * (where the checkpoints write one) and returns with `interrupted` set.
+ * every step and before every validation batch. Mid-epoch, the loop reads the totals back,
+ * calls {@link TrainerCallback.onStop} (where the checkpoints write one) and returns with
+ * `interrupted` set. During the end-of-epoch validation, the validation is abandoned: the
+ * epoch's steps are done but the epoch is not (no row, no `onEpochEnd`), so the loop state
+ * keeps the finished steps' totals with the loader at the next epoch's start, and a resume
+ * runs that validation again.
  *
  * ## Exact resume
  *
@@ -30,31 +34,29 @@
  * add in a fixed order, so a run restored from it (with the model, the optimiser and the
  * callbacks' states) computes bit for bit what an uninterrupted run would.
  *
+ * The loop's progress and its resumable state live in `_loop_progress.ts`; one training step
+ * and the validation's options in `_batches.ts`; this file is the loop and its callbacks.
+ *
  * @module
  */
 
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
-import { fromTypedArray, replicate } from "../tensor/creation.ts";
-import { tidy } from "../tensor/memory.ts";
 import { crossEntropy } from "../tensor/ops_loss.ts";
 import type { Generator } from "../tensor/random.ts";
-import type {
-  LoopState,
-  PartialEpoch,
-  StopEvent,
-  TrainerCallback,
-  TrainerContext,
-} from "./callback.ts";
+import { StepGuard } from "../tensor/step_guard.ts";
+import type { LogUpdate, LoopState, TrainerCallback, TrainerContext } from "./callback.ts";
 import type { AugmentOptions } from "./data/augment.ts";
 import type { Dataset } from "./data/dataset.ts";
-import { DataLoader, type LoaderBatch } from "./data/loader.ts";
+import { DataLoader } from "./data/loader.ts";
 import { type EvalResult, evaluate, firstDevice, type LossFunction } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
-import { type EpochMetrics, METRIC_COLUMNS } from "./run_log.ts";
-import { StepGuard } from "../tensor/step_guard.ts";
+import type { EpochMetrics } from "./run_log.ts";
 import { EventLoopTurns } from "./_event_loop.ts";
 import { plural } from "./_format.ts";
+import { type StepContext, trainStep, validationOptions } from "./_batches.ts";
+import { type EpochClock, LoopProgress, type Trained } from "./_loop_progress.ts";
+import { callHooks, type Hook, type HookEvent } from "./_hooks.ts";
 
 /** Options of {@link Trainer}. */
 export interface TrainerOptions<O extends Optimizer = Optimizer> {
@@ -134,15 +136,8 @@ export class NonFiniteLossError extends Error {
   override name = "NonFiniteLossError";
 }
 
-/** Where an epoch's clocks started. */
-interface EpochClock {
-  /** When the epoch started (earlier than now by the seconds of a resumed partial epoch). */
-  start: number;
-  /** When this call's part of it started. */
-  segmentStart: number;
-  /** Images of the epoch before this call. */
-  imagesBefore: number;
-}
+/** What {@link Trainer}'s validation returns when a stop request abandoned it. */
+const STOPPED = Symbol("stopped");
 
 /**
  * Trains a model (see the module doc). Build it, `run` it, `dispose` it (the optimiser and
@@ -194,18 +189,17 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
   readonly device: Device;
 
   readonly #options: TrainerOptions<O>;
-  readonly #loss: LossFunction;
-  readonly #stats: StepGuard;
+  /** What a training step works with. */
+  readonly #stepContext: StepContext;
+  readonly #generators: Record<string, Generator>;
   readonly #logEvery: number;
   readonly #maxNonFinite: number;
-  #epochsDone = 0;
-  #step = 0;
-  #partial: PartialEpoch = emptyPartial();
-  #elapsed = 0;
-  #nonFinite = { consecutive: 0, total: 0 };
-  #history: EpochMetrics[] = [];
+  readonly #progress = new LoopProgress();
   #checkpoint: string | null = null;
-  #stop = false;
+  /** Aborted by {@link Trainer.requestStop}. */
+  readonly #stopController = new AbortController();
+  /** Aborted by a stop request or by the `signal` option. */
+  readonly #stopSignal: AbortSignal;
   #turns = new EventLoopTurns();
   /** Images of the epoch at the last `onLog`. */
   #logged = 0;
@@ -216,11 +210,13 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       throw new RangeError(`epochs must be a non-negative integer, got ${options.epochs}`);
     }
     this.#options = options;
+    this.#stopSignal = options.signal
+      ? AbortSignal.any([this.#stopController.signal, options.signal])
+      : this.#stopController.signal;
     this.model = options.model;
     this.optimizer = options.optimizer;
     this.callbacks = [...(options.callbacks ?? [])];
     this.epochs = options.epochs;
-    this.#loss = options.loss ?? crossEntropy;
     this.device = options.device ?? firstDevice(options.model);
     const data = options.trainData;
     this.loader = new DataLoader(data, {
@@ -232,25 +228,32 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       crops: "random",
       prefetch: options.prefetch ?? 2,
     });
+    this.#generators = options.generators ?? {};
     this.#logEvery = Math.max(1, options.logEvery ?? 20);
     this.#maxNonFinite = Math.max(1, options.maxConsecutiveNonFinite ?? 10);
     const paramDevices = options.model.namedParameters().map(([, p]) => p.device);
-    this.#stats = new StepGuard(this.device, paramDevices);
+    this.#stepContext = {
+      model: this.model,
+      optimizer: this.optimizer,
+      loss: options.loss ?? crossEntropy,
+      device: this.device,
+      guard: new StepGuard(this.device, paramDevices),
+    };
   }
 
   /** Completed epochs. */
   get epochsDone(): number {
-    return this.#epochsDone;
+    return this.#progress.epochsDone;
   }
 
   /** Optimiser steps taken. */
   get step(): number {
-    return this.#step;
+    return this.#progress.step;
   }
 
   /** One row per completed epoch of the whole run. */
   get history(): readonly EpochMetrics[] {
-    return this.#history;
+    return this.#progress.history;
   }
 
   /** The latest checkpoint written or resumed from, or null. */
@@ -283,64 +286,36 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       : "No good checkpoint was written yet.";
   }
 
-  /** Asks the loop to stop after the current step. */
+  /** Asks the loop to stop after the current step, or before the next validation batch. */
   requestStop(): void {
-    this.#stop = true;
+    this.#stopController.abort();
   }
 
   /** Whether a stop was requested (or the signal aborted). */
   get stopRequested(): boolean {
-    return this.#stop || (this.#options.signal?.aborted ?? false);
+    return this.#stopSignal.aborted;
   }
 
   /** The loop's state (see the module doc). */
   loopState(): LoopState {
-    const loader = this.loader.state();
-    const generators: LoopState["generators"] = {};
-    for (const [name, g] of Object.entries(this.#options.generators ?? {})) {
-      generators[name] = g.state();
-    }
-    return {
-      epochsDone: this.#epochsDone,
-      step: this.#step,
-      loader,
-      generators,
-      partialEpoch: loader.position > 0 ? { ...this.#partial } : null,
-      nonFinite: { ...this.#nonFinite },
-      elapsedSeconds: this.#elapsed,
-      history: this.#history.map((row) => ({ ...row })),
-    };
+    return this.#progress.state(this.loader, this.#generators);
   }
 
   /** Restores a {@link Trainer.loopState}; the generators named in the options must be in it. */
   loadLoopState(state: LoopState): void {
-    for (const name of Object.keys(this.#options.generators ?? {})) {
-      if (!state.generators[name]) {
-        throw new Error(`the saved state has no generator "${name}"`);
-      }
-    }
-    this.loader.restore(state.loader);
-    for (const [name, g] of Object.entries(this.#options.generators ?? {})) {
-      g.setState(state.generators[name]);
-    }
-    this.#epochsDone = state.epochsDone;
-    this.#step = state.step;
-    this.#partial = state.partialEpoch ? { ...state.partialEpoch } : emptyPartial();
-    this.#elapsed = state.elapsedSeconds;
-    this.#nonFinite = { ...state.nonFinite };
-    this.#history = state.history.map(fromJson);
-    this.#stats.restore(state.nonFinite.consecutive, state.nonFinite.total);
+    this.#progress.restore(state, this.loader, this.#generators);
+    this.#stepContext.guard.restore(state.nonFinite.consecutive, state.nonFinite.total);
   }
 
   /** Trains until `epochs` are done or a stop is requested. */
   async run(): Promise<TrainResult> {
     const start = performance.now();
-    const trained = { images: 0, seconds: 0 };
+    const trained: Trained = { images: 0, seconds: 0 };
     let lastEval: EvalResult | null = null;
     let interrupted = false;
     try {
-      for (const c of this.callbacks) await c.onTrainStart?.(this);
-      while (this.#epochsDone < this.epochs) {
+      await this.#notify("onTrainStart");
+      while (this.epochsDone < this.epochs) {
         if (this.stopRequested) {
           interrupted = true;
           break;
@@ -350,20 +325,26 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
           interrupted = true;
           break;
         }
-        lastEval = await this.#endEpoch(clock);
+        const validation = await this.#validate();
+        if (validation === STOPPED) {
+          interrupted = true;
+          break;
+        }
+        await this.#endEpoch(clock, validation);
+        lastEval = validation;
       }
     } catch (error) {
       this.loader.close();
-      for (const c of this.callbacks) await c.onTrainEnd?.(this, { interrupted, error });
+      await this.#notify("onTrainEnd", { interrupted, error });
       throw error;
     }
     this.loader.close();
-    for (const c of this.callbacks) await c.onTrainEnd?.(this, { interrupted });
+    await this.#notify("onTrainEnd", { interrupted });
     return {
-      epochsDone: this.#epochsDone,
-      step: this.#step,
+      epochsDone: this.epochsDone,
+      step: this.step,
       interrupted,
-      rows: this.#history.map((row) => ({ ...row })),
+      rows: this.history.map((row) => ({ ...row })),
       lastEval,
       imagesPerSec: trained.seconds > 0 ? trained.images / trained.seconds : NaN,
       seconds: (performance.now() - start) / 1000,
@@ -373,27 +354,28 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
 
   /** Frees the step statistics (not the optimiser, not the model). */
   dispose(): void {
-    this.#stats.dispose();
+    this.#stepContext.guard.dispose();
+  }
+
+  /** Calls a hook of every callback, in order, awaiting each. */
+  #notify<K extends Hook>(hook: K, ...event: HookEvent<K>): Promise<void> {
+    return callHooks(this.callbacks, this, hook, ...event);
   }
 
   /** The steps of one epoch; null when a stop request ended it early. */
-  async #trainEpoch(trained: { images: number; seconds: number }): Promise<EpochClock | null> {
-    const epoch = this.#epochsDone; // 0-based index of the epoch being trained
+  async #trainEpoch(trained: Trained): Promise<EpochClock | null> {
+    const progress = this.#progress;
+    const epoch = progress.epochsDone; // 0-based index of the epoch being trained
     const steps = this.loader.batchesPerEpoch;
     this.model.train(true);
-    const now = performance.now();
-    const clock = {
-      start: now - this.#partial.seconds * 1000,
-      segmentStart: now,
-      imagesBefore: imagesOf(this.#partial),
-    };
+    const clock = progress.startSegment();
     this.#logged = clock.imagesBefore;
-    const start = { epoch: epoch + 1, steps, stepsDone: this.loader.position };
-    for (const c of this.callbacks) await c.onEpochStart?.(this, start);
+    const stepsDone = progress.validationPending(this.loader) ? steps : this.loader.position;
+    await this.#notify("onEpochStart", { epoch: epoch + 1, steps, stepsDone });
     while (this.loader.epoch === epoch) {
       const batch = await this.loader.next();
-      await this.#trainStep(batch);
-      this.#step++;
+      await trainStep(this.#stepContext, batch);
+      progress.step++;
       // Signal listeners (a stop request) run only when the event loop turns.
       await this.#turns.maybeTurn();
       const done = this.loader.epoch !== epoch;
@@ -402,159 +384,73 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
         await this.#drain({ epoch: epoch + 1, step: batch.index + 1, steps });
       }
       if (stop && !done) {
-        this.#partial.seconds = (performance.now() - clock.start) / 1000;
-        this.#addSegment(clock, trained);
-        const event: StopEvent = { epoch: epoch + 1, step: batch.index + 1, steps };
-        for (const c of this.callbacks) await c.onStop?.(this, event);
+        progress.endSegment(clock, trained);
+        const at = { epoch: epoch + 1, step: batch.index + 1, steps, during: "training" as const };
+        await this.#notify("onStop", at);
         return null;
       }
     }
-    this.#addSegment(clock, trained);
+    progress.endSegment(clock, trained);
     return clock;
   }
 
-  /** Adds this call's part of the epoch to the run's clock and the call's throughput. */
-  #addSegment(clock: EpochClock, trained: { images: number; seconds: number }): void {
-    const seconds = (performance.now() - clock.segmentStart) / 1000;
-    this.#elapsed += seconds;
-    trained.seconds += seconds;
-    trained.images += imagesOf(this.#partial) - clock.imagesBefore;
+  /**
+   * The epoch's validation (null without validation data), or {@link STOPPED} when a stop
+   * request abandoned it: then `onStop` is called, and the loop state (the epoch's totals, the
+   * loader at the next epoch) says that the validation is still to run.
+   */
+  async #validate(): Promise<EvalResult | null | typeof STOPPED> {
+    const { valData } = this.#options;
+    if (!valData) return null;
+    const start = performance.now();
+    const signal = this.#stopSignal;
+    try {
+      const options = validationOptions(this.#options, this.#stepContext, signal);
+      return await evaluate(this.model, valData, options);
+    } catch (error) {
+      if (!signal.aborted || error !== signal.reason) throw error;
+      const steps = this.loader.batchesPerEpoch;
+      const epoch = this.epochsDone + 1;
+      await this.#notify("onStop", { epoch, step: steps, steps, during: "validation" });
+      return STOPPED;
+    } finally {
+      this.model.train(true);
+      this.#progress.elapsed += (performance.now() - start) / 1000;
+    }
   }
 
-  /** Validation, the epoch's row, and the `onEpochEnd` hooks. */
-  async #endEpoch(clock: EpochClock): Promise<EvalResult | null> {
-    const o = this.#options;
-    const trainSeconds = (performance.now() - clock.start) / 1000;
-    const validationStart = performance.now();
-    const validation = o.valData
-      ? await evaluate(this.model, o.valData, {
-        batchSize: o.evalBatchSize ?? o.batchSize,
-        augment: o.evalAugment ?? evalAugmentOf(o.augment),
-        tenCrop: o.tenCrop ?? false,
-        loss: this.#loss,
-        device: this.device,
-        prefetch: o.prefetch,
-      })
-      : null;
-    this.model.train(true);
-    this.#elapsed += (performance.now() - validationStart) / 1000;
-    const p = this.#partial;
-    this.#epochsDone++;
-    const metrics: EpochMetrics = {
-      epoch: this.#epochsDone,
-      step: this.#step,
-      lr: this.optimizer.paramGroups[0].lr,
-      trainLoss: p.steps > 0 ? p.lossSum / p.images : NaN,
-      trainTop1: p.images > 0 ? p.top1 / p.images : NaN,
-      trainTop5: p.images > 0 ? p.top5 / p.images : NaN,
-      valLoss: validation?.loss ?? NaN,
-      valTop1: validation?.top1 ?? NaN,
-      valTop5: validation?.top5 ?? NaN,
-      imagesPerSec: imagesOf(p) / trainSeconds,
-      seconds: (performance.now() - clock.start) / 1000,
-      skippedSteps: p.skipped,
-    };
-    this.#history.push(metrics);
-    this.#partial = emptyPartial();
-    if (p.skipped > 0) {
+  /** The epoch's row, and the `onEpochEnd` hooks. */
+  async #endEpoch(clock: EpochClock, validation: EvalResult | null): Promise<void> {
+    const lr = this.optimizer.paramGroups[0].lr;
+    const metrics = this.#progress.endEpoch(lr, validation, clock);
+    if (metrics.skippedSteps > 0) {
       this.log(
-        `epoch ${metrics.epoch}: ${plural(p.skipped, "step")} skipped for a non-finite loss`,
+        `epoch ${metrics.epoch}: ${plural(metrics.skippedSteps, "step")} skipped for a ` +
+          "non-finite loss",
       );
     }
-    for (const c of this.callbacks) await c.onEpochEnd?.(this, { metrics, validation });
-    return validation;
-  }
-
-  async #trainStep(batch: LoaderBatch): Promise<void> {
-    const device = this.device;
-    await tidy(async () => {
-      const n = batch.labels.length;
-      // The batch goes from the host to every device of the model, never between devices.
-      const [x] = replicate(batch.images, batch.batchShape, [device, ...this.model.devices()]);
-      const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
-      const logits = await this.model.forward(x);
-      if (logits.device !== device) {
-        throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
-      }
-      const loss = this.#loss(logits, y);
-      if (loss.size !== 1) {
-        throw new RangeError(`the loss function returned shape [${loss.shape}], not one value`);
-      }
-      const guard = this.#stats;
-      guard.begin(loss, n);
-      await loss.backward();
-      // Every update is checked before any is made; across devices the verdict goes through
-      // the host (one wait), on one device it stays on the GPU.
-      this.optimizer.check(guard);
-      await guard.settle();
-      this.optimizer.step({ guard });
-      guard.countTopK(logits, y);
-      this.optimizer.zeroGrad();
-    });
+    await this.#notify("onEpochEnd", { metrics, validation });
   }
 
   /** Reads the totals back into the epoch's, calls `onLog`, enforces the non-finite limit. */
-  async #drain(at: StopEvent): Promise<void> {
-    const s = await this.#stats.drain();
-    const p = this.#partial;
-    p.lossSum += s.lossSum;
-    p.steps += s.steps;
-    p.images += s.images;
-    p.skipped += s.skipped;
-    p.skippedImages += s.skippedImages;
-    p.top1 += s.top1;
-    p.top5 += s.top5;
-    this.#nonFinite = { consecutive: s.consecutiveNonFinite, total: s.totalNonFinite };
-    const images = imagesOf(p);
-    const event = {
+  async #drain(at: Pick<LogUpdate, "epoch" | "step" | "steps">): Promise<void> {
+    const s = await this.#stepContext.guard.drain();
+    this.#progress.add(s);
+    const images = this.#progress.epochImages;
+    await this.#notify("onLog", {
       ...at,
       loss: s.steps > 0 ? s.lossSum / s.images : NaN,
       images: images - this.#logged,
       lr: this.optimizer.paramGroups[0].lr,
-    };
+    });
     this.#logged = images;
-    for (const c of this.callbacks) await c.onLog?.(this, event);
     if (s.consecutiveNonFinite >= this.#maxNonFinite) {
       throw new NonFiniteLossError(
         `${s.consecutiveNonFinite} non-finite losses in a row (limit ${this.#maxNonFinite}) at ` +
-          `step ${this.#step}: training stopped; their updates were skipped. ` +
+          `step ${this.step}: training stopped; their updates were skipped. ` +
           this.lastGoodCheckpointNote() +
           " Try a lower learning rate.",
       );
     }
   }
-}
-
-function emptyPartial(): PartialEpoch {
-  return {
-    lossSum: 0,
-    steps: 0,
-    images: 0,
-    skipped: 0,
-    skippedImages: 0,
-    top1: 0,
-    top5: 0,
-    seconds: 0,
-  };
-}
-
-/** A row read back from JSON, where NaN was written as null. */
-function fromJson(row: EpochMetrics): EpochMetrics {
-  const out = {} as EpochMetrics;
-  for (const [, key] of METRIC_COLUMNS) out[key] = typeof row[key] === "number" ? row[key] : NaN;
-  return out;
-}
-
-/** Images seen in an epoch so far, accepted or skipped. */
-function imagesOf(p: PartialEpoch): number {
-  return p.images + p.skippedImages;
-}
-
-/** The validation preprocessing implied by a training augmentation: same crop, mean, scale. */
-function evalAugmentOf(a: AugmentOptions | undefined): AugmentOptions {
-  const out: AugmentOptions = {};
-  if (a?.crop !== undefined) out.crop = a.crop;
-  if (a?.mean !== undefined) out.mean = a.mean;
-  if (a?.scale !== undefined) out.scale = a.scale;
-  return out;
 }

@@ -1,6 +1,8 @@
 /**
  * The convolutional network's ops: 2-D convolution (bias and ReLU fused into its epilogue),
- * max pooling and local response normalisation, each backward beside its forward.
+ * max pooling and local response normalisation, each backward beside its forward. All three
+ * fold a ReLU mask into their input's gradient (`reluFusion.foldsInto`), and a convolution
+ * with `relu` offers its output as one (`reluFusion.output`).
  *
  * @module
  */
@@ -11,6 +13,7 @@ import {
   conv2dGradBias,
   conv2dGradInput,
   conv2dGradWeight,
+  conv2dGradWeightBias,
   lrn,
   lrnGrad,
   maxPool2d,
@@ -28,18 +31,24 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       if (relu) ctx.save(out);
       return out;
     },
-    backward(g, { geometry, relu }, ctx) {
+    backward(g, { geometry, relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
-      const gz = relu ? binary(g, out, "reluMask") : contiguous(g);
+      const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : contiguous(g);
+      const [, needW, needB = false] = ctx.needsGrad;
       const grads: Grads = [
-        ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape) : null,
-        ctx.needsGrad[1] ? conv2dGradWeight(x, gz, geometry, w.shape) : null,
+        ctx.needsGrad[0] ? conv2dGradInput(gz, w, geometry, x.shape, fold.masks[0]) : null,
       ];
-      if (ctx.inputs.length === 3) {
-        grads.push(ctx.needsGrad[2] ? conv2dGradBias(gz, geometry) : null);
+      if (needW && needB) {
+        // The bias gradient comes out of the weight gradient's pass.
+        const { gradW, gradB } = conv2dGradWeightBias(x, gz, geometry, w.shape);
+        grads.push(gradW, gradB);
+      } else {
+        grads.push(needW ? conv2dGradWeight(x, gz, geometry, w.shape) : null);
+        if (ctx.inputs.length === 3) grads.push(needB ? conv2dGradBias(gz, geometry) : null);
       }
       return freeing([gz], grads);
     },
+    reluFusion: { output: ({ relu }, ctx) => relu ? ctx.saved[2] : null, foldsInto: [0] },
   },
   maxPool2d: {
     forward([x], { geometry, outShape }, ctx) {
@@ -48,9 +57,10 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       argmax.dispose();
       return out;
     },
-    backward: (g, { geometry }, ctx) => [
-      maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape),
+    backward: (g, { geometry }, ctx, fold) => [
+      maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape, fold.masks[0]),
     ],
+    reluFusion: { foldsInto: [0] },
   },
   lrn: {
     forward([x], { params }, ctx) {
@@ -59,6 +69,9 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       scale.dispose();
       return out;
     },
-    backward: (g, { params }, ctx) => [lrnGrad(ctx.saved[0], ctx.saved[1], g, params)],
+    backward: (g, { params }, ctx, fold) => [
+      lrnGrad(ctx.saved[0], ctx.saved[1], g, params, fold.masks[0]),
+    ],
+    reluFusion: { foldsInto: [0] },
   },
 };

@@ -17,7 +17,7 @@ export function freeing<R>(temporaries: RawTensor[], result: R): R {
 }
 
 /** A unary map whose backward needs its input (`x`) or its output (`y`), saved as `s`. */
-function unaryRule<K extends "exp" | "log" | "sqrt" | "relu" | "tanh" | "sigmoid">(
+function unaryRule<K extends "exp" | "log" | "sqrt" | "tanh" | "sigmoid">(
   op: K & UnaryOp,
   keep: "x" | "y",
   backward: (g: RawTensor, s: RawTensor) => RawTensor,
@@ -83,7 +83,18 @@ export const elementwiseRules: Rules<
   sqrt: unaryRule("sqrt", "y", sqrtGrad),
   tanh: unaryRule("tanh", "y", tanhGrad),
   sigmoid: unaryRule("sigmoid", "y", sigmoidGrad),
-  relu: unaryRule("relu", "y", (g, y) => binary(g, y, "reluMask")),
+  relu: {
+    forward([x], _p, ctx) {
+      const y = unary(x, "relu");
+      ctx.save(y);
+      return y;
+    },
+    // A gradient that a consumer has masked already passes through: no kernel at all.
+    backward: (g, _p, ctx, fold) => [
+      fold.gradMasked ? g.alias() : binary(g, ctx.saved[0], "reluMask"),
+    ],
+    reluFusion: { output: (_p, ctx) => ctx.saved[0] },
+  },
   pow: {
     forward([x], { exponent }, ctx) {
       ctx.save(x);

@@ -6,6 +6,7 @@
  */
 
 import { cnnRules } from "./cnn.ts";
+import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { productRules } from "./products.ts";
 import { reduceRules } from "./reduce.ts";
@@ -13,7 +14,15 @@ import type { Op, Rules } from "./rule.ts";
 import { shapeRules } from "./shape.ts";
 import { transferRules } from "./transfer.ts";
 
-export { type AsyncOp, Context, type Grads, type Op, type OpParams, type Rule } from "./rule.ts";
+export {
+  type AsyncOp,
+  Context,
+  type Grads,
+  type MaskFold,
+  type Op,
+  type OpParams,
+  type Rule,
+} from "./rule.ts";
 
 /** Every op's forward and backward. */
 export const rules: Rules<Op> = {
@@ -22,5 +31,6 @@ export const rules: Rules<Op> = {
   ...shapeRules,
   ...productRules,
   ...cnnRules,
+  ...dropoutRules,
   ...transferRules,
 };

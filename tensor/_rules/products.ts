@@ -1,16 +1,18 @@
 /**
  * Matrix products. A transposed operand (a view with swapped strides, such as `w.T()`) is read
  * in place by the primitive, so `x.matmul(w.T())` and every backward product cost no copy.
- * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue.
+ * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue; it offers its
+ * output as a ReLU mask. Both fold a ReLU's mask into their inputs' gradients, in the epilogue of
+ * the product that computes them.
  *
  * @module
  */
 
 import { type RawTensor, requireFloat, sameDevice } from "../_core.ts";
-import { binary, matmul, reduce } from "../_primitives.ts";
+import { binary, matmul, matmulRowSums, reduce } from "../_primitives.ts";
 import { ShapeError } from "../shape.ts";
 import { freeing } from "./elementwise.ts";
-import type { Rules } from "./rule.ts";
+import type { Grads, Rules } from "./rule.ts";
 import { permuted } from "./shape.ts";
 
 /** `x` with its last two axes swapped, as a view. */
@@ -20,17 +22,34 @@ function transposed(x: RawTensor): RawTensor {
   return permuted(x, order);
 }
 
-/** `x · yᵀ` or `xᵀ · y`, through a transposed view. */
-function productTransposed(x: RawTensor, y: RawTensor, which: "left" | "right"): RawTensor {
+/** `x · yᵀ` or `xᵀ · y`, through a transposed view; times the ReLU mask of `mask` if given. */
+function productTransposed(
+  x: RawTensor,
+  y: RawTensor,
+  which: "left" | "right",
+  mask: RawTensor | null = null,
+): RawTensor {
   const view = transposed(which === "left" ? x : y);
-  const out = which === "left" ? matmul(view, y) : matmul(x, view);
+  const out = which === "left" ? matmul(view, y, { mask }) : matmul(x, view, { mask });
   return freeing([view], out);
 }
 
-/** Sums a batched gradient over the batch when the operand was broadcast (batch 1). */
-function reduceBatch(grad: RawTensor, shape: readonly number[]): RawTensor {
-  if (grad.rank === shape.length && grad.shape[0] === shape[0]) return grad;
-  return freeing([grad], reduce(grad, "sum", [0], true));
+/**
+ * The gradient of a product's operand of `shape` from `product` over a batch of `batch`:
+ * summed over the batch when the operand was broadcast, and times the ReLU mask of `mask` when
+ * given, in the product's epilogue unless that sum comes after it.
+ */
+function operandGrad(
+  shape: readonly number[],
+  batch: number,
+  mask: RawTensor | null,
+  product: (mask: RawTensor | null) => RawTensor,
+): RawTensor {
+  if (shape.length !== 3 || shape[0] === batch) return product(mask);
+  const grad = product(null);
+  const summed = reduce(grad, "sum", [0], true);
+  grad.dispose();
+  return mask ? freeing([summed], binary(summed, mask, "reluMask")) : summed;
 }
 
 /** Checks the operands of `a · b` (two 2-D or two 3-D f32 tensors on one device). */
@@ -79,13 +98,20 @@ export const productRules: Rules<"matmul" | "linear"> = {
       ctx.save(a, b);
       return matmul(a, b);
     },
-    backward(g, _p, ctx) {
+    backward(g, _p, ctx, fold) {
       const [a, b] = ctx.saved;
+      const batch = g.rank === 3 ? g.shape[0] : 1;
+      const [maskA = null, maskB = null] = fold.masks;
       return [
-        ctx.needsGrad[0] ? reduceBatch(productTransposed(g, b, "right"), a.shape) : null,
-        ctx.needsGrad[1] ? reduceBatch(productTransposed(a, g, "left"), b.shape) : null,
+        ctx.needsGrad[0]
+          ? operandGrad(a.shape, batch, maskA, (m) => productTransposed(g, b, "right", m))
+          : null,
+        ctx.needsGrad[1]
+          ? operandGrad(b.shape, batch, maskB, (m) => productTransposed(a, g, "left", m))
+          : null,
       ];
     },
+    reluFusion: { foldsInto: [0, 1] },
   },
   linear: {
     forward([x, w, bias], { relu }, ctx) {
@@ -96,18 +122,24 @@ export const productRules: Rules<"matmul" | "linear"> = {
       ctx.save(x, w, out);
       return out;
     },
-    backward(g, { relu }, ctx) {
+    backward(g, { relu }, ctx, fold) {
       const [x, w, out] = ctx.saved;
-      const gz = relu ? binary(g, out, "reluMask") : g.alias();
-      const grads = [
-        ctx.needsGrad[0] ? matmul(gz, w) : null,
-        ctx.needsGrad[1] ? productTransposed(gz, x, "left") : null,
-      ];
-      // The bias is 1-D with one entry per output, so the column sums have its shape.
-      if (ctx.inputs.length === 3) {
-        grads.push(ctx.needsGrad[2] ? reduce(gz, "sum", [0], false) : null);
+      const gz = relu && !fold.gradMasked ? binary(g, out, "reluMask") : g.alias();
+      const [, needW, needB = false] = ctx.needsGrad;
+      const grads: Grads = [ctx.needsGrad[0] ? matmul(gz, w, { mask: fold.masks[0] }) : null];
+      if (needW && needB) {
+        // gzᵀ·x and the row sums of gzᵀ (the bias gradient) from one product.
+        const gzT = transposed(gz);
+        const { out: gradW, rowSums: gradB } = matmulRowSums(gzT, x);
+        grads.push(gradW, gradB);
+        gzT.dispose();
+      } else {
+        grads.push(needW ? productTransposed(gz, x, "left") : null);
+        // The bias is 1-D with one entry per output, so the column sums have its shape.
+        if (ctx.inputs.length === 3) grads.push(needB ? reduce(gz, "sum", [0], false) : null);
       }
       return freeing([gz], grads);
     },
+    reluFusion: { output: ({ relu }, ctx) => relu ? ctx.saved[2] : null, foldsInto: [0] },
   },
 };

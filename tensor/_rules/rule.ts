@@ -10,7 +10,7 @@
 import type { Device } from "../../kernels/device.ts";
 import type { Described, RawTensor } from "../_core.ts";
 import type { Conv2dGeometry, LrnParams, Pool2dGeometry } from "../_primitives_cnn.ts";
-import type { StagingFor } from "../_primitives.ts";
+import type { DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -49,6 +49,8 @@ export interface OpParams {
   conv2d: { geometry: Conv2dGeometry; outH: number; outW: number; relu: boolean };
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   lrn: { params: LrnParams };
+  // Dropout: the mask's draw (drop probability, stream position, place in a wider draw).
+  dropout: { p: number; stream: RandomStream; block?: DropoutBlock };
   // Devices.
   to: { device: Device };
   transfer: { state: TransferState };
@@ -116,6 +118,45 @@ export class Context {
   }
 }
 
+/**
+ * How a rule takes part in folding a ReLU's mask into the backward of the op that consumes the
+ * ReLU's output, so that `g · (y > 0)` costs no pass over memory of its own (see
+ * `_autograd.ts` for when the walk folds). A rule may be either side, or both.
+ */
+export interface ReluFusion<K extends Op> {
+  /**
+   * Producer side: the op's output is `max(·, 0)` of what its backward differentiates (relu,
+   * and conv2d or linear with `relu`). Returns that output, saved by the forward, to serve as
+   * the mask operand; null where these params apply no ReLU. A backward told `gradMasked`
+   * must then skip its own mask.
+   */
+  readonly output?: (params: OpParams[K], ctx: Context) => RawTensor | null;
+  /**
+   * With `output`: the op keeps the sign of its one input where it keeps the element, and
+   * zeroes the rest (dropout: `x · m`, `m ≥ 0`), so its output is positive exactly where the
+   * input is and the element is kept. On a ReLU's output that has no other use, the op's output
+   * then serves as a ReLU's too: a gradient masked by the output's mask, sent back through the
+   * op, comes out masked by the input's, and the ReLU before it skips its mask as well.
+   */
+  readonly keepsSign?: boolean;
+  /**
+   * Consumer side: the inputs whose gradients the backward can return already multiplied by
+   * the ReLU mask of a tensor it is given (`MaskFold.masks`), inside a kernel it runs anyway.
+   */
+  readonly foldsInto?: readonly number[];
+}
+
+/** What the backward walk tells a backward about ReLU masks. */
+export interface MaskFold {
+  /** The output's gradient is already multiplied by this op's ReLU mask. */
+  readonly gradMasked: boolean;
+  /**
+   * Per input, a ReLU's output (the input itself) whose mask the input's gradient must be
+   * multiplied by, or null: only inputs the rule's `foldsInto` lists get one.
+   */
+  readonly masks: readonly (RawTensor | null)[];
+}
+
 /** The forward and backward of one op, over raw tensors. */
 export interface Rule<K extends Op> {
   /** Computes a new output from the inputs (which it must not dispose). */
@@ -124,8 +165,18 @@ export interface Rule<K extends Op> {
     params: OpParams[K],
     ctx: Context,
   ): K extends AsyncOp ? Promise<RawTensor> : RawTensor;
-  /** Maps the output's gradient (not to be disposed) to new gradients of the inputs. */
-  backward(grad: RawTensor, params: OpParams[K], ctx: Context): Grads | Promise<Grads>;
+  /**
+   * Maps the output's gradient (not to be disposed) to new gradients of the inputs. `fold`
+   * matters only to a rule with {@link Rule.reluFusion}: the walk sets nothing it does not offer.
+   */
+  backward(
+    grad: RawTensor,
+    params: OpParams[K],
+    ctx: Context,
+    fold: MaskFold,
+  ): Grads | Promise<Grads>;
+  /** Whether and how the op folds ReLU masks (none when absent). */
+  readonly reluFusion?: ReluFusion<K>;
 }
 
 /** A table of rules for the ops in `K`. */

@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { writeFileAtomic } from "../../nn/_atomic.ts";
+import { plural } from "../_format.ts";
 import { latestCheckpoint } from "../checkpoint.ts";
 import { readMetrics } from "../run_log.ts";
 import { type Arm, type Claim, type ClaimId, CLAIMS, type RunRecord } from "./claims.ts";
@@ -191,7 +192,9 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       if (outcome.interrupted) return { result: null, trained, kept, reused };
       const rows = await readMetrics(runDir, { upToEpoch: epochs });
       if (rows.length < epochs) {
-        throw new Error(`${runDir}: the run ended after ${rows.length} of ${epochs} epochs`);
+        throw new Error(
+          `${runDir}: the run ended after ${rows.length} of ${plural(epochs, "epoch")}`,
+        );
       }
       await writeFileAtomic(
         join(runDir, FINAL_JSON),
