@@ -22,6 +22,15 @@
  * larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's 128 MiB) is
  * split into binding windows, each a segment of its own.
  *
+ * Why bindings per parameter and not an arena (one buffer holding every weight, one every
+ * velocity, one every gradient, bound once): in an arena each parameter would become a view at
+ * an offset, which the other kernels bind from offset 0 (the tensor layer would copy it before
+ * each use), and the gradients, which backward makes as fresh buffers, would need a copy into
+ * the gradient arena: a pass over memory more than the dispatches it saves. Binding each
+ * parameter's own buffers leaves storage, `Tensor.assign`, state dicts, checkpoints and the
+ * two-device placement as they were; a parameter that is frozen (no gradient) or added later
+ * only changes the segment table (and, if the count of segments is new, compiles one pipeline).
+ *
  * @module
  */
 
@@ -95,10 +104,10 @@ export interface SgdUpdateOptions {
 export const MAX_SEGMENTS_PER_DISPATCH = 64;
 
 /**
- * Segments a dispatch covers on a software adapter. Lavapipe runs every case of the shader's
- * `switch` masked, even on a value uniform across the workgroup, so a dispatch costs more per
- * element the more segments it covers; against what a dispatch costs on its own there, two a
- * dispatch measured fastest (bench/RESULTS.md).
+ * Segments a dispatch covers on a software adapter. On lavapipe a dispatch costs more per
+ * element the more cases the shader's `switch` has, though a workgroup takes one (as if every
+ * case ran, masked): ten segments a dispatch measured about twice the per-parameter kernels,
+ * two about the same as them with half the dispatches (bench/RESULTS.md).
  */
 export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
 
@@ -212,8 +221,8 @@ ${searchSteps(segments)}
   let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
-  // Only the loads and stores are chosen by segment, the rule is written once: lavapipe runs
-  // every case of a switch, masked, even on a value that is uniform across the workgroup.
+  // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
+  // every case costs, though the segment is uniform across the workgroup.
   var wi: vec4f;
   var vi: vec4f;
   var gi: vec4f;
