@@ -20,7 +20,15 @@ import {
   pool2dOutputSize,
 } from "../kernels/max_pool2d.ts";
 import { tileFits } from "../kernels/_gemm.ts";
-import { matmul, type MatmulTile, MID_TILE, SKINNY_TILE, SMALL_TILE } from "../kernels/matmul.ts";
+import {
+  GPU_SKINNY_TILE,
+  GPU_TILES,
+  matmul,
+  type MatmulTile,
+  MID_TILE,
+  SKINNY_TILE,
+  SMALL_TILE,
+} from "../kernels/matmul.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
 import * as ref from "./_reference.ts";
 import { geometry } from "./_conv_geometry.ts";
@@ -165,7 +173,7 @@ Deno.test("ReLU-mask epilogues", async (t) => {
     const algorithms: ConvAlgorithm[] = [
       { kind: "direct" },
       { kind: "gemm", tile: CONV_SMALL_TILE },
-      ...CONV_GPU_TILES.filter((tile) => tileFits(tile, device.limits)).slice(-1)
+      ...CONV_GPU_TILES.filter((tile) => tileFits(tile, device.limits))
         .map((tile): ConvAlgorithm => ({ kind: "gemm", tile })),
       { kind: "winograd" },
     ];
@@ -234,6 +242,15 @@ Deno.test("ReLU-mask epilogues", async (t) => {
       [7, 33, 5, SMALL_TILE, {}],
       [33, 8, 7, SMALL_TILE, {}],
       [33, 65, 17, MID_TILE, {}],
+      // The GPU tiles: scalar rows (the skinny one), 4×4, 8×4 and 8×8 register blocks.
+      [3, 33, 7, GPU_SKINNY_TILE, {}],
+      ...GPU_TILES.map((tile): [number, number, number, MatmulTile, object] => [
+        129,
+        33,
+        9,
+        tile,
+        {},
+      ]),
       [9, 12, 130, SMALL_TILE, { splits: 3 }],
       [5, 7, 33, SMALL_TILE, { splits: 2 }],
       [6, 8, 40, SMALL_TILE, { window: true }],
