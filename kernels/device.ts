@@ -219,6 +219,14 @@ export class Device {
     return this.gpu.features.has("timestamp-query");
   }
 
+  /**
+   * Whether the device runs WGSL subgroup operations (the register GEMM of software adapters
+   * broadcasts operands between the lanes of a subgroup).
+   */
+  get hasSubgroups(): boolean {
+    return this.gpu.features.has("subgroups" as GPUFeatureName);
+  }
+
   /** The names of the dispatches that compiled each pipeline so far, in order. */
   compiledKernels(): readonly string[] {
     return this.#cache.compiled;
