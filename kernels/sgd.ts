@@ -379,6 +379,7 @@ function dispatchSgd(
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
   for (const p of parameters) checkParameter(device, p);
+  checkDistinct(parameters);
   const dispatches = plan(device, parameters, options);
   dispatches.forEach((segments, d) => {
     const bindings: Binding[] = [];
@@ -423,6 +424,25 @@ function checkParameter(device: Device, p: SgdParameter): void {
       );
     }
   }
+}
+
+/**
+ * Throws when a buffer that a dispatch writes (a weight or a velocity) is given twice, or is
+ * also a gradient: the updates would race, and WebGPU forbids the aliasing.
+ */
+function checkDistinct(parameters: readonly SgdParameter[]): void {
+  const written = new Map<GpuBuffer, string>();
+  parameters.forEach((p, k) => {
+    for (const [name, b] of [["weight", p.weight], ["velocity", p.velocity]] as const) {
+      const other = written.get(b);
+      if (other) throw new Error(`sgd: the ${name} of parameter ${k} is also the ${other}`);
+      written.set(b, `${name} of parameter ${k}`);
+    }
+  });
+  parameters.forEach((p, k) => {
+    const other = written.get(p.grad);
+    if (other) throw new Error(`sgd: the gradient of parameter ${k} is also the ${other}`);
+  });
 }
 
 /** The segments of each dispatch: every parameter's binding windows, packed in order. */
