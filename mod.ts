@@ -80,8 +80,19 @@ export {
   tensor,
   zeros,
 } from "./tensor/creation.ts";
-export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
-export { Generator, type GeneratorState, globalGenerator, manualSeed } from "./tensor/random.ts";
+export {
+  linkReplicas,
+  transfer,
+  TransferChannel,
+  type TransferOptions,
+} from "./tensor/transfer.ts";
+export {
+  Generator,
+  type GeneratorState,
+  globalGenerator,
+  manualSeed,
+  type RandomStream,
+} from "./tensor/random.ts";
 export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
@@ -95,6 +106,11 @@ export {
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
-export { type SgdFormulation, type SgdHyperparameters, type SgdSlot } from "./tensor/fused_sgd.ts";
-export { sgdCheck, sgdUpdate } from "./tensor/fused_sgd.ts";
+export {
+  type SgdFormulation,
+  type SgdHyperparameters,
+  type SgdParamUpdate,
+  type SgdSlot,
+} from "./tensor/fused_sgd.ts";
+export { sgdCheck, sgdCheckAll, sgdUpdate, sgdUpdateAll } from "./tensor/fused_sgd.ts";
 export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";

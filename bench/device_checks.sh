@@ -13,7 +13,13 @@
 #      own defaults, in the same run (per-layer times and full training images/s);
 #   5. layers: our per-layer table (bench/mod.ts, no peers);
 #   6. equivalence: one device and two compute the same function.
+# The autotuner's candidates include every variant: the GEMM core's tiles and split-K, the direct
+# kernels, Winograd F(2×2, 3×3) (conv3–5) and F(2×2, 5×5) (conv2), and the 1×1 GEMM.
+#
+# TINY=1 runs every step at toy sizes (the scaled net, batch 2–4, a few steps) to check the
+# script end to end on lavapipe before spending device time: `TINY=1 bash bench/device_checks.sh`.
 set -uo pipefail
+TINY=${TINY:-0}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export NO_COLOR=1
@@ -26,15 +32,27 @@ step() { # name, seconds, command...
   echo "$name: exit $rc in $((SECONDS - t0)) s" | tee -a "$OUT/summary.txt"
   tail -n 30 "$OUT/$name.log"
 }
-# Tests force each variant; tuning stays off there (as in `deno task test`).
-step tests 75 env ALEXNET_AUTOTUNE=0 deno test -A --no-check tests/kernel_conv2d_test.ts \
-  tests/kernel_matmul_test.ts tests/kernel_autotune_test.ts tests/kernel_pipelines_test.ts \
-  tests/train_profile_test.ts
-step profile 120 deno run -A bench/profile.ts --model full --batch 128 --out "$OUT/profile.json"
-step train1 60 deno run -A bench/alexnet_train.ts --batch 128 --steps 100 --out "$OUT/train1.json"
-step torch 75 python3 bench/torch_compare.py "$OUT/torch.json" 128
-step layers 50 deno run -A bench/mod.ts --only layers --out "$OUT/bench.json"
-step equivalence 30 deno run -A bench/alexnet_equivalence.ts --batch 8
+if [ "$TINY" = 1 ]; then
+  command -v deno >/dev/null || PATH="$PWD/node_modules/.bin:$PATH"
+  step tests 300 env ALEXNET_AUTOTUNE=0 deno test -A --no-check tests/kernel_autotune_test.ts
+  step profile 300 deno run -A bench/profile.ts --model small --batch 4 --out "$OUT/profile.json"
+  step train1 300 deno run -A bench/alexnet_train.ts --batch 2 --steps 2 --warmup 1 \
+    --out "$OUT/train1.json"
+  step torch 60 python3 bench/torch_compare.py "$OUT/torch.json" 2
+  step layers 600 deno run -A bench/mod.ts --only layers --batch 2 --out "$OUT/bench.json"
+  step equivalence 300 deno run -A bench/alexnet_equivalence.ts --batch 2
+else
+  # Tests force each variant; tuning stays off there (as in `deno task test`).
+  step tests 75 env ALEXNET_AUTOTUNE=0 deno test -A --no-check tests/kernel_conv2d_test.ts \
+    tests/kernel_matmul_test.ts tests/kernel_autotune_test.ts tests/kernel_pipelines_test.ts \
+    tests/train_profile_test.ts
+  step profile 120 deno run -A bench/profile.ts --model full --batch 128 --out "$OUT/profile.json"
+  step train1 60 deno run -A bench/alexnet_train.ts --batch 128 --steps 100 \
+    --out "$OUT/train1.json"
+  step torch 75 python3 bench/torch_compare.py "$OUT/torch.json" 128
+  step layers 50 deno run -A bench/mod.ts --only layers --out "$OUT/bench.json"
+  step equivalence 30 deno run -A bench/alexnet_equivalence.ts --batch 8
+fi
 echo
 echo "autotuner choices ($ALEXNET_AUTOTUNE_CACHE):"
 cat "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo "(none saved)"

@@ -3,7 +3,7 @@
  * (TensorFlow.js WebGPU and jax-js) on the same adapter. Prints tables and writes a JSON file
  * under `bench/results/`. Batch: 128 on a hardware GPU; 2 on a software adapter (lavapipe),
  * where the full batch would take hours. `--batch N` overrides, `--no-peers` skips the peers.
- * `--profile` instead times one real training step kernel by kernel (bench/profile.ts; with
+ * `--ops a,b` keeps the peer ops whose names contain one of the words. `--profile` instead times one real training step kernel by kernel (bench/profile.ts; with
  * `--model full|small`, `--no-autotune`).
  *
  * @module
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     batch: { type: "string" },
     "no-peers": { type: "boolean", default: false },
     "only": { type: "string" },
+    ops: { type: "string" },
     out: { type: "string" },
     profile: { type: "boolean", default: false },
     model: { type: "string" },
@@ -86,10 +87,11 @@ if (only.includes("layers")) {
 }
 
 if (only.includes("peers") && !values["no-peers"]) {
+  const wanted = values.ops?.split(",");
   const ops: PeerOp[] = [
     ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
     ...extraOps(batch),
-  ];
+  ].filter((op) => !wanted || wanted.some((w) => op.name.includes(w)));
   const runs = 3;
   const timings = {
     ours: await benchPeer(oursRunner(device), ops, runs),

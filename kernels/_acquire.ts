@@ -88,9 +88,15 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
   const requiredLimits: Record<string, number> = {};
   for (const name of want) requiredLimits[name] = adapter.limits[name];
   // Features the kernels use where the adapter has them: GPU timestamps for the profiler
-  // and the autotuner.
-  const requiredFeatures = (["timestamp-query"] as const).filter((f) => adapter.features.has(f));
-  const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  // and the autotuner. Subgroups are asked for even where unlisted (Deno's lavapipe grants
+  // them without listing them); a device that refuses them is requested without.
+  const requiredFeatures: GPUFeatureName[] = (["timestamp-query"] as const)
+    .filter((f) => adapter.features.has(f));
+  const subgroups = "subgroups" as GPUFeatureName;
+  const gpu = await adapter.requestDevice({
+    requiredLimits,
+    requiredFeatures: [...requiredFeatures, subgroups],
+  }).catch(() => adapter.requestDevice({ requiredLimits, requiredFeatures }));
   const l = gpu.limits;
   const limits: DeviceLimits = {
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

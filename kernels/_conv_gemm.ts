@@ -16,12 +16,21 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import {
+  gemmGrid,
+  type GemmTile,
+  gemmTile,
+  gemmWgsl,
+  subgroupTile,
+  tileFits,
+  tileName,
+} from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import { winogradApplies } from "./_winograd.ts";
+import { pointwiseApplies } from "./_pointwise.ts";
 
 /** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
 export interface ConvGemm {
@@ -136,7 +145,7 @@ function sizeUniforms(
 
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {
-  if (!tileFits(v.tile, device.limits)) {
+  if (!tileFits(v.tile, device.limits) || (v.tile.lanes && !device.hasSubgroups)) {
     throw new RangeError(`${what}: GEMM tile ${JSON.stringify(v.tile)} does not fit this device`);
   }
   if (v.splits !== undefined && !(Number.isInteger(v.splits) && v.splits >= 1)) {
@@ -477,13 +486,15 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
 }
 
 /**
- * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, or (3×3
- * stride 1, forward and input gradient) Winograd F(2×2, 3×3) around batched GEMMs.
+ * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, (3×3
+ * or 5×5 stride 1, forward and input gradient) Winograd F(2×2, r×r) around batched GEMMs, or (1×1,
+ * stride 1, no padding, one group) a plain batched matmul (`_pointwise.ts`).
  */
 export type ConvAlgorithm =
   | { kind: "direct" }
   | ({ kind: "gemm" } & ConvGemm)
-  | { kind: "winograd"; tile?: GemmTile };
+  | { kind: "winograd"; tile?: GemmTile }
+  | { kind: "pointwise"; tile?: GemmTile };
 
 /** The three passes of a convolution that have candidates. */
 export type ConvPass = "forward" | "gradInput" | "gradWeight";
@@ -495,8 +506,14 @@ export const CONV_GPU_TILES: readonly GemmTile[] = [
   gemmTile(64, 64, 16, 4, 4),
 ];
 
+/** The register-GEMM tiles (software adapters with subgroups): 32 × 32 and 16 × 64. */
+export const CONV_SUBGROUP_TILES: readonly GemmTile[] = [subgroupTile(32, 4), subgroupTile(16, 8)];
+
 /** A small tile of the core, for software adapters and small problems. */
 export const CONV_SMALL_TILE: GemmTile = gemmTile(32, 32, 4, 4, 4);
+
+/** Work per sample from which Winograd is the default on software adapters (see below). */
+const WINOGRAD_SOFTWARE_FLOPS = 30e6;
 
 /** Workgroups a GPU wants in flight before split-K stops paying. */
 const GPU_FILL = 256;
@@ -504,13 +521,16 @@ const GPU_FILL = 256;
 /** The name of an algorithm, as the profiler, the bench and the autotuner's cache show it. */
 export function algorithmName(a: ConvAlgorithm): string {
   if (a.kind === "direct") return "direct";
-  if (a.kind === "winograd") return `winograd${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+  if (a.kind === "winograd" || a.kind === "pointwise") {
+    return `${a.kind}${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+  }
   return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
 }
 
 /**
- * The candidates of a pass, the deterministic default first: on software adapters the direct
- * kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
+ * The candidates of a pass, the deterministic default first: on software adapters Winograd
+ * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), else the
+ * direct kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
  * gradient, to fill the device), except the input gradient of a strided convolution, where
  * the GEMM would spend stride² of its work on zeros.
  */
@@ -543,12 +563,24 @@ export function convCandidates(
   const strided = pass === "gradInput" && (g.strideH > 1 || g.strideW > 1);
   let list: ConvAlgorithm[];
   if (device.isSoftware || !rule) {
-    list = [direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
+    const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
+    list = [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
   } else {
     const others = fit.filter((t) => t !== rule).map(gemm);
     list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];
   }
-  if (pass !== "gradWeight" && winogradApplies(g, pass)) list.push({ kind: "winograd" });
+  // Winograd and the 1×1 GEMM over NCHW run their products on matmul: on software adapters
+  // with subgroups (the register GEMM) they ran 1.6–3× faster than the direct kernel
+  // (bench/RESULTS.md), so they come first there. Winograd's four dispatches pay from about
+  // 30 MFLOP per sample (a 5×5 layer of 35 MFLOP per sample broke even, conv2–5's 75–450 ran
+  // 1.6–2× faster); judged per sample, so a new batch size never switches the algorithm.
+  const registerGemm = device.isSoftware && device.hasSubgroups;
+  const perSample = 2 * g.outChannels * g.outH * g.outW * g.wk;
+  const add = (a: ConvAlgorithm, first: boolean) => (first ? list.unshift(a) : list.push(a));
+  if (pass !== "gradWeight" && winogradApplies(g, pass)) {
+    add({ kind: "winograd" }, registerGemm && perSample >= WINOGRAD_SOFTWARE_FLOPS);
+  }
+  if (pointwiseApplies(g)) add({ kind: "pointwise" }, registerGemm);
   // Split-K alternatives of the weight gradient: none, and the default's.
   if (pass === "gradWeight") {
     list = list.flatMap((a) =>

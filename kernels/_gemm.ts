@@ -27,6 +27,12 @@ export interface GemmTile {
   readonly rowsPerThread: number;
   /** Output columns per invocation; a multiple of 4 (the accumulators are vec4). */
   readonly colsPerThread: number;
+  /**
+   * Set: the register GEMM of {@link subgroupGemmWgsl} instead of workgroup memory. One
+   * workgroup is `lanes` invocations of one subgroup; each owns `colsPerThread` columns and all
+   * `tileM` rows, whose A values the lanes load `lanes` at a time and broadcast.
+   */
+  readonly lanes?: number;
 }
 
 /** A {@link GemmTile} from its five numbers. */
@@ -40,8 +46,27 @@ export function gemmTile(
   return { tileM, tileN, tileK, rowsPerThread: rows, colsPerThread: cols };
 }
 
-/** A short name of a tile, as the profiler and the autotuner show it: `128×128×8/8×8`. */
+/**
+ * A register-GEMM tile (see {@link GemmTile.lanes}): `rows` × `lanes`·`cols` outputs per
+ * subgroup of `lanes` invocations, K in steps of 4.
+ */
+export function subgroupTile(rows: number, cols: number, lanes = 8): GemmTile {
+  return {
+    tileM: rows,
+    tileN: lanes * cols,
+    tileK: 4,
+    rowsPerThread: rows,
+    colsPerThread: cols,
+    lanes,
+  };
+}
+
+/**
+ * A short name of a tile, as the profiler and the autotuner show it: `128×128×8/8×8`, or
+ * `16×64 sg8` for a register-GEMM tile.
+ */
 export function tileName(t: GemmTile): string {
+  if (t.lanes) return `${t.tileM}×${t.tileN} sg${t.lanes}`;
   return `${t.tileM}×${t.tileN}×${t.tileK}/${t.rowsPerThread}×${t.colsPerThread}`;
 }
 
@@ -52,7 +77,7 @@ export function tileThreads(t: GemmTile): number {
 
 /** Bytes of workgroup memory a tile stages (both operands, two buffers). */
 export function tileSharedBytes(t: GemmTile): number {
-  return 2 * (t.tileM + t.tileN) * t.tileK * 4;
+  return t.lanes ? 0 : 2 * (t.tileM + t.tileN) * t.tileK * 4;
 }
 
 /** Whether `t` is well formed and fits a device's workgroup limits. */
@@ -60,6 +85,12 @@ export function tileFits(
   t: GemmTile,
   limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number },
 ): boolean {
+  if (t.lanes) {
+    return Number.isInteger(t.lanes) && t.lanes >= 1 && t.tileM % t.lanes === 0 &&
+      t.rowsPerThread === t.tileM && t.colsPerThread % 4 === 0 && t.colsPerThread >= 4 &&
+      t.tileN === t.lanes * t.colsPerThread && t.tileK === 4 &&
+      t.lanes <= limits.maxComputeInvocationsPerWorkgroup;
+  }
   const wy = t.tileM / t.rowsPerThread, wx = t.tileN / t.colsPerThread;
   return Number.isInteger(wx) && Number.isInteger(wy) && wx * wy >= 1 &&
     t.colsPerThread % 4 === 0 && t.tileK % 4 === 0 &&
@@ -145,11 +176,44 @@ export function gemmGrid(
 }
 
 /**
+ * The entry point's head both generators share: the flat workgroup index (an early return past
+ * the grid, per workgroup, so barriers stay in uniform control flow), the tile's corner m0, n0,
+ * the batch index p, the split s and its K range [kBegin, kEnd). `index` completes the third
+ * builtin parameter (`builtin name) variable`).
+ */
+function gridHead(
+  S: GemmSpec["sizes"],
+  tileM: number,
+  tileN: number,
+  workgroupSize: number,
+  index: string,
+): string[] {
+  return [
+    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
+    `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
+    `}`,
+    `@compute @workgroup_size(${workgroupSize})`,
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,`,
+    `        @builtin(${index}: u32) {`,
+    `  let flat = flatWorkgroup(wid, nwg);`,
+    `  if (flat >= ${S.workgroups}) { return; }`,
+    `  let n0 = (flat % ${S.tilesN}) * ${tileN}u;`,
+    `  let m0 = ((flat / ${S.tilesN}) % ${S.tilesM}) * ${tileM}u;`,
+    `  let rest = flat / (${S.tilesN} * ${S.tilesM});`,
+    `  let p = rest % ${S.batch};`,
+    `  let s = rest / ${S.batch};`,
+    `  let kBegin = s * ${S.kPerSplit};`,
+    `  let kEnd = min(${S.k}, kBegin + ${S.kPerSplit});`,
+  ];
+}
+
+/**
  * The WGSL of a GEMM dispatch. The loop keeps one workgroup barrier per K slice: slice t is read
  * from buffer t mod 2 while slice t + 1, fetched into registers before the product, is written
  * to the other buffer, which nobody reads until after the barrier.
  */
 export function gemmWgsl(spec: GemmSpec): string {
+  if (spec.tile.lanes) return subgroupGemmWgsl(spec);
   const { tileM: TM, tileN: TN, tileK: TK, rowsPerThread: RM, colsPerThread: RN } = spec.tile;
   const { sizes: S } = spec;
   const wx = TN / RN, wy = TM / RM, threads = wx * wy;
@@ -232,22 +296,7 @@ export function gemmWgsl(spec: GemmSpec): string {
   L.push(
     `var<workgroup> As: array<${aVec ? "vec4f" : "f32"}, ${2 * aSize}>;`,
     `var<workgroup> Bs: array<vec4f, ${2 * bSize}>;`,
-    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 {`,
-    `  return wid.x + wid.y * nwg.x + wid.z * nwg.x * nwg.y;`,
-    `}`,
-    `@compute @workgroup_size(${threads})`,
-    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,`,
-    `        @builtin(local_invocation_index) lid: u32) {`,
-    // Per workgroup, so the early return keeps the barriers below in uniform control flow.
-    `  let flat = flatWorkgroup(wid, nwg);`,
-    `  if (flat >= ${S.workgroups}) { return; }`,
-    `  let n0 = (flat % ${S.tilesN}) * ${TN}u;`,
-    `  let m0 = ((flat / ${S.tilesN}) % ${S.tilesM}) * ${TM}u;`,
-    `  let rest = flat / (${S.tilesN} * ${S.tilesM});`,
-    `  let p = rest % ${S.batch};`,
-    `  let s = rest / ${S.batch};`,
-    `  let kBegin = s * ${S.kPerSplit};`,
-    `  let kEnd = min(${S.k}, kBegin + ${S.kPerSplit});`,
+    ...gridHead(S, TM, TN, threads, "local_invocation_index) lid"),
     `  let tx = lid % ${wx}u;`,
     `  let ty = lid / ${wx}u;`,
   );
@@ -325,6 +374,134 @@ export function gemmWgsl(spec: GemmSpec): string {
       L.push(`  }`);
     }
     L.push(`  }`, `  }`);
+  }
+  L.push(`}`);
+  return spec.declarations() + "\n" + L.join("\n") + "\n";
+}
+
+/**
+ * The register GEMM for software adapters (lavapipe), where every load from storage or
+ * workgroup memory is a loop over the SIMD lanes (tens of cycles per lane and component) while
+ * a multiply-add costs about one, and a workgroup barrier switches between every invocation.
+ * So: no workgroup memory and no barrier. A workgroup is one subgroup of `lanes` invocations;
+ * lane l owns columns n0 + 4·(l + lanes·j) … + 3 and every one of the tile's rows. Per step of
+ * 4 along K, lane l loads the A values of rows m0 + l + lanes·i only, and the lanes share them
+ * with `subgroupBroadcast` (an extract and a splat on a SIMD CPU): each A value is loaded once
+ * per subgroup instead of once per lane. A tile of 16 rows × 8 columns does 512 multiply-adds
+ * per lane for 10 vec4 loads (the workgroup-memory core's 8×8 blocks: 64 for 4 loads plus the
+ * staging). A lane is its subgroup invocation id: correct wherever the `lanes` invocations of
+ * a workgroup form one subgroup (a workgroup smaller than the subgroup size fills part of one;
+ * subgroups of fewer than `lanes` would break it, so only software adapters, whose subgroups
+ * are their 8 or 16 SIMD lanes, use it by default).
+ *
+ * A's loader is read as vec4 only along K; B's along either dimension.
+ */
+export function subgroupGemmWgsl(spec: GemmSpec): string {
+  const { tileM: R, colsPerThread: RN } = spec.tile, lanes = spec.tile.lanes!;
+  const { sizes: S, a, b } = spec;
+  if (a.vec4 && !a.kContig) throw new RangeError("register GEMM: A is read as vec4 along K only");
+  const groups = R / lanes, cv = RN / 4, TN = lanes * RN;
+  const L = gridHead(S, R, TN, lanes, "subgroup_invocation_id) lane");
+  const zero = "vec4f(0.0)";
+  // A: this lane's rows, their bounds and prep values.
+  for (let i = 0; i < groups; i++) {
+    L.push(`  let ax${i} = m0 + lane + ${i * lanes}u;`, `  let aok${i} = ax${i} < ${S.m};`);
+    if (a.prep) L.push(`  let ap${i} = ${a.prep(`ax${i}`)};`);
+  }
+  // B: this lane's columns (a vec4 unit along N, else each column on its own).
+  const bCols = b.vec4 && !b.kContig ? [""] : ["_0", "_1", "_2", "_3"];
+  for (let j = 0; j < cv; j++) {
+    L.push(`  let bx${j} = n0 + (lane + ${j * lanes}u) * 4u;`);
+    bCols.forEach((c, ci) => {
+      if (c) L.push(`  let bx${j}${c} = bx${j} + ${ci}u;`);
+      L.push(`  let bok${j}${c} = bx${j}${c} < ${S.n};`);
+      if (b.prep) L.push(`  let bp${j}${c} = ${b.prep(`bx${j}${c}`)};`);
+    });
+  }
+  for (let r = 0; r < R; r++) {
+    for (let j = 0; j < cv; j++) L.push(`  var c${r}_${j} = ${zero};`);
+  }
+  // Row sums of A: each lane adds up the rows it loads, in the first column tile only.
+  const rowSums = spec.rowSum !== undefined;
+  if (rowSums) L.push(`  let sumRows = n0 == 0u;`);
+  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = 0.0;`);
+  L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
+  for (let i = 0; i < groups; i++) {
+    const ap = a.prep ? `ap${i}` : "";
+    L.push(`    var av${i} = ${zero};`);
+    if (a.vec4) {
+      L.push(`    if (aok${i}) { av${i} = ${a.load(`ax${i}`, "k0", ap)}; }`);
+    } else {
+      L.push(`    if (aok${i}) {`);
+      for (let kk = 0; kk < 4; kk++) {
+        const k = `k0 + ${kk}u`;
+        L.push(`      if (${k} < kEnd) { av${i}[${kk}] = ${a.load(`ax${i}`, k, ap)}; }`);
+      }
+      L.push(`    }`);
+    }
+  }
+  for (let i = 0; rowSums && i < groups; i++) {
+    L.push(
+      `    if (sumRows) { ${[0, 1, 2, 3].map((kk) => `rs${i} += av${i}[${kk}];`).join(" ")} }`,
+    );
+  }
+  for (let j = 0; j < cv; j++) {
+    for (let kk = 0; kk < 4; kk++) L.push(`    var b${kk}_${j} = ${zero};`);
+    const bp = (c: string) => (b.prep ? `bp${j}${c}` : "");
+    if (b.vec4 && !b.kContig) {
+      for (let kk = 0; kk < 4; kk++) {
+        const k = `k0 + ${kk}u`;
+        L.push(`    if (bok${j} && ${k} < kEnd) { b${kk}_${j} = ${b.load(`bx${j}`, k, bp(""))}; }`);
+      }
+    } else if (b.vec4) {
+      // Four columns' vec4s along K, transposed in registers.
+      bCols.forEach((c, ci) => {
+        L.push(`    var bv${j}${c} = ${zero};`);
+        L.push(`    if (bok${j}${c}) { bv${j}${c} = ${b.load(`bx${j}${c}`, "k0", bp(c))}; }`);
+        for (let kk = 0; kk < 4; kk++) L.push(`    b${kk}_${j}[${ci}] = bv${j}${c}[${kk}];`);
+      });
+    } else {
+      bCols.forEach((c, ci) => {
+        L.push(`    if (bok${j}${c}) {`);
+        for (let kk = 0; kk < 4; kk++) {
+          const k = `k0 + ${kk}u`;
+          L.push(
+            `      if (${k} < kEnd) { b${kk}_${j}[${ci}] = ${b.load(`bx${j}${c}`, k, bp(c))}; }`,
+          );
+        }
+        L.push(`    }`);
+      });
+    }
+  }
+  for (let i = 0; i < groups; i++) {
+    for (let l = 0; l < lanes; l++) {
+      const r = i * lanes + l;
+      L.push(`    let a${r} = subgroupBroadcast(av${i}, ${l}u);`);
+      for (let kk = 0; kk < 4; kk++) {
+        for (let j = 0; j < cv; j++) {
+          L.push(`    c${r}_${j} = fma(vec4f(a${r}[${kk}]), b${kk}_${j}, c${r}_${j});`);
+        }
+      }
+    }
+  }
+  L.push(`  }`);
+  for (let i = 0; rowSums && i < groups; i++) {
+    L.push(`  if (sumRows && aok${i}) { ${spec.rowSum!(`ax${i}`, `rs${i}`)} }`);
+  }
+  for (let r = 0; r < R; r++) {
+    L.push(`  if (m0 + ${r}u < ${S.m}) {`, `    let gm = m0 + ${r}u;`);
+    for (let j = 0; j < cv; j++) {
+      L.push(`    {`, `    let gn = bx${j};`, `    let v = c${r}_${j};`);
+      if (spec.store4) {
+        L.push(`    if (gn < ${S.n}) { ${spec.store4("gm", "gn", "v")} }`);
+      } else {
+        for (let c = 0; c < 4; c++) {
+          L.push(`    if (gn + ${c}u < ${S.n}) { ${spec.store("gm", `gn + ${c}u`, `v[${c}]`)} }`);
+        }
+      }
+      L.push(`    }`);
+    }
+    L.push(`  }`);
   }
   L.push(`}`);
   return spec.declarations() + "\n" + L.join("\n") + "\n";

@@ -24,8 +24,11 @@ export interface PartialSum {
   splits: number;
   /** Add to `dst` instead of overwriting it. */
   accumulate: boolean;
-  /** A bias added to element e at index e mod `columns`. */
-  bias?: { binding: Binding; columns: number };
+  /**
+   * A bias added to element e at index e mod `columns`, or with `rows` (a bias per row of
+   * [·, rows, columns] blocks) at (e div `columns`) mod `rows`.
+   */
+  bias?: { binding: Binding; columns: number; rows?: number };
   /** max(·, 0) after the bias. */
   relu?: boolean;
   /** A ReLU's output laid out as `dst`: the sum is multiplied by its mask, last. */
@@ -37,7 +40,8 @@ export interface PartialSum {
 }
 
 /**
- * dst[e] = relu((dst[e] +) Σ_s partial[s·stride + e] (+ bias[e mod columns])), s ascending,
+ * dst[e] = relu((dst[e] +) Σ_s partial[s·stride + e] (+ bias[e mod columns], or per row)),
+ * s ascending,
  * then times the ReLU mask of `mask[e]` when one is given; the tail's values likewise
  * (accumulation only) into `tail.dst`.
  *
@@ -64,7 +68,8 @@ export function sumPartials(device: Device, p: PartialSum): void {
     columns: p.bias?.columns ?? 1,
   });
   let value = "v";
-  if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
+  if (p.bias?.rows) value = `${value} + bias[(e / ${U.columns}) % ${uf.u32("rows", p.bias.rows)}]`;
+  else if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
   if (p.relu) value = `max(${value}, 0.0)`;
   if (p.mask) value = reluMasked(value, "mask[e]");
   // The sum starts from the old value when accumulating (the order every run keeps).

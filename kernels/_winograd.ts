@@ -1,38 +1,129 @@
 /**
- * Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: each 2×2 block of outputs comes from a
- * 4×4 input tile with 16 multiplications per channel pair instead of 36,
+ * Winograd F(2×2, r×r) for square r×r stride-1 convolutions, r = 3 (conv3–conv5) or 5 (conv2):
+ * each 2×2 block of outputs comes from an n×n input tile (n = r + 1) with n² multiplications
+ * per channel pair instead of 4r² (16 instead of 36, 36 instead of 100),
  *
  *     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
  *
- * done as three transforms around 16·groups batched GEMMs on the shared core (`matmul`):
- * U[ξ, g] = (G g Gᵀ)ξ as [C/groups × O/groups], V[ξ, g] = (Bᵀ d B)ξ as [tiles × C/groups],
- * M[ξ, g] = V·U, and the output transform with bias and ReLU. The input gradient of a 3×3
- * stride-1 convolution is the same algorithm on gradOut with the kernel flipped and its channel
- * axes swapped, padded by 2 − pad.
+ * done as three transforms around n²·groups batched GEMMs on `matmul` (the shared GEMM core,
+ * or the register GEMM on software adapters): U[ξ, g] = (G g Gᵀ)ξ as [C/groups × O/groups],
+ * V[ξ, g] = (Bᵀ d B)ξ as [tiles × C/groups], M[ξ, g] = V·U, and the output transform with bias
+ * and ReLU. The input gradient of an r×r stride-1 convolution is the same algorithm on gradOut
+ * with the kernel flipped and its channel axes swapped, padded by r − 1 − pad.
  *
- * Error: the transforms use only 0, ±1 and ±½, so the extra rounding is a few additions per
- * value; tests bound it against the float64 reference (kernel_conv2d_test.ts) and bench/RESULTS.md
- * records the measured error.
+ * The matrices come from the Toom–Cook construction at the points 0, ±1 (r = 3) and 0, ±1, ±2
+ * (r = 5), plus ∞: Aᵀ evaluates the two outputs, G the kernel, Bᵀ is the inverse
+ * transposed Vandermonde matrix scaled to integers. The transforms are generated as unrolled
+ * sums of the non-zero terms.
+ *
+ * Error: F(2×2, 3×3) uses only 0, ±1 and ±½, so the extra rounding is a few additions per
+ * value; F(2×2, 5×5) has coefficients up to 5 in Bᵀ and 1/24 in G, so it rounds more.
+ * Tests bound both against the float64 reference (kernel_conv2d_test.ts) and
+ * bench/RESULTS.md records the measured error (bench/conv_error.ts).
  *
  * @module
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain, reluMasked } from "./_program.ts";
+import { f32Literal, flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 
-/** Whether Winograd F(2×2, 3×3) applies: a 3×3 kernel at stride 1 (and pad ≤ 2 for gradients). */
-export function winogradApplies(g: Resolved, pass: "forward" | "gradInput"): boolean {
-  const shape = g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1;
-  return shape && (pass === "forward" || (g.padH <= 2 && g.padW <= 2));
+/** The transforms of F(2×2, r×r): Aᵀ (2 × n), G (n × r), Bᵀ (n × n). */
+interface WinogradForm {
+  r: number;
+  n: number;
+  AT: number[][];
+  G: number[][];
+  BT: number[][];
 }
 
-/** One Winograd convolution: input [N, C, H, W] → output [N, O, H + 2p − 2, W + 2p − 2]. */
+const FORMS: Record<number, WinogradForm> = {
+  3: {
+    r: 3,
+    n: 4,
+    AT: [[1, 1, 1, 0], [0, 1, -1, 1]],
+    G: [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, -1, 0, 1]],
+  },
+  5: {
+    r: 5,
+    n: 6,
+    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]],
+    G: [
+      [1 / 4, 0, 0, 0, 0],
+      [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6],
+      [1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 6],
+      [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3],
+      [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3],
+      [0, 0, 0, 0, 1],
+    ],
+    BT: [
+      [4, 0, -5, 0, 1, 0],
+      [0, 4, 4, -1, -1, 0],
+      [0, -4, 4, 1, -1, 0],
+      [0, -2, -1, 2, 1, 0],
+      [0, 2, -1, -2, 1, 0],
+      [0, 4, 0, -5, 0, 1],
+    ],
+  },
+};
+
+/** The kernel sizes Winograd is built for. */
+export const WINOGRAD_KERNELS: readonly number[] = [3, 5];
+
+/**
+ * Whether Winograd F(2×2, r×r) applies: a square 3×3 or 5×5 kernel at stride 1 (and, for the
+ * input gradient, padding ≤ r − 1).
+ */
+export function winogradApplies(g: Resolved, pass: "forward" | "gradInput"): boolean {
+  const r = g.kernelH;
+  const shape = r === g.kernelW && r in FORMS && g.strideH === 1 && g.strideW === 1;
+  return shape && (pass === "forward" || (g.padH <= r - 1 && g.padW <= r - 1));
+}
+
+/** Why Winograd refuses a convolution (the error names the pass). */
+export const WINOGRAD_ONLY = "Winograd needs a 3×3 or 5×5 kernel at stride 1";
+
+/** WGSL of Σ c[k]·x[k] over the non-zero coefficients. */
+function combine(coefs: readonly number[], xs: readonly string[]): string {
+  const terms: string[] = [];
+  coefs.forEach((c, k) => {
+    if (c === 0) return;
+    const term = Math.abs(c) === 1 ? xs[k] : `${f32Literal(Math.abs(c))} * ${xs[k]}`;
+    terms.push(terms.length === 0 ? (c < 0 ? `-${term}` : term) : `${c < 0 ? "-" : "+"} ${term}`);
+  });
+  return terms.length === 0 ? "0.0" : terms.join(" ");
+}
+
+/**
+ * WGSL `let`s of Y = T·X·Tᵀ (T is b × a, X is a × a named `${x}${i}_${j}`), named
+ * `${y}${i}_${j}`, through `${y}h${i}_${j}` = (T·X).
+ */
+function twoSided(T: readonly number[][], x: string, y: string): string[] {
+  const a = T[0].length, b = T.length, out: string[] = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < a; j++) {
+      const col = Array.from({ length: a }, (_, k) => `${x}${k}_${j}`);
+      out.push(`let ${y}h${i}_${j} = ${combine(T[i], col)};`);
+    }
+  }
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < b; j++) {
+      const row = Array.from({ length: a }, (_, k) => `${y}h${i}_${k}`);
+      out.push(`let ${y}${i}_${j} = ${combine(T[j], row)};`);
+    }
+  }
+  return out;
+}
+
+/** One Winograd convolution: input [N, C, H, W] → output [N, O, H + 2p − r + 1, W + 2p − r + 1]. */
 interface WinogradConv {
   name: string;
+  /** The kernel size r (3 or 5). */
+  r: number;
   count: number;
   groups: number;
   /** Input channels per group (the GEMM's K) and output channels per group (its N). */
@@ -42,8 +133,10 @@ interface WinogradConv {
   width: number;
   padH: number;
   padW: number;
-  /** The 3×3 kernel of (o, c) is at w[o·cin·9 + c·9] unless `gradient`, which reads the flipped
-   * kernel of the forward pass's (c, o): w[(g·cin + c)·cout·9 + o·9 + 8 − tap]. */
+  /**
+   * The r×r kernel of (o, c) is at w[o·cin·r² + c·r²] unless `gradient`, which reads the
+   * flipped kernel of the forward pass's (c, o): w[(g·cin + c)·cout·r² + o·r² + r² − 1 − tap].
+   */
   gradient: boolean;
   xShift: number;
   outShift: number;
@@ -60,7 +153,9 @@ export function winogradConv(
   c: WinogradConv,
   bind: { x: Binding; w: Binding; bias?: Binding; out: Binding; mask?: Binding },
 ): void {
-  const outH = c.height + 2 * c.padH - 2, outW = c.width + 2 * c.padW - 2;
+  const form = FORMS[c.r];
+  const { r, n } = form, n2 = n * n, r2 = r * r;
+  const outH = c.height + 2 * c.padH - r + 1, outW = c.width + 2 * c.padW - r + 1;
   const tilesH = Math.ceil(outH / 2), tilesW = Math.ceil(outW / 2);
   const P = c.count * tilesH * tilesW, G = c.groups;
   const uf = new Uniforms();
@@ -89,95 +184,78 @@ export function winogradConv(
     inSample: G * c.cin * c.height * c.width,
     outSample: G * c.cout * outH * outW,
   });
-  const uBuf = device.alloc(16 * G * c.cin * c.cout * 4, "winograd U");
-  const vBuf = device.alloc(16 * G * P * c.cin * 4, "winograd V");
-  const mBuf = device.alloc(16 * G * P * c.cout * 4, "winograd M");
+  const uBuf = device.alloc(n2 * G * c.cin * c.cout * 4, "winograd U");
+  const vBuf = device.alloc(n2 * G * P * c.cin * 4, "winograd V");
+  const mBuf = device.alloc(n2 * G * P * c.cout * 4, "winograd M");
   const uniforms = uf.data();
   const whole = (buffer: typeof uBuf) => ({ buffer });
+  const variant = `winograd F(2×2,${r}×${r})`;
+  const outputVariant = `${variant}${bind.mask ? " relu-mask" : ""}`;
+  const cells = (rows: number, cols: number, f: (i: number, j: number) => string): string[] =>
+    Array.from({ length: rows * cols }, (_, e) => f(Math.floor(e / cols), e % cols));
 
   // U[ξ][g][c][o] = (G g Gᵀ)ξ.
-  const tap = c.gradient
-    ? `w[(g * ${U.cin} + ci) * ${U.cout} * 9u + o * 9u + 8u - t]`
-    : `w[((g * ${U.cout} + o) * ${U.cin} + ci) * 9u + t]`;
+  const tap = (t: number) => c.gradient ? `w[base + ${r2 - 1 - t}u]` : `w[base + ${t}u]`;
   const weightBody = `
   let ci = i % ${U.cin};
   let o = (i / ${U.cin}) % ${U.cout};
   let g = i / (${U.cin} * ${U.cout});
-  var k: array<f32, 9>;
-  for (var t = 0u; t < 9u; t++) { k[t] = ${tap}; }
-  // Gg (4×3), then (Gg)Gᵀ (4×4); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
-  var h: array<f32, 12>;
-  for (var j = 0u; j < 3u; j++) {
-    let a = k[j]; let b = k[3u + j]; let d = k[6u + j];
-    h[j] = a; h[3u + j] = 0.5 * (a + b + d); h[6u + j] = 0.5 * (a - b + d); h[9u + j] = d;
-  }
+  let base = ${
+    c.gradient
+      ? `((g * ${U.cin} + ci) * ${U.cout} + o) * ${r2}u`
+      : `((g * ${U.cout} + o) * ${U.cin} + ci) * ${r2}u`
+  };
+  ${cells(r, r, (y, x) => `let k${y}_${x} = ${tap(y * r + x)};`).join("\n  ")}
+  ${twoSided(form.G, "k", "u").join("\n  ")}
   let at = (g * ${U.cin} + ci) * ${U.cout} + o;
-  for (var r = 0u; r < 4u; r++) {
-    let a = h[3u * r]; let b = h[3u * r + 1u]; let d = h[3u * r + 2u];
-    let row = array<f32, 4>(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d);
-    for (var q = 0u; q < 4u; q++) { wt[(4u * r + q) * ${U.weights} + at] = row[q]; }
-  }`;
-  const weightWgsl = `
+  ${cells(n, n, (y, x) => `wt[${y * n + x}u * ${U.weights} + at] = u${y}_${x};`).join("\n  ")}`;
+  device.dispatch({
+    name: `${c.name} winograd weights`,
+    wgsl: `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 ${uf.declare(2)}
 ${flatMain(64, U.weights, weightBody)}
-`;
-  const transformCost = { bytes: 4 * 25 * G * c.cin * c.cout };
-  device.dispatch({
-    name: `${c.name} winograd weights`,
-    wgsl: weightWgsl,
+`,
     uniforms,
     workgroups: Math.ceil((G * c.cin * c.cout) / 64),
-    variant: "winograd F(2×2,3×3)",
-    cost: transformCost,
+    variant,
+    cost: { bytes: 4 * (r2 + n2) * G * c.cin * c.cout },
   }, [bind.w, whole(uBuf)]);
 
-  // V[ξ][g][p][c] = (Bᵀ d B)ξ, d the 4×4 input tile at (2·ty − padH, 2·tx − padW).
+  // V[ξ][g][p][c] = (Bᵀ d B)ξ, d the n×n input tile at (2·ty − padH, 2·tx − padW).
   const inputBody = `
   let ci = i % ${U.cin};
   let p = (i / ${U.cin}) % ${U.p};
   let g = i / (${U.cin} * ${U.p});
-  let n = p / ${U.tiles};
   let t = p % ${U.tiles};
   let y0 = (t / ${U.tilesW}) * 2u - ${U.padH};
   let x0 = (t % ${U.tilesW}) * 2u - ${U.padW};
-  let base = ${U.xShift} + n * ${U.inSample} + (g * ${U.cin} + ci) * ${U.hw};
-  var d: array<f32, 16>;
-  for (var r = 0u; r < 4u; r++) {
-    for (var q = 0u; q < 4u; q++) {
-      let iy = y0 + r; let ix = x0 + q;
-      let ok = iy < ${U.height} && ix < ${U.width};
-      d[4u * r + q] = select(0.0, x[select(0u, base + iy * ${U.width} + ix, ok)], ok);
-    }
-  }
-  // Bᵀd then (Bᵀd)B; Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
-  var e: array<f32, 16>;
-  for (var q = 0u; q < 4u; q++) {
-    e[q] = d[q] - d[8u + q]; e[4u + q] = d[4u + q] + d[8u + q];
-    e[8u + q] = d[8u + q] - d[4u + q]; e[12u + q] = d[4u + q] - d[12u + q];
-  }
+  let base = ${U.xShift} + (p / ${U.tiles}) * ${U.inSample} + (g * ${U.cin} + ci) * ${U.hw};
+  ${cells(n, n, (y, x) => `let d${y}_${x} = ld(base, y0 + ${y}u, x0 + ${x}u);`).join("\n  ")}
+  ${twoSided(form.BT, "d", "v").join("\n  ")}
   let at = (g * ${U.p} + p) * ${U.cin} + ci;
-  for (var r = 0u; r < 4u; r++) {
-    let a = e[4u * r]; let b = e[4u * r + 1u]; let cc = e[4u * r + 2u]; let dd = e[4u * r + 3u];
-    let row = array<f32, 4>(a - cc, b + cc, cc - b, b - dd);
-    for (var q = 0u; q < 4u; q++) { v[(4u * r + q) * ${U.vSize} + at] = row[q]; }
-  }`;
+  ${cells(n, n, (y, x) => `v[${y * n + x}u * ${U.vSize} + at] = v${y}_${x};`).join("\n  ")}`;
   device.dispatch({
     name: `${c.name} winograd input`,
     wgsl: `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;
 ${uf.declare(2)}
+// Zero outside the input (wrapping u32: a row or column above or left of it is huge).
+fn ld(base: u32, iy: u32, ix: u32) -> f32 {
+  let ok = iy < ${U.height} && ix < ${U.width};
+  return select(0.0, x[select(0u, base + iy * ${U.width} + ix, ok)], ok);
+}
 ${flatMain(64, U.vSize, inputBody)}
 `,
     uniforms,
     workgroups: Math.ceil((G * P * c.cin) / 64),
-    variant: "winograd F(2×2,3×3)",
-    cost: { bytes: 4 * 17 * G * P * c.cin },
+    variant,
+    cost: { bytes: 4 * 2 * n2 * G * P * c.cin },
   }, [bind.x, whole(vBuf)]);
 
-  // M[ξ][g] = V[ξ][g] · U[ξ][g]: 16·groups products of [P × cin]·[cin × cout].
+  // M[ξ][g] = V[ξ][g] · U[ξ][g]: n²·groups products of [P × cin]·[cin × cout].
   matmul(device, {
     a: vBuf,
     b: uBuf,
@@ -185,42 +263,35 @@ ${flatMain(64, U.vSize, inputBody)}
     m: P,
     n: c.cout,
     k: c.cin,
-    batch: 16 * G,
+    batch: n2 * G,
     tile: c.tile,
   });
 
-  // Y = Aᵀ M A per tile, Aᵀ = [1 1 1 0; 0 1 −1 −1], then bias and ReLU.
+  // Y = Aᵀ M A per tile, then bias and ReLU, or the ReLU mask of `mask` (laid out as out).
   const bias = !!bind.bias;
-  let value = bias ? `y + bias[g * ${U.cout} + o]` : "y";
-  if (c.relu) value = `max(${value}, 0.0)`;
-  if (bind.mask) value = reluMasked(value, "mask[outAt]");
+  const finish = (y: string, at: string) => {
+    let v = bias ? `${y} + bias[g * ${U.cout} + o]` : y;
+    if (c.relu) v = `max(${v}, 0.0)`;
+    return bind.mask ? reluMasked(v, `mask[${at}]`) : v;
+  };
   const outputBody = `
   let o = i % ${U.cout};
   let p = (i / ${U.cout}) % ${U.p};
   let g = i / (${U.cout} * ${U.p});
-  var m: array<f32, 16>;
   let at = (g * ${U.p} + p) * ${U.cout} + o;
-  for (var j = 0u; j < 16u; j++) { m[j] = mm[j * ${U.mSize} + at]; }
-  var s: array<f32, 8>;
-  for (var q = 0u; q < 4u; q++) {
-    s[q] = m[q] + m[4u + q] + m[8u + q];
-    s[4u + q] = m[4u + q] - m[8u + q] - m[12u + q];
-  }
-  let n = p / ${U.tiles};
+  ${cells(n, n, (y, x) => `let m${y}_${x} = mm[${y * n + x}u * ${U.mSize} + at];`).join("\n  ")}
+  ${twoSided(form.AT, "m", "y").join("\n  ")}
   let t = p % ${U.tiles};
   let oy = (t / ${U.tilesW}) * 2u;
   let ox = (t % ${U.tilesW}) * 2u;
-  let base = ${U.outShift} + n * ${U.outSample} + (g * ${U.cout} + o) * ${U.ohw};
-  for (var r = 0u; r < 2u; r++) {
-    let a = s[4u * r]; let b = s[4u * r + 1u]; let cc = s[4u * r + 2u]; let dd = s[4u * r + 3u];
-    let pair = array<f32, 2>(a + b + cc, b - cc - dd);
-    for (var q = 0u; q < 2u; q++) {
-      if (oy + r < ${U.outH} && ox + q < ${U.outW}) {
-        let y = pair[q];
-        let outAt = base + (oy + r) * ${U.outW} + ox + q;
-        out[outAt] = ${value};
-      }
-    }
+  let base = ${U.outShift} + (p / ${U.tiles}) * ${U.outSample} + (g * ${U.cout} + o) * ${U.ohw};
+  ${
+    cells(2, 2, (y, x) =>
+      `if (oy + ${y}u < ${U.outH} && ox + ${x}u < ${U.outW}) { ` +
+      `let at${y}${x} = base + (oy + ${y}u) * ${U.outW} + ox + ${x}u; ` +
+      `out[at${y}${x}] = ${finish(`y${y}_${x}`, `at${y}${x}`)}; }`).join(
+        "\n  ",
+      )
   }`;
   device.dispatch({
     name: `${c.name} winograd output`,
@@ -234,8 +305,8 @@ ${flatMain(64, U.mSize, outputBody)}
 `,
     uniforms,
     workgroups: Math.ceil((G * P * c.cout) / 64),
-    variant: `winograd F(2×2,3×3)${bind.mask ? " relu-mask" : ""}`,
-    cost: { bytes: 4 * 20 * G * P * c.cout },
+    variant: outputVariant,
+    cost: { bytes: 4 * (n2 + 4) * G * P * c.cout },
   }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out, ...(bind.mask ? [bind.mask] : [])]);
   for (const b of [uBuf, vBuf, mBuf]) device.release(b);
 }
@@ -245,8 +316,23 @@ export function winogradScratchPerSample(g: Resolved, pass: "forward" | "gradInp
   const [h, w, cin, cout] = pass === "forward"
     ? [g.outH, g.outW, g.cg, g.og]
     : [g.height, g.width, g.og, g.cg];
-  const tiles = Math.ceil(h / 2) * Math.ceil(w / 2);
-  return [16 * g.groups * tiles * cin, 16 * g.groups * tiles * cout];
+  const tiles = Math.ceil(h / 2) * Math.ceil(w / 2), n2 = (g.kernelH + 1) ** 2;
+  return [n2 * g.groups * tiles * cin, n2 * g.groups * tiles * cout];
+}
+
+/**
+ * Whether one sample's Winograd scratch fits a binding of at most `maxBindingBytes`: where it
+ * does not, a default choice of Winograd falls back to the direct kernel (which splits the
+ * batch down to single samples).
+ */
+export function winogradFits(
+  device: Device,
+  g: Resolved,
+  pass: "forward" | "gradInput",
+  maxBindingBytes?: number,
+): boolean {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
+  return winogradScratchPerSample(g, pass).every((elements) => elements * 4 <= limit);
 }
 
 /** The forward pass of one run of samples. */
@@ -259,6 +345,7 @@ export function winogradForward(
 ): void {
   winogradConv(device, {
     name: flags.name,
+    r: g.kernelH,
     count: run.count,
     groups: g.groups,
     cin: g.cg,
@@ -288,14 +375,15 @@ export function winogradInputGrad(
 ): void {
   winogradConv(device, {
     name: flags.name,
+    r: g.kernelH,
     count: run.count,
     groups: g.groups,
     cin: g.og,
     cout: g.cg,
     height: g.outH,
     width: g.outW,
-    padH: 2 - g.padH,
-    padW: 2 - g.padW,
+    padH: g.kernelH - 1 - g.padH,
+    padW: g.kernelW - 1 - g.padW,
     gradient: true,
     xShift: run.dy.shift,
     outShift: run.dx.shift,

@@ -8,7 +8,7 @@
  * and the shape. Later runs read the file and never time again.
  *
  * Switch: `ALEXNET_AUTOTUNE=0` turns it off (every op takes its deterministic default: the
- * register-patch kernels on software adapters, the GEMM core with a fixed tile rule on GPUs);
+ * register-patch kernels, Winograd and the register GEMM on software adapters, the GEMM core with a fixed tile rule on GPUs);
  * `ALEXNET_AUTOTUNE=1` turns it on everywhere. By default it is on for GPUs and off for
  * software adapters, where the defaults are measured best and timing is slow.
  * `ALEXNET_AUTOTUNE_CACHE` names the cache file (default

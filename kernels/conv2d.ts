@@ -1,14 +1,16 @@
 /**
- * 2-D convolution forward over NCHW f32 tensors, by one of three algorithms chosen per adapter
- * and shape (`autotune.ts`; the default when tuning is off: this file's direct kernel on
- * software adapters, the GEMM core on GPUs):
+ * 2-D convolution forward over NCHW f32 tensors, by one of four algorithms chosen per adapter
+ * and shape (`autotune.ts`; the default when tuning is off: on software adapters Winograd or
+ * the 1×1 GEMM where they apply, else this file's direct kernel; the GEMM core on GPUs):
  *
  * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
  *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output
  *   pixels × a block of channels, gathers the input patch that block reads (never an im2col
  *   buffer: conv1's would take 536 MiB at batch 128) and slides the kernel over it;
  * - gemm (`_conv_gemm.ts`): the same implicit GEMM on the shared workgroup-memory core;
- * - winograd (`_winograd.ts`): F(2×2, 3×3) for 3×3 stride-1 convolutions.
+ * - winograd (`_winograd.ts`): F(2×2, 3×3) and F(2×2, 5×5) for 3×3 and 5×5 stride-1
+ *   convolutions;
+ * - pointwise (`_pointwise.ts`): a 1×1 stride-1 convolution as a batched matmul over NCHW.
  *
  * Bias and ReLU are applied as the results are stored.
  *
@@ -27,7 +29,14 @@ import { flatMainHead, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
-import { winogradApplies, winogradForward, winogradScratchPerSample } from "./_winograd.ts";
+import {
+  WINOGRAD_ONLY,
+  winogradApplies,
+  winogradFits,
+  winogradForward,
+  winogradScratchPerSample,
+} from "./_winograd.ts";
+import { POINTWISE_ONLY, pointwiseApplies, pointwiseForward } from "./_pointwise.ts";
 import {
   type AxisPhase,
   batchRuns,
@@ -48,6 +57,7 @@ export {
   algorithmName,
   CONV_GPU_TILES,
   CONV_SMALL_TILE,
+  CONV_SUBGROUP_TILES,
   type ConvAlgorithm,
   convCandidates,
   type ConvPass,
@@ -100,7 +110,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
   checkCapacity(args.w, g.outChannels * g.wk, "conv2d: w");
   checkCapacity(args.out, g.batch * outSample, "conv2d: out");
   if (args.bias) checkCapacity(args.bias, g.outChannels, "conv2d: bias");
-  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+  let algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
     device,
     "conv2d.forward",
     geometryKey(g),
@@ -113,6 +123,22 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
           conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
       ),
   ).value);
+  if (
+    !args.algorithm && algorithm.kind === "winograd" &&
+    !winogradFits(device, g, "forward", args.maxBindingBytes)
+  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) {
+      throw new RangeError(`conv2d: ${POINTWISE_ONLY}`);
+    }
+    const { x, w, out, bias, relu, maxBindingBytes } = args;
+    pointwiseForward(device, g, { x, w, out, bias }, {
+      relu: !!relu,
+      tile: algorithm.tile,
+      maxBindingBytes,
+    });
+    return;
+  }
   // Winograd's scratch must fit one binding too: it splits the batch like the operands.
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "forward") : [];
   const perSample = [inSample, outSample, ...scratch];
@@ -133,7 +159,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     }
     if (algorithm.kind === "winograd") {
       if (!winogradApplies(g, "forward")) {
-        throw new RangeError(`${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1`);
+        throw new RangeError(`${name}: ${WINOGRAD_ONLY}`);
       }
       const flags = { relu: !!args.relu, name, tile: algorithm.tile };
       winogradForward(device, g, { count, x, out }, bind, flags);

@@ -3,11 +3,13 @@
  * phase a stride-1 direct convolution of gradOut with the flipped sub-kernel, all phases in one
  * dispatch), the weights (an implicit GEMM over the N·OH·OW output pixels, split over
  * invocations into partial sums that a second kernel adds in a fixed order) and the bias (a
- * fixed-order tree sum). No float atomics anywhere, so every run gives identical bits.
+ * fixed-order tree sum alone, or summed by the weight gradient's kernel as it reads gradOut, in
+ * the same partial sums). No float atomics anywhere, so every run gives identical bits.
  *
  * Those are the direct kernels; the input and weight gradients also run on the GEMM core
- * (`_conv_gemm.ts`, split-K for the weights) and the input gradient of a 3×3 stride-1
- * convolution as Winograd F(2×2, 3×3) (`_winograd.ts`), chosen as for the forward pass.
+ * (`_conv_gemm.ts`, split-K for the weights), the input gradient of a 3×3 or 5×5 stride-1
+ * convolution as Winograd F(2×2, r×r) (`_winograd.ts`) and a 1×1 one's as a matmul
+ * (`_pointwise.ts`), chosen as for the forward pass.
  *
  * @module
  */
@@ -23,7 +25,19 @@ import {
   inputGradGemm,
   weightGradGemm,
 } from "./_conv_gemm.ts";
-import { winogradApplies, winogradInputGrad, winogradScratchPerSample } from "./_winograd.ts";
+import {
+  WINOGRAD_ONLY,
+  winogradApplies,
+  winogradFits,
+  winogradInputGrad,
+  winogradScratchPerSample,
+} from "./_winograd.ts";
+import {
+  POINTWISE_ONLY,
+  pointwiseApplies,
+  pointwiseInputGrad,
+  pointwiseWeightGrad,
+} from "./_pointwise.ts";
 import { flatMainHead } from "./_program.ts";
 import { directConv } from "./conv2d.ts";
 import {
@@ -100,7 +114,7 @@ export function conv2dBackwardInput(
   checkCapacity(args.w, g.outChannels * g.wk, `${what}: w`);
   checkCapacity(args.gradX, g.batch * inSample, `${what}: gradX`);
   if (args.mask) checkCapacity(args.mask, g.batch * inSample, `${what}: mask`);
-  const algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
+  let algorithm = args.algorithm ?? (args.tile ? { kind: "direct" } : choose(
     device,
     "conv2d.gradInput",
     geometryKey(g),
@@ -113,6 +127,16 @@ export function conv2dBackwardInput(
           conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
       ),
   ).value);
+  if (
+    !args.algorithm && algorithm.kind === "winograd" &&
+    !winogradFits(device, g, "gradInput", args.maxBindingBytes)
+  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
+    const { gradOut: dy, w, gradX: dx, mask, maxBindingBytes } = args;
+    pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile: algorithm.tile, maxBindingBytes });
+    return;
+  }
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];
   const perSample = [outSample, inSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
@@ -135,7 +159,7 @@ export function conv2dBackwardInput(
     if (algorithm.kind === "winograd") {
       if (!winogradApplies(g, "gradInput")) {
         throw new RangeError(
-          `${name}: Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1 with padding ≤ 2`,
+          `${name}: ${WINOGRAD_ONLY} with padding below the kernel size`,
         );
       }
       const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
@@ -263,6 +287,15 @@ export function conv2dBackwardWeight(
             }),
         ),
     ).value);
+  if (algorithm.kind === "pointwise") {
+    if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
+    const { x, gradOut, gradW: dw, maxBindingBytes, accumulate } = args;
+    const o = { tile: algorithm.tile, maxBindingBytes, accumulate: !!accumulate };
+    pointwiseWeightGrad(device, g, { x, dy: gradOut, dw }, o);
+    // The batched products have no row sums: the bias gradient is its own (small) pass.
+    if (args.gradB) conv2dBackwardBias(device, g, { gradOut, gradB: args.gradB, accumulate });
+    return;
+  }
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);

@@ -2,16 +2,24 @@
  * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched and with either operand transposed in
  * place, on the shared GEMM core (`_gemm.ts`): workgroup-memory K slices, double-buffered, a
  * register block of outputs per invocation, split-K for skinny products. The row sums of `a`
- * (a linear layer's bias gradient, beside its weight gradient) come out of the same product
- * on request. Sizes, offsets and
- * strides are uniforms, so one pipeline serves every shape of a tile and layout. The planner
- * splits a problem whose buffers exceed one storage binding into windows that each fit.
+ * (a linear layer's bias gradient, beside its weight gradient) come out of the same product on
+ * request. Sizes, offsets and strides are uniforms, so one pipeline serves every shape of a tile
+ * and layout. The planner splits a problem whose buffers exceed one storage binding into windows
+ * that each fit.
  *
  * @module
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { gemmGrid, type GemmTile, gemmTile, gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import {
+  gemmGrid,
+  type GemmTile,
+  gemmTile,
+  gemmWgsl,
+  subgroupTile,
+  tileFits,
+  tileName,
+} from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { reluMasked } from "./_program.ts";
@@ -60,6 +68,16 @@ export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 8, 8, 8);
  */
 export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
 
+/**
+ * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
+ * 16 rows × 64 columns, 32 × 32 and 8 × 64 per subgroup of 8.
+ */
+export const SUBGROUP_TILES: readonly MatmulTile[] = [
+  subgroupTile(16, 8),
+  subgroupTile(32, 4),
+  subgroupTile(8, 8),
+];
+
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
 export const GPU_TILES: readonly MatmulTile[] = [
   gemmTile(128, 128, 8, 8, 8),
@@ -83,6 +101,10 @@ export interface MatmulArgs {
   k: number;
   /** Independent products (default 1); `out` holds them back to back. */
   batch?: number;
+  /** Elements of `a` before its first matrix (default 0). */
+  offsetA?: number;
+  /** Elements of `b` before its first matrix (default 0). */
+  offsetB?: number;
   /** Elements between consecutive matrices of `a`; 0 broadcasts one `a` (default m·k). */
   batchStrideA?: number;
   /** Elements between consecutive matrices of `b`; 0 broadcasts one `b` (default k·n). */
@@ -91,8 +113,10 @@ export interface MatmulArgs {
   transA?: boolean;
   /** `b` is stored as [N, K] and read as its transpose: `x·Wᵀ`. */
   transB?: boolean;
-  /** Length-N vector added to every row. */
+  /** Length-N vector added to every row (length M, added to every column, if `biasPerRow`). */
   bias?: GpuBuffer;
+  /** The bias holds one value per row (an output channel of a 1×1 convolution over NCHW). */
+  biasPerRow?: boolean;
   /** Applies max(0, ·) to the result (after the bias). */
   relu?: boolean;
   /** `out += a·b (+ bias)` instead of `out = …`; ReLU applies to the sum. */
@@ -147,6 +171,8 @@ interface Spec {
   out: Layout;
   /** Offset of the bias in its binding, or null without one. */
   bias: number | null;
+  /** The bias is indexed by row, not column. */
+  biasPerRow: boolean;
   /** Offset of the row sums in their binding, or null when this window computes none. */
   rowSums: number | null;
   relu: boolean;
@@ -182,7 +208,9 @@ export function matmul(device: Device, args: MatmulArgs): void {
   for (const [name, v] of Object.entries({ m, n, k, batch })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} must be ≥ 1`);
   }
-  for (const [name, v] of Object.entries({ batchStrideA: sA, batchStrideB: sB })) {
+  const oA = args.offsetA ?? 0, oB = args.offsetB ?? 0;
+  const counts = { batchStrideA: sA, batchStrideB: sB, offsetA: oA, offsetB: oB };
+  for (const [name, v] of Object.entries(counts)) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${name} must be ≥ 0`);
   }
   if (args.splits !== undefined && !(Number.isInteger(args.splits) && args.splits >= 1)) {
@@ -195,10 +223,11 @@ export function matmul(device: Device, args: MatmulArgs): void {
       );
     }
   };
-  need(args.a, (batch - 1) * sA + m * k, "a");
-  need(args.b, (batch - 1) * sB + k * n, "b");
+  need(args.a, oA + (batch - 1) * sA + m * k, "a");
+  need(args.b, oB + (batch - 1) * sB + k * n, "b");
   need(args.out, batch * m * n, "out");
-  if (args.bias) need(args.bias, n, "bias");
+  const perRow = !!args.biasPerRow;
+  if (args.bias) need(args.bias, perRow ? m : n, "bias");
   if (args.mask) need(args.mask, batch * m * n, "mask");
   if (args.rowSums) {
     if (batch !== 1) throw new RangeError(`${what}: rowSums needs an unbatched product`);
@@ -212,14 +241,15 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const chosen = args.tile ? { tile: args.tile, splits: args.splits } : choose(
     device,
     "matmul",
-    `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} b${+!!args.bias} ` +
+    `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} o${oA % 4},${oB % 4} ` +
+      `b${+!!args.bias}${perRow ? "r" : ""} ` +
       `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
       (args.rowSums ? " rowsums" : ""),
     matmulCandidates(device, m, n, k, batch, args.splits),
     (v) =>
       withScratch(
         device,
-        [(batch - 1) * sA + m * k, (batch - 1) * sB + k * n, batch * m * n, n, m],
+        [oA + (batch - 1) * sA + m * k, oB + (batch - 1) * sB + k * n, batch * m * n, m + n, m],
         ([a, b, out, bias, rowSums]) =>
           matmul(device, {
             ...args,
@@ -255,7 +285,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
     coefs.push(coef);
     return buffers.length - 1;
   };
-  const biasAt = optional(args.bias, { batch: 0, m: 0, n: 1, k: 0 });
+  const biasAt = optional(args.bias, { batch: 0, m: perRow ? 1 : 0, n: perRow ? 0 : 1, k: 0 });
   const maskAt = optional(args.mask, outCoef);
   const rowSumsAt = optional(args.rowSums, { batch: 0, m: 1, n: 0, k: 0 });
   const full: Extents = { batch, m, n, k };
@@ -275,15 +305,18 @@ export function matmul(device: Device, args: MatmulArgs): void {
           const bindings: Binding[] = [];
           const layouts = buffers.map((buffer, i): Layout => {
             const cf = coefs[i];
-            const first = DIMS.reduce((acc, d) => acc + cf[d] * start[d], 0);
+            const base = i === 0 ? oA : i === 1 ? oB : 0;
+            const first = DIMS.reduce((acc, d) => acc + cf[d] * start[d], base);
             const offset = Math.floor((first * 4) / align) * align, off = first - offset / 4;
             const bytes = Math.ceil((off + span(cf, size)) / 4) * 16;
             bindings.push({ buffer, offset, size: Math.min(bytes, buffer.capacity - offset) });
             // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
+            // The register GEMM reads A as vec4 along K only.
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
+              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) &&
+              !(i === 0 && tile.lanes && transA);
             return { offset: off, coef: cf, vec4 };
           });
           // Bias and mask apply once, with the last K window; the row sums come from the first
@@ -299,6 +332,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
             b: layouts[1],
             out: layouts[2],
             bias: withBias ? layouts[biasAt].offset : null,
+            biasPerRow: perRow,
             rowSums: withRowSums ? layouts[rowSumsAt].offset : null,
             relu: last && (args.relu ?? false),
             mask: withMask,
@@ -379,7 +413,8 @@ function record(device: Device, what: string, spec: Spec, bind: WindowBindings):
     n,
     splits: grid.splits,
     accumulate: spec.accumulate,
-    bias: bind.bias && { binding: bind.bias, columns: size.n },
+    bias: bind.bias &&
+      { binding: bind.bias, columns: size.n, rows: spec.biasPerRow ? size.m : undefined },
     relu: spec.relu,
     mask: bind.mask,
     tail: bind.rowSums && { dst: bind.rowSums, n: size.m },
@@ -457,6 +492,12 @@ function lcm(a: number, b: number): number {
  * ```
  */
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
+  // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
+  // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
+  // half empty.
+  if (device.isSoftware && device.hasSubgroups) {
+    return SUBGROUP_TILES[m <= 8 ? 2 : m < 64 ? 0 : 1];
+  }
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
   if (!device.isSoftware) return HARDWARE_TILE;
@@ -484,9 +525,10 @@ export function matmulCandidates(
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
   const first = matmulTile(device, m, n, k);
   const tiles = device.isSoftware
-    ? [SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
+    ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
     : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
-  const list = [first, ...tiles.filter((t) => t !== first && tileFits(t, device.limits))];
+  const usable = (t: MatmulTile) => tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
+  const list = [first, ...tiles.filter((t) => t !== first && usable(t))];
   const out = list.map((tile) => ({ tile, splits }));
   const full = { batch, m, n, k };
   if (splits === undefined && defaultSplits(device, first, full) > 1) {
@@ -499,7 +541,7 @@ export function matmulCandidates(
 }
 
 function checkTile(device: Device, t: MatmulTile, what: string): void {
-  if (!tileFits(t, device.limits)) {
+  if (!tileFits(t, device.limits) || (t.lanes && !device.hasSubgroups)) {
     throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
   }
 }
@@ -544,6 +586,7 @@ function matmulWgsl(
     return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
   };
   const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
+  const biasOf = (mm: string, nn: string): string => biasAt(s.biasPerRow ? mm : nn);
   const finish = (v: string, i: string, bias: string, type: string): string[] => {
     const out = [`var r = ${v};`];
     if (s.accumulate) out.push(`r = r + out[${i}];`);
@@ -554,11 +597,13 @@ function matmulWgsl(
   };
   const store = (mm: string, nn: string, v: string): string => {
     const i = outAt(mm, nn);
-    return [...finish(v, i, biasAt(nn), "f32"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, biasOf(mm, nn), "f32"), `out[${i}] = r;`].join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
-    const bias = `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
+    const bias = s.biasPerRow
+      ? `vec4f(${biasAt(mm)})`
+      : `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
     return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;

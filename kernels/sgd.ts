@@ -1,26 +1,41 @@
 /**
- * The optimiser's update kernel: one fused SGD-with-momentum update per parameter (reads w, v,
- * g; writes w, v in place; nothing comes back to the host), and its dry run, which computes the
- * same update without writing it and lowers a guard flag when the gradient, the new velocity or
- * the new weight would hold a NaN or ±∞. A training loop checks every parameter first, then
- * applies every update guarded by the flag, so a bad step changes nothing (see
- * `step_stats.ts` for the flag and the loss totals).
+ * The optimiser's update kernel, multi-tensor (PyTorch's `_foreach`, apex's
+ * `multi_tensor_apply`): one dispatch updates every parameter of a step in place (reads w, v,
+ * g; writes w, v; nothing comes back to the host), and one dispatch checks them all without
+ * writing, lowering a guard flag when a gradient, a new velocity or a new weight would hold a
+ * NaN or ±∞. A training loop checks every parameter first, then applies every update guarded
+ * by the flag, so a bad step changes nothing (see `step_stats.ts` for the flag and the loss
+ * totals).
  *
- * Hyperparameters (learning rate, momentum, weight decay) are baked into the WGSL as
- * constants: they change a handful of times in a run (the paper divides the learning rate by
- * 10 three times), and every parameter of a group shares one pipeline (the element count comes
- * from `arrayLength`), so a change costs one compilation. Nothing that changes from step to
- * step is baked: the guard flag is read from a buffer.
+ * WebGPU has no arrays of buffer bindings, so each parameter keeps its own buffers and the
+ * shader declares three bindings per parameter (w, v, g); a `switch` on the segment index picks
+ * them. A segment table in a uniform buffer gives each segment its first workgroup, its length,
+ * and its group's rule and hyperparameters; a workgroup finds its segment by binary search.
+ * The WGSL depends only on the mode and the number of segments, so a model compiles a pipeline
+ * or two per mode, and a learning-rate change compiles nothing (the table is a new uniform
+ * buffer). The arithmetic is the per-parameter kernel's, bit for bit.
  *
- * Parameters larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's
- * 128 MiB) are updated window by window, each window binding the same aligned byte range of
- * w, v and g.
+ * One dispatch covers as many segments as {@link segmentsPerDispatch} allows: on a GPU, as many
+ * as the shader can bind (three storage buffers per segment plus the guard flag within
+ * `maxStorageBuffersPerShaderStage`, at most {@link MAX_SEGMENTS_PER_DISPATCH}), so a step is one
+ * dispatch; on a software adapter (lavapipe), {@link SOFTWARE_SEGMENTS_PER_DISPATCH}. A parameter
+ * larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's 128 MiB) is
+ * split into binding windows, each a segment of its own.
+ *
+ * Why bindings per parameter and not an arena (one buffer holding every weight, one every
+ * velocity, one every gradient, bound once): in an arena each parameter would become a view at
+ * an offset, which the other kernels bind from offset 0 (the tensor layer would copy it before
+ * each use), and the gradients, which backward makes as fresh buffers, would need a copy into
+ * the gradient arena: a pass over memory more than the dispatches it saves. Binding each
+ * parameter's own buffers leaves storage, `Tensor.assign`, state dicts, checkpoints and the
+ * two-device placement as they were; a parameter that is frozen (no gradient) or added later
+ * only changes the segment table (and, if the count of segments is new, compiles one pipeline).
  *
  * @module
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { f32Literal, FLAT_WORKGROUP, windows } from "./_program.ts";
+import { FLAT_WORKGROUP, windows } from "./_program.ts";
 
 /**
  * Which SGD rule: the paper's (learning rate inside the velocity) or PyTorch's (outside).
@@ -57,7 +72,13 @@ export interface SgdBuffers {
   n: number;
 }
 
-/** Options of {@link sgdUpdate} and {@link sgdCheck}. */
+/** One parameter of a multi-tensor update: its buffers and its group's hyperparameters. */
+export interface SgdParameter extends SgdBuffers {
+  /** The rule and constants of the parameter's group. */
+  hyperparameters: SgdHyperparameters;
+}
+
+/** Options of {@link sgdUpdateAll}, {@link sgdCheckAll} and their one-parameter forms. */
 export interface SgdUpdateOptions {
   /**
    * A guard flag (the first u32 of the buffer; see `step_stats.ts`): the update is skipped
@@ -69,76 +90,231 @@ export interface SgdUpdateOptions {
    * Tests lower it to exercise the windowed path on small buffers.
    */
   maxBindingBytes?: number;
+  /**
+   * Segments one dispatch covers; default {@link segmentsPerDispatch} of the device, and never
+   * more than the device can bind. Tests set it to exercise one dispatch or several.
+   */
+  segmentsPerDispatch?: number;
+}
+
+/**
+ * Most segments (parameters or binding windows of one) a dispatch covers, whatever the device
+ * allows: it bounds the WGSL's `switch` and the bind group (WebGPU's default of 1,000 entries).
+ */
+export const MAX_SEGMENTS_PER_DISPATCH = 64;
+
+/**
+ * Segments a dispatch covers on a software adapter. On lavapipe a dispatch costs more per
+ * element the more cases the shader's `switch` has, though a workgroup takes one (as if every
+ * case ran, masked): ten segments a dispatch measured about twice the per-parameter kernels,
+ * two about the same as them with half the dispatches (bench/RESULTS.md).
+ */
+export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
+
+/**
+ * How many segments one SGD dispatch covers on `device`: as many as a shader can bind there
+ * (three storage buffers a segment, and the guard flag), at most
+ * {@link MAX_SEGMENTS_PER_DISPATCH}, and {@link SOFTWARE_SEGMENTS_PER_DISPATCH} on software
+ * adapters.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { segmentsPerDispatch } from "./sgd.ts";
+ * const device = await Device.acquire();
+ * console.log(segmentsPerDispatch(device) >= 1); // true
+ * ```
+ */
+export function segmentsPerDispatch(device: Device): number {
+  return Math.min(
+    bindableSegments(device),
+    device.isSoftware ? SOFTWARE_SEGMENTS_PER_DISPATCH : MAX_SEGMENTS_PER_DISPATCH,
+  );
+}
+
+/** Segments one shader can bind on `device`: three storage buffers each, and the guard flag. */
+function bindableSegments(device: Device): number {
+  const bindable = Math.floor((device.limits.maxStorageBuffersPerShaderStage - 1) / 3);
+  return Math.min(bindable, MAX_SEGMENTS_PER_DISPATCH);
 }
 
 const WORKGROUP = 256;
+/** u32 words of one segment's row in the table: two vec4u. */
+const ROW_WORDS = 8;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
 export type SgdMode = "apply" | "check";
 
+/** One binding window of one parameter, as a dispatch covers it. */
+interface Segment {
+  parameter: SgdParameter;
+  /** First vec4 of the window in the parameter's buffers. */
+  start: number;
+  /** vec4s in the window. */
+  count: number;
+}
+
 /**
- * The WGSL of one update rule; exported for tests that inspect the generated code. `check`
- * needs `n` and the window's first vec4 `start`, to ignore the padding lanes past the end.
+ * The WGSL of a dispatch over `segments` segments; exported for tests that inspect the
+ * generated code. The hyperparameters and sizes are in the segment table, not in the text.
  */
-export function sgdWgsl(
-  h: SgdHyperparameters,
-  guarded: boolean,
-  mode: SgdMode = "apply",
-  n = 0,
-  start = 0,
-): string {
-  checkHyperparameters(h);
-  const mu = `vec4f(${f32Literal(h.momentum)})`;
-  const [vNew, wNew] = h.formulation === "paper"
-    ? [
-      `${mu} * v[i] - vec4f(${f32Literal(h.weightDecay * h.lr)}) * wi - vec4f(${
-        f32Literal(h.lr)
-      }) * gi`,
-      "wi + vi",
-    ]
-    : [
-      `${mu} * v[i] + (gi + vec4f(${f32Literal(h.weightDecay)}) * wi)`,
-      `wi - vec4f(${f32Literal(h.lr)}) * vi`,
-    ];
+export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
+  const decls: string[] = [];
+  const loads: string[] = [];
+  const stores: string[] = [];
+  for (let k = 0; k < segments; k++) {
+    decls.push(
+      `@group(0) @binding(${3 * k}) var<storage, ${access}> w${k}: array<vec4f>;`,
+      `@group(0) @binding(${3 * k + 1}) var<storage, ${access}> v${k}: array<vec4f>;`,
+      `@group(0) @binding(${3 * k + 2}) var<storage, read> g${k}: array<vec4f>;`,
+    );
+    loads.push(`    case ${k}u: { wi = w${k}[i]; vi = v${k}[i]; gi = g${k}[i]; }`);
+    stores.push(`    case ${k}u: { v${k}[i] = r.v; w${k}[i] = r.w; }`);
+  }
+  const hasFlag = mode === "check" || guarded;
   const flag = mode === "apply"
-    ? (guarded ? "@group(0) @binding(3) var<storage, read> guard: array<u32>;" : "")
-    : "@group(0) @binding(3) var<storage, read_write> guard: array<atomic<u32>>;";
-  const skip = mode === "apply" && guarded ? "if (guard[0] == 0u) { return; }" : "";
-  const body = mode === "apply"
-    ? `  v[i] = vi;
-  w[i] = wn;`
-    : `  // Lanes past the last element are padding (whatever the buffer held): ignored.
-  let lanes = vec4u(${start}u + i) * 4u + vec4u(0u, 1u, 2u, 3u) < vec4u(${n}u);
-  let bad = !finite(gi) | !finite(vi) | !finite(wn);
-  if (any(bad & lanes)) { atomicStore(&guard[0], 0u); }`;
-  return `
-@group(0) @binding(0) var<storage, ${access}> w: array<vec4f>;
-@group(0) @binding(1) var<storage, ${access}> v: array<vec4f>;
-@group(0) @binding(2) var<storage, read> g: array<vec4f>;
-${flag}
+    ? `@group(0) @binding(${3 * segments}) var<storage, read> guard: array<u32>;`
+    : `@group(0) @binding(${3 * segments}) var<storage, read_write> guard: array<atomic<u32>>;`;
+  const tableBinding = 3 * segments + (hasFlag ? 1 : 0);
+  const skip = mode === "apply" && guarded ? "\n  if (guard[0] == 0u) { return; }" : "";
+  return `${decls.join("\n")}
+${hasFlag ? flag : ""}
+// Per segment: a = (first workgroup, elements in the window, 1 for PyTorch's rule, 0),
+// b = (μ, c1, c2, 0) as f32 bits: the paper's c1 = λ·ε, c2 = ε; PyTorch's c1 = λ, c2 = ε.
+struct Segment { a: vec4u, b: vec4u }
+struct Table { s: array<Segment, ${segments}> }
+@group(0) @binding(${tableBinding}) var<uniform> table: Table;
 ${FLAT_WORKGROUP}
+struct Step { v: vec4f, w: vec4f }
+// The segment's constants: mu = μ, c1 and c2 as the table says, and which rule.
+struct Rule { mu: vec4f, c1: vec4f, c2: vec4f, pytorch: bool }
+fn step(r: Rule, wi: vec4f, vi: vec4f, gi: vec4f) -> Step {
+  if (r.pytorch) {
+    let v = r.mu * vi + (gi + r.c1 * wi);
+    return Step(v, wi - r.c2 * v);
+  }
+  let v = r.mu * vi - r.c1 * wi - r.c2 * gi;
+  return Step(v, wi + v);
+}
 // Exponent bits all ones: ±∞ or NaN. Bit tests survive compilers that assume finite math.
 fn finite(x: vec4f) -> vec4<bool> {
   return (bitcast<vec4u>(x) & vec4u(0x7f800000u)) != vec4u(0x7f800000u);
 }
+// Lanes past the segment's last (valid) element are padding, whatever the buffer held: ignored.
+fn nonFinite(gi: vec4f, r: Step, i: u32, valid: u32) -> bool {
+  let lanes = vec4u(i) * 4u + vec4u(0u, 1u, 2u, 3u) < vec4u(valid);
+  return any((!finite(gi) | !finite(r.v) | !finite(r.w)) & lanes);
+}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = flatWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= arrayLength(&w)) { return; }
-  ${skip}
-  let wi = w[i];
-  let gi = g[i];
-  let vi = ${vNew};
-  let wn = ${wNew};
-${body}
+  let wg = flatWorkgroup(wid, nwg);${skip}
+  // The last segment whose first workgroup is at or before this one: a binary search,
+  // unrolled (lavapipe runs loops, even of one turn, at a cost comparable to the update).
+  var s = 0u;
+${searchSteps(segments)}
+  // (lavapipe runs a dispatch some ten times slower when a field of the table is first read
+  // after the early return, in divergent code: the lane mask reuses the element count.)
+  let a = table.s[s].a;
+  let b = bitcast<vec4f>(table.s[s].b);
+  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
+  let i = (wg - a.x) * ${WORKGROUP}u + lid;
+  if (i * 4u >= a.y) { return; }
+  // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
+  // every case costs, though the segment is uniform across the workgroup.
+  var wi: vec4f;
+  var vi: vec4f;
+  var gi: vec4f;
+  switch s {
+${loads.join("\n")}
+    default: {}
+  }
+  let r = step(rule, wi, vi, gi);
+${
+    mode === "apply"
+      ? `  switch s {\n${stores.join("\n")}\n    default: {}\n  }`
+      : "  if (nonFinite(gi, r, i, a.y)) { atomicStore(&guard[0], 0u); }"
+  }
 }`;
 }
 
+/** The unrolled steps of the WGSL's binary search over `segments` first workgroups. */
+function searchSteps(segments: number): string {
+  const steps: string[] = [];
+  for (let step = 2 ** Math.floor(Math.log2(Math.max(segments - 1, 1))); step >= 1; step /= 2) {
+    if (step >= segments) continue;
+    steps.push(
+      `  if (s + ${step}u < ${segments}u && table.s[min(s + ${step}u, ${
+        segments - 1
+      }u)].a.x <= wg) { s += ${step}u; }`,
+    );
+  }
+  return steps.join("\n");
+}
+
 /**
- * Applies one SGD-with-momentum step to one parameter, in place, in a single fused kernel per
- * binding window. No readback: the work is only recorded.
+ * Applies one SGD-with-momentum step to every parameter of `parameters`, in place, each with
+ * its own group's rule and constants: one dispatch for them all on a GPU whose binding limits
+ * allow it (see the module's notes). No readback: the work is only recorded.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { sgdUpdateAll } from "./sgd.ts";
+ * const device = await Device.acquire();
+ * const parameter = (values: number[], lr: number) => {
+ *   const [weight, velocity, grad] = [0, 1, 2].map(() => device.alloc(values.length * 4));
+ *   device.write(weight, new Float32Array(values));
+ *   device.write(velocity, new Float32Array(values.length));
+ *   device.write(grad, new Float32Array(values.length).fill(1));
+ *   const hyperparameters = { formulation: "paper", lr, momentum: 0.9, weightDecay: 0 } as const;
+ *   return { weight, velocity, grad, n: values.length, hyperparameters };
+ * };
+ * const a = parameter([1, 2, 3], 0.1), b = parameter([5], 0.5);
+ * sgdUpdateAll(device, [a, b]);
+ * console.log(new Float32Array(await device.read(b.weight, 0, 4))); // [4.5]
+ * ```
+ */
+export function sgdUpdateAll(
+  device: Device,
+  parameters: readonly SgdParameter[],
+  options: SgdUpdateOptions = {},
+): void {
+  dispatchSgd(device, parameters, "apply", options);
+}
+
+/**
+ * The dry run of {@link sgdUpdateAll}: computes every update without writing it, and sets the
+ * first u32 of `flag` to 0 when the gradient, the new velocity or the new weight of any element
+ * would be NaN or ±∞. Run it over every parameter before the guarded updates.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { sgdCheckAll } from "./sgd.ts";
+ * const device = await Device.acquire();
+ * const [weight, velocity, grad, flag] = [0, 1, 2, 3].map(() => device.alloc(16));
+ * device.write(weight, new Float32Array([1, 2, 3, 4]));
+ * device.write(velocity, new Float32Array(4));
+ * device.write(grad, new Float32Array([1, 1, Infinity, 1]));
+ * device.write(flag, new Uint32Array([1, 0, 0, 0]));
+ * const hyperparameters = { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 } as const;
+ * sgdCheckAll(device, [{ weight, velocity, grad, n: 4, hyperparameters }], flag);
+ * console.log(new Uint32Array(await device.read(flag, 0, 4))[0]); // 0
+ * ```
+ */
+export function sgdCheckAll(
+  device: Device,
+  parameters: readonly SgdParameter[],
+  flag: GpuBuffer,
+  options: Omit<SgdUpdateOptions, "guard"> = {},
+): void {
+  dispatchSgd(device, parameters, "check", { ...options, guard: flag });
+}
+
+/**
+ * {@link sgdUpdateAll} for one parameter.
  *
  * @example
  * ```ts
@@ -160,13 +336,11 @@ export function sgdUpdate(
   h: SgdHyperparameters,
   options: SgdUpdateOptions = {},
 ): void {
-  dispatchSgd(device, buffers, h, "apply", options);
+  sgdUpdateAll(device, [{ ...buffers, hyperparameters: h }], options);
 }
 
 /**
- * The dry run of {@link sgdUpdate}: computes the update without writing it, and sets the first
- * u32 of `flag` to 0 when the gradient, the new velocity or the new weight of any element would
- * be NaN or ±∞. Run it for every parameter before the guarded updates.
+ * {@link sgdCheckAll} for one parameter.
  *
  * @example
  * ```ts
@@ -191,23 +365,58 @@ export function sgdCheck(
   flag: GpuBuffer,
   options: Omit<SgdUpdateOptions, "guard"> = {},
 ): void {
-  dispatchSgd(device, buffers, h, "check", { ...options, guard: flag });
+  sgdCheckAll(device, [{ ...buffers, hyperparameters: h }], flag, options);
 }
 
 function dispatchSgd(
   device: Device,
-  buffers: SgdBuffers,
-  h: SgdHyperparameters,
+  parameters: readonly SgdParameter[],
   mode: SgdMode,
   options: SgdUpdateOptions,
 ): void {
-  const { weight, velocity, grad, n } = buffers;
-  if (n === 0) return;
+  const guard = options.guard;
+  if (guard && guard.device !== device) {
+    throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
+  }
+  for (const p of parameters) checkParameter(device, p);
+  checkDistinct(parameters);
+  const dispatches = plan(device, parameters, options);
+  dispatches.forEach((segments, d) => {
+    const bindings: Binding[] = [];
+    for (const { parameter: { weight, velocity, grad }, start, count } of segments) {
+      const range = { offset: start * 16, size: count * 16 };
+      bindings.push({ buffer: weight, ...range }, { buffer: velocity, ...range }, {
+        buffer: grad,
+        ...range,
+      });
+    }
+    if (guard) bindings.push({ buffer: guard, offset: 0, size: 16 });
+    const { table, workgroups } = segmentTable(segments);
+    const vec4s = segments.reduce((sum, s) => sum + s.count, 0);
+    const part = dispatches.length > 1 ? ` part ${d + 1}/${dispatches.length}` : "";
+    device.dispatch(
+      {
+        name: `sgd ${mode} ${segments.length} segments (${vec4s * 4})${part}`,
+        wgsl: sgdWgsl(segments.length, mode, guard !== undefined),
+        uniforms: table,
+        workgroups,
+        // Check: reads w, v, g; apply: also writes w, v.
+        cost: { bytes: vec4s * 16 * (mode === "check" ? 3 : 5) },
+      },
+      bindings,
+    );
+  });
+}
+
+function checkParameter(device: Device, p: SgdParameter): void {
+  checkHyperparameters(p.hyperparameters);
+  const { weight, velocity, grad, n } = p;
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`sgd: element count must be a non-negative integer, got ${n}`);
+  }
   for (const [name, b] of [["weight", weight], ["velocity", velocity], ["grad", grad]] as const) {
     if (b.device !== device) {
-      throw new Error(
-        `sgd: the ${name} buffer lives on ${b.device.label}, not ${device.label}`,
-      );
+      throw new Error(`sgd: the ${name} buffer lives on ${b.device.label}, not ${device.label}`);
     }
     if (b.capacity < Math.ceil(n / 4) * 16) {
       throw new RangeError(
@@ -215,10 +424,33 @@ function dispatchSgd(
       );
     }
   }
-  const guard = options.guard;
-  if (guard && guard.device !== device) {
-    throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
-  }
+}
+
+/**
+ * Throws when a buffer that a dispatch writes (a weight or a velocity) is given twice, or is
+ * also a gradient: the updates would race, and WebGPU forbids the aliasing.
+ */
+function checkDistinct(parameters: readonly SgdParameter[]): void {
+  const written = new Map<GpuBuffer, string>();
+  parameters.forEach((p, k) => {
+    for (const [name, b] of [["weight", p.weight], ["velocity", p.velocity]] as const) {
+      const other = written.get(b);
+      if (other) throw new Error(`sgd: the ${name} of parameter ${k} is also the ${other}`);
+      written.set(b, `${name} of parameter ${k}`);
+    }
+  });
+  parameters.forEach((p, k) => {
+    const other = written.get(p.grad);
+    if (other) throw new Error(`sgd: the gradient of parameter ${k} is also the ${other}`);
+  });
+}
+
+/** The segments of each dispatch: every parameter's binding windows, packed in order. */
+function plan(
+  device: Device,
+  parameters: readonly SgdParameter[],
+  options: SgdUpdateOptions,
+): Segment[][] {
   const maxBinding = options.maxBindingBytes ?? device.limits.maxStorageBufferBindingSize;
   const alignment = device.limits.minStorageBufferOffsetAlignment;
   if (maxBinding < Math.max(alignment, 16)) {
@@ -226,30 +458,49 @@ function dispatchSgd(
       `sgd: maxBindingBytes ${maxBinding} is below the offset alignment ${alignment}`,
     );
   }
-  const parts = windows(Math.ceil(n / 4), 16, maxBinding, alignment);
-  for (const part of parts) {
-    const range = { offset: part.start * 16, size: part.count * 16 };
-    const bindings: Binding[] = [
-      { buffer: weight, ...range },
-      { buffer: velocity, ...range },
-      { buffer: grad, ...range },
-    ];
-    if (guard) bindings.push({ buffer: guard, offset: 0, size: 16 });
-    const suffix = parts.length > 1 ? ` window ${part.start * 4}+${part.count * 4}` : "";
-    // The check bakes its element count (to mask padding lanes); the update shares one
-    // pipeline across every parameter of a group.
-    const wgsl = mode === "apply"
-      ? sgdWgsl(h, guard !== undefined)
-      : sgdWgsl(h, true, "check", n, part.start);
-    device.dispatch(
-      {
-        name: `sgd ${mode === "check" ? "check " : ""}${h.formulation} (${n})${suffix}`,
-        wgsl,
-        workgroups: Math.ceil(part.count / WORKGROUP),
-      },
-      bindings,
+  const perDispatch = Math.min(
+    options.segmentsPerDispatch ?? segmentsPerDispatch(device),
+    bindableSegments(device),
+  );
+  if (!(perDispatch >= 1) || !Number.isInteger(perDispatch)) {
+    throw new RangeError(
+      `sgd: a dispatch must cover a whole number ≥ 1 of segments, got ${perDispatch} ` +
+        `(the device binds ${device.limits.maxStorageBuffersPerShaderStage} storage buffers; ` +
+        "a segment needs 3 and the guard 1)",
     );
   }
+  const segments: Segment[] = [];
+  for (const parameter of parameters) {
+    if (parameter.n === 0) continue;
+    for (const w of windows(Math.ceil(parameter.n / 4), 16, maxBinding, alignment)) {
+      segments.push({ parameter, start: w.start, count: w.count });
+    }
+  }
+  const out: Segment[][] = [];
+  for (let i = 0; i < segments.length; i += perDispatch) {
+    out.push(segments.slice(i, i + perDispatch));
+  }
+  return out;
+}
+
+/** The uniform segment table of one dispatch (see the WGSL's `Segment`) and its workgroups. */
+function segmentTable(segments: readonly Segment[]): { table: Uint32Array; workgroups: number } {
+  const table = new Uint32Array(segments.length * ROW_WORDS);
+  const floats = new Float32Array(table.buffer);
+  let workgroups = 0;
+  segments.forEach(({ parameter, start, count }, k) => {
+    const { formulation, lr, momentum, weightDecay } = parameter.hyperparameters;
+    const row = k * ROW_WORDS;
+    table[row] = workgroups;
+    table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
+    table[row + 2] = formulation === "pytorch" ? 1 : 0;
+    floats[row + 4] = momentum;
+    // λ·ε rounded once to f32, as a WGSL literal of the product would be.
+    floats[row + 5] = formulation === "pytorch" ? weightDecay : weightDecay * lr;
+    floats[row + 6] = lr;
+    workgroups += Math.ceil(count / WORKGROUP);
+  });
+  return { table, workgroups };
 }
 
 function checkHyperparameters(h: SgdHyperparameters): void {

@@ -1,18 +1,24 @@
 /**
- * The SGD update as two fused in-place tensor ops, for optimisers: {@link sgdCheck} computes a
- * parameter's update without writing it and lowers a {@link StepGuard}'s flag when anything
- * would turn non-finite; {@link sgdUpdate} applies it (one kernel per parameter, nothing read
- * back), skipped on the GPU when the guard's flag is down.
+ * The SGD update as fused in-place tensor ops, for optimisers, multi-tensor like PyTorch's
+ * `_foreach` ops: {@link sgdCheckAll} computes every parameter's update without writing it and
+ * lowers a {@link StepGuard}'s flag when anything would turn non-finite; {@link sgdUpdateAll}
+ * applies them, skipped on the GPU when the guard's flag is down. On a GPU each is one dispatch
+ * per device for all the parameters on it (more only where a parameter exceeds a binding or the
+ * device binds few buffers; on lavapipe, two parameters a dispatch: see `kernels/sgd.ts`);
+ * nothing is read back.
+ * {@link sgdCheck} and {@link sgdUpdate} are the one-parameter forms.
  *
  * @module
  */
 
+import type { Device } from "../kernels/device.ts";
 import {
-  sgdCheck as checkKernel,
+  sgdCheckAll as checkKernel,
   type SgdHyperparameters,
-  sgdUpdate as updateKernel,
+  type SgdParameter,
+  sgdUpdateAll as updateKernel,
 } from "../kernels/sgd.ts";
-import { requireFloat, requireShape, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
 import { contiguous } from "./_primitives.ts";
 import { guardFlag, type StepGuard } from "./step_guard.ts";
 import { rawOf, type Tensor } from "./tensor.ts";
@@ -29,7 +35,14 @@ export interface SgdSlot {
   grad: Tensor;
 }
 
-function buffersOf(op: string, { param, velocity, grad }: SgdSlot) {
+/** One parameter's update in a multi-tensor step: its tensors and its group's constants. */
+export interface SgdParamUpdate extends SgdSlot {
+  /** The rule, learning rate, momentum and weight decay of the parameter's group. */
+  hyperparameters: SgdHyperparameters;
+}
+
+/** Checks one update's tensors (every update is checked before any kernel is recorded). */
+function checkSlot(op: string, { param, velocity, grad }: SgdSlot): void {
   requireFloat(op, param, velocity, grad);
   sameDevice(op, param, velocity, grad);
   const [p, v] = [rawOf(param), rawOf(velocity)];
@@ -38,14 +51,102 @@ function buffersOf(op: string, { param, velocity, grad }: SgdSlot) {
   }
   requireShape(op, rawOf(velocity), p.shape);
   requireShape(op, rawOf(grad), p.shape);
-  const g = contiguous(rawOf(grad));
-  return { p, v, g };
+}
+
+/**
+ * Runs `kernel` once per device over the updates of the parameters on it, with their buffers
+ * (gradients made contiguous for the call, and freed after it).
+ */
+function forEachDevice(
+  op: string,
+  updates: readonly SgdParamUpdate[],
+  kernel: (device: Device, parameters: SgdParameter[]) => void,
+): void {
+  for (const u of updates) checkSlot(op, u);
+  const byDevice = new Map<Device, SgdParamUpdate[]>();
+  for (const u of updates) {
+    const list = byDevice.get(u.param.device) ?? [];
+    list.push(u);
+    byDevice.set(u.param.device, list);
+  }
+  for (const [device, list] of byDevice) {
+    const grads: RawTensor[] = [];
+    try {
+      const parameters = list.map(({ param, velocity, grad, hyperparameters }) => {
+        const [p, g] = [rawOf(param), contiguous(rawOf(grad))];
+        grads.push(g);
+        return {
+          weight: p.buffer,
+          velocity: rawOf(velocity).buffer,
+          grad: g.buffer,
+          n: p.size,
+          hyperparameters,
+        };
+      });
+      kernel(device, parameters);
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+  }
+}
+
+/**
+ * Applies one SGD-with-momentum step to every update's parameter and velocity in place, each
+ * with its own group's rule and constants: one dispatch per device on a GPU (see the module's
+ * notes).
+ * With a `guard`, nothing is written on a device whose guard flag is down.
+ *
+ * @example Two parameters with different learning rates
+ * ```ts
+ * import { defaultDevice, sgdUpdateAll, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const h = (lr: number) => ({ formulation: "paper", lr, momentum: 0.9, weightDecay: 0 } as const);
+ * const a = tensor([1, 2]), b = tensor([3]);
+ * sgdUpdateAll([
+ *   { param: a, velocity: zeros([2]), grad: tensor([1, 1]), hyperparameters: h(0.1) },
+ *   { param: b, velocity: zeros([1]), grad: tensor([1]), hyperparameters: h(0.5) },
+ * ]);
+ * console.log(await a.toArray(), await b.toArray()); // [0.9, 1.9] [2.5]
+ * ```
+ */
+export function sgdUpdateAll(updates: readonly SgdParamUpdate[], guard?: StepGuard): void {
+  forEachDevice("sgdUpdateAll", updates, (device, parameters) => {
+    updateKernel(device, parameters, {
+      guard: guard ? guardFlag(guard, device).buffer : undefined,
+    });
+  });
+}
+
+/**
+ * Checks the updates {@link sgdUpdateAll} would make, without making them: lowers `guard`'s
+ * flag on each device whose parameters' gradient, new velocity or new weight would hold a NaN
+ * or ±∞. Check every parameter of a step before updating any.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, sgdCheckAll, StepGuard, tensor, zeros } from "../mod.ts";
+ * const device = await defaultDevice();
+ * const guard = new StepGuard(device);
+ * guard.begin(tensor([0.5]), 1);
+ * const hyperparameters = { formulation: "paper", lr: 0.1, momentum: 0.9, weightDecay: 0 } as const;
+ * sgdCheckAll([
+ *   { param: tensor([1, 2]), velocity: zeros([2]), grad: tensor([1, 1]), hyperparameters },
+ *   { param: tensor([3]), velocity: zeros([1]), grad: tensor([NaN]), hyperparameters },
+ * ], guard);
+ * await guard.settle();
+ * console.log((await guard.read()).lastOk); // false
+ * ```
+ */
+export function sgdCheckAll(updates: readonly SgdParamUpdate[], guard: StepGuard): void {
+  forEachDevice("sgdCheckAll", updates, (device, parameters) => {
+    checkKernel(device, parameters, guardFlag(guard, device).buffer);
+  });
 }
 
 /**
  * Applies one SGD-with-momentum step to `slot.param` and `slot.velocity` in place (the paper's
- * rule or PyTorch's, see `SgdFormulation`). With a `guard`, the kernel does nothing when the
- * guard's flag on the parameter's device is down.
+ * rule or PyTorch's, see `SgdFormulation`): {@link sgdUpdateAll} for one parameter. With a
+ * `guard`, the kernel does nothing when the guard's flag on the parameter's device is down.
  *
  * @example
  * ```ts
@@ -57,17 +158,13 @@ function buffersOf(op: string, { param, velocity, grad }: SgdSlot) {
  * ```
  */
 export function sgdUpdate(slot: SgdSlot, h: SgdHyperparameters, guard?: StepGuard): void {
-  const { p, v, g } = buffersOf("sgdUpdate", slot);
-  updateKernel(p.device, { weight: p.buffer, velocity: v.buffer, grad: g.buffer, n: p.size }, h, {
-    guard: guard ? guardFlag(guard, p.device).buffer : undefined,
-  });
-  g.dispose();
+  sgdUpdateAll([{ ...slot, hyperparameters: h }], guard);
 }
 
 /**
- * Checks the update {@link sgdUpdate} would make, without making it: lowers `guard`'s flag on
- * the parameter's device when the gradient, the new velocity or the new weight holds a NaN or
- * ±∞. Check every parameter of a step before updating any.
+ * Checks the update {@link sgdUpdate} would make, without making it: {@link sgdCheckAll} for
+ * one parameter. Lowers `guard`'s flag on the parameter's device when the gradient, the new
+ * velocity or the new weight holds a NaN or ±∞.
  *
  * @example
  * ```ts
@@ -82,13 +179,5 @@ export function sgdUpdate(slot: SgdSlot, h: SgdHyperparameters, guard?: StepGuar
  * ```
  */
 export function sgdCheck(slot: SgdSlot, h: SgdHyperparameters, guard: StepGuard): void {
-  const { p, v, g } = buffersOf("sgdCheck", slot);
-  const flag = guardFlag(guard, p.device);
-  checkKernel(
-    p.device,
-    { weight: p.buffer, velocity: v.buffer, grad: g.buffer, n: p.size },
-    h,
-    flag.buffer,
-  );
-  g.dispose();
+  sgdCheckAll([{ ...slot, hyperparameters: h }], guard);
 }

@@ -12,6 +12,8 @@ import { currentDevice } from "./default_device.ts";
 import { numel, type Shape, validateShape } from "./shape.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
 
+export type { RandomStream } from "./_primitives.ts";
+
 /** The serialisable state of a {@link Generator}. */
 export interface GeneratorState {
   /** The seed. */

@@ -4,9 +4,9 @@
  * and every updated weight and velocity are finite; otherwise every update is skipped on the
  * GPU (weights and momentum stay as they were) and the step is counted as skipped.
  *
- * One step: {@link StepGuard.begin} on the loss, backward, the optimiser's checks (`sgdCheck`),
+ * One step: {@link StepGuard.begin} on the loss, backward, the optimiser's checks (`sgdCheckAll`),
  * {@link StepGuard.settle} (the verdict, through the host only when parameters live on several
- * devices), the guarded updates (`sgdUpdate`) and {@link StepGuard.countTopK}.
+ * devices), the guarded updates (`sgdUpdateAll`) and {@link StepGuard.countTopK}.
  *
  * @module
  */

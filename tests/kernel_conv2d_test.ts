@@ -1,5 +1,6 @@
 /**
- * The convolution kernels (forward, input, weight and bias gradients) against float64
+ * The convolution kernels (forward, input, weight and bias gradients, the bias gradient both
+ * alone and from the weight gradient's kernel in every variant) against float64
  * references: strides, padding, groups, non-square shapes, odd channel counts, the fused
  * bias + ReLU, forced batch splitting with unaligned sample offsets, the GPU tiles, every
  * AlexNet layer's geometry with fewer channels, a real >128 MiB output, determinism and the
@@ -15,6 +16,7 @@ import {
   conv2dOutputSize,
   CONV_GPU_TILES,
   CONV_SMALL_TILE,
+  CONV_SUBGROUP_TILES,
   type ConvAlgorithm,
   type DirectTile,
 } from "../kernels/conv2d.ts";
@@ -28,6 +30,8 @@ import {
 import { numericGrad, relativeError } from "./_gradcheck.ts";
 import * as ref from "./_reference.ts";
 import { geometry } from "./_conv_geometry.ts";
+import { type GemmTile, tileName } from "../kernels/_gemm.ts";
+import { SMALL_TILE, SUBGROUP_TILES } from "../kernels/matmul.ts";
 
 const TOL = 1e-5;
 
@@ -185,13 +189,15 @@ Deno.test("conv2d kernels", async (t) => {
     });
     const rng = ref.mulberry32(3);
     const X = ref.randn([1, 4, 5, 4], rng), W = ref.randn([2, 2, 3, 3], rng);
+    const B = ref.randn([2], rng);
     const { outH, outW } = conv2dOutputSize(g);
     const DY = ref.randn([1, 2, outH, outW], rng);
-    const f = ([a, b]: ref.F64[]) =>
-      ref.conv2d(a, b, null, { stride: [2, 1], padding: [0, 1], groups: 2 });
+    const f = ([a, b, c]: ref.F64[]) =>
+      ref.conv2d(a, b, c, { stride: [2, 1], padding: [0, 1], groups: 2 });
     const r = backwardReference(g, X, W, DY);
-    assert.ok(relativeError(r.dx, numericGrad(f, [X, W], 0, DY).data) < 1e-7);
-    assert.ok(relativeError(r.dw, numericGrad(f, [X, W], 1, DY).data) < 1e-7);
+    assert.ok(relativeError(r.dx, numericGrad(f, [X, W, B], 0, DY).data) < 1e-7);
+    assert.ok(relativeError(r.dw, numericGrad(f, [X, W, B], 1, DY).data) < 1e-7);
+    assert.ok(relativeError(r.db, numericGrad(f, [X, W, B], 2, DY).data) < 1e-7);
   });
 
   await t.step("stride, padding, non-square shapes and kernels, odd channels", async () => {
@@ -318,6 +324,18 @@ Deno.test("conv2d kernels", async (t) => {
         }),
       ],
       [
+        "1×1, 129 outputs: a ragged row past two tiles",
+        geometry({
+          batch: 1,
+          inChannels: 7,
+          outChannels: 129,
+          height: 3,
+          width: 5,
+          kernelH: 1,
+          kernelW: 1,
+        }),
+      ],
+      [
         "one output channel, 11×11 s4",
         geometry({
           batch: 1,
@@ -332,10 +350,13 @@ Deno.test("conv2d kernels", async (t) => {
         }),
       ],
     ];
-    for (const tile of [...CONV_GPU_TILES, CONV_SMALL_TILE]) {
+    // The register (subgroup) tiles where the device has subgroups (lavapipe does).
+    assert.ok(device.hasSubgroups || !device.isSoftware, "lavapipe grants subgroups");
+    const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES : [];
+    for (const tile of [...CONV_GPU_TILES, CONV_SMALL_TILE, ...registerTiles]) {
       for (const [label, g] of cases) {
         const gemm = (splits: number): ConvAlgorithm => ({ kind: "gemm", tile, splits });
-        const split = tile === CONV_SMALL_TILE ? 1 : 3;
+        const split = tile === CONV_SMALL_TILE || tile === registerTiles[1] ? 1 : 3;
         await check(device, `${label}, ${algorithmName(gemm(split))}`, {
           g,
           bias: true,
@@ -358,7 +379,54 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
-  await t.step("Winograd F(2×2, 3×3): forward and input gradient", async () => {
+  await t.step("1×1 as a plain batched GEMM (pointwise): sizes, tiles, windows", async () => {
+    const pointwise = (tile?: GemmTile): ConvAlgorithm => ({ kind: "pointwise", tile });
+    const one = (o: Partial<Conv2dGeometry>) => geometry({ kernelH: 1, kernelW: 1, ...o });
+    const cases: [string, Conv2dGeometry][] = [
+      [
+        "1 channel, 1 sample",
+        one({ batch: 1, inChannels: 1, outChannels: 1, height: 1, width: 1 }),
+      ],
+      [
+        "7 → 33, odd 7×5 planes",
+        one({ batch: 3, inChannels: 7, outChannels: 33, height: 7, width: 5 }),
+      ],
+      [
+        "33 → 7, 129 pixels",
+        one({ batch: 2, inChannels: 33, outChannels: 7, height: 3, width: 43 }),
+      ],
+      [
+        "64 → 96 as the bench's 1×1",
+        one({ batch: 2, inChannels: 64, outChannels: 96, height: 9, width: 9 }),
+      ],
+    ];
+    const tiles = [undefined, SMALL_TILE, ...(device.hasSubgroups ? SUBGROUP_TILES : [])];
+    for (const tile of tiles) {
+      for (const [label, g] of cases) {
+        const a = pointwise(tile);
+        await check(device, `pointwise ${label} ${tile ? tileName(tile) : "default"}`, {
+          g,
+          bias: true,
+          relu: true,
+          accumulate: true,
+          algorithms: { forward: a, gradInput: a, gradWeight: a },
+        });
+      }
+    }
+    // Bindings of 2 KiB: matmul windows, and per-sample weight gradients summed in chunks.
+    await check(device, "pointwise under a 2 KiB binding", {
+      g: one({ batch: 5, inChannels: 9, outChannels: 11, height: 5, width: 6 }),
+      bias: true,
+      maxBindingBytes: 2048,
+      algorithms: { forward: pointwise(), gradInput: pointwise(), gradWeight: pointwise() },
+    });
+    assert.throws(() => {
+      const b = device.alloc(1 << 14);
+      conv2d(device, one({ padH: 1 }), { x: b, w: b, out: b, algorithm: pointwise() });
+    }, /pointwise algorithm needs a 1×1 kernel, stride 1, no padding/);
+  });
+
+  await t.step("Winograd F(2×2, 3×3) and F(2×2, 5×5): forward and input gradient", async () => {
     const winograd: ConvAlgorithm = { kind: "winograd" };
     const cases: [string, Conv2dGeometry][] = [
       ["pad 1, odd output", geometry({ padH: 1, padW: 1, height: 7, width: 9 })],
@@ -372,6 +440,23 @@ Deno.test("conv2d kernels", async (t) => {
         geometry({ inChannels: 16, outChannels: 33, height: 13, width: 13, padH: 1, padW: 1 }),
       ],
     ];
+    // F(2×2, 5×5) as conv2: padding 0, 2 and 4 (the input gradient's padding runs 4 to 0),
+    // groups, odd sizes, 33 channels.
+    const five = (o: Partial<Conv2dGeometry>) =>
+      geometry({ kernelH: 5, kernelW: 5, height: 11, width: 9, ...o });
+    cases.push(
+      ["5×5 pad 2, odd output", five({ padH: 2, padW: 2, height: 7, width: 9 })],
+      ["5×5 pad 0, groups 2", five({ inChannels: 6, outChannels: 4, groups: 2 })],
+      [
+        "5×5 pad 4, one channel",
+        five({ batch: 1, inChannels: 1, outChannels: 1, padH: 4, padW: 4 }),
+      ],
+      [
+        "5×5 27×27 as conv2, 33 channels",
+        five({ inChannels: 16, outChannels: 33, height: 27, width: 27, padH: 2, padW: 2 }),
+      ],
+      ["5×5 pad 1, 1×1 output", five({ batch: 3, height: 5, width: 5, padH: 1, padW: 0 })],
+    );
     for (const [label, g] of cases) {
       await check(device, `winograd ${label}`, {
         g,
@@ -394,7 +479,7 @@ Deno.test("conv2d kernels", async (t) => {
         const g = geometry({ strideH: 2 }), b = device.alloc(1 << 14);
         conv2d(device, g, { x: b, w: b, out: b, algorithm: winograd });
       },
-      /3×3 kernel at stride 1/,
+      /3×3 or 5×5 kernel at stride 1/,
     );
   });
 
@@ -447,6 +532,34 @@ Deno.test("conv2d kernels", async (t) => {
       g: layer({ inChannels: 48, outChannels: 32, groups: 2 }),
       bias: true,
     });
+  });
+
+  await t.step("the ReLU mask in the Winograd and pointwise input gradients", async () => {
+    // gradX with a mask is gradX without one where mask > 0, else 0, to the bit.
+    const cases: [ConvAlgorithm, Conv2dGeometry][] = [
+      [{ kind: "winograd" }, geometry({ padH: 1, padW: 1, inChannels: 5, outChannels: 7 })],
+      [{ kind: "winograd" }, geometry({ kernelH: 5, kernelW: 5, height: 11, padH: 2, padW: 2 })],
+      [{ kind: "pointwise" }, geometry({ kernelH: 1, kernelW: 1, inChannels: 7, outChannels: 9 })],
+    ];
+    for (const [algorithm, g] of cases) {
+      const { outH, outW } = conv2dOutputSize(g);
+      const rng = ref.mulberry32(31);
+      const nx = g.batch * g.inChannels * g.height * g.width;
+      const dy = upload(device, ref.randn([g.batch, g.outChannels, outH, outW], rng).data);
+      const w = upload(
+        device,
+        ref.randn([g.outChannels, g.inChannels, g.kernelH, g.kernelW], rng).data,
+      );
+      const maskData = ref.randn([nx], rng).data;
+      const mask = upload(device, maskData);
+      const plain = device.alloc(nx * 4), masked = device.alloc(nx * 4);
+      conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: plain, algorithm });
+      conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: masked, mask, algorithm });
+      const [p, m] = [await download(device, plain, nx), await download(device, masked, nx)];
+      const want = p.map((v, i) => (maskData[i] > 0 ? v : 0));
+      assert.deepEqual(m, want, `${algorithmName(algorithm)} k${g.kernelH}: masked gradX`);
+      for (const b of [dy, w, mask, plain, masked]) device.release(b);
+    }
   });
 
   await t.step("identical bits on every run", async () => {

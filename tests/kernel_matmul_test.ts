@@ -16,9 +16,10 @@ import {
   SKINNY_TILE,
   SMALL_TILE,
   SOFTWARE_TILE,
+  SUBGROUP_TILES,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
-import { gemmTile } from "../kernels/_gemm.ts";
+import { gemmTile, tileName } from "../kernels/_gemm.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums"> & {
   a: Float32Array;
@@ -192,13 +193,16 @@ Deno.test("matmul kernel", async (t) => {
     for (const [label, o, epilogue] of cases) {
       const h = operands({ ...o, maxBindingBytes }, seed += 2);
       await check(device, h, label);
+      // Row sums of a (unbatched): from the first N window of each M and K window.
+      if (!o.batch) await check(device, { ...h, rowSums: true }, `${label} (+row sums)`);
       if (!epilogue) continue;
       const out0 = uniform(o.n * o.m * (o.batch ?? 1), seed + 7);
       const withBias = { ...h, bias: uniform(o.n, seed), accumulate: true, out0 };
       await check(device, withBias, `${label} (+bias, accumulate)`);
       if (o.batch) continue;
       const rowSums0 = uniform(o.m, seed + 9);
-      await check(device, { ...withBias, rowSums: true, rowSums0 }, `${label} (+row sums)`);
+      const label2 = `${label} (+bias, row sums, accumulate)`;
+      await check(device, { ...withBias, rowSums: true, rowSums0 }, label2);
     }
   });
 
@@ -236,6 +240,32 @@ Deno.test("matmul kernel", async (t) => {
     await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "rows");
   });
 
+  await t.step("register (subgroup) tiles: transposes, sizes 1, 7, 33, 129, split-K", async () => {
+    assert.ok(device.hasSubgroups || !device.isSoftware, "lavapipe grants subgroups");
+    if (!device.hasSubgroups) return;
+    let seed = 500;
+    for (const tile of SUBGROUP_TILES) {
+      for (
+        const [m, n, k] of [[1, 7, 33], [129, 33, 7], [7, 129, 129], [33, 1, 70], [36, 68, 40]]
+      ) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const splits = k >= 33 && transA !== transB ? 3 : 1;
+            // transA with row sums: a linear layer's weight and bias gradients.
+            const h = operands({ m, n, k, transA, transB, tile, splits, rowSums: transA }, seed++);
+            const label = `${tileName(tile)} ${m}×${n}×${k} tA=${transA} tB=${transB} s${splits}`;
+            await check(device, { ...h, bias: uniform(n, seed), relu: transA }, label);
+          }
+        }
+      }
+      const batched = operands({ m: 12, n: 9, k: 8, batch: 3, batchStrideA: 0, tile }, seed++);
+      await check(device, batched, `${tileName(tile)} batched`);
+      const acc = operands({ m: 33, n: 20, k: 129, tile }, seed++);
+      const rows = { rowSums: true, rowSums0: uniform(33, 11) };
+      await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "acc");
+    }
+  });
+
   await t.step("argument checks", () => {
     const small = device.alloc(16), big = device.alloc(4096);
     assert.throws(
@@ -247,6 +277,16 @@ Deno.test("matmul kernel", async (t) => {
       /out must not be the same buffer/,
     );
     assert.throws(() => matmul(device, { a: big, b: big, out: small, m: 0, n: 4, k: 4 }), /m must/);
+    const out = device.alloc(4096);
+    assert.throws(
+      () => matmul(device, { a: big, b: big, out, m: 2, n: 2, k: 2, batch: 2, rowSums: small }),
+      /rowSums needs an unbatched product/,
+    );
+    assert.throws(
+      () => matmul(device, { a: big, b: small, out, m: 2, n: 2, k: 2, rowSums: big }),
+      /rowSums must not be the same buffer/,
+    );
+    device.release(out);
     const tile = { tileM: 6, tileN: 8, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
     assert.throws(
       () => matmul(device, { a: big, b: big, out: small, m: 1, n: 1, k: 1, tile }),

@@ -15,6 +15,7 @@ import {
   Generator,
   linear,
   lrn,
+  matmul,
   maxPool2d,
   type Tensor,
   tidy,
@@ -103,7 +104,7 @@ async function trainStep(
   x: ReturnType<Generator["normal"]>,
   labels: Tensor,
   state: ReturnType<Generator["state"]> | undefined,
-): Promise<{ grads: Map<string, Float32Array>; dispatches: number }> {
+): Promise<{ grads: Map<string, Float32Array>; dispatches: number; masked: number }> {
   if (state) model.dropoutGenerator!.setState(state);
   const opt = new SGD({ params: model.parameters(), lr: 0, momentum: 0.9 });
   device.startProfile();
@@ -114,7 +115,8 @@ async function trainStep(
   loss.dispose();
   const grads = await gradients(model);
   opt.zeroGrad();
-  return { grads, dispatches: rows.length };
+  const masked = rows.filter((r) => r.variant.includes("relu-mask")).length;
+  return { grads, dispatches: rows.length, masked };
 }
 
 /**
@@ -138,6 +140,9 @@ async function compareSteps(
     assert.ok(e <= 1e-6, `${name}: gradients differ by ${e}`);
   }
   for (const t of [x, labels, model]) t.dispose();
+  // Each fold shows in the profile as one kernel's relu-mask variant.
+  assert.equal(plain.masked, 0);
+  assert.equal(fused.masked, plain.dispatches - fused.dispatches, "relu-mask variants");
   return { before: plain.dispatches, after: fused.dispatches };
 }
 
@@ -147,6 +152,7 @@ Deno.test("ReLU-mask folding", async (t) => {
   await t.step("each consumer folds, and the ReLU's pass disappears", async () => {
     const x = leaf([2, 6, 9, 9]), w = leaf([6, 6, 3, 3], 0.3);
     const v = leaf([5, 6 * 3 * 3], 0.2), u = leaf([3, 5], 0.5), h0 = leaf([4, 6 * 3 * 3]);
+    const b2 = leaf([54, 5]), b3 = leaf([3, 54, 5]);
     const cases: [string, () => Tensor, number][] = [
       ["relu → LRN", () => lrn(x.relu(), { groupSize: 3, alpha: 0.1 }), 1],
       ["relu → max pool", () => maxPool2d(x.relu(), { kernel: 3, stride: 2 }), 1],
@@ -164,9 +170,15 @@ Deno.test("ReLU-mask folding", async (t) => {
         2,
       ],
       ["relu → dropout → linear", () => linear(dropout(h0.relu(), 0.5, train), v, null), 1],
+      ["relu → both operands of matmul", () => matmul(h0.relu(), b2.relu()), 2],
+      // The broadcast operand's gradient is summed over the batch before its mask.
+      ["relu → batched matmul, one operand broadcast", () => {
+        const a = h0.reshape([1, 4, 54]).relu(), b = b3.relu();
+        return matmul(a, b);
+      }, 1],
     ];
     for (const [label, f, saved] of cases) {
-      const { fused, plain, dispatches } = await bothWays([x, w, v, u, h0], f);
+      const { fused, plain, dispatches } = await bothWays([x, w, v, u, h0, b2, b3], f);
       assertSame(fused, plain, label);
       assert.equal(dispatches[1] - dispatches[0], saved, `${label}: dispatches ${dispatches}`);
     }

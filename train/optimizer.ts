@@ -86,7 +86,7 @@ export interface Optimizer {
   step(options?: OptimizerStepOptions): void;
   /**
    * Checks the updates `step` would make into `guard` without making them, lowering its flag
-   * when one would be non-finite (SGD: `sgdCheck` on every parameter).
+   * when one would be non-finite (SGD: `sgdCheckAll` over every parameter).
    */
   check(guard: StepGuard): void;
   /** Frees every parameter's gradient. */

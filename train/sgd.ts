@@ -1,15 +1,17 @@
 /**
  * Stochastic gradient descent with momentum and weight decay, in the paper's formulation or
- * PyTorch's, over parameter groups. Each step is one fused update per parameter (the tensor
- * layer's `sgdUpdate`); nothing is read back except when a checkpoint asks for the state.
- * With a `StepGuard`, every update is first checked on the GPU (`sgdCheck`) and all of them
- * are skipped when the loss, a gradient or an updated weight would be non-finite.
+ * PyTorch's, over parameter groups. Each step updates every parameter that has a gradient in
+ * one multi-tensor dispatch per device on a GPU (the tensor layer's `sgdUpdateAll`, each
+ * parameter with its own group's constants; lavapipe takes two parameters a dispatch); nothing
+ * is read back except when a checkpoint asks for the state. With a `StepGuard`, every update is
+ * first checked on the GPU (`sgdCheckAll`, dispatched alike) and all of them are skipped when
+ * the loss, a gradient or an updated weight would be non-finite.
  *
  * The check is a pass of its own, not folded into the update kernel: skipping the whole step
  * needs every parameter's verdict before the first write (folded, a NaN in fc8's update would
  * find conv1 already updated). It reads weight, velocity and gradient once more: for the
- * paper's 61 M parameters about 0.7 GB and 16 dispatches a step, which at an H200's bandwidth
- * is some 0.2 ms of its 50 ms step (estimated, not measured).
+ * paper's 61 M parameters about 0.7 GB a step, which at an H200's bandwidth is some 0.2 ms of
+ * its 50 ms step (estimated, not measured).
  *
  * @module
  */
@@ -17,11 +19,10 @@
 import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
 import {
-  sgdCheck,
+  sgdCheckAll,
   type SgdFormulation,
-  type SgdHyperparameters,
-  type SgdSlot,
-  sgdUpdate,
+  type SgdParamUpdate,
+  sgdUpdateAll,
 } from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
 import { sameShape } from "../tensor/shape.ts";
@@ -210,9 +211,11 @@ export class SGD implements Optimizer {
   }
 
   /**
-   * Updates every parameter that has a gradient (parameters without one are skipped), one
-   * fused kernel each. Records GPU work only; returns the number of parameters updated. With a
-   * guard that the loop has not settled, checks every update first and settles it (one device).
+   * Updates every parameter that has a gradient (parameters without one are skipped, so
+   * frozen or newly added ones need nothing special), in one fused dispatch per device on a
+   * GPU.
+   * Records GPU work only; returns the number of parameters updated. With a guard that the
+   * loop has not settled, checks every update first and settles it (one device).
    */
   step(options: OptimizerStepOptions = {}): number {
     const { guard } = options;
@@ -221,7 +224,7 @@ export class SGD implements Optimizer {
       guard.settleOnDevice();
     }
     const updates = this.#updates();
-    for (const [slot, h] of updates) sgdUpdate(slot, h, guard);
+    sgdUpdateAll(updates, guard);
     if (updates.length > 0) this.#steps++;
     return updates.length;
   }
@@ -231,14 +234,14 @@ export class SGD implements Optimizer {
    * is lowered when a gradient, a new velocity or a new weight would hold a NaN or ±∞.
    */
   check(guard: StepGuard): void {
-    for (const [slot, h] of this.#updates()) sgdCheck(slot, h, guard);
+    sgdCheckAll(this.#updates(), guard);
   }
 
-  /** Each parameter with a gradient: its slot and its group's hyperparameters. */
-  #updates(): [SgdSlot, SgdHyperparameters][] {
-    const out: [SgdSlot, SgdHyperparameters][] = [];
+  /** Each parameter with a gradient: its tensors and its group's hyperparameters. */
+  #updates(): SgdParamUpdate[] {
+    const out: SgdParamUpdate[] = [];
     for (const group of this.#groups) {
-      const h: SgdHyperparameters = {
+      const hyperparameters = {
         formulation: group.formulation,
         lr: group.lr,
         momentum: group.momentum,
@@ -250,7 +253,7 @@ export class SGD implements Optimizer {
         if (grad.device !== param.device) {
           throw new Error(`SGD: the gradient of ${group.names[pi]} is on another device`);
         }
-        out.push([{ param, velocity: this.#velocityOf(param), grad }, h]);
+        out.push({ param, velocity: this.#velocityOf(param), grad, hyperparameters });
       });
     }
     return out;

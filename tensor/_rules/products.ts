@@ -2,7 +2,8 @@
  * Matrix products. A transposed operand (a view with swapped strides, such as `w.T()`) is read
  * in place by the primitive, so `x.matmul(w.T())` and every backward product cost no copy.
  * `linear` is `x·wᵀ + bias` with an optional ReLU, all in the product's epilogue; it offers its
- * output as a ReLU mask, and folds one into its input's gradient (the product's epilogue).
+ * output as a ReLU mask. Both fold a ReLU's mask into their inputs' gradients, in the epilogue of
+ * the product that computes them.
  *
  * @module
  */
@@ -21,17 +22,34 @@ function transposed(x: RawTensor): RawTensor {
   return permuted(x, order);
 }
 
-/** `x · yᵀ` or `xᵀ · y`, through a transposed view. */
-function productTransposed(x: RawTensor, y: RawTensor, which: "left" | "right"): RawTensor {
+/** `x · yᵀ` or `xᵀ · y`, through a transposed view; times the ReLU mask of `mask` if given. */
+function productTransposed(
+  x: RawTensor,
+  y: RawTensor,
+  which: "left" | "right",
+  mask: RawTensor | null = null,
+): RawTensor {
   const view = transposed(which === "left" ? x : y);
-  const out = which === "left" ? matmul(view, y) : matmul(x, view);
+  const out = which === "left" ? matmul(view, y, { mask }) : matmul(x, view, { mask });
   return freeing([view], out);
 }
 
-/** Sums a batched gradient over the batch when the operand was broadcast (batch 1). */
-function reduceBatch(grad: RawTensor, shape: readonly number[]): RawTensor {
-  if (grad.rank === shape.length && grad.shape[0] === shape[0]) return grad;
-  return freeing([grad], reduce(grad, "sum", [0], true));
+/**
+ * The gradient of a product's operand of `shape` from `product` over a batch of `batch`:
+ * summed over the batch when the operand was broadcast, and times the ReLU mask of `mask` when
+ * given, in the product's epilogue unless that sum comes after it.
+ */
+function operandGrad(
+  shape: readonly number[],
+  batch: number,
+  mask: RawTensor | null,
+  product: (mask: RawTensor | null) => RawTensor,
+): RawTensor {
+  if (shape.length !== 3 || shape[0] === batch) return product(mask);
+  const grad = product(null);
+  const summed = reduce(grad, "sum", [0], true);
+  grad.dispose();
+  return mask ? freeing([summed], binary(summed, mask, "reluMask")) : summed;
 }
 
 /** Checks the operands of `a · b` (two 2-D or two 3-D f32 tensors on one device). */
@@ -80,13 +98,20 @@ export const productRules: Rules<"matmul" | "linear"> = {
       ctx.save(a, b);
       return matmul(a, b);
     },
-    backward(g, _p, ctx) {
+    backward(g, _p, ctx, fold) {
       const [a, b] = ctx.saved;
+      const batch = g.rank === 3 ? g.shape[0] : 1;
+      const [maskA = null, maskB = null] = fold.masks;
       return [
-        ctx.needsGrad[0] ? reduceBatch(productTransposed(g, b, "right"), a.shape) : null,
-        ctx.needsGrad[1] ? reduceBatch(productTransposed(a, g, "left"), b.shape) : null,
+        ctx.needsGrad[0]
+          ? operandGrad(a.shape, batch, maskA, (m) => productTransposed(g, b, "right", m))
+          : null,
+        ctx.needsGrad[1]
+          ? operandGrad(b.shape, batch, maskB, (m) => productTransposed(a, g, "left", m))
+          : null,
       ];
     },
+    reluFusion: { foldsInto: [0, 1] },
   },
   linear: {
     forward([x, w, bias], { relu }, ctx) {
