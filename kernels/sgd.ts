@@ -143,7 +143,7 @@ const WORKGROUP = 256;
 const ROW_WORDS = 8;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
-export type SgdMode = "apply" | "check";
+type SgdMode = "apply" | "check";
 
 /** One binding window of one parameter, as a dispatch covers it. */
 interface Segment {
@@ -155,10 +155,10 @@ interface Segment {
 }
 
 /**
- * The WGSL of a dispatch over `segments` segments; exported for tests that inspect the
- * generated code. The hyperparameters and sizes are in the segment table, not in the text.
+ * The WGSL of a dispatch over `segments` segments. The hyperparameters and sizes are in the
+ * segment table, not in the text.
  */
-export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
+function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
   const loads: string[] = [];
@@ -214,8 +214,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // unrolled (lavapipe runs loops, even of one turn, at a cost comparable to the update).
   var s = 0u;
 ${searchSteps(segments)}
-  // (lavapipe runs a dispatch some ten times slower when a field of the table is first read
-  // after the early return, in divergent code: the lane mask reuses the element count.)
+  // The lane mask below reuses the element count: lavapipe ran the check some ten times
+  // slower when a field of the table was first read after the early return.
   let a = table.s[s].a;
   let b = bitcast<vec4f>(table.s[s].b);
   let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
