@@ -80,7 +80,12 @@ export {
   tensor,
   zeros,
 } from "./tensor/creation.ts";
-export { linkReplicas, transfer, TransferChannel } from "./tensor/transfer.ts";
+export {
+  linkReplicas,
+  transfer,
+  TransferChannel,
+  type TransferOptions,
+} from "./tensor/transfer.ts";
 export {
   Generator,
   type GeneratorState,

@@ -81,8 +81,14 @@ interface Taken {
   faults: GPUBuffer | null;
 }
 
-/** See `Device.readTogether`: every copy recorded, each device submitted once, one host wait. */
-export async function readTogether(reads: readonly PortRead[]): Promise<void> {
+/**
+ * See `Device.readTogether`: every copy recorded, each device submitted once, one host wait.
+ * `onMapsIssued` runs right after the maps are issued (or once the read fails before that).
+ */
+export async function readTogether(
+  reads: readonly PortRead[],
+  onMapsIssued: () => void = () => {},
+): Promise<void> {
   const taken: Taken[] = [];
   try {
     for (const read of reads) {
@@ -111,9 +117,12 @@ export async function readTogether(reads: readonly PortRead[]): Promise<void> {
     // The copies may wait behind data still arriving from another device (a transfer's slot).
     await Promise.all(ports.map((port) => port.submissions.submitted()));
     const start = performance.now();
-    const mapped = await Promise.allSettled(
-      taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total)),
-    );
+    // In Deno 2.9 each mapAsync() polls its device once before returning, blocking until the
+    // device has run everything submitted, then sleeps ~10 ms before resolving: work submitted
+    // now (onMapsIssued) runs during that sleep instead of leaving the device idle.
+    const maps = taken.map((t) => t.buffer.mapAsync(1, /* GPUMapMode.READ */ 0, t.total));
+    onMapsIssued();
+    const mapped = await Promise.allSettled(maps);
     const waitMs = performance.now() - start;
     transfers.mapWaitMs += waitMs;
     reportSyncPoint({ labels: taken.map((t) => t.staging.label), issuedAt: start, waitMs });
@@ -156,6 +165,7 @@ export async function readTogether(reads: readonly PortRead[]): Promise<void> {
     for (const port of ports) await port.raiseErrors();
     if (failure) throw failure;
   } finally {
+    onMapsIssued();
     for (const t of taken) {
       if (t.read.staging) t.staging._free();
       else t.staging.destroy();
@@ -163,19 +173,40 @@ export async function readTogether(reads: readonly PortRead[]): Promise<void> {
   }
 }
 
-/** See `Device.copyAcross`: the reads submitted now, each target's data at a reserved slot. */
-export function copyAcross(copies: readonly PortCopy[]): Promise<void> {
+/**
+ * See `Device.copyAcross`: the reads submitted now, each target's data at a reserved slot.
+ * Work that `whileWaiting` records goes between the reads and the slots, held until the maps
+ * are issued, so that it runs while they wait.
+ */
+export function copyAcross(
+  copies: readonly PortCopy[],
+  whileWaiting?: () => void,
+): Promise<void> {
   checkEnds(copies.map((c) => c.source.source), copies.map((c) => c.target));
   const slots = new Map<TransferPort, Slot>();
-  const done = readTogether(copies.map((copy) => ({
-    ...copy.source,
-    consume: (bytes) => {
-      slots.get(copy.target.port)!.write(copy.target.buffer, copy.targetOffset ?? 0, bytes);
-      transfers.bytesWritten += bytes.byteLength;
-    },
-  })));
-  reserveSlots(copies.map((c) => c.target.port), slots);
-  return closeSlots(slots, done);
+  const gates = new Map<TransferPort, Slot>();
+  const done = readTogether(
+    copies.map((copy) => ({
+      ...copy.source,
+      consume: (bytes) => {
+        slots.get(copy.target.port)!.write(copy.target.buffer, copy.targetOffset ?? 0, bytes);
+        transfers.bytesWritten += bytes.byteLength;
+      },
+    })),
+    () => gates.forEach((gate) => gate.close()),
+  );
+  const ports = copies.flatMap((c) => [c.source.source.port, c.target.port]);
+  try {
+    if (whileWaiting) {
+      // A gate is a slot that receives no data: it opens when the maps are issued.
+      reserveSlots(ports, gates);
+      whileWaiting();
+    }
+  } finally {
+    for (const port of gates.keys()) port.flush();
+    reserveSlots(copies.map((c) => c.target.port), slots);
+  }
+  return closeSlots([...gates.values(), ...slots.values()], done);
 }
 
 /** See `Device.combineAcross`: the sources read together, combined, written to every target. */
@@ -197,7 +228,7 @@ export function combineAcross(
   const slots = new Map<TransferPort, Slot>();
   reserveSlots(targets.map((t) => t.port), slots);
   return closeSlots(
-    slots,
+    [...slots.values()],
     done.then(() => {
       const result = combine(parts);
       for (const target of targets) {
@@ -227,7 +258,7 @@ function reserveSlots(ports: readonly TransferPort[], slots: Map<TransferPort, S
 }
 
 /** Closes the slots once `done` settles; with its error, the devices stop. */
-function closeSlots(slots: Map<TransferPort, Slot>, done: Promise<void>): Promise<void> {
+function closeSlots(slots: readonly Slot[], done: Promise<void>): Promise<void> {
   return done.then(
     () => slots.forEach((slot) => slot.close()),
     (error: Error) => {

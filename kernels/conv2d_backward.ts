@@ -3,7 +3,8 @@
  * phase a stride-1 direct convolution of gradOut with the flipped sub-kernel, all phases in one
  * dispatch), the weights (an implicit GEMM over the N·OH·OW output pixels, split over
  * invocations into partial sums that a second kernel adds in a fixed order) and the bias (a
- * fixed-order tree sum). No float atomics anywhere, so every run gives identical bits.
+ * fixed-order tree sum alone, or summed by the weight gradient's kernel as it reads gradOut, in
+ * the same partial sums). No float atomics anywhere, so every run gives identical bits.
  *
  * Those are the direct kernels; the input and weight gradients also run on the GEMM core
  * (`_conv_gemm.ts`, split-K for the weights), the input gradient of a 3×3 or 5×5 stride-1

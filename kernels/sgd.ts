@@ -22,6 +22,15 @@
  * larger than `maxStorageBufferBindingSize` (fc6's 151 MB weight against lavapipe's 128 MiB) is
  * split into binding windows, each a segment of its own.
  *
+ * Why bindings per parameter and not an arena (one buffer holding every weight, one every
+ * velocity, one every gradient, bound once): in an arena each parameter would become a view at
+ * an offset, which the other kernels bind from offset 0 (the tensor layer would copy it before
+ * each use), and the gradients, which backward makes as fresh buffers, would need a copy into
+ * the gradient arena: a pass over memory more than the dispatches it saves. Binding each
+ * parameter's own buffers leaves storage, `Tensor.assign`, state dicts, checkpoints and the
+ * two-device placement as they were; a parameter that is frozen (no gradient) or added later
+ * only changes the segment table (and, if the count of segments is new, compiles one pipeline).
+ *
  * @module
  */
 
@@ -95,10 +104,10 @@ export interface SgdUpdateOptions {
 export const MAX_SEGMENTS_PER_DISPATCH = 64;
 
 /**
- * Segments a dispatch covers on a software adapter. Lavapipe runs every case of the shader's
- * `switch` masked, even on a value uniform across the workgroup, so a dispatch costs more per
- * element the more segments it covers; against what a dispatch costs on its own there, two a
- * dispatch measured fastest (bench/RESULTS.md).
+ * Segments a dispatch covers on a software adapter. On lavapipe a dispatch costs more per
+ * element the more cases the shader's `switch` has, though a workgroup takes one (as if every
+ * case ran, masked): ten segments a dispatch measured about twice the per-parameter kernels,
+ * two about the same as them with half the dispatches (bench/RESULTS.md).
  */
 export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
 
@@ -134,7 +143,7 @@ const WORKGROUP = 256;
 const ROW_WORDS = 8;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
-export type SgdMode = "apply" | "check";
+type SgdMode = "apply" | "check";
 
 /** One binding window of one parameter, as a dispatch covers it. */
 interface Segment {
@@ -146,10 +155,10 @@ interface Segment {
 }
 
 /**
- * The WGSL of a dispatch over `segments` segments; exported for tests that inspect the
- * generated code. The hyperparameters and sizes are in the segment table, not in the text.
+ * The WGSL of a dispatch over `segments` segments. The hyperparameters and sizes are in the
+ * segment table, not in the text.
  */
-export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
+function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
   const loads: string[] = [];
@@ -205,15 +214,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // unrolled (lavapipe runs loops, even of one turn, at a cost comparable to the update).
   var s = 0u;
 ${searchSteps(segments)}
-  // (lavapipe runs a dispatch some ten times slower when a field of the table is first read
-  // after the early return, in divergent code: the lane mask reuses the element count.)
+  // The lane mask below reuses the element count: lavapipe ran the check some ten times
+  // slower when a field of the table was first read after the early return.
   let a = table.s[s].a;
   let b = bitcast<vec4f>(table.s[s].b);
   let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
-  // Only the loads and stores are chosen by segment, the rule is written once: lavapipe runs
-  // every case of a switch, masked, even on a value that is uniform across the workgroup.
+  // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
+  // every case costs, though the segment is uniform across the workgroup.
   var wi: vec4f;
   var vi: vec4f;
   var gi: vec4f;
@@ -370,6 +379,7 @@ function dispatchSgd(
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
   for (const p of parameters) checkParameter(device, p);
+  checkDistinct(parameters);
   const dispatches = plan(device, parameters, options);
   dispatches.forEach((segments, d) => {
     const bindings: Binding[] = [];
@@ -414,6 +424,25 @@ function checkParameter(device: Device, p: SgdParameter): void {
       );
     }
   }
+}
+
+/**
+ * Throws when a buffer that a dispatch writes (a weight or a velocity) is given twice, or is
+ * also a gradient: the updates would race, and WebGPU forbids the aliasing.
+ */
+function checkDistinct(parameters: readonly SgdParameter[]): void {
+  const written = new Map<GpuBuffer, string>();
+  parameters.forEach((p, k) => {
+    for (const [name, b] of [["weight", p.weight], ["velocity", p.velocity]] as const) {
+      const other = written.get(b);
+      if (other) throw new Error(`sgd: the ${name} of parameter ${k} is also the ${other}`);
+      written.set(b, `${name} of parameter ${k}`);
+    }
+  });
+  parameters.forEach((p, k) => {
+    const other = written.get(p.grad);
+    if (other) throw new Error(`sgd: the gradient of parameter ${k} is also the ${other}`);
+  });
 }
 
 /** The segments of each dispatch: every parameter's binding windows, packed in order. */

@@ -8,9 +8,14 @@
  * @module
  */
 
-import { concat } from "../tensor/ops_shape.ts";
+import { conv2d } from "../tensor/ops_cnn.ts";
+import { add } from "../tensor/ops_elementwise.ts";
+import { linear } from "../tensor/ops_matmul.ts";
+import { concat, slice } from "../tensor/ops_shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { transfer, TransferChannel } from "../tensor/transfer.ts";
+import type { Conv2d } from "./conv2d.ts";
+import { Linear } from "./linear.ts";
 import { Module, type ParameterSlot } from "./module.ts";
 
 /** Parts of one layer, tower by tower. */
@@ -68,6 +73,11 @@ export class Towers<M extends Module> extends Module {
  * A cut where the towers exchange activations (the paper's GPUs talk only at such cuts). It
  * keeps the cut's staging buffers across steps, and moves both directions in one host round
  * trip, forward and backward alike.
+ *
+ * The layer after the cut reads its own tower's activations and the other's, joined along axis
+ * 1; its output is the sum of two products, one over each half of its input (the weight split
+ * along its input axis). The product over the own half needs nothing from the other device, so
+ * it runs while the host waits for the other half (see `transfer`'s `whileWaiting`).
  */
 export class TowerCut {
   readonly #channel: TransferChannel;
@@ -78,29 +88,73 @@ export class TowerCut {
   }
 
   /**
-   * Each tower's activations joined with the other's along `axis` (tower A's first): the input
-   * of a layer whose towers read both halves.
+   * Tower A's `layers[0]` and tower B's `layers[1]`, each on its own activations joined with
+   * the other's (tower A's first): the layer after a cut where both towers read both halves.
    */
-  async swap(a: Tensor, b: Tensor, axis: number): Promise<[Tensor, Tensor]> {
-    const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel);
-    const joined: [Tensor, Tensor] = [concat([a, bOnA], axis), concat([aOnB, b], axis)];
+  async into(a: Tensor, b: Tensor, layers: readonly Part[]): Promise<[Tensor, Tensor]> {
+    const half = a.shape[1];
+    let own: Tensor[] = [];
+    const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel, {
+      whileWaiting: () => (own = [partial(layers[0], a, 0), partial(layers[1], b, half)]),
+    });
+    const out: [Tensor, Tensor] = [
+      joined(layers[0], own[0], partial(layers[0], bOnA, half, true)),
+      joined(layers[1], own[1], partial(layers[1], aOnB, 0, true)),
+    ];
     bOnA.dispose();
     aOnB.dispose();
-    return joined;
+    return out;
   }
 
-  /** Both towers' activations joined along `axis` on tower A's device. */
-  async gather(a: Tensor, b: Tensor, axis: number): Promise<Tensor> {
-    const [bOnA] = await transfer([[b, a.device]], this.#channel);
-    const joined = concat([a, bOnA], axis);
+  /** `layer` (on tower A's device) on both towers' activations joined, tower A's first. */
+  async gatherInto(a: Tensor, b: Tensor, layer: Part): Promise<Tensor> {
+    let own = a;
+    const [bOnA] = await transfer([[b, a.device]], this.#channel, {
+      whileWaiting: () => (own = partial(layer, a, 0)),
+    });
+    const out = joined(layer, own, partial(layer, bOnA, a.shape[1], true));
     bOnA.dispose();
-    return joined;
+    return out;
   }
 
   /** Frees the staging buffers. */
   dispose(): void {
     this.#channel.dispose();
   }
+}
+
+/** A layer that a cut feeds. */
+export type Part = Conv2d | Linear;
+
+/**
+ * What `layer` makes of input channels (or features) `[from, from + C)` alone, `x` holding
+ * them: the product with that slice of the weight, plus the bias if `withBias`, without the
+ * activation. The layer's output is the activation of the sum over its inputs' slices.
+ */
+function partial(layer: Part, x: Tensor, from: number, withBias = false): Tensor {
+  const weight = slice(layer.weight, 1, from, from + x.shape[1]);
+  const bias = withBias ? layer.bias : null;
+  let y: Tensor;
+  if (layer instanceof Linear) y = linear(x, weight, bias);
+  else if (layer.groups === 1) {
+    y = conv2d(x, weight, bias, { stride: layer.stride, padding: layer.padding });
+  } else {
+    weight.dispose();
+    throw new RangeError(`a cut cannot feed a grouped convolution (groups ${layer.groups})`);
+  }
+  weight.dispose();
+  return y;
+}
+
+/** The layer's activation of `p + q` (its output from two partial products), freeing both. */
+function joined(layer: Part, p: Tensor, q: Tensor): Tensor {
+  const sum = add(p, q);
+  p.dispose();
+  q.dispose();
+  if (layer.activation === null) return sum;
+  const out = layer.activation === "relu" ? sum.relu() : sum.tanh();
+  sum.dispose();
+  return out;
 }
 
 async function moved(y: Tensor, device: Tensor["device"]): Promise<Tensor> {

@@ -30,7 +30,7 @@ import {
   type ResolvedAlexNetConfig,
   switchChanges,
 } from "./_alexnet_plan.ts";
-import { TowerCut, Towers } from "./_towers.ts";
+import { type Part, TowerCut, Towers } from "./_towers.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
@@ -50,8 +50,6 @@ export {
 
 /** Dropout streams start here, far past any initialisation draw of the same seed. */
 const DROPOUT_STREAM = 2 ** 40;
-
-type Part = Conv2d | Linear;
 
 /**
  * The paper's network: five convolutional and three fully connected layers, 60,965,224
@@ -253,25 +251,22 @@ export class AlexNet extends Module {
       if (layer instanceof Towers) each((y, i) => (layer.parts[i] as Layer).forward(y));
       else each((y) => layer.forward(y));
     };
-    const swap = async (into: string): Promise<void> => {
+    // The layer after a cut reads both towers: it runs across the exchange (TowerCut.into).
+    const cross = async (into: string): Promise<void> => {
       const [a, b] = t;
-      t = await this.#cut(into).swap(a, b, 1);
+      t = await this.#cut(into).into(a, b, this.#towers(into).parts);
       a.dispose();
       b.dispose();
     };
     for (const name of ["conv1", "norm1", "pool1", "conv2", "norm2", "pool2"]) run(name);
-    await swap("conv3");
-    for (const name of ["conv3", "conv4", "conv5", "pool5", "flatten"]) run(name);
-    await swap("fc6");
-    run("fc6");
+    await cross("conv3");
+    for (const name of ["conv4", "conv5", "pool5", "flatten"]) run(name);
+    await cross("fc6");
     this.#towerDropout(t, "drop6", (next) => (t = next));
-    await swap("fc7");
-    run("fc7");
+    await cross("fc7");
     this.#towerDropout(t, "drop7", (next) => (t = next));
-    const joined = await this.#cut("fc8").gather(t[0], t[1], 1);
+    const logits = await this.#cut("fc8").gatherInto(t[0], t[1], this.#layer("fc8") as Linear);
     t.forEach((y) => y.dispose());
-    const logits = this.#layer("fc8").forward(joined);
-    joined.dispose();
     return logits;
   }
 
@@ -313,6 +308,10 @@ export class AlexNet extends Module {
 
   #has(name: string): boolean {
     return this.#layers.some(([n]) => n === name);
+  }
+
+  #towers(name: string): Towers<Part> {
+    return this.#layers.find(([n]) => n === name)![1] as Towers<Part>;
   }
 
   #layer(name: string): Layer {

@@ -342,11 +342,13 @@ export type StagingFor = (
  * Copies each raw tensor to its target device (WebGPU devices share no memory: a readback on
  * the source, a write on the target straight from the mapped range), all with one host wait.
  * Resolves once the copies are under way: their data arrives in the background, and work
- * recorded on them waits for it.
+ * recorded on them waits for it. Work that `whileWaiting` records (it must not read the copies)
+ * runs while the host waits for the data.
  */
 export async function transferAll(
   moves: readonly (readonly [RawTensor, Device])[],
   stagingFor?: StagingFor,
+  whileWaiting?: () => void,
 ): Promise<RawTensor[]> {
   const directions = new Map<string, number>();
   const staging = await Promise.all(moves.map(([t, target]) => {
@@ -358,12 +360,15 @@ export async function transferAll(
   const sources = moves.map(([t]) => contiguous(t));
   const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
   try {
-    const done = Device.copyAcross(sources.map((source, i) => ({
-      source: source.buffer,
-      target: outs[i].buffer,
-      bytes: source.size * 4,
-      staging: staging[i],
-    })));
+    const done = Device.copyAcross(
+      sources.map((source, i) => ({
+        source: source.buffer,
+        target: outs[i].buffer,
+        bytes: source.size * 4,
+        staging: staging[i],
+      })),
+      whileWaiting,
+    );
     // A failure stops the devices involved; their next read or sync raises it.
     done.catch(() => {});
   } catch (error) {

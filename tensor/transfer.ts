@@ -67,6 +67,18 @@ export class TransferChannel {
   }
 }
 
+/** Options of {@link transfer}. */
+export interface TransferOptions {
+  /**
+   * Records work that reads none of the copies (a layer's part over its local inputs): it
+   * runs on the devices while the host waits for the copies, instead of after them. In Deno
+   * 2.9 every host wait leaves the devices idle for ~10 ms (its map polling sleeps) unless work
+   * submitted after the maps fills that time; this is that work. Called once, synchronously,
+   * before `transfer` resolves.
+   */
+  whileWaiting?: () => void;
+}
+
 /**
  * Moves tensors between devices, `[tensor, destination]` each, in one host round trip, and
  * returns the copies in order. As an autograd op it is one node: its backward runs once every
@@ -80,19 +92,37 @@ export class TransferChannel {
  * const [yOnA, xOnB] = await transfer([[y, a], [x, b]]);
  * console.log(yOnA.device === a, await yOnA.toArray(), await xOnB.toArray()); // true [3, 4] [1, 2]
  * ```
+ *
+ * @example Work on local data runs while the copy waits
+ * ```ts
+ * import { Device, tensor, transfer } from "../mod.ts";
+ * const [a, b] = await Device.acquireMany(2);
+ * const x = tensor([1, 2], { device: a }), y = tensor([3, 4], { device: b });
+ * let local = y;
+ * const [xOnB] = await transfer([[x, b]], undefined, { whileWaiting: () => (local = y.mul(2)) });
+ * console.log(await xOnB.add(local).toArray()); // [7, 10]
+ * ```
  */
 export async function transfer<const M extends readonly (readonly [Tensor, Device])[]>(
   moves: M,
   channel?: TransferChannel,
+  options: TransferOptions = {},
 ): Promise<{ -readonly [K in keyof M]: M[K][0] }> {
   type Out = { -readonly [K in keyof M]: M[K][0] };
   const inputs = moves.map(([t]) => t);
   const staging = channel ? channel.staging.bind(channel) : undefined;
+  const { whileWaiting } = options;
   if (!isRecording(inputs)) {
-    const outs = await transferAll(moves.map(([t, d]) => [rawOf(t), d]), staging);
+    const outs = await transferAll(moves.map(([t, d]) => [rawOf(t), d]), staging, whileWaiting);
     return outs.map((out) => fromRaw(out)) as Out;
   }
-  const state: TransferState = { targets: moves.map(([, d]) => d), staging, outs: [], grads: [] };
+  const state: TransferState = {
+    targets: moves.map(([, d]) => d),
+    staging,
+    whileWaiting,
+    outs: [],
+    grads: [],
+  };
   const token = await applyAsync("transfer", inputs, { state });
   const outs = state.outs.map((_, index) => apply("transferOut", [token], { state, index }));
   token.dispose();

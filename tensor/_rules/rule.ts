@@ -63,6 +63,8 @@ export interface TransferState {
   readonly targets: readonly Device[];
   /** Where each direction's staging buffers come from (default: spare ones). */
   readonly staging?: StagingFor;
+  /** Records work that needs none of the copies, run while the forward's maps wait. */
+  readonly whileWaiting?: () => void;
   /** The copies, until each `transferOut` takes its own. */
   readonly outs: (RawTensor | null)[];
   /** The copies' gradients, handed over by their backward for the token's. */

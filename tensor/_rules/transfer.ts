@@ -45,7 +45,11 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
   },
   transfer: {
     async forward(sources, { state }) {
-      const outs = await transferAll(sources.map((s, i) => [s, state.targets[i]]), state.staging);
+      const outs = await transferAll(
+        sources.map((s, i) => [s, state.targets[i]]),
+        state.staging,
+        state.whileWaiting,
+      );
       state.outs.splice(0, state.outs.length, ...outs);
       state.grads.splice(0, state.grads.length, ...outs.map(() => null));
       return fill(sources[0].device, [1], 0);
