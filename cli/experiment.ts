@@ -8,25 +8,15 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { DataSource, DataSplits, DataSubset } from "../train/data/data_format.ts";
-import { isDir, isFile } from "../train/data/_fs.ts";
+import { isDir } from "../train/data/_fs.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
-import { CLAIM_IDS, type ClaimId, CLAIMS } from "../train/experiment/claims.ts";
-import {
-  type ArmRun,
-  type ArmRunOutcome,
-  type ClaimResult,
-  FINAL_JSON,
-  loadExperiment,
-  runExperiment,
-} from "../train/experiment/runner.ts";
+import { CLAIM_IDS, CLAIMS } from "../train/experiment/claims.ts";
+import { type ClaimResult, loadExperiment, runExperiment } from "../train/experiment/runner.ts";
 import type { Device } from "../mod.ts";
-import { evaluate } from "../train/evaluate.ts";
-import { plural } from "../train/_format.ts";
-import { train } from "../train/train.ts";
-import { RUN_CONFIG_FILE, type RunConfig, runConfigText, writeRunConfig } from "./_config.ts";
-import { augmentations, channelMean, detectData } from "./_data.ts";
+import { channelMean, detectData } from "./_data.ts";
+import { type ClaimSetup, runConfig, sameRun, trainArm } from "./_experiment_arm.ts";
 import { measuredText, renderClaimSvg, renderReport } from "./_experiment_report.ts";
-import { acquireDevices, buildModel, heInit, modelConfig, modelGenerators } from "./_model.ts";
+import { acquireDevices } from "./_model.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import {
   choice,
@@ -133,22 +123,6 @@ ${
   --lr <x>              Learning rate, the same in both arms (default: the preset's).
   --log-every <n>       Steps between loss readbacks (default 20).
   -h, --help            This help.`;
-
-/** Everything that defines one claim's runs; a resume must find the same. (The target of the
- * epochs-to-target measures and the readback interval change no run.) */
-interface ClaimSetup {
-  claim: ClaimId;
-  preset: string;
-  data: DataSource;
-  crop: number;
-  width: number;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  patience: number;
-  weightDecay: number;
-  logEvery: number;
-}
 
 function parseSeeds(text: string | undefined, fallback: number[]): number[] {
   if (text === undefined) return fallback;
@@ -293,141 +267,6 @@ async function runExperimentCommand(values: Values): Promise<number> {
   }
   console.log(`\nwrote ${join(out, "RESULTS.md")}`);
   return 0;
-}
-
-/** Trains one run of a set as the `train` command would, then evaluates its training images. */
-async function trainArm(
-  run: ArmRun,
-  setup: ClaimSetup,
-  splits: DataSplits,
-  mean: number[],
-  device: Device,
-  signal: AbortSignal,
-): Promise<ArmRunOutcome> {
-  const config = runConfig(run, setup, splits, mean);
-  const model = buildModel(config, [device]);
-  try {
-    if (!run.resume) {
-      await heInit(model, run.seed);
-      await writeRunConfig(run.dir, config);
-    }
-    const aug = augmentations(config, splits);
-    const result = await train({
-      model,
-      trainData: splits.train,
-      valData: splits.val,
-      epochs: run.epochs,
-      batchSize: config.batchSize,
-      lr: config.lr,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      formulation: config.formulation,
-      seed: run.seed,
-      augment: aug.train,
-      evalAugment: aug.val,
-      runDir: run.dir,
-      resume: run.resume,
-      logEvery: config.logEvery,
-      plateau: { patience: config.patience },
-      generators: modelGenerators(model),
-      device,
-      signal,
-      checkpoint: { keep: 1 },
-      extra: { config },
-      callbacks: [{
-        onEpochEnd(_trainer, { metrics: m }) {
-          console.log(
-            `    epoch ${m.epoch}: training error ${pct(m.trainTop1)}, validation ` +
-              `${pct(m.valTop1)} (${m.seconds.toFixed(0)} s)`,
-          );
-        },
-      }],
-      log: (message) => console.log(`    ${message}`),
-    });
-    if (result.interrupted) return { interrupted: true, trainEval: null };
-    const last = result.rows.at(-1);
-    const onTrain = await evaluate(model, splits.train, {
-      batchSize: config.batchSize,
-      augment: aug.val,
-      device,
-    });
-    console.log(
-      `  ${plural(result.rows.length, "epoch")} in ${
-        result.seconds.toFixed(0)
-      } s: training error ` +
-        `${pct(last?.trainTop1)}, validation ${pct(last?.valTop1)}, training images in ` +
-        `evaluation ${pct(onTrain.top1)}`,
-    );
-    return {
-      interrupted: false,
-      trainEval: { top1: onTrain.top1, top5: onTrain.top5, loss: onTrain.loss },
-    };
-  } finally {
-    model.dispose();
-  }
-}
-
-/** The configuration of one run, as `train` would write it to `config.json`. */
-function runConfig(
-  run: ArmRun,
-  setup: ClaimSetup,
-  splits: DataSplits,
-  mean: number[],
-): RunConfig {
-  return {
-    model: modelConfig(
-      run.claim.model === "figure1" ? "figure1" : "small",
-      {
-        width: setup.width,
-        inputSize: setup.crop,
-        numClasses: splits.train.numClasses,
-        seed: run.seed,
-      },
-      run.arm.switches,
-    ),
-    data: setup.data,
-    crop: setup.crop,
-    mean,
-    pca: false,
-    init: "he",
-    epochs: run.epochs,
-    batchSize: setup.batchSize,
-    lr: setup.lr,
-    momentum: 0.9,
-    weightDecay: setup.weightDecay,
-    formulation: "paper",
-    devices: 1,
-    seed: run.seed,
-    tenCrop: false,
-    logEvery: setup.logEvery,
-    patience: setup.patience,
-  };
-}
-
-/**
- * A finished run anywhere in the output folder with exactly this run's configuration (data,
- * network, switches, seed and recipe), or null: the paper's arm of the AlexNet claims is one
- * network, trained once per seed.
- */
-async function sameRun(out: string, config: RunConfig): Promise<string | null> {
-  const text = runConfigText(config);
-  for (const id of CLAIM_IDS) {
-    for (const arm of CLAIMS[id].arms) {
-      const dir = join(out, id, arm.name, `seed-${config.seed}`);
-      try {
-        if (
-          (await Deno.readTextFile(join(dir, RUN_CONFIG_FILE))) === text &&
-          (await isFile(join(dir, FINAL_JSON)))
-        ) return dir;
-      } catch {
-        // No such run.
-      }
-    }
-  }
-  return null;
-}
-function pct(x: number | undefined): string {
-  return x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "n/a";
 }
 
 /**

@@ -24,14 +24,14 @@ import { checkResume, resumeConfig } from "./_resume.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal, type StopSignal } from "./_signals.ts";
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
-import { augmentations, channelMean, detectData } from "./_data.ts";
+import { channelMean, detectData } from "./_data.ts";
+import { runTrainOptions } from "./_train_options.ts";
 import {
   acquireDevices,
   ADAPTER_HELP,
   buildModel,
   describePlacement,
   heInit,
-  modelGenerators,
   modelOptions,
   plannedParameterCount,
   timestamp,
@@ -182,33 +182,18 @@ async function runTrain(values: Values): Promise<number> {
     // Checked once more after the write, which is not abandoned mid-way.
     await stop.during(Promise.resolve());
     stop.trainingStarts();
-    const aug = augmentations(config, splits);
     await printRun(config, splits, devices, model, runDir);
     const reporter = new ProgressReporter({
       everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
     });
-    const trainer = createTrainer({
-      model,
-      trainData: splits.train,
-      valData: splits.val,
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      lr: config.lr,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      formulation: config.formulation,
-      seed: config.seed,
-      augment: aug.train,
-      evalAugment: aug.val,
-      tenCrop: config.tenCrop,
+    const place = {
       runDir,
-      logEvery: config.logEvery,
-      plateau: { patience: config.patience },
-      generators: modelGenerators(model),
+      resume: resumeDir !== undefined,
       device: devices[0],
       signal: stop.signal,
-      resume: resumeDir !== undefined,
-      extra: { config },
+    };
+    const trainer = createTrainer({
+      ...runTrainOptions(config, model, splits, place),
       callbacks: [
         progressLine(reporter, { tenCrop: config.tenCrop, numClasses: config.model.numClasses }),
         curvesPlot(runDir, { title: "AlexNet training" }),

@@ -3,7 +3,8 @@
  * phase a stride-1 direct convolution of gradOut with the flipped sub-kernel, all phases in one
  * dispatch), the weights (an implicit GEMM over the N·OH·OW output pixels, split over
  * invocations into partial sums that a second kernel adds in a fixed order) and the bias (a
- * fixed-order tree sum). No float atomics anywhere, so every run gives identical bits.
+ * fixed-order tree sum alone, or summed by the weight gradient's kernel as it reads gradOut, in
+ * the same partial sums). No float atomics anywhere, so every run gives identical bits.
  *
  * Those are the direct kernels; the input and weight gradients also run on the GEMM core
  * (`_conv_gemm.ts`, split-K for the weights), the input gradient of a 3×3 or 5×5 stride-1
@@ -121,9 +122,18 @@ export function conv2dBackwardInput(
     (algorithm) =>
       withScratch(
         device,
-        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample],
-        ([gradOut, w, gradX]) =>
-          conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
+        // Every buffer the timed run binds is scratch: it runs after the caller's step, when
+        // the caller's mask may have been released (and reused as one of these).
+        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample, g.batch * inSample],
+        ([gradOut, w, gradX, mask]) =>
+          conv2dBackwardInput(device, g, {
+            ...args,
+            gradOut,
+            w,
+            gradX,
+            mask: args.mask && mask,
+            algorithm,
+          }),
       ),
   ).value);
   if (

@@ -157,7 +157,7 @@ export function lrnBackward(
     ["gradOut", buffers.gradOut],
     ...(maskOf === "operand" ? [["mask", mask!] as [string, GpuBuffer]] : []),
     ["gradX", buffers.gradX],
-  ]);
+  ], maskOf === "none" ? undefined : "relu-mask");
 }
 
 /** What a shader generator gets: the shape, the constants, and the sizes as uniforms. */
@@ -172,6 +172,7 @@ interface Shader {
 /**
  * Checks the arguments and the capacities of `operands` (all N·C·H·W f32), then dispatches one
  * shader per slice of the batch, binding the operands in order; a null `wgsl` only checks.
+ * `variant` names a fused variant in the profiler.
  */
 function run(
   device: Device,
@@ -181,6 +182,7 @@ function run(
   options: LrnOptions,
   wgsl: ((shader: Shader) => string) | null,
   operands: [name: string, buffer: GpuBuffer][],
+  variant?: string,
 ): void {
   const sampleBytes = checkArguments(op, shape, p);
   for (const [name, buffer] of operands) {
@@ -217,6 +219,7 @@ function run(
         wgsl: wgsl({ shape, p, u, uniforms }),
         uniforms: uniforms.data(),
         workgroups: Math.ceil(threads / WORKGROUP),
+        variant,
         cost: { bytes: 4 * operands.length * count * shape.channels * shape.height * shape.width },
       },
       operands.map(([, buffer]) => ({ buffer, ...range })),

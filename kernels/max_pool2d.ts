@@ -163,7 +163,7 @@ export function maxPool2dBackward(
     ["argmax", buffers.argmax, outSample],
     ...(masked ? [["mask", buffers.mask!, inSample] as Operand] : []),
     ["gradX", buffers.gradX, inSample],
-  ]);
+  ], masked ? "relu-mask" : undefined);
 }
 
 function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number } {
@@ -187,7 +187,8 @@ interface Shader {
 
 /**
  * Checks capacities, slices the batch to fit the binding limit and dispatches one shader per
- * slice, with one thread per element of the last operand (the one the kernel writes per thread).
+ * slice, with one thread per element of the last operand (the one the kernel writes per thread);
+ * `variant` names a fused variant in the profiler.
  */
 function run(
   device: Device,
@@ -196,6 +197,7 @@ function run(
   options: PoolOptions,
   wgsl: (shader: Shader) => string,
   operands: Operand[],
+  variant?: string,
 ): void {
   const { outH, outW } = pool2dOutputSize(g);
   for (const [name, buffer, bytes] of operands) {
@@ -234,6 +236,7 @@ function run(
         wgsl: wgsl({ g, u, shifts: shiftsU, uniforms }),
         uniforms: uniforms.data(),
         workgroups: Math.ceil(threads / WORKGROUP),
+        variant,
         cost: { bytes },
       },
       parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),

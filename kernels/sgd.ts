@@ -143,7 +143,7 @@ const WORKGROUP = 256;
 const ROW_WORDS = 8;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
-export type SgdMode = "apply" | "check";
+type SgdMode = "apply" | "check";
 
 /** One binding window of one parameter, as a dispatch covers it. */
 interface Segment {
@@ -155,10 +155,10 @@ interface Segment {
 }
 
 /**
- * The WGSL of a dispatch over `segments` segments; exported for tests that inspect the
- * generated code. The hyperparameters and sizes are in the segment table, not in the text.
+ * The WGSL of a dispatch over `segments` segments. The hyperparameters and sizes are in the
+ * segment table, not in the text.
  */
-export function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
+function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
   const loads: string[] = [];
@@ -214,8 +214,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // unrolled (lavapipe runs loops, even of one turn, at a cost comparable to the update).
   var s = 0u;
 ${searchSteps(segments)}
-  // (lavapipe runs a dispatch some ten times slower when a field of the table is first read
-  // after the early return, in divergent code: the lane mask reuses the element count.)
+  // The lane mask below reuses the element count: lavapipe ran the check some ten times
+  // slower when a field of the table was first read after the early return.
   let a = table.s[s].a;
   let b = bitcast<vec4f>(table.s[s].b);
   let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
@@ -379,6 +379,7 @@ function dispatchSgd(
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
   for (const p of parameters) checkParameter(device, p);
+  checkDistinct(parameters);
   const dispatches = plan(device, parameters, options);
   dispatches.forEach((segments, d) => {
     const bindings: Binding[] = [];
@@ -423,6 +424,25 @@ function checkParameter(device: Device, p: SgdParameter): void {
       );
     }
   }
+}
+
+/**
+ * Throws when a buffer that a dispatch writes (a weight or a velocity) is given twice, or is
+ * also a gradient: the updates would race, and WebGPU forbids the aliasing.
+ */
+function checkDistinct(parameters: readonly SgdParameter[]): void {
+  const written = new Map<GpuBuffer, string>();
+  parameters.forEach((p, k) => {
+    for (const [name, b] of [["weight", p.weight], ["velocity", p.velocity]] as const) {
+      const other = written.get(b);
+      if (other) throw new Error(`sgd: the ${name} of parameter ${k} is also the ${other}`);
+      written.set(b, `${name} of parameter ${k}`);
+    }
+  });
+  parameters.forEach((p, k) => {
+    const other = written.get(p.grad);
+    if (other) throw new Error(`sgd: the gradient of parameter ${k} is also the ${other}`);
+  });
 }
 
 /** The segments of each dispatch: every parameter's binding windows, packed in order. */

@@ -277,8 +277,8 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
   }
   const [rows, columns] = shape;
   if (
-    shape.length !== 2 || !Number.isInteger(within.first) || within.first < 0 ||
-    within.first + columns > within.width
+    shape.length !== 2 || !Number.isInteger(within.first) || !Number.isInteger(within.width) ||
+    within.first < 0 || within.first + columns > within.width
   ) {
     throw new ShapeError(
       `dropout: [${shape}] is not a block of columns ${within.first}… of a ${within.width}-wide tensor`,

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
 import { type Conv2dGeometry, conv2dOutputSize, CONV_SMALL_TILE } from "../kernels/conv2d.ts";
-import { CONV_GPU_TILES, type ConvAlgorithm } from "../kernels/_conv_gemm.ts";
+import { CONV_GPU_TILES, CONV_SUBGROUP_TILES, type ConvAlgorithm } from "../kernels/_conv_gemm.ts";
 import { conv2dBackwardInput } from "../kernels/conv2d_backward.ts";
 import { lrn, lrnBackward, type LrnParams } from "../kernels/lrn.ts";
 import {
@@ -19,8 +19,17 @@ import {
   type Pool2dGeometry,
   pool2dOutputSize,
 } from "../kernels/max_pool2d.ts";
-import { tileFits } from "../kernels/_gemm.ts";
-import { matmul, type MatmulTile, MID_TILE, SKINNY_TILE, SMALL_TILE } from "../kernels/matmul.ts";
+import { type GemmTile, tileFits } from "../kernels/_gemm.ts";
+import {
+  GPU_SKINNY_TILE,
+  GPU_TILES,
+  matmul,
+  type MatmulTile,
+  MID_TILE,
+  SKINNY_TILE,
+  SMALL_TILE,
+  SUBGROUP_TILES,
+} from "../kernels/matmul.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
 import * as ref from "./_reference.ts";
 import { geometry } from "./_conv_geometry.ts";
@@ -161,13 +170,15 @@ Deno.test("ReLU-mask epilogues", async (t) => {
     }
   });
 
-  await t.step("conv input gradient: direct, GEMM tiles, Winograd, batch runs", async () => {
+  await t.step("conv input gradient: every algorithm and tile, batch runs", async () => {
+    const gemm = (tile: GemmTile): ConvAlgorithm => ({ kind: "gemm", tile });
     const algorithms: ConvAlgorithm[] = [
       { kind: "direct" },
-      { kind: "gemm", tile: CONV_SMALL_TILE },
-      ...CONV_GPU_TILES.filter((tile) => tileFits(tile, device.limits)).slice(-1)
-        .map((tile): ConvAlgorithm => ({ kind: "gemm", tile })),
+      gemm(CONV_SMALL_TILE),
+      ...CONV_GPU_TILES.filter((tile) => tileFits(tile, device.limits)).map(gemm),
+      ...(device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : []),
       { kind: "winograd" },
+      { kind: "pointwise" },
     ];
     const cases: [string, Conv2dGeometry, number?][] = [
       ["1×1 image, 3×3 pad 1", geometry({ batch: 1, height: 1, width: 1, padH: 1, padW: 1 })],
@@ -183,6 +194,8 @@ Deno.test("ReLU-mask epilogues", async (t) => {
         "stride 2, 5×5 pad 2",
         geometry({ kernelH: 5, kernelW: 5, strideH: 2, strideW: 2, padH: 2, padW: 2 }),
       ],
+      ["5×5 pad 2 (Winograd F(2×2, 5×5))", geometry({ kernelH: 5, kernelW: 5, padH: 2, padW: 2 })],
+      ["1×1, 7 → 5 channels", geometry({ inChannels: 7, kernelH: 1, kernelW: 1 })],
       // 5·9·7·4 = 1260-byte samples of gradOut: one sample per run, unaligned offsets.
       ["batch runs", geometry({ batch: 3, padH: 1, padW: 1 }), 1300],
     ];
@@ -198,9 +211,11 @@ Deno.test("ReLU-mask epilogues", async (t) => {
         padding: [g.padH, g.padW] as [number, number],
         groups: g.groups,
       };
+      const stride1 = g.strideH === 1 && g.strideW === 1;
       for (const algorithm of algorithms) {
-        const stride1 = g.strideH === 1 && g.strideW === 1 && g.kernelH === 3 && g.kernelW === 3;
-        if (algorithm.kind === "winograd" && !stride1) continue;
+        const k = g.kernelH;
+        if (algorithm.kind === "winograd" && !(stride1 && (k === 3 || k === 5))) continue;
+        if (algorithm.kind === "pointwise" && !(stride1 && k === 1 && g.padH === 0)) continue;
         await checkFused(
           device,
           `conv gradInput ${name}, ${algorithm.kind}${
@@ -234,6 +249,19 @@ Deno.test("ReLU-mask epilogues", async (t) => {
       [7, 33, 5, SMALL_TILE, {}],
       [33, 8, 7, SMALL_TILE, {}],
       [33, 65, 17, MID_TILE, {}],
+      // The GPU tiles: scalar rows (the skinny one), 4×4, 8×4 and 8×8 register blocks.
+      [3, 33, 7, GPU_SKINNY_TILE, {}],
+      // The register GEMM of software adapters with subgroups.
+      ...(device.hasSubgroups ? SUBGROUP_TILES : []).map((
+        tile,
+      ): [number, number, number, MatmulTile, object] => [33, 65, 12, tile, {}]),
+      ...GPU_TILES.map((tile): [number, number, number, MatmulTile, object] => [
+        129,
+        33,
+        9,
+        tile,
+        {},
+      ]),
       [9, 12, 130, SMALL_TILE, { splits: 3 }],
       [5, 7, 33, SMALL_TILE, { splits: 2 }],
       [6, 8, 40, SMALL_TILE, { window: true }],

@@ -104,7 +104,7 @@ async function trainStep(
   x: ReturnType<Generator["normal"]>,
   labels: Tensor,
   state: ReturnType<Generator["state"]> | undefined,
-): Promise<{ grads: Map<string, Float32Array>; dispatches: number }> {
+): Promise<{ grads: Map<string, Float32Array>; dispatches: number; masked: number }> {
   if (state) model.dropoutGenerator!.setState(state);
   const opt = new SGD({ params: model.parameters(), lr: 0, momentum: 0.9 });
   device.startProfile();
@@ -115,7 +115,8 @@ async function trainStep(
   loss.dispose();
   const grads = await gradients(model);
   opt.zeroGrad();
-  return { grads, dispatches: rows.length };
+  const masked = rows.filter((r) => r.variant.includes("relu-mask")).length;
+  return { grads, dispatches: rows.length, masked };
 }
 
 /**
@@ -139,6 +140,9 @@ async function compareSteps(
     assert.ok(e <= 1e-6, `${name}: gradients differ by ${e}`);
   }
   for (const t of [x, labels, model]) t.dispose();
+  // Each fold shows in the profile as one kernel's relu-mask variant.
+  assert.equal(plain.masked, 0);
+  assert.equal(fused.masked, plain.dispatches - fused.dispatches, "relu-mask variants");
   return { before: plain.dispatches, after: fused.dispatches };
 }
 

@@ -168,6 +168,21 @@ Deno.test("a NaN in any one gradient, in any dispatch of a split, lowers the fla
   releaseAll(params);
 });
 
+Deno.test("a buffer written twice in one update is refused before anything runs", () => {
+  const params = makeParams(5), [a, b] = params;
+  const twice = [asParameter(a), { ...asParameter(b), velocity: a.buffers[0] }];
+  assert.throws(
+    () => sgdUpdateAll(device, twice),
+    /the velocity of parameter 1 is also the weight of parameter 0/,
+  );
+  const gradIsWeight = [asParameter(a), { ...asParameter(b), grad: a.buffers[1] }];
+  assert.throws(
+    () => sgdUpdateAll(device, gradIsWeight),
+    /the gradient of parameter 1 is also the velocity of parameter 0/,
+  );
+  releaseAll(params);
+});
+
 /** Names of the SGD dispatches `run` records on `on`, by GPU timestamps. */
 async function sgdDispatches(on: Device, run: () => void | Promise<void>): Promise<string[]> {
   await on.sync();

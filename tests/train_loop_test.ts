@@ -7,17 +7,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { defaultDevice, fromTypedArray, keep, type Tensor } from "../mod.ts";
-import { Module } from "../nn/module.ts";
-import { Sequential } from "../nn/sequential.ts";
-import { Flatten } from "../nn/flatten.ts";
-import { Linear } from "../nn/linear.ts";
-import { Dropout } from "../nn/dropout.ts";
+import { defaultDevice } from "../mod.ts";
 import { alexnetSmall } from "../nn/alexnet.ts";
-import { Generator } from "../tensor/random.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { mulberry32 } from "./_reference.ts";
+import { TinyNet } from "./_tiny_net.ts";
 import { CHECKPOINT_POINTER, latestCheckpoint } from "../train/checkpoint.ts";
 import { NonFiniteLossError } from "../train/trainer.ts";
 import { train } from "../train/train.ts";
@@ -25,38 +20,6 @@ import { METRICS_CSV, METRICS_JSONL, readMetrics } from "../train/run_log.ts";
 import { CURVES_SVG, curvesPlot } from "../cli/plot_svg.ts";
 
 await defaultDevice();
-
-/** A two-layer perceptron with dropout: fast on a software rasteriser. */
-class TinyNet extends Module {
-  readonly generator: Generator;
-  readonly net: Sequential;
-  /** Training-mode forward calls whose output is poisoned with NaN. */
-  poison: (call: number) => boolean = () => false;
-  calls = 0;
-  #nan: Tensor;
-
-  constructor(seed: number, size = 8, classes = 4) {
-    super();
-    const init = new Generator(seed);
-    this.generator = new Generator(seed + 1000);
-    this.net = this.registerModule(
-      "net",
-      new Sequential(
-        new Flatten(),
-        new Linear({ inFeatures: 3 * size * size, outFeatures: 32, relu: true, generator: init }),
-        new Dropout({ p: 0.25, generator: this.generator }),
-        new Linear({ inFeatures: 32, outFeatures: classes, generator: init }),
-      ),
-    );
-    this.#nan = keep(fromTypedArray(new Float32Array([NaN]), [1]));
-  }
-
-  forward(x: Tensor): Tensor {
-    const y = this.net.forward(x);
-    if (this.training && this.poison(this.calls++)) return y.mul(this.#nan);
-    return y;
-  }
-}
 
 function data(trainSize = 96, valSize = 32) {
   return syntheticSplits({ trainSize, valSize, size: 8, classes: 4, seed: 3 });

@@ -5,53 +5,19 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, type Tensor } from "../mod.ts";
-import { Module } from "../nn/module.ts";
-import { Sequential } from "../nn/sequential.ts";
-import { Flatten } from "../nn/flatten.ts";
-import { Linear } from "../nn/linear.ts";
-import { Dropout } from "../nn/dropout.ts";
-import { Generator } from "../tensor/random.ts";
+import { defaultDevice } from "../mod.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
 import type { Trainer } from "../train/trainer.ts";
 import { createTrainer, type TrainOptions } from "../train/train.ts";
 import type { SGD } from "../train/sgd.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
+import { TinyNet } from "./_tiny_net.ts";
 
 await defaultDevice();
 
-class TinyNet extends Module {
-  readonly generator: Generator;
-  readonly net: Sequential;
-  /** Called before each training-mode forward with the call's index. */
-  onForward: (call: number) => void = () => {};
-  calls = 0;
-  /** Called before each evaluation-mode forward with the call's index. */
-  onEvalForward: (call: number) => void = () => {};
-  evalCalls = 0;
-
-  constructor(seed: number) {
-    super();
-    const init = new Generator(seed);
-    this.generator = new Generator(seed + 1000);
-    this.net = this.registerModule(
-      "net",
-      new Sequential(
-        new Flatten(),
-        new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 24, relu: true, generator: init }),
-        new Dropout({ p: 0.5, generator: this.generator }),
-        new Linear({ inFeatures: 24, outFeatures: 4, generator: init }),
-      ),
-    );
-  }
-
-  forward(x: Tensor): Tensor {
-    if (this.training) this.onForward(this.calls++);
-    else this.onEvalForward(this.evalCalls++);
-    return this.net.forward(x);
-  }
-}
+/** The resume tests' net: 8×8 crops of 10×10 images, 24 hidden units, dropout 0.5. */
+const tinyNet = (seed: number) => new TinyNet(seed, { hidden: 24, dropout: 0.5 });
 
 const { train: trainData, val: valData } = syntheticSplits({
   trainSize: 80,
@@ -108,7 +74,7 @@ async function outcome(
 }
 
 async function runFresh(epochs: number, runDir: string): Promise<Outcome> {
-  const model = new TinyNet(1);
+  const model = tinyNet(1);
   const trainer = createTrainer(options(model, runDir, epochs));
   const r = await trainer.run();
   const out = await outcome(trainer, model, r.rows);
@@ -119,7 +85,7 @@ async function runFresh(epochs: number, runDir: string): Promise<Outcome> {
 
 /** Resumes a run folder into a model built with another seed (the checkpoint must win). */
 async function runResumed(epochs: number, runDir: string): Promise<Outcome> {
-  const model = new TinyNet(12345);
+  const model = tinyNet(12345);
   const trainer = createTrainer({ ...options(model, runDir, epochs), resume: true });
   const r = await trainer.run();
   const out = await outcome(trainer, model, r.rows);
@@ -167,7 +133,7 @@ Deno.test("3 epochs in one go == 1 epoch + resume + 2 epochs, bit for bit", asyn
 
 Deno.test("an interrupt mid-epoch checkpoints; resuming it ends where the straight run did", async () => {
   const runDir = await temp();
-  const model = new TinyNet(1);
+  const model = tinyNet(1);
   const controller = new AbortController();
   model.onForward = (call) => {
     if (call === 7) controller.abort(); // epoch 2 (5 steps per epoch), its third step
@@ -188,7 +154,7 @@ Deno.test("an interrupt mid-epoch checkpoints; resuming it ends where the straig
 
 Deno.test("an interrupt during validation abandons it; the resumed run validates again", async () => {
   const runDir = await temp();
-  const model = new TinyNet(1);
+  const model = tinyNet(1);
   const controller = new AbortController();
   // Validation: 24 images in batches of 16, two forwards an epoch. The first forward of epoch
   // 2's validation stops the run; the validation notices before its second batch.
@@ -218,7 +184,7 @@ Deno.test("an interrupt during validation abandons it; the resumed run validates
   const jsonl = await Deno.readTextFile(`${runDir}/metrics.jsonl`);
   assert.equal(jsonl.trim().split("\n").length, 1);
   const resumeLogs: string[] = [];
-  const resumed = new TinyNet(12345);
+  const resumed = tinyNet(12345);
   const again = createTrainer({
     ...options(resumed, runDir, 3),
     resume: true,

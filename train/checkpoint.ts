@@ -13,7 +13,8 @@
  *   callbacks that have one (the learning-rate scheduler's).
  *
  * `checkpoints` (`checkpoints.ts`) is the training-loop callback that writes one after every
- * epoch and on a stop request, and resumes from the latest.
+ * epoch and on a stop request, and resumes from the latest. The files' names and forms are in
+ * `_checkpoint_layout.ts`; reading and checking one folder is `_checkpoint_read.ts`.
  *
  * Atomicity: the files are written (each fsynced) into a hidden temporary folder, which is
  * then renamed to its final name; only then is the pointer `<run>/checkpoint.json` replaced,
@@ -23,76 +24,37 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
+import { encodeSafetensors, entryFromTypedArray, type TensorEntry } from "../nn/safetensors.ts";
 import {
-  decodeSafetensors,
-  encodeSafetensors,
-  entryFromTypedArray,
-  entryToFloat32,
-  type TensorEntry,
-} from "../nn/safetensors.ts";
-import {
-  checkedCheckpoint,
   CheckpointError,
   type CheckpointMetadata,
   loadModelCheckpoint,
-  NonFiniteCheckpointError,
-  nonFiniteSummary,
   requireFinite,
   saveCheckpoint,
 } from "../nn/checkpoint.ts";
-import type { HostTensor, Module } from "../nn/module.ts";
+import type { Module } from "../nn/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { removeStaleTemps, writeFileAtomic } from "../nn/_atomic.ts";
-import type { LoopState } from "./callback.ts";
-import type { OptimizerStateDict, ParamGroupState } from "./optimizer.ts";
-import { readMetrics } from "./run_log.ts";
+import type { OptimizerStateDict } from "./optimizer.ts";
+import {
+  CHECKPOINT_POINTER,
+  type CheckpointPointer,
+  CHECKPOINTS_DIR,
+  DEFAULT_CHECKPOINTS_KEPT,
+  type LoadedCheckpoint,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  STATE_FILE,
+  type TrainingState,
+} from "./_checkpoint_layout.ts";
+import {
+  CheckpointVersionError,
+  keptCheckpoints,
+  readCheckpointFolder,
+} from "./_checkpoint_read.ts";
 
-/** The pointer file in the run folder naming the latest complete checkpoint. */
-export const CHECKPOINT_POINTER = "checkpoint.json";
-/** The folder of checkpoints inside the run folder. */
-export const CHECKPOINTS_DIR = "checkpoints";
-/** Model weights inside a checkpoint. */
-export const MODEL_FILE = "model.safetensors";
-/** Optimiser velocities inside a checkpoint. */
-export const OPTIMIZER_FILE = "optimizer.safetensors";
-/** Everything else inside a checkpoint. */
-export const STATE_FILE = "state.json";
-/** Complete checkpoints a run keeps by default (the newest included). */
-export const DEFAULT_CHECKPOINTS_KEPT = 2;
-
-/** `state.json` of a checkpoint. */
-export interface TrainingState extends LoopState {
-  /** Format tag. */
-  format: "alexnet-webgpu-training-state";
-  /**
-   * Format version. Version 1 (before the optimiser and callback interfaces) is still read:
-   * {@link loadTrainingCheckpoint} converts it, so runs from then resume.
-   */
-  version: 2;
-  /** Why it was written: at the end of an epoch, or on an interrupt mid-epoch. */
-  reason: "epoch" | "interrupt";
-  /** The optimiser's state dict without its tensors (those are in `optimizer.safetensors`). */
-  optimizer: Omit<OptimizerStateDict, "state">;
-  /** The states of the callbacks that have one, by callback name. */
-  callbacks: Record<string, unknown>;
-  /** ISO time of the save. */
-  savedAt: string;
-  /** Free-form data of the caller (e.g. the run's configuration). */
-  extra?: Record<string, unknown>;
-}
-
-/** The pointer file's contents. */
-export interface CheckpointPointer {
-  /** Folder of the latest checkpoint, relative to the run folder. */
-  latest: string;
-  /** Its completed epochs. */
-  epochsDone: number;
-  /** Its step. */
-  step: number;
-  /** Why it was written. */
-  reason: "epoch" | "interrupt";
-}
+export * from "./_checkpoint_layout.ts";
 
 /** What to save. */
 export interface SaveTrainingCheckpoint {
@@ -187,23 +149,6 @@ export async function saveTrainingCheckpoint(
   await prune(root, name, keepCount);
   await removeStaleTemps(runDir);
   return final;
-}
-
-/** A checkpoint read back by {@link loadTrainingCheckpoint}. */
-export interface LoadedCheckpoint {
-  /** Its folder. */
-  dir: string;
-  /** `state.json`. */
-  state: TrainingState;
-  /** The optimiser's state dict, its tensors on the host, for `Optimizer.loadStateDict`. */
-  optimizer: OptimizerStateDict<ParamGroupState, HostTensor>;
-  /** The model weights' file (`model.safetensors`). */
-  modelPath: string;
-  /**
-   * Its contents, read and checked once (floating point, finite): the state dict and the
-   * metadata; load them with {@link loadModelWeights}.
-   */
-  model: { state: Record<string, HostTensor>; metadata: CheckpointMetadata };
 }
 
 /**
@@ -339,119 +284,6 @@ export async function lastGoodCheckpoint(runDir: string): Promise<string | null>
     if (error instanceof CheckpointError) return null;
     throw error;
   }
-}
-
-/** The checkpoint folders of a run, newest first. */
-async function keptCheckpoints(runDir: string): Promise<string[]> {
-  const root = join(runDir, CHECKPOINTS_DIR);
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(root)) {
-      if (e.isDirectory && e.name.startsWith("epoch-")) names.push(e.name);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return names.sort().reverse().map((n) => join(root, n));
-}
-
-/**
- * `state.json` as version 1 wrote it, before the optimiser and callback interfaces: where it
- * differs from version 2.
- */
-interface TrainingStateV1
-  extends Omit<TrainingState, "version" | "optimizer" | "callbacks" | "history"> {
-  version: 1;
-  /** The optimiser's groups under `groups` (version 2: `paramGroups`). */
-  optimizer: { version: 1; steps: number; groups: ParamGroupState[] };
-  /** The plateau scheduler's state (version 2: a callback state under its name). */
-  scheduler: unknown;
-}
-
-/**
- * A version-1 state in version 2's form, so that runs from before version 2 resume. Version 1
- * kept the epochs' rows only in the run's `metrics.jsonl`: the history is read from there (the
- * epochs up to the checkpoint's), empty for a checkpoint folder outside a run folder.
- */
-async function fromVersion1(v1: TrainingStateV1, ckptDir: string): Promise<TrainingState> {
-  const { scheduler, optimizer: { groups, ...optimizer }, ...rest } = v1;
-  const inRun = basename(dirname(ckptDir)) === CHECKPOINTS_DIR;
-  const history = inRun
-    ? await readMetrics(dirname(dirname(ckptDir)), { upToEpoch: v1.epochsDone })
-    : [];
-  return {
-    ...rest,
-    version: 2,
-    optimizer: { ...optimizer, paramGroups: groups },
-    // Version 1's only scheduler, ReduceLROnPlateau, is the callback named "scheduler".
-    callbacks: { scheduler },
-    history,
-  };
-}
-
-/** A checkpoint written in a format version this code does not read. */
-class CheckpointVersionError extends CheckpointError {}
-
-/** Reads and checks one checkpoint folder; any damage is a CheckpointError naming the file. */
-async function readCheckpointFolder(ckptDir: string): Promise<LoadedCheckpoint> {
-  const statePath = join(ckptDir, STATE_FILE);
-  const saved = await readFileChecked(statePath, (bytes) => {
-    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as TrainingState | TrainingStateV1;
-    if (parsed?.format !== "alexnet-webgpu-training-state") {
-      throw new Error("not a training state");
-    }
-    if (parsed.version === 1 && !Array.isArray(parsed.optimizer?.groups)) {
-      throw new Error("a version-1 training state without its optimizer groups");
-    }
-    return parsed;
-  });
-  const version: number = saved.version;
-  if (version !== 1 && version !== 2) {
-    throw new CheckpointVersionError(
-      `${statePath}: training state version ${version}; this library reads versions 1 ` +
-        "and 2 (written by a newer version?)",
-    );
-  }
-  const state = saved.version === 1 ? await fromVersion1(saved, ckptDir) : saved;
-  const optimizerPath = join(ckptDir, OPTIMIZER_FILE);
-  const tensors: Record<string, HostTensor> = {};
-  const optFile = await readFileChecked(optimizerPath, (bytes) => decodeSafetensors(bytes));
-  checkFinite(optFile.tensors, optimizerPath);
-  for (const [name, entry] of Object.entries(optFile.tensors)) {
-    tensors[name] = { shape: entry.shape, data: entryToFloat32(entry) };
-  }
-  const modelPath = join(ckptDir, MODEL_FILE);
-  const model = checkedCheckpoint(
-    await readFileChecked(modelPath, (bytes) => decodeSafetensors(bytes)),
-    modelPath,
-  );
-  return {
-    dir: ckptDir,
-    state,
-    optimizer: { ...state.optimizer, state: tensors },
-    modelPath,
-    model,
-  };
-}
-
-/** Reads `path` and parses it; a missing or unparsable file is a CheckpointError naming it. */
-async function readFileChecked<T>(path: string, parse: (bytes: Uint8Array) => T): Promise<T> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new CheckpointError(`${path}: cannot read: ${(error as Error).message}`);
-  }
-  try {
-    return parse(bytes);
-  } catch (error) {
-    throw new CheckpointError(`${path}: corrupt: ${(error as Error).message}`);
-  }
-}
-
-function checkFinite(tensors: Record<string, TensorEntry>, path: string): void {
-  const bad = nonFiniteSummary(tensors);
-  if (bad) throw new NonFiniteCheckpointError(`${path}: non-finite values (NaN or ±∞) in ${bad}`);
 }
 
 /**
