@@ -13,8 +13,8 @@
  */
 
 import type { Device } from "../../kernels/device.ts";
-import type { RawTensor, Storage } from "../_core.ts";
-import { fill, transferAll } from "../_primitives.ts";
+import { empty, type RawTensor, type Storage } from "../_core.ts";
+import { transferAll } from "../_primitives.ts";
 import type { Grads, Rules } from "./rule.ts";
 
 const replicas = new WeakMap<Storage, readonly RawTensor[]>();
@@ -53,7 +53,8 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
       );
       state.outs.splice(0, state.outs.length, ...outs);
       state.grads.splice(0, state.grads.length, ...outs.map(() => null));
-      return fill(sources[0].device, [1], 0);
+      // The token carries no data: nothing reads it, so it is left unwritten (no dispatch).
+      return empty(sources[0].device, [1]);
     },
     async backward(_g, { state }, ctx, _fold, whileWaiting): Promise<Grads> {
       const pending = state.grads.flatMap((g, i) => (g ? [i] : []));
@@ -79,7 +80,10 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
     backward(g, { state, index }, ctx) {
       state.grads[index]?.dispose();
       state.grads[index] = g.alias();
-      return [fill(ctx.inputs[0].device, [1], 0)];
+      // The token's backward runs once any copy hands a gradient to it; what it receives is
+      // never read, so one unwritten placeholder from the first copy is enough (none to add up).
+      const first = state.grads.filter((x) => x !== null).length === 1;
+      return [first ? empty(ctx.inputs[0].device, [1]) : null];
     },
   },
 };
