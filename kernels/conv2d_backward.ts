@@ -122,9 +122,18 @@ export function conv2dBackwardInput(
     (algorithm) =>
       withScratch(
         device,
-        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample],
-        ([gradOut, w, gradX]) =>
-          conv2dBackwardInput(device, g, { ...args, gradOut, w, gradX, algorithm }),
+        // Every buffer the timed run binds is scratch: it runs after the caller's step, when
+        // the caller's mask may have been released (and reused as one of these).
+        [g.batch * outSample, g.outChannels * g.wk, g.batch * inSample, g.batch * inSample],
+        ([gradOut, w, gradX, mask]) =>
+          conv2dBackwardInput(device, g, {
+            ...args,
+            gradOut,
+            w,
+            gradX,
+            mask: args.mask && mask,
+            algorithm,
+          }),
       ),
   ).value);
   if (

@@ -249,8 +249,17 @@ export function matmul(device: Device, args: MatmulArgs): void {
     (v) =>
       withScratch(
         device,
-        [oA + (batch - 1) * sA + m * k, oB + (batch - 1) * sB + k * n, batch * m * n, m + n, m],
-        ([a, b, out, bias, rowSums]) =>
+        // Every buffer the timed run binds is scratch: it runs after the caller's step, when
+        // the caller's buffers may have been released (and reused as one of these).
+        [
+          oA + (batch - 1) * sA + m * k,
+          oB + (batch - 1) * sB + k * n,
+          batch * m * n,
+          m + n,
+          m,
+          batch * m * n,
+        ],
+        ([a, b, out, bias, rowSums, mask]) =>
           matmul(device, {
             ...args,
             a,
@@ -258,6 +267,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
             out,
             bias: args.bias && bias,
             rowSums: args.rowSums && rowSums,
+            mask: args.mask && mask,
             ...v,
           }),
       ),

@@ -22,7 +22,15 @@ import {
   runBackward,
 } from "./_autograd.ts";
 import { assignInto, binary, download, fill, upload, write } from "./_primitives.ts";
-import { type AsyncOp, Context, type Op, type OpParams, type Rule, rules } from "./_rules/mod.ts";
+import {
+  ASYNC_OPS,
+  type AsyncOp,
+  Context,
+  type Op,
+  type OpParams,
+  type Rule,
+  rules,
+} from "./_rules/mod.ts";
 import { keep, type ScopedResource, track } from "./memory.ts";
 import {
   type Broadcast,
@@ -543,7 +551,8 @@ function record<K extends Op>(
   attachNode(out, {
     op,
     inputs,
-    backward: (grad, fold) => rule.backward(grad, params, ctx, fold),
+    backward: (grad, fold, whileWaiting) => rule.backward(grad, params, ctx, fold, whileWaiting),
+    waits: ASYNC_OPS.has(op),
     release: () => ctx.release(),
     reluOutput: fusion?.output && (() => fusion.output!(params, ctx)),
     foldsReluMask: fusion?.foldsInto,

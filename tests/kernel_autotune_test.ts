@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Device } from "../kernels/device.ts";
 import { adapterKey, autotune, autotuneChoices, autotuneEnabled } from "../kernels/autotune.ts";
 import { conv2d, convCandidates } from "../kernels/conv2d.ts";
+import { conv2dBackwardInput } from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
 import { matmul, matmulCandidates } from "../kernels/matmul.ts";
 import { geometry } from "./_conv_geometry.ts";
@@ -57,6 +58,23 @@ Deno.test("autotuner", async (t) => {
     conv2d(device, g, { x, w, out });
     assert.deepEqual(await autotune(device), []);
     for (const buf of [x, w, out, a, b, c]) device.release(buf);
+  });
+
+  await t.step("on: the timed runs bind scratch only, not a mask released since", async () => {
+    // A ReLU mask (an input-gradient epilogue) released after the step records: the timed runs
+    // come later, when the pool may hand that buffer out again as their scratch.
+    const gm = { ...g, inChannels: 3, outChannels: 6, height: 7 };
+    const dy = device.alloc(4 * 210), w = device.alloc(4 * 162), dx = device.alloc(4 * 105);
+    const mask = device.alloc(4 * 105);
+    conv2dBackwardInput(device, gm, { gradOut: dy, w, gradX: dx, mask });
+    const a = device.alloc(4 * 35), b = device.alloc(4 * 35), c = device.alloc(4 * 49);
+    const cMask = device.alloc(4 * 49);
+    matmul(device, { a, b, out: c, m: 7, n: 7, k: 5, transB: true, mask: cMask });
+    device.release(mask);
+    device.release(cMask);
+    const ops = new Set((await autotune(device)).map((r) => r.op));
+    assert.ok(ops.has("conv2d.gradInput") && ops.has("matmul"), [...ops].join(", "));
+    for (const buf of [dy, w, dx, a, b, c]) device.release(buf);
   });
 
   await t.step("on: a first use tunes in the background where timestamps exist", async () => {

@@ -38,9 +38,10 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
       const here = ctx.needsGrad[0] ? undefined : replicaOn(x, device);
       return here ? here.alias() : (await transferAll([[x, device]]))[0];
     },
-    async backward(g, _p, ctx) {
+    async backward(g, _p, ctx, _fold, whileWaiting) {
       const home = ctx.inputs[0].device;
-      return [g.device === home ? g.alias() : (await transferAll([[g, home]]))[0]];
+      if (g.device === home) return [g.alias()];
+      return [(await transferAll([[g, home]], undefined, whileWaiting))[0]];
     },
   },
   transfer: {
@@ -54,12 +55,13 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
       state.grads.splice(0, state.grads.length, ...outs.map(() => null));
       return fill(sources[0].device, [1], 0);
     },
-    async backward(_g, { state }, ctx): Promise<Grads> {
+    async backward(_g, { state }, ctx, _fold, whileWaiting): Promise<Grads> {
       const pending = state.grads.flatMap((g, i) => (g ? [i] : []));
       try {
         const back = await transferAll(
           pending.map((i) => [state.grads[i]!, ctx.inputs[i].device]),
           state.staging,
+          whileWaiting,
         );
         return ctx.inputs.map((_, i) => back[pending.indexOf(i)] ?? null);
       } finally {
