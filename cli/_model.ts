@@ -61,14 +61,16 @@ export async function describePlacement(devices: readonly Device[]): Promise<str
  * live logical devices of one lavapipe adapter at exit can crash the driver (SIGSEGV).
  */
 export async function releaseDevices(): Promise<void> {
-  for (const d of acquired.splice(0)) {
+  const devices = acquired.splice(0);
+  for (const d of devices) {
     try {
       await d.sync();
     } catch {
       // Already reported by the command.
     }
-    d.gpu.destroy();
   }
+  // Two logical devices may share one GPUDevice: each is destroyed once, after every sync.
+  for (const gpu of new Set(devices.map((d) => d.gpu))) gpu.destroy();
 }
 
 /** Builds the run's model on the devices: AlexNet (small or full), or the Figure 1 net. */
