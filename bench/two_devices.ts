@@ -1,16 +1,21 @@
 /**
  * One device against two, side by side in one run: the same AlexNet (same seed, same batches)
- * trained on one device and split over two as the paper's two GPUs. Blocks of `--steps` SGD
- * steps alternate between the placements, `--repeats` times, and each figure is the median over
- * the blocks; the ratio is the median of neighbouring blocks' ratios (the machine may be loaded). Reports ms/step, images/s, host sync points per step,
- * bytes crossing the host per step, the time maps took (summed over the step's sync points;
- * they overlap the host's recording and each other) and the time the host sat blocked.
+ * trained on one device and split over two as the paper's two GPUs, in both placements of two
+ * logical devices of one adapter: sharing one GPUDevice (the default; a cut is a copy on the
+ * GPU) and two GPUDevices (`separateDevices`; a cut crosses through the host). On a machine
+ * with two adapters the pair is one device per adapter (through the host) and the shared row is
+ * left out. Blocks of `--steps` SGD steps cycle through the placements, `--repeats` times, and
+ * each figure is the median over the blocks; a ratio is the median of neighbouring blocks'
+ * ratios (the machine may be loaded). Reports ms/step, images/s, host sync points per step,
+ * bytes crossing the host and copied on the GPU per step, the time maps took (summed over the
+ * step's sync points; they overlap the host's recording and each other), the time the host sat
+ * blocked and the dispatches per step.
  *
  *     deno run -A bench/two_devices.ts [--model small|full] [--batch N] [--steps 2]
  *       [--repeats 15] [--adapter INDEX|NAME] [--trace] [--out f.json]
  *
- * `--trace` adds the timeline of one two-device step: each sync point's cut, when its maps
- * were issued and how long they took.
+ * `--trace` adds the timeline of one step of each two-device placement: each sync point's cut,
+ * when its maps were issued and how long they took.
  *
  * Defaults: the scaled net at batch 32 (the CLI's default) on a software adapter, the paper's
  * net at batch 128 on a hardware GPU.
@@ -49,7 +54,17 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const devices = await Device.acquireMany(2, { adapter: values.adapter });
+const pair = await Device.acquireMany(2, { adapter: values.adapter });
+/** The placements compared: one device, then each way of placing two. */
+const placements: { name: string; devices: Device[] }[] = [
+  { name: "one device", devices: [pair[0]] },
+  { name: Device.placementNote(pair), devices: pair },
+];
+if (pair[0].sharesGpuWith(pair[1])) {
+  const apart = await Device.acquireMany(2, { adapter: values.adapter, separateDevices: true });
+  placements.push({ name: Device.placementNote(apart), devices: apart });
+}
+const devices = [...new Set(placements.flatMap((p) => p.devices))];
 const software = devices[0].isSoftware;
 const model = values.model ?? (software ? "small" : "full");
 if (model !== "small" && model !== "full") throw new Error(`--model must be small or full`);
@@ -61,7 +76,7 @@ for (const [name, v] of [["batch", batch], ["steps", steps], ["repeats", repeats
 const size = model === "small" ? 32 : 227;
 const build = (placement: Device | Device[]): AlexNet =>
   model === "small" ? alexnetSmall({ seed: 0 }, placement) : new AlexNet({ seed: 0 }, placement);
-const nets = [build(devices[0]), build(devices)];
+const nets = placements.map((p) => build(p.devices.length === 1 ? p.devices[0] : p.devices));
 const optimisers = nets.map((net) =>
   new SGD({ params: net.parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4 })
 );
@@ -71,13 +86,9 @@ const guards = nets.map((net) =>
 const classes = nets[0].config.numClasses;
 const images = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i));
 const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
-const sameAdapter = devices[0].adapterInfo.description === devices[1].adapterInfo.description;
 console.log(
-  `AlexNet (${model}) at batch ${batch}: one device against two (${
-    devices.map((d) => d.describe()).join(" + ")
-  }${
-    sameAdapter ? ", two logical devices of one adapter" : ""
-  }); ${repeats} blocks of ${steps} steps`,
+  `AlexNet (${model}) at batch ${batch}, ${repeats} blocks of ${steps} steps of each:\n` +
+    placements.map((p, i) => `  ${String.fromCharCode(65 + i)}: ${p.name}`).join("\n"),
 );
 
 /**
@@ -107,15 +118,20 @@ interface Block {
   syncs: number;
   mapWaitMs: number;
   blockedMs: number;
-  bytes: number;
+  hostBytes: number;
+  gpuBytes: number;
+  dispatches: number;
 }
 
-const blocks: Block[][] = [[], []];
-for (let index = 0; index < 2; index++) await step(index); // compiles the pipelines
+const dispatched = (index: number): number =>
+  placements[index].devices.reduce((n, d) => n + d.memory().dispatches, 0);
+const blocks: Block[][] = placements.map(() => []);
+for (let index = 0; index < nets.length; index++) await step(index); // compiles the pipelines
 for (let r = 0; r < repeats; r++) {
-  for (let index = 0; index < 2; index++) {
+  for (let index = 0; index < nets.length; index++) {
     for (const d of devices) await d.sync();
     resetTransferStats();
+    const dispatchesBefore = dispatched(index);
     const start = performance.now();
     for (let s = 0; s < steps; s++) await step(index);
     for (const d of nets[index].placement) await d.sync();
@@ -126,7 +142,9 @@ for (let r = 0; r < repeats; r++) {
       syncs: t.syncPoints / steps,
       mapWaitMs: t.mapWaitMs / steps,
       blockedMs: t.hostBlockedMs / steps,
-      bytes: (t.bytesRead + t.bytesWritten) / steps,
+      hostBytes: (t.bytesRead + t.bytesWritten) / steps,
+      gpuBytes: t.bytesCopied / steps,
+      dispatches: (dispatched(index) - dispatchesBefore) / steps,
     });
   }
 }
@@ -137,40 +155,62 @@ const median = (xs: number[]): number => {
 };
 const rows = blocks.map((list, index) => {
   const ms = median(list.map((b) => b.ms));
+  // On a loaded machine the load drifts: the ratio of each block to its neighbouring one-device
+  // block compares like with like, and its median is the figure to quote.
+  const ratios = list.map((b, r) => b.ms / blocks[0][r].ms);
   return {
-    devices: index + 1,
+    placement: placements[index].name,
     ms,
     imagesPerSecond: batch / ms * 1000,
+    ratio: median(ratios),
+    ratios,
     syncPoints: median(list.map((b) => b.syncs)),
     mapWaitMs: median(list.map((b) => b.mapWaitMs)),
     hostBlockedMs: median(list.map((b) => b.blockedMs)),
-    megabytes: median(list.map((b) => b.bytes)) / 2 ** 20,
+    hostMegabytes: median(list.map((b) => b.hostBytes)) / 2 ** 20,
+    gpuMegabytes: median(list.map((b) => b.gpuBytes)) / 2 ** 20,
+    dispatches: median(list.map((b) => b.dispatches)),
     blocksMs: list.map((b) => b.ms),
   };
 });
 console.log(
   "\n" + table(
-    ["devices", "ms/step", "images/s", "syncs/step", "map waits ms", "host blocked ms", "MiB/step"],
-    rows.map((r) => [
-      String(r.devices),
+    [
+      "placement",
+      "ms/step",
+      "images/s",
+      "× one",
+      "syncs/step",
+      "map waits ms",
+      "host blocked ms",
+      "MiB host/step",
+      "MiB GPU copy/step",
+      "dispatches/step",
+    ],
+    rows.map((r, i) => [
+      String.fromCharCode(65 + i),
       r.ms,
       r.imagesPerSecond,
+      r.ratio,
       r.syncPoints,
       r.mapWaitMs,
       r.hostBlockedMs,
-      r.megabytes,
+      r.hostMegabytes,
+      r.gpuMegabytes,
+      r.dispatches,
     ]),
   ),
 );
-// On a loaded machine the load drifts: the ratio of each pair of neighbouring blocks compares
-// like with like, and its median is the figure to quote.
-const ratios = blocks[1].map((b, r) => b.ms / blocks[0][r].ms);
-const ratio = median(ratios);
-console.log(
-  `\ntwo devices / one: ${ratio.toFixed(2)}x the step time (goal ≤ 1.3x), the median of ` +
-    `${repeats} neighbouring-block ratios (${ratios.map((r) => r.toFixed(2)).join(" ")}); ` +
-    `load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-);
+for (const [i, r] of rows.entries()) {
+  if (i === 0) continue;
+  console.log(
+    `${String.fromCharCode(65 + i)} / A: ${r.ratio.toFixed(2)}x the step time (goal ≤ 1.3x), the ` +
+      `median of ${repeats} neighbouring-block ratios (${
+        r.ratios.map((x) => x.toFixed(2)).join(" ")
+      })`,
+  );
+}
+console.log(`load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 if (values.trace) {
   // The host's recording time of one step on one device, for comparison.
   for (const d of devices) await d.sync();
@@ -184,28 +224,30 @@ if (values.trace) {
       oneTotal.toFixed(0)
     } ms`,
   );
-  // One more two-device step, its sync points on a timeline: what each waited for, and when.
-  for (const d of devices) await d.sync();
-  const points: SyncPoint[] = [];
-  traceSyncPoints((p) => points.push(p));
-  const start = performance.now();
-  await step(1);
-  const recorded = performance.now() - start;
-  for (const d of devices) await d.sync();
-  const total = performance.now() - start;
-  traceSyncPoints(null);
-  console.log(
-    `one two-device step: recorded in ${recorded.toFixed(0)} ms, done after ${
-      total.toFixed(0)
-    } ms\n` + table(
-      ["sync point", "issued at ms", "wait ms"],
-      points.map((p) => [
-        [...new Set(p.labels.map((l) => l.replace(/ gpu\d+→gpu\d+$/, "")))].join(", "),
-        p.issuedAt - start,
-        p.waitMs,
-      ]),
-    ),
-  );
+  // One more step of each two-device placement, its sync points on a timeline: what each
+  // waited for, and when.
+  for (let index = 1; index < nets.length; index++) {
+    for (const d of devices) await d.sync();
+    const points: SyncPoint[] = [];
+    traceSyncPoints((p) => points.push(p));
+    const start = performance.now();
+    await step(index);
+    const recorded = performance.now() - start;
+    for (const d of devices) await d.sync();
+    const total = performance.now() - start;
+    traceSyncPoints(null);
+    console.log(
+      `one step of ${String.fromCharCode(65 + index)}: recorded in ${recorded.toFixed(0)} ms, ` +
+        `done after ${total.toFixed(0)} ms\n` + table(
+          ["sync point", "issued at ms", "wait ms"],
+          points.map((p) => [
+            [...new Set(p.labels.map((l) => l.replace(/ gpu\d+→gpu\d+$/, "")))].join(", "),
+            p.issuedAt - start,
+            p.waitMs,
+          ]),
+        ),
+    );
+  }
 }
 if (values.out) {
   await Deno.writeTextFile(
@@ -213,15 +255,12 @@ if (values.out) {
     JSON.stringify(
       {
         date: new Date().toISOString(),
-        adapters: devices.map((d) => d.describe()),
-        logicalDevicesOfOneAdapter: sameAdapter,
+        placements: placements.map((p) => p.name),
         model,
         batch,
         steps,
         repeats,
         rows,
-        ratio,
-        ratios,
         loadAverage: Deno.loadavg(),
       },
       null,

@@ -4,7 +4,8 @@
 #   two-tests:  the two-device tests (transfers, one vs two devices, failures) on the adapter;
 #   two-full:   the paper's net at batch 128, one device against two, side by side, with the
 #               breakdown (sync points, bytes, map waits);
-#   two-small:  the scaled net at batch 32, for comparison with lavapipe.
+#   two-small:  the scaled net at batch 32, for comparison with lavapipe;
+#   two-polling: what makes the host wait (map polling, blocking submits) on this driver.
 # About 3 minutes on an H200; each part has its own time limit and log in $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
@@ -14,6 +15,7 @@ parts=(
   "two-tests 60 deno test -A --no-check tests/two_devices_test.ts tests/nn_alexnet_test.ts"
   "two-full 150 deno run -A bench/two_devices.ts --model full --batch 128 --steps 3 --repeats 5 --out $OUT/two_devices_full.json"
   "two-small 40 deno run -A bench/two_devices.ts --model small --batch 32 --steps 2 --repeats 15 --out $OUT/two_devices_small.json"
+  "two-polling 30 deno run -A bench/two_devices_polling.ts --repeats 3"
 )
 for part in "${parts[@]}"; do
   read -r name limit command <<<"$part"

@@ -14,7 +14,7 @@ import { CLAIM_IDS, type ClaimId, CLAIMS } from "../train/experiment/claims.ts";
 import { type ArmRun, type ArmRunOutcome, FINAL_JSON } from "../train/experiment/runner.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { train } from "../train/train.ts";
-import { plural } from "../train/_format.ts";
+import { pct, plural } from "../train/_format.ts";
 import { RUN_CONFIG_FILE, type RunConfig, runConfigText, writeRunConfig } from "./_config.ts";
 import { buildModel, heInit, modelConfig } from "./_model.ts";
 import { runTrainOptions } from "./_train_options.ts";
@@ -59,8 +59,8 @@ export async function trainArm(
       callbacks: [{
         onEpochEnd(_trainer, { metrics: m }) {
           console.log(
-            `    epoch ${m.epoch}: training error ${pct(m.trainTop1)}, validation ` +
-              `${pct(m.valTop1)} (${m.seconds.toFixed(0)} s)`,
+            `    epoch ${m.epoch}: training error ${pct(m.trainTop1, 1)}, validation ` +
+              `${pct(m.valTop1, 1)} (${m.seconds.toFixed(0)} s)`,
           );
         },
       }],
@@ -76,8 +76,8 @@ export async function trainArm(
     const seconds = result.seconds.toFixed(0);
     console.log(
       `  ${plural(result.rows.length, "epoch")} in ${seconds} s: training error ` +
-        `${pct(last?.trainTop1)}, validation ${pct(last?.valTop1)}, training images in ` +
-        `evaluation ${pct(onTrain.top1)}`,
+        `${pct(last?.trainTop1, 1)}, validation ${pct(last?.valTop1, 1)}, training images in ` +
+        `evaluation ${pct(onTrain.top1, 1)}`,
     );
     return {
       interrupted: false,
@@ -146,9 +146,4 @@ export async function sameRun(out: string, config: RunConfig): Promise<string | 
     }
   }
   return null;
-}
-
-/** An error rate in percent with one decimal, or `n/a`. */
-function pct(x: number | undefined): string {
-  return x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "n/a";
 }

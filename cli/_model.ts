@@ -14,29 +14,34 @@ import { Generator } from "../tensor/random.ts";
 import type { ArmSwitches } from "../train/experiment/claims.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches } from "./_switches.ts";
-import { number, UsageError, type Values } from "./_options.ts";
+import { number, str, UsageError, type Values } from "./_options.ts";
 
 const acquired: Device[] = [];
 
-/** The help line of `--adapter`, which {@link acquireDevices} reads. */
+/** The help lines of `--adapter` and `--separate-devices`, which {@link acquireDevices} reads. */
 export const ADAPTER_HELP =
   `  --adapter <i|name>    WebGPU adapter by index or part of its name; "0,1" puts one device
                         on each (default: one tower per GPU where there are two, else the
-                        best adapter).`;
+                        best adapter).
+  --separate-devices    With --devices 2 on one adapter: a GPUDevice per tower, exchanging
+                        through the host (default: both towers share one GPUDevice and
+                        exchange on the GPU).`;
 
 /**
- * Acquires `count` devices (on `adapter`, an index or part of a name, when given), makes the
- * first the default, and remembers them for {@link releaseDevices}. A bad `--adapter` of
- * `command` is a usage error.
+ * Acquires `count` devices (on the adapter `--adapter` names, an index or part of a name, when
+ * given; a GPUDevice each with `--separate-devices`), makes the first the default, and
+ * remembers them for {@link releaseDevices}. A bad `--adapter` of `command` is a usage error.
  */
 export async function acquireDevices(
   count: 1 | 2,
-  adapter?: string,
+  values: Values = {},
   command?: string,
 ): Promise<Device[]> {
+  const adapter = str(values, "adapter");
+  const separateDevices = values["separate-devices"] === true;
   let devices: Device[];
   try {
-    devices = await Device.acquireMany(count, { adapter });
+    devices = await Device.acquireMany(count, { adapter, separateDevices });
   } catch (error) {
     if (adapter === undefined || !(error instanceof GpuError)) throw error;
     throw new UsageError(error.message, command);
@@ -56,14 +61,16 @@ export async function describePlacement(devices: readonly Device[]): Promise<str
  * live logical devices of one lavapipe adapter at exit can crash the driver (SIGSEGV).
  */
 export async function releaseDevices(): Promise<void> {
-  for (const d of acquired.splice(0)) {
+  const devices = acquired.splice(0);
+  for (const d of devices) {
     try {
       await d.sync();
     } catch {
       // Already reported by the command.
     }
-    d.gpu.destroy();
   }
+  // Two logical devices may share one GPUDevice: each is destroyed once, after every sync.
+  for (const gpu of new Set(devices.map((d) => d.gpu))) gpu.destroy();
 }
 
 /** Builds the run's model on the devices: AlexNet (small or full), or the Figure 1 net. */

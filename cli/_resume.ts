@@ -19,12 +19,21 @@ import { number, shellArg, str, UsageError, type Values } from "./_options.ts";
 /** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
 export async function checkResume(values: Values, runDir: string): Promise<void> {
   const cmd = "train";
-  const allowed = new Set(["resume", "epochs", "log-every", "data", "val-data", "adapter", "help"]);
+  const allowed = new Set([
+    "resume",
+    "epochs",
+    "log-every",
+    "data",
+    "val-data",
+    "adapter",
+    "separate-devices",
+    "help",
+  ]);
   const extra = Object.keys(values).filter((k) => values[k] !== undefined && !allowed.has(k));
   if (extra.length > 0) {
     throw new UsageError(
       `--resume continues a run with its saved settings; only --epochs and --log-every may ` +
-        `change, --data give the data's new place, and --adapter pick this machine's GPU ` +
+        `change, --data give the data's new place, and --adapter (--separate-devices) pick this machine's GPU ` +
         `(got ${extra.map((k) => `--${k}`).join(", ")})`,
       cmd,
     );

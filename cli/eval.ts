@@ -58,7 +58,7 @@ async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<
     config.devices) as 1 | 2;
   const dataDir = str(values, "data");
   const data = dataDir ? await detectData(dataDir, str(values, "val-data"), cmd) : config.data;
-  const devices = await acquireDevices(devicesCount, str(values, "adapter"), cmd);
+  const devices = await acquireDevices(devicesCount, values, cmd);
   const splits = await loadDataSplits(data);
   const model = buildModel(config, devices);
   await load(model);
@@ -134,7 +134,7 @@ export const evalCommand: Command = defineCommand({
   summary: "evaluate a checkpoint: loss, top-1, top-5",
   usage: "eval --checkpoint <run-dir|file> [options]",
   strings: "checkpoint data val-data batch-size devices adapter",
-  flags: "ten-crop",
+  flags: "ten-crop separate-devices",
   help: EVAL_HELP,
   run: runEval,
 });

@@ -14,7 +14,7 @@ import {
   modelOptions,
 } from "./_model.ts";
 import { SWITCH_NAMES, switchHelp } from "./_switches.ts";
-import { choice, type Command, defineCommand, number, str, type Values } from "./_options.ts";
+import { choice, type Command, defineCommand, number, type Values } from "./_options.ts";
 
 const SUMMARY_HELP =
   `Prints a model's layer table: output shapes, parameters, devices and what each layer
@@ -50,7 +50,7 @@ async function runSummary(values: Values): Promise<number> {
     seed: 0,
     devices: count,
   });
-  const devices = await acquireDevices(count, str(values, "adapter"), cmd);
+  const devices = await acquireDevices(count, values, cmd);
   const model = buildModel({ model: config }, devices);
   console.log(`placement: ${await describePlacement(devices)}`);
   console.log(summary(model, [batch, 3, size, size]));
@@ -63,6 +63,7 @@ export const summaryCommand: Command = defineCommand({
   summary: "print the layer table",
   usage: "summary [options]",
   strings: `model width image-size classes devices adapter batch-size ${SWITCH_NAMES}`,
+  flags: "separate-devices",
   help: SUMMARY_HELP,
   run: runSummary,
 });

@@ -147,7 +147,7 @@ async function runTrain(values: Values): Promise<number> {
   if (values.profile === true && !resumeDir) {
     // Profiling trains nothing: no run folder.
     const { config } = await trainConfig(values);
-    const devices = await acquireDevices(config.devices, str(values, "adapter"), "train");
+    const devices = await acquireDevices(config.devices, values, "train");
     const model = buildModel(config, devices);
     if (config.init === "he") await heInit(model, config.seed);
     return await profileOneStep(config, model, devices);
@@ -172,7 +172,7 @@ async function runTrain(values: Values): Promise<number> {
         `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
     );
     const devices = await stop.during(
-      acquireDevices(config.devices, str(values, "adapter"), "train"),
+      acquireDevices(config.devices, values, "train"),
     );
     const model = buildModel(config, devices);
     if (!resumeDir && config.init === "he") await stop.during(heInit(model, config.seed));
@@ -365,7 +365,7 @@ export const trainCommand: Command = defineCommand({
   strings: "data val-data model width init image-size crop train-size val-size " +
     "epochs batch-size lr momentum weight-decay formulation patience seed " +
     `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,
-  flags: "ten-crop profile",
+  flags: "ten-crop profile separate-devices",
   help: TRAIN_HELP,
   run: runTrain,
 });

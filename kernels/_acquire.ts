@@ -25,6 +25,13 @@ export interface AcquireOptions {
   adapter?: string | number;
   /** Dispatches recorded before the pending commands are submitted (default 64). */
   dispatchesPerSubmit?: number;
+  /**
+   * For `Device.acquireMany`: give every device a GPUDevice of its own even where they are on
+   * one adapter, so that transfers between them cross through the host as between two physical
+   * adapters (for measuring that path). By default logical devices of one adapter share one
+   * GPUDevice and a transfer between them is a copy on the GPU.
+   */
+  separateDevices?: boolean;
   /** A label that names the device in error messages. */
   label?: string;
 }

@@ -22,8 +22,10 @@ export interface MemoryStats {
   compileMs: number;
   /** Bind groups created (the rest were reused from the cache). */
   bindGroups: number;
-  /** Command buffers submitted. */
+  /** `queue.submit` calls on the device's GPUDevice (shared with the devices that share it). */
   submissions: number;
+  /** Compute dispatches recorded on this device. */
+  dispatches: number;
 }
 
 /**

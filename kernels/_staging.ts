@@ -31,6 +31,8 @@ export interface TransferStats {
   bytesRead: number;
   /** Bytes written from the host. */
   bytesWritten: number;
+  /** Bytes copied on the GPU between devices that share one GPUDevice (no host involved). */
+  bytesCopied: number;
   /** Staging buffers allocated (a steady training loop allocates none). */
   stagingAllocated: number;
 }
@@ -43,6 +45,7 @@ export const transfers: TransferStats = {
   hostBlockedMs: 0,
   bytesRead: 0,
   bytesWritten: 0,
+  bytesCopied: 0,
   stagingAllocated: 0,
 };
 

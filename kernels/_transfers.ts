@@ -174,7 +174,10 @@ export async function readTogether(
 }
 
 /**
- * See `Device.copyAcross`: the reads submitted now, each target's data at a reserved slot.
+ * See `Device.copyAcross`. Between devices that share one GPUDevice (one submission order) a
+ * copy is a `copyBufferToBuffer` recorded now, in program order: after everything either
+ * device recorded before it, before everything recorded after; nothing waits. The other copies
+ * cross through the host: the reads submitted now, each target's data at a reserved slot.
  * Work that `whileWaiting` records goes between the reads and the slots, held until the maps
  * are issued, so that it runs while they wait.
  */
@@ -183,6 +186,34 @@ export function copyAcross(
   whileWaiting?: () => void,
 ): Promise<void> {
   checkEnds(copies.map((c) => c.source.source), copies.map((c) => c.target));
+  const onGpu = copies.filter((c) =>
+    c.source.source.port.submissions === c.target.port.submissions
+  );
+  for (const { source, target, targetOffset } of onGpu) {
+    const size = Math.ceil(source.bytes / 4) * 4;
+    source.source.port.encoderFor("transfer")
+      .copyBufferToBuffer(
+        source.source.buffer,
+        source.offset ?? 0,
+        target.buffer,
+        targetOffset ?? 0,
+        size,
+      );
+    transfers.bytesCopied += source.bytes;
+  }
+  const throughHost = copies.filter((c) => !onGpu.includes(c));
+  if (throughHost.length === 0) {
+    whileWaiting?.();
+    return Promise.resolve();
+  }
+  return copyThroughHost(throughHost, whileWaiting);
+}
+
+/** The copies of {@link copyAcross} whose ends are on different GPUDevices. */
+function copyThroughHost(
+  copies: readonly PortCopy[],
+  whileWaiting?: () => void,
+): Promise<void> {
   const slots = new Map<TransferPort, Slot>();
   const gates = new Map<TransferPort, Slot>();
   const done = readTogether(

@@ -14,16 +14,13 @@ import {
   adaptersPerDevice,
   type DeviceLimits,
   openDevice,
-  type OpenedDevice,
 } from "./_acquire.ts";
-import { CommandRecorder, summarise } from "./_command_recorder.ts";
-import { ErrorScopes } from "./_error_scopes.ts";
+import { GpuStream } from "./_gpu_stream.ts";
 import { BufferPool, type MemoryStats, sizeClass } from "./_buffer_pool.ts";
 import { DeviceAssertionError, GpuError } from "./_errors.ts";
 import { FAULT_BYTES, FaultKinds, type FaultMessage } from "./_fault.ts";
 import { bindGroupEntries, PipelineCache } from "./_pipeline_cache.ts";
 import { Profile, type ProfileResult } from "./_profile.ts";
-import { SubmissionQueue } from "./_submission_queue.ts";
 import { StagingBuffer, transfers } from "./_staging.ts";
 import {
   combineAcross,
@@ -80,8 +77,10 @@ const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DS
 let deviceCounter = 0;
 
 /**
- * One WebGPU device. Acquire several for multi-device work; on a machine with one GPU, each
- * acquisition is a separate logical device of the same adapter.
+ * One device of the library: its own label, buffers and placement checks, over a WebGPU device.
+ * Acquire several for multi-device work ({@link Device.acquireMany}); on a machine with one GPU
+ * they are logical devices that share one GPUDevice (a copy between them is a GPU copy), or,
+ * with `separateDevices`, one GPUDevice each (a copy crosses through the host).
  *
  * @example Allocate, write, read back
  * ```ts
@@ -106,13 +105,11 @@ export class Device {
   /** Names the device in messages: `gpu0`, `gpu1`, … unless given. */
   readonly label: string;
 
-  #errors: ErrorScopes;
-  #recorder: CommandRecorder;
+  #stream: GpuStream;
   #spareStaging: StagingBuffer[] = [];
-  #submissions: SubmissionQueue;
   #faults: GpuBuffer | null = null;
   #faultKinds = new FaultKinds();
-  #lost: string | null = null;
+  #destroyed = false;
   #stats: MemoryStats = {
     liveBytes: 0,
     pooledBytes: 0,
@@ -122,91 +119,111 @@ export class Device {
     compileMs: 0,
     bindGroups: 0,
     submissions: 0,
+    dispatches: 0,
   };
   #pool = new BufferPool(this.#stats);
   #cache: PipelineCache;
   #port: TransferPort;
   #profile: Profile | null = null;
 
-  private constructor(
-    { gpu, info, isFallback, limits }: OpenedDevice,
-    label: string,
-    dispatchesPerSubmit: number,
-  ) {
+  private constructor(stream: GpuStream, label: string) {
+    const { gpu, info, isFallback, limits } = stream.opened;
     this.gpu = gpu;
     this.adapterInfo = info;
     this.isSoftware = isFallback || isSoftwareAdapter(info);
     this.limits = limits;
     this.label = label;
-    this.#errors = new ErrorScopes(gpu, label);
-    this.#submissions = new SubmissionQueue(gpu.queue, (buffers, labels) => {
-      gpu.pushErrorScope("validation");
-      gpu.queue.submit(buffers);
-      this.#errors.watch(`a batch of ${labels.length} commands (${summarise(labels)})`);
-      this.#stats.submissions++;
-    });
-    this.#recorder = new CommandRecorder(gpu, this.#submissions, dispatchesPerSubmit);
-    this.#cache = new PipelineCache(gpu, this.#stats, (what) => this.#errors.watch(what));
+    this.#stream = stream;
+    this.#cache = new PipelineCache(gpu, this.#stats, (what) => stream.errors.watch(what));
     this.#port = this.#transferPort();
-    gpu.lost.then((info) => {
-      this.#lost = `${info.reason}: ${info.message}`;
-    });
   }
 
   /** Acquires one device on the best adapter, with the adapter's own limits. */
   static async acquire(options: AcquireOptions = {}): Promise<Device> {
     const opened = await openDevice(options);
-    const index = deviceCounter++;
-    return new Device(
-      opened,
-      options.label ?? `gpu${index}`,
-      options.dispatchesPerSubmit ?? 64,
-    );
+    const label = options.label ?? `gpu${deviceCounter++}`;
+    return new Device(new GpuStream(opened, [label], options.dispatchesPerSubmit ?? 64), label);
   }
 
   /**
    * Acquires `count` devices: one per physical adapter where the machine has `count` hardware
    * adapters (or where `options.adapter` lists one per device, `"0,1"`), otherwise `count`
-   * logical devices of the one best adapter, which share its hardware.
+   * logical devices of the one best adapter. Logical devices of one adapter share ONE
+   * GPUDevice and its queue, so a transfer between them is a copy on the GPU, in program
+   * order; with `options.separateDevices` each gets a GPUDevice of its own and transfers cross
+   * through the host (as between physical adapters).
+   *
+   * @example Two logical devices of one adapter, one GPUDevice
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2);
+   * console.log(a === b, a.gpu === b.gpu); // false true (on a machine with one adapter)
+   * ```
    */
   static async acquireMany(count: number, options: AcquireOptions = {}): Promise<Device[]> {
     const perDevice = await adaptersPerDevice(count, options.adapter);
+    const labels = perDevice.map((_, i) =>
+      options.label ? `${options.label}${i}` : `gpu${deviceCounter++}`
+    );
+    // Devices on the same adapter form one group (one GPUDevice) unless asked to be separate.
+    const groups = new Map<string, number[]>();
+    perDevice.forEach((adapter, i) => {
+      const key = options.separateDevices ? `#${i}` : `${adapter}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
     const devices: Device[] = [];
-    for (let i = 0; i < count; i++) {
-      devices.push(
-        await Device.acquire({
-          ...options,
-          adapter: perDevice[i],
-          label: options.label && `${options.label}${i}`,
-        }),
+    for (const members of groups.values()) {
+      const opened = await openDevice({ ...options, adapter: perDevice[members[0]] });
+      const stream = new GpuStream(
+        opened,
+        members.map((i) => labels[i]),
+        options.dispatchesPerSubmit ?? 64,
       );
+      for (const i of members) devices[i] = new Device(stream, labels[i]);
     }
     return devices;
   }
 
   /**
-   * How a set of devices maps onto hardware, for logs: `"2 physical adapters"` or `"2 logical
-   * devices of one adapter (llvmpipe …)"`.
+   * How a set of devices maps onto hardware and how they exchange data, for `summary`, the run
+   * log and the bench: `"2 logical devices sharing one GPUDevice of llvmpipe … (exchange on
+   * the GPU)"`, `"2 GPUDevices of one adapter, … (exchange through the host)"` or `"2
+   * GPUDevices on 2 physical adapters (…) (exchange through the host)"`.
    *
    * @example
    * ```ts
    * import { Device } from "./device.ts";
    * const devices = await Device.acquireMany(2);
-   * console.log(Device.placementNote(devices)); // e.g. "2 logical devices of one adapter (gpu0 (llvmpipe …))"
+   * console.log(Device.placementNote(devices)); // e.g. "2 logical devices sharing one GPUDevice of llvmpipe … (exchange on the GPU)"
    * ```
    */
   static placementNote(devices: readonly Device[]): string {
-    const names = new Set(devices.map((d) => adapterKey(d.adapterInfo)));
     if (devices.length < 2) return `one device (${devices[0]?.describe() ?? "none"})`;
-    return names.size === devices.length
-      ? `${devices.length} physical adapters (${devices.map((d) => d.describe()).join(", ")})`
-      : `${devices.length} logical devices of one adapter (${devices[0].describe()})`;
+    const n = devices.length;
+    const adapter = devices[0].#adapterDescription();
+    if (new Set(devices.map((d) => d.gpu)).size === 1) {
+      return `${n} logical devices sharing one GPUDevice of ${adapter} (exchange on the GPU)`;
+    }
+    const adapters = new Set(devices.map((d) => adapterKey(d.adapterInfo)));
+    return adapters.size === 1
+      ? `${n} GPUDevices of one adapter, ${adapter} (exchange through the host)`
+      : `${n} GPUDevices on ${adapters.size} physical adapters ` +
+        `(${devices.map((d) => d.describe()).join(", ")}) (exchange through the host)`;
+  }
+
+  /** Whether `other` shares this device's GPUDevice (a copy between them stays on the GPU). */
+  sharesGpuWith(other: Device): boolean {
+    return other.#stream === this.#stream;
+  }
+
+  #adapterDescription(): string {
+    const soft = this.isSoftware ? ", software" : "";
+    return `${this.adapterInfo.description || this.adapterInfo.vendor}${soft}`;
   }
 
   /** A one-line description: label, adapter and whether it is software. */
   describe(): string {
-    const soft = this.isSoftware ? ", software" : "";
-    return `${this.label} (${this.adapterInfo.description || this.adapterInfo.vendor}${soft})`;
+    return `${this.label} (${this.#adapterDescription()})`;
   }
 
   /** Whether a profile ({@link startProfile}) is being taken. */
@@ -234,7 +251,7 @@ export class Device {
 
   /** Current memory counters. */
   memory(): MemoryStats {
-    return { ...this.#stats };
+    return { ...this.#stats, submissions: this.#stream.submits };
   }
 
   /** Hands out a buffer of at least `bytes` bytes, reusing a released one of its size class. */
@@ -250,7 +267,7 @@ export class Device {
     const buffer = this.#pool.take(capacity, () => {
       this.gpu.pushErrorScope("out-of-memory");
       const created = this.gpu.createBuffer({ size: capacity, usage: BUFFER_USAGE, label });
-      this.#errors.watch(`allocating ${capacity} bytes for ${label}`);
+      this.#stream.errors.watch(`allocating ${capacity} bytes for ${label}`);
       return created;
     });
     return { buffer, capacity, device: this };
@@ -282,7 +299,7 @@ export class Device {
     this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-    this.#submissions.write(buffer.buffer, byteOffset, padded);
+    this.#stream.submissions.write(buffer.buffer, byteOffset, padded);
     transfers.bytesWritten += data.byteLength;
   }
 
@@ -437,13 +454,13 @@ export class Device {
       label: this.label,
       describe: () => this.describe(),
       checkAlive: (what) => this.#checkAlive(what),
-      encoderFor: (label) => this.#recorder.encoderFor(label),
+      encoderFor: (label) => this.#stream.recorder.encoderFor(label),
       flush: () => this.flush(),
-      submissions: this.#submissions,
+      submissions: this.#stream.submissions,
       faults: () => this.#faults?.buffer ?? null,
-      lost: () => this.#lost,
+      lost: () => this.#lost(),
       faultError: (fault) => this.#faultError(fault),
-      raiseErrors: () => this.#errors.raise(),
+      raiseErrors: () => this.#stream.errors.raise(),
     };
   }
 
@@ -457,9 +474,9 @@ export class Device {
   /** Waits until the GPU has finished everything submitted, and raises any error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await this.#submissions.submitted();
+    await this.#stream.submissions.submitted();
     await this.gpu.queue.onSubmittedWorkDone();
-    await this.#errors.raise();
+    await this.#stream.errors.raise();
     this.#checkAlive("sync");
   }
 
@@ -492,7 +509,8 @@ export class Device {
       this.limits.maxComputeWorkgroupsPerDimension,
     );
     const timed = this.#profile?.record(dispatch);
-    this.#recorder.dispatch(dispatch.name, pipeline, group, workgroups, timed);
+    this.#stats.dispatches++;
+    this.#stream.recorder.dispatch(dispatch.name, pipeline, group, workgroups, timed);
   }
 
   /**
@@ -518,37 +536,41 @@ export class Device {
     const profile = this.#profile;
     if (!profile) throw new GpuError(`${this.label}: stopProfile without startProfile`);
     this.#profile = null;
-    profile.resolve(this.#recorder.encoderFor("profile"));
+    profile.resolve(this.#stream.recorder.encoderFor("profile"));
     this.flush();
     // The resolve may wait behind data arriving from another device: map it once submitted.
-    await this.#submissions.submitted();
+    await this.#stream.submissions.submitted();
     const result = await profile.read();
     profile.destroy();
-    await this.#errors.raise();
+    await this.#stream.errors.raise();
     return result;
   }
 
   /** Records a buffer-to-buffer copy. */
   copy(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, bytes: number): void {
     this.#checkAlive("copy");
-    this.#recorder.encoderFor("copy")
+    this.#stream.recorder.encoderFor("copy")
       .copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
   /** Submits the recorded commands. Called by read and write, and every N dispatches. */
   flush(): void {
-    this.#recorder.flush();
+    this.#stream.recorder.flush();
   }
 
-  /** Releases everything: pooled buffers and the device. The device is unusable afterwards. */
+  /**
+   * Releases everything: pooled buffers and the device. The device is unusable afterwards. A
+   * device that shares its GPUDevice leaves it to the others; the last one destroys it.
+   */
   destroy(): void {
-    if (!this.#submissions.failure) this.flush();
-    this.#submissions.drop(new GpuError(`${this.label} was destroyed`));
+    if (this.#destroyed) return;
+    // Commands still in the encoder may use the pooled buffers destroyed below.
+    if (!this.#stream.submissions.failure) this.flush();
+    this.#destroyed = true;
     this.#pool.destroy();
     for (const staging of this.#spareStaging) staging.destroy();
     this.#cache.destroy();
-    this.#lost ??= "destroyed";
-    this.gpu.destroy();
+    this.#stream.release(new GpuError(`${this.label} was destroyed`));
   }
 
   /** Throws if the device is lost; used by the layers above before they record work. */
@@ -556,11 +578,20 @@ export class Device {
     this.#checkAlive(what);
   }
 
+  /** Why the device cannot run anything any more, or null. */
+  #lost(): string | null {
+    if (this.#destroyed) return "destroyed";
+    const lost = this.#stream.lost;
+    if (lost === null) return null;
+    return this.#stream.shared ? `${this.#stream.label}: ${lost}` : lost;
+  }
+
   #checkAlive(what: string): void {
-    if (this.#lost !== null) {
-      throw new GpuError(`${this.label} is lost (${this.#lost}); cannot run ${what}`);
+    const lost = this.#lost();
+    if (lost !== null) {
+      throw new GpuError(`${this.label} is lost (${lost}); cannot run ${what}`);
     }
-    const failure = this.#submissions.failure;
+    const failure = this.#stream.submissions.failure;
     if (failure) {
       throw new GpuError(`${this.label} cannot run ${what}: ${failure.message}`);
     }

@@ -22,9 +22,14 @@ export function layerActivation(
   return config.relu ? "relu" : activation;
 }
 
-/** `tanh(y)`, freeing `y` (an unfused layer output nothing else holds). */
-export function tanhOf(y: Tensor): Tensor {
+/**
+ * A layer's output `y` with the part of `activation` its kernel did not fuse: `"tanh"` runs
+ * here and frees `y` (nothing else holds it); `"relu"` was fused, so `y` is the output, as it
+ * is without an activation.
+ */
+export function finishActivation<T extends Tensor>(y: T, activation: Activation | null): T {
+  if (activation !== "tanh") return y;
   const out = y.tanh();
   y.dispose();
-  return out;
+  return out as T;
 }

@@ -11,7 +11,7 @@ import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
-import { layerActivation, tanhOf } from "./_activation.ts";
+import { finishActivation, layerActivation } from "./_activation.ts";
 import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";
 
@@ -130,7 +130,7 @@ export class Conv2d extends Module {
       groups: this.groups,
       relu: this.relu,
     });
-    return (this.activation === "tanh" ? tanhOf(y) : y) as unknown as Tensor<
+    return finishActivation(y, this.activation) as unknown as Tensor<
       [N, number, number, number],
       "f32"
     >;

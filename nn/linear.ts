@@ -11,7 +11,7 @@ import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
-import { layerActivation, tanhOf } from "./_activation.ts";
+import { finishActivation, layerActivation } from "./_activation.ts";
 import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";
 
@@ -90,7 +90,7 @@ export class Linear extends Module {
   /** Applies the layer to `x [N, in]`. */
   forward<N extends Dim>(x: Tensor<readonly [N, Dim], "f32">): Tensor<[N, number], "f32"> {
     const y = linear(x, this.weight, this.bias, { relu: this.relu });
-    return (this.activation === "tanh" ? tanhOf(y) : y) as unknown as Tensor<[N, number], "f32">;
+    return finishActivation(y, this.activation) as unknown as Tensor<[N, number], "f32">;
   }
 
   /** The output shape for an input shape `[N, in]`. */

@@ -28,8 +28,18 @@ export interface GradNode<T> {
   readonly op: string;
   /** The op's inputs, in order. */
   readonly inputs: readonly T[];
-  /** Maps the output's gradient to the inputs' gradients, folding ReLU masks as `fold` says. */
-  readonly backward: (grad: RawTensor, fold: MaskFold) => Grads | Promise<Grads>;
+  /**
+   * Maps the output's gradient to the inputs' gradients, folding ReLU masks as `fold` says. A
+   * node that {@link GradNode.waits} may call `whileWaiting` once while it waits: it runs the
+   * backward of the nodes that need nothing from this one.
+   */
+  readonly backward: (
+    grad: RawTensor,
+    fold: MaskFold,
+    whileWaiting: () => void,
+  ) => Grads | Promise<Grads>;
+  /** The backward waits for the host (a transfer between devices). */
+  readonly waits?: boolean;
   /** Drops the saved tensors. */
   readonly release: () => void;
   /** When the op's output is a ReLU's: that output (the mask operand), else null. */
@@ -105,21 +115,21 @@ export function noGrad<R>(fn: () => R): R {
  * every leaf that requires a gradient, and frees each intermediate gradient once consumed.
  */
 export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAccess<T>) {
-  const order = topologicalOrder(root, graph);
+  const order = deferPastWaits(topologicalOrder(root, graph), graph);
   const uses = countUses(order, graph);
   // Tensors whose gradient a consumer has already multiplied by their ReLU mask.
   const masked = new Set<T>();
   const grads = new Map<T, RawTensor>([[root, seed.alias()]]);
   const previous = gradEnabled;
   gradEnabled = false;
-  try {
-    for (const tensor of order) {
-      const node = graph.node(tensor)!;
-      const grad = grads.get(tensor);
-      grads.delete(tensor);
-      if (!grad) continue;
-      const fold = maskFold(node, uses, graph, masked.has(tensor));
-      const inputGrads = await node.backward(grad, fold);
+  /** Runs the node of `tensor` if a gradient reached it; `whileWaiting` as for GradNode. */
+  const run = (tensor: T, whileWaiting: () => void): Grads | Promise<Grads> | null => {
+    const grad = grads.get(tensor);
+    grads.delete(tensor);
+    if (!grad) return null;
+    const node = graph.node(tensor)!;
+    const fold = maskFold(node, uses, graph, masked.has(tensor));
+    const finish = (inputGrads: Grads): Grads => {
       node.release();
       graph.clear(tensor);
       grad.dispose();
@@ -137,6 +147,46 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
         } else {
           graph.accumulate(input, g);
         }
+      });
+      return inputGrads;
+    };
+    const inputGrads = node.backward(grad, fold, whileWaiting);
+    return inputGrads instanceof Promise ? inputGrads.then(finish) : finish(inputGrads);
+  };
+  /**
+   * Runs now, in order, every node after `order[at]` that needs nothing from its backward (it
+   * does not make one of its inputs, even indirectly): while that node's transfer waits, the
+   * devices compute these (weight gradients, the parts of a layer's input gradient that stay on
+   * the device). A node that waits itself is left for later, with the nodes it needs.
+   */
+  const runIndependent = (at: number): void => {
+    const blocked = new Set<T>();
+    const block = (tensor: T): void => {
+      for (const input of graph.node(tensor)?.inputs ?? []) {
+        if (!blocked.has(input)) {
+          blocked.add(input);
+          block(input);
+        }
+      }
+    };
+    block(order[at]);
+    for (const tensor of order.slice(at + 1)) {
+      const node = graph.node(tensor);
+      if (!node || blocked.has(tensor)) continue;
+      if (node.waits) {
+        blocked.add(tensor);
+        block(tensor);
+        continue;
+      }
+      run(tensor, () => {});
+    }
+  };
+  try {
+    for (const [at, tensor] of order.entries()) {
+      let called = false;
+      await run(tensor, () => {
+        if (!called) runIndependent(at);
+        called = true;
       });
     }
   } finally {
@@ -156,6 +206,38 @@ function accumulate(existing: RawTensor, g: RawTensor): RawTensor {
   existing.dispose();
   g.dispose();
   return sum;
+}
+
+/**
+ * `order` with the nodes that a waiting node's backward does not need (they do not use its
+ * output, even indirectly) moved from before it to just after it, so that they run while it
+ * waits (see `runIndependent`): a layer's weight gradients and the part of its input gradient
+ * that stays on its device, where the part that crosses devices is what the transfer waits for.
+ */
+function deferPastWaits<T>(order: readonly T[], graph: GraphAccess<T>): T[] {
+  const result = [...order];
+  let start = 0;
+  for (let at = 0; at < result.length; at++) {
+    const waiting = result[at];
+    if (!graph.node(waiting)?.waits) continue;
+    const uses = new Map<T, boolean>([[waiting, true]]);
+    const usesWaiting = (tensor: T): boolean => {
+      let known = uses.get(tensor);
+      if (known === undefined) {
+        uses.set(tensor, false); // no cycles in a graph; this only guards the recursion
+        known = (graph.node(tensor)?.inputs ?? []).some(usesWaiting);
+        uses.set(tensor, known);
+      }
+      return known;
+    };
+    const before = result.slice(start, at);
+    const needed = before.filter(usesWaiting);
+    const deferred = before.filter((t) => !usesWaiting(t));
+    result.splice(start, at - start + 1, ...needed, waiting, ...deferred);
+    at = start + needed.length + deferred.length;
+    start = at + 1;
+  }
+  return result;
 }
 
 /** How many times each tensor is an input of a node in `order` (x·x uses x twice). */

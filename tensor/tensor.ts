@@ -6,13 +6,15 @@
  *
  * A tensor is a {@link RawTensor} (its data) plus its place in the autograd graph. Every op
  * goes through {@link apply}, which runs the op's rule from the table in `_rules/mod.ts` and
- * records its backward.
+ * records its backward (`_tensor_apply.ts`). The class is the typed face: what its methods are
+ * given is checked in `_tensor_args.ts`, `assign` writes through `_tensor_assign.ts`, and
+ * `toArray` nests through `_tensor_nested.ts`.
  *
  * @module
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
@@ -21,8 +23,19 @@ import {
   noGrad,
   runBackward,
 } from "./_autograd.ts";
-import { assignInto, binary, download, fill, upload, write } from "./_primitives.ts";
-import { type AsyncOp, Context, type Op, type OpParams, type Rule, rules } from "./_rules/mod.ts";
+import { binary, download, fill } from "./_primitives.ts";
+import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
+import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
+import {
+  checkUpstreamGradient,
+  resolvePermutation,
+  resolveShape,
+  resolveSlice,
+  scalarOp,
+  swappedAxes,
+} from "./_tensor_args.ts";
+import { writeInto } from "./_tensor_assign.ts";
+import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, track } from "./memory.ts";
 import {
   type Broadcast,
@@ -33,30 +46,27 @@ import {
   type DType,
   normalizeAxes,
   numel,
-  plural,
-  sameShape,
   type Shape,
   ShapeError,
   type ShapeValue,
   type TupleOf,
 } from "./shape.ts";
 
+export type { NestedArray };
+
 /** Axes given to a reduction or softmax: one axis, several, or all when omitted. */
 export type Axes = number | readonly number[];
-
-/** Nested number arrays, as `toArray()` returns them. */
-export type NestedArray = number | NestedArray[];
 
 /** A tensor of any shape and dtype (inside this layer). */
 type AnyTensor = Tensor<Shape, DType>;
 
 // The rest of the tensor layer reaches a tensor's private state (its data, its graph node) only
-// through these, bound in the class's static block where `#` fields are visible; nothing above
-// the layer can (the constructor is private too).
+// through these, bound in the class's static block where `#` fields are visible (op dispatch,
+// the autograd walk); nothing above the layer can (the constructor is private too).
 let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
 let rawOfTensor: (t: AnyTensor) => RawTensor;
 let graph: GraphAccess<AnyTensor>;
-let attachNode: (t: AnyTensor, node: GradNode<AnyTensor>) => void;
+let ops: OpDispatch<AnyTensor>;
 
 /**
  * An n-dimensional array on a GPU device, with autograd.
@@ -102,7 +112,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       accumulate: (t, g) => t.#accumulateGrad(g),
       describe: (t) => `${t.shape}`,
     };
-    attachNode = (t, node) => t.#setNode(node);
+    ops = opDispatch<AnyTensor>({
+      wrap,
+      raw: rawOfTensor,
+      attachNode: (t, node) => t.#setNode(node),
+    });
   }
 
   private constructor(raw: RawTensor, requiresGrad = false) {
@@ -224,33 +238,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
           "noGrad(() => …), as an optimiser does",
       );
     }
-    if (ArrayBuffer.isView(source)) {
-      const expected = this.dtype === "i32" ? Int32Array : Float32Array;
-      if (!(source instanceof expected)) {
-        throw new TypeError(`assign: a ${this.dtype} tensor takes a ${expected.name}`);
-      }
-      if (source.length !== this.size) {
-        throw new ShapeError(
-          `assign: ${
-            plural(source.length, "value")
-          } for a tensor of shape [${this.shape}] (${this.size})`,
-        );
-      }
-      if (dst.isContiguous) write(dst, source);
-      else {
-        const staged = upload(this.device, source, dst.shape, dst.dtype);
-        assignInto(dst, staged);
-        staged.dispose();
-      }
-      return this;
-    }
-    const src = rawOfTensor(source as AnyTensor);
-    requireShape("assign", src, dst.shape);
-    if (src.dtype !== dst.dtype) {
-      throw new TypeError(`assign: the source is ${src.dtype}, the tensor ${dst.dtype}`);
-    }
-    sameDevice("assign", dst, src);
-    assignInto(dst, src);
+    writeInto(dst, ArrayBuffer.isView(source) ? source : rawOfTensor(source as AnyTensor));
     return this;
   }
 
@@ -259,22 +247,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     if (!this.requiresGrad) {
       throw new Error("backward: this tensor does not require a gradient (no input needs one)");
     }
-    if (!grad && this.size !== 1) {
-      throw new ShapeError(
-        `backward: the tensor has shape [${this.shape}]; pass a gradient for non-scalar outputs`,
-      );
-    }
-    if (grad) {
-      // An upstream gradient of another shape would flow through the graph unchecked and
-      // leave gradients of the wrong shapes in the leaves.
-      if (!sameShape(grad.shape, this.shape)) {
-        throw new ShapeError(
-          `backward: the gradient has shape [${grad.shape}], the tensor [${this.shape}]`,
-        );
-      }
-      sameDevice("backward", this, grad);
-      requireFloat("backward", grad);
-    }
+    checkUpstreamGradient(this, grad);
     if (!this.#node && this.#graphFreed) throw new Error(freedGraphMessage(`${this.shape}`));
     const seed = grad ? rawOfTensor(grad) : fill(this.device, this.shape as readonly number[], 1);
     try {
@@ -469,28 +442,18 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** The same elements in a new shape (one dimension may be −1). Copies only if not contiguous. */
   reshape<const R extends readonly number[]>(shape: R): Tensor<R, D> {
-    return apply("reshape", [this], { shape: resolveShape(this, shape) }) as Tensor<R, D>;
+    const resolved = resolveShape(this.shape as readonly number[], shape);
+    return apply("reshape", [this], { shape: resolved }) as Tensor<R, D>;
   }
 
   /** Swaps two axes, as a view. */
   transpose(axis0: number, axis1: number): Tensor<Shape, D> {
-    const [a, b] = [axis0, axis1].map((axis) => normalizeAxes(axis, this.rank, "transpose")[0]);
-    const order = this.shape.map((_, i) => i);
-    [order[a], order[b]] = [order[b], order[a]];
-    return this.permute(order);
+    return this.permute(swappedAxes(this.rank, axis0, axis1));
   }
 
   /** Reorders axes, as a view. */
   permute(order: readonly number[]): Tensor<Shape, D> {
-    const axes = order.map((a) => (a < 0 ? a + this.rank : a));
-    if (
-      axes.length !== this.rank || new Set(axes).size !== this.rank ||
-      axes.some((a) => a < 0 || a >= this.rank)
-    ) {
-      throw new ShapeError(
-        `permute: [${order}] is not a permutation of ${plural(this.rank, "axis", "axes")}`,
-      );
-    }
+    const axes = resolvePermutation(order, this.rank);
     return apply("permute", [this], { order: axes }) as Tensor<Shape, D>;
   }
 
@@ -501,16 +464,8 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Elements `[start, end)` along `axis` (negative indices count from the end), copied. */
   slice(axis: number, start: number, end: number): Tensor<Shape, D> {
-    const a = normalizeAxes(axis, this.rank, "slice")[0];
-    const length = this.shape[a] as number;
-    const from = start < 0 ? start + length : start;
-    const to = end < 0 ? end + length : Math.min(end, length);
-    if (from < 0 || from > to || to > length) {
-      throw new ShapeError(
-        `slice: [${start}, ${end}) is out of range for axis ${a} of [${this.shape}]`,
-      );
-    }
-    return apply("slice", [this], { axis: a, start: from, end: to }) as Tensor<Shape, D>;
+    const bounds = resolveSlice(this.shape as readonly number[], axis, start, end);
+    return apply("slice", [this], bounds) as Tensor<Shape, D>;
   }
 }
 
@@ -523,33 +478,7 @@ const unreleasedGraphs = new FinalizationRegistry<GradNode<AnyTensor>>((node) =>
 
 /** Whether an op on `inputs` records the graph now. */
 export function isRecording(inputs: readonly AnyTensor[]): boolean {
-  return isGradEnabled() && inputs.some((t) => t.requiresGrad);
-}
-
-/** Attaches the node of `op` to `out` when recording; otherwise drops what the rule saved. */
-function record<K extends Op>(
-  out: AnyTensor,
-  op: K,
-  inputs: readonly AnyTensor[],
-  params: OpParams[K],
-  ctx: Context,
-): AnyTensor {
-  if (!ctx.recording) {
-    ctx.release();
-    return out;
-  }
-  const rule = rules[op] as Rule<K>;
-  const fusion = rule.reluFusion;
-  attachNode(out, {
-    op,
-    inputs,
-    backward: (grad, fold) => rule.backward(grad, params, ctx, fold),
-    release: () => ctx.release(),
-    reluOutput: fusion?.output && (() => fusion.output!(params, ctx)),
-    foldsReluMask: fusion?.foldsInto,
-    keepsSign: fusion?.keepsSign,
-  });
-  return out;
+  return ops.isRecording(inputs);
 }
 
 /**
@@ -561,10 +490,7 @@ export function apply<K extends Exclude<Op, AsyncOp>>(
   inputs: readonly AnyTensor[],
   params: OpParams[K],
 ): Tensor<Shape, "f32"> {
-  const raws = inputs.map(rawOfTensor);
-  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
-  const out = (rules[op] as (typeof rules)[K]).forward(raws, params, ctx) as RawTensor;
-  return record(wrap(out), op, inputs, params, ctx) as Tensor<Shape, "f32">;
+  return ops.apply(op, inputs, params) as Tensor<Shape, "f32">;
 }
 
 /** {@link apply} for the ops whose forward waits for the host. */
@@ -573,10 +499,7 @@ export async function applyAsync<K extends AsyncOp>(
   inputs: readonly AnyTensor[],
   params: OpParams[K],
 ): Promise<AnyTensor> {
-  const raws = inputs.map(rawOfTensor);
-  const ctx = new Context(raws, inputs.map((t) => t.requiresGrad), isRecording(inputs));
-  const out = await (rules[op] as (typeof rules)[K]).forward(raws, params, ctx);
-  return record(wrap(out), op, inputs, params, ctx);
+  return await ops.applyAsync(op, inputs, params);
 }
 
 /** The raw data of a tensor, for the tensor layer's fused ops (throws once disposed). */
@@ -613,36 +536,6 @@ function arithmetic(
   b: AnyTensor | number,
 ): AnyTensor {
   if (typeof b !== "number") return apply(op, [a, b], {});
-  if (!Number.isFinite(b) && op !== "mul") {
-    throw new RangeError(`${op}: the scalar operand is ${b}`);
-  }
-  if (op === "div" && b === 0) throw new RangeError("div: division by the scalar 0");
-  if (op === "add" || op === "sub") {
-    return apply("addScalar", [a], { value: op === "add" ? b : -b });
-  }
-  return apply("mulScalar", [a], { value: op === "mul" ? b : 1 / b });
-}
-
-/** Resolves a single −1 and checks the element count. */
-function resolveShape(x: AnyTensor, shape: readonly number[]): number[] {
-  const unknown = shape.filter((d) => d === -1).length;
-  if (unknown > 1) throw new ShapeError(`reshape: at most one −1 in [${shape}]`);
-  const known = numel(shape.filter((d) => d !== -1));
-  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
-  if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new ShapeError(
-      `reshape: cannot view [${x.shape}] (${plural(x.size, "element")}) as [${shape}]`,
-    );
-  }
-  return resolved;
-}
-
-function nest(flat: number[], shape: readonly number[]): NestedArray {
-  if (shape.length === 0) return flat[0];
-  const [first, ...rest] = shape;
-  const inner = numel(rest);
-  return Array.from(
-    { length: first },
-    (_, i) => nest(flat.slice(i * inner, (i + 1) * inner), rest),
-  );
+  const scalar = scalarOp(op, b);
+  return apply(scalar.op, [a], { value: scalar.value });
 }

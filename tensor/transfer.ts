@@ -1,5 +1,7 @@
 /**
- * Moving tensors between devices. WebGPU devices share no memory, so data crosses through the
+ * Moving tensors between devices. Between two logical devices that share one GPUDevice (the
+ * default for two devices of one adapter) a move is a copy on the GPU, recorded in program
+ * order: no host wait. Separate GPUDevices share no memory, so there data crosses through the
  * host: a readback on the source, then a write on the destination straight from the mapped
  * range.
  *
@@ -80,8 +82,8 @@ export interface TransferOptions {
 }
 
 /**
- * Moves tensors between devices, `[tensor, destination]` each, in one host round trip, and
- * returns the copies in order. As an autograd op it is one node: its backward runs once every
+ * Moves tensors between devices, `[tensor, destination]` each, in one host round trip (none
+ * between devices that share one GPUDevice: a copy on the GPU), and returns the copies in order. As an autograd op it is one node: its backward runs once every
  * copy's gradient is known and returns them all in one round trip too.
  *
  * @example Two towers swap their activations

@@ -45,7 +45,10 @@ export const TENSOR_TIERS: readonly (readonly [string, (file: string) => boolean
   ["data and checks", (f) => ["_core.ts", "shape.ts", "memory.ts"].includes(f)],
   ["primitives (kernels)", (f) => f.startsWith("_primitives")],
   ["rules (forward + backward)", (f) => f.startsWith("_rules/")],
-  ["Tensor and autograd", (f) => ["tensor.ts", "_autograd.ts"].includes(f)],
+  [
+    "Tensor and autograd",
+    (f) => f === "tensor.ts" || f.startsWith("_tensor_") || f === "_autograd.ts",
+  ],
   ["public API", () => true],
 ];
 

@@ -152,9 +152,9 @@ async function checkpointTensors(runDir: string): Promise<Record<string, Uint8Ar
 }
 
 Deno.test("a signal during validation abandons it; --resume ends as an uninterrupted run", async () => {
-  // 8 steps an epoch, then 2,000 validation images in 250 batches: the signal goes out at the
+  // 8 steps an epoch, then 4,000 validation images in 500 batches: the signal goes out at the
   // epoch's last progress line, which the run prints before it validates.
-  const args = [...tinySynthetic(64, 2000, 8), "--epochs", "2"];
+  const args = [...tinySynthetic(64, 4000, 8), "--epochs", "2"];
   const straightDir = join(root, "validation-straight");
   const straight = await cli("train", ...args, "--run-dir", straightDir);
   assert.equal(straight.code, 0, straight.stderr);

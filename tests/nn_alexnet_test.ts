@@ -1,8 +1,9 @@
 /**
  * AlexNet: the paper's parameter shapes and count (from the plan, no allocation), every
  * layer's output shape at 227×227, the full net built once (count, summary, initialisation
- * statistics), and the scaled net placed on one device and on two: same function, same
- * gradients through the state-dict layout, and every parameter on the device it belongs to.
+ * statistics), and the scaled net placed on one device and on two (sharing one GPUDevice, and
+ * two GPUDevices): same function, same gradients through the state-dict layout, and every
+ * parameter on the device it belongs to.
  */
 
 import assert from "node:assert/strict";
@@ -166,96 +167,107 @@ Deno.test("nn AlexNet: the full paper net, built once", async (t) => {
   net.dispose();
 });
 
-Deno.test("nn AlexNet: one device and two devices compute the same function", async (t) => {
-  const x = randn([4, 3, 32, 32], { device: gpuA });
-  const labels = fromTypedArray(new Int32Array([1, 0, 7, 3]), [4], { device: gpuA });
+// The equivalence holds in both placements of two logical devices of one adapter: sharing one
+// GPUDevice (transfers are GPU copies) and two GPUDevices (transfers cross through the host).
+const placements = [
+  ["one shared GPUDevice", [gpuA, gpuB]],
+  ["two GPUDevices", await Device.acquireMany(2, { separateDevices: true })],
+] as const;
 
-  await t.step("the same seed gives the same weights in either placement", async () => {
-    const one = alexnetSmall({ seed: 5 }, gpuA), two = alexnetSmall({ seed: 5 }, [gpuA, gpuB]);
-    assert.deepEqual(await stateArrays(one), await stateArrays(two));
+for (const [placement, [gpuA, gpuB]] of placements) {
+  Deno.test(`nn AlexNet: one device and two devices compute the same function (${placement})`, async (t) => {
+    const x = randn([4, 3, 32, 32], { device: gpuA });
+    const labels = fromTypedArray(new Int32Array([1, 0, 7, 3]), [4], { device: gpuA });
+
+    await t.step("the same seed gives the same weights in either placement", async () => {
+      const one = alexnetSmall({ seed: 5 }, gpuA), two = alexnetSmall({ seed: 5 }, [gpuA, gpuB]);
+      assert.deepEqual(await stateArrays(one), await stateArrays(two));
+      one.dispose();
+      two.dispose();
+    });
+
+    const one = alexnetSmall({ seed: 1 }, gpuA);
+    const two = alexnetSmall({ seed: 2 }, [gpuA, gpuB]);
+
+    await t.step("each tower's parameters live on its device; fc8 on the first", () => {
+      const names = two.namedParameters().map(([n]) => n);
+      assert.equal(names.length, 7 * 2 * 2 + 2);
+      assert.deepEqual(names.slice(0, 4), [
+        "conv1.0.weight",
+        "conv1.0.bias",
+        "conv1.1.weight",
+        "conv1.1.bias",
+      ]);
+      for (const [name, p] of two.namedParameters()) {
+        const tower = /^\w+\.(\d)\./.exec(name)?.[1];
+        const want = name.startsWith("fc8.") ? gpuA : tower === "1" ? gpuB : gpuA;
+        assert.equal(p.device, want, `${name} on ${p.device.label}`);
+      }
+      const conv2 = two.stateSlots().find((s) => s.name === "conv2.weight")!;
+      assert.deepEqual(conv2.shards.map((s) => s.shape), [[16, 6, 5, 5], [16, 6, 5, 5]]);
+      assert.deepEqual(one.devices(), [gpuA]);
+      assert.deepEqual(two.devices(), [gpuA, gpuB]);
+      assert.match(summary(two, [4, 3, 32, 32]), /conv3 .* gpu\d+ \| gpu\d+ {2}conv 3×3/);
+    });
+
+    await t.step("loading one net's state dict into the other", async () => {
+      const dict = await one.stateDict();
+      assert.deepEqual(dict["conv2.weight"].shape, [32, 6, 5, 5]);
+      await two.loadStateDict(dict);
+      for (const v of Object.values(dict)) v.dispose();
+      assert.deepEqual(await stateArrays(two), await stateArrays(one));
+    });
+
+    await t.step("eval: equal logits and equal gradients of every parameter", async () => {
+      one.eval();
+      two.eval();
+      const y1 = await one.forward(x), y2 = await two.forward(x);
+      assert.equal(y2.device, gpuA);
+      assert.deepEqual(y2.shape, [4, 10]);
+      const e = relativeError(await y2.data(), await y1.data());
+      assert.ok(e < 1e-5, `logits differ by ${e}`);
+      await crossEntropy(y1, labels).backward();
+      await crossEntropy(y2, labels).backward();
+      const g1 = await gradients(one), g2 = await gradients(two);
+      let worst = 0;
+      for (const [name, g] of g1) {
+        const err = relativeError(g2.get(name)!, g);
+        assert.ok(err < 1e-5, `${name}: gradients differ by ${err}`);
+        worst = Math.max(worst, err);
+      }
+      console.log(
+        `max relative difference: logits ${e.toExponential(2)}, gradients ${
+          worst.toExponential(2)
+        }`,
+      );
+      one.zeroGrad();
+      two.zeroGrad();
+    });
+
+    await t.step("train: the towers draw the same dropout masks as one device", async () => {
+      const a = alexnetSmall({ seed: 9 }, gpuA), b = alexnetSmall({ seed: 9 }, [gpuA, gpuB]);
+      const ya = await a.forward(x) as Tensor, yb = await b.forward(x) as Tensor;
+      const e = relativeError(await yb.data(), await ya.data());
+      assert.ok(e < 1e-5, `training logits differ by ${e}`);
+      const evaluated = await (await a.eval().forward(x)).data();
+      assert.ok(relativeError(evaluated, await ya.data()) > 1e-3, "dropout was active");
+      a.dispose();
+      b.dispose();
+    });
+
+    await t.step("bad inputs and placements fail clearly; one-device nets move", async () => {
+      await assert.rejects(
+        two.forward(randn([1, 3, 30, 30], { device: gpuA }).withRank(4)),
+        /\[N, 3, 32, 32\]/,
+      );
+      assert.throws(() => new AlexNet({}, [gpuA, gpuB, gpuA]), /one or two devices/);
+      await assert.rejects(two.to(gpuA), /cannot move/);
+      const moved = await alexnetSmall({ seed: 0 }, gpuA).to(gpuB);
+      assert.deepEqual([moved.placement, moved.devices()], [[gpuB], [gpuB]]);
+      assert.equal((await moved.eval().forward(x)).device, gpuB);
+      moved.dispose();
+    });
     one.dispose();
     two.dispose();
   });
-
-  const one = alexnetSmall({ seed: 1 }, gpuA);
-  const two = alexnetSmall({ seed: 2 }, [gpuA, gpuB]);
-
-  await t.step("each tower's parameters live on its device; fc8 on the first", () => {
-    const names = two.namedParameters().map(([n]) => n);
-    assert.equal(names.length, 7 * 2 * 2 + 2);
-    assert.deepEqual(names.slice(0, 4), [
-      "conv1.0.weight",
-      "conv1.0.bias",
-      "conv1.1.weight",
-      "conv1.1.bias",
-    ]);
-    for (const [name, p] of two.namedParameters()) {
-      const tower = /^\w+\.(\d)\./.exec(name)?.[1];
-      const want = name.startsWith("fc8.") ? gpuA : tower === "1" ? gpuB : gpuA;
-      assert.equal(p.device, want, `${name} on ${p.device.label}`);
-    }
-    const conv2 = two.stateSlots().find((s) => s.name === "conv2.weight")!;
-    assert.deepEqual(conv2.shards.map((s) => s.shape), [[16, 6, 5, 5], [16, 6, 5, 5]]);
-    assert.deepEqual(one.devices(), [gpuA]);
-    assert.deepEqual(two.devices(), [gpuA, gpuB]);
-    assert.match(summary(two, [4, 3, 32, 32]), /conv3 .* gpu\d+ \| gpu\d+ {2}conv 3×3/);
-  });
-
-  await t.step("loading one net's state dict into the other", async () => {
-    const dict = await one.stateDict();
-    assert.deepEqual(dict["conv2.weight"].shape, [32, 6, 5, 5]);
-    await two.loadStateDict(dict);
-    for (const v of Object.values(dict)) v.dispose();
-    assert.deepEqual(await stateArrays(two), await stateArrays(one));
-  });
-
-  await t.step("eval: equal logits and equal gradients of every parameter", async () => {
-    one.eval();
-    two.eval();
-    const y1 = await one.forward(x), y2 = await two.forward(x);
-    assert.equal(y2.device, gpuA);
-    assert.deepEqual(y2.shape, [4, 10]);
-    const e = relativeError(await y2.data(), await y1.data());
-    assert.ok(e < 1e-5, `logits differ by ${e}`);
-    await crossEntropy(y1, labels).backward();
-    await crossEntropy(y2, labels).backward();
-    const g1 = await gradients(one), g2 = await gradients(two);
-    let worst = 0;
-    for (const [name, g] of g1) {
-      const err = relativeError(g2.get(name)!, g);
-      assert.ok(err < 1e-5, `${name}: gradients differ by ${err}`);
-      worst = Math.max(worst, err);
-    }
-    console.log(
-      `max relative difference: logits ${e.toExponential(2)}, gradients ${worst.toExponential(2)}`,
-    );
-    one.zeroGrad();
-    two.zeroGrad();
-  });
-
-  await t.step("train: the towers draw the same dropout masks as one device", async () => {
-    const a = alexnetSmall({ seed: 9 }, gpuA), b = alexnetSmall({ seed: 9 }, [gpuA, gpuB]);
-    const ya = await a.forward(x) as Tensor, yb = await b.forward(x) as Tensor;
-    const e = relativeError(await yb.data(), await ya.data());
-    assert.ok(e < 1e-5, `training logits differ by ${e}`);
-    const evaluated = await (await a.eval().forward(x)).data();
-    assert.ok(relativeError(evaluated, await ya.data()) > 1e-3, "dropout was active");
-    a.dispose();
-    b.dispose();
-  });
-
-  await t.step("bad inputs and placements fail clearly; one-device nets move", async () => {
-    await assert.rejects(
-      two.forward(randn([1, 3, 30, 30], { device: gpuA }).withRank(4)),
-      /\[N, 3, 32, 32\]/,
-    );
-    assert.throws(() => new AlexNet({}, [gpuA, gpuB, gpuA]), /one or two devices/);
-    await assert.rejects(two.to(gpuA), /cannot move/);
-    const moved = await alexnetSmall({ seed: 0 }, gpuA).to(gpuB);
-    assert.deepEqual([moved.placement, moved.devices()], [[gpuB], [gpuB]]);
-    assert.equal((await moved.eval().forward(x)).device, gpuB);
-    moved.dispose();
-  });
-  one.dispose();
-  two.dispose();
-});
+}

@@ -172,10 +172,8 @@ Deno.test("one device and two devices train the same network to the same weights
     assert.ok(worst < 1e-5, `${name}: one vs two devices differ by ${worst}`);
   }
   // Two live logical devices of one lavapipe adapter can crash the driver at exit.
-  for (const d of pair) {
-    await d.sync();
-    d.gpu.destroy();
-  }
+  for (const d of pair) await d.sync();
+  for (const d of pair) d.destroy();
 });
 
 Deno.test("non-finite losses are skipped on the GPU and counted", async () => {

@@ -25,7 +25,10 @@ Deno.test("Ctrl-C mid-epoch on two devices: clean stop, checkpoint, resume", asy
   run.child.kill("SIGINT");
   const r = await run.finish();
   assert.equal(r.code, 130, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /^devices: 2 (logical devices of one adapter|physical adapters) \(/m);
+  assert.match(
+    r.stdout,
+    /^devices: 2 (logical devices sharing one GPUDevice of .+ \(exchange on the GPU\)|GPUDevices on 2 physical adapters .+ \(exchange through the host\));/m,
+  );
   // After the readback at step 100 and before the epoch's end: the per-step check stopped it.
   const at = /interrupted at epoch 1, batch (\d+)\/(\d+)/.exec(r.stdout);
   assert.ok(at && Number(at[1]) > 100 && Number(at[1]) < steps, r.stdout);

@@ -1,8 +1,11 @@
 /**
- * Two devices: transfers move both directions in one host wait, forward and backward; staging
+ * Two devices. Through the host (two GPUDevices, `separateDevices`): transfers move both directions in one host wait, forward and backward; staging
  * buffers are reused across steps; a two-device AlexNet step syncs only at the paper's cuts and
  * never copies the input between devices; a failing device ends a transfer with an error that
- * names it, without leaving the other side mapped; adapters are chosen by index or name.
+ * names it, without leaving the other side mapped; adapters are chosen by index or name. Sharing
+ * one GPUDevice (the default on one adapter): a transfer is a copy on the GPU with no host wait,
+ * in program order, placement checks still tell the devices apart, and a lost GPUDevice or a
+ * failed submission ends the run with an error naming both devices.
  */
 
 import assert from "node:assert/strict";
@@ -24,7 +27,8 @@ import { listAdapters } from "../kernels/adapters.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { train } from "../train/train.ts";
 
-const [gpuA, gpuB] = await Device.acquireMany(2);
+// The host-path tests: two GPUDevices even on one adapter.
+const [gpuA, gpuB] = await Device.acquireMany(2, { separateDevices: true });
 
 /** Transfers finish in the background: wait for both devices before reading the counters. */
 async function settled(): Promise<ReturnType<typeof transferStats>> {
@@ -85,16 +89,22 @@ Deno.test("replicated host data is on every device without a transfer", async ()
   assert.deepEqual(await x.grad!.toArray(), [1, 1]);
 });
 
-Deno.test("a two-device AlexNet step syncs only at the paper's four cuts, each way", async () => {
-  const net = alexnetSmall({ seed: 3 }, [gpuA, gpuB]);
+/** The scaled AlexNet on two devices and one forward and backward of a fixed batch of 4. */
+function alexnetStep(first: Device, second: Device) {
+  const net = alexnetSmall({ seed: 3 }, [first, second]);
   const batch = 4;
   const images = Float32Array.from({ length: batch * 3 * 32 * 32 }, (_, i) => Math.cos(i));
   const step = () =>
     tidy(async () => {
       const [x] = replicate(images, [batch, 3, 32, 32], net.placement);
-      const y = fromTypedArray(new Int32Array([1, 2, 3, 4]), [batch], { device: gpuA });
+      const y = fromTypedArray(new Int32Array([1, 2, 3, 4]), [batch], { device: first });
       await crossEntropy(await net.forward(x.withRank(4)), y).backward();
     });
+  return { net, batch, images, step };
+}
+
+Deno.test("a two-device AlexNet step syncs only at the paper's four cuts, each way", async () => {
+  const { net, batch, images, step } = alexnetStep(gpuA, gpuB);
   await step();
   await settled();
   resetTransferStats();
@@ -131,7 +141,7 @@ Deno.test("the host records on while a transfer's map waits, in the recorded ord
 });
 
 Deno.test("a device failing during a transfer stops both sides with an error naming it", async () => {
-  const [left, doomed] = await Device.acquireMany(2, { label: "side" });
+  const [left, doomed] = await Device.acquireMany(2, { label: "side", separateDevices: true });
   const a = tensor([1, 2, 3], { device: left });
   const b = tensor([4, 5, 6], { device: doomed });
   const [bOnLeft] = await transfer([[b, left], [a, doomed]]);
@@ -148,8 +158,15 @@ Deno.test("a device failing during a transfer stops both sides with an error nam
   left.destroy();
 });
 
-Deno.test("a device lost mid-training ends the run with an error naming it, without a hang", async () => {
-  const [first, second] = await Device.acquireMany(2, { label: "tower" });
+for (const separateDevices of [true, false]) {
+  const placement = separateDevices ? "two GPUDevices" : "one shared GPUDevice";
+  Deno.test(`a device lost mid-training ends the run naming it, without a hang (${placement})`, async () => {
+    await lostMidTraining(separateDevices);
+  });
+}
+
+async function lostMidTraining(separateDevices: boolean): Promise<void> {
+  const [first, second] = await Device.acquireMany(2, { label: "tower", separateDevices });
   const { train: trainData, val: valData } = syntheticSplits({
     trainSize: 64,
     valSize: 8,
@@ -192,7 +209,7 @@ Deno.test("a device lost mid-training ends the run with an error naming it, with
   }
   first.destroy();
   await Deno.remove(runDir, { recursive: true });
-});
+}
 
 Deno.test("a non-finite loss skips the update on both devices (the flag crosses without a wait)", async () => {
   const { train: trainData } = syntheticSplits({
@@ -242,6 +259,96 @@ Deno.test("adapters are chosen by index or name, with a clear error for a missin
   await assert.rejects(Device.acquire({ adapter: 7 }), /available: 0: /);
   await assert.rejects(Device.acquireMany(2, { adapter: "0,0,0" }), /3 adapters for 2 devices/);
   const pair = await Device.acquireMany(2, { adapter: "0,0" });
-  assert.match(Device.placementNote(pair), /^2 logical devices of one adapter/);
-  for (const d of [first, byName, ...pair]) d.destroy();
+  assert.equal(pair[0].gpu, pair[1].gpu);
+  assert.match(
+    Device.placementNote(pair),
+    /^2 logical devices sharing one GPUDevice of .+ \(exchange on the GPU\)$/,
+  );
+  const apart = await Device.acquireMany(2, { adapter: "0,0", separateDevices: true });
+  assert.notEqual(apart[0].gpu, apart[1].gpu);
+  assert.match(
+    Device.placementNote(apart),
+    /^2 GPUDevices of one adapter, .+ \(exchange through the host\)$/,
+  );
+  for (const d of [first, byName, ...pair, ...apart]) d.destroy();
+});
+
+// Two logical devices of one adapter sharing one GPUDevice (the default placement there).
+const [sharedA, sharedB] = await Device.acquireMany(2, { label: "shared" });
+
+Deno.test("sharing one GPUDevice: a transfer is a GPU copy with no host wait, in program order", async () => {
+  assert.equal(sharedA.gpu, sharedB.gpu);
+  assert.ok(sharedA.sharesGpuWith(sharedB) && !gpuA.sharesGpuWith(gpuB));
+  const x = tensor([[1, 2], [3, 4]], { device: sharedA, requiresGrad: true });
+  const y = tensor([5, 6, 7], { device: sharedB, requiresGrad: true });
+  resetTransferStats();
+  const [yOnA, xOnB] = await transfer([[y, sharedA], [x, sharedB]], new TransferChannel("cut"));
+  // The source's later writes must not reach the copy: the copy is in the stream before them.
+  x.dispose();
+  const reused = fromTypedArray(new Float32Array([-1, -1, -1, -1]), [2, 2], { device: sharedA });
+  assert.deepEqual([yOnA.device, xOnB.device], [sharedA, sharedB]);
+  assert.deepEqual(await xOnB.toArray(), [[1, 2], [3, 4]]);
+  assert.deepEqual(await yOnA.toArray(), [5, 6, 7]);
+  assert.deepEqual(await reused.toArray(), [[-1, -1], [-1, -1]]);
+  const stats = transferStats();
+  assert.equal(stats.syncPoints, 3, "one per toArray; none for the transfer");
+  assert.equal(stats.bytesCopied, (4 + 3) * 4);
+  // Placement checks still tell the two devices apart.
+  assert.throws(
+    () => yOnA.add(y),
+    (e: Error) =>
+      /different devices/.test(e.message) && /shared0/.test(e.message) &&
+      /shared1/.test(e.message),
+  );
+  // Gradients come back the same way: no host wait either.
+  resetTransferStats();
+  await yOnA.mul(tensor([1, 2, 3], { device: sharedA })).sum().backward();
+  assert.equal(transferStats().syncPoints, 0);
+  assert.equal(y.grad!.device, sharedB);
+  assert.deepEqual(await y.grad!.toArray(), [1, 2, 3]);
+  for (const t of [y, yOnA, xOnB, reused]) t.dispose();
+});
+
+Deno.test("sharing one GPUDevice: an AlexNet step waits on the host nowhere", async () => {
+  const { net, batch, step } = alexnetStep(sharedA, sharedB);
+  await step();
+  await sharedA.sync();
+  resetTransferStats();
+  await step();
+  const stats = transferStats();
+  assert.equal(stats.syncPoints, 0);
+  assert.equal(stats.bytesRead, 0);
+  // The same bytes cross at the same cuts as through the host, on the GPU.
+  assert.equal(stats.bytesCopied, 2 * (2 * 16 * 7 * 7 + 2 * 144 + 2 * 256 + 256) * batch * 4);
+  await sharedB.sync();
+  net.zeroGrad();
+  net.dispose();
+});
+
+Deno.test("sharing one GPUDevice: a failed submission or a lost GPUDevice names both devices", async () => {
+  const [left, right] = await Device.acquireMany(2, { label: "pair" });
+  const small = left.alloc(16), other = right.alloc(16);
+  left.copy(small, 0, other, 0, 1024); // out of range: the submission fails validation
+  await assert.rejects(
+    right.sync(),
+    (e: Error) =>
+      e instanceof GpuError && /pair0 and pair1 \(sharing one GPUDevice\)/.test(e.message),
+  );
+  const a = tensor([1, 2, 3], { device: left });
+  const [aOnRight] = await transfer([[a, right]]);
+  const next = aOnRight.mul(2);
+  left.gpu.destroy();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("hung")), 30_000);
+  });
+  try {
+    await assert.rejects(Promise.race([next.toArray(), hang]), GpuError);
+    await assert.rejects(right.sync(), /pair0 and pair1/);
+    assert.throws(() => left.alloc(4), /pair0 is lost \(pair0 and pair1 \(sharing one GPUDevice\)/);
+  } finally {
+    clearTimeout(timer);
+  }
+  left.destroy();
+  right.destroy();
 });

@@ -17,19 +17,25 @@ function expectType<T extends true>(_proof?: T): void {}
 
 type F32<S extends readonly (number | string)[]> = Tensor<S, "f32">;
 
+/** The operands of the cases below, named by their shapes. */
+interface Operands {
+  m23: F32<[2, 3]>;
+  m45: F32<[4, 5]>;
+  m34: F32<[3, 4]>;
+  v3: F32<[3]>;
+  v4: F32<[4]>;
+  b234: F32<[2, 3, 4]>;
+  b245: F32<[2, 4, 5]>;
+  x: F32<["batch", 784]>;
+  w: F32<[784, 10]>;
+  logits: F32<["batch", 10]>;
+  labels: Tensor<["batch"], "i32">;
+  bias: F32<[10]>;
+}
+
 /** Lines that must not compile. Never called: each would also fail at run time. */
 export function compileErrors(
-  m23: F32<[2, 3]>,
-  m45: F32<[4, 5]>,
-  m34: F32<[3, 4]>,
-  v3: F32<[3]>,
-  v4: F32<[4]>,
-  b234: F32<[2, 3, 4]>,
-  b245: F32<[2, 4, 5]>,
-  x: F32<["batch", 784]>,
-  w: F32<[784, 10]>,
-  logits: F32<["batch", 10]>,
-  labels: Tensor<["batch"], "i32">,
+  { m23, m45, m34, v3, v4, b234, b245, x, w, logits, labels }: Operands,
 ): unknown[] {
   return [
     // @ts-expect-error shapes inferred from literals: [1, 2] × [3, 1] has inner 2 vs 3
@@ -61,16 +67,7 @@ export function compileErrors(
 
 /** Compile-time positive cases, as a function so that the test can also run them. */
 function shapes(
-  m23: F32<[2, 3]>,
-  m34: F32<[3, 4]>,
-  v3: F32<[3]>,
-  v4: F32<[4]>,
-  b234: F32<[2, 3, 4]>,
-  b245: F32<[2, 4, 5]>,
-  x: F32<["batch", 784]>,
-  w: F32<[784, 10]>,
-  logits: F32<["batch", 10]>,
-  bias: F32<[10]>,
+  { m23, m34, v3, v4, b234, b245, x, w, logits, bias }: Omit<Operands, "m45" | "labels">,
 ) {
   // Positive cases with the right result types. An annotation alone proves little: `S` is not
   // part of a Tensor's structure (`shape` is `readonly number[]` of the same rank either way),
@@ -115,19 +112,18 @@ Deno.test("typed shapes: the positive cases run with the shapes their types prom
   const start = device.memory().liveBytes;
   const out = tidy(() => {
     const f = (shape: number[]) => zeros(shape) as unknown as F32<never>;
-    const x = tensor([[1, 2, 3], [4, 5, 6]]) as unknown as F32<[2, 3]>;
-    const result = shapes(
-      x,
-      f([3, 4]),
-      f([3]),
-      f([4]),
-      f([2, 3, 4]),
-      f([2, 4, 5]),
-      f([7, 784]),
-      f([784, 10]),
-      f([7, 10]),
-      f([10]),
-    );
+    const result = shapes({
+      m23: tensor([[1, 2, 3], [4, 5, 6]]) as unknown as F32<[2, 3]>,
+      m34: f([3, 4]),
+      v3: f([3]),
+      v4: f([4]),
+      b234: f([2, 3, 4]),
+      b245: f([2, 4, 5]),
+      x: f([7, 784]),
+      w: f([784, 10]),
+      logits: f([7, 10]),
+      bias: f([10]),
+    });
     return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.shape]));
   });
   assert.deepEqual(out, {

@@ -23,9 +23,9 @@ export function formatLoss(loss: number): string {
   return Math.abs(loss) < 1e6 ? loss.toFixed(4) : loss.toPrecision(4);
 }
 
-/** A fraction as a percentage with two decimals, or `n/a`. */
-export function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "n/a";
+/** A fraction as a percentage with `decimals` decimals (default two), or `n/a`. */
+export function pct(x: number | undefined, decimals = 2): string {
+  return x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(decimals)}%` : "n/a";
 }
 
 /**

@@ -15,6 +15,7 @@ import { shapeRules } from "./shape.ts";
 import { transferRules } from "./transfer.ts";
 
 export {
+  ASYNC_OPS,
   type AsyncOp,
   Context,
   type Grads,

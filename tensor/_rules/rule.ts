@@ -71,8 +71,11 @@ export interface TransferState {
   readonly grads: (RawTensor | null)[];
 }
 
-/** The ops whose forward waits for the host (a readback). */
+/** The ops whose forward waits for the host (a readback); so does their backward. */
 export type AsyncOp = "to" | "transfer";
+
+/** The {@link AsyncOp}s. */
+export const ASYNC_OPS: ReadonlySet<string> = new Set<AsyncOp>(["to", "transfer"]);
 
 /** The name of an op. */
 export type Op = keyof OpParams;
@@ -168,12 +171,16 @@ export interface Rule<K extends Op> {
   /**
    * Maps the output's gradient (not to be disposed) to new gradients of the inputs. `fold`
    * matters only to a rule with {@link Rule.reluFusion}: the walk sets nothing it does not offer.
+   * `whileWaiting` matters only to an {@link AsyncOp}: it records the backward of the nodes that
+   * need nothing from this one, and the rule calls it once its copies are under way, so that
+   * the devices have that work while the host waits.
    */
   backward(
     grad: RawTensor,
     params: OpParams[K],
     ctx: Context,
     fold: MaskFold,
+    whileWaiting: () => void,
   ): Grads | Promise<Grads>;
   /** Whether and how the op folds ReLU masks (none when absent). */
   readonly reluFusion?: ReluFusion<K>;

@@ -13,8 +13,8 @@
  */
 
 import type { Device } from "../../kernels/device.ts";
-import type { RawTensor, Storage } from "../_core.ts";
-import { fill, transferAll } from "../_primitives.ts";
+import { empty, type RawTensor, type Storage } from "../_core.ts";
+import { transferAll } from "../_primitives.ts";
 import type { Grads, Rules } from "./rule.ts";
 
 const replicas = new WeakMap<Storage, readonly RawTensor[]>();
@@ -38,9 +38,10 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
       const here = ctx.needsGrad[0] ? undefined : replicaOn(x, device);
       return here ? here.alias() : (await transferAll([[x, device]]))[0];
     },
-    async backward(g, _p, ctx) {
+    async backward(g, _p, ctx, _fold, whileWaiting) {
       const home = ctx.inputs[0].device;
-      return [g.device === home ? g.alias() : (await transferAll([[g, home]]))[0]];
+      if (g.device === home) return [g.alias()];
+      return [(await transferAll([[g, home]], undefined, whileWaiting))[0]];
     },
   },
   transfer: {
@@ -52,14 +53,16 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
       );
       state.outs.splice(0, state.outs.length, ...outs);
       state.grads.splice(0, state.grads.length, ...outs.map(() => null));
-      return fill(sources[0].device, [1], 0);
+      // The token carries no data: nothing reads it, so it is left unwritten (no dispatch).
+      return empty(sources[0].device, [1]);
     },
-    async backward(_g, { state }, ctx): Promise<Grads> {
+    async backward(_g, { state }, ctx, _fold, whileWaiting): Promise<Grads> {
       const pending = state.grads.flatMap((g, i) => (g ? [i] : []));
       try {
         const back = await transferAll(
           pending.map((i) => [state.grads[i]!, ctx.inputs[i].device]),
           state.staging,
+          whileWaiting,
         );
         return ctx.inputs.map((_, i) => back[pending.indexOf(i)] ?? null);
       } finally {
@@ -77,7 +80,10 @@ export const transferRules: Rules<"to" | "transfer" | "transferOut"> = {
     backward(g, { state, index }, ctx) {
       state.grads[index]?.dispose();
       state.grads[index] = g.alias();
-      return [fill(ctx.inputs[0].device, [1], 0)];
+      // The token's backward runs once any copy hands a gradient to it; what it receives is
+      // never read, so one unwritten placeholder from the first copy is enough (none to add up).
+      const first = state.grads.filter((x) => x !== null).length === 1;
+      return [first ? empty(ctx.inputs[0].device, [1]) : null];
     },
   },
 };

@@ -1,0 +1,72 @@
+/**
+ * What library devices on one WebGPU device share: the GPUDevice and its queue, ONE command
+ * recorder and submission order, and its error reports. Two logical devices of one adapter are
+ * two library `Device`s over one stream (their own buffers, labels and placement checks): a
+ * transfer between them is a `copyBufferToBuffer` recorded in program order, since everything
+ * either device records reaches the queue in the order it was recorded. A device of its own
+ * has a stream of its own.
+ *
+ * @module
+ */
+
+import type { OpenedDevice } from "./_acquire.ts";
+import { CommandRecorder, summarise } from "./_command_recorder.ts";
+import { ErrorScopes } from "./_error_scopes.ts";
+import { SubmissionQueue } from "./_submission_queue.ts";
+
+/** One GPUDevice and the ordered stream of work that every library device on it records into. */
+export class GpuStream {
+  /** The opened WebGPU device and what its adapter said. */
+  readonly opened: OpenedDevice;
+  /** Names every library device on it: `gpu0`, or `gpu0 and gpu1 (sharing one GPUDevice)`. */
+  readonly label: string;
+  /** Its asynchronous error reports. */
+  readonly errors: ErrorScopes;
+  /** Its submission order. */
+  readonly submissions: SubmissionQueue;
+  /** Its open command encoder. */
+  readonly recorder: CommandRecorder;
+  /** Whether several library devices share it. */
+  readonly shared: boolean;
+  /** Why the GPUDevice was lost, or null. */
+  lost: string | null = null;
+  /** `queue.submit` calls so far. */
+  submits = 0;
+  #users: number;
+
+  /** A stream over `opened` for `labels.length` library devices. */
+  constructor(opened: OpenedDevice, labels: readonly string[], dispatchesPerSubmit: number) {
+    const gpu = opened.gpu;
+    this.opened = opened;
+    this.label = labels.length === 1
+      ? labels[0]
+      : `${labels.join(" and ")} (sharing one GPUDevice)`;
+    this.#users = labels.length;
+    this.shared = labels.length > 1;
+    this.errors = new ErrorScopes(gpu, this.label);
+    this.submissions = new SubmissionQueue(gpu.queue, (buffers, commandLabels) => {
+      gpu.pushErrorScope("validation");
+      gpu.queue.submit(buffers);
+      this.errors.watch(
+        `a batch of ${commandLabels.length} commands (${summarise(commandLabels)})`,
+      );
+      this.submits++;
+    });
+    this.recorder = new CommandRecorder(gpu, this.submissions, dispatchesPerSubmit);
+    gpu.lost.then((info) => {
+      this.lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /**
+   * One of its library devices is done with it: the last one destroys the GPUDevice (after
+   * submitting what is pending); earlier ones leave it to the others.
+   */
+  release(reason: Error): void {
+    if (--this.#users > 0) return;
+    if (!this.submissions.failure) this.recorder.flush();
+    this.submissions.drop(reason);
+    this.lost ??= "destroyed";
+    this.opened.gpu.destroy();
+  }
+}

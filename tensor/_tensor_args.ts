@@ -1,0 +1,101 @@
+/**
+ * The checks and resolutions of what `Tensor`'s methods are given, before any op runs: a shape
+ * with a −1 to fill in, a permutation, slice bounds, a scalar operand, an upstream gradient.
+ * Each throws an error that names the method and the shapes; none touches tensor data or the
+ * graph, so they see tensors only as {@link Described} (shape, dtype, device).
+ *
+ * @module
+ */
+
+import { type Described, requireFloat, sameDevice } from "./_core.ts";
+import { normalizeAxes, numel, plural, sameShape, ShapeError } from "./shape.ts";
+
+/** `shape` for `reshape` of `size` elements with its one −1 filled in, checked against `from`. */
+export function resolveShape(from: readonly number[], shape: readonly number[]): number[] {
+  const size = numel(from);
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 1) throw new ShapeError(`reshape: at most one −1 in [${shape}]`);
+  const known = numel(shape.filter((d) => d !== -1));
+  const resolved = shape.map((d) => (d === -1 ? size / known : d));
+  if (numel(resolved) !== size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(
+      `reshape: cannot view [${from}] (${plural(size, "element")}) as [${shape}]`,
+    );
+  }
+  return resolved;
+}
+
+/** The axis order that swaps `axis0` and `axis1` of a tensor of rank `rank`. */
+export function swappedAxes(rank: number, axis0: number, axis1: number): number[] {
+  const [a, b] = [axis0, axis1].map((axis) => normalizeAxes(axis, rank, "transpose")[0]);
+  const order = Array.from({ length: rank }, (_, i) => i);
+  [order[a], order[b]] = [order[b], order[a]];
+  return order;
+}
+
+/** `order` with negative axes counted from the end, checked to be a permutation of `rank` axes. */
+export function resolvePermutation(order: readonly number[], rank: number): number[] {
+  const axes = order.map((a) => (a < 0 ? a + rank : a));
+  if (
+    axes.length !== rank || new Set(axes).size !== rank || axes.some((a) => a < 0 || a >= rank)
+  ) {
+    throw new ShapeError(
+      `permute: [${order}] is not a permutation of ${plural(rank, "axis", "axes")}`,
+    );
+  }
+  return axes;
+}
+
+/** The axis and `[start, end)` of `slice` on `shape`, negative indices counted from the end. */
+export function resolveSlice(
+  shape: readonly number[],
+  axis: number,
+  start: number,
+  end: number,
+): { axis: number; start: number; end: number } {
+  const a = normalizeAxes(axis, shape.length, "slice")[0];
+  const length = shape[a];
+  const from = start < 0 ? start + length : start;
+  const to = end < 0 ? end + length : Math.min(end, length);
+  if (from < 0 || from > to || to > length) {
+    throw new ShapeError(`slice: [${start}, ${end}) is out of range for axis ${a} of [${shape}]`);
+  }
+  return { axis: a, start: from, end: to };
+}
+
+/** `x op value` as the scalar op that computes it (`x − v` is `x + (−v)`, `x / v` is `x · 1/v`). */
+export function scalarOp(
+  op: "add" | "sub" | "mul" | "div",
+  value: number,
+): { op: "addScalar" | "mulScalar"; value: number } {
+  if (!Number.isFinite(value) && op !== "mul") {
+    throw new RangeError(`${op}: the scalar operand is ${value}`);
+  }
+  if (op === "div" && value === 0) throw new RangeError("div: division by the scalar 0");
+  if (op === "add" || op === "sub") {
+    return { op: "addScalar", value: op === "add" ? value : -value };
+  }
+  return { op: "mulScalar", value: op === "mul" ? value : 1 / value };
+}
+
+/**
+ * Checks what `backward` starts from: a scalar output needs no `grad`; any other needs one of
+ * its shape, on its device, f32.
+ */
+export function checkUpstreamGradient(output: Described, grad: Described | undefined): void {
+  if (!grad && numel(output.shape) !== 1) {
+    throw new ShapeError(
+      `backward: the tensor has shape [${output.shape}]; pass a gradient for non-scalar outputs`,
+    );
+  }
+  if (!grad) return;
+  // An upstream gradient of another shape would flow through the graph unchecked and leave
+  // gradients of the wrong shapes in the leaves.
+  if (!sameShape(grad.shape, output.shape)) {
+    throw new ShapeError(
+      `backward: the gradient has shape [${grad.shape}], the tensor [${output.shape}]`,
+    );
+  }
+  sameDevice("backward", output, grad);
+  requireFloat("backward", grad);
+}
