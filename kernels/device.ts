@@ -495,7 +495,9 @@ export class Device {
         capacity: b.buffer.capacity,
         offset: b.offset,
         size: b.size,
-        elsewhere: b.buffer.device === this ? null : b.buffer.device.label,
+        // A buffer of a device that shares this GPUDevice can be bound (a step guard's flag
+        // serves both towers); tensors' placement is checked a layer up, before any dispatch.
+        elsewhere: b.buffer.device.#stream === this.#stream ? null : b.buffer.device.label,
       })),
     );
     if (dispatch.uniforms && dispatch.uniforms.length > 0) {

@@ -375,7 +375,8 @@ function dispatchSgd(
   options: SgdUpdateOptions,
 ): void {
   const guard = options.guard;
-  if (guard && guard.device !== device) {
+  // Devices that share one GPUDevice share one flag (it is in their common submission order).
+  if (guard && guard.device !== device && !guard.device.sharesGpuWith(device)) {
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
   for (const p of parameters) checkParameter(device, p);

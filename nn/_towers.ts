@@ -17,6 +17,7 @@ import { transfer, TransferChannel } from "../tensor/transfer.ts";
 import type { Conv2d } from "./conv2d.ts";
 import { Linear } from "./linear.ts";
 import { Module, type ParameterSlot } from "./module.ts";
+import type { Layer } from "./sequential.ts";
 
 /** Parts of one layer, tower by tower. */
 export class Towers<M extends Module> extends Module {
@@ -77,7 +78,10 @@ export class Towers<M extends Module> extends Module {
  * The layer after the cut reads its own tower's activations and the other's, joined along axis
  * 1; its output is the sum of two products, one over each half of its input (the weight split
  * along its input axis). The product over the own half needs nothing from the other device, so
- * it runs while the host waits for the other half (see `transfer`'s `whileWaiting`).
+ * it runs while the host waits for the other half (see `transfer`'s `whileWaiting`). Between
+ * devices that share one GPUDevice the exchange is a copy on the GPU with no wait to fill, so
+ * the layer runs whole on the joined input instead (fewer dispatches: no weight slices, one
+ * product, its activation fused).
  */
 export class TowerCut {
   readonly #channel: TransferChannel;
@@ -92,6 +96,13 @@ export class TowerCut {
    * the other's (tower A's first): the layer after a cut where both towers read both halves.
    */
   async into(a: Tensor, b: Tensor, layers: readonly Part[]): Promise<[Tensor, Tensor]> {
+    if (a.device.sharesGpuWith(b.device)) {
+      const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel);
+      const out: [Tensor, Tensor] = [whole(layers[0], [a, bOnA]), whole(layers[1], [aOnB, b])];
+      bOnA.dispose();
+      aOnB.dispose();
+      return out;
+    }
     const half = a.shape[1];
     let own: Tensor[] = [];
     const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel, {
@@ -108,6 +119,12 @@ export class TowerCut {
 
   /** `layer` (on tower A's device) on both towers' activations joined, tower A's first. */
   async gatherInto(a: Tensor, b: Tensor, layer: Part): Promise<Tensor> {
+    if (a.device.sharesGpuWith(b.device)) {
+      const [bOnA] = await transfer([[b, a.device]], this.#channel);
+      const out = whole(layer, [a, bOnA]);
+      bOnA.dispose();
+      return out;
+    }
     let own = a;
     const [bOnA] = await transfer([[b, a.device]], this.#channel, {
       whileWaiting: () => (own = partial(layer, a, 0)),
@@ -143,6 +160,14 @@ function partial(layer: Part, x: Tensor, from: number, withBias = false): Tensor
     throw new RangeError(`a cut cannot feed a grouped convolution (groups ${layer.groups})`);
   }
   weight.dispose();
+  return y;
+}
+
+/** `layer` on `halves` joined along axis 1 (tower A's first), as one product. */
+function whole(layer: Part, halves: readonly [Tensor, Tensor]): Tensor {
+  const x = concat(halves, 1);
+  const y = (layer as Layer).forward(x);
+  x.dispose();
   return y;
 }
 

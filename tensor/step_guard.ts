@@ -6,7 +6,7 @@
  *
  * One step: {@link StepGuard.begin} on the loss, backward, the optimiser's checks (`sgdCheckAll`),
  * {@link StepGuard.settle} (the verdict, through the host only when parameters live on several
- * devices), the guarded updates (`sgdUpdateAll`) and {@link StepGuard.countTopK}.
+ * GPUDevices), the guarded updates (`sgdUpdateAll`) and {@link StepGuard.countTopK}.
  *
  * @module
  */
@@ -112,7 +112,9 @@ export class StepGuard {
 
   /** The flag on `device` (created raised on first use): a u32 that is 1 while the step is good. */
   #flagOn(device: Device): RawTensor {
-    if (device === this.device) return this.#stats;
+    // A device that shares the statistics' GPUDevice uses their flag itself: its checks and
+    // updates are in the same submission order, so nothing needs to cross (no host wait).
+    if (device === this.device || device.sharesGpuWith(this.device)) return this.#stats;
     let flag = this.#flags.get(device);
     if (!flag) {
       flag = upload(device, RAISED, [4], "i32", "step flag");

@@ -29,6 +29,8 @@ import { train } from "../train/train.ts";
 
 // The host-path tests: two GPUDevices even on one adapter.
 const [gpuA, gpuB] = await Device.acquireMany(2, { separateDevices: true });
+// Two logical devices of one adapter sharing one GPUDevice (the default placement there).
+const [sharedA, sharedB] = await Device.acquireMany(2, { label: "shared" });
 
 /** Transfers finish in the background: wait for both devices before reading the counters. */
 async function settled(): Promise<ReturnType<typeof transferStats>> {
@@ -211,7 +213,15 @@ async function lostMidTraining(separateDevices: boolean): Promise<void> {
   await Deno.remove(runDir, { recursive: true });
 }
 
-Deno.test("a non-finite loss skips the update on both devices (the flag crosses without a wait)", async () => {
+for (const shared of [false, true]) {
+  const placement = shared ? "one shared GPUDevice" : "two GPUDevices";
+  Deno.test(`a non-finite loss skips the update on both devices, the flag crossing without a wait (${placement})`, async () => {
+    const [first, second] = shared ? [sharedA, sharedB] : [gpuA, gpuB];
+    await nonFiniteLossSkips(first, second);
+  });
+}
+
+async function nonFiniteLossSkips(gpuA: Device, gpuB: Device): Promise<void> {
   const { train: trainData } = syntheticSplits({
     trainSize: 16,
     valSize: 8,
@@ -243,7 +253,7 @@ Deno.test("a non-finite loss skips the update on both devices (the flag crosses 
   });
   model.dispose();
   await Deno.remove(runDir, { recursive: true });
-});
+}
 
 Deno.test("adapters are chosen by index or name, with a clear error for a missing one", async () => {
   const adapters = await listAdapters();
@@ -272,9 +282,6 @@ Deno.test("adapters are chosen by index or name, with a clear error for a missin
   );
   for (const d of [first, byName, ...pair, ...apart]) d.destroy();
 });
-
-// Two logical devices of one adapter sharing one GPUDevice (the default placement there).
-const [sharedA, sharedB] = await Device.acquireMany(2, { label: "shared" });
 
 Deno.test("sharing one GPUDevice: a transfer is a GPU copy with no host wait, in program order", async () => {
   assert.equal(sharedA.gpu, sharedB.gpu);
