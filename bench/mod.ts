@@ -3,8 +3,9 @@
  * (TensorFlow.js WebGPU and jax-js) on the same adapter. Prints tables and writes a JSON file
  * under `bench/results/`. Batch: 128 on a hardware GPU; 2 on a software adapter (lavapipe),
  * where the full batch would take hours. `--batch N` overrides, `--no-peers` skips the peers.
- * `--ops a,b` keeps the peer ops whose names contain one of the words. `--profile` instead times one real training step kernel by kernel (bench/profile.ts; with
- * `--model full|small`, `--no-autotune`).
+ * `--ops a,b` keeps the peer ops whose names contain one of the words (`bench/breakdown.ts` splits
+ * their runs into recording, kernels and the map wait). `--profile` instead times one real
+ * training step kernel by kernel (bench/profile.ts; with `--model full|small`, `--no-autotune`).
  *
  * @module
  */
@@ -16,7 +17,7 @@ import { profileOptions, profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
 import { alexnetConvs, benchLayers } from "./cnn_layers.ts";
 import {
-  benchPeer,
+  benchPeers,
   extraOps,
   jaxRunner,
   opFlops,
@@ -93,11 +94,11 @@ if (only.includes("peers") && !values["no-peers"]) {
     ...extraOps(batch),
   ].filter((op) => !wanted || wanted.some((w) => op.name.includes(w)));
   const runs = 3;
-  const timings = {
-    ours: await benchPeer(oursRunner(device), ops, runs),
-    tfjs: await benchPeer(tfjsRunner, ops, runs),
-    jax: await benchPeer(jaxRunner, ops, runs),
-  };
+  const timings = await benchPeers(
+    { ours: oursRunner(device), tfjs: tfjsRunner, jax: jaxRunner },
+    ops,
+    runs,
+  );
   const rows = ops.map((op) => {
     const flops = opFlops(op);
     const rate = (t?: PeerTiming) => (t?.ms ? flops / t.ms / 1e6 : NaN);

@@ -57,63 +57,74 @@ async function measure(once: () => Promise<void>, runs: number): Promise<PeerTim
   return { ms: times[Math.floor(times.length / 2)], coldMs };
 }
 
+/** One op on our kernels: its three passes, the three results to read back, its buffers. */
+export interface OurOp {
+  /** Records the forward pass and both gradients (or the three products). */
+  passes: () => void;
+  /** Reads the three results back in ONE host wait, copied out as the peers' data() copies. */
+  read: () => Promise<void>;
+  /** Every buffer it allocated, for the caller to release. */
+  buffers: GpuBuffer[];
+}
+
+/**
+ * Allocates `op`'s operands (random normal) and results on `device` and returns its passes and
+ * readback. Deno's maps poll about every 10 ms and maps issued together share the wait, so the
+ * three results come back through one `Device.readTogether`.
+ */
+export function ourOp(device: Device, op: PeerOp): OurOp {
+  const buffers: GpuBuffer[] = [];
+  const random = (count: number): GpuBuffer => {
+    const b = device.alloc(count * 4);
+    const dist = { kind: "normal", mean: 0, std: 1 } as const;
+    fillRandom(device, b, count, dist, { seed: [5, 6], offset: 0 });
+    buffers.push(b);
+    return b;
+  };
+  let passes: () => void;
+  let results: [GpuBuffer, number][];
+  if (op.kind === "conv") {
+    const g = op.g, { outH, outW } = conv2dOutputSize(g);
+    const nx = g.batch * g.inChannels * g.height * g.width;
+    const nw = g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW;
+    const x = random(nx), w = random(nw), out = random(g.batch * g.outChannels * outH * outW);
+    const gradX = random(nx), gradW = random(nw);
+    passes = () => {
+      conv2d(device, g, { x, w, out });
+      // The gradient of a sum is ones; any buffer of that size costs the same.
+      conv2dBackwardInput(device, g, { gradOut: out, w, gradX });
+      conv2dBackwardWeight(device, g, { x, gradOut: out, gradW });
+    };
+    results = [[out, 4], [gradX, nx * 4], [gradW, nw * 4]];
+  } else {
+    const { m, n, k } = op;
+    const a = random(m * k), b = random(k * n), out = random(m * n);
+    const ga = random(m * k), gb = random(k * n);
+    passes = () => {
+      matmul(device, { a, b, out, m, n, k });
+      matmul(device, { a: out, b, out: ga, m, n: k, k: n, transB: true });
+      matmul(device, { a, b: out, out: gb, m: k, n, k: m, transA: true });
+    };
+    results = [[out, 4], [ga, m * k * 4], [gb, k * n * 4]];
+  }
+  const read = () =>
+    Device.readTogether(
+      results.map(([source, bytes]) => ({ source, bytes, consume: (b: Uint8Array) => b.slice() })),
+    );
+  return { passes, read, buffers };
+}
+
 /** Our kernels: forward, input gradient and weight gradient (or the three products). */
 export function oursRunner(device: Device): () => Promise<Runner> {
   return () =>
     Promise.resolve(async (op, runs) => {
-      const made: GpuBuffer[] = [];
-      // The three results in ONE host wait (Deno's maps poll about every 10 ms; maps issued
-      // together share the wait), copied out as the peers' data() calls copy theirs.
-      const readBack = (...parts: (GpuBuffer | number)[]): Promise<void> => {
-        const reads = [];
-        for (let i = 0; i < parts.length; i += 2) {
-          const bytes = parts[i + 1] as number;
-          reads.push({
-            source: parts[i] as GpuBuffer,
-            bytes,
-            consume: (b: Uint8Array) => b.slice(),
-          });
-        }
-        return Device.readTogether(reads);
-      };
-      const random = (count: number): GpuBuffer => {
-        const b = device.alloc(count * 4);
-        const dist = { kind: "normal", mean: 0, std: 1 } as const;
-        fillRandom(device, b, count, dist, { seed: [5, 6], offset: 0 });
-        made.push(b);
-        return b;
-      };
-      let once: () => Promise<void>;
-      if (op.kind === "conv") {
-        const g = op.g, { outH, outW } = conv2dOutputSize(g);
-        const nx = g.batch * g.inChannels * g.height * g.width;
-        const nw = g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW;
-        const x = random(nx), w = random(nw), out = random(g.batch * g.outChannels * outH * outW);
-        const gradX = random(nx), gradW = random(nw);
-        once = async () => {
-          conv2d(device, g, { x, w, out });
-          // The gradient of a sum is ones; any buffer of that size costs the same.
-          conv2dBackwardInput(device, g, { gradOut: out, w, gradX });
-          conv2dBackwardWeight(device, g, { x, gradOut: out, gradW });
-          await readBack(out, 4, gradX, nx * 4, gradW, nw * 4);
-        };
-      } else {
-        const { m, n, k } = op;
-        const a = random(m * k), b = random(k * n), out = random(m * n);
-        const ga = random(m * k), gb = random(k * n);
-        once = async () => {
-          matmul(device, { a, b, out, m, n, k });
-          matmul(device, { a: out, b, out: ga, m, n: k, k: n, transB: true });
-          matmul(device, { a, b: out, out: gb, m: k, n, k: m, transA: true });
-          await readBack(out, 4, ga, m * k * 4, gb, k * n * 4);
-        };
-      }
+      const { passes, read, buffers } = ourOp(device, op);
       // Where tuning is on, the first call also tunes its shapes (as cudnn.benchmark's first
       // call does): its time counts in "first call", and the timed runs use the choices.
-      const run = once;
       let tuned = false;
       const tunedOnce = async () => {
-        await run();
+        passes();
+        await read();
         if (!tuned) {
           tuned = true;
           await autotune(device);
@@ -122,7 +133,7 @@ export function oursRunner(device: Device): () => Promise<Runner> {
       try {
         return await measure(tunedOnce, runs);
       } finally {
-        for (const b of made) device.release(b);
+        for (const b of buffers) device.release(b);
       }
     });
 }
@@ -218,25 +229,39 @@ export async function jaxRunner(): Promise<Runner> {
   };
 }
 
-/** Times one library on every op, catching failures so the bench still reports the rest. */
-export async function benchPeer(
-  make: () => Promise<Runner>,
+/**
+ * Times every library on every op, op by op (each op's libraries back to back, so a change in the
+ * machine's load between ops falls on all of them alike), catching failures so the bench still
+ * reports the rest. Returns each library's timings by op name.
+ */
+export async function benchPeers<L extends string>(
+  makers: Record<L, () => Promise<Runner>>,
   ops: readonly PeerOp[],
   runs: number,
-): Promise<Map<string, PeerTiming>> {
-  const out = new Map<string, PeerTiming>();
-  let run: Runner;
-  try {
-    run = await make();
-  } catch (error) {
-    for (const { name } of ops) out.set(name, { ms: null, error: String(error) });
-    return out;
+): Promise<Record<L, Map<string, PeerTiming>>> {
+  const libraries = Object.keys(makers) as L[];
+  const out = {} as Record<L, Map<string, PeerTiming>>;
+  const runners = new Map<L, Runner | string>();
+  for (const lib of libraries) {
+    out[lib] = new Map();
+    try {
+      runners.set(lib, await makers[lib]());
+    } catch (error) {
+      runners.set(lib, String(error));
+    }
   }
   for (const op of ops) {
-    try {
-      out.set(op.name, await run(op, runs));
-    } catch (error) {
-      out.set(op.name, { ms: null, error: String(error).slice(0, 200) });
+    for (const lib of libraries) {
+      const run = runners.get(lib)!;
+      if (typeof run === "string") {
+        out[lib].set(op.name, { ms: null, error: run });
+        continue;
+      }
+      try {
+        out[lib].set(op.name, await run(op, runs));
+      } catch (error) {
+        out[lib].set(op.name, { ms: null, error: String(error).slice(0, 200) });
+      }
     }
   }
   return out;
