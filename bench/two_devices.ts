@@ -238,14 +238,14 @@ if (values.trace) {
     traceSyncPoints(null);
     console.log(
       `one step of ${String.fromCharCode(65 + index)}: recorded in ${recorded.toFixed(0)} ms, ` +
-        `done after ${total.toFixed(0)} ms\n` + table(
+        `done after ${total.toFixed(0)} ms\n` + (points.length === 0 ? "no host sync point" : table(
           ["sync point", "issued at ms", "wait ms"],
           points.map((p) => [
             [...new Set(p.labels.map((l) => l.replace(/ gpu\d+→gpu\d+$/, "")))].join(", "),
             p.issuedAt - start,
             p.waitMs,
           ]),
-        ),
+        )),
     );
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, type Tensor, tensor, tidy } from "../mod.ts";
+import { defaultDevice, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { awayFromZero, checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
@@ -170,3 +170,27 @@ function addS(x: ref.F64, c: number): ref.F64 {
 function mulS(x: ref.F64, c: number): ref.F64 {
   return ref.map(x, (v) => v * c);
 }
+
+Deno.test("add and sub pass the gradient on without copying it, and no two inputs share one", async () => {
+  const device = await defaultDevice();
+  const a = tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+  const b = tensor([[6, 5, 4], [3, 2, 1]], { requiresGrad: true });
+  const row = tensor([1, 1, 1], { requiresGrad: true });
+  const seed = tensor([[1, 2, 3], [4, 5, 6]]);
+  const before = device.memory().dispatches;
+  // g = seed; d/da = g, d/db = g - g = 0, d/drow = -Σ_rows g.
+  await a.add(b).sub(b).sub(row).mul(seed).sum().backward();
+  const used = device.memory().dispatches - before;
+  assert.deepEqual(await a.grad!.toArray(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await b.grad!.toArray(), [[0, 0, 0], [0, 0, 0]]);
+  assert.deepEqual(await row.grad!.toArray(), [-5, -7, -9]);
+  // Each input's gradient is its own tensor: writing one in place leaves the others as they were.
+  const c = tensor([1, 2], { requiresGrad: true }), d = tensor([3, 4], { requiresGrad: true });
+  await c.add(d).sum().backward();
+  noGrad(() => c.grad!.assign(new Float32Array([7, 7])));
+  assert.deepEqual(await d.grad!.toArray(), [1, 1]);
+  // 15 dispatches: 19 when add and sub copied the gradient they pass on (a's, b's, and b's
+  // before its negation).
+  assert.ok(used <= 15, `${used} dispatches`);
+  for (const t of [a, b, row, seed, c, d]) t.dispose();
+});

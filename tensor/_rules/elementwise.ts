@@ -116,13 +116,19 @@ export const elementwiseRules: Rules<
   },
   add: {
     forward: ([a, b]) => binary(a, b, "add"),
-    backward: (g, _p, ctx) => [reduceTo(g, ctx, 0), reduceTo(g, ctx, 1)],
+    backward(g, _p, ctx) {
+      const ga = passedTo(g, ctx, 0);
+      // The second gets its own copy where the first already holds `g`: no two share storage.
+      return [ga, ga?.storage === g.storage ? reduceTo(g, ctx, 1) : passedTo(g, ctx, 1)];
+    },
   },
   sub: {
     forward: ([a, b]) => binary(a, b, "sub"),
     backward(g, _p, ctx) {
-      const gb = reduceTo(g, ctx, 1);
-      return [reduceTo(g, ctx, 0), gb && freeing([gb], unary(gb, "neg"))];
+      if (!ctx.needsGrad[1]) return [passedTo(g, ctx, 0), null];
+      // Input 1's gradient is negated, a new tensor either way: no copy before it.
+      const reduced = sameShape(g.shape, ctx.inputs[1].shape) ? g.alias() : reduceTo(g, ctx, 1)!;
+      return [passedTo(g, ctx, 0), freeing([reduced], unary(reduced, "neg"))];
     },
   },
   mul: {
@@ -159,6 +165,15 @@ function productTo(g: RawTensor, factor: RawTensor, ctx: Context, i: number): Ra
   if (!ctx.needsGrad[i]) return null;
   const product = binary(g, factor, "mul");
   return freeing([product], reduceTo(product, ctx, i));
+}
+
+/**
+ * `g` as input `i`'s gradient: `g` itself (an alias, no dispatch) where input `i` has `g`'s
+ * shape, else {@link reduceTo}'s reduction; null when input `i` needs no gradient.
+ */
+function passedTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
+  if (!ctx.needsGrad[i]) return null;
+  return sameShape(g.shape, ctx.inputs[i].shape) ? g.alias() : reduceTo(g, ctx, i);
 }
 
 /**
