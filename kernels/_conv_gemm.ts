@@ -564,7 +564,15 @@ export function convCandidates(
   let list: ConvAlgorithm[];
   if (device.isSoftware || !rule) {
     const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
-    list = [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
+    // A strided forward pass runs on the register GEMM first: the direct kernel's patch of
+    // one thread spans (tile − 1)·stride + taps input columns, so at stride 2–4 it loads
+    // 2–4× the values per output that it does at stride 1, while the GEMM's gather does not
+    // depend on the stride (3×3 s2 48→64: 3.0 ms against 5.9–9.1 ms; conv1, 11×11 s4:
+    // 61–63 against 82 ms; 7×7 s2 5→29: 0.9 against 1.0–1.3 ms; bench/RESULTS.md).
+    const stridedForward = pass === "forward" && (g.strideH > 1 || g.strideW > 1);
+    list = stridedForward && registerTiles.length > 0
+      ? [...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
+      : [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
   } else {
     const others = fit.filter((t) => t !== rule).map(gemm);
     list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];

@@ -18,8 +18,10 @@ import {
   CONV_SMALL_TILE,
   CONV_SUBGROUP_TILES,
   type ConvAlgorithm,
+  convCandidates,
   type DirectTile,
 } from "../kernels/conv2d.ts";
+import { resolve } from "../kernels/_conv_geometry.ts";
 import {
   conv2dBackwardBias,
   conv2dBackwardInput,
@@ -377,6 +379,68 @@ Deno.test("conv2d kernels", async (t) => {
         gradWeight: { kind: "gemm", tile: CONV_GPU_TILES[2], splits: 2 },
       },
     });
+  });
+
+  await t.step("strided defaults on software adapters: the register GEMM forward", async () => {
+    // Nothing forced: the defaults run, as the bench and training run them. With subgroups a
+    // strided forward pass takes the register GEMM and its input gradient the direct kernel.
+    const cases: [string, Conv2dGeometry][] = [
+      [
+        "7×7 s2 p3, 5 → 29 channels, 33² (the bench's)",
+        geometry({
+          batch: 1,
+          inChannels: 5,
+          outChannels: 29,
+          height: 33,
+          width: 33,
+          kernelH: 7,
+          kernelW: 7,
+          strideH: 2,
+          strideW: 2,
+          padH: 3,
+          padW: 3,
+        }),
+      ],
+      [
+        "3×3 s2 p1, 7 → 129 channels, ragged 9×13",
+        geometry({
+          inChannels: 7,
+          outChannels: 129,
+          height: 9,
+          width: 13,
+          strideH: 2,
+          strideW: 2,
+          padH: 1,
+          padW: 1,
+        }),
+      ],
+      [
+        "1 → 1 channel, 11×11 s4 on 15²",
+        geometry({
+          batch: 1,
+          inChannels: 1,
+          outChannels: 1,
+          height: 15,
+          width: 15,
+          kernelH: 11,
+          kernelW: 11,
+          strideH: 4,
+          strideW: 4,
+        }),
+      ],
+    ];
+    for (const [label, g] of cases) {
+      if (device.isSoftware && device.hasSubgroups) {
+        const first = (pass: "forward" | "gradInput") =>
+          convCandidates(device, pass, resolve(g, label))[0].name;
+        assert.equal(
+          first("forward"),
+          algorithmName({ kind: "gemm", tile: CONV_SUBGROUP_TILES[0], splits: 1 }),
+        );
+        assert.equal(first("gradInput"), "direct");
+      }
+      await check(device, `${label}, defaults`, { g, bias: true, relu: true });
+    }
   });
 
   await t.step("1×1 as a plain batched GEMM (pointwise): sizes, tiles, windows", async () => {
