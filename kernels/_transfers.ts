@@ -186,6 +186,7 @@ export function copyAcross(
   whileWaiting?: () => void,
 ): Promise<void> {
   checkEnds(copies.map((c) => c.source.source), copies.map((c) => c.target));
+  // One submission order means one GPUDevice (see `_gpu_stream.ts`).
   const onGpu = copies.filter((c) =>
     c.source.source.port.submissions === c.target.port.submissions
   );

@@ -71,9 +71,6 @@ const FORMS: Record<number, WinogradForm> = {
   },
 };
 
-/** The kernel sizes Winograd is built for. */
-export const WINOGRAD_KERNELS: readonly number[] = [3, 5];
-
 /**
  * Whether Winograd F(2×2, r×r) applies: a square 3×3 or 5×5 kernel at stride 1 (and, for the
  * input gradient, padding ≤ r − 1).

@@ -368,7 +368,9 @@ export class Device {
   }
 
   /**
-   * Copies buffers to other devices through the host without making the caller wait. The
+   * Copies buffers to other devices without making the caller wait. Between devices that share
+   * one GPUDevice ({@link Device.sharesGpuWith}) a copy is a GPU copy recorded in program order,
+   * and `whileWaiting` simply runs; the rest of this note is about copies through the host. The
    * copies are recorded and every source device is submitted now; each destination device gets
    * a place in its submission order for the data, and work recorded on it afterwards is
    * submitted behind that place as soon as the data is written. So the caller records its next

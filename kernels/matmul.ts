@@ -500,7 +500,7 @@ function lcm(a: number, b: number): number {
  * import { Device } from "./device.ts";
  * import { matmulTile } from "./matmul.ts";
  * const device = await Device.acquire();
- * console.log(matmulTile(device, 128, 4096, 9216)); // SOFTWARE_TILE on lavapipe
+ * console.log(matmulTile(device, 128, 4096, 9216)); // a register (subgroup) tile on lavapipe
  * ```
  */
 export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {

@@ -2,12 +2,13 @@
  * Ctrl-C during a two-device run: the step in flight (with its transfers between the devices)
  * finishes, a checkpoint is written, both devices are released and the process exits with 130;
  * the run resumes on two devices to the end. The run log says how the devices sit on the
- * hardware.
+ * hardware; `--separate-devices` gives each tower a GPUDevice of its own.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, startCli, tinySynthetic } from "./_cli.ts";
+import { listAdapters } from "../kernels/adapters.ts";
 
 Deno.test("Ctrl-C mid-epoch on two devices: clean stop, checkpoint, resume", async () => {
   const root = await Deno.makeTempDir({ prefix: "two_devices_cli_" });
@@ -37,4 +38,25 @@ Deno.test("Ctrl-C mid-epoch on two devices: clean stop, checkpoint, resume", asy
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, new RegExp(`done: 1 epoch, ${steps} steps`));
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("--separate-devices gives each tower a GPUDevice of its own, and the placement says so", async () => {
+  const shared = await cli("summary", "--model", "small", "--devices", "2");
+  assert.equal(shared.code, 0, shared.stderr);
+  const apart = await cli("summary", "--model", "small", "--devices", "2", "--separate-devices");
+  assert.equal(apart.code, 0, apart.stderr);
+  const adapters = (await listAdapters()).length;
+  if (adapters === 1) {
+    assert.match(
+      shared.stdout,
+      /placement: 2 logical devices sharing one GPUDevice of .+ \(exchange on the GPU\);/,
+    );
+    assert.match(
+      apart.stdout,
+      /placement: 2 GPUDevices of one adapter, .+ \(exchange through the host\);/,
+    );
+  } else {
+    assert.match(apart.stdout, /placement: 2 GPUDevices .+ \(exchange through the host\);/);
+  }
+  assert.match((await cli("summary", "--help")).stdout, /--separate-devices/);
 });
