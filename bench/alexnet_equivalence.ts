@@ -5,9 +5,11 @@
  * towers' halves joined). Prints the largest relative differences and the time of each
  * placement's forward + backward.
  *
- *     deno run -A bench/alexnet_equivalence.ts [--batch 2] [--eval]
+ *     deno run -A bench/alexnet_equivalence.ts [--batch 2] [--eval] [--separate-devices]
  *
  * `--eval` turns dropout off; by default both nets train, drawing identical masks.
+ * `--separate-devices` gives the two logical devices a GPUDevice each, so that every exchange
+ * crosses through the host as it does between two physical GPUs.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import { AlexNet, type Module } from "../nn/mod.ts";
 const args = Deno.args;
 const batch = Number(args[args.indexOf("--batch") + 1] ?? 2) || 2;
 const evalMode = args.includes("--eval");
+const separateDevices = args.includes("--separate-devices");
 
 /** max|a − e| / max|e| over a whole tensor. */
 function relativeError(actual: Float32Array, expected: Float32Array): number {
@@ -49,9 +52,11 @@ async function gradients(model: Module): Promise<Map<string, Float32Array>> {
 const log = (message: string): void =>
   console.log(`[${(performance.now() / 1000).toFixed(1)} s] ${message}`);
 
-const [gpu0, gpu1] = await Device.acquireMany(2);
+const [gpu0, gpu1] = await Device.acquireMany(2, { separateDevices });
 log(
-  `devices: ${gpu0.describe()}, ${gpu1.describe()}; batch ${batch}, ${evalMode ? "eval" : "train"}`,
+  `devices: ${gpu0.describe()}, ${gpu1.describe()}; batch ${batch}, ${evalMode ? "eval" : "train"}${
+    separateDevices ? ", separate GPUDevices" : ""
+  }`,
 );
 
 const one = new AlexNet({ seed: 0 }, gpu0);

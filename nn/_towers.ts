@@ -76,12 +76,19 @@ export class Towers<M extends Module> extends Module {
  * trip, forward and backward alike.
  *
  * The layer after the cut reads its own tower's activations and the other's, joined along axis
- * 1; its output is the sum of two products, one over each half of its input (the weight split
- * along its input axis). The product over the own half needs nothing from the other device, so
- * it runs while the host waits for the other half (see `transfer`'s `whileWaiting`). Between
- * devices that share one GPUDevice the exchange is a copy on the GPU with no wait to fill, so
- * the layer runs whole on the joined input instead (fewer dispatches: no weight slices, one
- * product, its activation fused).
+ * 1, and runs whole on the joined input: one product, its activation fused, its sums in the
+ * order one device uses, so one and two devices compute the same function.
+ *
+ * Between separate GPUDevices a layer without an activation is instead run as two products, one
+ * over each half of its input (the weight split along its input axis): the product over the own
+ * half needs nothing from the other device, so it runs while the host waits for the other half
+ * (see `transfer`'s `whileWaiting`). That changes only the rounding of the sum. After a ReLU it
+ * would change more: a pre-activation that is zero up to rounding lands on either side of the
+ * ReLU's zero, and that unit's gradient is then all or nothing. On the paper's net at batch 2
+ * (fc6, fc7 and conv3 split this way) conv1.weight's gradient differed from one device's by
+ * 1.2e-2 (relative); run whole, 3e-6. Running them whole costs nothing measurable on lavapipe
+ * (two GPUDevices, scaled net, batch 32: 1.70x one device's step before, 1.53x after, medians of
+ * 5 blocks on a loaded machine; 240 -> 184 dispatches a step, no weight slices).
  */
 export class TowerCut {
   readonly #channel: TransferChannel;
@@ -96,7 +103,7 @@ export class TowerCut {
    * the other's (tower A's first): the layer after a cut where both towers read both halves.
    */
   async into(a: Tensor, b: Tensor, layers: readonly Part[]): Promise<[Tensor, Tensor]> {
-    if (a.device.sharesGpuWith(b.device)) {
+    if (!layers.every((layer) => splitsWhileWaiting(layer, a, b))) {
       const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel);
       const out: [Tensor, Tensor] = [whole(layers[0], [a, bOnA]), whole(layers[1], [aOnB, b])];
       bOnA.dispose();
@@ -109,8 +116,8 @@ export class TowerCut {
       whileWaiting: () => (own = [partial(layers[0], a, 0), partial(layers[1], b, half)]),
     });
     const out: [Tensor, Tensor] = [
-      joined(layers[0], own[0], partial(layers[0], bOnA, half, true)),
-      joined(layers[1], own[1], partial(layers[1], aOnB, 0, true)),
+      joined(own[0], partial(layers[0], bOnA, half, true)),
+      joined(own[1], partial(layers[1], aOnB, 0, true)),
     ];
     bOnA.dispose();
     aOnB.dispose();
@@ -119,7 +126,7 @@ export class TowerCut {
 
   /** `layer` (on tower A's device) on both towers' activations joined, tower A's first. */
   async gatherInto(a: Tensor, b: Tensor, layer: Part): Promise<Tensor> {
-    if (a.device.sharesGpuWith(b.device)) {
+    if (!splitsWhileWaiting(layer, a, b)) {
       const [bOnA] = await transfer([[b, a.device]], this.#channel);
       const out = whole(layer, [a, bOnA]);
       bOnA.dispose();
@@ -129,7 +136,7 @@ export class TowerCut {
     const [bOnA] = await transfer([[b, a.device]], this.#channel, {
       whileWaiting: () => (own = partial(layer, a, 0)),
     });
-    const out = joined(layer, own, partial(layer, bOnA, a.shape[1], true));
+    const out = joined(own, partial(layer, bOnA, a.shape[1], true));
     bOnA.dispose();
     return out;
   }
@@ -142,6 +149,16 @@ export class TowerCut {
 
 /** A layer that a cut feeds. */
 export type Part = Conv2d | Linear;
+
+/**
+ * Whether the cut from `a`'s device to `b`'s runs `layer` as two partial products, the own
+ * half's while the host waits: only across separate GPUDevices (a shared one has no wait to
+ * fill) and only for a layer without an activation (see {@link TowerCut}: after a ReLU the
+ * changed rounding can flip a unit's mask, and with it the unit's whole gradient).
+ */
+function splitsWhileWaiting(layer: Part, a: Tensor, b: Tensor): boolean {
+  return !a.device.sharesGpuWith(b.device) && layer.activation === null;
+}
 
 /**
  * What `layer` makes of input channels (or features) `[from, from + C)` alone, `x` holding
@@ -171,15 +188,12 @@ function whole(layer: Part, halves: readonly [Tensor, Tensor]): Tensor {
   return y;
 }
 
-/** The layer's activation of `p + q` (its output from two partial products), freeing both. */
-function joined(layer: Part, p: Tensor, q: Tensor): Tensor {
+/** `p + q`: a layer's output from its two partial products (it has no activation), freeing both. */
+function joined(p: Tensor, q: Tensor): Tensor {
   const sum = add(p, q);
   p.dispose();
   q.dispose();
-  if (layer.activation === null) return sum;
-  const out = layer.activation === "relu" ? sum.relu() : sum.tanh();
-  sum.dispose();
-  return out;
+  return sum;
 }
 
 async function moved(y: Tensor, device: Tensor["device"]): Promise<Tensor> {
