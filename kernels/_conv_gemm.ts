@@ -3,8 +3,8 @@
  * (`_gemm.ts`), per group:
  *
  * - forward: M = N·OH·OW output pixels, N = O/groups channels, K = C/groups·KH·KW taps;
- * - input gradient: M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW (any stride: a
- *   tap whose output position is not a whole multiple of the stride reads zero);
+ * - input gradient: M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW (at stride 1;
+ *   strided, one GEMM per stride phase, `_conv_gemm_strided.ts`);
  * - weight gradient: M = O/groups, N = C/groups·KH·KW, K = N·OH·OW (split-K over pixels).
  *
  * Operands are gathered on the fly: a pixel's coordinates are decoded once per load unit
@@ -42,7 +42,7 @@ export interface ConvGemm {
 const tables = new WeakMap<Device, Map<string, GpuBuffer>>();
 
 /** A per-geometry table of vec4u, built once per device and kept (it is a few KiB). */
-function table(device: Device, key: string, build: () => Uint32Array): GpuBuffer {
+export function table(device: Device, key: string, build: () => Uint32Array): GpuBuffer {
   let map = tables.get(device);
   if (!map) tables.set(device, map = new Map());
   let buffer = map.get(key);
@@ -107,7 +107,7 @@ function pixelTable(device: Device, g: Resolved, count: number): GpuBuffer {
 }
 
 /** The sizes every conv GEMM shares as uniforms. */
-function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
+export function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
   return uf.all({
     batchRun: count,
     height: g.height,
@@ -129,7 +129,8 @@ function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
   });
 }
 
-function sizeUniforms(
+/** The GEMM core's sizes as uniforms. */
+export function sizeUniforms(
   uf: Uniforms,
   grid: ReturnType<typeof gemmGrid>,
   m: number,
@@ -237,8 +238,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
 }
 
 /**
- * One run of samples of the input gradient: gradX = conv2d's transpose applied to gradOut,
- * times the ReLU mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
+ * One run of samples of the input gradient at stride 1: gradX = conv2d's transpose applied to
+ * gradOut, every tap landing on an output (strided: `_conv_gemm_strided.ts`), times the ReLU
+ * mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
  */
 export function inputGradGemm(
   device: Device,
@@ -248,16 +250,15 @@ export function inputGradGemm(
   bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   name: string,
 ): void {
+  if (g.strideH !== 1 || g.strideW !== 1) {
+    throw new RangeError(`${name}: inputGradGemm is for stride 1`);
+  }
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
   const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
   const uf = new Uniforms();
   const G = geometryUniforms(uf, g, run.count);
   const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
   const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
-  const U = { k: sizes.k };
-  const wVec = g.cg % 4 === 0;
-  // At stride 1 every tap lands on an output: no division, no divisibility test.
-  const unitStride = g.strideH === 1 && g.strideW === 1;
   const helpers = `
 // Input pixel m of group g: its sample and group's base in dy, and its padded coordinates.
 fn corner(m: u32, g: u32) -> vec4u {
@@ -268,24 +269,65 @@ fn corner(m: u32, g: u32) -> vec4u {
 }
 fn gatherDy(pr: vec4u, k: u32) -> f32 {
   let t = tab[k];
-  let ty = pr.z - t.y;
-  let tx = pr.w - t.z;
-  ${
-    unitStride
-      ? `let oy = ty;
-  let ox = tx;
-  let ok = oy < ${G.outH} && ox < ${G.outW};`
-      : `let oy = ty / ${G.strideH};
-  let ox = tx / ${G.strideW};
-  let ok = oy < ${G.outH} && ox < ${G.outW} && oy * ${G.strideH} == ty && ox * ${G.strideW} == tx;`
-  }
+  let oy = pr.z - t.y;
+  let ox = pr.w - t.z;
+  let ok = oy < ${G.outH} && ox < ${G.outW};
   return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
 }
 fn put(g: u32, m: u32, n: u32, v: f32) {
   let b = m / ${G.hw};
   let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
-  dx[at] = ${bind.mask ? reluMasked("v", "mask[at]") : "v"};
+  ${storeDx(!!bind.mask)}
 }`;
+  const nw = g.outChannels * g.wk;
+  const packed = { buffer: device.alloc(nw * 4, "conv2d packed weights"), size: nw * 4 };
+  packForInputGrad(device, g, bind.w, packed, name);
+  inputGradDispatch(device, g, v, {
+    name,
+    uf,
+    sizes,
+    helpers,
+    // Row k of the group's packed kernel is tap k.
+    row: (k) => `p * ${sizes.k} + ${k}`,
+    tab: { buffer: inputTable(device, g), size: 16 * K },
+    packed,
+    workgroups: grid.workgroups,
+    flops: 2 * M * N * K * g.groups,
+    variant: "",
+  }, bind);
+  device.release(packed.buffer);
+}
+
+/** The statement of an input-gradient GEMM's `put` storing `v` at `at`, ReLU-masked by `mask`. */
+export function storeDx(masked: boolean): string {
+  return `dx[at] = ${masked ? reluMasked("v", "mask[at]") : "v"};`;
+}
+
+/**
+ * The dispatch of an input-gradient GEMM: A is dY through the caller's `corner` and
+ * `gatherDy` (helpers), B the packed kernel's row `row(k)` (contiguous along input channels),
+ * and the caller's `put` stores by {@link storeDx}.
+ */
+export function inputGradDispatch(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  d: {
+    name: string;
+    uf: Uniforms;
+    sizes: ReturnType<typeof sizeUniforms>;
+    helpers: string;
+    row: (k: string) => string;
+    tab: Binding;
+    packed: Binding;
+    workgroups: number;
+    flops: number;
+    variant: string;
+  },
+  bind: { dy: Binding; dx: Binding; mask?: Binding },
+): void {
+  const cg = d.uf.u32("cg", g.cg);
+  const wVec = g.cg % 4 === 0;
   const wgsl = gemmWgsl({
     tile: v.tile,
     a: {
@@ -299,11 +341,9 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
       vec4: wVec,
       kContig: false,
       load: (n, k) =>
-        wVec
-          ? `wt[((p * ${U.k} + ${k}) * ${G.cg} + ${n}) / 4u]`
-          : `wt[(p * ${U.k} + ${k}) * ${G.cg} + ${n}]`,
+        wVec ? `wt[((${d.row(k)}) * ${cg} + ${n}) / 4u]` : `wt[(${d.row(k)}) * ${cg} + ${n}]`,
     },
-    sizes,
+    sizes: d.sizes,
     store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
     declarations: () =>
       [
@@ -312,30 +352,25 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
         ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
-        uf.declare(bind.mask ? 5 : 4),
-        helpers,
+        d.uf.declare(bind.mask ? 5 : 4),
+        d.helpers,
       ].join("\n"),
   });
-  const tab = { buffer: inputTable(device, g), size: 16 * K };
-  const nw = g.outChannels * g.wk;
-  const packed = device.alloc(nw * 4, "conv2d packed weights");
-  packForInputGrad(device, g, bind.w, { buffer: packed, size: nw * 4 }, name);
   device.dispatch({
-    name,
+    name: d.name,
     wgsl,
-    uniforms: uf.data(),
-    workgroups: grid.workgroups,
-    variant: `gemm ${tileName(v.tile)}${bind.mask ? " relu-mask" : ""}`,
-    cost: { flops: 2 * M * N * K * g.groups },
-  }, [bind.dy, { buffer: packed, size: nw * 4 }, tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
-  device.release(packed);
+    uniforms: d.uf.data(),
+    workgroups: d.workgroups,
+    variant: `gemm ${tileName(v.tile)}${d.variant}${bind.mask ? " relu-mask" : ""}`,
+    cost: { flops: d.flops },
+  }, [bind.dy, d.packed, d.tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
 }
 
 /**
  * Weights `[O, C/g, KH, KW]` repacked as the input gradient's B operand: per group, rows
  * k = (o, ky, kx) of C/g contiguous input channels, `wt[(g·K + k)·(C/g) + c]`.
  */
-function packForInputGrad(
+export function packForInputGrad(
   device: Device,
   g: Resolved,
   w: Binding,
@@ -529,10 +564,13 @@ export function algorithmName(a: ConvAlgorithm): string {
 
 /**
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
- * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), else the
- * direct kernel; on GPUs the GEMM core with a tile by the size of the product (split-K for the weight
- * gradient, to fill the device), except the input gradient of a strided convolution, where
- * the GEMM would spend stride² of its work on zeros.
+ * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
+ * GEMM for a strided forward pass (with subgroups), else the direct kernel; on GPUs the GEMM
+ * core with a tile by the size of the product (split-K for the weight gradient, to fill the
+ * device), except the input gradient of a strided convolution: its GEMMs (one per stride
+ * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
+ * kernel until a GPU has measured them (conv1's 3 input channels fill 3 of a tile's 64–128
+ * columns). On lavapipe they ran even with the direct kernel (3×3 s2, 8–96 channels: 0.8–1.2×).
  */
 export function convCandidates(
   device: Device,

@@ -25,6 +25,7 @@ import {
   inputGradGemm,
   weightGradGemm,
 } from "./_conv_gemm.ts";
+import { stridedInputGradGemm } from "./_conv_gemm_strided.ts";
 import {
   WINOGRAD_ONLY,
   winogradApplies,
@@ -162,7 +163,15 @@ export function conv2dBackwardInput(
     if (algorithm.kind === "gemm") {
       checkGemm(device, algorithm, name);
       const gemmBind = { dy: bind.x, w: bind.w, dx: bind.out, mask };
-      inputGradGemm(device, g, algorithm, { count, dy, dx }, gemmBind, name);
+      const strided = g.strideH > 1 || g.strideW > 1;
+      (strided ? stridedInputGradGemm : inputGradGemm)(
+        device,
+        g,
+        algorithm,
+        { count, dy, dx },
+        gemmBind,
+        name,
+      );
       continue;
     }
     if (algorithm.kind === "winograd") {

@@ -381,6 +381,72 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
+  await t.step("strided input gradient: one GEMM per stride phase, every tile", async () => {
+    // Forced on every tile kind, so none goes untested because a default never picks it.
+    // Phases without taps (kernel smaller than the stride) get zeros; channels 1, 7, 33;
+    // 129 pixels wide; groups; unequal strides and kernels.
+    const cases: [string, Conv2dGeometry][] = [
+      [
+        "1×1 s2: phases without taps",
+        geometry({ batch: 1, inChannels: 7, kernelH: 1, kernelW: 1, strideH: 2, strideW: 2 }),
+      ],
+      [
+        "2×3 kernel s3×2 p1, 1 channel",
+        geometry({
+          inChannels: 1,
+          outChannels: 7,
+          height: 13,
+          width: 11,
+          kernelH: 2,
+          strideH: 3,
+          strideW: 2,
+          padH: 1,
+          padW: 1,
+        }),
+      ],
+      [
+        "3×3 s2 p1, 33 → 7 channels, 3×129",
+        geometry({
+          batch: 1,
+          inChannels: 33,
+          outChannels: 7,
+          height: 3,
+          width: 129,
+          strideH: 2,
+          strideW: 2,
+          padH: 1,
+          padW: 1,
+        }),
+      ],
+      [
+        "5×5 s2 p2, groups 2, 8 channels a group",
+        geometry({
+          inChannels: 16,
+          outChannels: 6,
+          groups: 2,
+          height: 9,
+          width: 10,
+          kernelH: 5,
+          kernelW: 5,
+          strideH: 2,
+          strideW: 2,
+          padH: 2,
+          padW: 2,
+        }),
+      ],
+    ];
+    const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES : [];
+    for (const tile of [CONV_SMALL_TILE, CONV_GPU_TILES[2], ...registerTiles]) {
+      for (const [label, g] of cases) {
+        const gemm: ConvAlgorithm = { kind: "gemm", tile };
+        await check(device, `${label}, ${algorithmName(gemm)}`, {
+          g,
+          algorithms: { gradInput: gemm },
+        });
+      }
+    }
+  });
+
   await t.step("strided defaults on software adapters: the register GEMM forward", async () => {
     // Nothing forced: the defaults run, as the bench and training run them. With subgroups a
     // strided forward pass takes the register GEMM and its input gradient the direct kernel.

@@ -1,0 +1,145 @@
+/**
+ * The input gradient of a strided convolution as implicit GEMMs, one per stride phase pair.
+ *
+ * Input row iy receives output row oy through kernel row ky exactly when
+ * iy + padH − ky = oy·strideH, so the rows of one phase (iy + padH ≡ φ mod strideH) meet only
+ * the kernel rows ky ≡ φ: per phase pair a stride-1 GEMM with M = that phase's pixels,
+ * N = C/groups and K = O/groups × its taps, and none of the stride² zero taps that one GEMM over
+ * every pixel and tap would multiply (`gradInputPhases` in `_conv_geometry.ts` gives the
+ * phases; the direct kernel walks the same ones). Each phase reads its taps through a table of
+ * (output channel's plane, tap offsets, packed weight row), so one WGSL text serves every phase
+ * and shape; the phase's sizes and offsets are uniforms.
+ *
+ * @module
+ */
+
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { gemmGrid } from "./_gemm.ts";
+import { Uniforms } from "./_uniforms.ts";
+import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
+import type { RunPart } from "./_program.ts";
+import {
+  type ConvGemm,
+  geometryUniforms,
+  inputGradDispatch,
+  packForInputGrad,
+  sizeUniforms,
+  storeDx,
+  table,
+} from "./_conv_gemm.ts";
+
+/** Marks a tap of a phase that no kernel tap reaches (kernel smaller than the stride). */
+const NO_TAP = 0x40000000;
+
+/**
+ * Taps k = (o, a, c) of one phase pair: vec4u(o·OH·OW, a, c, packed weight row o·KH·KW +
+ * ky·KW + kx), with ky = tapFirst − strideH·a (likewise kx). An axis without taps gets one
+ * tap whose offset NO_TAP reads nothing, so its pixels get zeros.
+ */
+function phaseTable(device: Device, g: Resolved, py: AxisPhase, px: AxisPhase): GpuBuffer {
+  const ty = Math.max(1, py.taps), tx = Math.max(1, px.taps);
+  const key = `s ${g.og} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW} ${g.strideH} ` +
+    `${g.strideW} ${py.taps} ${py.tapFirst} ${px.taps} ${px.tapFirst}`;
+  return table(device, key, () => {
+    const t = new Uint32Array(4 * g.og * ty * tx);
+    for (let o = 0, k = 0; o < g.og; o++) {
+      for (let a = 0; a < ty; a++) {
+        for (let c = 0; c < tx; c++, k++) {
+          const ky = py.taps ? py.tapFirst - g.strideH * a : 0;
+          const kx = px.taps ? px.tapFirst - g.strideW * c : 0;
+          const row = o * g.kernelH * g.kernelW + ky * g.kernelW + kx;
+          t.set([o * g.outH * g.outW, py.taps ? a : NO_TAP, px.taps ? c : NO_TAP, row], 4 * k);
+        }
+      }
+    }
+    return t;
+  });
+}
+
+/** One run of samples of a strided convolution's input gradient, a GEMM per phase pair. */
+export function stridedInputGradGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; dy: RunPart; dx: RunPart },
+  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
+  name: string,
+): void {
+  const nw = g.outChannels * g.wk;
+  const packed = { buffer: device.alloc(nw * 4, "conv2d packed weights"), size: nw * 4 };
+  packForInputGrad(device, g, bind.w, packed, name);
+  const phasesY = gradInputPhases(g.strideH, g.kernelH, g.padH, g.height);
+  const phasesX = gradInputPhases(g.strideW, g.kernelW, g.padW, g.width);
+  for (const py of phasesY) {
+    for (const px of phasesX) phaseGemm(device, g, v, run, bind, packed, py, px, name);
+  }
+  device.release(packed.buffer);
+}
+
+function phaseGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; dy: RunPart; dx: RunPart },
+  bind: { dy: Binding; dx: Binding; mask?: Binding },
+  packed: Binding,
+  py: AxisPhase,
+  px: AxisPhase,
+  name: string,
+): void {
+  const taps = Math.max(1, py.taps) * Math.max(1, px.taps);
+  const M = run.count * py.count * px.count, N = g.cg, K = g.og * taps;
+  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, run.count);
+  const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
+  // The phase: its pixel grid, where its taps start in dy, where its pixels land in dx.
+  const P = uf.all({
+    countY: py.count,
+    countX: px.count,
+    plane: py.count * px.count,
+    originY: py.origin,
+    originX: px.origin,
+    outY: py.outOffset,
+    outX: px.outOffset,
+    rows: g.og * g.kernelH * g.kernelW,
+  });
+  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const helpers = `
+// Phase pixel m of group g: its sample and group's base in dy, and the dy row and column of
+// its tap (0, 0) (wrapping u32 where negative).
+fn corner(m: u32, g: u32) -> vec4u {
+  let b = m / ${P.plane};
+  let r = m % ${P.plane};
+  let base = ${S.dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  return vec4u(base, 0u, r / ${P.countX} + ${P.originY}, r % ${P.countX} + ${P.originX});
+}
+fn gatherDy(pr: vec4u, k: u32) -> f32 {
+  let t = tab[k];
+  let oy = pr.z + t.y;
+  let ox = pr.w + t.z;
+  let ok = oy < ${G.outH} && ox < ${G.outW};
+  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
+}
+fn put(g: u32, m: u32, n: u32, v: f32) {
+  let b = m / ${P.plane};
+  let r = m % ${P.plane};
+  let iy = (r / ${P.countX}) * ${G.strideH} + ${P.outY};
+  let ix = (r % ${P.countX}) * ${G.strideW} + ${P.outX};
+  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + iy * ${G.width} + ix;
+  ${storeDx(!!bind.mask)}
+}`;
+  inputGradDispatch(device, g, v, {
+    name,
+    uf,
+    sizes,
+    helpers,
+    // The table names the packed kernel's row of each of the phase's taps.
+    row: (k) => `p * ${P.rows} + tab[${k}].w`,
+    tab: { buffer: phaseTable(device, g, py, px), size: 16 * K },
+    packed,
+    workgroups: grid.workgroups,
+    flops: 2 * M * N * K * g.groups,
+    variant: " phases",
+  }, bind);
+}
