@@ -565,7 +565,8 @@ export function algorithmName(a: ConvAlgorithm): string {
 /**
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
  * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
- * GEMM for a strided forward pass (with subgroups), else the direct kernel; on GPUs the GEMM
+ * GEMM for a forward pass strided by at least half its kernel (with subgroups), else the
+ * direct kernel; on GPUs the GEMM
  * core with a tile by the size of the product (split-K for the weight gradient, to fill the
  * device), except the input gradient of a strided convolution: its GEMMs (one per stride
  * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
@@ -602,12 +603,15 @@ export function convCandidates(
   let list: ConvAlgorithm[];
   if (device.isSoftware || !rule) {
     const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
-    // A strided forward pass runs on the register GEMM first: the direct kernel's patch of
-    // one thread spans (tile − 1)·stride + taps input columns, so at stride 2–4 it loads
-    // 2–4× the values per output that it does at stride 1, while the GEMM's gather does not
-    // depend on the stride (3×3 s2 48→64: 3.0 ms against 5.9–9.1 ms; conv1, 11×11 s4:
-    // 61–63 against 82 ms; 7×7 s2 5→29: 0.9 against 1.0–1.3 ms; bench/RESULTS.md).
-    const stridedForward = pass === "forward" && (g.strideH > 1 || g.strideW > 1);
+    // A strided forward pass whose stride is at least half its kernel runs on the register
+    // GEMM first. The direct kernel slides a patch of (tile − 1)·stride + taps input columns
+    // along x: about stride/kernel loads per multiply-add, where the GEMM's gather does not
+    // depend on the stride. GPU ms, medians (bench/RESULTS.md): 3×3 s2 48→64 28² 1.5–2.8
+    // against 4.0–5.3, 1×1 s2 0.4 against 0.8–1.2, 5×5 s3 4.0 against 5.6; below half the
+    // direct kernel keeps it (5×5 s2 even, 7×7 s2 5→29 1.2 against 1.6, conv1 11×11 s4 30
+    // against 62).
+    const stridedForward = pass === "forward" && (g.strideH > 1 || g.strideW > 1) &&
+      2 * g.strideH >= g.kernelH && 2 * g.strideW >= g.kernelW;
     list = stridedForward && registerTiles.length > 0
       ? [...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
       : [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
