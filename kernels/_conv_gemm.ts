@@ -9,8 +9,10 @@
  *
  * Operands are gathered on the fly: a pixel's coordinates are decoded once per load unit
  * (hoisted out of the K loop), a tap's through an offset table in a storage buffer, so no
- * im2col buffer exists. This is the GPU path: on a software adapter the register-patch kernels
- * of `conv2d.ts` win, since every workgroup-memory access there is a loop over SIMD lanes.
+ * im2col buffer exists. This is the GPU path: on a software adapter, where every
+ * workgroup-memory access is a loop over SIMD lanes, the register-patch kernels of `conv2d.ts`
+ * win, or the register GEMM (subgroups, no workgroup memory) for a forward pass strided by at
+ * least half its kernel.
  *
  * @module
  */
