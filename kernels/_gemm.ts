@@ -364,13 +364,7 @@ export function gemmWgsl(spec: GemmSpec): string {
     }
     for (let j = 0; j < rn4; j++) {
       L.push(`  {`, `  let gn = n0 + (tx + ${j * wx}u) * 4u;`, `  let v = c${i}_${j};`);
-      if (spec.store4) {
-        L.push(`  if (gn < ${S.n}) { ${spec.store4("gm", "gn", "v")} }`);
-      } else {
-        for (let c = 0; c < 4; c++) {
-          L.push(`  if (gn + ${c}u < ${S.n}) { ${spec.store("gm", `gn + ${c}u`, `v[${c}]`)} }`);
-        }
-      }
+      L.push(...storeVec4(spec, S.n, "  "));
       L.push(`  }`);
     }
     L.push(`  }`, `  }`);
@@ -492,17 +486,23 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     L.push(`  if (m0 + ${r}u < ${S.m}) {`, `    let gm = m0 + ${r}u;`);
     for (let j = 0; j < cv; j++) {
       L.push(`    {`, `    let gn = bx${j};`, `    let v = c${r}_${j};`);
-      if (spec.store4) {
-        L.push(`    if (gn < ${S.n}) { ${spec.store4("gm", "gn", "v")} }`);
-      } else {
-        for (let c = 0; c < 4; c++) {
-          L.push(`    if (gn + ${c}u < ${S.n}) { ${spec.store("gm", `gn + ${c}u`, `v[${c}]`)} }`);
-        }
-      }
+      L.push(...storeVec4(spec, S.n, "    "));
       L.push(`    }`);
     }
     L.push(`  }`);
   }
   L.push(`}`);
   return spec.declarations() + "\n" + L.join("\n") + "\n";
+}
+
+/**
+ * The epilogue's stores of the vec4 `v` of C at row `gm`, columns `gn`.. `gn + 3` (N = `n`):
+ * one `store4` where the caller has it, else one bounds-checked `store` per column. Both
+ * cores end this way.
+ */
+function storeVec4(spec: GemmSpec, n: string, indent: string): string[] {
+  if (spec.store4) return [`${indent}if (gn < ${n}) { ${spec.store4("gm", "gn", "v")} }`];
+  return [0, 1, 2, 3].map((c) =>
+    `${indent}if (gn + ${c}u < ${n}) { ${spec.store("gm", `gn + ${c}u`, `v[${c}]`)} }`
+  );
 }
