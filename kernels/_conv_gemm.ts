@@ -20,6 +20,7 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import {
   gemmGrid,
+  type GemmOperand,
   type GemmTile,
   gemmTile,
   gemmWgsl,
@@ -146,6 +147,40 @@ export function sizeUniforms(
   };
 }
 
+/**
+ * A conv GEMM's grid and uniforms, in the order every pass registers them: the shared
+ * geometry (`G`), the pass's own values (`S`: run shifts, phase sizes), then the core's sizes.
+ * Only the weight gradient splits K (its `v.splits`); the other passes keep one range.
+ */
+export function convGemmSetup<K extends string>(
+  g: Resolved,
+  v: ConvGemm,
+  count: number,
+  [m, n, k]: [number, number, number],
+  own: Record<K, number>,
+  splits = 1,
+) {
+  const grid = gemmGrid(v.tile, m, n, k, g.groups, splits);
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, count);
+  const S = uf.all(own);
+  const sizes = sizeUniforms(uf, grid, m, n, k, g.groups);
+  return { grid, uf, G, S, sizes };
+}
+
+/**
+ * The A operand of the forward pass and the input gradient: per load unit the caller's
+ * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather`.
+ */
+function gatheredA(gather: string): GemmOperand {
+  return {
+    vec4: false,
+    kContig: false,
+    prep: (m) => `corner(${m}, p)`,
+    load: (_m, k, pr) => `${gather}(${pr}, ${k})`,
+  };
+}
+
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {
   if (!tileFits(v.tile, device.limits) || (v.tile.lanes && !device.hasSubgroups)) {
@@ -166,11 +201,10 @@ export function forwardGemm(
   flags: { relu: boolean; name: string },
 ): void {
   const M = run.count * g.outH * g.outW, N = g.og, K = g.wk;
-  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
-  const uf = new Uniforms();
-  const G = geometryUniforms(uf, g, run.count);
-  const S = uf.all({ xShift: run.x.shift, outShift: run.out.shift });
-  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
+    xShift: run.x.shift,
+    outShift: run.out.shift,
+  });
   const wVec = g.wk % 4 === 0;
   const bias = !!bind.bias;
   let value = bias ? `v + bias[g * ${G.og} + n]` : "v";
@@ -201,12 +235,7 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
   const wgsl = gemmWgsl({
     tile: v.tile,
     // A unit's pixel: base of its sample and group in x, then its top-left input corner.
-    a: {
-      vec4: false,
-      kContig: false,
-      prep: (m) => `corner(${m}, p)`,
-      load: (_m, k, pr) => `gatherX(${pr}, ${k})`,
-    },
+    a: gatheredA("gatherX"),
     b: {
       vec4: wVec,
       kContig: true,
@@ -256,48 +285,61 @@ export function inputGradGemm(
     throw new RangeError(`${name}: inputGradGemm is for stride 1`);
   }
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
-  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
-  const uf = new Uniforms();
-  const G = geometryUniforms(uf, g, run.count);
-  const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
-  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
-  const helpers = `
-// Input pixel m of group g: its sample and group's base in dy, and its padded coordinates.
-fn corner(m: u32, g: u32) -> vec4u {
-  let b = m / ${G.hw};
-  let r = m % ${G.hw};
-  let base = ${S.dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
-  return vec4u(base, 0u, r / ${G.width} + ${G.padH}, r % ${G.width} + ${G.padW});
-}
-fn gatherDy(pr: vec4u, k: u32) -> f32 {
-  let t = tab[k];
-  let oy = pr.z - t.y;
-  let ox = pr.w - t.z;
-  let ok = oy < ${G.outH} && ox < ${G.outW};
-  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
-}
+  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
+    dyShift: run.dy.shift,
+    dxShift: run.dx.shift,
+  });
+  // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus (ky, kx).
+  const pixels = { plane: G.hw, cols: G.width, originY: G.padH, originX: G.padW };
+  const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "-")}
 fn put(g: u32, m: u32, n: u32, v: f32) {
   let b = m / ${G.hw};
   let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
   ${storeDx(!!bind.mask)}
 }`;
-  const nw = g.outChannels * g.wk;
-  const packed = { buffer: device.alloc(nw * 4, "conv2d packed weights"), size: nw * 4 };
-  packForInputGrad(device, g, bind.w, packed, name);
-  inputGradDispatch(device, g, v, {
-    name,
-    uf,
-    sizes,
-    helpers,
-    // Row k of the group's packed kernel is tap k.
-    row: (k) => `p * ${sizes.k} + ${k}`,
-    tab: { buffer: inputTable(device, g), size: 16 * K },
-    packed,
-    workgroups: grid.workgroups,
-    flops: 2 * M * N * K * g.groups,
-    variant: "",
-  }, bind);
-  device.release(packed.buffer);
+  withPackedWeights(device, g, bind.w, name, (packed) =>
+    inputGradDispatch(device, g, v, {
+      name,
+      uf,
+      sizes,
+      helpers,
+      // Row k of the group's packed kernel is tap k.
+      row: (k) => `p * ${sizes.k} + ${k}`,
+      tab: { buffer: inputTable(device, g), size: 16 * K },
+      packed,
+      workgroups: grid.workgroups,
+      flops: 2 * M * N * K * g.groups,
+      variant: "",
+    }, bind));
+}
+
+/**
+ * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
+ * pixel m's sample and group base in dy and its dy coordinates (a grid of `plane` pixels per
+ * sample in rows of `cols`, offset by the origin; wrapping u32 where negative), and
+ * `gatherDy` steps them by its table's tap row and column (`tapStep`), zero outside dy.
+ */
+export function dyGatherWgsl(
+  G: ReturnType<typeof geometryUniforms>,
+  dyShift: string,
+  pixels: { plane: string; cols: string; originY: string; originX: string },
+  tapStep: "+" | "-",
+): string {
+  const { plane, cols, originY, originX } = pixels;
+  return `
+fn corner(m: u32, g: u32) -> vec4u {
+  let b = m / ${plane};
+  let r = m % ${plane};
+  let base = ${dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  return vec4u(base, 0u, r / ${cols} + ${originY}, r % ${cols} + ${originX});
+}
+fn gatherDy(pr: vec4u, k: u32) -> f32 {
+  let t = tab[k];
+  let oy = pr.z ${tapStep} t.y;
+  let ox = pr.w ${tapStep} t.z;
+  let ok = oy < ${G.outH} && ox < ${G.outW};
+  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
+}`;
 }
 
 /** The statement of an input-gradient GEMM's `put` storing `v` at `at`, ReLU-masked by `mask`. */
@@ -332,12 +374,7 @@ export function inputGradDispatch(
   const wVec = g.cg % 4 === 0;
   const wgsl = gemmWgsl({
     tile: v.tile,
-    a: {
-      vec4: false,
-      kContig: false,
-      prep: (m) => `corner(${m}, p)`,
-      load: (_m, k, pr) => `gatherDy(${pr}, ${k})`,
-    },
+    a: gatheredA("gatherDy"),
     // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
       vec4: wVec,
@@ -366,6 +403,24 @@ export function inputGradDispatch(
     variant: `gemm ${tileName(v.tile)}${d.variant}${bind.mask ? " relu-mask" : ""}`,
     cost: { flops: d.flops },
   }, [bind.dy, d.packed, d.tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
+}
+
+/**
+ * Runs `use` with the weights repacked for the input gradient ({@link packForInputGrad}) in
+ * scratch, released afterwards.
+ */
+export function withPackedWeights(
+  device: Device,
+  g: Resolved,
+  w: Binding,
+  name: string,
+  use: (packed: Binding) => void,
+): void {
+  const bytes = g.outChannels * g.wk * 4;
+  const packed = { buffer: device.alloc(bytes, "conv2d packed weights"), size: bytes };
+  packForInputGrad(device, g, w, packed, name);
+  use(packed);
+  device.release(packed.buffer);
 }
 
 /**
@@ -419,19 +474,15 @@ export function weightGradGemm(
   name: string,
 ): void {
   const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
-  const grid = gemmGrid(v.tile, M, N, K, g.groups, v.splits ?? 1);
-  const split = grid.splits > 1;
   const bias = bind.db !== undefined;
   const nw = g.outChannels * g.wk;
-  const uf = new Uniforms();
-  const G = geometryUniforms(uf, g, run.count);
-  const S = uf.all({
+  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
     xShift: run.x.shift,
     dyShift: run.dy.shift,
     weights: nw,
     block: nw + (bias ? g.outChannels : 0),
-  });
-  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
+  }, v.splits ?? 1);
+  const split = grid.splits > 1;
   const helpers = `
 // Weight column n (channel, kernel row, column) of group g: where its channel starts in x,
 // and its kernel row and column.

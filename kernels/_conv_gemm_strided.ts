@@ -14,18 +14,16 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { gemmGrid } from "./_gemm.ts";
-import { Uniforms } from "./_uniforms.ts";
 import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 import {
   type ConvGemm,
-  geometryUniforms,
+  convGemmSetup,
+  dyGatherWgsl,
   inputGradDispatch,
-  packForInputGrad,
-  sizeUniforms,
   storeDx,
   table,
+  withPackedWeights,
 } from "./_conv_gemm.ts";
 
 /** Marks a tap of a phase that no kernel tap reaches (kernel smaller than the stride). */
@@ -65,15 +63,13 @@ export function stridedInputGradGemm(
   bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
   name: string,
 ): void {
-  const nw = g.outChannels * g.wk;
-  const packed = { buffer: device.alloc(nw * 4, "conv2d packed weights"), size: nw * 4 };
-  packForInputGrad(device, g, bind.w, packed, name);
   const phasesY = gradInputPhases(g.strideH, g.kernelH, g.padH, g.height);
   const phasesX = gradInputPhases(g.strideW, g.kernelW, g.padW, g.width);
-  for (const py of phasesY) {
-    for (const px of phasesX) phaseGemm(device, g, v, run, bind, packed, py, px, name);
-  }
-  device.release(packed.buffer);
+  withPackedWeights(device, g, bind.w, name, (packed) => {
+    for (const py of phasesY) {
+      for (const px of phasesX) phaseGemm(device, g, v, run, bind, packed, py, px, name);
+    }
+  });
 }
 
 function phaseGemm(
@@ -89,12 +85,11 @@ function phaseGemm(
 ): void {
   const taps = Math.max(1, py.taps) * Math.max(1, px.taps);
   const M = run.count * py.count * px.count, N = g.cg, K = g.og * taps;
-  const grid = gemmGrid(v.tile, M, N, K, g.groups, 1);
-  const uf = new Uniforms();
-  const G = geometryUniforms(uf, g, run.count);
-  const S = uf.all({ dyShift: run.dy.shift, dxShift: run.dx.shift });
-  // The phase: its pixel grid, where its taps start in dy, where its pixels land in dx.
-  const P = uf.all({
+  // The run's shifts, then the phase: its pixel grid, where its taps start in dy, where its
+  // pixels land in dx.
+  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
+    dyShift: run.dy.shift,
+    dxShift: run.dx.shift,
     countY: py.count,
     countX: px.count,
     plane: py.count * px.count,
@@ -104,28 +99,14 @@ function phaseGemm(
     outX: px.outOffset,
     rows: g.og * g.kernelH * g.kernelW,
   });
-  const sizes = sizeUniforms(uf, grid, M, N, K, g.groups);
-  const helpers = `
-// Phase pixel m of group g: its sample and group's base in dy, and the dy row and column of
-// its tap (0, 0) (wrapping u32 where negative).
-fn corner(m: u32, g: u32) -> vec4u {
-  let b = m / ${P.plane};
-  let r = m % ${P.plane};
-  let base = ${S.dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
-  return vec4u(base, 0u, r / ${P.countX} + ${P.originY}, r % ${P.countX} + ${P.originX});
-}
-fn gatherDy(pr: vec4u, k: u32) -> f32 {
-  let t = tab[k];
-  let oy = pr.z + t.y;
-  let ox = pr.w + t.z;
-  let ok = oy < ${G.outH} && ox < ${G.outW};
-  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
-}
+  // Phase pixel m's dy row and column of its tap (0, 0); tap (a, c) reads (a, c) further on.
+  const pixels = { plane: S.plane, cols: S.countX, originY: S.originY, originX: S.originX };
+  const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "+")}
 fn put(g: u32, m: u32, n: u32, v: f32) {
-  let b = m / ${P.plane};
-  let r = m % ${P.plane};
-  let iy = (r / ${P.countX}) * ${G.strideH} + ${P.outY};
-  let ix = (r % ${P.countX}) * ${G.strideW} + ${P.outX};
+  let b = m / ${S.plane};
+  let r = m % ${S.plane};
+  let iy = (r / ${S.countX}) * ${G.strideH} + ${S.outY};
+  let ix = (r % ${S.countX}) * ${G.strideW} + ${S.outX};
   let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + iy * ${G.width} + ix;
   ${storeDx(!!bind.mask)}
 }`;
@@ -135,7 +116,7 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
     sizes,
     helpers,
     // The table names the packed kernel's row of each of the phase's taps.
-    row: (k) => `p * ${P.rows} + tab[${k}].w`,
+    row: (k) => `p * ${S.rows} + tab[${k}].w`,
     tab: { buffer: phaseTable(device, g, py, px), size: 16 * K },
     packed,
     workgroups: grid.workgroups,
