@@ -15,16 +15,16 @@
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
-import type { RunPart } from "./_program.ts";
+import type { ConvGemm } from "./_conv_algorithms.ts";
+import { convGemmSetup, table } from "./_conv_operands.ts";
 import {
-  type ConvGemm,
-  convGemmSetup,
   dyGatherWgsl,
+  type InputGradBindings,
   inputGradDispatch,
+  type InputGradRun,
   storeDx,
-  table,
   withPackedWeights,
-} from "./_conv_gemm.ts";
+} from "./_conv_gemm_input.ts";
 
 /** Marks a tap of a phase that no kernel tap reaches (kernel smaller than the stride). */
 const NO_TAP = 0x40000000;
@@ -59,8 +59,8 @@ export function stridedInputGradGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
-  run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; w: Binding; dx: Binding; mask?: Binding },
+  run: InputGradRun,
+  bind: InputGradBindings,
   name: string,
 ): void {
   const phasesY = gradInputPhases(g.strideH, g.kernelH, g.padH, g.height);
@@ -76,8 +76,8 @@ function phaseGemm(
   device: Device,
   g: Resolved,
   v: ConvGemm,
-  run: { count: number; dy: RunPart; dx: RunPart },
-  bind: { dy: Binding; dx: Binding; mask?: Binding },
+  run: InputGradRun,
+  bind: InputGradBindings,
   packed: Binding,
   py: AxisPhase,
   px: AxisPhase,

@@ -29,7 +29,8 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { flatMainHead, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { choose, withScratch } from "./autotune.ts";
-import { checkGemm, type ConvAlgorithm, convCandidates, forwardGemm } from "./_conv_gemm.ts";
+import { checkGemm, forwardGemm } from "./_conv_gemm.ts";
+import { type ConvAlgorithm, convCandidates } from "./_conv_algorithms.ts";
 import {
   WINOGRAD_ONLY,
   winogradApplies,
@@ -62,7 +63,7 @@ export {
   type ConvAlgorithm,
   convCandidates,
   type ConvPass,
-} from "./_conv_gemm.ts";
+} from "./_conv_algorithms.ts";
 
 /** Buffers and options of {@link conv2d}. */
 export interface Conv2dArgs {

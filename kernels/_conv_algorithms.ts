@@ -1,0 +1,140 @@
+/**
+ * Which kernel runs a convolution pass, and the candidates the autotuner times: the
+ * register-patch kernel (`conv2d.ts`), the GEMM core (`_conv_gemm.ts`) with its tiles and
+ * split-K, Winograd (`_winograd.ts`) and the 1×1 batched matmul (`_pointwise.ts`), the
+ * deterministic default first.
+ *
+ * @module
+ */
+
+import type { Device } from "./device.ts";
+import { type GemmTile, gemmTile, subgroupTile, tileFits, tileName } from "./_gemm.ts";
+import type { Resolved } from "./_conv_geometry.ts";
+import { winogradApplies } from "./_winograd.ts";
+import { pointwiseApplies } from "./_pointwise.ts";
+
+/** The GEMM variant of a convolution pass: a core tile and, for the weight gradient, split-K. */
+export interface ConvGemm {
+  tile: GemmTile;
+  /** K ranges of the weight gradient summed in a fixed order (default 1). */
+  splits?: number;
+}
+/**
+ * Which kernel runs a convolution pass: the register-patch kernel, the GEMM core, (3×3
+ * or 5×5 stride 1, forward and input gradient) Winograd F(2×2, r×r) around batched GEMMs, or (1×1,
+ * stride 1, no padding, one group) a plain batched matmul (`_pointwise.ts`).
+ */
+export type ConvAlgorithm =
+  | { kind: "direct" }
+  | ({ kind: "gemm" } & ConvGemm)
+  | { kind: "winograd"; tile?: GemmTile }
+  | { kind: "pointwise"; tile?: GemmTile };
+
+/** The three passes of a convolution that have candidates. */
+export type ConvPass = "forward" | "gradInput" | "gradWeight";
+
+/** The GPU tiles the candidates draw on: 128×128 of 8×8, 128×64 of 8×4, 64×64 of 4×4. */
+export const CONV_GPU_TILES: readonly GemmTile[] = [
+  gemmTile(128, 128, 8, 8, 8),
+  gemmTile(128, 64, 8, 8, 4),
+  gemmTile(64, 64, 16, 4, 4),
+];
+
+/** The register-GEMM tiles (software adapters with subgroups): 32 × 32 and 16 × 64. */
+export const CONV_SUBGROUP_TILES: readonly GemmTile[] = [subgroupTile(32, 4), subgroupTile(16, 8)];
+
+/** A small tile of the core, for software adapters and small problems. */
+export const CONV_SMALL_TILE: GemmTile = gemmTile(32, 32, 4, 4, 4);
+
+/** Work per sample from which Winograd is the default on software adapters (see below). */
+const WINOGRAD_SOFTWARE_FLOPS = 30e6;
+
+/** Workgroups a GPU wants in flight before split-K stops paying. */
+const GPU_FILL = 256;
+
+/** The name of an algorithm, as the profiler, the bench and the autotuner's cache show it. */
+export function algorithmName(a: ConvAlgorithm): string {
+  if (a.kind === "direct") return "direct";
+  if (a.kind === "winograd" || a.kind === "pointwise") {
+    return `${a.kind}${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+  }
+  return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
+}
+
+/**
+ * The candidates of a pass, the deterministic default first: on software adapters Winograd
+ * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
+ * GEMM for a forward pass strided by at least half its kernel (with subgroups), else the
+ * direct kernel; on GPUs the GEMM
+ * core with a tile by the size of the product (split-K for the weight gradient, to fill the
+ * device), except the input gradient of a strided convolution: its GEMMs (one per stride
+ * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
+ * kernel until a GPU has measured them (conv1's 3 input channels fill 3 of a tile's 64–128
+ * columns). On lavapipe they ran even with the direct kernel (3×3 s2, 8–96 channels: 0.8–1.2×).
+ */
+export function convCandidates(
+  device: Device,
+  pass: ConvPass,
+  g: Resolved,
+): { name: string; value: ConvAlgorithm }[] {
+  const [M, N, K] = pass === "forward"
+    ? [g.batch * g.outH * g.outW, g.og, g.wk]
+    : pass === "gradInput"
+    ? [g.batch * g.height * g.width, g.cg, g.og * g.kernelH * g.kernelW]
+    : [g.og, g.wk, g.batch * g.outH * g.outW];
+  const fit = CONV_GPU_TILES.filter((t) => tileFits(t, device.limits));
+  const splitsFor = (t: GemmTile): number => {
+    if (pass !== "gradWeight") return 1;
+    const tiles = Math.ceil(M / t.tileM) * Math.ceil(N / t.tileN) * g.groups;
+    const deep = Math.floor(K / (32 * t.tileK));
+    return Math.max(1, Math.min(Math.ceil(GPU_FILL / tiles), deep, 64));
+  };
+  const gemm = (t: GemmTile): ConvAlgorithm => ({ kind: "gemm", tile: t, splits: splitsFor(t) });
+  const rule = pass === "gradWeight"
+    ? (M >= 128 ? fit[0] : fit.at(-1))
+    : N > 64
+    ? fit[0]
+    : M >= 16384
+    ? fit[1]
+    : fit.at(-1);
+  const direct: ConvAlgorithm = { kind: "direct" };
+  const strided = pass === "gradInput" && (g.strideH > 1 || g.strideW > 1);
+  let list: ConvAlgorithm[];
+  if (device.isSoftware || !rule) {
+    const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
+    // A strided forward pass whose stride is at least half its kernel runs on the register
+    // GEMM first. The direct kernel slides a patch of (tile − 1)·stride + taps input columns
+    // along x: about stride/kernel loads per multiply-add, where the GEMM's gather does not
+    // depend on the stride. GPU ms, medians (bench/RESULTS.md): 3×3 s2 48→64 28² 1.5–2.8
+    // against 4.0–5.3, 1×1 s2 0.4 against 0.8–1.2, 5×5 s3 4.0 against 5.6; below half the
+    // direct kernel keeps it (5×5 s2 even, 7×7 s2 5→29 1.2 against 1.6, conv1 11×11 s4 30
+    // against 62).
+    const stridedForward = pass === "forward" && (g.strideH > 1 || g.strideW > 1) &&
+      2 * g.strideH >= g.kernelH && 2 * g.strideW >= g.kernelW;
+    list = stridedForward && registerTiles.length > 0
+      ? [...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
+      : [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
+  } else {
+    const others = fit.filter((t) => t !== rule).map(gemm);
+    list = strided ? [direct, gemm(rule), ...others] : [gemm(rule), ...others, direct];
+  }
+  // Winograd and the 1×1 GEMM over NCHW run their products on matmul: on software adapters
+  // with subgroups (the register GEMM) they ran 1.6–3× faster than the direct kernel
+  // (bench/RESULTS.md), so they come first there. Winograd's four dispatches pay from about
+  // 30 MFLOP per sample (a 5×5 layer of 35 MFLOP per sample broke even, conv2–5's 75–450 ran
+  // 1.6–2× faster); judged per sample, so a new batch size never switches the algorithm.
+  const registerGemm = device.isSoftware && device.hasSubgroups;
+  const perSample = 2 * g.outChannels * g.outH * g.outW * g.wk;
+  const add = (a: ConvAlgorithm, first: boolean) => (first ? list.unshift(a) : list.push(a));
+  if (pass !== "gradWeight" && winogradApplies(g, pass)) {
+    add({ kind: "winograd" }, registerGemm && perSample >= WINOGRAD_SOFTWARE_FLOPS);
+  }
+  if (pointwiseApplies(g)) add({ kind: "pointwise" }, registerGemm);
+  // Split-K alternatives of the weight gradient: none, and the default's.
+  if (pass === "gradWeight") {
+    list = list.flatMap((a) =>
+      a.kind === "gemm" && (a.splits ?? 1) > 1 ? [a, { ...a, splits: 1 }] : [a]
+    );
+  }
+  return list.map((value) => ({ name: algorithmName(value), value }));
+}

@@ -1,0 +1,227 @@
+/**
+ * The input gradient of a convolution at stride 1 as one implicit GEMM per run of samples
+ * (M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW), and what it shares with the
+ * strided one (`_conv_gemm_strided.ts`, a GEMM per stride phase): the weights repacked as B,
+ * the gather of A = dY, the dispatch and the ReLU-masked store.
+ *
+ * @module
+ */
+
+import type { Binding, Device } from "./device.ts";
+import { gemmWgsl, tileName } from "./_gemm.ts";
+import { Uniforms } from "./_uniforms.ts";
+import type { Resolved } from "./_conv_geometry.ts";
+import { flatMain, reluMasked, type RunPart } from "./_program.ts";
+import type { ConvGemm } from "./_conv_algorithms.ts";
+import {
+  convGemmSetup,
+  gatheredA,
+  type geometryUniforms,
+  inputTable,
+  type sizeUniforms,
+} from "./_conv_operands.ts";
+
+/** A run of samples of the input gradient: where it reads dY and writes dX. */
+export interface InputGradRun {
+  count: number;
+  dy: RunPart;
+  dx: RunPart;
+}
+
+/** The input gradient's buffers: dY, the weights, dX and the ReLU mask laid out as dX. */
+export interface InputGradBindings {
+  dy: Binding;
+  w: Binding;
+  dx: Binding;
+  mask?: Binding;
+}
+
+/**
+ * One run of samples of the input gradient at stride 1: gradX = conv2d's transpose applied to
+ * gradOut, every tap landing on an output (strided: `_conv_gemm_strided.ts`), times the ReLU
+ * mask of `bind.mask` (bound like `dx`) in the epilogue when one is given.
+ */
+export function inputGradGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: InputGradRun,
+  bind: InputGradBindings,
+  name: string,
+): void {
+  if (g.strideH !== 1 || g.strideW !== 1) {
+    throw new RangeError(`${name}: inputGradGemm is for stride 1`);
+  }
+  const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
+  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
+    dyShift: run.dy.shift,
+    dxShift: run.dx.shift,
+  });
+  // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus (ky, kx).
+  const pixels = { plane: G.hw, cols: G.width, originY: G.padH, originX: G.padW };
+  const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "-")}
+fn put(g: u32, m: u32, n: u32, v: f32) {
+  let b = m / ${G.hw};
+  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
+  ${storeDx(!!bind.mask)}
+}`;
+  withPackedWeights(device, g, bind.w, name, (packed) =>
+    inputGradDispatch(device, g, v, {
+      name,
+      uf,
+      sizes,
+      helpers,
+      // Row k of the group's packed kernel is tap k.
+      row: (k) => `p * ${sizes.k} + ${k}`,
+      tab: { buffer: inputTable(device, g), size: 16 * K },
+      packed,
+      workgroups: grid.workgroups,
+      flops: 2 * M * N * K * g.groups,
+      variant: "",
+    }, bind));
+}
+
+/**
+ * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
+ * pixel m's sample and group base in dy and its dy coordinates (a grid of `plane` pixels per
+ * sample in rows of `cols`, offset by the origin; wrapping u32 where negative), and
+ * `gatherDy` steps them by its table's tap row and column (`tapStep`), zero outside dy.
+ */
+export function dyGatherWgsl(
+  G: ReturnType<typeof geometryUniforms>,
+  dyShift: string,
+  pixels: { plane: string; cols: string; originY: string; originX: string },
+  tapStep: "+" | "-",
+): string {
+  const { plane, cols, originY, originX } = pixels;
+  return `
+fn corner(m: u32, g: u32) -> vec4u {
+  let b = m / ${plane};
+  let r = m % ${plane};
+  let base = ${dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  return vec4u(base, 0u, r / ${cols} + ${originY}, r % ${cols} + ${originX});
+}
+fn gatherDy(pr: vec4u, k: u32) -> f32 {
+  let t = tab[k];
+  let oy = pr.z ${tapStep} t.y;
+  let ox = pr.w ${tapStep} t.z;
+  let ok = oy < ${G.outH} && ox < ${G.outW};
+  return select(0.0, dy[select(0u, pr.x + t.x + oy * ${G.outW} + ox, ok)], ok);
+}`;
+}
+
+/** The statement of an input-gradient GEMM's `put` storing `v` at `at`, ReLU-masked by `mask`. */
+export function storeDx(masked: boolean): string {
+  return `dx[at] = ${masked ? reluMasked("v", "mask[at]") : "v"};`;
+}
+
+/**
+ * The dispatch of an input-gradient GEMM: A is dY through the caller's `corner` and
+ * `gatherDy` (helpers), B the packed kernel's row `row(k)` (contiguous along input channels),
+ * and the caller's `put` stores by {@link storeDx}.
+ */
+export function inputGradDispatch(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  d: {
+    name: string;
+    uf: Uniforms;
+    sizes: ReturnType<typeof sizeUniforms>;
+    helpers: string;
+    row: (k: string) => string;
+    tab: Binding;
+    packed: Binding;
+    workgroups: number;
+    flops: number;
+    variant: string;
+  },
+  bind: { dy: Binding; dx: Binding; mask?: Binding },
+): void {
+  const cg = d.uf.u32("cg", g.cg);
+  const wVec = g.cg % 4 === 0;
+  const wgsl = gemmWgsl({
+    tile: v.tile,
+    a: gatheredA("gatherDy"),
+    // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
+    b: {
+      vec4: wVec,
+      kContig: false,
+      load: (n, k) =>
+        wVec ? `wt[((${d.row(k)}) * ${cg} + ${n}) / 4u]` : `wt[(${d.row(k)}) * ${cg} + ${n}]`,
+    },
+    sizes: d.sizes,
+    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    declarations: () =>
+      [
+        "@group(0) @binding(0) var<storage, read> dy: array<f32>;",
+        `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
+        "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
+        "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
+        ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
+        d.uf.declare(bind.mask ? 5 : 4),
+        d.helpers,
+      ].join("\n"),
+  });
+  device.dispatch({
+    name: d.name,
+    wgsl,
+    uniforms: d.uf.data(),
+    workgroups: d.workgroups,
+    variant: `gemm ${tileName(v.tile)}${d.variant}${bind.mask ? " relu-mask" : ""}`,
+    cost: { flops: d.flops },
+  }, [bind.dy, d.packed, d.tab, bind.dx, ...(bind.mask ? [bind.mask] : [])]);
+}
+
+/**
+ * Runs `use` with the weights repacked for the input gradient ({@link packForInputGrad}) in
+ * scratch, released afterwards.
+ */
+export function withPackedWeights(
+  device: Device,
+  g: Resolved,
+  w: Binding,
+  name: string,
+  use: (packed: Binding) => void,
+): void {
+  const bytes = g.outChannels * g.wk * 4;
+  const packed = { buffer: device.alloc(bytes, "conv2d packed weights"), size: bytes };
+  packForInputGrad(device, g, w, packed, name);
+  use(packed);
+  device.release(packed.buffer);
+}
+
+/**
+ * Weights `[O, C/g, KH, KW]` repacked as the input gradient's B operand: per group, rows
+ * k = (o, ky, kx) of C/g contiguous input channels, `wt[(g·K + k)·(C/g) + c]`.
+ */
+export function packForInputGrad(
+  device: Device,
+  g: Resolved,
+  w: Binding,
+  wt: Binding,
+  name: string,
+): void {
+  const uf = new Uniforms();
+  const u = uf.all({ n: g.outChannels * g.wk, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  // Element i of wt is (row k, channel c); row k = (group·og + o)·taps + t.
+  const body = `
+  let c = i % ${u.cg};
+  let row = i / ${u.cg};
+  let t = row % ${u.taps};
+  let o = row / ${u.taps};
+  wt[i] = w[o * ${u.wk} + c * ${u.taps} + t];`;
+  device.dispatch({
+    name: `${name} pack`,
+    wgsl: `
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+${uf.declare(2)}
+${flatMain(64, u.n, body)}
+`,
+    uniforms: uf.data(),
+    workgroups: Math.ceil((g.outChannels * g.wk) / 64),
+    variant: "pack",
+    cost: { bytes: 8 * g.outChannels * g.wk },
+  }, [w, wt]);
+}

@@ -1,0 +1,151 @@
+/**
+ * What every convolution GEMM shares (`_conv_gemm.ts`, `_conv_gemm_input.ts`,
+ * `_conv_gemm_strided.ts`): the offset tables through which operands are gathered without an
+ * im2col buffer, built once per device and geometry; the uniforms in the order every pass
+ * registers them; and the A operand gathered per output or input pixel.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+import { gemmGrid, type GemmOperand } from "./_gemm.ts";
+import { Uniforms } from "./_uniforms.ts";
+import type { Resolved } from "./_conv_geometry.ts";
+import type { ConvGemm } from "./_conv_algorithms.ts";
+
+const tables = new WeakMap<Device, Map<string, GpuBuffer>>();
+
+/** A per-geometry table of vec4u, built once per device and kept (it is a few KiB). */
+export function table(device: Device, key: string, build: () => Uint32Array): GpuBuffer {
+  let map = tables.get(device);
+  if (!map) tables.set(device, map = new Map());
+  let buffer = map.get(key);
+  if (!buffer) {
+    const data = build();
+    buffer = device.alloc(data.byteLength, "conv offset table");
+    device.write(buffer, data);
+    map.set(key, buffer);
+  }
+  return buffer;
+}
+
+/** Forward taps k = (c, ky, kx): vec4u(c·H·W + ky·W + kx, ky, kx, 0). */
+export function forwardTable(device: Device, g: Resolved): GpuBuffer {
+  const key = `f ${g.cg} ${g.kernelH} ${g.kernelW} ${g.height} ${g.width}`;
+  return table(device, key, () => {
+    const t = new Uint32Array(4 * g.wk);
+    for (let k = 0; k < g.wk; k++) {
+      const c = Math.floor(k / (g.kernelH * g.kernelW)), r = k % (g.kernelH * g.kernelW);
+      const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
+      t.set([c * g.height * g.width + ky * g.width + kx, ky, kx, 0], 4 * k);
+    }
+    return t;
+  });
+}
+
+/** Input-gradient taps k = (o, ky, kx): vec4u(o·OH·OW, ky, kx, o·wk + ky·KW + kx). */
+export function inputTable(device: Device, g: Resolved): GpuBuffer {
+  const key = `i ${g.og} ${g.wk} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW}`;
+  return table(device, key, () => {
+    const taps = g.kernelH * g.kernelW, t = new Uint32Array(4 * g.og * taps);
+    for (let k = 0; k < g.og * taps; k++) {
+      const o = Math.floor(k / taps), r = k % taps;
+      const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
+      t.set([o * g.outH * g.outW, ky, kx, o * g.wk + ky * g.kernelW + kx], 4 * k);
+    }
+    return t;
+  });
+}
+
+/**
+ * Output pixels k = (b, oy, ox) of a run of `count` samples: vec4u(b·outSample + oy·OW + ox,
+ * b·inSample, oy·SH − PH, ox·SW − PW) (wrapping u32 where negative). The weight gradient's K
+ * loop walks pixels; the table spares it three divisions per load.
+ */
+export function pixelTable(device: Device, g: Resolved, count: number): GpuBuffer {
+  const key = `p ${count} ${g.inChannels} ${g.height} ${g.width} ${g.outChannels} ${g.outH} ` +
+    `${g.outW} ${g.strideH} ${g.strideW} ${g.padH} ${g.padW}`;
+  return table(device, key, () => {
+    const ohw = g.outH * g.outW, t = new Uint32Array(4 * count * ohw);
+    const inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * ohw;
+    for (let b = 0, k = 0; b < count; b++) {
+      for (let oy = 0; oy < g.outH; oy++) {
+        for (let ox = 0; ox < g.outW; ox++, k++) {
+          const iy = (oy * g.strideH - g.padH) >>> 0, ix = (ox * g.strideW - g.padW) >>> 0;
+          t.set([b * outSample + oy * g.outW + ox, b * inSample, iy, ix], 4 * k);
+        }
+      }
+    }
+    return t;
+  });
+}
+/** The sizes every conv GEMM shares as uniforms. */
+export function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
+  return uf.all({
+    batchRun: count,
+    height: g.height,
+    width: g.width,
+    hw: g.height * g.width,
+    outH: g.outH,
+    outW: g.outW,
+    ohw: g.outH * g.outW,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padH: g.padH,
+    padW: g.padW,
+    cg: g.cg,
+    og: g.og,
+    wk: g.wk,
+    taps: g.kernelH * g.kernelW,
+    inSample: g.inChannels * g.height * g.width,
+    outSample: g.outChannels * g.outH * g.outW,
+  });
+}
+
+/** The GEMM core's sizes as uniforms. */
+export function sizeUniforms(
+  uf: Uniforms,
+  grid: ReturnType<typeof gemmGrid>,
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+) {
+  return {
+    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
+    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
+  };
+}
+
+/**
+ * A conv GEMM's grid and uniforms, in the order every pass registers them: the shared
+ * geometry (`G`), the pass's own values (`S`: run shifts, phase sizes), then the core's sizes.
+ * Only the weight gradient splits K (its `v.splits`); the other passes keep one range.
+ */
+export function convGemmSetup<K extends string>(
+  g: Resolved,
+  v: ConvGemm,
+  count: number,
+  [m, n, k]: [number, number, number],
+  own: Record<K, number>,
+  splits = 1,
+) {
+  const grid = gemmGrid(v.tile, m, n, k, g.groups, splits);
+  const uf = new Uniforms();
+  const G = geometryUniforms(uf, g, count);
+  const S = uf.all(own);
+  const sizes = sizeUniforms(uf, grid, m, n, k, g.groups);
+  return { grid, uf, G, S, sizes };
+}
+/**
+ * The A operand of the forward pass and the input gradient: per load unit the caller's
+ * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather`.
+ */
+export function gatheredA(gather: string): GemmOperand {
+  return {
+    vec4: false,
+    kContig: false,
+    prep: (m) => `corner(${m}, p)`,
+    load: (_m, k, pr) => `${gather}(${pr}, ${k})`,
+  };
+}
