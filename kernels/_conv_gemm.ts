@@ -31,7 +31,8 @@ import type { ConvGemm } from "./_conv_algorithms.ts";
 import { convGemmSetup, forwardTable, gatheredA, pixelTable } from "./_conv_operands.ts";
 
 export * from "./_conv_algorithms.ts";
-export { geometryUniforms, sizeUniforms, table } from "./_conv_operands.ts";
+export { geometryUniforms, table } from "./_conv_operands.ts";
+export { gemmSizeUniforms as sizeUniforms } from "./_gemm.ts";
 export { inputGradDispatch, inputGradGemm, packForInputGrad, storeDx } from "./_conv_gemm_input.ts";
 
 /** Checks a GEMM variant against the device. */

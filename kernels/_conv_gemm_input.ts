@@ -8,18 +8,12 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { gemmWgsl, tileName } from "./_gemm.ts";
+import { type gemmSizeUniforms, gemmWgsl, tileName } from "./_gemm.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import {
-  convGemmSetup,
-  gatheredA,
-  type geometryUniforms,
-  inputTable,
-  type sizeUniforms,
-} from "./_conv_operands.ts";
+import { convGemmSetup, gatheredA, type geometryUniforms, inputTable } from "./_conv_operands.ts";
 
 /** A run of samples of the input gradient: where it reads dY and writes dX. */
 export interface InputGradRun {
@@ -127,7 +121,7 @@ export function inputGradDispatch(
   d: {
     name: string;
     uf: Uniforms;
-    sizes: ReturnType<typeof sizeUniforms>;
+    sizes: ReturnType<typeof gemmSizeUniforms>;
     helpers: string;
     row: (k: string) => string;
     tab: Binding;

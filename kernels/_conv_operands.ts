@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { gemmGrid, type GemmOperand } from "./_gemm.ts";
+import { gemmGrid, type GemmOperand, gemmSizeUniforms } from "./_gemm.ts";
 import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
@@ -102,21 +102,6 @@ export function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
   });
 }
 
-/** The GEMM core's sizes as uniforms. */
-export function sizeUniforms(
-  uf: Uniforms,
-  grid: ReturnType<typeof gemmGrid>,
-  m: number,
-  n: number,
-  k: number,
-  batch: number,
-) {
-  return {
-    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
-    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
-  };
-}
-
 /**
  * A conv GEMM's grid and uniforms, in the order every pass registers them: the shared
  * geometry (`G`), the pass's own values (`S`: run shifts, phase sizes), then the core's sizes.
@@ -134,7 +119,7 @@ export function convGemmSetup<K extends string>(
   const uf = new Uniforms();
   const G = geometryUniforms(uf, g, count);
   const S = uf.all(own);
-  const sizes = sizeUniforms(uf, grid, m, n, k, g.groups);
+  const sizes = gemmSizeUniforms(uf, grid, m, n, k, g.groups);
   return { grid, uf, G, S, sizes };
 }
 /**

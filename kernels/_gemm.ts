@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Uniforms } from "./_uniforms.ts";
+
 /** The work of one workgroup and of each invocation in it. */
 export interface GemmTile {
   /** Output rows per workgroup; a multiple of `rowsPerThread`. */
@@ -173,6 +175,21 @@ export function gemmGrid(
   const kPerSplit = Math.ceil(Math.ceil(k / splits) / tile.tileK) * tile.tileK;
   const used = Math.ceil(k / kPerSplit);
   return { tilesM, tilesN, kPerSplit, splits: used, workgroups: tilesM * tilesN * batch * used };
+}
+
+/** The sizes of a {@link GemmSpec} registered as uniforms, for a product on `grid`. */
+export function gemmSizeUniforms(
+  uf: Uniforms,
+  grid: ReturnType<typeof gemmGrid>,
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+) {
+  return {
+    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
+    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
+  };
 }
 
 /**

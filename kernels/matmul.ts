@@ -9,83 +9,38 @@
  * and layout. The planner splits a problem whose buffers exceed one storage binding into windows
  * that each fit.
  *
+ * This file holds the arguments, their checks and the windows; the tile choice lives in
+ * `_matmul_tiles.ts` (re-exported here) and the WGSL in `_matmul_wgsl.ts`.
+ *
  * @module
  */
-
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import {
-  gemmGrid,
-  type GemmTile,
-  gemmTile,
-  gemmWgsl,
-  subgroupTile,
-  tileFits,
-  tileName,
-} from "./_gemm.ts";
+import { gemmGrid, tileName } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
-import { Uniforms } from "./_uniforms.ts";
-import { reluMasked } from "./_program.ts";
-import { type Candidate, choose, withScratch } from "./autotune.ts";
+import { choose, withScratch } from "./autotune.ts";
+import { checkTile, defaultSplits, matmulCandidates, type MatmulTile } from "./_matmul_tiles.ts";
+import {
+  DIMS,
+  type Extents,
+  type Layout,
+  type MatmulSpec,
+  matmulWgsl,
+  partialStride,
+} from "./_matmul_wgsl.ts";
 
-/** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
-export type MatmulTile = GemmTile;
-
-/**
- * Tile for software adapters (lavapipe). Its shared-memory and storage loads run one lane at a
- * time, about 30 cycles per lane and component, so speed follows the FMAs per loaded value,
- * rm·rn/(rm+rn): a 16×16 register block (8 per load) ran 3.5× faster than 4×4 (2 per load).
- */
-export const SOFTWARE_TILE: MatmulTile = gemmTile(128, 128, 4, 16, 16);
-
-/**
- * Tile for GPUs: 256 invocations of 4×4. On an H100 (Vulkan) it ran 16 TFLOP/s at 4096³, 7 %
- * behind 128×128 tiles of 8×8, but 1.6× faster on AlexNet's fc shapes (M = 128), whose grids
- * of larger tiles leave multiprocessors idle.
- */
-export const HARDWARE_TILE: MatmulTile = gemmTile(64, 64, 16, 4, 4);
-
-/**
- * Tile for small products on software adapters, where compiling the pipeline (0.5 s against
- * 3–4 s for {@link SOFTWARE_TILE}: LLVM spills the 256 accumulators) outweighs running it.
- */
-export const SMALL_TILE: MatmulTile = gemmTile(32, 32, 4, 4, 4);
-
-/**
- * Tile for mid-sized products on software adapters: 64×64 of 8×8 with K slices of 8 ran as fast
- * as {@link SOFTWARE_TILE} on 257×1023×511 (1.2–1.3 GFLOP/s on a loaded lavapipe) and compiles
- * in a quarter of its time.
- */
-export const MID_TILE: MatmulTile = gemmTile(64, 64, 8, 8, 8);
-
-/**
- * Tile for products of at most 8 rows (a linear layer on a small batch) on software adapters:
- * one block of 8 rows, 8 invocations of 8×8 (a workgroup barrier costs a switch per invocation
- * there, so few invocations with K slices of 8).
- */
-export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 8, 8, 8);
-
-/**
- * Tile for products of at most 8 rows on GPUs: a row per invocation with deep K slices (and
- * split-K to fill the device), so the invocations of rows past M skip their arithmetic.
- */
-export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
-
-/**
- * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
- * 16 rows × 64 columns, 32 × 32 and 8 × 64 per subgroup of 8.
- */
-export const SUBGROUP_TILES: readonly MatmulTile[] = [
-  subgroupTile(16, 8),
-  subgroupTile(32, 4),
-  subgroupTile(8, 8),
-];
-
-/** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
-export const GPU_TILES: readonly MatmulTile[] = [
-  gemmTile(128, 128, 8, 8, 8),
-  gemmTile(128, 64, 8, 8, 4),
+export {
+  GPU_SKINNY_TILE,
+  GPU_TILES,
   HARDWARE_TILE,
-];
+  matmulCandidates,
+  type MatmulTile,
+  matmulTile,
+  MID_TILE,
+  SKINNY_TILE,
+  SMALL_TILE,
+  SOFTWARE_TILE,
+  SUBGROUP_TILES,
+} from "./_matmul_tiles.ts";
 
 /** Arguments of {@link matmul}. All buffers hold f32, row-major and contiguous. */
 export interface MatmulArgs {
@@ -147,45 +102,6 @@ export interface MatmulArgs {
    */
   splits?: number;
 }
-
-const DIMS = ["batch", "m", "n", "k"] as const;
-/** A size, position or stride over the four dimensions of a product. */
-type Extents = Record<(typeof DIMS)[number], number>;
-
-/** Where one operand lives inside its binding, in elements. */
-interface Layout {
-  /** Element offset of the window's first element from the binding's (aligned) start. */
-  offset: number;
-  /** The element index is `offset + Σ coef[d]·index[d]`. */
-  coef: Extents;
-  /** Bound as `array<vec4f>`. */
-  vec4: boolean;
-}
-
-/** Everything one dispatch's shader and uniforms are generated from. */
-interface Spec {
-  tile: MatmulTile;
-  size: Extents;
-  transA: boolean;
-  transB: boolean;
-  a: Layout;
-  b: Layout;
-  out: Layout;
-  /** Offset of the bias in its binding, or null without one. */
-  bias: number | null;
-  /** The bias is indexed by row, not column. */
-  biasPerRow: boolean;
-  /** Offset of the row sums in their binding, or null when this window computes none. */
-  rowSums: number | null;
-  relu: boolean;
-  /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
-  mask: boolean;
-  accumulate: boolean;
-  splits: number;
-}
-
-/** Workgroups a GPU wants in flight before split-K stops paying (about 2 per multiprocessor). */
-const GPU_FILL = 256;
 
 /**
  * Records `out = a·b` (plus the optional bias, ReLU and accumulation) on `device`. Buffers
@@ -335,7 +251,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
           // N window.
           const withBias = last && biasAt >= 0, withMask = last && maskAt >= 0;
           const withRowSums = start.n === 0 && rowSumsAt >= 0;
-          const spec: Spec = {
+          const spec: MatmulSpec = {
             tile,
             size,
             transA,
@@ -376,7 +292,7 @@ interface WindowBindings {
 }
 
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
-function record(device: Device, what: string, spec: Spec, bind: WindowBindings): void {
+function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBindings): void {
   const { size } = spec;
   const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
@@ -435,23 +351,6 @@ function record(device: Device, what: string, spec: Spec, bind: WindowBindings):
   device.release(scratch);
 }
 
-/** Values per split in split-K scratch: the product, then the row sums from a multiple of 4. */
-function partialStride(spec: Spec): number {
-  const { batch, m, n } = spec.size;
-  return batch * m * n + (spec.rowSums !== null ? Math.ceil(m / 4) * 4 : 0);
-}
-
-/**
- * Split-K on GPUs when the grid of tiles is too small to fill the device and K is deep: each
- * split keeps at least 32 slices of K.
- */
-function defaultSplits(device: Device, tile: MatmulTile, s: Extents): number {
-  if (device.isSoftware) return 1;
-  const tiles = s.batch * Math.ceil(s.m / tile.tileM) * Math.ceil(s.n / tile.tileN);
-  const deep = Math.floor(s.k / (32 * tile.tileK));
-  return Math.max(1, Math.min(Math.ceil(GPU_FILL / tiles), deep, 64));
-}
-
 /** Elements from an operand's first to its last element in a window of `size`. */
 function span(coef: Extents, size: Extents): number {
   return 1 + DIMS.reduce((acc, d) => acc + coef[d] * (size[d] - 1), 0);
@@ -490,166 +389,4 @@ function gcd(a: number, b: number): number {
 
 function lcm(a: number, b: number): number {
   return (a / gcd(a, b)) * b;
-}
-
-/**
- * The tile {@link matmul} uses by default for an M×N×K product on `device`.
- *
- * @example
- * ```ts
- * import { Device } from "./device.ts";
- * import { matmulTile } from "./matmul.ts";
- * const device = await Device.acquire();
- * console.log(matmulTile(device, 128, 4096, 9216)); // a register (subgroup) tile on lavapipe
- * ```
- */
-export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
-  // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
-  // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
-  // half empty.
-  if (device.isSoftware && device.hasSubgroups) {
-    return SUBGROUP_TILES[m <= 8 ? 2 : m < 64 ? 0 : 1];
-  }
-  // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
-  if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
-  if (!device.isSoftware) return HARDWARE_TILE;
-  // Larger tiles run faster and compile slower (0.4 s, 2 s, 4–8 s on lavapipe): each pays once
-  // the product is large enough. Judged by the two largest sizes: a layer's product keeps them
-  // when only the batch (the smallest) changes, so the last, smaller batch of an epoch compiles
-  // nothing new.
-  // Fewer than 64 rows or columns would leave half of a larger tile idle.
-  const [a, b] = [m, n, k].sort((x, y) => y - x);
-  if (Math.min(m, n) < 64 || a * b < 2 ** 17) return SMALL_TILE;
-  return a * b < 2 ** 22 ? MID_TILE : SOFTWARE_TILE;
-}
-
-/**
- * The candidates of a product, the default first: the default tile with the default split-K,
- * then the other tiles of the adapter's kind, and no split-K where the default splits.
- */
-export function matmulCandidates(
-  device: Device,
-  m: number,
-  n: number,
-  k: number,
-  batch = 1,
-  splits?: number,
-): Candidate<{ tile: MatmulTile; splits?: number }>[] {
-  const first = matmulTile(device, m, n, k);
-  const tiles = device.isSoftware
-    ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
-    : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
-  const usable = (t: MatmulTile) => tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
-  const list = [first, ...tiles.filter((t) => t !== first && usable(t))];
-  const out = list.map((tile) => ({ tile, splits }));
-  const full = { batch, m, n, k };
-  if (splits === undefined && defaultSplits(device, first, full) > 1) {
-    out.splice(1, 0, { tile: first, splits: 1 });
-  }
-  return out.map((value) => {
-    const split = value.splits ?? defaultSplits(device, value.tile, full);
-    return { name: `${tileName(value.tile)}${split > 1 ? ` split ${split}` : ""}`, value };
-  });
-}
-
-function checkTile(device: Device, t: MatmulTile, what: string): void {
-  if (!tileFits(t, device.limits) || (t.lanes && !device.hasSubgroups)) {
-    throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
-  }
-}
-
-/**
- * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
- * operands are read as vec4, the bias/ReLU/mask/accumulate flags and the row sums; sizes,
- * offsets and strides are uniforms.
- */
-function matmulWgsl(
-  s: Spec,
-  grid: ReturnType<typeof gemmGrid>,
-): { wgsl: string; uniforms: Uint32Array } {
-  const uf = new Uniforms();
-  const { batch, m, n, k } = s.size;
-  const sizes = {
-    ...uf.all({ m, n, k, batch, tilesM: grid.tilesM, tilesN: grid.tilesN }),
-    ...uf.all({ splits: grid.splits, kPerSplit: grid.kPerSplit, workgroups: grid.workgroups }),
-  };
-  // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
-  const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
-    const parts = [uf.u32(`${name}.offset`, o.offset)];
-    for (const [d, e] of terms) parts.push(`${uf.u32(`${name}.${d}`, o.coef[d])} * (${e})`);
-    return parts.join(" + ");
-  };
-  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
-    const idx = at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
-    return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
-  };
-  const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
-  const outAt = (mm: string, nn: string): string =>
-    at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) + split;
-  // Row sums: their own binding, or (split) after the product in the split's block of scratch.
-  const rowSumAt = s.splits > 1
-    ? (mm: string) => `${uf.u32("rowSums.partial", batch * m * n)} + ${mm}${split}`
-    : (mm: string) => `${uf.u32("rowSums.offset", s.rowSums ?? 0)} + ${mm}`;
-  const rowSum = (mm: string, v: string): string => {
-    const i = rowSumAt(mm);
-    if (s.splits > 1) {
-      return s.out.vec4 ? `out[(${i}) / 4u][(${i}) % 4u] = ${v};` : `out[${i}] = ${v};`;
-    }
-    return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
-  };
-  const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
-  const biasOf = (mm: string, nn: string): string => biasAt(s.biasPerRow ? mm : nn);
-  const finish = (v: string, i: string, bias: string, type: string): string[] => {
-    const out = [`var r = ${v};`];
-    if (s.accumulate) out.push(`r = r + out[${i}];`);
-    if (s.bias !== null) out.push(`r = r + ${bias};`);
-    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
-    if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
-    return out;
-  };
-  const store = (mm: string, nn: string, v: string): string => {
-    const i = outAt(mm, nn);
-    return [...finish(v, i, biasOf(mm, nn), "f32"), `out[${i}] = r;`].join(" ");
-  };
-  const store4 = (mm: string, nn: string, v: string): string => {
-    const i = `(${outAt(mm, nn)}) / 4u`;
-    const bias = s.biasPerRow
-      ? `vec4f(${biasAt(mm)})`
-      : `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
-    return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
-  };
-  const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
-  const wgsl = gemmWgsl({
-    tile: s.tile,
-    a: {
-      vec4: s.a.vec4,
-      kContig: !s.transA,
-      load: (x, kk) => read("a", s.a, "m", x, kk),
-    },
-    b: {
-      vec4: s.b.vec4,
-      kContig: s.transB,
-      load: (x, kk) => read("b", s.b, "n", x, kk),
-    },
-    sizes,
-    store,
-    store4: s.out.vec4 ? store4 : undefined,
-    rowSum: s.rowSums !== null ? rowSum : undefined,
-    declarations: () => {
-      // Bound in this order after a, b and out (see record).
-      const extra = [
-        ...(s.bias !== null ? ["read> bias: array<f32>"] : []),
-        ...(s.mask ? [`read> mask: ${arrayOf(s.out.vec4)}`] : []),
-        ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
-      ];
-      return [
-        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
-        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
-        `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
-        ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
-        uf.declare(3 + extra.length),
-      ].join("\n");
-    },
-  });
-  return { wgsl, uniforms: uf.data() };
 }

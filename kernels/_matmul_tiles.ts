@@ -1,0 +1,152 @@
+/**
+ * Which tile and split-K a matrix multiply runs with: the tiles of the shared GEMM core
+ * (`_gemm.ts`) and the register GEMM, the default for a product on an adapter, and the
+ * candidates the autotuner times. Public through `matmul.ts`.
+ *
+ * @module
+ */
+
+import type { Device } from "./device.ts";
+import { type GemmTile, gemmTile, subgroupTile, tileFits, tileName } from "./_gemm.ts";
+import type { Candidate } from "./autotune.ts";
+import type { Extents } from "./_matmul_wgsl.ts";
+
+/** The work of one workgroup and of each invocation in it (see `_gemm.ts`). */
+export type MatmulTile = GemmTile;
+
+/**
+ * Tile for software adapters (lavapipe). Its shared-memory and storage loads run one lane at a
+ * time, about 30 cycles per lane and component, so speed follows the FMAs per loaded value,
+ * rm·rn/(rm+rn): a 16×16 register block (8 per load) ran 3.5× faster than 4×4 (2 per load).
+ */
+export const SOFTWARE_TILE: MatmulTile = gemmTile(128, 128, 4, 16, 16);
+
+/**
+ * Tile for GPUs: 256 invocations of 4×4. On an H100 (Vulkan) it ran 16 TFLOP/s at 4096³, 7 %
+ * behind 128×128 tiles of 8×8, but 1.6× faster on AlexNet's fc shapes (M = 128), whose grids
+ * of larger tiles leave multiprocessors idle.
+ */
+export const HARDWARE_TILE: MatmulTile = gemmTile(64, 64, 16, 4, 4);
+
+/**
+ * Tile for small products on software adapters, where compiling the pipeline (0.5 s against
+ * 3–4 s for {@link SOFTWARE_TILE}: LLVM spills the 256 accumulators) outweighs running it.
+ */
+export const SMALL_TILE: MatmulTile = gemmTile(32, 32, 4, 4, 4);
+
+/**
+ * Tile for mid-sized products on software adapters: 64×64 of 8×8 with K slices of 8 ran as fast
+ * as {@link SOFTWARE_TILE} on 257×1023×511 (1.2–1.3 GFLOP/s on a loaded lavapipe) and compiles
+ * in a quarter of its time.
+ */
+export const MID_TILE: MatmulTile = gemmTile(64, 64, 8, 8, 8);
+
+/**
+ * Tile for products of at most 8 rows (a linear layer on a small batch) on software adapters:
+ * one block of 8 rows, 8 invocations of 8×8 (a workgroup barrier costs a switch per invocation
+ * there, so few invocations with K slices of 8).
+ */
+export const SKINNY_TILE: MatmulTile = gemmTile(8, 64, 8, 8, 8);
+
+/**
+ * Tile for products of at most 8 rows on GPUs: a row per invocation with deep K slices (and
+ * split-K to fill the device), so the invocations of rows past M skip their arithmetic.
+ */
+export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
+
+/**
+ * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
+ * 16 rows × 64 columns, 32 × 32 and 8 × 64 per subgroup of 8.
+ */
+export const SUBGROUP_TILES: readonly MatmulTile[] = [
+  subgroupTile(16, 8),
+  subgroupTile(32, 4),
+  subgroupTile(8, 8),
+];
+
+/** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
+export const GPU_TILES: readonly MatmulTile[] = [
+  gemmTile(128, 128, 8, 8, 8),
+  gemmTile(128, 64, 8, 8, 4),
+  HARDWARE_TILE,
+];
+
+/** Workgroups a GPU wants in flight before split-K stops paying (about 2 per multiprocessor). */
+const GPU_FILL = 256;
+
+/**
+ * Split-K on GPUs when the grid of tiles is too small to fill the device and K is deep: each
+ * split keeps at least 32 slices of K.
+ */
+export function defaultSplits(device: Device, tile: MatmulTile, s: Extents): number {
+  if (device.isSoftware) return 1;
+  const tiles = s.batch * Math.ceil(s.m / tile.tileM) * Math.ceil(s.n / tile.tileN);
+  const deep = Math.floor(s.k / (32 * tile.tileK));
+  return Math.max(1, Math.min(Math.ceil(GPU_FILL / tiles), deep, 64));
+}
+
+/**
+ * The tile {@link matmul} uses by default for an M×N×K product on `device`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { matmulTile } from "./matmul.ts";
+ * const device = await Device.acquire();
+ * console.log(matmulTile(device, 128, 4096, 9216)); // a register (subgroup) tile on lavapipe
+ * ```
+ */
+export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
+  // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
+  // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
+  // half empty.
+  if (device.isSoftware && device.hasSubgroups) {
+    return SUBGROUP_TILES[m <= 8 ? 2 : m < 64 ? 0 : 1];
+  }
+  // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
+  if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
+  if (!device.isSoftware) return HARDWARE_TILE;
+  // Larger tiles run faster and compile slower (0.4 s, 2 s, 4–8 s on lavapipe): each pays once
+  // the product is large enough. Judged by the two largest sizes: a layer's product keeps them
+  // when only the batch (the smallest) changes, so the last, smaller batch of an epoch compiles
+  // nothing new.
+  // Fewer than 64 rows or columns would leave half of a larger tile idle.
+  const [a, b] = [m, n, k].sort((x, y) => y - x);
+  if (Math.min(m, n) < 64 || a * b < 2 ** 17) return SMALL_TILE;
+  return a * b < 2 ** 22 ? MID_TILE : SOFTWARE_TILE;
+}
+
+/**
+ * The candidates of a product, the default first: the default tile with the default split-K,
+ * then the other tiles of the adapter's kind, and no split-K where the default splits.
+ */
+export function matmulCandidates(
+  device: Device,
+  m: number,
+  n: number,
+  k: number,
+  batch = 1,
+  splits?: number,
+): Candidate<{ tile: MatmulTile; splits?: number }>[] {
+  const first = matmulTile(device, m, n, k);
+  const tiles = device.isSoftware
+    ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
+    : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
+  const usable = (t: MatmulTile) => tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
+  const list = [first, ...tiles.filter((t) => t !== first && usable(t))];
+  const out = list.map((tile) => ({ tile, splits }));
+  const full = { batch, m, n, k };
+  if (splits === undefined && defaultSplits(device, first, full) > 1) {
+    out.splice(1, 0, { tile: first, splits: 1 });
+  }
+  return out.map((value) => {
+    const split = value.splits ?? defaultSplits(device, value.tile, full);
+    return { name: `${tileName(value.tile)}${split > 1 ? ` split ${split}` : ""}`, value };
+  });
+}
+
+export function checkTile(device: Device, t: MatmulTile, what: string): void {
+  if (!tileFits(t, device.limits) || (t.lanes && !device.hasSubgroups)) {
+    throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The WGSL and uniforms of one window of a matrix multiply on the shared GEMM core: operands
+ * addressed as `offset + Σ coef·index` (transposes, batch strides and windows are just
+ * coefficients), and an epilogue with bias, ReLU, ReLU mask, accumulation and row sums, or
+ * with split-K the partial products in scratch. Sizes, offsets and strides are uniforms.
+ *
+ * @module
+ */
+
+import { type gemmGrid, gemmSizeUniforms, type GemmTile, gemmWgsl } from "./_gemm.ts";
+import { Uniforms } from "./_uniforms.ts";
+import { reluMasked } from "./_program.ts";
+
+/** The four dimensions of a batched product, outermost first. */
+export const DIMS = ["batch", "m", "n", "k"] as const;
+/** A size, position or stride over the four dimensions of a product. */
+export type Extents = Record<(typeof DIMS)[number], number>;
+
+/** Where one operand lives inside its binding, in elements. */
+export interface Layout {
+  /** Element offset of the window's first element from the binding's (aligned) start. */
+  offset: number;
+  /** The element index is `offset + Σ coef[d]·index[d]`. */
+  coef: Extents;
+  /** Bound as `array<vec4f>`. */
+  vec4: boolean;
+}
+
+/** Everything one dispatch's shader and uniforms are generated from. */
+export interface MatmulSpec {
+  tile: GemmTile;
+  size: Extents;
+  transA: boolean;
+  transB: boolean;
+  a: Layout;
+  b: Layout;
+  out: Layout;
+  /** Offset of the bias in its binding, or null without one. */
+  bias: number | null;
+  /** The bias is indexed by row, not column. */
+  biasPerRow: boolean;
+  /** Offset of the row sums in their binding, or null when this window computes none. */
+  rowSums: number | null;
+  relu: boolean;
+  /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
+  mask: boolean;
+  accumulate: boolean;
+  splits: number;
+}
+
+/** Values per split in split-K scratch: the product, then the row sums from a multiple of 4. */
+export function partialStride(spec: MatmulSpec): number {
+  const { batch, m, n } = spec.size;
+  return batch * m * n + (spec.rowSums !== null ? Math.ceil(m / 4) * 4 : 0);
+}
+
+/**
+ * The WGSL and uniforms of one window: the text depends on the tile, the transposes, which
+ * operands are read as vec4, the bias/ReLU/mask/accumulate flags and the row sums; sizes,
+ * offsets and strides are uniforms.
+ */
+export function matmulWgsl(
+  s: MatmulSpec,
+  grid: ReturnType<typeof gemmGrid>,
+): { wgsl: string; uniforms: Uint32Array } {
+  const uf = new Uniforms();
+  const { batch, m, n, k } = s.size;
+  const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
+  // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
+  const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
+    const parts = [uf.u32(`${name}.offset`, o.offset)];
+    for (const [d, e] of terms) parts.push(`${uf.u32(`${name}.${d}`, o.coef[d])} * (${e})`);
+    return parts.join(" + ");
+  };
+  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
+    const idx = at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
+    return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
+  };
+  const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
+  const outAt = (mm: string, nn: string): string =>
+    at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) + split;
+  // Row sums: their own binding, or (split) after the product in the split's block of scratch.
+  const rowSumAt = s.splits > 1
+    ? (mm: string) => `${uf.u32("rowSums.partial", batch * m * n)} + ${mm}${split}`
+    : (mm: string) => `${uf.u32("rowSums.offset", s.rowSums ?? 0)} + ${mm}`;
+  const rowSum = (mm: string, v: string): string => {
+    const i = rowSumAt(mm);
+    if (s.splits > 1) {
+      return s.out.vec4 ? `out[(${i}) / 4u][(${i}) % 4u] = ${v};` : `out[${i}] = ${v};`;
+    }
+    return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
+  };
+  const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
+  const biasOf = (mm: string, nn: string): string => biasAt(s.biasPerRow ? mm : nn);
+  const finish = (v: string, i: string, bias: string, type: string): string[] => {
+    const out = [`var r = ${v};`];
+    if (s.accumulate) out.push(`r = r + out[${i}];`);
+    if (s.bias !== null) out.push(`r = r + ${bias};`);
+    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
+    if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
+    return out;
+  };
+  const store = (mm: string, nn: string, v: string): string => {
+    const i = outAt(mm, nn);
+    return [...finish(v, i, biasOf(mm, nn), "f32"), `out[${i}] = r;`].join(" ");
+  };
+  const store4 = (mm: string, nn: string, v: string): string => {
+    const i = `(${outAt(mm, nn)}) / 4u`;
+    const bias = s.biasPerRow
+      ? `vec4f(${biasAt(mm)})`
+      : `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
+    return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
+  };
+  const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
+  const wgsl = gemmWgsl({
+    tile: s.tile,
+    a: {
+      vec4: s.a.vec4,
+      kContig: !s.transA,
+      load: (x, kk) => read("a", s.a, "m", x, kk),
+    },
+    b: {
+      vec4: s.b.vec4,
+      kContig: s.transB,
+      load: (x, kk) => read("b", s.b, "n", x, kk),
+    },
+    sizes,
+    store,
+    store4: s.out.vec4 ? store4 : undefined,
+    rowSum: s.rowSums !== null ? rowSum : undefined,
+    declarations: () => {
+      // Bound in this order after a, b and out (see record).
+      const extra = [
+        ...(s.bias !== null ? ["read> bias: array<f32>"] : []),
+        ...(s.mask ? [`read> mask: ${arrayOf(s.out.vec4)}`] : []),
+        ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
+      ];
+      return [
+        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
+        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
+        `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
+        ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
+        uf.declare(3 + extra.length),
+      ].join("\n");
+    },
+  });
+  return { wgsl, uniforms: uf.data() };
+}
