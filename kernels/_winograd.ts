@@ -190,67 +190,111 @@ export function winogradConv(
   const outputVariant = `${variant}${bind.mask ? " relu-mask" : ""}`;
   const cells = (rows: number, cols: number, f: (i: number, j: number) => string): string[] =>
     Array.from({ length: rows * cols }, (_, e) => f(Math.floor(e / cols), e % cols));
+  // Every stage's flat index i is (group g, outer, inner), inner fastest.
+  const decode = (inner: string, innerSize: string, outer: string, outerSize: string) =>
+    `let ${inner} = i % ${innerSize};
+  let ${outer} = (i / ${innerSize}) % ${outerSize};
+  let g = i / (${innerSize} * ${outerSize});`;
+  // Cell (y, x) of position `at` in the n² planes of U, V or M, `planeSize` apart.
+  const planeCell = (array: string, planeSize: string, y: number, x: number) =>
+    `${array}[${y * n + x}u * ${planeSize} + at]`;
+  // The cells `from` transformed by `matrix` on both sides into `to`, stored at `at` in the
+  // planes of `array`.
+  const transformInto = (
+    matrix: Parameters<typeof twoSided>[0],
+    from: string,
+    to: string,
+    plane: { array: string; size: string; at: string },
+  ) =>
+    `${twoSided(matrix, from, to).join("\n  ")}
+  let at = ${plane.at};
+  ${
+      cells(n, n, (y, x) => `${planeCell(plane.array, plane.size, y, x)} = ${to}${y}_${x};`).join(
+        "\n  ",
+      )
+    }`;
+  // A transform stage: one invocation per element of a plane of `dst`, reading `src`.
+  const transformStage = (stage: {
+    name: string;
+    src: { name: string; binding: Binding };
+    dst: { name: string; buffer: typeof uBuf };
+    elements: number;
+    count: string;
+    body: string;
+    helpers?: string;
+    bytes: number;
+  }) =>
+    device.dispatch({
+      name: `${c.name} winograd ${stage.name}`,
+      wgsl: `
+@group(0) @binding(0) var<storage, read> ${stage.src.name}: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ${stage.dst.name}: array<f32>;
+${uf.declare(2)}${stage.helpers ?? ""}
+${flatMain(64, stage.count, stage.body)}
+`,
+      uniforms,
+      workgroups: Math.ceil(stage.elements / 64),
+      variant,
+      cost: { bytes: stage.bytes },
+    }, [stage.src.binding, whole(stage.dst.buffer)]);
 
   // U[ξ][g][c][o] = (G g Gᵀ)ξ.
   const tap = (t: number) => c.gradient ? `w[base + ${r2 - 1 - t}u]` : `w[base + ${t}u]`;
   const weightBody = `
-  let ci = i % ${U.cin};
-  let o = (i / ${U.cin}) % ${U.cout};
-  let g = i / (${U.cin} * ${U.cout});
+  ${decode("ci", U.cin, "o", U.cout)}
   let base = ${
     c.gradient
       ? `((g * ${U.cin} + ci) * ${U.cout} + o) * ${r2}u`
       : `((g * ${U.cout} + o) * ${U.cin} + ci) * ${r2}u`
   };
   ${cells(r, r, (y, x) => `let k${y}_${x} = ${tap(y * r + x)};`).join("\n  ")}
-  ${twoSided(form.G, "k", "u").join("\n  ")}
-  let at = (g * ${U.cin} + ci) * ${U.cout} + o;
-  ${cells(n, n, (y, x) => `wt[${y * n + x}u * ${U.weights} + at] = u${y}_${x};`).join("\n  ")}`;
-  device.dispatch({
-    name: `${c.name} winograd weights`,
-    wgsl: `
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
-${uf.declare(2)}
-${flatMain(64, U.weights, weightBody)}
-`,
-    uniforms,
-    workgroups: Math.ceil((G * c.cin * c.cout) / 64),
-    variant,
-    cost: { bytes: 4 * (r2 + n2) * G * c.cin * c.cout },
-  }, [bind.w, whole(uBuf)]);
+  ${
+    transformInto(form.G, "k", "u", {
+      array: "wt",
+      size: U.weights,
+      at: `(g * ${U.cin} + ci) * ${U.cout} + o`,
+    })
+  }`;
+  transformStage({
+    name: "weights",
+    src: { name: "w", binding: bind.w },
+    dst: { name: "wt", buffer: uBuf },
+    elements: G * c.cin * c.cout,
+    count: U.weights,
+    body: weightBody,
+    bytes: 4 * (r2 + n2) * G * c.cin * c.cout,
+  });
 
   // V[ξ][g][p][c] = (Bᵀ d B)ξ, d the n×n input tile at (2·ty − padH, 2·tx − padW).
   const inputBody = `
-  let ci = i % ${U.cin};
-  let p = (i / ${U.cin}) % ${U.p};
-  let g = i / (${U.cin} * ${U.p});
+  ${decode("ci", U.cin, "p", U.p)}
   let t = p % ${U.tiles};
   let y0 = (t / ${U.tilesW}) * 2u - ${U.padH};
   let x0 = (t % ${U.tilesW}) * 2u - ${U.padW};
   let base = ${U.xShift} + (p / ${U.tiles}) * ${U.inSample} + (g * ${U.cin} + ci) * ${U.hw};
   ${cells(n, n, (y, x) => `let d${y}_${x} = ld(base, y0 + ${y}u, x0 + ${x}u);`).join("\n  ")}
-  ${twoSided(form.BT, "d", "v").join("\n  ")}
-  let at = (g * ${U.p} + p) * ${U.cin} + ci;
-  ${cells(n, n, (y, x) => `v[${y * n + x}u * ${U.vSize} + at] = v${y}_${x};`).join("\n  ")}`;
-  device.dispatch({
-    name: `${c.name} winograd input`,
-    wgsl: `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> v: array<f32>;
-${uf.declare(2)}
+  ${
+    transformInto(form.BT, "d", "v", {
+      array: "v",
+      size: U.vSize,
+      at: `(g * ${U.p} + p) * ${U.cin} + ci`,
+    })
+  }`;
+  transformStage({
+    name: "input",
+    src: { name: "x", binding: bind.x },
+    dst: { name: "v", buffer: vBuf },
+    elements: G * P * c.cin,
+    count: U.vSize,
+    body: inputBody,
+    helpers: `
 // Zero outside the input (wrapping u32: a row or column above or left of it is huge).
 fn ld(base: u32, iy: u32, ix: u32) -> f32 {
   let ok = iy < ${U.height} && ix < ${U.width};
   return select(0.0, x[select(0u, base + iy * ${U.width} + ix, ok)], ok);
-}
-${flatMain(64, U.vSize, inputBody)}
-`,
-    uniforms,
-    workgroups: Math.ceil((G * P * c.cin) / 64),
-    variant,
-    cost: { bytes: 4 * 2 * n2 * G * P * c.cin },
-  }, [bind.x, whole(vBuf)]);
+}`,
+    bytes: 4 * 2 * n2 * G * P * c.cin,
+  });
 
   // M[ξ][g] = V[ξ][g] · U[ξ][g]: n²·groups products of [P × cin]·[cin × cout].
   matmul(device, {
@@ -272,11 +316,9 @@ ${flatMain(64, U.vSize, inputBody)}
     return bind.mask ? reluMasked(v, `mask[${at}]`) : v;
   };
   const outputBody = `
-  let o = i % ${U.cout};
-  let p = (i / ${U.cout}) % ${U.p};
-  let g = i / (${U.cout} * ${U.p});
+  ${decode("o", U.cout, "p", U.p)}
   let at = (g * ${U.p} + p) * ${U.cout} + o;
-  ${cells(n, n, (y, x) => `let m${y}_${x} = mm[${y * n + x}u * ${U.mSize} + at];`).join("\n  ")}
+  ${cells(n, n, (y, x) => `let m${y}_${x} = ${planeCell("mm", U.mSize, y, x)};`).join("\n  ")}
   ${twoSided(form.AT, "m", "y").join("\n  ")}
   let t = p % ${U.tiles};
   let oy = (t / ${U.tilesW}) * 2u;
