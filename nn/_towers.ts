@@ -103,6 +103,22 @@ export class TowerCut {
    * the other's (tower A's first): the layer after a cut where both towers read both halves.
    */
   async into(a: Tensor, b: Tensor, layers: readonly Part[]): Promise<[Tensor, Tensor]> {
+    if (a.device.sharesGpuWith(b.device)) {
+      // A copy costs no dispatch here, a join two: join once, on tower A, and copy the
+      // joined input to tower B (its gradient then returns as one copy and one add, where
+      // joining on each side took two joins forward and two slices and two adds backward).
+      const [bOnA] = await transfer([[b, a.device]], this.#channel);
+      const joinedOnA = concat([a, bOnA], 1);
+      bOnA.dispose();
+      const [joinedOnB] = await transfer([[joinedOnA, b.device]], this.#channel);
+      const out: [Tensor, Tensor] = [
+        (layers[0] as Layer).forward(joinedOnA),
+        (layers[1] as Layer).forward(joinedOnB),
+      ];
+      joinedOnA.dispose();
+      joinedOnB.dispose();
+      return out;
+    }
     if (!layers.every((layer) => splitsWhileWaiting(layer, a, b))) {
       const [bOnA, aOnB] = await transfer([[b, a.device], [a, b.device]], this.#channel);
       const out: [Tensor, Tensor] = [whole(layers[0], [a, bOnA]), whole(layers[1], [aOnB, b])];

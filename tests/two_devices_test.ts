@@ -321,12 +321,21 @@ Deno.test("sharing one GPUDevice: an AlexNet step waits on the host nowhere", as
   await step();
   await sharedA.sync();
   resetTransferStats();
+  for (const d of [sharedA, sharedB]) d.startProfile();
   await step();
   const stats = transferStats();
   assert.equal(stats.syncPoints, 0);
   assert.equal(stats.bytesRead, 0);
-  // The same bytes cross at the same cuts as through the host, on the GPU.
-  assert.equal(stats.bytesCopied, 2 * (2 * 16 * 7 * 7 + 2 * 144 + 2 * 256 + 256) * batch * 4);
+  // At the cuts into conv3, fc6 and fc7 tower B's half goes to tower A, and the joined input
+  // to tower B; into fc8 tower B's half goes to tower A. Backward, the same bytes return.
+  const half = [16 * 7 * 7, 144, 256].reduce((n, c) => n + 3 * c, 256);
+  assert.equal(stats.bytesCopied, 2 * half * batch * 4);
+  // Each cut joins its halves once (two copies) and slices the joined gradient once (two
+  // more): 16 copies of a tower's half a step, where joining on both towers took 28.
+  const rows = (await Promise.all([sharedA, sharedB].map((d) => d.stopProfile())))
+    .flatMap((r) => r.rows);
+  const halves = new RegExp(`^copy \\[${batch},(16,7,7|144|256)\\]`);
+  assert.equal(rows.filter((r) => halves.test(r.name)).length, 16);
   await sharedB.sync();
   net.zeroGrad();
   net.dispose();
