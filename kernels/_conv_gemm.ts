@@ -23,7 +23,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { gemmWgsl, tileFits, tileName } from "./_gemm.ts";
+import { gemmWgsl, tileName, tileRunsOn } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
@@ -37,7 +37,7 @@ export { inputGradDispatch, inputGradGemm, packForInputGrad, storeDx } from "./_
 
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {
-  if (!tileFits(v.tile, device.limits) || (v.tile.lanes && !device.hasSubgroups)) {
+  if (!tileRunsOn(v.tile, device)) {
     throw new RangeError(`${what}: GEMM tile ${JSON.stringify(v.tile)} does not fit this device`);
   }
   if (v.splits !== undefined && !(Number.isInteger(v.splits) && v.splits >= 1)) {

@@ -22,6 +22,7 @@ export {
   subgroupTile,
   tileFits,
   tileName,
+  tileRunsOn,
   tileSharedBytes,
   tileThreads,
 } from "./_gemm_tile.ts";

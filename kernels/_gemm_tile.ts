@@ -93,3 +93,11 @@ export function tileFits(
     tileThreads(t) <= limits.maxComputeInvocationsPerWorkgroup &&
     tileSharedBytes(t) <= limits.maxComputeWorkgroupStorageSize;
 }
+
+/** Whether `device` runs `t`: the tile fits its limits, and a register tile has subgroups. */
+export function tileRunsOn(
+  t: GemmTile,
+  device: { limits: Parameters<typeof tileFits>[1]; hasSubgroups: boolean },
+): boolean {
+  return tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
+}

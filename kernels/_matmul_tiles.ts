@@ -7,7 +7,7 @@
  */
 
 import type { Device } from "./device.ts";
-import { type GemmTile, gemmTile, subgroupTile, tileFits, tileName } from "./_gemm.ts";
+import { type GemmTile, gemmTile, subgroupTile, tileName, tileRunsOn } from "./_gemm.ts";
 import type { Candidate } from "./autotune.ts";
 import type { Extents } from "./_matmul_wgsl.ts";
 
@@ -132,8 +132,7 @@ export function matmulCandidates(
   const tiles = device.isSoftware
     ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
     : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];
-  const usable = (t: MatmulTile) => tileFits(t, device.limits) && (!t.lanes || device.hasSubgroups);
-  const list = [first, ...tiles.filter((t) => t !== first && usable(t))];
+  const list = [first, ...tiles.filter((t) => t !== first && tileRunsOn(t, device))];
   const out = list.map((tile) => ({ tile, splits }));
   const full = { batch, m, n, k };
   if (splits === undefined && defaultSplits(device, first, full) > 1) {
@@ -145,8 +144,9 @@ export function matmulCandidates(
   });
 }
 
+/** Throws when `t` does not fit `device` (its limits, or subgroups for a register tile). */
 export function checkTile(device: Device, t: MatmulTile, what: string): void {
-  if (!tileFits(t, device.limits) || (t.lanes && !device.hasSubgroups)) {
+  if (!tileRunsOn(t, device)) {
     throw new RangeError(`${what}: tile ${JSON.stringify(t)} does not fit this device`);
   }
 }
