@@ -16,8 +16,7 @@
  *
  * This file holds the forward pass and the weight gradient; the input gradient lives in
  * `_conv_gemm_input.ts` (stride 1) and `_conv_gemm_strided.ts`, what they share in
- * `_conv_operands.ts`, and the choice among algorithms in `_conv_algorithms.ts`. Their names
- * are re-exported here.
+ * `_conv_operands.ts`, and the choice among algorithms in `_conv_algorithms.ts`.
  *
  * @module
  */
@@ -29,11 +28,6 @@ import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 import { convGemmSetup, forwardTable, gatheredA, pixelTable } from "./_conv_operands.ts";
-
-export * from "./_conv_algorithms.ts";
-export { geometryUniforms, table } from "./_conv_operands.ts";
-export { gemmSizeUniforms as sizeUniforms } from "./_gemm.ts";
-export { inputGradDispatch, inputGradGemm, packForInputGrad, storeDx } from "./_conv_gemm_input.ts";
 
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {

@@ -10,7 +10,11 @@
 import assert from "node:assert/strict";
 import { Device, type GpuBuffer } from "../kernels/device.ts";
 import { type Conv2dGeometry, conv2dOutputSize, CONV_SMALL_TILE } from "../kernels/conv2d.ts";
-import { CONV_GPU_TILES, CONV_SUBGROUP_TILES, type ConvAlgorithm } from "../kernels/_conv_gemm.ts";
+import {
+  CONV_GPU_TILES,
+  CONV_SUBGROUP_TILES,
+  type ConvAlgorithm,
+} from "../kernels/_conv_algorithms.ts";
 import { conv2dBackwardInput } from "../kernels/conv2d_backward.ts";
 import { lrn, lrnBackward, type LrnParams } from "../kernels/lrn.ts";
 import {
