@@ -49,9 +49,13 @@ GPUDevice.prototype.createShaderModule = function (d: GPUShaderModuleDescriptor)
 };
 
 const { config, splits } = await trainConfig({ "log-every": "1" });
+const setupStart = performance.now();
 const [device] = await acquireDevices(config.devices);
 const model = buildModel(config, [device]);
 if (config.init === "he") await heInit(model, config.seed);
+// Waited for here, so that the first step's figures hold the step's compiles only.
+await device.sync();
+const setup = { ms: performance.now() - setupStart, pipelines: device.memory().pipelines };
 const stepEnds: { ms: number; pipelines: number; compileMs: number }[] = [];
 const start = performance.now();
 const trainer = createTrainer({
@@ -78,6 +82,8 @@ const report = {
   shaderCache: values["shader-cache"],
   batch: config.batchSize,
   crop: config.crop,
+  setupMs: setup.ms,
+  setupPipelines: setup.pipelines,
   firstStepMs: times[0],
   firstStepPipelines: firstStepShaders,
   hostCompileMs: stepEnds[0].compileMs,
@@ -89,6 +95,8 @@ const report = {
 console.log(
   `cold start of the default train (batch ${report.batch}, ${report.crop}×${report.crop}, ` +
     `${report.adapter}, Mesa's shader cache ${report.shaderCache ? "on" : "off"}):\n` +
+    `setup (device, model, initialisation) ${report.setupMs.toFixed(0)} ms, ` +
+    `${report.setupPipelines} pipelines; ` +
     `first step ${report.firstStepMs.toFixed(0)} ms, ${report.firstStepPipelines} pipelines ` +
     `(${report.hostCompileMs.toFixed(0)} ms creating them on the host); ` +
     `${report.laterPipelines.length} more in steps 2–${stepEnds.length}` +
