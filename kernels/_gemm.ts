@@ -363,19 +363,20 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   const rowSums = spec.rowSum !== undefined;
   if (rowSums) L.push(`  let sumRows = n0 == 0u;`);
   for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = 0.0;`);
+  // Loads are unconditional, their out-of-range values replaced by zero with a select: WebGPU
+  // bounds every access, and LLVM compiles a select far faster than a branch around a gather
+  // (a 16-row tile's pipeline: about 0.45 s against 0.28 s).
+  const load = (type: "f32" | "vec4f", value: string, inRange: string) =>
+    `select(${type}(0.0), ${value}, ${inRange})`;
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
   for (let i = 0; i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
-    L.push(`    var av${i} = ${zero};`);
     if (a.vec4) {
-      L.push(`    if (aok${i}) { av${i} = ${a.load(`ax${i}`, "k0", ap)}; }`);
+      L.push(`    let av${i} = ${load("vec4f", a.load(`ax${i}`, "k0", ap), `aok${i}`)};`);
     } else {
-      L.push(`    if (aok${i}) {`);
-      for (let kk = 0; kk < 4; kk++) {
-        const k = `k0 + ${kk}u`;
-        L.push(`      if (${k} < kEnd) { av${i}[${kk}] = ${a.load(`ax${i}`, k, ap)}; }`);
-      }
-      L.push(`    }`);
+      const ks = [0, 1, 2, 3].map((kk) => `k0 + ${kk}u`);
+      const parts = ks.map((k) => load("f32", a.load(`ax${i}`, k, ap), `aok${i} && ${k} < kEnd`));
+      L.push(`    let av${i} = vec4f(${parts.join(", ")});`);
     }
   }
   for (let i = 0; rowSums && i < groups; i++) {
@@ -389,25 +390,23 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     if (b.vec4 && !b.kContig) {
       for (let kk = 0; kk < 4; kk++) {
         const k = `k0 + ${kk}u`;
-        L.push(`    if (bok${j} && ${k} < kEnd) { b${kk}_${j} = ${b.load(`bx${j}`, k, bp(""))}; }`);
+        const value = load("vec4f", b.load(`bx${j}`, k, bp("")), `bok${j} && ${k} < kEnd`);
+        L.push(`    b${kk}_${j} = ${value};`);
       }
     } else if (b.vec4) {
       // Four columns' vec4s along K, transposed in registers.
       bCols.forEach((c, ci) => {
-        L.push(`    var bv${j}${c} = ${zero};`);
-        L.push(`    if (bok${j}${c}) { bv${j}${c} = ${b.load(`bx${j}${c}`, "k0", bp(c))}; }`);
+        const value = load("vec4f", b.load(`bx${j}${c}`, "k0", bp(c)), `bok${j}${c}`);
+        L.push(`    let bv${j}${c} = ${value};`);
         for (let kk = 0; kk < 4; kk++) L.push(`    b${kk}_${j}[${ci}] = bv${j}${c}[${kk}];`);
       });
     } else {
       bCols.forEach((c, ci) => {
-        L.push(`    if (bok${j}${c}) {`);
         for (let kk = 0; kk < 4; kk++) {
           const k = `k0 + ${kk}u`;
-          L.push(
-            `      if (${k} < kEnd) { b${kk}_${j}[${ci}] = ${b.load(`bx${j}${c}`, k, bp(c))}; }`,
-          );
+          const value = load("f32", b.load(`bx${j}${c}`, k, bp(c)), `bok${j}${c} && ${k} < kEnd`);
+          L.push(`    b${kk}_${j}[${ci}] = ${value};`);
         }
-        L.push(`    }`);
       });
     }
   }
