@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: matmul sizes, every AlexNet layer, and the conv layers against two peers
- * (TensorFlow.js WebGPU and jax-js) on the same adapter. Prints tables and writes a JSON file
+ * (TensorFlow.js WebGPU and jax-js) on the same adapter, by latency (one run awaited at a time)
+ * and pipelined (runs started back to back, reads awaited together; see `bench/peers.ts`). Prints tables and writes a JSON file
  * under `bench/results/`. Batch: 128 on a hardware GPU; 2 on a software adapter (lavapipe),
  * where the full batch would take hours. `--batch N` overrides, `--no-peers` skips the peers.
  * `--ops a,b` keeps the peer ops whose names contain one of the words (`bench/breakdown.ts` splits
@@ -101,23 +102,27 @@ if (only.includes("peers") && !values["no-peers"]) {
   );
   const rows = ops.map((op) => {
     const flops = opFlops(op);
-    const rate = (t?: PeerTiming) => (t?.ms ? flops / t.ms / 1e6 : NaN);
-    const [o, a, b] = [timings.ours, timings.tfjs, timings.jax].map((m) => rate(m.get(op.name)));
-    const cold = (m: Map<string, PeerTiming>) => m.get(op.name)?.coldMs ?? NaN;
+    const [ours, tfjs, jax] = [timings.ours, timings.tfjs, timings.jax].map((m) => m.get(op.name));
+    // GFLOP/s of a run's median ms under one measure, and ours / the better peer's.
+    const measure = (ms: (t: PeerTiming) => number | null | undefined) => {
+      const rate = (t?: PeerTiming) => (t && ms(t) ? flops / ms(t)! / 1e6 : NaN);
+      const [o, a, b] = [ours, tfjs, jax].map(rate);
+      return { ours: o, tfjs: a, jax: b, vsBest: o / Math.max(a || 0, b || 0) };
+    };
     return {
       op: op.name,
-      ours: o,
-      tfjs: a,
-      jax: b,
-      vsBest: o / Math.max(a || 0, b || 0),
-      coldOurs: cold(timings.ours),
-      coldTfjs: cold(timings.tfjs),
-      coldJax: cold(timings.jax),
+      ...measure((t) => t.ms),
+      pipelined: { depth: ours?.depth ?? NaN, ...measure((t) => t.pipelinedMs) },
+      msOurs: ours?.ms ?? NaN,
+      pipelinedMsOurs: ours?.pipelinedMs ?? NaN,
+      coldOurs: ours?.coldMs ?? NaN,
+      coldTfjs: tfjs?.coldMs ?? NaN,
+      coldJax: jax?.coldMs ?? NaN,
     };
   });
   console.log(
-    `\nvalue + both gradients, read back, median of ${runs} at batch ${batch}: GFLOP/s ` +
-      `(same adapter); first call (compile) in ms\n` + table(
+    `\nvalue + both gradients, read back, batch ${batch}, same adapter. Latency: median of ${runs} ` +
+      `runs, each awaited; GFLOP/s, and first call (compile) in ms\n` + table(
         ["op", "ours", "tfjs", "jax-js", "ours/best", "cold ours", "cold tfjs", "cold jax-js"],
         rows.map((r) => [
           r.op,
@@ -128,6 +133,22 @@ if (only.includes("peers") && !values["no-peers"]) {
           r.coldOurs,
           r.coldTfjs,
           r.coldJax,
+        ]),
+      ),
+  );
+  console.log(
+    `\npipelined: R runs started back to back, each read back, the reads awaited together; ` +
+      `median of ${runs} batches, GFLOP/s from ms per run\n` + table(
+        ["op", "R", "ours", "tfjs", "jax-js", "ours/best", "ours ms: latency", "pipelined"],
+        rows.map((r) => [
+          r.op,
+          String(r.pipelined.depth),
+          r.pipelined.ours,
+          r.pipelined.tfjs,
+          r.pipelined.jax,
+          r.pipelined.vsBest,
+          r.msOurs,
+          r.pipelinedMsOurs,
         ]),
       ),
   );

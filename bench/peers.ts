@@ -1,8 +1,12 @@
 /**
  * The same work in our kernels and in two peer libraries on the same WebGPU adapter:
  * TensorFlow.js's WebGPU backend and jax-js. Every library is timed the same way: the value and
- * both gradients of `sum(op(a, b))` (a convolution or a matmul), each run read back to the host,
- * the median of several runs after a first call whose time (compiling) is reported apart.
+ * both gradients of `sum(op(a, b))` (a convolution or a matmul), every run read back to the host,
+ * after a first call whose time (compiling) is reported apart. Two measures: latency, the median
+ * of several runs each awaited before the next; and throughput, the median ms per run of batches
+ * of runs started back to back whose reads are awaited together at the end. In Deno 2.9 every
+ * map waits for the device to go idle and then sleeps ~10 ms, and maps waiting together share
+ * that sleep: it is a floor under each latency run, shared by a pipelined batch.
  * jax-js's `jit(grad(f))` would drop the forward pass (the gradient of a sum does not need it),
  * so it runs `jit(valueAndGrad(f))`. Benchmark-only dependencies.
  *
@@ -22,17 +26,36 @@ export type PeerOp =
   | { name: string; kind: "conv"; g: Conv2dGeometry }
   | { name: string; kind: "matmul"; m: number; n: number; k: number };
 
-/** A library's time for one op, or why it could not run. */
+/** A library's timings for one op, or why it could not run. */
 export interface PeerTiming {
-  /** Median milliseconds of a warm run (value, both gradients, read back). */
+  /** Latency: median milliseconds of one run (value, both gradients, read back), awaited alone. */
   ms: number | null;
+  /**
+   * Throughput: median milliseconds per run of `depth` runs issued back to back, each run's
+   * results read back, the reads awaited together at the end.
+   */
+  pipelinedMs?: number | null;
+  /** Runs in each pipelined batch (the same for every library of an op). */
+  depth?: number;
   /** Milliseconds of the first run (compiling included). */
   coldMs?: number | null;
   error?: string;
 }
 
-/** Times one op: `runs` warm runs after the first. */
-export type Runner = (op: PeerOp, runs: number) => Promise<PeerTiming>;
+/** One op prepared on one library: its inputs allocated, its step built. */
+export interface PeerSession {
+  /**
+   * Starts one run: records or dispatches the value and both gradients and starts reading all
+   * three to the host, without waiting for earlier runs. Settles with the bytes read once every
+   * result of this run is on the host.
+   */
+  start(): Promise<number>;
+  /** Releases the op's inputs. */
+  close(): void;
+}
+
+/** Prepares an op on one library. */
+export type Runner = (op: PeerOp) => Promise<PeerSession>;
 
 /** Floating-point operations of the value and both gradients of an op. */
 export function opFlops(op: PeerOp): number {
@@ -42,27 +65,82 @@ export function opFlops(op: PeerOp): number {
     g.kernelW;
 }
 
-/** First-call time, then the median of `runs` timed calls. */
-async function measure(once: () => Promise<void>, runs: number): Promise<PeerTiming> {
-  let start = performance.now();
-  await once();
-  const coldMs = performance.now() - start;
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    start = performance.now();
-    await once();
-    times.push(performance.now() - start);
+/**
+ * Bytes every run reads back, whatever the library: the value (one float) and both gradients
+ * (as many floats as the operands). A run that reads less has skipped work, and the bench stops.
+ */
+export function opReadBytes(op: PeerOp): number {
+  if (op.kind === "matmul") return 4 * (1 + op.m * op.k + op.k * op.n);
+  const g = op.g;
+  const nx = g.batch * g.inChannels * g.height * g.width;
+  const nw = g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW;
+  return 4 * (1 + nx + nw);
+}
+
+/**
+ * Runs per pipelined batch for an op whose fastest library takes `fastestMs` a run: enough
+ * runs to span about 200 ms, from 2 to 8. Deno's maps share one ~10 ms wait per batch, so from 8
+ * runs on its share per run is small; long runs need few, and memory stays bounded.
+ */
+export function pipelineDepth(fastestMs: number): number {
+  return Math.min(8, Math.max(2, Math.ceil(200 / fastestMs)));
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function checkRead(bytes: number, expected: number): void {
+  if (bytes !== expected) {
+    throw new Error(`a run read back ${bytes} bytes, expected ${expected}: it skipped work`);
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], coldMs };
+}
+
+/** Milliseconds of one run (`start`, as {@link PeerSession.start}), awaited alone (latency). */
+export async function timeRun(
+  start: () => Promise<number>,
+  expectedBytes: number,
+): Promise<number> {
+  const started = performance.now();
+  checkRead(await start(), expectedBytes);
+  return performance.now() - started;
+}
+
+/**
+ * Milliseconds per run of `depth` runs (`start`, as {@link PeerSession.start}) started back to
+ * back, their reads awaited together at the end (throughput, as a training loop that does not
+ * wait on every step).
+ */
+export async function timePipelined(
+  start: () => Promise<number>,
+  expectedBytes: number,
+  depth: number,
+): Promise<number> {
+  const started = performance.now();
+  const runs: Promise<number>[] = [];
+  for (let i = 0; i < depth; i++) runs.push(start());
+  // Every run's reads are awaited (a failed one still lets the others settle first).
+  const outcomes = await Promise.allSettled(runs);
+  const elapsed = performance.now() - started;
+  for (const outcome of outcomes) {
+    if (outcome.status === "rejected") throw outcome.reason;
+    checkRead(outcome.value, expectedBytes);
+  }
+  return elapsed / depth;
 }
 
 /** One op on our kernels: its three passes, the three results to read back, its buffers. */
 export interface OurOp {
   /** Records the forward pass and both gradients (or the three products). */
   passes: () => void;
-  /** Reads the three results back in ONE host wait, copied out as the peers' data() copies. */
-  read: () => Promise<void>;
+  /**
+   * Records copies of the three results into staging of their own and settles with the bytes
+   * read once they are on the host (ONE host wait; copied out as the peers' `data()` copies).
+   * The copies are recorded at the call, ahead of anything recorded later, so the next run's
+   * passes cannot overwrite the results before they are copied.
+   */
+  read: () => Promise<number>;
   /** Every buffer it allocated, for the caller to release. */
   buffers: GpuBuffer[];
 }
@@ -107,34 +185,37 @@ export function ourOp(device: Device, op: PeerOp): OurOp {
     };
     results = [[out, 4], [ga, m * k * 4], [gb, k * n * 4]];
   }
-  const read = () =>
-    Device.readTogether(
-      results.map(([source, bytes]) => ({ source, bytes, consume: (b: Uint8Array) => b.slice() })),
-    );
+  const read = async () => {
+    let read = 0;
+    const consume = (b: Uint8Array) => (read += b.slice().byteLength);
+    await Device.readTogether(results.map(([source, bytes]) => ({ source, bytes, consume })));
+    return read;
+  };
   return { passes, read, buffers };
 }
 
 /** Our kernels: forward, input gradient and weight gradient (or the three products). */
 export function oursRunner(device: Device): () => Promise<Runner> {
   return () =>
-    Promise.resolve(async (op, runs) => {
+    Promise.resolve((op) => {
       const { passes, read, buffers } = ourOp(device, op);
-      // Where tuning is on, the first call also tunes its shapes (as cudnn.benchmark's first
+      // Where tuning is on, the first run also tunes its shapes (as cudnn.benchmark's first
       // call does): its time counts in "first call", and the timed runs use the choices.
       let tuned = false;
-      const tunedOnce = async () => {
-        passes();
-        await read();
-        if (!tuned) {
-          tuned = true;
-          await autotune(device);
-        }
-      };
-      try {
-        return await measure(tunedOnce, runs);
-      } finally {
-        for (const b of buffers) device.release(b);
-      }
+      return Promise.resolve({
+        start: async () => {
+          passes();
+          const bytes = await read();
+          if (!tuned) {
+            tuned = true;
+            await autotune(device);
+          }
+          return bytes;
+        },
+        close: () => {
+          for (const b of buffers) device.release(b);
+        },
+      });
     });
 }
 
@@ -146,7 +227,7 @@ export async function tfjsRunner(): Promise<Runner> {
   await tf.ready();
   type T = import("@tensorflow/tfjs").Tensor;
   type T4 = import("@tensorflow/tfjs").Tensor4D;
-  return async (op, runs) => {
+  return (op) => {
     let inputs: T[], f: (a: T, b: T) => T;
     if (op.kind === "conv") {
       const g = op.g, cg = g.inChannels / g.groups;
@@ -171,15 +252,17 @@ export async function tfjsRunner(): Promise<Runner> {
       f = (a, b) => tf.sum(tf.matMul(a, b));
     }
     const step = tf.valueAndGrads(f);
-    try {
-      return await measure(async () => {
+    return Promise.resolve({
+      // Eager: the step dispatches its kernels at the call; each data() copies its tensor to
+      // staging and maps it at the call (in Deno the map blocks until the device is idle).
+      start: async () => {
         const { value, grads } = step(inputs);
-        await Promise.all([value.data(), ...grads.map((t) => t.data())]);
+        const read = await Promise.all([value, ...grads].map((t) => t.data()));
         tf.dispose([value, ...grads]);
-      }, runs);
-    } finally {
-      tf.dispose(inputs);
-    }
+        return read.reduce((sum, data) => sum + data.byteLength, 0);
+      },
+      close: () => tf.dispose(inputs),
+    });
   };
 }
 
@@ -189,7 +272,7 @@ export async function jaxRunner(): Promise<Runner> {
   await jax.init("webgpu");
   jax.defaultDevice("webgpu");
   const { lax, numpy: np, random } = jax;
-  return async (op, runs) => {
+  return (op) => {
     const [k1, k2] = random.split(random.key(0), 2) as unknown as [
       ReturnType<typeof random.key>,
       ReturnType<typeof random.key>,
@@ -214,25 +297,32 @@ export async function jaxRunner(): Promise<Runner> {
         )
       : (x: typeof a, w: typeof b) => np.sum(np.matmul(x, w));
     const step = jax.jit(jax.valueAndGrad(f, { argnums: [0, 1] }));
-    try {
-      return await measure(async () => {
+    return Promise.resolve({
+      // Lazy: the call only plans the kernels; each data() dispatches what its result needs,
+      // reads it and disposes it. Every result is read, so no part of a run is skipped.
+      start: async () => {
         const [value, [ga, gb]] = step(a.ref, b.ref) as unknown as [
           typeof a,
           [typeof a, typeof a],
         ];
-        await Promise.all([value.data(), ga.data(), gb.data()]);
-      }, runs);
-    } finally {
-      a.dispose();
-      b.dispose();
-    }
+        const read = await Promise.all([value.data(), ga.data(), gb.data()]);
+        return read.reduce((sum, data) => sum + data.byteLength, 0);
+      },
+      close: () => {
+        a.dispose();
+        b.dispose();
+      },
+    });
   };
 }
 
 /**
  * Times every library on every op, op by op (each op's libraries back to back, so a change in the
  * machine's load between ops falls on all of them alike), catching failures so the bench still
- * reports the rest. Returns each library's timings by op name.
+ * reports the rest. Per op and library: the first run (compiling), the median of `runs` runs
+ * awaited one by one (latency), then the median of `runs` pipelined batches, every library
+ * with the same depth ({@link pipelineDepth} of the op's fastest latency). Returns each
+ * library's timings by op name.
  */
 export async function benchPeers<L extends string>(
   makers: Record<L, () => Promise<Runner>>,
@@ -250,18 +340,48 @@ export async function benchPeers<L extends string>(
       runners.set(lib, String(error));
     }
   }
+  const failed = (error: unknown): PeerTiming => ({
+    ms: null,
+    error: String(error).slice(0, 200),
+  });
   for (const op of ops) {
-    for (const lib of libraries) {
-      const run = runners.get(lib)!;
-      if (typeof run === "string") {
-        out[lib].set(op.name, { ms: null, error: run });
-        continue;
+    const expected = opReadBytes(op);
+    const sessions = new Map<L, PeerSession>();
+    try {
+      for (const lib of libraries) {
+        const runner = runners.get(lib)!;
+        if (typeof runner === "string") {
+          out[lib].set(op.name, { ms: null, error: runner });
+          continue;
+        }
+        try {
+          const session = await runner(op);
+          sessions.set(lib, session);
+          const start = () => session.start();
+          const coldMs = await timeRun(start, expected);
+          const times: number[] = [];
+          for (let i = 0; i < runs; i++) times.push(await timeRun(start, expected));
+          out[lib].set(op.name, { ms: median(times), coldMs });
+        } catch (error) {
+          out[lib].set(op.name, failed(error));
+        }
       }
-      try {
-        out[lib].set(op.name, await run(op, runs));
-      } catch (error) {
-        out[lib].set(op.name, { ms: null, error: String(error).slice(0, 200) });
+      const timed = libraries.filter((lib) => out[lib].get(op.name)!.ms !== null);
+      const depth = pipelineDepth(Math.min(...timed.map((lib) => out[lib].get(op.name)!.ms!)));
+      for (const lib of timed) {
+        const timing = out[lib].get(op.name)!, session = sessions.get(lib)!;
+        try {
+          const times: number[] = [];
+          for (let i = 0; i < runs; i++) {
+            times.push(await timePipelined(() => session.start(), expected, depth));
+          }
+          Object.assign(timing, { pipelinedMs: median(times), depth });
+        } catch (error) {
+          Object.assign(timing, { pipelinedMs: null, error: failed(error).error });
+        }
       }
+    } finally {
+      for (const session of sessions.values()) session.close();
     }
   }
   return out;
