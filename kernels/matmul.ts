@@ -261,14 +261,14 @@ export function matmul(device: Device, args: MatmulArgs): void {
             // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
-            // The register GEMM reads A as vec4s along M only in tiles of 4·lanes rows.
-            const scalarA = i === 0 && transA && !!tile.lanes &&
-              tile.tileM % (4 * tile.lanes) !== 0;
+            // The register GEMM reads A as vec4 along K only.
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) && !scalarA;
+              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) &&
+              !(i === 0 && tile.lanes && transA);
             // Else the register GEMM reads it as vec4s at any alignment (odd planes of a 1×1
-            // convolution): two vector loads instead of four scalar ones.
-            const unaligned = !vec4 && i < 2 && !!tile.lanes && !scalarA;
+            // convolution): two vector loads instead of four scalar ones; A along K only.
+            const unaligned = !vec4 && i < 2 && !!tile.lanes &&
+              !(i === 0 && transA);
             return { offset: off, coef: cf, vec4, unaligned };
           });
           // Bias and mask apply once, with the last K window; the row sums come from the first
