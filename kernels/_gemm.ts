@@ -332,26 +332,18 @@ export function gemmWgsl(spec: GemmSpec): string {
  * subgroups of fewer than `lanes` would break it, so only software adapters, whose subgroups
  * are their 8 or 16 SIMD lanes, use it by default).
  *
- * A is read as vec4s along K (lane l loads 4 depths of its rows m0 + l + lanes·i), or, stored
- * transposed, along M: lane l loads 4 rows m0 + 4·(l + lanes·i) … + 3 at each depth of the
- * step, and one broadcast shares 4 rows (tiles of a multiple of 4·lanes rows). B is read as
- * vec4s along either dimension.
+ * A's loader is read as vec4 only along K; B's along either dimension.
  */
 export function subgroupGemmWgsl(spec: GemmSpec): string {
   const { tileM: R, colsPerThread: RN } = spec.tile, lanes = spec.tile.lanes!;
   const { sizes: S, a, b } = spec;
-  // A as vectors along M: 4 rows per lane and group.
-  const aRows = a.vec4 && !a.kContig;
-  if (aRows && R % (4 * lanes) !== 0) {
-    throw new RangeError(`register GEMM: A read along M needs a multiple of ${4 * lanes} rows`);
-  }
-  const groups = R / (aRows ? 4 * lanes : lanes), cv = RN / 4, TN = lanes * RN;
+  if (a.vec4 && !a.kContig) throw new RangeError("register GEMM: A is read as vec4 along K only");
+  const groups = R / lanes, cv = RN / 4, TN = lanes * RN;
   const L = gridHead(S, R, TN, lanes, "subgroup_invocation_id) lane");
   const zero = "vec4f(0.0)";
-  // A: this lane's rows (the first of 4 along M), their bounds and prep values.
+  // A: this lane's rows, their bounds and prep values.
   for (let i = 0; i < groups; i++) {
-    const x = aRows ? `m0 + (lane + ${i * lanes}u) * 4u` : `m0 + lane + ${i * lanes}u`;
-    L.push(`  let ax${i} = ${x};`, `  let aok${i} = ax${i} < ${S.m};`);
+    L.push(`  let ax${i} = m0 + lane + ${i * lanes}u;`, `  let aok${i} = ax${i} < ${S.m};`);
     if (a.prep) L.push(`  let ap${i} = ${a.prep(`ax${i}`)};`);
   }
   // B: this lane's columns (a vec4 unit along N, else each column on its own).
@@ -370,7 +362,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   // Row sums of A: each lane adds up the rows it loads, in the first column tile only.
   const rowSums = spec.rowSum !== undefined;
   if (rowSums) L.push(`  let sumRows = n0 == 0u;`);
-  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = ${aRows ? zero : "0.0"};`);
+  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = 0.0;`);
   // Loads are unconditional, their out-of-range values replaced by zero with a select: WebGPU
   // bounds every access, and LLVM compiles a select far faster than a branch around a gather
   // (a 16-row tile's pipeline: about 0.45 s against 0.28 s).
@@ -379,17 +371,6 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
   for (let i = 0; i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
-    if (aRows) {
-      for (let kk = 0; kk < 4; kk++) {
-        const k = `k0 + ${kk}u`;
-        const value = load("vec4f", a.load(`ax${i}`, k, ap), `aok${i} && ${k} < kEnd`);
-        L.push(`    let av${i}_${kk} = ${value};`);
-      }
-      if (rowSums) {
-        L.push(`    if (sumRows) { rs${i} += av${i}_0 + av${i}_1 + av${i}_2 + av${i}_3; }`);
-      }
-      continue;
-    }
     if (a.vec4) {
       L.push(`    let av${i} = ${load("vec4f", a.load(`ax${i}`, "k0", ap), `aok${i}`)};`);
     } else {
@@ -398,7 +379,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       L.push(`    let av${i} = vec4f(${parts.join(", ")});`);
     }
   }
-  for (let i = 0; rowSums && !aRows && i < groups; i++) {
+  for (let i = 0; rowSums && i < groups; i++) {
     L.push(
       `    if (sumRows) { ${[0, 1, 2, 3].map((kk) => `rs${i} += av${i}[${kk}];`).join(" ")} }`,
     );
@@ -429,37 +410,20 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       });
     }
   }
-  const fma = (r: number, a: string, kk: number): void => {
-    for (let j = 0; j < cv; j++) {
-      L.push(`    c${r}_${j} = fma(vec4f(${a}), b${kk}_${j}, c${r}_${j});`);
-    }
-  };
   for (let i = 0; i < groups; i++) {
     for (let l = 0; l < lanes; l++) {
-      if (aRows) {
-        // Rows 4·(l + lanes·i) … + 3 at depth kk.
-        for (let kk = 0; kk < 4; kk++) {
-          const a4 = `a${i}_${l}_${kk}`;
-          L.push(`    let ${a4} = subgroupBroadcast(av${i}_${kk}, ${l}u);`);
-          for (let c = 0; c < 4; c++) fma(4 * (l + lanes * i) + c, `${a4}[${c}]`, kk);
-        }
-        continue;
-      }
       const r = i * lanes + l;
       L.push(`    let a${r} = subgroupBroadcast(av${i}, ${l}u);`);
-      for (let kk = 0; kk < 4; kk++) fma(r, `a${r}[${kk}]`, kk);
+      for (let kk = 0; kk < 4; kk++) {
+        for (let j = 0; j < cv; j++) {
+          L.push(`    c${r}_${j} = fma(vec4f(a${r}[${kk}]), b${kk}_${j}, c${r}_${j});`);
+        }
+      }
     }
   }
   L.push(`  }`);
   for (let i = 0; rowSums && i < groups; i++) {
-    if (!aRows) {
-      L.push(`  if (sumRows && aok${i}) { ${spec.rowSum!(`ax${i}`, `rs${i}`)} }`);
-      continue;
-    }
-    for (let c = 0; c < 4; c++) {
-      const row = `ax${i} + ${c}u`;
-      L.push(`  if (sumRows && ${row} < ${S.m}) { ${spec.rowSum!(row, `rs${i}[${c}]`)} }`);
-    }
+    L.push(`  if (sumRows && aok${i}) { ${spec.rowSum!(`ax${i}`, `rs${i}`)} }`);
   }
   // The stores loop over the rows, picking a row's accumulators by a switch, rather than
   // being unrolled R times: LLVM spent most of such a pipeline's compile time (0.8–1.5 s of a

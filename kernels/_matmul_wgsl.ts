@@ -18,20 +18,10 @@ export type Extents = Record<(typeof DIMS)[number], number>;
 
 /**
  * The extents of the GEMM a window of `size` runs: itself, or with the batch summed one
- * product of depth batch·`depth` (see {@link MatmulSpec.sumBatch} and {@link sampleDepth}).
+ * product of depth batch·K (see {@link MatmulSpec.sumBatch}).
  */
-export function gemmExtents(size: Extents, sumBatch: boolean, depth = size.k): Extents {
-  return sumBatch ? { batch: 1, m: size.m, n: size.n, k: size.batch * depth } : size;
-}
-
-/**
- * The depth of one sample in a GEMM summed over the batch: K, or K rounded up to a multiple of
- * 4 when an operand reads vectors along K at any alignment, so that no vector spans two
- * samples (the reads past K give zeros).
- */
-export function sampleDepth(s: MatmulSpec): number {
-  const vectorsAlongK = (s.a.unaligned && !s.transA) || (s.b.unaligned && s.transB);
-  return s.sumBatch && vectorsAlongK ? Math.ceil(s.size.k / 4) * 4 : s.size.k;
+export function gemmExtents(size: Extents, sumBatch: boolean): Extents {
+  return sumBatch ? { batch: 1, m: size.m, n: size.n, k: size.batch * size.k } : size;
 }
 
 /** Where one operand lives inside its binding, in elements. */
@@ -42,13 +32,6 @@ export interface Layout {
   coef: Extents;
   /** Bound as `array<vec4f>`. */
   vec4: boolean;
-  /**
-   * Read as vec4s along its contiguous dimension at any alignment: two aligned vec4 loads and
-   * a shift. Along M or N, a vector past the end of a row carries the next values of the
-   * binding (or zeros past it) into columns that are never stored; along K, the components
-   * past the depth read as zeros. Bound as `array<vec4f>`.
-   */
-  unaligned?: boolean;
 }
 
 /** Everything one dispatch's shader and uniforms are generated from. */
@@ -94,14 +77,21 @@ export function matmulWgsl(
   grid: ReturnType<typeof gemmGrid>,
 ): { wgsl: string; uniforms: Uint32Array } {
   const uf = new Uniforms();
-  const depth = sampleDepth(s);
-  const { batch, m, n, k } = gemmExtents(s.size, s.sumBatch, depth);
+  const { batch, m, n, k } = gemmExtents(s.size, s.sumBatch);
   const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
   // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
   const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
     const parts = [uf.u32(`${name}.offset`, o.offset)];
     for (const [d, e] of terms) parts.push(`${uf.u32(`${name}.${d}`, o.coef[d])} * (${e})`);
     return parts.join(" + ");
+  };
+  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
+    // With the batch summed, depth k' is batch q, depth r of the window (splitDepth).
+    const idx = s.sumBatch
+      ? `${at(name, o, [[x, xe]])} + dot(vec2u(${uf.u32(`${name}.batch`, o.coef.batch)}, ` +
+        `${uf.u32(`${name}.k`, o.coef.k)}), splitDepth(${ke}))`
+      : at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
+    return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
   };
   const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
   const outAt = (mm: string, nn: string): string =>
@@ -139,18 +129,17 @@ export function matmulWgsl(
     return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
   const arrayOf = (vec4: boolean): string => `array<${vec4 ? "vec4f" : "f32"}>`;
-  const wide = (o: Layout): boolean => o.vec4 || !!o.unaligned;
   const wgsl = gemmWgsl({
     tile: s.tile,
     a: {
-      vec4: wide(s.a),
+      vec4: s.a.vec4,
       kContig: !s.transA,
-      load: (x, kk) => `aLoad(${x}, ${kk}, p)`,
+      load: (x, kk) => read("a", s.a, "m", x, kk),
     },
     b: {
-      vec4: wide(s.b),
+      vec4: s.b.vec4,
       kContig: s.transB,
-      load: (x, kk) => `bLoad(${x}, ${kk}, p)`,
+      load: (x, kk) => read("b", s.b, "n", x, kk),
     },
     sizes,
     store,
@@ -164,15 +153,12 @@ export function matmulWgsl(
         ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
       ];
       return [
-        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(wide(s.a))};`,
-        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(wide(s.b))};`,
-        ...(["a", "b"] as const).filter((o) => s[o].unaligned).map(unalignedWgsl),
-        // Register their uniforms before they are declared.
-        operandWgsl(uf, s, "a", depth),
-        operandWgsl(uf, s, "b", depth),
+        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
+        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
         ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
-        ...(s.sumBatch ? [splitDepthWgsl(uf, depth)] : []),
+        // Registers its uniforms before they are declared.
+        ...(s.sumBatch ? [splitDepthWgsl(uf, s.size.k)] : []),
         uf.declare(3 + extra.length),
       ].join("\n");
     },
@@ -193,50 +179,5 @@ function splitDepthWgsl(uf: Uniforms, depth: number): string {
   let r = bitcast<i32>(k - q * ${d});
   q = select(select(q, q + 1u, r >= i32(${d})), q - 1u, r < 0);
   return vec2u(q, k - q * ${d});
-}`;
-}
-
-/**
- * WGSL of `<name>Load(x, k, p)`: the value (f32, or vec4f when read as vectors) of operand
- * `name` at row-or-column x (m for a, n for b), depth k and batch p. Its element index is
- * `offset + Σ coef·index` (transposes, batch strides and windows are coefficients); with the
- * batch summed, depth k is sample q, depth r (`splitDepth`), and reads past the sample's depth
- * (padding, or the last vector of a row along K) give zeros.
- */
-function operandWgsl(uf: Uniforms, s: MatmulSpec, name: "a" | "b", depth: number): string {
-  const o = s[name], x = name === "a" ? "m" : "n";
-  const kContig = name === "a" ? !s.transA : s.transB;
-  const coef = (d: keyof Extents): string => uf.u32(`${name}.${d}`, o.coef[d]);
-  const first = `${uf.u32(`${name}.offset`, o.offset)} + ${coef(x)} * x`;
-  const [head, r] = s.sumBatch
-    ? [
-      `let d = splitDepth(k);\n  let e = ${first} + ${coef("batch")} * d.x + ${coef("k")} * d.y;`,
-      "d.y",
-    ]
-    : [`let e = ${first} + ${coef("batch")} * p + ${coef("k")} * k;`, "k"];
-  const type = o.vec4 || o.unaligned ? "vec4f" : "f32";
-  let value = o.unaligned ? `${name}Unaligned(e)` : o.vec4 ? `${name}[e / 4u]` : `${name}[e]`;
-  const valid = uf.u32("depth.valid", s.size.k);
-  if (o.unaligned && kContig) {
-    value = `select(vec4f(0.0), ${value}, vec4u(${r}) + vec4u(0u, 1u, 2u, 3u) < vec4u(${valid}))`;
-  } else if (depth !== s.size.k) {
-    value = `select(${type}(0.0), ${value}, ${r} < ${valid})`;
-  }
-  return `fn ${name}Load(x: u32, k: u32, p: u32) -> ${type} {\n  ${head}\n  return ${value};\n}`;
-}
-
-/**
- * WGSL of `<name>Unaligned(e) -> vec4f`, elements e..e+3 of the `array<vec4f>` `name` at any
- * alignment: the two aligned vectors around them, shifted by e mod 4 (selects, no branch). On
- * a CPU adapter every load is a loop over the SIMD lanes, so two vector loads cost far less
- * than four scalar ones. Out-of-bounds reads return a value of the binding or zero.
- */
-function unalignedWgsl(name: string): string {
-  return `fn ${name}Unaligned(e: u32) -> vec4f {
-  let lo = ${name}[e / 4u];
-  let hi = ${name}[e / 4u + 1u];
-  let s = e % 4u;
-  let v3 = select(vec4f(lo.w, hi.xyz), vec4f(lo.zw, hi.xy), s == 2u);
-  return select(select(v3, vec4f(lo.yzw, hi.x), s == 1u), lo, s == 0u);
 }`;
 }

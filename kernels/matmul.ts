@@ -27,7 +27,6 @@ import {
   type MatmulSpec,
   matmulWgsl,
   partialStride,
-  sampleDepth,
 } from "./_matmul_wgsl.ts";
 
 export {
@@ -261,15 +260,11 @@ export function matmul(device: Device, args: MatmulArgs): void {
             // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
-            // The register GEMM reads A as vec4s along M only in tiles of 4·lanes rows.
-            const scalarA = i === 0 && transA && !!tile.lanes &&
-              tile.tileM % (4 * tile.lanes) !== 0;
+            // The register GEMM reads A as vec4 along K only.
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) && !scalarA;
-            // Else the register GEMM reads it as vec4s at any alignment (odd planes of a 1×1
-            // convolution): two vector loads instead of four scalar ones.
-            const unaligned = !vec4 && i < 2 && !!tile.lanes && !scalarA;
-            return { offset: off, coef: cf, vec4, unaligned };
+              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) &&
+              !(i === 0 && tile.lanes && transA);
+            return { offset: off, coef: cf, vec4 };
           });
           // Bias and mask apply once, with the last K window; the row sums come from the first
           // N window.
@@ -319,7 +314,7 @@ interface WindowBindings {
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
 function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBindings): void {
   const { size } = spec;
-  const gemm = gemmExtents(size, spec.sumBatch, sampleDepth(spec));
+  const gemm = gemmExtents(size, spec.sumBatch);
   const grid = gemmGrid(spec.tile, gemm.m, gemm.n, gemm.k, gemm.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
   const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +
