@@ -122,6 +122,18 @@ if (report.perPipeline) {
         })  ${p.lines} lines  ${p.label}`,
     );
   }
+  // By kernel (the label's first word): where a family of small pipelines adds up.
+  const kernels = new Map<string, { count: number; ms: number }>();
+  for (const p of list) {
+    const kernel = p.label.split(/[ [(]/)[0];
+    const k = kernels.get(kernel) ?? { count: 0, ms: 0 };
+    kernels.set(kernel, { count: k.count + 1, ms: k.ms + p.createMs + p.firstDispatchMs });
+  }
+  const families = [...kernels].sort((a, b) => b[1].ms - a[1].ms);
+  console.log(
+    "\nby kernel: " +
+      families.map(([name, k]) => `${name} ${k.count}: ${k.ms.toFixed(0)} ms`).join("; "),
+  );
 }
 if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(report, null, 1) + "\n");
 trainer.dispose();
