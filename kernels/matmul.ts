@@ -1,11 +1,11 @@
 /**
- * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched and with either operand transposed in
- * place, on the shared GEMM core (`_gemm.ts`): workgroup-memory K slices, double-buffered, a
- * register block of outputs per invocation, split-K for skinny products; on software adapters
- * with subgroups, the core's register GEMM (operands shared between lanes by broadcast, no
- * workgroup memory). The row sums of `a`
- * (a linear layer's bias gradient, beside its weight gradient) come out of the same product on
- * request. Sizes, offsets and strides are uniforms, so one pipeline serves every shape of a tile
+ * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched (or summed over the batch, as one
+ * deeper product) and with either operand transposed in place, on the shared GEMM core
+ * (`_gemm.ts`): workgroup-memory K slices, double-buffered, a register block of outputs per
+ * invocation, split-K for skinny products; on software adapters with subgroups, the core's
+ * register GEMM (operands shared between lanes by broadcast, no workgroup memory). The row sums
+ * of `a` (a linear layer's or a 1×1 convolution's bias gradient, beside its weight gradient)
+ * come out of the same product on request. Sizes, offsets and strides are uniforms, so one pipeline serves every shape of a tile
  * and layout. The planner splits a problem whose buffers exceed one storage binding into windows
  * that each fit.
  *
