@@ -169,6 +169,9 @@ export function matmulWgsl(
   return { wgsl, uniforms: uf.data() };
 }
 
+/** The most matrices a product summed over the batch may have (see `splitDepthWgsl`). */
+export const MAX_SUMMED_BATCH = 2 ** 22;
+
 /**
  * WGSL of `splitDepth(k) -> vec2u`, (k div depth, k mod depth) for the uniform `depth`, without
  * an integer division (a loop over the SIMD lanes on a CPU): a float estimate of the quotient,

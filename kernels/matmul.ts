@@ -26,6 +26,7 @@ import {
   type Layout,
   type MatmulSpec,
   matmulWgsl,
+  MAX_SUMMED_BATCH,
   partialStride,
 } from "./_matmul_wgsl.ts";
 
@@ -142,6 +143,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const counts = { batchStrideA: sA, batchStrideB: sB, offsetA: oA, offsetB: oB };
   for (const [name, v] of Object.entries(counts)) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${name} must be ≥ 0`);
+  }
+  // The depth index's split into (matrix, depth) is exact below this many matrices (splitDepth).
+  if (sumBatch && batch > MAX_SUMMED_BATCH) {
+    throw new RangeError(`${what}: sumBatch sums at most ${MAX_SUMMED_BATCH} matrices`);
   }
   if (args.splits !== undefined && !(Number.isInteger(args.splits) && args.splits >= 1)) {
     throw new RangeError(`${what}: splits must be a positive integer, got ${args.splits}`);
