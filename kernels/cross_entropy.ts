@@ -36,7 +36,9 @@ export interface CrossEntropyArgs {
   stats: GpuBuffer;
   /** Written: one f32, the mean loss. */
   loss: GpuBuffer;
+  /** Rows (samples), N; none gives a NaN loss, as a mean of nothing. */
   rows: number;
+  /** Classes, C ≥ 1. */
   classes: number;
   /** Names the op in the label check's error (default `crossEntropy`). */
   op?: string;
@@ -134,15 +136,19 @@ ${flatMain(ROW_WORKGROUP, u.rows, body, { index: "row", perWorkgroup: true })}`;
 
 /** The operands and sizes of {@link crossEntropyBackward}. */
 export interface CrossEntropyBackwardArgs {
-  /** The forward's logits, labels and `stats`. */
+  /** The forward's `[rows, classes]` logits. */
   logits: GpuBuffer;
+  /** The forward's labels. */
   labels: GpuBuffer;
+  /** What the forward wrote into its `stats`. */
   stats: GpuBuffer;
   /** One f32: the gradient of the mean loss. */
   gradLoss: GpuBuffer;
   /** Written: `[rows, classes]` f32, the gradient of the logits. */
   gradLogits: GpuBuffer;
+  /** Rows (samples), N, as in the forward. */
   rows: number;
+  /** Classes, C ≥ 1, as in the forward. */
   classes: number;
   /** Names the op in the profiler (default `crossEntropy`). */
   op?: string;
@@ -213,7 +219,9 @@ ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
 
 /** One run of whole rows that one dispatch covers, and the binding range of its logits. */
 interface RowRun {
+  /** Rows in the run. */
   count: number;
+  /** The bytes of the logits (and their gradient) to bind. */
   range: { offset: number; size: number };
 }
 
