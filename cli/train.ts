@@ -286,7 +286,13 @@ function finishRun(
   return 0;
 }
 
-async function trainConfig(values: Values): Promise<{ config: RunConfig; splits: DataSplits }> {
+/**
+ * The run configuration and data of `train`'s flags (`{}`: the defaults), as a new run uses
+ * them; `bench/cold_start.ts` builds the default run from it.
+ */
+export async function trainConfig(
+  values: Values,
+): Promise<{ config: RunConfig; splits: DataSplits }> {
   const cmd = "train";
   const dataDir = str(values, "data");
   const valDir = str(values, "val-data");

@@ -120,11 +120,9 @@ export function conv2dBackwardWeight(
     ).value);
   if (algorithm.kind === "pointwise") {
     if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
-    const { x, gradOut, gradW: dw, maxBindingBytes, accumulate } = args;
+    const { x, gradOut, gradW: dw, gradB: db, maxBindingBytes, accumulate } = args;
     const o = { tile: algorithm.tile, maxBindingBytes, accumulate: !!accumulate };
-    pointwiseWeightGrad(device, g, { x, dy: gradOut, dw }, o);
-    // The batched products have no row sums: the bias gradient is its own (small) pass.
-    if (args.gradB) conv2dBackwardBias(device, g, { gradOut, gradB: args.gradB, accumulate });
+    pointwiseWeightGrad(device, g, { x, dy: gradOut, dw, db }, o);
     return;
   }
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);

@@ -16,6 +16,14 @@ export const DIMS = ["batch", "m", "n", "k"] as const;
 /** A size, position or stride over the four dimensions of a product. */
 export type Extents = Record<(typeof DIMS)[number], number>;
 
+/**
+ * The extents of the GEMM a window of `size` runs: itself, or with the batch summed one
+ * product of depth batch·K (see {@link MatmulSpec.sumBatch}).
+ */
+export function gemmExtents(size: Extents, sumBatch: boolean): Extents {
+  return sumBatch ? { batch: 1, m: size.m, n: size.n, k: size.batch * size.k } : size;
+}
+
 /** Where one operand lives inside its binding, in elements. */
 export interface Layout {
   /** Element offset of the window's first element from the binding's (aligned) start. */
@@ -45,12 +53,17 @@ export interface MatmulSpec {
   /** The result is multiplied by the ReLU mask of the `mask` binding (laid out as `out`). */
   mask: boolean;
   accumulate: boolean;
+  /**
+   * The products are summed over the batch: one GEMM of depth batch·K whose operands read
+   * depth index k' at batch k' div K, depth k' mod K; `out` and `mask` hold one matrix.
+   */
+  sumBatch: boolean;
   splits: number;
 }
 
 /** Values per split in split-K scratch: the product, then the row sums from a multiple of 4. */
 export function partialStride(spec: MatmulSpec): number {
-  const { batch, m, n } = spec.size;
+  const { batch, m, n } = gemmExtents(spec.size, spec.sumBatch);
   return batch * m * n + (spec.rowSums !== null ? Math.ceil(m / 4) * 4 : 0);
 }
 
@@ -64,7 +77,7 @@ export function matmulWgsl(
   grid: ReturnType<typeof gemmGrid>,
 ): { wgsl: string; uniforms: Uint32Array } {
   const uf = new Uniforms();
-  const { batch, m, n, k } = s.size;
+  const { batch, m, n, k } = gemmExtents(s.size, s.sumBatch);
   const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
   // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
   const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
@@ -73,7 +86,11 @@ export function matmulWgsl(
     return parts.join(" + ");
   };
   const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
-    const idx = at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
+    // With the batch summed, depth k' is batch q, depth r of the window (splitDepth).
+    const idx = s.sumBatch
+      ? `${at(name, o, [[x, xe]])} + dot(vec2u(${uf.u32(`${name}.batch`, o.coef.batch)}, ` +
+        `${uf.u32(`${name}.k`, o.coef.k)}), splitDepth(${ke}))`
+      : at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
     return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
   };
   const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
@@ -140,9 +157,27 @@ export function matmulWgsl(
         `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
         ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
+        // Registers its uniforms before they are declared.
+        ...(s.sumBatch ? [splitDepthWgsl(uf, s.size.k)] : []),
         uf.declare(3 + extra.length),
       ].join("\n");
     },
   });
   return { wgsl, uniforms: uf.data() };
+}
+
+/**
+ * WGSL of `splitDepth(k) -> vec2u`, (k div depth, k mod depth) for the uniform `depth`, without
+ * an integer division (a loop over the SIMD lanes on a CPU): a float estimate of the quotient,
+ * then one correction step. The estimate trunc(f32(k)·f32(1/depth)) is within one of the
+ * quotient while the quotient (a sample index) stays below 2²², for every u32 k.
+ */
+function splitDepthWgsl(uf: Uniforms, depth: number): string {
+  const d = uf.u32("depth", depth), inv = uf.f32("depthInverse", 1 / depth);
+  return `fn splitDepth(k: u32) -> vec2u {
+  var q = u32(f32(k) * ${inv});
+  let r = bitcast<i32>(k - q * ${d});
+  q = select(select(q, q + 1u, r >= i32(${d})), q - 1u, r < 0);
+  return vec2u(q, k - q * ${d});
+}`;
 }

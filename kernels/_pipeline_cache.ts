@@ -56,11 +56,13 @@ export class PipelineCache {
     if (pipeline) return pipeline;
     const start = performance.now();
     this.#gpu.pushErrorScope("validation");
-    const module = this.#gpu.createShaderModule({ code: dispatch.wgsl, label: dispatch.name });
+    // The variant in the label tells a compile's tile apart in driver messages and traces.
+    const label = dispatch.variant ? `${dispatch.name} (${dispatch.variant})` : dispatch.name;
+    const module = this.#gpu.createShaderModule({ code: dispatch.wgsl, label });
     pipeline = this.#gpu.createComputePipeline({
       layout: "auto",
       compute: { module, entryPoint: "main" },
-      label: dispatch.name,
+      label,
     });
     this.#watch(`compiling the ${dispatch.name} kernel`);
     this.#pipelines.set(dispatch.wgsl, pipeline);

@@ -5,8 +5,10 @@
  *
  * - forward: W · x[b], the bias per row (output channel), ReLU in the epilogue;
  * - input gradient: Wᵀ · dy[b] (W read transposed in place);
- * - weight gradient: Σ_b dy[b] · x[b]ᵀ, the per-sample products into scratch and summed in
- *   sample order (a fixed order: every run gives the same bits).
+ * - weight gradient: Σ_b dy[b] · x[b]ᵀ as ONE product of depth batch·HW (matmul's `sumBatch`:
+ *   depth index k' reads sample k' div HW, pixel k' mod HW), in a fixed order (every run gives
+ *   the same bits), and the bias gradient as its row sums (the sums of dy per channel) in the
+ *   same pass.
  *
  * @module
  */
@@ -14,7 +16,6 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import type { GemmTile } from "./_gemm.ts";
 import { matmul } from "./matmul.ts";
-import { sumPartials } from "./_split_k.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 
 /** Whether a convolution is a plain GEMM over NCHW: 1×1, stride 1, no padding, one group. */
@@ -84,54 +85,33 @@ export function pointwiseInputGrad(
   });
 }
 
-/** Scratch for the per-sample weight gradients is kept under this size. */
-const PARTIAL_BYTES = 64 << 20;
-
-/** gradW (=|+=) Σ_b gradOut[b] · x[b]ᵀ, samples added in order. */
+/**
+ * gradW (=|+=) Σ_b gradOut[b] · x[b]ᵀ as one product of depth batch·HW (`sumBatch`), and with
+ * `db` the bias gradient, Σ over samples and pixels of gradOut per channel: the row sums of
+ * gradOut, which the product stages anyway.
+ */
 export function pointwiseWeightGrad(
   device: Device,
   g: Resolved,
-  buffers: { x: GpuBuffer; dy: GpuBuffer; dw: GpuBuffer },
+  buffers: { x: GpuBuffer; dy: GpuBuffer; dw: GpuBuffer; db?: GpuBuffer },
   o: PointwiseOptions & { accumulate: boolean },
 ): void {
-  const hw = g.height * g.width, nw = g.outChannels * g.inChannels;
-  const limit = Math.min(PARTIAL_BYTES, o.maxBindingBytes ?? Infinity);
-  const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / (nw * 4))));
-  const product = (first: number, count: number, out: GpuBuffer, accumulate: boolean) =>
-    matmul(device, {
-      a: buffers.dy,
-      b: buffers.x,
-      out,
-      m: g.outChannels,
-      n: g.inChannels,
-      k: hw,
-      batch: count,
-      batchStrideA: g.outChannels * hw,
-      batchStrideB: g.inChannels * hw,
-      transB: true,
-      accumulate,
-      tile: o.tile,
-      maxBindingBytes: o.maxBindingBytes,
-      offsetA: first * g.outChannels * hw,
-      offsetB: first * g.inChannels * hw,
-    });
-  if (g.batch === 1) {
-    product(0, 1, buffers.dw, o.accumulate);
-    return;
-  }
-  const bytes = chunk * nw * 4;
-  const partial = device.alloc(bytes, "conv1×1 per-sample weight gradients");
-  for (let first = 0; first < g.batch; first += chunk) {
-    const count = Math.min(chunk, g.batch - first);
-    product(first, count, partial, false);
-    sumPartials(device, {
-      name: `conv2dBackwardWeight 1×1 ${count}×${g.inChannels}→${g.outChannels}`,
-      partial: { buffer: partial, size: count * nw * 4 },
-      dst: { buffer: buffers.dw, size: nw * 4 },
-      n: nw,
-      splits: count,
-      accumulate: first > 0 || o.accumulate,
-    });
-  }
-  device.release(partial);
+  const hw = g.height * g.width;
+  matmul(device, {
+    a: buffers.dy,
+    b: buffers.x,
+    out: buffers.dw,
+    m: g.outChannels,
+    n: g.inChannels,
+    k: hw,
+    batch: g.batch,
+    batchStrideA: g.outChannels * hw,
+    batchStrideB: g.inChannels * hw,
+    transB: true,
+    sumBatch: true,
+    rowSums: buffers.db,
+    accumulate: o.accumulate,
+    tile: o.tile,
+    maxBindingBytes: o.maxBindingBytes,
+  });
 }

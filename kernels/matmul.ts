@@ -22,6 +22,7 @@ import { checkTile, defaultSplits, matmulCandidates, type MatmulTile } from "./_
 import {
   DIMS,
   type Extents,
+  gemmExtents,
   type Layout,
   type MatmulSpec,
   matmulWgsl,
@@ -79,10 +80,18 @@ export interface MatmulArgs {
   /** `out += a·b (+ bias)` instead of `out = …`; ReLU applies to the sum. */
   accumulate?: boolean;
   /**
-   * Length-M vector receiving the row sums of `a` (Σ_k a[m, k]), from the product's first
-   * column of tiles, which stages every row of `a` anyway; written, or added to with
-   * `accumulate`. `xᵀ·dy` with it gives a linear layer's weight and bias gradients in one
-   * pass. Unbatched products only.
+   * Sums the products over the batch instead of keeping them apart: `out = Σ_p a[p]·b[p]`, one
+   * [M, N] result. It runs as ONE product of depth batch·K whose operands map its depth index
+   * k' to (p, k) = (k' div K, k' mod K) by index arithmetic: a 1×1 convolution's weight
+   * gradient, Σ over samples of dy[p]·x[p]ᵀ, with no per-sample scratch, split-K as any deep
+   * product, and the row sums (the bias gradient) summed over the batch as well.
+   */
+  sumBatch?: boolean;
+  /**
+   * Length-M vector receiving the row sums of `a` (Σ_k a[m, k], and Σ_p with `sumBatch`), from
+   * the product's first column of tiles, which stages every row of `a` anyway; written, or
+   * added to with `accumulate`. `xᵀ·dy` with it gives a linear layer's weight and bias
+   * gradients in one pass. Unbatched products (or `sumBatch`) only.
    */
   rowSums?: GpuBuffer;
   /**
@@ -122,7 +131,10 @@ export interface MatmulArgs {
 export function matmul(device: Device, args: MatmulArgs): void {
   const { m, n, k, batch = 1, transA = false, transB = false } = args;
   const sA = args.batchStrideA ?? m * k, sB = args.batchStrideB ?? k * n;
-  const what = `matmul [${batch}×${m}×${k}]·[${k}×${n}]`;
+  const sumBatch = args.sumBatch ?? false;
+  const what = `matmul ${sumBatch ? "Σ" : ""}[${batch}×${m}×${k}]·[${k}×${n}]`;
+  // Matrices in `out` (and `mask`): one when the batch is summed.
+  const results = sumBatch ? 1 : batch;
   for (const [name, v] of Object.entries({ m, n, k, batch })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} must be ≥ 1`);
   }
@@ -143,12 +155,14 @@ export function matmul(device: Device, args: MatmulArgs): void {
   };
   need(args.a, oA + (batch - 1) * sA + m * k, "a");
   need(args.b, oB + (batch - 1) * sB + k * n, "b");
-  need(args.out, batch * m * n, "out");
+  need(args.out, results * m * n, "out");
   const perRow = !!args.biasPerRow;
   if (args.bias) need(args.bias, perRow ? m : n, "bias");
-  if (args.mask) need(args.mask, batch * m * n, "mask");
+  if (args.mask) need(args.mask, results * m * n, "mask");
   if (args.rowSums) {
-    if (batch !== 1) throw new RangeError(`${what}: rowSums needs an unbatched product`);
+    if (results !== 1) {
+      throw new RangeError(`${what}: rowSums needs an unbatched product (or sumBatch)`);
+    }
     need(args.rowSums, m, "rowSums");
   }
   for (const [name, o] of Object.entries({ out: args.out, rowSums: args.rowSums })) {
@@ -162,8 +176,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
     `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} o${oA % 4},${oB % 4} ` +
       `b${+!!args.bias}${perRow ? "r" : ""} ` +
       `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
-      (args.rowSums ? " rowsums" : ""),
-    matmulCandidates(device, m, n, k, batch, args.splits),
+      (args.rowSums ? " rowsums" : "") + (sumBatch ? " sumbatch" : ""),
+    sumBatch
+      ? matmulCandidates(device, m, n, batch * k, 1, args.splits)
+      : matmulCandidates(device, m, n, k, batch, args.splits),
     (v) =>
       withScratch(
         device,
@@ -172,10 +188,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
         [
           oA + (batch - 1) * sA + m * k,
           oB + (batch - 1) * sB + k * n,
-          batch * m * n,
+          results * m * n,
           m + n,
           m,
-          batch * m * n,
+          results * m * n,
         ],
         ([a, b, out, bias, rowSums, mask]) =>
           matmul(device, {
@@ -200,7 +216,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
   if (budget < 1) throw new RangeError(`${what}: maxBindingBytes ${limit} is too small`);
   // The operands, then the optional bias (along N), mask (laid out as out: its windows and
   // layouts are out's) and row sums (along M).
-  const outCoef: Extents = { batch: m * n, m: n, n: 1, k: 0 };
+  const outCoef: Extents = { batch: sumBatch ? 0 : m * n, m: n, n: 1, k: 0 };
   const buffers = [args.a, args.b, args.out];
   const coefs: Extents[] = [
     { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 },
@@ -219,7 +235,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
   const whole = DIMS.every((d) => chunk[d] === full[d]);
-  const splits = whole ? (chosen.splits ?? defaultSplits(device, tile, full)) : 1;
+  const gemmFull = gemmExtents(full, sumBatch);
+  const splits = whole ? (chosen.splits ?? defaultSplits(device, tile, gemmFull)) : 1;
 
   const start: Extents = { batch: 0, m: 0, n: 0, k: 0 };
   for (start.batch = 0; start.batch < batch; start.batch += chunk.batch) {
@@ -228,7 +245,9 @@ export function matmul(device: Device, args: MatmulArgs): void {
         for (start.k = 0; start.k < k; start.k += chunk.k) {
           const size = { ...chunk };
           for (const d of DIMS) size[d] = Math.min(chunk[d], full[d] - start[d]);
-          const last = start.k + size.k >= k;
+          // Windows along a summed dimension (K, and the batch with sumBatch) add up in order.
+          const last = start.k + size.k >= k && (!sumBatch || start.batch + size.batch >= batch);
+          const summed = start.k > 0 || (sumBatch && start.batch > 0);
           // Binds each window from the aligned offset at or below its first element.
           const bindings: Binding[] = [];
           const layouts = buffers.map((buffer, i): Layout => {
@@ -264,7 +283,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
             rowSums: withRowSums ? layouts[rowSumsAt].offset : null,
             relu: last && (args.relu ?? false),
             mask: withMask,
-            accumulate: start.k > 0 || (args.accumulate ?? false),
+            accumulate: summed || (args.accumulate ?? false),
+            sumBatch,
             splits,
           };
           record(device, what, spec, {
@@ -294,10 +314,12 @@ interface WindowBindings {
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
 function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBindings): void {
   const { size } = spec;
-  const grid = gemmGrid(spec.tile, size.m, size.n, size.k, size.batch, spec.splits);
+  const gemm = gemmExtents(size, spec.sumBatch);
+  const grid = gemmGrid(spec.tile, gemm.m, gemm.n, gemm.k, gemm.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
   const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +
-    (spec.mask ? " relu-mask" : "") + (spec.rowSums !== null ? " +rowsums" : "");
+    (spec.sumBatch ? " batch-sum" : "") + (spec.mask ? " relu-mask" : "") +
+    (spec.rowSums !== null ? " +rowsums" : "");
   if (grid.splits === 1) {
     const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
     const cost = { flops };
@@ -311,7 +333,7 @@ function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBind
   // Partial products go to scratch laid out as [splits][batch][m][n] (then, with row sums, the
   // split's m row sums, from a multiple of 4 on); the sum applies the accumulation, bias and
   // ReLU.
-  const n = size.batch * size.m * size.n, stride = partialStride(spec);
+  const n = gemm.batch * size.m * size.n, stride = partialStride(spec);
   const bytes = grid.splits * stride * 4;
   const scratch = device.alloc(bytes, "matmul partials");
   const partialOut: Layout = {

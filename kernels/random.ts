@@ -9,7 +9,7 @@
 
 import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMain, forEachWindow } from "./_program.ts";
+import { flatMain, forEachWindow } from "./_program.ts";
 import { PHILOX_WGSL } from "./_philox.ts";
 
 /** A distribution to draw from. */
@@ -51,29 +51,31 @@ export function fillRandom(
   stream: RandomStream,
 ): void {
   if (n === 0) return;
-  let transform: string;
-  switch (dist.kind) {
-    case "uniform":
-      transform = `
+  // The distribution's parameters are uniforms: one pipeline per kind serves every layer's
+  // initialisation (He's standard deviation differs per layer), not one per value.
+  const transform = (uf: Uniforms): string => {
+    switch (dist.kind) {
+      case "uniform":
+        return `
   let u = vec4f(uniform01(r.x), uniform01(r.y), uniform01(r.z), uniform01(r.w));
-  let v = ${f32Literal(dist.low)} + u * ${f32Literal(dist.high - dist.low)};`;
-      break;
-    case "normal":
-      // Box–Muller on two pairs: four independent standard normals per Philox call.
-      transform = `
+  let v = ${uf.f32("low", dist.low)} + u * ${uf.f32("range", dist.high - dist.low)};`;
+      case "normal":
+        // Box–Muller on two pairs: four independent standard normals per Philox call.
+        return `
   let r1 = sqrt(-2.0 * log(uniformOpen01(r.x)));
   let t1 = 6.283185307179586 * uniform01(r.y);
   let r2 = sqrt(-2.0 * log(uniformOpen01(r.z)));
   let t2 = 6.283185307179586 * uniform01(r.w);
   let z = vec4f(r1 * cos(t1), r1 * sin(t1), r2 * cos(t2), r2 * sin(t2));
-  let v = ${f32Literal(dist.mean)} + z * ${f32Literal(dist.std)};`;
-      break;
-    case "bernoulli":
-      transform = `
+  let v = ${uf.f32("mean", dist.mean)} + z * ${uf.f32("std", dist.std)};`;
+      case "bernoulli":
+        return `
   let u = vec4f(uniform01(r.x), uniform01(r.y), uniform01(r.z), uniform01(r.w));
-  let v = select(vec4f(0.0), vec4f(${f32Literal(dist.scale)}), u < vec4f(${f32Literal(dist.p)}));`;
-      break;
-  }
+  let v = select(vec4f(0.0), vec4f(${uf.f32("scale", dist.scale)}), u < vec4f(${
+          uf.f32("p", dist.p)
+        }));`;
+    }
+  };
   const params = streamBuffer(device, stream);
   // Huge outputs (fc6's weight is 151 MB) are filled window by window; each window's quads
   // keep their global counters, so the values do not depend on the split.
@@ -84,7 +86,7 @@ export function fillRandom(
     const body = `
   let stream = streamBuffer;
   let q = local + ${u.firstQuad};
-  let r = philox(vec4u(q + stream.z, stream.w, 0u, 0u), stream.xy);${transform}
+  let r = philox(vec4u(q + stream.z, stream.w, 0u, 0u), stream.xy);${transform(uf)}
   for (var j = 0u; j < 4u; j++) {
     if (q * 4u + j < ${u.n}) { out[local * 4u + j] = v[j]; }
   }`;

@@ -97,6 +97,8 @@ interface Case {
   splits?: number;
   /** Add to random initial gradW and gradB. */
   accumulate?: boolean;
+  /** The weight gradient computes no bias gradient (default: it does, checked separately). */
+  noFusedBias?: boolean;
   seed?: number;
 }
 
@@ -134,7 +136,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
     x,
     gradOut: dy,
     gradW: dw,
-    gradB: dbFused,
+    gradB: c.noFusedBias ? undefined : dbFused,
     accumulate: c.accumulate,
     maxBindingBytes: mb,
     tile: c.tiles?.gradWeight,
@@ -172,7 +174,7 @@ async function check(device: Device, label: string, c: Case): Promise<void> {
   close(`${label}: gradInput`, got.dx, r.dx);
   close(`${label}: gradWeight`, got.dw, r.dw);
   close(`${label}: gradBias`, got.db, r.db);
-  close(`${label}: gradBias from the weight gradient`, got.dbFused, r.db);
+  if (!c.noFusedBias) close(`${label}: gradBias from the weight gradient`, got.dbFused, r.db);
 }
 
 Deno.test("conv2d kernels", async (t) => {
@@ -518,24 +520,51 @@ Deno.test("conv2d kernels", async (t) => {
         one({ batch: 2, inChannels: 33, outChannels: 7, height: 3, width: 43 }),
       ],
       [
+        "129 → 2, 1×1 planes (one pixel per sample)",
+        one({ batch: 3, inChannels: 129, outChannels: 2, height: 1, width: 1 }),
+      ],
+      [
         "64 → 96 as the bench's 1×1",
         one({ batch: 2, inChannels: 64, outChannels: 96, height: 9, width: 9 }),
       ],
     ];
     const tiles = [undefined, SMALL_TILE, ...(device.hasSubgroups ? SUBGROUP_TILES : [])];
     for (const tile of tiles) {
-      for (const [label, g] of cases) {
+      for (const [i, [label, g]] of cases.entries()) {
         const a = pointwise(tile);
+        // Bias (and its gradient inside the weight gradient) on, and off every other case.
+        const bias = i % 2 === 0;
         await check(device, `pointwise ${label} ${tile ? tileName(tile) : "default"}`, {
           g,
-          bias: true,
-          relu: true,
+          bias,
+          relu: bias,
           accumulate: true,
+          noFusedBias: !bias,
           algorithms: { forward: a, gradInput: a, gradWeight: a },
         });
       }
     }
-    // Bindings of 2 KiB: matmul windows, and per-sample weight gradients summed in chunks.
+    // The kernels' gradients against finite differences of the float64 forward pass.
+    for (const tile of tiles) {
+      const g = one({ batch: 2, inChannels: 5, outChannels: 3, height: 3, width: 3 });
+      const rng = ref.mulberry32(17);
+      const X = ref.randn([2, 5, 3, 3], rng), W = ref.randn([3, 5, 1, 1], rng);
+      const B = ref.randn([3], rng), DY = ref.randn([2, 3, 3, 3], rng);
+      const x = upload(device, X.data), w = upload(device, W.data), dy = upload(device, DY.data);
+      const [dx, dw, db] = [X, W, B].map((t) => device.alloc(t.data.length * 4));
+      const algorithm = pointwise(tile);
+      conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: dx, algorithm });
+      conv2dBackwardWeight(device, g, { x, gradOut: dy, gradW: dw, gradB: db, algorithm });
+      const f = ([a, b, c]: ref.F64[]) => ref.conv2d(a, b, c, { stride: [1, 1], padding: [0, 0] });
+      const label = `pointwise ${tile ? tileName(tile) : "default"} vs finite differences`;
+      for (const [i, buf] of [dx, dw, db].entries()) {
+        const got = await download(device, buf, [X, W, B][i].data.length);
+        const want = numericGrad(f, [X, W, B], i, DY).data;
+        assert.ok(relativeError(got, want) < 1e-4, `${label}: input ${i}`);
+      }
+      for (const buf of [x, w, dy, dx, dw, db]) device.release(buf);
+    }
+    // Bindings of 2 KiB: matmul windows (of samples and pixels in the weight gradient).
     await check(device, "pointwise under a 2 KiB binding", {
       g: one({ batch: 5, inChannels: 9, outChannels: 11, height: 5, width: 6 }),
       bias: true,

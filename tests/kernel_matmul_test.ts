@@ -36,24 +36,32 @@ function uniform(count: number, seed: number): Float32Array {
   return Float32Array.from({ length: count }, () => rng() * 2 - 1);
 }
 
-/** out[p, i, j] = Σ a·b in float64, with the same layout rules as the kernel. */
+/**
+ * out[p, i, j] = Σ a·b in float64, with the same layout rules as the kernel (one matrix summed
+ * over p with `sumBatch`).
+ */
 function reference(h: Host): Float64Array {
   const { m, n, k } = h;
   const batch = h.batch ?? 1, sA = h.batchStrideA ?? m * k, sB = h.batchStrideB ?? k * n;
-  const out = new Float64Array(batch * m * n);
+  const results = h.sumBatch ? 1 : batch;
+  const out = new Float64Array(results * m * n);
   for (let p = 0; p < batch; p++) {
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
-        let sum = h.accumulate && h.out0 ? h.out0[(p * m + i) * n + j] : 0;
+        let sum = 0;
         for (let q = 0; q < k; q++) {
           const a = h.a[p * sA + (h.transA ? q * m + i : i * k + q)];
           const b = h.b[p * sB + (h.transB ? j * k + q : q * n + j)];
           sum += a * b;
         }
-        if (h.bias) sum += h.bias[j];
-        out[(p * m + i) * n + j] = h.relu ? Math.max(0, sum) : sum;
+        out[((h.sumBatch ? 0 : p) * m + i) * n + j] += sum;
       }
     }
+  }
+  for (let e = 0; e < out.length; e++) {
+    let v = out[e] + (h.accumulate && h.out0 ? h.out0[e] : 0);
+    if (h.bias) v += h.bias[e % n];
+    out[e] = h.relu ? Math.max(0, v) : v;
   }
   return out;
 }
@@ -64,13 +72,16 @@ function upload(device: Device, data: Float32Array): GpuBuffer {
   return buf;
 }
 
-/** Row sums of an unbatched a in float64 (plus `rowSums0` when accumulating). */
+/** Row sums of a in float64, over the batch too (plus `rowSums0` when accumulating). */
 function rowSumsReference(h: Host): Float64Array {
   const { m, k } = h;
+  const batch = h.batch ?? 1, sA = h.batchStrideA ?? m * k;
   const out = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     let sum = h.accumulate && h.rowSums0 ? h.rowSums0[i] : 0;
-    for (let q = 0; q < k; q++) sum += h.a[h.transA ? q * m + i : i * k + q];
+    for (let p = 0; p < batch; p++) {
+      for (let q = 0; q < k; q++) sum += h.a[p * sA + (h.transA ? q * m + i : i * k + q)];
+    }
     out[i] = sum;
   }
   return out;
@@ -89,8 +100,7 @@ function near(got: Float32Array, want: Float64Array, k: number, label: string): 
 
 /** Runs one product on the GPU and checks it (and the row sums asked for). */
 async function check(device: Device, h: Host, label: string): Promise<void> {
-  const batch = h.batch ?? 1;
-  const count = batch * h.m * h.n;
+  const count = (h.sumBatch ? 1 : h.batch ?? 1) * h.m * h.n;
   const a = upload(device, h.a), b = upload(device, h.b);
   const bias = h.bias ? upload(device, h.bias) : undefined;
   const out = upload(device, h.out0 ?? new Float32Array(count).fill(Number.NaN));
@@ -101,8 +111,9 @@ async function check(device: Device, h: Host, label: string): Promise<void> {
   const got = new Float32Array(await device.read(out, 0, count * 4));
   const sums = rowSums && new Float32Array(await device.read(rowSums, 0, h.m * 4));
   for (const buf of [a, b, out, bias, rowSums]) if (buf) device.release(buf);
-  near(got, reference(h), h.k, `${label}: out`);
-  if (sums) near(sums, rowSumsReference(h), h.k, `${label}: row sums`);
+  const depth = h.k * (h.sumBatch ? h.batch ?? 1 : 1);
+  near(got, reference(h), depth, `${label}: out`);
+  if (sums) near(sums, rowSumsReference(h), depth, `${label}: row sums`);
 }
 
 /** Host operands for a product, sized from its layout. */
@@ -266,6 +277,71 @@ Deno.test("matmul kernel", async (t) => {
     }
   });
 
+  await t.step(
+    "summed over the batch (sumBatch): every tile, sizes 1, 7, 33, 129, split-K",
+    async () => {
+      // One product of depth batch·K whose depth index splits into (sample, depth): K of 1 and 3
+      // put several samples into one step of 4, K multiple of 4 keeps the vec4 loads.
+      const shapes = [
+        [1, 1, 1, 1],
+        [1, 7, 1, 5],
+        [7, 33, 3, 4],
+        [33, 7, 129, 2],
+        [129, 33, 7, 3],
+        [9, 129, 33, 2],
+        [36, 68, 40, 3],
+        [65, 31, 17, 1],
+      ];
+      const tiles = [
+        undefined,
+        SMALL_TILE,
+        HARDWARE_TILE,
+        ...(device.hasSubgroups ? SUBGROUP_TILES : []),
+      ];
+      let seed = 700;
+      for (const tile of tiles) {
+        for (const [m, n, k, batch] of shapes) {
+          for (const splits of k * batch >= 33 ? [1, 3] : [1]) {
+            // A 1×1 convolution's weight gradient: dy [O, HW] · xᵀ per sample, x as [C, HW].
+            const transA = seed % 3 === 0, transB = seed % 2 === 0;
+            const label = `${tile ? tileName(tile) : "default"} Σ${batch}×${m}×${n}×${k} ` +
+              `tA=${transA} tB=${transB} splits ${splits}`;
+            const h = operands(
+              { m, n, k, batch, sumBatch: true, transA, transB, tile, splits, rowSums: true },
+              seed++,
+            );
+            await check(device, h, `${label} +row sums`);
+            const acc = {
+              accumulate: true,
+              out0: uniform(m * n, seed),
+              rowSums0: uniform(m, seed),
+            };
+            await check(device, { ...h, ...acc, bias: uniform(n, seed++), relu: true }, label);
+          }
+        }
+      }
+      // Strides larger than one matrix (every other slice), and b broadcast.
+      const strided = { m: 6, n: 5, k: 9, batch: 3, batchStrideA: 61, batchStrideB: 0 };
+      await check(device, operands({ ...strided, sumBatch: true, rowSums: true }, 9), "strided");
+    },
+  );
+
+  await t.step("summed over the batch under a 4 KiB binding: batch and K windows", async () => {
+    const maxBindingBytes = 4096;
+    const cases: [string, Omit<Host, "a" | "b">][] = [
+      ["batch windows", { m: 12, n: 10, k: 40, batch: 7, transB: true }],
+      ["batch and K windows", { m: 3, n: 7, k: 333, batch: 3, transB: true }],
+      ["M windows of a transposed a", { m: 40, n: 3, k: 30, batch: 2, transA: true }],
+    ];
+    let seed = 800;
+    for (const [label, o] of cases) {
+      const h = operands({ ...o, sumBatch: true, rowSums: true, maxBindingBytes }, seed += 2);
+      await check(device, h, label);
+      const acc = { accumulate: true, out0: uniform(o.m * o.n, seed), rowSums0: uniform(o.m, 3) };
+      await check(device, { ...h, ...acc, bias: uniform(o.n, seed), relu: true }, `${label}, acc`);
+    }
+  });
+
   await t.step("argument checks", () => {
     const small = device.alloc(16), big = device.alloc(4096);
     assert.throws(
@@ -280,7 +356,7 @@ Deno.test("matmul kernel", async (t) => {
     const out = device.alloc(4096);
     assert.throws(
       () => matmul(device, { a: big, b: big, out, m: 2, n: 2, k: 2, batch: 2, rowSums: small }),
-      /rowSums needs an unbatched product/,
+      /rowSums needs an unbatched product \(or sumBatch\)/,
     );
     assert.throws(
       () => matmul(device, { a: big, b: small, out, m: 2, n: 2, k: 2, rowSums: big }),

@@ -9,6 +9,7 @@ import { Device, Generator } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { conv2d } from "../kernels/conv2d.ts";
+import { fillRandom } from "../kernels/random.ts";
 import { geometry } from "./_conv_geometry.ts";
 import { trainStep } from "./_train_step.ts";
 
@@ -66,6 +67,18 @@ Deno.test("pipelines compile once per variant, not per shape", async (t) => {
     });
     assert.equal(device.memory().pipelines, compiled);
     for (const b of [x, w, out]) device.release(b);
+  });
+
+  await t.step("random fills of other parameters and sizes reuse the pipeline", () => {
+    const out = device.alloc(4 * 300), stream = { seed: [3, 0] as const, offset: 0 };
+    fillRandom(device, out, 300, { kind: "normal", mean: 0, std: 0.01 }, stream);
+    const compiled = device.memory().pipelines;
+    // He initialisation: a standard deviation per layer.
+    fillRandom(device, out, 123, { kind: "normal", mean: 0.5, std: 0.2 }, stream);
+    fillRandom(device, out, 300, { kind: "uniform", low: -1, high: 1 }, stream);
+    fillRandom(device, out, 77, { kind: "uniform", low: 0, high: 3 }, stream);
+    assert.equal(device.memory().pipelines, compiled + 1, "one more: the uniform kind's");
+    device.release(out);
   });
 
   device.destroy();
