@@ -121,7 +121,8 @@ export function conv2dBackwardWeight(
   if (algorithm.kind === "pointwise") {
     if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
     const { x, gradOut, gradW: dw, gradB: db, maxBindingBytes, accumulate } = args;
-    const o = { tile: algorithm.tile, maxBindingBytes, accumulate: !!accumulate };
+    const { tile, splits } = algorithm;
+    const o = { tile, splits, maxBindingBytes, accumulate: !!accumulate };
     pointwiseWeightGrad(device, g, { x, dy: gradOut, dw, db }, o);
     return;
   }

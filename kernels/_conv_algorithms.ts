@@ -28,7 +28,7 @@ export type ConvAlgorithm =
   | { kind: "direct" }
   | ({ kind: "gemm" } & ConvGemm)
   | { kind: "winograd"; tile?: GemmTile }
-  | { kind: "pointwise"; tile?: GemmTile };
+  | { kind: "pointwise"; tile?: GemmTile; splits?: number };
 
 /** The three passes of a convolution that have candidates. */
 export type ConvPass = "forward" | "gradInput" | "gradWeight";
@@ -56,7 +56,8 @@ const GPU_FILL = 256;
 export function algorithmName(a: ConvAlgorithm): string {
   if (a.kind === "direct") return "direct";
   if (a.kind === "winograd" || a.kind === "pointwise") {
-    return `${a.kind}${a.tile ? ` ${tileName(a.tile)}` : ""}`;
+    const split = a.kind === "pointwise" && (a.splits ?? 1) > 1 ? ` split ${a.splits}` : "";
+    return `${a.kind}${a.tile ? ` ${tileName(a.tile)}` : ""}${split}`;
   }
   return `gemm ${tileName(a.tile)}${(a.splits ?? 1) > 1 ? ` split ${a.splits}` : ""}`;
 }

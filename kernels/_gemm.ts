@@ -81,6 +81,11 @@ export interface GemmSpec {
    */
   store4?: (m: string, n: string, v: string) => string;
   /**
+   * WGSL statements run once per stored row `m`, before its stores and in their scope: values
+   * every column's store of the row shares (a bias per row, loaded once rather than per column).
+   */
+  rowStart?: (m: string) => string;
+  /**
    * WGSL statement storing f32 `v`, the sum of row `m` of A over this workgroup's K range
    * (also sees `p` and `s`). When given, the workgroups of the first column tile add up the A
    * slices they stage anyway: a weight gradient's A is dY, whose row sums are the bias
@@ -302,6 +307,7 @@ export function gemmWgsl(spec: GemmSpec): string {
     const row = aVec ? `(ty + ${(i >> 2) * wy}u) * 4u + ${i & 3}u` : `ty * ${RM}u + ${i}u`;
     L.push(`  {`, `  let gm = m0 + ${row};`);
     L.push(`  if (gm < ${S.m}) {`);
+    if (spec.rowStart) L.push(`  ${spec.rowStart("gm")}`);
     if (rowSums) {
       const sum = aVec ? `rs${i >> 2}[${i & 3}]` : `rs${i}`;
       L.push(`  if (sumRows && tx == 0u) { ${spec.rowSum!("gm", sum)} }`);
@@ -431,6 +437,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   // loop costs a switch per row, once per tile, next to the K loop's R·RN multiply-adds a step.
   L.push(`  for (var r = 0u; r < ${R}u; r++) {`, `    let gm = m0 + r;`);
   L.push(`    if (gm >= ${S.m}) { break; }`);
+  if (spec.rowStart) L.push(`    ${spec.rowStart("gm")}`);
   for (let j = 0; j < cv; j++) L.push(`    var v${j} = ${zero};`);
   L.push(`    switch r {`);
   for (let r = 0; r < R; r++) {

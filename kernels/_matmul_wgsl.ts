@@ -108,7 +108,9 @@ export function matmulWgsl(
     return s.accumulate ? `rowSums[${i}] = rowSums[${i}] + ${v};` : `rowSums[${i}] = ${v};`;
   };
   const biasAt = (nn: string): string => `bias[${uf.u32("bias.offset", s.bias ?? 0)} + ${nn}]`;
-  const biasOf = (mm: string, nn: string): string => biasAt(s.biasPerRow ? mm : nn);
+  // A bias per row is loaded once per stored row (rowStart), not once per column.
+  const rowBias = s.bias !== null && s.biasPerRow;
+  const biasOf = (nn: string): string => (rowBias ? "rowBias" : biasAt(nn));
   const finish = (v: string, i: string, bias: string, type: string): string[] => {
     const out = [`var r = ${v};`];
     if (s.accumulate) out.push(`r = r + out[${i}];`);
@@ -119,12 +121,12 @@ export function matmulWgsl(
   };
   const store = (mm: string, nn: string, v: string): string => {
     const i = outAt(mm, nn);
-    return [...finish(v, i, biasOf(mm, nn), "f32"), `out[${i}] = r;`].join(" ");
+    return [...finish(v, i, biasOf(nn), "f32"), `out[${i}] = r;`].join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
-    const bias = s.biasPerRow
-      ? `vec4f(${biasAt(mm)})`
+    const bias = rowBias
+      ? "vec4f(rowBias)"
       : `vec4f(${[0, 1, 2, 3].map((c) => biasAt(`${nn} + ${c}u`)).join(", ")})`;
     return [...finish(v, i, bias, "vec4f"), `out[${i}] = r;`].join(" ");
   };
@@ -144,6 +146,7 @@ export function matmulWgsl(
     sizes,
     store,
     store4: s.out.vec4 ? store4 : undefined,
+    rowStart: rowBias ? (mm) => `let rowBias = ${biasAt(mm)};` : undefined,
     rowSum: s.rowSums !== null ? rowSum : undefined,
     declarations: () => {
       // Bound in this order after a, b and out (see record).
@@ -165,6 +168,9 @@ export function matmulWgsl(
   });
   return { wgsl, uniforms: uf.data() };
 }
+
+/** The most matrices a product summed over the batch may have (see `splitDepthWgsl`). */
+export const MAX_SUMMED_BATCH = 2 ** 22;
 
 /**
  * WGSL of `splitDepth(k) -> vec2u`, (k div depth, k mod depth) for the uniform `depth`, without

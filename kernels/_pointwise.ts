@@ -28,9 +28,13 @@ export function pointwiseApplies(g: Resolved): boolean {
 export const POINTWISE_ONLY =
   "the pointwise algorithm needs a 1×1 kernel, stride 1, no padding and one group";
 
-/** Options every pass takes: a GEMM tile (default: matmul's choice) and a binding cap. */
+/**
+ * Options every pass takes: a GEMM tile and split-K (default: matmul's choice) and a binding
+ * cap.
+ */
 export interface PointwiseOptions {
   tile?: GemmTile;
+  splits?: number;
   maxBindingBytes?: number;
 }
 
@@ -56,6 +60,7 @@ export function pointwiseForward(
     biasPerRow: true,
     relu: o.relu,
     tile: o.tile,
+    splits: o.splits,
     maxBindingBytes: o.maxBindingBytes,
   });
 }
@@ -81,6 +86,7 @@ export function pointwiseInputGrad(
     transA: true,
     mask: buffers.mask,
     tile: o.tile,
+    splits: o.splits,
     maxBindingBytes: o.maxBindingBytes,
   });
 }
@@ -112,6 +118,7 @@ export function pointwiseWeightGrad(
     rowSums: buffers.db,
     accumulate: o.accumulate,
     tile: o.tile,
+    splits: o.splits,
     maxBindingBytes: o.maxBindingBytes,
   });
 }

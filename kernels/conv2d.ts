@@ -137,6 +137,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     pointwiseForward(device, g, { x, w, out, bias }, {
       relu: !!relu,
       tile: algorithm.tile,
+      splits: algorithm.splits,
       maxBindingBytes,
     });
     return;

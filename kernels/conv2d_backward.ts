@@ -136,7 +136,8 @@ export function conv2dBackwardInput(
   if (algorithm.kind === "pointwise") {
     if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
     const { gradOut: dy, w, gradX: dx, mask, maxBindingBytes } = args;
-    pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile: algorithm.tile, maxBindingBytes });
+    const { tile, splits } = algorithm;
+    pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile, splits, maxBindingBytes });
     return;
   }
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];

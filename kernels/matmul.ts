@@ -1,11 +1,11 @@
 /**
- * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched and with either operand transposed in
- * place, on the shared GEMM core (`_gemm.ts`): workgroup-memory K slices, double-buffered, a
- * register block of outputs per invocation, split-K for skinny products; on software adapters
- * with subgroups, the core's register GEMM (operands shared between lanes by broadcast, no
- * workgroup memory). The row sums of `a`
- * (a linear layer's bias gradient, beside its weight gradient) come out of the same product on
- * request. Sizes, offsets and strides are uniforms, so one pipeline serves every shape of a tile
+ * Matrix multiply, `out = a·b (+ bias) (ReLU)`, batched (or summed over the batch, as one
+ * deeper product) and with either operand transposed in place, on the shared GEMM core
+ * (`_gemm.ts`): workgroup-memory K slices, double-buffered, a register block of outputs per
+ * invocation, split-K for skinny products; on software adapters with subgroups, the core's
+ * register GEMM (operands shared between lanes by broadcast, no workgroup memory). The row sums
+ * of `a` (a linear layer's or a 1×1 convolution's bias gradient, beside its weight gradient)
+ * come out of the same product on request. Sizes, offsets and strides are uniforms, so one pipeline serves every shape of a tile
  * and layout. The planner splits a problem whose buffers exceed one storage binding into windows
  * that each fit.
  *
@@ -26,6 +26,7 @@ import {
   type Layout,
   type MatmulSpec,
   matmulWgsl,
+  MAX_SUMMED_BATCH,
   partialStride,
 } from "./_matmul_wgsl.ts";
 
@@ -142,6 +143,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const counts = { batchStrideA: sA, batchStrideB: sB, offsetA: oA, offsetB: oB };
   for (const [name, v] of Object.entries(counts)) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${name} must be ≥ 0`);
+  }
+  // The depth index's split into (matrix, depth) is exact below this many matrices (splitDepth).
+  if (sumBatch && batch > MAX_SUMMED_BATCH) {
+    throw new RangeError(`${what}: sumBatch sums at most ${MAX_SUMMED_BATCH} matrices`);
   }
   if (args.splits !== undefined && !(Number.isInteger(args.splits) && args.splits >= 1)) {
     throw new RangeError(`${what}: splits must be a positive integer, got ${args.splits}`);

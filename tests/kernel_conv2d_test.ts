@@ -33,7 +33,7 @@ import { numericGrad, relativeError } from "./_gradcheck.ts";
 import * as ref from "./_reference.ts";
 import { geometry } from "./_conv_geometry.ts";
 import { type GemmTile, tileName } from "../kernels/_gemm.ts";
-import { SMALL_TILE, SUBGROUP_TILES } from "../kernels/matmul.ts";
+import { HARDWARE_TILE, SMALL_TILE, SUBGROUP_TILES } from "../kernels/matmul.ts";
 
 const TOL = 1e-5;
 
@@ -504,7 +504,11 @@ Deno.test("conv2d kernels", async (t) => {
   });
 
   await t.step("1×1 as a plain batched GEMM (pointwise): sizes, tiles, windows", async () => {
-    const pointwise = (tile?: GemmTile): ConvAlgorithm => ({ kind: "pointwise", tile });
+    const pointwise = (tile?: GemmTile, splits?: number): ConvAlgorithm => ({
+      kind: "pointwise",
+      tile,
+      splits,
+    });
     const one = (o: Partial<Conv2dGeometry>) => geometry({ kernelH: 1, kernelW: 1, ...o });
     const cases: [string, Conv2dGeometry][] = [
       [
@@ -529,12 +533,20 @@ Deno.test("conv2d kernels", async (t) => {
       ],
     ];
     const tiles = [undefined, SMALL_TILE, ...(device.hasSubgroups ? SUBGROUP_TILES : [])];
-    for (const tile of tiles) {
+    // Split-K on every pass (the GPU default for small grids): the bias per row and the ReLU
+    // in the partial sums' pass, the bias gradient in their tail; and a GPU tile of the core.
+    const variants: [GemmTile | undefined, number | undefined][] = [
+      ...tiles.map((t): [GemmTile | undefined, undefined] => [t, undefined]),
+      [SMALL_TILE, 3],
+      [HARDWARE_TILE, 2],
+      ...(device.hasSubgroups ? [[SUBGROUP_TILES[1], 3] as [GemmTile, number]] : []),
+    ];
+    for (const [tile, splits] of variants) {
       for (const [i, [label, g]] of cases.entries()) {
-        const a = pointwise(tile);
+        const a = pointwise(tile, splits);
         // Bias (and its gradient inside the weight gradient) on, and off every other case.
         const bias = i % 2 === 0;
-        await check(device, `pointwise ${label} ${tile ? tileName(tile) : "default"}`, {
+        await check(device, `${algorithmName(a)} ${label}`, {
           g,
           bias,
           relu: bias,

@@ -362,6 +362,20 @@ Deno.test("matmul kernel", async (t) => {
       () => matmul(device, { a: big, b: small, out, m: 2, n: 2, k: 2, rowSums: big }),
       /rowSums must not be the same buffer/,
     );
+    assert.throws(
+      () =>
+        matmul(device, {
+          a: big,
+          b: big,
+          out,
+          m: 1,
+          n: 1,
+          k: 1,
+          batch: 2 ** 22 + 1,
+          sumBatch: true,
+        }),
+      /sumBatch sums at most 4194304 matrices/,
+    );
     device.release(out);
     const tile = { tileM: 6, tileN: 8, tileK: 4, rowsPerThread: 4, colsPerThread: 4 };
     assert.throws(
