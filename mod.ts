@@ -97,7 +97,13 @@ export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
-export { crossEntropy, logSoftmax, oneHot, softmax } from "./tensor/ops_loss.ts";
+export {
+  crossEntropy,
+  type CrossEntropyOptions,
+  logSoftmax,
+  oneHot,
+  softmax,
+} from "./tensor/ops_loss.ts";
 export { dropout, dropoutMask, lrn, maxPool2d, pair, windowOutput } from "./tensor/ops_cnn.ts";
 export {
   conv2d,

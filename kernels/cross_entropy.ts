@@ -1,14 +1,19 @@
 /**
  * Cross-entropy of `[N, C]` logits against N i32 labels, fused as PyTorch fuses log-softmax and
- * the negative log-likelihood. The forward is one pass over the rows, whose invocations (a
- * workgroup for a long row, a segment of one for a short row) find the row's maximum, then
- * `Σ exp(x − max)`, and keep both, then a tiny mean over the N row losses. The backward is one
- * pass that recomputes the softmax from the two numbers kept per row:
- * `dlogits = (softmax(x) − onehot(label)) · dloss / N`. No `[N, C]` intermediate is stored.
+ * the negative log-likelihood, with `F.cross_entropy`'s options: class weights, an ignored
+ * label, label smoothing and the reduction. The forward is one pass over the rows, whose
+ * invocations (a workgroup for a long row, a segment of one for a short row) find the row's
+ * maximum `m`, then `Σ exp(x − m)`, `Σ w_c (x_c − m)` and `Σ w_c`, and keep what the backward
+ * needs; then, unless the reduction is `none`, a one-workgroup sum of the row losses divided by
+ * the sum of their weights (`mean`) or by 1 (`sum`). The backward is one pass that recomputes
+ * the softmax from the numbers kept per row. No `[N, C]` intermediate is stored.
  *
- * A label outside `[0, C)` is checked on the GPU, as `oneHot` checks it: its row's loss (so the
- * mean) and its row's gradient are NaN, and the next read from the device throws a
- * `DeviceAssertionError` naming the label and its sample.
+ * The options are uniforms, so every option but `weight` (an extra binding, so a second
+ * pipeline of each pass) shares the default's pipelines; `none` skips the reduction's dispatch.
+ *
+ * A label outside `[0, C)` (other than the ignored one) is checked on the GPU, as `oneHot`
+ * checks it: its row's loss (so the reduced loss) and its row's gradient are NaN, and the next
+ * read from the device throws a `DeviceAssertionError` naming the label and its sample.
  *
  * @module
  */
@@ -18,26 +23,47 @@ import { faultWgsl } from "./_fault.ts";
 import { flatMain, splitBatch } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
-/** Invocations of a workgroup of the row pass (one or more rows) and of the mean. */
+/** Invocations of a workgroup of the row pass (one or more rows) and of the reduction. */
 const ROW_WORKGROUP = 128;
 /** Invocations of a workgroup of the gradient pass (one per element). */
 const GRAD_WORKGROUP = 256;
-/** Floats kept per row for the backward: the row's maximum and `log Σ exp(x − max)`. */
-export const STATS_PER_ROW = 2;
+/**
+ * Floats kept per row (a `vec4f`) for the reduction and the backward: the row's maximum `m`,
+ * `log Σ exp(x − m)`, the row's weight `w[label]` (0 for an ignored row) and `Σ_c w_c`.
+ */
+export const STATS_PER_ROW = 4;
 
 const NAN = "bitcast<f32>(0x7fc00000u)";
 
+/** How the row losses become the loss, as PyTorch's `reduction`. */
+export type CrossEntropyReduction = "mean" | "sum" | "none";
+
+/** `F.cross_entropy`'s options, shared by the forward and the backward (defaults: PyTorch's). */
+export interface CrossEntropyOptions {
+  /**
+   * `mean` (default): the sum of the row losses over the sum of the rows' weights (their count
+   * without `weight`; NaN when every row is ignored); `sum`; `none`: the `rows` row losses.
+   */
+  reduction?: CrossEntropyReduction;
+  /** The label whose rows give 0 loss and 0 gradient and count for nothing (default -100). */
+  ignoreIndex?: number;
+  /** `ε` in [0, 1]: the loss is `(1 − ε)·nll + (ε/C)·Σ_c w_c·(−log p_c)` per row (default 0). */
+  labelSmoothing?: number;
+  /** `classes` f32 class weights `w` (default: all 1); an extra binding. */
+  weight?: GpuBuffer;
+}
+
 /** The operands and sizes of {@link crossEntropy}. */
-export interface CrossEntropyArgs {
+export interface CrossEntropyArgs extends CrossEntropyOptions {
   /** `[rows, classes]` f32 logits, row-major from element 0. */
   logits: GpuBuffer;
   /** `rows` i32 class indices. */
   labels: GpuBuffer;
-  /** Written: `[rows, 2]` f32, each row's maximum and `log Σ exp(x − max)`, for the backward. */
+  /** Written: `rows + 1` vec4f: {@link STATS_PER_ROW} per row, then the reduction's divisor. */
   stats: GpuBuffer;
-  /** Written: one f32, the mean loss. */
+  /** Written: one f32, the reduced loss, or `rows` f32 for the reduction `none`. */
   loss: GpuBuffer;
-  /** Rows (samples), N; none gives a NaN loss, as a mean of nothing. */
+  /** Rows (samples), N; none gives a NaN mean, as a mean of nothing. */
   rows: number;
   /** Classes, C ≥ 1. */
   classes: number;
@@ -48,8 +74,11 @@ export interface CrossEntropyArgs {
 }
 
 /**
- * The mean cross-entropy `(1/N) Σᵣ (log Σ exp(xᵣ − mᵣ) − (xᵣ[labelᵣ] − mᵣ))`, `mᵣ = max xᵣ`,
- * computed stably, into `loss`, and each row's `mᵣ` and log-sum into `stats`.
+ * The cross-entropy of each row, as PyTorch defines it with class weights `w` (default 1),
+ * smoothing `ε` and the ignored label: 0 for an ignored row, else
+ * `(1 − ε)·w[y]·(lse − (x_y − m)) + (ε/C)·Σ_c w_c·(lse − (x_c − m))`, with `m = max x` and
+ * `lse = log Σ exp(x − m)`, computed stably; then reduced into `loss` (see
+ * {@link CrossEntropyOptions.reduction}), and what the backward needs into `stats`.
  *
  * @example
  * ```ts
@@ -57,7 +86,7 @@ export interface CrossEntropyArgs {
  * import { crossEntropy } from "./cross_entropy.ts";
  * const device = await Device.acquire();
  * const logits = device.alloc(16), labels = device.alloc(8);
- * const stats = device.alloc(16), loss = device.alloc(4);
+ * const stats = device.alloc(48), loss = device.alloc(4);
  * device.write(logits, new Float32Array([0, 0, 1000, 1000]));
  * device.write(labels, new Int32Array([1, 0]));
  * crossEntropy(device, { logits, labels, stats, loss, rows: 2, classes: 2 });
@@ -65,8 +94,11 @@ export interface CrossEntropyArgs {
  * ```
  */
 export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
-  const { labels, stats, rows, classes, op = "crossEntropy" } = args;
-  const losses = device.alloc(Math.max(rows, 1) * 4, "cross-entropy row losses");
+  const { labels, stats, rows, classes, op = "crossEntropy", reduction = "mean" } = args;
+  const perRow = reduction === "none";
+  const losses = perRow
+    ? args.loss
+    : device.alloc(Math.max(rows, 1) * 4, "cross-entropy row losses");
   const fault = device.faultSlot(
     `label range: ${op}`,
     ([row, label, count]) =>
@@ -76,6 +108,7 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
   forEachRun(device, args, (run, uf, u) => {
     const groups = Math.ceil(run.count / (ROW_WORKGROUP / lanes));
     const ux = uf.all({ lanes, groups, faultCode: fault.code });
+    const w = weightOf(args.weight);
     // A row's lanes are a segment of the workgroup; rows past the run's end still take part in
     // the barriers, reading nothing.
     const body = `
@@ -88,38 +121,49 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
   let end = select(0u, ${u.classes}, inRun);
   var m = bitcast<f32>(0xff800000u);
   for (var c = lane; c < end; c += lanes) { m = maxOrNaN(m, logits[base + c]); }
-  scratch[lid] = m;
-  workgroupBarrier();${segmentTree("lanes", (a, b) => `maxOrNaN(${a}, ${b})`)}
-  let rowMax = scratch[lid - lane];
-  // Every lane has read its row's maximum before the sum reuses the scratch.
-  workgroupBarrier();
-  var s = 0.0;
-  for (var c = lane; c < end; c += lanes) { s += exp(logits[base + c] - rowMax); }
-  scratch[lid] = s;
-  workgroupBarrier();${segmentTree("lanes", (a, b) => `${a} + ${b}`)}
+  maxes[lid] = m;
+  workgroupBarrier();${segmentTree("maxes", "lanes", (a, b) => `maxOrNaN(${a}, ${b})`)}
+  let rowMax = maxes[lid - lane];
+  // Σ exp(x − m), and for the smoothing Σ w_c (x_c − m) and Σ w_c, in one sweep.
+  var s = vec3f();
+  for (var c = lane; c < end; c += lanes) {
+    let z = logits[base + c] - rowMax;
+    s += vec3f(exp(z), ${w("c")} * z, ${w("c")});
+  }
+  sums[lid] = s;
+  workgroupBarrier();${segmentTree("sums", "lanes", (a, b) => `${a} + ${b}`)}
   if (inRun && lane == 0u) {
-    let logSum = log(scratch[lid]);
-    stats[${STATS_PER_ROW}u * at] = rowMax;
-    stats[${STATS_PER_ROW}u * at + 1u] = logSum;
-    // An out-of-range label makes the loss NaN (a guarded step changes nothing) and is
-    // reported at the next read.
+    let total = sums[lid];
+    let logSum = log(total.x);
     let label = labels[at];
-    if (label >= 0 && label < i32(${u.classes})) {
-      // log Σ exp(x − m) − (x[label] − m): no large m added and subtracted back.
-      losses[at] = logSum - (logits[base + u32(label)] - rowMax);
-    } else {
-      raiseFault(${ux.faultCode}, at, bitcast<u32>(label), ${u.classes});
-      losses[at] = ${NAN};
+    var loss = 0.0;
+    var rowWeight = 0.0;
+    if (label != ${u.ignoreIndex}) {
+      if (label >= 0 && label < i32(${u.classes})) {
+        rowWeight = ${w("u32(label)")};
+        // lse − (x[label] − m): no large m added and subtracted back.
+        loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label)] - rowMax))
+          + ${u.spread} * (total.z * logSum - total.y);
+      } else {
+        // The loss is NaN (a guarded step changes nothing), reported at the next read; the
+        // row's weight stays 0, so that the other rows' gradients keep their divisor.
+        raiseFault(${ux.faultCode}, at, bitcast<u32>(label), ${u.classes});
+        loss = ${NAN};
+      }
     }
+    stats[at] = vec4f(rowMax, logSum, rowWeight, total.z);
+    losses[at] = loss;
   }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> losses: array<f32>;
 ${faultWgsl(4)}
-${uf.declare(5)}
-var<workgroup> scratch: array<f32, ${ROW_WORKGROUP}>;
+${w.declare(5)}
+${uf.declare(5 + w.bindings.length)}
+var<workgroup> maxes: array<f32, ${ROW_WORKGROUP}>;
+var<workgroup> sums: array<vec3f, ${ROW_WORKGROUP}>;
 // NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).
 fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, a != a || b != b); }
 ${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true })}`;
@@ -129,7 +173,7 @@ ${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true 
         wgsl,
         uniforms: uf.data(),
         workgroups: groups,
-        cost: { flops: 4 * run.count * classes, bytes: 4 * run.count * (2 * classes + 4) },
+        cost: { flops: 6 * run.count * classes, bytes: 4 * run.count * (2 * classes + 6) },
       },
       [
         { buffer: args.logits, ...run.range },
@@ -137,22 +181,25 @@ ${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true 
         { buffer: stats },
         { buffer: losses },
         { buffer: fault.buffer },
+        ...w.bindings,
       ],
     );
   });
-  mean(device, losses, args.loss, rows, op);
-  device.release(losses);
+  if (!perRow) {
+    reduce(device, { losses, stats, out: args.loss, rows, mean: reduction === "mean", op });
+    device.release(losses);
+  }
 }
 
 /** The operands and sizes of {@link crossEntropyBackward}. */
-export interface CrossEntropyBackwardArgs {
+export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
   /** The forward's `[rows, classes]` logits. */
   logits: GpuBuffer;
   /** The forward's labels. */
   labels: GpuBuffer;
   /** What the forward wrote into its `stats`. */
   stats: GpuBuffer;
-  /** One f32: the gradient of the mean loss. */
+  /** The gradient of the loss: one f32, or `rows` f32 for the reduction `none`. */
   gradLoss: GpuBuffer;
   /** Written: `[rows, classes]` f32, the gradient of the logits. */
   gradLogits: GpuBuffer;
@@ -167,16 +214,18 @@ export interface CrossEntropyBackwardArgs {
 }
 
 /**
- * `gradLogits = (softmax(x) − onehot(label)) · gradLoss / rows` in one pass, the softmax
- * recomputed as `exp(x − m − log Σ exp(x − m))` from the forward's `stats`. A row whose label is
- * out of range gets NaN (its fault was raised by the forward).
+ * The gradient of the forward's loss (same options) in one pass:
+ * `((1 − ε)·w[y]·(p − onehot(y)) + (ε/C)·(p·Σ_c w_c − w)) · g`, where `p` is the softmax
+ * recomputed as `exp(x − m − lse)` from the forward's `stats` and `g` the loss's gradient (over
+ * the reduction's divisor for `mean`; the row's own for `none`). An ignored row gets 0; a row
+ * whose label is out of range gets NaN (its fault was raised by the forward).
  *
  * @example
  * ```ts
  * import { Device } from "./device.ts";
  * import { crossEntropy, crossEntropyBackward } from "./cross_entropy.ts";
  * const device = await Device.acquire();
- * const logits = device.alloc(8), labels = device.alloc(4), stats = device.alloc(8);
+ * const logits = device.alloc(8), labels = device.alloc(4), stats = device.alloc(32);
  * const loss = device.alloc(4), gradLoss = device.alloc(4), gradLogits = device.alloc(8);
  * device.write(logits, new Float32Array([0, 0]));
  * device.write(labels, new Int32Array([1]));
@@ -189,23 +238,33 @@ export interface CrossEntropyBackwardArgs {
 export function crossEntropyBackward(device: Device, args: CrossEntropyBackwardArgs): void {
   const { labels, stats, gradLoss, rows, classes, op = "crossEntropy" } = args;
   forEachRun(device, args, (run, uf, u) => {
-    const ux = uf.all({ elements: run.count * classes, batch: rows });
+    const ux = uf.all({
+      elements: run.count * classes,
+      batch: rows,
+      perRow: Number(args.reduction === "none"),
+    });
+    const w = weightOf(args.weight);
     const body = `
   let row = i / ${u.classes};
   let at = ${u.first} + row;
   let label = labels[at];
   let column = i32(i % ${u.classes});
-  let x = logits[${u.shift} + i];
-  let p = exp((x - stats[${STATS_PER_ROW}u * at]) - stats[${STATS_PER_ROW}u * at + 1u]);
-  let g = (p - select(0.0, 1.0, column == label)) * (gradLoss[0] / f32(${ux.batch}));
-  gradLogits[${u.shift} + i] = select(${NAN}, g, label >= 0 && label < i32(${u.classes}));`;
+  let kept = stats[at];
+  let p = exp((logits[${u.shift} + i] - kept.x) - kept.y);
+  let nll = p - select(0.0, 1.0, column == label);
+  let g = ${u.keep} * kept.z * nll + ${u.spread} * (p * kept.w - ${w("u32(column)")});
+  let perRow = ${ux.perRow} == 1u;
+  let scale = select(gradLoss[0] / stats[${ux.batch}].x, gradLoss[select(0u, at, perRow)], perRow);
+  let valid = label >= 0 && label < i32(${u.classes});
+  gradLogits[${u.shift} + i] = select(select(${NAN}, g * scale, valid), 0.0, label == ${u.ignoreIndex});`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<vec4f>;
 @group(0) @binding(3) var<storage, read> gradLoss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gradLogits: array<f32>;
-${uf.declare(5)}
+${w.declare(5)}
+${uf.declare(5 + w.bindings.length)}
 ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
     const elements = run.count * classes;
     device.dispatch(
@@ -214,7 +273,7 @@ ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
         wgsl,
         uniforms: uf.data(),
         workgroups: Math.ceil(elements / GRAD_WORKGROUP),
-        cost: { flops: 5 * elements, bytes: 8 * elements },
+        cost: { flops: 9 * elements, bytes: 8 * elements },
       },
       [
         { buffer: args.logits, ...run.range },
@@ -222,8 +281,27 @@ ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
         { buffer: stats },
         { buffer: gradLoss },
         { buffer: args.gradLogits, ...run.range },
+        ...w.bindings,
       ],
     );
+  });
+}
+
+/**
+ * The class weights in WGSL: `w(c)` reads `weight[c]`, or is `1.0` without weights (then
+ * nothing more is declared or bound, and the pipeline is the default one). Bound after the
+ * other buffers, before the uniforms (which the device binds last).
+ */
+function weightOf(weight: GpuBuffer | undefined): {
+  (index: string): string;
+  declare(binding: number): string;
+  bindings: { buffer: GpuBuffer }[];
+} {
+  const w = (index: string) => weight ? `weight[${index}]` : "1.0";
+  return Object.assign(w, {
+    declare: (binding: number) =>
+      weight ? `@group(0) @binding(${binding}) var<storage, read> weight: array<f32>;` : "",
+    bindings: weight ? [{ buffer: weight }] : [],
   });
 }
 
@@ -238,18 +316,24 @@ interface RowRun {
 /**
  * Calls `dispatch` once per run of whole rows whose logits fit one binding (usually one run),
  * with the run's uniforms `rows`, `classes`, `first` (its first row) and `shift` (elements
- * between the binding's start and the run's first logit) already registered.
+ * between the binding's start and the run's first logit) already registered, and the options'
+ * `keep` (`1 − ε`), `spread` (`ε/C`) and `ignoreIndex` (an i32).
  */
 function forEachRun(
   device: Device,
-  args: { rows: number; classes: number; op?: string; maxBindingBytes?: number },
+  args: CrossEntropyOptions & {
+    rows: number;
+    classes: number;
+    op?: string;
+    maxBindingBytes?: number;
+  },
   dispatch: (
     run: RowRun,
     uf: Uniforms,
-    u: Record<"rows" | "classes" | "first" | "shift", string>,
+    u: Record<"rows" | "classes" | "first" | "shift" | "keep" | "spread" | "ignoreIndex", string>,
   ) => void,
 ): void {
-  const { rows, classes, op = "crossEntropy" } = args;
+  const { rows, classes, op = "crossEntropy", ignoreIndex = -100, labelSmoothing = 0 } = args;
   if (!(classes >= 1)) {
     throw new RangeError(`${op}: logits need at least one class, got ${classes}`);
   }
@@ -262,7 +346,12 @@ function forEachRun(
   });
   for (const { start, count, parts: [{ range, shift }] } of runs) {
     const uf = new Uniforms();
-    const u = uf.all({ rows: count, classes, first: start, shift });
+    const u = {
+      ...uf.all({ rows: count, classes, first: start, shift }),
+      keep: uf.f32("keep", 1 - labelSmoothing),
+      spread: uf.f32("spread", labelSmoothing / classes),
+      ignoreIndex: `bitcast<i32>(${uf.u32("ignoreIndex", ignoreIndex)})`,
+    };
     dispatch({ count, range }, uf, u);
   }
 }
@@ -278,49 +367,76 @@ function lanesPerRow(classes: number): number {
 }
 
 /**
- * WGSL of a tree reduction of `scratch` within segments of `lanes` (a WGSL expression, uniform,
- * a power of two) invocations: the first of each segment ends with `combine` of all of it. Each
- * invocation knows its `lane` in its segment.
+ * WGSL of a tree reduction of the workgroup array `scratch` within segments of `lanes` (a WGSL
+ * expression, uniform, a power of two) invocations: the first of each segment ends with
+ * `combine` of all of it. Each invocation knows its `lane` in its segment.
  */
-function segmentTree(lanes: string, combine: (a: string, b: string) => string): string {
+function segmentTree(
+  scratch: string,
+  lanes: string,
+  combine: (a: string, b: string) => string,
+): string {
   // Unrolled to the workgroup's size (lavapipe runs a loop around a barrier slower), each step
   // idle where it is wider than the segments.
   let out = "";
   for (let w = ROW_WORKGROUP / 2; w >= 1; w /= 2) {
     out += `
-  if (lane < ${w}u && ${w}u < ${lanes}) { scratch[lid] = ${
-      combine("scratch[lid]", `scratch[lid + ${w}u]`)
+  if (lane < ${w}u && ${w}u < ${lanes}) { ${scratch}[lid] = ${
+      combine(`${scratch}[lid]`, `${scratch}[lid + ${w}u]`)
     }; }
   workgroupBarrier();`;
   }
   return out;
 }
 
-/** `out[0] = Σ losses[0..rows) / rows` in one workgroup, in a fixed order (NaN when rows is 0). */
-function mean(device: Device, losses: GpuBuffer, out: GpuBuffer, rows: number, op: string): void {
+/** The operands of {@link reduce}. */
+interface ReduceArgs {
+  /** `rows` f32 row losses. */
+  losses: GpuBuffer;
+  /** The forward's stats: read, each row's weight; written, the divisor after the rows. */
+  stats: GpuBuffer;
+  /** Written: one f32. */
+  out: GpuBuffer;
+  rows: number;
+  /** Divide by the sum of the rows' weights (else by 1). */
+  mean: boolean;
+  op: string;
+}
+
+/**
+ * `out[0] = Σ losses / d` in one workgroup, in a fixed order, with `d` the sum of the rows'
+ * weights for a mean (0 when every row is ignored or there is none: NaN, as PyTorch), else 1;
+ * `d` is kept after the rows' stats for the backward.
+ */
+function reduce(device: Device, { losses, stats, out, rows, mean, op }: ReduceArgs): void {
   const uf = new Uniforms();
-  const u = uf.all({ rows });
+  const u = uf.all({ rows, mean: Number(mean) });
   const body = `
   let lane = lid;
-  var s = 0.0;
-  for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) { s += losses[r]; }
-  scratch[lid] = s;
-  workgroupBarrier();${segmentTree(`${ROW_WORKGROUP}u`, (a, b) => `${a} + ${b}`)}
-  if (lid == 0u) { out[0] = scratch[0] / f32(${u.rows}); }`;
+  var s = vec2f();
+  for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) { s += vec2f(losses[r], stats[r].z); }
+  sums[lid] = s;
+  workgroupBarrier();${segmentTree("sums", `${ROW_WORKGROUP}u`, (a, b) => `${a} + ${b}`)}
+  if (lid == 0u) {
+    let divisor = select(1.0, sums[0].y, ${u.mean} == 1u);
+    out[0] = sums[0].x / divisor;
+    stats[${u.rows}] = vec4f(divisor, 0.0, 0.0, 0.0);
+  }`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> losses: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${uf.declare(2)}
-var<workgroup> scratch: array<f32, ${ROW_WORKGROUP}>;
+@group(0) @binding(1) var<storage, read_write> stats: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${uf.declare(3)}
+var<workgroup> sums: array<vec2f, ${ROW_WORKGROUP}>;
 ${flatMain(ROW_WORKGROUP, 1, body, { index: "group", perWorkgroup: true })}`;
   device.dispatch(
     {
-      name: `${op} mean [${rows}]`,
+      name: `${op} ${mean ? "mean" : "sum"} [${rows}]`,
       wgsl,
       uniforms: uf.data(),
       workgroups: 1,
-      cost: { flops: rows, bytes: 4 * rows + 4 },
+      cost: { flops: 2 * rows, bytes: 20 * rows + 20 },
     },
-    [{ buffer: losses }, { buffer: out }],
+    [{ buffer: losses }, { buffer: stats }, { buffer: out }],
   );
 }

@@ -20,6 +20,7 @@ import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
 import {
   crossEntropy as crossEntropyKernel,
   crossEntropyBackward,
+  type CrossEntropyReduction,
   STATS_PER_ROW,
 } from "../kernels/cross_entropy.ts";
 import {
@@ -291,32 +292,44 @@ export function oneHot(labels: RawTensor, classes: number, op = "oneHot"): RawTe
   return out;
 }
 
+/** The options of {@link crossEntropy}: PyTorch's, the class weights a `[C]` f32 raw tensor. */
+export interface CrossEntropyParams {
+  reduction: CrossEntropyReduction;
+  ignoreIndex: number;
+  labelSmoothing: number;
+  weight?: RawTensor;
+}
+
 /**
- * The mean cross-entropy (a scalar) of `[N, C]` f32 logits against `[N]` i32 labels, and the
- * `[N, 2]` statistics its gradient needs (each row's maximum and log-sum-exp). A label out of
- * range makes the loss NaN and raises a device-side fault naming `op` at the next read.
+ * The cross-entropy of `[N, C]` f32 logits against `[N]` i32 labels, with PyTorch's options
+ * (a scalar, or `[N]` for the reduction `none`), and the statistics its gradient needs (`[N + 1,
+ * 4]`: each row's maximum, log-sum-exp, weight and the weights' sum, then the reduction's
+ * divisor). A label out of range makes the loss NaN and raises a device-side fault naming `op`
+ * at the next read.
  */
 export function crossEntropy(
   logits: RawTensor,
   labels: RawTensor,
+  params: CrossEntropyParams,
   op = "crossEntropy",
 ): { loss: RawTensor; stats: RawTensor } {
   const [rows, classes] = logits.shape;
   const device = logits.device;
-  const loss = empty(device, []);
-  const stats = empty(device, [rows, STATS_PER_ROW]);
-  const x = contiguous(logits), y = contiguous(labels);
+  const loss = empty(device, params.reduction === "none" ? [rows] : []);
+  const stats = empty(device, [rows + 1, STATS_PER_ROW]);
+  const [x, y, w] = [logits, labels, params.weight].map((t) => t && contiguous(t));
   crossEntropyKernel(device, {
-    logits: x.buffer,
-    labels: y.buffer,
+    ...params,
+    logits: x!.buffer,
+    labels: y!.buffer,
+    weight: w?.buffer,
     stats: stats.buffer,
     loss: loss.buffer,
     rows,
     classes,
     op,
   });
-  x.dispose();
-  y.dispose();
+  [x, y, w].forEach((t) => t?.dispose());
   return { loss, stats };
 }
 
@@ -326,21 +339,24 @@ export function crossEntropyGrad(
   logits: RawTensor,
   labels: RawTensor,
   stats: RawTensor,
+  params: CrossEntropyParams,
 ): RawTensor {
   const [rows, classes] = logits.shape;
   const device = logits.device;
   const out = empty(device, [rows, classes]);
-  const g = contiguous(grad), x = contiguous(logits), y = contiguous(labels);
+  const [g, x, y, w] = [grad, logits, labels, params.weight].map((t) => t && contiguous(t));
   crossEntropyBackward(device, {
-    logits: x.buffer,
-    labels: y.buffer,
+    ...params,
+    logits: x!.buffer,
+    labels: y!.buffer,
+    weight: w?.buffer,
     stats: stats.buffer,
-    gradLoss: g.buffer,
+    gradLoss: g!.buffer,
     gradLogits: out.buffer,
     rows,
     classes,
   });
-  [g, x, y].forEach((t) => t.dispose());
+  [g, x, y, w].forEach((t) => t?.dispose());
   return out;
 }
 

@@ -9,7 +9,7 @@
 import { requireFloat, sameDevice } from "./_core.ts";
 import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
-import { apply, fromRaw, rawOf, type Tensor } from "./tensor.ts";
+import { apply, fromRaw, rawOf, Tensor } from "./tensor.ts";
 
 /**
  * Softmax along `axis` (default last), computed stably.
@@ -62,11 +62,96 @@ export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
 }
 
 /**
- * Mean cross-entropy of `logits [N, C]` against integer `labels [N]` (i32), as PyTorch's
- * `F.cross_entropy`. A label outside `[0, C)` is an error, checked on the GPU without a
- * readback: the loss is NaN (so a guarded optimiser step changes nothing), and the next read
- * from the device — the loss, or the trainer's statistics — throws a `DeviceAssertionError`
- * naming the label and its sample, as CUDA's device-side asserts do in PyTorch.
+ * The options of {@link crossEntropy}: PyTorch's `F.cross_entropy` options, with its defaults
+ * and semantics.
+ *
+ * @example Every option at once
+ * ```ts
+ * import { crossEntropy, type CrossEntropyOptions, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const options: CrossEntropyOptions = {
+ *   reduction: "sum",
+ *   ignoreIndex: -1,
+ *   labelSmoothing: 0.1,
+ *   weight: tensor([1, 2]),
+ * };
+ * const logits = tensor([[0, 0], [5, 1]]);
+ * const loss = crossEntropy(logits, tensor([1, -1], { dtype: "i32" }), options);
+ * console.log(await loss.item()); // 1.3516… (log 2 · (0.9 · 2 + 0.1 / 2 · 3))
+ * ```
+ */
+export interface CrossEntropyOptions {
+  /**
+   * How the per-sample losses are reduced: `"mean"` (default) divides their sum by the number
+   * of samples not ignored, or with `weight` by the sum of those samples' class weights (NaN
+   * when every sample is ignored, as PyTorch); `"sum"`; `"none"` returns the `[N]` losses.
+   *
+   * @example
+   * ```ts
+   * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const losses = crossEntropy(tensor([[0, 0], [0, 0]]), tensor([0, 1], { dtype: "i32" }), {
+   *   reduction: "none",
+   * });
+   * console.log(await losses.toArray()); // [0.6931…, 0.6931…]
+   * ```
+   */
+  reduction?: "mean" | "sum" | "none";
+  /**
+   * A label (an integer, default -100) whose samples contribute 0 loss and 0 gradient and are
+   * not counted by the mean; it may lie outside `[0, C)` without being an error.
+   *
+   * @example
+   * ```ts
+   * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const labels = tensor([1, -100], { dtype: "i32" });
+   * const loss = crossEntropy(tensor([[0, 0], [9, 0]]), labels);
+   * console.log(await loss.item()); // 0.6931… (the second sample is ignored)
+   * ```
+   */
+  ignoreIndex?: number;
+  /**
+   * `ε` in [0, 1] (default 0): each sample's loss is `(1 − ε)·nll + (ε/C)·Σ_c w_c·(−log p_c)`,
+   * the target mixed with the uniform distribution (with `weight`, as PyTorch weighs it).
+   *
+   * @example
+   * ```ts
+   * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const labels = tensor([0], { dtype: "i32" });
+   * const loss = crossEntropy(tensor([[1, 0]]), labels, { labelSmoothing: 0.2 });
+   * console.log(await loss.item()); // 0.4132… (0.8 · 0.3133 + 0.2 / 2 · (0.3133 + 1.3133))
+   * ```
+   */
+  labelSmoothing?: number;
+  /**
+   * A `[C]` f32 tensor of class weights on the logits' device (no gradient): each sample's loss
+   * is scaled by the weight of its label, and the mean divides by the sum of those weights.
+   *
+   * @example
+   * ```ts
+   * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const labels = tensor([0, 1], { dtype: "i32" });
+   * const weight = tensor([3, 1]);
+   * const loss = crossEntropy(tensor([[0, 0], [1, 0]]), labels, { weight });
+   * console.log(await loss.item()); // 0.8481… ((3 · 0.6931 + 1 · 1.3133) / (3 + 1))
+   * ```
+   */
+  weight?: Tensor;
+}
+
+const OPTION_NAMES = ["reduction", "ignoreIndex", "labelSmoothing", "weight"];
+
+/**
+ * Cross-entropy of `logits [N, C]` against integer `labels [N]` (i32), as PyTorch's
+ * `F.cross_entropy`, its options included (see {@link CrossEntropyOptions}): by default the mean
+ * over the samples. A label outside `[0, C)` (other than `ignoreIndex`) is an error, checked on
+ * the GPU without a readback: the loss is NaN (so a guarded optimiser step changes nothing), and
+ * the next read from the device — the loss, or the trainer's statistics — throws a
+ * `DeviceAssertionError` naming the label and its sample, as CUDA's device-side asserts do in
+ * PyTorch.
  *
  * @example
  * ```ts
@@ -76,7 +161,11 @@ export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
  * console.log(await loss.item()); // 0.6931… (log 2)
  * ```
  */
-export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32"> {
+export function crossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  options: CrossEntropyOptions = {},
+): Tensor<Shape, "f32"> {
   sameDevice("crossEntropy", logits, labels);
   if (logits.rank !== 2) {
     throw new ShapeError(`crossEntropy: logits must be [N, C], got [${logits.shape}]`);
@@ -94,5 +183,53 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32
   if (logits.shape[1] === 0) {
     throw new ShapeError(`crossEntropy: logits [${logits.shape}] have no classes`);
   }
-  return apply("crossEntropy", [logits, labels], {});
+  const { reduction = "mean", ignoreIndex = -100, labelSmoothing = 0, weight } = options;
+  checkOptions(options, logits);
+  const inputs = weight ? [logits, labels, weight] : [logits, labels];
+  return apply("crossEntropy", inputs, { reduction, ignoreIndex, labelSmoothing });
+}
+
+/** Throws a one-line error naming the first option of {@link crossEntropy} that is invalid. */
+function checkOptions(options: CrossEntropyOptions, logits: Tensor): void {
+  const unknown = Object.keys(options).find((name) => !OPTION_NAMES.includes(name));
+  if (unknown !== undefined) {
+    throw new TypeError(
+      `crossEntropy: unknown option "${unknown}" (known: ${OPTION_NAMES.join(", ")})`,
+    );
+  }
+  const { reduction, ignoreIndex, labelSmoothing, weight } = options;
+  if (reduction !== undefined && !["mean", "sum", "none"].includes(reduction)) {
+    throw new TypeError(
+      `crossEntropy: reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`,
+    );
+  }
+  if (
+    ignoreIndex !== undefined &&
+    !(Number.isInteger(ignoreIndex) && Math.abs(ignoreIndex + 0.5) < 2 ** 31)
+  ) {
+    throw new RangeError(`crossEntropy: ignoreIndex must be a 32-bit integer, got ${ignoreIndex}`);
+  }
+  if (
+    labelSmoothing !== undefined &&
+    !(typeof labelSmoothing === "number" && labelSmoothing >= 0 && labelSmoothing <= 1)
+  ) {
+    throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  }
+  if (weight === undefined) return;
+  const classes = logits.shape[1];
+  if (!(weight instanceof Tensor)) {
+    throw new TypeError(`crossEntropy: weight must be a [${classes}] f32 tensor`);
+  }
+  if (weight.dtype !== "f32" || weight.rank !== 1 || weight.shape[0] !== classes) {
+    throw new (weight.dtype === "f32" ? ShapeError : TypeError)(
+      `crossEntropy: weight must be a [${classes}] f32 tensor (one per class), got ` +
+        `${weight.dtype} [${weight.shape}]`,
+    );
+  }
+  if (weight.device !== logits.device) {
+    throw new Error(
+      `crossEntropy: weight is on ${weight.device.describe()}, the logits on ` +
+        `${logits.device.describe()}; move it with \`await weight.to(device)\``,
+    );
+  }
 }

@@ -4,13 +4,24 @@
  * (1, 7, 33, 129 rows and classes, a row longer than a workgroup, one class, logits of ±1e4);
  * two dispatches forward and one backward, compiled once for every shape; rows split over
  * several bindings give the same bits; an out-of-range label poisons its row's gradient too.
+ * PyTorch's options (reduction, ignoreIndex, labelSmoothing, weight), alone and combined,
+ * against a float64 transcription of PyTorch's definition, the pipelines they share, and their
+ * errors.
  */
 
 import assert from "node:assert/strict";
-import { crossEntropy, defaultDevice, Device, type Tensor, tensor } from "../mod.ts";
+import {
+  crossEntropy,
+  type CrossEntropyOptions,
+  defaultDevice,
+  Device,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
 import {
   crossEntropy as crossEntropyKernel,
   crossEntropyBackward,
+  type CrossEntropyOptions as CrossEntropyKernelOptions,
 } from "../kernels/cross_entropy.ts";
 import * as ref from "./_reference.ts";
 import { logDispatches } from "./_dispatch_log.ts";
@@ -97,29 +108,26 @@ Deno.test("crossEntropy kernels: rows split over several bindings give the same 
   const logits = device.alloc(rows * classes * 4), labels = device.alloc(rows * 4);
   device.write(logits, Float32Array.from({ length: rows * classes }, () => 8 * rng() - 4));
   device.write(labels, Int32Array.from({ length: rows }, (_, i) => (i * 37) % classes));
-  const gradLoss = device.alloc(4);
-  device.write(gradLoss, new Float32Array([1.5]));
-  const outputs = async (maxBindingBytes?: number) => {
-    const stats = device.alloc(rows * 8), loss = device.alloc(4);
+  // One gradient per row, for the reduction none; the others read the first.
+  const gradLoss = device.alloc(rows * 4);
+  device.write(gradLoss, Float32Array.from({ length: rows }, (_, i) => 1.5 - i / 4));
+  const weight = device.alloc(classes * 4);
+  device.write(weight, Float32Array.from({ length: classes }, (_, i) => (i % 5) / 2));
+  const outputs = async (maxBindingBytes?: number, options: CrossEntropyKernelOptions = {}) => {
+    const stats = device.alloc((rows + 1) * 16), loss = device.alloc(rows * 4);
     const gradLogits = device.alloc(rows * classes * 4);
-    crossEntropyKernel(device, { logits, labels, stats, loss, rows, classes, maxBindingBytes });
-    crossEntropyBackward(device, {
-      logits,
-      labels,
-      stats,
-      gradLoss,
-      gradLogits,
-      rows,
-      classes,
-      maxBindingBytes,
-    });
+    const sizes = { rows, classes, maxBindingBytes, ...options };
+    crossEntropyKernel(device, { logits, labels, stats, loss, ...sizes });
+    crossEntropyBackward(device, { logits, labels, stats, gradLoss, gradLogits, ...sizes });
     const read = async (b: typeof stats, bytes: number) =>
       new Float32Array(await device.read(b, 0, bytes));
-    return [
-      await read(loss, 4),
-      await read(stats, rows * 8),
+    const out = [
+      await read(loss, options.reduction === "none" ? rows * 4 : 4),
+      await read(stats, (options.reduction === "none" ? rows : rows + 1) * 16),
       await read(gradLogits, rows * classes * 4),
     ];
+    [stats, loss, gradLogits].forEach((b) => device.release(b));
+    return out;
   };
   const names = logDispatches(device);
   const whole = await outputs();
@@ -134,6 +142,17 @@ Deno.test("crossEntropy kernels: rows split over several bindings give the same 
   ]);
   assert.deepEqual(split, whole);
   assert.ok(whole[0][0] > 0 && Number.isFinite(whole[0][0]));
+  // The options too (the weights bound whole beside each run's logits); row 1's label is 37.
+  for (const reduction of ["mean", "none"] as const) {
+    const options = { weight, labelSmoothing: 0.1, ignoreIndex: 37, reduction };
+    const [wholeWith, splitWith] = [
+      await outputs(undefined, options),
+      await outputs(1300, options),
+    ];
+    assert.deepEqual(splitWith, wholeWith, reduction);
+    assert.ok(wholeWith.every((out) => out.every(Number.isFinite)), reduction);
+    assert.ok(wholeWith[2].slice(classes, 2 * classes).every((g) => g === 0), "row 1 is ignored");
+  }
   device.destroy();
 });
 
@@ -163,4 +182,212 @@ Deno.test("crossEntropy of no rows is NaN; logits of no classes are an error", a
     /crossEntropy: logits \[2,0\] have no classes/,
   );
   loss.dispose();
+});
+
+/** PyTorch's options of `F.cross_entropy`, with F64 class weights. */
+interface RefOptions {
+  reduction?: "mean" | "sum" | "none";
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  weight?: ref.F64;
+}
+
+/**
+ * `F.cross_entropy(x, y, weight, ignore_index, reduction, label_smoothing)` in float64,
+ * transcribed from PyTorch's definition (aten/src/ATen/native/LossNLL.cpp,
+ * `cross_entropy_loss_label_smoothing`, and the `torch.nn.CrossEntropyLoss` docs):
+ *   logp = log_softmax(x); nll = nll_loss(logp, y, weight, reduction, ignore_index), whose
+ *   rows are −w[y]·logp[y] (0 where ignored) and whose mean divides by Σ w[y] over the rows
+ *   not ignored; smooth = −Σ_c w_c·logp_c per row, 0 where ignored, reduced the same way
+ *   (`mean` by the same Σ w[y]); result = (1 − ε)·nll + smooth·(ε/C). ε = 0 is plain nll_loss.
+ */
+function torchCrossEntropy(x: ref.F64, labels: Int32Array, options: RefOptions = {}): ref.F64 {
+  const { reduction = "mean", ignoreIndex = -100, labelSmoothing = 0, weight } = options;
+  const [n, c] = x.shape;
+  const logp = ref.logSoftmax(x, 1);
+  const w = (k: number) => weight ? weight.data[k] : 1;
+  const nll = new Float64Array(n), smooth = new Float64Array(n);
+  let totalWeight = 0;
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= c) throw new Error(`torchCrossEntropy: label ${y}`);
+    nll[i] = -w(y) * logp.data[i * c + y];
+    for (let k = 0; k < c; k++) smooth[i] -= w(k) * logp.data[i * c + k];
+    totalWeight += w(y);
+  }
+  const reduce = (v: Float64Array): Float64Array => {
+    if (reduction === "none") return v;
+    const sum = v.reduce((a, b) => a + b, 0);
+    return Float64Array.of(reduction === "sum" ? sum : sum / totalWeight);
+  };
+  const shape = reduction === "none" ? [n] : [];
+  if (labelSmoothing === 0) return ref.f64(shape, reduce(nll));
+  const [a, b] = [reduce(nll), reduce(smooth)];
+  return ref.f64(shape, a.map((v, i) => (1 - labelSmoothing) * v + b[i] * (labelSmoothing / c)));
+}
+
+Deno.test("crossEntropy's PyTorch options against the float64 reference and finite differences", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(29);
+  /** Labels with about `ignored` of them `ignoreIndex`, the first row kept (a finite mean). */
+  const labelsFor = (rows: number, classes: number, ignored: number, ignoreIndex: number) =>
+    Int32Array.from(
+      { length: rows },
+      (_, i) => i > 0 && rng() < ignored ? ignoreIndex : i === 0 ? 0 : Math.floor(rng() * classes),
+    );
+  /** Class weights in [0, 2), every third one 0 (class 0 keeps a weight). */
+  const weightsFor = (classes: number) =>
+    uniform([classes], rng, 0, 2).data.map((v, k) => k % 3 === 1 ? 0 : v);
+  const ce = (
+    rows: number,
+    classes: number,
+    options: Omit<RefOptions, "weight"> & { weighted?: boolean; ignored?: number },
+  ) => {
+    const { weighted = false, ignored = 0, ...torch } = options;
+    const y = labelsFor(rows, classes, ignored, torch.ignoreIndex ?? -100);
+    const inputs = [normal([rows, classes], rng)];
+    if (weighted) inputs.push(ref.f64([classes], weightsFor(classes)));
+    return {
+      name: `[${rows}, ${classes}] ${JSON.stringify(options)}`,
+      inputs,
+      wrt: [0],
+      run: ([x, weight]: Tensor[]) =>
+        crossEntropy(x, tensor(y, { dtype: "i32" }), { ...torch, weight }),
+      ref: ([x, weight]: ref.F64[]) => torchCrossEntropy(x, y, { ...torch, weight }),
+    };
+  };
+  await checkAll(t, device, [
+    // Each option alone.
+    ce(1, 1, { reduction: "sum" }),
+    ce(7, 33, { reduction: "sum" }),
+    ce(33, 7, { reduction: "none" }),
+    ce(1, 7, { reduction: "none" }),
+    ce(5, 300, { reduction: "none" }),
+    ce(7, 33, { ignored: 0.4 }),
+    ce(33, 7, { ignored: 0.4, ignoreIndex: 3 }),
+    ce(33, 300, { ignored: 0.3, ignoreIndex: 300 }),
+    ce(1, 1, { labelSmoothing: 0.3 }),
+    ce(7, 33, { labelSmoothing: 0.1 }),
+    ce(33, 7, { labelSmoothing: 1 }),
+    ce(5, 300, { labelSmoothing: 0.25 }),
+    ce(1, 7, { weighted: true }),
+    ce(7, 33, { weighted: true }),
+    ce(33, 7, { weighted: true }),
+    ce(5, 300, { weighted: true }),
+    // Combined.
+    ce(7, 33, { weighted: true, ignored: 0.3, labelSmoothing: 0.2 }),
+    ce(33, 7, { weighted: true, ignored: 0.3, labelSmoothing: 0.2, reduction: "sum" }),
+    ce(33, 7, { weighted: true, ignored: 0.3, labelSmoothing: 0.2, reduction: "none" }),
+    ce(33, 300, { weighted: true, ignored: 0.3, ignoreIndex: 0, labelSmoothing: 0.05 }),
+    ce(7, 33, { ignored: 0.5, ignoreIndex: -1, labelSmoothing: 0.1, reduction: "none" }),
+    ce(1, 7, { weighted: true, labelSmoothing: 0.5, reduction: "sum" }),
+  ], rng);
+});
+
+Deno.test("crossEntropy: every row ignored gives a NaN mean, a zero sum, and zero gradients", async () => {
+  await defaultDevice();
+  const labels = tensor([-100, -100, -100], { dtype: "i32" });
+  const weight = tensor([1, 0, 2, 3]);
+  for (
+    const [options, expected] of [
+      [{}, [NaN]],
+      [{ reduction: "sum" }, [0]],
+      [{ reduction: "none" }, [0, 0, 0]],
+      [{ weight, labelSmoothing: 0.3 }, [NaN]],
+      [{ weight, labelSmoothing: 0.3, reduction: "sum" }, [0]],
+    ] as const
+  ) {
+    const x = tensor([[1, 2, 3, 4], [0, 0, 0, 0], [5, -1, 2, 0]], { requiresGrad: true });
+    const loss = crossEntropy(x, labels, options);
+    assert.deepEqual([...await loss.data()], expected, JSON.stringify(options));
+    await loss.sum().backward();
+    assert.deepEqual([...await x.grad!.data()], new Array(12).fill(0));
+    for (const t of [x, loss]) t.dispose();
+  }
+  // A weight of 0 on every present label: the mean is 0 / 0, as in PyTorch.
+  const zeroWeighted = crossEntropy(tensor([[1, 2, 3, 4]]), tensor([1], { dtype: "i32" }), {
+    weight,
+  });
+  assert.ok(Number.isNaN(await zeroWeighted.item()));
+  for (const t of [labels, weight, zeroWeighted]) t.dispose();
+});
+
+Deno.test("crossEntropy options share the default pipelines; weight adds one per pass; none skips the mean", async () => {
+  const device = await Device.acquire();
+  const names = logDispatches(device);
+  const rows = Array.from(
+    { length: 6 },
+    (_, r) => Array.from({ length: 10 }, (_, c) => Math.sin(10 * r + c)),
+  );
+  const x = tensor(rows, { device, requiresGrad: true });
+  const y = tensor([0, 9, 3, -1, 5, 4], { dtype: "i32", device });
+  const weight = tensor(Float32Array.from({ length: 10 }, (_, i) => i / 4), { device });
+  const run = async (options: CrossEntropyOptions) => {
+    names.length = 0;
+    const loss = crossEntropy(x, y, options);
+    await loss.sum().backward();
+    const value = await loss.data();
+    loss.dispose();
+    x.zeroGrad();
+    return { dispatches: names.filter((n) => n.startsWith("crossEntropy")), value };
+  };
+  // The defaults, and the reduction none (whose upstream sum is a kernel of its own).
+  await run({ ignoreIndex: -1 });
+  await run({ ignoreIndex: -1, reduction: "none" });
+  const pipelines = device.memory().pipelines;
+  const sum = await run({ ignoreIndex: -1, reduction: "sum", labelSmoothing: 0.1 });
+  assert.deepEqual(sum.dispatches, [
+    "crossEntropy rows [6, 10]",
+    "crossEntropy sum [6]",
+    "crossEntropy backward [6, 10]",
+  ]);
+  const none = await run({ ignoreIndex: -1, reduction: "none", labelSmoothing: 0.5 });
+  assert.deepEqual(none.dispatches, ["crossEntropy rows [6, 10]", "crossEntropy backward [6, 10]"]);
+  assert.equal(device.memory().pipelines, pipelines, "no option but weight compiles anything");
+  await run({ ignoreIndex: -1, weight });
+  assert.equal(device.memory().pipelines, pipelines + 2, "weight: a row pass and a backward");
+  await run({ ignoreIndex: -1, weight, reduction: "none", labelSmoothing: 0.2 });
+  assert.equal(device.memory().pipelines, pipelines + 2);
+  assert.ok(sum.value.every(Number.isFinite) && none.value.every(Number.isFinite));
+  assert.equal(none.value[3], 0, "the ignored row's loss");
+  device.destroy();
+});
+
+Deno.test("crossEntropy: bad options are one-line errors naming the option", async () => {
+  await defaultDevice();
+  const x = tensor([[0, 1, 2], [3, 4, 5]]), y = tensor([0, 2], { dtype: "i32" });
+  const bad: [unknown, RegExp][] = [
+    [{ reduction: "avg" }, /^crossEntropy: reduction must be "mean", "sum" or "none", got "avg"$/],
+    [{ labelSmoothing: 1.5 }, /^crossEntropy: labelSmoothing must be in \[0, 1\], got 1.5$/],
+    [{ labelSmoothing: -0.1 }, /labelSmoothing must be in \[0, 1\], got -0.1/],
+    [{ labelSmoothing: NaN }, /labelSmoothing must be in \[0, 1\], got NaN/],
+    [{ ignoreIndex: 0.5 }, /^crossEntropy: ignoreIndex must be a 32-bit integer, got 0.5$/],
+    [{ ignoreIndex: 2 ** 31 }, /ignoreIndex must be a 32-bit integer/],
+    [
+      { weight: tensor([1, 2]) },
+      /^crossEntropy: weight must be a \[3\] f32 tensor .*got f32 \[2\]$/,
+    ],
+    [{ weight: tensor([[1, 2, 3]]) }, /weight must be a \[3\] f32 tensor .*got f32 \[1,3\]/],
+    [{ weight: tensor([1, 2, 3], { dtype: "i32" }) }, /weight must be a \[3\] f32 tensor .*i32/],
+    [{ weight: [1, 2, 3] }, /^crossEntropy: weight must be a \[3\] f32 tensor$/],
+    [{ label_smoothing: 0.1 }, /^crossEntropy: unknown option "label_smoothing" \(known: /],
+  ];
+  for (const [options, pattern] of bad) {
+    assert.throws(
+      () => crossEntropy(x, y, options as CrossEntropyOptions),
+      (error: Error) => pattern.test(error.message),
+      `${pattern}`,
+    );
+  }
+  const other = await Device.acquire();
+  const far = tensor([1, 1, 1], { device: other });
+  assert.throws(
+    () => crossEntropy(x, y, { weight: far }),
+    (error: Error) =>
+      /^crossEntropy: weight is on .*, the logits on .*; move it with `await weight.to\(device\)`$/
+        .test(error.message),
+  );
+  far.dispose();
+  other.destroy();
 });

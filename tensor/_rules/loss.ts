@@ -1,8 +1,10 @@
 /**
  * The loss's rule: cross-entropy as one op, as PyTorch fuses log-softmax and the negative
- * log-likelihood. The forward keeps two numbers per row (its maximum and log-sum-exp) rather
- * than an `[N, C]` softmax; the backward recomputes the softmax from them in its one pass. The
- * labels (input 1, i32) get no gradient.
+ * log-likelihood, with `F.cross_entropy`'s options (the reduction, the ignored label and label
+ * smoothing as parameters; the class weights as input 2). The forward keeps four numbers per
+ * row (its maximum, log-sum-exp, weight and the weights' sum) rather than an `[N, C]` softmax;
+ * the backward recomputes the softmax from them in its one pass. The labels (input 1, i32) and
+ * the class weights get no gradient, as in PyTorch.
  *
  * @module
  */
@@ -13,15 +15,18 @@ import type { Rules } from "./rule.ts";
 /** The loss rules. */
 export const lossRules: Rules<"crossEntropy"> = {
   crossEntropy: {
-    forward([logits, labels], _params, ctx) {
-      const { loss, stats } = crossEntropy(logits, labels);
-      ctx.save(logits, labels, stats);
+    forward([logits, labels, weight], params, ctx) {
+      const { loss, stats } = crossEntropy(logits, labels, { ...params, weight });
+      ctx.save(logits, labels, stats, ...(weight ? [weight] : []));
       stats.dispose();
       return loss;
     },
-    backward(g, _params, ctx) {
-      const [logits, labels, stats] = ctx.saved;
-      return [ctx.needsGrad[0] ? crossEntropyGrad(g, logits, labels, stats) : null, null];
+    backward(g, params, ctx) {
+      const [logits, labels, stats, weight] = ctx.saved;
+      const grad = ctx.needsGrad[0]
+        ? crossEntropyGrad(g, logits, labels, stats, { ...params, weight })
+        : null;
+      return [grad, ...ctx.inputs.slice(1).map(() => null)];
     },
   },
 };

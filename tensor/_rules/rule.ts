@@ -10,7 +10,7 @@
 import type { Device } from "../../kernels/device.ts";
 import type { Described, RawTensor } from "../_core.ts";
 import type { Conv2dGeometry, LrnParams, Pool2dGeometry } from "../_primitives_cnn.ts";
-import type { DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
+import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -49,8 +49,9 @@ export interface OpParams {
   conv2d: { geometry: Conv2dGeometry; outH: number; outW: number; relu: boolean };
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   lrn: { params: LrnParams };
-  // Losses: the mean cross-entropy of logits against i32 labels (log-softmax and NLL fused).
-  crossEntropy: NoParams;
+  // Losses: the cross-entropy of logits against i32 labels (log-softmax and NLL fused), with
+  // PyTorch's options; the class weights, when given, are input 2.
+  crossEntropy: Omit<CrossEntropyParams, "weight">;
   // Dropout: the mask's draw (drop probability, stream position, place in a wider draw).
   dropout: { p: number; stream: RandomStream; block?: DropoutBlock };
   // Devices.
