@@ -21,18 +21,20 @@
 #   equivalence  15  [40] one device against two on the paper net (batch 8, training mode)
 #   equivalence-separate 15 [40]  the same with two GPUDevices (the two-GPU path, via the host)
 #   two-full     45  [75] one device against two at batch 128, both placements, with breakdown
+#                         (the two-device steps run untuned: every device would tune its own)
 #   cold         15  [40] bench/cold_start.ts: the default `train`'s first step (pipelines, ms),
-#                         driver shader cache off, autotuner as by default with no saved choices
+#                         the driver's shader cache off, tuning off
 #   layers       40  [60] our per-layer table (bench/mod.ts --only layers), tuned choices
 #   two-tests    40  [60] the two-device tests in both placements
 #   two-small    15  [30] the scaled net at batch 32 on one device against two
 #   two-polling  10  [20] what makes the host wait on this driver (map polling, submits)
-# About 380 s estimated in all. ONLY="a b" runs only those steps (bench/two_devices_check.sh).
+#   cold-tuned   20  [40] the same cold start as a first run by default: tuning on, none saved
+# About 400 s estimated in all. ONLY="a b" runs only those steps (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
-# net at batch 2 for training, the layer table untuned; the same tests; limits ×8, a budget of an
-# hour) to check the script end to end on lavapipe before spending device time (about 5 minutes):
-# `TINY=1 bash bench/device_checks.sh`.
+# net at batch 2 untuned for training and the layer table; the same tests; limits ×8, a budget of
+# an hour) to check the script end to end on lavapipe before spending device time (about 5
+# minutes): `TINY=1 bash bench/device_checks.sh`.
 set -uo pipefail
 TINY=${TINY:-0}
 OUT=${OUT:-/tmp/out}
@@ -49,7 +51,8 @@ command -v deno >/dev/null || PATH="$PWD/node_modules/.bin:$PATH"
 joined() { paste -sd ';' | sed 's/;/; /g'; }
 key_tests() { grep -Eo '(ok|FAILED) \| [0-9]+ passed.*' "$1" | tail -n 1; }
 key_profile() {
-  sed -nE 's/.*rows sum ([0-9.]+) ms; GPU span of the profiled step ([0-9.]+) ms.* timestamps ([0-9.]+) ms.*/\1 \2 \3/p' "$1" |
+  local sums='.*rows sum ([0-9.]+) ms; GPU span[^0-9]*([0-9.]+) ms.* timestamps ([0-9.]+) ms.*'
+  sed -nE "s/$sums/\\1 \\2 \\3/p" "$1" |
     awk '{ printf "rows %s / span %s / wall %s ms (rows/wall %.2f)", $1, $2, $3, $1 / $3 }'
   grep -Eo '^first step: [0-9.]+ ms, [0-9]+ pipelines' "$1" | sed 's/^/; /'
 }
@@ -60,6 +63,7 @@ key_torch() {
 }
 key_layers() { grep -Eo 'sum of all layer passes.*' "$1" | sed 's/ (.*)//'; }
 key_cold() { grep -Eo 'first step [0-9]+ ms, [0-9]+ pipelines' "$1"; }
+key_cold-tuned() { key_cold "$1"; }
 key_equivalence() {
   grep -Eo '(NOT )?EQUIVALENT|gradients: max relative difference [^ ]+' "$1" | joined
 }
@@ -99,45 +103,58 @@ tests=(tests/kernel_conv2d_test.ts tests/kernel_matmul_test.ts tests/kernel_auto
   tests/relu_mask_fusion_test.ts tests/fused_passes_test.ts tests/sgd_multi_tensor_test.ts
   tests/dropout_test.ts tests/train_profile_test.ts)
 two_tests=(tests/two_devices_test.ts tests/nn_alexnet_test.ts tests/nn_towers_test.ts)
+untuned=(env ALEXNET_AUTOTUNE=0) # tests, as in `deno task test`, and the steps that say why
 if [ "$TINY" = 1 ]; then
   scale=8 # lavapipe: limits for a loaded 2-core machine
   model=small profile_batch=4 batch=2 eq_batch=2 steps=2 warmup=1
   two=(--model small --batch 4 --steps 1 --repeats 2)
-  layer_tuning=0 # tuning every layer's candidates takes lavapipe far too long
+  tuning=0 # tuning the paper net's shapes takes lavapipe 1.5 minutes: the profile step tunes
 else
   scale=1
   model=full profile_batch=128 batch=128 eq_batch=8 steps=150 warmup=5
   two=(--model full --batch 128 --steps 2 --repeats 3)
-  layer_tuning=1
+  tuning=1
 fi
-cold_cache=$(mktemp -d)
 
 step profile 120 deno run -A bench/profile.ts --model "$model" --batch "$profile_batch" \
   --out "$OUT/profile.json"
-step train1 60 deno run -A bench/alexnet_train.ts --batch "$batch" --steps "$steps" \
-  --warmup "$warmup" --out "$OUT/train1.json"
+step train1 60 env ALEXNET_AUTOTUNE=$tuning deno run -A bench/alexnet_train.ts --batch "$batch" \
+  --steps "$steps" --warmup "$warmup" --out "$OUT/train1.json"
 step torch 90 python3 bench/torch_compare.py "$OUT/torch.json" "$batch"
-# Tests force each variant; tuning stays off there (as in `deno task test`).
-step tests 90 env ALEXNET_AUTOTUNE=0 deno test -A --no-check "${tests[@]}"
-step equivalence 40 deno run -A bench/alexnet_equivalence.ts --batch "$eq_batch"
-step equivalence-separate 40 deno run -A bench/alexnet_equivalence.ts --batch "$eq_batch" \
-  --separate-devices
-step two-full 75 deno run -A bench/two_devices.ts "${two[@]}" --out "$OUT/two_devices_full.json"
-# A first run's cold start: the NVIDIA driver's shader cache off (and pointed at an empty
-# folder, should the switch not apply), Mesa's off (cold_start.ts), no saved tuning choices.
-step cold 40 env -u ALEXNET_AUTOTUNE ALEXNET_AUTOTUNE_CACHE="$cold_cache/autotune.json" \
-  __GL_SHADER_DISK_CACHE=0 __GL_SHADER_DISK_CACHE_PATH="$cold_cache" \
-  deno run -A bench/cold_start.ts --out "$OUT/cold_start.json"
-step layers 60 env ALEXNET_AUTOTUNE=$layer_tuning deno run -A bench/mod.ts --only layers \
+step tests 90 "${untuned[@]}" deno test -A --no-check "${tests[@]}"
+# The two-device steps run the GPU defaults, untuned, on every placement alike: each of the four
+# devices would tune its towers' shapes itself (est. a minute or more); the tests cover every
+# variant.
+step equivalence 40 "${untuned[@]}" deno run -A bench/alexnet_equivalence.ts --batch "$eq_batch"
+step equivalence-separate 40 "${untuned[@]}" deno run -A bench/alexnet_equivalence.ts \
+  --batch "$eq_batch" --separate-devices
+step two-full 75 "${untuned[@]}" deno run -A bench/two_devices.ts "${two[@]}" \
+  --out "$OUT/two_devices_full.json"
+# Cold starts: the NVIDIA driver's shader cache off (and pointed at an empty folder, should the
+# switch not apply), Mesa's off (cold_start.ts), no saved tuning choices. `cold`: tuning off, the
+# pipelines the first step compiles; `cold-tuned` (last): a first run as by default, tuning on.
+cold_cache=$(mktemp -d)
+no_caches() { # NAME: sets $no_caches to env assignments with caches of NAME's own
+  no_caches=(ALEXNET_AUTOTUNE_CACHE="$cold_cache/$1/autotune.json" __GL_SHADER_DISK_CACHE=0
+    __GL_SHADER_DISK_CACHE_PATH="$cold_cache/$1")
+}
+no_caches cold
+step cold 40 "${untuned[@]}" "${no_caches[@]}" deno run -A bench/cold_start.ts \
+  --out "$OUT/cold_start.json"
+step layers 60 env ALEXNET_AUTOTUNE=$tuning deno run -A bench/mod.ts --only layers \
   --batch "$batch" --out "$OUT/bench.json"
-step two-tests 60 deno test -A --no-check "${two_tests[@]}"
-step two-small 30 deno run -A bench/two_devices.ts --model small --batch 32 --steps 2 \
-  --repeats 5 --out "$OUT/two_devices_small.json"
+step two-tests 60 "${untuned[@]}" deno test -A --no-check "${two_tests[@]}"
+step two-small 30 "${untuned[@]}" deno run -A bench/two_devices.ts --model small --batch 32 \
+  --steps 2 --repeats 5 --out "$OUT/two_devices_small.json"
 step two-polling 20 deno run -A bench/two_devices_polling.ts --repeats 3
+no_caches cold-tuned
+step cold-tuned 40 env -u ALEXNET_AUTOTUNE "${no_caches[@]}" deno run -A bench/cold_start.ts \
+  --out "$OUT/cold_start_tuned.json"
 rm -rf "$cold_cache"
 
 echo
-echo "autotuner choices: $(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0) in $ALEXNET_AUTOTUNE_CACHE (listed in profile.log)"
+choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)
+echo "autotuner choices: $choices in $ALEXNET_AUTOTUNE_CACHE (listed in profile.log)"
 # This run's figures only: a log of an earlier run in $OUT may remain.
 ran() { grep -qE "^$1"$'\t''[0-9]' "$OUT/summary.txt" && cat "$OUT/$1.log" 2>/dev/null; }
 ours=$(ran train1 | grep -Eo '[0-9.]+ images/s' | tail -n 1 | cut -d' ' -f1)
