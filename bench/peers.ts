@@ -39,6 +39,7 @@ export interface PeerTiming {
   depth?: number;
   /** Milliseconds of the first run (compiling included). */
   coldMs?: number | null;
+  /** Why a measure failed (the library did not load, a run threw or read back too little). */
   error?: string;
 }
 

@@ -18,6 +18,11 @@ import { stridedCopy } from "../kernels/copy.ts";
 import { matmul as matmulKernel } from "../kernels/matmul.ts";
 import { oneHot as oneHotKernel } from "../kernels/one_hot.ts";
 import {
+  crossEntropy as crossEntropyKernel,
+  crossEntropyBackward,
+  STATS_PER_ROW,
+} from "../kernels/cross_entropy.ts";
+import {
   type Distribution,
   dropout as dropoutKernel,
   type DropoutArgs,
@@ -283,6 +288,59 @@ export function oneHot(labels: RawTensor, classes: number, op = "oneHot"): RawTe
   const packed = contiguous(labels);
   oneHotKernel(labels.device, packed.buffer, out.buffer, labels.shape[0], classes, 1, op);
   packed.dispose();
+  return out;
+}
+
+/**
+ * The mean cross-entropy (a scalar) of `[N, C]` f32 logits against `[N]` i32 labels, and the
+ * `[N, 2]` statistics its gradient needs (each row's maximum and log-sum-exp). A label out of
+ * range makes the loss NaN and raises a device-side fault naming `op` at the next read.
+ */
+export function crossEntropy(
+  logits: RawTensor,
+  labels: RawTensor,
+  op = "crossEntropy",
+): { loss: RawTensor; stats: RawTensor } {
+  const [rows, classes] = logits.shape;
+  const device = logits.device;
+  const loss = empty(device, []);
+  const stats = empty(device, [rows, STATS_PER_ROW]);
+  const x = contiguous(logits), y = contiguous(labels);
+  crossEntropyKernel(device, {
+    logits: x.buffer,
+    labels: y.buffer,
+    stats: stats.buffer,
+    loss: loss.buffer,
+    rows,
+    classes,
+    op,
+  });
+  x.dispose();
+  y.dispose();
+  return { loss, stats };
+}
+
+/** ∂L/∂logits of {@link crossEntropy} from the loss's gradient `grad` and its saved tensors. */
+export function crossEntropyGrad(
+  grad: RawTensor,
+  logits: RawTensor,
+  labels: RawTensor,
+  stats: RawTensor,
+): RawTensor {
+  const [rows, classes] = logits.shape;
+  const device = logits.device;
+  const out = empty(device, [rows, classes]);
+  const g = contiguous(grad), x = contiguous(logits), y = contiguous(labels);
+  crossEntropyBackward(device, {
+    logits: x.buffer,
+    labels: y.buffer,
+    stats: stats.buffer,
+    gradLoss: g.buffer,
+    gradLogits: out.buffer,
+    rows,
+    classes,
+  });
+  [g, x, y].forEach((t) => t.dispose());
   return out;
 }
 

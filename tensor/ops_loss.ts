@@ -1,6 +1,7 @@
 /**
- * Softmax, log-softmax and cross-entropy, composed from the elementwise and reduction ops, so
- * their gradients come from those ops' rules.
+ * Softmax and log-softmax, composed from the elementwise and reduction ops (their gradients come
+ * from those ops' rules), the one-hot matrix of labels, and cross-entropy: one op with kernels of
+ * its own, as PyTorch fuses log-softmax and the negative log-likelihood (`_rules/loss.ts`).
  *
  * @module
  */
@@ -8,7 +9,7 @@
 import { requireFloat, sameDevice } from "./_core.ts";
 import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
-import { fromRaw, rawOf, type Tensor } from "./tensor.ts";
+import { apply, fromRaw, rawOf, type Tensor } from "./tensor.ts";
 
 /**
  * Softmax along `axis` (default last), computed stably.
@@ -54,14 +55,10 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
  * ```
  */
 export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
-  return oneHotOf("oneHot", labels, classes);
-}
-
-function oneHotOf(op: string, labels: Tensor, classes: number): Tensor<Shape, "f32"> {
   if (labels.dtype !== "i32" || labels.rank !== 1) {
-    throw new TypeError(`${op}: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
+    throw new TypeError(`oneHot: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
   }
-  return fromRaw(oneHotPrimitive(rawOf(labels), classes, op));
+  return fromRaw(oneHotPrimitive(rawOf(labels), classes, "oneHot"));
 }
 
 /**
@@ -94,12 +91,8 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor<Shape, "f32
   if (labels.dtype !== "i32") {
     throw new TypeError(`crossEntropy: labels must be i32 class indices, got ${labels.dtype}`);
   }
-  const logProbabilities = logits.logSoftmax(1);
-  const targets = oneHotOf("crossEntropy", labels, logits.shape[1]);
-  const picked = logProbabilities.mul(targets);
-  const perSample = picked.sum(1);
-  const average = perSample.mean();
-  const out = average.neg();
-  [logProbabilities, targets, picked, perSample, average].forEach((t) => t.dispose());
-  return out;
+  if (logits.shape[1] === 0) {
+    throw new ShapeError(`crossEntropy: logits [${logits.shape}] have no classes`);
+  }
+  return apply("crossEntropy", [logits, labels], {});
 }

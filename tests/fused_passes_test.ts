@@ -17,6 +17,7 @@ import {
   type Shape,
   type Tensor,
 } from "../mod.ts";
+import { logDispatches } from "./_dispatch_log.ts";
 import { mulberry32 } from "./_reference.ts";
 import { AlexNet } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
@@ -31,12 +32,7 @@ const BEFORE = 107;
 
 Deno.test("a training step dispatches no separate bias or dropout-mask pass", async () => {
   const device = await Device.acquire();
-  const names: string[] = [];
-  const dispatch = device.dispatch.bind(device);
-  device.dispatch = (d, bindings) => {
-    names.push(d.name);
-    dispatch(d, bindings);
-  };
+  const names = logDispatches(device);
   const model = new AlexNet({ width: 1 / 8, inputSize: 24, numClasses: 10, seed: 0 }, device);
   model.train();
   const opt = new SGD({ params: model.parameters(), lr: 0.01, momentum: 0.9 });

@@ -8,6 +8,7 @@
 import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { lossRules } from "./loss.ts";
 import { productRules } from "./products.ts";
 import { reduceRules } from "./reduce.ts";
 import type { Op, Rules } from "./rule.ts";
@@ -33,5 +34,6 @@ export const rules: Rules<Op> = {
   ...productRules,
   ...cnnRules,
   ...dropoutRules,
+  ...lossRules,
   ...transferRules,
 };

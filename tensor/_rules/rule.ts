@@ -49,6 +49,8 @@ export interface OpParams {
   conv2d: { geometry: Conv2dGeometry; outH: number; outW: number; relu: boolean };
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   lrn: { params: LrnParams };
+  // Losses: the mean cross-entropy of logits against i32 labels (log-softmax and NLL fused).
+  crossEntropy: NoParams;
   // Dropout: the mask's draw (drop probability, stream position, place in a wider draw).
   dropout: { p: number; stream: RandomStream; block?: DropoutBlock };
   // Devices.
