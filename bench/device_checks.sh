@@ -97,11 +97,11 @@ step() {
 }
 
 # Every kernel variant forced (GEMM tiles, split-K, Winograd, register GEMM, 1×1 GEMMs) against
-# float64: about a minute on lavapipe too.
+# float64 (lavapipe: about a minute).
 tests=(tests/kernel_conv2d_test.ts tests/kernel_matmul_test.ts tests/kernel_autotune_test.ts
   tests/kernel_pipelines_test.ts tests/kernel_pool_lrn_test.ts tests/kernel_relu_mask_test.ts
   tests/relu_mask_fusion_test.ts tests/fused_passes_test.ts tests/sgd_multi_tensor_test.ts
-  tests/dropout_test.ts tests/train_profile_test.ts)
+  tests/dropout_test.ts tests/cross_entropy_test.ts tests/train_profile_test.ts)
 two_tests=(tests/two_devices_test.ts tests/nn_alexnet_test.ts tests/nn_towers_test.ts)
 untuned=(env ALEXNET_AUTOTUNE=0) # tests, as in `deno task test`, and the steps that say why
 if [ "$TINY" = 1 ]; then
