@@ -1,8 +1,9 @@
 /**
  * Cross-entropy of `[N, C]` logits against N i32 labels, fused as PyTorch fuses log-softmax and
- * the negative log-likelihood: the forward is one pass over the rows (a workgroup per row finds
- * its maximum, then `Σ exp(x − max)`, and keeps both) and a tiny mean over the N row losses; the
- * backward is one pass that recomputes the softmax from the two kept numbers per row,
+ * the negative log-likelihood. The forward is one pass over the rows, whose invocations (a
+ * workgroup for a long row, a segment of one for a short row) find the row's maximum, then
+ * `Σ exp(x − max)`, and keep both, then a tiny mean over the N row losses. The backward is one
+ * pass that recomputes the softmax from the two numbers kept per row:
  * `dlogits = (softmax(x) − onehot(label)) · dloss / N`. No `[N, C]` intermediate is stored.
  *
  * A label outside `[0, C)` is checked on the GPU, as `oneHot` checks it: its row's loss (so the
@@ -17,7 +18,7 @@ import { faultWgsl } from "./_fault.ts";
 import { flatMain, splitBatch } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
-/** Invocations of the row pass (one workgroup per row) and of the mean. */
+/** Invocations of a workgroup of the row pass (one or more rows) and of the mean. */
 const ROW_WORKGROUP = 128;
 /** Invocations of a workgroup of the gradient pass (one per element). */
 const GRAD_WORKGROUP = 256;
@@ -36,7 +37,9 @@ export interface CrossEntropyArgs {
   stats: GpuBuffer;
   /** Written: one f32, the mean loss. */
   loss: GpuBuffer;
+  /** Rows (samples), N; none gives a NaN loss, as a mean of nothing. */
   rows: number;
+  /** Classes, C ≥ 1. */
   classes: number;
   /** Names the op in the label check's error (default `crossEntropy`). */
   op?: string;
@@ -69,29 +72,38 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
     ([row, label, count]) =>
       `${op}: label ${label | 0} of sample ${row} is outside the ${count} classes [0, ${count})`,
   );
+  const lanes = lanesPerRow(classes);
   forEachRun(device, args, (run, uf, u) => {
-    const ux = uf.all({ faultCode: fault.code });
+    const groups = Math.ceil(run.count / (ROW_WORKGROUP / lanes));
+    const ux = uf.all({ lanes, groups, faultCode: fault.code });
+    // A row's lanes are a segment of the workgroup; rows past the run's end still take part in
+    // the barriers, reading nothing.
     const body = `
-  let label = labels[${u.first} + row];
+  let lanes = ${ux.lanes};
+  let lane = lid % lanes;
+  let row = group * (${ROW_WORKGROUP}u / lanes) + lid / lanes;
+  let inRun = row < ${u.rows};
+  let at = ${u.first} + row;
   let base = ${u.shift} + row * ${u.classes};
+  let end = select(0u, ${u.classes}, inRun);
   var m = bitcast<f32>(0xff800000u);
-  for (var c = lid; c < ${u.classes}; c += ${ROW_WORKGROUP}u) { m = maxOrNaN(m, logits[base + c]); }
+  for (var c = lane; c < end; c += lanes) { m = maxOrNaN(m, logits[base + c]); }
   scratch[lid] = m;
-  workgroupBarrier();${tree((w) => `maxOrNaN(scratch[lid], scratch[lid + ${w}])`)}
-  let rowMax = scratch[0];
-  // Everyone has read the maximum before the sum reuses the scratch.
+  workgroupBarrier();${segmentTree("lanes", (a, b) => `maxOrNaN(${a}, ${b})`)}
+  let rowMax = scratch[lid - lane];
+  // Every lane has read its row's maximum before the sum reuses the scratch.
   workgroupBarrier();
   var s = 0.0;
-  for (var c = lid; c < ${u.classes}; c += ${ROW_WORKGROUP}u) { s += exp(logits[base + c] - rowMax); }
+  for (var c = lane; c < end; c += lanes) { s += exp(logits[base + c] - rowMax); }
   scratch[lid] = s;
-  workgroupBarrier();${tree((w) => `scratch[lid] + scratch[lid + ${w}]`)}
-  if (lid == 0u) {
-    let at = ${u.first} + row;
-    let logSum = log(scratch[0]);
+  workgroupBarrier();${segmentTree("lanes", (a, b) => `${a} + ${b}`)}
+  if (inRun && lane == 0u) {
+    let logSum = log(scratch[lid]);
     stats[${STATS_PER_ROW}u * at] = rowMax;
     stats[${STATS_PER_ROW}u * at + 1u] = logSum;
     // An out-of-range label makes the loss NaN (a guarded step changes nothing) and is
     // reported at the next read.
+    let label = labels[at];
     if (label >= 0 && label < i32(${u.classes})) {
       // log Σ exp(x − m) − (x[label] − m): no large m added and subtracted back.
       losses[at] = logSum - (logits[base + u32(label)] - rowMax);
@@ -110,13 +122,13 @@ ${uf.declare(5)}
 var<workgroup> scratch: array<f32, ${ROW_WORKGROUP}>;
 // NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).
 fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, a != a || b != b); }
-${flatMain(ROW_WORKGROUP, u.rows, body, { index: "row", perWorkgroup: true })}`;
+${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true })}`;
     device.dispatch(
       {
         name: `${op} rows [${run.count}, ${classes}]`,
         wgsl,
         uniforms: uf.data(),
-        workgroups: run.count,
+        workgroups: groups,
         cost: { flops: 4 * run.count * classes, bytes: 4 * run.count * (2 * classes + 4) },
       },
       [
@@ -134,15 +146,19 @@ ${flatMain(ROW_WORKGROUP, u.rows, body, { index: "row", perWorkgroup: true })}`;
 
 /** The operands and sizes of {@link crossEntropyBackward}. */
 export interface CrossEntropyBackwardArgs {
-  /** The forward's logits, labels and `stats`. */
+  /** The forward's `[rows, classes]` logits. */
   logits: GpuBuffer;
+  /** The forward's labels. */
   labels: GpuBuffer;
+  /** What the forward wrote into its `stats`. */
   stats: GpuBuffer;
   /** One f32: the gradient of the mean loss. */
   gradLoss: GpuBuffer;
   /** Written: `[rows, classes]` f32, the gradient of the logits. */
   gradLogits: GpuBuffer;
+  /** Rows (samples), N, as in the forward. */
   rows: number;
+  /** Classes, C ≥ 1, as in the forward. */
   classes: number;
   /** Names the op in the profiler (default `crossEntropy`). */
   op?: string;
@@ -213,7 +229,9 @@ ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
 
 /** One run of whole rows that one dispatch covers, and the binding range of its logits. */
 interface RowRun {
+  /** Rows in the run. */
   count: number;
+  /** The bytes of the logits (and their gradient) to bind. */
   range: { offset: number; size: number };
 }
 
@@ -249,12 +267,30 @@ function forEachRun(
   }
 }
 
-/** WGSL of a tree reduction over `scratch`: `combine(w)` joins `scratch[lid]` and the one `w` up. */
-function tree(combine: (w: string) => string): string {
+/**
+ * Lanes (invocations) given to one row: a power of two near a quarter of its length, at most a
+ * workgroup, so that short rows share a workgroup instead of leaving most of it idle.
+ */
+function lanesPerRow(classes: number): number {
+  let lanes = 1;
+  while (lanes < ROW_WORKGROUP && lanes * 4 < classes) lanes *= 2;
+  return lanes;
+}
+
+/**
+ * WGSL of a tree reduction of `scratch` within segments of `lanes` (a WGSL expression, uniform,
+ * a power of two) invocations: the first of each segment ends with `combine` of all of it. Each
+ * invocation knows its `lane` in its segment.
+ */
+function segmentTree(lanes: string, combine: (a: string, b: string) => string): string {
+  // Unrolled to the workgroup's size (lavapipe runs a loop around a barrier slower), each step
+  // idle where it is wider than the segments.
   let out = "";
-  for (let width = ROW_WORKGROUP / 2; width >= 1; width /= 2) {
+  for (let w = ROW_WORKGROUP / 2; w >= 1; w /= 2) {
     out += `
-  if (lid < ${width}u) { scratch[lid] = ${combine(`${width}u`)}; }
+  if (lane < ${w}u && ${w}u < ${lanes}) { scratch[lid] = ${
+      combine("scratch[lid]", `scratch[lid + ${w}u]`)
+    }; }
   workgroupBarrier();`;
   }
   return out;
@@ -265,10 +301,11 @@ function mean(device: Device, losses: GpuBuffer, out: GpuBuffer, rows: number, o
   const uf = new Uniforms();
   const u = uf.all({ rows });
   const body = `
+  let lane = lid;
   var s = 0.0;
   for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) { s += losses[r]; }
   scratch[lid] = s;
-  workgroupBarrier();${tree((w) => `scratch[lid] + scratch[lid + ${w}]`)}
+  workgroupBarrier();${segmentTree(`${ROW_WORKGROUP}u`, (a, b) => `${a} + ${b}`)}
   if (lid == 0u) { out[0] = scratch[0] / f32(${u.rows}); }`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> losses: array<f32>;

@@ -1,6 +1,6 @@
 /**
- * One-hot encoding of integer labels: `out[i, c] = scale` where `labels[i] == c`, else 0.
- * Cross-entropy uses it to pick each row's label without a gather op of its own.
+ * One-hot encoding of integer labels: `out[i, c] = scale` where `labels[i] == c`, else 0, with
+ * the labels checked on the GPU (cross-entropy's kernels check them the same way).
  *
  * @module
  */

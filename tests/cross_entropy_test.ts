@@ -39,6 +39,9 @@ Deno.test("crossEntropy against the float64 reference and finite differences", a
     ce(33, 7),
     ce(33, 129),
     ce(129, 33),
+    // Rows that share a workgroup: 128 rows of one lane, 64 of two (the last workgroups part full).
+    ce(129, 1),
+    ce(300, 5),
     // Rows longer than the workgroup of 128, and not a multiple of it.
     ce(3, 1000),
     ce(5, 300),
