@@ -88,7 +88,7 @@ step() {
   echo "== $name (limit $limit s): $*"
   timeout -k 5 "$limit" "$@" >"$OUT/$name.log" 2>&1
   rc=$?
-  [ "$rc" = 124 ] && echo "(timed out after $limit s)" >>"$OUT/$name.log"
+  case $rc in 124 | 137) printf '\n(timed out after %s s)\n' "$limit" >>"$OUT/$name.log" ;; esac
   tail -n 8 "$OUT/$name.log"
   key=$("key_$name" "$OUT/$name.log" 2>/dev/null | paste -sd ' ')
   # No key figure: the log's last line says why (an error, a time-out).
