@@ -2,14 +2,14 @@
 # Every GPU-machine check of issues 10 and 11 in one run (see ../shared/device/README.md): from the
 # project root on the GPU machine, with .device/ carried along and $OUT set,
 #
-#   bash .device/on-device.sh bash bench/device_checks.sh
+#   bash .device/on-device.sh bash bench/device_checks.sh     (run tool: carry .device, 600 s)
 #
 # It fits one 600 s run: the steps share a budget of $BUDGET seconds (480; on-device.sh takes
 # ~20 s before), each step has its own limit too, and they run by priority, so a slow step cuts
 # only the ones after it. Logs and JSON go to $OUT; a summary table (step, exit, seconds, key
 # figure) ends the output, and $OUT/summary.txt holds it too. Estimated H200 seconds per step, from
 # the last measurements (paper net 52.6 ms a step, PyTorch 24.1 ms), limit in brackets:
-#   profile      60 [120] autotune the paper net's shapes at batch 128 (choices saved to
+#   profile      60 [150] autotune the paper net's shapes at batch 128 (choices saved to
 #                         $OUT/autotune.json, used by every later step), then one training step
 #                         kernel by kernel; its rows' sum printed beside the step's GPU span and
 #                         wall time (the check of the timestamp unit on this driver)
@@ -29,11 +29,14 @@
 #   two-small    15  [30] the scaled net at batch 32 on one device against two
 #   two-polling  10  [20] what makes the host wait on this driver (map polling, submits)
 #   cold-tuned   20  [40] the same cold start as a first run by default: tuning on, none saved
-# About 400 s estimated in all. ONLY="a b" runs only those steps (bench/two_devices_check.sh).
+# About 400 s estimated in all; the profile's tuning is the least certain (about 240 candidates
+# of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
+# fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
+# (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
 # net at batch 2 untuned for training and the layer table; the same tests; limits ×8, a budget of
-# an hour) to check the script end to end on lavapipe before spending device time (about 5
+# an hour) to check the script end to end on lavapipe before spending device time (about 3
 # minutes): `TINY=1 bash bench/device_checks.sh`.
 set -uo pipefail
 TINY=${TINY:-0}
@@ -116,7 +119,7 @@ else
   tuning=1
 fi
 
-step profile 120 deno run -A bench/profile.ts --model "$model" --batch "$profile_batch" \
+step profile 150 deno run -A bench/profile.ts --model "$model" --batch "$profile_batch" \
   --out "$OUT/profile.json"
 step train1 60 env ALEXNET_AUTOTUNE=$tuning deno run -A bench/alexnet_train.ts --batch "$batch" \
   --steps "$steps" --warmup "$warmup" --out "$OUT/train1.json"
