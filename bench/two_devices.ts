@@ -24,6 +24,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { autotune } from "../kernels/autotune.ts";
 import {
   crossEntropy,
   Device,
@@ -127,6 +128,10 @@ const dispatched = (index: number): number =>
   placements[index].devices.reduce((n, d) => n + d.memory().dispatches, 0);
 const blocks: Block[][] = placements.map(() => []);
 for (let index = 0; index < nets.length; index++) await step(index); // compiles the pipelines
+// Where tuning is on (GPUs), the shapes just met are tuned now, not in the background among the
+// timed blocks; one more step of each compiles the choices.
+for (const d of devices) await autotune(d);
+for (let index = 0; index < nets.length; index++) await step(index);
 for (let r = 0; r < repeats; r++) {
   for (let index = 0; index < nets.length; index++) {
     for (const d of devices) await d.sync();
