@@ -5,8 +5,9 @@
  * invocations (a workgroup for a long row, a segment of one for a short row) find the row's
  * maximum `m`, then `Σ exp(x − m)`, `Σ w_c (x_c − m)` and `Σ w_c`, and keep what the backward
  * needs; then, unless the reduction is `none`, a one-workgroup sum of the row losses divided by
- * the sum of their weights (`mean`) or by 1 (`sum`). The backward is one pass that recomputes
- * the softmax from the numbers kept per row. No `[N, C]` intermediate is stored.
+ * the sum of their weights (`mean`) or by 1 (`sum`), which also divides the coefficients kept
+ * per row for the backward. The backward is one pass that recomputes the softmax from those
+ * coefficients. No `[N, C]` intermediate is stored.
  *
  * The options are uniforms, so every option but `weight` (an extra binding, so a second
  * pipeline of each pass) shares the default's pipelines; `none` skips the reduction's dispatch.
@@ -28,8 +29,10 @@ const ROW_WORKGROUP = 128;
 /** Invocations of a workgroup of the gradient pass (one per element). */
 const GRAD_WORKGROUP = 256;
 /**
- * Floats kept per row (a `vec4f`) for the reduction and the backward: the row's maximum `m`,
- * `log Σ exp(x − m)`, the row's weight `w[label]` (0 for an ignored row) and `Σ_c w_c`.
+ * Floats kept per row (a `vec4f`) for the backward, which writes `dx_c = (exp(x_c − m)·a −
+ * onehot(y)_c·b − w_c·s)·g`: the row's maximum `m`, then `a = ((1 − ε)·w[y] + (ε/C)·Σ_c w_c) /
+ * Σ_c exp(x_c − m)`, `b = (1 − ε)·w[y]` and `s = ε/C`, each divided by the reduction's divisor;
+ * all 0 for an ignored row, NaN for a label out of range.
  */
 export const STATS_PER_ROW = 4;
 
@@ -59,7 +62,7 @@ export interface CrossEntropyArgs extends CrossEntropyOptions {
   logits: GpuBuffer;
   /** `rows` i32 class indices. */
   labels: GpuBuffer;
-  /** Written: `rows + 1` vec4f: {@link STATS_PER_ROW} per row, then the reduction's divisor. */
+  /** Written: `[rows, 4]` f32, {@link STATS_PER_ROW} per row for the backward. */
   stats: GpuBuffer;
   /** Written: one f32, the reduced loss, or `rows` f32 for the reduction `none`. */
   loss: GpuBuffer;
@@ -86,7 +89,7 @@ export interface CrossEntropyArgs extends CrossEntropyOptions {
  * import { crossEntropy } from "./cross_entropy.ts";
  * const device = await Device.acquire();
  * const logits = device.alloc(16), labels = device.alloc(8);
- * const stats = device.alloc(48), loss = device.alloc(4);
+ * const stats = device.alloc(32), loss = device.alloc(4);
  * device.write(logits, new Float32Array([0, 0, 1000, 1000]));
  * device.write(labels, new Int32Array([1, 0]));
  * crossEntropy(device, { logits, labels, stats, loss, rows: 2, classes: 2 });
@@ -96,9 +99,10 @@ export interface CrossEntropyArgs extends CrossEntropyOptions {
 export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
   const { labels, stats, rows, classes, op = "crossEntropy", reduction = "mean" } = args;
   const perRow = reduction === "none";
+  // Besides the rows' losses, the reduction reads their weights (their divisor for a mean).
   const losses = perRow
     ? args.loss
-    : device.alloc(Math.max(rows, 1) * 4, "cross-entropy row losses");
+    : device.alloc(Math.max(rows, 1) * 8, "cross-entropy row losses and weights");
   const fault = device.faultSlot(
     `label range: ${op}`,
     ([row, label, count]) =>
@@ -107,7 +111,7 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
   const lanes = lanesPerRow(classes);
   forEachRun(device, args, (run, uf, u) => {
     const groups = Math.ceil(run.count / (ROW_WORKGROUP / lanes));
-    const ux = uf.all({ lanes, groups, faultCode: fault.code });
+    const ux = uf.all({ lanes, groups, faultCode: fault.code, batch: rows, perRow: +perRow });
     const w = weightOf(args.weight);
     // A row's lanes are a segment of the workgroup; rows past the run's end still take part in
     // the barriers, reading nothing.
@@ -138,21 +142,26 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
     let label = labels[at];
     var loss = 0.0;
     var rowWeight = 0.0;
+    var gradient = vec3f();
     if (label != ${u.ignoreIndex}) {
       if (label >= 0 && label < i32(${u.classes})) {
         rowWeight = ${w("u32(label)")};
         // lse − (x[label] − m): no large m added and subtracted back.
         loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label)] - rowMax))
           + ${u.spread} * (total.z * logSum - total.y);
+        let onLabel = ${u.keep} * rowWeight;
+        gradient = vec3f((onLabel + ${u.spread} * total.z) / total.x, onLabel, ${u.spread});
       } else {
-        // The loss is NaN (a guarded step changes nothing), reported at the next read; the
-        // row's weight stays 0, so that the other rows' gradients keep their divisor.
+        // The loss and the row's gradient are NaN (a guarded step changes nothing), reported
+        // at the next read; the row's weight stays 0, so that the other rows keep their divisor.
         raiseFault(${ux.faultCode}, at, bitcast<u32>(label), ${u.classes});
         loss = ${NAN};
+        gradient = vec3f(${NAN});
       }
     }
-    stats[at] = vec4f(rowMax, logSum, rowWeight, total.z);
+    stats[at] = vec4f(rowMax, gradient);
     losses[at] = loss;
+    if (${ux.perRow} == 0u) { losses[${ux.batch} + at] = rowWeight; }
   }`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -215,9 +224,9 @@ export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
 
 /**
  * The gradient of the forward's loss (same options) in one pass:
- * `((1 − ε)·w[y]·(p − onehot(y)) + (ε/C)·(p·Σ_c w_c − w)) · g`, where `p` is the softmax
- * recomputed as `exp(x − m − lse)` from the forward's `stats` and `g` the loss's gradient (over
- * the reduction's divisor for `mean`; the row's own for `none`). An ignored row gets 0; a row
+ * `((1 − ε)·w[y]·(p − onehot(y)) + (ε/C)·(p·Σ_c w_c − w)) · g / d`, where `p` is the softmax,
+ * `g` the loss's gradient (the row's own for `none`) and `d` the reduction's divisor, from the
+ * coefficients the forward kept per row ({@link STATS_PER_ROW}). An ignored row gets 0; a row
  * whose label is out of range gets NaN (its fault was raised by the forward).
  *
  * @example
@@ -225,7 +234,7 @@ export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
  * import { Device } from "./device.ts";
  * import { crossEntropy, crossEntropyBackward } from "./cross_entropy.ts";
  * const device = await Device.acquire();
- * const logits = device.alloc(8), labels = device.alloc(4), stats = device.alloc(32);
+ * const logits = device.alloc(8), labels = device.alloc(4), stats = device.alloc(16);
  * const loss = device.alloc(4), gradLoss = device.alloc(4), gradLogits = device.alloc(8);
  * device.write(logits, new Float32Array([0, 0]));
  * device.write(labels, new Int32Array([1]));
@@ -238,25 +247,20 @@ export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
 export function crossEntropyBackward(device: Device, args: CrossEntropyBackwardArgs): void {
   const { labels, stats, gradLoss, rows, classes, op = "crossEntropy" } = args;
   forEachRun(device, args, (run, uf, u) => {
-    const ux = uf.all({
-      elements: run.count * classes,
-      batch: rows,
-      perRow: Number(args.reduction === "none"),
-    });
+    const ux = uf.all({ elements: run.count * classes, perRow: +(args.reduction === "none") });
     const w = weightOf(args.weight);
     const body = `
   let row = i / ${u.classes};
   let at = ${u.first} + row;
   let label = labels[at];
   let column = i32(i % ${u.classes});
-  let kept = stats[at];
-  let p = exp((logits[${u.shift} + i] - kept.x) - kept.y);
-  let nll = p - select(0.0, 1.0, column == label);
-  let g = ${u.keep} * kept.z * nll + ${u.spread} * (p * kept.w - ${w("u32(column)")});
-  let perRow = ${ux.perRow} == 1u;
-  let scale = select(gradLoss[0] / stats[${ux.batch}].x, gradLoss[select(0u, at, perRow)], perRow);
-  let valid = label >= 0 && label < i32(${u.classes});
-  gradLogits[${u.shift} + i] = select(select(${NAN}, g * scale, valid), 0.0, label == ${u.ignoreIndex});`;
+  let k = stats[at];
+  let g = exp(logits[${u.shift} + i] - k.x) * k.y - select(0.0, k.z, column == label)
+    - k.w * ${w("u32(column)")};
+  // A uniform branch: one gradient for every row is read from one address (faster on lavapipe).
+  var scale = gradLoss[0];
+  if (${ux.perRow} == 1u) { scale = gradLoss[at]; }
+  gradLogits[${u.shift} + i] = g * scale;`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
@@ -391,9 +395,9 @@ function segmentTree(
 
 /** The operands of {@link reduce}. */
 interface ReduceArgs {
-  /** `rows` f32 row losses. */
+  /** `rows` f32 row losses, then the rows' `rows` weights. */
   losses: GpuBuffer;
-  /** The forward's stats: read, each row's weight; written, the divisor after the rows. */
+  /** The forward's stats: their gradient coefficients are divided by the divisor. */
   stats: GpuBuffer;
   /** Written: one f32. */
   out: GpuBuffer;
@@ -406,21 +410,25 @@ interface ReduceArgs {
 /**
  * `out[0] = Σ losses / d` in one workgroup, in a fixed order, with `d` the sum of the rows'
  * weights for a mean (0 when every row is ignored or there is none: NaN, as PyTorch), else 1;
- * `d` is kept after the rows' stats for the backward.
+ * then each row's gradient coefficients divided by `d` (an ignored row's zeros stay zeros).
  */
 function reduce(device: Device, { losses, stats, out, rows, mean, op }: ReduceArgs): void {
   const uf = new Uniforms();
-  const u = uf.all({ rows, mean: Number(mean) });
+  const u = uf.all({ rows, mean: +mean });
   const body = `
   let lane = lid;
   var s = vec2f();
-  for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) { s += vec2f(losses[r], stats[r].z); }
+  for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) {
+    s += vec2f(losses[r], losses[${u.rows} + r]);
+  }
   sums[lid] = s;
   workgroupBarrier();${segmentTree("sums", `${ROW_WORKGROUP}u`, (a, b) => `${a} + ${b}`)}
-  if (lid == 0u) {
-    let divisor = select(1.0, sums[0].y, ${u.mean} == 1u);
-    out[0] = sums[0].x / divisor;
-    stats[${u.rows}] = vec4f(divisor, 0.0, 0.0, 0.0);
+  let divisor = select(1.0, sums[0].y, ${u.mean} == 1u);
+  if (lid == 0u) { out[0] = sums[0].x / divisor; }
+  let inverse = 1.0 / divisor;
+  for (var r = lid; r < ${u.rows}; r += ${ROW_WORKGROUP}u) {
+    let k = stats[r];
+    stats[r] = vec4f(k.x, select(k.yzw * inverse, vec3f(), k.yzw == vec3f()));
   }`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> losses: array<f32>;
@@ -435,7 +443,7 @@ ${flatMain(ROW_WORKGROUP, 1, body, { index: "group", perWorkgroup: true })}`;
       wgsl,
       uniforms: uf.data(),
       workgroups: 1,
-      cost: { flops: 2 * rows, bytes: 20 * rows + 20 },
+      cost: { flops: 5 * rows, bytes: 40 * rows + 4 },
     },
     [{ buffer: losses }, { buffer: stats }, { buffer: out }],
   );

@@ -302,10 +302,10 @@ export interface CrossEntropyParams {
 
 /**
  * The cross-entropy of `[N, C]` f32 logits against `[N]` i32 labels, with PyTorch's options
- * (a scalar, or `[N]` for the reduction `none`), and the statistics its gradient needs (`[N + 1,
- * 4]`: each row's maximum, log-sum-exp, weight and the weights' sum, then the reduction's
- * divisor). A label out of range makes the loss NaN and raises a device-side fault naming `op`
- * at the next read.
+ * (a scalar, or `[N]` for the reduction `none`), and the statistics its gradient needs (`[N, 4]`:
+ * each row's maximum and the coefficients of its gradient, `STATS_PER_ROW` in
+ * `kernels/cross_entropy.ts`). A label out of range makes the loss NaN and raises a device-side
+ * fault naming `op` at the next read.
  */
 export function crossEntropy(
   logits: RawTensor,
@@ -316,7 +316,7 @@ export function crossEntropy(
   const [rows, classes] = logits.shape;
   const device = logits.device;
   const loss = empty(device, params.reduction === "none" ? [rows] : []);
-  const stats = empty(device, [rows + 1, STATS_PER_ROW]);
+  const stats = empty(device, [rows, STATS_PER_ROW]);
   const [x, y, w] = [logits, labels, params.weight].map((t) => t && contiguous(t));
   crossEntropyKernel(device, {
     ...params,

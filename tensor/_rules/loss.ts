@@ -2,7 +2,7 @@
  * The loss's rule: cross-entropy as one op, as PyTorch fuses log-softmax and the negative
  * log-likelihood, with `F.cross_entropy`'s options (the reduction, the ignored label and label
  * smoothing as parameters; the class weights as input 2). The forward keeps four numbers per
- * row (its maximum, log-sum-exp, weight and the weights' sum) rather than an `[N, C]` softmax;
+ * row (its maximum and its gradient's three coefficients) rather than an `[N, C]` softmax;
  * the backward recomputes the softmax from them in its one pass. The labels (input 1, i32) and
  * the class weights get no gradient, as in PyTorch.
  *
