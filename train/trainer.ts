@@ -163,7 +163,8 @@ const STOPPED = Symbol("stopped");
  * const model = new Mlp();
  * const { train, val } = syntheticSplits({ trainSize: 64, valSize: 16, size: 8, classes: 4 });
  * const optimizer = SGD.forModule(model, { lr: 0.05 });
- * const smoothed = (logits: Tensor, labels: Tensor) => crossEntropy(logits, labels).mul(0.9);
+ * const smoothed = (logits: Tensor, labels: Tensor) =>
+ *   crossEntropy(logits, labels, { labelSmoothing: 0.1 });
  * const trainer = new Trainer({
  *   model, optimizer, loss: smoothed, trainData: train, valData: val, epochs: 2, batchSize: 16,
  *   callbacks: [{ onEpochEnd: (_, { metrics }) => console.log(metrics.epoch, metrics.trainLoss) }],
