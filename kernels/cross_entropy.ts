@@ -9,8 +9,14 @@
  * per row for the backward. The backward is one pass that recomputes the softmax from those
  * coefficients. No `[N, C]` intermediate is stored.
  *
- * The options are uniforms, so every option but `weight` (an extra binding, so a second
+ * Logits `[N, C, d1, …, dk]` (as for segmentation) are read in place: each of the `S = Π d`
+ * positions of a sample is a row whose classes lie `S` apart, so `[N, C]` is the case S = 1.
+ * The targets may also be class probabilities laid out as the logits (PyTorch's soft labels).
+ *
+ * The options and S are uniforms, so every option but `weight` (an extra binding, so a second
  * pipeline of each pass) shares the default's pipelines; `none` skips the reduction's dispatch.
+ * Probabilities (a binding of another type) are a pipeline of each pass of their own, and their
+ * gradient a third backward.
  *
  * A label outside `[0, C)` (other than the ignored one) is checked on the GPU, as `oneHot`
  * checks it: its row's loss (so the reduced loss) and its row's gradient are NaN, and the next
@@ -54,17 +60,29 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
   /** `classes` f32 class weights `w` (default: all 1); an extra binding. */
   weight?: GpuBuffer;
+  /**
+   * Positions per sample, S (default 1): the logits are `[rows, classes, S]` (the product of
+   * PyTorch's `d1, …, dk`), so class `c` of position `(n, s)` lies at `n·C·S + c·S + s`, and
+   * every position is a row of its own. A uniform: S = 1 shares the pipelines.
+   */
+  spatial?: number;
+  /**
+   * The targets are class probabilities (f32, laid out as the logits) rather than class
+   * indices: a position's loss is `−Σ_c w_c·t'_c·log p_c` with `t' = t·(1 − ε) + ε/C`, the
+   * mean divides by the number of positions, and `ignoreIndex` plays no part (as PyTorch).
+   */
+  probabilities?: boolean;
 }
 
 /** The operands and sizes of {@link crossEntropy}. */
 export interface CrossEntropyArgs extends CrossEntropyOptions {
   /** `[rows, classes]` f32 logits, row-major from element 0. */
   logits: GpuBuffer;
-  /** `rows` i32 class indices. */
+  /** `rows·spatial` i32 class indices, or f32 probabilities laid out as the logits. */
   labels: GpuBuffer;
-  /** Written: `[rows, 4]` f32, {@link STATS_PER_ROW} per row for the backward. */
+  /** Written: `[rows·spatial, 4]` f32, {@link STATS_PER_ROW} per position for the backward. */
   stats: GpuBuffer;
-  /** Written: one f32, the reduced loss, or `rows` f32 for the reduction `none`. */
+  /** Written: one f32, the reduced loss, or `rows·spatial` f32 for the reduction `none`. */
   loss: GpuBuffer;
   /** Rows (samples), N; none gives a NaN mean, as a mean of nothing. */
   rows: number;
@@ -98,47 +116,125 @@ export interface CrossEntropyArgs extends CrossEntropyOptions {
  */
 export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
   const { labels, stats, rows, classes, op = "crossEntropy", reduction = "mean" } = args;
+  const { spatial = 1, probabilities = false } = args;
   const perRow = reduction === "none";
+  const positions = rows * spatial;
   // Besides the rows' losses, the reduction reads their weights (their divisor for a mean).
   const losses = perRow
     ? args.loss
-    : device.alloc(Math.max(rows, 1) * 8, "cross-entropy row losses and weights");
-  const fault = device.faultSlot(
-    `label range: ${op}`,
-    ([row, label, count]) =>
-      `${op}: label ${label | 0} of sample ${row} is outside the ${count} classes [0, ${count})`,
+    : device.alloc(Math.max(positions, 1) * 8, "cross-entropy row losses and weights");
+  // Class indices are checked on the GPU; probabilities need no check (and no fault binding).
+  const fault = probabilities ? undefined : device.faultSlot(
+    `label range: ${op}${spatial === 1 ? "" : ` (${spatial} positions per sample)`}`,
+    ([at, label, count]) =>
+      `${op}: label ${label | 0} of sample ${Math.floor(at / spatial)}${
+        spatial === 1 ? "" : ` at position ${at % spatial}`
+      } is outside the ${count} classes [0, ${count})`,
   );
   const lanes = lanesPerRow(classes);
   forEachRun(device, args, (run, uf, u) => {
-    const groups = Math.ceil(run.count / (ROW_WORKGROUP / lanes));
-    const ux = uf.all({ lanes, groups, faultCode: fault.code, batch: rows, perRow: +perRow });
+    const groups = Math.ceil(run.positions / (ROW_WORKGROUP / lanes));
+    const ux = uf.all({ lanes, groups, batch: positions, perRow: +perRow });
     const w = weightOf(args.weight);
+    const finish = probabilities
+      ? probabilityRow()
+      : labelRow(u, w, uf.u32("faultCode", fault!.code));
     // A row's lanes are a segment of the workgroup; rows past the run's end still take part in
-    // the barriers, reading nothing.
+    // the barriers, reading nothing. A row is one position: its classes lie `spatial` apart.
     const body = `
   let lanes = ${ux.lanes};
   let lane = lid % lanes;
   let row = group * (${ROW_WORKGROUP}u / lanes) + lid / lanes;
-  let inRun = row < ${u.rows};
+  let inRun = row < ${u.positions};
   let at = ${u.first} + row;
-  let base = ${u.shift} + row * ${u.classes};
+  let base = ${u.shift} + (row / ${u.spatial}) * ${u.classes} * ${u.spatial} + row % ${u.spatial};
   let end = select(0u, ${u.classes}, inRun);
   var m = bitcast<f32>(0xff800000u);
-  for (var c = lane; c < end; c += lanes) { m = maxOrNaN(m, logits[base + c]); }
+  for (var c = lane; c < end; c += lanes) { m = maxOrNaN(m, logits[base + c * ${u.spatial}]); }
   maxes[lid] = m;
   workgroupBarrier();${segmentTree("maxes", "lanes", (a, b) => `maxOrNaN(${a}, ${b})`)}
   let rowMax = maxes[lid - lane];
-  // Σ exp(x − m), and for the smoothing Σ w_c (x_c − m) and Σ w_c, in one sweep.
+  // Σ exp(x − m), then Σ v_c (x_c − m) and Σ v_c in one sweep, with v the class weights (for the
+  // smoothing), or the weighted smoothed probabilities.
   var s = vec3f();
   for (var c = lane; c < end; c += lanes) {
-    let z = logits[base + c] - rowMax;
-    s += vec3f(exp(z), ${w("c")} * z, ${w("c")});
+    let z = logits[base + c * ${u.spatial}] - rowMax;
+    let v = ${
+      probabilities
+        ? `${w("c")} * (targets[base + c * ${u.spatial}] * ${u.keep} + ${u.spread})`
+        : w("c")
+    };
+    s += vec3f(exp(z), v * z, v);
   }
   sums[lid] = s;
   workgroupBarrier();${segmentTree("sums", "lanes", (a, b) => `${a} + ${b}`)}
   if (inRun && lane == 0u) {
     let total = sums[lid];
-    let logSum = log(total.x);
+    let logSum = log(total.x);${finish}
+    stats[at] = kept;
+    losses[at] = loss;
+    if (${ux.perRow} == 0u) { losses[${ux.batch} + at] = rowWeight; }
+  }`;
+    const wgsl = `
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> ${
+      probabilities ? "targets: array<f32>" : "labels: array<i32>"
+    };
+@group(0) @binding(2) var<storage, read_write> stats: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
+${fault ? faultWgsl(4) : ""}
+${w.declare(fault ? 5 : 4)}
+${uf.declare((fault ? 5 : 4) + w.bindings.length)}
+var<workgroup> maxes: array<f32, ${ROW_WORKGROUP}>;
+var<workgroup> sums: array<vec3f, ${ROW_WORKGROUP}>;
+// NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).
+fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, a != a || b != b); }
+${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true })}`;
+    device.dispatch(
+      {
+        name: `${op} rows [${run.positions}, ${classes}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: groups,
+        cost: {
+          flops: 6 * run.positions * classes,
+          bytes: 4 * run.positions * ((probabilities ? 3 : 2) * classes + 6),
+        },
+      },
+      [
+        { buffer: args.logits, ...run.range },
+        probabilities ? { buffer: labels, ...run.range } : { buffer: labels },
+        { buffer: stats },
+        { buffer: losses },
+        ...(fault ? [{ buffer: fault.buffer }] : []),
+        ...w.bindings,
+      ],
+    );
+  });
+  if (!perRow) {
+    reduce(device, {
+      losses,
+      stats,
+      out: args.loss,
+      rows: positions,
+      mean: reduction === "mean",
+      op,
+    });
+    device.release(losses);
+  }
+}
+
+/**
+ * WGSL ending a row of class indices: its `loss`, its weight (`rowWeight`, the mean's share)
+ * and the four numbers `kept` for the backward ({@link STATS_PER_ROW}), from the row's `total`
+ * (`Σ exp z`, `Σ w_c z_c`, `Σ w_c`, with `z = x − rowMax`) and `logSum`.
+ */
+function labelRow(
+  u: RunUniforms,
+  w: (index: string) => string,
+  faultCode: string,
+): string {
+  return `
     let label = labels[at];
     var loss = 0.0;
     var rowWeight = 0.0;
@@ -147,57 +243,33 @@ export function crossEntropy(device: Device, args: CrossEntropyArgs): void {
       if (label >= 0 && label < i32(${u.classes})) {
         rowWeight = ${w("u32(label)")};
         // lse − (x[label] − m): no large m added and subtracted back.
-        loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label)] - rowMax))
+        loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label) * ${u.spatial}] - rowMax))
           + ${u.spread} * (total.z * logSum - total.y);
         let onLabel = ${u.keep} * rowWeight;
         gradient = vec3f((onLabel + ${u.spread} * total.z) / total.x, onLabel, ${u.spread});
       } else {
         // The loss and the row's gradient are NaN (a guarded step changes nothing), reported
         // at the next read; the row's weight stays 0, so that the other rows keep their divisor.
-        raiseFault(${ux.faultCode}, at, bitcast<u32>(label), ${u.classes});
+        raiseFault(${faultCode}, at, bitcast<u32>(label), ${u.classes});
         loss = ${NAN};
         gradient = vec3f(${NAN});
       }
     }
-    stats[at] = vec4f(rowMax, gradient);
-    losses[at] = loss;
-    if (${ux.perRow} == 0u) { losses[${ux.batch} + at] = rowWeight; }
-  }`;
-    const wgsl = `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
-${faultWgsl(4)}
-${w.declare(5)}
-${uf.declare(5 + w.bindings.length)}
-var<workgroup> maxes: array<f32, ${ROW_WORKGROUP}>;
-var<workgroup> sums: array<vec3f, ${ROW_WORKGROUP}>;
-// NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).
-fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, a != a || b != b); }
-${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true })}`;
-    device.dispatch(
-      {
-        name: `${op} rows [${run.count}, ${classes}]`,
-        wgsl,
-        uniforms: uf.data(),
-        workgroups: groups,
-        cost: { flops: 6 * run.count * classes, bytes: 4 * run.count * (2 * classes + 6) },
-      },
-      [
-        { buffer: args.logits, ...run.range },
-        { buffer: labels },
-        { buffer: stats },
-        { buffer: losses },
-        { buffer: fault.buffer },
-        ...w.bindings,
-      ],
-    );
-  });
-  if (!perRow) {
-    reduce(device, { losses, stats, out: args.loss, rows, mean: reduction === "mean", op });
-    device.release(losses);
-  }
+    let kept = vec4f(rowMax, gradient);`;
+}
+
+/**
+ * WGSL ending a row of class probabilities `t` (smoothed: `t' = t·(1 − ε) + ε/C`), as
+ * {@link labelRow} does: the loss `Σ_c w_c·t'_c·(lse − z_c)` from `total` (`Σ exp z`,
+ * `Σ w_c t'_c z_c`, `Σ w_c t'_c`), the row's weight 1 (PyTorch's mean divides by the number of
+ * positions), and kept for the backward: `lse + m` (so `log p_c = x_c − kept.x`), `Σ_c w_c t'_c`
+ * and 1, the last two divided by the reduction's divisor.
+ */
+function probabilityRow(): string {
+  return `
+    let loss = total.z * logSum - total.y;
+    let rowWeight = 1.0;
+    let kept = vec4f(rowMax + logSum, total.z, 1.0, 0.0);`;
 }
 
 /** The operands and sizes of {@link crossEntropyBackward}. */
@@ -208,10 +280,12 @@ export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
   labels: GpuBuffer;
   /** What the forward wrote into its `stats`. */
   stats: GpuBuffer;
-  /** The gradient of the loss: one f32, or `rows` f32 for the reduction `none`. */
+  /** The gradient of the loss: one f32, or `rows·spatial` f32 for the reduction `none`. */
   gradLoss: GpuBuffer;
-  /** Written: `[rows, classes]` f32, the gradient of the logits. */
+  /** Written: f32 laid out as the logits, their gradient. */
   gradLogits: GpuBuffer;
+  /** Written when given (with `probabilities` only): the gradient of the probabilities. */
+  gradTargets?: GpuBuffer;
   /** Rows (samples), N, as in the forward. */
   rows: number;
   /** Classes, C ≥ 1, as in the forward. */
@@ -245,46 +319,68 @@ export interface CrossEntropyBackwardArgs extends CrossEntropyOptions {
  * ```
  */
 export function crossEntropyBackward(device: Device, args: CrossEntropyBackwardArgs): void {
-  const { labels, stats, gradLoss, rows, classes, op = "crossEntropy" } = args;
+  const { labels, stats, gradLoss, classes, op = "crossEntropy" } = args;
+  const { probabilities = false, gradTargets } = args;
+  if (gradTargets && !probabilities) {
+    throw new TypeError(`${op}: class indices have no gradient (gradTargets needs probabilities)`);
+  }
   forEachRun(device, args, (run, uf, u) => {
-    const ux = uf.all({ elements: run.count * classes, perRow: +(args.reduction === "none") });
+    const elements = run.positions * classes;
+    const ux = uf.all({ elements, perRow: +(args.reduction === "none") });
     const w = weightOf(args.weight);
-    const body = `
-  let row = i / ${u.classes};
-  let at = ${u.first} + row;
+    // Element i of the run is class c of position (sample n, spatial s), at n·C·S + c·S + s.
+    const gradient = probabilities
+      ? `
+  let probability = targets[${u.shift} + i];
+  let logP = logits[${u.shift} + i] - k.x;
+  let weighted = ${w("column")} * k.z * scale;
+  gradLogits[${u.shift} + i] = exp(logP) * k.y * scale - weighted * (probability * ${u.keep} + ${u.spread});${
+        gradTargets
+          ? `
+  gradTargets[${u.shift} + i] = -weighted * ${u.keep} * logP;`
+          : ""
+      }`
+      : `
   let label = labels[at];
-  let column = i32(i % ${u.classes});
+  let g = exp(logits[${u.shift} + i] - k.x) * k.y - select(0.0, k.z, i32(column) == label)
+    - k.w * ${w("column")};
+  gradLogits[${u.shift} + i] = g * scale;`;
+    const body = `
+  let plane = ${u.classes} * ${u.spatial};
+  let inPlane = i % plane;
+  let column = inPlane / ${u.spatial};
+  let at = ${u.first} + (i / plane) * ${u.spatial} + inPlane % ${u.spatial};
   let k = stats[at];
-  let g = exp(logits[${u.shift} + i] - k.x) * k.y - select(0.0, k.z, column == label)
-    - k.w * ${w("u32(column)")};
   // A uniform branch: one gradient for every row is read from one address (faster on lavapipe).
   var scale = gradLoss[0];
-  if (${ux.perRow} == 1u) { scale = gradLoss[at]; }
-  gradLogits[${u.shift} + i] = g * scale;`;
+  if (${ux.perRow} == 1u) { scale = gradLoss[at]; }${gradient}`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(1) var<storage, read> ${
+      probabilities ? "targets: array<f32>" : "labels: array<i32>"
+    };
 @group(0) @binding(2) var<storage, read> stats: array<vec4f>;
 @group(0) @binding(3) var<storage, read> gradLoss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gradLogits: array<f32>;
-${w.declare(5)}
-${uf.declare(5 + w.bindings.length)}
+${gradTargets ? "@group(0) @binding(5) var<storage, read_write> gradTargets: array<f32>;" : ""}
+${w.declare(gradTargets ? 6 : 5)}
+${uf.declare((gradTargets ? 6 : 5) + w.bindings.length)}
 ${flatMain(GRAD_WORKGROUP, ux.elements, body)}`;
-    const elements = run.count * classes;
     device.dispatch(
       {
-        name: `${op} backward [${run.count}, ${classes}]`,
+        name: `${op} backward [${run.positions}, ${classes}]`,
         wgsl,
         uniforms: uf.data(),
         workgroups: Math.ceil(elements / GRAD_WORKGROUP),
-        cost: { flops: 9 * elements, bytes: 8 * elements },
+        cost: { flops: 9 * elements, bytes: (probabilities ? 12 : 8) * elements },
       },
       [
         { buffer: args.logits, ...run.range },
-        { buffer: labels },
+        probabilities ? { buffer: labels, ...run.range } : { buffer: labels },
         { buffer: stats },
         { buffer: gradLoss },
         { buffer: args.gradLogits, ...run.range },
+        ...(gradTargets ? [{ buffer: gradTargets, ...run.range }] : []),
         ...w.bindings,
       ],
     );
@@ -309,54 +405,60 @@ function weightOf(weight: GpuBuffer | undefined): {
   });
 }
 
-/** One run of whole rows that one dispatch covers, and the binding range of its logits. */
+/** One run of whole samples that one dispatch covers, and the binding range of its logits. */
 interface RowRun {
-  /** Rows in the run. */
-  count: number;
+  /** Positions (rows of classes) in the run: its samples times `spatial`. */
+  positions: number;
   /** The bytes of the logits (and their gradient) to bind. */
   range: { offset: number; size: number };
 }
 
+/** The WGSL of a run's uniforms (see {@link forEachRun}). */
+type RunUniforms = Record<
+  "positions" | "classes" | "spatial" | "first" | "shift" | "keep" | "spread" | "ignoreIndex",
+  string
+>;
+
 /**
- * Calls `dispatch` once per run of whole rows whose logits fit one binding (usually one run),
- * with the run's uniforms `rows`, `classes`, `first` (its first row) and `shift` (elements
- * between the binding's start and the run's first logit) already registered, and the options'
- * `keep` (`1 − ε`), `spread` (`ε/C`) and `ignoreIndex` (an i32).
+ * Calls `dispatch` once per run of whole samples whose logits fit one binding (usually one
+ * run), with the run's uniforms `positions`, `classes`, `spatial` (the class stride), `first`
+ * (its first position) and `shift` (elements between the binding's start and the run's first
+ * logit) already registered, and the options' `keep` (`1 − ε`), `spread` (`ε/C`) and
+ * `ignoreIndex` (an i32).
  */
 function forEachRun(
   device: Device,
   args: CrossEntropyOptions & {
     rows: number;
     classes: number;
+    spatial?: number;
     op?: string;
     maxBindingBytes?: number;
   },
-  dispatch: (
-    run: RowRun,
-    uf: Uniforms,
-    u: Record<"rows" | "classes" | "first" | "shift" | "keep" | "spread" | "ignoreIndex", string>,
-  ) => void,
+  dispatch: (run: RowRun, uf: Uniforms, u: RunUniforms) => void,
 ): void {
-  const { rows, classes, op = "crossEntropy", ignoreIndex = -100, labelSmoothing = 0 } = args;
+  const { rows, classes, spatial = 1, op = "crossEntropy" } = args;
+  const { ignoreIndex = -100, labelSmoothing = 0 } = args;
   if (!(classes >= 1)) {
     throw new RangeError(`${op}: logits need at least one class, got ${classes}`);
   }
-  if (rows === 0) return;
+  if (rows === 0 || spatial === 0) return;
   const runs = splitBatch(device.limits, {
     what: op,
     batch: rows,
-    sampleBytes: [classes * 4],
+    sampleBytes: [classes * spatial * 4],
     maxBindingBytes: args.maxBindingBytes,
   });
   for (const { start, count, parts: [{ range, shift }] } of runs) {
     const uf = new Uniforms();
+    const positions = count * spatial;
     const u = {
-      ...uf.all({ rows: count, classes, first: start, shift }),
+      ...uf.all({ positions, classes, spatial, first: start * spatial, shift }),
       keep: uf.f32("keep", 1 - labelSmoothing),
       spread: uf.f32("spread", labelSmoothing / classes),
       ignoreIndex: `bitcast<i32>(${uf.u32("ignoreIndex", ignoreIndex)})`,
     };
-    dispatch({ count, range }, uf, u);
+    dispatch({ positions, range }, uf, u);
   }
 }
 

@@ -300,12 +300,18 @@ export interface CrossEntropyParams {
   weight?: RawTensor;
 }
 
+/** The kernels' sizes of `[N, C, d1, …, dk]` logits: N rows, C classes, S = Π d positions. */
+function crossEntropySizes(logits: RawTensor) {
+  const [rows, classes, ...spatial] = logits.shape;
+  return { rows, classes, spatial: spatial.reduce((a, b) => a * b, 1) };
+}
+
 /**
- * The cross-entropy of `[N, C]` f32 logits against `[N]` i32 labels, with PyTorch's options
- * (a scalar, or `[N]` for the reduction `none`), and the statistics its gradient needs (`[N, 4]`:
- * each row's maximum and the coefficients of its gradient, `STATS_PER_ROW` in
- * `kernels/cross_entropy.ts`). A label out of range makes the loss NaN and raises a device-side
- * fault naming `op` at the next read.
+ * The cross-entropy of `[N, C, d1, …, dk]` f32 logits (k ≥ 0) against `[N, d1, …, dk]` i32
+ * labels, or against f32 class probabilities shaped as the logits, with PyTorch's options
+ * (a scalar, or `[N, d1, …, dk]` for the reduction `none`), and the statistics its gradient
+ * needs (four per position, `STATS_PER_ROW` in `kernels/cross_entropy.ts`). A label out of
+ * range makes the loss NaN and raises a device-side fault naming `op` at the next read.
  */
 export function crossEntropy(
   logits: RawTensor,
@@ -313,10 +319,11 @@ export function crossEntropy(
   params: CrossEntropyParams,
   op = "crossEntropy",
 ): { loss: RawTensor; stats: RawTensor } {
-  const [rows, classes] = logits.shape;
+  const sizes = crossEntropySizes(logits);
   const device = logits.device;
-  const loss = empty(device, params.reduction === "none" ? [rows] : []);
-  const stats = empty(device, [rows, STATS_PER_ROW]);
+  const [rows, , ...positions] = logits.shape;
+  const loss = empty(device, params.reduction === "none" ? [rows, ...positions] : []);
+  const stats = empty(device, [sizes.rows * sizes.spatial, STATS_PER_ROW]);
   const [x, y, w] = [logits, labels, params.weight].map((t) => t && contiguous(t));
   crossEntropyKernel(device, {
     ...params,
@@ -325,25 +332,29 @@ export function crossEntropy(
     weight: w?.buffer,
     stats: stats.buffer,
     loss: loss.buffer,
-    rows,
-    classes,
+    ...sizes,
+    probabilities: labels.dtype === "f32",
     op,
   });
   [x, y, w].forEach((t) => t?.dispose());
   return { loss, stats };
 }
 
-/** ∂L/∂logits of {@link crossEntropy} from the loss's gradient `grad` and its saved tensors. */
+/**
+ * ∂L/∂logits of {@link crossEntropy} from the loss's gradient `grad` and its saved tensors,
+ * and with `targetsGrad` (f32 probabilities only) ∂L/∂targets too, in the same pass.
+ */
 export function crossEntropyGrad(
   grad: RawTensor,
   logits: RawTensor,
   labels: RawTensor,
   stats: RawTensor,
   params: CrossEntropyParams,
-): RawTensor {
-  const [rows, classes] = logits.shape;
+  targetsGrad = false,
+): { logits: RawTensor; targets: RawTensor | null } {
   const device = logits.device;
-  const out = empty(device, [rows, classes]);
+  const out = empty(device, logits.shape);
+  const targets = targetsGrad ? empty(device, logits.shape) : null;
   const [g, x, y, w] = [grad, logits, labels, params.weight].map((t) => t && contiguous(t));
   crossEntropyBackward(device, {
     ...params,
@@ -353,11 +364,12 @@ export function crossEntropyGrad(
     stats: stats.buffer,
     gradLoss: g!.buffer,
     gradLogits: out.buffer,
-    rows,
-    classes,
+    gradTargets: targets?.buffer,
+    ...crossEntropySizes(logits),
+    probabilities: labels.dtype === "f32",
   });
   [g, x, y, w].forEach((t) => t?.dispose());
-  return out;
+  return { logits: out, targets };
 }
 
 /** A new f32 tensor of draws from `dist`, from the counter-based stream `stream`. */

@@ -145,13 +145,25 @@ export interface CrossEntropyOptions {
 const OPTION_NAMES = ["reduction", "ignoreIndex", "labelSmoothing", "weight"];
 
 /**
- * Cross-entropy of `logits [N, C]` against integer `labels [N]` (i32), as PyTorch's
- * `F.cross_entropy`, its options included (see {@link CrossEntropyOptions}): by default the mean
- * over the samples. A label outside `[0, C)` (other than `ignoreIndex`) is an error, checked on
- * the GPU without a readback: the loss is NaN (so a guarded optimiser step changes nothing), and
- * the next read from the device — the loss, or the trainer's statistics — throws a
- * `DeviceAssertionError` naming the label and its sample, as CUDA's device-side asserts do in
- * PyTorch.
+ * Cross-entropy of `logits` against `labels`, as PyTorch's `F.cross_entropy`, its options
+ * included (see {@link CrossEntropyOptions}): by default the mean over the samples.
+ *
+ * The forms PyTorch accepts:
+ * - `logits [N, C]` and i32 class indices `labels [N]`;
+ * - `logits [N, C, d1, …, dk]` and `labels [N, d1, …, dk]` (e.g. segmentation): every position
+ *   is a sample of its own, `"none"` returns `[N, d1, …, dk]`, `"mean"` averages over the
+ *   positions not ignored (weighted as for `[N, C]`);
+ * - `logits [C]` and a 0-d label (one unbatched sample);
+ * - f32 class probabilities shaped as the logits (soft labels): a position's loss is
+ *   `−Σ_c w_c·t_c·log p_c`, label smoothing mixes `t` with the uniform distribution
+ *   (`t·(1 − ε) + ε/C`), `"mean"` divides by the number of positions (not by the weights), an
+ *   `ignoreIndex` of 0 or more is an error, and the probabilities get a gradient when they
+ *   require one (`−w_c·(1 − ε)·log p_c` times the loss's gradient).
+ *
+ * A label outside `[0, C)` (other than `ignoreIndex`) is an error, checked on the GPU without a
+ * readback: the loss is NaN (so a guarded optimiser step changes nothing), and the next read
+ * from the device — the loss, or the trainer's statistics — throws a `DeviceAssertionError`
+ * naming the label and its sample, as CUDA's device-side asserts do in PyTorch.
  *
  * @example
  * ```ts
@@ -160,6 +172,26 @@ const OPTION_NAMES = ["reduction", "ignoreIndex", "labelSmoothing", "weight"];
  * const loss = crossEntropy(tensor([[0, 0]]), tensor([1], { dtype: "i32" }));
  * console.log(await loss.item()); // 0.6931… (log 2)
  * ```
+ *
+ * @example Per-pixel losses of `[N, C, H, W]` logits against `[N, H, W]` labels
+ * ```ts
+ * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * // One sample, 2 classes, a 1×2 image: pixel 0 is sure of class 0, pixel 1 undecided.
+ * const logits = tensor([[[[9, 0]], [[0, 0]]]]);
+ * const labels = tensor([[[0, 1]]], { dtype: "i32" });
+ * const losses = crossEntropy(logits, labels, { reduction: "none" });
+ * console.log(losses.shape, await losses.toArray()); // [1, 1, 2] [[[0.0001…, 0.6931…]]]
+ * ```
+ *
+ * @example Class probabilities (soft labels)
+ * ```ts
+ * import { crossEntropy, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const targets = tensor([[0.25, 0.75]]);
+ * const loss = crossEntropy(tensor([[2, 0]]), targets);
+ * console.log(await loss.item()); // 1.6269… (0.25 · 0.1269 + 0.75 · 2.1269, the −log p)
+ * ```
  */
 export function crossEntropy(
   logits: Tensor,
@@ -167,26 +199,77 @@ export function crossEntropy(
   options: CrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
   sameDevice("crossEntropy", logits, labels);
-  if (logits.rank !== 2) {
-    throw new ShapeError(`crossEntropy: logits must be [N, C], got [${logits.shape}]`);
-  }
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new ShapeError(
-      `crossEntropy: labels [${labels.shape}] do not match logits [${logits.shape}] (need [N])`,
+  if (logits.rank === 1) {
+    // One unbatched sample, as PyTorch takes it: a batch of one, its loss unbatched back.
+    const loss = crossEntropy(
+      logits.reshape([1, ...logits.shape]),
+      batchOfOne(logits, labels),
+      options,
     );
+    return loss.rank === 0 ? loss : loss.reshape([]);
   }
+  const probabilities = checkShapes(logits, labels);
   // Checked before any work, so that a bad call leaves no intermediate behind.
   requireFloat("crossEntropy", logits);
-  if (labels.dtype !== "i32") {
-    throw new TypeError(`crossEntropy: labels must be i32 class indices, got ${labels.dtype}`);
-  }
   if (logits.shape[1] === 0) {
     throw new ShapeError(`crossEntropy: logits [${logits.shape}] have no classes`);
   }
   const { reduction = "mean", ignoreIndex = -100, labelSmoothing = 0, weight } = options;
   checkOptions(options, logits);
+  if (probabilities && ignoreIndex >= 0) {
+    throw new RangeError(
+      `crossEntropy: ignoreIndex (${ignoreIndex}) is not supported for class probabilities`,
+    );
+  }
   const inputs = weight ? [logits, labels, weight] : [logits, labels];
   return apply("crossEntropy", inputs, { reduction, ignoreIndex, labelSmoothing });
+}
+
+/** The labels of one unbatched sample (`logits [C]`) as a batch of one. */
+function batchOfOne(logits: Tensor, labels: Tensor): Tensor {
+  if (labels.rank === 0 || (labels.rank === 1 && labels.shape[0] === logits.shape[0])) {
+    return labels.reshape([1, ...labels.shape]);
+  }
+  throw new ShapeError(
+    `crossEntropy: labels [${labels.shape}] do not match logits [${logits.shape}] (need [] class ` +
+      `indices or [${logits.shape}] probabilities)`,
+  );
+}
+
+/**
+ * Throws a one-line error unless `labels` fit `logits [N, C, d1, …, dk]`: i32 class indices
+ * `[N, d1, …, dk]`, or f32 probabilities of the logits' shape (then returns true).
+ */
+function checkShapes(logits: Tensor, labels: Tensor): boolean {
+  const [rows, , ...positions] = logits.shape;
+  if (logits.rank < 2) {
+    throw new ShapeError(`crossEntropy: logits must be [N, C, d1, …], got [${logits.shape}]`);
+  }
+  const indexShape = [rows, ...positions];
+  const same = (a: readonly number[], b: readonly number[]) =>
+    a.length === b.length && a.every((d, i) => d === b[i]);
+  if (same(labels.shape, logits.shape)) {
+    if (labels.dtype !== "f32") {
+      throw new TypeError(
+        `crossEntropy: labels shaped as the logits [${logits.shape}] are class probabilities ` +
+          `and must be f32, got ${labels.dtype}`,
+      );
+    }
+    return true;
+  }
+  if (!same(labels.shape, indexShape)) {
+    throw new ShapeError(
+      `crossEntropy: labels [${labels.shape}] do not match logits [${logits.shape}] (need ` +
+        `[${indexShape}] class indices or [${logits.shape}] probabilities)`,
+    );
+  }
+  if (labels.dtype !== "i32") {
+    throw new TypeError(
+      `crossEntropy: labels must be i32 class indices, got ${labels.dtype} (probabilities ` +
+        `are shaped as the logits, [${logits.shape}])`,
+    );
+  }
+  return false;
 }
 
 /** Throws a one-line error naming the first option of {@link crossEntropy} that is invalid. */

@@ -15,6 +15,8 @@ import {
   type CrossEntropyOptions,
   defaultDevice,
   Device,
+  logSoftmax,
+  ShapeError,
   type Tensor,
   tensor,
 } from "../mod.ts";
@@ -390,4 +392,232 @@ Deno.test("crossEntropy: bad options are one-line errors naming the option", asy
   );
   far.dispose();
   other.destroy();
+});
+
+/**
+ * `F.cross_entropy` of `[N, C, d1, …, dk]` logits in float64, as PyTorch defines it: with class
+ * indices `[N, d1, …, dk]`, `nll_loss_nd` and the smoothing term move the classes last and treat
+ * each position as a row (`cross_entropy_loss_label_smoothing` and `nll_loss_nd` in
+ * aten/src/ATen/native/LossNLL.cpp), so this is {@link torchCrossEntropy} of the permuted
+ * logits, `none` shaped back to `[N, d1, …, dk]`. With probabilities shaped as the logits,
+ * `cross_entropy_loss_prob_target` (same file):
+ *   logp = log_softmax(x, 1); t = t·(1 − ε) + ε/C when ε > 0;
+ *   none: −(logp·t·w).sum(1); sum: −(logp·t·w).sum(); mean: −(logp·t·w).sum() / (numel / C),
+ * w broadcast along dimension 1 (the mean divides by the positions, not by the weights).
+ */
+function torchCrossEntropyNd(
+  x: ref.F64,
+  target: Int32Array | ref.F64,
+  options: RefOptions = {},
+): ref.F64 {
+  const [n, c, ...d] = x.shape;
+  const positions = d.reduce((a, b) => a * b, 1);
+  // [N, C, S] → [N·S, C]: row n·S + s holds the classes of position s of sample n.
+  const rows = (v: ref.F64) =>
+    ref.reshape(ref.permute(ref.reshape(v, [n, c, positions]), [0, 2, 1]), [n * positions, c]);
+  const { reduction = "mean", labelSmoothing = 0, weight } = options;
+  if (target instanceof Int32Array) {
+    const out = torchCrossEntropy(rows(x), target, options);
+    return reduction === "none" ? ref.reshape(out, [n, ...d]) : out;
+  }
+  const logp = ref.logSoftmax(rows(x), 1), t = rows(target);
+  const losses = new Float64Array(n * positions);
+  for (let r = 0; r < n * positions; r++) {
+    for (let k = 0; k < c; k++) {
+      const smoothed = labelSmoothing > 0
+        ? t.data[r * c + k] * (1 - labelSmoothing) + labelSmoothing / c
+        : t.data[r * c + k];
+      losses[r] -= logp.data[r * c + k] * smoothed * (weight ? weight.data[k] : 1);
+    }
+  }
+  if (reduction === "none") return ref.f64([n, ...d], losses);
+  const sum = losses.reduce((a, b) => a + b, 0);
+  return ref.f64([], [reduction === "sum" ? sum : sum / (n * positions)]);
+}
+
+Deno.test("crossEntropy of [N, C, d1, …] logits and of class probabilities, against PyTorch's definition in float64 and finite differences", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(47);
+  const weightsFor = (classes: number) =>
+    uniform([classes], rng, 0, 2).data.map((v, k) => k % 3 === 1 && classes > 1 ? 0 : v);
+  type Case = Omit<RefOptions, "weight"> & { weighted?: boolean; ignored?: number };
+  /** Class indices `[N, ...d]`, about `ignored` of them `ignoreIndex` (the first kept). */
+  const indices = (n: number, c: number, d: number[], ignored: number, ignoreIndex: number) =>
+    Int32Array.from(
+      { length: n * d.reduce((a, b) => a * b, 1) },
+      (_, i) => i > 0 && rng() < ignored ? ignoreIndex : Math.floor(rng() * c),
+    );
+  const spatial = (n: number, c: number, d: number[], options: Case = {}) => {
+    const { weighted = false, ignored = 0, ...torch } = options;
+    const y = indices(n, c, d, ignored, torch.ignoreIndex ?? -100);
+    const inputs = [normal([n, c, ...d], rng)];
+    if (weighted) inputs.push(ref.f64([c], weightsFor(c)));
+    return {
+      name: `indices [${n}, ${c}, ${d}] ${JSON.stringify(options)}`,
+      inputs,
+      wrt: [0],
+      run: ([x, weight]: Tensor[]) =>
+        crossEntropy(x, tensor(y, { dtype: "i32" }).reshape([n, ...d]), { ...torch, weight }),
+      ref: ([x, weight]: ref.F64[]) => torchCrossEntropyNd(x, y, { ...torch, weight }),
+    };
+  };
+  /** Probabilities (each position's sum 1, or any non-negative values with `raw`). */
+  const soft = (n: number, c: number, d: number[], options: Case & { raw?: boolean } = {}) => {
+    const { weighted = false, raw = false, ...torch } = options;
+    const shape = [n, c, ...d];
+    const targets = uniform(shape, rng, 0, 1);
+    if (!raw) {
+      const s = targets.data.length / (n * c);
+      for (let i = 0; i < n; i++) {
+        for (let p = 0; p < s; p++) {
+          let total = 0;
+          for (let k = 0; k < c; k++) total += targets.data[(i * c + k) * s + p];
+          for (let k = 0; k < c; k++) targets.data[(i * c + k) * s + p] /= total;
+        }
+      }
+    }
+    const inputs = [normal(shape, rng), targets];
+    if (weighted) inputs.push(ref.f64([c], weightsFor(c)));
+    return {
+      name: `probabilities [${shape}] ${JSON.stringify(options)}`,
+      inputs,
+      // The probabilities get a gradient too, as in PyTorch.
+      wrt: [0, 1],
+      run: ([x, p, weight]: Tensor[]) => crossEntropy(x, p, { ...torch, weight }),
+      ref: ([x, p, weight]: ref.F64[]) => torchCrossEntropyNd(x, p, { ...torch, weight }),
+    };
+  };
+  await checkAll(t, device, [
+    spatial(1, 1, [1, 1]),
+    spatial(3, 7, [2, 3]),
+    spatial(1, 7, [5], { reduction: "none" }),
+    spatial(3, 300, [5], { reduction: "sum" }),
+    spatial(3, 7, [2, 3], { ignored: 0.4 }),
+    spatial(3, 7, [5], { weighted: true }),
+    spatial(1, 300, [2, 3], { labelSmoothing: 0.2 }),
+    // One class: a zero gradient, exactly so with an ε whose 1 − ε + ε is exact in f32.
+    spatial(3, 1, [2, 3], { reduction: "none", labelSmoothing: 0.25 }),
+    spatial(3, 7, [2, 3], { weighted: true, ignored: 0.3, ignoreIndex: 2, labelSmoothing: 0.1 }),
+    spatial(3, 7, [5], { weighted: true, ignored: 0.3, labelSmoothing: 0.3, reduction: "none" }),
+    spatial(3, 300, [1, 1], { weighted: true, ignored: 0.3, reduction: "sum" }),
+    soft(1, 1, []),
+    soft(3, 7, []),
+    soft(3, 300, [], { reduction: "none" }),
+    soft(1, 7, [2, 3], { reduction: "sum" }),
+    soft(3, 7, [5], { labelSmoothing: 0.3 }),
+    soft(3, 7, [1, 1], { weighted: true }),
+    soft(3, 1, [5], { weighted: true, labelSmoothing: 0.1 }),
+    soft(3, 7, [2, 3], { raw: true, weighted: true, labelSmoothing: 0.2, reduction: "none" }),
+    soft(1, 300, [5], { weighted: true, labelSmoothing: 0.05, reduction: "sum" }),
+    soft(3, 7, [], { ignoreIndex: -1, raw: true }),
+  ], rng);
+});
+
+Deno.test("crossEntropy: [N, C, d1, …] logits and probabilities: pipelines, an unbatched sample, labels out of range", async () => {
+  const device = await Device.acquire();
+  const names = logDispatches(device);
+  const run = async (shape: number[], labels: Tensor, options: CrossEntropyOptions = {}) => {
+    const data = Float32Array.from(
+      { length: shape.reduce((a, b) => a * b) },
+      (_, i) => Math.sin(i),
+    );
+    const x = tensor(data, { device, requiresGrad: true }).reshape(shape);
+    names.length = 0;
+    const loss = crossEntropy(x, labels, options);
+    await loss.sum().backward();
+    const out = { dispatches: names.filter((n) => n.startsWith("crossEntropy")), loss };
+    x.dispose();
+    return out;
+  };
+  const i32 = (values: number[], shape: number[]) =>
+    tensor(values, { dtype: "i32", device }).reshape(shape);
+  (await run([2, 3], i32([0, 2], [2]))).loss.dispose();
+  const pipelines = device.memory().pipelines;
+  // [2, 3, 2, 2]: 8 positions; the 2-D pipelines serve (S is a uniform).
+  const image = await run([2, 3, 2, 2], i32([0, 1, 2, 0, 1, 1, 2, 2], [2, 2, 2]));
+  assert.equal(device.memory().pipelines, pipelines, "a spatial shape compiles nothing");
+  assert.deepEqual(image.dispatches, [
+    "crossEntropy rows [8, 3]",
+    "crossEntropy mean [8]",
+    "crossEntropy backward [8, 3]",
+  ]);
+  const perPixel = await run([2, 3, 2, 2], i32([0, 1, 2, 0, 1, 1, 2, 2], [2, 2, 2]), {
+    reduction: "none",
+  });
+  assert.deepEqual(perPixel.loss.shape, [2, 2, 2]);
+  // Probabilities: a row pass and a backward of their own, a third backward with their gradient.
+  const withoutProbabilities = device.memory().pipelines;
+  const probabilities = tensor([[0.5, 0.5, 0], [0, 0, 1]], { device });
+  (await run([2, 3], probabilities)).loss.dispose();
+  assert.equal(device.memory().pipelines, withoutProbabilities + 2);
+  const soft = tensor([[0.5, 0.5, 0], [0, 0, 1]], { device, requiresGrad: true });
+  (await run([2, 3], soft)).loss.dispose();
+  assert.equal(device.memory().pipelines, withoutProbabilities + 3);
+  // −(1 − ε)·log p times the loss's gradient (1 per row: the upstream sum).
+  const logits = tensor([[0, 1, 2], [3, 4, 5]].map((r) => r.map(Math.sin)), { device });
+  const logP = logSoftmax(logits, 1);
+  const expected = [...await logP.data()].map((v) => -v / 2); // the mean divides by 2 rows
+  const got = [...await soft.grad!.data()];
+  assert.ok(got.every((g, i) => Math.abs(g - expected[i]) < 1e-6), `${got} vs ${expected}`);
+  for (const t of [logits, logP]) t.dispose();
+  // One unbatched sample: logits [C] and a 0-d label, or probabilities [C]; the loss is 0-d.
+  const one = await run([3], i32([2], []), { reduction: "none" });
+  assert.deepEqual(one.loss.shape, []);
+  const oneSoft = await run([3], tensor([0, 0, 1], { device }), { reduction: "none" });
+  assert.deepEqual([...await oneSoft.loss.data()], [...await one.loss.data()]);
+  // A label out of range names its sample and position.
+  const bad = await run([2, 3, 5], i32([0, 1, 2, 0, 1, 1, 2, 2, 9, 0], [2, 5]));
+  await assert.rejects(
+    bad.loss.item(),
+    /crossEntropy: label 9 of sample 1 at position 3 is outside the 3 classes \[0, 3\)/,
+  );
+  for (const t of [image.loss, perPixel.loss, one.loss, oneSoft.loss, bad.loss, soft]) t.dispose();
+  device.destroy();
+});
+
+Deno.test("crossEntropy: labels that fit neither form, and ignoreIndex with probabilities, are one-line errors", async () => {
+  await defaultDevice();
+  const x = tensor([[[0, 1], [2, 3], [4, 5]]]); // [1, 3, 2]
+  const bad: [Tensor, unknown, RegExp, new (...args: never[]) => Error][] = [
+    [
+      tensor([[0, 1, 2]], { dtype: "i32" }),
+      {},
+      /^crossEntropy: labels \[1,3\] do not match logits \[1,3,2\] \(need \[1,2\] class indices or \[1,3,2\] probabilities\)$/,
+      ShapeError,
+    ],
+    [
+      tensor([[[0, 1], [0, 0], [1, 0]]], { dtype: "i32" }),
+      {},
+      /^crossEntropy: labels shaped as the logits \[1,3,2\] are class probabilities and must be f32, got i32$/,
+      TypeError,
+    ],
+    [
+      tensor([[0, 1]]),
+      {},
+      /^crossEntropy: labels must be i32 class indices, got f32 \(probabilities are shaped as the logits, \[1,3,2\]\)$/,
+      TypeError,
+    ],
+    [
+      tensor([[[0, 1], [0, 0], [1, 0]]]),
+      { ignoreIndex: 0 },
+      /^crossEntropy: ignoreIndex \(0\) is not supported for class probabilities$/,
+      RangeError,
+    ],
+  ];
+  for (const [labels, options, pattern, type] of bad) {
+    assert.throws(
+      () => crossEntropy(x, labels, options as CrossEntropyOptions),
+      (error: Error) => error instanceof type && pattern.test(error.message),
+      `${pattern}`,
+    );
+    labels.dispose();
+  }
+  assert.throws(
+    () => crossEntropy(tensor([1, 2, 3]), tensor([1, 2], { dtype: "i32" })),
+    (error: Error) =>
+      error instanceof ShapeError &&
+      /^crossEntropy: labels \[2\] do not match logits \[3\] \(need \[\] class indices or \[3\] probabilities\)$/
+        .test(error.message),
+  );
+  x.dispose();
 });

@@ -108,10 +108,16 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
         ShapeError,
         /labels \[2,1\]/,
       );
+      // [N, C, d1] logits need [N, d1] labels (or probabilities shaped as the logits).
       throwsWith(
         () => crossEntropy(zeros([2, 5, 1]), tensor([0, 1], { dtype: "i32" })),
         ShapeError,
-        /logits must be \[N, C\]/,
+        /^crossEntropy: labels \[2\] do not match logits \[2,5,1\] \(need \[2,1\] class indices or \[2,5,1\] probabilities\)$/,
+      );
+      throwsWith(
+        () => crossEntropy(zeros([]), tensor(0, { dtype: "i32" })),
+        ShapeError,
+        /logits must be \[N, C, d1, …\]/,
       );
       throwsWith(() => crossEntropy(logits, tensor([0, 1])), TypeError, /labels must be i32/);
       throwsWith(() => tensor([[1, 2], [3]]), ShapeError, /ragged/);

@@ -3,8 +3,10 @@
  * log-likelihood, with `F.cross_entropy`'s options (the reduction, the ignored label and label
  * smoothing as parameters; the class weights as input 2). The forward keeps four numbers per
  * row (its maximum and its gradient's three coefficients) rather than an `[N, C]` softmax;
- * the backward recomputes the softmax from them in its one pass. The labels (input 1, i32) and
- * the class weights get no gradient, as in PyTorch.
+ * the backward recomputes the softmax from them in its one pass. Logits `[N, C, d1, …, dk]`
+ * are read in place, a row per position. The labels (input 1) are i32 class indices, which get
+ * no gradient, or f32 class probabilities shaped as the logits, which get one (as in PyTorch,
+ * from the same pass); the class weights get none.
  *
  * @module
  */
@@ -23,10 +25,17 @@ export const lossRules: Rules<"crossEntropy"> = {
     },
     backward(g, params, ctx) {
       const [logits, labels, stats, weight] = ctx.saved;
-      const grad = ctx.needsGrad[0]
-        ? crossEntropyGrad(g, logits, labels, stats, { ...params, weight })
+      // Probabilities (f32 targets) have a gradient too, computed in the same pass.
+      const targetsGrad = labels.dtype === "f32" && ctx.needsGrad[1];
+      const grads = ctx.needsGrad[0] || targetsGrad
+        ? crossEntropyGrad(g, logits, labels, stats, { ...params, weight }, targetsGrad)
         : null;
-      return [grad, ...ctx.inputs.slice(1).map(() => null)];
+      if (grads && !ctx.needsGrad[0]) grads.logits.dispose();
+      return [
+        ctx.needsGrad[0] ? grads!.logits : null,
+        grads?.targets ?? null,
+        ...ctx.inputs.slice(2).map(() => null),
+      ];
     },
   },
 };
