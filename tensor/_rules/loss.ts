@@ -4,7 +4,8 @@
  * smoothing as parameters; the class weights as input 2). The forward keeps four numbers per
  * row (its maximum and its gradient's three coefficients) rather than an `[N, C]` softmax;
  * the backward recomputes the softmax from them in its one pass. The labels (input 1, i32) and
- * the class weights get no gradient, as in PyTorch.
+ * the class weights get no gradient, as in PyTorch: class weights that require one are an
+ * error at the backward.
  *
  * @module
  */
@@ -22,6 +23,13 @@ export const lossRules: Rules<"crossEntropy"> = {
       return loss;
     },
     backward(g, params, ctx) {
+      if (ctx.needsGrad[2]) {
+        // As PyTorch: F.cross_entropy raises "the derivative for 'weight' is not implemented".
+        throw new Error(
+          "crossEntropy: the class weight requires a gradient, which is not implemented (as in " +
+            "PyTorch); pass a weight without requiresGrad, or detach() it",
+        );
+      }
       const [logits, labels, stats, weight] = ctx.saved;
       const grad = ctx.needsGrad[0]
         ? crossEntropyGrad(g, logits, labels, stats, { ...params, weight })
