@@ -14,6 +14,12 @@
  * `ALEXNET_AUTOTUNE_CACHE` names the cache file (default
  * `$XDG_CACHE_HOME/alexnet-webgpu/autotune.json`, else `~/.cache/…`).
  *
+ * Destroying a device drops its tuning without a word: a run in progress stops at its next
+ * step (so `Device.destroy()`, which is synchronous, never waits for it), records nothing more
+ * on the device and saves nothing. A device lost otherwise (a driver reset, another owner
+ * destroying the GPUDevice) is reported once, and tuning stops there; its ops keep their
+ * defaults and the choices made so far.
+ *
  * @module
  */
 
@@ -43,6 +49,8 @@ interface DeviceState {
   scheduled: boolean;
   /** Results not yet returned by {@link autotune}. */
   recent: TuneResult[];
+  /** Tuning stopped for good: the device was destroyed or lost. */
+  stopped: boolean;
 }
 
 const states = new WeakMap<Device, DeviceState>();
@@ -98,6 +106,7 @@ function state(device: Device): DeviceState {
       chain: Promise.resolve(),
       scheduled: false,
       recent: [],
+      stopped: false,
     };
     states.set(device, s);
   }
@@ -124,7 +133,7 @@ export function choose<T>(
   const chosen = s.choices.get(id);
   const found = candidates.find((c) => c.name === chosen);
   if (found) return found;
-  if (!s.pending.has(id)) {
+  if (!s.stopped && !s.pending.has(id)) {
     s.pending.set(id, {
       op,
       key,
@@ -167,9 +176,35 @@ export async function autotune(device: Device, repeats = 3): Promise<TuneResult[
 /** Queues a tuning run behind the previous one; a failure is reported, not thrown. */
 function tuneAll(device: Device, s: DeviceState, repeats: number): Promise<void> {
   s.chain = s.chain.then(() => tunePending(device, s, repeats)).catch((error) =>
-    console.warn(`autotune: ${error instanceof Error ? error.message : error}`)
+    reportFailure(device, s, error)
   );
   return s.chain;
+}
+
+/**
+ * What a failed run leaves: nothing at all on a device its user destroyed meanwhile; one
+ * warning and the end of tuning on a device that is lost; else a warning (the shape is tried
+ * again when it is met again).
+ */
+async function reportFailure(device: Device, s: DeviceState, error: unknown): Promise<void> {
+  if (s.stopped) return;
+  // The failure may come from WebGPU before the device's `lost` promise has settled.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const message = error instanceof Error ? error.message : String(error);
+  if (device.destroyed) return stop(s);
+  try {
+    device.checkAlive("autotune");
+  } catch {
+    stop(s);
+    return console.warn(`autotune: tuning stops on ${device.label}: ${message}`);
+  }
+  console.warn(`autotune: ${message}`);
+}
+
+/** Ends tuning on a device: what is pending is dropped and no shape is recorded any more. */
+function stop(s: DeviceState): void {
+  s.stopped = true;
+  s.pending.clear();
 }
 
 async function tunePending(device: Device, s: DeviceState, repeats: number): Promise<void> {
@@ -179,6 +214,8 @@ async function tunePending(device: Device, s: DeviceState, repeats: number): Pro
     s.pending.delete(id);
     const times: { name: string; ms: number }[] = [];
     for (let i = 0; i < p.names.length; i++) {
+      // Destroyed while this run waited: record nothing more on it.
+      if (device.destroyed || s.stopped) return stop(s);
       p.record(i);
       await device.sync();
       times.push({ name: p.names[i], ms: await timeRuns(device, () => p.record(i), repeats) });
@@ -188,6 +225,8 @@ async function tunePending(device: Device, s: DeviceState, repeats: number): Pro
     s.recent.push({ op: p.op, key: p.key, times, chosen: best.name });
     tuned++;
   }
+  // A run cut short by a destroy saves nothing (even the shapes it finished).
+  if (device.destroyed) return stop(s);
   if (tuned > 0) await save(device, s);
 }
 
@@ -204,6 +243,7 @@ export function autotuneChoices(device: Device): Record<string, string> {
 async function timeRuns(device: Device, run: () => void, repeats: number): Promise<number> {
   if (device.hasTimestamps) {
     while (device.profiling) await new Promise((resolve) => setTimeout(resolve, 20));
+    device.checkAlive("autotune timing"); // destroyed while it waited: end the run here
     device.startProfile();
     for (let r = 0; r < repeats; r++) run();
     const { rows } = await device.stopProfile();

@@ -231,6 +231,14 @@ export class Device {
     return this.#profile !== null;
   }
 
+  /**
+   * Whether {@link destroy} was called. Work that runs on its own (background autotuning) asks
+   * this to drop itself quietly rather than fail on a device its user let go.
+   */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
   /** Whether the device can time passes on the GPU (`timestamp-query`). */
   get hasTimestamps(): boolean {
     return this.gpu.features.has("timestamp-query");
@@ -571,6 +579,9 @@ export class Device {
     // Commands still in the encoder may use the pooled buffers destroyed below.
     if (!this.#stream.submissions.failure) this.flush();
     this.#destroyed = true;
+    // A profile left open would keep `profiling` true for anyone waiting to take one.
+    this.#profile?.destroy();
+    this.#profile = null;
     this.#pool.destroy();
     for (const staging of this.#spareStaging) staging.destroy();
     this.#cache.destroy();

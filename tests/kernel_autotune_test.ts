@@ -6,7 +6,14 @@
 
 import assert from "node:assert/strict";
 import { Device } from "../kernels/device.ts";
-import { adapterKey, autotune, autotuneChoices, autotuneEnabled } from "../kernels/autotune.ts";
+import {
+  adapterKey,
+  autotune,
+  autotuneChoices,
+  autotuneEnabled,
+  choose,
+  withScratch,
+} from "../kernels/autotune.ts";
 import { conv2d, convCandidates } from "../kernels/conv2d.ts";
 import { conv2dBackwardInput } from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
@@ -97,4 +104,97 @@ Deno.test("autotuner", async (t) => {
   Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
   await Deno.remove(dir, { recursive: true });
   device.destroy();
+});
+
+/** Runs `body` with the console captured; returns what it printed. */
+async function printedBy(body: () => Promise<void>): Promise<string[]> {
+  const printed: string[] = [];
+  const kept = { log: console.log, info: console.info, warn: console.warn, error: console.error };
+  const capture = (...args: unknown[]) => void printed.push(args.join(" "));
+  Object.assign(console, { log: capture, info: capture, warn: capture, error: capture });
+  try {
+    await body();
+  } finally {
+    Object.assign(console, kept);
+  }
+  return printed;
+}
+
+/** Runs of a made-up op's candidates: all of them, and those recorded on a destroyed device. */
+interface Runs {
+  all: number;
+  afterDestroy: number;
+}
+
+/** Meets a made-up op of two candidates at `key` (each run writes a scratch buffer). */
+function meet(device: Device, key: string, runs: Runs): void {
+  const candidates = [{ name: "a", value: 1 }, { name: "b", value: 2 }];
+  choose(device, "test.op", key, candidates, (value) => {
+    runs.all++;
+    if (device.destroyed) runs.afterDestroy++;
+    withScratch(device, [64], ([b]) => device.write(b, new Float32Array(64).fill(value)));
+  });
+}
+
+Deno.test("autotuner: a destroyed device's tuning is dropped quietly; a lost device is reported once", async (t) => {
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("ALEXNET_AUTOTUNE_CACHE", `${dir}/autotune.json`);
+  Deno.env.set("ALEXNET_AUTOTUNE", "1");
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+
+  await t.step("destroyed with tuning pending: nothing runs, prints or is saved", async () => {
+    const device = await Device.acquire();
+    const runs = { all: 0, afterDestroy: 0 };
+    const printed = await printedBy(async () => {
+      meet(device, "pending", runs);
+      device.destroy();
+      assert.deepEqual(await autotune(device), []);
+      await settle();
+    });
+    assert.deepEqual(printed, []);
+    assert.equal(runs.all, 0);
+  });
+
+  await t.step("destroyed while tuning: the run stops at its next step, quietly", async () => {
+    const device = await Device.acquire();
+    const runs = { all: 0, afterDestroy: 0 };
+    const printed = await printedBy(async () => {
+      meet(device, "running", runs);
+      meet(device, "running too", runs);
+      const run = autotune(device);
+      while (runs.all === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      device.destroy();
+      assert.deepEqual(await run, []);
+      // Met again after the destroy: nothing is recorded for it.
+      meet(device, "running", runs);
+      assert.deepEqual(await autotune(device), []);
+      await settle();
+    });
+    assert.deepEqual(printed, []);
+    assert.equal(runs.afterDestroy, 0);
+  });
+
+  await t.step("no cache file, whole or partial", async () => {
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  });
+
+  await t.step("lost (not destroyed by its user): one warning, then no more tuning", async () => {
+    const device = await Device.acquire();
+    const runs = { all: 0, afterDestroy: 0 };
+    const printed = await printedBy(async () => {
+      meet(device, "lost", runs);
+      device.gpu.destroy(); // as a driver reset would: the library's device is still open
+      await autotune(device);
+      meet(device, "lost too", runs);
+      await autotune(device);
+      await settle();
+    });
+    assert.equal(printed.length, 1, printed.join("\n"));
+    assert.match(printed[0], new RegExp(`^autotune: tuning stops on ${device.label}: .*lost`));
+    device.destroy();
+  });
+
+  Deno.env.delete("ALEXNET_AUTOTUNE");
+  Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
+  await Deno.remove(dir, { recursive: true });
 });

@@ -522,3 +522,27 @@ Deno.test("shape errors count in the singular when there is one", async () => {
   assert.throws(() => zeros([1], { device }).reshape([2]), /\(1 element\) as \[2\]/);
   assert.throws(() => zeros([1], { device }).permute([0, 0]), /permutation of 1 axis$/);
 });
+
+Deno.test("crossEntropy: class weights that require a gradient are an error at the backward, as in PyTorch", async () => {
+  await defaultDevice();
+  const labels = tensor([2, 0], { dtype: "i32" });
+  const weight = tensor([1, 0.5, 2], { requiresGrad: true });
+  for (const logitsNeedGrad of [true, false]) {
+    const x = tensor([[1, 2, 3], [0, -1, 4]], { requiresGrad: logitsNeedGrad });
+    // The forward is fine: only the gradient is missing.
+    const loss = crossEntropy(x, labels, { weight });
+    assert.ok(Number.isFinite(await loss.item()));
+    await assert.rejects(
+      () => loss.backward(),
+      /^Error: crossEntropy: the class weight requires a gradient, which is not implemented/,
+    );
+    for (const t of [x, loss]) t.dispose();
+  }
+  // Detached, or without requiresGrad, the weight is a constant and the logits get gradients.
+  const x = tensor([[1, 2, 3], [0, -1, 4]], { requiresGrad: true });
+  const loss = crossEntropy(x, labels, { weight: weight.detach() });
+  await loss.backward();
+  assert.equal(x.grad!.shape.join(), "2,3");
+  assert.equal(weight.grad, null);
+  for (const t of [x, loss, labels, weight]) t.dispose();
+});

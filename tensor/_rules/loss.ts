@@ -6,7 +6,8 @@
  * the backward recomputes the softmax from them in its one pass. Logits `[N, C, d1, …, dk]`
  * are read in place, a row per position. The labels (input 1) are i32 class indices, which get
  * no gradient, or f32 class probabilities shaped as the logits, which get one (as in PyTorch,
- * from the same pass); the class weights get none.
+ * from the same pass). The class weights get none, as in PyTorch: class weights that require
+ * one are an error at the backward.
  *
  * @module
  */
@@ -24,6 +25,13 @@ export const lossRules: Rules<"crossEntropy"> = {
       return loss;
     },
     backward(g, params, ctx) {
+      if (ctx.needsGrad[2]) {
+        // As PyTorch: F.cross_entropy raises "the derivative for 'weight' is not implemented".
+        throw new Error(
+          "crossEntropy: the class weight requires a gradient, which is not implemented (as in " +
+            "PyTorch); pass a weight without requiresGrad, or detach() it",
+        );
+      }
       const [logits, labels, stats, weight] = ctx.saved;
       // Probabilities (f32 targets) have a gradient too, computed in the same pass.
       const targetsGrad = labels.dtype === "f32" && ctx.needsGrad[1];
