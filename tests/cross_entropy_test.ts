@@ -533,9 +533,12 @@ Deno.test("crossEntropy: [N, C, d1, …] logits and probabilities: pipelines, an
     tensor(values, { dtype: "i32", device }).reshape(shape);
   (await run([2, 3], i32([0, 2], [2]))).loss.dispose();
   const pipelines = device.memory().pipelines;
-  // [2, 3, 2, 2]: 8 positions; the 2-D pipelines serve (S is a uniform).
+  // [2, 3, 2, 2]: 8 positions, S = 4 a uniform: one more pipeline of each pass, for every S > 1.
   const image = await run([2, 3, 2, 2], i32([0, 1, 2, 0, 1, 1, 2, 2], [2, 2, 2]));
-  assert.equal(device.memory().pipelines, pipelines, "a spatial shape compiles nothing");
+  assert.equal(device.memory().pipelines, pipelines + 2, "a row pass and a backward for S > 1");
+  (await run([3, 2, 5], i32([0, 1, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1], [3, 5]))).loss
+    .dispose();
+  assert.equal(device.memory().pipelines, pipelines + 2, "another spatial shape compiles nothing");
   assert.deepEqual(image.dispatches, [
     "crossEntropy rows [8, 3]",
     "crossEntropy mean [8]",
@@ -620,4 +623,64 @@ Deno.test("crossEntropy: labels that fit neither form, and ignoreIndex with prob
         .test(error.message),
   );
   x.dispose();
+});
+
+Deno.test("crossEntropy kernels: [N, C, S] samples split over several bindings give the same bits", async () => {
+  const device = await Device.acquire();
+  // 9 samples of 43 classes at 3 positions: 516 bytes a sample, runs of two under 1,300 bytes.
+  const rows = 9, classes = 43, spatial = 3, elements = rows * classes * spatial;
+  const rng = mulberry32(5);
+  const buffer = (data: Float32Array | Int32Array) => {
+    const b = device.alloc(data.byteLength);
+    device.write(b, data);
+    return b;
+  };
+  const logits = buffer(Float32Array.from({ length: elements }, () => 8 * rng() - 4));
+  const indices = buffer(Int32Array.from({ length: rows * spatial }, (_, i) => (i * 5) % classes));
+  const probabilities = buffer(Float32Array.from({ length: elements }, () => rng()));
+  const weight = buffer(Float32Array.from({ length: classes }, (_, i) => (i % 5) / 2));
+  const gradLoss = buffer(Float32Array.from({ length: rows * spatial }, (_, i) => 1.5 - i / 8));
+  const outputs = async (maxBindingBytes: number | undefined, soft: boolean) => {
+    const stats = device.alloc(rows * spatial * 16), loss = device.alloc(rows * spatial * 4);
+    const gradLogits = device.alloc(elements * 4), gradTargets = device.alloc(elements * 4);
+    const labels = soft ? probabilities : indices;
+    const sizes = {
+      rows,
+      classes,
+      spatial,
+      maxBindingBytes,
+      probabilities: soft,
+      weight,
+      labelSmoothing: 0.1,
+      reduction: "none" as const,
+      ...(soft ? {} : { ignoreIndex: 5 }),
+    };
+    crossEntropyKernel(device, { logits, labels, stats, loss, ...sizes });
+    crossEntropyBackward(device, {
+      logits,
+      labels,
+      stats,
+      gradLoss,
+      gradLogits,
+      ...(soft ? { gradTargets } : {}),
+      ...sizes,
+    });
+    const out = await Promise.all(
+      [[loss, rows * spatial], [gradLogits, elements], [gradTargets, soft ? elements : 0]].map(
+        async ([b, n]) => new Float32Array(await device.read(b as typeof loss, 0, 4 * +n)),
+      ),
+    );
+    [stats, loss, gradLogits, gradTargets].forEach((b) => device.release(b));
+    return out;
+  };
+  const names = logDispatches(device);
+  for (const soft of [false, true]) {
+    const whole = await outputs(undefined, soft);
+    names.length = 0;
+    const split = await outputs(1300, soft);
+    assert.deepEqual(names.filter((n) => n.includes("rows")).length, 5, "five runs");
+    assert.deepEqual(split, whole);
+    assert.ok(whole.every((out) => out.every(Number.isFinite)) && whole[0][0] > 0);
+  }
+  device.destroy();
 });
