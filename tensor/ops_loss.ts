@@ -82,9 +82,11 @@ export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
  */
 export interface CrossEntropyOptions {
   /**
-   * How the per-sample losses are reduced: `"mean"` (default) divides their sum by the number
-   * of samples not ignored, or with `weight` by the sum of those samples' class weights (NaN
-   * when every sample is ignored, as PyTorch); `"sum"`; `"none"` returns the `[N]` losses.
+   * How the per-sample losses (per position for `[N, C, d1, …]` logits) are reduced: `"mean"`
+   * (default) divides their sum by the number of samples not ignored, or with `weight` by the
+   * sum of those samples' class weights (NaN when every sample is ignored, as PyTorch); with
+   * class probabilities, by the number of samples whatever the weights; `"sum"`; `"none"`
+   * returns the `[N]` (or `[N, d1, …]`) losses.
    *
    * @example
    * ```ts
@@ -113,7 +115,8 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
   /**
    * `ε` in [0, 1] (default 0): each sample's loss is `(1 − ε)·nll + (ε/C)·Σ_c w_c·(−log p_c)`,
-   * the target mixed with the uniform distribution (with `weight`, as PyTorch weighs it).
+   * the target mixed with the uniform distribution (with `weight`, as PyTorch weighs it); class
+   * probabilities `t` become `t·(1 − ε) + ε/C`.
    *
    * @example
    * ```ts
@@ -127,7 +130,8 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
   /**
    * A `[C]` f32 tensor of class weights on the logits' device (no gradient): each sample's loss
-   * is scaled by the weight of its label, and the mean divides by the sum of those weights.
+   * is scaled by the weight of its label, and the mean divides by the sum of those weights
+   * (with class probabilities, `w_c` scales each class's term, and the mean is unweighted).
    *
    * @example
    * ```ts
