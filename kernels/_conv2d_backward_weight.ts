@@ -13,6 +13,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { memoised } from "./_memo.ts";
 import { sumPartials } from "./_split_k.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, weightGradGemm } from "./_conv_gemm.ts";
@@ -163,7 +164,7 @@ export function conv2dBackwardWeight(
       return;
     }
     const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
-    const { wgsl, uniforms } = weightGradWgsl(
+    const { wgsl, uniforms } = weightGradKernel(
       g,
       tile,
       count,
@@ -191,6 +192,9 @@ export function conv2dBackwardWeight(
     device.release(partial.buffer);
   });
 }
+
+/** {@link weightGradWgsl}, generated once per arguments (a step repeats its shapes). */
+const weightGradKernel = memoised(weightGradWgsl);
 
 /**
  * The weight-gradient kernel and its uniforms. An invocation owns q output channels × qc input

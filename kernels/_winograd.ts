@@ -27,6 +27,7 @@
 import type { Binding, Device } from "./device.ts";
 import { f32Literal, flatMain, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { memoised } from "./_memo.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
@@ -99,7 +100,7 @@ function combine(coefs: readonly number[], xs: readonly string[]): string {
  * WGSL `let`s of Y = T·X·Tᵀ (T is b × a, X is a × a named `${x}${i}_${j}`), named
  * `${y}${i}_${j}`, through `${y}h${i}_${j}` = (T·X).
  */
-function twoSided(T: readonly number[][], x: string, y: string): string[] {
+function twoSidedWgsl(T: readonly number[][], x: string, y: string): string[] {
   const a = T[0].length, b = T.length, out: string[] = [];
   for (let i = 0; i < b; i++) {
     for (let j = 0; j < a; j++) {
@@ -115,6 +116,9 @@ function twoSided(T: readonly number[][], x: string, y: string): string[] {
   }
   return out;
 }
+
+/** {@link twoSidedWgsl}, generated once per matrix and names (every dispatch repeats them). */
+const twoSided = memoised(twoSidedWgsl);
 
 /** One Winograd convolution: input [N, C, H, W] → output [N, O, H + 2p − r + 1, W + 2p − r + 1]. */
 interface WinogradConv {

@@ -28,6 +28,7 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { flatMainHead, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { memoised } from "./_memo.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkGemm, forwardGemm } from "./_conv_gemm.ts";
 import { type ConvAlgorithm, convCandidates } from "./_conv_algorithms.ts";
@@ -267,7 +268,7 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
   if (tile.q % 4 !== 0 || tile.ty < 1 || tile.tx < 1 || tile.wg < 1) {
     throw new RangeError(`${p.name}: unusable tile ${JSON.stringify(tile)}`);
   }
-  const { wgsl, invocations, uniforms } = directConvWgsl(p, tile);
+  const { wgsl, invocations, uniforms } = directConvKernel(p, tile);
   const taps = p.phasesY.reduce((s, fy) => s + fy.count * fy.taps, 0) *
     p.phasesX.reduce((s, fx) => s + fx.count * fx.taps, 0);
   device.dispatch(
@@ -288,6 +289,9 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
     ],
   );
 }
+
+/** {@link directConvWgsl}, generated once per parameters and tile (a step repeats its shapes). */
+const directConvKernel = memoised(directConvWgsl);
 
 /**
  * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.

@@ -16,6 +16,7 @@
  */
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, tileName } from "./_gemm.ts";
+import { memoised } from "./_memo.ts";
 import { sumPartials } from "./_split_k.ts";
 import { choose, withScratch } from "./autotune.ts";
 import { checkTile, defaultSplits, matmulCandidates, type MatmulTile } from "./_matmul_tiles.ts";
@@ -316,6 +317,9 @@ interface WindowBindings {
   rowSums?: Binding;
 }
 
+/** A window's WGSL and uniforms, generated once per spec and grid (a step repeats its shapes). */
+const windowKernel = memoised(matmulWgsl);
+
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
 function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBindings): void {
   const { size } = spec;
@@ -326,7 +330,7 @@ function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBind
     (spec.sumBatch ? " batch-sum" : "") + (spec.mask ? " relu-mask" : "") +
     (spec.rowSums !== null ? " +rowsums" : "");
   if (grid.splits === 1) {
-    const { wgsl, uniforms } = matmulWgsl({ ...spec, splits: 1 }, grid);
+    const { wgsl, uniforms } = windowKernel({ ...spec, splits: 1 }, grid);
     const cost = { flops };
     const bindings = [bind.a, bind.b, bind.out, bind.bias, bind.mask, bind.rowSums];
     device.dispatch(
@@ -355,7 +359,7 @@ function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBind
     accumulate: false,
     splits: grid.splits,
   };
-  const { wgsl, uniforms } = matmulWgsl(partialSpec, grid);
+  const { wgsl, uniforms } = windowKernel(partialSpec, grid);
   const partial = { buffer: scratch, size: bytes };
   device.dispatch(
     { name: what, wgsl, uniforms, workgroups: grid.workgroups, variant, cost: { flops } },

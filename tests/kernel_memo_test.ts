@@ -1,0 +1,53 @@
+/**
+ * The memo of kernel generators (kernels/_memo.ts): repeated arguments reuse the first result
+ * without generating again; any difference, however deep in the arguments, generates anew; a
+ * generator that throws is asked again next time; past its limit the memo starts over.
+ */
+
+import assert from "node:assert/strict";
+import { memoised } from "../kernels/_memo.ts";
+
+/** A generator that counts its calls and returns a fresh object each time. */
+function counted() {
+  const calls: string[] = [];
+  const generate = memoised((spec: { tile: { m: number }; flags: boolean[] }, n: number) => {
+    calls.push(JSON.stringify([spec, n]));
+    if (n < 0) throw new RangeError(`negative size ${n}`);
+    return { wgsl: `m${spec.tile.m} ${spec.flags.join()} n${n}` };
+  });
+  return { calls, generate };
+}
+
+Deno.test("memoised: equal arguments reuse the first result", () => {
+  const { calls, generate } = counted();
+  const first = generate({ tile: { m: 4 }, flags: [true] }, 8);
+  const again = generate({ tile: { m: 4 }, flags: [true] }, 8);
+  assert.equal(again, first);
+  assert.equal(calls.length, 1);
+});
+
+Deno.test("memoised: a difference anywhere in the arguments generates anew", () => {
+  const { calls, generate } = counted();
+  const base = generate({ tile: { m: 4 }, flags: [true] }, 8);
+  assert.equal(generate({ tile: { m: 8 }, flags: [true] }, 8).wgsl, "m8 true n8");
+  assert.equal(generate({ tile: { m: 4 }, flags: [false] }, 8).wgsl, "m4 false n8");
+  assert.equal(generate({ tile: { m: 4 }, flags: [true] }, 9).wgsl, "m4 true n9");
+  assert.equal(calls.length, 4);
+  assert.equal(generate({ tile: { m: 4 }, flags: [true] }, 8), base);
+});
+
+Deno.test("memoised: a generator that throws is not remembered", () => {
+  const { calls, generate } = counted();
+  for (let i = 0; i < 2; i++) {
+    assert.throws(() => generate({ tile: { m: 4 }, flags: [] }, -1), /negative size -1/);
+  }
+  assert.equal(calls.length, 2);
+});
+
+Deno.test("memoised: past its limit the memo starts over and stays correct", () => {
+  const { calls, generate } = counted();
+  for (let n = 0; n < 5000; n++) generate({ tile: { m: 1 }, flags: [] }, n);
+  assert.equal(generate({ tile: { m: 1 }, flags: [] }, 4999).wgsl, "m1  n4999");
+  assert.equal(generate({ tile: { m: 1 }, flags: [] }, 0).wgsl, "m1  n0");
+  assert.equal(calls.length, 5001);
+});
