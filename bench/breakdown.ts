@@ -14,8 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
-import { alexnetConvs } from "./cnn_layers.ts";
-import { extraOps, opReadBytes, ourOp, type PeerOp, timePipelined } from "./peers.ts";
+import { opReadBytes, ourOp, peerOps, timePipelined } from "./peers.ts";
 import { table } from "./_timing.ts";
 
 const { values } = parseArgs({
@@ -25,11 +24,7 @@ const { values } = parseArgs({
 });
 const device = await Device.acquire();
 const batch = 2;
-const wanted = values.ops?.split(",");
-const ops: PeerOp[] = [
-  ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
-  ...extraOps(batch),
-].filter((op) => !wanted || wanted.some((w) => op.name.includes(w)));
+const ops = peerOps(batch, values.ops);
 
 /** Runs per pipelined batch. */
 const PIPELINED_RUNS = 8;

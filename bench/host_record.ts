@@ -12,8 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
-import { alexnetConvs } from "./cnn_layers.ts";
-import { extraOps, ourOp, type PeerOp } from "./peers.ts";
+import { ourOp, peerOps } from "./peers.ts";
 import { table } from "./_timing.ts";
 
 const { values } = parseArgs({
@@ -25,11 +24,7 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs must be a positive integer");
 const device = await Device.acquire();
 const batch = 2;
-const wanted = values.ops?.split(",");
-const ops: PeerOp[] = [
-  ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
-  ...extraOps(batch),
-].filter((op) => !wanted || wanted.some((w) => op.name.includes(w)));
+const ops = peerOps(batch, values.ops);
 
 const rows: (string | number)[][] = [];
 for (const op of ops) {

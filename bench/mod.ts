@@ -16,14 +16,13 @@ import { Device } from "../kernels/device.ts";
 import { table } from "./_timing.ts";
 import { profileOptions, profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
-import { alexnetConvs, benchLayers } from "./cnn_layers.ts";
+import { benchLayers } from "./cnn_layers.ts";
 import {
   benchPeers,
-  extraOps,
   jaxRunner,
   opFlops,
   oursRunner,
-  type PeerOp,
+  peerOps,
   type PeerTiming,
   tfjsRunner,
 } from "./peers.ts";
@@ -89,11 +88,7 @@ if (only.includes("layers")) {
 }
 
 if (only.includes("peers") && !values["no-peers"]) {
-  const wanted = values.ops?.split(",");
-  const ops: PeerOp[] = [
-    ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
-    ...extraOps(batch),
-  ].filter((op) => !wanted || wanted.some((w) => op.name.includes(w)));
+  const ops = peerOps(batch, values.ops);
   const runs = 3;
   const timings = await benchPeers(
     { ours: oursRunner(device), tfjs: tfjsRunner, jax: jaxRunner },

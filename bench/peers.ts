@@ -19,7 +19,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_bac
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
 import { autotune } from "../kernels/autotune.ts";
-import { squareConv } from "./cnn_layers.ts";
+import { alexnetConvs, squareConv } from "./cnn_layers.ts";
 
 /** One benchmarked op: a convolution or an M×K·K×N product. */
 export type PeerOp =
@@ -386,6 +386,18 @@ export async function benchPeers<L extends string>(
     }
   }
   return out;
+}
+
+/**
+ * The ops the peers comparison runs: AlexNet's convolutions, then {@link extraOps}; with
+ * `wanted` (comma-separated parts of names, as `--ops` gives them), only those it names.
+ */
+export function peerOps(batch: number, wanted?: string): PeerOp[] {
+  const parts = wanted?.split(",");
+  return [
+    ...alexnetConvs(batch).map(({ name, g }) => ({ name, kind: "conv" as const, g })),
+    ...extraOps(batch),
+  ].filter((op) => !parts || parts.some((w) => op.name.includes(w)));
 }
 
 /**
