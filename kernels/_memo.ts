@@ -9,8 +9,11 @@
  * @module
  */
 
-/** The most results one memo keeps; past it, it starts over (shapes come and go). */
-const LIMIT = 4096;
+/**
+ * The most results one memo keeps; past it, it starts over (shapes come and go). A step holds
+ * a few dozen; each result is 2–20 kB of WGSL (10 kB typical), so at most a few MB.
+ */
+const LIMIT = 512;
 
 /**
  * Wraps `generate`, a pure function of plain data, so that repeated arguments return the
