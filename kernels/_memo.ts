@@ -11,7 +11,7 @@
 
 /**
  * The most results one memo keeps; past it, it starts over (shapes come and go). A step holds
- * a few dozen; each result is 2–20 kB of WGSL (10 kB typical), so at most a few MB.
+ * a few dozen; a result is up to 20 kB of WGSL (about 10 kB typical): at most about 10 MB.
  */
 const LIMIT = 512;
 
