@@ -176,6 +176,9 @@ export function matmul(device: Device, args: MatmulArgs): void {
       throw new RangeError(`${what}: ${name} must not be the same buffer as a or b`);
     }
   }
+  const full: Extents = { batch, m, n, k };
+  // The product the GEMM runs: with the batch summed, one product of depth batch·K.
+  const gemmFull = gemmExtents(full, sumBatch);
   const chosen = args.tile ? { tile: args.tile, splits: args.splits } : choose(
     device,
     "matmul",
@@ -183,9 +186,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
       `b${+!!args.bias}${perRow ? "r" : ""} ` +
       `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
       (args.rowSums ? " rowsums" : "") + (sumBatch ? " sumbatch" : ""),
-    sumBatch
-      ? matmulCandidates(device, m, n, batch * k, 1, args.splits)
-      : matmulCandidates(device, m, n, k, batch, args.splits),
+    matmulCandidates(device, gemmFull.m, gemmFull.n, gemmFull.k, gemmFull.batch, args.splits),
     (v) =>
       withScratch(
         device,
@@ -238,10 +239,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const biasAt = optional(args.bias, { batch: 0, m: perRow ? 1 : 0, n: perRow ? 0 : 1, k: 0 });
   const maskAt = optional(args.mask, outCoef);
   const rowSumsAt = optional(args.rowSums, { batch: 0, m: 1, n: 0, k: 0 });
-  const full: Extents = { batch, m, n, k };
   const chunk = planWindows(full, coefs, budget, align);
   const whole = DIMS.every((d) => chunk[d] === full[d]);
-  const gemmFull = gemmExtents(full, sumBatch);
   const splits = whole ? (chosen.splits ?? defaultSplits(device, tile, gemmFull)) : 1;
 
   const start: Extents = { batch: 0, m: 0, n: 0, k: 0 };
