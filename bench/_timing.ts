@@ -8,6 +8,14 @@
 import type { Device } from "../kernels/device.ts";
 import { autotune } from "../kernels/autotune.ts";
 
+/**
+ * The middle value of `xs` (the upper of the two middle ones for an even count), the median
+ * the benches report; `xs` keeps its order.
+ */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
+}
+
 /** One measurement. */
 export interface Timing {
   /** Mean milliseconds per iteration. */

@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
 import { opReadBytes, ourOp, peerOps, timePipelined } from "./peers.ts";
-import { table } from "./_timing.ts";
+import { median, table } from "./_timing.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,7 +28,6 @@ const ops = peerOps(batch, values.ops);
 
 /** Runs per pipelined batch. */
 const PIPELINED_RUNS = 8;
-const median = (xs: number[]): number => xs.sort((a, b) => a - b)[xs.length >> 1];
 
 const out: string[][] = [];
 for (const op of ops) {

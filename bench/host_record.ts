@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { Device } from "../kernels/device.ts";
 import { ourOp, peerOps } from "./peers.ts";
-import { table } from "./_timing.ts";
+import { median, table } from "./_timing.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -43,8 +43,8 @@ for (const op of ops) {
   }
   await device.sync();
   for (const b of buffers) device.release(b);
-  const median = ms.sort((a, b) => a - b)[ms.length >> 1];
-  rows.push([op.name, String(dispatches), median, (median * 1000) / dispatches]);
+  const ms50 = median(ms);
+  rows.push([op.name, String(dispatches), ms50, (ms50 * 1000) / dispatches]);
 }
 console.log(
   `host time recording one run (value and both gradients), median of ${runs}; ` +

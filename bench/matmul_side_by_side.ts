@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { median } from "./_timing.ts";
 import { Device } from "../kernels/device.ts";
 import { matmul, type MatmulArgs } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
@@ -59,7 +60,6 @@ const cases: Case[] = [
 const device = await Device.acquire();
 console.log(`matmul, ${values.base} (base) against this checkout, ${device.describe()}`);
 const stream = { seed: [1, 2] as const, offset: 0 };
-const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
 for (const c of cases) {
   const a = device.alloc(c.m * c.k * 4), b = device.alloc(c.k * c.n * 4);
   const out = device.alloc(c.m * c.n * 4), mask = device.alloc(c.m * c.n * 4);

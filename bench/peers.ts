@@ -20,6 +20,7 @@ import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
 import { autotune } from "../kernels/autotune.ts";
 import { alexnetConvs, squareConv } from "./cnn_layers.ts";
+import { median } from "./_timing.ts";
 
 /** One benchmarked op: a convolution or an M×K·K×N product. */
 export type PeerOp =
@@ -85,11 +86,6 @@ export function opReadBytes(op: PeerOp): number {
  */
 export function pipelineDepth(fastestMs: number): number {
   return Math.min(8, Math.max(2, Math.ceil(200 / fastestMs)));
-}
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function checkRead(bytes: number, expected: number): void {

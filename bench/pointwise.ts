@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { median } from "./_timing.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -42,7 +43,6 @@ const checkouts: [string, Awaited<ReturnType<typeof load>>][] = [["this", await 
 if (values.against) checkouts.push([values.against, await load(values.against)]);
 
 const runs = Number(values.runs);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const passes = ["forward", "input grad", "weight grad", "total"];
 
 for (const shape of values.shapes.split(";")) {

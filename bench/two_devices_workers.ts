@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { table } from "./_timing.ts";
+import { median, table } from "./_timing.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -243,7 +243,6 @@ if (import.meta.url.endsWith("?worker")) {
       times[i].push((performance.now() - start) / steps);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   console.log(
     `two logical devices, ${plan.segments} segments × ${plan.work} dispatches, ` +
       `${plan.floats} floats exchanged each way per segment; median of ${repeats} blocks\n` +
