@@ -484,6 +484,52 @@ export function conv2d(x: F64, w: F64, b: F64 | null, opts: Conv2dOptions = {}):
   return out;
 }
 
+/**
+ * ∂L/∂x, ∂L/∂w and ∂L/∂b of L = Σ conv2d(x, w, b, opts) ⊙ dy, by the definition (each product
+ * of the forward sum sends dy to both of its factors).
+ */
+export function conv2dBackward(
+  x: F64,
+  w: F64,
+  dy: F64,
+  opts: Conv2dOptions = {},
+): { dx: F64; dw: F64; db: F64 } {
+  const [sh, sw] = opts.stride ?? [1, 1];
+  const [ph, pw] = opts.padding ?? [0, 0];
+  const groups = opts.groups ?? 1;
+  const [n, c, h, wd] = x.shape;
+  const [o, cg, kh, kw] = w.shape;
+  const [, , oh, ow] = dy.shape;
+  const og = o / groups;
+  const dx = zeros(x.shape), dw = zeros(w.shape), db = zeros([o]);
+  for (let ni = 0; ni < n; ni++) {
+    for (let oc = 0; oc < o; oc++) {
+      const firstC = Math.floor(oc / og) * cg;
+      for (let y = 0; y < oh; y++) {
+        for (let xo = 0; xo < ow; xo++) {
+          const d = dy.data[((ni * o + oc) * oh + y) * ow + xo];
+          db.data[oc] += d;
+          for (let ci = 0; ci < cg; ci++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = y * sh - ph + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = xo * sw - pw + kx;
+                if (ix < 0 || ix >= wd) continue;
+                const xi = ((ni * c + firstC + ci) * h + iy) * wd + ix;
+                const wi = ((oc * cg + ci) * kh + ky) * kw + kx;
+                dx.data[xi] += d * w.data[wi];
+                dw.data[wi] += d * x.data[xi];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw, db };
+}
+
 /** Options of {@linkcode maxPool2d}; padding defaults to 0, stride to the kernel. */
 export interface Pool2dOptions {
   kernel: [number, number];
