@@ -75,10 +75,13 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
   // t.x already holds ky·W + kx: the pixel adds its corner.
   return select(0.0, x[select(0u, pr.x + t.x + pr.z * ${G.width} + pr.w, ok)], ok);
 }
-fn put(g: u32, m: u32, n: u32, v: f32) {
-  let b = m / ${G.ohw};
-  let r = m % ${G.ohw};
-  out[${S.outShift} + b * ${G.outSample} + (g * ${G.og} + n) * ${G.ohw} + r] = ${value};
+// Where output pixel m of group g goes for channel 0: once per row, so the stores of its
+// channels do no division.
+fn outRow(g: u32, m: u32) -> u32 {
+  return ${S.outShift} + (m / ${G.ohw}) * ${G.outSample} + g * ${G.og} * ${G.ohw} + m % ${G.ohw};
+}
+fn put(g: u32, row: u32, n: u32, v: f32) {
+  out[row + n * ${G.ohw}] = ${value};
 }`;
   const wgsl = gemmWgsl({
     tile: v.tile,
@@ -93,7 +96,8 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
           : `w[(p * ${G.og} + ${n}) * ${G.wk} + ${k}]`,
     },
     sizes,
-    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    rowStart: (m) => `let row = outRow(p, ${m});`,
+    store: (_m, n, val) => `put(p, row, ${n}, ${val});`,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",
