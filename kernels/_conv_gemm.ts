@@ -11,8 +11,8 @@
  * (hoisted out of the K loop), a tap's through an offset table in a storage buffer, so no
  * im2col buffer exists. This is the GPU path: on a software adapter, where every
  * workgroup-memory access is a loop over SIMD lanes, the register-patch kernels of `conv2d.ts`
- * win, or the register GEMM (subgroups, no workgroup memory) for a forward pass strided by at
- * least half its kernel.
+ * win, or the register GEMM (subgroups, no workgroup memory) for the passes of a strided
+ * convolution (`_conv_algorithms.ts`).
  *
  * This file holds the forward pass and the weight gradient; the input gradient lives in
  * `_conv_gemm_input.ts` (stride 1) and `_conv_gemm_strided.ts`, what they share in
