@@ -526,7 +526,7 @@ Deno.test("conv2d kernels", async (t) => {
   await t.step("strided defaults on software adapters", async () => {
     // Nothing forced: the defaults run, as the bench and training run them. With subgroups
     // every pass of a strided convolution takes the register GEMM (the weight gradient
-    // unsplit), except an input gradient with fewer than 32 input channels a group, which
+    // unsplit), except an input gradient with fewer than 16 input channels a group, which
     // takes the direct kernel.
     const register = algorithmName({ kind: "gemm", tile: CONV_SUBGROUP_TILES[0], splits: 1 });
     const cases: [string, Conv2dGeometry, string][] = [
@@ -550,9 +550,9 @@ Deno.test("conv2d kernels", async (t) => {
         register,
       ],
       [
-        "3×3 s1×2 p1, groups 2, 32 → 5 channels a group",
+        "3×3 s1×2 p1, groups 2, 16 → 5 channels a group",
         geometry({
-          inChannels: 64,
+          inChannels: 32,
           outChannels: 10,
           groups: 2,
           height: 7,
