@@ -8,17 +8,7 @@
  */
 
 import { Device, type GpuBuffer } from "../kernels/device.ts";
-import {
-  GPU_SKINNY_TILE,
-  GPU_TILES,
-  matmul,
-  type MatmulArgs,
-  MID_TILE,
-  SKINNY_TILE,
-  SMALL_TILE,
-  SOFTWARE_TILE,
-  SUBGROUP_TILES,
-} from "../kernels/matmul.ts";
+import * as kernel from "../kernels/matmul.ts";
 import { tileName, tileRunsOn } from "../kernels/_gemm.ts";
 import { assertAccumulated, Draw, fuzzSeeds } from "./_fuzz.ts";
 import { gaussian } from "./_reference.ts";
@@ -26,7 +16,7 @@ import { gaussian } from "./_reference.ts";
 /** Largest multiply-adds of one drawn product. */
 const MAX_MACS = 1_500_000;
 
-type Options = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums" | "mask"> & {
+type Options = Omit<kernel.MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums" | "mask"> & {
   bias: boolean;
   rowSums: boolean;
   mask: boolean;
@@ -110,8 +100,9 @@ const normal = (count: number, d: Draw) =>
 
 /** The tiles this adapter runs: the software tiles, the register GEMM's, and the GPU tiles. */
 function tiles(device: Device) {
+  const { SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE, GPU_TILES } = kernel;
   const all = [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE, ...GPU_TILES];
-  return [...all, GPU_SKINNY_TILE].filter((t) => tileRunsOn(t, device));
+  return [...all, kernel.GPU_SKINNY_TILE].filter((t) => tileRunsOn(t, device));
 }
 
 async function checkProduct(device: Device, seed: number): Promise<string> {
@@ -151,7 +142,7 @@ async function checkProduct(device: Device, seed: number): Promise<string> {
     mask: o.mask ? upload(device, maskValues) : undefined,
   };
   try {
-    matmul(device, { ...o, ...bufs, tile, splits: tile ? splits : undefined });
+    kernel.matmul(device, { ...o, ...bufs, tile, splits: tile ? splits : undefined });
     const got = new Float32Array(await device.read(bufs.out, 0, want.length * 4));
     const depth = k * (o.sumBatch ? batch : 1) + 2;
     assertAccumulated(`${label}\n  out`, got, want, mag, depth);
