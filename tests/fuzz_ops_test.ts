@@ -217,6 +217,44 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
     });
   }
 
+  for (const seed of fuzzSeeds("products", 8)) {
+    await t.step(`matmul and linear on views and broadcast batches, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const [m, k, n] = [d.int(1, 40), d.int(1, 40), d.int(1, 40)];
+      const batch = d.chance(0.5) ? d.int(2, 3) : 0;
+      const lead = () => (batch === 0 ? [] : [d.pick([1, batch])]);
+      const [leadA, leadB] = [lead(), lead()];
+      // An operand stored transposed and read through a swapped view, or stored as read.
+      const [flipA, flipB] = [d.chance(0.5), d.chance(0.5)];
+      const swap = (shape: number[]) => [...shape.slice(0, -2), shape.at(-1)!, shape.at(-2)!];
+      const order = (rank: number) => [...Array(rank - 2).keys(), rank - 1, rank - 2];
+      const shapeA = [...leadA, m, k], shapeB = [...leadB, k, n];
+      const stored = [flipA ? swap(shapeA) : shapeA, flipB ? swap(shapeB) : shapeB];
+      // A ReLU before the product: its mask folds into the product's gradient.
+      const relu = d.chance(0.5);
+      const asLinear = batch === 0 && d.chance(0.5);
+      const view = <T extends { shape: readonly number[] }>(
+        x: T,
+        flip: boolean,
+        f: (x: T, o: number[]) => T,
+      ) => flip ? f(x, order(x.shape.length)) : x;
+      await check(device, {
+        name: `[${shapeA}]${flipA ? "ᵀ" : ""} · [${shapeB}]${flipB ? "ᵀ" : ""}` +
+          `${relu ? " after a ReLU" : ""}${asLinear ? " as linear" : ""}`,
+        inputs: [normal(stored[0], d.next), normal(stored[1], d.next)],
+        run: ([x, y]) => {
+          const a = view(relu ? x.relu() : x, flipA, permute);
+          const b = view(y, flipB, permute);
+          return asLinear ? linear(a, permute(b, [1, 0]), null) : matmul(a, b);
+        },
+        ref: ([x, y]) => {
+          const a = view(relu ? ref.relu(x) : x, flipA, ref.permute);
+          return ref.matmul(a, view(y, flipB, ref.permute));
+        },
+      }, d.next);
+    });
+  }
+
   for (const seed of fuzzSeeds("network", 4)) {
     await t.step(`conv, ReLU, pool, LRN, linear, cross-entropy, seed ${seed}`, async () => {
       const d = new Draw(seed);
