@@ -39,7 +39,7 @@ import {
 import { logSoftmax } from "../tensor/ops_loss.ts";
 import * as ref from "./_reference.ts";
 import { check, normal, type OpCase } from "./_tensor_check.ts";
-import { assertAccumulated, Draw, fuzzSeeds } from "./_fuzz.ts";
+import { assertAccumulated, Draw, fuzzSeeds, UNIT_ROUNDOFF } from "./_fuzz.ts";
 
 /** A random shape of `rank` axes, each 1–`most`. */
 function shapeOf(d: Draw, rank: number, most: number): number[] {
@@ -161,6 +161,72 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
         inputs: [normal(shape, d.next, scale)],
         run: ([x]) => [softmax(x, axis), logSoftmax(x, axis)],
         ref: ([x]) => [ref.softmax(x, axis), ref.logSoftmax(x, axis)],
+      }, d.next);
+    });
+  }
+
+  for (const seed of fuzzSeeds("crossEntropy", 8)) {
+    await t.step(`crossEntropy with random options, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const probabilities = d.chance(0.3);
+      // One class of probabilities has a gradient of exactly 0 that f32 misses by an ulp.
+      const [n, c] = [
+        d.int(1, 6),
+        d.pick([probabilities ? 2 : 1, 2, d.int(3, 40), d.int(100, 300)]),
+      ];
+      const positions = d.chance(0.4) ? shapeOf(d, d.int(1, 2), 3) : [];
+      const options: ref.CrossEntropyOptions = {
+        reduction: d.pick(["mean", "sum", "none"] as const),
+        // With one class the gradient is exactly 0, and stays so in f32 only where 1 − ε + ε
+        // rounds to 1 (0.1 leaves 6e-8: no error, but no relative error to 0 either).
+        labelSmoothing: d.pick(c === 1 ? [0, 0.5] : [0, 0, 0.1, 0.5]),
+      };
+      if (!probabilities && c > 1 && d.chance(0.4)) options.ignoreIndex = d.pick([-100, 0, c - 1]);
+      const weighted = d.chance(0.4);
+      const count = n * ref.numel(positions);
+      // Keep one label not ignored, so that a mean has a divisor.
+      const labels = Int32Array.from({ length: count }, (_, i) => {
+        const label = d.int(0, c - 1);
+        return i > 0 && d.chance(0.2) ? options.ignoreIndex ?? -100 : label;
+      });
+      if (labels[0] === options.ignoreIndex) labels[0] = (labels[0] + 1) % c;
+      const shape = [n, c, ...positions];
+      const std = d.pick([1, 10]);
+      const inputs = [normal(shape, d.next, std)];
+      if (probabilities) inputs.push(ref.randu(shape, d.next, 0, 1));
+      if (weighted) inputs.push(ref.randu([c], d.next, 0, 2));
+      const target = probabilities ? 1 : -1, weight = weighted ? inputs.length - 1 : -1;
+      const reference = (xs: ref.F64[]) =>
+        ref.torchCrossEntropyNd(xs[0], probabilities ? xs[target] : labels, {
+          ...options,
+          weight: weighted ? xs[weight] : undefined,
+        });
+      // A row's loss, lse − z (z = x − max), rounds to u·(|z| + lse) at best in f32, so a
+      // confident row (a loss near 0 beside logits of 10) is off by far more than 1e-5 of
+      // itself; each row carries at most its weight and its targets' sum of that, against the
+      // largest loss.
+      const losses = reference(inputs).data.map(Math.abs);
+      const most = Math.max(...losses, Number.MIN_VALUE);
+      const terms = (probabilities ? c : 1) * (weighted ? 2 : 1);
+      const forwardTol = Math.max(
+        1e-5,
+        16 * UNIT_ROUNDOFF * terms * (6 * std + Math.log(c)) / most,
+      );
+      await check(device, {
+        name: `[${shape}] ${probabilities ? "probabilities" : "indices"}` +
+          `${weighted ? ", weighted" : ""} ${JSON.stringify(options)}`,
+        inputs,
+        wrt: probabilities ? [0, 1] : [0],
+        run: (xs) =>
+          crossEntropy(
+            xs[0],
+            probabilities
+              ? xs[target]
+              : tensor(labels, { dtype: "i32" }).reshape([n, ...positions]),
+            { ...options, weight: weighted ? xs[weight] : undefined },
+          ),
+        ref: reference,
+        forwardTol,
       }, d.next);
     });
   }
