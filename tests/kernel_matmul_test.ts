@@ -19,7 +19,7 @@ import {
   SUBGROUP_TILES,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
-import { gemmTile, tileName } from "../kernels/_gemm.ts";
+import { gemmTile, subgroupTile, tileName } from "../kernels/_gemm.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums"> & {
   a: Float32Array;
@@ -274,6 +274,48 @@ Deno.test("matmul kernel", async (t) => {
       const acc = operands({ m: 33, n: 20, k: 129, tile }, seed++);
       const rows = { rowSums: true, rowSums0: uniform(33, 11) };
       await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "acc");
+    }
+  });
+
+  await t.step("register tiles: A stored transposed, read as vec4s along M", async () => {
+    if (!device.hasSubgroups) return;
+    // Taken where M is a multiple of 4: the WGSL binds a as vec4s (the scalar loads of odd M
+    // are the step above). Rows 8, 16, 32 and 64 map the units to lanes differently.
+    const shaders: string[] = [];
+    const dispatch = device.dispatch.bind(device);
+    device.dispatch = (d, bindings) => {
+      shaders.push(d.wgsl);
+      dispatch(d, bindings);
+    };
+    try {
+      let seed = 900;
+      for (const tile of [...SUBGROUP_TILES, subgroupTile(64, 4)]) {
+        for (const [m, n, k] of [[4, 7, 1], [8, 1, 33], [36, 33, 7], [132, 9, 129], [68, 13, 6]]) {
+          for (const transB of [false, true]) {
+            for (const splits of k >= 33 ? [1, 3] : [1]) {
+              const label = `${tileName(tile)} ${m}×${n}×${k} tA tB=${transB} s${splits}`;
+              const h = operands(
+                { m, n, k, transA: true, transB, tile, splits, rowSums: true },
+                seed++,
+              );
+              // Accumulating every other case: a row summed twice (by two tiles) would show.
+              const acc = seed % 2 === 0
+                ? { accumulate: true, out0: uniform(m * n, seed), rowSums0: uniform(m, seed) }
+                : {};
+              shaders.length = 0;
+              await check(device, { ...h, ...acc, bias: uniform(n, seed), relu: true }, label);
+              assert.match(shaders[0], /read> a: array<vec4f>/, `${label}: A read as vec4s`);
+            }
+          }
+        }
+        const batched = operands({ m: 12, n: 9, k: 8, batch: 3, transA: true, tile }, seed++);
+        await check(device, batched, `${tileName(tile)} tA batched`);
+        const summed = { m: 8, n: 5, k: 7, batch: 3, sumBatch: true, transA: true, tile };
+        const rows = { rowSums: true, rowSums0: uniform(8, seed), accumulate: true };
+        await check(device, { ...operands(summed, seed++), ...rows, out0: uniform(40, seed) }, "Σ");
+      }
+    } finally {
+      device.dispatch = dispatch;
     }
   });
 
