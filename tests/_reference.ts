@@ -441,29 +441,35 @@ export function outSize(size: number, k: number, stride: number, pad: number): n
   return o;
 }
 
-/** PyTorch conv2d (cross-correlation, zero padding, grouped). x [N,C,H,W], w [O,C/g,KH,KW]. */
-export function conv2d(x: F64, w: F64, b: F64 | null, opts: Conv2dOptions = {}): F64 {
+/**
+ * Calls `visit(out, xi, wi)` for every product x[xi]·w[wi] that PyTorch's conv2d adds into its
+ * output element `out` (flat indices of x [N,C,H,W], w [O,C/g,KH,KW] and the output
+ * [N,O,OH,OW]); returns the output's shape.
+ */
+function forEachConvProduct(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dOptions,
+  visit: (out: number, xi: number, wi: number) => void,
+): number[] {
   const [sh, sw] = opts.stride ?? [1, 1];
   const [ph, pw] = opts.padding ?? [0, 0];
   const groups = opts.groups ?? 1;
-  const [n, c, h, wd] = x.shape;
-  const [o, cg, kh, kw] = w.shape;
-  if (x.shape.length !== 4 || w.shape.length !== 4) throw new Error("conv2d: need 4-D x and w");
+  const [n, c, h, wd] = xShape;
+  const [o, cg, kh, kw] = wShape;
+  if (xShape.length !== 4 || wShape.length !== 4) throw new Error("conv2d: need 4-D x and w");
   if (c % groups !== 0 || o % groups !== 0 || cg !== c / groups) {
-    throw new Error(`conv2d: x [${x.shape}], w [${w.shape}], groups ${groups} disagree`);
+    throw new Error(`conv2d: x [${xShape}], w [${wShape}], groups ${groups} disagree`);
   }
-  if (b !== null && (b.shape.length !== 1 || b.shape[0] !== o)) throw new Error("conv2d: bias");
   const oh = outSize(h, kh, sh, ph);
   const ow = outSize(wd, kw, sw, pw);
   const og = o / groups;
-  const out = zeros([n, o, oh, ow]);
-  let idx = 0;
+  let out = 0;
   for (let ni = 0; ni < n; ni++) {
     for (let oc = 0; oc < o; oc++) {
       const firstC = Math.floor(oc / og) * cg;
       for (let y = 0; y < oh; y++) {
-        for (let xo = 0; xo < ow; xo++) {
-          let acc = b === null ? 0 : b.data[oc];
+        for (let xo = 0; xo < ow; xo++, out++) {
           for (let ci = 0; ci < cg; ci++) {
             for (let ky = 0; ky < kh; ky++) {
               const iy = y * sh - ph + ky;
@@ -471,17 +477,52 @@ export function conv2d(x: F64, w: F64, b: F64 | null, opts: Conv2dOptions = {}):
               for (let kx = 0; kx < kw; kx++) {
                 const ix = xo * sw - pw + kx;
                 if (ix < 0 || ix >= wd) continue;
-                const xv = x.data[((ni * c + firstC + ci) * h + iy) * wd + ix];
-                acc += xv * w.data[((oc * cg + ci) * kh + ky) * kw + kx];
+                const xi = ((ni * c + firstC + ci) * h + iy) * wd + ix;
+                visit(out, xi, ((oc * cg + ci) * kh + ky) * kw + kx);
               }
             }
           }
-          out.data[idx++] = acc;
         }
       }
     }
   }
+  return [n, o, oh, ow];
+}
+
+/** PyTorch conv2d (cross-correlation, zero padding, grouped). x [N,C,H,W], w [O,C/g,KH,KW]. */
+export function conv2d(x: F64, w: F64, b: F64 | null, opts: Conv2dOptions = {}): F64 {
+  const o = w.shape[0];
+  if (b !== null && (b.shape.length !== 1 || b.shape[0] !== o)) throw new Error("conv2d: bias");
+  const sums: number[] = [];
+  const shape = forEachConvProduct(x.shape, w.shape, opts, (at, xi, wi) => {
+    sums[at] = (sums[at] ?? 0) + x.data[xi] * w.data[wi];
+  });
+  const out = zeros(shape);
+  const plane = shape[2] * shape[3];
+  for (let i = 0; i < out.data.length; i++) {
+    out.data[i] = (b === null ? 0 : b.data[Math.floor(i / plane) % o]) + (sums[i] ?? 0);
+  }
   return out;
+}
+
+/**
+ * ∂L/∂x, ∂L/∂w and ∂L/∂b of L = Σ conv2d(x, w, b, opts) ⊙ dy, by the definition (each product
+ * of the forward sum sends dy to both of its factors).
+ */
+export function conv2dBackward(
+  x: F64,
+  w: F64,
+  dy: F64,
+  opts: Conv2dOptions = {},
+): { dx: F64; dw: F64; db: F64 } {
+  const dx = zeros(x.shape), dw = zeros(w.shape), db = zeros([w.shape[0]]);
+  forEachConvProduct(x.shape, w.shape, opts, (at, xi, wi) => {
+    dx.data[xi] += dy.data[at] * w.data[wi];
+    dw.data[wi] += dy.data[at] * x.data[xi];
+  });
+  const plane = dy.shape[2] * dy.shape[3];
+  dy.data.forEach((d, i) => (db.data[Math.floor(i / plane) % w.shape[0]] += d));
+  return { dx, dw, db };
 }
 
 /** Options of {@linkcode maxPool2d}; padding defaults to 0, stride to the kernel. */

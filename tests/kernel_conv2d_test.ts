@@ -40,36 +40,12 @@ const TOL = 1e-5;
 
 /** ∂L/∂x, ∂L/∂w, ∂L/∂b of L = Σ conv2d(x, w, b) ⊙ dy, in float64, by the definition. */
 function backwardReference(g: Conv2dGeometry, x: ref.F64, w: ref.F64, dy: ref.F64) {
-  const { outH, outW } = conv2dOutputSize(g);
-  const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
-  const dx = new Float64Array(x.data.length), dw = new Float64Array(w.data.length);
-  const db = new Float64Array(g.outChannels);
-  for (let b = 0; b < g.batch; b++) {
-    for (let o = 0; o < g.outChannels; o++) {
-      const c0 = Math.floor(o / og) * cg;
-      for (let oy = 0; oy < outH; oy++) {
-        for (let ox = 0; ox < outW; ox++) {
-          const d = dy.data[((b * g.outChannels + o) * outH + oy) * outW + ox];
-          db[o] += d;
-          for (let c = 0; c < cg; c++) {
-            for (let ky = 0; ky < g.kernelH; ky++) {
-              const iy = oy * g.strideH - g.padH + ky;
-              if (iy < 0 || iy >= g.height) continue;
-              for (let kx = 0; kx < g.kernelW; kx++) {
-                const ix = ox * g.strideW - g.padW + kx;
-                if (ix < 0 || ix >= g.width) continue;
-                const xi = ((b * g.inChannels + c0 + c) * g.height + iy) * g.width + ix;
-                const wi = ((o * cg + c) * g.kernelH + ky) * g.kernelW + kx;
-                dx[xi] += d * w.data[wi];
-                dw[wi] += d * x.data[xi];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return { dx, dw, db };
+  const { dx, dw, db } = ref.conv2dBackward(x, w, dy, {
+    stride: [g.strideH, g.strideW],
+    padding: [g.padH, g.padW],
+    groups: g.groups,
+  });
+  return { dx: dx.data, dw: dw.data, db: db.data };
 }
 
 function upload(device: Device, data: ArrayLike<number>): GpuBuffer {
