@@ -684,3 +684,19 @@ Deno.test("crossEntropy kernels: [N, C, S] samples split over several bindings g
   }
   device.destroy();
 });
+
+Deno.test("crossEntropy: a logit of −∞ (a masked class) leaves the loss finite without smoothing, as PyTorch's", async () => {
+  await defaultDevice();
+  const x = tensor([[-Infinity, 0, 1], [2, -Infinity, 0]], { requiresGrad: true });
+  const labels = tensor([1, 2], { dtype: "i32" });
+  const loss = crossEntropy(x, labels);
+  // −log softmax: log(1 + e) and log(e² + 1) − 0.
+  const want = [Math.log(1 + Math.E), Math.log(Math.E ** 2 + 1)];
+  assert.ok(Math.abs((await loss.item()) - (want[0] + want[1]) / 2) < 1e-6);
+  await loss.backward();
+  const grad = await x.grad!.data();
+  assert.deepEqual([grad[0], grad[4]], [0, 0]);
+  // With smoothing the masked class's −log p is +∞, so the loss is too (PyTorch's as well).
+  assert.equal(await crossEntropy(x, labels, { labelSmoothing: 0.1 }).item(), Infinity);
+  for (const t of [x, labels, loss]) t.dispose();
+});

@@ -220,3 +220,20 @@ Deno.test("edge inputs: empty tensors are made, mapped, reduced and differentiat
   // The device still works.
   assert.deepEqual(await ones([2]).toArray(), [1, 1]);
 });
+
+Deno.test("pow at a zero base, as C's pow and PyTorch: 0^-½ = +∞, and x⁰'s slope is 0 at 0", async () => {
+  await defaultDevice();
+  const x = tensor([0, -0, 4], { requiresGrad: true });
+  const values = await Promise.all([-0.5, -1.5, 0.5, 1.5].map((p) => x.pow(p).toArray()));
+  assert.deepEqual(values, [[Infinity, Infinity, 0.5], [Infinity, Infinity, 0.125], [0, 0, 2], [
+    0,
+    0,
+    8,
+  ]]);
+  await x.pow(0).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [0, 0, 0]);
+  x.zeroGrad();
+  await x.pow(0.5).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [Infinity, Infinity, 0.25]);
+  x.dispose();
+});
