@@ -12,6 +12,8 @@ import {
   HARDWARE_TILE,
   matmul,
   type MatmulArgs,
+  matmulCandidates,
+  matmulTile,
   MID_TILE,
   SKINNY_TILE,
   SMALL_TILE,
@@ -280,7 +282,7 @@ Deno.test("matmul kernel", async (t) => {
   await t.step("register tiles: A stored transposed, read as vec4s along M", async () => {
     if (!device.hasSubgroups) return;
     // Taken where M is a multiple of 4: the WGSL binds a as vec4s (the scalar loads of odd M
-    // are the step above). Rows 8, 16, 32 and 64 map the units to lanes differently.
+    // are the step above). Rows 8, 16, 32, 48 and 64 map the units to lanes differently.
     const shaders: string[] = [];
     const dispatch = device.dispatch.bind(device);
     device.dispatch = (d, bindings) => {
@@ -289,7 +291,7 @@ Deno.test("matmul kernel", async (t) => {
     };
     try {
       let seed = 900;
-      for (const tile of [...SUBGROUP_TILES, subgroupTile(64, 4)]) {
+      for (const tile of SUBGROUP_TILES) {
         for (const [m, n, k] of [[4, 7, 1], [8, 1, 33], [36, 33, 7], [132, 9, 129], [68, 13, 6]]) {
           for (const transB of [false, true]) {
             for (const splits of k >= 33 ? [1, 3] : [1]) {
@@ -317,6 +319,26 @@ Deno.test("matmul kernel", async (t) => {
     } finally {
       device.dispatch = dispatch;
     }
+  });
+
+  await t.step("the register tile by default: 48 rows where 32 would load B more often", () => {
+    if (!(device.isSoftware && device.hasSubgroups)) return;
+    const rows = (m: number, n: number, k: number, batch = 1) =>
+      matmulTile(device, m, n, k, batch).tileM;
+    // A 1×1 convolution 64 → 96 on 27² planes, batch 2: forward, input and weight gradients.
+    assert.deepEqual([rows(96, 729, 64, 2), rows(64, 729, 96, 2), rows(96, 64, 1458)], [
+      48,
+      32,
+      48,
+    ]);
+    // 48-row tiles where they idle few more rows than 32-row ones (none at 64 rows); few rows
+    // keep 8 or 16.
+    assert.deepEqual([rows(257, 1023, 511), rows(129, 33, 7), rows(65, 31, 17)], [48, 48, 48]);
+    assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
+    // The default leads the candidates, and every register tile is one.
+    const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
+    assert.equal(names[0], tileName(subgroupTile(48, 4)));
+    for (const tile of SUBGROUP_TILES) assert.ok(names.includes(tileName(tile)), tileName(tile));
   });
 
   await t.step(
