@@ -11,7 +11,8 @@
  * stride s, padding p. `--base <checkout>` adds the same candidates run by another checkout's
  * kernels (a worktree of main, say), timed among these; `--pass` keeps one pass. `--clock cpu`
  * reports the CPU time the process spends per run (lavapipe's threads) instead of GPU
- * timestamps: on a loaded machine it stretches far less with the load.
+ * timestamps: on a loaded machine it stretches far less with the load. `--tiles 32x8,64x4` adds
+ * register-GEMM tiles (rows × columns per lane) to every pass.
  *
  * @module
  */
@@ -20,7 +21,15 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { Device } from "../kernels/device.ts";
 import { resolve as pathResolve } from "node:path";
-import { conv2d, conv2dOutputSize, convCandidates, type ConvPass } from "../kernels/conv2d.ts";
+import {
+  algorithmName,
+  conv2d,
+  conv2dOutputSize,
+  type ConvAlgorithm,
+  convCandidates,
+  type ConvPass,
+} from "../kernels/conv2d.ts";
+import { subgroupTile } from "../kernels/_gemm.ts";
 import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
 import { fillRandom } from "../kernels/random.ts";
@@ -37,6 +46,7 @@ const { values } = parseArgs({
     pass: { type: "string" },
     clock: { type: "string", default: "gpu" },
     base: { type: "string" },
+    tiles: { type: "string" },
     all: { type: "boolean", default: false },
   },
   strict: true,
@@ -85,6 +95,25 @@ for (const a of convCandidates(device, "gradWeight", r)) {
 // The workgroup-memory core never competes on a software adapter (bench/RESULTS.md): left out
 // there unless --all.
 const competes = (v: Variant) => values.all || !device.isSoftware || !/gemm .*\//.test(v.name);
+// Register-GEMM tiles beyond the candidates (`--tiles 32x8,64x4`: rows × columns per lane).
+for (const spec of values.tiles?.split(",") ?? []) {
+  const [rows, cols] = spec.split("x").map(Number);
+  const algorithm: ConvAlgorithm = { kind: "gemm", tile: subgroupTile(rows, cols), splits: 1 };
+  const name = algorithmName(algorithm);
+  variants.push(
+    { pass: "forward", name, run: () => conv2d(device, g, { x, w, out: y, algorithm }) },
+    {
+      pass: "gradInput",
+      name,
+      run: () => conv2dBackwardInput(device, g, { gradOut: y, w, gradX: gx, algorithm }),
+    },
+    {
+      pass: "gradWeight",
+      name,
+      run: () => conv2dBackwardWeight(device, g, { x, gradOut: y, gradW: gw, algorithm }),
+    },
+  );
+}
 // The same candidates from another checkout's kernels (`--base`), timed among these.
 if (values.base) {
   const root = `file://${pathResolve(values.base)}/kernels`;
