@@ -142,12 +142,26 @@ export interface OurOp {
   buffers: GpuBuffer[];
 }
 
+/** The kernels {@link ourOp} records (another checkout's, to compare two versions). */
+export interface OpKernels {
+  conv2d: typeof conv2d;
+  conv2dBackwardInput: typeof conv2dBackwardInput;
+  conv2dBackwardWeight: typeof conv2dBackwardWeight;
+  matmul: typeof matmul;
+}
+
 /**
  * Allocates `op`'s operands (random normal) and results on `device` and returns its passes and
  * readback. Deno's maps poll about every 10 ms and maps issued together share the wait, so the
- * three results come back through one `Device.readTogether`.
+ * three results come back through one `Device.readTogether`. The passes run `kernels` (by
+ * default this checkout's).
  */
-export function ourOp(device: Device, op: PeerOp): OurOp {
+export function ourOp(
+  device: Device,
+  op: PeerOp,
+  kernels: OpKernels = { conv2d, conv2dBackwardInput, conv2dBackwardWeight, matmul },
+): OurOp {
+  const { conv2d, conv2dBackwardInput, conv2dBackwardWeight, matmul } = kernels;
   const buffers: GpuBuffer[] = [];
   const random = (count: number): GpuBuffer => {
     const b = device.alloc(count * 4);

@@ -65,8 +65,8 @@ export function algorithmName(a: ConvAlgorithm): string {
 /**
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
  * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
- * GEMM for a forward pass strided by at least half its kernel (with subgroups), else the
- * direct kernel; on GPUs the GEMM
+ * GEMM for the passes of a strided convolution (with subgroups; see `registerGemmFirst`),
+ * else the direct kernel; on GPUs the GEMM
  * core with a tile by the size of the product (split-K for the weight gradient, to fill the
  * device), except the input gradient of a strided convolution: its GEMMs (one per stride
  * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
@@ -103,17 +103,11 @@ export function convCandidates(
   let list: ConvAlgorithm[];
   if (device.isSoftware || !rule) {
     const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
-    // A strided forward pass whose stride is at least half its kernel runs on the register
-    // GEMM first. The direct kernel slides a patch of (tile − 1)·stride + taps input columns
-    // along x: about stride/kernel loads per multiply-add, where the GEMM's gather does not
-    // depend on the stride. GPU ms, medians (bench/RESULTS.md): 3×3 s2 48→64 28² 1.5–2.8
-    // against 4.0–5.3, 1×1 s2 0.4 against 0.8–1.2, 5×5 s3 4.0 against 5.6; below half the
-    // direct kernel keeps it (5×5 s2 even, 7×7 s2 5→29 1.2 against 1.6, conv1 11×11 s4 30
-    // against 62).
-    const stridedForward = pass === "forward" && (g.strideH > 1 || g.strideW > 1) &&
-      2 * g.strideH >= g.kernelH && 2 * g.strideW >= g.kernelW;
-    list = stridedForward && registerTiles.length > 0
-      ? [...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
+    const first = registerTiles.length > 0 && registerGemmFirst(pass, g);
+    // The register GEMM's weight gradient unsplit: split-K only adds a pass on a CPU.
+    const lead = first && pass === "gradWeight" ? [{ ...registerTiles[0], splits: 1 }] : [];
+    list = first
+      ? [...lead, ...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
       : [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
   } else {
     const others = fit.filter((t) => t !== rule).map(gemm);
@@ -137,5 +131,27 @@ export function convCandidates(
       a.kind === "gemm" && (a.splits ?? 1) > 1 ? [a, { ...a, splits: 1 }] : [a]
     );
   }
-  return list.map((value) => ({ name: algorithmName(value), value }));
+  const named = list.map((value) => ({ name: algorithmName(value), value }));
+  return named.filter((a, i) => named.findIndex((b) => b.name === a.name) === i);
+}
+
+/** Input channels per group from which a strided input gradient fills the register GEMM. */
+const REGISTER_INPUT_GRAD_CHANNELS = 16;
+
+/**
+ * Whether a pass runs on the register GEMM first (software adapters with subgroups): every
+ * pass of a strided convolution, except an input gradient with fewer than 16 input channels
+ * per group. The direct kernels slide a patch of (tile − 1)·stride + taps input columns: at
+ * stride s about s times the loads per multiply-add of stride 1, and the weight gradient's
+ * window loads s new columns per output column; the GEMM's gathers do not depend on the
+ * stride. CPU ms per run on lavapipe (bench/RESULTS.md, "Stride-2 ops: strided passes on the
+ * register GEMM"): forward 3×3 s2 48→64 28² 1.7 against 5.3, 7×7 s2 5→29 33² 1.0 against 1.3, conv1
+ * 33 against 65; weight gradient 2.2 against 2.6, 1.0–1.2 against 1.1–1.2, 39 against 43.
+ * An input gradient's GEMM has the input channels as its N (3×3 s2 28², 64 outputs): 96, 48
+ * and 16 of them ran in 4.3, 3.3 and 2.3 against 10.3, 5.7 and 3.1, but 8 in 1.7 against
+ * 1.0, and 5 (7×7 s2) in 4.9 against 1.5, conv1's 3 in 357 against 109.
+ */
+function registerGemmFirst(pass: ConvPass, g: Resolved): boolean {
+  if (g.strideH === 1 && g.strideW === 1) return false;
+  return pass !== "gradInput" || g.cg >= REGISTER_INPUT_GRAD_CHANNELS;
 }

@@ -11,8 +11,8 @@
  * (hoisted out of the K loop), a tap's through an offset table in a storage buffer, so no
  * im2col buffer exists. This is the GPU path: on a software adapter, where every
  * workgroup-memory access is a loop over SIMD lanes, the register-patch kernels of `conv2d.ts`
- * win, or the register GEMM (subgroups, no workgroup memory) for a forward pass strided by at
- * least half its kernel.
+ * win, or the register GEMM (subgroups, no workgroup memory) for the passes of a strided
+ * convolution (`_conv_algorithms.ts`).
  *
  * This file holds the forward pass and the weight gradient; the input gradient lives in
  * `_conv_gemm_input.ts` (stride 1) and `_conv_gemm_strided.ts`, what they share in
@@ -75,10 +75,13 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
   // t.x already holds ky·W + kx: the pixel adds its corner.
   return select(0.0, x[select(0u, pr.x + t.x + pr.z * ${G.width} + pr.w, ok)], ok);
 }
-fn put(g: u32, m: u32, n: u32, v: f32) {
-  let b = m / ${G.ohw};
-  let r = m % ${G.ohw};
-  out[${S.outShift} + b * ${G.outSample} + (g * ${G.og} + n) * ${G.ohw} + r] = ${value};
+// Where output pixel m of group g goes for channel 0: once per row, so the stores of its
+// channels do no division.
+fn outRow(g: u32, m: u32) -> u32 {
+  return ${S.outShift} + (m / ${G.ohw}) * ${G.outSample} + g * ${G.og} * ${G.ohw} + m % ${G.ohw};
+}
+fn put(g: u32, row: u32, n: u32, v: f32) {
+  out[row + n * ${G.ohw}] = ${value};
 }`;
   const wgsl = gemmWgsl({
     tile: v.tile,
@@ -93,7 +96,8 @@ fn put(g: u32, m: u32, n: u32, v: f32) {
           : `w[(p * ${G.og} + ${n}) * ${G.wk} + ${k}]`,
     },
     sizes,
-    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    rowStart: (m) => `let row = outRow(p, ${m});`,
+    store: (_m, n, val) => `put(p, row, ${n}, ${val});`,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",

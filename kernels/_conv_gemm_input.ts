@@ -54,11 +54,10 @@ export function inputGradGemm(
   // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus (ky, kx).
   const pixels = { plane: G.hw, cols: G.width, originY: G.padH, originX: G.padW };
   const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "-")}
-fn put(g: u32, m: u32, n: u32, v: f32) {
-  let b = m / ${G.hw};
-  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + m % ${G.hw};
-  ${storeDx(!!bind.mask)}
-}`;
+fn dxRow(g: u32, m: u32) -> u32 {
+  return ${S.dxShift} + (m / ${G.hw}) * ${G.inSample} + g * ${G.cg} * ${G.hw} + m % ${G.hw};
+}
+${putDx(G, !!bind.mask)}`;
   withPackedWeights(device, g, bind.w, name, (packed) =>
     inputGradDispatch(device, g, v, {
       name,
@@ -104,15 +103,22 @@ fn gatherDy(pr: vec4u, k: u32) -> f32 {
 }`;
 }
 
-/** The statement of an input-gradient GEMM's `put` storing `v` at `at`, ReLU-masked by `mask`. */
-export function storeDx(masked: boolean): string {
-  return `dx[at] = ${masked ? reluMasked("v", "mask[at]") : "v"};`;
+/**
+ * An input-gradient GEMM's `put(row, n, v)`: stores `v` at channel n of the dx row whose
+ * channel-0 offset `row` the caller's `dxRow(g, m)` gave (once per row: its divisions stay out
+ * of the per-element stores), ReLU-masked by `mask` where one is bound.
+ */
+export function putDx(G: ReturnType<typeof geometryUniforms>, masked: boolean): string {
+  return `fn put(row: u32, n: u32, v: f32) {
+  let at = row + n * ${G.hw};
+  dx[at] = ${masked ? reluMasked("v", "mask[at]") : "v"};
+}`;
 }
 
 /**
  * The dispatch of an input-gradient GEMM: A is dY through the caller's `corner` and
  * `gatherDy` (helpers), B the packed kernel's row `row(k)` (contiguous along input channels),
- * and the caller's `put` stores by {@link storeDx}.
+ * and the stores go through the caller's `dxRow` and {@link putDx}.
  */
 export function inputGradDispatch(
   device: Device,
@@ -145,7 +151,8 @@ export function inputGradDispatch(
         wVec ? `wt[((${d.row(k)}) * ${cg} + ${n}) / 4u]` : `wt[(${d.row(k)}) * ${cg} + ${n}]`,
     },
     sizes: d.sizes,
-    store: (m, n, val) => `put(p, ${m}, ${n}, ${val});`,
+    rowStart: (m) => `let row = dxRow(p, ${m});`,
+    store: (_m, n, val) => `put(row, ${n}, ${val});`,
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> dy: array<f32>;",
@@ -197,24 +204,28 @@ export function packForInputGrad(
   name: string,
 ): void {
   const uf = new Uniforms();
-  const u = uf.all({ n: g.outChannels * g.wk, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
-  // Element i of wt is (row k, channel c); row k = (group·og + o)·taps + t.
+  const pairs = g.outChannels * g.cg;
+  const u = uf.all({ pairs, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  // Invocation i moves the taps of one (output channel o, input channel c) pair: two
+  // divisions per pair, not per element (a software driver divides lane by lane).
   const body = `
   let c = i % ${u.cg};
-  let row = i / ${u.cg};
-  let t = row % ${u.taps};
-  let o = row / ${u.taps};
-  wt[i] = w[o * ${u.wk} + c * ${u.taps} + t];`;
+  let o = i / ${u.cg};
+  let src = o * ${u.wk} + c * ${u.taps};
+  let dst = o * ${u.wk} + c;
+  for (var t = 0u; t < ${u.taps}; t++) {
+    wt[dst + t * ${u.cg}] = w[src + t];
+  }`;
   device.dispatch({
     name: `${name} pack`,
     wgsl: `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 ${uf.declare(2)}
-${flatMain(64, u.n, body)}
+${flatMain(64, u.pairs, body)}
 `,
     uniforms: uf.data(),
-    workgroups: Math.ceil((g.outChannels * g.wk) / 64),
+    workgroups: Math.ceil(pairs / 64),
     variant: "pack",
     cost: { bytes: 8 * g.outChannels * g.wk },
   }, [w, wt]);

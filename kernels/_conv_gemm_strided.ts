@@ -22,7 +22,7 @@ import {
   type InputGradBindings,
   inputGradDispatch,
   type InputGradRun,
-  storeDx,
+  putDx,
   withPackedWeights,
 } from "./_conv_gemm_input.ts";
 
@@ -102,14 +102,14 @@ function phaseGemm(
   // Phase pixel m's dy row and column of its tap (0, 0); tap (a, c) reads (a, c) further on.
   const pixels = { plane: S.plane, cols: S.countX, originY: S.originY, originX: S.originX };
   const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "+")}
-fn put(g: u32, m: u32, n: u32, v: f32) {
+fn dxRow(g: u32, m: u32) -> u32 {
   let b = m / ${S.plane};
   let r = m % ${S.plane};
   let iy = (r / ${S.countX}) * ${G.strideH} + ${S.outY};
   let ix = (r % ${S.countX}) * ${G.strideW} + ${S.outX};
-  let at = ${S.dxShift} + b * ${G.inSample} + (g * ${G.cg} + n) * ${G.hw} + iy * ${G.width} + ix;
-  ${storeDx(!!bind.mask)}
-}`;
+  return ${S.dxShift} + b * ${G.inSample} + g * ${G.cg} * ${G.hw} + iy * ${G.width} + ix;
+}
+${putDx(G, !!bind.mask)}`;
   inputGradDispatch(device, g, v, {
     name,
     uf,

@@ -137,7 +137,8 @@ export function batchRuns(
 
 /**
  * Register tile of the direct kernels: each invocation computes `ty × tx` positions of `q`
- * channels (a multiple of 4), and a workgroup has `wg` invocations.
+ * channels (in vec4s, the last one narrower where q is not a multiple of 4), and a workgroup
+ * has `wg` invocations.
  */
 export interface DirectTile {
   ty: number;
@@ -256,7 +257,11 @@ export function pickDirectTile(s: DirectShape, soft: boolean): DirectTile {
   const fill = soft ? 64 : 8192; // invocations that keep the device busy
   let best: DirectTile = { ty: 1, tx: 1, q: 4, wg: soft ? 8 : 64 };
   let bestCost = Infinity;
-  for (const q of s.outChannels > 4 ? [4, 8] : [4]) {
+  // Blocks of 4 or 8 channels, or all of them where there are fewer than 8: 5 channels in
+  // one block of 5 rather than two of 4 or one of 8 (3 of 8 computed for nothing).
+  const blocks = s.outChannels > 4 ? [4, 8] : [4];
+  if (s.outChannels < 8 && !blocks.includes(s.outChannels)) blocks.push(s.outChannels);
+  for (const q of blocks) {
     for (let ty = 1; ty <= Math.min(8, s.uH); ty++) {
       for (let tx = 1; tx <= Math.min(16, s.uW); tx++) {
         const cols = (tx - 1) * s.strideX + s.tapsX;

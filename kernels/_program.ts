@@ -111,7 +111,8 @@ export function roundUp(n: number, m: number): number {
 
 /**
  * Splits `count` elements of `bytesPerElement` into windows that each fit in one binding and
- * start at an aligned byte offset. Kernels over huge buffers dispatch once per window.
+ * start at an aligned byte offset. Kernels over huge buffers dispatch once per window; no
+ * elements make no window (a binding of 0 bytes is invalid in WebGPU).
  */
 export function windows(
   count: number,
@@ -119,6 +120,7 @@ export function windows(
   maxBindingBytes: number,
   alignment: number,
 ): { start: number; count: number }[] {
+  if (count === 0) return [];
   const total = count * bytesPerElement;
   if (total <= maxBindingBytes) return [{ start: 0, count }];
   // Largest element count whose byte size is a multiple of the alignment and fits the limit.

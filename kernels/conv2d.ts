@@ -1,8 +1,8 @@
 /**
  * 2-D convolution forward over NCHW f32 tensors, by one of four algorithms chosen per adapter
  * and shape (`autotune.ts`; the default when tuning is off: on software adapters Winograd or
- * the 1×1 GEMM where they apply, the register GEMM where the stride is at least half the
- * kernel, else this file's direct kernel; the GEMM core on GPUs):
+ * the 1×1 GEMM where they apply, the register GEMM where the convolution is strided, else
+ * this file's direct kernel; the GEMM core on GPUs):
  *
  * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
  *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output
@@ -265,7 +265,7 @@ export interface DirectConvBindings {
 export function directConv(device: Device, p: DirectConvParams, bind: DirectConvBindings): void {
   const shape = directShape({ ...p, batch: NOMINAL_BATCH }, p.phasesY, p.phasesX);
   const tile = p.tile ?? pickDirectTile(shape, device.isSoftware);
-  if (tile.q % 4 !== 0 || tile.ty < 1 || tile.tx < 1 || tile.wg < 1) {
+  if (!Number.isInteger(tile.q) || tile.q < 1 || tile.ty < 1 || tile.tx < 1 || tile.wg < 1) {
     throw new RangeError(`${p.name}: unusable tile ${JSON.stringify(tile)}`);
   }
   const { wgsl, invocations, uniforms } = directConvKernel(p, tile);
@@ -321,7 +321,12 @@ function directConvWgsl(
   const blocksC = Math.ceil(p.outChannels / q);
   const invocations = blocksX * blocksY * nX * nY * blocksC * p.batch * p.groups;
   const cols = (tx - 1) * p.strideX + Math.max(1, maxTapsX);
-  const q4 = q / 4;
+  // Channels in vec4 accumulators, the last one narrower when q is not a multiple of 4: a
+  // software driver runs a vecN as N SIMD operations, so 5 channels cost 5, not 8.
+  const q4 = Math.ceil(q / 4);
+  const width = (j: number): number => Math.min(4, q - 4 * j);
+  const vec = (j: number): string => width(j) === 1 ? "f32" : `vec${width(j)}<f32>`;
+  const lane = (v: string, j: number): string => width(j >> 2) === 1 ? v : `${v}.${"xyzw"[j & 3]}`;
   const pix = ty * tx;
   const uf = new Uniforms();
   const U = uf.all({
@@ -369,13 +374,13 @@ function directConvWgsl(
     lines(cols, (k) => `r${i}_${k} = nr[${k}];`, " ");
   const weights = lines(
     q4,
-    (j) => `let w${j} = vec4<f32>(${lines(4, (e) => `w[wr${j * 4 + e} + wt]`, ", ")});`,
+    (j) => `let w${j} = ${vec(j)}(${lines(width(j), (e) => `w[wr${j * 4 + e} + wt]`, ", ")});`,
   );
   const fmas = lines(pix * q4, (n) => {
     const i = Math.floor(n / q4);
     const j = n % q4;
     const v = `t${Math.floor(i / tx)}_${(i % tx) * p.strideX}`;
-    return `acc${i}_${j} = fma(vec4<f32>(${v}), w${j}, acc${i}_${j});`;
+    return `acc${i}_${j} = fma(${vec(j)}(${v}), w${j}, acc${i}_${j});`;
   });
   const weightRows = lines(
     q,
@@ -386,7 +391,7 @@ function directConvWgsl(
     return `t${y}_${k} = t${y}_${k + 1};`;
   }, " ");
   const puts = lines(q, (j) => {
-    const v = `acc0_${j >> 2}.${"xyzw"[j & 3]}`;
+    const v = lane(`acc0_${j >> 2}`, j);
     return `if (co0 + ${j}u < ${U.outChannels}) { put(o + ${j}u * ${U.plane}, ${j}u, ${v}); }`;
   });
   const shiftAcc = lines((pix - 1) * q4, (i) => {
@@ -431,7 +436,7 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
   // Weight rows of this invocation's channels; channels past the end read a valid row and
   // their results are never stored.
   ${weightRows}
-  ${lines(pix * q4, (i) => `var acc${Math.floor(i / q4)}_${i % q4} = vec4<f32>(0.0);`, "\n  ")}
+  ${lines(pix * q4, (i) => `var acc${Math.floor(i / q4)}_${i % q4} = ${vec(i % q4)}(0.0);`, "\n  ")}
   ${lines(ty * cols, (i) => `var ${reg("r", i)} = 0.0; var ${reg("t", i)} = 0.0;`, "\n  ")}
   var nr: array<f32, ${cols}>;
   for (var r = 0u; r < ${U.reduce}; r++) {

@@ -245,9 +245,11 @@ function labelRow(
     if (label != ${u.ignoreIndex}) {
       if (label >= 0 && label < i32(${u.classes})) {
         rowWeight = ${w("u32(label)")};
-        // lse − (x[label] − m): no large m added and subtracted back.
-        loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label) * ${u.spatial}] - rowMax))
-          + ${u.spread} * (total.z * logSum - total.y);
+        // lse − (x[label] − m): no large m added and subtracted back. Without smoothing, the
+        // smoothing term is left out, not multiplied by 0: a logit of −∞ (a masked class) makes
+        // it +∞, and the loss stays finite, as PyTorch's.
+        loss = ${u.keep} * rowWeight * (logSum - (logits[base + u32(label) * ${u.spatial}] - rowMax));
+        if (${u.spread} != 0.0) { loss += ${u.spread} * (total.z * logSum - total.y); }
         let onLabel = ${u.keep} * rowWeight;
         gradient = vec3f((onLabel + ${u.spread} * total.z) / total.x, onLabel, ${u.spread});
       } else {

@@ -69,17 +69,19 @@ const BINARY: { readonly [K in BinaryOp]: (a: string, b: string, t: string) => s
   reluMask: (a, b, t) => reluMasked(a, b, t),
 };
 
-/** `x^p` for any real `p`: WGSL's `pow` is undefined for negative bases, integer `p` is not. */
+/**
+ * `x^p` for any real `p`. WGSL's `pow(x, y)` is undefined for negative bases (integer `p` is
+ * not) and for a zero base with `y ≤ 0` (lavapipe gives 0 where C's pow gives +∞), so a
+ * negative `p` is the reciprocal of the positive power.
+ */
 function powExpression(x: string, p: number, t: string): string {
   if (p === 0) return `${t}(1.0)`;
   if (p === 1) return x;
   if (p === 2) return `${x} * ${x}`;
-  if (Number.isInteger(p)) {
-    const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
-    const signed = p % 2 === 0 ? magnitude : `sign(${x}) * ${magnitude}`;
-    return p > 0 ? signed : `${t}(1.0) / (${signed})`;
-  }
-  return `pow(${x}, ${t}(${f32Literal(p)}))`;
+  const base = Number.isInteger(p) ? `abs(${x})` : x;
+  const magnitude = `pow(${base}, ${t}(${f32Literal(Math.abs(p))}))`;
+  const signed = Number.isInteger(p) && p % 2 !== 0 ? `sign(${x}) * ${magnitude}` : magnitude;
+  return p > 0 ? signed : `${t}(1.0) / (${signed})`;
 }
 
 const WORKGROUP = 256;

@@ -102,6 +102,9 @@ export function conv2d(
     );
   }
   const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new RangeError(`conv2d: groups must be a positive integer, got ${groups}`);
+  }
   const [batch, inChannels] = x.shape as readonly number[];
   const [outChannels, , kernelH, kernelW] = w.shape as readonly number[];
   if (inChannels !== w.shape[1] * groups) {
@@ -136,6 +139,14 @@ function window2d(op: string, x: Tensor, kernel: Pair, stride: Pair, padding: Pa
   const [height, width] = (x.shape as readonly number[]).slice(2);
   const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
   const [padH, padW] = pair(padding);
+  // A size out of range would otherwise read as a window that does not fit.
+  const sizes = [["kernel", kernel, 1], ["stride", stride, 1], ["padding", padding, 0]] as const;
+  for (const [name, v, least] of sizes) {
+    if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
+      const what = least === 1 ? "positive integer" : "non-negative integer";
+      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
+    }
+  }
   let out: [number, number];
   try {
     out = windowOutput([height, width], [kernelH, kernelW], [strideH, strideW], [padH, padW]);

@@ -19,6 +19,7 @@ import {
   CONV_SUBGROUP_TILES,
   type ConvAlgorithm,
   convCandidates,
+  type ConvPass,
   type DirectTile,
 } from "../kernels/conv2d.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
@@ -39,36 +40,12 @@ const TOL = 1e-5;
 
 /** ∂L/∂x, ∂L/∂w, ∂L/∂b of L = Σ conv2d(x, w, b) ⊙ dy, in float64, by the definition. */
 function backwardReference(g: Conv2dGeometry, x: ref.F64, w: ref.F64, dy: ref.F64) {
-  const { outH, outW } = conv2dOutputSize(g);
-  const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
-  const dx = new Float64Array(x.data.length), dw = new Float64Array(w.data.length);
-  const db = new Float64Array(g.outChannels);
-  for (let b = 0; b < g.batch; b++) {
-    for (let o = 0; o < g.outChannels; o++) {
-      const c0 = Math.floor(o / og) * cg;
-      for (let oy = 0; oy < outH; oy++) {
-        for (let ox = 0; ox < outW; ox++) {
-          const d = dy.data[((b * g.outChannels + o) * outH + oy) * outW + ox];
-          db[o] += d;
-          for (let c = 0; c < cg; c++) {
-            for (let ky = 0; ky < g.kernelH; ky++) {
-              const iy = oy * g.strideH - g.padH + ky;
-              if (iy < 0 || iy >= g.height) continue;
-              for (let kx = 0; kx < g.kernelW; kx++) {
-                const ix = ox * g.strideW - g.padW + kx;
-                if (ix < 0 || ix >= g.width) continue;
-                const xi = ((b * g.inChannels + c0 + c) * g.height + iy) * g.width + ix;
-                const wi = ((o * cg + c) * g.kernelH + ky) * g.kernelW + kx;
-                dx[xi] += d * w.data[wi];
-                dw[wi] += d * x.data[xi];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return { dx, dw, db };
+  const { dx, dw, db } = ref.conv2dBackward(x, w, dy, {
+    stride: [g.strideH, g.strideW],
+    padding: [g.padH, g.padW],
+    groups: g.groups,
+  });
+  return { dx: dx.data, dw: dw.data, db: db.data };
 }
 
 function upload(device: Device, data: ArrayLike<number>): GpuBuffer {
@@ -291,6 +268,79 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
+  await t.step("direct kernels in blocks of 1–7 channels (the last vec4 narrower)", async () => {
+    // Blocks of 1, 2, 3, 5, 6 and 7 channels, forced on both direct kernels that take them
+    // (forward over output channels, input gradient over input channels): channel counts that
+    // fill no block (7 in blocks of 3 and 5), strides 2 and 3, odd kernels and sizes.
+    const g = (o: Partial<Conv2dGeometry>) => geometry({ height: 11, width: 13, ...o });
+    const cases: [string, Conv2dGeometry, number[]][] = [
+      [
+        "3×3 s2 p1, 7 → 5",
+        g({ inChannels: 7, outChannels: 5, strideH: 2, strideW: 2, padH: 1, padW: 1 }),
+        [1, 3, 5, 7],
+      ],
+      [
+        "7×7 s3×2 p3, 5 → 6, 33 wide",
+        g({
+          batch: 1,
+          inChannels: 5,
+          outChannels: 6,
+          width: 33,
+          kernelH: 7,
+          kernelW: 7,
+          strideH: 3,
+          strideW: 2,
+          padH: 3,
+          padW: 3,
+        }),
+        [2, 5, 6],
+      ],
+      ["1 → 1, 5×3 kernel", g({ inChannels: 1, outChannels: 1, kernelH: 5, padW: 1 }), [1, 3]],
+    ];
+    for (const [label, geom, blocks] of cases) {
+      for (const q of blocks) {
+        const tile = { ty: 2, tx: 3, q, wg: 8 };
+        await check(device, `${label}, blocks of ${q}`, {
+          g: geom,
+          bias: true,
+          relu: true,
+          tiles: { forward: tile, gradInput: tile },
+        });
+      }
+    }
+    // The picker takes one block of all the channels where there are fewer than 8.
+    const tiles = conv2dTiles(cases[1][1], true);
+    assert.equal(tiles.forward.q, 6);
+    assert.equal(tiles.gradInput.q, 5);
+    // Against finite differences of the float64 forward pass, blocks of 3 and 5.
+    const fd = geometry({
+      batch: 1,
+      inChannels: 3,
+      outChannels: 5,
+      height: 5,
+      width: 6,
+      strideH: 2,
+      padW: 1,
+    });
+    const rng = ref.mulberry32(23);
+    const { outH, outW } = conv2dOutputSize(fd);
+    const X = ref.randn([1, 3, 5, 6], rng), W = ref.randn([5, 3, 3, 3], rng);
+    const DY = ref.randn([1, 5, outH, outW], rng);
+    const f = ([a, b]: ref.F64[]) => ref.conv2d(a, b, null, { stride: [2, 1], padding: [0, 1] });
+    const x = upload(device, X.data), w = upload(device, W.data), dy = upload(device, DY.data);
+    const out = device.alloc(DY.data.length * 4), dx = device.alloc(X.data.length * 4);
+    const tile = (q: number) => ({ ty: 2, tx: 2, q, wg: 8 });
+    conv2d(device, fd, { x, w, out, tile: tile(5) });
+    conv2dBackwardInput(device, fd, { gradOut: dy, w, gradX: dx, tile: tile(3) });
+    // The forward pass's gradient with respect to x, through its output: Σ out ⊙ dy.
+    const got = await download(device, out, DY.data.length);
+    close("blocks of 5 vs the float64 forward", got, f([X, W]).data);
+    const gotDx = await download(device, dx, X.data.length);
+    const wantDx = numericGrad(([a, b]) => f([a, b]), [X, W], 0, DY).data;
+    assert.ok(relativeError(gotDx, wantDx) < 1e-4, "blocks of 3 vs finite differences");
+    for (const b of [x, w, dy, out, dx]) device.release(b);
+  });
+
   await t.step("the GEMM core: every tile, split-K, edge sizes", async () => {
     // Each variant is forced, so none goes untested because lavapipe's default never picks it.
     // Sizes: N (channels per group) 1, 7, 33; a 1×1 convolution (a plain GEMM, K = channels);
@@ -450,9 +500,10 @@ Deno.test("conv2d kernels", async (t) => {
   });
 
   await t.step("strided defaults on software adapters", async () => {
-    // Nothing forced: the defaults run, as the bench and training run them. With subgroups a
-    // forward pass strided by at least half its kernel takes the register GEMM, a smaller
-    // stride the direct kernel, and every strided input gradient the direct kernel.
+    // Nothing forced: the defaults run, as the bench and training run them. With subgroups
+    // every pass of a strided convolution takes the register GEMM (the weight gradient
+    // unsplit), except an input gradient with fewer than 16 input channels a group, which
+    // takes the direct kernel.
     const register = algorithmName({ kind: "gemm", tile: CONV_SUBGROUP_TILES[0], splits: 1 });
     const cases: [string, Conv2dGeometry, string][] = [
       [
@@ -467,11 +518,25 @@ Deno.test("conv2d kernels", async (t) => {
           padH: 1,
           padW: 1,
         }),
-        register,
+        "direct",
       ],
       [
         "1×1 s2, 33 → 7 channels",
         geometry({ batch: 1, inChannels: 33, outChannels: 7, kernelH: 1, kernelW: 1, strideH: 2 }),
+        register,
+      ],
+      [
+        "3×3 s1×2 p1, groups 2, 16 → 5 channels a group",
+        geometry({
+          inChannels: 32,
+          outChannels: 10,
+          groups: 2,
+          height: 7,
+          width: 9,
+          strideW: 2,
+          padH: 1,
+          padW: 1,
+        }),
         register,
       ],
       [
@@ -492,12 +557,12 @@ Deno.test("conv2d kernels", async (t) => {
         "direct",
       ],
     ];
-    for (const [label, g, forward] of cases) {
+    for (const [label, g, gradInput] of cases) {
       if (device.isSoftware && device.hasSubgroups) {
-        const first = (pass: "forward" | "gradInput") =>
-          convCandidates(device, pass, resolve(g, label))[0].name;
-        assert.equal(first("forward"), forward, label);
-        assert.equal(first("gradInput"), "direct", label);
+        const first = (pass: ConvPass) => convCandidates(device, pass, resolve(g, label))[0].name;
+        assert.equal(first("forward"), register, label);
+        assert.equal(first("gradInput"), gradInput, label);
+        assert.equal(first("gradWeight"), register, label);
       }
       await check(device, `${label}, defaults`, { g, bias: true, relu: true });
     }

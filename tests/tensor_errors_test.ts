@@ -17,8 +17,10 @@ import {
   keep,
   manualSeed,
   matmul,
+  maxPool2d,
   noGrad,
   oneHot,
+  ones,
   rand,
   randn,
   type Shape,
@@ -545,4 +547,37 @@ Deno.test("crossEntropy: class weights that require a gradient are an error at t
   assert.equal(x.grad!.shape.join(), "2,3");
   assert.equal(weight.grad, null);
   for (const t of [x, loss, labels, weight]) t.dispose();
+});
+
+Deno.test("invalid sizes and options are one-line errors naming the option", async () => {
+  await defaultDevice();
+  const x = ones([1, 2, 5, 5]), w = ones([4, 2, 3, 3]);
+  const errors: [() => unknown, RegExp][] = [
+    [() => conv2d(x, w, null, { stride: 0 }), /conv2d: stride must be a positive integer.*got 0/],
+    [() => conv2d(x, w, null, { stride: [1, -2] }), /conv2d: stride must be .*got 1,-2/],
+    [() => conv2d(x, w, null, { stride: 1.5 }), /conv2d: stride must be a positive integer/],
+    [() => conv2d(x, w, null, { padding: -1 }), /conv2d: padding must be a non-negative integer/],
+    [() => conv2d(x, w, null, { groups: 0 }), /conv2d: groups must be a positive integer, got 0/],
+    [() => conv2d(x, ones([4, 2, 8, 8]), null, { padding: 1 }), /8×8 window .* does not fit/],
+    [() => maxPool2d(x, { kernel: 0 }), /maxPool2d: kernel must be a positive integer.*got 0/],
+    [() => maxPool2d(x, { kernel: 2, stride: 0 }), /maxPool2d: stride must be a positive/],
+    [() => maxPool2d(x, { kernel: 2, padding: -1 }), /maxPool2d: padding must be a non-neg/],
+    [() => maxPool2d(x, { kernel: 6 }), /6×6 window .* does not fit a 5×5 input/],
+  ];
+  for (const [call, message] of errors) assert.throws(call, message);
+  for (const t of [x, w]) t.dispose();
+});
+
+Deno.test("reductions: an axis named twice, and the maximum of an empty axis, are errors", async () => {
+  await defaultDevice();
+  const x = ones([2, 3]);
+  // Summing [0, -2] once each would be a silent [0].
+  assert.throws(() => x.sum([0, -2]), /sum: axis 0 is named twice in \[0,-2\] \(rank 2\)/);
+  assert.throws(() => x.mean([1, 1]), /mean: axis 1 is named twice/);
+  assert.throws(() => x.max([1, -1], true), /max: axis 1 is named twice/);
+  const empty = zeros([0, 3]);
+  assert.throws(() => empty.max(0), /max: axis 0 of \[0,3\] is empty: no maximum/);
+  assert.throws(() => empty.max(), /max: axis 0 of \[0,3\] is empty/);
+  assert.deepEqual(await empty.max(1).toArray(), []);
+  for (const t of [x, empty]) t.dispose();
 });

@@ -5,7 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
+import {
+  concat,
+  defaultDevice,
+  fromTypedArray,
+  noGrad,
+  ones,
+  sum,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "../mod.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { awayFromZero, checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
@@ -193,4 +204,36 @@ Deno.test("add and sub pass the gradient on without copying it, and no two input
   // before its negation).
   assert.ok(used <= 15, `${used} dispatches`);
   for (const t of [a, b, row, seed, c, d]) t.dispose();
+});
+
+Deno.test("edge inputs: empty tensors are made, mapped, reduced and differentiated", async () => {
+  await defaultDevice();
+  // A 0-byte binding is invalid in WebGPU: a kernel over no elements must not dispatch.
+  const empty = zeros([0, 3]);
+  assert.deepEqual(await empty.toArray(), []);
+  assert.deepEqual(await empty.relu().add(ones([3])).toArray(), []);
+  assert.deepEqual(await sum(empty, 0).toArray(), [0, 0, 0]);
+  const x = fromTypedArray(new Float32Array(0), [0, 3], { requiresGrad: true });
+  await x.tanh().sum().backward();
+  assert.deepEqual([...x.grad!.shape], [0, 3]);
+  assert.deepEqual(await concat([empty, ones([1, 3])], 0).toArray(), [[1, 1, 1]]);
+  // The device still works.
+  assert.deepEqual(await ones([2]).toArray(), [1, 1]);
+});
+
+Deno.test("pow at a zero base, as C's pow and PyTorch: 0^-½ = +∞, and x⁰'s slope is 0 at 0", async () => {
+  await defaultDevice();
+  const x = tensor([0, -0, 4], { requiresGrad: true });
+  const values = await Promise.all([-0.5, -1.5, 0.5, 1.5].map((p) => x.pow(p).toArray()));
+  assert.deepEqual(values, [[Infinity, Infinity, 0.5], [Infinity, Infinity, 0.125], [0, 0, 2], [
+    0,
+    0,
+    8,
+  ]]);
+  await x.pow(0).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [0, 0, 0]);
+  x.zeroGrad();
+  await x.pow(0.5).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [Infinity, Infinity, 0.25]);
+  x.dispose();
 });

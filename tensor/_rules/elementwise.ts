@@ -6,7 +6,7 @@
  */
 
 import type { RawTensor } from "../_core.ts";
-import { binary, reduce, unary, type UnaryOp } from "../_primitives.ts";
+import { binary, fill, reduce, unary, type UnaryOp } from "../_primitives.ts";
 import { sameShape } from "../shape.ts";
 import type { Context, Grads, Rule, Rules } from "./rule.ts";
 
@@ -101,6 +101,8 @@ export const elementwiseRules: Rules<
       return unary(x, "pow", exponent);
     },
     backward(g, { exponent }, ctx) {
+      // x⁰ is 1 everywhere, 0⁰ included: its slope is 0, not 0·0⁻¹ = NaN (as PyTorch).
+      if (exponent === 0) return [fill(g.device, g.shape, 0)];
       const power = unary(ctx.saved[0], "pow", exponent - 1);
       const slope = unary(power, "mulScalar", exponent);
       return freeing([power, slope], [binary(g, slope, "mul")]);
