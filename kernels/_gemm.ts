@@ -338,18 +338,32 @@ export function gemmWgsl(spec: GemmSpec): string {
  * subgroups of fewer than `lanes` would break it, so only software adapters, whose subgroups
  * are their 8 or 16 SIMD lanes, use it by default).
  *
- * A's loader is read as vec4 only along K; B's along either dimension.
+ * A's loader is read as vec4 along either dimension; B's too. Along K (a row's 4 depths) lane l
+ * loads rows l + lanes·i, as above. Along M (A stored transposed, as Wᵀ in a 1×1 convolution's
+ * input gradient: 4 rows at one depth) lane l loads the row blocks q ≡ l (mod lanes) of 4 rows
+ * at each of the step's 4 depths, and a broadcast serves a block at one depth: as many loads
+ * and broadcasts per step as along K (from 16 rows up), where scalar loads would take 4 times
+ * the loads. Every accumulator, and every row sum, sees the same additions in the same order
+ * either way.
  */
 export function subgroupGemmWgsl(spec: GemmSpec): string {
   const { tileM: R, colsPerThread: RN } = spec.tile, lanes = spec.tile.lanes!;
   const { sizes: S, a, b } = spec;
-  if (a.vec4 && !a.kContig) throw new RangeError("register GEMM: A is read as vec4 along K only");
-  const groups = R / lanes, cv = RN / 4, TN = lanes * RN;
+  const cv = RN / 4, TN = lanes * RN;
+  // Along M, lane l's unit i is depth k0 + i mod 4 of row block l + lanes·⌊i/4⌋ (rows from
+  // ax⌊i/4⌋ on); `groups` counts a lane's rows (along K) or row blocks (along M).
+  const alongM = a.vec4 && !a.kContig;
+  if (alongM && R % 4 !== 0) throw new RangeError("register GEMM: A along M needs 4 | rows");
+  const groups = alongM ? Math.ceil(R / 4 / lanes) : R / lanes;
+  const units = alongM ? 4 * groups : groups;
   const L = gridHead(S, R, TN, lanes, "subgroup_invocation_id) lane");
   const zero = "vec4f(0.0)";
-  // A: this lane's rows, their bounds and prep values.
+  // A: this lane's rows (along M: the first of each of its blocks), their bounds and preps.
   for (let i = 0; i < groups; i++) {
-    L.push(`  let ax${i} = m0 + lane + ${i * lanes}u;`, `  let aok${i} = ax${i} < ${S.m};`);
+    const x = alongM ? `m0 + (lane + ${i * lanes}u) * 4u` : `m0 + lane + ${i * lanes}u`;
+    // Along M in a tile of fewer than 4·lanes rows, the lanes past its blocks load nothing.
+    const inTile = alongM && (i + 1) * lanes * 4 > R ? ` && lane + ${i * lanes}u < ${R / 4}u` : "";
+    L.push(`  let ax${i} = ${x};`, `  let aok${i} = ax${i} < ${S.m}${inTile};`);
     if (a.prep) L.push(`  let ap${i} = ${a.prep(`ax${i}`)};`);
   }
   // B: this lane's columns (a vec4 unit along N, else each column on its own).
@@ -368,14 +382,18 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   // Row sums of A: each lane adds up the rows it loads, in the first column tile only.
   const rowSums = spec.rowSum !== undefined;
   if (rowSums) L.push(`  let sumRows = n0 == 0u;`);
-  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = 0.0;`);
+  for (let i = 0; rowSums && i < groups; i++) L.push(`  var rs${i} = ${alongM ? zero : "0.0"};`);
   // Loads are unconditional, their out-of-range values replaced by zero with a select: WebGPU
   // bounds every access, and LLVM compiles a select far faster than a branch around a gather
   // (a 16-row tile's pipeline: about 0.45 s against 0.28 s).
   const load = (type: "f32" | "vec4f", value: string, inRange: string) =>
     `select(${type}(0.0), ${value}, ${inRange})`;
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
-  for (let i = 0; i < groups; i++) {
+  for (let i = 0; alongM && i < units; i++) {
+    const g = i >> 2, k = `k0 + ${i & 3}u`, ap = a.prep ? `ap${g}` : "";
+    L.push(`    let av${i} = ${load("vec4f", a.load(`ax${g}`, k, ap), `aok${g} && ${k} < kEnd`)};`);
+  }
+  for (let i = 0; !alongM && i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
     if (a.vec4) {
       L.push(`    let av${i} = ${load("vec4f", a.load(`ax${i}`, "k0", ap), `aok${i}`)};`);
@@ -385,10 +403,11 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       L.push(`    let av${i} = vec4f(${parts.join(", ")});`);
     }
   }
+  // A row's depths in order: along K the components of its vec4, along M its block's units.
+  const depths = (i: number) =>
+    [0, 1, 2, 3].map((kk) => (alongM ? `rs${i} += av${4 * i + kk};` : `rs${i} += av${i}[${kk}];`));
   for (let i = 0; rowSums && i < groups; i++) {
-    L.push(
-      `    if (sumRows) { ${[0, 1, 2, 3].map((kk) => `rs${i} += av${i}[${kk}];`).join(" ")} }`,
-    );
+    L.push(`    if (sumRows) { ${depths(i).join(" ")} }`);
   }
   for (let j = 0; j < cv; j++) {
     for (let kk = 0; kk < 4; kk++) L.push(`    var b${kk}_${j} = ${zero};`);
@@ -416,20 +435,32 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       });
     }
   }
-  for (let i = 0; i < groups; i++) {
-    for (let l = 0; l < lanes; l++) {
-      const r = i * lanes + l;
-      L.push(`    let a${r} = subgroupBroadcast(av${i}, ${l}u);`);
-      for (let kk = 0; kk < 4; kk++) {
-        for (let j = 0; j < cv; j++) {
-          L.push(`    c${r}_${j} = fma(vec4f(a${r}[${kk}]), b${kk}_${j}, c${r}_${j});`);
-        }
+  // Row r's value at depth k0 + kk: along K component kk of lane r mod lanes's unit r / lanes
+  // (a broadcast per row), along M component r mod 4 of the unit of block q = r / 4 at depth
+  // kk, which lane q mod lanes holds (a broadcast per block and depth).
+  for (let q = 0; alongM && q < R / 4; q++) {
+    for (let kk = 0; kk < 4; kk++) {
+      const unit = 4 * Math.floor(q / lanes) + kk;
+      L.push(`    let g${q}_${kk} = subgroupBroadcast(av${unit}, ${q % lanes}u);`);
+    }
+  }
+  for (let r = 0; r < R; r++) {
+    if (!alongM) {
+      L.push(`    let a${r} = subgroupBroadcast(av${Math.floor(r / lanes)}, ${r % lanes}u);`);
+    }
+    for (let kk = 0; kk < 4; kk++) {
+      const ar = alongM ? `g${r >> 2}_${kk}[${r & 3}]` : `a${r}[${kk}]`;
+      for (let j = 0; j < cv; j++) {
+        L.push(`    c${r}_${j} = fma(vec4f(${ar}), b${kk}_${j}, c${r}_${j});`);
       }
     }
   }
   L.push(`  }`);
   for (let i = 0; rowSums && i < groups; i++) {
-    L.push(`  if (sumRows && aok${i}) { ${spec.rowSum!(`ax${i}`, `rs${i}`)} }`);
+    const sums = alongM
+      ? [0, 1, 2, 3].map((j) => spec.rowSum!(`ax${i} + ${j}u`, `rs${i}[${j}]`)).join(" ")
+      : spec.rowSum!(`ax${i}`, `rs${i}`);
+    L.push(`  if (sumRows && aok${i}) { ${sums} }`);
   }
   // The stores loop over the rows, picking a row's accumulators by a switch, rather than
   // being unrolled R times: LLVM spent most of such a pipeline's compile time (0.8–1.5 s of a

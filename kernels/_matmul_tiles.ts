@@ -56,13 +56,41 @@ export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
 
 /**
  * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
- * 16 rows × 64 columns, 32 × 32 and 8 × 64 per subgroup of 8.
+ * 16 rows × 64 columns, 32 × 32, 8 × 64, 48 × 32 and 64 × 32 per subgroup of 8.
  */
 export const SUBGROUP_TILES: readonly MatmulTile[] = [
   subgroupTile(16, 8),
   subgroupTile(32, 4),
   subgroupTile(8, 8),
+  subgroupTile(48, 4),
+  subgroupTile(64, 4),
 ];
+
+/**
+ * What loading one value of B costs on a software adapter, in a lane's multiply-adds: every
+ * load is a loop over the SIMD lanes (bench/RESULTS.md). A register tile of R rows loads each
+ * B value once per R rows, so its cost per useful multiply-add is about
+ * (rows padded to tiles / rows) · (1 + B_LOAD_COST / R).
+ */
+const B_LOAD_COST = 24;
+
+/**
+ * The register tile for M ≥ 64 rows: 32 × 32, or 48 × 32 where its fewer loads of B clearly
+ * outweigh the rows it leaves idle and the workgroups it takes from the cores (`threads`: the
+ * adapter's, taken as the host's CPUs). 64 rows compile twice as long (0.5 against 0.25 s):
+ * the autotuner tries them.
+ */
+function registerTile(m: number, n: number, batch: number, threads: number): MatmulTile {
+  const cost = (t: MatmulTile): number => {
+    const rows = Math.ceil(m / t.tileM), workgroups = rows * Math.ceil(n / t.tileN) * batch;
+    const balance = workgroups / (Math.ceil(workgroups / threads) * threads);
+    return (rows * t.tileM * (1 + B_LOAD_COST / t.tileM)) / balance;
+  };
+  // By a margin: the estimate is rough, and where it is close (98 rows: the Winograd products
+  // of conv3–5 at batch 2) the two ran alike within the noise.
+  const [small, wide] = [SUBGROUP_TILES[1], SUBGROUP_TILES[3]];
+  return cost(wide) < 0.9 * cost(small) ? wide : small;
+}
 
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */
 export const GPU_TILES: readonly MatmulTile[] = [
@@ -86,7 +114,7 @@ export function defaultSplits(device: Device, tile: MatmulTile, s: Extents): num
 }
 
 /**
- * The tile {@link matmul} uses by default for an M×N×K product on `device`.
+ * The tile {@link matmul} uses by default for `batch` M×N×K products on `device`.
  *
  * @example
  * ```ts
@@ -96,12 +124,19 @@ export function defaultSplits(device: Device, tile: MatmulTile, s: Extents): num
  * console.log(matmulTile(device, 128, 4096, 9216)); // a register (subgroup) tile on lavapipe
  * ```
  */
-export function matmulTile(device: Device, m: number, n: number, k: number): MatmulTile {
+export function matmulTile(
+  device: Device,
+  m: number,
+  n: number,
+  k: number,
+  batch = 1,
+): MatmulTile {
   // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
   // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
   // half empty.
   if (device.isSoftware && device.hasSubgroups) {
-    return SUBGROUP_TILES[m <= 8 ? 2 : m < 64 ? 0 : 1];
+    if (m < 64) return SUBGROUP_TILES[m <= 8 ? 2 : 0];
+    return registerTile(m, n, batch, navigator.hardwareConcurrency || 2);
   }
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
@@ -128,7 +163,7 @@ export function matmulCandidates(
   batch = 1,
   splits?: number,
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
-  const first = matmulTile(device, m, n, k);
+  const first = matmulTile(device, m, n, k, batch);
   const tiles = device.isSoftware
     ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
     : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];

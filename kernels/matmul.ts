@@ -265,10 +265,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
             // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
             // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
-            // The register GEMM reads A as vec4 along K only.
             const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0) &&
-              !(i === 0 && tile.lanes && transA);
+              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
             return { offset: off, coef: cf, vec4 };
           });
           // Bias and mask apply once, with the last K window; the row sums come from the first

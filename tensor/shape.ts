@@ -95,7 +95,10 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op: 
   return out;
 }
 
-/** Resolves negative axes and checks bounds; returns sorted unique axes. */
+/**
+ * Resolves negative axes and checks bounds; returns the axes sorted. An axis named twice (as
+ * `[0, -2]` of a matrix) is an error, as in PyTorch and NumPy: it is likely a mistake.
+ */
 export function normalizeAxes(
   axes: number | readonly number[] | undefined,
   rank: number,
@@ -110,7 +113,11 @@ export function normalizeAxes(
     }
     return axis;
   });
-  return [...new Set(out)].sort((x, y) => x - y);
+  const twice = out.find((axis, i) => out.indexOf(axis) !== i);
+  if (twice !== undefined) {
+    throw new ShapeError(`${op}: axis ${twice} is named twice in [${list}] (rank ${rank})`);
+  }
+  return out.sort((x, y) => x - y);
 }
 
 /** Checks that a run-time shape is a list of non-negative integers. */

@@ -384,7 +384,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Maximum over `axes`; the gradient is shared equally among tied maxima. */
   max(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("max", [this], { axes: normalizeAxes(axes, this.rank, "max"), keepdim });
+    const list = normalizeAxes(axes, this.rank, "max");
+    // No maximum of nothing (PyTorch refuses too): −∞ would pass for a value.
+    const empty = list.find((axis) => this.shape[axis] === 0);
+    if (empty !== undefined) {
+      throw new ShapeError(`max: axis ${empty} of [${this.shape}] is empty: no maximum`);
+    }
+    return apply("max", [this], { axes: list, keepdim });
   }
 
   /** Softmax along `axis` (default last). */

@@ -39,6 +39,11 @@ function envInt(name: string): number | undefined {
   }
 }
 
+/** Whether `FUZZ_SEED` asks for seeds of its own instead of the fixed ones. */
+export function fuzzing(): boolean {
+  return envInt("FUZZ_SEED") !== undefined;
+}
+
 /**
  * The seeds of a sweep: `count` fixed ones (so CI always runs the same cases), or, with
  * `FUZZ_SEED=s`, `count · FUZZ_ITERS` (default 1) seeds from s on.

@@ -419,6 +419,94 @@ export function crossEntropy(logits: F64, labels: Int32Array): F64 {
   return f64([], [total / n]);
 }
 
+/** PyTorch's options of `F.cross_entropy` (F64 class weights), for {@linkcode torchCrossEntropy}. */
+export interface CrossEntropyOptions {
+  reduction?: "mean" | "sum" | "none";
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  weight?: F64;
+}
+
+/**
+ * `F.cross_entropy(x, y, weight, ignore_index, reduction, label_smoothing)` in float64,
+ * transcribed from PyTorch's definition (aten/src/ATen/native/LossNLL.cpp,
+ * `cross_entropy_loss_label_smoothing`, and the `torch.nn.CrossEntropyLoss` docs):
+ *   logp = log_softmax(x); nll = nll_loss(logp, y, weight, reduction, ignore_index), whose
+ *   rows are −w[y]·logp[y] (0 where ignored) and whose mean divides by Σ w[y] over the rows
+ *   not ignored; smooth = −Σ_c w_c·logp_c per row, 0 where ignored, reduced the same way
+ *   (`mean` by the same Σ w[y]); result = (1 − ε)·nll + smooth·(ε/C). ε = 0 is plain nll_loss.
+ */
+export function torchCrossEntropy(
+  x: F64,
+  labels: Int32Array,
+  options: CrossEntropyOptions = {},
+): F64 {
+  const { reduction = "mean", ignoreIndex = -100, labelSmoothing = 0, weight } = options;
+  const [n, c] = x.shape;
+  const logp = logSoftmax(x, 1);
+  const w = (k: number) => weight ? weight.data[k] : 1;
+  const nll = new Float64Array(n), smooth = new Float64Array(n);
+  let totalWeight = 0;
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= c) throw new Error(`torchCrossEntropy: label ${y}`);
+    nll[i] = -w(y) * logp.data[i * c + y];
+    for (let k = 0; k < c; k++) smooth[i] -= w(k) * logp.data[i * c + k];
+    totalWeight += w(y);
+  }
+  const reduce = (v: Float64Array): Float64Array => {
+    if (reduction === "none") return v;
+    const sum = v.reduce((a, b) => a + b, 0);
+    return Float64Array.of(reduction === "sum" ? sum : sum / totalWeight);
+  };
+  const shape = reduction === "none" ? [n] : [];
+  if (labelSmoothing === 0) return f64(shape, reduce(nll));
+  const [a, b] = [reduce(nll), reduce(smooth)];
+  return f64(shape, a.map((v, i) => (1 - labelSmoothing) * v + b[i] * (labelSmoothing / c)));
+}
+
+/**
+ * `F.cross_entropy` of `[N, C, d1, …, dk]` logits in float64, as PyTorch defines it: with class
+ * indices `[N, d1, …, dk]`, `nll_loss_nd` and the smoothing term move the classes last and treat
+ * each position as a row (`cross_entropy_loss_label_smoothing` and `nll_loss_nd` in
+ * aten/src/ATen/native/LossNLL.cpp), so this is {@link torchCrossEntropy} of the permuted
+ * logits, `none` shaped back to `[N, d1, …, dk]`. With probabilities shaped as the logits,
+ * `cross_entropy_loss_prob_target` (same file):
+ *   logp = log_softmax(x, 1); t = t·(1 − ε) + ε/C when ε > 0;
+ *   none: −(logp·t·w).sum(1); sum: −(logp·t·w).sum(); mean: −(logp·t·w).sum() / (numel / C),
+ * w broadcast along dimension 1 (the mean divides by the positions, not by the weights).
+ */
+export function torchCrossEntropyNd(
+  x: F64,
+  target: Int32Array | F64,
+  options: CrossEntropyOptions = {},
+): F64 {
+  const [n, c, ...d] = x.shape;
+  const positions = d.reduce((a, b) => a * b, 1);
+  // [N, C, S] → [N·S, C]: row n·S + s holds the classes of position s of sample n.
+  const rows = (v: F64) =>
+    reshape(permute(reshape(v, [n, c, positions]), [0, 2, 1]), [n * positions, c]);
+  const { reduction = "mean", labelSmoothing = 0, weight } = options;
+  if (target instanceof Int32Array) {
+    const out = torchCrossEntropy(rows(x), target, options);
+    return reduction === "none" ? reshape(out, [n, ...d]) : out;
+  }
+  const logp = logSoftmax(rows(x), 1), t = rows(target);
+  const losses = new Float64Array(n * positions);
+  for (let r = 0; r < n * positions; r++) {
+    for (let k = 0; k < c; k++) {
+      const smoothed = labelSmoothing > 0
+        ? t.data[r * c + k] * (1 - labelSmoothing) + labelSmoothing / c
+        : t.data[r * c + k];
+      losses[r] -= logp.data[r * c + k] * smoothed * (weight ? weight.data[k] : 1);
+    }
+  }
+  if (reduction === "none") return f64([n, ...d], losses);
+  const sum = losses.reduce((a, b) => a + b, 0);
+  return f64([], [reduction === "sum" ? sum : sum / (n * positions)]);
+}
+
 // ------------------------------------------------------------------ nn layers
 
 /** x·wᵀ + b with x [N,in], w [out,in], b [out] or null. */

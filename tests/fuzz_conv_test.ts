@@ -25,8 +25,10 @@ import {
   conv2dTiles,
 } from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
+import { winogradFits } from "../kernels/_winograd.ts";
 import * as ref from "./_reference.ts";
-import { assertAccumulated, Draw, fuzzSeeds } from "./_fuzz.ts";
+import { assertAccumulated, Draw, fuzzing, fuzzSeeds } from "./_fuzz.ts";
+import assert, { AssertionError } from "node:assert/strict";
 
 /** Largest multiply-adds of one drawn convolution (keeps the float64 reference and lavapipe quick). */
 const MAX_MACS = 600_000;
@@ -46,6 +48,8 @@ interface ConvCase {
   mask: boolean;
   /** The weight and bias gradients add to what their buffers hold. */
   accumulate: boolean;
+  /** A binding limit that splits the batch into runs of samples (unaligned starts too). */
+  maxBindingBytes?: number;
 }
 
 /** A random valid convolution; one in five is 1×1 and one in five 3×3 or 5×5 at stride 1. */
@@ -77,12 +81,15 @@ function drawCase(d: Draw): ConvCase {
     if (g.height + 2 * padH < kernelH || g.width + 2 * padW < kernelW) continue;
     const { outH, outW } = conv2dOutputSize(g);
     if (g.batch * g.outChannels * outH * outW * cg * kernelH * kernelW > MAX_MACS) continue;
+    // Room for one or two samples of the largest tensor, plus an unaligned start.
+    const sample = 4 * Math.max(g.inChannels * g.height * g.width, g.outChannels * outH * outW);
     return {
       g,
       bias: d.chance(0.5),
       relu: d.chance(0.3),
       mask: d.chance(0.3),
       accumulate: d.chance(0.3),
+      maxBindingBytes: g.batch > 1 && d.chance(0.3) ? sample * d.int(1, 2) + 256 : undefined,
     };
   }
 }
@@ -115,6 +122,15 @@ function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): V
     list.push({ name: `direct, ${splits} splits`, algorithm: { kind: "direct" }, splits });
   }
   return list;
+}
+
+/**
+ * Whether a forced Winograd refuses the case: its scratch for one sample exceeds the binding
+ * limit (a default choice of Winograd falls back to the direct kernel instead).
+ */
+function refuses(device: Device, c: ConvCase, v: Variant, pass: "forward" | "gradInput"): boolean {
+  const g = resolve(c.g, "fuzz");
+  return v.algorithm?.kind === "winograd" && !winogradFits(device, g, pass, c.maxBindingBytes);
 }
 
 function amplification(v: Variant, g: Conv2dGeometry): number {
@@ -171,11 +187,22 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
   const read = async (buf: GpuBuffer, n: number) =>
     new Float32Array(await device.read(buf, 0, n * 4));
   const ran: string[] = [];
+  /** The pass and variant running, for an error the kernels throw. */
+  let running = "";
   try {
     for (const v of variants(device, "forward", g, d)) {
+      running = `forward, ${v.name}`;
       const out = upload(device, nan(y.data.length));
       const tile = v.gpuTiles ? tiles.forward : undefined;
-      conv2d(device, g, { x, w, out, bias, relu: c.relu, algorithm: v.algorithm, tile });
+      const { relu, maxBindingBytes } = c;
+      const call = () =>
+        conv2d(device, g, { x, w, out, bias, relu, algorithm: v.algorithm, tile, maxBindingBytes });
+      if (refuses(device, c, v, "forward")) {
+        device.release(out);
+        assert.throws(call, /conv2d: one sample takes \d+ bytes, more than a \d+-byte binding/);
+        continue;
+      }
+      call();
       const got = await read(out, y.data.length);
       device.release(out);
       const at = `${label}\n  forward, ${v.name}`;
@@ -183,16 +210,25 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
       ran.push(`forward ${v.name}`);
     }
     for (const v of variants(device, "gradInput", g, d)) {
+      running = `gradInput, ${v.name}`;
       const gradX = upload(device, nan(X.data.length));
       const tile = v.gpuTiles ? tiles.gradInput : undefined;
-      conv2dBackwardInput(device, g, {
-        gradOut: dyBuf,
-        w,
-        gradX,
-        mask,
-        algorithm: v.algorithm,
-        tile,
-      });
+      const call = () =>
+        conv2dBackwardInput(device, g, {
+          gradOut: dyBuf,
+          w,
+          gradX,
+          mask,
+          algorithm: v.algorithm,
+          tile,
+          maxBindingBytes: c.maxBindingBytes,
+        });
+      if (refuses(device, c, v, "gradInput")) {
+        device.release(gradX);
+        assert.throws(call, /conv2dBackwardInput: one sample takes \d+ bytes, more than/);
+        continue;
+      }
+      call();
       const got = await read(gradX, X.data.length);
       device.release(gradX);
       const at = `${label}\n  gradInput, ${v.name}`;
@@ -200,6 +236,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
       ran.push(`gradInput ${v.name}`);
     }
     for (const v of variants(device, "gradWeight", g, d)) {
+      running = `gradWeight, ${v.name}`;
       const gradW = upload(device, c.accumulate ? W0.data : nan(W.data.length));
       const gradB = upload(device, c.accumulate ? B0.data : nan(B.data.length));
       const tile = v.gpuTiles ? tiles.gradWeight : undefined;
@@ -212,6 +249,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
         algorithm: v.algorithm,
         tile,
         splits: v.splits,
+        maxBindingBytes: c.maxBindingBytes,
       });
       const gotW = await read(gradW, W.data.length), gotB = await read(gradB, B.data.length);
       device.release(gradW);
@@ -221,11 +259,16 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
       assertAccumulated(`${at}: bias`, gotB, db.data, dbMag.data, depth.gradWeight);
       ran.push(`gradWeight ${v.name}`);
     }
+    running = "gradBias alone";
     const gradB = upload(device, c.accumulate ? B0.data : nan(B.data.length));
-    conv2dBackwardBias(device, g, { gradOut: dyBuf, gradB, accumulate: c.accumulate });
+    const { accumulate, maxBindingBytes } = c;
+    conv2dBackwardBias(device, g, { gradOut: dyBuf, gradB, accumulate, maxBindingBytes });
     const got = await read(gradB, B.data.length);
     device.release(gradB);
     assertAccumulated(`${label}\n  gradBias alone`, got, db.data, dbMag.data, depth.gradWeight);
+  } catch (error) {
+    if (error instanceof AssertionError) throw error;
+    throw new Error(`${label}\n  ${running}: ${(error as Error).message}`, { cause: error });
   } finally {
     for (const buf of owned) device.release(buf);
   }
@@ -241,10 +284,12 @@ Deno.test("fuzz: every convolution variant on random shapes against float64", as
         for (const name of await checkCase(device, seed)) seen.add(name.replace(/ split \d+/, ""));
       });
     }
-    // The sweep reached the special algorithms, not only the general ones.
+    // The fixed seeds reach the special algorithms, not only the general ones.
     const kinds = [...seen].join("; ");
     for (const kind of ["winograd", "pointwise", "gemm"]) {
-      if (!kinds.includes(kind)) throw new Error(`the sweep never ran ${kind}: ${kinds}`);
+      if (!fuzzing() && !kinds.includes(kind)) {
+        throw new Error(`the sweep never ran ${kind}: ${kinds}`);
+      }
     }
   } finally {
     device.destroy();

@@ -39,7 +39,7 @@ import {
 import { logSoftmax } from "../tensor/ops_loss.ts";
 import * as ref from "./_reference.ts";
 import { check, normal, type OpCase } from "./_tensor_check.ts";
-import { assertAccumulated, Draw, fuzzSeeds } from "./_fuzz.ts";
+import { assertAccumulated, Draw, fuzzSeeds, UNIT_ROUNDOFF } from "./_fuzz.ts";
 
 /** A random shape of `rank` axes, each 1–`most`. */
 function shapeOf(d: Draw, rank: number, most: number): number[] {
@@ -165,6 +165,72 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
     });
   }
 
+  for (const seed of fuzzSeeds("crossEntropy", 8)) {
+    await t.step(`crossEntropy with random options, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const probabilities = d.chance(0.3);
+      // One class of probabilities has a gradient of exactly 0 that f32 misses by an ulp.
+      const [n, c] = [
+        d.int(1, 6),
+        d.pick([probabilities ? 2 : 1, 2, d.int(3, 40), d.int(100, 300)]),
+      ];
+      const positions = d.chance(0.4) ? shapeOf(d, d.int(1, 2), 3) : [];
+      const options: ref.CrossEntropyOptions = {
+        reduction: d.pick(["mean", "sum", "none"] as const),
+        // With one class the gradient is exactly 0, and stays so in f32 only where 1 − ε + ε
+        // rounds to 1 (0.1 leaves 6e-8: no error, but no relative error to 0 either).
+        labelSmoothing: d.pick(c === 1 ? [0, 0.5] : [0, 0, 0.1, 0.5]),
+      };
+      if (!probabilities && c > 1 && d.chance(0.4)) options.ignoreIndex = d.pick([-100, 0, c - 1]);
+      const weighted = d.chance(0.4);
+      const count = n * ref.numel(positions);
+      // Keep one label not ignored, so that a mean has a divisor.
+      const labels = Int32Array.from({ length: count }, (_, i) => {
+        const label = d.int(0, c - 1);
+        return i > 0 && d.chance(0.2) ? options.ignoreIndex ?? -100 : label;
+      });
+      if (labels[0] === options.ignoreIndex) labels[0] = (labels[0] + 1) % c;
+      const shape = [n, c, ...positions];
+      const std = d.pick([1, 10]);
+      const inputs = [normal(shape, d.next, std)];
+      if (probabilities) inputs.push(ref.randu(shape, d.next, 0, 1));
+      if (weighted) inputs.push(ref.randu([c], d.next, 0, 2));
+      const target = probabilities ? 1 : -1, weight = weighted ? inputs.length - 1 : -1;
+      const reference = (xs: ref.F64[]) =>
+        ref.torchCrossEntropyNd(xs[0], probabilities ? xs[target] : labels, {
+          ...options,
+          weight: weighted ? xs[weight] : undefined,
+        });
+      // A row's loss, lse − z (z = x − max), rounds to u·(|z| + lse) at best in f32, so a
+      // confident row (a loss near 0 beside logits of 10) is off by far more than 1e-5 of
+      // itself; each row carries at most its weight and its targets' sum of that, against the
+      // largest loss.
+      const losses = reference(inputs).data.map(Math.abs);
+      const most = Math.max(...losses, Number.MIN_VALUE);
+      const terms = (probabilities ? c : 1) * (weighted ? 2 : 1);
+      const forwardTol = Math.max(
+        1e-5,
+        16 * UNIT_ROUNDOFF * terms * (6 * std + Math.log(c)) / most,
+      );
+      await check(device, {
+        name: `[${shape}] ${probabilities ? "probabilities" : "indices"}` +
+          `${weighted ? ", weighted" : ""} ${JSON.stringify(options)}`,
+        inputs,
+        wrt: probabilities ? [0, 1] : [0],
+        run: (xs) =>
+          crossEntropy(
+            xs[0],
+            probabilities
+              ? xs[target]
+              : tensor(labels, { dtype: "i32" }).reshape([n, ...positions]),
+            { ...options, weight: weighted ? xs[weight] : undefined },
+          ),
+        ref: reference,
+        forwardTol,
+      }, d.next);
+    });
+  }
+
   for (const seed of fuzzSeeds("reductions", 6)) {
     await t.step(`sum, mean and max over axes, seed ${seed}`, async () => {
       const d = new Draw(seed);
@@ -212,6 +278,44 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
         ref: ([x, y]) => {
           const joinedRef = ref.concat([ref.slice(ref.permute(x, order), starts, ends), y], axis);
           return ref.split(ref.reshape(joinedRef, [joined[0], flat[0]]), pieces, 0);
+        },
+      }, d.next);
+    });
+  }
+
+  for (const seed of fuzzSeeds("products", 8)) {
+    await t.step(`matmul and linear on views and broadcast batches, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const [m, k, n] = [d.int(1, 40), d.int(1, 40), d.int(1, 40)];
+      const batch = d.chance(0.5) ? d.int(2, 3) : 0;
+      const lead = () => (batch === 0 ? [] : [d.pick([1, batch])]);
+      const [leadA, leadB] = [lead(), lead()];
+      // An operand stored transposed and read through a swapped view, or stored as read.
+      const [flipA, flipB] = [d.chance(0.5), d.chance(0.5)];
+      const swap = (shape: number[]) => [...shape.slice(0, -2), shape.at(-1)!, shape.at(-2)!];
+      const order = (rank: number) => [...Array(rank - 2).keys(), rank - 1, rank - 2];
+      const shapeA = [...leadA, m, k], shapeB = [...leadB, k, n];
+      const stored = [flipA ? swap(shapeA) : shapeA, flipB ? swap(shapeB) : shapeB];
+      // A ReLU before the product: its mask folds into the product's gradient.
+      const relu = d.chance(0.5);
+      const asLinear = batch === 0 && d.chance(0.5);
+      const view = <T extends { shape: readonly number[] }>(
+        x: T,
+        flip: boolean,
+        f: (x: T, o: number[]) => T,
+      ) => flip ? f(x, order(x.shape.length)) : x;
+      await check(device, {
+        name: `[${shapeA}]${flipA ? "ᵀ" : ""} · [${shapeB}]${flipB ? "ᵀ" : ""}` +
+          `${relu ? " after a ReLU" : ""}${asLinear ? " as linear" : ""}`,
+        inputs: [normal(stored[0], d.next), normal(stored[1], d.next)],
+        run: ([x, y]) => {
+          const a = view(relu ? x.relu() : x, flipA, permute);
+          const b = view(y, flipB, permute);
+          return asLinear ? linear(a, permute(b, [1, 0]), null) : matmul(a, b);
+        },
+        ref: ([x, y]) => {
+          const a = view(relu ? ref.relu(x) : x, flipA, ref.permute);
+          return ref.matmul(a, view(y, flipB, ref.permute));
         },
       }, d.next);
     });

@@ -12,6 +12,8 @@ import {
   HARDWARE_TILE,
   matmul,
   type MatmulArgs,
+  matmulCandidates,
+  matmulTile,
   MID_TILE,
   SKINNY_TILE,
   SMALL_TILE,
@@ -19,7 +21,7 @@ import {
   SUBGROUP_TILES,
 } from "../kernels/matmul.ts";
 import { mulberry32 } from "./_reference.ts";
-import { gemmTile, tileName } from "../kernels/_gemm.ts";
+import { gemmTile, subgroupTile, tileName } from "../kernels/_gemm.ts";
 
 type Host = Omit<MatmulArgs, "a" | "b" | "out" | "bias" | "rowSums"> & {
   a: Float32Array;
@@ -275,6 +277,68 @@ Deno.test("matmul kernel", async (t) => {
       const rows = { rowSums: true, rowSums0: uniform(33, 11) };
       await check(device, { ...acc, ...rows, accumulate: true, out0: uniform(33 * 20, 10) }, "acc");
     }
+  });
+
+  await t.step("register tiles: A stored transposed, read as vec4s along M", async () => {
+    if (!device.hasSubgroups) return;
+    // Taken where M is a multiple of 4: the WGSL binds a as vec4s (the scalar loads of odd M
+    // are the step above). Rows 8, 16, 32, 48 and 64 map the units to lanes differently.
+    const shaders: string[] = [];
+    const dispatch = device.dispatch.bind(device);
+    device.dispatch = (d, bindings) => {
+      shaders.push(d.wgsl);
+      dispatch(d, bindings);
+    };
+    try {
+      let seed = 900;
+      for (const tile of SUBGROUP_TILES) {
+        for (const [m, n, k] of [[4, 7, 1], [8, 1, 33], [36, 33, 7], [132, 9, 129], [68, 13, 6]]) {
+          for (const transB of [false, true]) {
+            for (const splits of k >= 33 ? [1, 3] : [1]) {
+              const label = `${tileName(tile)} ${m}×${n}×${k} tA tB=${transB} s${splits}`;
+              const h = operands(
+                { m, n, k, transA: true, transB, tile, splits, rowSums: true },
+                seed++,
+              );
+              // Accumulating every other case: a row summed twice (by two tiles) would show.
+              const acc = seed % 2 === 0
+                ? { accumulate: true, out0: uniform(m * n, seed), rowSums0: uniform(m, seed) }
+                : {};
+              shaders.length = 0;
+              await check(device, { ...h, ...acc, bias: uniform(n, seed), relu: true }, label);
+              assert.match(shaders[0], /read> a: array<vec4f>/, `${label}: A read as vec4s`);
+            }
+          }
+        }
+        const batched = operands({ m: 12, n: 9, k: 8, batch: 3, transA: true, tile }, seed++);
+        await check(device, batched, `${tileName(tile)} tA batched`);
+        const summed = { m: 8, n: 5, k: 7, batch: 3, sumBatch: true, transA: true, tile };
+        const rows = { rowSums: true, rowSums0: uniform(8, seed), accumulate: true };
+        await check(device, { ...operands(summed, seed++), ...rows, out0: uniform(40, seed) }, "Σ");
+      }
+    } finally {
+      device.dispatch = dispatch;
+    }
+  });
+
+  await t.step("the register tile by default: 48 rows where 32 would load B more often", () => {
+    if (!(device.isSoftware && device.hasSubgroups)) return;
+    const rows = (m: number, n: number, k: number, batch = 1) =>
+      matmulTile(device, m, n, k, batch).tileM;
+    // A 1×1 convolution 64 → 96 on 27² planes, batch 2: forward, input and weight gradients.
+    assert.deepEqual([rows(96, 729, 64, 2), rows(64, 729, 96, 2), rows(96, 64, 1458)], [
+      48,
+      32,
+      48,
+    ]);
+    // 48-row tiles where they idle few more rows than 32-row ones (none at 64 rows); few rows
+    // keep 8 or 16.
+    assert.deepEqual([rows(257, 1023, 511), rows(129, 33, 7), rows(65, 31, 17)], [48, 48, 48]);
+    assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
+    // The default leads the candidates, and every register tile is one.
+    const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
+    assert.equal(names[0], tileName(subgroupTile(48, 4)));
+    for (const tile of SUBGROUP_TILES) assert.ok(names.includes(tileName(tile)), tileName(tile));
   });
 
   await t.step(

@@ -567,3 +567,17 @@ Deno.test("invalid sizes and options are one-line errors naming the option", asy
   for (const [call, message] of errors) assert.throws(call, message);
   for (const t of [x, w]) t.dispose();
 });
+
+Deno.test("reductions: an axis named twice, and the maximum of an empty axis, are errors", async () => {
+  await defaultDevice();
+  const x = ones([2, 3]);
+  // Summing [0, -2] once each would be a silent [0].
+  assert.throws(() => x.sum([0, -2]), /sum: axis 0 is named twice in \[0,-2\] \(rank 2\)/);
+  assert.throws(() => x.mean([1, 1]), /mean: axis 1 is named twice/);
+  assert.throws(() => x.max([1, -1], true), /max: axis 1 is named twice/);
+  const empty = zeros([0, 3]);
+  assert.throws(() => empty.max(0), /max: axis 0 of \[0,3\] is empty: no maximum/);
+  assert.throws(() => empty.max(), /max: axis 0 of \[0,3\] is empty/);
+  assert.deepEqual(await empty.max(1).toArray(), []);
+  for (const t of [x, empty]) t.dispose();
+});
