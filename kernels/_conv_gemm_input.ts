@@ -13,7 +13,13 @@ import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import { convGemmSetup, gatheredA, type geometryUniforms, inputTable } from "./_conv_operands.ts";
+import {
+  convGemmSetup,
+  gatheredA,
+  type geometryUniforms,
+  inputTable,
+  tableReads,
+} from "./_conv_operands.ts";
 
 /** A run of samples of the input gradient: where it reads dY and writes dX. */
 export interface InputGradRun {
@@ -78,7 +84,8 @@ ${putDx(G, !!bind.mask)}`;
  * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
  * pixel m's sample and group base in dy and its dy coordinates (a grid of `plane` pixels per
  * sample in rows of `cols`, offset by the origin; wrapping u32 where negative), and
- * `gatherDy` steps them by its table's tap row and column (`tapStep`), zero outside dy.
+ * `gatherDy(pr, t)` steps them by the tap row and column of table entry t (`tapStep`), zero
+ * outside dy.
  */
 export function dyGatherWgsl(
   G: ReturnType<typeof geometryUniforms>,
@@ -94,8 +101,7 @@ fn corner(m: u32, g: u32) -> vec4u {
   let base = ${dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
   return vec4u(base, 0u, r / ${cols} + ${originY}, r % ${cols} + ${originX});
 }
-fn gatherDy(pr: vec4u, k: u32) -> f32 {
-  let t = tab[k];
+fn gatherDy(pr: vec4u, t: vec4u) -> f32 {
   let oy = pr.z ${tapStep} t.y;
   let ox = pr.w ${tapStep} t.z;
   let ok = oy < ${G.outH} && ox < ${G.outW};
@@ -129,7 +135,8 @@ export function inputGradDispatch(
     uf: Uniforms;
     sizes: ReturnType<typeof gemmSizeUniforms>;
     helpers: string;
-    row: (k: string) => string;
+    /** The kernel's row at depth k (`kk`: its offset in a register-GEMM step, as `load`'s). */
+    row: (k: string, kk?: number) => string;
     tab: Binding;
     packed: Binding;
     workgroups: number;
@@ -147,8 +154,12 @@ export function inputGradDispatch(
     b: {
       vec4: wVec,
       kContig: false,
-      load: (n, k) =>
-        wVec ? `wt[((${d.row(k)}) * ${cg} + ${n}) / 4u]` : `wt[(${d.row(k)}) * ${cg} + ${n}]`,
+      load: (n, k, _prep, kk) =>
+        wVec
+          ? `wt[((${d.row(k, kk)}) * ${cg} + ${n}) / 4u]`
+          : `wt[(${d.row(k, kk)}) * ${cg} + ${n}]`,
+      // The table's step, shared with A's (its rows are the taps A gathers).
+      step: tableReads("tab").step,
     },
     sizes: d.sizes,
     rowStart: (m) => `let row = dxRow(p, ${m});`,

@@ -16,7 +16,7 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import { convGemmSetup, table } from "./_conv_operands.ts";
+import { convGemmSetup, table, tableReads } from "./_conv_operands.ts";
 import {
   dyGatherWgsl,
   type InputGradBindings,
@@ -116,7 +116,7 @@ ${putDx(G, !!bind.mask)}`;
     sizes,
     helpers,
     // The table names the packed kernel's row of each of the phase's taps.
-    row: (k) => `p * ${S.rows} + tab[${k}].w`,
+    row: (k, kk) => `p * ${S.rows} + ${tableReads("tab").at(k, kk)}.w`,
     tab: { buffer: phaseTable(device, g, py, px), size: 16 * K },
     packed,
     workgroups: grid.workgroups,

@@ -123,14 +123,35 @@ export function convGemmSetup<K extends string>(
   return { grid, uf, G, S, sizes };
 }
 /**
+ * How a conv GEMM reads entry k of the offset table `name` (`array<vec4u>`). The register GEMM
+ * reads a step's 4 entries once: lane kk loads depth k0 + kk's (`step`) and `at` broadcasts it
+ * to every lane, where otherwise each lane loads every entry (on a software adapter a load is a
+ * loop over the lanes, so 4 loads of the same address cost 4 loops). Elsewhere `at` reads it.
+ */
+export function tableReads(name: string): {
+  step: (k0: string) => string;
+  at: (k: string, kk?: number) => string;
+} {
+  const shared = `${name}Step`;
+  return {
+    // Depths past the table (the last step's) read its last entry; their values are masked.
+    step: (k0) => `let ${shared} = ${name}[min(${k0} + (lane & 3u), arrayLength(&${name}) - 1u)];`,
+    at: (k, kk) => (kk === undefined ? `${name}[${k}]` : `subgroupBroadcast(${shared}, ${kk}u)`),
+  };
+}
+
+/**
  * The A operand of the forward pass and the input gradient: per load unit the caller's
- * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather`.
+ * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather` of
+ * the pixel and the tap's entry of the table `tab`.
  */
 export function gatheredA(gather: string): GemmOperand {
+  const tab = tableReads("tab");
   return {
     vec4: false,
     kContig: false,
     prep: (m) => `corner(${m}, p)`,
-    load: (_m, k, pr) => `${gather}(${pr}, ${k})`,
+    load: (_m, k, pr, kk) => `${gather}(${pr}, ${tab.at(k, kk)})`,
+    step: tab.step,
   };
 }
