@@ -217,6 +217,10 @@ Deno.test("edge inputs: empty tensors are made, mapped, reduced and differentiat
   await x.tanh().sum().backward();
   assert.deepEqual([...x.grad!.shape], [0, 3]);
   assert.deepEqual(await concat([empty, ones([1, 3])], 0).toArray(), [[1, 1, 1]]);
+  for (const axis of [0, 1]) {
+    assert.deepEqual([...empty.softmax(axis).shape], [0, 3]);
+    assert.deepEqual([...empty.logSoftmax(axis).shape], [0, 3]);
+  }
   // The device still works.
   assert.deepEqual(await ones([2]).toArray(), [1, 1]);
 });
