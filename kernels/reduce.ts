@@ -64,7 +64,11 @@ export function reduceRows(
   dispatchReduce(device, op, x, out, rows, cols, 1);
 }
 
-/** One pass: workgroup `(r, c)` reduces chunk `c` of row `r` (chunks of ceil(cols/chunks)). */
+/**
+ * One pass: workgroup `(r, c)` reduces chunk `c` of row `r` (chunks of ceil(cols/chunks)). When
+ * `x` or `out` is larger than one binding, the workgroups are dispatched in windows, each bound
+ * to the part of `x` it reads and of `out` it writes.
+ */
 function dispatchReduce(
   device: Device,
   op: ReduceOp,
@@ -82,34 +86,53 @@ function dispatchReduce(
   if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
   workgroupBarrier();`;
   }
-  const uf = new Uniforms();
-  const u = uf.all({ groups: rows * chunks, chunks, chunk, cols });
-  const body = `
-  let row = group / ${u.chunks};
-  let begin = (group % ${u.chunks}) * ${u.chunk};
+  const groups = rows * chunks;
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const whole = x.capacity <= limit && out.capacity <= limit;
+  // A workgroup reads at most `chunk` elements of x and writes one of out.
+  const per = whole ? groups : Math.max(1, Math.floor((limit - align) / 4 / chunk));
+  /** The first element of x that workgroup g reads (its row's end for g = groups). */
+  const xStart = (g: number) =>
+    Math.floor(g / chunks) * cols + Math.min((g % chunks) * chunk, cols);
+  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  for (let first = 0; first < groups; first += per) {
+    const count = Math.min(per, groups - first);
+    const [xBase, outBase] = whole ? [0, 0] : [alignDown(xStart(first)), alignDown(first)];
+    const uf = new Uniforms();
+    const u = uf.all({ groups: count, first, chunks, chunk, cols, xBase, outBase });
+    const body = `
+  let g = ${u.first} + group;
+  let row = g / ${u.chunks};
+  let begin = (g % ${u.chunks}) * ${u.chunk};
   let end = min(begin + ${u.chunk}, ${u.cols});
-  let base = row * ${u.cols};
+  let base = row * ${u.cols} - ${u.xBase};
   var acc = ${IDENTITY[op]};
   for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
     acc = ${combine("acc", "x[base + c]")};
   }
   scratch[lid] = acc;
   workgroupBarrier();${tree}
-  if (lid == 0u) { out[group] = scratch[0]; }`;
-  const wgsl = `
+  if (lid == 0u) { out[g - ${u.outBase}] = scratch[0]; }`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${uf.declare(2)}
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 ${flatMain(WORKGROUP, u.groups, body, { index: "group", perWorkgroup: true })}`;
-  device.dispatch(
-    {
-      name: `reduce ${op} [${rows}, ${cols}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: rows * chunks,
-      cost: { bytes: 4 * rows * (cols + chunks) },
-    },
-    [{ buffer: x }, { buffer: out }],
-  );
+    const bindings = whole ? [{ buffer: x }, { buffer: out }] : [
+      { buffer: x, offset: xBase * 4, size: (xStart(first + count) - xBase) * 4 },
+      { buffer: out, offset: outBase * 4, size: (first + count - outBase) * 4 },
+    ];
+    device.dispatch(
+      {
+        name: `reduce ${op} [${rows}, ${cols}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: count,
+        cost: { bytes: 4 * (xStart(first + count) - xStart(first) + count) },
+      },
+      bindings,
+    );
+  }
 }
