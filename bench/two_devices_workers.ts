@@ -21,6 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { median, table } from "./_timing.ts";
+import { requestAdapter } from "../kernels/adapters.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -79,7 +80,8 @@ class Tower {
   }
 
   static async create(plan: Plan): Promise<Tower> {
-    const adapter = await navigator.gpu.requestAdapter();
+    // The library's request: native backends only, so the Workers' exit cannot crash in libEGL.
+    const adapter = await requestAdapter();
     if (!adapter) throw new Error("no WebGPU adapter");
     return new Tower(await adapter.requestDevice(), plan);
   }

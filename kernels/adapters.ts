@@ -31,7 +31,9 @@ const PREFERENCES: readonly GPURequestAdapterOptions[] = [
  * prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice per request:
  * lines that read as this library's errors though nothing failed. When the variable is unset
  * (and readable without a permission prompt), the request runs with it naming a folder that
- * holds no Wayland socket, so the probe fails quietly; it is unset again afterwards.
+ * holds no Wayland socket, so the probe fails quietly; it is unset again afterwards. It asks for
+ * the native backends only ({@link NATIVE_BACKENDS}: OpenGL's teardown can abort the process at
+ * exit) unless `DENO_WEBGPU_BACKEND` names others.
  *
  * @example
  * ```ts
@@ -43,6 +45,7 @@ const PREFERENCES: readonly GPURequestAdapterOptions[] = [
 export async function requestAdapter(
   options?: GPURequestAdapterOptions,
 ): Promise<GPUAdapter | null> {
+  useNativeBackends();
   const variable = "XDG_RUNTIME_DIR";
   const quiet = Deno.build.os === "linux" &&
     Deno.permissions.querySync({ name: "env", variable }).state === "granted" &&
@@ -54,6 +57,27 @@ export async function requestAdapter(
   } finally {
     Deno.env.delete(variable);
   }
+}
+
+/** What {@link useNativeBackends} asks Deno's WebGPU for: every backend but OpenGL. */
+export const NATIVE_BACKENDS = "vulkan,metal,dx12";
+
+/**
+ * Has Deno's WebGPU open the native backends only (Vulkan, Metal, Direct3D 12), unless the user
+ * chose with `DENO_WEBGPU_BACKEND`. By default wgpu also opens OpenGL, through libEGL, on the
+ * thread that first asks for an adapter. Where that thread ends while the process exits (every
+ * `deno test` module and every Worker runs on a thread of its own), glvnd's libEGL frees its
+ * state for that thread both from the ending thread and from its own destructor at exit, and
+ * glibc aborts the process after everything succeeded ("corrupted size vs. prev_size", exit
+ * 134). The library's kernels are built for the native backends, and no adapter is lost where
+ * a native driver exists (Mesa's lavapipe serves Vulkan where no GPU driver does). Deno reads
+ * the variable when a runtime (the main one or a Worker) first asks for an adapter; it is set
+ * once for the process and left set, so Workers that start together all see it.
+ */
+function useNativeBackends(): void {
+  const variable = "DENO_WEBGPU_BACKEND";
+  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return;
+  if (Deno.env.get(variable) === undefined) Deno.env.set(variable, NATIVE_BACKENDS);
 }
 
 /** Whether an adapter is a software rasteriser, from its info. */
