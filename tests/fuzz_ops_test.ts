@@ -40,7 +40,7 @@ import { logSoftmax } from "../tensor/ops_loss.ts";
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { stridedWindows } from "../kernels/_program.ts";
 import * as ref from "./_reference.ts";
-import { check, normal, type OpCase } from "./_tensor_check.ts";
+import { awayFromZero, check, normal, type OpCase } from "./_tensor_check.ts";
 import { assertAccumulated, Draw, fuzzSeeds, UNIT_ROUNDOFF } from "./_fuzz.ts";
 
 /** A random shape of `rank` axes, each 1–`most`. */
@@ -125,6 +125,31 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
       assertAccumulated(`${label}: gradient`, await x.grad!.data(), dx.data, dxMag.data, windows);
       x.dispose();
       y.dispose();
+    });
+  }
+
+  for (const seed of fuzzSeeds("unary", 4)) {
+    await t.step(`relu, tanh, sigmoid, exp and broadcast arithmetic, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const shape = shapeOf(d, d.int(1, 4), 8);
+      // The second operand broadcast along random axes (size 1 there), or shorter.
+      const other = shape.slice(d.int(0, shape.length - 1)).map((s) => (d.chance(0.4) ? 1 : s));
+      const scale = d.pick([1, 3]);
+      await check(device, {
+        name: `[${shape}] with [${other}], values ×${scale}`,
+        // ReLU's kink at 0 is not differentiable: values at least 0.05 away from it.
+        inputs: [awayFromZero(shape, d.next, 0.05), normal(other, d.next, scale)],
+        run: ([x, y]) => [
+          x.relu().mul(y),
+          x.tanh().sub(y.sigmoid()),
+          y.mul(0.5).exp().div(x.mul(x).add(1)),
+        ],
+        ref: ([x, y]) => [
+          ref.mul(ref.relu(x), y),
+          ref.sub(ref.tanh(x), ref.sigmoid(y)),
+          ref.div(ref.exp(ref.map(y, (v) => v / 2)), ref.map(x, (v) => v * v + 1)),
+        ],
+      }, d.next);
     });
   }
 
