@@ -251,11 +251,14 @@ Deno.test("tensors larger than one storage binding: strided copies, broadcast ma
   const x = fromTypedArray(data, [3, S]);
   const bias = tensor([[1], [2], [3]]);
   // A sliced copy (read in windows of whole rows from an unaligned start), a broadcast add
-  // (written in windows), row sums longer than one pass, and a maximum over everything.
+  // (written in windows), row sums longer than one pass and of 3, a maximum over everything.
   const sliced = x.slice(1, 1, S).contiguous();
   const shifted = x.add(bias);
   const [rowSums, peak] = [x.sum(1), shifted.max()];
+  // Rows of 3: one invocation each, in windows of rows.
+  const tripleSums = x.reshape([S, 3]).sum(1);
   const got = {
+    tripleSums: await tripleSums.data(),
     sliced: await sliced.data(),
     shifted: await shifted.data(),
     rowSums: await rowSums.data(),
@@ -273,5 +276,13 @@ Deno.test("tensors larger than one storage binding: strided copies, broadcast ma
     assert.ok(Math.abs(got.rowSums[r] - want) < 1e-4 * magnitude, `row ${r}: ${got.rowSums[r]}`);
   }
   assert.equal(got.peak, Math.fround(0.5 + 3));
-  for (const z of [x, bias, sliced, shifted, rowSums, peak]) z.dispose();
+  for (let r = 0; r < S; r++) {
+    const [a, b, c] = data.subarray(3 * r, 3 * r + 3);
+    // Two f32 additions: within 2 units of rounding of the terms' magnitude.
+    const bound = 2 ** -22 * (Math.abs(a) + Math.abs(b) + Math.abs(c));
+    if (!(Math.abs(got.tripleSums[r] - (a + b + c)) <= bound)) {
+      assert.fail(`sum of row ${r} of 3: ${got.tripleSums[r]}, want ${a + b + c}`);
+    }
+  }
+  for (const z of [x, bias, sliced, shifted, rowSums, tripleSums, peak]) z.dispose();
 });
