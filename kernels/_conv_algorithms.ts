@@ -66,12 +66,11 @@ export function algorithmName(a: ConvAlgorithm): string {
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
  * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
  * GEMM for the passes of a strided convolution (with subgroups; see `registerGemmFirst`),
- * else the direct kernel; on GPUs the GEMM
- * core with a tile by the size of the product (split-K for the weight gradient, to fill the
- * device), except the input gradient of a strided convolution: its GEMMs (one per stride
- * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
- * kernel until a GPU has measured them (conv1's 3 input channels fill 3 of a tile's 64–128
- * columns). On lavapipe they ran even with the direct kernel (3×3 s2, 8–96 channels: 0.8–1.2×).
+ * else the direct kernel; on GPUs the GEMM core with a tile by the size of the product
+ * (split-K for the weight gradient, to fill the device), except the input gradient of a
+ * strided convolution: its GEMMs (one per stride phase, no zero taps) are candidates the
+ * autotuner times, but the default stays the direct kernel until a GPU has measured them
+ * (conv1's 3 input channels fill 3 of a tile's 64–128 columns).
  */
 export function convCandidates(
   device: Device,

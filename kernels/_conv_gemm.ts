@@ -4,7 +4,7 @@
  *
  * - forward: M = N·OH·OW output pixels, N = O/groups channels, K = C/groups·KH·KW taps;
  * - input gradient: M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW (at stride 1;
- *   strided, one GEMM per stride phase, `_conv_gemm_strided.ts`);
+ *   strided, a GEMM per stride phase in one dispatch, `_conv_gemm_strided.ts`);
  * - weight gradient: M = O/groups, N = C/groups·KH·KW, K = N·OH·OW (split-K over pixels).
  *
  * Operands are gathered on the fly: a pixel's coordinates are decoded once per load unit

@@ -1,8 +1,8 @@
 /**
  * The input gradient of a convolution at stride 1 as one implicit GEMM per run of samples
  * (M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW), and what it shares with the
- * strided one (`_conv_gemm_strided.ts`, a GEMM per stride phase): the weights repacked as B,
- * the gather of A = dY, the dispatch and the ReLU-masked store.
+ * strided one (`_conv_gemm_strided.ts`, a GEMM per stride phase, one dispatch): the weights
+ * repacked as B, the gather of A = dY, the dispatch and the ReLU-masked store.
  *
  * @module
  */
@@ -83,22 +83,23 @@ ${putDx(G, !!bind.mask)}`;
 /**
  * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
  * pixel m's sample and group base in dy and its dy coordinates (a grid of `plane` pixels per
- * sample in rows of `cols`, offset by the origin; wrapping u32 where negative), and
+ * sample in rows of `cols`, offset by the origin; wrapping u32 where negative; `group`, an
+ * expression of g, names the group where g also counts something else), and
  * `gatherDy(pr, t)` steps them by the tap row and column of table entry t (`tapStep`), zero
  * outside dy.
  */
 export function dyGatherWgsl(
   G: ReturnType<typeof geometryUniforms>,
   dyShift: string,
-  pixels: { plane: string; cols: string; originY: string; originX: string },
+  pixels: { plane: string; cols: string; originY: string; originX: string; group?: string },
   tapStep: "+" | "-",
 ): string {
-  const { plane, cols, originY, originX } = pixels;
+  const { plane, cols, originY, originX, group = "g" } = pixels;
   return `
 fn corner(m: u32, g: u32) -> vec4u {
   let b = m / ${plane};
   let r = m % ${plane};
-  let base = ${dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  let base = ${dyShift} + b * ${G.outSample} + ${group} * ${G.og} * ${G.ohw};
   return vec4u(base, 0u, r / ${cols} + ${originY}, r % ${cols} + ${originX});
 }
 fn gatherDy(pr: vec4u, t: vec4u) -> f32 {
@@ -138,6 +139,8 @@ export function inputGradDispatch(
     /** The kernel's row at depth k (`kk`: its offset in a register-GEMM step, as `load`'s). */
     row: (k: string, kk?: number) => string;
     tab: Binding;
+    /** Where the taps start in the table (a WGSL expression of `p`; default entry 0). */
+    tabBase?: string;
     packed: Binding;
     workgroups: number;
     flops: number;
@@ -149,7 +152,7 @@ export function inputGradDispatch(
   const wVec = g.cg % 4 === 0;
   const wgsl = gemmWgsl({
     tile: v.tile,
-    a: gatheredA("gatherDy"),
+    a: gatheredA("gatherDy", d.tabBase),
     // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
       vec4: wVec,
@@ -159,7 +162,7 @@ export function inputGradDispatch(
           ? `wt[((${d.row(k, kk)}) * ${cg} + ${n}) / 4u]`
           : `wt[(${d.row(k, kk)}) * ${cg} + ${n}]`,
       // The table's step, shared with A's (its rows are the taps A gathers).
-      step: tableReads("tab").step,
+      step: tableReads("tab", d.tabBase).step,
     },
     sizes: d.sizes,
     rowStart: (m) => `let row = dxRow(p, ${m});`,

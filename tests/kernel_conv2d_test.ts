@@ -459,7 +459,7 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
-  await t.step("strided input gradient: one GEMM per stride phase, every tile", async () => {
+  await t.step("strided input gradient: a GEMM per stride phase, every tile", async () => {
     // Forced on every tile kind, so none goes untested because a default never picks it.
     // Phases without taps (kernel smaller than the stride) get zeros; channels 1, 7, 33;
     // 129 pixels wide; groups; unequal strides and kernels.
