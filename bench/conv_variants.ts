@@ -12,7 +12,8 @@
  * kernels (a worktree of main, say), timed among these; `--pass` keeps one pass. `--clock cpu`
  * reports the CPU time the process spends per run (lavapipe's threads) instead of GPU
  * timestamps: on a loaded machine it stretches far less with the load. `--tiles 32x8,64x4` adds
- * register-GEMM tiles (rows × columns per lane) to every pass.
+ * register-GEMM tiles (rows × columns per lane) to every pass, `--direct 2x8x4` direct-kernel
+ * tiles (ty × tx × q) to the forward pass and the input gradient.
  *
  * @module
  */
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     clock: { type: "string", default: "gpu" },
     base: { type: "string" },
     tiles: { type: "string" },
+    direct: { type: "string" },
     all: { type: "boolean", default: false },
   },
   strict: true,
@@ -111,6 +113,19 @@ for (const spec of values.tiles?.split(",") ?? []) {
       pass: "gradWeight",
       name,
       run: () => conv2dBackwardWeight(device, g, { x, gradOut: y, gradW: gw, algorithm }),
+    },
+  );
+}
+// Direct-kernel tiles beyond the picker's (`--direct 2x8x4,4x4x8`: ty × tx × q, 8 a workgroup).
+for (const spec of values.direct?.split(",") ?? []) {
+  const [ty, tx, q] = spec.split("x").map(Number);
+  const tile = { ty, tx, q, wg: 8 }, name = `direct ${spec}`;
+  variants.push(
+    { pass: "forward", name, run: () => conv2d(device, g, { x, w, out: y, tile }) },
+    {
+      pass: "gradInput",
+      name,
+      run: () => conv2dBackwardInput(device, g, { gradOut: y, w, gradX: gx, tile }),
     },
   );
 }

@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { crossEntropy, Device, fromTypedArray, Generator, tidy } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
+import { setAutotune } from "../kernels/autotune.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 
 /** The command-line flags both `bench/profile.ts` and `deno task bench --profile` take. */
@@ -47,7 +48,7 @@ export interface ProfileOptions {
 
 /** Profiles one training step of AlexNet and prints the tables. */
 export async function profileStep(options: ProfileOptions = {}): Promise<void> {
-  if (options.autotune === false) Deno.env.set("ALEXNET_AUTOTUNE", "0");
+  if (options.autotune === false) setAutotune(false);
   const device = await Device.acquire();
   const kind = options.model ?? (device.isSoftware ? "small" : "full");
   if (kind !== "small" && kind !== "full") throw new Error("--model must be small or full");

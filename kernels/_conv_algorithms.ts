@@ -66,12 +66,11 @@ export function algorithmName(a: ConvAlgorithm): string {
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
  * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
  * GEMM for the passes of a strided convolution (with subgroups; see `registerGemmFirst`),
- * else the direct kernel; on GPUs the GEMM
- * core with a tile by the size of the product (split-K for the weight gradient, to fill the
- * device), except the input gradient of a strided convolution: its GEMMs (one per stride
- * phase, no zero taps) are candidates the autotuner times, but the default stays the direct
- * kernel until a GPU has measured them (conv1's 3 input channels fill 3 of a tile's 64–128
- * columns). On lavapipe they ran even with the direct kernel (3×3 s2, 8–96 channels: 0.8–1.2×).
+ * else the direct kernel; on GPUs the GEMM core with a tile by the size of the product
+ * (split-K for the weight gradient, to fill the device), except the input gradient of a
+ * strided convolution: its GEMMs (one per stride phase, no zero taps) are candidates the
+ * autotuner times, but the default stays the direct kernel until a GPU has measured them
+ * (conv1's 3 input channels fill 3 of a tile's 64–128 columns).
  */
 export function convCandidates(
   device: Device,
@@ -145,8 +144,9 @@ const REGISTER_INPUT_GRAD_CHANNELS = 16;
  * stride s about s times the loads per multiply-add of stride 1, and the weight gradient's
  * window loads s new columns per output column; the GEMM's gathers do not depend on the
  * stride. CPU ms per run on lavapipe (bench/RESULTS.md, "Stride-2 ops: strided passes on the
- * register GEMM"): forward 3×3 s2 48→64 28² 1.7 against 5.3, 7×7 s2 5→29 33² 1.0 against 1.3, conv1
- * 33 against 65; weight gradient 2.2 against 2.6, 1.0–1.2 against 1.1–1.2, 39 against 43.
+ * register GEMM"): forward 3×3 s2 48→64 28² 1.7 against 5.3, 7×7 s2 5→29 33² 1.0 against
+ * 1.3, conv1 33 against 65; weight gradient 2.2 against 2.6, 1.0–1.2 against 1.1–1.2, 39
+ * against 43.
  * An input gradient's GEMM has the input channels as its N (3×3 s2 28², 64 outputs): 96, 48
  * and 16 of them ran in 4.3, 3.3 and 2.3 against 10.3, 5.7 and 3.1, but 8 in 1.7 against
  * 1.0, and 5 (7×7 s2) in 4.9 against 1.5, conv1's 3 in 357 against 109.

@@ -4,7 +4,7 @@
  *
  * - forward: M = N·OH·OW output pixels, N = O/groups channels, K = C/groups·KH·KW taps;
  * - input gradient: M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW (at stride 1;
- *   strided, one GEMM per stride phase, `_conv_gemm_strided.ts`);
+ *   strided, a GEMM per stride phase in one dispatch, `_conv_gemm_strided.ts`);
  * - weight gradient: M = O/groups, N = C/groups·KH·KW, K = N·OH·OW (split-K over pixels).
  *
  * Operands are gathered on the fly: a pixel's coordinates are decoded once per load unit
@@ -27,7 +27,13 @@ import { sumPartials } from "./_split_k.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import { convGemmSetup, forwardTable, gatheredA, pixelTable } from "./_conv_operands.ts";
+import {
+  convGemmSetup,
+  forwardTable,
+  gatheredA,
+  pixelTable,
+  tableReads,
+} from "./_conv_operands.ts";
 
 /** Checks a GEMM variant against the device. */
 export function checkGemm(device: Device, v: ConvGemm, what: string): void {
@@ -67,8 +73,7 @@ fn corner(m: u32, g: u32) -> vec4u {
   let ix = (r % ${G.outW}) * ${G.strideW} - ${G.padW};
   return vec4u(${S.xShift} + b * ${G.inSample} + g * ${G.cg} * ${G.hw}, 0u, iy, ix);
 }
-fn gatherX(pr: vec4u, k: u32) -> f32 {
-  let t = tab[k];
+fn gatherX(pr: vec4u, t: vec4u) -> f32 {
   let iy = pr.z + t.y;
   let ix = pr.w + t.z;
   let ok = iy < ${G.height} && ix < ${G.width};
@@ -144,6 +149,10 @@ export function weightGradGemm(
     block: nw + (bias ? g.outChannels : 0),
   }, v.splits ?? 1);
   const split = grid.splits > 1;
+  // A row of dY (one output channel's pixels) is contiguous within a sample: with planes of a
+  // multiple of 4 pixels and an aligned run, every step of 4 pixels is one aligned vec4 (a
+  // vector load costs about half as much per element as a scalar on a software adapter).
+  const dyVec = (g.outH * g.outW) % 4 === 0 && run.dy.shift % 4 === 0;
   const helpers = `
 // Weight column n (channel, kernel row, column) of group g: where its channel starts in x,
 // and its kernel row and column.
@@ -151,12 +160,11 @@ fn tap(n: u32, g: u32) -> vec4u {
   let t = tab[n];
   return vec4u(${S.xShift} + g * ${G.cg} * ${G.hw} + t.x - t.y * ${G.width} - t.z, t.y, t.z, 0u);
 }
-// Pixel k of the run, from its table entry (no division in the K loop).
-fn loadDy(base: u32, k: u32) -> f32 {
-  return dy[base + pix[k].x];
+// Pixel k of the run, from its table entry t (no division in the K loop).
+fn loadDy(base: u32, t: vec4u) -> ${dyVec ? "vec4f" : "f32"} {
+  return dy[${dyVec ? "(base + t.x) / 4u" : "base + t.x"}];
 }
-fn gatherX(pr: vec4u, k: u32) -> f32 {
-  let t = pix[k];
+fn gatherX(pr: vec4u, t: vec4u) -> f32 {
   let iy = t.z + pr.y;
   let ix = t.w + pr.z;
   let ok = iy < ${G.height} && ix < ${G.width};
@@ -171,20 +179,24 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
     : (m: string) => `db[p * ${G.og} + ${m}]`;
   const put = (at: string, val: string): string =>
     !split && accumulate ? `${at} = ${at} + ${val};` : `${at} = ${val};`;
+  const pixels = tableReads("pix");
   const wgsl = gemmWgsl({
     tile: v.tile,
     a: {
-      vec4: false,
+      vec4: dyVec,
       kContig: true,
       prep: (m) => `vec4u(${S.dyShift} + (p * ${G.og} + ${m}) * ${G.ohw}, 0u, 0u, 0u)`,
-      load: (_m, k, pr) => `loadDy(${pr}.x, ${k})`,
+      // A vec4 of 4 pixels from the first one's entry; a pixel from its own.
+      load: (_m, k, pr, kk) => `loadDy(${pr}.x, ${dyVec ? `pix[${k}]` : pixels.at(k, kk)})`,
+      step: pixels.step,
     },
     b: {
       vec4: false,
       kContig: true,
       // A unit's tap: where its channel starts in x, and its kernel row and column.
       prep: (n) => `tap(${n}, p)`,
-      load: (_n, k, pr) => `gatherX(${pr}, ${k})`,
+      load: (_n, k, pr, kk) => `gatherX(${pr}, ${pixels.at(k, kk)})`,
+      step: pixels.step,
     },
     sizes,
     store: (m, n, val) => put(dst(m, n), val),
@@ -192,7 +204,7 @@ fn gatherX(pr: vec4u, k: u32) -> f32 {
     declarations: () =>
       [
         "@group(0) @binding(0) var<storage, read> x: array<f32>;",
-        "@group(0) @binding(1) var<storage, read> dy: array<f32>;",
+        `@group(0) @binding(1) var<storage, read> dy: array<${dyVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read> pix: array<vec4u>;",
         "@group(0) @binding(4) var<storage, read_write> dw: array<f32>;",

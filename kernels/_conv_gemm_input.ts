@@ -1,8 +1,8 @@
 /**
  * The input gradient of a convolution at stride 1 as one implicit GEMM per run of samples
  * (M = N·H·W input pixels, N = C/groups, K = O/groups·KH·KW), and what it shares with the
- * strided one (`_conv_gemm_strided.ts`, a GEMM per stride phase): the weights repacked as B,
- * the gather of A = dY, the dispatch and the ReLU-masked store.
+ * strided one (`_conv_gemm_strided.ts`, a GEMM per stride phase, one dispatch): the weights
+ * repacked as B, the gather of A = dY, the dispatch and the ReLU-masked store.
  *
  * @module
  */
@@ -13,7 +13,13 @@ import { Uniforms } from "./_uniforms.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import { convGemmSetup, gatheredA, type geometryUniforms, inputTable } from "./_conv_operands.ts";
+import {
+  convGemmSetup,
+  gatheredA,
+  type geometryUniforms,
+  inputTable,
+  tableReads,
+} from "./_conv_operands.ts";
 
 /** A run of samples of the input gradient: where it reads dY and writes dX. */
 export interface InputGradRun {
@@ -77,25 +83,26 @@ ${putDx(G, !!bind.mask)}`;
 /**
  * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
  * pixel m's sample and group base in dy and its dy coordinates (a grid of `plane` pixels per
- * sample in rows of `cols`, offset by the origin; wrapping u32 where negative), and
- * `gatherDy` steps them by its table's tap row and column (`tapStep`), zero outside dy.
+ * sample in rows of `cols`, offset by the origin; wrapping u32 where negative; `group`, an
+ * expression of g, names the group where g also counts something else), and
+ * `gatherDy(pr, t)` steps them by the tap row and column of table entry t (`tapStep`), zero
+ * outside dy.
  */
 export function dyGatherWgsl(
   G: ReturnType<typeof geometryUniforms>,
   dyShift: string,
-  pixels: { plane: string; cols: string; originY: string; originX: string },
+  pixels: { plane: string; cols: string; originY: string; originX: string; group?: string },
   tapStep: "+" | "-",
 ): string {
-  const { plane, cols, originY, originX } = pixels;
+  const { plane, cols, originY, originX, group = "g" } = pixels;
   return `
 fn corner(m: u32, g: u32) -> vec4u {
   let b = m / ${plane};
   let r = m % ${plane};
-  let base = ${dyShift} + b * ${G.outSample} + g * ${G.og} * ${G.ohw};
+  let base = ${dyShift} + b * ${G.outSample} + ${group} * ${G.og} * ${G.ohw};
   return vec4u(base, 0u, r / ${cols} + ${originY}, r % ${cols} + ${originX});
 }
-fn gatherDy(pr: vec4u, k: u32) -> f32 {
-  let t = tab[k];
+fn gatherDy(pr: vec4u, t: vec4u) -> f32 {
   let oy = pr.z ${tapStep} t.y;
   let ox = pr.w ${tapStep} t.z;
   let ok = oy < ${G.outH} && ox < ${G.outW};
@@ -129,8 +136,11 @@ export function inputGradDispatch(
     uf: Uniforms;
     sizes: ReturnType<typeof gemmSizeUniforms>;
     helpers: string;
-    row: (k: string) => string;
+    /** The kernel's row at depth k (`kk`: its offset in a register-GEMM step, as `load`'s). */
+    row: (k: string, kk?: number) => string;
     tab: Binding;
+    /** Where the taps start in the table (a WGSL expression of `p`; default entry 0). */
+    tabBase?: string;
     packed: Binding;
     workgroups: number;
     flops: number;
@@ -142,13 +152,17 @@ export function inputGradDispatch(
   const wVec = g.cg % 4 === 0;
   const wgsl = gemmWgsl({
     tile: v.tile,
-    a: gatheredA("gatherDy"),
+    a: gatheredA("gatherDy", d.tabBase),
     // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
       vec4: wVec,
       kContig: false,
-      load: (n, k) =>
-        wVec ? `wt[((${d.row(k)}) * ${cg} + ${n}) / 4u]` : `wt[(${d.row(k)}) * ${cg} + ${n}]`,
+      load: (n, k, _prep, kk) =>
+        wVec
+          ? `wt[((${d.row(k, kk)}) * ${cg} + ${n}) / 4u]`
+          : `wt[(${d.row(k, kk)}) * ${cg} + ${n}]`,
+      // The table's step, shared with A's (its rows are the taps A gathers).
+      step: tableReads("tab", d.tabBase).step,
     },
     sizes: d.sizes,
     rowStart: (m) => `let row = dxRow(p, ${m});`,

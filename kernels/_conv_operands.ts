@@ -105,7 +105,9 @@ export function geometryUniforms(uf: Uniforms, g: Resolved, count: number) {
 /**
  * A conv GEMM's grid and uniforms, in the order every pass registers them: the shared
  * geometry (`G`), the pass's own values (`S`: run shifts, phase sizes), then the core's sizes.
- * Only the weight gradient splits K (its `v.splits`); the other passes keep one range.
+ * Only the weight gradient splits K (its `v.splits`); the other passes keep one range. The
+ * grid's products are the groups, or `batch` of them (the strided input gradient's groups ×
+ * stride phases).
  */
 export function convGemmSetup<K extends string>(
   g: Resolved,
@@ -114,23 +116,48 @@ export function convGemmSetup<K extends string>(
   [m, n, k]: [number, number, number],
   own: Record<K, number>,
   splits = 1,
+  batch = g.groups,
 ) {
-  const grid = gemmGrid(v.tile, m, n, k, g.groups, splits);
+  const grid = gemmGrid(v.tile, m, n, k, batch, splits);
   const uf = new Uniforms();
   const G = geometryUniforms(uf, g, count);
   const S = uf.all(own);
-  const sizes = gemmSizeUniforms(uf, grid, m, n, k, g.groups);
+  const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
   return { grid, uf, G, S, sizes };
 }
 /**
- * The A operand of the forward pass and the input gradient: per load unit the caller's
- * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather`.
+ * How a conv GEMM reads entry k of the offset table `name` (`array<vec4u>`), counted from
+ * entry `base` (a WGSL expression; default 0). The register GEMM
+ * reads a step's 4 entries once: lane kk loads depth k0 + kk's (`step`) and `at` broadcasts it
+ * to every lane, where otherwise each lane loads every entry (on a software adapter a load is a
+ * loop over the lanes, so 4 loads of the same address cost 4 loops). Elsewhere `at` reads it.
  */
-export function gatheredA(gather: string): GemmOperand {
+export function tableReads(name: string, base = ""): {
+  step: (k0: string) => string;
+  at: (k: string, kk?: number) => string;
+} {
+  const shared = `${name}Step`, from = base ? `${base} + ` : "";
+  return {
+    // Depths past the table (the last step's) read its last entry; their values are masked.
+    step: (k0) =>
+      `let ${shared} = ${name}[min(${from}${k0} + (lane & 3u), arrayLength(&${name}) - 1u)];`,
+    at: (k, kk) =>
+      kk === undefined ? `${name}[${from}${k}]` : `subgroupBroadcast(${shared}, ${kk}u)`,
+  };
+}
+
+/**
+ * The A operand of the forward pass and the input gradient: per load unit the caller's
+ * `corner(m, p)` (its pixel's base and coordinates, decoded once), per tap its `gather` of
+ * the pixel and the tap's entry of the table `tab` (from entry `base` on).
+ */
+export function gatheredA(gather: string, base = ""): GemmOperand {
+  const tab = tableReads("tab", base);
   return {
     vec4: false,
     kContig: false,
     prep: (m) => `corner(${m}, p)`,
-    load: (_m, k, pr) => `${gather}(${pr}, ${k})`,
+    load: (_m, k, pr, kk) => `${gather}(${pr}, ${tab.at(k, kk)})`,
+    step: tab.step,
   };
 }

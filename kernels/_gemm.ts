@@ -42,9 +42,18 @@ export interface GemmOperand {
   prep?: (x: string) => string;
   /**
    * WGSL expression of the value (f32, or vec4f when `vec4`) at `x`, `k`, given the unit's
-   * `prep` value. Called only in bounds: x < extent, k < K.
+   * `prep` value. Called only in bounds: x < extent, k < K. The register GEMM also passes `kk`,
+   * the depth's offset in its step of 4 (a constant), where the value is for one depth.
    */
-  load: (x: string, k: string, prep: string) => string;
+  load: (x: string, k: string, prep: string, kk?: number) => string;
+  /**
+   * Register GEMM only (subgroups of at least 4 lanes): WGSL statements run once per step of 4
+   * along K (`k0` its first depth, `lane` the subgroup lane), before the loads, defining values
+   * the step's loads share (a gather's table entries: lane kk loads depth k0 + kk's and a
+   * broadcast serves every lane, rather than every lane loading each). A and B's statements
+   * are emitted once when equal.
+   */
+  step?: (k0: string) => string;
 }
 
 /** Everything a GEMM dispatch's WGSL is generated from. */
@@ -389,17 +398,25 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   const load = (type: "f32" | "vec4f", value: string, inRange: string) =>
     `select(${type}(0.0), ${value}, ${inRange})`;
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
+  // The operands' per-step statements, where a lane of the subgroup serves each of 4 depths.
+  const stepped = lanes >= 4;
+  const steps = stepped ? [a.step?.("k0"), b.step?.("k0")] : [];
+  for (const [i, st] of steps.entries()) if (st && steps.indexOf(st) === i) L.push(`    ${st}`);
+  const depth = (kk: number) => (stepped ? kk : undefined);
   for (let i = 0; alongM && i < units; i++) {
     const g = i >> 2, k = `k0 + ${i & 3}u`, ap = a.prep ? `ap${g}` : "";
-    L.push(`    let av${i} = ${load("vec4f", a.load(`ax${g}`, k, ap), `aok${g} && ${k} < kEnd`)};`);
+    const value = a.load(`ax${g}`, k, ap, depth(i & 3));
+    L.push(`    let av${i} = ${load("vec4f", value, `aok${g} && ${k} < kEnd`)};`);
   }
   for (let i = 0; !alongM && i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
     if (a.vec4) {
       L.push(`    let av${i} = ${load("vec4f", a.load(`ax${i}`, "k0", ap), `aok${i}`)};`);
     } else {
-      const ks = [0, 1, 2, 3].map((kk) => `k0 + ${kk}u`);
-      const parts = ks.map((k) => load("f32", a.load(`ax${i}`, k, ap), `aok${i} && ${k} < kEnd`));
+      const parts = [0, 1, 2, 3].map((kk) => {
+        const k = `k0 + ${kk}u`;
+        return load("f32", a.load(`ax${i}`, k, ap, depth(kk)), `aok${i} && ${k} < kEnd`);
+      });
       L.push(`    let av${i} = vec4f(${parts.join(", ")});`);
     }
   }
@@ -415,8 +432,8 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     if (b.vec4 && !b.kContig) {
       for (let kk = 0; kk < 4; kk++) {
         const k = `k0 + ${kk}u`;
-        const value = load("vec4f", b.load(`bx${j}`, k, bp("")), `bok${j} && ${k} < kEnd`);
-        L.push(`    b${kk}_${j} = ${value};`);
+        const value = b.load(`bx${j}`, k, bp(""), depth(kk));
+        L.push(`    b${kk}_${j} = ${load("vec4f", value, `bok${j} && ${k} < kEnd`)};`);
       }
     } else if (b.vec4) {
       // Four columns' vec4s along K, transposed in registers.
@@ -429,8 +446,8 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       bCols.forEach((c, ci) => {
         for (let kk = 0; kk < 4; kk++) {
           const k = `k0 + ${kk}u`;
-          const value = load("f32", b.load(`bx${j}${c}`, k, bp(c)), `bok${j}${c} && ${k} < kEnd`);
-          L.push(`    b${kk}_${j}[${ci}] = ${value};`);
+          const value = b.load(`bx${j}${c}`, k, bp(c), depth(kk));
+          L.push(`    b${kk}_${j}[${ci}] = ${load("f32", value, `bok${j}${c} && ${k} < kEnd`)};`);
         }
       });
     }

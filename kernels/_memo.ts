@@ -9,6 +9,8 @@
  * @module
  */
 
+import { Uniforms } from "./_uniforms.ts";
+
 /**
  * The most results one memo keeps; past it, it starts over (shapes come and go). A step holds
  * a few dozen; a result is up to 20 kB of WGSL (about 10 kB typical): at most about 10 MB.
@@ -39,4 +41,37 @@ export function memoised<A extends unknown[], R>(generate: (...args: A) => R): (
     }
     return result;
   };
+}
+
+/** A kernel's WGSL and the packed values of its uniforms, as `Device.dispatch` takes them. */
+export interface UniformKernel {
+  wgsl: string;
+  uniforms: Uint32Array;
+}
+
+/**
+ * Memoises a kernel whose WGSL is generated from plain `params` (its variant: what the text
+ * depends on) and whose sizes are uniforms: `generate` gets the WGSL expressions of `values`
+ * (registered in their order) and the {@link Uniforms} to register more or declare the block.
+ * Repeated params and values answer with the first call's result (do not modify it).
+ *
+ * @example
+ * ```ts
+ * import { memoisedKernel } from "./_memo.ts";
+ * const scale = memoisedKernel((p: { factor: number }, u: Record<"n", string>, uniforms) =>
+ *   `${uniforms.declare(0)}\n// ${u.n} values times ${p.factor}`
+ * );
+ * const k = scale({ factor: 2 }, { n: 300 });
+ * console.log(k === scale({ factor: 2 }, { n: 300 }), k.uniforms[0]); // true 300
+ * ```
+ */
+export function memoisedKernel<P, K extends string>(
+  generate: (params: P, u: Record<K, string>, uniforms: Uniforms) => string,
+): (params: P, values: Record<K, number>) => UniformKernel {
+  return memoised((params: P, values: Record<K, number>): UniformKernel => {
+    const uniforms = new Uniforms();
+    const u = uniforms.all(values);
+    const wgsl = generate(params, u, uniforms);
+    return { wgsl, uniforms: uniforms.data() };
+  });
 }

@@ -10,7 +10,8 @@
  * Switch: `ALEXNET_AUTOTUNE=0` turns it off (every op takes its deterministic default: the
  * register-patch kernels, Winograd and the register GEMM on software adapters, the GEMM core with a fixed tile rule on GPUs);
  * `ALEXNET_AUTOTUNE=1` turns it on everywhere. By default it is on for GPUs and off for
- * software adapters, where the defaults are measured best and timing is slow.
+ * software adapters, where the defaults are measured best and timing is slow. The variable is
+ * read once, at the first choice; {@link setAutotune} switches it in the program (tests, benches).
  * `ALEXNET_AUTOTUNE_CACHE` names the cache file (default
  * `$XDG_CACHE_HOME/alexnet-webgpu/autotune.json`, else `~/.cache/…`).
  *
@@ -64,12 +65,44 @@ function env(name: string): string | undefined {
   }
 }
 
+/**
+ * `ALEXNET_AUTOTUNE` as read once (every op's call asks, and reading the environment is a call
+ * into the runtime): on, off, or undefined for the adapter's default.
+ */
+let envSwitch: boolean | undefined | null = null;
+/** The switch {@link setAutotune} set, which outranks the environment; undefined: none. */
+let programSwitch: boolean | undefined;
+
+/**
+ * Turns autotuning on or off for every device from here on, whatever `ALEXNET_AUTOTUNE` says;
+ * `undefined` hands the choice back to the environment (and the adapter's default).
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { autotuneEnabled, setAutotune } from "./autotune.ts";
+ * const device = await Device.acquire();
+ * setAutotune(false);
+ * console.log(autotuneEnabled(device)); // false
+ * setAutotune(undefined);
+ * ```
+ */
+export function setAutotune(on: boolean | undefined): void {
+  programSwitch = on;
+}
+
 /** Whether autotuning is on for `device` (see the module doc for the switch). */
 export function autotuneEnabled(device: Device): boolean {
-  const v = env("ALEXNET_AUTOTUNE")?.toLowerCase();
-  if (v === "0" || v === "off" || v === "false") return false;
-  if (v === "1" || v === "on" || v === "true") return true;
-  return !device.isSoftware;
+  if (programSwitch !== undefined) return programSwitch;
+  if (envSwitch === null) {
+    const v = env("ALEXNET_AUTOTUNE")?.toLowerCase();
+    envSwitch = v === "0" || v === "off" || v === "false"
+      ? false
+      : v === "1" || v === "on" || v === "true"
+      ? true
+      : undefined;
+  }
+  return envSwitch ?? !device.isSoftware;
 }
 
 /** The adapter's identity in the cache: vendor, architecture, device and driver description. */

@@ -14,8 +14,9 @@
  * @module
  */
 
-import { Uniforms } from "./_uniforms.ts";
+import type { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
+import { memoisedKernel } from "./_memo.ts";
 import { f32Literal, flatMainHead, reluMasked, splitBatch } from "./_program.ts";
 
 /** NCHW shape of the tensor being normalised. */
@@ -112,7 +113,7 @@ export function lrn(
   buffers: LrnBuffers,
   options: LrnOptions = {},
 ): void {
-  run(device, "lrn", shape, p, options, forwardWgsl, [
+  run(device, "lrn", shape, p, options, { pass: "forward", mask: "none" }, [
     ["x", buffers.x],
     ["out", buffers.out],
     ["scale", buffers.scale],
@@ -151,7 +152,7 @@ export function lrnBackward(
   const { mask } = buffers;
   // A mask that is x is read where x is; another one is its own operand.
   const maskOf = !mask ? "none" : mask === buffers.x ? "x" : "operand";
-  run(device, "lrnBackward", shape, p, options, (shader) => backwardWgsl(shader, maskOf), [
+  run(device, "lrnBackward", shape, p, options, { pass: "backward", mask: maskOf }, [
     ["x", buffers.x],
     ["scale", buffers.scale],
     ["gradOut", buffers.gradOut],
@@ -160,18 +161,34 @@ export function lrnBackward(
   ], maskOf === "none" ? undefined : "relu-mask");
 }
 
-/** What a shader generator gets: the shape, the constants, and the sizes as uniforms. */
+/** The sizes a kernel reads from its uniforms. */
+type Sizes = "threads" | "hw" | "groups" | "channels" | "groupSize" | "shift";
+
+/** What a shader generator gets: the constants, and the sizes as uniforms. */
 interface Shader {
-  shape: LrnShape;
   p: LrnParams;
   /** The sizes as uniform expressions, and the block that holds them. */
-  u: Record<"threads" | "hw" | "groups" | "channels" | "groupSize" | "shift", string>;
+  u: Record<Sizes, string>;
   uniforms: Uniforms;
 }
 
+/** What an LRN kernel's WGSL depends on besides the constants: its pass and the ReLU mask. */
+interface Pass {
+  pass: "forward" | "backward";
+  /** Where the backward pass's ReLU mask comes from (see {@link backwardWgsl}). */
+  mask: "none" | "x" | "operand";
+}
+
+/** An LRN kernel and its uniforms, generated once per pass, constants and sizes. */
+const kernel = memoisedKernel((k: Pass & { p: LrnParams }, u: Record<Sizes, string>, uniforms) =>
+  k.pass === "forward"
+    ? forwardWgsl({ p: k.p, u, uniforms })
+    : backwardWgsl({ p: k.p, u, uniforms }, k.mask)
+);
+
 /**
  * Checks the arguments and the capacities of `operands` (all N·C·H·W f32), then dispatches one
- * shader per slice of the batch, binding the operands in order; a null `wgsl` only checks.
+ * shader per slice of the batch, binding the operands in order; a null `pass` only checks.
  * `variant` names a fused variant in the profiler.
  */
 function run(
@@ -180,7 +197,7 @@ function run(
   shape: LrnShape,
   p: LrnParams,
   options: LrnOptions,
-  wgsl: ((shader: Shader) => string) | null,
+  pass: Pass | null,
   operands: [name: string, buffer: GpuBuffer][],
   variant?: string,
 ): void {
@@ -193,7 +210,7 @@ function run(
       );
     }
   }
-  if (!wgsl) return;
+  if (!pass) return;
   const runs = splitBatch(device.limits, {
     what: op,
     batch: shape.batch,
@@ -203,8 +220,7 @@ function run(
   const groups = shape.channels / p.groupSize;
   for (const { count, parts: [{ range, shift }] } of runs) {
     const threads = count * groups * shape.height * shape.width;
-    const uniforms = new Uniforms();
-    const u = uniforms.all({
+    const { wgsl, uniforms } = kernel({ ...pass, p }, {
       threads,
       hw: shape.height * shape.width,
       groups,
@@ -216,8 +232,8 @@ function run(
       {
         name: `${op}[${count}×${shape.channels}×${shape.height}×${shape.width}, ` +
           `size ${p.size}, groups of ${p.groupSize}]`,
-        wgsl: wgsl({ shape, p, u, uniforms }),
-        uniforms: uniforms.data(),
+        wgsl,
+        uniforms,
         workgroups: Math.ceil(threads / WORKGROUP),
         variant,
         cost: { bytes: 4 * operands.length * count * shape.channels * shape.height * shape.width },
@@ -306,7 +322,7 @@ ${head(shader, ["x"], ["normed", "scale"])}
  * window and a_j, g_j·s_j^(−β) for the centre channel j. With a ReLU mask, the result is
  * masked as it is stored, by the centre's a_j (`x`) or by the mask operand.
  */
-function backwardWgsl(shader: Shader, mask: "none" | "x" | "operand"): string {
+function backwardWgsl(shader: Shader, mask: Pass["mask"]): string {
   const { p } = shader;
   const half = (p.size - 1) / 2;
   const t = registers("t", p.size);

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
+import { memoisedKernel } from "./_memo.ts";
+import type { Uniforms } from "./_uniforms.ts";
 import { flatMainHead, reluMasked, splitBatch } from "./_program.ts";
 import { windowCount } from "./_window.ts";
 
@@ -123,7 +124,7 @@ export function maxPool2d(
   options: PoolOptions = {},
 ): void {
   const { inSample, outSample } = sampleBytes(g);
-  run(device, "maxPool2d", g, options, forwardWgsl, [
+  run(device, "maxPool2d", g, options, "forward", [
     ["x", buffers.x, inSample],
     ["out", buffers.out, outSample],
     ["argmax", buffers.argmax, outSample],
@@ -158,7 +159,7 @@ export function maxPool2dBackward(
 ): void {
   const { inSample, outSample } = sampleBytes(g);
   const masked = !!buffers.mask;
-  run(device, "maxPool2dBackward", g, options, (shader) => backwardWgsl(shader, masked), [
+  run(device, "maxPool2dBackward", g, options, masked ? "backward masked" : "backward", [
     ["gradOut", buffers.gradOut, outSample],
     ["argmax", buffers.argmax, outSample],
     ...(masked ? [["mask", buffers.mask!, inSample] as Operand] : []),
@@ -174,16 +175,40 @@ function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number }
 /** A tensor to bind, in @binding order: its name (for errors), buffer and bytes per sample. */
 type Operand = [name: string, buffer: GpuBuffer, sampleBytes: number];
 
+/** The sizes a kernel reads from its uniforms, then the operands' shifts (elements). */
+type Sizes = "threads" | "height" | "width" | "outH" | "outW" | "plane" | "outPlane";
+type Uniform = Sizes | `shift${number}`;
+
+/** A window's size, stride and padding: what shapes the WGSL besides the pass. */
+type Window = Pick<Pool2dGeometry, "kernelH" | "kernelW" | "strideH" | "strideW" | "padH" | "padW">;
+
 /**
- * What a shader generator gets: the geometry (only the window's size, stride and padding shape
- * the WGSL) and the sizes, thread count and operand shifts as uniform expressions.
+ * What a shader generator gets: the window and the sizes, thread count and operand shifts as
+ * uniform expressions.
  */
 interface Shader {
-  g: Pool2dGeometry;
-  u: Record<"threads" | "height" | "width" | "outH" | "outW" | "plane" | "outPlane", string>;
+  g: Window;
+  u: Record<Sizes, string>;
   shifts: string[];
   uniforms: Uniforms;
 }
+
+/** The kernels: the forward pass, and the backward pass with or without the ReLU mask. */
+type Pass = "forward" | "backward" | "backward masked";
+
+/**
+ * A pooling kernel and its uniforms, generated once per pass, window, sizes and shifts (the
+ * shifts are the uniforms `shift0`, `shift1`, … after the sizes).
+ */
+const kernel = memoisedKernel(
+  (k: { pass: Pass; g: Window; shifts: number }, u: Record<Uniform, string>, uniforms) => {
+    const shifts = Array.from({ length: k.shifts }, (_, i) => u[`shift${i}`]);
+    const shader = { g: k.g, u, shifts, uniforms };
+    return k.pass === "forward"
+      ? forwardWgsl(shader)
+      : backwardWgsl(shader, k.pass === "backward masked");
+  },
+);
 
 /**
  * Checks capacities, slices the batch to fit the binding limit and dispatches one shader per
@@ -195,7 +220,7 @@ function run(
   op: string,
   g: Pool2dGeometry,
   options: PoolOptions,
-  wgsl: (shader: Shader) => string,
+  pass: Pass,
   operands: Operand[],
   variant?: string,
 ): void {
@@ -218,8 +243,9 @@ function run(
     const shifts = parts.map((part) => part.shift);
     const name = `${op}[${count}×${g.channels}×${g.height}×${g.width}, ` +
       `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}]`;
-    const uniforms = new Uniforms();
-    const u = uniforms.all({
+    const { kernelH, kernelW, strideH, strideW, padH, padW } = g;
+    const window = { kernelH, kernelW, strideH, strideW, padH, padW };
+    const { wgsl, uniforms } = kernel({ pass, g: window, shifts: shifts.length }, {
       threads,
       height: g.height,
       width: g.width,
@@ -227,14 +253,14 @@ function run(
       outW,
       plane: g.height * g.width,
       outPlane: outH * outW,
+      ...Object.fromEntries(shifts.map((shift, i) => [`shift${i}`, shift])),
     });
-    const shiftsU = shifts.map((shift, i) => uniforms.u32(`shift${i}`, shift));
     const bytes = operands.reduce((sum, [, , b]) => sum + count * b, 0);
     device.dispatch(
       {
         name,
-        wgsl: wgsl({ g, u, shifts: shiftsU, uniforms }),
-        uniforms: uniforms.data(),
+        wgsl,
+        uniforms,
         workgroups: Math.ceil(threads / WORKGROUP),
         variant,
         cost: { bytes },

@@ -12,6 +12,7 @@ import {
   autotuneChoices,
   autotuneEnabled,
   choose,
+  setAutotune,
   withScratch,
 } from "../kernels/autotune.ts";
 import { conv2d, convCandidates } from "../kernels/conv2d.ts";
@@ -29,7 +30,7 @@ Deno.test("autotuner", async (t) => {
   Deno.env.set("ALEXNET_AUTOTUNE_CACHE", cache);
 
   await t.step("off: the default, nothing timed or saved", async () => {
-    Deno.env.set("ALEXNET_AUTOTUNE", "0");
+    setAutotune(false);
     assert.equal(autotuneEnabled(device), false);
     const x = device.alloc(4 * 120), w = device.alloc(4 * 180), out = device.alloc(4 * 150);
     conv2d(device, g, { x, w, out });
@@ -39,7 +40,7 @@ Deno.test("autotuner", async (t) => {
   });
 
   await t.step("on: times every candidate once per shape and saves the fastest", async () => {
-    Deno.env.set("ALEXNET_AUTOTUNE", "1");
+    setAutotune(true);
     const x = device.alloc(4 * 120), w = device.alloc(4 * 180), out = device.alloc(4 * 150);
     conv2d(device, g, { x, w, out });
     const a = device.alloc(4 * 35), b = device.alloc(4 * 35), c = device.alloc(4 * 49);
@@ -100,10 +101,39 @@ Deno.test("autotuner", async (t) => {
     for (const b of [x, w, out]) device.release(b);
   });
 
-  Deno.env.delete("ALEXNET_AUTOTUNE");
+  setAutotune(undefined);
   Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
   await Deno.remove(dir, { recursive: true });
   device.destroy();
+});
+
+Deno.test("autotuner: ALEXNET_AUTOTUNE is read once; setAutotune outranks it", async () => {
+  // A fresh process, so that the variable is set before the first read.
+  const script = `
+import { autotuneEnabled, setAutotune } from "${new URL(
+    "../kernels/autotune.ts",
+    import.meta.url,
+  )}";
+const software = { isSoftware: true } as Parameters<typeof autotuneEnabled>[0];
+const seen = [autotuneEnabled(software)];
+Deno.env.set("ALEXNET_AUTOTUNE", "0");
+seen.push(autotuneEnabled(software));
+setAutotune(false);
+seen.push(autotuneEnabled(software));
+setAutotune(undefined);
+seen.push(autotuneEnabled(software));
+console.log(JSON.stringify(seen));`;
+  const run = async (value: string) => {
+    const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      env: { ALEXNET_AUTOTUNE: value },
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+    return JSON.parse(new TextDecoder().decode(stdout));
+  };
+  // On a software adapter the default is off; "on" holds after the variable changes.
+  assert.deepEqual(await run("on"), [true, true, false, true]);
+  assert.deepEqual(await run(""), [false, false, false, false]);
 });
 
 /** Runs `body` with the console captured; returns what it printed. */
@@ -139,7 +169,7 @@ function meet(device: Device, key: string, runs: Runs): void {
 Deno.test("autotuner: a destroyed device's tuning is dropped quietly; a lost device is reported once", async (t) => {
   const dir = await Deno.makeTempDir();
   Deno.env.set("ALEXNET_AUTOTUNE_CACHE", `${dir}/autotune.json`);
-  Deno.env.set("ALEXNET_AUTOTUNE", "1");
+  setAutotune(true);
   const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
 
   await t.step("destroyed with tuning pending: nothing runs, prints or is saved", async () => {
@@ -194,7 +224,7 @@ Deno.test("autotuner: a destroyed device's tuning is dropped quietly; a lost dev
     device.destroy();
   });
 
-  Deno.env.delete("ALEXNET_AUTOTUNE");
+  setAutotune(undefined);
   Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
   await Deno.remove(dir, { recursive: true });
 });

@@ -390,6 +390,20 @@ Deno.test("conv2d kernels", async (t) => {
         }),
       ],
       [
+        "3×3 s2 p1 g2, 4×4 output planes (dY read as vec4s in the weight gradient)",
+        geometry({
+          inChannels: 6,
+          outChannels: 10,
+          groups: 2,
+          height: 8,
+          width: 7,
+          strideH: 2,
+          strideW: 2,
+          padH: 1,
+          padW: 2,
+        }),
+      ],
+      [
         "one output channel, 11×11 s4",
         geometry({
           batch: 1,
@@ -420,6 +434,18 @@ Deno.test("conv2d kernels", async (t) => {
         });
       }
     }
+    // Batch splitting through the GEMM path: runs bound at 256-byte offsets, with 4×4 output
+    // planes (the weight gradient's vec4 reads of dY start each run's samples on a vec4).
+    for (const tile of [CONV_SMALL_TILE, ...registerTiles]) {
+      const gemm: ConvAlgorithm = { kind: "gemm", tile, splits: 2 };
+      await check(device, `${algorithmName(gemm)}, 4×4 planes, 1 sample per run`, {
+        g: geometry({ batch: 3, height: 6, width: 6, outChannels: 5, padH: 0 }),
+        maxBindingBytes: 500,
+        bias: true,
+        accumulate: true,
+        algorithms: { forward: gemm, gradInput: gemm, gradWeight: gemm },
+      });
+    }
     // Batch splitting with unaligned sample offsets through the GEMM path.
     await check(device, "gemm, 1 sample per run", {
       g: geometry({ batch: 3 }),
@@ -433,7 +459,7 @@ Deno.test("conv2d kernels", async (t) => {
     });
   });
 
-  await t.step("strided input gradient: one GEMM per stride phase, every tile", async () => {
+  await t.step("strided input gradient: a GEMM per stride phase, every tile", async () => {
     // Forced on every tile kind, so none goes untested because a default never picks it.
     // Phases without taps (kernel smaller than the stride) get zeros; channels 1, 7, 33;
     // 129 pixels wide; groups; unequal strides and kernels.

@@ -1,11 +1,12 @@
 /**
  * The memo of kernel generators (kernels/_memo.ts): repeated arguments reuse the first result
  * without generating again; any difference, however deep in the arguments, generates anew; a
- * generator that throws is asked again next time; past its limit the memo starts over.
+ * generator that throws is asked again next time; past its limit the memo starts over. A kernel
+ * memoised with its uniforms packs them in order.
  */
 
 import assert from "node:assert/strict";
-import { memoised } from "../kernels/_memo.ts";
+import { memoised, memoisedKernel } from "../kernels/_memo.ts";
 
 /** A generator that counts its calls and returns a fresh object each time. */
 function counted() {
@@ -50,4 +51,20 @@ Deno.test("memoised: past its limit the memo starts over and stays correct", () 
   assert.equal(generate({ tile: { m: 1 }, flags: [] }, 4999).wgsl, "m1  n4999");
   assert.equal(generate({ tile: { m: 1 }, flags: [] }, 0).wgsl, "m1  n0");
   assert.equal(calls.length, 5001);
+});
+
+Deno.test("memoisedKernel: the uniforms in order, the WGSL once per variant and values", () => {
+  let calls = 0;
+  const kernel = memoisedKernel((p: { taps: number }, u: Record<"n" | "shift", string>, uf) => {
+    calls++;
+    const extra = uf.u32("extra", 7);
+    return `${uf.declare(0)}\n// ${p.taps} taps over ${u.n} from ${u.shift}, ${extra}`;
+  });
+  const k = kernel({ taps: 3 }, { n: 300, shift: 12 });
+  assert.deepEqual([...k.uniforms], [300, 12, 7, 0]);
+  assert.match(k.wgsl, /3 taps over uni\.v\[0\]\.x from uni\.v\[0\]\.y, uni\.v\[0\]\.z$/);
+  assert.equal(kernel({ taps: 3 }, { n: 300, shift: 12 }), k);
+  assert.deepEqual([...kernel({ taps: 3 }, { n: 301, shift: 12 }).uniforms], [301, 12, 7, 0]);
+  assert.equal(kernel({ taps: 5 }, { n: 300, shift: 12 }).wgsl, k.wgsl.replace("3 taps", "5 taps"));
+  assert.equal(calls, 3);
 });
