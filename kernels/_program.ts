@@ -80,6 +80,15 @@ export function flatMain(
 }`;
 }
 
+/**
+ * WGSL of `isNan(v: f32) -> bool`, a test on the bits: WGSL lets compilers assume that NaNs
+ * are absent, and lavapipe folds `v != v` to false (a max written with it dropped NaNs).
+ */
+export const IS_NAN = `
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}`;
+
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
   if (Number.isNaN(x)) throw new RangeError("NaN cannot be a WGSL literal");

@@ -8,7 +8,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
@@ -31,7 +31,7 @@ const IDENTITY: { readonly [K in ReduceOp]: string } = {
 const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
   sum: (a, b) => `${a} + ${b}`,
   // NaN wins, as in PyTorch: a comparison with NaN is false, so test for it explicitly.
-  max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})`,
+  max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
 };
 
 /**
@@ -136,6 +136,7 @@ function dispatchReduce(
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${uf.declare(2)}
+${op === "max" ? IS_NAN : ""}
 ${short ? "" : `var<workgroup> scratch: array<f32, ${WORKGROUP}>;`}
 ${flatMain(WORKGROUP, u.groups, body, { index: "group", perWorkgroup: !short })}`;
     const bindings = whole ? [{ buffer: x }, { buffer: out }] : [

@@ -286,3 +286,16 @@ Deno.test("tensors larger than one storage binding: strided copies, broadcast ma
   }
   for (const z of [x, bias, sliced, shifted, rowSums, tripleSums, peak]) z.dispose();
 });
+
+Deno.test("max propagates NaN, as PyTorch, in short rows and long (the test is on the bits)", async () => {
+  await defaultDevice();
+  for (const n of [4, 300, 70_000]) {
+    const data = Float32Array.from({ length: n }, (_, i) => i % 7);
+    data[n >> 1] = Number.NaN;
+    const x = fromTypedArray(data, [1, n]);
+    const [all, row] = [x.max(), x.max(1)];
+    assert.ok(Number.isNaN(await all.item()), `max of ${n} with a NaN`);
+    assert.ok(Number.isNaN((await row.data())[0]), `row max of ${n} with a NaN`);
+    for (const t of [x, all, row]) t.dispose();
+  }
+});
