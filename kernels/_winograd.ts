@@ -25,7 +25,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { f32Literal, flatMain, reluMasked } from "./_program.ts";
+import { f32Literal, flatMain, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
@@ -316,7 +316,7 @@ fn ld(base: u32, iy: u32, ix: u32) -> f32 {
   const bias = !!bind.bias;
   const finish = (y: string, at: string) => {
     let v = bias ? `${y} + bias[g * ${U.cout} + o]` : y;
-    if (c.relu) v = `max(${v}, 0.0)`;
+    if (c.relu) v = relu(v);
     return bind.mask ? reluMasked(v, `mask[${at}]`) : v;
   };
   const outputBody = `
