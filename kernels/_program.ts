@@ -99,6 +99,23 @@ export function f32Literal(x: number): string {
 }
 
 /**
+ * WGSL of `max(value, 0)` that keeps a NaN, as PyTorch's ReLU does (`type` is `f32` or
+ * `vec4f`): WGSL's `max` may return either operand for a NaN, and lavapipe returns 0, which
+ * hid a NaN activation. The one expression of ReLU, for the map and every fused epilogue.
+ *
+ * @example
+ * ```ts
+ * import { relu } from "./_program.ts";
+ * console.log(relu("v").startsWith("select(max(v, f32(0.0)), v,")); // true
+ * ```
+ */
+export function relu(value: string, type = "f32"): string {
+  const bits = type === "f32" ? "u32" : "vec4u";
+  const nan = `(bitcast<${bits}>(${value}) & ${bits}(0x7fffffffu)) > ${bits}(0x7f800000u)`;
+  return `select(max(${value}, ${type}(0.0)), ${value}, ${nan})`;
+}
+
+/**
  * WGSL of `value` times the ReLU mask of `mask`: `value` where `mask > 0`, else 0 (`type` is
  * `f32` or `vec4f`). The one expression of the mask, shared by the elementwise `reluMask` and
  * every kernel epilogue that folds the mask in, so a fused gradient has the unfused one's bits.

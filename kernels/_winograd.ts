@@ -25,7 +25,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { f32Literal, flatMain, reluMasked } from "./_program.ts";
+import { f32Literal, flatMain, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
@@ -361,7 +361,7 @@ fn ld(base: u32, iy: u32, ix: u32) -> f32 {
   // Y = Aᵀ M A per tile, then bias and ReLU, or the ReLU mask of `mask` (laid out as out).
   const finish = (y: string, at: string) => {
     let value = v.bias ? `${y} + bias[g * ${U.cout} + o]` : y;
-    if (v.relu) value = `max(${value}, 0.0)`;
+    if (v.relu) value = relu(value);
     return v.mask ? reluMasked(value, `mask[${at}]`) : value;
   };
   const outputBody = `

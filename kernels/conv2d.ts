@@ -26,7 +26,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMainHead, reluMasked } from "./_program.ts";
+import { flatMainHead, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { choose, withScratch } from "./autotune.ts";
@@ -413,7 +413,7 @@ function directConvWgsl(
     return `acc${k}_${j} = acc${k + 1}_${j};`;
   }, " ");
   let value = p.bias ? `v + bias[g * ${U.outChannels} + co0 + j]` : `v`;
-  if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.relu) value = relu(value);
   const put = masked === null ? `out[i] = ${value};` : `var r = ${value};
   if (${masked} != 0u) { r = ${reluMasked("r", "mask[i]")}; }
   out[i] = r;`;

@@ -8,7 +8,14 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMain, forEachWindow, reluMasked, stridedWindows } from "./_program.ts";
+import {
+  f32Literal,
+  flatMain,
+  forEachWindow,
+  relu,
+  reluMasked,
+  stridedWindows,
+} from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
 /** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
@@ -44,7 +51,7 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   log: (x) => `log(${x})`,
   sqrt: (x) => `sqrt(${x})`,
   abs: (x) => `abs(${x})`,
-  relu: (x, _c, t) => `max(${x}, ${t}(0.0))`,
+  relu: (x, _c, t) => relu(x, t),
   // tanh through exp of a non-positive argument: never overflows, exact sign.
   tanh: (x, _c, t) =>
     `sign(${x}) * (${t}(1.0) - exp(${t}(-2.0) * abs(${x}))) / (${t}(1.0) + exp(${t}(-2.0) * abs(${x})))`,

@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import {
   concat,
+  conv2d,
   defaultDevice,
   fromTypedArray,
+  linear,
   noGrad,
   ones,
   sum,
@@ -298,4 +300,26 @@ Deno.test("max propagates NaN, as PyTorch, in short rows and long (the test is o
     assert.ok(Number.isNaN((await row.data())[0]), `row max of ${n} with a NaN`);
     for (const t of [x, all, row]) t.dispose();
   }
+});
+
+Deno.test("ReLU keeps a NaN, as PyTorch, alone and fused into convolutions and linear layers", async () => {
+  await defaultDevice();
+  const nanAt = (shape: number[], at: number) => {
+    const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i % 3);
+    data[at] = Number.NaN;
+    return fromTypedArray(data, shape);
+  };
+  const x = nanAt([1, 2, 6, 6], 7);
+  // 1×1 (a plain GEMM), 3×3 (Winograd or direct) and 3×3 stride 2 (the register GEMM).
+  const convs = [
+    conv2d(x, ones([3, 2, 1, 1]), null, { relu: true }),
+    conv2d(x, ones([3, 2, 3, 3]), null, { relu: true, padding: 1 }),
+    conv2d(x, ones([3, 2, 3, 3]), null, { relu: true, stride: 2 }),
+  ];
+  const outs = [nanAt([5], 2).relu(), linear(nanAt([2, 4], 1), ones([3, 4]), null, { relu: true })];
+  for (const [i, y] of [...convs, ...outs].entries()) {
+    assert.ok((await y.data()).some(Number.isNaN), `output ${i} lost its NaN`);
+    y.dispose();
+  }
+  x.dispose();
 });
