@@ -5,7 +5,11 @@
  * host time spent creating pipelines, and the median of the warm steps; with
  * `--per-pipeline`, compiles each of the run's shaders again on the same device, one at a time,
  * and lists what each costs (creating it on the host, then its first dispatch, where lavapipe
- * runs LLVM), largest first.
+ * runs LLVM), largest first. The first dispatch binds the uniform values of the shader's first
+ * dispatch in the run: lavapipe (Mesa 22.3) specialises a shader on the values of the uniforms
+ * that its branches and loop bounds read, at its first dispatch, and keeps the specialisation
+ * only if it halves the shader; zeros would let it drop most of the code and compile a fraction
+ * of what the run compiled.
  *
  *     deno run -A bench/cold_start.ts [--steps 12] [--per-pipeline] [--shader-cache] [--out f.json]
  *
@@ -19,6 +23,7 @@ import { trainConfig } from "../cli/train.ts";
 import { acquireDevices, buildModel, heInit, releaseDevices } from "../cli/_model.ts";
 import { runTrainOptions } from "../cli/_train_options.ts";
 import { createTrainer } from "../train/train.ts";
+import { Device } from "../kernels/device.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -46,6 +51,13 @@ const create = GPUDevice.prototype.createShaderModule;
 GPUDevice.prototype.createShaderModule = function (d: GPUShaderModuleDescriptor) {
   shaders.push({ label: d.label ?? "", code: d.code });
   return create.call(this, d);
+};
+/** The uniform values of each shader's first dispatch, by WGSL. */
+const firstUniforms = new Map<string, Uint32Array>();
+const dispatch = Device.prototype.dispatch;
+Device.prototype.dispatch = function (d, bindings) {
+  if (d.uniforms && !firstUniforms.has(d.wgsl)) firstUniforms.set(d.wgsl, d.uniforms);
+  return dispatch.call(this, d, bindings);
 };
 
 const { config, splits } = await trainConfig({ "log-every": "1" });
@@ -160,25 +172,33 @@ interface PipelineCost {
 
 /**
  * Compiles each shader again as a new pipeline and dispatches one workgroup of it on
- * placeholder buffers (zero sizes in the uniforms: the loops run empty, but the whole shader
- * is compiled), timing both halves.
+ * placeholder storage buffers with the uniform values of its first dispatch in the run (see
+ * the module doc), timing both halves.
  */
 async function recompileEach(gpu: GPUDevice, list: readonly Shader[]): Promise<PipelineCost[]> {
   // One placeholder per binding index: a storage binding written must alias no other.
   const buffers = new Map<string, GPUBuffer>();
-  const placeholder = (binding: number, uniform: boolean) => {
-    const key = `${binding} ${uniform}`;
-    let buffer = buffers.get(key);
+  const placeholder = (binding: number) => {
+    let buffer = buffers.get(`${binding}`);
+    const usage = GPUBufferUsage.STORAGE;
+    if (!buffer) buffers.set(`${binding}`, buffer = gpu.createBuffer({ size: 1 << 20, usage }));
+    return buffer;
+  };
+  const uniformBuffer = (code: string) => {
+    const values = firstUniforms.get(code) ?? new Uint32Array(4);
+    let buffer = buffers.get(`${values}`);
     if (!buffer) {
-      const usage = uniform ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE;
-      buffers.set(key, buffer = gpu.createBuffer({ size: uniform ? 1 << 16 : 1 << 20, usage }));
+      const size = Math.max(16, values.byteLength), usage = GPUBufferUsage.UNIFORM;
+      buffers.set(`${values}`, buffer = gpu.createBuffer({ size, usage, mappedAtCreation: true }));
+      new Uint32Array(buffer.getMappedRange()).set(values);
+      buffer.unmap();
     }
     return buffer;
   };
   const run = async (pipeline: GPUComputePipeline, code: string): Promise<number> => {
     const entries = [...code.matchAll(/@binding\((\d+)\)\s*var<(\w+)/g)].map((m) => ({
       binding: Number(m[1]),
-      resource: { buffer: placeholder(Number(m[1]), m[2] === "uniform") },
+      resource: { buffer: m[2] === "uniform" ? uniformBuffer(code) : placeholder(Number(m[1])) },
     }));
     const start = performance.now();
     const encoder = gpu.createCommandEncoder();

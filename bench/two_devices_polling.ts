@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { requestAdapter } from "../kernels/adapters.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -35,7 +36,7 @@ const SPIN = `
   out[g.x] = x;
 }`;
 
-const adapter = await navigator.gpu.requestAdapter();
+const adapter = await requestAdapter();
 if (!adapter) throw new Error("no WebGPU adapter");
 
 /** One device with a spin kernel and a 16-byte staging buffer. */

@@ -77,7 +77,9 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
   );
   if (!adapter) {
     throw new GpuError(
-      "no WebGPU adapter found: install a GPU driver or Mesa's Vulkan driver (mesa-vulkan-drivers)",
+      "no WebGPU adapter found: install a GPU driver with Vulkan, Metal or Direct3D 12 support, " +
+        "or Mesa's Vulkan driver (mesa-vulkan-drivers); OpenGL is used only where " +
+        "DENO_WEBGPU_BACKEND names it",
     );
   }
   const want = [

@@ -163,7 +163,8 @@ export function conv2dBackwardWeight(
       weightGradGemm(device, g, v, run, { x, dy, dw: gradW, db: gradB }, accumulate, name);
       return;
     }
-    const store = splits > 1 ? "partial" : accumulate ? "add" : "set";
+    // Partial sums (split) and a plain write share one kernel; adding to gradW is another.
+    const store = splits === 1 && accumulate ? "add" : "write";
     const { wgsl, uniforms } = weightGradKernel(
       g,
       tile,
@@ -185,7 +186,8 @@ export function conv2dBackwardWeight(
     }
     const bytes = splits * block * 4;
     const partial = { buffer: device.alloc(bytes, "conv2d partials"), size: bytes };
-    device.dispatch(kernel, [x, dy, partial]);
+    // The bias sums go after the weights in each split's block: `db` is the scratch again.
+    device.dispatch(kernel, [x, dy, partial, ...(gradB ? [partial] : [])]);
     const tail = gradB && { dst: gradB, n: g.outChannels };
     sumPartials(device, { name, partial, dst: gradW, n: nw, splits, accumulate, tail });
     // Commands already recorded keep the buffer's contents; later users are ordered after them.
@@ -205,7 +207,10 @@ const weightGradKernel = memoised(weightGradWgsl);
  * 4j..4j+3. With `bias`, every invocation also sums its channels' gradOut (the values it
  * multiplies), and those of the first input-channel and kernel-row block store the sums: the
  * bias gradient, after the weights in a block of partial sums. The WGSL depends on the tile,
- * KW, min(strideW, KW), the store mode and `bias` only.
+ * KW, min(strideW, KW), the store mode and `bias` only: split s writes its block at s·block
+ * of `dst` (and its bias sums at `biasAt` + s·block of `db`), so an unsplit write (s = 0,
+ * gradW and gradB) and the partial sums (`dst` and `db` both the scratch, `biasAt` past the
+ * weights) are one pipeline.
  */
 function weightGradWgsl(
   g: Resolved,
@@ -214,7 +219,7 @@ function weightGradWgsl(
   xShift: number,
   dyShift: number,
   splits: number,
-  store: "set" | "add" | "partial",
+  store: "write" | "add",
   bias: boolean,
 ): { wgsl: string; uniforms: Uint32Array } {
   const { q, qc, kb } = t;
@@ -256,9 +261,10 @@ function weightGradWgsl(
     dySample: g.outChannels * g.outH * g.outW,
     xShift,
     dyShift,
-    weights: g.outChannels * g.wk,
     block: g.outChannels * g.wk + (bias ? g.outChannels : 0),
   });
+  // Where the bias sums start in `db`: past the weights when `db` is the partial scratch.
+  const biasAt = bias && splits > 1 ? g.outChannels * g.wk : 0;
   // Tap n = (c·kb + r)·KW + k: input channel c0 + c, kernel row ky0 + r, column k. Columns
   // k < KW − fresh come from the previous output column; the rest are loaded.
   const col = (n: number): number => n % kw;
@@ -280,15 +286,13 @@ function weightGradWgsl(
     q,
     (j) => `if (o0 + ${j}u < ${U.og}) { put(wi + ${j}u * ${U.wk}, a${j >> 2}.${"xyzw"[j & 3]}); }`,
   );
-  const put = store === "add"
-    ? "dst[i] = dst[i] + v;"
-    : `dst[${store === "partial" ? `s * ${U.block} + i` : "i"}] = v;`;
+  const put = store === "add" ? "dst[i] = dst[i] + v;" : `dst[s * ${U.block} + i] = v;`;
   // The bias gradient of channel o: its own buffer, or after the weights in the partial block.
-  const putBias = store === "add"
+  const putBias = !bias
+    ? ""
+    : store === "add"
     ? "db[o] = db[o] + v;"
-    : store === "set"
-    ? "db[o] = v;"
-    : `dst[s * ${U.block} + ${U.weights} + o] = v;`;
+    : `db[${uf.u32("biasAt", biasAt)} + s * ${U.block} + o] = v;`;
   const biasSums = bias ? lines(q4, (j) => `bs${j} += d${j};`) : "";
   const biasStores = bias
     ? `if (c0 == 0u && ky0 == 0u) {
@@ -366,12 +370,8 @@ ${flatMainHead(t.wg, U.total, { index: "inv" })}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-${
-    bias && store !== "partial"
-      ? "@group(0) @binding(3) var<storage, read_write> db: array<f32>;"
-      : ""
-  }
-${uf.declare(bias && store !== "partial" ? 4 : 3)}`;
+${bias ? "@group(0) @binding(3) var<storage, read_write> db: array<f32>;" : ""}
+${uf.declare(bias ? 4 : 3)}`;
   return { wgsl: head + body, uniforms: uf.data() };
 }
 

@@ -25,7 +25,7 @@ import type { Binding, Device } from "./device.ts";
 import { gemmWgsl, tileName, tileRunsOn } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import type { Resolved } from "./_conv_geometry.ts";
-import type { RunPart } from "./_program.ts";
+import { relu, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 import {
   convGemmSetup,
@@ -62,7 +62,7 @@ export function forwardGemm(
   const wVec = g.wk % 4 === 0;
   const bias = !!bind.bias;
   let value = bias ? `v + bias[g * ${G.og} + n]` : "v";
-  if (flags.relu) value = `max(${value}, 0.0)`;
+  if (flags.relu) value = relu(value);
   const helpers = `
 // Where output pixel m of group g reads x: its sample and group's base, and its top-left
 // input corner (wrapping u32: a corner above or left of the input is huge).

@@ -9,7 +9,7 @@
 
 import { type gemmGrid, gemmSizeUniforms, type GemmTile, gemmWgsl } from "./_gemm.ts";
 import { Uniforms } from "./_uniforms.ts";
-import { reluMasked } from "./_program.ts";
+import { relu, reluMasked } from "./_program.ts";
 
 /** The four dimensions of a batched product, outermost first. */
 export const DIMS = ["batch", "m", "n", "k"] as const;
@@ -115,7 +115,7 @@ export function matmulWgsl(
     const out = [`var r = ${v};`];
     if (s.accumulate) out.push(`r = r + out[${i}];`);
     if (s.bias !== null) out.push(`r = r + ${bias};`);
-    if (s.relu) out.push(`r = max(r, ${type}(0.0));`);
+    if (s.relu) out.push(`r = ${relu("r", type)};`);
     if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
     return out;
   };

@@ -80,6 +80,15 @@ export function flatMain(
 }`;
 }
 
+/**
+ * WGSL of `isNan(v: f32) -> bool`, a test on the bits: WGSL lets compilers assume that NaNs
+ * are absent, and lavapipe folds `v != v` to false (a max written with it dropped NaNs).
+ */
+export const IS_NAN = `
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}`;
+
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
   if (Number.isNaN(x)) throw new RangeError("NaN cannot be a WGSL literal");
@@ -87,6 +96,23 @@ export function f32Literal(x: number): string {
   if (x === -Infinity) return "bitcast<f32>(0xff800000u)";
   const s = Math.fround(x).toString();
   return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * WGSL of `max(value, 0)` that keeps a NaN, as PyTorch's ReLU does (`type` is `f32` or
+ * `vec4f`): WGSL's `max` may return either operand for a NaN, and lavapipe returns 0, which
+ * hid a NaN activation. The one expression of ReLU, for the map and every fused epilogue.
+ *
+ * @example
+ * ```ts
+ * import { relu } from "./_program.ts";
+ * console.log(relu("v").startsWith("select(max(v, f32(0.0)), v,")); // true
+ * ```
+ */
+export function relu(value: string, type = "f32"): string {
+  const bits = type === "f32" ? "u32" : "vec4u";
+  const nan = `(bitcast<${bits}>(${value}) & ${bits}(0x7fffffffu)) > ${bits}(0x7f800000u)`;
+  return `select(max(${value}, ${type}(0.0)), ${value}, ${nan})`;
 }
 
 /**
@@ -165,6 +191,89 @@ export function forEachWindow(
     }));
     body(bindings, part.count * 4, part.start * 4);
   }
+}
+
+/** A strided view of a buffer, in 32-bit elements: a stride per axis and the first element. */
+export interface StridedView {
+  /** The buffer. */
+  buffer: GpuBuffer;
+  /** Element stride of each axis of the shape the pass runs over (non-negative). */
+  strides: readonly number[];
+  /** Element offset of the view's first element. */
+  offset: number;
+}
+
+/**
+ * One dispatch of a pass over a strided shape: the flat output indices `[start, start + count)`
+ * (row-major over the shape), each view bound from element `bases[v]` on (so the kernel reads
+ * element `e` of view v at `e − bases[v]`, in wrapping u32 arithmetic).
+ */
+export interface StridedWindow {
+  start: number;
+  count: number;
+  bindings: Binding[];
+  bases: number[];
+}
+
+/**
+ * Splits a pass over `shape` that reads or writes every view at
+ * `offset + Σ index_axis · stride_axis` into dispatches whose views each fit one binding. When
+ * every buffer fits, one window binds them whole; otherwise each window is a run along the
+ * outermost axis whose single step (the axes inside it complete) fits every view, so a
+ * permuted, sliced or broadcast view larger than a binding is read in pieces, in order.
+ */
+export function stridedWindows(
+  device: Device,
+  shape: readonly number[],
+  views: readonly StridedView[],
+): StridedWindow[] {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return [];
+  const limit = device.limits.maxStorageBufferBindingSize;
+  if (views.every((v) => v.buffer.capacity <= limit)) {
+    const bindings = views.map((v) => ({ buffer: v.buffer }));
+    return [{ start: 0, count: n, bindings, bases: views.map(() => 0) }];
+  }
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  // Elements a binding may span once its start is aligned down.
+  const budget = Math.floor((limit - align) / 4);
+  // Elements a view spans over one index of axis k with the axes inside it complete.
+  const extent = (v: StridedView, k: number) =>
+    1 + shape.reduce((t, d, j) => (j > k ? t + (d - 1) * v.strides[j] : t), 0);
+  const k = shape.findIndex((_, axis) => views.every((v) => extent(v, axis) <= budget));
+  const step = Math.min(
+    shape[k],
+    ...views.map((v) =>
+      v.strides[k] === 0 ? Infinity : Math.floor((budget - extent(v, k)) / v.strides[k]) + 1
+    ),
+  );
+  const inner = shape.slice(k + 1).reduce((p, d) => p * d, 1);
+  const outer = shape.slice(0, k).reduce((p, d) => p * d, 1);
+  const out: StridedWindow[] = [];
+  for (let o = 0; o < outer; o++) {
+    // The element of each view where outer index o (the axes before k) starts.
+    const firsts = views.map((v) => {
+      let first = v.offset, rest = o;
+      for (let j = k - 1; j >= 0; j--) {
+        first += (rest % shape[j]) * v.strides[j];
+        rest = Math.floor(rest / shape[j]);
+      }
+      return first;
+    });
+    for (let a = 0; a < shape[k]; a += step) {
+      const b = Math.min(a + step, shape[k]);
+      const bases: number[] = [];
+      const bindings = views.map((v, i) => {
+        const lo = firsts[i] + a * v.strides[k];
+        const hi = lo + (b - a - 1) * v.strides[k] + extent(v, k);
+        const base = Math.floor((lo * 4) / align) * align / 4;
+        bases.push(base);
+        return { buffer: v.buffer, offset: base * 4, size: (hi - base) * 4 };
+      });
+      out.push({ start: (o * shape[k] + a) * inner, count: (b - a) * inner, bindings, bases });
+    }
+  }
+  return out;
 }
 
 /** One operand's share of a {@link BatchRun}. */

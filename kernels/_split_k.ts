@@ -9,7 +9,7 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { flatMain, reluMasked } from "./_program.ts";
+import { flatMain, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** What {@link sumPartials} adds and where. */
@@ -70,7 +70,7 @@ export function sumPartials(device: Device, p: PartialSum): void {
   let value = "v";
   if (p.bias?.rows) value = `${value} + bias[(e / ${U.columns}) % ${uf.u32("rows", p.bias.rows)}]`;
   else if (p.bias) value = `${value} + bias[e % ${U.columns}]`;
-  if (p.relu) value = `max(${value}, 0.0)`;
+  if (p.relu) value = relu(value);
   if (p.mask) value = reluMasked(value, "mask[e]");
   // The sum starts from the old value when accumulating (the order every run keeps).
   const start = !p.accumulate

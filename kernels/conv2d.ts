@@ -26,7 +26,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMainHead, reluMasked } from "./_program.ts";
+import { flatMainHead, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { choose, withScratch } from "./autotune.ts";
@@ -245,6 +245,12 @@ export interface DirectConvParams {
   relu: boolean;
   /** Multiplies each result by the ReLU mask of `mask` (bound like `out`) as it is stored. */
   reluMask?: boolean;
+  /**
+   * The kernel binds a mask operand, and a uniform says whether to apply it (`reluMask`): one
+   * pipeline serves layers with and without a ReLU below (the input gradient's kernels), where
+   * two would each be compiled (0.3–0.5 s each on lavapipe) for one select per stored value.
+   */
+  maskable?: boolean;
   tile?: DirectTile;
 }
 
@@ -256,6 +262,11 @@ export interface DirectConvBindings {
   out: Binding;
   /** The ReLU mask's operand, with `out`'s shape and range (when `reluMask`). */
   mask?: Binding;
+}
+
+/** Whether a direct convolution's kernel binds a mask operand (see `maskable`). */
+function bindsMask(p: DirectConvParams): boolean {
+  return !!(p.maskable || p.reluMask);
 }
 
 /**
@@ -285,7 +296,8 @@ export function directConv(device: Device, p: DirectConvParams, bind: DirectConv
       bind.w,
       ...(bind.bias ? [bind.bias] : []),
       bind.out,
-      ...(p.reluMask ? [bind.mask!] : []),
+      // Not read when the mask is off: any read-only operand of the dispatch holds its place.
+      ...(bindsMask(p) ? [p.reluMask ? bind.mask! : bind.x] : []),
     ],
   );
 }
@@ -297,7 +309,8 @@ const directConvKernel = memoised(directConvWgsl);
  * The WGSL of one direct-convolution dispatch, its uniforms and how many invocations it needs.
  * The text depends only on the tile, the strides and the kernel width along x (which shape the
  * unrolled column window and the row loop), the number of phases per axis and the bias/ReLU/
- * ReLU-mask flags: every size, offset and phase constant is a uniform.
+ * mask-operand flags: every size, offset and phase constant (and whether the mask applies) is
+ * a uniform.
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
@@ -357,6 +370,7 @@ function directConvWgsl(
     outSample: p.outSample,
     outShift: p.outShift,
   });
+  const masked = bindsMask(p) ? uf.u32("masked", p.reluMask ? 1 : 0) : null;
   // A per-phase value: the phase's uniform, chosen by the phase index at run time.
   const phase = (axis: "y" | "x", key: keyof AxisPhase): string => {
     const list = axis === "y" ? p.phasesY : p.phasesX;
@@ -399,14 +413,16 @@ function directConvWgsl(
     return `acc${k}_${j} = acc${k + 1}_${j};`;
   }, " ");
   let value = p.bias ? `v + bias[g * ${U.outChannels} + co0 + j]` : `v`;
-  if (p.relu) value = `max(${value}, 0.0)`;
-  if (p.reluMask) value = reluMasked(value, "mask[i]");
+  if (p.relu) value = relu(value);
+  const put = masked === null ? `out[i] = ${value};` : `var r = ${value};
+  if (${masked} != 0u) { r = ${reluMasked("r", "mask[i]")}; }
+  out[i] = r;`;
   const body = `
 var<private> co0: u32;
 var<private> g: u32;
 
 fn put(i: u32, j: u32, v: f32) {
-  out[i] = ${value};
+  ${put}
 }
 
 fn ld(cb: u32, iy: u32, ix: u32) -> f32 {
@@ -481,10 +497,10 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
     "@group(0) @binding(1) var<storage, read> w: array<f32>;",
     ...(p.bias ? ["@group(0) @binding(2) var<storage, read> bias: array<f32>;"] : []),
     `@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;`,
-    ...(p.reluMask
+    ...(masked !== null
       ? [`@group(0) @binding(${p.bias ? 4 : 3}) var<storage, read> mask: array<f32>;`]
       : []),
-    uf.declare((p.bias ? 4 : 3) + (p.reluMask ? 1 : 0)),
+    uf.declare((p.bias ? 4 : 3) + (masked !== null ? 1 : 0)),
   ];
   return { wgsl: bindings.join("\n") + "\n" + body, invocations, uniforms: uf.data() };
 }

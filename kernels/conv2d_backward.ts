@@ -207,6 +207,7 @@ export function conv2dBackwardInput(
       bias: false,
       relu: false,
       reluMask: !!mask,
+      maskable: true,
       tile: args.tile,
     }, { ...bind, mask });
   }

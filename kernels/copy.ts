@@ -5,19 +5,12 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import type { Device } from "./device.ts";
+import { flatMain, type StridedView, stridedWindows } from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
-/** A strided view of a buffer, in elements. */
-export interface View {
-  /** The buffer. */
-  buffer: GpuBuffer;
-  /** Element stride of each axis of the copied shape. */
-  strides: readonly number[];
-  /** Element offset of the first element. */
-  offset: number;
-}
+/** A strided view of a buffer, in elements (strides per axis of the copied shape). */
+export type View = StridedView;
 
 const WORKGROUP = 256;
 
@@ -43,26 +36,29 @@ export function stridedCopy(
   src: View,
   dst: View,
 ): void {
-  const n = shape.reduce((p, d) => p * d, 1);
-  if (n === 0) return;
-  const uf = new Uniforms();
-  const index = (name: string, view: View): string =>
-    stridedIndex(uf, name, shape, view.strides, view.offset);
-  const body = `\n  dst[${index("dst", dst)}] = src[${index("src", src)}];`;
-  const count = uf.u32("n", n);
-  const wgsl = `
+  // Views larger than one binding are copied in windows (one dispatch each).
+  for (const w of stridedWindows(device, shape, [src, dst])) {
+    const uf = new Uniforms();
+    const index = (name: string, view: View, base: number): string =>
+      stridedIndex(uf, name, shape, view.strides, view.offset - base);
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
+  dst[${index("dst", dst, w.bases[1])}] = src[${index("src", src, w.bases[0])}];`;
+    const count = uf.u32("n", w.count);
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 ${uf.declare(2)}
-${flatMain(WORKGROUP, count, body)}`;
-  device.dispatch(
-    {
-      name: `copy [${shape}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n },
-    },
-    [{ buffer: src.buffer }, { buffer: dst.buffer }],
-  );
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `copy [${shape}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count },
+      },
+      w.bindings,
+    );
+  }
 }

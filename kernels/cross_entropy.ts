@@ -30,7 +30,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain, splitBatch } from "./_program.ts";
+import { flatMain, IS_NAN, splitBatch } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** Invocations of a workgroup of the row pass (one or more rows) and of the reduction. */
@@ -190,8 +190,8 @@ ${w.declare(fault ? 5 : 4)}
 ${uf.declare((fault ? 5 : 4) + w.bindings.length)}
 var<workgroup> maxes: array<f32, ${ROW_WORKGROUP}>;
 var<workgroup> sums: array<vec3f, ${ROW_WORKGROUP}>;
-// NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).
-fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, a != a || b != b); }
+// NaN wins, as in PyTorch (a comparison with NaN is false, so it is tested for).${IS_NAN}
+fn maxOrNaN(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, isNan(a) || isNan(b)); }
 ${flatMain(ROW_WORKGROUP, ux.groups, body, { index: "group", perWorkgroup: true })}`;
     device.dispatch(
       {

@@ -8,7 +8,14 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { f32Literal, flatMain, forEachWindow, reluMasked } from "./_program.ts";
+import {
+  f32Literal,
+  flatMain,
+  forEachWindow,
+  relu,
+  reluMasked,
+  stridedWindows,
+} from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
 /** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
@@ -44,7 +51,7 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   log: (x) => `log(${x})`,
   sqrt: (x) => `sqrt(${x})`,
   abs: (x) => `abs(${x})`,
-  relu: (x, _c, t) => `max(${x}, ${t}(0.0))`,
+  relu: (x, _c, t) => relu(x, t),
   // tanh through exp of a non-positive argument: never overflows, exact sign.
   tanh: (x, _c, t) =>
     `sign(${x}) * (${t}(1.0) - exp(${t}(-2.0) * abs(${x}))) / (${t}(1.0) + exp(${t}(-2.0) * abs(${x})))`,
@@ -199,27 +206,39 @@ ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${vec4Expression};`)}`;
     dispatchVec4(device, `binary ${op} (${n})`, wgsl, null, n, [a.buffer, b.buffer, out]);
     return;
   }
-  const uf = new Uniforms();
-  const index = (name: string, o: BinaryOperand): string =>
-    stridedIndex(uf, name, shape, o.strides, o.offset ?? 0);
-  const expression = BINARY[op](`a[${index("a", a)}]`, `b[${index("b", b)}]`, "f32");
-  const count = uf.u32("n", n);
-  const wgsl = `
+  // Operands or a result larger than one binding are read and written in windows.
+  const views = [a, b, { buffer: out, strides: contiguous }].map((v) => ({
+    ...v,
+    offset: v.offset ?? 0,
+  }));
+  for (const w of stridedWindows(device, shape, views)) {
+    const uf = new Uniforms();
+    const [ia, ib] = [a, b].map((v, k) =>
+      stridedIndex(uf, "ab"[k], shape, v.strides, (v.offset ?? 0) - w.bases[k])
+    );
+    const expression = BINARY[op](`a[${ia}]`, `b[${ib}]`, "f32");
+    // The result is contiguous: element i sits at i, less its binding's first element.
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
+  out[i - ${uf.u32("outBase", w.bases[2])}] = ${expression};`;
+    const count = uf.u32("n", w.count);
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 ${uf.declare(3)}
-${flatMain(WORKGROUP, count, `\n  out[i] = ${expression};`)}`;
-  device.dispatch(
-    {
-      name: `binary ${op} [${shape}] broadcast`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 12 * n },
-    },
-    [{ buffer: a.buffer }, { buffer: b.buffer }, { buffer: out, size: n * 4 }],
-  );
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `binary ${op} [${shape}] broadcast`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 12 * w.count },
+      },
+      w.bindings,
+    );
+  }
 }
 
 /** Row-major element strides of a shape. */

@@ -10,7 +10,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { memoisedKernel } from "./_memo.ts";
 import type { Uniforms } from "./_uniforms.ts";
-import { flatMainHead, reluMasked, splitBatch } from "./_program.ts";
+import { flatMainHead, IS_NAN, reluMasked, splitBatch } from "./_program.ts";
 import { windowCount } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
@@ -269,12 +269,6 @@ function run(
     );
   }
 }
-
-// NaN test on the bits: compilers may assume `v != v` is false under fast-math rules.
-const IS_NAN = `
-fn isNan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}`;
 
 /**
  * One thread per output; consecutive threads take consecutive columns, so their loads of a

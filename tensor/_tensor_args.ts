@@ -54,6 +54,9 @@ export function resolveSlice(
   end: number,
 ): { axis: number; start: number; end: number } {
   const a = normalizeAxes(axis, shape.length, "slice")[0];
+  if (!Number.isInteger(start) || !Number.isInteger(end)) {
+    throw new ShapeError(`slice: start and end must be integers, got [${start}, ${end})`);
+  }
   const length = shape[a];
   const from = start < 0 ? start + length : start;
   const to = end < 0 ? end + length : Math.min(end, length);

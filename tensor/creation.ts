@@ -127,6 +127,8 @@ export function fromTypedArray<D extends DType = "f32">(
 ): Tensor<Shape, D> {
   const device = options.device ?? currentDevice();
   const dtype = (options.dtype ?? (data instanceof Int32Array ? "i32" : "f32")) as D;
+  // A negative size would otherwise pass for a tensor of no elements.
+  validateShape(shape, "fromTypedArray");
   if (numel(shape) !== data.length) {
     throw new ShapeError(
       `fromTypedArray: ${plural(data.length, "value")} cannot fill shape [${shape}]`,

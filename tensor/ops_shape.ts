@@ -126,6 +126,9 @@ export function split<D extends DType>(
   axis: number,
 ): Tensor<Shape, D>[] {
   const a = normalizeAxes(axis, x.rank, "split")[0];
+  if (!sizes.every((s) => Number.isInteger(s) && s >= 0)) {
+    throw new ShapeError(`split: sizes must be integers ≥ 0, got [${sizes}]`);
+  }
   const total = sizes.reduce((p, s) => p + s, 0);
   if (total !== x.shape[a]) {
     throw new ShapeError(

@@ -529,6 +529,8 @@ export function recordedOp(t: AnyTensor): string | null {
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
 function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   requireFloat("softmax", x);
+  // An empty tensor has no maximum to shift by, and nothing to shift.
+  if (x.size === 0) return x.add(0) as Tensor<Shape, "f32">;
   const peak = noGrad(() => x.max(axis, true));
   const out = x.sub(peak as AnyTensor);
   peak.dispose();

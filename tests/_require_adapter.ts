@@ -1,11 +1,13 @@
 /**
  * Fails (exit 1) when no WebGPU adapter is available, so CI never skips GPU tests silently;
- * otherwise prints the adapter the tests will use.
+ * otherwise prints the adapter the tests will use (asked for as the library asks: native backends).
  *
  * @module
  */
 
-const adapter = await navigator.gpu?.requestAdapter();
+import { requestAdapter } from "../kernels/adapters.ts";
+
+const adapter = "gpu" in navigator && navigator.gpu ? await requestAdapter() : null;
 if (!adapter) {
   console.error("no WebGPU adapter: install a GPU driver or mesa-vulkan-drivers");
   Deno.exit(1);

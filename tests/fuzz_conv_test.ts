@@ -17,12 +17,14 @@ import {
   type ConvAlgorithm,
   convCandidates,
   type ConvPass,
+  type DirectTile,
 } from "../kernels/conv2d.ts";
 import {
   conv2dBackwardBias,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dTiles,
+  type WeightTile,
 } from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
 import { winogradFits } from "../kernels/_winograd.ts";
@@ -107,6 +109,8 @@ interface Variant {
   algorithm?: ConvAlgorithm;
   /** Forces the direct kernel with the tiles a GPU would pick. */
   gpuTiles?: boolean;
+  /** Forces the direct kernel with this register tile. */
+  tile?: DirectTile | WeightTile;
   /** The direct weight gradient's partial sums per run. */
   splits?: number;
 }
@@ -117,6 +121,20 @@ function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): V
     algorithm: c.value,
   }));
   list.push({ name: "direct, GPU tiles", gpuTiles: true });
+  // A register tile of the direct kernel that no cost model picked, within its register limits.
+  const wg = d.pick([8, 64]);
+  let tile: DirectTile | WeightTile;
+  if (pass === "gradWeight") {
+    const q = d.pick([4, 8, 12, 16]), qc = d.int(1, 4);
+    const most = Math.min(g.kernelH, Math.floor(256 / (q * qc * g.kernelW)));
+    tile = { q, qc, kb: d.int(1, Math.max(1, most)), wg };
+  } else {
+    // At most 64 vec4 accumulators (ty·tx·q/4) and 128 row registers (ty·columns).
+    const q = d.pick([4, 8]), ty = d.int(1, 8), [sx, kx] = [g.strideW, g.kernelW];
+    const most = Math.min(Math.floor(256 / (ty * q)), Math.floor((128 / ty - kx) / sx) + 1);
+    tile = { ty, tx: d.int(1, Math.max(1, most)), q, wg };
+  }
+  list.push({ name: `direct, tile ${JSON.stringify(tile)}`, tile });
   if (pass === "gradWeight") {
     const splits = d.int(2, 9);
     list.push({ name: `direct, ${splits} splits`, algorithm: { kind: "direct" }, splits });
@@ -151,7 +169,9 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
     groups: g.groups,
   };
   const f32 = (x: ref.F64) => ref.f64(x.shape, Float32Array.from(x.data));
-  const X = f32(ref.randn([g.batch, g.inChannels, g.height, g.width], d.next));
+  // Inputs of 1e4 too: the bound scales with them, and nothing may overflow or flush.
+  const scale = d.pick([1, 1, 1e4]);
+  const X = f32(ref.randn([g.batch, g.inChannels, g.height, g.width], d.next, scale));
   const W = f32(ref.randn([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], d.next));
   const B = f32(ref.randn([g.outChannels], d.next));
   const DY = f32(ref.randn([g.batch, g.outChannels, outH, outW], d.next));
@@ -193,7 +213,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
     for (const v of variants(device, "forward", g, d)) {
       running = `forward, ${v.name}`;
       const out = upload(device, nan(y.data.length));
-      const tile = v.gpuTiles ? tiles.forward : undefined;
+      const tile = v.gpuTiles ? tiles.forward : v.tile as DirectTile | undefined;
       const { relu, maxBindingBytes } = c;
       const call = () =>
         conv2d(device, g, { x, w, out, bias, relu, algorithm: v.algorithm, tile, maxBindingBytes });
@@ -212,7 +232,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
     for (const v of variants(device, "gradInput", g, d)) {
       running = `gradInput, ${v.name}`;
       const gradX = upload(device, nan(X.data.length));
-      const tile = v.gpuTiles ? tiles.gradInput : undefined;
+      const tile = v.gpuTiles ? tiles.gradInput : v.tile as DirectTile | undefined;
       const call = () =>
         conv2dBackwardInput(device, g, {
           gradOut: dyBuf,
@@ -239,7 +259,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
       running = `gradWeight, ${v.name}`;
       const gradW = upload(device, c.accumulate ? W0.data : nan(W.data.length));
       const gradB = upload(device, c.accumulate ? B0.data : nan(B.data.length));
-      const tile = v.gpuTiles ? tiles.gradWeight : undefined;
+      const tile = v.gpuTiles ? tiles.gradWeight : v.tile as WeightTile | undefined;
       conv2dBackwardWeight(device, g, {
         x,
         gradOut: dyBuf,

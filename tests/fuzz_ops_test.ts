@@ -37,8 +37,10 @@ import {
   zeros,
 } from "../mod.ts";
 import { logSoftmax } from "../tensor/ops_loss.ts";
+import type { Device, GpuBuffer } from "../kernels/device.ts";
+import { stridedWindows } from "../kernels/_program.ts";
 import * as ref from "./_reference.ts";
-import { check, normal, type OpCase } from "./_tensor_check.ts";
+import { awayFromZero, check, normal, type OpCase } from "./_tensor_check.ts";
 import { assertAccumulated, Draw, fuzzSeeds, UNIT_ROUNDOFF } from "./_fuzz.ts";
 
 /** A random shape of `rank` axes, each 1–`most`. */
@@ -123,6 +125,31 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
       assertAccumulated(`${label}: gradient`, await x.grad!.data(), dx.data, dxMag.data, windows);
       x.dispose();
       y.dispose();
+    });
+  }
+
+  for (const seed of fuzzSeeds("unary", 4)) {
+    await t.step(`relu, tanh, sigmoid, exp and broadcast arithmetic, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const shape = shapeOf(d, d.int(1, 4), 8);
+      // The second operand broadcast along random axes (size 1 there), or shorter.
+      const other = shape.slice(d.int(0, shape.length - 1)).map((s) => (d.chance(0.4) ? 1 : s));
+      const scale = d.pick([1, 3]);
+      await check(device, {
+        name: `[${shape}] with [${other}], values ×${scale}`,
+        // ReLU's kink at 0 is not differentiable: values at least 0.05 away from it.
+        inputs: [awayFromZero(shape, d.next, 0.05), normal(other, d.next, scale)],
+        run: ([x, y]) => [
+          x.relu().mul(y),
+          x.tanh().sub(y.sigmoid()),
+          y.mul(0.5).exp().div(x.mul(x).add(1)),
+        ],
+        ref: ([x, y]) => [
+          ref.mul(ref.relu(x), y),
+          ref.sub(ref.tanh(x), ref.sigmoid(y)),
+          ref.div(ref.exp(ref.map(y, (v) => v / 2)), ref.map(x, (v) => v * v + 1)),
+        ],
+      }, d.next);
     });
   }
 
@@ -504,5 +531,57 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
       param.dispose();
       velocity.dispose();
     });
+  }
+});
+
+Deno.test("fuzz: strided passes split into binding windows cover every element once, within the limit", () => {
+  for (const seed of fuzzSeeds("strided windows", 200)) {
+    const d = new Draw(seed);
+    const shape = shapeOf(d, d.int(1, 4), 9);
+    const align = d.pick([4, 16, 256]);
+    // Views of random layouts: permuted or sliced (gaps), broadcast (stride 0), offset.
+    const views = Array.from({ length: d.int(1, 3) }, () => {
+      const strides = shape.map(() => 0);
+      let step = 1;
+      for (const axis of [...shape.keys()].sort(() => d.next() - 0.5)) {
+        if (d.chance(0.2)) continue; // broadcast along this axis
+        strides[axis] = step;
+        step *= shape[axis] + d.int(0, 2);
+      }
+      const offset = d.int(0, 9);
+      const span = offset + shape.reduce((t, s, a) => t + (s - 1) * strides[a], 0) + 1;
+      const buffer = { capacity: 4 * (span + d.int(0, 5)) } as GpuBuffer;
+      return { buffer, strides, offset, span };
+    });
+    const largest = Math.max(...views.map((v) => v.buffer.capacity));
+    const limit = d.chance(0.2) ? largest : align + 4 * d.int(1, 2 * Math.max(...shape) + 4);
+    const device = {
+      limits: { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align },
+    } as Device;
+    const label = `seed ${seed}: [${shape}], limit ${limit}, align ${align}, ` +
+      JSON.stringify(views.map(({ strides, offset }) => ({ strides, offset })));
+    const n = ref.numel(shape);
+    const seen = new Uint8Array(n);
+    for (const w of stridedWindows(device, shape, views)) {
+      for (const [k, b] of w.bindings.entries()) {
+        const [offset, size] = [b.offset ?? 0, b.size ?? b.buffer.capacity - (b.offset ?? 0)];
+        assert.ok(
+          size <= limit && offset % align === 0,
+          `${label}: binding ${k} ${offset}+${size}`,
+        );
+        assert.equal(offset, 4 * w.bases[k], `${label}: base ${k}`);
+        // Every element the window's outputs touch lies inside the binding.
+        for (let i = w.start; i < w.start + w.count; i++) {
+          let e = views[k].offset, rest = i;
+          for (let a = shape.length - 1; a >= 0; a--) {
+            e += (rest % shape[a]) * views[k].strides[a];
+            rest = Math.floor(rest / shape[a]);
+          }
+          assert.ok(e * 4 >= offset && e * 4 + 4 <= offset + size, `${label}: element ${e}`);
+        }
+      }
+      for (let i = w.start; i < w.start + w.count; i++) seen[i]++;
+    }
+    assert.ok(seen.every((c) => c === 1), `${label}: outputs covered ${seen}`);
   }
 });

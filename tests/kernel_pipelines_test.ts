@@ -9,6 +9,7 @@ import { Device, Generator } from "../mod.ts";
 import { AlexNet, alexnetSmall } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
 import { conv2d } from "../kernels/conv2d.ts";
+import { conv2dBackwardInput } from "../kernels/conv2d_backward.ts";
 import { fillRandom } from "../kernels/random.ts";
 import { geometry } from "./_conv_geometry.ts";
 import { trainStep } from "./_train_step.ts";
@@ -79,6 +80,28 @@ Deno.test("pipelines compile once per variant, not per shape", async (t) => {
     fillRandom(device, out, 77, { kind: "uniform", low: 0, high: 3 }, stream);
     assert.equal(device.memory().pipelines, compiled + 1, "one more: the uniform kind's");
     device.release(out);
+  });
+
+  await t.step("a direct input gradient with and without the ReLU mask: one pipeline", async () => {
+    // A ReLU below one layer and not below the next (conv3–5 of the default net): the mask is
+    // a uniform switch, not a second compile (0.3–0.5 s on lavapipe).
+    const g = geometry({ inChannels: 6, height: 7, outChannels: 8, padH: 1, padW: 1 });
+    const n = 2 * 6 * 7 * 7, dyN = 2 * 8 * 7 * 7;
+    const dy = device.alloc(4 * dyN), w = device.alloc(4 * 8 * 6 * 9);
+    const dx = device.alloc(4 * n), mask = device.alloc(4 * n);
+    device.write(dy, new Float32Array(dyN).fill(1));
+    device.write(w, new Float32Array(8 * 6 * 9).fill(1));
+    device.write(mask, new Float32Array(n).map((_, i) => i % 3 - 1));
+    const tile = { ty: 2, tx: 4, q: 4, wg: 8 };
+    conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: dx, tile });
+    const plain = new Float32Array(await device.read(dx, 0, 4 * n));
+    const compiled = device.memory().pipelines;
+    conv2dBackwardInput(device, g, { gradOut: dy, w, gradX: dx, mask, tile });
+    const masked = new Float32Array(await device.read(dx, 0, 4 * n));
+    assert.equal(device.memory().pipelines, compiled);
+    assert.ok(plain.every((v) => v > 0));
+    assert.deepEqual(masked, plain.map((v, i) => (i % 3 === 2 ? v : 0)));
+    for (const b of [dy, w, dx, mask]) device.release(b);
   });
 
   device.destroy();

@@ -12,6 +12,7 @@ import {
   defaultDevice,
   Device,
   DeviceAssertionError,
+  fromTypedArray,
   Generator,
   isGradEnabled,
   keep,
@@ -25,6 +26,7 @@ import {
   randn,
   type Shape,
   ShapeError,
+  split,
   type Tensor,
   tensor,
   tidy,
@@ -89,6 +91,14 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
       throwsWith(() => a.slice(0, 5, 9), ShapeError, /slice: .*out of range for axis 0/);
       throwsWith(() => a.slice(0, -5, 1), ShapeError, /slice/);
       throwsWith(() => a.slice(2, 0, 1), ShapeError, /slice: axis 2 is out of range/);
+      throwsWith(() => a.slice(1, 0.5, 2), ShapeError, /slice: start and end must be integers/);
+      throwsWith(
+        () => fromTypedArray(new Float32Array(0), [-1, 0]),
+        ShapeError,
+        /fromTypedArray: invalid shape \[-1,0\]/,
+      );
+      throwsWith(() => split(a, [1.5, 1.5], 1), ShapeError, /split: sizes must be integers ≥ 0/);
+      throwsWith(() => split(a, [4, -1], 1), ShapeError, /split: sizes must be integers ≥ 0/);
       throwsWith(() => a.sum(2), ShapeError, /sum: axis 2 is out of range for a tensor of rank 2/);
       throwsWith(() => a.transpose(0, -3), ShapeError, /transpose: axis -3/);
       throwsWith(() => a.permute([0, 0]), ShapeError, /permute: \[0,0\] is not a permutation/);

@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import {
   concat,
+  conv2d,
   defaultDevice,
   fromTypedArray,
+  linear,
   noGrad,
   ones,
   sum,
@@ -217,6 +219,10 @@ Deno.test("edge inputs: empty tensors are made, mapped, reduced and differentiat
   await x.tanh().sum().backward();
   assert.deepEqual([...x.grad!.shape], [0, 3]);
   assert.deepEqual(await concat([empty, ones([1, 3])], 0).toArray(), [[1, 1, 1]]);
+  for (const axis of [0, 1]) {
+    assert.deepEqual([...empty.softmax(axis).shape], [0, 3]);
+    assert.deepEqual([...empty.logSoftmax(axis).shape], [0, 3]);
+  }
   // The device still works.
   assert.deepEqual(await ones([2]).toArray(), [1, 1]);
 });
@@ -235,5 +241,85 @@ Deno.test("pow at a zero base, as C's pow and PyTorch: 0^-½ = +∞, and x⁰'s 
   x.zeroGrad();
   await x.pow(0.5).sum().backward();
   assert.deepEqual(await x.grad!.toArray(), [Infinity, Infinity, 0.25]);
+  x.dispose();
+});
+
+Deno.test("tensors larger than one storage binding: strided copies, broadcast maps and reductions run in windows", async () => {
+  const device = await defaultDevice();
+  // [3, S] f32 is 138 MB, more than lavapipe's 128 MiB binding (and than WebGPU's default).
+  const S = 11_500_000, n = 3 * S;
+  assert.ok(n * 4 > device.limits.maxStorageBufferBindingSize, "the test needs a larger tensor");
+  const data = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1001) / 1000 - 0.5);
+  const x = fromTypedArray(data, [3, S]);
+  const bias = tensor([[1], [2], [3]]);
+  // A sliced copy (read in windows of whole rows from an unaligned start), a broadcast add
+  // (written in windows), row sums longer than one pass and of 3, a maximum over everything.
+  const sliced = x.slice(1, 1, S).contiguous();
+  const shifted = x.add(bias);
+  const [rowSums, peak] = [x.sum(1), shifted.max()];
+  // Rows of 3: one invocation each, in windows of rows.
+  const tripleSums = x.reshape([S, 3]).sum(1);
+  const got = {
+    tripleSums: await tripleSums.data(),
+    sliced: await sliced.data(),
+    shifted: await shifted.data(),
+    rowSums: await rowSums.data(),
+    peak: await peak.item(),
+  };
+  for (let i = 0; i < n; i++) {
+    const [r, c] = [Math.floor(i / S), i % S];
+    if (c > 0 && got.sliced[r * (S - 1) + c - 1] !== data[i]) assert.fail(`sliced [${r}, ${c}]`);
+    if (got.shifted[i] !== Math.fround(data[i] + r + 1)) assert.fail(`shifted [${r}, ${c}]`);
+  }
+  for (let r = 0; r < 3; r++) {
+    let want = 0, magnitude = 0;
+    for (let c = 0; c < S; c++) [want, magnitude] = [want + data[r * S + c], magnitude + 0.5];
+    // A tree of float32 sums: an error far below √S·u of the sum of magnitudes.
+    assert.ok(Math.abs(got.rowSums[r] - want) < 1e-4 * magnitude, `row ${r}: ${got.rowSums[r]}`);
+  }
+  assert.equal(got.peak, Math.fround(0.5 + 3));
+  for (let r = 0; r < S; r++) {
+    const [a, b, c] = data.subarray(3 * r, 3 * r + 3);
+    // Two f32 additions: within 2 units of rounding of the terms' magnitude.
+    const bound = 2 ** -22 * (Math.abs(a) + Math.abs(b) + Math.abs(c));
+    if (!(Math.abs(got.tripleSums[r] - (a + b + c)) <= bound)) {
+      assert.fail(`sum of row ${r} of 3: ${got.tripleSums[r]}, want ${a + b + c}`);
+    }
+  }
+  for (const z of [x, bias, sliced, shifted, rowSums, tripleSums, peak]) z.dispose();
+});
+
+Deno.test("max propagates NaN, as PyTorch, in short rows and long (the test is on the bits)", async () => {
+  await defaultDevice();
+  for (const n of [4, 300, 70_000]) {
+    const data = Float32Array.from({ length: n }, (_, i) => i % 7);
+    data[n >> 1] = Number.NaN;
+    const x = fromTypedArray(data, [1, n]);
+    const [all, row] = [x.max(), x.max(1)];
+    assert.ok(Number.isNaN(await all.item()), `max of ${n} with a NaN`);
+    assert.ok(Number.isNaN((await row.data())[0]), `row max of ${n} with a NaN`);
+    for (const t of [x, all, row]) t.dispose();
+  }
+});
+
+Deno.test("ReLU keeps a NaN, as PyTorch, alone and fused into convolutions and linear layers", async () => {
+  await defaultDevice();
+  const nanAt = (shape: number[], at: number) => {
+    const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i % 3);
+    data[at] = Number.NaN;
+    return fromTypedArray(data, shape);
+  };
+  const x = nanAt([1, 2, 6, 6], 7);
+  // 1×1 (a plain GEMM), 3×3 (Winograd or direct) and 3×3 stride 2 (the register GEMM).
+  const convs = [
+    conv2d(x, ones([3, 2, 1, 1]), null, { relu: true }),
+    conv2d(x, ones([3, 2, 3, 3]), null, { relu: true, padding: 1 }),
+    conv2d(x, ones([3, 2, 3, 3]), null, { relu: true, stride: 2 }),
+  ];
+  const outs = [nanAt([5], 2).relu(), linear(nanAt([2, 4], 1), ones([3, 4]), null, { relu: true })];
+  for (const [i, y] of [...convs, ...outs].entries()) {
+    assert.ok((await y.data()).some(Number.isNaN), `output ${i} lost its NaN`);
+    y.dispose();
+  }
   x.dispose();
 });
