@@ -154,13 +154,17 @@ export function winogradConv(
   c: WinogradConv,
   bind: { x: Binding; w: Binding; bias?: Binding; out: Binding; mask?: Binding },
 ): void {
-  const form = FORMS[c.r];
-  const { r, n } = form, n2 = n * n, r2 = r * r;
+  const { r, n } = FORMS[c.r], n2 = n * n;
   const outH = c.height + 2 * c.padH - r + 1, outW = c.width + 2 * c.padW - r + 1;
   const tilesH = Math.ceil(outH / 2), tilesW = Math.ceil(outW / 2);
   const P = c.count * tilesH * tilesW, G = c.groups;
-  const uf = new Uniforms();
-  const U = uf.all({
+  const stages = winogradStages({
+    r,
+    gradient: c.gradient,
+    relu: c.relu,
+    bias: !!bind.bias,
+    mask: !!bind.mask,
+  }, {
     count: c.count,
     groups: G,
     cin: c.cin,
@@ -188,10 +192,89 @@ export function winogradConv(
   const uBuf = device.alloc(n2 * G * c.cin * c.cout * 4, "winograd U");
   const vBuf = device.alloc(n2 * G * P * c.cin * 4, "winograd V");
   const mBuf = device.alloc(n2 * G * P * c.cout * 4, "winograd M");
-  const uniforms = uf.data();
+  const { uniforms } = stages;
   const whole = (buffer: typeof uBuf) => ({ buffer });
   const variant = `winograd F(2×2,${r}×${r})`;
-  const outputVariant = `${variant}${bind.mask ? " relu-mask" : ""}`;
+  const transform = (name: "weights" | "input", elements: number, bytes: number) =>
+    device.dispatch({
+      name: `${c.name} winograd ${name}`,
+      wgsl: stages[name],
+      uniforms,
+      workgroups: Math.ceil(elements / 64),
+      variant,
+      cost: { bytes },
+    }, name === "weights" ? [bind.w, whole(uBuf)] : [bind.x, whole(vBuf)]);
+  transform("weights", G * c.cin * c.cout, 4 * (r * r + n2) * G * c.cin * c.cout);
+  transform("input", G * P * c.cin, 4 * 2 * n2 * G * P * c.cin);
+
+  // M[ξ, g] = V[ξ, g] · U[ξ, g]: n²·groups products of [P × cin]·[cin × cout].
+  matmul(device, {
+    a: vBuf,
+    b: uBuf,
+    out: mBuf,
+    m: P,
+    n: c.cout,
+    k: c.cin,
+    batch: n2 * G,
+    tile: c.tile,
+  });
+
+  device.dispatch({
+    name: `${c.name} winograd output`,
+    wgsl: stages.output,
+    uniforms,
+    workgroups: Math.ceil((G * P * c.cout) / 64),
+    variant: `${variant}${bind.mask ? " relu-mask" : ""}`,
+    cost: { bytes: 4 * (n2 + 4) * G * P * c.cout },
+  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out, ...(bind.mask ? [bind.mask] : [])]);
+  for (const b of [uBuf, vBuf, mBuf]) device.release(b);
+}
+
+/** What the stages' WGSL depends on: the form, the pass and the output's epilogue. */
+interface StageVariant {
+  r: number;
+  /** The input gradient's flipped kernel (see {@link WinogradConv.gradient}). */
+  gradient: boolean;
+  relu: boolean;
+  bias: boolean;
+  mask: boolean;
+}
+
+/** The sizes the stages read from their (shared) uniforms. */
+type StageSizes =
+  | "count"
+  | "groups"
+  | "cin"
+  | "cout"
+  | "height"
+  | "width"
+  | "hw"
+  | "padH"
+  | "padW"
+  | "outH"
+  | "outW"
+  | "ohw"
+  | "tilesH"
+  | "tilesW"
+  | "tiles"
+  | "p"
+  | "xShift"
+  | "outShift"
+  | "weights"
+  | "vSize"
+  | "mSize"
+  | "inSample"
+  | "outSample";
+
+/**
+ * The WGSL of the weight and input transforms and of the output transform, and their shared
+ * uniforms, generated once per variant and sizes (every step repeats its convolutions).
+ */
+const winogradStages = memoised((v: StageVariant, sizes: Record<StageSizes, number>) => {
+  const form = FORMS[v.r];
+  const { r, n } = form, r2 = r * r;
+  const uf = new Uniforms();
+  const U = uf.all(sizes);
   const cells = (rows: number, cols: number, f: (i: number, j: number) => string): string[] =>
     Array.from({ length: rows * cols }, (_, e) => f(Math.floor(e / cols), e % cols));
   // Every stage's flat index i is (group g, outer, inner), inner fastest.
@@ -218,59 +301,42 @@ export function winogradConv(
       )
     }`;
   // A transform stage: one invocation per element of a plane of `dst`, reading `src`.
-  const transformStage = (stage: {
-    name: string;
-    src: { name: string; binding: Binding };
-    dst: { name: string; buffer: typeof uBuf };
-    elements: number;
-    count: string;
-    body: string;
-    helpers?: string;
-    bytes: number;
-  }) =>
-    device.dispatch({
-      name: `${c.name} winograd ${stage.name}`,
-      wgsl: `
-@group(0) @binding(0) var<storage, read> ${stage.src.name}: array<f32>;
-@group(0) @binding(1) var<storage, read_write> ${stage.dst.name}: array<f32>;
-${uf.declare(2)}${stage.helpers ?? ""}
-${flatMain(64, stage.count, stage.body)}
-`,
-      uniforms,
-      workgroups: Math.ceil(stage.elements / 64),
-      variant,
-      cost: { bytes: stage.bytes },
-    }, [stage.src.binding, whole(stage.dst.buffer)]);
+  const transformStage = (src: string, dst: string, count: string, body: string, helpers = "") => `
+@group(0) @binding(0) var<storage, read> ${src}: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ${dst}: array<f32>;
+${uf.declare(2)}${helpers}
+${flatMain(64, count, body)}
+`;
 
   // U[ξ][g][c][o] = (G g Gᵀ)ξ.
-  const tap = (t: number) => c.gradient ? `w[base + ${r2 - 1 - t}u]` : `w[base + ${t}u]`;
-  const weightBody = `
+  const tap = (t: number) => v.gradient ? `w[base + ${r2 - 1 - t}u]` : `w[base + ${t}u]`;
+  const weights = transformStage(
+    "w",
+    "wt",
+    U.weights,
+    `
   ${decode("ci", U.cin, "o", U.cout)}
   let base = ${
-    c.gradient
-      ? `((g * ${U.cin} + ci) * ${U.cout} + o) * ${r2}u`
-      : `((g * ${U.cout} + o) * ${U.cin} + ci) * ${r2}u`
-  };
+      v.gradient
+        ? `((g * ${U.cin} + ci) * ${U.cout} + o) * ${r2}u`
+        : `((g * ${U.cout} + o) * ${U.cin} + ci) * ${r2}u`
+    };
   ${cells(r, r, (y, x) => `let k${y}_${x} = ${tap(y * r + x)};`).join("\n  ")}
   ${
-    transformInto(form.G, "k", "u", {
-      array: "wt",
-      size: U.weights,
-      at: `(g * ${U.cin} + ci) * ${U.cout} + o`,
-    })
-  }`;
-  transformStage({
-    name: "weights",
-    src: { name: "w", binding: bind.w },
-    dst: { name: "wt", buffer: uBuf },
-    elements: G * c.cin * c.cout,
-    count: U.weights,
-    body: weightBody,
-    bytes: 4 * (r2 + n2) * G * c.cin * c.cout,
-  });
+      transformInto(form.G, "k", "u", {
+        array: "wt",
+        size: U.weights,
+        at: `(g * ${U.cin} + ci) * ${U.cout} + o`,
+      })
+    }`,
+  );
 
   // V[ξ][g][p][c] = (Bᵀ d B)ξ, d the n×n input tile at (2·ty − padH, 2·tx − padW).
-  const inputBody = `
+  const input = transformStage(
+    "x",
+    "v",
+    U.vSize,
+    `
   ${decode("ci", U.cin, "p", U.p)}
   let t = p % ${U.tiles};
   let y0 = (t / ${U.tilesW}) * 2u - ${U.padH};
@@ -278,46 +344,25 @@ ${flatMain(64, stage.count, stage.body)}
   let base = ${U.xShift} + (p / ${U.tiles}) * ${U.inSample} + (g * ${U.cin} + ci) * ${U.hw};
   ${cells(n, n, (y, x) => `let d${y}_${x} = ld(base, y0 + ${y}u, x0 + ${x}u);`).join("\n  ")}
   ${
-    transformInto(form.BT, "d", "v", {
-      array: "v",
-      size: U.vSize,
-      at: `(g * ${U.p} + p) * ${U.cin} + ci`,
-    })
-  }`;
-  transformStage({
-    name: "input",
-    src: { name: "x", binding: bind.x },
-    dst: { name: "v", buffer: vBuf },
-    elements: G * P * c.cin,
-    count: U.vSize,
-    body: inputBody,
-    helpers: `
+      transformInto(form.BT, "d", "v", {
+        array: "v",
+        size: U.vSize,
+        at: `(g * ${U.p} + p) * ${U.cin} + ci`,
+      })
+    }`,
+    `
 // Zero outside the input (wrapping u32: a row or column above or left of it is huge).
 fn ld(base: u32, iy: u32, ix: u32) -> f32 {
   let ok = iy < ${U.height} && ix < ${U.width};
   return select(0.0, x[select(0u, base + iy * ${U.width} + ix, ok)], ok);
 }`,
-    bytes: 4 * 2 * n2 * G * P * c.cin,
-  });
-
-  // M[ξ][g] = V[ξ][g] · U[ξ][g]: n²·groups products of [P × cin]·[cin × cout].
-  matmul(device, {
-    a: vBuf,
-    b: uBuf,
-    out: mBuf,
-    m: P,
-    n: c.cout,
-    k: c.cin,
-    batch: n2 * G,
-    tile: c.tile,
-  });
+  );
 
   // Y = Aᵀ M A per tile, then bias and ReLU, or the ReLU mask of `mask` (laid out as out).
-  const bias = !!bind.bias;
   const finish = (y: string, at: string) => {
-    let v = bias ? `${y} + bias[g * ${U.cout} + o]` : y;
-    if (c.relu) v = relu(v);
-    return bind.mask ? reluMasked(v, `mask[${at}]`) : v;
+    let value = v.bias ? `${y} + bias[g * ${U.cout} + o]` : y;
+    if (v.relu) value = relu(value);
+    return v.mask ? reluMasked(value, `mask[${at}]`) : value;
   };
   const outputBody = `
   ${decode("o", U.cout, "p", U.p)}
@@ -336,23 +381,16 @@ fn ld(base: u32, iy: u32, ix: u32) -> f32 {
         "\n  ",
       )
   }`;
-  device.dispatch({
-    name: `${c.name} winograd output`,
-    wgsl: `
+  const output = `
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
-${bias ? "@group(0) @binding(1) var<storage, read> bias: array<f32>;" : ""}
-@group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
-${bind.mask ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> mask: array<f32>;` : ""}
-${uf.declare((bias ? 3 : 2) + (bind.mask ? 1 : 0))}
+${v.bias ? "@group(0) @binding(1) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${v.bias ? 2 : 1}) var<storage, read_write> out: array<f32>;
+${v.mask ? `@group(0) @binding(${v.bias ? 3 : 2}) var<storage, read> mask: array<f32>;` : ""}
+${uf.declare((v.bias ? 3 : 2) + (v.mask ? 1 : 0))}
 ${flatMain(64, U.mSize, outputBody)}
-`,
-    uniforms,
-    workgroups: Math.ceil((G * P * c.cout) / 64),
-    variant: outputVariant,
-    cost: { bytes: 4 * (n2 + 4) * G * P * c.cout },
-  }, [whole(mBuf), ...(bind.bias ? [bind.bias] : []), bind.out, ...(bind.mask ? [bind.mask] : [])]);
-  for (const b of [uBuf, vBuf, mBuf]) device.release(b);
-}
+`;
+  return { weights, input, output, uniforms: uf.data() };
+});
 
 /** Per-sample f32 counts of the scratch (V and M) of one sample, for splitting the batch. */
 export function winogradScratchPerSample(g: Resolved, pass: "forward" | "gradInput"): number[] {
