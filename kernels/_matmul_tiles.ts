@@ -75,14 +75,25 @@ export const SUBGROUP_TILES: readonly MatmulTile[] = [
 const B_LOAD_COST = 24;
 
 /**
- * The register tile for M ≥ 64 rows: 32 × 32, or 48 × 32 where its fewer loads of B clearly
- * outweigh the workgroups it takes from the cores (`threads`: the adapter's, taken as the host's
- * CPUs) and it pads no more rows than 32 × 32 does. Padding costs more than the estimate says:
- * at 512 rows (528 padded against 512) 48 rows ran 1.04–1.14× the time of 32 at every depth
- * measured (bench/RESULTS.md, cold start). 64 rows compile twice as long (0.5 against 0.25 s):
- * the autotuner tries them.
+ * The register tile for M ≥ 64 rows: 32 × 32, or 48 × 32 where B is read as scalars (`bVec4`
+ * false: odd N, or a transposed B of odd depth), its fewer loads of B clearly outweigh the
+ * workgroups it takes from the cores (`threads`: the adapter's, taken as the host's CPUs), and
+ * it pads no more rows than 32 × 32 does. Measured side by side (bench/RESULTS.md, "The register
+ * GEMM's row tile"): with scalar B and no extra padding 48 rows ran 0.74–1.00× the time of 32
+ * (96 × 729 × 64, 257 × 1023 × 511, 384 × 511 × 128); with vec4 B (a vec4 costs about half a
+ * scalar per element) 0.97–1.13× (512 × 512 × 32, 384 × 512 × 32, 96 × 728 × 64), and with
+ * more padded rows (100 or 127 rows) 1.02–1.04×. 64 rows compile twice as long (0.5 against
+ * 0.25 s): the autotuner tries them.
  */
-function registerTile(m: number, n: number, batch: number, threads: number): MatmulTile {
+function registerTile(
+  m: number,
+  n: number,
+  batch: number,
+  threads: number,
+  bVec4: boolean,
+): MatmulTile {
+  const [small, wide] = [SUBGROUP_TILES[1], SUBGROUP_TILES[3]];
+  if (bVec4) return small;
   const cost = (t: MatmulTile): number => {
     const rows = Math.ceil(m / t.tileM), workgroups = rows * Math.ceil(n / t.tileN) * batch;
     const balance = workgroups / (Math.ceil(workgroups / threads) * threads);
@@ -90,7 +101,6 @@ function registerTile(m: number, n: number, batch: number, threads: number): Mat
   };
   // By a margin: the estimate is rough, and where it is close (98 rows: the Winograd products
   // of conv3–5 at batch 2) the two ran alike within the noise.
-  const [small, wide] = [SUBGROUP_TILES[1], SUBGROUP_TILES[3]];
   const padded = (t: MatmulTile) => Math.ceil(m / t.tileM) * t.tileM;
   return padded(wide) <= padded(small) && cost(wide) < 0.9 * cost(small) ? wide : small;
 }
@@ -117,7 +127,9 @@ export function defaultSplits(device: Device, tile: MatmulTile, s: Extents): num
 }
 
 /**
- * The tile {@link matmul} uses by default for `batch` M×N×K products on `device`.
+ * The tile {@link matmul} uses by default for `batch` M×N×K products on `device`. `bVec4`:
+ * whether the GEMM reads B as vec4s (its contiguous extent and offsets multiples of 4; by
+ * default N's, for a B stored [K, N] from the start of its buffer).
  *
  * @example
  * ```ts
@@ -133,13 +145,14 @@ export function matmulTile(
   n: number,
   k: number,
   batch = 1,
+  bVec4: boolean = n % 4 === 0,
 ): MatmulTile {
   // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
   // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
   // half empty.
   if (device.isSoftware && device.hasSubgroups) {
     if (m < 64) return SUBGROUP_TILES[m <= 8 ? 2 : 0];
-    return registerTile(m, n, batch, navigator.hardwareConcurrency || 2);
+    return registerTile(m, n, batch, navigator.hardwareConcurrency || 2, bVec4);
   }
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.
   if (m <= 8) return device.isSoftware ? SKINNY_TILE : GPU_SKINNY_TILE;
@@ -156,7 +169,8 @@ export function matmulTile(
 
 /**
  * The candidates of a product, the default first: the default tile with the default split-K,
- * then the other tiles of the adapter's kind, and no split-K where the default splits.
+ * then the other tiles of the adapter's kind, and no split-K where the default splits. `bVec4`
+ * as for {@link matmulTile}.
  */
 export function matmulCandidates(
   device: Device,
@@ -165,8 +179,9 @@ export function matmulCandidates(
   k: number,
   batch = 1,
   splits?: number,
+  bVec4: boolean = n % 4 === 0,
 ): Candidate<{ tile: MatmulTile; splits?: number }>[] {
-  const first = matmulTile(device, m, n, k, batch);
+  const first = matmulTile(device, m, n, k, batch, bVec4);
   const tiles = device.isSoftware
     ? [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE]
     : [...GPU_TILES, ...(m <= 8 ? [GPU_SKINNY_TILE] : [])];

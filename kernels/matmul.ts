@@ -179,6 +179,10 @@ export function matmul(device: Device, args: MatmulArgs): void {
   const full: Extents = { batch, m, n, k };
   // The product the GEMM runs: with the batch summed, one product of depth batch·K.
   const gemmFull = gemmExtents(full, sumBatch);
+  const coefA: Extents = { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 };
+  const coefB: Extents = { batch: sB, m: 0, n: transB ? k : 1, k: transB ? 1 : n };
+  // Whether B reads as vec4s, for the default tile (windows keep the alignment where they can).
+  const bVec4 = readsAsVec4(oB % 4, full, coefB, transB ? "k" : "n");
   const chosen = args.tile ? { tile: args.tile, splits: args.splits } : choose(
     device,
     "matmul",
@@ -186,7 +190,15 @@ export function matmul(device: Device, args: MatmulArgs): void {
       `b${+!!args.bias}${perRow ? "r" : ""} ` +
       `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
       (args.rowSums ? " rowsums" : "") + (sumBatch ? " sumbatch" : ""),
-    matmulCandidates(device, gemmFull.m, gemmFull.n, gemmFull.k, gemmFull.batch, args.splits),
+    matmulCandidates(
+      device,
+      gemmFull.m,
+      gemmFull.n,
+      gemmFull.k,
+      gemmFull.batch,
+      args.splits,
+      bVec4,
+    ),
     (v) =>
       withScratch(
         device,
@@ -225,11 +237,7 @@ export function matmul(device: Device, args: MatmulArgs): void {
   // layouts are out's) and row sums (along M).
   const outCoef: Extents = { batch: sumBatch ? 0 : m * n, m: n, n: 1, k: 0 };
   const buffers = [args.a, args.b, args.out];
-  const coefs: Extents[] = [
-    { batch: sA, m: transA ? 1 : k, n: 0, k: transA ? m : 1 },
-    { batch: sB, m: 0, n: transB ? k : 1, k: transB ? 1 : n },
-    outCoef,
-  ];
+  const coefs: Extents[] = [coefA, coefB, outCoef];
   const optional = (buffer: GpuBuffer | undefined, coef: Extents): number => {
     if (!buffer) return -1;
     buffers.push(buffer);
@@ -262,11 +270,8 @@ export function matmul(device: Device, args: MatmulArgs): void {
             const offset = Math.floor((first * 4) / align) * align, off = first - offset / 4;
             const bytes = Math.ceil((off + span(cf, size)) / 4) * 16;
             bindings.push({ buffer, offset, size: Math.min(bytes, buffer.capacity - offset) });
-            // vec4 needs every vector to start on a multiple of 4 and to lie wholly inside or
-            // outside the window along the contiguous dimension (tiles start on multiples of 4).
             const contig = i === 0 ? (transA ? "m" : "k") : i === 1 ? (transB ? "k" : "n") : "n";
-            const vec4 = i < 3 && off % 4 === 0 && size[contig] % 4 === 0 &&
-              DIMS.every((d) => d === contig || size[d] === 1 || cf[d] % 4 === 0);
+            const vec4 = i < 3 && readsAsVec4(off, size, cf, contig);
             return { offset: off, coef: cf, vec4 };
           });
           // Bias and mask apply once, with the last K window; the row sums come from the first
@@ -377,6 +382,22 @@ function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBind
     stride,
   });
   device.release(scratch);
+}
+
+/**
+ * Whether an operand's window of `size`, laid out by `coef` from `offset` elements past an
+ * aligned binding, reads as vec4s along `contig`: every vector must start on a multiple of 4
+ * and lie wholly inside or outside the window along that dimension (tiles start on multiples
+ * of 4).
+ */
+function readsAsVec4(
+  offset: number,
+  size: Extents,
+  coef: Extents,
+  contig: keyof Extents,
+): boolean {
+  return offset % 4 === 0 && size[contig] % 4 === 0 &&
+    DIMS.every((d) => d === contig || size[d] === 1 || coef[d] % 4 === 0);
 }
 
 /** Elements from an operand's first to its last element in a window of `size`. */

@@ -321,26 +321,59 @@ Deno.test("matmul kernel", async (t) => {
     }
   });
 
-  await t.step("the register tile by default: 48 rows where 32 would load B more often", () => {
-    if (!(device.isSoftware && device.hasSubgroups)) return;
-    const rows = (m: number, n: number, k: number, batch = 1) =>
-      matmulTile(device, m, n, k, batch).tileM;
-    // A 1×1 convolution 64 → 96 on 27² planes, batch 2: forward, input and weight gradients.
-    assert.deepEqual([rows(96, 729, 64, 2), rows(64, 729, 96, 2), rows(96, 64, 1458)], [
-      48,
-      32,
-      48,
-    ]);
-    // 48-row tiles where they idle no more rows than 32-row ones (none at 64 rows: 96 padded),
-    // so not at 512 rows (528 padded), where they ran slower; few rows keep 8 or 16.
-    assert.deepEqual([rows(257, 1023, 511), rows(129, 33, 7), rows(65, 31, 17)], [48, 48, 48]);
-    assert.deepEqual([rows(512, 512, 32), rows(512, 128, 256)], [32, 32]);
-    assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
-    // The default leads the candidates, and every register tile is one.
-    const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
-    assert.equal(names[0], tileName(subgroupTile(48, 4)));
-    for (const tile of SUBGROUP_TILES) assert.ok(names.includes(tileName(tile)), tileName(tile));
-  });
+  await t.step(
+    "the register tile by default: 48 rows only where B is read as scalars",
+    async () => {
+      if (!(device.isSoftware && device.hasSubgroups)) return;
+      const rows = (m: number, n: number, k: number, batch = 1, bVec4?: boolean) =>
+        matmulTile(device, m, n, k, batch, bVec4).tileM;
+      // A 1×1 convolution 64 → 96 on 27² planes, batch 2: forward (B = x, 729 columns: scalars),
+      // input and weight gradients (B = xᵀ, of depth 729: scalars).
+      assert.deepEqual([rows(96, 729, 64, 2), rows(64, 729, 96, 2), rows(96, 64, 1458, 1, false)], [
+        48,
+        32,
+        48,
+      ]);
+      // Scalar B: 48 rows where they idle no more rows than 32-row ones (none at 64, 100 or 127
+      // rows); few rows keep 8 or 16.
+      assert.deepEqual(
+        [rows(257, 1023, 511), rows(384, 511, 128), rows(129, 33, 7), rows(65, 31, 17)],
+        [48, 48, 48, 48],
+      );
+      assert.deepEqual([rows(100, 1023, 128), rows(127, 253, 129)], [32, 32]);
+      // B read as vec4s: 32 rows, padded or not (fc6/fc7's weight gradients, 384 and 257 rows).
+      assert.deepEqual(
+        [rows(512, 512, 32), rows(512, 128, 256), rows(384, 512, 32), rows(257, 1024, 511)],
+        [32, 32, 32, 32],
+      );
+      assert.deepEqual([rows(96, 728, 64, 2), rows(96, 64, 1458, 1, true)], [32, 32]);
+      assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
+      // The default leads the candidates, and every register tile is one.
+      const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
+      assert.equal(names[0], tileName(subgroupTile(48, 4)));
+      for (const tile of SUBGROUP_TILES) assert.ok(names.includes(tileName(tile)), tileName(tile));
+      // matmul passes B's layout: the same 96×64×1458 product with B stored [N, K] of odd depth
+      // per sample (a 1×1 weight gradient) and stored [K, N].
+      const variants: string[] = [];
+      const dispatch = device.dispatch.bind(device);
+      device.dispatch = (d, bindings) => {
+        variants.push(d.variant ?? "");
+        dispatch(d, bindings);
+      };
+      const [a, b, out] = [96 * 1458, 1458 * 64, 96 * 64].map((n) => device.alloc(n * 4));
+      try {
+        matmul(device, { a, b, out, m: 96, n: 64, k: 729, batch: 2, transB: true, sumBatch: true });
+        matmul(device, { a, b, out, m: 96, n: 64, k: 1458 });
+        await device.sync();
+      } finally {
+        device.dispatch = dispatch;
+        for (const buffer of [a, b, out]) device.release(buffer);
+      }
+      assert.equal(variants.length, 2);
+      assert.ok(variants[0].startsWith(`gemm ${tileName(subgroupTile(48, 4))}`), variants[0]);
+      assert.ok(variants[1].startsWith(`gemm ${tileName(subgroupTile(32, 4))}`), variants[1]);
+    },
+  );
 
   await t.step(
     "summed over the batch (sumBatch): every tile, sizes 1, 7, 33, 129, split-K",
