@@ -76,8 +76,10 @@ const B_LOAD_COST = 24;
 
 /**
  * The register tile for M ≥ 64 rows: 32 × 32, or 48 × 32 where its fewer loads of B clearly
- * outweigh the rows it leaves idle and the workgroups it takes from the cores (`threads`: the
- * adapter's, taken as the host's CPUs). 64 rows compile twice as long (0.5 against 0.25 s):
+ * outweigh the workgroups it takes from the cores (`threads`: the adapter's, taken as the host's
+ * CPUs) and it pads no more rows than 32 × 32 does. Padding costs more than the estimate says:
+ * at 512 rows (528 padded against 512) 48 rows ran 1.04–1.14× the time of 32 at every depth
+ * measured (bench/RESULTS.md, cold start). 64 rows compile twice as long (0.5 against 0.25 s):
  * the autotuner tries them.
  */
 function registerTile(m: number, n: number, batch: number, threads: number): MatmulTile {
@@ -89,7 +91,8 @@ function registerTile(m: number, n: number, batch: number, threads: number): Mat
   // By a margin: the estimate is rough, and where it is close (98 rows: the Winograd products
   // of conv3–5 at batch 2) the two ran alike within the noise.
   const [small, wide] = [SUBGROUP_TILES[1], SUBGROUP_TILES[3]];
-  return cost(wide) < 0.9 * cost(small) ? wide : small;
+  const padded = (t: MatmulTile) => Math.ceil(m / t.tileM) * t.tileM;
+  return padded(wide) <= padded(small) && cost(wide) < 0.9 * cost(small) ? wide : small;
 }
 
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */

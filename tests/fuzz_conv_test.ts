@@ -54,10 +54,13 @@ interface ConvCase {
   maxBindingBytes?: number;
 }
 
-/** A random valid convolution; one in five is 1×1 and one in five 3×3 or 5×5 at stride 1. */
-function drawCase(d: Draw): ConvCase {
+/**
+ * A random valid convolution; one in five is 1×1 and one in five 3×3 or 5×5 at stride 1,
+ * stratified by the seed (seed mod 5 picks the fifth), so any five seeds in a row hold both.
+ */
+function drawCase(d: Draw, seed: number): ConvCase {
   for (;;) {
-    const form = d.next();
+    const form = (seed % 5 + d.next()) / 5;
     const kernelH = form < 0.2 ? 1 : form < 0.4 ? d.pick([3, 5]) : d.int(1, 7);
     const kernelW = form < 0.4 || d.chance(0.6) ? kernelH : d.int(1, 7);
     const strideH = form < 0.4 ? 1 : d.pick([1, 1, 2, 2, 3, 4]);
@@ -115,13 +118,16 @@ interface Variant {
   splits?: number;
 }
 
-function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): Variant[] {
+/** The candidates of a pass, the direct kernels with a GPU's tiles, and maybe a random tile. */
+function withTiles(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): Variant[] {
   const list: Variant[] = convCandidates(device, pass, resolve(g, "fuzz")).map((c) => ({
     name: c.name,
     algorithm: c.value,
   }));
   list.push({ name: "direct, GPU tiles", gpuTiles: true });
-  // A register tile of the direct kernel that no cost model picked, within its register limits.
+  // A register tile of the direct kernel that no cost model picked, within its register limits:
+  // in one pass of three (each tile compiles a pipeline of its own, seconds on lavapipe).
+  if (!d.chance(1 / 3)) return list;
   const wg = d.pick([8, 64]);
   let tile: DirectTile | WeightTile;
   if (pass === "gradWeight") {
@@ -135,6 +141,12 @@ function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): V
     tile = { ty, tx: d.int(1, Math.max(1, most)), q, wg };
   }
   list.push({ name: `direct, tile ${JSON.stringify(tile)}`, tile });
+  return list;
+}
+
+/** The candidates of a pass plus the direct kernels' other tiles, and split counts. */
+function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): Variant[] {
+  const list = withTiles(device, pass, g, d);
   if (pass === "gradWeight") {
     const splits = d.int(2, 9);
     list.push({ name: `direct, ${splits} splits`, algorithm: { kind: "direct" }, splits });
@@ -160,7 +172,7 @@ const abs = (x: ref.F64): ref.F64 => ref.map(x, Math.abs);
 /** Runs every variant of the three passes on one case and checks each against float64. */
 async function checkCase(device: Device, seed: number): Promise<string[]> {
   const d = new Draw(seed);
-  const c = drawCase(d);
+  const c = drawCase(d, seed);
   const { g } = c;
   const { outH, outW } = conv2dOutputSize(g);
   const opts: ref.Conv2dOptions = {
@@ -299,7 +311,7 @@ Deno.test("fuzz: every convolution variant on random shapes against float64", as
   const device = await Device.acquire();
   const seen = new Set<string>();
   try {
-    for (const seed of fuzzSeeds("conv2d", 10)) {
+    for (const seed of fuzzSeeds("conv2d", 6)) {
       await t.step(`seed ${seed}`, async () => {
         for (const name of await checkCase(device, seed)) seen.add(name.replace(/ split \d+/, ""));
       });

@@ -98,11 +98,16 @@ function upload(device: Device, data: Float32Array): GpuBuffer {
 const normal = (count: number, d: Draw, std = 1) =>
   Float32Array.from({ length: count }, () => std * gaussian(d.next));
 
-/** The tiles this adapter runs: the software tiles, the register GEMM's, and the GPU tiles. */
-function tiles(device: Device) {
+/**
+ * The tiles this adapter runs: the autotuner's candidates for the product, and every named
+ * tile (the software tiles, the register GEMM's, the GPU tiles).
+ */
+function tiles(device: Device, o: Options) {
   const { SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE, GPU_TILES } = kernel;
-  const all = [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE, ...GPU_TILES];
-  return [...all, kernel.GPU_SKINNY_TILE].filter((t) => tileRunsOn(t, device));
+  const named = [...SUBGROUP_TILES, SMALL_TILE, SKINNY_TILE, MID_TILE, SOFTWARE_TILE, ...GPU_TILES];
+  const candidates = kernel.matmulCandidates(device, o.m, o.n, o.k, o.batch).map((c) => c.value);
+  const all = [...candidates.map((c) => c.tile), ...named, kernel.GPU_SKINNY_TILE];
+  return [...new Set(all)].filter((t) => tileRunsOn(t, device));
 }
 
 async function checkProduct(device: Device, seed: number): Promise<string> {
@@ -118,7 +123,7 @@ async function checkProduct(device: Device, seed: number): Promise<string> {
   const out0 = normal(results * m * n, d), rows0 = normal(m, d);
   // A ReLU's output: zero (+0 or −0) where it cut.
   const maskValues = normal(results * m * n, d).map((v) => (v > 0 ? v : d.chance(0.5) ? 0 : -0));
-  const tile = d.pick([undefined, ...tiles(device)]);
+  const tile = d.pick([undefined, ...tiles(device, o)]);
   const splits = d.pick([undefined, 1, 2, 3, d.int(4, 9)]);
   const label = `seed ${seed}: ${JSON.stringify(o)}, tile ${tile ? tileName(tile) : "default"}` +
     `, splits ${splits}`;

@@ -331,9 +331,10 @@ Deno.test("matmul kernel", async (t) => {
       32,
       48,
     ]);
-    // 48-row tiles where they idle few more rows than 32-row ones (none at 64 rows); few rows
-    // keep 8 or 16.
+    // 48-row tiles where they idle no more rows than 32-row ones (none at 64 rows: 96 padded),
+    // so not at 512 rows (528 padded), where they ran slower; few rows keep 8 or 16.
     assert.deepEqual([rows(257, 1023, 511), rows(129, 33, 7), rows(65, 31, 17)], [48, 48, 48]);
+    assert.deepEqual([rows(512, 512, 32), rows(512, 128, 256)], [32, 32]);
     assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
     // The default leads the candidates, and every register tile is one.
     const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
