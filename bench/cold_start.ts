@@ -1,7 +1,8 @@
 /**
  * The cold start of the default `train`: the first steps of `deno run -A cli.ts train` (its
  * configuration, data, model and trainer), with Mesa's shader cache off unless
- * `--shader-cache` is given. Prints the pipelines the first step compiled, its wall time, the
+ * `--shader-cache` is given. Prints the time of the configuration and data (the synthetic
+ * training set is drawn then), the pipelines the first step compiled, its wall time, the
  * host time spent creating pipelines, and the median of the warm steps; with
  * `--per-pipeline`, compiles each of the run's shaders again on the same device, one at a time,
  * and lists what each costs (creating it on the host, then its first dispatch, where lavapipe
@@ -60,7 +61,11 @@ Device.prototype.dispatch = function (d, bindings) {
   return dispatch.call(this, d, bindings);
 };
 
+// The configuration and data: the synthetic training set is drawn here (its channel mean), on
+// the host, before any GPU work.
+const configStart = performance.now();
 const { config, splits } = await trainConfig({ "log-every": "1" });
+const configMs = performance.now() - configStart;
 const setupStart = performance.now();
 const [device] = await acquireDevices(config.devices);
 const model = buildModel(config, [device]);
@@ -94,6 +99,7 @@ const report = {
   shaderCache: values["shader-cache"],
   batch: config.batchSize,
   crop: config.crop,
+  configMs,
   setupMs: setup.ms,
   setupPipelines: setup.pipelines,
   firstStepMs: times[0],
@@ -107,6 +113,7 @@ const report = {
 console.log(
   `cold start of the default train (batch ${report.batch}, ${report.crop}×${report.crop}, ` +
     `${report.adapter}, Mesa's shader cache ${report.shaderCache ? "on" : "off"}):\n` +
+    `configuration and data ${report.configMs.toFixed(0)} ms; ` +
     `setup (device, model, initialisation) ${report.setupMs.toFixed(0)} ms, ` +
     `${report.setupPipelines} pipelines; ` +
     `first step ${report.firstStepMs.toFixed(0)} ms, ${report.firstStepPipelines} pipelines ` +
