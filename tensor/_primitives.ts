@@ -255,10 +255,26 @@ function product(
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.rank - 1];
   const batch = Math.max(a.rank === 3 ? a.shape[0] : 1, b.rank === 3 ? b.shape[0] : 1);
+  const outShape = a.rank === 3 ? [batch, m, n] : [m, n];
+  // Empty products, as PyTorch: a result of no elements needs no pass (the row sums, when asked
+  // for, are those of the product with one column), and a depth of 0 sums nothing: the
+  // product of zero operands of depth 1, through the epilogue (bias, ReLU, mask).
+  if (batch * m * n === 0 || k === 0) {
+    const zeros = (shape: readonly number[]) => fill(device, shape, 0);
+    if (batch * m * n === 0) {
+      if (rowSums && m > 0) product(a, zeros([k, 1]), {}, rowSums).dispose();
+      return empty(device, outShape);
+    }
+    const [a1, b1] = [zeros([...a.shape.slice(0, -1), 1]), zeros([...b.shape.slice(0, -2), 1, n])];
+    const out = product(a1, b1, epilogue, rowSums);
+    a1.dispose();
+    b1.dispose();
+    return out;
+  }
   const la = layoutOf(a), lb = layoutOf(b);
   const bias = epilogue.bias ? contiguous(epilogue.bias) : null;
   const mask = epilogue.mask ? contiguous(epilogue.mask) : null;
-  const out = empty(device, a.rank === 3 ? [batch, m, n] : [m, n]);
+  const out = empty(device, outShape);
   matmulKernel(device, {
     a: la.tensor.buffer,
     b: lb.tensor.buffer,

@@ -23,7 +23,7 @@ import {
   type LrnParams,
 } from "../kernels/lrn.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { contiguous } from "./_primitives.ts";
+import { contiguous, fill } from "./_primitives.ts";
 
 export type { Conv2dGeometry } from "../kernels/conv2d.ts";
 export type { Pool2dGeometry } from "../kernels/max_pool2d.ts";
@@ -52,6 +52,7 @@ export function conv2d(
   relu: boolean,
 ): RawTensor {
   const out = empty(x.device, [g.batch, g.outChannels, outSize.outH, outSize.outW]);
+  if (g.batch === 0) return out;
   packed(
     [x, w, bias],
     ([xs, ws, bs]) =>
@@ -78,6 +79,7 @@ export function conv2dGradInput(
   mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
+  if (g.batch === 0) return gradX;
   packed(
     [gradOut, w, mask],
     ([gs, ws, ms]) =>
@@ -98,6 +100,8 @@ export function conv2dGradWeight(
   g: Conv2dGeometry,
   wShape: readonly number[],
 ): RawTensor {
+  // No samples: no products, a zero gradient.
+  if (g.batch === 0) return fill(x.device, wShape, 0);
   const gradW = empty(x.device, wShape);
   packed(
     [x, gradOut],
@@ -117,6 +121,9 @@ export function conv2dGradWeightBias(
   g: Conv2dGeometry,
   wShape: readonly number[],
 ): { gradW: RawTensor; gradB: RawTensor } {
+  if (g.batch === 0) {
+    return { gradW: fill(x.device, wShape, 0), gradB: fill(x.device, [g.outChannels], 0) };
+  }
   const gradW = empty(x.device, wShape), gradB = empty(x.device, [g.outChannels]);
   packed([x, gradOut], ([xs, gs]) =>
     weightKernel(x.device, g, {
@@ -130,6 +137,7 @@ export function conv2dGradWeightBias(
 
 /** ∂L/∂bias of a convolution alone (frozen weights): `[O]`. */
 export function conv2dGradBias(gradOut: RawTensor, g: Conv2dGeometry): RawTensor {
+  if (g.batch === 0) return fill(gradOut.device, [g.outChannels], 0);
   const gradB = empty(gradOut.device, [g.outChannels]);
   packed(
     [gradOut],
@@ -146,6 +154,7 @@ export function maxPool2d(
 ): { out: RawTensor; argmax: RawTensor } {
   const out = empty(x.device, outShape);
   const argmax = empty(x.device, outShape, "i32", "pool argmax");
+  if (x.size === 0) return { out, argmax };
   packed(
     [x],
     ([xs]) => poolKernel(x.device, g, { x: xs.buffer, out: out.buffer, argmax: argmax.buffer }),
@@ -165,6 +174,7 @@ export function maxPool2dGrad(
   mask: RawTensor | null = null,
 ): RawTensor {
   const gradX = empty(gradOut.device, xShape);
+  if (gradX.size === 0) return gradX;
   packed([gradOut, mask], ([gs, ms]) =>
     maxPool2dBackward(gradOut.device, g, {
       gradOut: gs.buffer,
@@ -180,6 +190,7 @@ export function lrn(x: RawTensor, p: LrnParams): { out: RawTensor; scale: RawTen
   const [batch, channels, height, width] = x.shape;
   const out = empty(x.device, x.shape);
   const scale = empty(x.device, x.shape, "f32", "lrn scale");
+  if (x.size === 0) return { out, scale };
   packed([x], ([xs]) =>
     lrnKernel(x.device, { batch, channels, height, width }, p, {
       x: xs.buffer,
@@ -202,6 +213,7 @@ export function lrnGrad(
 ): RawTensor {
   const [batch, channels, height, width] = x.shape;
   const gradX = empty(x.device, x.shape);
+  if (x.size === 0) return gradX;
   packed(
     [x, gradOut, mask],
     ([xs, gs, ms]) =>

@@ -11,6 +11,9 @@ import {
   defaultDevice,
   fromTypedArray,
   linear,
+  lrn,
+  matmul,
+  maxPool2d,
   noGrad,
   ones,
   sum,
@@ -322,4 +325,27 @@ Deno.test("ReLU keeps a NaN, as PyTorch, alone and fused into convolutions and l
     y.dispose();
   }
   x.dispose();
+});
+
+Deno.test("empty batches and products of depth 0, as PyTorch: empty results, zero sums, zero gradients", async () => {
+  await defaultDevice();
+  const leaf = (shape: number[], value = 1) =>
+    fromTypedArray(
+      new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value),
+      shape,
+      { requiresGrad: true },
+    );
+  // A batch of 0 through a convolution, pooling, LRN and a linear layer.
+  const [x, w, b, v] = [leaf([0, 2, 5, 5]), leaf([3, 2, 3, 3]), leaf([3]), leaf([4, 3])];
+  const y = lrn(maxPool2d(conv2d(x, w, b, { relu: true }), { kernel: 2 }));
+  const z = linear(y.reshape([0, 3]), v, null, { relu: true });
+  assert.deepEqual([...y.shape, ...z.shape], [0, 3, 1, 1, 0, 4]);
+  await z.sum().backward();
+  for (const p of [w, b, v]) assert.ok((await p.grad!.data()).every((g) => g === 0));
+  assert.deepEqual([...x.grad!.shape], [0, 2, 5, 5]);
+  // A depth of 0: every sum is empty, then the bias and the ReLU.
+  const k0 = linear(zeros([2, 0]), zeros([3, 0]), tensor([1, -1, 2]), { relu: true });
+  assert.deepEqual(await k0.toArray(), [[1, 0, 2], [1, 0, 2]]);
+  assert.deepEqual(await matmul(zeros([0, 2]), zeros([2, 3])).toArray(), []);
+  for (const t of [x, w, b, v, y, z, k0]) t.dispose();
 });
