@@ -29,7 +29,8 @@
 #   two-small    15  [30] the scaled net at batch 32 on one device against two
 #   two-polling  10  [20] what makes the host wait on this driver (map polling, submits)
 #   cold-tuned   20  [40] the same cold start as a first run by default: tuning on, none saved
-# About 400 s estimated in all; the profile's tuning is the least certain (about 240 candidates
+#   fuzz         30  [90] the randomized conv and matmul sweeps, this adapter's candidates
+# About 430 s estimated in all; the profile's tuning is the least certain (about 240 candidates
 # of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
 # fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
 # (bench/two_devices_check.sh).
@@ -74,6 +75,7 @@ key_equivalence-separate() { key_equivalence "$1"; }
 key_two-full() { grep -Eo '^[B-C] / A: [0-9.]+x' "$1" | joined; }
 key_two-small() { key_two-full "$1"; }
 key_two-tests() { key_tests "$1"; }
+key_fuzz() { key_tests "$1"; }
 key_two-polling() { grep -Eo 'idle map resolved after [^;]+' "$1" | head -n 1; }
 
 # step NAME LIMIT COMMAND...: runs COMMAND under min(LIMIT × $scale, budget left), logs to
@@ -154,6 +156,10 @@ no_caches cold-tuned
 step cold-tuned 40 env -u ALEXNET_AUTOTUNE "${no_caches[@]}" deno run -A bench/cold_start.ts \
   --out "$OUT/cold_start_tuned.json"
 rm -rf "$cold_cache"
+# Last, as time allows: the randomized sweeps, every candidate this adapter's autotuner may pick
+# (the GPU tiles, split-K, Winograd) on random shapes against float64 (lavapipe: about 80 s).
+step fuzz 90 "${untuned[@]}" deno test -A --no-check tests/fuzz_conv_test.ts \
+  tests/fuzz_matmul_test.ts
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)
