@@ -86,8 +86,16 @@ export function flatMain(
  */
 export const IS_NAN = `
 fn isNan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+  return ${nanTest("v")};
 }`;
+
+/** WGSL of the NaN test on the bits of `value` (`type` is `f32` or `vec4f`): see {@link IS_NAN}. */
+function nanTest(value: string, type = "f32"): string {
+  const [bits, mask, infinity] = type === "f32"
+    ? ["u32", "0x7fffffffu", "0x7f800000u"]
+    : ["vec4u", "vec4u(0x7fffffffu)", "vec4u(0x7f800000u)"];
+  return `(bitcast<${bits}>(${value}) & ${mask}) > ${infinity}`;
+}
 
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
@@ -110,9 +118,7 @@ export function f32Literal(x: number): string {
  * ```
  */
 export function relu(value: string, type = "f32"): string {
-  const bits = type === "f32" ? "u32" : "vec4u";
-  const nan = `(bitcast<${bits}>(${value}) & ${bits}(0x7fffffffu)) > ${bits}(0x7f800000u)`;
-  return `select(max(${value}, ${type}(0.0)), ${value}, ${nan})`;
+  return `select(max(${value}, ${type}(0.0)), ${value}, ${nanTest(value, type)})`;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+import { FLAT_WORKGROUP, IS_NAN } from "./_program.ts";
 
 /** u32 words of a step-statistics buffer (see {@link StepStats}). */
 export const STEP_STATS_WORDS: number = 12;
@@ -224,7 +224,7 @@ export function countTopKErrors(
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> s: array<atomic<u32>>;
-${FLAT_WORKGROUP}
+${FLAT_WORKGROUP}${IS_NAN}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -238,7 +238,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var c = 0u; c < ${classes}u; c++) {
     if (logits[base + c] > mine) { higher++; }
   }
-  let nan = (bitcast<u32>(mine) & 0x7fffffffu) > 0x7f800000u;
+  let nan = isNan(mine);
   if (nan || higher >= 1u) { atomicAdd(&s[${W.TOP1}], 1u); }
   if (nan || higher >= 5u) { atomicAdd(&s[${W.TOP5}], 1u); }
 }`;
