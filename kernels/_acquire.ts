@@ -37,7 +37,7 @@ export interface AcquireOptions {
   label?: string;
   /**
    * How many entries the device's caches keep (uniform buffers, bind groups, constant tables)
-   * and how long an unused pooled buffer stays; defaults in `DEFAULT_CACHE_LIMITS`. Lower them
+   * and how long an unused pooled buffer stays (each field's default is in its doc). Lower them
    * where memory is tight (or to watch eviction in a test).
    */
   cacheLimits?: Partial<CacheLimits>;
