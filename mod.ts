@@ -34,6 +34,8 @@ export {
 export type {
   AcquireOptions,
   Binding,
+  CacheLimits,
+  CacheSizes,
   CrossDeviceCopy,
   DeviceLimits,
   FaultSlot,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CacheLimits } from "./_pipeline_cache.ts";
 import {
   type AdapterEntry,
   describeAdapters,
@@ -34,6 +35,12 @@ export interface AcquireOptions {
   separateDevices?: boolean;
   /** A label that names the device in error messages. */
   label?: string;
+  /**
+   * How many entries the device's caches keep (uniform buffers, bind groups, constant tables)
+   * and how long an unused pooled buffer stays (each field's default is in its doc). Lower them
+   * where memory is tight (or to watch eviction in a test).
+   */
+  cacheLimits?: Partial<CacheLimits>;
 }
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */

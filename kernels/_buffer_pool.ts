@@ -1,6 +1,6 @@
 /**
- * The device's buffer pool: released buffers kept by size class for reuse, and the device's
- * memory counters (the pool keeps the buffer counts; the pipeline cache and the submissions
+ * The device's buffer pool: released buffers kept by size class for reuse (those left idle
+ * for long are destroyed), and the device's memory counters (the pool keeps the buffer counts; the pipeline cache and the submissions
  * count the rest).
  *
  * @module
@@ -26,6 +26,8 @@ export interface MemoryStats {
   submissions: number;
   /** Compute dispatches recorded on this device. */
   dispatches: number;
+  /** Uniform buffers created (the rest were reused, or rewritten from a retired one). */
+  uniformBuffersCreated: number;
 }
 
 /**
@@ -40,18 +42,54 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-/** Released buffers by capacity; counts into the `stats` it is given. */
-export class BufferPool {
-  #free = new Map<number, GPUBuffer[]>();
-  #stats: MemoryStats;
+/** A released buffer and the allocation count when it was released. */
+interface Pooled {
+  buffer: GPUBuffer;
+  since: number;
+}
 
-  constructor(stats: MemoryStats) {
+/** Allocations between two sweeps of the pool for idle buffers. */
+const SWEEP_EVERY = 1024;
+
+/**
+ * Released buffers by capacity; counts into the `stats` it is given. A buffer that stays in the
+ * pool while `idleAllocations` allocations pass without taking it is destroyed: sizes that a
+ * run stopped using (the shapes of an earlier model, an evaluation batch, a varying input
+ * size) do not keep their memory for the life of the device, while a training loop, which
+ * takes the same sizes every step, keeps its buffers.
+ */
+export class BufferPool {
+  #free = new Map<number, Pooled[]>();
+  #stats: MemoryStats;
+  #idleAllocations: number;
+  #afterSubmitted: (release: () => void) => void;
+  #allocations = 0;
+
+  /**
+   * `afterSubmitted` runs a release once every command recorded so far has been submitted (a
+   * pooled buffer may still be bound by one: see `GpuStream.afterSubmitted`).
+   */
+  constructor(
+    stats: MemoryStats,
+    idleAllocations: number,
+    afterSubmitted: (release: () => void) => void,
+  ) {
     this.#stats = stats;
+    this.#idleAllocations = idleAllocations;
+    this.#afterSubmitted = afterSubmitted;
+  }
+
+  /** Buffers pooled. */
+  get size(): number {
+    let n = 0;
+    for (const list of this.#free.values()) n += list.length;
+    return n;
   }
 
   /** A released buffer of `capacity` bytes, or a new one from `create`. */
   take(capacity: number, create: () => GPUBuffer): GPUBuffer {
-    let buffer = this.#free.get(capacity)?.pop();
+    if (++this.#allocations % SWEEP_EVERY === 0) this.#sweep();
+    let buffer = this.#free.get(capacity)?.pop()?.buffer;
     if (buffer) {
       this.#stats.pooledBytes -= capacity;
     } else {
@@ -69,10 +107,29 @@ export class BufferPool {
   /** Keeps a buffer of `capacity` bytes for reuse. */
   give(capacity: number, buffer: GPUBuffer): void {
     const list = this.#free.get(capacity) ?? [];
-    list.push(buffer);
+    list.push({ buffer, since: this.#allocations });
     this.#free.set(capacity, list);
     this.#stats.liveBytes -= capacity;
     this.#stats.pooledBytes += capacity;
+  }
+
+  /**
+   * Destroys the buffers pooled for longer than the idle bound. Each list is a stack (the most
+   * recently released on top, taken first), so its idle buffers are a run at the bottom.
+   */
+  #sweep(): void {
+    const before = this.#allocations - this.#idleAllocations;
+    for (const [capacity, list] of this.#free) {
+      let idle = 0;
+      while (idle < list.length && list[idle].since < before) idle++;
+      if (idle === 0) continue;
+      const gone = list.splice(0, idle);
+      if (list.length === 0) this.#free.delete(capacity);
+      this.#stats.pooledBytes -= idle * capacity;
+      this.#afterSubmitted(() => {
+        for (const p of gone) p.buffer.destroy();
+      });
+    }
   }
 
   /** Destroys every pooled buffer, freeing its GPU memory. */
@@ -83,7 +140,7 @@ export class BufferPool {
 
   /** Destroys every pooled buffer (the counters stay as they were: the device is going). */
   destroy(): void {
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    for (const list of this.#free.values()) for (const p of list) p.buffer.destroy();
     this.#free.clear();
   }
 }

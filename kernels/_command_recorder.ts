@@ -23,6 +23,11 @@ export class CommandRecorder {
     this.#dispatchesPerSubmit = dispatchesPerSubmit;
   }
 
+  /** Whether commands are recorded and not yet handed to the submission queue. */
+  get recording(): boolean {
+    return this.#encoder !== null;
+  }
+
   /** The command encoder, with no compute pass open, for recording the command `label`. */
   encoderFor(label: string): GPUCommandEncoder {
     this.endPass();

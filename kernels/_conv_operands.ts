@@ -14,20 +14,13 @@ import { memoisedBy } from "./_memo.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 
-const tables = new WeakMap<Device, Map<string, GpuBuffer>>();
-
-/** A per-geometry table of vec4u, built once per device and kept (it is a few KiB). */
+/**
+ * A per-geometry table of vec4u, built once per device and kept among its recently used
+ * constant tables (bounded: a run that meets ever-new geometries, such as varying input
+ * sizes, does not keep one per geometry for the device's life).
+ */
 export function table(device: Device, key: string, build: () => Uint32Array): GpuBuffer {
-  let map = tables.get(device);
-  if (!map) tables.set(device, map = new Map());
-  let buffer = map.get(key);
-  if (!buffer) {
-    const data = build();
-    buffer = device.alloc(data.byteLength, "conv offset table");
-    device.write(buffer, data);
-    map.set(key, buffer);
-  }
-  return buffer;
+  return device.constantBuffer(`conv ${key}`, build, "conv offset table");
 }
 
 /** Forward taps k = (c, ky, kx): vec4u(c·H·W + ky·W + kx, ky, kx, 0). */

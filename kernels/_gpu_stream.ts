@@ -33,6 +33,7 @@ export class GpuStream {
   /** `queue.submit` calls so far. */
   submits = 0;
   #users: number;
+  #afterSubmitted: (() => void)[] = [];
 
   /** A stream over `opened` for `labels.length` library devices. */
   constructor(opened: OpenedDevice, labels: readonly string[], dispatchesPerSubmit: number) {
@@ -51,11 +52,33 @@ export class GpuStream {
         `a batch of ${commandLabels.length} commands (${summarise(commandLabels)})`,
       );
       this.submits++;
-    });
+    }, () => this.#settle());
     this.recorder = new CommandRecorder(gpu, this.submissions, dispatchesPerSubmit);
     gpu.lost.then((info) => {
       this.lost = `${info.reason}: ${info.message}`;
     });
+  }
+
+  /**
+   * Runs `release` once every command recorded so far has been submitted: at once when nothing
+   * is recorded or held, else when the queue next drains. A cache lets go of a GPU buffer this
+   * way: submitting a command that binds a destroyed buffer is an error, while a buffer
+   * destroyed after its commands were submitted lives on until the GPU has run them (WebGPU
+   * defers the free), and a buffer rewritten with `queue.writeBuffer` from then on is seen
+   * only by commands submitted later.
+   */
+  afterSubmitted(release: () => void): void {
+    this.#afterSubmitted.push(release);
+    this.#settle();
+  }
+
+  /** Runs the releases waiting for the submissions, if nothing recorded is still unsubmitted. */
+  #settle(): void {
+    if (this.#afterSubmitted.length === 0) return;
+    if (this.recorder.recording || this.submissions.holding) return;
+    const ready = this.#afterSubmitted;
+    this.#afterSubmitted = [];
+    for (const release of ready) release();
   }
 
   /**

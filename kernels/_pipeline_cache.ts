@@ -1,13 +1,14 @@
 /**
  * What a dispatch binds, compiled and created once: pipelines by their WGSL text, uniform
- * buffers by their values, bind groups by pipeline and binding ranges; and the check of a
- * dispatch's bindings against the device's limits.
+ * buffers by their values, bind groups by pipeline and binding ranges (the last two bounded
+ * by recent use); and the check of a dispatch's bindings against the device's limits.
  *
  * @module
  */
 
 import type { Dispatch } from "./_dispatch.ts";
 import { GpuError } from "./_errors.ts";
+import { LruCache } from "./_lru.ts";
 
 /** The counters the cache keeps (a `MemoryStats` is one). */
 export interface CompileStats {
@@ -17,9 +18,41 @@ export interface CompileStats {
   compileMs: number;
   /** Bind groups created (the rest were reused from the cache). */
   bindGroups: number;
+  /** Uniform buffers created (the rest were reused, or rewritten from a retired one). */
+  uniformBuffersCreated: number;
 }
 
-/** The pipeline, uniform and bind-group caches of one GPU device. */
+/** How many entries each of a device's caches keeps (see {@link PipelineCache}). */
+export interface CacheLimits {
+  /** Uniform buffers kept by content (default 1024: a few dozen KiB). */
+  uniformBuffers: number;
+  /** Bind groups kept (default 4096). */
+  bindGroups: number;
+  /** Read-only tables kept by key, such as the convolutions' offset tables (default 256). */
+  constantBuffers: number;
+  /**
+   * Allocations after which a pooled buffer that none of them reused is destroyed (default
+   * 200000: a few hundred training steps of AlexNet, so a shape met once an epoch, such as an
+   * evaluation's batch, does not keep its buffers between epochs).
+   */
+  poolIdleAllocations: number;
+}
+
+/** The limits a device's caches keep by default. */
+export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = {
+  uniformBuffers: 1024,
+  bindGroups: 4096,
+  constantBuffers: 256,
+  poolIdleAllocations: 200_000,
+};
+
+/**
+ * The pipeline, uniform and bind-group caches of one GPU device. Pipelines are kept for the
+ * device's life: their number is bounded by the kernels' variants, since shapes travel as
+ * uniforms. Uniform buffers and bind groups are kept by recent use up to {@link CacheLimits}:
+ * values that change every step (a learning-rate schedule) or shapes met once would otherwise
+ * add one of each per step, for ever.
+ */
 export class PipelineCache {
   #gpu: GPUDevice;
   #stats: CompileStats;
@@ -29,22 +62,61 @@ export class PipelineCache {
   #compiled: string[] = [];
   #bufferIds = new WeakMap<GPUBuffer, number>();
   #nextBufferId = 0;
-  #uniformBuffers = new Map<string, GPUBuffer>();
-  #bindGroups = new Map<string, GPUBindGroup>();
+  #uniformBuffers: LruCache<string, GPUBuffer>;
+  /** Evicted uniform buffers that no submitted-later command uses, by size: rewritten on a miss. */
+  #spareUniforms = new Map<number, GPUBuffer[]>();
+  #spareCount = 0;
+  /** Evicted uniform buffers waiting for the commands that bind them to be submitted. */
+  #retiring = 0;
+  /** Spares kept at most (a quarter of the cached ones; the rest are destroyed). */
+  #spareLimit: number;
+  #bindGroups: LruCache<string, GPUBindGroup>;
+  #destroyed = false;
 
   /**
    * `watch` pops the validation error scope pushed before each compile, naming what failed in
-   * the error it raises later.
+   * the error it raises later; `afterSubmitted` runs a release once every command recorded so
+   * far has been submitted (`GpuStream.afterSubmitted`).
    */
-  constructor(gpu: GPUDevice, stats: CompileStats, watch: (what: string) => void) {
+  constructor(
+    gpu: GPUDevice,
+    stats: CompileStats,
+    watch: (what: string) => void,
+    afterSubmitted: (release: () => void) => void,
+    limits: CacheLimits = DEFAULT_CACHE_LIMITS,
+  ) {
     this.#gpu = gpu;
     this.#stats = stats;
     this.#watch = watch;
+    this.#spareLimit = Math.ceil(limits.uniformBuffers / 4);
+    // An evicted uniform buffer may be bound by commands not yet submitted: it becomes a spare
+    // only after them.
+    this.#uniformBuffers = new LruCache(
+      limits.uniformBuffers,
+      (buffer) => {
+        this.#retiring++;
+        afterSubmitted(() => {
+          this.#retiring--;
+          this.#spare(buffer);
+        });
+      },
+    );
+    // A bind group owns no memory of its own: dropping it is enough.
+    this.#bindGroups = new LruCache(limits.bindGroups);
   }
 
   /** The names of the dispatches that compiled each pipeline so far, in order. */
   get compiled(): readonly string[] {
     return this.#compiled;
+  }
+
+  /** Entries held: pipelines, uniform buffers (cached, spare or retiring) and bind groups. */
+  get sizes(): { pipelines: number; uniformBuffers: number; bindGroups: number } {
+    return {
+      pipelines: this.#pipelines.size,
+      uniformBuffers: this.#uniformBuffers.size + this.#spareCount + this.#retiring,
+      bindGroups: this.#bindGroups.size,
+    };
   }
 
   /**
@@ -74,22 +146,42 @@ export class PipelineCache {
   }
 
   /**
-   * The uniform buffer holding `values`, one per distinct content and never written again, so
-   * commands recorded earlier keep their values and no write has to flush them.
+   * The uniform buffer holding `values`, one per distinct content among the recently used and
+   * never written while cached, so commands recorded earlier keep their values and no write
+   * has to flush them. A miss rewrites a spare (an evicted buffer whose commands were all
+   * submitted: the write reaches only commands submitted later), so a step whose values
+   * change every time (a learning-rate schedule) creates no buffer once the cache is full.
    */
   uniformBuffer(values: Uint32Array): GPUBuffer {
     const key = values.join(",");
     let buffer = this.#uniformBuffers.get(key);
     if (buffer) return buffer;
-    buffer = this.#gpu.createBuffer({
-      size: Math.max(16, values.byteLength),
-      usage: 0x40, /* UNIFORM */
-      mappedAtCreation: true,
-    });
-    new Uint32Array(buffer.getMappedRange()).set(values);
-    buffer.unmap();
+    const size = Math.max(16, values.byteLength);
+    buffer = this.#spareUniforms.get(size)?.pop();
+    if (buffer) {
+      this.#spareCount--;
+      this.#gpu.queue.writeBuffer(buffer, 0, values as Uint32Array<ArrayBuffer>);
+    } else {
+      buffer = this.#gpu.createBuffer({
+        size,
+        usage: 0x40 /* UNIFORM */ | 0x08, /* COPY_DST */
+        mappedAtCreation: true,
+      });
+      new Uint32Array(buffer.getMappedRange()).set(values);
+      buffer.unmap();
+      this.#stats.uniformBuffersCreated++;
+    }
     this.#uniformBuffers.set(key, buffer);
     return buffer;
+  }
+
+  /** Keeps an evicted uniform buffer for rewriting, or destroys it past the spares' bound. */
+  #spare(buffer: GPUBuffer): void {
+    if (this.#destroyed || this.#spareCount >= this.#spareLimit) return buffer.destroy();
+    const list = this.#spareUniforms.get(buffer.size) ?? [];
+    list.push(buffer);
+    this.#spareUniforms.set(buffer.size, list);
+    this.#spareCount++;
   }
 
   /** A bind group per pipeline and binding ranges, reused while the buffers repeat. */
@@ -104,8 +196,6 @@ export class PipelineCache {
     const key = parts.join(",");
     let group = this.#bindGroups.get(key);
     if (group) return group;
-    // Bounded: a program that binds ever-new ranges must not grow the cache without end.
-    if (this.#bindGroups.size >= 16384) this.#bindGroups.clear();
     group = this.#gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.#bindGroups.set(key, group);
     this.#stats.bindGroups++;
@@ -119,8 +209,12 @@ export class PipelineCache {
 
   /** Destroys the uniform buffers and forgets the bind groups. */
   destroy(): void {
+    this.#destroyed = true;
     for (const b of this.#uniformBuffers.values()) b.destroy();
+    for (const list of this.#spareUniforms.values()) for (const b of list) b.destroy();
     this.#uniformBuffers.clear();
+    this.#spareUniforms.clear();
+    this.#spareCount = 0;
     this.#bindGroups.clear();
   }
 }

@@ -29,6 +29,7 @@ type Item =
 export class SubmissionQueue {
   readonly #queue: GPUQueue;
   readonly #submitCommands: (buffers: GPUCommandBuffer[], labels: string[]) => void;
+  readonly #drained: () => void;
   #items: Item[] = [];
   #enqueued = 0;
   #submitted = 0;
@@ -37,14 +38,16 @@ export class SubmissionQueue {
 
   /**
    * Submits to `queue`; `submitCommands` submits command buffers in one `queue.submit` (with
-   * its error scopes).
+   * its error scopes); `drained` is told each time everything enqueued has been submitted.
    */
   constructor(
     queue: GPUQueue,
     submitCommands: (buffers: GPUCommandBuffer[], labels: string[]) => void,
+    drained: () => void = () => {},
   ) {
     this.#queue = queue;
     this.#submitCommands = submitCommands;
+    this.#drained = drained;
   }
 
   /** The error that stopped the queue, if any. */
@@ -139,6 +142,7 @@ export class SubmissionQueue {
       w.resolve();
       return false;
     });
+    if (this.#items.length === 0 && !this.#failure) this.#drained();
   }
 
   #submit(item: Item): void {

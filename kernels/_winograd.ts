@@ -29,7 +29,7 @@ import { f32Literal, flatMain, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
-import type { Resolved } from "./_conv_geometry.ts";
+import { geometryKey, type Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 
 /** The transforms of F(2×2, r×r): Aᵀ (2 × n), G (n × r), Bᵀ (n × n). */
@@ -402,18 +402,23 @@ export function winogradScratchPerSample(g: Resolved, pass: "forward" | "gradInp
 }
 
 /**
- * Whether one sample's Winograd scratch fits a binding of at most `maxBindingBytes`: where it
- * does not, a default choice of Winograd falls back to the direct kernel (which splits the
- * batch down to single samples).
+ * Why one sample's Winograd scratch does not fit a binding of at most `maxBindingBytes` (the
+ * algorithm, the pass, the shape, the bytes and the limit, in one line), or null where it fits.
+ * A default choice of Winograd then falls back to the direct kernel (which splits the batch
+ * down to single samples); a forced one throws this.
  */
-export function winogradFits(
+export function winogradTooLarge(
   device: Device,
   g: Resolved,
   pass: "forward" | "gradInput",
   maxBindingBytes?: number,
-): boolean {
+): string | null {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
-  return winogradScratchPerSample(g, pass).every((elements) => elements * 4 <= limit);
+  const largest = Math.max(...winogradScratchPerSample(g, pass)) * 4;
+  if (largest <= limit) return null;
+  return `Winograd ${pass === "forward" ? "forward" : "input gradient"} of ${geometryKey(g)}: ` +
+    `one sample's scratch takes ${largest} bytes, more than the ${limit}-byte binding limit ` +
+    `(force another algorithm, or leave the choice to the default)`;
 }
 
 /** The forward pass of one run of samples. */

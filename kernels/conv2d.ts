@@ -35,9 +35,9 @@ import { type ConvAlgorithm, convCandidates } from "./_conv_algorithms.ts";
 import {
   WINOGRAD_ONLY,
   winogradApplies,
-  winogradFits,
   winogradForward,
   winogradScratchPerSample,
+  winogradTooLarge,
 } from "./_winograd.ts";
 import { POINTWISE_ONLY, pointwiseApplies, pointwiseForward } from "./_pointwise.ts";
 import {
@@ -126,10 +126,11 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
           conv2d(device, g, { ...args, x, w, out, bias: args.bias && bias, algorithm }),
       ),
   ).value);
-  if (
-    !args.algorithm && algorithm.kind === "winograd" &&
-    !winogradFits(device, g, "forward", args.maxBindingBytes)
-  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "winograd") {
+    const tooLarge = winogradTooLarge(device, g, "forward", args.maxBindingBytes);
+    if (tooLarge && args.algorithm) throw new RangeError(`conv2d: ${tooLarge}`);
+    if (tooLarge) algorithm = { kind: "direct" };
+  }
   if (algorithm.kind === "pointwise") {
     if (!pointwiseApplies(g)) {
       throw new RangeError(`conv2d: ${POINTWISE_ONLY}`);

@@ -26,9 +26,9 @@ import { stridedInputGradGemm } from "./_conv_gemm_strided.ts";
 import {
   WINOGRAD_ONLY,
   winogradApplies,
-  winogradFits,
   winogradInputGrad,
   winogradScratchPerSample,
+  winogradTooLarge,
 } from "./_winograd.ts";
 import { POINTWISE_ONLY, pointwiseApplies, pointwiseInputGrad } from "./_pointwise.ts";
 import { directConv } from "./conv2d.ts";
@@ -129,10 +129,11 @@ export function conv2dBackwardInput(
           }),
       ),
   ).value);
-  if (
-    !args.algorithm && algorithm.kind === "winograd" &&
-    !winogradFits(device, g, "gradInput", args.maxBindingBytes)
-  ) algorithm = { kind: "direct" };
+  if (algorithm.kind === "winograd") {
+    const tooLarge = winogradTooLarge(device, g, "gradInput", args.maxBindingBytes);
+    if (tooLarge && args.algorithm) throw new RangeError(`${what}: ${tooLarge}`);
+    if (tooLarge) algorithm = { kind: "direct" };
+  }
   if (algorithm.kind === "pointwise") {
     if (!pointwiseApplies(g)) throw new RangeError(`${what}: ${POINTWISE_ONLY}`);
     const { gradOut: dy, w, gradX: dx, mask, maxBindingBytes } = args;

@@ -19,7 +19,13 @@ import { GpuStream } from "./_gpu_stream.ts";
 import { BufferPool, type MemoryStats, sizeClass } from "./_buffer_pool.ts";
 import { DeviceAssertionError, GpuError } from "./_errors.ts";
 import { FAULT_BYTES, FaultKinds, type FaultMessage } from "./_fault.ts";
-import { bindGroupEntries, PipelineCache } from "./_pipeline_cache.ts";
+import { LruCache } from "./_lru.ts";
+import {
+  bindGroupEntries,
+  type CacheLimits,
+  DEFAULT_CACHE_LIMITS,
+  PipelineCache,
+} from "./_pipeline_cache.ts";
 import { Profile, type ProfileResult } from "./_profile.ts";
 import { StagingBuffer, transfers } from "./_staging.ts";
 import {
@@ -34,6 +40,7 @@ export { DeviceAssertionError, GpuError } from "./_errors.ts";
 export type { ProfileResult, ProfileRow } from "./_profile.ts";
 export type { AcquireOptions, DeviceLimits } from "./_acquire.ts";
 export type { MemoryStats } from "./_buffer_pool.ts";
+export type { CacheLimits } from "./_pipeline_cache.ts";
 export {
   resetTransferStats,
   StagingBuffer,
@@ -120,13 +127,15 @@ export class Device {
     bindGroups: 0,
     submissions: 0,
     dispatches: 0,
+    uniformBuffersCreated: 0,
   };
-  #pool = new BufferPool(this.#stats);
+  #pool: BufferPool;
   #cache: PipelineCache;
+  #constants: LruCache<string, GpuBuffer>;
   #port: TransferPort;
   #profile: Profile | null = null;
 
-  private constructor(stream: GpuStream, label: string) {
+  private constructor(stream: GpuStream, label: string, cacheLimits?: Partial<CacheLimits>) {
     const { gpu, info, isFallback, limits } = stream.opened;
     this.gpu = gpu;
     this.adapterInfo = info;
@@ -134,7 +143,18 @@ export class Device {
     this.limits = limits;
     this.label = label;
     this.#stream = stream;
-    this.#cache = new PipelineCache(gpu, this.#stats, (what) => stream.errors.watch(what));
+    const bounds = { ...DEFAULT_CACHE_LIMITS, ...cacheLimits };
+    const afterSubmitted = (release: () => void) => stream.afterSubmitted(release);
+    this.#pool = new BufferPool(this.#stats, bounds.poolIdleAllocations, afterSubmitted);
+    this.#cache = new PipelineCache(
+      gpu,
+      this.#stats,
+      (what) => stream.errors.watch(what),
+      afterSubmitted,
+      bounds,
+    );
+    // An evicted table goes back to the pool, whose reuse is ordered like any tensor's.
+    this.#constants = new LruCache(bounds.constantBuffers, (buffer) => this.release(buffer));
     this.#port = this.#transferPort();
   }
 
@@ -142,7 +162,8 @@ export class Device {
   static async acquire(options: AcquireOptions = {}): Promise<Device> {
     const opened = await openDevice(options);
     const label = options.label ?? `gpu${deviceCounter++}`;
-    return new Device(new GpuStream(opened, [label], options.dispatchesPerSubmit ?? 64), label);
+    const stream = new GpuStream(opened, [label], options.dispatchesPerSubmit ?? 64);
+    return new Device(stream, label, options.cacheLimits);
   }
 
   /**
@@ -179,7 +200,7 @@ export class Device {
         members.map((i) => labels[i]),
         options.dispatchesPerSubmit ?? 64,
       );
-      for (const i of members) devices[i] = new Device(stream, labels[i]);
+      for (const i of members) devices[i] = new Device(stream, labels[i], options.cacheLimits);
     }
     return devices;
   }
@@ -260,6 +281,37 @@ export class Device {
   /** Current memory counters. */
   memory(): MemoryStats {
     return { ...this.#stats, submissions: this.#stream.submits };
+  }
+
+  /**
+   * Entries each cache holds now: compiled pipelines, uniform buffers, bind groups, constant
+   * tables and pooled buffers. All but the pipelines (one per kernel variant) are bounded by
+   * the device's {@link CacheLimits}, however long a run and however many shapes it meets.
+   *
+   * @example
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const device = await Device.acquire({ cacheLimits: { uniformBuffers: 64 } });
+   * console.log(device.cacheSizes().uniformBuffers <= 64); // true
+   * ```
+   */
+  cacheSizes(): CacheSizes {
+    return { ...this.#cache.sizes, constantBuffers: this.#constants.size, pooled: this.#pool.size };
+  }
+
+  /**
+   * A read-only buffer of `build()`'s words, built once per `key` and kept among the recently
+   * used (a convolution's offset table per geometry): the caller must not write or release it.
+   */
+  constantBuffer(key: string, build: () => Uint32Array, label = "constant table"): GpuBuffer {
+    let buffer = this.#constants.get(key);
+    if (!buffer) {
+      const data = build();
+      buffer = this.alloc(data.byteLength, label);
+      this.write(buffer, data);
+      this.#constants.set(key, buffer);
+    }
+    return buffer;
   }
 
   /** Hands out a buffer of at least `bytes` bytes, reusing a released one of its size class. */
@@ -611,6 +663,20 @@ export class Device {
       throw new GpuError(`${this.label} cannot run ${what}: ${failure.message}`);
     }
   }
+}
+
+/** Entries a device's caches hold (see {@link Device.cacheSizes}). */
+export interface CacheSizes {
+  /** Compiled pipelines (one per kernel variant: never evicted). */
+  pipelines: number;
+  /** Uniform buffers, cached by content or spare for rewriting. */
+  uniformBuffers: number;
+  /** Bind groups cached. */
+  bindGroups: number;
+  /** Constant tables ({@link Device.constantBuffer}). */
+  constantBuffers: number;
+  /** Released buffers pooled for reuse. */
+  pooled: number;
 }
 
 /** One read of {@link Device.readTogether}. */

@@ -1,0 +1,183 @@
+/**
+ * Nothing the library keeps grows without bound over a long run. A user trains for many epochs
+ * with a learning rate that changes every step (a warm-up, then a drop on a plateau) and
+ * dropout, at varying batch sizes, evaluates at another batch size, and builds one model after
+ * another on new input sizes: every step meets new uniform values, every model new shapes,
+ * conv offset tables and buffer sizes. The device's caches are given small bounds here so that
+ * a run of a few hundred steps crosses them many times; the live GPU buffers (counted where
+ * WebGPU creates and destroys them) and the pooled bytes must then stay flat from one half of
+ * the run to the other, while the models still learn.
+ */
+
+import assert from "node:assert/strict";
+import { crossEntropy, Device, fromTypedArray, Generator, noGrad, tidy } from "../mod.ts";
+import { Conv2d, Dropout, Flatten, Linear, Sequential } from "../nn/mod.ts";
+import { SGD } from "../train/sgd.ts";
+
+/** Bounds small enough for a short run to cross them (the defaults are far larger). */
+const LIMITS = {
+  uniformBuffers: 48,
+  bindGroups: 512,
+  constantBuffers: 8,
+  poolIdleAllocations: 2000,
+};
+
+/** Live WebGPU buffers, counted where they are created and destroyed. */
+function countBuffers(): {
+  live: () => { uniform: number; other: number; bytes: number };
+  stop(): void;
+} {
+  const live = new Map<GPUBuffer, boolean>();
+  const proto = GPUDevice.prototype;
+  const create = proto.createBuffer, destroy = GPUBuffer.prototype.destroy;
+  proto.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor) {
+    const buffer = create.call(this, descriptor);
+    live.set(buffer, (descriptor.usage & GPUBufferUsage.UNIFORM) !== 0);
+    return buffer;
+  };
+  GPUBuffer.prototype.destroy = function (this: GPUBuffer) {
+    live.delete(this);
+    return destroy.call(this);
+  };
+  return {
+    live: () => {
+      let uniform = 0, other = 0, bytes = 0;
+      for (const [buffer, isUniform] of live) {
+        if (isUniform) uniform++;
+        else other++;
+        bytes += buffer.size;
+      }
+      return { uniform, other, bytes };
+    },
+    stop: () => {
+      proto.createBuffer = create;
+      GPUBuffer.prototype.destroy = destroy;
+    },
+  };
+}
+
+/** A strided conv, a hidden layer with dropout and a classifier, for `h`×`w` inputs. */
+function model(device: Device, [h, w]: readonly number[], seed: number): Sequential {
+  const generator = new Generator(seed),
+    out = (Math.floor((h - 1) / 2) + 1) * (Math.floor((w - 1) / 2) + 1);
+  return new Sequential(
+    new Conv2d({
+      inChannels: 3,
+      outChannels: 4,
+      kernelSize: 3,
+      stride: 2,
+      padding: 1,
+      relu: true,
+      device,
+      generator,
+    }),
+    new Flatten(),
+    new Linear({ inFeatures: 4 * out, outFeatures: 12, relu: true, device, generator }),
+    new Dropout({ p: 0.3, generator }),
+    new Linear({ inFeatures: 12, outFeatures: 4, device, generator }),
+  );
+}
+
+Deno.test("caches, pool and GPU buffers stay bounded over a long run of varying shapes", async () => {
+  const census = countBuffers();
+  const device = await Device.acquire({ cacheLimits: LIMITS });
+  try {
+    const data = new Generator(11);
+    const models = 12, steps = 24;
+    const after: { uniform: number; other: number; bytes: number; pooled: number }[] = [];
+    let falls = 0;
+    for (let m = 0; m < models; m++) {
+      // A new input shape per model (new kernel sizes, tables, buffer sizes): the first one
+      // large, the others of about the same smaller area, so that what a model needs stays
+      // about the same after the first, whose buffers are not needed again.
+      const size = m === 0 ? [24, 24] : [6 + m, Math.round(144 / (6 + m))];
+      const net = model(device, size, m);
+      const opt = new SGD({ params: net.parameters(), lr: 0.05 });
+      const losses: number[] = [];
+      for (let step = 0; step < steps; step++) {
+        // A warm-up that changes the rate every step, then a drop as on a plateau.
+        opt.setLearningRate(step < steps / 2 ? 0.05 * (step + 1) / (steps / 2) : 0.005);
+        const batch = 3 + (step % 4);
+        const labels = fromTypedArray(
+          Int32Array.from({ length: batch }, (_, i) => i % 4),
+          [batch],
+          { device },
+        );
+        const loss = await tidy(async () => {
+          const x = data.normal([batch, 3, ...size], 0, 1, device);
+          // The class shifts the mean of one channel: learnable in a few steps.
+          const shift = fromTypedArray(
+            Float32Array.from(
+              { length: batch * 3 },
+              (_, i) => i % 3 === 0 ? Math.floor(i / 3) % 4 : 0,
+            ),
+            [batch, 3, 1, 1],
+            { device },
+          );
+          return crossEntropy(await net.forward(x.add(shift)), labels);
+        });
+        await loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        losses.push(await loss.item());
+        loss.dispose();
+        labels.dispose();
+      }
+      // Evaluation at a batch size training never used.
+      net.eval();
+      const scores = await noGrad(() =>
+        tidy(() => net.forward(data.normal([7, 3, ...size], 0, 1, device)))
+      );
+      assert.equal(scores.shape[0], 7);
+      scores.dispose();
+      const head = losses.slice(0, 4).reduce((a, b) => a + b),
+        tail = losses.slice(-4).reduce((a, b) => a + b);
+      if (tail < head) falls++;
+      opt.dispose();
+      net.dispose();
+      await device.sync();
+      after.push({ ...census.live(), pooled: device.memory().pooledBytes });
+    }
+    const half = after[models / 2 - 1], end = after[models - 1];
+    const sizes = device.cacheSizes();
+    const report = JSON.stringify({ half, end, sizes });
+    assert.ok(falls >= models / 2, `the loss fell for only ${falls} of ${models} models`);
+    assert.ok(sizes.uniformBuffers <= LIMITS.uniformBuffers * 1.25, report);
+    assert.ok(sizes.bindGroups <= LIMITS.bindGroups, report);
+    assert.ok(sizes.constantBuffers <= LIMITS.constantBuffers, report);
+    assert.ok(end.uniform <= LIMITS.uniformBuffers * 1.25, `live uniform buffers: ${report}`);
+    // Later models are larger (their inputs are), so allow their size, not a count per step.
+    assert.ok(end.other <= half.other + 8, `live storage buffers grew: ${report}`);
+    assert.ok(end.bytes <= half.bytes * 1.25, `live GPU bytes grew: ${report}`);
+    assert.ok(end.pooled <= half.pooled * 1.25, `pooled bytes grew: ${report}`);
+    assert.ok(end.bytes < after[0].bytes, `the first model's buffers are kept: ${report}`);
+  } finally {
+    census.stop();
+    device.destroy();
+  }
+});
+
+Deno.test("an evicted uniform buffer outlives the unsubmitted commands that bind it", async () => {
+  // One uniform buffer kept, and no submission until the reads: every scalar below evicts the
+  // previous one's buffer while the command that binds it is still being recorded.
+  const device = await Device.acquire({
+    cacheLimits: { uniformBuffers: 1 },
+    dispatchesPerSubmit: 1000,
+  });
+  try {
+    const x = fromTypedArray(new Float32Array([1, 2, 3]), [3], { device });
+    const scaled = Array.from({ length: 12 }, (_, k) => x.mul(k + 0.5));
+    const values = await Promise.all(scaled.map((t) => t.toArray()));
+    values.forEach((v, k) => assert.deepEqual(v, [1, 2, 3].map((e) => e * (k + 0.5))));
+    await device.sync(); // no validation error: no destroyed buffer was submitted
+    // Step by step, each new value rewrites a spare buffer whose commands were all submitted.
+    const created = device.memory().uniformBuffersCreated;
+    for (let k = 0; k < 8; k++) {
+      assert.deepEqual(await x.mul(k + 20).toArray(), [1, 2, 3].map((e) => e * (k + 20)));
+    }
+    assert.equal(device.memory().uniformBuffersCreated, created, "no uniform buffer created");
+    assert.ok(device.cacheSizes().uniformBuffers <= 2, JSON.stringify(device.cacheSizes()));
+  } finally {
+    device.destroy();
+  }
+});
