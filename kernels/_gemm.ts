@@ -90,6 +90,12 @@ export interface GemmSpec {
    */
   store4?: (m: string, n: string, v: string) => string;
   /**
+   * WGSL statements storing vec4f `v` at row `m`, columns `n`..`n+3` where rows are not aligned
+   * to 4, each column only while below `limit` (N; column `n` is known to be): one element
+   * index for the four, where `store` would compute it per column.
+   */
+  storeColumns?: (m: string, n: string, v: string, limit: string) => string;
+  /**
    * WGSL statements run once per stored row `m`, before its stores and in their scope: values
    * every column's store of the row shares (a bias per row, loaded once rather than per column).
    */
@@ -479,24 +485,35 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       : spec.rowSum!(`ax${i}`, `rs${i}`);
     L.push(`  if (sumRows && aok${i}) { ${sums} }`);
   }
-  // The stores loop over the rows, picking a row's accumulators by a switch, rather than
-  // being unrolled R times: LLVM spent most of such a pipeline's compile time (0.8–1.5 s of a
-  // 16-row tile's, against 0.3 s looped) on the unrolled bounds-checked stores, while the
-  // loop costs a switch per row, once per tile, next to the K loop's R·RN multiply-adds a step.
-  L.push(`  for (var r = 0u; r < ${R}u; r++) {`, `    let gm = m0 + r;`);
-  L.push(`    if (gm >= ${S.m}) { break; }`);
-  if (spec.rowStart) L.push(`    ${spec.rowStart("gm")}`);
-  for (let j = 0; j < cv; j++) L.push(`    var v${j} = ${zero};`);
-  L.push(`    switch r {`);
-  for (let r = 0; r < R; r++) {
-    const pick = Array.from({ length: cv }, (_, j) => `v${j} = c${r}_${j};`).join(" ");
-    L.push(`      case ${r}u: { ${pick} }`);
+  // The stores loop over blocks of 4 rows, picking a block's accumulators by a switch, rather
+  // than being unrolled R times: LLVM spent most of such a pipeline's compile time (0.8–1.5 s
+  // of a 16-row tile's, against 0.3 s looped) on the unrolled bounds-checked stores. A SIMD CPU
+  // runs every case of the switch under a mask, so a switch per row cost R² picks a tile (a
+  // tenth of a 1×1 convolution's forward pass, 48 rows); per block of 4 it costs R²/4.
+  const block = 4;
+  L.push(`  for (var rb = 0u; rb < ${R}u; rb += ${block}u) {`);
+  L.push(`    if (m0 + rb >= ${S.m}) { break; }`);
+  for (let q = 0; q < block; q++) {
+    for (let j = 0; j < cv; j++) L.push(`    var v${q}_${j} = ${zero};`);
+  }
+  L.push(`    switch rb {`);
+  for (let r = 0; r < R; r += block) {
+    const pick = Array.from(
+      { length: block * cv },
+      (_, i) => `v${Math.floor(i / cv)}_${i % cv} = c${r + Math.floor(i / cv)}_${i % cv};`,
+    );
+    L.push(`      case ${r}u: { ${pick.join(" ")} }`);
   }
   L.push(`      default: {}`, `    }`);
-  for (let j = 0; j < cv; j++) {
-    L.push(`    {`, `    let gn = bx${j};`, `    let v = v${j};`);
-    L.push(...storeVec4(spec, S.n, "    "));
-    L.push(`    }`);
+  for (let q = 0; q < block; q++) {
+    L.push(`    {`, `    let gm = m0 + rb + ${q}u;`, `    if (gm < ${S.m}) {`);
+    if (spec.rowStart) L.push(`    ${spec.rowStart("gm")}`);
+    for (let j = 0; j < cv; j++) {
+      L.push(`    {`, `    let gn = bx${j};`, `    let v = v${q}_${j};`);
+      L.push(...storeVec4(spec, S.n, "    "));
+      L.push(`    }`);
+    }
+    L.push(`    }`, `    }`);
   }
   L.push(`  }`, `}`);
   return spec.declarations() + "\n" + L.join("\n") + "\n";
@@ -504,11 +521,14 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
 
 /**
  * The epilogue's stores of the vec4 `v` of C at row `gm`, columns `gn`.. `gn + 3` (N = `n`):
- * one `store4` where the caller has it, else one bounds-checked `store` per column. Both
- * cores end this way.
+ * one `store4` where the caller has it, else its `storeColumns`, else one bounds-checked
+ * `store` per column. Both cores end this way.
  */
 function storeVec4(spec: GemmSpec, n: string, indent: string): string[] {
   if (spec.store4) return [`${indent}if (gn < ${n}) { ${spec.store4("gm", "gn", "v")} }`];
+  if (spec.storeColumns) {
+    return [`${indent}if (gn < ${n}) { ${spec.storeColumns("gm", "gn", "v", n)} }`];
+  }
   return [0, 1, 2, 3].map((c) =>
     `${indent}if (gn + ${c}u < ${n}) { ${spec.store("gm", `gn + ${c}u`, `v[${c}]`)} }`
   );

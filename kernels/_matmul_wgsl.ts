@@ -119,9 +119,16 @@ export function matmulWgsl(
     if (s.mask) out.push(`r = ${reluMasked("r", `mask[${i}]`, type)};`);
     return out;
   };
-  const store = (mm: string, nn: string, v: string): string => {
-    const i = outAt(mm, nn);
-    return [...finish(v, i, biasOf(nn), "f32"), `out[${i}] = r;`].join(" ");
+  const storeAt = (i: string, nn: string, v: string): string =>
+    [...finish(v, i, biasOf(nn), "f32"), `out[${i}] = r;`].join(" ");
+  const store = (mm: string, nn: string, v: string): string => storeAt(outAt(mm, nn), nn, v);
+  // Columns nn … nn + 3 from one index: on a CPU every index is vector multiplies.
+  const storeColumns = (mm: string, nn: string, v: string, limit: string): string => {
+    const stores = [1, 2, 3].map((c) =>
+      `if (${nn} + ${c}u < ${limit}) { ${storeAt(`i0 + ${c}u`, `${nn} + ${c}u`, `${v}[${c}]`)} }`
+    );
+    return [`let i0 = ${outAt(mm, nn)};`, `{ ${storeAt("i0", nn, `${v}[0]`)} }`, ...stores]
+      .join(" ");
   };
   const store4 = (mm: string, nn: string, v: string): string => {
     const i = `(${outAt(mm, nn)}) / 4u`;
@@ -146,6 +153,7 @@ export function matmulWgsl(
     sizes,
     store,
     store4: s.out.vec4 ? store4 : undefined,
+    storeColumns,
     rowStart: rowBias ? (mm) => `let rowBias = ${biasAt(mm)};` : undefined,
     rowSum: s.rowSums !== null ? rowSum : undefined,
     declarations: () => {
