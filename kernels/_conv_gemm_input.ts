@@ -9,7 +9,8 @@
 
 import type { Binding, Device } from "./device.ts";
 import { type gemmSizeUniforms, type GemmTile, gemmWgsl, tileName } from "./_gemm.ts";
-import { Uniforms } from "./_uniforms.ts";
+import type { Uniforms } from "./_uniforms.ts";
+import { memoisedKernel } from "./_memo.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
@@ -247,9 +248,24 @@ export function packForInputGrad(
   wt: Binding,
   name: string,
 ): void {
-  const uf = new Uniforms();
   const pairs = g.outChannels * g.cg;
-  const u = uf.all({ pairs, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  const kernel = packKernel({}, { pairs, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  device.dispatch({
+    name: `${name} pack`,
+    wgsl: kernel.wgsl,
+    uniforms: kernel.uniforms,
+    workgroups: Math.ceil(pairs / 64),
+    variant: "pack",
+    cost: { bytes: 8 * g.outChannels * g.wk },
+  }, [w, wt]);
+}
+
+/** The weight pack's WGSL (one text for every shape) and its uniforms. */
+const packKernel = memoisedKernel((
+  _: Record<string, never>,
+  u: Record<"pairs" | "cg" | "wk" | "taps", string>,
+  uf,
+) => {
   // Invocation i moves the taps of one (output channel o, input channel c) pair: two
   // divisions per pair, not per element (a software driver divides lane by lane).
   const body = `
@@ -260,17 +276,10 @@ export function packForInputGrad(
   for (var t = 0u; t < ${u.taps}; t++) {
     wt[dst + t * ${u.cg}] = w[src + t];
   }`;
-  device.dispatch({
-    name: `${name} pack`,
-    wgsl: `
+  return `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 ${uf.declare(2)}
 ${flatMain(64, u.pairs, body)}
-`,
-    uniforms: uf.data(),
-    workgroups: Math.ceil(pairs / 64),
-    variant: "pack",
-    cost: { bytes: 8 * g.outChannels * g.wk },
-  }, [w, wt]);
-}
+`;
+});

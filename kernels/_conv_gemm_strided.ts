@@ -20,6 +20,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
+import { memoised } from "./_memo.ts";
 import {
   type ConvGemmNames,
   convGemmSetup,
@@ -47,10 +48,19 @@ const HEADER = 2;
 
 /** The phase pairs of a strided input gradient, row phases outer. */
 function phasePairs(g: Resolved): [AxisPhase, AxisPhase][] {
-  const phasesY = gradInputPhases(g.strideH, g.kernelH, g.padH, g.height);
-  const phasesX = gradInputPhases(g.strideW, g.kernelW, g.padW, g.width);
-  return phasesY.flatMap((py) => phasesX.map((px): [AxisPhase, AxisPhase] => [py, px]));
+  return axisPairs(
+    [g.strideH, g.kernelH, g.padH, g.height],
+    [g.strideW, g.kernelW, g.padW, g.width],
+  );
 }
+
+/** The pairs of two axes' phases (stride, kernel, padding, size each), kept per geometry. */
+const axisPairs = memoised((rows: AxisGeometry, cols: AxisGeometry): [AxisPhase, AxisPhase][] => {
+  const phasesY = gradInputPhases(...rows), phasesX = gradInputPhases(...cols);
+  return phasesY.flatMap((py) => phasesX.map((px): [AxisPhase, AxisPhase] => [py, px]));
+});
+
+type AxisGeometry = Parameters<typeof gradInputPhases>;
 
 /** Taps of a phase pair (an axis without taps has one, which reads nothing). */
 function tapCount(py: AxisPhase, px: AxisPhase): number {

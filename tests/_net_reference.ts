@@ -15,10 +15,13 @@
  * the sums and the magnitudes in them, never from a fixed epsilon: a wrong index, a missing tap
  * or a term counted twice moves an element by about Σ|terms|/K, far above it.
  *
- * A decision that rounding can flip has no bound: a ReLU whose input lies within its bound of 0
- * (its gradient is then all or nothing), or a pooling window whose two largest values lie
- * within their bounds of each other (the gradient goes to either). The reference reports such a
- * case as ambiguous, and the caller draws other inputs.
+ * A decision that rounding can flip, a ReLU whose input lies within its bound of 0 or a pooling
+ * window whose largest values lie within their bounds of each other, sends the gradient one way
+ * or the other: the reference takes float64's way and bounds the other by |g| at every element
+ * the gradient may reach, which the backward then carries like any other error. Such a bound is
+ * loose, so the reference also reports the case as ambiguous, and the caller draws other inputs
+ * for a while first. (Values equal in float64, a bias seen through padding, are computed alike
+ * in float32 and are no ambiguity.)
  *
  * @module
  */
@@ -28,6 +31,8 @@ import type { F64 } from "./_reference.ts";
 import { roundingBound, UNIT_ROUNDOFF, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
 
 const u = UNIT_ROUNDOFF;
+/** float32's smallest normal number: below it a GPU may flush results to 0. */
+const TINY = 2 ** -126;
 
 /** The nonlinearity of a convolution or linear layer. */
 export type ActivationSpec = null | "relu" | "tanh";
@@ -65,6 +70,8 @@ export interface LossSpec {
   ignoreIndex?: number;
   labelSmoothing: number;
   weight?: Float64Array;
+  /** Class probabilities `[N, C]` (row-major) as the targets instead of the labels. */
+  probabilities?: Float64Array;
 }
 
 /** A float64 value and an elementwise bound on the error of its float32 computation. */
@@ -121,16 +128,19 @@ class Pass {
   }
 }
 
+/** Whether rounding may put the ReLU input `pre` at element i on either side of 0. */
+function straddles(pre: Bounded, i: number): boolean {
+  return pre.e.data[i] > 0 && Math.abs(pre.v.data[i]) <= pre.e.data[i];
+}
+
 function activate(y: Bounded, kind: "relu" | "tanh", pass: Pass, where: string): Bounded {
   if (kind === "relu") {
     y.v.data.forEach((v, i) => {
-      if (y.e.data[i] > 0 && Math.abs(v) <= y.e.data[i]) {
-        pass.flag(`${where}: ReLU input ${v} within ${y.e.data[i]} of 0`);
-      }
+      if (straddles(y, i)) pass.flag(`${where}: ReLU input ${v} within ${y.e.data[i]} of 0`);
     });
     return {
       v: ref.relu(y.v),
-      e: ref.f64(y.e.shape, y.e.data.map((e, i) => (y.v.data[i] > 0 ? e : 0))),
+      e: ref.f64(y.e.shape, y.e.data.map((e, i) => (y.v.data[i] > 0 || straddles(y, i) ? e : 0))),
     };
   }
   const t = ref.tanh(y.v);
@@ -139,12 +149,21 @@ function activate(y: Bounded, kind: "relu" | "tanh", pass: Pass, where: string):
   return { v: t, e: ref.f64(t.shape, t.data.map((t, i) => (1 - t * t) * y.e.data[i] + local(t))) };
 }
 
-function activateBackward(out: Bounded, g: Bounded, kind: "relu" | "tanh"): Bounded {
+/** The gradient through the activation from `pre` to `out`. */
+function activateBackward(
+  pre: Bounded,
+  out: Bounded,
+  g: Bounded,
+  kind: "relu" | "tanh",
+): Bounded {
   if (kind === "relu") {
-    const keep = (i: number) => out.v.data[i] > 0;
+    const keep = (i: number) => pre.v.data[i] > 0;
     return {
       v: ref.f64(g.v.shape, g.v.data.map((v, i) => (keep(i) ? v : 0))),
-      e: ref.f64(g.e.shape, g.e.data.map((e, i) => (keep(i) ? e : 0))),
+      e: ref.f64(
+        g.e.shape,
+        g.e.data.map((e, i) => straddles(pre, i) ? e + Math.abs(g.v.data[i]) : keep(i) ? e : 0),
+      ),
     };
   }
   const t = out.v.data, et = out.e.data;
@@ -288,43 +307,59 @@ function forEachWindow(
   return [n, c, oh, ow];
 }
 
+/** Where a pooling layer's gradient goes: each output's first maximum, and its rivals. */
+interface PoolRoutes {
+  argmax: Int32Array;
+  /** The cells of an ambiguous window that rounding may make its maximum, by output. */
+  rivals: Map<number, number[]>;
+}
+
 /** Max pooling; the first maximum in window order wins (PyTorch's choice). */
 function poolForward(
   s: Extract<LayerSpec, { kind: "pool" }>,
   x: Bounded,
   pass: Pass,
   where: string,
-): { y: Bounded; argmax: Int32Array } {
+): { y: Bounded; routes: PoolRoutes } {
   const values: number[] = [], errors: number[] = [], argmax: number[] = [];
+  const rivals = new Map<number, number[]>();
   const shape = forEachWindow(s, x.v.shape, (out, cells) => {
     let best = cells[0];
     for (const c of cells) if (x.v.data[c] > x.v.data[best]) best = c;
-    for (const c of cells) {
-      const gap = Math.abs(x.v.data[c] - x.v.data[best]);
-      const slack = x.e.data[c] + x.e.data[best];
-      if (c !== best && slack > 0 && gap <= slack) {
-        pass.flag(`${where}: window ${out} has maxima ${x.v.data[best]} and ${x.v.data[c]}`);
-      }
+    // Equal values (a window over padding sees the same bias several times) are computed
+    // alike in float32 too, and both sides take the first.
+    const close = cells.filter((c) => {
+      const gap = x.v.data[best] - x.v.data[c];
+      return c !== best && gap > 0 && gap <= x.e.data[c] + x.e.data[best];
+    });
+    if (close.length > 0) {
+      pass.flag(`${where}: window ${out} has maxima ${x.v.data[best]} and ${x.v.data[close[0]]}`);
+      rivals.set(out, [best, ...close]);
     }
-    [values[out], errors[out], argmax[out]] = [x.v.data[best], x.e.data[best], best];
+    // The float32 maximum is within the largest bound of the candidates of the true one.
+    const error = Math.max(...[best, ...close].map((c) => x.e.data[c]));
+    [values[out], errors[out], argmax[out]] = [x.v.data[best], error, best];
   });
   return {
     y: { v: ref.f64(shape, values), e: ref.f64(shape, errors) },
-    argmax: Int32Array.from(argmax),
+    routes: { argmax: Int32Array.from(argmax), rivals },
   };
 }
 
 function poolBackward(
   s: Extract<LayerSpec, { kind: "pool" }>,
   x: Bounded,
-  argmax: Int32Array,
+  routes: PoolRoutes,
   g: Bounded,
 ): Bounded {
   const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
-  argmax.forEach((at, o) => {
+  routes.argmax.forEach((at, o) => {
     v.data[at] += g.v.data[o];
-    e.data[at] += g.e.data[o];
     magnitude.data[at] += Math.abs(g.v.data[o]);
+    // An ambiguous window's gradient may leave its maximum for any rival: |g| off at each.
+    const reach = routes.rivals.get(o);
+    if (!reach) e.data[at] += g.e.data[o];
+    for (const c of reach ?? []) e.data[c] += g.e.data[o] + Math.abs(g.v.data[o]);
   });
   const overlap = Math.ceil(s.kernel[0] / s.stride[0]) * Math.ceil(s.kernel[1] / s.stride[1]);
   return { v, e: plus(e, scaled(magnitude, roundingBound(overlap))) };
@@ -459,10 +494,9 @@ export function crossEntropyBounded(
   const [n, c] = z.v.shape;
   const eps = options.labelSmoothing, ignore = options.ignoreIndex ?? -100;
   const w = (k: number) => options.weight?.[k] ?? 1;
-  const weightSum = Array.from({ length: c }, (_, k) => w(k)).reduce((a, b) => a + b, 0);
   const rows = Array.from({ length: n }, (_, i) => {
-    const y = labels[i];
-    if (y === ignore) return null;
+    const y = labels[i], t = options.probabilities?.subarray(i * c, (i + 1) * c);
+    if (!t && y === ignore) return null;
     const zr = Array.from({ length: c }, (_, k) => z.v.data[i * c + k]);
     const er = Array.from({ length: c }, (_, k) => z.e.data[i * c + k]);
     const m = Math.max(...zr);
@@ -470,8 +504,11 @@ export function crossEntropyBounded(
     const total = shifted.reduce((a, v) => a + Math.exp(v), 0);
     const lse = Math.log(total);
     const p = shifted.map((v) => Math.exp(v) / total);
-    const a = shifted.map((_, k) => (k === y ? (1 - eps) * w(y) : 0) + (eps / c) * w(k));
-    const big = (1 - eps) * w(y) + (eps / c) * weightSum;
+    // The loss is Σ_c a_c·(lse − z_c): the target mixed with the uniform distribution, weighted.
+    const a = shifted.map((_, k) =>
+      t ? w(k) * ((1 - eps) * t[k] + eps / c) : (k === y ? (1 - eps) * w(y) : 0) + (eps / c) * w(k)
+    );
+    const big = a.reduce((x, y) => x + y, 0);
     const loss = a.reduce((acc, ak, k) => acc + ak * (lse - shifted[k]), 0);
     const relTotal = roundingBound(c) +
       p.reduce((acc, pk, k) => acc + pk * (3 + 3 * Math.abs(shifted[k])) * u, 0);
@@ -482,11 +519,13 @@ export function crossEntropyBounded(
       roundingBound(c + 4) *
         (big * Math.abs(lse) + a.reduce((acc, ak, k) => acc + ak * Math.abs(shifted[k]), 0));
     const grad = p.map((pk, k) => big * pk - a[k]);
+    // A probability below float32's normal range may be flushed to 0.
     const eGrad = p.map((pk, k) =>
-      big * (pk * (er[k] + pe) + pk * (relTotal + (6 + 3 * Math.abs(shifted[k])) * u)) +
+      big * (pk * (er[k] + pe) + pk * (relTotal + (6 + 3 * Math.abs(shifted[k])) * u) + TINY) +
       4 * u * (big * pk + a[k])
     );
-    return { loss, eLoss, grad, eGrad, weight: w(y) };
+    // A mean over probabilities divides by the rows, over labels by their classes' weights.
+    return { loss, eLoss, grad, eGrad, weight: t ? 1 : w(y) };
   });
   const counted = rows.filter((r) => r !== null);
   const divisor = options.reduction === "mean" ? counted.reduce((t, r) => t + r.weight, 0) : 1;
@@ -513,7 +552,7 @@ interface Step {
   y: Bounded;
   /** The output before the layer's activation (convolution and linear). */
   pre?: Bounded;
-  argmax?: Int32Array;
+  routes?: PoolRoutes;
   lrn?: LrnCache;
   mask?: Float64Array;
 }
@@ -550,8 +589,8 @@ export function forward(
         step.y = activate(h, s.kind, pass, where);
         break;
       case "pool": {
-        const { y, argmax } = poolForward(s, h, pass, where);
-        [step.y, step.argmax] = [y, argmax];
+        const { y, routes } = poolForward(s, h, pass, where);
+        [step.y, step.routes] = [y, routes];
         break;
       }
       case "lrn": {
@@ -595,7 +634,7 @@ export function forwardBackward(
     switch (s.kind) {
       case "conv":
       case "linear": {
-        const pre = s.activation ? activateBackward(step.y, g, s.activation) : g;
+        const pre = s.activation ? activateBackward(step.pre!, step.y, g, s.activation) : g;
         const w = params.get(`${i}.weight`)!;
         const r = s.kind === "conv"
           ? convBackward(s, step.x, w, pre)
@@ -607,10 +646,10 @@ export function forwardBackward(
       }
       case "relu":
       case "tanh":
-        g = activateBackward(step.y, g, s.kind);
+        g = activateBackward(step.x, step.y, g, s.kind);
         break;
       case "pool":
-        g = poolBackward(s, step.x, step.argmax!, g);
+        g = poolBackward(s, step.x, step.routes!, g);
         break;
       case "lrn":
         g = lrnBackward(s, step.x, step.lrn!, g);
