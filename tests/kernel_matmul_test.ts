@@ -132,6 +132,24 @@ function operands(
   };
 }
 
+/** Runs `body` with the WGSL of every dispatch it records collected in `shaders`. */
+async function withShaders(
+  device: Device,
+  body: (shaders: string[]) => Promise<void>,
+): Promise<void> {
+  const shaders: string[] = [];
+  const dispatch = device.dispatch.bind(device);
+  device.dispatch = (d, bindings) => {
+    shaders.push(d.wgsl);
+    dispatch(d, bindings);
+  };
+  try {
+    await body(shaders);
+  } finally {
+    device.dispatch = dispatch;
+  }
+}
+
 Deno.test("matmul kernel", async (t) => {
   const device = await Device.acquire();
 
@@ -286,18 +304,12 @@ Deno.test("matmul kernel", async (t) => {
       // B along N of odd width: each lane loads the aligned vec4s covering its 8 columns and
       // shifts them (GemmOperand.quads). B is followed by NaNs: what a lane reads past a row's
       // end feeds only columns past N, and depths past K are zeroed.
-      const shaders: string[] = [];
-      const dispatch = device.dispatch.bind(device);
-      device.dispatch = (d, bindings) => {
-        shaders.push(d.wgsl);
-        dispatch(d, bindings);
-      };
       const nanTail = (b: Float32Array) => {
         const out = new Float32Array(b.length + 13).fill(Number.NaN);
         out.set(b);
         return out;
       };
-      try {
+      await withShaders(device, async (shaders) => {
         let seed = 1300;
         for (const tile of SUBGROUP_TILES.filter((t) => t.colsPerThread === 8)) {
           const cases: [Omit<Host, "a" | "b">, string][] = [
@@ -315,9 +327,7 @@ Deno.test("matmul kernel", async (t) => {
             assert.ok(shaders.some((w) => /read> b: array<vec4f>/.test(w)), `${label}: B as vec4s`);
           }
         }
-      } finally {
-        device.dispatch = dispatch;
-      }
+      });
     },
   );
 
@@ -325,13 +335,7 @@ Deno.test("matmul kernel", async (t) => {
     if (!device.hasSubgroups) return;
     // Taken where M is a multiple of 4: the WGSL binds a as vec4s (the scalar loads of odd M
     // are the step above). Rows 8, 16, 32, 48 and 64 map the units to lanes differently.
-    const shaders: string[] = [];
-    const dispatch = device.dispatch.bind(device);
-    device.dispatch = (d, bindings) => {
-      shaders.push(d.wgsl);
-      dispatch(d, bindings);
-    };
-    try {
+    await withShaders(device, async (shaders) => {
       let seed = 900;
       for (const tile of SUBGROUP_TILES) {
         for (const [m, n, k] of [[4, 7, 1], [8, 1, 33], [36, 33, 7], [132, 9, 129], [68, 13, 6]]) {
@@ -358,9 +362,7 @@ Deno.test("matmul kernel", async (t) => {
         const rows = { rowSums: true, rowSums0: uniform(8, seed), accumulate: true };
         await check(device, { ...operands(summed, seed++), ...rows, out0: uniform(40, seed) }, "Σ");
       }
-    } finally {
-      device.dispatch = dispatch;
-    }
+    });
   });
 
   await t.step(
