@@ -22,13 +22,15 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { gemmWgsl, tileName, tileRunsOn } from "./_gemm.ts";
+import { type GemmTile, gemmWgsl, tileName, tileRunsOn } from "./_gemm.ts";
 import { sumPartials } from "./_split_k.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { relu, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 import {
+  type ConvGemmNames,
   convGemmSetup,
+  convGemmWgsl,
   forwardTable,
   gatheredA,
   pixelTable,
@@ -45,24 +47,21 @@ export function checkGemm(device: Device, v: ConvGemm, what: string): void {
   }
 }
 
-/** One run of samples of the forward pass: out = conv(x, w) (+ bias) (ReLU). */
-export function forwardGemm(
-  device: Device,
-  g: Resolved,
-  v: ConvGemm,
-  run: { count: number; x: RunPart; out: RunPart },
-  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding },
-  flags: { relu: boolean; name: string },
-): void {
-  const M = run.count * g.outH * g.outW, N = g.og, K = g.wk;
-  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
-    xShift: run.x.shift,
-    outShift: run.out.shift,
-  });
-  const wVec = g.wk % 4 === 0;
-  const bias = !!bind.bias;
+/** What the forward pass's WGSL depends on besides the uniforms' names. */
+interface ForwardParams {
+  tile: GemmTile;
+  /** Weights read as vec4s (taps per output channel a multiple of 4). */
+  wVec: boolean;
+  bias: boolean;
+  relu: boolean;
+}
+
+const forwardWgsl = convGemmWgsl((
+  { tile, wVec, bias, relu: reluOut }: ForwardParams,
+  { uf, G, S, sizes }: ConvGemmNames<"xShift" | "outShift">,
+): string => {
   let value = bias ? `v + bias[g * ${G.og} + n]` : "v";
-  if (flags.relu) value = relu(value);
+  if (reluOut) value = relu(value);
   const helpers = `
 // Where output pixel m of group g reads x: its sample and group's base, and its top-left
 // input corner (wrapping u32: a corner above or left of the input is huge).
@@ -88,8 +87,8 @@ fn outRow(g: u32, m: u32) -> u32 {
 fn put(g: u32, row: u32, n: u32, v: f32) {
   out[row + n * ${G.ohw}] = ${value};
 }`;
-  const wgsl = gemmWgsl({
-    tile: v.tile,
+  return gemmWgsl({
+    tile,
     // A unit's pixel: base of its sample and group in x, then its top-left input corner.
     a: gatheredA("gatherX"),
     b: {
@@ -114,45 +113,49 @@ fn put(g: u32, row: u32, n: u32, v: f32) {
         helpers,
       ].join("\n"),
   });
+});
+
+/** One run of samples of the forward pass: out = conv(x, w) (+ bias) (ReLU). */
+export function forwardGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; x: RunPart; out: RunPart },
+  bind: { x: Binding; w: Binding; bias?: Binding; out: Binding },
+  flags: { relu: boolean; name: string },
+): void {
+  const M = run.count * g.outH * g.outW, N = g.og, K = g.wk;
+  const setup = convGemmSetup(g, v, run.count, [M, N, K], {
+    xShift: run.x.shift,
+    outShift: run.out.shift,
+  });
+  const params = { tile: v.tile, wVec: g.wk % 4 === 0, bias: !!bind.bias, relu: flags.relu };
   const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
   device.dispatch({
     name: flags.name,
-    wgsl,
-    uniforms: uf.data(),
-    workgroups: grid.workgroups,
+    wgsl: forwardWgsl(params, setup),
+    uniforms: setup.uf.data(),
+    workgroups: setup.grid.workgroups,
     variant: `gemm ${tileName(v.tile)}`,
     cost: { flops: 2 * M * N * K * g.groups },
   }, [bind.x, bind.w, tab, ...(bind.bias ? [bind.bias] : []), bind.out]);
 }
-/**
- * One run of samples of the weight gradient, split-K over its pixels: partial sums land in
- * scratch and are added in a fixed order, so every run gives the same bits. With `db` bound,
- * the bias gradient (the row sums of dY over the same pixels) comes out of the same GEMM: its
- * split-K partials follow the weights' in each block of scratch and are added in the same sum.
- */
-export function weightGradGemm(
-  device: Device,
-  g: Resolved,
-  v: ConvGemm,
-  run: { count: number; x: RunPart; dy: RunPart },
-  bind: { x: Binding; dy: Binding; dw: Binding; db?: Binding },
-  accumulate: boolean,
-  name: string,
-): void {
-  const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
-  const bias = bind.db !== undefined;
-  const nw = g.outChannels * g.wk;
-  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
-    xShift: run.x.shift,
-    dyShift: run.dy.shift,
-    weights: nw,
-    block: nw + (bias ? g.outChannels : 0),
-  }, v.splits ?? 1);
-  const split = grid.splits > 1;
-  // A row of dY (one output channel's pixels) is contiguous within a sample: with planes of a
-  // multiple of 4 pixels and an aligned run, every step of 4 pixels is one aligned vec4 (a
-  // vector load costs about half as much per element as a scalar on a software adapter).
-  const dyVec = (g.outH * g.outW) % 4 === 0 && run.dy.shift % 4 === 0;
+
+/** What the weight gradient's WGSL depends on besides the uniforms' names. */
+interface WeightGradParams {
+  tile: GemmTile;
+  /** dY read as vec4s of 4 pixels (planes of a multiple of 4 pixels, an aligned run). */
+  dyVec: boolean;
+  bias: boolean;
+  /** Partial sums per K range into scratch (else straight into dw, and db). */
+  split: boolean;
+  accumulate: boolean;
+}
+
+const weightGradWgsl = convGemmWgsl((
+  { tile, dyVec, bias, split, accumulate }: WeightGradParams,
+  { uf, G, S, sizes }: ConvGemmNames<"xShift" | "dyShift" | "weights" | "block">,
+): string => {
   const helpers = `
 // Weight column n (channel, kernel row, column) of group g: where its channel starts in x,
 // and its kernel row and column.
@@ -180,8 +183,8 @@ fn gatherX(pr: vec4u, t: vec4u) -> f32 {
   const put = (at: string, val: string): string =>
     !split && accumulate ? `${at} = ${at} + ${val};` : `${at} = ${val};`;
   const pixels = tableReads("pix");
-  const wgsl = gemmWgsl({
-    tile: v.tile,
+  return gemmWgsl({
+    tile,
     a: {
       vec4: dyVec,
       kContig: true,
@@ -215,6 +218,39 @@ fn gatherX(pr: vec4u, t: vec4u) -> f32 {
         helpers,
       ].join("\n"),
   });
+});
+
+/**
+ * One run of samples of the weight gradient, split-K over its pixels: partial sums land in
+ * scratch and are added in a fixed order, so every run gives the same bits. With `db` bound,
+ * the bias gradient (the row sums of dY over the same pixels) comes out of the same GEMM: its
+ * split-K partials follow the weights' in each block of scratch and are added in the same sum.
+ */
+export function weightGradGemm(
+  device: Device,
+  g: Resolved,
+  v: ConvGemm,
+  run: { count: number; x: RunPart; dy: RunPart },
+  bind: { x: Binding; dy: Binding; dw: Binding; db?: Binding },
+  accumulate: boolean,
+  name: string,
+): void {
+  const M = g.og, N = g.wk, K = run.count * g.outH * g.outW;
+  const bias = bind.db !== undefined;
+  const nw = g.outChannels * g.wk;
+  const setup = convGemmSetup(g, v, run.count, [M, N, K], {
+    xShift: run.x.shift,
+    dyShift: run.dy.shift,
+    weights: nw,
+    block: nw + (bias ? g.outChannels : 0),
+  }, v.splits ?? 1);
+  const { grid, uf } = setup;
+  const split = grid.splits > 1;
+  // A row of dY (one output channel's pixels) is contiguous within a sample: with planes of a
+  // multiple of 4 pixels and an aligned run, every step of 4 pixels is one aligned vec4 (a
+  // vector load costs about half as much per element as a scalar on a software adapter).
+  const dyVec = (g.outH * g.outW) % 4 === 0 && run.dy.shift % 4 === 0;
+  const wgsl = weightGradWgsl({ tile: v.tile, dyVec, bias, split, accumulate }, setup);
   const tab = { buffer: forwardTable(device, g), size: 16 * g.wk };
   const pix = { buffer: pixelTable(device, g, run.count), size: 16 * K };
   const kernel = {

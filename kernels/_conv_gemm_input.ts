@@ -8,13 +8,16 @@
  */
 
 import type { Binding, Device } from "./device.ts";
-import { type gemmSizeUniforms, gemmWgsl, tileName } from "./_gemm.ts";
-import { Uniforms } from "./_uniforms.ts";
+import { type gemmSizeUniforms, type GemmTile, gemmWgsl, tileName } from "./_gemm.ts";
+import type { Uniforms } from "./_uniforms.ts";
+import { memoisedKernel } from "./_memo.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import { flatMain, reluMasked, type RunPart } from "./_program.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 import {
+  type ConvGemmNames,
   convGemmSetup,
+  convGemmWgsl,
   gatheredA,
   type geometryUniforms,
   inputTable,
@@ -53,32 +56,37 @@ export function inputGradGemm(
     throw new RangeError(`${name}: inputGradGemm is for stride 1`);
   }
   const M = run.count * g.height * g.width, N = g.cg, K = g.og * g.kernelH * g.kernelW;
-  const { grid, uf, G, S, sizes } = convGemmSetup(g, v, run.count, [M, N, K], {
+  const setup = convGemmSetup(g, v, run.count, [M, N, K], {
     dyShift: run.dy.shift,
     dxShift: run.dx.shift,
   });
+  withPackedWeights(device, g, bind.w, name, (packed) =>
+    inputGradDispatch(device, v, {
+      name,
+      wgsl: stride1Wgsl(inputGradParams(g, v, bind), setup),
+      uf: setup.uf,
+      tab: { buffer: inputTable(device, g), size: 16 * K },
+      packed,
+      workgroups: setup.grid.workgroups,
+      flops: 2 * M * N * K * g.groups,
+      variant: "",
+    }, bind));
+}
+
+const stride1Wgsl = convGemmWgsl((
+  p: InputGradParams,
+  { uf, G, S, sizes }: ConvGemmNames<"dyShift" | "dxShift">,
+): string => {
   // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus (ky, kx).
   const pixels = { plane: G.hw, cols: G.width, originY: G.padH, originX: G.padW };
   const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "-")}
 fn dxRow(g: u32, m: u32) -> u32 {
   return ${S.dxShift} + (m / ${G.hw}) * ${G.inSample} + g * ${G.cg} * ${G.hw} + m % ${G.hw};
 }
-${putDx(G, !!bind.mask)}`;
-  withPackedWeights(device, g, bind.w, name, (packed) =>
-    inputGradDispatch(device, g, v, {
-      name,
-      uf,
-      sizes,
-      helpers,
-      // Row k of the group's packed kernel is tap k.
-      row: (k) => `p * ${sizes.k} + ${k}`,
-      tab: { buffer: inputTable(device, g), size: 16 * K },
-      packed,
-      workgroups: grid.workgroups,
-      flops: 2 * M * N * K * g.groups,
-      variant: "",
-    }, bind));
-}
+${putDx(G, p.masked)}`;
+  // Row k of the group's packed kernel is tap k.
+  return inputGradWgsl(p, { uf, G, sizes, helpers, row: (k) => `p * ${sizes.k} + ${k}` });
+});
 
 /**
  * The WGSL helpers through which an input-gradient GEMM reads A = dY: `corner(m, g)` gives
@@ -122,36 +130,41 @@ export function putDx(G: ReturnType<typeof geometryUniforms>, masked: boolean): 
 }`;
 }
 
+/** What an input-gradient GEMM's WGSL depends on besides the uniforms' names and its form. */
+export interface InputGradParams {
+  tile: GemmTile;
+  /** The packed kernel read as vec4s (input channels a group a multiple of 4). */
+  wVec: boolean;
+  /** A ReLU mask bound, applied as dX is stored. */
+  masked: boolean;
+}
+
+/** The parameters of an input-gradient GEMM dispatch, as the given algorithm `v` runs it. */
+export function inputGradParams(g: Resolved, v: ConvGemm, bind: InputGradBindings) {
+  return { tile: v.tile, wVec: g.cg % 4 === 0, masked: !!bind.mask };
+}
+
 /**
- * The dispatch of an input-gradient GEMM: A is dY through the caller's `corner` and
- * `gatherDy` (helpers), B the packed kernel's row `row(k)` (contiguous along input channels),
- * and the stores go through the caller's `dxRow` and {@link putDx}.
+ * The WGSL of an input-gradient GEMM: A is dY through the caller's `corner` and `gatherDy`
+ * (helpers), B the packed kernel's row `row(k)` (contiguous along input channels), and the
+ * stores go through the caller's `dxRow` and {@link putDx}.
  */
-export function inputGradDispatch(
-  device: Device,
-  g: Resolved,
-  v: ConvGemm,
+export function inputGradWgsl(
+  { tile, wVec, masked }: InputGradParams,
   d: {
-    name: string;
     uf: Uniforms;
+    G: ReturnType<typeof geometryUniforms>;
     sizes: ReturnType<typeof gemmSizeUniforms>;
     helpers: string;
     /** The kernel's row at depth k (`kk`: its offset in a register-GEMM step, as `load`'s). */
     row: (k: string, kk?: number) => string;
-    tab: Binding;
     /** Where the taps start in the table (a WGSL expression of `p`; default entry 0). */
     tabBase?: string;
-    packed: Binding;
-    workgroups: number;
-    flops: number;
-    variant: string;
   },
-  bind: { dy: Binding; dx: Binding; mask?: Binding },
-): void {
-  const cg = d.uf.u32("cg", g.cg);
-  const wVec = g.cg % 4 === 0;
-  const wgsl = gemmWgsl({
-    tile: v.tile,
+): string {
+  const cg = d.G.cg;
+  return gemmWgsl({
+    tile,
     a: gatheredA("gatherDy", d.tabBase),
     // The packed kernel is contiguous along N (input channels): vec4 loads where they divide.
     b: {
@@ -173,14 +186,32 @@ export function inputGradDispatch(
         `@group(0) @binding(1) var<storage, read> wt: array<${wVec ? "vec4f" : "f32"}>;`,
         "@group(0) @binding(2) var<storage, read> tab: array<vec4u>;",
         "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
-        ...(bind.mask ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
-        d.uf.declare(bind.mask ? 5 : 4),
+        ...(masked ? ["@group(0) @binding(4) var<storage, read> mask: array<f32>;"] : []),
+        d.uf.declare(masked ? 5 : 4),
         d.helpers,
       ].join("\n"),
   });
+}
+
+/** The dispatch of an input-gradient GEMM whose WGSL ({@link inputGradWgsl}) is `d.wgsl`. */
+export function inputGradDispatch(
+  device: Device,
+  v: ConvGemm,
+  d: {
+    name: string;
+    wgsl: string;
+    uf: Uniforms;
+    tab: Binding;
+    packed: Binding;
+    workgroups: number;
+    flops: number;
+    variant: string;
+  },
+  bind: { dy: Binding; dx: Binding; mask?: Binding },
+): void {
   device.dispatch({
     name: d.name,
-    wgsl,
+    wgsl: d.wgsl,
     uniforms: d.uf.data(),
     workgroups: d.workgroups,
     variant: `gemm ${tileName(v.tile)}${d.variant}${bind.mask ? " relu-mask" : ""}`,
@@ -217,9 +248,24 @@ export function packForInputGrad(
   wt: Binding,
   name: string,
 ): void {
-  const uf = new Uniforms();
   const pairs = g.outChannels * g.cg;
-  const u = uf.all({ pairs, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  const kernel = packKernel({}, { pairs, cg: g.cg, wk: g.wk, taps: g.kernelH * g.kernelW });
+  device.dispatch({
+    name: `${name} pack`,
+    wgsl: kernel.wgsl,
+    uniforms: kernel.uniforms,
+    workgroups: Math.ceil(pairs / 64),
+    variant: "pack",
+    cost: { bytes: 8 * g.outChannels * g.wk },
+  }, [w, wt]);
+}
+
+/** The weight pack's WGSL (one text for every shape) and its uniforms. */
+const packKernel = memoisedKernel((
+  _: Record<string, never>,
+  u: Record<"pairs" | "cg" | "wk" | "taps", string>,
+  uf,
+) => {
   // Invocation i moves the taps of one (output channel o, input channel c) pair: two
   // divisions per pair, not per element (a software driver divides lane by lane).
   const body = `
@@ -230,17 +276,10 @@ export function packForInputGrad(
   for (var t = 0u; t < ${u.taps}; t++) {
     wt[dst + t * ${u.cg}] = w[src + t];
   }`;
-  device.dispatch({
-    name: `${name} pack`,
-    wgsl: `
+  return `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 ${uf.declare(2)}
 ${flatMain(64, u.pairs, body)}
-`,
-    uniforms: uf.data(),
-    workgroups: Math.ceil(pairs / 64),
-    variant: "pack",
-    cost: { bytes: 8 * g.outChannels * g.wk },
-  }, [w, wt]);
-}
+`;
+});

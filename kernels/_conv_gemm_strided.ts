@@ -20,12 +20,22 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
-import { convGemmSetup, table, tableReads } from "./_conv_operands.ts";
+import { memoised } from "./_memo.ts";
+import {
+  type ConvGemmNames,
+  convGemmSetup,
+  convGemmWgsl,
+  table,
+  tableReads,
+} from "./_conv_operands.ts";
 import {
   dyGatherWgsl,
   type InputGradBindings,
   inputGradDispatch,
+  type InputGradParams,
+  inputGradParams,
   type InputGradRun,
+  inputGradWgsl,
   putDx,
   withPackedWeights,
 } from "./_conv_gemm_input.ts";
@@ -38,10 +48,19 @@ const HEADER = 2;
 
 /** The phase pairs of a strided input gradient, row phases outer. */
 function phasePairs(g: Resolved): [AxisPhase, AxisPhase][] {
-  const phasesY = gradInputPhases(g.strideH, g.kernelH, g.padH, g.height);
-  const phasesX = gradInputPhases(g.strideW, g.kernelW, g.padW, g.width);
-  return phasesY.flatMap((py) => phasesX.map((px): [AxisPhase, AxisPhase] => [py, px]));
+  return axisPairs(
+    [g.strideH, g.kernelH, g.padH, g.height],
+    [g.strideW, g.kernelW, g.padW, g.width],
+  );
 }
+
+/** The pairs of two axes' phases (stride, kernel, padding, size each), kept per geometry. */
+const axisPairs = memoised((rows: AxisGeometry, cols: AxisGeometry): [AxisPhase, AxisPhase][] => {
+  const phasesY = gradInputPhases(...rows), phasesX = gradInputPhases(...cols);
+  return phasesY.flatMap((py) => phasesX.map((px): [AxisPhase, AxisPhase] => [py, px]));
+});
+
+type AxisGeometry = Parameters<typeof gradInputPhases>;
 
 /** Taps of a phase pair (an axis without taps has one, which reads nothing). */
 function tapCount(py: AxisPhase, px: AxisPhase): number {
@@ -98,7 +117,7 @@ export function stridedInputGradGemm(
   const Ks = pairs.map(([py, px]) => g.og * tapCount(py, px));
   const N = g.cg, batch = g.groups * pairs.length;
   // The grid covers the largest pair; a pair's own M and K come from its header.
-  const { grid, uf, G, S, sizes } = convGemmSetup(
+  const setup = convGemmSetup(
     g,
     v,
     run.count,
@@ -112,6 +131,26 @@ export function stridedInputGradGemm(
     1,
     batch,
   );
+  withPackedWeights(device, g, bind.w, name, (packed) =>
+    inputGradDispatch(device, v, {
+      name,
+      wgsl: phasesWgsl(inputGradParams(g, v, bind), setup),
+      uf: setup.uf,
+      tab: {
+        buffer: phaseTable(device, g, pairs),
+        size: 16 * (HEADER * pairs.length + Ks.reduce((sum, k) => sum + k, 0)),
+      },
+      packed,
+      workgroups: setup.grid.workgroups,
+      flops: 2 * N * g.groups * Ms.reduce((sum, m, i) => sum + m * Ks[i], 0),
+      variant: " phases",
+    }, bind));
+}
+
+const phasesWgsl = convGemmWgsl((
+  p: InputGradParams,
+  { uf, G, S, sizes }: ConvGemmNames<"dyShift" | "dxShift" | "rows" | "groups">,
+): string => {
   // Product p is group p mod groups of pair p / groups.
   const helpers = `
 fn head(p: u32) -> vec4u {
@@ -139,24 +178,16 @@ fn dxRow(p: u32, m: u32) -> u32 {
   return ${S.dxShift} + b * ${G.inSample} + (p % ${S.groups}) * ${G.cg} * ${G.hw} +
     iy * ${G.width} + ix;
 }
-${putDx(G, !!bind.mask)}`;
+${putDx(G, p.masked)}`;
   const tabBase = "tail(p).w";
-  withPackedWeights(device, g, bind.w, name, (packed) =>
-    inputGradDispatch(device, g, v, {
-      name,
-      uf,
-      sizes: { ...sizes, m: `(${G.batchRun} * head(p).x)`, k: "tail(p).z" },
-      helpers,
-      // The table names the packed kernel's row of each of the pair's taps.
-      row: (k, kk) => `(p % ${S.groups}) * ${S.rows} + ${tableReads("tab", tabBase).at(k, kk)}.w`,
-      tab: {
-        buffer: phaseTable(device, g, pairs),
-        size: 16 * (HEADER * pairs.length + Ks.reduce((sum, k) => sum + k, 0)),
-      },
-      tabBase,
-      packed,
-      workgroups: grid.workgroups,
-      flops: 2 * N * g.groups * Ms.reduce((sum, m, i) => sum + m * Ks[i], 0),
-      variant: " phases",
-    }, bind));
-}
+  return inputGradWgsl(p, {
+    uf,
+    G,
+    // A pair's own M and K, from its header.
+    sizes: { ...sizes, m: `(${G.batchRun} * head(p).x)`, k: "tail(p).z" },
+    helpers,
+    // The table names the packed kernel's row of each of the pair's taps.
+    row: (k, kk) => `(p % ${S.groups}) * ${S.rows} + ${tableReads("tab", tabBase).at(k, kk)}.w`,
+    tabBase,
+  });
+});

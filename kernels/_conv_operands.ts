@@ -10,6 +10,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, type GemmOperand, gemmSizeUniforms } from "./_gemm.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { memoisedBy } from "./_memo.ts";
 import type { Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 
@@ -118,6 +119,25 @@ export function convGemmSetup<K extends string>(
   const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
   return { grid, uf, G, S, sizes };
 }
+/**
+ * The WGSL names of a conv GEMM's uniforms ({@link convGemmSetup} without its grid): what a
+ * pass's text is written in, instead of the values.
+ */
+export type ConvGemmNames<K extends string> = Omit<ReturnType<typeof convGemmSetup<K>>, "grid">;
+
+/**
+ * A conv GEMM pass's WGSL generator, memoised: generating the text (the GEMM core's unrolled
+ * loops) costs more host time than the rest of recording the dispatch. The text depends only
+ * on `params` (plain data: the tile and the pass's flags) and on the names and order of the
+ * uniforms (`names.uf.layout`), never on their values, so it is keyed by those two. Write
+ * `generate` at module level, so that a shape cannot slip into the text through a closure.
+ */
+export function convGemmWgsl<P, K extends string>(
+  generate: (params: P, names: ConvGemmNames<K>) => string,
+): (params: P, names: ConvGemmNames<K>) => string {
+  return memoisedBy((params, names) => `${JSON.stringify(params)} ${names.uf.layout}`, generate);
+}
+
 /**
  * How a conv GEMM reads entry k of the offset table `name` (`array<vec4u>`), counted from
  * entry `base` (a WGSL expression; default 0). The register GEMM

@@ -32,9 +32,29 @@ const LIMIT = 512;
  * ```
  */
 export function memoised<A extends unknown[], R>(generate: (...args: A) => R): (...args: A) => R {
+  return memoisedBy((...args: A) => JSON.stringify(args), generate);
+}
+
+/**
+ * Wraps `generate` as {@link memoised} does, keyed by `keyOf(...args)` instead of the arguments'
+ * JSON: for generators that take objects that are not plain data (or plain data that does not
+ * all matter), `keyOf` must name everything the result depends on.
+ *
+ * @example
+ * ```ts
+ * import { memoisedBy } from "./_memo.ts";
+ * let calls = 0;
+ * const label = memoisedBy((x: { n: number; at: Date }) => `${x.n}`, (x) => (calls++, `n = ${x.n}`));
+ * console.log(label({ n: 3, at: new Date() }) === label({ n: 3, at: new Date() }), calls); // true 1
+ * ```
+ */
+export function memoisedBy<A extends unknown[], R>(
+  keyOf: (...args: A) => string,
+  generate: (...args: A) => R,
+): (...args: A) => R {
   const results = new BoundedCache<string, R>(LIMIT);
   return (...args: A): R => {
-    const key = JSON.stringify(args);
+    const key = keyOf(...args);
     let result = results.get(key);
     if (result === undefined) {
       result = generate(...args);

@@ -55,6 +55,14 @@ export class Uniforms {
     return out;
   }
 
+  /**
+   * The registered names in their order: with the values' count, all that the WGSL expressions
+   * and the block's declaration depend on (a memo of generated WGSL keys on it).
+   */
+  get layout(): string {
+    return [...this.#names.keys()].join(",");
+  }
+
   /** The values, padded to whole vec4s; empty when none is registered (nothing is bound). */
   data(): Uint32Array {
     const out = new Uint32Array(Math.ceil(this.#values.length / 4) * 4);

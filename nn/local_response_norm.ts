@@ -11,7 +11,7 @@ import { Module } from "./module.ts";
 
 /** Options of {@link LocalResponseNorm}; the defaults are the paper's constants. */
 export interface LocalResponseNormConfig {
-  /** Channels in the window, n (default 5). */
+  /** Channels in the window, n: odd, (n − 1)/2 on each side of the centre (default 5). */
   size?: number;
   /** Additive constant (default 2). */
   k?: number;
@@ -32,7 +32,8 @@ export interface LocalResponseNormConfig {
  *
  * Differences from PyTorch's `nn.LocalResponseNorm(size, alpha, beta, k)`: PyTorch divides
  * α by `size` (so PyTorch's α = 5e-4 with size 5 is this layer's 1e-4), its default k is 1,
- * and it has no channel groups.
+ * it has no channel groups, and it also takes an even `size` (a window with one channel more before
+ * the centre than after it), which this layer refuses.
  *
  * @example
  * ```ts
@@ -63,6 +64,23 @@ export class LocalResponseNorm extends Module {
     this.alpha = config.alpha ?? 1e-4;
     this.beta = config.beta ?? 0.75;
     this.groupSize = config.groupSize;
+    // Checked here, not at the first forward, so that a bad config fails where it is written.
+    if (!Number.isInteger(this.size) || this.size < 1 || this.size % 2 === 0) {
+      throw new RangeError(
+        `LocalResponseNorm: size must be a positive odd integer, got ${this.size}`,
+      );
+    }
+    for (
+      const [key, value] of [["k", this.k], ["alpha", this.alpha], ["beta", this.beta]] as const
+    ) {
+      if (!Number.isFinite(value)) {
+        throw new RangeError(`LocalResponseNorm: ${key} must be a finite number, got ${value}`);
+      }
+    }
+    const g = this.groupSize;
+    if (g !== undefined && (!Number.isInteger(g) || g < 1)) {
+      throw new RangeError(`LocalResponseNorm: groupSize must be a positive integer, got ${g}`);
+    }
   }
 
   /** Normalises `x [N, C, H, W]` across channels. */

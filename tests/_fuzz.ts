@@ -24,6 +24,16 @@ import { mulberry32 } from "./_reference.ts";
 /** float32's unit roundoff. */
 export const UNIT_ROUNDOFF = 2 ** -24;
 
+/**
+ * How much larger than Σ|x·w| Winograd F(2×2, r×r)'s intermediate values can be: with all
+ * inputs and weights of one magnitude, |Aᵀ|(|G|·1 ⊙ |Bᵀ|·1) over r is 8/3 per axis for r = 3
+ * and 173/15 for r = 5, squared for two axes.
+ */
+export const WINOGRAD_AMPLIFICATION: Record<number, number> = {
+  3: (8 / 3) ** 2,
+  5: (173 / 15) ** 2,
+};
+
 /** `FUZZ_VERBOSE=1` prints how much of its bound each comparison used. */
 const VERBOSE = envInt("FUZZ_VERBOSE") === 1;
 
@@ -78,6 +88,14 @@ export class Draw {
 }
 
 /**
+ * λ·√depth·u·amplification: the bound of the rounding error of a sum over `depth` roundings,
+ * per unit of its sum of |terms| (see the module doc).
+ */
+export function roundingBound(depth: number, amplification = 1): number {
+  return LAMBDA * Math.sqrt(Math.max(depth, 1)) * UNIT_ROUNDOFF * amplification;
+}
+
+/**
  * Asserts |got − want| ≤ λ·√depth·u·amplification·magnitude elementwise (plus u·|want| for the
  * final rounding), where `magnitude[i]` is element i's sum of |terms| (see the module doc) and
  * `depth` the number of roundings along its longest sum. `amplification` accounts for
@@ -92,14 +110,30 @@ export function assertAccumulated(
   depth: number,
   amplification = 1,
 ): void {
+  const scale = roundingBound(depth, amplification);
+  const bound = Float64Array.from({ length: want.length }, (_, i) => scale * magnitude[i]);
+  assertBounded(label, got, want, bound, `for depth ${depth}`);
+}
+
+/**
+ * Asserts |got − want| ≤ bound + u·|want| elementwise (the bound of the errors made before the
+ * final rounding, then that rounding) and returns the largest |got − want| as a fraction of
+ * that. NaN or a missing element always fails; `what` describes the bound in the message.
+ */
+export function assertBounded(
+  label: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  bound: ArrayLike<number>,
+  what = "",
+): number {
   if (got.length < want.length) {
     throw new AssertionError({ message: `${label}: ${got.length} values, want ${want.length}` });
   }
-  const scale = LAMBDA * Math.sqrt(Math.max(depth, 1)) * UNIT_ROUNDOFF * amplification;
   let failures = 0, worst = -1, worstRatio = 0, largest = 0;
   for (let i = 0; i < want.length; i++) {
     const err = Math.abs(got[i] - want[i]);
-    const tol = scale * magnitude[i] + UNIT_ROUNDOFF * Math.abs(want[i]) + Number.MIN_VALUE;
+    const tol = bound[i] + UNIT_ROUNDOFF * Math.abs(want[i]) + Number.MIN_VALUE;
     const ratio = err / tol;
     largest = Math.max(largest, ratio);
     if (!(ratio <= 1)) {
@@ -112,7 +146,8 @@ export function assertAccumulated(
     throw new AssertionError({
       message: `${label}: ${failures}/${want.length} elements off; worst [${worst}] = ` +
         `${got[worst]}, want ${want[worst]} (|error| ${Math.abs(got[worst] - want[worst])}, ` +
-        `${worstRatio.toPrecision(3)}× the bound for depth ${depth})`,
+        `${worstRatio.toPrecision(3)}× the bound${what ? " " + what : ""})`,
     });
   }
+  return largest;
 }

@@ -29,18 +29,11 @@ import {
 import { resolve } from "../kernels/_conv_geometry.ts";
 import { winogradTooLarge } from "../kernels/_winograd.ts";
 import * as ref from "./_reference.ts";
-import { assertAccumulated, Draw, fuzzing, fuzzSeeds } from "./_fuzz.ts";
+import { assertAccumulated, Draw, fuzzing, fuzzSeeds, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
 import assert, { AssertionError } from "node:assert/strict";
 
 /** Largest multiply-adds of one drawn convolution (keeps the float64 reference and lavapipe quick). */
 const MAX_MACS = 600_000;
-
-/**
- * How much larger than Σ|x·w| Winograd F(2×2, r×r)'s intermediate values can be: with all
- * inputs and weights of one magnitude, |Aᵀ|(|G|·1 ⊙ |Bᵀ|·1) over r is 8/3 per axis for r = 3
- * and 173/15 for r = 5, squared for two axes.
- */
-const WINOGRAD_AMPLIFICATION: Record<number, number> = { 3: (8 / 3) ** 2, 5: (173 / 15) ** 2 };
 
 interface ConvCase {
   g: Conv2dGeometry;

@@ -525,6 +525,64 @@ Deno.test("conv2d kernels", async (t) => {
     }
   });
 
+  await t.step("the GEMM passes' WGSL: one text per variant, its own for every flag", async () => {
+    // The text is memoised by the variant's flags and the uniforms' names: two shapes of one
+    // variant record the same text with their own uniforms, and a flag missing from the
+    // memo's key would hand one variant another's text (vec4 loads, a mask, a bias). Results
+    // of many shapes a tile are checked against float64 in the steps above.
+    const buffers = Array.from({ length: 7 }, () => device.alloc(4 * 4096));
+    const [x, w, y, gx, gw, gb, mask] = buffers;
+    const algorithm: ConvAlgorithm = { kind: "gemm", tile: CONV_SMALL_TILE, splits: 1 };
+    /** The WGSL and uniforms of the last dispatch `record` makes. */
+    const lastKernel = (record: () => void) => {
+      let last = { wgsl: "", uniforms: "" };
+      const dispatch = device.dispatch.bind(device);
+      device.dispatch = (d, bindings) => {
+        last = { wgsl: d.wgsl, uniforms: String(d.uniforms) };
+        dispatch(d, bindings);
+      };
+      try {
+        record();
+      } finally {
+        device.dispatch = dispatch;
+      }
+      return last;
+    };
+    const passes = (g: Conv2dGeometry) => ({
+      forward: lastKernel(() => conv2d(device, g, { x, w, out: y, algorithm })),
+      gradInput: lastKernel(() =>
+        conv2dBackwardInput(device, g, { gradOut: y, w, gradX: gx, algorithm })
+      ),
+      masked: lastKernel(() =>
+        conv2dBackwardInput(device, g, { gradOut: y, w, gradX: gx, mask, algorithm })
+      ),
+      gradWeight: lastKernel(() =>
+        conv2dBackwardWeight(device, g, { x, gradOut: y, gradW: gw, algorithm })
+      ),
+      withBias: lastKernel(() =>
+        conv2dBackwardWeight(device, g, { x, gradOut: y, gradW: gw, gradB: gb, algorithm })
+      ),
+    });
+    const s2 = { strideH: 2, strideW: 2 };
+    // 8 and 12 input channels: vec4 weights in the forward pass (72, 108 taps) and the input
+    // gradient (8, 12 channels); 7 channels neither. Output planes 4×3 and 6×4: dY as vec4s.
+    const a = passes(geometry({ inChannels: 8, outChannels: 6, height: 9, width: 7, ...s2 }));
+    const b = passes(geometry({ inChannels: 12, outChannels: 3, height: 13, width: 9, ...s2 }));
+    const c = passes(geometry({ inChannels: 7, outChannels: 3, height: 11, width: 11, ...s2 }));
+    await device.sync();
+    for (const buf of buffers) device.release(buf);
+    for (const pass of ["forward", "gradInput", "masked", "gradWeight", "withBias"] as const) {
+      assert.equal(a[pass].wgsl, b[pass].wgsl, pass);
+      assert.notEqual(a[pass].uniforms, b[pass].uniforms, pass);
+    }
+    assert.notEqual(c.forward.wgsl, a.forward.wgsl);
+    assert.notEqual(c.gradInput.wgsl, a.gradInput.wgsl);
+    assert.notEqual(a.masked.wgsl, a.gradInput.wgsl);
+    assert.notEqual(a.withBias.wgsl, a.gradWeight.wgsl);
+    // 5×5 output planes: dY read as scalars.
+    assert.notEqual(c.gradWeight.wgsl, a.gradWeight.wgsl);
+  });
+
   await t.step("strided defaults on software adapters", async () => {
     // Nothing forced: the defaults run, as the bench and training run them. With subgroups
     // every pass of a strided convolution takes the register GEMM (the weight gradient

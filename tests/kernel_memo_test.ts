@@ -1,13 +1,13 @@
 /**
  * The memo of kernel generators (kernels/_memo.ts): repeated arguments reuse the first result
  * without generating again; any difference, however deep in the arguments, generates anew; a
- * generator that throws is asked again next time; past its limit the memo drops the least recently
- * used result (one in steady use stays). A kernel
- * memoised with its uniforms packs them in order.
+ * generator that throws is asked again next time; past its limit the memo drops the least
+ * recently used results (one in steady use stays). A kernel memoised with its uniforms packs
+ * them in order; one memoised by a key of its own regenerates exactly when that key changes.
  */
 
 import assert from "node:assert/strict";
-import { memoised, memoisedKernel } from "../kernels/_memo.ts";
+import { memoised, memoisedBy, memoisedKernel } from "../kernels/_memo.ts";
 
 /** A generator that counts its calls and returns a fresh object each time. */
 function counted() {
@@ -77,5 +77,21 @@ Deno.test("memoisedKernel: the uniforms in order, the WGSL once per variant and 
   assert.equal(kernel({ taps: 3 }, { n: 300, shift: 12 }), k);
   assert.deepEqual([...kernel({ taps: 3 }, { n: 301, shift: 12 }).uniforms], [301, 12, 7, 0]);
   assert.equal(kernel({ taps: 5 }, { n: 300, shift: 12 }).wgsl, k.wgsl.replace("3 taps", "5 taps"));
+  assert.equal(calls, 3);
+});
+
+Deno.test("memoisedBy: keyed by its key only, regenerated when the key changes", () => {
+  let calls = 0;
+  const text = memoisedBy(
+    (spec: { flags: string[] }, names: { n: string; scratch: object }) =>
+      `${spec.flags} ${names.n}`,
+    (spec, names) => (calls++, `${spec.flags.join("+")} over ${names.n}`),
+  );
+  const first = text({ flags: ["a"] }, { n: "u.x", scratch: {} });
+  // What the key leaves out (a fresh object each call) does not matter.
+  assert.equal(text({ flags: ["a"] }, { n: "u.x", scratch: { other: 1 } }), first);
+  assert.equal(calls, 1);
+  assert.equal(text({ flags: ["a", "b"] }, { n: "u.x", scratch: {} }), "a+b over u.x");
+  assert.equal(text({ flags: ["a"] }, { n: "u.y", scratch: {} }), "a over u.y");
   assert.equal(calls, 3);
 });

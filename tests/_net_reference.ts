@@ -1,0 +1,713 @@
+/**
+ * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
+ * ReLU, tanh, local response normalisation, max pooling, dropout, flatten), their
+ * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
+ * error of the float32 computation that the GPU makes of it.
+ *
+ * The bound is a first-order running error analysis. Each tensor is a value `v` and an
+ * elementwise bound `e`; each layer maps them as the GPU's rounding can at worst move its
+ * result: the error it inherits, through the absolute value of its Jacobian (|W|·e_x for a
+ * product, (1 − tanh²)·e_x, the maximum's own e, …), plus the rounding it adds itself: for a
+ * sum of K products λ·√K·u·Σ|terms| (`roundingBound`, the probabilistic bound of `_fuzz.ts`,
+ * Higham & Mary 2019), for a transcendental function its WGSL accuracy (exp: 3 + 2|x| ulp, log:
+ * 2⁻²¹ absolute near 1, inverseSqrt 2 ulp). Errors of the parameters (after an SGD step
+ * computed from inexact gradients) enter the same way. The bound so follows from the lengths of
+ * the sums and the magnitudes in them, never from a fixed epsilon: a wrong index, a missing tap
+ * or a term counted twice moves an element by about Σ|terms|/K, far above it.
+ *
+ * A decision that rounding can flip, a ReLU whose input lies within its bound of 0 or a pooling
+ * window whose largest values lie within their bounds of each other, sends the gradient one way
+ * or the other: the reference takes float64's way and bounds the other by |g| at every element
+ * the gradient may reach, which the backward then carries like any other error. Such a bound is
+ * loose, so the reference also reports the case as ambiguous, and the caller draws other inputs
+ * for a while first. (Values equal in float64, a bias seen through padding, are computed alike
+ * in float32 and are no ambiguity.)
+ *
+ * @module
+ */
+
+import * as ref from "./_reference.ts";
+import type { F64 } from "./_reference.ts";
+import { roundingBound, UNIT_ROUNDOFF, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
+
+const u = UNIT_ROUNDOFF;
+/** float32's smallest normal number: below it a GPU may flush results to 0. */
+const TINY = 2 ** -126;
+
+/** The nonlinearity of a convolution or linear layer. */
+export type ActivationSpec = null | "relu" | "tanh";
+
+/** One layer of a sequential network, as `nn/` builds it. */
+export type LayerSpec =
+  | {
+    kind: "conv";
+    inChannels: number;
+    outChannels: number;
+    kernel: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    groups: number;
+    bias: boolean;
+    activation: ActivationSpec;
+  }
+  | {
+    kind: "linear";
+    inFeatures: number;
+    outFeatures: number;
+    bias: boolean;
+    activation: ActivationSpec;
+  }
+  | { kind: "relu" }
+  | { kind: "tanh" }
+  | { kind: "lrn"; size: number; k: number; alpha: number; beta: number; groupSize?: number }
+  | { kind: "pool"; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
+  | { kind: "dropout"; p: number }
+  | { kind: "flatten" };
+
+/** The cross-entropy's options, as `crossEntropy` takes them (class weights on the host). */
+export interface LossSpec {
+  reduction: "mean" | "sum" | "none";
+  ignoreIndex?: number;
+  labelSmoothing: number;
+  weight?: Float64Array;
+  /** Class probabilities `[N, C]` (row-major) as the targets instead of the labels. */
+  probabilities?: Float64Array;
+}
+
+/** A float64 value and an elementwise bound on the error of its float32 computation. */
+export interface Bounded {
+  v: F64;
+  e: F64;
+}
+
+/** What one forward and backward pass of the reference gives. */
+export interface PassResult {
+  logits: Bounded;
+  loss: Bounded;
+  /** The gradient of the loss with respect to the input. */
+  dx: Bounded;
+  /** The gradient of every parameter, named as `Sequential` names it (`"3.weight"`). */
+  grads: Map<string, Bounded>;
+  /** Why a decision of this pass could go either way in float32, or null. */
+  ambiguous: string | null;
+}
+
+const abs = (x: F64): F64 => ref.map(x, Math.abs);
+const exact = (v: F64): Bounded => ({ v, e: ref.zeros(v.shape) });
+
+/** Σ of same-shaped tensors, elementwise. */
+function plus(...xs: F64[]): F64 {
+  const out = ref.zeros(xs[0].shape);
+  for (const x of xs) x.data.forEach((v, i) => (out.data[i] += v));
+  return out;
+}
+
+/** a·x elementwise (γ·Σ|terms|: the rounding of sums). */
+function scaled(x: F64, a: number): F64 {
+  return ref.map(x, (v) => a * v);
+}
+
+function convOptions(s: Extract<LayerSpec, { kind: "conv" }>): ref.Conv2dOptions {
+  return { stride: s.stride, padding: s.padding, groups: s.groups };
+}
+
+/** Winograd's amplification where the library may run the pass as Winograd, else 1. */
+function winograd(s: Extract<LayerSpec, { kind: "conv" }>, pass: "forward" | "gradInput"): number {
+  const [kh, kw] = s.kernel;
+  const applies = kh === kw && kh in WINOGRAD_AMPLIFICATION && s.stride[0] === 1 &&
+    s.stride[1] === 1 &&
+    (pass === "forward" || (s.padding[0] <= kh - 1 && s.padding[1] <= kw - 1));
+  return applies ? WINOGRAD_AMPLIFICATION[kh] : 1;
+}
+
+/** The reference's state of a pass: the first ambiguous decision it met. */
+class Pass {
+  ambiguous: string | null = null;
+  flag(why: string): void {
+    this.ambiguous ??= why;
+  }
+}
+
+/** Whether rounding may put the ReLU input `pre` at element i on either side of 0. */
+function straddles(pre: Bounded, i: number): boolean {
+  return pre.e.data[i] > 0 && Math.abs(pre.v.data[i]) <= pre.e.data[i];
+}
+
+function activate(y: Bounded, kind: "relu" | "tanh", pass: Pass, where: string): Bounded {
+  if (kind === "relu") {
+    y.v.data.forEach((v, i) => {
+      if (straddles(y, i)) pass.flag(`${where}: ReLU input ${v} within ${y.e.data[i]} of 0`);
+    });
+    return {
+      v: ref.relu(y.v),
+      e: ref.f64(y.e.shape, y.e.data.map((e, i) => (y.v.data[i] > 0 || straddles(y, i) ? e : 0))),
+    };
+  }
+  const t = ref.tanh(y.v);
+  // tanh as sign·(1 − E)/(1 + E), E = exp(−2|x|): a few ulps of 1, absolute (0 at 0).
+  const local = (t: number) => (t === 0 ? 0 : 12 * u);
+  return { v: t, e: ref.f64(t.shape, t.data.map((t, i) => (1 - t * t) * y.e.data[i] + local(t))) };
+}
+
+/** The gradient through the activation from `pre` to `out`. */
+function activateBackward(
+  pre: Bounded,
+  out: Bounded,
+  g: Bounded,
+  kind: "relu" | "tanh",
+): Bounded {
+  if (kind === "relu") {
+    const keep = (i: number) => pre.v.data[i] > 0;
+    return {
+      v: ref.f64(g.v.shape, g.v.data.map((v, i) => (keep(i) ? v : 0))),
+      e: ref.f64(
+        g.e.shape,
+        g.e.data.map((e, i) => straddles(pre, i) ? e + Math.abs(g.v.data[i]) : keep(i) ? e : 0),
+      ),
+    };
+  }
+  const t = out.v.data, et = out.e.data;
+  const v = ref.f64(g.v.shape, g.v.data.map((gv, i) => gv * (1 - t[i] * t[i])));
+  const e = ref.f64(
+    g.e.shape,
+    g.e.data.map((ge, i) =>
+      (1 - t[i] * t[i]) * ge + 2 * Math.abs(t[i] * g.v.data[i]) * et[i] +
+      3 * u * Math.abs(v.data[i])
+    ),
+  );
+  return { v, e };
+}
+
+function convForward(
+  s: Extract<LayerSpec, { kind: "conv" }>,
+  x: Bounded,
+  w: Bounded,
+  b: Bounded | null,
+): Bounded {
+  const opts = convOptions(s);
+  const v = ref.conv2d(x.v, w.v, b?.v ?? null, opts);
+  const products = ref.conv2d(abs(x.v), abs(w.v), null, opts);
+  const fromX = ref.conv2d(x.e, abs(w.v), null, opts);
+  const fromW = ref.conv2d(abs(x.v), w.e, b?.e ?? null, opts);
+  const depth = (s.inChannels / s.groups) * s.kernel[0] * s.kernel[1] + 1;
+  return { v, e: plus(fromX, fromW, sumRounding(products, b, depth, winograd(s, "forward"))) };
+}
+
+/**
+ * The rounding of sums of products (Σ|terms| in `products`, channels on axis 1) and a bias:
+ * none where every product is 0 (a window in the padding gives the bias exactly, so equal
+ * values there are ties in float32 too).
+ */
+function sumRounding(products: F64, b: Bounded | null, depth: number, amplification = 1): F64 {
+  const [n, channels] = products.shape;
+  const plane = products.data.length / (n * channels);
+  const gamma = roundingBound(depth, amplification);
+  return ref.f64(
+    products.shape,
+    products.data.map((m, i) =>
+      m === 0 ? 0 : gamma * (m + Math.abs(b?.v.data[Math.floor(i / plane) % channels] ?? 0))
+    ),
+  );
+}
+
+function convBackward(
+  s: Extract<LayerSpec, { kind: "conv" }>,
+  x: Bounded,
+  w: Bounded,
+  g: Bounded,
+): { dx: Bounded; dw: Bounded; db: Bounded } {
+  const opts = convOptions(s);
+  const value = ref.conv2dBackward(x.v, w.v, g.v, opts);
+  const fromG = ref.conv2dBackward(abs(x.v), abs(w.v), g.e, opts);
+  const fromXW = ref.conv2dBackward(x.e, w.e, abs(g.v), opts);
+  const magnitude = ref.conv2dBackward(abs(x.v), abs(w.v), abs(g.v), opts);
+  const [n, , oh, ow] = g.v.shape;
+  const perWeight = roundingBound(n * oh * ow);
+  const inputDepth = (s.outChannels / s.groups) * s.kernel[0] * s.kernel[1];
+  return {
+    dx: {
+      v: value.dx,
+      e: plus(
+        fromG.dx,
+        fromXW.dx,
+        scaled(magnitude.dx, roundingBound(inputDepth, winograd(s, "gradInput"))),
+      ),
+    },
+    dw: { v: value.dw, e: plus(fromG.dw, fromXW.dw, scaled(magnitude.dw, perWeight)) },
+    db: { v: value.db, e: plus(fromG.db, scaled(magnitude.db, perWeight)) },
+  };
+}
+
+function linearForward(x: Bounded, w: Bounded, b: Bounded | null): Bounded {
+  const v = ref.linear(x.v, w.v, b?.v ?? null);
+  const products = ref.linear(abs(x.v), abs(w.v), null);
+  const fromX = ref.linear(x.e, abs(w.v), null);
+  const fromW = ref.linear(abs(x.v), w.e, b?.e ?? null);
+  return { v, e: plus(fromX, fromW, sumRounding(products, b, x.v.shape[1] + 1)) };
+}
+
+function linearBackward(
+  x: Bounded,
+  w: Bounded,
+  g: Bounded,
+): { dx: Bounded; dw: Bounded; db: Bounded } {
+  const t = (m: F64) => ref.transpose(m, 0, 1);
+  const [n, out] = g.v.shape;
+  const [ax, aw, ag] = [abs(x.v), abs(w.v), abs(g.v)];
+  return {
+    dx: {
+      v: ref.matmul(g.v, w.v),
+      e: plus(
+        ref.matmul(g.e, aw),
+        ref.matmul(ag, w.e),
+        scaled(ref.matmul(ag, aw), roundingBound(out)),
+      ),
+    },
+    dw: {
+      v: ref.matmul(t(g.v), x.v),
+      e: plus(
+        ref.matmul(t(g.e), ax),
+        ref.matmul(t(ag), x.e),
+        scaled(ref.matmul(t(ag), ax), roundingBound(n)),
+      ),
+    },
+    db: {
+      v: ref.sum(g.v, [0]),
+      e: plus(ref.sum(g.e, [0]), scaled(ref.sum(ag, [0]), roundingBound(n))),
+    },
+  };
+}
+
+/** Every window of a pooling layer: its output index, plane base and input cells. */
+function forEachWindow(
+  s: Extract<LayerSpec, { kind: "pool" }>,
+  shape: readonly number[],
+  visit: (out: number, cells: number[]) => void,
+): number[] {
+  const [n, c, h, w] = shape;
+  const [kh, kw] = s.kernel, [sh, sw] = s.stride, [ph, pw] = s.padding;
+  const oh = ref.outSize(h, kh, sh, ph), ow = ref.outSize(w, kw, sw, pw);
+  let out = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, out++) {
+        const cells: number[] = [];
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = y * sh - ph + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = xo * sw - pw + kx;
+            if (ix >= 0 && ix < w) cells.push((plane * h + iy) * w + ix);
+          }
+        }
+        visit(out, cells);
+      }
+    }
+  }
+  return [n, c, oh, ow];
+}
+
+/** Where a pooling layer's gradient goes: each output's first maximum, and its rivals. */
+interface PoolRoutes {
+  argmax: Int32Array;
+  /** The cells of an ambiguous window that rounding may make its maximum, by output. */
+  rivals: Map<number, number[]>;
+}
+
+/** Max pooling; the first maximum in window order wins (PyTorch's choice). */
+function poolForward(
+  s: Extract<LayerSpec, { kind: "pool" }>,
+  x: Bounded,
+  pass: Pass,
+  where: string,
+): { y: Bounded; routes: PoolRoutes } {
+  const values: number[] = [], errors: number[] = [], argmax: number[] = [];
+  const rivals = new Map<number, number[]>();
+  const shape = forEachWindow(s, x.v.shape, (out, cells) => {
+    let best = cells[0];
+    for (const c of cells) if (x.v.data[c] > x.v.data[best]) best = c;
+    // Equal values (a window over padding sees the same bias several times) are computed
+    // alike in float32 too, and both sides take the first.
+    const close = cells.filter((c) => {
+      const gap = x.v.data[best] - x.v.data[c];
+      return c !== best && gap > 0 && gap <= x.e.data[c] + x.e.data[best];
+    });
+    if (close.length > 0) {
+      pass.flag(`${where}: window ${out} has maxima ${x.v.data[best]} and ${x.v.data[close[0]]}`);
+      rivals.set(out, [best, ...close]);
+    }
+    // The float32 maximum is within the largest bound of the candidates of the true one.
+    const error = Math.max(...[best, ...close].map((c) => x.e.data[c]));
+    [values[out], errors[out], argmax[out]] = [x.v.data[best], error, best];
+  });
+  return {
+    y: { v: ref.f64(shape, values), e: ref.f64(shape, errors) },
+    routes: { argmax: Int32Array.from(argmax), rivals },
+  };
+}
+
+function poolBackward(
+  s: Extract<LayerSpec, { kind: "pool" }>,
+  x: Bounded,
+  routes: PoolRoutes,
+  g: Bounded,
+): Bounded {
+  const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
+  routes.argmax.forEach((at, o) => {
+    v.data[at] += g.v.data[o];
+    magnitude.data[at] += Math.abs(g.v.data[o]);
+    // An ambiguous window's gradient may leave its maximum for any rival: |g| off at each.
+    const reach = routes.rivals.get(o);
+    if (!reach) e.data[at] += g.e.data[o];
+    for (const c of reach ?? []) e.data[c] += g.e.data[o] + Math.abs(g.v.data[o]);
+  });
+  const overlap = Math.ceil(s.kernel[0] / s.stride[0]) * Math.ceil(s.kernel[1] / s.stride[1]);
+  return { v, e: plus(e, scaled(magnitude, roundingBound(overlap))) };
+}
+
+/** The channels of `c`'s window, clipped to its group. */
+function lrnWindow(c: number, size: number, groupSize: number): [number, number] {
+  const half = (size - 1) / 2, first = Math.floor(c / groupSize) * groupSize;
+  return [Math.max(first, c - half), Math.min(first + groupSize - 1, c + half)];
+}
+
+/** Relative error of the kernel's s^(−β) (exact shortcuts for 1/2, 3/4 and 1; else pow). */
+function powError(beta: number, s: number): number {
+  if (beta === 0) return 0;
+  if (beta === 0.5 || beta === 0.75 || beta === 1) return 8 * u;
+  // pow = exp2(−β·log2 s): exp2's 3 + 2|t| ulp, log2's 2⁻²¹ absolute (or 3 ulp) times β·ln 2.
+  return u * (8 + 6 * Math.abs(beta) * Math.max(Math.abs(Math.log2(s)), 3));
+}
+
+interface LrnCache {
+  s: Float64Array;
+  es: Float64Array;
+  /** s^(−β) and its bound. */
+  p: Float64Array;
+  ep: Float64Array;
+}
+
+function lrnForward(
+  s: Extract<LayerSpec, { kind: "lrn" }>,
+  x: Bounded,
+): { y: Bounded; cache: LrnCache } {
+  const [n, c, h, w] = x.v.shape, hw = h * w, groupSize = s.groupSize ?? c;
+  const size = x.v.data.length;
+  const cache: LrnCache = {
+    s: new Float64Array(size),
+    es: new Float64Array(size),
+    p: new Float64Array(size),
+    ep: new Float64Array(size),
+  };
+  const y = exact(ref.zeros(x.v.shape));
+  for (let ni = 0; ni < n; ni++) {
+    for (let ci = 0; ci < c; ci++) {
+      const [lo, hi] = lrnWindow(ci, s.size, groupSize);
+      for (let q = 0; q < hw; q++) {
+        let squares = 0, fromX = 0;
+        for (let j = lo; j <= hi; j++) {
+          const at = (ni * c + j) * hw + q;
+          squares += x.v.data[at] ** 2;
+          fromX += 2 * Math.abs(x.v.data[at]) * x.e.data[at];
+        }
+        const at = (ni * c + ci) * hw + q;
+        const sv = s.k + s.alpha * squares;
+        const es = s.alpha * fromX + roundingBound(hi - lo + 3) * sv;
+        const p = sv ** -s.beta;
+        const ep = s.beta * sv ** (-s.beta - 1) * es + powError(s.beta, sv) * p;
+        const xv = x.v.data[at];
+        [cache.s[at], cache.es[at], cache.p[at], cache.ep[at]] = [sv, es, p, ep];
+        y.v.data[at] = xv * p;
+        y.e.data[at] = p * x.e.data[at] + Math.abs(xv) * ep + u * Math.abs(xv * p);
+      }
+    }
+  }
+  return { y, cache };
+}
+
+/**
+ * dx_j = g_j·s_j^(−β) − 2αβ·x_j·Σ_i g_i·x_i·s_i^(−β−1), i over the channels whose window holds
+ * j (the same as j's window: windows are symmetric and clipped to the group alike).
+ */
+function lrnBackward(
+  s: Extract<LayerSpec, { kind: "lrn" }>,
+  x: Bounded,
+  cache: LrnCache,
+  g: Bounded,
+): Bounded {
+  const [n, c, h, w] = x.v.shape, hw = h * w, groupSize = s.groupSize ?? c;
+  const size = x.v.data.length;
+  const gp = new Float64Array(size), egp = new Float64Array(size);
+  const t = new Float64Array(size), et = new Float64Array(size);
+  for (let at = 0; at < size; at++) {
+    const [gv, xv, sv, p] = [g.v.data[at], x.v.data[at], cache.s[at], cache.p[at]];
+    gp[at] = gv * p;
+    egp[at] = p * g.e.data[at] + Math.abs(gv) * cache.ep[at] + u * Math.abs(gp[at]);
+    t[at] = gp[at] * xv / sv;
+    et[at] = egp[at] * Math.abs(xv) / sv + Math.abs(gp[at]) * x.e.data[at] / sv +
+      Math.abs(t[at]) * cache.es[at] / sv + 3 * u * Math.abs(t[at]);
+  }
+  const k = 2 * s.alpha * s.beta;
+  const dx = exact(ref.zeros(x.v.shape));
+  for (let ni = 0; ni < n; ni++) {
+    for (let cj = 0; cj < c; cj++) {
+      const [lo, hi] = lrnWindow(cj, s.size, groupSize);
+      for (let q = 0; q < hw; q++) {
+        let sum = 0, eSum = 0, mag = 0;
+        for (let i = lo; i <= hi; i++) {
+          const at = (ni * c + i) * hw + q;
+          sum += t[at];
+          eSum += et[at];
+          mag += Math.abs(t[at]);
+        }
+        const at = (ni * c + cj) * hw + q;
+        const xv = x.v.data[at];
+        eSum += roundingBound(hi - lo + 1) * mag;
+        dx.v.data[at] = gp[at] - k * xv * sum;
+        dx.e.data[at] = egp[at] + k * (x.e.data[at] * Math.abs(sum) + Math.abs(xv) * eSum) +
+          4 * u * (Math.abs(gp[at]) + k * Math.abs(xv) * mag);
+      }
+    }
+  }
+  return dx;
+}
+
+/** x·mask with a mask of 0 and the f32 scale 1/(1 − p): one rounding. */
+function dropoutApply(x: Bounded, mask: Float64Array): Bounded {
+  const v = ref.f64(x.v.shape, x.v.data.map((xv, i) => xv * mask[i]));
+  return {
+    v,
+    e: ref.f64(x.e.shape, x.e.data.map((e, i) => mask[i] * e + u * Math.abs(v.data[i]))),
+  };
+}
+
+/**
+ * PyTorch's cross-entropy of `[N, C]` logits and its gradient (upstream 1), with the error of
+ * the fused kernel: the row's maximum m, Σ exp(z − m) (each exp 3 + 2|z − m| ulp), its log
+ * (2⁻²¹ absolute near 1), the weighted sums of the loss, and the reduction.
+ */
+export function crossEntropyBounded(
+  z: Bounded,
+  labels: Int32Array,
+  options: LossSpec,
+): { loss: Bounded; dz: Bounded } {
+  const [n, c] = z.v.shape;
+  const eps = options.labelSmoothing, ignore = options.ignoreIndex ?? -100;
+  const w = (k: number) => options.weight?.[k] ?? 1;
+  const rows = Array.from({ length: n }, (_, i) => {
+    const y = labels[i], t = options.probabilities?.subarray(i * c, (i + 1) * c);
+    if (!t && y === ignore) return null;
+    const zr = Array.from({ length: c }, (_, k) => z.v.data[i * c + k]);
+    const er = Array.from({ length: c }, (_, k) => z.e.data[i * c + k]);
+    const m = Math.max(...zr);
+    const shifted = zr.map((v) => v - m);
+    const total = shifted.reduce((a, v) => a + Math.exp(v), 0);
+    const lse = Math.log(total);
+    const p = shifted.map((v) => Math.exp(v) / total);
+    // The loss is Σ_c a_c·(lse − z_c): the target mixed with the uniform distribution, weighted.
+    const a = shifted.map((_, k) =>
+      t ? w(k) * ((1 - eps) * t[k] + eps / c) : (k === y ? (1 - eps) * w(y) : 0) + (eps / c) * w(k)
+    );
+    const big = a.reduce((x, y) => x + y, 0);
+    const loss = a.reduce((acc, ak, k) => acc + ak * (lse - shifted[k]), 0);
+    const relTotal = roundingBound(c) +
+      p.reduce((acc, pk, k) => acc + pk * (3 + 3 * Math.abs(shifted[k])) * u, 0);
+    const eLse = relTotal + 8 * u + u * Math.abs(lse);
+    const pe = p.map((pk, k) => pk * er[k]).reduce((x, y) => x + y, 0);
+    const eLoss = a.reduce((acc, ak, k) => acc + Math.abs(big * p[k] - ak) * er[k], 0) +
+      big * eLse +
+      roundingBound(c + 4) *
+        (big * Math.abs(lse) + a.reduce((acc, ak, k) => acc + ak * Math.abs(shifted[k]), 0));
+    const grad = p.map((pk, k) => big * pk - a[k]);
+    // A probability below float32's normal range may be flushed to 0.
+    const eGrad = p.map((pk, k) =>
+      big * (pk * (er[k] + pe) + pk * (relTotal + (6 + 3 * Math.abs(shifted[k])) * u) + TINY) +
+      4 * u * (big * pk + a[k])
+    );
+    // A mean over probabilities divides by the rows, over labels by their classes' weights.
+    return { loss, eLoss, grad, eGrad, weight: t ? 1 : w(y) };
+  });
+  const counted = rows.filter((r) => r !== null);
+  const divisor = options.reduction === "mean" ? counted.reduce((t, r) => t + r.weight, 0) : 1;
+  const sum = counted.reduce((t, r) => t + r.loss, 0);
+  const value = sum / divisor;
+  const eValue = counted.reduce((t, r) => t + r.eLoss, 0) / divisor +
+    roundingBound(n + 2) * counted.reduce((t, r) => t + Math.abs(r.loss), 0) / divisor +
+    roundingBound(n) * Math.abs(value);
+  const dz = exact(ref.zeros([n, c]));
+  rows.forEach((r, i) => {
+    if (!r) return;
+    for (let k = 0; k < c; k++) {
+      const g = r.grad[k] / divisor;
+      dz.v.data[i * c + k] = g;
+      dz.e.data[i * c + k] = r.eGrad[k] / divisor + roundingBound(n) * Math.abs(g);
+    }
+  });
+  return { loss: { v: ref.f64([], [value]), e: ref.f64([], [eValue]) }, dz };
+}
+
+/** One layer's forward state, for its backward. */
+interface Step {
+  x: Bounded;
+  y: Bounded;
+  /** The output before the layer's activation (convolution and linear). */
+  pre?: Bounded;
+  routes?: PoolRoutes;
+  lrn?: LrnCache;
+  mask?: Float64Array;
+}
+
+/**
+ * The network's forward pass. `masks[i]` is dropout layer i's mask (0 or its scale) in
+ * training, and `null` (evaluation) makes every dropout the identity.
+ */
+export function forward(
+  layers: readonly LayerSpec[],
+  params: ReadonlyMap<string, Bounded>,
+  x: F64,
+  masks: readonly (Float64Array | undefined)[] | null,
+  pass = new Pass(),
+): { logits: Bounded; steps: Step[]; ambiguous: string | null } {
+  let h = exact(x);
+  const steps: Step[] = [];
+  layers.forEach((s, i) => {
+    const where = `layer ${i} (${s.kind})`;
+    const step: Step = { x: h, y: h };
+    const param = (name: string) => params.get(`${i}.${name}`) ?? null;
+    switch (s.kind) {
+      case "conv":
+      case "linear": {
+        const pre = s.kind === "conv"
+          ? convForward(s, h, param("weight")!, param("bias"))
+          : linearForward(h, param("weight")!, param("bias"));
+        step.pre = pre;
+        step.y = s.activation ? activate(pre, s.activation, pass, where) : pre;
+        break;
+      }
+      case "relu":
+      case "tanh":
+        step.y = activate(h, s.kind, pass, where);
+        break;
+      case "pool": {
+        const { y, routes } = poolForward(s, h, pass, where);
+        [step.y, step.routes] = [y, routes];
+        break;
+      }
+      case "lrn": {
+        const { y, cache } = lrnForward(s, h);
+        [step.y, step.lrn] = [y, cache];
+        break;
+      }
+      case "dropout": {
+        const mask = masks?.[i];
+        if (mask) [step.y, step.mask] = [dropoutApply(h, mask), mask];
+        break;
+      }
+      case "flatten": {
+        const [n] = h.v.shape;
+        step.y = { v: ref.reshape(h.v, [n, -1]), e: ref.reshape(h.e, [n, -1]) };
+        break;
+      }
+    }
+    steps.push(step);
+    h = step.y;
+  });
+  return { logits: h, steps, ambiguous: pass.ambiguous };
+}
+
+/** One forward and backward pass of the network and its loss. */
+export function forwardBackward(
+  layers: readonly LayerSpec[],
+  params: ReadonlyMap<string, Bounded>,
+  x: F64,
+  labels: Int32Array,
+  loss: LossSpec,
+  masks: readonly (Float64Array | undefined)[] | null,
+): PassResult {
+  const pass = new Pass();
+  const { logits, steps } = forward(layers, params, x, masks, pass);
+  const { loss: value, dz } = crossEntropyBounded(logits, labels, loss);
+  const grads = new Map<string, Bounded>();
+  let g = dz;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const s = layers[i], step = steps[i];
+    switch (s.kind) {
+      case "conv":
+      case "linear": {
+        const pre = s.activation ? activateBackward(step.pre!, step.y, g, s.activation) : g;
+        const w = params.get(`${i}.weight`)!;
+        const r = s.kind === "conv"
+          ? convBackward(s, step.x, w, pre)
+          : linearBackward(step.x, w, pre);
+        grads.set(`${i}.weight`, r.dw);
+        if (s.bias) grads.set(`${i}.bias`, r.db);
+        g = r.dx;
+        break;
+      }
+      case "relu":
+      case "tanh":
+        g = activateBackward(step.x, step.y, g, s.kind);
+        break;
+      case "pool":
+        g = poolBackward(s, step.x, step.routes!, g);
+        break;
+      case "lrn":
+        g = lrnBackward(s, step.x, step.lrn!, g);
+        break;
+      case "dropout":
+        if (step.mask) g = dropoutApply(g, step.mask);
+        break;
+      case "flatten":
+        g = { v: ref.reshape(g.v, step.x.v.shape), e: ref.reshape(g.e, step.x.v.shape) };
+        break;
+    }
+  }
+  return { logits, loss: value, dx: g, grads, ambiguous: pass.ambiguous };
+}
+
+/** SGD's hyperparameters, as `train/sgd.ts` takes them. */
+export interface SgdSpec {
+  formulation: "paper" | "pytorch";
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+/**
+ * One SGD step of a parameter with its velocity, both bounded: the paper's
+ * v ← μv − λεw − εg, w ← w + v, or PyTorch's d = g + λw, v ← μv + d, w ← w − εv.
+ */
+export function sgdStep(
+  w: Bounded,
+  v: Bounded,
+  g: Bounded,
+  h: SgdSpec,
+): { w: Bounded; v: Bounded } {
+  const input = {
+    w: w.v,
+    v: v.v,
+    g: g.v,
+    lr: h.lr,
+    momentum: h.momentum,
+    weightDecay: h.weightDecay,
+  };
+  const next = h.formulation === "paper" ? ref.sgdPaperStep(input) : ref.sgdTorchStep(input);
+  const { lr, momentum: mu, weightDecay: wd } = h;
+  const ev = new Float64Array(w.v.data.length), ew = new Float64Array(w.v.data.length);
+  for (let i = 0; i < ev.length; i++) {
+    const [wv, vv, gv] = [Math.abs(w.v.data[i]), Math.abs(v.v.data[i]), Math.abs(g.v.data[i])];
+    const [we, ve, ge] = [w.e.data[i], v.e.data[i], g.e.data[i]];
+    if (h.formulation === "paper") {
+      ev[i] = mu * ve + wd * lr * we + lr * ge + 6 * u * (mu * vv + wd * lr * wv + lr * gv);
+      ew[i] = we + ev[i] + u * (Math.abs(next.w.data[i]) + wv);
+    } else {
+      const ed = ge + wd * we + 3 * u * (gv + wd * wv);
+      ev[i] = mu * ve + ed + 3 * u * (mu * vv + gv + wd * wv);
+      ew[i] = we + lr * ev[i] + 3 * u * (wv + lr * Math.abs(next.v.data[i]));
+    }
+  }
+  return {
+    w: { v: next.w, e: ref.f64(w.v.shape, ew) },
+    v: { v: next.v, e: ref.f64(w.v.shape, ev) },
+  };
+}

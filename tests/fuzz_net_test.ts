@@ -1,0 +1,805 @@
+/**
+ * A seeded randomized sweep at the level a user works: small CNNs built from the public `nn`
+ * modules (Conv2d with random kernels, non-square ones too, strides, padding, groups and bias;
+ * ReLU and tanh, fused or as modules; LocalResponseNorm with random constants and groups;
+ * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) under `crossEntropy` with random
+ * options, trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and weight
+ * decay). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
+ * the input's gradient and every parameter's gradient at both steps, the parameters after each
+ * step, and the evaluation forward; every bound follows from the lengths of the sums and the
+ * magnitudes in them (see `_net_reference.ts`).
+ *
+ * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
+ * through the host), its activations moved by `.to()`, must compute bit for bit what one device
+ * computes, both steps; `eval()` makes every dropout the identity, bit for bit, and draws no
+ * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
+ * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit.
+ * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
+ * bound each comparison used.
+ */
+
+import assert from "node:assert/strict";
+import {
+  crossEntropy,
+  defaultDevice,
+  Device,
+  dropoutMask,
+  fromTypedArray,
+  Generator,
+  noGrad,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
+import {
+  Conv2d,
+  Dropout,
+  Flatten,
+  type Layer,
+  Linear,
+  loadCheckpoint,
+  LocalResponseNorm,
+  MaxPool2d,
+  ReLU,
+  saveCheckpoint,
+  Sequential,
+  Tanh,
+} from "../nn/mod.ts";
+import { SGD } from "../train/mod.ts";
+import * as ref from "./_reference.ts";
+import {
+  type Bounded,
+  forward,
+  forwardBackward,
+  type LayerSpec,
+  type LossSpec,
+  type SgdSpec,
+  sgdStep,
+} from "./_net_reference.ts";
+import { assertBounded, Draw, fuzzSeeds } from "./_fuzz.ts";
+
+/** Largest multiply-adds of one convolution (keeps the float64 reference quick). */
+const MAX_MACS = 60_000;
+
+/** One drawn case: the network, its input's shape, the loss and the optimiser. */
+interface NetCase {
+  input: number[];
+  layers: LayerSpec[];
+  /** Each layer's output shape. */
+  shapes: number[][];
+  classes: number;
+  loss: LossSpec;
+  /** The optimiser's group of every parameter (of the biases too unless `biasSgd`). */
+  sgd: SgdSpec;
+  /** A second group for the biases (PyTorch users often exempt them from weight decay). */
+  biasSgd?: SgdSpec;
+  /** A learning rate set on every group between the two steps (as a plateau schedule does). */
+  lrAfterFirst?: number;
+  /** The input laid out `[N, H, W, C]` and fed as a permuted view. */
+  channelsLast: boolean;
+  /** Standard deviation of the input's values. */
+  inputScale: number;
+}
+
+/** What the GPU computed in two training steps, to compare with the reference and across runs. */
+interface Trace {
+  losses: number[];
+  dx: Float32Array[];
+  grads: Map<string, Float32Array>[];
+  params: Map<string, Float32Array>[];
+  /** The velocities after each step. */
+  velocities: Map<string, Float32Array>[];
+}
+
+const worst = { ratio: 0, label: "" };
+let comparisons = 0;
+
+/** Asserts `got` within the reference's bound; keeps the largest fraction of a bound used. */
+function within(label: string, got: ArrayLike<number>, want: Bounded): void {
+  const ratio = assertBounded(label, got, want.v.data, want.e.data);
+  comparisons++;
+  if (ratio > worst.ratio) [worst.ratio, worst.label] = [ratio, label];
+}
+
+/** Asserts two float32 arrays equal bit for bit. */
+function identical(label: string, got: Float32Array, want: Float32Array): void {
+  assert.equal(got.length, want.length, `${label}: length`);
+  const [a, b] = [
+    new Uint32Array(got.buffer, got.byteOffset, got.length),
+    new Uint32Array(
+      want.buffer,
+      want.byteOffset,
+      want.length,
+    ),
+  ];
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) assert.fail(`${label}: [${i}] = ${got[i]}, want ${want[i]} bit for bit`);
+  }
+}
+
+function activationOf(d: Draw): { fused: "relu" | "tanh" | null; module: "relu" | "tanh" | null } {
+  const pick = d.pick(["none", "relu", "relu", "tanh", "relu module", "tanh module"] as const);
+  if (pick === "none") return { fused: null, module: null };
+  if (pick === "relu module") return { fused: null, module: "relu" };
+  if (pick === "tanh module") return { fused: null, module: "tanh" };
+  return { fused: pick, module: null };
+}
+
+/** Output size of a window, or 0 when it does not fit. */
+function fits(size: number, k: number, stride: number, pad: number): number {
+  return size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
+}
+
+function drawNet(d: Draw): NetCase {
+  const layers: LayerSpec[] = [], shapes: number[][] = [];
+  const input = [d.int(1, 3), d.int(1, 4), d.int(5, 23), d.int(5, 23)];
+  let shape = input;
+  const push = (layer: LayerSpec, out: number[]) => {
+    layers.push(layer);
+    shapes.push(out);
+    shape = out;
+  };
+  const blocks = d.int(1, 3);
+  for (let b = 0; b < blocks; b++) {
+    const [n, c, h, w] = shape;
+    const groups = d.pick([1, 1, 2, 3, 4].filter((g) => c % g === 0));
+    let outChannels = groups * d.int(1, Math.max(1, Math.floor(8 / groups)));
+    const kh = d.int(1, 5), kw = d.chance(0.5) ? kh : d.int(1, 5);
+    const stride: [number, number] = d.chance(0.6)
+      ? [d.int(1, 3), d.int(1, 3)]
+      : ((s) => [s, s])(d.int(1, 3)) as [number, number];
+    const padding: [number, number] = [d.int(0, 2), d.int(0, 2)];
+    const kernel: [number, number] = [
+      Math.min(kh, h + 2 * padding[0]),
+      Math.min(kw, w + 2 * padding[1]),
+    ];
+    const oh = fits(h, kernel[0], stride[0], padding[0]),
+      ow = fits(w, kernel[1], stride[1], padding[1]);
+    const macs = (o: number) => n * o * oh * ow * (c / groups) * kernel[0] * kernel[1];
+    while (outChannels > groups && macs(outChannels) > MAX_MACS) outChannels -= groups;
+    const act = activationOf(d);
+    push({
+      kind: "conv",
+      inChannels: c,
+      outChannels,
+      kernel,
+      stride,
+      padding,
+      groups,
+      bias: d.chance(0.7),
+      activation: act.fused,
+    }, [n, outChannels, oh, ow]);
+    if (act.module) push({ kind: act.module }, shape);
+    if (d.chance(0.35)) {
+      const divisors = [1, 2, 3, 4, 6, 8].filter((g) => outChannels % g === 0);
+      push({
+        kind: "lrn",
+        size: d.pick([1, 3, 5, 7]),
+        k: d.pick([0.5, 1, 2]),
+        alpha: d.pick([1e-4, 0.01, 0.3]),
+        beta: d.pick([0.5, 0.75, 1, 1.5]),
+        groupSize: d.chance(0.5) ? d.pick(divisors) : undefined,
+      }, shape);
+    }
+    if (d.chance(0.65)) {
+      const overlapping = d.chance(0.4);
+      const k: [number, number] = overlapping ? [3, 3] : [d.int(1, 4), d.int(1, 4)];
+      const s: [number, number] = overlapping ? [2, 2] : [d.int(1, 3), d.int(1, 3)];
+      const p: [number, number] = overlapping ? [0, 0] : [d.int(0, k[0] >> 1), d.int(0, k[1] >> 1)];
+      const [ph, pw] = [fits(shape[2], k[0], s[0], p[0]), fits(shape[3], k[1], s[1], p[1])];
+      if (ph > 0 && pw > 0) {
+        push({ kind: "pool", kernel: k, stride: s, padding: p }, [shape[0], shape[1], ph, pw]);
+      }
+    }
+    if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
+  }
+  push({ kind: "flatten" }, [shape[0], shape[1] * shape[2] * shape[3]]);
+  for (let hidden = d.int(0, 2); hidden > 0; hidden--) {
+    const act = activationOf(d);
+    const out = d.int(2, 24);
+    push({
+      kind: "linear",
+      inFeatures: shape[1],
+      outFeatures: out,
+      bias: d.chance(0.8),
+      activation: act.fused,
+    }, [shape[0], out]);
+    if (act.module) push({ kind: act.module }, shape);
+    if (d.chance(0.4)) push({ kind: "dropout", p: d.pick([0.1, 0.5, 0.5, 0.9]) }, shape);
+  }
+  const classes = d.int(2, 10);
+  push({
+    kind: "linear",
+    inFeatures: shape[1],
+    outFeatures: classes,
+    bias: d.chance(0.8),
+    activation: null,
+  }, [shape[0], classes]);
+  const loss: LossSpec = {
+    reduction: d.pick(["mean", "mean", "sum", "none"] as const),
+    labelSmoothing: d.pick([0, 0, 0.1, 0.4]),
+  };
+  if (d.chance(0.2)) {
+    const [n] = input;
+    loss.probabilities = Float64Array.from(
+      Float32Array.from({ length: n * classes }, () => d.chance(0.3) ? 0 : d.next()),
+    );
+  } else if (d.chance(0.3)) loss.ignoreIndex = d.pick([-100, 0, classes - 1]);
+  if (d.chance(0.3)) {
+    loss.weight = Float64Array.from(
+      Float32Array.from({ length: classes }, () => 0.25 + d.next() * 2),
+    );
+  }
+  const optimiser = (): SgdSpec => ({
+    formulation: d.pick(["paper", "paper", "pytorch"] as const),
+    lr: d.pick([0.01, 0.1, 0.5]),
+    momentum: d.pick([0, 0.5, 0.9]),
+    weightDecay: d.pick([0, 5e-4, 0.05]),
+  });
+  const sgd = optimiser();
+  const biasSgd = d.chance(0.3) ? optimiser() : undefined;
+  const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
+  const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
+  return {
+    input,
+    layers,
+    shapes,
+    classes,
+    loss,
+    sgd,
+    biasSgd,
+    lrAfterFirst,
+    channelsLast,
+    inputScale,
+  };
+}
+
+function describe(c: NetCase): string {
+  const layer = (s: LayerSpec): string => {
+    switch (s.kind) {
+      case "conv":
+        return `conv ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} p${s.padding}` +
+          `${s.groups > 1 ? ` g${s.groups}` : ""}${s.bias ? "" : " nobias"}` +
+          `${s.activation ? ` +${s.activation}` : ""}`;
+      case "linear":
+        return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
+          `${s.activation ? ` +${s.activation}` : ""}`;
+      case "lrn":
+        return `lrn n${s.size} k${s.k} α${s.alpha} β${s.beta}` +
+          `${s.groupSize ? ` groups of ${s.groupSize}` : ""}`;
+      case "pool":
+        return `pool k${s.kernel} s${s.stride} p${s.padding}`;
+      case "dropout":
+        return `dropout ${s.p}`;
+      default:
+        return s.kind;
+    }
+  };
+  const { weight, probabilities, ...loss } = c.loss;
+  return `x [${c.input}]${c.channelsLast ? " channels last" : ""} ×${c.inputScale}: ` +
+    `${c.layers.map(layer).join(", ")}; loss ${JSON.stringify(loss)}` +
+    `${weight ? " weighted" : ""}${probabilities ? " probabilities" : ""}; ` +
+    `sgd ${JSON.stringify(c.sgd)}${c.biasSgd ? `, biases ${JSON.stringify(c.biasSgd)}` : ""}` +
+    `${c.lrAfterFirst === undefined ? "" : `, lr ${c.lrAfterFirst} after the first step`}`;
+}
+
+/** The seed of dropout layer `i`'s generator (the same on one device and two). */
+const dropoutSeed = (caseSeed: number, i: number) => caseSeed * 101 + i;
+
+/** The layers of `c` on `device` (layer i on `deviceOf(i)`), initialised from `initSeed`. */
+function buildLayers(
+  c: NetCase,
+  caseSeed: number,
+  initSeed: number,
+  deviceOf: (i: number) => Device,
+): Layer[] {
+  return c.layers.map((s, i): Layer => {
+    const device = deviceOf(i), generator = new Generator(initSeed * 1000 + i);
+    switch (s.kind) {
+      case "conv":
+        return new Conv2d({
+          inChannels: s.inChannels,
+          outChannels: s.outChannels,
+          kernelSize: s.kernel,
+          stride: s.stride,
+          padding: s.padding,
+          groups: s.groups,
+          bias: s.bias,
+          activation: s.activation,
+          device,
+          generator,
+        });
+      case "linear":
+        return new Linear({
+          inFeatures: s.inFeatures,
+          outFeatures: s.outFeatures,
+          bias: s.bias,
+          activation: s.activation,
+          device,
+          generator,
+        });
+      case "relu":
+        return new ReLU();
+      case "tanh":
+        return new Tanh();
+      case "lrn":
+        return new LocalResponseNorm({
+          size: s.size,
+          k: s.k,
+          alpha: s.alpha,
+          beta: s.beta,
+          groupSize: s.groupSize,
+        });
+      case "pool":
+        return new MaxPool2d({ kernelSize: s.kernel, stride: s.stride, padding: s.padding });
+      case "dropout":
+        return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
+      case "flatten":
+        return new Flatten();
+    }
+  });
+}
+
+/** Every parameter of the layers, named as one `Sequential` of them names it. */
+function namedParameters(layers: readonly Layer[]): [string, Tensor][] {
+  return layers.flatMap((layer, i) =>
+    layer.namedParameters().map(([name, p]): [string, Tensor] => [`${i}.${name}`, p])
+  );
+}
+
+async function hostValues(named: [string, Tensor | null][]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of named) {
+    assert.ok(t, `${name}: no gradient after backward()`);
+    out.set(name, await t.data() as Float32Array);
+  }
+  return out;
+}
+
+/**
+ * The masks of the dropout layers for two training passes, each the `dropoutMask` of its
+ * generator where the layer's pass starts (p = 0 draws nothing), with the generators' states
+ * after each pass.
+ */
+async function dropoutMasks(
+  c: NetCase,
+  caseSeed: number,
+): Promise<{ masks: (Float64Array | undefined)[][]; states: Map<number, number>[] }> {
+  const masks: (Float64Array | undefined)[][] = [[], []];
+  const states: Map<number, number>[] = [new Map(), new Map()];
+  for (const [i, s] of c.layers.entries()) {
+    if (s.kind !== "dropout") continue;
+    const generator = new Generator(dropoutSeed(caseSeed, i));
+    for (const pass of [0, 1]) {
+      if (s.p > 0) {
+        const mask = dropoutMask(c.shapes[i - 1] ?? c.input, s.p, generator);
+        masks[pass][i] = Float64Array.from(await mask.data());
+        mask.dispose();
+      }
+      states[pass].set(i, generator.state().offset);
+    }
+  }
+  return { masks, states };
+}
+
+/** The kept fraction of each mask is Binomial(n, 1 − p) within six deviations; values 0 or 1/(1 − p). */
+function checkMaskStatistics(c: NetCase, masks: (Float64Array | undefined)[][]): void {
+  for (const pass of masks) {
+    pass.forEach((mask, i) => {
+      const s = c.layers[i];
+      if (!mask || s.kind !== "dropout") return;
+      const scale = Math.fround(1 / (1 - s.p));
+      let kept = 0;
+      for (const m of mask) {
+        assert.ok(m === 0 || m === scale, `dropout ${i}: mask value ${m}, want 0 or ${scale}`);
+        kept += +(m !== 0);
+      }
+      const n = mask.length, sigma = Math.sqrt(n * s.p * (1 - s.p));
+      assert.ok(
+        Math.abs(kept - n * (1 - s.p)) <= 6 * sigma + 1,
+        `dropout ${i} (p ${s.p}): kept ${kept} of ${n}`,
+      );
+    });
+  }
+}
+
+/**
+ * Each dropout layer in training, on its own: its output and its input's gradient are x·m and
+ * dy·m bit for bit, m the `dropoutMask` of its generator's state (0 where dropped, 1/(1 − p)
+ * elsewhere).
+ */
+async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: string) {
+  for (const [i, layer] of layers.entries()) {
+    if (!(layer instanceof Dropout) || !layer.generator) continue;
+    const shape = c.shapes[i], n = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: n }, (_, k) => 1 + ((k * 7919) % 13) / 8);
+    const dy = Float32Array.from({ length: n }, (_, k) => ((k * 104729) % 11) / 4 - 1.25);
+    const state = layer.generator.state();
+    const input = fromTypedArray(x, shape, { requiresGrad: true });
+    const y = layer.forward(input);
+    const upstream = fromTypedArray(dy, shape);
+    const loss = y.mul(upstream).sum();
+    await loss.backward();
+    const replay = new Generator(0);
+    replay.setState(state);
+    const mask = layer.p === 0 ? null : dropoutMask(shape, layer.p, replay);
+    const m = mask ? await mask.data() as Float32Array : new Float32Array(n).fill(1);
+    mask?.dispose();
+    const product = (a: Float32Array) => Float32Array.from(a, (v, k) => v * m[k]);
+    identical(`${label}: dropout ${i} output`, await y.data() as Float32Array, product(x));
+    identical(
+      `${label}: dropout ${i} input gradient`,
+      await input.grad!.data() as Float32Array,
+      product(dy),
+    );
+    for (const t of [input, y, upstream, loss]) t.dispose();
+  }
+}
+
+/** Exact values (the GPU's, read back) as bounded ones. */
+function exactly(
+  values: Map<string, Float32Array>,
+  like: Map<string, Bounded>,
+): Map<string, Bounded> {
+  return new Map([...like].map(([name, b]) => [name, {
+    v: ref.f64(b.v.shape, values.get(name)!),
+    e: ref.zeros(b.v.shape),
+  }]));
+}
+
+/**
+ * One step of the reference from `params` and `velocity` (exact: the initial ones, or the
+ * GPU's after its previous step): the pass, and the parameters after the SGD step.
+ */
+function referenceStep(
+  c: NetCase,
+  step: number,
+  params: Map<string, Bounded>,
+  velocity: Map<string, Bounded> | null,
+  x: ref.F64,
+  labels: Int32Array,
+  masks: (Float64Array | undefined)[],
+) {
+  const pass = forwardBackward(c.layers, params, x, labels, c.loss, masks);
+  const next = new Map<string, Bounded>();
+  for (const [name, w] of params) {
+    const v = velocity?.get(name) ?? { v: ref.zeros(w.v.shape), e: ref.zeros(w.v.shape) };
+    next.set(name, sgdStep(w, v, pass.grads.get(name)!, hyperparameters(c, name, step)).w);
+  }
+  return { pass, params: next };
+}
+
+/** The optimiser's constants for parameter `name` at `step` (0 or 1). */
+function hyperparameters(c: NetCase, name: string, step: number): SgdSpec {
+  const group = name.endsWith(".bias") && c.biasSgd ? c.biasSgd : c.sgd;
+  return step > 0 && c.lrAfterFirst !== undefined ? { ...group, lr: c.lrAfterFirst } : group;
+}
+
+/** The optimiser of `named` parameters with `c`'s groups. */
+function optimiser(c: NetCase, named: [string, Tensor][]): SGD {
+  const groups = c.biasSgd
+    ? [
+      [named.filter(([name]) => !name.endsWith(".bias")), c.sgd] as const,
+      [named.filter(([name]) => name.endsWith(".bias")), c.biasSgd] as const,
+    ]
+    : [[named, c.sgd] as const];
+  return new SGD(
+    groups.filter(([params]) => params.length > 0).map(([params, h]) => ({
+      params: params.map(([, p]) => p),
+      names: params.map(([name]) => name),
+      ...h,
+    })),
+  );
+}
+
+/** The label tensor, and the class weights if any, on `device`. */
+function lossInputs(c: NetCase, labels: Int32Array, device: Device) {
+  const [n] = c.input;
+  const labelTensor = c.loss.probabilities
+    ? fromTypedArray(Float32Array.from(c.loss.probabilities), [n, c.classes], { device })
+    : tensor(labels, { dtype: "i32", device });
+  const weight = c.loss.weight
+    ? fromTypedArray(Float32Array.from(c.loss.weight), [c.classes], { device })
+    : undefined;
+  return { labels: labelTensor, weight };
+}
+
+/**
+ * Two SGD steps of a network given as its forward (input on `inputDevice`, logits on
+ * `lossDevice`) and its named parameters.
+ */
+async function train(
+  c: NetCase,
+  run: (x: Tensor) => Promise<Tensor>,
+  named: [string, Tensor][],
+  x: ref.F64,
+  labels: Int32Array,
+  inputDevice: Device,
+  lossDevice: Device,
+): Promise<Trace> {
+  const sgd = optimiser(c, named);
+  const [n, channels, h, w] = c.input;
+  const targets = lossInputs(c, labels, lossDevice);
+  const trace: Trace = { losses: [], dx: [], grads: [], params: [], velocities: [] };
+  for (let step = 0; step < 2; step++) {
+    // Channels last: the leaf holds [N, H, W, C], the network sees its permuted view.
+    const leaf = c.channelsLast
+      ? fromTypedArray(Float32Array.from(ref.permute(x, [0, 2, 3, 1]).data), [n, h, w, channels], {
+        device: inputDevice,
+        requiresGrad: true,
+      })
+      : fromTypedArray(Float32Array.from(x.data), x.shape, {
+        device: inputDevice,
+        requiresGrad: true,
+      });
+    const input = c.channelsLast ? leaf.permute([0, 3, 1, 2]) : leaf;
+    const logits = await run(input);
+    const { weight: _weight, probabilities: _probabilities, ...options } = c.loss;
+    const losses = crossEntropy(logits, targets.labels, { ...options, weight: targets.weight });
+    const loss = c.loss.reduction === "none" ? losses.sum() : losses;
+    await loss.backward();
+    trace.losses.push(await loss.item());
+    const dx = await leaf.grad!.data() as Float32Array;
+    trace.dx.push(
+      c.channelsLast
+        ? Float32Array.from(ref.permute(ref.f64([n, h, w, channels], dx), [0, 3, 1, 2]).data)
+        : dx,
+    );
+    trace.grads.push(await hostValues(named.map(([name, p]) => [name, p.grad])));
+    sgd.step();
+    sgd.zeroGrad();
+    if (step === 0 && c.lrAfterFirst !== undefined) sgd.setLearningRate(c.lrAfterFirst);
+    trace.params.push(await hostValues(named));
+    trace.velocities.push(await hostValues(named.map(([name, p]) => [name, sgd.velocity(p)!])));
+    for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
+  }
+  sgd.dispose();
+  targets.labels.dispose();
+  targets.weight?.dispose();
+  return trace;
+}
+
+function compareWithReference(
+  label: string,
+  trace: Trace,
+  steps: ReturnType<typeof referenceStep>[],
+): void {
+  for (const [step, r] of steps.entries()) {
+    const at = `${label}\nstep ${step + 1}`;
+    within(`${at}: loss`, [trace.losses[step]], r.pass.loss);
+    within(`${at}: input gradient`, trace.dx[step], r.pass.dx);
+    for (const [name, g] of r.pass.grads) {
+      within(`${at}: ${name} gradient`, trace.grads[step].get(name)!, g);
+    }
+    for (const [name, w] of r.params) {
+      within(`${at}: ${name} after the step`, trace.params[step].get(name)!, w);
+    }
+  }
+}
+
+function compareTraces(label: string, got: Trace, want: Trace): void {
+  for (const step of [0, 1]) {
+    const at = `${label}, step ${step + 1}`;
+    identical(`${at}: loss`, Float32Array.of(got.losses[step]), Float32Array.of(want.losses[step]));
+    identical(`${at}: input gradient`, got.dx[step], want.dx[step]);
+    for (const [name, g] of want.grads[step]) {
+      identical(`${at}: ${name} gradient`, got.grads[step].get(name)!, g);
+    }
+    for (const [name, w] of want.params[step]) {
+      identical(`${at}: ${name}`, got.params[step].get(name)!, w);
+    }
+  }
+}
+
+Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against float64", async (t) => {
+  const device = await defaultDevice();
+  const shared = await Device.acquireMany(2, { label: "netfuzz" });
+  const separate = await Device.acquireMany(2, { separateDevices: true });
+  let nets = 0;
+  for (const seed of fuzzSeeds("nets", 6)) {
+    await t.step(`net, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      const c = drawNet(d);
+      let label = `seed ${seed}: ${describe(c)}`;
+      const { masks, states } = await dropoutMasks(c, seed);
+      checkMaskStatistics(c, masks);
+
+      // Inputs on which no ReLU or pooling decision is within rounding of flipping: drawn until
+      // the first step's is not (on the host), then until the second step's (from the GPU's
+      // parameters after the first) and the evaluation's are not; after 10 draws, the last with
+      // the reference's bounds widened where a decision may flip.
+      let layers: Layer[] = [], net: Sequential | undefined, oneDevice: Trace | undefined;
+      let x: ref.F64 | undefined, labels = new Int32Array(), params0 = new Map<string, Bounded>();
+      let initial = new Map<string, Float32Array>();
+      let steps: ReturnType<typeof referenceStep>[] = [];
+      let evaluation: ReturnType<typeof forward> | undefined, ambiguous: string | null = null;
+      for (let tries = 0; !oneDevice; tries++) {
+        const retry = tries < 10;
+        if (net === undefined) {
+          layers = buildLayers(c, seed, seed, () => device);
+          net = new Sequential(...layers);
+          initial = await hostValues(namedParameters(layers));
+          params0 = new Map(
+            namedParameters(layers).map(([name, p]) => [name, {
+              v: ref.f64(p.shape, initial.get(name)!),
+              e: ref.zeros(p.shape),
+            }]),
+          );
+        }
+        x = ref.f64(c.input, Float32Array.from(ref.randn(c.input, d.next, c.inputScale).data));
+        const [n] = c.input, ignore = c.loss.ignoreIndex;
+        labels = Int32Array.from(
+          { length: n },
+          (_, i) =>
+            ignore !== undefined && i > 0 && d.chance(0.25) ? ignore : d.int(0, c.classes - 1),
+        );
+        if (labels[0] === ignore) labels[0] = (ignore + 1) % c.classes;
+        const first = referenceStep(c, 0, params0, null, x, labels, masks[0]);
+        ambiguous = first.pass.ambiguous;
+        if (ambiguous && retry) continue;
+        const trace = await train(
+          c,
+          (input) => Promise.resolve(net!.forward(input)),
+          namedParameters(layers),
+          x,
+          labels,
+          device,
+          device,
+        );
+        const [params1, params2] = trace.params.map((p) => exactly(p, params0));
+        const second = referenceStep(
+          c,
+          1,
+          params1,
+          exactly(trace.velocities[0], params0),
+          x,
+          labels,
+          masks[1],
+        );
+        evaluation = forward(c.layers, params2, x, null);
+        ambiguous ??= second.pass.ambiguous ?? evaluation.ambiguous;
+        if (ambiguous && retry) {
+          net.dispose();
+          net = undefined;
+          continue;
+        }
+        [oneDevice, steps] = [trace, [first, second]];
+      }
+      assert.ok(net && x && evaluation);
+      // The reference's loss is PyTorch's.
+      const logits0 = steps[0].pass.logits.v;
+      const torchLoss = ref.torchCrossEntropyNd(
+        logits0,
+        c.loss.probabilities ? ref.f64(logits0.shape, c.loss.probabilities) : labels,
+        {
+          ...c.loss,
+          reduction: c.loss.reduction === "none" ? "sum" : c.loss.reduction,
+          weight: c.loss.weight ? ref.f64([c.classes], c.loss.weight) : undefined,
+        },
+      );
+      assert.ok(
+        Math.abs(torchLoss.data[0] - steps[0].pass.loss.v.data[0]) <=
+          1e-12 * (1 + Math.abs(torchLoss.data[0])),
+        `${label}: the reference's loss ${steps[0].pass.loss.v.data[0]}, PyTorch's ${
+          torchLoss.data[0]
+        }`,
+      );
+      if (ambiguous) label += `\n(bounds widened: ${ambiguous})`;
+      compareWithReference(`${label}\none device`, oneDevice, steps);
+      for (const [i, layer] of layers.entries()) {
+        if (!(layer instanceof Dropout) || !layer.generator) continue;
+        assert.equal(
+          layer.generator.state().offset,
+          states[1].get(i),
+          `${label}: dropout ${i}'s stream`,
+        );
+      }
+
+      // Evaluation: every dropout the identity, bit for bit, and no random numbers drawn.
+      net.eval();
+      assert.ok(
+        net.namedModules().every(([, m]) => !m.training),
+        `${label}: eval() reaches every layer`,
+      );
+      const input = fromTypedArray(Float32Array.from(x.data), x.shape, { device });
+      const drawn = layers.map((l) =>
+        l instanceof Dropout ? l.generator?.state().offset : undefined
+      );
+      const logits = noGrad(() => net.forward(input));
+      const evaluated = await logits.data() as Float32Array;
+      within(`${label}\nevaluation: logits`, evaluated, evaluation.logits);
+      const again = noGrad(() => net.forward(input));
+      identical(`${label}: evaluation again`, await again.data() as Float32Array, evaluated);
+      const withoutDropout = new Sequential(...layers.filter((l) => !(l instanceof Dropout)));
+      const plain = noGrad(() => withoutDropout.forward(input));
+      identical(
+        `${label}: evaluation without the dropout layers`,
+        await plain.data() as Float32Array,
+        evaluated,
+      );
+      layers.forEach((l, i) => {
+        if (l instanceof Dropout) {
+          assert.equal(
+            l.generator?.state().offset,
+            drawn[i],
+            `${label}: dropout ${i} drew in eval()`,
+          );
+        }
+      });
+      net.train();
+      await checkDropoutLayers(layers, c, label);
+      assert.ok(
+        net.namedModules().every(([, m]) => m.training),
+        `${label}: train() reaches every layer`,
+      );
+      for (const tensor of [input, logits, again, plain]) tensor.dispose();
+
+      // A checkpoint restores every parameter bit for bit, into a net initialised otherwise.
+      const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+      try {
+        await saveCheckpoint(path, net);
+        const restoredLayers = buildLayers(c, seed, seed + 1, () => device);
+        await loadCheckpoint(path, new Sequential(...restoredLayers));
+        const restored = await hostValues(namedParameters(restoredLayers));
+        for (const [name, w] of oneDevice.params[1]) {
+          identical(`${label}: restored ${name}`, restored.get(name)!, w);
+        }
+        for (const layer of restoredLayers) layer.dispose();
+      } finally {
+        await Deno.remove(path);
+      }
+
+      // Two devices: the first layers on one, the rest on the other, activations moved by .to().
+      const [first, second] = seed % 2 === 0 ? shared : separate;
+      const cut = d.int(1, c.layers.length - 1);
+      // Built where they run, or all on the first device and the later ones moved by Module.to().
+      const moved = d.chance(0.5);
+      const split = buildLayers(c, seed, seed + 2, (i) => (i < cut || moved ? first : second));
+      for (const [i, layer] of split.entries()) {
+        const entries = layer.namedParameters().map(([name, p]) => [name, {
+          shape: p.shape,
+          data: initial.get(`${i}.${name}`)!,
+        }]);
+        if (entries.length > 0) await layer.loadStateDict(Object.fromEntries(entries));
+        if (moved && i >= cut) await layer.to(second);
+      }
+      const [towerA, towerB] = [
+        new Sequential(...split.slice(0, cut)),
+        new Sequential(...split.slice(cut)),
+      ];
+      const twoDevices = await train(
+        c,
+        async (input) => {
+          const h = towerA.forward(input);
+          const across = await h.to(second);
+          h.dispose();
+          const y = towerB.forward(across);
+          across.dispose();
+          return y;
+        },
+        namedParameters(split),
+        x,
+        labels,
+        first,
+        second,
+      );
+      compareTraces(
+        `${label}\ntwo devices (${first.label}, ${second.label}) cut before layer ${cut}${
+          moved ? ", moved" : ""
+        }`,
+        twoDevices,
+        oneDevice,
+      );
+      for (const layer of [...split, ...layers]) layer.dispose();
+      nets++;
+    });
+  }
+  if (Deno.env.get("FUZZ_VERBOSE") === "1") {
+    console.log(
+      `${nets} nets, ${comparisons} comparisons; worst ${
+        worst.ratio.toPrecision(3)
+      } of the bound: ${worst.label}`,
+    );
+  }
+  for (const d of [...shared, ...separate]) await d.sync();
+  for (const d of [...shared, ...separate]) d.destroy();
+});
