@@ -686,21 +686,23 @@ export interface LrnOptions {
 
 /**
  * AlexNet local response normalisation across channels (alpha NOT divided by size):
- * b[i] = a[i] / (k + alpha·Σ_j a[j]²)^beta, j within size/2 of i and inside i's group.
+ * b[i] = a[i] / (k + alpha·Σ_j a[j]²)^beta, j in [i − floor(size/2), i + floor((size−1)/2)]
+ * (PyTorch's window) and inside i's group.
  */
 export function lrn(x: F64, opts: LrnOptions): F64 {
   if (x.shape.length !== 4) throw new Error("lrn: x must be [N,C,H,W]");
   const [n, c, h, w] = x.shape;
   const { k, alpha, beta, groupSize } = opts;
   if (c % groupSize !== 0) throw new Error(`lrn: C=${c} not divisible by ${groupSize}`);
-  const half = Math.floor(opts.size / 2);
+  // PyTorch's window: floor(size/2) channels before the centre, floor((size−1)/2) after.
+  const before = Math.floor(opts.size / 2), after = Math.floor((opts.size - 1) / 2);
   const hw = h * w;
   const out = zeros(x.shape);
   for (let ni = 0; ni < n; ni++) {
     for (let ci = 0; ci < c; ci++) {
       const groupLo = Math.floor(ci / groupSize) * groupSize;
-      const lo = Math.max(groupLo, ci - half);
-      const hi = Math.min(groupLo + groupSize - 1, ci + half);
+      const lo = Math.max(groupLo, ci - before);
+      const hi = Math.min(groupLo + groupSize - 1, ci + after);
       for (let p = 0; p < hw; p++) {
         let s = 0;
         for (let j = lo; j <= hi; j++) {
