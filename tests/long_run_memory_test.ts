@@ -154,12 +154,12 @@ Deno.test("caches, pool and GPU buffers stay bounded over a long run of varying 
     const sizes = device.cacheSizes();
     const report = JSON.stringify({ half, end, sizes });
     assert.ok(falls >= models / 2, `the loss fell for only ${falls} of ${models} models`);
-    assert.ok(sizes.uniformBuffers <= LIMITS.uniformBuffers * 1.25, report);
+    assert.ok(sizes.uniformBuffers <= LIMITS.uniformBuffers * 1.5, report);
     assert.ok(sizes.bindGroups <= LIMITS.bindGroups, report);
     assert.ok(sizes.constantBuffers <= LIMITS.constantBuffers, report);
     // Shapes are uniforms: new input sizes compile no new kernel variants.
     assert.equal(end.pipelines, half.pipelines, `pipelines compiled: ${report}`);
-    assert.ok(end.uniform <= LIMITS.uniformBuffers * 1.25, `live uniform buffers: ${report}`);
+    assert.ok(end.uniform <= LIMITS.uniformBuffers * 1.5, `live uniform buffers: ${report}`);
     // Later models are larger (their inputs are), so allow their size, not a count per step.
     assert.ok(end.other <= half.other + 8, `live storage buffers grew: ${report}`);
     assert.ok(end.bytes <= half.bytes * 1.25, `live GPU bytes grew: ${report}`);
