@@ -11,7 +11,10 @@
  *
  * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
  * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps; `eval()` makes every dropout the identity, bit for bit, and draws no
+ * computes, both steps (the later layers built there, or moved by `Module.to()`); with one
+ * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
+ * must stay within the reference's bounds (the towers sum the input's gradient in another
+ * order); `eval()` makes every dropout the identity, bit for bit, and draws no
  * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
  * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit.
  * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
@@ -39,12 +42,14 @@ import {
   loadCheckpoint,
   LocalResponseNorm,
   MaxPool2d,
+  type Module,
   ReLU,
   saveCheckpoint,
   Sequential,
   Tanh,
 } from "../nn/mod.ts";
 import { SGD } from "../train/mod.ts";
+import { Towers } from "../nn/_towers.ts";
 import * as ref from "./_reference.ts";
 import {
   type Bounded,
@@ -340,7 +345,7 @@ function buildLayers(
 }
 
 /** Every parameter of the layers, named as one `Sequential` of them names it. */
-function namedParameters(layers: readonly Layer[]): [string, Tensor][] {
+function namedParameters(layers: readonly Module[]): [string, Tensor][] {
   return layers.flatMap((layer, i) =>
     layer.namedParameters().map(([name, p]): [string, Tensor] => [`${i}.${name}`, p])
   );
@@ -556,6 +561,88 @@ async function train(
   targets.labels.dispose();
   targets.weight?.dispose();
   return trace;
+}
+
+/**
+ * Two SGD steps of the net with layer `towered` split along its outputs into two towers (one per
+ * device, `nn/_towers.ts`), the rest on the first device; the trace names the towers' parameters
+ * and gradients as the whole layer's (the parts joined along axis 0).
+ */
+async function trainTowers(
+  c: NetCase,
+  seed: number,
+  towered: number,
+  d: Draw,
+  initial: Map<string, Float32Array>,
+  x: ref.F64,
+  labels: Int32Array,
+  [first, second]: Device[],
+): Promise<Trace> {
+  const spec = c.layers[towered] as Extract<LayerSpec, { kind: "conv" | "linear" }>;
+  const outputs = spec.kind === "conv" ? spec.outChannels : spec.outFeatures;
+  const split = d.int(1, outputs - 1);
+  const part = (count: number, device: Device) => {
+    const layer = spec.kind === "conv"
+      ? { ...spec, outChannels: count }
+      : { ...spec, outFeatures: count };
+    const one = { ...c, layers: c.layers.map((s, i) => (i === towered ? layer : s)) };
+    return buildLayers(one, seed, seed + 3, () => device)[towered] as Conv2d | Linear;
+  };
+  const towers = new Towers([part(split, first), part(outputs - split, second)]);
+  const layers = buildLayers(c, seed, seed + 3, () => first);
+  layers[towered].dispose();
+  for (const [i, layer] of layers.entries()) {
+    const shapes = (i === towered ? towers.parts[0] : layer).namedParameters();
+    if (shapes.length === 0) continue;
+    // The whole layer's values: the towers stack their parts' along axis 0.
+    const dict = Object.fromEntries(shapes.map(([name, p]) => {
+      const data = initial.get(`${i}.${name}`)!, rest = p.shape.slice(1);
+      return [name, { shape: [data.length / ref.numel(rest), ...rest], data }];
+    }));
+    await (i === towered ? towers : layer).loadStateDict(dict);
+  }
+  const [before, after] = [
+    new Sequential(...layers.slice(0, towered)),
+    new Sequential(...layers.slice(towered + 1)),
+  ];
+  const named = namedParameters(layers.map((l, i) => (i === towered ? towers : l)));
+  const trace = await train(
+    c,
+    async (input) => {
+      const h = before.forward(input);
+      const y = await towers.forward(h);
+      h.dispose();
+      const out = after.forward(y);
+      y.dispose();
+      return out;
+    },
+    named,
+    x,
+    labels,
+    first,
+    first,
+  );
+  for (const layer of [...layers, towers]) layer.dispose();
+  // `${towered}.0.weight` and `${towered}.1.weight` → `${towered}.weight`, and so on.
+  const joined = (values: Map<string, Float32Array>) => {
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of values) {
+      const m = name.match(new RegExp(`^${towered}\\.([01])\\.(.+)$`));
+      if (!m) {
+        out.set(name, v);
+        continue;
+      }
+      const key = `${towered}.${m[2]}`, prev = out.get(key);
+      out.set(key, m[1] === "0" ? v : Float32Array.from([...prev!, ...v]));
+    }
+    return out;
+  };
+  return {
+    ...trace,
+    grads: trace.grads.map(joined),
+    params: trace.params.map(joined),
+    velocities: trace.velocities.map(joined),
+  };
 }
 
 function compareWithReference(
@@ -789,7 +876,29 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         twoDevices,
         oneDevice,
       );
-      for (const layer of [...split, ...layers]) layer.dispose();
+      for (const layer of split) layer.dispose();
+
+      // AlexNet's towers: one layer's output channels split between the devices.
+      const towerable = [...c.layers.keys()].filter((i) => {
+        const s = c.layers[i];
+        return s.kind === "linear" && s.outFeatures > 1 ||
+          s.kind === "conv" && s.groups === 1 && s.outChannels > 1;
+      });
+      const towered = towerable.length > 0 ? d.pick(towerable) : -1;
+      if (towered >= 0 && d.chance(0.4)) {
+        const run = await trainTowers(c, seed, towered, d, initial, x, labels, [first, second]);
+        const second1 = referenceStep(
+          c,
+          1,
+          exactly(run.params[0], params0),
+          exactly(run.velocities[0], params0),
+          x,
+          labels,
+          masks[1],
+        );
+        compareWithReference(`${label}\ntowers at layer ${towered}`, run, [steps[0], second1]);
+      }
+      for (const layer of layers) layer.dispose();
       nets++;
     });
   }
