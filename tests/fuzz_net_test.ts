@@ -57,6 +57,7 @@ import {
   forwardBackward,
   type LayerSpec,
   type LossSpec,
+  type PassResult,
   type SgdSpec,
   sgdStep,
 } from "./_net_reference.ts";
@@ -508,6 +509,52 @@ function lossInputs(c: NetCase, labels: Int32Array, device: Device) {
   return { labels: labelTensor, weight };
 }
 
+/** The case's loss of `logits`: the losses, and their sum where the reduction is "none". */
+function lossOf(c: NetCase, logits: Tensor, targets: ReturnType<typeof lossInputs>) {
+  const { weight: _weight, probabilities: _probabilities, ...options } = c.loss;
+  const losses = crossEntropy(logits, targets.labels, { ...options, weight: targets.weight });
+  return { losses, loss: c.loss.reduction === "none" ? losses.sum() : losses };
+}
+
+/**
+ * In evaluation (dropout off), the parameters' gradients against the reference's, and a second
+ * backward pass adds the same again: exactly twice the first.
+ */
+async function checkEvaluationGradients(
+  c: NetCase,
+  net: Sequential,
+  layers: readonly Layer[],
+  reference: PassResult,
+  x: ref.F64,
+  labels: Int32Array,
+  device: Device,
+  label: string,
+): Promise<void> {
+  const named = namedParameters(layers);
+  const targets = lossInputs(c, labels, device);
+  let once = new Map<string, Float32Array>();
+  for (const pass of [0, 1]) {
+    const input = fromTypedArray(Float32Array.from(x.data), x.shape, { device });
+    const logits = net.forward(input);
+    const { losses, loss } = lossOf(c, logits, targets);
+    await loss.backward();
+    const grads = await hostValues(named.map(([name, p]) => [name, p.grad]));
+    for (const [name, g] of grads) {
+      if (pass === 0) {
+        within(`${label}\nevaluation: ${name} gradient`, g, reference.grads.get(name)!);
+      } else {
+        const twice = Float32Array.from(once.get(name)!, (v) => 2 * v);
+        identical(`${label}: ${name} gradient accumulated over two backward passes`, g, twice);
+      }
+    }
+    once = grads;
+    for (const t of new Set([input, logits, losses, loss])) t.dispose();
+  }
+  net.zeroGrad();
+  targets.labels.dispose();
+  targets.weight?.dispose();
+}
+
 /**
  * Two SGD steps of a network given as its forward (input on `inputDevice`, logits on
  * `lossDevice`) and its named parameters.
@@ -538,9 +585,7 @@ async function train(
       });
     const input = c.channelsLast ? leaf.permute([0, 3, 1, 2]) : leaf;
     const logits = await run(input);
-    const { weight: _weight, probabilities: _probabilities, ...options } = c.loss;
-    const losses = crossEntropy(logits, targets.labels, { ...options, weight: targets.weight });
-    const loss = c.loss.reduction === "none" ? losses.sum() : losses;
+    const { losses, loss } = lossOf(c, logits, targets);
     await loss.backward();
     trace.losses.push(await loss.item());
     const dx = await leaf.grad!.data() as Float32Array;
@@ -812,6 +857,16 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
           );
         }
       });
+      await checkEvaluationGradients(
+        c,
+        net,
+        layers,
+        forwardBackward(c.layers, exactly(oneDevice.params[1], params0), x, labels, c.loss, null),
+        x,
+        labels,
+        device,
+        label,
+      );
       net.train();
       await checkDropoutLayers(layers, c, label);
       assert.ok(
