@@ -84,6 +84,8 @@ interface NetCase {
   channelsLast: boolean;
   /** Standard deviation of the input's values. */
   inputScale: number;
+  /** Parameters frozen (`requiresGrad = false`): no gradient, and SGD leaves them alone. */
+  frozen: string[];
 }
 
 /** What the GPU computed in two training steps, to compare with the reference and across runs. */
@@ -245,6 +247,12 @@ function drawNet(d: Draw): NetCase {
   const biasSgd = d.chance(0.3) ? optimiser() : undefined;
   const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
   const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
+  const trainable = layers.flatMap((s, i) =>
+    s.kind === "conv" || s.kind === "linear"
+      ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
+      : []
+  );
+  const frozen = d.chance(0.25) ? [d.pick(trainable)] : [];
   return {
     input,
     layers,
@@ -256,6 +264,7 @@ function drawNet(d: Draw): NetCase {
     lrAfterFirst,
     channelsLast,
     inputScale,
+    frozen,
   };
 }
 
@@ -298,7 +307,7 @@ function buildLayers(
   initSeed: number,
   deviceOf: (i: number) => Device,
 ): Layer[] {
-  return c.layers.map((s, i): Layer => {
+  const layers = c.layers.map((s, i): Layer => {
     const device = deviceOf(i), generator = new Generator(initSeed * 1000 + i);
     switch (s.kind) {
       case "conv":
@@ -343,6 +352,20 @@ function buildLayers(
         return new Flatten();
     }
   });
+  for (const [name, p] of namedParameters(layers)) {
+    if (c.frozen.includes(name)) p.requiresGrad = false;
+  }
+  return layers;
+}
+
+/** A tower's parameter (`3.1.weight`) by the name of the whole layer's (`3.weight`). */
+function logicalName(name: string): string {
+  return name.replace(/^(\d+)\.[01]\./, "$1.");
+}
+
+/** The parameters of `named` that are not frozen. */
+function trainable(c: NetCase, named: [string, Tensor][]): [string, Tensor][] {
+  return named.filter(([name]) => !c.frozen.includes(logicalName(name)));
 }
 
 /** Every parameter of the layers, named as one `Sequential` of them names it. */
@@ -469,7 +492,11 @@ function referenceStep(
   const next = new Map<string, Bounded>();
   for (const [name, w] of params) {
     const v = velocity?.get(name) ?? { v: ref.zeros(w.v.shape), e: ref.zeros(w.v.shape) };
-    next.set(name, sgdStep(w, v, pass.grads.get(name)!, hyperparameters(c, name, step)).w);
+    const frozen = c.frozen.includes(name);
+    next.set(
+      name,
+      frozen ? w : sgdStep(w, v, pass.grads.get(name)!, hyperparameters(c, name, step)).w,
+    );
   }
   return { pass, params: next };
 }
@@ -538,7 +565,7 @@ async function checkEvaluationGradients(
     const logits = net.forward(input);
     const { losses, loss } = lossOf(c, logits, targets);
     await loss.backward();
-    const grads = await hostValues(named.map(([name, p]) => [name, p.grad]));
+    const grads = await hostValues(trainable(c, named).map(([name, p]) => [name, p.grad]));
     for (const [name, g] of grads) {
       if (pass === 0) {
         within(`${label}\nevaluation: ${name} gradient`, g, reference.grads.get(name)!);
@@ -594,12 +621,21 @@ async function train(
         ? Float32Array.from(ref.permute(ref.f64([n, h, w, channels], dx), [0, 3, 1, 2]).data)
         : dx,
     );
-    trace.grads.push(await hostValues(named.map(([name, p]) => [name, p.grad])));
+    trace.grads.push(await hostValues(trainable(c, named).map(([name, p]) => [name, p.grad])));
+    for (const [name, p] of named) {
+      if (c.frozen.includes(logicalName(name))) assert.equal(p.grad, null, `${name} is frozen`);
+    }
     sgd.step();
     sgd.zeroGrad();
     if (step === 0 && c.lrAfterFirst !== undefined) sgd.setLearningRate(c.lrAfterFirst);
     trace.params.push(await hostValues(named));
-    trace.velocities.push(await hostValues(named.map(([name, p]) => [name, sgd.velocity(p)!])));
+    // A frozen parameter has no velocity: zeros, as the reference's.
+    const velocities = new Map<string, Float32Array>();
+    for (const [name, p] of named) {
+      const v = sgd.velocity(p);
+      velocities.set(name, v ? await v.data() as Float32Array : new Float32Array(p.size));
+    }
+    trace.velocities.push(velocities);
     for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
   }
   sgd.dispose();
@@ -700,6 +736,7 @@ function compareWithReference(
     within(`${at}: loss`, [trace.losses[step]], r.pass.loss);
     within(`${at}: input gradient`, trace.dx[step], r.pass.dx);
     for (const [name, g] of r.pass.grads) {
+      if (!trace.grads[step].has(name)) continue; // frozen: checked to have none
       within(`${at}: ${name} gradient`, trace.grads[step].get(name)!, g);
     }
     for (const [name, w] of r.params) {
