@@ -54,6 +54,17 @@ export interface GemmOperand {
    * are emitted once when equal.
    */
   step?: (k0: string) => string;
+  /**
+   * Register GEMM only, for a B read along N (not `kContig`) whose rows do not start on
+   * multiples of 4 (so `vec4` is false: a 1×1 convolution's 27² pixels), bound as vec4s all the
+   * same: `index` is the WGSL u32 element index of (x, k) given the unit's `prep`, `quad(i)` the
+   * vec4f of elements 4i … 4i + 3. A lane then owns consecutive vec4s of columns and loads, per
+   * depth, the aligned vec4s that cover them (one more than its vec4s of columns), shifted into
+   * place in registers (`shiftQuads`), where it would load every column on its own: on a CPU
+   * every load is a loop over the SIMD lanes, and a vec4 costs about half of four scalars. So it
+   * pays from 2 vec4s of columns a lane (3 loads for 8 columns).
+   */
+  quads?: { index: (x: string, k: string, prep: string) => string; quad: (i: string) => string };
 }
 
 /** Everything a GEMM dispatch's WGSL is generated from. */
@@ -381,10 +392,13 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     L.push(`  let ax${i} = ${x};`, `  let aok${i} = ax${i} < ${S.m}${inTile};`);
     if (a.prep) L.push(`  let ap${i} = ${a.prep(`ax${i}`)};`);
   }
-  // B: this lane's columns (a vec4 unit along N, else each column on its own).
-  const bCols = b.vec4 && !b.kContig ? [""] : ["_0", "_1", "_2", "_3"];
+  // B: this lane's columns (a vec4 unit along N, else each column on its own); with `quads`,
+  // its vec4s of columns are consecutive, so that they share their aligned vec4s.
+  const bQuads = !b.vec4 && !b.kContig && b.quads !== undefined;
+  const bCols = (b.vec4 || bQuads) && !b.kContig ? [""] : ["_0", "_1", "_2", "_3"];
   for (let j = 0; j < cv; j++) {
-    L.push(`  let bx${j} = n0 + (lane + ${j * lanes}u) * 4u;`);
+    const column = bQuads ? `lane * ${cv}u + ${j}u` : `lane + ${j * lanes}u`;
+    L.push(`  let bx${j} = n0 + (${column}) * 4u;`);
     bCols.forEach((c, ci) => {
       if (c) L.push(`  let bx${j}${c} = bx${j} + ${ci}u;`);
       L.push(`  let bok${j}${c} = bx${j}${c} < ${S.n};`);
@@ -432,7 +446,18 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   for (let i = 0; rowSums && i < groups; i++) {
     L.push(`    if (sumRows) { ${depths(i).join(" ")} }`);
   }
-  for (let j = 0; j < cv; j++) {
+  // With quads, depth kk's cv + 1 aligned vec4s from the one holding column bx0 on, shifted by
+  // that column's place in its vec4 (the same for every lane: columns start on multiples of 4).
+  for (let kk = 0; bQuads && kk < 4; kk++) {
+    const k = `k0 + ${kk}u`, at = `bf${kk}`, q = b.quads!;
+    L.push(`    let ${at} = ${q.index("bx0", k, b.prep ? "bp0" : "")};`);
+    for (let t = 0; t <= cv; t++) L.push(`    let bw${kk}_${t} = ${q.quad(`${at} / 4u + ${t}u`)};`);
+    for (let j = 0; j < cv; j++) {
+      const value = `shiftQuads(bw${kk}_${j}, bw${kk}_${j + 1}, ${at} % 4u)`;
+      L.push(`    let b${kk}_${j} = ${load("vec4f", value, `${k} < kEnd`)};`);
+    }
+  }
+  for (let j = 0; !bQuads && j < cv; j++) {
     for (let kk = 0; kk < 4; kk++) L.push(`    var b${kk}_${j} = ${zero};`);
     const bp = (c: string) => (b.prep ? `bp${j}${c}` : "");
     if (b.vec4 && !b.kContig) {
@@ -516,8 +541,21 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     L.push(`    }`, `    }`);
   }
   L.push(`  }`, `}`);
-  return spec.declarations() + "\n" + L.join("\n") + "\n";
+  const helpers = bQuads ? SHIFT_QUADS : "";
+  return spec.declarations() + "\n" + helpers + L.join("\n") + "\n";
 }
+
+/**
+ * WGSL of `shiftQuads(lo, hi, s)`: the 4 elements from element s (< 4) of the 8 in `lo` then
+ * `hi`, by selects (a dynamic index into a vector is a loop over the lanes on a CPU).
+ */
+const SHIFT_QUADS = `fn shiftQuads(lo: vec4f, hi: vec4f, s: u32) -> vec4f {
+  let s1 = vec4f(lo.yzw, hi.x);
+  let s2 = vec4f(lo.zw, hi.xy);
+  let s3 = vec4f(lo.w, hi.xyz);
+  return select(select(select(lo, s1, s == 1u), s2, s == 2u), s3, s == 3u);
+}
+`;
 
 /**
  * The epilogue's stores of the vec4 `v` of C at row `gm`, columns `gn`.. `gn + 3` (N = `n`):

@@ -56,7 +56,8 @@ export const GPU_SKINNY_TILE: MatmulTile = gemmTile(8, 64, 32, 1, 4);
 
 /**
  * Register-GEMM tiles for software adapters with subgroups (`subgroupGemmWgsl` in `_gemm.ts`):
- * 16 rows × 64 columns, 32 × 32, 8 × 64, 48 × 32 and 64 × 32 per subgroup of 8.
+ * 16 rows × 64 columns, 32 × 32, 8 × 64, 48 × 32, 64 × 32, 32 × 64, 48 × 64 and 64 × 64 per
+ * subgroup of 8 (a lane owns 4 or 8 columns).
  */
 export const SUBGROUP_TILES: readonly MatmulTile[] = [
   subgroupTile(16, 8),
@@ -64,6 +65,9 @@ export const SUBGROUP_TILES: readonly MatmulTile[] = [
   subgroupTile(8, 8),
   subgroupTile(48, 4),
   subgroupTile(64, 4),
+  subgroupTile(32, 8),
+  subgroupTile(48, 8),
+  subgroupTile(64, 8),
 ];
 
 /**
@@ -75,15 +79,19 @@ export const SUBGROUP_TILES: readonly MatmulTile[] = [
 const B_LOAD_COST = 24;
 
 /**
- * The register tile for M ≥ 64 rows: 32 × 32, or 48 × 32 where B is read as scalars (`bVec4`
- * false: odd N, or a transposed B of odd depth), its fewer loads of B clearly outweigh the
- * workgroups it takes from the cores (`threads`: the adapter's, taken as the host's CPUs), and
- * it pads no more rows than 32 × 32 does. Measured side by side (bench/RESULTS.md, "The register
- * GEMM's row tile"): with scalar B and no extra padding 48 rows ran 0.74–1.00× the time of 32
- * (96 × 729 × 64, 257 × 1023 × 511, 384 × 511 × 128); with vec4 B (a vec4 costs about half a
- * scalar per element) 0.97–1.13× (512 × 512 × 32, 384 × 512 × 32, 96 × 728 × 64), and with
- * more padded rows (100 or 127 rows) 1.02–1.04×. 64 rows compile twice as long (0.5 against
- * 0.25 s): the autotuner tries them.
+ * The register tile for M ≥ 64 rows. Columns: 8 a lane (64 a subgroup) unless that pads N by
+ * more than a tenth over 4 a lane (129 columns: 192 against 160), since a lane's loads of A then
+ * serve twice the multiply-adds: side by side (bench/RESULTS.md, "The register GEMM's column
+ * tile") 64 columns ran 0.61–0.95× the time of 32 on 19 products, the 1×1 convolution's passes
+ * included, and 1.06× on the one with N = 129. Rows: 32, or 48 or 64 where B is read as
+ * scalars (`bVec4` false: odd N, or a transposed B of odd depth), they pad no more rows than 32
+ * does, and their fewer loads of B clearly outweigh the workgroups they take from the cores
+ * (`threads`: the adapter's, taken as the host's CPUs); the cheapest by that estimate. With
+ * scalar B and no extra padding 48 rows ran 0.74–1.00× the time of 32 (96 × 729 × 64,
+ * 257 × 1023 × 511, 384 × 511 × 128), 64 rows 0.74–0.97× (64, 100, 127 and 384 rows); with vec4 B
+ * (a vec4 costs about half a scalar per element) 48 rows ran 0.97–1.13×. The wider tiles compile
+ * longer (on a loaded lavapipe 32 × 32: 0.2 s, 32 × 64: 0.55 s, 48 × 64: 0.65 s, 64 × 64: 1 s),
+ * once per machine with Mesa's shader cache.
  */
 function registerTile(
   m: number,
@@ -92,7 +100,12 @@ function registerTile(
   threads: number,
   bVec4: boolean,
 ): MatmulTile {
-  const [small, wide] = [SUBGROUP_TILES[1], SUBGROUP_TILES[3]];
+  const paddedColumns = (lanes: number) => Math.ceil(n / (8 * lanes)) * 8 * lanes;
+  const columns = paddedColumns(8) <= 1.1 * paddedColumns(4) ? 8 : 4;
+  const tiles = [32, 48, 64].map((rows) =>
+    SUBGROUP_TILES.find((t) => t.tileM === rows && t.colsPerThread === columns)!
+  );
+  const small = tiles[0];
   if (bVec4) return small;
   const cost = (t: MatmulTile): number => {
     const rows = Math.ceil(m / t.tileM), workgroups = rows * Math.ceil(n / t.tileN) * batch;
@@ -102,7 +115,10 @@ function registerTile(
   // By a margin: the estimate is rough, and where it is close (98 rows: the Winograd products
   // of conv3–5 at batch 2) the two ran alike within the noise.
   const padded = (t: MatmulTile) => Math.ceil(m / t.tileM) * t.tileM;
-  return padded(wide) <= padded(small) && cost(wide) < 0.9 * cost(small) ? wide : small;
+  const wider = tiles.slice(1).filter((t) =>
+    padded(t) <= padded(small) && cost(t) < 0.9 * cost(small)
+  );
+  return wider.reduce((best, t) => (cost(t) < cost(best) ? t : best), small);
 }
 
 /** The GPU tiles of the shared core that the autotuner tries: 128×128 and 128×64 of 8×8 and 8×4. */

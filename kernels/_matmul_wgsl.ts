@@ -85,14 +85,20 @@ export function matmulWgsl(
     for (const [d, e] of terms) parts.push(`${uf.u32(`${name}.${d}`, o.coef[d])} * (${e})`);
     return parts.join(" + ");
   };
-  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string => {
-    // With the batch summed, depth k' is batch q, depth r of the window (splitDepth).
-    const idx = s.sumBatch
+  // The element index of (x, k); with the batch summed, depth k' is batch q, depth r of the
+  // window (splitDepth).
+  const index = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string =>
+    s.sumBatch
       ? `${at(name, o, [[x, xe]])} + dot(vec2u(${uf.u32(`${name}.batch`, o.coef.batch)}, ` +
         `${uf.u32(`${name}.k`, o.coef.k)}), splitDepth(${ke}))`
       : at(name, o, [["batch", "p"], [x, xe], ["k", ke]]);
-    return `${name}[${o.vec4 ? `(${idx}) / 4u` : idx}]`;
-  };
+  const read = (name: string, o: Layout, x: keyof Extents, xe: string, ke: string): string =>
+    `${name}[${o.vec4 ? `(${index(name, o, x, xe, ke)}) / 4u` : index(name, o, x, xe, ke)}]`;
+  // The register GEMM reads a B along N whose rows are not aligned to 4 as aligned vec4s all the
+  // same (GemmOperand.quads), from 8 columns a lane (with 4 it ran no faster). Its binding, a
+  // whole number of vec4s (see record), is then bound as vec4s.
+  const bQuads = s.tile.lanes !== undefined && s.tile.colsPerThread >= 8 && !s.b.vec4 &&
+    !s.transB;
   const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
   const outAt = (mm: string, nn: string): string =>
     at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) + split;
@@ -149,6 +155,9 @@ export function matmulWgsl(
       vec4: s.b.vec4,
       kContig: s.transB,
       load: (x, kk) => read("b", s.b, "n", x, kk),
+      quads: bQuads
+        ? { index: (x, kk) => index("b", s.b, "n", x, kk), quad: (i) => `b[${i}]` }
+        : undefined,
     },
     sizes,
     store,
@@ -165,7 +174,7 @@ export function matmulWgsl(
       ];
       return [
         `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
-        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4)};`,
+        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4 || bQuads)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
         ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
         // Registers its uniforms before they are declared.

@@ -132,6 +132,24 @@ function operands(
   };
 }
 
+/** Runs `body` with the WGSL of every dispatch it records collected in `shaders`. */
+async function withShaders(
+  device: Device,
+  body: (shaders: string[]) => Promise<void>,
+): Promise<void> {
+  const shaders: string[] = [];
+  const dispatch = device.dispatch.bind(device);
+  device.dispatch = (d, bindings) => {
+    shaders.push(d.wgsl);
+    dispatch(d, bindings);
+  };
+  try {
+    await body(shaders);
+  } finally {
+    device.dispatch = dispatch;
+  }
+}
+
 Deno.test("matmul kernel", async (t) => {
   const device = await Device.acquire();
 
@@ -279,17 +297,45 @@ Deno.test("matmul kernel", async (t) => {
     }
   });
 
+  await t.step(
+    "register tiles of 8 columns a lane: unaligned B rows read as aligned vec4s",
+    async () => {
+      if (!device.hasSubgroups) return;
+      // B along N of odd width: each lane loads the aligned vec4s covering its 8 columns and
+      // shifts them (GemmOperand.quads). B is followed by NaNs: what a lane reads past a row's
+      // end feeds only columns past N, and depths past K are zeroed.
+      const nanTail = (b: Float32Array) => {
+        const out = new Float32Array(b.length + 13).fill(Number.NaN);
+        out.set(b);
+        return out;
+      };
+      await withShaders(device, async (shaders) => {
+        let seed = 1300;
+        for (const tile of SUBGROUP_TILES.filter((t) => t.colsPerThread === 8)) {
+          const cases: [Omit<Host, "a" | "b">, string][] = [
+            [{ m: 37, n: 131, k: 9, batch: 3, batchStrideA: 0, tile }, "batched"],
+            [{ m: 9, n: 70, k: 13, batch: 2, sumBatch: true, rowSums: true, tile }, "Σ"],
+            [{ m: 20, n: 203, k: 50, maxBindingBytes: 4096, tile }, "windows"],
+            [{ m: 33, n: 7, k: 129, splits: 3, tile }, "split"],
+            [{ m: 1, n: 1, k: 1, tile }, "1×1×1"],
+          ];
+          for (const [o, name] of cases) {
+            const label = `${tileName(tile)} ${o.m}×${o.n}×${o.k} ${name}`;
+            const h = operands(o, seed++);
+            shaders.length = 0;
+            await check(device, { ...h, b: nanTail(h.b), bias: uniform(o.n, seed) }, label);
+            assert.ok(shaders.some((w) => /read> b: array<vec4f>/.test(w)), `${label}: B as vec4s`);
+          }
+        }
+      });
+    },
+  );
+
   await t.step("register tiles: A stored transposed, read as vec4s along M", async () => {
     if (!device.hasSubgroups) return;
     // Taken where M is a multiple of 4: the WGSL binds a as vec4s (the scalar loads of odd M
     // are the step above). Rows 8, 16, 32, 48 and 64 map the units to lanes differently.
-    const shaders: string[] = [];
-    const dispatch = device.dispatch.bind(device);
-    device.dispatch = (d, bindings) => {
-      shaders.push(d.wgsl);
-      dispatch(d, bindings);
-    };
-    try {
+    await withShaders(device, async (shaders) => {
       let seed = 900;
       for (const tile of SUBGROUP_TILES) {
         for (const [m, n, k] of [[4, 7, 1], [8, 1, 33], [36, 33, 7], [132, 9, 129], [68, 13, 6]]) {
@@ -316,41 +362,48 @@ Deno.test("matmul kernel", async (t) => {
         const rows = { rowSums: true, rowSums0: uniform(8, seed), accumulate: true };
         await check(device, { ...operands(summed, seed++), ...rows, out0: uniform(40, seed) }, "Σ");
       }
-    } finally {
-      device.dispatch = dispatch;
-    }
+    });
   });
 
   await t.step(
-    "the register tile by default: 48 rows only where B is read as scalars",
+    "the register tile by default: 8 columns a lane, 48 or 64 rows only where B is scalars",
     async () => {
       if (!(device.isSoftware && device.hasSubgroups)) return;
-      const rows = (m: number, n: number, k: number, batch = 1, bVec4?: boolean) =>
-        matmulTile(device, m, n, k, batch, bVec4).tileM;
+      const tile = (m: number, n: number, k: number, batch = 1, bVec4?: boolean) =>
+        tileName(matmulTile(device, m, n, k, batch, bVec4));
       // A 1×1 convolution 64 → 96 on 27² planes, batch 2: forward (B = x, 729 columns: scalars),
       // input and weight gradients (B = xᵀ, of depth 729: scalars).
-      assert.deepEqual([rows(96, 729, 64, 2), rows(64, 729, 96, 2), rows(96, 64, 1458, 1, false)], [
-        48,
-        32,
-        48,
-      ]);
-      // Scalar B: 48 rows where they idle no more rows than 32-row ones (none at 64, 100 or 127
-      // rows); few rows keep 8 or 16.
       assert.deepEqual(
-        [rows(257, 1023, 511), rows(384, 511, 128), rows(129, 33, 7), rows(65, 31, 17)],
-        [48, 48, 48, 48],
+        [tile(96, 729, 64, 2), tile(64, 729, 96, 2), tile(96, 64, 1458, 1, false)],
+        ["48×64 sg8", "64×64 sg8", "48×64 sg8"],
       );
-      assert.deepEqual([rows(100, 1023, 128), rows(127, 253, 129)], [32, 32]);
+      // Scalar B: 48 or 64 rows where they idle no more rows than 32-row ones; 4 columns a lane
+      // where 8 would pad N by more than a tenth (129 or 31 columns); few rows keep 8 or 16.
+      assert.deepEqual(
+        [tile(257, 1023, 511), tile(384, 511, 128), tile(129, 33, 7), tile(65, 31, 17)],
+        ["48×64 sg8", "64×64 sg8", "48×64 sg8", "48×32 sg8"],
+      );
+      assert.deepEqual(
+        [tile(100, 1023, 128), tile(127, 253, 129), tile(127, 129, 253, 1, false)],
+        ["64×64 sg8", "64×64 sg8", "64×32 sg8"],
+      );
       // B read as vec4s: 32 rows, padded or not (fc6/fc7's weight gradients, 384 and 257 rows).
       assert.deepEqual(
-        [rows(512, 512, 32), rows(512, 128, 256), rows(384, 512, 32), rows(257, 1024, 511)],
-        [32, 32, 32, 32],
+        [tile(512, 512, 32), tile(512, 128, 256), tile(384, 512, 32), tile(257, 1024, 511)],
+        ["32×64 sg8", "32×64 sg8", "32×64 sg8", "32×64 sg8"],
       );
-      assert.deepEqual([rows(96, 728, 64, 2), rows(96, 64, 1458, 1, true)], [32, 32]);
-      assert.deepEqual([rows(64, 64, 64), rows(7, 9, 5), rows(33, 1, 1)], [32, 8, 16]);
+      assert.deepEqual([tile(96, 728, 64, 2), tile(96, 64, 1458, 1, true)], [
+        "32×64 sg8",
+        "32×64 sg8",
+      ]);
+      assert.deepEqual([tile(64, 64, 64), tile(7, 9, 5), tile(33, 1, 1)], [
+        "32×64 sg8",
+        "8×64 sg8",
+        "16×64 sg8",
+      ]);
       // The default leads the candidates, and every register tile is one.
       const names = matmulCandidates(device, 96, 729, 64, 2).map((c) => c.name);
-      assert.equal(names[0], tileName(subgroupTile(48, 4)));
+      assert.equal(names[0], tileName(subgroupTile(48, 8)));
       for (const tile of SUBGROUP_TILES) assert.ok(names.includes(tileName(tile)), tileName(tile));
       // matmul passes B's layout: the same 96×64×1458 product with B stored [N, K] of odd depth
       // per sample (a 1×1 weight gradient) and stored [K, N].
@@ -370,8 +423,8 @@ Deno.test("matmul kernel", async (t) => {
         for (const buffer of [a, b, out]) device.release(buffer);
       }
       assert.equal(variants.length, 2);
-      assert.ok(variants[0].startsWith(`gemm ${tileName(subgroupTile(48, 4))}`), variants[0]);
-      assert.ok(variants[1].startsWith(`gemm ${tileName(subgroupTile(32, 4))}`), variants[1]);
+      assert.ok(variants[0].startsWith(`gemm ${tileName(subgroupTile(48, 8))}`), variants[0]);
+      assert.ok(variants[1].startsWith(`gemm ${tileName(subgroupTile(32, 8))}`), variants[1]);
     },
   );
 
