@@ -644,6 +644,22 @@ async function train(
   return trace;
 }
 
+/** The forward `last(middle(first(x)))`, freeing what it made (the graph keeps what it needs). */
+function through(
+  first: Sequential,
+  middle: (h: Tensor) => Promise<Tensor>,
+  last: Sequential,
+): (x: Tensor) => Promise<Tensor> {
+  return async (x) => {
+    const h = first.forward(x);
+    const m = await middle(h);
+    h.dispose();
+    const y = last.forward(m);
+    m.dispose();
+    return y;
+  };
+}
+
 /**
  * Two SGD steps of the net with layer `towered` split along its outputs into two towers (one per
  * device, `nn/_towers.ts`), the rest on the first device; the trace names the towers' parameters
@@ -689,14 +705,7 @@ async function trainTowers(
   const named = namedParameters(layers.map((l, i) => (i === towered ? towers : l)));
   const trace = await train(
     c,
-    async (input) => {
-      const h = before.forward(input);
-      const y = await towers.forward(h);
-      h.dispose();
-      const out = after.forward(y);
-      y.dispose();
-      return out;
-    },
+    through(before, (h) => towers.forward(h), after),
     named,
     x,
     labels,
@@ -947,14 +956,7 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
       ];
       const twoDevices = await train(
         c,
-        async (input) => {
-          const h = towerA.forward(input);
-          const across = await h.to(second);
-          h.dispose();
-          const y = towerB.forward(across);
-          across.dispose();
-          return y;
-        },
+        through(towerA, (h) => h.to(second), towerB),
         namedParameters(split),
         x,
         labels,
