@@ -19,7 +19,7 @@ import { GpuStream } from "./_gpu_stream.ts";
 import { BufferPool, type MemoryStats, sizeClass } from "./_buffer_pool.ts";
 import { DeviceAssertionError, GpuError } from "./_errors.ts";
 import { FAULT_BYTES, FaultKinds, type FaultMessage } from "./_fault.ts";
-import { LruCache } from "./_lru.ts";
+import { BoundedCache } from "./_bounded_cache.ts";
 import {
   bindGroupEntries,
   type CacheLimits,
@@ -131,7 +131,7 @@ export class Device {
   };
   #pool: BufferPool;
   #cache: PipelineCache;
-  #constants: LruCache<string, GpuBuffer>;
+  #constants: BoundedCache<string, GpuBuffer>;
   #port: TransferPort;
   #profile: Profile | null = null;
 
@@ -154,7 +154,7 @@ export class Device {
       bounds,
     );
     // An evicted table goes back to the pool, whose reuse is ordered like any tensor's.
-    this.#constants = new LruCache(bounds.constantBuffers, (buffer) => this.release(buffer));
+    this.#constants = new BoundedCache(bounds.constantBuffers, (buffer) => this.release(buffer));
     this.#port = this.#transferPort();
   }
 

@@ -33,6 +33,7 @@ export type UnaryOp =
   | "pow"
   | "addScalar"
   | "mulScalar"
+  | "divScalar"
   | "rsubScalar"
   | "rdivScalar"
   | "gtScalar";
@@ -59,6 +60,8 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   pow: (x, c) => `pow(${x}, ${c})`, // replaced by powExpression for negative bases
   addScalar: (x, c) => `${x} + ${c}`,
   mulScalar: (x, c) => `${x} * ${c}`,
+  // A true quotient, not `x · (1/c)`: that would lose a subnormal or huge c to 0 or ∞.
+  divScalar: (x, c) => `${x} / ${c}`,
   rsubScalar: (x, c) => `${c} - ${x}`,
   rdivScalar: (x, c, t) => `${t}(${c}) / ${x}`,
   gtScalar: (x, c, t) => `select(${t}(0.0), ${t}(1.0), ${x} > ${t}(${c}))`,

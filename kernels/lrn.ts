@@ -3,8 +3,10 @@
  *
  *     s_i = k + α · Σ_{j ∈ window(i)} a_j²,   b_i = a_i · s_i^(−β)
  *
- * where window(i) is the `size` channels centred on i, clipped to i's channel group (each
- * AlexNet tower normalises only its own maps), and α is not divided by `size`.
+ * where window(i) is the `size` channels `[i − ⌊size/2⌋, i + ⌊(size−1)/2⌋]`, clipped to i's
+ * channel group (each AlexNet tower normalises only its own maps), and α is not divided by
+ * `size`. That is PyTorch's window: centred for an odd size, one channel longer before the
+ * centre than after it for an even one.
  *
  * Each thread owns one spatial position of one group of one sample and slides the window down
  * the group's channels, keeping the window in registers: each input element is read once and
@@ -33,7 +35,7 @@ export interface LrnShape {
 
 /** Constants of the normalisation; the paper's are `size 5, k 2, alpha 1e-4, beta 0.75`. */
 export interface LrnParams {
-  /** Channels in the window, odd: `floor(size / 2)` on each side of the centre. */
+  /** Channels in the window: `⌊size/2⌋` before the centre, `⌊(size−1)/2⌋` after it. */
   size: number;
   /** Additive constant; must be positive so that `s` never reaches zero. */
   k: number;
@@ -122,8 +124,8 @@ export function lrn(
 
 /**
  * Backward LRN: `∂L/∂a_j = g_j·s_j^(−β) − 2αβ·a_j·Σ_{i : j ∈ window(i)} g_i·b_i / s_i`.
- * Window membership is symmetric inside a group (|i − j| ≤ size/2, same group), so the sum
- * runs over window(j) and the same sliding scheme as the forward pass applies.
+ * j is in window(i) when i is in j's mirrored window `[j − ⌊(size−1)/2⌋, j + ⌊size/2⌋]` (same
+ * group), so the sum runs over that window and the forward pass's sliding scheme applies.
  *
  * @example Gradient after a forward pass
  * ```ts
@@ -287,27 +289,28 @@ function registers(prefix: string, n: number): { names: string[]; advance: strin
 }
 
 /**
- * Step i loads channel i (zero past the group's end) and finishes channel i − half, whose
- * whole window is then in the registers; the zeros stand for channels outside the group.
+ * Step i loads channel i (zero past the group's end) and finishes channel i − after, whose
+ * whole window (the `size` registers, channels i − size + 1 … i) is then loaded; the zeros
+ * stand for channels outside the group.
  */
 function forwardWgsl(shader: Shader): string {
   const { p } = shader;
-  const half = (p.size - 1) / 2;
+  const after = Math.floor((p.size - 1) / 2);
   const sq = registers("sq", p.size);
-  const a = registers("a", half + 1);
+  const a = registers("a", after + 1);
   return `// lrn forward
 ${head(shader, ["x"], ["normed", "scale"])}
   var ${sq.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${a.names.join(" = 0.0;\n  var ")} = 0.0;
-  for (var i = 0u; i < groupSize + ${half}u; i++) {
+  for (var i = 0u; i < groupSize + ${after}u; i++) {
     ${sq.advance}
     ${a.advance}
     var v = 0.0;
     if (i < groupSize) { v = x[base + i * hw]; }
     ${sq.names[p.size - 1]} = v * v;
-    ${a.names[half]} = v;
-    if (i >= ${half}u) {
-      let at = base + (i - ${half}u) * hw;
+    ${a.names[after]} = v;
+    if (i >= ${after}u) {
+      let at = base + (i - ${after}u) * hw;
       let s = ${f32Literal(p.k)} + ${f32Literal(p.alpha)} * (${sq.names.join(" + ")});
       scale[at] = s;
       normed[at] = a0 * powNegBeta(s);
@@ -319,21 +322,21 @@ ${head(shader, ["x"], ["normed", "scale"])}
 
 /**
  * Same sliding scheme; the registers hold t_i = g_i·a_i·s_i^(−β)/s_i (= g_i·b_i/s_i) for the
- * window and a_j, g_j·s_j^(−β) for the centre channel j. With a ReLU mask, the result is
- * masked as it is stored, by the centre's a_j (`x`) or by the mask operand.
+ * mirrored window and a_j, g_j·s_j^(−β) for the centre channel j = i − before. With a ReLU
+ * mask, the result is masked as it is stored, by the centre's a_j (`x`) or by the mask operand.
  */
 function backwardWgsl(shader: Shader, mask: Pass["mask"]): string {
   const { p } = shader;
-  const half = (p.size - 1) / 2;
+  const before = Math.floor(p.size / 2);
   const t = registers("t", p.size);
-  const a = registers("a", half + 1);
-  const gp = registers("gp", half + 1);
+  const a = registers("a", before + 1);
+  const gp = registers("gp", before + 1);
   return `// lrn backward
 ${head(shader, ["x", "scale", "gradOut", ...(mask === "operand" ? ["mask"] : [])], ["gradX"])}
   var ${t.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${a.names.join(" = 0.0;\n  var ")} = 0.0;
   var ${gp.names.join(" = 0.0;\n  var ")} = 0.0;
-  for (var i = 0u; i < groupSize + ${half}u; i++) {
+  for (var i = 0u; i < groupSize + ${before}u; i++) {
     ${t.advance}
     ${a.advance}
     ${gp.advance}
@@ -348,10 +351,10 @@ ${head(shader, ["x", "scale", "gradOut", ...(mask === "operand" ? ["mask"] : [])
       tv = gpv * av / s;
     }
     ${t.names[p.size - 1]} = tv;
-    ${a.names[half]} = av;
-    ${gp.names[half]} = gpv;
-    if (i >= ${half}u) {
-      let at = base + (i - ${half}u) * hw;
+    ${a.names[before]} = av;
+    ${gp.names[before]} = gpv;
+    if (i >= ${before}u) {
+      let at = base + (i - ${before}u) * hw;
       let sum = ${t.names.join(" + ")};
       let v = gp0 - ${f32Literal(2 * p.alpha * p.beta)} * a0 * sum;
       gradX[at] = ${mask === "none" ? "v" : reluMasked("v", mask === "x" ? "a0" : "mask[at]")};
@@ -368,8 +371,8 @@ function checkArguments(op: string, shape: LrnShape, p: LrnParams): number {
       throw new RangeError(`${op}: ${key} must be a positive integer, got ${v}`);
     }
   }
-  if (!Number.isInteger(p.size) || p.size < 1 || p.size % 2 === 0) {
-    throw new RangeError(`${op}: size must be a positive odd integer, got ${p.size}`);
+  if (!Number.isInteger(p.size) || p.size < 1) {
+    throw new RangeError(`${op}: size must be a positive integer, got ${p.size}`);
   }
   if (!Number.isInteger(p.groupSize) || p.groupSize < 1 || shape.channels % p.groupSize !== 0) {
     throw new RangeError(

@@ -11,7 +11,10 @@ import { Module } from "./module.ts";
 
 /** Options of {@link LocalResponseNorm}; the defaults are the paper's constants. */
 export interface LocalResponseNormConfig {
-  /** Channels in the window, n: odd, (n − 1)/2 on each side of the centre (default 5). */
+  /**
+   * Channels in the window, n ≥ 1 (default 5): ⌊n/2⌋ before the centre and ⌊(n − 1)/2⌋ after
+   * it, as PyTorch's (centred for an odd n).
+   */
   size?: number;
   /** Additive constant (default 2). */
   k?: number;
@@ -27,13 +30,13 @@ export interface LocalResponseNormConfig {
 }
 
 /**
- * `b[i] = a[i] / (k + α·Σ_j a[j]²)^β` over the `size` channels centred on i (clipped to i's
- * group), as section 3.3 of the AlexNet paper writes it.
+ * `b[i] = a[i] / (k + α·Σ_j a[j]²)^β` over the `size` channels around i (clipped to i's
+ * group), as section 3.3 of the AlexNet paper writes it; the window is PyTorch's, one channel
+ * longer before i than after it for an even `size`.
  *
  * Differences from PyTorch's `nn.LocalResponseNorm(size, alpha, beta, k)`: PyTorch divides
  * α by `size` (so PyTorch's α = 5e-4 with size 5 is this layer's 1e-4), its default k is 1,
- * it has no channel groups, and it also takes an even `size` (a window with one channel more before
- * the centre than after it), which this layer refuses.
+ * and it has no channel groups.
  *
  * @example
  * ```ts
@@ -65,10 +68,8 @@ export class LocalResponseNorm extends Module {
     this.beta = config.beta ?? 0.75;
     this.groupSize = config.groupSize;
     // Checked here, not at the first forward, so that a bad config fails where it is written.
-    if (!Number.isInteger(this.size) || this.size < 1 || this.size % 2 === 0) {
-      throw new RangeError(
-        `LocalResponseNorm: size must be a positive odd integer, got ${this.size}`,
-      );
+    if (!Number.isInteger(this.size) || this.size < 1) {
+      throw new RangeError(`LocalResponseNorm: size must be a positive integer, got ${this.size}`);
     }
     for (
       const [key, value] of [["k", this.k], ["alpha", this.alpha], ["beta", this.beta]] as const

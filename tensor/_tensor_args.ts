@@ -46,7 +46,11 @@ export function resolvePermutation(order: readonly number[], rank: number): numb
   return axes;
 }
 
-/** The axis and `[start, end)` of `slice` on `shape`, negative indices counted from the end. */
+/**
+ * The axis and `[start, end)` of `slice` on `shape`, as Python and PyTorch index: a negative
+ * bound counts from the end, then both are clamped to the axis, and an `end` at or before
+ * `start` gives an empty range.
+ */
 export function resolveSlice(
   shape: readonly number[],
   axis: number,
@@ -58,27 +62,23 @@ export function resolveSlice(
     throw new ShapeError(`slice: start and end must be integers, got [${start}, ${end})`);
   }
   const length = shape[a];
-  const from = start < 0 ? start + length : start;
-  const to = end < 0 ? end + length : Math.min(end, length);
-  if (from < 0 || from > to || to > length) {
-    throw new ShapeError(`slice: [${start}, ${end}) is out of range for axis ${a} of [${shape}]`);
-  }
-  return { axis: a, start: from, end: to };
+  const clamped = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, 0), length);
+  const from = clamped(start);
+  return { axis: a, start: from, end: Math.max(clamped(end), from) };
 }
 
-/** `x op value` as the scalar op that computes it (`x − v` is `x + (−v)`, `x / v` is `x · 1/v`). */
+/**
+ * `x op value` as the scalar op that computes it (`x − v` is `x + (−v)`). Any number is taken,
+ * as PyTorch does: a division by 0 gives ±∞ or NaN, an infinite or NaN operand IEEE's results.
+ */
 export function scalarOp(
   op: "add" | "sub" | "mul" | "div",
   value: number,
-): { op: "addScalar" | "mulScalar"; value: number } {
-  if (!Number.isFinite(value) && op !== "mul") {
-    throw new RangeError(`${op}: the scalar operand is ${value}`);
-  }
-  if (op === "div" && value === 0) throw new RangeError("div: division by the scalar 0");
+): { op: "addScalar" | "mulScalar" | "divScalar"; value: number } {
   if (op === "add" || op === "sub") {
     return { op: "addScalar", value: op === "add" ? value : -value };
   }
-  return { op: "mulScalar", value: op === "mul" ? value : 1 / value };
+  return { op: op === "mul" ? "mulScalar" : "divScalar", value };
 }
 
 /**

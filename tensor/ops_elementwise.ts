@@ -54,7 +54,7 @@ export function mul(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
 }
 
 /**
- * `a / b` elementwise with broadcasting; `b` may be a number (not 0).
+ * `a / b` elementwise with broadcasting; `b` may be a number (`x / 0` is ±∞, `0 / 0` NaN, as IEEE and PyTorch).
  *
  * @example
  * ```ts

@@ -62,13 +62,18 @@ export function transpose<D extends DType>(
 }
 
 /**
- * Elements `[start, end)` along `axis` (negative indices count from the end), copied.
+ * Elements `[start, end)` along `axis`, copied, as Python's `x[start:end]` along that axis:
+ * negative indices count from the end, bounds past either end are clamped to it, and
+ * `end ≤ start` gives an empty axis.
  *
  * @example
  * ```ts
  * import { defaultDevice, slice, tensor } from "../mod.ts";
  * await defaultDevice();
- * console.log(await slice(tensor([[1, 2, 3], [4, 5, 6]]), 1, 1, 3).toArray()); // [[2, 3], [5, 6]]
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(await slice(x, 1, 1, 3).toArray()); // [[2, 3], [5, 6]]
+ * console.log(await slice(x, 1, -2, 100).toArray()); // [[2, 3], [5, 6]]
+ * console.log(slice(x, 0, 2, 1).shape); // [0, 3]
  * ```
  */
 export function slice<D extends DType>(

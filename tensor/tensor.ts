@@ -468,7 +468,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return this.isContiguous ? this : apply("contiguous", [this], {}) as Tensor<S, D>;
   }
 
-  /** Elements `[start, end)` along `axis` (negative indices count from the end), copied. */
+  /**
+   * Elements `[start, end)` along `axis`, copied, as Python's `x[start:end]`: negative indices
+   * count from the end, bounds past either end are clamped, and `end ≤ start` is empty.
+   */
   slice(axis: number, start: number, end: number): Tensor<Shape, D> {
     const bounds = resolveSlice(this.shape as readonly number[], axis, start, end);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;

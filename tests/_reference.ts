@@ -239,9 +239,22 @@ export function max(x: F64, axes: readonly number[] | null, keepdim = false): F6
 
 // --------------------------------------------------------------------- matmul
 
-/** [M,K]·[K,N], or batched [...,M,K]·[...,K,N] with broadcast batch dims. */
+/**
+ * torch.matmul: [M,K]·[K,N], or batched [...,M,K]·[...,K,N] with broadcast batch dims; a 1-D
+ * left operand is a row (its axis removed after), a 1-D right operand a column.
+ */
 export function matmul(a: F64, b: F64): F64 {
-  if (a.shape.length < 2 || b.shape.length < 2) throw new Error("matmul: rank must be >= 2");
+  if (a.shape.length === 0 || b.shape.length === 0) throw new Error("matmul: rank must be >= 1");
+  if (a.shape.length === 1 || b.shape.length === 1) {
+    const row = a.shape.length === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const column = b.shape.length === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const out = matmul(row, column);
+    const shape = out.shape.filter((_, d) =>
+      !(a.shape.length === 1 && d === out.shape.length - 2) &&
+      !(b.shape.length === 1 && d === out.shape.length - 1)
+    );
+    return { shape, data: out.data };
+  }
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) throw new Error(`matmul: [${a.shape}] x [${b.shape}] inner dims differ`);
@@ -304,17 +317,17 @@ export function transpose(x: F64, d0: number, d1: number): F64 {
   return permute(x, perm);
 }
 
-/** x[starts[0]:ends[0], starts[1]:ends[1], ...]; full rank, negatives count from the end. */
+/**
+ * x[starts[0]:ends[0], starts[1]:ends[1], ...] as Python indexes: full rank, negatives count
+ * from the end, bounds clamped to the axis, an end before the start empty.
+ */
 export function slice(x: F64, starts: readonly number[], ends: readonly number[]): F64 {
   const rank = x.shape.length;
   if (starts.length !== rank || ends.length !== rank) throw new Error("slice: need full rank");
-  const lo = starts.map((s, d) => (s < 0 ? s + x.shape[d] : s));
-  const hi = ends.map((e, d) => (e < 0 ? e + x.shape[d] : e));
-  for (let d = 0; d < rank; d++) {
-    if (lo[d] < 0 || hi[d] > x.shape[d] || lo[d] > hi[d]) {
-      throw new Error(`slice: bad range [${starts[d]}, ${ends[d]}) on axis ${d}`);
-    }
-  }
+  const clamp = (i: number, d: number) =>
+    Math.min(Math.max(i < 0 ? i + x.shape[d] : i, 0), x.shape[d]);
+  const lo = starts.map(clamp);
+  const hi = ends.map((e, d) => Math.max(clamp(e, d), lo[d]));
   const outShape = lo.map((l, d) => hi[d] - l);
   const inStrides = stridesOf(x.shape);
   let base = 0;
@@ -686,21 +699,23 @@ export interface LrnOptions {
 
 /**
  * AlexNet local response normalisation across channels (alpha NOT divided by size):
- * b[i] = a[i] / (k + alpha·Σ_j a[j]²)^beta, j within size/2 of i and inside i's group.
+ * b[i] = a[i] / (k + alpha·Σ_j a[j]²)^beta, j in [i − floor(size/2), i + floor((size−1)/2)]
+ * (PyTorch's window) and inside i's group.
  */
 export function lrn(x: F64, opts: LrnOptions): F64 {
   if (x.shape.length !== 4) throw new Error("lrn: x must be [N,C,H,W]");
   const [n, c, h, w] = x.shape;
   const { k, alpha, beta, groupSize } = opts;
   if (c % groupSize !== 0) throw new Error(`lrn: C=${c} not divisible by ${groupSize}`);
-  const half = Math.floor(opts.size / 2);
+  // PyTorch's window: floor(size/2) channels before the centre, floor((size−1)/2) after.
+  const before = Math.floor(opts.size / 2), after = Math.floor((opts.size - 1) / 2);
   const hw = h * w;
   const out = zeros(x.shape);
   for (let ni = 0; ni < n; ni++) {
     for (let ci = 0; ci < c; ci++) {
       const groupLo = Math.floor(ci / groupSize) * groupSize;
-      const lo = Math.max(groupLo, ci - half);
-      const hi = Math.min(groupLo + groupSize - 1, ci + half);
+      const lo = Math.max(groupLo, ci - before);
+      const hi = Math.min(groupLo + groupSize - 1, ci + after);
       for (let p = 0; p < hw; p++) {
         let s = 0;
         for (let j = lo; j <= hi; j++) {

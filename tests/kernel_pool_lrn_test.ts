@@ -256,16 +256,16 @@ Deno.test("max pool kernels", async (t) => {
   }
 });
 
-/** s = k + α·Σ a² over the clipped window, in float64. */
+/** s = k + α·Σ a² over the clipped window (PyTorch's, lopsided for an even size), in float64. */
 function refScale(x: ref.F64, p: LrnParams): Float64Array {
   const [, c, h, w] = x.shape;
   const hw = h * w;
-  const half = Math.floor(p.size / 2);
+  const before = Math.floor(p.size / 2), after = Math.floor((p.size - 1) / 2);
   const s = new Float64Array(x.data.length);
   for (let i = 0; i < s.length; i++) {
     const ch = Math.floor(i / hw) % c;
-    const lo = Math.max(ch - half, Math.floor(ch / p.groupSize) * p.groupSize);
-    const hi = Math.min(ch + half, (Math.floor(ch / p.groupSize) + 1) * p.groupSize - 1);
+    const lo = Math.max(ch - before, Math.floor(ch / p.groupSize) * p.groupSize);
+    const hi = Math.min(ch + after, (Math.floor(ch / p.groupSize) + 1) * p.groupSize - 1);
     let sum = 0;
     for (let j = lo; j <= hi; j++) sum += x.data[i + (j - ch) * hw] ** 2;
     s[i] = p.k + p.alpha * sum;
@@ -319,6 +319,24 @@ Deno.test("LRN kernels", async (t) => {
       assertClose(s, [1.2, 1.2, 2001, 2001], { rtol: 1e-6, label: "scale across groups" });
     });
 
+    await t.step("every size 1…6, even ones with PyTorch's window, in groups", async () => {
+      for (let size = 1; size <= 6; size++) {
+        const p = { size, k: 1, alpha: 0.15, beta: 0.75 };
+        await checkLrn(device, randF32([2, 7, 1, 3], 40 + size), { ...p, groupSize: 7 });
+        await checkLrn(device, randF32([1, 9, 2, 1], 50 + size), { ...p, groupSize: 3 });
+      }
+      // Size 2 is PyTorch's [c − 1, c]: channel c's own square and the one before it.
+      const shape = { batch: 1, channels: 3, height: 1, width: 1 };
+      const x = upload(device, new Float32Array([1, 10, 100]));
+      const [out, scale] = [device.alloc(12), device.alloc(12)];
+      lrn(device, shape, { size: 2, k: 1, alpha: 1, beta: 1, groupSize: 3 }, { x, out, scale });
+      assertClose(await readF32(device, scale, 3), [2, 102, 10101], {
+        rtol: 1e-6,
+        label: "size-2 window",
+      });
+      for (const b of [x, out, scale]) device.release(b);
+    });
+
     await t.step("other sizes and exponents (pow path)", async () => {
       await checkLrn(device, randF32([1, 9, 2, 3], 25), {
         size: 3,
@@ -364,7 +382,10 @@ Deno.test("LRN kernels", async (t) => {
       const small = device.alloc(16);
       const bufs = { x: b, out: b, scale: b };
       assert.throws(() => lrn(device, shape, { ...PAPER, groupSize: 4 }, bufs), /groupSize 4/);
-      assert.throws(() => lrn(device, shape, { ...PAPER, size: 4, groupSize: 6 }, bufs), /odd/);
+      assert.throws(
+        () => lrn(device, shape, { ...PAPER, size: 0, groupSize: 6 }, bufs),
+        /size must be a positive integer/,
+      );
       assert.throws(() => lrn(device, shape, { ...PAPER, k: 0, groupSize: 6 }, bufs), /k > 0/);
       assert.throws(
         () => lrn(device, shape, { ...PAPER, groupSize: 3 }, { ...bufs, scale: small }),

