@@ -55,14 +55,15 @@ export interface GemmOperand {
    */
   step?: (k0: string) => string;
   /**
-   * Register GEMM only, for a B read along N (not `kContig`) whose rows do not start on
-   * multiples of 4 (so `vec4` is false: a 1×1 convolution's 27² pixels), bound as vec4s all the
-   * same: `index` is the WGSL u32 element index of (x, k) given the unit's `prep`, `quad(i)` the
-   * vec4f of elements 4i … 4i + 3. A lane then owns consecutive vec4s of columns and loads, per
-   * depth, the aligned vec4s that cover them (one more than its vec4s of columns), shifted into
-   * place in registers (`shiftQuads`), where it would load every column on its own: on a CPU
-   * every load is a loop over the SIMD lanes, and a vec4 costs about half of four scalars. So it
-   * pays from 2 vec4s of columns a lane (3 loads for 8 columns).
+   * Register GEMM only, for an operand whose contiguous rows do not start on multiples of 4 (so
+   * `vec4` is false: a 1×1 convolution's 27² pixels), bound as vec4s all the same: `index` is
+   * the WGSL u32 element index of (x, k) given the unit's `prep`, `quad(i)` the vec4f of
+   * elements 4i … 4i + 3. On a CPU every load is a loop over the SIMD lanes, and a vec4 costs
+   * about half of four scalars, so the aligned vec4s covering what a lane needs are loaded and
+   * shifted into place in registers (`shiftQuads`) rather than every element on its own. Along
+   * K (`kContig`): a row keeps the aligned vec4 it loaded last, one load a row and step of 4
+   * depths. Along N (B only): a lane owns consecutive vec4s of columns and loads, per depth,
+   * the aligned vec4s covering them, one more than its vec4s of columns (so it pays from 2).
    */
   quads?: { index: (x: string, k: string, prep: string) => string; quad: (i: string) => string };
 }
@@ -106,6 +107,14 @@ export interface GemmSpec {
    * index for the four, where `store` would compute it per column.
    */
   storeColumns?: (m: string, n: string, v: string, limit: string) => string;
+  /**
+   * Register GEMM only: a depth mapping other than plain 0 … K − 1, shared by both operands.
+   * `live(k)`: WGSL bool, whether depth k (below kEnd) holds data (a summed batch whose matrices
+   * are padded to a multiple of 4 deep: false in the padding); `restart(k0)`: WGSL bool, whether
+   * the step from depth k0 (a multiple of 4) starts a new run of contiguous rows (the next
+   * matrix of a summed batch), where operands read with `quads` along K reload.
+   */
+  depth?: { live?: (k: string) => string; restart: (k0: string) => string };
   /**
    * WGSL statements run once per stored row `m`, before its stores and in their scope: values
    * every column's store of the row shares (a bias per row, loaded once rather than per column).
@@ -417,7 +426,36 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   // (a 16-row tile's pipeline: about 0.45 s against 0.28 s).
   const load = (type: "f32" | "vec4f", value: string, inRange: string) =>
     `select(${type}(0.0), ${value}, ${inRange})`;
+  // Whether depth k holds data.
+  const live = (k: string) => {
+    const padded = spec.depth?.live;
+    return padded ? `(${k} < kEnd && ${padded(k)})` : `${k} < kEnd`;
+  };
+  // Operands read along K from quads: each row (of A, or column of B) keeps its last vec4.
+  const aRolled = !a.vec4 && a.kContig && a.quads !== undefined;
+  const bRolled = !b.vec4 && b.kContig && b.quads !== undefined;
+  for (let i = 0; aRolled && i < groups; i++) L.push(`  var ar${i}lo = ${zero};`);
+  for (let j = 0; bRolled && j < cv; j++) {
+    for (const c of bCols) L.push(`  var br${j}${c}lo = ${zero};`);
+  }
   L.push(`  for (var k0 = kBegin; k0 < kEnd; k0 += 4u) {`);
+  if (aRolled || bRolled) {
+    const depths = [0, 1, 2, 3].map((kk) => live(`k0 + ${kk}u`));
+    L.push(`    let liveK = vec4<bool>(${depths.join(", ")});`);
+  }
+  // The 4 depths from k0 of row x of a rolled operand: the aligned vec4 holding depth k0 (kept
+  // from the step before, loaded at kBegin and where a row restarts) and the next, shifted.
+  const rolled = (name: string, op: GemmOperand, x: string, prep: string, ok: string) => {
+    const q = op.quads!, at = `${name}f`, restart = spec.depth?.restart("k0");
+    L.push(`    let ${at} = ${q.index(x, "k0", prep)};`);
+    L.push(`    if (k0 == kBegin${restart ? ` || ${restart}` : ""}) {`);
+    L.push(`      ${name}lo = ${q.quad(`${at} / 4u`)};`, `    }`);
+    L.push(`    let ${name}hi = ${q.quad(`${at} / 4u + 1u`)};`);
+    const value = `shiftQuads(${name}lo, ${name}hi, ${at} % 4u)`;
+    L.push(`    let ${name}v = select(${zero}, ${value}, vec4<bool>(${ok}) & liveK);`);
+    L.push(`    ${name}lo = ${name}hi;`);
+    return `${name}v`;
+  };
   // The operands' per-step statements, where a lane of the subgroup serves each of 4 depths.
   const stepped = lanes >= 4;
   const steps = stepped ? [a.step?.("k0"), b.step?.("k0")] : [];
@@ -426,16 +464,18 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
   for (let i = 0; alongM && i < units; i++) {
     const g = i >> 2, k = `k0 + ${i & 3}u`, ap = a.prep ? `ap${g}` : "";
     const value = a.load(`ax${g}`, k, ap, depth(i & 3));
-    L.push(`    let av${i} = ${load("vec4f", value, `aok${g} && ${k} < kEnd`)};`);
+    L.push(`    let av${i} = ${load("vec4f", value, `aok${g} && ${live(k)}`)};`);
   }
   for (let i = 0; !alongM && i < groups; i++) {
     const ap = a.prep ? `ap${i}` : "";
     if (a.vec4) {
       L.push(`    let av${i} = ${load("vec4f", a.load(`ax${i}`, "k0", ap), `aok${i}`)};`);
+    } else if (aRolled) {
+      L.push(`    let av${i} = ${rolled(`ar${i}`, a, `ax${i}`, ap, `aok${i}`)};`);
     } else {
       const parts = [0, 1, 2, 3].map((kk) => {
         const k = `k0 + ${kk}u`;
-        return load("f32", a.load(`ax${i}`, k, ap, depth(kk)), `aok${i} && ${k} < kEnd`);
+        return load("f32", a.load(`ax${i}`, k, ap, depth(kk)), `aok${i} && ${live(k)}`);
       });
       L.push(`    let av${i} = vec4f(${parts.join(", ")});`);
     }
@@ -454,7 +494,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     for (let t = 0; t <= cv; t++) L.push(`    let bw${kk}_${t} = ${q.quad(`${at} / 4u + ${t}u`)};`);
     for (let j = 0; j < cv; j++) {
       const value = `shiftQuads(bw${kk}_${j}, bw${kk}_${j + 1}, ${at} % 4u)`;
-      L.push(`    let b${kk}_${j} = ${load("vec4f", value, `${k} < kEnd`)};`);
+      L.push(`    let b${kk}_${j} = ${load("vec4f", value, live(k))};`);
     }
   }
   for (let j = 0; !bQuads && j < cv; j++) {
@@ -464,8 +504,13 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
       for (let kk = 0; kk < 4; kk++) {
         const k = `k0 + ${kk}u`;
         const value = b.load(`bx${j}`, k, bp(""), depth(kk));
-        L.push(`    b${kk}_${j} = ${load("vec4f", value, `bok${j} && ${k} < kEnd`)};`);
+        L.push(`    b${kk}_${j} = ${load("vec4f", value, `bok${j} && ${live(k)}`)};`);
       }
+    } else if (bRolled) {
+      bCols.forEach((c, ci) => {
+        const v = rolled(`br${j}${c}`, b, `bx${j}${c}`, bp(c), `bok${j}${c}`);
+        for (let kk = 0; kk < 4; kk++) L.push(`    b${kk}_${j}[${ci}] = ${v}[${kk}];`);
+      });
     } else if (b.vec4) {
       // Four columns' vec4s along K, transposed in registers.
       bCols.forEach((c, ci) => {
@@ -478,7 +523,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
         for (let kk = 0; kk < 4; kk++) {
           const k = `k0 + ${kk}u`;
           const value = b.load(`bx${j}${c}`, k, bp(c), depth(kk));
-          L.push(`    b${kk}_${j}[${ci}] = ${load("f32", value, `bok${j}${c} && ${k} < kEnd`)};`);
+          L.push(`    b${kk}_${j}[${ci}] = ${load("f32", value, `bok${j}${c} && ${live(k)}`)};`);
         }
       });
     }
@@ -541,7 +586,7 @@ export function subgroupGemmWgsl(spec: GemmSpec): string {
     L.push(`    }`, `    }`);
   }
   L.push(`  }`, `}`);
-  const helpers = bQuads ? SHIFT_QUADS : "";
+  const helpers = bQuads || aRolled || bRolled ? SHIFT_QUADS : "";
   return spec.declarations() + "\n" + helpers + L.join("\n") + "\n";
 }
 

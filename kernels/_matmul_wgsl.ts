@@ -18,10 +18,27 @@ export type Extents = Record<(typeof DIMS)[number], number>;
 
 /**
  * The extents of the GEMM a window of `size` runs: itself, or with the batch summed one
- * product of depth batch·K (see {@link MatmulSpec.sumBatch}).
+ * product of depth batch·`depth` (see {@link MatmulSpec.sumBatch}; `depth` is K, or K padded
+ * as {@link matrixDepth} gives it).
  */
-export function gemmExtents(size: Extents, sumBatch: boolean): Extents {
-  return sumBatch ? { batch: 1, m: size.m, n: size.n, k: size.batch * size.k } : size;
+export function gemmExtents(size: Extents, sumBatch: boolean, depth = size.k): Extents {
+  return sumBatch ? { batch: 1, m: size.m, n: size.n, k: size.batch * depth } : size;
+}
+
+/** Whether the register GEMM reads A, and B, of a window along K from aligned vec4s (`quads`). */
+function rolledAlongK(s: MatmulSpec): { a: boolean; b: boolean } {
+  const lanes = s.tile.lanes !== undefined;
+  return { a: lanes && !s.transA && !s.a.vec4, b: lanes && s.transB && !s.b.vec4 };
+}
+
+/**
+ * The depth each matrix of a summed batch takes in the GEMM's depth index: K, or K rounded up
+ * to a multiple of 4 where an operand is read along K from aligned vec4s, so that no step of 4
+ * depths spans two matrices (the padding reads as zeros).
+ */
+export function matrixDepth(s: MatmulSpec): number {
+  const rolled = rolledAlongK(s);
+  return s.sumBatch && (rolled.a || rolled.b) ? Math.ceil(s.size.k / 4) * 4 : s.size.k;
 }
 
 /** Where one operand lives inside its binding, in elements. */
@@ -77,7 +94,8 @@ export function matmulWgsl(
   grid: ReturnType<typeof gemmGrid>,
 ): { wgsl: string; uniforms: Uint32Array } {
   const uf = new Uniforms();
-  const { batch, m, n, k } = gemmExtents(s.size, s.sumBatch);
+  const depth = matrixDepth(s);
+  const { batch, m, n, k } = gemmExtents(s.size, s.sumBatch, depth);
   const sizes = gemmSizeUniforms(uf, grid, m, n, k, batch);
   // `offset + Σ coef·index` over the dimensions an operand moves along (coefficient uniforms).
   const at = (name: string, o: Layout, terms: [keyof Extents, string][]): string => {
@@ -99,6 +117,24 @@ export function matmulWgsl(
   // whole number of vec4s (see record), is then bound as vec4s.
   const bQuads = s.tile.lanes !== undefined && s.tile.colsPerThread >= 8 && !s.b.vec4 &&
     !s.transB;
+  // Rows along K not aligned to 4: read from aligned vec4s too (GemmOperand.quads), one load
+  // a row and step.
+  const rolled = rolledAlongK(s);
+  const quadsOf = (name: "a" | "b", o: Layout, x: keyof Extents) => ({
+    index: (xe: string, ke: string) => index(name, o, x, xe, ke),
+    quad: (i: string) => `${name}[${i}]`,
+  });
+  // A summed batch read along K from vec4s: rows restart at each matrix, and a matrix padded
+  // to a multiple of 4 deep reads zeros past K.
+  const summedRows = s.sumBatch && (rolled.a || rolled.b);
+  const depthMap = summedRows
+    ? {
+      live: depth > s.size.k
+        ? (kk: string) => `splitDepth(${kk}).y < ${uf.u32("depthLive", s.size.k)}`
+        : undefined,
+      restart: (k0: string) => `splitDepth(${k0}).y == 0u`,
+    }
+    : undefined;
   const split = s.splits > 1 ? ` + s * ${uf.u32("splitStride", partialStride(s))}` : "";
   const outAt = (mm: string, nn: string): string =>
     at("out", s.out, [["batch", "p"], ["m", mm], ["n", nn]]) + split;
@@ -150,16 +186,16 @@ export function matmulWgsl(
       vec4: s.a.vec4,
       kContig: !s.transA,
       load: (x, kk) => read("a", s.a, "m", x, kk),
+      quads: rolled.a ? quadsOf("a", s.a, "m") : undefined,
     },
     b: {
       vec4: s.b.vec4,
       kContig: s.transB,
       load: (x, kk) => read("b", s.b, "n", x, kk),
-      quads: bQuads
-        ? { index: (x, kk) => index("b", s.b, "n", x, kk), quad: (i) => `b[${i}]` }
-        : undefined,
+      quads: bQuads || rolled.b ? quadsOf("b", s.b, "n") : undefined,
     },
     sizes,
+    depth: depthMap,
     store,
     store4: s.out.vec4 ? store4 : undefined,
     storeColumns,
@@ -173,12 +209,12 @@ export function matmulWgsl(
         ...(s.rowSums !== null && s.splits === 1 ? ["read_write> rowSums: array<f32>"] : []),
       ];
       return [
-        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4)};`,
-        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4 || bQuads)};`,
+        `@group(0) @binding(0) var<storage, read> a: ${arrayOf(s.a.vec4 || rolled.a)};`,
+        `@group(0) @binding(1) var<storage, read> b: ${arrayOf(s.b.vec4 || bQuads || rolled.b)};`,
         `@group(0) @binding(2) var<storage, read_write> out: ${arrayOf(s.out.vec4)};`,
         ...extra.map((e, i) => `@group(0) @binding(${3 + i}) var<storage, ${e};`),
         // Registers its uniforms before they are declared.
-        ...(s.sumBatch ? [splitDepthWgsl(uf, s.size.k)] : []),
+        ...(s.sumBatch ? [splitDepthWgsl(uf, depth)] : []),
         uf.declare(3 + extra.length),
       ].join("\n");
     },

@@ -9,11 +9,13 @@
  * @module
  */
 
+import { BoundedCache } from "./_bounded_cache.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /**
- * The most results one memo keeps; past it, it starts over (shapes come and go). A step holds
- * a few dozen; a result is up to 20 kB of WGSL (about 10 kB typical): at most about 10 MB.
+ * The most results one memo keeps, the least recently used dropped first (shapes come and go:
+ * a run meeting ever-new ones keeps its current step's). A step holds a few dozen; a result
+ * is up to 20 kB of WGSL (about 10 kB typical): at most about 10 MB.
  */
 const LIMIT = 512;
 
@@ -50,12 +52,11 @@ export function memoisedBy<A extends unknown[], R>(
   keyOf: (...args: A) => string,
   generate: (...args: A) => R,
 ): (...args: A) => R {
-  const results = new Map<string, R>();
+  const results = new BoundedCache<string, R>(LIMIT);
   return (...args: A): R => {
     const key = keyOf(...args);
     let result = results.get(key);
     if (result === undefined) {
-      if (results.size >= LIMIT) results.clear();
       result = generate(...args);
       results.set(key, result);
     }

@@ -8,7 +8,7 @@
 
 import type { Dispatch } from "./_dispatch.ts";
 import { GpuError } from "./_errors.ts";
-import { LruCache } from "./_lru.ts";
+import { BoundedCache } from "./_bounded_cache.ts";
 
 /** The counters the cache keeps (a `MemoryStats` is one). */
 export interface CompileStats {
@@ -62,15 +62,18 @@ export class PipelineCache {
   #compiled: string[] = [];
   #bufferIds = new WeakMap<GPUBuffer, number>();
   #nextBufferId = 0;
-  #uniformBuffers: LruCache<string, GPUBuffer>;
+  #uniformBuffers: BoundedCache<string, GPUBuffer>;
   /** Evicted uniform buffers that no submitted-later command uses, by size: rewritten on a miss. */
   #spareUniforms = new Map<number, GPUBuffer[]>();
   #spareCount = 0;
   /** Evicted uniform buffers waiting for the commands that bind them to be submitted. */
   #retiring = 0;
-  /** Spares kept at most (a quarter of the cached ones; the rest are destroyed). */
+  /**
+   * Spares kept at most: one generation of the cache (half its capacity), so that values that
+   * change every step reuse every buffer the cache drops; past it they are destroyed.
+   */
   #spareLimit: number;
-  #bindGroups: LruCache<string, GPUBindGroup>;
+  #bindGroups: BoundedCache<string, GPUBindGroup>;
   #destroyed = false;
 
   /**
@@ -88,10 +91,10 @@ export class PipelineCache {
     this.#gpu = gpu;
     this.#stats = stats;
     this.#watch = watch;
-    this.#spareLimit = Math.ceil(limits.uniformBuffers / 4);
+    this.#spareLimit = Math.ceil(limits.uniformBuffers / 2);
     // An evicted uniform buffer may be bound by commands not yet submitted: it becomes a spare
     // only after them.
-    this.#uniformBuffers = new LruCache(
+    this.#uniformBuffers = new BoundedCache(
       limits.uniformBuffers,
       (buffer) => {
         this.#retiring++;
@@ -102,7 +105,7 @@ export class PipelineCache {
       },
     );
     // A bind group owns no memory of its own: dropping it is enough.
-    this.#bindGroups = new LruCache(limits.bindGroups);
+    this.#bindGroups = new BoundedCache(limits.bindGroups);
   }
 
   /** The names of the dispatches that compiled each pipeline so far, in order. */

@@ -55,6 +55,14 @@ interface DeviceState {
 }
 
 const states = new WeakMap<Device, DeviceState>();
+
+/**
+ * Shapes waiting to be timed, at most, per device. Without GPU timestamps nothing times them
+ * until {@link autotune} is called; a run meeting ever-new shapes would otherwise keep one
+ * entry (and its candidates' closures) per shape. Shapes met past the bound keep the default
+ * until they are met again with room.
+ */
+const MAX_PENDING = 256;
 let fileChoices: Record<string, Record<string, string>> | null = null;
 
 function env(name: string): string | undefined {
@@ -166,7 +174,7 @@ export function choose<T>(
   const chosen = s.choices.get(id);
   const found = candidates.find((c) => c.name === chosen);
   if (found) return found;
-  if (!s.stopped && !s.pending.has(id)) {
+  if (!s.stopped && !s.pending.has(id) && s.pending.size < MAX_PENDING) {
     s.pending.set(id, {
       op,
       key,

@@ -27,6 +27,7 @@ import {
   type Layout,
   type MatmulSpec,
   matmulWgsl,
+  matrixDepth,
   MAX_SUMMED_BATCH,
   partialStride,
 } from "./_matmul_wgsl.ts";
@@ -325,7 +326,7 @@ const windowKernel = memoised(matmulWgsl);
 /** Records one window: the GEMM, or with split-K the partial products and their sum. */
 function record(device: Device, what: string, spec: MatmulSpec, bind: WindowBindings): void {
   const { size } = spec;
-  const gemm = gemmExtents(size, spec.sumBatch);
+  const gemm = gemmExtents(size, spec.sumBatch, matrixDepth(spec));
   const grid = gemmGrid(spec.tile, gemm.m, gemm.n, gemm.k, gemm.batch, spec.splits);
   const flops = 2 * size.batch * size.m * size.n * size.k;
   const variant = `gemm ${tileName(spec.tile)}${grid.splits > 1 ? ` split ${grid.splits}` : ""}` +

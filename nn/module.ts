@@ -327,7 +327,8 @@ export abstract class Module {
   /**
    * Moves every parameter to `device` (through the host when it is another device). The
    * parameter tensors are replaced, so fetch them again (and rebuild optimisers) afterwards;
-   * gradients are dropped.
+   * gradients are dropped, and a frozen parameter (`requiresGrad = false`) stays frozen, as in
+   * PyTorch.
    */
   async to(device: Device): Promise<this> {
     for (const [name, p] of this.#parameters) {
@@ -335,7 +336,7 @@ export abstract class Module {
       const moved = await noGrad(() => p.to(device));
       p.dispose();
       p.grad?.dispose();
-      moved.requiresGrad = true;
+      moved.requiresGrad = p.requiresGrad;
       this.#parameters.set(name, keep(moved));
     }
     for (const child of this.#children.values()) await child.to(device);

@@ -11,7 +11,10 @@
  *
  * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
  * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps; `eval()` makes every dropout the identity, bit for bit, and draws no
+ * computes, both steps (the later layers built there, or moved by `Module.to()`); with one
+ * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
+ * must stay within the reference's bounds (the towers sum the input's gradient in another
+ * order); `eval()` makes every dropout the identity, bit for bit, and draws no
  * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
  * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit.
  * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
@@ -39,12 +42,14 @@ import {
   loadCheckpoint,
   LocalResponseNorm,
   MaxPool2d,
+  type Module,
   ReLU,
   saveCheckpoint,
   Sequential,
   Tanh,
 } from "../nn/mod.ts";
 import { SGD } from "../train/mod.ts";
+import { Towers } from "../nn/_towers.ts";
 import * as ref from "./_reference.ts";
 import {
   type Bounded,
@@ -52,13 +57,14 @@ import {
   forwardBackward,
   type LayerSpec,
   type LossSpec,
+  type PassResult,
   type SgdSpec,
   sgdStep,
 } from "./_net_reference.ts";
 import { assertBounded, Draw, fuzzSeeds } from "./_fuzz.ts";
 
 /** Largest multiply-adds of one convolution (keeps the float64 reference quick). */
-const MAX_MACS = 60_000;
+const MAX_MACS = 100_000;
 
 /** One drawn case: the network, its input's shape, the loss and the optimiser. */
 interface NetCase {
@@ -78,6 +84,8 @@ interface NetCase {
   channelsLast: boolean;
   /** Standard deviation of the input's values. */
   inputScale: number;
+  /** Parameters frozen (`requiresGrad = false`): no gradient, and SGD leaves them alone. */
+  frozen: string[];
 }
 
 /** What the GPU computed in two training steps, to compare with the reference and across runs. */
@@ -142,7 +150,7 @@ function drawNet(d: Draw): NetCase {
   for (let b = 0; b < blocks; b++) {
     const [n, c, h, w] = shape;
     const groups = d.pick([1, 1, 2, 3, 4].filter((g) => c % g === 0));
-    let outChannels = groups * d.int(1, Math.max(1, Math.floor(8 / groups)));
+    let outChannels = groups * d.int(1, Math.max(1, Math.floor((d.chance(0.3) ? 20 : 8) / groups)));
     const kh = d.int(1, 5), kw = d.chance(0.5) ? kh : d.int(1, 5);
     const stride: [number, number] = d.chance(0.6)
       ? [d.int(1, 3), d.int(1, 3)]
@@ -195,7 +203,7 @@ function drawNet(d: Draw): NetCase {
   push({ kind: "flatten" }, [shape[0], shape[1] * shape[2] * shape[3]]);
   for (let hidden = d.int(0, 2); hidden > 0; hidden--) {
     const act = activationOf(d);
-    const out = d.int(2, 24);
+    const out = d.chance(0.3) ? d.int(25, 70) : d.int(2, 24);
     push({
       kind: "linear",
       inFeatures: shape[1],
@@ -239,6 +247,12 @@ function drawNet(d: Draw): NetCase {
   const biasSgd = d.chance(0.3) ? optimiser() : undefined;
   const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
   const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
+  const trainable = layers.flatMap((s, i) =>
+    s.kind === "conv" || s.kind === "linear"
+      ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
+      : []
+  );
+  const frozen = d.chance(0.25) ? [d.pick(trainable)] : [];
   return {
     input,
     layers,
@@ -250,6 +264,7 @@ function drawNet(d: Draw): NetCase {
     lrAfterFirst,
     channelsLast,
     inputScale,
+    frozen,
   };
 }
 
@@ -292,7 +307,7 @@ function buildLayers(
   initSeed: number,
   deviceOf: (i: number) => Device,
 ): Layer[] {
-  return c.layers.map((s, i): Layer => {
+  const layers = c.layers.map((s, i): Layer => {
     const device = deviceOf(i), generator = new Generator(initSeed * 1000 + i);
     switch (s.kind) {
       case "conv":
@@ -337,10 +352,24 @@ function buildLayers(
         return new Flatten();
     }
   });
+  for (const [name, p] of namedParameters(layers)) {
+    if (c.frozen.includes(name)) p.requiresGrad = false;
+  }
+  return layers;
+}
+
+/** A tower's parameter (`3.1.weight`) by the name of the whole layer's (`3.weight`). */
+function logicalName(name: string): string {
+  return name.replace(/^(\d+)\.[01]\./, "$1.");
+}
+
+/** The parameters of `named` that are not frozen. */
+function trainable(c: NetCase, named: [string, Tensor][]): [string, Tensor][] {
+  return named.filter(([name]) => !c.frozen.includes(logicalName(name)));
 }
 
 /** Every parameter of the layers, named as one `Sequential` of them names it. */
-function namedParameters(layers: readonly Layer[]): [string, Tensor][] {
+function namedParameters(layers: readonly Module[]): [string, Tensor][] {
   return layers.flatMap((layer, i) =>
     layer.namedParameters().map(([name, p]): [string, Tensor] => [`${i}.${name}`, p])
   );
@@ -463,7 +492,11 @@ function referenceStep(
   const next = new Map<string, Bounded>();
   for (const [name, w] of params) {
     const v = velocity?.get(name) ?? { v: ref.zeros(w.v.shape), e: ref.zeros(w.v.shape) };
-    next.set(name, sgdStep(w, v, pass.grads.get(name)!, hyperparameters(c, name, step)).w);
+    const frozen = c.frozen.includes(name);
+    next.set(
+      name,
+      frozen ? w : sgdStep(w, v, pass.grads.get(name)!, hyperparameters(c, name, step)).w,
+    );
   }
   return { pass, params: next };
 }
@@ -503,6 +536,52 @@ function lossInputs(c: NetCase, labels: Int32Array, device: Device) {
   return { labels: labelTensor, weight };
 }
 
+/** The case's loss of `logits`: the losses, and their sum where the reduction is "none". */
+function lossOf(c: NetCase, logits: Tensor, targets: ReturnType<typeof lossInputs>) {
+  const { weight: _weight, probabilities: _probabilities, ...options } = c.loss;
+  const losses = crossEntropy(logits, targets.labels, { ...options, weight: targets.weight });
+  return { losses, loss: c.loss.reduction === "none" ? losses.sum() : losses };
+}
+
+/**
+ * In evaluation (dropout off), the parameters' gradients against the reference's, and a second
+ * backward pass adds the same again: exactly twice the first.
+ */
+async function checkEvaluationGradients(
+  c: NetCase,
+  net: Sequential,
+  layers: readonly Layer[],
+  reference: PassResult,
+  x: ref.F64,
+  labels: Int32Array,
+  device: Device,
+  label: string,
+): Promise<void> {
+  const named = namedParameters(layers);
+  const targets = lossInputs(c, labels, device);
+  let once = new Map<string, Float32Array>();
+  for (const pass of [0, 1]) {
+    const input = fromTypedArray(Float32Array.from(x.data), x.shape, { device });
+    const logits = net.forward(input);
+    const { losses, loss } = lossOf(c, logits, targets);
+    await loss.backward();
+    const grads = await hostValues(trainable(c, named).map(([name, p]) => [name, p.grad]));
+    for (const [name, g] of grads) {
+      if (pass === 0) {
+        within(`${label}\nevaluation: ${name} gradient`, g, reference.grads.get(name)!);
+      } else {
+        const twice = Float32Array.from(once.get(name)!, (v) => 2 * v);
+        identical(`${label}: ${name} gradient accumulated over two backward passes`, g, twice);
+      }
+    }
+    once = grads;
+    for (const t of new Set([input, logits, losses, loss])) t.dispose();
+  }
+  net.zeroGrad();
+  targets.labels.dispose();
+  targets.weight?.dispose();
+}
+
 /**
  * Two SGD steps of a network given as its forward (input on `inputDevice`, logits on
  * `lossDevice`) and its named parameters.
@@ -533,9 +612,7 @@ async function train(
       });
     const input = c.channelsLast ? leaf.permute([0, 3, 1, 2]) : leaf;
     const logits = await run(input);
-    const { weight: _weight, probabilities: _probabilities, ...options } = c.loss;
-    const losses = crossEntropy(logits, targets.labels, { ...options, weight: targets.weight });
-    const loss = c.loss.reduction === "none" ? losses.sum() : losses;
+    const { losses, loss } = lossOf(c, logits, targets);
     await loss.backward();
     trace.losses.push(await loss.item());
     const dx = await leaf.grad!.data() as Float32Array;
@@ -544,18 +621,118 @@ async function train(
         ? Float32Array.from(ref.permute(ref.f64([n, h, w, channels], dx), [0, 3, 1, 2]).data)
         : dx,
     );
-    trace.grads.push(await hostValues(named.map(([name, p]) => [name, p.grad])));
+    trace.grads.push(await hostValues(trainable(c, named).map(([name, p]) => [name, p.grad])));
+    for (const [name, p] of named) {
+      if (c.frozen.includes(logicalName(name))) assert.equal(p.grad, null, `${name} is frozen`);
+    }
     sgd.step();
     sgd.zeroGrad();
     if (step === 0 && c.lrAfterFirst !== undefined) sgd.setLearningRate(c.lrAfterFirst);
     trace.params.push(await hostValues(named));
-    trace.velocities.push(await hostValues(named.map(([name, p]) => [name, sgd.velocity(p)!])));
+    // A frozen parameter has no velocity: zeros, as the reference's.
+    const velocities = new Map<string, Float32Array>();
+    for (const [name, p] of named) {
+      const v = sgd.velocity(p);
+      velocities.set(name, v ? await v.data() as Float32Array : new Float32Array(p.size));
+    }
+    trace.velocities.push(velocities);
     for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
   }
   sgd.dispose();
   targets.labels.dispose();
   targets.weight?.dispose();
   return trace;
+}
+
+/** The forward `last(middle(first(x)))`, freeing what it made (the graph keeps what it needs). */
+function through(
+  first: Sequential,
+  middle: (h: Tensor) => Promise<Tensor>,
+  last: Sequential,
+): (x: Tensor) => Promise<Tensor> {
+  return async (x) => {
+    const h = first.forward(x);
+    const m = await middle(h);
+    h.dispose();
+    const y = last.forward(m);
+    m.dispose();
+    return y;
+  };
+}
+
+/**
+ * Two SGD steps of the net with layer `towered` split along its outputs into two towers (one per
+ * device, `nn/_towers.ts`), the rest on the first device; the trace names the towers' parameters
+ * and gradients as the whole layer's (the parts joined along axis 0).
+ */
+async function trainTowers(
+  c: NetCase,
+  seed: number,
+  towered: number,
+  d: Draw,
+  initial: Map<string, Float32Array>,
+  x: ref.F64,
+  labels: Int32Array,
+  [first, second]: Device[],
+): Promise<Trace> {
+  const spec = c.layers[towered] as Extract<LayerSpec, { kind: "conv" | "linear" }>;
+  const outputs = spec.kind === "conv" ? spec.outChannels : spec.outFeatures;
+  const split = d.int(1, outputs - 1);
+  const part = (count: number, device: Device) => {
+    const layer = spec.kind === "conv"
+      ? { ...spec, outChannels: count }
+      : { ...spec, outFeatures: count };
+    const one = { ...c, layers: c.layers.map((s, i) => (i === towered ? layer : s)) };
+    return buildLayers(one, seed, seed + 3, () => device)[towered] as Conv2d | Linear;
+  };
+  const towers = new Towers([part(split, first), part(outputs - split, second)]);
+  const layers = buildLayers(c, seed, seed + 3, () => first);
+  layers[towered].dispose();
+  for (const [i, layer] of layers.entries()) {
+    const shapes = (i === towered ? towers.parts[0] : layer).namedParameters();
+    if (shapes.length === 0) continue;
+    // The whole layer's values: the towers stack their parts' along axis 0.
+    const dict = Object.fromEntries(shapes.map(([name, p]) => {
+      const data = initial.get(`${i}.${name}`)!, rest = p.shape.slice(1);
+      return [name, { shape: [data.length / ref.numel(rest), ...rest], data }];
+    }));
+    await (i === towered ? towers : layer).loadStateDict(dict);
+  }
+  const [before, after] = [
+    new Sequential(...layers.slice(0, towered)),
+    new Sequential(...layers.slice(towered + 1)),
+  ];
+  const named = namedParameters(layers.map((l, i) => (i === towered ? towers : l)));
+  const trace = await train(
+    c,
+    through(before, (h) => towers.forward(h), after),
+    named,
+    x,
+    labels,
+    first,
+    first,
+  );
+  for (const layer of [...layers, towers]) layer.dispose();
+  // `${towered}.0.weight` and `${towered}.1.weight` → `${towered}.weight`, and so on.
+  const joined = (values: Map<string, Float32Array>) => {
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of values) {
+      const m = name.match(new RegExp(`^${towered}\\.([01])\\.(.+)$`));
+      if (!m) {
+        out.set(name, v);
+        continue;
+      }
+      const key = `${towered}.${m[2]}`, prev = out.get(key);
+      out.set(key, m[1] === "0" ? v : Float32Array.from([...prev!, ...v]));
+    }
+    return out;
+  };
+  return {
+    ...trace,
+    grads: trace.grads.map(joined),
+    params: trace.params.map(joined),
+    velocities: trace.velocities.map(joined),
+  };
 }
 
 function compareWithReference(
@@ -568,6 +745,7 @@ function compareWithReference(
     within(`${at}: loss`, [trace.losses[step]], r.pass.loss);
     within(`${at}: input gradient`, trace.dx[step], r.pass.dx);
     for (const [name, g] of r.pass.grads) {
+      if (!trace.grads[step].has(name)) continue; // frozen: checked to have none
       within(`${at}: ${name} gradient`, trace.grads[step].get(name)!, g);
     }
     for (const [name, w] of r.params) {
@@ -595,7 +773,7 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
   const shared = await Device.acquireMany(2, { label: "netfuzz" });
   const separate = await Device.acquireMany(2, { separateDevices: true });
   let nets = 0;
-  for (const seed of fuzzSeeds("nets", 6)) {
+  for (const seed of fuzzSeeds("nets", 12)) {
     await t.step(`net, seed ${seed}`, async () => {
       const d = new Draw(seed);
       const c = drawNet(d);
@@ -725,6 +903,16 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
           );
         }
       });
+      await checkEvaluationGradients(
+        c,
+        net,
+        layers,
+        forwardBackward(c.layers, exactly(oneDevice.params[1], params0), x, labels, c.loss, null),
+        x,
+        labels,
+        device,
+        label,
+      );
       net.train();
       await checkDropoutLayers(layers, c, label);
       assert.ok(
@@ -768,14 +956,7 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
       ];
       const twoDevices = await train(
         c,
-        async (input) => {
-          const h = towerA.forward(input);
-          const across = await h.to(second);
-          h.dispose();
-          const y = towerB.forward(across);
-          across.dispose();
-          return y;
-        },
+        through(towerA, (h) => h.to(second), towerB),
         namedParameters(split),
         x,
         labels,
@@ -789,7 +970,29 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         twoDevices,
         oneDevice,
       );
-      for (const layer of [...split, ...layers]) layer.dispose();
+      for (const layer of split) layer.dispose();
+
+      // AlexNet's towers: one layer's output channels split between the devices.
+      const towerable = [...c.layers.keys()].filter((i) => {
+        const s = c.layers[i];
+        return s.kind === "linear" && s.outFeatures > 1 ||
+          s.kind === "conv" && s.groups === 1 && s.outChannels > 1;
+      });
+      const towered = towerable.length > 0 ? d.pick(towerable) : -1;
+      if (towered >= 0 && d.chance(0.4)) {
+        const run = await trainTowers(c, seed, towered, d, initial, x, labels, [first, second]);
+        const second1 = referenceStep(
+          c,
+          1,
+          exactly(run.params[0], params0),
+          exactly(run.velocities[0], params0),
+          x,
+          labels,
+          masks[1],
+        );
+        compareWithReference(`${label}\ntowers at layer ${towered}`, run, [steps[0], second1]);
+      }
+      for (const layer of layers) layer.dispose();
       nets++;
     });
   }

@@ -963,6 +963,16 @@ Deno.test("conv2d kernels", async (t) => {
         conv2dBackwardInput(device, g, { gradOut: big, w: big, gradX: big, maxBindingBytes: 256 }),
       /one sample takes 756 bytes/,
     );
+    // A forced Winograd whose scratch for one sample exceeds the binding names itself.
+    const winograd = { algorithm: { kind: "winograd" } as const, maxBindingBytes: 1024 };
+    assert.throws(
+      () => conv2d(device, g, { x: big, w: big, out: big, ...winograd }),
+      /^RangeError: conv2d: Winograd forward of 2x3x9x7 o5 k3x3 s1x1 p0x0 g1: one sample's scratch takes 3840 bytes, more than the 1024-byte binding limit/,
+    );
+    assert.throws(
+      () => conv2dBackwardInput(device, g, { gradOut: big, w: big, gradX: big, ...winograd }),
+      /conv2dBackwardInput: Winograd input gradient of 2x3x9x7 .* takes 6400 bytes, more than the 1024-byte/,
+    );
     device.release(small);
     device.release(big);
   });

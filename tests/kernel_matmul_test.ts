@@ -298,33 +298,60 @@ Deno.test("matmul kernel", async (t) => {
   });
 
   await t.step(
-    "register tiles of 8 columns a lane: unaligned B rows read as aligned vec4s",
+    "register tiles: rows not aligned to 4 read as aligned vec4s, along K and along N",
     async () => {
       if (!device.hasSubgroups) return;
-      // B along N of odd width: each lane loads the aligned vec4s covering its 8 columns and
-      // shifts them (GemmOperand.quads). B is followed by NaNs: what a lane reads past a row's
+      // Rows along K of odd depth (A; B transposed) keep their last aligned vec4 and load the
+      // next; B along N of odd width, 8 columns a lane, loads the aligned vec4s covering them
+      // (GemmOperand.quads). A summed batch restarts the rows at each matrix and pads each to a
+      // multiple of 4 deep. The operands are followed by NaNs: what a lane reads past a row's
       // end feeds only columns past N, and depths past K are zeroed.
-      const nanTail = (b: Float32Array) => {
-        const out = new Float32Array(b.length + 13).fill(Number.NaN);
-        out.set(b);
+      const nanTail = (x: Float32Array) => {
+        const out = new Float32Array(x.length + 13).fill(Number.NaN);
+        out.set(x);
         return out;
       };
       await withShaders(device, async (shaders) => {
         let seed = 1300;
-        for (const tile of SUBGROUP_TILES.filter((t) => t.colsPerThread === 8)) {
+        for (const tile of SUBGROUP_TILES) {
           const cases: [Omit<Host, "a" | "b">, string][] = [
-            [{ m: 37, n: 131, k: 9, batch: 3, batchStrideA: 0, tile }, "batched"],
-            [{ m: 9, n: 70, k: 13, batch: 2, sumBatch: true, rowSums: true, tile }, "Σ"],
-            [{ m: 20, n: 203, k: 50, maxBindingBytes: 4096, tile }, "windows"],
-            [{ m: 33, n: 7, k: 129, splits: 3, tile }, "split"],
-            [{ m: 1, n: 1, k: 1, tile }, "1×1×1"],
+            [{ m: 37, n: 131, k: 9, batch: 3, batchStrideA: 0 }, "batched"],
+            [{ m: 9, n: 70, k: 13, batch: 2, sumBatch: true, rowSums: true }, "Σ"],
+            [
+              { m: 10, n: 19, k: 13, batch: 3, sumBatch: true, transB: true, rowSums: true },
+              "Σ tB",
+            ],
+            [{
+              m: 6,
+              n: 9,
+              k: 8,
+              batch: 3,
+              sumBatch: true,
+              transB: true,
+              batchStrideA: 51,
+              batchStrideB: 75,
+            }, "Σ odd strides"],
+            [{ m: 20, n: 203, k: 50, maxBindingBytes: 4096 }, "windows"],
+            [{ m: 33, n: 7, k: 129, splits: 3, transB: true }, "split tB"],
+            [{ m: 1, n: 1, k: 1 }, "1×1×1"],
           ];
           for (const [o, name] of cases) {
             const label = `${tileName(tile)} ${o.m}×${o.n}×${o.k} ${name}`;
-            const h = operands(o, seed++);
+            const h = operands({ ...o, tile }, seed++);
+            const acc = seed % 2 === 0
+              ? {
+                accumulate: true,
+                out0: uniform((o.sumBatch ? 1 : o.batch ?? 1) * o.m * o.n, seed),
+                rowSums0: uniform(o.m, seed),
+              }
+              : {};
             shaders.length = 0;
-            await check(device, { ...h, b: nanTail(h.b), bias: uniform(o.n, seed) }, label);
-            assert.ok(shaders.some((w) => /read> b: array<vec4f>/.test(w)), `${label}: B as vec4s`);
+            const operandsWithNaN = { ...h, a: nanTail(h.a), b: nanTail(h.b) };
+            await check(device, { ...operandsWithNaN, ...acc, bias: uniform(o.n, seed) }, label);
+            assert.ok(shaders.some((w) => /read> a: array<vec4f>/.test(w)), `${label}: A as vec4s`);
+            if (tile.colsPerThread === 8 || o.transB) {
+              assert.ok(shaders.some((w) => /read> b: array<vec4f>/.test(w)), `${label}: B`);
+            }
           }
         }
       });

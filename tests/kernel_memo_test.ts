@@ -1,9 +1,9 @@
 /**
  * The memo of kernel generators (kernels/_memo.ts): repeated arguments reuse the first result
  * without generating again; any difference, however deep in the arguments, generates anew; a
- * generator that throws is asked again next time; past its limit the memo starts over. A kernel
- * memoised with its uniforms packs them in order; one memoised by a key of its own regenerates
- * exactly when that key changes.
+ * generator that throws is asked again next time; past its limit the memo drops the least
+ * recently used results (one in steady use stays). A kernel memoised with its uniforms packs
+ * them in order; one memoised by a key of its own regenerates exactly when that key changes.
  */
 
 import assert from "node:assert/strict";
@@ -46,7 +46,17 @@ Deno.test("memoised: a generator that throws is not remembered", () => {
   assert.equal(calls.length, 2);
 });
 
-Deno.test("memoised: past its limit the memo starts over and stays correct", () => {
+Deno.test("memoised: a result in steady use survives many new arguments", () => {
+  const { calls, generate } = counted();
+  const hot = generate({ tile: { m: 2 }, flags: [] }, 0);
+  for (let n = 1; n <= 5000; n++) {
+    generate({ tile: { m: 1 }, flags: [] }, n);
+    if (n % 100 === 0) assert.equal(generate({ tile: { m: 2 }, flags: [] }, 0), hot);
+  }
+  assert.equal(calls.length, 5001, "the result in use was generated once");
+});
+
+Deno.test("memoised: past its limit the memo drops the oldest and stays correct", () => {
   const { calls, generate } = counted();
   for (let n = 0; n < 5000; n++) generate({ tile: { m: 1 }, flags: [] }, n);
   assert.equal(generate({ tile: { m: 1 }, flags: [] }, 4999).wgsl, "m1  n4999");

@@ -184,6 +184,16 @@ Deno.test("nn Module", async (t) => {
     assert.deepEqual(await y.data(), expected);
     await net.to(device);
     assert.deepEqual(net.devices(), [device]);
+    // A frozen parameter stays frozen across devices (it used to come back trainable, so an
+    // optimiser updated it after a move), as PyTorch's requires_grad does.
+    const [[frozenName, frozen]] = net.namedParameters();
+    frozen.requiresGrad = false;
+    await net.to(other);
+    for (const [name, p] of net.namedParameters()) {
+      assert.equal(p.requiresGrad, name !== frozenName, `${name} after to()`);
+    }
+    await net.to(device);
+    await device.sync();
     other.destroy();
   });
 
