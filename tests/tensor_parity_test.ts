@@ -40,6 +40,16 @@ Deno.test("division by a scalar 0 is IEEE's, as PyTorch: ±x/0 = ±∞, 0/0 = Na
   g.dispose();
 });
 
+Deno.test("infinite and NaN scalar operands give IEEE's results, as PyTorch", async () => {
+  await defaultDevice();
+  const x = tensor([1, -2, 0]);
+  assert.deepEqual(await x.add(Infinity).toArray(), [Infinity, Infinity, Infinity]);
+  assert.deepEqual(await x.sub(Infinity).toArray(), [-Infinity, -Infinity, -Infinity]);
+  assert.deepEqual(bits(await x.div(-Infinity).data()), ["-0", "0", "-0"]);
+  assert.deepEqual(bits(await x.add(NaN).data()), ["NaN", "NaN", "NaN"]);
+  x.dispose();
+});
+
 Deno.test("division by a scalar against the reference, forward and backward", async (t) => {
   const device = await defaultDevice();
   const rng = mulberry32(5);
@@ -123,6 +133,19 @@ Deno.test("matmul as torch.matmul: 1-D operands, broadcast batch axes, forward a
     rng,
   );
   await checkAll(t, device, [
+    {
+      name: "one tensor on both sides: [5] · [5], [3, 3] · [3, 3]",
+      inputs: [n(5), n(3, 3)],
+      run: ([v, m]) => [matmul(v, v), matmul(m, m)],
+      ref: ([v, m]) => [ref.matmul(v, v), ref.matmul(m, m)],
+    },
+    {
+      name: "a gradient for one side only: [3, 1, 2, 5] · [4, 5, 3]",
+      inputs: [n(3, 1, 2, 5), n(4, 5, 3)],
+      run: ([a, b]) => matmul(a, b),
+      ref: ([a, b]) => ref.matmul(a, b),
+      wrt: [1],
+    },
     {
       name: "transposed operands read in place: [2, 5, 4]ᵀ · [3, 5]ᵀ, [5]·[3, 5]ᵀ",
       inputs: [n(2, 5, 4), n(3, 5), n(5)],
