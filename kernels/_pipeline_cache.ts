@@ -68,7 +68,10 @@ export class PipelineCache {
   #spareCount = 0;
   /** Evicted uniform buffers waiting for the commands that bind them to be submitted. */
   #retiring = 0;
-  /** Spares kept at most (a quarter of the cached ones; the rest are destroyed). */
+  /**
+   * Spares kept at most: one generation of the cache (half its capacity), so that values that
+   * change every step reuse every buffer the cache drops; past it they are destroyed.
+   */
   #spareLimit: number;
   #bindGroups: BoundedCache<string, GPUBindGroup>;
   #destroyed = false;
@@ -88,7 +91,7 @@ export class PipelineCache {
     this.#gpu = gpu;
     this.#stats = stats;
     this.#watch = watch;
-    this.#spareLimit = Math.ceil(limits.uniformBuffers / 4);
+    this.#spareLimit = Math.ceil(limits.uniformBuffers / 2);
     // An evicted uniform buffer may be bound by commands not yet submitted: it becomes a spare
     // only after them.
     this.#uniformBuffers = new BoundedCache(

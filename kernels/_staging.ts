@@ -152,6 +152,11 @@ export class StagingBuffer {
     this.label = label;
   }
 
+  /** Bytes of its GPU buffer (0 before the first read). */
+  get capacity(): number {
+    return this.#buffer?.size ?? 0;
+  }
+
   /** Whether a read is using it now. */
   get busy(): boolean {
     return this.#busy;

@@ -79,6 +79,11 @@ export interface FaultSlot {
   readonly code: number;
 }
 
+/** The largest staging buffer {@link Device.read} keeps for later reads, in bytes. */
+const SPARE_STAGING_BYTES = 1 << 20;
+/** Staging buffers {@link Device.read} keeps for later reads, at most. */
+const SPARE_STAGINGS = 8;
+
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 
 let deviceCounter = 0;
@@ -393,7 +398,12 @@ export class Device {
         consume: (bytes) => (out = bytes.slice().buffer),
       }]);
     } finally {
-      this.#spareStaging.push(staging);
+      // Spares serve the next reads (a loss, a metric) without allocating; one grown by a large
+      // read (a checkpoint's weights) is freed, not held for the rest of the run, and only as
+      // many as reads ran at once in a small batch are kept.
+      const small = staging.capacity <= SPARE_STAGING_BYTES;
+      if (small && this.#spareStaging.length < SPARE_STAGINGS) this.#spareStaging.push(staging);
+      else staging.destroy();
     }
     return out;
   }
@@ -625,6 +635,9 @@ export class Device {
   /**
    * Releases everything: pooled buffers and the device. The device is unusable afterwards. A
    * device that shares its GPUDevice leaves it to the others; the last one destroys it.
+   * A copy from this device to another GPUDevice may still be on its way when `to()` or
+   * `transfer` has returned (the host does not wait for it): destroyed then, it fails, and the
+   * receiving device with it. `await receiver.sync()` first.
    */
   destroy(): void {
     if (this.#destroyed) return;

@@ -10,17 +10,21 @@ import type { Shape } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
 /**
- * `a @ b` for `[M, K] × [K, N]` or batched `[B, M, K] × [B, K, N]` (a batch of 1 broadcasts).
+ * `a @ b` as `torch.matmul`: matrices, a 1-D operand as a row (left) or a column (right) whose
+ * axis is removed from the result, and stacks of matrices whose batch axes broadcast. See
+ * {@link Tensor.matmul}.
  *
  * @example
  * ```ts
- * import { defaultDevice, matmul, tensor } from "../mod.ts";
+ * import { defaultDevice, matmul, ones, tensor } from "../mod.ts";
  * await defaultDevice();
  * console.log(await matmul(tensor([[1, 2]]), tensor([[3], [4]])).toArray()); // [[11]]
+ * console.log(await matmul(tensor([1, 2]), tensor([3, 4])).toArray()); // 11 (a 0-d tensor)
+ * console.log(matmul(ones([2, 1, 3, 4, 5]), ones([7, 1, 5, 6])).shape); // [2, 7, 3, 4, 6]
  * ```
  */
 export function matmul(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
-  return apply("matmul", [a, b], {});
+  return (a as Tensor<Shape, "f32">).matmul(b as Tensor<Shape, "f32">);
 }
 
 /**

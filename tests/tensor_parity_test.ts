@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, div, slice, tensor } from "../mod.ts";
+import { defaultDevice, div, matmul, slice, type Tensor, tensor, zeros } from "../mod.ts";
+import { logDispatches } from "./_dispatch_log.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { checkAll, normal } from "./_tensor_check.ts";
@@ -90,4 +91,90 @@ Deno.test("slice bounds as Python's x[start:end]: clamped to the axis, empty whe
     assert.throws(() => t.slice(2, 0, 1), /slice: axis 2 is out of range/);
     t.dispose();
   });
+});
+
+Deno.test("matmul as torch.matmul: 1-D operands, broadcast batch axes, forward and backward", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(17);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const T = (x: ref.F64) => ref.transpose(x, -1, -2);
+  await checkAll(
+    t,
+    device,
+    [
+      { name: "[5] · [5] (a dot product, 0-d)", inputs: [n(5), n(5)] },
+      { name: "[5] · [5, 3]", inputs: [n(5), n(5, 3)] },
+      { name: "[3, 5] · [5]", inputs: [n(3, 5), n(5)] },
+      { name: "[5] · [2, 5, 3]", inputs: [n(5), n(2, 5, 3)] },
+      { name: "[2, 3, 5] · [5]", inputs: [n(2, 3, 5), n(5)] },
+      { name: "[2, 3, 4, 5] · [5, 3] (rows folded)", inputs: [n(2, 3, 4, 5), n(5, 3)] },
+      {
+        name: "[3, 5] · [2, 3, 5, 3] (one matrix for every batch)",
+        inputs: [n(3, 5), n(2, 3, 5, 3)],
+      },
+      { name: "[2, 3, 4, 5] · [2, 3, 5, 2]", inputs: [n(2, 3, 4, 5), n(2, 3, 5, 2)] },
+      { name: "[2, 1, 3, 4, 5] · [7, 1, 5, 6]", inputs: [n(2, 1, 3, 4, 5), n(7, 1, 5, 6)] },
+      { name: "[3, 1, 2, 5] · [1, 4, 5, 3]", inputs: [n(3, 1, 2, 5), n(1, 4, 5, 3)] },
+    ].map((c) => ({
+      ...c,
+      run: ([a, b]) => matmul(a, b),
+      ref: ([a, b]) => ref.matmul(a, b),
+    })),
+    rng,
+  );
+  await checkAll(t, device, [
+    {
+      name: "transposed operands read in place: [2, 5, 4]ᵀ · [3, 5]ᵀ, [5]·[3, 5]ᵀ",
+      inputs: [n(2, 5, 4), n(3, 5), n(5)],
+      run: (
+        [a, b, v],
+      ) => [matmul(a.transpose(1, 2), b.transpose(0, 1)), matmul(v, b.transpose(0, 1))],
+      ref: ([a, b, v]) => [ref.matmul(T(a), T(b)), ref.matmul(v, T(b))],
+    },
+  ], rng);
+});
+
+Deno.test("matmul as torch.matmul: empty batches, and errors that name both shapes", async () => {
+  await defaultDevice();
+  assert.deepEqual([...matmul(zeros([0, 3, 4]), zeros([4, 2])).shape], [0, 3, 2]);
+  assert.deepEqual([...matmul(zeros([1, 3, 4]), zeros([0, 4, 2])).shape], [0, 3, 2]);
+  assert.deepEqual([...matmul(zeros([2, 0, 4]), zeros([4])).shape], [2, 0]);
+  assert.deepEqual(await matmul(zeros([2, 3, 0]), zeros([0])).toArray(), [[0, 0, 0], [0, 0, 0]]);
+  const d = (shape: number[]) => zeros(shape) as Tensor;
+  assert.throws(
+    () => matmul(d([2, 3, 4]), d([5, 6])),
+    /^ShapeError: matmul: inner dimensions differ: \[2,3,4\] × \[5,6\] \(4 ≠ 5\)$/,
+  );
+  assert.throws(() => matmul(d([3]), d([4])), /inner dimensions differ: \[3\] × \[4\]/);
+  assert.throws(
+    () => matmul(d([2, 3, 4]), d([3, 4, 5])),
+    /^ShapeError: matmul: the batch axes of \[2,3,4\] × \[3,4,5\] do not broadcast$/,
+  );
+  assert.throws(() => matmul(d([]), d([3])), /matmul: both operands need at least one axis/);
+});
+
+Deno.test("matmul as torch.matmul reads 1-D, folded and shared operands, transposed ones too, with no copy", async () => {
+  const device = await defaultDevice();
+  const [v, w, u, x, y] = [[5], [3, 5], [5, 3], [2, 3, 4, 5], [2, 3, 5, 3]].map((s) =>
+    zeros(s) as Tensor
+  );
+  const dispatches = logDispatches(device);
+  try {
+    for (
+      const [name, product] of [
+        ["[5] · [3, 5]ᵀ", () => matmul(v, w.transpose(0, 1))],
+        ["[2, 3, 4, 5] · [3, 5]ᵀ", () => matmul(x, w.transpose(0, 1))],
+        ["[5, 3]ᵀ · [2, 3, 5, 3]", () => matmul(u.transpose(0, 1), y)],
+      ] as const
+    ) {
+      dispatches.length = 0;
+      const out = product();
+      await out.data();
+      out.dispose();
+      assert.equal(dispatches.length, 1, `${name}: ${dispatches.join("; ")}`);
+    }
+  } finally {
+    device.dispatch = Object.getPrototypeOf(device).dispatch;
+    for (const t of [v, w, u, x, y]) t.dispose();
+  }
 });

@@ -41,6 +41,7 @@ export interface OpParams {
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
   permute: { order: readonly number[] };
+  expand: { shape: readonly number[] };
   slice: { axis: number; start: number; end: number };
   concat: { axis: number };
   // Products.

@@ -1,5 +1,6 @@
 /**
- * Shape ops. `reshape` of contiguous data and `permute` are views; `contiguous`, `slice` and
+ * Shape ops. `reshape` of contiguous data, `permute` and `expand` (a broadcast, stride 0 along
+ * the new axes) are views; `contiguous`, `slice` and
  * `concat` copy with the strided-copy primitive. Their gradients move the gradient back into
  * the input's layout.
  *
@@ -7,8 +8,9 @@
  */
 
 import { empty, type RawTensor } from "../_core.ts";
-import { contiguous, copyInto, place, reshape } from "../_primitives.ts";
+import { contiguous, copyInto, expanded, place, reshape } from "../_primitives.ts";
 import { contiguousStrides } from "../shape.ts";
+import { summedTo } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
 /** A contiguous copy of elements `[start, end)` along `axis` of `x`. */
@@ -26,7 +28,9 @@ export function permuted(x: RawTensor, order: readonly number[]): RawTensor {
 }
 
 /** The shape rules. */
-export const shapeRules: Rules<"contiguous" | "reshape" | "permute" | "slice" | "concat"> = {
+export const shapeRules: Rules<
+  "contiguous" | "reshape" | "permute" | "expand" | "slice" | "concat"
+> = {
   contiguous: {
     forward: ([x]) => contiguous(x),
     backward: (g) => [g.alias()],
@@ -42,6 +46,11 @@ export const shapeRules: Rules<"contiguous" | "reshape" | "permute" | "slice" | 
       order.forEach((a, i) => (inverse[a] = i));
       return [permuted(g, inverse)];
     },
+  },
+  expand: {
+    forward: ([x], { shape }) => expanded(x, shape),
+    // Each element was read once per copy: its gradient is the sum over the broadcast axes.
+    backward: (g, _p, ctx) => [summedTo(g, ctx.inputs[0].shape)],
   },
   slice: {
     forward: ([x], { axis, start, end }) => sliceOf(x, axis, start, end),
