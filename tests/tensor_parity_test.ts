@@ -63,11 +63,11 @@ Deno.test("division by a scalar against the reference, forward and backward", as
   ], rng);
 });
 
-Deno.test("slice bounds as Python's x[start:end]: clamped to the axis, empty when end ≤ start", async (t) => {
+Deno.test("slice as Python's x[start:end:step]: bounds clamped to the axis, empty when end ≤ start, positive steps", async (t) => {
   const device = await defaultDevice();
   const rng = mulberry32(11);
   const x = () => normal([5, 7, 3], rng);
-  const cases: [axis: number, start: number, end: number][] = [
+  const cases: [axis: number, start: number, end: number, step?: number][] = [
     [1, -100, 100], // the whole axis
     [1, 2, 100], // past the end
     [1, -3, 7], // from the end
@@ -75,19 +75,23 @@ Deno.test("slice bounds as Python's x[start:end]: clamped to the axis, empty whe
     [-1, 1, -5], // an end before the start: empty
     [1, 7, 9], // starting at the end: empty
     [0, 4, 2], // empty
+    [1, 1, 100, 2], // every other element, clamped: 1, 3, 5
+    [0, -4, 5, 3], // 1, 4
+    [1, 0, 7, 7], // one element
+    [2, 2, 0, 2], // empty
   ];
   await checkAll(
     t,
     device,
-    cases.map(([axis, start, end]) => {
+    cases.map(([axis, start, end, step]) => {
       const a = (axis + 3) % 3;
-      const starts = [0, 0, 0], ends = [5, 7, 3];
-      [starts[a], ends[a]] = [start, end];
+      const starts = [0, 0, 0], ends = [5, 7, 3], steps = [1, 1, 1];
+      [starts[a], ends[a], steps[a]] = [start, end, step ?? 1];
       return {
-        name: `[5, 7, 3] axis ${axis} [${start}, ${end})`,
+        name: `[5, 7, 3] axis ${axis} [${start}, ${end})${step ? ` step ${step}` : ""}`,
         inputs: [x()],
-        run: ([t]) => t.slice(axis, start, end),
-        ref: ([t]) => ref.slice(t, starts, ends),
+        run: ([t]) => t.slice(axis, start, end, step),
+        ref: ([t]) => ref.slice(t, starts, ends, steps),
       };
     }),
     rng,
@@ -99,6 +103,11 @@ Deno.test("slice bounds as Python's x[start:end]: clamped to the axis, empty whe
     assert.deepEqual([...t.slice(1, 2, 1).shape], [2, 0]);
     assert.deepEqual(await t.slice(0, -5, 1).toArray(), [[1, 2, 3]]);
     assert.throws(() => t.slice(2, 0, 1), /slice: axis 2 is out of range/);
+    assert.deepEqual(await slice(t, 1, -1, 0).toArray(), [[], []]);
+    assert.deepEqual(await t.slice(1, 0, 3, 2).toArray(), [[1, 3], [4, 6]]);
+    for (const step of [0, -1, 1.5]) {
+      assert.throws(() => t.slice(1, 0, 3, step), /slice: step must be a positive integer/);
+    }
     t.dispose();
   });
 });
