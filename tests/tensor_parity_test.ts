@@ -1,12 +1,12 @@
 /**
  * Behaviour a PyTorch user relies on, where the library once differed: division by a scalar 0
- * (IEEE, as `torch.div`), Python-style slice bounds (clamped, possibly empty), and
- * `torch.matmul`'s ranks (1-D operands, broadcast batch dimensions). Each against the float64
+ * (IEEE, as `torch.div`), Python-style slices (clamped bounds, possibly empty, a step),
+ * `torch.matmul`'s ranks (1-D operands, broadcast batch dimensions) and `F.linear`'s `[*, in]`. Each against the float64
  * reference, with gradients by central differences (see `_tensor_check.ts`), at odd sizes.
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, div, matmul, slice, type Tensor, tensor, zeros } from "../mod.ts";
+import { defaultDevice, div, linear, matmul, slice, type Tensor, tensor, zeros } from "../mod.ts";
 import { logDispatches } from "./_dispatch_log.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
@@ -209,4 +209,41 @@ Deno.test("matmul as torch.matmul reads 1-D, folded and shared operands, transpo
     device.dispatch = Object.getPrototypeOf(device).dispatch;
     for (const t of [v, w, u, x, y]) t.dispose();
   }
+});
+
+Deno.test("linear takes F.linear's [*, in]: one row, or leading axes folded into rows", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(23);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const relu = (x: ref.F64) => ref.relu(x);
+  await checkAll(t, device, [
+    {
+      name: "[5] · [3, 5]ᵀ + [3]",
+      inputs: [n(5), n(3, 5), n(3)],
+      run: ([x, w, b]) => linear(x, w, b),
+      ref: ([x, w, b]) => ref.linear(x, w, b),
+    },
+    {
+      name: "[2, 3, 5] · [7, 5]ᵀ + [7], ReLU",
+      inputs: [n(2, 3, 5), n(7, 5), n(7)],
+      run: ([x, w, b]) => linear(x, w, b, { relu: true }),
+      ref: ([x, w, b]) => relu(ref.linear(x, w, b)),
+    },
+    {
+      name: "[5, 3]ᵀ viewed as [3, 1, 5] · [4, 5]ᵀ, no bias",
+      inputs: [n(5, 3), n(4, 5)],
+      run: ([x, w]) => linear(x.transpose(0, 1).reshape([3, 1, 5]), w, null),
+      ref: ([x, w]) => ref.linear(ref.reshape(ref.transpose(x, 0, 1), [3, 1, 5]), w, null),
+    },
+  ], rng);
+  await t.step("errors name both shapes", () => {
+    const x = zeros([2, 3, 4]) as Tensor, w = zeros([5, 3]) as Tensor;
+    assert.throws(
+      () => linear(x, w, null),
+      /^ShapeError: linear: input \[2,3,4\] does not match weight \[5,3\] \(\[\*, in\] × \[out, in\]\)$/,
+    );
+    assert.throws(() => linear(zeros([]) as Tensor, w, null), /linear: input \[\] does not match/);
+    x.dispose();
+    w.dispose();
+  });
 });
