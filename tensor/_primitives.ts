@@ -139,10 +139,20 @@ export function write(dst: RawTensor, data: Float32Array | Int32Array): void {
   dst.device.write(dst.buffer, data, dst.offset * 4);
 }
 
-/** A new zero tensor of `shape` holding `part` from element `at` (the backward of a slice). */
-export function place(part: RawTensor, shape: readonly number[], at: number): RawTensor {
+/**
+ * A new zero tensor of `shape` holding `part` from element `at`, its elements `strides` apart
+ * (default: packed; the backward of a slice, of a stepped one too).
+ */
+export function place(
+  part: RawTensor,
+  shape: readonly number[],
+  at: number,
+  strides?: readonly number[],
+): RawTensor {
   const out = fill(part.device, shape, 0);
-  copyInto(part, out, at);
+  const region = out.view(shape, strides ?? out.strides);
+  copyInto(part, region, at);
+  region.dispose();
   return out;
 }
 

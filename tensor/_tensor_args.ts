@@ -47,24 +47,28 @@ export function resolvePermutation(order: readonly number[], rank: number): numb
 }
 
 /**
- * The axis and `[start, end)` of `slice` on `shape`, as Python and PyTorch index: a negative
- * bound counts from the end, then both are clamped to the axis, and an `end` at or before
- * `start` gives an empty range.
+ * The axis, `[start, end)` and step of `slice` on `shape`, as Python and PyTorch index: a
+ * negative bound counts from the end, then both are clamped to the axis, and an `end` at or
+ * before `start` gives an empty range. The step is positive, as PyTorch requires.
  */
 export function resolveSlice(
   shape: readonly number[],
   axis: number,
   start: number,
   end: number,
-): { axis: number; start: number; end: number } {
+  step: number,
+): { axis: number; start: number; end: number; step: number } {
   const a = normalizeAxes(axis, shape.length, "slice")[0];
   if (!Number.isInteger(start) || !Number.isInteger(end)) {
     throw new ShapeError(`slice: start and end must be integers, got [${start}, ${end})`);
   }
+  if (!Number.isInteger(step) || step < 1) {
+    throw new ShapeError(`slice: step must be a positive integer, got ${step}`);
+  }
   const length = shape[a];
   const clamped = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, 0), length);
   const from = clamped(start);
-  return { axis: a, start: from, end: Math.max(clamped(end), from) };
+  return { axis: a, start: from, end: Math.max(clamped(end), from), step };
 }
 
 /**

@@ -502,11 +502,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
-   * Elements `[start, end)` along `axis`, copied, as Python's `x[start:end]`: negative indices
-   * count from the end, bounds past either end are clamped, and `end ≤ start` is empty.
+   * Every `step`-th element of `[start, end)` along `axis`, copied, as Python's
+   * `x[start:end:step]`: negative indices count from the end, bounds past either end are
+   * clamped, and `end ≤ start` is empty; the step is positive, as PyTorch's.
    */
-  slice(axis: number, start: number, end: number): Tensor<Shape, D> {
-    const bounds = resolveSlice(this.shape as readonly number[], axis, start, end);
+  slice(axis: number, start: number, end: number, step = 1): Tensor<Shape, D> {
+    const bounds = resolveSlice(this.shape as readonly number[], axis, start, end, step);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;
   }
 }

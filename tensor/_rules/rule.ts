@@ -42,7 +42,7 @@ export interface OpParams {
   reshape: { shape: readonly number[] };
   permute: { order: readonly number[] };
   expand: { shape: readonly number[] };
-  slice: { axis: number; start: number; end: number };
+  slice: { axis: number; start: number; end: number; step: number };
   concat: { axis: number };
   // Products.
   matmul: NoParams;

@@ -13,10 +13,11 @@ import { contiguousStrides } from "../shape.ts";
 import { summedTo } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
-/** A contiguous copy of elements `[start, end)` along `axis` of `x`. */
-function sliceOf(x: RawTensor, axis: number, start: number, end: number): RawTensor {
-  const shape = x.shape.map((d, i) => (i === axis ? end - start : d));
-  const view = x.view(shape, x.strides, x.offset + start * x.strides[axis]);
+/** A contiguous copy of every `step`-th element of `[start, end)` along `axis` of `x`. */
+function sliceOf(x: RawTensor, axis: number, start: number, end: number, step = 1): RawTensor {
+  const shape = x.shape.map((d, i) => (i === axis ? Math.ceil((end - start) / step) : d));
+  const strides = x.strides.map((s, i) => (i === axis ? s * step : s));
+  const view = x.view(shape, strides, x.offset + start * x.strides[axis]);
   const out = contiguous(view);
   view.dispose();
   return out;
@@ -53,10 +54,12 @@ export const shapeRules: Rules<
     backward: (g, _p, ctx) => [summedTo(g, ctx.inputs[0].shape)],
   },
   slice: {
-    forward: ([x], { axis, start, end }) => sliceOf(x, axis, start, end),
-    backward(g, { axis, start }, ctx) {
+    forward: ([x], { axis, start, end, step }) => sliceOf(x, axis, start, end, step),
+    backward(g, { axis, start, step }, ctx) {
       const shape = ctx.inputs[0].shape;
-      return [place(g, shape, start * contiguousStrides(shape)[axis])];
+      const strides = contiguousStrides(shape);
+      const stepped = strides.map((s, i) => (i === axis ? s * step : s));
+      return [place(g, shape, start * strides[axis], stepped)];
     },
   },
   concat: {
