@@ -30,7 +30,9 @@
 #   two-polling  10  [20] what makes the host wait on this driver (map polling, submits)
 #   cold-tuned   20  [40] the same cold start as a first run by default: tuning on, none saved
 #   fuzz         30  [90] the randomized conv and matmul sweeps, this adapter's candidates
-# About 430 s estimated in all; the profile's tuning is the least certain (about 240 candidates
+#   fuzz-net     30  [60] random CNNs from the nn modules, two SGD steps against float64, one
+#                         device against two bit for bit (untuned: each device would tune its own)
+# About 460 s estimated in all; the profile's tuning is the least certain (about 240 candidates
 # of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
 # fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
 # (bench/two_devices_check.sh).
@@ -76,6 +78,7 @@ key_two-full() { grep -Eo '^[B-C] / A: [0-9.]+x' "$1" | joined; }
 key_two-small() { key_two-full "$1"; }
 key_two-tests() { key_tests "$1"; }
 key_fuzz() { key_tests "$1"; }
+key_fuzz-net() { key_tests "$1"; }
 key_two-polling() { grep -Eo 'idle map resolved after [^;]+' "$1" | head -n 1; }
 
 # step NAME LIMIT COMMAND...: runs COMMAND under min(LIMIT × $scale, budget left), logs to
@@ -160,6 +163,7 @@ rm -rf "$cold_cache"
 # (the GPU tiles, split-K, Winograd) on random shapes against float64 (lavapipe: about 80 s).
 step fuzz 90 "${untuned[@]}" deno test -A --no-check tests/fuzz_conv_test.ts \
   tests/fuzz_matmul_test.ts
+step fuzz-net 60 "${untuned[@]}" deno test -A --no-check tests/fuzz_net_test.ts
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)

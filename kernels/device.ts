@@ -635,6 +635,9 @@ export class Device {
   /**
    * Releases everything: pooled buffers and the device. The device is unusable afterwards. A
    * device that shares its GPUDevice leaves it to the others; the last one destroys it.
+   * A copy from this device to another GPUDevice may still be on its way when `to()` or
+   * `transfer` has returned (the host does not wait for it): destroyed then, it fails, and the
+   * receiving device with it. `await receiver.sync()` first.
    */
   destroy(): void {
     if (this.#destroyed) return;

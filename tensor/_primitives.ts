@@ -77,12 +77,39 @@ export function contiguous(x: RawTensor): RawTensor {
   return x.isContiguous ? x.alias() : contiguousCopy(x);
 }
 
-/** The elements of `x` in a new shape of the same size: a view, after a copy if `x` is strided. */
+/**
+ * The elements of `x` in a new shape of the same size: a view when `x` is contiguous or the
+ * shapes differ only by axes of size 1 (so a transposed matrix viewed as `[1, K, N]` stays a
+ * transposed view), after a copy otherwise.
+ */
 export function reshape(x: RawTensor, shape: readonly number[]): RawTensor {
+  const strides = unitAxesStrides(x, shape);
+  if (strides) return x.view(shape, strides, x.offset);
   const packed = contiguous(x);
   const out = packed.view(shape);
   packed.dispose();
   return out;
+}
+
+/**
+ * Strides that view `x` as `shape` when the two shapes are the same but for axes of size 1,
+ * else null. An inserted axis takes the stride it would have in a packed layout of the axes
+ * after it, so a contiguous `x` gives a contiguous view.
+ */
+function unitAxesStrides(x: RawTensor, shape: readonly number[]): number[] | null {
+  const kept = x.shape.flatMap((d, i) => (d === 1 ? [] : [{ d, stride: x.strides[i] }]));
+  const wanted = shape.filter((d) => d !== 1);
+  if (kept.length !== wanted.length || kept.some(({ d }, i) => d !== wanted[i])) return null;
+  const strides = new Array<number>(shape.length);
+  let next = kept.length, inner = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    if (shape[axis] !== 1) {
+      const { d, stride } = kept[--next];
+      strides[axis] = stride;
+      inner = stride * d;
+    } else strides[axis] = inner;
+  }
+  return strides;
 }
 
 /**
@@ -112,20 +139,35 @@ export function write(dst: RawTensor, data: Float32Array | Int32Array): void {
   dst.device.write(dst.buffer, data, dst.offset * 4);
 }
 
-/** A new zero tensor of `shape` holding `part` from element `at` (the backward of a slice). */
-export function place(part: RawTensor, shape: readonly number[], at: number): RawTensor {
+/**
+ * A new zero tensor of `shape` holding `part` from element `at`, its elements `strides` apart
+ * (default: packed; the backward of a slice, of a stepped one too).
+ */
+export function place(
+  part: RawTensor,
+  shape: readonly number[],
+  at: number,
+  strides?: readonly number[],
+): RawTensor {
   const out = fill(part.device, shape, 0);
-  copyInto(part, out, at);
+  const region = out.view(shape, strides ?? out.strides);
+  copyInto(part, region, at);
+  region.dispose();
   return out;
 }
 
-/** A contiguous copy of `x` broadcast to `shape`. */
-export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
+/** `x` broadcast to `shape` as a view: stride 0 along the broadcast axes, no copy. */
+export function expanded(x: RawTensor, shape: readonly number[]): RawTensor {
   const shift = shape.length - x.rank;
   if (shift < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[i + shift])) {
     throw new ShapeError(`broadcastTo: cannot broadcast [${x.shape}] to [${shape}]`);
   }
-  const view = x.view(shape, broadcastStrides(x, shape), x.offset);
+  return x.view(shape, broadcastStrides(x, shape), x.offset);
+}
+
+/** A contiguous copy of `x` broadcast to `shape`. */
+export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
+  const view = expanded(x, shape);
   const out = contiguous(view);
   view.dispose();
   return out;
@@ -254,7 +296,9 @@ function product(
   const device = a.device;
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.rank - 1];
-  const batch = Math.max(a.rank === 3 ? a.shape[0] : 1, b.rank === 3 ? b.shape[0] : 1);
+  // A batch of 1 broadcasts against the other's, a batch of 0 included.
+  const batchA = a.rank === 3 ? a.shape[0] : 1;
+  const batch = batchA === 1 && b.rank === 3 ? b.shape[0] : batchA;
   const outShape = a.rank === 3 ? [batch, m, n] : [m, n];
   // Empty products, as PyTorch: a result of no elements needs no pass (the row sums, when asked
   // for, are those of the product with one column), and a depth of 0 sums nothing: the

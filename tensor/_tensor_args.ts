@@ -8,7 +8,7 @@
  */
 
 import { type Described, requireFloat, sameDevice } from "./_core.ts";
-import { normalizeAxes, numel, plural, sameShape, ShapeError } from "./shape.ts";
+import { broadcastShapes, normalizeAxes, numel, plural, sameShape, ShapeError } from "./shape.ts";
 
 /** `shape` for `reshape` of `size` elements with its one −1 filled in, checked against `from`. */
 export function resolveShape(from: readonly number[], shape: readonly number[]): number[] {
@@ -47,24 +47,82 @@ export function resolvePermutation(order: readonly number[], rank: number): numb
 }
 
 /**
- * The axis and `[start, end)` of `slice` on `shape`, as Python and PyTorch index: a negative
- * bound counts from the end, then both are clamped to the axis, and an `end` at or before
- * `start` gives an empty range.
+ * The axis, `[start, end)` and step of `slice` on `shape`, as Python and PyTorch index: a
+ * negative bound counts from the end, then both are clamped to the axis, and an `end` at or
+ * before `start` gives an empty range. The step is positive, as PyTorch requires.
  */
 export function resolveSlice(
   shape: readonly number[],
   axis: number,
   start: number,
   end: number,
-): { axis: number; start: number; end: number } {
+  step: number,
+): { axis: number; start: number; end: number; step: number } {
   const a = normalizeAxes(axis, shape.length, "slice")[0];
   if (!Number.isInteger(start) || !Number.isInteger(end)) {
     throw new ShapeError(`slice: start and end must be integers, got [${start}, ${end})`);
   }
+  if (!Number.isInteger(step) || step < 1) {
+    throw new ShapeError(`slice: step must be a positive integer, got ${step}`);
+  }
   const length = shape[a];
   const clamped = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, 0), length);
   const from = clamped(start);
-  return { axis: a, start: from, end: Math.max(clamped(end), from) };
+  return { axis: a, start: from, end: Math.max(clamped(end), from), step };
+}
+
+/**
+ * How `torch.matmul(a, b)` runs as one product of the batched kernel (2-D × 2-D, or 3-D × 3-D
+ * whose batches are equal or 1). Each operand is first broadcast to `expand` (null: not at
+ * all), then viewed as its product shape; the product is then viewed as `out`.
+ */
+export interface MatmulPlan {
+  /** The operands' shapes for the product. */
+  operands: [number[], number[]];
+  /** The shape each operand is broadcast to first, or null (its batch is 1 or already full). */
+  expand: [number[] | null, number[] | null];
+  /** The result's shape. */
+  out: number[];
+}
+
+/**
+ * The {@link MatmulPlan} of `a @ b` with PyTorch's rules: a 1-D `a` is a row and a 1-D `b` a
+ * column, their axes removed from the result; the batch axes (all but the last two) broadcast.
+ * A batch of `a` against a matrix `b` folds into `a`'s rows (one large product, as PyTorch);
+ * an operand whose batch is a single matrix is read by the kernel for every batch entry, and
+ * only one whose batch is partly broadcast is copied out.
+ */
+export function matmulPlan(a: readonly number[], b: readonly number[]): MatmulPlan {
+  const both = `[${a}] × [${b}]`;
+  if (a.length === 0 || b.length === 0) {
+    throw new ShapeError(`matmul: both operands need at least one axis, got ${both}`);
+  }
+  const left = a.length === 1 ? [1, a[0]] : [...a];
+  const right = b.length === 1 ? [b[0], 1] : [...b];
+  const [m, k] = left.slice(-2), [k2, n] = right.slice(-2);
+  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${both} (${k} ≠ ${k2})`);
+  const [batchA, batchB] = [left.slice(0, -2), right.slice(0, -2)];
+  let batch: number[];
+  try {
+    batch = broadcastShapes(batchA, batchB, "matmul");
+  } catch {
+    throw new ShapeError(`matmul: the batch axes of ${both} do not broadcast`);
+  }
+  const out = [...batch, ...(a.length === 1 ? [] : [m]), ...(b.length === 1 ? [] : [n])];
+  if (batchB.length === 0) {
+    return { operands: [[numel(batchA) * m, k], right], expand: [null, null], out };
+  }
+  const count = numel(batch);
+  const operand = (own: number[], rows: number, cols: number) => {
+    const single = numel(own) === 1;
+    const full = sameShape([...Array(batch.length - own.length).fill(1), ...own], batch);
+    return {
+      shape: [single ? 1 : count, rows, cols],
+      expand: single || full ? null : [...batch, rows, cols],
+    };
+  };
+  const [x, y] = [operand(batchA, m, k), operand(batchB, k, n)];
+  return { operands: [x.shape, y.shape], expand: [x.expand, y.expand], out };
 }
 
 /**

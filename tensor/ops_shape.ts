@@ -62,9 +62,10 @@ export function transpose<D extends DType>(
 }
 
 /**
- * Elements `[start, end)` along `axis`, copied, as Python's `x[start:end]` along that axis:
- * negative indices count from the end, bounds past either end are clamped to it, and
- * `end ≤ start` gives an empty axis.
+ * Every `step`-th element (default 1) of `[start, end)` along `axis`, copied, as Python's
+ * `x[start:end:step]` along that axis: negative indices count from the end, bounds past either
+ * end are clamped to it, and `end ≤ start` gives an empty axis. The step is positive, as
+ * PyTorch's.
  *
  * @example
  * ```ts
@@ -74,6 +75,7 @@ export function transpose<D extends DType>(
  * console.log(await slice(x, 1, 1, 3).toArray()); // [[2, 3], [5, 6]]
  * console.log(await slice(x, 1, -2, 100).toArray()); // [[2, 3], [5, 6]]
  * console.log(slice(x, 0, 2, 1).shape); // [0, 3]
+ * console.log(await slice(x, 1, 0, 3, 2).toArray()); // [[1, 3], [4, 6]]
  * ```
  */
 export function slice<D extends DType>(
@@ -81,8 +83,9 @@ export function slice<D extends DType>(
   axis: number,
   start: number,
   end: number,
+  step = 1,
 ): Tensor<Shape, D> {
-  return x.slice(axis, start, end);
+  return x.slice(axis, start, end, step);
 }
 
 /**

@@ -63,6 +63,39 @@ export type Broadcastable<A extends Shape, B extends Shape> = number extends A["
     : true
   : true;
 
+/**
+ * The shape type of `torch.matmul(A, B)`: the broadcast batch axes (all but the last two),
+ * then `M` unless `A` is 1-D (a row) and `N` unless `B` is 1-D (a column).
+ */
+export type MatmulShape<A extends Shape, B extends Shape> = number extends A["length"] ? Shape
+  : number extends B["length"] ? Shape
+  : A extends readonly [Dim] ? B extends readonly [Dim] ? []
+    : B extends readonly [...infer BB extends Dim[], Dim, infer N] ? [...BB, N]
+    : Shape
+  : A extends readonly [...infer AB extends Dim[], infer M, Dim]
+    ? B extends readonly [Dim] ? [...AB, M]
+    : B extends readonly [...infer BB extends Dim[], Dim, infer N] ? [...Broadcast<AB, BB>, M, N]
+    : Shape
+  : Shape;
+
+/** Whether `torch.matmul`'s inner dimensions can agree: `A`'s last, `B`'s last but one. */
+export type MatmulInnerAgree<A extends Shape, B extends Shape> = number extends A["length"] ? true
+  : number extends B["length"] ? true
+  : A extends readonly [...Dim[], infer K] ? B extends readonly [infer K2] ? DimsAgree<K, K2>
+    : B extends readonly [...Dim[], infer K2, Dim] ? DimsAgree<K, K2>
+    : false
+  : false;
+
+/** Whether `torch.matmul`'s batch axes broadcast, and neither operand is 0-d. */
+export type MatmulBatchesAgree<A extends Shape, B extends Shape> = number extends A["length"] ? true
+  : number extends B["length"] ? true
+  : A extends readonly [] ? false
+  : B extends readonly [] ? false
+  : Broadcastable<
+    A extends readonly [...infer AB extends Dim[], Dim, Dim] ? AB : [],
+    B extends readonly [...infer BB extends Dim[], Dim, Dim] ? BB : []
+  >;
+
 /** Number of elements of a run-time shape. */
 export function numel(shape: readonly number[]): number {
   let n = 1;

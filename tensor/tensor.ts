@@ -14,7 +14,7 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type RawTensor, requireFloat } from "./_core.ts";
+import { type RawTensor, requireFloat, sameDevice } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
@@ -28,6 +28,7 @@ import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
   checkUpstreamGradient,
+  matmulPlan,
   resolvePermutation,
   resolveShape,
   resolveSlice,
@@ -44,8 +45,12 @@ import {
   type Dim,
   type DimsAgree,
   type DType,
+  type MatmulBatchesAgree,
+  type MatmulInnerAgree,
+  type MatmulShape,
   normalizeAxes,
   numel,
+  sameShape,
   type Shape,
   ShapeError,
   type ShapeValue,
@@ -417,16 +422,44 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   // Linear algebra ---------------------------------------------------------------------------
 
   /**
-   * Matrix product of `[M, K]` and `[K, N]`; a transposed operand (`w.T()`) is read in place.
-   * For batched products use {@link Tensor.bmm}.
+   * The matrix product with `torch.matmul`'s rules: `[M, K] × [K, N]`; a 1-D left operand is a
+   * row and a 1-D right one a column, their axes removed from the result (1-D × 1-D is the dot
+   * product, a 0-d tensor); operands of rank ≥ 3 are stacks of matrices whose batch axes (all
+   * but the last two) broadcast, so `[2, 1, 3, 4, 5] × [7, 1, 5, 6]` is `[2, 7, 3, 4, 6]`. A
+   * transposed operand (`w.T()`) is read in place; the gradient of a broadcast operand is
+   * summed over the axes it was broadcast along.
    */
-  matmul<M extends Dim, K extends Dim, K2 extends Dim, N extends Dim>(
-    this: Tensor<readonly [M, K], "f32">,
+  matmul<O extends Shape>(
+    this: Tensor<S, "f32">,
     other:
-      & Tensor<readonly [K2, N], "f32">
-      & Check<DimsAgree<K, K2>, "matmul: inner dimensions differ">,
-  ): Tensor<[M, N], "f32"> {
-    return apply("matmul", [this, other], {}) as Tensor<[M, N], "f32">;
+      & Tensor<O, "f32">
+      & Check<MatmulInnerAgree<S, O>, "matmul: inner dimensions differ">
+      & Check<MatmulBatchesAgree<S, O>, "matmul: batch axes do not broadcast">,
+  ): Tensor<MatmulShape<S, O>, "f32"> {
+    // Checked before any view or copy is made, so that a refused product allocates nothing.
+    requireFloat("matmul", this, other);
+    sameDevice("matmul", this, other);
+    const plan = matmulPlan(this.shape as readonly number[], other.shape as readonly number[]);
+    const made: AnyTensor[] = [];
+    const operand = (t: AnyTensor, i: 0 | 1) => {
+      const expand = plan.expand[i], shape = plan.operands[i];
+      let x = t;
+      if (expand) made.push(x = apply("expand", [x], { shape: expand }));
+      if (!sameShape(x.shape as readonly number[], shape)) {
+        made.push(x = apply("reshape", [x], { shape }));
+      }
+      return x;
+    };
+    try {
+      const product = apply("matmul", [operand(this, 0), operand(other, 1)], {});
+      if (sameShape(product.shape as readonly number[], plan.out)) {
+        return product as Tensor<MatmulShape<S, O>, "f32">;
+      }
+      made.push(product);
+      return apply("reshape", [product], { shape: plan.out }) as Tensor<MatmulShape<S, O>, "f32">;
+    } finally {
+      for (const t of made) t.dispose();
+    }
   }
 
   /** Batched matrix product `[B, M, K]` × `[B, K, N]` (a batch size of 1 broadcasts). */
@@ -469,11 +502,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
-   * Elements `[start, end)` along `axis`, copied, as Python's `x[start:end]`: negative indices
-   * count from the end, bounds past either end are clamped, and `end ≤ start` is empty.
+   * Every `step`-th element of `[start, end)` along `axis`, copied, as Python's
+   * `x[start:end:step]`: negative indices count from the end, bounds past either end are
+   * clamped, and `end ≤ start` is empty; the step is positive, as PyTorch's.
    */
-  slice(axis: number, start: number, end: number): Tensor<Shape, D> {
-    const bounds = resolveSlice(this.shape as readonly number[], axis, start, end);
+  slice(axis: number, start: number, end: number, step = 1): Tensor<Shape, D> {
+    const bounds = resolveSlice(this.shape as readonly number[], axis, start, end, step);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;
   }
 }

@@ -318,23 +318,29 @@ export function transpose(x: F64, d0: number, d1: number): F64 {
 }
 
 /**
- * x[starts[0]:ends[0], starts[1]:ends[1], ...] as Python indexes: full rank, negatives count
- * from the end, bounds clamped to the axis, an end before the start empty.
+ * x[starts[0]:ends[0]:steps[0], ...] as Python indexes: full rank, negatives count from the
+ * end, bounds clamped to the axis, an end before the start empty, positive steps (default 1).
  */
-export function slice(x: F64, starts: readonly number[], ends: readonly number[]): F64 {
+export function slice(
+  x: F64,
+  starts: readonly number[],
+  ends: readonly number[],
+  steps: readonly number[] = starts.map(() => 1),
+): F64 {
   const rank = x.shape.length;
   if (starts.length !== rank || ends.length !== rank) throw new Error("slice: need full rank");
   const clamp = (i: number, d: number) =>
     Math.min(Math.max(i < 0 ? i + x.shape[d] : i, 0), x.shape[d]);
   const lo = starts.map(clamp);
   const hi = ends.map((e, d) => Math.max(clamp(e, d), lo[d]));
-  const outShape = lo.map((l, d) => hi[d] - l);
+  const outShape = lo.map((l, d) => Math.ceil((hi[d] - l) / steps[d]));
   const inStrides = stridesOf(x.shape);
+  const readStrides = inStrides.map((s, d) => s * steps[d]);
   let base = 0;
   for (let d = 0; d < rank; d++) base += lo[d] * inStrides[d];
   const out = zeros(outShape);
   for (let i = 0; i < out.data.length; i++) {
-    out.data[i] = x.data[base + offsetOf(i, outShape, inStrides)];
+    out.data[i] = x.data[base + offsetOf(i, outShape, readStrides)];
   }
   return out;
 }

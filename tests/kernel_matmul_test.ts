@@ -333,6 +333,8 @@ Deno.test("matmul kernel", async (t) => {
             }, "Σ odd strides"],
             [{ m: 20, n: 203, k: 50, maxBindingBytes: 4096 }, "windows"],
             [{ m: 33, n: 7, k: 129, splits: 3, transB: true }, "split tB"],
+            [{ m: 5, n: 11, k: 21, batch: 4, sumBatch: true, transB: true, splits: 5 }, "Σ split"],
+            [{ m: 7, n: 6, k: 9, batch: 5, sumBatch: true, maxBindingBytes: 512 }, "Σ windows"],
             [{ m: 1, n: 1, k: 1 }, "1×1×1"],
           ];
           for (const [o, name] of cases) {

@@ -66,11 +66,16 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
         /3 ≠ 4/,
       );
       throwsWith(() => a.withRank(3), ShapeError, /expected a tensor of rank 3, got shape \[2,3\]/);
-      throwsWith(() => matmul(a, zeros([3])), ShapeError, /2-D and 1-D/);
+      // A matrix times a vector is torch.matmul's [2, 3] × [3] → [2]; the lengths must agree.
+      throwsWith(
+        () => matmul(a, zeros([4])),
+        ShapeError,
+        /inner dimensions differ: \[2,3\] × \[4\]/,
+      );
       throwsWith(
         () => matmul(zeros([2, 2, 3]), zeros([3, 3, 4])),
         ShapeError,
-        /batch sizes 2 and 3 do not broadcast/,
+        /the batch axes of \[2,2,3\] × \[3,3,4\] do not broadcast/,
       );
       throwsWith(
         // Literal shapes make this a compile error; a dynamic shape meets the run-time check.
@@ -140,7 +145,7 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
     const before = live();
     throwsWith(() => crossEntropy(logits, floatLabels), TypeError, /labels must be i32/);
     throwsWith(() => (logits as Tensor).add(three), ShapeError, /broadcast/);
-    throwsWith(() => matmul(logits, three), ShapeError, /2-D and 1-D/);
+    throwsWith(() => matmul(logits, three), ShapeError, /inner dimensions differ/);
     assert.equal(live(), before);
     for (const t of [logits, floatLabels, three]) t.dispose();
   });

@@ -52,8 +52,14 @@ export function compileErrors(
     v3.div(v4),
     // @ts-expect-error T() needs a matrix, not a 3-D tensor
     b234.T(),
-    // @ts-expect-error matmul needs matrices, not a 3-D tensor (use bmm)
-    b234.matmul(b245),
+    // @ts-expect-error matmul: 1-D × 1-D is a dot product of equal lengths (3 vs 4)
+    v3.matmul(v4),
+    // @ts-expect-error matmul: a matrix times a vector needs the vector's length 3, not 4
+    m23.matmul(v4),
+    // @ts-expect-error matmul: batch axes 2 and 3 do not broadcast
+    b234.matmul(zeros([3, 4, 5])),
+    // @ts-expect-error matmul: a 0-d tensor is no operand
+    v3.matmul(zeros([])),
     // @ts-expect-error bmm needs 3-D tensors, not matrices
     m23.bmm(m34),
     // @ts-expect-error bmm: inner dimensions differ (4 vs 5)
@@ -84,6 +90,19 @@ function shapes(
   expectType<Equals<typeof t, Tensor<[3, 2], "f32">>>();
   const back = m23.T().T().matmul(m34);
   expectType<Equals<typeof back, Tensor<[2, 4], "f32">>>();
+  // torch.matmul's ranks: 1-D operands lose their axis, batch axes broadcast.
+  const dot = v3.matmul(v3);
+  expectType<Equals<typeof dot, Tensor<[], "f32">>>();
+  const row = v3.matmul(m34);
+  expectType<Equals<typeof row, Tensor<[4], "f32">>>();
+  const column = m34.matmul(v4);
+  expectType<Equals<typeof column, Tensor<[3], "f32">>>();
+  const stacked = b234.matmul(b245);
+  expectType<Equals<typeof stacked, Tensor<[2, 3, 5], "f32">>>();
+  const rowsOfStack = v3.matmul(b234);
+  expectType<Equals<typeof rowsOfStack, Tensor<[2, 4], "f32">>>();
+  const broadcast = zeros([2, 1, 3, 4, 5]).matmul(zeros([7, 1, 5, 6]));
+  expectType<Equals<typeof broadcast, Tensor<[2, 7, 3, 4, 6], "f32">>>();
 
   const shifted = logits.add(bias); // [B, 10] + [10] keeps [B, 10]
   expectType<Equals<typeof shifted, Tensor<["batch", 10], "f32">>>();
@@ -104,7 +123,24 @@ function shapes(
   const narrowed = dynamic.withRank(2);
   expectType<Equals<typeof narrowed, Tensor<[number, number], DType>>>();
 
-  return { r, p, q, t, back, shifted, rows, outer, scaled, probabilities };
+  return {
+    r,
+    p,
+    q,
+    t,
+    back,
+    dot,
+    row,
+    column,
+    stacked,
+    rowsOfStack,
+    broadcast,
+    shifted,
+    rows,
+    outer,
+    scaled,
+    probabilities,
+  };
 }
 
 Deno.test("typed shapes: the positive cases run with the shapes their types promise", async () => {
@@ -132,6 +168,12 @@ Deno.test("typed shapes: the positive cases run with the shapes their types prom
     q: [2, 3, 5],
     t: [3, 2],
     back: [2, 4],
+    dot: [],
+    row: [4],
+    column: [3],
+    stacked: [2, 3, 5],
+    rowsOfStack: [2, 4],
+    broadcast: [2, 7, 3, 4, 6],
     shifted: [7, 10],
     rows: [2, 3],
     outer: [3, 4],

@@ -189,8 +189,14 @@ function passedTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
  * when nothing is reduced); null when input `i` needs no gradient.
  */
 function reduceTo(g: RawTensor, ctx: Context, i: number): RawTensor | null {
-  if (!ctx.needsGrad[i]) return null;
-  const shape = ctx.inputs[i].shape;
+  return ctx.needsGrad[i] ? summedTo(g, ctx.inputs[i].shape) : null;
+}
+
+/**
+ * A new tensor: `g` summed over the axes that `shape` was broadcast along to make it, in
+ * `shape` (a copy when nothing is summed).
+ */
+export function summedTo(g: RawTensor, shape: readonly number[]): RawTensor {
   if (sameShape(g.shape, shape)) return unary(g, "copy");
   const shift = g.rank - shape.length;
   const axes: number[] = [];

@@ -41,7 +41,8 @@ export interface OpParams {
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
   permute: { order: readonly number[] };
-  slice: { axis: number; start: number; end: number };
+  expand: { shape: readonly number[] };
+  slice: { axis: number; start: number; end: number; step: number };
   concat: { axis: number };
   // Products.
   matmul: NoParams;

@@ -1,5 +1,6 @@
 /**
- * Shape ops. `reshape` of contiguous data and `permute` are views; `contiguous`, `slice` and
+ * Shape ops. `reshape` of contiguous data, `permute` and `expand` (a broadcast, stride 0 along
+ * the new axes) are views; `contiguous`, `slice` and
  * `concat` copy with the strided-copy primitive. Their gradients move the gradient back into
  * the input's layout.
  *
@@ -7,14 +8,16 @@
  */
 
 import { empty, type RawTensor } from "../_core.ts";
-import { contiguous, copyInto, place, reshape } from "../_primitives.ts";
+import { contiguous, copyInto, expanded, place, reshape } from "../_primitives.ts";
 import { contiguousStrides } from "../shape.ts";
+import { summedTo } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
-/** A contiguous copy of elements `[start, end)` along `axis` of `x`. */
-function sliceOf(x: RawTensor, axis: number, start: number, end: number): RawTensor {
-  const shape = x.shape.map((d, i) => (i === axis ? end - start : d));
-  const view = x.view(shape, x.strides, x.offset + start * x.strides[axis]);
+/** A contiguous copy of every `step`-th element of `[start, end)` along `axis` of `x`. */
+function sliceOf(x: RawTensor, axis: number, start: number, end: number, step = 1): RawTensor {
+  const shape = x.shape.map((d, i) => (i === axis ? Math.ceil((end - start) / step) : d));
+  const strides = x.strides.map((s, i) => (i === axis ? s * step : s));
+  const view = x.view(shape, strides, x.offset + start * x.strides[axis]);
   const out = contiguous(view);
   view.dispose();
   return out;
@@ -26,7 +29,9 @@ export function permuted(x: RawTensor, order: readonly number[]): RawTensor {
 }
 
 /** The shape rules. */
-export const shapeRules: Rules<"contiguous" | "reshape" | "permute" | "slice" | "concat"> = {
+export const shapeRules: Rules<
+  "contiguous" | "reshape" | "permute" | "expand" | "slice" | "concat"
+> = {
   contiguous: {
     forward: ([x]) => contiguous(x),
     backward: (g) => [g.alias()],
@@ -43,11 +48,18 @@ export const shapeRules: Rules<"contiguous" | "reshape" | "permute" | "slice" | 
       return [permuted(g, inverse)];
     },
   },
+  expand: {
+    forward: ([x], { shape }) => expanded(x, shape),
+    // Each element was read once per copy: its gradient is the sum over the broadcast axes.
+    backward: (g, _p, ctx) => [summedTo(g, ctx.inputs[0].shape)],
+  },
   slice: {
-    forward: ([x], { axis, start, end }) => sliceOf(x, axis, start, end),
-    backward(g, { axis, start }, ctx) {
+    forward: ([x], { axis, start, end, step }) => sliceOf(x, axis, start, end, step),
+    backward(g, { axis, start, step }, ctx) {
       const shape = ctx.inputs[0].shape;
-      return [place(g, shape, start * contiguousStrides(shape)[axis])];
+      const strides = contiguousStrides(shape);
+      const stepped = strides.map((s, i) => (i === axis ? s * step : s));
+      return [place(g, shape, start * strides[axis], stepped)];
     },
   },
   concat: {
