@@ -11,7 +11,8 @@
  *
  * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
  * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps (the later layers built there, or moved by `Module.to()`); with one
+ * computes, both steps (the later layers built there, or moved by `Module.to()`; the steps
+ * plain or guarded as the trainer makes them, every update checked on the GPU first); with one
  * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
  * must stay within the reference's bounds (the towers sum the input's gradient in another
  * order); `eval()` makes every dropout the identity, bit for bit, and draws no
@@ -31,6 +32,7 @@ import {
   fromTypedArray,
   Generator,
   noGrad,
+  StepGuard,
   type Tensor,
   tensor,
 } from "../mod.ts";
@@ -601,8 +603,12 @@ async function train(
   labels: Int32Array,
   inputDevice: Device,
   lossDevice: Device,
+  guarded = false,
 ): Promise<Trace> {
   const sgd = optimiser(c, named);
+  // As the trainer steps: every update checked on the GPU first, then made unless one is not
+  // finite (none is here, so the guarded steps must be the plain ones, bit for bit).
+  const guard = guarded ? new StepGuard(lossDevice, named.map(([, p]) => p.device)) : undefined;
   const [n, channels, h, w] = c.input;
   const targets = lossInputs(c, labels, lossDevice);
   const trace: Trace = { losses: [], dx: [], grads: [], params: [], velocities: [] };
@@ -620,6 +626,7 @@ async function train(
     const input = c.channelsLast ? leaf.permute([0, 3, 1, 2]) : leaf;
     const logits = await run(input);
     const { losses, loss } = lossOf(c, logits, targets);
+    guard?.begin(loss, n);
     await loss.backward();
     trace.losses.push(await loss.item());
     const dx = await leaf.grad!.data() as Float32Array;
@@ -632,7 +639,11 @@ async function train(
     for (const [name, p] of named) {
       if (c.frozen.includes(logicalName(name))) assert.equal(p.grad, null, `${name} is frozen`);
     }
-    sgd.step();
+    if (guard) {
+      sgd.check(guard);
+      await guard.settle();
+    }
+    sgd.step({ guard });
     sgd.zeroGrad();
     if (step === 0 && c.lrAfterFirst !== undefined) sgd.setLearningRate(c.lrAfterFirst);
     trace.params.push(await hostValues(named));
@@ -645,6 +656,11 @@ async function train(
     trace.velocities.push(velocities);
     leaf.zeroGrad();
     for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
+  }
+  if (guard) {
+    const stats = await guard.drain();
+    assert.equal(stats.skipped, 0, "the guard skipped a finite step");
+    guard.dispose();
   }
   sgd.dispose();
   targets.labels.dispose();
@@ -966,6 +982,7 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         new Sequential(...split.slice(0, cut)),
         new Sequential(...split.slice(cut)),
       ];
+      const guarded = d.chance(0.5);
       const twoDevices = await train(
         c,
         through(towerA, (h) => h.to(second), towerB),
@@ -974,11 +991,12 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         labels,
         first,
         second,
+        guarded,
       );
       compareTraces(
         `${label}\ntwo devices (${first.label}, ${second.label}) cut before layer ${cut}${
           moved ? ", moved" : ""
-        }`,
+        }${guarded ? ", guarded steps" : ""}`,
         twoDevices,
         oneDevice,
       );
