@@ -454,7 +454,7 @@ async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: s
     const input = fromTypedArray(x, shape, { requiresGrad: true });
     const y = layer.forward(input);
     const upstream = fromTypedArray(dy, shape);
-    const loss = y.mul(upstream).sum();
+    const weighted = y.mul(upstream), loss = weighted.sum();
     await loss.backward();
     const replay = new Generator(0);
     replay.setState(state);
@@ -469,7 +469,7 @@ async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: s
       product(dy),
     );
     input.zeroGrad();
-    for (const t of [input, y, upstream, loss]) t.dispose();
+    for (const t of [input, y, upstream, weighted, loss]) t.dispose();
   }
 }
 
