@@ -16,7 +16,8 @@
  * must stay within the reference's bounds (the towers sum the input's gradient in another
  * order); `eval()` makes every dropout the identity, bit for bit, and draws no
  * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
- * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit.
+ * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit;
+ * and each net gives back every byte it allocated (but constant tables for new geometries).
  * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
  * bound each comparison used.
  */
@@ -297,6 +298,11 @@ function describe(c: NetCase): string {
     `${c.lrAfterFirst === undefined ? "" : `, lr ${c.lrAfterFirst} after the first step`}`;
 }
 
+/** A device's live bytes, and how many constant tables (cached, so live) it holds. */
+function heldBytes(device: Device): { live: number; tables: number } {
+  return { live: device.memory().liveBytes, tables: device.cacheSizes().constantBuffers };
+}
+
 /** The seed of dropout layer `i`'s generator (the same on one device and two). */
 const dropoutSeed = (caseSeed: number, i: number) => caseSeed * 101 + i;
 
@@ -460,6 +466,7 @@ async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: s
       await input.grad!.data() as Float32Array,
       product(dy),
     );
+    input.zeroGrad();
     for (const t of [input, y, upstream, loss]) t.dispose();
   }
 }
@@ -636,6 +643,7 @@ async function train(
       velocities.set(name, v ? await v.data() as Float32Array : new Float32Array(p.size));
     }
     trace.velocities.push(velocities);
+    leaf.zeroGrad();
     for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
   }
   sgd.dispose();
@@ -683,7 +691,9 @@ async function trainTowers(
       ? { ...spec, outChannels: count }
       : { ...spec, outFeatures: count };
     const one = { ...c, layers: c.layers.map((s, i) => (i === towered ? layer : s)) };
-    return buildLayers(one, seed, seed + 3, () => device)[towered] as Conv2d | Linear;
+    const built = buildLayers(one, seed, seed + 3, () => device);
+    built.forEach((l, i) => i !== towered && l.dispose());
+    return built[towered] as Conv2d | Linear;
   };
   const towers = new Towers([part(split, first), part(outputs - split, second)]);
   const layers = buildLayers(c, seed, seed + 3, () => first);
@@ -772,9 +782,11 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
   const device = await defaultDevice();
   const shared = await Device.acquireMany(2, { label: "netfuzz" });
   const separate = await Device.acquireMany(2, { separateDevices: true });
+  const devices = [device, ...shared, ...separate];
   let nets = 0;
   for (const seed of fuzzSeeds("nets", 12)) {
     await t.step(`net, seed ${seed}`, async () => {
+      const held = devices.map(heldBytes);
       const d = new Draw(seed);
       const c = drawNet(d);
       let label = `seed ${seed}: ${describe(c)}`;
@@ -994,6 +1006,18 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
       }
       for (const layer of layers) layer.dispose();
       nets++;
+      // Everything the net allocated is given back, but for constant tables built for new
+      // geometries (offset tables of the convolutions, kept for the next call).
+      devices.forEach((x, i) => {
+        const now = heldBytes(x);
+        if (now.tables === held[i].tables) {
+          assert.equal(
+            now.live,
+            held[i].live,
+            `${label}: ${x.label} holds ${now.live - held[i].live} bytes more`,
+          );
+        }
+      });
     });
   }
   if (Deno.env.get("FUZZ_VERBOSE") === "1") {
