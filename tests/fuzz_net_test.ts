@@ -11,7 +11,8 @@
  *
  * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
  * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps (the later layers built there, or moved by `Module.to()`); with one
+ * computes, both steps (the later layers built there, or moved by `Module.to()`; the steps
+ * plain or guarded as the trainer makes them, every update checked on the GPU first); with one
  * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
  * must stay within the reference's bounds (the towers sum the input's gradient in another
  * order); `eval()` makes every dropout the identity, bit for bit, and draws no
@@ -31,23 +32,18 @@ import {
   fromTypedArray,
   Generator,
   noGrad,
+  StepGuard,
   type Tensor,
   tensor,
 } from "../mod.ts";
 import {
-  Conv2d,
+  type Conv2d,
   Dropout,
-  Flatten,
   type Layer,
-  Linear,
+  type Linear,
   loadCheckpoint,
-  LocalResponseNorm,
-  MaxPool2d,
-  type Module,
-  ReLU,
   saveCheckpoint,
   Sequential,
-  Tanh,
 } from "../nn/mod.ts";
 import { SGD } from "../train/mod.ts";
 import { Towers } from "../nn/_towers.ts";
@@ -57,37 +53,21 @@ import {
   forward,
   forwardBackward,
   type LayerSpec,
-  type LossSpec,
   type PassResult,
   type SgdSpec,
   sgdStep,
 } from "./_net_reference.ts";
 import { assertBounded, Draw, fuzzSeeds } from "./_fuzz.ts";
-
-/** Largest multiply-adds of one convolution (keeps the float64 reference quick). */
-const MAX_MACS = 100_000;
-
-/** One drawn case: the network, its input's shape, the loss and the optimiser. */
-interface NetCase {
-  input: number[];
-  layers: LayerSpec[];
-  /** Each layer's output shape. */
-  shapes: number[][];
-  classes: number;
-  loss: LossSpec;
-  /** The optimiser's group of every parameter (of the biases too unless `biasSgd`). */
-  sgd: SgdSpec;
-  /** A second group for the biases (PyTorch users often exempt them from weight decay). */
-  biasSgd?: SgdSpec;
-  /** A learning rate set on every group between the two steps (as a plateau schedule does). */
-  lrAfterFirst?: number;
-  /** The input laid out `[N, H, W, C]` and fed as a permuted view. */
-  channelsLast: boolean;
-  /** Standard deviation of the input's values. */
-  inputScale: number;
-  /** Parameters frozen (`requiresGrad = false`): no gradient, and SGD leaves them alone. */
-  frozen: string[];
-}
+import {
+  buildLayers,
+  describe,
+  drawNet,
+  dropoutSeed,
+  logicalName,
+  namedParameters,
+  type NetCase,
+  trainable,
+} from "./_net_cases.ts";
 
 /** What the GPU computed in two training steps, to compare with the reference and across runs. */
 interface Trace {
@@ -125,260 +105,9 @@ function identical(label: string, got: Float32Array, want: Float32Array): void {
   }
 }
 
-function activationOf(d: Draw): { fused: "relu" | "tanh" | null; module: "relu" | "tanh" | null } {
-  const pick = d.pick(["none", "relu", "relu", "tanh", "relu module", "tanh module"] as const);
-  if (pick === "none") return { fused: null, module: null };
-  if (pick === "relu module") return { fused: null, module: "relu" };
-  if (pick === "tanh module") return { fused: null, module: "tanh" };
-  return { fused: pick, module: null };
-}
-
-/** Output size of a window, or 0 when it does not fit. */
-function fits(size: number, k: number, stride: number, pad: number): number {
-  return size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
-}
-
-function drawNet(d: Draw): NetCase {
-  const layers: LayerSpec[] = [], shapes: number[][] = [];
-  const input = [d.int(1, 3), d.int(1, 4), d.int(5, 23), d.int(5, 23)];
-  let shape = input;
-  const push = (layer: LayerSpec, out: number[]) => {
-    layers.push(layer);
-    shapes.push(out);
-    shape = out;
-  };
-  const blocks = d.int(1, 3);
-  for (let b = 0; b < blocks; b++) {
-    const [n, c, h, w] = shape;
-    const groups = d.pick([1, 1, 2, 3, 4].filter((g) => c % g === 0));
-    let outChannels = groups * d.int(1, Math.max(1, Math.floor((d.chance(0.3) ? 20 : 8) / groups)));
-    const kh = d.int(1, 5), kw = d.chance(0.5) ? kh : d.int(1, 5);
-    const stride: [number, number] = d.chance(0.6)
-      ? [d.int(1, 3), d.int(1, 3)]
-      : ((s) => [s, s])(d.int(1, 3)) as [number, number];
-    const padding: [number, number] = [d.int(0, 2), d.int(0, 2)];
-    const kernel: [number, number] = [
-      Math.min(kh, h + 2 * padding[0]),
-      Math.min(kw, w + 2 * padding[1]),
-    ];
-    const oh = fits(h, kernel[0], stride[0], padding[0]),
-      ow = fits(w, kernel[1], stride[1], padding[1]);
-    const macs = (o: number) => n * o * oh * ow * (c / groups) * kernel[0] * kernel[1];
-    while (outChannels > groups && macs(outChannels) > MAX_MACS) outChannels -= groups;
-    const act = activationOf(d);
-    push({
-      kind: "conv",
-      inChannels: c,
-      outChannels,
-      kernel,
-      stride,
-      padding,
-      groups,
-      bias: d.chance(0.7),
-      activation: act.fused,
-    }, [n, outChannels, oh, ow]);
-    if (act.module) push({ kind: act.module }, shape);
-    if (d.chance(0.35)) {
-      const divisors = [1, 2, 3, 4, 6, 8].filter((g) => outChannels % g === 0);
-      push({
-        kind: "lrn",
-        size: d.pick([1, 3, 5, 7]),
-        k: d.pick([0.5, 1, 2]),
-        alpha: d.pick([1e-4, 0.01, 0.3]),
-        beta: d.pick([0.5, 0.75, 1, 1.5]),
-        groupSize: d.chance(0.5) ? d.pick(divisors) : undefined,
-      }, shape);
-    }
-    if (d.chance(0.65)) {
-      const overlapping = d.chance(0.4);
-      const k: [number, number] = overlapping ? [3, 3] : [d.int(1, 4), d.int(1, 4)];
-      const s: [number, number] = overlapping ? [2, 2] : [d.int(1, 3), d.int(1, 3)];
-      const p: [number, number] = overlapping ? [0, 0] : [d.int(0, k[0] >> 1), d.int(0, k[1] >> 1)];
-      const [ph, pw] = [fits(shape[2], k[0], s[0], p[0]), fits(shape[3], k[1], s[1], p[1])];
-      if (ph > 0 && pw > 0) {
-        push({ kind: "pool", kernel: k, stride: s, padding: p }, [shape[0], shape[1], ph, pw]);
-      }
-    }
-    if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
-  }
-  push({ kind: "flatten" }, [shape[0], shape[1] * shape[2] * shape[3]]);
-  for (let hidden = d.int(0, 2); hidden > 0; hidden--) {
-    const act = activationOf(d);
-    const out = d.chance(0.3) ? d.int(25, 70) : d.int(2, 24);
-    push({
-      kind: "linear",
-      inFeatures: shape[1],
-      outFeatures: out,
-      bias: d.chance(0.8),
-      activation: act.fused,
-    }, [shape[0], out]);
-    if (act.module) push({ kind: act.module }, shape);
-    if (d.chance(0.4)) push({ kind: "dropout", p: d.pick([0.1, 0.5, 0.5, 0.9]) }, shape);
-  }
-  const classes = d.int(2, 10);
-  push({
-    kind: "linear",
-    inFeatures: shape[1],
-    outFeatures: classes,
-    bias: d.chance(0.8),
-    activation: null,
-  }, [shape[0], classes]);
-  const loss: LossSpec = {
-    reduction: d.pick(["mean", "mean", "sum", "none"] as const),
-    labelSmoothing: d.pick([0, 0, 0.1, 0.4]),
-  };
-  if (d.chance(0.2)) {
-    const [n] = input;
-    loss.probabilities = Float64Array.from(
-      Float32Array.from({ length: n * classes }, () => d.chance(0.3) ? 0 : d.next()),
-    );
-  } else if (d.chance(0.3)) loss.ignoreIndex = d.pick([-100, 0, classes - 1]);
-  if (d.chance(0.3)) {
-    loss.weight = Float64Array.from(
-      Float32Array.from({ length: classes }, () => 0.25 + d.next() * 2),
-    );
-  }
-  const optimiser = (): SgdSpec => ({
-    formulation: d.pick(["paper", "paper", "pytorch"] as const),
-    lr: d.pick([0.01, 0.1, 0.5]),
-    momentum: d.pick([0, 0.5, 0.9]),
-    weightDecay: d.pick([0, 5e-4, 0.05]),
-  });
-  const sgd = optimiser();
-  const biasSgd = d.chance(0.3) ? optimiser() : undefined;
-  const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
-  const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
-  const trainable = layers.flatMap((s, i) =>
-    s.kind === "conv" || s.kind === "linear"
-      ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
-      : []
-  );
-  const frozen = d.chance(0.25) ? [d.pick(trainable)] : [];
-  return {
-    input,
-    layers,
-    shapes,
-    classes,
-    loss,
-    sgd,
-    biasSgd,
-    lrAfterFirst,
-    channelsLast,
-    inputScale,
-    frozen,
-  };
-}
-
-function describe(c: NetCase): string {
-  const layer = (s: LayerSpec): string => {
-    switch (s.kind) {
-      case "conv":
-        return `conv ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} p${s.padding}` +
-          `${s.groups > 1 ? ` g${s.groups}` : ""}${s.bias ? "" : " nobias"}` +
-          `${s.activation ? ` +${s.activation}` : ""}`;
-      case "linear":
-        return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
-          `${s.activation ? ` +${s.activation}` : ""}`;
-      case "lrn":
-        return `lrn n${s.size} k${s.k} α${s.alpha} β${s.beta}` +
-          `${s.groupSize ? ` groups of ${s.groupSize}` : ""}`;
-      case "pool":
-        return `pool k${s.kernel} s${s.stride} p${s.padding}`;
-      case "dropout":
-        return `dropout ${s.p}`;
-      default:
-        return s.kind;
-    }
-  };
-  const { weight, probabilities, ...loss } = c.loss;
-  return `x [${c.input}]${c.channelsLast ? " channels last" : ""} ×${c.inputScale}: ` +
-    `${c.layers.map(layer).join(", ")}; loss ${JSON.stringify(loss)}` +
-    `${weight ? " weighted" : ""}${probabilities ? " probabilities" : ""}; ` +
-    `sgd ${JSON.stringify(c.sgd)}${c.biasSgd ? `, biases ${JSON.stringify(c.biasSgd)}` : ""}` +
-    `${c.lrAfterFirst === undefined ? "" : `, lr ${c.lrAfterFirst} after the first step`}`;
-}
-
 /** A device's live bytes, and how many constant tables (cached, so live) it holds. */
 function heldBytes(device: Device): { live: number; tables: number } {
   return { live: device.memory().liveBytes, tables: device.cacheSizes().constantBuffers };
-}
-
-/** The seed of dropout layer `i`'s generator (the same on one device and two). */
-const dropoutSeed = (caseSeed: number, i: number) => caseSeed * 101 + i;
-
-/** The layers of `c` on `device` (layer i on `deviceOf(i)`), initialised from `initSeed`. */
-function buildLayers(
-  c: NetCase,
-  caseSeed: number,
-  initSeed: number,
-  deviceOf: (i: number) => Device,
-): Layer[] {
-  const layers = c.layers.map((s, i): Layer => {
-    const device = deviceOf(i), generator = new Generator(initSeed * 1000 + i);
-    switch (s.kind) {
-      case "conv":
-        return new Conv2d({
-          inChannels: s.inChannels,
-          outChannels: s.outChannels,
-          kernelSize: s.kernel,
-          stride: s.stride,
-          padding: s.padding,
-          groups: s.groups,
-          bias: s.bias,
-          activation: s.activation,
-          device,
-          generator,
-        });
-      case "linear":
-        return new Linear({
-          inFeatures: s.inFeatures,
-          outFeatures: s.outFeatures,
-          bias: s.bias,
-          activation: s.activation,
-          device,
-          generator,
-        });
-      case "relu":
-        return new ReLU();
-      case "tanh":
-        return new Tanh();
-      case "lrn":
-        return new LocalResponseNorm({
-          size: s.size,
-          k: s.k,
-          alpha: s.alpha,
-          beta: s.beta,
-          groupSize: s.groupSize,
-        });
-      case "pool":
-        return new MaxPool2d({ kernelSize: s.kernel, stride: s.stride, padding: s.padding });
-      case "dropout":
-        return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
-      case "flatten":
-        return new Flatten();
-    }
-  });
-  for (const [name, p] of namedParameters(layers)) {
-    if (c.frozen.includes(name)) p.requiresGrad = false;
-  }
-  return layers;
-}
-
-/** A tower's parameter (`3.1.weight`) by the name of the whole layer's (`3.weight`). */
-function logicalName(name: string): string {
-  return name.replace(/^(\d+)\.[01]\./, "$1.");
-}
-
-/** The parameters of `named` that are not frozen. */
-function trainable(c: NetCase, named: [string, Tensor][]): [string, Tensor][] {
-  return named.filter(([name]) => !c.frozen.includes(logicalName(name)));
-}
-
-/** Every parameter of the layers, named as one `Sequential` of them names it. */
-function namedParameters(layers: readonly Module[]): [string, Tensor][] {
-  return layers.flatMap((layer, i) =>
-    layer.namedParameters().map(([name, p]): [string, Tensor] => [`${i}.${name}`, p])
-  );
 }
 
 async function hostValues(named: [string, Tensor | null][]): Promise<Map<string, Float32Array>> {
@@ -452,7 +181,7 @@ async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: s
     const input = fromTypedArray(x, shape, { requiresGrad: true });
     const y = layer.forward(input);
     const upstream = fromTypedArray(dy, shape);
-    const loss = y.mul(upstream).sum();
+    const weighted = y.mul(upstream), loss = weighted.sum();
     await loss.backward();
     const replay = new Generator(0);
     replay.setState(state);
@@ -467,7 +196,7 @@ async function checkDropoutLayers(layers: readonly Layer[], c: NetCase, label: s
       product(dy),
     );
     input.zeroGrad();
-    for (const t of [input, y, upstream, loss]) t.dispose();
+    for (const t of [input, y, upstream, weighted, loss]) t.dispose();
   }
 }
 
@@ -601,8 +330,12 @@ async function train(
   labels: Int32Array,
   inputDevice: Device,
   lossDevice: Device,
+  guarded = false,
 ): Promise<Trace> {
   const sgd = optimiser(c, named);
+  // As the trainer steps: every update checked on the GPU first, then made unless one is not
+  // finite (none is here, so the guarded steps must be the plain ones, bit for bit).
+  const guard = guarded ? new StepGuard(lossDevice, named.map(([, p]) => p.device)) : undefined;
   const [n, channels, h, w] = c.input;
   const targets = lossInputs(c, labels, lossDevice);
   const trace: Trace = { losses: [], dx: [], grads: [], params: [], velocities: [] };
@@ -620,6 +353,7 @@ async function train(
     const input = c.channelsLast ? leaf.permute([0, 3, 1, 2]) : leaf;
     const logits = await run(input);
     const { losses, loss } = lossOf(c, logits, targets);
+    guard?.begin(loss, n);
     await loss.backward();
     trace.losses.push(await loss.item());
     const dx = await leaf.grad!.data() as Float32Array;
@@ -632,7 +366,11 @@ async function train(
     for (const [name, p] of named) {
       if (c.frozen.includes(logicalName(name))) assert.equal(p.grad, null, `${name} is frozen`);
     }
-    sgd.step();
+    if (guard) {
+      sgd.check(guard);
+      await guard.settle();
+    }
+    sgd.step({ guard });
     sgd.zeroGrad();
     if (step === 0 && c.lrAfterFirst !== undefined) sgd.setLearningRate(c.lrAfterFirst);
     trace.params.push(await hostValues(named));
@@ -645,6 +383,11 @@ async function train(
     trace.velocities.push(velocities);
     leaf.zeroGrad();
     for (const t of new Set([leaf, input, logits, losses, loss])) t.dispose();
+  }
+  if (guard) {
+    const stats = await guard.drain();
+    assert.equal(stats.skipped, 0, "the guard skipped a finite step");
+    guard.dispose();
   }
   sgd.dispose();
   targets.labels.dispose();
@@ -966,6 +709,7 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         new Sequential(...split.slice(0, cut)),
         new Sequential(...split.slice(cut)),
       ];
+      const guarded = d.chance(0.5);
       const twoDevices = await train(
         c,
         through(towerA, (h) => h.to(second), towerB),
@@ -974,11 +718,12 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
         labels,
         first,
         second,
+        guarded,
       );
       compareTraces(
         `${label}\ntwo devices (${first.label}, ${second.label}) cut before layer ${cut}${
           moved ? ", moved" : ""
-        }`,
+        }${guarded ? ", guarded steps" : ""}`,
         twoDevices,
         oneDevice,
       );
