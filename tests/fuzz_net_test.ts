@@ -15,7 +15,7 @@
  * plain or guarded as the trainer makes them, every update checked on the GPU first); with one
  * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
  * must stay within the reference's bounds (the towers sum the input's gradient in another
- * order); `eval()` makes every dropout the identity, bit for bit, and draws no
+ * order), and its checkpoint, saved from the towers, loads on one device bit for bit; `eval()` makes every dropout the identity, bit for bit, and draws no
  * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
  * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit;
  * and each net gives back every byte it allocated (but constant tables for new geometries).
@@ -425,6 +425,7 @@ async function trainTowers(
   x: ref.F64,
   labels: Int32Array,
   [first, second]: Device[],
+  label: string,
 ): Promise<Trace> {
   const spec = c.layers[towered] as Extract<LayerSpec, { kind: "conv" | "linear" }>;
   const outputs = spec.kind === "conv" ? spec.outChannels : spec.outFeatures;
@@ -465,6 +466,20 @@ async function trainTowers(
     first,
     first,
   );
+  // Saved from the towers, a checkpoint holds the whole layer (PyTorch's names and layout): it
+  // loads into the net on one device.
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  let restored: Map<string, Float32Array>;
+  try {
+    const parts = layers.map((l, i) => (i === towered ? towers as unknown as Layer : l));
+    await saveCheckpoint(path, new Sequential(...parts));
+    const whole = buildLayers(c, seed, seed + 4, () => first);
+    await loadCheckpoint(path, new Sequential(...whole));
+    restored = await hostValues(namedParameters(whole));
+    for (const layer of whole) layer.dispose();
+  } finally {
+    await Deno.remove(path);
+  }
   for (const layer of [...layers, towers]) layer.dispose();
   // `${towered}.0.weight` and `${towered}.1.weight` → `${towered}.weight`, and so on.
   const joined = (values: Map<string, Float32Array>) => {
@@ -480,10 +495,18 @@ async function trainTowers(
     }
     return out;
   };
+  const params = trace.params.map(joined);
+  for (const [name, w] of params[1]) {
+    identical(
+      `${label}: ${name} saved from the towers, loaded on one device`,
+      restored.get(name)!,
+      w,
+    );
+  }
   return {
     ...trace,
     grads: trace.grads.map(joined),
-    params: trace.params.map(joined),
+    params,
     velocities: trace.velocities.map(joined),
   };
 }
@@ -737,7 +760,17 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
       });
       const towered = towerable.length > 0 ? d.pick(towerable) : -1;
       if (towered >= 0 && d.chance(0.4)) {
-        const run = await trainTowers(c, seed, towered, d, initial, x, labels, [first, second]);
+        const run = await trainTowers(
+          c,
+          seed,
+          towered,
+          d,
+          initial,
+          x,
+          labels,
+          [first, second],
+          label,
+        );
         const second1 = referenceStep(
           c,
           1,
