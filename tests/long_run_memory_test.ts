@@ -6,14 +6,16 @@
  * conv offset tables and buffer sizes. The device's caches are given small bounds here so that
  * a run of a few hundred steps crosses them many times; the live GPU buffers (counted where
  * WebGPU creates and destroys them) and the pooled bytes must then stay flat from one half of
- * the run to the other, while the models still learn. Reads (a test of its own) keep no large
- * staging buffer once they are done.
+ * the run to the other, while the models still learn. Reads (a test of their own) keep no large
+ * staging buffer once they are done, and error scopes that settle clean are not held until the
+ * next read.
  */
 
 import assert from "node:assert/strict";
 import { crossEntropy, Device, fromTypedArray, Generator, noGrad, tidy } from "../mod.ts";
 import { Conv2d, Dropout, Flatten, Linear, Sequential } from "../nn/mod.ts";
 import { SGD } from "../train/sgd.ts";
+import { ErrorScopes } from "../kernels/_error_scopes.ts";
 
 /** Bounds small enough for a short run to cross them (the defaults are far larger). */
 const LIMITS = {
@@ -214,4 +216,28 @@ Deno.test("a large read leaves no large staging buffer behind", async () => {
     census.stop();
     device.destroy();
   }
+});
+
+Deno.test("error reports that settle clean are not held until the next read", async () => {
+  // A stand-in GPUDevice whose scopes settle in reverse order: the second one's error first.
+  const settle: (() => void)[] = [];
+  let scope = 0;
+  const gpu = {
+    addEventListener() {},
+    popErrorScope() {
+      const n = scope++;
+      return new Promise<GPUError | null>((resolve) =>
+        settle.push(() => resolve(n === 0 ? null : { message: `fault ${n}` } as GPUError))
+      );
+    },
+  } as unknown as GPUDevice;
+  const scopes = new ErrorScopes(gpu, "gpu9");
+  for (let i = 0; i < 1000; i++) scopes.watch(`step ${i}`);
+  assert.equal(scopes.held, 1000);
+  settle.reverse().forEach((resolve) => resolve());
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(scopes.held, 999, "the clean report is dropped once settled");
+  await assert.rejects(scopes.raise(), /gpu9: step 1 failed: fault 1/);
+  assert.equal(scopes.held, 0);
+  await scopes.raise(); // nothing left
 });
