@@ -2,23 +2,30 @@
  * A seeded randomized sweep at the level a user works: small CNNs built from the public `nn`
  * modules (Conv2d with random kernels, non-square ones too, strides, padding, groups and bias;
  * ReLU and tanh, fused or as modules; LocalResponseNorm with random constants and groups;
- * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) under `crossEntropy` with random
- * options, trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and weight
- * decay). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
+ * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) on inputs of random scale (some
+ * channels-last, fed as a permuted view), under `crossEntropy` with random options (labels or
+ * probabilities), trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and
+ * weight decay, the biases in a group of their own at times, the learning rate changed between
+ * the steps at times). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
  * the input's gradient and every parameter's gradient at both steps, the parameters after each
  * step, and the evaluation forward; every bound follows from the lengths of the sums and the
  * magnitudes in them (see `_net_reference.ts`).
  *
- * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
- * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps (the later layers built there, or moved by `Module.to()`; the steps
- * plain or guarded as the trainer makes them, every update checked on the GPU first); with one
- * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
- * must stay within the reference's bounds (the towers sum the input's gradient in another
- * order), and its checkpoint, saved from the towers, loads on one device bit for bit; `eval()` makes every dropout the identity, bit for bit, and draws no
- * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
- * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit;
- * and each net gives back every byte it allocated (but constant tables for new geometries).
+ * Then, bit for bit unless said otherwise:
+ * - the same net split over two logical devices (one GPUDevice shared, or two exchanging
+ *   through the host), its activations moved by `.to()`, computes what one device computes,
+ *   both steps (the later layers built there or moved by `Module.to()`; the steps plain, or
+ *   guarded as the trainer makes them, every update checked on the GPU first);
+ * - with one layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per
+ *   device, it stays within the reference's bounds (the towers sum the input's gradient in
+ *   another order), and its checkpoint, saved from the towers, loads on one device;
+ * - `eval()` makes every dropout the identity and draws no random numbers, its gradients
+ *   match the reference's and a second backward pass adds exactly as much again; `train()`
+ *   brings the masks back, each the `dropoutMask` of its generator's state, both ways;
+ * - a frozen parameter (`requiresGrad = false`) gets no gradient and no update;
+ * - a safetensors checkpoint restores every parameter;
+ * - each net gives back every byte it allocated (but constant tables for new geometries).
+ *
  * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
  * bound each comparison used.
  */
