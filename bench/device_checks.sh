@@ -14,6 +14,9 @@
 #                         kernel by kernel; its rows' sum printed beside the step's GPU span and
 #                         wall time (the check of the timestamp unit on this driver)
 #   train1       20  [60] full-network training images/s at batch 128, tuned choices
+#   host         10  [30] bench/host_step.ts: the JavaScript time to record one training step
+#                         of the paper net at batch 128 (tuned choices), per step and per
+#                         dispatch, the adapter's run held apart; the step's GPU waits
 #   torch        45  [90] PyTorch float32 (TF32 off for matmul and cuDNN, cudnn.benchmark on) and
 #                         PyTorch's defaults in the same run: per-layer ms and training images/s
 #   tests        60  [90] the kernel tests, every variant forced (GEMM tiles, split-K, Winograd,
@@ -32,7 +35,7 @@
 #   fuzz         30  [90] the randomized conv and matmul sweeps, this adapter's candidates
 #   fuzz-net     30  [60] random CNNs from the nn modules, two SGD steps against float64, one
 #                         device against two bit for bit (untuned: each device would tune its own)
-# About 460 s estimated in all; the profile's tuning is the least certain (about 240 candidates
+# About 470 s estimated in all; the profile's tuning is the least certain (about 240 candidates
 # of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
 # fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
 # (bench/two_devices_check.sh).
@@ -62,6 +65,7 @@ key_profile() {
     awk '{ printf "rows %s / span %s / wall %s ms (rows/wall %.2f)", $1, $2, $3, $1 / $3 }'
   grep -Eo '^first step: [0-9.]+ ms, [0-9]+ pipelines' "$1" | sed 's/^/; /'
 }
+key_host() { grep -Eo 'host [0-9.]+ ms a step, [0-9.]+ µs a dispatch' "$1" | tail -n 1; }
 key_train1() { grep -Eo '[0-9.]+ images/s \([0-9.]+ ms/step\)' "$1" | tail -n 1; }
 key_torch() {
   grep -Eo '^(fp32_tf32_off|defaults): full AlexNet training [0-9]+ images/s' "$1" |
@@ -128,6 +132,8 @@ step profile 150 deno run -A bench/profile.ts --model "$model" --batch "$profile
   --out "$OUT/profile.json"
 step train1 60 env ALEXNET_AUTOTUNE=$tuning deno run -A bench/alexnet_train.ts --batch "$batch" \
   --steps "$steps" --warmup "$warmup" --out "$OUT/train1.json"
+step host 30 env ALEXNET_AUTOTUNE=$tuning deno run -A bench/host_step.ts --batch "$batch" \
+  --steps 20 --warmup 3 --out "$OUT/host_step.json"
 step torch 90 python3 bench/torch_compare.py "$OUT/torch.json" "$batch"
 step tests 90 "${untuned[@]}" deno test -A --no-check "${tests[@]}"
 # The two-device steps run the GPU defaults, untuned, on every placement alike: each of the four

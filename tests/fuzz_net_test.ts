@@ -2,23 +2,30 @@
  * A seeded randomized sweep at the level a user works: small CNNs built from the public `nn`
  * modules (Conv2d with random kernels, non-square ones too, strides, padding, groups and bias;
  * ReLU and tanh, fused or as modules; LocalResponseNorm with random constants and groups;
- * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) under `crossEntropy` with random
- * options, trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and weight
- * decay). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
+ * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) on inputs of random scale (some
+ * channels-last, fed as a permuted view), under `crossEntropy` with random options (labels or
+ * probabilities), trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and
+ * weight decay, the biases in a group of their own at times, the learning rate changed between
+ * the steps at times). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
  * the input's gradient and every parameter's gradient at both steps, the parameters after each
  * step, and the evaluation forward; every bound follows from the lengths of the sums and the
  * magnitudes in them (see `_net_reference.ts`).
  *
- * Then: the same net split over two logical devices (one GPUDevice shared, or two exchanging
- * through the host), its activations moved by `.to()`, must compute bit for bit what one device
- * computes, both steps (the later layers built there, or moved by `Module.to()`; the steps
- * plain or guarded as the trainer makes them, every update checked on the GPU first); with one
- * layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per device, it
- * must stay within the reference's bounds (the towers sum the input's gradient in another
- * order); `eval()` makes every dropout the identity, bit for bit, and draws no
- * random numbers; `train()` brings the masks back, each the `dropoutMask` of its generator's
- * state, forward and backward; a safetensors checkpoint restores every parameter bit for bit;
- * and each net gives back every byte it allocated (but constant tables for new geometries).
+ * Then, bit for bit unless said otherwise:
+ * - the same net split over two logical devices (one GPUDevice shared, or two exchanging
+ *   through the host), its activations moved by `.to()`, computes what one device computes,
+ *   both steps (the later layers built there or moved by `Module.to()`; the steps plain, or
+ *   guarded as the trainer makes them, every update checked on the GPU first);
+ * - with one layer split along its outputs into AlexNet's towers (`nn/_towers.ts`), one per
+ *   device, it stays within the reference's bounds (the towers sum the input's gradient in
+ *   another order), and its checkpoint, saved from the towers, loads on one device;
+ * - `eval()` makes every dropout the identity and draws no random numbers, its gradients
+ *   match the reference's and a second backward pass adds exactly as much again; `train()`
+ *   brings the masks back, each the `dropoutMask` of its generator's state, both ways;
+ * - a frozen parameter (`requiresGrad = false`) gets no gradient and no update;
+ * - a safetensors checkpoint restores every parameter;
+ * - each net gives back every byte it allocated (but constant tables for new geometries).
+ *
  * `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many nets; `FUZZ_VERBOSE=1` prints how much of its
  * bound each comparison used.
  */
@@ -425,6 +432,7 @@ async function trainTowers(
   x: ref.F64,
   labels: Int32Array,
   [first, second]: Device[],
+  label: string,
 ): Promise<Trace> {
   const spec = c.layers[towered] as Extract<LayerSpec, { kind: "conv" | "linear" }>;
   const outputs = spec.kind === "conv" ? spec.outChannels : spec.outFeatures;
@@ -465,6 +473,20 @@ async function trainTowers(
     first,
     first,
   );
+  // Saved from the towers, a checkpoint holds the whole layer (PyTorch's names and layout): it
+  // loads into the net on one device.
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  let restored: Map<string, Float32Array>;
+  try {
+    const parts = layers.map((l, i) => (i === towered ? towers as unknown as Layer : l));
+    await saveCheckpoint(path, new Sequential(...parts));
+    const whole = buildLayers(c, seed, seed + 4, () => first);
+    await loadCheckpoint(path, new Sequential(...whole));
+    restored = await hostValues(namedParameters(whole));
+    for (const layer of whole) layer.dispose();
+  } finally {
+    await Deno.remove(path);
+  }
   for (const layer of [...layers, towers]) layer.dispose();
   // `${towered}.0.weight` and `${towered}.1.weight` → `${towered}.weight`, and so on.
   const joined = (values: Map<string, Float32Array>) => {
@@ -480,10 +502,18 @@ async function trainTowers(
     }
     return out;
   };
+  const params = trace.params.map(joined);
+  for (const [name, w] of params[1]) {
+    identical(
+      `${label}: ${name} saved from the towers, loaded on one device`,
+      restored.get(name)!,
+      w,
+    );
+  }
   return {
     ...trace,
     grads: trace.grads.map(joined),
-    params: trace.params.map(joined),
+    params,
     velocities: trace.velocities.map(joined),
   };
 }
@@ -737,7 +767,17 @@ Deno.test("fuzz: random CNNs from the nn modules, trained two SGD steps, against
       });
       const towered = towerable.length > 0 ? d.pick(towerable) : -1;
       if (towered >= 0 && d.chance(0.4)) {
-        const run = await trainTowers(c, seed, towered, d, initial, x, labels, [first, second]);
+        const run = await trainTowers(
+          c,
+          seed,
+          towered,
+          d,
+          initial,
+          x,
+          labels,
+          [first, second],
+          label,
+        );
         const second1 = referenceStep(
           c,
           1,
