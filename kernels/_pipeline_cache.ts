@@ -48,6 +48,21 @@ export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = {
 };
 
 /**
+ * The limits in force: `given` over the defaults, each checked (a cache keeps at least 2
+ * entries, its two generations; the pool's idle bound is at least 1 allocation).
+ */
+export function cacheLimits(given: Partial<CacheLimits> = {}): CacheLimits {
+  const limits = { ...DEFAULT_CACHE_LIMITS, ...given };
+  for (const [name, value] of Object.entries(limits)) {
+    const least = name === "poolIdleAllocations" ? 1 : 2;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new RangeError(`cacheLimits.${name} must be an integer ≥ ${least}, got ${value}`);
+    }
+  }
+  return limits;
+}
+
+/**
  * The pipeline, uniform and bind-group caches of one GPU device. Pipelines are kept for the
  * device's life: their number is bounded by the kernels' variants, since shapes travel as
  * uniforms. Uniform buffers and bind groups are kept by recent use up to {@link CacheLimits}:
