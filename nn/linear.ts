@@ -48,6 +48,7 @@ export interface LinearConfig {
  * await defaultDevice();
  * const fc = new Linear({ inFeatures: 4, outFeatures: 2 });
  * console.log(fc.forward(randn([3, 4])).shape); // [3, 2]
+ * console.log(fc.forward(randn([5, 3, 4])).shape); // [5, 3, 2]: every leading axis is kept
  * ```
  */
 export class Linear extends Module {
@@ -87,17 +88,23 @@ export class Linear extends Module {
     return this.#hasBias ? this.getParameter("bias") : null;
   }
 
-  /** Applies the layer to `x [N, in]`. */
-  forward<N extends Dim>(x: Tensor<readonly [N, Dim], "f32">): Tensor<[N, number], "f32"> {
+  /**
+   * Applies the layer to `x [*, in]`, as PyTorch does: every leading axis is kept and the last
+   * becomes `out` (a 1-D `x [in]` gives `[out]`).
+   */
+  forward<const Lead extends readonly Dim[]>(
+    x: Tensor<readonly [...Lead, Dim], "f32">,
+  ): Tensor<[...Lead, number], "f32"> {
+    this.outputShape(x.shape);
     const y = linear(x, this.weight, this.bias, { relu: this.relu });
-    return finishActivation(y, this.activation) as unknown as Tensor<[N, number], "f32">;
+    return finishActivation(y, this.activation) as unknown as Tensor<[...Lead, number], "f32">;
   }
 
-  /** The output shape for an input shape `[N, in]`. */
+  /** The output shape for an input shape `[*, in]`: the leading axes, then `out`. */
   outputShape(input: readonly number[]): number[] {
-    if (input.length !== 2 || input[1] !== this.inFeatures) {
-      throw new RangeError(`Linear: expected [N, ${this.inFeatures}], got [${input}]`);
+    if (input.length === 0 || input[input.length - 1] !== this.inFeatures) {
+      throw new RangeError(`Linear: expected [*, ${this.inFeatures}], got [${input}]`);
     }
-    return [input[0], this.outFeatures];
+    return [...input.slice(0, -1), this.outFeatures];
   }
 }

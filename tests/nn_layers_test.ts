@@ -147,6 +147,30 @@ Deno.test("nn layers against the f64 reference", async (t) => {
     assert.ok((await plain.weight.data()).every((v) => Math.abs(v) <= bound));
   });
 
+  await t.step("Linear over [*, in] (F.linear's leading axes, a 1-D input included)", async () => {
+    const fc = new Linear({ inFeatures: 5, outFeatures: 3 });
+    await check({
+      label: "linear [2,3,5]",
+      layer: fc,
+      input: randF32([2, 3, 5], 7),
+      reference: (x, [w, b]) => ref.linear(x, w, b),
+    });
+    await check({
+      label: "linear [5]",
+      layer: new Linear({ inFeatures: 5, outFeatures: 4, relu: true }),
+      input: randF32([5], 8),
+      reference: (x, [w, b]) => ref.relu(ref.linear(x, w, b)),
+    });
+    assert.deepEqual(fc.outputShape([7, 2, 5]), [7, 2, 3]);
+    assert.deepEqual(fc.outputShape([5]), [3]);
+    assert.throws(() => fc.outputShape([2, 4]), /Linear: expected \[\*, 5\], got \[2,4\]/);
+    assert.throws(() => fc.outputShape([]), /Linear: expected \[\*, 5\], got \[\]/);
+    assert.throws(
+      () => fc.forward(upload(randF32([2, 3, 4], 9)).withRank(3)),
+      /Linear: expected \[\*, 5\]/,
+    );
+  });
+
   await t.step("Conv2d and Linear with activation tanh (forward and every gradient)", async () => {
     const conv = new Conv2d({
       inChannels: 4,

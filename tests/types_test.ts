@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, type DType, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { defaultDevice, type DType, noGrad, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { Linear } from "../nn/mod.ts";
 
 /** `true` only when `A` and `B` are the same type (both directions, no `any` leaks). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -68,12 +69,15 @@ export function compileErrors(
     x.matmul(w.T()),
     // @ts-expect-error i32 labels cannot be added to f32 logits
     logits.add(labels),
+    // @ts-expect-error nn.Linear takes [*, in]: a 0-d tensor has no feature axis
+    new Linear({ inFeatures: 3, outFeatures: 2 }).forward(zeros([])),
   ];
 }
 
 /** Compile-time positive cases, as a function so that the test can also run them. */
 function shapes(
   { m23, m34, v3, v4, b234, b245, x, w, logits, bias }: Omit<Operands, "m45" | "labels">,
+  fc: Linear,
 ) {
   // Positive cases with the right result types. An annotation alone proves little: `S` is not
   // part of a Tensor's structure (`shape` is `readonly number[]` of the same rank either way),
@@ -123,6 +127,12 @@ function shapes(
   const narrowed = dynamic.withRank(2);
   expectType<Equals<typeof narrowed, Tensor<[number, number], DType>>>();
 
+  // nn.Linear keeps every leading axis, names included, and replaces the last.
+  const perToken = fc.forward(b234);
+  expectType<Equals<typeof perToken, Tensor<[2, 3, number], "f32">>>();
+  const perRow = fc.forward(zeros([4]));
+  expectType<Equals<typeof perRow, Tensor<[number], "f32">>>();
+
   return {
     r,
     p,
@@ -140,28 +150,34 @@ function shapes(
     outer,
     scaled,
     probabilities,
+    perToken,
+    perRow,
   };
 }
 
 Deno.test("typed shapes: the positive cases run with the shapes their types promise", async () => {
   const device = await defaultDevice();
   const start = device.memory().liveBytes;
-  const out = tidy(() => {
-    const f = (shape: number[]) => zeros(shape) as unknown as F32<never>;
-    const result = shapes({
-      m23: tensor([[1, 2, 3], [4, 5, 6]]) as unknown as F32<[2, 3]>,
-      m34: f([3, 4]),
-      v3: f([3]),
-      v4: f([4]),
-      b234: f([2, 3, 4]),
-      b245: f([2, 4, 5]),
-      x: f([7, 784]),
-      w: f([784, 10]),
-      logits: f([7, 10]),
-      bias: f([10]),
-    });
-    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.shape]));
-  });
+  const fc = new Linear({ inFeatures: 4, outFeatures: 6 });
+  // Without gradients: only the shapes are under test, and no graph keeps the layer's inputs.
+  const out = noGrad(() =>
+    tidy(() => {
+      const f = (shape: number[]) => zeros(shape) as unknown as F32<never>;
+      const result = shapes({
+        m23: tensor([[1, 2, 3], [4, 5, 6]]) as unknown as F32<[2, 3]>,
+        m34: f([3, 4]),
+        v3: f([3]),
+        v4: f([4]),
+        b234: f([2, 3, 4]),
+        b245: f([2, 4, 5]),
+        x: f([7, 784]),
+        w: f([784, 10]),
+        logits: f([7, 10]),
+        bias: f([10]),
+      }, fc);
+      return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.shape]));
+    })
+  );
   assert.deepEqual(out, {
     r: [7, 10],
     p: [2, 4],
@@ -179,6 +195,9 @@ Deno.test("typed shapes: the positive cases run with the shapes their types prom
     outer: [3, 4],
     scaled: [2, 3],
     probabilities: [7, 10],
+    perToken: [2, 3, 6],
+    perRow: [6],
   });
+  fc.dispose();
   assert.equal(device.memory().liveBytes, start);
 });
