@@ -24,7 +24,7 @@ export interface CompileStats {
 
 /** How many entries each of a device's caches keeps (see {@link PipelineCache}). */
 export interface CacheLimits {
-  /** Uniform buffers kept by content (default 1024: a few dozen KiB). */
+  /** Uniform buffers kept by content (default 1024, of 16–256 bytes each). */
   uniformBuffers: number;
   /** Bind groups kept (default 4096). */
   bindGroups: number;
@@ -32,8 +32,9 @@ export interface CacheLimits {
   constantBuffers: number;
   /**
    * Allocations after which a pooled buffer that none of them reused is destroyed (default
-   * 200000: a few hundred training steps of AlexNet, so a shape met once an epoch, such as an
-   * evaluation's batch, does not keep its buffers between epochs).
+   * 200000: some 3000 training steps of AlexNet on one device, which allocates 66 buffers a
+   * step; so a shape met once an epoch, such as an evaluation's batch, does not keep its
+   * buffers between epochs, while the step's own are reused every step).
    */
   poolIdleAllocations: number;
 }
@@ -45,6 +46,21 @@ export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = {
   constantBuffers: 256,
   poolIdleAllocations: 200_000,
 };
+
+/**
+ * The limits in force: `given` over the defaults, each checked (a cache keeps at least 2
+ * entries, its two generations; the pool's idle bound is at least 1 allocation).
+ */
+export function cacheLimits(given: Partial<CacheLimits> = {}): CacheLimits {
+  const limits = { ...DEFAULT_CACHE_LIMITS, ...given };
+  for (const [name, value] of Object.entries(limits)) {
+    const least = name === "poolIdleAllocations" ? 1 : 2;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new RangeError(`cacheLimits.${name} must be an integer ≥ ${least}, got ${value}`);
+    }
+  }
+  return limits;
+}
 
 /**
  * The pipeline, uniform and bind-group caches of one GPU device. Pipelines are kept for the

@@ -23,7 +23,7 @@ import { BoundedCache } from "./_bounded_cache.ts";
 import {
   bindGroupEntries,
   type CacheLimits,
-  DEFAULT_CACHE_LIMITS,
+  cacheLimits,
   PipelineCache,
 } from "./_pipeline_cache.ts";
 import { Profile, type ProfileResult } from "./_profile.ts";
@@ -140,7 +140,7 @@ export class Device {
   #port: TransferPort;
   #profile: Profile | null = null;
 
-  private constructor(stream: GpuStream, label: string, cacheLimits?: Partial<CacheLimits>) {
+  private constructor(stream: GpuStream, label: string, bounds: CacheLimits) {
     const { gpu, info, isFallback, limits } = stream.opened;
     this.gpu = gpu;
     this.adapterInfo = info;
@@ -148,7 +148,6 @@ export class Device {
     this.limits = limits;
     this.label = label;
     this.#stream = stream;
-    const bounds = { ...DEFAULT_CACHE_LIMITS, ...cacheLimits };
     const afterSubmitted = (release: () => void) => stream.afterSubmitted(release);
     this.#pool = new BufferPool(this.#stats, bounds.poolIdleAllocations, afterSubmitted);
     this.#cache = new PipelineCache(
@@ -165,10 +164,11 @@ export class Device {
 
   /** Acquires one device on the best adapter, with the adapter's own limits. */
   static async acquire(options: AcquireOptions = {}): Promise<Device> {
+    const limits = cacheLimits(options.cacheLimits); // checked before a device is opened
     const opened = await openDevice(options);
     const label = options.label ?? `gpu${deviceCounter++}`;
     const stream = new GpuStream(opened, [label], options.dispatchesPerSubmit ?? 64);
-    return new Device(stream, label, options.cacheLimits);
+    return new Device(stream, label, limits);
   }
 
   /**
@@ -187,6 +187,7 @@ export class Device {
    * ```
    */
   static async acquireMany(count: number, options: AcquireOptions = {}): Promise<Device[]> {
+    const limits = cacheLimits(options.cacheLimits); // checked before a device is opened
     const perDevice = await adaptersPerDevice(count, options.adapter);
     const labels = perDevice.map((_, i) =>
       options.label ? `${options.label}${i}` : `gpu${deviceCounter++}`
@@ -205,7 +206,7 @@ export class Device {
         members.map((i) => labels[i]),
         options.dispatchesPerSubmit ?? 64,
       );
-      for (const i of members) devices[i] = new Device(stream, labels[i], options.cacheLimits);
+      for (const i of members) devices[i] = new Device(stream, labels[i], limits);
     }
     return devices;
   }

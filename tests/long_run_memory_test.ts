@@ -241,3 +241,14 @@ Deno.test("error reports that settle clean are not held until the next read", as
   assert.equal(scopes.held, 0);
   await scopes.raise(); // nothing left
 });
+
+Deno.test("cache limits are checked before a device is opened", async () => {
+  await assert.rejects(
+    Device.acquire({ cacheLimits: { uniformBuffers: 1 } }),
+    /^RangeError: cacheLimits.uniformBuffers must be an integer ≥ 2, got 1$/,
+  );
+  await assert.rejects(
+    Device.acquireMany(2, { cacheLimits: { poolIdleAllocations: 0.5 } }),
+    /cacheLimits.poolIdleAllocations must be an integer ≥ 1, got 0.5/,
+  );
+});
