@@ -22,7 +22,9 @@ import { crossEntropy } from "../tensor/ops_loss.ts";
 import { StepGuard } from "../tensor/step_guard.ts";
 import { SGD } from "../train/sgd.ts";
 import { trainStep } from "../train/_batches.ts";
+import { augmentBatch } from "../train/data/augment.ts";
 import type { LoaderBatch } from "../train/data/loader.ts";
+import { Rng } from "../train/data/rng.ts";
 import { median } from "./_timing.ts";
 
 const { values } = parseArgs({
@@ -165,6 +167,29 @@ for (let step = 0; step < warmup + steps; step++) {
       `sync points inside the step: ${held.syncs.length ? held.syncs.join(", ") : "none"}`,
     );
   }
+}
+if (!small) {
+  // The paper's augmentation of one batch, as the trainer's loader makes it between steps.
+  const side = 256, pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 2654435761) >>> 24);
+  const samples = Array.from({ length: batch }, (_, i) => ({ pixels, label: i % classes }));
+  const options = {
+    crop: size,
+    flip: true,
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    pca: {
+      eigenvalues: [0.2175, 0.0188, 0.0045],
+      eigenvectors: [[-0.58, -0.81, 0.05], [-0.58, 0.04, -0.81], [-0.58, 0.58, 0.58]],
+      sigma: 0.1,
+    },
+  };
+  const augment: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    augmentBatch(samples, options, new Rng(0, 2, 0, i));
+    augment.push(performance.now() - start);
+  }
+  console.log(`augmenting one batch (the loader, same thread): ${median(augment).toFixed(2)} ms`);
 }
 const stats = await ctx.guard.read();
 const ms50 = median(ms), us50 = median(perDispatch);

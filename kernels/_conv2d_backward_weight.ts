@@ -103,7 +103,7 @@ export function conv2dBackwardWeight(
       device,
       "conv2d.gradWeight",
       geometryKey(g),
-      convCandidates(device, "gradWeight", g),
+      () => convCandidates(device, "gradWeight", g),
       (algorithm) =>
         withScratch(
           device,

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { BoundedCache } from "./_bounded_cache.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 
 /** One candidate of an op: a name (shown by the profiler and bench) and what the kernel needs. */
@@ -155,31 +156,45 @@ function state(device: Device): DeviceState {
 }
 
 /**
+ * Each device's candidate lists by op and shape: a training step asks for the same shapes step
+ * after step, and building a list (tile fits, split-K counts, names) cost about 25 µs a call.
+ * Bounded as the kernel memos are (`_memo.ts`).
+ */
+const candidateLists = new WeakMap<Device, BoundedCache<string, readonly Candidate<unknown>[]>>();
+const CANDIDATE_LISTS = 512;
+
+/**
  * The candidate an op uses for a shape: the tuned choice if there is one, else the first
- * candidate (the op's default). A miss with tuning on records the shape and, where the adapter
- * has GPU timestamps, schedules tuning in the background: its timing runs are recorded and
- * timed in stretches of code that nothing else interleaves with, so it may run while a training
- * loop awaits its reads; later calls of the shape get the choice.
+ * candidate (the op's default). `candidates` builds the shape's list, once per device, op and
+ * key: the key must name everything the list depends on. A miss with tuning on records the
+ * shape and, where the adapter has GPU timestamps, schedules tuning in the background: its
+ * timing runs are recorded and timed in stretches of code that nothing else interleaves with,
+ * so it may run while a training loop awaits its reads; later calls of the shape get the choice.
  */
 export function choose<T>(
   device: Device,
   op: string,
   key: string,
-  candidates: readonly Candidate<T>[],
+  candidates: () => readonly Candidate<T>[],
   record: (value: T) => void,
 ): Candidate<T> {
-  if (candidates.length === 1 || !autotuneEnabled(device)) return candidates[0];
-  const s = state(device);
   const id = `${op} ${key}`;
+  let lists = candidateLists.get(device);
+  if (!lists) candidateLists.set(device, lists = new BoundedCache(CANDIDATE_LISTS));
+  let list = lists.get(id) as readonly Candidate<T>[] | undefined;
+  if (!list) lists.set(id, list = candidates());
+  if (list.length === 1 || !autotuneEnabled(device)) return list[0];
+  const s = state(device);
   const chosen = s.choices.get(id);
-  const found = candidates.find((c) => c.name === chosen);
+  const found = list.find((c) => c.name === chosen);
   if (found) return found;
   if (!s.stopped && !s.pending.has(id) && s.pending.size < MAX_PENDING) {
+    const tuned = list;
     s.pending.set(id, {
       op,
       key,
-      names: candidates.map((c) => c.name),
-      record: (i) => record(candidates[i].value),
+      names: tuned.map((c) => c.name),
+      record: (i) => record(tuned[i].value),
     });
     if (device.hasTimestamps && !s.scheduled) {
       s.scheduled = true;
@@ -189,7 +204,7 @@ export function choose<T>(
       }, 0);
     }
   }
-  return candidates[0];
+  return list[0];
 }
 
 /** One timed shape: the candidates' milliseconds and the choice. */

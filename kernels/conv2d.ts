@@ -117,7 +117,7 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     device,
     "conv2d.forward",
     geometryKey(g),
-    convCandidates(device, "forward", g),
+    () => convCandidates(device, "forward", g),
     (algorithm) =>
       withScratch(
         device,

@@ -111,7 +111,7 @@ export function conv2dBackwardInput(
     device,
     "conv2d.gradInput",
     geometryKey(g),
-    convCandidates(device, "gradInput", g),
+    () => convCandidates(device, "gradInput", g),
     (algorithm) =>
       withScratch(
         device,

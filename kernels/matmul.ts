@@ -190,16 +190,19 @@ export function matmul(device: Device, args: MatmulArgs): void {
     `${batch}x${m}x${n}x${k} t${+transA}${+transB} s${sA},${sB} o${oA % 4},${oB % 4} ` +
       `b${+!!args.bias}${perRow ? "r" : ""} ` +
       `r${+!!args.relu} a${+!!args.accumulate}${args.mask ? " m1" : ""}` +
-      (args.rowSums ? " rowsums" : "") + (sumBatch ? " sumbatch" : ""),
-    matmulCandidates(
-      device,
-      gemmFull.m,
-      gemmFull.n,
-      gemmFull.k,
-      gemmFull.batch,
-      args.splits,
-      bVec4,
-    ),
+      (args.rowSums ? " rowsums" : "") + (sumBatch ? " sumbatch" : "") +
+      // Forced split-K (without a tile) sets every candidate's: a shape of its own.
+      (args.splits !== undefined ? ` k${args.splits}` : ""),
+    () =>
+      matmulCandidates(
+        device,
+        gemmFull.m,
+        gemmFull.n,
+        gemmFull.k,
+        gemmFull.batch,
+        args.splits,
+        bVec4,
+      ),
     (v) =>
       withScratch(
         device,

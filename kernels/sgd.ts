@@ -35,6 +35,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { memoised } from "./_memo.ts";
 import { FLAT_WORKGROUP, windows } from "./_program.ts";
 
 /**
@@ -156,9 +157,11 @@ interface Segment {
 
 /**
  * The WGSL of a dispatch over `segments` segments. The hyperparameters and sizes are in the
- * segment table, not in the text.
+ * segment table, not in the text. Generated once per form (every step repeats them).
  */
-function sgdWgsl(segments: number, mode: SgdMode, guarded: boolean): string {
+const sgdWgsl = memoised(sgdShader);
+
+function sgdShader(segments: number, mode: SgdMode, guarded: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
   const loads: string[] = [];

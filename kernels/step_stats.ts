@@ -9,6 +9,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
+import { memoised } from "./_memo.ts";
 import { FLAT_WORKGROUP, IS_NAN } from "./_program.ts";
 
 /** u32 words of a step-statistics buffer (see {@link StepStats}). */
@@ -93,6 +94,16 @@ const FINITE = `fn finite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }`;
 
+/** The WGSL of {@link guardLoss} (one string: the pipeline cache finds it at once). */
+const GUARD_LOSS_WGSL = `
+@group(0) @binding(0) var<storage, read> loss: array<f32>;
+@group(0) @binding(1) var<storage, read_write> s: array<u32>;
+${FINITE}
+@compute @workgroup_size(1)
+fn main() {
+  s[${W.OK}] = select(0u, 1u, finite(loss[0]));
+}`;
+
 /**
  * Starts a step: sets the flag (word 0 of `stats`) to 1 when `loss[0]` is finite, else 0.
  * Nothing is counted until {@link commitStep}.
@@ -110,19 +121,35 @@ const FINITE = `fn finite(x: f32) -> bool {
  * ```
  */
 export function guardLoss(device: Device, loss: GpuBuffer, stats: GpuBuffer): void {
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> loss: array<f32>;
-@group(0) @binding(1) var<storage, read_write> s: array<u32>;
-${FINITE}
-@compute @workgroup_size(1)
-fn main() {
-  s[${W.OK}] = select(0u, 1u, finite(loss[0]));
-}`;
   device.dispatch(
-    { name: "step guard", wgsl, workgroups: 1 },
+    { name: "step guard", wgsl: GUARD_LOSS_WGSL, workgroups: 1 },
     [{ buffer: loss, offset: 0, size: 16 }, { buffer: stats, offset: 0, size: STEP_STATS_BYTES }],
   );
 }
+
+/** The WGSL of {@link commitStep} for `count` images, generated once per count. */
+const commitWgsl = memoised((count: number): string => `
+@group(0) @binding(0) var<storage, read> loss: array<f32>;
+@group(0) @binding(1) var<storage, read_write> s: array<u32>;
+@compute @workgroup_size(1)
+fn main() {
+  if (s[${W.OK}] != 0u) {
+    s[${W.CONSECUTIVE}] = 0u;
+    // Image-weighted; Kahan summation keeps many steps' worth of f32 losses accurate.
+    let sum = bitcast<f32>(s[${W.LOSS_SUM}]);
+    let y = loss[0] * ${count}.0 - bitcast<f32>(s[${W.LOSS_COMP}]);
+    let t = sum + y;
+    s[${W.LOSS_COMP}] = bitcast<u32>((t - sum) - y);
+    s[${W.LOSS_SUM}] = bitcast<u32>(t);
+    s[${W.STEPS}] = s[${W.STEPS}] + 1u;
+    s[${W.IMAGES}] = s[${W.IMAGES}] + ${count}u;
+  } else {
+    s[${W.CONSECUTIVE}] = s[${W.CONSECUTIVE}] + 1u;
+    s[${W.TOTAL_SKIPPED}] = s[${W.TOTAL_SKIPPED}] + 1u;
+    s[${W.SKIPPED}] = s[${W.SKIPPED}] + 1u;
+    s[${W.SKIPPED_IMAGES}] = s[${W.SKIPPED_IMAGES}] + ${count}u;
+  }
+}`);
 
 /**
  * Counts one step by the flag's verdict: accepted — adds `loss · count` to a compensated
@@ -154,28 +181,7 @@ export function commitStep(
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`commitStep: count must be a non-negative integer, got ${count}`);
   }
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> loss: array<f32>;
-@group(0) @binding(1) var<storage, read_write> s: array<u32>;
-@compute @workgroup_size(1)
-fn main() {
-  if (s[${W.OK}] != 0u) {
-    s[${W.CONSECUTIVE}] = 0u;
-    // Image-weighted; Kahan summation keeps many steps' worth of f32 losses accurate.
-    let sum = bitcast<f32>(s[${W.LOSS_SUM}]);
-    let y = loss[0] * ${count}.0 - bitcast<f32>(s[${W.LOSS_COMP}]);
-    let t = sum + y;
-    s[${W.LOSS_COMP}] = bitcast<u32>((t - sum) - y);
-    s[${W.LOSS_SUM}] = bitcast<u32>(t);
-    s[${W.STEPS}] = s[${W.STEPS}] + 1u;
-    s[${W.IMAGES}] = s[${W.IMAGES}] + ${count}u;
-  } else {
-    s[${W.CONSECUTIVE}] = s[${W.CONSECUTIVE}] + 1u;
-    s[${W.TOTAL_SKIPPED}] = s[${W.TOTAL_SKIPPED}] + 1u;
-    s[${W.SKIPPED}] = s[${W.SKIPPED}] + 1u;
-    s[${W.SKIPPED_IMAGES}] = s[${W.SKIPPED_IMAGES}] + ${count}u;
-  }
-}`;
+  const wgsl = commitWgsl(count);
   device.dispatch(
     { name: "step commit", wgsl, workgroups: 1 },
     [{ buffer: loss, offset: 0, size: 16 }, { buffer: stats, offset: 0, size: STEP_STATS_BYTES }],
@@ -187,6 +193,30 @@ export interface TopKCountOptions {
   /** Count nothing when the step guard's flag is down (default true; evaluation passes false). */
   guarded?: boolean;
 }
+
+/** The WGSL of {@link countTopKErrors}, generated once per batch, classes and guard. */
+const topKWgsl = memoised((batch: number, classes: number, guarded: boolean): string => `
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read_write> s: array<atomic<u32>>;
+${FLAT_WORKGROUP}${IS_NAN}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = flatWorkgroup(wid, nwg) * 64u + lid;
+  if (row >= ${batch}u) { return; }
+  ${guarded ? `if (atomicLoad(&s[${W.OK}]) == 0u) { return; }` : ""}
+  let base = row * ${classes}u;
+  let label = u32(labels[row]);
+  let mine = logits[base + label];
+  var higher = 0u;
+  for (var c = 0u; c < ${classes}u; c++) {
+    if (logits[base + c] > mine) { higher++; }
+  }
+  let nan = isNan(mine);
+  if (nan || higher >= 1u) { atomicAdd(&s[${W.TOP1}], 1u); }
+  if (nan || higher >= 5u) { atomicAdd(&s[${W.TOP5}], 1u); }
+}`);
 
 /**
  * Counts top-1 and top-5 errors of a `[batch, classes]` logits matrix against i32 labels into
@@ -220,28 +250,7 @@ export function countTopKErrors(
 ): void {
   if (batch === 0) return;
   const guarded = options.guarded ?? true;
-  const wgsl = `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> s: array<atomic<u32>>;
-${FLAT_WORKGROUP}${IS_NAN}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = flatWorkgroup(wid, nwg) * 64u + lid;
-  if (row >= ${batch}u) { return; }
-  ${guarded ? `if (atomicLoad(&s[${W.OK}]) == 0u) { return; }` : ""}
-  let base = row * ${classes}u;
-  let label = u32(labels[row]);
-  let mine = logits[base + label];
-  var higher = 0u;
-  for (var c = 0u; c < ${classes}u; c++) {
-    if (logits[base + c] > mine) { higher++; }
-  }
-  let nan = isNan(mine);
-  if (nan || higher >= 1u) { atomicAdd(&s[${W.TOP1}], 1u); }
-  if (nan || higher >= 5u) { atomicAdd(&s[${W.TOP5}], 1u); }
-}`;
+  const wgsl = topKWgsl(batch, classes, guarded);
   device.dispatch(
     { name: `top-k errors [${batch}, ${classes}]`, wgsl, workgroups: Math.ceil(batch / 64) },
     [

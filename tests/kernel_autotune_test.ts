@@ -159,7 +159,7 @@ interface Runs {
 /** Meets a made-up op of two candidates at `key` (each run writes a scratch buffer). */
 function meet(device: Device, key: string, runs: Runs): void {
   const candidates = [{ name: "a", value: 1 }, { name: "b", value: 2 }];
-  choose(device, "test.op", key, candidates, (value) => {
+  choose(device, "test.op", key, () => candidates, (value) => {
     runs.all++;
     if (device.destroyed) runs.afterDestroy++;
     withScratch(device, [64], ([b]) => device.write(b, new Float32Array(64).fill(value)));
