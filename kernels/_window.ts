@@ -7,15 +7,27 @@
 
 /**
  * Windows of `kernel` taps, `stride` apart, that fit an axis of `size` padded by `padding` on
- * each side: `floor((size + 2·padding − kernel) / stride) + 1` (PyTorch's floor mode). Below 1
- * when the window does not fit.
+ * each side: `floor((size + 2·padding − kernel) / stride) + 1` (PyTorch's floor mode). With
+ * `ceilMode` (PyTorch's `ceil_mode`), a last partial window is kept: `ceil(…) + 1`, less one
+ * when that window would start at or past `size + padding` (wholly in the right padding).
+ * Below 1 when the window does not fit.
  *
- * @example AlexNet's conv1: 227 pixels, 11 taps, stride 4
+ * @example AlexNet's conv1: 227 pixels, 11 taps, stride 4; a 3-tap window, stride 2, over 6
  * ```ts
  * import { windowCount } from "./_window.ts";
  * console.log(windowCount(227, 11, 4, 0)); // 55
+ * console.log(windowCount(6, 3, 2, 0), windowCount(6, 3, 2, 0, true)); // 2 3
  * ```
  */
-export function windowCount(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+export function windowCount(
+  size: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  ceilMode = false,
+): number {
+  const span = size + 2 * padding - kernel;
+  if (!ceilMode) return Math.floor(span / stride) + 1;
+  const count = Math.ceil(span / stride) + 1;
+  return (count - 1) * stride >= size + padding ? count - 1 : count;
 }

@@ -35,6 +35,11 @@ export interface Pool2dGeometry {
   padH: number;
   /** Columns of −∞ padding left and right; at most `kernelW / 2`. */
   padW: number;
+  /**
+   * Keep a last window that runs past the padded input (PyTorch's `ceil_mode`; default false):
+   * see `windowCount` in `_window.ts`. Such a window is clipped to the input.
+   */
+  ceilMode?: boolean;
 }
 
 /** Buffers of {@link maxPool2d}: all NCHW, allocated by the caller. */
@@ -76,8 +81,9 @@ export interface PoolOptions {
 const WORKGROUP = 256;
 
 /**
- * Output height and width of a pooling: `floor((H + 2·pad − kernel) / stride) + 1`. Throws a
- * RangeError for a bad geometry or an empty output.
+ * Output height and width of a pooling: `floor((H + 2·pad − kernel) / stride) + 1`, or PyTorch's
+ * ceil-mode count (`windowCount` in `_window.ts`). Throws a RangeError for a bad geometry or an empty
+ * output.
  *
  * @example AlexNet's pool1
  * ```ts
@@ -89,8 +95,8 @@ const WORKGROUP = 256;
  */
 export function pool2dOutputSize(g: Pool2dGeometry): { outH: number; outW: number } {
   checkGeometry(g);
-  const outH = windowCount(g.height, g.kernelH, g.strideH, g.padH);
-  const outW = windowCount(g.width, g.kernelW, g.strideW, g.padW);
+  const outH = windowCount(g.height, g.kernelH, g.strideH, g.padH, g.ceilMode);
+  const outW = windowCount(g.width, g.kernelW, g.strideW, g.padW, g.ceilMode);
   if (outH < 1 || outW < 1) {
     throw new RangeError(
       `maxPool2d: a ${g.kernelH}×${g.kernelW} window (pad ${g.padH}×${g.padW}) does not fit ` +
@@ -242,7 +248,8 @@ function run(
     const threads = (count * operands[operands.length - 1][2]) / 4;
     const shifts = parts.map((part) => part.shift);
     const name = `${op}[${count}×${g.channels}×${g.height}×${g.width}, ` +
-      `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}]`;
+      `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}` +
+      `${g.ceilMode ? " ceil" : ""}]`;
     const { kernelH, kernelW, strideH, strideW, padH, padW } = g;
     const window = { kernelH, kernelW, strideH, strideW, padH, padW };
     const { wgsl, uniforms } = kernel({ pass, g: window, shifts: shifts.length }, {

@@ -15,13 +15,18 @@ export interface MaxPool2dConfig {
   kernelSize: Pair;
   /** Step between windows (default: the kernel size; smaller overlaps, as in AlexNet). */
   stride?: Pair;
-  /** −∞ padding on each side (default 0). */
+  /** −∞ padding on each side, at most half the kernel (default 0). */
   padding?: Pair;
+  /**
+   * Keep a last window that runs past the padded input, clipped to it (PyTorch's `ceil_mode`,
+   * default false).
+   */
+  ceilMode?: boolean;
 }
 
 /**
- * Max pooling over NCHW tensors, as PyTorch's `nn.MaxPool2d` (floor mode). AlexNet pools
- * 3×3 windows at stride 2, so neighbouring windows overlap.
+ * Max pooling over NCHW tensors, as PyTorch's `nn.MaxPool2d` (floor mode by default, or
+ * `ceilMode`). AlexNet pools 3×3 windows at stride 2, so neighbouring windows overlap.
  *
  * @example
  * ```ts
@@ -30,6 +35,8 @@ export interface MaxPool2dConfig {
  * await defaultDevice();
  * const pool = new MaxPool2d({ kernelSize: 3, stride: 2 });
  * console.log(pool.forward(randn([1, 4, 55, 55]).withRank(4)).shape); // [1, 4, 27, 27]
+ * const ceil = new MaxPool2d({ kernelSize: 3, stride: 2, ceilMode: true });
+ * console.log(ceil.forward(randn([1, 4, 56, 56]).withRank(4)).shape); // [1, 4, 28, 28]
  * ```
  */
 export class MaxPool2d extends Module {
@@ -39,6 +46,8 @@ export class MaxPool2d extends Module {
   readonly stride: readonly [number, number];
   /** `[PH, PW]`. */
   readonly padding: readonly [number, number];
+  /** Whether a last window past the padded input is kept (PyTorch's `ceil_mode`). */
+  readonly ceilMode: boolean;
 
   /** Creates the layer. */
   constructor(config: MaxPool2dConfig) {
@@ -46,6 +55,14 @@ export class MaxPool2d extends Module {
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);
+    this.ceilMode = config.ceilMode ?? false;
+    const [kh, kw] = this.kernelSize, [ph, pw] = this.padding;
+    if (ph > kh / 2 || pw > kw / 2) {
+      throw new RangeError(
+        `MaxPool2d: padding must be at most half the kernel, got padding ${config.padding} ` +
+          `for kernel ${config.kernelSize}`,
+      );
+    }
   }
 
   /** Pools `x [N, C, H, W]`. */
@@ -56,6 +73,7 @@ export class MaxPool2d extends Module {
       kernel: this.kernelSize,
       stride: this.stride,
       padding: this.padding,
+      ceilMode: this.ceilMode,
     }) as unknown as Tensor<[N, C, number, number], "f32">;
   }
 
@@ -65,6 +83,7 @@ export class MaxPool2d extends Module {
       throw new RangeError(`MaxPool2d: expected [N, C, H, W], got [${input}]`);
     }
     const [n, c, h, w] = input;
-    return [n, c, ...windowOutput([h, w], this.kernelSize, this.stride, this.padding)];
+    const size = [h, w] as const;
+    return [n, c, ...windowOutput(size, this.kernelSize, this.stride, this.padding, this.ceilMode)];
   }
 }

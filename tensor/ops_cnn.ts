@@ -37,13 +37,14 @@ export function pair(p: Pair): [number, number] {
 }
 
 /**
- * Output `[height, width]` of a sliding window over `[H, W]` (floor mode, as PyTorch); a
- * RangeError when the window does not fit.
+ * Output `[height, width]` of a sliding window over `[H, W]` (floor mode as PyTorch, or its
+ * `ceil_mode` that keeps a last partial window); a RangeError when the window does not fit.
  *
- * @example AlexNet's conv1 on a 227×227 image
+ * @example AlexNet's conv1 on a 227×227 image; a 3×3 pooling at stride 2 in ceil mode
  * ```ts
  * import { windowOutput } from "./ops_cnn.ts";
  * console.log(windowOutput([227, 227], [11, 11], [4, 4], [0, 0])); // [55, 55]
+ * console.log(windowOutput([6, 7], [3, 3], [2, 2], [0, 0], true)); // [3, 3]
  * ```
  */
 export function windowOutput(
@@ -51,8 +52,9 @@ export function windowOutput(
   kernel: readonly [number, number],
   stride: readonly [number, number],
   padding: readonly [number, number],
+  ceilMode = false,
 ): [number, number] {
-  const out = size.map((s, i) => windowCount(s, kernel[i], stride[i], padding[i]));
+  const out = size.map((s, i) => windowCount(s, kernel[i], stride[i], padding[i], ceilMode));
   if (out[0] < 1 || out[1] < 1) {
     throw new RangeError(
       `a ${kernel[0]}×${kernel[1]} window (stride ${stride}, padding ${padding}) does not fit ` +
@@ -118,24 +120,34 @@ export function conv2d(
       `conv2d: bias [${bias.shape}] does not match ${outChannels} output channels`,
     );
   }
-  const window = window2d(
-    "conv2d",
-    x,
-    [kernelH, kernelW],
-    options.stride ?? 1,
-    options.padding ?? 0,
-  );
+  const window = window2d("conv2d", x, {
+    kernel: [kernelH, kernelW],
+    stride: options.stride ?? 1,
+    padding: options.padding ?? 0,
+  });
   const { outH, outW, ...sizes } = window;
   const geometry: Conv2dGeometry = { batch, inChannels, outChannels, groups, ...sizes };
   const relu = options.relu ?? false;
   return apply("conv2d", inputs, { geometry, outH, outW, relu }) as Tensor4D;
 }
 
+/** A sliding window's options, every one given. */
+interface WindowOptions {
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+  /** PyTorch's `ceil_mode` (pooling only). */
+  ceilMode?: boolean;
+  /** Refuse padding over half the kernel, as PyTorch's pooling does. */
+  halfKernelPadding?: boolean;
+}
+
 /**
  * A window sliding over `x`'s last two axes: the input size, the window's size, stride and
  * padding per axis, and the output size, or a ShapeError naming `op` when it does not fit.
  */
-function window2d(op: string, x: Tensor, kernel: Pair, stride: Pair, padding: Pair) {
+function window2d(op: string, x: Tensor, options: WindowOptions) {
+  const { kernel, stride, padding } = options;
   const [height, width] = (x.shape as readonly number[]).slice(2);
   const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
   const [padH, padW] = pair(padding);
@@ -147,14 +159,23 @@ function window2d(op: string, x: Tensor, kernel: Pair, stride: Pair, padding: Pa
       throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
     }
   }
+  if (options.halfKernelPadding && (padH > kernelH / 2 || padW > kernelW / 2)) {
+    // As PyTorch: a window wholly in the padding would have nothing to pool.
+    throw new RangeError(
+      `${op}: padding must be at most half the kernel, got padding ${padding} for kernel ${kernel}`,
+    );
+  }
+  const ceilMode = options.ceilMode ?? false;
   let out: [number, number];
   try {
-    out = windowOutput([height, width], [kernelH, kernelW], [strideH, strideW], [padH, padW]);
+    const size = [height, width] as const;
+    out = windowOutput(size, [kernelH, kernelW], [strideH, strideW], [padH, padW], ceilMode);
   } catch (error) {
     throw new ShapeError(`${op}: input [${x.shape}]: ${(error as Error).message}`);
   }
   const [outH, outW] = out;
-  return { height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW };
+  const geometry = { height, width, kernelH, kernelW, strideH, strideW, padH, padW };
+  return { ...geometry, ...(ceilMode ? { ceilMode } : {}), outH, outW };
 }
 
 /** Options of {@link maxPool2d}. */
@@ -163,34 +184,43 @@ export interface MaxPool2dOptions {
   kernel: Pair;
   /** Step between windows (default: the kernel size). */
   stride?: Pair;
-  /** −∞ padding on each side (default 0). */
+  /** −∞ padding on each side, at most half the kernel (default 0). */
   padding?: Pair;
+  /**
+   * Keep a last window that runs past the padded input, clipped to it (PyTorch's `ceil_mode`,
+   * default false): `ceil((H + 2·padding − kernel) / stride) + 1` outputs, less one when the
+   * last window would start in the right padding.
+   */
+  ceilMode?: boolean;
 }
 
 /**
  * Max pooling over `x [N, C, H, W]`. Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
  *
- * @example The paper's overlapping 3×3 windows, stride 2
+ * @example The paper's overlapping 3×3 windows, stride 2; in ceil mode a clipped third window
  * ```ts
  * import { arange, defaultDevice } from "../mod.ts";
  * import { maxPool2d } from "./ops_cnn.ts";
  * await defaultDevice();
  * const x = arange(0, 25).reshape([1, 1, 5, 5]);
  * console.log(await maxPool2d(x, { kernel: 3, stride: 2 }).toArray()); // [[[[12, 14], [22, 24]]]]
+ * const y = arange(0, 16).reshape([1, 1, 4, 4]);
+ * console.log(await maxPool2d(y, { kernel: 3, stride: 2, ceilMode: true }).toArray());
+ * // [[[[10, 11], [14, 15]]]]
  * ```
  */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
-  const window = window2d(
-    "maxPool2d",
-    x,
-    options.kernel,
-    options.stride ?? options.kernel,
-    options.padding ?? 0,
-  );
+  const window = window2d("maxPool2d", x, {
+    kernel: options.kernel,
+    stride: options.stride ?? options.kernel,
+    padding: options.padding ?? 0,
+    ceilMode: options.ceilMode,
+    halfKernelPadding: true,
+  });
   const { outH, outW, ...sizes } = window;
   const geometry = { batch, channels, ...sizes };
   return apply("maxPool2d", [x], { geometry, outShape: [batch, channels, outH, outW] }) as Tensor4D;

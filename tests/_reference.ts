@@ -637,6 +637,27 @@ export interface Pool2dOptions {
   kernel: [number, number];
   stride?: [number, number];
   padding?: [number, number];
+  /** PyTorch's ceil_mode: keep a last window past the padded input, clipped to it. */
+  ceilMode?: boolean;
+}
+
+/**
+ * PyTorch's pooling output size (pooling_output_shape): floor or, in ceil mode,
+ * ceil((size + 2·pad − k) / stride) + 1, less one when the last window would start at or past
+ * size + pad.
+ */
+export function poolOutSize(
+  size: number,
+  k: number,
+  stride: number,
+  pad: number,
+  ceilMode = false,
+): number {
+  if (!ceilMode) return outSize(size, k, stride, pad);
+  let o = Math.floor((size + 2 * pad - k + stride - 1) / stride) + 1;
+  if ((o - 1) * stride >= size + pad) o--;
+  if (o <= 0) throw new Error(`window ${k} (stride ${stride}, pad ${pad}) too big for ${size}`);
+  return o;
 }
 
 /** Max value and first arg-max (h·W+w in the plane) of every window; padding is −∞. */
@@ -646,8 +667,8 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
   const [ph, pw] = opts.padding ?? [0, 0];
   if (x.shape.length !== 4) throw new Error("maxPool2d: x must be [N,C,H,W]");
   const [n, c, h, w] = x.shape;
-  const oh = outSize(h, kh, sh, ph);
-  const ow = outSize(w, kw, sw, pw);
+  const oh = poolOutSize(h, kh, sh, ph, opts.ceilMode);
+  const ow = poolOutSize(w, kw, sw, pw, opts.ceilMode);
   const values = zeros([n, c, oh, ow]);
   const argmax: I32 = { shape: [n, c, oh, ow], data: new Int32Array(n * c * oh * ow) };
   let idx = 0;
@@ -680,7 +701,7 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
   return { values, argmax };
 }
 
-/** Max pooling [N,C,H,W] → [N,C,OH,OW]; padded cells count as −∞ (PyTorch, floor mode). */
+/** Max pooling [N,C,H,W] → [N,C,OH,OW]; padded cells count as −∞ (PyTorch, floor or ceil mode). */
 export function maxPool2d(x: F64, opts: Pool2dOptions): F64 {
   return pool(x, opts).values;
 }

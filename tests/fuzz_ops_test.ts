@@ -95,9 +95,11 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
         stride = d.chance(0.4) ? [2, 2] : [d.int(1, 4), d.int(1, 4)];
         padding = [d.int(0, kernel[0] >> 1), d.int(0, kernel[1] >> 1)];
       } while (shape[2] + 2 * padding[0] < kernel[0] || shape[3] + 2 * padding[1] < kernel[1]);
+      const ceilMode = d.chance(0.4);
       const { kind, x: X } = poolValues(d, shape);
-      const label = `${kind} [${shape}] kernel ${kernel} stride ${stride} padding ${padding}`;
-      const opts = { kernel, stride, padding };
+      const label = `${kind} [${shape}] kernel ${kernel} stride ${stride} padding ${padding}` +
+        (ceilMode ? " ceil" : "");
+      const opts = { kernel, stride, padding, ceilMode };
       const want = ref.maxPool2d(X, opts);
       const DY = normal(want.shape, d.next);
       // The gradient goes to the first maximum of each window, in row-major window order.

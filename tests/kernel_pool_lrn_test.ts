@@ -62,6 +62,7 @@ function refOptions(g: Pool2dGeometry): ref.Pool2dOptions {
     kernel: [g.kernelH, g.kernelW],
     stride: [g.strideH, g.strideW],
     padding: [g.padH, g.padW],
+    ceilMode: g.ceilMode,
   };
 }
 
@@ -183,6 +184,34 @@ Deno.test("max pool kernels", async (t) => {
       await checkRandomPool(device, geometry(2, 2, 9, 9, [3, 3], [1, 1], [1, 1]), 9);
       await checkRandomPool(device, geometry(1, 2, 10, 10, [4, 4], [3, 3], [2, 2]), 10);
       await checkRandomPool(device, geometry(1, 2, 8, 11, [2, 2], [3, 3]), 17); // gaps
+    });
+
+    await t.step("ceil mode: PyTorch's output size, clipped last windows", async () => {
+      // The output size against PyTorch's formula, on every small geometry.
+      for (let size = 1; size <= 12; size++) {
+        for (let k = 1; k <= 5; k++) {
+          for (let s = 1; s <= 4; s++) {
+            for (let p = 0; p <= k >> 1; p++) {
+              if (size + 2 * p < k) continue;
+              const g = { ...geometry(1, 1, size, 3, [k, 1], [s, 1], [p, 0]), ceilMode: true };
+              const label = `size ${size} k ${k} s ${s} p ${p}`;
+              assert.equal(pool2dOutputSize(g).outH, ref.poolOutSize(size, k, s, p, true), label);
+              const floor = pool2dOutputSize({ ...g, ceilMode: false }).outH;
+              assert.equal(floor, ref.poolOutSize(size, k, s, p), label);
+            }
+          }
+        }
+      }
+      // 5 + 2·1 − 2 = 5 over stride 2: ceil gives 4 windows, but the 4th would start at 6 = H + p.
+      assert.equal(
+        pool2dOutputSize({ ...geometry(1, 1, 5, 5, [2, 2], [2, 2], [1, 1]), ceilMode: true }).outH,
+        3,
+      );
+      const ceil = (g: Pool2dGeometry): Pool2dGeometry => ({ ...g, ceilMode: true });
+      await checkRandomPool(device, ceil(geometry(2, 3, 8, 9, [3, 3], [2, 2])), 18);
+      await checkRandomPool(device, ceil(geometry(1, 2, 7, 10, [3, 2], [2, 3], [1, 1])), 19);
+      await checkRandomPool(device, ceil(geometry(2, 2, 5, 11, [2, 4], [2, 3], [1, 2])), 20);
+      await checkRandomPool(device, ceil(geometry(3, 2, 9, 9, [3, 3], [2, 2])), 21, 1000);
     });
 
     await t.step("NaN propagates; its argmax is the first NaN", async () => {

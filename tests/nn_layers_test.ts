@@ -5,7 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, fromTypedArray, Generator, type Shape, type Tensor } from "../mod.ts";
+import {
+  defaultDevice,
+  fromTypedArray,
+  Generator,
+  maxPool2d,
+  type Shape,
+  type Tensor,
+} from "../mod.ts";
 import {
   Conv2d,
   Dropout,
@@ -230,6 +237,23 @@ Deno.test("nn layers against the f64 reference", async (t) => {
       input: randF32([1, 2, 5, 5], 8),
       reference: (x) => ref.maxPool2d(x, { kernel: [2, 2], stride: [2, 2], padding: [1, 1] }),
     });
+    const ceil = new MaxPool2d({ kernelSize: 3, stride: 2, padding: 1, ceilMode: true });
+    await check({
+      label: "pool 3/2 pad 1 ceil",
+      layer: ceil,
+      input: randF32([2, 2, 8, 7], 9),
+      reference: (x) =>
+        ref.maxPool2d(x, { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceilMode: true }),
+    });
+    assert.deepEqual(ceil.outputShape([1, 1, 8, 7]), [1, 1, 5, 4]);
+    assert.throws(
+      () => new MaxPool2d({ kernelSize: 3, padding: 2 }),
+      /MaxPool2d: padding must be at most half the kernel, got padding 2 for kernel 3/,
+    );
+    assert.throws(
+      () => maxPool2d(upload(randF32([1, 1, 6, 6], 1)), { kernel: [4, 2], padding: [1, 2] }),
+      /maxPool2d: padding must be at most half the kernel, got padding 1,2 for kernel 4,2/,
+    );
     assert.deepEqual(new MaxPool2d({ kernelSize: 3, stride: 2 }).outputShape([1, 96, 55, 55]), [
       1,
       96,
