@@ -65,7 +65,10 @@ key_profile() {
     awk '{ printf "rows %s / span %s / wall %s ms (rows/wall %.2f)", $1, $2, $3, $1 / $3 }'
   grep -Eo '^first step: [0-9.]+ ms, [0-9]+ pipelines' "$1" | sed 's/^/; /'
 }
-key_host() { grep -Eo 'host [0-9.]+ ms a step, [0-9.]+ µs a dispatch' "$1" | tail -n 1; }
+key_host() {
+  grep -Eo 'host [0-9.]+ ms a step, [0-9.]+ µs a dispatch|augmenting one batch[^:]*: [0-9.]+ ms' "$1" |
+    sed 's/ (the loader, same thread)//' | joined
+}
 key_train1() { grep -Eo '[0-9.]+ images/s \([0-9.]+ ms/step\)' "$1" | tail -n 1; }
 key_torch() {
   grep -Eo '^(fp32_tf32_off|defaults): full AlexNet training [0-9]+ images/s' "$1" |

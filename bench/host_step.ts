@@ -168,6 +168,7 @@ for (let step = 0; step < warmup + steps; step++) {
     );
   }
 }
+let augmentMs: number | null = null;
 if (!small) {
   // The paper's augmentation of one batch, as the trainer's loader makes it between steps.
   const side = 256, pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 2654435761) >>> 24);
@@ -189,7 +190,8 @@ if (!small) {
     augmentBatch(samples, options, new Rng(0, 2, 0, i));
     augment.push(performance.now() - start);
   }
-  console.log(`augmenting one batch (the loader, same thread): ${median(augment).toFixed(2)} ms`);
+  augmentMs = median(augment);
+  console.log(`augmenting one batch (the loader, same thread): ${augmentMs.toFixed(2)} ms`);
 }
 const stats = await ctx.guard.read();
 const ms50 = median(ms), us50 = median(perDispatch);
@@ -201,7 +203,16 @@ console.log(
     `loss ${(stats.lossSum / stats.images).toFixed(4)}, ${stats.totalNonFinite} non-finite`,
 );
 if (values.out) {
-  const record = { model: values.model, batch, steps, dispatches, hostMs: ms50, hostUs: us50, ms };
+  const record = {
+    model: values.model,
+    batch,
+    steps,
+    dispatches,
+    hostMs: ms50,
+    hostUs: us50,
+    augmentMs,
+    ms,
+  };
   await Deno.writeTextFile(values.out, JSON.stringify(record) + "\n");
 }
 ctx.guard.dispose();
