@@ -7,6 +7,8 @@
  */
 
 import {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
   Conv2d,
   Dropout,
   Flatten,
@@ -20,6 +22,7 @@ import {
 } from "../nn/mod.ts";
 import { type Device, Generator, type Tensor } from "../mod.ts";
 import type { LayerSpec, LossSpec, SgdSpec } from "./_net_reference.ts";
+import { poolOutSize } from "./_reference.ts";
 import type { Draw } from "./_fuzz.ts";
 
 /** Largest multiply-adds of one convolution (keeps the float64 reference quick). */
@@ -118,8 +121,22 @@ export function drawNet(d: Draw): NetCase {
       const p: [number, number] = overlapping ? [0, 0] : [d.int(0, k[0] >> 1), d.int(0, k[1] >> 1)];
       const [ph, pw] = [fits(shape[2], k[0], s[0], p[0]), fits(shape[3], k[1], s[1], p[1])];
       if (ph > 0 && pw > 0) {
-        push({ kind: "pool", kernel: k, stride: s, padding: p }, [shape[0], shape[1], ph, pw]);
+        // Average pooling and ceil mode, drawn after the window so that max-pool nets keep it.
+        const average = d.chance(0.3), ceilMode = d.chance(0.3);
+        const size = (axis: 0 | 1) =>
+          poolOutSize(shape[2 + axis], k[axis], s[axis], p[axis], ceilMode);
+        push({ kind: "pool", kernel: k, stride: s, padding: p, ceilMode, average }, [
+          shape[0],
+          shape[1],
+          size(0),
+          size(1),
+        ]);
       }
+    }
+    if (d.chance(0.15)) {
+      // Adaptive average pooling: fewer, as many or more cells than the input has.
+      const size: [number, number] = [d.int(1, shape[2] + 1), d.int(1, shape[3] + 1)];
+      push({ kind: "adaptive", size }, [shape[0], shape[1], ...size]);
     }
     if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
   }
@@ -205,7 +222,10 @@ export function describe(c: NetCase): string {
         return `lrn n${s.size} k${s.k} α${s.alpha} β${s.beta}` +
           `${s.groupSize ? ` groups of ${s.groupSize}` : ""}`;
       case "pool":
-        return `pool k${s.kernel} s${s.stride} p${s.padding}`;
+        return `${s.average ? "avg" : "max"} pool k${s.kernel} s${s.stride} p${s.padding}` +
+          `${s.ceilMode ? " ceil" : ""}`;
+      case "adaptive":
+        return `adaptive avg pool to ${s.size}`;
       case "dropout":
         return `dropout ${s.p}`;
       default:
@@ -267,8 +287,15 @@ export function buildLayers(
           beta: s.beta,
           groupSize: s.groupSize,
         });
-      case "pool":
-        return new MaxPool2d({ kernelSize: s.kernel, stride: s.stride, padding: s.padding });
+      case "pool": {
+        const window = { kernelSize: s.kernel, stride: s.stride, padding: s.padding };
+        const ceilMode = s.ceilMode ?? false;
+        return s.average
+          ? new AvgPool2d({ ...window, ceilMode })
+          : new MaxPool2d({ ...window, ceilMode });
+      }
+      case "adaptive":
+        return new AdaptiveAvgPool2d(s.size);
       case "dropout":
         return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
       case "flatten":

@@ -1,6 +1,7 @@
 /**
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
- * ReLU, tanh, local response normalisation, max pooling, dropout, flatten), their
+ * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
+ * adaptive average pooling, dropout, flatten), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -60,7 +61,17 @@ export type LayerSpec =
   | { kind: "relu" }
   | { kind: "tanh" }
   | { kind: "lrn"; size: number; k: number; alpha: number; beta: number; groupSize?: number }
-  | { kind: "pool"; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
+  | {
+    kind: "pool";
+    kernel: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    /** PyTorch's ceil_mode (default false). */
+    ceilMode?: boolean;
+    /** Average pooling (padding counted in the divisor, PyTorch's default) instead of max. */
+    average?: boolean;
+  }
+  | { kind: "adaptive"; size: [number, number] }
   | { kind: "dropout"; p: number }
   | { kind: "flatten" };
 
@@ -278,33 +289,87 @@ function linearBackward(
   };
 }
 
-/** Every window of a pooling layer: its output index, plane base and input cells. */
+/** Windows along one axis of `size`: each output's first and one-past-last input, padded size. */
+type AxisWindows = { start: number; end: number; padded: number }[];
+
+/** A pooling layer's windows along an axis, as PyTorch places them (see `ref.avgPool2d`). */
+function axisWindows(s: PoolSpec, axis: 0 | 1, size: number): AxisWindows {
+  if (s.kind === "adaptive") {
+    const out = s.size[axis];
+    return Array.from({ length: out }, (_, i) => {
+      const start = Math.floor((i * size) / out), end = Math.ceil(((i + 1) * size) / out);
+      return { start, end, padded: end - start };
+    });
+  }
+  const k = s.kernel[axis], st = s.stride[axis], p = s.padding[axis];
+  const out = ref.poolOutSize(size, k, st, p, s.ceilMode);
+  return Array.from({ length: out }, (_, i) => {
+    const first = i * st - p, last = Math.min(first + k, size + p);
+    return { start: Math.max(first, 0), end: Math.min(last, size), padded: last - first };
+  });
+}
+
+/** The pooling layers. */
+type PoolSpec = Extract<LayerSpec, { kind: "pool" | "adaptive" }>;
+
+/**
+ * Every window of a pooling layer: its output index, input cells in row-major window order,
+ * and its size with the padding it covers.
+ */
 function forEachWindow(
-  s: Extract<LayerSpec, { kind: "pool" }>,
+  s: PoolSpec,
   shape: readonly number[],
-  visit: (out: number, cells: number[]) => void,
+  visit: (out: number, cells: number[], padded: number) => void,
 ): number[] {
   const [n, c, h, w] = shape;
-  const [kh, kw] = s.kernel, [sh, sw] = s.stride, [ph, pw] = s.padding;
-  const oh = ref.outSize(h, kh, sh, ph), ow = ref.outSize(w, kw, sw, pw);
+  const rows = axisWindows(s, 0, h), cols = axisWindows(s, 1, w);
   let out = 0;
   for (let plane = 0; plane < n * c; plane++) {
-    for (let y = 0; y < oh; y++) {
-      for (let xo = 0; xo < ow; xo++, out++) {
+    for (const r of rows) {
+      for (const q of cols) {
         const cells: number[] = [];
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = y * sh - ph + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = xo * sw - pw + kx;
-            if (ix >= 0 && ix < w) cells.push((plane * h + iy) * w + ix);
-          }
+        for (let iy = r.start; iy < r.end; iy++) {
+          for (let ix = q.start; ix < q.end; ix++) cells.push((plane * h + iy) * w + ix);
         }
-        visit(out, cells);
+        visit(out++, cells, r.padded * q.padded);
       }
     }
   }
-  return [n, c, oh, ow];
+  return [n, c, rows.length, cols.length];
+}
+
+/** Average pooling: Σx/d, and its bound Σe/d + γ(K)·Σ|x|/d. */
+function averageForward(s: PoolSpec, x: Bounded): Bounded {
+  const values: number[] = [], errors: number[] = [];
+  const shape = forEachWindow(s, x.v.shape, (out, cells, padded) => {
+    const d = s.kind === "adaptive" ? cells.length : padded;
+    let sum = 0, error = 0, magnitude = 0;
+    for (const c of cells) {
+      sum += x.v.data[c];
+      error += x.e.data[c];
+      magnitude += Math.abs(x.v.data[c]);
+    }
+    values[out] = sum / d;
+    errors[out] = (error + roundingBound(cells.length + 1) * magnitude) / d;
+  });
+  return { v: ref.f64(shape, values), e: ref.f64(shape, errors) };
+}
+
+/** Average pooling's gradient: each window's g/d spread over it, summed per cell. */
+function averageBackward(s: PoolSpec, x: Bounded, g: Bounded): Bounded {
+  const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
+  const windows = new Float64Array(x.v.data.length);
+  forEachWindow(s, x.v.shape, (out, cells, padded) => {
+    const d = s.kind === "adaptive" ? cells.length : padded;
+    for (const c of cells) {
+      v.data[c] += g.v.data[out] / d;
+      e.data[c] += g.e.data[out] / d;
+      magnitude.data[c] += Math.abs(g.v.data[out] / d);
+      windows[c]++;
+    }
+  });
+  magnitude.data.forEach((m, c) => (e.data[c] += roundingBound(windows[c] + 1) * m));
+  return { v, e };
 }
 
 /** Where a pooling layer's gradient goes: each output's first maximum, and its rivals. */
@@ -589,10 +654,17 @@ export function forward(
         step.y = activate(h, s.kind, pass, where);
         break;
       case "pool": {
+        if (s.average) {
+          step.y = averageForward(s, h);
+          break;
+        }
         const { y, routes } = poolForward(s, h, pass, where);
         [step.y, step.routes] = [y, routes];
         break;
       }
+      case "adaptive":
+        step.y = averageForward(s, h);
+        break;
       case "lrn": {
         const { y, cache } = lrnForward(s, h);
         [step.y, step.lrn] = [y, cache];
@@ -649,7 +721,10 @@ export function forwardBackward(
         g = activateBackward(step.x, step.y, g, s.kind);
         break;
       case "pool":
-        g = poolBackward(s, step.x, step.routes!, g);
+        g = step.routes ? poolBackward(s, step.x, step.routes, g) : averageBackward(s, step.x, g);
+        break;
+      case "adaptive":
+        g = averageBackward(s, step.x, g);
         break;
       case "lrn":
         g = lrnBackward(s, step.x, step.lrn!, g);

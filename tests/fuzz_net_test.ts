@@ -2,14 +2,15 @@
  * A seeded randomized sweep at the level a user works: small CNNs built from the public `nn`
  * modules (Conv2d with random kernels, non-square ones too, strides, padding, groups and bias;
  * ReLU and tanh, fused or as modules; LocalResponseNorm with random constants and groups;
- * MaxPool2d, overlapping or not; Dropout; Flatten; Linear) on inputs of random scale (some
- * channels-last, fed as a permuted view), under `crossEntropy` with random options (labels or
- * probabilities), trained two steps by `SGD` (the paper's rule or PyTorch's, random momentum and
- * weight decay, the biases in a group of their own at times, the learning rate changed between
- * the steps at times). Against the float64 reference of `_net_reference.ts` on the same weights: the loss,
- * the input's gradient and every parameter's gradient at both steps, the parameters after each
- * step, and the evaluation forward; every bound follows from the lengths of the sums and the
- * magnitudes in them (see `_net_reference.ts`).
+ * MaxPool2d or AvgPool2d, overlapping or not, floor or ceil mode; AdaptiveAvgPool2d; Dropout;
+ * Flatten; Linear) on inputs of random scale (some channels-last, fed as a permuted view),
+ * under `crossEntropy` with random options (labels or probabilities), trained two steps by
+ * `SGD` (the paper's rule or PyTorch's, random momentum and weight decay, the biases in a
+ * group of their own at times, the learning rate changed between the steps at times). Against
+ * the float64 reference of `_net_reference.ts` on the same weights: the loss, the input's
+ * gradient and every parameter's gradient at both steps, the parameters after each step, and
+ * the evaluation forward; every bound follows from the lengths of the sums and the magnitudes
+ * in them (see `_net_reference.ts`).
  *
  * Then, bit for bit unless said otherwise:
  * - the same net split over two logical devices (one GPUDevice shared, or two exchanging
