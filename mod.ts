@@ -109,8 +109,18 @@ export {
   oneHot,
   softmax,
 } from "./tensor/ops_loss.ts";
-export { dropout, dropoutMask, lrn, maxPool2d, pair, windowOutput } from "./tensor/ops_cnn.ts";
 export {
+  adaptiveAvgPool2d,
+  avgPool2d,
+  dropout,
+  dropoutMask,
+  lrn,
+  maxPool2d,
+  pair,
+  windowOutput,
+} from "./tensor/ops_cnn.ts";
+export {
+  type AvgPool2dOptions,
   conv2d,
   type Conv2dOptions,
   type DropoutOptions,

@@ -386,3 +386,36 @@ function gcd(a: number, b: number): number {
 function lcm(a: number, b: number): number {
   return (a / gcd(a, b)) * b;
 }
+
+/** An NCHW operand in @binding order: its name (for errors), buffer and bytes per sample. */
+export type SampleOperand = readonly [name: string, buffer: GpuBuffer, sampleBytes: number];
+
+/**
+ * {@link splitBatch} for operands given with their buffers: first a RangeError naming the first
+ * operand whose buffer holds fewer than `batch` samples, then the runs.
+ *
+ * @example
+ * ```ts
+ * import { sampleRuns } from "./_program.ts";
+ * const limits = { maxStorageBufferBindingSize: 800, minStorageBufferOffsetAlignment: 32 };
+ * const buffer = { capacity: 64 } as Parameters<typeof sampleRuns>[3][number][1];
+ * console.log(sampleRuns(limits, "demo", 2, [["x", buffer, 32]]).length); // 1
+ * ```
+ */
+export function sampleRuns(
+  limits: { maxStorageBufferBindingSize: number; minStorageBufferOffsetAlignment: number },
+  op: string,
+  batch: number,
+  operands: readonly SampleOperand[],
+  maxBindingBytes?: number,
+): BatchRun[] {
+  for (const [name, buffer, bytes] of operands) {
+    if (buffer.capacity < batch * bytes) {
+      throw new RangeError(
+        `${op}: ${name} holds ${buffer.capacity} bytes but the shape needs ${batch * bytes}`,
+      );
+    }
+  }
+  const sampleBytes = operands.map(([, , bytes]) => bytes);
+  return splitBatch(limits, { what: op, batch, sampleBytes, maxBindingBytes });
+}

@@ -10,7 +10,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { memoisedKernel } from "./_memo.ts";
 import type { Uniforms } from "./_uniforms.ts";
-import { flatMainHead, IS_NAN, reluMasked, splitBatch } from "./_program.ts";
+import { flatMainHead, IS_NAN, reluMasked, type SampleOperand, sampleRuns } from "./_program.ts";
 import { windowCount } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
@@ -168,7 +168,7 @@ export function maxPool2dBackward(
   run(device, "maxPool2dBackward", g, options, masked ? "backward masked" : "backward", [
     ["gradOut", buffers.gradOut, outSample],
     ["argmax", buffers.argmax, outSample],
-    ...(masked ? [["mask", buffers.mask!, inSample] as Operand] : []),
+    ...(masked ? [["mask", buffers.mask!, inSample] as SampleOperand] : []),
     ["gradX", buffers.gradX, inSample],
   ], masked ? "relu-mask" : undefined);
 }
@@ -177,9 +177,6 @@ function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number }
   const { outH, outW } = pool2dOutputSize(g);
   return { inSample: 4 * g.channels * g.height * g.width, outSample: 4 * g.channels * outH * outW };
 }
-
-/** A tensor to bind, in @binding order: its name (for errors), buffer and bytes per sample. */
-type Operand = [name: string, buffer: GpuBuffer, sampleBytes: number];
 
 /** The sizes a kernel reads from its uniforms, then the operands' shifts (elements). */
 type Sizes = "threads" | "height" | "width" | "outH" | "outW" | "plane" | "outPlane";
@@ -227,23 +224,11 @@ function run(
   g: Pool2dGeometry,
   options: PoolOptions,
   pass: Pass,
-  operands: Operand[],
+  operands: SampleOperand[],
   variant?: string,
 ): void {
   const { outH, outW } = pool2dOutputSize(g);
-  for (const [name, buffer, bytes] of operands) {
-    if (buffer.capacity < g.batch * bytes) {
-      throw new RangeError(
-        `${op}: ${name} holds ${buffer.capacity} bytes but the shape needs ${g.batch * bytes}`,
-      );
-    }
-  }
-  const runs = splitBatch(device.limits, {
-    what: op,
-    batch: g.batch,
-    sampleBytes: operands.map(([, , bytes]) => bytes),
-    maxBindingBytes: options.maxBindingBytes,
-  });
+  const runs = sampleRuns(device.limits, op, g.batch, operands, options.maxBindingBytes);
   for (const { count, parts } of runs) {
     const threads = (count * operands[operands.length - 1][2]) / 4;
     const shifts = parts.map((part) => part.shift);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { maxPool2d, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
+import { checkPoolPadding, maxPool2d, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -56,13 +56,7 @@ export class MaxPool2d extends Module {
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);
     this.ceilMode = config.ceilMode ?? false;
-    const [kh, kw] = this.kernelSize, [ph, pw] = this.padding;
-    if (ph > kh / 2 || pw > kw / 2) {
-      throw new RangeError(
-        `MaxPool2d: padding must be at most half the kernel, got padding ${config.padding} ` +
-          `for kernel ${config.kernelSize}`,
-      );
-    }
+    checkPoolPadding("MaxPool2d", config.kernelSize, config.padding ?? 0);
   }
 
   /** Pools `x [N, C, H, W]`. */

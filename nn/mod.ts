@@ -4,8 +4,8 @@
  * - {@link Module}: named parameters and submodules, train/eval, state dicts with PyTorch
  *   names, moving between devices.
  * - Layers: {@link Conv2d}, {@link Linear}, {@link ReLU}, {@link Tanh}, {@link MaxPool2d},
- *   {@link LocalResponseNorm} (the paper's form), {@link Dropout}, {@link Flatten},
- *   {@link Sequential}.
+ *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
+ *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
  *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
@@ -45,6 +45,8 @@ export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export { type Activation, ACTIVATIONS, ReLU, Tanh } from "./activation.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
+export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
+export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";

@@ -1,6 +1,6 @@
 /**
  * The convolutional network's primitives: convolution and its three gradients, max pooling
- * with its argmax, and local response normalisation with its scale. Like `_primitives.ts`,
+ * with its argmax, average pooling, and local response normalisation with its scale. Like `_primitives.ts`,
  * each takes raw tensors (made contiguous here, as the kernels read NCHW) and returns new ones.
  *
  * @module
@@ -18,6 +18,11 @@ import {
   type Pool2dGeometry,
 } from "../kernels/max_pool2d.ts";
 import {
+  avgPool2d as avgPoolKernel,
+  avgPool2dBackward,
+  type AvgPool2dGeometry,
+} from "../kernels/avg_pool2d.ts";
+import {
   lrn as lrnKernel,
   lrnBackward as lrnBackwardKernel,
   type LrnParams,
@@ -28,6 +33,7 @@ import { contiguous, fill } from "./_primitives.ts";
 export type { Conv2dGeometry } from "../kernels/conv2d.ts";
 export type { Pool2dGeometry } from "../kernels/max_pool2d.ts";
 export type { LrnParams } from "../kernels/lrn.ts";
+export type { AvgPool2dGeometry } from "../kernels/avg_pool2d.ts";
 
 /** Runs `body` on contiguous versions of `tensors` (an absent one stays null), then drops them. */
 function packed<const T extends readonly (RawTensor | null)[], R>(
@@ -182,6 +188,25 @@ export function maxPool2dGrad(
       gradX: gradX.buffer,
       mask: ms?.buffer,
     }));
+  return gradX;
+}
+
+/** Average pooling (fixed or adaptive windows) into a new `[N, C, OH, OW]` tensor. */
+export function avgPool2d(x: RawTensor, g: AvgPool2dGeometry): RawTensor {
+  const out = empty(x.device, [g.batch, g.channels, g.outH, g.outW]);
+  if (out.size === 0 || x.size === 0) return out;
+  packed([x], ([xs]) => avgPoolKernel(x.device, g, { x: xs.buffer, out: out.buffer }));
+  return out;
+}
+
+/** ∂L/∂x of average pooling: each window's gradient spread over it, divided as the forward. */
+export function avgPool2dGrad(gradOut: RawTensor, g: AvgPool2dGeometry): RawTensor {
+  const gradX = empty(gradOut.device, [g.batch, g.channels, g.height, g.width]);
+  if (gradX.size === 0) return gradX;
+  packed(
+    [gradOut],
+    ([gs]) => avgPool2dBackward(gradOut.device, g, { gradOut: gs.buffer, gradX: gradX.buffer }),
+  );
   return gradX;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The convolutional network ops: 2-D convolution (bias and ReLU fused into its epilogue), max
- * pooling, local response normalisation and dropout, as functions over tensors; their forward
+ * The convolutional network ops: 2-D convolution (bias and ReLU fused into its epilogue), max,
+ * average and adaptive average pooling, local response normalisation and dropout, as functions
+ * over tensors; their forward
  * and backward rules are in `_rules/cnn.ts`.
  *
  * @module
@@ -62,6 +63,31 @@ export function windowOutput(
     );
   }
   return [out[0], out[1]];
+}
+
+/**
+ * PyTorch's rule for pooling: padding at most half the kernel on each axis (a window wholly in
+ * the padding would have nothing to pool); a RangeError naming `op` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkPoolPadding } from "./ops_cnn.ts";
+ * checkPoolPadding("MaxPool2d", 3, 1); // fine
+ * try {
+ *   checkPoolPadding("MaxPool2d", [3, 2], [1, 2]);
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ *   // MaxPool2d: padding must be at most half the kernel, got padding 1,2 for kernel 3,2
+ * }
+ * ```
+ */
+export function checkPoolPadding(op: string, kernel: Pair, padding: Pair): void {
+  const [kernelH, kernelW] = pair(kernel), [padH, padW] = pair(padding);
+  if (padH > kernelH / 2 || padW > kernelW / 2) {
+    throw new RangeError(
+      `${op}: padding must be at most half the kernel, got padding ${padding} for kernel ${kernel}`,
+    );
+  }
 }
 
 /** Options of {@link conv2d}. */
@@ -159,12 +185,7 @@ function window2d(op: string, x: Tensor, options: WindowOptions) {
       throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
     }
   }
-  if (options.halfKernelPadding && (padH > kernelH / 2 || padW > kernelW / 2)) {
-    // As PyTorch: a window wholly in the padding would have nothing to pool.
-    throw new RangeError(
-      `${op}: padding must be at most half the kernel, got padding ${padding} for kernel ${kernel}`,
-    );
-  }
+  if (options.halfKernelPadding) checkPoolPadding(op, kernel, padding);
   const ceilMode = options.ceilMode ?? false;
   let out: [number, number];
   try {
@@ -224,6 +245,99 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
   const { outH, outW, ...sizes } = window;
   const geometry = { batch, channels, ...sizes };
   return apply("maxPool2d", [x], { geometry, outShape: [batch, channels, outH, outW] }) as Tensor4D;
+}
+
+/** Options of {@link avgPool2d}, PyTorch's `F.avg_pool2d` arguments. */
+export interface AvgPool2dOptions {
+  /** Window size. */
+  kernel: Pair;
+  /** Step between windows (default: the kernel size). */
+  stride?: Pair;
+  /** Zero padding on each side, at most half the kernel (default 0). */
+  padding?: Pair;
+  /** Keep a last window that runs past the padded input, clipped to it (default false). */
+  ceilMode?: boolean;
+  /** Divide by the window's size including the padding it covers (default true). */
+  countIncludePad?: boolean;
+  /** Divide every window by this positive integer instead (default: none). */
+  divisorOverride?: number;
+}
+
+/**
+ * Average pooling over `x [N, C, H, W]`, as PyTorch's `F.avg_pool2d`.
+ *
+ * @example 2×2 windows; padding counted in the divisor or not
+ * ```ts
+ * import { arange, defaultDevice } from "../mod.ts";
+ * import { avgPool2d } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const x = arange(0, 16).reshape([1, 1, 4, 4]);
+ * console.log(await avgPool2d(x, { kernel: 2 }).toArray()); // [[[[2.5, 4.5], [10.5, 12.5]]]]
+ * const y = arange(1, 5).reshape([1, 1, 2, 2]);
+ * console.log(await avgPool2d(y, { kernel: 2, padding: 1 }).toArray()); // [[[[0.25, 0.5], [0.75, 1]]]]
+ * console.log(await avgPool2d(y, { kernel: 2, padding: 1, countIncludePad: false }).toArray());
+ * // [[[[1, 2], [3, 4]]]]
+ * ```
+ */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
+  requireFloat("avgPool2d", x);
+  if (x.rank !== 4) throw new ShapeError(`avgPool2d: expected [N, C, H, W], got [${x.shape}]`);
+  const divisorOverride = options.divisorOverride ?? null;
+  if (divisorOverride !== null && !(Number.isInteger(divisorOverride) && divisorOverride > 0)) {
+    throw new RangeError(
+      `avgPool2d: divisorOverride must be a positive integer, got ${divisorOverride}`,
+    );
+  }
+  const [batch, channels] = x.shape as readonly number[];
+  const { height, width, outH, outW, ceilMode: _, ...window } = window2d("avgPool2d", x, {
+    kernel: options.kernel,
+    stride: options.stride ?? options.kernel,
+    padding: options.padding ?? 0,
+    ceilMode: options.ceilMode,
+    halfKernelPadding: true,
+  });
+  const windows = { ...window, countIncludePad: options.countIncludePad ?? true, divisorOverride };
+  const geometry = { batch, channels, height, width, outH, outW, windows };
+  return apply("avgPool2d", [x], { geometry }) as Tensor4D;
+}
+
+/**
+ * Adaptive average pooling of `x [N, C, H, W]` to `outputSize` (`[OH, OW]`, one size for
+ * both, or null in a place to keep that axis), as PyTorch's `F.adaptive_avg_pool2d`: output
+ * `i` averages rows `floor(i·H/OH)` to `ceil((i+1)·H/OH)` (exclusive), likewise columns.
+ *
+ * @example A global average (1×1), and 3 cells over 4 rows (overlapping windows)
+ * ```ts
+ * import { arange, defaultDevice } from "../mod.ts";
+ * import { adaptiveAvgPool2d } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const x = arange(0, 8).reshape([1, 2, 2, 2]);
+ * console.log(await adaptiveAvgPool2d(x, 1).toArray()); // [[[[1.5]], [[5.5]]]]
+ * const y = arange(0, 4).reshape([1, 1, 4, 1]);
+ * console.log(await adaptiveAvgPool2d(y, [3, null]).toArray()); // [[[[0.5], [1.5], [2.5]]]]
+ * ```
+ */
+export function adaptiveAvgPool2d(
+  x: Tensor,
+  outputSize: number | readonly [number | null, number | null],
+): Tensor4D {
+  requireFloat("adaptiveAvgPool2d", x);
+  if (x.rank !== 4) {
+    throw new ShapeError(`adaptiveAvgPool2d: expected [N, C, H, W], got [${x.shape}]`);
+  }
+  const [batch, channels, height, width] = x.shape as readonly number[];
+  const sizes = typeof outputSize === "number" ? [outputSize, outputSize] : outputSize;
+  const [outH, outW] = sizes.map((s, i) => s ?? [height, width][i]);
+  if (![outH, outW].every((s) => Number.isInteger(s) && s >= 1)) {
+    throw new RangeError(
+      `adaptiveAvgPool2d: outputSize must be positive integers (or null), got ${outputSize}`,
+    );
+  }
+  if (height === 0 || width === 0) {
+    throw new ShapeError(`adaptiveAvgPool2d: input [${x.shape}] has an empty plane`);
+  }
+  const geometry = { batch, channels, height, width, outH, outW, windows: "adaptive" as const };
+  return apply("avgPool2d", [x], { geometry }) as Tensor4D;
 }
 
 /** The AlexNet paper's LRN constants (section 3.3): n = 5, k = 2, α = 1e-4, β = 0.75. */

@@ -714,6 +714,76 @@ export function maxPool2dArgmax(x: F64, opts: Pool2dOptions): I32 {
   return pool(x, opts).argmax;
 }
 
+/** Options of {@linkcode avgPool2d}: PyTorch's F.avg_pool2d arguments. */
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** Default true. */
+  countIncludePad?: boolean;
+  divisorOverride?: number;
+}
+
+/**
+ * Average pooling as PyTorch's CPU kernel (avg_pool2d_out_frame): the window [h0, h0 + k)
+ * is cut at H + pad for the padded size, then at the input for the sum; the divisor is the
+ * override, else the padded size (countIncludePad) or the count of input elements.
+ */
+export function avgPool2d(x: F64, opts: AvgPool2dOptions): F64 {
+  const [kh, kw] = opts.kernel;
+  const [sh, sw] = opts.stride ?? opts.kernel;
+  const [ph, pw] = opts.padding ?? [0, 0];
+  if (x.shape.length !== 4) throw new Error("avgPool2d: x must be [N,C,H,W]");
+  const [n, c, h, w] = x.shape;
+  const oh = poolOutSize(h, kh, sh, ph, opts.ceilMode);
+  const ow = poolOutSize(w, kw, sw, pw, opts.ceilMode);
+  const out = zeros([n, c, oh, ow]);
+  let idx = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, idx++) {
+        let hs = y * sh - ph, ws = xo * sw - pw;
+        let he = Math.min(hs + kh, h + ph), we = Math.min(ws + kw, w + pw);
+        const poolSize = (he - hs) * (we - ws);
+        hs = Math.max(hs, 0), ws = Math.max(ws, 0), he = Math.min(he, h), we = Math.min(we, w);
+        if (hs >= he || ws >= we) continue;
+        let sum = 0;
+        for (let iy = hs; iy < he; iy++) {
+          for (let ix = ws; ix < we; ix++) sum += x.data[plane * h * w + iy * w + ix];
+        }
+        const divisor = opts.divisorOverride ??
+          ((opts.countIncludePad ?? true) ? poolSize : (he - hs) * (we - ws));
+        out.data[idx] = sum / divisor;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Adaptive average pooling as PyTorch: output i of an axis averages [floor(i·in/out),
+ * ceil((i+1)·in/out)).
+ */
+export function adaptiveAvgPool2d(x: F64, outSize: [number, number]): F64 {
+  if (x.shape.length !== 4) throw new Error("adaptiveAvgPool2d: x must be [N,C,H,W]");
+  const [n, c, h, w] = x.shape;
+  const [oh, ow] = outSize;
+  const start = (i: number, inp: number, out: number) => Math.floor((i * inp) / out);
+  const end = (i: number, inp: number, out: number) => Math.ceil(((i + 1) * inp) / out);
+  const out = zeros([n, c, oh, ow]);
+  let idx = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, idx++) {
+        const [hs, he, ws, we] = [start(y, h, oh), end(y, h, oh), start(xo, w, ow), end(xo, w, ow)];
+        let sum = 0;
+        for (let iy = hs; iy < he; iy++) {
+          for (let ix = ws; ix < we; ix++) sum += x.data[plane * h * w + iy * w + ix];
+        }
+        out.data[idx] = sum / ((he - hs) * (we - ws));
+      }
+    }
+  }
+  return out;
+}
+
 /** Options of {@linkcode lrn}: the paper's constants are size 5, k 2, alpha 1e-4, beta 0.75. */
 export interface LrnOptions {
   size: number;

@@ -2,7 +2,9 @@
  * A seeded randomized sweep of the tensor ops through the public API, forward and gradients
  * against the float64 reference: max pooling (overlapping windows, padding, ties from
  * quantised and all-equal inputs, ±0, magnitudes of 1e4: the gradient goes to the first maximum
- * in window order, as PyTorch's), local response normalisation, softmax and log-softmax on any
+ * in window order, as PyTorch's; floor and ceil mode), average and adaptive average pooling
+ * (padding counted or not, divisor override, ceil mode, output larger than the input), local
+ * response normalisation, softmax and log-softmax on any
  * axis, reductions over random axes, chains of views and copies (permute, slice, reshape,
  * concat, split), dropout's statistics and the agreement of its forward and backward masks, the
  * fused SGD steps, and small networks whose ReLUs fold into the next op's gradient.
@@ -11,6 +13,8 @@
 
 import assert from "node:assert/strict";
 import {
+  adaptiveAvgPool2d,
+  avgPool2d,
   concat,
   conv2d,
   crossEntropy,
@@ -151,6 +155,38 @@ Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {
           ref.sub(ref.tanh(x), ref.sigmoid(y)),
           ref.div(ref.exp(ref.map(y, (v) => v / 2)), ref.map(x, (v) => v * v + 1)),
         ],
+      }, d.next);
+    });
+  }
+
+  for (const seed of fuzzSeeds("avgPool2d", 8)) {
+    await t.step(`avgPool2d and adaptiveAvgPool2d, seed ${seed}`, async () => {
+      const d = new Draw(seed);
+      let shape: number[], kernel: [number, number], stride: [number, number];
+      let padding: [number, number];
+      do {
+        shape = [d.int(1, 2), d.int(1, 4), d.int(1, 11), d.int(1, 11)];
+        kernel = [d.int(1, 4), d.int(1, 4)];
+        stride = d.chance(0.4) ? [2, 2] : [d.int(1, 3), d.int(1, 3)];
+        padding = [d.int(0, kernel[0] >> 1), d.int(0, kernel[1] >> 1)];
+      } while (shape[2] + 2 * padding[0] < kernel[0] || shape[3] + 2 * padding[1] < kernel[1]);
+      const opts = {
+        kernel,
+        stride,
+        padding,
+        ceilMode: d.chance(0.5),
+        countIncludePad: d.chance(0.5),
+        divisorOverride: d.chance(0.2) ? d.int(1, 9) : undefined,
+      };
+      // Adaptive: smaller, equal or larger than the input (windows then overlap or repeat).
+      const cells: [number, number] = [d.int(1, shape[2] + 2), d.int(1, shape[3] + 2)];
+      const std = d.pick([1, 100]);
+      await check(device, {
+        name: `avgPool2d [${shape}] ${JSON.stringify(opts)}; adaptive to ${cells}, ×${std}`,
+        inputs: [normal(shape, d.next, std)],
+        run: ([x]) => [avgPool2d(x, opts), adaptiveAvgPool2d(x, cells)],
+        ref: ([x]) => [ref.avgPool2d(x, opts), ref.adaptiveAvgPool2d(x, cells)],
+        eps: 1e-6 * std,
       }, d.next);
     });
   }

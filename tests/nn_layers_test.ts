@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import {
+  adaptiveAvgPool2d,
+  avgPool2d,
   defaultDevice,
   fromTypedArray,
   Generator,
@@ -14,6 +16,8 @@ import {
   type Tensor,
 } from "../mod.ts";
 import {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
   Conv2d,
   Dropout,
   Flatten,
@@ -221,6 +225,80 @@ Deno.test("nn layers against the f64 reference", async (t) => {
       reference: (x) => ref.tanh(x),
     });
   });
+
+  await t.step("AvgPool2d: padding counted or not, ceil mode, divisor override", async () => {
+    const opts = { kernel: [3, 3], stride: [2, 2], padding: [1, 1] } as ref.AvgPool2dOptions;
+    await check({
+      label: "avg 3/2 pad 1",
+      layer: new AvgPool2d({ kernelSize: 3, stride: 2, padding: 1 }),
+      input: randF32([2, 3, 9, 7], 10),
+      reference: (x) => ref.avgPool2d(x, opts),
+    });
+    const clipped = new AvgPool2d({
+      kernelSize: [3, 2],
+      stride: [2, 3],
+      padding: [1, 1],
+      ceilMode: true,
+      countIncludePad: false,
+    });
+    const clippedOpts = { kernel: [3, 2], stride: [2, 3], padding: [1, 1], ceilMode: true };
+    await check({
+      label: "avg ceil, padding not counted",
+      layer: clipped,
+      input: randF32([1, 2, 8, 6], 11),
+      reference: (x) =>
+        ref.avgPool2d(x, { ...clippedOpts, countIncludePad: false } as ref.AvgPool2dOptions),
+    });
+    assert.deepEqual(clipped.outputShape([1, 2, 8, 6]), [1, 2, 5, 3]);
+    await check({
+      label: "avg divisor override",
+      layer: new AvgPool2d({ kernelSize: 2, divisorOverride: 3 }),
+      input: randF32([1, 2, 5, 5], 12),
+      reference: (x) => ref.avgPool2d(x, { kernel: [2, 2], divisorOverride: 3 }),
+    });
+    assert.throws(
+      () => new AvgPool2d({ kernelSize: 2, padding: 2 }),
+      /AvgPool2d: padding must be at most half the kernel, got padding 2 for kernel 2/,
+    );
+    const x = upload(randF32([1, 1, 4, 4], 1));
+    assert.throws(
+      () => avgPool2d(x, { kernel: 2, divisorOverride: 0 }),
+      /avgPool2d: divisorOverride must be a positive integer, got 0/,
+    );
+    assert.throws(
+      () => avgPool2d(x, { kernel: 5 }),
+      /avgPool2d: input \[1,1,4,4\]: .*does not fit/,
+    );
+  });
+
+  await t.step(
+    "AdaptiveAvgPool2d: PyTorch's windows, down and up, null keeps an axis",
+    async () => {
+      for (const [shape, size, seed] of [[[2, 3, 7, 5], [3, 2], 13], [[1, 2, 3, 4], [5, 6], 14]]) {
+        await check({
+          label: `adaptive [${shape}] → ${size}`,
+          layer: new AdaptiveAvgPool2d(size as [number, number]),
+          input: randF32(shape as number[], seed as number),
+          reference: (x) => ref.adaptiveAvgPool2d(x, size as [number, number]),
+        });
+      }
+      await check({
+        label: "adaptive global, [null, 1]",
+        layer: new AdaptiveAvgPool2d([null, 1]),
+        input: randF32([2, 2, 5, 6], 15),
+        reference: (x) => ref.adaptiveAvgPool2d(x, [5, 1]),
+      });
+      assert.deepEqual(new AdaptiveAvgPool2d(6).outputShape([2, 3, 13, 9]), [2, 3, 6, 6]);
+      assert.throws(
+        () => new AdaptiveAvgPool2d([0, 2]),
+        /AdaptiveAvgPool2d: outputSize must be positive integers \(or null\), got 0,2/,
+      );
+      assert.throws(
+        () => adaptiveAvgPool2d(upload(randF32([2, 3], 1)), 2),
+        /adaptiveAvgPool2d: expected \[N, C, H, W\], got \[2,3\]/,
+      );
+    },
+  );
 
   await t.step("MaxPool2d: overlapping 3×3 stride 2, and padding", async () => {
     await check({

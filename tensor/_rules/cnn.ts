@@ -1,7 +1,7 @@
 /**
  * The convolutional network's ops: 2-D convolution (bias and ReLU fused into its epilogue),
- * max pooling and local response normalisation, each backward beside its forward. All three
- * fold a ReLU mask into their input's gradient (`reluFusion.foldsInto`), and a convolution
+ * max and average pooling and local response normalisation, each backward beside its forward.
+ * All but average pooling fold a ReLU mask into their input's gradient (`reluFusion.foldsInto`), and a convolution
  * with `relu` offers its output as one (`reluFusion.output`).
  *
  * @module
@@ -9,6 +9,8 @@
 
 import { binary, contiguous } from "../_primitives.ts";
 import {
+  avgPool2d,
+  avgPool2dGrad,
   conv2d,
   conv2dGradBias,
   conv2dGradInput,
@@ -23,7 +25,7 @@ import { freeing } from "./elementwise.ts";
 import type { Grads, Rules } from "./rule.ts";
 
 /** The convolutional network's rules. */
-export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
+export const cnnRules: Rules<"conv2d" | "maxPool2d" | "avgPool2d" | "lrn"> = {
   conv2d: {
     forward([x, w, bias], { geometry, outH, outW, relu }, ctx) {
       const out = conv2d(x, w, bias ?? null, geometry, { outH, outW }, relu);
@@ -61,6 +63,10 @@ export const cnnRules: Rules<"conv2d" | "maxPool2d" | "lrn"> = {
       maxPool2dGrad(g, ctx.saved[0], geometry, ctx.inputs[0].shape, fold.masks[0]),
     ],
     reluFusion: { foldsInto: [0] },
+  },
+  avgPool2d: {
+    forward: ([x], { geometry }) => avgPool2d(x, geometry),
+    backward: (g, { geometry }) => [avgPool2dGrad(g, geometry)],
   },
   lrn: {
     forward([x], { params }, ctx) {

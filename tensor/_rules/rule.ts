@@ -9,7 +9,12 @@
 
 import type { Device } from "../../kernels/device.ts";
 import type { Described, RawTensor } from "../_core.ts";
-import type { Conv2dGeometry, LrnParams, Pool2dGeometry } from "../_primitives_cnn.ts";
+import type {
+  AvgPool2dGeometry,
+  Conv2dGeometry,
+  LrnParams,
+  Pool2dGeometry,
+} from "../_primitives_cnn.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 
 /** An op without parameters. */
@@ -50,6 +55,7 @@ export interface OpParams {
   // Convolutional network.
   conv2d: { geometry: Conv2dGeometry; outH: number; outW: number; relu: boolean };
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
+  avgPool2d: { geometry: AvgPool2dGeometry };
   lrn: { params: LrnParams };
   // Losses: the cross-entropy of logits against i32 labels (log-softmax and NLL fused), with
   // PyTorch's options; the class weights, when given, are input 2.

@@ -1,0 +1,89 @@
+/**
+ * The average pooling layer.
+ *
+ * @module
+ */
+
+import { avgPool2d, checkPoolPadding, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
+import type { Dim } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { Module } from "./module.ts";
+
+/** Options of {@link AvgPool2d}, PyTorch's `nn.AvgPool2d` arguments. */
+export interface AvgPool2dConfig {
+  /** Window size. */
+  kernelSize: Pair;
+  /** Step between windows (default: the kernel size). */
+  stride?: Pair;
+  /** Zero padding on each side, at most half the kernel (default 0). */
+  padding?: Pair;
+  /** Keep a last window that runs past the padded input, clipped to it (default false). */
+  ceilMode?: boolean;
+  /** Divide by the window's size including the padding it covers (default true). */
+  countIncludePad?: boolean;
+  /** Divide every window by this positive integer instead (default: none). */
+  divisorOverride?: number;
+}
+
+/**
+ * Average pooling over NCHW tensors, as PyTorch's `nn.AvgPool2d`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { AvgPool2d } from "./avg_pool2d.ts";
+ * await defaultDevice();
+ * const pool = new AvgPool2d({ kernelSize: 3, stride: 2, padding: 1 });
+ * console.log(pool.forward(randn([1, 4, 15, 15]).withRank(4)).shape); // [1, 4, 8, 8]
+ * ```
+ */
+export class AvgPool2d extends Module {
+  /** `[KH, KW]`. */
+  readonly kernelSize: readonly [number, number];
+  /** `[SH, SW]`. */
+  readonly stride: readonly [number, number];
+  /** `[PH, PW]`. */
+  readonly padding: readonly [number, number];
+  /** Whether a last window past the padded input is kept (PyTorch's `ceil_mode`). */
+  readonly ceilMode: boolean;
+  /** Whether the padding a window covers counts in its divisor. */
+  readonly countIncludePad: boolean;
+  /** The divisor of every window, or null for the window's own count. */
+  readonly divisorOverride: number | null;
+
+  /** Creates the layer. */
+  constructor(config: AvgPool2dConfig) {
+    super();
+    this.kernelSize = pair(config.kernelSize);
+    this.stride = pair(config.stride ?? config.kernelSize);
+    this.padding = pair(config.padding ?? 0);
+    this.ceilMode = config.ceilMode ?? false;
+    this.countIncludePad = config.countIncludePad ?? true;
+    this.divisorOverride = config.divisorOverride ?? null;
+    checkPoolPadding("AvgPool2d", config.kernelSize, config.padding ?? 0);
+  }
+
+  /** Pools `x [N, C, H, W]`. */
+  forward<N extends Dim, C extends Dim>(
+    x: Tensor<readonly [N, C, Dim, Dim], "f32">,
+  ): Tensor<[N, C, number, number], "f32"> {
+    return avgPool2d(x, {
+      kernel: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+      ceilMode: this.ceilMode,
+      countIncludePad: this.countIncludePad,
+      divisorOverride: this.divisorOverride ?? undefined,
+    }) as unknown as Tensor<[N, C, number, number], "f32">;
+  }
+
+  /** The output shape for an input shape `[N, C, H, W]`. */
+  outputShape(input: readonly number[]): number[] {
+    if (input.length !== 4) {
+      throw new RangeError(`AvgPool2d: expected [N, C, H, W], got [${input}]`);
+    }
+    const [n, c, h, w] = input;
+    const size = [h, w] as const;
+    return [n, c, ...windowOutput(size, this.kernelSize, this.stride, this.padding, this.ceilMode)];
+  }
+}
