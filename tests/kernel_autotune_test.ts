@@ -228,3 +228,24 @@ Deno.test("autotuner: a destroyed device's tuning is dropped quietly; a lost dev
   Deno.env.delete("ALEXNET_AUTOTUNE_CACHE");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("autotuner: a shape's candidate list is built once per device, op and key", async () => {
+  setAutotune(false);
+  const [first, second] = [await Device.acquire(), await Device.acquire()];
+  try {
+    let built = 0;
+    const list = () => (built++, [{ name: "a", value: 1 }, { name: "b", value: 2 }]);
+    const chosen = (device: Device, op: string, key: string) =>
+      choose(device, op, key, list, () => {}).value;
+    for (let i = 0; i < 3; i++) assert.equal(chosen(first, "test.list", "k1"), 1);
+    assert.equal(built, 1);
+    chosen(first, "test.list", "k2");
+    chosen(first, "test.other", "k1");
+    chosen(second, "test.list", "k1");
+    assert.equal(built, 4);
+  } finally {
+    setAutotune(undefined);
+    first.destroy();
+    second.destroy();
+  }
+});
