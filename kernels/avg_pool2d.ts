@@ -366,8 +366,9 @@ function checkGeometry(g: AvgPool2dGeometry): void {
           `kernel), got ${p}`,
       );
     }
-    // The last window must start inside the padded input and the first must fit it.
-    if ((out - 1) * s >= size + p || size + 2 * p < k) {
+    // Every window must start inside the padded input (ceil mode may clip the last, or a
+    // window larger than the input, to it), so that none lies wholly in the padding.
+    if ((out - 1) * s >= size + p) {
       throw new RangeError(
         `avgPool2d: ${out} windows of ${k} (stride ${s}, pad ${p}) do not fit an axis of ${size}`,
       );

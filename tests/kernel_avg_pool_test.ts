@@ -96,6 +96,8 @@ Deno.test("average pool kernels", async (t) => {
       const clipped = fixed([3, 2], [2, 3], [1, 1], false);
       await checkPool(device, geometry([1, 2, 8, 6], [5, 3], clipped), 2);
       await checkPool(device, geometry([2, 2, 5, 7], [3, 4], fixed([2, 2], [2, 2], [1, 1])), 3);
+      // Ceil mode keeps a window larger than the input (PyTorch's too): clipped to it.
+      await checkPool(device, geometry([1, 2, 2, 3], [1, 1], fixed([3, 4], [3, 4], [0, 1])), 11);
       // Ceil mode: the last window runs past the input; its padded size stops at H + pad.
       await checkPool(device, geometry([1, 2, 8, 7], [4, 4], fixed([3, 3], [2, 2], [0, 1])), 10);
       const override = fixed([2, 3], [1, 2], [0, 1], true, 5);

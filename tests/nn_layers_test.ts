@@ -250,6 +250,13 @@ Deno.test("nn layers against the f64 reference", async (t) => {
         ref.avgPool2d(x, { ...clippedOpts, countIncludePad: false } as ref.AvgPool2dOptions),
     });
     assert.deepEqual(clipped.outputShape([1, 2, 8, 6]), [1, 2, 5, 3]);
+    // Ceil mode keeps a window larger than the input, clipped to it, as PyTorch does.
+    await check({
+      label: "avg window over the whole input",
+      layer: new AvgPool2d({ kernelSize: 3, ceilMode: true }),
+      input: randF32([1, 2, 2, 2], 16),
+      reference: (x) => ref.avgPool2d(x, { kernel: [3, 3], ceilMode: true }),
+    });
     await check({
       label: "avg divisor override",
       layer: new AvgPool2d({ kernelSize: 2, divisorOverride: 3 }),
