@@ -83,7 +83,8 @@ export class GpuStream {
 
   /**
    * One of its library devices is done with it: the last one destroys the GPUDevice (after
-   * submitting what is pending); earlier ones leave it to the others.
+   * submitting what is pending); earlier ones leave it to the others. Releases still waiting
+   * for submissions run then: what is held is dropped, so nothing will bind their buffers.
    */
   release(reason: Error): void {
     if (--this.#users > 0) return;
@@ -91,5 +92,8 @@ export class GpuStream {
     this.submissions.drop(reason);
     this.lost ??= "destroyed";
     this.opened.gpu.destroy();
+    const waiting = this.#afterSubmitted;
+    this.#afterSubmitted = [];
+    for (const release of waiting) release();
   }
 }

@@ -19,8 +19,18 @@ export interface TransferPort {
   readonly label: string;
   /** Label, adapter and whether it is software. */
   describe(): string;
-  /** Throws if the device is lost or its submissions failed. */
+  /** Throws if the device takes no new work: destroyed, lost, or its submissions failed. */
   checkAlive(what: string): void;
+  /**
+   * Throws if work already requested cannot finish: the device is lost or its submissions
+   * failed. A destroyed device still finishes the reads requested before `Device.destroy()`.
+   */
+  checkRunning(what: string): void;
+  /**
+   * Keeps the device's buffers and GPUDevice until the returned function is called, even
+   * across `Device.destroy()`: an outgoing read holds it from the moment it is recorded.
+   */
+  holdForRead(): () => void;
   /** The command encoder, with no compute pass open, for recording the command `label`. */
   encoderFor(label: string): GPUCommandEncoder;
   /** Submits the recorded commands. */
@@ -79,6 +89,8 @@ interface Taken {
   /** Bytes mapped: the data, then the fault words when `faults` is set. */
   total: number;
   faults: GPUBuffer | null;
+  /** Lets the device go once the read is over (see `TransferPort.holdForRead`). */
+  done: () => void;
 }
 
 /**
@@ -105,7 +117,7 @@ export async function readTogether(
       const faults = taken.some((t) => t.read.source.port === port) ? null : port.faults();
       const total = Math.max(size + (faults ? FAULT_BYTES : 0), 4);
       const buffer = staging._take(total);
-      taken.push({ read, staging, buffer, size, total, faults });
+      taken.push({ read, staging, buffer, size, total, faults, done: port.holdForRead() });
       const encoder = port.encoderFor("read");
       if (size > 0) {
         encoder.copyBufferToBuffer(read.source.buffer, read.offset ?? 0, buffer, 0, size);
@@ -148,7 +160,8 @@ export async function readTogether(
       }
       try {
         if (failure) return;
-        port.checkAlive("read");
+        // Not `checkAlive`: a device destroyed since the read was requested still finishes it.
+        port.checkRunning("read");
         const range = t.buffer.getMappedRange(0, t.total);
         const fault = t.faults ? new Uint32Array(range, t.size, FAULT_BYTES / 4) : null;
         if (fault && fault[0] !== 0) return fail(port, port.faultError(fault));
@@ -169,6 +182,7 @@ export async function readTogether(
     for (const t of taken) {
       if (t.read.staging) t.staging._free();
       else t.staging.destroy();
+      t.done();
     }
   }
 }

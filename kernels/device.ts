@@ -122,6 +122,8 @@ export class Device {
   #faults: GpuBuffer | null = null;
   #faultKinds = new FaultKinds();
   #destroyed = false;
+  /** Outgoing reads recorded and not yet over: they hold the resources past `destroy`. */
+  #readsInFlight = 0;
   #stats: MemoryStats = {
     liveBytes: 0,
     pooledBytes: 0,
@@ -403,7 +405,8 @@ export class Device {
       // read (a checkpoint's weights) is freed, not held for the rest of the run, and only as
       // many as reads ran at once in a small batch are kept.
       const small = staging.capacity <= SPARE_STAGING_BYTES;
-      if (small && this.#spareStaging.length < SPARE_STAGINGS) this.#spareStaging.push(staging);
+      const kept = small && !this.#destroyed && this.#spareStaging.length < SPARE_STAGINGS;
+      if (kept) this.#spareStaging.push(staging);
       else staging.destroy();
     }
     return out;
@@ -527,6 +530,8 @@ export class Device {
       label: this.label,
       describe: () => this.describe(),
       checkAlive: (what) => this.#checkAlive(what),
+      checkRunning: (what) => this.#checkRunning(what),
+      holdForRead: () => this.#holdForRead(),
       encoderFor: (label) => this.#stream.recorder.encoderFor(label),
       flush: () => this.flush(),
       submissions: this.#stream.submissions,
@@ -540,7 +545,8 @@ export class Device {
   /** The error for a fault a kernel recorded; clears the fault words for the next one. */
   #faultError(fault: Uint32Array): DeviceAssertionError {
     const message = this.#faultKinds.describe(fault);
-    this.write(this.#faults!, new Uint32Array(FAULT_BYTES / 4));
+    // A destroyed device finishing its last reads runs nothing that could fault again.
+    if (!this.#destroyed) this.write(this.#faults!, new Uint32Array(FAULT_BYTES / 4));
     return new DeviceAssertionError(`${this.label}: ${message}`);
   }
 
@@ -634,11 +640,22 @@ export class Device {
   }
 
   /**
-   * Releases everything: pooled buffers and the device. The device is unusable afterwards. A
-   * device that shares its GPUDevice leaves it to the others; the last one destroys it.
-   * A copy from this device to another GPUDevice may still be on its way when `to()` or
-   * `transfer` has returned (the host does not wait for it): destroyed then, it fails, and the
-   * receiving device with it. `await receiver.sync()` first.
+   * Releases everything: pooled buffers and the device. The device takes no new work from
+   * then on. A device that shares its GPUDevice leaves it to the others; the last one destroys
+   * it. A copy from this device to another GPUDevice may still be on its way when `to()` or
+   * `transfer` has returned (the host does not wait for it): it still arrives, and the
+   * resources are released once it has left (or failed).
+   *
+   * @example Free a device once a tensor has moved off it
+   * ```ts
+   * import { Device } from "./device.ts";
+   * const [a, b] = await Device.acquireMany(2, { separateDevices: true });
+   * const x = b.alloc(4), y = a.alloc(4);
+   * b.write(x, new Float32Array([7]));
+   * Device.copyAcross([{ source: x, target: y, bytes: 4 }]);
+   * b.destroy(); // the copy in flight still arrives
+   * console.log(new Float32Array(await a.read(y, 0, 4))); // Float32Array [7]
+   * ```
    */
   destroy(): void {
     if (this.#destroyed) return;
@@ -648,9 +665,30 @@ export class Device {
     // A profile left open would keep `profiling` true for anyone waiting to take one.
     this.#profile?.destroy();
     this.#profile = null;
-    this.#pool.destroy();
+    if (this.#readsInFlight === 0) this.#releaseResources();
+  }
+
+  /** Counts an outgoing read until the returned function runs (`TransferPort.holdForRead`). */
+  #holdForRead(): () => void {
+    this.#readsInFlight++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#readsInFlight === 0 && this.#destroyed) this.#releaseResources();
+    };
+  }
+
+  /** Destroys the buffers and lets the GPUDevice go: once destroyed and no read is in flight. */
+  #releaseResources(): void {
     for (const staging of this.#spareStaging) staging.destroy();
-    this.#cache.destroy();
+    this.#spareStaging = [];
+    // Commands of a device sharing the GPUDevice, held behind data still on its way, may bind
+    // these buffers (a copy from this device): they go once those commands are submitted.
+    this.#stream.afterSubmitted(() => {
+      this.#pool.destroy();
+      this.#cache.destroy();
+    });
     this.#stream.release(new GpuError(`${this.label} was destroyed`));
   }
 
@@ -659,16 +697,27 @@ export class Device {
     this.#checkAlive(what);
   }
 
-  /** Why the device cannot run anything any more, or null. */
+  /** Why the device takes no new work, or null. */
   #lost(): string | null {
-    if (this.#destroyed) return "destroyed";
+    return this.#destroyed ? "destroyed" : this.#streamLost();
+  }
+
+  /** Why the GPUDevice under it was lost, or null. */
+  #streamLost(): string | null {
     const lost = this.#stream.lost;
     if (lost === null) return null;
     return this.#stream.shared ? `${this.#stream.label}: ${lost}` : lost;
   }
 
   #checkAlive(what: string): void {
-    const lost = this.#lost();
+    this.#checkLost(this.#lost(), what);
+  }
+
+  #checkRunning(what: string): void {
+    this.#checkLost(this.#streamLost(), what);
+  }
+
+  #checkLost(lost: string | null, what: string): void {
     if (lost !== null) {
       throw new GpuError(`${this.label} is lost (${lost}); cannot run ${what}`);
     }

@@ -504,8 +504,10 @@ export async function transferAll(
     return stagingFor?.(t.device, target, nth);
   }));
   const sources = moves.map(([t]) => contiguous(t));
-  const outs = moves.map(([t, target]) => empty(target, t.shape, t.dtype, "transfer"));
+  const outs: RawTensor[] = [];
   try {
+    // Inside the try: a target that refuses the allocation (destroyed) leaks no source.
+    for (const [t, target] of moves) outs.push(empty(target, t.shape, t.dtype, "transfer"));
     const done = Device.copyAcross(
       sources.map((source, i) => ({
         source: source.buffer,

@@ -37,6 +37,8 @@ function fakePort(label: string, log: string[], maps: (() => void)[]) {
     label,
     describe: () => label,
     checkAlive() {},
+    checkRunning() {},
+    holdForRead: () => () => {},
     encoderFor(what) {
       pending.push(what);
       return encoder;

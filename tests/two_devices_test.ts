@@ -148,7 +148,8 @@ Deno.test("a device failing during a transfer stops both sides with an error nam
   const b = tensor([4, 5, 6], { device: doomed });
   const [bOnLeft] = await transfer([[b, left], [a, doomed]]);
   const next = bOnLeft.mul(2); // recorded behind data that never comes
-  doomed.destroy();
+  // Its GPUDevice lost (`Device.destroy()` would let the copies in flight finish).
+  doomed.gpu.destroy();
   // Neither side hangs: the waiting side's next read and sync fail, naming the lost device.
   await assert.rejects(
     next.toArray(),
@@ -158,6 +159,7 @@ Deno.test("a device failing during a transfer stops both sides with an error nam
   assert.throws(() => left.alloc(4), /side1/);
   await assert.rejects(transfer([[a, doomed]]), /side1 is lost/);
   left.destroy();
+  doomed.destroy();
 });
 
 for (const separateDevices of [true, false]) {
