@@ -7,6 +7,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
+import type { Dispatch } from "./_dispatch.ts";
 
 // The dispatch record and the grid folding live with the device that consumes them (so that
 // the device imports nothing from here); the kernels get them from this file as before.
@@ -418,4 +419,57 @@ export function sampleRuns(
   }
   const sampleBytes = operands.map(([, , bytes]) => bytes);
   return splitBatch(limits, { what: op, batch, sampleBytes, maxBindingBytes });
+}
+
+/** One slice of {@link dispatchSampleRuns}: its samples, its operands' element shifts, its threads. */
+export interface SampleRun {
+  /** Samples in the slice. */
+  count: number;
+  /** Elements between each operand's binding offset and the slice's first sample, in operand order. */
+  shifts: readonly number[];
+  /** Threads: one per f32 of the last operand's slice. */
+  threads: number;
+}
+
+/**
+ * Dispatches a per-sample kernel: checks the operands' capacities, slices the batch to fit the
+ * binding limit ({@link sampleRuns}) and records one dispatch per slice of `shader`'s making,
+ * with one thread per f32 of the last operand (the one the kernel writes per thread) in
+ * workgroups of `workgroupSize`, and every operand's bytes as its cost.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { dispatchSampleRuns } from "./_program.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(64);
+ * const wgsl = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+ * @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+ *   if (id.x < 16u) { x[id.x] = f32(id.x); }
+ * }`;
+ * dispatchSampleRuns(device, "iota", 2, [["x", x, 32]], undefined, 64, () => ({ name: "iota", wgsl }));
+ * console.log(new Float32Array(await device.read(x, 0, 64))[15]); // 15
+ * ```
+ */
+export function dispatchSampleRuns(
+  device: Device,
+  op: string,
+  batch: number,
+  operands: readonly SampleOperand[],
+  maxBindingBytes: number | undefined,
+  workgroupSize: number,
+  shader: (run: SampleRun) => Omit<Dispatch, "workgroups" | "cost">,
+): void {
+  for (const { count, parts } of sampleRuns(device.limits, op, batch, operands, maxBindingBytes)) {
+    const threads = (count * operands[operands.length - 1][2]) / 4;
+    const shifts = parts.map((part) => part.shift);
+    device.dispatch(
+      {
+        ...shader({ count, shifts, threads }),
+        workgroups: Math.ceil(threads / workgroupSize),
+        cost: { bytes: operands.reduce((sum, [, , bytes]) => sum + count * bytes, 0) },
+      },
+      parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
+    );
+  }
 }

@@ -13,7 +13,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { memoisedKernel } from "./_memo.ts";
 import type { Uniforms } from "./_uniforms.ts";
-import { flatMainHead, type SampleOperand, sampleRuns } from "./_program.ts";
+import { dispatchSampleRuns, flatMainHead, type SampleOperand } from "./_program.ts";
 
 /** Fixed windows, as `nn.AvgPool2d` places them. */
 export interface FixedWindows {
@@ -201,11 +201,13 @@ function run(
     adaptive: fixed === null,
     countIncludePad: fixed?.countIncludePad ?? false,
   };
-  const runs = sampleRuns(device.limits, op, g.batch, operands, options.maxBindingBytes);
-  for (const { count, parts } of runs) {
-    const threads = (count * operands[operands.length - 1][2]) / 4;
+  const windows = fixed
+    ? `${fixed.kernelH}×${fixed.kernelW} s${fixed.strideH}×${fixed.strideW} ` +
+      `p${fixed.padH}×${fixed.padW}`
+    : "adaptive";
+  dispatchSampleRuns(device, op, g.batch, operands, options.maxBindingBytes, WORKGROUP, (run) => {
     const { wgsl, uniforms } = kernel(variant, {
-      threads,
+      threads: run.threads,
       height: g.height,
       width: g.width,
       outH: g.outH,
@@ -217,25 +219,13 @@ function run(
       padH: fixed?.padH ?? 0,
       padW: fixed?.padW ?? 0,
       divisor: fixed?.divisorOverride ?? 0,
-      shift0: parts[0].shift,
-      shift1: parts[1].shift,
+      shift0: run.shifts[0],
+      shift1: run.shifts[1],
     });
-    const windows = fixed
-      ? `${fixed.kernelH}×${fixed.kernelW} s${fixed.strideH}×${fixed.strideW} ` +
-        `p${fixed.padH}×${fixed.padW}`
-      : "adaptive";
-    device.dispatch(
-      {
-        name: `${op}[${count}×${g.channels}×${g.height}×${g.width} → ${g.outH}×${g.outW}, ` +
-          `${windows}]`,
-        wgsl,
-        uniforms,
-        workgroups: Math.ceil(threads / WORKGROUP),
-        cost: { bytes: operands.reduce((sum, [, , b]) => sum + count * b, 0) },
-      },
-      parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
-    );
-  }
+    const name = `${op}[${run.count}×${g.channels}×${g.height}×${g.width} → ${g.outH}×${g.outW}, ` +
+      `${windows}]`;
+    return { name, wgsl, uniforms };
+  });
 }
 
 /**

@@ -10,7 +10,13 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { memoisedKernel } from "./_memo.ts";
 import type { Uniforms } from "./_uniforms.ts";
-import { flatMainHead, IS_NAN, reluMasked, type SampleOperand, sampleRuns } from "./_program.ts";
+import {
+  dispatchSampleRuns,
+  flatMainHead,
+  IS_NAN,
+  reluMasked,
+  type SampleOperand,
+} from "./_program.ts";
 import { windowCount } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
@@ -214,9 +220,9 @@ const kernel = memoisedKernel(
 );
 
 /**
- * Checks capacities, slices the batch to fit the binding limit and dispatches one shader per
- * slice, with one thread per element of the last operand (the one the kernel writes per thread);
- * `variant` names a fused variant in the profiler.
+ * Dispatches the pass over the batch, sliced to fit the binding limit, one thread per element
+ * of the last operand (the one the kernel writes per thread); `variant` names a fused variant
+ * in the profiler.
  */
 function run(
   device: Device,
@@ -228,38 +234,24 @@ function run(
   variant?: string,
 ): void {
   const { outH, outW } = pool2dOutputSize(g);
-  const runs = sampleRuns(device.limits, op, g.batch, operands, options.maxBindingBytes);
-  for (const { count, parts } of runs) {
-    const threads = (count * operands[operands.length - 1][2]) / 4;
-    const shifts = parts.map((part) => part.shift);
-    const name = `${op}[${count}×${g.channels}×${g.height}×${g.width}, ` +
-      `${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW}` +
-      `${g.ceilMode ? " ceil" : ""}]`;
-    const { kernelH, kernelW, strideH, strideW, padH, padW } = g;
-    const window = { kernelH, kernelW, strideH, strideW, padH, padW };
-    const { wgsl, uniforms } = kernel({ pass, g: window, shifts: shifts.length }, {
-      threads,
+  const { kernelH, kernelW, strideH, strideW, padH, padW } = g;
+  const window = { kernelH, kernelW, strideH, strideW, padH, padW };
+  const windowName = `${kernelH}×${kernelW} s${strideH}×${strideW} p${padH}×${padW}` +
+    `${g.ceilMode ? " ceil" : ""}`;
+  dispatchSampleRuns(device, op, g.batch, operands, options.maxBindingBytes, WORKGROUP, (run) => {
+    const { wgsl, uniforms } = kernel({ pass, g: window, shifts: run.shifts.length }, {
+      threads: run.threads,
       height: g.height,
       width: g.width,
       outH,
       outW,
       plane: g.height * g.width,
       outPlane: outH * outW,
-      ...Object.fromEntries(shifts.map((shift, i) => [`shift${i}`, shift])),
+      ...Object.fromEntries(run.shifts.map((shift, i) => [`shift${i}`, shift])),
     });
-    const bytes = operands.reduce((sum, [, , b]) => sum + count * b, 0);
-    device.dispatch(
-      {
-        name,
-        wgsl,
-        uniforms,
-        workgroups: Math.ceil(threads / WORKGROUP),
-        variant,
-        cost: { bytes },
-      },
-      parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
-    );
-  }
+    const name = `${op}[${run.count}×${g.channels}×${g.height}×${g.width}, ${windowName}]`;
+    return { name, wgsl, uniforms, variant };
+  });
 }
 
 /**
