@@ -187,6 +187,49 @@ export function sigmoid(x: F64): F64 {
   return map(x, (v) => 1 / (1 + Math.exp(-v)));
 }
 
+/** |x|. */
+export function abs(x: F64): F64 {
+  return map(x, Math.abs);
+}
+/** `torch.clamp`: min(max(x, lo), hi) (so hi where lo > hi), NaN kept; a missing bound is null. */
+export function clamp(x: F64, lo: number | null, hi: number | null): F64 {
+  return map(
+    x,
+    (v) => Number.isNaN(v) ? v : Math.min(Math.max(v, lo ?? -Infinity), hi ?? Infinity),
+  );
+}
+/** Broadcasting `torch.maximum` (NaN where either is NaN). */
+export function maximum(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y)));
+}
+/** Broadcasting `torch.minimum` (NaN where either is NaN). */
+export function minimum(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y)));
+}
+/** A broadcasting comparison as 1 or 0 (IEEE: false for NaN but `ne`). */
+export function compare(a: F64, b: F64, op: "eq" | "ne" | "lt" | "le" | "gt" | "ge"): F64 {
+  const holds = {
+    eq: (x: number, y: number) => x === y,
+    ne: (x: number, y: number) => x !== y,
+    lt: (x: number, y: number) => x < y,
+    le: (x: number, y: number) => x <= y,
+    gt: (x: number, y: number) => x > y,
+    ge: (x: number, y: number) => x >= y,
+  }[op];
+  return binary(a, b, (x, y) => (holds(x, y) ? 1 : 0));
+}
+/** Broadcasting `torch.where(cond ≠ 0, a, b)`. */
+export function where(cond: F64, a: F64, b: F64): F64 {
+  const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape), b.shape);
+  const [sc, sa, sb] = [cond, a, b].map((t) => broadcastStrides(t.shape, shape));
+  const out = zeros(shape);
+  for (let i = 0; i < out.data.length; i++) {
+    const c = cond.data[offsetOf(i, shape, sc)];
+    out.data[i] = c !== 0 ? a.data[offsetOf(i, shape, sa)] : b.data[offsetOf(i, shape, sb)];
+  }
+  return out;
+}
+
 // ----------------------------------------------------------------- reductions
 
 function normAxis(axis: number, rank: number): number {
