@@ -638,11 +638,13 @@ export function linear(x: F64, w: F64, b: F64 | null): F64 {
   return b === null ? y : add(y, b);
 }
 
-/** Options of {@linkcode conv2d}; all optional (stride 1, padding 0, groups 1). */
+/** Options of {@linkcode conv2d}; all optional (stride 1, padding 0, groups 1, dilation 1). */
 export interface Conv2dOptions {
   stride?: [number, number];
   padding?: [number, number];
   groups?: number;
+  /** Spacing between kernel taps (PyTorch's dilation). */
+  dilation?: [number, number];
 }
 
 /** Output size of a conv/pool window: floor((size + 2·pad − k) / stride) + 1. */
@@ -665,6 +667,7 @@ function forEachConvProduct(
 ): number[] {
   const [sh, sw] = opts.stride ?? [1, 1];
   const [ph, pw] = opts.padding ?? [0, 0];
+  const [dh, dw] = opts.dilation ?? [1, 1];
   const groups = opts.groups ?? 1;
   const [n, c, h, wd] = xShape;
   const [o, cg, kh, kw] = wShape;
@@ -672,8 +675,8 @@ function forEachConvProduct(
   if (c % groups !== 0 || o % groups !== 0 || cg !== c / groups) {
     throw new Error(`conv2d: x [${xShape}], w [${wShape}], groups ${groups} disagree`);
   }
-  const oh = outSize(h, kh, sh, ph);
-  const ow = outSize(wd, kw, sw, pw);
+  const oh = outSize(h, dh * (kh - 1) + 1, sh, ph);
+  const ow = outSize(wd, dw * (kw - 1) + 1, sw, pw);
   const og = o / groups;
   let out = 0;
   for (let ni = 0; ni < n; ni++) {
@@ -683,10 +686,10 @@ function forEachConvProduct(
         for (let xo = 0; xo < ow; xo++, out++) {
           for (let ci = 0; ci < cg; ci++) {
             for (let ky = 0; ky < kh; ky++) {
-              const iy = y * sh - ph + ky;
+              const iy = y * sh - ph + dh * ky;
               if (iy < 0 || iy >= h) continue;
               for (let kx = 0; kx < kw; kx++) {
-                const ix = xo * sw - pw + kx;
+                const ix = xo * sw - pw + dw * kx;
                 if (ix < 0 || ix >= wd) continue;
                 const xi = ((ni * c + firstC + ci) * h + iy) * wd + ix;
                 visit(out, xi, ((oc * cg + ci) * kh + ky) * kw + kx);
@@ -743,6 +746,8 @@ export interface Pool2dOptions {
   padding?: [number, number];
   /** PyTorch's ceil_mode: keep a last window past the padded input, clipped to it. */
   ceilMode?: boolean;
+  /** Spacing between window taps (max pooling; PyTorch's dilation). */
+  dilation?: [number, number];
 }
 
 /**
@@ -769,10 +774,11 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
   const [kh, kw] = opts.kernel;
   const [sh, sw] = opts.stride ?? opts.kernel;
   const [ph, pw] = opts.padding ?? [0, 0];
+  const [dh, dw] = opts.dilation ?? [1, 1];
   if (x.shape.length !== 4) throw new Error("maxPool2d: x must be [N,C,H,W]");
   const [n, c, h, w] = x.shape;
-  const oh = poolOutSize(h, kh, sh, ph, opts.ceilMode);
-  const ow = poolOutSize(w, kw, sw, pw, opts.ceilMode);
+  const oh = poolOutSize(h, dh * (kh - 1) + 1, sh, ph, opts.ceilMode);
+  const ow = poolOutSize(w, dw * (kw - 1) + 1, sw, pw, opts.ceilMode);
   const values = zeros([n, c, oh, ow]);
   const argmax: I32 = { shape: [n, c, oh, ow], data: new Int32Array(n * c * oh * ow) };
   let idx = 0;
@@ -783,10 +789,10 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
         let best = -Infinity;
         let bestAt = -1;
         for (let ky = 0; ky < kh; ky++) {
-          const iy = y * sh - ph + ky;
+          const iy = y * sh - ph + dh * ky;
           if (iy < 0 || iy >= h) continue;
           for (let kx = 0; kx < kw; kx++) {
-            const ix = xo * sw - pw + kx;
+            const ix = xo * sw - pw + dw * kx;
             if (ix < 0 || ix >= w) continue;
             const v = x.data[base + iy * w + ix];
             // Strict ">" keeps the FIRST maximum in row-major window order.
