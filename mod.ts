@@ -127,7 +127,19 @@ export {
   sum,
   variance,
 } from "./tensor/ops_reduce.ts";
-export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
+export {
+  broadcastTo,
+  concat,
+  flatten,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+  unsqueeze,
+} from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
   crossEntropy,

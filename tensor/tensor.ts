@@ -37,12 +37,16 @@ import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
   checkUpstreamGradient,
+  expandedShape,
+  flattenedShape,
   matmulPlan,
   resolvePermutation,
   resolveShape,
   resolveSlice,
   scalarOp,
+  squeezedShape,
   swappedAxes,
+  unsqueezedShape,
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
@@ -657,6 +661,40 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   reshape<const R extends readonly number[]>(shape: R): Tensor<R, D> {
     const resolved = resolveShape(this.shape as readonly number[], shape);
     return apply("reshape", [this], { shape: resolved }) as Tensor<R, D>;
+  }
+
+  /**
+   * Without the size-1 axes among `axes` (every size-1 axis when omitted), as a view; an axis
+   * of another size stays, as PyTorch's `squeeze` leaves it.
+   */
+  squeeze(axes?: number | readonly number[]): Tensor<Shape, D> {
+    const shape = squeezedShape(this.shape as readonly number[], axes);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /** With a size-1 axis inserted at `axis` (in `[−rank − 1, rank]`), as a view. */
+  unsqueeze(axis: number): Tensor<Shape, D> {
+    const shape = unsqueezedShape(this.shape as readonly number[], axis);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /**
+   * Axes `startDim` to `endDim` (default: all) merged into one, as `torch.flatten`: a view when
+   * the layout allows (a copy otherwise); a 0-d tensor becomes `[1]`.
+   */
+  flatten(startDim = 0, endDim = -1): Tensor<Shape, D> {
+    const shape = flattenedShape(this.shape as readonly number[], startDim, endDim);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /**
+   * This tensor broadcast to `sizes`, as a view with no copy (PyTorch's `expand`): `sizes` has
+   * at least the rank, new axes lead, −1 keeps an axis, and only size-1 axes grow. The
+   * gradient is summed over the broadcast axes.
+   */
+  expand(sizes: readonly number[]): Tensor<Shape, D> {
+    const shape = expandedShape(this.shape as readonly number[], sizes);
+    return apply("expand", [this], { shape }) as Tensor<Shape, D>;
   }
 
   /** Swaps two axes, as a view. */
