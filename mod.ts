@@ -107,6 +107,7 @@ export {
   ge,
   gt,
   le,
+  log1p,
   lt,
   maximum,
   minimum,
