@@ -106,7 +106,24 @@ export {
   manualSeed,
   type RandomStream,
 } from "./tensor/random.ts";
-export { add, div, mul, type Operand, sub } from "./tensor/ops_elementwise.ts";
+export {
+  abs,
+  add,
+  clamp,
+  div,
+  eq,
+  ge,
+  gt,
+  le,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  type Operand,
+  sub,
+  where,
+} from "./tensor/ops_elementwise.ts";
 export { max, mean, sum } from "./tensor/ops_reduce.ts";
 export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";

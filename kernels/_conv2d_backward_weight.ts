@@ -24,11 +24,13 @@ import {
   batchRuns,
   checkCapacity,
   type Conv2dGeometry,
+  dilationTag,
   geometryKey,
   lines,
   pickWeightTile,
   resolve,
   type Resolved,
+  undilatedOnly,
   weightInvocations,
   type WeightTile,
 } from "./_conv_geometry.ts";
@@ -127,6 +129,7 @@ export function conv2dBackwardWeight(
     pointwiseWeightGrad(device, g, { x, dy: gradOut, dw, db }, o);
     return;
   }
+  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", what);
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);
@@ -151,7 +154,8 @@ export function conv2dBackwardWeight(
     const room = Math.floor(Math.min(limit, PARTIAL_BYTES) / (block * 4));
     const splits = Math.max(1, Math.min(wanted, count * g.outH, room));
     const name = `${what} ${count}×${g.inChannels}×${g.height}×${g.width}→` +
-      `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}`;
+      `${g.outChannels} k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} g${g.groups}` +
+      dilationTag(g);
     if (algorithm.kind === "winograd") {
       throw new RangeError(`${name}: Winograd is offered for the forward pass and input gradient`);
     }

@@ -9,7 +9,7 @@
 
 import type { Device } from "./device.ts";
 import { type GemmTile, gemmTile, subgroupTile, tileFits, tileName } from "./_gemm.ts";
-import type { Resolved } from "./_conv_geometry.ts";
+import { isDilated, type Resolved } from "./_conv_geometry.ts";
 import { winogradApplies } from "./_winograd.ts";
 import { pointwiseApplies } from "./_pointwise.ts";
 
@@ -70,7 +70,8 @@ export function algorithmName(a: ConvAlgorithm): string {
  * (split-K for the weight gradient, to fill the device), except the input gradient of a
  * strided convolution: its GEMMs (one per stride phase, no zero taps) are candidates the
  * autotuner times, but the default stays the direct kernel until a GPU has measured them
- * (conv1's 3 input channels fill 3 of a tile's 64–128 columns).
+ * (conv1's 3 input channels fill 3 of a tile's 64–128 columns). A dilated convolution has
+ * only the GEMMs (register tiles first where they would lead, else the small tile on software).
  */
 export function convCandidates(
   device: Device,
@@ -130,6 +131,9 @@ export function convCandidates(
       a.kind === "gemm" && (a.splits ?? 1) > 1 ? [a, { ...a, splits: 1 }] : [a]
     );
   }
+  // The direct kernels slide a window over adjacent taps, Winograd transforms them: a dilated
+  // convolution runs on the GEMMs, whose offset tables hold any taps (`_conv_operands.ts`).
+  if (isDilated(g)) list = list.filter((a) => a.kind === "gemm");
   const named = list.map((value) => ({ name: algorithmName(value), value }));
   return named.filter((a, i) => named.findIndex((b) => b.name === a.name) === i);
 }
@@ -152,6 +156,8 @@ const REGISTER_INPUT_GRAD_CHANNELS = 16;
  * 1.0, and 5 (7×7 s2) in 4.9 against 1.5, conv1's 3 in 357 against 109.
  */
 function registerGemmFirst(pass: ConvPass, g: Resolved): boolean {
+  // A dilated convolution has no direct kernel to fall back on: the register GEMM leads.
+  if (isDilated(g)) return true;
   if (g.strideH === 1 && g.strideW === 1) return false;
   return pass !== "gradInput" || g.cg >= REGISTER_INPUT_GRAD_CHANNELS;
 }

@@ -77,7 +77,8 @@ const stride1Wgsl = convGemmWgsl((
   p: InputGradParams,
   { uf, G, S, sizes }: ConvGemmNames<"dyShift" | "dxShift">,
 ): string => {
-  // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus (ky, kx).
+  // Input pixel m's padded coordinates; tap (ky, kx) reads dy at those minus its offsets
+  // (dilation·(ky, kx), from the table).
   const pixels = { plane: G.hw, cols: G.width, originY: G.padH, originX: G.padW };
   const helpers = `${dyGatherWgsl(G, S.dyShift, pixels, "-")}
 fn dxRow(g: u32, m: u32) -> u32 {

@@ -3,8 +3,8 @@
  * all in one dispatch.
  *
  * Input row iy receives output row oy through kernel row ky exactly when
- * iy + padH − ky = oy·strideH, so the rows of one phase (iy + padH ≡ φ mod strideH) meet only
- * the kernel rows ky ≡ φ: per phase pair a stride-1 GEMM with M = that phase's pixels,
+ * iy + padH − dilationH·ky = oy·strideH, so the rows of one phase (iy + padH ≡ φ mod strideH)
+ * meet only the kernel rows with dilationH·ky ≡ φ (ky ≡ φ at dilation 1): per phase pair a stride-1 GEMM with M = that phase's pixels,
  * N = C/groups and K = O/groups × its taps, and none of the stride² zero taps that one GEMM over
  * every pixel and tap would multiply (`gradInputPhases` in `_conv_geometry.ts` gives the
  * phases; the direct kernel walks the same ones). The dispatch's products are the groups ×
@@ -18,7 +18,13 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { type AxisPhase, gradInputPhases, type Resolved } from "./_conv_geometry.ts";
+import {
+  type AxisPhase,
+  dilationTag,
+  gradInputPhases,
+  phaseTapSteps,
+  type Resolved,
+} from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 import { memoised } from "./_memo.ts";
 import {
@@ -49,8 +55,8 @@ const HEADER = 2;
 /** The phase pairs of a strided input gradient, row phases outer. */
 function phasePairs(g: Resolved): [AxisPhase, AxisPhase][] {
   return axisPairs(
-    [g.strideH, g.kernelH, g.padH, g.height],
-    [g.strideW, g.kernelW, g.padW, g.width],
+    [g.strideH, g.kernelH, g.padH, g.height, g.dilationH],
+    [g.strideW, g.kernelW, g.padW, g.width, g.dilationW],
   );
 }
 
@@ -71,13 +77,16 @@ function tapCount(py: AxisPhase, px: AxisPhase): number {
  * Every phase pair's header and taps in one table (wrapping u32 where negative). Pair i's header
  * is entry 2i: vec4u(pixels per sample, pixels per row, dy row and column of its pixel 0's tap
  * (0, 0)), then vec4u(dx row and column of its pixel 0, taps, where its taps start). Tap
- * k = (o, a, c): vec4u(o·OH·OW, a, c, packed weight row o·KH·KW + ky·KW + kx), with
- * ky = tapFirst − strideH·a (likewise kx); an axis without taps gets one tap whose offset
- * NO_TAP reads nothing, so its pixels get zeros.
+ * k = (o, a, c): vec4u(o·OH·OW, readStep·a, readStep·c, packed weight row o·KH·KW + ky·KW + kx),
+ * with ky = tapFirst − kernelStep·a (likewise kx; the steps of `phaseTapSteps`, strideH and 1
+ * at dilation 1); an axis without taps gets one tap whose offset NO_TAP reads nothing, so its
+ * pixels get zeros.
  */
 function phaseTable(device: Device, g: Resolved, pairs: [AxisPhase, AxisPhase][]): GpuBuffer {
   const key = `s ${g.og} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW} ${g.strideH} ` +
-    `${g.strideW} ${g.padH} ${g.padW} ${g.height} ${g.width}`;
+    `${g.strideW} ${g.padH} ${g.padW} ${g.height} ${g.width}${dilationTag(g)}`;
+  const stepsY = phaseTapSteps(g.strideH, g.dilationH);
+  const stepsX = phaseTapSteps(g.strideW, g.dilationW);
   return table(device, key, () => {
     const taps = pairs.reduce((sum, [py, px]) => sum + g.og * tapCount(py, px), 0);
     const t = new Uint32Array(4 * (HEADER * pairs.length + taps));
@@ -88,10 +97,12 @@ function phaseTable(device: Device, g: Resolved, pairs: [AxisPhase, AxisPhase][]
       for (let o = 0; o < g.og; o++) {
         for (let a = 0; a < Math.max(1, py.taps); a++) {
           for (let c = 0; c < Math.max(1, px.taps); c++, k++) {
-            const ky = py.taps ? py.tapFirst - g.strideH * a : 0;
-            const kx = px.taps ? px.tapFirst - g.strideW * c : 0;
+            const ky = py.taps ? py.tapFirst - stepsY.kernelStep * a : 0;
+            const kx = px.taps ? px.tapFirst - stepsX.kernelStep * c : 0;
             const row = o * g.kernelH * g.kernelW + ky * g.kernelW + kx;
-            t.set([o * g.outH * g.outW, py.taps ? a : NO_TAP, px.taps ? c : NO_TAP, row], 4 * k);
+            const dy = py.taps ? stepsY.readStep * a : NO_TAP;
+            const dx = px.taps ? stepsX.readStep * c : NO_TAP;
+            t.set([o * g.outH * g.outW, dy, dx, row], 4 * k);
           }
         }
       }

@@ -8,9 +8,12 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { type BatchRun, splitBatch } from "./_program.ts";
-import { windowCount } from "./_window.ts";
+import { windowCount, windowSpan } from "./_window.ts";
 
-/** The shape of one 2-D convolution over NCHW tensors (weights `[O, C/groups, KH, KW]`). */
+/**
+ * The shape of one 2-D convolution over NCHW tensors (weights `[O, C/groups, KH, KW]`). Kernel
+ * taps are `dilationH` rows and `dilationW` columns apart (PyTorch's `dilation`; default 1).
+ */
 export interface Conv2dGeometry {
   batch: number;
   inChannels: number;
@@ -24,10 +27,20 @@ export interface Conv2dGeometry {
   padH: number;
   padW: number;
   groups: number;
+  /** Rows between kernel taps (default 1). */
+  dilationH?: number;
+  /** Columns between kernel taps (default 1). */
+  dilationW?: number;
 }
 
 /** A checked geometry with the sizes every kernel derives from it. */
 export interface Resolved extends Conv2dGeometry {
+  /**
+   * Dilation per axis, 1 on an axis whose kernel has one tap (where it changes nothing), so
+   * that a 1×k kernel dilated along H stays eligible for every kernel that takes no dilation.
+   */
+  dilationH: number;
+  dilationW: number;
   outH: number;
   outW: number;
   /** Input channels per group. */
@@ -39,7 +52,8 @@ export interface Resolved extends Conv2dGeometry {
 }
 
 /**
- * Output size of a convolution: `floor((size + 2·pad − kernel) / stride) + 1` on each axis.
+ * Output size of a convolution: `floor((size + 2·pad − dilation·(kernel − 1) − 1) / stride) + 1`
+ * on each axis (PyTorch's).
  *
  * @example
  * ```ts
@@ -51,9 +65,24 @@ export interface Resolved extends Conv2dGeometry {
  */
 export function conv2dOutputSize(g: Conv2dGeometry): { outH: number; outW: number } {
   return {
-    outH: windowCount(g.height, g.kernelH, g.strideH, g.padH),
-    outW: windowCount(g.width, g.kernelW, g.strideW, g.padW),
+    outH: windowCount(g.height, windowSpan(g.kernelH, g.dilationH), g.strideH, g.padH),
+    outW: windowCount(g.width, windowSpan(g.kernelW, g.dilationW), g.strideW, g.padW),
   };
+}
+
+/** Whether a resolved convolution's kernel taps are spread out (dilation above 1 on an axis). */
+export function isDilated(g: Resolved): boolean {
+  return g.dilationH > 1 || g.dilationW > 1;
+}
+
+/** Why a kernel that reads adjacent taps refuses a dilated convolution (the error names it). */
+export function undilatedOnly(g: Resolved, kernel: string, what: string): void {
+  if (isDilated(g)) {
+    throw new RangeError(
+      `${what}: the ${kernel} does not take dilation (got ${g.dilationH}×${g.dilationW}); ` +
+        `the GEMM algorithms do`,
+    );
+  }
 }
 
 /** Validates a geometry (integers, positive sizes, divisibility) and derives its sizes. */
@@ -80,27 +109,49 @@ export function resolve(g: Conv2dGeometry, what: string): Resolved {
       throw new RangeError(`${what}: ${key} must be a non-negative integer, got ${g[key]}`);
     }
   }
+  for (const key of ["dilationH", "dilationW"] as const) {
+    const d = g[key] ?? 1;
+    if (!Number.isInteger(d) || d < 1) {
+      throw new RangeError(`${what}: ${key} must be a positive integer, got ${d}`);
+    }
+  }
+  const dilationH = g.kernelH === 1 ? 1 : g.dilationH ?? 1;
+  const dilationW = g.kernelW === 1 ? 1 : g.dilationW ?? 1;
   if (g.inChannels % g.groups !== 0 || g.outChannels % g.groups !== 0) {
     throw new RangeError(
       `${what}: inChannels ${g.inChannels} and outChannels ${g.outChannels} must both be ` +
         `divisible by groups ${g.groups}`,
     );
   }
-  const { outH, outW } = conv2dOutputSize(g);
+  const { outH, outW } = conv2dOutputSize({ ...g, dilationH, dilationW });
   if (outH < 1 || outW < 1) {
+    const dilated = dilationH > 1 || dilationW > 1
+      ? ` at dilation ${dilationH}×${dilationW} (spanning ` +
+        `${windowSpan(g.kernelH, dilationH)}×${windowSpan(g.kernelW, dilationW)})`
+      : "";
     throw new RangeError(
-      `${what}: a ${g.kernelH}×${g.kernelW} kernel (padding ${g.padH}×${g.padW}) does not fit ` +
-        `a ${g.height}×${g.width} input`,
+      `${what}: a ${g.kernelH}×${g.kernelW} kernel${dilated} (padding ${g.padH}×${g.padW}) ` +
+        `does not fit a ${g.height}×${g.width} input`,
     );
   }
   const cg = g.inChannels / g.groups;
-  return { ...g, outH, outW, cg, og: g.outChannels / g.groups, wk: cg * g.kernelH * g.kernelW };
+  const wk = cg * g.kernelH * g.kernelW;
+  return { ...g, dilationH, dilationW, outH, outW, cg, og: g.outChannels / g.groups, wk };
+}
+
+/**
+ * A geometry's dilation as it appears in names and keys: empty at dilation 1 (so every name and
+ * cache key of an undilated convolution stays as it was), else ` d2×3` (`sep` between).
+ */
+export function dilationTag(g: Resolved, sep = "×"): string {
+  return isDilated(g) ? ` d${g.dilationH}${sep}${g.dilationW}` : "";
 }
 
 /** A geometry as the autotuner's cache key: every size, in a fixed order. */
-export function geometryKey(g: Conv2dGeometry): string {
+export function geometryKey(g: Resolved): string {
   return `${g.batch}x${g.inChannels}x${g.height}x${g.width} o${g.outChannels} ` +
-    `k${g.kernelH}x${g.kernelW} s${g.strideH}x${g.strideW} p${g.padH}x${g.padW} g${g.groups}`;
+    `k${g.kernelH}x${g.kernelW} s${g.strideH}x${g.strideW} p${g.padH}x${g.padW} g${g.groups}` +
+    dilationTag(g, "x");
 }
 
 /** Throws unless `buffer` holds at least `elements` f32 values. */
@@ -206,30 +257,57 @@ export function forwardPhase(count: number, taps: number, pad: number): AxisPhas
 }
 
 /**
+ * How the kernel taps of one stride phase of the input gradient follow each other along an
+ * axis: the taps k that meet a phase satisfy dilation·k ≡ φ (mod stride), so they are
+ * `kernelStep = stride / gcd(stride, dilation)` taps apart, and consecutive ones read outputs
+ * `readStep = dilation / gcd(stride, dilation)` apart (at dilation 1: every stride-th tap, reading
+ * adjacent outputs).
+ */
+export function phaseTapSteps(
+  stride: number,
+  dilation: number,
+): { kernelStep: number; readStep: number } {
+  let [a, b] = [stride, dilation];
+  while (b) [a, b] = [b, a % b];
+  return { kernelStep: stride / a, readStep: dilation / a };
+}
+
+/**
  * The stride phases of one axis of the input gradient. Input positions i with
  * (i + pad) mod stride = φ are i = stride·u + φ − pad; they receive output o through kernel
- * taps k ≡ φ (mod stride) with o = u − (k − φ)/stride, so with the sub-kernel flipped, tap a
- * (kernel tap φ + stride·(taps − 1 − a)) reads output u + a − (taps − 1). Phases that no tap
- * reaches (kernel smaller than the stride) have no taps and get zeros.
+ * taps k with dilation·k ≡ φ (mod stride), at o = u − (dilation·k − φ)/stride. Those taps are
+ * the least one k₀ and every kernelStep-th after it ({@link phaseTapSteps}); with the sub-kernel
+ * flipped, tap a (kernel tap tapFirst − kernelStep·a, tapFirst the last of them) reads output
+ * u + origin + readStep·a. At dilation 1, k₀ = φ and the steps are stride and 1. Phases that no
+ * tap reaches (kernel smaller than the stride, or no k₀) have no taps and get zeros.
  */
 export function gradInputPhases(
   stride: number,
   kernel: number,
   pad: number,
   size: number,
+  dilation = 1,
 ): AxisPhase[] {
+  const { kernelStep, readStep } = phaseTapSteps(stride, dilation);
   const out: AxisPhase[] = [];
   for (let r = 0; r < stride; r++) {
     const first = Math.ceil((pad - r) / stride);
     const count = Math.floor((size - 1 + pad - r) / stride) - first + 1;
-    const taps = r < kernel ? Math.ceil((kernel - r) / stride) : 0;
+    // The least tap of the phase, if any: dilation·k₀ ≡ r (mod stride), k₀ < kernelStep.
+    let least = -1;
+    for (let k = 0; k < kernelStep && least < 0; k++) {
+      if ((dilation * k - r) % stride === 0) least = k;
+    }
+    const taps = least >= 0 && least < kernel ? Math.ceil((kernel - least) / kernelStep) : 0;
+    // Where tap k₀ reads, from u: (r − dilation·k₀)/stride (0 at dilation 1).
+    const shift = least >= 0 ? (r - dilation * least) / stride : 0;
     if (count <= 0) continue;
     out.push({
       count,
       taps,
-      origin: first - (taps - 1),
+      origin: first - (taps - 1) * readStep + shift,
       outOffset: stride * first + r - pad,
-      tapFirst: r + stride * Math.max(0, taps - 1),
+      tapFirst: Math.max(0, least) + kernelStep * Math.max(0, taps - 1),
     });
   }
   return out;

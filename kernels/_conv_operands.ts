@@ -11,7 +11,7 @@ import type { Device, GpuBuffer } from "./device.ts";
 import { gemmGrid, type GemmOperand, gemmSizeUniforms } from "./_gemm.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoisedBy } from "./_memo.ts";
-import type { Resolved } from "./_conv_geometry.ts";
+import { dilationTag, type Resolved } from "./_conv_geometry.ts";
 import type { ConvGemm } from "./_conv_algorithms.ts";
 
 /**
@@ -23,29 +23,37 @@ export function table(device: Device, key: string, build: () => Uint32Array): Gp
   return device.constantBuffer(`conv ${key}`, build, "conv offset table");
 }
 
-/** Forward taps k = (c, ky, kx): vec4u(c·H·W + ky·W + kx, ky, kx, 0). */
+/**
+ * Forward taps k = (c, ky, kx), whose input offsets are dy = dilationH·ky and dx = dilationW·kx:
+ * vec4u(c·H·W + dy·W + dx, dy, dx, 0). Dilation lives here alone: the kernels add a tap's
+ * offsets to a pixel's corner, wherever the taps lie.
+ */
 export function forwardTable(device: Device, g: Resolved): GpuBuffer {
-  const key = `f ${g.cg} ${g.kernelH} ${g.kernelW} ${g.height} ${g.width}`;
+  const key = `f ${g.cg} ${g.kernelH} ${g.kernelW} ${g.height} ${g.width}${dilationTag(g)}`;
   return table(device, key, () => {
     const t = new Uint32Array(4 * g.wk);
     for (let k = 0; k < g.wk; k++) {
       const c = Math.floor(k / (g.kernelH * g.kernelW)), r = k % (g.kernelH * g.kernelW);
-      const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
-      t.set([c * g.height * g.width + ky * g.width + kx, ky, kx, 0], 4 * k);
+      const dy = g.dilationH * Math.floor(r / g.kernelW), dx = g.dilationW * (r % g.kernelW);
+      t.set([c * g.height * g.width + dy * g.width + dx, dy, dx, 0], 4 * k);
     }
     return t;
   });
 }
 
-/** Input-gradient taps k = (o, ky, kx): vec4u(o·OH·OW, ky, kx, o·wk + ky·KW + kx). */
+/**
+ * Input-gradient taps k = (o, ky, kx), with offsets dy = dilationH·ky and dx = dilationW·kx
+ * (an input pixel reads dY that far up and left of it): vec4u(o·OH·OW, dy, dx, o·wk + ky·KW + kx).
+ */
 export function inputTable(device: Device, g: Resolved): GpuBuffer {
-  const key = `i ${g.og} ${g.wk} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW}`;
+  const key = `i ${g.og} ${g.wk} ${g.kernelH} ${g.kernelW} ${g.outH} ${g.outW}${dilationTag(g)}`;
   return table(device, key, () => {
     const taps = g.kernelH * g.kernelW, t = new Uint32Array(4 * g.og * taps);
     for (let k = 0; k < g.og * taps; k++) {
       const o = Math.floor(k / taps), r = k % taps;
       const ky = Math.floor(r / g.kernelW), kx = r % g.kernelW;
-      t.set([o * g.outH * g.outW, ky, kx, o * g.wk + ky * g.kernelW + kx], 4 * k);
+      const dy = g.dilationH * ky, dx = g.dilationW * kx;
+      t.set([o * g.outH * g.outW, dy, dx, o * g.wk + ky * g.kernelW + kx], 4 * k);
     }
     return t;
   });

@@ -90,8 +90,17 @@ fn isNan(v: f32) -> bool {
   return ${nanTest("v")};
 }`;
 
-/** WGSL of the NaN test on the bits of `value` (`type` is `f32` or `vec4f`): see {@link IS_NAN}. */
-function nanTest(value: string, type = "f32"): string {
+/**
+ * WGSL of the NaN test on the bits of `value` (`type` is `f32` or `vec4f`; a `vec4<bool>` for
+ * the latter): see {@link IS_NAN}.
+ *
+ * @example
+ * ```ts
+ * import { nanTest } from "./_program.ts";
+ * console.log(nanTest("v")); // (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
+ * ```
+ */
+export function nanTest(value: string, type = "f32"): string {
   const [bits, mask, infinity] = type === "f32"
     ? ["u32", "0x7fffffffu", "0x7f800000u"]
     : ["vec4u", "vec4u(0x7fffffffu)", "vec4u(0x7f800000u)"];

@@ -29,7 +29,7 @@ import { f32Literal, flatMain, relu, reluMasked } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { memoised } from "./_memo.ts";
 import { matmul, type MatmulTile } from "./matmul.ts";
-import { geometryKey, type Resolved } from "./_conv_geometry.ts";
+import { geometryKey, isDilated, type Resolved } from "./_conv_geometry.ts";
 import type { RunPart } from "./_program.ts";
 
 /** The transforms of F(2×2, r×r): Aᵀ (2 × n), G (n × r), Bᵀ (n × n). */
@@ -78,12 +78,14 @@ const FORMS: Record<number, WinogradForm> = {
  */
 export function winogradApplies(g: Resolved, pass: "forward" | "gradInput"): boolean {
   const r = g.kernelH;
-  const shape = r === g.kernelW && r in FORMS && g.strideH === 1 && g.strideW === 1;
+  // F(2×2, r×r) transforms adjacent taps: a dilated kernel is not one of its forms.
+  const shape = r === g.kernelW && r in FORMS && g.strideH === 1 && g.strideW === 1 &&
+    !isDilated(g);
   return shape && (pass === "forward" || (g.padH <= r - 1 && g.padW <= r - 1));
 }
 
 /** Why Winograd refuses a convolution (the error names the pass). */
-export const WINOGRAD_ONLY = "Winograd needs a 3×3 or 5×5 kernel at stride 1";
+export const WINOGRAD_ONLY = "Winograd needs a 3×3 or 5×5 kernel at stride 1, undilated";
 
 /** WGSL of Σ c[k]·x[k] over the non-zero coefficients. */
 function combine(coefs: readonly number[], xs: readonly string[]): string {

@@ -45,6 +45,7 @@ import {
   batchRuns,
   checkCapacity,
   type Conv2dGeometry,
+  dilationTag,
   directShape,
   type DirectTile,
   forwardPhase,
@@ -53,6 +54,7 @@ import {
   NOMINAL_BATCH,
   pickDirectTile,
   resolve,
+  undilatedOnly,
 } from "./_conv_geometry.ts";
 
 export { type Conv2dGeometry, conv2dOutputSize, type DirectTile } from "./_conv_geometry.ts";
@@ -144,13 +146,15 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     });
     return;
   }
+  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", "conv2d");
   // Winograd's scratch must fit one binding too: it splits the batch like the operands.
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "forward") : [];
   const perSample = [inSample, outSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, "conv2d");
   for (const { count, parts: [x, out] } of runs) {
     const name = `conv2d ${count}×${g.inChannels}×${g.height}×${g.width}→${g.outChannels} ` +
-      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}` +
+      dilationTag(g);
     const bind = {
       x: { buffer: args.x, ...x.range },
       w: { buffer: args.w, size: g.outChannels * g.wk * 4 },

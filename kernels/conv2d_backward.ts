@@ -36,10 +36,12 @@ import {
   batchRuns,
   checkCapacity,
   type Conv2dGeometry,
+  dilationTag,
   type DirectTile,
   geometryKey,
   gradInputPhases,
   resolve,
+  undilatedOnly,
 } from "./_conv_geometry.ts";
 
 export { conv2dTiles, type WeightTile } from "./_conv_geometry.ts";
@@ -76,9 +78,10 @@ export interface Conv2dBackwardInputArgs {
  * gradX = ∂L/∂x of `out = conv2d(x, w)` given gradOut = ∂L/∂out.
  *
  * Input row iy receives gradOut row oy through kernel row ky exactly when
- * iy + padH − ky = oy·strideH, so the rows of one phase φ = (iy + padH) mod strideH use only
- * the kernel rows ky ≡ φ: per phase pair a stride-1 convolution of gradOut with that sub-kernel,
- * flipped. Pixels that no kernel tap reaches (kernel smaller than the stride) get zeros.
+ * iy + padH − dilationH·ky = oy·strideH, so the rows of one phase φ = (iy + padH) mod strideH
+ * use only the kernel rows with dilationH·ky ≡ φ: per phase pair a stride-1 convolution of
+ * gradOut with that sub-kernel, flipped. Pixels that no kernel tap reaches (kernel smaller than
+ * the stride) get zeros. A dilated convolution's input gradient runs on the GEMMs only.
  *
  * @example
  * ```ts
@@ -141,6 +144,7 @@ export function conv2dBackwardInput(
     pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile, splits, maxBindingBytes });
     return;
   }
+  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", what);
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];
   const perSample = [outSample, inSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
@@ -148,7 +152,8 @@ export function conv2dBackwardInput(
     // The mask has gradX's shape, so it is bound over the same range.
     const mask = args.mask ? { buffer: args.mask, ...dx.range } : undefined;
     const name = `${what} ${count}×${g.outChannels}×${g.outH}×${g.outW}→${g.inChannels} ` +
-      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}`;
+      `k${g.kernelH}×${g.kernelW} s${g.strideH}×${g.strideW} p${g.padH}×${g.padW} g${g.groups}` +
+      dilationTag(g);
     const bind = {
       x: { buffer: args.gradOut, ...dy.range },
       w: { buffer: args.w, size: g.outChannels * g.wk * 4 },

@@ -1,8 +1,8 @@
 /**
- * Elementwise kernels: unary maps (with an optional baked-in scalar) and binary maps with
- * NumPy broadcasting. Same-shape contiguous operands take a vec4 path split into binding
- * windows, so tensors larger than one storage binding work; broadcast or strided operands
- * take an indexed path.
+ * Elementwise kernels: unary maps (with up to two baked-in scalars), and maps of several
+ * operands with NumPy broadcasting (binary ops, `where`, dtype casts). Same-shape contiguous
+ * operands take a vec4 path split into binding windows, so tensors larger than one storage
+ * binding work; broadcast or strided operands take an indexed path.
  *
  * @module
  */
@@ -12,13 +12,20 @@ import {
   f32Literal,
   flatMain,
   forEachWindow,
+  nanTest,
   relu,
   reluMasked,
   stridedWindows,
 } from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
 
-/** Unary maps. The `*Scalar` forms and `pow` use the scalar `value`. */
+/** The comparisons: each gives 1 where it holds and 0 where not (false for a NaN but `ne`'s). */
+export type Comparison = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+
+/**
+ * Unary maps. The `*Scalar` forms and `pow` use the scalar `value`; `clamp` and `inRange` use
+ * `value` as the lower bound and `value2` as the upper.
+ */
 export type UnaryOp =
   | "copy"
   | "neg"
@@ -31,17 +38,71 @@ export type UnaryOp =
   | "tanh"
   | "sigmoid"
   | "pow"
+  | "clamp"
+  | "inRange"
   | "addScalar"
   | "mulScalar"
   | "divScalar"
   | "rsubScalar"
   | "rdivScalar"
-  | "gtScalar";
+  | `${Comparison}Scalar`;
 
-/** Binary maps. Comparisons return 1 or 0. `reluMask(g, y)` is `g` where `y > 0`, else 0. */
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "eq" | "gt" | "reluMask";
+/**
+ * Binary maps. Comparisons return 1 or 0. `reluMask(g, y)` is `g` where `y > 0`, else 0.
+ * `max` and `min` keep a NaN, as PyTorch's `maximum` and `minimum`; `maxShare(a, b)` is the share
+ * of `maximum(a, b)`'s gradient that goes to `a` (1 where `a` is larger, ½ on a tie, 0 where `b`
+ * is), and `minShare` the same for `minimum`.
+ */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "max"
+  | "min"
+  | "maxShare"
+  | "minShare"
+  | Comparison
+  | "reluMask";
 
-type Template = (x: string, c: string, t: string) => string;
+/** The WGSL element types that a map reads and writes (32 bits each). */
+export type ElementType = "f32" | "i32" | "u32";
+
+type Template = (x: string, c: string, t: string, c2: string) => string;
+
+/** `1` where `condition` holds, else `0`, in type `t`. */
+const indicator = (condition: string, t: string) => `select(${t}(0.0), ${t}(1.0), ${condition})`;
+
+const SYMBOL: { readonly [K in Comparison]: string } = {
+  eq: "==",
+  ne: "!=",
+  lt: "<",
+  le: "<=",
+  gt: ">",
+  ge: ">=",
+};
+
+/** Whether either of two float operands (of type `t`, `f32` or `vec4f`) is NaN. */
+const eitherNan = (a: string, b: string, t: string) => `(${nanTest(a, t)}) | (${nanTest(b, t)})`;
+
+/**
+ * The condition `a op b` on operands of type `t`. A NaN compares unequal to everything, as in
+ * IEEE and PyTorch, but WGSL lets a compiler assume there are no NaNs, so a float operand's bits
+ * are tested; integers have none. `&` and `|` are WGSL's logic for vectors of bools too.
+ */
+function compare(op: Comparison, a: string, b: string, t: string): string {
+  const holds = `(${a} ${SYMBOL[op]} ${b})`;
+  if (!t.includes("f")) return holds;
+  return op === "ne" ? `${holds} | ${eitherNan(a, b, t)}` : `${holds} & !(${eitherNan(a, b, t)})`;
+}
+
+/** `which(a, b)` (WGSL's `max` or `min`), NaN where either operand is NaN. */
+const nanKeeping = (which: "max" | "min", a: string, b: string, t: string) =>
+  `select(${which}(${a}, ${b}), ${a} + ${b}, ${eitherNan(a, b, t)})`;
+
+/** The comparison of a tensor with the scalar `c`, as 1 or 0. */
+const scalarComparison = (op: Comparison): Template => (x, c, t) =>
+  indicator(compare(op, x, c, t), t);
 
 // One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
 const UNARY: { readonly [K in UnaryOp]: Template } = {
@@ -58,24 +119,53 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
     `sign(${x}) * (${t}(1.0) - exp(${t}(-2.0) * abs(${x}))) / (${t}(1.0) + exp(${t}(-2.0) * abs(${x})))`,
   sigmoid: (x, _c, t) => `${t}(1.0) / (${t}(1.0) + exp(-${x}))`,
   pow: (x, c) => `pow(${x}, ${c})`, // replaced by powExpression for negative bases
+  // min(max(x, lo), hi), as PyTorch (all hi when lo > hi), keeping a NaN.
+  clamp: (x, lo, t, hi) => `select(min(max(${x}, ${lo}), ${hi}), ${x}, ${nanTest(x, t)})`,
+  // Where clamp passes its gradient: lo ≤ x ≤ hi, the bounds included (not at a NaN).
+  inRange: (x, lo, t, hi) =>
+    indicator(`(${x} >= ${lo}) & (${x} <= ${hi}) & !(${nanTest(x, t)})`, t),
   addScalar: (x, c) => `${x} + ${c}`,
   mulScalar: (x, c) => `${x} * ${c}`,
   // A true quotient, not `x · (1/c)`: that would lose a subnormal or huge c to 0 or ∞.
   divScalar: (x, c) => `${x} / ${c}`,
   rsubScalar: (x, c) => `${c} - ${x}`,
   rdivScalar: (x, c, t) => `${t}(${c}) / ${x}`,
-  gtScalar: (x, c, t) => `select(${t}(0.0), ${t}(1.0), ${x} > ${t}(${c}))`,
+  eqScalar: scalarComparison("eq"),
+  neScalar: scalarComparison("ne"),
+  ltScalar: scalarComparison("lt"),
+  leScalar: scalarComparison("le"),
+  gtScalar: scalarComparison("gt"),
+  geScalar: scalarComparison("ge"),
 };
 
-const BINARY: { readonly [K in BinaryOp]: (a: string, b: string, t: string) => string } = {
+/**
+ * A binary op's WGSL: operands `a` and `b` of type `operand`, a result of type `t` (the same
+ * but for comparisons, which compare operands of either dtype into f32 0 or 1).
+ */
+type BinaryTemplate = (a: string, b: string, t: string, operand: string) => string;
+
+/** A comparison of two operands of type `operand`, as 1 or 0 of type `t`. */
+const comparison = (op: Comparison): BinaryTemplate => (a, b, t, operand) =>
+  indicator(compare(op, a, b, operand), t);
+
+const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   add: (a, b) => `${a} + ${b}`,
   sub: (a, b) => `${a} - ${b}`,
   mul: (a, b) => `${a} * ${b}`,
   div: (a, b) => `${a} / ${b}`,
-  max: (a, b) => `max(${a}, ${b})`,
-  min: (a, b) => `min(${a}, ${b})`,
-  eq: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} == ${b})`,
-  gt: (a, b, t) => `select(${t}(0.0), ${t}(1.0), ${a} > ${b})`,
+  max: (a, b, t) => nanKeeping("max", a, b, t),
+  min: (a, b, t) => nanKeeping("min", a, b, t),
+  // PyTorch's: ½ on a tie, else all or nothing; a NaN on either side sends all to both.
+  maxShare: (a, b, t) =>
+    `select(select(${t}(1.0), ${t}(0.0), ${a} < ${b}), ${t}(0.5), ${a} == ${b})`,
+  minShare: (a, b, t) =>
+    `select(select(${t}(1.0), ${t}(0.0), ${a} > ${b}), ${t}(0.5), ${a} == ${b})`,
+  eq: comparison("eq"),
+  ne: comparison("ne"),
+  lt: comparison("lt"),
+  le: comparison("le"),
+  gt: comparison("gt"),
+  ge: comparison("ge"),
   reluMask: (a, b, t) => reluMasked(a, b, t),
 };
 
@@ -117,17 +207,21 @@ export function unary(
   out: GpuBuffer,
   n: number,
   value = 0,
+  value2 = 0,
 ): void {
-  // The scalar is a uniform (a new scale compiles nothing), except pow's exponent, which
+  // The scalars are uniforms (a new scale compiles nothing), except pow's exponent, which
   // picks the expression.
   const uf = new Uniforms();
-  const scalar = "vec4f(SCALAR)";
+  const [scalar, scalar2] = ["vec4f(SCALAR)", "vec4f(SECOND)"];
   let expression = op === "pow"
     ? powExpression("v", value, "vec4f")
-    : UNARY[op]("v", scalar, "vec4f");
-  // Registered only where the op reads it: an unread uniform block would leave the layout.
+    : UNARY[op]("v", scalar, "vec4f", scalar2);
+  // Registered only where the op reads them: an unread uniform block would leave the layout.
   if (expression.includes(scalar)) {
     expression = expression.replaceAll("SCALAR", uf.f32("value", value));
+  }
+  if (expression.includes(scalar2)) {
+    expression = expression.replaceAll("SECOND", uf.f32("value2", value2));
   }
   const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
@@ -159,7 +253,7 @@ ${uf.declare(1)}`;
   dispatchVec4(device, `fill (${n})`, wgsl, uf, n, [out]);
 }
 
-/** Element strides of one operand of a broadcast binary op (0 along broadcast axes). */
+/** Element strides of one operand of a broadcast map (0 along broadcast axes). */
 export interface BinaryOperand {
   /** The buffer. */
   buffer: GpuBuffer;
@@ -167,11 +261,15 @@ export interface BinaryOperand {
   strides: readonly number[];
   /** Element offset of the operand's first element. */
   offset?: number;
+  /** What the buffer holds (default f32). */
+  type?: ElementType;
 }
 
 /**
  * `out = op(a, b)` over an output of shape `shape` (contiguous); operands are read through
- * their strides, so broadcasting and views cost no copies.
+ * their strides, so broadcasting and views cost no copies. Operands are f32, but for the
+ * comparisons, which take two i32 operands too (compared as integers; an i32 against an f32 is
+ * compared as f32, as PyTorch promotes it) and write f32.
  *
  * @example
  * ```ts
@@ -194,55 +292,169 @@ export function binary(
   b: BinaryOperand,
   out: GpuBuffer,
 ): void {
+  const both = a.type === "i32" && b.type === "i32" ? "i32" : "f32";
+  mapOperands(device, `binary ${op}`, shape, [a, b], { buffer: out, type: "f32" }, (
+    [x, y],
+    type,
+  ) => BINARY[op](x, y, type("f32"), type(both)), both);
+}
+
+/**
+ * `out = cond ≠ 0 ? a : b` over an output of shape `shape`, operands read through their
+ * strides (broadcast where 0). `a`, `b` and `out` are moved as bits (`a.type`: f32 or i32);
+ * `cond` is f32 (NaN counts as true, as PyTorch's `bool()` of it) or i32.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { where } from "./elementwise.ts";
+ * const device = await Device.acquire();
+ * const c = device.alloc(12), a = device.alloc(12), b = device.alloc(4), out = device.alloc(12);
+ * device.write(c, new Float32Array([1, 0, 1]));
+ * device.write(a, new Float32Array([1, 2, 3]));
+ * device.write(b, new Float32Array([-1]));
+ * const [row, scalar] = [{ strides: [1] }, { strides: [0] }];
+ * where(device, [3], { buffer: c, ...row }, { buffer: a, ...row }, { buffer: b, ...scalar }, out);
+ * console.log(new Float32Array(await device.read(out, 0, 12))); // [1, -1, 3]
+ * ```
+ */
+export function where(
+  device: Device,
+  shape: readonly number[],
+  cond: BinaryOperand,
+  a: BinaryOperand,
+  b: BinaryOperand,
+  out: GpuBuffer,
+): void {
+  const condType = cond.type ?? "f32";
+  const bits = (o: BinaryOperand) => ({ ...o, type: "u32" as const });
+  mapOperands(
+    device,
+    "where",
+    shape,
+    [cond, bits(a), bits(b)],
+    { buffer: out, type: "u32" },
+    ([c, x, y], type) => {
+      const nonzero = `${c} != ${type(condType)}(0)`;
+      // A NaN is nonzero, but a compiler may fold its comparison to false: its bits say.
+      const truth = condType === "f32" ? `(${nonzero}) | (${nanTest(c, type("f32"))})` : nonzero;
+      return `select(${y}, ${x}, ${truth})`;
+    },
+  );
+}
+
+/**
+ * Converts `n` contiguous elements of `x` from `from` to `to` into `out`: i32 to f32 rounds to
+ * the nearest f32, f32 to i32 rounds toward zero (as PyTorch's `.float()` and `.int()`).
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { cast } from "./elementwise.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(12), out = device.alloc(12);
+ * device.write(x, new Float32Array([2.7, -2.7, 5]));
+ * cast(device, x, "f32", out, "i32", 3);
+ * console.log(new Int32Array(await device.read(out, 0, 12))); // [2, -2, 5]
+ * ```
+ */
+export function cast(
+  device: Device,
+  x: GpuBuffer,
+  from: "f32" | "i32",
+  out: GpuBuffer,
+  to: "f32" | "i32",
+  n: number,
+): void {
+  const operand = { buffer: x, strides: [1], type: from };
+  mapOperands(device, `cast ${from} to ${to}`, [n], [operand], { buffer: out, type: to }, (
+    [v],
+    type,
+  ) => `${type(to)}(${v})`);
+}
+
+/**
+ * The one map over broadcast operands behind {@link binary}, {@link where} and {@link cast}:
+ * `out = expression(operands)` over the contiguous `shape`. `expression` gets each operand's
+ * element (converted to `computeIn` where given; else as stored) and `type`, which names an
+ * element type in the form of the path that runs (vec4 or scalar).
+ */
+function mapOperands(
+  device: Device,
+  name: string,
+  shape: readonly number[],
+  operands: readonly BinaryOperand[],
+  out: { buffer: GpuBuffer; type: ElementType },
+  expression: (elements: string[], type: (element: ElementType) => string) => string,
+  computeIn?: ElementType,
+): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
+  const names = operands.map((_, k) => "abc"[k]);
+  const load = (o: BinaryOperand, element: string, type: (e: ElementType) => string) => {
+    const stored = o.type ?? "f32";
+    return computeIn && computeIn !== stored ? `${type(computeIn)}(${element})` : element;
+  };
+  const declarations = (vector: boolean) =>
+    [...operands, out].map((o, k) => {
+      const type = o.type ?? "f32";
+      const access = k === operands.length ? "read_write" : "read";
+      const element = vector ? VEC4[type] : type;
+      return `@group(0) @binding(${k}) var<storage, ${access}> ${
+        names[k] ?? "out"
+      }: array<${element}>;`;
+    }).join("\n");
   const contiguous = stridesOf(shape);
   const same = (o: BinaryOperand) =>
     (o.offset ?? 0) === 0 && o.strides.every((s, i) => s === contiguous[i] || shape[i] === 1);
-  if (same(a) && same(b)) {
-    const vec4Expression = BINARY[op]("a[i]", "b[i]", "vec4f");
+  if (operands.every(same)) {
+    const vec = (e: ElementType) => VEC4[e];
+    const body = expression(
+      operands.map((o, k) => load(o, `${names[k]}[i]`, vec)),
+      vec,
+    );
     const wgsl = `
-@group(0) @binding(0) var<storage, read> a: array<vec4f>;
-@group(0) @binding(1) var<storage, read> b: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${vec4Expression};`)}`;
-    dispatchVec4(device, `binary ${op} (${n})`, wgsl, null, n, [a.buffer, b.buffer, out]);
+${declarations(true)}
+${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${body};`)}`;
+    const buffers = [...operands.map((o) => o.buffer), out.buffer];
+    dispatchVec4(device, `${name} (${n})`, wgsl, null, n, buffers);
     return;
   }
   // Operands or a result larger than one binding are read and written in windows.
-  const views = [a, b, { buffer: out, strides: contiguous }].map((v) => ({
+  const views = [...operands, { buffer: out.buffer, strides: contiguous }].map((v) => ({
     ...v,
     offset: v.offset ?? 0,
   }));
+  const scalar = (e: ElementType) => e;
   for (const w of stridedWindows(device, shape, views)) {
     const uf = new Uniforms();
-    const [ia, ib] = [a, b].map((v, k) =>
-      stridedIndex(uf, "ab"[k], shape, v.strides, (v.offset ?? 0) - w.bases[k])
-    );
-    const expression = BINARY[op](`a[${ia}]`, `b[${ib}]`, "f32");
+    const elements = operands.map((v, k) => {
+      const index = stridedIndex(uf, names[k], shape, v.strides, (v.offset ?? 0) - w.bases[k]);
+      return load(v, `${names[k]}[${index}]`, scalar);
+    });
     // The result is contiguous: element i sits at i, less its binding's first element.
     const body = `
   let i = ${uf.u32("start", w.start)} + t;
-  out[i - ${uf.u32("outBase", w.bases[2])}] = ${expression};`;
+  out[i - ${uf.u32("outBase", w.bases[operands.length])}] = ${expression(elements, scalar)};`;
     const count = uf.u32("n", w.count);
     const wgsl = `
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${uf.declare(3)}
+${declarations(false)}
+${uf.declare(operands.length + 1)}
 ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
     device.dispatch(
       {
-        name: `binary ${op} [${shape}] broadcast`,
+        name: `${name} [${shape}] broadcast`,
         wgsl,
         uniforms: uf.data(),
         workgroups: Math.ceil(w.count / WORKGROUP),
-        cost: { bytes: 12 * w.count },
+        cost: { bytes: 4 * (operands.length + 1) * w.count },
       },
       w.bindings,
     );
   }
 }
+
+const VEC4: { readonly [K in ElementType]: string } = { f32: "vec4f", i32: "vec4i", u32: "vec4u" };
 
 /** Row-major element strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {

@@ -17,7 +17,7 @@ import {
   reluMasked,
   type SampleOperand,
 } from "./_program.ts";
-import { windowCount } from "./_window.ts";
+import { windowCount, windowSpan } from "./_window.ts";
 
 /** Shape of a pooling: an NCHW input and a window sliding over H and W. */
 export interface Pool2dGeometry {
@@ -37,10 +37,14 @@ export interface Pool2dGeometry {
   strideH: number;
   /** Horizontal step between windows. */
   strideW: number;
-  /** Rows of −∞ padding above and below; at most `kernelH / 2`. */
+  /** Rows of −∞ padding above and below; at most half the window's span (`kernelH / 2` undilated). */
   padH: number;
-  /** Columns of −∞ padding left and right; at most `kernelW / 2`. */
+  /** Columns of −∞ padding left and right; at most half the window's span. */
   padW: number;
+  /** Rows between window taps (PyTorch's `dilation`; default 1). */
+  dilationH?: number;
+  /** Columns between window taps (default 1). */
+  dilationW?: number;
   /**
    * Keep a last window that runs past the padded input (PyTorch's `ceil_mode`; default false):
    * see `windowCount` in `_window.ts`. Such a window is clipped to the input.
@@ -87,9 +91,9 @@ export interface PoolOptions {
 const WORKGROUP = 256;
 
 /**
- * Output height and width of a pooling: `floor((H + 2·pad − kernel) / stride) + 1`, or PyTorch's
- * ceil-mode count (`windowCount` in `_window.ts`). Throws a RangeError for a bad geometry or an empty
- * output.
+ * Output height and width of a pooling: `floor((H + 2·pad − dilation·(kernel − 1) − 1) / stride)
+ * + 1`, or PyTorch's ceil-mode count (`windowCount` in `_window.ts`). Throws a RangeError for a
+ * bad geometry or an empty output.
  *
  * @example AlexNet's pool1
  * ```ts
@@ -101,12 +105,16 @@ const WORKGROUP = 256;
  */
 export function pool2dOutputSize(g: Pool2dGeometry): { outH: number; outW: number } {
   checkGeometry(g);
-  const outH = windowCount(g.height, g.kernelH, g.strideH, g.padH, g.ceilMode);
-  const outW = windowCount(g.width, g.kernelW, g.strideW, g.padW, g.ceilMode);
+  const [spanH, spanW] = spans(g);
+  const outH = windowCount(g.height, spanH, g.strideH, g.padH, g.ceilMode);
+  const outW = windowCount(g.width, spanW, g.strideW, g.padW, g.ceilMode);
   if (outH < 1 || outW < 1) {
+    const dilated = spanH !== g.kernelH || spanW !== g.kernelW
+      ? ` at dilation ${g.dilationH ?? 1}×${g.dilationW ?? 1} (spanning ${spanH}×${spanW})`
+      : "";
     throw new RangeError(
-      `maxPool2d: a ${g.kernelH}×${g.kernelW} window (pad ${g.padH}×${g.padW}) does not fit ` +
-        `a ${g.height}×${g.width} input`,
+      `maxPool2d: a ${g.kernelH}×${g.kernelW} window${dilated} (pad ${g.padH}×${g.padW}) does ` +
+        `not fit a ${g.height}×${g.width} input`,
     );
   }
   return { outH, outW };
@@ -188,8 +196,10 @@ function sampleBytes(g: Pool2dGeometry): { inSample: number; outSample: number }
 type Sizes = "threads" | "height" | "width" | "outH" | "outW" | "plane" | "outPlane";
 type Uniform = Sizes | `shift${number}`;
 
-/** A window's size, stride and padding: what shapes the WGSL besides the pass. */
-type Window = Pick<Pool2dGeometry, "kernelH" | "kernelW" | "strideH" | "strideW" | "padH" | "padW">;
+/** A window's size, stride, padding and dilation: what shapes the WGSL besides the pass. */
+type Window =
+  & Pick<Pool2dGeometry, "kernelH" | "kernelW" | "strideH" | "strideW" | "padH" | "padW">
+  & { dilationH: number; dilationW: number };
 
 /**
  * What a shader generator gets: the window and the sizes, thread count and operand shifts as
@@ -235,9 +245,11 @@ function run(
 ): void {
   const { outH, outW } = pool2dOutputSize(g);
   const { kernelH, kernelW, strideH, strideW, padH, padW } = g;
-  const window = { kernelH, kernelW, strideH, strideW, padH, padW };
+  const { dilationH = 1, dilationW = 1 } = g;
+  const window = { kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
+  const dilated = dilationH > 1 || dilationW > 1 ? ` d${dilationH}×${dilationW}` : "";
   const windowName = `${kernelH}×${kernelW} s${strideH}×${strideW} p${padH}×${padW}` +
-    `${g.ceilMode ? " ceil" : ""}`;
+    `${dilated}${g.ceilMode ? " ceil" : ""}`;
   dispatchSampleRuns(device, op, g.batch, operands, options.maxBindingBytes, WORKGROUP, (run) => {
     const { wgsl, uniforms } = kernel({ pass, g: window, shifts: run.shifts.length }, {
       threads: run.threads,
@@ -265,8 +277,9 @@ function forwardWgsl({ g, u, shifts, uniforms }: Shader): string {
   const taps: string[] = [];
   for (let kh = 0; kh < g.kernelH; kh++) {
     for (let kw = 0; kw < g.kernelW; kw++) {
-      const inside = `u32(h0 + ${kh}) < ${u.height} && u32(w0 + ${kw}) < ${u.width}`;
-      const tap = `tap(&best, &bestAt, u32((h0 + ${kh}) * width + w0 + ${kw}), base);`;
+      const [dh, dw] = [g.dilationH * kh, g.dilationW * kw];
+      const inside = `u32(h0 + ${dh}) < ${u.height} && u32(w0 + ${dw}) < ${u.width}`;
+      const tap = `tap(&best, &bestAt, u32((h0 + ${dh}) * width + w0 + ${dw}), base);`;
       taps.push(`if (${inside}) { ${tap} }`);
     }
   }
@@ -307,7 +320,8 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
 /**
  * One thread per input pixel, gathering from the windows that contain it. With `q, r` the
  * quotient and remainder of `h + pad` by the stride, those windows are `oh = q − m` for
- * `m < ceil(k / s)` with `m·s + r < k` and `0 ≤ oh < OH` (2 × 2 candidates for 3×3 stride 2).
+ * `m < ceil(span / s)` with `m·s + r < span` and `0 ≤ oh < OH` (2 × 2 candidates for 3×3 stride
+ * 2); dilated, `m·s + r` must also fall on a tap (a multiple of the dilation).
  * The candidates are unrolled, each test emitted only where it can fail, and summed in
  * ascending (oh, ow) order, so the sum is the same on every run. With `masked`, the sum is
  * multiplied by the ReLU mask of the `mask` operand (shaped as gradX) as it is stored.
@@ -315,8 +329,8 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
 function backwardWgsl({ g, u, shifts, uniforms }: Shader, masked: boolean): string {
   const [gradShift, argShift] = shifts;
   const [maskShift, gradXShift] = masked ? shifts.slice(2) : [null, shifts[2]];
-  const rows = candidates(g.kernelH, g.strideH, u.outH, "h");
-  const cols = candidates(g.kernelW, g.strideW, u.outW, "w");
+  const rows = candidates(g.kernelH, g.strideH, g.dilationH, u.outH, "h");
+  const cols = candidates(g.kernelW, g.strideW, g.dilationW, u.outW, "w");
   const body: string[] = [];
   for (const row of rows) {
     for (const col of cols) {
@@ -363,20 +377,27 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
 /**
  * Along one axis, the candidate windows `q − m` of a pixel in ascending window order, each
  * with the WGSL tests (on `q<axis>`, `r<axis>`) that can fail for some pixel of some image
- * (`out` is the uniform output size).
+ * (`out` is the uniform output size). A window of `k` taps `d` apart spans `d·(k − 1) + 1`
+ * pixels; the pixel `m·s + r` into it is one of its taps when that is a multiple of `d`.
  */
 function candidates(
   k: number,
   s: number,
+  d: number,
   out: string,
   axis: string,
 ): { m: number; tests: string[] }[] {
+  const span = windowSpan(k, d);
   const list: { m: number; tests: string[] }[] = [];
-  for (let m = Math.ceil(k / s) - 1; m >= 0; m--) {
+  for (let m = Math.ceil(span / s) - 1; m >= 0; m--) {
+    // Whether m·s + r hits a tap for every r, for none, or only for some.
+    const onTap = Array.from({ length: s }, (_, r) => (m * s + r) % d === 0);
+    if (!onTap.some(Boolean)) continue;
     const tests = [
       m > 0 ? `q${axis} >= ${m}u` : "", // window index q − m ≥ 0
       `q${axis} < ${out} + ${m}u`, // q − m < OH
-      m * s + s - 1 >= k ? `r${axis} < ${k - m * s}u` : "", // pixel inside: m·s + r < k
+      m * s + s - 1 >= span ? `r${axis} < ${span - m * s}u` : "", // pixel inside: m·s + r < span
+      onTap.every(Boolean) ? "" : `(r${axis} + ${m * s}u) % ${d}u == 0u`, // on a tap
     ];
     list.push({ m, tests: tests.filter(Boolean) });
   }
@@ -391,14 +412,27 @@ function checkGeometry(g: Pool2dGeometry): void {
       throw new RangeError(`maxPool2d: ${key} must be a positive integer, got ${v}`);
     }
   }
-  for (const [pad, k] of [["padH", g.kernelH], ["padW", g.kernelW]] as const) {
+  for (const key of ["dilationH", "dilationW"] as const) {
+    const d = g[key] ?? 1;
+    if (!Number.isInteger(d) || d < 1) {
+      throw new RangeError(`maxPool2d: ${key} must be a positive integer, got ${d}`);
+    }
+  }
+  const [spanH, spanW] = spans(g);
+  for (const [pad, span] of [["padH", spanH], ["padW", spanW]] as const) {
     const p = g[pad];
     // A window wholly inside the −∞ padding would have no maximum and nowhere to route to.
-    if (!Number.isInteger(p) || p < 0 || p > Math.floor(k / 2)) {
+    const most = Math.floor(span / 2);
+    if (!Number.isInteger(p) || p < 0 || p > most) {
+      const what = span === (pad === "padH" ? g.kernelH : g.kernelW) ? "kernel" : "dilated window";
       throw new RangeError(
-        `maxPool2d: ${pad} must be an integer in [0, ${Math.floor(k / 2)}] (half the kernel), ` +
-          `got ${p}`,
+        `maxPool2d: ${pad} must be an integer in [0, ${most}] (half the ${what}), got ${p}`,
       );
     }
   }
+}
+
+/** The pixels a window spans along H and W: `dilation·(kernel − 1) + 1`. */
+function spans(g: Pool2dGeometry): [number, number] {
+  return [windowSpan(g.kernelH, g.dilationH), windowSpan(g.kernelW, g.dilationW)];
 }

@@ -29,6 +29,8 @@ export interface Conv2dConfig {
   padding?: Pair;
   /** Channel groups: output group g sees only input group g (default 1). */
   groups?: number;
+  /** Spacing between kernel taps, square or `[height, width]` (PyTorch's `dilation`, default 1). */
+  dilation?: Pair;
   /** Whether to add a learned bias (default true). */
   bias?: boolean;
   /** Apply ReLU in the convolution's epilogue: one kernel instead of two (default false). */
@@ -50,7 +52,7 @@ export interface Conv2dConfig {
  * 2-D convolution over NCHW tensors: weight `[O, C/groups, KH, KW]` and bias `[O]`, as
  * PyTorch's `nn.Conv2d` (cross-correlation).
  *
- * @example
+ * @example Same-size outputs; an atrous (dilated) 3×3 that sees a 5×5 field, padded to match
  * ```ts
  * import { defaultDevice, randn } from "../mod.ts";
  * import { Conv2d } from "./conv2d.ts";
@@ -58,6 +60,8 @@ export interface Conv2dConfig {
  * const conv = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1 });
  * const y = conv.forward(randn([2, 3, 16, 16]).withRank(4));
  * console.log(y.shape); // [2, 8, 16, 16]
+ * const atrous = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 2, dilation: 2 });
+ * console.log(atrous.forward(randn([2, 3, 16, 16]).withRank(4)).shape); // [2, 8, 16, 16]
  * ```
  */
 export class Conv2d extends Module {
@@ -73,6 +77,8 @@ export class Conv2d extends Module {
   readonly padding: readonly [number, number];
   /** Channel groups. */
   readonly groups: number;
+  /** `[DH, DW]`: spacing between kernel taps. */
+  readonly dilation: readonly [number, number];
   /** The nonlinearity on the output, or null for none. */
   readonly activation: Activation | null;
   #hasBias: boolean;
@@ -86,6 +92,12 @@ export class Conv2d extends Module {
     this.stride = pair(config.stride ?? 1);
     this.padding = pair(config.padding ?? 0);
     this.groups = config.groups ?? 1;
+    this.dilation = pair(config.dilation ?? 1);
+    if (!this.dilation.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(
+        `Conv2d: dilation must be a positive integer (or a pair of them), got ${config.dilation}`,
+      );
+    }
     this.activation = layerActivation("Conv2d", config);
     this.#hasBias = config.bias ?? true;
     const g = this.groups;
@@ -128,6 +140,7 @@ export class Conv2d extends Module {
       stride: this.stride,
       padding: this.padding,
       groups: this.groups,
+      dilation: this.dilation,
       relu: this.relu,
     });
     return finishActivation(y, this.activation) as unknown as Tensor<
@@ -145,7 +158,7 @@ export class Conv2d extends Module {
     return [
       n,
       this.outChannels,
-      ...windowOutput([h, w], this.kernelSize, this.stride, this.padding),
+      ...windowOutput([h, w], this.kernelSize, this.stride, this.padding, false, this.dilation),
     ];
   }
 }

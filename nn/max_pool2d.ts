@@ -15,8 +15,10 @@ export interface MaxPool2dConfig {
   kernelSize: Pair;
   /** Step between windows (default: the kernel size; smaller overlaps, as in AlexNet). */
   stride?: Pair;
-  /** −∞ padding on each side, at most half the kernel (default 0). */
+  /** −∞ padding on each side, at most half the kernel (of its span, dilated; default 0). */
   padding?: Pair;
+  /** Spacing between window taps, square or `[height, width]` (PyTorch's `dilation`, default 1). */
+  dilation?: Pair;
   /**
    * Keep a last window that runs past the padded input, clipped to it (PyTorch's `ceil_mode`,
    * default false).
@@ -37,6 +39,8 @@ export interface MaxPool2dConfig {
  * console.log(pool.forward(randn([1, 4, 55, 55]).withRank(4)).shape); // [1, 4, 27, 27]
  * const ceil = new MaxPool2d({ kernelSize: 3, stride: 2, ceilMode: true });
  * console.log(ceil.forward(randn([1, 4, 56, 56]).withRank(4)).shape); // [1, 4, 28, 28]
+ * const dilated = new MaxPool2d({ kernelSize: 3, stride: 2, dilation: 2 });
+ * console.log(dilated.forward(randn([1, 4, 55, 55]).withRank(4)).shape); // [1, 4, 26, 26]
  * ```
  */
 export class MaxPool2d extends Module {
@@ -46,6 +50,8 @@ export class MaxPool2d extends Module {
   readonly stride: readonly [number, number];
   /** `[PH, PW]`. */
   readonly padding: readonly [number, number];
+  /** `[DH, DW]`: spacing between window taps. */
+  readonly dilation: readonly [number, number];
   /** Whether a last window past the padded input is kept (PyTorch's `ceil_mode`). */
   readonly ceilMode: boolean;
 
@@ -55,8 +61,14 @@ export class MaxPool2d extends Module {
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);
+    this.dilation = pair(config.dilation ?? 1);
     this.ceilMode = config.ceilMode ?? false;
-    checkPoolPadding("MaxPool2d", config.kernelSize, config.padding ?? 0);
+    if (!this.dilation.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(
+        `MaxPool2d: dilation must be a positive integer (or a pair of them), got ${config.dilation}`,
+      );
+    }
+    checkPoolPadding("MaxPool2d", config.kernelSize, config.padding ?? 0, this.dilation);
   }
 
   /** Pools `x [N, C, H, W]`. */
@@ -67,6 +79,7 @@ export class MaxPool2d extends Module {
       kernel: this.kernelSize,
       stride: this.stride,
       padding: this.padding,
+      dilation: this.dilation,
       ceilMode: this.ceilMode,
     }) as unknown as Tensor<[N, C, number, number], "f32">;
   }
@@ -78,6 +91,7 @@ export class MaxPool2d extends Module {
     }
     const [n, c, h, w] = input;
     const size = [h, w] as const;
-    return [n, c, ...windowOutput(size, this.kernelSize, this.stride, this.padding, this.ceilMode)];
+    const { kernelSize, stride, padding, ceilMode, dilation } = this;
+    return [n, c, ...windowOutput(size, kernelSize, stride, padding, ceilMode, dilation)];
   }
 }

@@ -11,7 +11,10 @@ import { Device, type StagingBuffer } from "../kernels/device.ts";
 import {
   binary as binaryKernel,
   type BinaryOp,
+  cast as castKernel,
+  type Comparison,
   fill as fillKernel,
+  where as whereKernel,
 } from "../kernels/elementwise.ts";
 import { unary as unaryKernel, type UnaryOp } from "../kernels/elementwise.ts";
 import { stridedCopy } from "../kernels/copy.ts";
@@ -34,7 +37,7 @@ import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
 import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
 import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
-export type { BinaryOp, UnaryOp } from "../kernels/elementwise.ts";
+export type { BinaryOp, Comparison, UnaryOp } from "../kernels/elementwise.ts";
 export type { ReduceOp } from "../kernels/reduce.ts";
 export type { Distribution, RandomStream } from "../kernels/random.ts";
 
@@ -173,29 +176,78 @@ export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
   return out;
 }
 
-/** Applies a unary map; `value` is the scalar of `pow` and the `*Scalar` maps. */
-export function unary(x: RawTensor, op: UnaryOp, value = 0): RawTensor {
+/**
+ * Applies a unary map; `value` is the scalar of `pow` and the `*Scalar` maps, and with `value2`
+ * the bounds of `clamp` and `inRange`.
+ */
+export function unary(x: RawTensor, op: UnaryOp, value = 0, value2 = 0): RawTensor {
   requireFloat(op, x);
   const input = contiguous(x);
   const out = empty(x.device, x.shape);
-  unaryKernel(x.device, op, input.buffer, out.buffer, x.size, value);
+  unaryKernel(x.device, op, input.buffer, out.buffer, x.size, value, value2);
   input.dispose();
   return out;
 }
 
-/** Applies a broadcasting binary map; operands are read through their strides. */
-export function binary(a: RawTensor, b: RawTensor, op: BinaryOp): RawTensor {
-  requireFloat(op, a, b);
-  const device = sameDevice(op, a, b);
-  const shape = broadcastShapes(a.shape, b.shape, op);
+const COMPARISONS: ReadonlySet<BinaryOp> = new Set<Comparison>([
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+]);
+
+/**
+ * Applies a broadcasting binary map; operands are read through their strides. Operands are f32,
+ * but for the comparisons, which take i32 too and give f32 0 or 1. Errors name `name`.
+ */
+export function binary(a: RawTensor, b: RawTensor, op: BinaryOp, name: string = op): RawTensor {
+  if (!COMPARISONS.has(op)) requireFloat(name, a, b);
+  const device = sameDevice(name, a, b);
+  const shape = broadcastShapes(a.shape, b.shape, name);
   const out = empty(device, shape);
   binaryKernel(device, op, shape, operand(a, shape), operand(b, shape), out.buffer);
   return out;
 }
 
-/** A tensor as a kernel reads it broadcast to `shape`: its buffer, offset and strides. */
+/**
+ * `cond ≠ 0 ? a : b` elementwise, the three broadcast together; `a` and `b` of one dtype (the
+ * result's), `cond` f32 or i32.
+ */
+export function where(cond: RawTensor, a: RawTensor, b: RawTensor): RawTensor {
+  const device = sameDevice("where", cond, a, b);
+  const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "where"), b.shape, "where");
+  const out = empty(device, shape, a.dtype);
+  whereKernel(
+    device,
+    shape,
+    operand(cond, shape),
+    operand(a, shape),
+    operand(b, shape),
+    out.buffer,
+  );
+  return out;
+}
+
+/** `x` converted to `dtype` (a copy when it is already): see the kernel's `cast`. */
+export function cast(x: RawTensor, dtype: DType): RawTensor {
+  const input = contiguous(x);
+  const out = empty(x.device, x.shape, dtype);
+  if (x.dtype === dtype) copyInto(input, out, 0);
+  else castKernel(x.device, input.buffer, x.dtype, out.buffer, dtype, x.size);
+  input.dispose();
+  return out;
+}
+
+/** A tensor as a kernel reads it broadcast to `shape`: buffer, offset, strides and dtype. */
 function operand(t: RawTensor, shape: readonly number[]) {
-  return { buffer: t.buffer, offset: t.offset, strides: broadcastStrides(t, shape) };
+  return {
+    buffer: t.buffer,
+    offset: t.offset,
+    strides: broadcastStrides(t, shape),
+    type: t.dtype,
+  };
 }
 
 /** The strides that view `t` as `shape` it broadcasts to: 0 along its new and size-1 axes. */

@@ -9,7 +9,7 @@
 
 import type { Device } from "../kernels/device.ts";
 import type { LrnParams } from "../kernels/lrn.ts";
-import { windowCount } from "../kernels/_window.ts";
+import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
 import { type Generator, globalGenerator } from "./random.ts";
@@ -39,13 +39,17 @@ export function pair(p: Pair): [number, number] {
 
 /**
  * Output `[height, width]` of a sliding window over `[H, W]` (floor mode as PyTorch, or its
- * `ceil_mode` that keeps a last partial window); a RangeError when the window does not fit.
+ * `ceil_mode` that keeps a last partial window), its taps `dilation` apart (PyTorch's output
+ * size `floor((H + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1`); a RangeError when
+ * the window does not fit.
  *
- * @example AlexNet's conv1 on a 227×227 image; a 3×3 pooling at stride 2 in ceil mode
+ * @example AlexNet's conv1 on a 227×227 image; a 3×3 pooling at stride 2 in ceil mode; a 3×3
+ * convolution at dilation 2 (spanning 5×5)
  * ```ts
  * import { windowOutput } from "./ops_cnn.ts";
  * console.log(windowOutput([227, 227], [11, 11], [4, 4], [0, 0])); // [55, 55]
  * console.log(windowOutput([6, 7], [3, 3], [2, 2], [0, 0], true)); // [3, 3]
+ * console.log(windowOutput([9, 9], [3, 3], [1, 1], [0, 0], false, [2, 2])); // [5, 5]
  * ```
  */
 export function windowOutput(
@@ -54,12 +58,19 @@ export function windowOutput(
   stride: readonly [number, number],
   padding: readonly [number, number],
   ceilMode = false,
+  dilation: readonly [number, number] = [1, 1],
 ): [number, number] {
-  const out = size.map((s, i) => windowCount(s, kernel[i], stride[i], padding[i], ceilMode));
+  const out = size.map((s, i) =>
+    windowCount(s, windowSpan(kernel[i], dilation[i]), stride[i], padding[i], ceilMode)
+  );
   if (out[0] < 1 || out[1] < 1) {
+    const dilated = dilation[0] > 1 || dilation[1] > 1
+      ? `, dilation ${dilation} spanning ${windowSpan(kernel[0], dilation[0])}×` +
+        `${windowSpan(kernel[1], dilation[1])}`
+      : "";
     throw new RangeError(
-      `a ${kernel[0]}×${kernel[1]} window (stride ${stride}, padding ${padding}) does not fit ` +
-        `a ${size[0]}×${size[1]} input`,
+      `a ${kernel[0]}×${kernel[1]} window (stride ${stride}, padding ${padding}${dilated}) ` +
+        `does not fit a ${size[0]}×${size[1]} input`,
     );
   }
   return [out[0], out[1]];
@@ -67,12 +78,15 @@ export function windowOutput(
 
 /**
  * PyTorch's rule for pooling: padding at most half the kernel on each axis (a window wholly in
- * the padding would have nothing to pool); a RangeError naming `op` otherwise.
+ * the padding would have nothing to pool), or half the window's span where it is dilated (as
+ * PyTorch's max pooling: "at most half of effective kernel size"); a RangeError naming `op`
+ * otherwise.
  *
  * @example
  * ```ts
  * import { checkPoolPadding } from "./ops_cnn.ts";
  * checkPoolPadding("MaxPool2d", 3, 1); // fine
+ * checkPoolPadding("MaxPool2d", 3, 2, 2); // fine: at dilation 2 the window spans 5
  * try {
  *   checkPoolPadding("MaxPool2d", [3, 2], [1, 2]);
  * } catch (e) {
@@ -81,11 +95,22 @@ export function windowOutput(
  * }
  * ```
  */
-export function checkPoolPadding(op: string, kernel: Pair, padding: Pair): void {
+export function checkPoolPadding(
+  op: string,
+  kernel: Pair,
+  padding: Pair,
+  dilation: Pair = 1,
+): void {
   const [kernelH, kernelW] = pair(kernel), [padH, padW] = pair(padding);
-  if (padH > kernelH / 2 || padW > kernelW / 2) {
+  const [dilationH, dilationW] = pair(dilation);
+  const [spanH, spanW] = [windowSpan(kernelH, dilationH), windowSpan(kernelW, dilationW)];
+  if (padH > spanH / 2 || padW > spanW / 2) {
+    const dilated = spanH !== kernelH || spanW !== kernelW;
     throw new RangeError(
-      `${op}: padding must be at most half the kernel, got padding ${padding} for kernel ${kernel}`,
+      dilated
+        ? `${op}: padding must be at most half the dilated window, got padding ${padding} for ` +
+          `kernel ${kernel} at dilation ${dilation} (spanning ${spanH}×${spanW})`
+        : `${op}: padding must be at most half the kernel, got padding ${padding} for kernel ${kernel}`,
     );
   }
 }
@@ -98,6 +123,11 @@ export interface Conv2dOptions {
   padding?: Pair;
   /** Channel groups: each output group sees only its input group (default 1). */
   groups?: number;
+  /**
+   * Spacing between kernel taps (PyTorch's `dilation`, default 1): a `k`-tap kernel at dilation
+   * `d` spans `d·(k − 1) + 1` input pixels (atrous convolution).
+   */
+  dilation?: Pair;
   /** Apply ReLU in the kernel's epilogue. */
   relu?: boolean;
 }
@@ -106,13 +136,15 @@ export interface Conv2dOptions {
  * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` with `w [O, C/groups, KH,
  * KW]` and optional `bias [O]`.
  *
- * @example
+ * @example A 2×2 box filter; the same at dilation 2, its taps two pixels apart
  * ```ts
- * import { defaultDevice, ones } from "../mod.ts";
+ * import { arange, defaultDevice, ones } from "../mod.ts";
  * import { conv2d } from "./ops_cnn.ts";
  * await defaultDevice();
  * const y = conv2d(ones([1, 1, 3, 3]), ones([1, 1, 2, 2]), null);
  * console.log(await y.toArray()); // [[[[4, 4], [4, 4]]]]
+ * const x = arange(0, 9).reshape([1, 1, 3, 3]);
+ * console.log(await conv2d(x, ones([1, 1, 2, 2]), null, { dilation: 2 }).toArray()); // [[[[16]]]]
  * ```
  */
 export function conv2d(
@@ -150,6 +182,7 @@ export function conv2d(
     kernel: [kernelH, kernelW],
     stride: options.stride ?? 1,
     padding: options.padding ?? 0,
+    dilation: options.dilation ?? 1,
   });
   const { outH, outW, ...sizes } = window;
   const geometry: Conv2dGeometry = { batch, inChannels, outChannels, groups, ...sizes };
@@ -162,6 +195,8 @@ interface WindowOptions {
   kernel: Pair;
   stride: Pair;
   padding: Pair;
+  /** Spacing between taps (default 1; average pooling has none, as PyTorch's). */
+  dilation?: Pair;
   /** PyTorch's `ceil_mode` (pooling only). */
   ceilMode?: boolean;
   /** Refuse padding over half the kernel, as PyTorch's pooling does. */
@@ -169,34 +204,50 @@ interface WindowOptions {
 }
 
 /**
- * A window sliding over `x`'s last two axes: the input size, the window's size, stride and
- * padding per axis, and the output size, or a ShapeError naming `op` when it does not fit.
+ * A window sliding over `x`'s last two axes: the input size, the window's size, stride,
+ * padding (and dilation, where above 1) per axis, and the output size, or a ShapeError naming
+ * `op` when it does not fit.
  */
 function window2d(op: string, x: Tensor, options: WindowOptions) {
-  const { kernel, stride, padding } = options;
+  const { kernel, stride, padding, dilation = 1 } = options;
   const [height, width] = (x.shape as readonly number[]).slice(2);
   const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
-  const [padH, padW] = pair(padding);
+  const [padH, padW] = pair(padding), [dilationH, dilationW] = pair(dilation);
   // A size out of range would otherwise read as a window that does not fit.
-  const sizes = [["kernel", kernel, 1], ["stride", stride, 1], ["padding", padding, 0]] as const;
+  const sizes = [
+    ["kernel", kernel, 1],
+    ["stride", stride, 1],
+    ["padding", padding, 0],
+    ["dilation", dilation, 1],
+  ] as const;
   for (const [name, v, least] of sizes) {
     if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
       const what = least === 1 ? "positive integer" : "non-negative integer";
       throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
     }
   }
-  if (options.halfKernelPadding) checkPoolPadding(op, kernel, padding);
+  if (options.halfKernelPadding) checkPoolPadding(op, kernel, padding, dilation);
   const ceilMode = options.ceilMode ?? false;
   let out: [number, number];
   try {
     const size = [height, width] as const;
-    out = windowOutput(size, [kernelH, kernelW], [strideH, strideW], [padH, padW], ceilMode);
+    const dilations = [dilationH, dilationW] as const;
+    out = windowOutput(
+      size,
+      [kernelH, kernelW],
+      [strideH, strideW],
+      [padH, padW],
+      ceilMode,
+      dilations,
+    );
   } catch (error) {
     throw new ShapeError(`${op}: input [${x.shape}]: ${(error as Error).message}`);
   }
   const [outH, outW] = out;
   const geometry = { height, width, kernelH, kernelW, strideH, strideW, padH, padW };
-  return { ...geometry, ...(ceilMode ? { ceilMode } : {}), outH, outW };
+  // Dilation 1 leaves the geometry as it was: the kernels' names and keys stay the same.
+  const dilated = dilationH > 1 || dilationW > 1 ? { dilationH, dilationW } : {};
+  return { ...geometry, ...dilated, ...(ceilMode ? { ceilMode } : {}), outH, outW };
 }
 
 /** Options of {@link maxPool2d}. */
@@ -205,12 +256,14 @@ export interface MaxPool2dOptions {
   kernel: Pair;
   /** Step between windows (default: the kernel size). */
   stride?: Pair;
-  /** −∞ padding on each side, at most half the kernel (default 0). */
+  /** −∞ padding on each side, at most half the kernel (of its span, dilated; default 0). */
   padding?: Pair;
+  /** Spacing between window taps (PyTorch's `dilation`, default 1). */
+  dilation?: Pair;
   /**
    * Keep a last window that runs past the padded input, clipped to it (PyTorch's `ceil_mode`,
-   * default false): `ceil((H + 2·padding − kernel) / stride) + 1` outputs, less one when the
-   * last window would start in the right padding.
+   * default false): `ceil((H + 2·padding − span) / stride) + 1` outputs (span: `dilation·(kernel
+   * − 1) + 1`), less one when the last window would start in the right padding.
    */
   ceilMode?: boolean;
 }
@@ -219,7 +272,8 @@ export interface MaxPool2dOptions {
  * Max pooling over `x [N, C, H, W]`. Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
  *
- * @example The paper's overlapping 3×3 windows, stride 2; in ceil mode a clipped third window
+ * @example The paper's overlapping 3×3 windows, stride 2; in ceil mode a clipped third window;
+ * 2×2 windows at dilation 2 (their taps two pixels apart)
  * ```ts
  * import { arange, defaultDevice } from "../mod.ts";
  * import { maxPool2d } from "./ops_cnn.ts";
@@ -228,6 +282,8 @@ export interface MaxPool2dOptions {
  * console.log(await maxPool2d(x, { kernel: 3, stride: 2 }).toArray()); // [[[[12, 14], [22, 24]]]]
  * const y = arange(0, 16).reshape([1, 1, 4, 4]);
  * console.log(await maxPool2d(y, { kernel: 3, stride: 2, ceilMode: true }).toArray());
+ * // [[[[10, 11], [14, 15]]]]
+ * console.log(await maxPool2d(y, { kernel: 2, stride: 1, dilation: 2 }).toArray());
  * // [[[[10, 11], [14, 15]]]]
  * ```
  */
@@ -239,6 +295,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
     kernel: options.kernel,
     stride: options.stride ?? options.kernel,
     padding: options.padding ?? 0,
+    dilation: options.dilation ?? 1,
     ceilMode: options.ceilMode,
     halfKernelPadding: true,
   });

@@ -23,7 +23,7 @@ import {
   noGrad,
   runBackward,
 } from "./_autograd.ts";
-import { binary, download, fill } from "./_primitives.ts";
+import { binary, cast, type Comparison, download, fill, unary, upload } from "./_primitives.ts";
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
@@ -371,6 +371,113 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("sigmoid", [this], {}) as Tensor<S, D>;
   }
 
+  /** `|this|`; the gradient is `sign(x)`, 0 at 0 (as PyTorch). */
+  abs(): Tensor<S, D> {
+    return apply("abs", [this], {}) as Tensor<S, D>;
+  }
+
+  /**
+   * Each element limited to `[min, max]` (either bound may be omitted, not both), as
+   * `torch.clamp`: all `max` where `min > max`, NaN kept. The gradient passes where
+   * `min ≤ x ≤ max`, the bounds included, and is 0 outside.
+   */
+  clamp(min?: number | null, max?: number | null): Tensor<S, D> {
+    return apply("clamp", [this], clampBounds(min, max)) as Tensor<S, D>;
+  }
+
+  /**
+   * The elementwise maximum with broadcasting, NaN where either is NaN (`torch.maximum`). The
+   * gradient goes to the larger; on a tie each side gets half, as PyTorch.
+   */
+  maximum<O extends Shape>(
+    other: Tensor<O, D> & Check<Broadcastable<S, O>, "maximum: shapes do not broadcast">,
+  ): Tensor<Broadcast<S, O>, D> {
+    return apply("maximum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
+  }
+
+  /** The elementwise minimum with broadcasting; see {@link Tensor.maximum}. */
+  minimum<O extends Shape>(
+    other: Tensor<O, D> & Check<Broadcastable<S, O>, "minimum: shapes do not broadcast">,
+  ): Tensor<Broadcast<S, O>, D> {
+    return apply("minimum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
+  }
+
+  // Comparisons ------------------------------------------------------------------------------
+  // PyTorch returns bool tensors; with no bool dtype, these return f32 1 and 0 (PyTorch's
+  // `(a == b).float()`), which `where`, `mul`, `sum` and `mean` take as they are. No gradient.
+
+  /**
+   * `this == other` elementwise with broadcasting, as f32 1 or 0; `other` may be a number.
+   * NaN equals nothing. Two i32 tensors compare as integers; an i32 tensor against an f32 one
+   * or a number compares as f32 (exact up to 2²⁴), as PyTorch promotes it.
+   */
+  eq<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "eq: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("eq", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /** `this != other` as f32 1 or 0 (1 where either is NaN); see {@link Tensor.eq}. */
+  ne<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "ne: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("ne", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /** `this < other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
+  lt<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "lt: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("lt", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /** `this <= other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
+  le<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "le: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("le", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /** `this > other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
+  gt<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "gt: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("gt", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /** `this >= other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
+  ge<O extends Shape = []>(
+    other: (Tensor<O> & Check<Broadcastable<S, O>, "ge: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return compared("ge", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /**
+   * This tensor where `condition` is nonzero, `other` elsewhere (PyTorch's `x.where(c, y)`, that
+   * is `where(c, x, y)`), broadcast together.
+   */
+  where<C extends Shape, O extends Shape = []>(
+    condition: Tensor<C>,
+    other: Tensor<O, D> | number,
+  ): Tensor<Shape, D> {
+    return selected(condition, this, other) as Tensor<Shape, D>;
+  }
+
+  /** The values as f32 (PyTorch's `.float()`): i32 rounded to the nearest f32; f32 as it is. */
+  float(): Tensor<S, "f32"> {
+    if (this.dtype === "f32") return this as unknown as Tensor<S, "f32">;
+    return wrap(cast(rawOfTensor(this), "f32")) as Tensor<S, "f32">;
+  }
+
+  /**
+   * The values as i32 (PyTorch's `.int()`): f32 rounded toward zero (out of range or NaN: not
+   * defined, as in PyTorch); i32 as it is. No gradient flows through.
+   */
+  int(): Tensor<S, "i32"> {
+    if (this.dtype === "i32") return this as unknown as Tensor<S, "i32">;
+    return wrap(cast(rawOfTensor(this), "i32")) as Tensor<S, "i32">;
+  }
+
   // Reductions -------------------------------------------------------------------------------
 
   /** Sum over `axes` (all when omitted). */
@@ -572,6 +679,59 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   const out = x.sub(peak as AnyTensor);
   peak.dispose();
   return out as Tensor<Shape, "f32">;
+}
+
+/** The bounds of `clamp` (±∞ where omitted), checked. */
+function clampBounds(min?: number | null, max?: number | null): { min: number; max: number } {
+  if (min == null && max == null) {
+    throw new TypeError("clamp: give at least one of min and max");
+  }
+  if (Number.isNaN(min) || Number.isNaN(max)) {
+    throw new RangeError(`clamp: a bound is NaN (min ${min}, max ${max})`);
+  }
+  return { min: min ?? -Infinity, max: max ?? Infinity };
+}
+
+/** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
+function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
+  const x = rawOfTensor(a);
+  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b), op));
+  const float = cast(x, "f32");
+  const out = unary(float, `${op}Scalar`, b);
+  float.dispose();
+  return wrap(out);
+}
+
+/** `where(condition, a, b)`, a number branch taking the other's dtype (f32 when both are). */
+export function selected(
+  condition: AnyTensor,
+  a: AnyTensor | number,
+  b: AnyTensor | number,
+): AnyTensor {
+  const tensors = [a, b].filter((t): t is AnyTensor => typeof t !== "number");
+  const dtype = tensors[0]?.dtype ?? "f32";
+  if (tensors.some((t) => t.dtype !== dtype)) {
+    throw new TypeError(
+      `where: the branches are ${tensors[0].dtype} and ${tensors[1].dtype}; ` +
+        "convert one with .float() or .int()",
+    );
+  }
+  const made: AnyTensor[] = [];
+  const asTensor = (t: AnyTensor | number) => {
+    if (typeof t !== "number") return t;
+    if (dtype === "i32" && !Number.isInteger(t)) {
+      throw new TypeError(`where: ${t} is not an integer, and the other branch is i32`);
+    }
+    const data = dtype === "i32" ? Int32Array.of(t) : Float32Array.of(t);
+    const scalar = wrap(upload(condition.device, data, [], dtype));
+    made.push(scalar);
+    return scalar;
+  };
+  try {
+    return apply("where", [condition, asTensor(a), asTensor(b)], {});
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }
 
 /** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */

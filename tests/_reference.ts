@@ -187,6 +187,49 @@ export function sigmoid(x: F64): F64 {
   return map(x, (v) => 1 / (1 + Math.exp(-v)));
 }
 
+/** |x|. */
+export function abs(x: F64): F64 {
+  return map(x, Math.abs);
+}
+/** `torch.clamp`: min(max(x, lo), hi) (so hi where lo > hi), NaN kept; a missing bound is null. */
+export function clamp(x: F64, lo: number | null, hi: number | null): F64 {
+  return map(
+    x,
+    (v) => Number.isNaN(v) ? v : Math.min(Math.max(v, lo ?? -Infinity), hi ?? Infinity),
+  );
+}
+/** Broadcasting `torch.maximum` (NaN where either is NaN). */
+export function maximum(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y)));
+}
+/** Broadcasting `torch.minimum` (NaN where either is NaN). */
+export function minimum(a: F64, b: F64): F64 {
+  return binary(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y)));
+}
+/** A broadcasting comparison as 1 or 0 (IEEE: false for NaN but `ne`). */
+export function compare(a: F64, b: F64, op: "eq" | "ne" | "lt" | "le" | "gt" | "ge"): F64 {
+  const holds = {
+    eq: (x: number, y: number) => x === y,
+    ne: (x: number, y: number) => x !== y,
+    lt: (x: number, y: number) => x < y,
+    le: (x: number, y: number) => x <= y,
+    gt: (x: number, y: number) => x > y,
+    ge: (x: number, y: number) => x >= y,
+  }[op];
+  return binary(a, b, (x, y) => (holds(x, y) ? 1 : 0));
+}
+/** Broadcasting `torch.where(cond ≠ 0, a, b)`. */
+export function where(cond: F64, a: F64, b: F64): F64 {
+  const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape), b.shape);
+  const [sc, sa, sb] = [cond, a, b].map((t) => broadcastStrides(t.shape, shape));
+  const out = zeros(shape);
+  for (let i = 0; i < out.data.length; i++) {
+    const c = cond.data[offsetOf(i, shape, sc)];
+    out.data[i] = c !== 0 ? a.data[offsetOf(i, shape, sa)] : b.data[offsetOf(i, shape, sb)];
+  }
+  return out;
+}
+
 // ----------------------------------------------------------------- reductions
 
 function normAxis(axis: number, rank: number): number {
@@ -534,11 +577,13 @@ export function linear(x: F64, w: F64, b: F64 | null): F64 {
   return b === null ? y : add(y, b);
 }
 
-/** Options of {@linkcode conv2d}; all optional (stride 1, padding 0, groups 1). */
+/** Options of {@linkcode conv2d}; all optional (stride 1, padding 0, groups 1, dilation 1). */
 export interface Conv2dOptions {
   stride?: [number, number];
   padding?: [number, number];
   groups?: number;
+  /** Spacing between kernel taps (PyTorch's dilation). */
+  dilation?: [number, number];
 }
 
 /** Output size of a conv/pool window: floor((size + 2·pad − k) / stride) + 1. */
@@ -561,6 +606,7 @@ function forEachConvProduct(
 ): number[] {
   const [sh, sw] = opts.stride ?? [1, 1];
   const [ph, pw] = opts.padding ?? [0, 0];
+  const [dh, dw] = opts.dilation ?? [1, 1];
   const groups = opts.groups ?? 1;
   const [n, c, h, wd] = xShape;
   const [o, cg, kh, kw] = wShape;
@@ -568,8 +614,8 @@ function forEachConvProduct(
   if (c % groups !== 0 || o % groups !== 0 || cg !== c / groups) {
     throw new Error(`conv2d: x [${xShape}], w [${wShape}], groups ${groups} disagree`);
   }
-  const oh = outSize(h, kh, sh, ph);
-  const ow = outSize(wd, kw, sw, pw);
+  const oh = outSize(h, dh * (kh - 1) + 1, sh, ph);
+  const ow = outSize(wd, dw * (kw - 1) + 1, sw, pw);
   const og = o / groups;
   let out = 0;
   for (let ni = 0; ni < n; ni++) {
@@ -579,10 +625,10 @@ function forEachConvProduct(
         for (let xo = 0; xo < ow; xo++, out++) {
           for (let ci = 0; ci < cg; ci++) {
             for (let ky = 0; ky < kh; ky++) {
-              const iy = y * sh - ph + ky;
+              const iy = y * sh - ph + dh * ky;
               if (iy < 0 || iy >= h) continue;
               for (let kx = 0; kx < kw; kx++) {
-                const ix = xo * sw - pw + kx;
+                const ix = xo * sw - pw + dw * kx;
                 if (ix < 0 || ix >= wd) continue;
                 const xi = ((ni * c + firstC + ci) * h + iy) * wd + ix;
                 visit(out, xi, ((oc * cg + ci) * kh + ky) * kw + kx);
@@ -639,6 +685,8 @@ export interface Pool2dOptions {
   padding?: [number, number];
   /** PyTorch's ceil_mode: keep a last window past the padded input, clipped to it. */
   ceilMode?: boolean;
+  /** Spacing between window taps (max pooling; PyTorch's dilation). */
+  dilation?: [number, number];
 }
 
 /**
@@ -665,10 +713,11 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
   const [kh, kw] = opts.kernel;
   const [sh, sw] = opts.stride ?? opts.kernel;
   const [ph, pw] = opts.padding ?? [0, 0];
+  const [dh, dw] = opts.dilation ?? [1, 1];
   if (x.shape.length !== 4) throw new Error("maxPool2d: x must be [N,C,H,W]");
   const [n, c, h, w] = x.shape;
-  const oh = poolOutSize(h, kh, sh, ph, opts.ceilMode);
-  const ow = poolOutSize(w, kw, sw, pw, opts.ceilMode);
+  const oh = poolOutSize(h, dh * (kh - 1) + 1, sh, ph, opts.ceilMode);
+  const ow = poolOutSize(w, dw * (kw - 1) + 1, sw, pw, opts.ceilMode);
   const values = zeros([n, c, oh, ow]);
   const argmax: I32 = { shape: [n, c, oh, ow], data: new Int32Array(n * c * oh * ow) };
   let idx = 0;
@@ -679,10 +728,10 @@ function pool(x: F64, opts: Pool2dOptions): { values: F64; argmax: I32 } {
         let best = -Infinity;
         let bestAt = -1;
         for (let ky = 0; ky < kh; ky++) {
-          const iy = y * sh - ph + ky;
+          const iy = y * sh - ph + dh * ky;
           if (iy < 0 || iy >= h) continue;
           for (let kx = 0; kx < kw; kx++) {
-            const ix = xo * sw - pw + kx;
+            const ix = xo * sw - pw + dw * kx;
             if (ix < 0 || ix >= w) continue;
             const v = x.data[base + iy * w + ix];
             // Strict ">" keeps the FIRST maximum in row-major window order.

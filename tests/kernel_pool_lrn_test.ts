@@ -63,7 +63,13 @@ function refOptions(g: Pool2dGeometry): ref.Pool2dOptions {
     stride: [g.strideH, g.strideW],
     padding: [g.padH, g.padW],
     ceilMode: g.ceilMode,
+    dilation: [g.dilationH ?? 1, g.dilationW ?? 1],
   };
+}
+
+/** `g` with its window taps `[dh, dw]` apart. */
+function dilated(g: Pool2dGeometry, [dilationH, dilationW]: [number, number]): Pool2dGeometry {
+  return { ...g, dilationH, dilationW };
 }
 
 interface PoolRun {
@@ -137,20 +143,23 @@ function checkRandomPool(
   return checkPool(device, g, x, maxBindingBytes);
 }
 
+/** The reference's routing of gradients to the arg-max against its finite differences. */
+function checkRouting(g: Pool2dGeometry, x: ref.F64, seed: number): void {
+  const opts = refOptions(g);
+  const up = randF32(ref.maxPool2d(x, opts).shape, seed);
+  const numeric = numericGrad((xs) => ref.maxPool2d(xs[0], opts), [x], 0, up);
+  assertClose(routeGradient(x, ref.maxPool2dArgmax(x, opts), up), numeric.data, {
+    rtol: 1e-6,
+    atol: 1e-6,
+    label: `${JSON.stringify(g)}: routed vs numeric`,
+  });
+}
+
 Deno.test("max pool kernels", async (t) => {
   const device = await Device.acquire();
   try {
     await t.step("routing agrees with finite differences of the reference", () => {
-      const g = geometry(1, 2, 7, 6, [3, 3], [2, 2], [1, 1]);
-      const x = randF32([1, 2, 7, 6], 1);
-      const opts = refOptions(g);
-      const up = randF32(ref.maxPool2d(x, opts).shape, 2);
-      const numeric = numericGrad((xs) => ref.maxPool2d(xs[0], opts), [x], 0, up);
-      assertClose(routeGradient(x, ref.maxPool2dArgmax(x, opts), up), numeric.data, {
-        rtol: 1e-6,
-        atol: 1e-6,
-        label: "routed vs numeric",
-      });
+      checkRouting(geometry(1, 2, 7, 6, [3, 3], [2, 2], [1, 1]), randF32([1, 2, 7, 6], 1), 2);
     });
 
     await t.step("ties go to the first maximum in window order, every run", async () => {
@@ -222,6 +231,73 @@ Deno.test("max pool kernels", async (t) => {
       await checkRandomPool(device, ceil(geometry(2, 2, 2, 3, [3, 4], [3, 4], [0, 1])), 22);
     });
 
+    await t.step(
+      "dilation: PyTorch's output size; windows with gaps, padded, ceil mode",
+      async () => {
+        // The output size against PyTorch's (window span d·(k − 1) + 1), floor and ceil mode.
+        for (let size = 1; size <= 12; size++) {
+          for (const [k, d] of [[2, 2], [3, 2], [2, 3], [3, 3], [1, 4]]) {
+            const span = d * (k - 1) + 1;
+            for (let s = 1; s <= 3; s++) {
+              for (let p = 0; p <= span >> 1; p++) {
+                for (const ceilMode of [false, true]) {
+                  const g = dilated(geometry(1, 1, size, 3, [k, 1], [s, 1], [p, 0]), [d, 1]);
+                  const label = `size ${size} k ${k} d ${d} s ${s} p ${p} ceil ${ceilMode}`;
+                  let want: number | null = null;
+                  try {
+                    want = ref.poolOutSize(size, span, s, p, ceilMode);
+                  } catch { /* no window */ }
+                  const got = () => pool2dOutputSize({ ...g, ceilMode }).outH;
+                  if (want === null) assert.throws(got, /at dilation \d+×1 .*does not fit/, label);
+                  else assert.equal(got(), want, label);
+                }
+              }
+            }
+          }
+        }
+        const ceil = (g: Pool2dGeometry): Pool2dGeometry => ({ ...g, ceilMode: true });
+        await checkRandomPool(device, dilated(geometry(2, 3, 7, 7, [3, 3], [1, 1]), [2, 2]), 30);
+        await checkRandomPool(
+          device,
+          dilated(geometry(1, 2, 33, 33, [3, 3], [2, 2], [2, 2]), [2, 2]),
+          31,
+        );
+        await checkRandomPool(
+          device,
+          dilated(geometry(2, 2, 9, 14, [2, 3], [2, 1], [1, 2]), [3, 2]),
+          32,
+        );
+        await checkRandomPool(device, dilated(geometry(1, 3, 11, 8, [3, 2], [3, 2]), [2, 3]), 33);
+        await checkRandomPool(
+          device,
+          ceil(dilated(geometry(2, 2, 8, 9, [3, 3], [2, 2]), [2, 2])),
+          34,
+        );
+        await checkRandomPool(
+          device,
+          ceil(dilated(geometry(1, 2, 10, 7, [2, 3], [3, 2], [1, 1]), [3, 2])),
+          35,
+        );
+        await checkRandomPool(
+          device,
+          dilated(geometry(1, 1, 1, 7, [1, 3], [1, 2], [0, 1]), [5, 2]),
+          36,
+        );
+        // Batch slices of a dilated pooling.
+        await checkRandomPool(
+          device,
+          dilated(geometry(4, 2, 7, 7, [3, 3], [2, 2]), [2, 2]),
+          37,
+          500,
+        );
+        // The routing of a dilated window against finite differences of the reference.
+        const g = dilated(geometry(1, 2, 9, 8, [3, 2], [2, 1], [2, 1]), [2, 3]);
+        const x = randF32([1, 2, 9, 8], 38);
+        checkRouting(g, x, 39);
+        await checkPool(device, g, x);
+      },
+    );
+
     await t.step("NaN propagates; its argmax is the first NaN", async () => {
       const g = geometry(1, 1, 4, 4, [2, 2], [2, 2]);
       // deno-fmt-ignore
@@ -272,6 +348,24 @@ Deno.test("max pool kernels", async (t) => {
       );
       assert.throws(() => pool2dOutputSize({ ...g, kernelW: 7, padW: 1 }), /does not fit/);
       assert.throws(() => pool2dOutputSize({ ...g, strideH: 0 }), /strideH must be a positive/);
+      assert.throws(
+        () => pool2dOutputSize({ ...g, dilationH: 0 }),
+        /maxPool2d: dilationH must be a positive integer, got 0/,
+      );
+      assert.throws(
+        () => pool2dOutputSize({ ...g, dilationW: 1.5 }),
+        /maxPool2d: dilationW must be a positive integer, got 1.5/,
+      );
+      // At dilation 2 a 2×2 window spans 3: padding 1 fits, 2 does not.
+      assert.equal(pool2dOutputSize({ ...g, dilationH: 2, padH: 1 }).outH, 2);
+      assert.throws(
+        () => pool2dOutputSize({ ...g, dilationH: 3, padH: 3 }),
+        /padH must be an integer in \[0, 2\] \(half the dilated window\), got 3/,
+      );
+      assert.throws(
+        () => pool2dOutputSize({ ...g, dilationW: 4 }),
+        /a 2×2 window at dilation 1×4 \(spanning 2×5\) \(pad 0×0\) does not fit a 4×4 input/,
+      );
       assert.throws(() => pool2dOutputSize({ ...g, batch: 1.5 }), /batch must be a positive/);
       assert.throws(
         () => maxPool2d(device, g, { x: small, out: small, argmax: small }),

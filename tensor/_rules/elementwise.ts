@@ -6,7 +6,7 @@
  */
 
 import type { RawTensor } from "../_core.ts";
-import { binary, fill, reduce, unary, type UnaryOp } from "../_primitives.ts";
+import { binary, fill, reduce, unary, type UnaryOp, where } from "../_primitives.ts";
 import { sameShape } from "../shape.ts";
 import type { Context, Grads, Rule, Rules } from "./rule.ts";
 
@@ -70,6 +70,11 @@ export const elementwiseRules: Rules<
   | "sub"
   | "mul"
   | "div"
+  | "abs"
+  | "clamp"
+  | "maximum"
+  | "minimum"
+  | "where"
 > = {
   identity: {
     forward: ([x]) => unary(x, "copy"),
@@ -166,7 +171,73 @@ export const elementwiseRules: Rules<
       return freeing([quotient, ratio, product, gb], grads);
     },
   },
+  abs: {
+    forward([x], _p, ctx) {
+      ctx.save(x);
+      return unary(x, "abs");
+    },
+    // PyTorch's: g · sign(x), so 0 at 0.
+    backward(g, _p, ctx) {
+      const sign = unary(ctx.saved[0], "sign");
+      return freeing([sign], [binary(g, sign, "mul")]);
+    },
+  },
+  clamp: {
+    forward([x], { min, max }, ctx) {
+      ctx.save(x);
+      return unary(x, "clamp", min, max);
+    },
+    // `g` where min ≤ x ≤ max, the bounds included (PyTorch's subgradient), else 0: the 0/1
+    // mask selects as a ReLU mask does.
+    backward(g, { min, max }, ctx) {
+      const inside = unary(ctx.saved[0], "inRange", min, max);
+      return freeing([inside], [binary(g, inside, "reluMask")]);
+    },
+  },
+  maximum: extremumRule("max"),
+  minimum: extremumRule("min"),
+  where: {
+    forward([cond, a, b], _p, ctx) {
+      ctx.save(cond);
+      return where(cond, a, b);
+    },
+    backward: (g, _p, ctx) => [
+      null,
+      branchGrad(g, ctx.saved[0], ctx, 1),
+      branchGrad(g, ctx.saved[0], ctx, 2),
+    ],
+  },
 };
+
+/**
+ * The rule of `maximum` or `minimum`: each operand's gradient is `g` times its share (PyTorch's:
+ * all of it where it wins, half on a tie, none where it loses).
+ */
+function extremumRule(op: "max" | "min"): Rule<"maximum" | "minimum"> {
+  const share = op === "max" ? "maxShare" : "minShare";
+  return {
+    forward([a, b], _p, ctx) {
+      ctx.save(a, b);
+      return binary(a, b, op, op === "max" ? "maximum" : "minimum");
+    },
+    backward(g, _p, ctx) {
+      const [a, b] = ctx.saved;
+      return [[a, b], [b, a]].map(([own, other], i) => {
+        if (!ctx.needsGrad[i]) return null;
+        const weight = binary(own, other, share);
+        return freeing([weight], productTo(g, weight, ctx, i));
+      });
+    },
+  };
+}
+
+/** `g` where `cond ≠ 0` (`side` 1) or where `cond = 0` (`side` 2), else 0, summed to that input. */
+function branchGrad(g: RawTensor, cond: RawTensor, ctx: Context, side: 1 | 2): RawTensor | null {
+  if (!ctx.needsGrad[side]) return null;
+  const zero = fill(g.device, [], 0);
+  const picked = side === 1 ? where(cond, g, zero) : where(cond, zero, g);
+  return freeing([zero, picked], reduceTo(picked, ctx, side));
+}
 
 /** `g · factor` summed down to input `i`'s shape. */
 function productTo(g: RawTensor, factor: RawTensor, ctx: Context, i: number): RawTensor | null {

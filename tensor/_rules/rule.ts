@@ -31,6 +31,9 @@ export interface OpParams {
   relu: NoParams;
   tanh: NoParams;
   sigmoid: NoParams;
+  abs: NoParams;
+  // Bounds ±∞ where not given.
+  clamp: { min: number; max: number };
   pow: { exponent: number };
   addScalar: { value: number };
   mulScalar: { value: number };
@@ -39,6 +42,10 @@ export interface OpParams {
   sub: NoParams;
   mul: NoParams;
   div: NoParams;
+  maximum: NoParams;
+  minimum: NoParams;
+  // Inputs: the condition (f32 or i32, no gradient), then the two branches.
+  where: NoParams;
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };

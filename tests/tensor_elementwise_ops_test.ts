@@ -1,0 +1,258 @@
+/**
+ * abs, clamp, maximum/minimum, the comparisons and where against the float64 reference:
+ * forward values, gradients by central differences (`_tensor_check.ts`) at odd sizes and across
+ * ranks, PyTorch's subgradients at ties and bounds, NaN, i32 operands, and bad input.
+ */
+
+import assert from "node:assert/strict";
+import {
+  abs,
+  clamp,
+  defaultDevice,
+  eq,
+  fromTypedArray,
+  ge,
+  gt,
+  le,
+  lt,
+  maximum,
+  minimum,
+  ne,
+  type Tensor,
+  tensor,
+  where,
+} from "../mod.ts";
+import * as ref from "./_reference.ts";
+import { mulberry32 } from "./_reference.ts";
+import { checkAll, normal, type OpCase } from "./_tensor_check.ts";
+
+/** 0/1 values, as a comparison gives. */
+function mask(shape: number[], rng: () => number): ref.F64 {
+  return ref.f64(shape, Array.from({ length: ref.numel(shape) }, () => (rng() < 0.5 ? 1 : 0)));
+}
+
+Deno.test("elementwise ops: forward and gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(77);
+  const n = (...shape: number[]) => normal(shape, rng);
+
+  await t.step("abs and clamp", async (t) => {
+    const clampCase = (shape: number[], lo: number | null, hi: number | null): OpCase => ({
+      name: `clamp [${shape}] to [${lo}, ${hi}]`,
+      inputs: [n(...shape)],
+      run: ([x]) => x.clamp(lo, hi),
+      ref: ([x]) => ref.clamp(x, lo, hi),
+    });
+    await checkAll(t, device, [
+      { name: "abs [7, 33]", inputs: [n(7, 33)], run: ([x]) => abs(x), ref: ([x]) => ref.abs(x) },
+      { name: "abs [1]", inputs: [n(1)], run: ([x]) => x.abs(), ref: ([x]) => ref.abs(x) },
+      clampCase([7, 33], -0.5, 0.7),
+      clampCase([33], null, 0.25),
+      clampCase([1, 7], -0.3, null),
+      // min > max: every element is max, and no gradient passes (PyTorch's too).
+      clampCase([7], 0.5, -0.5),
+      {
+        name: "clamp (function form) of a transposed view",
+        inputs: [n(5, 7)],
+        run: ([x]) => clamp(x.transpose(0, 1), -1, 1),
+        ref: ([x]) => ref.clamp(ref.transpose(x, 0, 1), -1, 1),
+      },
+    ], rng);
+  });
+
+  await t.step("maximum and minimum with broadcasting", async (t) => {
+    const cases: OpCase[] = [];
+    const pairs: [number[], number[]][] = [
+      [[7, 33], [7, 33]],
+      [[4, 1, 5], [3, 1]],
+      [[5], [
+        3,
+        5,
+      ]],
+      [[1, 7], [33, 1]],
+      [[129], []],
+    ];
+    for (const op of ["maximum", "minimum"] as const) {
+      for (const [a, b] of pairs) {
+        cases.push({
+          name: `${op} [${a}] [${b}]`,
+          inputs: [n(...a), n(...b)],
+          run: ([x, y]) => op === "maximum" ? maximum(x, y) : y.minimum(x),
+          ref: ([x, y]) => op === "maximum" ? ref.maximum(x, y) : ref.minimum(y, x),
+        });
+      }
+    }
+    await checkAll(t, device, cases, rng);
+  });
+
+  await t.step("where: gradients to both branches, none to the condition", async (t) => {
+    const whereCase = (c: number[], a: number[], b: number[]): OpCase => ({
+      name: `where [${c}] [${a}] [${b}]`,
+      inputs: [mask(c, rng), n(...a), n(...b)],
+      run: ([cond, x, y]) => where(cond, x, y),
+      ref: ([cond, x, y]) => ref.where(cond, x, y),
+      wrt: [1, 2],
+    });
+    await checkAll(t, device, [
+      whereCase([7, 33], [7, 33], [7, 33]),
+      whereCase([7, 1], [7, 33], [33]),
+      whereCase([33], [], [7, 33]),
+      whereCase([2, 1, 5], [3, 1], [1]),
+      {
+        name: "x.where(cond, y) is where(cond, x, y)",
+        inputs: [mask([7], rng), n(7), n(7)],
+        run: ([cond, x, y]) => x.where(cond, y),
+        ref: ([cond, x, y]) => ref.where(cond, x, y),
+        wrt: [1, 2],
+      },
+      {
+        name: "where with a number branch",
+        inputs: [mask([33], rng), n(33)],
+        run: ([cond, x]) => where(cond, 0.5, x),
+        ref: ([cond, x]) => ref.where(cond, ref.full([], 0.5), x),
+        wrt: [1],
+      },
+    ], rng);
+  });
+});
+
+Deno.test("ties and bounds: PyTorch's subgradients", async () => {
+  await defaultDevice();
+  // maximum and minimum split a tie evenly.
+  const a = tensor([1, 2, 3, 3], { requiresGrad: true });
+  const b = tensor([3, 2, 1, 3], { requiresGrad: true });
+  await maximum(a, b).sum().backward();
+  assert.deepEqual([await a.grad!.toArray(), await b.grad!.toArray()], [[0, 0.5, 1, 0.5], [
+    1,
+    0.5,
+    0,
+    0.5,
+  ]]);
+  a.zeroGrad(), b.zeroGrad();
+  await minimum(a, b).mul(tensor([1, 2, 4, 8])).sum().backward();
+  assert.deepEqual([await a.grad!.toArray(), await b.grad!.toArray()], [[1, 1, 0, 4], [
+    0,
+    1,
+    4,
+    4,
+  ]]);
+  // A broadcast tie: each of the row's three ties sends half back to the one element of b.
+  const row = tensor([[2, 2, 2]], { requiresGrad: true }),
+    one = tensor([2], { requiresGrad: true });
+  await maximum(row, one).sum().backward();
+  assert.deepEqual([await row.grad!.toArray(), await one.grad!.toArray()], [[[0.5, 0.5, 0.5]], [
+    1.5,
+  ]]);
+  // clamp passes the gradient at both bounds, none outside; abs has slope 0 at 0.
+  const x = tensor([-2, -1, 0, 1, 2], { requiresGrad: true });
+  await x.clamp(-1, 1).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [0, 1, 1, 1, 0]);
+  x.zeroGrad();
+  await x.abs().sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [-1, -1, 0, 1, 1]);
+  for (const t of [a, b, row, one, x]) t.dispose();
+});
+
+Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's", async () => {
+  await defaultDevice();
+  const x = tensor([NaN, 1, NaN, -1]), y = tensor([0, NaN, NaN, -1]);
+  assert.deepEqual(await x.clamp(0, 0.5).toArray(), [NaN, 0.5, NaN, 0]);
+  assert.deepEqual(await maximum(x, y).toArray(), [NaN, NaN, NaN, -1]);
+  assert.deepEqual(await minimum(x, y).toArray(), [NaN, NaN, NaN, -1]);
+  const got = await Promise.all([eq, ne, lt, le, gt, ge].map((f) => f(x, y).toArray()));
+  assert.deepEqual(got, [[0, 0, 0, 1], [1, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [
+    0,
+    0,
+    0,
+    1,
+  ]]);
+  assert.deepEqual(await x.ne(NaN).toArray(), [1, 1, 1, 1]);
+  assert.deepEqual(await x.le(1).toArray(), [0, 1, 0, 1]);
+  // A NaN condition is true (PyTorch's bool(NaN)); its gradient is PyTorch's where's.
+  assert.deepEqual(await where(x, tensor([7]), tensor([8])).toArray(), [7, 7, 7, 7]);
+});
+
+Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32", async () => {
+  await defaultDevice();
+  const rng = mulberry32(5);
+  // Small integers so that ties occur.
+  const ints = (shape: number[]) =>
+    ref.f64(shape, Array.from({ length: ref.numel(shape) }, () => Math.floor(rng() * 5) - 2));
+  const ops = [eq, ne, lt, le, gt, ge] as const;
+  const names = ["eq", "ne", "lt", "le", "gt", "ge"] as const;
+  const upload = (x: ref.F64, dtype: "f32" | "i32") =>
+    fromTypedArray(dtype === "i32" ? Int32Array.from(x.data) : Float32Array.from(x.data), x.shape);
+  const pairs: [number[], number[]][] = [[[7, 33], [7, 33]], [[4, 1, 5], [3, 1]], [[33], []], [
+    [1],
+    [7, 1],
+  ]];
+  for (const [sa, sb] of pairs) {
+    for (const [da, db] of [["f32", "f32"], ["i32", "i32"], ["i32", "f32"]] as const) {
+      const [a, b] = [ints(sa), ints(sb)];
+      const [ta, tb] = [upload(a, da), upload(b, db)];
+      for (const [k, op] of ops.entries()) {
+        const out = op(ta, tb);
+        assert.equal(out.dtype, "f32");
+        assert.equal(out.requiresGrad, false);
+        const want = ref.compare(a, b, names[k]);
+        assert.deepEqual([...out.shape], want.shape);
+        assert.deepEqual(
+          [...await out.data()],
+          [...want.data],
+          `${names[k]} ${da} [${sa}] ${db} [${sb}]`,
+        );
+        out.dispose();
+      }
+      for (const [k, op] of ops.entries()) {
+        const out = op(ta, 1);
+        const want = ref.compare(a, ref.full([], 1), names[k]);
+        assert.deepEqual([...await out.data()], [...want.data], `${names[k]} ${da} with 1`);
+        out.dispose();
+      }
+      ta.dispose(), tb.dispose();
+    }
+  }
+  // Two i32 tensors compare as integers: 2²⁴ + 1 is not 2²⁴ (f32 would say it is).
+  const big = tensor([16_777_217], { dtype: "i32" });
+  assert.deepEqual(await big.eq(tensor([16_777_216], { dtype: "i32" })).toArray(), [0]);
+  // A comparison's result serves as where's condition, and as a mask to multiply or average.
+  const x = tensor([[-1, 2], [3, -4]]);
+  assert.deepEqual(await where(x.lt(0), x.neg(), x).toArray(), [[1, 2], [3, 4]]);
+  assert.equal(await x.gt(0).mean().item(), 0.5);
+});
+
+Deno.test("where on i32, and casts between i32 and f32", async () => {
+  await defaultDevice();
+  const labels = fromTypedArray(Int32Array.of(3, -1, 7, -2147483648), [4]);
+  const kept = where(labels.ge(0), labels, -100);
+  assert.equal(kept.dtype, "i32");
+  assert.deepEqual(await kept.toArray(), [3, -100, 7, -100]);
+  // The bits move whole: the smallest i32 (a NaN's pattern read as f32) survives.
+  assert.deepEqual(await where(tensor([1], { dtype: "i32" }), labels, 0).toArray(), [
+    3,
+    -1,
+    7,
+    -2147483648,
+  ]);
+  assert.deepEqual(await labels.float().toArray(), [3, -1, 7, -2147483648]);
+  assert.deepEqual(await tensor([2.7, -2.7, 0.5, -0]).int().toArray(), [2, -2, 0, 0]);
+  const f = tensor([1.5]);
+  assert.equal(f.float(), f);
+});
+
+Deno.test("elementwise ops: bad input gets one clear line", async () => {
+  await defaultDevice();
+  const x = tensor([1, 2, 3]);
+  const i = tensor([1, 2, 3], { dtype: "i32" });
+  const cases: [() => unknown, RegExp][] = [
+    [() => x.clamp(), /clamp: give at least one of min and max$/],
+    [() => x.clamp(NaN, 1), /clamp: a bound is NaN/],
+    [() => i.abs(), /abs: expected an f32 tensor, got i32/],
+    [() => maximum(x, tensor([1, 2])), /maximum: shapes \[3\] and \[2\] do not broadcast/],
+    [() => x.gt(tensor([1, 2]) as Tensor), /gt: shapes \[3\] and \[2\] do not broadcast/],
+    [() => where(x, x, i as unknown as Tensor), /where: the branches are f32 and i32/],
+    [() => where(x, i, 0.5), /where: 0\.5 is not an integer, and the other branch is i32/],
+    [() => where(tensor([1, 0]), x, x), /where: shapes \[2\] and \[3\] do not broadcast/],
+  ];
+  for (const [run, message] of cases) assert.throws(run, message);
+});
