@@ -50,7 +50,7 @@ export type {
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";
 export type { FaultMessage } from "./kernels/_fault.ts";
-export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
+export { type Axes, type NestedArray, Tensor, type VarianceOptions } from "./tensor/tensor.ts";
 export type {
   Broadcast,
   Broadcastable,
@@ -124,8 +124,30 @@ export {
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";
-export { max, mean, sum } from "./tensor/ops_reduce.ts";
-export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
+export {
+  argmax,
+  argmin,
+  logsumexp,
+  max,
+  mean,
+  min,
+  std,
+  sum,
+  variance,
+} from "./tensor/ops_reduce.ts";
+export {
+  broadcastTo,
+  concat,
+  flatten,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+  unsqueeze,
+} from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
   crossEntropy,

@@ -49,6 +49,7 @@ export interface OpParams {
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
+  min: { axes: readonly number[]; keepdim: boolean };
   // Shape.
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
