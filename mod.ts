@@ -115,6 +115,7 @@ export {
   ge,
   gt,
   le,
+  log1p,
   lt,
   maximum,
   minimum,

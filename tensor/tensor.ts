@@ -359,6 +359,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("log", [this], {}) as Tensor<S, D>;
   }
 
+  /** `log(1 + this)`, accurate where `this` is small (where `1 + x` would round it away). */
+  log1p(): Tensor<S, D> {
+    return apply("log1p", [this], {}) as Tensor<S, D>;
+  }
+
   /** Square root. */
   sqrt(): Tensor<S, D> {
     return apply("sqrt", [this], {}) as Tensor<S, D>;

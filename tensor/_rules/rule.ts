@@ -27,6 +27,7 @@ export interface OpParams {
   neg: NoParams;
   exp: NoParams;
   log: NoParams;
+  log1p: NoParams;
   sqrt: NoParams;
   relu: NoParams;
   tanh: NoParams;
