@@ -50,7 +50,7 @@ export type {
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";
 export type { FaultMessage } from "./kernels/_fault.ts";
-export { type Axes, type NestedArray, Tensor } from "./tensor/tensor.ts";
+export { type Axes, type NestedArray, Tensor, type VarianceOptions } from "./tensor/tensor.ts";
 export type {
   Broadcast,
   Broadcastable,
@@ -86,6 +86,14 @@ export {
   zeros,
 } from "./tensor/creation.ts";
 export {
+  cropImages,
+  cropImagesOnHost,
+  type CropImagesOptions,
+  type ImageCrops,
+  type ImagePatch,
+  replicateImages,
+} from "./tensor/images.ts";
+export {
   linkReplicas,
   transfer,
   TransferChannel,
@@ -107,6 +115,7 @@ export {
   ge,
   gt,
   le,
+  log1p,
   lt,
   maximum,
   minimum,
@@ -116,8 +125,30 @@ export {
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";
-export { max, mean, sum } from "./tensor/ops_reduce.ts";
-export { concat, permute, reshape, slice, split, transpose } from "./tensor/ops_shape.ts";
+export {
+  argmax,
+  argmin,
+  logsumexp,
+  max,
+  mean,
+  min,
+  std,
+  sum,
+  variance,
+} from "./tensor/ops_reduce.ts";
+export {
+  broadcastTo,
+  concat,
+  flatten,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+  unsqueeze,
+} from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
   crossEntropy,

@@ -32,6 +32,7 @@ export type UnaryOp =
   | "sign"
   | "exp"
   | "log"
+  | "log1p"
   | "sqrt"
   | "abs"
   | "relu"
@@ -104,6 +105,22 @@ const nanKeeping = (which: "max" | "min", a: string, b: string, t: string) =>
 const scalarComparison = (op: Comparison): Template => (x, c, t) =>
   indicator(compare(op, x, c, t), t);
 
+/**
+ * `log(1 + x)`, accurate for small `x`: there as `2·atanh(s)` with `s = x / (2 + x)` by its
+ * series in `s²` (|s| ≤ ⅓ for |x| ≤ ½: the eight terms leave a relative error below 1e-9),
+ * since `log(1 + x)` would lose `x` to the rounding of `1 + x`, and WGSL's `log` is only held
+ * to an absolute error near 1. Elsewhere `log(1 + x)` is accurate.
+ */
+function log1p(x: string, _c: string, t: string): string {
+  const s = `(${x} / (${t}(2.0) + ${x}))`;
+  const s2 = `(${s} * ${s})`;
+  let series = `${t}(${f32Literal(1 / 15)})`;
+  for (const k of [13, 11, 9, 7, 5, 3, 1]) {
+    series = `${t}(${f32Literal(1 / k)}) + ${s2} * (${series})`;
+  }
+  return `select(log(${t}(1.0) + ${x}), ${t}(2.0) * ${s} * (${series}), abs(${x}) <= ${t}(0.5))`;
+}
+
 // One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
 const UNARY: { readonly [K in UnaryOp]: Template } = {
   copy: (x) => x,
@@ -111,6 +128,7 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   sign: (x) => `sign(${x})`,
   exp: (x) => `exp(${x})`,
   log: (x) => `log(${x})`,
+  log1p: log1p,
   sqrt: (x) => `sqrt(${x})`,
   abs: (x) => `abs(${x})`,
   relu: (x, _c, t) => relu(x, t),

@@ -2,7 +2,8 @@
  * Row reductions: `out[r] = reduce(x[r, 0..cols))` over a contiguous `[rows, cols]` matrix, as a
  * tree reduction in workgroup memory. No float atomics: every run adds in the same order, so
  * results are identical from run to run on one device. Reductions over other axes are built
- * above this by moving the reduced axes last.
+ * above this by moving the reduced axes last. The arg-reductions (`argReduceRows`) give each
+ * row's index of its maximum or minimum the same way, carrying (value, index) pairs.
  *
  * @module
  */
@@ -12,12 +13,15 @@ import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
-export type ReduceOp = "sum" | "max";
+export type ReduceOp = "sum" | "max" | "min";
+
+/** The arg-reductions: the index of each row's maximum or minimum. */
+export type ArgReduceOp = "argmax" | "argmin";
 
 const WORKGROUP = 128;
 /**
  * Rows of at most this many columns are each reduced by one invocation, in order (on lavapipe
- * 4–40× faster than a workgroup per row up to 169 columns; see `dispatchReduce`).
+ * 4–40× faster than a workgroup per row up to 169 columns; see `dispatchRows`).
  */
 const SHORT_ROW = 256;
 /** Columns one workgroup reduces in one pass; longer rows take two passes. */
@@ -26,12 +30,14 @@ const MAX_COLS_PER_PASS = 65536;
 const IDENTITY: { readonly [K in ReduceOp]: string } = {
   sum: "0.0",
   max: "bitcast<f32>(0xff800000u)",
+  min: "bitcast<f32>(0x7f800000u)",
 };
 
 const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
   sum: (a, b) => `${a} + ${b}`,
   // NaN wins, as in PyTorch: a comparison with NaN is false, so test for it explicitly.
   max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
+  min: (a, b) => `select(min(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
 };
 
 /**
@@ -57,16 +63,159 @@ export function reduceRows(
   cols: number,
 ): void {
   if (rows === 0) return;
+  const program = reduceProgram(op);
   if (cols > MAX_COLS_PER_PASS) {
     // Two passes: partial results per chunk of each row, then the chunks of each row.
     const chunks = Math.ceil(cols / MAX_COLS_PER_PASS);
     const partial = device.alloc(rows * chunks * 4, "reduce partials");
-    dispatchReduce(device, op, x, partial, rows, cols, chunks);
-    dispatchReduce(device, op, partial, out, rows, chunks, 1);
+    dispatchRows(device, program, x, partial, rows, cols, chunks);
+    dispatchRows(device, program, partial, out, rows, chunks, 1);
     device.release(partial);
     return;
   }
-  dispatchReduce(device, op, x, out, rows, cols, 1);
+  dispatchRows(device, program, x, out, rows, cols, 1);
+}
+
+/** The shader of a row pass, given the names of its uniforms (see {@link dispatchRows}). */
+interface RowProgram {
+  /** Names the dispatch. */
+  name: string;
+  /** The element types of `x` and `out`. */
+  types: readonly [string, string];
+  /** WGSL declared once: helper functions, and `scratch` for the workgroup form. */
+  declarations: (short: boolean) => string;
+  /**
+   * The body that reduces `x[base + c]` for `c` in `[begin, end)`, one invocation per row
+   * (`short`) or a workgroup per row chunk (lane `lid` strides by the workgroup), and writes
+   * `out[g - outBase]`.
+   */
+  body: (short: boolean) => string;
+}
+
+/** The WGSL of a sum, maximum or minimum pass. */
+function reduceProgram(op: ReduceOp): RowProgram {
+  const combine = COMBINE[op];
+  let tree = "";
+  for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
+    tree += `
+  if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
+  workgroupBarrier();`;
+  }
+  return {
+    name: `reduce ${op}`,
+    types: ["f32", "f32"],
+    declarations: (short) =>
+      `${op === "sum" ? "" : IS_NAN}
+${short ? "" : `var<workgroup> scratch: array<f32, ${WORKGROUP}>;`}`,
+    body: (short) =>
+      short
+        ? `
+  var acc = ${IDENTITY[op]};
+  for (var c = begin; c < end; c++) {
+    acc = ${combine("acc", "x[base + c]")};
+  }
+  out[g - outBase] = acc;`
+        : `
+  var acc = ${IDENTITY[op]};
+  for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
+    acc = ${combine("acc", "x[base + c]")};
+  }
+  scratch[lid] = acc;
+  workgroupBarrier();${tree}
+  if (lid == 0u) { out[g - outBase] = scratch[0]; }`,
+  };
+}
+
+/**
+ * The WGSL of an argmax or argmin pass over f32 or i32 values, as PyTorch's: the first index
+ * of the extreme value, and a NaN counts as more extreme than any number (its first index wins).
+ * Each accumulator is a (value, index) pair that starts past every index with the identity, so
+ * an empty lane loses to any element; pairs of the tree are ordered by value then index.
+ */
+function argReduceProgram(op: ArgReduceOp, type: "f32" | "i32"): RowProgram {
+  const beyond = op === "argmax" ? ">" : "<";
+  const identity = type === "f32"
+    ? (op === "argmax" ? IDENTITY.max : IDENTITY.min)
+    : (op === "argmax" ? "i32(-2147483647 - 1)" : "2147483647");
+  const nanRule = type === "f32"
+    ? `
+  let vNan = isNan(v);
+  if (vNan != isNan(w)) { return vNan; }
+  if (vNan) { return i < j; }`
+    : "";
+  let tree = "";
+  for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
+    tree += `
+  if (lid < ${width}u && better(values[lid + ${width}u], indices[lid + ${width}u], values[lid], indices[lid])) {
+    values[lid] = values[lid + ${width}u];
+    indices[lid] = indices[lid + ${width}u];
+  }
+  workgroupBarrier();`;
+  }
+  const scan = (start: string, step: string) => `
+  var best = ${identity};
+  var at = 2147483647;
+  for (var c = ${start}; c < end; c += ${step}) {
+    let v = x[base + c];
+    if (better(v, i32(c), best, at)) {
+      best = v;
+      at = i32(c);
+    }
+  }`;
+  return {
+    name: op,
+    types: [type, "i32"],
+    declarations: (short) =>
+      `${type === "f32" ? IS_NAN : ""}
+/** Whether (v, i) comes before (w, j): more extreme, or as extreme and earlier. */
+fn better(v: ${type}, i: i32, w: ${type}, j: i32) -> bool {${nanRule}
+  if (v == w) { return i < j; }
+  return v ${beyond} w;
+}
+${
+        short ? "" : `var<workgroup> values: array<${type}, ${WORKGROUP}>;
+var<workgroup> indices: array<i32, ${WORKGROUP}>;`
+      }`,
+    body: (short) =>
+      short
+        ? `${scan("begin", "1u")}
+  out[g - outBase] = at;`
+        : `${scan("begin + lid", `${WORKGROUP}u`)}
+  values[lid] = best;
+  indices[lid] = at;
+  workgroupBarrier();${tree}
+  if (lid == 0u) { out[g - outBase] = indices[0]; }`,
+  };
+}
+
+/**
+ * Writes the index along each row of a contiguous `[rows, cols]` matrix (`cols` ≥ 1) of its
+ * maximum (`argmax`) or minimum (`argmin`) into the i32 `out[rows]`: the first on ties, and the
+ * first NaN where there is one, as PyTorch. `type` is the element type of `x`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { argReduceRows } from "./reduce.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(24), out = device.alloc(8);
+ * device.write(x, new Float32Array([1, 3, 3, 4, 0, 4]));
+ * argReduceRows(device, "argmax", x, "f32", out, 2, 3);
+ * console.log(new Int32Array(await device.read(out, 0, 8))); // [1, 0]
+ * ```
+ */
+export function argReduceRows(
+  device: Device,
+  op: ArgReduceOp,
+  x: GpuBuffer,
+  type: "f32" | "i32",
+  out: GpuBuffer,
+  rows: number,
+  cols: number,
+): void {
+  if (rows === 0) return;
+  // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
+  dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
 }
 
 /**
@@ -74,9 +223,9 @@ export function reduceRows(
  * `x` or `out` is larger than one binding, the workgroups are dispatched in windows, each bound
  * to the part of `x` it reads and of `out` it writes.
  */
-function dispatchReduce(
+function dispatchRows(
   device: Device,
-  op: ReduceOp,
+  program: RowProgram,
   x: GpuBuffer,
   out: GpuBuffer,
   rows: number,
@@ -84,17 +233,10 @@ function dispatchReduce(
   chunks: number,
 ): void {
   const chunk = Math.ceil(cols / chunks);
-  const combine = COMBINE[op];
   // A short row is one invocation's loop: a workgroup of 128 lanes and 7 barriers per row of
   // a few values cost lavapipe 6.5 s for a million rows of 3 (the loop: 24 ms), 0.5 s for 1e5
   // rows of 17 (14 ms) and 72 ms for 2e4 rows of 169 (15–21 ms).
   const short = chunks === 1 && cols <= SHORT_ROW;
-  let tree = "";
-  for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
-    tree += `
-  if (lid < ${width}u) { scratch[lid] = ${combine("scratch[lid]", `scratch[lid + ${width}u]`)}; }
-  workgroupBarrier();`;
-  }
   const groups = rows * chunks;
   const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
     device.limits;
@@ -110,34 +252,19 @@ function dispatchReduce(
     const [xBase, outBase] = whole ? [0, 0] : [alignDown(xStart(first)), alignDown(first)];
     const uf = new Uniforms();
     const u = uf.all({ groups: count, first, chunks, chunk, cols, xBase, outBase });
-    const body = short
-      ? `
-  let g = ${u.first} + group;
-  let base = g * ${u.cols} - ${u.xBase};
-  var acc = ${IDENTITY[op]};
-  for (var c = 0u; c < ${u.cols}; c++) {
-    acc = ${combine("acc", "x[base + c]")};
-  }
-  out[g - ${u.outBase}] = acc;`
-      : `
+    const body = `
   let g = ${u.first} + group;
   let row = g / ${u.chunks};
   let begin = (g % ${u.chunks}) * ${u.chunk};
   let end = min(begin + ${u.chunk}, ${u.cols});
   let base = row * ${u.cols} - ${u.xBase};
-  var acc = ${IDENTITY[op]};
-  for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
-    acc = ${combine("acc", "x[base + c]")};
-  }
-  scratch[lid] = acc;
-  workgroupBarrier();${tree}
-  if (lid == 0u) { out[g - ${u.outBase}] = scratch[0]; }`;
+  let outBase = ${u.outBase};${program.body(short)}`;
+    const [xType, outType] = program.types;
     const wgsl = `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${xType}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${outType}>;
 ${uf.declare(2)}
-${op === "max" ? IS_NAN : ""}
-${short ? "" : `var<workgroup> scratch: array<f32, ${WORKGROUP}>;`}
+${program.declarations(short)}
 ${flatMain(WORKGROUP, u.groups, body, { index: "group", perWorkgroup: !short })}`;
     const bindings = whole ? [{ buffer: x }, { buffer: out }] : [
       { buffer: x, offset: xBase * 4, size: (xStart(first + count) - xBase) * 4 },
@@ -145,7 +272,7 @@ ${flatMain(WORKGROUP, u.groups, body, { index: "group", perWorkgroup: !short })}
     ];
     device.dispatch(
       {
-        name: `reduce ${op} [${rows}, ${cols}]`,
+        name: `${program.name} [${rows}, ${cols}]`,
         wgsl,
         uniforms: uf.data(),
         workgroups: short ? Math.ceil(count / WORKGROUP) : count,

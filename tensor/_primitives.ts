@@ -33,12 +33,12 @@ import {
   fillRandom,
   type RandomStream,
 } from "../kernels/random.ts";
-import { type ReduceOp, reduceRows } from "../kernels/reduce.ts";
+import { type ArgReduceOp, argReduceRows, type ReduceOp, reduceRows } from "../kernels/reduce.ts";
 import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
 import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
 export type { BinaryOp, Comparison, UnaryOp } from "../kernels/elementwise.ts";
-export type { ReduceOp } from "../kernels/reduce.ts";
+export type { ArgReduceOp, ReduceOp } from "../kernels/reduce.ts";
 export type { Distribution, RandomStream } from "../kernels/random.ts";
 
 /** Where a tensor's elements sit in a wider dropout draw (see the kernel's `block`). */
@@ -265,6 +265,35 @@ function broadcastStrides(t: RawTensor, shape: readonly number[]): number[] {
  */
 export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keepdim: boolean) {
   requireFloat(op, x);
+  const { rows, count, length, shape } = rowsOf(x, axes, keepdim);
+  const out = empty(x.device, shape);
+  reduceRows(x.device, op, rows.buffer, out.buffer, count, length);
+  rows.dispose();
+  return out;
+}
+
+/**
+ * The i32 index of the maximum or minimum along `axes` of `x` (f32 or i32): one axis, or all of
+ * them for the index into the flattened tensor. See the kernel's `argReduceRows`.
+ */
+export function argReduce(
+  x: RawTensor,
+  op: ArgReduceOp,
+  axes: readonly number[],
+  keepdim: boolean,
+): RawTensor {
+  const { rows, count, length, shape } = rowsOf(x, axes, keepdim);
+  const out = empty(x.device, shape, "i32");
+  argReduceRows(x.device, op, rows.buffer, x.dtype, out.buffer, count, length);
+  rows.dispose();
+  return out;
+}
+
+/**
+ * `x` as a contiguous `[count, length]` matrix whose rows run along `axes` (moved last, in
+ * order: a copy only when they are not already there), and the reduced result's shape.
+ */
+function rowsOf(x: RawTensor, axes: readonly number[], keepdim: boolean) {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const order = [...kept, ...axes];
   const moved = x.view(order.map((a) => x.shape[a]), order.map((a) => x.strides[a]), x.offset);
@@ -273,11 +302,8 @@ export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keep
   const shape = keepdim
     ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
     : kept.map((i) => x.shape[i]);
-  const out = empty(x.device, shape);
   const count = numel(kept.map((i) => x.shape[i]));
-  reduceRows(x.device, op, rows.buffer, out.buffer, count, numel(axes.map((i) => x.shape[i])));
-  rows.dispose();
-  return out;
+  return { rows, count, length: numel(axes.map((i) => x.shape[i])), shape };
 }
 
 /** How the matmul kernel reads an operand: its storage, whether transposed, its batch stride. */

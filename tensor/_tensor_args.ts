@@ -25,6 +25,66 @@ export function resolveShape(from: readonly number[], shape: readonly number[]):
   return resolved;
 }
 
+/**
+ * The shape of `squeeze(axes)`: without the given axes that have size 1 (all of size 1 when
+ * `axes` is omitted); an axis of another size stays, as PyTorch leaves it.
+ */
+export function squeezedShape(
+  shape: readonly number[],
+  axes?: number | readonly number[],
+): number[] {
+  const named = axes === undefined ? null : normalizeAxes(axes, shape.length, "squeeze");
+  return shape.filter((d, i) => d !== 1 || (named !== null && !named.includes(i)));
+}
+
+/** The shape of `unsqueeze(axis)`: a size-1 axis inserted at `axis` of `[−rank − 1, rank]`. */
+export function unsqueezedShape(shape: readonly number[], axis: number): number[] {
+  const at = normalizeAxes(axis, shape.length + 1, "unsqueeze")[0];
+  return [...shape.slice(0, at), 1, ...shape.slice(at)];
+}
+
+/** The shape of `flatten(startDim, endDim)`: axes `startDim..endDim` merged into one. */
+export function flattenedShape(
+  shape: readonly number[],
+  startDim: number,
+  endDim: number,
+): number[] {
+  // A 0-d tensor flattens to one axis of 1, as PyTorch's.
+  const rank = Math.max(shape.length, 1);
+  const full = shape.length === 0 ? [1] : shape;
+  const [start, end] = [startDim, endDim].map((a) => normalizeAxes(a, rank, "flatten")[0]);
+  if (start > end) {
+    throw new ShapeError(
+      `flatten: startDim ${startDim} comes after endDim ${endDim} (rank ${shape.length})`,
+    );
+  }
+  return [...full.slice(0, start), numel(full.slice(start, end + 1)), ...full.slice(end + 1)];
+}
+
+/**
+ * The shape of `expand(sizes)` on `shape`, as PyTorch: `sizes` has at least the rank; −1 keeps
+ * an axis's size; an axis of size 1 (or a new leading one) takes any size, others only their own.
+ */
+export function expandedShape(shape: readonly number[], sizes: readonly number[]): number[] {
+  const lead = sizes.length - shape.length;
+  const refuse = (why: string) => {
+    throw new ShapeError(`expand: cannot expand [${shape}] to [${sizes}]: ${why}`);
+  };
+  if (lead < 0) {
+    refuse(`${plural(sizes.length, "size")} for ${plural(shape.length, "axis", "axes")}`);
+  }
+  return sizes.map((d, i) => {
+    const own = i < lead ? null : shape[i - lead];
+    if (d === -1) {
+      if (own === null) refuse(`−1 at new leading axis ${i}`);
+      return own!;
+    }
+    if (!Number.isInteger(d) || d < 0) refuse(`size ${d} at axis ${i}`);
+    if (own !== null && own !== 1 && own !== d) refuse(`axis ${i} has size ${own}, not 1`);
+    return d;
+  });
+}
+
 /** The axis order that swaps `axis0` and `axis1` of a tensor of rank `rank`. */
 export function swappedAxes(rank: number, axis0: number, axis1: number): number[] {
   const [a, b] = [axis0, axis1].map((axis) => normalizeAxes(axis, rank, "transpose")[0]);

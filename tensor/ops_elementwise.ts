@@ -83,6 +83,21 @@ export function abs<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor<S
 }
 
 /**
+ * `log(1 + x)` elementwise, as `torch.log1p`: accurate where `x` is small (where `1 + x` would
+ * round it away); the gradient is `1 / (1 + x)`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, log1p, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await log1p(tensor([1e-7, 0, -0.5])).toArray()); // [1e-7, 0, -0.6931…]
+ * ```
+ */
+export function log1p<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor<S, D> {
+  return x.log1p();
+}
+
+/**
  * Each element of `x` limited to `[min, max]`, as `torch.clamp`: either bound may be omitted
  * (`null` or `undefined`), not both; where `min > max` every element is `max`; NaN stays NaN.
  * The gradient passes where `min ≤ x ≤ max`, the bounds included, and is 0 outside.

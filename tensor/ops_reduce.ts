@@ -1,12 +1,13 @@
 /**
  * Reductions as functions: `sum(x, axes)` is `x.sum(axes)`. Their rules are in
- * `_rules/reduce.ts`.
+ * `_rules/reduce.ts`; `var`, `std` and `logsumexp` are composed of other ops, and `argmax` and
+ * `argmin` (i32 indices, no gradient) run a kernel of their own.
  *
  * @module
  */
 
 import type { Shape } from "./shape.ts";
-import type { Axes, Tensor } from "./tensor.ts";
+import type { Axes, Tensor, VarianceOptions } from "./tensor.ts";
 
 /**
  * Sum over `axes` (all when omitted); `keepdim` keeps them as size 1.
@@ -49,4 +50,99 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f3
  */
 export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
   return x.max(axes, keepdim);
+}
+
+/**
+ * Minimum over `axes` (all when omitted), PyTorch's `amin`: the gradient goes to the minima,
+ * tied minima sharing it equally; NaN wins.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, min, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await min(tensor([[1, 5], [7, 2]]), 1).toArray()); // [1, 2]
+ * ```
+ */
+export function min(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+  return x.min(axes, keepdim);
+}
+
+/**
+ * The i32 index of the maximum along `axis` (of the flattened tensor when omitted), as
+ * `torch.argmax`: the first index on ties, a NaN counting as the maximum. f32 or i32 input; no
+ * gradient.
+ *
+ * @example Predicted classes, and the accuracy against i32 labels
+ * ```ts
+ * import { argmax, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const logits = tensor([[0.1, 2, 2], [3, 0.5, 1]]);
+ * const predicted = argmax(logits, 1);
+ * console.log(await predicted.toArray()); // [1, 0]
+ * console.log(await predicted.eq(tensor([1, 2], { dtype: "i32" })).mean().item()); // 0.5
+ * console.log(await argmax(logits).item()); // 3
+ * ```
+ */
+export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor<Shape, "i32"> {
+  return x.argmax(axis, keepdim);
+}
+
+/**
+ * The i32 index of the minimum along `axis`, as `torch.argmin`; see {@link argmax}.
+ *
+ * @example
+ * ```ts
+ * import { argmin, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await argmin(tensor([[4, 1, 1], [0, 2, 0]]), 1, true).toArray()); // [[1], [0]]
+ * ```
+ */
+export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor<Shape, "i32"> {
+  return x.argmin(axis, keepdim);
+}
+
+/**
+ * The variance over `axes` (all when omitted), as `torch.var`: `Σ (x − mean)² / max(0, N −
+ * correction)`, `correction` 1 by default (0: the population variance).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, variance } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, 2, 3, 4], [2, 2, 2, 2]]);
+ * console.log(await variance(x, 1).toArray()); // [1.6666…, 0]
+ * console.log(await variance(x, 1, { correction: 0, keepdim: true }).toArray()); // [[1.25], [0]]
+ * ```
+ */
+export function variance(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<Shape, "f32"> {
+  return x.var(axes, options);
+}
+
+/**
+ * The standard deviation over `axes`, as `torch.std`: the square root of {@link variance}.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, std, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await std(tensor([2, 4, 4, 4, 5, 5, 7, 9]), 0, { correction: 0 }).item()); // 2
+ * ```
+ */
+export function std(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<Shape, "f32"> {
+  return x.std(axes, options);
+}
+
+/**
+ * `log Σ exp(x)` over `axes` (all when omitted), computed stably, as `torch.logsumexp`; its
+ * gradient is the softmax.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, logsumexp, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await logsumexp(tensor([1000, 1000]), 0).item()); // 1000.6931…
+ * ```
+ */
+export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+  return x.logsumexp(axes, keepdim);
 }

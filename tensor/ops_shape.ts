@@ -1,12 +1,13 @@
 /**
- * Shape ops as functions: `reshape`, `permute` and `transpose` are views when the layout
- * allows; `slice`, `concat` and `split` copy. Their rules are in `_rules/shape.ts`.
+ * Shape ops as functions: `reshape`, `permute`, `transpose`, `squeeze`, `unsqueeze`, `flatten`
+ * and `broadcastTo` are views when the layout allows; `slice`, `concat`, `split` and `stack`
+ * copy. Their rules are in `_rules/shape.ts`.
  *
  * @module
  */
 
 import { sameDevice } from "./_core.ts";
-import { type DType, normalizeAxes, type Shape, ShapeError } from "./shape.ts";
+import { type DType, normalizeAxes, sameShape, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
 /**
@@ -149,4 +150,107 @@ export function split<D extends DType>(
     at += size;
     return part;
   });
+}
+
+/**
+ * `x` without the size-1 axes among `axes` (every size-1 axis when omitted), as a view; an axis
+ * of another size stays, as `torch.squeeze` leaves it.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, squeeze, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const x = zeros([2, 1, 3, 1]);
+ * console.log(squeeze(x).shape, squeeze(x, 1).shape, squeeze(x, [0, -1]).shape); // [2, 3] [2, 3, 1] [2, 1, 3]
+ * ```
+ */
+export function squeeze<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: number | readonly number[],
+): Tensor<Shape, D> {
+  return x.squeeze(axes);
+}
+
+/**
+ * `x` with a size-1 axis inserted at `axis` (in `[−rank − 1, rank]`), as a view.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, unsqueeze, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(unsqueeze(zeros([2, 3]), 0).shape, unsqueeze(zeros([2, 3]), -1).shape); // [1, 2, 3] [2, 3, 1]
+ * ```
+ */
+export function unsqueeze<D extends DType>(x: Tensor<Shape, D>, axis: number): Tensor<Shape, D> {
+  return x.unsqueeze(axis);
+}
+
+/**
+ * Axes `startDim` to `endDim` of `x` (default: all) merged into one, as `torch.flatten`: a view
+ * when the layout allows, else a copy; a 0-d tensor becomes `[1]`.
+ *
+ * @example Features of a batch of images for a linear layer
+ * ```ts
+ * import { defaultDevice, flatten, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(flatten(zeros([8, 256, 6, 6]), 1).shape); // [8, 9216]
+ * ```
+ */
+export function flatten<D extends DType>(
+  x: Tensor<Shape, D>,
+  startDim = 0,
+  endDim = -1,
+): Tensor<Shape, D> {
+  return x.flatten(startDim, endDim);
+}
+
+/**
+ * `x` broadcast to `shape`, as a view with no copy (`torch.broadcast_to`, `Tensor.expand`):
+ * new axes lead, −1 keeps an axis, and only size-1 axes grow.
+ *
+ * @example
+ * ```ts
+ * import { broadcastTo, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await broadcastTo(tensor([1, 2]), [2, 2]).toArray()); // [[1, 2], [1, 2]]
+ * ```
+ */
+export function broadcastTo<D extends DType>(
+  x: Tensor<Shape, D>,
+  shape: readonly number[],
+): Tensor<Shape, D> {
+  return x.expand(shape);
+}
+
+/**
+ * Joins tensors of one shape along a new axis `axis` (in `[−rank − 1, rank]`, default 0), as
+ * `torch.stack`; copied.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, stack, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const [a, b] = [tensor([1, 2]), tensor([3, 4])];
+ * console.log(await stack([a, b]).toArray(), await stack([a, b], 1).toArray()); // [[1, 2], [3, 4]] [[1, 3], [2, 4]]
+ * ```
+ */
+export function stack<D extends DType>(
+  xs: readonly Tensor<Shape, D>[],
+  axis = 0,
+): Tensor<Shape, D> {
+  if (xs.length === 0) throw new ShapeError("stack: no tensors given");
+  const first = xs[0];
+  const differs = xs.find((t) =>
+    !sameShape(t.shape as readonly number[], first.shape as readonly number[])
+  );
+  if (differs) {
+    throw new ShapeError(`stack: shapes [${first.shape}] and [${differs.shape}] differ`);
+  }
+  const at = normalizeAxes(axis, first.rank + 1, "stack")[0];
+  const parts = xs.map((t) => t.unsqueeze(at));
+  try {
+    return concat(parts, at);
+  } finally {
+    parts.forEach((t) => t.dispose());
+  }
 }

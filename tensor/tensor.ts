@@ -23,21 +23,34 @@ import {
   noGrad,
   runBackward,
 } from "./_autograd.ts";
-import { binary, cast, type Comparison, download, fill, unary, upload } from "./_primitives.ts";
+import {
+  argReduce,
+  binary,
+  cast,
+  type Comparison,
+  download,
+  fill,
+  unary,
+  upload,
+} from "./_primitives.ts";
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
   checkUpstreamGradient,
+  expandedShape,
+  flattenedShape,
   matmulPlan,
   resolvePermutation,
   resolveShape,
   resolveSlice,
   scalarOp,
+  squeezedShape,
   swappedAxes,
+  unsqueezedShape,
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
-import { keep, type ScopedResource, track } from "./memory.ts";
+import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
   type Broadcast,
   type Broadcastable,
@@ -346,6 +359,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("log", [this], {}) as Tensor<S, D>;
   }
 
+  /** `log(1 + this)`, accurate where `this` is small (where `1 + x` would round it away). */
+  log1p(): Tensor<S, D> {
+    return apply("log1p", [this], {}) as Tensor<S, D>;
+  }
+
   /** Square root. */
   sqrt(): Tensor<S, D> {
     return apply("sqrt", [this], {}) as Tensor<S, D>;
@@ -494,15 +512,73 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return out;
   }
 
-  /** Maximum over `axes`; the gradient is shared equally among tied maxima. */
+  /**
+   * Maximum over `axes` (PyTorch's `amax`); the gradient is shared equally among tied maxima.
+   * NaN wins, as PyTorch.
+   */
   max(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    const list = normalizeAxes(axes, this.rank, "max");
-    // No maximum of nothing (PyTorch refuses too): −∞ would pass for a value.
-    const empty = list.find((axis) => this.shape[axis] === 0);
-    if (empty !== undefined) {
-      throw new ShapeError(`max: axis ${empty} of [${this.shape}] is empty: no maximum`);
-    }
-    return apply("max", [this], { axes: list, keepdim });
+    return apply("max", [this], { axes: extremumAxes(this, axes, "max"), keepdim });
+  }
+
+  /** Minimum over `axes` (PyTorch's `amin`); see {@link Tensor.max}. */
+  min(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    return apply("min", [this], { axes: extremumAxes(this, axes, "min"), keepdim });
+  }
+
+  /**
+   * The i32 index of the maximum along `axis`, or into the flattened tensor when `axis` is
+   * omitted (then `keepdim` keeps every axis as size 1). The first index on ties; a NaN counts
+   * as the maximum (its first index), as PyTorch. f32 or i32; no gradient.
+   */
+  argmax(axis?: number, keepdim = false): Tensor<Shape, "i32"> {
+    return indexOfExtremum(this, "argmax", axis, keepdim);
+  }
+
+  /** The i32 index of the minimum along `axis`; see {@link Tensor.argmax} (a NaN counts too). */
+  argmin(axis?: number, keepdim = false): Tensor<Shape, "i32"> {
+    return indexOfExtremum(this, "argmin", axis, keepdim);
+  }
+
+  /**
+   * The variance over `axes` (all when omitted), `Σ (x − mean)² / max(0, N − correction)` with
+   * `correction` 1 by default (Bessel's, as `torch.var`; 0 for the population variance). Two
+   * passes over the centred values, so a large mean costs no precision.
+   */
+  var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    const { correction = 1, keepdim = false } = options;
+    const list = normalizeAxes(axes, this.rank, "var");
+    const count = numel(list.map((i) => this.shape[i] as number));
+    return tidy(() => {
+      const x = this as Tensor<Shape, "f32">;
+      const centred = x.sub(x.mean(list, true));
+      return centred.pow(2).sum(list, keepdim).div(Math.max(0, count - correction));
+    });
+  }
+
+  /** The standard deviation over `axes`: the square root of {@link Tensor.var}. */
+  std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    return tidy(() => this.var(axes, options).sqrt());
+  }
+
+  /**
+   * `log Σ exp(x)` over `axes` (all when omitted), computed stably: the maximum is subtracted
+   * first (taken as 0 where infinite, so a row of −∞ gives −∞, as PyTorch). Its gradient is
+   * the softmax.
+   */
+  logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    requireFloat("logsumexp", this);
+    const list = normalizeAxes(axes, this.rank, "logsumexp");
+    const x = this as Tensor<Shape, "f32">;
+    return tidy(() => {
+      // The shift is a constant to the gradient: the result does not depend on it.
+      const shift = noGrad(() => {
+        if (x.size === 0) return x.sum(list, true);
+        const peak = x.max(list, true);
+        return selected(peak.abs().eq(Infinity), 0, peak) as Tensor<Shape, "f32">;
+      });
+      const kept = x.sub(shift).exp().sum(list, true).log().add(shift);
+      return keepdim ? kept : kept.reshape(kept.shape.filter((_, i) => !list.includes(i)));
+    });
   }
 
   /** Softmax along `axis` (default last). */
@@ -592,6 +668,40 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("reshape", [this], { shape: resolved }) as Tensor<R, D>;
   }
 
+  /**
+   * Without the size-1 axes among `axes` (every size-1 axis when omitted), as a view; an axis
+   * of another size stays, as PyTorch's `squeeze` leaves it.
+   */
+  squeeze(axes?: number | readonly number[]): Tensor<Shape, D> {
+    const shape = squeezedShape(this.shape as readonly number[], axes);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /** With a size-1 axis inserted at `axis` (in `[−rank − 1, rank]`), as a view. */
+  unsqueeze(axis: number): Tensor<Shape, D> {
+    const shape = unsqueezedShape(this.shape as readonly number[], axis);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /**
+   * Axes `startDim` to `endDim` (default: all) merged into one, as `torch.flatten`: a view when
+   * the layout allows (a copy otherwise); a 0-d tensor becomes `[1]`.
+   */
+  flatten(startDim = 0, endDim = -1): Tensor<Shape, D> {
+    const shape = flattenedShape(this.shape as readonly number[], startDim, endDim);
+    return apply("reshape", [this], { shape }) as Tensor<Shape, D>;
+  }
+
+  /**
+   * This tensor broadcast to `sizes`, as a view with no copy (PyTorch's `expand`): `sizes` has
+   * at least the rank, new axes lead, −1 keeps an axis, and only size-1 axes grow. The
+   * gradient is summed over the broadcast axes.
+   */
+  expand(sizes: readonly number[]): Tensor<Shape, D> {
+    const shape = expandedShape(this.shape as readonly number[], sizes);
+    return apply("expand", [this], { shape }) as Tensor<Shape, D>;
+  }
+
   /** Swaps two axes, as a view. */
   transpose(axis0: number, axis1: number): Tensor<Shape, D> {
     return this.permute(swappedAxes(this.rank, axis0, axis1));
@@ -679,6 +789,40 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   const out = x.sub(peak as AnyTensor);
   peak.dispose();
   return out as Tensor<Shape, "f32">;
+}
+
+/** The options of `var` and `std`. */
+export interface VarianceOptions {
+  /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
+  correction?: number;
+  /** Keep the reduced axes as size 1 (default false). */
+  keepdim?: boolean;
+}
+
+/** The axes of `max` or `min`, checked: none of them empty (PyTorch refuses too). */
+function extremumAxes(x: AnyTensor, axes: Axes | undefined, op: "max" | "min"): number[] {
+  const list = normalizeAxes(axes, x.rank, op);
+  // ±∞ of nothing would pass for a value.
+  const empty = list.find((axis) => x.shape[axis] === 0);
+  if (empty !== undefined) {
+    throw new ShapeError(`${op}: axis ${empty} of [${x.shape}] is empty: no ${op}imum`);
+  }
+  return list;
+}
+
+/** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */
+function indexOfExtremum(
+  x: AnyTensor,
+  op: "argmax" | "argmin",
+  axis: number | undefined,
+  keepdim: boolean,
+): Tensor<Shape, "i32"> {
+  const axes = normalizeAxes(axis, x.rank, op);
+  if (axes.some((a) => x.shape[a] === 0)) {
+    throw new ShapeError(`${op}: no elements to choose from along [${axes}] of [${x.shape}]`);
+  }
+  const index = argReduce(rawOfTensor(x), op, axes, keepdim);
+  return wrap(index) as Tensor<Shape, "i32">;
 }
 
 /** The bounds of `clamp` (±∞ where omitted), checked. */

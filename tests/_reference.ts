@@ -280,6 +280,67 @@ export function max(x: F64, axes: readonly number[] | null, keepdim = false): F6
   return reduce(x, axes, keepdim, -Infinity, (acc, v) => (v > acc ? v : acc));
 }
 
+/** Min over `axes` (negative allowed; `null` = all axes); NaN wins. */
+export function min(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  return reduce(x, axes, keepdim, Infinity, (acc, v) => (v < acc || Number.isNaN(v) ? v : acc));
+}
+
+/**
+ * `torch.argmax` / `torch.argmin` along `axis` (`null`: of the flattened tensor): the first index
+ * of the extreme value, a NaN counting as the most extreme.
+ */
+export function argExtremum(
+  x: F64,
+  axis: number | null,
+  op: "argmax" | "argmin",
+  keepdim = false,
+): I32 {
+  const flat = axis === null;
+  const shape = flat ? [x.data.length] : x.shape;
+  const a = flat ? 0 : normAxis(axis, shape.length);
+  const beyond = (v: number, w: number) => op === "argmax" ? v > w : v < w;
+  const outer = numel(shape.slice(0, a)), length = shape[a], inner = numel(shape.slice(a + 1));
+  const data = new Int32Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = 0;
+      for (let k = 1; k < length; k++) {
+        const [v, w] = [
+          x.data[(o * length + k) * inner + i],
+          x.data[(o * length + best) * inner + i],
+        ];
+        if (!Number.isNaN(w) && (Number.isNaN(v) || beyond(v, w))) best = k;
+      }
+      data[o * inner + i] = best;
+    }
+  }
+  const out = flat
+    ? (keepdim ? x.shape.map(() => 1) : [])
+    : x.shape.map((d, i) => (i === a ? 1 : d)).filter((_, i) => keepdim || i !== a);
+  return { shape: out, data };
+}
+
+/** `torch.var`: Σ (x − mean)² / max(0, N − correction) over `axes` (`null` = all). */
+export function variance(
+  x: F64,
+  axes: readonly number[] | null,
+  correction = 1,
+  keepdim = false,
+): F64 {
+  const centred = sub(x, mean(x, axes, true));
+  const squares = sum(mul(centred, centred), axes, keepdim);
+  const count = x.data.length / Math.max(mean(x, axes, true).data.length, 1);
+  return map(squares, (v) => v / Math.max(0, count - correction));
+}
+
+/** `torch.logsumexp` over `axes` (`null` = all), shifted by the (finite) maximum. */
+export function logsumexp(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  const peak = map(max(x, axes, true), (m) => (Number.isFinite(m) ? m : 0));
+  const total = sum(exp(sub(x, peak)), axes, true);
+  const out = add(log(total), peak);
+  return keepdim ? out : { shape: max(x, axes, false).shape, data: out.data };
+}
+
 // --------------------------------------------------------------------- matmul
 
 /**

@@ -14,6 +14,7 @@ import {
   ge,
   gt,
   le,
+  log1p,
   lt,
   maximum,
   minimum,
@@ -24,7 +25,7 @@ import {
 } from "../mod.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
-import { checkAll, normal, type OpCase } from "./_tensor_check.ts";
+import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
 
 /** 0/1 values, as a comparison gives. */
 function mask(shape: number[], rng: () => number): ref.F64 {
@@ -46,6 +47,18 @@ Deno.test("elementwise ops: forward and gradients against float64", async (t) =>
     await checkAll(t, device, [
       { name: "abs [7, 33]", inputs: [n(7, 33)], run: ([x]) => abs(x), ref: ([x]) => ref.abs(x) },
       { name: "abs [1]", inputs: [n(1)], run: ([x]) => x.abs(), ref: ([x]) => ref.abs(x) },
+      {
+        name: "log1p [7, 33] over (−0.9, 3)",
+        inputs: [uniform([7, 33], rng, -0.9, 3)],
+        run: ([x]) => log1p(x),
+        ref: ([x]) => ref.map(x, Math.log1p),
+      },
+      {
+        name: "log1p [33] of small values",
+        inputs: [ref.map(n(33), (v) => v * 1e-3)],
+        run: ([x]) => x.log1p(),
+        ref: ([x]) => ref.map(x, Math.log1p),
+      },
       clampCase([7, 33], -0.5, 0.7),
       clampCase([33], null, 0.25),
       clampCase([1, 7], -0.3, null),
@@ -151,6 +164,40 @@ Deno.test("ties and bounds: PyTorch's subgradients", async () => {
   await x.abs().sum().backward();
   assert.deepEqual(await x.grad!.toArray(), [-1, -1, 0, 1, 1]);
   for (const t of [a, b, row, one, x]) t.dispose();
+});
+
+Deno.test("log1p keeps tiny arguments that 1 + x would round away, within 2 units of f32", async () => {
+  await defaultDevice();
+  const xs = [
+    1e-30,
+    1e-10,
+    -1e-7,
+    1e-4,
+    0.01,
+    -0.3,
+    0.4999,
+    0.5,
+    0.5001,
+    -0.5,
+    -0.999999,
+    10,
+    1e30,
+  ];
+  const got = await tensor(xs).log1p().data();
+  for (const [i, x] of xs.entries()) {
+    const want = Math.log1p(Math.fround(x));
+    assert.ok(
+      Math.abs(got[i] - want) <= 2 ** -22 * Math.abs(want),
+      `log1p(${x}) = ${got[i]}, not ${want}`,
+    );
+  }
+  assert.deepEqual(await tensor([-1, -2, Infinity, NaN, -0]).log1p().toArray(), [
+    -Infinity,
+    NaN,
+    Infinity,
+    NaN,
+    -0,
+  ]);
 });
 
 Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's", async () => {

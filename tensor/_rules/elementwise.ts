@@ -17,7 +17,7 @@ export function freeing<R>(temporaries: RawTensor[], result: R): R {
 }
 
 /** A unary map whose backward needs its input (`x`) or its output (`y`), saved as `s`. */
-function unaryRule<K extends "exp" | "log" | "sqrt" | "tanh" | "sigmoid">(
+function unaryRule<K extends "exp" | "log" | "log1p" | "sqrt" | "tanh" | "sigmoid">(
   op: K & UnaryOp,
   keep: "x" | "y",
   backward: (g: RawTensor, s: RawTensor) => RawTensor,
@@ -46,6 +46,12 @@ function sigmoidGrad(g: RawTensor, y: RawTensor): RawTensor {
   return freeing([complement, slope], binary(g, slope, "mul"));
 }
 
+/** `g / (1 + x)`: log1p's gradient from its input. */
+function log1pGrad(g: RawTensor, x: RawTensor): RawTensor {
+  const shifted = unary(x, "addScalar", 1);
+  return freeing([shifted], binary(g, shifted, "div"));
+}
+
 /** `g / (2·y)`: the square root's gradient from its output. */
 function sqrtGrad(g: RawTensor, y: RawTensor): RawTensor {
   const twice = unary(y, "mulScalar", 2);
@@ -58,6 +64,7 @@ export const elementwiseRules: Rules<
   | "neg"
   | "exp"
   | "log"
+  | "log1p"
   | "sqrt"
   | "relu"
   | "tanh"
@@ -86,6 +93,7 @@ export const elementwiseRules: Rules<
   },
   exp: unaryRule("exp", "y", (g, y) => binary(g, y, "mul")),
   log: unaryRule("log", "x", (g, x) => binary(g, x, "div")),
+  log1p: unaryRule("log1p", "x", log1pGrad),
   sqrt: unaryRule("sqrt", "y", sqrtGrad),
   tanh: unaryRule("tanh", "y", tanhGrad),
   sigmoid: unaryRule("sigmoid", "y", sigmoidGrad),

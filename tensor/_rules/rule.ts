@@ -27,6 +27,7 @@ export interface OpParams {
   neg: NoParams;
   exp: NoParams;
   log: NoParams;
+  log1p: NoParams;
   sqrt: NoParams;
   relu: NoParams;
   tanh: NoParams;
@@ -49,6 +50,7 @@ export interface OpParams {
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
+  min: { axes: readonly number[]; keepdim: boolean };
   // Shape.
   contiguous: NoParams;
   reshape: { shape: readonly number[] };

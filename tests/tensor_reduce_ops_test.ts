@@ -1,0 +1,190 @@
+/**
+ * min, argmax/argmin, var/std and logsumexp against the float64 reference: forward values,
+ * gradients by central differences (`_tensor_check.ts`) over axis sets with negative axes and
+ * size-1 axes, ties, NaN, long rows (the workgroup path), i32 inputs and bad input.
+ */
+
+import assert from "node:assert/strict";
+import {
+  argmax,
+  argmin,
+  defaultDevice,
+  fromTypedArray,
+  logsumexp,
+  min,
+  std,
+  tensor,
+  variance,
+} from "../mod.ts";
+import * as ref from "./_reference.ts";
+import { mulberry32 } from "./_reference.ts";
+import { checkAll, normal, type OpCase } from "./_tensor_check.ts";
+
+const AXIS_SETS: [number[] | undefined, boolean][] = [
+  [undefined, false],
+  [[0], false],
+  [[-1], true],
+  [[0, 2], false],
+  [[1], true],
+  [[-3, -1], true],
+];
+
+Deno.test("reductions: forward and gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(4321);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const label = (axes: number[] | undefined, keepdim: boolean) =>
+    `axes ${axes ? `[${axes}]` : "all"}${keepdim ? " keepdim" : ""}`;
+
+  await t.step("min, var, std and logsumexp over axes", async (t) => {
+    const cases: OpCase[] = [];
+    for (const [axes, keepdim] of AXIS_SETS) {
+      cases.push(
+        {
+          name: `min [3, 7, 5] ${label(axes, keepdim)}`,
+          inputs: [n(3, 7, 5)],
+          run: ([x]) => min(x, axes, keepdim),
+          ref: ([x]) => ref.min(x, axes ?? null, keepdim),
+        },
+        {
+          name: `var [2, 33, 3] ${label(axes, keepdim)}`,
+          inputs: [n(2, 33, 3)],
+          run: ([x]) => x.var(axes, { keepdim }),
+          ref: ([x]) => ref.variance(x, axes ?? null, 1, keepdim),
+        },
+        {
+          name: `std [3, 7, 5] ${label(axes, keepdim)}`,
+          inputs: [n(3, 7, 5)],
+          run: ([x]) => std(x, axes, { keepdim }),
+          ref: ([x]) => ref.map(ref.variance(x, axes ?? null, 1, keepdim), Math.sqrt),
+        },
+        {
+          name: `logsumexp [2, 7, 3] ${label(axes, keepdim)}`,
+          inputs: [n(2, 7, 3)],
+          run: ([x]) => logsumexp(x, axes, keepdim),
+          ref: ([x]) => ref.logsumexp(x, axes ?? null, keepdim),
+        },
+      );
+    }
+    cases.push(
+      {
+        name: "var with correction 0 (the population variance), [33]",
+        inputs: [n(33)],
+        run: ([x]) => variance(x, 0, { correction: 0 }),
+        ref: ([x]) => ref.variance(x, [0], 0),
+      },
+      {
+        name: "var with correction 2 over a size-7 axis of a permuted view",
+        inputs: [n(7, 4)],
+        run: ([x]) => x.transpose(0, 1).var(-1, { correction: 2 }),
+        ref: ([x]) => ref.variance(ref.transpose(x, 0, 1), [-1], 2),
+      },
+      {
+        name: "var of values with a large mean (two passes keep the precision)",
+        inputs: [ref.map(n(129), (v) => 1000 + v)],
+        run: ([x]) => x.var(),
+        ref: ([x]) => ref.variance(x, null),
+        forwardTol: 1e-4,
+        gradTol: 1e-3,
+        eps: 1e-3,
+      },
+      {
+        name: "logsumexp of large logits, [7, 33]",
+        inputs: [ref.map(n(7, 33), (v) => 500 + 30 * v)],
+        run: ([x]) => x.logsumexp(1),
+        ref: ([x]) => ref.logsumexp(x, [1]),
+        eps: 1e-3,
+      },
+      {
+        name: "min over a size-1 axis, [1, 7]",
+        inputs: [n(1, 7)],
+        run: ([x]) => x.min(0),
+        ref: ([x]) => ref.min(x, [0]),
+      },
+    );
+    await checkAll(t, device, cases, rng);
+  });
+});
+
+Deno.test("min splits the gradient among tied minima; var, std and logsumexp edge values", async () => {
+  await defaultDevice();
+  const x = tensor([[1, 0, 0], [2, 5, 2]], { requiresGrad: true });
+  await x.min(1).sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [[0, 0.5, 0.5], [0.5, 0, 0.5]]);
+  // One element: N − 1 = 0, so 0/0 (PyTorch too); the population variance is 0.
+  assert.ok(Number.isNaN(await tensor([3]).var().item()));
+  assert.equal(await tensor([3]).var(undefined, { correction: 0 }).item(), 0);
+  // A row of −∞ gives −∞ (the shift is taken as 0); +∞ gives +∞; NaN stays.
+  const edge = tensor([[-Infinity, -Infinity], [Infinity, 1], [NaN, 1], [1000, 1000]]);
+  const lse = await edge.logsumexp(1).data();
+  assert.deepEqual([...lse.slice(0, 3)], [-Infinity, Infinity, NaN]);
+  assert.ok(Math.abs(lse[3] - (1000 + Math.LN2)) < 1e-3, `${lse[3]}`);
+  // min propagates NaN, as max does.
+  assert.deepEqual(await tensor([[1, NaN, 0]]).min(1).toArray(), [NaN]);
+  x.dispose();
+});
+
+Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, against float64", async () => {
+  await defaultDevice();
+  const rng = mulberry32(8);
+  // Few distinct values so that ties are common; NaNs in some rows.
+  const values = (shape: number[], nans: number) => {
+    const x = ref.f64(
+      shape,
+      Array.from({ length: ref.numel(shape) }, () => Math.floor(rng() * 4)),
+    );
+    for (let k = 0; k < nans; k++) x.data[Math.floor(rng() * x.data.length)] = NaN;
+    return x;
+  };
+  const cases: [number[], number | undefined, boolean, number][] = [
+    [[7, 33], 1, false, 0],
+    [[7, 33], 0, true, 3],
+    [[3, 7, 5], -2, false, 2],
+    [[3, 7, 5], undefined, false, 0],
+    [[3, 7, 5], undefined, true, 1],
+    [[1, 7], 0, false, 0],
+    [[33, 1], -1, true, 0],
+    [[2, 300], 1, false, 1], // one invocation per row
+    [[3, 1031], -1, false, 2], // a workgroup per row
+    [[2, 70_001], 1, true, 0], // a row longer than one pass of the sum
+    [[], undefined, false, 0],
+  ];
+  for (const [shape, axis, keepdim, nans] of cases) {
+    const x = values(shape, nans);
+    for (const dtype of ["f32", "i32"] as const) {
+      if (dtype === "i32" && nans > 0) continue;
+      const data = dtype === "f32" ? Float32Array.from(x.data) : Int32Array.from(x.data);
+      const t = fromTypedArray(data, shape);
+      for (const op of ["argmax", "argmin"] as const) {
+        const got = op === "argmax" ? argmax(t, axis, keepdim) : argmin(t, axis, keepdim);
+        const want = ref.argExtremum(x, axis ?? null, op, keepdim);
+        const name = `${op} ${dtype} [${shape}] axis ${axis} keepdim ${keepdim}`;
+        assert.equal(got.dtype, "i32", name);
+        assert.equal(got.requiresGrad, false, name);
+        assert.deepEqual([...got.shape], want.shape, `${name}: shape`);
+        assert.deepEqual([...await got.data()], [...want.data], name);
+        got.dispose();
+      }
+      t.dispose();
+    }
+  }
+  // A tensor that requires a gradient gives indices that do not.
+  const w = tensor([[0.5, 2, -1]], { requiresGrad: true });
+  assert.deepEqual(await w.argmax(-1).toArray(), [1]);
+  assert.equal(w.argmin(1).requiresGrad, false);
+});
+
+Deno.test("reductions: bad input gets one clear line", async () => {
+  await defaultDevice();
+  const x = tensor([[1, 2], [3, 4]]);
+  const cases: [() => unknown, RegExp][] = [
+    [() => x.argmax(2), /argmax: axis 2 is out of range for a tensor of rank 2/],
+    [() => x.argmin(-3), /argmin: axis -3 is out of range for a tensor of rank 2/],
+    [() => tensor([]).argmax(), /argmax: no elements to choose from along \[0\] of \[0\]/],
+    [() => fromTypedArray(new Float32Array(0), [2, 0]).min(1), /min: axis 1 of \[2,0\] is empty/],
+    [() => x.var([0, 0]), /var: axis 0 is named twice/],
+    [() => x.logsumexp(5), /logsumexp: axis 5 is out of range/],
+    [() => tensor([1], { dtype: "i32" }).logsumexp(), /logsumexp: expected an f32 tensor, got i32/],
+  ];
+  for (const [run, message] of cases) assert.throws(run, message);
+});
