@@ -86,6 +86,14 @@ export {
   zeros,
 } from "./tensor/creation.ts";
 export {
+  cropImages,
+  cropImagesOnHost,
+  type CropImagesOptions,
+  type ImageCrops,
+  type ImagePatch,
+  replicateImages,
+} from "./tensor/images.ts";
+export {
   linkReplicas,
   transfer,
   TransferChannel,

@@ -35,6 +35,9 @@
 #   fuzz         30  [90] the randomized conv and matmul sweeps, this adapter's candidates
 #   fuzz-net     30  [60] random CNNs from the nn modules, two SGD steps against float64, one
 #                         device against two bit for bit (untuned: each device would tune its own)
+#   augment       5  [20] bench/augment.ts: the paper's augmentation of one batch, host ms from
+#                         loader.next() to the input recorded (device kernel against host floats)
+#                         and the crop kernel's GPU time
 # About 470 s estimated in all; the profile's tuning is the least certain (about 240 candidates
 # of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
 # fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
@@ -87,6 +90,9 @@ key_two-tests() { key_tests "$1"; }
 key_fuzz() { key_tests "$1"; }
 key_fuzz-net() { key_tests "$1"; }
 key_two-polling() { grep -Eo 'idle map resolved after [^;]+' "$1" | head -n 1; }
+key_augment() {
+  grep -Eo 'device kernel [0-9.]+, host floats [0-9.]+|crop kernel GPU time: [0-9.]+ ms' "$1" | joined
+}
 
 # step NAME LIMIT COMMAND...: runs COMMAND under min(LIMIT × $scale, budget left), logs to
 # $OUT/NAME.log and adds a row to the summary.
@@ -173,6 +179,10 @@ rm -rf "$cold_cache"
 step fuzz 90 "${untuned[@]}" deno test -A --no-check tests/fuzz_conv_test.ts \
   tests/fuzz_matmul_test.ts
 step fuzz-net 60 "${untuned[@]}" deno test -A --no-check tests/fuzz_net_test.ts
+# The paper's augmentation of one batch (128 × 256², crop 224, flip, PCA, mean image): the host's
+# ms from loader.next() to the input recorded, device kernel against floats made on the host, and
+# the crop kernel's GPU time.
+step augment 20 deno run -A bench/augment.ts --repeats "$([ "$TINY" = 1 ] && echo 2 || echo 7)"
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)

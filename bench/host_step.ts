@@ -22,9 +22,10 @@ import { crossEntropy } from "../tensor/ops_loss.ts";
 import { StepGuard } from "../tensor/step_guard.ts";
 import { SGD } from "../train/sgd.ts";
 import { trainStep } from "../train/_batches.ts";
-import { augmentBatch } from "../train/data/augment.ts";
+import { augmentedCrops } from "../train/data/augment.ts";
 import type { LoaderBatch } from "../train/data/loader.ts";
 import { Rng } from "../train/data/rng.ts";
+import { cropImagesOnHost } from "../tensor/images.ts";
 import { median } from "./_timing.ts";
 
 const { values } = parseArgs({
@@ -120,12 +121,28 @@ const optimizer = new SGD({
 });
 const size = small ? 32 : 227;
 const classes = model.config.numClasses;
-const images = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => 0.1 * Math.sin(i));
-const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
+// The paper's augmentation of 256² samples (the scaled net: 36² samples), as the loader draws it;
+// the step crops, mirrors and offsets them on the device.
+const side = small ? 36 : 256;
+const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 2654435761) >>> 24);
+const samples = Array.from({ length: batch }, (_, i) => ({ pixels, label: (i * 7919) % classes }));
+const augment = {
+  crop: size,
+  flip: true,
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  pca: {
+    eigenvalues: [0.2175, 0.0188, 0.0045],
+    eigenvectors: [[-0.58, -0.81, 0.05], [-0.58, 0.04, -0.81], [-0.58, 0.58, 0.58]],
+    sigma: 0.1,
+  },
+};
+const drawn = augmentedCrops(samples, augment, new Rng(0, 2, 0, 0));
 const input: LoaderBatch = {
-  images,
-  labels,
-  batchShape: [batch, 3, size, size],
+  ...drawn,
+  get images() {
+    return cropImagesOnHost(drawn.crops);
+  },
   epoch: 0,
   index: 0,
   indices: Uint32Array.from({ length: batch }, (_, i) => i),
@@ -170,27 +187,14 @@ for (let step = 0; step < warmup + steps; step++) {
 }
 let augmentMs: number | null = null;
 if (!small) {
-  // The paper's augmentation of one batch, as the trainer's loader makes it between steps.
-  const side = 256, pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 2654435761) >>> 24);
-  const samples = Array.from({ length: batch }, (_, i) => ({ pixels, label: i % classes }));
-  const options = {
-    crop: size,
-    flip: true,
-    scale: 1 / 255,
-    mean: [0.485, 0.456, 0.406],
-    pca: {
-      eigenvalues: [0.2175, 0.0188, 0.0045],
-      eigenvectors: [[-0.58, -0.81, 0.05], [-0.58, 0.04, -0.81], [-0.58, 0.58, 0.58]],
-      sigma: 0.1,
-    },
-  };
-  const augment: number[] = [];
+  // The loader's host work for one batch: gathering the samples' bytes and drawing the patches.
+  const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const start = performance.now();
-    augmentBatch(samples, options, new Rng(0, 2, 0, i));
-    augment.push(performance.now() - start);
+    augmentedCrops(samples, augment, new Rng(0, 2, 0, i));
+    times.push(performance.now() - start);
   }
-  augmentMs = median(augment);
+  augmentMs = median(times);
   console.log(`augmenting one batch (the loader, same thread): ${augmentMs.toFixed(2)} ms`);
 }
 const stats = await ctx.guard.read();

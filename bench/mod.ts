@@ -7,6 +7,8 @@
  * `--ops a,b` keeps the peer ops whose names contain one of the words (`bench/breakdown.ts` splits
  * their runs into recording, kernels and the map wait). `--profile` instead times one real
  * training step kernel by kernel (bench/profile.ts; with `--model full|small`, `--no-autotune`).
+ * `--only matmul,layers,peers,augment` keeps those parts (default: all); `augment` times the
+ * paper's augmentation of one batch of 128, host and device (bench/augment.ts).
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { table } from "./_timing.ts";
 import { profileOptions, profileStep } from "./profile.ts";
 import { benchMatmul } from "./matmul.ts";
 import { benchLayers } from "./cnn_layers.ts";
+import { benchAugment, formatAugment } from "./augment.ts";
 import {
   benchPeers,
   jaxRunner,
@@ -50,7 +53,7 @@ if (values.profile) {
 const device = await Device.acquire();
 const batch = values.batch ? Number(values.batch) : device.isSoftware ? 2 : 128;
 if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be a positive integer`);
-const only = values.only?.split(",") ?? ["matmul", "layers", "peers"];
+const only = values.only?.split(",") ?? ["matmul", "layers", "peers", "augment"];
 console.log(`adapter: ${device.describe()}; batch ${batch}`);
 
 const result: Record<string, unknown> = {
@@ -151,6 +154,13 @@ if (only.includes("peers") && !values["no-peers"]) {
     for (const [op, t] of map) if (t.error) console.log(`${peer} ${op}: ${t.error}`);
   }
   result.peers = rows;
+}
+
+if (only.includes("augment")) {
+  // The paper's batch whatever the layers' batch: 128 samples of 256², crop 224.
+  const augment = await benchAugment(device, { repeats: 5 });
+  console.log(`\n${formatAugment(augment)}`);
+  result.augment = augment;
 }
 
 const path = values.out ?? `bench/results/bench-${result.date}.json`.replaceAll(":", "-");

@@ -8,7 +8,8 @@
 
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
-import { fromTypedArray, replicate } from "../tensor/creation.ts";
+import { fromTypedArray } from "../tensor/creation.ts";
+import { replicateImages } from "../tensor/images.ts";
 import { tidy } from "../tensor/memory.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { AugmentOptions } from "./data/augment.ts";
@@ -38,8 +39,9 @@ export async function trainStep(ctx: StepContext, batch: LoaderBatch): Promise<v
   const { model, optimizer, device, guard } = ctx;
   await tidy(async () => {
     const n = batch.labels.length;
-    // The batch goes from the host to every device of the model, never between devices.
-    const [x] = replicate(batch.images, batch.batchShape, [device, ...model.devices()]);
+    // The batch's bytes go from the host to every device of the model, never between devices,
+    // and each device crops, mirrors and offsets them itself.
+    const [x] = replicateImages(batch.crops, [device, ...model.devices()]);
     const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
     const logits = await model.forward(x);
     if (logits.device !== device) {

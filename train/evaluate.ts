@@ -9,7 +9,8 @@ import { EventLoopTurns } from "./_event_loop.ts";
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/_autograd.ts";
-import { fromTypedArray, replicate } from "../tensor/creation.ts";
+import { fromTypedArray } from "../tensor/creation.ts";
+import { replicateImages } from "../tensor/images.ts";
 import { tidy } from "../tensor/memory.ts";
 import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -106,7 +107,7 @@ export async function evaluate(
       await noGrad(() =>
         tidy(async () => {
           const n = batch.labels.length;
-          const [x] = replicate(batch.images, batch.batchShape, [device, ...model.devices()]);
+          const [x] = replicateImages(batch.crops, [device, ...model.devices()]);
           const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
           const logits = await model.forward(x);
           const classes = logits.shape[1] as number;

@@ -12,12 +12,19 @@
  * flipping, as in the paper) or one value per channel. `mean` and the PCA eigenvalues must be
  * in the units of `pixel · scale`: `prepareImageFolder` writes them for `scale = 1/255`.
  *
+ * Every batch is first described as patches ({@link CropBatch}: the samples' bytes and, per
+ * output image, its sample, crop corner, reflection and the per-channel offset
+ * `Σ_i p_i[c] · α_i · λ_i − mean[c]`), then applied: on the device by `cropImages` (what the
+ * trainer does) or on the host by `cropImagesOnHost` ({@link augmentBatch}, {@link centerCrop},
+ * {@link tenCrop}), both in the float32 steps `tensor/images.ts` documents, to the same bits.
+ *
  * Randomness comes only from the {@link Rng} passed in; per sample, in order: crop x, crop y
  * (only when there is room), flip (only when `flip`), α1..α3 (only with `pca`).
  *
  * @module
  */
 
+import { cropImagesOnHost, type ImageCrops, type ImagePatch } from "../../tensor/images.ts";
 import type { Sample } from "./dataset.ts";
 import type { Rng } from "./rng.ts";
 
@@ -59,6 +66,19 @@ export interface ImageBatch {
   batchShape: [number, number, number, number];
 }
 
+/**
+ * A batch before its pixels become floats: the samples' bytes and one patch per output image
+ * (`cropImages` builds it on a device, `cropImagesOnHost` on the host, to the same bits).
+ */
+export interface CropBatch {
+  /** The samples' bytes and the patches to cut from them. */
+  crops: ImageCrops;
+  /** One label per sample (per input sample for `tenCrop`). */
+  labels: Int32Array;
+  /** [N, 3, H, W] of the images the crops make. */
+  batchShape: [number, number, number, number];
+}
+
 interface Geometry {
   h: number;
   w: number;
@@ -92,47 +112,98 @@ function geometry(samples: readonly Sample[], o: AugmentOptions): Geometry {
   return { h, w, ch, cw };
 }
 
-/** Writes one crop of `s` as CHW at `out[offset]`. */
-function writeCrop(
-  out: Float32Array,
-  offset: number,
-  s: Sample,
-  g: Geometry,
-  x0: number,
-  y0: number,
-  flip: boolean,
-  offsetRgb: readonly number[], // noise − per-channel mean
-  meanImage: ArrayLike<number> | null,
-  scale: number,
-): void {
-  const px = s.pixels;
-  const plane = g.ch * g.cw;
-  for (let c = 0; c < 3; c++) {
-    const add = offsetRgb[c];
-    let o = offset + c * plane;
-    for (let y = 0; y < g.ch; y++) {
-      const row = (y0 + y) * g.w;
-      for (let x = 0; x < g.cw; x++) {
-        const src = (row + (flip ? x0 + g.cw - 1 - x : x0 + x)) * 3 + c;
-        let v = px[src] * scale + add;
-        if (meanImage) v -= meanImage[src];
-        out[o++] = v;
-      }
-    }
-  }
+/** The samples' bytes, one after another: the only per-pixel work left on the host. */
+function gather(samples: readonly Sample[], g: Geometry): Uint8Array {
+  const bytes = g.h * g.w * 3;
+  const pixels = new Uint8Array(samples.length * bytes);
+  samples.forEach((s, n) => pixels.set(s.pixels, n * bytes));
+  return pixels;
 }
 
 function meanParts(
   mean: AugmentOptions["mean"],
-): { image: ArrayLike<number> | null; rgb: number[] } {
+): { image: Float32Array | null; rgb: number[] } {
   if (!mean) return { image: null, rgb: [0, 0, 0] };
   if (mean.length === 3) return { image: null, rgb: [mean[0], mean[1], mean[2]] };
-  return { image: mean, rgb: [0, 0, 0] };
+  return { image: mean instanceof Float32Array ? mean : Float32Array.from(mean), rgb: [0, 0, 0] };
+}
+
+/** The crops of `samples` with `patches`, labelled per sample. */
+function cropBatch(
+  samples: readonly Sample[],
+  options: AugmentOptions,
+  g: Geometry,
+  patches: ImagePatch[],
+  meanImage: Float32Array | null,
+): CropBatch {
+  const crops: ImageCrops = {
+    pixels: gather(samples, g),
+    height: g.h,
+    width: g.w,
+    cropHeight: g.ch,
+    cropWidth: g.cw,
+    patches,
+    scale: options.scale ?? 1 / 255,
+    meanImage,
+  };
+  const labels = Int32Array.from(samples, (s) => s.label);
+  return { crops, labels, batchShape: [patches.length, 3, g.ch, g.cw] };
+}
+
+/** A {@link CropBatch}'s images made on the host. */
+function withImages({ crops, labels, batchShape }: CropBatch): ImageBatch {
+  return { images: cropImagesOnHost(crops), labels, batchShape };
+}
+
+/**
+ * The training augmentation's patches: per sample a random crop, a random reflection and the
+ * PCA colour noise minus the per-channel mean, drawn from `rng` in the order the module doc
+ * gives. The mean image, if any, is in `crops.meanImage`.
+ *
+ * @example
+ * ```ts
+ * import { augmentedCrops } from "./augment.ts";
+ * import { Rng } from "./rng.ts";
+ * const samples = [{ pixels: new Uint8Array(32 * 32 * 3), label: 1 }];
+ * const { crops } = augmentedCrops(samples, { crop: 28, flip: true }, new Rng(0));
+ * console.assert(crops.patches.length === 1 && crops.patches[0].x0 <= 4);
+ * ```
+ */
+export function augmentedCrops(
+  samples: readonly Sample[],
+  options: AugmentOptions,
+  rng: Rng,
+): CropBatch {
+  const g = geometry(samples, options);
+  const flipOn = options.flip ?? true;
+  const pca = options.pca ?? null;
+  const { image, rgb } = meanParts(options.mean);
+  const patches = samples.map((_, sample): ImagePatch => {
+    const x0 = g.w > g.cw ? rng.int(g.w - g.cw + 1) : 0;
+    const y0 = g.h > g.ch ? rng.int(g.h - g.ch + 1) : 0;
+    const flip = flipOn && rng.next() < 0.5;
+    const add = rgb.map((m) => -m);
+    if (pca) {
+      for (let i = 0; i < 3; i++) {
+        const k = rng.normal(0, pca.sigma) * pca.eigenvalues[i];
+        const p = pca.eigenvectors[i];
+        for (let c = 0; c < 3; c++) add[c] += p[c] * k;
+      }
+    }
+    return { sample, x0, y0, flip, offset: float32Rgb(add) };
+  });
+  return cropBatch(samples, options, g, patches, image);
+}
+
+/** The offsets as float32, the precision both the kernel and the host reference add them in. */
+function float32Rgb(rgb: readonly number[]): [number, number, number] {
+  return [Math.fround(rgb[0]), Math.fround(rgb[1]), Math.fround(rgb[2])];
 }
 
 /**
  * Training augmentation: random crop, random horizontal reflection, PCA colour noise, mean
- * subtraction; returns NCHW float32.
+ * subtraction; returns NCHW float32 made on the host ({@link augmentedCrops}'s patches applied
+ * by `cropImagesOnHost`; the trainer applies the same patches on the device).
  *
  * @example
  * ```ts
@@ -154,30 +225,23 @@ export function augmentBatch(
   options: AugmentOptions,
   rng: Rng,
 ): ImageBatch {
-  const g = geometry(samples, options);
-  const scale = options.scale ?? 1 / 255;
-  const flipOn = options.flip ?? true;
-  const pca = options.pca ?? null;
-  const { image, rgb } = meanParts(options.mean);
-  const images = new Float32Array(samples.length * 3 * g.ch * g.cw);
-  const labels = new Int32Array(samples.length);
-  const add = [0, 0, 0];
-  samples.forEach((s, n) => {
-    const x0 = g.w > g.cw ? rng.int(g.w - g.cw + 1) : 0;
-    const y0 = g.h > g.ch ? rng.int(g.h - g.ch + 1) : 0;
-    const flip = flipOn && rng.next() < 0.5;
-    for (let c = 0; c < 3; c++) add[c] = -rgb[c];
-    if (pca) {
-      for (let i = 0; i < 3; i++) {
-        const k = rng.normal(0, pca.sigma) * pca.eigenvalues[i];
-        const p = pca.eigenvectors[i];
-        for (let c = 0; c < 3; c++) add[c] += p[c] * k;
-      }
-    }
-    writeCrop(images, n * 3 * g.ch * g.cw, s, g, x0, y0, flip, add, image, scale);
-    labels[n] = s.label;
-  });
-  return { images, labels, batchShape: [samples.length, 3, g.ch, g.cw] };
+  return withImages(augmentedCrops(samples, options, rng));
+}
+
+/**
+ * The centre crop's patches: one per sample, unmirrored, offset by minus the per-channel mean.
+ *
+ * @example
+ * ```ts
+ * import { centerCrops } from "./augment.ts";
+ * const { crops } = centerCrops([{ pixels: new Uint8Array(8 * 8 * 3), label: 0 }], { crop: 6 });
+ * console.assert(crops.patches[0].x0 === 1 && crops.patches[0].y0 === 1);
+ * ```
+ */
+export function centerCrops(samples: readonly Sample[], options: AugmentOptions): CropBatch {
+  return fixedCrops(samples, options, (g) => [
+    [Math.floor((g.w - g.cw) / 2), Math.floor((g.h - g.ch) / 2), false],
+  ]);
 }
 
 /**
@@ -191,9 +255,31 @@ export function augmentBatch(
  * ```
  */
 export function centerCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
-  return fixedCrops(samples, options, (g) => [
-    [Math.floor((g.w - g.cw) / 2), Math.floor((g.h - g.ch) / 2), false],
-  ]);
+  return withImages(centerCrops(samples, options));
+}
+
+/**
+ * The ten patches of each sample (see {@link tenCrop}), ten consecutive patches per sample.
+ *
+ * @example
+ * ```ts
+ * import { tenCrops } from "./augment.ts";
+ * const { crops } = tenCrops([{ pixels: new Uint8Array(8 * 8 * 3), label: 2 }], { crop: 6 });
+ * console.assert(crops.patches.length === 10 && crops.patches[9].flip);
+ * ```
+ */
+export function tenCrops(samples: readonly Sample[], options: AugmentOptions): CropBatch {
+  return fixedCrops(samples, options, (g) => {
+    const xr = g.w - g.cw, yb = g.h - g.ch;
+    const corners: [number, number][] = [
+      [0, 0],
+      [xr, 0],
+      [0, yb],
+      [xr, yb],
+      [Math.floor(xr / 2), Math.floor(yb / 2)],
+    ];
+    return [false, true].flatMap((flip) => corners.map(([x0, y0]): Place => [x0, y0, flip]));
+  });
 }
 
 /**
@@ -209,44 +295,27 @@ export function centerCrop(samples: readonly Sample[], options: AugmentOptions):
  * ```
  */
 export function tenCrop(samples: readonly Sample[], options: AugmentOptions): ImageBatch {
-  return fixedCrops(samples, options, (g) => {
-    const xr = g.w - g.cw, yb = g.h - g.ch;
-    const corners: [number, number][] = [
-      [0, 0],
-      [xr, 0],
-      [0, yb],
-      [xr, yb],
-      [Math.floor(xr / 2), Math.floor(yb / 2)],
-    ];
-    return [false, true].flatMap((flip) => corners.map(([x0, y0]): Patch => [x0, y0, flip]));
-  });
+  return withImages(tenCrops(samples, options));
 }
 
 /** A crop's top-left corner in the source image, and whether it is mirrored. */
-type Patch = [x0: number, y0: number, flip: boolean];
+type Place = [x0: number, y0: number, flip: boolean];
 
 /**
- * The evaluation crops: for each sample, one image per patch of `patches` (in that order), with
+ * The evaluation crops: for each sample, one patch per place of `places` (in that order), with
  * mean subtraction but no noise. `labels` has one entry per sample.
  */
 function fixedCrops(
   samples: readonly Sample[],
   options: AugmentOptions,
-  patches: (g: Geometry) => Patch[],
-): ImageBatch {
+  places: (g: Geometry) => Place[],
+): CropBatch {
   const g = geometry(samples, options);
   const { image, rgb } = meanParts(options.mean);
-  const add = rgb.map((m) => -m);
-  const scale = options.scale ?? 1 / 255;
-  const list = patches(g);
-  const per = 3 * g.ch * g.cw;
-  const images = new Float32Array(samples.length * list.length * per);
-  const labels = new Int32Array(samples.length);
-  samples.forEach((s, n) => {
-    list.forEach(([x0, y0, flip], k) => {
-      writeCrop(images, (n * list.length + k) * per, s, g, x0, y0, flip, add, image, scale);
-    });
-    labels[n] = s.label;
-  });
-  return { images, labels, batchShape: [samples.length * list.length, 3, g.ch, g.cw] };
+  const offset = float32Rgb(rgb.map((m) => -m));
+  const list = places(g);
+  const patches = samples.flatMap((_, sample) =>
+    list.map(([x0, y0, flip]): ImagePatch => ({ sample, x0, y0, flip, offset }))
+  );
+  return cropBatch(samples, options, g, patches, image);
 }

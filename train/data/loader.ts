@@ -16,17 +16,23 @@
  * `mapAsync`/`onSubmittedWorkDone`). If the consumer asks for a batch whose task has not run
  * yet, it is built at once and its task cancelled, so the consumer never waits on a timer.
  *
+ * Building a batch on the host is reading its samples, gathering their bytes into one array and
+ * drawing its patches (crop, reflection, colour offsets); the per-pixel float work happens on
+ * the device (`cropImages`, as the trainer does), or on the host when `images` is first read.
+ *
  * @module
  */
 
 import type { Dataset, Sample } from "./dataset.ts";
 import {
-  augmentBatch,
+  augmentedCrops,
   type AugmentOptions,
-  centerCrop,
+  centerCrops,
+  type CropBatch,
   type ImageBatch,
-  tenCrop,
+  tenCrops,
 } from "./augment.ts";
+import { cropImagesOnHost } from "../../tensor/images.ts";
 import { Rng } from "./rng.ts";
 
 /** Options of {@link DataLoader}. */
@@ -53,8 +59,13 @@ export interface DataLoaderOptions {
   prefetch?: number;
 }
 
-/** A batch with where it came from. */
-export interface LoaderBatch extends ImageBatch {
+/**
+ * A batch with where it came from: the samples' bytes and their patches (`crops`, which the
+ * trainer turns into the network's input on each device with `cropImages`), and the same images
+ * as float32 on the host (`images`, computed on first read by `cropImagesOnHost`, to the same
+ * bits).
+ */
+export interface LoaderBatch extends ImageBatch, CropBatch {
   /** The epoch it belongs to (0-based). */
   epoch: number;
   /** Batch index within the epoch. */
@@ -328,11 +339,11 @@ export class DataLoader implements AsyncIterable<LoaderBatch> {
     const start = index * this.batchSize;
     const indices = perm.slice(start, Math.min(start + this.batchSize, perm.length));
     const samples: Sample[] = Array.from(indices, (i) => this.dataset.get(i));
-    let batch: ImageBatch;
-    if (this.#crops === "center") batch = centerCrop(samples, this.#augment);
-    else if (this.#crops === "ten") batch = tenCrop(samples, this.#augment);
-    else batch = augmentBatch(samples, this.#augment, new Rng(this.seed, 2, epoch, index));
-    return { ...batch, epoch, index, indices };
+    let batch: CropBatch;
+    if (this.#crops === "center") batch = centerCrops(samples, this.#augment);
+    else if (this.#crops === "ten") batch = tenCrops(samples, this.#augment);
+    else batch = augmentedCrops(samples, this.#augment, new Rng(this.seed, 2, epoch, index));
+    return loaderBatch(batch, epoch, index, indices);
   }
 
   #permutation(epoch: number): Uint32Array {
@@ -384,4 +395,25 @@ export class DataLoader implements AsyncIterable<LoaderBatch> {
     for (const p of this.#queue) if (p.timer !== null) clearTimeout(p.timer);
     this.#queue = [];
   }
+}
+
+/** A {@link LoaderBatch} whose `images` are made on the host when first read, then kept. */
+function loaderBatch(
+  { crops, labels, batchShape }: CropBatch,
+  epoch: number,
+  index: number,
+  indices: Uint32Array,
+): LoaderBatch {
+  let images: Float32Array | null = null;
+  return {
+    crops,
+    labels,
+    batchShape,
+    epoch,
+    index,
+    indices,
+    get images(): Float32Array {
+      return images ??= cropImagesOnHost(crops);
+    },
+  };
 }

@@ -70,11 +70,15 @@ export {
 export { ShardDataset, type ShardDatasetOptions, shardFormat } from "./shard_dataset.ts";
 export {
   augmentBatch,
+  augmentedCrops,
   type AugmentOptions,
   centerCrop,
+  centerCrops,
+  type CropBatch,
   type ImageBatch,
   type PcaNoiseOptions,
   tenCrop,
+  tenCrops,
 } from "./augment.ts";
 export {
   DataLoader,
