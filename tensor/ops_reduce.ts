@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Shape } from "./shape.ts";
+import type { DType, Shape } from "./shape.ts";
 import type { Axes, Tensor, VarianceOptions } from "./tensor.ts";
 
 /**
@@ -38,8 +38,8 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f3
 }
 
 /**
- * Maximum over `axes` (all when omitted). The gradient goes to the maxima; tied maxima share
- * it equally (the subgradient PyTorch's `amax` uses).
+ * Maximum over `axes` (all when omitted), PyTorch's `amax`: f32 or i32. The gradient goes to
+ * the maxima; tied maxima share it equally (the subgradient `amax` uses); NaN wins.
  *
  * @example
  * ```ts
@@ -48,7 +48,11 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f3
  * console.log(await max(tensor([[1, 5], [7, 2]]), 0).toArray()); // [7, 5]
  * ```
  */
-export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function max<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, D> {
   return x.max(axes, keepdim);
 }
 
@@ -63,7 +67,11 @@ export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32
  * console.log(await min(tensor([[1, 5], [7, 2]]), 1).toArray()); // [1, 2]
  * ```
  */
-export function min(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function min<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, D> {
   return x.min(axes, keepdim);
 }
 

@@ -397,19 +397,21 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /**
    * Each element limited to `[min, max]` (either bound may be omitted, not both), as
    * `torch.clamp`: all `max` where `min > max`, NaN kept. The gradient passes where
-   * `min ≤ x ≤ max`, the bounds included, and is 0 outside.
+   * `min ≤ x ≤ max`, the bounds included, and is 0 outside. An i32 tensor takes integer bounds.
    */
   clamp(min?: number | null, max?: number | null): Tensor<S, D> {
-    return apply("clamp", [this], clampBounds(min, max)) as Tensor<S, D>;
+    return apply("clamp", [this], clampBounds(this.dtype, min, max)) as Tensor<S, D>;
   }
 
   /**
    * The elementwise maximum with broadcasting, NaN where either is NaN (`torch.maximum`). The
-   * gradient goes to the larger; on a tie each side gets half, as PyTorch.
+   * gradient goes to the larger; on a tie each side gets half, as PyTorch. Two f32 tensors or
+   * two i32.
    */
   maximum<O extends Shape>(
     other: Tensor<O, D> & Check<Broadcastable<S, O>, "maximum: shapes do not broadcast">,
   ): Tensor<Broadcast<S, O>, D> {
+    sameDtype("maximum", this, other);
     return apply("maximum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
   }
 
@@ -417,6 +419,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   minimum<O extends Shape>(
     other: Tensor<O, D> & Check<Broadcastable<S, O>, "minimum: shapes do not broadcast">,
   ): Tensor<Broadcast<S, O>, D> {
+    sameDtype("minimum", this, other);
     return apply("minimum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
   }
 
@@ -514,15 +517,17 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * Maximum over `axes` (PyTorch's `amax`); the gradient is shared equally among tied maxima.
-   * NaN wins, as PyTorch.
+   * NaN wins, as PyTorch. f32 or i32 (an i32 result).
    */
-  max(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("max", [this], { axes: extremumAxes(this, axes, "max"), keepdim });
+  max(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    const params = { axes: extremumAxes(this, axes, "max"), keepdim };
+    return apply("max", [this], params) as Tensor<Shape, D>;
   }
 
   /** Minimum over `axes` (PyTorch's `amin`); see {@link Tensor.max}. */
-  min(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("min", [this], { axes: extremumAxes(this, axes, "min"), keepdim });
+  min(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    const params = { axes: extremumAxes(this, axes, "min"), keepdim };
+    return apply("min", [this], params) as Tensor<Shape, D>;
   }
 
   /**
@@ -791,6 +796,15 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   return out as Tensor<Shape, "f32">;
 }
 
+/** Throws unless `a` and `b` have one dtype, naming `op` (PyTorch would promote to f32). */
+function sameDtype(op: string, a: AnyTensor, b: AnyTensor): void {
+  if (a.dtype !== b.dtype) {
+    throw new TypeError(
+      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; convert one with .float()`,
+    );
+  }
+}
+
 /** The options of `var` and `std`. */
 export interface VarianceOptions {
   /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
@@ -826,14 +840,27 @@ function indexOfExtremum(
 }
 
 /** The bounds of `clamp` (±∞ where omitted), checked. */
-function clampBounds(min?: number | null, max?: number | null): { min: number; max: number } {
+function clampBounds(
+  dtype: DType,
+  min?: number | null,
+  max?: number | null,
+): { min: number; max: number } {
   if (min == null && max == null) {
     throw new TypeError("clamp: give at least one of min and max");
   }
   if (Number.isNaN(min) || Number.isNaN(max)) {
     throw new RangeError(`clamp: a bound is NaN (min ${min}, max ${max})`);
   }
-  return { min: min ?? -Infinity, max: max ?? Infinity };
+  const bounds = { min: min ?? -Infinity, max: max ?? Infinity };
+  if (dtype === "f32") return bounds;
+  // An i32 tensor's bounds are integers, those past its range (±∞ included) at its ends.
+  const inRange = (bound: number) => {
+    if (Number.isFinite(bound) && !Number.isInteger(bound)) {
+      throw new TypeError(`clamp: bound ${bound} of an i32 tensor is not an integer; use .float()`);
+    }
+    return Math.min(Math.max(bound, -(2 ** 31)), 2 ** 31 - 1);
+  };
+  return { min: inRange(bounds.min), max: inRange(bounds.max) };
 }
 
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */

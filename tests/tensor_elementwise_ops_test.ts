@@ -19,6 +19,7 @@ import {
   maximum,
   minimum,
   ne,
+  type Shape,
   type Tensor,
   tensor,
   where,
@@ -287,6 +288,38 @@ Deno.test("where on i32, and casts between i32 and f32", async () => {
   assert.equal(f.float(), f);
 });
 
+Deno.test("abs, neg, clamp, maximum and minimum on i32, as integers", async () => {
+  await defaultDevice();
+  const lowest = -(2 ** 31), highest = 2 ** 31 - 1;
+  const x = fromTypedArray(Int32Array.of(-7, -1, 0, 3, 16_777_217, highest, lowest + 1), [7]);
+  const rows = fromTypedArray(Int32Array.of(2, -5), [2, 1]);
+  const results = [
+    x.abs(),
+    x.neg(),
+    x.clamp(-1, 3),
+    x.clamp(null, 16_777_216),
+    x.clamp(0, Infinity),
+    x.clamp(-1e12, 1e12),
+    maximum(x, rows),
+    x.minimum(rows),
+  ];
+  const values = [-7, -1, 0, 3, 16_777_217, highest, lowest + 1];
+  const want = [
+    values.map(Math.abs),
+    values.map((v) => (v === 0 ? 0 : -v)),
+    values.map((v) => Math.min(Math.max(v, -1), 3)),
+    values.map((v) => Math.min(v, 16_777_216)),
+    values.map((v) => Math.max(v, 0)),
+    values,
+    [2, -5].map((r) => values.map((v) => Math.max(v, r))),
+    [2, -5].map((r) => values.map((v) => Math.min(v, r))),
+  ];
+  for (const [k, result] of results.entries()) {
+    assert.equal(result.dtype, "i32", `result ${k}`);
+    assert.deepEqual(await result.toArray(), want[k], `result ${k}`);
+  }
+});
+
 Deno.test("elementwise ops: bad input gets one clear line", async () => {
   await defaultDevice();
   const x = tensor([1, 2, 3]);
@@ -294,7 +327,10 @@ Deno.test("elementwise ops: bad input gets one clear line", async () => {
   const cases: [() => unknown, RegExp][] = [
     [() => x.clamp(), /clamp: give at least one of min and max$/],
     [() => x.clamp(NaN, 1), /clamp: a bound is NaN/],
-    [() => i.abs(), /abs: expected an f32 tensor, got i32/],
+    [() => i.log1p(), /log1p: expected an f32 tensor, got i32/],
+    [() => i.clamp(0.5), /clamp: bound 0\.5 of an i32 tensor is not an integer; use \.float\(\)/],
+    [() => maximum(x, i as unknown as Tensor), /maximum: dtypes f32 and i32 differ/],
+    [() => i.minimum(x as unknown as Tensor<Shape, "i32">), /minimum: dtypes i32 and f32 differ/],
     [() => maximum(x, tensor([1, 2])), /maximum: shapes \[3\] and \[2\] do not broadcast/],
     [() => x.gt(tensor([1, 2]) as Tensor), /gt: shapes \[3\] and \[2\] do not broadcast/],
     [() => where(x, x, i as unknown as Tensor), /where: the branches are f32 and i32/],

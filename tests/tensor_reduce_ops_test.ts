@@ -174,6 +174,28 @@ Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, again
   assert.equal(w.argmin(1).requiresGrad, false);
 });
 
+Deno.test("max and min of i32 tensors, as integers, short rows and long", async () => {
+  await defaultDevice();
+  const rng = mulberry32(3);
+  for (const cols of [5, 300, 70_001]) {
+    const values = Array.from({ length: 3 * cols }, () => Math.floor((rng() - 0.5) * 2 ** 32));
+    values[cols + 7] = 2 ** 31 - 1;
+    values[2 * cols + 1] = -(2 ** 31);
+    const x = fromTypedArray(Int32Array.from(values), [3, cols]);
+    const [top, bottom] = [x.max(1), min(x, -1, true)];
+    assert.equal(top.dtype, "i32");
+    const rows = [0, 1, 2].map((r) => values.slice(r * cols, (r + 1) * cols));
+    assert.deepEqual(await top.toArray(), rows.map((row) => Math.max(...row)), `max of ${cols}`);
+    assert.deepEqual(
+      await bottom.toArray(),
+      rows.map((row) => [Math.min(...row)]),
+      `min of ${cols}`,
+    );
+  }
+  // The number of classes from i32 labels, as a PyTorch loop would find it.
+  assert.equal(await tensor([3, 9, 0], { dtype: "i32" }).max().item(), 9);
+});
+
 Deno.test("reductions: bad input gets one clear line", async () => {
   await defaultDevice();
   const x = tensor([[1, 2], [3, 4]]);
@@ -185,6 +207,7 @@ Deno.test("reductions: bad input gets one clear line", async () => {
     [() => x.var([0, 0]), /var: axis 0 is named twice/],
     [() => x.logsumexp(5), /logsumexp: axis 5 is out of range/],
     [() => tensor([1], { dtype: "i32" }).logsumexp(), /logsumexp: expected an f32 tensor, got i32/],
+    [() => tensor([1], { dtype: "i32" }).sum(), /sum: expected an f32 tensor, got i32/],
   ];
   for (const [run, message] of cases) assert.throws(run, message);
 });
