@@ -269,6 +269,19 @@ Deno.test("dilated conv2d", async (t) => {
       const input = t32(X);
       const [a, c] = [layer.forward(input.withRank(4)), copy.forward(input.withRank(4))];
       assert.deepEqual(await a.data(), await c.data());
+      // Moved to another device by Module.to(), it computes the same.
+      const other = await Device.acquire();
+      try {
+        await copy.to(other);
+        const there = await input.to(other);
+        const moved = copy.forward(there.withRank(4));
+        assert.deepEqual(await moved.data(), await a.data());
+        there.dispose();
+        moved.dispose();
+      } finally {
+        copy.dispose();
+        other.destroy();
+      }
       const net = new Sequential({
         conv: layer,
         pool: new MaxPool2d({ kernelSize: 2, dilation: 2 }),
