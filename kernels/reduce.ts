@@ -13,7 +13,7 @@ import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
-export type ReduceOp = "sum" | "max" | "min";
+export type ReduceOp = "sum" | "prod" | "max" | "min";
 
 /** The arg-reductions: the index of each row's maximum or minimum. */
 export type ArgReduceOp = "argmax" | "argmin";
@@ -29,12 +29,14 @@ const MAX_COLS_PER_PASS = 65536;
 
 const IDENTITY: { readonly [K in ReduceOp]: string } = {
   sum: "0.0",
+  prod: "1.0",
   max: "bitcast<f32>(0xff800000u)",
   min: "bitcast<f32>(0x7f800000u)",
 };
 
 const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
   sum: (a, b) => `${a} + ${b}`,
+  prod: (a, b) => `${a} * ${b}`,
   // NaN wins, as in PyTorch: a comparison with NaN is false, so test for it explicitly.
   max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
   min: (a, b) => `select(min(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
@@ -65,7 +67,9 @@ export function reduceRows(
   type: "f32" | "i32" = "f32",
 ): void {
   if (rows === 0) return;
-  if (type === "i32" && op === "sum") throw new TypeError("reduceRows: no i32 sum (it overflows)");
+  if (type === "i32" && (op === "sum" || op === "prod")) {
+    throw new TypeError(`reduceRows: no i32 ${op} (it overflows)`);
+  }
   const program = reduceProgram(op, type);
   if (cols > MAX_COLS_PER_PASS) {
     // Two passes: partial results per chunk of each row, then the chunks of each row.
@@ -98,7 +102,7 @@ interface RowProgram {
 /** The extreme i32 values: the identities of an i32 maximum and minimum. */
 const I32_LOWEST = "i32(-2147483647 - 1)", I32_HIGHEST = "2147483647";
 
-/** The WGSL of a sum, maximum or minimum pass over f32, or of a maximum or minimum over i32. */
+/** The WGSL of a sum, product, maximum or minimum pass over f32, or an extremum's over i32. */
 function reduceProgram(op: ReduceOp, type: "f32" | "i32"): RowProgram {
   const combine = type === "f32" ? COMBINE[op] : (a: string, b: string) => `${op}(${a}, ${b})`;
   const identity = type === "f32" ? IDENTITY[op] : op === "max" ? I32_LOWEST : I32_HIGHEST;
@@ -112,7 +116,7 @@ function reduceProgram(op: ReduceOp, type: "f32" | "i32"): RowProgram {
     name: `reduce ${op}${type === "f32" ? "" : " i32"}`,
     types: [type, type],
     declarations: (short) =>
-      `${op === "sum" || type === "i32" ? "" : IS_NAN}
+      `${op === "sum" || op === "prod" || type === "i32" ? "" : IS_NAN}
 ${short ? "" : `var<workgroup> scratch: array<${type}, ${WORKGROUP}>;`}`,
     body: (short) =>
       short

@@ -267,7 +267,7 @@ function broadcastStrides(t: RawTensor, shape: readonly number[]): number[] {
  * (a copy only when they are not already there) and each row is reduced by one kernel.
  */
 export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keepdim: boolean) {
-  if (op === "sum" || x.dtype !== "i32") requireFloat(op, x);
+  if (op === "sum" || op === "prod" || x.dtype !== "i32") requireFloat(op, x);
   const { rows, count, length, shape } = rowsOf(x, axes, keepdim);
   const out = empty(x.device, shape, x.dtype);
   reduceRows(x.device, op, rows.buffer, out.buffer, count, length, x.dtype);

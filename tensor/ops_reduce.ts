@@ -154,3 +154,21 @@ export function std(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<S
 export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
   return x.logsumexp(axes, keepdim);
 }
+
+/**
+ * The product over `axes` (all when omitted), as `torch.prod`; the gradient is the product of
+ * the other elements, exact where some are zero.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, prod, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, 2, 3], [4, 0, 5]], { requiresGrad: true });
+ * console.log(await prod(x, 1).toArray()); // [6, 0]
+ * await prod(x, 1).sum().backward();
+ * console.log(await x.grad!.toArray()); // [[6, 3, 2], [0, 20, 0]]
+ * ```
+ */
+export function prod(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+  return x.prod(axes, keepdim);
+}

@@ -531,6 +531,15 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
+   * The product over `axes` (all when omitted), as `torch.prod`. Its gradient is the product of
+   * the other elements, exact where some are zero (as PyTorch's: one zero in a row sends the
+   * others' product to it and 0 elsewhere; two or more send 0 everywhere).
+   */
+  prod(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    return apply("prod", [this], { axes: normalizeAxes(axes, this.rank, "prod"), keepdim });
+  }
+
+  /**
    * The i32 index of the maximum along `axis`, or into the flattened tensor when `axis` is
    * omitted (then `keepdim` keeps every axis as size 1). The first index on ties; a NaN counts
    * as the maximum (its first index), as PyTorch. f32 or i32; no gradient.
@@ -867,7 +876,15 @@ function clampBounds(
 function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
   const x = rawOfTensor(a);
   if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b), op));
-  const float = cast(x, "f32");
+  if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
+    // An integer against an i32 tensor compares exactly, as integers.
+    const scalar = upload(x.device, Int32Array.of(b), [], "i32");
+    const out = binary(x, scalar, op);
+    scalar.dispose();
+    return wrap(out);
+  }
+  // Else an i32 tensor is compared as f32, as PyTorch promotes it against a float.
+  const float = x.dtype === "f32" ? x.alias() : cast(x, "f32");
   const out = unary(float, `${op}Scalar`, b);
   float.dispose();
   return wrap(out);

@@ -263,6 +263,9 @@ Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32
   // Two i32 tensors compare as integers: 2²⁴ + 1 is not 2²⁴ (f32 would say it is).
   const big = tensor([16_777_217], { dtype: "i32" });
   assert.deepEqual(await big.eq(tensor([16_777_216], { dtype: "i32" })).toArray(), [0]);
+  assert.deepEqual(await big.eq(16_777_216).toArray(), [0]);
+  // Against a fraction both sides are f32, as PyTorch promotes them: 2²⁴ + 1 rounds to 2²⁴.
+  assert.deepEqual(await big.gt(16_777_216.5).toArray(), [0]);
   // A comparison's result serves as where's condition, and as a mask to multiply or average.
   const x = tensor([[-1, 2], [3, -4]]);
   assert.deepEqual(await where(x.lt(0), x.neg(), x).toArray(), [[1, 2], [3, 4]]);

@@ -12,6 +12,7 @@ import {
   fromTypedArray,
   logsumexp,
   min,
+  prod,
   std,
   tensor,
   variance,
@@ -59,6 +60,13 @@ Deno.test("reductions: forward and gradients against float64", async (t) => {
           ref: ([x]) => ref.map(ref.variance(x, axes ?? null, 1, keepdim), Math.sqrt),
         },
         {
+          name: `prod [3, 7, 5] ${label(axes, keepdim)}`,
+          // Values near ±1, so that a product of 105 stays in range.
+          inputs: [ref.map(n(3, 7, 5), (v) => Math.sign(v) * (0.8 + 0.1 * Math.abs(v)))],
+          run: ([x]) => prod(x, axes, keepdim),
+          ref: ([x]) => ref.prod(x, axes ?? null, keepdim),
+        },
+        {
           name: `logsumexp [2, 7, 3] ${label(axes, keepdim)}`,
           inputs: [n(2, 7, 3)],
           run: ([x]) => logsumexp(x, axes, keepdim),
@@ -94,6 +102,18 @@ Deno.test("reductions: forward and gradients against float64", async (t) => {
         run: ([x]) => x.logsumexp(1),
         ref: ([x]) => ref.logsumexp(x, [1]),
         eps: 1e-3,
+      },
+      {
+        name: "prod with zeros: none, one and two in a row (the gradient is exact at them)",
+        inputs: [ref.f64([3, 4], [1.5, -2, 0.5, 3, 0, -2, 0.5, 3, 0, 2, 0, 3])],
+        run: ([x]) => x.prod(1),
+        ref: ([x]) => ref.prod(x, [1]),
+      },
+      {
+        name: "prod over a size-1 axis of a permuted view, [1, 7] → [7, 1]",
+        inputs: [n(1, 7)],
+        run: ([x]) => x.transpose(0, 1).prod(-1, true),
+        ref: ([x]) => ref.prod(ref.transpose(x, 0, 1), [-1], true),
       },
       {
         name: "min over a size-1 axis, [1, 7]",
