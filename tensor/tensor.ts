@@ -398,8 +398,26 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * Each element limited to `[min, max]` (either bound may be omitted, not both), as
    * `torch.clamp`: all `max` where `min > max`, NaN kept. The gradient passes where
    * `min ≤ x ≤ max`, the bounds included, and is 0 outside. An i32 tensor takes integer bounds.
+   * A bound may be a tensor (broadcast with this one), which then gets the gradient where it
+   * binds: `min` where `x < min ≤ max`, `max` where `x > max` or `max < min`.
    */
-  clamp(min?: number | null, max?: number | null): Tensor<S, D> {
+  clamp(min?: number | null, max?: number | null): Tensor<S, D>;
+  /** {@link Tensor.clamp} with a tensor bound (or two): the result has the broadcast shape. */
+  clamp(
+    min?: number | Tensor<Shape, D> | null,
+    max?: number | Tensor<Shape, D> | null,
+  ): Tensor<Shape, D>;
+  clamp(
+    min?: number | Tensor<Shape, D> | null,
+    max?: number | Tensor<Shape, D> | null,
+  ): Tensor<Shape, D> {
+    if (min instanceof Tensor || max instanceof Tensor) {
+      // max(x, min) then min(·, max), each a `where` so that a tie passes the gradient to x.
+      return tidy(() => {
+        const low = min == null ? this : selected(this.lt(min), min, this);
+        return max == null ? low : selected(low.gt(max), max, low);
+      }) as Tensor<Shape, D>;
+    }
     return apply("clamp", [this], clampBounds(this.dtype, min, max)) as Tensor<S, D>;
   }
 

@@ -66,6 +66,18 @@ Deno.test("elementwise ops: forward and gradients against float64", async (t) =>
       // min > max: every element is max, and no gradient passes (PyTorch's too).
       clampCase([7], 0.5, -0.5),
       {
+        name: "clamp to tensor bounds [33] and [7, 1] (gradients to x and both bounds)",
+        inputs: [n(7, 33), ref.map(n(33), (v) => v - 0.5), ref.map(n(7, 1), (v) => v + 0.5)],
+        run: ([x, lo, hi]) => x.clamp(lo, hi),
+        ref: ([x, lo, hi]) => ref.minimum(ref.maximum(x, lo), hi),
+      },
+      {
+        name: "clamp to a tensor minimum and a number maximum",
+        inputs: [n(7, 5), n(5)],
+        run: ([x, lo]) => clamp(x, lo, 0.3),
+        ref: ([x, lo]) => ref.minimum(ref.maximum(x, lo), ref.full([], 0.3)),
+      },
+      {
         name: "clamp (function form) of a transposed view",
         inputs: [n(5, 7)],
         run: ([x]) => clamp(x.transpose(0, 1), -1, 1),
@@ -157,6 +169,16 @@ Deno.test("ties and bounds: PyTorch's subgradients", async () => {
   assert.deepEqual([await row.grad!.toArray(), await one.grad!.toArray()], [[[0.5, 0.5, 0.5]], [
     1.5,
   ]]);
+  // Tensor bounds: a tie passes to x; min > max gives max, and its gradient (PyTorch's).
+  const v = tensor([0, 1, 5, 3], { requiresGrad: true });
+  const lo = tensor([0, 2, 0, 4], { requiresGrad: true });
+  const hi = tensor([1, 3, 4, 2], { requiresGrad: true });
+  const clamped = v.clamp(lo, hi);
+  assert.deepEqual(await clamped.toArray(), [0, 2, 4, 2]);
+  await clamped.sum().backward();
+  const grads = await Promise.all([v, lo, hi].map((t) => t.grad!.toArray()));
+  assert.deepEqual(grads, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1]]);
+  for (const t of [v, lo, hi, clamped]) t.dispose();
   // clamp passes the gradient at both bounds, none outside; abs has slope 0 at 0.
   const x = tensor([-2, -1, 0, 1, 2], { requiresGrad: true });
   await x.clamp(-1, 1).sum().backward();
