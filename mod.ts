@@ -132,6 +132,7 @@ export {
   max,
   mean,
   min,
+  prod,
   std,
   sum,
   variance,

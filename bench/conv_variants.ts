@@ -13,7 +13,9 @@
  * reports the CPU time the process spends per run (lavapipe's threads) instead of GPU
  * timestamps: on a loaded machine it stretches far less with the load. `--tiles 32x8,64x4` adds
  * register-GEMM tiles (rows × columns per lane) to every pass, `--direct 2x8x4` direct-kernel
- * tiles (ty × tx × q) to the forward pass and the input gradient.
+ * tiles (ty × tx × q) to the forward pass and the input gradient. `--dilation d` adds the same
+ * convolution at dilation d, padded d·p (a "same" convolution keeps its size), every candidate
+ * of its passes (`forward d2`, …) timed among the undilated ones.
  *
  * @module
  */
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     tiles: { type: "string" },
     direct: { type: "string" },
     all: { type: "boolean", default: false },
+    dilation: { type: "string" },
   },
   strict: true,
 });
@@ -64,6 +67,13 @@ const device = await Device.acquire();
 const r = resolve(g, "bench");
 const { outH, outW } = conv2dOutputSize(g);
 const nx = g.batch * c * hw * hw, nw = o * r.wk, ny = g.batch * o * outH * outW;
+// The dilated twin (`--dilation`): taps d apart, padding d·p; its output fits y when p ≥ (k−1)/2.
+const d = Number(values.dilation ?? 1);
+const dilated = { ...g, padH: p * d, padW: p * d, dilationH: d, dilationW: d };
+if (d > 1) {
+  const size = conv2dOutputSize(dilated);
+  if (size.outH * size.outW > outH * outW) throw new RangeError("--dilation: pad the shape more");
+}
 const buffers = [nx, nw, ny, nx, nw].map((n) => {
   const b = device.alloc(n * 4);
   fillRandom(device, b, n, { kind: "normal", mean: 0, std: 1 }, { seed: [1, 2], offset: 0 });
@@ -93,6 +103,17 @@ for (const a of convCandidates(device, "gradWeight", r)) {
     name: a.name,
     run: () => conv2dBackwardWeight(device, g, { x, gradOut: y, gradW: gw, algorithm: a.value }),
   });
+}
+for (const pass of d > 1 ? ["forward", "gradInput", "gradWeight"] as const : []) {
+  for (const a of convCandidates(device, pass, resolve(dilated, "bench"))) {
+    const algorithm = a.value;
+    const run = pass === "forward"
+      ? () => conv2d(device, dilated, { x, w, out: y, algorithm })
+      : pass === "gradInput"
+      ? () => conv2dBackwardInput(device, dilated, { gradOut: y, w, gradX: gx, algorithm })
+      : () => conv2dBackwardWeight(device, dilated, { x, gradOut: y, gradW: gw, algorithm });
+    variants.push({ pass: `${pass} d${d}`, name: a.name, run });
+  }
 }
 // The workgroup-memory core never competes on a software adapter (bench/RESULTS.md): left out
 // there unless --all.
@@ -140,6 +161,7 @@ if (values.base) {
       .conv2dBackwardWeight as typeof conv2dBackwardWeight,
   };
   for (const v of [...variants]) {
+    if (v.pass.includes(" ")) continue; // the dilated twin: this checkout's alone
     const a = [...convCandidates(device, v.pass as ConvPass, r)].find((c) => c.name === v.name);
     if (!a) continue;
     const run = v.pass === "forward"
@@ -150,7 +172,9 @@ if (values.base) {
     variants.push({ pass: v.pass, name: `base ${v.name}`, run });
   }
 }
-const chosen = variants.filter((v) => (!values.pass || v.pass === values.pass) && competes(v));
+const chosen = variants.filter((v) =>
+  (!values.pass || v.pass.split(" ")[0] === values.pass) && competes(v)
+);
 const times = chosen.map(() => [] as number[]);
 for (const v of chosen) v.run(); // compile
 await device.sync();

@@ -93,13 +93,20 @@ const eitherNan = (a: string, b: string, t: string) => `(${nanTest(a, t)}) | (${
  */
 function compare(op: Comparison, a: string, b: string, t: string): string {
   const holds = `(${a} ${SYMBOL[op]} ${b})`;
-  if (!t.includes("f")) return holds;
+  if (!isFloat(t)) return holds;
   return op === "ne" ? `${holds} | ${eitherNan(a, b, t)}` : `${holds} & !(${eitherNan(a, b, t)})`;
 }
 
 /** `which(a, b)` (WGSL's `max` or `min`), NaN where either operand is NaN. */
 const nanKeeping = (which: "max" | "min", a: string, b: string, t: string) =>
-  `select(${which}(${a}, ${b}), ${a} + ${b}, ${eitherNan(a, b, t)})`;
+  isFloat(t)
+    ? `select(${which}(${a}, ${b}), ${a} + ${b}, ${eitherNan(a, b, t)})`
+    : `${which}(${a}, ${b})`;
+
+/** Whether the WGSL type `t` (`f32`, `vec4f`, `i32` …) holds floats, which may be NaN. */
+function isFloat(t: string): boolean {
+  return t === "f32" || t === "vec4f";
+}
 
 /** The comparison of a tensor with the scalar `c`, as 1 or 0. */
 const scalarComparison = (op: Comparison): Template => (x, c, t) =>
@@ -138,7 +145,10 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   sigmoid: (x, _c, t) => `${t}(1.0) / (${t}(1.0) + exp(-${x}))`,
   pow: (x, c) => `pow(${x}, ${c})`, // replaced by powExpression for negative bases
   // min(max(x, lo), hi), as PyTorch (all hi when lo > hi), keeping a NaN.
-  clamp: (x, lo, t, hi) => `select(min(max(${x}, ${lo}), ${hi}), ${x}, ${nanTest(x, t)})`,
+  clamp: (x, lo, t, hi) =>
+    isFloat(t)
+      ? `select(min(max(${x}, ${lo}), ${hi}), ${x}, ${nanTest(x, t)})`
+      : `min(max(${x}, ${lo}), ${hi})`,
   // Where clamp passes its gradient: lo ≤ x ≤ hi, the bounds included (not at a NaN).
   inRange: (x, lo, t, hi) =>
     indicator(`(${x} >= ${lo}) & (${x} <= ${hi}) & !(${nanTest(x, t)})`, t),
@@ -204,8 +214,17 @@ function powExpression(x: string, p: number, t: string): string {
 
 const WORKGROUP = 256;
 
+/** The unary maps that take i32 elements too (the rest are f32 only). */
+export const INTEGER_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
+  "copy",
+  "neg",
+  "abs",
+  "clamp",
+]);
+
 /**
- * Applies a unary map to `n` contiguous f32 elements: `out[i] = op(x[i])`.
+ * Applies a unary map to `n` contiguous elements: `out[i] = op(x[i])`, f32, or i32 for the
+ * {@link INTEGER_UNARY} maps (whose scalars are then integers).
  *
  * @example
  * ```ts
@@ -226,24 +245,28 @@ export function unary(
   n: number,
   value = 0,
   value2 = 0,
+  type: "f32" | "i32" = "f32",
 ): void {
   // The scalars are uniforms (a new scale compiles nothing), except pow's exponent, which
   // picks the expression.
   const uf = new Uniforms();
-  const [scalar, scalar2] = ["vec4f(SCALAR)", "vec4f(SECOND)"];
+  const vec = VEC4[type];
+  const [scalar, scalar2] = [`${vec}(SCALAR)`, `${vec}(SECOND)`];
   let expression = op === "pow"
-    ? powExpression("v", value, "vec4f")
-    : UNARY[op]("v", scalar, "vec4f", scalar2);
+    ? powExpression("v", value, vec)
+    : UNARY[op]("v", scalar, vec, scalar2);
+  const uniform = (name: string, v: number) =>
+    type === "f32" ? uf.f32(name, v) : `bitcast<i32>(${uf.u32(name, v)})`;
   // Registered only where the op reads them: an unread uniform block would leave the layout.
   if (expression.includes(scalar)) {
-    expression = expression.replaceAll("SCALAR", uf.f32("value", value));
+    expression = expression.replaceAll("SCALAR", uniform("value", value));
   }
   if (expression.includes(scalar2)) {
-    expression = expression.replaceAll("SECOND", uf.f32("value2", value2));
+    expression = expression.replaceAll("SECOND", uniform("value2", value2));
   }
   const wgsl = `
-@group(0) @binding(0) var<storage, read> x: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+@group(0) @binding(0) var<storage, read> x: array<${vec}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${vec}>;
 ${uf.declare(2)}
 ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  let v = x[i];\n  out[i] = ${expression};`)}`;
   dispatchVec4(device, `unary ${op} (${n})`, wgsl, uf, n, [x, out]);
@@ -285,9 +308,9 @@ export interface BinaryOperand {
 
 /**
  * `out = op(a, b)` over an output of shape `shape` (contiguous); operands are read through
- * their strides, so broadcasting and views cost no copies. Operands are f32, but for the
- * comparisons, which take two i32 operands too (compared as integers; an i32 against an f32 is
- * compared as f32, as PyTorch promotes it) and write f32.
+ * their strides, so broadcasting and views cost no copies. Operands are f32, but `max` and `min`
+ * take two i32 too (an i32 result), and the comparisons take i32 operands too (two compared as
+ * integers; an i32 against an f32 as f32, as PyTorch promotes it) and write f32.
  *
  * @example
  * ```ts
@@ -311,10 +334,12 @@ export function binary(
   out: GpuBuffer,
 ): void {
   const both = a.type === "i32" && b.type === "i32" ? "i32" : "f32";
-  mapOperands(device, `binary ${op}`, shape, [a, b], { buffer: out, type: "f32" }, (
+  // A comparison gives f32 0 or 1; the other ops keep the operands' type.
+  const result = op in SYMBOL ? "f32" : both;
+  mapOperands(device, `binary ${op}`, shape, [a, b], { buffer: out, type: result }, (
     [x, y],
     type,
-  ) => BINARY[op](x, y, type("f32"), type(both)), both);
+  ) => BINARY[op](x, y, type(result), type(both)), both);
 }
 
 /**

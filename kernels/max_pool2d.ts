@@ -274,6 +274,12 @@ function run(
  */
 function forwardWgsl({ g, u, shifts, uniforms }: Shader): string {
   const [xShift, outShift, argShift] = shifts;
+  // What a window with no tap inside the input gives. Undilated, padding of at most half the
+  // kernel leaves none such; dilated, the taps can all fall in the padding (a 2-tap window at
+  // dilation 3 padded by 2 over 1 pixel): −∞ then, as PyTorch, with an argmax of −1 that routes
+  // no gradient.
+  const dilated = g.dilationH > 1 || g.dilationW > 1;
+  const empty = dilated ? "bitcast<f32>(0xff800000u)" : "0.0";
   const taps: string[] = [];
   for (let kh = 0; kh < g.kernelH; kh++) {
     for (let kw = 0; kw < g.kernelW; kw++) {
@@ -308,7 +314,7 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
   let h0 = i32(oh * ${g.strideH}u) - ${g.padH};
   let w0 = i32(ow * ${g.strideW}u) - ${g.padW};
   let base = ${xShift} + plane * ${u.plane};
-  var best = 0.0;
+  var best = ${empty};
   var bestAt = -1;
   ${taps.join("\n  ")}
   pooled[${outShift} + idx] = best;

@@ -13,7 +13,7 @@ import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
-export type ReduceOp = "sum" | "max" | "min";
+export type ReduceOp = "sum" | "prod" | "max" | "min";
 
 /** The arg-reductions: the index of each row's maximum or minimum. */
 export type ArgReduceOp = "argmax" | "argmin";
@@ -29,19 +29,22 @@ const MAX_COLS_PER_PASS = 65536;
 
 const IDENTITY: { readonly [K in ReduceOp]: string } = {
   sum: "0.0",
+  prod: "1.0",
   max: "bitcast<f32>(0xff800000u)",
   min: "bitcast<f32>(0x7f800000u)",
 };
 
 const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
   sum: (a, b) => `${a} + ${b}`,
+  prod: (a, b) => `${a} * ${b}`,
   // NaN wins, as in PyTorch: a comparison with NaN is false, so test for it explicitly.
   max: (a, b) => `select(max(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
   min: (a, b) => `select(min(${a}, ${b}), ${a} + ${b}, isNan(${a}) || isNan(${b}))`,
 };
 
 /**
- * Reduces each row of a contiguous `[rows, cols]` f32 matrix into `out[rows]`.
+ * Reduces each row of a contiguous `[rows, cols]` f32 matrix into `out[rows]` (or of an i32
+ * one, for `max` and `min`: `type`).
  *
  * @example
  * ```ts
@@ -61,9 +64,13 @@ export function reduceRows(
   out: GpuBuffer,
   rows: number,
   cols: number,
+  type: "f32" | "i32" = "f32",
 ): void {
   if (rows === 0) return;
-  const program = reduceProgram(op);
+  if (type === "i32" && (op === "sum" || op === "prod")) {
+    throw new TypeError(`reduceRows: no i32 ${op} (it overflows)`);
+  }
+  const program = reduceProgram(op, type);
   if (cols > MAX_COLS_PER_PASS) {
     // Two passes: partial results per chunk of each row, then the chunks of each row.
     const chunks = Math.ceil(cols / MAX_COLS_PER_PASS);
@@ -92,9 +99,13 @@ interface RowProgram {
   body: (short: boolean) => string;
 }
 
-/** The WGSL of a sum, maximum or minimum pass. */
-function reduceProgram(op: ReduceOp): RowProgram {
-  const combine = COMBINE[op];
+/** The extreme i32 values: the identities of an i32 maximum and minimum. */
+const I32_LOWEST = "i32(-2147483647 - 1)", I32_HIGHEST = "2147483647";
+
+/** The WGSL of a sum, product, maximum or minimum pass over f32, or an extremum's over i32. */
+function reduceProgram(op: ReduceOp, type: "f32" | "i32"): RowProgram {
+  const combine = type === "f32" ? COMBINE[op] : (a: string, b: string) => `${op}(${a}, ${b})`;
+  const identity = type === "f32" ? IDENTITY[op] : op === "max" ? I32_LOWEST : I32_HIGHEST;
   let tree = "";
   for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
     tree += `
@@ -102,21 +113,21 @@ function reduceProgram(op: ReduceOp): RowProgram {
   workgroupBarrier();`;
   }
   return {
-    name: `reduce ${op}`,
-    types: ["f32", "f32"],
+    name: `reduce ${op}${type === "f32" ? "" : " i32"}`,
+    types: [type, type],
     declarations: (short) =>
-      `${op === "sum" ? "" : IS_NAN}
-${short ? "" : `var<workgroup> scratch: array<f32, ${WORKGROUP}>;`}`,
+      `${op === "sum" || op === "prod" || type === "i32" ? "" : IS_NAN}
+${short ? "" : `var<workgroup> scratch: array<${type}, ${WORKGROUP}>;`}`,
     body: (short) =>
       short
         ? `
-  var acc = ${IDENTITY[op]};
+  var acc = ${identity};
   for (var c = begin; c < end; c++) {
     acc = ${combine("acc", "x[base + c]")};
   }
   out[g - outBase] = acc;`
         : `
-  var acc = ${IDENTITY[op]};
+  var acc = ${identity};
   for (var c = begin + lid; c < end; c += ${WORKGROUP}u) {
     acc = ${combine("acc", "x[base + c]")};
   }
@@ -136,7 +147,7 @@ function argReduceProgram(op: ArgReduceOp, type: "f32" | "i32"): RowProgram {
   const beyond = op === "argmax" ? ">" : "<";
   const identity = type === "f32"
     ? (op === "argmax" ? IDENTITY.max : IDENTITY.min)
-    : (op === "argmax" ? "i32(-2147483647 - 1)" : "2147483647");
+    : (op === "argmax" ? I32_LOWEST : I32_HIGHEST);
   const nanRule = type === "f32"
     ? `
   let vNan = isNan(v);

@@ -14,6 +14,7 @@ import {
   cast as castKernel,
   type Comparison,
   fill as fillKernel,
+  INTEGER_UNARY,
   where as whereKernel,
 } from "../kernels/elementwise.ts";
 import { unary as unaryKernel, type UnaryOp } from "../kernels/elementwise.ts";
@@ -178,13 +179,13 @@ export function broadcast(x: RawTensor, shape: readonly number[]): RawTensor {
 
 /**
  * Applies a unary map; `value` is the scalar of `pow` and the `*Scalar` maps, and with `value2`
- * the bounds of `clamp` and `inRange`.
+ * the bounds of `clamp` and `inRange`. f32, or i32 for the kernel's `INTEGER_UNARY` maps.
  */
 export function unary(x: RawTensor, op: UnaryOp, value = 0, value2 = 0): RawTensor {
-  requireFloat(op, x);
+  if (x.dtype !== "f32" && !INTEGER_UNARY.has(op)) requireFloat(op, x);
   const input = contiguous(x);
-  const out = empty(x.device, x.shape);
-  unaryKernel(x.device, op, input.buffer, out.buffer, x.size, value, value2);
+  const out = empty(x.device, x.shape, x.dtype);
+  unaryKernel(x.device, op, input.buffer, out.buffer, x.size, value, value2, x.dtype);
   input.dispose();
   return out;
 }
@@ -200,13 +201,15 @@ const COMPARISONS: ReadonlySet<BinaryOp> = new Set<Comparison>([
 
 /**
  * Applies a broadcasting binary map; operands are read through their strides. Operands are f32,
- * but for the comparisons, which take i32 too and give f32 0 or 1. Errors name `name`.
+ * but `max` and `min` take two i32 (an i32 result), and the comparisons take i32 too and give
+ * f32 0 or 1. Errors name `name`.
  */
 export function binary(a: RawTensor, b: RawTensor, op: BinaryOp, name: string = op): RawTensor {
-  if (!COMPARISONS.has(op)) requireFloat(name, a, b);
+  const integers = a.dtype === "i32" && b.dtype === "i32" && (op === "max" || op === "min");
+  if (!COMPARISONS.has(op) && !integers) requireFloat(name, a, b);
   const device = sameDevice(name, a, b);
   const shape = broadcastShapes(a.shape, b.shape, name);
-  const out = empty(device, shape);
+  const out = empty(device, shape, integers ? "i32" : "f32");
   binaryKernel(device, op, shape, operand(a, shape), operand(b, shape), out.buffer);
   return out;
 }
@@ -260,14 +263,14 @@ function broadcastStrides(t: RawTensor, shape: readonly number[]): number[] {
 }
 
 /**
- * Reduces `axes` (sorted, unique) of `x`: they are moved last (a copy only when they are not
- * already there) and each row is reduced by one kernel.
+ * Reduces `axes` (sorted, unique) of `x` (f32, or i32 for `max` and `min`): they are moved last
+ * (a copy only when they are not already there) and each row is reduced by one kernel.
  */
 export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keepdim: boolean) {
-  requireFloat(op, x);
+  if (op === "sum" || op === "prod" || x.dtype !== "i32") requireFloat(op, x);
   const { rows, count, length, shape } = rowsOf(x, axes, keepdim);
-  const out = empty(x.device, shape);
-  reduceRows(x.device, op, rows.buffer, out.buffer, count, length);
+  const out = empty(x.device, shape, x.dtype);
+  reduceRows(x.device, op, rows.buffer, out.buffer, count, length, x.dtype);
   rows.dispose();
   return out;
 }

@@ -100,7 +100,8 @@ export function log1p<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor
 /**
  * Each element of `x` limited to `[min, max]`, as `torch.clamp`: either bound may be omitted
  * (`null` or `undefined`), not both; where `min > max` every element is `max`; NaN stays NaN.
- * The gradient passes where `min ≤ x ≤ max`, the bounds included, and is 0 outside.
+ * The gradient passes where `min ≤ x ≤ max`, the bounds included, and is 0 outside. A bound
+ * may be a tensor, broadcast with `x`, which gets the gradient where it binds.
  *
  * @example
  * ```ts
@@ -108,13 +109,14 @@ export function log1p<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor
  * await defaultDevice();
  * console.log(await clamp(tensor([-2, 0.5, 3]), 0, 1).toArray()); // [0, 0.5, 1]
  * console.log(await clamp(tensor([-2, 0.5, 3]), null, 1).toArray()); // [-2, 0.5, 1]
+ * console.log(await clamp(tensor([-2, 0.5, 3]), tensor([-1, 1, 0]), 2).toArray()); // [-1, 1, 2]
  * ```
  */
 export function clamp<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
-  min?: number | null,
-  max?: number | null,
-): Tensor<S, D> {
+  min?: number | Tensor<Shape, D> | null,
+  max?: number | Tensor<Shape, D> | null,
+): Tensor<Shape, D> {
   return x.clamp(min, max);
 }
 

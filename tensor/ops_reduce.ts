@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Shape } from "./shape.ts";
+import type { DType, Shape } from "./shape.ts";
 import type { Axes, Tensor, VarianceOptions } from "./tensor.ts";
 
 /**
@@ -38,8 +38,8 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f3
 }
 
 /**
- * Maximum over `axes` (all when omitted). The gradient goes to the maxima; tied maxima share
- * it equally (the subgradient PyTorch's `amax` uses).
+ * Maximum over `axes` (all when omitted), PyTorch's `amax`: f32 or i32. The gradient goes to
+ * the maxima; tied maxima share it equally (the subgradient `amax` uses); NaN wins.
  *
  * @example
  * ```ts
@@ -48,7 +48,11 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f3
  * console.log(await max(tensor([[1, 5], [7, 2]]), 0).toArray()); // [7, 5]
  * ```
  */
-export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function max<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, D> {
   return x.max(axes, keepdim);
 }
 
@@ -63,7 +67,11 @@ export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32
  * console.log(await min(tensor([[1, 5], [7, 2]]), 1).toArray()); // [1, 2]
  * ```
  */
-export function min(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function min<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, D> {
   return x.min(axes, keepdim);
 }
 
@@ -145,4 +153,22 @@ export function std(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<S
  */
 export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
   return x.logsumexp(axes, keepdim);
+}
+
+/**
+ * The product over `axes` (all when omitted), as `torch.prod`; the gradient is the product of
+ * the other elements, exact where some are zero.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, prod, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, 2, 3], [4, 0, 5]], { requiresGrad: true });
+ * console.log(await prod(x, 1).toArray()); // [6, 0]
+ * await prod(x, 1).sum().backward();
+ * console.log(await x.grad!.toArray()); // [[6, 3, 2], [0, 20, 0]]
+ * ```
+ */
+export function prod(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+  return x.prod(axes, keepdim);
 }

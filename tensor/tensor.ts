@@ -397,19 +397,39 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /**
    * Each element limited to `[min, max]` (either bound may be omitted, not both), as
    * `torch.clamp`: all `max` where `min > max`, NaN kept. The gradient passes where
-   * `min ≤ x ≤ max`, the bounds included, and is 0 outside.
+   * `min ≤ x ≤ max`, the bounds included, and is 0 outside. An i32 tensor takes integer bounds.
+   * A bound may be a tensor (broadcast with this one), which then gets the gradient where it
+   * binds: `min` where `x < min ≤ max`, `max` where `x > max` or `max < min`.
    */
-  clamp(min?: number | null, max?: number | null): Tensor<S, D> {
-    return apply("clamp", [this], clampBounds(min, max)) as Tensor<S, D>;
+  clamp(min?: number | null, max?: number | null): Tensor<S, D>;
+  /** {@link Tensor.clamp} with a tensor bound (or two): the result has the broadcast shape. */
+  clamp(
+    min?: number | Tensor<Shape, D> | null,
+    max?: number | Tensor<Shape, D> | null,
+  ): Tensor<Shape, D>;
+  clamp(
+    min?: number | Tensor<Shape, D> | null,
+    max?: number | Tensor<Shape, D> | null,
+  ): Tensor<Shape, D> {
+    if (min instanceof Tensor || max instanceof Tensor) {
+      // max(x, min) then min(·, max), each a `where` so that a tie passes the gradient to x.
+      return tidy(() => {
+        const low = min == null ? this : selected(this.lt(min), min, this);
+        return max == null ? low : selected(low.gt(max), max, low);
+      }) as Tensor<Shape, D>;
+    }
+    return apply("clamp", [this], clampBounds(this.dtype, min, max)) as Tensor<S, D>;
   }
 
   /**
    * The elementwise maximum with broadcasting, NaN where either is NaN (`torch.maximum`). The
-   * gradient goes to the larger; on a tie each side gets half, as PyTorch.
+   * gradient goes to the larger; on a tie each side gets half, as PyTorch. Two f32 tensors or
+   * two i32.
    */
   maximum<O extends Shape>(
     other: Tensor<O, D> & Check<Broadcastable<S, O>, "maximum: shapes do not broadcast">,
   ): Tensor<Broadcast<S, O>, D> {
+    sameDtype("maximum", this, other);
     return apply("maximum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
   }
 
@@ -417,6 +437,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   minimum<O extends Shape>(
     other: Tensor<O, D> & Check<Broadcastable<S, O>, "minimum: shapes do not broadcast">,
   ): Tensor<Broadcast<S, O>, D> {
+    sameDtype("minimum", this, other);
     return apply("minimum", [this, other], {}) as Tensor<Broadcast<S, O>, D>;
   }
 
@@ -514,15 +535,26 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * Maximum over `axes` (PyTorch's `amax`); the gradient is shared equally among tied maxima.
-   * NaN wins, as PyTorch.
+   * NaN wins, as PyTorch. f32 or i32 (an i32 result).
    */
-  max(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("max", [this], { axes: extremumAxes(this, axes, "max"), keepdim });
+  max(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    const params = { axes: extremumAxes(this, axes, "max"), keepdim };
+    return apply("max", [this], params) as Tensor<Shape, D>;
   }
 
   /** Minimum over `axes` (PyTorch's `amin`); see {@link Tensor.max}. */
-  min(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("min", [this], { axes: extremumAxes(this, axes, "min"), keepdim });
+  min(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    const params = { axes: extremumAxes(this, axes, "min"), keepdim };
+    return apply("min", [this], params) as Tensor<Shape, D>;
+  }
+
+  /**
+   * The product over `axes` (all when omitted), as `torch.prod`. Its gradient is the product of
+   * the other elements, exact where some are zero (as PyTorch's: one zero in a row sends the
+   * others' product to it and 0 elsewhere; two or more send 0 everywhere).
+   */
+  prod(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    return apply("prod", [this], { axes: normalizeAxes(axes, this.rank, "prod"), keepdim });
   }
 
   /**
@@ -791,6 +823,15 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   return out as Tensor<Shape, "f32">;
 }
 
+/** Throws unless `a` and `b` have one dtype, naming `op` (PyTorch would promote to f32). */
+function sameDtype(op: string, a: AnyTensor, b: AnyTensor): void {
+  if (a.dtype !== b.dtype) {
+    throw new TypeError(
+      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; convert one with .float()`,
+    );
+  }
+}
+
 /** The options of `var` and `std`. */
 export interface VarianceOptions {
   /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
@@ -826,21 +867,42 @@ function indexOfExtremum(
 }
 
 /** The bounds of `clamp` (±∞ where omitted), checked. */
-function clampBounds(min?: number | null, max?: number | null): { min: number; max: number } {
+function clampBounds(
+  dtype: DType,
+  min?: number | null,
+  max?: number | null,
+): { min: number; max: number } {
   if (min == null && max == null) {
     throw new TypeError("clamp: give at least one of min and max");
   }
   if (Number.isNaN(min) || Number.isNaN(max)) {
     throw new RangeError(`clamp: a bound is NaN (min ${min}, max ${max})`);
   }
-  return { min: min ?? -Infinity, max: max ?? Infinity };
+  const bounds = { min: min ?? -Infinity, max: max ?? Infinity };
+  if (dtype === "f32") return bounds;
+  // An i32 tensor's bounds are integers, those past its range (±∞ included) at its ends.
+  const inRange = (bound: number) => {
+    if (Number.isFinite(bound) && !Number.isInteger(bound)) {
+      throw new TypeError(`clamp: bound ${bound} of an i32 tensor is not an integer; use .float()`);
+    }
+    return Math.min(Math.max(bound, -(2 ** 31)), 2 ** 31 - 1);
+  };
+  return { min: inRange(bounds.min), max: inRange(bounds.max) };
 }
 
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
 function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
   const x = rawOfTensor(a);
   if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b), op));
-  const float = cast(x, "f32");
+  if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
+    // An integer against an i32 tensor compares exactly, as integers.
+    const scalar = upload(x.device, Int32Array.of(b), [], "i32");
+    const out = binary(x, scalar, op);
+    scalar.dispose();
+    return wrap(out);
+  }
+  // Else an i32 tensor is compared as f32, as PyTorch promotes it against a float.
+  const float = x.dtype === "f32" ? x.alias() : cast(x, "f32");
   const out = unary(float, `${op}Scalar`, b);
   float.dispose();
   return wrap(out);

@@ -58,9 +58,15 @@ function activationOf(d: Draw): { fused: "relu" | "tanh" | null; module: "relu" 
   return { fused: pick, module: null };
 }
 
-/** Output size of a window, or 0 when it does not fit. */
-function fits(size: number, k: number, stride: number, pad: number): number {
-  return size + 2 * pad < k ? 0 : Math.floor((size + 2 * pad - k) / stride) + 1;
+/** Output size of a window (its taps `dilation` apart), or 0 when it does not fit. */
+function fits(size: number, k: number, stride: number, pad: number, dilation = 1): number {
+  const span = dilation * (k - 1) + 1;
+  return size + 2 * pad < span ? 0 : Math.floor((size + 2 * pad - span) / stride) + 1;
+}
+
+/** A dilation pair for one layer in four (1 to 3 per axis), else none. */
+function drawDilation(d: Draw): [number, number] | undefined {
+  return d.chance(0.25) ? [d.int(1, 3), d.int(1, 3)] : undefined;
 }
 
 export function drawNet(d: Draw): NetCase {
@@ -82,12 +88,15 @@ export function drawNet(d: Draw): NetCase {
       ? [d.int(1, 3), d.int(1, 3)]
       : ((s) => [s, s])(d.int(1, 3)) as [number, number];
     const padding: [number, number] = [d.int(0, 2), d.int(0, 2)];
+    const dilation = drawDilation(d);
+    const [dh, dw] = dilation ?? [1, 1];
+    // As many taps as fit the padded input at that dilation.
     const kernel: [number, number] = [
-      Math.min(kh, h + 2 * padding[0]),
-      Math.min(kw, w + 2 * padding[1]),
+      Math.min(kh, Math.floor((h + 2 * padding[0] - 1) / dh) + 1),
+      Math.min(kw, Math.floor((w + 2 * padding[1] - 1) / dw) + 1),
     ];
-    const oh = fits(h, kernel[0], stride[0], padding[0]),
-      ow = fits(w, kernel[1], stride[1], padding[1]);
+    const oh = fits(h, kernel[0], stride[0], padding[0], dh),
+      ow = fits(w, kernel[1], stride[1], padding[1], dw);
     const macs = (o: number) => n * o * oh * ow * (c / groups) * kernel[0] * kernel[1];
     while (outChannels > groups && macs(outChannels) > MAX_MACS) outChannels -= groups;
     const act = activationOf(d);
@@ -101,6 +110,7 @@ export function drawNet(d: Draw): NetCase {
       groups,
       bias: d.chance(0.7),
       activation: act.fused,
+      ...(dilation ? { dilation } : {}),
     }, [n, outChannels, oh, ow]);
     if (act.module) push({ kind: act.module }, shape);
     if (d.chance(0.35)) {
@@ -123,9 +133,17 @@ export function drawNet(d: Draw): NetCase {
       if (ph > 0 && pw > 0) {
         // Average pooling and ceil mode, drawn after the window so that max-pool nets keep it.
         const average = d.chance(0.3), ceilMode = d.chance(0.3);
+        // Max pooling may be dilated (unpadded: a padded dilated window can hold no input
+        // cell at all, which the reference's routing does not model), where it still fits.
+        let dilation = !average && p[0] === 0 && p[1] === 0 ? drawDilation(d) : undefined;
+        if (dilation && !dilation.every((dd, a) => fits(shape[2 + a], k[a], s[a], 0, dd) > 0)) {
+          dilation = undefined;
+        }
+        const span = (axis: 0 | 1) => (dilation?.[axis] ?? 1) * (k[axis] - 1) + 1;
         const size = (axis: 0 | 1) =>
-          poolOutSize(shape[2 + axis], k[axis], s[axis], p[axis], ceilMode);
-        push({ kind: "pool", kernel: k, stride: s, padding: p, ceilMode, average }, [
+          poolOutSize(shape[2 + axis], span(axis), s[axis], p[axis], ceilMode);
+        const window = { kernel: k, stride: s, padding: p, ...(dilation ? { dilation } : {}) };
+        push({ kind: "pool", ...window, ceilMode, average }, [
           shape[0],
           shape[1],
           size(0),
@@ -213,7 +231,9 @@ export function describe(c: NetCase): string {
     switch (s.kind) {
       case "conv":
         return `conv ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} p${s.padding}` +
-          `${s.groups > 1 ? ` g${s.groups}` : ""}${s.bias ? "" : " nobias"}` +
+          `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}${
+            s.bias ? "" : " nobias"
+          }` +
           `${s.activation ? ` +${s.activation}` : ""}`;
       case "linear":
         return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
@@ -223,7 +243,7 @@ export function describe(c: NetCase): string {
           `${s.groupSize ? ` groups of ${s.groupSize}` : ""}`;
       case "pool":
         return `${s.average ? "avg" : "max"} pool k${s.kernel} s${s.stride} p${s.padding}` +
-          `${s.ceilMode ? " ceil" : ""}`;
+          `${s.dilation ? ` d${s.dilation}` : ""}${s.ceilMode ? " ceil" : ""}`;
       case "adaptive":
         return `adaptive avg pool to ${s.size}`;
       case "dropout":
@@ -261,6 +281,7 @@ export function buildLayers(
           stride: s.stride,
           padding: s.padding,
           groups: s.groups,
+          dilation: s.dilation,
           bias: s.bias,
           activation: s.activation,
           device,
@@ -292,7 +313,7 @@ export function buildLayers(
         const ceilMode = s.ceilMode ?? false;
         return s.average
           ? new AvgPool2d({ ...window, ceilMode })
-          : new MaxPool2d({ ...window, ceilMode });
+          : new MaxPool2d({ ...window, ceilMode, dilation: s.dilation });
       }
       case "adaptive":
         return new AdaptiveAvgPool2d(s.size);

@@ -50,6 +50,8 @@ export type LayerSpec =
     groups: number;
     bias: boolean;
     activation: ActivationSpec;
+    /** Spacing between kernel taps (default 1). */
+    dilation?: [number, number];
   }
   | {
     kind: "linear";
@@ -70,6 +72,8 @@ export type LayerSpec =
     ceilMode?: boolean;
     /** Average pooling (padding counted in the divisor, PyTorch's default) instead of max. */
     average?: boolean;
+    /** Spacing between window taps (max pooling only, as PyTorch's; default 1). */
+    dilation?: [number, number];
   }
   | { kind: "adaptive"; size: [number, number] }
   | { kind: "dropout"; p: number }
@@ -119,13 +123,15 @@ function scaled(x: F64, a: number): F64 {
 }
 
 function convOptions(s: Extract<LayerSpec, { kind: "conv" }>): ref.Conv2dOptions {
-  return { stride: s.stride, padding: s.padding, groups: s.groups };
+  return { stride: s.stride, padding: s.padding, groups: s.groups, dilation: s.dilation };
 }
 
 /** Winograd's amplification where the library may run the pass as Winograd, else 1. */
 function winograd(s: Extract<LayerSpec, { kind: "conv" }>, pass: "forward" | "gradInput"): number {
   const [kh, kw] = s.kernel;
-  const applies = kh === kw && kh in WINOGRAD_AMPLIFICATION && s.stride[0] === 1 &&
+  // Winograd takes no dilation (an axis of one tap has none to take).
+  const dilated = s.kernel.some((k, axis) => k > 1 && (s.dilation?.[axis] ?? 1) > 1);
+  const applies = !dilated && kh === kw && kh in WINOGRAD_AMPLIFICATION && s.stride[0] === 1 &&
     s.stride[1] === 1 &&
     (pass === "forward" || (s.padding[0] <= kh - 1 && s.padding[1] <= kw - 1));
   return applies ? WINOGRAD_AMPLIFICATION[kh] : 1;
@@ -289,8 +295,19 @@ function linearBackward(
   };
 }
 
-/** Windows along one axis of `size`: each output's first and one-past-last input, padded size. */
-type AxisWindows = { start: number; end: number; padded: number }[];
+/**
+ * Windows along one axis of `size`: each output's input cells (in order; every `dilation`-th
+ * one from its first, clipped to the input) and its size with the padding it covers.
+ */
+type AxisWindows = { cells: number[]; padded: number }[];
+
+/** The cells from `start` to `end` (exclusive), `step` apart. */
+function cellRange(start: number, end: number, step = 1): number[] {
+  return Array.from(
+    { length: Math.max(0, Math.ceil((end - start) / step)) },
+    (_, i) => start + i * step,
+  );
+}
 
 /** A pooling layer's windows along an axis, as PyTorch places them (see `ref.avgPool2d`). */
 function axisWindows(s: PoolSpec, axis: 0 | 1, size: number): AxisWindows {
@@ -298,14 +315,17 @@ function axisWindows(s: PoolSpec, axis: 0 | 1, size: number): AxisWindows {
     const out = s.size[axis];
     return Array.from({ length: out }, (_, i) => {
       const start = Math.floor((i * size) / out), end = Math.ceil(((i + 1) * size) / out);
-      return { start, end, padded: end - start };
+      return { cells: cellRange(start, end), padded: end - start };
     });
   }
   const k = s.kernel[axis], st = s.stride[axis], p = s.padding[axis];
-  const out = ref.poolOutSize(size, k, st, p, s.ceilMode);
+  const d = s.dilation?.[axis] ?? 1, span = d * (k - 1) + 1;
+  const out = ref.poolOutSize(size, span, st, p, s.ceilMode);
   return Array.from({ length: out }, (_, i) => {
-    const first = i * st - p, last = Math.min(first + k, size + p);
-    return { start: Math.max(first, 0), end: Math.min(last, size), padded: last - first };
+    const first = i * st - p, last = Math.min(first + span, size + p);
+    // The taps inside the input: from the first at or after 0, every d-th.
+    const start = first < 0 ? first + Math.ceil(-first / d) * d : first;
+    return { cells: cellRange(start, Math.min(last, size), d), padded: last - first };
   });
 }
 
@@ -328,8 +348,8 @@ function forEachWindow(
     for (const r of rows) {
       for (const q of cols) {
         const cells: number[] = [];
-        for (let iy = r.start; iy < r.end; iy++) {
-          for (let ix = q.start; ix < q.end; ix++) cells.push((plane * h + iy) * w + ix);
+        for (const iy of r.cells) {
+          for (const ix of q.cells) cells.push((plane * h + iy) * w + ix);
         }
         visit(out++, cells, r.padded * q.padded);
       }
@@ -426,7 +446,9 @@ function poolBackward(
     if (!reach) e.data[at] += g.e.data[o];
     for (const c of reach ?? []) e.data[c] += g.e.data[o] + Math.abs(g.v.data[o]);
   });
-  const overlap = Math.ceil(s.kernel[0] / s.stride[0]) * Math.ceil(s.kernel[1] / s.stride[1]);
+  // Windows that can hold one cell: those whose span covers it.
+  const span = (axis: 0 | 1) => (s.dilation?.[axis] ?? 1) * (s.kernel[axis] - 1) + 1;
+  const overlap = Math.ceil(span(0) / s.stride[0]) * Math.ceil(span(1) / s.stride[1]);
   return { v, e: plus(e, scaled(magnitude, roundingBound(overlap))) };
 }
 

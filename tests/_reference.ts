@@ -280,6 +280,11 @@ export function max(x: F64, axes: readonly number[] | null, keepdim = false): F6
   return reduce(x, axes, keepdim, -Infinity, (acc, v) => (v > acc ? v : acc));
 }
 
+/** Product over `axes` (negative allowed; `null` = all axes). */
+export function prod(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
+  return reduce(x, axes, keepdim, 1, (acc, v) => acc * v);
+}
+
 /** Min over `axes` (negative allowed; `null` = all axes); NaN wins. */
 export function min(x: F64, axes: readonly number[] | null, keepdim = false): F64 {
   return reduce(x, axes, keepdim, Infinity, (acc, v) => (v < acc || Number.isNaN(v) ? v : acc));

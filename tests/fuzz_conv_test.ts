@@ -1,11 +1,11 @@
 /**
  * A seeded randomized sweep of the convolution kernels on shapes no other test names: batch
  * 1–5, 1–40 channels (odd, prime, grouped), 1–35 pixels, kernels 1–7 (non-square too), stride
- * 1–4, padding 0–3, with and without bias and ReLU, the input gradient's ReLU mask and the
+ * 1–4, padding 0–3, dilation 1–3 (non-square too), with and without bias and ReLU, the input gradient's ReLU mask and the
  * weight gradient's accumulation. Every pass runs under EVERY candidate the autotuner could pick
  * on this adapter (direct, the GEMM core's tiles, the register GEMM, split-K, Winograd, the 1×1
- * GEMM, the stride-phase input gradient), plus the direct kernels' GPU tiles and split counts,
- * and each is compared elementwise with the float64 reference under the accumulation bound of
+ * GEMM, the stride-phase input gradient), plus the direct kernels' GPU tiles and split counts
+ * (which a dilated case must refuse instead), and each is compared elementwise with the float64 reference under the accumulation bound of
  * `_fuzz.ts`. `FUZZ_SEED=s FUZZ_ITERS=k` runs k times as many shapes from seed s.
  */
 
@@ -26,7 +26,7 @@ import {
   conv2dTiles,
   type WeightTile,
 } from "../kernels/conv2d_backward.ts";
-import { resolve } from "../kernels/_conv_geometry.ts";
+import { isDilated, resolve } from "../kernels/_conv_geometry.ts";
 import { winogradTooLarge } from "../kernels/_winograd.ts";
 import * as ref from "./_reference.ts";
 import { assertAccumulated, Draw, fuzzing, fuzzSeeds, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
@@ -48,8 +48,9 @@ interface ConvCase {
 }
 
 /**
- * A random valid convolution; one in five is 1×1 and one in five 3×3 or 5×5 at stride 1,
- * stratified by the seed (seed mod 5 picks the fifth), so any five seeds in a row hold both.
+ * A random valid convolution; one in five is 1×1, one in five 3×3 or 5×5 at stride 1 and one
+ * in five dilated (and a quarter of the rest), stratified by the seed (seed mod 5 picks the
+ * fifth), so any five seeds in a row hold all three.
  */
 function drawCase(d: Draw, seed: number): ConvCase {
   for (;;) {
@@ -62,6 +63,9 @@ function drawCase(d: Draw, seed: number): ConvCase {
     const padW = form < 0.2 || d.chance(0.7) ? padH : d.int(0, 3);
     const groups = form < 0.2 ? 1 : d.pick([1, 1, 1, 2, 3]);
     const cg = d.int(1, Math.floor(40 / groups)), og = d.int(1, Math.floor(40 / groups));
+    const dilate = form >= 0.4 && (form < 0.6 || d.chance(0.25));
+    const dilationH = dilate ? d.int(1, 3) : 1;
+    const dilationW = dilate && d.chance(0.4) ? d.int(1, 3) : dilationH;
     const g: Conv2dGeometry = {
       batch: d.int(1, 5),
       inChannels: cg * groups,
@@ -75,8 +79,11 @@ function drawCase(d: Draw, seed: number): ConvCase {
       padH,
       padW,
       groups,
+      ...(dilate ? { dilationH: Math.max(dilationH, 2), dilationW } : {}),
     };
-    if (g.height + 2 * padH < kernelH || g.width + 2 * padW < kernelW) continue;
+    const spanH = (g.dilationH ?? 1) * (kernelH - 1) + 1;
+    const spanW = (g.dilationW ?? 1) * (kernelW - 1) + 1;
+    if (g.height + 2 * padH < spanH || g.width + 2 * padW < spanW) continue;
     const { outH, outW } = conv2dOutputSize(g);
     if (g.batch * g.outChannels * outH * outW * cg * kernelH * kernelW > MAX_MACS) continue;
     // Room for one or two samples of the largest tensor, plus an unaligned start.
@@ -111,12 +118,16 @@ interface Variant {
   splits?: number;
 }
 
-/** The candidates of a pass, the direct kernels with a GPU's tiles, and maybe a random tile. */
+/**
+ * The candidates of a pass, the direct kernels with a GPU's tiles, and maybe a random tile (a
+ * dilated case has the candidates only: the direct kernels refuse it, `refusesDilation`).
+ */
 function withTiles(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): Variant[] {
   const list: Variant[] = convCandidates(device, pass, resolve(g, "fuzz")).map((c) => ({
     name: c.name,
     algorithm: c.value,
   }));
+  if (isDilated(resolve(g, "fuzz"))) return list;
   list.push({ name: "direct, GPU tiles", gpuTiles: true });
   // A register tile of the direct kernel that no cost model picked, within its register limits:
   // in one pass of three (each tile compiles a pipeline of its own, seconds on lavapipe).
@@ -140,7 +151,7 @@ function withTiles(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): 
 /** The candidates of a pass plus the direct kernels' other tiles, and split counts. */
 function variants(device: Device, pass: ConvPass, g: Conv2dGeometry, d: Draw): Variant[] {
   const list = withTiles(device, pass, g, d);
-  if (pass === "gradWeight") {
+  if (pass === "gradWeight" && !isDilated(resolve(g, "fuzz"))) {
     const splits = d.int(2, 9);
     list.push({ name: `direct, ${splits} splits`, algorithm: { kind: "direct" }, splits });
   }
@@ -173,6 +184,7 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
     stride: [g.strideH, g.strideW],
     padding: [g.padH, g.padW],
     groups: g.groups,
+    dilation: [g.dilationH ?? 1, g.dilationW ?? 1],
   };
   const f32 = (x: ref.F64) => ref.f64(x.shape, Float32Array.from(x.data));
   // Inputs of 1e4 too: the bound scales with them, and nothing may overflow or flush.
@@ -298,6 +310,20 @@ async function checkCase(device: Device, seed: number): Promise<string[]> {
     const got = await read(gradB, B.data.length);
     device.release(gradB);
     assertAccumulated(`${label}\n  gradBias alone`, got, db.data, dbMag.data, depth.gradWeight);
+    if (isDilated(resolve(g, "fuzz"))) {
+      // The direct kernels take no dilation: forced, each refuses in one line (before binding
+      // anything: the buffer only passes the size checks).
+      const any = upload(device, nan(Math.max(X.data.length, W.data.length, DY.data.length)));
+      owned.push(any);
+      const direct = { algorithm: { kind: "direct" } as const };
+      const refused = /the direct kernel does not take dilation/;
+      assert.throws(() => conv2d(device, g, { x: any, w: any, out: any, ...direct }), refused);
+      const input = { gradOut: any, w: any, gradX: any, ...direct };
+      assert.throws(() => conv2dBackwardInput(device, g, input), refused);
+      const weight = { x: any, gradOut: any, gradW: any, ...direct };
+      assert.throws(() => conv2dBackwardWeight(device, g, weight), refused);
+      ran.push("dilated");
+    }
   } catch (error) {
     if (error instanceof AssertionError) throw error;
     throw new Error(`${label}\n  ${running}: ${(error as Error).message}`, { cause: error });
@@ -318,7 +344,7 @@ Deno.test("fuzz: every convolution variant on random shapes against float64", as
     }
     // The fixed seeds reach the special algorithms, not only the general ones.
     const kinds = [...seen].join("; ");
-    for (const kind of ["winograd", "pointwise", "gemm"]) {
+    for (const kind of ["winograd", "pointwise", "gemm", "dilated"]) {
       if (!fuzzing() && !kinds.includes(kind)) {
         throw new Error(`the sweep never ran ${kind}: ${kinds}`);
       }

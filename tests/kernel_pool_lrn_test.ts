@@ -109,6 +109,7 @@ function routeGradient(x: ref.F64, argmax: ref.I32, gradOut: ref.F64): Float64Ar
   const perPlane = argmax.data.length / (n * c);
   const grad = new Float64Array(x.data.length);
   for (let i = 0; i < argmax.data.length; i++) {
+    if (argmax.data[i] < 0) continue; // a window with no tap in the input
     grad[Math.floor(i / perPlane) * h * w + argmax.data[i]] += gradOut.data[i];
   }
   return grad;
@@ -283,6 +284,35 @@ Deno.test("max pool kernels", async (t) => {
           dilated(geometry(1, 1, 1, 7, [1, 3], [1, 2], [0, 1]), [5, 2]),
           36,
         );
+        // Dilation 1 given is dilation 1 omitted: the same names, WGSL and uniforms.
+        const recorded = (g: Pool2dGeometry) => {
+          const seen: string[] = [];
+          const dispatch = device.dispatch.bind(device);
+          device.dispatch = (k, bindings) => {
+            seen.push(`${k.name}\n${k.wgsl}\n${k.uniforms}`);
+            dispatch(k, bindings);
+          };
+          const [x, out, argmax] = [0, 1, 2].map(() => device.alloc(4096));
+          try {
+            maxPool2d(device, g, { x, out, argmax });
+            maxPool2dBackward(device, g, { gradOut: out, argmax, gradX: x });
+          } finally {
+            device.dispatch = dispatch;
+            for (const buf of [x, out, argmax]) device.release(buf);
+          }
+          return seen;
+        };
+        const plain = geometry(2, 3, 9, 8, [3, 3], [2, 2], [1, 1]);
+        assert.deepEqual(recorded(dilated(plain, [1, 1])), recorded(plain));
+        // Windows whose taps all fall in the padding: −∞, argmax −1, no gradient (PyTorch's
+        // value; along W 2 taps 3 apart, padded by 2, over 1 pixel: at −2 and 1, then −1 and 2).
+        const empty = await checkRandomPool(
+          device,
+          dilated(geometry(1, 2, 3, 1, [2, 2], [1, 1], [1, 2]), [1, 3]),
+          40,
+        );
+        assert.ok(empty.out.every((v) => v === -Infinity), `${empty.out}`);
+        assert.ok(empty.argmax.every((a) => a === -1) && empty.gradX.every((v) => v === 0));
         // Batch slices of a dilated pooling.
         await checkRandomPool(
           device,

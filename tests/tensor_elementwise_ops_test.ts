@@ -19,6 +19,7 @@ import {
   maximum,
   minimum,
   ne,
+  type Shape,
   type Tensor,
   tensor,
   where,
@@ -64,6 +65,18 @@ Deno.test("elementwise ops: forward and gradients against float64", async (t) =>
       clampCase([1, 7], -0.3, null),
       // min > max: every element is max, and no gradient passes (PyTorch's too).
       clampCase([7], 0.5, -0.5),
+      {
+        name: "clamp to tensor bounds [33] and [7, 1] (gradients to x and both bounds)",
+        inputs: [n(7, 33), ref.map(n(33), (v) => v - 0.5), ref.map(n(7, 1), (v) => v + 0.5)],
+        run: ([x, lo, hi]) => x.clamp(lo, hi),
+        ref: ([x, lo, hi]) => ref.minimum(ref.maximum(x, lo), hi),
+      },
+      {
+        name: "clamp to a tensor minimum and a number maximum",
+        inputs: [n(7, 5), n(5)],
+        run: ([x, lo]) => clamp(x, lo, 0.3),
+        ref: ([x, lo]) => ref.minimum(ref.maximum(x, lo), ref.full([], 0.3)),
+      },
       {
         name: "clamp (function form) of a transposed view",
         inputs: [n(5, 7)],
@@ -156,6 +169,16 @@ Deno.test("ties and bounds: PyTorch's subgradients", async () => {
   assert.deepEqual([await row.grad!.toArray(), await one.grad!.toArray()], [[[0.5, 0.5, 0.5]], [
     1.5,
   ]]);
+  // Tensor bounds: a tie passes to x; min > max gives max, and its gradient (PyTorch's).
+  const v = tensor([0, 1, 5, 3], { requiresGrad: true });
+  const lo = tensor([0, 2, 0, 4], { requiresGrad: true });
+  const hi = tensor([1, 3, 4, 2], { requiresGrad: true });
+  const clamped = v.clamp(lo, hi);
+  assert.deepEqual(await clamped.toArray(), [0, 2, 4, 2]);
+  await clamped.sum().backward();
+  const grads = await Promise.all([v, lo, hi].map((t) => t.grad!.toArray()));
+  assert.deepEqual(grads, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1]]);
+  for (const t of [v, lo, hi, clamped]) t.dispose();
   // clamp passes the gradient at both bounds, none outside; abs has slope 0 at 0.
   const x = tensor([-2, -1, 0, 1, 2], { requiresGrad: true });
   await x.clamp(-1, 1).sum().backward();
@@ -262,6 +285,9 @@ Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32
   // Two i32 tensors compare as integers: 2²⁴ + 1 is not 2²⁴ (f32 would say it is).
   const big = tensor([16_777_217], { dtype: "i32" });
   assert.deepEqual(await big.eq(tensor([16_777_216], { dtype: "i32" })).toArray(), [0]);
+  assert.deepEqual(await big.eq(16_777_216).toArray(), [0]);
+  // Against a fraction both sides are f32, as PyTorch promotes them: 2²⁴ + 1 rounds to 2²⁴.
+  assert.deepEqual(await big.gt(16_777_216.5).toArray(), [0]);
   // A comparison's result serves as where's condition, and as a mask to multiply or average.
   const x = tensor([[-1, 2], [3, -4]]);
   assert.deepEqual(await where(x.lt(0), x.neg(), x).toArray(), [[1, 2], [3, 4]]);
@@ -287,6 +313,38 @@ Deno.test("where on i32, and casts between i32 and f32", async () => {
   assert.equal(f.float(), f);
 });
 
+Deno.test("abs, neg, clamp, maximum and minimum on i32, as integers", async () => {
+  await defaultDevice();
+  const lowest = -(2 ** 31), highest = 2 ** 31 - 1;
+  const x = fromTypedArray(Int32Array.of(-7, -1, 0, 3, 16_777_217, highest, lowest + 1), [7]);
+  const rows = fromTypedArray(Int32Array.of(2, -5), [2, 1]);
+  const results = [
+    x.abs(),
+    x.neg(),
+    x.clamp(-1, 3),
+    x.clamp(null, 16_777_216),
+    x.clamp(0, Infinity),
+    x.clamp(-1e12, 1e12),
+    maximum(x, rows),
+    x.minimum(rows),
+  ];
+  const values = [-7, -1, 0, 3, 16_777_217, highest, lowest + 1];
+  const want = [
+    values.map(Math.abs),
+    values.map((v) => (v === 0 ? 0 : -v)),
+    values.map((v) => Math.min(Math.max(v, -1), 3)),
+    values.map((v) => Math.min(v, 16_777_216)),
+    values.map((v) => Math.max(v, 0)),
+    values,
+    [2, -5].map((r) => values.map((v) => Math.max(v, r))),
+    [2, -5].map((r) => values.map((v) => Math.min(v, r))),
+  ];
+  for (const [k, result] of results.entries()) {
+    assert.equal(result.dtype, "i32", `result ${k}`);
+    assert.deepEqual(await result.toArray(), want[k], `result ${k}`);
+  }
+});
+
 Deno.test("elementwise ops: bad input gets one clear line", async () => {
   await defaultDevice();
   const x = tensor([1, 2, 3]);
@@ -294,7 +352,10 @@ Deno.test("elementwise ops: bad input gets one clear line", async () => {
   const cases: [() => unknown, RegExp][] = [
     [() => x.clamp(), /clamp: give at least one of min and max$/],
     [() => x.clamp(NaN, 1), /clamp: a bound is NaN/],
-    [() => i.abs(), /abs: expected an f32 tensor, got i32/],
+    [() => i.log1p(), /log1p: expected an f32 tensor, got i32/],
+    [() => i.clamp(0.5), /clamp: bound 0\.5 of an i32 tensor is not an integer; use \.float\(\)/],
+    [() => maximum(x, i as unknown as Tensor), /maximum: dtypes f32 and i32 differ/],
+    [() => i.minimum(x as unknown as Tensor<Shape, "i32">), /minimum: dtypes i32 and f32 differ/],
     [() => maximum(x, tensor([1, 2])), /maximum: shapes \[3\] and \[2\] do not broadcast/],
     [() => x.gt(tensor([1, 2]) as Tensor), /gt: shapes \[3\] and \[2\] do not broadcast/],
     [() => where(x, x, i as unknown as Tensor), /where: the branches are f32 and i32/],

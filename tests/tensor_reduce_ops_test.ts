@@ -12,6 +12,7 @@ import {
   fromTypedArray,
   logsumexp,
   min,
+  prod,
   std,
   tensor,
   variance,
@@ -59,6 +60,13 @@ Deno.test("reductions: forward and gradients against float64", async (t) => {
           ref: ([x]) => ref.map(ref.variance(x, axes ?? null, 1, keepdim), Math.sqrt),
         },
         {
+          name: `prod [3, 7, 5] ${label(axes, keepdim)}`,
+          // Values near ±1, so that a product of 105 stays in range.
+          inputs: [ref.map(n(3, 7, 5), (v) => Math.sign(v) * (0.8 + 0.1 * Math.abs(v)))],
+          run: ([x]) => prod(x, axes, keepdim),
+          ref: ([x]) => ref.prod(x, axes ?? null, keepdim),
+        },
+        {
           name: `logsumexp [2, 7, 3] ${label(axes, keepdim)}`,
           inputs: [n(2, 7, 3)],
           run: ([x]) => logsumexp(x, axes, keepdim),
@@ -94,6 +102,18 @@ Deno.test("reductions: forward and gradients against float64", async (t) => {
         run: ([x]) => x.logsumexp(1),
         ref: ([x]) => ref.logsumexp(x, [1]),
         eps: 1e-3,
+      },
+      {
+        name: "prod with zeros: none, one and two in a row (the gradient is exact at them)",
+        inputs: [ref.f64([3, 4], [1.5, -2, 0.5, 3, 0, -2, 0.5, 3, 0, 2, 0, 3])],
+        run: ([x]) => x.prod(1),
+        ref: ([x]) => ref.prod(x, [1]),
+      },
+      {
+        name: "prod over a size-1 axis of a permuted view, [1, 7] → [7, 1]",
+        inputs: [n(1, 7)],
+        run: ([x]) => x.transpose(0, 1).prod(-1, true),
+        ref: ([x]) => ref.prod(ref.transpose(x, 0, 1), [-1], true),
       },
       {
         name: "min over a size-1 axis, [1, 7]",
@@ -174,6 +194,28 @@ Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, again
   assert.equal(w.argmin(1).requiresGrad, false);
 });
 
+Deno.test("max and min of i32 tensors, as integers, short rows and long", async () => {
+  await defaultDevice();
+  const rng = mulberry32(3);
+  for (const cols of [5, 300, 70_001]) {
+    const values = Array.from({ length: 3 * cols }, () => Math.floor((rng() - 0.5) * 2 ** 32));
+    values[cols + 7] = 2 ** 31 - 1;
+    values[2 * cols + 1] = -(2 ** 31);
+    const x = fromTypedArray(Int32Array.from(values), [3, cols]);
+    const [top, bottom] = [x.max(1), min(x, -1, true)];
+    assert.equal(top.dtype, "i32");
+    const rows = [0, 1, 2].map((r) => values.slice(r * cols, (r + 1) * cols));
+    assert.deepEqual(await top.toArray(), rows.map((row) => Math.max(...row)), `max of ${cols}`);
+    assert.deepEqual(
+      await bottom.toArray(),
+      rows.map((row) => [Math.min(...row)]),
+      `min of ${cols}`,
+    );
+  }
+  // The number of classes from i32 labels, as a PyTorch loop would find it.
+  assert.equal(await tensor([3, 9, 0], { dtype: "i32" }).max().item(), 9);
+});
+
 Deno.test("reductions: bad input gets one clear line", async () => {
   await defaultDevice();
   const x = tensor([[1, 2], [3, 4]]);
@@ -185,6 +227,7 @@ Deno.test("reductions: bad input gets one clear line", async () => {
     [() => x.var([0, 0]), /var: axis 0 is named twice/],
     [() => x.logsumexp(5), /logsumexp: axis 5 is out of range/],
     [() => tensor([1], { dtype: "i32" }).logsumexp(), /logsumexp: expected an f32 tensor, got i32/],
+    [() => tensor([1], { dtype: "i32" }).sum(), /sum: expected an f32 tensor, got i32/],
   ];
   for (const [run, message] of cases) assert.throws(run, message);
 });

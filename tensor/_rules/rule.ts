@@ -49,6 +49,7 @@ export interface OpParams {
   where: NoParams;
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
+  prod: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
   min: { axes: readonly number[]; keepdim: boolean };
   // Shape.
