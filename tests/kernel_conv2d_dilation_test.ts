@@ -173,6 +173,47 @@ Deno.test("dilated conv2d", async (t) => {
       await check(device, "batch split", { g: { ...g, batch: 3 }, maxBindingBytes: 4 * 400 + 12 });
     });
 
+    await t.step("dilation is in the tables: the GEMMs' WGSL is the undilated text", () => {
+      /** Every dispatch `record` makes: name, WGSL and uniforms. */
+      const dispatches = (record: () => void) => {
+        const seen: string[][] = [];
+        const dispatch = device.dispatch.bind(device);
+        device.dispatch = (d, bindings) => {
+          seen.push([d.name, d.wgsl, String(d.uniforms)]);
+          dispatch(d, bindings);
+        };
+        try {
+          record();
+        } finally {
+          device.dispatch = dispatch;
+        }
+        return seen;
+      };
+      const big = device.alloc(1 << 16), mask = device.alloc(1 << 16), more = device.alloc(1 << 16);
+      const passes = (g: Conv2dGeometry, algorithm: ConvAlgorithm) => () => {
+        conv2dKernel(device, g, { x: big, w: more, out: mask, bias: big, relu: true, algorithm });
+        conv2dBackwardInput(device, g, { gradOut: big, w: more, gradX: mask, algorithm });
+        conv2dBackwardWeight(device, g, { x: big, gradOut: more, gradW: mask, algorithm });
+      };
+      const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES : [];
+      for (const tile of [CONV_SMALL_TILE, ...registerTiles]) {
+        const gemm: ConvAlgorithm = { kind: "gemm", tile, splits: 1 };
+        for (const strided of [false, true]) {
+          // Padded by 1 undilated and 2 at dilation 2: the same output size, so the same flags.
+          const g = geometry({ height: 13, width: 11, padH: 1, padW: 1, strideH: strided ? 2 : 1 });
+          const plain = dispatches(passes(g, gemm));
+          const twice = { ...g, padH: 2, padW: 2, dilationH: 2, dilationW: 2 };
+          const atTwo = dispatches(passes(twice, gemm));
+          assert.deepEqual(atTwo.map((d) => d[1]), plain.map((d) => d[1]), "WGSL");
+          assert.ok(atTwo.every((d) => / d2×2$/.test(d[0]) || / pack$| sum$/.test(d[0])));
+          // Dilation 1 given is dilation 1 omitted: the same names, WGSL and uniforms.
+          const atOne = dispatches(passes({ ...g, dilationH: 1, dilationW: 1 }, gemm));
+          assert.deepEqual(atOne, plain);
+        }
+      }
+      for (const b of [big, mask, more]) device.release(b);
+    });
+
     await t.step("variants that take no dilation refuse it in one line; bad dilations", () => {
       const big = device.alloc(1 << 16);
       const g = CASES[0][1];

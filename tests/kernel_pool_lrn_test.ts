@@ -284,6 +284,26 @@ Deno.test("max pool kernels", async (t) => {
           dilated(geometry(1, 1, 1, 7, [1, 3], [1, 2], [0, 1]), [5, 2]),
           36,
         );
+        // Dilation 1 given is dilation 1 omitted: the same names, WGSL and uniforms.
+        const recorded = (g: Pool2dGeometry) => {
+          const seen: string[] = [];
+          const dispatch = device.dispatch.bind(device);
+          device.dispatch = (k, bindings) => {
+            seen.push(`${k.name}\n${k.wgsl}\n${k.uniforms}`);
+            dispatch(k, bindings);
+          };
+          const [x, out, argmax] = [0, 1, 2].map(() => device.alloc(4096));
+          try {
+            maxPool2d(device, g, { x, out, argmax });
+            maxPool2dBackward(device, g, { gradOut: out, argmax, gradX: x });
+          } finally {
+            device.dispatch = dispatch;
+            for (const buf of [x, out, argmax]) device.release(buf);
+          }
+          return seen;
+        };
+        const plain = geometry(2, 3, 9, 8, [3, 3], [2, 2], [1, 1]);
+        assert.deepEqual(recorded(dilated(plain, [1, 1])), recorded(plain));
         // Windows whose taps all fall in the padding: −∞, argmax −1, no gradient (PyTorch's
         // value; along W 2 taps 3 apart, padded by 2, over 1 pixel: at −2 and 1, then −1 and 2).
         const empty = await checkRandomPool(
