@@ -237,6 +237,16 @@ Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's",
     1,
   ]]);
   assert.deepEqual(await x.ne(NaN).toArray(), [1, 1, 1, 1]);
+  // A NaN on either side of maximum or minimum sends the whole gradient to both (PyTorch's).
+  const [p, q] = [x, y].map((t) => t.detach());
+  p.requiresGrad = q.requiresGrad = true;
+  await maximum(p, q).add(minimum(p, q)).sum().backward();
+  assert.deepEqual([await p.grad!.toArray(), await q.grad!.toArray()], [[2, 2, 2, 1], [
+    2,
+    2,
+    2,
+    1,
+  ]]);
   assert.deepEqual(await x.le(1).toArray(), [0, 1, 0, 1]);
   // A NaN condition is true (PyTorch's bool(NaN)); its gradient is PyTorch's where's.
   assert.deepEqual(await where(x, tensor([7]), tensor([8])).toArray(), [7, 7, 7, 7]);
