@@ -182,7 +182,9 @@ step fuzz-net 60 "${untuned[@]}" deno test -A --no-check tests/fuzz_net_test.ts
 # The paper's augmentation of one batch (128 × 256², crop 224, flip, PCA, mean image): the host's
 # ms from loader.next() to the input recorded, device kernel against floats made on the host, and
 # the crop kernel's GPU time.
-step augment 20 deno run -A bench/augment.ts --repeats "$([ "$TINY" = 1 ] && echo 2 || echo 7)"
+augment_sizes=(--repeats 7)
+[ "$TINY" = 1 ] && augment_sizes=(--batch 8 --side 64 --crop 56 --repeats 2)
+step augment 20 deno run -A bench/augment.ts "${augment_sizes[@]}"
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)

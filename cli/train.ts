@@ -12,7 +12,14 @@ import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 import { SGD } from "../train/sgd.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import type { Figure1Net } from "../nn/figure1.ts";
-import { crossEntropy, type Device, fromTypedArray, replicate, tidy } from "../mod.ts";
+import {
+  crossEntropy,
+  type Device,
+  fromTypedArray,
+  type ImageCrops,
+  replicateImages,
+  tidy,
+} from "../mod.ts";
 import { curvesPlot } from "./plot_svg.ts";
 import { formatDuration, progressLine, ProgressReporter } from "./progress.ts";
 import { formatLoss, formatLr, pct, plural, showsTop5 } from "../train/_format.ts";
@@ -112,7 +119,8 @@ const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;
 
 /**
  * `train --profile`: one training step of the configured model and batch (the paper's SGD on
- * fixed pseudo-random images), timed kernel by kernel on the first device.
+ * fixed pseudo-random images, cropped on the device as the loader's are), timed kernel by kernel on
+ * the first device.
  */
 async function profileOneStep(
   config: RunConfig,
@@ -120,8 +128,24 @@ async function profileOneStep(
   devices: Device[],
 ): Promise<number> {
   const n = config.batchSize, side = config.model.inputSize;
-  const shape = [n, 3, side, side];
-  const images = Float32Array.from({ length: n * 3 * side * side }, (_, i) => Math.sin(i));
+  // The batch as the loader gives it: u8 samples and one patch each, which the step's first
+  // kernel turns into the input on every device.
+  const crops: ImageCrops = {
+    pixels: Uint8Array.from({ length: n * side * side * 3 }, (_, i) => (i * 2654435761) >>> 24),
+    height: side,
+    width: side,
+    cropHeight: side,
+    cropWidth: side,
+    patches: Array.from({ length: n }, (_, sample) => ({
+      sample,
+      x0: 0,
+      y0: 0,
+      flip: sample % 2 === 1,
+      offset: [-0.5, -0.5, -0.5] as const,
+    })),
+    scale: 1 / 255,
+    meanImage: null,
+  };
   const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
   const { lr, momentum, weightDecay, formulation } = config;
   const sgd = SGD.forModule(model, { lr, momentum, weightDecay, formulation });
@@ -129,7 +153,7 @@ async function profileOneStep(
   const device = devices[0];
   const step = () =>
     tidy(async () => {
-      const [x] = replicate(images, shape, [device, ...model.devices()]);
+      const [x] = replicateImages(crops, [device, ...model.devices()]);
       const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
       const loss = crossEntropy(await model.forward(x.withRank(4)), y);
       await loss.backward();

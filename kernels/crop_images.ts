@@ -87,7 +87,8 @@ interface CropSlice {
 /**
  * Writes the crops of `patches` as `[patches.length, 3, cropHeight, cropWidth]` f32 (the module
  * doc gives the exact arithmetic). The batch is cut into runs of output images whose output
- * and source bytes each fit one storage binding; a run's patches may read any samples.
+ * and source bytes each fit one storage binding; a run's patches may read any samples. The
+ * patches are trusted to lie inside their samples: `cropImages` in `tensor/images.ts` checks them.
  *
  * @example Two mirrored 1×2 crops of one 1×3 image
  * ```ts

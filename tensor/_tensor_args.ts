@@ -8,7 +8,15 @@
  */
 
 import { type Described, requireFloat, sameDevice } from "./_core.ts";
-import { broadcastShapes, normalizeAxes, numel, plural, sameShape, ShapeError } from "./shape.ts";
+import {
+  broadcastShapes,
+  type DType,
+  normalizeAxes,
+  numel,
+  plural,
+  sameShape,
+  ShapeError,
+} from "./shape.ts";
 
 /** `shape` for `reshape` of `size` elements with its one −1 filled in, checked against `from`. */
 export function resolveShape(from: readonly number[], shape: readonly number[]): number[] {
@@ -33,7 +41,10 @@ export function squeezedShape(
   shape: readonly number[],
   axes?: number | readonly number[],
 ): number[] {
-  const named = axes === undefined ? null : normalizeAxes(axes, shape.length, "squeeze");
+  // A 0-d tensor takes axis 0 or −1, as PyTorch's.
+  const named = axes === undefined
+    ? null
+    : normalizeAxes(axes, Math.max(shape.length, 1), "squeeze");
   return shape.filter((d, i) => d !== 1 || (named !== null && !named.includes(i)));
 }
 
@@ -219,4 +230,52 @@ export function checkUpstreamGradient(output: Described, grad: Described | undef
   }
   sameDevice("backward", output, grad);
   requireFloat("backward", grad);
+}
+
+/** Throws unless `a` and `b` have one dtype, naming `op` (PyTorch would promote to f32). */
+export function sameDtype(op: string, a: Described, b: Described): void {
+  if (a.dtype !== b.dtype) {
+    throw new TypeError(
+      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; convert one with .float()`,
+    );
+  }
+}
+
+/** The axes of `max` or `min`, checked: none of them empty (PyTorch refuses too). */
+export function extremumAxes(
+  x: Described,
+  axes: number | readonly number[] | undefined,
+  op: "max" | "min",
+): number[] {
+  const list = normalizeAxes(axes, x.shape.length, op);
+  // ±∞ of nothing would pass for a value.
+  const empty = list.find((axis) => x.shape[axis] === 0);
+  if (empty !== undefined) {
+    throw new ShapeError(`${op}: axis ${empty} of [${x.shape}] is empty: no ${op}imum`);
+  }
+  return list;
+}
+
+/** The bounds of `clamp` (±∞ where omitted), checked. */
+export function clampBounds(
+  dtype: DType,
+  min?: number | null,
+  max?: number | null,
+): { min: number; max: number } {
+  if (min == null && max == null) {
+    throw new TypeError("clamp: give at least one of min and max");
+  }
+  if (Number.isNaN(min) || Number.isNaN(max)) {
+    throw new RangeError(`clamp: a bound is NaN (min ${min}, max ${max})`);
+  }
+  const bounds = { min: min ?? -Infinity, max: max ?? Infinity };
+  if (dtype === "f32") return bounds;
+  // An i32 tensor's bounds are integers, those past its range (±∞ included) at its ends.
+  const inRange = (bound: number) => {
+    if (Number.isFinite(bound) && !Number.isInteger(bound)) {
+      throw new TypeError(`clamp: bound ${bound} of an i32 tensor is not an integer; use .float()`);
+    }
+    return Math.min(Math.max(bound, -(2 ** 31)), 2 ** 31 - 1);
+  };
+  return { min: inRange(bounds.min), max: inRange(bounds.max) };
 }

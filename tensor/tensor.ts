@@ -37,12 +37,15 @@ import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
   checkUpstreamGradient,
+  clampBounds,
   expandedShape,
+  extremumAxes,
   flattenedShape,
   matmulPlan,
   resolvePermutation,
   resolveShape,
   resolveSlice,
+  sameDtype,
   scalarOp,
   squeezedShape,
   swappedAxes,
@@ -502,7 +505,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return selected(condition, this, other) as Tensor<Shape, D>;
   }
 
-  /** The values as f32 (PyTorch's `.float()`): i32 rounded to the nearest f32; f32 as it is. */
+  /**
+   * The values as f32 (PyTorch's `.float()`): i32 rounded to the nearest f32; an f32 tensor is
+   * returned itself, as PyTorch does.
+   */
   float(): Tensor<S, "f32"> {
     if (this.dtype === "f32") return this as unknown as Tensor<S, "f32">;
     return wrap(cast(rawOfTensor(this), "f32")) as Tensor<S, "f32">;
@@ -510,7 +516,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * The values as i32 (PyTorch's `.int()`): f32 rounded toward zero (out of range or NaN: not
-   * defined, as in PyTorch); i32 as it is. No gradient flows through.
+   * defined, as in PyTorch); an i32 tensor is returned itself. No gradient flows through.
    */
   int(): Tensor<S, "i32"> {
     if (this.dtype === "i32") return this as unknown as Tensor<S, "i32">;
@@ -823,32 +829,12 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   return out as Tensor<Shape, "f32">;
 }
 
-/** Throws unless `a` and `b` have one dtype, naming `op` (PyTorch would promote to f32). */
-function sameDtype(op: string, a: AnyTensor, b: AnyTensor): void {
-  if (a.dtype !== b.dtype) {
-    throw new TypeError(
-      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; convert one with .float()`,
-    );
-  }
-}
-
 /** The options of `var` and `std`. */
 export interface VarianceOptions {
   /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
   correction?: number;
   /** Keep the reduced axes as size 1 (default false). */
   keepdim?: boolean;
-}
-
-/** The axes of `max` or `min`, checked: none of them empty (PyTorch refuses too). */
-function extremumAxes(x: AnyTensor, axes: Axes | undefined, op: "max" | "min"): number[] {
-  const list = normalizeAxes(axes, x.rank, op);
-  // ±∞ of nothing would pass for a value.
-  const empty = list.find((axis) => x.shape[axis] === 0);
-  if (empty !== undefined) {
-    throw new ShapeError(`${op}: axis ${empty} of [${x.shape}] is empty: no ${op}imum`);
-  }
-  return list;
 }
 
 /** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */
@@ -858,36 +844,13 @@ function indexOfExtremum(
   axis: number | undefined,
   keepdim: boolean,
 ): Tensor<Shape, "i32"> {
-  const axes = normalizeAxes(axis, x.rank, op);
+  // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
+  const axes = normalizeAxes(axis, Math.max(x.rank, 1), op).filter((a) => a < x.rank);
   if (axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(`${op}: no elements to choose from along [${axes}] of [${x.shape}]`);
   }
   const index = argReduce(rawOfTensor(x), op, axes, keepdim);
   return wrap(index) as Tensor<Shape, "i32">;
-}
-
-/** The bounds of `clamp` (±∞ where omitted), checked. */
-function clampBounds(
-  dtype: DType,
-  min?: number | null,
-  max?: number | null,
-): { min: number; max: number } {
-  if (min == null && max == null) {
-    throw new TypeError("clamp: give at least one of min and max");
-  }
-  if (Number.isNaN(min) || Number.isNaN(max)) {
-    throw new RangeError(`clamp: a bound is NaN (min ${min}, max ${max})`);
-  }
-  const bounds = { min: min ?? -Infinity, max: max ?? Infinity };
-  if (dtype === "f32") return bounds;
-  // An i32 tensor's bounds are integers, those past its range (±∞ included) at its ends.
-  const inRange = (bound: number) => {
-    if (Number.isFinite(bound) && !Number.isInteger(bound)) {
-      throw new TypeError(`clamp: bound ${bound} of an i32 tensor is not an integer; use .float()`);
-    }
-    return Math.min(Math.max(bound, -(2 ** 31)), 2 ** 31 - 1);
-  };
-  return { min: inRange(bounds.min), max: inRange(bounds.max) };
 }
 
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */

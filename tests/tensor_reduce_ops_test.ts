@@ -188,6 +188,9 @@ Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, again
       t.dispose();
     }
   }
+  // A 0-d tensor takes axis 0 or −1, as PyTorch's.
+  assert.deepEqual(await tensor(5).argmax(0).toArray(), 0);
+  assert.deepEqual(await tensor(5).argmin(-1, true).toArray(), 0);
   // A tensor that requires a gradient gives indices that do not.
   const w = tensor([[0.5, 2, -1]], { requiresGrad: true });
   assert.deepEqual(await w.argmax(-1).toArray(), [1]);

@@ -39,6 +39,7 @@ Deno.test("shape ops: forward and gradients against float64", async (t) => {
       viewCase("unsqueeze −1 of [7, 5]", n(7, 5), ([x]) => unsqueeze(x, -1), [7, 5, 1]),
       viewCase("unsqueeze 1 of [33]", n(33), ([x]) => x.unsqueeze(1), [33, 1]),
       viewCase("unsqueeze 0 of a 0-d tensor", n(), ([x]) => x.unsqueeze(0), [1]),
+      viewCase("squeeze −1 of a 0-d tensor (PyTorch's)", n(), ([x]) => x.squeeze(-1), []),
       viewCase("flatten [2, 3, 5, 7]", n(2, 3, 5, 7), ([x]) => flatten(x), [210]),
       viewCase("flatten from 1 of [2, 3, 5, 7]", n(2, 3, 5, 7), ([x]) => x.flatten(1), [2, 105]),
       viewCase("flatten 1..2 of [2, 3, 5, 7]", n(2, 3, 5, 7), ([x]) => x.flatten(1, 2), [2, 15, 7]),

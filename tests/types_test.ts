@@ -67,6 +67,10 @@ export function compileErrors(
     b234.bmm(b245.transpose(1, 2) as F32<[2, 5, 4]>),
     // @ts-expect-error x · w needs [784, N], w.T() is [10, 784]
     x.matmul(w.T()),
+    // @ts-expect-error maximum: [3] and [4] do not broadcast
+    v3.maximum(v4),
+    // @ts-expect-error eq: [2, 3] and [4] do not broadcast
+    m23.eq(v4),
     // @ts-expect-error i32 labels cannot be added to f32 logits
     logits.add(labels),
     // @ts-expect-error nn.Linear takes [*, in]: a 0-d tensor has no feature axis
@@ -118,6 +122,17 @@ function shapes(
   expectType<Equals<typeof scaled, Tensor<[2, 3], "f32">>>();
   const probabilities = logits.softmax();
   expectType<Equals<typeof probabilities, Tensor<["batch", 10], "f32">>>();
+  // Comparisons are f32 1/0 of the broadcast shape; elementwise maps keep the shape; argmax is i32.
+  const positive = logits.gt(0);
+  expectType<Equals<typeof positive, Tensor<["batch", 10], "f32">>>();
+  const atLeast = m23.ge(v3);
+  expectType<Equals<typeof atLeast, Tensor<[2, 3], "f32">>>();
+  const limited = m23.clamp(0, 1).abs().log1p();
+  expectType<Equals<typeof limited, Tensor<[2, 3], "f32">>>();
+  const larger = m23.maximum(v3);
+  expectType<Equals<typeof larger, Tensor<[2, 3], "f32">>>();
+  const predicted = logits.argmax(1);
+  expectType<Equals<typeof predicted, Tensor<readonly (number | string)[], "i32">>>();
 
   // A dynamic batch dimension (a name) agrees with any size at compile time.
   const named = logits.add(zeros([7, 10]));
@@ -150,6 +165,11 @@ function shapes(
     outer,
     scaled,
     probabilities,
+    positive,
+    atLeast,
+    limited,
+    larger,
+    predicted,
     perToken,
     perRow,
   };
@@ -195,6 +215,11 @@ Deno.test("typed shapes: the positive cases run with the shapes their types prom
     outer: [3, 4],
     scaled: [2, 3],
     probabilities: [7, 10],
+    positive: [7, 10],
+    atLeast: [2, 3],
+    limited: [2, 3],
+    larger: [2, 3],
+    predicted: [7],
     perToken: [2, 3, 6],
     perRow: [6],
   });
