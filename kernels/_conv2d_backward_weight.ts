@@ -129,7 +129,7 @@ export function conv2dBackwardWeight(
     pointwiseWeightGrad(device, g, { x, dy: gradOut, dw, db }, o);
     return;
   }
-  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", what);
+  if (algorithm.kind === "direct") undilatedOnly(g, "direct weight-gradient kernel", what);
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);

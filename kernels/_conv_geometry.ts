@@ -231,11 +231,22 @@ export interface DirectShape {
   strideX: number;
   tapsY: number;
   tapsX: number;
+  /** Input rows and columns between consecutive taps (default 1). */
+  dilationY?: number;
+  dilationX?: number;
 }
 
 /** The {@link DirectShape} of a dispatch over the given phases (largest count and taps). */
 export function directShape(
-  s: { batch: number; groups: number; outChannels: number; strideY: number; strideX: number },
+  s: {
+    batch: number;
+    groups: number;
+    outChannels: number;
+    strideY: number;
+    strideX: number;
+    dilationY?: number;
+    dilationX?: number;
+  },
   phasesY: AxisPhase[],
   phasesX: AxisPhase[],
 ): DirectShape {
@@ -315,10 +326,19 @@ export function gradInputPhases(
 
 /**
  * Kernel rows an invocation loads per reduced channel: each of the min(SY, KH) row phases
- * loads its TY−1 leading rows once, then one row per kernel row of that phase.
+ * loads its TY−1 leading rows once, then one row per kernel row of that phase. Dilated, a
+ * phase's taps are `kernelStep` apart and each moves `readStep` rows ({@link phaseTapSteps}):
+ * TY − readStep rows kept, readStep (at most TY) loaded per tap.
  */
-export function rowsLoaded(ty: number, strideY: number, tapsY: number): number {
-  return Math.min(strideY, tapsY) * (ty - 1) + tapsY;
+export function rowsLoaded(ty: number, strideY: number, tapsY: number, dilationY = 1): number {
+  const { kernelStep, readStep } = phaseTapSteps(strideY, dilationY);
+  const fresh = Math.min(readStep, ty);
+  return Math.min(kernelStep, tapsY) * (ty - fresh) + tapsY * fresh;
+}
+
+/** Input columns a direct tile of `tx` outputs reads a row: its span of taps included. */
+export function columnsRead(tx: number, strideX: number, tapsX: number, dilationX = 1): number {
+  return (tx - 1) * strideX + dilationX * (tapsX - 1) + 1;
 }
 
 /**
@@ -342,11 +362,12 @@ export function pickDirectTile(s: DirectShape, soft: boolean): DirectTile {
   for (const q of blocks) {
     for (let ty = 1; ty <= Math.min(8, s.uH); ty++) {
       for (let tx = 1; tx <= Math.min(16, s.uW); tx++) {
-        const cols = (tx - 1) * s.strideX + s.tapsX;
+        const cols = columnsRead(tx, s.strideX, s.tapsX, s.dilationX);
         if ((ty * tx * q) / 4 > maxAcc || ty * cols > maxRow) continue;
         const inv = Math.ceil(s.uH / ty) * Math.ceil(s.uW / tx) * Math.ceil(s.outChannels / q) *
           s.batch * s.groups;
-        const loads = rowsLoaded(ty, s.strideY, s.tapsY) * cols + q * s.tapsY * s.tapsX;
+        const loads = rowsLoaded(ty, s.strideY, s.tapsY, s.dilationY) * cols +
+          q * s.tapsY * s.tapsX;
         // Sliding the column window costs a register move per row register and tap.
         const moves = ty * cols * s.tapsY * s.tapsX / 4;
         const work = loads * loadCost + ty * tx * q * s.tapsY * s.tapsX + moves;
@@ -416,14 +437,25 @@ export function conv2dTiles(
   const g = resolve(geometry, "conv2dTiles");
   const s = { batch: NOMINAL_BATCH, groups: g.groups, strideY: g.strideH, strideX: g.strideW };
   const forward = directShape(
-    { ...s, outChannels: g.og },
+    { ...s, outChannels: g.og, dilationY: g.dilationH, dilationX: g.dilationW },
     forwardPhase(g.outH, g.kernelH, g.padH),
     forwardPhase(g.outW, g.kernelW, g.padW),
   );
+  const [rows, cols] = [
+    phaseTapSteps(g.strideH, g.dilationH),
+    phaseTapSteps(g.strideW, g.dilationW),
+  ];
   const gradInput = directShape(
-    { ...s, outChannels: g.cg, strideY: 1, strideX: 1 },
-    gradInputPhases(g.strideH, g.kernelH, g.padH, g.height),
-    gradInputPhases(g.strideW, g.kernelW, g.padW, g.width),
+    {
+      ...s,
+      outChannels: g.cg,
+      strideY: 1,
+      strideX: 1,
+      dilationY: rows.readStep,
+      dilationX: cols.readStep,
+    },
+    gradInputPhases(g.strideH, g.kernelH, g.padH, g.height, g.dilationH),
+    gradInputPhases(g.strideW, g.kernelW, g.padW, g.width, g.dilationW),
   );
   return {
     forward: pickDirectTile(forward, software),

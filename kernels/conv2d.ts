@@ -1,8 +1,8 @@
 /**
  * 2-D convolution forward over NCHW f32 tensors, by one of four algorithms chosen per adapter
  * and shape (`autotune.ts`; the default when tuning is off: on software adapters Winograd or
- * the 1×1 GEMM where they apply, the register GEMM where the convolution is strided, else
- * this file's direct kernel; the GEMM core on GPUs):
+ * the 1×1 GEMM where they apply, the register GEMM where the convolution is strided or dilated,
+ * else this file's direct kernel; the GEMM core on GPUs):
  *
  * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
  *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output
@@ -44,6 +44,7 @@ import {
   type AxisPhase,
   batchRuns,
   checkCapacity,
+  columnsRead,
   type Conv2dGeometry,
   dilationTag,
   directShape,
@@ -52,9 +53,9 @@ import {
   geometryKey,
   lines,
   NOMINAL_BATCH,
+  phaseTapSteps,
   pickDirectTile,
   resolve,
-  undilatedOnly,
 } from "./_conv_geometry.ts";
 
 export { type Conv2dGeometry, conv2dOutputSize, type DirectTile } from "./_conv_geometry.ts";
@@ -146,7 +147,6 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
     });
     return;
   }
-  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", "conv2d");
   // Winograd's scratch must fit one binding too: it splits the batch like the operands.
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "forward") : [];
   const perSample = [inSample, outSample, ...scratch];
@@ -190,6 +190,8 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
       phasesX: forwardPhase(g.outW, g.kernelW, g.padW),
       tapStepY: 1,
       tapStepX: 1,
+      dilationY: g.dilationH,
+      dilationX: g.dilationW,
       kernelW: g.kernelW,
       wGroup: g.og * g.wk,
       wOut: g.wk,
@@ -213,7 +215,8 @@ export function conv2d(device: Device, geometry: Conv2dGeometry, args: Conv2dArg
  * (φy, φx), position u < count, output channel o of group g:
  *
  *   out[b, g·OC + o, scaleY·u_y + φy.outOffset, scaleX·u_x + φx.outOffset] =
- *     Σ_{r, a < φy.taps, c < φx.taps} in[b, g·R + r, strideY·u_y + φy.origin + a, (likewise x)]
+ *     Σ_{r, a < φy.taps, c < φx.taps}
+ *       in[b, g·R + r, strideY·u_y + φy.origin + dilationY·a, (likewise x)]
  *       · w[g·wGroup + o·wOut + r·wReduce + (φy.tapFirst + tapStepY·a)·kernelW + φx.tapFirst + tapStepX·c]
  */
 export interface DirectConvParams {
@@ -235,6 +238,9 @@ export interface DirectConvParams {
   phasesX: AxisPhase[];
   tapStepY: number;
   tapStepX: number;
+  /** Input rows and columns between consecutive taps (default 1). */
+  dilationY?: number;
+  dilationX?: number;
   kernelW: number;
   /** Weight strides between groups, output channels (of this op) and reduced channels. */
   wGroup: number;
@@ -319,8 +325,10 @@ const directConvKernel = memoised(directConvWgsl);
  *
  * Input rows are visited by row phase (kernel rows a ≡ ψ mod strideY), so the TY rows a kernel
  * row needs form a window that slides by one input row per step: every input value is loaded
- * once per reduced channel and then lives in registers. The kernel-column loop shifts a copy of
- * the window left by one column per step, so every register index is a constant: on a software
+ * once per reduced channel and then lives in registers. Dilated, a phase's kernel rows are
+ * strideY / gcd(strideY, dilationY) apart and the window slides dilationY / gcd rows per step
+ * (`phaseTapSteps`). The kernel-column loop shifts a copy of the window left by one column
+ * (dilationX columns) per step, so every register index is a constant: on a software
  * driver a private array read at a run-time index compiles into a chain of selects, and
  * unrolling the columns instead multiplies compile time. Offsets that may be negative are
  * wrapped u32 values; the sums wrap back, and a row or column outside the input becomes huge
@@ -338,7 +346,16 @@ function directConvWgsl(
   const blocksX = Math.ceil(Math.max(...p.phasesX.map((f) => f.count)) / tx);
   const blocksC = Math.ceil(p.outChannels / q);
   const invocations = blocksX * blocksY * nX * nY * blocksC * p.batch * p.groups;
-  const cols = (tx - 1) * p.strideX + Math.max(1, maxTapsX);
+  // Taps `dilationX` columns apart: the window holds the tile's columns and the taps' span.
+  const [dY, dX] = [p.dilationY ?? 1, p.dilationX ?? 1];
+  const cols = columnsRead(tx, p.strideX, Math.max(1, maxTapsX), dX);
+  // Kernel rows visited by row phase: the taps of one phase are `rowPhases` apart and each reads
+  // `rowShift` tile rows below the previous one (stride phases, and 1 row, at dilation 1), so a
+  // tap loads `fresh` new rows and keeps the others from the tap before.
+  const { kernelStep: rowPhases, readStep: rowShift } = phaseTapSteps(p.strideY, dY);
+  const fresh = Math.min(rowShift, ty), kept = ty - fresh;
+  const phaseStep = dY === 1 ? "sy" : `${rowPhases}u`;
+  const tapRow = (a: string): string => (dY === 1 ? a : `${a} * ${dY}u`);
   // Channels in vec4 accumulators, the last one narrower when q is not a multiple of 4: a
   // software driver runs a vecN as N SIMD operations, so 5 channels cost 5, not 8.
   const q4 = Math.ceil(q / 4);
@@ -405,9 +422,9 @@ function directConvWgsl(
     q,
     (j) => `let wr${j} = g * ${U.wGroup} + min(co0 + ${j}u, ${U.lastChannel}) * ${U.wOut};`,
   );
-  const slideCols = lines(ty * (cols - 1), (i) => {
-    const [y, k] = [Math.floor(i / (cols - 1)), i % (cols - 1)];
-    return `t${y}_${k} = t${y}_${k + 1};`;
+  const slideCols = lines(ty * (cols - dX), (i) => {
+    const [y, k] = [Math.floor(i / (cols - dX)), i % (cols - dX)];
+    return `t${y}_${k} = t${y}_${k + dX};`;
   }, " ");
   const puts = lines(q, (j) => {
     const v = lane(`acc0_${j >> 2}`, j);
@@ -463,10 +480,10 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
   for (var r = 0u; r < ${U.reduce}; r++) {
     let cb = xb + r * ${U.inPlane};
     let wrr = r * ${U.wReduce};
-    for (var ph = 0u; ph < min(sy, tapsY); ph++) {
-      ${lines(ty - 1, (i) => load(i, `py0 + ph + ${i}u * sy`), "\n")}
-      for (var a = ph; a < tapsY; a += sy) {
-        ${load(ty - 1, `py0 + a + ${ty - 1}u * sy`)}
+    for (var ph = 0u; ph < min(${phaseStep}, tapsY); ph++) {
+      ${lines(kept, (i) => load(i, `py0 + ${tapRow("ph")} + ${i}u * sy`), "\n")}
+      for (var a = ph; a < tapsY; a += ${phaseStep}) {
+        ${lines(fresh, (f) => load(kept + f, `py0 + ${tapRow("a")} + ${kept + f}u * sy`), "\n")}
         ${lines(ty * cols, (i) => `${reg("t", i)} = ${reg("r", i)};`, " ")}
         let wya = (wy0 + ${U.tapStepY} * a) * ${U.kernelW};
         for (var c = 0u; c < tapsX; c++) {
@@ -475,7 +492,7 @@ ${flatMainHead(wg, U.invocations, { index: "inv" })}
           ${fmas}
           ${slideCols}
         }
-        ${lines((ty - 1) * cols, (i) => `${reg("r", i)} = ${reg("r", i + cols)};`, " ")}
+        ${lines(kept * cols, (i) => `${reg("r", i)} = ${reg("r", i + fresh * cols)};`, " ")}
       }
     }
   }

@@ -40,8 +40,8 @@ import {
   type DirectTile,
   geometryKey,
   gradInputPhases,
+  phaseTapSteps,
   resolve,
-  undilatedOnly,
 } from "./_conv_geometry.ts";
 
 export { conv2dTiles, type WeightTile } from "./_conv_geometry.ts";
@@ -81,7 +81,7 @@ export interface Conv2dBackwardInputArgs {
  * iy + padH − dilationH·ky = oy·strideH, so the rows of one phase φ = (iy + padH) mod strideH
  * use only the kernel rows with dilationH·ky ≡ φ: per phase pair a stride-1 convolution of
  * gradOut with that sub-kernel, flipped. Pixels that no kernel tap reaches (kernel smaller than
- * the stride) get zeros. A dilated convolution's input gradient runs on the GEMMs only.
+ * the stride) get zeros.
  *
  * @example
  * ```ts
@@ -144,7 +144,6 @@ export function conv2dBackwardInput(
     pointwiseInputGrad(device, g, { dy, w, dx, mask }, { tile, splits, maxBindingBytes });
     return;
   }
-  if (algorithm.kind === "direct") undilatedOnly(g, "direct kernel", what);
   const scratch = algorithm.kind === "winograd" ? winogradScratchPerSample(g, "gradInput") : [];
   const perSample = [outSample, inSample, ...scratch];
   const runs = batchRuns(device, g.batch, perSample, args.maxBindingBytes, what);
@@ -183,6 +182,8 @@ export function conv2dBackwardInput(
       winogradInputGrad(device, g, { count, dy, dx }, gemmBind, { name, tile: algorithm.tile });
       continue;
     }
+    const rows = phaseTapSteps(g.strideH, g.dilationH);
+    const cols = phaseTapSteps(g.strideW, g.dilationW);
     directConv(device, {
       name,
       batch: count,
@@ -195,11 +196,14 @@ export function conv2dBackwardInput(
       inShift: dy.shift,
       strideY: 1,
       strideX: 1,
-      phasesY: gradInputPhases(g.strideH, g.kernelH, g.padH, g.height),
-      phasesX: gradInputPhases(g.strideW, g.kernelW, g.padW, g.width),
-      // The sub-kernel is flipped: tap a is kernel row tapFirst − strideH·a.
-      tapStepY: -g.strideH,
-      tapStepX: -g.strideW,
+      phasesY: gradInputPhases(g.strideH, g.kernelH, g.padH, g.height, g.dilationH),
+      phasesX: gradInputPhases(g.strideW, g.kernelW, g.padW, g.width, g.dilationW),
+      // The sub-kernel is flipped: tap a is kernel row tapFirst − kernelStep·a (strideH at
+      // dilation 1), reading gradOut readStep·a rows on (see `phaseTapSteps`).
+      tapStepY: -rows.kernelStep,
+      tapStepX: -cols.kernelStep,
+      dilationY: rows.readStep,
+      dilationX: cols.readStep,
       kernelW: g.kernelW,
       wGroup: g.og * g.wk,
       wOut: g.kernelH * g.kernelW,

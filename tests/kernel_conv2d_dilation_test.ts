@@ -1,11 +1,12 @@
 /**
  * Dilated convolutions (PyTorch's `dilation`): the float64 reference against finite
  * differences, then every variant that takes dilation FORCED on every pass (the GEMM core's
- * tiles, the register GEMM, split-K, the stride-phase input gradient) against it at dilation 2
- * and 3, non-square dilation, stride 2 with padding, groups, kernels 1, 3, 5 and non-square,
+ * tiles, the register GEMM, split-K, the stride-phase input gradient; the direct forward and
+ * input-gradient kernels with several register tiles) against it at dilation 2 and 3,
+ * non-square dilation, stride 2 and 3 with padding, groups, kernels 1, 3, 5 and non-square,
  * sizes 1, 7 and 33; which candidates a dilated shape is offered; the clear errors of the
- * variants that take none (direct, Winograd) and of bad dilations; and the tensor op and
- * `nn.Conv2d` with dilation, gradients included.
+ * variants that take none (the direct weight gradient, Winograd) and of bad dilations; and the
+ * tensor op and `nn.Conv2d` with dilation, gradients included.
  */
 
 import assert from "node:assert/strict";
@@ -21,7 +22,11 @@ import {
   type ConvAlgorithm,
   convCandidates,
 } from "../kernels/conv2d.ts";
-import { conv2dBackwardInput, conv2dBackwardWeight } from "../kernels/conv2d_backward.ts";
+import {
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dTiles,
+} from "../kernels/conv2d_backward.ts";
 import { resolve } from "../kernels/_conv_geometry.ts";
 import { conv2d, fromTypedArray, tidy } from "../mod.ts";
 import { Conv2d, MaxPool2d, Sequential, summary } from "../nn/mod.ts";
@@ -130,12 +135,13 @@ Deno.test("dilated conv2d", async (t) => {
       assert.deepEqual(conv2dOutputSize(CASES[3][1]), { outH: 12, outW: 15 });
     });
 
-    await t.step("a dilated shape is offered the GEMMs only", () => {
+    await t.step("a dilated shape is offered the GEMMs and the direct kernels", () => {
       for (const [label, g] of CASES) {
         const r = resolve(g, "test");
         for (const pass of ["forward", "gradInput", "gradWeight"] as const) {
           const kinds = new Set(convCandidates(device, pass, r).map((c) => c.value.kind));
-          const want = r.kernelH === 1 && r.kernelW === 1 ? kinds : new Set(["gemm"]);
+          const taking = pass === "gradWeight" ? ["gemm"] : ["gemm", "direct"];
+          const want = r.kernelH === 1 && r.kernelW === 1 ? kinds : new Set(taking);
           assert.deepEqual(kinds, want, `${label}, ${pass}: ${[...kinds]}`);
         }
       }
@@ -159,6 +165,29 @@ Deno.test("dilated conv2d", async (t) => {
             accumulate: i % 2 === 1,
             algorithms: { forward: gemm, gradInput: gemm, gradWeight: split },
             seed: i + 1,
+          });
+        }
+      }
+    });
+
+    await t.step("the direct kernels forced, several register tiles, against float64", async () => {
+      const gemm: ConvAlgorithm = { kind: "gemm", tile: CONV_SMALL_TILE };
+      const tiles = [
+        undefined, // the cost model's
+        { ty: 1, tx: 1, q: 4, wg: 8 },
+        { ty: 3, tx: 2, q: 4, wg: 8 }, // rows kept from tap to tap at dilation 2, none at 3
+        { ty: 5, tx: 3, q: 8, wg: 64 },
+      ];
+      for (const [i, [label, g]] of CASES.entries()) {
+        for (const tile of [...tiles, conv2dTiles(g, false).forward]) {
+          const direct: ConvAlgorithm = { kind: "direct" };
+          await check(device, `${label}, direct ${JSON.stringify(tile)}`, {
+            g,
+            bias: i % 2 === 1,
+            relu: i % 3 === 1,
+            tiles: tile && { forward: tile, gradInput: tile },
+            algorithms: { forward: direct, gradInput: direct, gradWeight: gemm },
+            seed: 10 + i,
           });
         }
       }
@@ -218,23 +247,16 @@ Deno.test("dilated conv2d", async (t) => {
       const big = device.alloc(1 << 16);
       const g = CASES[0][1];
       const bufs = { x: big, w: big, out: big };
+      const weights = { x: big, gradOut: big, gradW: big };
       assert.throws(
-        () => conv2dKernel(device, g, { ...bufs, algorithm: { kind: "direct" } }),
-        /^RangeError: conv2d: the direct kernel does not take dilation \(got 2×2\); the GEMM algorithms do$/,
+        () => conv2dBackwardWeight(device, g, { ...weights, algorithm: { kind: "direct" } }),
+        /^RangeError: conv2dBackwardWeight: the direct weight-gradient kernel does not take dilation \(got 2×2\); the GEMM algorithms do$/,
       );
       assert.throws(
-        () => conv2dKernel(device, g, { ...bufs, tile: { ty: 1, tx: 1, q: 4, wg: 8 } }),
-        /conv2d: the direct kernel does not take dilation/,
+        () => conv2dBackwardWeight(device, g, { ...weights, splits: 2 }),
+        /conv2dBackwardWeight: the direct weight-gradient kernel does not take dilation/,
       );
       const grads = { gradOut: big, w: big, gradX: big };
-      assert.throws(
-        () => conv2dBackwardInput(device, g, { ...grads, algorithm: { kind: "direct" } }),
-        /conv2dBackwardInput: the direct kernel does not take dilation/,
-      );
-      assert.throws(
-        () => conv2dBackwardWeight(device, g, { x: big, gradOut: big, gradW: big, splits: 2 }),
-        /conv2dBackwardWeight: the direct kernel does not take dilation/,
-      );
       assert.throws(
         () => conv2dKernel(device, g, { ...bufs, algorithm: { kind: "winograd" } }),
         /Winograd needs a 3×3 or 5×5 kernel at stride 1, undilated/,
