@@ -317,6 +317,10 @@ Deno.test("where on i32, and casts between i32 and f32", async () => {
     7,
     -2147483648,
   ]);
+  // An i32 condition of the same shape (the vectorised path), f32 branches.
+  const condition = fromTypedArray(Int32Array.of(0, 5, -1, 0), [4]);
+  const chosen = where(condition, tensor([1, 2, 3, 4]), tensor([-1, -2, -3, -4]));
+  assert.deepEqual(await chosen.toArray(), [-1, 2, 3, -4]);
   assert.deepEqual(await labels.float().toArray(), [3, -1, 7, -2147483648]);
   assert.deepEqual(await tensor([2.7, -2.7, 0.5, -0]).int().toArray(), [2, -2, 0, 0]);
   const f = tensor([1.5]);
