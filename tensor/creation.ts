@@ -96,7 +96,8 @@ export function tensor<D extends DType = "f32">(
   }
   if (dtype === "i32") {
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isInteger(values[i]) || Math.abs(values[i]) > 2 ** 31 - 1) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) {
         throw new RangeError(`tensor: value ${values[i]} at ${i} is not a 32-bit integer`);
       }
     }

@@ -212,6 +212,16 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
     await tidy(async () => {
       const ints = tensor([1, 2, 3], { dtype: "i32" });
       const floats = tensor([1, 2, 3]);
+      // The whole i32 range is accepted, its smallest value included; one past either end is not.
+      const extremes = tensor([-(2 ** 31), 2 ** 31 - 1], { dtype: "i32" });
+      assert.deepEqual(await extremes.toArray(), [-(2 ** 31), 2 ** 31 - 1]);
+      for (const v of [-(2 ** 31) - 1, 2 ** 31, 0.5]) {
+        throwsWith(
+          () => tensor([0, v], { dtype: "i32" }),
+          RangeError,
+          /value .* at 1 is not a 32-bit integer/,
+        );
+      }
       throwsWith(
         () => ints.exp(),
         TypeError,
