@@ -172,6 +172,16 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
  */
 type BinaryTemplate = (a: string, b: string, t: string, operand: string) => string;
 
+/**
+ * `a`'s share of the gradient of `maximum(a, b)` (`loses` "<") or `minimum(a, b)` (">"): none
+ * where it loses, half on a tie, all where it wins or either side is NaN (tested on the bits).
+ */
+function share(a: string, b: string, t: string, loses: "<" | ">"): string {
+  const ordered =
+    `select(select(${t}(1.0), ${t}(0.0), ${a} ${loses} ${b}), ${t}(0.5), ${a} == ${b})`;
+  return `select(${ordered}, ${t}(1.0), ${eitherNan(a, b, t)})`;
+}
+
 /** A comparison of two operands of type `operand`, as 1 or 0 of type `t`. */
 const comparison = (op: Comparison): BinaryTemplate => (a, b, t, operand) =>
   indicator(compare(op, a, b, operand), t);
@@ -184,10 +194,8 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   max: (a, b, t) => nanKeeping("max", a, b, t),
   min: (a, b, t) => nanKeeping("min", a, b, t),
   // PyTorch's: ½ on a tie, else all or nothing; a NaN on either side sends all to both.
-  maxShare: (a, b, t) =>
-    `select(select(${t}(1.0), ${t}(0.0), ${a} < ${b}), ${t}(0.5), ${a} == ${b})`,
-  minShare: (a, b, t) =>
-    `select(select(${t}(1.0), ${t}(0.0), ${a} > ${b}), ${t}(0.5), ${a} == ${b})`,
+  maxShare: (a, b, t) => share(a, b, t, "<"),
+  minShare: (a, b, t) => share(a, b, t, ">"),
   eq: comparison("eq"),
   ne: comparison("ne"),
   lt: comparison("lt"),

@@ -237,6 +237,16 @@ Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's",
     1,
   ]]);
   assert.deepEqual(await x.ne(NaN).toArray(), [1, 1, 1, 1]);
+  // A NaN on either side of maximum or minimum sends the whole gradient to both (PyTorch's).
+  const [p, q] = [x, y].map((t) => t.detach());
+  p.requiresGrad = q.requiresGrad = true;
+  await maximum(p, q).add(minimum(p, q)).sum().backward();
+  assert.deepEqual([await p.grad!.toArray(), await q.grad!.toArray()], [[2, 2, 2, 1], [
+    2,
+    2,
+    2,
+    1,
+  ]]);
   assert.deepEqual(await x.le(1).toArray(), [0, 1, 0, 1]);
   // A NaN condition is true (PyTorch's bool(NaN)); its gradient is PyTorch's where's.
   assert.deepEqual(await where(x, tensor([7]), tensor([8])).toArray(), [7, 7, 7, 7]);
@@ -307,6 +317,10 @@ Deno.test("where on i32, and casts between i32 and f32", async () => {
     7,
     -2147483648,
   ]);
+  // An i32 condition of the same shape (the vectorised path), f32 branches.
+  const condition = fromTypedArray(Int32Array.of(0, 5, -1, 0), [4]);
+  const chosen = where(condition, tensor([1, 2, 3, 4]), tensor([-1, -2, -3, -4]));
+  assert.deepEqual(await chosen.toArray(), [-1, 2, 3, -4]);
   assert.deepEqual(await labels.float().toArray(), [3, -1, 7, -2147483648]);
   assert.deepEqual(await tensor([2.7, -2.7, 0.5, -0]).int().toArray(), [2, -2, 0, 0]);
   const f = tensor([1.5]);
