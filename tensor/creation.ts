@@ -40,6 +40,11 @@ function flatten(data: NestedNumbers, shape: number[], depth: number, out: numbe
     out.push(data);
     return;
   }
+  if (!Array.isArray(data)) {
+    // A string is iterable (each character a string again): without this check it recursed
+    // until the stack overflowed.
+    throw new TypeError(`tensor: ${JSON.stringify(data) ?? String(data)} is not a number`);
+  }
   if (depth === shape.length) shape.push(data.length);
   else if (shape[depth] !== data.length) throw new ShapeError("tensor: ragged nested array");
   for (const item of data) flatten(item, shape, depth + 1, out);
