@@ -25,12 +25,12 @@ import {
   checkCapacity,
   type Conv2dGeometry,
   dilationTag,
+  freshColumns,
   geometryKey,
   lines,
   pickWeightTile,
   resolve,
   type Resolved,
-  undilatedOnly,
   weightInvocations,
   type WeightTile,
 } from "./_conv_geometry.ts";
@@ -129,7 +129,6 @@ export function conv2dBackwardWeight(
     pointwiseWeightGrad(device, g, { x, dy: gradOut, dw, db }, o);
     return;
   }
-  if (algorithm.kind === "direct") undilatedOnly(g, "direct weight-gradient kernel", what);
   const tile = args.tile ?? pickWeightTile(g, device.isSoftware);
   if (tile.q % 4 !== 0 || tile.qc < 1 || tile.kb < 1 || tile.kb > g.kernelH || tile.wg < 1) {
     throw new RangeError(`${what}: unusable tile ${JSON.stringify(tile)}`);
@@ -210,8 +209,10 @@ const weightGradKernel = memoised(weightGradWgsl);
  * loaded once per row; accumulator n·q4 + j holds tap n (channel, row, column) for channels
  * 4j..4j+3. With `bias`, every invocation also sums its channels' gradOut (the values it
  * multiplies), and those of the first input-channel and kernel-row block store the sums: the
- * bias gradient, after the weights in a block of partial sums. The WGSL depends on the tile,
- * KW, min(strideW, KW), the store mode and `bias` only: split s writes its block at s·block
+ * bias gradient, after the weights in a block of partial sums. Dilated, the taps sit dilationH
+ * rows and dilationW columns apart, and the window slides where dilationW divides the stride
+ * (`freshColumns`). The WGSL depends on the tile, KW, the fresh columns, the dilation, the store
+ * mode and `bias` only: split s writes its block at s·block
  * of `dst` (and its bias sums at `biasAt` + s·block of `db`), so an unsplit write (s = 0,
  * gradW and gradB) and the partial sums (`dst` and `db` both the scratch, `biasAt` past the
  * weights) are one pipeline.
@@ -228,7 +229,8 @@ function weightGradWgsl(
 ): { wgsl: string; uniforms: Uint32Array } {
   const { q, qc, kb } = t;
   const kw = g.kernelW;
-  const fresh = Math.min(g.strideW, kw); // new input columns per output column
+  const [dH, dW] = [g.dilationH, g.dilationW];
+  const fresh = freshColumns(g); // new input columns per output column
   const q4 = q / 4;
   const taps = qc * kb * kw;
   const rows = count * g.outH;
@@ -272,11 +274,14 @@ function weightGradWgsl(
   // Tap n = (c·kb + r)·KW + k: input channel c0 + c, kernel row ky0 + r, column k. Columns
   // k < KW − fresh come from the previous output column; the rest are loaded.
   const col = (n: number): number => n % kw;
+  // Dilated, tap n's row and column sit dH and dW input pixels apart (literals, as KW is).
   const ld = (n: number, ox: string): string =>
-    `v${n} = ldx(xs + xc${Math.floor(n / (kb * kw))}, iy0 + ${Math.floor(n / kw) % kb}u, ${ox});`;
+    `v${n} = ldx(xs + xc${Math.floor(n / (kb * kw))}, iy0 + ${
+      (Math.floor(n / kw) % kb) * dH
+    }u, ${ox});`;
   const kept = (n: number): boolean => col(n) + fresh < kw;
-  const preload = lines(taps, (n) => kept(n) ? ld(n, `${col(n)}u - ${U.padW}`) : "");
-  const ox = (n: number): string => `ox * ${U.strideW} + ${col(n)}u - ${U.padW}`;
+  const preload = lines(taps, (n) => kept(n) ? ld(n, `${col(n) * dW}u - ${U.padW}`) : "");
+  const ox = (n: number): string => `ox * ${U.strideW} + ${col(n) * dW}u - ${U.padW}`;
   const load = lines(taps, (n) => kept(n) ? "" : ld(n, ox(n)));
   const dy4 = (j: number): string => lines(4, (e) => `dy[ds + dc${j * 4 + e} + ox]`, ", ");
   const dys = lines(q4, (j) => `let d${j} = vec4<f32>(${dy4(j)});`);
@@ -346,7 +351,7 @@ ${flatMainHead(t.wg, U.total, { index: "inv" })}
     let xs = ${U.xShift} + b * ${U.xSample};
     let ds = ${U.dyShift} + b * ${U.dySample} + oy * ${U.outW};
     // Kernel row ky0 meets input row oy·SH − PH + ky0 (wrapping u32: rows above are huge).
-    let iy0 = oy * ${U.strideH} - ${U.padH} + ky0;
+    let iy0 = oy * ${U.strideH} - ${U.padH} + ${dH === 1 ? "ky0" : `ky0 * ${dH}u`};
     ${preload}
     for (var ox = 0u; ox < ${U.outW}; ox++) {
       ${load}

@@ -71,7 +71,7 @@ export function algorithmName(a: ConvAlgorithm): string {
  * strided convolution: its GEMMs (one per stride phase, no zero taps) are candidates the
  * autotuner times, but the default stays the direct kernel until a GPU has measured them
  * (conv1's 3 input channels fill 3 of a tile's 64–128 columns). A dilated convolution has
- * the GEMMs and the direct forward and input-gradient kernels (the register GEMM first).
+ * the GEMMs and the direct kernels (the register GEMM first).
  */
 export function convCandidates(
   device: Device,
@@ -131,12 +131,6 @@ export function convCandidates(
       a.kind === "gemm" && (a.splits ?? 1) > 1 ? [a, { ...a, splits: 1 }] : [a]
     );
   }
-  // Winograd transforms adjacent taps and the direct weight gradient slides over them: a dilated
-  // convolution runs on the GEMMs (whose offset tables hold any taps, `_conv_operands.ts`) and
-  // the direct forward and input-gradient kernels (whose windows step by the dilation).
-  if (isDilated(g)) {
-    list = list.filter((a) => a.kind === "gemm" || (a.kind === "direct" && pass !== "gradWeight"));
-  }
   const named = list.map((value) => ({ name: algorithmName(value), value }));
   return named.filter((a, i) => named.findIndex((b) => b.name === a.name) === i);
 }
@@ -160,8 +154,8 @@ const REGISTER_INPUT_GRAD_CHANNELS = 16;
  */
 function registerGemmFirst(pass: ConvPass, g: Resolved): boolean {
   // Dilated, Winograd (which leads a stride-1 3×3 or 5×5 there) is out, and the direct kernels
-  // cost what they cost undilated (3×3 64→64 33² batch 2 at dilation 2: 25 ms a pass against
-  // the register GEMM's 9–10, bench/RESULTS.md): the register GEMM leads.
+  // cost at least what they cost undilated (3×3 64→64 33² batch 2 at dilation 2: 19–25 ms a
+  // pass against the register GEMM's 9–11, bench/RESULTS.md): the register GEMM leads.
   if (isDilated(g)) return true;
   if (g.strideH === 1 && g.strideW === 1) return false;
   return pass !== "gradInput" || g.cg >= REGISTER_INPUT_GRAD_CHANNELS;

@@ -75,16 +75,6 @@ export function isDilated(g: Resolved): boolean {
   return g.dilationH > 1 || g.dilationW > 1;
 }
 
-/** Why a kernel that reads adjacent taps refuses a dilated convolution (the error names it). */
-export function undilatedOnly(g: Resolved, kernel: string, what: string): void {
-  if (isDilated(g)) {
-    throw new RangeError(
-      `${what}: the ${kernel} does not take dilation (got ${g.dilationH}×${g.dilationW}); ` +
-        `the GEMM algorithms do`,
-    );
-  }
-}
-
 /** Validates a geometry (integers, positive sizes, divisibility) and derives its sizes. */
 export function resolve(g: Conv2dGeometry, what: string): Resolved {
   const positive = [
@@ -396,13 +386,24 @@ export function weightInvocations(g: Resolved, t: WeightTile): number {
 }
 
 /**
+ * Input columns per kernel row that the direct weight gradient loads anew as it moves to the
+ * next output column: min(SW, KW) (the rest slide over), or, dilated, min(SW / DW, KW) where DW
+ * divides SW (tap k then meets what tap k + SW/DW met) and all KW where it does not.
+ */
+export function freshColumns(g: Resolved): number {
+  const shift = g.strideW % g.dilationW === 0 ? g.strideW / g.dilationW : g.kernelW;
+  return Math.min(shift, g.kernelW);
+}
+
+/**
  * Tile of the weight gradient, by the same cost model: per output column an invocation loads
- * qc·kb·min(SW, KW) new inputs and q output gradients and does qc·kb·KW·q multiply-adds.
+ * qc·kb·min(SW, KW) new inputs ({@link freshColumns}) and q output gradients and does
+ * qc·kb·KW·q multiply-adds.
  */
 export function pickWeightTile(g: Resolved, soft: boolean): WeightTile {
   const loadCost = soft ? 20 : 4;
   const maxAcc = soft ? 64 : 16;
-  const fresh = Math.min(g.strideW, g.kernelW);
+  const fresh = freshColumns(g);
   let best: WeightTile = { q: 4, qc: 1, kb: 1, wg: soft ? 8 : 64 };
   let bestCost = Infinity;
   for (const q of g.og > 4 ? [4, 8, 12, 16] : [4]) {

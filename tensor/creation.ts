@@ -40,6 +40,11 @@ function flatten(data: NestedNumbers, shape: number[], depth: number, out: numbe
     out.push(data);
     return;
   }
+  if (!Array.isArray(data)) {
+    // A string is iterable (each character a string again): without this check it recursed
+    // until the stack overflowed.
+    throw new TypeError(`tensor: ${JSON.stringify(data) ?? String(data)} is not a number`);
+  }
   if (depth === shape.length) shape.push(data.length);
   else if (shape[depth] !== data.length) throw new ShapeError("tensor: ragged nested array");
   for (const item of data) flatten(item, shape, depth + 1, out);
@@ -96,7 +101,8 @@ export function tensor<D extends DType = "f32">(
   }
   if (dtype === "i32") {
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isInteger(values[i]) || Math.abs(values[i]) > 2 ** 31 - 1) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) {
         throw new RangeError(`tensor: value ${values[i]} at ${i} is not a 32-bit integer`);
       }
     }

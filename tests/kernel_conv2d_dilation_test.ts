@@ -1,11 +1,11 @@
 /**
  * Dilated convolutions (PyTorch's `dilation`): the float64 reference against finite
  * differences, then every variant that takes dilation FORCED on every pass (the GEMM core's
- * tiles, the register GEMM, split-K, the stride-phase input gradient; the direct forward and
- * input-gradient kernels with several register tiles) against it at dilation 2 and 3,
+ * tiles, the register GEMM, split-K, the stride-phase input gradient; the direct kernels with
+ * several register tiles and split counts) against it at dilation 2 and 3,
  * non-square dilation, stride 2 and 3 with padding, groups, kernels 1, 3, 5 and non-square,
  * sizes 1, 7 and 33; which candidates a dilated shape is offered; the clear errors of the
- * variants that take none (the direct weight gradient, Winograd) and of bad dilations; and the
+ * variant that takes none (Winograd) and of bad dilations; and the
  * tensor op and `nn.Conv2d` with dilation, gradients included.
  */
 
@@ -140,8 +140,7 @@ Deno.test("dilated conv2d", async (t) => {
         const r = resolve(g, "test");
         for (const pass of ["forward", "gradInput", "gradWeight"] as const) {
           const kinds = new Set(convCandidates(device, pass, r).map((c) => c.value.kind));
-          const taking = pass === "gradWeight" ? ["gemm"] : ["gemm", "direct"];
-          const want = r.kernelH === 1 && r.kernelW === 1 ? kinds : new Set(taking);
+          const want = r.kernelH === 1 && r.kernelW === 1 ? kinds : new Set(["gemm", "direct"]);
           assert.deepEqual(kinds, want, `${label}, ${pass}: ${[...kinds]}`);
         }
       }
@@ -171,22 +170,31 @@ Deno.test("dilated conv2d", async (t) => {
     });
 
     await t.step("the direct kernels forced, several register tiles, against float64", async () => {
-      const gemm: ConvAlgorithm = { kind: "gemm", tile: CONV_SMALL_TILE };
+      // Register tiles of the forward and input-gradient kernels, and of the weight gradient
+      // with its partial sums per run (undefined: the cost model's); the weight gradient slides
+      // its window where the dilation divides the stride (d2 s2 here), else reloads it.
       const tiles = [
-        undefined, // the cost model's
-        { ty: 1, tx: 1, q: 4, wg: 8 },
-        { ty: 3, tx: 2, q: 4, wg: 8 }, // rows kept from tap to tap at dilation 2, none at 3
-        { ty: 5, tx: 3, q: 8, wg: 64 },
-      ];
+        [undefined, undefined, undefined],
+        [{ ty: 1, tx: 1, q: 4, wg: 8 }, { q: 4, qc: 1, kb: 1, wg: 8 }, 1],
+        // Rows kept from tap to tap at dilation 2, none at 3.
+        [{ ty: 3, tx: 2, q: 4, wg: 8 }, { q: 8, qc: 2, kb: 2, wg: 8 }, 3],
+        [{ ty: 5, tx: 3, q: 8, wg: 64 }, { q: 4, qc: 3, kb: 3, wg: 64 }, 2],
+      ] as const;
+      const direct: ConvAlgorithm = { kind: "direct" };
       for (const [i, [label, g]] of CASES.entries()) {
-        for (const tile of [...tiles, conv2dTiles(g, false).forward]) {
-          const direct: ConvAlgorithm = { kind: "direct" };
-          await check(device, `${label}, direct ${JSON.stringify(tile)}`, {
+        const gpu = conv2dTiles(g, false);
+        for (
+          const [tile, weight, splits] of [...tiles, [gpu.forward, gpu.gradWeight, 4] as const]
+        ) {
+          const kernelRows = weight && { ...weight, kb: Math.min(weight.kb, g.kernelH) };
+          await check(device, `${label}, direct ${JSON.stringify([tile, weight, splits])}`, {
             g,
             bias: i % 2 === 1,
             relu: i % 3 === 1,
-            tiles: tile && { forward: tile, gradInput: tile },
-            algorithms: { forward: direct, gradInput: direct, gradWeight: gemm },
+            accumulate: i % 2 === 0,
+            tiles: { forward: tile, gradInput: tile, gradWeight: kernelRows },
+            splits,
+            algorithms: { forward: direct, gradInput: direct, gradWeight: direct },
             seed: 10 + i,
           });
         }
@@ -247,15 +255,6 @@ Deno.test("dilated conv2d", async (t) => {
       const big = device.alloc(1 << 16);
       const g = CASES[0][1];
       const bufs = { x: big, w: big, out: big };
-      const weights = { x: big, gradOut: big, gradW: big };
-      assert.throws(
-        () => conv2dBackwardWeight(device, g, { ...weights, algorithm: { kind: "direct" } }),
-        /^RangeError: conv2dBackwardWeight: the direct weight-gradient kernel does not take dilation \(got 2×2\); the GEMM algorithms do$/,
-      );
-      assert.throws(
-        () => conv2dBackwardWeight(device, g, { ...weights, splits: 2 }),
-        /conv2dBackwardWeight: the direct weight-gradient kernel does not take dilation/,
-      );
       const grads = { gradOut: big, w: big, gradX: big };
       assert.throws(
         () => conv2dKernel(device, g, { ...bufs, algorithm: { kind: "winograd" } }),

@@ -250,6 +250,14 @@ Deno.test("safetensors metadata round trip", async (t) => {
       () => encodeSafetensors({ w: { dtype: "F32", shape: [2], data: new Uint8Array(4) } }),
       /"w".*8.*4/,
     );
+    // The elements themselves rather than their bytes: the message says so (it once read
+    // "expected 8 data bytes, got 8").
+    const floats = new Float32Array([1, 2]) as unknown as Uint8Array;
+    rejects(
+      "data-size-mismatch",
+      () => encodeSafetensors({ w: { dtype: "F32", shape: [2], data: floats } }),
+      /"w": data must be a Uint8Array of its bytes, got Float32Array \(entryFromTypedArray/,
+    );
     rejects(
       "unknown-dtype",
       () => encodeSafetensors({ w: { dtype: "F8" as "F32", shape: [1], data: new Uint8Array(1) } }),

@@ -212,6 +212,16 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
     await tidy(async () => {
       const ints = tensor([1, 2, 3], { dtype: "i32" });
       const floats = tensor([1, 2, 3]);
+      // The whole i32 range is accepted, its smallest value included; one past either end is not.
+      const extremes = tensor([-(2 ** 31), 2 ** 31 - 1], { dtype: "i32" });
+      assert.deepEqual(await extremes.toArray(), [-(2 ** 31), 2 ** 31 - 1]);
+      for (const v of [-(2 ** 31) - 1, 2 ** 31, 0.5]) {
+        throwsWith(
+          () => tensor([0, v], { dtype: "i32" }),
+          RangeError,
+          /value .* at 1 is not a 32-bit integer/,
+        );
+      }
       throwsWith(
         () => ints.exp(),
         TypeError,
@@ -225,6 +235,15 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
       throwsWith(() => ints.sum(), TypeError, /sum: expected an f32/);
       throwsWith(() => matmul(ints.reshape([1, 3]), floats.reshape([3, 1])), TypeError, /matmul/);
       throwsWith(() => tensor([1.5], { dtype: "i32" }), RangeError, /not a 32-bit integer/);
+      // What is not a number is named (a string once recursed until the stack overflowed).
+      const notNumbers = [["a"], [[1, 2], ["a", 3]], [true], [null], [{}]];
+      for (const bad of notNumbers) {
+        throwsWith(
+          () => tensor(bad as unknown as number[]),
+          TypeError,
+          /^tensor: .* is not a number$/,
+        );
+      }
       const back = await ints.data();
       assert.ok(back instanceof Int32Array);
       assert.deepEqual(Array.from(back), [1, 2, 3]);
