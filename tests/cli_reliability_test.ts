@@ -350,6 +350,37 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
       );
     },
   );
+
+  await t.step("eval on data with other classes than the model's: one error line", async () => {
+    // The 10-class IDX model on the 5-class shards scored outputs of other classes (top-1
+    // printed as if meaningful); the 5-class model on the 10-class IDX data failed at the first
+    // label past its outputs, in the loss, on the GPU.
+    let r = await cli("eval", "--checkpoint", runDir, "--data", `${root}/five-shards`);
+    // (A step above damaged this run's latest checkpoint: a warning line comes first.)
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: --data .*five-shards has 5 classes; the checkpoint's model has 10 outputs, one per class it was trained on$/m,
+    );
+    r = await cli("eval", "--checkpoint", `${root}/runs/five`, "--data", `${root}/idx-moved`);
+    assertError(r, /--data .*idx-moved has 10 classes; the checkpoint's model has 5 outputs/, 2);
+    // The same count under other names evaluates, with a warning naming both.
+    for (const split of ["train", "val"]) {
+      await writeImageFolder(`${root}/renamed/${split}`, ["a", "b", "c", "d", "z"]);
+      await prepareImageFolder({
+        input: `${root}/renamed/${split}`,
+        output: `${root}/renamed-shards/${split}`,
+        size: 24,
+      });
+    }
+    r = await cli("eval", "--checkpoint", `${root}/runs/five`, "--data", `${root}/renamed-shards`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^warning: --data .* names its classes a, b, c, d, z; the model was trained on a, b, c, d, e$/m,
+    );
+    assert.match(r.stdout, /validation: loss [\d.]+, top-1 error [\d.]+% over 10 images/);
+  });
 });
 
 Deno.test("summary and train show the same model by default", async () => {

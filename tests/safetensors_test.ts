@@ -543,6 +543,18 @@ Deno.test("safetensors files", async (t) => {
       "bad-entry",
     );
     await assert.rejects(readSafetensorsFile(`${dir}/missing`), Deno.errors.NotFound);
+    // A JSON file given by mistake: its first 8 bytes are an absurd length, and it says so.
+    await Deno.writeTextFile(bad, '{\n "model": {"preset": "small"}\n}\n');
+    await assert.rejects(
+      readSafetensorsFile(bad),
+      /bad\.safetensors: header length \d+ exceeds the limit of 100000000 bytes and the 34-byte file: not a safetensors file/,
+    );
+    // A folder: the path is named (Deno's own error, "Is a directory (os error 21)", names none).
+    await assert.rejects(
+      readSafetensorsFile(dir),
+      (e: unknown) =>
+        e instanceof Deno.errors.IsADirectory && e.message.startsWith(`${dir}: a folder`),
+    );
     await Deno.remove(bad);
   });
 
