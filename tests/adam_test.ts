@@ -18,15 +18,10 @@ import {
   tensor,
 } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { Flatten } from "../nn/flatten.ts";
-import { Linear } from "../nn/linear.ts";
-import { Module } from "../nn/module.ts";
-import { ReLU } from "../nn/activation.ts";
-import { Sequential } from "../nn/sequential.ts";
-import { Generator } from "../tensor/random.ts";
 import { Adam, type AdamGroupOptions, AdamW } from "../train/adam.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { Trainer } from "../train/trainer.ts";
+import { Mlp } from "./_mlp.ts";
 import { mulberry32 } from "./_reference.ts";
 
 const device = await defaultDevice();
@@ -315,29 +310,9 @@ function brightChannel(count: number, seed: number, size = 8): ArrayDataset {
   });
 }
 
-class Mlp extends Module {
-  readonly net: Sequential;
-  constructor(seed: number) {
-    super();
-    const generator = new Generator(seed);
-    this.net = this.registerModule(
-      "net",
-      new Sequential(
-        new Flatten(),
-        new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 16, generator }),
-        new ReLU(),
-        new Linear({ inFeatures: 16, outFeatures: 3, generator }),
-      ),
-    );
-  }
-  forward(x: Tensor): Tensor {
-    return this.net.forward(x);
-  }
-}
-
 Deno.test("a small net learns with AdamW through the Trainer", async () => {
   const [trainData, valData] = [brightChannel(64, 1), brightChannel(16, 2)];
-  const model = new Mlp(4);
+  const model = new Mlp(4, 3, 16);
   const optimizer = AdamW.forModule(model, { lr: 1e-2 });
   const trainer = new Trainer({
     model,

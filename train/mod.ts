@@ -73,6 +73,16 @@ export {
   type AdamStateDict,
   AdamW,
 } from "./adam.ts";
+export {
+  CosineAnnealingLR,
+  ExponentialLR,
+  LinearLR,
+  LRScheduler,
+  type LRSchedulerOptions,
+  type LRSchedulerState,
+  MultiStepLR,
+  StepLR,
+} from "./lr_scheduler.ts";
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 export type {
   EpochEnd,
