@@ -140,6 +140,11 @@ export function fromTypedArray<D extends DType = "f32">(
       `fromTypedArray: ${plural(data.length, "value")} cannot fill shape [${shape}]`,
     );
   }
+  if (options.requiresGrad && dtype !== "f32") {
+    // As torch's "only Tensors of floating point dtype can require gradients": an integer leaf
+    // has no gradient to accumulate, and its .grad would stay null without a word.
+    throw new TypeError(`requiresGrad: only f32 tensors can require gradients, got ${dtype}`);
+  }
   return fromRaw(upload(device, data, shape, dtype), options.requiresGrad);
 }
 
