@@ -21,6 +21,7 @@ import { Device } from "../kernels/device.ts";
 import { adamUpdateAll, type AdamUpdateOptions } from "../kernels/adam.ts";
 import { Adam, type AdamGroupOptions, AdamW } from "../train/adam.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
+import { SGD } from "../train/sgd.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Mlp } from "./_mlp.ts";
 import { mulberry32 } from "./_reference.ts";
@@ -248,6 +249,26 @@ Deno.test("a state dict taken mid-run resumes exactly, through host data too", a
       state: { "nope.exp_avg": host.state["group0.param0.exp_avg"] },
     }),
     /unknown parameter nope.exp_avg/,
+  );
+  const sgdState = {
+    version: 1,
+    steps: 1,
+    paramGroups: groups(b).map((g, gi) => ({
+      names: [0, 1].slice(0, g.params.length).map((pi) => `group${gi}.param${pi}`),
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 0,
+      formulation: "paper",
+    })),
+    state: {},
+  };
+  await assert.rejects(
+    resumed.loadStateDict(sgdState),
+    /group 0 has no betas, eps, amsgrad: not the state of Adam or AdamW/,
+  );
+  await assert.rejects(
+    new SGD(groups(b).map((g) => ({ ...g, lr: 0.1 }))).loadStateDict(host),
+    /SGD.loadStateDict: group 0 has no momentum, formulation: not the state of SGD/,
   );
   assert.deepEqual(await snapshot(resumed, b), y, "a rejected state changed nothing");
   for (const o of [original, resumed]) o.dispose();

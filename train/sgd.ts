@@ -34,7 +34,12 @@ import type {
   ParamGroup,
   ParamGroupState,
 } from "./optimizer.ts";
-import { checkGroupNames, groupParams, readStateTensors } from "./_param_groups.ts";
+import {
+  checkGroupNames,
+  groupParams,
+  readStateTensors,
+  requireGroupKeys,
+} from "./_param_groups.ts";
 
 export type { SgdFormulation } from "../tensor/fused_sgd.ts";
 
@@ -286,6 +291,7 @@ export class SGD implements Optimizer {
     const op = "SGD.loadStateDict";
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
+    requireGroupKeys(op, "SGD", dict.paramGroups, ["momentum", "weightDecay", "formulation"]);
     const groups = dict.paramGroups as Partial<SgdGroupState>[];
     groups.forEach((s, gi) => checkGroup({ ...this.#groups[gi], ...s }, gi));
     const byName = new Map<string, Tensor>();
