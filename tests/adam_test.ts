@@ -18,8 +18,10 @@ import {
   tensor,
 } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
+import { adamUpdateAll, type AdamUpdateOptions } from "../kernels/adam.ts";
 import { Adam, type AdamGroupOptions, AdamW } from "../train/adam.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
+import { SGD } from "../train/sgd.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Mlp } from "./_mlp.ts";
 import { mulberry32 } from "./_reference.ts";
@@ -248,6 +250,26 @@ Deno.test("a state dict taken mid-run resumes exactly, through host data too", a
     }),
     /unknown parameter nope.exp_avg/,
   );
+  const sgdState = {
+    version: 1,
+    steps: 1,
+    paramGroups: groups(b).map((g, gi) => ({
+      names: [0, 1].slice(0, g.params.length).map((pi) => `group${gi}.param${pi}`),
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 0,
+      formulation: "paper",
+    })),
+    state: {},
+  };
+  await assert.rejects(
+    resumed.loadStateDict(sgdState),
+    /group 0 has no betas, eps, amsgrad: not the state of Adam or AdamW/,
+  );
+  await assert.rejects(
+    new SGD(groups(b).map((g) => ({ ...g, lr: 0.1 }))).loadStateDict(host),
+    /SGD.loadStateDict: group 0 has no momentum, formulation: not the state of SGD/,
+  );
   assert.deepEqual(await snapshot(resumed, b), y, "a rejected state changed nothing");
   for (const o of [original, resumed]) o.dispose();
   for (const p of [...a, ...b]) p.dispose();
@@ -332,4 +354,43 @@ Deno.test("a small net learns with AdamW through the Trainer", async () => {
   assert.deepEqual(await state.state["net.1.weight.step"].toArray(), [r.step]);
   for (const t of Object.values(state.state)) t.dispose();
   optimizer.dispose();
+});
+
+Deno.test("binding windows and one segment a dispatch give the same bits as one dispatch", async () => {
+  const sizes = [1, 7, 33, 1030];
+  const hyperparameters = {
+    lr: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0.01,
+    decoupled: true,
+    amsgrad: true,
+  };
+  const run = async (options: AdamUpdateOptions): Promise<number[][]> => {
+    const buffers = sizes.map((n, k) => {
+      const [weight, expAvg, expAvgSq, maxExpAvgSq, grad] = [0, 1, 2, 3, 4].map(() =>
+        device.alloc(Math.ceil(n / 4) * 16)
+      );
+      device.write(weight, randomArray(n, k));
+      for (const b of [expAvg, expAvgSq, maxExpAvgSq]) device.write(b, new Float32Array(n));
+      device.write(grad, randomArray(n, 10 + k));
+      return { weight, expAvg, expAvgSq, maxExpAvgSq, grad, n, stepSlot: k, hyperparameters };
+    });
+    const steps = device.alloc(16);
+    device.write(steps, new Float32Array(4));
+    for (let i = 0; i < 3; i++) adamUpdateAll(device, buffers, steps, options);
+    const out: number[][] = [Array.from(new Float32Array(await device.read(steps, 0, 16)))];
+    for (const b of buffers) {
+      for (const buffer of [b.weight, b.expAvg, b.expAvgSq, b.maxExpAvgSq]) {
+        out.push(Array.from(new Float32Array(await device.read(buffer, 0, b.n * 4))));
+      }
+    }
+    return out;
+  };
+  const whole = await run({ segmentsPerDispatch: 64 });
+  assert.deepEqual(whole[0], [3, 3, 3, 3]);
+  const alignment = device.limits.minStorageBufferOffsetAlignment;
+  assert.deepEqual(await run({ segmentsPerDispatch: 1 }), whole);
+  assert.deepEqual(await run({ maxBindingBytes: Math.max(alignment, 256) }), whole);
 });

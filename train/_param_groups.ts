@@ -72,6 +72,26 @@ export function checkGroupNames(
 }
 
 /**
+ * Throws unless every group of the state holds each of `keys` (a state dict of another
+ * optimiser, SGD's given to Adam say, lacks them).
+ */
+export function requireGroupKeys(
+  op: string,
+  kind: string,
+  state: readonly object[],
+  keys: readonly string[],
+): void {
+  state.forEach((s, gi) => {
+    const missing = keys.filter((k) => !(k in s));
+    if (missing.length > 0) {
+      throw new Error(
+        `${op}: group ${gi} has no ${missing.join(", ")}: not the state of ${kind}`,
+      );
+    }
+  });
+}
+
+/**
  * Reads a state dict's tensors to the host, checking each against the shape `expected` gives
  * for its key (undefined: an unknown key). Everything is read before the caller changes
  * anything, so a failed read leaves the optimiser as it was.

@@ -34,7 +34,12 @@ import type {
   ParamGroup,
   ParamGroupState,
 } from "./optimizer.ts";
-import { checkGroupNames, groupParams, readStateTensors } from "./_param_groups.ts";
+import {
+  checkGroupNames,
+  groupParams,
+  readStateTensors,
+  requireGroupKeys,
+} from "./_param_groups.ts";
 
 /** One parameter group as given to {@link Adam} or {@link AdamW}; unset values take defaults. */
 export interface AdamGroupOptions {
@@ -297,6 +302,12 @@ export class Adam implements Optimizer {
     const op = `${this.kind}.loadStateDict`;
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
+    requireGroupKeys(op, "Adam or AdamW", dict.paramGroups, [
+      "betas",
+      "eps",
+      "weightDecay",
+      "amsgrad",
+    ]);
     const groups = dict.paramGroups as Partial<AdamGroupState>[];
     groups.forEach((s, gi) => this.#check({ ...this.#groups[gi], ...s }, gi));
     const byName = new Map<string, Tensor>();
