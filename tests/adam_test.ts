@@ -394,3 +394,41 @@ Deno.test("binding windows and one segment a dispatch give the same bits as one 
   assert.deepEqual(await run({ segmentsPerDispatch: 1 }), whole);
   assert.deepEqual(await run({ maxBindingBytes: Math.max(alignment, 256) }), whole);
 });
+
+Deno.test("a NaN on one of two devices skips the step on both, as the Trainer drives it", async () => {
+  const [left, right] = await Device.acquireMany(2, { label: "guard", separateDevices: true });
+  const params = [
+    ...parametersWithGrads(left, [6, 1], 31),
+    ...parametersWithGrads(right, [17], 33),
+  ];
+  const opt = new Adam({ params, lr: 0.01, weightDecay: 0.1 });
+  const guard = new StepGuard(left);
+  const loss = keep(tensor([1], { device: left }));
+  const step = async () => {
+    guard.begin(loss, 1);
+    opt.check(guard);
+    await guard.settle();
+    opt.step({ guard });
+  };
+  await step();
+  const before = await snapshot(opt, params);
+  for (const k of [0, 2]) {
+    const g = await params[k].grad!.data() as Float32Array;
+    const saved = g[0];
+    g[0] = NaN;
+    setGrad(params[k], g);
+    await step();
+    assert.deepEqual(await snapshot(opt, params), before, `a NaN in parameter ${k}`);
+    g[0] = saved;
+    setGrad(params[k], g);
+  }
+  await step();
+  assert.deepEqual((await snapshot(opt, params))["group0.param2.step"], [2]);
+  assert.deepEqual((await guard.read()).skipped, 2);
+  loss.dispose();
+  guard.dispose();
+  opt.dispose();
+  for (const p of params) p.dispose();
+  left.destroy();
+  right.destroy();
+});

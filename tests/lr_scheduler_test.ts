@@ -158,7 +158,7 @@ Deno.test("schedulers compose as torch's: chained factors, and plateau cuts carr
   assertClose([p.paramGroups[0].lr], [0.1 * closed(2)], 1e-12);
 });
 
-Deno.test("as a Trainer callback the schedule steps each epoch and resumes from a checkpoint", async () => {
+Deno.test("as a Trainer callback the schedule steps each epoch and resumes from a checkpoint, AdamW too", async () => {
   await defaultDevice();
   const { train: trainData } = syntheticSplits({
     trainSize: 32,
@@ -169,7 +169,7 @@ Deno.test("as a Trainer callback the schedule steps each epoch and resumes from 
   });
   const runDir = await Deno.makeTempDir({ prefix: "lr_scheduler_" });
   const run = async (epochs: number, resume: boolean, dir?: string) => {
-    const model = new Mlp(4, 4);
+    const model = new Mlp(resume ? 99 : 4, 4); // a resume takes its weights from the checkpoint
     const optimizer = AdamW.forModule(model, { lr: 0.01 });
     const warmUp = new LinearLR(optimizer, { startFactor: 0.25, totalIters: 2, name: "warm-up" });
     const cosine = new CosineAnnealingLR(optimizer, { tMax: 3, name: "cosine" });
@@ -184,13 +184,19 @@ Deno.test("as a Trainer callback the schedule steps each epoch and resumes from 
     const r = await trainer.run();
     trainer.dispose();
     optimizer.dispose();
-    return r.rows.map((row) => row.lr);
+    const weights = await Promise.all(
+      model.parameters().map(async (p) => Array.from(await p.data())),
+    );
+    return { lrs: r.rows.map((row) => row.lr), weights };
   };
-  const whole = await run(5, false);
+  const { lrs: whole, weights } = await run(5, false);
   const cos = (e: number) => (1 + Math.cos(Math.PI * e / 3)) / 2;
   const warm = [0.25, 0.625, 1, 1, 1];
   assertClose(whole, warm.map((w, e) => 0.01 * w * cos(e)), 1e-12);
   await run(2, false, runDir);
-  assert.deepEqual(await run(5, true, runDir), whole);
+  const resumed = await run(5, true, runDir);
+  assert.deepEqual(resumed.lrs, whole);
+  // AdamW's moments and step counts came back too: the same weights to the bit.
+  assert.deepEqual(resumed.weights, weights);
   await Deno.remove(runDir, { recursive: true });
 });
