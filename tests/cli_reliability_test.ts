@@ -383,6 +383,28 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
   });
 });
 
+Deno.test("a run stopped before its first checkpoint resumes from its beginning", async () => {
+  // Killed (or out of memory) before its first checkpoint, a run folder holds only config.json:
+  // --resume said "the run has no checkpoint yet" and a new run in that folder said "already
+  // holds a run: continue it with --resume", so neither way went on.
+  const whole = `${root}/runs/whole`;
+  const args = [...tinySynthetic(32, 16, 8), "--epochs", "2", "--log-every", "2"];
+  let r = await cli("train", ...args, "--run-dir", whole);
+  assert.equal(r.code, 0, r.stderr);
+  const early = `${root}/runs/killed-early`;
+  await Deno.mkdir(early, { recursive: true });
+  await Deno.copyFile(join(whole, "config.json"), join(early, "config.json"));
+  r = await cli("train", "--resume", early);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /killed-early has no checkpoint yet: starting the run from its beginning/);
+  assert.match(r.stdout, /done: 2 epochs, 8 steps in /);
+  // The same run: every figure but the timings as the run that was never stopped.
+  const figures = async (dir: string) =>
+    (await Deno.readTextFile(join(dir, "metrics.csv"))).trim().split("\n")
+      .map((line) => line.split(",").slice(0, 9).join(","));
+  assert.deepEqual(await figures(early), await figures(whole));
+});
+
 Deno.test("summary and train show the same model by default", async () => {
   const summary = await cli("summary");
   assert.equal(summary.code, 0, summary.stderr);
