@@ -171,8 +171,8 @@ Deno.test("as a Trainer callback the schedule steps each epoch and resumes from 
   const run = async (epochs: number, resume: boolean, dir?: string) => {
     const model = new Mlp(resume ? 99 : 4, 4); // a resume takes its weights from the checkpoint
     const optimizer = AdamW.forModule(model, { lr: 0.01 });
-    const warmUp = new LinearLR(optimizer, { startFactor: 0.25, totalIters: 2, name: "warm-up" });
-    const cosine = new CosineAnnealingLR(optimizer, { tMax: 3, name: "cosine" });
+    const warmUp = new LinearLR(optimizer, { startFactor: 0.25, totalIters: 2 });
+    const cosine = new CosineAnnealingLR(optimizer, { tMax: 3 });
     const trainer = new Trainer({
       model,
       optimizer,
@@ -198,5 +198,39 @@ Deno.test("as a Trainer callback the schedule steps each epoch and resumes from 
   assert.deepEqual(resumed.lrs, whole);
   // AdamW's moments and step counts came back too: the same weights to the bit.
   assert.deepEqual(resumed.weights, weights);
+  await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("two schedulers under one name in a Trainer with checkpoints are an error", async () => {
+  await defaultDevice();
+  const { train: trainData } = syntheticSplits({
+    trainSize: 16,
+    valSize: 8,
+    size: 8,
+    classes: 4,
+    seed: 2,
+  });
+  const runDir = await Deno.makeTempDir({ prefix: "lr_scheduler_" });
+  const model = new Mlp(4, 4);
+  const optimizer = AdamW.forModule(model, { lr: 0.01 });
+  assert.equal(new StepLR(optimizer, { stepSize: 2 }).name, "StepLR");
+  const trainer = new Trainer({
+    model,
+    optimizer,
+    trainData,
+    epochs: 1,
+    batchSize: 16,
+    callbacks: [
+      new ExponentialLR(optimizer, { gamma: 0.9 }),
+      new ExponentialLR(optimizer, { gamma: 0.5 }),
+      checkpoints({ runDir }),
+    ],
+  });
+  await assert.rejects(
+    trainer.run(),
+    /two callbacks keep their state under the name "ExponentialLR"/,
+  );
+  trainer.dispose();
+  optimizer.dispose();
   await Deno.remove(runDir, { recursive: true });
 });

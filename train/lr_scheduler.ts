@@ -12,7 +12,7 @@
  *
  * As a {@link TrainerCallback} a scheduler steps after each epoch (PyTorch's default of one
  * step an epoch, after the optimiser's steps) and keeps its state in checkpoints under its
- * `name` ("lr_scheduler" unless set; give each of two schedulers its own). The groups' rates
+ * `name` (its class's name unless set: two of one class need their own). The groups' rates
  * travel with the optimiser's state dict, so a resume continues the schedule exactly.
  *
  * @module
@@ -33,7 +33,10 @@ export interface LRSchedulerState {
 
 /** Options every scheduler takes. */
 export interface LRSchedulerOptions {
-  /** Its key in a checkpoint's callback states; default "lr_scheduler". */
+  /**
+   * Its key in a checkpoint's callback states; default the class's name ("StepLR", ...). Two
+   * schedulers of one class in a Trainer with checkpoints need names of their own.
+   */
   name?: string;
 }
 
@@ -76,7 +79,7 @@ export abstract class LRScheduler implements TrainerCallback {
    * @param options The checkpoint name.
    */
   constructor(optimizer: LearningRateGroups, options: LRSchedulerOptions = {}) {
-    this.name = options.name ?? "lr_scheduler";
+    this.name = options.name ?? (this.constructor.name || "lr_scheduler");
     this.optimizer = optimizer;
     this.baseLrs = optimizer.paramGroups.map((g) => {
       if (!initialLr.has(g)) initialLr.set(g, g.lr);
