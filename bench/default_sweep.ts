@@ -6,8 +6,8 @@
  * candidate of every pass (`convCandidates`, `matmulCandidates`; the workgroup-memory core's
  * tiles left out on software adapters unless `--all`, as in `conv_variants.ts`) is timed round
  * after round in a rotating order, in the CPU time the process spends per run (lavapipe's
- * threads: it stretches far less with others' load than wall clock). Prints, per pass, the
- * default's median, the best candidate's, and their ratio.
+ * threads: it stretches far less with others' load than wall clock; `--clock gpu` for GPU
+ * timestamps). Prints, per pass, the default's median, the best candidate's, and their ratio.
  *
  *     deno run -A bench/default_sweep.ts [--rounds 5] [--random 20] [--alexnet] [--only 3,7]
  *       [--mm 32x512x128,...]
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     all: { type: "boolean", default: false },
     only: { type: "string" },
     mm: { type: "string" },
+    clock: { type: "string", default: "cpu" },
   },
   strict: true,
 });
@@ -177,8 +178,17 @@ function variantsOf(op: Op): { variants: Variant[]; buffers: GpuBuffer[] } {
 }
 type ConvAlg = Parameters<typeof conv2d>[2]["algorithm"];
 
-/** CPU ms the process spends per run of `v`, over {@link REPEAT} runs. */
+/**
+ * CPU ms the process spends per run of `v`, over {@link REPEAT} runs; with `--clock gpu`, the
+ * GPU timestamps' ms of one run (wall clock inside lavapipe: it stretches with others' load).
+ */
 async function measure(v: Variant): Promise<number> {
+  if (values.clock === "gpu") {
+    device.startProfile();
+    v.run();
+    const profile = await device.stopProfile();
+    return profile.rows.reduce((sum, row) => sum + row.ms, 0);
+  }
   await device.sync();
   const start = process.cpuUsage();
   for (let i = 0; i < REPEAT; i++) v.run();
@@ -226,7 +236,8 @@ for (const [index, op] of ops.entries()) {
   for (const b of buffers) device.release(b);
 }
 const load = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
-console.log(`\nCPU ms of the process per run (${REPEAT} runs), medians of ${rounds}; load ${load}`);
+const clock = values.clock === "gpu" ? "GPU ms" : `CPU ms of the process per run (${REPEAT} runs)`;
+console.log(`\n${clock}, medians of ${rounds}; load ${load}`);
 console.log(
   table(
     ["#", "shape", "pass", "default", "ms", "best", "ms", "default/best"],
