@@ -30,7 +30,7 @@ import { resolve } from "../kernels/_conv_geometry.ts";
 import { fillRandom } from "../kernels/random.ts";
 import { setAutotune } from "../kernels/autotune.ts";
 import type { GpuBuffer } from "../kernels/device.ts";
-import { alexnetConvs, squareConv } from "./cnn_layers.ts";
+import { squareConv } from "./cnn_layers.ts";
 import { peerOps } from "./peers.ts";
 import { median, table } from "./_timing.ts";
 
@@ -215,6 +215,7 @@ for (const [index, op] of ops.entries()) {
     }
   }
   const rows: (string | number)[][] = [];
+  const details: string[] = [];
   for (const pass of new Set(variants.map((v) => v.pass))) {
     const of = variants.map((v, i) => ({ v, ms: median(times[i]) })).filter((x) =>
       x.v.pass === pass
@@ -222,7 +223,7 @@ for (const [index, op] of ops.entries()) {
     const best = of.reduce((a, b) => (b.ms < a.ms ? b : a));
     const def = of[0];
     const row = [index, label, pass, def.v.name, def.ms, best.v.name, best.ms, def.ms / best.ms];
-    console.log(`  ${pass}: ${of.map((x) => `${x.v.name} ${x.ms.toFixed(2)}`).join(", ")}`);
+    details.push(`  ${pass}: ${of.map((x) => `${x.v.name} ${x.ms.toFixed(2)}`).join(", ")}`);
     rows.push(row);
     summary.push(row);
   }
@@ -233,6 +234,7 @@ for (const [index, op] of ops.entries()) {
       )
         .join("; "),
   );
+  for (const line of details) console.log(line);
   for (const b of buffers) device.release(b);
 }
 const load = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
