@@ -183,4 +183,10 @@ export {
   type SgdSlot,
 } from "./tensor/fused_sgd.ts";
 export { sgdCheck, sgdCheckAll, sgdUpdate, sgdUpdateAll } from "./tensor/fused_sgd.ts";
+export {
+  adamCheckAll,
+  type AdamHyperparameters,
+  type AdamParamUpdate,
+  adamUpdateAll,
+} from "./tensor/fused_adam.ts";
 export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";

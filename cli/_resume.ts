@@ -16,8 +16,12 @@ import { readRunConfig, RUN_CONFIG_FILE, type RunConfig, writeRunConfig } from "
 import { detectData } from "./_data.ts";
 import { number, shellArg, str, UsageError, type Values } from "./_options.ts";
 
-/** The options `--resume` takes, and a run folder with a checkpoint to resume from. */
-export async function checkResume(values: Values, runDir: string): Promise<void> {
+/**
+ * The options `--resume` takes, and a run folder to resume. Returns whether the run has a
+ * checkpoint: a run stopped before its first one (killed, or out of memory) has only its
+ * settings, and starts again from its beginning with them, which is exactly where it was.
+ */
+export async function checkResume(values: Values, runDir: string): Promise<boolean> {
   const cmd = "train";
   const allowed = new Set([
     "resume",
@@ -41,9 +45,8 @@ export async function checkResume(values: Values, runDir: string): Promise<void>
   if (!(await isFile(join(runDir, RUN_CONFIG_FILE)))) {
     throw new UsageError(`--resume ${runDir}: no config.json there (not a run folder?)`, cmd);
   }
-  if ((await latestCheckpoint(runDir)) === null) {
-    throw new UsageError(`--resume ${runDir}: the run has no checkpoint yet`, cmd);
-  }
+  // (A new run refuses this folder, since it holds a run: --resume is the way to continue it.)
+  return (await latestCheckpoint(runDir)) !== null;
 }
 
 /**

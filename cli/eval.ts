@@ -10,6 +10,7 @@ import type { Module } from "../nn/module.ts";
 import { readSafetensorsFile } from "../nn/safetensors.ts";
 import { loadModelWeights, loadTrainingCheckpoint, STATE_FILE } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
+import type { Dataset } from "../train/data/dataset.ts";
 import { parseRunConfig, readRunConfig, type RunConfig } from "./_config.ts";
 import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
@@ -60,6 +61,7 @@ async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<
   const data = dataDir ? await detectData(dataDir, str(values, "val-data"), cmd) : config.data;
   const devices = await acquireDevices(devicesCount, values, cmd);
   const splits = await loadDataSplits(data);
+  checkClasses(config, splits.val, dataDir, cmd);
   const model = buildModel(config, devices);
   await load(model);
   const aug = augmentations(config, splits);
@@ -78,6 +80,37 @@ async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<
       ` over ${plural(r.count, "image")} (${r.imagesPerSec.toFixed(1)} images/s)`,
   );
   return 0;
+}
+
+/**
+ * Other data than the run's must have as many classes as the model has outputs: with more,
+ * the loss failed at the first label past them; with fewer, it scored outputs that mean other
+ * classes. The same count under other class names (both known) is only a warning: IDX files
+ * name their classes "0", "1", … and a user may evaluate on another naming of the same classes.
+ */
+function checkClasses(config: RunConfig, val: Dataset, dataDir: string | undefined, cmd: string) {
+  const model = config.model.numClasses;
+  const where = dataDir ? `--data ${dataDir}` : "the run's data";
+  if (val.numClasses !== model) {
+    throw new UsageError(
+      `${where} has ${plural(val.numClasses, "class", "classes")}; the checkpoint's model ` +
+        `has ${plural(model, "output")}, one per class it was trained on`,
+      cmd,
+    );
+  }
+  const trained = config.dataFingerprint?.train.classes;
+  if (trained && trained.join("\0") !== val.classNames.join("\0")) {
+    console.warn(
+      `warning: ${where} names its classes ${shortList(val.classNames)}; the model was ` +
+        `trained on ${shortList(trained)}`,
+    );
+  }
+}
+
+/** The first few names of a list, for a message. */
+function shortList(names: readonly string[]): string {
+  const shown = names.slice(0, 5).join(", ");
+  return names.length > 5 ? `${shown}, … (${names.length})` : shown;
 }
 
 /**

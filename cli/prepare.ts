@@ -4,6 +4,7 @@
  * @module
  */
 
+import { isAbsolute, relative, resolve } from "node:path";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { isDir } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
@@ -39,6 +40,14 @@ async function runPrepare(values: Values): Promise<number> {
   if (!input) throw new UsageError("--input is required", cmd);
   if (!output) throw new UsageError("--output is required", cmd);
   if (!(await isDir(input))) throw new UsageError(`--input ${input}: not a folder`, cmd);
+  const inside = relative(await Deno.realPath(input), resolve(output));
+  if (!inside.startsWith("..") && !isAbsolute(inside)) {
+    // The shards would be listed as a class of bad images by the next prepare of this folder.
+    throw new UsageError(
+      `--output ${output} is inside --input ${input}: choose a folder outside the images`,
+      cmd,
+    );
+  }
   const size = number(values, "size", cmd, { integer: true, min: 8, max: 4096 }) ?? 256;
   const shardSize = number(values, "shard-size", cmd, { integer: true, min: 1 }) ?? 1024;
   let last = 0;

@@ -100,7 +100,8 @@ ${ADAPTER_HELP}
   --run-dir <dir>       Where metrics, curves.svg and checkpoints go (default runs/<time>).
   --resume <run-dir>    Continue a run from its latest good checkpoint, exactly; only
                         --epochs, --log-every and --data/--val-data (the data's new place,
-                        checked to be the same data set) may be given with it.
+                        checked to be the same data set) may be given with it. A run
+                        stopped before its first checkpoint starts again from its beginning.
   --ten-crop            Validate on the paper's ten patches (softmax averaged).
   --log-every <n>       Steps between loss readbacks / progress updates (default 20).
   --profile             Do not train: time one training step of this configuration kernel
@@ -167,7 +168,12 @@ async function profileOneStep(
 
 async function runTrain(values: Values): Promise<number> {
   const resumeDir = str(values, "resume");
-  if (resumeDir) await checkResume(values, resumeDir);
+  // A run to resume with no checkpoint yet starts from its beginning, with its saved settings.
+  const fromStart = resumeDir ? !(await checkResume(values, resumeDir)) : true;
+  if (resumeDir && fromStart) {
+    console.log(`${resumeDir} has no checkpoint yet: starting the run from its beginning`);
+  }
+  const resuming = !fromStart;
   if (values.profile === true && !resumeDir) {
     // Profiling trains nothing: no run folder.
     const { config } = await trainConfig(values);
@@ -191,15 +197,15 @@ async function runTrain(values: Values): Promise<number> {
     // Weights and velocities: f32 each, as many as the model's logical parameters.
     const checkpointBytes = 2 * 4 * plannedParameterCount(config.model);
     await folder.requireSpace(
-      (resumeDir ? 1 : CHECKPOINTS_ON_DISK) * checkpointBytes,
-      `${resumeDir ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
+      (resuming ? 1 : CHECKPOINTS_ON_DISK) * checkpointBytes,
+      `${resuming ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
         `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
     );
     const devices = await stop.during(
       acquireDevices(config.devices, values, "train"),
     );
     const model = buildModel(config, devices);
-    if (!resumeDir && config.init === "he") await stop.during(heInit(model, config.seed));
+    if (fromStart && config.init === "he") await stop.during(heInit(model, config.seed));
     if (!resumeDir) {
       await writeRunConfig(runDir, config);
     }
@@ -212,7 +218,7 @@ async function runTrain(values: Values): Promise<number> {
     });
     const place = {
       runDir,
-      resume: resumeDir !== undefined,
+      resume: resuming,
       device: devices[0],
       signal: stop.signal,
     };
@@ -227,7 +233,7 @@ async function runTrain(values: Values): Promise<number> {
     try {
       const result = await trainer.run();
       if (result.checkpoint === null) await folder.discard();
-      return finishRun(result, config, runDir, stop.received, resumeDir !== undefined);
+      return finishRun(result, config, runDir, stop.received, resuming);
     } finally {
       trainer.dispose();
       trainer.optimizer.dispose();

@@ -36,7 +36,17 @@
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { memoised } from "./_memo.ts";
-import { FLAT_WORKGROUP, windows } from "./_program.ts";
+import {
+  checkDistinct,
+  defaultSegmentsPerDispatch,
+  FINITE_WGSL,
+  planSegments,
+  searchSteps,
+  type Segment,
+} from "./_multi_tensor.ts";
+import { FLAT_WORKGROUP } from "./_program.ts";
+
+export { MAX_SEGMENTS_PER_DISPATCH, SOFTWARE_SEGMENTS_PER_DISPATCH } from "./_multi_tensor.ts";
 
 /**
  * Which SGD rule: the paper's (learning rate inside the velocity) or PyTorch's (outside).
@@ -99,20 +109,6 @@ export interface SgdUpdateOptions {
 }
 
 /**
- * Most segments (parameters or binding windows of one) a dispatch covers, whatever the device
- * allows: it bounds the WGSL's `switch` and the bind group (WebGPU's default of 1,000 entries).
- */
-export const MAX_SEGMENTS_PER_DISPATCH = 64;
-
-/**
- * Segments a dispatch covers on a software adapter. On lavapipe a dispatch costs more per
- * element the more cases the shader's `switch` has, though a workgroup takes one (as if every
- * case ran, masked): ten segments a dispatch measured about twice the per-parameter kernels,
- * two about the same as them with half the dispatches (bench/RESULTS.md).
- */
-export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
-
-/**
  * How many segments one SGD dispatch covers on `device`: as many as a shader can bind there
  * (three storage buffers a segment, and the guard flag), at most
  * {@link MAX_SEGMENTS_PER_DISPATCH}, and {@link SOFTWARE_SEGMENTS_PER_DISPATCH} on software
@@ -127,17 +123,11 @@ export const SOFTWARE_SEGMENTS_PER_DISPATCH = 2;
  * ```
  */
 export function segmentsPerDispatch(device: Device): number {
-  return Math.min(
-    bindableSegments(device),
-    device.isSoftware ? SOFTWARE_SEGMENTS_PER_DISPATCH : MAX_SEGMENTS_PER_DISPATCH,
-  );
+  return defaultSegmentsPerDispatch(device, SGD_LAYOUT);
 }
 
-/** Segments one shader can bind on `device`: three storage buffers each, and the guard flag. */
-function bindableSegments(device: Device): number {
-  const bindable = Math.floor((device.limits.maxStorageBuffersPerShaderStage - 1) / 3);
-  return Math.min(bindable, MAX_SEGMENTS_PER_DISPATCH);
-}
+/** Three storage buffers a segment (w, v, g), and the guard flag. */
+const SGD_LAYOUT = { buffersPerSegment: 3, sharedBuffers: 1 } as const;
 
 const WORKGROUP = 256;
 /** u32 words of one segment's row in the table: two vec4u. */
@@ -145,15 +135,6 @@ const ROW_WORDS = 8;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
 type SgdMode = "apply" | "check";
-
-/** One binding window of one parameter, as a dispatch covers it. */
-interface Segment {
-  parameter: SgdParameter;
-  /** First vec4 of the window in the parameter's buffers. */
-  start: number;
-  /** vec4s in the window. */
-  count: number;
-}
 
 /**
  * The WGSL of a dispatch over `segments` segments. The hyperparameters and sizes are in the
@@ -200,14 +181,9 @@ fn step(r: Rule, wi: vec4f, vi: vec4f, gi: vec4f) -> Step {
   let v = r.mu * vi - r.c1 * wi - r.c2 * gi;
   return Step(v, wi + v);
 }
-// Exponent bits all ones: ±∞ or NaN. Bit tests survive compilers that assume finite math.
-fn finite(x: vec4f) -> vec4<bool> {
-  return (bitcast<vec4u>(x) & vec4u(0x7f800000u)) != vec4u(0x7f800000u);
-}
-// Lanes past the segment's last (valid) element are padding, whatever the buffer held: ignored.
+${FINITE_WGSL}
 fn nonFinite(gi: vec4f, r: Step, i: u32, valid: u32) -> bool {
-  let lanes = vec4u(i) * 4u + vec4u(0u, 1u, 2u, 3u) < vec4u(valid);
-  return any((!finite(gi) | !finite(r.v) | !finite(r.w)) & lanes);
+  return any((!finite(gi) | !finite(r.v) | !finite(r.w)) & validLanes(i, valid));
 }
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -240,20 +216,6 @@ ${
       : "  if (nonFinite(gi, r, i, a.y)) { atomicStore(&guard[0], 0u); }"
   }
 }`;
-}
-
-/** The unrolled steps of the WGSL's binary search over `segments` first workgroups. */
-function searchSteps(segments: number): string {
-  const steps: string[] = [];
-  for (let step = 2 ** Math.floor(Math.log2(Math.max(segments - 1, 1))); step >= 1; step /= 2) {
-    if (step >= segments) continue;
-    steps.push(
-      `  if (s + ${step}u < ${segments}u && table.s[min(s + ${step}u, ${
-        segments - 1
-      }u)].a.x <= wg) { s += ${step}u; }`,
-    );
-  }
-  return steps.join("\n");
 }
 
 /**
@@ -383,8 +345,14 @@ function dispatchSgd(
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
   for (const p of parameters) checkParameter(device, p);
-  checkDistinct(parameters);
-  const dispatches = plan(device, parameters, options);
+  checkDistinct(
+    "sgd",
+    parameters.map((p) => ({
+      written: [["weight", p.weight], ["velocity", p.velocity]],
+      read: [["gradient", p.grad]],
+    })),
+  );
+  const dispatches = planSegments("sgd", device, parameters, { ...SGD_LAYOUT, ...options });
   dispatches.forEach((segments, d) => {
     const bindings: Binding[] = [];
     for (const { parameter: { weight, velocity, grad }, start, count } of segments) {
@@ -430,65 +398,10 @@ function checkParameter(device: Device, p: SgdParameter): void {
   }
 }
 
-/**
- * Throws when a buffer that a dispatch writes (a weight or a velocity) is given twice, or is
- * also a gradient: the updates would race, and WebGPU forbids the aliasing.
- */
-function checkDistinct(parameters: readonly SgdParameter[]): void {
-  const written = new Map<GpuBuffer, string>();
-  parameters.forEach((p, k) => {
-    for (const [name, b] of [["weight", p.weight], ["velocity", p.velocity]] as const) {
-      const other = written.get(b);
-      if (other) throw new Error(`sgd: the ${name} of parameter ${k} is also the ${other}`);
-      written.set(b, `${name} of parameter ${k}`);
-    }
-  });
-  parameters.forEach((p, k) => {
-    const other = written.get(p.grad);
-    if (other) throw new Error(`sgd: the gradient of parameter ${k} is also the ${other}`);
-  });
-}
-
-/** The segments of each dispatch: every parameter's binding windows, packed in order. */
-function plan(
-  device: Device,
-  parameters: readonly SgdParameter[],
-  options: SgdUpdateOptions,
-): Segment[][] {
-  const maxBinding = options.maxBindingBytes ?? device.limits.maxStorageBufferBindingSize;
-  const alignment = device.limits.minStorageBufferOffsetAlignment;
-  if (maxBinding < Math.max(alignment, 16)) {
-    throw new RangeError(
-      `sgd: maxBindingBytes ${maxBinding} is below the offset alignment ${alignment}`,
-    );
-  }
-  const perDispatch = Math.min(
-    options.segmentsPerDispatch ?? segmentsPerDispatch(device),
-    bindableSegments(device),
-  );
-  if (!(perDispatch >= 1) || !Number.isInteger(perDispatch)) {
-    throw new RangeError(
-      `sgd: a dispatch must cover a whole number ≥ 1 of segments, got ${perDispatch} ` +
-        `(the device binds ${device.limits.maxStorageBuffersPerShaderStage} storage buffers; ` +
-        "a segment needs 3 and the guard 1)",
-    );
-  }
-  const segments: Segment[] = [];
-  for (const parameter of parameters) {
-    if (parameter.n === 0) continue;
-    for (const w of windows(Math.ceil(parameter.n / 4), 16, maxBinding, alignment)) {
-      segments.push({ parameter, start: w.start, count: w.count });
-    }
-  }
-  const out: Segment[][] = [];
-  for (let i = 0; i < segments.length; i += perDispatch) {
-    out.push(segments.slice(i, i + perDispatch));
-  }
-  return out;
-}
-
 /** The uniform segment table of one dispatch (see the WGSL's `Segment`) and its workgroups. */
-function segmentTable(segments: readonly Segment[]): { table: Uint32Array; workgroups: number } {
+function segmentTable(
+  segments: readonly Segment<SgdParameter>[],
+): { table: Uint32Array; workgroups: number } {
   const table = new Uint32Array(segments.length * ROW_WORDS);
   const floats = new Float32Array(table.buffer);
   let workgroups = 0;

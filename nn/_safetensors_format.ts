@@ -151,7 +151,15 @@ export function checkDtype(where: string, dtype: unknown): SafetensorsDType {
 export function checkEntry(name: string, e: TensorEntry): number {
   const where = `tensor ${JSON.stringify(name)}`;
   const size = numElements(where, e?.shape) * DTYPES[checkDtype(where, e?.dtype)].size;
-  if (!(e.data instanceof Uint8Array) || e.data.byteLength !== size) {
+  if (!(e.data instanceof Uint8Array)) {
+    // A Float32Array of the right length once read "expected 8 data bytes, got 8".
+    const got = (e.data as unknown as object)?.constructor?.name ?? String(e.data);
+    fail(
+      "data-size-mismatch",
+      `${where}: data must be a Uint8Array of its bytes, got ${got} (entryFromTypedArray makes one)`,
+    );
+  }
+  if (e.data.byteLength !== size) {
     fail("data-size-mismatch", `${where}: expected ${size} data bytes, got ${e.data?.byteLength}`);
   }
   return size;

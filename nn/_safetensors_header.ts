@@ -30,7 +30,11 @@ export function headerLength(
   if (!isCount(max)) throw new RangeError(`maxHeaderBytes must be a count, got ${max}`);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(max)) {
-    fail("header-too-large", `${ctx}header length ${n} exceeds the limit of ${max} bytes`);
+    // A JSON or gzip file given by mistake lands here with an absurd length: say what it is.
+    const past = n > BigInt(fileLength - 8)
+      ? ` and the ${fileLength}-byte file: not a safetensors file`
+      : "";
+    fail("header-too-large", `${ctx}header length ${n} exceeds the limit of ${max} bytes${past}`);
   }
   if (n > BigInt(fileLength - 8)) {
     fail("header-length", `${ctx}header length ${n} exceeds the ${fileLength - 8} bytes after it`);

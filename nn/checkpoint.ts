@@ -161,7 +161,9 @@ export async function loadCheckpoint(
   try {
     contents = await readSafetensorsFile(path);
   } catch (error) {
-    if (!(error instanceof SafetensorsError || error instanceof Deno.errors.NotFound)) throw error;
+    const unreadable = error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.IsADirectory;
+    if (!(error instanceof SafetensorsError || unreadable)) throw error;
     throw new CheckpointError(`cannot read checkpoint: ${(error as Error).message}`, {
       cause: error,
     });

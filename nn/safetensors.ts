@@ -211,7 +211,12 @@ export async function readSafetensorsFile(
 ): Promise<SafetensorsContents> {
   const ctx = `${path}: `;
   using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
+  const stat = await file.stat();
+  // Reading a folder fails with "Is a directory (os error 21)", which names no path.
+  if (stat.isDirectory) {
+    throw new Deno.errors.IsADirectory(`${ctx}a folder, not a safetensors file`);
+  }
+  const size = stat.size;
   if (size < 8) fail("file-length", `${ctx}file is ${size} bytes, shorter than 8`);
   const max = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const n = headerLength(ctx, await readExactly(ctx, file, 8), size, max);

@@ -40,6 +40,11 @@ function flatten(data: NestedNumbers, shape: number[], depth: number, out: numbe
     out.push(data);
     return;
   }
+  if (!Array.isArray(data)) {
+    // A string is iterable (each character a string again): without this check it recursed
+    // until the stack overflowed.
+    throw new TypeError(`tensor: ${JSON.stringify(data) ?? String(data)} is not a number`);
+  }
   if (depth === shape.length) shape.push(data.length);
   else if (shape[depth] !== data.length) throw new ShapeError("tensor: ragged nested array");
   for (const item of data) flatten(item, shape, depth + 1, out);
@@ -134,6 +139,11 @@ export function fromTypedArray<D extends DType = "f32">(
     throw new ShapeError(
       `fromTypedArray: ${plural(data.length, "value")} cannot fill shape [${shape}]`,
     );
+  }
+  if (options.requiresGrad && dtype !== "f32") {
+    // As torch's "only Tensors of floating point dtype can require gradients": an integer leaf
+    // has no gradient to accumulate, and its .grad would stay null without a word.
+    throw new TypeError(`requiresGrad: only f32 tensors can require gradients, got ${dtype}`);
   }
   return fromRaw(upload(device, data, shape, dtype), options.requiresGrad);
 }

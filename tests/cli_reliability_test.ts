@@ -350,6 +350,59 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
       );
     },
   );
+
+  await t.step("eval on data with other classes than the model's: one error line", async () => {
+    // The 10-class IDX model on the 5-class shards scored outputs of other classes (top-1
+    // printed as if meaningful); the 5-class model on the 10-class IDX data failed at the first
+    // label past its outputs, in the loss, on the GPU.
+    let r = await cli("eval", "--checkpoint", runDir, "--data", `${root}/five-shards`);
+    // (A step above damaged this run's latest checkpoint: a warning line comes first.)
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: --data .*five-shards has 5 classes; the checkpoint's model has 10 outputs, one per class it was trained on$/m,
+    );
+    r = await cli("eval", "--checkpoint", `${root}/runs/five`, "--data", `${root}/idx-moved`);
+    assertError(r, /--data .*idx-moved has 10 classes; the checkpoint's model has 5 outputs/, 2);
+    // The same count under other names evaluates, with a warning naming both.
+    for (const split of ["train", "val"]) {
+      await writeImageFolder(`${root}/renamed/${split}`, ["a", "b", "c", "d", "z"]);
+      await prepareImageFolder({
+        input: `${root}/renamed/${split}`,
+        output: `${root}/renamed-shards/${split}`,
+        size: 24,
+      });
+    }
+    r = await cli("eval", "--checkpoint", `${root}/runs/five`, "--data", `${root}/renamed-shards`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^warning: --data .* names its classes a, b, c, d, z; the model was trained on a, b, c, d, e$/m,
+    );
+    assert.match(r.stdout, /validation: loss [\d.]+, top-1 error [\d.]+% over 10 images/);
+  });
+});
+
+Deno.test("a run stopped before its first checkpoint resumes from its beginning", async () => {
+  // Killed (or out of memory) before its first checkpoint, a run folder holds only config.json:
+  // --resume said "the run has no checkpoint yet" and a new run in that folder said "already
+  // holds a run: continue it with --resume", so neither way went on.
+  const whole = `${root}/runs/whole`;
+  const args = [...tinySynthetic(32, 16, 8), "--epochs", "2", "--log-every", "2"];
+  let r = await cli("train", ...args, "--run-dir", whole);
+  assert.equal(r.code, 0, r.stderr);
+  const early = `${root}/runs/killed-early`;
+  await Deno.mkdir(early, { recursive: true });
+  await Deno.copyFile(join(whole, "config.json"), join(early, "config.json"));
+  r = await cli("train", "--resume", early);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /killed-early has no checkpoint yet: starting the run from its beginning/);
+  assert.match(r.stdout, /done: 2 epochs, 8 steps in /);
+  // The same run: every figure but the timings as the run that was never stopped.
+  const figures = async (dir: string) =>
+    (await Deno.readTextFile(join(dir, "metrics.csv"))).trim().split("\n")
+      .map((line) => line.split(",").slice(0, 9).join(","));
+  assert.deepEqual(await figures(early), await figures(whole));
 });
 
 Deno.test("summary and train show the same model by default", async () => {

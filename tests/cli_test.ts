@@ -80,6 +80,8 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],
     [["eval"], /--checkpoint is required/],
     [["prepare", "--input", "x"], /--output is required/],
+    [["prepare", "--input", "tests", "--output", "tests/out"], /--output .* is inside --input/],
+    [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
     [
       ["summary", "--adapter", "no-such-gpu"],

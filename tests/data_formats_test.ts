@@ -83,3 +83,30 @@ Deno.test("a source loads through the format its kind names", async () => {
   assert.throws(() => dataFormat("tfrecord"), /unknown data format "tfrecord" \(known: cifar10/);
   await assert.rejects(loadDataSplits({ kind: "idx" }), /needs "dir"/);
 });
+
+Deno.test("an IDX folder missing one of its four files names the file as a user writes it", async () => {
+  // It once printed the matching pattern: "no file matching /^t10k-images[.-]idx3-ubyte(\.gz)?$/".
+  const dir = await folder([]);
+  const idx = (dims: number[]) => {
+    const out = new Uint8Array(4 + 4 * dims.length + dims.reduce((a, b) => a * b, 1));
+    out[2] = 0x08; // uint8
+    out[3] = dims.length;
+    dims.forEach((d, i) => new DataView(out.buffer).setUint32(4 + 4 * i, d));
+    return out;
+  };
+  await Deno.writeFile(join(dir, "train-images-idx3-ubyte"), idx([1, 2, 2]));
+  await Deno.writeFile(join(dir, "train-labels-idx1-ubyte"), idx([1]));
+  await assert.rejects(
+    loadDataSplits({ kind: "idx", dir }),
+    (e: Error) => {
+      assert.ok(e instanceof DataFormatError);
+      assert.equal(
+        e.message,
+        `${dir}: no t10k-images-idx3-ubyte[.gz] (IDX data is four files: the train- and t10k- ` +
+          `images and labels)`,
+      );
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});

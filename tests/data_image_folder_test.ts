@@ -303,5 +303,36 @@ Deno.test("image folders", async (t) => {
     await Deno.remove(`${dir}/empty`, { recursive: true });
   });
 
+  await t.step("files in nested folders belong to their class, as torchvision's", async () => {
+    // A class folder holding only a subfolder of images was an "empty class" error, and the
+    // images one level down were silently left out of every other class.
+    await Deno.mkdir(`${dir}/dogs/puppies/small`, { recursive: true });
+    await Deno.mkdir(`${dir}/fish/.cache`, { recursive: true });
+    await Deno.mkdir(`${dir}/fish/tank`);
+    const img = png({ width: 8, height: 8, data: flat([1, 2, 3]), channels: 3 });
+    await write("dogs/puppies/small/p.png", img);
+    await write("dogs/puppies/a.png", img);
+    await write("fish/tank/f.png", img);
+    await write("fish/.cache/hidden.png", img);
+    // Symlinks back up the tree (to the class, or to the whole folder) are not walked again.
+    await Deno.symlink(`${dir}/fish`, `${dir}/fish/tank/loop`);
+    await Deno.symlink(dir, `${dir}/fish/tank/root`);
+    const f = await ImageFolder.open(dir);
+    assert.deepEqual(f.classNames, ["birds", "cats", "dogs", "fish"]);
+    assert.deepEqual(
+      f.files.filter((x) => x.label >= 2).map((x) => [x.path.slice(dir.length + 1), x.label]),
+      [
+        ["dogs/grey.png", 2],
+        ["dogs/puppies/a.png", 2],
+        ["dogs/puppies/small/p.png", 2],
+        ["dogs/zz-corrupt.png", 2],
+        ["fish/tank/f.png", 3],
+      ],
+    );
+    assert.equal((await f.read(f.files.length - 1))?.width, 8);
+    await Deno.remove(`${dir}/dogs/puppies`, { recursive: true });
+    await Deno.remove(`${dir}/fish`, { recursive: true });
+  });
+
   await Deno.remove(dir, { recursive: true });
 });

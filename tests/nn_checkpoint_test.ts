@@ -106,6 +106,10 @@ Deno.test("nn checkpoints", async (t) => {
     await Deno.writeFile(cut, garbled);
     await assert.rejects(loadCheckpoint(cut, one), /cannot read checkpoint.*header/);
     await assert.rejects(loadCheckpoint(`${dir}/absent.safetensors`, one), CheckpointError);
+    await assert.rejects(
+      loadCheckpoint(dir, one),
+      (e: unknown) => e instanceof CheckpointError && e.message.includes(`${dir}: a folder`),
+    );
     assert.deepEqual(await snapshot(one), before);
     one.dispose();
   });

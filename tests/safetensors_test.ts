@@ -250,6 +250,14 @@ Deno.test("safetensors metadata round trip", async (t) => {
       () => encodeSafetensors({ w: { dtype: "F32", shape: [2], data: new Uint8Array(4) } }),
       /"w".*8.*4/,
     );
+    // The elements themselves rather than their bytes: the message says so (it once read
+    // "expected 8 data bytes, got 8").
+    const floats = new Float32Array([1, 2]) as unknown as Uint8Array;
+    rejects(
+      "data-size-mismatch",
+      () => encodeSafetensors({ w: { dtype: "F32", shape: [2], data: floats } }),
+      /"w": data must be a Uint8Array of its bytes, got Float32Array \(entryFromTypedArray/,
+    );
     rejects(
       "unknown-dtype",
       () => encodeSafetensors({ w: { dtype: "F8" as "F32", shape: [1], data: new Uint8Array(1) } }),
@@ -535,6 +543,18 @@ Deno.test("safetensors files", async (t) => {
       "bad-entry",
     );
     await assert.rejects(readSafetensorsFile(`${dir}/missing`), Deno.errors.NotFound);
+    // A JSON file given by mistake: its first 8 bytes are an absurd length, and it says so.
+    await Deno.writeTextFile(bad, '{\n "model": {"preset": "small"}\n}\n');
+    await assert.rejects(
+      readSafetensorsFile(bad),
+      /bad\.safetensors: header length \d+ exceeds the limit of 100000000 bytes and the 34-byte file: not a safetensors file/,
+    );
+    // A folder: the path is named (Deno's own error, "Is a directory (os error 21)", names none).
+    await assert.rejects(
+      readSafetensorsFile(dir),
+      (e: unknown) =>
+        e instanceof Deno.errors.IsADirectory && e.message.startsWith(`${dir}: a folder`),
+    );
     await Deno.remove(bad);
   });
 

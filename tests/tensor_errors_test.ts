@@ -235,6 +235,20 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
       throwsWith(() => ints.sum(), TypeError, /sum: expected an f32/);
       throwsWith(() => matmul(ints.reshape([1, 3]), floats.reshape([3, 1])), TypeError, /matmul/);
       throwsWith(() => tensor([1.5], { dtype: "i32" }), RangeError, /not a 32-bit integer/);
+      throwsWith(
+        () => tensor([1, 2], { dtype: "i32", requiresGrad: true }),
+        TypeError,
+        /only f32 tensors can require gradients, got i32/,
+      );
+      // What is not a number is named (a string once recursed until the stack overflowed).
+      const notNumbers = [["a"], [[1, 2], ["a", 3]], [true], [null], [{}]];
+      for (const bad of notNumbers) {
+        throwsWith(
+          () => tensor(bad as unknown as number[]),
+          TypeError,
+          /^tensor: .* is not a number$/,
+        );
+      }
       const back = await ints.data();
       assert.ok(back instanceof Int32Array);
       assert.deepEqual(Array.from(back), [1, 2, 3]);

@@ -56,8 +56,8 @@ export interface CheckpointsOptions extends SaveTrainingCheckpointOptions {
 export function checkpoints(options: CheckpointsOptions): TrainerCallback {
   const save = async (trainer: TrainerContext, reason: "epoch" | "interrupt") => {
     const callbacks: Record<string, unknown> = {};
-    for (const c of trainer.callbacks) {
-      if (c.name !== undefined && c.stateDict) callbacks[c.name] = c.stateDict();
+    for (const [name, c] of statefulCallbacks(trainer)) {
+      if (c.stateDict) callbacks[name] = c.stateDict();
     }
     let dir: string;
     try {
@@ -83,6 +83,7 @@ export function checkpoints(options: CheckpointsOptions): TrainerCallback {
   };
   return {
     async onTrainStart(trainer) {
+      statefulCallbacks(trainer); // two states under one name: an error before any epoch
       await Deno.mkdir(options.runDir, { recursive: true });
       // Temporary files of the pointer, plot and logs that a crash left behind.
       await removeStaleTemps(options.runDir);
@@ -129,9 +130,10 @@ export function checkpoints(options: CheckpointsOptions): TrainerCallback {
  */
 export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint): Promise<void> {
   const { state } = ckpt;
-  for (const c of trainer.callbacks) {
-    if (c.name !== undefined && c.loadStateDict && !(c.name in state.callbacks)) {
-      throw new Error(`${ckpt.dir}: the checkpoint has no state for the callback "${c.name}"`);
+  const stateful = statefulCallbacks(trainer);
+  for (const [name, c] of stateful) {
+    if (c.loadStateDict && !(name in state.callbacks)) {
+      throw new Error(`${ckpt.dir}: the checkpoint has no state for the callback "${name}"`);
     }
   }
   await loadModelWeights(ckpt, trainer.model);
@@ -141,9 +143,7 @@ export async function resumeFrom(trainer: TrainerContext, ckpt: LoadedCheckpoint
     // The optimiser's message says what differs; the checkpoint it came from is named here.
     throw new CheckpointError(`${ckpt.dir}: ${(error as Error).message}`, { cause: error });
   }
-  for (const c of trainer.callbacks) {
-    if (c.name !== undefined && c.loadStateDict) c.loadStateDict(state.callbacks[c.name]);
-  }
+  for (const [name, c] of stateful) c.loadStateDict?.(state.callbacks[name]);
   trainer.loadLoopState(state);
   trainer.recordCheckpoint(ckpt.dir);
   trainer.log(
@@ -158,4 +158,23 @@ function resumePoint(state: LoopState): string {
   return state.loader.epoch > state.epochsDone
     ? `, epoch ${state.epochsDone + 1}'s validation to run again`
     : `, mid-epoch at batch ${state.loader.position}`;
+}
+
+/**
+ * The callbacks with a state to keep, by name; two under one name would overwrite each other's
+ * state in a checkpoint (two schedulers left at their default name, say), so that is an error.
+ */
+function statefulCallbacks(trainer: TrainerContext): Map<string, TrainerCallback> {
+  const out = new Map<string, TrainerCallback>();
+  for (const c of trainer.callbacks) {
+    if (c.name === undefined || !(c.stateDict || c.loadStateDict)) continue;
+    if (out.has(c.name)) {
+      throw new Error(
+        `two callbacks keep their state under the name "${c.name}": give each its own name ` +
+          "(a scheduler's `name` option)",
+      );
+    }
+    out.set(c.name, c);
+  }
+  return out;
 }

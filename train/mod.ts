@@ -65,6 +65,24 @@ export {
   type SgdParamGroup,
   type SgdStateDict,
 } from "./sgd.ts";
+export {
+  Adam,
+  type AdamGroupOptions,
+  type AdamGroupState,
+  type AdamParamGroup,
+  type AdamStateDict,
+  AdamW,
+} from "./adam.ts";
+export {
+  CosineAnnealingLR,
+  ExponentialLR,
+  LinearLR,
+  LRScheduler,
+  type LRSchedulerOptions,
+  type LRSchedulerState,
+  MultiStepLR,
+  StepLR,
+} from "./lr_scheduler.ts";
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 export type {
   EpochEnd,

@@ -25,7 +25,6 @@ import {
   sgdUpdateAll,
 } from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
-import { sameShape } from "../tensor/shape.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type {
@@ -35,6 +34,12 @@ import type {
   ParamGroup,
   ParamGroupState,
 } from "./optimizer.ts";
+import {
+  checkGroupNames,
+  groupParams,
+  readStateTensors,
+  requireGroupKeys,
+} from "./_param_groups.ts";
 
 export type { SgdFormulation } from "../tensor/fused_sgd.ts";
 
@@ -118,35 +123,16 @@ export class SGD implements Optimizer {
     const list: readonly ParamGroupOptions[] = "params" in groups
       ? [groups as ParamGroupOptions]
       : groups as readonly ParamGroupOptions[];
-    if (list.length === 0) throw new RangeError("SGD: no parameter groups");
-    const seen = new Set<Tensor>();
-    const names = new Set<string>();
+    const resolved = groupParams("SGD", list);
     this.#groups = list.map((g, gi) => {
       const group: SgdParamGroup = {
-        params: [...g.params],
-        names: g.names
-          ? [...g.names]
-          : g.params.map((_: Tensor, pi: number) => `group${gi}.param${pi}`),
+        ...resolved[gi],
         lr: g.lr,
         momentum: g.momentum ?? 0.9,
         weightDecay: g.weightDecay ?? 5e-4,
         formulation: g.formulation ?? "paper",
       };
       checkGroup(group, gi);
-      group.params.forEach((p, pi) => {
-        if (seen.has(p)) throw new Error(`SGD: parameter ${group.names[pi]} is in two groups`);
-        seen.add(p);
-        if (names.has(group.names[pi])) {
-          throw new Error(`SGD: duplicate parameter name ${group.names[pi]}`);
-        }
-        names.add(group.names[pi]);
-        if (p.dtype !== "f32" || !p.isContiguous) {
-          throw new TypeError(
-            `SGD: parameter ${group.names[pi]} must be a contiguous f32 tensor ` +
-              `(got ${p.dtype} [${p.shape}]${p.isContiguous ? "" : ", a view"})`,
-          );
-        }
-      });
       return group;
     });
   }
@@ -302,46 +288,16 @@ export class SGD implements Optimizer {
    * shape and hyperparameter is checked before anything changes.
    */
   async loadStateDict(dict: OptimizerStateDict<ParamGroupState, StateValue>): Promise<void> {
-    if (dict.version !== 1) throw new Error(`SGD.loadStateDict: unknown version ${dict.version}`);
-    if (dict.paramGroups.length !== this.#groups.length) {
-      throw new Error(
-        `SGD.loadStateDict: state has ${dict.paramGroups.length} groups, optimiser has ` +
-          `${this.#groups.length}`,
-      );
-    }
+    const op = "SGD.loadStateDict";
+    if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
+    checkGroupNames(op, dict.paramGroups, this.#groups);
+    requireGroupKeys(op, "SGD", dict.paramGroups, ["momentum", "weightDecay", "formulation"]);
     const groups = dict.paramGroups as Partial<SgdGroupState>[];
-    groups.forEach((s, gi) => {
-      const group = this.#groups[gi];
-      const names = s.names ?? [];
-      if (names.length !== group.names.length || names.some((n, i) => n !== group.names[i])) {
-        throw new Error(`SGD.loadStateDict: group ${gi} has different parameters`);
-      }
-      checkGroup({ ...group, ...s }, gi);
-    });
+    groups.forEach((s, gi) => checkGroup({ ...this.#groups[gi], ...s }, gi));
     const byName = new Map<string, Tensor>();
     for (const group of this.#groups) group.params.forEach((p, i) => byName.set(group.names[i], p));
-    for (const [name, v] of Object.entries(dict.state)) {
-      const p = byName.get(name);
-      if (!p) throw new Error(`SGD.loadStateDict: velocity for unknown parameter ${name}`);
-      const shape = p.shape as readonly number[];
-      if (!sameShape(v.shape, shape)) {
-        throw new Error(
-          `SGD.loadStateDict: velocity of ${name} has shape [${v.shape}], not [${shape}]`,
-        );
-      }
-    }
-    // Read every velocity first: a failed read must not leave half the state loaded.
-    const host = new Map<Tensor, { shape: readonly number[]; data: Float32Array }>();
-    for (const [name, v] of Object.entries(dict.state)) {
-      const p = byName.get(name)!;
-      const data = "data" in v && v.data instanceof Float32Array
-        ? v.data
-        : await (v as Tensor).data() as Float32Array;
-      if (data.length !== p.size) {
-        throw new Error(`SGD.loadStateDict: velocity of ${name} has ${data.length} values`);
-      }
-      host.set(p, { shape: v.shape, data });
-    }
+    // Every velocity is read first: a failed read must not leave half the state loaded.
+    const host = await readStateTensors(op, dict.state, (name) => byName.get(name)?.shape);
     groups.forEach((s, gi) => {
       Object.assign(this.#groups[gi], {
         lr: s.lr,
@@ -352,8 +308,9 @@ export class SGD implements Optimizer {
     });
     for (const v of this.#velocity.values()) v.dispose();
     this.#velocity.clear();
-    for (const [p, v] of host) {
-      this.#velocity.set(p, keep(fromTypedArray(v.data, v.shape, { device: p.device })));
+    for (const [name, data] of host) {
+      const p = byName.get(name)!;
+      this.#velocity.set(p, keep(fromTypedArray(data, p.shape, { device: p.device })));
     }
     this.#steps = dict.steps;
   }

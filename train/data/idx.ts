@@ -263,7 +263,13 @@ export const idxFormat: DataFormat = {
     const dir = sourceDir(source);
     const find = async (pattern: RegExp): Promise<string> => {
       const path = await findIdxFile(dir, pattern);
-      if (path === null) throw new DataFormatError(`${dir}: no file matching ${pattern}`);
+      if (path === null) {
+        // Named as a user would write it, not as the pattern that matches it.
+        const name = pattern.source.slice(1, -1).replace("[.-]", "-").replace("(\\.gz)?", "[.gz]");
+        throw new DataFormatError(
+          `${dir}: no ${name} (IDX data is four files: the train- and t10k- images and labels)`,
+        );
+      }
       return path;
     };
     const train = await loadIdx({

@@ -1,7 +1,7 @@
 /**
- * Image folders: one subfolder per class holding JPEG and PNG files (the ImageNet / torchvision
- * `ImageFolder` layout). Decoding uses the pure-JS npm packages `jpeg-js` and `fast-png`,
- * imported dynamically on first decode so that nothing else pays for them.
+ * Image folders: one subfolder per class holding JPEG and PNG files, at any depth under it (the
+ * ImageNet / torchvision `ImageFolder` layout). Decoding uses the pure-JS npm packages `jpeg-js`
+ * and `fast-png`, imported dynamically on first decode so that nothing else pays for them.
  *
  * - The decoder is chosen by the file's magic bytes, never by its extension.
  * - Greyscale, grey+alpha, palette, 16-bit, RGBA PNGs and greyscale, YCbCr, Adobe CMYK/YCCK
@@ -82,8 +82,38 @@ async function isFile(path: string, entry: Deno.DirEntry): Promise<boolean> {
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * A listing of an image folder (classes are the sorted subfolder names; files are sorted
- * within each class; names starting with "." are ignored) that decodes files on demand.
+ * The files under `dir` at any depth, as paths relative to it (hidden names skipped), as
+ * torchvision's `ImageFolder` walks a class folder: images one folder down are not lost.
+ * `seen` holds the real paths walked (and the image folder's), so a symlink back up the tree
+ * is not walked again.
+ */
+async function filesUnder(
+  dir: string,
+  exts: readonly string[] | undefined,
+  seen: Set<string>,
+): Promise<string[]> {
+  const real = await Deno.realPath(dir);
+  if (seen.has(real)) return [];
+  seen.add(real);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(".")) continue;
+    const path = join(dir, e.name);
+    if (await isDir(path, e)) {
+      for (const n of await filesUnder(path, exts, seen)) names.push(`${e.name}/${n}`);
+    } else if (
+      (!exts || exts.some((x) => e.name.toLowerCase().endsWith(x))) && await isFile(path, e)
+    ) {
+      names.push(e.name);
+    }
+  }
+  return names;
+}
+
+/**
+ * A listing of an image folder (classes are the sorted subfolder names; files, at any depth
+ * under their class folder, are sorted by path within each class; names starting with "." are
+ * ignored) that decodes files on demand.
  *
  * @example
  * ```ts
@@ -156,15 +186,11 @@ export class ImageFolder {
     classNames.sort(byName);
     if (classNames.length === 0) throw new Error(`${dir}: no class subfolders found`);
     const exts = options.extensions?.map((x) => x.toLowerCase());
+    const root = await Deno.realPath(dir);
     const files: ImageFile[] = [];
     for (let label = 0; label < classNames.length; label++) {
       const cdir = join(dir, classNames[label]);
-      const names: string[] = [];
-      for await (const e of Deno.readDir(cdir)) {
-        if (e.name.startsWith(".")) continue;
-        if (exts && !exts.some((x) => e.name.toLowerCase().endsWith(x))) continue;
-        if (await isFile(join(cdir, e.name), e)) names.push(e.name);
-      }
+      const names = await filesUnder(cdir, exts, new Set([root]));
       names.sort(byName);
       if (names.length === 0) emptyClass(cdir, label, options);
       for (const n of names) files.push({ path: join(cdir, n), label });

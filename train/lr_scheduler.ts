@@ -1,0 +1,406 @@
+/**
+ * Learning-rate schedules with `torch.optim.lr_scheduler`'s semantics: {@link StepLR},
+ * {@link MultiStepLR}, {@link ExponentialLR}, {@link CosineAnnealingLR} and {@link LinearLR}
+ * (warm-up), over the {@link LRScheduler} base.
+ *
+ * As in PyTorch, a scheduler takes each group's learning rate at construction as its base
+ * (`initial_lr`, shared by every scheduler of the group), applies epoch 0 at once (only
+ * LinearLR changes it), and each `step()` advances one epoch, computing the new rate from the
+ * group's current one (PyTorch's chainable form). So schedulers compose as PyTorch's do: two
+ * stepped each epoch multiply their effects, and {@link ReduceLROnPlateau}'s cuts carry
+ * through, since each step scales whatever rate the group holds.
+ *
+ * As a {@link TrainerCallback} a scheduler steps after each epoch (PyTorch's default of one
+ * step an epoch, after the optimiser's steps) and keeps its state in checkpoints under its
+ * `name` (its class's name unless set: two of one class need their own). The groups' rates
+ * travel with the optimiser's state dict, so a resume continues the schedule exactly.
+ *
+ * @module
+ */
+
+import type { TrainerCallback } from "./callback.ts";
+import type { LearningRateGroups } from "./plateau.ts";
+
+/** A scheduler's state for a checkpoint (JSON), PyTorch's `state_dict()` less the optimiser. */
+export interface LRSchedulerState {
+  /** Epochs stepped (PyTorch's `last_epoch`; 0 after construction). */
+  lastEpoch: number;
+  /** Each group's base learning rate (`initial_lr`). */
+  baseLrs: number[];
+  /** Each group's learning rate after the last step. */
+  lastLr: number[];
+}
+
+/** Options every scheduler takes. */
+export interface LRSchedulerOptions {
+  /**
+   * Its key in a checkpoint's callback states; default the class's name ("StepLR", ...). Two
+   * schedulers of one class in a Trainer with checkpoints need names of their own.
+   */
+  name?: string;
+}
+
+/** Each group's base learning rate, set by the first scheduler of the group (`initial_lr`). */
+const initialLr = new WeakMap<object, number>();
+
+/**
+ * A learning-rate schedule over an optimiser's groups, stepped once an epoch. A subclass gives
+ * {@link LRScheduler.nextLr}, the new rate of one group from its current rate (PyTorch's
+ * chainable `get_lr`).
+ *
+ * @example A schedule of one's own: halve the rate every third epoch
+ * ```ts
+ * import { LRScheduler } from "./lr_scheduler.ts";
+ * class EveryThird extends LRScheduler {
+ *   protected nextLr(lr: number): number {
+ *     return this.lastEpoch > 0 && this.lastEpoch % 3 === 0 ? lr / 2 : lr;
+ *   }
+ * }
+ * const optimizer = { paramGroups: [{ lr: 0.1 }] };
+ * const sched = new EveryThird(optimizer);
+ * for (let e = 0; e < 6; e++) sched.step();
+ * console.log(sched.lastLr); // [0.025]
+ * ```
+ */
+export abstract class LRScheduler implements TrainerCallback {
+  /** Its key in a checkpoint's callback states. */
+  readonly name: string;
+  /** The optimiser whose groups' rates it sets. */
+  readonly optimizer: LearningRateGroups;
+  /** Each group's base learning rate. */
+  baseLrs: number[];
+  #lastEpoch = 0;
+  #lastLr: number[];
+
+  /**
+   * Takes each group's base rate and applies epoch 0.
+   *
+   * @param optimizer Any optimiser (an object with `paramGroups`).
+   * @param options The checkpoint name.
+   */
+  constructor(optimizer: LearningRateGroups, options: LRSchedulerOptions = {}) {
+    this.name = options.name ?? (this.constructor.name || "lr_scheduler");
+    this.optimizer = optimizer;
+    this.baseLrs = optimizer.paramGroups.map((g) => {
+      if (!initialLr.has(g)) initialLr.set(g, g.lr);
+      return initialLr.get(g)!;
+    });
+    this.#lastLr = optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** Epochs stepped (PyTorch's `last_epoch`). */
+  get lastEpoch(): number {
+    return this.#lastEpoch;
+  }
+
+  /** Each group's learning rate after the last step (PyTorch's `get_last_lr()`). */
+  get lastLr(): number[] {
+    return [...this.#lastLr];
+  }
+
+  /**
+   * The new rate of group `index` at epoch {@link LRScheduler.lastEpoch} (already advanced),
+   * from its current rate `lr`.
+   */
+  protected abstract nextLr(lr: number, index: number): number;
+
+  /** Applies epoch 0; subclasses call it at the end of their constructor, as PyTorch does. */
+  protected start(): void {
+    this.#apply();
+  }
+
+  /** Advances one epoch and sets every group's learning rate. */
+  step(): void {
+    this.#lastEpoch += 1;
+    this.#apply();
+  }
+
+  #apply(): void {
+    const groups = this.optimizer.paramGroups;
+    const next = groups.map((g, i) => this.nextLr(g.lr, i));
+    groups.forEach((g, i) => (g.lr = next[i]));
+    this.#lastLr = next;
+  }
+
+  /** As a training-loop callback: one step after each epoch. */
+  onEpochEnd(): void {
+    this.step();
+  }
+
+  /** The state for a checkpoint (JSON). */
+  stateDict(): LRSchedulerState {
+    return { lastEpoch: this.#lastEpoch, baseLrs: [...this.baseLrs], lastLr: this.lastLr };
+  }
+
+  /**
+   * Restores a state from {@link LRScheduler.stateDict} (the groups' rates come with the
+   * optimiser's state dict, as in PyTorch).
+   */
+  loadStateDict(state: LRSchedulerState): void {
+    const groups = this.optimizer.paramGroups.length;
+    const { lastEpoch, baseLrs, lastLr } = state ?? {};
+    if (!Number.isInteger(lastEpoch) || lastEpoch < 0) {
+      throw new TypeError(`invalid ${this.name} state: lastEpoch = ${lastEpoch}`);
+    }
+    for (const [key, list] of [["baseLrs", baseLrs], ["lastLr", lastLr]] as const) {
+      if (!Array.isArray(list) || list.length !== groups || list.some((x) => !Number.isFinite(x))) {
+        throw new TypeError(`invalid ${this.name} state: ${key} must be ${groups} finite numbers`);
+      }
+    }
+    this.#lastEpoch = lastEpoch;
+    this.baseLrs = [...baseLrs];
+    this.#lastLr = [...lastLr];
+  }
+}
+
+function requirePositiveInteger(what: string, value: number): void {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`${what} must be an integer ≥ 1, got ${value}`);
+  }
+}
+
+function requireFactor(what: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${what} must be a finite number ≥ 0, got ${value}`);
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.StepLR`: multiplies the rate by `gamma` every `stepSize` epochs,
+ * lr = base · gamma^⌊epoch / stepSize⌋.
+ *
+ * @example
+ * ```ts
+ * import { StepLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 0.1 }] };
+ * const sched = new StepLR(optimizer, { stepSize: 2, gamma: 0.5 });
+ * const lrs = [];
+ * for (let e = 0; e < 5; e++) { lrs.push(optimizer.paramGroups[0].lr); sched.step(); }
+ * console.log(lrs); // [0.1, 0.1, 0.05, 0.05, 0.025]
+ * ```
+ */
+export class StepLR extends LRScheduler {
+  /** Epochs between cuts. */
+  readonly stepSize: number;
+  /** The factor of each cut. */
+  readonly gamma: number;
+
+  /**
+   * A step schedule of `optimizer`'s groups.
+   *
+   * @param options `stepSize` epochs between cuts; `gamma` default 0.1.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { stepSize: number; gamma?: number } & LRSchedulerOptions,
+  ) {
+    super(optimizer, options);
+    this.stepSize = options.stepSize;
+    this.gamma = options.gamma ?? 0.1;
+    requirePositiveInteger("StepLR: stepSize", this.stepSize);
+    requireFactor("StepLR: gamma", this.gamma);
+    this.start();
+  }
+
+  /** The rate times gamma on a multiple of `stepSize`. */
+  protected nextLr(lr: number): number {
+    const e = this.lastEpoch;
+    return e === 0 || e % this.stepSize !== 0 ? lr : lr * this.gamma;
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.MultiStepLR`: multiplies the rate by `gamma` at each milestone
+ * epoch (a milestone given twice cuts twice).
+ *
+ * @example
+ * ```ts
+ * import { MultiStepLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 1 }] };
+ * const sched = new MultiStepLR(optimizer, { milestones: [2, 4], gamma: 0.1 });
+ * for (let e = 0; e < 4; e++) sched.step();
+ * console.log(sched.lastLr); // [0.010000000000000002]
+ * ```
+ */
+export class MultiStepLR extends LRScheduler {
+  /** Epochs at which the rate is cut, sorted. */
+  readonly milestones: readonly number[];
+  /** The factor of each cut. */
+  readonly gamma: number;
+
+  /**
+   * A milestone schedule of `optimizer`'s groups.
+   *
+   * @param options `milestones` (epochs); `gamma` default 0.1.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { milestones: readonly number[]; gamma?: number } & LRSchedulerOptions,
+  ) {
+    super(optimizer, options);
+    this.milestones = [...options.milestones].sort((a, b) => a - b);
+    this.gamma = options.gamma ?? 0.1;
+    for (const m of this.milestones) requirePositiveInteger("MultiStepLR: a milestone", m);
+    requireFactor("MultiStepLR: gamma", this.gamma);
+    this.start();
+  }
+
+  /** The rate times gamma once for each milestone at this epoch. */
+  protected nextLr(lr: number): number {
+    const hits = this.milestones.filter((m) => m === this.lastEpoch).length;
+    return hits === 0 ? lr : lr * this.gamma ** hits;
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.ExponentialLR`: multiplies the rate by `gamma` every epoch.
+ *
+ * @example
+ * ```ts
+ * import { ExponentialLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 1 }] };
+ * const sched = new ExponentialLR(optimizer, { gamma: 0.5 });
+ * sched.step();
+ * sched.step();
+ * console.log(optimizer.paramGroups[0].lr); // 0.25
+ * ```
+ */
+export class ExponentialLR extends LRScheduler {
+  /** The factor of each epoch. */
+  readonly gamma: number;
+
+  /**
+   * An exponential decay of `optimizer`'s groups.
+   *
+   * @param options `gamma`, the factor of each epoch.
+   */
+  constructor(optimizer: LearningRateGroups, options: { gamma: number } & LRSchedulerOptions) {
+    super(optimizer, options);
+    this.gamma = options.gamma;
+    requireFactor("ExponentialLR: gamma", this.gamma);
+    this.start();
+  }
+
+  /** The rate times gamma (epoch 0 keeps it). */
+  protected nextLr(lr: number): number {
+    return this.lastEpoch === 0 ? lr : lr * this.gamma;
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.CosineAnnealingLR`: the rate follows a cosine from the base to
+ * `etaMin` over `tMax` epochs, and back up over the next `tMax` (SGDR without restarts):
+ *
+ *   lr(e) = etaMin + (base − etaMin) · (1 + cos(π·e / tMax)) / 2
+ *
+ * computed, as PyTorch does, from the group's current rate (so other schedulers' and
+ * ReduceLROnPlateau's changes carry through):
+ * lr(e) = etaMin + (lr(e−1) − etaMin) · (1 + cos(π·e/tMax)) / (1 + cos(π·(e−1)/tMax)), and at
+ * the bottom of each period, where that ratio is 0/0,
+ * lr(e) = lr(e−1) + (base − etaMin) · (1 − cos(π/tMax)) / 2.
+ *
+ * @example
+ * ```ts
+ * import { CosineAnnealingLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 1 }] };
+ * const sched = new CosineAnnealingLR(optimizer, { tMax: 2 });
+ * sched.step();
+ * console.log(optimizer.paramGroups[0].lr.toFixed(6)); // "0.500000"
+ * ```
+ */
+export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs from the base rate to `etaMin`. */
+  readonly tMax: number;
+  /** The lowest rate. */
+  readonly etaMin: number;
+
+  /**
+   * A cosine schedule of `optimizer`'s groups.
+   *
+   * @param options `tMax` epochs a half period; `etaMin` default 0.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { tMax: number; etaMin?: number } & LRSchedulerOptions,
+  ) {
+    super(optimizer, options);
+    this.tMax = options.tMax;
+    this.etaMin = options.etaMin ?? 0;
+    requirePositiveInteger("CosineAnnealingLR: tMax", this.tMax);
+    requireFactor("CosineAnnealingLR: etaMin", this.etaMin);
+    this.start();
+  }
+
+  /** PyTorch's recursive step (see the class notes). */
+  protected nextLr(lr: number, index: number): number {
+    const [e, t, min] = [this.lastEpoch, this.tMax, this.etaMin];
+    if (e === 0) return lr;
+    if (((e - 1 - t) % (2 * t) + 2 * t) % (2 * t) === 0) {
+      return lr + (this.baseLrs[index] - min) * (1 - Math.cos(Math.PI / t)) / 2;
+    }
+    return (1 + Math.cos(Math.PI * e / t)) / (1 + Math.cos(Math.PI * (e - 1) / t)) *
+        (lr - min) + min;
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.LinearLR`, the usual warm-up: the rate goes linearly from
+ * base · `startFactor` at epoch 0 to base · `endFactor` at epoch `totalIters`, then stays.
+ *
+ * @example Warm up over 4 epochs from a quarter of the rate
+ * ```ts
+ * import { LinearLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 0.4 }] };
+ * const sched = new LinearLR(optimizer, { startFactor: 0.25, totalIters: 4 });
+ * const lrs = [];
+ * for (let e = 0; e < 6; e++) { lrs.push(optimizer.paramGroups[0].lr.toFixed(3)); sched.step(); }
+ * console.log(lrs); // ["0.100", "0.175", "0.250", "0.325", "0.400", "0.400"]
+ * ```
+ */
+export class LinearLR extends LRScheduler {
+  /** The factor of the base rate at epoch 0. */
+  readonly startFactor: number;
+  /** The factor of the base rate from epoch `totalIters` on. */
+  readonly endFactor: number;
+  /** Epochs of the ramp. */
+  readonly totalIters: number;
+
+  /**
+   * A linear ramp of `optimizer`'s groups.
+   *
+   * @param options `startFactor` default 1/3 (in (0, 1]); `endFactor` default 1 (in [0, 1]);
+   * `totalIters` default 5.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options:
+      & { startFactor?: number; endFactor?: number; totalIters?: number }
+      & LRSchedulerOptions = {},
+  ) {
+    super(optimizer, options);
+    this.startFactor = options.startFactor ?? 1 / 3;
+    this.endFactor = options.endFactor ?? 1;
+    this.totalIters = options.totalIters ?? 5;
+    if (!(this.startFactor > 0 && this.startFactor <= 1)) {
+      throw new RangeError(`LinearLR: startFactor must be in (0, 1], got ${this.startFactor}`);
+    }
+    if (!(this.endFactor >= 0 && this.endFactor <= 1)) {
+      throw new RangeError(`LinearLR: endFactor must be in [0, 1], got ${this.endFactor}`);
+    }
+    requirePositiveInteger("LinearLR: totalIters", this.totalIters);
+    this.start();
+  }
+
+  /** PyTorch's recursive step: the ratio of consecutive factors. */
+  protected nextLr(lr: number): number {
+    const [e, start, end, total] = [
+      this.lastEpoch,
+      this.startFactor,
+      this.endFactor,
+      this.totalIters,
+    ];
+    if (e === 0) return lr * start;
+    if (e > total) return lr;
+    return lr * (1 + (end - start) / (total * start + (e - 1) * (end - start)));
+  }
+}
