@@ -52,6 +52,9 @@ async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<
   const cmd = "eval";
   const path = str(values, "checkpoint");
   if (!path) throw new UsageError("--checkpoint is required", cmd);
+  if (str(values, "val-data") && !str(values, "data")) {
+    throw new UsageError("--val-data needs --data", cmd);
+  }
   const { config, weights, load } = await checkpointToEvaluate(path, cmd);
   const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1 }) ??
     config.batchSize;

@@ -79,6 +79,7 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--data", "/nonexistent/folder"], /not a folder/],
     [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],
     [["eval"], /--checkpoint is required/],
+    [["eval", "--checkpoint", "x", "--val-data", "v"], /--val-data needs --data/],
     [["prepare", "--input", "x"], /--output is required/],
     [["prepare", "--input", "tests", "--output", "tests/out"], /--output .* is inside --input/],
     [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],

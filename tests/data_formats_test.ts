@@ -62,6 +62,24 @@ Deno.test("a folder no format knows, or a missing one, is a DataFormatError", as
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a validation folder with data that has its own validation split is an error", async () => {
+  // It was ignored: an IDX run given --val-data validated on the t10k files without a word.
+  const dir = await folder(["train-images-idx3-ubyte.gz"]);
+  await assert.rejects(
+    detectDataFormat(dir, "/elsewhere/val"),
+    (e: Error) => {
+      assert.ok(e instanceof DataFormatError);
+      assert.equal(
+        e.message,
+        `${dir} holds idx data, with its own validation split; a separate validation folder ` +
+          `(/elsewhere/val) is for prepared shards`,
+      );
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("one prepared folder without its validation folder is an error", async () => {
   const dir = await folder(["manifest.json"]);
   await assert.rejects(detectDataFormat(dir), /one prepared folder.*validation folder/);

@@ -161,6 +161,20 @@ Deno.test("ten-crop validation: softmax averaged over the crops, then loss and t
   assert.equal(r.top1, want.top1 / count);
   assert.equal(r.top5, want.top5 / count);
   assert.ok(Math.abs(r.loss - nll) < 1e-5, `loss ${r.loss} vs ${nll}`);
+
+  // An empty dataset is named as such (it read "DataLoader: batchSize must be a positive
+  // integer, got 0", the batch size being capped at the dataset's length).
+  const empty = new ArrayDataset({
+    pixels: new Uint8Array(0),
+    labels: new Int32Array(0),
+    height: size,
+    width: size,
+    classNames: ["a", "b"],
+  });
+  await assert.rejects(
+    evaluate(model, empty, { augment, batchSize: 2 }),
+    /^RangeError: evaluate: the dataset is empty \(0 samples\)$/,
+  );
 });
 
 Deno.test("ProgressReporter", async (t) => {

@@ -85,6 +85,8 @@ export async function evaluate(
   dataset: Dataset,
   options: EvaluateOptions = {},
 ): Promise<EvalResult> {
+  // (The batch size is capped at the dataset's length: 0 read "batchSize … got 0".)
+  if (dataset.length === 0) throw new RangeError("evaluate: the dataset is empty (0 samples)");
   const device = options.device ?? firstDevice(model);
   const tenCrop = options.tenCrop ?? false;
   const lossOf = options.loss ?? crossEntropy;

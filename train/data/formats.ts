@@ -45,7 +45,8 @@ export const DATA_FORMATS: readonly DataFormat[] = [
  * none does.
  *
  * @param dir The data folder.
- * @param valDir A separate validation folder, for formats that take one.
+ * @param valDir A separate validation folder, for formats that take one (prepared shards); an
+ *   error for the others, which have their own validation split.
  *
  * @example
  * ```ts
@@ -59,6 +60,14 @@ export async function detectDataFormat(dir: string, valDir?: string): Promise<Da
   if (!(await isDir(dir))) throw new DataFormatError(`${dir}: not a folder`);
   for (const format of DATA_FORMATS) {
     const source = await format.detect(dir, valDir);
+    if (source && valDir !== undefined && source.valDir !== valDir) {
+      // A format with its own validation split ignored the folder given: say so, rather
+      // than validate on other data than asked.
+      throw new DataFormatError(
+        `${dir} holds ${source.kind} data, with its own validation split; a separate ` +
+          `validation folder (${valDir}) is for prepared shards`,
+      );
+    }
     if (source) return source;
   }
   const wanted = DATA_FORMATS.map((f) => f.looksFor).filter((s) => s !== "");
