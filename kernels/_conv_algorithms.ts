@@ -65,8 +65,8 @@ export function algorithmName(a: ConvAlgorithm): string {
 /**
  * The candidates of a pass, the deterministic default first: on software adapters Winograd
  * (from 30 MFLOP per sample) or the 1×1 GEMM where they apply (with subgroups), the register
- * GEMM for the passes of a strided convolution (with subgroups; see `registerGemmFirst`),
- * else the direct kernel; on GPUs the GEMM core with a tile by the size of the product
+ * GEMM by the channels per group (with subgroups; see `registerGemmFirst`), else the direct
+ * kernel; on GPUs the GEMM core with a tile by the size of the product
  * (split-K for the weight gradient, to fill the device), except the input gradient of a
  * strided convolution: its GEMMs (one per stride phase, no zero taps) are candidates the
  * autotuner times, but the default stays the direct kernel until a GPU has measured them
@@ -104,8 +104,12 @@ export function convCandidates(
   if (device.isSoftware || !rule) {
     const registerTiles = device.hasSubgroups ? CONV_SUBGROUP_TILES.map(gemm) : [];
     const first = registerTiles.length > 0 && registerGemmFirst(pass, g);
-    // The register GEMM's weight gradient unsplit: split-K only adds a pass on a CPU.
-    const lead = first && pass === "gradWeight" ? [{ ...registerTiles[0], splits: 1 }] : [];
+    // The register GEMM's weight gradient unsplit (split-K only adds a pass on a CPU), on 16
+    // rows where 32 would be half empty: its M is the output channels per group (16 → 32
+    // 1.31 ms against 1.68 on 32 rows and 1.55 direct; 15 and 7 outputs 0.61 and 0.41 against
+    // 0.82 and 0.47, bench/RESULTS.md).
+    const rows = g.og <= 16 ? registerTiles[1] : registerTiles[0];
+    const lead = first && pass === "gradWeight" ? [{ ...rows, splits: 1 }] : [];
     list = first
       ? [...lead, ...registerTiles, direct, gemm(CONV_SMALL_TILE), ...fit.map(gemm)]
       : [direct, ...registerTiles, gemm(CONV_SMALL_TILE), ...fit.map(gemm)];
@@ -135,13 +139,20 @@ export function convCandidates(
   return named.filter((a, i) => named.findIndex((b) => b.name === a.name) === i);
 }
 
-/** Input channels per group from which a strided input gradient fills the register GEMM. */
-const REGISTER_INPUT_GRAD_CHANNELS = 16;
+/**
+ * Channels per group from which the register GEMM's N (output channels for the forward pass,
+ * input channels for the input gradient) fills its tile.
+ */
+const REGISTER_GEMM_CHANNELS = 16;
 
 /**
- * Whether a pass runs on the register GEMM first (software adapters with subgroups): every
- * pass of a strided convolution, except an input gradient with fewer than 16 input channels
- * per group. The direct kernels slide a patch of (tile − 1)·stride + taps input columns: at
+ * Whether a pass runs on the register GEMM first (software adapters with subgroups): an input
+ * gradient (whose GEMM has the input channels as its N) from 16 input channels per group; the
+ * forward pass and weight gradient of a strided convolution always; of a stride-1 one (where
+ * Winograd or the 1×1 GEMM does not lead) from 16 input channels per group and 16 output
+ * channels (weight gradient) or more than 16 (forward pass).
+ *
+ * Strided: the direct kernels slide a patch of (tile − 1)·stride + taps input columns: at
  * stride s about s times the loads per multiply-add of stride 1, and the weight gradient's
  * window loads s new columns per output column; the GEMM's gathers do not depend on the
  * stride. CPU ms per run on lavapipe (bench/RESULTS.md, "Stride-2 ops: strided passes on the
@@ -151,12 +162,31 @@ const REGISTER_INPUT_GRAD_CHANNELS = 16;
  * An input gradient's GEMM has the input channels as its N (3×3 s2 28², 64 outputs): 96, 48
  * and 16 of them ran in 4.3, 3.3 and 2.3 against 10.3, 5.7 and 3.1, but 8 in 1.7 against
  * 1.0, and 5 (7×7 s2) in 4.9 against 1.5, conv1's 3 in 357 against 109.
+ *
+ * Stride 1: the GEMM's rows of the weight gradient are the output channels and its K of the
+ * forward pass the input channels times the taps, so few channels on either side leave its
+ * tile half idle while the direct kernel's register patch does not care. Side by side
+ * (bench/RESULTS.md, "Default candidates on lavapipe"), CPU ms direct against register GEMM
+ * (forward, input gradient, weight gradient): 32→48 5² 3×3 batch 32 (the default `train`'s
+ * conv3) 4.6/4.6/4.3 against 3.1/2.6/3.1; 24→24 per group (conv4) 2.3/2.3/2.2 against
+ * 1.6/1.7/1.8; 72→85 13² 4×4 9.5/6.7/6.2 against 5.1/5.6/5.1; 78→50 25² 6×6 53/68/42 against
+ * 36/52/36; 24→16 per group (conv5) 1.6/1.55 against 1.2/1.3 (16 rows) in the gradients, but
+ * its forward pass ran 0.85 GPU ms direct against 1.17; 3→12 24² 5×5 (conv1) and 6→16 per
+ * group 11² (conv2) ran faster direct, as did 50→9 24² 6×6's forward pass and weight gradient
+ * (3.7 and 3.2 against 5.7 and 4.2; its input gradient 3.9 against 3.3).
  */
 function registerGemmFirst(pass: ConvPass, g: Resolved): boolean {
   // Dilated, Winograd (which leads a stride-1 3×3 or 5×5 there) is out, and the direct kernels
   // cost at least what they cost undilated (3×3 64→64 33² batch 2 at dilation 2: 19–25 ms a
   // pass against the register GEMM's 9–11, bench/RESULTS.md): the register GEMM leads.
   if (isDilated(g)) return true;
-  if (g.strideH === 1 && g.strideW === 1) return false;
-  return pass !== "gradInput" || g.cg >= REGISTER_INPUT_GRAD_CHANNELS;
+  const inputs = g.cg >= REGISTER_GEMM_CHANNELS;
+  if (pass === "gradInput") return inputs;
+  if (g.strideH > 1 || g.strideW > 1) return true;
+  // Stride 1: the weight gradient's rows are the output channels (a 16-row tile for 16), the
+  // forward pass's columns (a 32-column tile: 16 leave half of it idle).
+  const outputs = pass === "forward"
+    ? g.og > REGISTER_GEMM_CHANNELS
+    : g.og >= REGISTER_GEMM_CHANNELS;
+  return inputs && outputs;
 }

@@ -79,7 +79,7 @@ export const SUBGROUP_TILES: readonly MatmulTile[] = [
 const B_LOAD_COST = 24;
 
 /**
- * The register tile for M ≥ 64 rows. Columns: 8 a lane (64 a subgroup) unless that pads N by
+ * The register tile for M > 8 rows. Columns: 8 a lane (64 a subgroup) unless that pads N by
  * more than a tenth over 4 a lane (129 columns: 192 against 160), since a lane's loads of A then
  * serve twice the multiply-adds: side by side (bench/RESULTS.md, "The register GEMM's column
  * tile") 64 columns ran 0.61–0.95× the time of 32 on 19 products, the 1×1 convolution's passes
@@ -164,10 +164,13 @@ export function matmulTile(
   bVec4: boolean = n % 4 === 0,
 ): MatmulTile {
   // Software adapters with subgroups: the register GEMM, 3–10× faster than the core's tiles
-  // there (bench/RESULTS.md); 8 rows for a small batch, 16 when a 32-row tile would be
-  // half empty.
+  // there (bench/RESULTS.md); 8 rows for a small batch. From 9 rows on, the register tile by
+  // its cost: the 16-row tile's extra loads of B outweigh the rows it leaves unpadded (side by
+  // side, bench/RESULTS.md "Default candidates on lavapipe": 33 × 517 × 1031 3.9–4.0 ms on 16
+  // rows against 3.2 on 48; 32 × 512 × 512 1.37 against 1.14 on 32; 17, 24 and 50 rows
+  // 1.1–1.4× slower than the tile this picks).
   if (device.isSoftware && device.hasSubgroups) {
-    if (m < 64) return SUBGROUP_TILES[m <= 8 ? 2 : 0];
+    if (m <= 8) return SUBGROUP_TILES[2];
     return registerTile(m, n, batch, navigator.hardwareConcurrency || 2, bVec4);
   }
   // Few rows (a linear layer on a batch of 1–8): one row block, wide in N.

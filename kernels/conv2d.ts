@@ -1,8 +1,9 @@
 /**
  * 2-D convolution forward over NCHW f32 tensors, by one of four algorithms chosen per adapter
  * and shape (`autotune.ts`; the default when tuning is off: on software adapters Winograd or
- * the 1×1 GEMM where they apply, the register GEMM where the convolution is strided or dilated,
- * else this file's direct kernel; the GEMM core on GPUs):
+ * the 1×1 GEMM where they apply, the register GEMM where the convolution is strided, dilated or
+ * has at least 16 input and output channels per group, else this file's direct kernel; the GEMM
+ * core on GPUs):
  *
  * - direct (here): an implicit GEMM per group (M = N·OH·OW output pixels by N = O/groups
  *   channels, over K = (C/groups)·KH·KW) in which every invocation owns a 2-D block of output

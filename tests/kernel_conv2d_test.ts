@@ -466,10 +466,11 @@ Deno.test("conv2d kernels", async (t) => {
   await t.step("strided defaults on software adapters", async () => {
     // Nothing forced: the defaults run, as the bench and training run them. With subgroups
     // every pass of a strided convolution takes the register GEMM (the weight gradient
-    // unsplit), except an input gradient with fewer than 16 input channels a group, which
-    // takes the direct kernel.
+    // unsplit, on 16 rows for at most 16 output channels a group), except an input gradient
+    // with fewer than 16 input channels a group, which takes the direct kernel.
     const register = algorithmName({ kind: "gemm", tile: CONV_SUBGROUP_TILES[0], splits: 1 });
-    const cases: [string, Conv2dGeometry, string][] = [
+    const register16 = algorithmName({ kind: "gemm", tile: CONV_SUBGROUP_TILES[1], splits: 1 });
+    const cases: [string, Conv2dGeometry, string, string][] = [
       [
         "3×3 s2 p1, 7 → 129 channels, ragged 9×13",
         geometry({
@@ -483,11 +484,13 @@ Deno.test("conv2d kernels", async (t) => {
           padW: 1,
         }),
         "direct",
+        register,
       ],
       [
         "1×1 s2, 33 → 7 channels",
         geometry({ batch: 1, inChannels: 33, outChannels: 7, kernelH: 1, kernelW: 1, strideH: 2 }),
         register,
+        register16,
       ],
       [
         "3×3 s1×2 p1, groups 2, 16 → 5 channels a group",
@@ -502,6 +505,7 @@ Deno.test("conv2d kernels", async (t) => {
           padW: 1,
         }),
         register,
+        register16,
       ],
       [
         "7×7 s2 p3, 5 → 29 channels, 33² (the bench's)",
@@ -519,14 +523,15 @@ Deno.test("conv2d kernels", async (t) => {
           padW: 3,
         }),
         "direct",
+        register,
       ],
     ];
-    for (const [label, g, gradInput] of cases) {
+    for (const [label, g, gradInput, gradWeight] of cases) {
       if (device.isSoftware && device.hasSubgroups) {
         const first = (pass: ConvPass) => convCandidates(device, pass, resolve(g, label))[0].name;
         assert.equal(first("forward"), register, label);
         assert.equal(first("gradInput"), gradInput, label);
-        assert.equal(first("gradWeight"), register, label);
+        assert.equal(first("gradWeight"), gradWeight, label);
       }
       await check(device, `${label}, defaults`, { g, bias: true, relu: true });
     }
