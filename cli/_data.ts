@@ -4,13 +4,13 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { AugmentOptions } from "../train/data/augment.ts";
 import type { Dataset } from "../train/data/dataset.ts";
 import { DataFormatError, type DataSource, type DataSplits } from "../train/data/data_format.ts";
 import { detectDataFormat } from "../train/data/formats.ts";
 import type { RunConfig } from "./_config.ts";
-import { UsageError } from "./_options.ts";
+import { shellArg, UsageError } from "./_options.ts";
 
 /**
  * What a `--data` folder holds (see `train/data/formats.ts`); a folder no format recognises is
@@ -28,9 +28,36 @@ export async function detectData(
     }
     return source;
   } catch (error) {
-    if (error instanceof DataFormatError) throw new UsageError(`--data ${error.message}`, command);
-    throw error;
+    if (!(error instanceof DataFormatError)) throw error;
+    const hint = await looksLikeImageFolder(dir)
+      ? `; it looks like an image folder (one subfolder per class): prepare it first, with ` +
+        `'deno run -A cli.ts prepare --input ${shellArg(dir)} --output <folder>'`
+      : "";
+    throw new UsageError(`--data ${error.message}${hint}`, command);
   }
+}
+
+/**
+ * Whether `dir` has a (non-hidden) subfolder whose first entries include a JPEG or PNG: the
+ * layout `prepare` takes, given to `--data` by mistake. Looks at a few entries only, so that
+ * an ImageNet-sized folder costs nothing.
+ */
+async function looksLikeImageFolder(dir: string): Promise<boolean> {
+  try {
+    let folders = 0;
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isDirectory || e.name.startsWith(".")) continue;
+      let seen = 0;
+      for await (const f of Deno.readDir(join(dir, e.name))) {
+        if (/\.(jpe?g|png)$/i.test(f.name)) return true;
+        if (++seen >= 50) break;
+      }
+      if (++folders >= 3) break;
+    }
+  } catch {
+    // Not readable: no hint.
+  }
+  return false;
 }
 
 /** Per-channel mean of a dataset's pixels (in pixel/255 units), from up to 10 000 images. */

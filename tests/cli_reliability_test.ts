@@ -138,6 +138,16 @@ Deno.test("labels and classes are checked when data loads", async (t) => {
     },
   );
 
+  await t.step("an image folder given to --data: the error says to prepare it", async () => {
+    await writeImageFolder(`${root}/raw-images`, ["a", "b"]);
+    const r = await cli("train", "--data", `${root}/raw-images`);
+    assertError(
+      r,
+      /^error: --data .*raw-images: found none of .*; it looks like an image folder \(one subfolder per class\): prepare it first, with 'deno run -A cli\.ts prepare --input .*raw-images --output <folder>'$/m,
+      2,
+    );
+  });
+
   await t.step("an image that does not decode: named, with a hint to --skip-bad", async () => {
     await writeImageFolder(`${root}/withbad`, ["a", "b"]);
     const png = await Deno.readFile(`${root}/withbad/a/0.png`);
