@@ -10,7 +10,7 @@
  * timestamps). Prints, per pass, the default's median, the best candidate's, and their ratio.
  *
  *     deno run -A bench/default_sweep.ts [--rounds 5] [--random 20] [--alexnet] [--only 3,7]
- *       [--mm 32x512x128,...]
+ *       [--mm 32x512x128,...] [--conv 48x19x64x5x1x2,...] [--clock gpu]
  *
  * @module
  */
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     all: { type: "boolean", default: false },
     only: { type: "string" },
     mm: { type: "string" },
+    conv: { type: "string" },
     clock: { type: "string", default: "cpu" },
   },
   strict: true,
@@ -97,6 +98,11 @@ for (let i = 0; i < Number(values.matmuls); i++) {
 for (const spec of values.mm?.split(",") ?? []) {
   const [m, n, k] = spec.split("x").map(Number);
   ops.push({ name: "extra", kind: "matmul", m, n, k });
+}
+// Extra convolutions (`--conv 48x19x64x5x1x2`: c × hw × o × k × stride × padding, batch 2).
+for (const spec of values.conv?.split(",") ?? []) {
+  const [c, hw, o, k, s, p] = spec.split("x").map(Number);
+  ops.push({ name: "extra", kind: "conv", g: squareConv(2, c, hw, o, k, s, p) });
 }
 const only = values.only?.split(",").map(Number);
 

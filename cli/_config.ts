@@ -63,6 +63,13 @@ export interface RunConfig {
   momentum: number;
   weightDecay: number;
   formulation: "paper" | "pytorch";
+  /** The optimiser (absent in runs from before the choice: the paper's SGD). */
+  optimizer?: "sgd" | "adam" | "adamw";
+  /**
+   * The learning-rate schedule: "plateau" (the paper's, after `patience`), "cosine:<tMax>" or
+   * "step:<epochs>:<gamma>" (absent in older runs: plateau).
+   */
+  schedule?: string;
   devices: 1 | 2;
   seed: number;
   tenCrop: boolean;

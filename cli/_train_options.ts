@@ -9,7 +9,10 @@ import type { Device } from "../kernels/device.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import type { Figure1Net } from "../nn/figure1.ts";
 import type { DataSplits } from "../train/data/data_format.ts";
-import type { TrainOptions } from "../train/train.ts";
+import { CosineAnnealingLR, StepLR } from "../train/lr_scheduler.ts";
+import type { Optimizer } from "../train/optimizer.ts";
+import type { TrainerCallback } from "../train/callback.ts";
+import type { OptimizerName, TrainOptions } from "../train/train.ts";
 import type { RunConfig } from "./_config.ts";
 import { augmentations } from "./_data.ts";
 import { modelGenerators } from "./_model.ts";
@@ -36,7 +39,7 @@ export function runTrainOptions(
   model: AlexNet | Figure1Net,
   splits: DataSplits,
   place: RunPlace,
-): TrainOptions {
+): TrainOptions<OptimizerName> {
   const aug = augmentations(config, splits);
   return {
     model,
@@ -48,6 +51,8 @@ export function runTrainOptions(
     momentum: config.momentum,
     weightDecay: config.weightDecay,
     formulation: config.formulation,
+    optimizer: config.optimizer ?? "sgd",
+    schedule: scheduleOf(config.schedule ?? "plateau"),
     seed: config.seed,
     augment: aug.train,
     evalAugment: aug.val,
@@ -58,4 +63,39 @@ export function runTrainOptions(
     extra: { config },
     ...place,
   };
+}
+
+/**
+ * A `--schedule` value checked and made explicit: "plateau", "cosine[:<tMax>]" (default the
+ * run's epochs, kept so that a resume with more epochs keeps the curve), "step:<epochs>[:<gamma>]"
+ * (gamma default 0.1). Throws a one-line error naming the form it expects.
+ */
+export function parseSchedule(text: string, epochs: number): string {
+  const [kind, ...args] = text.split(":");
+  const numbers = args.map(Number);
+  const bad = () =>
+    new Error(
+      `--schedule must be plateau, cosine[:<epochs>] or step:<epochs>[:<gamma>], got '${text}'`,
+    );
+  if (numbers.some((x) => !Number.isFinite(x))) throw bad();
+  if (kind === "plateau" && args.length === 0) return "plateau";
+  if (kind === "cosine" && args.length <= 1) {
+    const tMax = numbers[0] ?? epochs;
+    if (!Number.isInteger(tMax) || tMax < 1) throw bad();
+    return `cosine:${tMax}`;
+  }
+  if (kind === "step" && (args.length === 1 || args.length === 2)) {
+    const [every, gamma = 0.1] = numbers;
+    if (!Number.isInteger(every) || every < 1 || !(gamma >= 0)) throw bad();
+    return `step:${every}:${gamma}`;
+  }
+  throw bad();
+}
+
+/** The schedule of a parsed `--schedule` value; undefined for the default plateau. */
+function scheduleOf(schedule: string): ((o: Optimizer) => TrainerCallback) | undefined {
+  const [kind, a, b] = schedule.split(":");
+  if (kind === "cosine") return (o) => new CosineAnnealingLR(o, { tMax: Number(a) });
+  if (kind === "step") return (o) => new StepLR(o, { stepSize: Number(a), gamma: Number(b) });
+  return undefined;
 }

@@ -6,10 +6,9 @@
 
 import { join } from "node:path";
 import { DEFAULT_CHECKPOINTS_KEPT } from "../train/checkpoint.ts";
-import { createTrainer } from "../train/train.ts";
+import { createOptimizer, createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
-import { SGD } from "../train/sgd.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import type { Figure1Net } from "../nn/figure1.ts";
 import {
@@ -32,7 +31,7 @@ import { STOP_SIGNALS, stopOnSignals, StoppedBySignal, type StopSignal } from ".
 import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { channelMean, detectData } from "./_data.ts";
-import { runTrainOptions } from "./_train_options.ts";
+import { parseSchedule, runTrainOptions } from "./_train_options.ts";
 import {
   acquireDevices,
   ADAPTER_HELP,
@@ -83,15 +82,18 @@ ${
                         of real data a subset balanced across classes, seeded by --seed.
   --val-size <n>        Validation images, likewise (synthetic default ${DEFAULTS.valSize}).
 
-Optimisation (the paper's SGD: v ← μv − λεw − εg; w ← w + v):
+Optimisation (default the paper's SGD: v ← μv − λεw − εg; w ← w + v):
+  --optimizer <o>       sgd | adam | adamw (torch.optim's; default sgd).
   --epochs <n>          Epochs (default ${DEFAULTS.epochs}; paper: 90).
   --batch-size <n>      Images per step (default ${DEFAULTS.batchSize}; paper: 128).
   --lr <x>              Initial learning rate (default ${DEFAULTS.lr}; paper: 0.01).
   --momentum <x>        Momentum μ in [0, 1) (default 0.9).
-  --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005).
+  --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005; adam 0, adamw 0.01).
   --formulation <f>     paper | pytorch (learning rate outside the velocity).
   --patience <n>        Epochs without a better validation top-1 error before the
                         learning rate is divided by 10 (default ${DEFAULTS.patience}).
+  --schedule <s>        plateau (default: the rate /10 after --patience bad epochs) |
+                        cosine[:<epochs>] (to 0 over the run's epochs) | step:<epochs>[:<gamma>].
   --seed <n>            Seed of initialisation, dropout, shuffling, augmentation (default 0).
 
 Running:
@@ -148,8 +150,7 @@ async function profileOneStep(
     meanImage: null,
   };
   const labels = Int32Array.from({ length: n }, (_, i) => i % config.model.numClasses);
-  const { lr, momentum, weightDecay, formulation } = config;
-  const sgd = SGD.forModule(model, { lr, momentum, weightDecay, formulation });
+  const sgd = createOptimizer(model, { ...config, optimizer: config.optimizer ?? "sgd" });
   model.train();
   const device = devices[0];
   const step = () =>
@@ -269,8 +270,8 @@ async function printRun(
   );
   console.log(
     `training: ${plural(config.epochs, "epoch")}, batch ${config.batchSize}, lr ` +
-      `${formatLr(config.lr)}, momentum ${config.momentum}, weight decay ` +
-      `${config.weightDecay} (${config.formulation}); run ${runDir}`,
+      `${formatLr(config.lr)}, ${optimizerText(config)}, schedule ` +
+      `${config.schedule ?? "plateau"}; run ${runDir}`,
   );
 }
 
@@ -362,6 +363,13 @@ export async function trainConfig(
     | 1
     | 2
     | undefined;
+  const epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ??
+    (preset === "full" ? 90 : DEFAULTS.epochs);
+  const optimizer = choice(values, "optimizer", cmd, ["sgd", "adam", "adamw"] as const) ?? "sgd";
+  const sgdOnly = ["momentum", "formulation"].filter((k) => values[k] !== undefined);
+  if (optimizer !== "sgd" && sgdOnly.length > 0) {
+    throw new UsageError(`--${sgdOnly[0]} is SGD's; --optimizer ${optimizer} takes none`, cmd);
+  }
   const config: RunConfig = {
     model: modelOptions(values, cmd, preset, {
       inputSize: crop,
@@ -375,14 +383,16 @@ export async function trainConfig(
     pca: splits.pca != null,
     init: choice(values, "init", cmd, ["paper", "he"] as const) ??
       (preset === "full" ? "paper" : "he"),
-    epochs: number(values, "epochs", cmd, { integer: true, min: 1 }) ??
-      (preset === "full" ? 90 : DEFAULTS.epochs),
+    epochs,
     batchSize: number(values, "batch-size", cmd, { integer: true, min: 1, max: 4096 }) ??
       (preset === "full" ? 128 : DEFAULTS.batchSize),
     lr: number(values, "lr", cmd, { above: 0 }) ?? (preset === "full" ? 0.01 : DEFAULTS.lr),
     momentum: number(values, "momentum", cmd, { min: 0, below: 1 }) ?? 0.9,
-    weightDecay: number(values, "weight-decay", cmd, { min: 0 }) ?? 5e-4,
+    weightDecay: number(values, "weight-decay", cmd, { min: 0 }) ??
+      { sgd: 5e-4, adam: 0, adamw: 1e-2 }[optimizer],
     formulation: choice(values, "formulation", cmd, ["paper", "pytorch"] as const) ?? "paper",
+    optimizer,
+    schedule: scheduleOption(values, cmd, epochs),
     devices: devices ?? 1,
     seed,
     tenCrop: values["ten-crop"] === true,
@@ -394,12 +404,28 @@ export async function trainConfig(
   return { config, splits };
 }
 
+/** The optimiser and its hyperparameters, for the run's summary line. */
+function optimizerText(config: RunConfig): string {
+  const decay = `weight decay ${config.weightDecay}`;
+  if ((config.optimizer ?? "sgd") !== "sgd") return `${config.optimizer}, ${decay}`;
+  return `SGD momentum ${config.momentum}, ${decay} (${config.formulation})`;
+}
+
+/** `--schedule`, checked and made explicit (see `parseSchedule`). */
+function scheduleOption(values: Values, cmd: string, epochs: number): string {
+  try {
+    return parseSchedule(str(values, "schedule") ?? "plateau", epochs);
+  } catch (error) {
+    throw new UsageError((error as Error).message, cmd);
+  }
+}
+
 /** The `train` command. */
 export const trainCommand: Command = defineCommand({
   summary: "train AlexNet (default: scaled net on synthetic data, ~10 min on a CPU)",
   usage: "train [options]",
   strings: "data val-data model width init image-size crop train-size val-size " +
-    "epochs batch-size lr momentum weight-decay formulation patience seed " +
+    "epochs batch-size lr momentum weight-decay formulation optimizer schedule patience seed " +
     `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,
   flags: "ten-crop profile separate-devices",
   help: TRAIN_HELP,

@@ -95,7 +95,15 @@ export type {
   TrainerCallback,
   TrainerContext,
 } from "./callback.ts";
-export { createTrainer, train, type TrainOptions } from "./train.ts";
+export {
+  createOptimizer,
+  createTrainer,
+  type OptimizerChoice,
+  type OptimizerName,
+  type OptimizerOf,
+  train,
+  type TrainOptions,
+} from "./train.ts";
 export { type EvalResult, evaluate, type EvaluateOptions, type LossFunction } from "./evaluate.ts";
 export {
   CHECKPOINT_POINTER,

@@ -11,21 +11,42 @@ import type { LoadedCheckpoint, SaveTrainingCheckpointOptions } from "./checkpoi
 import { checkpoints } from "./checkpoints.ts";
 import { type PlateauOptions, ReduceLROnPlateau } from "./plateau.ts";
 import { metricsFiles } from "./run_log.ts";
+import { Adam, AdamW } from "./adam.ts";
+import type { Module } from "../nn/module.ts";
+import type { Optimizer } from "./optimizer.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
 import { Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 
-/** Options of {@link train} and {@link createTrainer}: the trainer's, and the recipe's. */
-export interface TrainOptions extends Omit<TrainerOptions<SGD>, "optimizer"> {
+/** The optimisers {@link createTrainer} can build: the paper's SGD, or torch.optim's Adam/AdamW. */
+export type OptimizerName = "sgd" | "adam" | "adamw";
+
+/** The optimiser of each name. */
+export type OptimizerOf<N extends OptimizerName> = N extends "sgd" ? SGD : Adam;
+
+/** The optimiser's part of {@link TrainOptions}. */
+export interface OptimizerChoice<N extends OptimizerName = OptimizerName> {
+  /** Which optimiser; default "sgd" (the paper's). */
+  optimizer?: N;
   /** Initial learning rate. */
   lr: number;
-  /** Momentum; default 0.9. */
+  /** SGD's momentum; default 0.9. */
   momentum?: number;
-  /** Weight decay; default 5e-4. */
+  /** Weight decay; default the optimiser's: 5e-4 (SGD), 0 (Adam), 1e-2 (AdamW). */
   weightDecay?: number;
   /** SGD rule; default "paper". */
   formulation?: SgdFormulation;
+}
+
+/** Options of {@link train} and {@link createTrainer}: the trainer's, and the recipe's. */
+export interface TrainOptions<N extends OptimizerName = "sgd">
+  extends Omit<TrainerOptions, "optimizer">, OptimizerChoice<N> {
   /** Scheduler options; default patience 2, factor 0.1, on the validation top-1 error. */
   plateau?: Partial<PlateauOptions>;
+  /**
+   * The learning-rate schedule, made for the optimiser (a `StepLR`, `CosineAnnealingLR`, ...);
+   * default the paper's: {@link ReduceLROnPlateau} on the validation top-1 error.
+   */
+  schedule?: (optimizer: Optimizer) => TrainerCallback;
   /** Folder for the metrics files and checkpoints; none: no files. */
   runDir?: string;
   /** Resume from the run folder's latest checkpoint (or the one given). */
@@ -56,13 +77,13 @@ export interface TrainOptions extends Omit<TrainerOptions<SGD>, "optimizer"> {
  * console.log(result.rows[0].valTop1);
  * ```
  */
-export function createTrainer(options: TrainOptions): Trainer<SGD> {
-  const { lr, momentum, weightDecay, formulation, plateau, runDir, resume, extra, checkpoint } =
-    options;
+export function createTrainer<N extends OptimizerName = "sgd">(
+  options: TrainOptions<N>,
+): Trainer<OptimizerOf<N>> {
+  const { plateau, runDir, resume, extra, checkpoint } = options;
   if (resume && runDir === undefined) throw new Error("resume needs the runDir to resume");
-  // SGD's own defaults (momentum 0.9, weight decay 5e-4, the paper's rule) fill the gaps.
-  const optimizer = SGD.forModule(options.model, { lr, momentum, weightDecay, formulation });
-  const scheduler = new ReduceLROnPlateau(optimizer, {
+  const optimizer = createOptimizer(options.model, options) as OptimizerOf<N>;
+  const scheduler = options.schedule?.(optimizer) ?? new ReduceLROnPlateau(optimizer, {
     patience: 2,
     metricName: "val top-1 error",
     ...plateau,
@@ -75,6 +96,34 @@ export function createTrainer(options: TrainOptions): Trainer<SGD> {
     callbacks.push(checkpoints({ runDir, resume, extra, ...checkpoint }));
   }
   return new Trainer({ ...options, optimizer, callbacks });
+}
+
+/**
+ * The optimiser `choice` names over `model`'s named parameters; unset hyperparameters take the
+ * optimiser's own defaults (SGD: momentum 0.9, weight decay 5e-4, the paper's rule).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice } from "../mod.ts";
+ * import { Linear } from "../nn/mod.ts";
+ * import { createOptimizer } from "./train.ts";
+ * await defaultDevice();
+ * const opt = createOptimizer(new Linear({ inFeatures: 4, outFeatures: 2 }), { optimizer: "adamw", lr: 1e-3 });
+ * console.log(opt.constructor.name); // "AdamW"
+ * ```
+ */
+export function createOptimizer<N extends OptimizerName = "sgd">(
+  model: Module,
+  choice: OptimizerChoice<N>,
+): OptimizerOf<N> {
+  const { optimizer = "sgd", lr, momentum, weightDecay, formulation } = choice;
+  const made = optimizer === "sgd"
+    ? SGD.forModule(model, { lr, momentum, weightDecay, formulation })
+    : optimizer === "adam" || optimizer === "adamw"
+    ? (optimizer === "adam" ? Adam : AdamW).forModule(model, { lr, weightDecay })
+    : undefined;
+  if (!made) throw new RangeError(`optimizer must be one of sgd, adam, adamw, got ${optimizer}`);
+  return made as OptimizerOf<N>;
 }
 
 /**
@@ -92,7 +141,9 @@ export function createTrainer(options: TrainOptions): Trainer<SGD> {
  * console.log(result.rows.map((r) => r.trainLoss));
  * ```
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train<N extends OptimizerName = "sgd">(
+  options: TrainOptions<N>,
+): Promise<TrainResult> {
   const trainer = createTrainer(options);
   try {
     return await trainer.run();
