@@ -4,7 +4,7 @@
  * @module
  */
 
-import { isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { isDir } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
@@ -40,6 +40,11 @@ async function runPrepare(values: Values): Promise<number> {
   if (!input) throw new UsageError("--input is required", cmd);
   if (!output) throw new UsageError("--output is required", cmd);
   if (!(await isDir(input))) throw new UsageError(`--input ${input}: not a folder`, cmd);
+  const file = await fileOnTheWay(output);
+  if (file !== null) {
+    // mkdir failed there, after the whole input was listed, with "File exists (os error 17)".
+    throw new UsageError(`--output ${output}: ${file} is a file, not a folder`, cmd);
+  }
   const inside = relative(await Deno.realPath(input), resolve(output));
   if (!inside.startsWith("..") && !isAbsolute(inside)) {
     // The shards would be listed as a class of bad images by the next prepare of this folder.
@@ -90,6 +95,19 @@ async function runPrepare(values: Values): Promise<number> {
       `in ${plural(manifest.shards.length, "shard")} to ${output}; skipped ${manifest.skipped}`,
   );
   return 0;
+}
+
+/** The path itself or its nearest existing ancestor when that is not a folder; else null. */
+async function fileOnTheWay(path: string): Promise<string | null> {
+  for (let p = resolve(path);; p = dirname(p)) {
+    try {
+      return (await Deno.stat(p)).isDirectory ? null : p;
+    } catch (error) {
+      const absent = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory;
+      if (!absent || p === dirname(p)) throw error;
+    }
+  }
 }
 
 /** The `prepare` command. */

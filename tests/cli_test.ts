@@ -82,6 +82,14 @@ Deno.test("bad values are errors with a hint", async () => {
     [["eval", "--checkpoint", "x", "--val-data", "v"], /--val-data needs --data/],
     [["prepare", "--input", "x"], /--output is required/],
     [["prepare", "--input", "tests", "--output", "tests/out"], /--output .* is inside --input/],
+    [
+      ["prepare", "--input", "tests", "--output", "README.md"],
+      /--output README\.md: .*README\.md is a file, not a folder/,
+    ],
+    [
+      ["prepare", "--input", "tests", "--output", "README.md/x"],
+      /--output README\.md\/x: .*README\.md is a file, not a folder/,
+    ],
     [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
     [
