@@ -20,6 +20,7 @@ import { benchCommand } from "./cli/bench.ts";
 import { evalCommand } from "./cli/eval.ts";
 import { experimentCommand } from "./cli/experiment.ts";
 import { releaseDevices } from "./cli/_model.ts";
+import { dropOutputWithoutReaders } from "./cli/_output.ts";
 import { closest, type Command, parse, UsageError } from "./cli/_options.ts";
 import { prepareCommand } from "./cli/prepare.ts";
 import { summaryCommand } from "./cli/summary.ts";
@@ -120,6 +121,7 @@ function hintFor(message: string): string | null {
 }
 
 if (import.meta.main) {
+  dropOutputWithoutReaders();
   let code = 1;
   try {
     code = await main(Deno.args);

@@ -9,6 +9,7 @@
 import type { TrainerCallback } from "../train/callback.ts";
 import type { EpochMetrics } from "../train/run_log.ts";
 import { formatLoss, formatLr, pct, showsTop5 } from "../train/_format.ts";
+import { readerGone } from "./_output.ts";
 
 /** Options of {@linkcode ProgressReporter}; everything is injectable for tests. */
 export interface ProgressOptions {
@@ -264,10 +265,19 @@ export class ProgressReporter {
   }
 }
 
+let stdoutGone = false;
+
 function writeStdout(text: string): void {
+  if (stdoutGone) return;
   const bytes = encoder.encode(text);
   let offset = 0;
-  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  try {
+    while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  } catch (error) {
+    // Nobody reads the progress any more (see _output.ts): the run goes on without it.
+    if (!readerGone(error)) throw error;
+    stdoutGone = true;
+  }
 }
 
 function consoleColumns(): number {

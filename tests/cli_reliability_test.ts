@@ -12,7 +12,14 @@ import { encode as encodePng } from "npm:fast-png@8.0.0";
 import { encodeSafetensors, entryFromTypedArray } from "../nn/safetensors.ts";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint.ts";
-import { cli, type CliResult, isOneErrorLine, startCli, tinySynthetic } from "./_cli.ts";
+import {
+  cli,
+  cliCommand,
+  type CliResult,
+  isOneErrorLine,
+  startCli,
+  tinySynthetic,
+} from "./_cli.ts";
 
 const TINY_MODEL = ["--crop", "16", "--width", "0.0625", "--batch-size", "8"];
 
@@ -413,6 +420,27 @@ Deno.test("a run stopped before its first checkpoint resumes from its beginning"
     (await Deno.readTextFile(join(dir, "metrics.csv"))).trim().split("\n")
       .map((line) => line.split(",").slice(0, 9).join(","));
   assert.deepEqual(await figures(early), await figures(whole));
+});
+
+Deno.test("train goes on when nobody reads its output any more (train | head)", async () => {
+  // The first write after the reader closed threw "Broken pipe (os error 32)": the run
+  // stopped there (and a run stopped before its first checkpoint lost its folder).
+  const runDir = `${root}/runs/unread`;
+  const args = [...tinySynthetic(32, 16, 8), "--epochs", "2", "--log-every", "1"];
+  const child = cliCommand(["train", ...args, "--run-dir", runDir]).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // the first line(s), then the reader goes away
+  await reader.cancel();
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+  ]);
+  assert.equal(status.code, 0, stderr);
+  assert.equal(stderr, "");
+  const rows = (await Deno.readTextFile(join(runDir, "metrics.csv"))).trim().split("\n");
+  assert.equal(rows.length, 3, "a header and both epochs");
+  const pointer = JSON.parse(await Deno.readTextFile(join(runDir, "checkpoint.json")));
+  assert.match(pointer.latest, /epoch-0002-step-0000008$/);
 });
 
 Deno.test("summary and train show the same model by default", async () => {
