@@ -9,6 +9,7 @@ import type { AugmentOptions } from "../train/data/augment.ts";
 import type { Dataset } from "../train/data/dataset.ts";
 import { DataFormatError, type DataSource, type DataSplits } from "../train/data/data_format.ts";
 import { detectDataFormat } from "../train/data/formats.ts";
+import { folderProblem } from "../train/data/_fs.ts";
 import type { RunConfig } from "./_config.ts";
 import { shellArg, UsageError } from "./_options.ts";
 
@@ -21,6 +22,8 @@ export async function detectData(
   valDir: string | undefined,
   command: string,
 ): Promise<DataSource> {
+  const valProblem = valDir === undefined ? null : await folderProblem(valDir);
+  if (valProblem) throw new UsageError(`--val-data ${valDir}: ${valProblem}`, command);
   try {
     const source = await detectDataFormat(dir, valDir);
     for (const key of ["dir", "valDir"] as const) {

@@ -6,7 +6,7 @@
 
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { prepareImageFolder } from "../train/data/prepare.ts";
-import { isDir } from "../train/data/_fs.ts";
+import { folderProblem } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals } from "./_signals.ts";
 import { missingFolders } from "./_run_dir.ts";
@@ -39,7 +39,8 @@ async function runPrepare(values: Values): Promise<number> {
   const output = str(values, "output");
   if (!input) throw new UsageError("--input is required", cmd);
   if (!output) throw new UsageError("--output is required", cmd);
-  if (!(await isDir(input))) throw new UsageError(`--input ${input}: not a folder`, cmd);
+  const inputProblem = await folderProblem(input);
+  if (inputProblem) throw new UsageError(`--input ${input}: ${inputProblem}`, cmd);
   const file = await fileOnTheWay(output);
   if (file !== null) {
     // mkdir failed there, after the whole input was listed, with "File exists (os error 17)".
