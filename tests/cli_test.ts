@@ -102,6 +102,11 @@ Deno.test("bad values are errors with a hint", async () => {
     ],
     [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
+    // It named a 3×3 window deep in the net only, not what input size would do.
+    [
+      ["summary", "--image-size", "8"],
+      /the small model does not fit 8×8 inputs \(a 3×3 window .*\): it takes inputs of at least 15×15$/m,
+    ],
     [
       ["summary", "--adapter", "no-such-gpu"],
       /no WebGPU adapter matches --adapter "no-such-gpu"; available: 0: /,
