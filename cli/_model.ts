@@ -169,6 +169,7 @@ export async function heInit(model: Module, seed: number): Promise<void> {
   const device = model.namedParameters()[0]?.[1].device;
   const dict: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const slot of model.stateSlots()) {
+    if (slot.buffer) continue; // running statistics keep their initial values
     const shape = [
       slot.shards.reduce((n, t) => n + t.shape[0], 0),
       ...slot.shards[0].shape.slice(1),
@@ -185,7 +186,8 @@ export async function heInit(model: Module, seed: number): Promise<void> {
     }
     dict[slot.name] = { shape, data };
   }
-  await model.loadStateDict(dict);
+  // Every name comes from the model; only the buffers, left as they are, are missing.
+  await model.loadStateDict(dict, { strict: false });
 }
 
 /** The time now as a folder name: `2025-01-01T12-00-00`. */
