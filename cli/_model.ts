@@ -146,9 +146,28 @@ export function modelConfig(
   try {
     plannedParameterCount(model);
   } catch (error) {
-    throw new RangeError(`the model does not fit: ${(error as Error).message}`);
+    // The reason alone named a window deep in the net, not the input size that would do.
+    const side = `${model.inputSize}×${model.inputSize}`;
+    const least = smallestInput(model);
+    throw new RangeError(
+      `the ${preset} model does not fit ${side} inputs (${(error as Error).message})` +
+        (least ? `: it takes inputs of at least ${least}×${least}` : ""),
+    );
   }
   return model;
+}
+
+/** The smallest input side above the configured one that `model` fits, if any up to 4096. */
+function smallestInput(model: RunConfig["model"]): number | null {
+  for (let side = model.inputSize + 1; side <= 4096; side++) {
+    try {
+      plannedParameterCount({ ...model, inputSize: side });
+      return side;
+    } catch {
+      // Still too small.
+    }
+  }
+  return null;
 }
 
 /** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */
