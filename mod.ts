@@ -195,6 +195,14 @@ export {
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
 export {
+  batchNorm,
+  type BatchNormOptions,
+  groupNorm,
+  type GroupNormOptions,
+  layerNorm,
+  type LayerNormOptions,
+} from "./tensor/ops_norm.ts";
+export {
   type SgdFormulation,
   type SgdHyperparameters,
   type SgdParamUpdate,

@@ -9,6 +9,7 @@ import type { AugmentOptions } from "../train/data/augment.ts";
 import type { Dataset } from "../train/data/dataset.ts";
 import { DataFormatError, type DataSource, type DataSplits } from "../train/data/data_format.ts";
 import { detectDataFormat } from "../train/data/formats.ts";
+import { folderProblem } from "../train/data/_fs.ts";
 import type { RunConfig } from "./_config.ts";
 import { shellArg, UsageError } from "./_options.ts";
 
@@ -21,6 +22,8 @@ export async function detectData(
   valDir: string | undefined,
   command: string,
 ): Promise<DataSource> {
+  const valProblem = valDir === undefined ? null : await folderProblem(valDir);
+  if (valProblem) throw new UsageError(`--val-data ${valDir}: ${valProblem}`, command);
   try {
     const source = await detectDataFormat(dir, valDir);
     for (const key of ["dir", "valDir"] as const) {
@@ -29,12 +32,25 @@ export async function detectData(
     return source;
   } catch (error) {
     if (!(error instanceof DataFormatError)) throw error;
-    const hint = await looksLikeImageFolder(dir)
-      ? `; it looks like an image folder (one subfolder per class): prepare it first, with ` +
-        `'deno run -A cli.ts prepare --input ${shellArg(dir)} --output <folder>'`
-      : "";
-    throw new UsageError(`--data ${error.message}${hint}`, command);
+    throw new UsageError(`--data ${error.message}${await prepareHint(dir)}`, command);
   }
+}
+
+/**
+ * The hint for a folder of images given to `--data`: prepare it first. An image folder (one
+ * subfolder per class), or a parent holding `train/` and `val/` image folders (ImageNet's
+ * layout), which are prepared one by one.
+ */
+async function prepareHint(dir: string): Promise<string> {
+  if (await looksLikeImageFolder(dir)) {
+    return `; it looks like an image folder (one subfolder per class): prepare it first, with ` +
+      `'deno run -A cli.ts prepare --input ${shellArg(dir)} --output <folder>'`;
+  }
+  const [train, val] = [join(dir, "train"), join(dir, "val")];
+  if (!(await looksLikeImageFolder(train) && await looksLikeImageFolder(val))) return "";
+  return `; its train/ and val/ look like image folders (one subfolder per class): prepare ` +
+    `each first, with 'deno run -A cli.ts prepare --input ${shellArg(train)} --output ` +
+    `<folder>/train', the same for val/ with --no-stats, then --data <folder>`;
 }
 
 /**

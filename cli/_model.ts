@@ -146,9 +146,28 @@ export function modelConfig(
   try {
     plannedParameterCount(model);
   } catch (error) {
-    throw new RangeError(`the model does not fit: ${(error as Error).message}`);
+    // The reason alone named a window deep in the net, not the input size that would do.
+    const side = `${model.inputSize}×${model.inputSize}`;
+    const least = smallestInput(model);
+    throw new RangeError(
+      `the ${preset} model does not fit ${side} inputs (${(error as Error).message})` +
+        (least ? `: it takes inputs of at least ${least}×${least}` : ""),
+    );
   }
   return model;
+}
+
+/** The smallest input side above the configured one that `model` fits, if any up to 4096. */
+function smallestInput(model: RunConfig["model"]): number | null {
+  for (let side = model.inputSize + 1; side <= 4096; side++) {
+    try {
+      plannedParameterCount({ ...model, inputSize: side });
+      return side;
+    } catch {
+      // Still too small.
+    }
+  }
+  return null;
 }
 
 /** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */
@@ -169,6 +188,7 @@ export async function heInit(model: Module, seed: number): Promise<void> {
   const device = model.namedParameters()[0]?.[1].device;
   const dict: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const slot of model.stateSlots()) {
+    if (slot.buffer) continue; // running statistics keep their initial values
     const shape = [
       slot.shards.reduce((n, t) => n + t.shape[0], 0),
       ...slot.shards[0].shape.slice(1),
@@ -185,7 +205,8 @@ export async function heInit(model: Module, seed: number): Promise<void> {
     }
     dict[slot.name] = { shape, data };
   }
-  await model.loadStateDict(dict);
+  // Every name comes from the model; only the buffers, left as they are, are missing.
+  await model.loadStateDict(dict, { strict: false });
 }
 
 /** The time now as a folder name: `2025-01-01T12-00-00`. */

@@ -6,7 +6,7 @@
 
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { prepareImageFolder } from "../train/data/prepare.ts";
-import { isDir } from "../train/data/_fs.ts";
+import { folderProblem } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals } from "./_signals.ts";
 import { missingFolders } from "./_run_dir.ts";
@@ -15,7 +15,9 @@ import { type Command, defineCommand, number, str, UsageError, type Values } fro
 const PREPARE_HELP =
   `Prepares an image folder (one subfolder per class, JPEG/PNG) for training: each image's
 shorter side is scaled to --size and the central square cut out (the paper's 256×256), written
-as shards with the mean image and the RGB PCA of the training pixels.
+as shards with the mean image and the RGB PCA of the training pixels. As torchvision's
+ImageFolder, files are taken by extension (.jpg .jpeg .png, and .bmp .tif .tiff .webp .ppm
+.pgm, which fail as undecodable); others (notes.txt, Thumbs.db) are ignored, in one line.
 
   --input <dir>         The image folder. Required.
   --output <dir>        Where the shards go. Required.
@@ -39,7 +41,8 @@ async function runPrepare(values: Values): Promise<number> {
   const output = str(values, "output");
   if (!input) throw new UsageError("--input is required", cmd);
   if (!output) throw new UsageError("--output is required", cmd);
-  if (!(await isDir(input))) throw new UsageError(`--input ${input}: not a folder`, cmd);
+  const inputProblem = await folderProblem(input);
+  if (inputProblem) throw new UsageError(`--input ${input}: ${inputProblem}`, cmd);
   const file = await fileOnTheWay(output);
   if (file !== null) {
     // mkdir failed there, after the whole input was listed, with "File exists (os error 17)".

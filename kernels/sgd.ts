@@ -51,11 +51,14 @@ export { MAX_SEGMENTS_PER_DISPATCH, SOFTWARE_SEGMENTS_PER_DISPATCH } from "./_mu
 /**
  * Which SGD rule: the paper's (learning rate inside the velocity) or PyTorch's (outside).
  *
- * - `paper`: v ← μ·v − λ·ε·w − ε·g; w ← w + v
- * - `pytorch`: d = g + λ·w; v ← μ·v + d; w ← w − ε·v (zero-initialised v, so the first step
- *   gives v = d exactly, as PyTorch's `momentum_buffer = d` does; dampening 0, no Nesterov)
+ * - `paper`: v ← μ·v − c·(λ·ε·w + ε·g); w ← w + v, or with Nesterov w ← w + μ·v − (λ·ε·w + ε·g)
+ * - `pytorch`: d = g + λ·w; v ← μ·v + c·d; w ← w − ε·v, or with Nesterov w ← w − ε·(d + μ·v)
  *
- * The two agree while ε is constant and differ after ε changes.
+ * c is 1 − τ (τ the dampening; 1 without it) except at a parameter's first step, where it is
+ * 1: PyTorch's `momentum_buffer = d`, the velocity starting as the undampened update. The
+ * velocity starts at zero, so the first step gives v = d exactly. The paper's velocity is
+ * −ε times PyTorch's momentum buffer while ε is constant, so the two rules (Nesterov and
+ * dampening included) agree until ε changes, and differ after.
  */
 export type SgdFormulation = "paper" | "pytorch";
 
@@ -69,6 +72,10 @@ export interface SgdHyperparameters {
   momentum: number;
   /** Weight decay λ. */
   weightDecay: number;
+  /** Dampening τ of the momentum (PyTorch's `dampening`); default 0. */
+  dampening?: number;
+  /** Nesterov momentum (needs μ > 0 and τ = 0, as in PyTorch); default false. */
+  nesterov?: boolean;
 }
 
 /** The buffers of one parameter; all hold at least `n` f32 elements laid out alike. */
@@ -87,6 +94,11 @@ export interface SgdBuffers {
 export interface SgdParameter extends SgdBuffers {
   /** The rule and constants of the parameter's group. */
   hyperparameters: SgdHyperparameters;
+  /**
+   * Whether the velocity holds no momentum yet (the parameter's first step): the dampening is
+   * then not applied, as PyTorch sets `momentum_buffer = d`. Default false.
+   */
+  firstStep?: boolean;
 }
 
 /** Options of {@link sgdUpdateAll}, {@link sgdCheckAll} and their one-parameter forms. */
@@ -164,21 +176,30 @@ function sgdShader(segments: number, mode: SgdMode, guarded: boolean): string {
   const skip = mode === "apply" && guarded ? "\n  if (guard[0] == 0u) { return; }" : "";
   return `${decls.join("\n")}
 ${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, elements in the window, 1 for PyTorch's rule, 0),
-// b = (μ, c1, c2, 0) as f32 bits: the paper's c1 = λ·ε, c2 = ε; PyTorch's c1 = λ, c2 = ε.
+// Per segment: a = (first workgroup, elements in the window, rule bits, 0) with bit 0 set
+// for PyTorch's rule, bit 1 for Nesterov and bit 2 for a dampened velocity;
+// b = (μ, c1, c2, c) as f32 bits: the paper's c1 = λ·ε, c2 = ε (times c when dampened);
+// PyTorch's c1 = λ, c2 = ε, and c = 1 − τ the dampening factor.
 struct Segment { a: vec4u, b: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${tableBinding}) var<uniform> table: Table;
 ${FLAT_WORKGROUP}
 struct Step { v: vec4f, w: vec4f }
-// The segment's constants: mu = μ, c1 and c2 as the table says, and which rule.
-struct Rule { mu: vec4f, c1: vec4f, c2: vec4f, pytorch: bool }
+// The segment's constants: mu = μ, c1, c2 and c as the table says, and which rule.
+struct Rule { mu: vec4f, c1: vec4f, c2: vec4f, c: vec4f, bits: u32 }
+// Undampened and without Nesterov, each rule is the expression it always was (no factor of 1
+// that a compiler might fuse differently): the default training keeps its numbers.
 fn step(r: Rule, wi: vec4f, vi: vec4f, gi: vec4f) -> Step {
-  if (r.pytorch) {
-    let v = r.mu * vi + (gi + r.c1 * wi);
+  let nesterov = (r.bits & 2u) != 0u;
+  if ((r.bits & 1u) != 0u) {
+    let d = gi + r.c1 * wi;
+    var v = r.mu * vi + d;
+    if ((r.bits & 4u) != 0u) { v = r.mu * vi + r.c * d; }
+    if (nesterov) { return Step(v, wi - r.c2 * (d + r.mu * v)); }
     return Step(v, wi - r.c2 * v);
   }
   let v = r.mu * vi - r.c1 * wi - r.c2 * gi;
+  if (nesterov) { return Step(v, wi + r.mu * v - r.c1 * wi - r.c2 * gi); }
   return Step(v, wi + v);
 }
 ${FINITE_WGSL}
@@ -197,7 +218,7 @@ ${searchSteps(segments)}
   // slower when a field of the table was first read after the early return.
   let a = table.s[s].a;
   let b = bitcast<vec4f>(table.s[s].b);
-  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), a.z == 1u);
+  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), vec4f(b.w), a.z);
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
   // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
@@ -381,7 +402,7 @@ function dispatchSgd(
 }
 
 function checkParameter(device: Device, p: SgdParameter): void {
-  checkHyperparameters(p.hyperparameters);
+  checkSgdHyperparameters(p.hyperparameters);
   const { weight, velocity, grad, n } = p;
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`sgd: element count must be a non-negative integer, got ${n}`);
@@ -407,26 +428,60 @@ function segmentTable(
   let workgroups = 0;
   segments.forEach(({ parameter, start, count }, k) => {
     const { formulation, lr, momentum, weightDecay } = parameter.hyperparameters;
+    const nesterov = parameter.hyperparameters.nesterov ?? false;
+    const dampening = parameter.hyperparameters.dampening ?? 0;
+    // The velocity's factor: 1 − τ, and 1 (none) at the first step, as PyTorch's clone.
+    const factor = dampening !== 0 && !parameter.firstStep ? 1 - dampening : 1;
     const row = k * ROW_WORDS;
     table[row] = workgroups;
     table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
-    table[row + 2] = formulation === "pytorch" ? 1 : 0;
+    table[row + 2] = (formulation === "pytorch" ? 1 : 0) | (nesterov ? 2 : 0) |
+      (factor !== 1 ? 4 : 0);
     floats[row + 4] = momentum;
-    // λ·ε rounded once to f32, as a WGSL literal of the product would be.
-    floats[row + 5] = formulation === "pytorch" ? weightDecay : weightDecay * lr;
-    floats[row + 6] = lr;
+    if (formulation === "pytorch") {
+      floats.set([weightDecay, lr, factor], row + 5);
+    } else {
+      // λ·ε·c and ε·c each rounded once to f32, as a WGSL literal of the product would be.
+      floats.set([weightDecay * lr * factor, lr * factor, factor], row + 5);
+    }
     workgroups += Math.ceil(count / WORKGROUP);
   });
   return { table, workgroups };
 }
 
-function checkHyperparameters(h: SgdHyperparameters): void {
+/**
+ * Throws a one-line error for constants PyTorch rejects: lr, momentum and weight decay finite
+ * and ≥ 0, the dampening finite, and Nesterov only with momentum > 0 and no dampening.
+ *
+ * @example
+ * ```ts
+ * import { checkSgdHyperparameters } from "./sgd.ts";
+ * const h = { formulation: "pytorch", lr: 0.1, momentum: 0, weightDecay: 0, nesterov: true } as const;
+ * try { checkSgdHyperparameters(h); } catch (e) { console.log((e as Error).message); }
+ * ```
+ */
+export function checkSgdHyperparameters(h: SgdHyperparameters, where = "sgd"): void {
   if (h.formulation !== "paper" && h.formulation !== "pytorch") {
-    throw new RangeError(`sgd: formulation must be "paper" or "pytorch", got ${h.formulation}`);
+    throw new RangeError(
+      `${where}: formulation must be "paper" or "pytorch", got ${h.formulation}`,
+    );
   }
   for (const key of ["lr", "momentum", "weightDecay"] as const) {
     if (!Number.isFinite(h[key]) || h[key] < 0) {
-      throw new RangeError(`sgd: ${key} must be a finite number ≥ 0, got ${h[key]}`);
+      throw new RangeError(`${where}: ${key} must be a finite number ≥ 0, got ${h[key]}`);
     }
+  }
+  const dampening = h.dampening ?? 0;
+  if (!Number.isFinite(dampening)) {
+    throw new RangeError(`${where}: dampening must be a finite number, got ${dampening}`);
+  }
+  if (h.nesterov !== undefined && typeof h.nesterov !== "boolean") {
+    throw new TypeError(`${where}: nesterov must be true or false`);
+  }
+  if (h.nesterov && (h.momentum <= 0 || dampening !== 0)) {
+    throw new RangeError(
+      `${where}: Nesterov momentum requires a momentum > 0 and zero dampening ` +
+        `(got momentum ${h.momentum}, dampening ${dampening})`,
+    );
   }
 }

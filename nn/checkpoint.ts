@@ -1,6 +1,8 @@
 /**
  * Model checkpoints as safetensors files: PyTorch parameter names and layouts (so a net saved
  * from two devices loads onto one and the other way round), F32 data, and JSON metadata.
+ * Integer buffers (a batch norm's `num_batches_tracked`, i32 here) are written as I64, as
+ * PyTorch holds them; integer entries of any width load into them when their values fit i32.
  *
  * @module
  */
@@ -8,6 +10,7 @@
 import {
   entryFromTypedArray,
   entryToFloat32,
+  entryToTypedArray,
   findNonFinite,
   readSafetensorsFile,
   type SafetensorsContents,
@@ -87,6 +90,7 @@ export class NonFiniteCheckpointError extends CheckpointError {
 }
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
+const INTEGER_DTYPES = new Set(["I8", "U8", "I16", "U16", "I32", "U32", "I64", "U64", "BOOL"]);
 
 /**
  * Writes the model's state dict to `path` atomically (a temporary file renamed over it), so a
@@ -115,13 +119,16 @@ export async function saveCheckpoint(
   for (const slot of model.stateSlots()) {
     // Read each shard from its own device and join on the host: no device-to-device copies.
     const shape = slotShape(slot);
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const integer = slot.shards[0].dtype === "i32";
+    const data = new (integer ? Int32Array : Float32Array)(shape.reduce((a, b) => a * b, 1));
     let at = 0;
     for (const shard of slot.shards) {
-      data.set(await shard.data() as Float32Array, at);
+      data.set(await shard.data(), at);
       at += shard.size;
     }
-    tensors[slot.name] = entryFromTypedArray("F32", shape, data);
+    tensors[slot.name] = integer
+      ? entryFromTypedArray("I64", shape, BigInt64Array.from(data, BigInt))
+      : entryFromTypedArray("F32", shape, data as Float32Array);
   }
   if (!options.allowNonFinite) requireFinite(tensors, path, "model");
   const metadata: Record<string, string> = { format: "pt" };
@@ -178,16 +185,19 @@ export async function loadCheckpoint(
 
 /** A model checkpoint checked by {@link checkedCheckpoint}, ready to load. */
 export interface ModelCheckpoint {
-  /** The state dict, on the host. */
+  /** The state dict, on the host: f32 data, and i32 data for the integer entries. */
   state: Record<string, HostTensor>;
   /** The metadata (JSON values parsed). */
   metadata: CheckpointMetadata;
+  /** The file's dtype of each integer entry (only integer buffers may take them). */
+  integers?: Record<string, string>;
 }
 
 /**
- * Checks a decoded checkpoint file (floating-point tensors only; finite unless allowed) and
- * converts it for {@link loadModelCheckpoint}; errors name `path`. For a caller that already
- * holds the file's contents (a training checkpoint checked before it is resumed from).
+ * Checks a decoded checkpoint file (floating-point tensors, and integer ones whose values fit
+ * i32; finite unless allowed) and converts it for {@link loadModelCheckpoint}; errors name
+ * `path`. For a caller that already holds the file's contents (a training checkpoint checked
+ * before it is resumed from).
  */
 export function checkedCheckpoint(
   contents: SafetensorsContents,
@@ -195,18 +205,50 @@ export function checkedCheckpoint(
   options: Pick<LoadCheckpointOptions, "allowNonFinite"> = {},
 ): ModelCheckpoint {
   const { tensors, metadata } = contents;
-  const badTypes = Object.entries(tensors).filter(([, e]) => !FLOAT_DTYPES.has(e.dtype));
-  if (badTypes.length > 0) {
-    const list = badTypes.map(([name, e]) => `${name} (${e.dtype})`).join(", ");
-    throw new CheckpointError(`${path}: parameters must be floating point: ${list}`);
-  }
+  const badTypes = Object.entries(tensors).filter(([, e]) =>
+    !FLOAT_DTYPES.has(e.dtype) && !INTEGER_DTYPES.has(e.dtype)
+  );
+  if (badTypes.length > 0) throw floatOnly(path, badTypes.map(([name, e]) => [name, e.dtype]));
   const bad = options.allowNonFinite ? null : nonFiniteSummary(tensors);
   if (bad) throw new NonFiniteCheckpointError(`${path}: non-finite values (NaN or ±∞) in ${bad}`);
   const state: Record<string, HostTensor> = {};
+  const integers: Record<string, string> = {};
   for (const [name, entry] of Object.entries(tensors)) {
-    state[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+    if (FLOAT_DTYPES.has(entry.dtype)) {
+      state[name] = { shape: entry.shape, data: entryToFloat32(entry) };
+    } else {
+      state[name] = { shape: entry.shape, data: entryToInt32(entry, `${path}: ${name}`) };
+      integers[name] = entry.dtype;
+    }
   }
-  return { state, metadata: parseMetadata(metadata) };
+  return { state, metadata: parseMetadata(metadata), integers };
+}
+
+/**
+ * An integer entry's values as i32 (the library's integer dtype), or a CheckpointError naming
+ * `where` when one does not fit: PyTorch's `num_batches_tracked` is I64, and counts up to
+ * 2³¹ − 1 steps load exactly.
+ */
+function entryToInt32(entry: TensorEntry, where: string): Int32Array {
+  const values = entryToTypedArray(entry);
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = Number(values[i]);
+    if (!(v >= -(2 ** 31) && v < 2 ** 31)) {
+      throw new CheckpointError(
+        `${where} (${entry.dtype}) holds ${values[i]}, outside the i32 range of this library's ` +
+          "integer tensors",
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** The error for integer (or other non-float) entries where parameters are expected. */
+function floatOnly(path: string, entries: [name: string, dtype: string][]): CheckpointError {
+  const list = entries.map(([name, dtype]) => `${name} (${dtype})`).join(", ");
+  return new CheckpointError(`${path}: parameters must be floating point: ${list}`);
 }
 
 /**
@@ -219,6 +261,14 @@ export async function loadModelCheckpoint(
   model: Module,
   options: Pick<LoadCheckpointOptions, "strict"> = {},
 ): Promise<CheckpointMetadata> {
+  // Integer entries load into integer buffers only; elsewhere they are a parameter's values.
+  const floatSlots = new Set(
+    model.stateSlots().filter((s) => s.shards[0].dtype !== "i32").map((s) => s.name),
+  );
+  const misplaced = Object.entries(checkpoint.integers ?? {}).filter(([name]) =>
+    floatSlots.has(name)
+  );
+  if (misplaced.length > 0) throw floatOnly(path, misplaced);
   try {
     await model.loadStateDict(checkpoint.state, { strict: options.strict ?? true });
   } catch (error) {

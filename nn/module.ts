@@ -6,6 +6,12 @@
  * of `namedParameters()`, `stateDict()` and checkpoints. Nothing is discovered by reflection,
  * so a helper field never turns into a parameter by accident.
  *
+ * Buffers are the rest of a module's state: tensors that are not trained but belong to it (a
+ * batch norm's running statistics). {@link Module.registerBuffer} adds one; it is moved by
+ * `to()`, freed by `dispose()`, never listed by `parameters()` (so no optimiser sees it), and,
+ * when persistent (the default), saved in state dicts and checkpoints under PyTorch's names
+ * (`bn1.running_mean`), after the module's own parameters as `torch.nn.Module.state_dict` orders them.
+ *
  * Two views of the parameters exist because a network may be split over devices:
  *
  * - `namedParameters()` lists the physical tensors, one per buffer, with PyTorch-style dotted
@@ -25,26 +31,41 @@ import { concat } from "../tensor/ops_shape.ts";
 import { numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
-/** A tensor's data on the host: a row-major f32 array and its shape. */
+/**
+ * A tensor's data on the host: a row-major array and its shape. A Float32Array is f32 data;
+ * an Int32Array is integer data, which only an i32 buffer (`num_batches_tracked`) takes.
+ */
 export interface HostTensor {
   /** Dimensions. */
   readonly shape: readonly number[];
   /** `numel(shape)` elements, row-major. */
-  readonly data: Float32Array;
+  readonly data: Float32Array | Int32Array;
 }
 
 /** A value `loadStateDict` accepts: a tensor on any device, or host data. */
 export type StateValue = Tensor | HostTensor;
 
 /**
- * One logical parameter: its dotted name and the shards that hold it, in order. The logical
- * tensor is the shards concatenated along axis 0; every shard has the same trailing shape.
+ * One logical tensor of the state dict, a parameter or a persistent buffer: its dotted name and
+ * the shards that hold it, in order. The logical tensor is the shards concatenated along axis 0;
+ * every shard has the same trailing shape.
  */
 export interface ParameterSlot {
-  /** PyTorch-style dotted name, such as `conv2.weight`. */
+  /** PyTorch-style dotted name, such as `conv2.weight` or `bn1.running_mean`. */
   readonly name: string;
-  /** The physical parameters, stacked along axis 0. */
+  /** The physical tensors, stacked along axis 0. */
   readonly shards: readonly Tensor[];
+  /** True for a buffer (not trained: initialisers and optimisers leave it alone). */
+  readonly buffer?: boolean;
+}
+
+/** Options of {@link Module.registerBuffer}. */
+export interface BufferOptions {
+  /**
+   * Whether the buffer belongs to the state dict and checkpoints (default true, as in
+   * PyTorch); a non-persistent buffer is still moved by `to()` and freed by `dispose()`.
+   */
+  persistent?: boolean;
 }
 
 /** Options of {@link Module.loadStateDict}. */
@@ -140,6 +161,7 @@ export type Parameter = Tensor<Shape, "f32">;
  */
 export abstract class Module {
   #parameters = new Map<string, Parameter>();
+  #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
   #children = new Map<string, Module>();
   #training = true;
 
@@ -166,6 +188,24 @@ export abstract class Module {
     return tensor;
   }
 
+  /**
+   * Adds a buffer: state that is not trained (a running statistic). It is kept out of every
+   * `tidy` scope and never requires a gradient; an op may update it in place. Fetch it with
+   * {@link Module.getBuffer} when it is used, since `to()` replaces it. Returns the tensor.
+   */
+  protected registerBuffer<T extends Tensor>(
+    name: string,
+    tensor: T,
+    options: BufferOptions = {},
+  ): T {
+    this.#checkName(name);
+    if (tensor.requiresGrad) {
+      throw new TypeError(`buffer ${name}: a buffer must not require a gradient`);
+    }
+    this.#buffers.set(name, { tensor: keep(tensor), persistent: options.persistent ?? true });
+    return tensor;
+  }
+
   /** Adds a submodule; its parameters are named `name.<its names>`. Returns it. */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
@@ -178,6 +218,30 @@ export abstract class Module {
     const p = this.#parameters.get(name);
     if (!p) throw new Error(`${this.constructor.name} has no parameter "${name}"`);
     return p;
+  }
+
+  /** This module's own buffer `name` (not a submodule's); throws if there is none. */
+  getBuffer(name: string): Tensor {
+    const b = this.#buffers.get(name);
+    if (!b) throw new Error(`${this.constructor.name} has no buffer "${name}"`);
+    return b.tensor;
+  }
+
+  /**
+   * Every buffer with its dotted name, persistent or not: own buffers first, then
+   * submodules', as `torch.nn.Module.named_buffers` lists them.
+   */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [...this.#buffers].map(([name, b]) => [name, b.tensor]);
+    for (const [name, child] of this.#children) {
+      for (const [sub, b] of child.namedBuffers()) out.push([`${name}.${sub}`, b]);
+    }
+    return out;
+  }
+
+  /** Every buffer, in the order of {@link Module.namedBuffers}. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, b]) => b);
   }
 
   /** Whether the module is in training mode (dropout active). */
@@ -231,14 +295,19 @@ export abstract class Module {
   }
 
   /**
-   * The logical parameters, as state dicts name and shape them. A module that splits a layer
-   * over devices overrides this to merge its parts' slots (see the module notes).
+   * The logical tensors of the state dict, as state dicts name and shape them: each module's
+   * parameters, then its persistent buffers (marked `buffer`), then its submodules'. A module
+   * that splits a layer over devices overrides this to merge its parts' slots (see the module
+   * notes).
    */
   stateSlots(): ParameterSlot[] {
     const out: ParameterSlot[] = [...this.#parameters].map(([name, p]) => ({
       name,
       shards: [p],
     }));
+    for (const [name, b] of this.#buffers) {
+      if (b.persistent) out.push({ name, shards: [b.tensor], buffer: true });
+    }
     for (const [name, child] of this.#children) {
       for (const slot of child.stateSlots()) {
         out.push({ name: `${name}.${slot.name}`, shards: slot.shards });
@@ -248,9 +317,10 @@ export abstract class Module {
   }
 
   /**
-   * The logical parameters by name, detached from the graph. A parameter held as one shard is
-   * returned as a view of it (it shares the data: don't write to it); one split over devices is
-   * concatenated on its first shard's device. The caller owns the tensors: dispose them.
+   * The logical parameters and persistent buffers by name, detached from the graph (f32, but
+   * an integer buffer such as `num_batches_tracked`, which is i32). A tensor held as one shard
+   * is returned as a view of it (it shares the data: don't write to it); one split over devices
+   * is concatenated on its first shard's device. The caller owns the tensors: dispose them.
    */
   async stateDict(): Promise<Record<string, Tensor<Shape, "f32">>> {
     const out: Record<string, Tensor<Shape, "f32">> = {};
@@ -285,8 +355,10 @@ export abstract class Module {
       const expected = slotShape(slot);
       if (!sameShape(expected, value.shape)) {
         mismatched.push({ name: slot.name, expected, actual: [...value.shape] });
-      } else if ("dtype" in value && value.dtype !== "f32") {
-        throw new TypeError(`loadStateDict: ${slot.name} has dtype ${value.dtype}, not f32`);
+      } else if (dtypeOf(value) !== slot.shards[0].dtype) {
+        throw new TypeError(
+          `loadStateDict: ${slot.name} has dtype ${dtypeOf(value)}, not ${slot.shards[0].dtype}`,
+        );
       }
     }
     const unexpected = [...entries.keys()].filter((name) => !known.has(name));
@@ -294,13 +366,11 @@ export abstract class Module {
       throw new StateDictError(missing, unexpected, mismatched);
     }
     // Read every tensor first: a failed read must not leave half the parameters written.
-    const host = new Map<string, Float32Array>();
+    const host = new Map<string, Float32Array | Int32Array>();
     for (const slot of slots) {
       const value = entries.get(slot.name);
       if (!value) continue;
-      const data = "data" in value && value.data instanceof Float32Array
-        ? value.data
-        : await (value as Tensor).data() as Float32Array;
+      const data = isHostTensor(value) ? value.data : await value.data();
       if (data.length !== numel(slotShape(slot))) {
         throw new ShapeError(
           `loadStateDict: ${slot.name} has ${
@@ -325,8 +395,8 @@ export abstract class Module {
   }
 
   /**
-   * Moves every parameter to `device` (through the host when it is another device). The
-   * parameter tensors are replaced, so fetch them again (and rebuild optimisers) afterwards;
+   * Moves every parameter and buffer to `device` (through the host when it is another
+   * device). The tensors are replaced, so fetch them again (and rebuild optimisers) afterwards;
    * gradients are dropped, and a frozen parameter (`requiresGrad = false`) stays frozen, as in
    * PyTorch.
    */
@@ -338,6 +408,12 @@ export abstract class Module {
       p.grad?.dispose();
       moved.requiresGrad = p.requiresGrad;
       this.#parameters.set(name, keep(moved));
+    }
+    for (const [name, b] of this.#buffers) {
+      if (b.tensor.device === device) continue;
+      const moved = await noGrad(() => b.tensor.to(device));
+      b.tensor.dispose();
+      this.#buffers.set(name, { tensor: keep(moved), persistent: b.persistent });
     }
     for (const child of this.#children.values()) await child.to(device);
     return this;
@@ -353,22 +429,33 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
-  /** Frees the parameters and their gradients; the module is unusable afterwards. */
+  /** Frees the parameters, their gradients and the buffers; the module is unusable afterwards. */
   dispose(): void {
     for (const p of this.parameters()) {
       p.zeroGrad();
       p.dispose();
     }
+    for (const b of this.buffers()) b.dispose();
   }
 
   #checkName(name: string): void {
     if (!NAME.test(name)) {
       throw new Error(`${this.constructor.name}: invalid name "${name}" (letters, digits, _)`);
     }
-    if (this.#parameters.has(name) || this.#children.has(name)) {
+    if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) {
       throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
     }
   }
+}
+
+function isHostTensor(value: StateValue): value is HostTensor {
+  return "data" in value && ArrayBuffer.isView(value.data);
+}
+
+/** The dtype of a state value: a host Int32Array is i32 data, a Float32Array f32. */
+function dtypeOf(value: StateValue): string {
+  if (!isHostTensor(value)) return value.dtype;
+  return value.data instanceof Int32Array ? "i32" : "f32";
 }
 
 /** The logical shape of a slot: shards stacked along axis 0. */

@@ -53,7 +53,8 @@ export class Sequential extends Module {
     let y = x;
     for (const layer of this.#layers) {
       const next = layer.forward(y);
-      if (y !== x) y.dispose();
+      // A layer may hand its input on as it is (an identity, a layer that only logs it).
+      if (y !== x && y !== next) y.dispose();
       y = next;
     }
     return y === x ? x.reshape(x.shape as readonly number[]) : y;

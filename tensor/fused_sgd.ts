@@ -23,7 +23,11 @@ import { contiguous } from "./_primitives.ts";
 import { guardFlag, type StepGuard } from "./step_guard.ts";
 import { rawOf, type Tensor } from "./tensor.ts";
 
-export type { SgdFormulation, SgdHyperparameters } from "../kernels/sgd.ts";
+export {
+  checkSgdHyperparameters,
+  type SgdFormulation,
+  type SgdHyperparameters,
+} from "../kernels/sgd.ts";
 
 /** The three tensors of one parameter's update. */
 export interface SgdSlot {
@@ -39,6 +43,11 @@ export interface SgdSlot {
 export interface SgdParamUpdate extends SgdSlot {
   /** The rule, learning rate, momentum and weight decay of the parameter's group. */
   hyperparameters: SgdHyperparameters;
+  /**
+   * Whether the velocity holds no momentum yet: the first step sets it to the undampened
+   * update, as PyTorch's `momentum_buffer = d` (matters with dampening only). Default false.
+   */
+  firstStep?: boolean;
 }
 
 /** Checks one update's tensors (every update is checked before any kernel is recorded). */
@@ -72,7 +81,7 @@ function forEachDevice(
   for (const [device, list] of byDevice) {
     const grads: RawTensor[] = [];
     try {
-      const parameters = list.map(({ param, velocity, grad, hyperparameters }) => {
+      const parameters = list.map(({ param, velocity, grad, hyperparameters, firstStep }) => {
         const [p, g] = [rawOf(param), contiguous(rawOf(grad))];
         grads.push(g);
         return {
@@ -81,6 +90,7 @@ function forEachDevice(
           grad: g.buffer,
           n: p.size,
           hyperparameters,
+          firstStep,
         };
       });
       kernel(device, parameters);

@@ -25,13 +25,9 @@ import { SGD } from "../train/sgd.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Mlp } from "./_mlp.ts";
 import { mulberry32 } from "./_reference.ts";
+import { parametersWithGrads, randomArray, setGrad, snapshot } from "./_optim.ts";
 
 const device = await defaultDevice();
-
-function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  const rng = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
-}
 
 /** One parameter's state in float64, as torch.optim keeps it. */
 interface Reference {
@@ -71,13 +67,6 @@ const GROUPS = [
   { lr: 0.003, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.05, amsgrad: true },
   { lr: 0.03, betas: [0, 0.9], eps: 1e-8, weightDecay: 0.01, amsgrad: false },
 ] as const;
-
-function setGrad(p: Tensor, data: Float32Array | undefined): void {
-  p.grad?.dispose();
-  p.grad = data
-    ? keep(fromTypedArray(data, p.shape as readonly number[], { device: p.device }))
-    : null;
-}
 
 for (const [name, Kind, decoupled] of [["Adam", Adam, false], ["AdamW", AdamW, true]] as const) {
   {
@@ -139,27 +128,6 @@ for (const [name, Kind, decoupled] of [["Adam", Adam, false], ["AdamW", AdamW, t
       },
     );
   }
-}
-
-/** Parameters with gradients of `sizes`, on `on`. */
-function parametersWithGrads(on: Device, sizes: readonly number[], seed: number): Tensor[] {
-  return sizes.map((n, k) => {
-    const p = keep(fromTypedArray(randomArray(n, seed + k), [n], { device: on }));
-    setGrad(p, randomArray(n, seed + 50 + k));
-    return p;
-  });
-}
-
-/** Every parameter and every state tensor of `opt`, as arrays. */
-async function snapshot(opt: Adam, params: readonly Tensor[]): Promise<Record<string, number[]>> {
-  const out: Record<string, number[]> = {};
-  for (const [k, p] of params.entries()) out[`param${k}`] = Array.from(await p.data());
-  const state = await opt.stateDict();
-  for (const [key, t] of Object.entries(state.state)) {
-    out[key] = Array.from(await t.data());
-    t.dispose();
-  }
-  return out;
 }
 
 Deno.test("a NaN in any one gradient leaves every weight, moment and step count as it was", async () => {

@@ -153,6 +153,14 @@ Deno.test("labels and classes are checked when data loads", async (t) => {
       /^error: --data .*raw-images: found none of .*; it looks like an image folder \(one subfolder per class\): prepare it first, with 'deno run -A cli\.ts prepare --input .*raw-images --output <folder>'$/m,
       2,
     );
+    // ImageNet's layout, train/ and val/ image folders under one: no hint before.
+    await writeImageFolder(`${root}/imagenet/train`, ["a", "b"]);
+    await writeImageFolder(`${root}/imagenet/val`, ["a", "b"]);
+    assertError(
+      await cli("train", "--data", `${root}/imagenet`),
+      /^error: --data .*imagenet: found none of .*; its train\/ and val\/ look like image folders \(one subfolder per class\): prepare each first, with 'deno run -A cli\.ts prepare --input .*imagenet\/train --output <folder>\/train', the same for val\/ with --no-stats, then --data <folder>$/m,
+      2,
+    );
   });
 
   await t.step("an image that does not decode: named, with a hint to --skip-bad", async () => {

@@ -76,7 +76,17 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--devices", "3"], /--devices must be at most 2/],
     [["train", "--model", "huge"], /--model must be one of small, full, figure1, got 'huge'/],
     [["train", "--lr"], /--lr needs a value/],
-    [["train", "--data", "/nonexistent/folder"], /not a folder/],
+    // A missing folder read "not a folder", as a file does.
+    [["train", "--data", "/nonexistent/folder"], /--data \/nonexistent\/folder: does not exist$/m],
+    [
+      ["train", "--data", "README.md"],
+      /--data README\.md: is a file, not a folder: give the folder holding it \(\.\)$/m,
+    ],
+    [
+      ["train", "--data", "tests", "--val-data", "/no/val"],
+      /--val-data \/no\/val: does not exist$/m,
+    ],
+    [["prepare", "--input", "/no/images", "--output", "x"], /--input \/no\/images: does not exist/],
     [["train", "--resume", "/nonexistent/run", "--lr", "0.1"], /only --epochs and --log-every/],
     [["eval"], /--checkpoint is required/],
     [["eval", "--checkpoint", "x", "--val-data", "v"], /--val-data needs --data/],
@@ -92,6 +102,11 @@ Deno.test("bad values are errors with a hint", async () => {
     ],
     [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
+    // It named a 3×3 window deep in the net only, not what input size would do.
+    [
+      ["summary", "--image-size", "8"],
+      /the small model does not fit 8×8 inputs \(a 3×3 window .*\): it takes inputs of at least 15×15$/m,
+    ],
     [
       ["summary", "--adapter", "no-such-gpu"],
       /no WebGPU adapter matches --adapter "no-such-gpu"; available: 0: /,

@@ -58,7 +58,11 @@ Deno.test("a folder no format knows, or a missing one, is a DataFormatError", as
     for (const f of DATA_FORMATS) if (f.looksFor) assert.ok(e.message.includes(f.looksFor));
     return true;
   });
-  await assert.rejects(detectDataFormat(join(dir, "missing")), /not a folder/);
+  await assert.rejects(detectDataFormat(join(dir, "missing")), /missing: does not exist$/);
+  await assert.rejects(
+    detectDataFormat(join(dir, "readme.txt")),
+    /readme\.txt: is a file, not a folder: give the folder holding it \(.+\)$/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

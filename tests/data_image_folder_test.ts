@@ -334,5 +334,38 @@ Deno.test("image folders", async (t) => {
     await Deno.remove(`${dir}/fish`, { recursive: true });
   });
 
+  await t.step(
+    "files without an image's extension are ignored, in one line, as torchvision's",
+    async () => {
+      // A notes.txt or Thumbs.db in a class folder stopped prepare as a bad image (unless
+      // --skip-bad, which then counted it as one); torchvision's ImageFolder lists by extension.
+      await write("cats/notes.txt", new TextEncoder().encode("taken in 2019"));
+      await write("dogs/Thumbs.db", new Uint8Array([1, 2, 3]));
+      await write("birds/ANOTHER.JPEG", jpeg(8, 8, flat([1, 2, 3])));
+      const logged: string[] = [];
+      const ds = await loadImageFolder(dir, { size: 4, skipBad: true, log: (m) => logged.push(m) });
+      assert.equal(ds.length, 5);
+      assert.equal(ds.skipped, 1, "only the corrupt PNG is a bad image");
+      assert.deepEqual(logged.filter((m) => m.startsWith("ignoring")), [
+        "ignoring 2 files whose extension is not an image's (cats/notes.txt, dogs/Thumbs.db)",
+      ]);
+      const f = await ImageFolder.open(dir, { log: () => {} });
+      assert.deepEqual(f.ignoredFiles, [`${dir}/cats/notes.txt`, `${dir}/dogs/Thumbs.db`]);
+      const all = await ImageFolder.open(dir, { extensions: "all" });
+      assert.deepEqual(all.ignoredFiles, []);
+      assert.equal(all.files.length, f.files.length + 2);
+      // A class folder holding only such files is empty, and the error says what it holds.
+      await Deno.mkdir(`${dir}/notes`);
+      await write("notes/todo.txt", new Uint8Array(1));
+      await assert.rejects(
+        ImageFolder.open(dir, { log: () => {} }),
+        /notes: empty class folder \(class 3\), only files that are not images by their extension \(todo\.txt\): remove it/,
+      );
+      for (const path of ["cats/notes.txt", "dogs/Thumbs.db", "birds/ANOTHER.JPEG", "notes"]) {
+        await Deno.remove(`${dir}/${path}`, { recursive: true });
+      }
+    },
+  );
+
   await Deno.remove(dir, { recursive: true });
 });

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { defaultDevice, fromTypedArray } from "../mod.ts";
+import { Dropout } from "../nn/dropout.ts";
 import { Flatten } from "../nn/flatten.ts";
 import { Linear } from "../nn/linear.ts";
 import { Sequential } from "../nn/sequential.ts";
@@ -175,6 +176,38 @@ Deno.test("ten-crop validation: softmax averaged over the crops, then loss and t
     evaluate(model, empty, { augment, batchSize: 2 }),
     /^RangeError: evaluate: the dataset is empty \(0 samples\)$/,
   );
+});
+
+Deno.test("evaluate gives every submodule back the mode it had, also when it fails", async () => {
+  // It left the model in evaluation mode: a user's loop that validated and went on training
+  // trained without dropout, as the Trainer did not (it switched back itself).
+  const size = 4, classes = 3;
+  const data = new ArrayDataset({
+    pixels: new Uint8Array(5 * size * size * 3).fill(100),
+    labels: Int32Array.from([0, 1, 2, 0, 1]),
+    height: size,
+    width: size,
+    classNames: ["a", "b", "c"],
+  });
+  const frozen = new Dropout({ p: 0.5 }).eval(); // a submodule the user keeps in eval mode
+  const model = new Sequential(
+    new Flatten(),
+    new Dropout({ p: 0.5 }),
+    frozen,
+    new Linear({ inFeatures: 3 * size * size, outFeatures: classes }),
+  );
+  const modes = () => model.namedModules().map(([name, m]) => `${name}:${m.training}`);
+  const before = modes();
+  assert.deepEqual(before, [":true", "0:true", "1:true", "2:false", "3:true"]);
+  await evaluate(model, data, { batchSize: 2 });
+  assert.deepEqual(modes(), before);
+  model.eval();
+  await evaluate(model, data, { batchSize: 2 });
+  assert.ok(model.namedModules().every(([, m]) => !m.training), "an eval model stays in eval");
+  model.train();
+  const wrongSize = { crop: 2, scale: 1 / 255 }; // 3·2·2 inputs into the 48-input Linear
+  await assert.rejects(evaluate(model, data, { augment: wrongSize }), /Linear: expected/);
+  assert.ok(model.namedModules().every(([, m]) => m.training), "restored after a failure");
 });
 
 Deno.test("ProgressReporter", async (t) => {

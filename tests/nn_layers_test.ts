@@ -28,7 +28,7 @@ import {
   Sequential,
   Tanh,
 } from "../nn/mod.ts";
-import type { Module } from "../nn/module.ts";
+import { Module } from "../nn/module.ts";
 import * as ref from "./_reference.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
 
@@ -419,6 +419,28 @@ Deno.test("nn layers against the f64 reference", async (t) => {
         y = ref.maxPool2d(y, { kernel: [3, 3], stride: [2, 2] });
         return ref.tanh(ref.linear(ref.reshape(y, [2, 16]), w2, b2));
       },
+    });
+  });
+
+  await t.step("Sequential keeps a layer's input that the layer hands on as it is", async () => {
+    // An identity, or a layer that only logs its input, returns the same tensor: Sequential
+    // freed it as an intermediate, and the next layer read 'a disposed tensor … was used'.
+    class Identity extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const net = new Sequential(
+      new Linear({ inFeatures: 3, outFeatures: 4 }),
+      new Identity(),
+      new Identity(),
+      new Linear({ inFeatures: 4, outFeatures: 2 }),
+    );
+    await check({
+      label: "sequential with identities",
+      layer: net,
+      input: randF32([2, 3], 14),
+      reference: (x, [w1, b1, w2, b2]) => ref.linear(ref.linear(x, w1, b1), w2, b2),
     });
   });
 });

@@ -132,6 +132,16 @@ export interface EpochStart {
   stepsDone: number;
 }
 
+/** {@link TrainerCallback.onStepEnd}'s event. */
+export interface StepEnd {
+  /** The epoch, 1-based. */
+  epoch: number;
+  /** Steps done in this epoch, this one included. */
+  step: number;
+  /** Steps in an epoch. */
+  steps: number;
+}
+
 /** {@link TrainerCallback.onLog}'s event: the totals read back every `logEvery` steps. */
 export interface LogUpdate {
   /** The epoch, 1-based. */
@@ -203,6 +213,11 @@ export interface TrainerCallback {
   onTrainStart?(trainer: TrainerContext): void | Promise<void>;
   /** At the start of each epoch. */
   onEpochStart?(trainer: TrainerContext, event: EpochStart): void | Promise<void>;
+  /**
+   * After each optimiser step (its work recorded, nothing read back): per-step schedules
+   * such as OneCycleLR step here. Keep it cheap: it runs every step.
+   */
+  onStepEnd?(trainer: TrainerContext, event: StepEnd): void | Promise<void>;
   /** Every `logEvery` steps and at the end of each epoch, with the totals read back. */
   onLog?(trainer: TrainerContext, event: LogUpdate): void | Promise<void>;
   /** After each epoch's validation. */

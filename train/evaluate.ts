@@ -64,8 +64,9 @@ export interface EvaluateOptions {
 
 /**
  * Validation of a model over a dataset: mean loss, top-1 and top-5 error, with the centre crop
- * or the paper's ten patches (softmax outputs averaged). The model is put in evaluation mode
- * (and left there). The loss and the error counts are summed on the GPU; one readback at the
+ * or the paper's ten patches (softmax outputs averaged). The model runs in evaluation mode, and
+ * every submodule is given back the mode it had (a model in training mode goes on training
+ * with dropout on, as after PyTorch's `model.eval()` … `model.train()`). The loss and the error counts are summed on the GPU; one readback at the
  * end.
  *
  * @example
@@ -100,6 +101,7 @@ export async function evaluate(
   const turns = options.signal ? new EventLoopTurns() : null;
   const stats = new StepGuard(device);
   const start = performance.now();
+  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   model.eval();
   try {
     for (let i = 0; i < loader.batchesPerEpoch; i++) {
@@ -135,6 +137,8 @@ export async function evaluate(
       imagesPerSec: count / seconds,
     };
   } finally {
+    // Parents come before their submodules, so each submodule's own mode is set last.
+    for (const [m, training] of modes) m.train(training);
     loader.close();
     stats.dispose();
   }

@@ -1,7 +1,9 @@
 /**
  * Learning-rate schedules with `torch.optim.lr_scheduler`'s semantics: {@link StepLR},
- * {@link MultiStepLR}, {@link ExponentialLR}, {@link CosineAnnealingLR} and {@link LinearLR}
- * (warm-up), over the {@link LRScheduler} base.
+ * {@link MultiStepLR}, {@link ExponentialLR}, {@link CosineAnnealingLR}, {@link LinearLR}
+ * (warm-up), {@link ConstantLR}, {@link PolynomialLR}, {@link LambdaLR} and
+ * {@link MultiplicativeLR}, over the {@link LRScheduler} base (`one_cycle_lr.ts` and
+ * `sequential_lr.ts` build on it too).
  *
  * As in PyTorch, a scheduler takes each group's learning rate at construction as its base
  * (`initial_lr`, shared by every scheduler of the group), applies epoch 0 at once (only
@@ -11,7 +13,8 @@
  * through, since each step scales whatever rate the group holds.
  *
  * As a {@link TrainerCallback} a scheduler steps after each epoch (PyTorch's default of one
- * step an epoch, after the optimiser's steps) and keeps its state in checkpoints under its
+ * step an epoch, after the optimiser's steps), or after each optimiser step with
+ * `interval: "step"` (OneCycleLR's default), and keeps its state in checkpoints under its
  * `name` (its class's name unless set: two of one class need their own). The groups' rates
  * travel with the optimiser's state dict, so a resume continues the schedule exactly.
  *
@@ -38,6 +41,11 @@ export interface LRSchedulerOptions {
    * schedulers of one class in a Trainer with checkpoints need names of their own.
    */
   name?: string;
+  /**
+   * When a Trainer steps it: after each epoch (default) or after each optimiser step (the
+   * schedule's "epochs" are then steps).
+   */
+  interval?: "epoch" | "step";
 }
 
 /** Each group's base learning rate, set by the first scheduler of the group (`initial_lr`). */
@@ -69,6 +77,8 @@ export abstract class LRScheduler implements TrainerCallback {
   readonly optimizer: LearningRateGroups;
   /** Each group's base learning rate. */
   baseLrs: number[];
+  /** When a Trainer steps it: after each epoch or after each optimiser step. */
+  readonly interval: "epoch" | "step";
   #lastEpoch = 0;
   #lastLr: number[];
 
@@ -80,6 +90,10 @@ export abstract class LRScheduler implements TrainerCallback {
    */
   constructor(optimizer: LearningRateGroups, options: LRSchedulerOptions = {}) {
     this.name = options.name ?? (this.constructor.name || "lr_scheduler");
+    this.interval = options.interval ?? "epoch";
+    if (this.interval !== "epoch" && this.interval !== "step") {
+      throw new RangeError(`${this.name}: interval must be "epoch" or "step"`);
+    }
     this.optimizer = optimizer;
     this.baseLrs = optimizer.paramGroups.map((g) => {
       if (!initialLr.has(g)) initialLr.set(g, g.lr);
@@ -104,27 +118,58 @@ export abstract class LRScheduler implements TrainerCallback {
    */
   protected abstract nextLr(lr: number, index: number): number;
 
+  /**
+   * Sets each group's base rate (PyTorch's `initial_lr`, which the group's later schedulers
+   * take as theirs too).
+   */
+  protected setBaseLrs(lrs: readonly number[]): void {
+    this.optimizer.paramGroups.forEach((g, i) => initialLr.set(g, lrs[i]));
+    this.baseLrs = [...lrs];
+  }
+
+  /**
+   * The rate of group `index` at epoch 0 from its base rate (the closed form at epoch 0, which
+   * PyTorch's `step(0)` applies); `lr` is the group's current rate. Default the base rate.
+   */
+  protected startLr(_lr: number, index: number): number {
+    return this.baseLrs[index];
+  }
+
   /** Applies epoch 0; subclasses call it at the end of their constructor, as PyTorch does. */
   protected start(): void {
-    this.#apply();
+    this.#apply((lr, i) => this.nextLr(lr, i));
   }
 
   /** Advances one epoch and sets every group's learning rate. */
   step(): void {
     this.#lastEpoch += 1;
-    this.#apply();
+    this.#apply((lr, i) => this.nextLr(lr, i));
   }
 
-  #apply(): void {
+  /**
+   * Starts the schedule over: epoch 0, each group's rate the schedule's first from its base
+   * rate (PyTorch's `step(0)`). `SequentialLR` calls it at a milestone.
+   */
+  restart(): void {
+    this.#lastEpoch = 0;
+    this.#apply((lr, i) => this.startLr(lr, i));
+  }
+
+  #apply(rate: (lr: number, index: number) => number): void {
     const groups = this.optimizer.paramGroups;
-    const next = groups.map((g, i) => this.nextLr(g.lr, i));
+    const next = groups.map((g, i) => rate(g.lr, i));
     groups.forEach((g, i) => (g.lr = next[i]));
     this.#lastLr = next;
   }
 
-  /** As a training-loop callback: one step after each epoch. */
+  /** As a training-loop callback: one step after each epoch (`interval` "epoch"). */
   onEpochEnd(): void {
-    this.step();
+    if (this.interval === "epoch") this.step();
+  }
+
+  /** As a training-loop callback: one step after each optimiser step (`interval` "step"). */
+  onStepEnd(): void {
+    if (this.interval === "step") this.step();
   }
 
   /** The state for a checkpoint (JSON). */
@@ -391,6 +436,11 @@ export class LinearLR extends LRScheduler {
     this.start();
   }
 
+  /** The base rate times `startFactor`. */
+  protected override startLr(_lr: number, index: number): number {
+    return this.baseLrs[index] * this.startFactor;
+  }
+
   /** PyTorch's recursive step: the ratio of consecutive factors. */
   protected nextLr(lr: number): number {
     const [e, start, end, total] = [
@@ -402,5 +452,222 @@ export class LinearLR extends LRScheduler {
     if (e === 0) return lr * start;
     if (e > total) return lr;
     return lr * (1 + (end - start) / (total * start + (e - 1) * (end - start)));
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.ConstantLR`: the rate is base · `factor` until epoch `totalIters`,
+ * then the base rate.
+ *
+ * @example A third of the rate for 2 epochs
+ * ```ts
+ * import { ConstantLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 0.3 }] };
+ * const sched = new ConstantLR(optimizer, { factor: 0.5, totalIters: 2 });
+ * const lrs = [];
+ * for (let e = 0; e < 4; e++) { lrs.push(optimizer.paramGroups[0].lr); sched.step(); }
+ * console.log(lrs); // [0.15, 0.15, 0.3, 0.3]
+ * ```
+ */
+export class ConstantLR extends LRScheduler {
+  /** The factor of the base rate until `totalIters`. */
+  readonly factor: number;
+  /** Epochs at the lowered rate. */
+  readonly totalIters: number;
+
+  /**
+   * A constant factor of `optimizer`'s groups' rates for a while.
+   *
+   * @param options `factor` default 1/3 (in [0, 1]); `totalIters` default 5.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { factor?: number; totalIters?: number } & LRSchedulerOptions = {},
+  ) {
+    super(optimizer, options);
+    this.factor = options.factor ?? 1 / 3;
+    this.totalIters = options.totalIters ?? 5;
+    if (!(this.factor >= 0 && this.factor <= 1)) {
+      throw new RangeError(`ConstantLR: factor must be in [0, 1], got ${this.factor}`);
+    }
+    requirePositiveInteger("ConstantLR: totalIters", this.totalIters);
+    this.start();
+  }
+
+  /** PyTorch's recursive step: times `factor` at epoch 0, divided by it at `totalIters`. */
+  protected nextLr(lr: number, index: number): number {
+    const e = this.lastEpoch;
+    if (e === 0) return lr * this.factor;
+    if (e !== this.totalIters) return lr;
+    // A factor of 0 cannot be divided out (PyTorch raises ZeroDivisionError): the base rate.
+    return this.factor === 0 ? this.baseLrs[index] : lr * (1 / this.factor);
+  }
+
+  /** The base rate times `factor`. */
+  protected override startLr(_lr: number, index: number): number {
+    return this.baseLrs[index] * this.factor;
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.PolynomialLR`: the rate decays to 0 over `totalIters` epochs,
+ * lr(e) = base · (1 − min(e, totalIters) / totalIters)^power, computed as PyTorch does from the
+ * group's current rate (the ratio of consecutive factors).
+ *
+ * @example A linear decay over 4 epochs
+ * ```ts
+ * import { PolynomialLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 0.4 }] };
+ * const sched = new PolynomialLR(optimizer, { totalIters: 4 });
+ * const lrs = [];
+ * for (let e = 0; e < 6; e++) { lrs.push(optimizer.paramGroups[0].lr.toFixed(2)); sched.step(); }
+ * console.log(lrs); // ["0.40", "0.30", "0.20", "0.10", "0.00", "0.00"]
+ * ```
+ */
+export class PolynomialLR extends LRScheduler {
+  /** Epochs of the decay. */
+  readonly totalIters: number;
+  /** The power of the polynomial. */
+  readonly power: number;
+
+  /**
+   * A polynomial decay of `optimizer`'s groups' rates.
+   *
+   * @param options `totalIters` default 5; `power` default 1.
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { totalIters?: number; power?: number } & LRSchedulerOptions = {},
+  ) {
+    super(optimizer, options);
+    this.totalIters = options.totalIters ?? 5;
+    this.power = options.power ?? 1;
+    requirePositiveInteger("PolynomialLR: totalIters", this.totalIters);
+    if (!Number.isFinite(this.power)) {
+      throw new RangeError(`PolynomialLR: power must be a finite number, got ${this.power}`);
+    }
+    this.start();
+  }
+
+  /** PyTorch's recursive step. */
+  protected nextLr(lr: number): number {
+    const [e, total] = [this.lastEpoch, this.totalIters];
+    if (e === 0 || e > total) return lr;
+    return lr * ((1 - e / total) / (1 - (e - 1) / total)) ** this.power;
+  }
+}
+
+/** A rate function of {@link LambdaLR} or {@link MultiplicativeLR}: a factor per epoch. */
+export type LrLambda = (epoch: number) => number;
+
+/** One function for every group, or one per group. */
+function lambdasFor(
+  what: string,
+  optimizer: LearningRateGroups,
+  lambdas: LrLambda | readonly LrLambda[],
+): LrLambda[] {
+  const groups = optimizer.paramGroups.length;
+  const list = typeof lambdas === "function" ? Array(groups).fill(lambdas) : [...lambdas];
+  if (list.length !== groups || list.some((f) => typeof f !== "function")) {
+    throw new TypeError(`${what}: expected one function or ${groups} (one a group)`);
+  }
+  return list;
+}
+
+/** A lambda's factor, checked. */
+function factorOf(what: string, f: LrLambda, epoch: number): number {
+  const factor = f(epoch);
+  if (!Number.isFinite(factor)) {
+    throw new RangeError(`${what}: the function gave ${factor} at epoch ${epoch}`);
+  }
+  return factor;
+}
+
+/**
+ * `torch.optim.lr_scheduler.LambdaLR`: lr(e) = base · f(e), with one function for every group
+ * or one per group. As in PyTorch the functions are not in the state dict: a resume passes them
+ * again.
+ *
+ * @example An inverse-square-root decay after a 2-epoch warm-up
+ * ```ts
+ * import { LambdaLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 1 }] };
+ * const sched = new LambdaLR(optimizer, {
+ *   lrLambda: (e) => e < 2 ? (e + 1) / 2 : Math.sqrt(2 / (e + 1)),
+ * });
+ * const lrs = [];
+ * for (let e = 0; e < 4; e++) { lrs.push(optimizer.paramGroups[0].lr.toFixed(3)); sched.step(); }
+ * console.log(lrs); // ["0.500", "1.000", "0.816", "0.707"]
+ * ```
+ */
+export class LambdaLR extends LRScheduler {
+  readonly #lambdas: LrLambda[];
+
+  /**
+   * A schedule of `optimizer`'s groups' rates given by functions of the epoch.
+   *
+   * @param options `lrLambda`: the factor of the base rate at an epoch (one function, or one a
+   * group).
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { lrLambda: LrLambda | readonly LrLambda[] } & LRSchedulerOptions,
+  ) {
+    super(optimizer, options);
+    this.#lambdas = lambdasFor("LambdaLR: lrLambda", optimizer, options.lrLambda);
+    this.start();
+  }
+
+  /** The base rate times the group's function at this epoch. */
+  protected nextLr(_lr: number, index: number): number {
+    return this.baseLrs[index] * factorOf("LambdaLR", this.#lambdas[index], this.lastEpoch);
+  }
+
+  /** The base rate times f(0). */
+  protected override startLr(lr: number, index: number): number {
+    return this.nextLr(lr, index);
+  }
+}
+
+/**
+ * `torch.optim.lr_scheduler.MultiplicativeLR`: each epoch after the first multiplies the rate
+ * by f(e). As in PyTorch the functions are not in the state dict.
+ *
+ * @example
+ * ```ts
+ * import { MultiplicativeLR } from "./lr_scheduler.ts";
+ * const optimizer = { paramGroups: [{ lr: 1 }] };
+ * const sched = new MultiplicativeLR(optimizer, { lrLambda: () => 0.5 });
+ * sched.step();
+ * sched.step();
+ * console.log(optimizer.paramGroups[0].lr); // 0.25
+ * ```
+ */
+export class MultiplicativeLR extends LRScheduler {
+  readonly #lambdas: LrLambda[];
+
+  /**
+   * A schedule multiplying `optimizer`'s groups' rates by functions of the epoch.
+   *
+   * @param options `lrLambda`: the factor of an epoch (one function, or one a group).
+   */
+  constructor(
+    optimizer: LearningRateGroups,
+    options: { lrLambda: LrLambda | readonly LrLambda[] } & LRSchedulerOptions,
+  ) {
+    super(optimizer, options);
+    this.#lambdas = lambdasFor("MultiplicativeLR: lrLambda", optimizer, options.lrLambda);
+    this.start();
+  }
+
+  /** The rate times the group's function at this epoch (epoch 0 keeps it). */
+  protected nextLr(lr: number, index: number): number {
+    const e = this.lastEpoch;
+    return e === 0 ? lr : lr * factorOf("MultiplicativeLR", this.#lambdas[index], e);
+  }
+
+  /** The current rate (PyTorch has no closed form: `step(0)` keeps it). */
+  protected override startLr(lr: number): number {
+    return lr;
   }
 }

@@ -74,15 +74,22 @@ export {
   AdamW,
 } from "./adam.ts";
 export {
+  ConstantLR,
   CosineAnnealingLR,
   ExponentialLR,
+  LambdaLR,
   LinearLR,
+  type LrLambda,
   LRScheduler,
   type LRSchedulerOptions,
   type LRSchedulerState,
+  MultiplicativeLR,
   MultiStepLR,
+  PolynomialLR,
   StepLR,
 } from "./lr_scheduler.ts";
+export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_lr.ts";
+export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 export type {
   EpochEnd,
@@ -90,6 +97,7 @@ export type {
   LogUpdate,
   LoopState,
   PartialEpoch,
+  StepEnd,
   StopEvent,
   TrainEnd,
   TrainerCallback,

@@ -1,6 +1,6 @@
 /**
  * Stochastic gradient descent with momentum and weight decay, in the paper's formulation or
- * PyTorch's, over parameter groups. Each step updates every parameter that has a gradient in
+ * PyTorch's, over parameter groups, with `torch.optim.SGD`'s dampening and Nesterov momentum. Each step updates every parameter that has a gradient in
  * one multi-tensor dispatch per device on a GPU (the tensor layer's `sgdUpdateAll`, each
  * parameter with its own group's constants; lavapipe takes two parameters a dispatch); nothing
  * is read back except when a checkpoint asks for the state. With a `StepGuard`, every update is
@@ -13,14 +13,24 @@
  * paper's 61 M parameters about 0.7 GB a step, which at an H200's bandwidth is some 0.2 ms of
  * its 50 ms step (estimated, not measured).
  *
+ * Nesterov momentum and dampening follow PyTorch: d = g + λ·w; the momentum buffer b starts
+ * as d at a parameter's first step and then b ← μ·b + (1 − τ)·d; the step is −ε·b, or
+ * −ε·(d + μ·b) with Nesterov (which needs μ > 0 and τ = 0). In the paper's formulation the
+ * velocity is v = −ε·b accumulated with the current ε (v ← μ·v − (1 − τ)·ε·d, and with
+ * Nesterov w ← w + μ·v − ε·d): the same steps while ε is constant, and an ε change acting on
+ * new gradients only, as the paper's rule does. Which step is a parameter's first is known on
+ * the host: the first `step` that updates it (a step the guard then skips still counts).
+ *
  * @module
  */
 
 import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
 import {
+  checkSgdHyperparameters,
   sgdCheckAll,
   type SgdFormulation,
+  type SgdHyperparameters,
   type SgdParamUpdate,
   sgdUpdateAll,
 } from "../tensor/fused_sgd.ts";
@@ -57,6 +67,10 @@ export interface ParamGroupOptions {
   weightDecay?: number;
   /** Update rule; default "paper". */
   formulation?: SgdFormulation;
+  /** Dampening τ of the momentum; default 0. */
+  dampening?: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
+  nesterov?: boolean;
 }
 
 /** A parameter group as SGD holds it: the parameters and their hyperparameters. */
@@ -67,6 +81,10 @@ export interface SgdParamGroup extends ParamGroup {
   weightDecay: number;
   /** Update rule. */
   formulation: SgdFormulation;
+  /** Dampening τ. */
+  dampening: number;
+  /** Nesterov momentum. */
+  nesterov: boolean;
 }
 
 /** A group's entry in SGD's state dict. */
@@ -77,6 +95,10 @@ export interface SgdGroupState extends ParamGroupState {
   weightDecay: number;
   /** Update rule. */
   formulation: SgdFormulation;
+  /** Dampening τ. */
+  dampening: number;
+  /** Nesterov momentum. */
+  nesterov: boolean;
 }
 
 /**
@@ -107,6 +129,20 @@ export type SgdStateDict<Value extends StateValue = Tensor> = OptimizerStateDict
  * }
  * opt.setLearningRate(0.01);
  * console.log(await w.toArray());
+ * ``` *
+ * @example PyTorch's rule with Nesterov momentum
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { SGD } from "./sgd.ts";
+ * await defaultDevice();
+ * const w = tensor([1], { requiresGrad: true });
+ * const opt = new SGD({
+ *   params: [w], lr: 0.1, momentum: 0.9, weightDecay: 0, formulation: "pytorch", nesterov: true,
+ * });
+ * const loss = w.mul(w).sum();
+ * await loss.backward();
+ * opt.step(); // d = 2, b = 2, w = 1 − 0.1·(2 + 0.9·2)
+ * console.log(await w.toArray()); // about [0.62]
  * ```
  */
 export class SGD implements Optimizer {
@@ -131,6 +167,8 @@ export class SGD implements Optimizer {
         momentum: g.momentum ?? 0.9,
         weightDecay: g.weightDecay ?? 5e-4,
         formulation: g.formulation ?? "paper",
+        dampening: g.dampening ?? 0,
+        nesterov: g.nesterov ?? false,
       };
       checkGroup(group, gi);
       return group;
@@ -227,19 +265,15 @@ export class SGD implements Optimizer {
   #updates(): SgdParamUpdate[] {
     const out: SgdParamUpdate[] = [];
     for (const group of this.#groups) {
-      const hyperparameters = {
-        formulation: group.formulation,
-        lr: group.lr,
-        momentum: group.momentum,
-        weightDecay: group.weightDecay,
-      };
+      const hyperparameters = hyperparametersOf(group);
       group.params.forEach((param, pi) => {
         const grad = param.grad;
         if (!grad) return;
         if (grad.device !== param.device) {
           throw new Error(`SGD: the gradient of ${group.names[pi]} is on another device`);
         }
-        out.push({ param, velocity: this.#velocityOf(param), grad, hyperparameters });
+        const firstStep = !this.#velocity.has(param);
+        out.push({ param, velocity: this.#velocityOf(param), grad, hyperparameters, firstStep });
       });
     }
     return out;
@@ -277,6 +311,8 @@ export class SGD implements Optimizer {
         momentum: g.momentum,
         weightDecay: g.weightDecay,
         formulation: g.formulation,
+        dampening: g.dampening,
+        nesterov: g.nesterov,
       })),
       state,
     });
@@ -292,7 +328,12 @@ export class SGD implements Optimizer {
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
     requireGroupKeys(op, "SGD", dict.paramGroups, ["momentum", "weightDecay", "formulation"]);
-    const groups = dict.paramGroups as Partial<SgdGroupState>[];
+    // Dampening and Nesterov came later: a state without them had neither.
+    const groups = (dict.paramGroups as Partial<SgdGroupState>[]).map((s) => ({
+      dampening: 0,
+      nesterov: false,
+      ...s,
+    }));
     groups.forEach((s, gi) => checkGroup({ ...this.#groups[gi], ...s }, gi));
     const byName = new Map<string, Tensor>();
     for (const group of this.#groups) group.params.forEach((p, i) => byName.set(group.names[i], p));
@@ -304,6 +345,8 @@ export class SGD implements Optimizer {
         momentum: s.momentum,
         weightDecay: s.weightDecay,
         formulation: s.formulation,
+        dampening: s.dampening,
+        nesterov: s.nesterov,
       });
     });
     for (const v of this.#velocity.values()) v.dispose();
@@ -332,14 +375,11 @@ export class SGD implements Optimizer {
 }
 
 function checkGroup(g: Omit<SgdParamGroup, "params" | "names">, index: number): void {
-  if (g.formulation !== "paper" && g.formulation !== "pytorch") {
-    throw new RangeError(`SGD: group ${index}: formulation must be "paper" or "pytorch"`);
-  }
-  for (const key of ["lr", "momentum", "weightDecay"] as const) {
-    if (!Number.isFinite(g[key]) || g[key] < 0) {
-      throw new RangeError(
-        `SGD: group ${index}: ${key} must be a finite number ≥ 0, got ${g[key]}`,
-      );
-    }
-  }
+  checkSgdHyperparameters(hyperparametersOf(g), `SGD: group ${index}`);
+}
+
+/** A group's constants as the kernel takes them. */
+function hyperparametersOf(g: Omit<SgdParamGroup, "params" | "names">): SgdHyperparameters {
+  const { formulation, lr, momentum, weightDecay, dampening, nesterov } = g;
+  return { formulation, lr, momentum, weightDecay, dampening, nesterov };
 }

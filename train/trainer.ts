@@ -377,6 +377,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       const batch = await this.loader.next();
       await trainStep(this.#stepContext, batch);
       progress.step++;
+      await this.#notify("onStepEnd", { epoch: epoch + 1, step: batch.index + 1, steps });
       // Signal listeners (a stop request) run only when the event loop turns.
       await this.#turns.maybeTurn();
       const done = this.loader.epoch !== epoch;

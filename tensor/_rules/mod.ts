@@ -10,6 +10,7 @@ import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { lossRules } from "./loss.ts";
+import { normRules } from "./norm.ts";
 import { productRules } from "./products.ts";
 import { reduceRules } from "./reduce.ts";
 import type { Op, Rules } from "./rule.ts";
@@ -37,5 +38,6 @@ export const rules: Rules<Op> = {
   ...cnnRules,
   ...dropoutRules,
   ...lossRules,
+  ...normRules,
   ...transferRules,
 };

@@ -17,6 +17,7 @@ import type {
 } from "../_primitives_cnn.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
+import type { BatchNormRunning } from "../_primitives_norm.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -72,6 +73,16 @@ export interface OpParams {
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   avgPool2d: { geometry: AvgPool2dGeometry };
   lrn: { params: LrnParams };
+  // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
+  // running statistics are read, or updated in place when `batchStats` (no gradient).
+  batchNorm: {
+    running: BatchNormRunning | null;
+    batchStats: boolean;
+    eps: number;
+    momentum: number | null;
+    weight: boolean;
+    bias: boolean;
+  };
   // Losses: the cross-entropy of logits against i32 labels (log-softmax and NLL fused), with
   // PyTorch's options; the class weights, when given, are input 2.
   crossEntropy: Omit<CrossEntropyParams, "weight">;

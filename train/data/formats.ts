@@ -20,7 +20,8 @@ import { balancedSubset } from "./subset.ts";
 import { idxFormat } from "./idx.ts";
 import { shardFormat } from "./shard_dataset.ts";
 import { syntheticFormat } from "./synthetic.ts";
-import { isDir } from "./_fs.ts";
+import { FILE_NOT_FOLDER, folderProblem } from "./_fs.ts";
+import { dirname } from "node:path";
 
 /**
  * The formats known to {@link detectDataFormat} and {@link loadDataSplits}, in the order
@@ -57,7 +58,11 @@ export const DATA_FORMATS: readonly DataFormat[] = [
  * ```
  */
 export async function detectDataFormat(dir: string, valDir?: string): Promise<DataSource> {
-  if (!(await isDir(dir))) throw new DataFormatError(`${dir}: not a folder`);
+  const problem = await folderProblem(dir);
+  if (problem === FILE_NOT_FOLDER) {
+    throw new DataFormatError(`${dir}: ${problem}: give the folder holding it (${dirname(dir)})`);
+  }
+  if (problem) throw new DataFormatError(`${dir}: ${problem}`);
   for (const format of DATA_FORMATS) {
     const source = await format.detect(dir, valDir);
     if (source && valDir !== undefined && source.valDir !== valDir) {

@@ -3,6 +3,8 @@
  * ImageNet / torchvision `ImageFolder` layout). Decoding uses the pure-JS npm packages `jpeg-js`
  * and `fast-png`, imported dynamically on first decode so that nothing else pays for them.
  *
+ * - Files are listed by extension, as torchvision's `ImageFolder` does ({@link IMAGE_EXTENSIONS}):
+ *   a `notes.txt` or `Thumbs.db` in a class folder is ignored (and reported once), not a bad image.
  * - The decoder is chosen by the file's magic bytes, never by its extension.
  * - Greyscale, grey+alpha, palette, 16-bit, RGBA PNGs and greyscale, YCbCr, Adobe CMYK/YCCK
  *   JPEGs all become 8-bit RGB. Alpha is composited over white by default (`alpha: "black"`
@@ -42,6 +44,29 @@ export function decodeImage(
   return decodeImageBytes(bytes, name, options);
 }
 
+/**
+ * The extensions listed as images by default: torchvision's `IMG_EXTENSIONS`. PNG and JPEG are
+ * decoded; a BMP, TIFF, WebP or PPM/PGM file is listed so that it fails (or is skipped with
+ * `skipBad`) by name rather than vanish from the data.
+ *
+ * @example
+ * ```ts
+ * import { IMAGE_EXTENSIONS } from "./image_folder.ts";
+ * console.log(IMAGE_EXTENSIONS.includes(".jpeg"), IMAGE_EXTENSIONS.includes(".txt")); // true false
+ * ```
+ */
+export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".ppm",
+  ".bmp",
+  ".pgm",
+  ".tif",
+  ".tiff",
+  ".webp",
+]);
+
 /** One file of an image folder. */
 export interface ImageFile {
   /** The file's path. */
@@ -54,8 +79,11 @@ export interface ImageFile {
 export interface ImageFolderOptions extends DecodeOptions {
   /** Skip (log and count) undecodable files instead of throwing. Default false. */
   skipBad?: boolean;
-  /** Only list files with these extensions (case-insensitive, with the dot); default: all. */
-  extensions?: readonly string[];
+  /**
+   * List the files with these extensions (case-insensitive, with the dot), or `"all"` files;
+   * default {@link IMAGE_EXTENSIONS}. Other files are ignored, and reported in one line.
+   */
+  extensions?: readonly string[] | "all";
   /** Where skip messages and warnings go; default `console.warn`. */
   log?: (message: string) => void;
   /**
@@ -81,6 +109,14 @@ async function isFile(path: string, entry: Deno.DirEntry): Promise<boolean> {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The files under a folder: those listed, and those ignored for their extension. */
+interface Listing {
+  /** Paths relative to the folder. */
+  names: string[];
+  /** Paths relative to the folder of the files whose extension is not listed. */
+  ignored: string[];
+}
+
 /**
  * The files under `dir` at any depth, as paths relative to it (hidden names skipped), as
  * torchvision's `ImageFolder` walks a class folder: images one folder down are not lost.
@@ -89,25 +125,26 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  */
 async function filesUnder(
   dir: string,
-  exts: readonly string[] | undefined,
+  exts: readonly string[] | null,
   seen: Set<string>,
-): Promise<string[]> {
+): Promise<Listing> {
+  const out: Listing = { names: [], ignored: [] };
   const real = await Deno.realPath(dir);
-  if (seen.has(real)) return [];
+  if (seen.has(real)) return out;
   seen.add(real);
-  const names: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     if (e.name.startsWith(".")) continue;
     const path = join(dir, e.name);
     if (await isDir(path, e)) {
-      for (const n of await filesUnder(path, exts, seen)) names.push(`${e.name}/${n}`);
-    } else if (
-      (!exts || exts.some((x) => e.name.toLowerCase().endsWith(x))) && await isFile(path, e)
-    ) {
-      names.push(e.name);
+      const below = await filesUnder(path, exts, seen);
+      out.names.push(...below.names.map((n) => `${e.name}/${n}`));
+      out.ignored.push(...below.ignored.map((n) => `${e.name}/${n}`));
+    } else if (await isFile(path, e)) {
+      const listed = !exts || exts.some((x) => e.name.toLowerCase().endsWith(x));
+      (listed ? out.names : out.ignored).push(e.name);
     }
   }
-  return names;
+  return out;
 }
 
 /**
@@ -140,6 +177,8 @@ export class ImageFolder {
   readonly classNames: readonly string[];
   /** Every image file, in class then name order. */
   readonly files: readonly ImageFile[];
+  /** Paths of the files left out for their extension (see `extensions`), in class order. */
+  readonly ignoredFiles: readonly string[];
   /** Paths of the files skipped so far (only with `skipBad`). */
   readonly skippedFiles: string[] = [];
   readonly #options: ImageFolderOptions;
@@ -148,11 +187,13 @@ export class ImageFolder {
     dir: string,
     classNames: string[],
     files: ImageFile[],
+    ignoredFiles: string[],
     options: ImageFolderOptions,
   ) {
     this.dir = dir;
     this.classNames = Object.freeze(classNames);
     this.files = Object.freeze(files);
+    this.ignoredFiles = Object.freeze(ignoredFiles);
     this.#options = options;
   }
 
@@ -185,17 +226,26 @@ export class ImageFolder {
     }
     classNames.sort(byName);
     if (classNames.length === 0) throw new Error(`${dir}: no class subfolders found`);
-    const exts = options.extensions?.map((x) => x.toLowerCase());
+    const extensions = options.extensions ?? IMAGE_EXTENSIONS;
+    const exts = extensions === "all" ? null : extensions.map((x) => x.toLowerCase());
     const root = await Deno.realPath(dir);
-    const files: ImageFile[] = [];
+    const files: ImageFile[] = [], ignored: string[] = [];
     for (let label = 0; label < classNames.length; label++) {
       const cdir = join(dir, classNames[label]);
-      const names = await filesUnder(cdir, exts, new Set([root]));
+      const { names, ignored: left } = await filesUnder(cdir, exts, new Set([root]));
       names.sort(byName);
-      if (names.length === 0) emptyClass(cdir, label, options);
+      ignored.push(...left.sort(byName).map((n) => join(cdir, n)));
+      if (names.length === 0) emptyClass(cdir, label, options, left);
       for (const n of names) files.push({ path: join(cdir, n), label });
     }
-    return new ImageFolder(dir, classNames, files, options);
+    if (ignored.length > 0) {
+      const shown = ignored.slice(0, 3).map((p) => p.slice(join(dir, "").length));
+      (options.log ?? console.warn)(
+        `ignoring ${ignored.length} ${ignored.length === 1 ? "file" : "files"} whose extension ` +
+          `is not an image's (${shown.join(", ")}${ignored.length > 3 ? ", …" : ""})`,
+      );
+    }
+    return new ImageFolder(dir, classNames, files, ignored, options);
   }
 
   /**
@@ -239,12 +289,22 @@ export class ImageFolder {
 
 /**
  * Reports class `label` (folder `cdir`) as empty: an error, or with `allowEmptyClasses` a
- * warning. Also used when every file of a class was skipped as bad.
+ * warning. Also used when every file of a class was skipped as bad. `ignored` names the files
+ * it holds that are not images by their extension.
  */
-export function emptyClass(cdir: string, label: number, options: ImageFolderOptions): void {
+export function emptyClass(
+  cdir: string,
+  label: number,
+  options: ImageFolderOptions,
+  ignored: readonly string[] = [],
+): void {
+  const holds = ignored.length === 0
+    ? ""
+    : `, only files that are not images by their extension (${ignored.slice(0, 3).join(", ")}` +
+      `${ignored.length > 3 ? ", …" : ""})`;
   if (!options.allowEmptyClasses) {
     throw new Error(
-      `${cdir}: empty class folder (class ${label}): remove it, or allow empty classes ` +
+      `${cdir}: empty class folder (class ${label})${holds}: remove it, or allow empty classes ` +
         `(allowEmptyClasses, prepare --allow-empty-classes) to keep it as a class with no images`,
     );
   }

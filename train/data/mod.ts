@@ -53,6 +53,7 @@ export {
   type AlphaMode,
   decodeImage,
   type DecodeOptions,
+  IMAGE_EXTENSIONS,
   type ImageFile,
   ImageFolder,
   ImageFolderDataset,

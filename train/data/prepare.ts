@@ -89,8 +89,11 @@ export interface PrepareOptions extends DecodeOptions {
   allowEmptyClasses?: boolean;
   /** Compute the mean image and PCA (for a training set). Default true. */
   stats?: boolean;
-  /** Only files with these extensions (with the dot); default: every file. */
-  extensions?: readonly string[];
+  /**
+   * The files listed as images, by extension (with the dot), or `"all"`; default
+   * `IMAGE_EXTENSIONS`, torchvision's (others are ignored and reported in one line).
+   */
+  extensions?: readonly string[] | "all";
   /** Receives skip messages; default console.warn. */
   log?: (message: string) => void;
   /** Called after each file. */

@@ -1,0 +1,297 @@
+/**
+ * Normalisation, functional, with PyTorch's semantics: {@link batchNorm} (`F.batch_norm`, with
+ * the running statistics updated in place), {@link layerNorm} (`F.layer_norm`) and
+ * {@link groupNorm} (`F.group_norm`).
+ *
+ * All three share one op (`_rules/norm.ts`): statistics per group of values, in one reduction
+ * pass that is sound for a large mean (Welford and Chan, not E[x²] − E[x]²), then one pass that
+ * normalises. Batch norm's groups are the channels over the batch and space; layer norm's are
+ * the rows of `x` viewed as `[1, rows, D]`, group norm's the `(sample, group)` blocks of
+ * `[1, N·G, C/G·S]`, their elementwise weight and bias applied after.
+ *
+ * @module
+ */
+
+import { requireFloat, sameDevice } from "./_core.ts";
+import type { BatchNormRunning } from "./_primitives_norm.ts";
+import { type Shape, ShapeError } from "./shape.ts";
+import { apply, rawOf, type Tensor } from "./tensor.ts";
+
+/** Options of {@link batchNorm}, PyTorch's `F.batch_norm` arguments. */
+export interface BatchNormOptions {
+  /** `[C]` running mean: read in evaluation, updated in place in training. */
+  runningMean?: Tensor | null;
+  /** `[C]` running variance (unbiased), as `runningMean`. */
+  runningVar?: Tensor | null;
+  /** `[C]` scale (default none: 1). */
+  weight?: Tensor | null;
+  /** `[C]` shift (default none: 0). */
+  bias?: Tensor | null;
+  /**
+   * Normalise by the batch's statistics and update the running ones (default false: by the
+   * running ones). Without running statistics the batch's are used either way.
+   */
+  training?: boolean;
+  /**
+   * The batch's weight in the running statistics (default 0.1), or null for their cumulative
+   * average over the batches seen, which needs `numBatchesTracked`.
+   */
+  momentum?: number | null;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /**
+   * One i32 (shape `[]`), the count of batches (`num_batches_tracked`), incremented on the
+   * device by every update of the running statistics; a cumulative average divides by it.
+   */
+  numBatchesTracked?: Tensor | null;
+}
+
+/**
+ * Batch normalisation of `x [N, C, *]` per channel C, as PyTorch's `F.batch_norm`: in training
+ * (or without running statistics), by the batch's mean and biased variance over N and `*`,
+ * and the running statistics, when given, are updated in place with the batch's mean and
+ * unbiased variance (a channel whose batch statistics are not finite keeps its running ones);
+ * in evaluation, by the running statistics. The update happens on the device, with no wait.
+ *
+ * @example
+ * ```ts
+ * import { batchNorm, defaultDevice, ones, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, 10], [3, 30]]);
+ * const runningMean = zeros([2]), runningVar = ones([2]);
+ * const y = batchNorm(x, { runningMean, runningVar, training: true, momentum: 0.5, eps: 0 });
+ * console.log(await y.toArray()); // [[-1, -1], [1, 1]]
+ * console.log(await runningMean.toArray()); // [1, 10]: half of the batch mean [2, 20]
+ * ```
+ */
+export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Shape, "f32"> {
+  const op = "batchNorm";
+  requireFloat(op, x);
+  if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
+  const channels = x.shape[1] as number;
+  const { weight = null, bias = null, runningMean = null, runningVar = null } = options;
+  const momentum = options.momentum === undefined ? 0.1 : options.momentum;
+  const eps = options.eps ?? 1e-5;
+  const tracked = options.numBatchesTracked ?? null;
+  if ((runningMean === null) !== (runningVar === null)) {
+    throw new Error(`${op}: give both runningMean and runningVar, or neither`);
+  }
+  checkPerChannel(op, x, [channels], { weight, bias, runningMean, runningVar });
+  const batchStats = (options.training ?? false) || runningMean === null;
+  const valuesPerChannel = x.size / Math.max(channels, 1);
+  if (batchStats && valuesPerChannel <= 1 && x.size > 0) {
+    throw new RangeError(
+      `Expected more than 1 value per channel when training, got input size [${x.shape}]`,
+    );
+  }
+  if (!Number.isFinite(eps) || eps < 0) {
+    throw new RangeError(`${op}: eps must be finite and non-negative, got ${eps}`);
+  }
+  if (momentum !== null && !Number.isFinite(momentum)) {
+    throw new RangeError(`${op}: momentum must be a finite number or null, got ${momentum}`);
+  }
+  let running: BatchNormRunning | null = null;
+  if (runningMean && runningVar) {
+    for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar]] as const) {
+      if (batchStats && !t.isContiguous) {
+        throw new Error(`${op}: ${name} is updated in place and must be contiguous`);
+      }
+    }
+    const updating = batchStats && x.size > 0;
+    if (updating && momentum === null && tracked === null) {
+      throw new Error(`${op}: momentum null (a cumulative average) needs numBatchesTracked`);
+    }
+    if (tracked !== null) {
+      sameDevice(op, x, tracked);
+      if (tracked.dtype !== "i32" || tracked.size !== 1 || !tracked.isContiguous) {
+        throw new TypeError(
+          `${op}: numBatchesTracked must be one contiguous i32, got ${tracked.dtype} ` +
+            `[${tracked.shape}]`,
+        );
+      }
+    }
+    running = {
+      mean: rawOf(runningMean),
+      variance: rawOf(runningVar),
+      tracked: tracked && rawOf(tracked),
+    };
+  }
+  return normalize(x, weight, bias, { running, batchStats, eps, momentum });
+}
+
+/** The op over `x [N, C, *]` with its affine inputs where given. */
+function normalize(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  p: {
+    running: BatchNormRunning | null;
+    batchStats: boolean;
+    eps: number;
+    momentum: number | null;
+  },
+): Tensor<Shape, "f32"> {
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return apply("batchNorm", inputs, { ...p, weight: weight !== null, bias: bias !== null });
+}
+
+/** Options of {@link layerNorm}. */
+export interface LayerNormOptions {
+  /** Elementwise scale of `normalizedShape` (default none: 1). */
+  weight?: Tensor | null;
+  /** Elementwise shift of `normalizedShape` (default none: 0). */
+  bias?: Tensor | null;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Layer normalisation, as PyTorch's `F.layer_norm`: each row of the trailing
+ * `normalizedShape` axes is normalised by its own mean and biased variance, then scaled by
+ * `weight` and shifted by `bias` elementwise.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, layerNorm, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const y = layerNorm(tensor([[1, 3], [10, 30]]), [2], { eps: 0 });
+ * console.log(await y.toArray()); // [[-1, 1], [-1, 1]]
+ * ```
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  options: LayerNormOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "layerNorm";
+  requireFloat(op, x);
+  const k = normalizedShape.length;
+  const trailing = (x.shape as readonly number[]).slice(x.rank - k);
+  if (k === 0 || k > x.rank || trailing.some((d, i) => d !== normalizedShape[i])) {
+    throw new ShapeError(
+      `${op}: normalizedShape [${normalizedShape}] must be the trailing axes of the input ` +
+        `[${x.shape}]`,
+    );
+  }
+  const { weight = null, bias = null } = options;
+  checkPerChannel(op, x, normalizedShape, { weight, bias });
+  const d = normalizedShape.reduce((a, b) => a * b, 1);
+  const rows = x.size / Math.max(d, 1);
+  const eps = checkedEps(op, options.eps);
+  const normed = groupStatistics(x, [1, rows, d], eps);
+  return affine(normed, weight, bias);
+}
+
+/** Options of {@link groupNorm}. */
+export interface GroupNormOptions {
+  /** `[C]` scale (default none: 1). */
+  weight?: Tensor | null;
+  /** `[C]` shift (default none: 0). */
+  bias?: Tensor | null;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Group normalisation, as PyTorch's `F.group_norm`: the C channels of `x [N, C, *]` form
+ * `numGroups` groups of consecutive channels, each normalised per sample by its own mean and
+ * biased variance, then scaled and shifted per channel.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, groupNorm, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const y = groupNorm(tensor([[1, 3, 5, 9]]), 2, { eps: 0 });
+ * console.log(await y.toArray()); // [[-1, 1, -1, 1]]
+ * ```
+ */
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  options: GroupNormOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "groupNorm";
+  requireFloat(op, x);
+  if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
+  const [batch, channels] = x.shape as readonly number[];
+  if (!Number.isInteger(numGroups) || numGroups < 1 || channels % numGroups !== 0) {
+    throw new RangeError(
+      `${op}: Expected number of channels in input to be divisible by num_groups, but got ` +
+        `input of shape [${x.shape}] and num_groups=${numGroups}`,
+    );
+  }
+  const { weight = null, bias = null } = options;
+  checkPerChannel(op, x, [channels], { weight, bias });
+  const eps = checkedEps(op, options.eps);
+  const perGroup = x.size / Math.max(batch * numGroups, 1);
+  const normed = groupStatistics(x, [1, batch * numGroups, perGroup], eps);
+  // The per-channel weight and bias broadcast over the axes after C.
+  const column = [channels, ...(x.shape as readonly number[]).slice(2).map(() => 1)];
+  const view = (t: Tensor | null) => t && t.reshape(column);
+  const [w, b] = [view(weight), view(bias)];
+  try {
+    return affine(normed, w, b);
+  } finally {
+    w?.dispose();
+    b?.dispose();
+  }
+}
+
+/**
+ * `x` normalised by the statistics of each of the `groups[1]` groups of `groups[2]`
+ * consecutive values (`x` viewed as `groups`), in `x`'s shape.
+ */
+function groupStatistics(x: Tensor, groups: readonly number[], eps: number): Tensor<Shape, "f32"> {
+  if (x.size === 0) return x.mul(1) as Tensor<Shape, "f32">;
+  const grouped = x.reshape(groups);
+  const normed = normalize(grouped, null, null, {
+    running: null,
+    batchStats: true,
+    eps,
+    momentum: null,
+  });
+  grouped.dispose();
+  const out = normed.reshape(x.shape as readonly number[]);
+  normed.dispose();
+  return out as Tensor<Shape, "f32">;
+}
+
+/** `x · weight + bias` with broadcasting, where given. */
+function affine(x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor<Shape, "f32"> {
+  let out = x;
+  if (weight) {
+    const scaled = out.mul(weight);
+    out.dispose();
+    out = scaled;
+  }
+  if (bias) {
+    const shifted = out.add(bias);
+    out.dispose();
+    out = shifted;
+  }
+  return out as Tensor<Shape, "f32">;
+}
+
+function checkedEps(op: string, eps = 1e-5): number {
+  if (!Number.isFinite(eps) || eps < 0) {
+    throw new RangeError(`${op}: eps must be finite and non-negative, got ${eps}`);
+  }
+  return eps;
+}
+
+/** Checks that each given tensor is f32 of `shape` on `x`'s device; errors name it. */
+function checkPerChannel(
+  op: string,
+  x: Tensor,
+  shape: readonly number[],
+  tensors: Record<string, Tensor | null>,
+): void {
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t === null) continue;
+    requireFloat(`${op} ${name}`, t);
+    sameDevice(op, x, t);
+    if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new ShapeError(`${op}: ${name} must have shape [${shape}], got [${t.shape}]`);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * What the optimiser tests share: seeded random data, setting a parameter's gradient, and a
+ * snapshot of every parameter and state tensor of an optimiser (to compare runs bit for bit).
+ */
+
+import { fromTypedArray, keep, type Tensor } from "../mod.ts";
+import type { Device } from "../kernels/device.ts";
+import type { Optimizer } from "../train/optimizer.ts";
+import { mulberry32 } from "./_reference.ts";
+
+/** `n` values uniform in [−scale, scale), the same for the same seed. */
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const rng = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
+}
+
+/** Sets (or, with undefined, removes) a parameter's gradient. */
+export function setGrad(p: Tensor, data: Float32Array | undefined): void {
+  p.grad?.dispose();
+  p.grad = data
+    ? keep(fromTypedArray(data, p.shape as readonly number[], { device: p.device }))
+    : null;
+}
+
+/** Parameters of `sizes` on `on` with random values and gradients. */
+export function parametersWithGrads(on: Device, sizes: readonly number[], seed: number): Tensor[] {
+  return sizes.map((n, k) => {
+    const p = keep(fromTypedArray(randomArray(n, seed + k), [n], { device: on }));
+    setGrad(p, randomArray(n, seed + 50 + k));
+    return p;
+  });
+}
+
+/** Every parameter and every state tensor of `opt`, as arrays. */
+export async function snapshot(
+  opt: Optimizer,
+  params: readonly Tensor[],
+): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const [k, p] of params.entries()) out[`param${k}`] = Array.from(await p.data());
+  const state = await opt.stateDict();
+  for (const [key, t] of Object.entries(state.state)) {
+    out[key] = Array.from(await t.data());
+    t.dispose();
+  }
+  return out;
+}
+
+/** A state dict as a checkpoint holds it: JSON, and the tensors as host data. */
+export async function hostStateDict(opt: Optimizer) {
+  const dict = await opt.stateDict();
+  const state = Object.fromEntries(
+    await Promise.all(
+      Object.entries(dict.state).map(async ([k, t]) =>
+        [k, { shape: [...t.shape], data: await t.data() as Float32Array }] as const
+      ),
+    ),
+  );
+  for (const t of Object.values(dict.state)) t.dispose();
+  return { ...JSON.parse(JSON.stringify({ ...dict, state: {} })), state };
+}
+
+/** Copies of `params` (values and gradients) on the same devices. */
+export async function copyParams(params: readonly Tensor[]): Promise<Tensor[]> {
+  const out: Tensor[] = [];
+  for (const p of params) {
+    const copy = keep(
+      fromTypedArray(await p.data() as Float32Array, p.shape as readonly number[], {
+        device: p.device,
+      }),
+    );
+    setGrad(copy, p.grad ? await p.grad.data() as Float32Array : undefined);
+    out.push(copy);
+  }
+  return out;
+}
+
+/** Throws unless every value of `got` is within `rel`·(1 + |want|) of `want`. */
+export function assertClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rel: number,
+  what: string,
+): void {
+  if (got.length !== want.length) {
+    throw new Error(`${what}: ${got.length} values, expected ${want.length}`);
+  }
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= rel * (1 + Math.abs(want[i])))) {
+      throw new Error(`${what} [${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  }
+}

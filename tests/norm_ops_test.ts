@@ -1,0 +1,314 @@
+/**
+ * The functional normalisations against float64: batchNorm in training (batch statistics, the
+ * running ones updated as PyTorch does) and evaluation, momentum null, without affine, at odd
+ * sizes (C = 1, 3, 7; N = 2, 5; S = 1, 7·5, 33·17); gradients against the analytic float64
+ * backward, itself checked by finite differences; a channel of mean 1e3 and spread 0.1; the
+ * reduction split in runs of samples; layerNorm and groupNorm with their gradients; errors.
+ */
+
+import assert from "node:assert/strict";
+import {
+  batchNorm,
+  defaultDevice,
+  fromTypedArray,
+  groupNorm,
+  layerNorm,
+  noGrad,
+  ones,
+  type Shape,
+  type Tensor,
+  zeros,
+} from "../mod.ts";
+import { Device } from "../kernels/device.ts";
+import { batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
+import { assertClose, numericGrad } from "./_gradcheck.ts";
+import { type F64, mulberry32, randn } from "./_reference.ts";
+import {
+  batchNormBackward,
+  batchNormForward,
+  type ChannelStats,
+  channelStats,
+  groupNormForward,
+  layerNormForward,
+  runningUpdate,
+} from "./_norm_reference.ts";
+
+await defaultDevice();
+
+/** Random f32-representable values (the GPU sees exactly these). */
+function random(shape: number[], seed: number, std = 1, mean = 0): F64 {
+  const x = randn(shape, mulberry32(seed), std);
+  const data = Float64Array.from(Float32Array.from(x.data.map((v) => v + mean)));
+  return { shape, data };
+}
+
+function upload(
+  x: F64 | Float64Array,
+  shape?: number[],
+  requiresGrad = false,
+): Tensor<Shape, "f32"> {
+  const data = Float32Array.from("data" in x ? x.data : x);
+  const t = fromTypedArray(data, shape ?? (x as F64).shape) as Tensor<Shape, "f32">;
+  t.requiresGrad = requiresGrad;
+  return t;
+}
+
+async function host(t: Tensor): Promise<Float32Array> {
+  return await t.data() as Float32Array;
+}
+
+const SHAPES: number[][] = [
+  [2, 3],
+  [5, 7],
+  [2, 1, 7],
+  [5, 3, 1, 1],
+  [2, 7, 7, 5],
+  [5, 3, 33, 17],
+  [2, 1, 33, 17],
+];
+
+Deno.test("batchNorm in training: output, gradients and running statistics against float64", async () => {
+  for (const [k, shape] of SHAPES.entries()) {
+    const c = shape[1];
+    const x = random(shape, 10 + k, 2, 0.5);
+    const w = random([c], 20 + k).data, b = random([c], 30 + k).data;
+    const g = random(shape, 40 + k);
+    const rm0 = random([c], 50 + k).data, rv0 = random([c], 60 + k).data.map((v) => 1 + v * v);
+    const xt = upload(x, undefined, true), wt = upload(w, [c], true), bt = upload(b, [c], true);
+    const runningMean = upload(rm0, [c]), runningVar = upload(rv0, [c]);
+    const y = batchNorm(xt, { weight: wt, bias: bt, runningMean, runningVar, training: true });
+    const label = `[${shape}]`;
+    assertClose(await host(y), batchNormForward(x, w, b, 1e-5).data, {
+      rtol: 1e-4,
+      atol: 1e-5,
+      label: `${label} y`,
+    });
+    const next = runningUpdate({ mean: rm0, variance: rv0 }, x, 0.1);
+    assertClose(await host(runningMean), next.mean, { rtol: 1e-5, atol: 1e-6, label });
+    assertClose(await host(runningVar), next.variance, { rtol: 1e-5, atol: 1e-6, label });
+    await y.backward(upload(g));
+    const ref = batchNormBackward(x, g, w, 1e-5, null);
+    const tol = { rtol: 1e-3, atol: 1e-4 };
+    assertClose(await host(xt.grad!), ref.gradX, { ...tol, label: `${label} dx` });
+    assertClose(await host(wt.grad!), ref.gradWeight, { ...tol, label: `${label} dweight` });
+    assertClose(await host(bt.grad!), ref.gradBias, { ...tol, label: `${label} dbias` });
+    for (const t of [xt, wt, bt, runningMean, runningVar, y]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  }
+});
+
+Deno.test("the float64 backward matches finite differences (batch and running statistics)", () => {
+  const shape = [3, 2, 5];
+  const x = random(shape, 1), g = random(shape, 2), w = random([2], 3).data;
+  const b = random([2], 4).data;
+  const running: ChannelStats = { mean: random([2], 5).data, variance: Float64Array.of(0.7, 1.9) };
+  for (const stats of [null, running]) {
+    const f = ([xs, ws, bs]: F64[]) =>
+      batchNormForward(xs, ws.data, bs.data, 1e-5, stats ?? undefined);
+    const inputs = [x, { shape: [2], data: w }, { shape: [2], data: b }];
+    const ref = batchNormBackward(x, g, w, 1e-5, stats);
+    const label = stats ? "running" : "batch";
+    assertClose(ref.gradX, numericGrad(f, inputs, 0, g).data, { rtol: 1e-5, atol: 1e-7, label });
+    assertClose(ref.gradWeight, numericGrad(f, inputs, 1, g).data, {
+      rtol: 1e-5,
+      atol: 1e-7,
+      label,
+    });
+    assertClose(ref.gradBias, numericGrad(f, inputs, 2, g).data, { rtol: 1e-5, atol: 1e-7, label });
+  }
+});
+
+Deno.test("batchNorm in evaluation: the running statistics, untouched; gradients of constants", async () => {
+  const shape = [5, 3, 7, 5];
+  const x = random(shape, 7), g = random(shape, 8);
+  const w = random([3], 9).data, b = random([3], 10).data;
+  const running: ChannelStats = {
+    mean: random([3], 11).data,
+    variance: Float64Array.of(0.5, 2, 4),
+  };
+  const xt = upload(x, undefined, true), wt = upload(w, [3], true), bt = upload(b, [3], true);
+  const runningMean = upload(running.mean, [3]), runningVar = upload(running.variance, [3]);
+  const y = batchNorm(xt, { weight: wt, bias: bt, runningMean, runningVar });
+  assertClose(await host(y), batchNormForward(x, w, b, 1e-5, running).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.deepEqual(await host(runningMean), Float32Array.from(running.mean));
+  await y.backward(upload(g));
+  const ref = batchNormBackward(x, g, w, 1e-5, running);
+  assertClose(await host(xt.grad!), ref.gradX, { rtol: 1e-4, atol: 1e-5, label: "dx" });
+  assertClose(await host(wt.grad!), ref.gradWeight, { rtol: 1e-3, atol: 1e-4, label: "dweight" });
+  assertClose(await host(bt.grad!), ref.gradBias, { rtol: 1e-3, atol: 1e-4, label: "dbias" });
+});
+
+Deno.test("batchNorm without affine, and without running statistics in evaluation", async () => {
+  const shape = [2, 7, 7, 5];
+  const x = random(shape, 12), g = random(shape, 13);
+  const xt = upload(x, undefined, true);
+  const y = batchNorm(xt); // no running statistics: the batch's, even in evaluation
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  await y.backward(upload(g));
+  assertClose(await host(xt.grad!), batchNormBackward(x, g, null, 1e-5, null).gradX, {
+    rtol: 1e-3,
+    atol: 1e-4,
+  });
+});
+
+Deno.test("running statistics after k steps equal the float64 recurrence; momentum null averages", async () => {
+  const shape = [5, 3, 7, 5];
+  for (const momentum of [0.1, null]) {
+    let expected: ChannelStats = {
+      mean: new Float64Array(3),
+      variance: new Float64Array(3).fill(1),
+    };
+    const runningMean = zeros([3]), runningVar = ones([3]);
+    const tracked = fromTypedArray(new Int32Array(1), [], { dtype: "i32" });
+    for (let step = 1; step <= 4; step++) {
+      const x = random(shape, 100 + step, step, step - 2);
+      const out = noGrad(() =>
+        batchNorm(upload(x), {
+          runningMean,
+          runningVar,
+          numBatchesTracked: tracked,
+          training: true,
+          momentum,
+        })
+      );
+      out.dispose();
+      expected = runningUpdate(expected, x, momentum ?? 1 / step);
+    }
+    const label = `momentum ${momentum}`;
+    assertClose(await host(runningMean), expected.mean, { rtol: 1e-5, atol: 1e-6, label });
+    assertClose(await host(runningVar), expected.variance, { rtol: 1e-5, atol: 1e-6, label });
+    assert.deepEqual(await tracked.data(), Int32Array.of(4));
+  }
+});
+
+Deno.test("a channel of mean 1e3 and spread 0.1 keeps its variance and its normalised values", async () => {
+  const shape = [5, 2, 33, 17];
+  const x = random(shape, 14, 0.1, 1000);
+  const runningMean = zeros([2]), runningVar = ones([2]);
+  const y = batchNorm(upload(x), { runningMean, runningVar, training: true, momentum: 1 });
+  const unbiased = channelStats(x, true).variance;
+  assertClose(await host(runningVar), unbiased, { rtol: 1e-3, label: "variance" });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5).data, {
+    rtol: 1e-3,
+    atol: 2e-3,
+    label: "y",
+  });
+});
+
+Deno.test("a non-finite batch leaves the running statistics as they were", async () => {
+  const data = Float32Array.of(1, 2, NaN, 4, 5, 6);
+  const runningMean = zeros([2]), runningVar = ones([2]);
+  batchNorm(fromTypedArray(data, [3, 2]), { runningMean, runningVar, training: true }).dispose();
+  // Channel 0 saw a NaN; channel 1 (2, 4, 6: mean 4, variance 4) is updated.
+  assertClose(await host(runningMean), [0, 0.4], { label: "mean" });
+  assertClose(await host(runningVar), [1, 1.3], { label: "variance" });
+});
+
+Deno.test("batch norm's reduction split in runs of samples gives the one-run coefficients", async () => {
+  const gpu = await Device.acquire();
+  const shape = { batch: 5, channels: 3, spatial: 35 };
+  const x = random([5, 3, 35], 15, 3, 2);
+  const xb = gpu.alloc(4 * x.data.length);
+  gpu.write(xb, Float32Array.from(x.data));
+  const results: Float32Array[] = [];
+  for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
+    const partials = gpu.alloc(16 * 3 * 64), coef = gpu.alloc(16 * 3);
+    const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, { maxBindingBytes });
+    assert.equal(chunks > 1, maxBindingBytes !== undefined, "one chunk per run of samples");
+    batchNormFinalize(gpu, shape, chunks, { eps: 1e-5, momentum: 0.1 }, { partials, coef });
+    results.push(new Float32Array(await gpu.read(coef, 0, 48)));
+  }
+  const stats = channelStats(x);
+  const expected = [0, 1, 2].flatMap((c) => {
+    const invstd = 1 / Math.sqrt(stats.variance[c] + 1e-5);
+    return [invstd, invstd, stats.mean[c], 0];
+  });
+  assertClose(results[0], expected, { rtol: 1e-5, label: "one run" });
+  assertClose(results[1], expected, { rtol: 1e-5, label: "runs" });
+  gpu.destroy();
+});
+
+Deno.test("batchNorm's errors", () => {
+  const one = zeros([1, 3]);
+  assert.throws(
+    () => batchNorm(one, { training: true }),
+    /Expected more than 1 value per channel when training, got input size \[1,3\]/,
+  );
+  // Evaluation with running statistics takes a single value per channel.
+  batchNorm(one, { runningMean: zeros([3]), runningVar: ones([3]) }).dispose();
+  assert.throws(
+    () => batchNorm(zeros([2, 3]), { weight: ones([4]) }),
+    /weight must have shape \[3\]/,
+  );
+  assert.throws(() => batchNorm(zeros([3])), /expected \[N, C, \*\]/);
+  assert.throws(
+    () =>
+      batchNorm(zeros([2, 3]), {
+        runningMean: zeros([3]),
+        runningVar: ones([3]),
+        training: true,
+        momentum: null,
+      }),
+    /needs numBatchesTracked/,
+  );
+  assert.throws(() => batchNorm(zeros([2, 3]), { runningMean: zeros([3]) }), /both/);
+});
+
+/**
+ * Checks `op(x, weight, bias)` against the float64 `reference`, forward and every gradient by
+ * finite differences, for random inputs of `shape` and an affine of `affineShape`.
+ */
+async function checkAffineNorm(
+  label: string,
+  shape: number[],
+  affineShape: number[],
+  op: (x: Tensor, weight: Tensor, bias: Tensor) => Tensor,
+  reference: (x: F64, weight: Float64Array, bias: Float64Array) => F64,
+): Promise<void> {
+  const inputs = [random(shape, 16), random(affineShape, 18), random(affineShape, 19)];
+  const g = random(shape, 17);
+  const tensors = inputs.map((t) => upload(t, undefined, true));
+  const y = op(tensors[0], tensors[1], tensors[2]);
+  const f = ([xs, ws, bs]: F64[]) => reference(xs, ws.data, bs.data);
+  assertClose(await host(y), f(inputs).data, { rtol: 1e-4, atol: 1e-5, label });
+  await y.backward(upload(g));
+  for (const [i, t] of tensors.entries()) {
+    assertClose(await host(t.grad!), numericGrad(f, inputs, i, g).data, {
+      rtol: 1e-3,
+      atol: 1e-4,
+      label: `${label} grad ${i}`,
+    });
+  }
+}
+
+Deno.test("layerNorm and groupNorm against float64, gradients by finite differences", async () => {
+  for (const [shape, d] of [[[3, 5], [5]], [[2, 3, 7], [3, 7]], [[2, 4, 1], [1]]]) {
+    const size = d.reduce((a, b) => a * b, 1);
+    await checkAffineNorm(
+      `layerNorm [${shape}] over [${d}]`,
+      shape,
+      d,
+      (x, weight, bias) => layerNorm(x, d, { weight, bias }),
+      (x, w, b) => layerNormForward(x, size, w, b, 1e-5),
+    );
+  }
+  for (const [shape, groups] of [[[2, 6, 7, 5], 3], [[5, 3, 4], 1], [[2, 4], 4]] as const) {
+    await checkAffineNorm(
+      `groupNorm [${shape}] in ${groups}`,
+      [...shape],
+      [shape[1]],
+      (x, weight, bias) => groupNorm(x, groups, { weight, bias }),
+      (x, w, b) => groupNormForward(x, groups, w, b, 1e-5),
+    );
+  }
+  assert.throws(() => layerNorm(zeros([2, 3]), [4]), /trailing axes/);
+  assert.throws(() => groupNorm(zeros([2, 6]), 4), /divisible by num_groups/);
+});
