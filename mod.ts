@@ -215,4 +215,9 @@ export {
   type AdamParamUpdate,
   adamUpdateAll,
 } from "./tensor/fused_adam.ts";
+export {
+  clipGradNormAll,
+  type ClipGradNormAllOptions,
+  clipGradValueAll,
+} from "./tensor/fused_clip_grad.ts";
 export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";

@@ -78,6 +78,8 @@ export interface OpParams {
   batchNorm: {
     running: BatchNormRunning | null;
     batchStats: boolean;
+    // Statistics per sample and channel (layer and group norm), not per channel.
+    perSample: boolean;
     eps: number;
     momentum: number | null;
     weight: boolean;
