@@ -152,6 +152,24 @@ export {
 } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
+  elu,
+  erf,
+  erfinv,
+  gelu,
+  type GeluApproximate,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  mish,
+  relu,
+  relu6,
+  sigmoid,
+  silu,
+  softplus,
+  tanh,
+} from "./tensor/ops_activation.ts";
+export {
   crossEntropy,
   type CrossEntropyOptions,
   logSoftmax,
@@ -197,4 +215,9 @@ export {
   type AdamParamUpdate,
   adamUpdateAll,
 } from "./tensor/fused_adam.ts";
+export {
+  clipGradNormAll,
+  type ClipGradNormAllOptions,
+  clipGradValueAll,
+} from "./tensor/fused_clip_grad.ts";
 export { StepGuard, type StepStats, type StepTotals } from "./tensor/step_guard.ts";

@@ -65,6 +65,8 @@ export interface RunConfig {
   formulation: "paper" | "pytorch";
   /** The optimiser (absent in runs from before the choice: the paper's SGD). */
   optimizer?: "sgd" | "adam" | "adamw";
+  /** The bound on the gradients' total 2-norm before each step (absent: no clipping). */
+  clipGradNorm?: number;
   /**
    * The learning-rate schedule: "plateau" (the paper's, after `patience`), "cosine:<tMax>" or
    * "step:<epochs>:<gamma>" (absent in older runs: plateau).

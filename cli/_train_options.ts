@@ -52,6 +52,7 @@ export function runTrainOptions(
     weightDecay: config.weightDecay,
     formulation: config.formulation,
     optimizer: config.optimizer ?? "sgd",
+    clipGradNorm: config.clipGradNorm,
     schedule: scheduleOf(config.schedule ?? "plateau"),
     seed: config.seed,
     augment: aug.train,

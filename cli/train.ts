@@ -90,6 +90,8 @@ Optimisation (default the paper's SGD: v ← μv − λεw − εg; w ← w + v)
   --momentum <x>        Momentum μ in [0, 1) (default 0.9).
   --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005; adam 0, adamw 0.01).
   --formulation <f>     paper | pytorch (learning rate outside the velocity).
+  --clip-grad-norm <x>  Scale the gradients so that their total 2-norm is at most x before
+                        each step (torch's clip_grad_norm_; default no clipping).
   --patience <n>        Epochs without a better validation top-1 error before the
                         learning rate is divided by 10 (default ${DEFAULTS.patience}).
   --schedule <s>        plateau (default: the rate /10 after --patience bad epochs) |
@@ -392,6 +394,7 @@ export async function trainConfig(
       { sgd: 5e-4, adam: 0, adamw: 1e-2 }[optimizer],
     formulation: choice(values, "formulation", cmd, ["paper", "pytorch"] as const) ?? "paper",
     optimizer,
+    clipGradNorm: number(values, "clip-grad-norm", cmd, { above: 0 }),
     schedule: scheduleOption(values, cmd, epochs),
     devices: devices ?? 1,
     seed,
@@ -407,8 +410,11 @@ export async function trainConfig(
 /** The optimiser and its hyperparameters, for the run's summary line. */
 function optimizerText(config: RunConfig): string {
   const decay = `weight decay ${config.weightDecay}`;
-  if ((config.optimizer ?? "sgd") !== "sgd") return `${config.optimizer}, ${decay}`;
-  return `SGD momentum ${config.momentum}, ${decay} (${config.formulation})`;
+  const clip = config.clipGradNorm === undefined
+    ? ""
+    : `, gradient norm clipped to ${config.clipGradNorm}`;
+  if ((config.optimizer ?? "sgd") !== "sgd") return `${config.optimizer}, ${decay}${clip}`;
+  return `SGD momentum ${config.momentum}, ${decay} (${config.formulation})${clip}`;
 }
 
 /** `--schedule`, checked and made explicit (see `parseSchedule`). */
@@ -425,7 +431,8 @@ export const trainCommand: Command = defineCommand({
   summary: "train AlexNet (default: scaled net on synthetic data, ~10 min on a CPU)",
   usage: "train [options]",
   strings: "data val-data model width init image-size crop train-size val-size " +
-    "epochs batch-size lr momentum weight-decay formulation optimizer schedule patience seed " +
+    "epochs batch-size lr momentum weight-decay formulation optimizer clip-grad-norm schedule " +
+    "patience seed " +
     `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,
   flags: "ten-crop profile separate-devices",
   help: TRAIN_HELP,

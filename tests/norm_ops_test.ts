@@ -20,7 +20,7 @@ import {
   zeros,
 } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
+import { batchNormApply, batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
 import { type F64, mulberry32, randn } from "./_reference.ts";
 import {
@@ -212,27 +212,34 @@ Deno.test("a non-finite batch leaves the running statistics as they were", async
   assertClose(await host(runningVar), [1, 1.3], { label: "variance" });
 });
 
-Deno.test("batch norm's reduction split in runs of samples gives the one-run coefficients", async () => {
+Deno.test("batch norm's passes split in runs of samples give the one-run results, per channel and per sample", async () => {
   const gpu = await Device.acquire();
-  const shape = { batch: 5, channels: 3, spatial: 35 };
   const x = random([5, 3, 35], 15, 3, 2);
-  const xb = gpu.alloc(4 * x.data.length);
+  const xb = gpu.alloc(4 * x.data.length), out = gpu.alloc(4 * x.data.length);
   gpu.write(xb, Float32Array.from(x.data));
-  const results: Float32Array[] = [];
-  for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
-    const partials = gpu.alloc(16 * 3 * 64), coef = gpu.alloc(16 * 3);
-    const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, { maxBindingBytes });
-    assert.equal(chunks > 1, maxBindingBytes !== undefined, "one chunk per run of samples");
-    batchNormFinalize(gpu, shape, chunks, { eps: 1e-5, momentum: 0.1 }, { partials, coef });
-    results.push(new Float32Array(await gpu.read(coef, 0, 48)));
+  for (const perSample of [false, true]) {
+    const shape = { batch: 5, channels: 3, spatial: 35, perSample };
+    // Per sample, the statistics of x viewed as [1, 15, 35]: one group per (sample, channel).
+    const view = perSample ? { shape: [1, 15, 35], data: x.data } : x;
+    const groups = view.shape[1];
+    const expected = batchNormForward(view, null, null, 1e-5).data;
+    for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
+      const options = { maxBindingBytes };
+      const partials = gpu.alloc(16 * groups * 64), coef = gpu.alloc(16 * groups);
+      const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, options);
+      const split = maxBindingBytes !== undefined;
+      assert.equal(chunks > 1, split && !perSample, "per channel, one chunk per run of samples");
+      const p = { eps: 1e-5, momentum: 0.1 };
+      batchNormFinalize(gpu, shape, chunks, p, { partials, coef });
+      batchNormApply(gpu, shape, { x: xb, coef, out }, options);
+      const label = `${perSample ? "per sample" : "per channel"}${split ? ", in runs" : ""}`;
+      assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+        rtol: 1e-4,
+        atol: 1e-5,
+        label,
+      });
+    }
   }
-  const stats = channelStats(x);
-  const expected = [0, 1, 2].flatMap((c) => {
-    const invstd = 1 / Math.sqrt(stats.variance[c] + 1e-5);
-    return [invstd, invstd, stats.mean[c], 0];
-  });
-  assertClose(results[0], expected, { rtol: 1e-5, label: "one run" });
-  assertClose(results[1], expected, { rtol: 1e-5, label: "runs" });
   gpu.destroy();
 });
 

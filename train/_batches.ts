@@ -16,6 +16,8 @@ import type { AugmentOptions } from "./data/augment.ts";
 import type { LoaderBatch } from "./data/loader.ts";
 import type { EvaluateOptions, LossFunction } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
+import { clipGradNorm, type GradNormClip } from "./clip_grad.ts";
+import { checkNormArguments } from "../tensor/fused_clip_grad.ts";
 
 /** What a training step works with. */
 export interface StepContext {
@@ -29,6 +31,18 @@ export interface StepContext {
   device: Device;
   /** Keeps the step's verdict and the running totals on the GPU. */
   guard: StepGuard;
+  /** The gradients' norm clipping before each step, if any. */
+  clipGradNorm?: GradNormClip;
+}
+
+/** The trainer's `clipGradNorm` option, checked (a number is a bound on the 2-norm). */
+export function gradNormClipOf(
+  option: number | GradNormClip | undefined,
+): GradNormClip | undefined {
+  if (option === undefined) return undefined;
+  const clip = typeof option === "number" ? { maxNorm: option } : option;
+  checkNormArguments(clip.normType ?? 2, clip.maxNorm, "clipGradNorm");
+  return clip;
 }
 
 /**
@@ -53,6 +67,11 @@ export async function trainStep(ctx: StepContext, batch: LoaderBatch): Promise<v
     }
     guard.begin(loss, n);
     await loss.backward();
+    if (ctx.clipGradNorm) {
+      const { maxNorm, normType } = ctx.clipGradNorm;
+      const params = optimizer.paramGroups.flatMap((g) => g.params);
+      (await clipGradNorm(params, maxNorm, { normType })).dispose();
+    }
     // Every update is checked before any is made; across devices the verdict goes through
     // the host (one wait), on one device it stays on the GPU.
     optimizer.check(guard);

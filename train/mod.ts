@@ -90,6 +90,12 @@ export {
 } from "./lr_scheduler.ts";
 export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_lr.ts";
 export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
+export {
+  clipGradNorm,
+  type ClipGradNormOptions,
+  clipGradValue,
+  type GradNormClip,
+} from "./clip_grad.ts";
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 export type {
   EpochEnd,

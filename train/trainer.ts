@@ -51,6 +51,8 @@ import type { Dataset } from "./data/dataset.ts";
 import { DataLoader } from "./data/loader.ts";
 import { type EvalResult, evaluate, firstDevice, type LossFunction } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
+import { gradNormClipOf } from "./_batches.ts";
+import type { GradNormClip } from "./clip_grad.ts";
 import type { EpochMetrics } from "./run_log.ts";
 import { EventLoopTurns } from "./_event_loop.ts";
 import { plural } from "./_format.ts";
@@ -100,6 +102,13 @@ export interface TrainerOptions<O extends Optimizer = Optimizer> {
   log?: (message: string) => void;
   /** Prefetched batches of the loaders; default 2. */
   prefetch?: number;
+  /**
+   * Clip the gradients' total norm to this bound between backward and the optimiser's step
+   * (`clipGradNorm` over the optimiser's parameters): a number (the 2-norm), or the bound and
+   * the norm's order. Default none. A non-finite norm makes the step non-finite, so the guard
+   * skips it.
+   */
+  clipGradNorm?: number | GradNormClip;
 }
 
 /** What {@link Trainer.run} returns. */
@@ -239,6 +248,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       loss: options.loss ?? crossEntropy,
       device: this.device,
       guard: new StepGuard(this.device, paramDevices),
+      clipGradNorm: gradNormClipOf(options.clipGradNorm),
     };
   }
 
