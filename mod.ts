@@ -152,6 +152,24 @@ export {
 } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
+  elu,
+  erf,
+  erfinv,
+  gelu,
+  type GeluApproximate,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  mish,
+  relu,
+  relu6,
+  sigmoid,
+  silu,
+  softplus,
+  tanh,
+} from "./tensor/ops_activation.ts";
+export {
   crossEntropy,
   type CrossEntropyOptions,
   logSoftmax,

@@ -394,6 +394,10 @@ Deno.test("nn layers against the f64 reference", async (t) => {
   await t.step("Flatten and Sequential", async () => {
     const flat = new Flatten();
     assert.deepEqual(flat.outputShape([2, 256, 6, 6]), [2, 9216]);
+    // An empty batch: 'reshape: cannot view [0,3,2] (0 elements) as [0,-1]', as torch's
+    // nn.Flatten gives [0, 6].
+    const empty = upload(randF32([0, 3, 2], 1)).withRank(3);
+    assert.deepEqual(flat.forward(empty).shape, [0, 6]);
     await check({
       label: "flatten",
       layer: flat,
