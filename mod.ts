@@ -208,6 +208,8 @@ export {
   type AvgPool2dOptions,
   conv2d,
   type Conv2dOptions,
+  type ConvPadding,
+  convPadding,
   type DropoutOptions,
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";

@@ -50,7 +50,7 @@ export {
   type StateValue,
 } from "./module.ts";
 export type { ParameterInit } from "./_init.ts";
-export type { Pair } from "../tensor/ops_cnn.ts";
+export type { ConvPadding, Pair } from "../tensor/ops_cnn.ts";
 export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
