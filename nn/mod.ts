@@ -6,7 +6,7 @@
  * - Layers: {@link Conv2d}, {@link Linear}, {@link MaxPool2d},
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
  *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
- *   {@link BatchNorm1d}, {@link BatchNorm2d} (running statistics as buffers),
+ *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
  *   {@link LayerNorm} and {@link GroupNorm}.
  * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
@@ -96,7 +96,13 @@ export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
 export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
-export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormConfig } from "./batch_norm.ts";
+export {
+  BatchNorm,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  type BatchNormConfig,
+} from "./batch_norm.ts";
 export { LayerNorm, type LayerNormConfig } from "./layer_norm.ts";
 export { GroupNorm, type GroupNormConfig } from "./group_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";

@@ -73,6 +73,10 @@ export function batchNorm(
   const coef = empty(device, [statisticGroups(shape), 4], "f32", "batch norm coefficients");
   if (x.size === 0) return { out, coef };
   const xs = contiguous(x), ws = weight && contiguous(weight), bs = bias && contiguous(bias);
+  // Read, the running statistics may be any view; updated in place, they are contiguous.
+  const read = !k.batchStats && running;
+  const rm = read ? contiguous(running.mean) : null,
+    rv = read ? contiguous(running.variance) : null;
   let partials: RawTensor | null = null;
   try {
     if (k.batchStats) {
@@ -85,8 +89,8 @@ export function batchNorm(
       weight: ws?.buffer,
       bias: bs?.buffer,
       coef: coef.buffer,
-      runningMean: running?.mean.buffer,
-      runningVar: running?.variance.buffer,
+      runningMean: (rm ?? running?.mean)?.buffer,
+      runningVar: (rv ?? running?.variance)?.buffer,
       tracked: running?.tracked?.buffer,
     });
     batchNormApply(device, shape, {
@@ -97,7 +101,7 @@ export function batchNorm(
       tracked: k.batchStats ? running?.tracked?.buffer : undefined,
     });
   } finally {
-    [xs, ws, bs, partials].forEach((t) => t?.dispose());
+    [xs, ws, bs, rm, rv, partials].forEach((t) => t?.dispose());
   }
   return { out, coef };
 }

@@ -222,6 +222,23 @@ Deno.test("batchNorm in evaluation: the running statistics, untouched; gradients
   assertClose(await host(bt.grad!), ref.gradBias, { rtol: 1e-3, atol: 1e-4, label: "dbias" });
 });
 
+Deno.test("batchNorm in evaluation reads running statistics that are views", async () => {
+  const x = random([4, 3, 5], 30), mean = random([3], 31).data;
+  const stats = { mean, variance: Float64Array.of(2.5, 2.5, 2.5) };
+  // A broadcast view (stride 0) of one variance for every channel.
+  const runningMean = upload(mean, [3]), runningVar = upload(Float64Array.of(2.5), [1]).expand([3]);
+  assert.ok(!runningVar.isContiguous);
+  const y = batchNorm(upload(x), { runningMean, runningVar });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5, stats).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.throws(
+    () => batchNorm(upload(x), { runningMean, runningVar, training: true }),
+    /runningVar is updated in place and must be contiguous/,
+  );
+});
+
 Deno.test("batchNorm without affine, and without running statistics in evaluation", async () => {
   const shape = [2, 7, 7, 5];
   const x = random(shape, 12), g = random(shape, 13);
