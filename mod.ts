@@ -170,6 +170,24 @@ export {
   tanh,
 } from "./tensor/ops_activation.ts";
 export {
+  binaryCrossEntropy,
+  type BinaryCrossEntropyOptions,
+  binaryCrossEntropyWithLogits,
+  type BinaryCrossEntropyWithLogitsOptions,
+  huberLoss,
+  type HuberOptions,
+  klDiv,
+  type KlDivOptions,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+  type NllLossOptions,
+  type Reduction,
+  type ReductionOptions,
+  smoothL1Loss,
+  type SmoothL1Options,
+} from "./tensor/ops_losses.ts";
+export {
   crossEntropy,
   type CrossEntropyOptions,
   logSoftmax,

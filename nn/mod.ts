@@ -12,6 +12,9 @@
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
  *   {@link LogSoftmax}, {@link Identity}.
+ * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
+ *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
  *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
@@ -77,6 +80,18 @@ export {
   type SoftplusConfig,
   Tanh,
 } from "./activation.ts";
+export {
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  HuberLoss,
+  KLDivLoss,
+  L1Loss,
+  Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
+} from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
 export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
