@@ -41,9 +41,9 @@
 #   norm-tests    5  [30] batch, layer and group norm against float64 (tests/norm_ops_test.ts)
 #   norm-bench   10  [20] bench/norm.ts: batch norm's training step, fused against composed
 # About 485 s estimated in all (the norm steps last, as the budget allows); the profile's tuning is
-# the least certain (about 240 candidates of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
-# fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
-# (bench/two_devices_check.sh).
+# the least certain (about 240 candidates of 30 shapes, each compiled, run 4 times and read back
+# through two ~11 ms map waits; should it fail, train1 tunes its own shapes after its first step).
+# ONLY="a b" runs only those steps (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
 # net at batch 2 untuned for training and the layer table; the same tests; limits ×8, a budget of
