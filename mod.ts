@@ -152,6 +152,42 @@ export {
 } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
+  elu,
+  erf,
+  erfinv,
+  gelu,
+  type GeluApproximate,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  mish,
+  relu,
+  relu6,
+  sigmoid,
+  silu,
+  softplus,
+  tanh,
+} from "./tensor/ops_activation.ts";
+export {
+  binaryCrossEntropy,
+  type BinaryCrossEntropyOptions,
+  binaryCrossEntropyWithLogits,
+  type BinaryCrossEntropyWithLogitsOptions,
+  huberLoss,
+  type HuberOptions,
+  klDiv,
+  type KlDivOptions,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+  type NllLossOptions,
+  type Reduction,
+  type ReductionOptions,
+  smoothL1Loss,
+  type SmoothL1Options,
+} from "./tensor/ops_losses.ts";
+export {
   crossEntropy,
   type CrossEntropyOptions,
   logSoftmax,
@@ -172,6 +208,8 @@ export {
   type AvgPool2dOptions,
   conv2d,
   type Conv2dOptions,
+  type ConvPadding,
+  convPadding,
   type DropoutOptions,
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";

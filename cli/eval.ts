@@ -65,6 +65,7 @@ async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<
   const devices = await acquireDevices(devicesCount, values, cmd);
   const splits = await loadDataSplits(data);
   checkClasses(config, splits.val, dataDir, cmd);
+  checkImageSize(config, splits.val, dataDir, cmd);
   const model = buildModel(config, devices);
   await load(model);
   const aug = augmentations(config, splits);
@@ -108,6 +109,26 @@ function checkClasses(config: RunConfig, val: Dataset, dataDir: string | undefin
         `trained on ${shortList(trained)}`,
     );
   }
+}
+
+/**
+ * Other data than the run's must have images at least as large as the model's input, its
+ * centre crop: smaller ones failed in the loader with 'augment: crop 24 does not fit in 16×16
+ * images', naming neither the data nor the checkpoint.
+ */
+function checkImageSize(
+  config: RunConfig,
+  val: Dataset,
+  dataDir: string | undefined,
+  cmd: string,
+) {
+  if (Math.min(val.height, val.width) >= config.crop) return;
+  const where = dataDir ? `--data ${dataDir}` : "the run's data";
+  throw new UsageError(
+    `${where} has ${val.height}×${val.width} images; the checkpoint's model takes ` +
+      `${config.crop}×${config.crop} crops of them`,
+    cmd,
+  );
 }
 
 /** The first few names of a list, for a message. */

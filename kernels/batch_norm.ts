@@ -1,6 +1,8 @@
 /**
  * Batch normalisation over `[N, C, S]` f32 (S = H·W for images, L for sequences, 1 for
- * `[N, C]`): per-channel statistics over the N·S values of each channel, and their use.
+ * `[N, C]`): per-channel statistics over the N·S values of each channel, and their use. With
+ * `perSample` the statistics are instead per sample and channel, over the S values of each
+ * (layer norm: `[rows, 1, D]`; group norm: `[N, G, C/G·S]`); everything else is the same.
  *
  * Forward, training: {@link batchNormPartials} reads x once and leaves, per channel and chunk
  * of its values, the count, mean and sum of squared deviations (Welford's update per thread,
@@ -40,6 +42,16 @@ export interface BatchNormShape {
   channels: number;
   /** S: H·W, L, or 1. */
   spatial: number;
+  /**
+   * Statistics per sample and channel (N·C groups of S values) instead of per channel (C
+   * groups of N·S values); default false.
+   */
+  perSample?: boolean;
+}
+
+/** The number of statistics: C, or N·C per sample. */
+export function statisticGroups(shape: BatchNormShape): number {
+  return shape.perSample ? shape.batch * shape.channels : shape.channels;
 }
 
 /** Options of the kernels that read whole tensors. */
@@ -66,16 +78,17 @@ fn chan(a: vec3f, b: vec3f) -> vec3f {
   return vec3f(n, a.y + d * f, a.z + b.z + d * d * a.x * f);
 }`;
 
-/** One run of samples and how its channels are chunked. */
+/** One run of samples and how its groups' values are chunked. */
 interface ChunkedRun {
-  /** Samples, and the binding of each operand. */
+  /** First sample, samples, and the binding of each operand. */
+  start: number;
   count: number;
   bindings: Binding[];
   shift: number;
-  /** Values each thread reads, and chunks per channel. */
+  /** Values each thread reads, and chunks per group. */
   perThread: number;
   chunks: number;
-  /** Index of the run's first chunk among a channel's chunks. */
+  /** Index of the run's first chunk among a group's chunks (per channel: runs add chunks). */
   first: number;
 }
 
@@ -98,12 +111,13 @@ export function batchNormChunks(
     operands.map(([name, buffer]) => [name, buffer, sampleBytes] as const),
     options.maxBindingBytes,
   );
-  let first = 0;
-  const out = runs.map(({ count, parts }) => {
-    const values = count * shape.spatial;
+  let first = 0, most = 0;
+  const out = runs.map(({ start, count, parts }) => {
+    const values = shape.perSample ? shape.spatial : count * shape.spatial;
     const perThread = Math.max(1, Math.ceil(values / (WORKGROUP * MAX_CHUNKS)));
     const chunks = Math.ceil(values / (WORKGROUP * perThread));
     const run = {
+      start,
       count,
       bindings: parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
       shift: parts[0].shift,
@@ -111,10 +125,12 @@ export function batchNormChunks(
       chunks,
       first,
     };
-    first += chunks;
+    // A channel's values span every run; a sample's groups lie in one run.
+    if (!shape.perSample) first += chunks;
+    most = Math.max(most, chunks);
     return run;
   });
-  return { runs: out, chunks: first };
+  return { runs: out, chunks: shape.perSample ? most : first };
 }
 
 /**
@@ -177,6 +193,7 @@ type ReduceSizes =
   | "chunks"
   | "first"
   | "parts"
+  | "groupBase"
   | "shift";
 
 const reduceKernel = memoisedKernel(
@@ -194,21 +211,24 @@ function reduce(
   partials: GpuBuffer,
   coef: Binding | null,
 ): void {
-  const bytes = 16 * shape.channels * parts;
+  const bytes = 16 * statisticGroups(shape) * parts;
   if (partials.capacity < bytes) {
     throw new RangeError(`${op}: partials hold ${partials.capacity} bytes, need ${bytes}`);
   }
   for (const run of runs) {
-    const groups = shape.channels * run.chunks;
+    // Per sample, the run's groups are its samples' channels, numbered from groupBase.
+    const local = shape.perSample ? run.count * shape.channels : shape.channels;
+    const groups = local * run.chunks;
     const { wgsl, uniforms } = reduceKernel({ kind }, {
       groups,
       channels: shape.channels,
       spatial: shape.spatial,
-      values: run.count * shape.spatial,
+      values: shape.perSample ? shape.spatial : run.count * shape.spatial,
       perThread: run.perThread,
       chunks: run.chunks,
       first: run.first,
       parts,
+      groupBase: shape.perSample ? run.start * shape.channels : 0,
       shift: run.shift,
     });
     device.dispatch(
@@ -256,18 +276,21 @@ ${declare(list)}
 ${uniforms.declare(list.length)}
 var<workgroup> lanes: array<vec3f, ${WORKGROUP}>;
 ${CHAN}
-${flatMainHead(WORKGROUP, u.groups, { index: "group", perWorkgroup: true })}
-  let channel = group / ${u.chunks};
-  let chunk = group % ${u.chunks};
+${flatMainHead(WORKGROUP, u.groups, { index: "workgroup", perWorkgroup: true })}
+  // The group's values: k = n·S + s of channel c (per sample, n is always 0 and c the
+  // run's group, its sample's channels in a row), at (n·C + c)·S + s.
+  let c = workgroup / ${u.chunks};
+  let chunk = workgroup % ${u.chunks};
+  let group = ${u.groupBase} + c;
   let spatial = ${u.spatial};
   let sampleStride = ${u.channels} * spatial;
-  ${moments ? "" : "let mean = coef[channel].z;"}
+  ${moments ? "" : "let mean = coef[group].z;"}
   var acc = vec3f(0.0);
   let start = chunk * ${u.perThread} * ${WORKGROUP}u + lid;
   for (var r = 0u; r < ${u.perThread}; r++) {
     let k = start + r * ${WORKGROUP}u;
     if (k < ${u.values}) {
-      let at = ${u.shift} + (k / spatial) * sampleStride + channel * spatial + k % spatial;
+      let at = ${u.shift} + (k / spatial) * sampleStride + c * spatial + k % spatial;
       let v = x[at];
       ${fold}
     }
@@ -281,7 +304,7 @@ ${flatMainHead(WORKGROUP, u.groups, { index: "group", perWorkgroup: true })}
     }
   }
   if (lid == 0u) {
-    partials[channel * ${u.parts} + ${u.first} + chunk] = vec4f(acc, 0.0);
+    partials[group * ${u.parts} + ${u.first} + chunk] = vec4f(acc, 0.0);
   }
 }
 `;
@@ -306,7 +329,7 @@ export interface BatchNormFinalizeBuffers {
   weight?: GpuBuffer;
   /** `[C]` shifts, or none for 0. */
   bias?: GpuBuffer;
-  /** `[C, 4]` coefficients, written. */
+  /** `[groups, 4]` coefficients, written. */
   coef: GpuBuffer;
   /**
    * `[C]` running mean and variance: updated from the batch in place when `partials` is
@@ -316,14 +339,17 @@ export interface BatchNormFinalizeBuffers {
   runningMean?: GpuBuffer;
   /** See `runningMean`. */
   runningVar?: GpuBuffer;
-  /** `[1]` i32 count of batches, incremented with each update. */
+  /**
+   * `[1]` i32 count of batches before this one, read for the cumulative average (momentum
+   * null); {@link batchNormApply} given it increments it once the coefficients are made.
+   */
   tracked?: GpuBuffer;
 }
 
 /**
- * Each channel's coefficients: from its chunks `partials` (batch statistics: biased variance to
- * normalise, unbiased variance into the running one), or from the running statistics. One
- * workgroup, a thread per channel (the chunks are few).
+ * Each group's coefficients: from its chunks `partials` (batch statistics: biased variance to
+ * normalise, unbiased variance into the running one), or from the running statistics. A
+ * thread per group (the chunks are few).
  */
 export function batchNormFinalize(
   device: Device,
@@ -338,20 +364,18 @@ export function batchNormFinalize(
   if (!batch && !(runningMean && runningVar)) {
     throw new Error("batchNormFinalize: without partials the running statistics are needed");
   }
-  if (p.momentum === null && batch && runningMean && !tracked) {
-    throw new Error("batchNormFinalize: a cumulative average (momentum null) needs the count");
+  if (shape.perSample && (runningMean || runningVar || weight || bias)) {
+    throw new Error("batchNormFinalize: per-sample statistics take no running ones nor affine");
   }
   const update = batch && !!runningMean && !!runningVar;
-  const variant: FinalizeVariant = {
-    batch,
-    weight: !!weight,
-    bias: !!bias,
-    update,
-    cumulative: update && p.momentum === null,
-    tracked: update && !!tracked,
-  };
+  const cumulative = update && p.momentum === null;
+  if (cumulative && !tracked) {
+    throw new Error("batchNormFinalize: a cumulative average (momentum null) needs the count");
+  }
+  const variant: FinalizeVariant = { batch, weight: !!weight, bias: !!bias, update, cumulative };
+  const groups = statisticGroups(shape);
   const { wgsl, uniforms } = finalizeKernel(variant, {
-    channels: shape.channels,
+    groups,
     parts: chunks,
     eps: floatBits(p.eps),
     momentum: floatBits(p.momentum ?? 0),
@@ -361,16 +385,16 @@ export function batchNormFinalize(
     ...(weight ? [weight] : []),
     ...(bias ? [bias] : []),
     ...(batch ? [] : [runningMean!, runningVar!]),
-    coef(buffers.coef, shape.channels),
+    ...(cumulative ? [tracked!] : []),
+    coef(buffers.coef, groups),
     ...(update ? [runningMean!, runningVar!] : []),
-    ...(variant.tracked ? [tracked!] : []),
   ].map((buffer) => ({ buffer }));
   device.dispatch(
     {
-      name: `batchNormFinalize[${shape.channels} channels, ${chunks} chunks]`,
+      name: `batchNormFinalize[${groups} groups, ${chunks} chunks]`,
       wgsl,
       uniforms,
-      workgroups: 1,
+      workgroups: Math.ceil(groups / WORKGROUP),
     },
     bindings,
   );
@@ -381,11 +405,11 @@ function floatBits(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0];
 }
 
-/** Checks `buffer` holds `[C, 4]` f32 and returns it. */
-function coef(buffer: GpuBuffer, channels: number): GpuBuffer {
-  if (buffer.capacity < 16 * channels) {
+/** Checks `buffer` holds `[groups, 4]` f32 and returns it. */
+function coef(buffer: GpuBuffer, groups: number): GpuBuffer {
+  if (buffer.capacity < 16 * groups) {
     throw new RangeError(
-      `batchNorm: coefficients hold ${buffer.capacity} bytes, need ${16 * channels}`,
+      `batchNorm: coefficients hold ${buffer.capacity} bytes, need ${16 * groups}`,
     );
   }
   return buffer;
@@ -398,11 +422,10 @@ interface FinalizeVariant {
   bias: boolean;
   update: boolean;
   cumulative: boolean;
-  tracked: boolean;
 }
 
 const finalizeKernel = memoisedKernel(
-  (v: FinalizeVariant, u: Record<"channels" | "parts" | "eps" | "momentum", string>, uniforms) =>
+  (v: FinalizeVariant, u: Record<"groups" | "parts" | "eps" | "momentum", string>, uniforms) =>
     finalizeWgsl(v, u, uniforms),
 );
 
@@ -415,7 +438,7 @@ function declare(list: [string, string, boolean][]): string {
 
 function finalizeWgsl(
   v: FinalizeVariant,
-  u: Record<"channels" | "parts" | "eps" | "momentum", string>,
+  u: Record<"groups" | "parts" | "eps" | "momentum", string>,
   uniforms: Uniforms,
 ): string {
   const list: [string, string, boolean][] = [];
@@ -425,27 +448,29 @@ function finalizeWgsl(
   if (!v.batch) {
     list.push(["runningMean", "array<f32>", false], ["runningVar", "array<f32>", false]);
   }
+  if (v.cumulative) list.push(["tracked", "array<i32>", false]);
   list.push(["coef", "array<vec4f>", true]);
   if (v.update) list.push(["runningMean", "array<f32>", true], ["runningVar", "array<f32>", true]);
-  if (v.tracked) list.push(["tracked", "array<i32>", true]);
   const eps = `bitcast<f32>(${u.eps})`;
   const stats = v.batch
     ? `var acc = vec3f(0.0);
-    for (var j = 0u; j < ${u.parts}; j++) {
-      acc = chan(acc, partials[c * ${u.parts} + j].xyz);
-    }
-    let mean = acc.y;
-    let variance = acc.z / acc.x;`
+  for (var j = 0u; j < ${u.parts}; j++) {
+    acc = chan(acc, partials[c * ${u.parts} + j].xyz);
+  }
+  let mean = acc.y;
+  let variance = acc.z / acc.x;`
     : `let mean = runningMean[c];
-    let variance = runningVar[c];`;
-  const factor = v.cumulative ? "1.0 / f32(count)" : `bitcast<f32>(${u.momentum})`;
+  let variance = runningVar[c];`;
+  // The cumulative average's weight of this batch: 1 / (the batches before it + 1).
+  const factor = v.cumulative ? "1.0 / f32(tracked[0] + 1)" : `bitcast<f32>(${u.momentum})`;
   const update = v.update
-    ? `let unbiased = acc.z / (acc.x - 1.0);
-    // A non-finite batch leaves the running statistics as they were.
-    if (isFinite(mean) && isFinite(unbiased)) {
-      runningMean[c] = factor * mean + (1.0 - factor) * runningMean[c];
-      runningVar[c] = factor * unbiased + (1.0 - factor) * runningVar[c];
-    }`
+    ? `let factor = ${factor};
+  let unbiased = acc.z / (acc.x - 1.0);
+  // A non-finite batch leaves the running statistics as they were.
+  if (isFinite(mean) && isFinite(unbiased)) {
+    runningMean[c] = factor * mean + (1.0 - factor) * runningMean[c];
+    runningVar[c] = factor * unbiased + (1.0 - factor) * runningVar[c];
+  }`
     : "";
   return `// batch norm finalize
 ${declare(list)}
@@ -453,29 +478,12 @@ ${uniforms.declare(list.length)}
 // On the bits: compilers may assume that NaNs are absent (see _program.ts's IS_NAN).
 fn isFinite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) < 0x7f800000u; }
 ${CHAN}
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(local_invocation_index) lid: u32) {
-  ${v.tracked ? "let count = tracked[0] + 1;" : ""}
-  ${v.update ? `let factor = ${factor};` : ""}
-  // A uniform loop bound: the barrier below must stay in uniform control flow.
-  for (var first = 0u; first < ${u.channels}; first += ${WORKGROUP}u) {
-    let c = first + lid;
-    if (c < ${u.channels}) {
-      ${stats}
-      let invstd = inverseSqrt(variance + ${eps});
-      let scale = ${v.weight ? "weight[c] * invstd" : "invstd"};
-      coef[c] = vec4f(invstd, scale, mean, ${v.bias ? "bias[c]" : "0.0"});
-      ${update}
-    }
-  }
-  ${
-    v.tracked
-      ? `// Every thread has read the count before it changes.
-  storageBarrier();
-  if (lid == 0u) { tracked[0] = count; }`
-      : ""
-  }
+${flatMainHead(WORKGROUP, u.groups, { index: "c" })}
+  ${stats}
+  let invstd = inverseSqrt(variance + ${eps});
+  let scale = ${v.weight ? "weight[c] * invstd" : "invstd"};
+  coef[c] = vec4f(invstd, scale, mean, ${v.bias ? "bias[c]" : "0.0"});
+  ${update}
 }
 `;
 }
@@ -507,30 +515,31 @@ export function batchNormGradFinalize(
   buffers: BatchNormGradFinalizeBuffers,
 ): void {
   check(shape);
+  const groups = statisticGroups(shape);
   const { wgsl, uniforms } = gradFinalizeKernel({ batchStats }, {
-    channels: shape.channels,
+    groups,
     parts: chunks,
-    values: shape.batch * shape.spatial,
+    values: shape.perSample ? shape.spatial : shape.batch * shape.spatial,
   });
   device.dispatch(
     {
-      name: `batchNormGradFinalize[${shape.channels} channels, ${chunks} chunks]`,
+      name: `batchNormGradFinalize[${groups} groups, ${chunks} chunks]`,
       wgsl,
       uniforms,
-      workgroups: Math.ceil(shape.channels / WORKGROUP),
+      workgroups: Math.ceil(groups / WORKGROUP),
     },
     [
       buffers.partials,
-      coef(buffers.coef, shape.channels),
+      coef(buffers.coef, groups),
       buffers.gradWeight,
       buffers.gradBias,
-      coef(buffers.gradCoef, shape.channels),
+      coef(buffers.gradCoef, groups),
     ].map((buffer) => ({ buffer })),
   );
 }
 
 const gradFinalizeKernel = memoisedKernel(
-  (v: { batchStats: boolean }, u: Record<"channels" | "parts" | "values", string>, uniforms) => `
+  (v: { batchStats: boolean }, u: Record<"groups" | "parts" | "values", string>, uniforms) => `
 // batch norm backward finalize
 ${
     declare([
@@ -542,7 +551,7 @@ ${
     ])
   }
 ${uniforms.declare(5)}
-${flatMainHead(WORKGROUP, u.channels, { index: "c" })}
+${flatMainHead(WORKGROUP, u.groups, { index: "c" })}
   var sums = vec2f(0.0);
   for (var j = 0u; j < ${u.parts}; j++) {
     sums += partials[c * ${u.parts} + j].xy;
@@ -563,14 +572,28 @@ ${flatMainHead(WORKGROUP, u.channels, { index: "c" })}
 `,
 );
 
+/** Buffers of {@link batchNormApply}. */
+export interface BatchNormApplyBuffers {
+  /** The forward's input. */
+  x: GpuBuffer;
+  /** The output's gradient: given for the backward pass. */
+  gradOut?: GpuBuffer;
+  /** `[groups, 4]` coefficients of {@link batchNormFinalize} or {@link batchNormGradFinalize}. */
+  coef: GpuBuffer;
+  /** y, or dx for the backward pass. */
+  out: GpuBuffer;
+  /** `[1]` i32 count of batches, incremented by one (the forward's, after its finalize). */
+  tracked?: GpuBuffer;
+}
+
 /**
- * The per-channel pass: forward `out = scale·(x − mean) + shift` (`gradOut` absent), backward
+ * The normalising pass: forward `out = scale·(x − mean) + shift` (`gradOut` absent), backward
  * `out = a·dy + b·(x − mean) + c` (`gradOut` given), with `coef` from the finalizing kernels.
  */
 export function batchNormApply(
   device: Device,
   shape: BatchNormShape,
-  buffers: { x: GpuBuffer; gradOut?: GpuBuffer; coef: GpuBuffer; out: GpuBuffer },
+  buffers: BatchNormApplyBuffers,
   options: BatchNormOptions = {},
 ): void {
   check(shape);
@@ -587,21 +610,26 @@ export function batchNormApply(
     operands.map(([name, buffer]) => [name, buffer, sampleBytes] as const),
     options.maxBindingBytes,
   );
-  const backward = !!buffers.gradOut;
-  for (const { count, parts } of runs) {
+  const backward = !!buffers.gradOut, groups = statisticGroups(shape);
+  for (const [r, { start, count, parts }] of runs.entries()) {
     const threads = count * shape.channels * shape.spatial;
-    const { wgsl, uniforms } = applyKernel({ backward }, {
+    const counts = r === 0 && !!buffers.tracked;
+    const { wgsl, uniforms } = applyKernel({ backward, counts }, {
       threads,
-      channels: shape.channels,
+      // Element i of the run is in group groupBase + (i / S) % period: per channel, the
+      // channel; per sample, the run's groups in a row (the period exceeds their count).
+      period: shape.perSample ? count * shape.channels : shape.channels,
+      groupBase: shape.perSample ? start * shape.channels : 0,
       spatial: shape.spatial,
       shift: parts[0].shift,
     });
     const bindings: Binding[] = parts.map((part, i) => ({ buffer: operands[i][1], ...part.range }));
-    bindings.splice(bindings.length - 1, 0, { buffer: coef(buffers.coef, shape.channels) });
+    bindings.splice(bindings.length - 1, 0, { buffer: coef(buffers.coef, groups) });
+    if (counts) bindings.push({ buffer: buffers.tracked! });
     device.dispatch(
       {
         name: `batchNorm${backward ? "Backward" : "Apply"}[${count}×${shape.channels}×` +
-          `${shape.spatial}]`,
+          `${shape.spatial}${shape.perSample ? ", per sample" : ""}]`,
         wgsl,
         uniforms,
         workgroups: Math.ceil(threads / WORKGROUP),
@@ -614,8 +642,8 @@ export function batchNormApply(
 
 const applyKernel = memoisedKernel(
   (
-    v: { backward: boolean },
-    u: Record<"threads" | "channels" | "spatial" | "shift", string>,
+    v: { backward: boolean; counts: boolean },
+    u: Record<"threads" | "period" | "groupBase" | "spatial" | "shift", string>,
     uf,
   ) => {
     const list: [string, string, boolean][] = [
@@ -623,14 +651,16 @@ const applyKernel = memoisedKernel(
       ["x", "array<f32>", false],
       ["coef", "array<vec4f>", false],
       ["out", "array<f32>", true],
+      ...(v.counts ? [["tracked", "array<i32>", true] as [string, string, boolean]] : []),
     ];
     return `// batch norm ${v.backward ? "backward" : "forward"} pass
 ${declare(list)}
 ${uf.declare(list.length)}
 ${flatMainHead(WORKGROUP, u.threads)}
   let at = ${u.shift} + i;
-  let k = coef[(i / ${u.spatial}) % ${u.channels}];
+  let k = coef[${u.groupBase} + (i / ${u.spatial}) % ${u.period}];
   out[at] = ${v.backward ? "k.x * gradOut[at] + " : ""}k.y * (x[at] - k.z) + k.w;
+  ${v.counts ? "if (i == 0u) { tracked[0] += 1; }" : ""}
 }
 `;
   },

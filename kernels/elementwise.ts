@@ -118,7 +118,7 @@ const scalarComparison = (op: Comparison): Template => (x, c, t) =>
  * since `log(1 + x)` would lose `x` to the rounding of `1 + x`, and WGSL's `log` is only held
  * to an absolute error near 1. Elsewhere `log(1 + x)` is accurate.
  */
-function log1p(x: string, _c: string, t: string): string {
+export function log1p(x: string, _c: string, t: string): string {
   const s = `(${x} / (${t}(2.0) + ${x}))`;
   const s2 = `(${s} * ${s})`;
   let series = `${t}(${f32Literal(1 / 15)})`;
@@ -126,6 +126,27 @@ function log1p(x: string, _c: string, t: string): string {
     series = `${t}(${f32Literal(1 / k)}) + ${s2} * (${series})`;
   }
   return `select(log(${t}(1.0) + ${x}), ${t}(2.0) * ${s} * (${series}), abs(${x}) <= ${t}(0.5))`;
+}
+
+/**
+ * `eˣ − 1`, accurate for small `x`: its Taylor series (to degree 9) where `exp(x) − 1` would
+ * cancel (|x| < ½: relative error below 1e-9), `exp(x) − 1` elsewhere.
+ */
+export function expm1(x: string, _c: string, t: string): string {
+  let series = `${t}(${f32Literal(1 / 3628800)})`;
+  for (let k = 9, factorial = 362880; k >= 1; factorial /= k, k--) {
+    series = `${t}(${f32Literal(1 / factorial)}) + ${x} * (${series})`;
+  }
+  return `select(exp(${x}) - ${t}(1.0), ${x} * (${series}), abs(${x}) < ${t}(0.5))`;
+}
+
+/**
+ * `tanh(x)` as `sign(x)·(−e)/(2 + e)` with `e = expm1(−2|x|)`: never overflows, keeps the
+ * sign, and keeps full precision for small |x| (where `1 − exp(−2|x|)` would cancel).
+ */
+export function tanh(x: string, _c: string, t: string): string {
+  const e = `(${expm1(`(${t}(-2.0) * abs(${x}))`, "", t)})`;
+  return `sign(${x}) * -${e} / (${t}(2.0) + ${e})`;
 }
 
 // One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
@@ -139,9 +160,7 @@ const UNARY: { readonly [K in UnaryOp]: Template } = {
   sqrt: (x) => `sqrt(${x})`,
   abs: (x) => `abs(${x})`,
   relu: (x, _c, t) => relu(x, t),
-  // tanh through exp of a non-positive argument: never overflows, exact sign.
-  tanh: (x, _c, t) =>
-    `sign(${x}) * (${t}(1.0) - exp(${t}(-2.0) * abs(${x}))) / (${t}(1.0) + exp(${t}(-2.0) * abs(${x})))`,
+  tanh: tanh,
   sigmoid: (x, _c, t) => `${t}(1.0) / (${t}(1.0) + exp(-${x}))`,
   pow: (x, c) => `pow(${x}, ${c})`, // replaced by powExpression for negative bases
   // min(max(x, lo), hi), as PyTorch (all hi when lo > hi), keeping a NaN.
@@ -522,7 +541,7 @@ export function stridesOf(shape: readonly number[]): number[] {
  * Dispatches a vec4 kernel (bound by `arrayLength(&out)`, one invocation per vec4) over `n`
  * contiguous f32 elements of `buffers`, once per binding window.
  */
-function dispatchVec4(
+export function dispatchVec4(
   device: Device,
   name: string,
   wgsl: string,

@@ -66,6 +66,7 @@ export class Towers<M extends Module> extends Module {
     return names.map((name, i) => ({
       name,
       shards: perTower.flatMap((slots) => slots[i].shards),
+      buffer: perTower[0][i].buffer,
     }));
   }
 }

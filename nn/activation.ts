@@ -1,9 +1,23 @@
 /**
- * Elementwise activation layers.
+ * Activation layers: PyTorch's `nn` activations (elementwise, and Softmax/LogSoftmax along an
+ * axis) and `Identity`, each a module without parameters that fits `Sequential` and `summary`.
  *
  * @module
  */
 
+import {
+  elu,
+  gelu,
+  type GeluApproximate,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  mish,
+  relu6,
+  silu,
+  softplus,
+} from "../tensor/ops_activation.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -19,6 +33,27 @@ export type Activation = "relu" | "tanh";
 export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh"];
 
 /**
+ * A layer without parameters whose output has its input's shape: the base of the activation
+ * layers, which gives them `outputShape` (for `Sequential.outputShape` and `summary`).
+ *
+ * @example
+ * ```ts
+ * import { ShapePreserving, Sigmoid } from "./activation.ts";
+ * const layer: ShapePreserving = new Sigmoid();
+ * console.log(layer.outputShape([2, 3])); // [2, 3]
+ * ```
+ */
+export abstract class ShapePreserving extends Module {
+  /** Maps the input to an output of the same shape. */
+  abstract override forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32">;
+
+  /** The output shape: the input's. */
+  outputShape(input: readonly number[]): number[] {
+    return [...input];
+  }
+}
+
+/**
  * `max(x, 0)`. (Conv2d and Linear can fuse it into their own kernel with `relu: true`.)
  *
  * @example
@@ -29,15 +64,10 @@ export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh"];
  * console.log(await new ReLU().forward(tensor([-1, 2])).toArray()); // [0, 2]
  * ```
  */
-export class ReLU extends Module {
+export class ReLU extends ShapePreserving {
   /** Applies the rectifier elementwise. */
   forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
     return x.relu();
-  }
-
-  /** The output shape: the input's. */
-  outputShape(input: readonly number[]): number[] {
-    return [...input];
   }
 }
 
@@ -52,14 +82,381 @@ export class ReLU extends Module {
  * console.log(await new Tanh().forward(tensor([0])).toArray()); // [0]
  * ```
  */
-export class Tanh extends Module {
+export class Tanh extends ShapePreserving {
   /** Applies tanh elementwise. */
   forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
     return x.tanh();
   }
+}
 
-  /** The output shape: the input's. */
-  outputShape(input: readonly number[]): number[] {
-    return [...input];
+/**
+ * The logistic sigmoid `1 / (1 + e⁻ˣ)` (`nn.Sigmoid`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Sigmoid } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Sigmoid().forward(tensor([0])).toArray()); // [0.5]
+ * ```
+ */
+export class Sigmoid extends ShapePreserving {
+  /** Applies the sigmoid elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return x.sigmoid();
+  }
+}
+
+/** The options of {@link LeakyReLU}. */
+export interface LeakyReLUConfig {
+  /** The slope for negative inputs (default 0.01). */
+  negativeSlope?: number;
+}
+
+/**
+ * `x` where `x > 0`, else `negativeSlope·x` (`nn.LeakyReLU`); see `leakyRelu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { LeakyReLU } from "./activation.ts";
+ * await defaultDevice();
+ * const layer = new LeakyReLU({ negativeSlope: 0.2 });
+ * console.log(await layer.forward(tensor([-1, 2])).toArray()); // [-0.2, 2]
+ * ```
+ */
+export class LeakyReLU extends ShapePreserving {
+  /** The slope for negative inputs. */
+  readonly negativeSlope: number;
+
+  /** Creates the layer. */
+  constructor(config: LeakyReLUConfig = {}) {
+    super();
+    this.negativeSlope = config.negativeSlope ?? 0.01;
+  }
+
+  /** Applies the leaky rectifier elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return leakyRelu(x, this.negativeSlope);
+  }
+}
+
+/** The options of {@link ELU}. */
+export interface ELUConfig {
+  /** The scale of the negative part, `α·(eˣ − 1)` (default 1). */
+  alpha?: number;
+}
+
+/**
+ * The exponential linear unit (`nn.ELU`); see `elu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { ELU } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new ELU({ alpha: 2 }).forward(tensor([-1, 1])).toArray()); // [-1.2642…, 1]
+ * ```
+ */
+export class ELU extends ShapePreserving {
+  /** The scale of the negative part. */
+  readonly alpha: number;
+
+  /** Creates the layer. */
+  constructor(config: ELUConfig = {}) {
+    super();
+    this.alpha = config.alpha ?? 1;
+  }
+
+  /** Applies the ELU elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return elu(x, this.alpha);
+  }
+}
+
+/** The options of {@link GELU}. */
+export interface GELUConfig {
+  /** `"none"` (default) for the exact `x·Φ(x)`, `"tanh"` for the tanh approximation. */
+  approximate?: GeluApproximate;
+}
+
+/**
+ * The Gaussian error linear unit (`nn.GELU`); see `gelu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { GELU } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new GELU().forward(tensor([1])).toArray()); // [0.8413…]
+ * console.log(await new GELU({ approximate: "tanh" }).forward(tensor([1])).toArray()); // [0.8411…]
+ * ```
+ */
+export class GELU extends ShapePreserving {
+  /** The form: exact or tanh. */
+  readonly approximate: GeluApproximate;
+
+  /** Creates the layer. */
+  constructor(config: GELUConfig = {}) {
+    super();
+    this.approximate = config.approximate ?? "none";
+  }
+
+  /** Applies GELU elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return gelu(x, this.approximate);
+  }
+}
+
+/**
+ * `x·σ(x)` (`nn.SiLU`, swish); see `silu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { SiLU } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new SiLU().forward(tensor([1])).toArray()); // [0.7310…]
+ * ```
+ */
+export class SiLU extends ShapePreserving {
+  /** Applies SiLU elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return silu(x);
+  }
+}
+
+/**
+ * `x·tanh(softplus(x))` (`nn.Mish`); see `mish`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Mish } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Mish().forward(tensor([1])).toArray()); // [0.8650…]
+ * ```
+ */
+export class Mish extends ShapePreserving {
+  /** Applies Mish elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return mish(x);
+  }
+}
+
+/** The options of {@link Softplus}. */
+export interface SoftplusConfig {
+  /** `β` in `log(1 + e^{βx})/β` (default 1). */
+  beta?: number;
+  /** Above `βx > threshold` the layer is the identity (default 20). */
+  threshold?: number;
+}
+
+/**
+ * `log(1 + e^{βx})/β` (`nn.Softplus`); see `softplus`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softplus } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softplus().forward(tensor([0])).toArray()); // [0.6931…]
+ * ```
+ */
+export class Softplus extends ShapePreserving {
+  /** `β`. */
+  readonly beta: number;
+  /** The threshold of `βx` above which the layer is the identity. */
+  readonly threshold: number;
+
+  /** Creates the layer. */
+  constructor(config: SoftplusConfig = {}) {
+    super();
+    this.beta = config.beta ?? 1;
+    this.threshold = config.threshold ?? 20;
+  }
+
+  /** Applies softplus elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return softplus(x, this.beta, this.threshold);
+  }
+}
+
+/** The options of {@link Hardtanh}. */
+export interface HardtanhConfig {
+  /** The lower bound (default −1). */
+  minVal?: number;
+  /** The upper bound (default 1). */
+  maxVal?: number;
+}
+
+/**
+ * `x` clamped to `[minVal, maxVal]`, with a gradient of 0 at the bounds (`nn.Hardtanh`); see
+ * `hardtanh`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Hardtanh } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Hardtanh().forward(tensor([-2, 0.5, 2])).toArray()); // [-1, 0.5, 1]
+ * ```
+ */
+export class Hardtanh extends ShapePreserving {
+  /** The lower bound. */
+  readonly minVal: number;
+  /** The upper bound. */
+  readonly maxVal: number;
+
+  /** Creates the layer; throws when `minVal > maxVal`. */
+  constructor(config: HardtanhConfig = {}) {
+    super();
+    this.minVal = config.minVal ?? -1;
+    this.maxVal = config.maxVal ?? 1;
+    if (this.minVal > this.maxVal) {
+      throw new RangeError(
+        `Hardtanh: minVal (${this.minVal}) must not exceed maxVal (${this.maxVal})`,
+      );
+    }
+  }
+
+  /** Applies hardtanh elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return hardtanh(x, this.minVal, this.maxVal);
+  }
+}
+
+/**
+ * `min(max(x, 0), 6)` (`nn.ReLU6`); see `relu6`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { ReLU6 } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new ReLU6().forward(tensor([-1, 7])).toArray()); // [0, 6]
+ * ```
+ */
+export class ReLU6 extends ShapePreserving {
+  /** Applies ReLU6 elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return relu6(x);
+  }
+}
+
+/**
+ * `clamp(x + 3, 0, 6) / 6` (`nn.Hardsigmoid`); see `hardsigmoid`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Hardsigmoid } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Hardsigmoid().forward(tensor([0])).toArray()); // [0.5]
+ * ```
+ */
+export class Hardsigmoid extends ShapePreserving {
+  /** Applies hardsigmoid elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return hardsigmoid(x);
+  }
+}
+
+/**
+ * `x·clamp(x + 3, 0, 6) / 6` (`nn.Hardswish`); see `hardswish`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Hardswish } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Hardswish().forward(tensor([1])).toArray()); // [0.6666…]
+ * ```
+ */
+export class Hardswish extends ShapePreserving {
+  /** Applies hardswish elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return hardswish(x);
+  }
+}
+
+/**
+ * Its input, unchanged (`nn.Identity`): a placeholder where a layer is optional. The output is
+ * a new view of the input (not the input object itself), so `Sequential`, which frees what
+ * one layer hands the next, never frees the caller's tensor.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Identity } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Identity().forward(tensor([1, 2])).toArray()); // [1, 2]
+ * ```
+ */
+export class Identity extends ShapePreserving {
+  /** Returns `x`'s data as a new tensor (a view; the gradient passes through). */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return x.reshape(x.shape as readonly number[]) as unknown as Tensor<S, "f32">;
+  }
+}
+
+/** The options of {@link Softmax} and {@link LogSoftmax}. */
+export interface SoftmaxConfig {
+  /** The axis that sums to 1 (default −1, the last). */
+  dim?: number;
+}
+
+/**
+ * Softmax along `dim` (`nn.Softmax`), computed stably.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softmax } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softmax({ dim: 0 }).forward(tensor([[0], [0]])).toArray()); // [[0.5], [0.5]]
+ * ```
+ */
+export class Softmax extends ShapePreserving {
+  /** The axis that sums to 1. */
+  readonly dim: number;
+
+  /** Creates the layer. */
+  constructor(config: SoftmaxConfig = {}) {
+    super();
+    this.dim = config.dim ?? -1;
+  }
+
+  /** Applies the softmax along {@link Softmax.dim}. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return x.softmax(this.dim);
+  }
+}
+
+/**
+ * Log-softmax along `dim` (`nn.LogSoftmax`), computed stably: with `NLLLoss`, the
+ * cross-entropy.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { LogSoftmax } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new LogSoftmax().forward(tensor([0, 0])).toArray()); // [-0.6931…, -0.6931…]
+ * ```
+ */
+export class LogSoftmax extends ShapePreserving {
+  /** The axis along which the exponentials sum to 1. */
+  readonly dim: number;
+
+  /** Creates the layer. */
+  constructor(config: SoftmaxConfig = {}) {
+    super();
+    this.dim = config.dim ?? -1;
+  }
+
+  /** Applies the log-softmax along {@link LogSoftmax.dim}. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return x.logSoftmax(this.dim);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Batch normalisation layers, as PyTorch's `nn.BatchNorm1d` and `nn.BatchNorm2d`: a learned
+ * Batch normalisation layers, as PyTorch's `nn.BatchNorm1d`, `nn.BatchNorm2d` and
+ * `nn.BatchNorm3d`: a learned
  * per-channel scale and shift, and running statistics kept as buffers (`running_mean`,
  * `running_var`, `num_batches_tracked`) that training updates on the device and evaluation
  * normalises by.
@@ -38,8 +39,8 @@ export interface BatchNormConfig {
 }
 
 /**
- * What {@link BatchNorm1d} and {@link BatchNorm2d} share (PyTorch's `_BatchNorm`); they differ
- * only in the input ranks they accept.
+ * What {@link BatchNorm1d}, {@link BatchNorm2d} and {@link BatchNorm3d} share (PyTorch's
+ * `_BatchNorm`); they differ only in the input ranks they accept.
  *
  * @example
  * ```ts
@@ -191,4 +192,22 @@ export class BatchNorm1d extends BatchNorm {
 export class BatchNorm2d extends BatchNorm {
   /** `[N, C, H, W]`. */
   protected readonly ranks = [4];
+}
+
+/**
+ * Batch normalisation of `[N, C, D, H, W]` volumes per channel over N, D, H and W, as
+ * PyTorch's `nn.BatchNorm3d`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { BatchNorm3d } from "./batch_norm.ts";
+ * await defaultDevice();
+ * const bn = new BatchNorm3d({ numFeatures: 2 }).eval();
+ * console.log(bn.forward(randn([1, 2, 3, 4, 5])).shape); // [1, 2, 3, 4, 5]
+ * ```
+ */
+export class BatchNorm3d extends BatchNorm {
+  /** `[N, C, D, H, W]`. */
+  protected readonly ranks = [5];
 }

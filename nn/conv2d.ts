@@ -6,7 +6,14 @@
 
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { conv2d, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
+import {
+  conv2d,
+  type ConvPadding,
+  convPadding,
+  type Pair,
+  pair,
+  windowOutput,
+} from "../tensor/ops_cnn.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -25,8 +32,11 @@ export interface Conv2dConfig {
   kernelSize: Pair;
   /** Step between windows (default 1). */
   stride?: Pair;
-  /** Zero padding on each side (default 0). */
-  padding?: Pair;
+  /**
+   * Zero padding on each side (default 0), or PyTorch's `"valid"` (none) and `"same"` (the
+   * output keeps the input's size; stride 1 only).
+   */
+  padding?: ConvPadding;
   /** Channel groups: output group g sees only input group g (default 1). */
   groups?: number;
   /** Spacing between kernel taps, square or `[height, width]` (PyTorch's `dilation`, default 1). */
@@ -73,8 +83,13 @@ export class Conv2d extends Module {
   readonly kernelSize: readonly [number, number];
   /** `[SH, SW]`. */
   readonly stride: readonly [number, number];
-  /** `[PH, PW]`. */
+  /**
+   * `[PH, PW]` on each side. With `"same"`: the larger half of the padding on each side, the
+   * extra first row (column) of an odd total dropped from the output (see `convPadding`).
+   */
   readonly padding: readonly [number, number];
+  /** Output rows and columns dropped from the start (padding "same" of an even span). */
+  readonly #trim: readonly [number, number];
   /** Channel groups. */
   readonly groups: number;
   /** `[DH, DW]`: spacing between kernel taps. */
@@ -90,7 +105,6 @@ export class Conv2d extends Module {
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? 1);
-    this.padding = pair(config.padding ?? 0);
     this.groups = config.groups ?? 1;
     this.dilation = pair(config.dilation ?? 1);
     if (!this.dilation.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -98,6 +112,15 @@ export class Conv2d extends Module {
         `Conv2d: dilation must be a positive integer (or a pair of them), got ${config.dilation}`,
       );
     }
+    const { padding, trim } = convPadding(
+      config.padding ?? 0,
+      this.kernelSize,
+      this.stride,
+      this.dilation,
+      "Conv2d",
+    );
+    this.padding = pair(padding);
+    this.#trim = trim;
     this.activation = layerActivation("Conv2d", config);
     this.#hasBias = config.bias ?? true;
     const g = this.groups;
@@ -138,7 +161,7 @@ export class Conv2d extends Module {
   ): Tensor<[N, number, number, number], "f32"> {
     const y = conv2d(x, this.weight, this.bias, {
       stride: this.stride,
-      padding: this.padding,
+      padding: this.#trim.some((t) => t > 0) ? "same" : this.padding,
       groups: this.groups,
       dilation: this.dilation,
       relu: this.relu,
@@ -155,10 +178,14 @@ export class Conv2d extends Module {
     if (input.length !== 4 || c !== this.inChannels) {
       throw new RangeError(`Conv2d: expected [N, ${this.inChannels}, H, W], got [${input}]`);
     }
-    return [
-      n,
-      this.outChannels,
-      ...windowOutput([h, w], this.kernelSize, this.stride, this.padding, false, this.dilation),
-    ];
+    const [outH, outW] = windowOutput(
+      [h, w],
+      this.kernelSize,
+      this.stride,
+      this.padding,
+      false,
+      this.dilation,
+    );
+    return [n, this.outChannels, outH - this.#trim[0], outW - this.#trim[1]];
   }
 }

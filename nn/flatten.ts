@@ -24,7 +24,8 @@ export class Flatten extends Module {
   /** Flattens every axis after the first. */
   forward<N extends Dim>(x: Tensor<readonly [N, ...Dim[]], "f32">): Tensor<[N, number], "f32"> {
     if (x.rank < 1) throw new RangeError("Flatten: expected at least one axis");
-    return x.reshape([x.shape[0], -1]) as unknown as Tensor<[N, number], "f32">;
+    // The size spelt out: a −1 cannot be inferred from an empty batch.
+    return x.reshape(this.outputShape(x.shape)) as unknown as Tensor<[N, number], "f32">;
   }
 
   /** The output shape for an input shape `[N, …]`. */

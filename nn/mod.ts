@@ -3,11 +3,18 @@
  *
  * - {@link Module}: named parameters and submodules, train/eval, state dicts with PyTorch
  *   names, moving between devices.
- * - Layers: {@link Conv2d}, {@link Linear}, {@link ReLU}, {@link Tanh}, {@link MaxPool2d},
+ * - Layers: {@link Conv2d}, {@link Linear}, {@link MaxPool2d},
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
  *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
- *   {@link BatchNorm1d}, {@link BatchNorm2d} (running statistics as buffers),
+ *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
  *   {@link LayerNorm} and {@link GroupNorm}.
+ * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
+ *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
+ *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
+ *   {@link LogSoftmax}, {@link Identity}.
+ * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
+ *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
  *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
@@ -43,15 +50,59 @@ export {
   type StateValue,
 } from "./module.ts";
 export type { ParameterInit } from "./_init.ts";
-export type { Pair } from "../tensor/ops_cnn.ts";
+export type { ConvPadding, Pair } from "../tensor/ops_cnn.ts";
 export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
-export { type Activation, ACTIVATIONS, ReLU, Tanh } from "./activation.ts";
+export {
+  type Activation,
+  ACTIVATIONS,
+  ELU,
+  type ELUConfig,
+  GELU,
+  type GELUConfig,
+  Hardsigmoid,
+  Hardswish,
+  Hardtanh,
+  type HardtanhConfig,
+  Identity,
+  LeakyReLU,
+  type LeakyReLUConfig,
+  LogSoftmax,
+  Mish,
+  ReLU,
+  ReLU6,
+  ShapePreserving,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  type SoftmaxConfig,
+  Softplus,
+  type SoftplusConfig,
+  Tanh,
+} from "./activation.ts";
+export {
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  HuberLoss,
+  KLDivLoss,
+  L1Loss,
+  Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
+} from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
 export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
-export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormConfig } from "./batch_norm.ts";
+export {
+  BatchNorm,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  type BatchNormConfig,
+} from "./batch_norm.ts";
 export { LayerNorm, type LayerNormConfig } from "./layer_norm.ts";
 export { GroupNorm, type GroupNormConfig } from "./group_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";

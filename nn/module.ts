@@ -28,7 +28,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
+import { type DType, numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /**
@@ -322,10 +322,10 @@ export abstract class Module {
    * is returned as a view of it (it shares the data: don't write to it); one split over devices
    * is concatenated on its first shard's device. The caller owns the tensors: dispose them.
    */
-  async stateDict(): Promise<Record<string, Tensor<Shape, "f32">>> {
-    const out: Record<string, Tensor<Shape, "f32">> = {};
+  async stateDict(): Promise<Record<string, Tensor<Shape, DType>>> {
+    const out: Record<string, Tensor<Shape, DType>> = {};
     for (const slot of this.stateSlots()) {
-      out[slot.name] = await noGrad(() => joinShards(slot.shards)) as Tensor<Shape, "f32">;
+      out[slot.name] = await noGrad(() => joinShards(slot.shards));
     }
     return out;
   }

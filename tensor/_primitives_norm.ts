@@ -14,6 +14,7 @@ import {
   batchNormGradPartials,
   batchNormPartials,
   type BatchNormShape,
+  statisticGroups,
 } from "../kernels/batch_norm.ts";
 import { empty, type RawTensor } from "./_core.ts";
 import { contiguous } from "./_primitives.ts";
@@ -35,6 +36,11 @@ export interface BatchNormRunning {
 export interface BatchNormConstants {
   /** Normalise by the batch's statistics (and update `running`), else by `running`'s. */
   readonly batchStats: boolean;
+  /**
+   * Statistics per sample and channel instead of per channel over the batch (layer and group
+   * norm); no running statistics nor affine then.
+   */
+  readonly perSample: boolean;
   /** Added to the variance. */
   readonly eps: number;
   /** The update's weight of the batch, or null for the cumulative average. */
@@ -42,11 +48,12 @@ export interface BatchNormConstants {
 }
 
 /** `[N, C, *]` as the kernels see it. */
-export function batchNormShape(shape: readonly number[]): BatchNormShape {
+export function batchNormShape(shape: readonly number[], perSample: boolean): BatchNormShape {
   return {
     batch: shape[0],
     channels: shape[1],
     spatial: shape.slice(2).reduce((a, b) => a * b, 1),
+    perSample,
   };
 }
 
@@ -61,16 +68,20 @@ export function batchNorm(
   running: BatchNormRunning | null,
   k: BatchNormConstants,
 ): { out: RawTensor; coef: RawTensor } {
-  const device = x.device, shape = batchNormShape(x.shape);
+  const device = x.device, shape = batchNormShape(x.shape, k.perSample);
   const out = empty(device, x.shape);
-  const coef = empty(device, [shape.channels, 4], "f32", "batch norm coefficients");
+  const coef = empty(device, [statisticGroups(shape), 4], "f32", "batch norm coefficients");
   if (x.size === 0) return { out, coef };
   const xs = contiguous(x), ws = weight && contiguous(weight), bs = bias && contiguous(bias);
+  // Read, the running statistics may be any view; updated in place, they are contiguous.
+  const read = !k.batchStats && running;
+  const rm = read ? contiguous(running.mean) : null,
+    rv = read ? contiguous(running.variance) : null;
   let partials: RawTensor | null = null;
   try {
     if (k.batchStats) {
       const { chunks } = batchNormChunks(device, shape, [["x", xs.buffer]]);
-      partials = empty(device, [shape.channels, chunks, 4], "f32", "batch norm partials");
+      partials = empty(device, [statisticGroups(shape), chunks, 4], "f32", "batch norm partials");
       batchNormPartials(device, shape, { x: xs.buffer, partials: partials.buffer });
     }
     batchNormFinalize(device, shape, partials?.shape[1] ?? 0, k, {
@@ -78,33 +89,43 @@ export function batchNorm(
       weight: ws?.buffer,
       bias: bs?.buffer,
       coef: coef.buffer,
-      runningMean: running?.mean.buffer,
-      runningVar: running?.variance.buffer,
+      runningMean: (rm ?? running?.mean)?.buffer,
+      runningVar: (rv ?? running?.variance)?.buffer,
       tracked: running?.tracked?.buffer,
     });
-    batchNormApply(device, shape, { x: xs.buffer, coef: coef.buffer, out: out.buffer });
+    batchNormApply(device, shape, {
+      x: xs.buffer,
+      coef: coef.buffer,
+      out: out.buffer,
+      // The count moves with the running statistics.
+      tracked: k.batchStats ? running?.tracked?.buffer : undefined,
+    });
   } finally {
-    [xs, ws, bs, partials].forEach((t) => t?.dispose());
+    [xs, ws, bs, rm, rv, partials].forEach((t) => t?.dispose());
   }
   return { out, coef };
 }
 
-/** The gradients of {@link batchNorm}: of x, and of the weight and bias (`[C]` each). */
+/**
+ * The gradients of {@link batchNorm}: of x, and of the weight and bias (one per statistic:
+ * `[C]`, per sample `[N·C]`, unused there).
+ */
 export function batchNormGrad(
   gradOut: RawTensor,
   x: RawTensor,
   coef: RawTensor,
-  batchStats: boolean,
+  k: Pick<BatchNormConstants, "batchStats" | "perSample">,
 ): { gradX: RawTensor; gradWeight: RawTensor; gradBias: RawTensor } {
-  const device = x.device, shape = batchNormShape(x.shape);
+  const device = x.device, shape = batchNormShape(x.shape, k.perSample);
+  const groups = statisticGroups(shape);
   const gradX = empty(device, x.shape);
-  const gradWeight = empty(device, [shape.channels]);
-  const gradBias = empty(device, [shape.channels]);
+  const gradWeight = empty(device, [groups]);
+  const gradBias = empty(device, [groups]);
   if (x.size === 0) return { gradX, gradWeight, gradBias };
   const gs = contiguous(gradOut), xs = contiguous(x);
-  const gradCoef = empty(device, [shape.channels, 4], "f32", "batch norm gradient coefficients");
+  const gradCoef = empty(device, [groups, 4], "f32", "batch norm gradient coefficients");
   const { chunks } = batchNormChunks(device, shape, [["gradOut", gs.buffer], ["x", xs.buffer]]);
-  const partials = empty(device, [shape.channels, chunks, 4], "f32", "batch norm partials");
+  const partials = empty(device, [groups, chunks, 4], "f32", "batch norm partials");
   try {
     batchNormGradPartials(device, shape, {
       gradOut: gs.buffer,
@@ -112,7 +133,7 @@ export function batchNormGrad(
       coef: coef.buffer,
       partials: partials.buffer,
     });
-    batchNormGradFinalize(device, shape, chunks, batchStats, {
+    batchNormGradFinalize(device, shape, chunks, k.batchStats, {
       partials: partials.buffer,
       coef: coef.buffer,
       gradWeight: gradWeight.buffer,

@@ -115,12 +115,58 @@ export function checkPoolPadding(
   }
 }
 
+/**
+ * A convolution's zero padding: on each side (once, or per axis), or PyTorch's `"valid"` (none)
+ * and `"same"` (the output keeps the input's size; stride 1 only).
+ */
+export type ConvPadding = Pair | "same" | "valid";
+
+/**
+ * A {@link ConvPadding} as numbers: the zero padding on each side, and the output rows and
+ * columns to drop from the start. PyTorch's `"same"` pads `dilation·(kernel − 1)` in all on an
+ * axis, the odd one after the input; that output is the one of the larger half on both sides
+ * with its first row (column) dropped, so one symmetric padding serves every kernel.
+ *
+ * @example A 4-tap kernel pads 1 before and 2 after: 2 on both sides, the first output dropped
+ * ```ts
+ * import { convPadding } from "./ops_cnn.ts";
+ * console.log(convPadding("same", [3, 4], 1, 1)); // { padding: [1, 2], trim: [0, 1] }
+ * ```
+ */
+export function convPadding(
+  padding: ConvPadding,
+  kernel: Pair,
+  stride: Pair,
+  dilation: Pair,
+  op = "conv2d",
+): { padding: Pair; trim: [number, number] } {
+  if (padding === "valid") return { padding: 0, trim: [0, 0] };
+  if (typeof padding === "string" && padding !== "same") {
+    // A string read as a pair of its letters: 'padding must be … got s,a'.
+    throw new RangeError(
+      `${op}: padding must be a non-negative integer, a pair of them, "same" or "valid", ` +
+        `got "${padding}"`,
+    );
+  }
+  // (Checked where the window is: the error then shows it as given.)
+  if (padding !== "same") return { padding, trim: [0, 0] };
+  if (pair(stride).some((s) => s !== 1)) {
+    throw new RangeError(`${op}: padding "same" needs stride 1, as PyTorch's (got ${stride})`);
+  }
+  const [dh, dw] = pair(dilation);
+  const total = pair(kernel).map((k, i) => (i === 0 ? dh : dw) * (k - 1));
+  return {
+    padding: [Math.ceil(total[0] / 2), Math.ceil(total[1] / 2)],
+    trim: [total[0] % 2, total[1] % 2],
+  };
+}
+
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   /** Step between windows (default 1). */
   stride?: Pair;
-  /** Zero padding on each side (default 0). */
-  padding?: Pair;
+  /** Zero padding: on each side (default 0), or `"same"` / `"valid"` as PyTorch's. */
+  padding?: ConvPadding;
   /** Channel groups: each output group sees only its input group (default 1). */
   groups?: number;
   /**
@@ -134,7 +180,8 @@ export interface Conv2dOptions {
 
 /**
  * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` with `w [O, C/groups, KH,
- * KW]` and optional `bias [O]`.
+ * KW]` and optional `bias [O]`. `padding: "same"` keeps the size as PyTorch's (an even span's
+ * odd padding after the input, see {@link convPadding}).
  *
  * @example A 2×2 box filter; the same at dilation 2, its taps two pixels apart
  * ```ts
@@ -178,16 +225,21 @@ export function conv2d(
       `conv2d: bias [${bias.shape}] does not match ${outChannels} output channels`,
     );
   }
-  const window = window2d("conv2d", x, {
-    kernel: [kernelH, kernelW],
-    stride: options.stride ?? 1,
-    padding: options.padding ?? 0,
-    dilation: options.dilation ?? 1,
-  });
+  const kernel = [kernelH, kernelW] as const;
+  const stride = options.stride ?? 1, dilation = options.dilation ?? 1;
+  const { padding, trim } = convPadding(options.padding ?? 0, kernel, stride, dilation);
+  const window = window2d("conv2d", x, { kernel, stride, padding, dilation });
   const { outH, outW, ...sizes } = window;
   const geometry: Conv2dGeometry = { batch, inChannels, outChannels, groups, ...sizes };
   const relu = options.relu ?? false;
-  return apply("conv2d", inputs, { geometry, outH, outW, relu }) as Tensor4D;
+  let y = apply("conv2d", inputs, { geometry, outH, outW, relu }) as Tensor4D;
+  for (const axis of [2, 3] as const) {
+    if (trim[axis - 2] === 0) continue;
+    const kept = y.slice(axis, 1, y.shape[axis]) as Tensor4D;
+    y.dispose(); // (the graph holds what the slice's backward needs)
+    y = kept;
+  }
+  return y;
 }
 
 /** A sliding window's options, every one given. */

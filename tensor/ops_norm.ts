@@ -5,15 +5,16 @@
  *
  * All three share one op (`_rules/norm.ts`): statistics per group of values, in one reduction
  * pass that is sound for a large mean (Welford and Chan, not E[x²] − E[x]²), then one pass that
- * normalises. Batch norm's groups are the channels over the batch and space; layer norm's are
- * the rows of `x` viewed as `[1, rows, D]`, group norm's the `(sample, group)` blocks of
- * `[1, N·G, C/G·S]`, their elementwise weight and bias applied after.
+ * normalises. Batch norm's groups are the channels over the batch and space; layer norm's and
+ * group norm's are per sample: the rows of `x` viewed as `[rows, 1, D]`, the `(sample, group)`
+ * blocks of `[N, G, C/G·S]`, their elementwise weight and bias applied after.
  *
  * @module
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
+import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";
 import { apply, rawOf, type Tensor } from "./tensor.ts";
 
@@ -116,7 +117,7 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Sha
       tracked: tracked && rawOf(tracked),
     };
   }
-  return normalize(x, weight, bias, { running, batchStats, eps, momentum });
+  return normalize(x, weight, bias, { running, batchStats, eps, momentum, perSample: false });
 }
 
 /** The op over `x [N, C, *]` with its affine inputs where given. */
@@ -124,12 +125,7 @@ function normalize(
   x: Tensor,
   weight: Tensor | null,
   bias: Tensor | null,
-  p: {
-    running: BatchNormRunning | null;
-    batchStats: boolean;
-    eps: number;
-    momentum: number | null;
-  },
+  p: Omit<OpParams["batchNorm"], "weight" | "bias">,
 ): Tensor<Shape, "f32"> {
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return apply("batchNorm", inputs, { ...p, weight: weight !== null, bias: bias !== null });
@@ -178,7 +174,7 @@ export function layerNorm(
   const d = normalizedShape.reduce((a, b) => a * b, 1);
   const rows = x.size / Math.max(d, 1);
   const eps = checkedEps(op, options.eps);
-  const normed = groupStatistics(x, [1, rows, d], eps);
+  const normed = groupStatistics(x, [rows, 1, d], eps);
   return affine(normed, weight, bias);
 }
 
@@ -224,7 +220,7 @@ export function groupNorm(
   checkPerChannel(op, x, [channels], { weight, bias });
   const eps = checkedEps(op, options.eps);
   const perGroup = x.size / Math.max(batch * numGroups, 1);
-  const normed = groupStatistics(x, [1, batch * numGroups, perGroup], eps);
+  const normed = groupStatistics(x, [batch, numGroups, perGroup], eps);
   // The per-channel weight and bias broadcast over the axes after C.
   const column = [channels, ...(x.shape as readonly number[]).slice(2).map(() => 1)];
   const view = (t: Tensor | null) => t && t.reshape(column);
@@ -238,8 +234,9 @@ export function groupNorm(
 }
 
 /**
- * `x` normalised by the statistics of each of the `groups[1]` groups of `groups[2]`
- * consecutive values (`x` viewed as `groups`), in `x`'s shape.
+ * `x` normalised by the statistics of each sample and channel of `x` viewed as `groups`
+ * (`[N, C, S]`: N·C groups of S consecutive values), in `x`'s shape. A large tensor is read
+ * in runs of whole samples, as batch norm's is.
  */
 function groupStatistics(x: Tensor, groups: readonly number[], eps: number): Tensor<Shape, "f32"> {
   if (x.size === 0) return x.mul(1) as Tensor<Shape, "f32">;
@@ -249,6 +246,7 @@ function groupStatistics(x: Tensor, groups: readonly number[], eps: number): Ten
     batchStats: true,
     eps,
     momentum: null,
+    perSample: true,
   });
   grouped.dispose();
   const out = normed.reshape(x.shape as readonly number[]);

@@ -392,6 +392,16 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("sigmoid", [this], {}) as Tensor<S, D>;
   }
 
+  /** The error function, within about an ulp of f32 (`torch.erf`; see `kernels/_erf.ts`). */
+  erf(): Tensor<S, D> {
+    return apply("activation", [this], { fn: "erf", params: [] }) as Tensor<S, D>;
+  }
+
+  /** The inverse error function (`torch.erfinv`): ±∞ at ±1, NaN outside [−1, 1]. */
+  erfinv(): Tensor<S, D> {
+    return apply("activation", [this], { fn: "erfinv", params: [] }) as Tensor<S, D>;
+  }
+
   /** `|this|`; the gradient is `sign(x)`, 0 at 0 (as PyTorch). */
   abs(): Tensor<S, D> {
     return apply("abs", [this], {}) as Tensor<S, D>;

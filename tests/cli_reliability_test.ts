@@ -405,6 +405,21 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
       /^warning: --data .* names its classes a, b, c, d, z; the model was trained on a, b, c, d, e$/m,
     );
     assert.match(r.stdout, /validation: loss [\d.]+, top-1 error [\d.]+% over 10 images/);
+    // Images smaller than the model's input failed in the loader, naming neither the data nor
+    // the model: 'augment: crop 21 does not fit in 16×16 images'.
+    for (const split of ["train", "val"]) {
+      await prepareImageFolder({
+        input: `${root}/five/${split}`,
+        output: `${root}/small-shards/${split}`,
+        size: 16,
+      });
+    }
+    r = await cli("eval", "--checkpoint", `${root}/runs/five`, "--data", `${root}/small-shards`);
+    assertError(
+      r,
+      /^error: --data .*small-shards has 16×16 images; the checkpoint's model takes 21×21 crops of them$/m,
+      2,
+    );
   });
 });
 

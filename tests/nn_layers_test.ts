@@ -105,6 +105,63 @@ Deno.test("nn layers against the f64 reference", async (t) => {
     });
   });
 
+  await t.step('Conv2d padding "same" and "valid", as PyTorch\'s (odd padding after)', async () => {
+    // "same" read as the pair of its letters: 'padding must be … got s,a'.
+    /** `x` zero-padded by `[top, bottom, left, right]`: PyTorch's uneven "same". */
+    const padded = (x: ref.F64, [top, bottom, left, right]: number[]): ref.F64 => {
+      const [n, c, h, w] = x.shape;
+      const out = ref.zeros([n, c, h + top + bottom, w + left + right]);
+      const [oh, ow] = [out.shape[2], out.shape[3]];
+      for (let p = 0; p < n * c; p++) {
+        for (let i = 0; i < h; i++) {
+          for (let j = 0; j < w; j++) {
+            out.data[(p * oh + i + top) * ow + j + left] = x.data[(p * h + i) * w + j];
+          }
+        }
+      }
+      return out;
+    };
+    const cases: [[number, number], [number, number], number[]][] = [
+      [[3, 3], [1, 1], [1, 1, 1, 1]],
+      [[4, 2], [1, 1], [1, 2, 0, 1]], // even kernels: the odd padding after
+      [[2, 3], [2, 1], [1, 1, 1, 1]], // dilated 2-tap axis: even span
+      [[4, 4], [3, 1], [4, 5, 1, 2]],
+    ];
+    for (const [kernelSize, dilation, pads] of cases) {
+      const layer = new Conv2d({
+        inChannels: 2,
+        outChannels: 3,
+        kernelSize,
+        dilation,
+        padding: "same",
+      });
+      assert.deepEqual(layer.outputShape([2, 2, 6, 5]), [2, 3, 6, 5]);
+      await check({
+        label: `same ${kernelSize} dilation ${dilation}`,
+        layer,
+        input: randF32([2, 2, 6, 5], 21),
+        reference: (x, [w, b]) => ref.conv2d(padded(x, pads), w, b, { dilation }),
+      });
+    }
+    const valid = new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, padding: "valid" });
+    assert.deepEqual(valid.padding, [0, 0]);
+    assert.deepEqual(valid.forward(upload(randF32([1, 2, 5, 5], 22)).withRank(4)).shape, [
+      1,
+      3,
+      3,
+      3,
+    ]);
+    assert.throws(
+      () =>
+        new Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 3, stride: 2, padding: "same" }),
+      /^RangeError: Conv2d: padding "same" needs stride 1, as PyTorch's \(got 2,2\)$/,
+    );
+    assert.throws(
+      () => new Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 3, padding: "full" as "same" }),
+      /Conv2d: padding must be a non-negative integer, a pair of them, "same" or "valid", got "full"/,
+    );
+  });
+
   await t.step("Conv2d: groups 2, fused ReLU, no bias", async () => {
     const layer = new Conv2d({
       inChannels: 4,
@@ -394,6 +451,10 @@ Deno.test("nn layers against the f64 reference", async (t) => {
   await t.step("Flatten and Sequential", async () => {
     const flat = new Flatten();
     assert.deepEqual(flat.outputShape([2, 256, 6, 6]), [2, 9216]);
+    // An empty batch: 'reshape: cannot view [0,3,2] (0 elements) as [0,-1]', as torch's
+    // nn.Flatten gives [0, 6].
+    const empty = upload(randF32([0, 3, 2], 1)).withRank(3);
+    assert.deepEqual(flat.forward(empty).shape, [0, 6]);
     await check({
       label: "flatten",
       layer: flat,

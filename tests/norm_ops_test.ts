@@ -20,8 +20,9 @@ import {
   zeros,
 } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
+import { batchNormApply, batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
+import { Draw, fuzzSeeds } from "./_fuzz.ts";
 import { type F64, mulberry32, randn } from "./_reference.ts";
 import {
   batchNormBackward,
@@ -67,35 +68,113 @@ const SHAPES: number[][] = [
   [2, 1, 33, 17],
 ];
 
-Deno.test("batchNorm in training: output, gradients and running statistics against float64", async () => {
-  for (const [k, shape] of SHAPES.entries()) {
-    const c = shape[1];
-    const x = random(shape, 10 + k, 2, 0.5);
-    const w = random([c], 20 + k).data, b = random([c], 30 + k).data;
-    const g = random(shape, 40 + k);
-    const rm0 = random([c], 50 + k).data, rv0 = random([c], 60 + k).data.map((v) => 1 + v * v);
-    const xt = upload(x, undefined, true), wt = upload(w, [c], true), bt = upload(b, [c], true);
-    const runningMean = upload(rm0, [c]), runningVar = upload(rv0, [c]);
-    const y = batchNorm(xt, { weight: wt, bias: bt, runningMean, runningVar, training: true });
-    const label = `[${shape}]`;
-    assertClose(await host(y), batchNormForward(x, w, b, 1e-5).data, {
-      rtol: 1e-4,
-      atol: 1e-5,
-      label: `${label} y`,
-    });
-    const next = runningUpdate({ mean: rm0, variance: rv0 }, x, 0.1);
-    assertClose(await host(runningMean), next.mean, { rtol: 1e-5, atol: 1e-6, label });
-    assertClose(await host(runningVar), next.variance, { rtol: 1e-5, atol: 1e-6, label });
-    await y.backward(upload(g));
-    const ref = batchNormBackward(x, g, w, 1e-5, null);
-    const tol = { rtol: 1e-3, atol: 1e-4 };
-    assertClose(await host(xt.grad!), ref.gradX, { ...tol, label: `${label} dx` });
-    assertClose(await host(wt.grad!), ref.gradWeight, { ...tol, label: `${label} dweight` });
-    assertClose(await host(bt.grad!), ref.gradBias, { ...tol, label: `${label} dbias` });
-    for (const t of [xt, wt, bt, runningMean, runningVar, y]) {
-      t.grad?.dispose();
-      t.dispose();
+/** What {@link checkBatchNorm} varies besides the shape. */
+interface BatchNormCase {
+  training: boolean;
+  affine: boolean;
+  momentum: number | null;
+  /** x fed as a permuted view of an `[N, *, C]` tensor (PyTorch's channels last). */
+  channelsLast: boolean;
+  /** The input's spread and offset. */
+  std: number;
+  mean: number;
+}
+
+/**
+ * Runs one batchNorm forward and backward and checks the output, the running statistics, the
+ * count, and the gradients of x, weight and bias against float64.
+ */
+async function checkBatchNorm(shape: number[], seed: number, k: BatchNormCase): Promise<void> {
+  const c = shape[1];
+  const x = random(shape, seed, k.std, k.mean), g = random(shape, seed + 1);
+  const w = k.affine ? random([c], seed + 2).data : null;
+  const b = k.affine ? random([c], seed + 3).data : null;
+  const rm0 = random([c], seed + 4).data;
+  const rv0 = random([c], seed + 5).data.map((v) => 1 + v * v);
+  // Channels last: the same values stored [N, *, C] and viewed as [N, C, *].
+  const order = [0, shape.length - 1, ...shape.slice(2).map((_, i) => i + 1)];
+  const stored = [shape[0], ...shape.slice(2), c];
+  const xt = k.channelsLast
+    ? upload(permuted(x), stored).permute(order)
+    : upload(x, undefined, true);
+  if (k.channelsLast) xt.requiresGrad = true;
+  const wt = w && upload(w, [c], true), bt = b && upload(b, [c], true);
+  const runningMean = upload(rm0, [c]), runningVar = upload(rv0, [c]);
+  const tracked = fromTypedArray(Int32Array.of(3), [], { dtype: "i32" });
+  const y = batchNorm(xt, {
+    weight: wt,
+    bias: bt,
+    runningMean,
+    runningVar,
+    numBatchesTracked: tracked,
+    training: k.training,
+    momentum: k.momentum,
+  });
+  const label = `[${shape}] ${JSON.stringify(k)}`;
+  const running = k.training ? null : { mean: rm0, variance: rv0 };
+  assertClose(await host(y), batchNormForward(x, w, b, 1e-5, running ?? undefined).data, {
+    rtol: 1e-4,
+    atol: 1e-4,
+    label: `${label} y`,
+  });
+  const next = k.training
+    ? runningUpdate({ mean: rm0, variance: rv0 }, x, k.momentum ?? 1 / 4)
+    : { mean: rm0, variance: rv0 };
+  assertClose(await host(runningMean), next.mean, { rtol: 1e-5, atol: 1e-6, label });
+  assertClose(await host(runningVar), next.variance, { rtol: 1e-5, atol: 1e-6, label });
+  assert.deepEqual(await tracked.data(), Int32Array.of(k.training ? 4 : 3), label);
+  await y.backward(upload(g));
+  const ref = batchNormBackward(x, g, w, 1e-5, running);
+  const tol = { rtol: 1e-3, atol: 1e-4 };
+  assertClose(await host(xt.grad!), ref.gradX, { ...tol, label: `${label} dx` });
+  if (wt) assertClose(await host(wt.grad!), ref.gradWeight, { ...tol, label: `${label} dw` });
+  if (bt) assertClose(await host(bt.grad!), ref.gradBias, { ...tol, label: `${label} db` });
+  for (const t of [xt, wt, bt, runningMean, runningVar, tracked, y]) {
+    t?.grad?.dispose();
+    t?.dispose();
+  }
+}
+
+/** `x [N, C, *]`'s values laid out as `[N, *, C]`. */
+function permuted(x: F64): Float64Array {
+  const [n, c] = x.shape, s = x.data.length / (n * c);
+  const out = new Float64Array(x.data.length);
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let j = 0; j < s; j++) out[(i * s + j) * c + ch] = x.data[(i * c + ch) * s + j];
     }
+  }
+  return out;
+}
+
+const TRAINING: BatchNormCase = {
+  training: true,
+  affine: true,
+  momentum: 0.1,
+  channelsLast: false,
+  std: 2,
+  mean: 0.5,
+};
+
+Deno.test("batchNorm in training: output, gradients and running statistics against float64", async () => {
+  for (const [k, shape] of SHAPES.entries()) await checkBatchNorm(shape, 10 * k, TRAINING);
+});
+
+Deno.test("batchNorm on random shapes and options against float64", async () => {
+  for (const seed of fuzzSeeds("batchNorm", 12)) {
+    const d = new Draw(seed);
+    const training = d.chance(0.7);
+    const shape = [d.int(training ? 2 : 1, 6), d.int(1, 9)];
+    for (let axes = d.int(0, 2); axes > 0; axes--) shape.push(d.int(1, 19));
+    if (training && shape.slice(2).reduce((p, v) => p * v, shape[0]) === 1) shape[0] = 2;
+    await checkBatchNorm(shape, seed, {
+      training,
+      affine: d.chance(0.7),
+      momentum: d.pick([0.1, 0.5, null]),
+      channelsLast: shape.length > 2 && d.chance(0.4),
+      std: d.pick([0.5, 1, 3]),
+      mean: d.pick([0, 1, -4, 10]),
+    });
   }
 });
 
@@ -141,6 +220,23 @@ Deno.test("batchNorm in evaluation: the running statistics, untouched; gradients
   assertClose(await host(xt.grad!), ref.gradX, { rtol: 1e-4, atol: 1e-5, label: "dx" });
   assertClose(await host(wt.grad!), ref.gradWeight, { rtol: 1e-3, atol: 1e-4, label: "dweight" });
   assertClose(await host(bt.grad!), ref.gradBias, { rtol: 1e-3, atol: 1e-4, label: "dbias" });
+});
+
+Deno.test("batchNorm in evaluation reads running statistics that are views", async () => {
+  const x = random([4, 3, 5], 30), mean = random([3], 31).data;
+  const stats = { mean, variance: Float64Array.of(2.5, 2.5, 2.5) };
+  // A broadcast view (stride 0) of one variance for every channel.
+  const runningMean = upload(mean, [3]), runningVar = upload(Float64Array.of(2.5), [1]).expand([3]);
+  assert.ok(!runningVar.isContiguous);
+  const y = batchNorm(upload(x), { runningMean, runningVar });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5, stats).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.throws(
+    () => batchNorm(upload(x), { runningMean, runningVar, training: true }),
+    /runningVar is updated in place and must be contiguous/,
+  );
 });
 
 Deno.test("batchNorm without affine, and without running statistics in evaluation", async () => {
@@ -212,27 +308,34 @@ Deno.test("a non-finite batch leaves the running statistics as they were", async
   assertClose(await host(runningVar), [1, 1.3], { label: "variance" });
 });
 
-Deno.test("batch norm's reduction split in runs of samples gives the one-run coefficients", async () => {
+Deno.test("batch norm's passes split in runs of samples give the one-run results, per channel and per sample", async () => {
   const gpu = await Device.acquire();
-  const shape = { batch: 5, channels: 3, spatial: 35 };
   const x = random([5, 3, 35], 15, 3, 2);
-  const xb = gpu.alloc(4 * x.data.length);
+  const xb = gpu.alloc(4 * x.data.length), out = gpu.alloc(4 * x.data.length);
   gpu.write(xb, Float32Array.from(x.data));
-  const results: Float32Array[] = [];
-  for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
-    const partials = gpu.alloc(16 * 3 * 64), coef = gpu.alloc(16 * 3);
-    const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, { maxBindingBytes });
-    assert.equal(chunks > 1, maxBindingBytes !== undefined, "one chunk per run of samples");
-    batchNormFinalize(gpu, shape, chunks, { eps: 1e-5, momentum: 0.1 }, { partials, coef });
-    results.push(new Float32Array(await gpu.read(coef, 0, 48)));
+  for (const perSample of [false, true]) {
+    const shape = { batch: 5, channels: 3, spatial: 35, perSample };
+    // Per sample, the statistics of x viewed as [1, 15, 35]: one group per (sample, channel).
+    const view = perSample ? { shape: [1, 15, 35], data: x.data } : x;
+    const groups = view.shape[1];
+    const expected = batchNormForward(view, null, null, 1e-5).data;
+    for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
+      const options = { maxBindingBytes };
+      const partials = gpu.alloc(16 * groups * 64), coef = gpu.alloc(16 * groups);
+      const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, options);
+      const split = maxBindingBytes !== undefined;
+      assert.equal(chunks > 1, split && !perSample, "per channel, one chunk per run of samples");
+      const p = { eps: 1e-5, momentum: 0.1 };
+      batchNormFinalize(gpu, shape, chunks, p, { partials, coef });
+      batchNormApply(gpu, shape, { x: xb, coef, out }, options);
+      const label = `${perSample ? "per sample" : "per channel"}${split ? ", in runs" : ""}`;
+      assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+        rtol: 1e-4,
+        atol: 1e-5,
+        label,
+      });
+    }
   }
-  const stats = channelStats(x);
-  const expected = [0, 1, 2].flatMap((c) => {
-    const invstd = 1 / Math.sqrt(stats.variance[c] + 1e-5);
-    return [invstd, invstd, stats.mean[c], 0];
-  });
-  assertClose(results[0], expected, { rtol: 1e-5, label: "one run" });
-  assertClose(results[1], expected, { rtol: 1e-5, label: "runs" });
   gpu.destroy();
 });
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { activationRules } from "./activation.ts";
 import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
@@ -30,6 +31,7 @@ export {
 /** Every op's forward and backward. */
 export const rules: Rules<Op> = {
   ...elementwiseRules,
+  ...activationRules,
   ...reduceRules,
   ...shapeRules,
   ...productRules,

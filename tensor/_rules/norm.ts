@@ -1,7 +1,8 @@
 /**
  * Normalisation's ops: batch normalisation, whose forward normalises by the batch's statistics
  * (updating the running ones in place) or by the running ones, and whose backward takes the
- * gradients of x, weight and bias from one reduction and one pass.
+ * gradients of x, weight and bias from one reduction and one pass. With `perSample` it is the
+ * normalisation of layer and group norm (statistics per sample and channel).
  *
  * @module
  */
@@ -13,16 +14,17 @@ import type { Grads, Rules } from "./rule.ts";
 export const normRules: Rules<"batchNorm"> = {
   batchNorm: {
     // Inputs: x, then the weight and the bias where the op has them.
-    forward([x, ...affine], { running, batchStats, eps, momentum, weight, bias }, ctx) {
-      const w = weight ? affine[0] : null, b = bias ? affine[weight ? 1 : 0] : null;
-      const { out, coef } = batchNorm(x, w, b, running, { batchStats, eps, momentum });
+    forward([x, ...affine], p, ctx) {
+      const w = p.weight ? affine[0] : null, b = p.bias ? affine[p.weight ? 1 : 0] : null;
+      const { out, coef } = batchNorm(x, w, b, p.running, p);
       ctx.save(x, coef);
       coef.dispose();
       return out;
     },
-    backward(g, { batchStats, weight, bias }, ctx) {
+    backward(g, p, ctx) {
+      const { weight, bias } = p;
       const [x, coef] = ctx.saved;
-      const { gradX, gradWeight, gradBias } = batchNormGrad(g, x, coef, batchStats);
+      const { gradX, gradWeight, gradBias } = batchNormGrad(g, x, coef, p);
       const needs = ctx.needsGrad;
       const grads: Grads = [needs[0] ? gradX : null];
       if (weight) grads.push(needs[1] ? gradWeight : null);

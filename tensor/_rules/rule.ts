@@ -16,6 +16,7 @@ import type {
   Pool2dGeometry,
 } from "../_primitives_cnn.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
+import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
 
 /** An op without parameters. */
@@ -48,6 +49,10 @@ export interface OpParams {
   minimum: NoParams;
   // Inputs: the condition (f32 or i32, no gradient), then the two branches.
   where: NoParams;
+  // Scalar-function maps (activation.ts): an activation of x, a loss term of x and a target t
+  // (the two broadcast together), their parameters in the order the function lists them.
+  activation: { fn: ActivationFn; params: readonly number[] };
+  lossTerm: { term: LossTerm; params: readonly number[] };
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
   prod: { axes: readonly number[]; keepdim: boolean };
@@ -73,6 +78,8 @@ export interface OpParams {
   batchNorm: {
     running: BatchNormRunning | null;
     batchStats: boolean;
+    // Statistics per sample and channel (layer and group norm), not per channel.
+    perSample: boolean;
     eps: number;
     momentum: number | null;
     weight: boolean;

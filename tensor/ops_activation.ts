@@ -1,0 +1,282 @@
+/**
+ * Activation functions as tensor ops, PyTorch's `torch.nn.functional` ones with its defaults,
+ * values and gradients (at the kinks too), and the error function and its inverse. Each is
+ * one kernel pass forward and one backward (`kernels/activation.ts`), its parameters uniforms.
+ *
+ * @module
+ */
+
+import type { ActivationFn } from "./_primitives_maps.ts";
+import type { Shape } from "./shape.ts";
+import { apply, type Tensor } from "./tensor.ts";
+
+/** `fn(x)` with `params`, recorded for autograd. */
+function activate<S extends Shape>(
+  x: Tensor<S, "f32">,
+  fn: ActivationFn,
+  params: readonly number[] = [],
+): Tensor<S, "f32"> {
+  return apply("activation", [x], { fn, params }) as Tensor<Shape, "f32"> as Tensor<S, "f32">;
+}
+
+/** Throws a one-line RangeError unless `value` is a finite number. */
+function requireFinite(op: string, name: string, value: number): void {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new RangeError(`${op}: ${name} must be a finite number, got ${value}`);
+  }
+}
+
+/**
+ * `max(x, 0)` (`torch.relu`); the gradient is 0 at 0.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, relu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await relu(tensor([-1, 0, 2])).toArray()); // [0, 0, 2]
+ * ```
+ */
+export function relu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return x.relu();
+}
+
+/**
+ * The logistic sigmoid `1 / (1 + e⁻ˣ)` (`torch.sigmoid`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, sigmoid, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await sigmoid(tensor([0])).toArray()); // [0.5]
+ * ```
+ */
+export function sigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return x.sigmoid();
+}
+
+/**
+ * The hyperbolic tangent (`torch.tanh`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tanh, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await tanh(tensor([0])).toArray()); // [0]
+ * ```
+ */
+export function tanh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return x.tanh();
+}
+
+/**
+ * `x` where `x > 0`, else `negativeSlope·x` (`F.leaky_relu`, default slope 0.01). The gradient
+ * at 0 is `negativeSlope`, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, leakyRelu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await leakyRelu(tensor([-10, 0, 3]), 0.1).toArray()); // [-1, 0, 3]
+ * ```
+ */
+export function leakyRelu<S extends Shape>(
+  x: Tensor<S, "f32">,
+  negativeSlope = 0.01,
+): Tensor<S, "f32"> {
+  requireFinite("leakyRelu", "negativeSlope", negativeSlope);
+  return activate(x, "leakyRelu", [negativeSlope]);
+}
+
+/**
+ * `x` where `x > 0`, else `α·(eˣ − 1)` (`F.elu`, default α = 1), computed with `expm1` so that
+ * small negative inputs keep their precision. The gradient at 0 is α, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, elu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await elu(tensor([-1, 2])).toArray()); // [-0.6321…, 2]
+ * ```
+ */
+export function elu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S, "f32"> {
+  requireFinite("elu", "alpha", alpha);
+  return activate(x, "elu", [alpha]);
+}
+
+/** The forms of {@link gelu}: the exact `x·Φ(x)`, or its tanh approximation. */
+export type GeluApproximate = "none" | "tanh";
+
+/**
+ * The Gaussian error linear unit (`F.gelu`): `x·Φ(x)` with the standard normal CDF `Φ`
+ * (`approximate` `"none"`, the default), or `½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`
+ * (`"tanh"`). The lower tail is computed without cancelling (`Φ(x) = ½·erfc(−x/√2)`), so
+ * `gelu(−10)` is −7.6e-23 where `1 + erf` would give 0.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, gelu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await gelu(tensor([-1, 0, 1])).toArray()); // [-0.1586…, 0, 0.8413…]
+ * console.log(await gelu(tensor([1]), "tanh").toArray()); // [0.8411…]
+ * ```
+ */
+export function gelu<S extends Shape>(
+  x: Tensor<S, "f32">,
+  approximate: GeluApproximate = "none",
+): Tensor<S, "f32"> {
+  if (approximate !== "none" && approximate !== "tanh") {
+    throw new TypeError(
+      `gelu: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`,
+    );
+  }
+  return activate(x, approximate === "none" ? "gelu" : "geluTanh");
+}
+
+/**
+ * The sigmoid-weighted linear unit `x·σ(x)`, also called swish (`F.silu`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, silu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await silu(tensor([0, 1])).toArray()); // [0, 0.7310…]
+ * ```
+ */
+export function silu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "silu");
+}
+
+/**
+ * `x·tanh(softplus(x))` (`F.mish`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, mish, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await mish(tensor([0, 1])).toArray()); // [0, 0.8650…]
+ * ```
+ */
+export function mish<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "mish");
+}
+
+/**
+ * `log(1 + e^{βx})/β`, and `x` itself where `βx > threshold` (`F.softplus`, defaults β = 1,
+ * threshold 20). Stable for any threshold: `βx` never overflows an exponential.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softplus, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softplus(tensor([0, 30])).toArray()); // [0.6931…, 30]
+ * ```
+ */
+export function softplus<S extends Shape>(
+  x: Tensor<S, "f32">,
+  beta = 1,
+  threshold = 20,
+): Tensor<S, "f32"> {
+  requireFinite("softplus", "beta", beta);
+  if (beta === 0) throw new RangeError("softplus: beta must not be 0");
+  if (typeof threshold !== "number" || Number.isNaN(threshold)) {
+    throw new RangeError(`softplus: threshold must be a number, got ${threshold}`);
+  }
+  return activate(x, "softplus", [beta, threshold]);
+}
+
+/**
+ * `x` clamped to `[minVal, maxVal]` (`F.hardtanh`, defaults −1 and 1); NaN stays NaN. Unlike
+ * `clamp`'s, the gradient is 0 at the bounds too, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hardtanh, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await hardtanh(tensor([-3, 0.5, 3])).toArray()); // [-1, 0.5, 1]
+ * ```
+ */
+export function hardtanh<S extends Shape>(
+  x: Tensor<S, "f32">,
+  minVal = -1,
+  maxVal = 1,
+): Tensor<S, "f32"> {
+  requireFinite("hardtanh", "minVal", minVal);
+  requireFinite("hardtanh", "maxVal", maxVal);
+  if (minVal > maxVal) {
+    throw new RangeError(`hardtanh: minVal (${minVal}) must not exceed maxVal (${maxVal})`);
+  }
+  return activate(x, "hardtanh", [minVal, maxVal]);
+}
+
+/**
+ * `min(max(x, 0), 6)` (`F.relu6`, which is `hardtanh(x, 0, 6)`): the gradient is 0 at 0 and 6.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, relu6, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await relu6(tensor([-1, 3, 9])).toArray()); // [0, 3, 6]
+ * ```
+ */
+export function relu6<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "hardtanh", [0, 6]);
+}
+
+/**
+ * `clamp(x + 3, 0, 6) / 6` (`F.hardsigmoid`); the gradient is 1/6 strictly inside (−3, 3).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hardsigmoid, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await hardsigmoid(tensor([-4, 0, 1.5])).toArray()); // [0, 0.5, 0.75]
+ * ```
+ */
+export function hardsigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "hardsigmoid");
+}
+
+/**
+ * `x·clamp(x + 3, 0, 6) / 6` (`F.hardswish`); the gradient is PyTorch's: 0 below −3, `x/3 + ½`
+ * on [−3, 3] (so −½ at −3), 1 above.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hardswish, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await hardswish(tensor([-4, 1, 4])).toArray()); // [-0, 0.6666…, 4]
+ * ```
+ */
+export function hardswish<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "hardswish");
+}
+
+/**
+ * The error function (`torch.erf`), within about an ulp of f32 over its whole range (see
+ * `kernels/_erf.ts`); the gradient is `2/√π·e^{−x²}`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, erf, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await erf(tensor([0, 0.5, 10])).toArray()); // [0, 0.5204…, 1]
+ * ```
+ */
+export function erf<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return x.erf();
+}
+
+/**
+ * The inverse error function (`torch.erfinv`) on (−1, 1): ±∞ at ±1, NaN outside [−1, 1]; the
+ * gradient is `√π/2·e^{erfinv(x)²}`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, erfinv, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await erfinv(tensor([0, 0.5, 1])).toArray()); // [0, 0.4769…, Infinity]
+ * ```
+ */
+export function erfinv<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return x.erfinv();
+}

@@ -1,0 +1,426 @@
+/**
+ * The losses of `torch.nn.functional` beyond cross-entropy, with PyTorch's options, defaults and
+ * reductions: the regression losses (`mseLoss`, `l1Loss`, `smoothL1Loss`, `huberLoss`), the
+ * negative log-likelihood (`nllLoss`, the contract of `crossEntropy`), binary cross-entropy on
+ * probabilities and on logits, and the Kullback-Leibler divergence. Each elementwise term is
+ * one kernel pass each way (`kernels/loss_terms.ts`); the rest composes tensor ops, whose
+ * gradients come with them.
+ *
+ * @module
+ */
+
+import { requireFloat, sameDevice } from "./_core.ts";
+import { oneHot } from "./_primitives.ts";
+import type { LossTerm } from "./_primitives_maps.ts";
+import { tidy } from "./memory.ts";
+import { softplus } from "./ops_activation.ts";
+import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
+import { apply, fromRaw, rawOf, selected, Tensor } from "./tensor.ts";
+
+/** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
+export type Reduction = "mean" | "sum" | "none";
+
+/** The options every loss takes. */
+export interface ReductionOptions {
+  /**
+   * `"mean"` (default) of the terms, `"sum"` of them, or `"none"`: the terms themselves, in the
+   * broadcast shape of input and target (per sample for `nllLoss`).
+   */
+  reduction?: Reduction;
+}
+
+type F32 = Tensor<Shape, "f32">;
+
+/** The reduction, checked (a one-line error names a bad one). */
+function reductionOf(op: string, options: ReductionOptions, extra: string[] = []): string {
+  const { reduction = "mean" } = options;
+  const allowed = ["mean", "sum", "none", ...extra];
+  if (!allowed.includes(reduction)) {
+    throw new TypeError(
+      `${op}: reduction must be ${allowed.map((r) => `"${r}"`).join(", ")}, got ` +
+        JSON.stringify(reduction),
+    );
+  }
+  return reduction;
+}
+
+/** `terms` reduced as `reduction` says. */
+function reduced(terms: F32, reduction: string): F32 {
+  if (reduction === "none") return terms;
+  return tidy(() => (reduction === "sum" ? terms.sum() : terms.mean()));
+}
+
+/** Throws unless `input` and `target` are f32 on one device (and, with `same`, of one shape). */
+function checkPair(op: string, input: Tensor, target: Tensor, same: boolean): void {
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError(`${op}: input and target must be tensors`);
+  }
+  requireFloat(op, input, target);
+  sameDevice(op, input, target);
+  if (same && !sameShape(input.shape, target.shape)) {
+    throw new ShapeError(
+      `${op}: target [${target.shape}] and input [${input.shape}] must have the same shape`,
+    );
+  }
+  broadcastShapes(input.shape, target.shape, op);
+}
+
+/** The elementwise term `term(input, target)`, broadcast together, recorded for autograd. */
+function lossTerm(input: Tensor, target: Tensor, term: LossTerm, params: number[] = []): F32 {
+  return apply("lossTerm", [input, target], { term, params });
+}
+
+/** Throws unless `value` is a finite number, at least `min` (strictly above with `above`). */
+function requireNumber(op: string, name: string, value: number, min: number, above = false) {
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < min || (above && value === min)
+  ) {
+    throw new RangeError(
+      `${op}: ${name} must be a finite number ${above ? ">" : "≥"} ${min}, got ${value}`,
+    );
+  }
+}
+
+/**
+ * The mean squared error `(input − target)²` (`F.mse_loss`), input and target broadcast
+ * together as PyTorch does (mind a `[N, 1]` input against an `[N]` target: that is `[N, N]`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, mseLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await mseLoss(tensor([1, 2, 3]), tensor([1, 0, 0])).item()); // 4.3333…
+ * console.log(await mseLoss(tensor([1, 2]), tensor([0, 0]), { reduction: "none" }).toArray()); // [1, 4]
+ * ```
+ */
+export function mseLoss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("mseLoss", options);
+  checkPair("mseLoss", input, target, false);
+  return reduced(lossTerm(input, target, "squaredError"), reduction);
+}
+
+/**
+ * The mean absolute error `|input − target|` (`F.l1_loss`); the gradient is 0 where they are
+ * equal, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, l1Loss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await l1Loss(tensor([1, 2, 3]), tensor([1, 0, 0]), { reduction: "sum" }).item()); // 5
+ * ```
+ */
+export function l1Loss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("l1Loss", options);
+  checkPair("l1Loss", input, target, false);
+  return reduced(lossTerm(input, target, "absoluteError"), reduction);
+}
+
+/** The options of {@link smoothL1Loss}. */
+export interface SmoothL1Options extends ReductionOptions {
+  /** Where the quadratic part ends (default 1; 0 makes it {@link l1Loss}, as PyTorch). */
+  beta?: number;
+}
+
+/**
+ * The smooth L1 loss (`F.smooth_l1_loss`): `½d²/β` where `|d| < β`, else `|d| − ½β`, with
+ * `d = input − target`; `β = 0` is the L1 loss.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, smoothL1Loss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = smoothL1Loss(tensor([0.5, 3]), tensor([0, 0]), { reduction: "none" });
+ * console.log(await loss.toArray()); // [0.125, 2.5]
+ * ```
+ */
+export function smoothL1Loss(
+  input: Tensor,
+  target: Tensor,
+  options: SmoothL1Options = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("smoothL1Loss", options);
+  const { beta = 1 } = options;
+  requireNumber("smoothL1Loss", "beta", beta, 0);
+  checkPair("smoothL1Loss", input, target, false);
+  if (beta === 0) return reduced(lossTerm(input, target, "absoluteError"), reduction);
+  return reduced(lossTerm(input, target, "smoothL1", [beta]), reduction);
+}
+
+/** The options of {@link huberLoss}. */
+export interface HuberOptions extends ReductionOptions {
+  /** Where the quadratic part ends (default 1, > 0). */
+  delta?: number;
+}
+
+/**
+ * The Huber loss (`F.huber_loss`): `½d²` where `|d| < δ`, else `δ·(|d| − ½δ)`, with
+ * `d = input − target` (δ times the smooth L1 loss with `β = δ`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, huberLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = huberLoss(tensor([0.5, 3]), tensor([0, 0]), { delta: 2, reduction: "none" });
+ * console.log(await loss.toArray()); // [0.125, 4]
+ * ```
+ */
+export function huberLoss(
+  input: Tensor,
+  target: Tensor,
+  options: HuberOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("huberLoss", options);
+  const { delta = 1 } = options;
+  requireNumber("huberLoss", "delta", delta, 0, true);
+  checkPair("huberLoss", input, target, false);
+  return reduced(lossTerm(input, target, "huber", [delta]), reduction);
+}
+
+/** The options of {@link binaryCrossEntropy} (and, with `posWeight`, of its logits form). */
+export interface BinaryCrossEntropyOptions extends ReductionOptions {
+  /** Weights of the terms, broadcast to the input's shape (no gradient is needed). */
+  weight?: Tensor;
+}
+
+/** Throws unless the optional `weight` (named `name`) broadcasts to `input`'s shape. */
+function checkWeight(op: string, name: string, weight: Tensor | undefined, input: Tensor): void {
+  if (weight === undefined) return;
+  if (!(weight instanceof Tensor) || weight.dtype !== "f32") {
+    throw new TypeError(`${op}: ${name} must be an f32 tensor`);
+  }
+  sameDevice(op, input, weight);
+  const shape = broadcastShapes(input.shape, weight.shape, op);
+  if (!sameShape(shape, input.shape)) {
+    throw new ShapeError(
+      `${op}: ${name} [${weight.shape}] does not broadcast to the input's shape [${input.shape}]`,
+    );
+  }
+}
+
+/**
+ * Binary cross-entropy of probabilities (`F.binary_cross_entropy`):
+ * `−w·(t·log x + (1 − t)·log(1 − x))`, each logarithm clamped at −100 as PyTorch's (so a
+ * probability of exactly 0 or 1 costs 100, not ∞), the gradient's denominator `x(1 − x)` at
+ * 1e-12. Input and target must have one shape; an input outside [0, 1] gives NaN (PyTorch's
+ * error, found without a readback). For logits, {@link binaryCrossEntropyWithLogits} is
+ * stabler.
+ *
+ * @example
+ * ```ts
+ * import { binaryCrossEntropy, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await binaryCrossEntropy(tensor([0.5, 0.9]), tensor([1, 1])).item()); // 0.3992…
+ * console.log(await binaryCrossEntropy(tensor([0]), tensor([1])).item()); // 100
+ * ```
+ */
+export function binaryCrossEntropy(
+  input: Tensor,
+  target: Tensor,
+  options: BinaryCrossEntropyOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("binaryCrossEntropy", options);
+  checkPair("binaryCrossEntropy", input, target, true);
+  checkWeight("binaryCrossEntropy", "weight", options.weight, input);
+  return tidy(() => {
+    const terms = lossTerm(input, target, "binaryCrossEntropy");
+    return reduced(options.weight ? terms.mul(options.weight as F32) : terms, reduction);
+  });
+}
+
+/** The options of {@link binaryCrossEntropyWithLogits}. */
+export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
+  /**
+   * The weight of the positive examples, broadcast along the last axis (one per class of a
+   * multi-label output): `pos_weight` of `BCEWithLogitsLoss`.
+   */
+  posWeight?: Tensor;
+}
+
+/**
+ * Binary cross-entropy of logits (`F.binary_cross_entropy_with_logits`):
+ * `−w·(p·t·log σ(x) + (1 − t)·log(1 − σ(x)))` with `p` the positive weight, computed stably as
+ * `(1 − t)·x + (1 + (p − 1)·t)·log(1 + e⁻ˣ)` (no overflow at any logit); the gradient is
+ * `σ(x) − t` without a positive weight. Input and target must have one shape.
+ *
+ * @example
+ * ```ts
+ * import { binaryCrossEntropyWithLogits, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await binaryCrossEntropyWithLogits(tensor([0, 100]), tensor([1, 0])).item()); // 50.3465…
+ * const posWeight = tensor([3]);
+ * console.log(await binaryCrossEntropyWithLogits(tensor([0]), tensor([1]), { posWeight }).item()); // 2.0794…
+ * ```
+ */
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  options: BinaryCrossEntropyWithLogitsOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "binaryCrossEntropyWithLogits";
+  const reduction = reductionOf(op, options);
+  checkPair(op, input, target, true);
+  checkWeight(op, "weight", options.weight, input);
+  checkWeight(op, "posWeight", options.posWeight, input);
+  const { weight, posWeight } = options;
+  return tidy(() => {
+    let terms = lossTerm(input, target, "binaryCrossEntropyWithLogits");
+    if (posWeight) {
+      // The positive examples' extra (p − 1)·t·log(1 + e⁻ˣ), log(1 + e⁻ˣ) as softplus(−x).
+      const softplusOfMinus = softplus((input as F32).neg(), 1, Infinity);
+      terms = terms.add(softplusOfMinus.mul((target as F32).mul((posWeight as F32).sub(1))));
+    }
+    return reduced(weight ? terms.mul(weight as F32) : terms, reduction);
+  });
+}
+
+/** The options of {@link klDiv}. */
+export interface KlDivOptions {
+  /**
+   * `"mean"` (default, as PyTorch: the mean over every element, which is not the divergence),
+   * `"batchmean"` (the sum over the batch's first axis' size: the divergence per sample, what
+   * one usually wants), `"sum"` or `"none"`.
+   */
+  reduction?: Reduction | "batchmean";
+  /** Whether the target is given as log-probabilities too (default false). */
+  logTarget?: boolean;
+}
+
+/**
+ * The Kullback-Leibler divergence of `target` from the distribution whose log-probabilities
+ * are `input` (`F.kl_div`): `t·(log t − x)` elementwise (0 where `t = 0`), or `eᵗ·(t − x)` with
+ * `logTarget`. Input and target broadcast together.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, klDiv, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const logP = tensor([[Math.log(0.5), Math.log(0.5)]]);
+ * console.log(await klDiv(logP, tensor([[1, 0]]), { reduction: "batchmean" }).item()); // 0.6931…
+ * ```
+ */
+export function klDiv(
+  input: Tensor,
+  target: Tensor,
+  options: KlDivOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("klDiv", options as ReductionOptions, ["batchmean"]);
+  checkPair("klDiv", input, target, false);
+  const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
+  if (reduction !== "batchmean") return reduced(terms, reduction);
+  return tidy(() => terms.sum().div(input.rank === 0 ? 1 : input.shape[0]));
+}
+
+/** The options of {@link nllLoss}: `crossEntropy`'s, without label smoothing. */
+export interface NllLossOptions extends ReductionOptions {
+  /**
+   * A `[C]` f32 tensor of class weights: each sample's loss is scaled by its label's weight,
+   * and the mean divides by the sum of those weights (NaN when every sample is ignored).
+   */
+  weight?: Tensor;
+  /** A label (default −100) whose samples contribute 0 and are not counted by the mean. */
+  ignoreIndex?: number;
+}
+
+/**
+ * The negative log-likelihood of log-probabilities `input` (`F.nll_loss`): each sample's loss
+ * is `−w[y]·input[n, y]`, `y` its i32 label. The forms are `crossEntropy`'s: `[N, C]` against
+ * `[N]`, `[N, C, d1, …]` against `[N, d1, …]` (a sample per position), `[C]` against a 0-d
+ * label. A label outside `[0, C)` other than `ignoreIndex` makes the loss NaN and raises a
+ * device-side error at the next read, naming `nllLoss` and the label. With `logSoftmax` before
+ * it, it is the cross-entropy; entries of −∞ (impossible classes) cost nothing unless chosen.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, nllLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const logProbabilities = tensor([[-0.1, -2.4], [-1.2, -0.4]]);
+ * const labels = tensor([0, 1], { dtype: "i32" });
+ * console.log(await nllLoss(logProbabilities, labels).item()); // 0.25
+ * const ignored = tensor([0, -100], { dtype: "i32" });
+ * console.log(await nllLoss(logProbabilities, ignored).item()); // 0.1
+ * ```
+ */
+export function nllLoss(
+  input: Tensor,
+  target: Tensor,
+  options: NllLossOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = reductionOf("nllLoss", options);
+  const { weight, ignoreIndex = -100 } = options;
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError("nllLoss: input and target must be tensors");
+  }
+  requireFloat("nllLoss", input);
+  sameDevice("nllLoss", input, target);
+  if (input.rank === 1) {
+    // One unbatched sample: a batch of one, its loss unbatched back.
+    if (target.rank !== 0) {
+      throw new ShapeError(
+        `nllLoss: target [${target.shape}] does not match input [${input.shape}] (need a 0-d label)`,
+      );
+    }
+    return tidy(() => {
+      const loss = nllLoss(input.reshape([1, input.shape[0]]), target.reshape([1]), options);
+      return loss.rank === 0 ? loss : loss.reshape([]);
+    });
+  }
+  const [rows, classes, ...positions] = input.shape;
+  if (input.rank < 2 || !sameShape(target.shape, [rows, ...positions])) {
+    throw new ShapeError(
+      `nllLoss: target [${target.shape}] does not match input [${input.shape}] (need ` +
+        `[${[rows, ...positions]}] class indices)`,
+    );
+  }
+  if (target.dtype !== "i32") {
+    throw new TypeError(`nllLoss: target must be i32 class indices, got ${target.dtype}`);
+  }
+  if (!(Number.isInteger(ignoreIndex) && Math.abs(ignoreIndex + 0.5) < 2 ** 31)) {
+    throw new RangeError(`nllLoss: ignoreIndex must be a 32-bit integer, got ${ignoreIndex}`);
+  }
+  if (weight !== undefined) {
+    if (
+      !(weight instanceof Tensor) || weight.dtype !== "f32" || !sameShape(weight.shape, [classes])
+    ) {
+      throw new TypeError(
+        `nllLoss: weight must be a [${classes}] f32 tensor (one per class), got ` +
+          (weight instanceof Tensor ? `${weight.dtype} [${weight.shape}]` : typeof weight),
+      );
+    }
+    sameDevice("nllLoss", input, weight);
+  }
+  return tidy(() => {
+    const kept = target.ne(ignoreIndex);
+    const labels = selected(kept, target, 0).reshape([target.size]);
+    // [M, C] one-hot rows of the labels (an out-of-range one faults, naming nllLoss).
+    const hot = fromRaw(oneHot(rawOf(labels), classes, "nllLoss")) as F32;
+    const chosen = asInputLayout(hot, input.shape);
+    // A select, not a product: the −∞ of an impossible class must not turn into NaN.
+    const picked = selected(chosen, input, 0).sum(1) as F32;
+    const classWeight = weight
+      ? (hot.mul(weight as F32).sum(1).reshape(target.shape as number[]) as F32)
+      : null;
+    const perSample = classWeight ? picked.mul(classWeight).neg() : picked.neg();
+    const losses = selected(kept, perSample, 0) as F32;
+    if (reduction !== "mean") return reduced(losses, reduction);
+    const counted = classWeight ? selected(kept, classWeight, 0) : kept;
+    return losses.sum().div(counted.sum());
+  });
+}
+
+/** `[M, C]` rows (one per position) laid out as an `[N, C, d1, …]` input: a view. */
+function asInputLayout(rows: F32, shape: readonly number[]): F32 {
+  const [n, c, ...positions] = shape;
+  const lastC = rows.reshape([n, ...positions, c]);
+  if (positions.length === 0) return lastC;
+  const order = [0, shape.length - 1, ...positions.map((_, i) => i + 1)];
+  return lastC.permute(order) as F32;
+}

@@ -1,0 +1,438 @@
+/**
+ * The losses against float64 transcriptions of PyTorch's definitions: mseLoss, l1Loss,
+ * smoothL1Loss, huberLoss (broadcasting, kinks), binaryCrossEntropy (weights, the −100 clamp),
+ * binaryCrossEntropyWithLogits (weights, posWeight, extreme logits), klDiv, and nllLoss
+ * (weights, ignoreIndex, every reduction, per-position and unbatched forms, −∞ entries, bad
+ * labels); gradients of input and target by central differences; the loss layers; bad input.
+ */
+
+import assert from "node:assert/strict";
+import {
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  defaultDevice,
+  DeviceAssertionError,
+  huberLoss,
+  klDiv,
+  l1Loss,
+  logSoftmax,
+  mseLoss,
+  nllLoss,
+  type Reduction,
+  smoothL1Loss,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
+import {
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  HuberLoss,
+  KLDivLoss,
+  L1Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
+} from "../nn/mod.ts";
+import * as ref from "./_reference.ts";
+import { mulberry32 } from "./_reference.ts";
+import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
+
+type F64 = ref.F64;
+
+/** `term(x, t)` over the broadcast of the two, reduced as PyTorch reduces it. */
+function elementwise(
+  x: F64,
+  t: F64,
+  term: (x: number, t: number) => number,
+  reduction: Reduction = "mean",
+  weight?: F64,
+): F64 {
+  const shape = ref.broadcastShapes(x.shape, t.shape);
+  const pairs = ref.add(ref.mul(x, ref.full(shape, 1)), ref.full(shape, 0));
+  const targets = ref.add(ref.mul(t, ref.full(shape, 1)), ref.full(shape, 0));
+  let terms = ref.f64(shape, pairs.data.map((v, i) => term(v, targets.data[i])));
+  if (weight) terms = ref.mul(terms, weight);
+  if (reduction === "none") return terms;
+  const sum = terms.data.reduce((a, b) => a + b, 0);
+  return ref.f64([], [reduction === "sum" ? sum : sum / terms.data.length]);
+}
+
+const smoothL1 = (beta: number) => (x: number, t: number) => {
+  const d = Math.abs(x - t);
+  return d < beta ? (0.5 * d * d) / beta : d - 0.5 * beta;
+};
+const huber = (delta: number) => (x: number, t: number) => {
+  const d = Math.abs(x - t);
+  return d < delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+};
+const bce = (x: number, t: number) =>
+  -(t * Math.max(Math.log(x), -100) + (1 - t) * Math.max(Math.log1p(-x), -100));
+const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+const bceLogits = (p = 1) => (x: number, t: number) =>
+  (1 - t) * x + (1 + (p - 1) * t) * softplus(-x);
+
+Deno.test("regression losses: values and both gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(3);
+  const cases: OpCase[] = [];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    const pairs: [string, (x: Tensor, y: Tensor) => Tensor, (x: number, t: number) => number][] = [
+      ["mseLoss", (x, y) => mseLoss(x, y, { reduction }), (x, t) => (x - t) ** 2],
+      ["l1Loss", (x, y) => l1Loss(x, y, { reduction }), (x, t) => Math.abs(x - t)],
+      [
+        "smoothL1Loss β=0.7",
+        (x, y) => smoothL1Loss(x, y, { reduction, beta: 0.7 }),
+        smoothL1(0.7),
+      ],
+      ["huberLoss δ=1.3", (x, y) => huberLoss(x, y, { reduction, delta: 1.3 }), huber(1.3)],
+    ];
+    for (const [name, run, term] of pairs) {
+      cases.push({
+        name: `${name} ${reduction} [5, 7]`,
+        inputs: [normal([5, 7], rng, 2), normal([5, 7], rng, 2)],
+        run: ([x, y]) => run(x, y),
+        ref: ([x, y]) => elementwise(x, y, term, reduction),
+        gradTol: 1e-3,
+      });
+      // PyTorch broadcasts input and target: [3, 1, 4] against [5, 1].
+      cases.push({
+        name: `${name} ${reduction} broadcast [3, 1, 4] × [5, 1]`,
+        inputs: [normal([3, 1, 4], rng, 2), normal([5, 1], rng, 2)],
+        run: ([x, y]) => run(x, y),
+        ref: ([x, y]) => elementwise(x, y, term, reduction),
+        gradTol: 1e-3,
+      });
+    }
+  }
+  await checkAll(t, device, cases, rng);
+});
+
+/** The loss and the input's gradient (an upstream of 1) at the given pairs. */
+async function lossAndGrad(
+  run: (x: Tensor, y: Tensor) => Tensor,
+  xs: number[],
+  ts: number[],
+): Promise<{ loss: number[]; grad: number[] }> {
+  const x = tensor(xs, { requiresGrad: true });
+  const y = tensor(ts);
+  const loss = run(x, y);
+  await loss.sum().backward();
+  const out = { loss: Array.from(await loss.data()), grad: Array.from(await x.grad!.data()) };
+  for (const v of [x, y, loss]) v.dispose();
+  return out;
+}
+
+Deno.test("regression losses: PyTorch's gradients at the kinks, and β = 0", async () => {
+  await defaultDevice();
+  const none = { reduction: "none" } as const;
+  // smooth_l1_loss_backward: d < −β → −1; d > β → 1; else d/β (±1 at ±β). l1: sign(d), 0 at 0.
+  const smooth = await lossAndGrad(
+    (x, y) => smoothL1Loss(x, y, { ...none, beta: 0.5 }),
+    [0.5, -0.5, 0],
+    [0, 0, 0],
+  );
+  assert.deepEqual(smooth.grad, [1, -1, 0]);
+  const l1 = await lossAndGrad((x, y) => l1Loss(x, y, none), [2, -1, 3], [2, 0, 0]);
+  assert.deepEqual(l1.grad, [0, -1, 1]);
+  // huber_loss_backward: ±δ beyond ±δ, d inside (δ·±1 at ±δ).
+  const h = await lossAndGrad((x, y) => huberLoss(x, y, { ...none, delta: 2 }), [2, -5, 1], [
+    0,
+    0,
+    0,
+  ]);
+  assert.deepEqual(h.grad, [2, -2, 1]);
+  // β = 0 is the L1 loss, as PyTorch (no division by zero).
+  const zero = await lossAndGrad((x, y) => smoothL1Loss(x, y, { ...none, beta: 0 }), [2, -1], [
+    0,
+    0,
+  ]);
+  assert.deepEqual(zero, { loss: [2, 1], grad: [1, -1] });
+});
+
+Deno.test("binary cross-entropy: probabilities and logits, weights, posWeight", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(9);
+  const probabilities = (shape: number[]) => uniform(shape, rng, 0.02, 0.98);
+  const cases: OpCase[] = [];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    cases.push(
+      {
+        name: `binaryCrossEntropy ${reduction} [4, 9]`,
+        inputs: [probabilities([4, 9]), probabilities([4, 9])],
+        run: ([x, y]) => binaryCrossEntropy(x, y, { reduction }),
+        ref: ([x, y]) => elementwise(x, y, bce, reduction),
+        gradTol: 1e-3,
+      },
+      {
+        name: `binaryCrossEntropy ${reduction} weight [9] over [4, 9]`,
+        inputs: [probabilities([4, 9]), probabilities([4, 9]), uniform([9], rng, 0.5, 2)],
+        wrt: [0, 1],
+        run: ([x, y, w]) => binaryCrossEntropy(x, y, { reduction, weight: w }),
+        ref: ([x, y, w]) => elementwise(x, y, bce, reduction, ref.mul(ref.full([4, 9], 1), w)),
+        gradTol: 1e-3,
+      },
+      {
+        name: `binaryCrossEntropyWithLogits ${reduction} [3, 5]`,
+        inputs: [normal([3, 5], rng, 3), probabilities([3, 5])],
+        run: ([x, y]) => binaryCrossEntropyWithLogits(x, y, { reduction }),
+        ref: ([x, y]) => elementwise(x, y, bceLogits(), reduction),
+        gradTol: 1e-3,
+      },
+      {
+        name: `binaryCrossEntropyWithLogits ${reduction} weight and posWeight [5]`,
+        inputs: [
+          normal([3, 5], rng, 3),
+          probabilities([3, 5]),
+          uniform([3, 1], rng, 0.5, 2),
+          uniform([5], rng, 0.5, 4),
+        ],
+        wrt: [0, 1],
+        run: ([x, y, w, p]) =>
+          binaryCrossEntropyWithLogits(x, y, { reduction, weight: w, posWeight: p }),
+        ref: ([x, y, w, p]) => {
+          const terms = ref.f64(
+            [3, 5],
+            x.data.map((v, i) =>
+              bceLogits(p.data[i % 5])(v, y.data[i]) * w.data[Math.floor(i / 5)]
+            ),
+          );
+          return elementwise(terms, ref.full([3, 5], 0), (v) => v, reduction);
+        },
+        gradTol: 1e-3,
+      },
+    );
+  }
+  await checkAll(t, device, cases, rng);
+});
+
+Deno.test("binary cross-entropy: the −100 clamp, extreme logits, inputs outside [0, 1]", async () => {
+  await defaultDevice();
+  const none = { reduction: "none" } as const;
+  // log 0 is clamped at −100; the gradient's denominator at 1e-12 (PyTorch's EPSILON).
+  const edge = await lossAndGrad((x, y) => binaryCrossEntropy(x, y, none), [0, 1, 0, 1], [
+    1,
+    0,
+    0,
+    1,
+  ]);
+  assert.deepEqual(edge.loss.map((v) => v + 0), [100, 100, 0, 0]); // −0 where PyTorch has −0 too
+  assert.deepEqual(edge.grad.map((g) => Math.fround(g)), [-1e12, 1e12, 0, 0].map(Math.fround));
+  const outside = await binaryCrossEntropy(tensor([1.5, -0.1]), tensor([1, 1]), none).data();
+  assert.ok(outside.every(Number.isNaN), `outside [0, 1]: ${outside}`);
+  // Logits of ±100 and ±1e4: exact, finite, and σ(x) − t for the gradient.
+  const logits = await lossAndGrad(
+    (x, y) => binaryCrossEntropyWithLogits(x, y, none),
+    [100, -100, 1e4, -1e4, 0],
+    [0, 1, 1, 0, 1],
+  );
+  assert.deepEqual(logits.loss, [100, 100, 0, 0, Math.fround(Math.LN2)]);
+  assert.deepEqual(logits.grad, [1, -1, 0, 0, -0.5]);
+});
+
+Deno.test("klDiv: values and both gradients, logTarget, batchmean, t = 0", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(13);
+  const kl = (x: number, t: number) => (t === 0 ? 0 : t * (Math.log(t) - x));
+  const klLog = (x: number, t: number) => Math.exp(t) * (t - x);
+  const logProbabilities = (shape: number[]) => ref.logSoftmax(normal(shape, rng), 1);
+  const targets = uniform([4, 6], rng, 0.01, 1);
+  targets.data[3] = 0; // PyTorch's xlogy: 0·log 0 = 0.
+  await checkAll(t, device, [
+    {
+      name: "klDiv mean",
+      inputs: [logProbabilities([4, 6]), targets],
+      wrt: [0],
+      run: ([x, y]) => klDiv(x, y),
+      ref: ([x, y]) => elementwise(x, y, kl),
+    },
+    {
+      name: "klDiv batchmean",
+      inputs: [logProbabilities([4, 6]), uniform([4, 6], rng, 0.01, 1)],
+      run: ([x, y]) => klDiv(x, y, { reduction: "batchmean" }),
+      ref: ([x, y]) => ref.f64([], [elementwise(x, y, kl, "sum").data[0] / 4]),
+      gradTol: 1e-3,
+    },
+    {
+      name: "klDiv logTarget none",
+      inputs: [logProbabilities([3, 5]), logProbabilities([3, 5])],
+      run: ([x, y]) => klDiv(x, y, { logTarget: true, reduction: "none" }),
+      ref: ([x, y]) => elementwise(x, y, klLog, "none"),
+      gradTol: 1e-3,
+    },
+  ], rng);
+});
+
+/** PyTorch's `nll_loss` in float64 for `[N, C, d…]` log-probabilities and `[N, d…]` labels. */
+function nll64(
+  x: F64,
+  labels: Int32Array,
+  options: { reduction?: Reduction; ignoreIndex?: number; weight?: F64 } = {},
+): F64 {
+  const { reduction = "mean", ignoreIndex = -100, weight } = options;
+  const [n, c, ...d] = x.shape;
+  const positions = d.reduce((a, b) => a * b, 1);
+  const losses = new Float64Array(n * positions);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < positions; s++) {
+      const y = labels[i * positions + s];
+      if (y === ignoreIndex) continue;
+      const w = weight ? weight.data[y] : 1;
+      losses[i * positions + s] = -w * x.data[(i * c + y) * positions + s];
+      total += w;
+    }
+  }
+  if (reduction === "none") return ref.f64([n, ...d], losses);
+  const sum = losses.reduce((a, b) => a + b, 0);
+  return ref.f64([], [reduction === "sum" ? sum : sum / total]);
+}
+
+Deno.test("nllLoss: weights, ignoreIndex, reductions, per-position and unbatched", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(21);
+  const labels = (count: number, classes: number, ignored = -100) =>
+    Int32Array.from(
+      { length: count },
+      (_, i) => (i % 4 === 3 ? ignored : Math.floor(rng() * classes)),
+    );
+  const cases: OpCase[] = [];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    const flat = labels(7, 5);
+    const spatial = labels(2 * 3 * 2, 4, 2);
+    const weight = uniform([5], rng, 0.5, 2);
+    cases.push(
+      {
+        name: `nllLoss ${reduction} [7, 5]`,
+        inputs: [normal([7, 5], rng)],
+        run: ([x]) => nllLoss(x, tensor(Array.from(flat), { dtype: "i32" }), { reduction }),
+        ref: ([x]) => nll64(x, flat, { reduction }),
+      },
+      {
+        name: `nllLoss ${reduction} [7, 5] weighted`,
+        inputs: [normal([7, 5], rng), weight],
+        wrt: [0],
+        run: ([x, w]) =>
+          nllLoss(x, tensor(Array.from(flat), { dtype: "i32" }), { reduction, weight: w }),
+        ref: ([x, w]) => nll64(x, flat, { reduction, weight: w }),
+      },
+      {
+        name: `nllLoss ${reduction} [2, 4, 3, 2] ignoring class 2`,
+        inputs: [normal([2, 4, 3, 2], rng)],
+        run: ([x]) =>
+          nllLoss(x, tensor(Array.from(spatial), { dtype: "i32" }).reshape([2, 3, 2]), {
+            reduction,
+            ignoreIndex: 2,
+          }),
+        ref: ([x]) => nll64(x, spatial, { reduction, ignoreIndex: 2 }),
+      },
+    );
+  }
+  cases.push({
+    name: "nllLoss unbatched [6] against a 0-d label",
+    inputs: [normal([6], rng)],
+    run: ([x]) => nllLoss(x, tensor(4, { dtype: "i32" })),
+    ref: ([x]) => ref.f64([], [-x.data[4]]),
+  });
+  await checkAll(t, device, cases, rng);
+});
+
+Deno.test("nllLoss: is crossEntropy after logSoftmax; −∞ entries; every sample ignored; bad labels", async () => {
+  await defaultDevice();
+  const logits = tensor([[2, -1, 0.5], [0, 0, 3], [1, 1, 1]]);
+  const labels = tensor([0, 2, -100], { dtype: "i32" });
+  const weight = tensor([1, 2, 3]);
+  for (const options of [{}, { weight }, { reduction: "sum" as const, weight }]) {
+    const a = await nllLoss(logSoftmax(logits, 1), labels, options).item();
+    const b = await crossEntropy(logits, labels, options).item();
+    assert.ok(Math.abs(a - b) < 1e-6, `nll(logSoftmax) ${a} vs crossEntropy ${b}`);
+  }
+  // A class with probability 0 (log-probability −∞) costs nothing unless it is the label.
+  const masked = tensor([[-Infinity, -0.1, -2.4]], { requiresGrad: true });
+  const loss = nllLoss(masked, tensor([1], { dtype: "i32" }));
+  assert.equal(await loss.item(), Math.fround(0.1));
+  await loss.backward();
+  assert.deepEqual(Array.from(await masked.grad!.data()), [0, -1, 0]);
+  // Every sample ignored: the mean is 0/0, NaN, as PyTorch.
+  const none = await nllLoss(logits, tensor([-100, -100, -100], { dtype: "i32" })).item();
+  assert.ok(Number.isNaN(none));
+  // A label out of range: NaN, and the next read names the op and the label.
+  const bad = nllLoss(logits, tensor([0, 3, 1], { dtype: "i32" }));
+  await assert.rejects(
+    () => bad.item(),
+    (e: Error) => e instanceof DeviceAssertionError && /nllLoss/.test(e.message),
+  );
+});
+
+Deno.test("loss layers: each is its function, and forward is bound", async () => {
+  await defaultDevice();
+  const x = tensor([[0.2, 0.7], [0.9, 0.4]]);
+  const y = tensor([[0, 1], [1, 1]]);
+  const labels = tensor([1, 0], { dtype: "i32" });
+  const pairs: [{ forward: (a: Tensor, b: Tensor) => Tensor }, () => Tensor, Tensor][] = [
+    [new MSELoss({ reduction: "sum" }), () => mseLoss(x, y, { reduction: "sum" }), y],
+    [new L1Loss(), () => l1Loss(x, y), y],
+    [new SmoothL1Loss({ beta: 0.3 }), () => smoothL1Loss(x, y, { beta: 0.3 }), y],
+    [new HuberLoss({ delta: 0.3 }), () => huberLoss(x, y, { delta: 0.3 }), y],
+    [new BCELoss(), () => binaryCrossEntropy(x, y), y],
+    [new BCEWithLogitsLoss(), () => binaryCrossEntropyWithLogits(x, y), y],
+    [new KLDivLoss({ reduction: "batchmean" }), () => klDiv(x, y, { reduction: "batchmean" }), y],
+    [new NLLLoss({ reduction: "none" }), () => nllLoss(x, labels, { reduction: "none" }), labels],
+    [new CrossEntropyLoss(), () => crossEntropy(x, labels), labels],
+  ];
+  for (const [layer, direct, target] of pairs) {
+    const { forward } = layer;
+    assert.deepEqual(
+      Array.from(await forward(x, target).data()),
+      Array.from(await direct().data()),
+      layer.constructor.name,
+    );
+  }
+});
+
+Deno.test("losses: bad input is a one-line error", async () => {
+  await defaultDevice();
+  const x = tensor([0.5, 0.5]);
+  const bad: [() => unknown, RegExp][] = [
+    [() => mseLoss(x, tensor([1, 2, 3])), /mseLoss: shapes \[2\] and \[3\] do not broadcast/],
+    [
+      () => l1Loss(x, x, { reduction: "avg" as "mean" }),
+      /l1Loss: reduction must be "mean", "sum", "none", got "avg"/,
+    ],
+    [
+      () => smoothL1Loss(x, x, { beta: -1 }),
+      /smoothL1Loss: beta must be a finite number ≥ 0, got -1/,
+    ],
+    [() => huberLoss(x, x, { delta: 0 }), /huberLoss: delta must be a finite number > 0, got 0/],
+    [
+      () => binaryCrossEntropy(x, tensor([[1, 0]])),
+      /binaryCrossEntropy: target \[1,2\] and input \[2\] must have the same shape/,
+    ],
+    [
+      () => binaryCrossEntropy(x, x, { weight: tensor([1, 2, 3]) }),
+      /binaryCrossEntropy: shapes \[2\] and \[3\] do not broadcast/,
+    ],
+    [
+      () => binaryCrossEntropyWithLogits(x, x, { posWeight: tensor([[1], [2]]) }),
+      /posWeight \[2,1\] does not broadcast to the input's shape \[2\]/,
+    ],
+    [
+      () => nllLoss(tensor([[0, 0]]), tensor([0])),
+      /nllLoss: target must be i32 class indices, got f32/,
+    ],
+    [
+      () => nllLoss(tensor([[0, 0]]), tensor([0, 1], { dtype: "i32" })),
+      /nllLoss: target \[2\] does not match input \[1,2\] \(need \[1\] class indices\)/,
+    ],
+    [
+      () => nllLoss(tensor([[0, 0]]), tensor([0], { dtype: "i32" }), { weight: tensor([1]) }),
+      /nllLoss: weight must be a \[2\] f32 tensor \(one per class\), got f32 \[1\]/,
+    ],
+    [() => mseLoss(tensor([1], { dtype: "i32" }), x), /mseLoss: expected an f32 tensor, got i32/],
+    [() => klDiv(x, x, { reduction: "batch" as "sum" }), /klDiv: reduction must be .*"batchmean"/],
+  ];
+  for (const [call, message] of bad) {
+    assert.throws(call, (e: Error) => message.test(e.message) && !e.message.includes("\n"));
+  }
+});

@@ -1,0 +1,126 @@
+/**
+ * The activation layers: each equals its functional op (options included), keeps its input's
+ * shape in `Sequential.outputShape` and `summary`, has no parameters, and trains inside a
+ * Sequential; Identity never frees what it was given; Softmax/LogSoftmax along `dim`.
+ */
+
+import assert from "node:assert/strict";
+import {
+  defaultDevice,
+  elu,
+  gelu,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  mish,
+  randn,
+  relu6,
+  silu,
+  softplus,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
+import {
+  ELU,
+  GELU,
+  Hardsigmoid,
+  Hardswish,
+  Hardtanh,
+  Identity,
+  LeakyReLU,
+  Linear,
+  LogSoftmax,
+  Mish,
+  ReLU6,
+  Sequential,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  Softplus,
+  summary,
+} from "../nn/mod.ts";
+import type { ShapePreserving } from "../nn/activation.ts";
+
+type F = Tensor<number[], "f32">;
+
+const LAYERS: [ShapePreserving, (x: F) => Tensor][] = [
+  [new LeakyReLU(), (x) => leakyRelu(x)],
+  [new LeakyReLU({ negativeSlope: 0.3 }), (x) => leakyRelu(x, 0.3)],
+  [new ELU({ alpha: 0.5 }), (x) => elu(x, 0.5)],
+  [new GELU(), (x) => gelu(x)],
+  [new GELU({ approximate: "tanh" }), (x) => gelu(x, "tanh")],
+  [new SiLU(), (x) => silu(x)],
+  [new Mish(), (x) => mish(x)],
+  [new Softplus({ beta: 2, threshold: 5 }), (x) => softplus(x, 2, 5)],
+  [new Hardtanh({ minVal: -0.5, maxVal: 2 }), (x) => hardtanh(x, -0.5, 2)],
+  [new ReLU6(), (x) => relu6(x)],
+  [new Hardsigmoid(), (x) => hardsigmoid(x)],
+  [new Hardswish(), (x) => hardswish(x)],
+  [new Sigmoid(), (x) => x.sigmoid()],
+  [new Identity(), (x) => x.add(0)],
+  [new Softmax({ dim: 1 }), (x) => x.softmax(1)],
+  [new LogSoftmax({ dim: 0 }), (x) => x.logSoftmax(0)],
+];
+
+Deno.test("activation layers: each is its functional op, with its options", async () => {
+  await defaultDevice();
+  const x = randn([3, 5]).mul(4) as F;
+  for (const [layer, op] of LAYERS) {
+    const [got, want] = [layer.forward(x), op(x)];
+    assert.deepEqual(
+      Array.from(await got.data()),
+      Array.from(await want.data()),
+      layer.constructor.name,
+    );
+    assert.deepEqual(layer.outputShape([3, 5]), [3, 5]);
+    assert.equal(layer.parameterCount(), 0);
+    got.dispose();
+    want.dispose();
+  }
+  x.dispose();
+});
+
+Deno.test("activation layers: in a Sequential, with summary, outputShape and training", async () => {
+  await defaultDevice();
+  const net = new Sequential(
+    new Linear({ inFeatures: 4, outFeatures: 6 }),
+    new GELU(),
+    new Identity(),
+    new Linear({ inFeatures: 6, outFeatures: 3 }),
+    new LogSoftmax({ dim: 1 }),
+  );
+  assert.deepEqual(net.outputShape([2, 4]), [2, 3]);
+  const table = summary(net, [2, 4]);
+  assert.match(table, /GELU|1 +\[2, 6\]/);
+  assert.match(table, /Total parameters: 51/);
+  const x = randn([2, 4]);
+  const y = net.forward(x);
+  const loss = y.sum().neg();
+  await loss.backward();
+  for (const [name, p] of net.namedParameters()) {
+    assert.ok(p.grad, `${name} has a gradient`);
+    assert.ok((await p.grad.data()).every(Number.isFinite), `${name}'s gradient is finite`);
+  }
+  // The log-probabilities of each row sum (as probabilities) to 1.
+  const rows = await y.exp().sum(1).data();
+  rows.forEach((v) => assert.ok(Math.abs(v - 1) < 1e-5));
+  // Sequential frees what one layer hands the next: Identity's output must not be its input.
+  assert.ok(!x.disposed, "the caller's input survives");
+  const alone = new Sequential(new Identity());
+  const out = alone.forward(x);
+  assert.notEqual(out, x);
+  assert.deepEqual(Array.from(await out.data()), Array.from(await x.data()));
+});
+
+Deno.test("activation layers: bad options are one-line errors", async () => {
+  await defaultDevice();
+  assert.throws(
+    () => new Hardtanh({ minVal: 1, maxVal: 0 }),
+    /Hardtanh: minVal \(1\) must not exceed maxVal \(0\)/,
+  );
+  assert.throws(
+    () => new GELU({ approximate: "erf" as "tanh" }).forward(tensor([1])),
+    /gelu: approximate must be "none" or "tanh", got "erf"/,
+  );
+});
