@@ -21,6 +21,19 @@ import { guardFlag, type StepGuard } from "./step_guard.ts";
 import { rawOf, type Tensor } from "./tensor.ts";
 
 export type { ForeachRule } from "../kernels/_foreach_update.ts";
+export {
+  ADAGRAD_RULE,
+  adagradConstants,
+  type AdagradHyperparameters,
+  checkAdagradHyperparameters,
+} from "../kernels/adagrad.ts";
+export {
+  checkRmspropHyperparameters,
+  RMSPROP_RULE,
+  rmspropConstants,
+  type RmspropHyperparameters,
+  rmspropVariant,
+} from "../kernels/rmsprop.ts";
 
 /** One parameter's update: its tensors, its step-count slot and its group's constants. */
 export interface ForeachParamUpdate {

@@ -10,7 +10,11 @@
  */
 
 import type { Module } from "../nn/module.ts";
-import { ADAGRAD_RULE, adagradConstants, checkAdagradHyperparameters } from "../kernels/adagrad.ts";
+import {
+  ADAGRAD_RULE,
+  adagradConstants,
+  checkAdagradHyperparameters,
+} from "../tensor/fused_foreach.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
 import { type ForeachKind, ForeachOptimizer } from "./foreach_optimizer.ts";

@@ -14,7 +14,7 @@ import {
   RMSPROP_RULE,
   rmspropConstants,
   rmspropVariant,
-} from "../kernels/rmsprop.ts";
+} from "../tensor/fused_foreach.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
 import { type ForeachKind, ForeachOptimizer } from "./foreach_optimizer.ts";
