@@ -38,10 +38,12 @@
 #   augment       5  [20] bench/augment.ts: the paper's augmentation of one batch, host ms from
 #                         loader.next() to the input recorded (device kernel against host floats)
 #                         and the crop kernel's GPU time
-# About 470 s estimated in all; the profile's tuning is the least certain (about 240 candidates
-# of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
-# fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
-# (bench/two_devices_check.sh).
+#   norm-tests    5  [30] batch, layer and group norm against float64 (tests/norm_ops_test.ts)
+#   norm-bench   10  [20] bench/norm.ts: batch norm's training step, fused against composed
+# About 485 s estimated in all (the norm steps last, as the budget allows); the profile's tuning is
+# the least certain (about 240 candidates of 30 shapes, each compiled, run 4 times and read back
+# through two ~11 ms map waits; should it fail, train1 tunes its own shapes after its first step).
+# ONLY="a b" runs only those steps (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
 # net at batch 2 untuned for training and the layer table; the same tests; limits ×8, a budget of
@@ -185,6 +187,12 @@ step fuzz-net 60 "${untuned[@]}" deno test -A --no-check tests/fuzz_net_test.ts
 augment_sizes=(--repeats 7)
 [ "$TINY" = 1 ] && augment_sizes=(--batch 8 --side 64 --crop 56 --repeats 2)
 step augment 20 deno run -A bench/augment.ts "${augment_sizes[@]}"
+# Batch, layer and group norm against float64 on this adapter (lavapipe: 5 s), then batch norm's
+# training step fused against composed from tensor ops at ResNet-like sizes.
+step norm-tests 30 "${untuned[@]}" deno test -A --no-check tests/norm_ops_test.ts
+norm_shapes="128,64,56,56;128,256,14,14;128,512,7,7"
+[ "$TINY" = 1 ] && norm_shapes="8,64,28,28"
+step norm-bench 20 deno run -A bench/norm.ts --shapes "$norm_shapes" --runs 7
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)
