@@ -35,6 +35,7 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { memoised } from "./_memo.ts";
 import {
+  advanceStepCounts,
   checkDistinct,
   FINITE_WGSL,
   planSegments,
@@ -206,23 +207,6 @@ ${
 }`;
 }
 
-/** The WGSL that adds 1 to the step counts whose slots a uniform list holds. */
-const advanceWgsl = memoised((vec4s: number, guarded: boolean) =>
-  `@group(0) @binding(0) var<storage, read_write> steps: array<f32>;
-${guarded ? "@group(0) @binding(1) var<storage, read> guard: array<u32>;" : ""}
-// x = how many slots; then the slots, four a vec4u.
-struct Slots { count: vec4u, slot: array<vec4u, ${vec4s}> }
-@group(0) @binding(${guarded ? 2 : 1}) var<uniform> slots: Slots;
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  ${guarded ? "if (guard[0] == 0u) { return; }" : ""}
-  for (var k = lid; k < slots.count.x; k += 64u) {
-    let slot = slots.slot[k / 4u][k % 4u];
-    steps[slot] = steps[slot] + 1.0;
-  }
-}`
-);
-
 /**
  * Applies one Adam step to every parameter in place, each with its own group's constants (the
  * formula is in the module's notes), then advances their step counts in `steps` (f32, one
@@ -253,24 +237,7 @@ export function adamUpdateAll(
   options: AdamUpdateOptions = {},
 ): void {
   dispatchAdam(device, parameters, steps, "apply", options);
-  if (parameters.length === 0) return;
-  const slots = parameters.map((p) => p.stepSlot);
-  const vec4s = Math.ceil(slots.length / 4);
-  const uniforms = new Uint32Array(4 + vec4s * 4);
-  uniforms[0] = slots.length;
-  uniforms.set(slots, 4);
-  const bindings: Binding[] = [{ buffer: steps, offset: 0, size: steps.capacity }];
-  if (options.guard) bindings.push({ buffer: options.guard, offset: 0, size: 16 });
-  device.dispatch(
-    {
-      name: `adam steps ${slots.length}`,
-      wgsl: advanceWgsl(vec4s, options.guard !== undefined),
-      uniforms,
-      workgroups: 1,
-      cost: { bytes: slots.length * 8 },
-    },
-    bindings,
-  );
+  advanceStepCounts("adam", device, steps, parameters.map((p) => p.stepSlot), options.guard);
 }
 
 /**

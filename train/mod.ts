@@ -73,6 +73,14 @@ export {
   type AdamStateDict,
   AdamW,
 } from "./adam.ts";
+export { RMSprop, type RmspropGroupOptions, type RmspropParamGroup } from "./rmsprop.ts";
+export { Adagrad, type AdagradGroupOptions, type AdagradParamGroup } from "./adagrad.ts";
+export {
+  type ForeachKind,
+  ForeachOptimizer,
+  type ForeachRule,
+  type Hyperparameters,
+} from "./foreach_optimizer.ts";
 export {
   ConstantLR,
   CosineAnnealingLR,
