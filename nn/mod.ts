@@ -15,6 +15,7 @@
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
  *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
+ * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
  *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
@@ -80,6 +81,7 @@ export {
   type SoftplusConfig,
   Tanh,
 } from "./activation.ts";
+export * as init from "./init.ts";
 export {
   BCELoss,
   BCEWithLogitsLoss,
