@@ -158,6 +158,27 @@ export type Parameter = Tensor<Shape, "f32">;
  * const m = new Scale();
  * console.log(m.namedParameters().map(([name]) => name)); // ["weight"]
  * ```
+ *
+ * @example A layer with a buffer: state that is saved and moved but not trained
+ * ```ts
+ * import { defaultDevice, noGrad, type Tensor, zeros } from "../mod.ts";
+ * import { Module } from "./module.ts";
+ * await defaultDevice();
+ * class RunningMax extends Module {
+ *   constructor() {
+ *     super();
+ *     this.registerBuffer("peak", zeros([1]));
+ *   }
+ *   forward(x: Tensor): Tensor {
+ *     const peak = this.getBuffer("peak");
+ *     noGrad(() => peak.assign(peak.maximum(x.max().reshape([1]))));
+ *     return x;
+ *   }
+ * }
+ * const m = new RunningMax();
+ * m.forward(zeros([2]).add(3));
+ * console.log(m.parameters().length, Object.keys(await m.stateDict())); // 0 ["peak"]
+ * ```
  */
 export abstract class Module {
   #parameters = new Map<string, Parameter>();

@@ -17,7 +17,7 @@ import {
   statisticGroups,
 } from "../kernels/batch_norm.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { contiguous } from "./_primitives.ts";
+import { contiguous, fill } from "./_primitives.ts";
 
 /**
  * The running statistics a batch norm reads (evaluation) or updates in place (training):
@@ -119,9 +119,12 @@ export function batchNormGrad(
   const device = x.device, shape = batchNormShape(x.shape, k.perSample);
   const groups = statisticGroups(shape);
   const gradX = empty(device, x.shape);
+  // No values: no terms in the sums, zero gradients for the weight and bias.
+  if (x.size === 0) {
+    return { gradX, gradWeight: fill(device, [groups], 0), gradBias: fill(device, [groups], 0) };
+  }
   const gradWeight = empty(device, [groups]);
   const gradBias = empty(device, [groups]);
-  if (x.size === 0) return { gradX, gradWeight, gradBias };
   const gs = contiguous(gradOut), xs = contiguous(x);
   const gradCoef = empty(device, [groups, 4], "f32", "batch norm gradient coefficients");
   const { chunks } = batchNormChunks(device, shape, [["gradOut", gs.buffer], ["x", xs.buffer]]);

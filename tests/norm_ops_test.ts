@@ -339,6 +339,16 @@ Deno.test("batch norm's passes split in runs of samples give the one-run results
   gpu.destroy();
 });
 
+Deno.test("batchNorm of an empty batch: an empty output, zero gradients for weight and bias", async () => {
+  const x = zeros([0, 3, 2, 2]), weight = ones([3]), bias = zeros([3]);
+  for (const t of [x, weight, bias]) t.requiresGrad = true;
+  const y = batchNorm(x, { weight, bias, runningMean: zeros([3]), runningVar: ones([3]) });
+  assert.deepEqual(y.shape, [0, 3, 2, 2]);
+  await y.backward(zeros([0, 3, 2, 2]));
+  assert.deepEqual(await weight.grad!.data(), new Float32Array(3));
+  assert.deepEqual(await bias.grad!.data(), new Float32Array(3));
+});
+
 Deno.test("batchNorm's errors", () => {
   const one = zeros([1, 3]);
   assert.throws(
