@@ -98,6 +98,7 @@ export {
 } from "./lr_scheduler.ts";
 export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_lr.ts";
 export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
+export { CyclicLR, type CyclicOptions } from "./cyclic_lr.ts";
 export {
   clipGradNorm,
   type ClipGradNormOptions,
