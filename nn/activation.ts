@@ -23,14 +23,39 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /**
- * The nonlinearity after a convolution or fully connected layer: the rectifier (the paper's
- * choice, fused into the layer's kernel) or the saturating tanh it is compared against
- * (section 3.1, Figure 1).
+ * The nonlinearity after a convolution or fully connected layer (their `activation` option,
+ * AlexNet's and the command line's switch): the rectifier (the paper's choice, fused into the
+ * layer's kernel), the saturating tanh it is compared against (section 3.1, Figure 1) and the
+ * sigmoid, or a later unit with its default parameters (GELU exact, SiLU, ELU with α = 1,
+ * LeakyReLU with slope 0.01).
  */
-export type Activation = "relu" | "tanh";
+export type Activation = "relu" | "tanh" | "sigmoid" | "gelu" | "silu" | "elu" | "leakyRelu";
 
 /** Every {@link Activation}, for validating user input. */
-export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh"];
+export const ACTIVATIONS: readonly Activation[] = [
+  "relu",
+  "tanh",
+  "sigmoid",
+  "gelu",
+  "silu",
+  "elu",
+  "leakyRelu",
+];
+
+/**
+ * Each {@link Activation} but the ReLU (which the layers fuse into their kernels) as a
+ * function, for the layers that apply it after their own kernel.
+ */
+export const APPLY_ACTIVATION: {
+  readonly [K in Exclude<Activation, "relu">]: (x: Tensor<Shape, "f32">) => Tensor<Shape, "f32">;
+} = {
+  tanh: (x) => x.tanh(),
+  sigmoid: (x) => x.sigmoid(),
+  gelu: (x) => gelu(x),
+  silu: (x) => silu(x),
+  elu: (x) => elu(x),
+  leakyRelu: (x) => leakyRelu(x),
+};
 
 /**
  * A layer without parameters whose output has its input's shape: the base of the activation

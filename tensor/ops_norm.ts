@@ -72,52 +72,59 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Sha
   const channels = x.shape[1] as number;
   const { weight = null, bias = null, runningMean = null, runningVar = null } = options;
   const momentum = options.momentum === undefined ? 0.1 : options.momentum;
-  const eps = options.eps ?? 1e-5;
-  const tracked = options.numBatchesTracked ?? null;
+  const eps = checkedEps(op, options.eps);
   if ((runningMean === null) !== (runningVar === null)) {
     throw new Error(`${op}: give both runningMean and runningVar, or neither`);
   }
   checkPerChannel(op, x, [channels], { weight, bias, runningMean, runningVar });
   const batchStats = (options.training ?? false) || runningMean === null;
-  const valuesPerChannel = x.size / Math.max(channels, 1);
-  if (batchStats && valuesPerChannel <= 1 && x.size > 0) {
+  if (batchStats && x.size === channels && x.size > 0) {
     throw new RangeError(
       `Expected more than 1 value per channel when training, got input size [${x.shape}]`,
     );
   }
-  if (!Number.isFinite(eps) || eps < 0) {
-    throw new RangeError(`${op}: eps must be finite and non-negative, got ${eps}`);
-  }
   if (momentum !== null && !Number.isFinite(momentum)) {
     throw new RangeError(`${op}: momentum must be a finite number or null, got ${momentum}`);
   }
-  let running: BatchNormRunning | null = null;
-  if (runningMean && runningVar) {
-    for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar]] as const) {
-      if (batchStats && !t.isContiguous) {
-        throw new Error(`${op}: ${name} is updated in place and must be contiguous`);
-      }
-    }
-    const updating = batchStats && x.size > 0;
-    if (updating && momentum === null && tracked === null) {
-      throw new Error(`${op}: momentum null (a cumulative average) needs numBatchesTracked`);
-    }
-    if (tracked !== null) {
-      sameDevice(op, x, tracked);
-      if (tracked.dtype !== "i32" || tracked.size !== 1 || !tracked.isContiguous) {
-        throw new TypeError(
-          `${op}: numBatchesTracked must be one contiguous i32, got ${tracked.dtype} ` +
-            `[${tracked.shape}]`,
-        );
-      }
-    }
-    running = {
-      mean: rawOf(runningMean),
-      variance: rawOf(runningVar),
-      tracked: tracked && rawOf(tracked),
-    };
-  }
+  const running = runningMean && runningVar
+    ? runningStatistics(x, runningMean, runningVar, options.numBatchesTracked ?? null, {
+      updated: batchStats && x.size > 0,
+      cumulative: momentum === null,
+    })
+    : null;
   return normalize(x, weight, bias, { running, batchStats, eps, momentum, perSample: false });
+}
+
+/**
+ * The running statistics as the op takes them, checked: updated in place, they must be
+ * contiguous; a cumulative average needs the count, one contiguous i32.
+ */
+function runningStatistics(
+  x: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  tracked: Tensor | null,
+  use: { updated: boolean; cumulative: boolean },
+): BatchNormRunning {
+  const op = "batchNorm";
+  for (const [name, t] of [["runningMean", mean], ["runningVar", variance]] as const) {
+    if (use.updated && !t.isContiguous) {
+      throw new Error(`${op}: ${name} is updated in place and must be contiguous`);
+    }
+  }
+  if (use.updated && use.cumulative && tracked === null) {
+    throw new Error(`${op}: momentum null (a cumulative average) needs numBatchesTracked`);
+  }
+  if (tracked !== null) {
+    sameDevice(op, x, tracked);
+    if (tracked.dtype !== "i32" || tracked.size !== 1 || !tracked.isContiguous) {
+      throw new TypeError(
+        `${op}: numBatchesTracked must be one contiguous i32, got ${tracked.dtype} ` +
+          `[${tracked.shape}]`,
+      );
+    }
+  }
+  return { mean: rawOf(mean), variance: rawOf(variance), tracked: tracked && rawOf(tracked) };
 }
 
 /** The op over `x [N, C, *]` with its affine inputs where given. */

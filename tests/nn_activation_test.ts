@@ -22,6 +22,9 @@ import {
   tensor,
 } from "../mod.ts";
 import {
+  ACTIVATIONS,
+  alexnetSmall,
+  Conv2d,
   ELU,
   GELU,
   Hardsigmoid,
@@ -40,7 +43,7 @@ import {
   Softplus,
   summary,
 } from "../nn/mod.ts";
-import type { ShapePreserving } from "../nn/activation.ts";
+import { APPLY_ACTIVATION, type ShapePreserving } from "../nn/activation.ts";
 
 type F = Tensor<number[], "f32">;
 
@@ -122,5 +125,30 @@ Deno.test("activation layers: bad options are one-line errors", async () => {
   assert.throws(
     () => new GELU({ approximate: "erf" as "tanh" }).forward(tensor([1])),
     /gelu: approximate must be "none" or "tanh", got "erf"/,
+  );
+});
+
+Deno.test("the layers' activation option takes every ACTIVATIONS entry", async () => {
+  await defaultDevice();
+  const x = randn([2, 3, 6, 6]);
+  for (const activation of ACTIVATIONS) {
+    const conv = new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, activation });
+    const plain = new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3 });
+    await plain.loadStateDict(await conv.stateDict());
+    const fused = conv.forward(x);
+    const pre = plain.forward(x);
+    const expected = activation === "relu" ? pre.relu() : APPLY_ACTIVATION[activation](pre);
+    const [a, b] = [await fused.data(), await expected.data()];
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= 1e-5, `${activation}: ${v} vs ${b[i]}`));
+    const linear = new Linear({ inFeatures: 3, outFeatures: 2, activation });
+    assert.deepEqual(linear.forward(randn([5, 3])).shape, [5, 2]);
+  }
+  // AlexNet's switch takes them too; the summary names it.
+  const net = alexnetSmall({ activation: "gelu", seed: 0 }).eval();
+  const logits = await net.forward(randn([1, 3, 32, 32]).withRank(4));
+  assert.ok((await logits.data()).every(Number.isFinite));
+  assert.throws(
+    () => new Linear({ inFeatures: 1, outFeatures: 1, activation: "swish" as "relu" }),
+    /Linear: activation must be one of relu, tanh, sigmoid, gelu, silu, elu, leakyRelu, got 'swish'/,
   );
 });

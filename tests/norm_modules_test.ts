@@ -12,8 +12,10 @@ import {
   Device,
   fromTypedArray,
   Generator,
+  noGrad,
   randn,
   type Tensor,
+  tidy,
   zeros,
 } from "../mod.ts";
 import {
@@ -278,4 +280,25 @@ Deno.test("a conv net with BatchNorm2d learns under the Trainer; a resumed run i
   await train({ ...options, model: resumed, epochs: 3, runDir: resumedDir, resume: true });
   assert.deepEqual(await hostState(resumed), state);
   for (const d of [straightDir, resumedDir]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("training and evaluation steps through the three layers give back every byte", async () => {
+  const device = await defaultDevice();
+  const bn = new BatchNorm2d({ numFeatures: 3 }), ln = new LayerNorm({ normalizedShape: [4, 4] });
+  const gn = new GroupNorm({ numGroups: 3, numChannels: 3 });
+  const x = randn([2, 3, 4, 4], { requiresGrad: true });
+  const step = async () => {
+    await tidy(async () => await gn.forward(ln.forward(bn.forward(x))).sum().backward());
+    for (const p of [...bn.parameters(), ...ln.parameters(), ...gn.parameters(), x]) p.zeroGrad();
+    bn.eval();
+    noGrad(() => bn.forward(x)).dispose();
+    bn.train();
+  };
+  await step();
+  await device.sync();
+  const before = device.memory().liveBytes;
+  for (let i = 0; i < 3; i++) await step();
+  await device.sync();
+  assert.equal(device.memory().liveBytes, before);
+  for (const m of [bn, ln, gn]) m.dispose();
 });

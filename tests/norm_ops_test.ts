@@ -66,12 +66,14 @@ const SHAPES: number[][] = [
   [2, 7, 7, 5],
   [5, 3, 33, 17],
   [2, 1, 33, 17],
+  [3, 700], // more channels than one workgroup of the finalizing kernels
 ];
 
 /** What {@link checkBatchNorm} varies besides the shape. */
 interface BatchNormCase {
   training: boolean;
-  affine: boolean;
+  /** Which of the weight and the bias are given. */
+  affine: "both" | "weight" | "bias" | "none";
   momentum: number | null;
   /** x fed as a permuted view of an `[N, *, C]` tensor (PyTorch's channels last). */
   channelsLast: boolean;
@@ -87,8 +89,8 @@ interface BatchNormCase {
 async function checkBatchNorm(shape: number[], seed: number, k: BatchNormCase): Promise<void> {
   const c = shape[1];
   const x = random(shape, seed, k.std, k.mean), g = random(shape, seed + 1);
-  const w = k.affine ? random([c], seed + 2).data : null;
-  const b = k.affine ? random([c], seed + 3).data : null;
+  const w = k.affine === "both" || k.affine === "weight" ? random([c], seed + 2).data : null;
+  const b = k.affine === "both" || k.affine === "bias" ? random([c], seed + 3).data : null;
   const rm0 = random([c], seed + 4).data;
   const rv0 = random([c], seed + 5).data.map((v) => 1 + v * v);
   // Channels last: the same values stored [N, *, C] and viewed as [N, C, *].
@@ -149,7 +151,7 @@ function permuted(x: F64): Float64Array {
 
 const TRAINING: BatchNormCase = {
   training: true,
-  affine: true,
+  affine: "both",
   momentum: 0.1,
   channelsLast: false,
   std: 2,
@@ -169,7 +171,7 @@ Deno.test("batchNorm on random shapes and options against float64", async () => 
     if (training && shape.slice(2).reduce((p, v) => p * v, shape[0]) === 1) shape[0] = 2;
     await checkBatchNorm(shape, seed, {
       training,
-      affine: d.chance(0.7),
+      affine: d.pick(["both", "both", "weight", "bias", "none"] as const),
       momentum: d.pick([0.1, 0.5, null]),
       channelsLast: shape.length > 2 && d.chance(0.4),
       std: d.pick([0.5, 1, 3]),
@@ -403,7 +405,9 @@ async function checkAffineNorm(
 }
 
 Deno.test("layerNorm and groupNorm against float64, gradients by finite differences", async () => {
-  for (const [shape, d] of [[[3, 5], [5]], [[2, 3, 7], [3, 7]], [[2, 4, 1], [1]]]) {
+  for (
+    const [shape, d] of [[[3, 5], [5]], [[2, 3, 7], [3, 7]], [[2, 4, 1], [1]], [[300, 3], [3]]]
+  ) {
     const size = d.reduce((a, b) => a * b, 1);
     await checkAffineNorm(
       `layerNorm [${shape}] over [${d}]`,
