@@ -2,18 +2,18 @@
  * A multi-tensor optimiser kernel made from an element-wise rule, as `adam.ts` is written by
  * hand: each parameter binds its weight, its state buffers and its gradient; a dispatch covers
  * several parameters (segments, `_multi_tensor.ts`), and a segment table gives each its first
- * workgroup, its element count, its step-count slot and eight f32 constants of its group. One
+ * workgroup, its element count, its step-count slot and twelve f32 constants of its group. One
  * mode applies the rule in place, the other checks it (a guard flag is lowered when a gradient,
  * the new weight or a new state would hold a NaN or ±∞), and the step counts (f32 on the
- * device, one a parameter) advance after the updates, skipped with the step. RMSprop and
- * Adagrad are rules of this kind (`rmsprop.ts`, `adagrad.ts`).
+ * device, one a parameter) advance after the updates, skipped with the step. Adam, RMSprop and
+ * Adagrad are rules of this kind (`adam.ts`, `rmsprop.ts`, `adagrad.ts`).
  *
- * A rule's WGSL is the body of
- * `fn rule(c0: vec4f, c1: vec4f, t: f32, w: vec4f, g: vec4f, s: array<vec4f, N>) -> Update`
- * (`struct Update { w: vec4f, s: array<vec4f, N> }`), with t the parameter's step count after
- * this step and c0, c1 the group's constants. Its variants (a number) are forms with other
- * state buffers, e.g. RMSprop with a momentum buffer: parameters of one variant share
- * dispatches, as Adam's AMSGrad does.
+ * A rule's WGSL is the body of `fn rule(c0: vec4f, c1: vec4f, c2: vec4f, t: f32, w: vec4f,
+ * g: vec4f, s: array<vec4f, N>) -> Update` (`struct Update { w: vec4f, s: array<vec4f, N> }`),
+ * with t the parameter's step count after this step and c0, c1, c2 the group's constants;
+ * `helpers` may declare functions it calls. Its variants (a number) are forms with other state
+ * buffers or arithmetic, e.g. RMSprop with a momentum buffer or Adam with AMSGrad's maximum:
+ * the parameters of one variant share dispatches.
  *
  * @module
  */
@@ -38,6 +38,8 @@ export interface ForeachRule {
   stateNames(variant: number): readonly string[];
   /** The WGSL body of the variant's `rule` function. */
   wgsl(variant: number): string;
+  /** WGSL functions the rule calls, if any. */
+  readonly helpers?: string;
 }
 
 /** One parameter of a multi-tensor update. */
@@ -54,7 +56,7 @@ export interface ForeachParameter {
   stepSlot: number;
   /** Which form of the rule (its state buffers). */
   variant: number;
-  /** Its group's constants, at most 8 (each rounded once to f32). */
+  /** Its group's constants, at most 12 (each rounded once to f32). */
   constants: readonly number[];
 }
 
@@ -69,8 +71,10 @@ export interface ForeachOptions {
 }
 
 const WORKGROUP = 256;
-/** u32 words of a segment's row: a, c0, c1. */
-const ROW_WORDS = 12;
+/** u32 words of a segment's row: a, c0, c1, c2. */
+const ROW_WORDS = 16;
+/** Constants a segment's row holds. */
+const CONSTANTS = 12;
 
 type Mode = "apply" | "check";
 
@@ -114,15 +118,17 @@ const foreachWgsl = memoisedBy(
     return `${decls.join("\n")}
 @group(0) @binding(${stepsBinding}) var<storage, read> steps: array<f32>;
 ${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, elements in the window, step-count slot, 0); c0, c1 the
-// group's constants as f32 bits.
-struct Segment { a: vec4u, c0: vec4u, c1: vec4u }
+// Per segment: a = (first workgroup, elements in the window, step-count slot, 0); c0, c1, c2
+// the group's constants as f32 bits.
+struct Segment { a: vec4u, c0: vec4u, c1: vec4u, c2: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${stepsBinding + (hasFlag ? 2 : 1)}) var<uniform> table: Table;
 ${FLAT_WORKGROUP}
 ${FINITE_WGSL}
 struct Update { w: vec4f, s: array<vec4f, ${states}> }
-fn rule(c0: vec4f, c1: vec4f, t: f32, w: vec4f, g: vec4f, s: array<vec4f, ${states}>) -> Update {
+${rule.helpers ?? ""}
+fn rule(c0: vec4f, c1: vec4f, c2: vec4f, t: f32, w: vec4f, g: vec4f, s: array<vec4f, ${states}>)
+    -> Update {
 ${rule.wgsl(variant)}
 }
 @compute @workgroup_size(${WORKGROUP})
@@ -134,6 +140,7 @@ ${searchSteps(segments)}
   let a = table.s[s].a;
   let c0 = bitcast<vec4f>(table.s[s].c0);
   let c1 = bitcast<vec4f>(table.s[s].c1);
+  let c2 = bitcast<vec4f>(table.s[s].c2);
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
   let t = steps[a.z] + 1.0;
@@ -144,7 +151,7 @@ ${searchSteps(segments)}
 ${loads.join("\n")}
     default: {}
   }
-  let r = rule(c0, c1, t, wi, gi, si);
+  let r = rule(c0, c1, c2, t, wi, gi, si);
 ${
       mode === "apply"
         ? `  switch s {\n${stores.join("\n")}\n    default: {}\n  }`
@@ -263,7 +270,9 @@ function checkParameter(
       `${op}: expected ${names.length} state buffers (${names}), got ${p.states.length}`,
     );
   }
-  if (p.constants.length > 8) throw new RangeError(`${op}: at most 8 constants a parameter`);
+  if (p.constants.length > CONSTANTS) {
+    throw new RangeError(`${op}: at most ${CONSTANTS} constants a parameter`);
+  }
   if (!Number.isInteger(p.stepSlot) || p.stepSlot < 0 || (p.stepSlot + 1) * 4 > steps.capacity) {
     throw new RangeError(`${op}: step slot ${p.stepSlot} is outside the step-count buffer`);
   }

@@ -123,11 +123,16 @@ export function calculateFans(shape: readonly number[]): Fans {
 
 /** Writes what `make` returns into `tensor` in place, recording nothing; returns `tensor`. */
 function fill<T extends Tensor>(tensor: T, make: () => Tensor): T {
+  requireF32(tensor);
+  noGrad(() => tidy(() => void tensor.assign(make() as Tensor<Shape, T["dtype"]>)));
+  return tensor;
+}
+
+/** Throws unless `tensor` is f32 (the initialisers draw floats). */
+function requireF32(tensor: Tensor): void {
   if (tensor.dtype !== "f32") {
     throw new TypeError(`init: expected an f32 tensor, got ${tensor.dtype} [${tensor.shape}]`);
   }
-  noGrad(() => tidy(() => void tensor.assign(make() as Tensor<Shape, T["dtype"]>)));
-  return tensor;
 }
 
 /** Throws unless every value is a finite number (named in the message). */
@@ -363,6 +368,66 @@ export function truncNormal<T extends Tensor>(tensor: T, options: TruncNormalOpt
     const u = draw(generator).uniform(tensor.shape, 2 * low - 1, 2 * high - 1, tensor.device);
     return erfinv(u).mul(std * Math.SQRT2).add(mean).clamp(a, b);
   });
+}
+
+/**
+ * Fills `tensor` (at least 2-D, viewed as `[rows, rest]`) with a (semi-)orthogonal matrix
+ * times `gain` (`nn.init.orthogonal_`): the Q factor of a normal draw, its rows orthonormal
+ * when there are fewer rows than columns, its columns otherwise, with the signs PyTorch fixes
+ * (R's diagonal positive). The factorisation runs on the host in float64 (modified Gram-Schmidt,
+ * twice): `await` it; it is meant for initialisation, of order rows·cols·min(rows, cols) work.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, zeros } from "../mod.ts";
+ * import { orthogonal } from "./init.ts";
+ * await defaultDevice();
+ * const w = await orthogonal(zeros([3, 5]));
+ * const gram = await w.matmul(w.T()).data(); // the 3×3 identity, to rounding
+ * console.log(Array.from(gram, Math.round)); // [1, 0, 0, 0, 1, 0, 0, 0, 1]
+ * ```
+ */
+export async function orthogonal<T extends Tensor>(
+  tensor: T,
+  gain = 1,
+  generator?: Generator,
+): Promise<T> {
+  requireF32(tensor);
+  requireFinite("orthogonal", { gain });
+  if (tensor.rank < 2) {
+    throw new RangeError(
+      `orthogonal: only tensors with 2 or more dimensions are supported, got [${tensor.shape}]`,
+    );
+  }
+  if (tensor.size === 0) return tensor;
+  const rows = tensor.shape[0], cols = tensor.size / rows;
+  const drawn = draw(generator).normal([rows, cols], 0, 1, tensor.device);
+  const values = await drawn.data();
+  drawn.dispose();
+  // Orthonormalise the longer side's vectors: columns of [rows, cols] when rows ≥ cols, else rows.
+  const tall = rows >= cols;
+  const [count, length] = tall ? [cols, rows] : [rows, cols];
+  const vectors = Array.from(
+    { length: count },
+    (_, j) => Float64Array.from({ length }, (_, i) => values[tall ? i * cols + j : j * cols + i]),
+  );
+  for (let j = 0; j < count; j++) {
+    const v = vectors[j];
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = 0; k < j; k++) {
+        const dot = vectors[k].reduce((a, x, i) => a + x * v[i], 0);
+        for (let i = 0; i < length; i++) v[i] -= dot * vectors[k][i];
+      }
+    }
+    const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    for (let i = 0; i < length; i++) v[i] /= norm;
+  }
+  const q = new Float32Array(rows * cols);
+  vectors.forEach((v, j) =>
+    v.forEach((x, i) => (q[tall ? i * cols + j : j * cols + i] = gain * x))
+  );
+  noGrad(() => tensor.assign(q));
+  return tensor;
 }
 
 /** The generator to draw from. */

@@ -49,7 +49,7 @@ export interface ForeachParamUpdate {
   stepSlot: number;
   /** Which form of the rule. */
   variant: number;
-  /** Its group's constants (at most 8). */
+  /** Its group's constants (at most 12). */
   constants: readonly number[];
 }
 

@@ -204,3 +204,27 @@ Deno.test("init: bad input is a one-line error", async () => {
     assert.throws(call, (e: Error) => message.test(e.message) && !e.message.includes("\n"));
   }
 });
+
+Deno.test("init: orthogonal gives orthonormal rows or columns, scaled by the gain", async () => {
+  await defaultDevice();
+  const g = new Generator(17);
+  for (const shape of [[6, 4], [4, 6], [5, 5], [4, 2, 3]]) {
+    const w = await init.orthogonal(zeros(shape), 2, g);
+    const [rows] = shape;
+    const cols = w.size / rows;
+    const m = w.reshape([rows, cols]);
+    // QᵀQ (tall) or QQᵀ (wide) is gain² times the identity.
+    const gram = await (rows >= cols ? m.T().matmul(m) : m.matmul(m.T())).data();
+    const k = Math.min(rows, cols);
+    gram.forEach((v, i) =>
+      assert.ok(Math.abs(v - (i % (k + 1) === 0 ? 4 : 0)) < 1e-4, `[${shape}] gram ${i}: ${v}`)
+    );
+  }
+  const same = async () =>
+    Array.from(await (await init.orthogonal(zeros([3, 3]), 1, new Generator(2))).data());
+  assert.deepEqual(await same(), await same(), "a seed gives its matrix");
+  await assert.rejects(
+    () => init.orthogonal(zeros([3])),
+    /orthogonal: only tensors with 2 or more dimensions/,
+  );
+});

@@ -51,6 +51,8 @@ export type Hyperparameters<G extends ParamGroup> = Omit<G, "params" | "names">;
 export interface ForeachKind<G extends ParamGroup> {
   /** The optimiser's name in errors. */
   name: string;
+  /** Whose state dicts it loads, in errors ("Adam or AdamW"); default `name`. */
+  family?: string;
   /** The element-wise rule. */
   rule: ForeachRule;
   /** The group's keys in a state dict besides `names` and `lr` (to recognise its state). */
@@ -219,7 +221,7 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
     const op = `${kind.name}.loadStateDict`;
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
-    requireGroupKeys(op, kind.name, dict.paramGroups, kind.keys);
+    requireGroupKeys(op, kind.family ?? kind.name, dict.paramGroups, kind.keys);
     const groups = dict.paramGroups.map((s, gi) => {
       const { names: _n, ...rest } = s;
       const merged = { ...this.#groups[gi], ...rest } as G;
