@@ -431,6 +431,13 @@ export interface SoftmaxConfig {
   dim?: number;
 }
 
+/** The axis of a {@link SoftmaxConfig} or a number, checked to be an integer. */
+function softmaxDim(layer: string, config: SoftmaxConfig | number): number {
+  const dim = typeof config === "number" ? config : config.dim ?? -1;
+  if (!Number.isInteger(dim)) throw new RangeError(`${layer}: dim must be an integer, got ${dim}`);
+  return dim;
+}
+
 /**
  * Softmax along `dim` (`nn.Softmax`), computed stably.
  *
@@ -446,10 +453,10 @@ export class Softmax extends ShapePreserving {
   /** The axis that sums to 1. */
   readonly dim: number;
 
-  /** Creates the layer. */
-  constructor(config: SoftmaxConfig = {}) {
+  /** Creates the layer: `new Softmax(1)` is `new Softmax({ dim: 1 })`, as `nn.Softmax(dim=1)`. */
+  constructor(config: SoftmaxConfig | number = {}) {
     super();
-    this.dim = config.dim ?? -1;
+    this.dim = softmaxDim("Softmax", config);
   }
 
   /** Applies the softmax along {@link Softmax.dim}. */
@@ -474,10 +481,10 @@ export class LogSoftmax extends ShapePreserving {
   /** The axis along which the exponentials sum to 1. */
   readonly dim: number;
 
-  /** Creates the layer. */
-  constructor(config: SoftmaxConfig = {}) {
+  /** Creates the layer: `new LogSoftmax(1)` is `new LogSoftmax({ dim: 1 })`, as `nn.LogSoftmax(dim=1)`. */
+  constructor(config: SoftmaxConfig | number = {}) {
     super();
-    this.dim = config.dim ?? -1;
+    this.dim = softmaxDim("LogSoftmax", config);
   }
 
   /** Applies the log-softmax along {@link LogSoftmax.dim}. */

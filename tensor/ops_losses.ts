@@ -31,10 +31,23 @@ export interface ReductionOptions {
 
 type F32 = Tensor<Shape, "f32">;
 
-/** The reduction, checked (a one-line error names a bad one). */
-function reductionOf(op: string, options: ReductionOptions, extra: string[] = []): string {
-  const { reduction = "mean" } = options;
-  const allowed = ["mean", "sum", "none", ...extra];
+/**
+ * The reduction of `options`, after checking them: an option not in `names` (a typo would
+ * otherwise be ignored) or a bad reduction is a one-line error.
+ */
+function optionsOf(
+  op: string,
+  options: object,
+  names: readonly string[],
+  extraReductions: readonly string[] = [],
+): string {
+  const known = ["reduction", ...names];
+  const unknown = Object.keys(options).find((name) => !known.includes(name));
+  if (unknown !== undefined) {
+    throw new TypeError(`${op}: unknown option "${unknown}" (known: ${known.join(", ")})`);
+  }
+  const { reduction = "mean" } = options as { reduction?: string };
+  const allowed = ["mean", "sum", "none", ...extraReductions];
   if (!allowed.includes(reduction)) {
     throw new TypeError(
       `${op}: reduction must be ${allowed.map((r) => `"${r}"`).join(", ")}, got ` +
@@ -98,7 +111,7 @@ export function mseLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("mseLoss", options);
+  const reduction = optionsOf("mseLoss", options, []);
   checkPair("mseLoss", input, target, false);
   return reduced(lossTerm(input, target, "squaredError"), reduction);
 }
@@ -119,7 +132,7 @@ export function l1Loss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("l1Loss", options);
+  const reduction = optionsOf("l1Loss", options, []);
   checkPair("l1Loss", input, target, false);
   return reduced(lossTerm(input, target, "absoluteError"), reduction);
 }
@@ -147,7 +160,7 @@ export function smoothL1Loss(
   target: Tensor,
   options: SmoothL1Options = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("smoothL1Loss", options);
+  const reduction = optionsOf("smoothL1Loss", options, ["beta"]);
   const { beta = 1 } = options;
   requireNumber("smoothL1Loss", "beta", beta, 0);
   checkPair("smoothL1Loss", input, target, false);
@@ -178,7 +191,7 @@ export function huberLoss(
   target: Tensor,
   options: HuberOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("huberLoss", options);
+  const reduction = optionsOf("huberLoss", options, ["delta"]);
   const { delta = 1 } = options;
   requireNumber("huberLoss", "delta", delta, 0, true);
   checkPair("huberLoss", input, target, false);
@@ -227,7 +240,7 @@ export function binaryCrossEntropy(
   target: Tensor,
   options: BinaryCrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("binaryCrossEntropy", options);
+  const reduction = optionsOf("binaryCrossEntropy", options, ["weight"]);
   checkPair("binaryCrossEntropy", input, target, true);
   checkWeight("binaryCrossEntropy", "weight", options.weight, input);
   return tidy(() => {
@@ -266,7 +279,7 @@ export function binaryCrossEntropyWithLogits(
   options: BinaryCrossEntropyWithLogitsOptions = {},
 ): Tensor<Shape, "f32"> {
   const op = "binaryCrossEntropyWithLogits";
-  const reduction = reductionOf(op, options);
+  const reduction = optionsOf(op, options, ["weight", "posWeight"]);
   checkPair(op, input, target, true);
   checkWeight(op, "weight", options.weight, input);
   checkWeight(op, "posWeight", options.posWeight, input);
@@ -312,7 +325,7 @@ export function klDiv(
   target: Tensor,
   options: KlDivOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("klDiv", options as ReductionOptions, ["batchmean"]);
+  const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
   const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
   if (reduction !== "batchmean") return reduced(terms, reduction);
@@ -354,7 +367,7 @@ export function nllLoss(
   target: Tensor,
   options: NllLossOptions = {},
 ): Tensor<Shape, "f32"> {
-  const reduction = reductionOf("nllLoss", options);
+  const reduction = optionsOf("nllLoss", options, ["weight", "ignoreIndex"]);
   const { weight, ignoreIndex = -100 } = options;
   if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
     throw new TypeError("nllLoss: input and target must be tensors");

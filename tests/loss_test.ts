@@ -35,6 +35,7 @@ import {
   NLLLoss,
   SmoothL1Loss,
 } from "../nn/mod.ts";
+import type { LossFunction } from "../train/mod.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
@@ -431,8 +432,39 @@ Deno.test("losses: bad input is a one-line error", async () => {
     ],
     [() => mseLoss(tensor([1], { dtype: "i32" }), x), /mseLoss: expected an f32 tensor, got i32/],
     [() => klDiv(x, x, { reduction: "batch" as "sum" }), /klDiv: reduction must be .*"batchmean"/],
+    [
+      () => huberLoss(x, x, { beta: 2 } as unknown as { delta: number }),
+      /huberLoss: unknown option "beta" \(known: reduction, delta\)/,
+    ],
+    [
+      () => nllLoss(tensor([[0, 0]]), tensor([0], { dtype: "i32" }), { ignore_index: 1 } as object),
+      /nllLoss: unknown option "ignore_index" \(known: reduction, weight, ignoreIndex\)/,
+    ],
   ];
   for (const [call, message] of bad) {
     assert.throws(call, (e: Error) => message.test(e.message) && !e.message.includes("\n"));
   }
+});
+
+Deno.test("losses: NaN in an input is NaN in the loss, and a loss layer is a LossFunction", async () => {
+  await defaultDevice();
+  const x = tensor([0.5, NaN]), y = tensor([0.25, 0.5]);
+  const none = { reduction: "none" } as const;
+  const losses: [string, Tensor][] = [
+    ["mseLoss", mseLoss(x, y, none)],
+    ["l1Loss", l1Loss(x, y, none)],
+    ["smoothL1Loss", smoothL1Loss(x, y, none)],
+    ["huberLoss", huberLoss(x, y, none)],
+    ["binaryCrossEntropy", binaryCrossEntropy(x, y, none)],
+    ["binaryCrossEntropyWithLogits", binaryCrossEntropyWithLogits(x, y, none)],
+    ["klDiv of a NaN target", klDiv(y, x, none)],
+  ];
+  for (const [name, loss] of losses) {
+    const [finite, nan] = await loss.data();
+    assert.ok(Number.isFinite(finite) && Number.isNaN(nan), `${name}: ${finite}, ${nan}`);
+  }
+  // The trainer's loss option takes a loss layer's (bound) forward.
+  const loss: LossFunction = new CrossEntropyLoss({ labelSmoothing: 0.1 }).forward;
+  const value = await loss(tensor([[0, 0]]), tensor([1], { dtype: "i32" })).item();
+  assert.ok(Math.abs(value - Math.LN2) < 1e-6);
 });

@@ -63,7 +63,9 @@ const LAYERS: [ShapePreserving, (x: F) => Tensor][] = [
   [new Sigmoid(), (x) => x.sigmoid()],
   [new Identity(), (x) => x.add(0)],
   [new Softmax({ dim: 1 }), (x) => x.softmax(1)],
+  [new Softmax(0), (x) => x.softmax(0)],
   [new LogSoftmax({ dim: 0 }), (x) => x.logSoftmax(0)],
+  [new LogSoftmax(), (x) => x.logSoftmax(-1)],
 ];
 
 Deno.test("activation layers: each is its functional op, with its options", async () => {
