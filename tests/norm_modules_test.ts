@@ -89,6 +89,11 @@ Deno.test("BatchNorm2d: parameters, buffers and the state dict under PyTorch's n
     "1.num_batches_tracked",
   ]);
   assert.deepEqual(state["1.running_var"], new Float32Array(3).fill(1));
+  // Slots say which are buffers, nested ones too (initialisers leave them alone).
+  assert.deepEqual(
+    new Sequential(net).stateSlots().filter((s) => s.buffer).map((s) => s.name),
+    ["0.1.running_mean", "0.1.running_var", "0.1.num_batches_tracked"],
+  );
   assert.deepEqual(state["1.num_batches_tracked"], Int32Array.of(0));
   // Round trip through another net: the buffers travel too, the count as i32.
   net.forward(randn([2, 2, 5, 5])).dispose();
