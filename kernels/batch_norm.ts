@@ -500,20 +500,20 @@ ${flatMainHead(WORKGROUP, u.groups, { index: "c" })}
 export interface BatchNormGradFinalizeBuffers {
   /** The chunks of {@link batchNormGradPartials}. */
   partials: GpuBuffer;
-  /** The forward's `[C, 4]` coefficients. */
+  /** The forward's `[groups, 4]` coefficients (groups: C, or N·C per sample). */
   coef: GpuBuffer;
-  /** `[C]` ∂weight = Σ dy·x̂, written. */
+  /** `[groups]` ∂weight = Σ dy·x̂, written. */
   gradWeight: GpuBuffer;
-  /** `[C]` ∂bias = Σ dy, written. */
+  /** `[groups]` ∂bias = Σ dy, written. */
   gradBias: GpuBuffer;
-  /** `[C, 4]` coefficients of dx, written (for {@link batchNormApply}'s backward). */
+  /** `[groups, 4]` coefficients of dx, written (for {@link batchNormApply}'s backward). */
   gradCoef: GpuBuffer;
 }
 
 /**
  * ∂weight, ∂bias and dx's coefficients from the chunks. With batch statistics (`batchStats`)
- * the mean and variance depend on x: `dx = scale·(dy − Σdy/M − x̂·Σdy·x̂/M)` over the M = N·S
- * values of a channel; with running statistics they are constants: `dx = scale·dy`.
+ * the mean and variance depend on x: `dx = scale·(dy − Σdy/M − x̂·Σdy·x̂/M)` over the M values
+ * of a group (N·S, per sample S); with running statistics they are constants: `dx = scale·dy`.
  */
 export function batchNormGradFinalize(
   device: Device,
