@@ -9,6 +9,7 @@
 import { fromTypedArray, ones, zeros } from "../tensor/creation.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
+import { noGrad } from "../tensor/_autograd.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module, type Parameter } from "./module.ts";
 
@@ -106,5 +107,30 @@ export abstract class NormBase extends Module {
   /** The count of training batches (i32, shape `[]`), or null without running statistics. */
   get numBatchesTracked(): Tensor | null {
     return this.trackRunningStats ? this.getBuffer("num_batches_tracked") : null;
+  }
+
+  /**
+   * Sets the running statistics back to their start, as PyTorch's `reset_running_stats`: mean
+   * 0, variance 1, count 0 (nothing without running statistics).
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, randn } from "../mod.ts";
+   * import { BatchNorm1d } from "./mod.ts";
+   * await defaultDevice();
+   * const bn = new BatchNorm1d({ numFeatures: 2 });
+   * bn.forward(randn([4, 2])).dispose();
+   * bn.resetRunningStats();
+   * console.log(await bn.runningVar!.data(), await bn.numBatchesTracked!.data()); // [1, 1] [0]
+   * ```
+   */
+  resetRunningStats(): void {
+    if (!this.trackRunningStats) return;
+    const c = this.numFeatures;
+    noGrad(() => {
+      this.getBuffer("running_mean").assign(new Float32Array(c));
+      this.getBuffer("running_var").assign(new Float32Array(c).fill(1));
+      this.getBuffer("num_batches_tracked").assign(new Int32Array(1));
+    });
   }
 }

@@ -167,6 +167,10 @@ Deno.test("BatchNorm1d: training updates the running statistics, evaluation uses
   bn.train();
   assert.throws(() => bn.forward(zeros([1, 3])), /Expected more than 1 value per channel/);
   assert.throws(() => bn.forward(zeros([2, 3, 1, 1])), /expected 2D or 3D input \(got 4D input\)/);
+  bn.resetRunningStats();
+  assert.deepEqual(await bn.runningMean!.data(), new Float32Array(3));
+  assert.deepEqual(await bn.runningVar!.data(), new Float32Array(3).fill(1));
+  assert.deepEqual(await bn.numBatchesTracked!.data(), Int32Array.of(0));
   assert.throws(
     () => new BatchNorm2d({ numFeatures: 3 }).forward(zeros([2, 3, 4])),
     /expected 4D input \(got 3D input\)/,
