@@ -9,6 +9,7 @@
 import {
   AdaptiveAvgPool2d,
   AvgPool2d,
+  BatchNorm2d,
   Conv2d,
   Dropout,
   Flatten,
@@ -113,6 +114,10 @@ export function drawNet(d: Draw): NetCase {
       ...(dilation ? { dilation } : {}),
     }, [n, outChannels, oh, ow]);
     if (act.module) push({ kind: act.module }, shape);
+    // Batch norm needs two values per channel or more (PyTorch's error otherwise).
+    if (d.chance(0.3) && shape[0] * shape[2] * shape[3] >= 2) {
+      push({ kind: "batchnorm", features: outChannels, affine: d.chance(0.7) }, shape);
+    }
     if (d.chance(0.35)) {
       const divisors = [1, 2, 3, 4, 6, 8].filter((g) => outChannels % g === 0);
       push({
@@ -208,6 +213,8 @@ export function drawNet(d: Draw): NetCase {
   const trainable = layers.flatMap((s, i) =>
     s.kind === "conv" || s.kind === "linear"
       ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
+      : s.kind === "batchnorm" && s.affine
+      ? [`${i}.weight`, `${i}.bias`]
       : []
   );
   const frozen = d.chance(0.25) ? [d.pick(trainable)] : [];
@@ -246,6 +253,8 @@ export function describe(c: NetCase): string {
           `${s.dilation ? ` d${s.dilation}` : ""}${s.ceilMode ? " ceil" : ""}`;
       case "adaptive":
         return `adaptive avg pool to ${s.size}`;
+      case "batchnorm":
+        return `batch norm ${s.features}${s.affine ? "" : " no affine"}`;
       case "dropout":
         return `dropout ${s.p}`;
       default:
@@ -317,6 +326,13 @@ export function buildLayers(
       }
       case "adaptive":
         return new AdaptiveAvgPool2d(s.size);
+      case "batchnorm":
+        return new BatchNorm2d({
+          numFeatures: s.features,
+          affine: s.affine,
+          trackRunningStats: false,
+          device,
+        });
       case "dropout":
         return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
       case "flatten":

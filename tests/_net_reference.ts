@@ -1,7 +1,7 @@
 /**
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
  * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
- * adaptive average pooling, dropout, flatten), their
+ * adaptive average pooling, batch normalisation by the batch's statistics, dropout, flatten), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -76,6 +76,8 @@ export type LayerSpec =
     dilation?: [number, number];
   }
   | { kind: "adaptive"; size: [number, number] }
+  /** BatchNorm2d without running statistics: the batch's in training and evaluation alike. */
+  | { kind: "batchnorm"; features: number; affine: boolean }
   | { kind: "dropout"; p: number }
   | { kind: "flatten" };
 
@@ -559,6 +561,153 @@ function lrnBackward(
   return dx;
 }
 
+/** What batch normalisation's backward needs of its forward, per channel. */
+interface NormCache {
+  mean: Float64Array;
+  eMean: Float64Array;
+  invstd: Float64Array;
+  eInvstd: Float64Array;
+  /** weight·invstd, the forward's scale. */
+  scale: Float64Array;
+  eScale: Float64Array;
+}
+
+/**
+ * Batch normalisation by the batch's statistics (PyTorch's `F.batch_norm` in training): per
+ * channel over M = N·H·W values, mean μ (Welford's updates and Chan's merges: rounded as a sum
+ * of M terms, |x| and the mean's drift), variance σ² (the squares of x − μ, rounded likewise),
+ * invstd = (σ² + ε)^(−½) (2 ulp), scale = w·invstd, y = scale·(x − μ) + b. A variance whose
+ * bound is not small against σ² + ε leaves the first-order bound: the pass is ambiguous.
+ */
+function batchNormForward(
+  x: Bounded,
+  w: Bounded | null,
+  b: Bounded | null,
+  pass: Pass,
+  where: string,
+): { y: Bounded; cache: NormCache } {
+  const [n, c, h, wd] = x.v.shape, s = h * wd, m = n * s;
+  const at = (ni: number, ci: number, k: number) => (ni * c + ci) * s + k;
+  const cache: NormCache = {
+    mean: new Float64Array(c),
+    eMean: new Float64Array(c),
+    invstd: new Float64Array(c),
+    eInvstd: new Float64Array(c),
+    scale: new Float64Array(c),
+    eScale: new Float64Array(c),
+  };
+  const y = exact(ref.zeros(x.v.shape));
+  const rounding = roundingBound(m + 2);
+  for (let ci = 0; ci < c; ci++) {
+    let sum = 0, sumE = 0, sumAbs = 0;
+    for (let ni = 0; ni < n; ni++) {
+      for (let k = 0; k < s; k++) {
+        const i = at(ni, ci, k);
+        [sum, sumE, sumAbs] = [
+          sum + x.v.data[i],
+          sumE + x.e.data[i],
+          sumAbs + Math.abs(x.v.data[i]),
+        ];
+      }
+    }
+    const mean = sum / m, eMean = sumE / m + rounding * sumAbs / m;
+    let sq = 0, sqE = 0, absD = 0;
+    for (let ni = 0; ni < n; ni++) {
+      for (let k = 0; k < s; k++) {
+        const i = at(ni, ci, k), d = x.v.data[i] - mean;
+        [sq, sqE, absD] = [
+          sq + d * d,
+          sqE + 2 * Math.abs(d) * (x.e.data[i] + eMean),
+          absD + Math.abs(d),
+        ];
+      }
+    }
+    const variance = sq / m;
+    const eVariance = sqE / m + rounding * 2 * (variance + Math.abs(mean) * absD / m);
+    const eps = 1e-5;
+    if (eVariance > 0.05 * (variance + eps)) {
+      pass.flag(`${where}: channel ${ci}'s variance ${variance} within ${eVariance} of its error`);
+    }
+    const invstd = 1 / Math.sqrt(variance + eps);
+    const eInvstd = 0.5 * invstd * eVariance / (variance + eps) + 2 * u * invstd;
+    const wv = w?.v.data[ci] ?? 1, we = w?.e.data[ci] ?? 0;
+    const scale = wv * invstd;
+    const eScale = Math.abs(wv) * eInvstd + we * invstd + u * Math.abs(scale);
+    const bv = b?.v.data[ci] ?? 0, be = b?.e.data[ci] ?? 0;
+    for (let ni = 0; ni < n; ni++) {
+      for (let k = 0; k < s; k++) {
+        const i = at(ni, ci, k), d = x.v.data[i] - mean;
+        y.v.data[i] = scale * d + bv;
+        y.e.data[i] = Math.abs(scale) * (x.e.data[i] + eMean + u * Math.abs(d)) +
+          eScale * Math.abs(d) + be + 2 * u * (Math.abs(scale * d) + Math.abs(bv));
+      }
+    }
+    [cache.mean[ci], cache.eMean[ci], cache.invstd[ci], cache.eInvstd[ci]] = [
+      mean,
+      eMean,
+      invstd,
+      eInvstd,
+    ];
+    [cache.scale[ci], cache.eScale[ci]] = [scale, eScale];
+  }
+  return { y, cache };
+}
+
+/**
+ * The gradients of {@link batchNormForward}: per channel Σg and Σg·(x − μ) (sums of M terms),
+ * ∂w = invstd·Σg·(x − μ), ∂b = Σg, and dx = scale·g + β·(x − μ) + γ with
+ * β = −scale·invstd·∂w/M and γ = −scale·Σg/M, as the kernels compute them.
+ */
+function batchNormBackward(
+  x: Bounded,
+  cache: NormCache,
+  g: Bounded,
+): { dx: Bounded; dw: Bounded; db: Bounded } {
+  const [n, c, h, wd] = x.v.shape, s = h * wd, m = n * s;
+  const at = (ni: number, ci: number, k: number) => (ni * c + ci) * s + k;
+  const dx = exact(ref.zeros(x.v.shape));
+  const dw = exact(ref.zeros([c])), db = exact(ref.zeros([c]));
+  const rounding = roundingBound(m + 2);
+  for (let ci = 0; ci < c; ci++) {
+    const { mean, eMean, invstd, eInvstd, scale, eScale } = {
+      mean: cache.mean[ci],
+      eMean: cache.eMean[ci],
+      invstd: cache.invstd[ci],
+      eInvstd: cache.eInvstd[ci],
+      scale: cache.scale[ci],
+      eScale: cache.eScale[ci],
+    };
+    let sg = 0, sgE = 0, sgAbs = 0, sgd = 0, sgdE = 0, sgdAbs = 0;
+    for (let ni = 0; ni < n; ni++) {
+      for (let k = 0; k < s; k++) {
+        const i = at(ni, ci, k), d = x.v.data[i] - mean, gv = g.v.data[i];
+        [sg, sgE, sgAbs] = [sg + gv, sgE + g.e.data[i], sgAbs + Math.abs(gv)];
+        sgd += gv * d;
+        sgdE += g.e.data[i] * Math.abs(d) + Math.abs(gv) * (x.e.data[i] + eMean);
+        sgdAbs += Math.abs(gv * d);
+      }
+    }
+    const eSg = sgE + rounding * sgAbs, eSgd = sgdE + rounding * sgdAbs;
+    const dwv = sgd * invstd, eDw = eSgd * invstd + Math.abs(sgd) * eInvstd + u * Math.abs(dwv);
+    [dw.v.data[ci], dw.e.data[ci], db.v.data[ci], db.e.data[ci]] = [dwv, eDw, sg, eSg];
+    const beta = -scale * invstd * dwv / m;
+    const eBeta = (eScale * invstd * Math.abs(dwv) + Math.abs(scale) * eInvstd * Math.abs(dwv) +
+          Math.abs(scale) * invstd * eDw) / m + 4 * u * Math.abs(beta);
+    const gamma = -scale * sg / m;
+    const eGamma = (eScale * Math.abs(sg) + Math.abs(scale) * eSg) / m + 3 * u * Math.abs(gamma);
+    for (let ni = 0; ni < n; ni++) {
+      for (let k = 0; k < s; k++) {
+        const i = at(ni, ci, k), d = x.v.data[i] - mean, gv = g.v.data[i];
+        dx.v.data[i] = scale * gv + beta * d + gamma;
+        dx.e.data[i] = eScale * Math.abs(gv) + Math.abs(scale) * g.e.data[i] +
+          eBeta * Math.abs(d) + Math.abs(beta) * (x.e.data[i] + eMean + u * Math.abs(d)) +
+          eGamma + 3 * u * (Math.abs(scale * gv) + Math.abs(beta * d) + Math.abs(gamma));
+      }
+    }
+  }
+  return { dx, dw, db };
+}
+
 /** x·mask with a mask of 0 and the f32 scale 1/(1 − p): one rounding. */
 function dropoutApply(x: Bounded, mask: Float64Array): Bounded {
   const v = ref.f64(x.v.shape, x.v.data.map((xv, i) => xv * mask[i]));
@@ -641,6 +790,7 @@ interface Step {
   pre?: Bounded;
   routes?: PoolRoutes;
   lrn?: LrnCache;
+  norm?: NormCache;
   mask?: Float64Array;
 }
 
@@ -690,6 +840,11 @@ export function forward(
       case "lrn": {
         const { y, cache } = lrnForward(s, h);
         [step.y, step.lrn] = [y, cache];
+        break;
+      }
+      case "batchnorm": {
+        const { y, cache } = batchNormForward(h, param("weight"), param("bias"), pass, where);
+        [step.y, step.norm] = [y, cache];
         break;
       }
       case "dropout": {
@@ -751,6 +906,15 @@ export function forwardBackward(
       case "lrn":
         g = lrnBackward(s, step.x, step.lrn!, g);
         break;
+      case "batchnorm": {
+        const r = batchNormBackward(step.x, step.norm!, g);
+        if (s.affine) {
+          grads.set(`${i}.weight`, r.dw);
+          grads.set(`${i}.bias`, r.db);
+        }
+        g = r.dx;
+        break;
+      }
       case "dropout":
         if (step.mask) g = dropoutApply(g, step.mask);
         break;

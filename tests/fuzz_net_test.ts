@@ -2,6 +2,7 @@
  * A seeded randomized sweep at the level a user works: small CNNs built from the public `nn`
  * modules (Conv2d with random kernels, non-square ones too, strides, padding, groups and bias;
  * ReLU and tanh, fused or as modules; LocalResponseNorm with random constants and groups;
+ * BatchNorm2d by the batch's statistics, with or without affine;
  * MaxPool2d or AvgPool2d, overlapping or not, floor or ceil mode; AdaptiveAvgPool2d; Dropout;
  * Flatten; Linear) on inputs of random scale (some channels-last, fed as a permuted view),
  * under `crossEntropy` with random options (labels or probabilities), trained two steps by
