@@ -152,22 +152,32 @@ export {
 } from "./tensor/ops_shape.ts";
 export { linear, matmul } from "./tensor/ops_matmul.ts";
 export {
+  celu,
   elu,
   erf,
   erfinv,
   gelu,
   type GeluApproximate,
+  glu,
+  hardshrink,
   hardsigmoid,
   hardswish,
   hardtanh,
   leakyRelu,
+  logSigmoid,
   mish,
+  prelu,
   relu,
   relu6,
+  selu,
   sigmoid,
   silu,
   softplus,
+  softshrink,
+  softsign,
   tanh,
+  tanhshrink,
+  threshold,
 } from "./tensor/ops_activation.ts";
 export {
   binaryCrossEntropy,

@@ -11,7 +11,9 @@
  * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
- *   {@link LogSoftmax}, {@link Identity}.
+ *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
+ *   slopes), {@link GLU}, {@link LogSigmoid}, {@link Softsign}, {@link Tanhshrink},
+ *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
  *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
@@ -57,10 +59,13 @@ export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,
   ACTIVATIONS,
+  CELU,
   ELU,
   type ELUConfig,
   GELU,
   type GELUConfig,
+  GLU,
+  Hardshrink,
   Hardsigmoid,
   Hardswish,
   Hardtanh,
@@ -68,18 +73,28 @@ export {
   Identity,
   LeakyReLU,
   type LeakyReLUConfig,
+  LogSigmoid,
   LogSoftmax,
   Mish,
+  PReLU,
+  type PReLUConfig,
   ReLU,
   ReLU6,
+  SELU,
   ShapePreserving,
+  type ShrinkConfig,
   Sigmoid,
   SiLU,
   Softmax,
   type SoftmaxConfig,
   Softplus,
   type SoftplusConfig,
+  Softshrink,
+  Softsign,
   Tanh,
+  Tanhshrink,
+  Threshold,
+  type ThresholdConfig,
 } from "./activation.ts";
 export * as init from "./init.ts";
 export {
