@@ -229,6 +229,8 @@ export {
   type BatchNormOptions,
   groupNorm,
   type GroupNormOptions,
+  instanceNorm,
+  type InstanceNormOptions,
   layerNorm,
   type LayerNormOptions,
 } from "./tensor/ops_norm.ts";

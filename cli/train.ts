@@ -9,6 +9,7 @@ import { DEFAULT_CHECKPOINTS_KEPT } from "../train/checkpoint.ts";
 import { createOptimizer, createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
+import { clipGradNorm } from "../train/clip_grad.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import type { Figure1Net } from "../nn/figure1.ts";
 import {
@@ -162,6 +163,9 @@ async function profileOneStep(
       const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
       const loss = crossEntropy(await model.forward(x.withRank(4)), y);
       await loss.backward();
+      if (config.clipGradNorm !== undefined) {
+        (await clipGradNorm(model.parameters(), config.clipGradNorm)).dispose();
+      }
       sgd.step();
       sgd.zeroGrad();
     });

@@ -7,7 +7,8 @@
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
  *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
  *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
- *   {@link LayerNorm} and {@link GroupNorm}.
+ *   {@link LayerNorm}, {@link GroupNorm}, {@link InstanceNorm1d}, {@link InstanceNorm2d} and
+ *   {@link InstanceNorm3d}.
  * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
@@ -113,6 +114,7 @@ export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
 export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
+export { NormBase, type NormConfig } from "./norm_base.ts";
 export {
   BatchNorm,
   BatchNorm1d,
@@ -122,6 +124,13 @@ export {
 } from "./batch_norm.ts";
 export { LayerNorm, type LayerNormConfig } from "./layer_norm.ts";
 export { GroupNorm, type GroupNormConfig } from "./group_norm.ts";
+export {
+  InstanceNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  InstanceNorm3d,
+  type InstanceNormConfig,
+} from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
 export { type Layer, Sequential } from "./sequential.ts";
