@@ -3,19 +3,19 @@
  * reductions: the regression losses (`mseLoss`, `l1Loss`, `smoothL1Loss`, `huberLoss`), the
  * negative log-likelihood (`nllLoss`, the contract of `crossEntropy`), binary cross-entropy on
  * probabilities and on logits, and the Kullback-Leibler divergence. Each elementwise term is
- * one kernel pass each way (`kernels/loss_terms.ts`); the rest composes tensor ops, whose
+ * one kernel pass each way (`kernels/loss_terms.ts`), the negative log-likelihood a gather
+ * forward and a scatter backward (`kernels/nll_loss.ts`); the rest composes tensor ops, whose
  * gradients come with them.
  *
  * @module
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { oneHot } from "./_primitives.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
-import { apply, fromRaw, rawOf, selected, Tensor } from "./tensor.ts";
+import { apply, Tensor } from "./tensor.ts";
 
 /** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -350,6 +350,7 @@ export interface NllLossOptions extends ReductionOptions {
  * label. A label outside `[0, C)` other than `ignoreIndex` makes the loss NaN and raises a
  * device-side error at the next read, naming `nllLoss` and the label. With `logSoftmax` before
  * it, it is the cross-entropy; entries of −∞ (impossible classes) cost nothing unless chosen.
+ * One pass gathers the chosen entries, one scatters the gradient back.
  *
  * @example
  * ```ts
@@ -410,30 +411,6 @@ export function nllLoss(
     }
     sameDevice("nllLoss", input, weight);
   }
-  return tidy(() => {
-    const kept = target.ne(ignoreIndex);
-    const labels = selected(kept, target, 0).reshape([target.size]);
-    // [M, C] one-hot rows of the labels (an out-of-range one faults, naming nllLoss).
-    const hot = fromRaw(oneHot(rawOf(labels), classes, "nllLoss")) as F32;
-    const chosen = asInputLayout(hot, input.shape);
-    // A select, not a product: the −∞ of an impossible class must not turn into NaN.
-    const picked = selected(chosen, input, 0).sum(1) as F32;
-    const classWeight = weight
-      ? (hot.mul(weight as F32).sum(1).reshape(target.shape as number[]) as F32)
-      : null;
-    const perSample = classWeight ? picked.mul(classWeight).neg() : picked.neg();
-    const losses = selected(kept, perSample, 0) as F32;
-    if (reduction !== "mean") return reduced(losses, reduction);
-    const counted = classWeight ? selected(kept, classWeight, 0) : kept;
-    return losses.sum().div(counted.sum());
-  });
-}
-
-/** `[M, C]` rows (one per position) laid out as an `[N, C, d1, …]` input: a view. */
-function asInputLayout(rows: F32, shape: readonly number[]): F32 {
-  const [n, c, ...positions] = shape;
-  const lastC = rows.reshape([n, ...positions, c]);
-  if (positions.length === 0) return lastC;
-  const order = [0, shape.length - 1, ...positions.map((_, i) => i + 1)];
-  return lastC.permute(order) as F32;
+  const inputs = weight ? [input, target, weight] : [input, target];
+  return apply("nllLoss", inputs, { ignoreIndex, reduction: reduction as Reduction });
 }

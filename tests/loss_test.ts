@@ -358,6 +358,10 @@ Deno.test("nllLoss: is crossEntropy after logSoftmax; −∞ entries; every samp
   // Every sample ignored: the mean is 0/0, NaN, as PyTorch.
   const none = await nllLoss(logits, tensor([-100, -100, -100], { dtype: "i32" })).item();
   assert.ok(Number.isNaN(none));
+  // As PyTorch, the class weights get no gradient: one that asks for it is refused at backward.
+  const trained = tensor([1, 2, 3], { requiresGrad: true });
+  const weighted = nllLoss(logSoftmax(logits, 1), labels, { weight: trained });
+  await assert.rejects(() => weighted.backward(), /nllLoss: the class weight requires a gradient/);
   // A label out of range: NaN, and the next read names the op and the label.
   const bad = nllLoss(logits, tensor([0, 3, 1], { dtype: "i32" }));
   await assert.rejects(
