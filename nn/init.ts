@@ -371,6 +371,70 @@ export function truncNormal<T extends Tensor>(tensor: T, options: TruncNormalOpt
 }
 
 /**
+ * Fills a 2-D `tensor` with the identity (`nn.init.eye_`): ones on the diagonal, zeros
+ * elsewhere (a rectangular one too), so a linear layer starts by passing its inputs through.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { eye } from "./init.ts";
+ * await defaultDevice();
+ * console.log(await eye(randn([2, 3])).toArray()); // [[1, 0, 0], [0, 1, 0]]
+ * ```
+ */
+export function eye<T extends Tensor>(tensor: T): T {
+  requireF32(tensor);
+  if (tensor.rank !== 2) {
+    throw new RangeError(`eye: only 2-D tensors are supported, got [${tensor.shape}]`);
+  }
+  const [rows, cols] = tensor.shape;
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < Math.min(rows, cols); i++) values[i * cols + i] = 1;
+  noGrad(() => tensor.assign(values));
+  return tensor;
+}
+
+/**
+ * Fills a 3-, 4- or 5-D convolution weight `[out, in, k…]` with the Dirac delta
+ * (`nn.init.dirac_`): each of the first `min(out/groups, in)` output channels of every group
+ * copies its own input channel through the kernel's centre, so the convolution starts as the
+ * identity on as many channels as it keeps.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { dirac } from "./init.ts";
+ * await defaultDevice();
+ * const w = dirac(randn([2, 2, 3]));
+ * console.log(await w.toArray()); // [[[0, 1, 0], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]]]
+ * ```
+ */
+export function dirac<T extends Tensor>(tensor: T, groups = 1): T {
+  requireF32(tensor);
+  if (tensor.rank < 3 || tensor.rank > 5) {
+    throw new RangeError(
+      `dirac: only 3-, 4- or 5-D tensors are supported, got [${tensor.shape}]`,
+    );
+  }
+  const [out, inputs, ...kernel] = tensor.shape;
+  if (!Number.isInteger(groups) || groups < 1 || out % groups !== 0) {
+    throw new RangeError(`dirac: dim 0 (${out}) must be divisible by groups (${groups})`);
+  }
+  const perGroup = out / groups;
+  const area = numel(kernel);
+  // The centre of the kernel, row-major over its axes (k // 2 along each).
+  const centre = kernel.reduce((at, k) => at * k + Math.floor(k / 2), 0);
+  const values = new Float32Array(tensor.size);
+  for (let g = 0; g < groups; g++) {
+    for (let d = 0; d < Math.min(perGroup, inputs); d++) {
+      values[((g * perGroup + d) * inputs + d) * area + centre] = 1;
+    }
+  }
+  noGrad(() => tensor.assign(values));
+  return tensor;
+}
+
+/**
  * Fills `tensor` (at least 2-D, viewed as `[rows, rest]`) with a (semi-)orthogonal matrix
  * times `gain` (`nn.init.orthogonal_`): the Q factor of a normal draw, its rows orthonormal
  * when there are fewer rows than columns, its columns otherwise, with the signs PyTorch fixes
