@@ -10,7 +10,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, sampleRuns } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 const WORKGROUP = 256;
@@ -27,6 +27,8 @@ export interface NllSizes {
   ignoreIndex: number;
   /** `[C]` class weights (default all 1). */
   weight?: GpuBuffer;
+  /** Largest byte range of a per-sample operand to bind at once (default: the device's limit). */
+  maxBindingBytes?: number;
 }
 
 /** WGSL reading the class weight of `c` (1 without weights). */
@@ -59,11 +61,8 @@ export function nllGather(
     op: string;
   },
 ): void {
-  const total = args.rows * args.positions;
-  if (total === 0) return;
-  const uf = new Uniforms();
-  const u = uf.all({ total, classes: args.classes, positions: args.positions });
-  const ignore = `bitcast<i32>(${uf.u32("ignore", args.ignoreIndex)})`;
+  const { rows, classes, positions } = args;
+  if (rows * positions === 0) return;
   const fault = device.faultSlot(
     `label range: ${args.op}`,
     ([position, label, count]) =>
@@ -71,26 +70,40 @@ export function nllGather(
       `[0, ${count})`,
   );
   const weighted = args.weight !== undefined;
-  const body = `
-  let y = labels[i];
+  // Runs of whole samples, each operand's run in one binding (a big input takes several).
+  const runs = sampleRuns(device.limits, args.op, rows, [
+    ["input", args.input, classes * positions * 4],
+    ["labels", args.labels, positions * 4],
+    ["loss", args.loss, positions * 4],
+    ["counted", args.counted, positions * 4],
+  ], args.maxBindingBytes);
+  for (const { start, count, parts } of runs) {
+    const total = count * positions;
+    const uf = new Uniforms();
+    const u = uf.all({ total, classes, positions, first: start * positions });
+    const [inputShift, labelShift, lossShift, countedShift] = parts.map((part, k) =>
+      uf.u32(`shift${k}`, part.shift)
+    );
+    const ignore = `bitcast<i32>(${uf.u32("ignore", args.ignoreIndex)})`;
+    const body = `
+  let y = labels[${labelShift} + i];
   let n = i / ${u.positions};
   let s = i % ${u.positions};
   if (y == ${ignore}) {
-    loss[i] = 0.0;
-    counted[i] = 0.0;
+    loss[${lossShift} + i] = 0.0;
+    counted[${countedShift} + i] = 0.0;
     return;
   }
   if (y < 0 || y >= i32(${u.classes})) {
-    raiseFault(${fault.code}u, i, bitcast<u32>(y), ${u.classes});
-    loss[i] = bitcast<f32>(0x7fc00000u);
-    counted[i] = bitcast<f32>(0x7fc00000u);
+    raiseFault(${fault.code}u, ${u.first} + i, bitcast<u32>(y), ${u.classes});
+    loss[${lossShift} + i] = bitcast<f32>(0x7fc00000u);
+    counted[${countedShift} + i] = bitcast<f32>(0x7fc00000u);
     return;
   }
   let w = ${classWeight(weighted, "y")};
-  loss[i] = -w * input[(n * ${u.classes} + u32(y)) * ${u.positions} + s];
-  counted[i] = w;`;
-  const buffers = [args.input, args.labels, args.loss, args.counted, fault.buffer];
-  const wgsl = `
+  loss[${lossShift} + i] = -w * input[${inputShift} + (n * ${u.classes} + u32(y)) * ${u.positions} + s];
+  counted[${countedShift} + i] = w;`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
@@ -99,16 +112,22 @@ ${faultWgsl(4)}
 ${weighted ? "@group(0) @binding(5) var<storage, read> weight: array<f32>;" : ""}
 ${uf.declare(weighted ? 6 : 5)}
 ${flatMain(WORKGROUP, u.total, body)}`;
-  device.dispatch(
-    {
-      name: `nll gather [${args.rows}, ${args.classes}, ${args.positions}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(total / WORKGROUP),
-      cost: { bytes: 16 * total },
-    },
-    [...buffers, ...(args.weight ? [args.weight] : [])].map((buffer) => ({ buffer })),
-  );
+    const buffers = [args.input, args.labels, args.loss, args.counted];
+    device.dispatch(
+      {
+        name: `nll gather [${count}, ${classes}, ${positions}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(total / WORKGROUP),
+        cost: { bytes: 16 * total },
+      },
+      [
+        ...buffers.map((buffer, k) => ({ buffer, ...parts[k].range })),
+        { buffer: fault.buffer },
+        ...(args.weight ? [{ buffer: args.weight }] : []),
+      ],
+    );
+  }
 }
 
 /**
@@ -133,35 +152,54 @@ export function nllScatter(
   device: Device,
   args: NllSizes & { labels: GpuBuffer; grad: GpuBuffer; out: GpuBuffer; scalarGrad: boolean },
 ): void {
-  const total = args.rows * args.classes * args.positions;
-  if (total === 0) return;
-  const uf = new Uniforms();
-  const u = uf.all({ total, classes: args.classes, positions: args.positions });
-  const ignore = `bitcast<i32>(${uf.u32("ignore", args.ignoreIndex)})`;
+  const { rows, classes, positions } = args;
+  if (rows * classes * positions === 0) return;
   const weighted = args.weight !== undefined;
-  const body = `
+  // A one-element gradient is bound whole; per-position ones run with their samples.
+  const operands = [
+    ["labels", args.labels, positions * 4] as const,
+    ...(args.scalarGrad ? [] : [["grad", args.grad, positions * 4] as const]),
+    ["out", args.out, classes * positions * 4] as const,
+  ];
+  const runs = sampleRuns(device.limits, "nllLoss backward", rows, operands, args.maxBindingBytes);
+  for (const { count, parts } of runs) {
+    const total = count * classes * positions;
+    const uf = new Uniforms();
+    const u = uf.all({ total, classes, positions });
+    const shifts = parts.map((part, k) => uf.u32(`shift${k}`, part.shift));
+    const [labelShift, gradShift, outShift] = args.scalarGrad ? [shifts[0], "", shifts[1]] : shifts;
+    const ignore = `bitcast<i32>(${uf.u32("ignore", args.ignoreIndex)})`;
+    const body = `
   let s = i % ${u.positions};
   let c = (i / ${u.positions}) % ${u.classes};
   let p = (i / (${u.positions} * ${u.classes})) * ${u.positions} + s;
-  let y = labels[p];
-  let g = grad[${args.scalarGrad ? "0" : "p"}];
-  out[i] = select(0.0, -${classWeight(weighted, "c")} * g, i32(c) == y && y != ${ignore});`;
-  const wgsl = `
+  let y = labels[${labelShift} + p];
+  let g = grad[${args.scalarGrad ? "0" : `${gradShift} + p`}];
+  out[${outShift} + i] = select(0.0, -${
+      classWeight(weighted, "c")
+    } * g, i32(c) == y && y != ${ignore});`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> labels: array<i32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 ${weighted ? "@group(0) @binding(3) var<storage, read> weight: array<f32>;" : ""}
 ${uf.declare(weighted ? 4 : 3)}
 ${flatMain(WORKGROUP, u.total, body)}`;
-  const buffers = [args.labels, args.grad, args.out, ...(args.weight ? [args.weight] : [])];
-  device.dispatch(
-    {
-      name: `nll scatter [${args.rows}, ${args.classes}, ${args.positions}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(total / WORKGROUP),
-      cost: { bytes: 8 * total },
-    },
-    buffers.map((buffer) => ({ buffer })),
-  );
+    const [labels, grad, out] = args.scalarGrad
+      ? [{ buffer: args.labels, ...parts[0].range }, { buffer: args.grad }, {
+        buffer: args.out,
+        ...parts[1].range,
+      }]
+      : parts.map((part, k) => ({ buffer: operands[k][1], ...part.range }));
+    device.dispatch(
+      {
+        name: `nll scatter [${count}, ${classes}, ${positions}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(total / WORKGROUP),
+        cost: { bytes: 8 * total },
+      },
+      [labels, grad, out, ...(args.weight ? [{ buffer: args.weight }] : [])],
+    );
+  }
 }

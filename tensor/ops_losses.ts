@@ -397,6 +397,7 @@ export function nllLoss(
   if (target.dtype !== "i32") {
     throw new TypeError(`nllLoss: target must be i32 class indices, got ${target.dtype}`);
   }
+  if (classes === 0) throw new ShapeError(`nllLoss: input [${input.shape}] has no classes`);
   if (!(Number.isInteger(ignoreIndex) && Math.abs(ignoreIndex + 0.5) < 2 ** 31)) {
     throw new RangeError(`nllLoss: ignoreIndex must be a 32-bit integer, got ${ignoreIndex}`);
   }

@@ -23,6 +23,7 @@ import {
   smoothL1Loss,
   type Tensor,
   tensor,
+  zeros,
 } from "../mod.ts";
 import {
   BCELoss,
@@ -36,6 +37,7 @@ import {
   SmoothL1Loss,
 } from "../nn/mod.ts";
 import type { LossFunction } from "../train/mod.ts";
+import { nllGather, nllScatter } from "../kernels/nll_loss.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
@@ -435,6 +437,10 @@ Deno.test("losses: bad input is a one-line error", async () => {
       /nllLoss: weight must be a \[2\] f32 tensor \(one per class\), got f32 \[1\]/,
     ],
     [() => mseLoss(tensor([1], { dtype: "i32" }), x), /mseLoss: expected an f32 tensor, got i32/],
+    [
+      () => nllLoss(zeros([2, 0]), tensor([0, 0], { dtype: "i32" })),
+      /nllLoss: input \[2,0\] has no classes/,
+    ],
     [() => klDiv(x, x, { reduction: "batch" as "sum" }), /klDiv: reduction must be .*"batchmean"/],
     [
       () => huberLoss(x, x, { beta: 2 } as unknown as { delta: number }),
@@ -471,4 +477,52 @@ Deno.test("losses: NaN in an input is NaN in the loss, and a loss layer is a Los
   const loss: LossFunction = new CrossEntropyLoss({ labelSmoothing: 0.1 }).forward;
   const value = await loss(tensor([[0, 0]]), tensor([1], { dtype: "i32" })).item();
   assert.ok(Math.abs(value - Math.LN2) < 1e-6);
+});
+
+Deno.test("nllLoss kernels: inputs larger than one binding run in windows of whole samples", async () => {
+  const device = await defaultDevice();
+  const [rows, classes, positions] = [7, 13, 3];
+  const rng = mulberry32(4);
+  const input = Float32Array.from({ length: rows * classes * positions }, () => rng() - 2);
+  const labels = Int32Array.from(
+    { length: rows * positions },
+    (_, i) => (i % 5 === 4 ? -100 : Math.floor(rng() * classes)),
+  );
+  const weights = Float32Array.from({ length: classes }, () => 0.5 + rng());
+  const buffer = (data: Float32Array | Int32Array) => {
+    const b = device.alloc(data.byteLength);
+    device.write(b, data);
+    return b;
+  };
+  const [x, y, w] = [buffer(input), buffer(labels), buffer(weights)];
+  const grad = buffer(Float32Array.from({ length: rows * positions }, () => rng()));
+  const run = async (maxBindingBytes?: number) => {
+    const [loss, counted] = [0, 1].map(() => device.alloc(rows * positions * 4));
+    const out = device.alloc(input.byteLength);
+    const sizes = { rows, classes, positions, ignoreIndex: -100, weight: w, maxBindingBytes };
+    nllGather(device, { ...sizes, input: x, labels: y, loss, counted, op: "nllLoss" });
+    nllScatter(device, { ...sizes, labels: y, grad, out, scalarGrad: false });
+    const read = async (b: typeof out, n: number) =>
+      Array.from(new Float32Array(await device.read(b, 0, n * 4)));
+    return [
+      await read(loss, rows * positions),
+      await read(counted, rows * positions),
+      await read(out, input.length),
+    ];
+  };
+  const whole = await run();
+  // About two samples' input a binding (312 bytes, and room for an unaligned start): several
+  // runs, their starts not aligned.
+  const windowed = await run(
+    2 * classes * positions * 4 + device.limits.minStorageBufferOffsetAlignment,
+  );
+  assert.deepEqual(windowed, whole);
+  // And against the definition.
+  labels.forEach((label, p) => {
+    const n = Math.floor(p / positions), s = p % positions;
+    const want = label === -100
+      ? 0
+      : -weights[label] * input[(n * classes + label) * positions + s];
+    assert.equal(whole[0][p], Math.fround(want) + 0);
+  });
 });
