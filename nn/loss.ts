@@ -11,17 +11,23 @@ import {
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
   type BinaryCrossEntropyWithLogitsOptions,
+  hingeEmbeddingLoss,
   huberLoss,
   type HuberOptions,
   klDiv,
   type KlDivOptions,
   l1Loss,
+  type MarginOptions,
+  marginRankingLoss,
   mseLoss,
   nllLoss,
   type NllLossOptions,
+  poissonNllLoss,
+  type PoissonNllOptions,
   type ReductionOptions,
   smoothL1Loss,
   type SmoothL1Options,
+  softMarginLoss,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -259,5 +265,99 @@ export class KLDivLoss extends Loss {
   /** The divergence, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return klDiv(input, target, this.options);
+  }
+}
+
+/**
+ * The two-class logistic loss (`nn.SoftMarginLoss`); see `softMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { SoftMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new SoftMarginLoss().forward(tensor([0]), tensor([1])).item()); // 0.6931…
+ * ```
+ */
+export class SoftMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: ReductionOptions = {}) {
+    super();
+  }
+
+  /** The logistic terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return softMarginLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The Poisson negative log-likelihood (`nn.PoissonNLLLoss`); see `poissonNllLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { PoissonNLLLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new PoissonNLLLoss().forward(tensor([0]), tensor([1])).item()); // 1
+ * ```
+ */
+export class PoissonNLLLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: PoissonNllOptions = {}) {
+    super();
+  }
+
+  /** The Poisson terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return poissonNllLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The hinge embedding loss (`nn.HingeEmbeddingLoss`); see `hingeEmbeddingLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { HingeEmbeddingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new HingeEmbeddingLoss().forward(tensor([0.25]), tensor([-1])).item()); // 0.75
+ * ```
+ */
+export class HingeEmbeddingLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: MarginOptions = {}) {
+    super();
+  }
+
+  /** The hinge terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return hingeEmbeddingLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The margin ranking loss (`nn.MarginRankingLoss`) of two inputs and a target of ±1; see
+ * `marginRankingLoss`. Its `forward` takes three tensors, and is bound too.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MarginRankingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MarginRankingLoss({ margin: 1 });
+ * console.log(await loss.forward(tensor([2]), tensor([1.5]), tensor([1])).item()); // 0.5
+ * ```
+ */
+export class MarginRankingLoss {
+  /** Creates the loss; binds `forward`. */
+  constructor(readonly options: MarginOptions = {}) {
+    this.forward = this.forward.bind(this);
+  }
+
+  /** The ranking terms of `input1` against `input2`, reduced. */
+  forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return marginRankingLoss(input1, input2, target, this.options);
   }
 }

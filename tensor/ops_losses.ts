@@ -15,7 +15,7 @@ import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
-import { apply, Tensor } from "./tensor.ts";
+import { apply, selected, Tensor } from "./tensor.ts";
 
 /** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -330,6 +330,129 @@ export function klDiv(
   const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
   if (reduction !== "batchmean") return reduced(terms, reduction);
   return tidy(() => terms.sum().div(input.rank === 0 ? 1 : input.shape[0]));
+}
+
+/**
+ * The two-class logistic loss (`F.soft_margin_loss`): `log(1 + e^{−t·x})` for targets `t` of
+ * ±1, computed stably. Input and target broadcast together.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softMarginLoss(tensor([0, 2]), tensor([1, -1]), { reduction: "none" }).toArray()); // [0.6931…, 2.1269…]
+ * ```
+ */
+export function softMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("softMarginLoss", options, []);
+  checkPair("softMarginLoss", input, target, false);
+  return reduced(lossTerm(input, target, "softMargin"), reduction);
+}
+
+/** The options of {@link poissonNllLoss}. */
+export interface PoissonNllOptions extends ReductionOptions {
+  /** Whether the input is the log of the rate (default true): `eˣ − t·x`; else `x − t·log(x + ε)`. */
+  logInput?: boolean;
+  /** Adds Stirling's approximation of `log(t!)`, `t·log t − t + ½·log(2πt)` where `t > 1`. */
+  full?: boolean;
+  /** ε of `log(x + ε)` without `logInput` (default 1e-8). */
+  eps?: number;
+}
+
+/**
+ * The negative log-likelihood of counts `target` under a Poisson distribution of rate `input`
+ * (`F.poisson_nll_loss`), with its options.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, poissonNllLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await poissonNllLoss(tensor([0, 1]), tensor([1, 2]), { reduction: "none" }).toArray()); // [1, 0.7182…]
+ * ```
+ */
+export function poissonNllLoss(
+  input: Tensor,
+  target: Tensor,
+  options: PoissonNllOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("poissonNllLoss", options, ["logInput", "full", "eps"]);
+  const { logInput = true, full = false, eps = 1e-8 } = options;
+  requireNumber("poissonNllLoss", "eps", eps, 0);
+  checkPair("poissonNllLoss", input, target, false);
+  return tidy(() => {
+    let terms = logInput
+      ? lossTerm(input, target, "poissonLogInput")
+      : lossTerm(input, target, "poisson", [eps]);
+    if (full) {
+      const t = target as Tensor<Shape, "f32">;
+      const stirling = t.mul(t.log()).sub(t).add(t.mul(2 * Math.PI).log().mul(0.5));
+      terms = terms.add(selected(t.gt(1), stirling, 0) as Tensor<Shape, "f32">);
+    }
+    return reduced(terms, reduction);
+  });
+}
+
+/** The options of {@link hingeEmbeddingLoss} and {@link marginRankingLoss}. */
+export interface MarginOptions extends ReductionOptions {
+  /** The margin (default 1 for the hinge embedding loss, 0 for the margin ranking loss). */
+  margin?: number;
+}
+
+/**
+ * The hinge embedding loss (`F.hinge_embedding_loss`): `x` where the target is 1,
+ * `max(0, margin − x)` where it is −1 (default margin 1); the input is usually a distance.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hingeEmbeddingLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = hingeEmbeddingLoss(tensor([0.3, 0.3]), tensor([1, -1]), { reduction: "none" });
+ * console.log(await loss.toArray()); // [0.3…, 0.7]
+ * ```
+ */
+export function hingeEmbeddingLoss(
+  input: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("hingeEmbeddingLoss", options, ["margin"]);
+  const { margin = 1 } = options;
+  requireNumber("hingeEmbeddingLoss", "margin", margin, -Infinity);
+  checkPair("hingeEmbeddingLoss", input, target, false);
+  return reduced(lossTerm(input, target, "hingeEmbedding", [margin]), reduction);
+}
+
+/**
+ * The margin ranking loss (`F.margin_ranking_loss`): `max(0, −t·(x1 − x2) + margin)`, which
+ * asks `x1` to rank above `x2` by `margin` where `t = 1` and below it where `t = −1`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, marginRankingLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = marginRankingLoss(tensor([1, 1]), tensor([2, 0]), tensor([1, 1]), { margin: 0.5 });
+ * console.log(await loss.item()); // 0.75
+ * ```
+ */
+export function marginRankingLoss(
+  input1: Tensor,
+  input2: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("marginRankingLoss", options, ["margin"]);
+  const { margin = 0 } = options;
+  requireNumber("marginRankingLoss", "margin", margin, -Infinity);
+  checkPair("marginRankingLoss", input1, input2, false);
+  return tidy(() => {
+    const difference = (input1 as Tensor<Shape, "f32">).sub(input2 as Tensor<Shape, "f32">);
+    checkPair("marginRankingLoss", difference, target, false);
+    return reduced(lossTerm(difference, target, "marginRanking", [margin]), reduction);
+  });
 }
 
 /** The options of {@link nllLoss}: `crossEntropy`'s, without label smoothing. */

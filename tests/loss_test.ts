@@ -13,14 +13,18 @@ import {
   crossEntropy,
   defaultDevice,
   DeviceAssertionError,
+  hingeEmbeddingLoss,
   huberLoss,
   klDiv,
   l1Loss,
   logSoftmax,
+  marginRankingLoss,
   mseLoss,
   nllLoss,
+  poissonNllLoss,
   type Reduction,
   smoothL1Loss,
+  softMarginLoss,
   type Tensor,
   tensor,
   zeros,
@@ -29,12 +33,16 @@ import {
   BCELoss,
   BCEWithLogitsLoss,
   CrossEntropyLoss,
+  HingeEmbeddingLoss,
   HuberLoss,
   KLDivLoss,
   L1Loss,
+  MarginRankingLoss,
   MSELoss,
   NLLLoss,
+  PoissonNLLLoss,
   SmoothL1Loss,
+  SoftMarginLoss,
 } from "../nn/mod.ts";
 import type { LossFunction } from "../train/mod.ts";
 import { nllGather, nllScatter } from "../kernels/nll_loss.ts";
@@ -525,4 +533,84 @@ Deno.test("nllLoss kernels: inputs larger than one binding run in windows of who
       : -weights[label] * input[(n * classes + label) * positions + s];
     assert.equal(whole[0][p], Math.fround(want) + 0);
   });
+});
+
+Deno.test("softMargin, Poisson, hinge embedding and margin ranking losses against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(44);
+  const signs = (shape: number[]) =>
+    ref.f64(shape, Array.from({ length: ref.numel(shape) }, () => (rng() < 0.5 ? -1 : 1)));
+  const counts = (shape: number[]) =>
+    ref.f64(shape, Array.from({ length: ref.numel(shape) }, () => Math.floor(rng() * 5)));
+  const stirling = (
+    t: number,
+  ) => (t > 1 ? t * Math.log(t) - t + 0.5 * Math.log(2 * Math.PI * t) : 0);
+  // Inputs away from the hinges' kinks (central differences need that).
+  const away = (shape: number[], kink: number) =>
+    ref.map(normal(shape, rng, 2), (v) => (Math.abs(v - kink) < 0.05 ? v + 0.2 : v));
+  const cases: OpCase[] = [];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    cases.push(
+      {
+        name: `softMarginLoss ${reduction}`,
+        inputs: [normal([4, 5], rng, 2), signs([4, 5])],
+        wrt: [0],
+        run: ([x, y]) => softMarginLoss(x, y, { reduction }),
+        ref: ([x, y]) => elementwise(x, y, (a, b) => softplus(-a * b), reduction),
+      },
+      {
+        name: `poissonNllLoss log input, full, ${reduction}`,
+        inputs: [normal([3, 5], rng), counts([3, 5])],
+        wrt: [0],
+        run: ([x, y]) => poissonNllLoss(x, y, { reduction, full: true }),
+        ref: ([x, y]) => elementwise(x, y, (a, b) => Math.exp(a) - b * a + stirling(b), reduction),
+      },
+      {
+        name: `poissonNllLoss rates ${reduction}`,
+        inputs: [uniform([3, 5], rng, 0.2, 3), counts([3, 5])],
+        run: ([x, y]) => poissonNllLoss(x, y, { reduction, logInput: false }),
+        ref: ([x, y]) => elementwise(x, y, (a, b) => a - b * Math.log(a + 1e-8), reduction),
+        gradTol: 1e-3,
+      },
+      {
+        name: `hingeEmbeddingLoss margin 1.5 ${reduction}`,
+        inputs: [away([4, 6], 1.5), signs([4, 6])],
+        wrt: [0],
+        run: ([x, y]) => hingeEmbeddingLoss(x, y, { reduction, margin: 1.5 }),
+        ref: ([x, y]) =>
+          elementwise(
+            x,
+            y,
+            (a, b) => (b !== 1 ? Math.max(1.5 - a, 0) : 0) + (b !== -1 ? a : 0),
+            reduction,
+          ),
+      },
+      {
+        name: `marginRankingLoss margin 0.3 ${reduction}`,
+        inputs: [normal([9], rng, 2), normal([9], rng, 2), signs([9])],
+        wrt: [0, 1],
+        run: ([a, b, y]) => marginRankingLoss(a, b, y, { reduction, margin: 0.3 }),
+        ref: ([a, b, y]) =>
+          elementwise(ref.sub(a, b), y, (d, s) => Math.max(-s * d + 0.3, 0), reduction),
+      },
+    );
+  }
+  await checkAll(t, device, cases, rng);
+  // The layers are the functions.
+  const [x, y] = [tensor([0.5, -1]), tensor([1, -1])];
+  const { forward } = new MarginRankingLoss({ margin: 0.2 });
+  assert.equal(
+    await forward(x, y, tensor([1, 1])).item(),
+    await marginRankingLoss(x, y, tensor([1, 1]), { margin: 0.2 }).item(),
+  );
+  for (
+    const [layer, direct] of [
+      [new SoftMarginLoss(), () => softMarginLoss(x, y)],
+      [new PoissonNLLLoss({ full: true }), () => poissonNllLoss(x, tensor([2, 3]), { full: true })],
+      [new HingeEmbeddingLoss({ margin: 2 }), () => hingeEmbeddingLoss(x, y, { margin: 2 })],
+    ] as const
+  ) {
+    const target = layer instanceof PoissonNLLLoss ? tensor([2, 3]) : y;
+    assert.equal(await layer.forward(x, target).item(), await direct().item());
+  }
 });
