@@ -336,8 +336,9 @@ Deno.test("activations: extreme inputs, infinities and NaN", async () => {
         assert.ok(Number.isNaN(y[i]), `${label} is ${y[i]}, PyTorch gives NaN`);
       } else {
         assert.ok(
-          // Below f32's range (gelu(−20) is −5.5e-88) the result underflows to 0.
-          Math.abs(y[i] - want) <= 1e-6 * Math.abs(want) + 1e-37 || y[i] === want,
+          // Below f32's range (gelu(−20) is −5.5e-88) the result underflows to 0. A GPU's exp
+          // may be off by about |x|·2⁻²⁴ relative (the rounding of x·log₂e), 2e-6 at |x| = 20.
+          Math.abs(y[i] - want) <= 2e-5 * Math.abs(want) + 1e-37 || y[i] === want,
           `${label} is ${y[i]}, expected ${want}`,
         );
       }
@@ -420,11 +421,13 @@ Deno.test("erf: within 2 ulps of float64 over 40,000 points, and erfinv within 1
 
 Deno.test("gelu: the lower tail without cancellation", async () => {
   await defaultDevice();
+  // 1 + erf(x/√2) would leave nothing (or one ulp of 1) of these; a GPU's exp at −x²/2 may be
+  // off by x²/2·2⁻²⁴ relative, hence 1e-4.
   const points = [-3, -5, -8, -9.5, -12];
   const y = await gelu(tensor(points)).data();
   points.forEach((x, i) => {
     const want = x * 0.5 * erfc64(-Math.fround(x) / Math.SQRT2);
-    assert.ok(Math.abs(y[i] - want) <= 2e-5 * Math.abs(want), `gelu(${x}) is ${y[i]}, not ${want}`);
+    assert.ok(Math.abs(y[i] - want) <= 1e-4 * Math.abs(want), `gelu(${x}) is ${y[i]}, not ${want}`);
   });
 });
 
