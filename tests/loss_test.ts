@@ -229,7 +229,9 @@ Deno.test("binary cross-entropy: the −100 clamp, extreme logits, inputs outsid
     1,
   ]);
   assert.deepEqual(edge.loss.map((v) => v + 0), [100, 100, 0, 0]); // −0 where PyTorch has −0 too
-  assert.deepEqual(edge.grad.map((g) => Math.fround(g)), [-1e12, 1e12, 0, 0].map(Math.fround));
+  [-1e12, 1e12, 0, 0].forEach((want, i) =>
+    assert.ok(Math.abs(edge.grad[i] - want) <= 1e-6 * Math.abs(want), `grad ${edge.grad[i]}`)
+  );
   const outside = await binaryCrossEntropy(tensor([1.5, -0.1]), tensor([1, 1]), none).data();
   assert.ok(outside.every(Number.isNaN), `outside [0, 1]: ${outside}`);
   // Logits of ±100 and ±1e4: exact, finite, and σ(x) − t for the gradient.
@@ -238,7 +240,8 @@ Deno.test("binary cross-entropy: the −100 clamp, extreme logits, inputs outsid
     [100, -100, 1e4, -1e4, 0],
     [0, 1, 1, 0, 1],
   );
-  assert.deepEqual(logits.loss, [100, 100, 0, 0, Math.fround(Math.LN2)]);
+  assert.deepEqual(logits.loss.slice(0, 4), [100, 100, 0, 0]);
+  assert.ok(Math.abs(logits.loss[4] - Math.LN2) < 1e-6, `log 2: ${logits.loss[4]}`);
   assert.deepEqual(logits.grad, [1, -1, 0, 0, -0.5]);
 });
 
