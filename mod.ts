@@ -184,6 +184,9 @@ export {
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
   type BinaryCrossEntropyWithLogitsOptions,
+  cosineEmbeddingLoss,
+  gaussianNllLoss,
+  type GaussianNllOptions,
   hingeEmbeddingLoss,
   huberLoss,
   type HuberOptions,
@@ -202,6 +205,8 @@ export {
   smoothL1Loss,
   type SmoothL1Options,
   softMarginLoss,
+  tripletMarginLoss,
+  type TripletMarginOptions,
 } from "./tensor/ops_losses.ts";
 export {
   crossEntropy,

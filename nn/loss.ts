@@ -11,6 +11,9 @@ import {
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
   type BinaryCrossEntropyWithLogitsOptions,
+  cosineEmbeddingLoss,
+  gaussianNllLoss,
+  type GaussianNllOptions,
   hingeEmbeddingLoss,
   huberLoss,
   type HuberOptions,
@@ -28,6 +31,8 @@ import {
   smoothL1Loss,
   type SmoothL1Options,
   softMarginLoss,
+  tripletMarginLoss,
+  type TripletMarginOptions,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -338,8 +343,31 @@ export class HingeEmbeddingLoss extends Loss {
 }
 
 /**
+ * A loss of three tensors (two inputs and a target, or an anchor, a positive and a negative),
+ * with its options fixed at construction; `forward` is bound to the instance.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MarginRankingLoss, type ThreeInputLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const criterion: ThreeInputLoss = new MarginRankingLoss();
+ * console.log(await criterion.forward(tensor([1]), tensor([2]), tensor([1])).item()); // 1
+ * ```
+ */
+export abstract class ThreeInputLoss {
+  /** Binds `forward` to this loss. */
+  constructor() {
+    this.forward = this.forward.bind(this);
+  }
+
+  /** The loss of the three tensors. */
+  abstract forward(a: Tensor, b: Tensor, c: Tensor): Tensor<Shape, "f32">;
+}
+
+/**
  * The margin ranking loss (`nn.MarginRankingLoss`) of two inputs and a target of ±1; see
- * `marginRankingLoss`. Its `forward` takes three tensors, and is bound too.
+ * `marginRankingLoss`.
  *
  * @example
  * ```ts
@@ -350,14 +378,88 @@ export class HingeEmbeddingLoss extends Loss {
  * console.log(await loss.forward(tensor([2]), tensor([1.5]), tensor([1])).item()); // 0.5
  * ```
  */
-export class MarginRankingLoss {
-  /** Creates the loss; binds `forward`. */
+export class MarginRankingLoss extends ThreeInputLoss {
+  /** Creates the loss. */
   constructor(readonly options: MarginOptions = {}) {
-    this.forward = this.forward.bind(this);
+    super();
   }
 
   /** The ranking terms of `input1` against `input2`, reduced. */
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return marginRankingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The Gaussian negative log-likelihood (`nn.GaussianNLLLoss`) of a mean, a target and a
+ * variance; see `gaussianNllLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { GaussianNLLLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new GaussianNLLLoss().forward(tensor([0]), tensor([2]), tensor([1])).item()); // 2
+ * ```
+ */
+export class GaussianNLLLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: GaussianNllOptions = {}) {
+    super();
+  }
+
+  /** The Gaussian terms of `input` (means) against `target` with `variance`, reduced. */
+  forward(input: Tensor, target: Tensor, variance: Tensor): Tensor<Shape, "f32"> {
+    return gaussianNllLoss(input, target, variance, this.options);
+  }
+}
+
+/**
+ * The cosine embedding loss (`nn.CosineEmbeddingLoss`) of two inputs and a target of ±1; see
+ * `cosineEmbeddingLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { CosineEmbeddingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new CosineEmbeddingLoss().forward(tensor([[1, 0]]), tensor([[1, 0]]), tensor([1]));
+ * console.log(await loss.item()); // 0
+ * ```
+ */
+export class CosineEmbeddingLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: MarginOptions = {}) {
+    super();
+  }
+
+  /** The cosine terms of the pairs, reduced. */
+  forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return cosineEmbeddingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The triplet margin loss (`nn.TripletMarginLoss`) of anchors, positives and negatives; see
+ * `tripletMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { TripletMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new TripletMarginLoss({ margin: 2, eps: 0 });
+ * console.log(await loss.forward(tensor([[0, 0]]), tensor([[3, 4]]), tensor([[6, 0]])).item()); // 1
+ * ```
+ */
+export class TripletMarginLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: TripletMarginOptions = {}) {
+    super();
+  }
+
+  /** The triplet terms, reduced. */
+  forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
+    return tripletMarginLoss(anchor, positive, negative, this.options);
   }
 }

@@ -18,7 +18,9 @@
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
  *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link PoissonNLLLoss},
- *   {@link HingeEmbeddingLoss}, {@link MarginRankingLoss}.
+ *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
+ *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
+ *   {@link TripletMarginLoss}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
@@ -102,7 +104,9 @@ export * as init from "./init.ts";
 export {
   BCELoss,
   BCEWithLogitsLoss,
+  CosineEmbeddingLoss,
   CrossEntropyLoss,
+  GaussianNLLLoss,
   HingeEmbeddingLoss,
   HuberLoss,
   KLDivLoss,
@@ -114,6 +118,8 @@ export {
   PoissonNLLLoss,
   SmoothL1Loss,
   SoftMarginLoss,
+  ThreeInputLoss,
+  TripletMarginLoss,
 } from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";

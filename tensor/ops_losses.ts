@@ -12,6 +12,7 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
+import { noGrad } from "./_autograd.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
@@ -452,6 +453,155 @@ export function marginRankingLoss(
     const difference = (input1 as Tensor<Shape, "f32">).sub(input2 as Tensor<Shape, "f32">);
     checkPair("marginRankingLoss", difference, target, false);
     return reduced(lossTerm(difference, target, "marginRanking", [margin]), reduction);
+  });
+}
+
+/** The options of {@link gaussianNllLoss}. */
+export interface GaussianNllOptions extends ReductionOptions {
+  /** Adds the constant `½·log(2π)` (default false). */
+  full?: boolean;
+  /** Variances below it are taken as it (default 1e-6), as PyTorch clamps them. */
+  eps?: number;
+}
+
+/**
+ * The negative log-likelihood of `target` under normals of mean `input` and variance `variance`
+ * (`F.gaussian_nll_loss`): `½·(log v + (input − target)²/v)` with `v` the variance clamped at
+ * `eps` (the gradient passing as though unclamped, as PyTorch's). The variance has the input's
+ * shape, or it without its last axis, or with a last axis of 1 (one variance per sample); a
+ * negative one counts as `eps` (PyTorch raises, which would need a readback).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, gaussianNllLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = gaussianNllLoss(tensor([[0, 1]]), tensor([[1, 1]]), tensor([[1, 1]]));
+ * console.log(await loss.item()); // 0.25
+ * ```
+ */
+export function gaussianNllLoss(
+  input: Tensor,
+  target: Tensor,
+  variance: Tensor,
+  options: GaussianNllOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "gaussianNllLoss";
+  const reduction = optionsOf(op, options, ["full", "eps"]);
+  const { full = false, eps = 1e-6 } = options;
+  requireNumber(op, "eps", eps, 0);
+  checkPair(op, input, target, false);
+  requireFloat(op, variance);
+  sameDevice(op, input, variance);
+  const lead = input.shape.slice(0, -1);
+  const perSample = sameShape(variance.shape, lead);
+  const fits = sameShape(variance.shape, input.shape) || perSample ||
+    (sameShape(variance.shape.slice(0, -1), lead) && variance.shape.at(-1) === 1);
+  if (!fits) {
+    throw new ShapeError(
+      `${op}: variance [${variance.shape}] fits neither the input [${input.shape}] nor one ` +
+        `variance per sample ([${lead}] or [${[...lead, 1]}])`,
+    );
+  }
+  return tidy(() => {
+    const v = (perSample ? variance.unsqueeze(-1) : variance) as Tensor<Shape, "f32">;
+    // Clamped in value only: v + (max(v, ε) − v) with the correction a constant to autograd.
+    const clamped = v.add(noGrad(() => v.clamp(eps, null).sub(v)));
+    const d = (input as Tensor<Shape, "f32">).sub(target as Tensor<Shape, "f32">);
+    let terms = clamped.log().add(d.mul(d).div(clamped)).mul(0.5);
+    if (full) terms = terms.add(0.5 * Math.log(2 * Math.PI));
+    return reduced(terms, reduction);
+  });
+}
+
+/**
+ * The cosine embedding loss (`F.cosine_embedding_loss`) of pairs of vectors along the last
+ * axis: `1 − cos` where the target is 1, `max(0, cos − margin)` where it is −1, the cosine
+ * with PyTorch's 1e-12 added to each squared norm.
+ *
+ * @example
+ * ```ts
+ * import { cosineEmbeddingLoss, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const a = tensor([[1, 0], [1, 0]]), b = tensor([[0, 1], [1, 1]]);
+ * const loss = cosineEmbeddingLoss(a, b, tensor([1, -1]), { reduction: "none" });
+ * console.log(await loss.toArray()); // [1, 0.7071…]
+ * ```
+ */
+export function cosineEmbeddingLoss(
+  input1: Tensor,
+  input2: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "cosineEmbeddingLoss";
+  const reduction = optionsOf(op, options, ["margin"]);
+  const { margin = 0 } = options;
+  requireNumber(op, "margin", margin, -Infinity);
+  checkPair(op, input1, input2, true);
+  if (input1.rank < 1 || input1.rank > 2 || !sameShape(target.shape, input1.shape.slice(0, -1))) {
+    throw new ShapeError(
+      `${op}: inputs [${input1.shape}] (need [N, D] or [D]) and target [${target.shape}] ` +
+        `(need [${input1.shape.slice(0, -1)}]) do not fit`,
+    );
+  }
+  return tidy(() => {
+    const [a, b] = [input1, input2] as Tensor<Shape, "f32">[];
+    const squared = (x: Tensor<Shape, "f32">) => x.mul(x).sum(-1).add(1e-12);
+    const cos = a.mul(b).sum(-1).div(squared(a).mul(squared(b)).sqrt());
+    const t = target as Tensor<Shape, "f32">;
+    const positive = selected(t.eq(1), cos.neg().add(1), 0) as Tensor<Shape, "f32">;
+    const negative = selected(t.eq(-1), cos.sub(margin).relu(), 0) as Tensor<Shape, "f32">;
+    return reduced(positive.add(negative), reduction);
+  });
+}
+
+/** The options of {@link tripletMarginLoss}. */
+export interface TripletMarginOptions extends ReductionOptions {
+  /** How much nearer the positive must be than the negative (default 1). */
+  margin?: number;
+  /** The norm of the distances (default 2). */
+  p?: number;
+  /** Added to the differences before the norm, as PyTorch's `pairwise_distance` (default 1e-6). */
+  eps?: number;
+  /** Whether the negative's distance is the smaller of its distances to anchor and positive. */
+  swap?: boolean;
+}
+
+/**
+ * The triplet margin loss (`F.triplet_margin_loss`): `max(0, d(a, p) − d(a, n) + margin)` with
+ * `d` the p-norm distance along the last axis (of `a − b + eps`, as `pairwise_distance`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, tripletMarginLoss } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = tripletMarginLoss(tensor([[0, 0]]), tensor([[3, 4]]), tensor([[6, 8]]), { eps: 0 });
+ * console.log(await loss.item()); // 0 (5 nearer than 10 by more than 1)
+ * ```
+ */
+export function tripletMarginLoss(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  options: TripletMarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "tripletMarginLoss";
+  const reduction = optionsOf(op, options, ["margin", "p", "eps", "swap"]);
+  const { margin = 1, p = 2, eps = 1e-6, swap = false } = options;
+  requireNumber(op, "margin", margin, 0, true);
+  requireNumber(op, "p", p, 0, true);
+  requireNumber(op, "eps", eps, 0);
+  checkPair(op, anchor, positive, true);
+  checkPair(op, anchor, negative, true);
+  return tidy(() => {
+    const distance = (x: Tensor, y: Tensor) => {
+      const d = (x as Tensor<Shape, "f32">).sub(y as Tensor<Shape, "f32">).add(eps);
+      return p === 2 ? d.mul(d).sum(-1).sqrt() : d.abs().pow(p).sum(-1).pow(1 / p);
+    };
+    const toPositive = distance(anchor, positive);
+    let toNegative = distance(anchor, negative);
+    if (swap) toNegative = toNegative.minimum(distance(positive, negative));
+    return reduced(toPositive.sub(toNegative).add(margin).relu(), reduction);
   });
 }
 

@@ -10,9 +10,11 @@ import assert from "node:assert/strict";
 import {
   binaryCrossEntropy,
   binaryCrossEntropyWithLogits,
+  cosineEmbeddingLoss,
   crossEntropy,
   defaultDevice,
   DeviceAssertionError,
+  gaussianNllLoss,
   hingeEmbeddingLoss,
   huberLoss,
   klDiv,
@@ -27,12 +29,15 @@ import {
   softMarginLoss,
   type Tensor,
   tensor,
+  tripletMarginLoss,
   zeros,
 } from "../mod.ts";
 import {
   BCELoss,
   BCEWithLogitsLoss,
+  CosineEmbeddingLoss,
   CrossEntropyLoss,
+  GaussianNLLLoss,
   HingeEmbeddingLoss,
   HuberLoss,
   KLDivLoss,
@@ -43,6 +48,7 @@ import {
   PoissonNLLLoss,
   SmoothL1Loss,
   SoftMarginLoss,
+  TripletMarginLoss,
 } from "../nn/mod.ts";
 import type { LossFunction } from "../train/mod.ts";
 import { nllGather, nllScatter } from "../kernels/nll_loss.ts";
@@ -616,4 +622,131 @@ Deno.test("softMargin, Poisson, hinge embedding and margin ranking losses agains
     const target = layer instanceof PoissonNLLLoss ? tensor([2, 3]) : y;
     assert.equal(await layer.forward(x, target).item(), await direct().item());
   }
+});
+
+/** Each row (along the last axis) of `a` and `b` through `f`, as an `[N]` reference. */
+function rows(a: F64, b: F64, f: (x: number[], y: number[], i: number) => number): F64 {
+  const d = a.shape[a.shape.length - 1], n = a.data.length / d;
+  const row = (t: F64, i: number) => Array.from(t.data.slice(i * d, (i + 1) * d));
+  return ref.f64(
+    a.shape.slice(0, -1),
+    Array.from({ length: n }, (_, i) => f(row(a, i), row(b, i), i)),
+  );
+}
+
+/** `terms` reduced as PyTorch reduces them. */
+function reduce64(terms: F64, reduction: Reduction): F64 {
+  if (reduction === "none") return terms;
+  const sum = terms.data.reduce((x, y) => x + y, 0);
+  return ref.f64([], [reduction === "sum" ? sum : sum / terms.data.length]);
+}
+
+Deno.test("Gaussian NLL, cosine embedding and triplet margin losses against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(61);
+  const signs = (n: number) =>
+    ref.f64([n], Array.from({ length: n }, () => (rng() < 0.5 ? -1 : 1)));
+  const dot = (x: number[], y: number[]) => x.reduce((a, v, i) => a + v * y[i], 0);
+  const norm = (x: number[], p: number, eps: number) =>
+    x.reduce((a, v) => a + Math.abs(v + eps) ** p, 0) ** (1 / p);
+  const cases: OpCase[] = [];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    const [y] = [signs(4)];
+    cases.push(
+      {
+        name: `gaussianNllLoss ${reduction} full`,
+        inputs: [normal([4, 3], rng), normal([4, 3], rng), uniform([4, 3], rng, 0.5, 2)],
+        run: ([x, target, v]) => gaussianNllLoss(x, target, v, { reduction, full: true }),
+        ref: ([x, target, v]) =>
+          reduce64(
+            ref.f64(
+              [4, 3],
+              x.data.map((m, i) =>
+                0.5 * (Math.log(v.data[i]) + (m - target.data[i]) ** 2 / v.data[i]) +
+                0.5 * Math.log(2 * Math.PI)
+              ),
+            ),
+            reduction,
+          ),
+        gradTol: 1e-3,
+      },
+      {
+        name: `gaussianNllLoss ${reduction}, one variance per sample`,
+        inputs: [normal([4, 3], rng), normal([4, 3], rng), uniform([4], rng, 0.5, 2)],
+        run: ([x, target, v]) => gaussianNllLoss(x, target, v, { reduction }),
+        ref: ([x, target, v]) =>
+          reduce64(
+            ref.f64(
+              [4, 3],
+              x.data.map((m, i) => {
+                const variance = v.data[Math.floor(i / 3)];
+                return 0.5 * (Math.log(variance) + (m - target.data[i]) ** 2 / variance);
+              }),
+            ),
+            reduction,
+          ),
+        gradTol: 1e-3,
+      },
+      {
+        name: `cosineEmbeddingLoss ${reduction} margin 0.1`,
+        inputs: [normal([4, 5], rng), normal([4, 5], rng)],
+        run: ([a, b]) =>
+          cosineEmbeddingLoss(a, b, tensor(Array.from(y.data)), { reduction, margin: 0.1 }),
+        ref: ([a, b]) =>
+          reduce64(
+            rows(a, b, (u, v, i) => {
+              const cos = dot(u, v) / Math.sqrt((dot(u, u) + 1e-12) * (dot(v, v) + 1e-12));
+              return y.data[i] === 1 ? 1 - cos : Math.max(cos - 0.1, 0);
+            }),
+            reduction,
+          ),
+        gradTol: 1e-3,
+      },
+    );
+    for (const [p, swap] of [[2, false], [1.5, true]] as const) {
+      cases.push({
+        name: `tripletMarginLoss ${reduction} p ${p}${swap ? " swap" : ""}`,
+        inputs: [normal([5, 4], rng), normal([5, 4], rng), normal([5, 4], rng)],
+        run: ([a, pos, neg]) => tripletMarginLoss(a, pos, neg, { reduction, p, swap, margin: 3 }),
+        ref: ([a, pos, neg]) => {
+          const d = (x: F64, z: F64) =>
+            rows(x, z, (u, v) => norm(u.map((w, i) => w - v[i]), p, 1e-6));
+          const [ap, an, pn] = [d(a, pos), d(a, neg), d(pos, neg)];
+          return reduce64(
+            ref.f64(
+              [5],
+              ap.data.map((v, i) =>
+                Math.max(v - (swap ? Math.min(an.data[i], pn.data[i]) : an.data[i]) + 3, 0)
+              ),
+            ),
+            reduction,
+          );
+        },
+        gradTol: 1e-3,
+      });
+    }
+  }
+  await checkAll(t, device, cases, rng);
+  // Variances below eps count as eps; a variance that fits no layout is a one-line error.
+  const small = await gaussianNllLoss(tensor([0]), tensor([0]), tensor([0]), { eps: 0.5 }).item();
+  assert.ok(Math.abs(small - 0.5 * Math.log(0.5)) < 1e-6);
+  assert.throws(
+    () => gaussianNllLoss(tensor([[0, 0]]), tensor([[0, 0]]), tensor([1, 2, 3])),
+    /gaussianNllLoss: variance \[3\] fits neither the input \[1,2\] nor one variance per sample/,
+  );
+  // The layers are the functions.
+  const [a, b, c] = [tensor([[1, 2]]), tensor([[0, 1]]), tensor([[3, 1]])];
+  assert.equal(
+    await new TripletMarginLoss({ margin: 2 }).forward(a, b, c).item(),
+    await tripletMarginLoss(a, b, c, { margin: 2 }).item(),
+  );
+  assert.equal(
+    await new CosineEmbeddingLoss().forward(a, b, tensor([-1])).item(),
+    await cosineEmbeddingLoss(a, b, tensor([-1])).item(),
+  );
+  const { forward } = new GaussianNLLLoss({ full: true });
+  assert.equal(
+    await forward(a, b, c).item(),
+    await gaussianNllLoss(a, b, c, { full: true }).item(),
+  );
 });
