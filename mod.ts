@@ -172,6 +172,7 @@ export {
   selu,
   sigmoid,
   silu,
+  softmin,
   softplus,
   softshrink,
   softsign,

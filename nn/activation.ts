@@ -24,6 +24,7 @@ import {
   relu6,
   selu,
   silu,
+  softmin,
   softplus,
   softshrink,
   softsign,
@@ -787,5 +788,55 @@ export class GLU extends Module {
   outputShape(input: readonly number[]): number[] {
     const axis = this.dim < 0 ? this.dim + input.length : this.dim;
     return input.map((d, i) => (i === axis ? d / 2 : d));
+  }
+}
+
+/**
+ * Softmin along `dim` (`nn.Softmin`): the softmax of `−x`; see `softmin`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softmin } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softmin(0).forward(tensor([0, 0])).toArray()); // [0.5, 0.5]
+ * ```
+ */
+export class Softmin extends ShapePreserving {
+  /** The axis that sums to 1. */
+  readonly dim: number;
+
+  /** Creates the layer: `new Softmin(1)` is `new Softmin({ dim: 1 })`. */
+  constructor(config: SoftmaxConfig | number = {}) {
+    super();
+    this.dim = softmaxDim("Softmin", config);
+  }
+
+  /** Applies the softmin along {@link Softmin.dim}. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return softmin(x, this.dim);
+  }
+}
+
+/**
+ * Softmax over the channels of each pixel (`nn.Softmax2d`): along axis −3 of `[N, C, H, W]` or
+ * `[C, H, W]` input.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, zeros } from "../mod.ts";
+ * import { Softmax2d } from "./activation.ts";
+ * await defaultDevice();
+ * const y = new Softmax2d().forward(zeros([1, 4, 2, 2]));
+ * console.log(await y.sum(1).toArray()); // [[[1, 1], [1, 1]]]
+ * ```
+ */
+export class Softmax2d extends ShapePreserving {
+  /** Applies the softmax along the channel axis (−3). */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    if (x.rank !== 3 && x.rank !== 4) {
+      throw new RangeError(`Softmax2d: expected [C, H, W] or [N, C, H, W] input, got [${x.shape}]`);
+    }
+    return x.softmax(-3);
   }
 }

@@ -272,9 +272,9 @@ export interface KaimingOptions {
   a?: number;
   /**
    * `"fanIn"` (default) keeps the variance of the forward signal, `"fanOut"` that of the
-   * backward gradients.
+   * backward gradients (PyTorch's spellings `"fan_in"` and `"fan_out"` are taken too).
    */
-  mode?: "fanIn" | "fanOut";
+  mode?: "fanIn" | "fanOut" | "fan_in" | "fan_out";
   /** The nonlinearity that follows (default `"leaky_relu"`, which with `a = 0` is ReLU's √2). */
   nonlinearity?: Nonlinearity;
   /** The stream to draw from (default the global generator). */
@@ -284,11 +284,13 @@ export interface KaimingOptions {
 /** The standard deviation `gain / √fan` of He's initialisation. */
 function kaimingStd(op: string, shape: readonly number[], options: KaimingOptions): number {
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
-  if (mode !== "fanIn" && mode !== "fanOut") {
+  const fan = ({ fanIn: "fanIn", fan_in: "fanIn", fanOut: "fanOut", fan_out: "fanOut" } as const)[
+    mode
+  ];
+  if (fan === undefined) {
     throw new TypeError(`${op}: mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
   }
-  const fans = calculateFans(shape);
-  return calculateGain(nonlinearity, a) / Math.sqrt(fans[mode]);
+  return calculateGain(nonlinearity, a) / Math.sqrt(calculateFans(shape)[fan]);
 }
 
 /**

@@ -13,7 +13,8 @@
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
  *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
- *   slopes), {@link GLU}, {@link LogSigmoid}, {@link Softsign}, {@link Tanhshrink},
+ *   slopes), {@link GLU}, {@link LogSigmoid}, {@link Softsign}, {@link Tanhshrink}, {@link Softmin},
+ *   {@link Softmax2d},
  *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
@@ -90,7 +91,9 @@ export {
   Sigmoid,
   SiLU,
   Softmax,
+  Softmax2d,
   type SoftmaxConfig,
+  Softmin,
   Softplus,
   type SoftplusConfig,
   Softshrink,

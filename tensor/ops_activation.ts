@@ -477,3 +477,18 @@ export function glu(x: Tensor<Shape, "f32">, dim = -1): Tensor<Shape, "f32"> {
     return a.mul(b.sigmoid()) as Tensor<Shape, "f32">;
   });
 }
+
+/**
+ * Softmin along `dim` (`F.softmin`, default the last axis): the softmax of `−x`, so the
+ * smallest entries weigh most.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softmin, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softmin(tensor([0, Math.log(3)])).toArray()); // [0.75, 0.25]
+ * ```
+ */
+export function softmin<S extends Shape>(x: Tensor<S, "f32">, dim = -1): Tensor<S, "f32"> {
+  return tidy(() => x.neg().softmax(dim)) as Tensor<S, "f32">;
+}

@@ -56,6 +56,8 @@ import {
   Sigmoid,
   SiLU,
   Softmax,
+  Softmax2d,
+  Softmin,
   Softplus,
   Softshrink,
   Softsign,
@@ -86,6 +88,7 @@ const LAYERS: [ShapePreserving, (x: F) => Tensor][] = [
   [new Softmax(0), (x) => x.softmax(0)],
   [new LogSoftmax({ dim: 0 }), (x) => x.logSoftmax(0)],
   [new LogSoftmax(), (x) => x.logSoftmax(-1)],
+  [new Softmin(1), (x) => x.neg().softmax(1)],
   [new SELU(), (x) => selu(x)],
   [new CELU({ alpha: 0.5 }), (x) => celu(x, 0.5)],
   [new LogSigmoid(), (x) => logSigmoid(x)],
@@ -211,5 +214,16 @@ Deno.test("PReLU learns its slopes; GLU halves its axis", async () => {
       Math.round(v * 1e4) / 1e4
     ),
     [0.5, 2],
+  );
+});
+
+Deno.test("Softmax2d: over the channels of each pixel", async () => {
+  await defaultDevice();
+  const x = randn([2, 3, 2, 2]) as Tensor<number[], "f32">;
+  const [a, b] = [await new Softmax2d().forward(x).data(), await x.softmax(1).data()];
+  assert.deepEqual(Array.from(a), Array.from(b));
+  assert.throws(
+    () => new Softmax2d().forward(randn([3, 4]) as Tensor<number[], "f32">),
+    /Softmax2d: expected \[C, H, W\] or \[N, C, H, W\] input, got \[3,4\]/,
   );
 });

@@ -121,6 +121,13 @@ Deno.test("init: uniform, normal, constants, Glorot and He, within sampling erro
     init.kaimingUniform(linear(), { a: Math.sqrt(5), generator: g }),
     1 / Math.sqrt(70),
   );
+  // PyTorch's spelling of the mode is taken too.
+  await assertNormal(
+    "kaimingNormal fan_out",
+    init.kaimingNormal(conv(), { mode: "fan_out", nonlinearity: "relu", generator: g }),
+    0,
+    Math.SQRT2 / Math.sqrt(288),
+  );
   const empty = zeros([0, 4]);
   assert.equal(init.kaimingUniform(empty), empty, "an empty tensor is left as it is");
 });
