@@ -38,10 +38,16 @@
 #   augment       5  [20] bench/augment.ts: the paper's augmentation of one batch, host ms from
 #                         loader.next() to the input recorded (device kernel against host floats)
 #                         and the crop kernel's GPU time
-# About 470 s estimated in all; the profile's tuning is the least certain (about 240 candidates
-# of 30 shapes, each compiled, run 4 times and read back through two ~11 ms map waits; should it
-# fail, train1 tunes its own shapes after its first step). ONLY="a b" runs only those steps
-# (bench/two_devices_check.sh).
+#   norm-tests    5  [30] batch, layer and group norm against float64 (tests/norm_ops_test.ts)
+#   norm-bench   10  [20] bench/norm.ts: batch norm's training step, fused against composed
+#   acts-tests   10  [30] activations (erf within 2 ulps rests on the driver's exp) and losses
+#                         against float64 (tests/activation_test.ts, tests/loss_test.ts)
+#   acts-bench   10  [20] bench/activations_losses.ts: fused activations and loss terms against
+#                         their compositions, 16M elements
+# About 485 s estimated in all (the norm steps last, as the budget allows); the profile's tuning is
+# the least certain (about 240 candidates of 30 shapes, each compiled, run 4 times and read back
+# through two ~11 ms map waits; should it fail, train1 tunes its own shapes after its first step).
+# ONLY="a b" runs only those steps (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
 # net at batch 2 untuned for training and the layer table; the same tests; limits ×8, a budget of
@@ -185,6 +191,18 @@ step fuzz-net 60 "${untuned[@]}" deno test -A --no-check tests/fuzz_net_test.ts
 augment_sizes=(--repeats 7)
 [ "$TINY" = 1 ] && augment_sizes=(--batch 8 --side 64 --crop 56 --repeats 2)
 step augment 20 deno run -A bench/augment.ts "${augment_sizes[@]}"
+# Batch, layer and group norm against float64 on this adapter (lavapipe: 5 s), then batch norm's
+# training step fused against composed from tensor ops at ResNet-like sizes.
+step norm-tests 30 "${untuned[@]}" deno test -A --no-check tests/norm_ops_test.ts
+norm_shapes="128,64,56,56;128,256,14,14;128,512,7,7"
+[ "$TINY" = 1 ] && norm_shapes="8,64,28,28"
+step norm-bench 20 deno run -A bench/norm.ts --shapes "$norm_shapes" --runs 7
+# The activations and losses against float64 on this adapter (erf's 2-ulp bound rests on the
+# driver's exp), then the fused kernels against the compositions they replace.
+step acts-tests 30 "${untuned[@]}" deno test -A --no-check tests/activation_test.ts tests/loss_test.ts
+acts_size=16777216
+[ "$TINY" = 1 ] && acts_size=262144
+step acts-bench 20 deno run -A bench/activations_losses.ts --size "$acts_size" --runs 7
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)

@@ -64,7 +64,7 @@ export interface RunConfig {
   weightDecay: number;
   formulation: "paper" | "pytorch";
   /** The optimiser (absent in runs from before the choice: the paper's SGD). */
-  optimizer?: "sgd" | "adam" | "adamw";
+  optimizer?: "sgd" | "adam" | "adamw" | "rmsprop" | "adagrad";
   /** The bound on the gradients' total 2-norm before each step (absent: no clipping). */
   clipGradNorm?: number;
   /**

@@ -22,7 +22,8 @@ export function switchHelp(command: string): string {
     ? `the 'changed:' lines above the table say what\neach switch given changes`
     : `'deno run -A cli.ts summary' with the same\nswitches shows what they change in the layer table`;
   return `Switches (the defaults are the paper's; ${heading}):
-  --activation relu|tanh  Nonlinearity after every layer but the last (default relu).
+  --activation <name>   Nonlinearity after every layer but the last (default relu; tanh is
+                        the paper's comparison): ${ACTIVATIONS.join("|")}.
   --lrn on|off          Local response normalisation after conv1 and conv2 (default on;
                         the figure1 model: off).
   --pooling <k>/<s>     Max-pooling window and stride (default 3/2, overlapping; 2/2 is

@@ -9,6 +9,7 @@ import { DEFAULT_CHECKPOINTS_KEPT } from "../train/checkpoint.ts";
 import { createOptimizer, createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
+import { clipGradNorm } from "../train/clip_grad.ts";
 import type { AlexNet } from "../nn/alexnet.ts";
 import type { Figure1Net } from "../nn/figure1.ts";
 import {
@@ -83,12 +84,13 @@ ${
   --val-size <n>        Validation images, likewise (synthetic default ${DEFAULTS.valSize}).
 
 Optimisation (default the paper's SGD: v ← μv − λεw − εg; w ← w + v):
-  --optimizer <o>       sgd | adam | adamw (torch.optim's; default sgd).
+  --optimizer <o>       sgd | adam | adamw | rmsprop | adagrad (torch.optim's; default sgd).
   --epochs <n>          Epochs (default ${DEFAULTS.epochs}; paper: 90).
   --batch-size <n>      Images per step (default ${DEFAULTS.batchSize}; paper: 128).
   --lr <x>              Initial learning rate (default ${DEFAULTS.lr}; paper: 0.01).
   --momentum <x>        Momentum μ in [0, 1) (default 0.9).
-  --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005; adam 0, adamw 0.01).
+  --weight-decay <x>    Weight decay λ ≥ 0 (default 0.0005; adamw 0.01; adam, rmsprop,
+                        adagrad 0).
   --formulation <f>     paper | pytorch (learning rate outside the velocity).
   --clip-grad-norm <x>  Scale the gradients so that their total 2-norm is at most x before
                         each step (torch's clip_grad_norm_; default no clipping).
@@ -161,6 +163,9 @@ async function profileOneStep(
       const y = fromTypedArray(labels, [n], { device, dtype: "i32" });
       const loss = crossEntropy(await model.forward(x.withRank(4)), y);
       await loss.backward();
+      if (config.clipGradNorm !== undefined) {
+        (await clipGradNorm(model.parameters(), config.clipGradNorm)).dispose();
+      }
       sgd.step();
       sgd.zeroGrad();
     });
@@ -367,7 +372,7 @@ export async function trainConfig(
     | undefined;
   const epochs = number(values, "epochs", cmd, { integer: true, min: 1 }) ??
     (preset === "full" ? 90 : DEFAULTS.epochs);
-  const optimizer = choice(values, "optimizer", cmd, ["sgd", "adam", "adamw"] as const) ?? "sgd";
+  const optimizer = choice(values, "optimizer", cmd, OPTIMIZERS) ?? "sgd";
   const sgdOnly = ["momentum", "formulation"].filter((k) => values[k] !== undefined);
   if (optimizer !== "sgd" && sgdOnly.length > 0) {
     throw new UsageError(`--${sgdOnly[0]} is SGD's; --optimizer ${optimizer} takes none`, cmd);
@@ -395,7 +400,7 @@ export async function trainConfig(
     lr: number(values, "lr", cmd, { above: 0 }) ?? (preset === "full" ? 0.01 : DEFAULTS.lr),
     momentum: number(values, "momentum", cmd, { min: 0, below: 1 }) ?? 0.9,
     weightDecay: number(values, "weight-decay", cmd, { min: 0 }) ??
-      { sgd: 5e-4, adam: 0, adamw: 1e-2 }[optimizer],
+      { sgd: 5e-4, adam: 0, adamw: 1e-2, rmsprop: 0, adagrad: 0 }[optimizer],
     formulation: choice(values, "formulation", cmd, ["paper", "pytorch"] as const) ?? "paper",
     optimizer,
     clipGradNorm: number(values, "clip-grad-norm", cmd, { above: 0 }),
@@ -410,6 +415,9 @@ export async function trainConfig(
   config.dataFingerprint = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
   return { config, splits };
 }
+
+/** The optimisers `--optimizer` names. */
+const OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"] as const;
 
 /** The optimiser and its hyperparameters, for the run's summary line. */
 function optimizerText(config: RunConfig): string {

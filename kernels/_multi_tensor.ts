@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { memoised } from "./_memo.ts";
 import { windows } from "./_program.ts";
 
 /**
@@ -164,4 +165,52 @@ export function checkDistinct(op: string, parameters: readonly ParameterBuffers[
       if (other) throw new Error(`${op}: the ${name} of parameter ${k} is also the ${other}`);
     }
   });
+}
+
+/** The WGSL that adds 1 to the step counts whose slots a uniform list holds. */
+const advanceWgsl = memoised((vec4s: number, guarded: boolean) =>
+  `@group(0) @binding(0) var<storage, read_write> steps: array<f32>;
+${guarded ? "@group(0) @binding(1) var<storage, read> guard: array<u32>;" : ""}
+// x = how many slots; then the slots, four a vec4u.
+struct Slots { count: vec4u, slot: array<vec4u, ${vec4s}> }
+@group(0) @binding(${guarded ? 2 : 1}) var<uniform> slots: Slots;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  ${guarded ? "if (guard[0] == 0u) { return; }" : ""}
+  for (var k = lid; k < slots.count.x; k += 64u) {
+    let slot = slots.slot[k / 4u][k % 4u];
+    steps[slot] = steps[slot] + 1.0;
+  }
+}`
+);
+
+/**
+ * Adds 1 to the step counts of `slots` in `steps` (f32, one a parameter), in one small dispatch
+ * recorded after the updates that read them (workgroups of one parameter run in any order, so
+ * an update cannot advance its own count). With `guard`, nothing changes when its flag is 0.
+ */
+export function advanceStepCounts(
+  op: string,
+  device: Device,
+  steps: GpuBuffer,
+  slots: readonly number[],
+  guard?: GpuBuffer,
+): void {
+  if (slots.length === 0) return;
+  const vec4s = Math.ceil(slots.length / 4);
+  const uniforms = new Uint32Array(4 + vec4s * 4);
+  uniforms[0] = slots.length;
+  uniforms.set(slots, 4);
+  const bindings: Binding[] = [{ buffer: steps, offset: 0, size: steps.capacity }];
+  if (guard) bindings.push({ buffer: guard, offset: 0, size: 16 });
+  device.dispatch(
+    {
+      name: `${op} steps ${slots.length}`,
+      wgsl: advanceWgsl(vec4s, guard !== undefined),
+      uniforms,
+      workgroups: 1,
+      cost: { bytes: slots.length * 8 },
+    },
+    bindings,
+  );
 }

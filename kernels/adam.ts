@@ -1,8 +1,9 @@
 /**
- * Adam's update kernel (Kingma and Ba, 2015), multi-tensor like `sgd.ts`: one dispatch updates
- * every parameter of a step in place (reads w, m, v[, v̂max], g and the step count; writes w, m,
- * v[, v̂max]), one checks them all without writing, lowering a guard flag when a gradient or a
- * new weight or moment would hold a NaN or ±∞, and one small dispatch advances the step counts.
+ * Adam's update (Kingma and Ba, 2015) as a rule of the multi-tensor kernel of
+ * `_foreach_update.ts`: one dispatch updates every parameter of a step in place (reads w, m,
+ * v[, v̂max], g and the step count; writes w, m, v[, v̂max]), one checks them all without
+ * writing, lowering a guard flag when a gradient or a new weight or moment would hold a NaN or
+ * ±∞, and one small dispatch advances the step counts.
  * The segments, their binding windows and the WGSL's search from a workgroup to its segment are
  * `_multi_tensor.ts`'s, as SGD's are.
  *
@@ -32,16 +33,13 @@
  * @module
  */
 
-import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { memoised } from "./_memo.ts";
+import type { Device, GpuBuffer } from "./device.ts";
 import {
-  checkDistinct,
-  FINITE_WGSL,
-  planSegments,
-  searchSteps,
-  type Segment,
-} from "./_multi_tensor.ts";
-import { FLAT_WORKGROUP } from "./_program.ts";
+  foreachCheckAll,
+  type ForeachParameter,
+  type ForeachRule,
+  foreachUpdateAll,
+} from "./_foreach_update.ts";
 
 /** The constants of one parameter group's Adam update. */
 export interface AdamHyperparameters {
@@ -91,137 +89,92 @@ export interface AdamUpdateOptions {
   segmentsPerDispatch?: number;
 }
 
-const WORKGROUP = 256;
-/** u32 words of one segment's row in the table: four vec4u. */
-const ROW_WORDS = 16;
 /** ln β for β = 0: βᵗ is then 0 (exp underflows), with no infinity in the shader. */
 const LN_ZERO = -1e30;
 
-type AdamMode = "apply" | "check";
+/** Variant bits: AMSGrad's maximum; decoupled weight decay (AdamW). */
+const AMSGRAD = 1, DECOUPLED = 2;
 
-const adamWgsl = memoised(adamShader);
-
-function adamShader(segments: number, mode: AdamMode, guarded: boolean, amsgrad: boolean): string {
-  const access = mode === "apply" ? "read_write" : "read";
-  const perSegment = amsgrad ? 5 : 4;
-  const decls: string[] = [];
-  const loads: string[] = [];
-  const stores: string[] = [];
-  for (let k = 0; k < segments; k++) {
-    const b = perSegment * k;
-    decls.push(
-      `@group(0) @binding(${b}) var<storage, ${access}> w${k}: array<vec4f>;`,
-      `@group(0) @binding(${b + 1}) var<storage, ${access}> m${k}: array<vec4f>;`,
-      `@group(0) @binding(${b + 2}) var<storage, ${access}> v${k}: array<vec4f>;`,
-      `@group(0) @binding(${b + perSegment - 1}) var<storage, read> g${k}: array<vec4f>;`,
-    );
-    if (amsgrad) {
-      decls.push(`@group(0) @binding(${b + 3}) var<storage, ${access}> x${k}: array<vec4f>;`);
-    }
-    loads.push(
-      `    case ${k}u: { wi = w${k}[i]; mi = m${k}[i]; vi = v${k}[i]; gi = g${k}[i];${
-        amsgrad ? ` xi = x${k}[i];` : ""
-      } }`,
-    );
-    stores.push(
-      `    case ${k}u: { w${k}[i] = r.w; m${k}[i] = r.m; v${k}[i] = r.v;${
-        amsgrad ? ` x${k}[i] = r.x;` : ""
-      } }`,
-    );
-  }
-  const stepsBinding = perSegment * segments;
-  const hasFlag = mode === "check" || guarded;
-  const flag = mode === "apply"
-    ? `@group(0) @binding(${stepsBinding + 1}) var<storage, read> guard: array<u32>;`
-    : `@group(0) @binding(${stepsBinding + 1}) var<storage, read_write> guard: array<atomic<u32>>;`;
-  const tableBinding = stepsBinding + (hasFlag ? 2 : 1);
-  const skip = mode === "apply" && guarded ? "\n  if (guard[0] == 0u) { return; }" : "";
-  return `${decls.join("\n")}
-@group(0) @binding(${stepsBinding}) var<storage, read> steps: array<f32>;
-${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, elements in the window, step-count slot, 1 if decoupled),
-// b = (ε, ln β1, ln β2, eps), c = (λ, 1 − ε·λ, 1 − β1, 1 − β2), d = (β2, 0, 0, 0) as f32 bits
-// (each computed in float64 on the host, rounded once, as PyTorch's scalars are).
-struct Segment { a: vec4u, b: vec4u, c: vec4u, d: vec4u }
-struct Table { s: array<Segment, ${segments}> }
-@group(0) @binding(${tableBinding}) var<uniform> table: Table;
-${FLAT_WORKGROUP}
-struct Step { w: vec4f, m: vec4f, v: vec4f, x: vec4f }
-// 1 − βᵗ = −expm1(t·ln β): exp's cancellation near t·ln β ≈ 0 would cost β2 = 0.999's first
-// steps some 1e-4 of their size, so small arguments take the series (error below 2e-7).
-fn correction(lnBeta: f32, t: f32) -> f32 {
+/** Adam as a rule of the multi-tensor kernel: PyTorch's state names, AMSGrad as a variant. */
+export const ADAM_RULE: ForeachRule = {
+  name: "adam",
+  stateNames: (variant) => [
+    "exp_avg",
+    "exp_avg_sq",
+    ...(variant & AMSGRAD ? ["max_exp_avg_sq"] : []),
+  ],
+  // 1 − βᵗ = −expm1(t·ln β): exp's cancellation near t·ln β ≈ 0 would cost β2 = 0.999's first
+  // steps some 1e-4 of their size, so small arguments take the series (error below 2e-7).
+  helpers: `fn correction(lnBeta: f32, t: f32) -> f32 {
   let x = t * lnBeta;
   if (x > -0.5) {
     return -x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0
       + x * (1.0 / 720.0 + x * (1.0 / 5040.0)))))));
   }
   return 1.0 - exp(x);
-}
-fn adam(a: vec4u, b: vec4f, c: vec4f, d: vec4f, t: f32, wi: vec4f, mi: vec4f, vi: vec4f,
-        xi: vec4f, gi: vec4f) -> Step {
-  var g = gi;
-  var w = wi;
-  if (a.w == 1u) { w = w * c.y; } else { g = g + c.x * w; }
+}`,
+  // c0 = (ε, ln β1, ln β2, eps), c1 = (λ, 1 − ε·λ, 1 − β1, 1 − β2), c2 = (β2, 0, 0, 0), each
+  // computed in float64 on the host and rounded once, as PyTorch's scalars are.
+  wgsl: (variant) => {
+    const amsgrad = (variant & AMSGRAD) !== 0;
+    return `  ${
+      variant & DECOUPLED
+        ? "let wd = w * c1.y;\n  let gd = g;"
+        : "let wd = w;\n  let gd = g + c1.x * w;"
+    }
   // torch.lerp(m, g, 1 − β1), in its two forms by the weight.
-  let m = select(g - (g - mi) * (1.0 - c.z), mi + c.z * (g - mi), c.z < 0.5);
-  let v = d.x * vi + c.w * (g * g);
-  let x = max(xi, v);
-  let second = ${amsgrad ? "x" : "v"};
-  let denom = sqrt(second) / sqrt(correction(b.z, t)) + b.w;
-  let stepSize = b.x / correction(b.y, t);
-  return Step(w - stepSize * (m / denom), m, v, x);
-}
-${FINITE_WGSL}
-fn nonFinite(gi: vec4f, r: Step, i: u32, valid: u32) -> bool {
-  return any((!finite(gi) | !finite(r.w) | !finite(r.m) | !finite(r.v)) & validLanes(i, valid));
-}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = flatWorkgroup(wid, nwg);${skip}
-  var s = 0u;
-${searchSteps(segments)}
-  let a = table.s[s].a;
-  let b = bitcast<vec4f>(table.s[s].b);
-  let c = bitcast<vec4f>(table.s[s].c);
-  let d = bitcast<vec4f>(table.s[s].d);
-  let i = (wg - a.x) * ${WORKGROUP}u + lid;
-  if (i * 4u >= a.y) { return; }
-  let t = steps[a.z] + 1.0;
-  var wi: vec4f;
-  var mi: vec4f;
-  var vi: vec4f;
-  var xi: vec4f;
-  var gi: vec4f;
-  switch s {
-${loads.join("\n")}
-    default: {}
-  }
-  let r = adam(a, b, c, d, t, wi, mi, vi, xi, gi);
-${
-    mode === "apply"
-      ? `  switch s {\n${stores.join("\n")}\n    default: {}\n  }`
-      : "  if (nonFinite(gi, r, i, a.y)) { atomicStore(&guard[0], 0u); }"
-  }
-}`;
+  let m = select(gd - (gd - s[0]) * (1.0 - c1.z), s[0] + c1.z * (gd - s[0]), c1.z < 0.5);
+  let v = c2.x * s[1] + c1.w * (gd * gd);
+${amsgrad ? "  let x = max(s[2], v);\n" : ""}  let denom = sqrt(${
+      amsgrad ? "x" : "v"
+    }) / sqrt(correction(c0.z, t)) + c0.w;
+  let stepSize = c0.x / correction(c0.y, t);
+  return Update(wd - stepSize * (m / denom), array<vec4f, ${amsgrad ? 3 : 2}>(m, v${
+      amsgrad ? ", x" : ""
+    }));`;
+  },
+};
+
+/** The rule's variant for a group's constants. */
+export function adamVariant(h: AdamHyperparameters): number {
+  return (h.amsgrad ? AMSGRAD : 0) | (h.decoupled ? DECOUPLED : 0);
 }
 
-/** The WGSL that adds 1 to the step counts whose slots a uniform list holds. */
-const advanceWgsl = memoised((vec4s: number, guarded: boolean) =>
-  `@group(0) @binding(0) var<storage, read_write> steps: array<f32>;
-${guarded ? "@group(0) @binding(1) var<storage, read> guard: array<u32>;" : ""}
-// x = how many slots; then the slots, four a vec4u.
-struct Slots { count: vec4u, slot: array<vec4u, ${vec4s}> }
-@group(0) @binding(${guarded ? 2 : 1}) var<uniform> slots: Slots;
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  ${guarded ? "if (guard[0] == 0u) { return; }" : ""}
-  for (var k = lid; k < slots.count.x; k += 64u) {
-    let slot = slots.slot[k / 4u][k % 4u];
-    steps[slot] = steps[slot] + 1.0;
+/** The rule's constants for a group (see {@link ADAM_RULE}). */
+export function adamConstants(h: AdamHyperparameters): number[] {
+  const ln = (beta: number) => beta === 0 ? LN_ZERO : Math.log(beta);
+  const { lr, beta1, beta2, eps, weightDecay } = h;
+  return [
+    lr,
+    ln(beta1),
+    ln(beta2),
+    eps,
+    weightDecay,
+    1 - lr * weightDecay,
+    1 - beta1,
+    1 - beta2,
+    beta2,
+  ];
+}
+
+/** An Adam parameter as the multi-tensor kernel takes it. */
+function foreachParameter(p: AdamParameter): ForeachParameter {
+  checkAdamHyperparameters(p.hyperparameters);
+  if (p.hyperparameters.amsgrad && !p.maxExpAvgSq) {
+    throw new Error("adam: amsgrad needs the maximum-second-moment buffer");
   }
-}`
-);
+  const states = [p.expAvg, p.expAvgSq];
+  if (p.hyperparameters.amsgrad) states.push(p.maxExpAvgSq!);
+  return {
+    weight: p.weight,
+    states,
+    grad: p.grad,
+    n: p.n,
+    stepSlot: p.stepSlot,
+    variant: adamVariant(p.hyperparameters),
+    constants: adamConstants(p.hyperparameters),
+  };
+}
 
 /**
  * Applies one Adam step to every parameter in place, each with its own group's constants (the
@@ -252,25 +205,7 @@ export function adamUpdateAll(
   steps: GpuBuffer,
   options: AdamUpdateOptions = {},
 ): void {
-  dispatchAdam(device, parameters, steps, "apply", options);
-  if (parameters.length === 0) return;
-  const slots = parameters.map((p) => p.stepSlot);
-  const vec4s = Math.ceil(slots.length / 4);
-  const uniforms = new Uint32Array(4 + vec4s * 4);
-  uniforms[0] = slots.length;
-  uniforms.set(slots, 4);
-  const bindings: Binding[] = [{ buffer: steps, offset: 0, size: steps.capacity }];
-  if (options.guard) bindings.push({ buffer: options.guard, offset: 0, size: 16 });
-  device.dispatch(
-    {
-      name: `adam steps ${slots.length}`,
-      wgsl: advanceWgsl(vec4s, options.guard !== undefined),
-      uniforms,
-      workgroups: 1,
-      cost: { bytes: slots.length * 8 },
-    },
-    bindings,
-  );
+  foreachUpdateAll(device, ADAM_RULE, parameters.map(foreachParameter), steps, options);
 }
 
 /**
@@ -301,115 +236,7 @@ export function adamCheckAll(
   flag: GpuBuffer,
   options: Omit<AdamUpdateOptions, "guard"> = {},
 ): void {
-  dispatchAdam(device, parameters, steps, "check", { ...options, guard: flag });
-}
-
-function dispatchAdam(
-  device: Device,
-  parameters: readonly AdamParameter[],
-  steps: GpuBuffer,
-  mode: AdamMode,
-  options: AdamUpdateOptions,
-): void {
-  const guard = options.guard;
-  if (guard && guard.device !== device && !guard.device.sharesGpuWith(device)) {
-    throw new Error(`adam: the guard flag lives on ${guard.device.label}, not ${device.label}`);
-  }
-  if (steps.device !== device) {
-    throw new Error(`adam: the step counts live on ${steps.device.label}, not ${device.label}`);
-  }
-  for (const p of parameters) checkParameter(device, p, steps);
-  checkDistinct("adam", parameters.map(buffersOf));
-  for (const amsgrad of [false, true]) {
-    const group = parameters.filter((p) => p.hyperparameters.amsgrad === amsgrad);
-    const layout = { buffersPerSegment: amsgrad ? 5 : 4, sharedBuffers: 2, ...options };
-    const dispatches = planSegments("adam", device, group, layout);
-    dispatches.forEach((segments, d) => {
-      const bindings: Binding[] = [];
-      for (const { parameter: p, start, count } of segments) {
-        const range = { offset: start * 16, size: count * 16 };
-        const buffers = amsgrad
-          ? [p.weight, p.expAvg, p.expAvgSq, p.maxExpAvgSq!, p.grad]
-          : [p.weight, p.expAvg, p.expAvgSq, p.grad];
-        for (const buffer of buffers) bindings.push({ buffer, ...range });
-      }
-      bindings.push({ buffer: steps, offset: 0, size: steps.capacity });
-      if (guard) bindings.push({ buffer: guard, offset: 0, size: 16 });
-      const { table, workgroups } = segmentTable(segments);
-      const vec4s = segments.reduce((sum, s) => sum + s.count, 0);
-      const part = dispatches.length > 1 ? ` part ${d + 1}/${dispatches.length}` : "";
-      const perElement = amsgrad ? 5 : 4;
-      device.dispatch(
-        {
-          name: `adam ${mode} ${segments.length} segments (${vec4s * 4})${part}`,
-          wgsl: adamWgsl(segments.length, mode, guard !== undefined, amsgrad),
-          uniforms: table,
-          workgroups,
-          // Check: reads every buffer; apply: also writes all but the gradient.
-          cost: { bytes: vec4s * 16 * (mode === "check" ? perElement : 2 * perElement - 1) },
-        },
-        bindings,
-      );
-    });
-  }
-}
-
-function buffersOf(p: AdamParameter) {
-  const written: [string, GpuBuffer][] = [
-    ["weight", p.weight],
-    ["first moment", p.expAvg],
-    ["second moment", p.expAvgSq],
-  ];
-  if (p.maxExpAvgSq) written.push(["maximum second moment", p.maxExpAvgSq]);
-  return { written, read: [["gradient", p.grad]] as [string, GpuBuffer][] };
-}
-
-function checkParameter(device: Device, p: AdamParameter, steps: GpuBuffer): void {
-  checkAdamHyperparameters(p.hyperparameters);
-  const { n } = p;
-  if (!Number.isInteger(n) || n < 0) {
-    throw new RangeError(`adam: element count must be a non-negative integer, got ${n}`);
-  }
-  if (p.hyperparameters.amsgrad && !p.maxExpAvgSq) {
-    throw new Error("adam: amsgrad needs the maximum-second-moment buffer");
-  }
-  if (!Number.isInteger(p.stepSlot) || p.stepSlot < 0 || (p.stepSlot + 1) * 4 > steps.capacity) {
-    throw new RangeError(`adam: step slot ${p.stepSlot} is outside the step-count buffer`);
-  }
-  const { written, read } = buffersOf(p);
-  for (const [name, b] of [...written, ...read]) {
-    if (b.device !== device) {
-      throw new Error(`adam: the ${name} buffer lives on ${b.device.label}, not ${device.label}`);
-    }
-    if (b.capacity < Math.ceil(n / 4) * 16) {
-      throw new RangeError(
-        `adam: the ${name} buffer holds ${b.capacity} bytes, fewer than ${n} elements need`,
-      );
-    }
-  }
-}
-
-/** The uniform segment table of one dispatch (see the WGSL's `Segment`) and its workgroups. */
-function segmentTable(segments: readonly Segment<AdamParameter>[]): {
-  table: Uint32Array;
-  workgroups: number;
-} {
-  const table = new Uint32Array(segments.length * ROW_WORDS);
-  const floats = new Float32Array(table.buffer);
-  let workgroups = 0;
-  segments.forEach(({ parameter, start, count }, k) => {
-    const { lr, beta1, beta2, eps, weightDecay, decoupled } = parameter.hyperparameters;
-    const row = k * ROW_WORDS;
-    table[row] = workgroups;
-    table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
-    table[row + 2] = parameter.stepSlot;
-    table[row + 3] = decoupled ? 1 : 0;
-    const ln = (beta: number) => beta === 0 ? LN_ZERO : Math.log(beta);
-    floats.set([lr, ln(beta1), ln(beta2), eps], row + 4);
-    floats.set([weightDecay, 1 - lr * weightDecay, 1 - beta1, 1 - beta2, beta2], row + 8);
-    workgroups += Math.ceil(count / WORKGROUP);
-  });
-  return { table, workgroups };
+  foreachCheckAll(device, ADAM_RULE, parameters.map(foreachParameter), steps, flag, options);
 }
 
 /**

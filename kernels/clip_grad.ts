@@ -6,7 +6,7 @@
  *
  * The total norm of order p over all the gradients, ‖g‖ = (Σ |gᵢ|ᵖ)^(1/p) (max |gᵢ| for p = ∞):
  *
- * 1. {@link gradNormTotal}: each workgroup sums |g|ᵖ (or takes the max) of 1,024 elements into
+ * 1. {@link gradNormTotal}: each workgroup sums |g|ᵖ (or takes the max) of 8,192 elements into
  *    a partial, and one workgroup sums the partials into `stats[0]` (the device's sum S), then
  *    finishes: `stats[1]` = the clip coefficient min(maxNorm / (‖g‖ + 1e-6), 1), and the norm
  *    into `norm`.
@@ -47,8 +47,11 @@ export interface ClipGradOptions {
 export const CLIP_STATS_BYTES = 16;
 
 const WORKGROUP = 256;
-/** Elements one workgroup of the norm pass covers: a vec4 an invocation. */
-const ELEMENTS_PER_WORKGROUP = WORKGROUP * 4;
+/**
+ * vec4s each invocation of the norm pass sums before the workgroup's tree: the tree's barriers
+ * are paid once per 8 (lavapipe ran the pass at 0.4 GB/s with one, a tenth of SGD's update).
+ */
+const NORM_VEC4S = 8;
 
 /** The pass over the gradients: a norm's partials, the scaling, or the clamp. */
 type GradPass = "sum" | "max" | "power" | "square" | "scale" | "clamp";
@@ -124,7 +127,7 @@ ${FINITE_WGSL}`;
   var s = 0u;
 ${searchSteps(segments)}
   let a = table.s[s].a;
-  let i = (wg - a.x) * ${WORKGROUP}u + lid;`;
+  let i = (wg - a.x) * ${inPlace ? WORKGROUP : WORKGROUP * NORM_VEC4S}u + lid;`;
   const main = `@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {`;
@@ -151,6 +154,22 @@ ${stores.join("\n")}
 }`;
   }
   const { term, combine } = termWgsl(pass);
+  // Each invocation's vec4s, 256 apart (unrolled: lavapipe runs loops at a cost).
+  const sums: string[] = [];
+  for (let k = 0; k < NORM_VEC4S; k++) {
+    sums.push(`  {
+    let j = i + ${k * WORKGROUP}u;
+    if (j * 4u < a.y) {
+      var gi: vec4f;
+      switch s {
+${loads.map((l) => "  " + l.replaceAll("[i]", "[j]")).join("\n")}
+        default: {}
+      }
+      let t = select(vec4f(0.0), ${term}, validLanes(j, a.y));
+      x = combine(x, combine(combine(t.x, t.y), combine(t.z, t.w)));
+    }
+  }`);
+  }
   // The workgroup's tree, unrolled; the barriers stay in uniform control flow.
   const tree: string[] = [];
   for (let stride = WORKGROUP / 2; stride >= 1; stride /= 2) {
@@ -166,15 +185,7 @@ ${main}
 ${find}
   let p = bitcast<f32>(table.head.y);
   var x = 0.0;
-  if (i * 4u < a.y) {
-    var gi: vec4f;
-    switch s {
-${loads.join("\n")}
-      default: {}
-    }
-    let t = select(vec4f(0.0), ${term}, validLanes(i, a.y));
-    x = combine(combine(t.x, t.y), combine(t.z, t.w));
-  }
+${sums.join("\n")}
   acc[lid] = x;
   workgroupBarrier();
 ${tree.join("\n")}
@@ -257,13 +268,13 @@ export function gradNormTotal(
   const pass = normPass(normType);
   const dispatches = planSegments("clip_grad", device, grads, layout(options));
   const workgroupsOf = (segments: { count: number }[]) =>
-    segments.reduce((sum, s) => sum + Math.ceil(s.count / WORKGROUP), 0);
+    segments.reduce((sum, s) => sum + Math.ceil(s.count / (WORKGROUP * NORM_VEC4S)), 0);
   const totalWorkgroups = dispatches.reduce((sum, d) => sum + workgroupsOf(d), 0);
   const partials = device.alloc(Math.max(totalWorkgroups, 1) * 4, "clip partials");
   try {
     let first = 0;
     dispatches.forEach((segments, d) => {
-      const { table, workgroups } = segmentTable(segments);
+      const { table, workgroups } = segmentTable(segments, WORKGROUP * NORM_VEC4S);
       table[0] = first;
       new Float32Array(table.buffer)[1] = normType;
       const bindings: Binding[] = segments.map(({ parameter, start, count }) => ({
@@ -279,7 +290,7 @@ export function gradNormTotal(
           wgsl: gradWgsl(segments.length, pass),
           uniforms: table,
           workgroups,
-          cost: { bytes: workgroups * ELEMENTS_PER_WORKGROUP * 4 },
+          cost: { bytes: segments.reduce((sum, s) => sum + s.count, 0) * 16 },
         },
         bindings,
       );
@@ -410,7 +421,7 @@ function dispatchInPlace(
   checkDistinct("clip_grad", grads.map((g) => ({ written: [["gradient", g.grad]], read: [] })));
   const dispatches = planSegments("clip_grad", device, grads, layout(options));
   dispatches.forEach((segments, d) => {
-    const { table, workgroups } = segmentTable(segments);
+    const { table, workgroups } = segmentTable(segments, WORKGROUP);
     new Float32Array(table.buffer)[2] = clipValue;
     const bindings: Binding[] = segments.map(({ parameter, start, count }) => ({
       buffer: parameter.grad,
@@ -475,13 +486,14 @@ function layout(options: ClipGradOptions) {
 /** The uniform table (head, then a row a segment) and the dispatch's workgroups. */
 function segmentTable(
   segments: readonly { parameter: GradBuffer; start: number; count: number }[],
+  vec4sPerWorkgroup: number,
 ): { table: Uint32Array; workgroups: number } {
   const table = new Uint32Array(4 + segments.length * 4);
   let workgroups = 0;
   segments.forEach(({ parameter, start, count }, k) => {
     table[4 + 4 * k] = workgroups;
     table[4 + 4 * k + 1] = Math.min(parameter.n - start * 4, count * 4);
-    workgroups += Math.ceil(count / WORKGROUP);
+    workgroups += Math.ceil(count / vec4sPerWorkgroup);
   });
   return { table, workgroups };
 }

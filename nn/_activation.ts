@@ -4,8 +4,9 @@
  * @module
  */
 
+import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type Activation, ACTIVATIONS } from "./activation.ts";
+import { type Activation, ACTIVATIONS, APPLY_ACTIVATION } from "./activation.ts";
 
 /** Resolves a layer's `activation` / `relu` options into one nonlinearity (or none). */
 export function layerActivation(
@@ -14,7 +15,9 @@ export function layerActivation(
 ): Activation | null {
   const activation = config.activation ?? null;
   if (activation !== null && !ACTIVATIONS.includes(activation)) {
-    throw new RangeError(`${layer}: activation must be relu or tanh, got '${activation}'`);
+    throw new RangeError(
+      `${layer}: activation must be one of ${ACTIVATIONS.join(", ")}, got '${activation}'`,
+    );
   }
   if (config.relu && activation !== null && activation !== "relu") {
     throw new RangeError(`${layer}: relu: true contradicts activation '${activation}'`);
@@ -23,13 +26,13 @@ export function layerActivation(
 }
 
 /**
- * A layer's output `y` with the part of `activation` its kernel did not fuse: `"tanh"` runs
- * here and frees `y` (nothing else holds it); `"relu"` was fused, so `y` is the output, as it
- * is without an activation.
+ * A layer's output `y` with the part of `activation` its kernel did not fuse: any but the ReLU
+ * runs here and frees `y` (nothing else holds it); `"relu"` was fused, so `y` is the output,
+ * as it is without an activation.
  */
 export function finishActivation<T extends Tensor>(y: T, activation: Activation | null): T {
-  if (activation !== "tanh") return y;
-  const out = y.tanh();
+  if (activation === null || activation === "relu") return y;
+  const out = APPLY_ACTIVATION[activation](y as unknown as Tensor<Shape, "f32">);
   y.dispose();
-  return out as T;
+  return out as unknown as T;
 }

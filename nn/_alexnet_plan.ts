@@ -167,7 +167,9 @@ export function planAlexNet(config: AlexNetConfig = {}): AlexNetPlan {
   }
   if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`AlexNet: dropout ${dropout}`);
   if (!ACTIVATIONS.includes(activation)) {
-    throw new RangeError(`AlexNet: activation must be relu or tanh, got '${activation}'`);
+    throw new RangeError(
+      `AlexNet: activation must be one of ${ACTIVATIONS.join(", ")}, got '${activation}'`,
+    );
   }
   if (typeof lrn !== "boolean") throw new RangeError(`AlexNet: lrn must be true or false`);
   for (const key of ["kernelSize", "stride"] as const) {

@@ -159,7 +159,9 @@ export function resolveFigure1Config(config: Figure1Config = {}): ResolvedFigure
     seed: config.seed ?? 0,
   };
   if (!ACTIVATIONS.includes(c.activation)) {
-    throw new RangeError(`Figure1Net: activation must be relu or tanh, got '${c.activation}'`);
+    throw new RangeError(
+      `Figure1Net: activation must be one of ${ACTIVATIONS.join(", ")}, got '${c.activation}'`,
+    );
   }
   if (!(c.width > 0)) throw new RangeError(`Figure1Net: width ${c.width} must be positive`);
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1) {

@@ -10,7 +10,8 @@
  * batch norm's running statistics). {@link Module.registerBuffer} adds one; it is moved by
  * `to()`, freed by `dispose()`, never listed by `parameters()` (so no optimiser sees it), and,
  * when persistent (the default), saved in state dicts and checkpoints under PyTorch's names
- * (`bn1.running_mean`), after the module's own parameters as `torch.nn.Module.state_dict` orders them.
+ * (`bn1.running_mean`), after the module's own parameters, as `torch.nn.Module.state_dict`
+ * orders them.
  *
  * Two views of the parameters exist because a network may be split over devices:
  *
@@ -28,7 +29,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
+import { type DType, numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /**
@@ -157,6 +158,27 @@ export type Parameter = Tensor<Shape, "f32">;
  * }
  * const m = new Scale();
  * console.log(m.namedParameters().map(([name]) => name)); // ["weight"]
+ * ```
+ *
+ * @example A layer with a buffer: state that is saved and moved but not trained
+ * ```ts
+ * import { defaultDevice, noGrad, type Tensor, zeros } from "../mod.ts";
+ * import { Module } from "./module.ts";
+ * await defaultDevice();
+ * class RunningMax extends Module {
+ *   constructor() {
+ *     super();
+ *     this.registerBuffer("peak", zeros([1]));
+ *   }
+ *   forward(x: Tensor): Tensor {
+ *     const peak = this.getBuffer("peak");
+ *     noGrad(() => peak.assign(peak.maximum(x.max().reshape([1]))));
+ *     return x;
+ *   }
+ * }
+ * const m = new RunningMax();
+ * m.forward(zeros([2]).add(3));
+ * console.log(m.parameters().length, Object.keys(await m.stateDict())); // 0 ["peak"]
  * ```
  */
 export abstract class Module {
@@ -309,9 +331,7 @@ export abstract class Module {
       if (b.persistent) out.push({ name, shards: [b.tensor], buffer: true });
     }
     for (const [name, child] of this.#children) {
-      for (const slot of child.stateSlots()) {
-        out.push({ name: `${name}.${slot.name}`, shards: slot.shards });
-      }
+      for (const slot of child.stateSlots()) out.push({ ...slot, name: `${name}.${slot.name}` });
     }
     return out;
   }
@@ -322,10 +342,10 @@ export abstract class Module {
    * is returned as a view of it (it shares the data: don't write to it); one split over devices
    * is concatenated on its first shard's device. The caller owns the tensors: dispose them.
    */
-  async stateDict(): Promise<Record<string, Tensor<Shape, "f32">>> {
-    const out: Record<string, Tensor<Shape, "f32">> = {};
+  async stateDict(): Promise<Record<string, Tensor<Shape, DType>>> {
+    const out: Record<string, Tensor<Shape, DType>> = {};
     for (const slot of this.stateSlots()) {
-      out[slot.name] = await noGrad(() => joinShards(slot.shards)) as Tensor<Shape, "f32">;
+      out[slot.name] = await noGrad(() => joinShards(slot.shards));
     }
     return out;
   }

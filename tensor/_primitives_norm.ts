@@ -17,7 +17,7 @@ import {
   statisticGroups,
 } from "../kernels/batch_norm.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { contiguous } from "./_primitives.ts";
+import { contiguous, fill } from "./_primitives.ts";
 
 /**
  * The running statistics a batch norm reads (evaluation) or updates in place (training):
@@ -73,6 +73,10 @@ export function batchNorm(
   const coef = empty(device, [statisticGroups(shape), 4], "f32", "batch norm coefficients");
   if (x.size === 0) return { out, coef };
   const xs = contiguous(x), ws = weight && contiguous(weight), bs = bias && contiguous(bias);
+  // Read, the running statistics may be any view; updated in place, they are contiguous.
+  const read = !k.batchStats && running;
+  const rm = read ? contiguous(running.mean) : null,
+    rv = read ? contiguous(running.variance) : null;
   let partials: RawTensor | null = null;
   try {
     if (k.batchStats) {
@@ -85,8 +89,8 @@ export function batchNorm(
       weight: ws?.buffer,
       bias: bs?.buffer,
       coef: coef.buffer,
-      runningMean: running?.mean.buffer,
-      runningVar: running?.variance.buffer,
+      runningMean: (rm ?? running?.mean)?.buffer,
+      runningVar: (rv ?? running?.variance)?.buffer,
       tracked: running?.tracked?.buffer,
     });
     batchNormApply(device, shape, {
@@ -97,7 +101,7 @@ export function batchNorm(
       tracked: k.batchStats ? running?.tracked?.buffer : undefined,
     });
   } finally {
-    [xs, ws, bs, partials].forEach((t) => t?.dispose());
+    [xs, ws, bs, rm, rv, partials].forEach((t) => t?.dispose());
   }
   return { out, coef };
 }
@@ -115,9 +119,12 @@ export function batchNormGrad(
   const device = x.device, shape = batchNormShape(x.shape, k.perSample);
   const groups = statisticGroups(shape);
   const gradX = empty(device, x.shape);
+  // No values: no terms in the sums, zero gradients for the weight and bias.
+  if (x.size === 0) {
+    return { gradX, gradWeight: fill(device, [groups], 0), gradBias: fill(device, [groups], 0) };
+  }
   const gradWeight = empty(device, [groups]);
   const gradBias = empty(device, [groups]);
-  if (x.size === 0) return { gradX, gradWeight, gradBias };
   const gs = contiguous(gradOut), xs = contiguous(x);
   const gradCoef = empty(device, [groups, 4], "f32", "batch norm gradient coefficients");
   const { chunks } = batchNormChunks(device, shape, [["gradOut", gs.buffer], ["x", xs.buffer]]);

@@ -4,25 +4,30 @@
  * {@link StepGuard}'s flag when anything would turn non-finite; {@link adamUpdateAll} applies
  * them and advances the parameters' step counts, all skipped on the GPU when the guard's flag
  * is down. On a GPU each is one dispatch per device for all the parameters on it (see
- * `kernels/adam.ts` for the formula and `kernels/_multi_tensor.ts` for the packing); nothing is
- * read back.
+ * `kernels/adam.ts` for the formula; the multi-tensor machinery is `fused_foreach.ts`'s);
+ * nothing is read back.
  *
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
 import {
-  adamCheckAll as checkKernel,
+  ADAM_RULE,
+  adamConstants,
   type AdamHyperparameters,
-  type AdamParameter,
-  adamUpdateAll as updateKernel,
+  adamVariant,
+  checkAdamHyperparameters,
 } from "../kernels/adam.ts";
-import { type RawTensor, requireFloat, requireShape, sameDevice } from "./_core.ts";
-import { contiguous } from "./_primitives.ts";
-import { guardFlag, type StepGuard } from "./step_guard.ts";
-import { rawOf, type Tensor } from "./tensor.ts";
+import { foreachCheckAll, type ForeachParamUpdate, foreachUpdateAll } from "./fused_foreach.ts";
+import type { StepGuard } from "./step_guard.ts";
+import type { Tensor } from "./tensor.ts";
 
-export { type AdamHyperparameters, checkAdamHyperparameters } from "../kernels/adam.ts";
+export {
+  ADAM_RULE,
+  adamConstants,
+  type AdamHyperparameters,
+  adamVariant,
+  checkAdamHyperparameters,
+} from "../kernels/adam.ts";
 
 /** One parameter's update in a multi-tensor Adam step: its tensors and its group's constants. */
 export interface AdamParamUpdate {
@@ -47,55 +52,22 @@ export interface AdamParamUpdate {
   hyperparameters: AdamHyperparameters;
 }
 
-/**
- * Runs `kernel` once per device over the updates of the parameters on it, with their buffers
- * (gradients made contiguous for the call, and freed after it).
- */
-function forEachDevice(
-  op: string,
-  updates: readonly AdamParamUpdate[],
-  kernel: (device: Device, parameters: AdamParameter[], steps: RawTensor) => void,
-): void {
-  const byDevice = new Map<Device, AdamParamUpdate[]>();
-  for (const u of updates) {
-    const inPlace = [u.param, u.expAvg, u.expAvgSq, ...(u.maxExpAvgSq ? [u.maxExpAvgSq] : [])];
-    requireFloat(op, ...inPlace, u.grad, u.steps);
-    sameDevice(op, ...inPlace, u.grad, u.steps);
-    for (const t of [...inPlace, u.steps]) {
-      if (!t.isContiguous) {
-        throw new TypeError(`${op}: the parameter and its state must be contiguous`);
-      }
-    }
-    for (const t of [...inPlace.slice(1), u.grad]) requireShape(op, rawOf(t), rawOf(u.param).shape);
-    const list = byDevice.get(u.param.device) ?? [];
-    if (list.length > 0 && list[0].steps !== u.steps) {
-      throw new Error(`${op}: the updates on ${u.param.device.label} name two step-count tensors`);
-    }
-    list.push(u);
-    byDevice.set(u.param.device, list);
+/** An Adam update as the element-wise rule's (its constants checked). */
+function foreachUpdate(u: AdamParamUpdate): ForeachParamUpdate {
+  const h = u.hyperparameters;
+  checkAdamHyperparameters(h);
+  if (h.amsgrad && !u.maxExpAvgSq) {
+    throw new Error("adam: amsgrad needs the maximum second moment (maxExpAvgSq)");
   }
-  for (const [device, list] of byDevice) {
-    const grads: RawTensor[] = [];
-    try {
-      const parameters = list.map((u) => {
-        const g = contiguous(rawOf(u.grad));
-        grads.push(g);
-        return {
-          weight: rawOf(u.param).buffer,
-          expAvg: rawOf(u.expAvg).buffer,
-          expAvgSq: rawOf(u.expAvgSq).buffer,
-          maxExpAvgSq: u.maxExpAvgSq ? rawOf(u.maxExpAvgSq).buffer : undefined,
-          grad: g.buffer,
-          n: u.param.size,
-          stepSlot: u.stepSlot,
-          hyperparameters: u.hyperparameters,
-        };
-      });
-      kernel(device, parameters, rawOf(list[0].steps));
-    } finally {
-      for (const g of grads) g.dispose();
-    }
-  }
+  return {
+    param: u.param,
+    grad: u.grad,
+    states: [u.expAvg, u.expAvgSq, ...(h.amsgrad ? [u.maxExpAvgSq!] : [])],
+    steps: u.steps,
+    stepSlot: u.stepSlot,
+    variant: adamVariant(h),
+    constants: adamConstants(h),
+  };
 }
 
 /**
@@ -120,11 +92,7 @@ function forEachDevice(
  * ```
  */
 export function adamUpdateAll(updates: readonly AdamParamUpdate[], guard?: StepGuard): void {
-  forEachDevice("adamUpdateAll", updates, (device, parameters, steps) => {
-    updateKernel(device, parameters, steps.buffer, {
-      guard: guard ? guardFlag(guard, device).buffer : undefined,
-    });
-  });
+  foreachUpdateAll(ADAM_RULE, updates.map(foreachUpdate), guard);
 }
 
 /**
@@ -150,7 +118,5 @@ export function adamUpdateAll(updates: readonly AdamParamUpdate[], guard?: StepG
  * ```
  */
 export function adamCheckAll(updates: readonly AdamParamUpdate[], guard: StepGuard): void {
-  forEachDevice("adamCheckAll", updates, (device, parameters, steps) => {
-    checkKernel(device, parameters, steps.buffer, guardFlag(guard, device).buffer);
-  });
+  foreachCheckAll(ADAM_RULE, updates.map(foreachUpdate), guard);
 }

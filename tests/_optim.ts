@@ -6,6 +6,7 @@
 import { fromTypedArray, keep, type Tensor } from "../mod.ts";
 import type { Device } from "../kernels/device.ts";
 import type { Optimizer } from "../train/optimizer.ts";
+import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { mulberry32 } from "./_reference.ts";
 
 /** `n` values uniform in [−scale, scale), the same for the same seed. */
@@ -90,4 +91,22 @@ export function assertClose(
       throw new Error(`${what} [${i}]: ${got[i]} vs ${want[i]}`);
     }
   }
+}
+
+/** Noise with one brighter colour channel per class (3 classes): learnt in a few epochs. */
+export function brightChannel(count: number, seed: number, size = 8): ArrayDataset {
+  const rng = mulberry32(seed);
+  const pixels = new Uint8Array(count * size * size * 3);
+  const labels = Int32Array.from({ length: count }, (_, i) => i % 3);
+  pixels.forEach((_, k) => {
+    pixels[k] = Math.floor(rng() * 120) +
+      (k % 3 === labels[Math.floor(k / (size * size * 3))] ? 100 : 0);
+  });
+  return new ArrayDataset({
+    pixels,
+    labels,
+    height: size,
+    width: size,
+    classNames: ["r", "g", "b"],
+  });
 }

@@ -20,12 +20,10 @@ import {
 import { Device } from "../kernels/device.ts";
 import { adamUpdateAll, type AdamUpdateOptions } from "../kernels/adam.ts";
 import { Adam, type AdamGroupOptions, AdamW } from "../train/adam.ts";
-import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { SGD } from "../train/sgd.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Mlp } from "./_mlp.ts";
-import { mulberry32 } from "./_reference.ts";
-import { parametersWithGrads, randomArray, setGrad, snapshot } from "./_optim.ts";
+import { brightChannel, parametersWithGrads, randomArray, setGrad, snapshot } from "./_optim.ts";
 
 const device = await defaultDevice();
 
@@ -281,24 +279,6 @@ Deno.test("AdamW parameter checks give one-line errors", () => {
   assert.equal(new Adam({ params: [p] }).paramGroups[0].weightDecay, 0);
   p.dispose();
 });
-
-/** Noise with one brighter colour channel per class (3 classes): learnt in a few epochs. */
-function brightChannel(count: number, seed: number, size = 8): ArrayDataset {
-  const rng = mulberry32(seed);
-  const pixels = new Uint8Array(count * size * size * 3);
-  const labels = Int32Array.from({ length: count }, (_, i) => i % 3);
-  pixels.forEach((_, k) => {
-    pixels[k] = Math.floor(rng() * 120) +
-      (k % 3 === labels[Math.floor(k / (size * size * 3))] ? 100 : 0);
-  });
-  return new ArrayDataset({
-    pixels,
-    labels,
-    height: size,
-    width: size,
-    classNames: ["r", "g", "b"],
-  });
-}
 
 Deno.test("a small net learns with AdamW through the Trainer", async () => {
   const [trainData, valData] = [brightChannel(64, 1), brightChannel(16, 2)];

@@ -50,7 +50,10 @@ Deno.test("train --optimizer adamw --schedule cosine trains, records both, and r
 Deno.test("bad --optimizer or --schedule values, and SGD's options with Adam, are usage errors", async () => {
   for (
     const [args, message] of [
-      [["--optimizer", "rmsprop"], /--optimizer must be one of sgd, adam, adamw, got 'rmsprop'/],
+      [
+        ["--optimizer", "lion"],
+        /--optimizer must be one of sgd, adam, adamw, rmsprop, adagrad, got 'lion'/,
+      ],
       [["--schedule", "linear"], /--schedule must be plateau, cosine\[:<epochs>\] or step/],
       [
         ["--optimizer", "adam", "--momentum", "0.5"],

@@ -1,5 +1,5 @@
 /**
- * ConstantLR, PolynomialLR, LambdaLR, MultiplicativeLR, OneCycleLR and SequentialLR against
+ * ConstantLR, PolynomialLR, LambdaLR, MultiplicativeLR, OneCycleLR, CyclicLR and SequentialLR against
  * torch.optim.lr_scheduler's closed forms and hand-computed tables; their errors; resumption
  * from a JSON state (SequentialLR with its schedulers); OneCycleLR's momentum on SGD and on
  * Adam's β1; and OneCycleLR stepped per optimiser step by a Trainer, continuing exactly across
@@ -23,6 +23,7 @@ import {
   StepLR,
 } from "../train/lr_scheduler.ts";
 import { OneCycleLR } from "../train/one_cycle_lr.ts";
+import { CyclicLR } from "../train/cyclic_lr.ts";
 import { SequentialLR } from "../train/sequential_lr.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Mlp } from "./_mlp.ts";
@@ -261,4 +262,71 @@ Deno.test("OneCycleLR steps every optimiser step in a Trainer and resumes exactl
   assert.deepEqual(resumed.lrs, whole.lrs);
   assert.deepEqual(resumed.weights, whole.weights);
   await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("CyclicLR: triangular, triangular2, expRange, uneven sides, a function; momentum; resume", () => {
+  const o = { paramGroups: [{ lr: 0, momentum: 0.5 }] };
+  const tri = new CyclicLR(o, { baseLr: 0.1, maxLr: 0.5, stepSizeUp: 2 });
+  const momenta: number[] = [];
+  const lrs = [];
+  for (let s = 0; s < 6; s++) {
+    lrs.push(o.paramGroups[0].lr);
+    momenta.push(o.paramGroups[0].momentum);
+    tri.step();
+  }
+  assertClose(lrs, [0.1, 0.3, 0.5, 0.3, 0.1, 0.3]);
+  assertClose(momenta, [0.9, 0.85, 0.8, 0.85, 0.9, 0.85]);
+  const halves = { paramGroups: [{ lr: 0, momentum: 0 }] };
+  const tri2 = new CyclicLR(halves, {
+    baseLr: 0.1,
+    maxLr: 0.5,
+    stepSizeUp: 2,
+    mode: "triangular2",
+  });
+  assertClose(rates(halves, tri2, 9), [0.1, 0.3, 0.5, 0.3, 0.1, 0.2, 0.3, 0.2, 0.1]);
+  const exp = { paramGroups: [{ lr: 0, momentum: 0 }] };
+  const sched = new CyclicLR(exp, {
+    baseLr: 0.1,
+    maxLr: 0.5,
+    stepSizeUp: 2,
+    mode: "expRange",
+    gamma: 0.5,
+  });
+  assertClose(rates(exp, sched, 4), [0.1, 0.2, 0.2, 0.125]);
+  // Three steps up, one down: the rise's part of the cycle is 3/4.
+  const uneven = { paramGroups: [{ lr: 0, betas: [0.9, 0.99] as [number, number] }] };
+  const u = new CyclicLR(uneven, { baseLr: 0, maxLr: 3, stepSizeUp: 3, stepSizeDown: 1 });
+  assertClose(rates(uneven, u, 6), [0, 1, 2, 3, 0, 1]);
+  assertClose([uneven.paramGroups[0].betas[0]], [0.9 - 0.1 / 3]);
+  assert.equal(uneven.paramGroups[0].betas[1], 0.99);
+  const own = { paramGroups: [{ lr: 0 }] };
+  const f = new CyclicLR(own, {
+    baseLr: 0,
+    maxLr: 1,
+    stepSizeUp: 1,
+    scaleFn: (x) => 1 / (x + 1),
+    scaleMode: "iterations",
+    cycleMomentum: false,
+  });
+  assertClose(rates(own, f, 4), [0, 0.5, 0, 0.25]);
+  // A resume from the JSON state continues the cycle.
+  const again = { paramGroups: [{ lr: 0, momentum: 0 }] };
+  const resumed = new CyclicLR(again, {
+    baseLr: 0.1,
+    maxLr: 0.5,
+    stepSizeUp: 2,
+    mode: "triangular2",
+  });
+  resumed.loadStateDict(JSON.parse(JSON.stringify(tri2.stateDict())));
+  resumed.step();
+  tri2.step();
+  assert.deepEqual(resumed.lastLr, tri2.lastLr);
+  assert.throws(
+    () => new CyclicLR(own, { baseLr: 0, maxLr: 1 }),
+    /group 0 has no momentum or betas/,
+  );
+  assert.throws(
+    () => new CyclicLR(o, { baseLr: 0, maxLr: 1, stepSizeUp: 0 }),
+    /stepSizeUp must be a number > 0/,
+  );
 });

@@ -175,8 +175,8 @@ Deno.test("AlexNet switches: parameter counts and shapes", async (t) => {
     ]);
     assert.throws(() => alexnetParameterShapes({ dropout: 1.5 }), /dropout/);
     assert.throws(
-      () => alexnetParameterShapes({ activation: "sigmoid" as "relu" }),
-      /relu or tanh/,
+      () => alexnetParameterShapes({ activation: "swish" as "relu" }),
+      /activation must be one of relu, tanh, .*, got 'swish'/,
     );
     assert.throws(() => alexnetParameterShapes({ towers: 3 as 2 }), /towers/);
   });

@@ -12,6 +12,7 @@ import {
   defaultDevice,
   fromTypedArray,
   groupNorm,
+  instanceNorm,
   layerNorm,
   noGrad,
   ones,
@@ -66,12 +67,14 @@ const SHAPES: number[][] = [
   [2, 7, 7, 5],
   [5, 3, 33, 17],
   [2, 1, 33, 17],
+  [3, 700], // more channels than one workgroup of the finalizing kernels
 ];
 
 /** What {@link checkBatchNorm} varies besides the shape. */
 interface BatchNormCase {
   training: boolean;
-  affine: boolean;
+  /** Which of the weight and the bias are given. */
+  affine: "both" | "weight" | "bias" | "none";
   momentum: number | null;
   /** x fed as a permuted view of an `[N, *, C]` tensor (PyTorch's channels last). */
   channelsLast: boolean;
@@ -87,8 +90,8 @@ interface BatchNormCase {
 async function checkBatchNorm(shape: number[], seed: number, k: BatchNormCase): Promise<void> {
   const c = shape[1];
   const x = random(shape, seed, k.std, k.mean), g = random(shape, seed + 1);
-  const w = k.affine ? random([c], seed + 2).data : null;
-  const b = k.affine ? random([c], seed + 3).data : null;
+  const w = k.affine === "both" || k.affine === "weight" ? random([c], seed + 2).data : null;
+  const b = k.affine === "both" || k.affine === "bias" ? random([c], seed + 3).data : null;
   const rm0 = random([c], seed + 4).data;
   const rv0 = random([c], seed + 5).data.map((v) => 1 + v * v);
   // Channels last: the same values stored [N, *, C] and viewed as [N, C, *].
@@ -149,7 +152,7 @@ function permuted(x: F64): Float64Array {
 
 const TRAINING: BatchNormCase = {
   training: true,
-  affine: true,
+  affine: "both",
   momentum: 0.1,
   channelsLast: false,
   std: 2,
@@ -169,7 +172,7 @@ Deno.test("batchNorm on random shapes and options against float64", async () => 
     if (training && shape.slice(2).reduce((p, v) => p * v, shape[0]) === 1) shape[0] = 2;
     await checkBatchNorm(shape, seed, {
       training,
-      affine: d.chance(0.7),
+      affine: d.pick(["both", "both", "weight", "bias", "none"] as const),
       momentum: d.pick([0.1, 0.5, null]),
       channelsLast: shape.length > 2 && d.chance(0.4),
       std: d.pick([0.5, 1, 3]),
@@ -220,6 +223,23 @@ Deno.test("batchNorm in evaluation: the running statistics, untouched; gradients
   assertClose(await host(xt.grad!), ref.gradX, { rtol: 1e-4, atol: 1e-5, label: "dx" });
   assertClose(await host(wt.grad!), ref.gradWeight, { rtol: 1e-3, atol: 1e-4, label: "dweight" });
   assertClose(await host(bt.grad!), ref.gradBias, { rtol: 1e-3, atol: 1e-4, label: "dbias" });
+});
+
+Deno.test("batchNorm in evaluation reads running statistics that are views", async () => {
+  const x = random([4, 3, 5], 30), mean = random([3], 31).data;
+  const stats = { mean, variance: Float64Array.of(2.5, 2.5, 2.5) };
+  // A broadcast view (stride 0) of one variance for every channel.
+  const runningMean = upload(mean, [3]), runningVar = upload(Float64Array.of(2.5), [1]).expand([3]);
+  assert.ok(!runningVar.isContiguous);
+  const y = batchNorm(upload(x), { runningMean, runningVar });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5, stats).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.throws(
+    () => batchNorm(upload(x), { runningMean, runningVar, training: true }),
+    /runningVar is updated in place and must be contiguous/,
+  );
 });
 
 Deno.test("batchNorm without affine, and without running statistics in evaluation", async () => {
@@ -322,6 +342,16 @@ Deno.test("batch norm's passes split in runs of samples give the one-run results
   gpu.destroy();
 });
 
+Deno.test("batchNorm of an empty batch: an empty output, zero gradients for weight and bias", async () => {
+  const x = zeros([0, 3, 2, 2]), weight = ones([3]), bias = zeros([3]);
+  for (const t of [x, weight, bias]) t.requiresGrad = true;
+  const y = batchNorm(x, { weight, bias, runningMean: zeros([3]), runningVar: ones([3]) });
+  assert.deepEqual(y.shape, [0, 3, 2, 2]);
+  await y.backward(zeros([0, 3, 2, 2]));
+  assert.deepEqual(await weight.grad!.data(), new Float32Array(3));
+  assert.deepEqual(await bias.grad!.data(), new Float32Array(3));
+});
+
 Deno.test("batchNorm's errors", () => {
   const one = zeros([1, 3]);
   assert.throws(
@@ -376,7 +406,9 @@ async function checkAffineNorm(
 }
 
 Deno.test("layerNorm and groupNorm against float64, gradients by finite differences", async () => {
-  for (const [shape, d] of [[[3, 5], [5]], [[2, 3, 7], [3, 7]], [[2, 4, 1], [1]]]) {
+  for (
+    const [shape, d] of [[[3, 5], [5]], [[2, 3, 7], [3, 7]], [[2, 4, 1], [1]], [[300, 3], [3]]]
+  ) {
     const size = d.reduce((a, b) => a * b, 1);
     await checkAffineNorm(
       `layerNorm [${shape}] over [${d}]`,
@@ -395,6 +427,44 @@ Deno.test("layerNorm and groupNorm against float64, gradients by finite differen
       (x, w, b) => groupNormForward(x, groups, w, b, 1e-5),
     );
   }
+  for (const shape of [[2, 3, 7, 5], [5, 2, 4]]) {
+    await checkAffineNorm(
+      `instanceNorm [${shape}]`,
+      shape,
+      [shape[1]],
+      (x, weight, bias) => instanceNorm(x, { weight, bias }),
+      (x, w, b) => groupNormForward(x, shape[1], w, b, 1e-5),
+    );
+  }
   assert.throws(() => layerNorm(zeros([2, 3]), [4]), /trailing axes/);
   assert.throws(() => groupNorm(zeros([2, 6]), 4), /divisible by num_groups/);
+});
+
+Deno.test("instanceNorm's running statistics: the batch's mean of the instances', PyTorch's update", async () => {
+  const x = random([3, 2, 5], 40, 2, 1);
+  const runningMean = zeros([2]), runningVar = ones([2]);
+  instanceNorm(upload(x), { runningMean, runningVar, momentum: 0.1 }).dispose();
+  const instances = channelStats({ shape: [1, 6, 5], data: x.data }, true);
+  const batchMean = (v: Float64Array) => [0, 1].map((c) => (v[c] + v[2 + c] + v[4 + c]) / 3);
+  assertClose(await host(runningMean), batchMean(instances.mean).map((m) => 0.1 * m), {
+    label: "mean",
+  });
+  assertClose(await host(runningVar), batchMean(instances.variance).map((v) => 0.9 + 0.1 * v), {
+    label: "variance",
+  });
+  // Without the input's statistics, the running ones normalise, as batch norm's evaluation.
+  const running = {
+    mean: Float64Array.from(await host(runningMean)),
+    variance: Float64Array.from(await host(runningVar)),
+  };
+  const y = instanceNorm(upload(x), { runningMean, runningVar, useInputStats: false });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5, running).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.throws(
+    () => instanceNorm(zeros([2, 3, 1])),
+    /Expected more than 1 spatial element when training, got input size \[2,3,1\]/,
+  );
+  assert.throws(() => instanceNorm(zeros([2, 3])), /expected \[N, C, \*\]/);
 });

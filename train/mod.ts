@@ -73,6 +73,14 @@ export {
   type AdamStateDict,
   AdamW,
 } from "./adam.ts";
+export { RMSprop, type RmspropGroupOptions, type RmspropParamGroup } from "./rmsprop.ts";
+export { Adagrad, type AdagradGroupOptions, type AdagradParamGroup } from "./adagrad.ts";
+export {
+  type ForeachKind,
+  ForeachOptimizer,
+  type ForeachRule,
+  type Hyperparameters,
+} from "./foreach_optimizer.ts";
 export {
   ConstantLR,
   CosineAnnealingLR,
@@ -90,6 +98,7 @@ export {
 } from "./lr_scheduler.ts";
 export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_lr.ts";
 export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
+export { CyclicLR, type CyclicOptions } from "./cyclic_lr.ts";
 export {
   clipGradNorm,
   type ClipGradNormOptions,

@@ -15,16 +15,9 @@
  */
 
 import { LRScheduler, type LRSchedulerOptions } from "./lr_scheduler.ts";
+import { type CycledGroup, perGroup, requireMomentum, setMomentum } from "./_cycled_momentum.ts";
 
-/** A parameter group as OneCycleLR sees it: its rate, and its momentum or Adam's betas. */
-export interface CycledGroup {
-  /** Learning rate. */
-  lr: number;
-  /** SGD's momentum. */
-  momentum?: number;
-  /** Adam's betas: β1 is the momentum. */
-  betas?: [number, number];
-}
+export type { CycledGroup } from "./_cycled_momentum.ts";
 
 /** Options of {@link OneCycleLR}; defaults follow PyTorch. */
 export interface OneCycleOptions extends LRSchedulerOptions {
@@ -144,15 +137,7 @@ export class OneCycleLR extends LRScheduler {
     const base = perGroup(`${what}: baseMomentum`, options.baseMomentum ?? 0.85, groups.length);
     const max = perGroup(`${what}: maxMomentum`, options.maxMomentum ?? 0.95, groups.length);
     this.#momenta = base.map((b, i) => ({ base: b, max: max[i] }));
-    if (this.cycleMomentum) {
-      groups.forEach((g, i) => {
-        if (g.momentum === undefined && g.betas === undefined) {
-          throw new TypeError(
-            `${what}: group ${i} has no momentum or betas to cycle (set cycleMomentum: false)`,
-          );
-        }
-      });
-    }
+    if (this.cycleMomentum) requireMomentum(what, groups);
     // PyTorch overwrites each group's initial_lr: the base rate is the cycle's first.
     this.setBaseLrs(this.#rates.map((r) => r.initial));
     this.start();
@@ -174,9 +159,7 @@ export class OneCycleLR extends LRScheduler {
         if (this.cycleMomentum) {
           const m = this.#momenta[index];
           const momentum = this.#anneal(m[phase.momentum[0]], m[phase.momentum[1]], pct);
-          const group = (this.optimizer.paramGroups as readonly CycledGroup[])[index];
-          if (group.betas !== undefined) group.betas = [momentum, group.betas[1]];
-          else group.momentum = momentum;
+          setMomentum((this.optimizer.paramGroups as readonly CycledGroup[])[index], momentum);
         }
         return this.#anneal(rates[phase.lr[0]], rates[phase.lr[1]], pct);
       }
@@ -208,19 +191,4 @@ function totalStepsOf(o: OneCycleOptions): number {
     throw new TypeError("OneCycleLR: give totalSteps, or epochs and stepsPerEpoch");
   }
   return positive("epochs", o.epochs) * positive("stepsPerEpoch", o.stepsPerEpoch);
-}
-
-function perGroup(what: string, value: number | readonly number[], groups: number): number[] {
-  const list = typeof value === "number" ? Array(groups).fill(value) : [...value];
-  if (list.length !== groups) {
-    throw new RangeError(
-      `${what}: expected one value or ${groups} (one a group), got ${list.length}`,
-    );
-  }
-  for (const v of list) {
-    if (!Number.isFinite(v) || v < 0) {
-      throw new RangeError(`${what} must be finite numbers ≥ 0, got ${v}`);
-    }
-  }
-  return list;
 }

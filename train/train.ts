@@ -12,16 +12,24 @@ import { checkpoints } from "./checkpoints.ts";
 import { type PlateauOptions, ReduceLROnPlateau } from "./plateau.ts";
 import { metricsFiles } from "./run_log.ts";
 import { Adam, AdamW } from "./adam.ts";
+import { Adagrad } from "./adagrad.ts";
+import { RMSprop } from "./rmsprop.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
 import { Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 
-/** The optimisers {@link createTrainer} can build: the paper's SGD, or torch.optim's Adam/AdamW. */
-export type OptimizerName = "sgd" | "adam" | "adamw";
+/**
+ * The optimisers {@link createTrainer} can build: the paper's SGD, or torch.optim's Adam,
+ * AdamW, RMSprop or Adagrad.
+ */
+export type OptimizerName = "sgd" | "adam" | "adamw" | "rmsprop" | "adagrad";
 
 /** The optimiser of each name. */
-export type OptimizerOf<N extends OptimizerName> = N extends "sgd" ? SGD : Adam;
+export type OptimizerOf<N extends OptimizerName> = N extends "sgd" ? SGD
+  : N extends "rmsprop" ? RMSprop
+  : N extends "adagrad" ? Adagrad
+  : Adam;
 
 /** The optimiser's part of {@link TrainOptions}. */
 export interface OptimizerChoice<N extends OptimizerName = OptimizerName> {
@@ -31,7 +39,7 @@ export interface OptimizerChoice<N extends OptimizerName = OptimizerName> {
   lr: number;
   /** SGD's momentum; default 0.9. */
   momentum?: number;
-  /** Weight decay; default the optimiser's: 5e-4 (SGD), 0 (Adam), 1e-2 (AdamW). */
+  /** Weight decay; default the optimiser's: 5e-4 (SGD), 1e-2 (AdamW), 0 (the others). */
   weightDecay?: number;
   /** SGD rule; default "paper". */
   formulation?: SgdFormulation;
@@ -121,8 +129,16 @@ export function createOptimizer<N extends OptimizerName = "sgd">(
     ? SGD.forModule(model, { lr, momentum, weightDecay, formulation })
     : optimizer === "adam" || optimizer === "adamw"
     ? (optimizer === "adam" ? Adam : AdamW).forModule(model, { lr, weightDecay })
+    : optimizer === "rmsprop"
+    ? RMSprop.forModule(model, { lr, weightDecay })
+    : optimizer === "adagrad"
+    ? Adagrad.forModule(model, { lr, weightDecay })
     : undefined;
-  if (!made) throw new RangeError(`optimizer must be one of sgd, adam, adamw, got ${optimizer}`);
+  if (!made) {
+    throw new RangeError(
+      `optimizer must be one of sgd, adam, adamw, rmsprop, adagrad, got ${optimizer}`,
+    );
+  }
   return made as OptimizerOf<N>;
 }
 
