@@ -296,6 +296,14 @@ export const shardFormat: DataFormat = {
     const dir = sourceDir(source), valDir = sourceDir(source, "valDir");
     const train = await ShardDataset.open(dir);
     const val = await ShardDataset.open(valDir);
+    // Validation crops the centre of its images and subtracts the training mean image: other
+    // sizes failed after the first epoch's training, with 'augment: crop 21 does not fit …'.
+    if (val.height !== train.height || val.width !== train.width) {
+      throw new DataFormatError(
+        `${valDir} holds ${val.height}×${val.width} images and ${dir} ${train.height}×` +
+          `${train.width}: prepare both at the same --size`,
+      );
+    }
     const pca = train.pca
       ? { eigenvalues: train.pca.eigenvalues, eigenvectors: train.pca.eigenvectors, sigma: 0.1 }
       : null;
