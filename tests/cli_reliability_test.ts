@@ -197,6 +197,8 @@ Deno.test("errors are messages: one line naming the file or option, exit 1", asy
     await Deno.writeTextFile(`${root}/a-file`, "");
     const r = await cli("train", "--run-dir", `${root}/a-file/run`, ...TINY_MODEL);
     assertError(r, /error: --run-dir .*a-file\/run: cannot create the run folder/);
+    // Named: it read the system's 'Not a directory (os error 20): mkdir …'.
+    assert.match(r.stderr, /cannot create the run folder: .*a-file is a file, not a folder$/m);
     assert.doesNotMatch(r.stdout, /device:|data:/, "no device or data set up");
   });
 
