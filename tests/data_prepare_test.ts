@@ -176,6 +176,20 @@ Deno.test("prepareImageFolder and ShardDataset", async (t) => {
         `^DataFormatError: ${val} holds 16×16 images and ${train} 24×24: prepare both at the same --size$`,
       ),
     );
+    // A val/ whose prepare stopped before its manifest: the folder read as no data at all
+    // ('found none of … prepared shards'), and given as the validation folder, 'cannot read
+    // manifest: No such file or directory (os error 2): readfile …'.
+    await Deno.remove(`${val}/manifest.json`);
+    const unfinished = `${val}: no manifest.json: not a prepared folder, or its prepare stopped ` +
+      `before the end \\(run it again\\)$`;
+    await assert.rejects(
+      detectDataFormat(`${root}/two-out`),
+      new RegExp(`^DataFormatError: ${root}/two-out holds prepared train/, but ${unfinished}`),
+    );
+    await assert.rejects(
+      loadDataSplits({ kind: "shards", dir: train, valDir: val }),
+      new RegExp(`: ${unfinished}`),
+    );
   });
 
   await Deno.remove(root, { recursive: true });
