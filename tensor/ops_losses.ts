@@ -58,10 +58,19 @@ function optionsOf(
   return reduction;
 }
 
-/** `terms` reduced as `reduction` says. */
+/**
+ * `terms` reduced as `reduction` says (`"batchmean"`: the sum over the first axis' size), which
+ * frees `terms` (the graph keeps what it needs) unless they are the result.
+ */
 function reduced(terms: F32, reduction: string): F32 {
   if (reduction === "none") return terms;
-  return tidy(() => (reduction === "sum" ? terms.sum() : terms.mean()));
+  const out = tidy(() => {
+    if (reduction === "sum") return terms.sum();
+    if (reduction === "mean") return terms.mean();
+    return terms.sum().div(terms.rank === 0 ? 1 : terms.shape[0]);
+  });
+  terms.dispose();
+  return out;
 }
 
 /** Throws unless `input` and `target` are f32 on one device (and, with `same`, of one shape). */
@@ -328,9 +337,10 @@ export function klDiv(
 ): Tensor<Shape, "f32"> {
   const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
-  const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
-  if (reduction !== "batchmean") return reduced(terms, reduction);
-  return tidy(() => terms.sum().div(input.rank === 0 ? 1 : input.shape[0]));
+  return reduced(
+    lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv"),
+    reduction,
+  );
 }
 
 /**

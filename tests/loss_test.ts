@@ -750,3 +750,40 @@ Deno.test("Gaussian NLL, cosine embedding and triplet margin losses against floa
     await gaussianNllLoss(a, b, c, { full: true }).item(),
   );
 });
+
+Deno.test("losses called outside tidy free their intermediates", async () => {
+  const device = await defaultDevice();
+  const [x, y, v] = [
+    tensor([[0.2, 0.7], [0.4, 0.1]]),
+    tensor([[0, 1], [1, 0]]),
+    tensor([[1, 2], [1, 1]]),
+  ];
+  const labels = tensor([1, 0], { dtype: "i32" });
+  const [posWeight, signs] = [tensor([2, 3]), tensor([1, -1])];
+  const calls: (() => Tensor)[] = [
+    () => mseLoss(x, y),
+    () => l1Loss(x, y, { reduction: "sum" }),
+    () => smoothL1Loss(x, y),
+    () => huberLoss(x, y),
+    () => binaryCrossEntropy(x, y, { weight: v }),
+    () => binaryCrossEntropyWithLogits(x, y, { posWeight }),
+    () => klDiv(x, y, { reduction: "batchmean" }),
+    () => klDiv(x, y),
+    () => nllLoss(x, labels),
+    () => softMarginLoss(x, y),
+    () => poissonNllLoss(x, y, { full: true }),
+    () => hingeEmbeddingLoss(x, y),
+    () => marginRankingLoss(x, y, v),
+    () => gaussianNllLoss(x, y, v),
+    () => cosineEmbeddingLoss(x, y, signs),
+    () => tripletMarginLoss(x, y, v),
+  ];
+  for (const call of calls) {
+    call().dispose(); // compiles, and makes whatever the first call makes once
+    const before = device.memory().liveBytes;
+    const loss = call();
+    await loss.data();
+    loss.dispose();
+    assert.equal(device.memory().liveBytes, before, `${call}: bytes left behind`);
+  }
+});
