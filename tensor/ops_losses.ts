@@ -305,6 +305,39 @@ export function binaryCrossEntropyWithLogits(
   });
 }
 
+/**
+ * The multi-label one-versus-all loss (`F.multilabel_soft_margin_loss`) of `[N, C]` logits
+ * against `[N, C]` targets of 0 or 1: each sample's mean over the classes of the binary
+ * cross-entropy of its logits (times `weight`, broadcast over the classes), then reduced over
+ * the samples.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multilabelSoftMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = multilabelSoftMarginLoss(tensor([[0, 0]]), tensor([[1, 0]]));
+ * console.log(await loss.item()); // 0.6931…
+ * ```
+ */
+export function multilabelSoftMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: BinaryCrossEntropyOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "multilabelSoftMarginLoss";
+  const reduction = optionsOf(op, options, ["weight"]);
+  checkPair(op, input, target, true);
+  if (input.rank !== 2) {
+    throw new ShapeError(`${op}: input must be [N, C] logits, got [${input.shape}]`);
+  }
+  checkWeight(op, "weight", options.weight, input);
+  return tidy(() => {
+    const terms = lossTerm(input, target, "binaryCrossEntropyWithLogits");
+    const weighted = options.weight ? terms.mul(options.weight as F32) : terms;
+    return reduced(weighted.mean(1), reduction);
+  });
+}
+
 /** The options of {@link klDiv}. */
 export interface KlDivOptions {
   /**
