@@ -254,14 +254,12 @@ function reduceWgsl(
   uniforms: Uniforms,
 ): string {
   const moments = kind === "moments";
-  const list: [string, string, boolean][] = moments
-    ? [["x", "array<f32>", false]]
-    : [["gradOut", "array<f32>", false], ["x", "array<f32>", false], [
-      "coef",
-      "array<vec4f>",
-      false,
-    ]];
-  list.push(["partials", "array<vec4f>", true]);
+  const list = storage(
+    !moments && ["gradOut", "f32"],
+    ["x", "f32"],
+    !moments && ["coef", "vec4f"],
+    ["partials", "vec4f", "write"],
+  );
   const fold = moments
     ? `let d = v - acc.y;
       acc.x += 1.0;
@@ -429,10 +427,19 @@ const finalizeKernel = memoisedKernel(
     finalizeWgsl(v, u, uniforms),
 );
 
-/** Storage declarations in binding order: `[name, type, writable]`. */
-function declare(list: [string, string, boolean][]): string {
-  return list.map(([name, type, writable], i) =>
-    `@group(0) @binding(${i}) var<storage, ${writable ? "read_write" : "read"}> ${name}: ${type};`
+/** A storage binding: its name, element type, and whether the kernel writes it. */
+type Storage = readonly [name: string, element: "f32" | "vec4f" | "i32", access?: "write"];
+
+/** The bindings given, in order (a `false` is one the variant leaves out). */
+function storage(...entries: (Storage | false)[]): Storage[] {
+  return entries.filter((e): e is Storage => e !== false);
+}
+
+/** WGSL declarations of `list`, bound in its order from 0. */
+function declare(list: readonly Storage[]): string {
+  return list.map(([name, element, access], i) =>
+    `@group(0) @binding(${i}) var<storage, ${access === "write" ? "read_write" : "read"}> ` +
+    `${name}: array<${element}>;`
   ).join("\n");
 }
 
@@ -441,16 +448,17 @@ function finalizeWgsl(
   u: Record<"groups" | "parts" | "eps" | "momentum", string>,
   uniforms: Uniforms,
 ): string {
-  const list: [string, string, boolean][] = [];
-  if (v.batch) list.push(["partials", "array<vec4f>", false]);
-  if (v.weight) list.push(["weight", "array<f32>", false]);
-  if (v.bias) list.push(["bias", "array<f32>", false]);
-  if (!v.batch) {
-    list.push(["runningMean", "array<f32>", false], ["runningVar", "array<f32>", false]);
-  }
-  if (v.cumulative) list.push(["tracked", "array<i32>", false]);
-  list.push(["coef", "array<vec4f>", true]);
-  if (v.update) list.push(["runningMean", "array<f32>", true], ["runningVar", "array<f32>", true]);
+  const list = storage(
+    v.batch && ["partials", "vec4f"],
+    v.weight && ["weight", "f32"],
+    v.bias && ["bias", "f32"],
+    !v.batch && ["runningMean", "f32"],
+    !v.batch && ["runningVar", "f32"],
+    v.cumulative && ["tracked", "i32"],
+    ["coef", "vec4f", "write"],
+    v.update && ["runningMean", "f32", "write"],
+    v.update && ["runningVar", "f32", "write"],
+  );
   const eps = `bitcast<f32>(${u.eps})`;
   const stats = v.batch
     ? `var acc = vec3f(0.0);
@@ -492,20 +500,20 @@ ${flatMainHead(WORKGROUP, u.groups, { index: "c" })}
 export interface BatchNormGradFinalizeBuffers {
   /** The chunks of {@link batchNormGradPartials}. */
   partials: GpuBuffer;
-  /** The forward's `[C, 4]` coefficients. */
+  /** The forward's `[groups, 4]` coefficients (groups: C, or N·C per sample). */
   coef: GpuBuffer;
-  /** `[C]` ∂weight = Σ dy·x̂, written. */
+  /** `[groups]` ∂weight = Σ dy·x̂, written. */
   gradWeight: GpuBuffer;
-  /** `[C]` ∂bias = Σ dy, written. */
+  /** `[groups]` ∂bias = Σ dy, written. */
   gradBias: GpuBuffer;
-  /** `[C, 4]` coefficients of dx, written (for {@link batchNormApply}'s backward). */
+  /** `[groups, 4]` coefficients of dx, written (for {@link batchNormApply}'s backward). */
   gradCoef: GpuBuffer;
 }
 
 /**
  * ∂weight, ∂bias and dx's coefficients from the chunks. With batch statistics (`batchStats`)
- * the mean and variance depend on x: `dx = scale·(dy − Σdy/M − x̂·Σdy·x̂/M)` over the M = N·S
- * values of a channel; with running statistics they are constants: `dx = scale·dy`.
+ * the mean and variance depend on x: `dx = scale·(dy − Σdy/M − x̂·Σdy·x̂/M)` over the M values
+ * of a group (N·S, per sample S); with running statistics they are constants: `dx = scale·dy`.
  */
 export function batchNormGradFinalize(
   device: Device,
@@ -543,11 +551,11 @@ const gradFinalizeKernel = memoisedKernel(
 // batch norm backward finalize
 ${
     declare([
-      ["partials", "array<vec4f>", false],
-      ["coef", "array<vec4f>", false],
-      ["gradWeight", "array<f32>", true],
-      ["gradBias", "array<f32>", true],
-      ["gradCoef", "array<vec4f>", true],
+      ["partials", "vec4f"],
+      ["coef", "vec4f"],
+      ["gradWeight", "f32", "write"],
+      ["gradBias", "f32", "write"],
+      ["gradCoef", "vec4f", "write"],
     ])
   }
 ${uniforms.declare(5)}
@@ -646,13 +654,13 @@ const applyKernel = memoisedKernel(
     u: Record<"threads" | "period" | "groupBase" | "spatial" | "shift", string>,
     uf,
   ) => {
-    const list: [string, string, boolean][] = [
-      ...(v.backward ? [["gradOut", "array<f32>", false] as [string, string, boolean]] : []),
-      ["x", "array<f32>", false],
-      ["coef", "array<vec4f>", false],
-      ["out", "array<f32>", true],
-      ...(v.counts ? [["tracked", "array<i32>", true] as [string, string, boolean]] : []),
-    ];
+    const list = storage(
+      v.backward && ["gradOut", "f32"],
+      ["x", "f32"],
+      ["coef", "vec4f"],
+      ["out", "f32", "write"],
+      v.counts && ["tracked", "i32", "write"],
+    );
     return `// batch norm ${v.backward ? "backward" : "forward"} pass
 ${declare(list)}
 ${uf.declare(list.length)}

@@ -1,27 +1,19 @@
 /**
  * Batch normalisation layers, as PyTorch's `nn.BatchNorm1d`, `nn.BatchNorm2d` and
- * `nn.BatchNorm3d`: a learned
- * per-channel scale and shift, and running statistics kept as buffers (`running_mean`,
- * `running_var`, `num_batches_tracked`) that training updates on the device and evaluation
- * normalises by.
+ * `nn.BatchNorm3d`: a learned per-channel scale and shift, and running statistics kept as
+ * buffers (`running_mean`, `running_var`, `num_batches_tracked`) that training updates on the
+ * device and evaluation normalises by.
  *
  * @module
  */
 
-import { fromTypedArray, ones, zeros } from "../tensor/creation.ts";
-import type { Device } from "../tensor/default_device.ts";
-import { currentDevice } from "../tensor/default_device.ts";
 import { batchNorm } from "../tensor/ops_norm.ts";
 import { type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { Module, type Parameter } from "./module.ts";
+import { NormBase, type NormConfig } from "./norm_base.ts";
 
-/** Options of {@link BatchNorm1d} and {@link BatchNorm2d}, PyTorch's arguments. */
-export interface BatchNormConfig {
-  /** C, the channels (features) normalised. */
-  numFeatures: number;
-  /** Added to the variance (default 1e-5). */
-  eps?: number;
+/** Options of the batch norm layers, PyTorch's arguments. */
+export interface BatchNormConfig extends NormConfig {
   /**
    * The batch's weight in the running statistics (default 0.1), or null for their cumulative
    * average over every batch seen.
@@ -34,8 +26,6 @@ export interface BatchNormConfig {
    * the batch's statistics are used in evaluation too.
    */
   trackRunningStats?: boolean;
-  /** Where the parameters and buffers live (default: the default device). */
-  device?: Device;
 }
 
 /**
@@ -52,70 +42,13 @@ export interface BatchNormConfig {
  * console.log(await layer.numBatchesTracked!.data()); // Int32Array [1]
  * ```
  */
-export abstract class BatchNorm extends Module {
-  /** C. */
-  readonly numFeatures: number;
-  /** Added to the variance. */
-  readonly eps: number;
-  /** The running statistics' update weight, or null for the cumulative average. */
-  readonly momentum: number | null;
-  /** Whether the layer has `weight` and `bias`. */
-  readonly affine: boolean;
-  /** Whether the layer keeps running statistics. */
-  readonly trackRunningStats: boolean;
+export abstract class BatchNorm extends NormBase {
   /** The input ranks the layer accepts, and how PyTorch's message names them. */
   protected abstract readonly ranks: readonly number[];
 
   /** Creates the parameters and buffers on `config.device`. */
   constructor(config: BatchNormConfig) {
-    super();
-    const c = config.numFeatures;
-    if (!Number.isInteger(c) || c < 1) {
-      throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${c}`);
-    }
-    this.numFeatures = c;
-    this.eps = config.eps ?? 1e-5;
-    this.momentum = config.momentum === undefined ? 0.1 : config.momentum;
-    this.affine = config.affine ?? true;
-    this.trackRunningStats = config.trackRunningStats ?? true;
-    const device = config.device ?? currentDevice();
-    if (this.affine) {
-      this.registerParameter("weight", ones([c], { device }));
-      this.registerParameter("bias", zeros([c], { device }));
-    }
-    if (this.trackRunningStats) {
-      this.registerBuffer("running_mean", zeros([c], { device }));
-      this.registerBuffer("running_var", ones([c], { device }));
-      this.registerBuffer(
-        "num_batches_tracked",
-        fromTypedArray(new Int32Array(1), [], { device, dtype: "i32" }),
-      );
-    }
-  }
-
-  /** The scale `[C]`, or null without `affine`. */
-  get weight(): Parameter | null {
-    return this.affine ? this.getParameter("weight") : null;
-  }
-
-  /** The shift `[C]`, or null without `affine`. */
-  get bias(): Parameter | null {
-    return this.affine ? this.getParameter("bias") : null;
-  }
-
-  /** The running mean `[C]`, or null without running statistics. */
-  get runningMean(): Tensor | null {
-    return this.trackRunningStats ? this.getBuffer("running_mean") : null;
-  }
-
-  /** The running variance `[C]`, or null without running statistics. */
-  get runningVar(): Tensor | null {
-    return this.trackRunningStats ? this.getBuffer("running_var") : null;
-  }
-
-  /** The count of training batches (i32, shape `[]`), or null without running statistics. */
-  get numBatchesTracked(): Tensor | null {
-    return this.trackRunningStats ? this.getBuffer("num_batches_tracked") : null;
+    super(config, { affine: true, trackRunningStats: true });
   }
 
   /**

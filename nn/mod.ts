@@ -7,14 +7,21 @@
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
  *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
  *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
- *   {@link LayerNorm} and {@link GroupNorm}.
+ *   {@link LayerNorm}, {@link GroupNorm}, {@link InstanceNorm1d}, {@link InstanceNorm2d} and
+ *   {@link InstanceNorm3d}.
  * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
- *   {@link LogSoftmax}, {@link Identity}.
+ *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
+ *   slopes), {@link GLU}, {@link LogSigmoid}, {@link Softsign}, {@link Tanhshrink}, {@link Softmin},
+ *   {@link Softmax2d},
+ *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
- *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link PoissonNLLLoss},
+ *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
+ *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
+ *   {@link TripletMarginLoss}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
@@ -57,10 +64,13 @@ export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,
   ACTIVATIONS,
+  CELU,
   ELU,
   type ELUConfig,
   GELU,
   type GELUConfig,
+  GLU,
+  Hardshrink,
   Hardsigmoid,
   Hardswish,
   Hardtanh,
@@ -68,36 +78,58 @@ export {
   Identity,
   LeakyReLU,
   type LeakyReLUConfig,
+  LogSigmoid,
   LogSoftmax,
   Mish,
+  PReLU,
+  type PReLUConfig,
   ReLU,
   ReLU6,
+  SELU,
   ShapePreserving,
+  type ShrinkConfig,
   Sigmoid,
   SiLU,
   Softmax,
+  Softmax2d,
   type SoftmaxConfig,
+  Softmin,
   Softplus,
   type SoftplusConfig,
+  Softshrink,
+  Softsign,
   Tanh,
+  Tanhshrink,
+  Threshold,
+  type ThresholdConfig,
 } from "./activation.ts";
 export * as init from "./init.ts";
 export {
   BCELoss,
   BCEWithLogitsLoss,
+  CosineEmbeddingLoss,
   CrossEntropyLoss,
+  GaussianNLLLoss,
+  HingeEmbeddingLoss,
   HuberLoss,
   KLDivLoss,
   L1Loss,
   Loss,
+  MarginRankingLoss,
   MSELoss,
+  MultiLabelSoftMarginLoss,
   NLLLoss,
+  PoissonNLLLoss,
   SmoothL1Loss,
+  SoftMarginLoss,
+  ThreeInputLoss,
+  TripletMarginLoss,
 } from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
 export { AdaptiveAvgPool2d, type AdaptiveSize } from "./adaptive_avg_pool2d.ts";
 export { LocalResponseNorm, type LocalResponseNormConfig } from "./local_response_norm.ts";
+export { NormBase, type NormConfig } from "./norm_base.ts";
 export {
   BatchNorm,
   BatchNorm1d,
@@ -107,6 +139,13 @@ export {
 } from "./batch_norm.ts";
 export { LayerNorm, type LayerNormConfig } from "./layer_norm.ts";
 export { GroupNorm, type GroupNormConfig } from "./group_norm.ts";
+export {
+  InstanceNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  InstanceNorm3d,
+  type InstanceNormConfig,
+} from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
 export { type Layer, Sequential } from "./sequential.ts";

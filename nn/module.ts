@@ -10,7 +10,8 @@
  * batch norm's running statistics). {@link Module.registerBuffer} adds one; it is moved by
  * `to()`, freed by `dispose()`, never listed by `parameters()` (so no optimiser sees it), and,
  * when persistent (the default), saved in state dicts and checkpoints under PyTorch's names
- * (`bn1.running_mean`), after the module's own parameters as `torch.nn.Module.state_dict` orders them.
+ * (`bn1.running_mean`), after the module's own parameters, as `torch.nn.Module.state_dict`
+ * orders them.
  *
  * Two views of the parameters exist because a network may be split over devices:
  *
@@ -330,9 +331,7 @@ export abstract class Module {
       if (b.persistent) out.push({ name, shards: [b.tensor], buffer: true });
     }
     for (const [name, child] of this.#children) {
-      for (const slot of child.stateSlots()) {
-        out.push({ name: `${name}.${slot.name}`, shards: slot.shards });
-      }
+      for (const slot of child.stateSlots()) out.push({ ...slot, name: `${name}.${slot.name}` });
     }
     return out;
   }

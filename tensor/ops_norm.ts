@@ -1,13 +1,14 @@
 /**
  * Normalisation, functional, with PyTorch's semantics: {@link batchNorm} (`F.batch_norm`, with
- * the running statistics updated in place), {@link layerNorm} (`F.layer_norm`) and
- * {@link groupNorm} (`F.group_norm`).
+ * the running statistics updated in place), {@link layerNorm} (`F.layer_norm`),
+ * {@link groupNorm} (`F.group_norm`) and {@link instanceNorm} (`F.instance_norm`).
  *
- * All three share one op (`_rules/norm.ts`): statistics per group of values, in one reduction
+ * All four share one op (`_rules/norm.ts`): statistics per group of values, in one reduction
  * pass that is sound for a large mean (Welford and Chan, not E[x²] − E[x]²), then one pass that
- * normalises. Batch norm's groups are the channels over the batch and space; layer norm's and
- * group norm's are per sample: the rows of `x` viewed as `[rows, 1, D]`, the `(sample, group)`
- * blocks of `[N, G, C/G·S]`, their elementwise weight and bias applied after.
+ * normalises. Batch norm's groups are the channels over the batch and space; layer and group
+ * norm's are per sample: the rows of `x` viewed as `[rows, 1, D]`, the `(sample, group)` blocks
+ * of `[N, G, C/G·S]`, their elementwise weight and bias applied after. Instance norm is group
+ * norm with a group per channel.
  *
  * @module
  */
@@ -16,6 +17,8 @@ import { requireFloat, sameDevice } from "./_core.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
 import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";
+import { noGrad } from "./_autograd.ts";
+import { tidy } from "./memory.ts";
 import { apply, rawOf, type Tensor } from "./tensor.ts";
 
 /** Options of {@link batchNorm}, PyTorch's `F.batch_norm` arguments. */
@@ -238,6 +241,82 @@ export function groupNorm(
     w?.dispose();
     b?.dispose();
   }
+}
+
+/** Options of {@link instanceNorm}, PyTorch's `F.instance_norm` arguments. */
+export interface InstanceNormOptions {
+  /** `[C]` running mean: updated in training with the batch's mean of the instances' means. */
+  runningMean?: Tensor | null;
+  /** `[C]` running variance: as `runningMean`, with the instances' unbiased variances. */
+  runningVar?: Tensor | null;
+  /** `[C]` scale (default none: 1). */
+  weight?: Tensor | null;
+  /** `[C]` shift (default none: 0). */
+  bias?: Tensor | null;
+  /**
+   * Normalise each instance by its own statistics (default true); false normalises by the
+   * running statistics, which must then be given.
+   */
+  useInputStats?: boolean;
+  /** The batch's weight in the running statistics (default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Instance normalisation of `x [N, C, *]`, as PyTorch's `F.instance_norm`: each channel of each
+ * sample normalised by its own mean and biased variance over `*`, then scaled and shifted per
+ * channel; the running statistics, when given, take the batch's mean of the instances' means
+ * and unbiased variances (in place). With `useInputStats: false`, the running statistics
+ * normalise instead, as batch norm's evaluation does.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, instanceNorm, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const y = instanceNorm(tensor([[[1, 3], [10, 30]]]), { eps: 0 });
+ * console.log(await y.toArray()); // [[[-1, 1], [-1, 1]]]
+ * ```
+ */
+export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor<Shape, "f32"> {
+  const op = "instanceNorm";
+  requireFloat(op, x);
+  if (x.rank < 3) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
+  const { weight = null, bias = null, runningMean = null, runningVar = null } = options;
+  const { useInputStats = true, momentum = 0.1 } = options;
+  const eps = checkedEps(op, options.eps);
+  if (!useInputStats) {
+    if (!runningMean || !runningVar) {
+      throw new Error(`${op}: without the input's statistics the running ones are needed`);
+    }
+    return batchNorm(x, { weight, bias, runningMean, runningVar, eps });
+  }
+  const [batch, channels] = x.shape as readonly number[];
+  checkPerChannel(op, x, [channels], { weight, bias, runningMean, runningVar });
+  if (x.size === batch * channels && x.size > 0) {
+    throw new RangeError(
+      `Expected more than 1 spatial element when training, got input size [${x.shape}]`,
+    );
+  }
+  if (runningMean && runningVar && x.size > 0) {
+    // The batch's mean of each channel's instance statistics, into the running ones.
+    const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 2);
+    noGrad(() =>
+      tidy(() => {
+        const detached = x.detach() as Tensor<Shape, "f32">;
+        for (
+          const [running, stat] of [[runningMean, detached.mean(axes)], [
+            runningVar,
+            detached.var(axes),
+          ]] as const
+        ) {
+          running.assign(running.mul(1 - momentum).add(stat.mean(0).mul(momentum)));
+        }
+      })
+    );
+  }
+  return groupNorm(x, channels, { weight, bias, eps });
 }
 
 /**

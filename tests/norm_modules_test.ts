@@ -15,6 +15,7 @@ import {
   noGrad,
   randn,
   type Tensor,
+  tensor,
   tidy,
   zeros,
 } from "../mod.ts";
@@ -25,6 +26,9 @@ import {
   Conv2d,
   Flatten,
   GroupNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  InstanceNorm3d,
   LayerNorm,
   Linear,
   loadCheckpoint,
@@ -85,6 +89,11 @@ Deno.test("BatchNorm2d: parameters, buffers and the state dict under PyTorch's n
     "1.num_batches_tracked",
   ]);
   assert.deepEqual(state["1.running_var"], new Float32Array(3).fill(1));
+  // Slots say which are buffers, nested ones too (initialisers leave them alone).
+  assert.deepEqual(
+    new Sequential(net).stateSlots().filter((s) => s.buffer).map((s) => s.name),
+    ["0.1.running_mean", "0.1.running_var", "0.1.num_batches_tracked"],
+  );
   assert.deepEqual(state["1.num_batches_tracked"], Int32Array.of(0));
   // Round trip through another net: the buffers travel too, the count as i32.
   net.forward(randn([2, 2, 5, 5])).dispose();
@@ -228,6 +237,46 @@ Deno.test("LayerNorm and GroupNorm modules: parameters, shapes, state dicts", as
   assert.deepEqual(Object.keys(await gn.stateDict()), ["weight", "bias"]);
   assert.deepEqual(gn.forward(randn([2, 4, 3, 3])).shape, [2, 4, 3, 3]);
   assert.throws(() => new GroupNorm({ numGroups: 3, numChannels: 4 }), /divisible/);
+});
+
+Deno.test("InstanceNorm modules: defaults, unbatched input, running statistics in evaluation", async () => {
+  const plain = new InstanceNorm1d({ numFeatures: 2 });
+  assert.deepEqual(plain.parameters(), []);
+  assert.deepEqual(Object.keys(await plain.stateDict()), []);
+  const single = await plain.forward(tensor([[1, 3], [10, 30]])).data();
+  assertClose(single, [-1, 1, -1, 1], { rtol: 1e-4 });
+  assert.throws(() => plain.forward(zeros([2, 2, 3, 3])), /expected 2D \(unbatched\) or 3D/);
+  const tracked = new InstanceNorm2d({ numFeatures: 2, affine: true, trackRunningStats: true });
+  assert.deepEqual(Object.keys(await tracked.stateDict()), [
+    "weight",
+    "bias",
+    "running_mean",
+    "running_var",
+    "num_batches_tracked",
+  ]);
+  const x = randn([3, 2, 4, 4]);
+  tracked.forward(x).dispose();
+  const runningMean = await tracked.getBuffer("running_mean").data();
+  const runningVar = await tracked.getBuffer("running_var").data();
+  assert.ok(runningMean.some((v) => v !== 0), "training moved the running mean");
+  assert.deepEqual(await tracked.getBuffer("num_batches_tracked").data(), Int32Array.of(0));
+  // Evaluation normalises by the running statistics: zeros become −mean/√(var + eps).
+  tracked.eval();
+  const y = await tracked.forward(zeros([1, 2, 3, 3])).data();
+  const expected = [0, 1].flatMap((c) =>
+    new Array(9).fill(-runningMean[c] / Math.sqrt(runningVar[c] + 1e-5))
+  );
+  assertClose(y, expected, { rtol: 1e-5 });
+  assert.throws(
+    () => tracked.forward(zeros([1, 3, 3, 3])),
+    /expected input's size at dim=1 to match num_features \(2\), but got: 3/,
+  );
+  assert.deepEqual(new InstanceNorm3d({ numFeatures: 1 }).forward(randn([1, 2, 2, 2])).shape, [
+    1,
+    2,
+    2,
+    2,
+  ]);
 });
 
 /** Images whose class is the colour channel that is brighter (red, green or blue). */

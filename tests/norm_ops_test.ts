@@ -12,6 +12,7 @@ import {
   defaultDevice,
   fromTypedArray,
   groupNorm,
+  instanceNorm,
   layerNorm,
   noGrad,
   ones,
@@ -426,6 +427,44 @@ Deno.test("layerNorm and groupNorm against float64, gradients by finite differen
       (x, w, b) => groupNormForward(x, groups, w, b, 1e-5),
     );
   }
+  for (const shape of [[2, 3, 7, 5], [5, 2, 4]]) {
+    await checkAffineNorm(
+      `instanceNorm [${shape}]`,
+      shape,
+      [shape[1]],
+      (x, weight, bias) => instanceNorm(x, { weight, bias }),
+      (x, w, b) => groupNormForward(x, shape[1], w, b, 1e-5),
+    );
+  }
   assert.throws(() => layerNorm(zeros([2, 3]), [4]), /trailing axes/);
   assert.throws(() => groupNorm(zeros([2, 6]), 4), /divisible by num_groups/);
+});
+
+Deno.test("instanceNorm's running statistics: the batch's mean of the instances', PyTorch's update", async () => {
+  const x = random([3, 2, 5], 40, 2, 1);
+  const runningMean = zeros([2]), runningVar = ones([2]);
+  instanceNorm(upload(x), { runningMean, runningVar, momentum: 0.1 }).dispose();
+  const instances = channelStats({ shape: [1, 6, 5], data: x.data }, true);
+  const batchMean = (v: Float64Array) => [0, 1].map((c) => (v[c] + v[2 + c] + v[4 + c]) / 3);
+  assertClose(await host(runningMean), batchMean(instances.mean).map((m) => 0.1 * m), {
+    label: "mean",
+  });
+  assertClose(await host(runningVar), batchMean(instances.variance).map((v) => 0.9 + 0.1 * v), {
+    label: "variance",
+  });
+  // Without the input's statistics, the running ones normalise, as batch norm's evaluation.
+  const running = {
+    mean: Float64Array.from(await host(runningMean)),
+    variance: Float64Array.from(await host(runningVar)),
+  };
+  const y = instanceNorm(upload(x), { runningMean, runningVar, useInputStats: false });
+  assertClose(await host(y), batchNormForward(x, null, null, 1e-5, running).data, {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  assert.throws(
+    () => instanceNorm(zeros([2, 3, 1])),
+    /Expected more than 1 spatial element when training, got input size \[2,3,1\]/,
+  );
+  assert.throws(() => instanceNorm(zeros([2, 3])), /expected \[N, C, \*\]/);
 });
