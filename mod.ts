@@ -197,6 +197,7 @@ export {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelSoftMarginLoss,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,

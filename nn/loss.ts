@@ -23,6 +23,7 @@ import {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelSoftMarginLoss,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -293,6 +294,31 @@ export class SoftMarginLoss extends Loss {
   /** The logistic terms, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return softMarginLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The multi-label one-versus-all loss (`nn.MultiLabelSoftMarginLoss`); see
+ * `multilabelSoftMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiLabelSoftMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MultiLabelSoftMarginLoss().forward(tensor([[0, 0]]), tensor([[1, 1]]));
+ * console.log(await loss.item()); // 0.6931…
+ * ```
+ */
+export class MultiLabelSoftMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: BinaryCrossEntropyOptions = {}) {
+    super();
+  }
+
+  /** The per-sample means over the classes, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multilabelSoftMarginLoss(input, target, this.options);
   }
 }
 

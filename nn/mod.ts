@@ -18,7 +18,7 @@
  *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
- *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link PoissonNLLLoss},
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link PoissonNLLLoss},
  *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
  *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
  *   {@link TripletMarginLoss}.
@@ -117,6 +117,7 @@ export {
   Loss,
   MarginRankingLoss,
   MSELoss,
+  MultiLabelSoftMarginLoss,
   NLLLoss,
   PoissonNLLLoss,
   SmoothL1Loss,

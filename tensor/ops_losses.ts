@@ -58,10 +58,19 @@ function optionsOf(
   return reduction;
 }
 
-/** `terms` reduced as `reduction` says. */
+/**
+ * `terms` reduced as `reduction` says (`"batchmean"`: the sum over the first axis' size), which
+ * frees `terms` (the graph keeps what it needs) unless they are the result.
+ */
 function reduced(terms: F32, reduction: string): F32 {
   if (reduction === "none") return terms;
-  return tidy(() => (reduction === "sum" ? terms.sum() : terms.mean()));
+  const out = tidy(() => {
+    if (reduction === "sum") return terms.sum();
+    if (reduction === "mean") return terms.mean();
+    return terms.sum().div(terms.rank === 0 ? 1 : terms.shape[0]);
+  });
+  terms.dispose();
+  return out;
 }
 
 /** Throws unless `input` and `target` are f32 on one device (and, with `same`, of one shape). */
@@ -296,6 +305,39 @@ export function binaryCrossEntropyWithLogits(
   });
 }
 
+/**
+ * The multi-label one-versus-all loss (`F.multilabel_soft_margin_loss`) of `[N, C]` logits
+ * against `[N, C]` targets of 0 or 1: each sample's mean over the classes of the binary
+ * cross-entropy of its logits (times `weight`, broadcast over the classes), then reduced over
+ * the samples.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multilabelSoftMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = multilabelSoftMarginLoss(tensor([[0, 0]]), tensor([[1, 0]]));
+ * console.log(await loss.item()); // 0.6931…
+ * ```
+ */
+export function multilabelSoftMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: BinaryCrossEntropyOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "multilabelSoftMarginLoss";
+  const reduction = optionsOf(op, options, ["weight"]);
+  checkPair(op, input, target, true);
+  if (input.rank !== 2) {
+    throw new ShapeError(`${op}: input must be [N, C] logits, got [${input.shape}]`);
+  }
+  checkWeight(op, "weight", options.weight, input);
+  return tidy(() => {
+    const terms = lossTerm(input, target, "binaryCrossEntropyWithLogits");
+    const weighted = options.weight ? terms.mul(options.weight as F32) : terms;
+    return reduced(weighted.mean(1), reduction);
+  });
+}
+
 /** The options of {@link klDiv}. */
 export interface KlDivOptions {
   /**
@@ -328,9 +370,10 @@ export function klDiv(
 ): Tensor<Shape, "f32"> {
   const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
-  const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
-  if (reduction !== "batchmean") return reduced(terms, reduction);
-  return tidy(() => terms.sum().div(input.rank === 0 ? 1 : input.shape[0]));
+  return reduced(
+    lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv"),
+    reduction,
+  );
 }
 
 /**

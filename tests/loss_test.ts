@@ -22,6 +22,7 @@ import {
   logSoftmax,
   marginRankingLoss,
   mseLoss,
+  multilabelSoftMarginLoss,
   nllLoss,
   poissonNllLoss,
   type Reduction,
@@ -44,6 +45,7 @@ import {
   L1Loss,
   MarginRankingLoss,
   MSELoss,
+  MultiLabelSoftMarginLoss,
   NLLLoss,
   PoissonNLLLoss,
   SmoothL1Loss,
@@ -377,10 +379,6 @@ Deno.test("nllLoss: is crossEntropy after logSoftmax; −∞ entries; every samp
   // Every sample ignored: the mean is 0/0, NaN, as PyTorch.
   const none = await nllLoss(logits, tensor([-100, -100, -100], { dtype: "i32" })).item();
   assert.ok(Number.isNaN(none));
-  // As PyTorch, the class weights get no gradient: one that asks for it is refused at backward.
-  const trained = tensor([1, 2, 3], { requiresGrad: true });
-  const weighted = nllLoss(logSoftmax(logits, 1), labels, { weight: trained });
-  await assert.rejects(() => weighted.backward(), /nllLoss: the class weight requires a gradient/);
   // A label out of range: NaN, and the next read names the op and the label.
   const bad = nllLoss(logits, tensor([0, 3, 1], { dtype: "i32" }));
   await assert.rejects(
@@ -749,4 +747,88 @@ Deno.test("Gaussian NLL, cosine embedding and triplet margin losses against floa
     await forward(a, b, c).item(),
     await gaussianNllLoss(a, b, c, { full: true }).item(),
   );
+});
+
+Deno.test("losses called outside tidy free their intermediates", async () => {
+  const device = await defaultDevice();
+  const [x, y, v] = [
+    tensor([[0.2, 0.7], [0.4, 0.1]]),
+    tensor([[0, 1], [1, 0]]),
+    tensor([[1, 2], [1, 1]]),
+  ];
+  const labels = tensor([1, 0], { dtype: "i32" });
+  const [posWeight, signs] = [tensor([2, 3]), tensor([1, -1])];
+  const calls: (() => Tensor)[] = [
+    () => mseLoss(x, y),
+    () => l1Loss(x, y, { reduction: "sum" }),
+    () => smoothL1Loss(x, y),
+    () => huberLoss(x, y),
+    () => binaryCrossEntropy(x, y, { weight: v }),
+    () => binaryCrossEntropyWithLogits(x, y, { posWeight }),
+    () => klDiv(x, y, { reduction: "batchmean" }),
+    () => klDiv(x, y),
+    () => nllLoss(x, labels),
+    () => softMarginLoss(x, y),
+    () => poissonNllLoss(x, y, { full: true }),
+    () => hingeEmbeddingLoss(x, y),
+    () => marginRankingLoss(x, y, v),
+    () => gaussianNllLoss(x, y, v),
+    () => cosineEmbeddingLoss(x, y, signs),
+    () => tripletMarginLoss(x, y, v),
+  ];
+  for (const call of calls) {
+    call().dispose(); // compiles, and makes whatever the first call makes once
+    const before = device.memory().liveBytes;
+    const loss = call();
+    await loss.data();
+    loss.dispose();
+    assert.equal(device.memory().liveBytes, before, `${call}: bytes left behind`);
+  }
+});
+
+Deno.test("multilabelSoftMarginLoss: each sample's mean over its classes, weighted", async (t) => {
+  const device = await defaultDevice();
+  const rng = mulberry32(71);
+  const bits = (shape: number[]) =>
+    ref.f64(shape, Array.from({ length: ref.numel(shape) }, () => (rng() < 0.5 ? 0 : 1)));
+  const perSample = (x: F64, y: F64, w: F64 | null) =>
+    rows(
+      x,
+      y,
+      (u, v) => u.reduce((a, z, c) => a + bceLogits()(z, v[c]) * (w ? w.data[c] : 1), 0) / u.length,
+    );
+  const cases: OpCase[] = (["mean", "sum", "none"] as const).flatMap((reduction) => [
+    {
+      name: `multilabelSoftMarginLoss ${reduction}`,
+      inputs: [normal([4, 5], rng, 2), bits([4, 5])],
+      wrt: [0],
+      run: ([x, y]: Tensor[]) => multilabelSoftMarginLoss(x, y, { reduction }),
+      ref: ([x, y]: F64[]) => reduce64(perSample(x, y, null), reduction),
+    },
+    {
+      name: `multilabelSoftMarginLoss ${reduction} weighted`,
+      inputs: [normal([4, 5], rng, 2), bits([4, 5]), uniform([5], rng, 0.5, 2)],
+      wrt: [0],
+      run: ([x, y, w]: Tensor[]) => multilabelSoftMarginLoss(x, y, { reduction, weight: w }),
+      ref: ([x, y, w]: F64[]) => reduce64(perSample(x, y, w), reduction),
+    },
+  ]);
+  await checkAll(t, device, cases, rng);
+  const [a, b] = [tensor([[1, -2]]), tensor([[1, 0]])];
+  assert.equal(
+    await new MultiLabelSoftMarginLoss().forward(a, b).item(),
+    await multilabelSoftMarginLoss(a, b).item(),
+  );
+});
+
+// Last in the file: the refused backward leaves its graph to the garbage collector, whose
+// release of it would upset the byte counts of the tests after it.
+Deno.test("nllLoss: class weights that require a gradient are refused at backward", async () => {
+  await defaultDevice();
+  const logits = tensor([[2, -1, 0.5], [0, 0, 3]]);
+  const trained = tensor([1, 2, 3], { requiresGrad: true });
+  const weighted = nllLoss(logSoftmax(logits, 1), tensor([0, 2], { dtype: "i32" }), {
+    weight: trained,
+  });
+  await assert.rejects(() => weighted.backward(), /nllLoss: the class weight requires a gradient/);
 });
