@@ -1,7 +1,8 @@
 /**
  * The fused activation and loss-term kernels against the compositions of existing ops they
  * replace, side by side in one process (forward and backward of each, alternating run by run,
- * medians), and `nllLoss` after `logSoftmax` against the fused `crossEntropy`.
+ * medians), `nllLoss`'s gather and scatter against a one-hot select, and `nllLoss` after
+ * `logSoftmax` against the fused `crossEntropy`.
  *
  *     deno run -A bench/activations_losses.ts [--size 262144] [--runs 7]
  *
@@ -17,6 +18,7 @@ import {
   gelu,
   logSoftmax,
   nllLoss,
+  oneHot,
   randn,
   silu,
   smoothL1Loss,
@@ -38,6 +40,8 @@ const x = randn([size], { requiresGrad: true });
 const t = randn([size]).sigmoid();
 const logits = randn([256, 1000], { requiresGrad: true });
 const labels = tensor(Array.from({ length: 256 }, (_, i) => (i * 37) % 1000), { dtype: "i32" });
+const logProbabilities = logSoftmax(randn([256, 1000]), 1).detach();
+logProbabilities.requiresGrad = true;
 
 type F = Tensor<number[], "f32">;
 const variants: [string, () => Tensor, () => Tensor][] = [
@@ -65,6 +69,11 @@ const variants: [string, () => Tensor, () => Tensor][] = [
     },
   ],
   [
+    "nllLoss (vs a one-hot select) [256, 1000]",
+    () => nllLoss(logProbabilities, labels),
+    () => where(oneHot(labels, 1000), logProbabilities, 0).sum(1).neg().mean(),
+  ],
+  [
     "nll(logSoftmax) vs crossEntropy [256, 1000]",
     () => crossEntropy(logits, labels),
     () => nllLoss(logSoftmax(logits, 1), labels),
@@ -79,6 +88,7 @@ async function time(loss: () => Tensor): Promise<number> {
     l.dispose();
     x.zeroGrad();
     logits.zeroGrad();
+    logProbabilities.zeroGrad();
   };
   return (await timeGpu(step, () => device.sync(), { warmup: 1, iterations: 3 })).ms;
 }

@@ -40,9 +40,17 @@
 #                         and the crop kernel's GPU time
 #   norm-tests    5  [30] batch, layer and group norm against float64 (tests/norm_ops_test.ts)
 #   norm-bench   10  [20] bench/norm.ts: batch norm's training step, fused against composed
-# About 485 s estimated in all (the norm steps last, as the budget allows); the profile's tuning is
-# the least certain (about 240 candidates of 30 shapes, each compiled, run 4 times and read back
-# through two ~11 ms map waits; should it fail, train1 tunes its own shapes after its first step).
+#   acts-tests   10  [30] activations (erf within 2 ulps rests on the driver's exp) and losses
+#                         against float64 (tests/activation_test.ts, tests/loss_test.ts)
+#   acts-bench   10  [20] bench/activations_losses.ts: fused activations and loss terms against
+#                         their compositions, 16M elements
+#   optim-tests  20  [40] SGD (Nesterov, dampening), Adam, RMSprop, Adagrad and gradient clipping
+#                         against float64, as many segments a dispatch as this GPU binds (lavapipe
+#                         takes 2): the multi-tensor kernels' wide switches compiled and run
+# About 525 s estimated in all (the norm, activation and optimiser steps last, as the budget
+# allows); the profile's tuning is the least certain (about 240 candidates of 30 shapes, each
+# compiled, run 4 times and read back through two ~11 ms map waits; should it fail, train1 tunes
+# its own shapes after its first step).
 # ONLY="a b" runs only those steps (bench/two_devices_check.sh).
 #
 # TINY=1 runs every step at toy sizes (the scaled net at batch 4 for the tuned profile, the paper
@@ -91,6 +99,7 @@ key_two-small() { key_two-full "$1"; }
 key_two-tests() { key_tests "$1"; }
 key_fuzz() { key_tests "$1"; }
 key_fuzz-net() { key_tests "$1"; }
+key_optim-tests() { key_tests "$1"; }
 key_two-polling() { grep -Eo 'idle map resolved after [^;]+' "$1" | head -n 1; }
 key_augment() {
   grep -Eo 'device kernel [0-9.]+, host floats [0-9.]+|crop kernel GPU time: [0-9.]+ ms' "$1" | joined
@@ -193,6 +202,16 @@ step norm-tests 30 "${untuned[@]}" deno test -A --no-check tests/norm_ops_test.t
 norm_shapes="128,64,56,56;128,256,14,14;128,512,7,7"
 [ "$TINY" = 1 ] && norm_shapes="8,64,28,28"
 step norm-bench 20 deno run -A bench/norm.ts --shapes "$norm_shapes" --runs 7
+# The activations and losses against float64 on this adapter (erf's 2-ulp bound rests on the
+# driver's exp), then the fused kernels against the compositions they replace.
+step acts-tests 30 "${untuned[@]}" deno test -A --no-check tests/activation_test.ts tests/loss_test.ts
+acts_size=16777216
+[ "$TINY" = 1 ] && acts_size=262144
+step acts-bench 20 deno run -A bench/activations_losses.ts --size "$acts_size" --runs 7
+# The optimisers and gradient clipping against float64 (lavapipe: about 30 s), with this GPU's
+# segments a dispatch (up to 64 parameters in one switch).
+step optim-tests 40 "${untuned[@]}" deno test -A --no-check tests/sgd_nesterov_test.ts \
+  tests/adam_test.ts tests/rmsprop_adagrad_test.ts tests/clip_grad_test.ts
 
 echo
 choices=$(grep -c ': "' "$ALEXNET_AUTOTUNE_CACHE" 2>/dev/null || echo 0)

@@ -110,7 +110,13 @@ export function modelOptions(
   values: Values,
   command: string,
   preset: RunConfig["model"]["preset"],
-  given: { inputSize: number; numClasses: number; seed: number; devices: number },
+  given: {
+    inputSize: number;
+    numClasses: number;
+    seed: number;
+    devices: number;
+    fitUpTo?: number;
+  },
 ): RunConfig["model"] {
   const width = number(values, "width", command, { above: 0, max: 4 });
   if (preset === "full" && width !== undefined) {
@@ -127,11 +133,13 @@ export function modelOptions(
 /**
  * A run's model configuration: the width (small: `DEFAULTS.width` unless given; full: 1;
  * figure1: 1 unless given), dropout 0.5 and the switches, checked to fit `inputSize` (every
- * layer's output at least 1×1) before anything is allocated.
+ * layer's output at least 1×1) before anything is allocated. With `fitUpTo` (a default input
+ * size, and the images' side), an input too small for the model grows to the smallest that
+ * fits, when that is at most `fitUpTo`.
  */
 export function modelConfig(
   preset: RunConfig["model"]["preset"],
-  given: { inputSize: number; numClasses: number; seed: number; width?: number },
+  given: { inputSize: number; numClasses: number; seed: number; width?: number; fitUpTo?: number },
   switches: ArmSwitches,
 ): RunConfig["model"] {
   const model: RunConfig["model"] = {
@@ -149,6 +157,7 @@ export function modelConfig(
     // The reason alone named a window deep in the net, not the input size that would do.
     const side = `${model.inputSize}×${model.inputSize}`;
     const least = smallestInput(model);
+    if (least !== null && least <= (given.fitUpTo ?? 0)) return { ...model, inputSize: least };
     throw new RangeError(
       `the ${preset} model does not fit ${side} inputs (${(error as Error).message})` +
         (least ? `: it takes inputs of at least ${least}×${least}` : ""),

@@ -40,6 +40,13 @@ export class RunFolder {
           "train",
         );
       }
+      const file = await fileOnTheWay(dir);
+      if (file !== null) {
+        // The system's 'File exists (os error 17)' or 'Not a directory' named no file.
+        throw new Error(
+          `${option} ${dir}: cannot create the run folder: ${file} is a file, not a folder`,
+        );
+      }
       created.push(...(await missingFolders(dir)));
       try {
         await Deno.mkdir(dir, { recursive: true });
@@ -92,6 +99,35 @@ export class RunFolder {
     if (await exists(join(this.dir, CHECKPOINT_POINTER))) return;
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     for (const d of this.#created.toReversed()) await Deno.remove(d).catch(() => {});
+  }
+}
+
+/**
+ * Throws a usage error of `command` naming `option` when `path`, or the nearest of its
+ * ancestors that exists, is a file: creating the folder would fail only later, with the
+ * system's 'File exists' or 'Not a directory', after the work before it was done.
+ */
+export async function requireFolderPath(
+  path: string,
+  option: string,
+  command: string,
+): Promise<void> {
+  const file = await fileOnTheWay(path);
+  if (file !== null) {
+    throw new UsageError(`${option} ${path}: ${file} is a file, not a folder`, command);
+  }
+}
+
+/** The path itself or its nearest existing ancestor when that is not a folder; else null. */
+async function fileOnTheWay(path: string): Promise<string | null> {
+  for (let p = resolve(path);; p = dirname(p)) {
+    try {
+      return (await Deno.stat(p)).isDirectory ? null : p;
+    } catch (error) {
+      const absent = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory;
+      if (!absent || p === dirname(p)) throw error;
+    }
   }
 }
 

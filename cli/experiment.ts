@@ -17,6 +17,7 @@ import { channelMean, detectData } from "./_data.ts";
 import { type ClaimSetup, runConfig, sameRun, trainArm } from "./_experiment_arm.ts";
 import { measuredText, renderClaimSvg, renderReport } from "./_experiment_report.ts";
 import { acquireDevices } from "./_model.ts";
+import { requireFolderPath } from "./_run_dir.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import {
   choice,
@@ -190,6 +191,8 @@ async function runExperimentCommand(values: Values): Promise<number> {
   const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1, max: 4096 });
   const lr = number(values, "lr", cmd, { above: 0 });
   const out = str(values, "out") ?? join("runs", "experiments", presetName);
+  // Found before the devices and the data: mkdir failed at the first claim ('Not a directory').
+  await requireFolderPath(out, "--out", cmd);
   const claims = claimArg === "all" ? CLAIM_IDS : [claimArg];
 
   // As `train`: the signals first, so one during the setup (devices, data) stops it cleanly;

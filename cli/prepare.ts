@@ -4,12 +4,12 @@
  * @module
  */
 
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { folderProblem } from "../train/data/_fs.ts";
 import { plural } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals } from "./_signals.ts";
-import { missingFolders } from "./_run_dir.ts";
+import { missingFolders, requireFolderPath } from "./_run_dir.ts";
 import { type Command, defineCommand, number, str, UsageError, type Values } from "./_options.ts";
 
 const PREPARE_HELP =
@@ -43,11 +43,8 @@ async function runPrepare(values: Values): Promise<number> {
   if (!output) throw new UsageError("--output is required", cmd);
   const inputProblem = await folderProblem(input);
   if (inputProblem) throw new UsageError(`--input ${input}: ${inputProblem}`, cmd);
-  const file = await fileOnTheWay(output);
-  if (file !== null) {
-    // mkdir failed there, after the whole input was listed, with "File exists (os error 17)".
-    throw new UsageError(`--output ${output}: ${file} is a file, not a folder`, cmd);
-  }
+  // mkdir failed there, after the whole input was listed, with "File exists (os error 17)".
+  await requireFolderPath(output, "--output", cmd);
   const inside = relative(await Deno.realPath(input), resolve(output));
   if (!inside.startsWith("..") && !isAbsolute(inside)) {
     // The shards would be listed as a class of bad images by the next prepare of this folder.
@@ -98,19 +95,6 @@ async function runPrepare(values: Values): Promise<number> {
       `in ${plural(manifest.shards.length, "shard")} to ${output}; skipped ${manifest.skipped}`,
   );
   return 0;
-}
-
-/** The path itself or its nearest existing ancestor when that is not a folder; else null. */
-async function fileOnTheWay(path: string): Promise<string | null> {
-  for (let p = resolve(path);; p = dirname(p)) {
-    try {
-      return (await Deno.stat(p)).isDirectory ? null : p;
-    } catch (error) {
-      const absent = error instanceof Deno.errors.NotFound ||
-        error instanceof Deno.errors.NotADirectory;
-      if (!absent || p === dirname(p)) throw error;
-    }
-  }
 }
 
 /** The `prepare` command. */

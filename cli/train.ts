@@ -361,8 +361,8 @@ export async function trainConfig(
   const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ??
     (prepared && side >= 256 ? "full" : "small");
   const classes = splits.train.numClasses;
-  const crop = number(values, "crop", cmd, { integer: true, min: 8 }) ??
-    (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
+  const cropGiven = number(values, "crop", cmd, { integer: true, min: 8 });
+  const crop = cropGiven ?? (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
   if (crop > side) {
     throw new UsageError(`--crop ${crop} is larger than the ${side}-pixel images`, cmd);
   }
@@ -377,15 +377,19 @@ export async function trainConfig(
   if (optimizer !== "sgd" && sgdOnly.length > 0) {
     throw new UsageError(`--${sgdOnly[0]} is SGD's; --optimizer ${optimizer} takes none`, cmd);
   }
+  // The default crop grows to what the model takes, up to the images' side: 16-pixel images
+  // cropped to 14 did not fit the small net, which takes 15.
+  const model = modelOptions(values, cmd, preset, {
+    inputSize: crop,
+    numClasses: classes,
+    seed,
+    devices: devices ?? 1,
+    fitUpTo: cropGiven === undefined ? side : undefined,
+  });
   const config: RunConfig = {
-    model: modelOptions(values, cmd, preset, {
-      inputSize: crop,
-      numClasses: classes,
-      seed,
-      devices: devices ?? 1,
-    }),
+    model,
     data,
-    crop,
+    crop: model.inputSize,
     mean: prepared ? "image" : channelMean(splits.train),
     pca: splits.pca != null,
     init: choice(values, "init", cmd, ["paper", "he"] as const) ??

@@ -24,6 +24,12 @@ export type { ScalarFunction } from "./_scalar_map.ts";
 export type ActivationFn =
   | "leakyRelu"
   | "elu"
+  | "logSigmoid"
+  | "softsign"
+  | "tanhshrink"
+  | "hardshrink"
+  | "softshrink"
+  | "threshold"
   | "gelu"
   | "geluTanh"
   | "silu"
@@ -88,13 +94,62 @@ export const ACTIVATION_FUNCTIONS: { readonly [K in ActivationFn]: ScalarFunctio
     "return select(x * slope, x, x > 0.0);",
     "return select(g * slope, g, x > 0.0);",
   ),
-  // PyTorch: x > 0 ? x : α(eˣ − 1); the gradient α·eˣ for x ≤ 0 (α at 0).
+  // PyTorch's ELU kernel, which SELU and CELU share: x > 0 ? scale·x : α·scale·(e^{x·s} − 1)
+  // (s the input scale); the gradient α·scale·s·e^{x·s} for x ≤ 0 (so α·scale·s at 0).
   elu: fn(
     "elu",
-    ["alpha"],
+    ["alpha", "scale", "inputScale"],
     SMOOTH,
-    "return select(alpha * expm1Of(x), x, x > 0.0);",
-    "return select(g * alpha * exp(x), g, x > 0.0);",
+    "return select(alpha * scale * expm1Of(x * inputScale), scale * x, x > 0.0);",
+    "return select(g * alpha * scale * inputScale * exp(x * inputScale), g * scale, x > 0.0);",
+  ),
+  // log σ(x) = −log(1 + e⁻ˣ), stable; the gradient σ(−x).
+  logSigmoid: fn(
+    "logSigmoid",
+    [],
+    SMOOTH,
+    "return -softplusOf(-x);",
+    "return g * sigmoidOf(-x);",
+  ),
+  softsign: fn(
+    "softsign",
+    [],
+    [],
+    "return x / (1.0 + abs(x));",
+    `let d = 1.0 + abs(x);
+  return g / (d * d);`,
+  ),
+  tanhshrink: fn(
+    "tanhshrink",
+    [],
+    SMOOTH,
+    "return x - tanhOf(x);",
+    `let t = tanhOf(x);
+  return g * t * t;`,
+  ),
+  // PyTorch: 0 on [−λ, λ] (the bounds included), x elsewhere; the gradient likewise.
+  hardshrink: fn(
+    "hardshrink",
+    ["lambd"],
+    [],
+    "return select(x, 0.0, x >= -lambd && x <= lambd);",
+    "return select(g, 0.0, x >= -lambd && x <= lambd);",
+  ),
+  // PyTorch: x ∓ λ beyond ±λ, 0 on [−λ, λ] (NaN stays NaN); the gradient 0 there, 1 beyond.
+  softshrink: fn(
+    "softshrink",
+    ["lambd"],
+    [],
+    "return select(select(x + lambd, x - lambd, x > lambd), 0.0, x >= -lambd && x <= lambd);",
+    "return select(g, 0.0, x >= -lambd && x <= lambd);",
+  ),
+  // PyTorch: x ≤ threshold ? value : x (so NaN stays NaN); the gradient 0 where replaced.
+  threshold: fn(
+    "threshold",
+    ["threshold", "value"],
+    [],
+    "return select(x, value, x <= threshold);",
+    "return select(g, 0.0, x <= threshold);",
   ),
   gelu: fn(
     "gelu",
@@ -187,7 +242,8 @@ export const ACTIVATION_FUNCTIONS: { readonly [K in ActivationFn]: ScalarFunctio
 
 /**
  * `out = fn(x)` over `n` contiguous f32 elements, `params` in the order of the function's
- * `params` (`leakyRelu`: slope; `elu`: α; `softplus`: β, threshold; `hardtanh`: low, high).
+ * `params` (`leakyRelu`: slope; `elu`: α, scale, input scale; `softplus`: β, threshold;
+ * `hardtanh`: low, high; `hardshrink`, `softshrink`: λ; `threshold`: threshold, value).
  *
  * @example
  * ```ts

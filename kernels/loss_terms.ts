@@ -11,6 +11,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { SMOOTH } from "./activation.ts";
+import { IS_NAN } from "./_program.ts";
 import { mapScalarFunction, mapScalarFunctionGrad, type ScalarFunction } from "./_scalar_map.ts";
 
 /** The loss terms of {@link lossTerm}. */
@@ -22,7 +23,12 @@ export type LossTerm =
   | "binaryCrossEntropy"
   | "binaryCrossEntropyWithLogits"
   | "klDiv"
-  | "klDivLogTarget";
+  | "klDivLogTarget"
+  | "softMargin"
+  | "poissonLogInput"
+  | "poisson"
+  | "hingeEmbedding"
+  | "marginRanking";
 
 /**
  * A term of `x` and `t` that is a function of `d = x − t` (so its gradient with respect to
@@ -109,11 +115,64 @@ export const LOSS_TERMS: { readonly [K in LossTerm]: ScalarFunction } = {
     value: "return exp(t) * (t - x);",
     grads: ["return -g * exp(t);", "return g * exp(t) * (t + 1.0 - x);"],
   },
+  // log(1 + e^{−t·x}), stable; the gradients −t·σ(−t·x) and −x·σ(−t·x).
+  softMargin: {
+    name: "softMargin",
+    inputs: ["x", "t"],
+    params: [],
+    helpers: SMOOTH,
+    value: "return softplusOf(-t * x);",
+    grads: ["return -g * t * sigmoidOf(-t * x);", "return -g * x * sigmoidOf(-t * x);"],
+  },
+  // The Poisson negative log-likelihood of a log-rate x: eˣ − t·x.
+  poissonLogInput: {
+    name: "poissonLogInput",
+    inputs: ["x", "t"],
+    params: [],
+    value: "return exp(x) - t * x;",
+    grads: ["return g * (exp(x) - t);", "return -g * x;"],
+  },
+  // Of a rate x: x − t·log(x + ε).
+  poisson: {
+    name: "poisson",
+    inputs: ["x", "t"],
+    params: ["eps"],
+    value: "return x - t * log(x + eps);",
+    grads: ["return g * (1.0 - t / (x + eps));", "return -g * log(x + eps);"],
+  },
+  // PyTorch's: max(0, margin − x) where t ≠ 1, plus x where t ≠ −1 (the target gets none).
+  hingeEmbedding: {
+    name: "hingeEmbedding",
+    inputs: ["x", "t"],
+    params: ["margin"],
+    helpers: [IS_NAN],
+    value: `let m = margin - x;
+  let clamped = select(max(m, 0.0), m, isNan(m));
+  return select(0.0, clamped, t != 1.0) + select(0.0, x, t != -1.0);`,
+    grads: [
+      "return g * (select(0.0, select(0.0, -1.0, margin - x >= 0.0), t != 1.0) + select(0.0, 1.0, t != -1.0));",
+      "return 0.0 * g;",
+    ],
+  },
+  // max(0, −t·x + margin), x the difference of the two inputs ranked.
+  marginRanking: {
+    name: "marginRanking",
+    inputs: ["x", "t"],
+    params: ["margin"],
+    helpers: [IS_NAN],
+    value: `let v = -t * x + margin;
+  return select(max(v, 0.0), v, isNan(v));`,
+    grads: [
+      "return select(0.0, -t * g, -t * x + margin >= 0.0);",
+      "return select(0.0, -x * g, -t * x + margin >= 0.0);",
+    ],
+  },
 };
 
 /**
  * `out = term(x, t)` over `n` contiguous f32 elements of each; `params` is `[β]` for
- * `smoothL1`, `[δ]` for `huber`, empty for the rest.
+ * `smoothL1`, `[δ]` for `huber`, `[ε]` for `poisson`, `[margin]` for `hingeEmbedding` and
+ * `marginRanking`, empty for the rest.
  *
  * @example
  * ```ts

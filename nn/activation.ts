@@ -5,22 +5,35 @@
  * @module
  */
 
+import { full } from "../tensor/creation.ts";
+import { currentDevice, type Device } from "../tensor/default_device.ts";
 import {
+  celu,
   elu,
   gelu,
   type GeluApproximate,
+  glu,
+  hardshrink,
   hardsigmoid,
   hardswish,
   hardtanh,
   leakyRelu,
+  logSigmoid,
   mish,
+  prelu,
   relu6,
+  selu,
   silu,
+  softmin,
   softplus,
+  softshrink,
+  softsign,
+  tanhshrink,
+  threshold,
 } from "../tensor/ops_activation.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { Module } from "./module.ts";
+import { Module, type Parameter } from "./module.ts";
 
 /**
  * The nonlinearity after a convolution or fully connected layer (their `activation` option,
@@ -490,5 +503,340 @@ export class LogSoftmax extends ShapePreserving {
   /** Applies the log-softmax along {@link LogSoftmax.dim}. */
   forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
     return x.logSoftmax(this.dim);
+  }
+}
+
+/**
+ * The scaled ELU (`nn.SELU`); see `selu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { SELU } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new SELU().forward(tensor([1])).toArray()); // [1.0507…]
+ * ```
+ */
+export class SELU extends ShapePreserving {
+  /** Applies SELU elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return selu(x);
+  }
+}
+
+/**
+ * The continuously differentiable ELU (`nn.CELU`); see `celu`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { CELU } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new CELU({ alpha: 2 }).forward(tensor([-1])).toArray()); // [-0.7869…]
+ * ```
+ */
+export class CELU extends ShapePreserving {
+  /** The scale α of `α·(e^{x/α} − 1)`. */
+  readonly alpha: number;
+
+  /** Creates the layer (default α = 1). */
+  constructor(config: ELUConfig = {}) {
+    super();
+    this.alpha = config.alpha ?? 1;
+  }
+
+  /** Applies CELU elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return celu(x, this.alpha);
+  }
+}
+
+/**
+ * `log σ(x)` (`nn.LogSigmoid`); see `logSigmoid`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { LogSigmoid } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new LogSigmoid().forward(tensor([0])).toArray()); // [-0.6931…]
+ * ```
+ */
+export class LogSigmoid extends ShapePreserving {
+  /** Applies log σ elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return logSigmoid(x);
+  }
+}
+
+/**
+ * `x / (1 + |x|)` (`nn.Softsign`); see `softsign`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softsign } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softsign().forward(tensor([1])).toArray()); // [0.5]
+ * ```
+ */
+export class Softsign extends ShapePreserving {
+  /** Applies softsign elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return softsign(x);
+  }
+}
+
+/**
+ * `x − tanh(x)` (`nn.Tanhshrink`); see `tanhshrink`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Tanhshrink } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Tanhshrink().forward(tensor([0])).toArray()); // [0]
+ * ```
+ */
+export class Tanhshrink extends ShapePreserving {
+  /** Applies tanhshrink elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return tanhshrink(x);
+  }
+}
+
+/** The options of {@link Hardshrink} and {@link Softshrink}. */
+export interface ShrinkConfig {
+  /** The half-width λ of the interval sent to 0 (default 0.5). */
+  lambd?: number;
+}
+
+/**
+ * 0 on `[−λ, λ]`, `x` elsewhere (`nn.Hardshrink`); see `hardshrink`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Hardshrink } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Hardshrink().forward(tensor([0.2, 1])).toArray()); // [0, 1]
+ * ```
+ */
+export class Hardshrink extends ShapePreserving {
+  /** λ. */
+  readonly lambd: number;
+
+  /** Creates the layer. */
+  constructor(config: ShrinkConfig = {}) {
+    super();
+    this.lambd = config.lambd ?? 0.5;
+  }
+
+  /** Applies hardshrink elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return hardshrink(x, this.lambd);
+  }
+}
+
+/**
+ * `x ∓ λ` beyond `±λ`, 0 between (`nn.Softshrink`); see `softshrink`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softshrink } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softshrink().forward(tensor([0.2, 1])).toArray()); // [0, 0.5]
+ * ```
+ */
+export class Softshrink extends ShapePreserving {
+  /** λ. */
+  readonly lambd: number;
+
+  /** Creates the layer. */
+  constructor(config: ShrinkConfig = {}) {
+    super();
+    this.lambd = config.lambd ?? 0.5;
+  }
+
+  /** Applies softshrink elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return softshrink(x, this.lambd);
+  }
+}
+
+/** The options of {@link Threshold}. */
+export interface ThresholdConfig {
+  /** Inputs at or below it are replaced. */
+  threshold: number;
+  /** What replaces them. */
+  value: number;
+}
+
+/**
+ * `x` where `x > threshold`, else `value` (`nn.Threshold`); see `threshold`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Threshold } from "./activation.ts";
+ * await defaultDevice();
+ * const layer = new Threshold({ threshold: 0.1, value: 20 });
+ * console.log(await layer.forward(tensor([0, 1])).toArray()); // [20, 1]
+ * ```
+ */
+export class Threshold extends ShapePreserving {
+  /** Inputs at or below it are replaced. */
+  readonly threshold: number;
+  /** What replaces them. */
+  readonly value: number;
+
+  /** Creates the layer. */
+  constructor(config: ThresholdConfig) {
+    super();
+    this.threshold = config.threshold;
+    this.value = config.value;
+  }
+
+  /** Applies the threshold elementwise. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return threshold(x, this.threshold, this.value);
+  }
+}
+
+/** The options of {@link PReLU}. */
+export interface PReLUConfig {
+  /** Slopes to learn: 1 (default, shared by every channel) or the input's channels (axis 1). */
+  numParameters?: number;
+  /** Their initial value (default 0.25, as PyTorch's). */
+  init?: number;
+  /** Where the parameter lives (default: the default device). */
+  device?: Device;
+}
+
+/**
+ * The parametric ReLU (`nn.PReLU`): a leaky ReLU whose negative slopes are learned (He et al.,
+ * 2015); see `prelu`. Its parameter is `weight`, as PyTorch names it.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { PReLU } from "./activation.ts";
+ * await defaultDevice();
+ * const layer = new PReLU({ numParameters: 2 });
+ * console.log(await layer.forward(tensor([[-4, -8]])).toArray()); // [[-1, -2]]
+ * console.log(layer.namedParameters().map(([name]) => name)); // ["weight"]
+ * ```
+ */
+export class PReLU extends ShapePreserving {
+  /** How many slopes it learns. */
+  readonly numParameters: number;
+
+  /** Creates the layer. */
+  constructor(config: PReLUConfig = {}) {
+    super();
+    this.numParameters = config.numParameters ?? 1;
+    if (!Number.isInteger(this.numParameters) || this.numParameters < 1) {
+      throw new RangeError(
+        `PReLU: numParameters must be a positive integer, got ${this.numParameters}`,
+      );
+    }
+    const device = config.device ?? currentDevice();
+    this.registerParameter("weight", full([this.numParameters], config.init ?? 0.25, { device }));
+  }
+
+  /** The learned slopes, `[numParameters]`. */
+  get weight(): Parameter {
+    return this.getParameter("weight");
+  }
+
+  /** Applies the parametric ReLU. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return prelu(x, this.weight as Tensor<Shape, "f32">);
+  }
+}
+
+/**
+ * The gated linear unit (`nn.GLU`): the first half of `dim` times the sigmoid of the second
+ * (default the last axis); see `glu`. Its output has half the size along `dim`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { GLU } from "./activation.ts";
+ * await defaultDevice();
+ * const layer = new GLU();
+ * console.log(await layer.forward(tensor([[1, 2, 0, 100]])).toArray(), layer.outputShape([1, 4])); // [[0.5, 2]] [1, 2]
+ * ```
+ */
+export class GLU extends Module {
+  /** The axis halved. */
+  readonly dim: number;
+
+  /** Creates the layer. */
+  constructor(config: SoftmaxConfig | number = {}) {
+    super();
+    this.dim = softmaxDim("GLU", config);
+  }
+
+  /** Gates the first half of {@link GLU.dim} by the second. */
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    return glu(x, this.dim);
+  }
+
+  /** The input's shape with {@link GLU.dim} halved. */
+  outputShape(input: readonly number[]): number[] {
+    const axis = this.dim < 0 ? this.dim + input.length : this.dim;
+    return input.map((d, i) => (i === axis ? d / 2 : d));
+  }
+}
+
+/**
+ * Softmin along `dim` (`nn.Softmin`): the softmax of `−x`; see `softmin`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { Softmin } from "./activation.ts";
+ * await defaultDevice();
+ * console.log(await new Softmin(0).forward(tensor([0, 0])).toArray()); // [0.5, 0.5]
+ * ```
+ */
+export class Softmin extends ShapePreserving {
+  /** The axis that sums to 1. */
+  readonly dim: number;
+
+  /** Creates the layer: `new Softmin(1)` is `new Softmin({ dim: 1 })`. */
+  constructor(config: SoftmaxConfig | number = {}) {
+    super();
+    this.dim = softmaxDim("Softmin", config);
+  }
+
+  /** Applies the softmin along {@link Softmin.dim}. */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    return softmin(x, this.dim);
+  }
+}
+
+/**
+ * Softmax over the channels of each pixel (`nn.Softmax2d`): along axis −3 of `[N, C, H, W]` or
+ * `[C, H, W]` input.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, zeros } from "../mod.ts";
+ * import { Softmax2d } from "./activation.ts";
+ * await defaultDevice();
+ * const y = new Softmax2d().forward(zeros([1, 4, 2, 2]));
+ * console.log(await y.sum(1).toArray()); // [[[1, 1], [1, 1]]]
+ * ```
+ */
+export class Softmax2d extends ShapePreserving {
+  /** Applies the softmax along the channel axis (−3). */
+  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+    if (x.rank !== 3 && x.rank !== 4) {
+      throw new RangeError(`Softmax2d: expected [C, H, W] or [N, C, H, W] input, got [${x.shape}]`);
+    }
+    return x.softmax(-3);
   }
 }

@@ -272,9 +272,9 @@ export interface KaimingOptions {
   a?: number;
   /**
    * `"fanIn"` (default) keeps the variance of the forward signal, `"fanOut"` that of the
-   * backward gradients.
+   * backward gradients (PyTorch's spellings `"fan_in"` and `"fan_out"` are taken too).
    */
-  mode?: "fanIn" | "fanOut";
+  mode?: "fanIn" | "fanOut" | "fan_in" | "fan_out";
   /** The nonlinearity that follows (default `"leaky_relu"`, which with `a = 0` is ReLU's √2). */
   nonlinearity?: Nonlinearity;
   /** The stream to draw from (default the global generator). */
@@ -284,11 +284,13 @@ export interface KaimingOptions {
 /** The standard deviation `gain / √fan` of He's initialisation. */
 function kaimingStd(op: string, shape: readonly number[], options: KaimingOptions): number {
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
-  if (mode !== "fanIn" && mode !== "fanOut") {
+  const fan = ({ fanIn: "fanIn", fan_in: "fanIn", fanOut: "fanOut", fan_out: "fanOut" } as const)[
+    mode
+  ];
+  if (fan === undefined) {
     throw new TypeError(`${op}: mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
   }
-  const fans = calculateFans(shape);
-  return calculateGain(nonlinearity, a) / Math.sqrt(fans[mode]);
+  return calculateGain(nonlinearity, a) / Math.sqrt(calculateFans(shape)[fan]);
 }
 
 /**
@@ -368,6 +370,70 @@ export function truncNormal<T extends Tensor>(tensor: T, options: TruncNormalOpt
     const u = draw(generator).uniform(tensor.shape, 2 * low - 1, 2 * high - 1, tensor.device);
     return erfinv(u).mul(std * Math.SQRT2).add(mean).clamp(a, b);
   });
+}
+
+/**
+ * Fills a 2-D `tensor` with the identity (`nn.init.eye_`): ones on the diagonal, zeros
+ * elsewhere (a rectangular one too), so a linear layer starts by passing its inputs through.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { eye } from "./init.ts";
+ * await defaultDevice();
+ * console.log(await eye(randn([2, 3])).toArray()); // [[1, 0, 0], [0, 1, 0]]
+ * ```
+ */
+export function eye<T extends Tensor>(tensor: T): T {
+  requireF32(tensor);
+  if (tensor.rank !== 2) {
+    throw new RangeError(`eye: only 2-D tensors are supported, got [${tensor.shape}]`);
+  }
+  const [rows, cols] = tensor.shape;
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < Math.min(rows, cols); i++) values[i * cols + i] = 1;
+  noGrad(() => tensor.assign(values));
+  return tensor;
+}
+
+/**
+ * Fills a 3-, 4- or 5-D convolution weight `[out, in, k…]` with the Dirac delta
+ * (`nn.init.dirac_`): each of the first `min(out/groups, in)` output channels of every group
+ * copies its own input channel through the kernel's centre, so the convolution starts as the
+ * identity on as many channels as it keeps.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, randn } from "../mod.ts";
+ * import { dirac } from "./init.ts";
+ * await defaultDevice();
+ * const w = dirac(randn([2, 2, 3]));
+ * console.log(await w.toArray()); // [[[0, 1, 0], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]]]
+ * ```
+ */
+export function dirac<T extends Tensor>(tensor: T, groups = 1): T {
+  requireF32(tensor);
+  if (tensor.rank < 3 || tensor.rank > 5) {
+    throw new RangeError(
+      `dirac: only 3-, 4- or 5-D tensors are supported, got [${tensor.shape}]`,
+    );
+  }
+  const [out, inputs, ...kernel] = tensor.shape;
+  if (!Number.isInteger(groups) || groups < 1 || out % groups !== 0) {
+    throw new RangeError(`dirac: dim 0 (${out}) must be divisible by groups (${groups})`);
+  }
+  const perGroup = out / groups;
+  const area = numel(kernel);
+  // The centre of the kernel, row-major over its axes (k // 2 along each).
+  const centre = kernel.reduce((at, k) => at * k + Math.floor(k / 2), 0);
+  const values = new Float32Array(tensor.size);
+  for (let g = 0; g < groups; g++) {
+    for (let d = 0; d < Math.min(perGroup, inputs); d++) {
+      values[((g * perGroup + d) * inputs + d) * area + centre] = 1;
+    }
+  }
+  noGrad(() => tensor.assign(values));
+  return tensor;
 }
 
 /**

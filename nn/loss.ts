@@ -11,17 +11,29 @@ import {
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
   type BinaryCrossEntropyWithLogitsOptions,
+  cosineEmbeddingLoss,
+  gaussianNllLoss,
+  type GaussianNllOptions,
+  hingeEmbeddingLoss,
   huberLoss,
   type HuberOptions,
   klDiv,
   type KlDivOptions,
   l1Loss,
+  type MarginOptions,
+  marginRankingLoss,
   mseLoss,
+  multilabelSoftMarginLoss,
   nllLoss,
   type NllLossOptions,
+  poissonNllLoss,
+  type PoissonNllOptions,
   type ReductionOptions,
   smoothL1Loss,
   type SmoothL1Options,
+  softMarginLoss,
+  tripletMarginLoss,
+  type TripletMarginOptions,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -259,5 +271,221 @@ export class KLDivLoss extends Loss {
   /** The divergence, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return klDiv(input, target, this.options);
+  }
+}
+
+/**
+ * The two-class logistic loss (`nn.SoftMarginLoss`); see `softMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { SoftMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new SoftMarginLoss().forward(tensor([0]), tensor([1])).item()); // 0.6931…
+ * ```
+ */
+export class SoftMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: ReductionOptions = {}) {
+    super();
+  }
+
+  /** The logistic terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return softMarginLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The multi-label one-versus-all loss (`nn.MultiLabelSoftMarginLoss`); see
+ * `multilabelSoftMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiLabelSoftMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MultiLabelSoftMarginLoss().forward(tensor([[0, 0]]), tensor([[1, 1]]));
+ * console.log(await loss.item()); // 0.6931…
+ * ```
+ */
+export class MultiLabelSoftMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: BinaryCrossEntropyOptions = {}) {
+    super();
+  }
+
+  /** The per-sample means over the classes, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multilabelSoftMarginLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The Poisson negative log-likelihood (`nn.PoissonNLLLoss`); see `poissonNllLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { PoissonNLLLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new PoissonNLLLoss().forward(tensor([0]), tensor([1])).item()); // 1
+ * ```
+ */
+export class PoissonNLLLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: PoissonNllOptions = {}) {
+    super();
+  }
+
+  /** The Poisson terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return poissonNllLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The hinge embedding loss (`nn.HingeEmbeddingLoss`); see `hingeEmbeddingLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { HingeEmbeddingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new HingeEmbeddingLoss().forward(tensor([0.25]), tensor([-1])).item()); // 0.75
+ * ```
+ */
+export class HingeEmbeddingLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: MarginOptions = {}) {
+    super();
+  }
+
+  /** The hinge terms, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return hingeEmbeddingLoss(input, target, this.options);
+  }
+}
+
+/**
+ * A loss of three tensors (two inputs and a target, or an anchor, a positive and a negative),
+ * with its options fixed at construction; `forward` is bound to the instance.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MarginRankingLoss, type ThreeInputLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const criterion: ThreeInputLoss = new MarginRankingLoss();
+ * console.log(await criterion.forward(tensor([1]), tensor([2]), tensor([1])).item()); // 1
+ * ```
+ */
+export abstract class ThreeInputLoss {
+  /** Binds `forward` to this loss. */
+  constructor() {
+    this.forward = this.forward.bind(this);
+  }
+
+  /** The loss of the three tensors. */
+  abstract forward(a: Tensor, b: Tensor, c: Tensor): Tensor<Shape, "f32">;
+}
+
+/**
+ * The margin ranking loss (`nn.MarginRankingLoss`) of two inputs and a target of ±1; see
+ * `marginRankingLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MarginRankingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MarginRankingLoss({ margin: 1 });
+ * console.log(await loss.forward(tensor([2]), tensor([1.5]), tensor([1])).item()); // 0.5
+ * ```
+ */
+export class MarginRankingLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: MarginOptions = {}) {
+    super();
+  }
+
+  /** The ranking terms of `input1` against `input2`, reduced. */
+  forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return marginRankingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The Gaussian negative log-likelihood (`nn.GaussianNLLLoss`) of a mean, a target and a
+ * variance; see `gaussianNllLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { GaussianNLLLoss } from "./loss.ts";
+ * await defaultDevice();
+ * console.log(await new GaussianNLLLoss().forward(tensor([0]), tensor([2]), tensor([1])).item()); // 2
+ * ```
+ */
+export class GaussianNLLLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: GaussianNllOptions = {}) {
+    super();
+  }
+
+  /** The Gaussian terms of `input` (means) against `target` with `variance`, reduced. */
+  forward(input: Tensor, target: Tensor, variance: Tensor): Tensor<Shape, "f32"> {
+    return gaussianNllLoss(input, target, variance, this.options);
+  }
+}
+
+/**
+ * The cosine embedding loss (`nn.CosineEmbeddingLoss`) of two inputs and a target of ±1; see
+ * `cosineEmbeddingLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { CosineEmbeddingLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new CosineEmbeddingLoss().forward(tensor([[1, 0]]), tensor([[1, 0]]), tensor([1]));
+ * console.log(await loss.item()); // 0
+ * ```
+ */
+export class CosineEmbeddingLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: MarginOptions = {}) {
+    super();
+  }
+
+  /** The cosine terms of the pairs, reduced. */
+  forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return cosineEmbeddingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The triplet margin loss (`nn.TripletMarginLoss`) of anchors, positives and negatives; see
+ * `tripletMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { TripletMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new TripletMarginLoss({ margin: 2, eps: 0 });
+ * console.log(await loss.forward(tensor([[0, 0]]), tensor([[3, 4]]), tensor([[6, 0]])).item()); // 1
+ * ```
+ */
+export class TripletMarginLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: TripletMarginOptions = {}) {
+    super();
+  }
+
+  /** The triplet terms, reduced. */
+  forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
+    return tripletMarginLoss(anchor, positive, negative, this.options);
   }
 }

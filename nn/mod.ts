@@ -12,10 +12,16 @@
  * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
- *   {@link LogSoftmax}, {@link Identity}.
+ *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
+ *   slopes), {@link GLU}, {@link LogSigmoid}, {@link Softsign}, {@link Tanhshrink}, {@link Softmin},
+ *   {@link Softmax2d},
+ *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
- *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}.
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link PoissonNLLLoss},
+ *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
+ *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
+ *   {@link TripletMarginLoss}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
@@ -58,10 +64,13 @@ export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,
   ACTIVATIONS,
+  CELU,
   ELU,
   type ELUConfig,
   GELU,
   type GELUConfig,
+  GLU,
+  Hardshrink,
   Hardsigmoid,
   Hardswish,
   Hardtanh,
@@ -69,31 +78,52 @@ export {
   Identity,
   LeakyReLU,
   type LeakyReLUConfig,
+  LogSigmoid,
   LogSoftmax,
   Mish,
+  PReLU,
+  type PReLUConfig,
   ReLU,
   ReLU6,
+  SELU,
   ShapePreserving,
+  type ShrinkConfig,
   Sigmoid,
   SiLU,
   Softmax,
+  Softmax2d,
   type SoftmaxConfig,
+  Softmin,
   Softplus,
   type SoftplusConfig,
+  Softshrink,
+  Softsign,
   Tanh,
+  Tanhshrink,
+  Threshold,
+  type ThresholdConfig,
 } from "./activation.ts";
 export * as init from "./init.ts";
 export {
   BCELoss,
   BCEWithLogitsLoss,
+  CosineEmbeddingLoss,
   CrossEntropyLoss,
+  GaussianNLLLoss,
+  HingeEmbeddingLoss,
   HuberLoss,
   KLDivLoss,
   L1Loss,
   Loss,
+  MarginRankingLoss,
   MSELoss,
+  MultiLabelSoftMarginLoss,
   NLLLoss,
+  PoissonNLLLoss,
   SmoothL1Loss,
+  SoftMarginLoss,
+  ThreeInputLoss,
+  TripletMarginLoss,
 } from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";

@@ -6,9 +6,11 @@
  * @module
  */
 
+import { sameDevice } from "./_core.ts";
 import type { ActivationFn } from "./_primitives_maps.ts";
-import type { Shape } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { tidy } from "./memory.ts";
+import { normalizeAxes, type Shape, ShapeError } from "./shape.ts";
+import { apply, selected, Tensor } from "./tensor.ts";
 
 /** `fn(x)` with `params`, recorded for autograd. */
 function activate<S extends Shape>(
@@ -100,7 +102,140 @@ export function leakyRelu<S extends Shape>(
  */
 export function elu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S, "f32"> {
   requireFinite("elu", "alpha", alpha);
-  return activate(x, "elu", [alpha]);
+  return activate(x, "elu", [alpha, 1, 1]);
+}
+
+/** SELU's α and scale (Klambauer et al. 2017), as PyTorch's constants. */
+const [SELU_ALPHA, SELU_SCALE] = [1.6732632423543772, 1.0507009873554805];
+
+/**
+ * The scaled exponential linear unit (`F.selu`): `scale·x` for `x > 0`, else
+ * `scale·α·(eˣ − 1)`, with PyTorch's α ≈ 1.6733 and scale ≈ 1.0507.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, selu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await selu(tensor([-1, 1])).toArray()); // [-1.1113…, 1.0507…]
+ * ```
+ */
+export function selu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "elu", [SELU_ALPHA, SELU_SCALE, 1]);
+}
+
+/**
+ * The continuously differentiable ELU (`F.celu`): `x` for `x > 0`, else `α·(e^{x/α} − 1)`
+ * (default α = 1); the gradient at 0 is 1.
+ *
+ * @example
+ * ```ts
+ * import { celu, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await celu(tensor([-1, 1]), 2).toArray()); // [-0.7869…, 1]
+ * ```
+ */
+export function celu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S, "f32"> {
+  requireFinite("celu", "alpha", alpha);
+  if (alpha === 0) throw new RangeError("celu: alpha must not be 0");
+  return activate(x, "elu", [alpha, 1, 1 / alpha]);
+}
+
+/**
+ * `log σ(x) = −log(1 + e⁻ˣ)` (`F.logsigmoid`), stable for any `x`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, logSigmoid, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await logSigmoid(tensor([0, -100])).toArray()); // [-0.6931…, -100]
+ * ```
+ */
+export function logSigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "logSigmoid");
+}
+
+/**
+ * `x / (1 + |x|)` (`F.softsign`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softsign, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softsign(tensor([-3, 1])).toArray()); // [-0.75, 0.5]
+ * ```
+ */
+export function softsign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "softsign");
+}
+
+/**
+ * `x − tanh(x)` (`F.tanhshrink`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tanhshrink, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await tanhshrink(tensor([0, 1])).toArray()); // [0, 0.2384…]
+ * ```
+ */
+export function tanhshrink<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  return activate(x, "tanhshrink");
+}
+
+/** Throws unless `lambd` is a finite number ≥ 0 (PyTorch's requirement of the shrinks). */
+function requireLambd(op: string, lambd: number): void {
+  requireFinite(op, "lambd", lambd);
+  if (lambd < 0) throw new RangeError(`${op}: lambd must be ≥ 0, got ${lambd}`);
+}
+
+/**
+ * 0 on `[−λ, λ]`, `x` elsewhere (`F.hardshrink`, default λ = 0.5).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hardshrink, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await hardshrink(tensor([-1, 0.3, 0.7])).toArray()); // [-1, 0, 0.7…]
+ * ```
+ */
+export function hardshrink<S extends Shape>(x: Tensor<S, "f32">, lambd = 0.5): Tensor<S, "f32"> {
+  requireLambd("hardshrink", lambd);
+  return activate(x, "hardshrink", [lambd]);
+}
+
+/**
+ * `x − λ` above λ, `x + λ` below −λ, 0 between (`F.softshrink`, default λ = 0.5).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softshrink, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softshrink(tensor([-1, 0.3, 2])).toArray()); // [-0.5, 0, 1.5]
+ * ```
+ */
+export function softshrink<S extends Shape>(x: Tensor<S, "f32">, lambd = 0.5): Tensor<S, "f32"> {
+  requireLambd("softshrink", lambd);
+  return activate(x, "softshrink", [lambd]);
+}
+
+/**
+ * `x` where `x > threshold`, else `value` (`F.threshold`); the gradient is 0 where replaced.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, threshold } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await threshold(tensor([-1, 0.5, 2]), 1, -9).toArray()); // [-9, -9, 2]
+ * ```
+ */
+export function threshold<S extends Shape>(
+  x: Tensor<S, "f32">,
+  threshold: number,
+  value: number,
+): Tensor<S, "f32"> {
+  requireFinite("threshold", "threshold", threshold);
+  if (typeof value !== "number") throw new TypeError("threshold: value must be a number");
+  return activate(x, "threshold", [threshold, value]);
 }
 
 /** The forms of {@link gelu}: the exact `x·Φ(x)`, or its tanh approximation. */
@@ -279,4 +414,81 @@ export function erf<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  */
 export function erfinv<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
   return x.erfinv();
+}
+
+/**
+ * The parametric ReLU (`F.prelu`): `x` where `x > 0`, else `weight·x`, the learnable `weight`
+ * one slope for every channel (`[1]`) or one per channel (`[C]`, along axis 1 of an input of
+ * rank ≥ 2). Both `x` and `weight` get gradients (`weight`'s summed over where it applied).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, prelu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[-1, 2], [-3, -4]]);
+ * console.log(await prelu(x, tensor([0.1, 0.5])).toArray()); // [[-0.1, 2], [-0.3, -2]]
+ * ```
+ */
+export function prelu<S extends Shape>(
+  x: Tensor<S, "f32">,
+  weight: Tensor<Shape, "f32">,
+): Tensor<S, "f32"> {
+  if (!(weight instanceof Tensor) || weight.dtype !== "f32" || weight.rank !== 1) {
+    throw new TypeError("prelu: weight must be a 1-D f32 tensor ([1] or one per channel)");
+  }
+  sameDevice("prelu", x, weight);
+  const channels = x.rank >= 2 ? x.shape[1] : 1;
+  if (weight.size !== 1 && weight.size !== channels) {
+    throw new ShapeError(
+      `prelu: weight [${weight.shape}] must have 1 element or one per channel (${channels}) of ` +
+        `input [${x.shape}]`,
+    );
+  }
+  return tidy(() => {
+    // Per channel: [C] as [C, 1, …] broadcasts along axis 1; one slope: a scalar.
+    const slope = weight.size === 1
+      ? weight.reshape([])
+      : weight.reshape([channels, ...new Array<number>(x.rank - 2).fill(1)]);
+    return selected(x.gt(0), x, x.mul(slope as Tensor<Shape, "f32">));
+  }) as Tensor<S, "f32">;
+}
+
+/**
+ * The gated linear unit (`F.glu`): `x` split in two halves `a`, `b` along `dim` (default the
+ * last), `a·σ(b)`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, glu, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await glu(tensor([[1, 2, 0, 100]])).toArray()); // [[0.5, 2]]
+ * ```
+ */
+export function glu(x: Tensor<Shape, "f32">, dim = -1): Tensor<Shape, "f32"> {
+  const [axis] = normalizeAxes(dim, x.rank, "glu");
+  const size = x.shape[axis];
+  if (size % 2 !== 0) {
+    throw new ShapeError(
+      `glu: the halved dimension must be even, but dimension ${axis} of [${x.shape}] is ${size}`,
+    );
+  }
+  return tidy(() => {
+    const a = x.slice(axis, 0, size / 2), b = x.slice(axis, size / 2, size);
+    return a.mul(b.sigmoid()) as Tensor<Shape, "f32">;
+  });
+}
+
+/**
+ * Softmin along `dim` (`F.softmin`, default the last axis): the softmax of `−x`, so the
+ * smallest entries weigh most.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softmin, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softmin(tensor([0, Math.log(3)])).toArray()); // [0.75, 0.25]
+ * ```
+ */
+export function softmin<S extends Shape>(x: Tensor<S, "f32">, dim = -1): Tensor<S, "f32"> {
+  return tidy(() => x.neg().softmax(dim)) as Tensor<S, "f32">;
 }

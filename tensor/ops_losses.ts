@@ -3,19 +3,20 @@
  * reductions: the regression losses (`mseLoss`, `l1Loss`, `smoothL1Loss`, `huberLoss`), the
  * negative log-likelihood (`nllLoss`, the contract of `crossEntropy`), binary cross-entropy on
  * probabilities and on logits, and the Kullback-Leibler divergence. Each elementwise term is
- * one kernel pass each way (`kernels/loss_terms.ts`); the rest composes tensor ops, whose
+ * one kernel pass each way (`kernels/loss_terms.ts`), the negative log-likelihood a gather
+ * forward and a scatter backward (`kernels/nll_loss.ts`); the rest composes tensor ops, whose
  * gradients come with them.
  *
  * @module
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { oneHot } from "./_primitives.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
+import { noGrad } from "./_autograd.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
-import { apply, fromRaw, rawOf, selected, Tensor } from "./tensor.ts";
+import { apply, selected, Tensor } from "./tensor.ts";
 
 /** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -57,10 +58,19 @@ function optionsOf(
   return reduction;
 }
 
-/** `terms` reduced as `reduction` says. */
+/**
+ * `terms` reduced as `reduction` says (`"batchmean"`: the sum over the first axis' size), which
+ * frees `terms` (the graph keeps what it needs) unless they are the result.
+ */
 function reduced(terms: F32, reduction: string): F32 {
   if (reduction === "none") return terms;
-  return tidy(() => (reduction === "sum" ? terms.sum() : terms.mean()));
+  const out = tidy(() => {
+    if (reduction === "sum") return terms.sum();
+    if (reduction === "mean") return terms.mean();
+    return terms.sum().div(terms.rank === 0 ? 1 : terms.shape[0]);
+  });
+  terms.dispose();
+  return out;
 }
 
 /** Throws unless `input` and `target` are f32 on one device (and, with `same`, of one shape). */
@@ -295,6 +305,39 @@ export function binaryCrossEntropyWithLogits(
   });
 }
 
+/**
+ * The multi-label one-versus-all loss (`F.multilabel_soft_margin_loss`) of `[N, C]` logits
+ * against `[N, C]` targets of 0 or 1: each sample's mean over the classes of the binary
+ * cross-entropy of its logits (times `weight`, broadcast over the classes), then reduced over
+ * the samples.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multilabelSoftMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = multilabelSoftMarginLoss(tensor([[0, 0]]), tensor([[1, 0]]));
+ * console.log(await loss.item()); // 0.6931…
+ * ```
+ */
+export function multilabelSoftMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: BinaryCrossEntropyOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "multilabelSoftMarginLoss";
+  const reduction = optionsOf(op, options, ["weight"]);
+  checkPair(op, input, target, true);
+  if (input.rank !== 2) {
+    throw new ShapeError(`${op}: input must be [N, C] logits, got [${input.shape}]`);
+  }
+  checkWeight(op, "weight", options.weight, input);
+  return tidy(() => {
+    const terms = lossTerm(input, target, "binaryCrossEntropyWithLogits");
+    const weighted = options.weight ? terms.mul(options.weight as F32) : terms;
+    return reduced(weighted.mean(1), reduction);
+  });
+}
+
 /** The options of {@link klDiv}. */
 export interface KlDivOptions {
   /**
@@ -327,9 +370,282 @@ export function klDiv(
 ): Tensor<Shape, "f32"> {
   const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
-  const terms = lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv");
-  if (reduction !== "batchmean") return reduced(terms, reduction);
-  return tidy(() => terms.sum().div(input.rank === 0 ? 1 : input.shape[0]));
+  return reduced(
+    lossTerm(input, target, options.logTarget ? "klDivLogTarget" : "klDiv"),
+    reduction,
+  );
+}
+
+/**
+ * The two-class logistic loss (`F.soft_margin_loss`): `log(1 + e^{−t·x})` for targets `t` of
+ * ±1, computed stably. Input and target broadcast together.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, softMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await softMarginLoss(tensor([0, 2]), tensor([1, -1]), { reduction: "none" }).toArray()); // [0.6931…, 2.1269…]
+ * ```
+ */
+export function softMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("softMarginLoss", options, []);
+  checkPair("softMarginLoss", input, target, false);
+  return reduced(lossTerm(input, target, "softMargin"), reduction);
+}
+
+/** The options of {@link poissonNllLoss}. */
+export interface PoissonNllOptions extends ReductionOptions {
+  /** Whether the input is the log of the rate (default true): `eˣ − t·x`; else `x − t·log(x + ε)`. */
+  logInput?: boolean;
+  /** Adds Stirling's approximation of `log(t!)`, `t·log t − t + ½·log(2πt)` where `t > 1`. */
+  full?: boolean;
+  /** ε of `log(x + ε)` without `logInput` (default 1e-8). */
+  eps?: number;
+}
+
+/**
+ * The negative log-likelihood of counts `target` under a Poisson distribution of rate `input`
+ * (`F.poisson_nll_loss`), with its options.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, poissonNllLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await poissonNllLoss(tensor([0, 1]), tensor([1, 2]), { reduction: "none" }).toArray()); // [1, 0.7182…]
+ * ```
+ */
+export function poissonNllLoss(
+  input: Tensor,
+  target: Tensor,
+  options: PoissonNllOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("poissonNllLoss", options, ["logInput", "full", "eps"]);
+  const { logInput = true, full = false, eps = 1e-8 } = options;
+  requireNumber("poissonNllLoss", "eps", eps, 0);
+  checkPair("poissonNllLoss", input, target, false);
+  return tidy(() => {
+    let terms = logInput
+      ? lossTerm(input, target, "poissonLogInput")
+      : lossTerm(input, target, "poisson", [eps]);
+    if (full) {
+      const t = target as Tensor<Shape, "f32">;
+      const stirling = t.mul(t.log()).sub(t).add(t.mul(2 * Math.PI).log().mul(0.5));
+      terms = terms.add(selected(t.gt(1), stirling, 0) as Tensor<Shape, "f32">);
+    }
+    return reduced(terms, reduction);
+  });
+}
+
+/** The options of {@link hingeEmbeddingLoss} and {@link marginRankingLoss}. */
+export interface MarginOptions extends ReductionOptions {
+  /** The margin (default 1 for the hinge embedding loss, 0 for the margin ranking loss). */
+  margin?: number;
+}
+
+/**
+ * The hinge embedding loss (`F.hinge_embedding_loss`): `x` where the target is 1,
+ * `max(0, margin − x)` where it is −1 (default margin 1); the input is usually a distance.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, hingeEmbeddingLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = hingeEmbeddingLoss(tensor([0.3, 0.3]), tensor([1, -1]), { reduction: "none" });
+ * console.log(await loss.toArray()); // [0.3…, 0.7]
+ * ```
+ */
+export function hingeEmbeddingLoss(
+  input: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("hingeEmbeddingLoss", options, ["margin"]);
+  const { margin = 1 } = options;
+  requireNumber("hingeEmbeddingLoss", "margin", margin, -Infinity);
+  checkPair("hingeEmbeddingLoss", input, target, false);
+  return reduced(lossTerm(input, target, "hingeEmbedding", [margin]), reduction);
+}
+
+/**
+ * The margin ranking loss (`F.margin_ranking_loss`): `max(0, −t·(x1 − x2) + margin)`, which
+ * asks `x1` to rank above `x2` by `margin` where `t = 1` and below it where `t = −1`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, marginRankingLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = marginRankingLoss(tensor([1, 1]), tensor([2, 0]), tensor([1, 1]), { margin: 0.5 });
+ * console.log(await loss.item()); // 0.75
+ * ```
+ */
+export function marginRankingLoss(
+  input1: Tensor,
+  input2: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const reduction = optionsOf("marginRankingLoss", options, ["margin"]);
+  const { margin = 0 } = options;
+  requireNumber("marginRankingLoss", "margin", margin, -Infinity);
+  checkPair("marginRankingLoss", input1, input2, false);
+  return tidy(() => {
+    const difference = (input1 as Tensor<Shape, "f32">).sub(input2 as Tensor<Shape, "f32">);
+    checkPair("marginRankingLoss", difference, target, false);
+    return reduced(lossTerm(difference, target, "marginRanking", [margin]), reduction);
+  });
+}
+
+/** The options of {@link gaussianNllLoss}. */
+export interface GaussianNllOptions extends ReductionOptions {
+  /** Adds the constant `½·log(2π)` (default false). */
+  full?: boolean;
+  /** Variances below it are taken as it (default 1e-6), as PyTorch clamps them. */
+  eps?: number;
+}
+
+/**
+ * The negative log-likelihood of `target` under normals of mean `input` and variance `variance`
+ * (`F.gaussian_nll_loss`): `½·(log v + (input − target)²/v)` with `v` the variance clamped at
+ * `eps` (the gradient passing as though unclamped, as PyTorch's). The variance has the input's
+ * shape, or it without its last axis, or with a last axis of 1 (one variance per sample); a
+ * negative one counts as `eps` (PyTorch raises, which would need a readback).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, gaussianNllLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = gaussianNllLoss(tensor([[0, 1]]), tensor([[1, 1]]), tensor([[1, 1]]));
+ * console.log(await loss.item()); // 0.25
+ * ```
+ */
+export function gaussianNllLoss(
+  input: Tensor,
+  target: Tensor,
+  variance: Tensor,
+  options: GaussianNllOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "gaussianNllLoss";
+  const reduction = optionsOf(op, options, ["full", "eps"]);
+  const { full = false, eps = 1e-6 } = options;
+  requireNumber(op, "eps", eps, 0);
+  checkPair(op, input, target, false);
+  requireFloat(op, variance);
+  sameDevice(op, input, variance);
+  const lead = input.shape.slice(0, -1);
+  const perSample = sameShape(variance.shape, lead);
+  const fits = sameShape(variance.shape, input.shape) || perSample ||
+    (sameShape(variance.shape.slice(0, -1), lead) && variance.shape.at(-1) === 1);
+  if (!fits) {
+    throw new ShapeError(
+      `${op}: variance [${variance.shape}] fits neither the input [${input.shape}] nor one ` +
+        `variance per sample ([${lead}] or [${[...lead, 1]}])`,
+    );
+  }
+  return tidy(() => {
+    const v = (perSample ? variance.unsqueeze(-1) : variance) as Tensor<Shape, "f32">;
+    // Clamped in value only: v + (max(v, ε) − v) with the correction a constant to autograd.
+    const clamped = v.add(noGrad(() => v.clamp(eps, null).sub(v)));
+    const d = (input as Tensor<Shape, "f32">).sub(target as Tensor<Shape, "f32">);
+    let terms = clamped.log().add(d.mul(d).div(clamped)).mul(0.5);
+    if (full) terms = terms.add(0.5 * Math.log(2 * Math.PI));
+    return reduced(terms, reduction);
+  });
+}
+
+/**
+ * The cosine embedding loss (`F.cosine_embedding_loss`) of pairs of vectors along the last
+ * axis: `1 − cos` where the target is 1, `max(0, cos − margin)` where it is −1, the cosine
+ * with PyTorch's 1e-12 added to each squared norm.
+ *
+ * @example
+ * ```ts
+ * import { cosineEmbeddingLoss, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const a = tensor([[1, 0], [1, 0]]), b = tensor([[0, 1], [1, 1]]);
+ * const loss = cosineEmbeddingLoss(a, b, tensor([1, -1]), { reduction: "none" });
+ * console.log(await loss.toArray()); // [1, 0.7071…]
+ * ```
+ */
+export function cosineEmbeddingLoss(
+  input1: Tensor,
+  input2: Tensor,
+  target: Tensor,
+  options: MarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "cosineEmbeddingLoss";
+  const reduction = optionsOf(op, options, ["margin"]);
+  const { margin = 0 } = options;
+  requireNumber(op, "margin", margin, -Infinity);
+  checkPair(op, input1, input2, true);
+  if (input1.rank < 1 || input1.rank > 2 || !sameShape(target.shape, input1.shape.slice(0, -1))) {
+    throw new ShapeError(
+      `${op}: inputs [${input1.shape}] (need [N, D] or [D]) and target [${target.shape}] ` +
+        `(need [${input1.shape.slice(0, -1)}]) do not fit`,
+    );
+  }
+  return tidy(() => {
+    const [a, b] = [input1, input2] as Tensor<Shape, "f32">[];
+    const squared = (x: Tensor<Shape, "f32">) => x.mul(x).sum(-1).add(1e-12);
+    const cos = a.mul(b).sum(-1).div(squared(a).mul(squared(b)).sqrt());
+    const t = target as Tensor<Shape, "f32">;
+    const positive = selected(t.eq(1), cos.neg().add(1), 0) as Tensor<Shape, "f32">;
+    const negative = selected(t.eq(-1), cos.sub(margin).relu(), 0) as Tensor<Shape, "f32">;
+    return reduced(positive.add(negative), reduction);
+  });
+}
+
+/** The options of {@link tripletMarginLoss}. */
+export interface TripletMarginOptions extends ReductionOptions {
+  /** How much nearer the positive must be than the negative (default 1). */
+  margin?: number;
+  /** The norm of the distances (default 2). */
+  p?: number;
+  /** Added to the differences before the norm, as PyTorch's `pairwise_distance` (default 1e-6). */
+  eps?: number;
+  /** Whether the negative's distance is the smaller of its distances to anchor and positive. */
+  swap?: boolean;
+}
+
+/**
+ * The triplet margin loss (`F.triplet_margin_loss`): `max(0, d(a, p) − d(a, n) + margin)` with
+ * `d` the p-norm distance along the last axis (of `a − b + eps`, as `pairwise_distance`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, tripletMarginLoss } from "../mod.ts";
+ * await defaultDevice();
+ * const loss = tripletMarginLoss(tensor([[0, 0]]), tensor([[3, 4]]), tensor([[6, 8]]), { eps: 0 });
+ * console.log(await loss.item()); // 0 (5 nearer than 10 by more than 1)
+ * ```
+ */
+export function tripletMarginLoss(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  options: TripletMarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "tripletMarginLoss";
+  const reduction = optionsOf(op, options, ["margin", "p", "eps", "swap"]);
+  const { margin = 1, p = 2, eps = 1e-6, swap = false } = options;
+  requireNumber(op, "margin", margin, 0, true);
+  requireNumber(op, "p", p, 0, true);
+  requireNumber(op, "eps", eps, 0);
+  checkPair(op, anchor, positive, true);
+  checkPair(op, anchor, negative, true);
+  return tidy(() => {
+    const distance = (x: Tensor, y: Tensor) => {
+      const d = (x as Tensor<Shape, "f32">).sub(y as Tensor<Shape, "f32">).add(eps);
+      return p === 2 ? d.mul(d).sum(-1).sqrt() : d.abs().pow(p).sum(-1).pow(1 / p);
+    };
+    const toPositive = distance(anchor, positive);
+    let toNegative = distance(anchor, negative);
+    if (swap) toNegative = toNegative.minimum(distance(positive, negative));
+    return reduced(toPositive.sub(toNegative).add(margin).relu(), reduction);
+  });
 }
 
 /** The options of {@link nllLoss}: `crossEntropy`'s, without label smoothing. */
@@ -350,6 +666,7 @@ export interface NllLossOptions extends ReductionOptions {
  * label. A label outside `[0, C)` other than `ignoreIndex` makes the loss NaN and raises a
  * device-side error at the next read, naming `nllLoss` and the label. With `logSoftmax` before
  * it, it is the cross-entropy; entries of −∞ (impossible classes) cost nothing unless chosen.
+ * One pass gathers the chosen entries, one scatters the gradient back.
  *
  * @example
  * ```ts
@@ -396,6 +713,7 @@ export function nllLoss(
   if (target.dtype !== "i32") {
     throw new TypeError(`nllLoss: target must be i32 class indices, got ${target.dtype}`);
   }
+  if (classes === 0) throw new ShapeError(`nllLoss: input [${input.shape}] has no classes`);
   if (!(Number.isInteger(ignoreIndex) && Math.abs(ignoreIndex + 0.5) < 2 ** 31)) {
     throw new RangeError(`nllLoss: ignoreIndex must be a 32-bit integer, got ${ignoreIndex}`);
   }
@@ -410,30 +728,6 @@ export function nllLoss(
     }
     sameDevice("nllLoss", input, weight);
   }
-  return tidy(() => {
-    const kept = target.ne(ignoreIndex);
-    const labels = selected(kept, target, 0).reshape([target.size]);
-    // [M, C] one-hot rows of the labels (an out-of-range one faults, naming nllLoss).
-    const hot = fromRaw(oneHot(rawOf(labels), classes, "nllLoss")) as F32;
-    const chosen = asInputLayout(hot, input.shape);
-    // A select, not a product: the −∞ of an impossible class must not turn into NaN.
-    const picked = selected(chosen, input, 0).sum(1) as F32;
-    const classWeight = weight
-      ? (hot.mul(weight as F32).sum(1).reshape(target.shape as number[]) as F32)
-      : null;
-    const perSample = classWeight ? picked.mul(classWeight).neg() : picked.neg();
-    const losses = selected(kept, perSample, 0) as F32;
-    if (reduction !== "mean") return reduced(losses, reduction);
-    const counted = classWeight ? selected(kept, classWeight, 0) : kept;
-    return losses.sum().div(counted.sum());
-  });
-}
-
-/** `[M, C]` rows (one per position) laid out as an `[N, C, d1, …]` input: a view. */
-function asInputLayout(rows: F32, shape: readonly number[]): F32 {
-  const [n, c, ...positions] = shape;
-  const lastC = rows.reshape([n, ...positions, c]);
-  if (positions.length === 0) return lastC;
-  const order = [0, shape.length - 1, ...positions.map((_, i) => i + 1)];
-  return lastC.permute(order) as F32;
+  const inputs = weight ? [input, target, weight] : [input, target];
+  return apply("nllLoss", inputs, { ignoreIndex, reduction: reduction as Reduction });
 }

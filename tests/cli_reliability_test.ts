@@ -197,6 +197,8 @@ Deno.test("errors are messages: one line naming the file or option, exit 1", asy
     await Deno.writeTextFile(`${root}/a-file`, "");
     const r = await cli("train", "--run-dir", `${root}/a-file/run`, ...TINY_MODEL);
     assertError(r, /error: --run-dir .*a-file\/run: cannot create the run folder/);
+    // Named: it read the system's 'Not a directory (os error 20): mkdir …'.
+    assert.match(r.stderr, /cannot create the run folder: .*a-file is a file, not a folder$/m);
     assert.doesNotMatch(r.stdout, /device:|data:/, "no device or data set up");
   });
 
@@ -246,6 +248,33 @@ Deno.test("runs on real data: subsets, moved data, checkpoint folders, defaults"
     const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
     assert.deepEqual(config.data.subset, { train: 20, val: 10, seed: 0 });
     assert.equal(config.dataFingerprint.train.count, 20);
+  });
+
+  await t.step("the default crop grows to what the model takes, within the images", async () => {
+    // 16-pixel images were cropped to 14 by default, which the small net does not fit (it
+    // takes 15): 'the model does not fit', with no crop given.
+    const dir = `${root}/runs/crop`;
+    const args = ["--width", "0.0625", "--batch-size", "4", "--train-size", "8", "--val-size", "4"];
+    const r = await cli(
+      "train",
+      "--data",
+      `${root}/idx`,
+      ...args,
+      "--epochs",
+      "1",
+      "--run-dir",
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /model: AlexNet small \(width 0\.0625, 15×15 input, 10 classes/);
+    assert.equal(JSON.parse(await Deno.readTextFile(join(dir, "config.json"))).crop, 15);
+    // A crop given is kept, and too small for the model is an error naming the least.
+    const small = await cli("train", "--data", `${root}/idx`, ...args, "--crop", "14");
+    assertError(
+      small,
+      /the small model does not fit 14×14 inputs .*: it takes inputs of at least 15×15$/m,
+      2,
+    );
   });
 
   await t.step("eval accepts one checkpoint folder as well as the run folder", async () => {

@@ -101,6 +101,12 @@ Deno.test("bad values are errors with a hint", async () => {
       /--output README\.md\/x: .*README\.md is a file, not a folder/,
     ],
     [["prepare", "--input", "tests/", "--output", "tests"], /--output tests is inside --input/],
+    // It set up the device and the data, then failed at the first claim: 'Not a directory
+    // (os error 20): mkdir 'README.md/e/relu''.
+    [
+      ["experiment", "--out", "README.md/e"],
+      /--out README\.md\/e: .*README\.md is a file, not a folder/,
+    ],
     [["summary", "--image-size", "4"], /--image-size must be at least 8/],
     // It named a 3×3 window deep in the net only, not what input size would do.
     [

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { defaultDevice, keep, tensor } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { gradNormTotal } from "../kernels/clip_grad.ts";
+import { gradNormTotal, scaleGrads } from "../kernels/clip_grad.ts";
 import { clipGradNorm, clipGradValue } from "../train/clip_grad.ts";
 import { SGD } from "../train/sgd.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
@@ -55,25 +55,32 @@ for (const p of [2, 1, 3, Infinity]) {
   });
 }
 
-Deno.test("binding windows and one segment a dispatch give the same norm", async () => {
+Deno.test("binding windows, 1 and 64 segments a dispatch give the same norm and scaling", async () => {
   const sizes = [5, 1030, 4099];
-  const buffers = sizes.map((n, k) => {
-    const grad = device.alloc(Math.ceil(n / 4) * 16);
-    device.write(grad, randomArray(n, 40 + k));
-    return { grad, n };
-  });
   const grads = sizes.map((n, k) => randomArray(n, 40 + k));
+  const buffers = sizes.map((n) => ({ grad: device.alloc(Math.ceil(n / 4) * 16), n }));
   const want = reference(grads, 2, 0.5).norm;
   const alignment = device.limits.minStorageBufferOffsetAlignment;
   for (
-    const options of [{}, { segmentsPerDispatch: 1 }, { maxBindingBytes: Math.max(alignment, 256) }]
+    const options of [
+      {},
+      { segmentsPerDispatch: 1 },
+      { segmentsPerDispatch: 64 },
+      { maxBindingBytes: Math.max(alignment, 256) },
+    ]
   ) {
+    buffers.forEach((b, k) => device.write(b.grad, grads[k]));
     const stats = device.alloc(16), norm = device.alloc(4);
     gradNormTotal(device, buffers, 2, 0.5, stats, norm, options);
     const got = new Float32Array(await device.read(norm, 0, 4))[0];
     assertClose([got], [want], 2e-6, JSON.stringify(options));
     const coef = new Float32Array(await device.read(stats, 0, 8))[1];
     assertClose([coef], [0.5 / (want + 1e-6)], 2e-6, "coefficient");
+    scaleGrads(device, buffers, stats, options);
+    for (const [k, b] of buffers.entries()) {
+      const scaled = new Float32Array(await device.read(b.grad, 0, b.n * 4));
+      assert.deepEqual(scaled, grads[k].map((x) => Math.fround(x * coef)), `gradient ${k}`);
+    }
   }
 });
 

@@ -132,3 +132,22 @@ Deno.test("an IDX folder missing one of its four files names the file as a user 
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("CIFAR-10 data missing batches names them and says which six files it is", async () => {
+  // It read 'data_batch_2.bin: cannot read CIFAR-10 file: No such file or directory (os error
+  // 2): readfile …', one file at a time.
+  const dir = await folder(["data_batch_1.bin", "data_batch_3.bin", "data_batch_4.bin"]);
+  await assert.rejects(
+    loadDataSplits(await detectDataFormat(dir)),
+    (e: Error) => {
+      assert.ok(e instanceof DataFormatError);
+      assert.equal(
+        e.message,
+        `${dir}: no data_batch_2.bin, data_batch_5.bin, test_batch.bin (CIFAR-10 data is six ` +
+          `files: data_batch_1.bin to data_batch_5.bin and test_batch.bin)`,
+      );
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});

@@ -3,6 +3,7 @@ import { encode as encodePng } from "npm:fast-png@8.0.0";
 import { loadImageFolder } from "../train/data/image_folder.ts";
 import { prepareImageFolder } from "../train/data/prepare.ts";
 import { ShardDataset } from "../train/data/shard_dataset.ts";
+import { detectDataFormat, loadDataSplits } from "../train/data/formats.ts";
 
 const png = (w: number, h: number, f: (x: number, y: number, c: number) => number) =>
   encodePng({
@@ -156,6 +157,39 @@ Deno.test("prepareImageFolder and ShardDataset", async (t) => {
     });
     assert.deepEqual(m.classCounts, [0, 1]);
     assert.match(warned.at(-1)!, /broken: empty class folder, kept as class 0/);
+  });
+
+  await t.step("prepared train and val folders of other image sizes: one error", async () => {
+    // Validation crops and subtracts the training mean image: 16-pixel validation images under
+    // a 24-pixel training set failed after the first epoch's training ('augment: crop 21 …').
+    const input = `${root}/two`;
+    for (const c of ["x", "y"]) {
+      await Deno.mkdir(`${input}/${c}`, { recursive: true });
+      await Deno.writeFile(`${input}/${c}/i.png`, png(6, 6, (x) => x * 40));
+    }
+    const [train, val] = [`${root}/two-out/train`, `${root}/two-out/val`];
+    await prepareImageFolder({ input, output: train, size: 24 });
+    await prepareImageFolder({ input, output: val, size: 16, stats: false });
+    await assert.rejects(
+      loadDataSplits(await detectDataFormat(`${root}/two-out`)),
+      new RegExp(
+        `^DataFormatError: ${val} holds 16×16 images and ${train} 24×24: prepare both at the same --size$`,
+      ),
+    );
+    // A val/ whose prepare stopped before its manifest: the folder read as no data at all
+    // ('found none of … prepared shards'), and given as the validation folder, 'cannot read
+    // manifest: No such file or directory (os error 2): readfile …'.
+    await Deno.remove(`${val}/manifest.json`);
+    const unfinished = `${val}: no manifest.json: not a prepared folder, or its prepare stopped ` +
+      `before the end \\(run it again\\)$`;
+    await assert.rejects(
+      detectDataFormat(`${root}/two-out`),
+      new RegExp(`^DataFormatError: ${root}/two-out holds prepared train/, but ${unfinished}`),
+    );
+    await assert.rejects(
+      loadDataSplits({ kind: "shards", dir: train, valDir: val }),
+      new RegExp(`: ${unfinished}`),
+    );
   });
 
   await Deno.remove(root, { recursive: true });

@@ -79,3 +79,13 @@ Deno.test("balanced, seeded subsets", async (t) => {
     assert.match(all.description, /using all 40 training \(50 asked for\) images$/);
   });
 });
+
+Deno.test("ArrayDataset: pixels other than bytes are a TypeError naming the fix", () => {
+  // A Float32Array of images in [0, 1] was taken as bytes and truncated to 0 in every batch.
+  const options = { labels: [0], height: 2, width: 2, classNames: ["a", "b"] };
+  assert.throws(
+    () => new ArrayDataset({ ...options, pixels: new Float32Array(12) as unknown as Uint8Array }),
+    /^TypeError: ArrayDataset: pixels must be a Uint8Array of bytes \(0–255, HWC\), got a Float32Array: scale float images by 255 and round them into one$/,
+  );
+  assert.equal(new ArrayDataset({ ...options, pixels: new Uint8Array(12) }).length, 1);
+});

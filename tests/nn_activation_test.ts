@@ -6,42 +6,64 @@
 
 import assert from "node:assert/strict";
 import {
+  celu,
   defaultDevice,
   elu,
   gelu,
+  glu,
+  hardshrink,
   hardsigmoid,
   hardswish,
   hardtanh,
   leakyRelu,
+  logSigmoid,
   mish,
+  prelu,
   randn,
   relu6,
+  selu,
   silu,
   softplus,
+  softshrink,
+  softsign,
+  tanhshrink,
   type Tensor,
   tensor,
+  threshold,
 } from "../mod.ts";
 import {
   ACTIVATIONS,
   alexnetSmall,
+  CELU,
   Conv2d,
   ELU,
   GELU,
+  GLU,
+  Hardshrink,
   Hardsigmoid,
   Hardswish,
   Hardtanh,
   Identity,
   LeakyReLU,
   Linear,
+  LogSigmoid,
   LogSoftmax,
   Mish,
+  PReLU,
   ReLU6,
+  SELU,
   Sequential,
   Sigmoid,
   SiLU,
   Softmax,
+  Softmax2d,
+  Softmin,
   Softplus,
+  Softshrink,
+  Softsign,
   summary,
+  Tanhshrink,
+  Threshold,
 } from "../nn/mod.ts";
 import { APPLY_ACTIVATION, type ShapePreserving } from "../nn/activation.ts";
 
@@ -66,6 +88,15 @@ const LAYERS: [ShapePreserving, (x: F) => Tensor][] = [
   [new Softmax(0), (x) => x.softmax(0)],
   [new LogSoftmax({ dim: 0 }), (x) => x.logSoftmax(0)],
   [new LogSoftmax(), (x) => x.logSoftmax(-1)],
+  [new Softmin(1), (x) => x.neg().softmax(1)],
+  [new SELU(), (x) => selu(x)],
+  [new CELU({ alpha: 0.5 }), (x) => celu(x, 0.5)],
+  [new LogSigmoid(), (x) => logSigmoid(x)],
+  [new Softsign(), (x) => softsign(x)],
+  [new Tanhshrink(), (x) => tanhshrink(x)],
+  [new Hardshrink({ lambd: 1 }), (x) => hardshrink(x, 1)],
+  [new Softshrink(), (x) => softshrink(x)],
+  [new Threshold({ threshold: 0.5, value: -1 }), (x) => threshold(x, 0.5, -1)],
 ];
 
 Deno.test("activation layers: each is its functional op, with its options", async () => {
@@ -152,5 +183,47 @@ Deno.test("the layers' activation option takes every ACTIVATIONS entry", async (
   assert.throws(
     () => new Linear({ inFeatures: 1, outFeatures: 1, activation: "swish" as "relu" }),
     /Linear: activation must be one of relu, tanh, sigmoid, gelu, silu, elu, leakyRelu, got 'swish'/,
+  );
+});
+
+Deno.test("PReLU learns its slopes; GLU halves its axis", async () => {
+  await defaultDevice();
+  const layer = new PReLU({ numParameters: 3, init: 0.1 });
+  assert.deepEqual(layer.namedParameters().map(([name, p]) => [name, p.shape]), [["weight", [3]]]);
+  const x = randn([2, 3, 4]) as Tensor<number[], "f32">;
+  const y = layer.forward(x);
+  assert.deepEqual(
+    Array.from(await y.data()),
+    Array.from(await prelu(x, layer.weight as Tensor<number[], "f32">).data()),
+  );
+  await y.sum().backward();
+  assert.ok(layer.weight.grad, "the slopes get a gradient");
+  assert.deepEqual(layer.outputShape([2, 3, 4]), [2, 3, 4]);
+  assert.throws(
+    () => new PReLU({ numParameters: 0 }),
+    /PReLU: numParameters must be a positive integer/,
+  );
+  const gate = new GLU(1);
+  assert.deepEqual(gate.outputShape([2, 6, 5]), [2, 3, 5]);
+  assert.deepEqual(gate.forward(randn([2, 6, 5])).shape, [2, 3, 5]);
+  const net = new Sequential(new Linear({ inFeatures: 4, outFeatures: 8 }), new GLU(), new PReLU());
+  assert.deepEqual(net.outputShape([5, 4]), [5, 4]);
+  assert.match(summary(net, [5, 4]), /Total parameters: 41/);
+  assert.deepEqual(
+    Array.from(await glu(tensor([[1, 2, 0, 100]]) as Tensor<number[], "f32">).data()).map((v) =>
+      Math.round(v * 1e4) / 1e4
+    ),
+    [0.5, 2],
+  );
+});
+
+Deno.test("Softmax2d: over the channels of each pixel", async () => {
+  await defaultDevice();
+  const x = randn([2, 3, 2, 2]) as Tensor<number[], "f32">;
+  const [a, b] = [await new Softmax2d().forward(x).data(), await x.softmax(1).data()];
+  assert.deepEqual(Array.from(a), Array.from(b));
+  assert.throws(
+    () => new Softmax2d().forward(randn([3, 4]) as Tensor<number[], "f32">),
+    /Softmax2d: expected \[C, H, W\] or \[N, C, H, W\] input, got \[3,4\]/,
   );
 });

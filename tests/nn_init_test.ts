@@ -121,6 +121,13 @@ Deno.test("init: uniform, normal, constants, Glorot and He, within sampling erro
     init.kaimingUniform(linear(), { a: Math.sqrt(5), generator: g }),
     1 / Math.sqrt(70),
   );
+  // PyTorch's spelling of the mode is taken too.
+  await assertNormal(
+    "kaimingNormal fan_out",
+    init.kaimingNormal(conv(), { mode: "fan_out", nonlinearity: "relu", generator: g }),
+    0,
+    Math.SQRT2 / Math.sqrt(288),
+  );
   const empty = zeros([0, 4]);
   assert.equal(init.kaimingUniform(empty), empty, "an empty tensor is left as it is");
 });
@@ -226,5 +233,29 @@ Deno.test("init: orthogonal gives orthonormal rows or columns, scaled by the gai
   await assert.rejects(
     () => init.orthogonal(zeros([3])),
     /orthogonal: only tensors with 2 or more dimensions/,
+  );
+});
+
+Deno.test("init: eye and dirac, as PyTorch lays them out", async () => {
+  await defaultDevice();
+  assert.deepEqual(await init.eye(randn([3, 2])).toArray(), [[1, 0], [0, 1], [0, 0]]);
+  // dirac_ with groups 2 on [4, 1, 3]: per group, output channel 0 copies input channel 0.
+  assert.deepEqual(await init.dirac(randn([4, 1, 3]), 2).toArray(), [
+    [[0, 1, 0]],
+    [[0, 0, 0]],
+    [[0, 1, 0]],
+    [[0, 0, 0]],
+  ]);
+  // A 3×3 conv of 2 → 2 channels starts as the identity: the input comes back unchanged.
+  const w = init.dirac(randn([2, 2, 3, 3]));
+  const x = randn([1, 2, 5, 5]);
+  const { conv2d } = await import("../mod.ts");
+  const y = conv2d(x.withRank(4), w.withRank(4), null, { padding: 1 });
+  const [a, b] = [await y.data(), await x.data()];
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6, `dirac conv ${i}: ${v} vs ${b[i]}`));
+  assert.throws(() => init.eye(zeros([2, 2, 2])), /eye: only 2-D tensors are supported/);
+  assert.throws(
+    () => init.dirac(zeros([3, 2, 3]), 2),
+    /dirac: dim 0 \(3\) must be divisible by groups \(2\)/,
   );
 });

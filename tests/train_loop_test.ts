@@ -7,7 +7,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { defaultDevice } from "../mod.ts";
+import { crossEntropy, defaultDevice, type Tensor } from "../mod.ts";
+import { AdaptiveAvgPool2d, Conv2d, Sequential } from "../nn/mod.ts";
+import { evaluate } from "../train/evaluate.ts";
 import { alexnetSmall } from "../nn/alexnet.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
@@ -236,4 +238,30 @@ Deno.test("too many non-finite losses in a row stop the run; the last good check
   for (let i = 0; i < a.length; i++) assert.deepEqual(await a[i].data(), await b[i].data());
   assert.equal((await readMetrics(runDir)).length, 1);
   await Deno.remove(runDir, { recursive: true });
+});
+
+Deno.test("a model without logits [batch, classes] is one error naming its output", async () => {
+  // A net of convolutions and pooling with no Flatten returned [N, C, 1, 1]: the loss read
+  // 'labels [4] do not match logits [4,3,1,1] (need [4,1,1] class indices …)'.
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 8,
+    valSize: 4,
+    size: 8,
+    classes: 3,
+  });
+  const convOnly = () =>
+    new Sequential(
+      new Conv2d({ inChannels: 3, outChannels: 3, kernelSize: 3 }),
+      new AdaptiveAvgPool2d(1),
+    );
+  const message =
+    /^ShapeError: the model returned \[4,3,1,1\] for a batch of 4; training and evaluation take logits \[batch, classes\] \(a Flatten after the last pooling makes \[4, 3\]\)$/;
+  const options = { trainData, valData, epochs: 1, batchSize: 4, lr: 0.01 };
+  await assert.rejects(train({ model: convOnly(), ...options }), message);
+  await assert.rejects(evaluate(convOnly(), valData, { batchSize: 4 }), message);
+  // A loss of the user's that takes them still trains: the counts read [N, C, 1, 1] as [N, C].
+  const loss = (logits: Tensor, labels: Tensor) => crossEntropy(logits.flatten(1), labels);
+  const r = await train({ model: convOnly(), ...options, loss });
+  assert.equal(r.step, 2);
+  assert.equal(r.lastEval?.count, 4);
 });

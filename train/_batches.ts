@@ -18,6 +18,8 @@ import type { EvaluateOptions, LossFunction } from "./evaluate.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { clipGradNorm, type GradNormClip } from "./clip_grad.ts";
 import { checkNormArguments } from "../tensor/fused_clip_grad.ts";
+import { requireLogits } from "./_logits.ts";
+import { crossEntropy } from "../tensor/ops_loss.ts";
 
 /** What a training step works with. */
 export interface StepContext {
@@ -61,6 +63,7 @@ export async function trainStep(ctx: StepContext, batch: LoaderBatch): Promise<v
     if (logits.device !== device) {
       throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
     }
+    requireLogits(logits, n, ctx.loss !== crossEntropy);
     const loss = ctx.loss(logits, y);
     if (loss.size !== 1) {
       throw new RangeError(`the loss function returned shape [${loss.shape}], not one value`);

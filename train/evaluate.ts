@@ -6,6 +6,7 @@
  */
 
 import { EventLoopTurns } from "./_event_loop.ts";
+import { requireLogits } from "./_logits.ts";
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/_autograd.ts";
@@ -114,6 +115,7 @@ export async function evaluate(
           const [x] = replicateImages(batch.crops, [device, ...model.devices()]);
           const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
           const logits = await model.forward(x);
+          requireLogits(logits, tenCrop ? 10 * n : n, tenCrop || lossOf !== crossEntropy);
           const classes = logits.shape[1] as number;
           if (tenCrop) {
             const scores = logits.softmax(1).reshape([n, 10, classes]).mean(1);

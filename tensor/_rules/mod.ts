@@ -10,6 +10,7 @@ import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { lossRules } from "./loss.ts";
+import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
 import { productRules } from "./products.ts";
 import { reduceRules } from "./reduce.ts";
@@ -38,6 +39,7 @@ export const rules: Rules<Op> = {
   ...cnnRules,
   ...dropoutRules,
   ...lossRules,
+  ...nllRules,
   ...normRules,
   ...transferRules,
 };

@@ -88,6 +88,9 @@ export interface OpParams {
   // Losses: the cross-entropy of logits against i32 labels (log-softmax and NLL fused), with
   // PyTorch's options; the class weights, when given, are input 2.
   crossEntropy: Omit<CrossEntropyParams, "weight">;
+  // The negative log-likelihood of log-probabilities against i32 labels (nll.ts); the class
+  // weights, when given, are input 2.
+  nllLoss: { ignoreIndex: number; reduction: "mean" | "sum" | "none" };
   // Dropout: the mask's draw (drop probability, stream position, place in a wider draw).
   dropout: { p: number; stream: RandomStream; block?: DropoutBlock };
   // Devices.

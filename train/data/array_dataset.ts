@@ -70,6 +70,15 @@ export class ArrayDataset extends DatasetBase {
     if (stored !== 1 && stored !== 3) {
       throw new RangeError(`ArrayDataset: storedChannels must be 1 or 3${where}`);
     }
+    if (!(pixels instanceof Uint8Array)) {
+      // Float images in [0, 1] (a PyTorch habit) were taken as bytes: all but black and white
+      // truncated to 0 when a batch gathered them, and the model trained on nothing.
+      const kind = (pixels as object)?.constructor?.name ?? typeof pixels;
+      throw new TypeError(
+        `ArrayDataset: pixels must be a Uint8Array of bytes (0–255, HWC), got a ${kind}` +
+          `${where}: scale float images by 255 and round them into one`,
+      );
+    }
     if (classNames.length < 1) throw new RangeError(`ArrayDataset: no class names${where}`);
     const stride = height * width * stored;
     if (pixels.length !== labels.length * stride) {

@@ -7,7 +7,7 @@
  */
 
 import { ArrayDataset } from "./array_dataset.ts";
-import { type DataFormat, sourceDir } from "./data_format.ts";
+import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
 import { isFile } from "./_fs.ts";
 
 /** Bytes in one CIFAR-10 record. */
@@ -179,6 +179,16 @@ export const cifar10Format: DataFormat = {
   },
   async load(source) {
     const dir = sourceDir(source);
+    // A missing batch failed as 'cannot read CIFAR-10 file: No such file … readfile …'.
+    const files = [...[1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), "test_batch.bin"];
+    const missing = [];
+    for (const f of files) if (!(await isFile(join(dir, f)))) missing.push(f);
+    if (missing.length > 0) {
+      throw new DataFormatError(
+        `${dir}: no ${missing.join(", ")} (CIFAR-10 data is six files: data_batch_1.bin to ` +
+          `data_batch_5.bin and test_batch.bin)`,
+      );
+    }
     const train = await loadCifar10({ dir, split: "train" });
     const val = await loadCifar10({ dir, split: "test" });
     return { train, val, description: `CIFAR-10 ${dir}, ${train.length} / ${val.length}` };

@@ -6,6 +6,8 @@
  * - Files are listed by extension, as torchvision's `ImageFolder` does ({@link IMAGE_EXTENSIONS}):
  *   a `notes.txt` or `Thumbs.db` in a class folder is ignored (and reported once), not a bad image.
  * - The decoder is chosen by the file's magic bytes, never by its extension.
+ * - A JPEG's EXIF orientation is not applied: the pixels are used as stored, as torchvision's
+ *   default loader (PIL's `Image.open(...).convert("RGB")`) uses them.
  * - Greyscale, grey+alpha, palette, 16-bit, RGBA PNGs and greyscale, YCbCr, Adobe CMYK/YCCK
  *   JPEGs all become 8-bit RGB. Alpha is composited over white by default (`alpha: "black"`
  *   composites over black, `alpha: "drop"` keeps the stored colour and ignores alpha).

@@ -13,6 +13,10 @@ import { DatasetBase } from "./_dataset_base.ts";
 import type { RgbPca, ShardManifest } from "./prepare.ts";
 import { decodeShardHeader, pixelOffset, SHARD_HEADER_BYTES, shardBytes } from "./_shard_format.ts";
 
+/** What a folder without `manifest.json` is, for the errors that meet one. */
+const NO_MANIFEST = "no manifest.json: not a prepared folder, or its prepare stopped before " +
+  "the end (run it again)";
+
 /** Options of {@link ShardDataset.open}. */
 export interface ShardDatasetOptions {
   /**
@@ -113,6 +117,10 @@ export class ShardDataset extends DatasetBase {
     try {
       manifest = JSON.parse(await Deno.readTextFile(manifestPath));
     } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        // It read 'cannot read manifest: No such file or directory (os error 2): readfile …'.
+        throw new Error(`${dir}: ${NO_MANIFEST}`, { cause: e });
+      }
       throw new Error(`${manifestPath}: cannot read manifest: ${(e as Error).message}`, {
         cause: e,
       });
@@ -285,17 +293,25 @@ export const shardFormat: DataFormat = {
       return { kind: "shards", dir, valDir };
     }
     const train = join(dir, "train"), val = join(dir, "val");
-    if (
-      (await isFile(join(train, "manifest.json"))) && (await isFile(join(val, "manifest.json")))
-    ) {
-      return { kind: "shards", dir: train, valDir: valDir ?? val };
+    if (!(await isFile(join(train, "manifest.json")))) return null;
+    if (valDir === undefined && !(await isFile(join(val, "manifest.json")))) {
+      // It read 'found none of … prepared shards (manifest.json, or train/ and val/)'.
+      throw new DataFormatError(`${dir} holds prepared train/, but ${val}: ${NO_MANIFEST}`);
     }
-    return null;
+    return { kind: "shards", dir: train, valDir: valDir ?? val };
   },
   async load(source) {
     const dir = sourceDir(source), valDir = sourceDir(source, "valDir");
     const train = await ShardDataset.open(dir);
     const val = await ShardDataset.open(valDir);
+    // Validation crops the centre of its images and subtracts the training mean image: other
+    // sizes failed after the first epoch's training, with 'augment: crop 21 does not fit …'.
+    if (val.height !== train.height || val.width !== train.width) {
+      throw new DataFormatError(
+        `${valDir} holds ${val.height}×${val.width} images and ${dir} ${train.height}×` +
+          `${train.width}: prepare both at the same --size`,
+      );
+    }
     const pca = train.pca
       ? { eigenvalues: train.pca.eigenvalues, eigenvectors: train.pca.eigenvectors, sigma: 0.1 }
       : null;
