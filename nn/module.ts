@@ -198,16 +198,19 @@ export abstract class Module {
 
   /**
    * Adds a parameter: it is marked `requiresGrad` and kept out of every `tidy` scope, since a
-   * parameter lives as long as its module. Returns the tensor.
+   * parameter lives as long as its module. A tensor that a recorded op made (`w.mul(0.1)` of a
+   * tensor requiring a gradient) is detached first, as `nn.Parameter` takes only its data: a
+   * parameter is a leaf. Returns the parameter, so use the returned tensor.
    */
   protected registerParameter<T extends Tensor>(name: string, tensor: T): T {
     this.#checkName(name);
     if (tensor.dtype !== "f32") {
       throw new TypeError(`parameter ${name}: expected f32, got ${tensor.dtype}`);
     }
-    tensor.requiresGrad = true;
-    this.#parameters.set(name, keep(tensor) as Tensor as Parameter);
-    return tensor;
+    const leaf = tensor.isLeaf ? tensor : tensor.detach() as T;
+    leaf.requiresGrad = true;
+    this.#parameters.set(name, keep(leaf) as Tensor as Parameter);
+    return leaf;
   }
 
   /**
