@@ -64,9 +64,8 @@ export class Towers<M extends Module> extends Module {
       }
     }
     return names.map((name, i) => ({
-      name,
+      ...perTower[0][i],
       shards: perTower.flatMap((slots) => slots[i].shards),
-      buffer: perTower[0][i].buffer,
     }));
   }
 }
