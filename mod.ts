@@ -125,6 +125,7 @@ export {
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";
+export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
 export {
   argmax,
   argmin,

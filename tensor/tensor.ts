@@ -52,6 +52,8 @@ import {
   unsqueezedShape,
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
+import { gatherAxis, indexSelectPlan, scatterAxis } from "./_tensor_index_args.ts";
+import type { ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
@@ -825,6 +827,57 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     const bounds = resolveSlice(this.shape as readonly number[], axis, start, end, step);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;
   }
+
+  // Indexing ---------------------------------------------------------------------------------
+  // The index is i32, its values checked on the device: one outside the axis is reported at the
+  // next read from it (a `DeviceAssertionError` naming the op, the index and the size).
+
+  /**
+   * The elements picked along `dim` by an i32 index of this tensor's rank, as `torch.gather`:
+   * `out[i][j] = x[index[i][j]][j]` for `dim` 0, `x[i][index[i][j]]` for `dim` 1. The result
+   * has the index's shape, which may be larger along `dim` and no larger along the other axes.
+   * The gradient is added into the positions read (twice where read twice).
+   */
+  gather<I extends Shape>(dim: number, index: Tensor<I, "i32">): Tensor<I, D> {
+    const axis = gatherAxis("gather", this, dim, index);
+    return apply("gather", [this, index], { dim: axis }) as Tensor<I, D>;
+  }
+
+  /**
+   * A copy of this tensor with `src`'s elements written where an i32 index sends them along
+   * `dim`, as `torch.scatter`: `out[index[i][j]][j] = src[i][j]` for `dim` 0. `src` (or a
+   * number, written everywhere the index points) covers the index, of this tensor's rank and no
+   * larger than it along the other axes. Of duplicated indices the last along `dim` wins
+   * (PyTorch leaves it undefined). The gradient of `src` is gathered from the positions
+   * written; what was written over gets none.
+   */
+  scatter(dim: number, index: Tensor<Shape, "i32">, src: Tensor<Shape, D> | number): Tensor<S, D> {
+    return scattered("scatter", this, dim, index, src, "assign") as Tensor<S, D>;
+  }
+
+  /**
+   * A copy of this tensor with `src`'s elements added where an i32 index sends them along
+   * `dim`, as `torch.scatter_add`: `out[index[i][j]][j] += src[i][j]` for `dim` 0, every
+   * duplicate adding, in order along `dim` (the same sum on every run). The gradient passes to
+   * this tensor whole and is gathered for `src`.
+   */
+  scatterAdd(dim: number, index: Tensor<Shape, "i32">, src: Tensor<Shape, D>): Tensor<S, D> {
+    return scattered("scatterAdd", this, dim, index, src, "add") as Tensor<S, D>;
+  }
+
+  /**
+   * The slices at the positions of a 1-D i32 index along `dim`, as `torch.index_select`: this
+   * tensor's shape with the index's length along `dim`. The gradient is added into the slices
+   * read (index-add).
+   */
+  indexSelect(dim: number, index: Tensor<Shape, "i32">): Tensor<Shape, D> {
+    const plan = indexSelectPlan(this, dim, index);
+    return tidy(() => {
+      const wide = plan.indexShape.map((d, a) => (a === plan.axis ? d : plan.shape[a] ?? 1));
+      const spread = index.reshape(plan.indexShape).expand(wide) as Tensor<Shape, "i32">;
+      return this.gather(plan.axis, spread).reshape(plan.shape);
+    }) as Tensor<Shape, D>;
+  }
 }
 
 /**
@@ -961,6 +1014,28 @@ export function selected(
   } finally {
     for (const t of made) t.dispose();
   }
+}
+
+/** `x.scatter` or `x.scatterAdd`: `src` a tensor, or a number broadcast to the index's shape. */
+function scattered(
+  op: "scatter" | "scatterAdd",
+  x: AnyTensor,
+  dim: number,
+  index: AnyTensor,
+  src: AnyTensor | number,
+  mode: ScatterMode,
+): AnyTensor {
+  if (typeof src !== "number") {
+    const axis = scatterAxis(op, x, dim, index, src);
+    return apply("scatter", [x, index, src], { dim: axis, mode });
+  }
+  if (x.dtype === "i32" && !Number.isInteger(src)) {
+    throw new TypeError(`${op}: ${src} is not an integer, and the input is i32`);
+  }
+  const data = x.dtype === "i32" ? Int32Array.of(src) : Float32Array.of(src);
+  using value = wrap(upload(x.device, data, [], x.dtype));
+  using spread = value.expand(index.shape as readonly number[]);
+  return scattered(op, x, dim, index, spread, mode);
 }
 
 /** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */

@@ -9,6 +9,7 @@ import { activationRules } from "./activation.ts";
 import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { indexRules } from "./index.ts";
 import { lossRules } from "./loss.ts";
 import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
@@ -35,6 +36,7 @@ export const rules: Rules<Op> = {
   ...activationRules,
   ...reduceRules,
   ...shapeRules,
+  ...indexRules,
   ...productRules,
   ...cnnRules,
   ...dropoutRules,
