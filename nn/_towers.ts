@@ -63,7 +63,7 @@ export class Towers<M extends Module> extends Module {
         throw new Error(`towers have different parameters: ${slots.map((s) => s.name)}`);
       }
     }
-    return names.map((name, i) => ({
+    return names.map((_, i) => ({
       ...perTower[0][i],
       shards: perTower.flatMap((slots) => slots[i].shards),
     }));
