@@ -10,7 +10,8 @@
 import { gather as gatherKernel, scatter as scatterKernel } from "../kernels/gather_scatter.ts";
 import type { ScatterMode } from "../kernels/gather_scatter.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { fill } from "./_primitives.ts";
+import { contiguous, fill } from "./_primitives.ts";
+import { argsortRows } from "../kernels/sort.ts";
 
 export type { ScatterMode } from "../kernels/gather_scatter.ts";
 
@@ -80,5 +81,26 @@ export function scatter(
     start.dispose();
     zero.dispose();
   }
+  return out;
+}
+
+/**
+ * The i32 order of `x` along `axis` (`torch.argsort`, stable): at each position along the axis,
+ * the index of the element that sorts there, ascending or `descending`, NaN the largest. The
+ * axis is sorted last and contiguous, and the result is a view back in `x`'s axis order.
+ */
+export function argsort(x: RawTensor, axis: number, descending: boolean): RawTensor {
+  const shape = x.rank === 0 ? [1] : x.shape, strides = x.rank === 0 ? [1] : x.strides;
+  const order = [...shape.keys()].filter((a) => a !== axis).concat(axis);
+  const moved = x.view(order.map((a) => shape[a]), order.map((a) => strides[a]), x.offset);
+  const rows = contiguous(moved);
+  const sorted = empty(x.device, moved.shape, "i32");
+  const length = shape[axis];
+  const count = length === 0 ? 0 : rows.size / length;
+  argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
+  // Back in x's axis order: the sorted axis's stride goes back to its place.
+  const back = shape.map((_, a) => sorted.strides[order.indexOf(a)]);
+  const out = x.rank === 0 ? sorted.view([], []) : sorted.view(x.shape, back);
+  for (const t of [moved, rows, sorted]) t.dispose();
   return out;
 }

@@ -53,7 +53,7 @@ import {
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import { gatherAxis, indexSelectPlan, scatterAxis } from "./_tensor_index_args.ts";
-import type { ScatterMode } from "./_primitives_index.ts";
+import { argsort, type ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
@@ -640,6 +640,63 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
+   * The maximum along `dim` and its i32 index, as `torch.max(x, dim)`: the first index on ties,
+   * a NaN the maximum (its first index); `keepdim` keeps the axis as size 1. The gradient goes
+   * to the one element the index names (where `max(dim)`, PyTorch's `amax`, shares it among
+   * ties).
+   */
+  maxWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
+    return extremumWithIndex(this, "argmax", dim, keepdim);
+  }
+
+  /** The minimum along `dim` and its i32 index, as `torch.min(x, dim)`; see {@link Tensor.maxWithIndices}. */
+  minWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
+    return extremumWithIndex(this, "argmin", dim, keepdim);
+  }
+
+  /**
+   * The i32 order along `dim` (default last), as `torch.argsort`: at each position, the index of
+   * the element that sorts there, ascending unless `descending`, NaN the largest. Always stable
+   * (equal elements keep their order), so `stable` changes nothing. No gradient.
+   */
+  argsort(options: SortOptions = {}): Tensor<S, "i32"> {
+    const { dim = -1, descending = false } = options;
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "argsort")[0];
+    return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
+  }
+
+  /**
+   * The elements sorted along `dim` (default last) and the i32 indices they came from, as
+   * `torch.sort`; see {@link Tensor.argsort} for the order. The gradient goes back to where each
+   * element came from.
+   */
+  sort(options: SortOptions = {}): ValuesAndIndices<S, D> {
+    const indices = this.argsort(options);
+    const dim = options.dim ?? -1;
+    return { values: this.gather(dim, indices) as Tensor<S, D>, indices };
+  }
+
+  /**
+   * The `k` largest elements along `dim` (default last; the smallest when `largest` is false)
+   * and their i32 indices, as `torch.topk`: in order, largest first (`sorted` is accepted for
+   * PyTorch's signature; the result is always sorted), NaN the largest, ties in index order.
+   * The gradient goes back to where each came from.
+   */
+  topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
+    const { dim = -1, largest = true } = options;
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "topk")[0];
+    const size = (this.shape as readonly number[])[axis] ?? 1;
+    if (!Number.isInteger(k) || k < 0 || k > size) {
+      throw new RangeError(`topk: k = ${k} is out of range for size ${size} along axis ${axis}`);
+    }
+    return tidy(() => {
+      const order = this.argsort({ dim: axis, descending: largest });
+      const indices = this.rank === 0 ? order : order.slice(axis, 0, k) as Tensor<Shape, "i32">;
+      return { values: this.gather(axis, indices), indices };
+    });
+  }
+
+  /**
    * The variance over `axes` (all when omitted), `Σ (x − mean)² / max(0, N − correction)` with
    * `correction` 1 by default (Bessel's, as `torch.var`; 0 for the population variance). Two
    * passes over the centred values, so a large mean costs no precision.
@@ -940,6 +997,49 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   const out = x.sub(peak as AnyTensor);
   peak.dispose();
   return out as Tensor<Shape, "f32">;
+}
+
+/** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
+export interface ValuesAndIndices<S extends Shape, D extends DType> {
+  /** The values chosen. */
+  values: Tensor<S, D>;
+  /** Where along the axis each value came from. */
+  indices: Tensor<S, "i32">;
+}
+
+/** The options of `sort` and `argsort`. */
+export interface SortOptions {
+  /** The axis sorted along (default −1, the last). */
+  dim?: number;
+  /** Largest first (default false: smallest first). */
+  descending?: boolean;
+  /** Accepted for PyTorch's signature: the sort is always stable. */
+  stable?: boolean;
+}
+
+/** The options of `topk`. */
+export interface TopkOptions {
+  /** The axis chosen along (default −1, the last). */
+  dim?: number;
+  /** The `k` largest (default true), else the `k` smallest. */
+  largest?: boolean;
+  /** Accepted for PyTorch's signature: the result is always in order. */
+  sorted?: boolean;
+}
+
+/** The extremum along `dim` and its index: the index's gather, so the gradient follows it. */
+function extremumWithIndex<D extends DType>(
+  x: Tensor<Shape, D>,
+  op: "argmax" | "argmin",
+  dim: number,
+  keepdim: boolean,
+): ValuesAndIndices<Shape, D> {
+  return tidy(() => {
+    const index = indexOfExtremum(x, op, dim, true);
+    const values = x.gather(dim, index);
+    if (keepdim || x.rank === 0) return { values, indices: index };
+    return { values: values.squeeze(dim), indices: index.squeeze(dim) };
+  });
 }
 
 /** The options of `var` and `std`. */

@@ -64,3 +64,38 @@ export function randomIndex(shape: readonly number[], size: number, rng: () => n
   const data = Int32Array.from({ length: numel(shape) }, () => Math.floor(rng() * size));
   return { shape: [...shape], data };
 }
+
+/** Whether `a` sorts strictly before `b`: NaN the largest, as PyTorch's sort. */
+function before(a: number, b: number, descending: boolean): boolean {
+  if (descending) return !Number.isNaN(b) && (Number.isNaN(a) || a > b);
+  return !Number.isNaN(a) && (Number.isNaN(b) || a < b);
+}
+
+/** The stable order of `x` along `dim` (an I32 shaped as `x`). */
+export function argsort(
+  x: { shape: number[]; data: ArrayLike<number> },
+  dim: number,
+  descending: boolean,
+): I32 {
+  const out = new Int32Array(numel(x.shape));
+  const size = x.shape[dim];
+  for (let i = 0; i < out.length; i++) {
+    const c = coordsOf(i, x.shape);
+    if (c[dim] !== 0) continue;
+    const at = (k: number) => flatOf(c.map((v, a) => (a === dim ? k : v)), x.shape);
+    const order = Array.from({ length: size }, (_, k) => k).sort((p, q) => {
+      const [a, b] = [x.data[at(p)], x.data[at(q)]];
+      return before(a, b, descending) ? -1 : before(b, a, descending) ? 1 : 0;
+    });
+    order.forEach((k, p) => (out[at(p)] = k));
+  }
+  return { shape: [...x.shape], data: out };
+}
+
+/** The first `k` along `dim` of `x`. */
+export function leading(x: F64, dim: number, k: number): F64 {
+  const shape = x.shape.map((d, a) => (a === dim ? k : d));
+  const data = new Float64Array(numel(shape));
+  for (let i = 0; i < data.length; i++) data[i] = x.data[flatOf(coordsOf(i, shape), x.shape)];
+  return { shape, data };
+}
