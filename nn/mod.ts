@@ -166,7 +166,7 @@ export {
   type ResolvedFigure1Config,
   resolveFigure1Config,
 } from "./figure1.ts";
-export { type Summarizable, summary, type SummaryRow } from "./summary.ts";
+export { type Summarizable, summary, type SummaryRow, traceSummary } from "./summary.ts";
 export {
   CheckpointError,
   type CheckpointMetadata,
