@@ -10,6 +10,7 @@ import { cnnRules } from "./cnn.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { indexRules } from "./index.ts";
+import { reorderRules } from "./reorder.ts";
 import { lossRules } from "./loss.ts";
 import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
@@ -37,6 +38,7 @@ export const rules: Rules<Op> = {
   ...reduceRules,
   ...shapeRules,
   ...indexRules,
+  ...reorderRules,
   ...productRules,
   ...cnnRules,
   ...dropoutRules,
