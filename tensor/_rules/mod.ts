@@ -7,6 +7,7 @@
 
 import { activationRules } from "./activation.ts";
 import { cnnRules } from "./cnn.ts";
+import { convFamilyRules } from "./conv_family.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { lossRules } from "./loss.ts";
@@ -37,6 +38,7 @@ export const rules: Rules<Op> = {
   ...shapeRules,
   ...productRules,
   ...cnnRules,
+  ...convFamilyRules,
   ...dropoutRules,
   ...lossRules,
   ...nllRules,
