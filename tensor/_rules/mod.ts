@@ -10,6 +10,7 @@ import { cnnRules } from "./cnn.ts";
 import { convFamilyRules } from "./conv_family.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { indexRules } from "./index.ts";
 import { lossRules } from "./loss.ts";
 import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
@@ -36,6 +37,7 @@ export const rules: Rules<Op> = {
   ...activationRules,
   ...reduceRules,
   ...shapeRules,
+  ...indexRules,
   ...productRules,
   ...cnnRules,
   ...convFamilyRules,
