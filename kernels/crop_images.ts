@@ -25,6 +25,8 @@ import { Uniforms } from "./_uniforms.ts";
 
 /** Threads along a crop's row. */
 const ROW_WORKGROUP = 64;
+/** Adjacent output columns per thread: their 12 source bytes come in four word loads. */
+const COLUMNS = 4;
 /** 32-bit words per patch in the patch buffer: sample, x0, y0, flip, offset r, g, b, padding. */
 const PATCH_WORDS = 8;
 
@@ -137,36 +139,7 @@ export function cropImages(device: Device, args: CropImagesArgs): void {
       pixelShift: slice.pixelShift,
       outShift: slice.outShift,
     });
-    // The grid is (row segment, row, image): no index is divided out of a flat one.
-    const wgsl = `
-struct Patch { sample: u32, x0: u32, y0: u32, flip: u32, offset: vec4f }
-@group(0) @binding(0) var<storage, read> pixels: array<u32>;
-@group(0) @binding(1) var<storage, read> patches: array<Patch>;
-@group(0) @binding(2) var<storage, read> table: array<f32, 256>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;${
-      mean ? "\n@group(0) @binding(4) var<storage, read> meanImage: array<f32>;" : ""
-    }
-${uf.declare(mean ? 5 : 4)}
-
-@compute @workgroup_size(${ROW_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let x = wid.x * ${ROW_WORKGROUP}u + lid;
-  if (x >= ${u.cropWidth}) { return; }
-  let y = wid.y;
-  let image = wid.z;
-  let p = patches[${u.first} + image];
-  let sx = select(p.x0 + x, p.x0 + ${u.cropWidth} - 1u - x, p.flip != 0u);
-  let pixel = (p.y0 + y) * ${u.width} + sx;
-  let source = (p.sample - ${u.lowSample}) * ${u.sampleBytes} + ${u.pixelShift} + pixel * 3u;
-  let at = ${u.outShift} + image * 3u * ${u.plane} + y * ${u.cropWidth} + x;
-  for (var c = 0u; c < 3u; c++) {
-    let byte = source + c;
-    let value = (pixels[byte / 4u] >> ((byte % 4u) * 8u)) & 255u;
-    // Loads, one subtraction and one addition: nothing to fuse, so the host's bits.
-    var v = table[value];${mean ? "\n    v = v - meanImage[pixel * 3u + c];" : ""}
-    out[at + c * ${u.plane}] = v + p.offset[c];
-  }
-}`;
+    const wgsl = cropWgsl(uf, u, mean !== null);
     const threads = slice.count * plane;
     device.dispatch(
       {
@@ -176,7 +149,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         wgsl,
         uniforms: uf.data(),
         variant: mean ? "mean image" : "offsets only",
-        workgroups: [Math.ceil(cropWidth / ROW_WORKGROUP), cropHeight, slice.count],
+        workgroups: [
+          Math.ceil(cropWidth / (COLUMNS * ROW_WORKGROUP)),
+          cropHeight,
+          slice.count,
+        ],
         cost: { bytes: threads * 3 * (mean ? 9 : 5) },
       },
       [
@@ -189,6 +166,61 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     );
   }
   device.release(patchBuffer);
+}
+
+/**
+ * The crop kernel's WGSL. The grid is (row segment, row, image): no index is divided out of a
+ * flat one. A thread writes {@link COLUMNS} adjacent columns of one row: their source pixels
+ * are adjacent too (in reverse order when mirrored), so it loads the words that hold their
+ * bytes once, and reads the patch and computes the addresses once, for 3·COLUMNS values.
+ */
+function cropWgsl(uf: Uniforms, u: Record<string, string>, mean: boolean): string {
+  return `
+struct Patch { sample: u32, x0: u32, y0: u32, flip: u32, offset: vec4f }
+@group(0) @binding(0) var<storage, read> pixels: array<u32>;
+@group(0) @binding(1) var<storage, read> patches: array<Patch>;
+@group(0) @binding(2) var<storage, read> table: array<f32, 256>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;${
+    mean ? "\n@group(0) @binding(4) var<storage, read> meanImage: array<f32>;" : ""
+  }
+${uf.declare(mean ? 5 : 4)}
+
+@compute @workgroup_size(${ROW_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let x = (wid.x * ${ROW_WORKGROUP}u + lid) * ${COLUMNS}u;
+  if (x >= ${u.cropWidth}) { return; }
+  let y = wid.y;
+  let image = wid.z;
+  let p = patches[${u.first} + image];
+  let columns = min(${COLUMNS}u, ${u.cropWidth} - x);
+  let flip = p.flip != 0u;
+  // The leftmost source pixel of the thread's columns: the first, or mirrored the last.
+  let left = select(p.x0 + x, p.x0 + ${u.cropWidth} - x - columns, flip);
+  let pixel = (p.y0 + y) * ${u.width} + left;
+  let source = (p.sample - ${u.lowSample}) * ${u.sampleBytes} + ${u.pixelShift} + pixel * 3u;
+  // The 3·columns bytes from source on lie in four words (the last clamped to the binding).
+  let word = source / 4u;
+  let last = arrayLength(&pixels) - 1u;
+  let words = vec4u(
+    pixels[word],
+    pixels[min(word + 1u, last)],
+    pixels[min(word + 2u, last)],
+    pixels[min(word + 3u, last)],
+  );
+  let skip = source % 4u;
+  let at = ${u.outShift} + image * 3u * ${u.plane} + y * ${u.cropWidth} + x;
+  for (var j = 0u; j < columns; j++) {
+    // Column x + j reads source pixel left + q.
+    let q = select(j, columns - 1u - j, flip);
+    for (var c = 0u; c < 3u; c++) {
+      let byte = skip + q * 3u + c;
+      let value = (words[byte / 4u] >> ((byte % 4u) * 8u)) & 255u;
+      // Loads, one subtraction and one addition: nothing to fuse, so the host's bits.
+      var v = table[value];${mean ? "\n      v = v - meanImage[(pixel + q) * 3u + c];" : ""}
+      out[at + c * ${u.plane} + j] = v + p.offset[c];
+    }
+  }
+}`;
 }
 
 /** The 256 values `f32(v · scale)`, one buffer per device and scale. */

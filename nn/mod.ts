@@ -64,6 +64,15 @@ export {
 export type { ParameterInit } from "./_init.ts";
 export type { ConvPadding, Pair } from "../tensor/ops_cnn.ts";
 export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
+export { Conv1d, type Conv1dConfig } from "./conv1d.ts";
+export {
+  ConvTranspose2d,
+  type ConvTranspose2dConfig,
+  type TransposedGeometry,
+  transposedOutput,
+} from "./conv_transpose2d.ts";
+export { ConvTranspose1d, type ConvTranspose1dConfig } from "./conv_transpose1d.ts";
+export { WeightedLayer } from "./weighted_layer.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,

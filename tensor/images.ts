@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { Device } from "../kernels/device.ts";
+import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { cropImages as cropImagesKernel, type ImagePatch } from "../kernels/crop_images.ts";
 import { empty } from "./_core.ts";
 import { currentDevice } from "./default_device.ts";
@@ -46,7 +46,11 @@ export interface ImageCrops {
   readonly patches: readonly ImagePatch[];
   /** Multiplies the u8 values; 1/255 maps them to [0, 1]. */
   readonly scale: number;
-  /** `height × width × 3` values, HWC, subtracted at the source pixel (before crop and flip). */
+  /**
+   * `height × width × 3` values, HWC, subtracted at the source pixel (before crop and flip).
+   * A device keeps its copy of the last array it was given and uploads it again only for
+   * another array: to change the mean, pass a new array rather than writing into this one.
+   */
   readonly meanImage: Float32Array | null;
 }
 
@@ -84,11 +88,7 @@ export function cropImages(
   const out = empty(device, [patches.length, 3, cropHeight, cropWidth], "f32", "image batch");
   const pixels = device.alloc(Math.max(crops.pixels.byteLength, 4), "image pixels");
   device.write(pixels, crops.pixels);
-  let meanImage = null;
-  if (crops.meanImage) {
-    meanImage = device.alloc(crops.meanImage.byteLength, "mean image");
-    device.write(meanImage, crops.meanImage);
-  }
+  const meanImage = crops.meanImage && meanImageOn(device, crops.meanImage);
   cropImagesKernel(device, {
     pixels,
     samples,
@@ -103,8 +103,25 @@ export function cropImages(
   });
   // The dispatch is recorded: a later write flushes it before the pool hands these out again.
   device.release(pixels);
-  if (meanImage) device.release(meanImage);
   return fromRaw(out);
+}
+
+/** The mean image each device holds: the last array it was given, and its copy there. */
+const meanImages = new WeakMap<Device, { values: Float32Array; buffer: GpuBuffer }>();
+
+/**
+ * `mean` on `device`, uploaded once while the same array comes batch after batch (the
+ * training loop passes its dataset's mean image every step); another array replaces it.
+ */
+function meanImageOn(device: Device, mean: Float32Array): GpuBuffer {
+  const held = meanImages.get(device);
+  if (held?.values === mean) return held.buffer;
+  // Recorded dispatches still read the former copy: release hands it out only after them.
+  if (held) device.release(held.buffer);
+  const buffer = device.alloc(mean.byteLength, "mean image");
+  device.write(buffer, mean);
+  meanImages.set(device, { values: mean, buffer });
+  return buffer;
 }
 
 /**

@@ -161,6 +161,48 @@ Deno.test("cropImages equals the host reference bit for bit", async (t) => {
   });
 
   await t.step(
+    "crops 1 to 9 wide at every column, mirrored or not, up to the pixels' last byte",
+    async () => {
+      // A thread writes 4 adjacent columns from the words that hold their bytes: every width
+      // leaves a different partial group, every x0 a different byte alignment, and the last
+      // sample's right edge ends the binding (its 3·h·w bytes are not whole words).
+      const h = 3, w = 11, samples = randomSamples(3, h, w, 41), rng = new Rng(42);
+      const pixels = new Uint8Array(samples.flatMap((s) => [...s.pixels]));
+      for (const cropWidth of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+        const patches: ImagePatch[] = [];
+        for (let x0 = 0; x0 + cropWidth <= w; x0++) {
+          for (const flip of [false, true]) {
+            const offset = [rng.next() - 0.5, 0, rng.next()] as const;
+            patches.push({ sample: 2 - (x0 % 3), x0, y0: x0 % h, flip, offset });
+          }
+        }
+        for (const meanImage of [meanImageOf(h, w, cropWidth), null]) {
+          const crops = { pixels, height: h, width: w, cropHeight: 1, cropWidth, scale: 1 / 255 };
+          await assertDeviceMatchesHost(
+            { ...crops, patches, meanImage },
+            `crop width ${cropWidth}${meanImage ? ", mean image" : ""}`,
+          );
+        }
+      }
+    },
+  );
+
+  await t.step("the mean image is uploaded once while the same array comes back", async () => {
+    const h = 5, w = 6, samples = randomSamples(2, h, w, 51);
+    const options = { crop: 4, flip: true, pca, mean: meanImageOf(h, w, 52), height: h, width: w };
+    const { crops } = augmentedCrops(samples, options, new Rng(53));
+    await assertDeviceMatchesHost(crops, "first batch"); // uploads this mean image
+    resetTransferStats();
+    await assertDeviceMatchesHost(crops, "same mean image");
+    const pixelBytes = crops.pixels.byteLength, patchBytes = 32 * crops.patches.length;
+    assert.equal(transferStats().bytesWritten, pixelBytes + patchBytes);
+    // Another array replaces it, and the arrays alternate correctly.
+    const other = { ...crops, meanImage: meanImageOf(h, w, 54) };
+    await assertDeviceMatchesHost(other, "another mean image");
+    await assertDeviceMatchesHost(crops, "the first mean image again");
+  });
+
+  await t.step(
     "a batch cut into several bindings, patches reading samples out of order",
     async () => {
       const h = 9, w = 7, count = 13, samples = randomSamples(count, h, w, 13);

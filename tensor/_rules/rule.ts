@@ -18,6 +18,7 @@ import type {
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
+import type { ScatterMode } from "../_primitives_index.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -65,6 +66,9 @@ export interface OpParams {
   expand: { shape: readonly number[] };
   slice: { axis: number; start: number; end: number; step: number };
   concat: { axis: number };
+  // Indexing along an axis (index.ts): inputs x and an i32 index, then `src` for a scatter.
+  gather: { dim: number };
+  scatter: { dim: number; mode: ScatterMode };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
@@ -73,6 +77,9 @@ export interface OpParams {
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   avgPool2d: { geometry: AvgPool2dGeometry };
   lrn: { params: LrnParams };
+  // The transposed convolution (conv_family.ts): inputs x, w and an optional bias; `geometry`
+  // is the convolution whose input gradient it computes (its input is this op's output).
+  convTranspose2d: { geometry: Conv2dGeometry };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {

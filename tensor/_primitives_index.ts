@@ -1,0 +1,106 @@
+/**
+ * The primitives of indexing along an axis (`kernels/gather_scatter.ts`): a gather and a
+ * scatter that read every operand through its strides. Each returns a new contiguous raw
+ * tensor that the caller owns. Shapes are checked a layer up (`ops_index.ts`); a 0-d operand
+ * is read as one element along axis 0.
+ *
+ * @module
+ */
+
+import { gather as gatherKernel, scatter as scatterKernel } from "../kernels/gather_scatter.ts";
+import type { ScatterMode } from "../kernels/gather_scatter.ts";
+import { empty, type RawTensor } from "./_core.ts";
+import { contiguous, fill } from "./_primitives.ts";
+import { argsortRows } from "../kernels/sort.ts";
+
+export type { ScatterMode } from "../kernels/gather_scatter.ts";
+
+/** How the kernels read `t`: at least rank 1 (a 0-d tensor as `[1]`). */
+function viewed(t: RawTensor) {
+  return {
+    shape: t.rank === 0 ? [1] : t.shape,
+    view: { buffer: t.buffer, strides: t.rank === 0 ? [1] : t.strides, offset: t.offset },
+  };
+}
+
+/**
+ * `out[c] = x[c with c[dim] = index[c]]`, shaped as the i32 `index` (PyTorch's `gather`). An
+ * index outside `x`'s axis makes its element NaN (0 for i32) and raises a device-side fault
+ * naming `op` at the next read.
+ */
+export function gather(x: RawTensor, dim: number, index: RawTensor, op = "gather"): RawTensor {
+  const out = empty(x.device, index.shape, x.dtype);
+  const [source, at] = [viewed(x), viewed(index)];
+  gatherKernel(
+    x.device,
+    x.dtype,
+    at.shape,
+    dim,
+    source.shape[dim],
+    source.view,
+    at.view,
+    out.buffer,
+    op,
+  );
+  return out;
+}
+
+/**
+ * `base` with `src[c]` written to (`assign`) or added into (`add`) `c with c[dim] = index[c]`
+ * for every coordinate `c` of the i32 `index` (PyTorch's `scatter` and `scatter_add`); `base`
+ * null starts from zeros. A plain scatter keeps the last of duplicated indices along `dim`.
+ */
+export function scatter(
+  base: RawTensor | null,
+  shape: readonly number[],
+  dim: number,
+  index: RawTensor,
+  src: RawTensor,
+  mode: ScatterMode,
+  op = mode === "add" ? "scatterAdd" : "scatter",
+): RawTensor {
+  const device = src.device;
+  const zero = base ? null : fill(device, [], 0);
+  // Zeros broadcast: one element read through strides of 0.
+  const start = base ?? zero!.view(shape, shape.map(() => 0));
+  const out = empty(device, shape, src.dtype);
+  const [from, at, values] = [viewed(start), viewed(index), viewed(src)];
+  scatterKernel(device, {
+    type: src.dtype,
+    mode,
+    shape: from.shape,
+    dim,
+    indexShape: at.shape,
+    base: from.view,
+    index: at.view,
+    src: values.view,
+    out: out.buffer,
+    op,
+  });
+  if (zero) {
+    start.dispose();
+    zero.dispose();
+  }
+  return out;
+}
+
+/**
+ * The i32 order of `x` along `axis` (`torch.argsort`, stable): at each position along the axis,
+ * the index of the element that sorts there, ascending or `descending`, NaN the largest. The
+ * axis is sorted last and contiguous, and the result is a view back in `x`'s axis order.
+ */
+export function argsort(x: RawTensor, axis: number, descending: boolean): RawTensor {
+  const shape = x.rank === 0 ? [1] : x.shape, strides = x.rank === 0 ? [1] : x.strides;
+  const order = [...shape.keys()].filter((a) => a !== axis).concat(axis);
+  const moved = x.view(order.map((a) => shape[a]), order.map((a) => strides[a]), x.offset);
+  const rows = contiguous(moved);
+  const sorted = empty(x.device, moved.shape, "i32");
+  const length = shape[axis];
+  const count = length === 0 ? 0 : rows.size / length;
+  argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
+  // Back in x's axis order: the sorted axis's stride goes back to its place.
+  const back = shape.map((_, a) => sorted.strides[order.indexOf(a)]);
+  const out = x.rank === 0 ? sorted.view([], []) : sorted.view(x.shape, back);
+  for (const t of [moved, rows, sorted]) t.dispose();
+  return out;
+}
