@@ -251,6 +251,15 @@ export {
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
 export {
+  conv1d,
+  type Conv1dOptions,
+  convTranspose1d,
+  type ConvTranspose1dOptions,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
+  type Tensor3D,
+} from "./tensor/ops_conv_family.ts";
+export {
   batchNorm,
   type BatchNormOptions,
   groupNorm,

@@ -120,14 +120,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   readonly shape: ShapeValue<S>;
   /** Element type. */
   readonly dtype: D;
-  /** Whether backward computes a gradient for this tensor. */
-  requiresGrad: boolean;
   /** The accumulated gradient of a leaf, after `backward()`. */
   grad: Tensor<S, D> | null = null;
 
   #raw: RawTensor;
   #node: GradNode<AnyTensor> | null = null;
   #graphFreed = false;
+  #requiresGrad: boolean;
 
   static {
     wrap = (raw, requiresGrad) => new Tensor(raw, requiresGrad);
@@ -138,7 +137,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     graph = {
       node: (t) => t.#node,
       freed: (t) => t.#graphFreed,
-      requiresGrad: (t) => t.requiresGrad,
+      requiresGrad: (t) => t.#requiresGrad,
       clear: (t) => t.#setNode(null),
       accumulate: (t, g) => t.#accumulateGrad(g),
       describe: (t) => `${t.shape}`,
@@ -154,8 +153,59 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     this.#raw = raw;
     this.shape = raw.shape as unknown as ShapeValue<S>;
     this.dtype = raw.dtype as D;
-    this.requiresGrad = requiresGrad;
+    this.#requiresGrad = requiresGrad;
     track(this);
+  }
+
+  /**
+   * Whether backward computes a gradient for this tensor. A leaf (a tensor no recorded op made)
+   * may be switched either way, and only an f32 one on; a tensor a recorded op made requires a
+   * gradient through its graph and cannot be switched, as PyTorch's "you can only change
+   * requires_grad flags of leaf variables": `detach()` gives a leaf of the same data.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const w = tensor([1, 2]);
+   * w.requiresGrad = true; // a leaf: allowed
+   * const y = w.mul(2);
+   * try {
+   *   y.requiresGrad = false;
+   * } catch (e) {
+   *   console.log((e as Error).message.startsWith("requiresGrad: only a leaf")); // true
+   * }
+   * console.log(y.detach().requiresGrad); // false
+   * ```
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (!this.isLeaf) {
+      throw new Error(
+        `requiresGrad: only a leaf's flag can change; this tensor of shape [${this.shape}] was ` +
+          `made by a recorded op (${this.#node?.op ?? "its graph already freed"}). To use its ` +
+          "value without a gradient, take y.detach()",
+      );
+    }
+    if (value && this.dtype !== "f32") {
+      // As torch's "only Tensors of floating point dtype can require gradients".
+      throw new TypeError(
+        `requiresGrad: only f32 tensors can require gradients, got ${this.dtype}`,
+      );
+    }
+    this.#requiresGrad = value;
+  }
+
+  /**
+   * Whether this tensor is a leaf of the graph, as PyTorch's `is_leaf`: one that no recorded
+   * op made (data created directly, a parameter, a result computed under `noGrad` or from
+   * inputs that need no gradient, a `detach()`). Backward leaves `.grad` on leaves only.
+   */
+  get isLeaf(): boolean {
+    return this.#node === null && !this.#graphFreed;
   }
 
   /** The device holding the data. */
@@ -200,7 +250,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     }
     this.#node = node;
     if (node) {
-      this.requiresGrad = true;
+      this.#requiresGrad = true;
       unreleasedGraphs.register(this, node, this);
     }
   }

@@ -7,6 +7,7 @@
 
 import { activationRules } from "./activation.ts";
 import { cnnRules } from "./cnn.ts";
+import { convFamilyRules } from "./conv_family.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { indexRules } from "./index.ts";
@@ -41,6 +42,7 @@ export const rules: Rules<Op> = {
   ...reorderRules,
   ...productRules,
   ...cnnRules,
+  ...convFamilyRules,
   ...dropoutRules,
   ...lossRules,
   ...nllRules,

@@ -82,6 +82,9 @@ export interface OpParams {
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   avgPool2d: { geometry: AvgPool2dGeometry };
   lrn: { params: LrnParams };
+  // The transposed convolution (conv_family.ts): inputs x, w and an optional bias; `geometry`
+  // is the convolution whose input gradient it computes (its input is this op's output).
+  convTranspose2d: { geometry: Conv2dGeometry };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {
