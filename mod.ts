@@ -135,6 +135,7 @@ export {
 } from "./tensor/ops_elementwise.ts";
 export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
 export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
 export {
   argmax,
   argmin,
@@ -249,6 +250,15 @@ export {
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
+export {
+  conv1d,
+  type Conv1dOptions,
+  convTranspose1d,
+  type ConvTranspose1dOptions,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
+  type Tensor3D,
+} from "./tensor/ops_conv_family.ts";
 export {
   batchNorm,
   type BatchNormOptions,
