@@ -128,6 +128,7 @@ export {
   KLDivLoss,
   L1Loss,
   Loss,
+  type LossWeights,
   MarginRankingLoss,
   MSELoss,
   MultiLabelSoftMarginLoss,
