@@ -135,6 +135,7 @@ export {
 } from "./tensor/ops_elementwise.ts";
 export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
 export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
 export {
   argmax,
   argmin,

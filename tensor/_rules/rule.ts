@@ -19,7 +19,7 @@ import type { AdaptivePool2dGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
-import type { ScatterMode } from "../_primitives_index.ts";
+import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -70,6 +70,11 @@ export interface OpParams {
   // Indexing along an axis (index.ts): inputs x and an i32 index, then `src` for a scatter.
   gather: { dim: number };
   scatter: { dim: number; mode: ScatterMode };
+  // Reordering and accumulating along axes (reorder.ts): a running sum or product along `dim`;
+  // per axis a flip, or a roll by `shift` (0 keeps it); the triangle of the last two axes.
+  cumulative: { dim: number; op: ScanOp };
+  flipRoll: { flip: readonly boolean[]; shift: readonly number[] };
+  triangle: { upper: boolean; diagonal: number };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
