@@ -16,7 +16,7 @@ import type {
   Pool2dGeometry,
 } from "../_primitives_cnn.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
-import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
+import type { ActivationFn, LossTerm, MathFn } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
 import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
@@ -53,6 +53,7 @@ export interface OpParams {
   // Scalar-function maps (activation.ts): an activation of x, a loss term of x and a target t
   // (the two broadcast together), their parameters in the order the function lists them.
   activation: { fn: ActivationFn; params: readonly number[] };
+  math: { fn: MathFn };
   lossTerm: { term: LossTerm; params: readonly number[] };
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
