@@ -283,6 +283,16 @@ export {
   type Tensor3D,
 } from "./tensor/ops_conv_family.ts";
 export {
+  adaptiveAvgPool1d,
+  adaptiveMaxPool1d,
+  adaptiveMaxPool2d,
+  type AdaptiveSize2d,
+  avgPool1d,
+  type AvgPool1dOptions,
+  maxPool1d,
+  type MaxPool1dOptions,
+} from "./tensor/ops_pool_family.ts";
+export {
   batchNorm,
   type BatchNormOptions,
   groupNorm,
