@@ -54,6 +54,7 @@ export {
   type Axes,
   type NestedArray,
   type SortOptions,
+  type SumType,
   Tensor,
   type TopkOptions,
   type ValuesAndIndices,
@@ -172,6 +173,7 @@ export {
   std,
   sum,
   variance,
+  vectorNorm,
 } from "./tensor/ops_reduce.ts";
 export {
   broadcastTo,

@@ -61,6 +61,9 @@ export interface OpParams {
   prod: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
   min: { axes: readonly number[]; keepdim: boolean };
+  // `(Σ |x|^ord)^(1/ord)` over `axes` (±∞: the largest or smallest magnitude; 0: the count of
+  // nonzeros), torch.linalg.vector_norm.
+  vectorNorm: { ord: number; axes: readonly number[]; keepdim: boolean };
   // Shape.
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
