@@ -50,7 +50,15 @@ export type {
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";
 export type { FaultMessage } from "./kernels/_fault.ts";
-export { type Axes, type NestedArray, Tensor, type VarianceOptions } from "./tensor/tensor.ts";
+export {
+  type Axes,
+  type NestedArray,
+  type SortOptions,
+  Tensor,
+  type TopkOptions,
+  type ValuesAndIndices,
+  type VarianceOptions,
+} from "./tensor/tensor.ts";
 export type {
   Broadcast,
   Broadcastable,
@@ -125,13 +133,41 @@ export {
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";
+export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
+export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export {
+  acos,
+  asin,
+  atan,
+  ceil,
+  cos,
+  cosh,
+  exp2,
+  expm1,
+  floor,
+  frac,
+  log10,
+  log2,
+  reciprocal,
+  round,
+  rsqrt,
+  sign,
+  sin,
+  sinh,
+  square,
+  tan,
+  trunc,
+} from "./tensor/ops_maths.ts";
+export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
 export {
   argmax,
   argmin,
   logsumexp,
   max,
+  maxWithIndices,
   mean,
   min,
+  minWithIndices,
   prod,
   std,
   sum,
@@ -237,6 +273,25 @@ export {
   type MaxPool2dOptions,
 } from "./tensor/ops_cnn.ts";
 export { type LrnParams, type Pair, PAPER_LRN, type Tensor4D } from "./tensor/ops_cnn.ts";
+export {
+  conv1d,
+  type Conv1dOptions,
+  convTranspose1d,
+  type ConvTranspose1dOptions,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
+  type Tensor3D,
+} from "./tensor/ops_conv_family.ts";
+export {
+  adaptiveAvgPool1d,
+  adaptiveMaxPool1d,
+  adaptiveMaxPool2d,
+  type AdaptiveSize2d,
+  avgPool1d,
+  type AvgPool1dOptions,
+  maxPool1d,
+  type MaxPool1dOptions,
+} from "./tensor/ops_pool_family.ts";
 export {
   batchNorm,
   type BatchNormOptions,

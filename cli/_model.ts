@@ -9,7 +9,7 @@ import { Device, GpuError } from "../kernels/device.ts";
 import { setDefaultDevice } from "../tensor/default_device.ts";
 import { AlexNet, alexnetParameterShapes } from "../nn/alexnet.ts";
 import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
-import type { Module } from "../nn/module.ts";
+import { type Module, slotShape } from "../nn/module.ts";
 import { Generator } from "../tensor/random.ts";
 import type { ArmSwitches } from "../train/experiment/claims.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
@@ -187,34 +187,35 @@ export function modelGenerators(model: AlexNet | Figure1Net): Record<string, Gen
 }
 
 /**
- * He initialisation of every weight (N(0, 2/fan_in), fan_in = inputs × kernel area of one
- * output) with zero biases, drawn from the library's {@link Generator} seeded with `seed`, over
- * the logical (placement-free) shapes and on the model's first device, so one and two devices
- * start from the same weights.
+ * He initialisation of every weight of a convolution or linear layer (N(0, 2/fan_in), fan_in =
+ * inputs × kernel area of one output) with zero biases, drawn from the library's
+ * {@link Generator} seeded with `seed`, over the logical (placement-free) shapes and on the
+ * model's first device, so one and two devices start from the same weights. Other parameters
+ * (a norm's scale and shift, a PReLU's slopes: 1-D weights) and the buffers keep their
+ * module's initial values: a batch norm's weight stays 1, not 0.
  */
 export async function heInit(model: Module, seed: number): Promise<void> {
   const generator = new Generator(seed);
   const device = model.namedParameters()[0]?.[1].device;
+  const slots = model.stateSlots().filter((slot) => !slot.buffer);
+  const shapes = new Map(slots.map((slot) => [slot.name, slotShape(slot)]));
   const dict: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const slot of model.stateSlots()) {
-    if (slot.buffer) continue; // running statistics keep their initial values
-    const shape = [
-      slot.shards.reduce((n, t) => n + t.shape[0], 0),
-      ...slot.shards[0].shape.slice(1),
-    ];
+  for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float32Array = new Float32Array(n);
     if (shape.length > 1) {
       const drawn = generator.normal(shape, 0, Math.sqrt(2 / (n / shape[0])), device);
       try {
-        data = await drawn.data() as Float32Array;
+        dict[name] = { shape, data: await drawn.data() as Float32Array };
       } finally {
         drawn.dispose();
       }
+    } else if (name.endsWith(".bias") || name === "bias") {
+      // The bias of a layer whose weight is drawn here (a norm's shift keeps its value).
+      const weight = shapes.get(name.replace(/bias$/, "weight"));
+      if (weight && weight.length > 1) dict[name] = { shape, data: new Float32Array(n) };
     }
-    dict[slot.name] = { shape, data };
   }
-  // Every name comes from the model; only the buffers, left as they are, are missing.
+  // Every name comes from the model; the rest, left as they are, are missing.
   await model.loadStateDict(dict, { strict: false });
 }
 

@@ -69,3 +69,26 @@ export function advance(generator: Generator, fill: Fill, shape: readonly number
   const { seed, offset } = generator.state();
   generator.setState({ seed, offset: offset + Math.ceil(numel(shape) / 4) });
 }
+
+/**
+ * torchvision's convolution initialisation in its ResNets and VGGs: weights normal with
+ * `kaiming_normal_(mode="fan_out", nonlinearity="relu")`'s deviation √(2/fan_out), `fan_out =
+ * out · kernel area`, and zero biases.
+ */
+export function kaimingFanOutInit(generator?: Generator): ParameterInit {
+  return (name, shape, device) =>
+    name === "bias" ? full(shape, 0, { device }) : (generator ?? globalGenerator()).normal(
+      shape,
+      0,
+      Math.sqrt(2 / numel([shape[0], ...shape.slice(2)])),
+      device,
+    );
+}
+
+/** Weights normal with deviation `std`, zero biases: torchvision's VGG classifier (std 0.01). */
+export function normalInit(std: number, generator?: Generator): ParameterInit {
+  return (name, shape, device) =>
+    name === "bias"
+      ? full(shape, 0, { device })
+      : (generator ?? globalGenerator()).normal(shape, 0, std, device);
+}

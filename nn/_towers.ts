@@ -63,10 +63,9 @@ export class Towers<M extends Module> extends Module {
         throw new Error(`towers have different parameters: ${slots.map((s) => s.name)}`);
       }
     }
-    return names.map((name, i) => ({
-      name,
+    return names.map((_, i) => ({
+      ...perTower[0][i],
       shards: perTower.flatMap((slots) => slots[i].shards),
-      buffer: perTower[0][i].buffer,
     }));
   }
 }

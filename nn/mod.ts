@@ -27,6 +27,10 @@
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
  *   config switches (activation, LRN, pooling, dropout, towers) turn off one of the paper's
  *   choices at a time; {@link Figure1Net} is the paper's four-layer CIFAR-10 net of Figure 1.
+ * - Torchvision's architectures, with its module names, state-dict keys, parameter counts and
+ *   initialisation: {@link ResNet} ({@link resnet18}, {@link resnet34}, {@link resnet50},
+ *   {@link resnet101}, {@link resnet152}, ResNeXt and wide ResNets) of {@link BasicBlock} and
+ *   {@link Bottleneck}; {@link VGG} ({@link vgg11} … {@link vgg19Bn}).
  * - Checkpoints: {@link saveCheckpoint} / {@link loadCheckpoint} as safetensors files.
  *
  * @example Build, run and checkpoint a scaled AlexNet
@@ -60,6 +64,24 @@ export {
 export type { ParameterInit } from "./_init.ts";
 export type { ConvPadding, Pair } from "../tensor/ops_cnn.ts";
 export { Conv2d, type Conv2dConfig } from "./conv2d.ts";
+export { Conv1d, type Conv1dConfig } from "./conv1d.ts";
+export {
+  ConvTranspose2d,
+  type ConvTranspose2dConfig,
+  type TransposedGeometry,
+  transposedOutput,
+} from "./conv_transpose2d.ts";
+export { ConvTranspose1d, type ConvTranspose1dConfig } from "./conv_transpose1d.ts";
+export { WeightedLayer } from "./weighted_layer.ts";
+export { AdaptiveMaxPool2d } from "./adaptive_max_pool2d.ts";
+export {
+  AdaptiveAvgPool1d,
+  AdaptiveMaxPool1d,
+  AvgPool1d,
+  type AvgPool1dConfig,
+  MaxPool1d,
+  type MaxPool1dConfig,
+} from "./pooling_1d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,
@@ -115,6 +137,7 @@ export {
   KLDivLoss,
   L1Loss,
   Loss,
+  type LossWeights,
   MarginRankingLoss,
   MSELoss,
   MultiLabelSoftMarginLoss,
@@ -148,7 +171,7 @@ export {
 } from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
-export { type Layer, Sequential } from "./sequential.ts";
+export { chainLayers, type Layer, Sequential } from "./sequential.ts";
 export {
   AlexNet,
   type AlexNetConfig,
@@ -166,7 +189,44 @@ export {
   type ResolvedFigure1Config,
   resolveFigure1Config,
 } from "./figure1.ts";
-export { type Summarizable, summary, type SummaryRow } from "./summary.ts";
+export {
+  BasicBlock,
+  Bottleneck,
+  type PlannedTensor,
+  ResidualBlock,
+  type ResidualBlockConfig,
+  ResNet,
+  resnet101,
+  resnet152,
+  resnet18,
+  resnet34,
+  resnet50,
+  type ResNetConfig,
+  type ResNetOptions,
+  resnetStateShapes,
+  resnext101_32x8d,
+  resnext50_32x4d,
+  wide_resnet101_2,
+  wide_resnet50_2,
+} from "./resnet.ts";
+export {
+  VGG,
+  vgg11,
+  vgg11Bn,
+  vgg13,
+  vgg13Bn,
+  vgg16,
+  vgg16Bn,
+  vgg19,
+  vgg19Bn,
+  VGG_CONFIGS,
+  type VGGConfig,
+  type VGGLayers,
+  vggMinInputSize,
+  type VGGOptions,
+  vggStateShapes,
+} from "./vgg.ts";
+export { type Summarizable, summary, type SummaryRow, traceSummary } from "./summary.ts";
 export {
   CheckpointError,
   type CheckpointMetadata,

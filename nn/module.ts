@@ -58,6 +58,8 @@ export interface ParameterSlot {
   readonly shards: readonly Tensor[];
   /** True for a buffer (not trained: initialisers and optimisers leave it alone). */
   readonly buffer?: boolean;
+  /** True when a state dict may leave it out (see {@link BufferOptions.optional}). */
+  readonly optional?: boolean;
 }
 
 /** Options of {@link Module.registerBuffer}. */
@@ -67,6 +69,13 @@ export interface BufferOptions {
    * PyTorch); a non-persistent buffer is still moved by `to()` and freed by `dispose()`.
    */
   persistent?: boolean;
+  /**
+   * Whether a state dict may leave the buffer out (default false): `loadStateDict` then keeps
+   * its value and does not report it missing, as PyTorch's batch norm treats
+   * `num_batches_tracked`, which checkpoints from before its version 2 (and plain dicts of
+   * weights and statistics) lack.
+   */
+  optional?: boolean;
 }
 
 /** Options of {@link Module.loadStateDict}. */
@@ -183,31 +192,36 @@ export type Parameter = Tensor<Shape, "f32">;
  */
 export abstract class Module {
   #parameters = new Map<string, Parameter>();
-  #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
+  #buffers = new Map<string, { tensor: Tensor } & Required<BufferOptions>>();
   #children = new Map<string, Module>();
   #training = true;
 
   /**
-   * The module's computation, one signature for every module: a tensor in, a tensor out,
-   * returned directly or as a promise. Layers compute synchronously; a network that waits on
-   * the host (AlexNet over two devices copies activations between them) returns a promise.
-   * Code that takes any module `await`s the result, which is a no-op for a tensor. Subclasses
-   * may narrow the types (a typed shape in, a typed shape out).
+   * The module's computation, one signature for every module: a tensor in (and the module's
+   * own further arguments: a loss's target, a transposed convolution's output size), a tensor
+   * out, returned directly or as a
+   * promise. Layers compute synchronously; a network that waits on the host (AlexNet over two
+   * devices copies activations between them) returns a promise. Code that takes any module
+   * `await`s the result, which is a no-op for a tensor. Subclasses may narrow the types (a
+   * typed shape in, a typed shape out).
    */
-  abstract forward(x: Tensor): Tensor | Promise<Tensor>;
+  abstract forward(x: Tensor, ...more: unknown[]): Tensor | Promise<Tensor>;
 
   /**
    * Adds a parameter: it is marked `requiresGrad` and kept out of every `tidy` scope, since a
-   * parameter lives as long as its module. Returns the tensor.
+   * parameter lives as long as its module. A tensor that a recorded op made (`w.mul(0.1)` of a
+   * tensor requiring a gradient) is detached first, as `nn.Parameter` takes only its data: a
+   * parameter is a leaf. Returns the parameter, so use the returned tensor.
    */
   protected registerParameter<T extends Tensor>(name: string, tensor: T): T {
     this.#checkName(name);
     if (tensor.dtype !== "f32") {
       throw new TypeError(`parameter ${name}: expected f32, got ${tensor.dtype}`);
     }
-    tensor.requiresGrad = true;
-    this.#parameters.set(name, keep(tensor) as Tensor as Parameter);
-    return tensor;
+    const leaf = tensor.isLeaf ? tensor : tensor.detach() as T;
+    leaf.requiresGrad = true;
+    this.#parameters.set(name, keep(leaf) as Tensor as Parameter);
+    return leaf;
   }
 
   /**
@@ -224,7 +238,11 @@ export abstract class Module {
     if (tensor.requiresGrad) {
       throw new TypeError(`buffer ${name}: a buffer must not require a gradient`);
     }
-    this.#buffers.set(name, { tensor: keep(tensor), persistent: options.persistent ?? true });
+    this.#buffers.set(name, {
+      tensor: keep(tensor),
+      persistent: options.persistent ?? true,
+      optional: options.optional ?? false,
+    });
     return tensor;
   }
 
@@ -328,7 +346,9 @@ export abstract class Module {
       shards: [p],
     }));
     for (const [name, b] of this.#buffers) {
-      if (b.persistent) out.push({ name, shards: [b.tensor], buffer: true });
+      if (b.persistent) {
+        out.push({ name, shards: [b.tensor], buffer: true, ...(b.optional && { optional: true }) });
+      }
     }
     for (const [name, child] of this.#children) {
       for (const slot of child.stateSlots()) out.push({ ...slot, name: `${name}.${slot.name}` });
@@ -354,7 +374,9 @@ export abstract class Module {
    * Copies values into the parameters, in place (optimisers holding the parameters keep
    * working). Every name and shape is checked before anything is written, so a dictionary that
    * does not fit leaves the module untouched and the {@link StateDictError} lists all
-   * missing, unexpected and mis-shaped names. Tensors may live on any device.
+   * missing, unexpected and mis-shaped names. An optional buffer the dictionary lacks keeps
+   * its value (a batch norm's `num_batches_tracked`, as in PyTorch). Tensors may live on any
+   * device.
    */
   async loadStateDict(
     dict: Record<string, StateValue> | ReadonlyMap<string, StateValue>,
@@ -369,7 +391,7 @@ export abstract class Module {
       known.add(slot.name);
       const value = entries.get(slot.name);
       if (!value) {
-        missing.push(slot.name);
+        if (!slot.optional) missing.push(slot.name);
         continue;
       }
       const expected = slotShape(slot);
@@ -433,7 +455,7 @@ export abstract class Module {
       if (b.tensor.device === device) continue;
       const moved = await noGrad(() => b.tensor.to(device));
       b.tensor.dispose();
-      this.#buffers.set(name, { tensor: keep(moved), persistent: b.persistent });
+      this.#buffers.set(name, { ...b, tensor: keep(moved) });
     }
     for (const child of this.#children.values()) await child.to(device);
     return this;

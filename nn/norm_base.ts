@@ -77,9 +77,12 @@ export abstract class NormBase extends Module {
     if (this.trackRunningStats) {
       this.registerBuffer("running_mean", zeros([c], { device }));
       this.registerBuffer("running_var", ones([c], { device }));
+      // Optional in a state dict, as PyTorch's _NormBase loads one without it (older
+      // checkpoints, plain dicts of weights and statistics): the count is kept.
       this.registerBuffer(
         "num_batches_tracked",
         fromTypedArray(new Int32Array(1), [], { device, dtype: "i32" }),
+        { optional: true },
       );
     }
   }

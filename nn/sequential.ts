@@ -50,20 +50,38 @@ export class Sequential extends Module {
 
   /** Applies every layer in turn. */
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const layer of this.#layers) {
-      const next = layer.forward(y);
-      // A layer may hand its input on as it is (an identity, a layer that only logs it).
-      if (y !== x && y !== next) y.dispose();
-      y = next;
-    }
-    return y === x ? x.reshape(x.shape as readonly number[]) : y;
+    return chainLayers(x, this.#layers);
   }
 
   /** The output shape for an input shape, chained through every layer. */
   outputShape(input: readonly number[]): number[] {
     return this.#layers.reduce((shape, layer) => layerOutputShape(layer, shape), [...input]);
   }
+}
+
+/**
+ * `x` through `layers` in turn, each intermediate output freed as soon as the next layer has
+ * consumed it (the autograd graph keeps its own references); `x` itself is never freed, and the
+ * result is a new tensor even when every layer hands its input on.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { ReLU, Tanh } from "./activation.ts";
+ * import { chainLayers } from "./sequential.ts";
+ * await defaultDevice();
+ * console.log(await chainLayers(tensor([-1, 2]), [new ReLU(), new Tanh()]).toArray()); // [0, 0.964…]
+ * ```
+ */
+export function chainLayers(x: Tensor, layers: readonly Layer[]): Tensor {
+  let y = x;
+  for (const layer of layers) {
+    const next = layer.forward(y);
+    // A layer may hand its input on as it is (an identity, a layer that only logs it).
+    if (y !== x && y !== next) y.dispose();
+    y = next;
+  }
+  return y === x ? x.reshape(x.shape as readonly number[]) : y;
 }
 
 function layerOutputShape(layer: Layer, input: readonly number[]): number[] {

@@ -242,6 +242,33 @@ export function conv2d(
   return y;
 }
 
+/**
+ * Checks that each named size (one number, or a pair) holds integers of at least `least` (1 or
+ * 0); a RangeError naming `op` and the option otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkSizes } from "./ops_cnn.ts";
+ * checkSizes("conv2d", [["stride", [1, 2], 1], ["padding", 0, 0]]); // fine
+ * try {
+ *   checkSizes("conv2d", [["stride", 0, 1]]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // conv2d: stride must be a positive integer (or a pair of them), got 0
+ * }
+ * ```
+ */
+export function checkSizes(
+  op: string,
+  sizes: readonly (readonly [name: string, value: Pair, least: 0 | 1])[],
+): void {
+  for (const [name, v, least] of sizes) {
+    if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
+      const what = least === 1 ? "positive integer" : "non-negative integer";
+      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
+    }
+  }
+}
+
 /** A sliding window's options, every one given. */
 interface WindowOptions {
   kernel: Pair;
@@ -266,18 +293,12 @@ function window2d(op: string, x: Tensor, options: WindowOptions) {
   const [kernelH, kernelW] = pair(kernel), [strideH, strideW] = pair(stride);
   const [padH, padW] = pair(padding), [dilationH, dilationW] = pair(dilation);
   // A size out of range would otherwise read as a window that does not fit.
-  const sizes = [
+  checkSizes(op, [
     ["kernel", kernel, 1],
     ["stride", stride, 1],
     ["padding", padding, 0],
     ["dilation", dilation, 1],
-  ] as const;
-  for (const [name, v, least] of sizes) {
-    if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
-      const what = least === 1 ? "positive integer" : "non-negative integer";
-      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
-    }
-  }
+  ]);
   if (options.halfKernelPadding) checkPoolPadding(op, kernel, padding, dilation);
   const ceilMode = options.ceilMode ?? false;
   let out: [number, number];

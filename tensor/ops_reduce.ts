@@ -7,7 +7,7 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { Axes, Tensor, VarianceOptions } from "./tensor.ts";
+import type { Axes, Tensor, ValuesAndIndices, VarianceOptions } from "./tensor.ts";
 
 /**
  * Sum over `axes` (all when omitted); `keepdim` keeps them as size 1.
@@ -171,4 +171,45 @@ export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape
  */
 export function prod(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
   return x.prod(axes, keepdim);
+}
+
+/**
+ * The maximum of `x` along `dim` and its i32 index, as `torch.max(x, dim)`: the first index on
+ * ties, NaN the maximum. The gradient goes to the element the index names (`max(x, dim)`,
+ * PyTorch's `amax`, shares it among ties instead).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, maxWithIndices, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, indices } = maxWithIndices(tensor([[1, 5, 5], [7, 2, 0]]), 1);
+ * console.log(await values.toArray(), await indices.toArray()); // [5, 7] [1, 0]
+ * ```
+ */
+export function maxWithIndices<D extends DType>(
+  x: Tensor<Shape, D>,
+  dim: number,
+  keepdim = false,
+): ValuesAndIndices<Shape, D> {
+  return x.maxWithIndices(dim, keepdim);
+}
+
+/**
+ * The minimum of `x` along `dim` and its i32 index, as `torch.min(x, dim)`; see
+ * {@link maxWithIndices}.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, minWithIndices, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, indices } = minWithIndices(tensor([[1, 5, 1], [7, 2, 0]]), 1, true);
+ * console.log(await values.toArray(), await indices.toArray()); // [[1], [0]] [[0], [2]]
+ * ```
+ */
+export function minWithIndices<D extends DType>(
+  x: Tensor<Shape, D>,
+  dim: number,
+  keepdim = false,
+): ValuesAndIndices<Shape, D> {
+  return x.minWithIndices(dim, keepdim);
 }

@@ -52,6 +52,16 @@ import {
   unsqueezedShape,
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
+import {
+  flippedAxes,
+  gatherAxis,
+  indexSelectPlan,
+  repeatPlan,
+  requireMatrix,
+  rollShifts,
+  scatterAxis,
+} from "./_tensor_index_args.ts";
+import { argsort, type ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
@@ -110,14 +120,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   readonly shape: ShapeValue<S>;
   /** Element type. */
   readonly dtype: D;
-  /** Whether backward computes a gradient for this tensor. */
-  requiresGrad: boolean;
   /** The accumulated gradient of a leaf, after `backward()`. */
   grad: Tensor<S, D> | null = null;
 
   #raw: RawTensor;
   #node: GradNode<AnyTensor> | null = null;
   #graphFreed = false;
+  #requiresGrad: boolean;
 
   static {
     wrap = (raw, requiresGrad) => new Tensor(raw, requiresGrad);
@@ -128,7 +137,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     graph = {
       node: (t) => t.#node,
       freed: (t) => t.#graphFreed,
-      requiresGrad: (t) => t.requiresGrad,
+      requiresGrad: (t) => t.#requiresGrad,
       clear: (t) => t.#setNode(null),
       accumulate: (t, g) => t.#accumulateGrad(g),
       describe: (t) => `${t.shape}`,
@@ -144,8 +153,59 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     this.#raw = raw;
     this.shape = raw.shape as unknown as ShapeValue<S>;
     this.dtype = raw.dtype as D;
-    this.requiresGrad = requiresGrad;
+    this.#requiresGrad = requiresGrad;
     track(this);
+  }
+
+  /**
+   * Whether backward computes a gradient for this tensor. A leaf (a tensor no recorded op made)
+   * may be switched either way, and only an f32 one on; a tensor a recorded op made requires a
+   * gradient through its graph and cannot be switched, as PyTorch's "you can only change
+   * requires_grad flags of leaf variables": `detach()` gives a leaf of the same data.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const w = tensor([1, 2]);
+   * w.requiresGrad = true; // a leaf: allowed
+   * const y = w.mul(2);
+   * try {
+   *   y.requiresGrad = false;
+   * } catch (e) {
+   *   console.log((e as Error).message.startsWith("requiresGrad: only a leaf")); // true
+   * }
+   * console.log(y.detach().requiresGrad); // false
+   * ```
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (!this.isLeaf) {
+      throw new Error(
+        `requiresGrad: only a leaf's flag can change; this tensor of shape [${this.shape}] was ` +
+          `made by a recorded op (${this.#node?.op ?? "its graph already freed"}). To use its ` +
+          "value without a gradient, take y.detach()",
+      );
+    }
+    if (value && this.dtype !== "f32") {
+      // As torch's "only Tensors of floating point dtype can require gradients".
+      throw new TypeError(
+        `requiresGrad: only f32 tensors can require gradients, got ${this.dtype}`,
+      );
+    }
+    this.#requiresGrad = value;
+  }
+
+  /**
+   * Whether this tensor is a leaf of the graph, as PyTorch's `is_leaf`: one that no recorded
+   * op made (data created directly, a parameter, a result computed under `noGrad` or from
+   * inputs that need no gradient, a `detach()`). Backward leaves `.grad` on leaves only.
+   */
+  get isLeaf(): boolean {
+    return this.#node === null && !this.#graphFreed;
   }
 
   /** The device holding the data. */
@@ -190,7 +250,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     }
     this.#node = node;
     if (node) {
-      this.requiresGrad = true;
+      this.#requiresGrad = true;
       unreleasedGraphs.register(this, node, this);
     }
   }
@@ -402,6 +462,111 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("activation", [this], { fn: "erfinv", params: [] }) as Tensor<S, D>;
   }
 
+  /** The sine, as `torch.sin`; the gradient is `cos x`. */
+  sin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sin" }) as Tensor<S, D>;
+  }
+
+  /** The cosine, as `torch.cos`; the gradient is `−sin x`. */
+  cos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cos" }) as Tensor<S, D>;
+  }
+
+  /** The tangent, as `torch.tan`; the gradient is `1 + tan² x`. */
+  tan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "tan" }) as Tensor<S, D>;
+  }
+
+  /** The arcsine, as `torch.asin` (NaN outside [−1, 1]); the gradient is `1/√(1 − x²)`. */
+  asin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "asin" }) as Tensor<S, D>;
+  }
+
+  /** The arccosine, as `torch.acos` (NaN outside [−1, 1]); the gradient is `−1/√(1 − x²)`. */
+  acos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "acos" }) as Tensor<S, D>;
+  }
+
+  /** The arctangent, as `torch.atan`; the gradient is `1/(1 + x²)`. */
+  atan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "atan" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic sine, as `torch.sinh`; the gradient is `cosh x`. */
+  sinh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sinh" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic cosine, as `torch.cosh`; the gradient is `sinh x`. */
+  cosh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cosh" }) as Tensor<S, D>;
+  }
+
+  /** `1/√x`, as `torch.rsqrt`; the gradient is `−½·x^(−3/2)`. */
+  rsqrt(): Tensor<S, D> {
+    return apply("math", [this], { fn: "rsqrt" }) as Tensor<S, D>;
+  }
+
+  /** `1/x`, as `torch.reciprocal`; the gradient is `−1/x²`. */
+  reciprocal(): Tensor<S, D> {
+    return apply("math", [this], { fn: "reciprocal" }) as Tensor<S, D>;
+  }
+
+  /** `x²`, as `torch.square`; the gradient is `2x`. */
+  square(): Tensor<S, D> {
+    return apply("math", [this], { fn: "square" }) as Tensor<S, D>;
+  }
+
+  /** `2^x`, as `torch.exp2`; the gradient is `2^x·ln 2`. */
+  exp2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "exp2" }) as Tensor<S, D>;
+  }
+
+  /** The base-2 logarithm, as `torch.log2`; the gradient is `1/(x·ln 2)`. */
+  log2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log2" }) as Tensor<S, D>;
+  }
+
+  /** The base-10 logarithm, as `torch.log10`; the gradient is `1/(x·ln 10)`. */
+  log10(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log10" }) as Tensor<S, D>;
+  }
+
+  /** `eˣ − 1`, as `torch.expm1`, accurate near 0 (where `exp(x) − 1` cancels); the gradient is `eˣ`. */
+  expm1(): Tensor<S, D> {
+    return apply("math", [this], { fn: "expm1" }) as Tensor<S, D>;
+  }
+
+  /** The fractional part `x − trunc(x)`, as `torch.frac` (the sign of x); the gradient passes. */
+  frac(): Tensor<S, D> {
+    return apply("math", [this], { fn: "frac" }) as Tensor<S, D>;
+  }
+
+  /** −1, 0 or 1 by the sign, as `torch.sign` (0 for ±0 and NaN); the gradient is 0. */
+  sign(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sign" }) as Tensor<S, D>;
+  }
+
+  /** Rounded down, as `torch.floor`; the gradient is 0. */
+  floor(): Tensor<S, D> {
+    return apply("math", [this], { fn: "floor" }) as Tensor<S, D>;
+  }
+
+  /** Rounded up, as `torch.ceil`; the gradient is 0. */
+  ceil(): Tensor<S, D> {
+    return apply("math", [this], { fn: "ceil" }) as Tensor<S, D>;
+  }
+
+  /** Rounded to the nearest integer, halves to even, as `torch.round`; the gradient is 0. */
+  round(): Tensor<S, D> {
+    return apply("math", [this], { fn: "round" }) as Tensor<S, D>;
+  }
+
+  /** Rounded toward zero, as `torch.trunc`; the gradient is 0. */
+  trunc(): Tensor<S, D> {
+    return apply("math", [this], { fn: "trunc" }) as Tensor<S, D>;
+  }
+
   /** `|this|`; the gradient is `sign(x)`, 0 at 0 (as PyTorch). */
   abs(): Tensor<S, D> {
     return apply("abs", [this], {}) as Tensor<S, D>;
@@ -585,6 +750,63 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** The i32 index of the minimum along `axis`; see {@link Tensor.argmax} (a NaN counts too). */
   argmin(axis?: number, keepdim = false): Tensor<Shape, "i32"> {
     return indexOfExtremum(this, "argmin", axis, keepdim);
+  }
+
+  /**
+   * The maximum along `dim` and its i32 index, as `torch.max(x, dim)`: the first index on ties,
+   * a NaN the maximum (its first index); `keepdim` keeps the axis as size 1. The gradient goes
+   * to the one element the index names (where `max(dim)`, PyTorch's `amax`, shares it among
+   * ties).
+   */
+  maxWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
+    return extremumWithIndex(this, "argmax", dim, keepdim);
+  }
+
+  /** The minimum along `dim` and its i32 index, as `torch.min(x, dim)`; see {@link Tensor.maxWithIndices}. */
+  minWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
+    return extremumWithIndex(this, "argmin", dim, keepdim);
+  }
+
+  /**
+   * The i32 order along `dim` (default last), as `torch.argsort`: at each position, the index of
+   * the element that sorts there, ascending unless `descending`, NaN the largest. Always stable
+   * (equal elements keep their order), so `stable` changes nothing. No gradient.
+   */
+  argsort(options: SortOptions = {}): Tensor<S, "i32"> {
+    const { dim = -1, descending = false } = options;
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "argsort")[0];
+    return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
+  }
+
+  /**
+   * The elements sorted along `dim` (default last) and the i32 indices they came from, as
+   * `torch.sort`; see {@link Tensor.argsort} for the order. The gradient goes back to where each
+   * element came from.
+   */
+  sort(options: SortOptions = {}): ValuesAndIndices<S, D> {
+    const indices = this.argsort(options);
+    const dim = options.dim ?? -1;
+    return { values: this.gather(dim, indices) as Tensor<S, D>, indices };
+  }
+
+  /**
+   * The `k` largest elements along `dim` (default last; the smallest when `largest` is false)
+   * and their i32 indices, as `torch.topk`: in order, largest first (`sorted` is accepted for
+   * PyTorch's signature; the result is always sorted), NaN the largest, ties in index order.
+   * The gradient goes back to where each came from.
+   */
+  topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
+    const { dim = -1, largest = true } = options;
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "topk")[0];
+    const size = (this.shape as readonly number[])[axis] ?? 1;
+    if (!Number.isInteger(k) || k < 0 || k > size) {
+      throw new RangeError(`topk: k = ${k} is out of range for size ${size} along axis ${axis}`);
+    }
+    return tidy(() => {
+      const order = this.argsort({ dim: axis, descending: largest });
+      const indices = this.rank === 0 ? order : order.slice(axis, 0, k) as Tensor<Shape, "i32">;
+      return { values: this.gather(axis, indices), indices };
+    });
   }
 
   /**
@@ -775,6 +997,126 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     const bounds = resolveSlice(this.shape as readonly number[], axis, start, end, step);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;
   }
+
+  /** The running sum along `dim`, as `torch.cumsum`; an i32 tensor gives i32 (wrapping on overflow). */
+  cumsum(dim: number): Tensor<S, D> {
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumsum")[0];
+    return apply("cumulative", [this], { dim: axis, op: "sum" }) as Tensor<S, D>;
+  }
+
+  /**
+   * The running product along `dim`, as `torch.cumprod`; its gradient is PyTorch's, exact
+   * where the input has zeros (no division by one).
+   */
+  cumprod(dim: number): Tensor<S, D> {
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumprod")[0];
+    return apply("cumulative", [this], { dim: axis, op: "prod" }) as Tensor<S, D>;
+  }
+
+  /** The elements in reverse order along `dims` (an axis or several), copied, as `torch.flip`. */
+  flip(dims: number | readonly number[]): Tensor<S, D> {
+    const flip = flippedAxes(this.rank, dims);
+    return apply("flipRoll", [this], { flip, shift: flip.map(() => 0) }) as Tensor<S, D>;
+  }
+
+  /**
+   * The elements shifted by `shifts` along `dims`, those past the end coming back at the start,
+   * as `torch.roll`; without `dims`, the flattened tensor is rolled and the shape kept.
+   */
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor<S, D> {
+    if (dims === undefined) {
+      return tidy(() => this.flatten().roll(shifts, 0).reshape(this.shape)) as Tensor<S, D>;
+    }
+    const shift = rollShifts(this.shape as readonly number[], shifts, dims);
+    return apply("flipRoll", [this], { flip: shift.map(() => false), shift }) as Tensor<S, D>;
+  }
+
+  /**
+   * This tensor repeated `sizes[a]` times along each axis, as `torch.Tensor.repeat`: `sizes`
+   * has at least the rank, extra sizes adding leading axes. The gradient sums the copies.
+   */
+  repeat(sizes: readonly number[]): Tensor<Shape, D> {
+    const plan = repeatPlan("repeat", this.shape as readonly number[], sizes);
+    return tidy(() => this.reshape(plan.unit).expand(plan.spread).reshape(plan.shape));
+  }
+
+  /**
+   * This tensor repeated `dims[a]` times along each axis, as `torch.tile`: fewer `dims` than
+   * axes repeat the last axes (the rest once), more add leading axes.
+   */
+  tile(dims: readonly number[]): Tensor<Shape, D> {
+    const ones = Array<number>(Math.max(0, this.rank - dims.length)).fill(1);
+    return this.repeat([...ones, ...dims]);
+  }
+
+  /**
+   * The lower triangle of the last two axes, as `torch.tril`: elements with column − row ≤
+   * `diagonal` kept (0: the main diagonal and below), the rest 0.
+   */
+  tril(diagonal = 0): Tensor<S, D> {
+    requireMatrix("tril", this.shape as readonly number[], diagonal);
+    return apply("triangle", [this], { upper: false, diagonal }) as Tensor<S, D>;
+  }
+
+  /**
+   * The upper triangle of the last two axes, as `torch.triu`: elements with column − row ≥
+   * `diagonal` kept, the rest 0.
+   */
+  triu(diagonal = 0): Tensor<S, D> {
+    requireMatrix("triu", this.shape as readonly number[], diagonal);
+    return apply("triangle", [this], { upper: true, diagonal }) as Tensor<S, D>;
+  }
+
+  // Indexing ---------------------------------------------------------------------------------
+  // The index is i32, its values checked on the device: one outside the axis is reported at the
+  // next read from it (a `DeviceAssertionError` naming the op, the index and the size).
+
+  /**
+   * The elements picked along `dim` by an i32 index of this tensor's rank, as `torch.gather`:
+   * `out[i][j] = x[index[i][j]][j]` for `dim` 0, `x[i][index[i][j]]` for `dim` 1. The result
+   * has the index's shape, which may be larger along `dim` and no larger along the other axes.
+   * The gradient is added into the positions read (twice where read twice).
+   */
+  gather<I extends Shape>(dim: number, index: Tensor<I, "i32">): Tensor<I, D> {
+    const axis = gatherAxis("gather", this, dim, index);
+    return apply("gather", [this, index], { dim: axis }) as Tensor<I, D>;
+  }
+
+  /**
+   * A copy of this tensor with `src`'s elements written where an i32 index sends them along
+   * `dim`, as `torch.scatter`: `out[index[i][j]][j] = src[i][j]` for `dim` 0. `src` (or a
+   * number, written everywhere the index points) covers the index, of this tensor's rank and no
+   * larger than it along the other axes. Of duplicated indices the last along `dim` wins
+   * (PyTorch leaves it undefined). The gradient of `src` is gathered from the positions
+   * written; what was written over gets none.
+   */
+  scatter(dim: number, index: Tensor<Shape, "i32">, src: Tensor<Shape, D> | number): Tensor<S, D> {
+    return scattered("scatter", this, dim, index, src, "assign") as Tensor<S, D>;
+  }
+
+  /**
+   * A copy of this tensor with `src`'s elements added where an i32 index sends them along
+   * `dim`, as `torch.scatter_add`: `out[index[i][j]][j] += src[i][j]` for `dim` 0, every
+   * duplicate adding, in order along `dim` (the same sum on every run). The gradient passes to
+   * this tensor whole and is gathered for `src`.
+   */
+  scatterAdd(dim: number, index: Tensor<Shape, "i32">, src: Tensor<Shape, D>): Tensor<S, D> {
+    return scattered("scatterAdd", this, dim, index, src, "add") as Tensor<S, D>;
+  }
+
+  /**
+   * The slices at the positions of a 1-D i32 index along `dim`, as `torch.index_select`: this
+   * tensor's shape with the index's length along `dim`. The gradient is added into the slices
+   * read (index-add).
+   */
+  indexSelect(dim: number, index: Tensor<Shape, "i32">): Tensor<Shape, D> {
+    const plan = indexSelectPlan(this, dim, index);
+    return tidy(() => {
+      const wide = plan.indexShape.map((d, a) => (a === plan.axis ? d : plan.shape[a] ?? 1));
+      const spread = index.reshape(plan.indexShape).expand(wide) as Tensor<Shape, "i32">;
+      return this.gather(plan.axis, spread).reshape(plan.shape);
+    }) as Tensor<Shape, D>;
+  }
 }
 
 /**
@@ -837,6 +1179,49 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   const out = x.sub(peak as AnyTensor);
   peak.dispose();
   return out as Tensor<Shape, "f32">;
+}
+
+/** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
+export interface ValuesAndIndices<S extends Shape, D extends DType> {
+  /** The values chosen. */
+  values: Tensor<S, D>;
+  /** Where along the axis each value came from. */
+  indices: Tensor<S, "i32">;
+}
+
+/** The options of `sort` and `argsort`. */
+export interface SortOptions {
+  /** The axis sorted along (default −1, the last). */
+  dim?: number;
+  /** Largest first (default false: smallest first). */
+  descending?: boolean;
+  /** Accepted for PyTorch's signature: the sort is always stable. */
+  stable?: boolean;
+}
+
+/** The options of `topk`. */
+export interface TopkOptions {
+  /** The axis chosen along (default −1, the last). */
+  dim?: number;
+  /** The `k` largest (default true), else the `k` smallest. */
+  largest?: boolean;
+  /** Accepted for PyTorch's signature: the result is always in order. */
+  sorted?: boolean;
+}
+
+/** The extremum along `dim` and its index: the index's gather, so the gradient follows it. */
+function extremumWithIndex<D extends DType>(
+  x: Tensor<Shape, D>,
+  op: "argmax" | "argmin",
+  dim: number,
+  keepdim: boolean,
+): ValuesAndIndices<Shape, D> {
+  return tidy(() => {
+    const index = indexOfExtremum(x, op, dim, true);
+    const values = x.gather(dim, index);
+    if (keepdim || x.rank === 0) return { values, indices: index };
+    return { values: values.squeeze(dim), indices: index.squeeze(dim) };
+  });
 }
 
 /** The options of `var` and `std`. */
@@ -911,6 +1296,28 @@ export function selected(
   } finally {
     for (const t of made) t.dispose();
   }
+}
+
+/** `x.scatter` or `x.scatterAdd`: `src` a tensor, or a number broadcast to the index's shape. */
+function scattered(
+  op: "scatter" | "scatterAdd",
+  x: AnyTensor,
+  dim: number,
+  index: AnyTensor,
+  src: AnyTensor | number,
+  mode: ScatterMode,
+): AnyTensor {
+  if (typeof src !== "number") {
+    const axis = scatterAxis(op, x, dim, index, src);
+    return apply("scatter", [x, index, src], { dim: axis, mode });
+  }
+  if (x.dtype === "i32" && !Number.isInteger(src)) {
+    throw new TypeError(`${op}: ${src} is not an integer, and the input is i32`);
+  }
+  const data = x.dtype === "i32" ? Int32Array.of(src) : Float32Array.of(src);
+  using value = wrap(upload(x.device, data, [], x.dtype));
+  using spread = value.expand(index.shape as readonly number[]);
+  return scattered(op, x, dim, index, spread, mode);
 }
 
 /** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */

@@ -8,6 +8,7 @@ import { defaultDevice } from "../mod.ts";
 import { AlexNet } from "../nn/alexnet.ts";
 import { Generator } from "../tensor/random.ts";
 import { heInit } from "../cli/_model.ts";
+import { BatchNorm2d, Conv2d, Flatten, Linear, PReLU, Sequential } from "../nn/mod.ts";
 
 await defaultDevice();
 
@@ -50,4 +51,28 @@ Deno.test("He init: the library's generator from the seed, N(0, 2/fan_in) weight
     const tolerance = 5 / Math.sqrt(p.data.length); // five standard errors of the estimate
     assert.ok(Math.abs(std / want - 1) < tolerance, `${name}: std ${std}, want ${want}`);
   }
+});
+
+Deno.test("He init leaves a norm's scale at 1 and shift at 0, and a PReLU's slopes, as their modules start them", async () => {
+  const net = new Sequential(
+    new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3 }),
+    new BatchNorm2d({ numFeatures: 3 }),
+    new PReLU({ numParameters: 3 }),
+    new Flatten(),
+    new Linear({ inFeatures: 3, outFeatures: 2 }),
+  );
+  await heInit(net, 5);
+  const values = new Map<string, Float32Array>();
+  for (const [name, p] of net.namedParameters()) values.set(name, await p.data() as Float32Array);
+  assert.deepEqual([...values.get("1.weight")!], [1, 1, 1], "batch norm scale");
+  assert.deepEqual([...values.get("1.bias")!], [0, 0, 0], "batch norm shift");
+  assert.deepEqual([...values.get("2.weight")!], [0.25, 0.25, 0.25], "PReLU slopes");
+  for (const name of ["0.bias", "4.bias"]) {
+    assert.ok(values.get(name)!.every((v) => v === 0), `${name}: zero`);
+  }
+  // The conv's weight is the generator's first draw, the linear's its second.
+  const first = new Generator(5).normal([3, 2, 3, 3], 0, Math.sqrt(2 / 18));
+  assert.deepEqual(await first.data(), values.get("0.weight"));
+  first.dispose();
+  net.dispose();
 });

@@ -113,10 +113,14 @@ Deno.test("image decoding", async (t) => {
     }
 
     const ga = Uint8Array.from({ length: W * H * 2 }, (_, i) => (i % 2 ? (i * 29) & 255 : 100));
-    const gaImg = await decodeImage(png({ width: W, height: H, data: ga, channels: 2 }), "ga.png");
+    const gaPng = png({ width: W, height: H, data: ga, channels: 2 });
+    const gaImg = await decodeImage(gaPng, "ga.png");
+    const gaWhite = await decodeImage(gaPng, "ga.png", { alpha: "white" });
     for (let p = 0; p < W * H; p++) {
+      // PIL's convert("RGB") drops alpha: the stored grey, whatever the alpha.
+      assert.deepEqual(pixelAt(gaImg.pixels, p), [100, 100, 100]);
       const a = ga[p * 2 + 1] / 255, v = Math.round(100 * a + 255 * (1 - a));
-      assert.deepEqual(pixelAt(gaImg.pixels, p), [v, v, v]);
+      assert.deepEqual(pixelAt(gaWhite.pixels, p), [v, v, v]);
     }
 
     const rgba = Uint8Array.from(
@@ -124,7 +128,12 @@ Deno.test("image decoding", async (t) => {
       (_, i) => (i % 4 === 3 ? (i * 7) & 255 : (i * 31) & 255),
     );
     const enc = png({ width: W, height: H, data: rgba, channels: 4 });
-    const white = await decodeImage(enc, "rgba.png");
+    const white = await decodeImage(enc, "rgba.png", { alpha: "white" });
+    const byDefault = await decodeImage(enc, "rgba.png");
+    assert.deepEqual(
+      byDefault.pixels,
+      (await decodeImage(enc, "rgba.png", { alpha: "drop" })).pixels,
+    );
     const black = await decodeImage(enc, "rgba.png", { alpha: "black" });
     const drop = await decodeImage(enc, "rgba.png", { alpha: "drop" });
     for (let p = 0; p < W * H; p++) {
@@ -142,7 +151,8 @@ Deno.test("image decoding", async (t) => {
       png({ width: W, height: H, data: deep, channels: 3, depth: 16 }),
       "16.png",
     );
-    deep.forEach((v, i) => assert.equal(d.pixels[i], Math.round((v * 255) / 65535)));
+    // PIL keeps the high byte of 16-bit colour (it read 255/65535 of each sample before).
+    deep.forEach((v, i) => assert.equal(d.pixels[i], v >> 8));
 
     // fast-png's encoder writes tRNS for the non-opaque entries only, so they must come first.
     const palette = [[0, 0, 255, 0], [10, 20, 30, 128], [255, 0, 0, 255]];
@@ -151,8 +161,17 @@ Deno.test("image decoding", async (t) => {
       png({ width: W, height: H, data: idx, channels: 1, palette }),
       "pal.png",
     );
-    const wantPal = [[255, 255, 255], [132, 137, 142], [255, 0, 0]]; // over white: v·a + 255·(1 − a)
+    const wantPal = [[0, 0, 255], [10, 20, 30], [255, 0, 0]]; // PIL's: the palette's colours
     for (let p = 0; p < W * H; p++) assert.deepEqual(pixelAt(pal.pixels, p), wantPal[idx[p]]);
+    const palWhite = await decodeImage(
+      png({ width: W, height: H, data: idx, channels: 1, palette }),
+      "pal.png",
+      { alpha: "white" },
+    );
+    const overWhite = [[255, 255, 255], [132, 137, 142], [255, 0, 0]]; // v·a + 255·(1 − a)
+    for (let p = 0; p < W * H; p++) {
+      assert.deepEqual(pixelAt(palWhite.pixels, p), overWhite[idx[p]]);
+    }
 
     const bits = Uint8Array.from([0b10110000, 0b01000000]); // 4×... rows of 1-bit grey
     const one = await decodeImage(
@@ -169,6 +188,43 @@ Deno.test("image decoding", async (t) => {
       0,
       0,
     ]);
+  });
+
+  await t.step('16-bit PNGs give PIL\'s convert("RGB") bytes', async () => {
+    // Each sample as Pillow (9.4, and the I;16 conversion of current Pillow) converts it.
+    const samples = [0, 100, 255, 256, 300, 1000, 32768, 0x80ff, 65535];
+    const highByte = [0, 0, 0, 1, 1, 3, 128, 128, 255];
+    const clipped = [0, 100, 255, 255, 255, 255, 255, 255, 255];
+    const w = samples.length;
+    const grey = await decodeImage(
+      png({ width: w, height: 1, data: Uint16Array.from(samples), channels: 1, depth: 16 }),
+      "grey16.png",
+    );
+    assert.deepEqual([...grey.pixels].filter((_, i) => i % 3 === 0), clipped);
+    const greyAlpha = await decodeImage(
+      png({
+        width: w,
+        height: 1,
+        data: Uint16Array.from(samples.flatMap((v) => [v, 0x1234])),
+        channels: 2,
+        depth: 16,
+      }),
+      "la16.png",
+    );
+    assert.deepEqual([...greyAlpha.pixels].filter((_, i) => i % 3 === 0), highByte);
+    const rgba = await decodeImage(
+      png({
+        width: w,
+        height: 1,
+        data: Uint16Array.from(samples.flatMap((v) => [v, 65535 - v, v, 0])),
+        channels: 4,
+        depth: 16,
+      }),
+      "rgba16.png",
+    );
+    samples.forEach((v, p) =>
+      assert.deepEqual(pixelAt(rgba.pixels, p), [highByte[p], (65535 - v) >> 8, highByte[p]])
+    );
   });
 
   await t.step("JPEG: RGB, greyscale, Adobe CMYK and YCCK", async () => {
@@ -274,7 +330,7 @@ Deno.test("image folders", async (t) => {
     assert.match(logged[0], /zz-corrupt\.png/);
     assert.deepEqual([ds.height, ds.width, ds.numClasses], [4, 4, 3]);
     assert.deepEqual(Array.from({ length: 4 }, (_, i) => ds.get(i).label), [0, 1, 1, 2]);
-    assert.deepEqual(pixelAt(ds.get(0).pixels, 5), [255, 255, 255]); // transparent on white
+    assert.deepEqual(pixelAt(ds.get(0).pixels, 5), [0, 0, 0]); // transparent black, as PIL keeps it
     const jp = pixelAt(ds.get(1).pixels, 3); // the JPEG named .png
     assert.ok(
       Math.abs(jp[0] - 10) < 6 && Math.abs(jp[1] - 200) < 6 && Math.abs(jp[2] - 10) < 6,

@@ -37,14 +37,13 @@ import {
   split,
   sum,
   tensor,
-  tidy,
   zeros,
 } from "../mod.ts";
 import { logSoftmax } from "../tensor/ops_loss.ts";
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { stridedWindows } from "../kernels/_program.ts";
 import * as ref from "./_reference.ts";
-import { awayFromZero, check, normal, type OpCase } from "./_tensor_check.ts";
+import { awayFromZero, check, normal, type OpCase, warmUp } from "./_tensor_check.ts";
 import { assertAccumulated, Draw, fuzzSeeds, UNIT_ROUNDOFF } from "./_fuzz.ts";
 
 /** A random shape of `rank` axes, each 1–`most`. */
@@ -71,17 +70,6 @@ function poolValues(d: Draw, shape: number[]): { kind: string; x: ref.F64 } {
     }
   };
   return { kind, x: ref.f64(shape, Float32Array.from({ length: n }, value)) };
-}
-
-/** Runs a case's forward and backward once and frees everything, so caches are filled. */
-async function warmUp(c: OpCase): Promise<void> {
-  const xs = c.inputs.map((x) =>
-    fromTypedArray(Float32Array.from(x.data), x.shape, { requiresGrad: true })
-  );
-  const outs = [tidy(() => c.run(xs))].flat();
-  const loss = tidy(() => outs.map((o) => o.sum()).reduce((a, b) => a.add(b)));
-  await loss.backward();
-  for (const t of [loss, ...outs, ...xs]) t.dispose();
 }
 
 Deno.test("fuzz: tensor ops on random shapes against float64", async (t) => {

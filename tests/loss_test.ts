@@ -13,6 +13,7 @@ import {
   cosineEmbeddingLoss,
   crossEntropy,
   defaultDevice,
+  Device,
   DeviceAssertionError,
   gaussianNllLoss,
   hingeEmbeddingLoss,
@@ -44,6 +45,7 @@ import {
   KLDivLoss,
   L1Loss,
   MarginRankingLoss,
+  Module,
   MSELoss,
   MultiLabelSoftMarginLoss,
   NLLLoss,
@@ -240,8 +242,22 @@ Deno.test("binary cross-entropy: the −100 clamp, extreme logits, inputs outsid
   [-1e12, 1e12, 0, 0].forEach((want, i) =>
     assert.ok(Math.abs(edge.grad[i] - want) <= 1e-6 * Math.abs(want), `grad ${edge.grad[i]}`)
   );
-  const outside = await binaryCrossEntropy(tensor([1.5, -0.1]), tensor([1, 1]), none).data();
-  assert.ok(outside.every(Number.isNaN), `outside [0, 1]: ${outside}`);
+  // Outside [0, 1]: PyTorch's error, at the next read (it was a NaN without a word).
+  const outside = binaryCrossEntropy(
+    tensor([0.5, 0.2, 0.9, 1, 0, 1.5, -0.1]),
+    tensor([1, 1, 1, 1, 1, 1, 1]),
+  );
+  await assert.rejects(outside.item(), (e: Error) => {
+    assert.ok(e instanceof DeviceAssertionError, `${e}`);
+    assert.match(
+      e.message,
+      /: binaryCrossEntropy: input 1\.5 at position 5 is outside \[0, 1\] \(all elements of input should be between 0 and 1/,
+    );
+    return true;
+  });
+  // Reported once; NaN stays a NaN loss (a step guard's business), and [0, 1] is fine.
+  assert.ok(Number.isNaN(await binaryCrossEntropy(tensor([NaN]), tensor([1])).item()));
+  assert.equal(await binaryCrossEntropy(tensor([1, 0]), tensor([1, 0])).item(), 0);
   // Logits of ±100 and ±1e4: exact, finite, and σ(x) − t for the gradient.
   const logits = await lossAndGrad(
     (x, y) => binaryCrossEntropyWithLogits(x, y, none),
@@ -728,6 +744,16 @@ Deno.test("Gaussian NLL, cosine embedding and triplet margin losses against floa
   // Variances below eps count as eps; a variance that fits no layout is a one-line error.
   const small = await gaussianNllLoss(tensor([0]), tensor([0]), tensor([0]), { eps: 0.5 }).item();
   assert.ok(Math.abs(small - 0.5 * Math.log(0.5)) < 1e-6);
+  // A negative variance is PyTorch's error, at the next read (it counted as eps).
+  const negative = gaussianNllLoss(
+    tensor([[0, 1], [2, 3]]),
+    tensor([[0, 0], [0, 0]]),
+    tensor([1, -2]),
+  );
+  await assert.rejects(
+    negative.item(),
+    /: gaussianNllLoss: variance -2 at position 2 \(of the broadcast terms\) is negative \(var has negative entry\/entries\)/,
+  );
   assert.throws(
     () => gaussianNllLoss(tensor([[0, 0]]), tensor([[0, 0]]), tensor([1, 2, 3])),
     /gaussianNllLoss: variance \[3\] fits neither the input \[1,2\] nor one variance per sample/,
@@ -831,4 +857,40 @@ Deno.test("nllLoss: class weights that require a gradient are refused at backwar
     weight: trained,
   });
   await assert.rejects(() => weighted.backward(), /nllLoss: the class weight requires a gradient/);
+});
+
+Deno.test("loss layers are modules: class weights are buffers (state dict, to()), as PyTorch's", async () => {
+  const [a, b] = await Device.acquireMany(2, { label: "loss" });
+  const weight = tensor([1, 3], { device: a });
+  const logits = tensor([[0, 0], [2, 0]], { device: a });
+  const labels = tensor([1, 0], { dtype: "i32", device: a });
+  const criterion = new CrossEntropyLoss({ weight });
+  assert.ok(criterion instanceof Module);
+  // PyTorch's CrossEntropyLoss(weight=w).state_dict() is {"weight": w}; it was not a module.
+  const state = await criterion.stateDict();
+  assert.deepEqual(Object.keys(state), ["weight"]);
+  assert.deepEqual(await state.weight.data(), Float32Array.of(1, 3));
+  Object.values(state).forEach((t) => t.dispose());
+  const here = await criterion.forward(logits, labels).item();
+  // to() moves the weight: the loss then runs on the other device (it failed naming both).
+  await criterion.to(b);
+  assert.equal(criterion.getBuffer("weight").device, b);
+  const there = await criterion.forward(await logits.to(b), await labels.to(b)).item();
+  assert.equal(there, here);
+  assert.equal(weight.device, a); // the caller's tensor is untouched
+  criterion.dispose();
+  assert.deepEqual(await weight.data(), Float32Array.of(1, 3)); // and outlives the loss
+  const both = new BCEWithLogitsLoss({ weight: tensor([1, 2]), posWeight: tensor([3, 4]) });
+  assert.deepEqual(Object.keys(await both.stateDict()), ["weight", "pos_weight"]);
+  await both.loadStateDict({
+    weight: { shape: [2], data: Float32Array.of(1, 1) },
+    pos_weight: { shape: [2], data: Float32Array.of(1, 1) },
+  });
+  assert.ok(
+    Math.abs(await both.forward(tensor([[0, 0]]), tensor([[1, 1]])).item() - Math.LN2) < 1e-6,
+  );
+  // Losses without weights have an empty state dict; three-input losses are modules too.
+  assert.deepEqual(Object.keys(await new MSELoss().stateDict()), []);
+  assert.ok(new TripletMarginLoss() instanceof Module);
+  for (const t of [weight, logits, labels]) t.dispose();
 });

@@ -119,6 +119,31 @@ Deno.test("BatchNorm2d: parameters, buffers and the state dict under PyTorch's n
   copy.dispose();
 });
 
+Deno.test("a state dict without num_batches_tracked loads strictly, the count kept, as PyTorch", async () => {
+  const net = new Sequential(new BatchNorm2d({ numFeatures: 3 }));
+  net.forward(randn([2, 3, 4, 4])).dispose();
+  const state = await hostState(net);
+  // An old torch checkpoint, or a dict of weights and statistics: no num_batches_tracked.
+  const old = Object.fromEntries(
+    Object.entries(state).filter(([name]) => name !== "0.num_batches_tracked")
+      .map(([name, data]) => [name, { shape: [3], data }]),
+  );
+  const fresh = new Sequential(new BatchNorm2d({ numFeatures: 3 }));
+  // It was "state dict does not match the module: missing: 0.num_batches_tracked".
+  const result = await fresh.loadStateDict(old);
+  assert.deepEqual(result, { missing: [], unexpected: [] });
+  const loaded = await hostState(fresh);
+  assert.deepEqual(loaded["0.running_mean"], state["0.running_mean"]);
+  assert.deepEqual(loaded["0.num_batches_tracked"], Int32Array.of(0));
+  await net.loadStateDict(old); // a module's own count is kept (PyTorch ≥ 2.1)
+  assert.deepEqual((await hostState(net))["0.num_batches_tracked"], Int32Array.of(1));
+  // Other buffers stay required.
+  const { ["0.running_var"]: _, ...noVar } = old;
+  await assert.rejects(fresh.loadStateDict(noVar), /missing: 0\.running_var$/);
+  net.dispose();
+  fresh.dispose();
+});
+
 Deno.test("a non-persistent buffer is moved and freed but not saved", async () => {
   class Counter extends Module {
     constructor() {

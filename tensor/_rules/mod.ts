@@ -7,8 +7,11 @@
 
 import { activationRules } from "./activation.ts";
 import { cnnRules } from "./cnn.ts";
+import { convFamilyRules } from "./conv_family.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { indexRules } from "./index.ts";
+import { reorderRules } from "./reorder.ts";
 import { lossRules } from "./loss.ts";
 import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
@@ -35,8 +38,11 @@ export const rules: Rules<Op> = {
   ...activationRules,
   ...reduceRules,
   ...shapeRules,
+  ...indexRules,
+  ...reorderRules,
   ...productRules,
   ...cnnRules,
+  ...convFamilyRules,
   ...dropoutRules,
   ...lossRules,
   ...nllRules,

@@ -15,9 +15,11 @@ import type {
   LrnParams,
   Pool2dGeometry,
 } from "../_primitives_cnn.ts";
+import type { AdaptivePool2dGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
-import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
+import type { ActivationFn, LossTerm, MathFn } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
+import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -52,6 +54,7 @@ export interface OpParams {
   // Scalar-function maps (activation.ts): an activation of x, a loss term of x and a target t
   // (the two broadcast together), their parameters in the order the function lists them.
   activation: { fn: ActivationFn; params: readonly number[] };
+  math: { fn: MathFn };
   lossTerm: { term: LossTerm; params: readonly number[] };
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
@@ -65,6 +68,14 @@ export interface OpParams {
   expand: { shape: readonly number[] };
   slice: { axis: number; start: number; end: number; step: number };
   concat: { axis: number };
+  // Indexing along an axis (index.ts): inputs x and an i32 index, then `src` for a scatter.
+  gather: { dim: number };
+  scatter: { dim: number; mode: ScatterMode };
+  // Reordering and accumulating along axes (reorder.ts): a running sum or product along `dim`;
+  // per axis a flip, or a roll by `shift` (0 keeps it); the triangle of the last two axes.
+  cumulative: { dim: number; op: ScanOp };
+  flipRoll: { flip: readonly boolean[]; shift: readonly number[] };
+  triangle: { upper: boolean; diagonal: number };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
@@ -73,6 +84,10 @@ export interface OpParams {
   maxPool2d: { geometry: Pool2dGeometry; outShape: readonly number[] };
   avgPool2d: { geometry: AvgPool2dGeometry };
   lrn: { params: LrnParams };
+  // The transposed convolution (conv_family.ts): inputs x, w and an optional bias; `geometry`
+  // is the convolution whose input gradient it computes (its input is this op's output).
+  convTranspose2d: { geometry: Conv2dGeometry };
+  adaptiveMaxPool2d: { geometry: AdaptivePool2dGeometry };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {

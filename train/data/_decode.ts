@@ -11,7 +11,7 @@ export interface RgbImage {
   pixels: Uint8Array;
 }
 
-/** How transparent pixels are turned into RGB. */
+/** How transparent pixels are turned into RGB: `"drop"` keeps the stored colour (PIL's). */
 export type AlphaMode = "white" | "black" | "drop";
 
 /** Options shared by image decoding. */
@@ -19,8 +19,9 @@ export interface DecodeOptions {
   /** Largest accepted width × height, checked from the header before decoding. Default 50e6. */
   maxPixels?: number;
   /**
-   * Alpha handling: composite over white (default) or black, or drop alpha and keep the
-   * stored colour (as PIL's `convert("RGB")` does).
+   * Alpha handling: drop it and keep the stored colour (default, as PIL's `convert("RGB")` in
+   * torchvision's default loader does, so the pixels are PyTorch's), or composite over white
+   * or black.
    */
   alpha?: AlphaMode;
 }
@@ -86,6 +87,19 @@ function composite(v: number, a: number, bg: number): number {
   return Math.round(v * a + bg * (1 - a));
 }
 
+/**
+ * How PIL (`Image.open(…).convert("RGB")`, torchvision's default loader) turns a PNG sample of
+ * `depth` bits into a byte: 16-bit colour and grey+alpha keep the high byte (PIL's `;16B`
+ * unpackers), while 16-bit grey opens as a 32-bit integer image whose conversion clips at 255
+ * (a value of 256 or more is white); samples under 8 bits scale to 0-255.
+ */
+function toByteAsPil(depth: number, channels: number): (v: number) => number {
+  if (depth === 8) return (v) => v;
+  if (depth === 16) return channels === 1 ? (v) => Math.min(v, 255) : (v) => v >> 8;
+  const scale = 255 / ((1 << depth) - 1);
+  return (v) => Math.round(v * scale);
+}
+
 /** Converts PNG samples (any colour type and depth) to 8-bit RGB. */
 async function decodePngRgb(bytes: Uint8Array, alpha: AlphaMode): Promise<RgbImage> {
   const png = await (fastPng ??= import("npm:fast-png@8.0.0"));
@@ -114,8 +128,8 @@ async function decodePngRgb(bytes: Uint8Array, alpha: AlphaMode): Promise<RgbIma
     }
     raw = unpacked;
   }
+  const toByte = toByteAsPil(depth, channels);
   const maxv = (1 << depth) - 1;
-  const scale = 255 / maxv;
   const key = !img.palette && img.transparency && img.transparency.length > 0
     ? img.transparency
     : null; // tRNS colour key (greyscale: 1 value, truecolour: 3)
@@ -137,15 +151,12 @@ async function decodePngRgb(bytes: Uint8Array, alpha: AlphaMode): Promise<RgbIma
       else if (key && key.length >= 3 && r === key[0] && g === key[1] && b === key[2]) a = 0;
     }
     const o = p * 3;
-    if (alpha === "drop" || a === maxv) {
-      out[o] = Math.round(r * scale);
-      out[o + 1] = Math.round(g * scale);
-      out[o + 2] = Math.round(b * scale);
-    } else {
+    out[o] = toByte(r);
+    out[o + 1] = toByte(g);
+    out[o + 2] = toByte(b);
+    if (alpha !== "drop" && a !== maxv) {
       const af = a / maxv;
-      out[o] = composite(r * scale, af, bg);
-      out[o + 1] = composite(g * scale, af, bg);
-      out[o + 2] = composite(b * scale, af, bg);
+      for (let c = o; c < o + 3; c++) out[c] = composite(out[c], af, bg);
     }
   }
   return { width, height, pixels: out };
@@ -175,7 +186,7 @@ export async function decodeImageBytes(
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const alpha = options.alpha ?? "white";
+  const alpha = options.alpha ?? "drop";
   const format = sniffFormat(bytes);
   if (format === null) throw new Error(`${name}: not a PNG or JPEG file (unknown magic bytes)`);
   const dims = readDimensions(bytes, format);

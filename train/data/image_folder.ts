@@ -9,8 +9,11 @@
  * - A JPEG's EXIF orientation is not applied: the pixels are used as stored, as torchvision's
  *   default loader (PIL's `Image.open(...).convert("RGB")`) uses them.
  * - Greyscale, grey+alpha, palette, 16-bit, RGBA PNGs and greyscale, YCbCr, Adobe CMYK/YCCK
- *   JPEGs all become 8-bit RGB. Alpha is composited over white by default (`alpha: "black"`
- *   composites over black, `alpha: "drop"` keeps the stored colour and ignores alpha).
+ *   JPEGs all become 8-bit RGB, with the bytes of torchvision's default loader (PIL's
+ *   `convert("RGB")`): alpha is dropped and the stored colour kept (`alpha: "white"` or
+ *   `"black"` composites over that background instead); 16-bit colour keeps each sample's high
+ *   byte, and 16-bit greyscale clips at 255 (PIL opens it as integers and clips them, so a
+ *   16-bit grey scan that uses the whole range is mostly white: rescale such data beforehand).
  * - Width × height is checked against `maxPixels` (default 50 M) from the header, before any
  *   pixel is decoded, against decompression bombs.
  * - A bad file throws an Error whose message starts with the file's path; with

@@ -1,0 +1,164 @@
+/**
+ * The primitives of indexing and reordering along axes: a gather and a scatter that read every
+ * operand through its strides (`kernels/gather_scatter.ts`), a sort's order (`kernels/sort.ts`),
+ * running sums and products (`kernels/scan.ts`), flips, rolls and triangles
+ * (`kernels/reorder.ts`). Each returns a new raw tensor that the caller owns. Shapes are
+ * checked a layer up (`_tensor_index_args.ts`); a 0-d operand is read as one element along
+ * axis 0.
+ *
+ * @module
+ */
+
+import { gather as gatherKernel, scatter as scatterKernel } from "../kernels/gather_scatter.ts";
+import type { ScatterMode } from "../kernels/gather_scatter.ts";
+import { empty, type RawTensor } from "./_core.ts";
+import { contiguous, fill } from "./_primitives.ts";
+import { argsortRows } from "../kernels/sort.ts";
+import { type ScanOp, scanRows } from "../kernels/scan.ts";
+import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
+
+export type { ScanOp } from "../kernels/scan.ts";
+
+export type { ScatterMode } from "../kernels/gather_scatter.ts";
+
+/** How the kernels read `t`: at least rank 1 (a 0-d tensor as `[1]`). */
+function viewed(t: RawTensor) {
+  return {
+    shape: t.rank === 0 ? [1] : t.shape,
+    view: { buffer: t.buffer, strides: t.rank === 0 ? [1] : t.strides, offset: t.offset },
+  };
+}
+
+/**
+ * `out[c] = x[c with c[dim] = index[c]]`, shaped as the i32 `index` (PyTorch's `gather`). An
+ * index outside `x`'s axis makes its element NaN (0 for i32) and raises a device-side fault
+ * naming `op` at the next read.
+ */
+export function gather(x: RawTensor, dim: number, index: RawTensor, op = "gather"): RawTensor {
+  const out = empty(x.device, index.shape, x.dtype);
+  const [source, at] = [viewed(x), viewed(index)];
+  gatherKernel(
+    x.device,
+    x.dtype,
+    at.shape,
+    dim,
+    source.shape[dim],
+    source.view,
+    at.view,
+    out.buffer,
+    op,
+  );
+  return out;
+}
+
+/**
+ * `base` with `src[c]` written to (`assign`) or added into (`add`) `c with c[dim] = index[c]`
+ * for every coordinate `c` of the i32 `index` (PyTorch's `scatter` and `scatter_add`); `base`
+ * null starts from zeros. A plain scatter keeps the last of duplicated indices along `dim`.
+ */
+export function scatter(
+  base: RawTensor | null,
+  shape: readonly number[],
+  dim: number,
+  index: RawTensor,
+  src: RawTensor,
+  mode: ScatterMode,
+  op = mode === "add" ? "scatterAdd" : "scatter",
+): RawTensor {
+  const device = src.device;
+  const zero = base ? null : fill(device, [], 0);
+  // Zeros broadcast: one element read through strides of 0.
+  const start = base ?? zero!.view(shape, shape.map(() => 0));
+  const out = empty(device, shape, src.dtype);
+  const [from, at, values] = [viewed(start), viewed(index), viewed(src)];
+  scatterKernel(device, {
+    type: src.dtype,
+    mode,
+    shape: from.shape,
+    dim,
+    indexShape: at.shape,
+    base: from.view,
+    index: at.view,
+    src: values.view,
+    out: out.buffer,
+    op,
+  });
+  if (zero) {
+    start.dispose();
+    zero.dispose();
+  }
+  return out;
+}
+
+/**
+ * `x` as a contiguous `[count, length]` matrix whose rows run along `axis` (moved last), the
+ * axis order that moved it, and how to view a result of the moved shape back in `x`'s order
+ * (a view: the moved axis's stride goes back to its place). A 0-d `x` is one row of one.
+ */
+function rowsAlong(x: RawTensor, axis: number) {
+  const shape = x.rank === 0 ? [1] : x.shape, strides = x.rank === 0 ? [1] : x.strides;
+  const order = [...shape.keys()].filter((a) => a !== axis).concat(axis);
+  const moved = x.view(order.map((a) => shape[a]), order.map((a) => strides[a]), x.offset);
+  const rows = contiguous(moved);
+  moved.dispose();
+  const length = shape[axis];
+  const back = (result: RawTensor) => {
+    const out = x.rank === 0
+      ? result.view([], [])
+      : result.view(x.shape, shape.map((_, a) => result.strides[order.indexOf(a)]));
+    result.dispose();
+    return out;
+  };
+  return { rows, count: length === 0 ? 0 : rows.size / length, length, back };
+}
+
+/**
+ * The i32 order of `x` along `axis` (`torch.argsort`, stable): at each position along the axis,
+ * the index of the element that sorts there, ascending or `descending`, NaN the largest. The
+ * axis is sorted last and contiguous, and the result is a view back in `x`'s axis order.
+ */
+export function argsort(x: RawTensor, axis: number, descending: boolean): RawTensor {
+  const { rows, count, length, back } = rowsAlong(x, axis);
+  const sorted = empty(x.device, rows.shape, "i32");
+  argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
+  rows.dispose();
+  return back(sorted);
+}
+
+/**
+ * The running sum or product of `x` along `axis` (`torch.cumsum`, `torch.cumprod`; from the
+ * end of the axis when `reverse`), f32 or i32 (wrapping), as a view in `x`'s axis order.
+ */
+export function cumulative(x: RawTensor, axis: number, op: ScanOp, reverse = false): RawTensor {
+  const { rows, count, length, back } = rowsAlong(x, axis);
+  const out = empty(x.device, rows.shape, x.dtype);
+  scanRows(x.device, op, x.dtype, rows.buffer, out.buffer, count, length, reverse);
+  rows.dispose();
+  return back(out);
+}
+
+/**
+ * `x` flipped along the axes where `flip` is true and rolled by `shift` along the others
+ * (`torch.flip`, `torch.roll`), contiguous.
+ */
+export function flipRoll(
+  x: RawTensor,
+  flip: readonly boolean[],
+  shift: readonly number[],
+): RawTensor {
+  const out = empty(x.device, x.shape, x.dtype);
+  const view = { buffer: x.buffer, strides: x.strides, offset: x.offset };
+  flipRollKernel(x.device, x.shape, view, out.buffer, flip, shift);
+  return out;
+}
+
+/**
+ * The lower (`torch.tril`) or upper (`torch.triu`) triangle of the last two axes of `x` from
+ * `diagonal` on, zeros elsewhere, contiguous.
+ */
+export function triangle(x: RawTensor, upper: boolean, diagonal: number): RawTensor {
+  const out = empty(x.device, x.shape, x.dtype);
+  const view = { buffer: x.buffer, strides: x.strides, offset: x.offset };
+  triangleKernel(x.device, x.shape, view, out.buffer, upper, diagonal);
+  return out;
+}

@@ -1,0 +1,169 @@
+/**
+ * The checks of the indexing ops' arguments, on the host and before any dispatch, with
+ * PyTorch's rules and one-line messages that name the op, the shapes and the axis. Values of
+ * the index are checked on the device (`kernels/gather_scatter.ts`), without a readback.
+ *
+ * @module
+ */
+
+import { type Described, sameDevice } from "./_core.ts";
+import { normalizeAxes, ShapeError } from "./shape.ts";
+
+/** Throws unless `index` is i32. */
+export function requireIndex(op: string, index: Described): void {
+  if (index.dtype !== "i32") {
+    throw new TypeError(
+      `${op}: the index must be i32, got ${index.dtype} of shape [${index.shape}]; ` +
+        "convert it with .int()",
+    );
+  }
+}
+
+/** `shape` with at least one axis (a 0-d tensor counts as one element along axis 0). */
+function atLeast1d(shape: readonly number[]): readonly number[] {
+  return shape.length === 0 ? [1] : shape;
+}
+
+/**
+ * The axis of `gather(dim, index)` on `x`, checked as PyTorch checks it: an i32 index on the
+ * same device, of the same rank, no larger than `x` along every other axis.
+ */
+export function gatherAxis(op: string, x: Described, dim: number, index: Described): number {
+  requireIndex(op, index);
+  sameDevice(op, x, index);
+  const [xs, is] = [atLeast1d(x.shape), atLeast1d(index.shape)];
+  const axis = normalizeAxes(dim, xs.length, op)[0];
+  if (is.length !== xs.length) {
+    throw new ShapeError(
+      `${op}: the index [${index.shape}] must have the rank of the input [${x.shape}]`,
+    );
+  }
+  const over = is.findIndex((d, a) => a !== axis && d > xs[a]);
+  if (over >= 0) {
+    throw new ShapeError(
+      `${op}: the index [${index.shape}] is larger than the input [${x.shape}] along axis ` +
+        `${over} (only axis ${axis}, the one indexed, may be)`,
+    );
+  }
+  return axis;
+}
+
+/**
+ * The axis of `scatter(dim, index, src)` into `x`: {@link gatherAxis}'s checks, and a `src` of
+ * `x`'s dtype, on its device, of its rank and at least the index's size along every axis.
+ */
+export function scatterAxis(
+  op: string,
+  x: Described,
+  dim: number,
+  index: Described,
+  src: Described,
+): number {
+  const axis = gatherAxis(op, x, dim, index);
+  sameDevice(op, x, src);
+  if (src.dtype !== x.dtype) {
+    throw new TypeError(`${op}: src is ${src.dtype} and the input ${x.dtype}; they must match`);
+  }
+  const [ss, is] = [atLeast1d(src.shape), atLeast1d(index.shape)];
+  const short = is.findIndex((d, a) => a >= ss.length || d > ss[a]);
+  if (ss.length !== is.length || short >= 0) {
+    throw new ShapeError(
+      `${op}: src [${src.shape}] must have the index's rank and cover the index ` +
+        `[${index.shape}] along every axis`,
+    );
+  }
+  return axis;
+}
+
+/**
+ * The axis of `indexSelect(dim, index)` on `x` and the shape of the index broadcast to the
+ * result: `x`'s shape with `index.size` along the axis (a 1-D or 0-d i32 index).
+ */
+export function indexSelectPlan(
+  x: Described,
+  dim: number,
+  index: Described,
+): { axis: number; shape: number[]; indexShape: number[] } {
+  const op = "indexSelect";
+  requireIndex(op, index);
+  sameDevice(op, x, index);
+  if (index.shape.length > 1) {
+    throw new ShapeError(`${op}: the index must be 1-D or 0-d, got shape [${index.shape}]`);
+  }
+  const xs = atLeast1d(x.shape);
+  const axis = normalizeAxes(dim, xs.length, op)[0];
+  const length = index.shape[0] ?? 1;
+  const shape = xs.map((d, a) => (a === axis ? length : d));
+  return {
+    axis,
+    // A 0-d input stays 0-d, as PyTorch's.
+    shape: x.shape.length === 0 ? [] : shape,
+    indexShape: xs.map((_, a) => (a === axis ? length : 1)),
+  };
+}
+
+/** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
+export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
+  const named = normalizeAxes(dims, rank, "flip");
+  return Array.from({ length: rank }, (_, a) => named.includes(a));
+}
+
+/** Per axis of `shape`, the roll of `roll(shifts, dims)` (0 where not rolled). */
+export function rollShifts(
+  shape: readonly number[],
+  shifts: number | readonly number[],
+  dims: number | readonly number[],
+): number[] {
+  const [by, axes] = [shifts, dims].map((v) => (typeof v === "number" ? [v] : [...v]));
+  if (by.length !== axes.length || by.some((s) => !Number.isInteger(s))) {
+    throw new RangeError(
+      `roll: shifts [${by}] and dims [${axes}] must be integers, as many of one as of the other`,
+    );
+  }
+  const shift = shape.map(() => 0);
+  axes.forEach((dim, k) => {
+    const axis = normalizeAxes(dim, shape.length, "roll")[0];
+    shift[axis] += by[k];
+  });
+  return shift;
+}
+
+/**
+ * The views of `repeat(sizes)` on `shape`, as `torch.Tensor.repeat`: the tensor with leading
+ * axes of 1 and a unit axis before each (`unit`), broadcast to `[sizes[0], d0, sizes[1], d1, …]`
+ * (`spread`), and merged pairwise (`shape`).
+ */
+export function repeatPlan(
+  op: string,
+  shape: readonly number[],
+  sizes: readonly number[],
+): { unit: number[]; spread: number[]; shape: number[] } {
+  if (sizes.length < shape.length) {
+    throw new ShapeError(
+      `${op}: ${sizes.length} repeats for a tensor of rank ${shape.length} [${shape}]: ` +
+        "give at least one per axis",
+    );
+  }
+  if (sizes.some((r) => !Number.isInteger(r) || r < 0)) {
+    throw new ShapeError(`${op}: repeats [${sizes}] must be integers ≥ 0`);
+  }
+  const full = [...sizes.slice(shape.length).map(() => 1), ...shape];
+  return {
+    unit: full.flatMap((d) => [1, d]),
+    spread: full.flatMap((d, a) => [sizes[a], d]),
+    shape: full.map((d, a) => d * sizes[a]),
+  };
+}
+
+/**
+ * Throws unless a tensor of `shape` has the two axes a triangle of `op` needs, and `diagonal`
+ * is an integer.
+ */
+export function requireMatrix(op: string, shape: readonly number[], diagonal: number): void {
+  if (shape.length < 2) {
+    throw new ShapeError(`${op}: the input [${shape}] needs at least two axes`);
+  }
+  if (!Number.isInteger(diagonal)) {
+    throw new RangeError(`${op}: the diagonal ${diagonal} is not an integer`);
+  }
+}

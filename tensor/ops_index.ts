@@ -1,0 +1,99 @@
+/**
+ * Indexing along an axis as functions: `gather(x, dim, index)` is `x.gather(dim, index)`. The
+ * index is an i32 tensor; its values are checked on the device, so one outside the axis is
+ * reported at the next read (a `DeviceAssertionError` naming the op, the index and the size)
+ * without a readback per call. The rules are in `_rules/index.ts`.
+ *
+ * @module
+ */
+
+import type { DType, Shape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/**
+ * The elements of `x` picked along `dim` by `index` (i32, of `x`'s rank), as `torch.gather`:
+ * `out[i][j] = x[i][index[i][j]]` for `dim` 1; shaped as the index. The gradient is added into
+ * the positions read.
+ *
+ * @example Each row's value at its label
+ * ```ts
+ * import { defaultDevice, gather, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]]);
+ * const labels = tensor([[1], [0]], { dtype: "i32" });
+ * console.log(await gather(scores, 1, labels).toArray()); // [[0.7], [0.5]]
+ * ```
+ */
+export function gather<I extends Shape, D extends DType>(
+  x: Tensor<Shape, D>,
+  dim: number,
+  index: Tensor<I, "i32">,
+): Tensor<I, D> {
+  return x.gather(dim, index);
+}
+
+/**
+ * A copy of `x` with `src` (or a number) written where `index` sends it along `dim`, as
+ * `torch.scatter`: `out[i][index[i][j]] = src[i][j]` for `dim` 1. Of duplicated indices the
+ * last along `dim` wins. The gradient of `src` is gathered from the positions written; what
+ * was written over gets none.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, scatter, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const index = tensor([[2], [0]], { dtype: "i32" });
+ * console.log(await scatter(zeros([2, 3]), 1, index, 1).toArray()); // [[0, 0, 1], [1, 0, 0]]
+ * ```
+ */
+export function scatter<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+  index: Tensor<Shape, "i32">,
+  src: Tensor<Shape, D> | number,
+): Tensor<S, D> {
+  return x.scatter(dim, index, src);
+}
+
+/**
+ * A copy of `x` with `src` added where `index` sends it along `dim`, as `torch.scatter_add`:
+ * duplicates all add, in order along `dim`, so every run gives the same sum.
+ *
+ * @example Counting labels
+ * ```ts
+ * import { defaultDevice, ones, scatterAdd, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const labels = tensor([2, 0, 2, 2], { dtype: "i32" });
+ * console.log(await scatterAdd(zeros([3]), 0, labels, ones([4])).toArray()); // [1, 0, 3]
+ * ```
+ */
+export function scatterAdd<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+  index: Tensor<Shape, "i32">,
+  src: Tensor<Shape, D>,
+): Tensor<S, D> {
+  return x.scatterAdd(dim, index, src);
+}
+
+/**
+ * The slices of `x` at the positions of a 1-D i32 `index` along `dim`, as
+ * `torch.index_select` (an embedding lookup along `dim` 0). The gradient is added into the
+ * slices read.
+ *
+ * @example Rows 2 and 0 of a table
+ * ```ts
+ * import { defaultDevice, indexSelect, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const table = tensor([[1, 2], [3, 4], [5, 6]]);
+ * const rows = tensor([2, 0], { dtype: "i32" });
+ * console.log(await indexSelect(table, 0, rows).toArray()); // [[5, 6], [1, 2]]
+ * ```
+ */
+export function indexSelect<D extends DType>(
+  x: Tensor<Shape, D>,
+  dim: number,
+  index: Tensor<Shape, "i32">,
+): Tensor<Shape, D> {
+  return x.indexSelect(dim, index);
+}

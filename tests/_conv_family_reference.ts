@@ -1,0 +1,105 @@
+/**
+ * Float64 references of the convolution family (transposed convolution, 1-D ops), written from
+ * PyTorch's definitions, independently of the library's reuse of the 2-D kernels.
+ *
+ * @module
+ */
+
+import { type F64, zeros } from "./_reference.ts";
+
+/** Options of {@link convTranspose2d}, per axis `[height, width]`. */
+export interface ConvTransposeOptions {
+  stride?: [number, number];
+  padding?: [number, number];
+  outputPadding?: [number, number];
+  dilation?: [number, number];
+  groups?: number;
+}
+
+/**
+ * PyTorch's conv_transpose2d: x [N, Cin, H, W], w [Cin, Cout/g, KH, KW], bias [Cout] or null.
+ * Each input pixel (n, ci, iy, ix) adds x·w[ci, co, ky, kx] to output pixel
+ * (iy·stride − padding + dilation·ky, …) of channel group(ci)·Cout/g + co.
+ */
+export function convTranspose2d(
+  x: F64,
+  w: F64,
+  bias: F64 | null,
+  opts: ConvTransposeOptions = {},
+): F64 {
+  const [sh, sw] = opts.stride ?? [1, 1];
+  const [ph, pw] = opts.padding ?? [0, 0];
+  const [oph, opw] = opts.outputPadding ?? [0, 0];
+  const [dh, dw] = opts.dilation ?? [1, 1];
+  const groups = opts.groups ?? 1;
+  const [n, cin, h, wd] = x.shape;
+  const [, og, kh, kw] = w.shape;
+  const cout = og * groups, cg = cin / groups;
+  const oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
+  const ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
+  const out = zeros([n, cout, oh, ow]);
+  for (let b = 0; b < n; b++) {
+    for (let ci = 0; ci < cin; ci++) {
+      const group = Math.floor(ci / cg);
+      for (let iy = 0; iy < h; iy++) {
+        for (let ix = 0; ix < wd; ix++) {
+          const v = x.data[((b * cin + ci) * h + iy) * wd + ix];
+          for (let co = 0; co < og; co++) {
+            const oc = group * og + co;
+            for (let ky = 0; ky < kh; ky++) {
+              const y = iy * sh - ph + dh * ky;
+              if (y < 0 || y >= oh) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const xo = ix * sw - pw + dw * kx;
+                if (xo < 0 || xo >= ow) continue;
+                out.data[((b * cout + oc) * oh + y) * ow + xo] += v *
+                  w.data[((ci * og + co) * kh + ky) * kw + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (bias) {
+    const plane = oh * ow;
+    out.data.forEach((_, i) => (out.data[i] += bias.data[Math.floor(i / plane) % cout]));
+  }
+  return out;
+}
+
+/** `x [N, C, L]` as `[N, C, 1, L]` (shared data). */
+export function lift(x: F64): F64 {
+  const [n, c, l] = x.shape;
+  return { shape: [n, c, 1, l], data: x.data };
+}
+
+/** `x [N, C, 1, L]` as `[N, C, L]` (shared data). */
+export function drop(x: F64): F64 {
+  const [n, c, , l] = x.shape;
+  return { shape: [n, c, l], data: x.data };
+}
+
+/**
+ * PyTorch's adaptive_max_pool2d: output (i, j) is the maximum over rows floor(i·H/OH) to
+ * ceil((i+1)·H/OH) (exclusive) and the columns likewise; the first maximum wins.
+ */
+export function adaptiveMaxPool2d(x: F64, [oh, ow]: [number, number]): F64 {
+  const [n, c, h, w] = x.shape;
+  const out = zeros([n, c, oh, ow]);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++, at++) {
+        let best = -Infinity;
+        for (let y = Math.floor((i * h) / oh); y < Math.ceil(((i + 1) * h) / oh); y++) {
+          for (let z = Math.floor((j * w) / ow); z < Math.ceil(((j + 1) * w) / ow); z++) {
+            best = Math.max(best, x.data[(plane * h + y) * w + z]);
+          }
+        }
+        out.data[at] = best;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * sort, argsort, topk and max/min with indices against the float64 reference: orders at
+ * lengths that are not powers of two (1, 7, 33, 129, 1000), along every axis of permuted views,
+ * both directions, ties (stable), NaN (the largest), i32 keys; values' gradients by central
+ * differences, which go back to where each value came from.
+ */
+
+import assert from "node:assert/strict";
+import {
+  argsort,
+  defaultDevice,
+  fromTypedArray,
+  maxWithIndices,
+  minWithIndices,
+  sort,
+  type Tensor,
+  tensor,
+  topk,
+} from "../mod.ts";
+import * as ix from "./_index_reference.ts";
+import * as ref from "./_reference.ts";
+import { checkAll, normal } from "./_tensor_check.ts";
+
+Deno.test("argsort matches a stable float64 sort at odd lengths, along every axis, NaN last", async (t) => {
+  await defaultDevice();
+  const rng = ref.mulberry32(7);
+  for (
+    const [shape, dim] of [
+      [[1], 0],
+      [[7], 0],
+      [[5, 33], 1],
+      [[129, 3], 0],
+      [[3, 1000], -1],
+      [[2, 7, 3], 1],
+    ] as const
+  ) {
+    await t.step(`[${shape}] dim ${dim}`, async () => {
+      const axis = dim < 0 ? dim + shape.length : dim;
+      // Few distinct values: many ties, so stability shows; and a NaN now and then.
+      const data = Float32Array.from(
+        { length: ref.numel([...shape]) },
+        () => (rng() < 0.05 ? NaN : Math.floor(rng() * 9) - 4),
+      );
+      const x = fromTypedArray(data, [...shape]);
+      for (const descending of [false, true]) {
+        const want = ix.argsort({ shape: [...shape], data }, axis, descending);
+        const order = argsort(x, { dim, descending });
+        assert.deepEqual([...order.shape], [...shape]);
+        assert.deepEqual([...await order.data()], [...want.data], `descending ${descending}`);
+        order.dispose();
+      }
+      // The same order read from a permuted view, and from i32 keys.
+      const flipped = x.transpose(0, -1);
+      const other = (shape.length - 1) - axis;
+      const viaView = flipped.argsort({ dim: shape.length === 1 ? 0 : other });
+      const transposed = ref.transpose(ref.f64([...shape], data), 0, -1);
+      const wantView = ix.argsort(transposed, shape.length === 1 ? 0 : other, false);
+      assert.deepEqual([...await viaView.data()], [...wantView.data], "permuted view");
+      const ints = fromTypedArray(Int32Array.from(data, (v) => (Number.isNaN(v) ? 2 ** 30 : v)), [
+        ...shape,
+      ]);
+      const intOrder = ints.argsort({ dim, descending: true });
+      const intWant = ix.argsort({ shape: [...shape], data: await ints.data() }, axis, true);
+      assert.deepEqual([...await intOrder.data()], [...intWant.data], "i32 keys");
+      for (const u of [x, flipped, viaView, ints, intOrder]) u.dispose();
+    });
+  }
+});
+
+Deno.test("sort and topk: values and their gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(11);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const sorted = (x: ref.F64, dim: number, descending: boolean) =>
+    ix.gather(x, dim, ix.argsort(x, dim, descending));
+  await checkAll(t, device, [
+    {
+      name: "sort [7, 33] dim 1",
+      inputs: [n(7, 33)],
+      run: ([x]) => x.sort().values,
+      ref: ([x]) => sorted(x, 1, false),
+    },
+    {
+      name: "sort [129, 7] dim 0 descending, values and indices",
+      inputs: [n(129, 7)],
+      run: ([x]) => {
+        const { values, indices } = sort(x, { dim: 0, descending: true });
+        return [values, indices.float()];
+      },
+      ref: ([x]) => {
+        const order = ix.argsort(x, 0, true);
+        return [ix.gather(x, 0, order), ref.f64(order.shape, order.data)];
+      },
+      wrt: [0],
+    },
+    {
+      name: "topk 3 of [5, 33]",
+      inputs: [n(5, 33)],
+      run: ([x]) => topk(x, 3).values,
+      ref: ([x]) => ix.leading(sorted(x, 1, true), 1, 3),
+    },
+    {
+      name: "topk 4 smallest of [129] ",
+      inputs: [n(129)],
+      run: ([x]) => x.topk(4, { largest: false }).values,
+      ref: ([x]) => ix.leading(sorted(x, 0, false), 0, 4),
+    },
+    {
+      name: "topk 2 of [3, 7, 5] dim 1 of a transposed view",
+      inputs: [n(3, 5, 7)],
+      run: ([x]) => x.transpose(1, 2).topk(2, { dim: 1 }).values,
+      ref: ([x]) => ix.leading(sorted(ref.transpose(x, 1, 2), 1, true), 1, 2),
+    },
+    {
+      name: "maxWithIndices [7, 33] dim 1",
+      inputs: [n(7, 33)],
+      run: ([x]) => x.maxWithIndices(1).values,
+      ref: ([x]) => ref.max(x, [1]),
+    },
+    {
+      name: "minWithIndices [33, 7] dim 0 keepdim",
+      inputs: [n(33, 7)],
+      run: ([x]) => minWithIndices(x, 0, true).values,
+      ref: ([x]) => ref.min(x, [0], true),
+    },
+  ], rng);
+});
+
+Deno.test("max/min with indices: the first index on ties, NaN wins, the gradient to that one element", async () => {
+  await defaultDevice();
+  const x = tensor([[1, 5, 5, 2], [NaN, 3, NaN, 9], [4, 4, 4, 4]], { requiresGrad: true });
+  const { values, indices } = maxWithIndices(x, 1);
+  assert.deepEqual(await values.toArray(), [5, NaN, 4]);
+  assert.deepEqual(await indices.toArray(), [1, 0, 0]);
+  assert.equal(indices.dtype, "i32");
+  const low = x.minWithIndices(-1);
+  assert.deepEqual(await low.indices.toArray(), [0, 0, 0]);
+  await values.sum().backward();
+  assert.deepEqual(await x.grad!.toArray(), [[0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]);
+  // A 0-d tensor along axis 0: itself, index 0, as PyTorch.
+  const scalar = tensor(3).maxWithIndices(0);
+  assert.deepEqual([await scalar.values.item(), await scalar.indices.item()], [3, 0]);
+  assert.throws(() => x.topk(5), /topk: k = 5 is out of range for size 4 along axis 1/);
+  assert.throws(() => x.topk(1.5), RangeError);
+  const ints = tensor([3, -1, 7, 7], { dtype: "i32" }) as Tensor<number[], "i32">;
+  const top = ints.topk(2);
+  assert.deepEqual([await top.values.toArray(), await top.indices.toArray()], [[7, 7], [2, 3]]);
+});
