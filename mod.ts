@@ -135,6 +135,7 @@ export {
 } from "./tensor/ops_elementwise.ts";
 export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
 export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
 export {
   argmax,
   argmin,
@@ -258,6 +259,16 @@ export {
   type ConvTranspose2dOptions,
   type Tensor3D,
 } from "./tensor/ops_conv_family.ts";
+export {
+  adaptiveAvgPool1d,
+  adaptiveMaxPool1d,
+  adaptiveMaxPool2d,
+  type AdaptiveSize2d,
+  avgPool1d,
+  type AvgPool1dOptions,
+  maxPool1d,
+  type MaxPool1dOptions,
+} from "./tensor/ops_pool_family.ts";
 export {
   batchNorm,
   type BatchNormOptions,

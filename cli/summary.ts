@@ -5,7 +5,7 @@
  * @module
  */
 
-import { summary } from "../nn/summary.ts";
+import { traceSummary } from "../nn/summary.ts";
 import { DEFAULTS } from "./_config.ts";
 import {
   acquireDevices,
@@ -62,7 +62,7 @@ async function runSummary(values: Values): Promise<number> {
   const devices = await acquireDevices(count, values, cmd);
   const model = buildModel({ model: config }, devices);
   console.log(`placement: ${await describePlacement(devices)}`);
-  console.log(summary(model, [batch, 3, size, size]));
+  console.log(await traceSummary(model, [batch, 3, size, size]));
   model.dispose();
   return 0;
 }

@@ -13,8 +13,23 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { dispatchVec4 } from "./elementwise.ts";
-import { flatMain } from "./_program.ts";
+import { faultWgsl } from "./_fault.ts";
+import { flatMain, forEachWindow } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+
+/**
+ * The inputs a function is defined for (PyTorch raises outside them). The forward pass checks
+ * every element as it computes it and records a device-side fault at one outside, which the
+ * next read from the device throws as a `DeviceAssertionError`: no readback per call.
+ */
+export interface ScalarDomain {
+  /** A WGSL boolean expression of the inputs (not the parameters), true inside the domain. */
+  readonly test: string;
+  /** The input whose value the message shows: its index in `inputs`. */
+  readonly input: number;
+  /** The error's text from the flat position of an element outside and that input's value. */
+  readonly message: (position: number, value: number) => string;
+}
 
 /**
  * A scalar function of one input `x` or two (`x`, `t`), with parameters, in WGSL. The bodies
@@ -35,6 +50,8 @@ export interface ScalarFunction {
   readonly helpers?: readonly string[];
   /** The value's body. */
   readonly value: string;
+  /** Where the inputs must lie, checked by the forward pass (default: anywhere). */
+  readonly domain?: ScalarDomain;
   /**
    * Per input, the body of its gradient, which reads the inputs and `g`, the output's
    * gradient (PyTorch's formula, so its conventions at kinks and for infinities hold).
@@ -71,7 +88,7 @@ export function mapScalarFunction(
   n: number,
   params: readonly number[] = [],
 ): void {
-  program(device, fn, fn.value, fn.inputs, inputs, out, n, params, `${fn.name}`);
+  program(device, fn, fn.value, fn.inputs, inputs, out, n, params, `${fn.name}`, fn.domain);
 }
 
 /**
@@ -111,7 +128,8 @@ export function mapScalarFunctionGrad(
 
 /**
  * One pass: `out[i] = f(operands[0][i], …)`, `f` the function with `body` over `names`, read
- * four elements at a time (the scalar function applied to each lane).
+ * four elements at a time (the scalar function applied to each lane); with a `domain`, each
+ * element is also checked (see {@link ScalarDomain}).
  */
 function program(
   device: Device,
@@ -123,6 +141,7 @@ function program(
   n: number,
   params: readonly number[],
   label: string,
+  domain?: ScalarDomain,
 ): void {
   if (operands.length !== names.length) {
     throw new RangeError(`${label}: ${operands.length} operands for ${names.length} inputs`);
@@ -133,6 +152,15 @@ function program(
   // A parameter is a uniform only where the body reads it: an unread uniform block would leave
   // the pipeline's layout, and its binding with it.
   const uf = new Uniforms();
+  // The window's first element is registered first: word 0, set per window below.
+  const check = domain && {
+    first: uf.u32("first", 0),
+    n: uf.u32("n", n),
+    fault: device.faultSlot(
+      `domain: ${fn.name}`,
+      ([at, bits]) => domain.message(at, new Float32Array(Uint32Array.of(bits).buffer)[0]),
+    ),
+  };
   const reads = (name: string) => new RegExp(`\\b${name}\\b`).test(body);
   const lets = fn.params.flatMap((name, k) =>
     reads(name) ? [`  let ${name} = ${uf.f32(name, params[k])};`] : []
@@ -144,22 +172,46 @@ function program(
   const lanes = ["x", "y", "z", "w"].map((lane) =>
     `f(${names.map((_, k) => `v${k}.${lane}`).join(", ")})`
   );
+  // Lanes past `n` (the last vec4's padding) hold whatever the buffer held: never checked.
+  const checks = check
+    ? `
+  let at = ${check.first} + i * 4u;
+  for (var lane = 0u; lane < 4u; lane++) {
+    if (at + lane < ${check.n} && !inDomain(${names.map((_, k) => `v${k}[lane]`).join(", ")})) {
+      raiseFault(${check.fault.code}u, at + lane, bitcast<u32>(v${domain!.input}[lane]), 0u);
+    }
+  }`
+    : "";
   const wgsl = `
 ${declarations.join("\n")}
 @group(0) @binding(${names.length}) var<storage, read_write> out: array<vec4f>;
-${uf.declare(names.length + 1)}
+${check ? faultWgsl(names.length + 1) : ""}
+${uf.declare(names.length + (check ? 2 : 1))}
 ${[...new Set(fn.helpers)].join("\n")}
 fn f(${signature}) -> f32 {
 ${lets.join("\n")}
   ${body}
 }
+${check ? `fn inDomain(${signature}) -> bool {\n  return ${domain!.test};\n}` : ""}
 ${
     flatMain(
       WORKGROUP,
       "arrayLength(&out)",
       `\n${names.map((_, k) => `  let v${k} = operand${k}[i];`).join("\n")}
-  out[i] = vec4f(${lanes.join(", ")});`,
+  out[i] = vec4f(${lanes.join(", ")});${checks}`,
     )
   }`;
-  dispatchVec4(device, `${label} (${n})`, wgsl, uf, n, [...operands, out]);
+  const name = `${label} (${n})`;
+  if (!check) {
+    dispatchVec4(device, name, wgsl, uf, n, [...operands, out]);
+    return;
+  }
+  const faults = { buffer: check.fault.buffer };
+  forEachWindow(device, n, [...operands, out], (bindings, count, start) => {
+    const uniforms = uf.data();
+    uniforms[0] = start;
+    const workgroups = Math.ceil(count / 4 / WORKGROUP);
+    const cost = { bytes: 4 * count * (operands.length + 1) };
+    device.dispatch({ name, wgsl, uniforms, workgroups, cost }, [...bindings, faults]);
+  });
 }

@@ -17,16 +17,9 @@ import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
 import { flatMain } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
 
-/** A strided view of a buffer, in elements: strides per axis of the shape it is read as. */
-export interface IndexedView {
-  /** The buffer. */
-  readonly buffer: GpuBuffer;
-  /** The stride of each axis, in elements. */
-  readonly strides: readonly number[];
-  /** The first element. */
-  readonly offset: number;
-}
+export type { IndexedView } from "./_coordinates.ts";
 
 /** The element types the gather and scatter move: bits are copied, sums are typed. */
 export type IndexedType = "f32" | "i32";
@@ -43,29 +36,6 @@ function rangeFault(device: Device, op: string, dim: number) {
     ([, index, size]) =>
       `${op}: index ${index | 0} is out of bounds for dimension ${dim} with size ${size}`,
   );
-}
-
-/**
- * WGSL that sets `c0 … c{rank−1}`, the coordinates of flat index `i` in a row-major shape
- * whose inner products and sizes are the uniforms `inner{a}` and `size{a}`.
- */
-function coordinates(uf: Uniforms, shape: readonly number[]): string {
-  let inner = 1;
-  const lines: string[] = [];
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    const [i, d] = [uf.u32(`inner${axis}`, inner), uf.u32(`size${axis}`, shape[axis])];
-    lines.unshift(`  let c${axis} = (i / ${i}) % ${d};`);
-    inner *= shape[axis];
-  }
-  return lines.join("\n");
-}
-
-/** The WGSL element offset of the coordinates in `view`, the axis `skip` left out. */
-function offsetOf(uf: Uniforms, name: string, view: IndexedView, skip: number): string {
-  const terms = view.strides.flatMap((stride, axis) =>
-    axis === skip ? [] : [`c${axis} * ${uf.u32(`${name}.stride${axis}`, stride)}`]
-  );
-  return [uf.u32(`${name}.offset`, view.offset), ...terms].join(" + ");
 }
 
 /**

@@ -28,7 +28,8 @@ export type LossTerm =
   | "poissonLogInput"
   | "poisson"
   | "hingeEmbedding"
-  | "marginRanking";
+  | "marginRanking"
+  | "gaussianNll";
 
 /**
  * A term of `x` and `t` that is a function of `d = x − t` (so its gradient with respect to
@@ -72,12 +73,21 @@ export const LOSS_TERMS: { readonly [K in LossTerm]: ScalarFunction } = {
     "select(delta * (abs(d) - 0.5 * delta), 0.5 * d * d, abs(d) < delta)",
     "select(select(g * d, g * delta, d > delta), -g * delta, d < -delta)",
   ),
-  // An input outside [0, 1] (PyTorch's error) gives NaN.
+  // An input outside [0, 1] gives NaN and PyTorch's error, as a device-side fault. A NaN
+  // input gives a NaN loss without one (PyTorch raises there too): a step guard skips it.
   binaryCrossEntropy: {
     name: "binaryCrossEntropy",
     inputs: ["x", "t"],
     params: [],
-    helpers: SMOOTH,
+    helpers: [...SMOOTH, IS_NAN],
+    domain: {
+      test: "(x >= 0.0 && x <= 1.0) || isNan(x)",
+      input: 0,
+      message: (at, x) =>
+        `binaryCrossEntropy: input ${x} at position ${at} is outside [0, 1] (all elements of ` +
+        "input should be between 0 and 1: pass probabilities, or logits to " +
+        "binaryCrossEntropyWithLogits)",
+    },
     value: `${CLAMPED_LOGS}
   let loss = (t - 1.0) * logOneMinusX - t * logX;
   return select(bitcast<f32>(0x7fc00000u), loss, x >= 0.0 && x <= 1.0);`,
@@ -85,6 +95,30 @@ export const LOSS_TERMS: { readonly [K in LossTerm]: ScalarFunction } = {
       "return g * (x - t) / max((1.0 - x) * x, 1e-12);",
       `${CLAMPED_LOGS}
   return g * (logOneMinusX - logX);`,
+    ],
+  },
+  // The Gaussian negative log-likelihood's term of x = input − target and the variance t:
+  // ½·(log v + x²/v) with v = max(t, ε), the gradients as though unclamped (PyTorch clamps a
+  // clone in place under no_grad). A negative variance is PyTorch's error, a device fault here.
+  gaussianNll: {
+    name: "gaussianNll",
+    inputs: ["x", "t"],
+    params: ["eps"],
+    helpers: [IS_NAN],
+    domain: {
+      test: "t >= 0.0 || isNan(t)",
+      input: 1,
+      message: (at, t) =>
+        `gaussianNllLoss: variance ${t} at position ${at} (of the broadcast terms) is negative ` +
+        "(var has negative entry/entries)",
+    },
+    value: `let v = select(max(t, eps), t, isNan(t));
+  return 0.5 * (log(v) + x * x / v);`,
+    grads: [
+      `let v = select(max(t, eps), t, isNan(t));
+  return g * x / v;`,
+      `let v = select(max(t, eps), t, isNan(t));
+  return g * 0.5 * (1.0 / v - x * x / (v * v));`,
     ],
   },
   // (1 − t)·x + log(1 + e⁻ˣ), never overflowing; the gradient σ(x) − t.
@@ -171,8 +205,8 @@ export const LOSS_TERMS: { readonly [K in LossTerm]: ScalarFunction } = {
 
 /**
  * `out = term(x, t)` over `n` contiguous f32 elements of each; `params` is `[β]` for
- * `smoothL1`, `[δ]` for `huber`, `[ε]` for `poisson`, `[margin]` for `hingeEmbedding` and
- * `marginRanking`, empty for the rest.
+ * `smoothL1`, `[δ]` for `huber`, `[ε]` for `poisson` and `gaussianNll`, `[margin]` for
+ * `hingeEmbedding` and `marginRanking`, empty for the rest.
  *
  * @example
  * ```ts

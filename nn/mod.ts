@@ -73,6 +73,15 @@ export {
 } from "./conv_transpose2d.ts";
 export { ConvTranspose1d, type ConvTranspose1dConfig } from "./conv_transpose1d.ts";
 export { WeightedLayer } from "./weighted_layer.ts";
+export { AdaptiveMaxPool2d } from "./adaptive_max_pool2d.ts";
+export {
+  AdaptiveAvgPool1d,
+  AdaptiveMaxPool1d,
+  AvgPool1d,
+  type AvgPool1dConfig,
+  MaxPool1d,
+  type MaxPool1dConfig,
+} from "./pooling_1d.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,
@@ -216,7 +225,7 @@ export {
   type VGGOptions,
   vggStateShapes,
 } from "./vgg.ts";
-export { type Summarizable, summary, type SummaryRow } from "./summary.ts";
+export { type Summarizable, summary, type SummaryRow, traceSummary } from "./summary.ts";
 export {
   CheckpointError,
   type CheckpointMetadata,

@@ -1,8 +1,10 @@
 /**
- * The primitives of indexing along an axis (`kernels/gather_scatter.ts`): a gather and a
- * scatter that read every operand through its strides. Each returns a new contiguous raw
- * tensor that the caller owns. Shapes are checked a layer up (`ops_index.ts`); a 0-d operand
- * is read as one element along axis 0.
+ * The primitives of indexing and reordering along axes: a gather and a scatter that read every
+ * operand through its strides (`kernels/gather_scatter.ts`), a sort's order (`kernels/sort.ts`),
+ * running sums and products (`kernels/scan.ts`), flips, rolls and triangles
+ * (`kernels/reorder.ts`). Each returns a new raw tensor that the caller owns. Shapes are
+ * checked a layer up (`_tensor_index_args.ts`); a 0-d operand is read as one element along
+ * axis 0.
  *
  * @module
  */
@@ -12,6 +14,10 @@ import type { ScatterMode } from "../kernels/gather_scatter.ts";
 import { empty, type RawTensor } from "./_core.ts";
 import { contiguous, fill } from "./_primitives.ts";
 import { argsortRows } from "../kernels/sort.ts";
+import { type ScanOp, scanRows } from "../kernels/scan.ts";
+import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
+
+export type { ScanOp } from "../kernels/scan.ts";
 
 export type { ScatterMode } from "../kernels/gather_scatter.ts";
 
@@ -85,22 +91,74 @@ export function scatter(
 }
 
 /**
+ * `x` as a contiguous `[count, length]` matrix whose rows run along `axis` (moved last), the
+ * axis order that moved it, and how to view a result of the moved shape back in `x`'s order
+ * (a view: the moved axis's stride goes back to its place). A 0-d `x` is one row of one.
+ */
+function rowsAlong(x: RawTensor, axis: number) {
+  const shape = x.rank === 0 ? [1] : x.shape, strides = x.rank === 0 ? [1] : x.strides;
+  const order = [...shape.keys()].filter((a) => a !== axis).concat(axis);
+  const moved = x.view(order.map((a) => shape[a]), order.map((a) => strides[a]), x.offset);
+  const rows = contiguous(moved);
+  moved.dispose();
+  const length = shape[axis];
+  const back = (result: RawTensor) => {
+    const out = x.rank === 0
+      ? result.view([], [])
+      : result.view(x.shape, shape.map((_, a) => result.strides[order.indexOf(a)]));
+    result.dispose();
+    return out;
+  };
+  return { rows, count: length === 0 ? 0 : rows.size / length, length, back };
+}
+
+/**
  * The i32 order of `x` along `axis` (`torch.argsort`, stable): at each position along the axis,
  * the index of the element that sorts there, ascending or `descending`, NaN the largest. The
  * axis is sorted last and contiguous, and the result is a view back in `x`'s axis order.
  */
 export function argsort(x: RawTensor, axis: number, descending: boolean): RawTensor {
-  const shape = x.rank === 0 ? [1] : x.shape, strides = x.rank === 0 ? [1] : x.strides;
-  const order = [...shape.keys()].filter((a) => a !== axis).concat(axis);
-  const moved = x.view(order.map((a) => shape[a]), order.map((a) => strides[a]), x.offset);
-  const rows = contiguous(moved);
-  const sorted = empty(x.device, moved.shape, "i32");
-  const length = shape[axis];
-  const count = length === 0 ? 0 : rows.size / length;
+  const { rows, count, length, back } = rowsAlong(x, axis);
+  const sorted = empty(x.device, rows.shape, "i32");
   argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
-  // Back in x's axis order: the sorted axis's stride goes back to its place.
-  const back = shape.map((_, a) => sorted.strides[order.indexOf(a)]);
-  const out = x.rank === 0 ? sorted.view([], []) : sorted.view(x.shape, back);
-  for (const t of [moved, rows, sorted]) t.dispose();
+  rows.dispose();
+  return back(sorted);
+}
+
+/**
+ * The running sum or product of `x` along `axis` (`torch.cumsum`, `torch.cumprod`; from the
+ * end of the axis when `reverse`), f32 or i32 (wrapping), as a view in `x`'s axis order.
+ */
+export function cumulative(x: RawTensor, axis: number, op: ScanOp, reverse = false): RawTensor {
+  const { rows, count, length, back } = rowsAlong(x, axis);
+  const out = empty(x.device, rows.shape, x.dtype);
+  scanRows(x.device, op, x.dtype, rows.buffer, out.buffer, count, length, reverse);
+  rows.dispose();
+  return back(out);
+}
+
+/**
+ * `x` flipped along the axes where `flip` is true and rolled by `shift` along the others
+ * (`torch.flip`, `torch.roll`), contiguous.
+ */
+export function flipRoll(
+  x: RawTensor,
+  flip: readonly boolean[],
+  shift: readonly number[],
+): RawTensor {
+  const out = empty(x.device, x.shape, x.dtype);
+  const view = { buffer: x.buffer, strides: x.strides, offset: x.offset };
+  flipRollKernel(x.device, x.shape, view, out.buffer, flip, shift);
+  return out;
+}
+
+/**
+ * The lower (`torch.tril`) or upper (`torch.triu`) triangle of the last two axes of `x` from
+ * `diagonal` on, zeros elsewhere, contiguous.
+ */
+export function triangle(x: RawTensor, upper: boolean, diagonal: number): RawTensor {
+  const out = empty(x.device, x.shape, x.dtype);
+  const view = { buffer: x.buffer, strides: x.strides, offset: x.offset };
+  triangleKernel(x.device, x.shape, view, out.buffer, upper, diagonal);
   return out;
 }

@@ -101,3 +101,69 @@ export function indexSelectPlan(
     indexShape: xs.map((_, a) => (a === axis ? length : 1)),
   };
 }
+
+/** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
+export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
+  const named = normalizeAxes(dims, rank, "flip");
+  return Array.from({ length: rank }, (_, a) => named.includes(a));
+}
+
+/** Per axis of `shape`, the roll of `roll(shifts, dims)` (0 where not rolled). */
+export function rollShifts(
+  shape: readonly number[],
+  shifts: number | readonly number[],
+  dims: number | readonly number[],
+): number[] {
+  const [by, axes] = [shifts, dims].map((v) => (typeof v === "number" ? [v] : [...v]));
+  if (by.length !== axes.length || by.some((s) => !Number.isInteger(s))) {
+    throw new RangeError(
+      `roll: shifts [${by}] and dims [${axes}] must be integers, as many of one as of the other`,
+    );
+  }
+  const shift = shape.map(() => 0);
+  axes.forEach((dim, k) => {
+    const axis = normalizeAxes(dim, shape.length, "roll")[0];
+    shift[axis] += by[k];
+  });
+  return shift;
+}
+
+/**
+ * The views of `repeat(sizes)` on `shape`, as `torch.Tensor.repeat`: the tensor with leading
+ * axes of 1 and a unit axis before each (`unit`), broadcast to `[sizes[0], d0, sizes[1], d1, …]`
+ * (`spread`), and merged pairwise (`shape`).
+ */
+export function repeatPlan(
+  op: string,
+  shape: readonly number[],
+  sizes: readonly number[],
+): { unit: number[]; spread: number[]; shape: number[] } {
+  if (sizes.length < shape.length) {
+    throw new ShapeError(
+      `${op}: ${sizes.length} repeats for a tensor of rank ${shape.length} [${shape}]: ` +
+        "give at least one per axis",
+    );
+  }
+  if (sizes.some((r) => !Number.isInteger(r) || r < 0)) {
+    throw new ShapeError(`${op}: repeats [${sizes}] must be integers ≥ 0`);
+  }
+  const full = [...sizes.slice(shape.length).map(() => 1), ...shape];
+  return {
+    unit: full.flatMap((d) => [1, d]),
+    spread: full.flatMap((d, a) => [sizes[a], d]),
+    shape: full.map((d, a) => d * sizes[a]),
+  };
+}
+
+/**
+ * Throws unless a tensor of `shape` has the two axes a triangle of `op` needs, and `diagonal`
+ * is an integer.
+ */
+export function requireMatrix(op: string, shape: readonly number[], diagonal: number): void {
+  if (shape.length < 2) {
+    throw new ShapeError(`${op}: the input [${shape}] needs at least two axes`);
+  }
+  if (!Number.isInteger(diagonal)) {
+    throw new RangeError(`${op}: the diagonal ${diagonal} is not an integer`);
+  }
+}

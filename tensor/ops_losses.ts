@@ -12,7 +12,6 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
-import { noGrad } from "./_autograd.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
@@ -233,9 +232,10 @@ function checkWeight(op: string, name: string, weight: Tensor | undefined, input
  * Binary cross-entropy of probabilities (`F.binary_cross_entropy`):
  * `−w·(t·log x + (1 − t)·log(1 − x))`, each logarithm clamped at −100 as PyTorch's (so a
  * probability of exactly 0 or 1 costs 100, not ∞), the gradient's denominator `x(1 − x)` at
- * 1e-12. Input and target must have one shape; an input outside [0, 1] gives NaN (PyTorch's
- * error, found without a readback). For logits, {@link binaryCrossEntropyWithLogits} is
- * stabler.
+ * 1e-12. Input and target must have one shape. An input outside [0, 1] is PyTorch's error,
+ * found on the device without a readback: its loss is NaN and the next read from the device
+ * throws a `DeviceAssertionError` naming it. For logits, {@link binaryCrossEntropyWithLogits}
+ * is stabler.
  *
  * @example
  * ```ts
@@ -511,8 +511,9 @@ export interface GaussianNllOptions extends ReductionOptions {
  * The negative log-likelihood of `target` under normals of mean `input` and variance `variance`
  * (`F.gaussian_nll_loss`): `½·(log v + (input − target)²/v)` with `v` the variance clamped at
  * `eps` (the gradient passing as though unclamped, as PyTorch's). The variance has the input's
- * shape, or it without its last axis, or with a last axis of 1 (one variance per sample); a
- * negative one counts as `eps` (PyTorch raises, which would need a readback).
+ * shape, or it without its last axis, or with a last axis of 1 (one variance per sample). A
+ * negative variance is PyTorch's error, found on the device without a readback: the next read
+ * from the device throws a `DeviceAssertionError` naming it. One pass each way.
  *
  * @example
  * ```ts
@@ -547,10 +548,8 @@ export function gaussianNllLoss(
   }
   return tidy(() => {
     const v = (perSample ? variance.unsqueeze(-1) : variance) as Tensor<Shape, "f32">;
-    // Clamped in value only: v + (max(v, ε) − v) with the correction a constant to autograd.
-    const clamped = v.add(noGrad(() => v.clamp(eps, null).sub(v)));
     const d = (input as Tensor<Shape, "f32">).sub(target as Tensor<Shape, "f32">);
-    let terms = clamped.log().add(d.mul(d).div(clamped)).mul(0.5);
+    let terms = lossTerm(d, v, "gaussianNll", [eps]);
     if (full) terms = terms.add(0.5 * Math.log(2 * Math.PI));
     return reduced(terms, reduction);
   });

@@ -52,7 +52,15 @@ import {
   unsqueezedShape,
 } from "./_tensor_args.ts";
 import { writeInto } from "./_tensor_assign.ts";
-import { gatherAxis, indexSelectPlan, scatterAxis } from "./_tensor_index_args.ts";
+import {
+  flippedAxes,
+  gatherAxis,
+  indexSelectPlan,
+  repeatPlan,
+  requireMatrix,
+  rollShifts,
+  scatterAxis,
+} from "./_tensor_index_args.ts";
 import { argsort, type ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
@@ -883,6 +891,75 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   slice(axis: number, start: number, end: number, step = 1): Tensor<Shape, D> {
     const bounds = resolveSlice(this.shape as readonly number[], axis, start, end, step);
     return apply("slice", [this], bounds) as Tensor<Shape, D>;
+  }
+
+  /** The running sum along `dim`, as `torch.cumsum`; an i32 tensor gives i32 (wrapping on overflow). */
+  cumsum(dim: number): Tensor<S, D> {
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumsum")[0];
+    return apply("cumulative", [this], { dim: axis, op: "sum" }) as Tensor<S, D>;
+  }
+
+  /**
+   * The running product along `dim`, as `torch.cumprod`; its gradient is PyTorch's, exact
+   * where the input has zeros (no division by one).
+   */
+  cumprod(dim: number): Tensor<S, D> {
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumprod")[0];
+    return apply("cumulative", [this], { dim: axis, op: "prod" }) as Tensor<S, D>;
+  }
+
+  /** The elements in reverse order along `dims` (an axis or several), copied, as `torch.flip`. */
+  flip(dims: number | readonly number[]): Tensor<S, D> {
+    const flip = flippedAxes(this.rank, dims);
+    return apply("flipRoll", [this], { flip, shift: flip.map(() => 0) }) as Tensor<S, D>;
+  }
+
+  /**
+   * The elements shifted by `shifts` along `dims`, those past the end coming back at the start,
+   * as `torch.roll`; without `dims`, the flattened tensor is rolled and the shape kept.
+   */
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor<S, D> {
+    if (dims === undefined) {
+      return tidy(() => this.flatten().roll(shifts, 0).reshape(this.shape)) as Tensor<S, D>;
+    }
+    const shift = rollShifts(this.shape as readonly number[], shifts, dims);
+    return apply("flipRoll", [this], { flip: shift.map(() => false), shift }) as Tensor<S, D>;
+  }
+
+  /**
+   * This tensor repeated `sizes[a]` times along each axis, as `torch.Tensor.repeat`: `sizes`
+   * has at least the rank, extra sizes adding leading axes. The gradient sums the copies.
+   */
+  repeat(sizes: readonly number[]): Tensor<Shape, D> {
+    const plan = repeatPlan("repeat", this.shape as readonly number[], sizes);
+    return tidy(() => this.reshape(plan.unit).expand(plan.spread).reshape(plan.shape));
+  }
+
+  /**
+   * This tensor repeated `dims[a]` times along each axis, as `torch.tile`: fewer `dims` than
+   * axes repeat the last axes (the rest once), more add leading axes.
+   */
+  tile(dims: readonly number[]): Tensor<Shape, D> {
+    const ones = Array<number>(Math.max(0, this.rank - dims.length)).fill(1);
+    return this.repeat([...ones, ...dims]);
+  }
+
+  /**
+   * The lower triangle of the last two axes, as `torch.tril`: elements with column − row ≤
+   * `diagonal` kept (0: the main diagonal and below), the rest 0.
+   */
+  tril(diagonal = 0): Tensor<S, D> {
+    requireMatrix("tril", this.shape as readonly number[], diagonal);
+    return apply("triangle", [this], { upper: false, diagonal }) as Tensor<S, D>;
+  }
+
+  /**
+   * The upper triangle of the last two axes, as `torch.triu`: elements with column − row ≥
+   * `diagonal` kept, the rest 0.
+   */
+  triu(diagonal = 0): Tensor<S, D> {
+    requireMatrix("triu", this.shape as readonly number[], diagonal);
+    return apply("triangle", [this], { upper: true, diagonal }) as Tensor<S, D>;
   }
 
   // Indexing ---------------------------------------------------------------------------------

@@ -79,3 +79,27 @@ export function drop(x: F64): F64 {
   const [n, c, , l] = x.shape;
   return { shape: [n, c, l], data: x.data };
 }
+
+/**
+ * PyTorch's adaptive_max_pool2d: output (i, j) is the maximum over rows floor(i·H/OH) to
+ * ceil((i+1)·H/OH) (exclusive) and the columns likewise; the first maximum wins.
+ */
+export function adaptiveMaxPool2d(x: F64, [oh, ow]: [number, number]): F64 {
+  const [n, c, h, w] = x.shape;
+  const out = zeros([n, c, oh, ow]);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++, at++) {
+        let best = -Infinity;
+        for (let y = Math.floor((i * h) / oh); y < Math.ceil(((i + 1) * h) / oh); y++) {
+          for (let z = Math.floor((j * w) / ow); z < Math.ceil(((j + 1) * w) / ow); z++) {
+            best = Math.max(best, x.data[(plane * h + y) * w + z]);
+          }
+        }
+        out.data[at] = best;
+      }
+    }
+  }
+  return out;
+}

@@ -99,3 +99,33 @@ export function leading(x: F64, dim: number, k: number): F64 {
   for (let i = 0; i < data.length; i++) data[i] = x.data[flatOf(coordsOf(i, shape), x.shape)];
   return { shape, data };
 }
+
+/** `out[c] = x[source(c)]` over `shape` (a move of elements by coordinates), 0 where null. */
+export function moved(
+  x: F64,
+  shape: readonly number[],
+  source: (c: number[]) => number[] | null,
+): F64 {
+  const data = new Float64Array(numel(shape));
+  for (let i = 0; i < data.length; i++) {
+    const from = source(coordsOf(i, shape));
+    data[i] = from === null ? 0 : x.data[flatOf(from, x.shape)];
+  }
+  return { shape: [...shape], data };
+}
+
+/** The running sum or product of `x` along `dim`, in order, in float64. */
+export function cumulative(x: F64, dim: number, prod: boolean): F64 {
+  const data = new Float64Array(x.data.length);
+  const step = stridesOf(x.shape)[dim];
+  for (let i = 0; i < data.length; i++) {
+    if (coordsOf(i, x.shape)[dim] !== 0) continue;
+    let acc = prod ? 1 : 0;
+    for (let k = 0; k < x.shape[dim]; k++) {
+      const at = i + k * step;
+      acc = prod ? acc * x.data[at] : acc + x.data[at];
+      data[at] = acc;
+    }
+  }
+  return { shape: [...x.shape], data };
+}

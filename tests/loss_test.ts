@@ -240,8 +240,22 @@ Deno.test("binary cross-entropy: the −100 clamp, extreme logits, inputs outsid
   [-1e12, 1e12, 0, 0].forEach((want, i) =>
     assert.ok(Math.abs(edge.grad[i] - want) <= 1e-6 * Math.abs(want), `grad ${edge.grad[i]}`)
   );
-  const outside = await binaryCrossEntropy(tensor([1.5, -0.1]), tensor([1, 1]), none).data();
-  assert.ok(outside.every(Number.isNaN), `outside [0, 1]: ${outside}`);
+  // Outside [0, 1]: PyTorch's error, at the next read (it was a NaN without a word).
+  const outside = binaryCrossEntropy(
+    tensor([0.5, 0.2, 0.9, 1, 0, 1.5, -0.1]),
+    tensor([1, 1, 1, 1, 1, 1, 1]),
+  );
+  await assert.rejects(outside.item(), (e: Error) => {
+    assert.ok(e instanceof DeviceAssertionError, `${e}`);
+    assert.match(
+      e.message,
+      /: binaryCrossEntropy: input 1\.5 at position 5 is outside \[0, 1\] \(all elements of input should be between 0 and 1/,
+    );
+    return true;
+  });
+  // Reported once; NaN stays a NaN loss (a step guard's business), and [0, 1] is fine.
+  assert.ok(Number.isNaN(await binaryCrossEntropy(tensor([NaN]), tensor([1])).item()));
+  assert.equal(await binaryCrossEntropy(tensor([1, 0]), tensor([1, 0])).item(), 0);
   // Logits of ±100 and ±1e4: exact, finite, and σ(x) − t for the gradient.
   const logits = await lossAndGrad(
     (x, y) => binaryCrossEntropyWithLogits(x, y, none),
@@ -728,6 +742,16 @@ Deno.test("Gaussian NLL, cosine embedding and triplet margin losses against floa
   // Variances below eps count as eps; a variance that fits no layout is a one-line error.
   const small = await gaussianNllLoss(tensor([0]), tensor([0]), tensor([0]), { eps: 0.5 }).item();
   assert.ok(Math.abs(small - 0.5 * Math.log(0.5)) < 1e-6);
+  // A negative variance is PyTorch's error, at the next read (it counted as eps).
+  const negative = gaussianNllLoss(
+    tensor([[0, 1], [2, 3]]),
+    tensor([[0, 0], [0, 0]]),
+    tensor([1, -2]),
+  );
+  await assert.rejects(
+    negative.item(),
+    /: gaussianNllLoss: variance -2 at position 2 \(of the broadcast terms\) is negative \(var has negative entry\/entries\)/,
+  );
   assert.throws(
     () => gaussianNllLoss(tensor([[0, 0]]), tensor([[0, 0]]), tensor([1, 2, 3])),
     /gaussianNllLoss: variance \[3\] fits neither the input \[1,2\] nor one variance per sample/,

@@ -1,20 +1,23 @@
 /**
- * The transposed convolution, written over the convolution's own kernels: its forward is a
- * convolution's input gradient, its input gradient is that convolution's forward, and its
- * weight gradient is the convolution's weight gradient with the roles of input and output
- * swapped (the transposed convolution's output gradient in the place of the convolution's
- * input, its input in the place of the convolution's output gradient).
+ * The convolution family's rules. The transposed convolution is written over the
+ * convolution's own kernels: its forward is a convolution's input gradient, its input gradient
+ * is that convolution's forward, and its weight gradient is the convolution's weight gradient
+ * with the roles of input and output swapped (the transposed convolution's output gradient in
+ * the place of the convolution's input, its input in the place of the convolution's output
+ * gradient). Adaptive max pooling saves each window's winner, as max pooling does, and routes
+ * the gradient back to it.
  *
  * @module
  */
 
 import { binary, reduce, reshape } from "../_primitives.ts";
 import { conv2d, conv2dGradInput, conv2dGradWeight } from "../_primitives_cnn.ts";
+import { adaptiveMaxPool2d, adaptiveMaxPool2dGrad } from "../_primitives_conv_family.ts";
 import { freeing } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
-/** The transposed convolution's rule. */
-export const convFamilyRules: Rules<"convTranspose2d"> = {
+/** The transposed convolution's and adaptive max pooling's rules. */
+export const convFamilyRules: Rules<"convTranspose2d" | "adaptiveMaxPool2d"> = {
   convTranspose2d: {
     forward([x, w, bias], { geometry: g }, ctx) {
       // x [N, Cin, H, W] is the gradient of the convolution g describes, whose input
@@ -36,5 +39,14 @@ export const convFamilyRules: Rules<"convTranspose2d"> = {
         ...(ctx.inputs.length === 3 ? [needB ? reduce(g, "sum", [0, 2, 3], false) : null] : []),
       ];
     },
+  },
+  adaptiveMaxPool2d: {
+    forward([x], { geometry }, ctx) {
+      const { out, argmax } = adaptiveMaxPool2d(x, geometry);
+      ctx.save(argmax);
+      argmax.dispose();
+      return out;
+    },
+    backward: (g, { geometry }, ctx) => [adaptiveMaxPool2dGrad(g, ctx.saved[0], geometry)],
   },
 };

@@ -11,6 +11,7 @@ import { convFamilyRules } from "./conv_family.ts";
 import { dropoutRules } from "./dropout.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { indexRules } from "./index.ts";
+import { reorderRules } from "./reorder.ts";
 import { lossRules } from "./loss.ts";
 import { nllRules } from "./nll.ts";
 import { normRules } from "./norm.ts";
@@ -38,6 +39,7 @@ export const rules: Rules<Op> = {
   ...reduceRules,
   ...shapeRules,
   ...indexRules,
+  ...reorderRules,
   ...productRules,
   ...cnnRules,
   ...convFamilyRules,

@@ -15,10 +15,11 @@ import type {
   LrnParams,
   Pool2dGeometry,
 } from "../_primitives_cnn.ts";
+import type { AdaptivePool2dGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
-import type { ScatterMode } from "../_primitives_index.ts";
+import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
 /** An op without parameters. */
 export type NoParams = Record<string, never>;
@@ -69,6 +70,11 @@ export interface OpParams {
   // Indexing along an axis (index.ts): inputs x and an i32 index, then `src` for a scatter.
   gather: { dim: number };
   scatter: { dim: number; mode: ScatterMode };
+  // Reordering and accumulating along axes (reorder.ts): a running sum or product along `dim`;
+  // per axis a flip, or a roll by `shift` (0 keeps it); the triangle of the last two axes.
+  cumulative: { dim: number; op: ScanOp };
+  flipRoll: { flip: readonly boolean[]; shift: readonly number[] };
+  triangle: { upper: boolean; diagonal: number };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
@@ -80,6 +86,7 @@ export interface OpParams {
   // The transposed convolution (conv_family.ts): inputs x, w and an optional bias; `geometry`
   // is the convolution whose input gradient it computes (its input is this op's output).
   convTranspose2d: { geometry: Conv2dGeometry };
+  adaptiveMaxPool2d: { geometry: AdaptivePool2dGeometry };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {

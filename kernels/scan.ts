@@ -1,0 +1,102 @@
+/**
+ * Inclusive scans along rows, `torch.cumsum` and `torch.cumprod`, forward or from the end of
+ * each row (the gradient of a cumulative sum is one from the end). Each of ⌈log₂ n⌉ passes
+ * combines every element with the one `2ᵏ` before it (Hillis and Steele), so any row length
+ * runs in parallel, with no atomics: the same result on every run. Lengths are uniforms.
+ *
+ * @module
+ */
+
+import type { Device, GpuBuffer } from "./device.ts";
+import { flatMain } from "./_program.ts";
+import { Uniforms } from "./_uniforms.ts";
+
+/** The scans: a running sum or a running product. */
+export type ScanOp = "sum" | "prod";
+
+const WORKGROUP = 256;
+
+/** One pass: `target[j] = source[j] ⊕ source[j ∓ step]` within each row (where it exists). */
+function scanPass(
+  device: Device,
+  op: ScanOp,
+  type: "f32" | "i32",
+  reverse: boolean,
+  source: GpuBuffer,
+  target: GpuBuffer,
+  rows: number,
+  length: number,
+  step: number,
+): void {
+  const uf = new Uniforms();
+  const u = uf.all({ length, step, n: rows * length });
+  const combine = op === "sum" ? "+" : "*";
+  const [has, from] = reverse
+    ? [`p + ${u.step} < ${u.length}`, `i + ${u.step}`]
+    : [`p >= ${u.step}`, `i - ${u.step}`];
+  const body = `
+  let p = i % ${u.length};
+  var v = src[i];
+  if (${has}) { v = v ${combine} src[${from}]; }
+  dst[i] = v;`;
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> src: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> dst: array<${type}>;
+${uf.declare(2)}
+${flatMain(WORKGROUP, u.n, body)}`;
+  device.dispatch(
+    {
+      name: `cum${op}${reverse ? " reversed" : ""} [${rows}, ${length}] step ${step}`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil((rows * length) / WORKGROUP),
+      cost: { bytes: 12 * rows * length },
+    },
+    [{ buffer: source }, { buffer: target }],
+  );
+}
+
+/**
+ * The running sum or product along each row of a contiguous `[rows, length]` matrix `x` (f32,
+ * or i32 wrapping on overflow) into `out`: `out[r, j] = x[r, 0] ⊕ … ⊕ x[r, j]`, or with
+ * `reverse`, `x[r, j] ⊕ … ⊕ x[r, length − 1]`.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { scanRows } from "./scan.ts";
+ * const device = await Device.acquire();
+ * const x = device.alloc(24), out = device.alloc(24);
+ * device.write(x, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * scanRows(device, "sum", "f32", x, out, 2, 3);
+ * console.log(new Float32Array(await device.read(out, 0, 24))); // [1, 3, 6, 4, 9, 15]
+ * ```
+ */
+export function scanRows(
+  device: Device,
+  op: ScanOp,
+  type: "f32" | "i32",
+  x: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  length: number,
+  reverse = false,
+): void {
+  const n = rows * length;
+  if (n === 0) return;
+  const passes = Math.ceil(Math.log2(length));
+  if (passes === 0) {
+    device.copy(x, 0, out, 0, n * 4);
+    return;
+  }
+  // The last pass writes `out`: the passes alternate between it and a spare.
+  const spare = passes > 1 ? device.alloc(n * 4, "scan partials") : out;
+  const targets = [out, spare];
+  let source = x;
+  for (let pass = 0; pass < passes; pass++) {
+    const target = targets[(passes - 1 - pass) % 2];
+    scanPass(device, op, type, reverse, source, target, rows, length, 2 ** pass);
+    source = target;
+  }
+  if (spare !== out) device.release(spare);
+}

@@ -1,0 +1,65 @@
+/**
+ * The rules of the ops that reorder or accumulate along axes: flips and rolls send the
+ * gradient back by the inverse move, a triangle masks it the same way, a running sum's gradient
+ * is a running sum from the end, and a running product's is PyTorch's, exact where the input
+ * has zeros.
+ *
+ * @module
+ */
+
+import type { RawTensor } from "../_core.ts";
+import { binary, fill, unary, where } from "../_primitives.ts";
+import { cumulative, flipRoll, triangle } from "../_primitives_index.ts";
+import { freeing } from "./elementwise.ts";
+import type { Rules } from "./rule.ts";
+
+/**
+ * The gradient of `y = cumprod(x)` along `dim` from the output's gradient `g`, as PyTorch's
+ * `cumprod_backward`: before a row's first zero, `Σ_{j≥i} g_j·y_j / x_i`; at the first zero,
+ * `Σ_{j≥i} g_j·Π_{k≤j, k≠i} x_k` (the running product with that zero taken as 1); after it, 0
+ * (every later product holds that zero and another factor of it). No division by a zero.
+ */
+function cumprodGrad(g: RawTensor, x: RawTensor, y: RawTensor, dim: number): RawTensor {
+  const [zero, one] = [fill(x.device, [], 0), fill(x.device, [], 1)];
+  const isZero = unary(x, "eqScalar", 0);
+  const zerosSoFar = cumulative(isZero, dim, "sum");
+  const [none, oneSoFar] = [unary(zerosSoFar, "eqScalar", 0), unary(zerosSoFar, "eqScalar", 1)];
+  const first = binary(isZero, oneSoFar, "mul");
+  const gy = binary(g, y, "mul");
+  const tail = cumulative(gy, dim, "sum", true);
+  const early = binary(tail, x, "div");
+  const skipped = where(first, one, x);
+  const partial = cumulative(skipped, dim, "prod");
+  const gp = binary(g, partial, "mul");
+  const atZero = cumulative(gp, dim, "sum", true);
+  const later = where(first, atZero, zero);
+  const temporaries = [zero, one, isZero, zerosSoFar, none, oneSoFar, first, gy, tail, early];
+  return freeing(
+    [...temporaries, skipped, partial, gp, atZero, later],
+    where(none, early, later),
+  );
+}
+
+/** The rules of `cumulative`, `flipRoll` and `triangle`. */
+export const reorderRules: Rules<"cumulative" | "flipRoll" | "triangle"> = {
+  cumulative: {
+    forward([x], { dim, op }, ctx) {
+      const y = cumulative(x, dim, op);
+      if (op === "prod") ctx.save(x, y);
+      return y;
+    },
+    backward(g, { dim, op }, ctx) {
+      if (op === "sum") return [cumulative(g, dim, "sum", true)];
+      const [x, y] = ctx.saved;
+      return [cumprodGrad(g, x, y, dim)];
+    },
+  },
+  flipRoll: {
+    forward: ([x], { flip, shift }) => flipRoll(x, flip, shift),
+    backward: (g, { flip, shift }) => [flipRoll(g, flip, shift.map((s) => -s))],
+  },
+  triangle: {
+    forward: ([x], { upper, diagonal }) => triangle(x, upper, diagonal),
+    backward: (g, { upper, diagonal }) => [triangle(g, upper, diagonal)],
+  },
+};

@@ -1,0 +1,202 @@
+/**
+ * The pooling family beyond `ops_cnn.ts`: adaptive max pooling (its own kernel, its rule in
+ * `_rules/conv_family.ts`), and the 1-D poolings as the 2-D ones over a height of one.
+ *
+ * @module
+ */
+
+import { windowCount, windowSpan } from "../kernels/_window.ts";
+import { requireFloat } from "./_core.ts";
+import {
+  adaptiveAvgPool2d,
+  avgPool2d,
+  checkPoolPadding,
+  checkSizes,
+  maxPool2d,
+  type Tensor4D,
+} from "./ops_cnn.ts";
+import { as1d, type Tensor3D } from "./ops_conv_family.ts";
+import { ShapeError } from "./shape.ts";
+import { apply, type Tensor } from "./tensor.ts";
+
+/** An adaptive pooling's output size: one for both axes, or `[OH, OW]`, null keeping an axis. */
+export type AdaptiveSize2d = number | readonly [number | null, number | null];
+
+/**
+ * Adaptive max pooling of `x [N, C, H, W]` to `outputSize`, as PyTorch's
+ * `F.adaptive_max_pool2d`: output `i` is the maximum over rows `floor(i·H/OH)` to
+ * `ceil((i+1)·H/OH)` (exclusive), likewise columns. Ties go to the first maximum (row-major);
+ * the gradient goes to the winner.
+ *
+ * @example A global maximum, and 2 windows over 3 rows (overlapping)
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { adaptiveMaxPool2d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * const x = tensor([[[[1, 9, 2], [3, 4, 5], [8, 6, 7]]]]);
+ * console.log(await adaptiveMaxPool2d(x, 1).toArray()); // [[[[9]]]]
+ * console.log(await adaptiveMaxPool2d(x, [2, null]).toArray()); // [[[[3, 9, 5], [8, 6, 7]]]]
+ * ```
+ */
+export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize2d): Tensor4D {
+  const op = "adaptiveMaxPool2d";
+  requireFloat(op, x);
+  if (x.rank !== 4) throw new ShapeError(`${op}: expected [N, C, H, W], got [${x.shape}]`);
+  const [batch, channels, height, width] = x.shape as readonly number[];
+  const sizes = typeof outputSize === "number" ? [outputSize, outputSize] : outputSize;
+  const [outH, outW] = sizes.map((s, i) => s ?? [height, width][i]);
+  if (sizes.length !== 2 || ![outH, outW].every((s) => Number.isInteger(s) && s >= 1)) {
+    throw new RangeError(
+      `${op}: outputSize must be positive integers (or null), got ${outputSize}`,
+    );
+  }
+  if (height === 0 || width === 0) {
+    throw new ShapeError(`${op}: input [${x.shape}] has an empty plane`);
+  }
+  const geometry = { batch, channels, height, width, outH, outW };
+  return apply("adaptiveMaxPool2d", [x], { geometry }) as Tensor4D;
+}
+
+/**
+ * Adaptive max pooling of `x [N, C, L]` to `outputSize` samples, as PyTorch's
+ * `F.adaptive_max_pool1d`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { adaptiveMaxPool1d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * console.log(await adaptiveMaxPool1d(tensor([[[1, 5, 2, 4, 3]]]), 2).toArray()); // [[[5, 4]]]
+ * ```
+ */
+export function adaptiveMaxPool1d(x: Tensor, outputSize: number): Tensor3D {
+  return as1d("adaptiveMaxPool1d", [x], ([x2]) => adaptiveMaxPool2d(x2, [1, outputSize]));
+}
+
+/**
+ * Adaptive average pooling of `x [N, C, L]` to `outputSize` samples, as PyTorch's
+ * `F.adaptive_avg_pool1d`: output `i` averages samples `floor(i·L/OL)` to `ceil((i+1)·L/OL)`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * console.log(await adaptiveAvgPool1d(tensor([[[1, 2, 3, 4, 5]]]), 2).toArray()); // [[[2, 4]]]
+ * ```
+ */
+export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor3D {
+  return as1d("adaptiveAvgPool1d", [x], ([x2]) => adaptiveAvgPool2d(x2, [1, outputSize]));
+}
+
+/** Options of {@link maxPool1d}, PyTorch's `F.max_pool1d` arguments. */
+export interface MaxPool1dOptions {
+  /** Window length. */
+  kernel: number;
+  /** Step between windows (default: the kernel). */
+  stride?: number;
+  /** −∞ padding at each end, at most half the (dilated) window (default 0). */
+  padding?: number;
+  /** Spacing between window taps (default 1). */
+  dilation?: number;
+  /** Keep a last window that runs past the padded input (PyTorch's `ceil_mode`, default false). */
+  ceilMode?: boolean;
+}
+
+/**
+ * Max pooling over `x [N, C, L]`, as PyTorch's `F.max_pool1d`: `maxPool2d`'s kernel over a
+ * height of one.
+ *
+ * @example 2-sample windows; overlapping 3-sample windows at stride 2
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { maxPool1d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * const x = tensor([[[1, 5, 2, 4, 3, 0]]]);
+ * console.log(await maxPool1d(x, { kernel: 2 }).toArray()); // [[[5, 4, 3]]]
+ * console.log(await maxPool1d(x, { kernel: 3, stride: 2 }).toArray()); // [[[5, 4]]]
+ * ```
+ */
+export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor3D {
+  const op = "maxPool1d";
+  const { kernel, stride = kernel, padding = 0, dilation = 1, ceilMode = false } = options;
+  checkWindow1d(op, x, { kernel, stride, padding, dilation, ceilMode });
+  return as1d(op, [x], ([x2]) =>
+    maxPool2d(x2, {
+      kernel: [1, kernel],
+      stride: [1, stride],
+      padding: [0, padding],
+      dilation: [1, dilation],
+      ceilMode,
+    }));
+}
+
+/** Options of {@link avgPool1d}, PyTorch's `F.avg_pool1d` arguments. */
+export interface AvgPool1dOptions {
+  /** Window length. */
+  kernel: number;
+  /** Step between windows (default: the kernel). */
+  stride?: number;
+  /** Zero padding at each end, at most half the kernel (default 0). */
+  padding?: number;
+  /** Keep a last window that runs past the padded input (default false). */
+  ceilMode?: boolean;
+  /** Divide by the window's length including the padding it covers (default true). */
+  countIncludePad?: boolean;
+}
+
+/**
+ * Average pooling over `x [N, C, L]`, as PyTorch's `F.avg_pool1d`: `avgPool2d`'s kernel over a
+ * height of one.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { avgPool1d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * const x = tensor([[[1, 2, 3, 4]]]);
+ * console.log(await avgPool1d(x, { kernel: 2 }).toArray()); // [[[1.5, 3.5]]]
+ * console.log(await avgPool1d(x, { kernel: 2, padding: 1, countIncludePad: false }).toArray());
+ * // [[[1, 2.5, 4]]]
+ * ```
+ */
+export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor3D {
+  const op = "avgPool1d";
+  const { kernel, stride = kernel, padding = 0, ceilMode = false } = options;
+  checkWindow1d(op, x, { kernel, stride, padding, dilation: 1, ceilMode });
+  return as1d(op, [x], ([x2]) =>
+    avgPool2d(x2, {
+      kernel: [1, kernel],
+      stride: [1, stride],
+      padding: [0, padding],
+      ceilMode,
+      countIncludePad: options.countIncludePad,
+    }));
+}
+
+/**
+ * Checks a 1-D pooling's input and window as PyTorch does, so that errors speak of lengths,
+ * not of the 2-D pooling that runs it.
+ */
+function checkWindow1d(
+  op: string,
+  x: Tensor,
+  w: { kernel: number; stride: number; padding: number; dilation: number; ceilMode: boolean },
+): void {
+  requireFloat(op, x);
+  if (x.rank !== 3) throw new ShapeError(`${op}: expected [N, C, L], got [${x.shape}]`);
+  checkSizes(op, [
+    ["kernel", w.kernel, 1],
+    ["stride", w.stride, 1],
+    ["padding", w.padding, 0],
+    ["dilation", w.dilation, 1],
+  ]);
+  checkPoolPadding(op, w.kernel, w.padding, w.dilation);
+  const length = x.shape[2] as number, span = windowSpan(w.kernel, w.dilation);
+  if (windowCount(length, span, w.stride, w.padding, w.ceilMode) < 1) {
+    throw new ShapeError(
+      `${op}: input [${x.shape}]: a window spanning ${span} (padding ${w.padding}) does not ` +
+        `fit a length of ${length}`,
+    );
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Reordering and accumulating along axes as functions: `cumsum(x, dim)` is `x.cumsum(dim)`.
+ * Flips, rolls and triangles are one copy each through the input's strides
+ * (`kernels/reorder.ts`); running sums and products are parallel scans (`kernels/scan.ts`);
+ * `tile` (and the method `repeat`) broadcast and copy. Their rules are in `_rules/reorder.ts`.
+ *
+ * @module
+ */
+
+import type { DType, Shape } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+/**
+ * The running sum of `x` along `dim`, as `torch.cumsum` (i32 stays i32, wrapping on
+ * overflow). The gradient is the running sum of the output's gradient from the end.
+ *
+ * @example
+ * ```ts
+ * import { cumsum, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await cumsum(tensor([[1, 2, 3], [4, 5, 6]]), 1).toArray()); // [[1, 3, 6], [4, 9, 15]]
+ * ```
+ */
+export function cumsum<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+): Tensor<S, D> {
+  return x.cumsum(dim);
+}
+
+/**
+ * The running product of `x` along `dim`, as `torch.cumprod`; the gradient is PyTorch's,
+ * exact where `x` has zeros.
+ *
+ * @example
+ * ```ts
+ * import { cumprod, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await cumprod(tensor([1, 2, 0, 4]), 0).toArray()); // [1, 2, 0, 0]
+ * ```
+ */
+export function cumprod<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+): Tensor<S, D> {
+  return x.cumprod(dim);
+}
+
+/**
+ * `x` in reverse order along `dims`, as `torch.flip` (a copy).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, flip, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await flip(tensor([[1, 2], [3, 4]]), [0, 1]).toArray()); // [[4, 3], [2, 1]]
+ * ```
+ */
+export function flip<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dims: number | readonly number[],
+): Tensor<S, D> {
+  return x.flip(dims);
+}
+
+/**
+ * `x` shifted by `shifts` along `dims`, wrapping around, as `torch.roll`; without `dims` the
+ * flattened tensor is rolled.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, roll, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await roll(tensor([[1, 2, 3], [4, 5, 6]]), 1, 1).toArray()); // [[3, 1, 2], [6, 4, 5]]
+ * console.log(await roll(tensor([[1, 2, 3], [4, 5, 6]]), -1).toArray()); // [[2, 3, 4], [5, 6, 1]]
+ * ```
+ */
+export function roll<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  shifts: number | readonly number[],
+  dims?: number | readonly number[],
+): Tensor<S, D> {
+  return x.roll(shifts, dims);
+}
+
+/**
+ * `x` repeated `dims[a]` times along each axis, as `torch.tile` (see `Tensor.repeat` for
+ * PyTorch's `repeat`); the gradient sums the copies.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, tile } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await tile(tensor([[1, 2]]), [2, 2]).toArray()); // [[1, 2, 1, 2], [1, 2, 1, 2]]
+ * ```
+ */
+export function tile<D extends DType>(
+  x: Tensor<Shape, D>,
+  dims: readonly number[],
+): Tensor<Shape, D> {
+  return x.tile(dims);
+}
+
+/**
+ * The lower triangle of the last two axes of `x`, as `torch.tril`: column − row ≤ `diagonal`
+ * kept, the rest 0.
+ *
+ * @example A causal mask
+ * ```ts
+ * import { defaultDevice, ones, tril } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await tril(ones([3, 3])).toArray()); // [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+ * ```
+ */
+export function tril<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  diagonal = 0,
+): Tensor<S, D> {
+  return x.tril(diagonal);
+}
+
+/**
+ * The upper triangle of the last two axes of `x`, as `torch.triu`: column − row ≥ `diagonal`
+ * kept, the rest 0.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, ones, triu } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await triu(ones([2, 3]), 1).toArray()); // [[0, 1, 1], [0, 0, 1]]
+ * ```
+ */
+export function triu<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  diagonal = 0,
+): Tensor<S, D> {
+  return x.triu(diagonal);
+}

@@ -1,0 +1,208 @@
+/**
+ * cumsum, cumprod, flip, roll, repeat, tile, tril and triu against the float64 reference:
+ * forward values and gradients by central differences (`_tensor_check.ts`) at odd sizes, on
+ * permuted views; cumprod's gradient with one zero and with several in a row (PyTorch's exact
+ * formula, no division by zero); i32 values; and the refused arguments.
+ */
+
+import assert from "node:assert/strict";
+import {
+  cumprod,
+  cumsum,
+  defaultDevice,
+  flip,
+  roll,
+  ShapeError,
+  tensor,
+  tile,
+  tril,
+  triu,
+} from "../mod.ts";
+import * as ix from "./_index_reference.ts";
+import * as ref from "./_reference.ts";
+import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
+
+/** `x` with the given flat positions set to 0. */
+function zeroed(x: ref.F64, positions: number[]): ref.F64 {
+  const data = x.data.slice();
+  for (const p of positions) data[p] = 0;
+  return { shape: x.shape, data };
+}
+
+Deno.test("cumsum and cumprod: forward and gradients against float64, zeros included", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(5);
+  const n = (...shape: number[]) => normal(shape, rng);
+  // Factors near 1 keep a running product of 33 in range.
+  const near1 = (...shape: number[]) => uniform(shape, rng, 0.7, 1.3);
+  const sumCase = (shape: number[], dim: number): OpCase => ({
+    name: `cumsum [${shape}] dim ${dim}`,
+    inputs: [n(...shape)],
+    run: ([x]) => x.cumsum(dim),
+    ref: ([x]) => ix.cumulative(x, dim < 0 ? dim + shape.length : dim, false),
+  });
+  const prodCase = (name: string, x: ref.F64, dim: number): OpCase => ({
+    name: `cumprod ${name} dim ${dim}`,
+    inputs: [x],
+    run: ([t]) => cumprod(t, dim),
+    ref: ([t]) => ix.cumulative(t, dim < 0 ? dim + x.shape.length : dim, true),
+  });
+  await checkAll(t, device, [
+    sumCase([1], 0),
+    sumCase([7, 33], 1),
+    sumCase([129, 3], 0),
+    sumCase([3, 7, 5], -2),
+    sumCase([2, 1000], 1),
+    {
+      name: "cumsum of a transposed view [33, 7]ᵀ dim 1",
+      inputs: [n(33, 7)],
+      run: ([x]) => cumsum(x.transpose(0, 1), 1),
+      ref: ([x]) => ix.cumulative(ref.transpose(x, 0, 1), 1, false),
+    },
+    prodCase("[7, 33]", near1(7, 33), 1),
+    prodCase("[129] near 1", uniform([129], rng, 0.9, 1.1), 0),
+    prodCase("[7, 9] with one zero per row", zeroed(near1(7, 9), [3, 9, 26, 62]), 1),
+    prodCase("[9, 5] with zeros in a row", zeroed(near1(9, 5), [5, 10, 15, 11, 36, 41]), 0),
+    prodCase("[1] zero", ref.f64([1], [0]), 0),
+    {
+      name: "cumprod of a permuted view with zeros",
+      inputs: [zeroed(near1(5, 3, 7), [2, 8, 30, 31])],
+      run: ([x]) => x.permute([2, 0, 1]).cumprod(0),
+      ref: ([x]) => ix.cumulative(ref.permute(x, [2, 0, 1]), 0, true),
+    },
+  ], rng);
+});
+
+Deno.test("flip, roll, repeat, tile, tril, triu: forward and gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(6);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const mod = (a: number, m: number) => ((a % m) + m) % m;
+  const repeatRef = (x: ref.F64, sizes: number[]) => {
+    const full = [...sizes.slice(x.shape.length).map(() => 1), ...x.shape];
+    const shape = full.map((d, a) => d * sizes[a]);
+    const lead = sizes.length - x.shape.length;
+    return ix.moved(x, shape, (c) => c.slice(lead).map((v, a) => v % x.shape[a]));
+  };
+  const triangleRef = (x: ref.F64, upper: boolean, k: number) =>
+    ix.moved(x, x.shape, (c) => {
+      const [r, col] = c.slice(-2);
+      return (upper ? col - r >= k : col - r <= k) ? c : null;
+    });
+  await checkAll(t, device, [
+    {
+      name: "flip [7, 33] dims [0, 1]",
+      inputs: [n(7, 33)],
+      run: ([x]) => flip(x, [0, 1]),
+      ref: ([x]) => ix.moved(x, x.shape, ([r, c]) => [6 - r, 32 - c]),
+    },
+    {
+      name: "flip [3, 5, 7] dim -1 of a transposed view",
+      inputs: [n(3, 7, 5)],
+      run: ([x]) => x.transpose(1, 2).flip(-1),
+      ref: ([x]) => ix.moved(x, [3, 5, 7], ([a, b, c]) => [a, 6 - c, b]),
+    },
+    {
+      name: "flip [1] dim 0",
+      inputs: [n(1)],
+      run: ([x]) => x.flip(0),
+      ref: ([x]) => x,
+    },
+    {
+      name: "roll [7, 33] by (2, −40) along (0, 1)",
+      inputs: [n(7, 33)],
+      run: ([x]) => roll(x, [2, -40], [0, 1]),
+      ref: ([x]) => ix.moved(x, x.shape, ([r, c]) => [mod(r - 2, 7), mod(c + 40, 33)]),
+    },
+    {
+      name: "roll [129] flattened by 130",
+      inputs: [n(129)],
+      run: ([x]) => x.roll(130),
+      ref: ([x]) => ix.moved(x, x.shape, ([i]) => [mod(i - 130, 129)]),
+    },
+    {
+      name: "roll [3, 5] flattened by 4 (the shape kept)",
+      inputs: [n(3, 5)],
+      run: ([x]) => x.roll(4),
+      ref: ([x]) => ix.moved(x, x.shape, ([r, c]) => ix.coordsOf(mod(r * 5 + c - 4, 15), [3, 5])),
+    },
+    {
+      name: "repeat [7, 3] by [2, 1, 3]",
+      inputs: [n(7, 3)],
+      run: ([x]) => x.repeat([2, 1, 3]),
+      ref: ([x]) => repeatRef(x, [2, 1, 3]),
+    },
+    {
+      name: "repeat a transposed view [3, 5]ᵀ by [2, 2]",
+      inputs: [n(3, 5)],
+      run: ([x]) => x.transpose(0, 1).repeat([2, 2]),
+      ref: ([x]) => repeatRef(ref.transpose(x, 0, 1), [2, 2]),
+    },
+    {
+      name: "tile [2, 3, 4] by [2] (the last axis)",
+      inputs: [n(2, 3, 4)],
+      run: ([x]) => tile(x, [2]),
+      ref: ([x]) => repeatRef(x, [1, 1, 2]),
+    },
+    {
+      name: "tril [7, 33]",
+      inputs: [n(7, 33)],
+      run: ([x]) => tril(x),
+      ref: ([x]) => triangleRef(x, false, 0),
+    },
+    {
+      name: "tril [2, 9, 7] diagonal −2",
+      inputs: [n(2, 9, 7)],
+      run: ([x]) => x.tril(-2),
+      ref: ([x]) => triangleRef(x, false, -2),
+    },
+    {
+      name: "triu [33, 7] diagonal 3 of a transposed view",
+      inputs: [n(7, 33)],
+      run: ([x]) => triu(x.transpose(0, 1), 3),
+      ref: ([x]) => triangleRef(ref.transpose(x, 0, 1), true, 3),
+    },
+    {
+      name: "triu [1, 1]",
+      inputs: [n(1, 1)],
+      run: ([x]) => x.triu(),
+      ref: ([x]) => x,
+    },
+  ], rng);
+});
+
+Deno.test("reorder ops keep i32 values exact and refuse bad arguments", async () => {
+  await defaultDevice();
+  const ints = tensor([[2 ** 30, 1, -5], [3, 2 ** 30, 7]], { dtype: "i32" });
+  const checks: [string, () => { dtype: string; toArray(): Promise<unknown> }, unknown][] = [
+    ["cumsum", () => ints.cumsum(1), [[2 ** 30, 2 ** 30 + 1, 2 ** 30 - 4], [
+      3,
+      2 ** 30 + 3,
+      2 ** 30 + 10,
+    ]]],
+    ["cumprod", () => tensor([3, -2, 5], { dtype: "i32" }).cumprod(0), [3, -6, -30]],
+    ["flip", () => ints.flip(1), [[-5, 1, 2 ** 30], [7, 2 ** 30, 3]]],
+    ["roll", () => ints.roll(1, 0), [[3, 2 ** 30, 7], [2 ** 30, 1, -5]]],
+    ["tril", () => ints.tril(), [[2 ** 30, 0, 0], [3, 2 ** 30, 0]]],
+    ["repeat", () => ints.slice(1, 0, 1).repeat([1, 2]), [[2 ** 30, 2 ** 30], [3, 3]]],
+  ];
+  for (const [name, make, want] of checks) {
+    const out = make();
+    assert.equal(out.dtype, "i32", name);
+    assert.deepEqual(await out.toArray(), want, name);
+  }
+  const x = tensor([1, 2, 3]);
+  assert.throws(
+    () => x.tril(),
+    (e: Error) =>
+      e instanceof ShapeError && /tril: the input \[3\] needs at least two axes/.test(e.message),
+  );
+  assert.throws(() => tensor([[1]]).triu(0.5), /triu: the diagonal 0.5 is not an integer/);
+  assert.throws(() => x.roll([1, 2], 0), /roll: shifts \[1,2\] and dims \[0\]/);
+  assert.throws(() => x.repeat([]), /repeat: 0 repeats for a tensor of rank 1/);
+  assert.throws(() => x.flip(1), /flip: axis 1 is out of range/);
+  assert.throws(() => x.cumsum(2), /cumsum: axis 2 is out of range/);
+  // Empty repeats and empty tensors give empty results.
+  assert.deepEqual([...x.repeat([0]).shape], [0]);
+  assert.deepEqual([...tensor([]).cumsum(0).shape], [0]);
+});
