@@ -462,6 +462,111 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("activation", [this], { fn: "erfinv", params: [] }) as Tensor<S, D>;
   }
 
+  /** The sine, as `torch.sin`; the gradient is `cos x`. */
+  sin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sin" }) as Tensor<S, D>;
+  }
+
+  /** The cosine, as `torch.cos`; the gradient is `−sin x`. */
+  cos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cos" }) as Tensor<S, D>;
+  }
+
+  /** The tangent, as `torch.tan`; the gradient is `1 + tan² x`. */
+  tan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "tan" }) as Tensor<S, D>;
+  }
+
+  /** The arcsine, as `torch.asin` (NaN outside [−1, 1]); the gradient is `1/√(1 − x²)`. */
+  asin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "asin" }) as Tensor<S, D>;
+  }
+
+  /** The arccosine, as `torch.acos` (NaN outside [−1, 1]); the gradient is `−1/√(1 − x²)`. */
+  acos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "acos" }) as Tensor<S, D>;
+  }
+
+  /** The arctangent, as `torch.atan`; the gradient is `1/(1 + x²)`. */
+  atan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "atan" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic sine, as `torch.sinh`; the gradient is `cosh x`. */
+  sinh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sinh" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic cosine, as `torch.cosh`; the gradient is `sinh x`. */
+  cosh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cosh" }) as Tensor<S, D>;
+  }
+
+  /** `1/√x`, as `torch.rsqrt`; the gradient is `−½·x^(−3/2)`. */
+  rsqrt(): Tensor<S, D> {
+    return apply("math", [this], { fn: "rsqrt" }) as Tensor<S, D>;
+  }
+
+  /** `1/x`, as `torch.reciprocal`; the gradient is `−1/x²`. */
+  reciprocal(): Tensor<S, D> {
+    return apply("math", [this], { fn: "reciprocal" }) as Tensor<S, D>;
+  }
+
+  /** `x²`, as `torch.square`; the gradient is `2x`. */
+  square(): Tensor<S, D> {
+    return apply("math", [this], { fn: "square" }) as Tensor<S, D>;
+  }
+
+  /** `2^x`, as `torch.exp2`; the gradient is `2^x·ln 2`. */
+  exp2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "exp2" }) as Tensor<S, D>;
+  }
+
+  /** The base-2 logarithm, as `torch.log2`; the gradient is `1/(x·ln 2)`. */
+  log2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log2" }) as Tensor<S, D>;
+  }
+
+  /** The base-10 logarithm, as `torch.log10`; the gradient is `1/(x·ln 10)`. */
+  log10(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log10" }) as Tensor<S, D>;
+  }
+
+  /** `eˣ − 1`, as `torch.expm1`, accurate near 0 (where `exp(x) − 1` cancels); the gradient is `eˣ`. */
+  expm1(): Tensor<S, D> {
+    return apply("math", [this], { fn: "expm1" }) as Tensor<S, D>;
+  }
+
+  /** The fractional part `x − trunc(x)`, as `torch.frac` (the sign of x); the gradient passes. */
+  frac(): Tensor<S, D> {
+    return apply("math", [this], { fn: "frac" }) as Tensor<S, D>;
+  }
+
+  /** −1, 0 or 1 by the sign, as `torch.sign` (0 for ±0 and NaN); the gradient is 0. */
+  sign(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sign" }) as Tensor<S, D>;
+  }
+
+  /** Rounded down, as `torch.floor`; the gradient is 0. */
+  floor(): Tensor<S, D> {
+    return apply("math", [this], { fn: "floor" }) as Tensor<S, D>;
+  }
+
+  /** Rounded up, as `torch.ceil`; the gradient is 0. */
+  ceil(): Tensor<S, D> {
+    return apply("math", [this], { fn: "ceil" }) as Tensor<S, D>;
+  }
+
+  /** Rounded to the nearest integer, halves to even, as `torch.round`; the gradient is 0. */
+  round(): Tensor<S, D> {
+    return apply("math", [this], { fn: "round" }) as Tensor<S, D>;
+  }
+
+  /** Rounded toward zero, as `torch.trunc`; the gradient is 0. */
+  trunc(): Tensor<S, D> {
+    return apply("math", [this], { fn: "trunc" }) as Tensor<S, D>;
+  }
+
   /** `|this|`; the gradient is `sign(x)`, 0 at 0 (as PyTorch). */
   abs(): Tensor<S, D> {
     return apply("abs", [this], {}) as Tensor<S, D>;

@@ -17,7 +17,7 @@ import type {
 } from "../_primitives_cnn.ts";
 import type { AdaptivePool2dGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
-import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
+import type { ActivationFn, LossTerm, MathFn } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
 import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
@@ -54,6 +54,7 @@ export interface OpParams {
   // Scalar-function maps (activation.ts): an activation of x, a loss term of x and a target t
   // (the two broadcast together), their parameters in the order the function lists them.
   activation: { fn: ActivationFn; params: readonly number[] };
+  math: { fn: MathFn };
   lossTerm: { term: LossTerm; params: readonly number[] };
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
