@@ -137,6 +137,7 @@ export {
   KLDivLoss,
   L1Loss,
   Loss,
+  type LossWeights,
   MarginRankingLoss,
   MSELoss,
   MultiLabelSoftMarginLoss,

@@ -96,8 +96,10 @@ export interface OpParams {
   batchNorm: {
     running: BatchNormRunning | null;
     batchStats: boolean;
-    // Statistics per sample and channel (layer and group norm), not per channel.
+    // Statistics per sample and channel (layer and group norm), not per channel; the weight
+    // and bias are then elementwise, each shared by `affineSpan` consecutive values (default 1).
     perSample: boolean;
+    affineSpan?: number;
     eps: number;
     momentum: number | null;
     weight: boolean;
