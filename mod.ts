@@ -54,6 +54,7 @@ export {
   type Axes,
   type NestedArray,
   type SortOptions,
+  type SumType,
   Tensor,
   type TopkOptions,
   type ValuesAndIndices,
@@ -135,6 +136,29 @@ export {
 } from "./tensor/ops_elementwise.ts";
 export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
 export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export {
+  acos,
+  asin,
+  atan,
+  ceil,
+  cos,
+  cosh,
+  exp2,
+  expm1,
+  floor,
+  frac,
+  log10,
+  log2,
+  reciprocal,
+  round,
+  rsqrt,
+  sign,
+  sin,
+  sinh,
+  square,
+  tan,
+  trunc,
+} from "./tensor/ops_maths.ts";
 export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
 export {
   argmax,
@@ -149,6 +173,7 @@ export {
   std,
   sum,
   variance,
+  vectorNorm,
 } from "./tensor/ops_reduce.ts";
 export {
   broadcastTo,

@@ -1,7 +1,9 @@
 /**
- * Loss layers, as PyTorch's `nn` losses: the options at construction, then
+ * Loss layers, as PyTorch's `nn` losses: modules with the options at construction, then
  * `forward(input, target)`. `forward` is bound to its loss, so `new CrossEntropyLoss().forward`
- * (or `NLLLoss`'s, after a `LogSoftmax`) can be handed to the trainer as its `loss`.
+ * (or `NLLLoss`'s, after a `LogSoftmax`) can be handed to the trainer as its `loss`. Class
+ * weights are the loss's buffers, as in PyTorch (`weight`, and `pos_weight` of
+ * `BCEWithLogitsLoss`): in its state dict, moved by `to()`, never trained.
  *
  * @module
  */
@@ -38,6 +40,24 @@ import {
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { Module } from "./module.ts";
+
+/** The tensors a loss's options may hold: its buffers, by option name. */
+export interface LossWeights {
+  /** Class or element weights (the buffer `weight`). */
+  weight?: Tensor;
+  /** `BCEWithLogitsLoss`'s weights of the positive terms (the buffer `pos_weight`). */
+  posWeight?: Tensor;
+}
+
+/** PyTorch's buffer name for each tensor option. */
+const BUFFER_NAMES: { readonly [K in keyof LossWeights]-?: string } = {
+  weight: "weight",
+  posWeight: "pos_weight",
+};
+
+/** The class-weight options, in the order their buffers are registered. */
+const WEIGHT_KEYS = Object.keys(BUFFER_NAMES) as (keyof LossWeights)[];
 
 /**
  * A loss: a function of an input (a prediction) and a target, with its options fixed at
@@ -53,14 +73,31 @@ import type { Tensor } from "../tensor/tensor.ts";
  * console.log(await forward(tensor([1, 3]), tensor([1, 1])).item()); // 2
  * ```
  */
-export abstract class Loss {
-  /** Binds `forward` to this loss. */
-  constructor() {
+export abstract class Loss extends Module {
+  /**
+   * Binds `forward` to this loss, and registers the class weights of `options` as buffers
+   * under PyTorch's names. A detached handle is kept: the caller's tensor outlives the loss.
+   */
+  constructor(options: LossWeights = {}) {
+    super();
     this.forward = this.forward.bind(this);
+    for (const key of WEIGHT_KEYS) {
+      const tensor = options[key];
+      if (tensor !== undefined) this.registerBuffer(BUFFER_NAMES[key], tensor.detach());
+    }
   }
 
   /** The loss of `input` against `target`. */
-  abstract forward(input: Tensor, target: Tensor): Tensor<Shape, "f32">;
+  abstract override forward(input: Tensor, target: Tensor): Tensor<Shape, "f32">;
+
+  /** `options` with each class weight read from this loss's buffer (which `to()` may move). */
+  protected weighted<O extends LossWeights>(options: O): O {
+    const out = { ...options };
+    for (const key of WEIGHT_KEYS) {
+      if (options[key] !== undefined) out[key] = this.getBuffer(BUFFER_NAMES[key]);
+    }
+    return out;
+  }
 }
 
 /**
@@ -170,12 +207,12 @@ export class HuberLoss extends Loss {
 export class NLLLoss extends Loss {
   /** Creates the loss. */
   constructor(readonly options: NllLossOptions = {}) {
-    super();
+    super(options);
   }
 
   /** The negative log-likelihoods, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
-    return nllLoss(input, target, this.options);
+    return nllLoss(input, target, this.weighted(this.options));
   }
 }
 
@@ -194,12 +231,12 @@ export class NLLLoss extends Loss {
 export class CrossEntropyLoss extends Loss {
   /** Creates the loss. */
   constructor(readonly options: CrossEntropyOptions = {}) {
-    super();
+    super(options);
   }
 
   /** The cross-entropies, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
-    return crossEntropy(input, target, this.options);
+    return crossEntropy(input, target, this.weighted(this.options));
   }
 }
 
@@ -217,12 +254,12 @@ export class CrossEntropyLoss extends Loss {
 export class BCELoss extends Loss {
   /** Creates the loss. */
   constructor(readonly options: BinaryCrossEntropyOptions = {}) {
-    super();
+    super(options);
   }
 
   /** The binary cross-entropies, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
-    return binaryCrossEntropy(input, target, this.options);
+    return binaryCrossEntropy(input, target, this.weighted(this.options));
   }
 }
 
@@ -241,12 +278,12 @@ export class BCELoss extends Loss {
 export class BCEWithLogitsLoss extends Loss {
   /** Creates the loss. */
   constructor(readonly options: BinaryCrossEntropyWithLogitsOptions = {}) {
-    super();
+    super(options);
   }
 
   /** The binary cross-entropies of the logits, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
-    return binaryCrossEntropyWithLogits(input, target, this.options);
+    return binaryCrossEntropyWithLogits(input, target, this.weighted(this.options));
   }
 }
 
@@ -313,12 +350,12 @@ export class SoftMarginLoss extends Loss {
 export class MultiLabelSoftMarginLoss extends Loss {
   /** Creates the loss. */
   constructor(readonly options: BinaryCrossEntropyOptions = {}) {
-    super();
+    super(options);
   }
 
   /** The per-sample means over the classes, reduced. */
   forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
-    return multilabelSoftMarginLoss(input, target, this.options);
+    return multilabelSoftMarginLoss(input, target, this.weighted(this.options));
   }
 }
 
@@ -381,14 +418,15 @@ export class HingeEmbeddingLoss extends Loss {
  * console.log(await criterion.forward(tensor([1]), tensor([2]), tensor([1])).item()); // 1
  * ```
  */
-export abstract class ThreeInputLoss {
+export abstract class ThreeInputLoss extends Module {
   /** Binds `forward` to this loss. */
   constructor() {
+    super();
     this.forward = this.forward.bind(this);
   }
 
   /** The loss of the three tensors. */
-  abstract forward(a: Tensor, b: Tensor, c: Tensor): Tensor<Shape, "f32">;
+  abstract override forward(a: Tensor, b: Tensor, c: Tensor): Tensor<Shape, "f32">;
 }
 
 /**

@@ -144,6 +144,7 @@ export {
   KLDivLoss,
   L1Loss,
   Loss,
+  type LossWeights,
   MarginRankingLoss,
   MSELoss,
   MultiLabelSoftMarginLoss,

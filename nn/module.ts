@@ -197,13 +197,15 @@ export abstract class Module {
   #training = true;
 
   /**
-   * The module's computation, one signature for every module: a tensor in, a tensor out,
-   * returned directly or as a promise. Layers compute synchronously; a network that waits on
-   * the host (AlexNet over two devices copies activations between them) returns a promise.
-   * Code that takes any module `await`s the result, which is a no-op for a tensor. Subclasses
-   * may narrow the types (a typed shape in, a typed shape out).
+   * The module's computation, one signature for every module: a tensor in (and the module's
+   * own further arguments: a loss's target, a transposed convolution's output size), a tensor
+   * out, returned directly or as a
+   * promise. Layers compute synchronously; a network that waits on the host (AlexNet over two
+   * devices copies activations between them) returns a promise. Code that takes any module
+   * `await`s the result, which is a no-op for a tensor. Subclasses may narrow the types (a
+   * typed shape in, a typed shape out).
    */
-  abstract forward(x: Tensor): Tensor | Promise<Tensor>;
+  abstract forward(x: Tensor, ...more: unknown[]): Tensor | Promise<Tensor>;
 
   /**
    * Adds a parameter: it is marked `requiresGrad` and kept out of every `tidy` scope, since a

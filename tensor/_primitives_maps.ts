@@ -18,6 +18,7 @@ import { sameShape, ShapeError } from "./shape.ts";
 export type { ScalarFunction } from "../kernels/_scalar_map.ts";
 export { ACTIVATION_FUNCTIONS, type ActivationFn } from "../kernels/activation.ts";
 export { LOSS_TERMS, type LossTerm } from "../kernels/loss_terms.ts";
+export { MATH_FUNCTIONS, type MathFn, ZERO_GRADIENT } from "../kernels/maths.ts";
 
 /** The operands of a map, checked (f32, one device, one shape) and made contiguous. */
 function operands(name: string, tensors: readonly RawTensor[]): RawTensor[] {

@@ -58,6 +58,7 @@ import {
   indexSelectPlan,
   repeatPlan,
   requireMatrix,
+  requireNormOrder,
   rollShifts,
   scatterAxis,
 } from "./_tensor_index_args.ts";
@@ -462,6 +463,111 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("activation", [this], { fn: "erfinv", params: [] }) as Tensor<S, D>;
   }
 
+  /** The sine, as `torch.sin`; the gradient is `cos x`. */
+  sin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sin" }) as Tensor<S, D>;
+  }
+
+  /** The cosine, as `torch.cos`; the gradient is `−sin x`. */
+  cos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cos" }) as Tensor<S, D>;
+  }
+
+  /** The tangent, as `torch.tan`; the gradient is `1 + tan² x`. */
+  tan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "tan" }) as Tensor<S, D>;
+  }
+
+  /** The arcsine, as `torch.asin` (NaN outside [−1, 1]); the gradient is `1/√(1 − x²)`. */
+  asin(): Tensor<S, D> {
+    return apply("math", [this], { fn: "asin" }) as Tensor<S, D>;
+  }
+
+  /** The arccosine, as `torch.acos` (NaN outside [−1, 1]); the gradient is `−1/√(1 − x²)`. */
+  acos(): Tensor<S, D> {
+    return apply("math", [this], { fn: "acos" }) as Tensor<S, D>;
+  }
+
+  /** The arctangent, as `torch.atan`; the gradient is `1/(1 + x²)`. */
+  atan(): Tensor<S, D> {
+    return apply("math", [this], { fn: "atan" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic sine, as `torch.sinh`; the gradient is `cosh x`. */
+  sinh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sinh" }) as Tensor<S, D>;
+  }
+
+  /** The hyperbolic cosine, as `torch.cosh`; the gradient is `sinh x`. */
+  cosh(): Tensor<S, D> {
+    return apply("math", [this], { fn: "cosh" }) as Tensor<S, D>;
+  }
+
+  /** `1/√x`, as `torch.rsqrt`; the gradient is `−½·x^(−3/2)`. */
+  rsqrt(): Tensor<S, D> {
+    return apply("math", [this], { fn: "rsqrt" }) as Tensor<S, D>;
+  }
+
+  /** `1/x`, as `torch.reciprocal`; the gradient is `−1/x²`. */
+  reciprocal(): Tensor<S, D> {
+    return apply("math", [this], { fn: "reciprocal" }) as Tensor<S, D>;
+  }
+
+  /** `x²`, as `torch.square`; the gradient is `2x`. */
+  square(): Tensor<S, D> {
+    return apply("math", [this], { fn: "square" }) as Tensor<S, D>;
+  }
+
+  /** `2^x`, as `torch.exp2`; the gradient is `2^x·ln 2`. */
+  exp2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "exp2" }) as Tensor<S, D>;
+  }
+
+  /** The base-2 logarithm, as `torch.log2`; the gradient is `1/(x·ln 2)`. */
+  log2(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log2" }) as Tensor<S, D>;
+  }
+
+  /** The base-10 logarithm, as `torch.log10`; the gradient is `1/(x·ln 10)`. */
+  log10(): Tensor<S, D> {
+    return apply("math", [this], { fn: "log10" }) as Tensor<S, D>;
+  }
+
+  /** `eˣ − 1`, as `torch.expm1`, accurate near 0 (where `exp(x) − 1` cancels); the gradient is `eˣ`. */
+  expm1(): Tensor<S, D> {
+    return apply("math", [this], { fn: "expm1" }) as Tensor<S, D>;
+  }
+
+  /** The fractional part `x − trunc(x)`, as `torch.frac` (the sign of x); the gradient passes. */
+  frac(): Tensor<S, D> {
+    return apply("math", [this], { fn: "frac" }) as Tensor<S, D>;
+  }
+
+  /** −1, 0 or 1 by the sign, as `torch.sign` (0 for ±0 and NaN); the gradient is 0. */
+  sign(): Tensor<S, D> {
+    return apply("math", [this], { fn: "sign" }) as Tensor<S, D>;
+  }
+
+  /** Rounded down, as `torch.floor`; the gradient is 0. */
+  floor(): Tensor<S, D> {
+    return apply("math", [this], { fn: "floor" }) as Tensor<S, D>;
+  }
+
+  /** Rounded up, as `torch.ceil`; the gradient is 0. */
+  ceil(): Tensor<S, D> {
+    return apply("math", [this], { fn: "ceil" }) as Tensor<S, D>;
+  }
+
+  /** Rounded to the nearest integer, halves to even, as `torch.round`; the gradient is 0. */
+  round(): Tensor<S, D> {
+    return apply("math", [this], { fn: "round" }) as Tensor<S, D>;
+  }
+
+  /** Rounded toward zero, as `torch.trunc`; the gradient is 0. */
+  trunc(): Tensor<S, D> {
+    return apply("math", [this], { fn: "trunc" }) as Tensor<S, D>;
+  }
+
   /** `|this|`; the gradient is `sign(x)`, 0 at 0 (as PyTorch). */
   abs(): Tensor<S, D> {
     return apply("abs", [this], {}) as Tensor<S, D>;
@@ -595,15 +701,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   // Reductions -------------------------------------------------------------------------------
 
-  /** Sum over `axes` (all when omitted). */
-  sum(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("sum", [this], { axes: normalizeAxes(axes, this.rank, "sum"), keepdim });
+  /**
+   * Sum over `axes` (all when omitted). An i32 tensor sums to i32 (PyTorch gives int64), which
+   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
+   */
+  sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    const params = { axes: normalizeAxes(axes, this.rank, "sum"), keepdim };
+    return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
-  /** Mean over `axes` (all when omitted). */
+  /** Mean over `axes` (all when omitted), of an f32 tensor (as PyTorch, which refuses integers). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    requireFloat("mean", this);
     const list = normalizeAxes(axes, this.rank, "mean");
-    const total = this.sum(list, keepdim);
+    const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
     total.dispose();
     return out;
@@ -627,10 +738,25 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /**
    * The product over `axes` (all when omitted), as `torch.prod`. Its gradient is the product of
    * the other elements, exact where some are zero (as PyTorch's: one zero in a row sends the
-   * others' product to it and 0 elsewhere; two or more send 0 everywhere).
+   * others' product to it and 0 elsewhere; two or more send 0 everywhere). An i32 tensor's
+   * product is i32, wrapping around on overflow (PyTorch gives int64).
    */
-  prod(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("prod", [this], { axes: normalizeAxes(axes, this.rank, "prod"), keepdim });
+  prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    const params = { axes: normalizeAxes(axes, this.rank, "prod"), keepdim };
+    return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
+  }
+
+  /**
+   * The vector `p`-norm over `dims` (all when omitted), as `torch.linalg.vector_norm` and
+   * `Tensor.norm`: `(Σ |x|^p)^(1/p)`, the largest magnitude for `p = Infinity`, the smallest
+   * for `-Infinity`, the count of nonzeros for 0. The gradient is PyTorch's: 0 where the norm
+   * is 0 (so the 2-norm of zeros does not give NaN), shared among tied magnitudes for ±∞.
+   */
+  norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    requireFloat("norm", this);
+    const axes = normalizeAxes(dims, this.rank, "norm");
+    requireNormOrder(this.shape as readonly number[], p, axes);
+    return apply("vectorNorm", [this], { ord: p, axes, keepdim });
   }
 
   /**
@@ -1075,6 +1201,12 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   peak.dispose();
   return out as Tensor<Shape, "f32">;
 }
+
+/**
+ * The dtype of a sum or a product of a `D` tensor: i32 for an i32 tensor, f32 otherwise (a
+ * tensor whose dtype the types do not know is taken as f32, the common case).
+ */
+export type SumType<D extends DType> = [D] extends ["i32"] ? "i32" : "f32";
 
 /** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
 export interface ValuesAndIndices<S extends Shape, D extends DType> {

@@ -13,6 +13,7 @@ import {
   cosineEmbeddingLoss,
   crossEntropy,
   defaultDevice,
+  Device,
   DeviceAssertionError,
   gaussianNllLoss,
   hingeEmbeddingLoss,
@@ -44,6 +45,7 @@ import {
   KLDivLoss,
   L1Loss,
   MarginRankingLoss,
+  Module,
   MSELoss,
   MultiLabelSoftMarginLoss,
   NLLLoss,
@@ -855,4 +857,40 @@ Deno.test("nllLoss: class weights that require a gradient are refused at backwar
     weight: trained,
   });
   await assert.rejects(() => weighted.backward(), /nllLoss: the class weight requires a gradient/);
+});
+
+Deno.test("loss layers are modules: class weights are buffers (state dict, to()), as PyTorch's", async () => {
+  const [a, b] = await Device.acquireMany(2, { label: "loss" });
+  const weight = tensor([1, 3], { device: a });
+  const logits = tensor([[0, 0], [2, 0]], { device: a });
+  const labels = tensor([1, 0], { dtype: "i32", device: a });
+  const criterion = new CrossEntropyLoss({ weight });
+  assert.ok(criterion instanceof Module);
+  // PyTorch's CrossEntropyLoss(weight=w).state_dict() is {"weight": w}; it was not a module.
+  const state = await criterion.stateDict();
+  assert.deepEqual(Object.keys(state), ["weight"]);
+  assert.deepEqual(await state.weight.data(), Float32Array.of(1, 3));
+  Object.values(state).forEach((t) => t.dispose());
+  const here = await criterion.forward(logits, labels).item();
+  // to() moves the weight: the loss then runs on the other device (it failed naming both).
+  await criterion.to(b);
+  assert.equal(criterion.getBuffer("weight").device, b);
+  const there = await criterion.forward(await logits.to(b), await labels.to(b)).item();
+  assert.equal(there, here);
+  assert.equal(weight.device, a); // the caller's tensor is untouched
+  criterion.dispose();
+  assert.deepEqual(await weight.data(), Float32Array.of(1, 3)); // and outlives the loss
+  const both = new BCEWithLogitsLoss({ weight: tensor([1, 2]), posWeight: tensor([3, 4]) });
+  assert.deepEqual(Object.keys(await both.stateDict()), ["weight", "pos_weight"]);
+  await both.loadStateDict({
+    weight: { shape: [2], data: Float32Array.of(1, 1) },
+    pos_weight: { shape: [2], data: Float32Array.of(1, 1) },
+  });
+  assert.ok(
+    Math.abs(await both.forward(tensor([[0, 0]]), tensor([[1, 1]])).item() - Math.LN2) < 1e-6,
+  );
+  // Losses without weights have an empty state dict; three-input losses are modules too.
+  assert.deepEqual(Object.keys(await new MSELoss().stateDict()), []);
+  assert.ok(new TripletMarginLoss() instanceof Module);
+  for (const t of [weight, logits, labels]) t.dispose();
 });

@@ -1,6 +1,6 @@
 /**
- * The rules of the scalar-function maps: an activation of one input, and a loss term of an
- * input and a target (broadcast together, as PyTorch's losses broadcast them). Each forward is
+ * The rules of the scalar-function maps: an activation or a maths function of one input, and a
+ * loss term of an input and a target (broadcast together, as PyTorch's losses broadcast them). Each forward is
  * one kernel pass and saves its inputs; each backward is one pass per input that needs a
  * gradient (a broadcast operand's gradient then summed back to its shape).
  *
@@ -8,8 +8,15 @@
  */
 
 import type { RawTensor } from "../_core.ts";
-import { broadcast } from "../_primitives.ts";
-import { ACTIVATION_FUNCTIONS, LOSS_TERMS, scalarMap, scalarMapGrad } from "../_primitives_maps.ts";
+import { broadcast, fill } from "../_primitives.ts";
+import {
+  ACTIVATION_FUNCTIONS,
+  LOSS_TERMS,
+  MATH_FUNCTIONS,
+  scalarMap,
+  scalarMapGrad,
+  ZERO_GRADIENT,
+} from "../_primitives_maps.ts";
 import { broadcastShapes, sameShape } from "../shape.ts";
 import { freeing, summedTo } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
@@ -20,8 +27,8 @@ function together(x: RawTensor, t: RawTensor, name: string): RawTensor[] {
   return [x, t].map((a) => (sameShape(a.shape, shape) ? a.alias() : broadcast(a, shape)));
 }
 
-/** The activation and loss-term rules. */
-export const activationRules: Rules<"activation" | "lossTerm"> = {
+/** The activation, maths and loss-term rules. */
+export const activationRules: Rules<"activation" | "math" | "lossTerm"> = {
   activation: {
     forward([x], { fn, params }, ctx) {
       ctx.save(x);
@@ -29,6 +36,18 @@ export const activationRules: Rules<"activation" | "lossTerm"> = {
     },
     backward: (g, { fn, params }, ctx) => [
       scalarMapGrad(ACTIVATION_FUNCTIONS[fn], 0, g, ctx.saved, params),
+    ],
+  },
+  // Where the gradient is 0 almost everywhere (rounding, sign), it is zeros with no pass over x.
+  math: {
+    forward([x], { fn }, ctx) {
+      if (!ZERO_GRADIENT.has(fn)) ctx.save(x);
+      return scalarMap(MATH_FUNCTIONS[fn], [x], []);
+    },
+    backward: (g, { fn }, ctx) => [
+      ZERO_GRADIENT.has(fn)
+        ? fill(g.device, g.shape, 0)
+        : scalarMapGrad(MATH_FUNCTIONS[fn], 0, g, ctx.saved, []),
     ],
   },
   lossTerm: {

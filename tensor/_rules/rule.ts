@@ -17,7 +17,7 @@ import type {
 } from "../_primitives_cnn.ts";
 import type { AdaptivePool2dGeometry, ResampleGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
-import type { ActivationFn, LossTerm } from "../_primitives_maps.ts";
+import type { ActivationFn, LossTerm, MathFn } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
 import type { ScanOp, ScatterMode } from "../_primitives_index.ts";
 
@@ -54,12 +54,16 @@ export interface OpParams {
   // Scalar-function maps (activation.ts): an activation of x, a loss term of x and a target t
   // (the two broadcast together), their parameters in the order the function lists them.
   activation: { fn: ActivationFn; params: readonly number[] };
+  math: { fn: MathFn };
   lossTerm: { term: LossTerm; params: readonly number[] };
   // Reductions.
   sum: { axes: readonly number[]; keepdim: boolean };
   prod: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
   min: { axes: readonly number[]; keepdim: boolean };
+  // `(Σ |x|^ord)^(1/ord)` over `axes` (±∞: the largest or smallest magnitude; 0: the count of
+  // nonzeros), torch.linalg.vector_norm.
+  vectorNorm: { ord: number; axes: readonly number[]; keepdim: boolean };
   // Shape.
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
@@ -93,8 +97,10 @@ export interface OpParams {
   batchNorm: {
     running: BatchNormRunning | null;
     batchStats: boolean;
-    // Statistics per sample and channel (layer and group norm), not per channel.
+    // Statistics per sample and channel (layer and group norm), not per channel; the weight
+    // and bias are then elementwise, each shared by `affineSpan` consecutive values (default 1).
     perSample: boolean;
+    affineSpan?: number;
     eps: number;
     momentum: number | null;
     weight: boolean;
