@@ -295,6 +295,11 @@ export {
   type MaxPool1dOptions,
 } from "./tensor/ops_pool_family.ts";
 export {
+  interpolate,
+  type InterpolateMode,
+  type InterpolateOptions,
+} from "./tensor/ops_resample.ts";
+export {
   batchNorm,
   type BatchNormOptions,
   groupNorm,
