@@ -146,3 +146,42 @@ Deno.test("argsort of long rows matches a stable sort (lengths around powers of 
     x.dispose();
   }
 });
+
+Deno.test("a new shape of the same rank compiles no new pipeline (shapes are uniforms)", async () => {
+  const device = await defaultDevice();
+  const exercise = async (rows: number, cols: number) => {
+    const x = fromTypedArray(
+      Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i)),
+      [rows, cols],
+      { requiresGrad: true },
+    ) as F32;
+    const index = fromTypedArray(
+      Int32Array.from({ length: rows * 2 }, (_, i) => i % cols),
+      [rows, 2],
+    ) as Tensor<number[], "i32">;
+    const rowsPicked = fromTypedArray(Int32Array.of(1, 0, 1), [3]) as Tensor<number[], "i32">;
+    const loss = tidy(() =>
+      [
+        x.gather(1, index).sum(),
+        x.scatterAdd(1, index, x.gather(1, index)).sum(),
+        x.scatter(1, index, 0.5).sum(),
+        x.indexSelect(0, rowsPicked).sum(),
+        x.sort({ dim: 1 }).values.sum(),
+        x.topk(2, { dim: 1 }).values.sum(),
+        x.maxWithIndices(0).values.sum(),
+        x.cumsum(1).sum(),
+        x.cumprod(0).sum(),
+        x.flip(0).roll(2, 1).tril(1).triu(-1).sum(),
+        x.norm(3, 1).sum(),
+        x.sin().atan().sum(),
+      ].reduce((a, b) => a.add(b))
+    );
+    await loss.backward();
+    await x.grad!.sum().item();
+    for (const t of [x, index, rowsPicked, loss]) t.dispose();
+  };
+  await exercise(5, 7);
+  const before = device.compiledKernels().length;
+  await exercise(9, 3);
+  assert.deepEqual(device.compiledKernels().slice(before), []);
+});
