@@ -9,6 +9,7 @@ import { writeFileAtomic } from "../nn/_atomic.ts";
 import type { AlexNetConfig } from "../nn/alexnet.ts";
 import type { DataSource } from "../train/data/data_format.ts";
 import type { DataFingerprint } from "../train/data/fingerprint.ts";
+import type { ZooModelName } from "./_zoo.ts";
 
 /**
  * Defaults of `train` with no arguments: tuned to finish in about ten minutes on a 2-core
@@ -38,11 +39,15 @@ export const DEFAULTS: {
 
 /** What a run stores in `config.json` and checkpoints; enough to rebuild model and data. */
 export interface RunConfig {
-  /** The model. */
+  /**
+   * The model: AlexNet's presets (small, full) or the Figure 1 net with their switches, or one
+   * of torchvision's architectures by its name (`resnet18`, `vgg16_bn`, …; width 1 is
+   * torchvision's, dropout is a VGG's classifier's, 0 for a ResNet), with a ResNet's stem.
+   */
   model:
     & Required<Pick<AlexNetConfig, "numClasses" | "width" | "inputSize" | "dropout" | "seed">>
     & Pick<AlexNetConfig, "activation" | "lrn" | "pooling" | "towers">
-    & { preset: "small" | "full" | "figure1" };
+    & { preset: "small" | "full" | "figure1" | ZooModelName; stem?: "imagenet" | "cifar" };
   /** Where the data comes from. */
   data: DataSource;
   /** Training crop side (= model input). */
@@ -55,8 +60,9 @@ export interface RunConfig {
    * Initial weights: the paper's N(0, 0.01²) with biases 0/1, or He's N(0, 2/fan_in) with zero
    * biases. The paper's fixed 0.01 is tuned to the full net's fan-ins; in the scaled net the
    * signal vanishes within two layers and training does not start, hence "he" for `small`.
+   * "torchvision": a torchvision architecture's own initialisation (its default).
    */
-  init: "paper" | "he";
+  init: "paper" | "he" | "torchvision";
   epochs: number;
   batchSize: number;
   lr: number;

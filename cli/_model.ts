@@ -12,9 +12,19 @@ import { Figure1Net, figure1ParameterShapes } from "../nn/figure1.ts";
 import { type Module, slotShape } from "../nn/module.ts";
 import { Generator } from "../tensor/random.ts";
 import type { ArmSwitches } from "../train/experiment/claims.ts";
+import type { ResNet } from "../nn/resnet.ts";
+import type { VGG } from "../nn/vgg.ts";
+import {
+  buildZooModel,
+  checkZooInput,
+  isResNet,
+  isZooModel,
+  ZOO_MODELS,
+  zooStateShapes,
+} from "./_zoo.ts";
 import { DEFAULTS, type RunConfig } from "./_config.ts";
 import { modelSwitches } from "./_switches.ts";
-import { number, str, UsageError, type Values } from "./_options.ts";
+import { choice, number, str, UsageError, type Values } from "./_options.ts";
 
 const acquired: Device[] = [];
 
@@ -73,12 +83,62 @@ export async function releaseDevices(): Promise<void> {
   for (const gpu of new Set(devices.map((d) => d.gpu))) gpu.destroy();
 }
 
-/** Builds the run's model on the devices: AlexNet (small or full), or the Figure 1 net. */
-export function buildModel(
-  config: Pick<RunConfig, "model">,
-  devices: Device[],
-): AlexNet | Figure1Net {
+/** Every name `--model` takes: AlexNet's presets, the Figure 1 net, torchvision's architectures. */
+export const MODEL_NAMES: readonly RunConfig["model"]["preset"][] = [
+  "small",
+  "full",
+  "figure1",
+  ...ZOO_MODELS,
+];
+
+/** How a run's first line and plot name its model. */
+export function modelTitle(preset: RunConfig["model"]["preset"]): string {
+  if (preset === "figure1") return "the Figure 1 net";
+  return isZooModel(preset) ? preset : `AlexNet ${preset}`;
+}
+
+/**
+ * `--init` checked against the model: AlexNet's presets take paper or he (default: paper for
+ * full, he for the others), torchvision's architectures he or torchvision (their own, the
+ * default).
+ */
+export function initOption(
+  values: Values,
+  command: string,
+  preset: RunConfig["model"]["preset"],
+): RunConfig["init"] {
+  const init = choice(values, "init", command, ["paper", "he", "torchvision"] as const);
+  const zoo = isZooModel(preset);
+  if (init === "paper" && zoo) {
+    throw new UsageError(
+      `--init paper is AlexNet's; --model ${preset} takes he or torchvision (its own, the default)`,
+      command,
+    );
+  }
+  if (init === "torchvision" && !zoo) {
+    throw new UsageError(
+      `--init torchvision is for torchvision's architectures; --model ${preset} takes paper or he`,
+      command,
+    );
+  }
+  return init ?? (zoo ? "torchvision" : preset === "full" ? "paper" : "he");
+}
+
+/** The models a run trains: AlexNet, the Figure 1 net, or a torchvision architecture. */
+export type RunModel = AlexNet | Figure1Net | ResNet | VGG;
+
+/**
+ * Builds the run's model on the devices: AlexNet (small or full), the Figure 1 net, or a
+ * torchvision architecture (one device).
+ */
+export function buildModel(config: Pick<RunConfig, "model">, devices: Device[]): RunModel {
   const { preset, ...model } = config.model;
+  if (isZooModel(preset)) {
+    if (devices.length !== 1) {
+      throw new RangeError(`${preset} has no towers: it runs on one device`);
+    }
+    return buildZooModel({ ...model, preset }, devices[0]);
+  }
   if (preset === "figure1") {
     if (devices.length !== 1) throw new RangeError("the figure1 model runs on one device");
     const { numClasses, inputSize, width, activation, lrn, pooling, seed } = model;
@@ -96,10 +156,13 @@ export function buildModel(
  */
 export function plannedParameterCount(model: RunConfig["model"]): number {
   const { preset, ...config } = model;
-  const shapes = preset === "figure1"
-    ? figure1ParameterShapes(config)
-    : alexnetParameterShapes(config);
-  return Object.values(shapes).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+  if (isZooModel(preset)) checkZooInput({ ...config, preset });
+  const shapes = isZooModel(preset)
+    ? zooStateShapes({ ...config, preset }).filter((t) => !t.buffer).map((t) => t.shape)
+    : Object.values(
+      preset === "figure1" ? figure1ParameterShapes(config) : alexnetParameterShapes(config),
+    );
+  return shapes.reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
 }
 
 /**
@@ -122,9 +185,13 @@ export function modelOptions(
   if (preset === "full" && width !== undefined) {
     throw new UsageError("--width applies to --model small (full is width 1)", command);
   }
+  const stem = choice(values, "stem", command, ["imagenet", "cifar"] as const);
+  if (stem !== undefined && !(isZooModel(preset) && isResNet(preset))) {
+    throw new UsageError(`--stem applies to the ResNets, not --model ${preset}`, command);
+  }
   const switches = modelSwitches(values, command, preset, given.devices);
   try {
-    return modelConfig(preset, { ...given, width }, switches);
+    return modelConfig(preset, { ...given, width, stem }, switches);
   } catch (error) {
     throw new UsageError((error as Error).message, command);
   }
@@ -132,25 +199,35 @@ export function modelOptions(
 
 /**
  * A run's model configuration: the width (small: `DEFAULTS.width` unless given; full: 1;
- * figure1: 1 unless given), dropout 0.5 and the switches, checked to fit `inputSize` (every
- * layer's output at least 1×1) before anything is allocated. With `fitUpTo` (a default input
- * size, and the images' side), an input too small for the model grows to the smallest that
- * fits, when that is at most `fitUpTo`.
+ * figure1 and torchvision's architectures: 1 unless given), dropout 0.5 (a ResNet: 0) and the
+ * switches, checked to fit `inputSize` (every layer's output at least 1×1) before anything is
+ * allocated. With `fitUpTo` (a default input size, and the images' side), an input too small
+ * for the model grows to the smallest that fits, when that is at most `fitUpTo`.
  */
 export function modelConfig(
   preset: RunConfig["model"]["preset"],
-  given: { inputSize: number; numClasses: number; seed: number; width?: number; fitUpTo?: number },
+  given: {
+    inputSize: number;
+    numClasses: number;
+    seed: number;
+    width?: number;
+    fitUpTo?: number;
+    stem?: "imagenet" | "cifar";
+  },
   switches: ArmSwitches,
 ): RunConfig["model"] {
   const model: RunConfig["model"] = {
     preset,
-    width: preset === "full" ? 1 : given.width ?? (preset === "figure1" ? 1 : DEFAULTS.width),
+    width: preset === "full" ? 1 : given.width ?? (preset === "small" ? DEFAULTS.width : 1),
     inputSize: given.inputSize,
     numClasses: given.numClasses,
-    dropout: 0.5,
+    dropout: isZooModel(preset) && isResNet(preset) ? 0 : 0.5,
     seed: given.seed,
+    ...(given.stem ? { stem: given.stem } : {}),
     ...switches,
   };
+  // An option that does not fit the architecture is its own error, not one of input size.
+  if (isZooModel(preset)) zooStateShapes({ ...model, preset });
   try {
     plannedParameterCount(model);
   } catch (error) {
@@ -179,11 +256,10 @@ function smallestInput(model: RunConfig["model"]): number | null {
   return null;
 }
 
-/** The model's random generators whose state a checkpoint keeps (AlexNet's dropout masks). */
-export function modelGenerators(model: AlexNet | Figure1Net): Record<string, Generator> {
-  return model instanceof AlexNet && model.dropoutGenerator
-    ? { dropout: model.dropoutGenerator }
-    : {};
+/** The model's random generators whose state a checkpoint keeps (AlexNet's or a VGG's dropout masks). */
+export function modelGenerators(model: RunModel): Record<string, Generator> {
+  const generator = "dropoutGenerator" in model ? model.dropoutGenerator : undefined;
+  return generator ? { dropout: generator } : {};
 }
 
 /**

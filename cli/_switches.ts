@@ -9,6 +9,7 @@ import { ACTIVATIONS } from "../nn/activation.ts";
 import { PAPER_SWITCHES } from "../nn/alexnet.ts";
 import type { ArmSwitches } from "../train/experiment/claims.ts";
 import { choice, number, str, UsageError, type Values } from "./_options.ts";
+import { isResNet, isZooModel, type ZooModelName } from "./_zoo.ts";
 
 /** The switches' option names, separated by spaces (each takes a value). */
 export const SWITCH_NAMES = "activation lrn pooling dropout towers";
@@ -62,15 +63,26 @@ export function parseSwitches(values: Values, command: string): ArmSwitches {
 /**
  * The switches of a `train` or `summary` command line, checked against the model and the
  * device count: the Figure 1 net has no dropout or towers and runs on one device; a one-tower
- * AlexNet runs on one device.
+ * AlexNet runs on one device; a torchvision architecture takes none of AlexNet's switches but
+ * a VGG's dropout, and runs on one device.
  */
 export function modelSwitches(
   values: Values,
   command: string,
-  preset: "small" | "full" | "figure1",
+  preset: "small" | "full" | "figure1" | ZooModelName,
   devices: number,
 ): ArmSwitches {
   const switches = parseSwitches(values, command);
+  if (isZooModel(preset)) {
+    for (const key of ["activation", "lrn", "pooling", "towers", "dropout"] as const) {
+      if (switches[key] === undefined || (key === "dropout" && !isResNet(preset))) continue;
+      const why = key === "dropout" ? "a ResNet has no dropout" : "an AlexNet switch";
+      throw new UsageError(`--${key} does not apply to ${preset} (${why})`, command);
+    }
+    if (devices !== 1) {
+      throw new UsageError(`${preset} has no towers: it runs on one device (--devices 1)`, command);
+    }
+  }
   if (preset === "figure1") {
     for (const key of ["dropout", "towers"] as const) {
       if (switches[key] !== undefined) {

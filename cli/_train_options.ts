@@ -6,8 +6,6 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import type { AlexNet } from "../nn/alexnet.ts";
-import type { Figure1Net } from "../nn/figure1.ts";
 import type { DataSplits } from "../train/data/data_format.ts";
 import { CosineAnnealingLR, StepLR } from "../train/lr_scheduler.ts";
 import type { Optimizer } from "../train/optimizer.ts";
@@ -15,7 +13,7 @@ import type { TrainerCallback } from "../train/callback.ts";
 import type { OptimizerName, TrainOptions } from "../train/train.ts";
 import type { RunConfig } from "./_config.ts";
 import { augmentations } from "./_data.ts";
-import { modelGenerators } from "./_model.ts";
+import { modelGenerators, type RunModel } from "./_model.ts";
 
 /** Where a run trains and what stops it, besides its configuration. */
 export interface RunPlace {
@@ -36,7 +34,7 @@ export interface RunPlace {
  */
 export function runTrainOptions(
   config: RunConfig,
-  model: AlexNet | Figure1Net,
+  model: RunModel,
   splits: DataSplits,
   place: RunPlace,
 ): TrainOptions<OptimizerName> {

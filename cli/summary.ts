@@ -1,5 +1,6 @@
 /**
- * The `summary` command: prints AlexNet's layer table.
+ * The `summary` command: prints a model's layer table (AlexNet's, or a torchvision
+ * architecture's).
  *
  * @module
  */
@@ -11,8 +12,10 @@ import {
   ADAPTER_HELP,
   buildModel,
   describePlacement,
+  MODEL_NAMES,
   modelOptions,
 } from "./_model.ts";
+import { isZooModel, ZOO_MODELS } from "./_zoo.ts";
 import { SWITCH_NAMES, switchHelp } from "./_switches.ts";
 import { choice, type Command, defineCommand, number, type Values } from "./_options.ts";
 
@@ -20,13 +23,18 @@ const SUMMARY_HELP =
   `Prints a model's layer table: output shapes, parameters, devices and what each layer
 computes, with the switches that differ from the paper.
 
-  --model small|full|figure1
-                        small: the scaled net 'train' trains by default (the default here
+  --model <name>        small: the scaled net 'train' trains by default (the default here
                         too); full: the paper's; figure1: the paper's four-layer CIFAR-10
-                        net of Figure 1.
-  --width <x>           Channel multiplier (small: default ${DEFAULTS.width}; figure1: 1).
-  --image-size <px>     Input side (default 227 full, ${DEFAULTS.crop} small, 32 figure1).
-  --classes <n>         Output classes (default 1000 full, 10 small and figure1).
+                        net of Figure 1; or one of torchvision's architectures:
+                        ${ZOO_MODELS.slice(0, 5).join(", ")},
+                        ${ZOO_MODELS.slice(5, 9).join(", ")},
+                        ${ZOO_MODELS.slice(9).join(", ")}.
+  --width <x>           Channel multiplier (small: default ${DEFAULTS.width}; others: 1).
+  --stem imagenet|cifar A ResNet's stem (default torchvision's; cifar: 3×3 stride 1, no pool).
+  --image-size <px>     Input side (default 227 full, 224 torchvision's architectures,
+                        ${DEFAULTS.crop} small, 32 figure1).
+  --classes <n>         Output classes (default 1000 full and torchvision's, 10 small and
+                        figure1).
   --devices 1|2         Show the two-tower placement (default 1).
 ${ADAPTER_HELP}
   --batch-size <n>      Batch size of the shapes (default 1).
@@ -37,11 +45,12 @@ ${switchHelp("summary")}`;
 async function runSummary(values: Values): Promise<number> {
   const cmd = "summary";
   // The same model as `train` with no arguments.
-  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ?? "small";
+  const preset = choice(values, "model", cmd, MODEL_NAMES) ?? "small";
+  const zoo = isZooModel(preset);
   const size = number(values, "image-size", cmd, { integer: true, min: 8, max: 1024 }) ??
-    (preset === "full" ? 227 : preset === "figure1" ? 32 : DEFAULTS.crop);
+    (preset === "full" ? 227 : zoo ? 224 : preset === "figure1" ? 32 : DEFAULTS.crop);
   const classes = number(values, "classes", cmd, { integer: true, min: 1 }) ??
-    (preset === "full" ? 1000 : 10);
+    (preset === "full" || zoo ? 1000 : 10);
   const count = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ?? 1) as 1 | 2;
   const batch = number(values, "batch-size", cmd, { integer: true, min: 1 }) ?? 1;
   const config = modelOptions(values, cmd, preset, {
@@ -62,7 +71,7 @@ async function runSummary(values: Values): Promise<number> {
 export const summaryCommand: Command = defineCommand({
   summary: "print the layer table",
   usage: "summary [options]",
-  strings: `model width image-size classes devices adapter batch-size ${SWITCH_NAMES}`,
+  strings: `model width stem image-size classes devices adapter batch-size ${SWITCH_NAMES}`,
   flags: "separate-devices",
   help: SUMMARY_HELP,
   run: runSummary,

@@ -10,8 +10,6 @@ import { createOptimizer, createTrainer } from "../train/train.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { formatProfile, profileTrainingStep } from "../train/profile.ts";
 import { clipGradNorm } from "../train/clip_grad.ts";
-import type { AlexNet } from "../nn/alexnet.ts";
-import type { Figure1Net } from "../nn/figure1.ts";
 import {
   crossEntropy,
   type Device,
@@ -33,14 +31,19 @@ import type { DataSource, DataSplits } from "../train/data/data_format.ts";
 import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { channelMean, detectData } from "./_data.ts";
 import { parseSchedule, runTrainOptions } from "./_train_options.ts";
+import { isZooModel, ZOO_MODELS } from "./_zoo.ts";
 import {
   acquireDevices,
   ADAPTER_HELP,
   buildModel,
   describePlacement,
   heInit,
+  initOption,
+  MODEL_NAMES,
   modelOptions,
+  modelTitle,
   plannedParameterCount,
+  type RunModel,
   timestamp,
 } from "./_model.ts";
 import {
@@ -55,9 +58,10 @@ import {
 } from "./_options.ts";
 
 const TRAIN_HELP =
-  `Trains AlexNet. With no arguments: the scaled AlexNet (width ${DEFAULTS.width}) on the
-built-in synthetic shapes (${DEFAULTS.trainSize} training images of ${DEFAULTS.imageSize}×${DEFAULTS.imageSize}, random ${DEFAULTS.crop}×${DEFAULTS.crop} crops and
-flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core CPU rasteriser.
+  `Trains AlexNet, or one of torchvision's ResNets and VGGs (--model). With no arguments: the
+scaled AlexNet (width ${DEFAULTS.width}) on the built-in synthetic shapes (${DEFAULTS.trainSize} training images of
+${DEFAULTS.imageSize}×${DEFAULTS.imageSize}, random ${DEFAULTS.crop}×${DEFAULTS.crop} crops and flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core
+CPU rasteriser.
 
 Data and model:
   --data <dir>          A data folder of a known format (default: synthetic data):
@@ -67,15 +71,24 @@ ${
   }
                         (one prepared train folder takes --val-data).
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
-  --model small|full|figure1
-                        small: channels × width; full: the paper's net (width 1, 227×227
-                        crops of prepared 256×256 images, PCA colour noise, mean image).
-                        Default: full for prepared shards of 256×256 images or more, small
-                        (sized to the images) for everything else.
-  --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}).
-  --init paper|he       Initial weights: the paper's N(0, 0.01²), biases 0/1 (default for
-                        full), or He's N(0, 2/fan-in), biases 0 (default for small: with
-                        few channels the paper's 0.01 makes the signal vanish).
+  --model <name>        small|full|figure1: AlexNet; small: channels × width; full: the
+                        paper's net (width 1, 227×227 crops of prepared 256×256 images, PCA
+                        colour noise, mean image). Default: full for prepared shards of
+                        256×256 images or more, small (sized to the images) otherwise.
+                        Or one of torchvision's architectures, with its layers, parameter
+                        names and initialisation (one device; AlexNet's switches do not
+                        apply, a VGG's --dropout does):
+                        ${ZOO_MODELS.slice(0, 5).join(", ")},
+                        ${ZOO_MODELS.slice(5, 9).join(", ")},
+                        ${ZOO_MODELS.slice(9).join(", ")}.
+  --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}), or of
+                        a torchvision architecture (default 1; a VGG's classifier too).
+  --stem imagenet|cifar A ResNet's stem: torchvision's 7×7 stride-2 convolution and max pool
+                        (default), or a 3×3 stride-1 convolution and no pool, for small images.
+  --init <i>            Initial weights: paper: N(0, 0.01²), biases 0/1 (default for full);
+                        he: N(0, 2/fan-in), biases 0, norms' scales 1 (default for small: with
+                        few channels the paper's 0.01 makes the signal vanish); torchvision:
+                        a torchvision architecture's own (its default).
   --crop <px>           Training crop = model input side (default: 227 for images of 256
                         and more, else the side less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
   --image-size <px>     Side of the synthetic images (default ${DEFAULTS.imageSize}).
@@ -131,7 +144,7 @@ const CHECKPOINTS_ON_DISK = DEFAULT_CHECKPOINTS_KEPT + 1;
  */
 async function profileOneStep(
   config: RunConfig,
-  model: AlexNet | Figure1Net,
+  model: RunModel,
   devices: Device[],
 ): Promise<number> {
   const n = config.batchSize, side = config.model.inputSize;
@@ -234,7 +247,7 @@ async function runTrain(values: Values): Promise<number> {
       ...runTrainOptions(config, model, splits, place),
       callbacks: [
         progressLine(reporter, { tenCrop: config.tenCrop, numClasses: config.model.numClasses }),
-        curvesPlot(runDir, { title: "AlexNet training" }),
+        curvesPlot(runDir, { title: `${modelTitle(config.model.preset)} training` }),
       ],
       log: (message) => reporter.log(message),
     });
@@ -267,7 +280,7 @@ async function printRun(
   runDir: string,
 ): Promise<void> {
   const { preset, width, inputSize, numClasses } = config.model;
-  const name = preset === "figure1" ? "the Figure 1 net" : `AlexNet ${preset}`;
+  const name = modelTitle(preset);
   console.log(`device${devices.length > 1 ? "s" : ""}: ${await describePlacement(devices)}`);
   console.log(`data: ${splits.description}`);
   console.log(
@@ -358,11 +371,13 @@ export async function trainConfig(
   // 227×227 crops, so smaller prepared images get the small net sized to them.
   const prepared = splits.meanImage != null;
   const side = Math.min(splits.train.height, splits.train.width);
-  const preset = choice(values, "model", cmd, ["small", "full", "figure1"] as const) ??
+  const preset = choice(values, "model", cmd, MODEL_NAMES) ??
     (prepared && side >= 256 ? "full" : "small");
   const classes = splits.train.numClasses;
   const cropGiven = number(values, "crop", cmd, { integer: true, min: 8 });
-  const crop = cropGiven ?? (side >= 256 ? 227 : Math.max(8, side - Math.round(side / 8)));
+  // torchvision's architectures take ImageNet's 224×224 crops, AlexNet the paper's 227×227.
+  const large = isZooModel(preset) ? 224 : 227;
+  const crop = cropGiven ?? (side >= 256 ? large : Math.max(8, side - Math.round(side / 8)));
   if (crop > side) {
     throw new UsageError(`--crop ${crop} is larger than the ${side}-pixel images`, cmd);
   }
@@ -392,8 +407,7 @@ export async function trainConfig(
     crop: model.inputSize,
     mean: prepared ? "image" : channelMean(splits.train),
     pca: splits.pca != null,
-    init: choice(values, "init", cmd, ["paper", "he"] as const) ??
-      (preset === "full" ? "paper" : "he"),
+    init: initOption(values, cmd, preset),
     epochs,
     batchSize: number(values, "batch-size", cmd, { integer: true, min: 1, max: 4096 }) ??
       (preset === "full" ? 128 : DEFAULTS.batchSize),
@@ -440,9 +454,9 @@ function scheduleOption(values: Values, cmd: string, epochs: number): string {
 
 /** The `train` command. */
 export const trainCommand: Command = defineCommand({
-  summary: "train AlexNet (default: scaled net on synthetic data, ~10 min on a CPU)",
+  summary: "train AlexNet, a ResNet or a VGG (default: scaled AlexNet, synthetic data, ~10 min)",
   usage: "train [options]",
-  strings: "data val-data model width init image-size crop train-size val-size " +
+  strings: "data val-data model width stem init image-size crop train-size val-size " +
     "epochs batch-size lr momentum weight-decay formulation optimizer clip-grad-norm schedule " +
     "patience seed " +
     `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,

@@ -19,7 +19,15 @@
  *
  * The chunks split a channel's reduction over many workgroups (at most {@link MAX_CHUNKS} per
  * run), so a large N·S keeps the GPU busy; a batch larger than one binding is processed in runs
- * of whole samples, each run adding its own chunks.
+ * of whole samples, each run adding its own chunks. A group whose values come in short runs
+ * (S below {@link COLUMN_SPATIAL}: `[N, C]` after a Linear) is reduced a thread per group and
+ * chunk instead of a workgroup, so adjacent threads read adjacent channels.
+ *
+ * Per sample (layer and group norm), an elementwise weight and bias (each shared by
+ * `affineSpan` consecutive values of a sample) are applied inside the normalising pass; dy is
+ * scaled by the weight inside the backward's reduction and pass, and
+ * {@link batchNormAffineGradPartials} sums ∂weight and ∂bias over the samples, reading dy and x
+ * once more: no elementwise pass of its own either way.
  *
  * The coefficients of a channel are one vec4 (`[C, 4]` f32): forward `(invstd, scale, mean,
  * shift)` with `y = scale·(x − mean) + shift`, `scale = weight·invstd`; backward `(a, b, mean,
@@ -47,6 +55,17 @@ export interface BatchNormShape {
    * groups of N·S values); default false.
    */
   perSample?: boolean;
+  /**
+   * Per sample, with an elementwise weight and bias (layer and group norm): how many
+   * consecutive values of a sample share one of them (layer norm 1, group norm H·W), so a
+   * sample's C·S values take C·S / affineSpan weights; default 1.
+   */
+  affineSpan?: number;
+}
+
+/** The weights (and biases) of a per-sample affine map: C·S / affineSpan. */
+export function affineWeights(shape: BatchNormShape): number {
+  return shape.channels * shape.spatial / (shape.affineSpan ?? 1);
 }
 
 /** The number of statistics: C, or N·C per sample. */
@@ -68,6 +87,24 @@ export const MAX_CHUNKS = 128;
 
 const WORKGROUP = 256;
 
+/**
+ * The fewest values a thread of a reduction folds before the workgroup's tree merges them: the
+ * tree's barriers cost as much as many loads (on lavapipe a workgroup of one value a thread spent
+ * most of its time there), so a group of 6,272 values is one workgroup, not 25.
+ */
+const MIN_PER_THREAD = 16;
+
+/**
+ * Groups whose values lie in runs shorter than this (S: `[N, C]` after a Linear, `[N, C, L]`
+ * of short sequences, a layer norm over a few values) are reduced a thread per group and chunk
+ * (the "columns" layout): adjacent threads read adjacent groups' values, where a workgroup per
+ * group would read a value every C·S and leave most of its threads idle.
+ */
+const COLUMN_SPATIAL = 32;
+
+/** The fewest values a thread of the columns layout folds. */
+const COLUMN_PER_THREAD = 32;
+
 /** Chan et al.'s merge of (count, mean, Σ squared deviations) of two disjoint sets. */
 const CHAN = `
 fn chan(a: vec3f, b: vec3f) -> vec3f {
@@ -85,6 +122,11 @@ interface ChunkedRun {
   count: number;
   bindings: Binding[];
   shift: number;
+  /**
+   * A workgroup per group and chunk merging its threads' values in a tree, or a thread per
+   * group and chunk (for short runs of values, see {@link COLUMN_SPATIAL}).
+   */
+  layout: "tree" | "columns";
   /** Values each thread reads, and chunks per group. */
   perThread: number;
   chunks: number;
@@ -114,13 +156,16 @@ export function batchNormChunks(
   let first = 0, most = 0;
   const out = runs.map(({ start, count, parts }) => {
     const values = shape.perSample ? shape.spatial : count * shape.spatial;
-    const perThread = Math.max(1, Math.ceil(values / (WORKGROUP * MAX_CHUNKS)));
-    const chunks = Math.ceil(values / (WORKGROUP * perThread));
+    const layout = shape.spatial < COLUMN_SPATIAL ? "columns" as const : "tree" as const;
+    const [least, lanes] = layout === "tree" ? [MIN_PER_THREAD, WORKGROUP] : [COLUMN_PER_THREAD, 1];
+    const perThread = Math.max(least, Math.ceil(values / (lanes * MAX_CHUNKS)));
+    const chunks = Math.ceil(values / (lanes * perThread));
     const run = {
       start,
       count,
       bindings: parts.map((part, i) => ({ buffer: operands[i][1], ...part.range })),
       shift: parts[0].shift,
+      layout,
       perThread,
       chunks,
       first,
@@ -157,18 +202,26 @@ export function batchNormPartials(
   options: BatchNormOptions = {},
 ): number {
   const { runs, chunks } = batchNormChunks(device, shape, [["x", buffers.x]], options);
-  reduce(device, "batchNormPartials", "moments", shape, runs, chunks, buffers.partials, null);
+  reduce(device, "batchNormPartials", "moments", shape, runs, chunks, buffers.partials, []);
   return chunks;
 }
 
 /**
  * Per channel and chunk: `(Σdy, Σdy·(x − mean), 0, 0)` into `partials` (as
- * {@link batchNormPartials}), the mean read from the forward's coefficients `coef`.
+ * {@link batchNormPartials}), the mean read from the forward's coefficients `coef`. Given the
+ * per-sample `weight` (see {@link BatchNormShape.affineSpan}), dy is the affine map's output
+ * gradient and the sums are of dy·weight, the normalised values' gradient.
  */
 export function batchNormGradPartials(
   device: Device,
   shape: BatchNormShape,
-  buffers: { gradOut: GpuBuffer; x: GpuBuffer; coef: GpuBuffer; partials: GpuBuffer },
+  buffers: {
+    gradOut: GpuBuffer;
+    x: GpuBuffer;
+    coef: GpuBuffer;
+    weight?: GpuBuffer;
+    partials: GpuBuffer;
+  },
   options: BatchNormOptions = {},
 ): number {
   const { runs, chunks } = batchNormChunks(
@@ -177,11 +230,133 @@ export function batchNormGradPartials(
     [["gradOut", buffers.gradOut], ["x", buffers.x]],
     options,
   );
-  reduce(device, "batchNormGradPartials", "gradSums", shape, runs, chunks, buffers.partials, {
-    buffer: buffers.coef,
-  });
+  const weight = perSampleAffine(shape, buffers.weight);
+  reduce(device, "batchNormGradPartials", "gradSums", shape, runs, chunks, buffers.partials, [
+    buffers.coef,
+    ...weight,
+  ]);
   return chunks;
 }
+
+/**
+ * The per-sample affine map's gradients from dy (the map's output gradient) and x: per weight,
+ * `(Σdy, Σdy·x̂)` over the N·affineSpan values it scales, x̂ from the forward's per-sample
+ * coefficients `coef`, into `partials` (`weights × chunks` vec4, chunks returned); then
+ * {@link batchNormAffineGradFinalize} sums the chunks into ∂weight and ∂bias.
+ */
+export function batchNormAffineGradPartials(
+  device: Device,
+  shape: BatchNormShape,
+  buffers: { gradOut: GpuBuffer; x: GpuBuffer; coef: GpuBuffer; partials: GpuBuffer },
+  options: BatchNormOptions = {},
+): number {
+  const perWeight = affineGradShape(shape);
+  const { runs, chunks } = batchNormChunks(
+    device,
+    perWeight,
+    [["gradOut", buffers.gradOut], ["x", buffers.x]],
+    options,
+  );
+  reduce(
+    device,
+    "batchNormAffineGradPartials",
+    "affineSums",
+    perWeight,
+    runs,
+    chunks,
+    buffers.partials,
+    [
+      buffers.coef,
+    ],
+    { groupsPerSample: shape.channels, weightsPerGroup: perWeight.channels / shape.channels },
+  );
+  return chunks;
+}
+
+/**
+ * The values of a per-sample shape as the affine map's gradients reduce them: per weight (as
+ * batch norm's per channel), over the samples and the affineSpan values that share it.
+ */
+export function affineGradShape(shape: BatchNormShape): BatchNormShape {
+  if (!shape.perSample) throw new Error("batchNorm: an elementwise affine map is per sample");
+  const span = shape.affineSpan ?? 1;
+  const weights = affineWeights(shape);
+  if (!Number.isInteger(weights) || !Number.isInteger(shape.spatial / span)) {
+    throw new RangeError(
+      `batchNorm: affineSpan ${span} does not divide a group's ${shape.spatial} values`,
+    );
+  }
+  return { batch: shape.batch, channels: weights, spatial: span };
+}
+
+/** `buffer` as a per-sample weight or bias (checked against `shape`), or none. */
+function perSampleAffine(shape: BatchNormShape, buffer: GpuBuffer | undefined): GpuBuffer[] {
+  if (!buffer) return [];
+  const weights = affineGradShape(shape).channels;
+  if (buffer.capacity < 4 * weights) {
+    throw new RangeError(
+      `batchNorm: the affine map holds ${buffer.capacity} bytes, need ${4 * weights}`,
+    );
+  }
+  return [buffer];
+}
+
+/** Buffers of {@link batchNormAffineGradFinalize}. */
+export interface BatchNormAffineGradBuffers {
+  /** The chunks of {@link batchNormAffineGradPartials}. */
+  partials: GpuBuffer;
+  /** `[weights]` ∂weight = Σ dy·x̂, written where given. */
+  gradWeight?: GpuBuffer;
+  /** `[weights]` ∂bias = Σ dy, written where given. */
+  gradBias?: GpuBuffer;
+}
+
+/** Sums {@link batchNormAffineGradPartials}' chunks into ∂weight and ∂bias. */
+export function batchNormAffineGradFinalize(
+  device: Device,
+  shape: BatchNormShape,
+  chunks: number,
+  buffers: BatchNormAffineGradBuffers,
+): void {
+  check(shape);
+  const weights = affineGradShape(shape).channels;
+  const { gradWeight, gradBias } = buffers;
+  const variant = { weight: !!gradWeight, bias: !!gradBias };
+  const { wgsl, uniforms } = affineGradFinalizeKernel(variant, { weights, parts: chunks });
+  device.dispatch(
+    {
+      name: `batchNormAffineGradFinalize[${weights} weights, ${chunks} chunks]`,
+      wgsl,
+      uniforms,
+      workgroups: Math.ceil(weights / WORKGROUP),
+    },
+    [buffers.partials, ...(gradWeight ? [gradWeight] : []), ...(gradBias ? [gradBias] : [])].map(
+      (buffer) => ({ buffer }),
+    ),
+  );
+}
+
+const affineGradFinalizeKernel = memoisedKernel(
+  (v: { weight: boolean; bias: boolean }, u: Record<"weights" | "parts", string>, uniforms) => {
+    const list = storage(
+      ["partials", "vec4f"],
+      v.weight && ["gradWeight", "f32", "write"],
+      v.bias && ["gradBias", "f32", "write"],
+    );
+    return `// batch norm's per-sample affine map, backward finalize
+${declare(list)}
+${uniforms.declare(list.length)}
+${flatMainHead(WORKGROUP, u.weights, { index: "c" })}
+  var sums = vec2f(0.0);
+  for (var j = 0u; j < ${u.parts}; j++) {
+    sums += partials[c * ${u.parts} + j].xy;
+  }
+  ${v.weight ? "gradWeight[c] = sums.y;" : ""}
+  ${v.bias ? "gradBias[c] = sums.x;" : ""}
+}
+`;
+  },
+);
 
 /** The sizes the reduction reads from its uniforms. */
 type ReduceSizes =
@@ -190,26 +365,53 @@ type ReduceSizes =
   | "spatial"
   | "values"
   | "perThread"
+  | "local"
   | "chunks"
   | "first"
   | "parts"
   | "groupBase"
-  | "shift";
+  | "shift"
+  | "span"
+  | "sampleBase"
+  | "groupsPerSample"
+  | "weightsPerGroup";
+
+/**
+ * What a reduction sums: moments of x; Σdy and Σdy·(x − mean) per statistic (dy times the
+ * per-sample weight when one is bound); or per weight of a per-sample affine map, Σdy and Σdy·x̂.
+ */
+type ReduceKind = "moments" | "gradSums" | "affineSums";
+
+/** Where the per-sample statistics of an affine map's weights are (affineSums). */
+interface AffineGroups {
+  /** The statistics of a sample (its groups). */
+  groupsPerSample: number;
+  /** Weights in a group. */
+  weightsPerGroup: number;
+}
+
+/** What a reduction's WGSL depends on. */
+interface ReduceVariant {
+  kind: ReduceKind;
+  /** gradSums: dy times a per-sample weight. */
+  weight: boolean;
+  layout: ChunkedRun["layout"];
+}
 
 const reduceKernel = memoisedKernel(
-  (p: { kind: "moments" | "gradSums" }, u: Record<ReduceSizes, string>, uniforms) =>
-    reduceWgsl(p.kind, u, uniforms),
+  (v: ReduceVariant, u: Record<ReduceSizes, string>, uniforms) => reduceWgsl(v, u, uniforms),
 );
 
 function reduce(
   device: Device,
   op: string,
-  kind: "moments" | "gradSums",
+  kind: ReduceKind,
   shape: BatchNormShape,
   runs: readonly ChunkedRun[],
   parts: number,
   partials: GpuBuffer,
-  coef: Binding | null,
+  reads: readonly GpuBuffer[],
+  affine: AffineGroups = { groupsPerSample: 0, weightsPerGroup: 1 },
 ): void {
   const bytes = 16 * statisticGroups(shape) * parts;
   if (partials.capacity < bytes) {
@@ -219,8 +421,11 @@ function reduce(
     // Per sample, the run's groups are its samples' channels, numbered from groupBase.
     const local = shape.perSample ? run.count * shape.channels : shape.channels;
     const groups = local * run.chunks;
-    const { wgsl, uniforms } = reduceKernel({ kind }, {
+    // gradSums reads [coef, weight?], affineSums [coef].
+    const weight = kind === "gradSums" && reads.length > 1;
+    const { wgsl, uniforms } = reduceKernel({ kind, weight, layout: run.layout }, {
       groups,
+      local,
       channels: shape.channels,
       spatial: shape.spatial,
       values: shape.perSample ? shape.spatial : run.count * shape.spatial,
@@ -230,65 +435,77 @@ function reduce(
       parts,
       groupBase: shape.perSample ? run.start * shape.channels : 0,
       shift: run.shift,
+      span: shape.affineSpan ?? 1,
+      sampleBase: run.start,
+      groupsPerSample: affine.groupsPerSample,
+      weightsPerGroup: affine.weightsPerGroup,
     });
     device.dispatch(
       {
         name: `${op}[${run.count}×${shape.channels}×${shape.spatial}, ${run.chunks} chunks]`,
         wgsl,
         uniforms,
-        workgroups: groups,
+        workgroups: run.layout === "tree" ? groups : Math.ceil(groups / WORKGROUP),
         cost: { bytes: 4 * run.bindings.length * run.count * shape.channels * shape.spatial },
       },
-      [...run.bindings, ...(coef ? [coef] : []), { buffer: partials }],
+      [...run.bindings, ...reads.map((buffer) => ({ buffer })), { buffer: partials }],
     );
   }
 }
 
 /**
- * One workgroup per (channel, chunk): each thread folds its values (Welford's update, or plain
- * sums), then the workgroup merges its threads' results in a tree (Chan's formula for moments).
+ * The tree layout: one workgroup per (group, chunk); each thread folds its values (Welford's
+ * update, or plain sums), then the workgroup merges its threads' results in a tree (Chan's
+ * formula for moments). The columns layout: one thread per (group, chunk), the group varying
+ * fastest, folding its chunk's values in order; no merge.
  */
-function reduceWgsl(
-  kind: "moments" | "gradSums",
-  u: Record<ReduceSizes, string>,
-  uniforms: Uniforms,
-): string {
+function reduceWgsl(v: ReduceVariant, u: Record<ReduceSizes, string>, uniforms: Uniforms): string {
+  const { kind, weight } = v;
   const moments = kind === "moments";
   const list = storage(
     !moments && ["gradOut", "f32"],
     ["x", "f32"],
     !moments && ["coef", "vec4f"],
+    weight && ["weight", "f32"],
     ["partials", "vec4f", "write"],
   );
-  const fold = moments
-    ? `let d = v - acc.y;
+  const fold = {
+    moments: `let d = v - acc.y;
       acc.x += 1.0;
       acc.y += d / acc.x;
-      acc.z += d * (v - acc.y);`
-    : `let g = gradOut[at];
+      acc.z += d * (v - acc.y);`,
+    // Per sample, value k of run-local group c is at (c % C)·S + k in its sample.
+    gradSums: `let g = gradOut[at]${
+      weight ? ` * weight[((c % ${u.channels}) * spatial + k) / ${u.span}]` : ""
+    };
       acc.x += g;
-      acc.y += g * (v - mean);`;
+      acc.y += g * (v - mean);`,
+    // Weight c of sample n is normalised by that sample's statistics of its group.
+    affineSums:
+      `let stats = coef[(${u.sampleBase} + n) * ${u.groupsPerSample} + c / ${u.weightsPerGroup}];
+      let g = gradOut[at];
+      acc.x += g;
+      acc.y += g * ((v - stats.z) * stats.x);`,
+  }[kind];
   const merge = moments ? "chan(acc, lanes[lid + stride])" : "acc + lanes[lid + stride]";
-  return `// batch norm ${kind}
-${declare(list)}
-${uniforms.declare(list.length)}
-var<workgroup> lanes: array<vec3f, ${WORKGROUP}>;
-${CHAN}
-${flatMainHead(WORKGROUP, u.groups, { index: "workgroup", perWorkgroup: true })}
-  // The group's values: k = n·S + s of channel c (per sample, n is always 0 and c the
-  // run's group, its sample's channels in a row), at (n·C + c)·S + s.
-  let c = workgroup / ${u.chunks};
-  let chunk = workgroup % ${u.chunks};
-  let group = ${u.groupBase} + c;
+  // The group's values: k = n·S + s of channel c (per sample, n is always 0 and c the run's
+  // group, its sample's channels in a row), at (n·C + c)·S + s.
+  const common = `let group = ${u.groupBase} + c;
   let spatial = ${u.spatial};
   let sampleStride = ${u.channels} * spatial;
-  ${moments ? "" : "let mean = coef[group].z;"}
-  var acc = vec3f(0.0);
+  ${kind === "gradSums" ? "let mean = coef[group].z;" : ""}
+  var acc = vec3f(0.0);`;
+  const body = v.layout === "tree"
+    ? `${flatMainHead(WORKGROUP, u.groups, { index: "workgroup", perWorkgroup: true })}
+  let c = workgroup / ${u.chunks};
+  let chunk = workgroup % ${u.chunks};
+  ${common}
   let start = chunk * ${u.perThread} * ${WORKGROUP}u + lid;
   for (var r = 0u; r < ${u.perThread}; r++) {
     let k = start + r * ${WORKGROUP}u;
     if (k < ${u.values}) {
-      let at = ${u.shift} + (k / spatial) * sampleStride + c * spatial + k % spatial;
+      let n = k / spatial;
+      let at = ${u.shift} + n * sampleStride + c * spatial + k % spatial;
       let v = x[at];
       ${fold}
     }
@@ -304,7 +521,31 @@ ${flatMainHead(WORKGROUP, u.groups, { index: "workgroup", perWorkgroup: true })}
   if (lid == 0u) {
     partials[group * ${u.parts} + ${u.first} + chunk] = vec4f(acc, 0.0);
   }
-}
+}`
+    : `${flatMainHead(WORKGROUP, u.groups, { index: "t" })}
+  let c = t % ${u.local};
+  let chunk = t / ${u.local};
+  ${common}
+  let start = chunk * ${u.perThread};
+  let end = min(start + ${u.perThread}, ${u.values});
+  // k = n·S + s, stepped without a division per value.
+  var n = start / spatial;
+  var s = start % spatial;
+  for (var k = start; k < end; k++) {
+    let at = ${u.shift} + n * sampleStride + c * spatial + s;
+    let v = x[at];
+    ${fold}
+    s++;
+    if (s == spatial) { s = 0u; n++; }
+  }
+  partials[group * ${u.parts} + ${u.first} + chunk] = vec4f(acc, 0.0);
+}`;
+  return `// batch norm ${kind}, ${v.layout}
+${declare(list)}
+${uniforms.declare(list.length)}
+${v.layout === "tree" ? `var<workgroup> lanes: array<vec3f, ${WORKGROUP}>;` : ""}
+${CHAN}
+${body}
 `;
 }
 
@@ -592,11 +833,20 @@ export interface BatchNormApplyBuffers {
   out: GpuBuffer;
   /** `[1]` i32 count of batches, incremented by one (the forward's, after its finalize). */
   tracked?: GpuBuffer;
+  /**
+   * Per sample, the elementwise weight (see {@link BatchNormShape.affineSpan}): forward it
+   * scales the normalised values, backward dy (the map's output gradient) before dx's map.
+   */
+  weight?: GpuBuffer;
+  /** Per sample, the elementwise bias (forward only). */
+  bias?: GpuBuffer;
 }
 
 /**
  * The normalising pass: forward `out = scale·(x − mean) + shift` (`gradOut` absent), backward
  * `out = a·dy + b·(x − mean) + c` (`gradOut` given), with `coef` from the finalizing kernels.
+ * Per sample, an elementwise weight w and bias b make the forward `w·(scale·(x − mean) + shift)
+ * + b` and the backward `a·dy·w + b·(x − mean) + c`.
  */
 export function batchNormApply(
   device: Device,
@@ -619,10 +869,13 @@ export function batchNormApply(
     options.maxBindingBytes,
   );
   const backward = !!buffers.gradOut, groups = statisticGroups(shape);
+  const weight = perSampleAffine(shape, buffers.weight);
+  const bias = backward ? [] : perSampleAffine(shape, buffers.bias);
   for (const [r, { start, count, parts }] of runs.entries()) {
     const threads = count * shape.channels * shape.spatial;
     const counts = r === 0 && !!buffers.tracked;
-    const { wgsl, uniforms } = applyKernel({ backward, counts }, {
+    const variant = { backward, counts, weight: weight.length > 0, bias: bias.length > 0 };
+    const { wgsl, uniforms } = applyKernel(variant, {
       threads,
       // Element i of the run is in group groupBase + (i / S) % period: per channel, the
       // channel; per sample, the run's groups in a row (the period exceeds their count).
@@ -630,9 +883,13 @@ export function batchNormApply(
       groupBase: shape.perSample ? start * shape.channels : 0,
       spatial: shape.spatial,
       shift: parts[0].shift,
+      // The run starts at a sample: element i is at i % (C·S) in its sample.
+      sampleValues: shape.channels * shape.spatial,
+      span: shape.affineSpan ?? 1,
     });
     const bindings: Binding[] = parts.map((part, i) => ({ buffer: operands[i][1], ...part.range }));
-    bindings.splice(bindings.length - 1, 0, { buffer: coef(buffers.coef, groups) });
+    const reads = [coef(buffers.coef, groups), ...weight, ...bias].map((buffer) => ({ buffer }));
+    bindings.splice(bindings.length - 1, 0, ...reads);
     if (counts) bindings.push({ buffer: buffers.tracked! });
     device.dispatch(
       {
@@ -648,31 +905,51 @@ export function batchNormApply(
   }
 }
 
-const applyKernel = memoisedKernel(
-  (
-    v: { backward: boolean; counts: boolean },
-    u: Record<"threads" | "period" | "groupBase" | "spatial" | "shift", string>,
-    uf,
-  ) => {
-    const list = storage(
-      v.backward && ["gradOut", "f32"],
-      ["x", "f32"],
-      ["coef", "vec4f"],
-      ["out", "f32", "write"],
-      v.counts && ["tracked", "i32", "write"],
-    );
-    return `// batch norm ${v.backward ? "backward" : "forward"} pass
+/** What the normalising pass's WGSL depends on. */
+interface ApplyVariant {
+  backward: boolean;
+  counts: boolean;
+  /** A per-sample elementwise weight, and bias (forward). */
+  weight: boolean;
+  bias: boolean;
+}
+
+type ApplySizes =
+  | "threads"
+  | "period"
+  | "groupBase"
+  | "spatial"
+  | "shift"
+  | "sampleValues"
+  | "span";
+
+const applyKernel = memoisedKernel((v: ApplyVariant, u: Record<ApplySizes, string>, uf) => {
+  const list = storage(
+    v.backward && ["gradOut", "f32"],
+    ["x", "f32"],
+    ["coef", "vec4f"],
+    v.weight && ["weight", "f32"],
+    v.bias && ["bias", "f32"],
+    ["out", "f32", "write"],
+    v.counts && ["tracked", "i32", "write"],
+  );
+  const affine = v.weight || v.bias ? `let j = (i % ${u.sampleValues}) / ${u.span};` : "";
+  const scaled = (value: string) => v.weight ? `${value} * weight[j]` : value;
+  const value = v.backward
+    ? `k.x * ${scaled("gradOut[at]")} + k.y * (x[at] - k.z) + k.w`
+    : `${scaled("(k.y * (x[at] - k.z) + k.w)")}${v.bias ? " + bias[j]" : ""}`;
+  return `// batch norm ${v.backward ? "backward" : "forward"} pass
 ${declare(list)}
 ${uf.declare(list.length)}
 ${flatMainHead(WORKGROUP, u.threads)}
   let at = ${u.shift} + i;
   let k = coef[${u.groupBase} + (i / ${u.spatial}) % ${u.period}];
-  out[at] = ${v.backward ? "k.x * gradOut[at] + " : ""}k.y * (x[at] - k.z) + k.w;
+  ${affine}
+  out[at] = ${value};
   ${v.counts ? "if (i == 0u) { tracked[0] += 1; }" : ""}
 }
 `;
-  },
-);
+});
 
 function check(shape: BatchNormShape): void {
   for (const key of ["batch", "channels", "spatial"] as const) {

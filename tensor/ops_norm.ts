@@ -5,10 +5,11 @@
  *
  * All four share one op (`_rules/norm.ts`): statistics per group of values, in one reduction
  * pass that is sound for a large mean (Welford and Chan, not E[x²] − E[x]²), then one pass that
- * normalises. Batch norm's groups are the channels over the batch and space; layer and group
- * norm's are per sample: the rows of `x` viewed as `[rows, 1, D]`, the `(sample, group)` blocks
- * of `[N, G, C/G·S]`, their elementwise weight and bias applied after. Instance norm is group
- * norm with a group per channel.
+ * normalises and applies the weight and bias. Batch norm's groups are the channels over the
+ * batch and space; layer and group norm's are per sample: the rows of `x` viewed as
+ * `[rows, 1, D]`, the `(sample, group)` blocks of `[N, G, C/G·S]`, their elementwise weight and
+ * bias applied in the same pass (and their gradients summed by one more reduction). Instance
+ * norm is group norm with a group per channel.
  *
  * @module
  */
@@ -184,8 +185,8 @@ export function layerNorm(
   const d = normalizedShape.reduce((a, b) => a * b, 1);
   const rows = x.size / Math.max(d, 1);
   const eps = checkedEps(op, options.eps);
-  const normed = groupStatistics(x, [rows, 1, d], eps);
-  return affine(normed, weight, bias);
+  // Each of a row's values has its own weight and bias.
+  return groupStatistics(x, [rows, 1, d], { weight, bias, affineSpan: 1, eps });
 }
 
 /** Options of {@link groupNorm}. */
@@ -230,17 +231,9 @@ export function groupNorm(
   checkPerChannel(op, x, [channels], { weight, bias });
   const eps = checkedEps(op, options.eps);
   const perGroup = x.size / Math.max(batch * numGroups, 1);
-  const normed = groupStatistics(x, [batch, numGroups, perGroup], eps);
-  // The per-channel weight and bias broadcast over the axes after C.
-  const column = [channels, ...(x.shape as readonly number[]).slice(2).map(() => 1)];
-  const view = (t: Tensor | null) => t && t.reshape(column);
-  const [w, b] = [view(weight), view(bias)];
-  try {
-    return affine(normed, w, b);
-  } finally {
-    w?.dispose();
-    b?.dispose();
-  }
+  // The per-channel weight and bias are shared by a channel's values (the axes after C).
+  const affineSpan = (x.shape as readonly number[]).slice(2).reduce((a, b) => a * b, 1);
+  return groupStatistics(x, [batch, numGroups, perGroup], { weight, bias, affineSpan, eps });
 }
 
 /** Options of {@link instanceNorm}, PyTorch's `F.instance_norm` arguments. */
@@ -319,40 +312,38 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
   return groupNorm(x, channels, { weight, bias, eps });
 }
 
+/** The elementwise affine map of a per-sample normalisation, and its eps. */
+interface GroupAffine {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  /** Consecutive values of a sample that share one weight and bias. */
+  affineSpan: number;
+  eps: number;
+}
+
 /**
  * `x` normalised by the statistics of each sample and channel of `x` viewed as `groups`
- * (`[N, C, S]`: N·C groups of S consecutive values), in `x`'s shape. A large tensor is read
- * in runs of whole samples, as batch norm's is.
+ * (`[N, C, S]`: N·C groups of S consecutive values), then scaled and shifted elementwise (each
+ * weight and bias shared by `affineSpan` consecutive values of a sample), in `x`'s shape. A
+ * large tensor is read in runs of whole samples, as batch norm's is.
  */
-function groupStatistics(x: Tensor, groups: readonly number[], eps: number): Tensor<Shape, "f32"> {
-  if (x.size === 0) return x.mul(1) as Tensor<Shape, "f32">;
+function groupStatistics(
+  x: Tensor,
+  groups: readonly number[],
+  { weight, bias, affineSpan, eps }: GroupAffine,
+): Tensor<Shape, "f32"> {
   const grouped = x.reshape(groups);
-  const normed = normalize(grouped, null, null, {
+  const normed = normalize(grouped, weight, bias, {
     running: null,
     batchStats: true,
     eps,
     momentum: null,
     perSample: true,
+    affineSpan,
   });
   grouped.dispose();
   const out = normed.reshape(x.shape as readonly number[]);
   normed.dispose();
-  return out as Tensor<Shape, "f32">;
-}
-
-/** `x · weight + bias` with broadcasting, where given. */
-function affine(x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor<Shape, "f32"> {
-  let out = x;
-  if (weight) {
-    const scaled = out.mul(weight);
-    out.dispose();
-    out = scaled;
-  }
-  if (bias) {
-    const shifted = out.add(bias);
-    out.dispose();
-    out = shifted;
-  }
   return out as Tensor<Shape, "f32">;
 }
 

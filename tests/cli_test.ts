@@ -74,7 +74,10 @@ Deno.test("bad values are errors with a hint", async () => {
     [["train", "--formulation", "adam"], /--formulation must be one of paper, pytorch/],
     [["train", "--momentum", "1"], /--momentum must be less than 1/],
     [["train", "--devices", "3"], /--devices must be at most 2/],
-    [["train", "--model", "huge"], /--model must be one of small, full, figure1, got 'huge'/],
+    [
+      ["train", "--model", "huge"],
+      /--model must be one of small, full, figure1, resnet18, .*, vgg19_bn, got 'huge'/,
+    ],
     [["train", "--lr"], /--lr needs a value/],
     // A missing folder read "not a folder", as a file does.
     [["train", "--data", "/nonexistent/folder"], /--data \/nonexistent\/folder: does not exist$/m],

@@ -21,7 +21,14 @@ import {
   zeros,
 } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { batchNormApply, batchNormFinalize, batchNormPartials } from "../kernels/batch_norm.ts";
+import {
+  batchNormAffineGradFinalize,
+  batchNormAffineGradPartials,
+  batchNormApply,
+  batchNormFinalize,
+  batchNormPartials,
+} from "../kernels/batch_norm.ts";
+import { logDispatches } from "./_dispatch_log.ts";
 import { assertClose, numericGrad } from "./_gradcheck.ts";
 import { Draw, fuzzSeeds } from "./_fuzz.ts";
 import { type F64, mulberry32, randn } from "./_reference.ts";
@@ -313,30 +320,38 @@ Deno.test("a non-finite batch leaves the running statistics as they were", async
 
 Deno.test("batch norm's passes split in runs of samples give the one-run results, per channel and per sample", async () => {
   const gpu = await Device.acquire();
-  const x = random([5, 3, 35], 15, 3, 2);
-  const xb = gpu.alloc(4 * x.data.length), out = gpu.alloc(4 * x.data.length);
-  gpu.write(xb, Float32Array.from(x.data));
-  for (const perSample of [false, true]) {
-    const shape = { batch: 5, channels: 3, spatial: 35, perSample };
-    // Per sample, the statistics of x viewed as [1, 15, 35]: one group per (sample, channel).
-    const view = perSample ? { shape: [1, 15, 35], data: x.data } : x;
-    const groups = view.shape[1];
-    const expected = batchNormForward(view, null, null, 1e-5).data;
-    for (const maxBindingBytes of [undefined, 2 * 3 * 35 * 4 + 64]) {
-      const options = { maxBindingBytes };
-      const partials = gpu.alloc(16 * groups * 64), coef = gpu.alloc(16 * groups);
-      const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, options);
-      const split = maxBindingBytes !== undefined;
-      assert.equal(chunks > 1, split && !perSample, "per channel, one chunk per run of samples");
-      const p = { eps: 1e-5, momentum: 0.1 };
-      batchNormFinalize(gpu, shape, chunks, p, { partials, coef });
-      batchNormApply(gpu, shape, { x: xb, coef, out }, options);
-      const label = `${perSample ? "per sample" : "per channel"}${split ? ", in runs" : ""}`;
-      assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
-        rtol: 1e-4,
-        atol: 1e-5,
-        label,
-      });
+  // 35 values a sample and channel: a workgroup's tree; 7: a thread per group (columns).
+  for (const spatial of [35, 7]) {
+    const x = random([5, 3, spatial], 15, 3, 2);
+    const xb = gpu.alloc(4 * x.data.length), out = gpu.alloc(4 * x.data.length);
+    gpu.write(xb, Float32Array.from(x.data));
+    for (const perSample of [false, true]) {
+      const shape = { batch: 5, channels: 3, spatial, perSample };
+      // Per sample, the statistics of x viewed as [1, 15, S]: one group per (sample, channel).
+      const view = perSample ? { shape: [1, 15, spatial], data: x.data } : x;
+      const groups = view.shape[1];
+      const expected = batchNormForward(view, null, null, 1e-5).data;
+      let oneRun = 0;
+      for (const maxBindingBytes of [undefined, 2 * 3 * spatial * 4 + 64]) {
+        const options = { maxBindingBytes };
+        const partials = gpu.alloc(16 * groups * 64), coef = gpu.alloc(16 * groups);
+        const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, options);
+        const split = maxBindingBytes !== undefined;
+        if (!split) oneRun = chunks;
+        // Per channel each run of samples adds its chunks; per sample a group is in one run.
+        if (split) assert.equal(chunks > oneRun, !perSample, "chunks of the runs");
+        const p = { eps: 1e-5, momentum: 0.1 };
+        batchNormFinalize(gpu, shape, chunks, p, { partials, coef });
+        batchNormApply(gpu, shape, { x: xb, coef, out }, options);
+        const label = `S ${spatial}, ${perSample ? "per sample" : "per channel"}${
+          split ? ", in runs" : ""
+        }`;
+        assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+          rtol: 1e-4,
+          atol: 1e-5,
+          label,
+        });
+      }
     }
   }
   gpu.destroy();
@@ -438,6 +453,165 @@ Deno.test("layerNorm and groupNorm against float64, gradients by finite differen
   }
   assert.throws(() => layerNorm(zeros([2, 3]), [4]), /trailing axes/);
   assert.throws(() => groupNorm(zeros([2, 6]), 4), /divisible by num_groups/);
+});
+
+Deno.test("layerNorm and groupNorm with only a weight, only a bias, or neither; empty inputs", async () => {
+  const cases = [
+    {
+      label: "layerNorm [5, 2, 3] over [2, 3]",
+      shape: [5, 2, 3],
+      affineShape: [2, 3],
+      op: (x: Tensor, w: Tensor | null, b: Tensor | null) =>
+        layerNorm(x, [2, 3], { weight: w, bias: b }),
+      reference: (x: F64, w: Float64Array | null, b: Float64Array | null) =>
+        layerNormForward(x, 6, w, b, 1e-5),
+    },
+    {
+      label: "groupNorm [3, 6, 5] in 2",
+      shape: [3, 6, 5],
+      affineShape: [6],
+      op: (x: Tensor, w: Tensor | null, b: Tensor | null) =>
+        groupNorm(x, 2, { weight: w, bias: b }),
+      reference: (x: F64, w: Float64Array | null, b: Float64Array | null) =>
+        groupNormForward(x, 2, w, b, 1e-5),
+    },
+  ];
+  for (const { label, shape, affineShape, op, reference } of cases) {
+    for (const [hasWeight, hasBias] of [[true, false], [false, true], [false, false]]) {
+      const what = `${label}, ${hasWeight ? "weight" : "no weight"}, ${
+        hasBias ? "bias" : "no bias"
+      }`;
+      const x = random(shape, 31), w = random(affineShape, 32), b = random(affineShape, 33);
+      const inputs = [x, ...(hasWeight ? [w] : []), ...(hasBias ? [b] : [])];
+      const f = (values: F64[]) => {
+        const [xs, ...rest] = values;
+        return reference(xs, hasWeight ? rest[0].data : null, hasBias ? rest.at(-1)!.data : null);
+      };
+      const tensors = inputs.map((t) => upload(t, undefined, true));
+      const [xt, ...affine] = tensors;
+      const y = op(xt, hasWeight ? affine[0] : null, hasBias ? affine.at(-1)! : null);
+      assertClose(await host(y), f(inputs).data, { rtol: 1e-4, atol: 1e-5, label: what });
+      const g = random(shape, 34);
+      await y.backward(upload(g));
+      for (const [i, t] of tensors.entries()) {
+        assertClose(await host(t.grad!), numericGrad(f, inputs, i, g).data, {
+          rtol: 1e-3,
+          atol: 1e-4,
+          label: `${what} grad ${i}`,
+        });
+      }
+    }
+  }
+  // No values: an empty output, zero gradients of the weight's and bias's shapes.
+  const empties: [string, number[], number[], (x: Tensor, w: Tensor, b: Tensor) => Tensor][] = [
+    ["groupNorm [0, 4]", [0, 4], [4], (x, weight, bias) => groupNorm(x, 2, { weight, bias })],
+    [
+      "layerNorm [3, 0, 2]",
+      [3, 0, 2],
+      [0, 2],
+      (x, weight, bias) => layerNorm(x, [0, 2], { weight, bias }),
+    ],
+  ];
+  for (const [label, shape, affineShape, op] of empties) {
+    const x = zeros(shape), weight = ones(affineShape), bias = zeros(affineShape);
+    for (const t of [x, weight, bias]) t.requiresGrad = true;
+    const out = op(x, weight, bias);
+    assert.deepEqual(out.shape, shape, label);
+    await out.backward(zeros(shape));
+    for (const t of [weight, bias]) {
+      assert.deepEqual(t.grad!.shape, affineShape, label);
+      assert.deepEqual(await t.grad!.data(), new Float32Array(t.size), label);
+    }
+  }
+});
+
+Deno.test("layerNorm and groupNorm apply the weight and bias inside batch norm's passes", async () => {
+  const device = await defaultDevice();
+  const x = upload(random([4, 6, 3], 41), undefined, true);
+  const weight = upload(random([6], 42), undefined, true);
+  const bias = upload(random([6], 43), undefined, true);
+  const names = logDispatches(device);
+  const y = groupNorm(x, 3, { weight, bias });
+  // Forward: moments, finalize, the normalising pass with the affine map.
+  assert.deepEqual(names.map((n) => n.replace(/\[.*/, "")), [
+    "batchNormPartials",
+    "batchNormFinalize",
+    "batchNormApply",
+  ]);
+  names.length = 0;
+  await y.backward(upload(random([4, 6, 3], 44)));
+  // Backward: dx's sums, finalize and pass (dy scaled by the weight inside them), then the
+  // weight's and bias's sums over the samples and their finalize.
+  assert.deepEqual(names.map((n) => n.replace(/\[.*/, "")), [
+    "batchNormGradPartials",
+    "batchNormGradFinalize",
+    "batchNormBackward",
+    "batchNormAffineGradPartials",
+    "batchNormAffineGradFinalize",
+  ]);
+  // Only x needs a gradient: no reduction for the weight and bias.
+  weight.requiresGrad = false;
+  bias.requiresGrad = false;
+  names.length = 0;
+  await layerNorm(x, [6, 3], { weight: upload(random([6, 3], 45)) }).backward(
+    upload(random([4, 6, 3], 46)),
+  );
+  assert.ok(!names.some((n) => n.startsWith("batchNormAffine")), names.join(", "));
+});
+
+Deno.test("the per-sample affine map's passes split in runs of samples give the one-run results", async () => {
+  const gpu = await Device.acquire();
+  // Group norm of [5, 6, 7] in 2 groups: per sample, 2 groups of 21 values, 6 weights of 7.
+  const x = random([5, 6, 7], 51), dy = random([5, 6, 7], 52);
+  const w = random([6], 53), b = random([6], 54);
+  const buffer = (v: Float64Array) => {
+    const out = gpu.alloc(4 * v.length);
+    gpu.write(out, Float32Array.from(v));
+    return out;
+  };
+  const [xb, dyb, wb, bb] = [x.data, dy.data, w.data, b.data].map(buffer);
+  const shape = { batch: 5, channels: 2, spatial: 21, perSample: true, affineSpan: 7 };
+  const coef = gpu.alloc(16 * 10), partials = gpu.alloc(16 * 10 * 128);
+  batchNormFinalize(gpu, shape, batchNormPartials(gpu, shape, { x: xb, partials }), {
+    eps: 1e-5,
+    momentum: 0.1,
+  }, { partials, coef });
+  const expected = groupNormForward(x, 2, w.data, b.data, 1e-5).data;
+  const f = ([xs, ws, bs]: F64[]) => groupNormForward(xs, 2, ws.data, bs.data, 1e-5);
+  const wantW = numericGrad(f, [x, w, b], 1, dy).data,
+    wantB = numericGrad(f, [x, w, b], 2, dy).data;
+  let oneRun = 0;
+  for (const maxBindingBytes of [undefined, 2 * 6 * 7 * 4 + 64]) {
+    const options = { maxBindingBytes }, label = maxBindingBytes ? "in runs" : "one run";
+    const out = gpu.alloc(4 * x.data.length);
+    batchNormApply(gpu, shape, { x: xb, coef, out, weight: wb, bias: bb }, options);
+    assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+      rtol: 1e-4,
+      atol: 1e-5,
+      label: `y, ${label}`,
+    });
+    const sums = gpu.alloc(16 * 6 * 128), gradWeight = gpu.alloc(24), gradBias = gpu.alloc(24);
+    const io = { gradOut: dyb, x: xb, coef, partials: sums };
+    const chunks = batchNormAffineGradPartials(gpu, shape, io, options);
+    // Each run of samples adds its chunks to a weight's.
+    if (maxBindingBytes === undefined) oneRun = chunks;
+    else assert.ok(chunks > oneRun, `${chunks} chunks in runs, ${oneRun} in one`);
+    batchNormAffineGradFinalize(gpu, shape, chunks, { partials: sums, gradWeight, gradBias });
+    const read = async (g: typeof gradWeight) => new Float32Array(await gpu.read(g, 0, 24));
+    assertClose(await read(gradWeight), wantW, { rtol: 1e-3, atol: 1e-4, label: `∂w, ${label}` });
+    assertClose(await read(gradBias), wantB, { rtol: 1e-3, atol: 1e-4, label: `∂b, ${label}` });
+  }
+  assert.throws(
+    () =>
+      batchNormAffineGradPartials(gpu, { ...shape, affineSpan: 4 }, {
+        gradOut: dyb,
+        x: xb,
+        coef,
+        partials,
+      }),
+    /affineSpan 4 does not divide a group's 21 values/,
+  );
+  gpu.destroy();
 });
 
 Deno.test("instanceNorm's running statistics: the batch's mean of the instances', PyTorch's update", async () => {

@@ -17,15 +17,20 @@ export const normRules: Rules<"batchNorm"> = {
     forward([x, ...affine], p, ctx) {
       const w = p.weight ? affine[0] : null, b = p.bias ? affine[p.weight ? 1 : 0] : null;
       const { out, coef } = batchNorm(x, w, b, p.running, p);
-      ctx.save(x, coef);
+      // Per sample, the weight scales dy in the backward.
+      ctx.save(x, coef, ...(p.perSample && w ? [w] : []));
       coef.dispose();
       return out;
     },
     backward(g, p, ctx) {
       const { weight, bias } = p;
-      const [x, coef] = ctx.saved;
-      const { gradX, gradWeight, gradBias } = batchNormGrad(g, x, coef, p);
+      const [x, coef, w = null] = ctx.saved;
       const needs = ctx.needsGrad;
+      // Per sample, the weight's and bias's gradients take a reduction of their own.
+      const affine = p.perSample && (weight || bias)
+        ? { weight: w, shape: ctx.inputs[1].shape, sums: needs.slice(1).some((n) => n) }
+        : null;
+      const { gradX, gradWeight, gradBias } = batchNormGrad(g, x, coef, p, affine);
       const grads: Grads = [needs[0] ? gradX : null];
       if (weight) grads.push(needs[1] ? gradWeight : null);
       if (bias) grads.push(needs[weight ? 2 : 1] ? gradBias : null);
