@@ -54,6 +54,7 @@ export {
   type Axes,
   type NestedArray,
   type SortOptions,
+  type SumType,
   Tensor,
   type TopkOptions,
   type ValuesAndIndices,
@@ -172,6 +173,7 @@ export {
   std,
   sum,
   variance,
+  vectorNorm,
 } from "./tensor/ops_reduce.ts";
 export {
   broadcastTo,
@@ -292,6 +294,11 @@ export {
   maxPool1d,
   type MaxPool1dOptions,
 } from "./tensor/ops_pool_family.ts";
+export {
+  interpolate,
+  type InterpolateMode,
+  type InterpolateOptions,
+} from "./tensor/ops_resample.ts";
 export {
   batchNorm,
   type BatchNormOptions,

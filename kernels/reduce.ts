@@ -43,8 +43,9 @@ const COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = 
 };
 
 /**
- * Reduces each row of a contiguous `[rows, cols]` f32 matrix into `out[rows]` (or of an i32
- * one, for `max` and `min`: `type`).
+ * Reduces each row of a contiguous `[rows, cols]` f32 or i32 (`type`) matrix into `out[rows]`.
+ * An i32 sum or product wraps around on overflow (two's complement), where PyTorch's, in
+ * int64, would not until 2⁶³.
  *
  * @example
  * ```ts
@@ -67,9 +68,6 @@ export function reduceRows(
   type: "f32" | "i32" = "f32",
 ): void {
   if (rows === 0) return;
-  if (type === "i32" && (op === "sum" || op === "prod")) {
-    throw new TypeError(`reduceRows: no i32 ${op} (it overflows)`);
-  }
   const program = reduceProgram(op, type);
   if (cols > MAX_COLS_PER_PASS) {
     // Two passes: partial results per chunk of each row, then the chunks of each row.
@@ -102,10 +100,26 @@ interface RowProgram {
 /** The extreme i32 values: the identities of an i32 maximum and minimum. */
 const I32_LOWEST = "i32(-2147483647 - 1)", I32_HIGHEST = "2147483647";
 
-/** The WGSL of a sum, product, maximum or minimum pass over f32, or an extremum's over i32. */
+/** The i32 identities: an i32 sum's and product's, and the extreme values. */
+const I32_IDENTITY: { readonly [K in ReduceOp]: string } = {
+  sum: "0",
+  prod: "1",
+  max: I32_LOWEST,
+  min: I32_HIGHEST,
+};
+
+/** The i32 combinations: WGSL's i32 `+` and `*` wrap around, as two's complement does. */
+const I32_COMBINE: { readonly [K in ReduceOp]: (a: string, b: string) => string } = {
+  sum: (a, b) => `${a} + ${b}`,
+  prod: (a, b) => `${a} * ${b}`,
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+};
+
+/** The WGSL of a sum, product, maximum or minimum pass over f32 or i32. */
 function reduceProgram(op: ReduceOp, type: "f32" | "i32"): RowProgram {
-  const combine = type === "f32" ? COMBINE[op] : (a: string, b: string) => `${op}(${a}, ${b})`;
-  const identity = type === "f32" ? IDENTITY[op] : op === "max" ? I32_LOWEST : I32_HIGHEST;
+  const combine = type === "f32" ? COMBINE[op] : I32_COMBINE[op];
+  const identity = type === "f32" ? IDENTITY[op] : I32_IDENTITY[op];
   let tree = "";
   for (let width = WORKGROUP / 2; width >= 1; width /= 2) {
     tree += `

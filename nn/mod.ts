@@ -82,6 +82,13 @@ export {
   MaxPool1d,
   type MaxPool1dConfig,
 } from "./pooling_1d.ts";
+export {
+  Upsample,
+  type UpsampleConfig,
+  type Upsampling2dConfig,
+  UpsamplingBilinear2d,
+  UpsamplingNearest2d,
+} from "./upsample.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,

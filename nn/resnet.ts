@@ -45,6 +45,11 @@ export interface ResidualBlockConfig {
   planes: number;
   /** Stride of the block's strided convolution (default 1). */
   stride?: number;
+  /**
+   * Dilation of the 3×3 convolution, padded to keep the size (bottleneck only, as torchvision's;
+   * default 1).
+   */
+  dilation?: number;
   /** Groups of the 3×3 convolution (bottleneck only; default 1). */
   groups?: number;
   /** Channels per group at `planes` 64 (bottleneck only; default 64, 128 for wide ResNets). */
@@ -68,7 +73,10 @@ function builder(config: { device?: Device; generator?: Generator }): Builder {
   };
 }
 
-/** A convolution without bias, padded to keep the size at stride 1 (torchvision's conv3x3/conv1x1). */
+/**
+ * A convolution without bias, padded to keep the size at stride 1 (torchvision's conv3x3 and
+ * conv1x1, the stem's 7×7).
+ */
 function conv(
   b: Builder,
   inChannels: number,
@@ -76,13 +84,15 @@ function conv(
   kernelSize: number,
   stride = 1,
   groups = 1,
+  dilation = 1,
 ): Conv2d {
   return new Conv2d({
     inChannels,
     outChannels,
     kernelSize,
     stride,
-    padding: (kernelSize - 1) / 2,
+    padding: dilation * (kernelSize - 1) / 2,
+    dilation,
     groups,
     bias: false,
     device: b.device,
@@ -185,6 +195,9 @@ export class BasicBlock extends ResidualBlock {
     if ((config.groups ?? 1) !== 1 || (config.baseWidth ?? 64) !== 64) {
       throw new RangeError("BasicBlock: only groups 1 and baseWidth 64 (as torchvision's)");
     }
+    if ((config.dilation ?? 1) !== 1) {
+      throw new RangeError("BasicBlock: dilation > 1 is not supported (as torchvision's)");
+    }
     const { inChannels, planes } = config;
     let last!: BatchNorm2d;
     super(config, planes, (b) => {
@@ -234,7 +247,8 @@ export class Bottleneck extends ResidualBlock {
     let last!: BatchNorm2d;
     super(config, out, (b) => {
       const conv1 = conv(b, inChannels, width, 1), bn1 = norm(b, width);
-      const conv2 = conv(b, width, width, 3, config.stride ?? 1, groups), bn2 = norm(b, width);
+      const conv2 = conv(b, width, width, 3, config.stride ?? 1, groups, config.dilation ?? 1);
+      const bn2 = norm(b, width);
       const conv3 = conv(b, width, out, 1);
       last = norm(b, out);
       const relu = new ReLU();
@@ -268,6 +282,12 @@ export interface ResNetOptions {
   groups?: number;
   /** Bottleneck channels per group at 64 planes (torchvision's `width_per_group`, default 64). */
   widthPerGroup?: number;
+  /**
+   * For stages 2, 3 and 4: dilate the 3×3 convolutions instead of striding, keeping the
+   * resolution (torchvision's `replace_stride_with_dilation`, for dense prediction; bottleneck
+   * ResNets only; default none).
+   */
+  replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
   /**
    * `"imagenet"` (default, torchvision's): a 7×7 stride-2 `conv1` and a 3×3 stride-2 max pool.
    * `"cifar"` (not torchvision's): a 3×3 stride-1 `conv1` and no max pool, for 32×32 images.
@@ -338,22 +358,21 @@ export class ResNet extends Module {
     if (!cifar) add("maxpool", new MaxPool2d({ kernelSize: 3, stride: 2, padding: 1 }));
     const Block = BLOCKS[c.block];
     let inChannels = stemChannels;
-    c.layers.forEach((blocks, stage) => {
-      const planes = stemChannels * 2 ** stage;
-      const stageBlocks: Layer[] = [];
-      for (let i = 0; i < blocks; i++) {
+    stagePlans(c).forEach((plans, stage) => {
+      const stageBlocks = plans.map(({ planes, stride, dilation }) => {
         const block: ResidualBlock = new Block({
           inChannels,
           planes,
-          stride: stage > 0 && i === 0 ? 2 : 1,
+          stride,
+          dilation,
           groups: c.groups,
           baseWidth: c.widthPerGroup,
           ...b,
         });
         if (c.zeroInitResidual) zeros(block.lastNorm.weight!);
         inChannels = block.outChannels;
-        stageBlocks.push(block);
-      }
+        return block;
+      });
       add(`layer${stage + 1}`, new Sequential(...stageBlocks));
     });
     add("avgpool", new AdaptiveAvgPool2d(1));
@@ -385,6 +404,36 @@ export class ResNet extends Module {
   }
 }
 
+/** One block of a stage: its base channels, stride and the dilation of its 3×3 convolution. */
+interface BlockPlan {
+  planes: number;
+  stride: number;
+  dilation: number;
+}
+
+/**
+ * Each stage's blocks as torchvision's `_make_layer` makes them: the first block of stages 2–4
+ * strides 2, or, where `replaceStrideWithDilation` says so, keeps stride 1 and multiplies the
+ * dilation by 2 for the blocks after it (the first keeps the previous dilation).
+ */
+function stagePlans(c: ResNet["config"]): BlockPlan[][] {
+  let dilation = 1;
+  return c.layers.map((blocks, stage) => {
+    const planes = 64 * c.width * 2 ** stage;
+    const previous = dilation;
+    let stride = stage === 0 ? 1 : 2;
+    if (stage > 0 && c.replaceStrideWithDilation[stage - 1]) {
+      dilation *= stride;
+      stride = 1;
+    }
+    return Array.from({ length: blocks }, (_, i) => ({
+      planes,
+      stride: i === 0 ? stride : 1,
+      dilation: i === 0 ? previous : dilation,
+    }));
+  });
+}
+
 /** The configuration with defaults filled and checked; throws a RangeError naming the option. */
 function resolveResNet(config: ResNetConfig): ResNet["config"] {
   const c = {
@@ -394,6 +443,7 @@ function resolveResNet(config: ResNetConfig): ResNet["config"] {
     zeroInitResidual: config.zeroInitResidual ?? false,
     groups: config.groups ?? 1,
     widthPerGroup: config.widthPerGroup ?? 64,
+    replaceStrideWithDilation: config.replaceStrideWithDilation ?? [false, false, false],
     stem: config.stem ?? "imagenet",
     width: config.width ?? 1,
     seed: config.seed,
@@ -411,6 +461,17 @@ function resolveResNet(config: ResNetConfig): ResNet["config"] {
   }
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1) {
     throw new RangeError(`ResNet: numClasses must be a positive integer, got ${c.numClasses}`);
+  }
+  const dilate = c.replaceStrideWithDilation;
+  if (dilate.length !== 3) {
+    throw new RangeError(
+      `ResNet: replaceStrideWithDilation must be three booleans, got [${dilate}]`,
+    );
+  }
+  if (c.block === "basic" && dilate.some(Boolean)) {
+    throw new RangeError(
+      "ResNet: basic blocks do not dilate (replaceStrideWithDilation needs bottlenecks)",
+    );
   }
   if (c.stem !== "imagenet" && c.stem !== "cifar") {
     throw new RangeError(`ResNet: stem must be "imagenet" or "cifar", got ${c.stem}`);
@@ -447,10 +508,10 @@ export function resnetStateShapes(config: ResNetConfig): PlannedTensor[] {
   bn("bn1", stem);
   const expansion = BLOCKS[c.block].expansion;
   let inChannels = stem;
-  c.layers.forEach((blocks, stage) => {
-    const planes = stem * 2 ** stage, outChannels = planes * expansion;
-    const width = Math.floor(planes * (c.widthPerGroup / 64)) * c.groups;
-    for (let i = 0; i < blocks; i++) {
+  stagePlans(c).forEach((plans, stage) => {
+    plans.forEach(({ planes, stride }, i) => {
+      const outChannels = planes * expansion;
+      const width = Math.floor(planes * (c.widthPerGroup / 64)) * c.groups;
       const p = `layer${stage + 1}.${i}`;
       if (c.block === "basic") {
         param(`${p}.conv1.weight`, [planes, inChannels, 3, 3]);
@@ -465,12 +526,12 @@ export function resnetStateShapes(config: ResNetConfig): PlannedTensor[] {
         param(`${p}.conv3.weight`, [outChannels, width, 1, 1]);
         bn(`${p}.bn3`, outChannels);
       }
-      if ((stage > 0 && i === 0) || inChannels !== outChannels) {
+      if (stride !== 1 || inChannels !== outChannels) {
         param(`${p}.downsample.0.weight`, [outChannels, inChannels, 1, 1]);
         bn(`${p}.downsample.1`, outChannels);
       }
       inChannels = outChannels;
-    }
+    });
   });
   param("fc.weight", [c.numClasses, inChannels]);
   param("fc.bias", [c.numClasses]);

@@ -263,11 +263,11 @@ function broadcastStrides(t: RawTensor, shape: readonly number[]): number[] {
 }
 
 /**
- * Reduces `axes` (sorted, unique) of `x` (f32, or i32 for `max` and `min`): they are moved last
- * (a copy only when they are not already there) and each row is reduced by one kernel.
+ * Reduces `axes` (sorted, unique) of `x` (f32 or i32; an i32 sum or product wraps around on
+ * overflow): they are moved last (a copy only when they are not already there) and each row is
+ * reduced by one kernel.
  */
 export function reduce(x: RawTensor, op: ReduceOp, axes: readonly number[], keepdim: boolean) {
-  if (op === "sum" || op === "prod" || x.dtype !== "i32") requireFloat(op, x);
   const { rows, count, length, shape } = rowsOf(x, axes, keepdim);
   const out = empty(x.device, shape, x.dtype);
   reduceRows(x.device, op, rows.buffer, out.buffer, count, length, x.dtype);

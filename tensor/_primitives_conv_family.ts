@@ -1,6 +1,6 @@
 /**
  * The convolution family's primitives beyond the convolution kernels it reuses: adaptive max
- * pooling with its argmax, and its gradient. Like `_primitives_cnn.ts`, each takes raw tensors
+ * pooling with its argmax, resampling (`interpolate`), and their gradients. Like `_primitives_cnn.ts`, each takes raw tensors
  * (made contiguous here, as the kernels read NCHW) and returns new ones.
  *
  * @module
@@ -11,10 +11,16 @@ import {
   adaptiveMaxPool2dBackward as poolBackwardKernel,
   type AdaptivePool2dGeometry,
 } from "../kernels/adaptive_max_pool2d.ts";
+import {
+  resample as resampleKernel,
+  resampleBackward,
+  type ResampleGeometry,
+} from "../kernels/interpolate.ts";
 import { empty, type RawTensor } from "./_core.ts";
 import { contiguous } from "./_primitives.ts";
 
 export type { AdaptivePool2dGeometry } from "../kernels/adaptive_max_pool2d.ts";
+export type { ResampleGeometry } from "../kernels/interpolate.ts";
 
 /** Adaptive max pooling: the output and, for the backward, each window's winner (i32). */
 export function adaptiveMaxPool2d(
@@ -45,6 +51,26 @@ export function adaptiveMaxPool2dGrad(
     argmax: argmax.buffer,
     gradX: gradX.buffer,
   });
+  gs.dispose();
+  return gradX;
+}
+
+/** `x [N, C, H, W]` resampled to `[N, C, OH, OW]` as `g`'s axes map it. */
+export function resample(x: RawTensor, g: ResampleGeometry): RawTensor {
+  const out = empty(x.device, [g.batch, g.channels, g.rows.out, g.cols.out]);
+  if (out.size === 0) return out;
+  const xs = contiguous(x);
+  resampleKernel(x.device, g, { x: xs.buffer, out: out.buffer });
+  xs.dispose();
+  return out;
+}
+
+/** ∂L/∂x of {@link resample}: each input gathers the weighted gradients of its readers. */
+export function resampleGrad(gradOut: RawTensor, g: ResampleGeometry): RawTensor {
+  const gradX = empty(gradOut.device, [g.batch, g.channels, g.rows.size, g.cols.size]);
+  if (gradX.size === 0) return gradX;
+  const gs = contiguous(gradOut);
+  resampleBackward(gradOut.device, g, { gradOut: gs.buffer, gradX: gradX.buffer });
   gs.dispose();
   return gradX;
 }

@@ -167,3 +167,16 @@ export function requireMatrix(op: string, shape: readonly number[], diagonal: nu
     throw new RangeError(`${op}: the diagonal ${diagonal} is not an integer`);
   }
 }
+
+/**
+ * Throws unless `ord` is a norm's order (a number, ±∞ included) that `axes` of `shape` allow:
+ * ±∞ has no value over no elements, as in PyTorch.
+ */
+export function requireNormOrder(shape: readonly number[], ord: number, axes: number[]): void {
+  if (typeof ord !== "number" || Number.isNaN(ord)) {
+    throw new RangeError(`norm: the order ${ord} is not a number (use Infinity for the max norm)`);
+  }
+  if (!Number.isFinite(ord) && axes.some((a) => shape[a] === 0)) {
+    throw new ShapeError(`norm: the ${ord} norm of [${shape}] over axes [${axes}] has no elements`);
+  }
+}

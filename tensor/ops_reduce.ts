@@ -7,10 +7,12 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { Axes, Tensor, ValuesAndIndices, VarianceOptions } from "./tensor.ts";
+import type { Axes, SumType, Tensor, ValuesAndIndices, VarianceOptions } from "./tensor.ts";
 
 /**
- * Sum over `axes` (all when omitted); `keepdim` keeps them as size 1.
+ * Sum over `axes` (all when omitted); `keepdim` keeps them as size 1. An i32 tensor sums to
+ * i32 (PyTorch: int64), wrapping around past 2³¹ − 1: convert with `.float()` first where a sum
+ * may overflow.
  *
  * @example
  * ```ts
@@ -19,7 +21,11 @@ import type { Axes, Tensor, ValuesAndIndices, VarianceOptions } from "./tensor.t
  * console.log(await sum(tensor([[1, 2], [3, 4]]), 1).toArray()); // [3, 7]
  * ```
  */
-export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function sum<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, SumType<D>> {
   return x.sum(axes, keepdim);
 }
 
@@ -157,7 +163,8 @@ export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape
 
 /**
  * The product over `axes` (all when omitted), as `torch.prod`; the gradient is the product of
- * the other elements, exact where some are zero.
+ * the other elements, exact where some are zero. An i32 tensor's product is i32, wrapping
+ * around on overflow.
  *
  * @example
  * ```ts
@@ -169,7 +176,11 @@ export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape
  * console.log(await x.grad!.toArray()); // [[6, 3, 2], [0, 20, 0]]
  * ```
  */
-export function prod(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+export function prod<D extends DType>(
+  x: Tensor<Shape, D>,
+  axes?: Axes,
+  keepdim = false,
+): Tensor<Shape, SumType<D>> {
   return x.prod(axes, keepdim);
 }
 
@@ -212,4 +223,28 @@ export function minWithIndices<D extends DType>(
   keepdim = false,
 ): ValuesAndIndices<Shape, D> {
   return x.minWithIndices(dim, keepdim);
+}
+
+/**
+ * The vector `ord`-norm of `x` over `dims` (all when omitted), as `torch.linalg.vector_norm`:
+ * `(Σ |x|^ord)^(1/ord)` (2 by default), the largest magnitude for `Infinity`, the smallest for
+ * `-Infinity`, the count of nonzeros for 0. Its gradient is PyTorch's, 0 where the norm is 0.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, vectorNorm } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[3, 4], [0, -2]]);
+ * console.log(await vectorNorm(x).item()); // 5.3851…
+ * console.log(await vectorNorm(x, 1, 1).toArray()); // [7, 2]
+ * console.log(await vectorNorm(x, Infinity, 0).toArray()); // [3, 4]
+ * ```
+ */
+export function vectorNorm(
+  x: Tensor,
+  ord = 2,
+  dims?: Axes,
+  keepdim = false,
+): Tensor<Shape, "f32"> {
+  return x.norm(ord, dims, keepdim);
 }

@@ -58,6 +58,7 @@ import {
   indexSelectPlan,
   repeatPlan,
   requireMatrix,
+  requireNormOrder,
   rollShifts,
   scatterAxis,
 } from "./_tensor_index_args.ts";
@@ -700,15 +701,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   // Reductions -------------------------------------------------------------------------------
 
-  /** Sum over `axes` (all when omitted). */
-  sum(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("sum", [this], { axes: normalizeAxes(axes, this.rank, "sum"), keepdim });
+  /**
+   * Sum over `axes` (all when omitted). An i32 tensor sums to i32 (PyTorch gives int64), which
+   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
+   */
+  sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    const params = { axes: normalizeAxes(axes, this.rank, "sum"), keepdim };
+    return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
-  /** Mean over `axes` (all when omitted). */
+  /** Mean over `axes` (all when omitted), of an f32 tensor (as PyTorch, which refuses integers). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    requireFloat("mean", this);
     const list = normalizeAxes(axes, this.rank, "mean");
-    const total = this.sum(list, keepdim);
+    const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
     total.dispose();
     return out;
@@ -732,10 +738,25 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /**
    * The product over `axes` (all when omitted), as `torch.prod`. Its gradient is the product of
    * the other elements, exact where some are zero (as PyTorch's: one zero in a row sends the
-   * others' product to it and 0 elsewhere; two or more send 0 everywhere).
+   * others' product to it and 0 elsewhere; two or more send 0 everywhere). An i32 tensor's
+   * product is i32, wrapping around on overflow (PyTorch gives int64).
    */
-  prod(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    return apply("prod", [this], { axes: normalizeAxes(axes, this.rank, "prod"), keepdim });
+  prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    const params = { axes: normalizeAxes(axes, this.rank, "prod"), keepdim };
+    return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
+  }
+
+  /**
+   * The vector `p`-norm over `dims` (all when omitted), as `torch.linalg.vector_norm` and
+   * `Tensor.norm`: `(Σ |x|^p)^(1/p)`, the largest magnitude for `p = Infinity`, the smallest
+   * for `-Infinity`, the count of nonzeros for 0. The gradient is PyTorch's: 0 where the norm
+   * is 0 (so the 2-norm of zeros does not give NaN), shared among tied magnitudes for ±∞.
+   */
+  norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
+    requireFloat("norm", this);
+    const axes = normalizeAxes(dims, this.rank, "norm");
+    requireNormOrder(this.shape as readonly number[], p, axes);
+    return apply("vectorNorm", [this], { ord: p, axes, keepdim });
   }
 
   /**
@@ -1180,6 +1201,12 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
   peak.dispose();
   return out as Tensor<Shape, "f32">;
 }
+
+/**
+ * The dtype of a sum or a product of a `D` tensor: i32 for an i32 tensor, f32 otherwise (a
+ * tensor whose dtype the types do not know is taken as f32, the common case).
+ */
+export type SumType<D extends DType> = [D] extends ["i32"] ? "i32" : "f32";
 
 /** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
 export interface ValuesAndIndices<S extends Shape, D extends DType> {

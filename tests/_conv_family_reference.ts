@@ -103,3 +103,56 @@ export function adaptiveMaxPool2d(x: F64, [oh, ow]: [number, number]): F64 {
   }
   return out;
 }
+
+/** The index maths of one axis of PyTorch's interpolate, in float32 as its CPU kernels. */
+export interface InterpolateAxis {
+  mode: "nearest" | "nearest-exact" | "linear";
+  alignCorners?: boolean;
+  /** The scale factor given, or null for in/out. */
+  scale?: number | null;
+}
+
+/** `[index, weight]` pairs that output `o` of an axis of `size` → `out` reads (UpSample.h). */
+function torchTaps(size: number, out: number, o: number, a: InterpolateAxis): [number, number][] {
+  const f = Math.fround;
+  const scale = a.scale ?? null;
+  const inv = scale !== null ? f(1 / scale) : f(size / out);
+  if (a.mode === "nearest") {
+    if (out === size) return [[o, 1]];
+    if (out === 2 * size) return [[Math.floor(o / 2), 1]];
+    return [[Math.min(Math.floor(f(o * inv)), size - 1), 1]];
+  }
+  if (a.mode === "nearest-exact") return [[Math.min(Math.floor(f((o + 0.5) * inv)), size - 1), 1]];
+  if (out === size) return [[o, 1], [o, 0]];
+  let real: number;
+  if (a.alignCorners) real = f((out > 1 ? f((size - 1) / (out - 1)) : 0) * o);
+  else real = Math.max(0, f(f(inv * f(o + 0.5)) - 0.5));
+  const i = Math.min(Math.floor(real), size - 1);
+  const lambda = Math.min(Math.max(f(real - i), 0), 1);
+  return [[i, f(1 - lambda)], [i < size - 1 ? i + 1 : i, lambda]];
+}
+
+/** PyTorch's interpolate of x [N, C, H, W] to [OH, OW], each axis by its own maths. */
+export function interpolate2d(
+  x: F64,
+  [oh, ow]: [number, number],
+  rows: InterpolateAxis,
+  cols: InterpolateAxis,
+): F64 {
+  const [n, c, h, w] = x.shape;
+  const out = zeros([n, c, oh, ow]);
+  for (let p = 0; p < n * c; p++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        let v = 0;
+        for (const [y, wy] of torchTaps(h, oh, i, rows)) {
+          for (const [z, wz] of torchTaps(w, ow, j, cols)) {
+            v += wy * wz * x.data[(p * h + y) * w + z];
+          }
+        }
+        out.data[(p * oh + i) * ow + j] = v;
+      }
+    }
+  }
+  return out;
+}

@@ -24,18 +24,23 @@ function bnEntries(name: string, c: number): Entry[] {
   ];
 }
 
-/** torchvision's `ResNet(block, layers, num_classes, groups, width_per_group)` state dict. */
+/**
+ * torchvision's `ResNet(block, layers, num_classes, groups, width_per_group,
+ * replace_stride_with_dilation)` state dict.
+ */
 export function torchvisionResNet(
   block: "basic" | "bottleneck",
   layers: readonly number[],
   numClasses = 1000,
   groups = 1,
   widthPerGroup = 64,
+  dilate: readonly boolean[] = [false, false, false],
 ): Entry[] {
   const expansion = block === "basic" ? 1 : 4;
   let inplanes = 64;
   const out: Entry[] = [["conv1.weight", [64, 3, 7, 7]], ...bnEntries("bn1", 64)];
-  const makeLayer = (name: string, planes: number, blocks: number, stride: number) => {
+  const makeLayer = (name: string, planes: number, blocks: number, s: number, d = false) => {
+    const stride = d ? 1 : s;
     const downsample = stride !== 1 || inplanes !== planes * expansion;
     for (let i = 0; i < blocks; i++) {
       const p = `${name}.${i}`;
@@ -64,9 +69,9 @@ export function torchvisionResNet(
     }
   };
   makeLayer("layer1", 64, layers[0], 1);
-  makeLayer("layer2", 128, layers[1], 2);
-  makeLayer("layer3", 256, layers[2], 2);
-  makeLayer("layer4", 512, layers[3], 2);
+  makeLayer("layer2", 128, layers[1], 2, dilate[0]);
+  makeLayer("layer3", 256, layers[2], 2, dilate[1]);
+  makeLayer("layer4", 512, layers[3], 2, dilate[2]);
   out.push(["fc.weight", [numClasses, 512 * expansion]], ["fc.bias", [numClasses]]);
   return out;
 }
@@ -124,11 +129,13 @@ function conv(
   stride: number,
   padding: number,
   groups = 1,
+  dilation = 1,
 ): F64 {
   return ref.conv2d(x, state.get(`${name}.weight`)!, state.get(`${name}.bias`) ?? null, {
     stride: [stride, stride],
     padding: [padding, padding],
     groups,
+    dilation: [dilation, dilation],
   });
 }
 
@@ -147,7 +154,10 @@ function bn(state: HostState, name: string, x: F64, mode: RefMode): F64 {
   });
 }
 
-/** torchvision's residual block named `p` (basic or bottleneck; "" for a block alone) on `x`. */
+/**
+ * torchvision's residual block named `p` (basic or bottleneck; "" for a block alone) on `x`,
+ * its 3×3 convolution strided by `stride`, dilated by `dilation` and padded by it.
+ */
 export function blockReference(
   state: HostState,
   p: string,
@@ -155,12 +165,14 @@ export function blockReference(
   stride: number,
   groups: number,
   mode: RefMode,
+  dilation = 1,
 ): F64 {
   const k = (name: string) => (p ? `${p}.${name}` : name);
   let out: F64;
   if (state.has(k("conv3.weight"))) {
     out = ref.relu(bn(state, k("bn1"), conv(state, k("conv1"), x, 1, 0), mode));
-    out = ref.relu(bn(state, k("bn2"), conv(state, k("conv2"), out, stride, 1, groups), mode));
+    const conv2 = conv(state, k("conv2"), out, stride, dilation, groups, dilation);
+    out = ref.relu(bn(state, k("bn2"), conv2, mode));
     out = bn(state, k("bn3"), conv(state, k("conv3"), out, 1, 0), mode);
   } else {
     out = ref.relu(bn(state, k("bn1"), conv(state, k("conv1"), x, stride, 1), mode));
@@ -172,20 +184,27 @@ export function blockReference(
   return ref.relu(ref.add(out, shortcut));
 }
 
-/** torchvision's ResNet forward (or the CIFAR stem's) on `x`, the blocks found by key. */
+/**
+ * torchvision's ResNet forward (or the CIFAR stem's) on `x`, the blocks found by key, stages 2–4
+ * dilated instead of strided where `dilate` says so (`replace_stride_with_dilation`).
+ */
 export function resnetReference(
   state: HostState,
   x: F64,
-  options: { stem: "imagenet" | "cifar"; groups: number },
+  options: { stem: "imagenet" | "cifar"; groups: number; dilate?: readonly boolean[] },
   mode: RefMode,
 ): F64 {
   const cifar = options.stem === "cifar";
   let h = ref.relu(bn(state, "bn1", conv(state, "conv1", x, cifar ? 1 : 2, cifar ? 1 : 3), mode));
   if (!cifar) h = ref.maxPool2d(h, { kernel: [3, 3], stride: [2, 2], padding: [1, 1] });
+  let dilation = 1;
   for (let stage = 1; stage <= 4; stage++) {
+    const previous = dilation;
+    let stride = stage > 1 ? 2 : 1;
+    if (stage > 1 && options.dilate?.[stage - 2]) [dilation, stride] = [dilation * stride, 1];
     for (let i = 0; state.has(`layer${stage}.${i}.conv1.weight`); i++) {
-      const stride = stage > 1 && i === 0 ? 2 : 1;
-      h = blockReference(state, `layer${stage}.${i}`, h, stride, options.groups, mode);
+      const [s, d] = i === 0 ? [stride, previous] : [1, dilation];
+      h = blockReference(state, `layer${stage}.${i}`, h, s, options.groups, mode, d);
     }
   }
   h = ref.adaptiveAvgPool2d(h, [1, 1]);

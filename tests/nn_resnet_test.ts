@@ -224,12 +224,15 @@ Deno.test("narrow ResNets, ResNeXts and wide ResNets build the state dict their 
 });
 
 /** A training-mode forward, then an evaluation-mode one, against the float64 reference. */
-async function checkForward(net: ResNet, shape: number[], groups: number): Promise<void> {
-  const stem = net.config.stem;
+async function checkForward(net: ResNet, shape: number[]): Promise<void> {
+  const { stem, groups, replaceStrideWithDilation: dilate } = net.config;
   const { x, host } = input(shape, 11);
   const before = await referenceState(net);
   const batchStats = new Map();
-  const want = resnetReference(before, host, { stem, groups }, { training: true, batchStats });
+  const want = resnetReference(before, host, { stem, groups, dilate }, {
+    training: true,
+    batchStats,
+  });
   const got = net.train().forward(x);
   const scale = Math.max(...want.data.map(Math.abs));
   assertClose(await got.data(), want.data, { atol: 2e-5 * scale, rtol: 1e-4, label: "train" });
@@ -248,7 +251,7 @@ async function checkForward(net: ResNet, shape: number[], groups: number): Promi
     assertClose(after.get(`${name}.running_var`)!.data, variance, { rtol: 1e-4, label: name });
     assert.equal(after.get(`${name}.num_batches_tracked`)!.data[0], 1, name);
   }
-  const evalWant = resnetReference(after, host, { stem, groups }, { training: false });
+  const evalWant = resnetReference(after, host, { stem, groups, dilate }, { training: false });
   const evalGot = net.eval().forward(x);
   const evalScale = Math.max(...evalWant.data.map(Math.abs));
   assertClose(await evalGot.data(), evalWant.data, {
@@ -268,7 +271,7 @@ Deno.test("a small basic-block ResNet computes torchvision's function in trainin
     numClasses: 5,
     seed: 3,
   });
-  await checkForward(net, [3, 3, 19, 17], 1);
+  await checkForward(net, [3, 3, 19, 17]);
   net.dispose();
 });
 
@@ -283,7 +286,7 @@ Deno.test("a small grouped bottleneck ResNet with the CIFAR stem computes the re
     numClasses: 4,
     seed: 4,
   });
-  await checkForward(net, [2, 3, 9, 9], 2);
+  await checkForward(net, [2, 3, 9, 9]);
   net.dispose();
 });
 
@@ -319,6 +322,34 @@ async function checkBlockGradients(
   for (const t of [x, g]) t.dispose();
   block.dispose();
 }
+
+Deno.test("replaceStrideWithDilation keeps the resolution of the dilated stages, as torchvision's", async () => {
+  const dilate = [false, true, true] as const;
+  assert.deepEqual(
+    resnetStateShapes({ ...FACTORIES[2][2], replaceStrideWithDilation: dilate }).map((e) => [
+      e.name,
+      e.shape,
+    ]),
+    torchvisionResNet("bottleneck", [3, 4, 6, 3], 1000, 1, 64, dilate),
+  );
+  const net = new ResNet({
+    block: "bottleneck",
+    layers: [1, 1, 2, 2],
+    width: 1 / 16,
+    replaceStrideWithDilation: dilate,
+    numClasses: 3,
+    seed: 5,
+  });
+  // Output stride 8: layer2 halves the stem's 8×8 (of 32×32), layers 3 and 4 keep it.
+  const rows = new Map(net.summaryRows([1, 3, 32, 32]).map((r) => [r.layer, r.outputShape]));
+  assert.deepEqual(rows.get("layer4.1"), [1, 128, 4, 4]);
+  await checkForward(net, [2, 3, 21, 19]);
+  net.dispose();
+  assert.throws(
+    () => resnet18({ replaceStrideWithDilation: [false, false, true] }),
+    /basic blocks do not dilate/,
+  );
+});
 
 Deno.test("a basic block's gradients (strided, with a projection) match finite differences", async () => {
   const block = new BasicBlock({

@@ -5,19 +5,27 @@
  * with the roles of input and output swapped (the transposed convolution's output gradient in
  * the place of the convolution's input, its input in the place of the convolution's output
  * gradient). Adaptive max pooling saves each window's winner, as max pooling does, and routes
- * the gradient back to it.
+ * the gradient back to it. Resampling's gradient gathers each input's share from the outputs
+ * that read it.
  *
  * @module
  */
 
 import { binary, reduce, reshape } from "../_primitives.ts";
 import { conv2d, conv2dGradInput, conv2dGradWeight } from "../_primitives_cnn.ts";
-import { adaptiveMaxPool2d, adaptiveMaxPool2dGrad } from "../_primitives_conv_family.ts";
+import {
+  adaptiveMaxPool2d,
+  adaptiveMaxPool2dGrad,
+  resample,
+  resampleGrad,
+} from "../_primitives_conv_family.ts";
 import { freeing } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
-/** The transposed convolution's and adaptive max pooling's rules. */
-export const convFamilyRules: Rules<"convTranspose2d" | "adaptiveMaxPool2d"> = {
+/** The transposed convolution's, adaptive max pooling's and resampling's rules. */
+export const convFamilyRules: Rules<
+  "convTranspose2d" | "adaptiveMaxPool2d" | "interpolate"
+> = {
   convTranspose2d: {
     forward([x, w, bias], { geometry: g }, ctx) {
       // x [N, Cin, H, W] is the gradient of the convolution g describes, whose input
@@ -48,5 +56,9 @@ export const convFamilyRules: Rules<"convTranspose2d" | "adaptiveMaxPool2d"> = {
       return out;
     },
     backward: (g, { geometry }, ctx) => [adaptiveMaxPool2dGrad(g, ctx.saved[0], geometry)],
+  },
+  interpolate: {
+    forward: ([x], { geometry }) => resample(x, geometry),
+    backward: (g, { geometry }) => [resampleGrad(g, geometry)],
   },
 };

@@ -15,7 +15,7 @@ import type {
   LrnParams,
   Pool2dGeometry,
 } from "../_primitives_cnn.ts";
-import type { AdaptivePool2dGeometry } from "../_primitives_conv_family.ts";
+import type { AdaptivePool2dGeometry, ResampleGeometry } from "../_primitives_conv_family.ts";
 import type { CrossEntropyParams, DropoutBlock, RandomStream, StagingFor } from "../_primitives.ts";
 import type { ActivationFn, LossTerm, MathFn } from "../_primitives_maps.ts";
 import type { BatchNormRunning } from "../_primitives_norm.ts";
@@ -61,6 +61,9 @@ export interface OpParams {
   prod: { axes: readonly number[]; keepdim: boolean };
   max: { axes: readonly number[]; keepdim: boolean };
   min: { axes: readonly number[]; keepdim: boolean };
+  // `(Σ |x|^ord)^(1/ord)` over `axes` (±∞: the largest or smallest magnitude; 0: the count of
+  // nonzeros), torch.linalg.vector_norm.
+  vectorNorm: { ord: number; axes: readonly number[]; keepdim: boolean };
   // Shape.
   contiguous: NoParams;
   reshape: { shape: readonly number[] };
@@ -88,6 +91,7 @@ export interface OpParams {
   // is the convolution whose input gradient it computes (its input is this op's output).
   convTranspose2d: { geometry: Conv2dGeometry };
   adaptiveMaxPool2d: { geometry: AdaptivePool2dGeometry };
+  interpolate: { geometry: ResampleGeometry };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {
