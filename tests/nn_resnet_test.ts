@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, fromTypedArray, Generator, type Tensor, tidy } from "../mod.ts";
+import { defaultDevice, fromTypedArray, Generator, noGrad, type Tensor, tidy } from "../mod.ts";
 import {
   BasicBlock,
   Bottleneck,
@@ -437,6 +437,24 @@ Deno.test("a state dict in torchvision's layout (safetensors, I64 counts, no met
   for (const t of [got, x]) t.dispose();
   net.dispose();
   await Deno.remove(path);
+});
+
+Deno.test("training and evaluation steps of a ResNet give back every byte", async () => {
+  const net = resnet18({ width: 1 / 16, numClasses: 3, stem: "cifar", seed: 2 });
+  const { x } = input([2, 3, 8, 8], 4);
+  const step = async () => {
+    await tidy(async () => await net.train().forward(x).sum().backward());
+    net.zeroGrad();
+    noGrad(() => net.eval().forward(x)).dispose();
+  };
+  await step();
+  await device.sync();
+  const before = device.memory().liveBytes;
+  for (let i = 0; i < 3; i++) await step();
+  await device.sync();
+  assert.equal(device.memory().liveBytes, before);
+  x.dispose();
+  net.dispose();
 });
 
 Deno.test("a small ResNet learns under the Trainer; a resumed run is bit for bit", async () => {
