@@ -5,10 +5,10 @@
  * (a pipeline per rank, dtype and mode), and an index outside the axis is a device-side fault
  * (`_fault.ts`), reported at the next read without a readback per call.
  *
- * The scatter runs one invocation per destination element, which walks the index entries that
- * can reach it (those along the axis, at its other coordinates) in order: no atomics, so a
- * scatter-add sums in the same order on every run, and a plain scatter keeps the last write of
- * duplicated indices. Its cost is the destination's size times the index's length along the axis.
+ * The scatter runs one invocation per destination element, which finds the index entries that
+ * reach it (along the axis, at its other coordinates) as a run of the index's stable sorted
+ * order and combines them in order: no atomics, so a scatter-add sums in the same order on every
+ * run, and a plain scatter keeps the last write of duplicated indices.
  *
  * @module
  */
@@ -119,6 +119,11 @@ export interface ScatterArgs {
   readonly base: IndexedView;
   /** The i32 index, read as `indexShape`. */
   readonly index: IndexedView;
+  /**
+   * The index's stable ascending order along `dim` (i32, `indexShape`; see `sort.ts`): each
+   * element finds the entries that reach it as one run, by a binary search.
+   */
+  readonly order: IndexedView;
   /** The values scattered, read at the index's coordinates. */
   readonly src: IndexedView;
   /** The contiguous result, `shape`. */
@@ -133,31 +138,38 @@ export interface ScatterArgs {
  * (`add`, in order along `dim`). An index outside `[0, shape[dim])` records a fault naming the
  * op, the index and the size (it reaches nothing).
  *
+ * Each destination element binary-searches the index's sorted line for the run of entries
+ * equal to its position and combines them in order: `O(log L)` per element plus one read per
+ * entry, where `L` is the index's length along `dim`, so an index-add into a large table costs
+ * what its entries do, not the table's size times their count.
+ *
  * @example A scatter-add of [1, 2, 3] into 2 slots by [1, 0, 1]
  * ```ts
  * import { Device } from "./device.ts";
  * import { scatter } from "./gather_scatter.ts";
  * const device = await Device.acquire();
  * const base = device.alloc(8), index = device.alloc(12), src = device.alloc(12);
- * const out = device.alloc(8);
+ * const order = device.alloc(12), out = device.alloc(8);
  * device.write(base, new Float32Array([10, 20]));
  * device.write(index, new Int32Array([1, 0, 1]));
+ * device.write(order, new Int32Array([1, 0, 2])); // the index's stable ascending order
  * device.write(src, new Float32Array([1, 2, 3]));
  * const view = (buffer: typeof base) => ({ buffer, strides: [1], offset: 0 });
  * scatter(device, {
  *   type: "f32", mode: "add", shape: [2], dim: 0, indexShape: [3],
- *   base: view(base), index: view(index), src: view(src), out,
+ *   base: view(base), index: view(index), order: view(order), src: view(src), out,
  * });
  * console.log(new Float32Array(await device.read(out, 0, 8))); // [12, 24]
  * ```
  */
 export function scatter(device: Device, args: ScatterArgs): void {
-  const { type, mode, shape, dim, indexShape, base, index, src, out, op = "scatter" } = args;
+  const { type, mode, shape, dim, indexShape, base, index, order, src, out } = args;
+  const op = args.op ?? "scatter";
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const uf = new Uniforms();
   const fault = rangeFault(device, op, dim);
-  const j = `c${dim}`;
+  const j = `i32(c${dim})`;
   // Only the index entries at this element's other coordinates can reach it; past the index's
   // extent along another axis, none does.
   const inside = indexShape.map((d, axis) =>
@@ -165,22 +177,38 @@ export function scatter(device: Device, args: ScatterArgs): void {
   ).join(" && ");
   const size = uf.u32("dimSize", shape[dim]);
   const combine = mode === "add" ? "acc + src[source]" : "src[source]";
+  const [indexStep, orderStep, srcStep] = [
+    uf.u32("index.dimStride", index.strides[dim]),
+    uf.u32("order.dimStride", order.strides[dim]),
+    uf.u32("src.dimStride", src.strides[dim]),
+  ];
   const body = `
 ${coordinates(uf, shape)}
   var acc = base[${offsetOf(uf, "base", base, -1)}];
-  if (${inside || "true"}) {
+  if (${inside}) {
     let indexAt = ${offsetOf(uf, "index", index, dim)};
+    let orderAt = ${offsetOf(uf, "order", order, dim)};
     let srcAt = ${offsetOf(uf, "src", src, dim)};
-    for (var k = 0u; k < ${uf.u32("length", indexShape[dim])}; k++) {
-      let at = index[indexAt + k * ${uf.u32("index.dimStride", index.strides[dim])}];
-      // The element at 0 along the axis checks every entry that reaches its row.
-      if (${j} == 0u && (at < 0 || at >= i32(${size}))) {
-        raiseFault(${fault.code}u, k, bitcast<u32>(at), ${size});
-      }
-      if (at == i32(${j})) {
-        let source = srcAt + k * ${uf.u32("src.dimStride", src.strides[dim])};
-        acc = ${combine};
-      }
+    let length = ${uf.u32("length", indexShape[dim])};
+    // The first entry, in ascending order, that is not below this element's position.
+    var lo = 0u;
+    var hi = length;
+    while (lo < hi) {
+      let mid = (lo + hi) / 2u;
+      if (entryAt(indexAt, orderAt, mid).y < ${j}) { lo = mid + 1u; } else { hi = mid; }
+    }
+    for (var p = lo; p < length; p++) {
+      let entry = entryAt(indexAt, orderAt, p);
+      if (entry.y != ${j}) { break; }
+      let source = srcAt + u32(entry.x) * ${srcStep};
+      acc = ${combine};
+    }
+    // The element at 0 along the axis checks its line's smallest and largest entries.
+    if (${j} == 0 && length > 0u) {
+      let low = entryAt(indexAt, orderAt, 0u).y;
+      let high = entryAt(indexAt, orderAt, length - 1u).y;
+      if (low < 0) { raiseFault(${fault.code}u, 0u, bitcast<u32>(low), ${size}); }
+      else if (high >= i32(${size})) { raiseFault(${fault.code}u, 0u, bitcast<u32>(high), ${size}); }
     }
   }
   out[i] = acc;`;
@@ -188,10 +216,16 @@ ${coordinates(uf, shape)}
   const wgsl = `
 @group(0) @binding(0) var<storage, read> base: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
-@group(0) @binding(2) var<storage, read> src: array<${type}>;
-@group(0) @binding(3) var<storage, read_write> out: array<${type}>;
-${faultWgsl(4)}
-${uf.declare(5)}
+@group(0) @binding(2) var<storage, read> order: array<i32>;
+@group(0) @binding(3) var<storage, read> src: array<${type}>;
+@group(0) @binding(4) var<storage, read_write> out: array<${type}>;
+${faultWgsl(5)}
+${uf.declare(6)}
+/** The p-th entry of a line in ascending order: its position along the axis, and its value. */
+fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
+  let k = order[orderAt + p * ${orderStep}];
+  return vec2i(k, index[indexAt + u32(k) * ${indexStep}]);
+}
 ${flatMain(WORKGROUP, count, body)}`;
   device.dispatch(
     {
@@ -199,11 +233,12 @@ ${flatMain(WORKGROUP, count, body)}`;
       wgsl,
       uniforms: uf.data(),
       workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n * (1 + indexShape[dim]) },
+      cost: { bytes: 8 * n + 12 * indexShape.reduce((a, b) => a * b, 1) },
     },
     [
       { buffer: base.buffer },
       { buffer: index.buffer },
+      { buffer: order.buffer },
       { buffer: src.buffer },
       { buffer: out },
       { buffer: fault.buffer },

@@ -52,6 +52,30 @@ export function gather(x: RawTensor, dim: number, index: RawTensor, op = "gather
 }
 
 /**
+ * The stable ascending order of `index` along `dim` (i32, `index`'s shape), in which a scatter
+ * finds the entries that reach each element. Lines repeated by broadcasting (stride 0, as an
+ * `indexSelect`'s 1-D index spread over the other axes) are sorted once, and the order is
+ * broadcast the same way.
+ */
+function lineOrder(index: RawTensor, dim: number): RawTensor {
+  if (index.rank === 0) return argsort(index, 0, false);
+  const repeated = index.shape.map((d, a) => a !== dim && d > 1 && index.strides[a] === 0);
+  const lines = index.view(
+    index.shape.map((d, a) => (repeated[a] ? 1 : d)),
+    index.strides,
+    index.offset,
+  );
+  const sorted = argsort(lines, dim, false);
+  const order = sorted.view(
+    index.shape,
+    sorted.strides.map((stride, a) => (repeated[a] ? 0 : stride)),
+    sorted.offset,
+  );
+  for (const t of [lines, sorted]) t.dispose();
+  return order;
+}
+
+/**
  * `base` with `src[c]` written to (`assign`) or added into (`add`) `c with c[dim] = index[c]`
  * for every coordinate `c` of the i32 `index` (PyTorch's `scatter` and `scatter_add`); `base`
  * null starts from zeros. A plain scatter keeps the last of duplicated indices along `dim`.
@@ -70,7 +94,8 @@ export function scatter(
   // Zeros broadcast: one element read through strides of 0.
   const start = base ?? zero!.view(shape, shape.map(() => 0));
   const out = empty(device, shape, src.dtype);
-  const [from, at, values] = [viewed(start), viewed(index), viewed(src)];
+  const order = lineOrder(index, dim);
+  const [from, at, values, sorted] = [viewed(start), viewed(index), viewed(src), viewed(order)];
   scatterKernel(device, {
     type: src.dtype,
     mode,
@@ -79,10 +104,12 @@ export function scatter(
     indexShape: at.shape,
     base: from.view,
     index: at.view,
+    order: sorted.view,
     src: values.view,
     out: out.buffer,
     op,
   });
+  order.dispose();
   if (zero) {
     start.dispose();
     zero.dispose();
