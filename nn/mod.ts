@@ -179,6 +179,7 @@ export {
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
 export { chainLayers, type Layer, Sequential } from "./sequential.ts";
+export { ModuleDict, ModuleList } from "./module_list.ts";
 export {
   AlexNet,
   type AlexNetConfig,

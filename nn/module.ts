@@ -269,14 +269,15 @@ export abstract class Module {
 
   /**
    * Every buffer with its dotted name, persistent or not: own buffers first, then
-   * submodules', as `torch.nn.Module.named_buffers` lists them.
+   * submodules', as `torch.nn.Module.named_buffers` lists them (a buffer reached twice, through
+   * a module registered under two names, once: under its first name).
    */
   namedBuffers(): [string, Tensor][] {
-    const out: [string, Tensor][] = [...this.#buffers].map(([name, b]) => [name, b.tensor]);
-    for (const [name, child] of this.#children) {
-      for (const [sub, b] of child.namedBuffers()) out.push([`${name}.${sub}`, b]);
-    }
-    return out;
+    return firstNames(
+      this.#namedModulesOnce().flatMap(([prefix, m]) =>
+        [...m.#buffers].map(([name, b]): [string, Tensor] => [dotted(prefix, name), b.tensor])
+      ),
+    );
   }
 
   /** Every buffer, in the order of {@link Module.namedBuffers}. */
@@ -306,22 +307,37 @@ export abstract class Module {
     return [...this.#children];
   }
 
-  /** This module (name `""`) and every submodule below it, depth first, with dotted names. */
+  /**
+   * This module (name `prefix`, default `""`) and every submodule below it, depth first, with
+   * dotted names. A module registered under two names (shared, as a tied layer) is listed once,
+   * under its first name, as `torch.nn.Module.named_modules` does.
+   */
   namedModules(prefix = ""): [string, Module][] {
+    return this.#namedModulesOnce(prefix);
+  }
+
+  #namedModulesOnce(prefix = "", seen = new Set<Module>()): [string, Module][] {
+    if (seen.has(this)) return [];
+    seen.add(this);
     const out: [string, Module][] = [[prefix, this]];
     for (const [name, child] of this.#children) {
-      out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+      out.push(...child.#namedModulesOnce(dotted(prefix, name), seen));
     }
     return out;
   }
 
-  /** Every physical parameter with its dotted name: own parameters first, then submodules'. */
+  /**
+   * Every physical parameter with its dotted name: own parameters first, then submodules'. A
+   * parameter reached twice (a module registered under two names) is listed once, under its
+   * first name, as `torch.nn.Module.named_parameters` does, so an optimiser updates it once;
+   * the state dict still has both names.
+   */
   namedParameters(): [string, Parameter][] {
-    const out: [string, Parameter][] = [...this.#parameters];
-    for (const [name, child] of this.#children) {
-      for (const [sub, p] of child.namedParameters()) out.push([`${name}.${sub}`, p]);
-    }
-    return out;
+    return firstNames(
+      this.#namedModulesOnce().flatMap(([prefix, m]) =>
+        [...m.#parameters].map(([name, p]): [string, Parameter] => [dotted(prefix, name), p])
+      ),
+    );
   }
 
   /** Every physical parameter, in the order of {@link Module.namedParameters}. */
@@ -488,6 +504,17 @@ export abstract class Module {
       throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
     }
   }
+}
+
+/** `name` under `prefix` (the root's prefix is empty). */
+function dotted(prefix: string, name: string): string {
+  return prefix ? `${prefix}.${name}` : name;
+}
+
+/** The entries whose value is seen for the first time (a tensor shared by two modules once). */
+function firstNames<T>(entries: [string, T][]): [string, T][] {
+  const seen = new Set<T>();
+  return entries.filter(([, value]) => !seen.has(value) && seen.add(value));
 }
 
 function isHostTensor(value: StateValue): value is HostTensor {
