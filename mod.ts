@@ -316,6 +316,7 @@ export {
   type InterpolateMode,
   type InterpolateOptions,
 } from "./tensor/ops_resample.ts";
+export { pad, paddedShape, type PadMode, type PadOptions } from "./tensor/ops_pad.ts";
 export {
   batchNorm,
   type BatchNormOptions,

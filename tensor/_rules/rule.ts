@@ -93,7 +93,11 @@ export interface OpParams {
   // is the convolution whose input gradient it computes (its input is this op's output).
   convTranspose2d: { geometry: Conv2dGeometry };
   adaptiveMaxPool2d: { geometry: AdaptivePool2dGeometry };
-  interpolate: { geometry: ResampleGeometry };
+  // Each output a weighted sum of input taps along H and W (interpolation; padding by
+  // reflection, replication or wrapping).
+  resample: { geometry: ResampleGeometry };
+  // Constant padding: per axis, elements added before and after (negative: cropped).
+  padConstant: { before: readonly number[]; after: readonly number[]; value: number };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {
