@@ -79,6 +79,8 @@ export interface OpParams {
   cumulative: { dim: number; op: ScanOp };
   flipRoll: { flip: readonly boolean[]; shift: readonly number[] };
   triangle: { upper: boolean; diagonal: number };
+  // The diagonal between two axes as a view (its axis last).
+  diagonal: { offset: number; dim1: number; dim2: number };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
