@@ -80,12 +80,25 @@ export interface BatchNormOptions {
    * `maxStorageBufferBindingSize`); tests lower it to force runs of samples on small shapes.
    */
   maxBindingBytes?: number;
+  /**
+   * Consecutive values a thread of {@link batchNormApply} writes (default: 8 on a software
+   * adapter, else 1); tests force each.
+   */
+  valuesPerThread?: number;
 }
 
 /** The most chunks one run of samples splits a channel's values into. */
 export const MAX_CHUNKS = 128;
 
 const WORKGROUP = 256;
+
+/**
+ * Consecutive values a thread of the normalising pass writes on a software adapter: the group
+ * (and weight) of the first is divided out of its index, the others' are stepped to (lavapipe
+ * spent most of a one-value thread on its two or four integer divisions). A GPU keeps one value
+ * a thread, so that a warp's loads stay coalesced.
+ */
+const SOFTWARE_APPLY_VALUES = 8;
 
 /**
  * The fewest values a thread of a reduction folds before the workgroup's tree merges them: the
@@ -869,14 +882,27 @@ export function batchNormApply(
     options.maxBindingBytes,
   );
   const backward = !!buffers.gradOut, groups = statisticGroups(shape);
+  const perThread = options.valuesPerThread ?? (device.isSoftware ? SOFTWARE_APPLY_VALUES : 1);
+  if (!Number.isInteger(perThread) || perThread < 1) {
+    throw new RangeError(
+      `batchNormApply: valuesPerThread must be a positive integer, got ${perThread}`,
+    );
+  }
   const weight = perSampleAffine(shape, buffers.weight);
   const bias = backward ? [] : perSampleAffine(shape, buffers.bias);
   for (const [r, { start, count, parts }] of runs.entries()) {
-    const threads = count * shape.channels * shape.spatial;
+    const values = count * shape.channels * shape.spatial;
     const counts = r === 0 && !!buffers.tracked;
-    const variant = { backward, counts, weight: weight.length > 0, bias: bias.length > 0 };
+    const variant = {
+      backward,
+      counts,
+      weight: weight.length > 0,
+      bias: bias.length > 0,
+      perThread,
+    };
     const { wgsl, uniforms } = applyKernel(variant, {
-      threads,
+      threads: Math.ceil(values / perThread),
+      values,
       // Element i of the run is in group groupBase + (i / S) % period: per channel, the
       // channel; per sample, the run's groups in a row (the period exceeds their count).
       period: shape.perSample ? count * shape.channels : shape.channels,
@@ -897,8 +923,8 @@ export function batchNormApply(
           `${shape.spatial}${shape.perSample ? ", per sample" : ""}]`,
         wgsl,
         uniforms,
-        workgroups: Math.ceil(threads / WORKGROUP),
-        cost: { bytes: 4 * operands.length * threads },
+        workgroups: Math.ceil(values / (perThread * WORKGROUP)),
+        cost: { bytes: 4 * operands.length * values },
       },
       bindings,
     );
@@ -912,10 +938,13 @@ interface ApplyVariant {
   /** A per-sample elementwise weight, and bias (forward). */
   weight: boolean;
   bias: boolean;
+  /** Consecutive values a thread writes. */
+  perThread: number;
 }
 
 type ApplySizes =
   | "threads"
+  | "values"
   | "period"
   | "groupBase"
   | "spatial"
@@ -933,19 +962,47 @@ const applyKernel = memoisedKernel((v: ApplyVariant, u: Record<ApplySizes, strin
     ["out", "f32", "write"],
     v.counts && ["tracked", "i32", "write"],
   );
-  const affine = v.weight || v.bias ? `let j = (i % ${u.sampleValues}) / ${u.span};` : "";
+  const affine = v.weight || v.bias;
   const scaled = (value: string) => v.weight ? `${value} * weight[j]` : value;
   const value = v.backward
     ? `k.x * ${scaled("gradOut[at]")} + k.y * (x[at] - k.z) + k.w`
     : `${scaled("(k.y * (x[at] - k.z) + k.w)")}${v.bias ? " + bias[j]" : ""}`;
+  // Element e is in group groupBase + (e / S) % period and, per sample, takes weight
+  // (e % sampleValues) / span: divided out once for the thread's first element, then stepped.
   return `// batch norm ${v.backward ? "backward" : "forward"} pass
 ${declare(list)}
 ${uf.declare(list.length)}
 ${flatMainHead(WORKGROUP, u.threads)}
-  let at = ${u.shift} + i;
-  let k = coef[${u.groupBase} + (i / ${u.spatial}) % ${u.period}];
-  ${affine}
-  out[at] = ${value};
+  let first = i * ${v.perThread}u;
+  let last = min(first + ${v.perThread}u, ${u.values});
+  var s = first % ${u.spatial};
+  var group = (first / ${u.spatial}) % ${u.period};
+  ${
+    affine
+      ? `var p = first % ${u.sampleValues};
+  var j = p / ${u.span};
+  var q = p % ${u.span};`
+      : ""
+  }
+  for (var e = first; e < last; e++) {
+    let at = ${u.shift} + e;
+    let k = coef[${u.groupBase} + group];
+    out[at] = ${value};
+    s++;
+    if (s == ${u.spatial}) {
+      s = 0u;
+      group++;
+      if (group == ${u.period}) { group = 0u; }
+    }
+    ${
+    affine
+      ? `q++;
+    if (q == ${u.span}) { q = 0u; j++; }
+    p++;
+    if (p == ${u.sampleValues}) { p = 0u; j = 0u; q = 0u; }`
+      : ""
+  }
+  }
   ${v.counts ? "if (i == 0u) { tracked[0] += 1; }" : ""}
 }
 `;

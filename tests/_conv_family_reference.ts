@@ -156,3 +156,81 @@ export function interpolate2d(
   }
   return out;
 }
+
+/**
+ * PyTorch's F.pad in float64: `pads` from the last axis backwards; each output element reads
+ * the input element its mode maps it to (constant: `value` outside the input).
+ */
+export function pad(
+  x: F64,
+  pads: readonly number[],
+  mode: "constant" | "reflect" | "replicate" | "circular",
+  value = 0,
+): F64 {
+  const rank = x.shape.length;
+  const before = x.shape.map((_, a) =>
+    2 * (rank - 1 - a) < pads.length ? pads[2 * (rank - 1 - a)] : 0
+  );
+  const after = x.shape.map((_, a) =>
+    2 * (rank - 1 - a) < pads.length ? pads[2 * (rank - 1 - a) + 1] : 0
+  );
+  const shape = x.shape.map((d, a) => d + before[a] + after[a]);
+  const out = zeros(shape);
+  const inStrides = x.shape.map((_, a) => x.shape.slice(a + 1).reduce((p, d) => p * d, 1));
+  const source = (j: number, size: number): number | null => {
+    if (mode === "constant") return j >= 0 && j < size ? j : null;
+    if (mode === "replicate") return Math.min(Math.max(j, 0), size - 1);
+    if (mode === "circular") return ((j % size) + size) % size;
+    return j < 0 ? -j : j >= size ? 2 * (size - 1) - j : j;
+  };
+  for (let i = 0; i < out.data.length; i++) {
+    let rest = i, at = 0, inside = true;
+    for (let a = rank - 1; a >= 0; a--) {
+      const o = rest % shape[a];
+      rest = Math.floor(rest / shape[a]);
+      const j = source(o - before[a], x.shape[a]);
+      if (j === null) inside = false;
+      else at += j * inStrides[a];
+    }
+    out.data[i] = inside ? x.data[at] : value;
+  }
+  return out;
+}
+
+/**
+ * PyTorch's pixel_shuffle of x [..., C·r², H, W]: out[..., c, h·r + i, w·r + j] is
+ * x[..., c·r² + i·r + j, h, w].
+ */
+export function pixelShuffle(x: F64, r: number): F64 {
+  const [c2, h, w] = x.shape.slice(-3);
+  const lead = x.shape.slice(0, -3), c = c2 / (r * r);
+  const out = zeros([...lead, c, h * r, w * r]);
+  const planes = lead.reduce((p, d) => p * d, 1);
+  for (let p = 0; p < planes; p++) {
+    for (let k = 0; k < c; k++) {
+      for (let i = 0; i < r; i++) {
+        for (let j = 0; j < r; j++) {
+          for (let y = 0; y < h; y++) {
+            for (let z = 0; z < w; z++) {
+              const from = (((p * c2 + k * r * r + i * r + j) * h + y) * w) + z;
+              const to = ((p * c + k) * h * r + y * r + i) * w * r + z * r + j;
+              out.data[to] = x.data[from];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** PyTorch's pixel_unshuffle: the inverse of {@link pixelShuffle}. */
+export function pixelUnshuffle(x: F64, r: number): F64 {
+  const [c, hr, wr] = x.shape.slice(-3);
+  const lead = x.shape.slice(0, -3);
+  const out = zeros([...lead, c * r * r, hr / r, wr / r]);
+  // The shuffle is a permutation: invert it by shuffling the indices.
+  const index = pixelShuffle({ shape: out.shape, data: out.data.map((_, i) => i) }, r);
+  index.data.forEach((from, to) => (out.data[from] = x.data[to]));
+  return out;
+}

@@ -342,15 +342,18 @@ Deno.test("batch norm's passes split in runs of samples give the one-run results
         if (split) assert.equal(chunks > oneRun, !perSample, "chunks of the runs");
         const p = { eps: 1e-5, momentum: 0.1 };
         batchNormFinalize(gpu, shape, chunks, p, { partials, coef });
-        batchNormApply(gpu, shape, { x: xb, coef, out }, options);
-        const label = `S ${spatial}, ${perSample ? "per sample" : "per channel"}${
-          split ? ", in runs" : ""
-        }`;
-        assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
-          rtol: 1e-4,
-          atol: 1e-5,
-          label,
-        });
+        // A value a thread (GPUs), or several in a row (software adapters), at odd counts.
+        for (const valuesPerThread of [1, 3, 8]) {
+          batchNormApply(gpu, shape, { x: xb, coef, out }, { ...options, valuesPerThread });
+          const label = `S ${spatial}, ${perSample ? "per sample" : "per channel"}${
+            split ? ", in runs" : ""
+          }, ${valuesPerThread} a thread`;
+          assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+            rtol: 1e-4,
+            atol: 1e-5,
+            label,
+          });
+        }
       }
     }
   }
@@ -584,12 +587,15 @@ Deno.test("the per-sample affine map's passes split in runs of samples give the 
   for (const maxBindingBytes of [undefined, 2 * 6 * 7 * 4 + 64]) {
     const options = { maxBindingBytes }, label = maxBindingBytes ? "in runs" : "one run";
     const out = gpu.alloc(4 * x.data.length);
-    batchNormApply(gpu, shape, { x: xb, coef, out, weight: wb, bias: bb }, options);
-    assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
-      rtol: 1e-4,
-      atol: 1e-5,
-      label: `y, ${label}`,
-    });
+    for (const valuesPerThread of [1, 3, 8]) {
+      const buffers = { x: xb, coef, out, weight: wb, bias: bb };
+      batchNormApply(gpu, shape, buffers, { ...options, valuesPerThread });
+      assertClose(new Float32Array(await gpu.read(out, 0, 4 * x.data.length)), expected, {
+        rtol: 1e-4,
+        atol: 1e-5,
+        label: `y, ${label}, ${valuesPerThread} a thread`,
+      });
+    }
     const sums = gpu.alloc(16 * 6 * 128), gradWeight = gpu.alloc(24), gradBias = gpu.alloc(24);
     const io = { gradOut: dyb, x: xb, coef, partials: sums };
     const chunks = batchNormAffineGradPartials(gpu, shape, io, options);
