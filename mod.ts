@@ -134,8 +134,15 @@ export {
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";
-export { gather, indexSelect, scatter, scatterAdd } from "./tensor/ops_index.ts";
-export { argsort, sort, topk } from "./tensor/ops_sort.ts";
+export {
+  gather,
+  indexAdd,
+  indexSelect,
+  maskedFill,
+  scatter,
+  scatterAdd,
+} from "./tensor/ops_index.ts";
+export { argsort, kthvalue, median, sort, topk } from "./tensor/ops_sort.ts";
 export {
   acos,
   asin,
@@ -159,7 +166,17 @@ export {
   tan,
   trunc,
 } from "./tensor/ops_maths.ts";
-export { cumprod, cumsum, flip, roll, tile, tril, triu } from "./tensor/ops_reorder.ts";
+export {
+  cumprod,
+  cumsum,
+  diagonal,
+  flip,
+  roll,
+  tile,
+  trace,
+  tril,
+  triu,
+} from "./tensor/ops_reorder.ts";
 export {
   argmax,
   argmin,
@@ -299,6 +316,7 @@ export {
   type InterpolateMode,
   type InterpolateOptions,
 } from "./tensor/ops_resample.ts";
+export { pad, paddedShape, type PadMode, type PadOptions } from "./tensor/ops_pad.ts";
 export {
   batchNorm,
   type BatchNormOptions,

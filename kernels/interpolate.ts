@@ -1,6 +1,7 @@
 /**
  * Resampling of NCHW f32 tensors (PyTorch's `F.interpolate` in the modes `nearest`,
- * `nearest-exact` and `(bi)linear`), forward and backward. Each axis maps every output
+ * `nearest-exact` and `(bi)linear`, and `F.pad` in the modes `reflect`, `replicate` and
+ * `circular`), forward and backward. Each axis maps every output
  * position to one or two input positions with weights, computed on the host with PyTorch's
  * index maths in float32 (`UpSample.h`) and kept as a constant table per axis. The forward
  * pass reads its taps in PyTorch's order; the backward pass gathers, per input element, the
@@ -15,8 +16,19 @@ import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { memoisedKernel } from "./_memo.ts";
 import { flatMainHead, type SampleOperand, sampleRuns } from "./_program.ts";
 
-/** How one axis maps output positions to input positions. */
-export type AxisMode = "nearest" | "nearest-exact" | "linear";
+/**
+ * How one axis maps output positions to input positions: interpolation (`nearest`,
+ * `nearest-exact`, `linear`), or padding by `reflect`ion (without repeating the edge),
+ * `replicate`d edges or `circular` wrapping (output `o` reads input `o − offset` mapped back
+ * into range).
+ */
+export type AxisMode =
+  | "nearest"
+  | "nearest-exact"
+  | "linear"
+  | "reflect"
+  | "replicate"
+  | "circular";
 
 /** One axis of a resampling. */
 export interface ResampleAxis {
@@ -33,6 +45,8 @@ export interface ResampleAxis {
    * PyTorch uses it (`1 / scale`); null to use `size / out`.
    */
   scale: number | null;
+  /** Padding modes: the elements added before the input (negative: cropped). Default 0. */
+  offset?: number;
 }
 
 /** Shape of a resampling: `planes` = N·C planes, each mapped by `rows` and `cols`. */
@@ -60,7 +74,8 @@ const f32 = Math.fround;
  * nearest `min(floor(o·s), in − 1)` (`s` the inverse scale; `o` itself when the sizes agree,
  * `o >> 1` when the output is twice the input), nearest-exact `min(floor((o + ½)·s), in − 1)`,
  * linear from `s·(o + ½) − ½` clamped at 0 (or `o·(in − 1)/(out − 1)` with aligned corners),
- * its floor and the next index (the same at the last), weighted `1 − λ` and `λ`.
+ * its floor and the next index (the same at the last), weighted `1 − λ` and `λ`. A padding
+ * mode reads `o − offset`, reflected, clamped or wrapped into the input.
  *
  * @example Twice the size, bilinear: output 1 reads inputs 0 and 1 at ¾ and ¼
  * ```ts
@@ -71,6 +86,10 @@ const f32 = Math.fround;
  */
 export function sourceTaps(axis: ResampleAxis, o: number): Taps {
   const { size, out, mode, alignCorners, scale } = axis;
+  if (mode === "reflect" || mode === "replicate" || mode === "circular") {
+    const i = padSource(mode, o - (axis.offset ?? 0), size);
+    return { index: [i, i], weight: [1, 0] };
+  }
   // compute_scales_value: 1/scale where given (in double, then float), else in/out in float.
   const inverse = scale !== null && scale > 0 ? f32(1 / scale) : f32(size / out);
   if (mode !== "linear") {
@@ -93,7 +112,14 @@ export function sourceTaps(axis: ResampleAxis, o: number): Taps {
   return { index: [i0, i0 < size - 1 ? i0 + 1 : i0], weight: [f32(1 - lambda), lambda] };
 }
 
-/** Taps per output on an axis: 1 (nearest) or 2 (linear). */
+/** Where position `j` of a padded axis reads from an input of `size` (PyTorch's pad modes). */
+function padSource(mode: "reflect" | "replicate" | "circular", j: number, size: number): number {
+  if (mode === "replicate") return Math.min(Math.max(j, 0), size - 1);
+  if (mode === "circular") return ((j % size) + size) % size;
+  return j < 0 ? -j : j >= size ? 2 * (size - 1) - j : j;
+}
+
+/** Taps per output on an axis: 2 (linear) or 1 (every other mode). */
 function tapsOf(axis: ResampleAxis): 1 | 2 {
   return axis.mode === "linear" ? 2 : 1;
 }
@@ -134,7 +160,7 @@ function axisTable(axis: ResampleAxis): Uint32Array {
 /** The constant table of an axis, built once per axis and kept by the device. */
 function tableOf(device: Device, axis: ResampleAxis): GpuBuffer {
   const key = `resample ${axis.mode}${axis.alignCorners ? " aligned" : ""} ${axis.size}→` +
-    `${axis.out} scale ${axis.scale}`;
+    `${axis.out} scale ${axis.scale} offset ${axis.offset ?? 0}`;
   return device.constantBuffer(key, () => axisTable(axis), "resample table");
 }
 

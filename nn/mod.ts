@@ -89,6 +89,21 @@ export {
   UpsamplingBilinear2d,
   UpsamplingNearest2d,
 } from "./upsample.ts";
+export {
+  CircularPad1d,
+  CircularPad2d,
+  ConstantPad1d,
+  ConstantPad2d,
+  Pad,
+  type PadConfig,
+  type Padding,
+  ReflectionPad1d,
+  ReflectionPad2d,
+  ReplicationPad1d,
+  ReplicationPad2d,
+  ZeroPad1d,
+  ZeroPad2d,
+} from "./padding.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,

@@ -83,8 +83,8 @@ export function indexSelectPlan(
   x: Described,
   dim: number,
   index: Described,
+  op = "indexSelect",
 ): { axis: number; shape: number[]; indexShape: number[] } {
-  const op = "indexSelect";
   requireIndex(op, index);
   sameDevice(op, x, index);
   if (index.shape.length > 1) {

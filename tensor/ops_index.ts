@@ -97,3 +97,47 @@ export function indexSelect<D extends DType>(
 ): Tensor<Shape, D> {
   return x.indexSelect(dim, index);
 }
+
+/**
+ * A copy of `x` with the slices of `source` (times `alpha`) added at the positions of a 1-D i32
+ * `index` along `dim`, as `torch.index_add`: duplicates all add, in order.
+ *
+ * @example Adding rows into a table
+ * ```ts
+ * import { defaultDevice, indexAdd, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const rows = tensor([2, 0, 2], { dtype: "i32" });
+ * const updates = tensor([[1, 1], [2, 2], [3, 3]]);
+ * console.log(await indexAdd(zeros([3, 2]), 0, rows, updates).toArray()); // [[2, 2], [0, 0], [4, 4]]
+ * ```
+ */
+export function indexAdd<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+  index: Tensor<Shape, "i32">,
+  source: Tensor<Shape, D>,
+  alpha = 1,
+): Tensor<S, D> {
+  return x.indexAdd(dim, index, source, alpha);
+}
+
+/**
+ * A copy of `x` with `value` where `mask` (f32 1/0 or i32, broadcast to `x`) is nonzero, as
+ * `torch.masked_fill`; the gradient passes where the mask is 0.
+ *
+ * @example A causal mask on scores
+ * ```ts
+ * import { defaultDevice, maskedFill, ones, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[1, 2], [3, 4]]);
+ * const future = ones([2, 2]).triu(1);
+ * console.log(await maskedFill(scores, future, -Infinity).toArray()); // [[1, -Infinity], [3, 4]]
+ * ```
+ */
+export function maskedFill<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  mask: Tensor,
+  value: number,
+): Tensor<S, D> {
+  return x.maskedFill(mask, value);
+}

@@ -8,7 +8,7 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
+import type { SumType, Tensor } from "./tensor.ts";
 
 /**
  * The running sum of `x` along `dim`, as `torch.cumsum` (i32 stays i32, wrapping on
@@ -135,4 +135,39 @@ export function triu<S extends Shape, D extends DType>(
   diagonal = 0,
 ): Tensor<S, D> {
   return x.triu(diagonal);
+}
+
+/**
+ * The diagonal of `x` between `dim1` and `dim2` (default the first two), `offset` above the main
+ * one, as a view, as `torch.diagonal`: the two axes removed, the diagonal's axis appended.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, diagonal, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(await diagonal(x).toArray(), await diagonal(x, 1).toArray()); // [1, 5] [2, 6]
+ * ```
+ */
+export function diagonal<D extends DType>(
+  x: Tensor<Shape, D>,
+  offset = 0,
+  dim1 = 0,
+  dim2 = 1,
+): Tensor<Shape, D> {
+  return x.diagonal(offset, dim1, dim2);
+}
+
+/**
+ * The sum of the main diagonal of a matrix, as `torch.trace`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, trace } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await trace(tensor([[1, 2], [3, 4]])).item()); // 5
+ * ```
+ */
+export function trace<D extends DType>(x: Tensor<Shape, D>): Tensor<[], SumType<D>> {
+  return x.trace();
 }

@@ -121,9 +121,9 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     rows: axes === 1 ? flat : axis(0),
     cols: axis(axes - 1),
   };
-  if (axes === 2) return apply("interpolate", [x], { geometry });
+  if (axes === 2) return apply("resample", [x], { geometry });
   const lifted = x.reshape([n, c, 1, spatial[0]]);
-  const y = apply("interpolate", [lifted], { geometry });
+  const y = apply("resample", [lifted], { geometry });
   lifted.dispose();
   const result = y.reshape([n, c, out[0]]);
   y.dispose();

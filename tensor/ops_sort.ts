@@ -66,3 +66,53 @@ export function topk<D extends DType>(
 ): ValuesAndIndices<Shape, D> {
   return x.topk(k, options);
 }
+
+/**
+ * The `k`-th smallest element of `x` along `dim` (default last) and its i32 index, as
+ * `torch.kthvalue` (`k` from 1, NaN the largest).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, kthvalue, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, indices } = kthvalue(tensor([[5, 1, 4], [2, 8, 3]]), 2);
+ * console.log(await values.toArray(), await indices.toArray()); // [4, 3] [2, 2]
+ * ```
+ */
+export function kthvalue<D extends DType>(
+  x: Tensor<Shape, D>,
+  k: number,
+  dim = -1,
+  keepdim = false,
+): ValuesAndIndices<Shape, D> {
+  return x.kthvalue(k, dim, keepdim);
+}
+
+/**
+ * The lower median of `x` along `dim` and its i32 index, as `torch.median(x, dim)` (NaN where
+ * a row has one); without `dim`, of all elements as a 0-d tensor.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, median, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[5, 1, 4, 2], [2, NaN, 3, 0]]);
+ * const { values, indices } = median(x, 1);
+ * console.log(await values.toArray(), await indices.toArray()); // [2, NaN] [3, 1]
+ * console.log(await median(tensor([3, 1, 2])).item()); // 2
+ * ```
+ */
+export function median<D extends DType>(
+  x: Tensor<Shape, D>,
+  dim: number,
+  keepdim?: boolean,
+): ValuesAndIndices<Shape, D>;
+/** The lower median of all elements of `x`, as `torch.median(x)`. */
+export function median<D extends DType>(x: Tensor<Shape, D>): Tensor<[], D>;
+export function median<D extends DType>(
+  x: Tensor<Shape, D>,
+  dim?: number,
+  keepdim = false,
+): ValuesAndIndices<Shape, D> | Tensor<[], D> {
+  return dim === undefined ? x.median() : x.median(dim, keepdim);
+}

@@ -68,6 +68,7 @@ import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
   type Broadcast,
   type Broadcastable,
+  broadcastShapes,
   type Check,
   type Dim,
   type DimsAgree,
@@ -831,6 +832,53 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
+   * The `k`-th smallest element along `dim` (default last) and its i32 index, as
+   * `torch.kthvalue` (`k` from 1; NaN the largest; of equal values the first in order).
+   */
+  kthvalue(k: number, dim = -1, keepdim = false): ValuesAndIndices<Shape, D> {
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "kthvalue")[0];
+    const size = (this.shape as readonly number[])[axis] ?? 1;
+    if (!Number.isInteger(k) || k < 1 || k > size) {
+      throw new RangeError(`kthvalue: k = ${k} is out of range [1, ${size}] along axis ${axis}`);
+    }
+    return tidy(() => {
+      const order = this.argsort({ dim: axis });
+      const picked = this.rank === 0 ? order : order.slice(axis, k - 1, k) as Tensor<Shape, "i32">;
+      const values = this.gather(axis, picked);
+      if (keepdim || this.rank === 0) return { values, indices: picked };
+      return { values: values.squeeze(axis), indices: picked.squeeze(axis) };
+    });
+  }
+
+  /**
+   * The lower median along `dim` and its i32 index, as `torch.median(x, dim)`: of an even count
+   * the smaller of the two middle values. A row with a NaN has a NaN median, as PyTorch's, at
+   * the index of its first NaN. Without `dim`, the median of all elements (0-d, no index).
+   */
+  median(dim: number, keepdim?: boolean): ValuesAndIndices<Shape, D>;
+  /** The lower median of all elements, as `torch.median(x)`. */
+  median(): Tensor<[], D>;
+  median(dim?: number, keepdim = false): ValuesAndIndices<Shape, D> | Tensor<[], D> {
+    if (dim === undefined) {
+      return tidy(() => this.flatten().median(0).values) as Tensor<[], D>;
+    }
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "median")[0];
+    const size = (this.shape as readonly number[])[axis] ?? 1;
+    if (size === 0) throw new ShapeError(`median: axis ${axis} of [${this.shape}] is empty`);
+    return tidy(() => {
+      const middle = this.kthvalue(Math.floor((size + 1) / 2), axis, keepdim);
+      if (this.dtype === "i32") return middle;
+      // A NaN anywhere in a row makes its median NaN, at the first NaN (argmax finds it).
+      const first = this.maxWithIndices(axis, keepdim);
+      const nan = first.values.ne(first.values);
+      return {
+        values: selected(nan, first.values, middle.values) as Tensor<Shape, D>,
+        indices: selected(nan, first.indices, middle.indices) as Tensor<Shape, "i32">,
+      };
+    });
+  }
+
+  /**
    * The variance over `axes` (all when omitted), `Σ (x − mean)² / max(0, N − correction)` with
    * `correction` 1 by default (Bessel's, as `torch.var`; 0 for the population variance). Two
    * passes over the centred values, so a large mean costs no precision.
@@ -1088,6 +1136,29 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("triangle", [this], { upper: true, diagonal }) as Tensor<S, D>;
   }
 
+  /**
+   * The diagonal between axes `dim1` and `dim2` (default the first two), `offset` above the
+   * main one (below where negative), as a view, as `torch.diagonal`: the two axes removed and
+   * the diagonal's axis appended. The gradient is written onto the diagonal.
+   */
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor<Shape, D> {
+    const [a, b] = [dim1, dim2].map((d) => normalizeAxes(d, this.rank, "diagonal")[0]);
+    if (a === b || !Number.isInteger(offset)) {
+      throw new ShapeError(
+        `diagonal: dims ${dim1} and ${dim2} must differ and the offset ${offset} be an integer`,
+      );
+    }
+    return apply("diagonal", [this], { offset, dim1: a, dim2: b }) as Tensor<Shape, D>;
+  }
+
+  /** The sum of a matrix's main diagonal, as `torch.trace`. */
+  trace(): Tensor<[], SumType<D>> {
+    if (this.rank !== 2) {
+      throw new ShapeError(`trace: expected a matrix, got shape [${this.shape}]`);
+    }
+    return tidy(() => this.diagonal().sum()) as Tensor<[], SumType<D>>;
+  }
+
   // Indexing ---------------------------------------------------------------------------------
   // The index is i32, its values checked on the device: one outside the axis is reported at the
   // next read from it (a `DeviceAssertionError` naming the op, the index and the size).
@@ -1123,6 +1194,50 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   scatterAdd(dim: number, index: Tensor<Shape, "i32">, src: Tensor<Shape, D>): Tensor<S, D> {
     return scattered("scatterAdd", this, dim, index, src, "add") as Tensor<S, D>;
+  }
+
+  /**
+   * A copy of this tensor with the slices of `source` added at the positions of a 1-D i32
+   * index along `dim`, times `alpha`, as `torch.index_add`: `source` has this tensor's shape
+   * but the index's length along `dim`; duplicates all add, in order (the same sum every run).
+   */
+  indexAdd(
+    dim: number,
+    index: Tensor<Shape, "i32">,
+    source: Tensor<Shape, D>,
+    alpha = 1,
+  ): Tensor<S, D> {
+    const plan = indexSelectPlan(this, dim, index, "indexAdd");
+    if (!sameShape(source.shape as readonly number[], plan.shape)) {
+      throw new ShapeError(
+        `indexAdd: source [${source.shape}] must be [${plan.shape}]: the input's shape with the ` +
+          `index's length along axis ${plan.axis}`,
+      );
+    }
+    return tidy(() => {
+      const spread = index.reshape(plan.indexShape).expand(plan.shape) as Tensor<Shape, "i32">;
+      const scaled = alpha === 1 ? source : (source as AnyTensor).mul(alpha) as Tensor<Shape, D>;
+      return this.scatterAdd(plan.axis, spread, scaled);
+    }) as Tensor<S, D>;
+  }
+
+  /**
+   * A copy of this tensor with `value` where `mask` is nonzero, as `torch.masked_fill`: the mask
+   * (f32 1/0 from a comparison, or i32) broadcasts to this tensor's shape. No gradient flows to
+   * the filled elements.
+   */
+  maskedFill(mask: Tensor, value: number): Tensor<S, D> {
+    const shape = broadcastShapes(
+      mask.shape as readonly number[],
+      this.shape as readonly number[],
+      "maskedFill",
+    );
+    if (!sameShape(shape, this.shape as readonly number[])) {
+      throw new ShapeError(
+        `maskedFill: the mask [${mask.shape}] does not broadcast to [${this.shape}]`,
+      );
+    }
+    return selected(mask, value, this) as Tensor<S, D>;
   }
 
   /**

@@ -156,3 +156,43 @@ export function interpolate2d(
   }
   return out;
 }
+
+/**
+ * PyTorch's F.pad in float64: `pads` from the last axis backwards; each output element reads
+ * the input element its mode maps it to (constant: `value` outside the input).
+ */
+export function pad(
+  x: F64,
+  pads: readonly number[],
+  mode: "constant" | "reflect" | "replicate" | "circular",
+  value = 0,
+): F64 {
+  const rank = x.shape.length;
+  const before = x.shape.map((_, a) =>
+    2 * (rank - 1 - a) < pads.length ? pads[2 * (rank - 1 - a)] : 0
+  );
+  const after = x.shape.map((_, a) =>
+    2 * (rank - 1 - a) < pads.length ? pads[2 * (rank - 1 - a) + 1] : 0
+  );
+  const shape = x.shape.map((d, a) => d + before[a] + after[a]);
+  const out = zeros(shape);
+  const inStrides = x.shape.map((_, a) => x.shape.slice(a + 1).reduce((p, d) => p * d, 1));
+  const source = (j: number, size: number): number | null => {
+    if (mode === "constant") return j >= 0 && j < size ? j : null;
+    if (mode === "replicate") return Math.min(Math.max(j, 0), size - 1);
+    if (mode === "circular") return ((j % size) + size) % size;
+    return j < 0 ? -j : j >= size ? 2 * (size - 1) - j : j;
+  };
+  for (let i = 0; i < out.data.length; i++) {
+    let rest = i, at = 0, inside = true;
+    for (let a = rank - 1; a >= 0; a--) {
+      const o = rest % shape[a];
+      rest = Math.floor(rest / shape[a]);
+      const j = source(o - before[a], x.shape[a]);
+      if (j === null) inside = false;
+      else at += j * inStrides[a];
+    }
+    out.data[i] = inside ? x.data[at] : value;
+  }
+  return out;
+}

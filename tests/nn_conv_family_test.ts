@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, Generator, mseLoss, tidy } from "../mod.ts";
+import { defaultDevice, Generator, mseLoss } from "../mod.ts";
 import {
   Conv1d,
   Conv2d,
@@ -15,8 +15,8 @@ import {
   ReLU,
   Sequential,
 } from "../nn/mod.ts";
-import { SGD } from "../train/mod.ts";
 import * as ref from "./_reference.ts";
+import { fit } from "./_fit.ts";
 import { convTranspose2d as convTRef, drop, lift } from "./_conv_family_reference.ts";
 import { check, randF32, upload } from "./_layer_check.ts";
 
@@ -147,16 +147,10 @@ Deno.test("an encoder-decoder of Conv2d and ConvTranspose2d learns in a few SGD 
   );
   assert.deepEqual(net.outputShape([2, 1, 8, 8]), [2, 1, 8, 8]);
   const x = upload(randF32([2, 1, 8, 8], 7));
-  const opt = new SGD({ params: net.parameters(), lr: 0.2, momentum: 0.9 });
-  const losses: number[] = [];
-  for (let step = 0; step < 10; step++) {
-    const loss = tidy(() => mseLoss(net.forward(x.withRank(4)) as never, x));
-    await loss.backward();
-    opt.step();
-    opt.zeroGrad();
-    losses.push(await loss.item());
-    loss.dispose();
-  }
+  const losses = await fit(net, (net) => mseLoss(net.forward(x.withRank(4)) as never, x), {
+    steps: 10,
+    lr: 0.2,
+  });
   assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
   assert.ok(losses[9] < 0.75 * losses[0], `the reconstruction loss fell: ${losses}`);
 });

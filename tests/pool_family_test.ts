@@ -17,7 +17,6 @@ import {
   Generator,
   maxPool1d,
   ones,
-  tidy,
 } from "../mod.ts";
 import {
   AdaptiveAvgPool1d,
@@ -32,12 +31,12 @@ import {
   ReLU,
   Sequential,
 } from "../nn/mod.ts";
-import { SGD } from "../train/mod.ts";
 import {
   adaptiveMaxPool2d as adaptiveMaxPool2dKernel,
   adaptiveMaxPool2dBackward,
 } from "../kernels/adaptive_max_pool2d.ts";
 import * as ref from "./_reference.ts";
+import { fit } from "./_fit.ts";
 import { adaptiveMaxPool2d as adaptiveMaxRef, drop, lift } from "./_conv_family_reference.ts";
 import { checkAll, normal, type OpCase } from "./_tensor_check.ts";
 
@@ -209,16 +208,10 @@ Deno.test("layers: shapes, and 1-D and 2-D classifiers learn in twenty SGD steps
     assert.deepEqual(net.outputShape(input), [8, 3]);
     const x = generator.normal(input, 0, 1);
     const labels = fromTypedArray(Int32Array.from({ length: 8 }, (_, i) => i % 3), [8]);
-    const opt = new SGD({ params: net.parameters(), lr: 0.1, momentum: 0.9 });
-    const losses: number[] = [];
-    for (let step = 0; step < 20; step++) {
-      const loss = tidy(() => crossEntropy(net.forward(x as never) as never, labels));
-      await loss.backward();
-      opt.step();
-      opt.zeroGrad();
-      losses.push(await loss.item());
-      loss.dispose();
-    }
+    const losses = await fit(net, (net) => crossEntropy(net.forward(x as never) as never, labels), {
+      steps: 20,
+      lr: 0.1,
+    });
     assert.ok(losses[19] < 0.6 * losses[0], `the loss fell: ${losses}`);
   }
 });

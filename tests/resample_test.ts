@@ -14,12 +14,11 @@ import {
   mseLoss,
   ones,
   tensor,
-  tidy,
 } from "../mod.ts";
-import { SGD } from "../train/mod.ts";
 import { resample, resampleBackward } from "../kernels/interpolate.ts";
 import { Conv2d, Sequential, Upsample, UpsamplingBilinear2d } from "../nn/mod.ts";
 import * as ref from "./_reference.ts";
+import { fit } from "./_fit.ts";
 import { drop, interpolate2d, type InterpolateAxis, lift } from "./_conv_family_reference.ts";
 import { checkAll, normal, type OpCase } from "./_tensor_check.ts";
 
@@ -196,16 +195,11 @@ Deno.test("Upsample layers: shapes, and a decoder learns through them", async ()
   const x = n(1, 2, 4, 4), target = n(1, 1, 8, 8);
   const xs = fromTypedArray(Float32Array.from(x.data), x.shape);
   const ts = fromTypedArray(Float32Array.from(target.data), target.shape);
-  const opt = new SGD({ params: net.parameters(), lr: 0.1 });
-  const losses: number[] = [];
-  for (let step = 0; step < 10; step++) {
-    const loss = tidy(() => mseLoss(net.forward(xs) as never, ts));
-    await loss.backward();
-    opt.step();
-    opt.zeroGrad();
-    losses.push(await loss.item());
-    loss.dispose();
-  }
+  const losses = await fit(net, (net) => mseLoss(net.forward(xs) as never, ts), {
+    steps: 10,
+    lr: 0.1,
+    momentum: 0,
+  });
   assert.ok(losses[9] < 0.9 * losses[0], `the loss fell: ${losses}`);
 });
 

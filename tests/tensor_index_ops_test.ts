@@ -13,7 +13,9 @@ import {
   DeviceAssertionError,
   fromTypedArray,
   gather,
+  indexAdd,
   indexSelect,
+  maskedFill,
   scatter,
   scatterAdd,
   ShapeError,
@@ -282,5 +284,48 @@ Deno.test("indexing errors: dtype, rank, sizes, devices on the host; out-of-rang
   const good = x.gather(1, i32([[2], [0]]));
   assert.deepEqual(await good.toArray(), [[3], [4]]);
   good.dispose();
+  x.dispose();
+});
+
+Deno.test("indexAdd and maskedFill: forward and gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(77);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const rows = Int32Array.of(4, 0, 4, 6, 4);
+  const as1d = (data: Int32Array) => indexTensor({ shape: [data.length], data });
+  const indexAddRef = (x: ref.F64, dim: number, index: Int32Array, src: ref.F64, alpha: number) => {
+    const spread = { shape: src.shape, data: new Int32Array(ref.numel(src.shape)) };
+    for (let i = 0; i < spread.data.length; i++) {
+      spread.data[i] = index[ix.coordsOf(i, src.shape)[dim]];
+    }
+    return ix.scatter(x, dim, spread, ref.map(src, (v) => v * alpha), true);
+  };
+  const mask = ref.f64([7, 1], [1, 0, 0, 1, 1, 0, 1]);
+  await checkAll(t, device, [
+    {
+      name: "indexAdd [7, 33] dim 0 by 5 rows (4 three times), alpha 0.5",
+      inputs: [n(7, 33), n(5, 33)],
+      run: ([x, src]) => indexAdd(x, 0, as1d(rows), src, 0.5),
+      ref: ([x, src]) => indexAddRef(x, 0, rows, src, 0.5),
+    },
+    {
+      name: "indexAdd [3, 7] dim 1 of a transposed view",
+      inputs: [n(7, 3), n(3, 5)],
+      run: ([x, src]) => x.transpose(0, 1).indexAdd(1, as1d(rows), src),
+      ref: ([x, src]) => indexAddRef(ref.transpose(x, 0, 1), 1, rows, src, 1),
+    },
+    {
+      name: "maskedFill [7, 33] by a [7, 1] mask",
+      inputs: [n(7, 33)],
+      run: ([x]) => maskedFill(x, fromTypedArray(Float32Array.from(mask.data), mask.shape), -2),
+      ref: ([x]) => ref.where(mask, ref.full([], -2), x),
+    },
+  ], rng);
+  const x = zeros([2, 3]);
+  assert.throws(
+    () => x.indexAdd(0, tensor([0], { dtype: "i32" }), zeros([2, 3])),
+    /indexAdd: source \[2,3\] must be \[1,3\]/,
+  );
+  assert.throws(() => x.maskedFill(zeros([3, 3]), 1), /maskedFill/);
   x.dispose();
 });

@@ -10,11 +10,13 @@ import {
   cumprod,
   cumsum,
   defaultDevice,
+  diagonal,
   flip,
   roll,
   ShapeError,
   tensor,
   tile,
+  trace,
   tril,
   triu,
 } from "../mod.ts";
@@ -205,4 +207,59 @@ Deno.test("reorder ops keep i32 values exact and refuse bad arguments", async ()
   // Empty repeats and empty tensors give empty results.
   assert.deepEqual([...x.repeat([0]).shape], [0]);
   assert.deepEqual([...tensor([]).cumsum(0).shape], [0]);
+});
+
+Deno.test("diagonal and trace: views and gradients against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(8);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const diagRef = (x: ref.F64, offset: number, d1: number, d2: number) => {
+    const kept = x.shape.map((_, a) => a).filter((a) => a !== d1 && a !== d2);
+    const [rows, cols] = [x.shape[d1], x.shape[d2]];
+    const length = Math.max(0, Math.min(rows + Math.min(offset, 0), cols - Math.max(offset, 0)));
+    return ix.moved(x, [...kept.map((a) => x.shape[a]), length], (c) => {
+      const k = c[c.length - 1];
+      const out = new Array<number>(x.shape.length);
+      kept.forEach((a, i) => (out[a] = c[i]));
+      out[d1] = k + Math.max(-offset, 0);
+      out[d2] = k + Math.max(offset, 0);
+      return out;
+    });
+  };
+  await checkAll(t, device, [
+    {
+      name: "diagonal [7, 33]",
+      inputs: [n(7, 33)],
+      run: ([x]) => diagonal(x),
+      ref: ([x]) => diagRef(x, 0, 0, 1),
+    },
+    {
+      name: "diagonal [7, 33] offset 5",
+      inputs: [n(7, 33)],
+      run: ([x]) => x.diagonal(5),
+      ref: ([x]) => diagRef(x, 5, 0, 1),
+    },
+    {
+      name: "diagonal [33, 7] offset −3",
+      inputs: [n(33, 7)],
+      run: ([x]) => x.diagonal(-3),
+      ref: ([x]) => diagRef(x, -3, 0, 1),
+    },
+    {
+      name: "diagonal [3, 5, 7] dims (2, 0) offset 1 of a permuted view",
+      inputs: [n(5, 7, 3)],
+      run: ([x]) => x.permute([2, 0, 1]).diagonal(1, 2, 0),
+      ref: ([x]) => diagRef(ref.permute(x, [2, 0, 1]), 1, 2, 0),
+    },
+    {
+      name: "trace [7, 7]",
+      inputs: [n(7, 7)],
+      run: ([x]) => trace(x),
+      ref: ([x]) => ref.sum(diagRef(x, 0, 0, 1), null),
+    },
+  ], rng);
+  const x = tensor([[1, 2], [3, 4]]);
+  assert.deepEqual([...x.diagonal(5).shape], [0]);
+  assert.throws(() => x.diagonal(0, 1, -1), /diagonal: dims 1 and -1 must differ/);
+  assert.throws(() => tensor([1, 2]).trace(), /trace: expected a matrix, got shape \[2\]/);
 });

@@ -10,7 +10,9 @@ import {
   argsort,
   defaultDevice,
   fromTypedArray,
+  kthvalue,
   maxWithIndices,
+  median,
   minWithIndices,
   sort,
   type Tensor,
@@ -145,4 +147,42 @@ Deno.test("max/min with indices: the first index on ties, NaN wins, the gradient
   const ints = tensor([3, -1, 7, 7], { dtype: "i32" }) as Tensor<number[], "i32">;
   const top = ints.topk(2);
   assert.deepEqual([await top.values.toArray(), await top.indices.toArray()], [[7, 7], [2, 3]]);
+});
+
+Deno.test("kthvalue and median: values, indices, gradients, NaN", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(12);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const kth = (x: ref.F64, dim: number, k: number) =>
+    ix.leading(ix.gather(x, dim, ix.argsort(x, dim, false)), dim, k);
+  const last = (x: ref.F64, dim: number, k: number) => {
+    const first = kth(x, dim, k);
+    return ix.moved(
+      first,
+      x.shape.map((d, a) => (a === dim ? 1 : d)),
+      (c) => c.map((v, a) => (a === dim ? k - 1 : v)),
+    );
+  };
+  await checkAll(t, device, [
+    {
+      name: "kthvalue 5 of [7, 33] keepdim",
+      inputs: [n(7, 33)],
+      run: ([x]) => kthvalue(x, 5, 1, true).values,
+      ref: ([x]) => last(x, 1, 5),
+    },
+    {
+      name: "median of [33, 8] dim 0 keepdim (the lower of two middles)",
+      inputs: [n(8, 33)],
+      run: ([x]) => x.transpose(0, 1).median(1, true).values,
+      ref: ([x]) => last(ref.transpose(x, 0, 1), 1, 4),
+    },
+  ], rng);
+  const x = tensor([[3, 1, 2], [NaN, 5, NaN], [7, 7, 1]]);
+  const m = median(x, 1);
+  assert.deepEqual([await m.values.toArray(), await m.indices.toArray()], [[2, NaN, 7], [2, 0, 0]]);
+  assert.equal(await median(tensor([4, 1, 3, 2])).item(), 2);
+  const k = x.kthvalue(3);
+  assert.deepEqual(await k.indices.toArray(), [0, 2, 1]);
+  assert.throws(() => x.kthvalue(4), /kthvalue: k = 4 is out of range \[1, 3\] along axis 1/);
+  assert.throws(() => tensor([[]]).median(1), /median: axis 1 of \[1,0\] is empty/);
 });

@@ -5,13 +5,16 @@
  * with the roles of input and output swapped (the transposed convolution's output gradient in
  * the place of the convolution's input, its input in the place of the convolution's output
  * gradient). Adaptive max pooling saves each window's winner, as max pooling does, and routes
- * the gradient back to it. Resampling's gradient gathers each input's share from the outputs
- * that read it.
+ * the gradient back to it. Resampling (interpolation, and padding by reflection, replication
+ * or wrapping) gathers each input's gradient from the outputs that read it; constant padding
+ * copies the input into a filled output, and its gradient is the kept region of the output's.
  *
  * @module
  */
 
-import { binary, reduce, reshape } from "../_primitives.ts";
+import type { RawTensor } from "../_core.ts";
+import { binary, copyInto, fill, place, reduce, reshape } from "../_primitives.ts";
+import { contiguousStrides } from "../shape.ts";
 import { conv2d, conv2dGradInput, conv2dGradWeight } from "../_primitives_cnn.ts";
 import {
   adaptiveMaxPool2d,
@@ -22,9 +25,9 @@ import {
 import { freeing } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
 
-/** The transposed convolution's, adaptive max pooling's and resampling's rules. */
+/** The transposed convolution's, adaptive max pooling's, resampling's and padding's rules. */
 export const convFamilyRules: Rules<
-  "convTranspose2d" | "adaptiveMaxPool2d" | "interpolate"
+  "convTranspose2d" | "adaptiveMaxPool2d" | "resample" | "padConstant"
 > = {
   convTranspose2d: {
     forward([x, w, bias], { geometry: g }, ctx) {
@@ -57,8 +60,45 @@ export const convFamilyRules: Rules<
     },
     backward: (g, { geometry }, ctx) => [adaptiveMaxPool2dGrad(g, ctx.saved[0], geometry)],
   },
-  interpolate: {
+  resample: {
     forward: ([x], { geometry }) => resample(x, geometry),
     backward: (g, { geometry }) => [resampleGrad(g, geometry)],
   },
+  padConstant: {
+    forward([x], { before, after, value }) {
+      const shape = x.shape.map((d, i) => d + before[i] + after[i]);
+      const kept = keptRegion(x, before, after);
+      const out = fill(x.device, shape, value);
+      copyInto(kept.view, out, kept.at(out.strides));
+      kept.view.dispose();
+      return out;
+    },
+    backward(g, { before, after }, ctx) {
+      // The kept region of g, placed where it came from in x; cropped elements get zeros.
+      const shape = ctx.inputs[0].shape;
+      const inX = before.map((b) => Math.max(0, -b));
+      const kept = shape.map((d, i) => d - inX[i] - Math.max(0, -after[i]));
+      const start = before.map((b) => Math.max(0, b));
+      const offset = g.offset + start.reduce((sum, s, i) => sum + s * g.strides[i], 0);
+      const region = g.view(kept, g.strides, offset);
+      const strides = contiguousStrides(shape);
+      const at = inX.reduce((sum, s, i) => sum + s * strides[i], 0);
+      return [freeing([region], place(region, shape, at))];
+    },
+  },
 };
+
+/**
+ * The part of `x` a constant padding keeps (all of it, less what negative pads crop), as a
+ * view, and where it starts in an output of the given strides.
+ */
+function keptRegion(x: RawTensor, before: readonly number[], after: readonly number[]) {
+  const crop = before.map((b) => Math.max(0, -b));
+  const shape = x.shape.map((d, i) => d - crop[i] - Math.max(0, -after[i]));
+  const offset = x.offset + crop.reduce((sum, c, i) => sum + c * x.strides[i], 0);
+  return {
+    view: x.view(shape, x.strides, offset),
+    at: (strides: readonly number[]) =>
+      before.reduce((sum, b, i) => sum + Math.max(0, b) * strides[i], 0),
+  };
+}

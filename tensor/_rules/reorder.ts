@@ -8,7 +8,7 @@
  */
 
 import type { RawTensor } from "../_core.ts";
-import { binary, fill, unary, where } from "../_primitives.ts";
+import { binary, copyInto, fill, unary, where } from "../_primitives.ts";
 import { cumulative, flipRoll, triangle } from "../_primitives_index.ts";
 import { freeing } from "./elementwise.ts";
 import type { Rules } from "./rule.ts";
@@ -40,8 +40,47 @@ function cumprodGrad(g: RawTensor, x: RawTensor, y: RawTensor, dim: number): Raw
   );
 }
 
-/** The rules of `cumulative`, `flipRoll` and `triangle`. */
-export const reorderRules: Rules<"cumulative" | "flipRoll" | "triangle"> = {
+/**
+ * The diagonal of `x` at `offset` between `dim1` and `dim2` as a view (as PyTorch's
+ * `diagonal`): the two axes removed, one axis of the diagonal's length appended, its stride
+ * the sum of theirs.
+ */
+export function diagonalView(
+  x: { shape: readonly number[]; strides: readonly number[]; offset: number },
+  offset: number,
+  dim1: number,
+  dim2: number,
+) {
+  const [rows, cols] = [x.shape[dim1], x.shape[dim2]];
+  const length = Math.max(0, Math.min(rows + Math.min(offset, 0), cols - Math.max(offset, 0)));
+  const start = length === 0
+    ? 0
+    : (offset >= 0 ? offset * x.strides[dim2] : -offset * x.strides[dim1]);
+  const kept = x.shape.map((_, a) => a).filter((a) => a !== dim1 && a !== dim2);
+  return {
+    shape: [...kept.map((a) => x.shape[a]), length],
+    strides: [...kept.map((a) => x.strides[a]), x.strides[dim1] + x.strides[dim2]],
+    offset: x.offset + start,
+  };
+}
+
+/** The rules of `cumulative`, `flipRoll`, `triangle` and `diagonal`. */
+export const reorderRules: Rules<"cumulative" | "flipRoll" | "triangle" | "diagonal"> = {
+  diagonal: {
+    forward([x], { offset, dim1, dim2 }) {
+      const view = diagonalView(x, offset, dim1, dim2);
+      return x.view(view.shape, view.strides, view.offset);
+    },
+    // The gradient written onto the diagonal of zeros.
+    backward(g, { offset, dim1, dim2 }, ctx) {
+      const out = fill(g.device, ctx.inputs[0].shape, 0);
+      const view = diagonalView(out, offset, dim1, dim2);
+      const region = out.view(view.shape, view.strides, view.offset);
+      copyInto(g, region, 0);
+      region.dispose();
+      return [out];
+    },
+  },
   cumulative: {
     forward([x], { dim, op }, ctx) {
       const y = cumulative(x, dim, op);

@@ -79,6 +79,8 @@ export interface OpParams {
   cumulative: { dim: number; op: ScanOp };
   flipRoll: { flip: readonly boolean[]; shift: readonly number[] };
   triangle: { upper: boolean; diagonal: number };
+  // The diagonal between two axes as a view (its axis last).
+  diagonal: { offset: number; dim1: number; dim2: number };
   // Products.
   matmul: NoParams;
   linear: { relu: boolean };
@@ -91,7 +93,11 @@ export interface OpParams {
   // is the convolution whose input gradient it computes (its input is this op's output).
   convTranspose2d: { geometry: Conv2dGeometry };
   adaptiveMaxPool2d: { geometry: AdaptivePool2dGeometry };
-  interpolate: { geometry: ResampleGeometry };
+  // Each output a weighted sum of input taps along H and W (interpolation; padding by
+  // reflection, replication or wrapping).
+  resample: { geometry: ResampleGeometry };
+  // Constant padding: per axis, elements added before and after (negative: cropped).
+  padConstant: { before: readonly number[]; after: readonly number[]; value: number };
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {
