@@ -326,6 +326,7 @@ export {
   type InterpolateOptions,
 } from "./tensor/ops_resample.ts";
 export { pad, paddedShape, type PadMode, type PadOptions } from "./tensor/ops_pad.ts";
+export { pixelShuffle, pixelUnshuffle } from "./tensor/ops_pixel_shuffle.ts";
 export {
   batchNorm,
   type BatchNormOptions,

@@ -174,6 +174,12 @@ export class VGG extends Module {
 
   /** Logits `[N, numClasses]` of images `x [N, 3, H, W]` (H and W at least 2 per max pool). */
   forward(x: Tensor): Tensor {
+    const least = vggMinInputSize(this.config.layers);
+    if (x.rank === 4 && Math.min(x.shape[2], x.shape[3]) < least) {
+      throw new RangeError(
+        `VGG: input [${x.shape}] is smaller than the ${least}×${least} its max pools take`,
+      );
+    }
     return this.#chain.forward(x);
   }
 

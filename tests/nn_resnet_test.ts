@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, fromTypedArray, Generator, type Tensor, tidy } from "../mod.ts";
+import { defaultDevice, fromTypedArray, Generator, noGrad, type Tensor, tidy } from "../mod.ts";
 import {
   BasicBlock,
   Bottleneck,
@@ -28,7 +28,12 @@ import {
   wide_resnet101_2,
   wide_resnet50_2,
 } from "../nn/mod.ts";
-import { readSafetensorsFile } from "../nn/safetensors.ts";
+import {
+  entryFromTypedArray,
+  readSafetensorsFile,
+  type TensorEntry,
+  writeSafetensorsFile,
+} from "../nn/safetensors.ts";
 import { train } from "../train/train.ts";
 import { readMetrics } from "../train/run_log.ts";
 import * as ref from "./_reference.ts";
@@ -37,6 +42,7 @@ import { assertClose, numericGrad } from "./_gradcheck.ts";
 import { brightChannel } from "./_optim.ts";
 import {
   blockReference,
+  type HostState,
   referenceState,
   resnetReference,
   torchvisionResNet,
@@ -392,6 +398,63 @@ Deno.test("a trained ResNet's checkpoint holds torchvision's keys and loads into
   net.dispose();
   fresh.dispose();
   await Deno.remove(path);
+});
+
+Deno.test("a state dict in torchvision's layout (safetensors, I64 counts, no metadata) loads into resnet18 and computes its function", async () => {
+  // torchvision's keys and shapes, transcribed, with values a trained net could have.
+  const rng = ref.mulberry32(8);
+  const tensors: Record<string, TensorEntry> = {};
+  const host: HostState = new Map();
+  for (const [name, shape] of torchvisionResNet("basic", [2, 2, 2, 2], 10)) {
+    if (name.endsWith("num_batches_tracked")) {
+      tensors[name] = entryFromTypedArray("I64", [], BigInt64Array.of(1234n));
+      continue;
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    const draw = name.endsWith("running_var")
+      ? () => 0.5 + rng()
+      : /bn\d\.weight|downsample\.1\.weight/.test(name)
+      ? () => 0.8 + 0.4 * rng()
+      : shape.length === 1
+      ? () => 0.2 * (rng() - 0.5)
+      : () => ref.gaussian(rng) * Math.sqrt(2 / (n / shape[0]));
+    const data = Float32Array.from({ length: n }, draw);
+    tensors[name] = entryFromTypedArray("F32", shape, data);
+    host.set(name, ref.f64(shape, data));
+  }
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  await writeSafetensorsFile(path, tensors);
+  const net = resnet18({ numClasses: 10 });
+  await loadCheckpoint(path, net);
+  const [count] = await net.namedBuffers().find(([n]) => n === "bn1.num_batches_tracked")![1]
+    .data();
+  assert.equal(count, 1234);
+  const { x, host: xHost } = input([2, 3, 32, 32], 9);
+  const want = resnetReference(host, xHost, { stem: "imagenet", groups: 1 }, { training: false });
+  const got = net.eval().forward(x);
+  const scale = Math.max(...want.data.map(Math.abs));
+  assertClose(await got.data(), want.data, { atol: 2e-5 * scale, rtol: 1e-4, label: "logits" });
+  for (const t of [got, x]) t.dispose();
+  net.dispose();
+  await Deno.remove(path);
+});
+
+Deno.test("training and evaluation steps of a ResNet give back every byte", async () => {
+  const net = resnet18({ width: 1 / 16, numClasses: 3, stem: "cifar", seed: 2 });
+  const { x } = input([2, 3, 8, 8], 4);
+  const step = async () => {
+    await tidy(async () => await net.train().forward(x).sum().backward());
+    net.zeroGrad();
+    noGrad(() => net.eval().forward(x)).dispose();
+  };
+  await step();
+  await device.sync();
+  const before = device.memory().liveBytes;
+  for (let i = 0; i < 3; i++) await step();
+  await device.sync();
+  assert.equal(device.memory().liveBytes, before);
+  x.dispose();
+  net.dispose();
 });
 
 Deno.test("a small ResNet learns under the Trainer; a resumed run is bit for bit", async () => {

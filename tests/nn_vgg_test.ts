@@ -92,6 +92,11 @@ Deno.test("every narrow VGG builds the state dict its plan gives, initialised as
     net.dispose();
   }
   assert.throws(() => vgg11({ width: 1 / 128 }), /width 0.0078125 does not give whole channel/);
+  const small = vgg11({ width: 1 / 64, hidden: 4, poolSize: 1 });
+  const x = fromTypedArray(new Float32Array(3 * 16 * 31), [1, 3, 16, 31], { device });
+  assert.throws(() => small.forward(x), /VGG: input \[1,3,16,31\] is smaller than the 32×32/);
+  small.dispose();
+  x.dispose();
 });
 
 for (const bn of [false, true]) {
