@@ -142,7 +142,16 @@ export {
   scatter,
   scatterAdd,
 } from "./tensor/ops_index.ts";
-export { argsort, kthvalue, median, sort, topk } from "./tensor/ops_sort.ts";
+export {
+  argsort,
+  bucketize,
+  kthvalue,
+  median,
+  type SearchOptions,
+  searchsorted,
+  sort,
+  topk,
+} from "./tensor/ops_sort.ts";
 export {
   acos,
   asin,
