@@ -142,7 +142,16 @@ export {
   scatter,
   scatterAdd,
 } from "./tensor/ops_index.ts";
-export { argsort, kthvalue, median, sort, topk } from "./tensor/ops_sort.ts";
+export {
+  argsort,
+  bucketize,
+  kthvalue,
+  median,
+  type SearchOptions,
+  searchsorted,
+  sort,
+  topk,
+} from "./tensor/ops_sort.ts";
 export {
   acos,
   asin,
@@ -317,6 +326,7 @@ export {
   type InterpolateOptions,
 } from "./tensor/ops_resample.ts";
 export { pad, paddedShape, type PadMode, type PadOptions } from "./tensor/ops_pad.ts";
+export { pixelShuffle, pixelUnshuffle } from "./tensor/ops_pixel_shuffle.ts";
 export {
   batchNorm,
   type BatchNormOptions,

@@ -108,7 +108,7 @@ ${
       `                          ${name.padEnd(8)} ${p.summary}`
     ).join("\n")
   }
-  --data <dir>          Other data (CIFAR-10 binaries, IDX files, prepared shards); required
+  --data <dir>          Other data (CIFAR-10/100 binaries, IDX files, prepared shards); required
                         by --preset full.
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
   --out <dir>           Output folder (default runs/experiments/<preset>).

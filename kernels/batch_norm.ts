@@ -81,6 +81,11 @@ export interface BatchNormOptions {
    */
   maxBindingBytes?: number;
   /**
+   * The reductions' layout (default by shape and adapter, see {@link COLUMN_SPATIAL}); tests
+   * force each.
+   */
+  layout?: "tree" | "columns";
+  /**
    * Consecutive values a thread of {@link batchNormApply} writes (default: 8 on a software
    * adapter, else 1); tests force each.
    */
@@ -169,7 +174,12 @@ export function batchNormChunks(
   let first = 0, most = 0;
   const out = runs.map(({ start, count, parts }) => {
     const values = shape.perSample ? shape.spatial : count * shape.spatial;
-    const layout = shape.spatial < COLUMN_SPATIAL ? "columns" as const : "tree" as const;
+    // On a software adapter a thread per group also wins for groups of few values: lanes
+    // gather anyway, and a tree would leave most of a workgroup idle; a GPU keeps its loads
+    // coalesced along the values.
+    const short = shape.spatial < COLUMN_SPATIAL;
+    const few = device.isSoftware && values < WORKGROUP * MIN_PER_THREAD;
+    const layout = options.layout ?? (short || few ? "columns" : "tree");
     const [least, lanes] = layout === "tree" ? [MIN_PER_THREAD, WORKGROUP] : [COLUMN_PER_THREAD, 1];
     const perThread = Math.max(least, Math.ceil(values / (lanes * MAX_CHUNKS)));
     const chunks = Math.ceil(values / (lanes * perThread));

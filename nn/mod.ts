@@ -104,6 +104,7 @@ export {
   ZeroPad1d,
   ZeroPad2d,
 } from "./padding.ts";
+export { PixelShuffle, PixelUnshuffle } from "./pixel_shuffle.ts";
 export { Linear, type LinearConfig } from "./linear.ts";
 export {
   type Activation,

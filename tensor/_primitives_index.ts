@@ -2,9 +2,9 @@
  * The primitives of indexing and reordering along axes: a gather and a scatter that read every
  * operand through its strides (`kernels/gather_scatter.ts`), a sort's order (`kernels/sort.ts`),
  * running sums and products (`kernels/scan.ts`), flips, rolls and triangles
- * (`kernels/reorder.ts`). Each returns a new raw tensor that the caller owns. Shapes are
- * checked a layer up (`_tensor_index_args.ts`); a 0-d operand is read as one element along
- * axis 0.
+ * (`kernels/reorder.ts`), and binary searches in sorted rows (`kernels/search.ts`). Each returns
+ * a new raw tensor that the caller owns. Shapes are checked a layer up
+ * (`_tensor_index_args.ts`); a 0-d operand is read as one element along axis 0.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import type { ScatterMode } from "../kernels/gather_scatter.ts";
 import { empty, type RawTensor } from "./_core.ts";
 import { contiguous, fill } from "./_primitives.ts";
 import { argsortRows } from "../kernels/sort.ts";
+import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
 import { type ScanOp, scanRows } from "../kernels/scan.ts";
 import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
 
@@ -187,5 +188,27 @@ export function triangle(x: RawTensor, upper: boolean, diagonal: number): RawTen
   const out = empty(x.device, x.shape, x.dtype);
   const view = { buffer: x.buffer, strides: x.strides, offset: x.offset };
   triangleKernel(x.device, x.shape, view, out.buffer, upper, diagonal);
+  return out;
+}
+
+/**
+ * The i32 insertion points of `values` in the rows of the ascending `sorted` (its last axis;
+ * one row for all values when 1-D, else one per leading index, shared with `values`), as
+ * `torch.searchsorted`: shaped as `values`.
+ */
+export function searchSorted(sorted: RawTensor, values: RawTensor, right: boolean): RawTensor {
+  const [rows, length] = sorted.rank <= 1
+    ? [1, sorted.shape[0] ?? 1]
+    : [sorted.size / sorted.shape[sorted.rank - 1], sorted.shape[sorted.rank - 1]];
+  const out = empty(values.device, values.shape, "i32");
+  const [seq, vals] = [contiguous(sorted), contiguous(values)];
+  const perRow = rows === 0 ? 0 : values.size / rows;
+  searchSortedKernel(values.device, values.dtype, seq.buffer, vals.buffer, out.buffer, {
+    rows,
+    length,
+    perRow,
+  }, right);
+  seq.dispose();
+  vals.dispose();
   return out;
 }

@@ -180,3 +180,31 @@ export function requireNormOrder(shape: readonly number[], ord: number, axes: nu
     throw new ShapeError(`norm: the ${ord} norm of [${shape}] over axes [${axes}] has no elements`);
   }
 }
+
+/**
+ * Throws unless `values` can be searched in `sorted` (`torch.searchsorted`'s rules): one dtype
+ * and device, `sorted` at least 1-D, and where it has more axes, `values` with the same
+ * leading axes (one row of `sorted` per row of values).
+ */
+export function checkSearch(op: string, sorted: Described, values: Described): void {
+  sameDevice(op, sorted, values);
+  if (sorted.dtype !== values.dtype) {
+    throw new TypeError(
+      `${op}: the sorted sequence is ${sorted.dtype} and the values ${values.dtype}`,
+    );
+  }
+  if (sorted.shape.length === 0) {
+    throw new ShapeError(`${op}: the sorted sequence must have at least one axis, got a scalar`);
+  }
+  const lead = sorted.shape.slice(0, -1);
+  const valuesLead = values.shape.slice(0, -1);
+  if (
+    lead.length > 0 &&
+    (lead.length !== valuesLead.length || lead.some((d, a) => d !== valuesLead[a]))
+  ) {
+    throw new ShapeError(
+      `${op}: the sorted sequence [${sorted.shape}] and the values [${values.shape}] must share ` +
+        "their leading axes (all but the last)",
+    );
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * Sorting as functions: `sort(x, options)` is `x.sort(options)`. One stable merge sort
+ * Sorting and searching as functions: `sort(x, options)` is `x.sort(options)`. One stable merge sort
  * (`kernels/sort.ts`) gives each row's order; the values are a gather through it, so their
  * gradient goes back to where each came from. NaN sorts as the largest value, as PyTorch's.
  *
@@ -7,7 +7,16 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { SortOptions, Tensor, TopkOptions, ValuesAndIndices } from "./tensor.ts";
+import { searchSorted } from "./_primitives_index.ts";
+import { checkSearch } from "./_tensor_index_args.ts";
+import {
+  fromRaw,
+  rawOf,
+  type SortOptions,
+  type Tensor,
+  type TopkOptions,
+  type ValuesAndIndices,
+} from "./tensor.ts";
 
 /**
  * The i32 order of `x` along `options.dim` (default last), as `torch.argsort`: ascending unless
@@ -115,4 +124,62 @@ export function median<D extends DType>(
   keepdim = false,
 ): ValuesAndIndices<Shape, D> | Tensor<[], D> {
   return dim === undefined ? x.median() : x.median(dim, keepdim);
+}
+
+/** The options of {@link searchsorted} and {@link bucketize}. */
+export interface SearchOptions {
+  /**
+   * `false` (default): the first position whose element is not below the value (`side="left"`);
+   * `true`: the first whose element is above it (`side="right"`).
+   */
+  right?: boolean;
+}
+
+/**
+ * The i32 positions at which `values` would be inserted into the ascending `sortedSequence` to
+ * keep it sorted, as `torch.searchsorted`: a 1-D sequence serves every value; an N-D one is
+ * searched along its last axis, one row per row of `values` (the leading axes shared). Shaped
+ * as `values`; NaN sorts as the largest value. No gradient.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, searchsorted, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const edges = tensor([1, 3, 5, 7]);
+ * console.log(await searchsorted(edges, tensor([3, 6, 9])).toArray()); // [1, 3, 4]
+ * console.log(await searchsorted(edges, tensor([3, 6, 9]), { right: true }).toArray()); // [2, 3, 4]
+ * ```
+ */
+export function searchsorted<S extends Shape, D extends DType>(
+  sortedSequence: Tensor<Shape, D>,
+  values: Tensor<S, D>,
+  options: SearchOptions = {},
+): Tensor<S, "i32"> {
+  checkSearch("searchsorted", sortedSequence, values);
+  const out = searchSorted(rawOf(sortedSequence), rawOf(values), options.right ?? false);
+  return fromRaw<S, "i32">(out);
+}
+
+/**
+ * The i32 index of the bucket of each element of `input` among the ascending 1-D `boundaries`,
+ * as `torch.bucketize`: `i` such that `boundaries[i−1] < x ≤ boundaries[i]`, or with `right`,
+ * `boundaries[i−1] ≤ x < boundaries[i]`. No gradient.
+ *
+ * @example
+ * ```ts
+ * import { bucketize, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await bucketize(tensor([[0, 1], [4, 9]]), tensor([1, 5])).toArray()); // [[0, 0], [1, 2]]
+ * ```
+ */
+export function bucketize<S extends Shape, D extends DType>(
+  input: Tensor<S, D>,
+  boundaries: Tensor<Shape, D>,
+  options: SearchOptions = {},
+): Tensor<S, "i32"> {
+  if (boundaries.rank !== 1) {
+    throw new RangeError(`bucketize: the boundaries must be 1-D, got shape [${boundaries.shape}]`);
+  }
+  checkSearch("bucketize", boundaries, input);
+  return fromRaw<S, "i32">(searchSorted(rawOf(boundaries), rawOf(input), options.right ?? false));
 }

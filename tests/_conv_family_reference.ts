@@ -196,3 +196,41 @@ export function pad(
   }
   return out;
 }
+
+/**
+ * PyTorch's pixel_shuffle of x [..., C·r², H, W]: out[..., c, h·r + i, w·r + j] is
+ * x[..., c·r² + i·r + j, h, w].
+ */
+export function pixelShuffle(x: F64, r: number): F64 {
+  const [c2, h, w] = x.shape.slice(-3);
+  const lead = x.shape.slice(0, -3), c = c2 / (r * r);
+  const out = zeros([...lead, c, h * r, w * r]);
+  const planes = lead.reduce((p, d) => p * d, 1);
+  for (let p = 0; p < planes; p++) {
+    for (let k = 0; k < c; k++) {
+      for (let i = 0; i < r; i++) {
+        for (let j = 0; j < r; j++) {
+          for (let y = 0; y < h; y++) {
+            for (let z = 0; z < w; z++) {
+              const from = (((p * c2 + k * r * r + i * r + j) * h + y) * w) + z;
+              const to = ((p * c + k) * h * r + y * r + i) * w * r + z * r + j;
+              out.data[to] = x.data[from];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** PyTorch's pixel_unshuffle: the inverse of {@link pixelShuffle}. */
+export function pixelUnshuffle(x: F64, r: number): F64 {
+  const [c, hr, wr] = x.shape.slice(-3);
+  const lead = x.shape.slice(0, -3);
+  const out = zeros([...lead, c * r * r, hr / r, wr / r]);
+  // The shuffle is a permutation: invert it by shuffling the indices.
+  const index = pixelShuffle({ shape: out.shape, data: out.data.map((_, i) => i) }, r);
+  index.data.forEach((from, to) => (out.data[from] = x.data[to]));
+  return out;
+}

@@ -26,6 +26,8 @@ import {
   batchNormAffineGradPartials,
   batchNormApply,
   batchNormFinalize,
+  batchNormGradFinalize,
+  batchNormGradPartials,
   batchNormPartials,
 } from "../kernels/batch_norm.ts";
 import { logDispatches } from "./_dispatch_log.ts";
@@ -355,6 +357,74 @@ Deno.test("batch norm's passes split in runs of samples give the one-run results
           });
         }
       }
+    }
+  }
+  gpu.destroy();
+});
+
+Deno.test("batch norm's two reduction layouts give the same statistics and gradients", async () => {
+  const gpu = await Device.acquire();
+  // Per channel: 3 channels of 6·41 values in 2 runs of samples; per sample: 12 groups of 41
+  // (3 weights of 41, or 41 of 1 as a layer norm's); values per thread split chunks unevenly.
+  const x = random([6, 3, 41], 61, 2, 1), dy = random([6, 3, 41], 62);
+  const buffer = (v: Float64Array) => {
+    const out = gpu.alloc(4 * v.length);
+    gpu.write(out, Float32Array.from(v));
+    return out;
+  };
+  const [xb, dyb, wb] = [x.data, dy.data, random([123], 63).data].map(buffer);
+  const read = async (b: ReturnType<typeof buffer>, n: number) =>
+    new Float32Array(await gpu.read(b, 0, 4 * n));
+  const shapes = [
+    { batch: 6, channels: 3, spatial: 41 },
+    { batch: 6, channels: 3, spatial: 41, perSample: true, affineSpan: 41 },
+    { batch: 6, channels: 1, spatial: 123, perSample: true, affineSpan: 1 },
+  ];
+  for (const shape of shapes) {
+    const results: Float32Array[][] = [];
+    for (const layout of ["tree", "columns"] as const) {
+      const options = { layout, maxBindingBytes: 4 * 123 * 4 + 64 };
+      const groups = shape.perSample ? 6 * shape.channels : shape.channels;
+      const partials = gpu.alloc(16 * 123 * 256), coef = gpu.alloc(16 * groups);
+      const chunks = batchNormPartials(gpu, shape, { x: xb, partials }, options);
+      batchNormFinalize(gpu, shape, chunks, { eps: 1e-5, momentum: 0.1 }, { partials, coef });
+      const weight = shape.perSample ? wb : undefined;
+      const io = { gradOut: dyb, x: xb, coef, weight, partials };
+      const gradChunks = batchNormGradPartials(gpu, shape, io, options);
+      const [gw, gb, gc] = [gpu.alloc(4 * groups), gpu.alloc(4 * groups), gpu.alloc(16 * groups)];
+      batchNormGradFinalize(gpu, shape, gradChunks, true, {
+        partials,
+        coef,
+        gradWeight: gw,
+        gradBias: gb,
+        gradCoef: gc,
+      });
+      const got = [await read(coef, 4 * groups), await read(gc, 4 * groups)];
+      if (shape.perSample) {
+        const sums = gpu.alloc(16 * 123 * 256), aw = gpu.alloc(4 * 123), ab = gpu.alloc(4 * 123);
+        const weights = 3 * 41 / shape.affineSpan!;
+        const n = batchNormAffineGradPartials(gpu, shape, {
+          gradOut: dyb,
+          x: xb,
+          coef,
+          partials: sums,
+        }, options);
+        batchNormAffineGradFinalize(gpu, shape, n, {
+          partials: sums,
+          gradWeight: aw,
+          gradBias: ab,
+        });
+        got.push(await read(aw, weights), await read(ab, weights));
+      }
+      results.push(got);
+    }
+    const [tree, columns] = results;
+    for (const [i, values] of tree.entries()) {
+      assertClose(columns[i], Float64Array.from(values), {
+        rtol: 1e-4,
+        atol: 1e-5,
+        label: `${JSON.stringify(shape)} result ${i}: columns against tree`,
+      });
     }
   }
   gpu.destroy();

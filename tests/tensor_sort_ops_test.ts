@@ -8,12 +8,14 @@
 import assert from "node:assert/strict";
 import {
   argsort,
+  bucketize,
   defaultDevice,
   fromTypedArray,
   kthvalue,
   maxWithIndices,
   median,
   minWithIndices,
+  searchsorted,
   sort,
   type Tensor,
   tensor,
@@ -185,4 +187,48 @@ Deno.test("kthvalue and median: values, indices, gradients, NaN", async (t) => {
   assert.deepEqual(await k.indices.toArray(), [0, 2, 1]);
   assert.throws(() => x.kthvalue(4), /kthvalue: k = 4 is out of range \[1, 3\] along axis 1/);
   assert.throws(() => tensor([[]]).median(1), /median: axis 1 of \[1,0\] is empty/);
+});
+
+Deno.test("searchsorted and bucketize match counting in float64, 1-D and batched, left and right", async () => {
+  await defaultDevice();
+  const rng = ref.mulberry32(13);
+  const count = (row: ArrayLike<number>, v: number, right: boolean) =>
+    Array.from(row).filter((
+      s,
+    ) => (right ? !(v < s) || Number.isNaN(v) : s < v || (Number.isNaN(v) && !Number.isNaN(s))))
+      .length;
+  for (const length of [1, 7, 33, 129]) {
+    const seq = Float32Array.from({ length }, () => Math.floor(rng() * 20)).sort();
+    const values = Float32Array.from({ length: 33 }, () => Math.floor(rng() * 24) - 2);
+    values[0] = NaN;
+    const [s, v] = [fromTypedArray(seq, [length]), fromTypedArray(values, [3, 11])];
+    for (const right of [false, true]) {
+      const got = Array.from(await searchsorted(s, v, { right }).data());
+      assert.deepEqual(
+        got,
+        Array.from(values, (x) => count(seq, x, right)),
+        `length ${length} right ${right}`,
+      );
+      const buckets = Array.from(await bucketize(v, s, { right }).data());
+      assert.deepEqual(buckets, got, "bucketize is searchsorted with the operands swapped");
+    }
+  }
+  // Batched: each row of values searched in its own row.
+  const rows = Int32Array.from([1, 2, 2, 9, -5, 0, 0, 3]);
+  const seq2 = fromTypedArray(rows, [2, 4]);
+  const vals = fromTypedArray(Int32Array.from([2, 10, 0, -6]), [2, 2]);
+  assert.deepEqual(await searchsorted(seq2, vals).toArray(), [[1, 4], [1, 0]]);
+  assert.deepEqual(await searchsorted(seq2, vals, { right: true }).toArray(), [[3, 4], [3, 0]]);
+  assert.throws(
+    () => searchsorted(seq2, fromTypedArray(Int32Array.of(1, 2, 3), [3, 1])),
+    /searchsorted: the sorted sequence \[2,4\] and the values \[3,1\] must share/,
+  );
+  assert.throws(
+    () => searchsorted(tensor([1, 2]), vals as unknown as Tensor),
+    /searchsorted: the sorted sequence is f32 and the values i32/,
+  );
+  assert.throws(
+    () => bucketize(tensor([1]), tensor([[1]])),
+    /bucketize: the boundaries must be 1-D/,
+  );
 });

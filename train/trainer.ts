@@ -392,6 +392,9 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       await this.#turns.maybeTurn();
       const done = this.loader.epoch !== epoch;
       const stop = this.stopRequested;
+      // The drain is the loop's only wait on the GPU: besides the log and the non-finite limit,
+      // it bounds how far the host records ahead (each step's uploads are held until the GPU
+      // runs them, and Deno reclaims finished work while a map waits).
       if (done || stop || (batch.index + 1) % this.#logEvery === 0) {
         await this.#drain({ epoch: epoch + 1, step: batch.index + 1, steps });
       }

@@ -6,9 +6,15 @@
  * @module
  */
 
-import { ArrayDataset } from "./array_dataset.ts";
+import type { ArrayDataset } from "./array_dataset.ts";
 import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
 import { isFile } from "./_fs.ts";
+import {
+  type CifarLayout,
+  inDir as join,
+  loadCifarFiles,
+  parseCifarRecords,
+} from "./_cifar_records.ts";
 
 /** Bytes in one CIFAR-10 record. */
 export const CIFAR10_RECORD_BYTES = 3073;
@@ -37,6 +43,15 @@ export interface Cifar10Batch {
   labels: Uint8Array;
 }
 
+/** CIFAR-10's records: one label byte. */
+const LAYOUT: CifarLayout = {
+  dataset: "CIFAR-10",
+  labelBytes: 1,
+  labelAt: 0,
+  classes: 10,
+  labelNote: "1 label byte",
+};
+
 /**
  * Parses the bytes of one CIFAR-10 batch file. `name` (the file name) is used in errors.
  *
@@ -50,31 +65,7 @@ export interface Cifar10Batch {
  * ```
  */
 export function parseCifar10(bytes: Uint8Array, name: string): Cifar10Batch {
-  if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
-    throw new Error(
-      `${name}: CIFAR-10 file length ${bytes.length} is not a positive multiple of ` +
-        `${CIFAR10_RECORD_BYTES} (1 label byte + 3072 pixel bytes per record)`,
-    );
-  }
-  const count = bytes.length / CIFAR10_RECORD_BYTES;
-  const pixels = new Uint8Array(count * 3072);
-  const labels = new Uint8Array(count);
-  for (let n = 0; n < count; n++) {
-    const rec = n * CIFAR10_RECORD_BYTES;
-    const label = bytes[rec];
-    if (label >= 10) {
-      throw new Error(`${name}: record ${n} has label ${label}, CIFAR-10 labels are 0–9`);
-    }
-    labels[n] = label;
-    const out = n * 3072;
-    for (let p = 0; p < 1024; p++) {
-      const o = out + p * 3;
-      pixels[o] = bytes[rec + 1 + p];
-      pixels[o + 1] = bytes[rec + 1 + 1024 + p];
-      pixels[o + 2] = bytes[rec + 1 + 2048 + p];
-    }
-  }
-  return { count, pixels, labels };
+  return parseCifarRecords(bytes, name, LAYOUT);
 }
 
 /** Options of {@link loadCifar10}. */
@@ -85,10 +76,6 @@ export interface Cifar10Options {
   split?: "train" | "test";
   /** Explicit file names inside `dir`, overriding `split`. */
   files?: readonly string[];
-}
-
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
 /**
@@ -117,46 +104,7 @@ export async function loadCifar10(options: Cifar10Options): Promise<ArrayDataset
         throw new RangeError(`loadCifar10: split must be "train" or "test", got ${split}`);
       })());
   if (files.length === 0) throw new RangeError("loadCifar10: no files given");
-  const batches: Cifar10Batch[] = [];
-  for (const f of files) {
-    const path = join(dir, f);
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (e) {
-      throw new Error(`${path}: cannot read CIFAR-10 file: ${(e as Error).message}`, { cause: e });
-    }
-    batches.push(parseCifar10(bytes, path));
-  }
-  const count = batches.reduce((s, b) => s + b.count, 0);
-  const pixels = new Uint8Array(count * 3072);
-  const labels = new Uint8Array(count);
-  let n = 0;
-  for (const b of batches) {
-    pixels.set(b.pixels, n * 3072);
-    labels.set(b.labels, n);
-    n += b.count;
-  }
-  let classNames = CIFAR10_CLASS_NAMES;
-  const metaPath = join(dir, "batches.meta.txt");
-  try {
-    const names = (await Deno.readTextFile(metaPath)).split(/\r?\n/).map((s) => s.trim())
-      .filter((s) => s.length > 0);
-    if (names.length !== 10) {
-      throw new Error(`${metaPath}: expected 10 class names, found ${names.length}`);
-    }
-    classNames = names;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return new ArrayDataset({
-    pixels,
-    labels,
-    height: 32,
-    width: 32,
-    classNames,
-    source: files.length === 1 ? join(dir, files[0]) : dir,
-  });
+  return await loadCifarFiles(dir, files, LAYOUT, "batches.meta.txt", CIFAR10_CLASS_NAMES);
 }
 
 /**

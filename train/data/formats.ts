@@ -7,6 +7,7 @@
  */
 
 import { cifar10Format } from "./cifar10.ts";
+import { cifar100Format } from "./cifar100.ts";
 import {
   type DataFormat,
   DataFormatError,
@@ -30,11 +31,12 @@ import { dirname } from "node:path";
  * @example
  * ```ts
  * import { DATA_FORMATS } from "./formats.ts";
- * console.log(DATA_FORMATS.map((f) => f.kind)); // ["cifar10", "idx", "shards", "synthetic"]
+ * console.log(DATA_FORMATS.map((f) => f.kind)); // ["cifar10", "cifar100", "idx", "shards", "synthetic"]
  * ```
  */
 export const DATA_FORMATS: readonly DataFormat[] = [
   cifar10Format,
+  cifar100Format,
   idxFormat,
   shardFormat,
   syntheticFormat,

@@ -1,5 +1,5 @@
 /**
- * The CPU side of the data pipeline: datasets of u8 HWC RGB images (synthetic, CIFAR-10,
+ * The CPU side of the data pipeline: datasets of u8 HWC RGB images (synthetic, CIFAR-10/100,
  * IDX/MNIST, image folders, prepared shards), a registry of data formats that recognises a
  * data folder (`detectDataFormat`), the paper's augmentation to float32 NCHW batches, and a
  * seeded, resumable, prefetching loader.
@@ -48,6 +48,12 @@ export {
   loadCifar10,
   parseCifar10,
 } from "./cifar10.ts";
+export {
+  CIFAR100_CLASS_NAMES,
+  CIFAR100_RECORD_BYTES,
+  cifar100Format,
+  loadCifar100,
+} from "./cifar100.ts";
 export { IDX_DTYPES, type IdxArray, idxFormat, type IdxOptions, loadIdx, parseIdx } from "./idx.ts";
 export {
   type AlphaMode,
