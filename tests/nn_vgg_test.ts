@@ -168,47 +168,34 @@ Deno.test("a narrow VGG with batch norm learns under the Trainer; a resumed run,
     return net;
   };
   const trainData = brightChannel(64, 1, 32), valData = brightChannel(32, 2, 32);
-  const options = { trainData, valData, batchSize: 16, lr: 0.05 };
-  const hostState = async (net: VGG) => {
-    const out: Record<string, Float32Array | Int32Array> = {};
-    for (const [k, t] of Object.entries(await net.stateDict())) {
-      out[k] = await t.data() as Float32Array | Int32Array;
+  /** A fresh net trained to `epochs` in `runDir` (resumed from its checkpoint if asked). */
+  const run = async (runDir: string, epochs: number, resume = false) => {
+    const model = make();
+    const generators = { dropout: model.dropoutGenerator! };
+    await train({
+      trainData,
+      valData,
+      batchSize: 16,
+      lr: 0.05,
+      model,
+      epochs,
+      runDir,
+      resume,
+      generators,
+    });
+    const state: Record<string, Float32Array | Int32Array> = {};
+    for (const [k, t] of Object.entries(await model.stateDict())) {
+      state[k] = await t.data() as Float32Array | Int32Array;
       t.dispose();
     }
-    return out;
+    model.dispose();
+    return state;
   };
-  const straightDir = await Deno.makeTempDir();
-  const straight = make();
-  await train({
-    ...options,
-    model: straight,
-    epochs: 3,
-    runDir: straightDir,
-    generators: { dropout: straight.dropoutGenerator! },
-  });
+  const [straightDir, resumedDir] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const state = await run(straightDir, 3);
   const rows = await readMetrics(straightDir);
   assert.ok(rows[2].trainLoss < rows[0].trainLoss * 0.9, `loss: ${rows.map((r) => r.trainLoss)}`);
-  const state = await hostState(straight);
-
-  const resumedDir = await Deno.makeTempDir();
-  const first = make();
-  await train({
-    ...options,
-    model: first,
-    epochs: 2,
-    runDir: resumedDir,
-    generators: { dropout: first.dropoutGenerator! },
-  });
-  const resumed = make();
-  await train({
-    ...options,
-    model: resumed,
-    epochs: 3,
-    runDir: resumedDir,
-    resume: true,
-    generators: { dropout: resumed.dropoutGenerator! },
-  });
-  assert.deepEqual(await hostState(resumed), state);
+  await run(resumedDir, 2);
+  assert.deepEqual(await run(resumedDir, 3, true), state);
   for (const d of [straightDir, resumedDir]) await Deno.remove(d, { recursive: true });
-  for (const m of [straight, first, resumed]) m.dispose();
 });
