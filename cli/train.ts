@@ -59,9 +59,9 @@ import {
 
 const TRAIN_HELP =
   `Trains AlexNet, or one of torchvision's ResNets and VGGs (--model). With no arguments: the
-scaled AlexNet (width ${DEFAULTS.width}) on the built-in synthetic shapes (${DEFAULTS.trainSize} training images of
-${DEFAULTS.imageSize}×${DEFAULTS.imageSize}, random ${DEFAULTS.crop}×${DEFAULTS.crop} crops and flips), ${DEFAULTS.epochs} epochs: about ten minutes on a 2-core
-CPU rasteriser.
+scaled AlexNet (width ${DEFAULTS.width}) on the built-in synthetic shapes (${DEFAULTS.trainSize} training images
+of ${DEFAULTS.imageSize}×${DEFAULTS.imageSize}, random ${DEFAULTS.crop}×${DEFAULTS.crop} crops and flips), ${DEFAULTS.epochs} epochs: about ten minutes on a
+2-core CPU rasteriser.
 
 Data and model:
   --data <dir>          A data folder of a known format (default: synthetic data):
@@ -89,8 +89,9 @@ ${
                         he: N(0, 2/fan-in), biases 0, norms' scales 1 (default for small: with
                         few channels the paper's 0.01 makes the signal vanish); torchvision:
                         a torchvision architecture's own (its default).
-  --crop <px>           Training crop = model input side (default: 227 for images of 256
-                        and more, else the side less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
+  --crop <px>           Training crop = model input side (default: 227, or torchvision's 224
+                        for its architectures, for images of 256 and more, else the side
+                        less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
   --image-size <px>     Side of the synthetic images (default ${DEFAULTS.imageSize}).
   --train-size <n>      Training images: synthetic ones drawn (default ${DEFAULTS.trainSize}), or
                         of real data a subset balanced across classes, seeded by --seed.

@@ -21,7 +21,8 @@
  * run), so a large N·S keeps the GPU busy; a batch larger than one binding is processed in runs
  * of whole samples, each run adding its own chunks. A group whose values come in short runs
  * (S below {@link COLUMN_SPATIAL}: `[N, C]` after a Linear) is reduced a thread per group and
- * chunk instead of a workgroup, so adjacent threads read adjacent channels.
+ * chunk instead of a workgroup, so adjacent threads read adjacent channels; on a software
+ * adapter every group is (its workgroup trees cost more than they save there).
  *
  * Per sample (layer and group norm), an elementwise weight and bias (each shared by
  * `affineSpan` consecutive values of a sample) are applied inside the normalising pass; dy is
@@ -174,12 +175,11 @@ export function batchNormChunks(
   let first = 0, most = 0;
   const out = runs.map(({ start, count, parts }) => {
     const values = shape.perSample ? shape.spatial : count * shape.spatial;
-    // On a software adapter a thread per group also wins for groups of few values: lanes
-    // gather anyway, and a tree would leave most of a workgroup idle; a GPU keeps its loads
-    // coalesced along the values.
+    // On a software adapter a thread per group wins at every size: lanes gather anyway, and a
+    // tree's barriers cost more than its loads; a GPU keeps the tree for long runs of values,
+    // its loads coalesced along them.
     const short = shape.spatial < COLUMN_SPATIAL;
-    const few = device.isSoftware && values < WORKGROUP * MIN_PER_THREAD;
-    const layout = options.layout ?? (short || few ? "columns" : "tree");
+    const layout = options.layout ?? (short || device.isSoftware ? "columns" : "tree");
     const [least, lanes] = layout === "tree" ? [MIN_PER_THREAD, WORKGROUP] : [COLUMN_PER_THREAD, 1];
     const perThread = Math.max(least, Math.ceil(values / (lanes * MAX_CHUNKS)));
     const chunks = Math.ceil(values / (lanes * perThread));

@@ -20,10 +20,11 @@ export type ParameterInit = (name: string, shape: readonly number[], device: Dev
 
 /**
  * PyTorch's default for `Conv2d` and `Linear`: weights and biases uniform in ±1/√fan_in
- * (what `kaiming_uniform_(a=√5)` reduces to), with `fan_in = (in / groups) · kernel area`.
+ * (what `kaiming_uniform_(a=√5)` reduces to), with `fan_in = (in / groups) · kernel area`;
+ * a layer with no inputs (fan_in 0) gets zeros, as PyTorch's bias there (±1/√0 drew NaN).
  */
 export function defaultInit(fanIn: number, generator?: Generator): ParameterInit {
-  const bound = 1 / Math.sqrt(fanIn);
+  const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
   return (_name, shape, device) =>
     (generator ?? globalGenerator()).uniform(shape, -bound, bound, device);
 }

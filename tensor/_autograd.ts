@@ -66,7 +66,22 @@ export interface GraphAccess<T> {
   describe(t: T): string;
 }
 
-let gradEnabled = true;
+/**
+ * How many scopes that disable recording are open ({@link noGrad}, a backward pass). A count
+ * rather than a saved flag: async scopes may overlap and end in any order (two `noGrad(async …)`
+ * awaited together), and each end must undo only its own start.
+ */
+let disabledScopes = 0;
+
+/** Opens a scope without recording; the returned function closes it (once). */
+function disableGrad(): () => void {
+  disabledScopes++;
+  let open = true;
+  return () => {
+    if (open) disabledScopes--;
+    open = false;
+  };
+}
 
 /**
  * Whether ops currently record the graph (false inside {@link noGrad}).
@@ -79,7 +94,7 @@ let gradEnabled = true;
  * ```
  */
 export function isGradEnabled(): boolean {
-  return gradEnabled;
+  return disabledScopes === 0;
 }
 
 /**
@@ -95,17 +110,14 @@ export function isGradEnabled(): boolean {
  * ```
  */
 export function noGrad<R>(fn: () => R): R {
-  const previous = gradEnabled;
-  gradEnabled = false;
+  const enable = disableGrad();
   try {
     const result = fn();
-    if (result instanceof Promise) {
-      return result.finally(() => (gradEnabled = previous)) as R;
-    }
-    gradEnabled = previous;
+    if (result instanceof Promise) return result.finally(enable) as R;
+    enable();
     return result;
   } catch (error) {
-    gradEnabled = previous;
+    enable();
     throw error;
   }
 }
@@ -120,8 +132,7 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
   // Tensors whose gradient a consumer has already multiplied by their ReLU mask.
   const masked = new Set<T>();
   const grads = new Map<T, RawTensor>([[root, seed.alias()]]);
-  const previous = gradEnabled;
-  gradEnabled = false;
+  const enable = disableGrad();
   /** Runs the node of `tensor` if a gradient reached it; `whileWaiting` as for GradNode. */
   const run = (tensor: T, whileWaiting: () => void): Grads | Promise<Grads> | null => {
     const grad = grads.get(tensor);
@@ -190,7 +201,7 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
       });
     }
   } finally {
-    gradEnabled = previous;
+    enable();
     for (const g of grads.values()) g.dispose();
   }
 }

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
+import { defaultDevice, isGradEnabled, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
 import { Module } from "../nn/module.ts";
 import { SGD } from "../train/sgd.ts";
 
@@ -81,4 +81,32 @@ Deno.test("a parameter registered from a computed tensor is a leaf of its data, 
   assert.equal(base.grad, null); // the registered data is cut from base's graph
   m.dispose();
   base.dispose();
+});
+
+Deno.test("noGrad scopes that overlap (async, ending in any order) leave recording on after them", async () => {
+  await defaultDevice();
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const first = noGrad(async () => await sleep(5));
+  const second = noGrad(async () => {
+    await sleep(20);
+    return isGradEnabled();
+  });
+  await first;
+  assert.equal(isGradEnabled(), false); // the second scope is still open
+  assert.equal(await second, false);
+  // The second scope restored the flag the first had saved (false): recording stayed off for
+  // good, and every later backward failed with 'this tensor does not require a gradient'.
+  assert.equal(isGradEnabled(), true);
+  const w = tensor([1, 2], { requiresGrad: true });
+  // A backward overlapping a noGrad scope: both end, recording is on.
+  const loss = w.mul(w).sum();
+  await Promise.all([loss.backward(), noGrad(async () => await sleep(1))]);
+  assert.equal(isGradEnabled(), true);
+  assert.equal(w.mul(2).requiresGrad, true);
+  assert.throws(() =>
+    noGrad(() => {
+      throw new Error("inside");
+    }), /inside/);
+  assert.equal(isGradEnabled(), true);
+  w.dispose();
 });

@@ -89,3 +89,26 @@ Deno.test("ArrayDataset: pixels other than bytes are a TypeError naming the fix"
   );
   assert.equal(new ArrayDataset({ ...options, pixels: new Uint8Array(12) }).length, 1);
 });
+
+Deno.test("ArrayDataset: greyscale bytes given as RGB are an error naming storedChannels", () => {
+  // It read '4 pixel bytes do not hold 1 images of 2×2×3', with no word of greyscale.
+  const options = { labels: [0], height: 2, width: 2, classNames: ["a"] };
+  assert.throws(
+    () => new ArrayDataset({ ...options, pixels: new Uint8Array(4) }),
+    /^RangeError: ArrayDataset: 4 pixel bytes do not hold 1 image of 2×2×3: they hold 2×2×1 images, so pass storedChannels: 1$/,
+  );
+  assert.throws(
+    () => new ArrayDataset({ ...options, pixels: new Uint8Array(12), storedChannels: 1 }),
+    /do not hold 1 image of 2×2×1: they hold 2×2×3 images, so pass storedChannels: 3$/,
+  );
+  assert.throws(
+    () => new ArrayDataset({ ...options, labels: [0, 0], pixels: new Uint8Array(5) }),
+    /^RangeError: ArrayDataset: 5 pixel bytes do not hold 2 images of 2×2×3$/,
+  );
+  const grey = new ArrayDataset({
+    ...options,
+    pixels: Uint8Array.of(1, 2, 3, 4),
+    storedChannels: 1,
+  });
+  assert.deepEqual([...grey.get(0).pixels.subarray(0, 6)], [1, 1, 1, 2, 2, 2]);
+});

@@ -1,12 +1,22 @@
 /**
  * Module trees as a PyTorch user builds them: a module shared under two names (a tied layer)
  * counts once in parameters(), namedModules() and the optimiser, and keeps both state-dict
- * names; ModuleList and ModuleDict name their modules as PyTorch's containers do.
+ * names; ModuleList and ModuleDict name their modules as PyTorch's containers do; a layer
+ * with no inputs initialises as PyTorch's.
  */
 
 import assert from "node:assert/strict";
-import { defaultDevice, type Tensor, tensor, tidy } from "../mod.ts";
-import { BatchNorm1d, Linear, Module, ModuleDict, ModuleList, ReLU, summary } from "../nn/mod.ts";
+import { defaultDevice, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import {
+  BatchNorm1d,
+  Conv2d,
+  Linear,
+  Module,
+  ModuleDict,
+  ModuleList,
+  ReLU,
+  summary,
+} from "../nn/mod.ts";
 import { SGD } from "../train/mod.ts";
 
 type Rows = Tensor<[number, number], "f32">;
@@ -89,4 +99,16 @@ Deno.test("ModuleList and ModuleDict: PyTorch's names, iteration, no forward of 
   assert.ok(!net.heads.get("norm").training);
   assert.deepEqual(net.forward(tensor([[1, 2, 3]])).shape, [1, 1]);
   net.dispose();
+});
+
+Deno.test("a Linear or Conv2d with no inputs gets PyTorch's zero bias, not NaN", async () => {
+  await defaultDevice();
+  // ±1/√fan_in with fan_in 0 drew NaN, so the layer's output was NaN where PyTorch's is 0.
+  const linear = new Linear({ inFeatures: 0, outFeatures: 2 });
+  assert.deepEqual(await linear.bias!.toArray(), [0, 0]);
+  assert.deepEqual(await linear.forward(zeros([3, 0])).toArray(), [[0, 0], [0, 0], [0, 0]]);
+  const conv = new Conv2d({ inChannels: 0, outChannels: 2, kernelSize: 1 });
+  assert.deepEqual(await conv.bias!.toArray(), [0, 0]);
+  conv.dispose();
+  linear.dispose();
 });

@@ -6,6 +6,7 @@
 
 import type { Sample } from "./dataset.ts";
 import { DatasetBase } from "./_dataset_base.ts";
+import { plural } from "../_format.ts";
 
 /** Construction options of {@link ArrayDataset}. */
 export interface ArrayDatasetOptions {
@@ -82,9 +83,14 @@ export class ArrayDataset extends DatasetBase {
     if (classNames.length < 1) throw new RangeError(`ArrayDataset: no class names${where}`);
     const stride = height * width * stored;
     if (pixels.length !== labels.length * stride) {
+      // Greyscale bytes given as RGB (or the reverse) fit the other channel count exactly.
+      const other = 4 - stored;
+      const hint = pixels.length === labels.length * height * width * other
+        ? `: they hold ${height}×${width}×${other} images, so pass storedChannels: ${other}`
+        : "";
       throw new RangeError(
-        `ArrayDataset: ${pixels.length} pixel bytes do not hold ${labels.length} images of ` +
-          `${height}×${width}×${stored}${where}`,
+        `ArrayDataset: ${pixels.length} pixel bytes do not hold ` +
+          `${plural(labels.length, "image")} of ${height}×${width}×${stored}${where}${hint}`,
       );
     }
     const lab = new Int32Array(labels.length);
