@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crossEntropy, defaultDevice, type Tensor } from "../mod.ts";
-import { AdaptiveAvgPool2d, Conv2d, Sequential } from "../nn/mod.ts";
+import { AdaptiveAvgPool2d, Conv2d, Flatten, Linear, Sequential } from "../nn/mod.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { alexnetSmall } from "../nn/alexnet.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
@@ -264,4 +264,25 @@ Deno.test("a model without logits [batch, classes] is one error naming its outpu
   const r = await train({ model: convOnly(), ...options, loss });
   assert.equal(r.step, 2);
   assert.equal(r.lastEval?.count, 4);
+});
+
+Deno.test("a model with fewer outputs than the data's classes is one error naming both", async () => {
+  // It failed as a device fault at the first label past them, naming neither: 'crossEntropy:
+  // label 4 of sample 0 is outside the 3 classes [0, 3)'.
+  const { train: trainData, val: valData } = syntheticSplits({
+    trainSize: 8,
+    valSize: 4,
+    size: 8,
+    classes: 5,
+  });
+  const narrow = () =>
+    new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 3 }));
+  const message =
+    /^ShapeError: the model returned \[4,3\] for data of 5 classes: its last layer needs 5 outputs, one per class \(it has 3\)$/;
+  const options = { trainData, valData, epochs: 1, batchSize: 4, lr: 0.01 };
+  await assert.rejects(train({ model: narrow(), ...options }), message);
+  await assert.rejects(evaluate(narrow(), valData, { batchSize: 4 }), message);
+  // More outputs than classes train, as in PyTorch (labels index the first ones).
+  const wide = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 7 }));
+  assert.equal((await train({ model: wide, ...options })).step, 2);
 });
