@@ -53,6 +53,7 @@ export type { FaultMessage } from "./kernels/_fault.ts";
 export {
   type Axes,
   type NestedArray,
+  type ScatterReduction,
   type SortOptions,
   type SumType,
   Tensor,
@@ -141,6 +142,7 @@ export {
   maskedFill,
   scatter,
   scatterAdd,
+  scatterReduce,
 } from "./tensor/ops_index.ts";
 export {
   argsort,

@@ -15,7 +15,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
 
@@ -24,8 +24,26 @@ export type { IndexedView } from "./_coordinates.ts";
 /** The element types the gather and scatter move: bits are copied, sums are typed. */
 export type IndexedType = "f32" | "i32";
 
-/** How a scatter combines what it writes with what is there. */
-export type ScatterMode = "assign" | "add";
+/**
+ * How a scatter combines what it writes with what is there: `assign` keeps the last entry,
+ * `add`, `prod`, `amax` and `amin` combine them all (a NaN wins `amax` and `amin`), `mean`
+ * averages them (f32 only), as `torch.scatter_reduce`'s `sum`, `prod`, `amax`, `amin`, `mean`.
+ */
+export type ScatterMode = "assign" | "add" | "prod" | "amax" | "amin" | "mean";
+
+/** The WGSL that folds the entry `v` into `acc`, per mode and type. */
+function combined(mode: ScatterMode, type: IndexedType): string {
+  const nanWins = (pick: string) =>
+    type === "f32" ? `select(${pick}(acc, v), acc + v, isNan(acc) || isNan(v))` : `${pick}(acc, v)`;
+  return {
+    assign: "v",
+    add: "acc + v",
+    mean: "acc + v",
+    prod: "acc * v",
+    amax: nanWins("max"),
+    amin: nanWins("min"),
+  }[mode];
+}
 
 const WORKGROUP = 256;
 
@@ -107,8 +125,13 @@ ${flatMain(WORKGROUP, count, body)}`;
 export interface ScatterArgs {
   /** The element type of `base`, `src` and `out`. */
   readonly type: IndexedType;
-  /** `assign`: the last entry that reaches an element replaces it; `add`: every one adds. */
+  /** How the entries that reach an element combine (see {@link ScatterMode}). */
   readonly mode: ScatterMode;
+  /**
+   * Whether the destination's own value takes part (default true); when false, an element that
+   * some entry reaches starts from its first entry, as `scatter_reduce`'s `include_self=False`.
+   */
+  readonly includeSelf?: boolean;
   /** The destination's shape (of `base` and `out`). */
   readonly shape: readonly number[];
   /** The axis the index runs along. */
@@ -134,9 +157,9 @@ export interface ScatterArgs {
 
 /**
  * `out = base`, then for every coordinate `c` of the index, `out[c with c[dim] = index[c]]`
- * becomes `src[c]` (`assign`; the last such `c` along `dim` wins) or has `src[c]` added
- * (`add`, in order along `dim`). An index outside `[0, shape[dim])` records a fault naming the
- * op, the index and the size (it reaches nothing).
+ * becomes `src[c]` (`assign`; the last such `c` along `dim` wins) or combines it (`add`,
+ * `prod`, `amax`, `amin`, `mean`: in order along `dim`). An index outside `[0, shape[dim])`
+ * records a fault naming the op, the index and the size (it reaches nothing).
  *
  * Each destination element binary-searches the index's sorted line for the run of entries
  * equal to its position and combines them in order: `O(log L)` per element plus one read per
@@ -165,6 +188,7 @@ export interface ScatterArgs {
 export function scatter(device: Device, args: ScatterArgs): void {
   const { type, mode, shape, dim, indexShape, base, index, order, src, out } = args;
   const op = args.op ?? "scatter";
+  if (mode === "mean" && type !== "f32") throw new TypeError(`${op}: no i32 mean`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const uf = new Uniforms();
@@ -176,7 +200,7 @@ export function scatter(device: Device, args: ScatterArgs): void {
     axis === dim ? "true" : `c${axis} < ${uf.u32(`index.size${axis}`, d)}`
   ).join(" && ");
   const size = uf.u32("dimSize", shape[dim]);
-  const combine = mode === "add" ? "acc + src[source]" : "src[source]";
+  const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
   const [indexStep, orderStep, srcStep] = [
     uf.u32("index.dimStride", index.strides[dim]),
     uf.u32("order.dimStride", order.strides[dim]),
@@ -197,12 +221,20 @@ ${coordinates(uf, shape)}
       let mid = (lo + hi) / 2u;
       if (entryAt(indexAt, orderAt, mid).y < ${j}) { lo = mid + 1u; } else { hi = mid; }
     }
+    var count = 0u;
     for (var p = lo; p < length; p++) {
       let entry = entryAt(indexAt, orderAt, p);
       if (entry.y != ${j}) { break; }
-      let source = srcAt + u32(entry.x) * ${srcStep};
-      acc = ${combine};
-    }
+      let v = src[srcAt + u32(entry.x) * ${srcStep}];
+      // Without the destination's own value, the first entry starts the fold.
+      if (count == 0u && ${keepSelf} == 0u) { acc = v; } else { acc = ${combined(mode, type)}; }
+      count++;
+    }${
+    mode === "mean"
+      ? `
+    if (count > 0u) { acc = acc / f32(count + ${keepSelf}); }`
+      : ""
+  }
     // The element at 0 along the axis checks its line's smallest and largest entries.
     if (${j} == 0 && length > 0u) {
       let low = entryAt(indexAt, orderAt, 0u).y;
@@ -221,6 +253,7 @@ ${coordinates(uf, shape)}
 @group(0) @binding(4) var<storage, read_write> out: array<${type}>;
 ${faultWgsl(5)}
 ${uf.declare(6)}
+${type === "f32" && (mode === "amax" || mode === "amin") ? IS_NAN : ""}
 /** The p-th entry of a line in ascending order: its position along the axis, and its value. */
 fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
   let k = order[orderAt + p * ${orderStep}];

@@ -77,9 +77,11 @@ function lineOrder(index: RawTensor, dim: number): RawTensor {
 }
 
 /**
- * `base` with `src[c]` written to (`assign`) or added into (`add`) `c with c[dim] = index[c]`
- * for every coordinate `c` of the i32 `index` (PyTorch's `scatter` and `scatter_add`); `base`
- * null starts from zeros. A plain scatter keeps the last of duplicated indices along `dim`.
+ * `base` with `src[c]` written to (`assign`) or combined into (`add`, `prod`, `amax`, `amin`,
+ * `mean`) `c with c[dim] = index[c]` for every coordinate `c` of the i32 `index` (PyTorch's
+ * `scatter`, `scatter_add` and `scatter_reduce`); `base` null starts from zeros. A plain scatter
+ * keeps the last of duplicated indices along `dim`; `includeSelf` false leaves the destination's
+ * own value out where an entry reaches it. Errors name `op`.
  */
 export function scatter(
   base: RawTensor | null,
@@ -88,7 +90,7 @@ export function scatter(
   index: RawTensor,
   src: RawTensor,
   mode: ScatterMode,
-  op = mode === "add" ? "scatterAdd" : "scatter",
+  { op = mode === "add" ? "scatterAdd" : "scatter", includeSelf = true } = {},
 ): RawTensor {
   const device = src.device;
   const zero = base ? null : fill(device, [], 0);
@@ -109,6 +111,7 @@ export function scatter(
     src: values.view,
     out: out.buffer,
     op,
+    includeSelf,
   });
   order.dispose();
   if (zero) {

@@ -8,7 +8,7 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { Tensor } from "./tensor.ts";
+import type { ScatterReduction, Tensor } from "./tensor.ts";
 
 /**
  * The elements of `x` picked along `dim` by `index` (i32, of `x`'s rank), as `torch.gather`:
@@ -140,4 +140,32 @@ export function maskedFill<S extends Shape, D extends DType>(
   value: number,
 ): Tensor<S, D> {
   return x.maskedFill(mask, value);
+}
+
+/**
+ * A copy of `x` with `src` reduced into the positions `index` sends it to along `dim`, as
+ * `torch.scatter_reduce` (`"sum"`, `"prod"`, `"mean"`, `"amax"`, `"amin"`; `includeSelf`
+ * default true), deterministic, with PyTorch's gradients.
+ *
+ * @example The largest value per group
+ * ```ts
+ * import { defaultDevice, scatterReduce, tensor, zeros } from "../mod.ts";
+ * await defaultDevice();
+ * const groups = tensor([0, 1, 0, 1, 1], { dtype: "i32" });
+ * const values = tensor([3, -1, 7, 2, 5]);
+ * const peaks = scatterReduce(zeros([2]), 0, groups, values, "amax", { includeSelf: false });
+ * console.log(await peaks.toArray()); // [7, 5]
+ * const means = scatterReduce(zeros([2]), 0, groups, values, "mean", { includeSelf: false });
+ * console.log(await means.toArray()); // [5, 2]
+ * ```
+ */
+export function scatterReduce<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+  index: Tensor<Shape, "i32">,
+  src: Tensor<Shape, D>,
+  reduce: ScatterReduction,
+  options: { includeSelf?: boolean } = {},
+): Tensor<S, D> {
+  return x.scatterReduce(dim, index, src, reduce, options);
 }

@@ -1241,6 +1241,36 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
+   * A copy of this tensor with `src`'s elements reduced into the positions an i32 index sends
+   * them to along `dim`, as `torch.scatter_reduce`: `"sum"`, `"prod"`, `"mean"` (f32), `"amax"`
+   * or `"amin"` (a NaN wins), over the entries that reach each element and, unless
+   * `includeSelf` is false, its own value (elements no entry reaches keep theirs). In order
+   * along `dim`, the same result on every run. The gradients are PyTorch's: the mean's divided
+   * by the count, the extrema's shared among the values equal to the result, the product's the
+   * product of the other factors (exact with zeros).
+   */
+  scatterReduce(
+    dim: number,
+    index: Tensor<Shape, "i32">,
+    src: Tensor<Shape, D>,
+    reduce: ScatterReduction,
+    options: { includeSelf?: boolean } = {},
+  ): Tensor<S, D> {
+    const axis = scatterAxis("scatterReduce", this, dim, index, src);
+    const mode: ScatterMode = reduce === "sum" ? "add" : reduce;
+    if (!["add", "prod", "mean", "amax", "amin"].includes(mode)) {
+      throw new RangeError(
+        `scatterReduce: reduce "${reduce}" is not one of "sum", "prod", "mean", "amax", "amin"`,
+      );
+    }
+    if (mode === "mean" && this.dtype !== "f32") {
+      throw new TypeError(`scatterReduce: the mean of an ${this.dtype} tensor (use .float())`);
+    }
+    const params = { dim: axis, mode, includeSelf: options.includeSelf ?? true };
+    return apply("scatter", [this, index, src], params) as Tensor<S, D>;
+  }
+
+  /**
    * The slices at the positions of a 1-D i32 index along `dim`, as `torch.index_select`: this
    * tensor's shape with the index's length along `dim`. The gradient is added into the slices
    * read (index-add).
@@ -1322,6 +1352,9 @@ function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
  * tensor whose dtype the types do not know is taken as f32, the common case).
  */
 export type SumType<D extends DType> = [D] extends ["i32"] ? "i32" : "f32";
+
+/** The reductions of `scatterReduce`, as `torch.scatter_reduce` names them. */
+export type ScatterReduction = "sum" | "prod" | "mean" | "amax" | "amin";
 
 /** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
 export interface ValuesAndIndices<S extends Shape, D extends DType> {
@@ -1451,7 +1484,7 @@ function scattered(
 ): AnyTensor {
   if (typeof src !== "number") {
     const axis = scatterAxis(op, x, dim, index, src);
-    return apply("scatter", [x, index, src], { dim: axis, mode });
+    return apply("scatter", [x, index, src], { dim: axis, mode, includeSelf: true });
   }
   if (x.dtype === "i32" && !Number.isInteger(src)) {
     throw new TypeError(`${op}: ${src} is not an integer, and the input is i32`);

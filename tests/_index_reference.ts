@@ -129,3 +129,36 @@ export function cumulative(x: F64, dim: number, prod: boolean): F64 {
   }
   return { shape: [...x.shape], data };
 }
+
+/** `torch.scatter_reduce` in float64: the entries reaching each element folded in index order. */
+export function scatterReduce(
+  x: F64,
+  dim: number,
+  index: I32,
+  src: F64,
+  reduce: "sum" | "prod" | "mean" | "amax" | "amin",
+  includeSelf: boolean,
+): F64 {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < numel(index.shape); i++) {
+    const c = coordsOf(i, index.shape);
+    const value = src.data[flatOf(c, src.shape)];
+    c[dim] = index.data[i];
+    const at = flatOf(c, x.shape);
+    groups.set(at, [...(groups.get(at) ?? []), value]);
+  }
+  const data = x.data.slice();
+  for (const [at, values] of groups) {
+    const all = includeSelf ? [x.data[at], ...values] : values;
+    data[at] = reduce === "sum"
+      ? all.reduce((a, b) => a + b, 0)
+      : reduce === "prod"
+      ? all.reduce((a, b) => a * b, 1)
+      : reduce === "mean"
+      ? all.reduce((a, b) => a + b, 0) / all.length
+      : reduce === "amax"
+      ? Math.max(...all)
+      : Math.min(...all);
+  }
+  return { shape: [...x.shape], data };
+}

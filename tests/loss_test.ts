@@ -56,6 +56,8 @@ import {
 } from "../nn/mod.ts";
 import type { LossFunction } from "../train/mod.ts";
 import { nllGather, nllScatter } from "../kernels/nll_loss.ts";
+import { lossTerm } from "../kernels/loss_terms.ts";
+import type { Device as Backend } from "../kernels/device.ts";
 import * as ref from "./_reference.ts";
 import { mulberry32 } from "./_reference.ts";
 import { checkAll, normal, type OpCase, uniform } from "./_tensor_check.ts";
@@ -893,4 +895,41 @@ Deno.test("loss layers are modules: class weights are buffers (state dict, to())
   assert.deepEqual(Object.keys(await new MSELoss().stateDict()), []);
   assert.ok(new TripletMarginLoss() instanceof Module);
   for (const t of [weight, logits, labels]) t.dispose();
+});
+
+Deno.test("a loss term's domain check names the global position when the term runs in windows", async () => {
+  const device = await defaultDevice();
+  // The same device seen with a binding limit of 1 KiB (64 vec4s), so 1000 elements take
+  // several windows, each checking from its own first element.
+  const limits = {
+    ...device.limits,
+    maxStorageBufferBindingSize: Math.max(1024, device.limits.minStorageBufferOffsetAlignment),
+  };
+  const narrow = new Proxy(device, {
+    get(target, key) {
+      if (key === "limits") return limits;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as unknown as Backend;
+  const n = 1000, bad = 701;
+  const probabilities = Float32Array.from(
+    { length: n },
+    (_, i) => (i === bad ? 1.25 : (i % 9) / 9),
+  );
+  const [x, t, out] = [0, 1, 2].map(() => device.alloc(n * 4));
+  device.write(x, probabilities);
+  device.write(t, new Float32Array(n).fill(1));
+  lossTerm(narrow, "binaryCrossEntropy", x, t, out, n);
+  await assert.rejects(
+    device.read(out, 0, n * 4),
+    /binaryCrossEntropy: input 1\.25 at position 701 is outside \[0, 1\]/,
+  );
+  // Every window computed its terms: −log x (clamped at 100), NaN at the bad one.
+  const terms = new Float32Array(await device.read(out, 0, n * 4));
+  terms.forEach((v, i) => {
+    if (i === bad) assert.ok(Number.isNaN(v));
+    else assert.ok(Math.abs(v - Math.min(-Math.log(probabilities[i]), 100)) < 1e-4, `${i}: ${v}`);
+  });
+  for (const b of [x, t, out]) device.release(b);
 });

@@ -18,6 +18,7 @@ import {
   maskedFill,
   scatter,
   scatterAdd,
+  scatterReduce,
   ShapeError,
   type Tensor,
   tensor,
@@ -328,4 +329,60 @@ Deno.test("indexAdd and maskedFill: forward and gradients against float64", asyn
   );
   assert.throws(() => x.maskedFill(zeros([3, 3]), 1), /maskedFill/);
   x.dispose();
+});
+
+Deno.test("scatterReduce: every reduction, with and without the own value, against float64", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(4);
+  const n = (...shape: number[]) => normal(shape, rng);
+  const index = ix.randomIndex([5, 9], 4, rng);
+  // A zero in x and in src, twice in one destination, for the product's exact gradient.
+  const withZeros = (x: ref.F64, at: number[]) => {
+    const data = x.data.slice();
+    for (const p of at) data[p] = 0;
+    return { shape: x.shape, data };
+  };
+  const cases: OpCase[] = [];
+  for (const reduce of ["sum", "prod", "mean", "amax", "amin"] as const) {
+    for (const includeSelf of [true, false]) {
+      cases.push({
+        name: `scatterReduce ${reduce} [5, 4] dim 1 by [5, 9]${includeSelf ? "" : " without self"}`,
+        inputs: [n(5, 4), n(5, 11)],
+        run: ([x, src]) => scatterReduce(x, 1, indexTensor(index), src, reduce, { includeSelf }),
+        ref: ([x, src]) => ix.scatterReduce(x, 1, index, src, reduce, includeSelf),
+      });
+    }
+  }
+  const rows = { shape: [6], data: Int32Array.of(0, 2, 0, 2, 2, 1) };
+  for (const includeSelf of [true, false]) {
+    cases.push({
+      name: `scatterReduce prod with zeros${includeSelf ? "" : " without self"}`,
+      inputs: [withZeros(n(3), [1]), withZeros(n(6), [0, 3, 4])],
+      run: ([x, src]) => x.scatterReduce(0, indexTensor(rows), src, "prod", { includeSelf }),
+      ref: ([x, src]) => ix.scatterReduce(x, 0, rows, src, "prod", includeSelf),
+    });
+  }
+  await checkAll(t, device, cases, rng);
+  // Ties share the gradient of an extremum equally, the own value included.
+  const x = tensor([5, 1], { requiresGrad: true });
+  const src = tensor([5, 2, 5], { requiresGrad: true });
+  const y = x.scatterReduce(0, tensor([0, 1, 0], { dtype: "i32" }), src, "amax");
+  await y.sum().backward();
+  assert.deepEqual(await y.toArray(), [5, 2]);
+  assert.deepEqual(await x.grad!.toArray(), [1 / 3, 0].map(Math.fround));
+  assert.deepEqual(await src.grad!.toArray(), [1 / 3, 1, 1 / 3].map(Math.fround));
+  assert.throws(
+    () => x.scatterReduce(0, tensor([0], { dtype: "i32" }), tensor([1]), "max" as "amax"),
+    /scatterReduce: reduce "max" is not one of/,
+  );
+  assert.throws(
+    () =>
+      zeros([2]).int().scatterReduce(
+        0,
+        tensor([0], { dtype: "i32" }),
+        tensor([1], { dtype: "i32" }),
+        "mean",
+      ),
+    /scatterReduce: the mean of an i32 tensor/,
+  );
 });

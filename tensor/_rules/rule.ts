@@ -73,7 +73,7 @@ export interface OpParams {
   concat: { axis: number };
   // Indexing along an axis (index.ts): inputs x and an i32 index, then `src` for a scatter.
   gather: { dim: number };
-  scatter: { dim: number; mode: ScatterMode };
+  scatter: { dim: number; mode: ScatterMode; includeSelf: boolean };
   // Reordering and accumulating along axes (reorder.ts): a running sum or product along `dim`;
   // per axis a flip, or a roll by `shift` (0 keeps it); the triangle of the last two axes.
   cumulative: { dim: number; op: ScanOp };
