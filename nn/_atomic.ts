@@ -40,6 +40,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     dir,
     `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
   );
+  await requireWritablePath(path, dir);
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });
@@ -60,6 +61,33 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw namePath(error, path);
   }
   await syncDirectory(dir);
+}
+
+/**
+ * Throws, naming `path`, when it is a folder (the rename onto it failed naming only the
+ * temporary file, which had been written beside the folder) or when its folder `dir` does not
+ * exist (the error named the temporary file, not the path asked for).
+ */
+async function requireWritablePath(path: string, dir: string): Promise<void> {
+  const kind = async (p: string) => {
+    try {
+      return (await Deno.stat(p)).isDirectory ? "folder" : "file";
+    } catch (error) {
+      // A path below a file is "not a directory": there is nothing there either.
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return null;
+      }
+      throw namePath(error, p);
+    }
+  };
+  if (await kind(path) === "folder") {
+    throw new Deno.errors.IsADirectory(`${path} is a folder: give a file path to write`);
+  }
+  const parent = await kind(dir);
+  if (parent !== "folder") {
+    const problem = parent === null ? "does not exist" : "is a file";
+    throw new Deno.errors.NotFound(`${path}: cannot write it: the folder ${dir} ${problem}`);
+  }
 }
 
 /**

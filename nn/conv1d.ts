@@ -8,6 +8,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { convPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import { conv1d } from "../tensor/ops_conv_family.ts";
+import { pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -24,8 +25,13 @@ export interface Conv1dConfig {
   kernelSize: number;
   /** Step between windows (default 1). */
   stride?: number;
-  /** Zero padding at each end (default 0), or `"same"` / `"valid"` as PyTorch's. */
+  /** Padding at each end (default 0), or `"same"` / `"valid"` as PyTorch's. */
   padding?: number | "same" | "valid";
+  /**
+   * What the padding holds (PyTorch's `padding_mode`): `"zeros"` (default), or the input
+   * `"reflect"`ed, `"replicate"`d or wrapped (`"circular"`), as `pad` makes it.
+   */
+  paddingMode?: "zeros" | Exclude<PadMode, "constant">;
   /** Channel groups (default 1). */
   groups?: number;
   /** Spacing between kernel taps (default 1). */
@@ -63,8 +69,10 @@ export class Conv1d extends WeightedLayer {
   readonly kernelSize: number;
   /** Step between windows. */
   readonly stride: number;
-  /** Zero padding at each end, or `"same"` / `"valid"` as given. */
+  /** Padding at each end, or `"same"` / `"valid"` as given. */
   readonly padding: number | "same" | "valid";
+  /** What the padding holds. */
+  readonly paddingMode: "zeros" | Exclude<PadMode, "constant">;
   /** Channel groups. */
   readonly groups: number;
   /** Spacing between kernel taps. */
@@ -78,6 +86,13 @@ export class Conv1d extends WeightedLayer {
     this.kernelSize = config.kernelSize;
     this.stride = config.stride ?? 1;
     this.padding = config.padding ?? 0;
+    this.paddingMode = config.paddingMode ?? "zeros";
+    if (!["zeros", "reflect", "replicate", "circular"].includes(this.paddingMode)) {
+      throw new RangeError(
+        `Conv1d: paddingMode must be "zeros", "reflect", "replicate" or "circular", got ` +
+          `"${this.paddingMode}"`,
+      );
+    }
     this.groups = config.groups ?? 1;
     this.dilation = config.dilation ?? 1;
     // Checked here as PyTorch's constructor does ("same" with a stride, …).
@@ -101,12 +116,25 @@ export class Conv1d extends WeightedLayer {
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim], "f32">,
   ): Tensor<[N, number, number], "f32"> {
-    return conv1d(x, this.weight, this.bias, {
-      stride: this.stride,
-      padding: this.padding,
-      groups: this.groups,
-      dilation: this.dilation,
-    }) as unknown as Tensor<[N, number, number], "f32">;
+    const options = { stride: this.stride, groups: this.groups, dilation: this.dilation };
+    if (this.paddingMode === "zeros") {
+      return conv1d(x, this.weight, this.bias, { ...options, padding: this.padding }) as Tensor<
+        [N, number, number],
+        "f32"
+      >;
+    }
+    // PyTorch's order: the input padded in the mode (an odd "same" total's extra one after),
+    // then an unpadded convolution.
+    const total = this.padding === "same"
+      ? this.dilation * (this.kernelSize - 1)
+      : this.padding === "valid"
+      ? 0
+      : 2 * this.padding;
+    const before = Math.floor(total / 2);
+    const padded = pad(x, [before, total - before], { mode: this.paddingMode });
+    const y = conv1d(padded, this.weight, this.bias, { ...options, padding: 0 });
+    padded.dispose(); // (the graph holds what the backward needs)
+    return y as Tensor<[N, number, number], "f32">;
   }
 
   /** The output shape for an input shape `[N, C, L]`. */

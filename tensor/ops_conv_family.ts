@@ -300,8 +300,25 @@ export function conv1d(
       `${op}: expected x [N, C, L] and w [O, C/groups, K], got [${x.shape}] and [${w.shape}]`,
     );
   }
-  const { padding: given = 0, stride = 1, dilation = 1 } = options;
+  const { padding: given = 0, stride = 1, dilation = 1, groups = 1 } = options;
   checkScalars(op, { stride, dilation, ...(typeof given === "number" ? { padding: given } : {}) });
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
+  }
+  // Checked in 1-D terms here: conv2d would name the 4-D shapes it runs on.
+  const [channels, perGroup, outChannels] = [x.shape[1], w.shape[1], w.shape[0]] as number[];
+  if (channels !== perGroup * groups || outChannels % groups !== 0) {
+    throw new ShapeError(
+      `${op}: input [${x.shape}] has ${plural(channels, "channel")} but weight [${w.shape}] ` +
+        `with ${plural(groups, "group")} expects ${perGroup * groups} (and ${outChannels} ` +
+        `outputs divisible by ${groups})`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
+    throw new ShapeError(
+      `${op}: bias [${bias.shape}] does not match ${outChannels} output channels`,
+    );
+  }
   const kernel = w.shape[2] as number;
   const { padding } = convPadding(given, kernel, stride, dilation, op);
   const span = dilation * (kernel - 1) + 1, length = x.shape[2] as number;

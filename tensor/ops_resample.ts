@@ -1,5 +1,5 @@
 /**
- * Resampling, as PyTorch's `F.interpolate`: nearest, nearest-exact and (bi)linear over
+ * Resampling, as PyTorch's `F.interpolate`: nearest, nearest-exact, (bi)linear and area over
  * `[N, C, L]` and `[N, C, H, W]` tensors, with PyTorch's index maths (`kernels/interpolate.ts`)
  * and gradients (the rule is in `_rules/conv_family.ts`).
  *
@@ -8,11 +8,16 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { adaptiveAvgPool2d } from "./ops_cnn.ts";
+import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
-/** The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` on 4-D. */
-export type InterpolateMode = "nearest" | "nearest-exact" | "linear" | "bilinear";
+/**
+ * The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` on 4-D;
+ * `area` is adaptive average pooling to the output size.
+ */
+export type InterpolateMode = "nearest" | "nearest-exact" | "linear" | "bilinear" | "area";
 
 /** Options of {@link interpolate}, PyTorch's `F.interpolate` arguments. */
 export interface InterpolateOptions {
@@ -43,7 +48,8 @@ export interface InterpolateOptions {
  * `scaleFactor`, as PyTorch's `F.interpolate` (its index maths in float32): `nearest` (output
  * `o` reads `floor(o · in/out)`), `nearest-exact` (`floor((o + ½) · in/out)`, the centres'
  * nearest), `linear`/`bilinear` (from `(o + ½) · in/out − ½`, or with `alignCorners` from
- * `o · (in − 1)/(out − 1)`). Differentiable with respect to `x`.
+ * `o · (in − 1)/(out − 1)`), `area` (the average over `floor(o · in/out)` to
+ * `ceil((o + 1) · in/out)`, adaptive average pooling). Differentiable with respect to `x`.
  *
  * @example Nearest and bilinear upsampling by 2
  * ```ts
@@ -66,9 +72,10 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   }
   const axes = x.rank - 2;
   const linear = mode === "linear" || mode === "bilinear";
-  if (!["nearest", "nearest-exact", "linear", "bilinear"].includes(mode)) {
+  if (!["nearest", "nearest-exact", "linear", "bilinear", "area"].includes(mode)) {
     throw new RangeError(
-      `${op}: mode must be "nearest", "nearest-exact", "linear" or "bilinear", got "${mode}"`,
+      `${op}: mode must be "nearest", "nearest-exact", "linear", "bilinear" or "area", got ` +
+        `"${mode}"`,
     );
   }
   if (linear && mode !== (axes === 1 ? "linear" : "bilinear")) {
@@ -103,6 +110,9 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     throw new RangeError(
       `${op}: input and output sizes must be positive, got input [${spatial}] and output [${out}]`,
     );
+  }
+  if (mode === "area") {
+    return axes === 1 ? adaptiveAvgPool1d(x, out[0]) : adaptiveAvgPool2d(x, [out[0], out[1]]);
   }
   const axisMode: AxisMode = linear ? "linear" : mode as AxisMode;
   const axis = (i: number): ResampleAxis => ({

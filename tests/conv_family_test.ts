@@ -227,5 +227,17 @@ Deno.test("conv1d: errors name the 1-D problem", async () => {
     /conv1d: padding "same" needs stride 1/,
   );
   assert.throws(() => conv1d(ones([1, 2, 4, 4]), ones([1, 2, 3]), null), /expected x \[N, C, L\]/);
+  assert.throws(
+    () => conv1d(ones([1, 4, 5]), ones([3, 3, 2]), null),
+    /conv1d: input \[1,4,5\] has 4 channels but weight \[3,3,2\] with 1 group expects 3/,
+  );
+  assert.throws(
+    () => conv1d(ones([1, 4, 5]), ones([3, 2, 2]), null, { groups: 2 }),
+    /expects 4 \(and 3 outputs divisible by 2\)/,
+  );
+  assert.throws(
+    () => conv1d(ones([1, 2, 5]), ones([3, 2, 2]), ones([2])),
+    /bias \[2\] does not match 3/,
+  );
   assert.throws(() => conv1d(ones([1, 2, 4]), ones([1, 2, 3]), null, { stride: 0 }), /stride/);
 });

@@ -115,6 +115,30 @@ Deno.test("interpolate: 3-D modes against float64", async (t) => {
   );
 });
 
+Deno.test("interpolate: area is adaptive average pooling to the output size", async (t) => {
+  const device = await defaultDevice();
+  await checkAll(
+    t,
+    device,
+    [
+      {
+        name: "area [2, 3, 7, 9] → 3×4",
+        inputs: [n(2, 3, 7, 9)],
+        run: ([x]) => interpolate(x, { size: [3, 4], mode: "area" }),
+        ref: ([x]) => ref.adaptiveAvgPool2d(x, [3, 4]),
+      },
+      {
+        name: "area [1, 2, 9] ×0.4",
+        inputs: [n(1, 2, 9)],
+        run: ([x]) => interpolate(x, { scaleFactor: 0.4, mode: "area" }),
+        ref: ([x]) => drop(ref.adaptiveAvgPool2d(lift(x), [1, 3])),
+      },
+    ],
+    rng,
+    true,
+  );
+});
+
 Deno.test("interpolate: values PyTorch gives", async () => {
   await defaultDevice();
   const x = tensor([[[[1, 2], [3, 4]]]]);
@@ -170,6 +194,10 @@ Deno.test("interpolate: errors as PyTorch's", async () => {
       /got 3-D input, but bilinear mode needs 4-D/,
     ],
     [() => interpolate(x, { size: 2, alignCorners: true }), /alignCorners can only be set/],
+    [
+      () => interpolate(x, { size: 2, mode: "area", alignCorners: false }),
+      /alignCorners can only be set/,
+    ],
     [() => interpolate(x, { size: [2, 2, 2] }), /2 spatial axes but size has 3/],
     [
       () => interpolate(x, { scaleFactor: 0.2 }),

@@ -153,6 +153,36 @@ Deno.test("writeFileAtomic", async (t) => {
     });
   });
 
+  await t.step("a folder, or a path whose folder is missing, is named as such", async () => {
+    await withTempDir(async (dir) => {
+      // It read "Is a directory (os error 21): rename '<dir>/.target.….tmp' -> '<dir>/target'",
+      // and for a missing folder "No such file or directory (os error 2): open '….tmp'".
+      const target = join(dir, "target");
+      await Deno.mkdir(target);
+      await assert.rejects(
+        writeFileAtomic(target, "x"),
+        (e: Error) =>
+          e instanceof Deno.errors.IsADirectory &&
+          e.message === `${target} is a folder: give a file path to write`,
+      );
+      const missing = join(dir, "no", "model.safetensors");
+      await assert.rejects(
+        writeFileAtomic(missing, "x"),
+        new RegExp(
+          `^NotFound: ${missing}: cannot write it: the folder ${join(dir, "no")} does not exist$`,
+        ),
+      );
+      await Deno.writeTextFile(join(dir, "file"), "");
+      await assert.rejects(
+        writeFileAtomic(join(dir, "file", "x"), "x"),
+        /the folder .*file is a file$/,
+      );
+      const names = [];
+      for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+      assert.deepEqual(names.sort(), ["file", "target"]); // no temporary file left anywhere
+    });
+  });
+
   await t.step("a failed write names the file (the OS's ENOSPC message does not)", async () => {
     await withTempDir(async (dir) => {
       const path = join(dir, "missing", "state.json");
