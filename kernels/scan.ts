@@ -10,6 +10,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { alternatingPasses } from "./_passes.ts";
 
 /** The scans: a running sum or a running product. */
 export type ScanOp = "sum" | "prod";
@@ -89,16 +90,9 @@ export function scanRows(
     device.copy(x, 0, out, 0, n * 4);
     return;
   }
-  // The last pass writes `out`: the passes alternate between it and a spare.
-  const spare = passes > 1 ? device.alloc(n * 4, "scan partials") : out;
-  const targets = [out, spare];
-  let source = x;
-  for (let pass = 0; pass < passes; pass++) {
-    const target = targets[(passes - 1 - pass) % 2];
-    scanPass(device, op, type, reverse, source, target, rows, length, 2 ** pass);
-    source = target;
-  }
-  if (spare !== out) device.release(spare);
+  alternatingPasses(device, out, n * 4, passes, x, "scan partials", (source, target, k) => {
+    scanPass(device, op, type, reverse, source!, target, rows, length, 2 ** k);
+  });
 }
 
 /**
@@ -186,13 +180,7 @@ export function cumulativeExtremumRows(
   const n = rows * length;
   if (n === 0) return;
   const passes = Math.max(1, Math.ceil(Math.log2(length)));
-  const spare = passes > 1 ? device.alloc(n * 4, "running extremum positions") : out;
-  const targets = [out, spare];
-  let source: GpuBuffer | null = null;
-  for (let pass = 0; pass < passes; pass++) {
-    const target = targets[(passes - 1 - pass) % 2];
-    extremumPass(device, op, type, keys, source, target, rows, length, 2 ** pass);
-    source = target;
-  }
-  if (spare !== out) device.release(spare);
+  alternatingPasses(device, out, n * 4, passes, null, "running extremum", (source, target, k) => {
+    extremumPass(device, op, type, keys, source, target, rows, length, 2 ** k);
+  });
 }
