@@ -8,6 +8,14 @@
  */
 
 import type { Tensor } from "../tensor/tensor.ts";
+import { ReLU } from "./activation.ts";
+import { AdaptiveAvgPool2d } from "./adaptive_avg_pool2d.ts";
+import { BatchNorm2d } from "./batch_norm.ts";
+import { Conv2d } from "./conv2d.ts";
+import { Dropout } from "./dropout.ts";
+import { Flatten } from "./flatten.ts";
+import { Linear } from "./linear.ts";
+import { MaxPool2d } from "./max_pool2d.ts";
 import type { Module } from "./module.ts";
 import { chainLayers, type Layer, Sequential } from "./sequential.ts";
 import type { SummaryRow } from "./summary.ts";
@@ -75,11 +83,42 @@ export function chainRows(entries: readonly ChainEntry[], input: readonly number
       outputShape: shape,
       params: layer.parameterCount(),
       device: deviceLabel(layer),
-      op: layer.constructor.name,
+      op: describeLayer(layer),
     });
   };
   for (const { name, layer } of entries) visit(name, layer);
   return rows;
+}
+
+/**
+ * What a layer computes, as the summary's op column writes it (`conv 3×3 s2 p1, 32 groups`,
+ * `max pool 3×3 s2`); a module with a `describe()` method describes itself, any other is named
+ * by its class.
+ */
+export function describeLayer(layer: Module): string {
+  const own = (layer as Module & { describe?(): string }).describe;
+  if (own) return own.call(layer);
+  if (layer instanceof Conv2d) {
+    const [kh, kw] = layer.kernelSize;
+    const parts = [`conv ${kh}×${kw} s${layer.stride[0]} p${layer.padding[0]}`];
+    if (layer.dilation[0] > 1) parts.push(`dilation ${layer.dilation[0]}`);
+    if (layer.groups > 1) parts.push(`${layer.groups} groups`);
+    return parts.join(", ");
+  }
+  if (layer instanceof MaxPool2d) {
+    return `max pool ${layer.kernelSize.join("×")} s${layer.stride[0]}` +
+      (layer.padding[0] ? ` p${layer.padding[0]}` : "");
+  }
+  if (layer instanceof AdaptiveAvgPool2d) {
+    const size = layer.outputSize;
+    return `adaptive avg pool to ${typeof size === "number" ? `${size}×${size}` : size.join("×")}`;
+  }
+  if (layer instanceof BatchNorm2d) return "batch norm";
+  if (layer instanceof ReLU) return "relu";
+  if (layer instanceof Linear) return "linear";
+  if (layer instanceof Dropout) return `dropout ${layer.p}`;
+  if (layer instanceof Flatten) return "flatten";
+  return layer.constructor.name;
 }
 
 function deviceLabel(layer: Module): string {

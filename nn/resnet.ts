@@ -169,6 +169,22 @@ export abstract class ResidualBlock extends Module {
   outputShape(input: readonly number[]): number[] {
     return this.#path.reduce((shape, layer) => layer.outputShape!(shape), [...input]);
   }
+
+  /**
+   * The block in a line, for the summary: its convolutions' kernels (with a stride, dilation
+   * or groups where there is one) and its shortcut, e.g. `1×1 → 3×3 s2 → 1×1, projection`.
+   */
+  describe(): string {
+    const convs = this.#path.filter((layer) => layer instanceof Conv2d).map((conv) => {
+      const extras = [
+        conv.stride[0] > 1 ? ` s${conv.stride[0]}` : "",
+        conv.dilation[0] > 1 ? ` d${conv.dilation[0]}` : "",
+        conv.groups > 1 ? ` (${conv.groups} groups)` : "",
+      ];
+      return conv.kernelSize.join("×") + extras.join("");
+    });
+    return `${convs.join(" → ")}, ${this.downsample ? "projection" : "identity"}`;
+  }
 }
 
 /**

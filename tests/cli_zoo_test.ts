@@ -75,8 +75,12 @@ Deno.test("summary --model resnet18 prints torchvision's layers and parameter co
   const r = await cli("summary", "--model", "resnet18");
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /input \[1, 3, 224, 224\]/);
-  assert.match(r.stdout, /\nlayer2\.0 +\[1, 128, 28, 28\] +230,144 +gpu0 +BasicBlock\n/);
-  assert.match(r.stdout, /\nfc +\[1, 1000\] +513,000 /);
+  assert.match(
+    r.stdout,
+    /\nlayer2\.0 +\[1, 128, 28, 28\] +230,144 +gpu0 +3×3 s2 → 3×3, projection\n/,
+  );
+  assert.match(r.stdout, /\nfc +\[1, 1000\] +513,000 +gpu0 +linear\n/);
+  assert.match(r.stdout, /\nmaxpool +\[1, 64, 56, 56\] +0 +- +max pool 3×3 s2 p1\n/);
   assert.match(r.stdout, /Total parameters: 11,689,512/);
 });
 
