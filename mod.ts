@@ -178,6 +178,8 @@ export {
   trunc,
 } from "./tensor/ops_maths.ts";
 export {
+  cummax,
+  cummin,
   cumprod,
   cumsum,
   diagonal,

@@ -288,9 +288,7 @@ export function batchNormAffineGradPartials(
     runs,
     chunks,
     buffers.partials,
-    [
-      buffers.coef,
-    ],
+    [buffers.coef],
     { groupsPerSample: shape.channels, weightsPerGroup: perWeight.channels / shape.channels },
   );
   return chunks;

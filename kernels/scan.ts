@@ -8,8 +8,9 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { alternatingPasses } from "./_passes.ts";
 
 /** The scans: a running sum or a running product. */
 export type ScanOp = "sum" | "prod";
@@ -89,14 +90,97 @@ export function scanRows(
     device.copy(x, 0, out, 0, n * 4);
     return;
   }
-  // The last pass writes `out`: the passes alternate between it and a spare.
-  const spare = passes > 1 ? device.alloc(n * 4, "scan partials") : out;
-  const targets = [out, spare];
-  let source = x;
-  for (let pass = 0; pass < passes; pass++) {
-    const target = targets[(passes - 1 - pass) % 2];
-    scanPass(device, op, type, reverse, source, target, rows, length, 2 ** pass);
-    source = target;
+  alternatingPasses(device, out, n * 4, passes, x, "scan partials", (source, target, k) => {
+    scanPass(device, op, type, reverse, source!, target, rows, length, 2 ** k);
+  });
+}
+
+/**
+ * One pass of a running extremum's index: `target[j]` is whichever of the positions
+ * `source[j − step]` and `source[j]` holds the extremum, the later on ties (the identity
+ * positions when `source` is null, the first pass).
+ */
+function extremumPass(
+  device: Device,
+  op: "max" | "min",
+  type: "f32" | "i32",
+  keys: GpuBuffer,
+  source: GpuBuffer | null,
+  target: GpuBuffer,
+  rows: number,
+  length: number,
+  step: number,
+): void {
+  const uf = new Uniforms();
+  const u = uf.all({ length, step, n: rows * length });
+  const first = source === null;
+  // The first pass starts from each element's own position in its row.
+  const at = (j: string) => (first ? `i32(${j} - base)` : `previous[${j}]`);
+  const beats = op === "max" ? ">=" : "<=";
+  // PyTorch's rule: a later element wins if it is NaN, or neither is and it is at least as
+  // extreme (so ties go to the later index, and the first NaN stays until a later one).
+  const wins = type === "f32" ? `isNan(b) || (!isNan(a) && b ${beats} a)` : `b ${beats} a`;
+  const body = `
+  let p = i % ${u.length};
+  let base = i - p;
+  var best = ${at("i")};
+  if (p >= ${u.step}) {
+    let earlier = ${at(`i - ${u.step}`)};
+    let a = keys[base + u32(earlier)];
+    let b = keys[base + u32(best)];
+    if (!(${wins})) { best = earlier; }
   }
-  if (spare !== out) device.release(spare);
+  positions[i] = best;`;
+  const wgsl = `
+@group(0) @binding(0) var<storage, read> keys: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> positions: array<i32>;
+${first ? "" : "@group(0) @binding(2) var<storage, read> previous: array<i32>;"}
+${uf.declare(first ? 2 : 3)}
+${type === "f32" ? IS_NAN : ""}
+${flatMain(WORKGROUP, u.n, body)}`;
+  const bindings = [{ buffer: keys }, { buffer: target }];
+  device.dispatch(
+    {
+      name: `cum${op} [${rows}, ${length}] step ${step}`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil((rows * length) / WORKGROUP),
+      cost: { bytes: 16 * rows * length },
+    },
+    first ? bindings : [...bindings, { buffer: source }],
+  );
+}
+
+/**
+ * The i32 position of the running maximum or minimum along each row of a contiguous
+ * `[rows, length]` matrix `keys` (f32 or i32) into `out`, as `torch.cummax`'s and
+ * `torch.cummin`'s indices: the later position on ties, a NaN the extremum from where it
+ * stands (the latest NaN so far).
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { cumulativeExtremumRows } from "./scan.ts";
+ * const device = await Device.acquire();
+ * const keys = device.alloc(20), out = device.alloc(20);
+ * device.write(keys, new Float32Array([1, 3, 2, 3, 0]));
+ * cumulativeExtremumRows(device, "max", "f32", keys, out, 1, 5);
+ * console.log(new Int32Array(await device.read(out, 0, 20))); // [0, 1, 1, 3, 3]
+ * ```
+ */
+export function cumulativeExtremumRows(
+  device: Device,
+  op: "max" | "min",
+  type: "f32" | "i32",
+  keys: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  length: number,
+): void {
+  const n = rows * length;
+  if (n === 0) return;
+  const passes = Math.max(1, Math.ceil(Math.log2(length)));
+  alternatingPasses(device, out, n * 4, passes, null, "running extremum", (source, target, k) => {
+    extremumPass(device, op, type, keys, source, target, rows, length, 2 ** k);
+  });
 }

@@ -13,6 +13,7 @@
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { alternatingPasses } from "./_passes.ts";
 
 const WORKGROUP = 256;
 
@@ -119,27 +120,8 @@ export function argsortRows(
   descending: boolean,
 ): void {
   if (rows * length === 0) return;
-  const passes = Math.ceil(Math.log2(length));
-  if (passes === 0) {
-    mergePass(device, type, descending, keys, null, out, rows, length, 1);
-    return;
-  }
-  // Ping-pong between `out` and a spare so that the last pass writes `out`.
-  const spare = device.alloc(rows * length * 4, "sort permutation");
-  let [from, to] = passes % 2 === 0 ? [spare, out] : [out, spare];
-  for (let pass = 0; pass < passes; pass++) {
-    [from, to] = [to, from];
-    mergePass(
-      device,
-      type,
-      descending,
-      keys,
-      pass === 0 ? null : from,
-      to,
-      rows,
-      length,
-      2 ** pass,
-    );
-  }
-  device.release(spare);
+  const passes = Math.max(1, Math.ceil(Math.log2(length)));
+  alternatingPasses(device, out, rows * length * 4, passes, null, "sort", (source, target, k) => {
+    mergePass(device, type, descending, keys, source, target, rows, length, 2 ** k);
+  });
 }

@@ -15,7 +15,7 @@ import { empty, type RawTensor } from "./_core.ts";
 import { contiguous, fill } from "./_primitives.ts";
 import { argsortRows } from "../kernels/sort.ts";
 import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
-import { type ScanOp, scanRows } from "../kernels/scan.ts";
+import { cumulativeExtremumRows, type ScanOp, scanRows } from "../kernels/scan.ts";
 import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
 
 export type { ScanOp } from "../kernels/scan.ts";
@@ -164,6 +164,18 @@ export function cumulative(x: RawTensor, axis: number, op: ScanOp, reverse = fal
   const { rows, count, length, back } = rowsAlong(x, axis);
   const out = empty(x.device, rows.shape, x.dtype);
   scanRows(x.device, op, x.dtype, rows.buffer, out.buffer, count, length, reverse);
+  rows.dispose();
+  return back(out);
+}
+
+/**
+ * The i32 position along `axis` of the running maximum or minimum of `x` (`torch.cummax`'s and
+ * `torch.cummin`'s indices: the later on ties, NaN the extremum), as a view in `x`'s axis order.
+ */
+export function cumulativeExtremum(x: RawTensor, axis: number, op: "max" | "min"): RawTensor {
+  const { rows, count, length, back } = rowsAlong(x, axis);
+  const out = empty(x.device, rows.shape, "i32");
+  cumulativeExtremumRows(x.device, op, x.dtype, rows.buffer, out.buffer, count, length);
   rows.dispose();
   return back(out);
 }

@@ -8,7 +8,7 @@
  */
 
 import type { DType, Shape } from "./shape.ts";
-import type { SumType, Tensor } from "./tensor.ts";
+import type { SumType, Tensor, ValuesAndIndices } from "./tensor.ts";
 
 /**
  * The running sum of `x` along `dim`, as `torch.cumsum` (i32 stays i32, wrapping on
@@ -170,4 +170,41 @@ export function diagonal<D extends DType>(
  */
 export function trace<D extends DType>(x: Tensor<Shape, D>): Tensor<[], SumType<D>> {
   return x.trace();
+}
+
+/**
+ * The running maximum of `x` along `dim` and where it was found, as `torch.cummax` (the later
+ * index on ties, NaN the maximum); the gradient goes to the element each value came from.
+ *
+ * @example
+ * ```ts
+ * import { cummax, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, indices } = cummax(tensor([1, 3, 2, 3, 0]), 0);
+ * console.log(await values.toArray(), await indices.toArray()); // [1, 3, 3, 3, 3] [0, 1, 1, 3, 3]
+ * ```
+ */
+export function cummax<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+): ValuesAndIndices<S, D> {
+  return x.cummax(dim);
+}
+
+/**
+ * The running minimum of `x` along `dim` and where it was found, as `torch.cummin`.
+ *
+ * @example
+ * ```ts
+ * import { cummin, defaultDevice, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, indices } = cummin(tensor([[3, 1, 2, 1]]), 1);
+ * console.log(await values.toArray(), await indices.toArray()); // [[3, 1, 1, 1]] [[0, 1, 1, 3]]
+ * ```
+ */
+export function cummin<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+): ValuesAndIndices<S, D> {
+  return x.cummin(dim);
 }

@@ -62,7 +62,7 @@ import {
   rollShifts,
   scatterAxis,
 } from "./_tensor_index_args.ts";
-import { argsort, type ScatterMode } from "./_primitives_index.ts";
+import { argsort, cumulativeExtremum, type ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
@@ -1082,6 +1082,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("cumulative", [this], { dim: axis, op: "prod" }) as Tensor<S, D>;
   }
 
+  /**
+   * The running maximum along `dim` and the i32 index where it was found, as `torch.cummax`:
+   * the later index on ties, a NaN the maximum from where it stands. The gradient goes to the
+   * element each value came from.
+   */
+  cummax(dim: number): ValuesAndIndices<S, D> {
+    return runningExtremum(this, dim, "max");
+  }
+
+  /** The running minimum along `dim` and its i32 index, as `torch.cummin`; see {@link Tensor.cummax}. */
+  cummin(dim: number): ValuesAndIndices<S, D> {
+    return runningExtremum(this, dim, "min");
+  }
+
   /** The elements in reverse order along `dims` (an axis or several), copied, as `torch.flip`. */
   flip(dims: number | readonly number[]): Tensor<S, D> {
     const flip = flippedAxes(this.rank, dims);
@@ -1382,6 +1396,17 @@ export interface TopkOptions {
   largest?: boolean;
   /** Accepted for PyTorch's signature: the result is always in order. */
   sorted?: boolean;
+}
+
+/** The running extremum along `dim` and its index: a gather through the index, not recorded. */
+function runningExtremum<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+  dim: number,
+  op: "max" | "min",
+): ValuesAndIndices<S, D> {
+  const axis = normalizeAxes(dim, Math.max(x.rank, 1), `cum${op}`)[0];
+  const indices = wrap(cumulativeExtremum(rawOfTensor(x), axis, op)) as Tensor<S, "i32">;
+  return { values: x.gather(axis, indices) as Tensor<S, D>, indices };
 }
 
 /** The extremum along `dim` and its index: the index's gather, so the gradient follows it. */

@@ -162,3 +162,32 @@ export function scatterReduce(
   }
   return { shape: [...x.shape], data };
 }
+
+/**
+ * `torch.cummax` / `torch.cummin` along `dim`, PyTorch's sequential rule: an element takes over
+ * if it is NaN, or neither is NaN and it is at least as extreme. Returns values and indices.
+ */
+export function cumulativeExtremum(
+  x: { shape: number[]; data: ArrayLike<number> },
+  dim: number,
+  max: boolean,
+): { values: F64; indices: I32 } {
+  const values = new Float64Array(numel(x.shape)), indices = new Int32Array(values.length);
+  const step = stridesOf(x.shape)[dim];
+  for (let i = 0; i < values.length; i++) {
+    if (coordsOf(i, x.shape)[dim] !== 0) continue;
+    let [best, at] = [x.data[i], 0];
+    for (let k = 0; k < x.shape[dim]; k++) {
+      const v = x.data[i + k * step];
+      if (Number.isNaN(v) || (!Number.isNaN(best) && (max ? v >= best : v <= best))) {
+        [best, at] = [v, k];
+      }
+      values[i + k * step] = best;
+      indices[i + k * step] = at;
+    }
+  }
+  return {
+    values: { shape: [...x.shape], data: values },
+    indices: { shape: [...x.shape], data: indices },
+  };
+}

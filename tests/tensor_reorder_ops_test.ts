@@ -7,11 +7,14 @@
 
 import assert from "node:assert/strict";
 import {
+  cummax,
+  cummin,
   cumprod,
   cumsum,
   defaultDevice,
   diagonal,
   flip,
+  fromTypedArray,
   roll,
   ShapeError,
   tensor,
@@ -262,4 +265,59 @@ Deno.test("diagonal and trace: views and gradients against float64", async (t) =
   assert.deepEqual([...x.diagonal(5).shape], [0]);
   assert.throws(() => x.diagonal(0, 1, -1), /diagonal: dims 1 and -1 must differ/);
   assert.throws(() => tensor([1, 2]).trace(), /trace: expected a matrix, got shape \[2\]/);
+});
+
+Deno.test("cummax and cummin: PyTorch's indices (ties to the later, NaN wins) and gradients", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(10);
+  for (
+    const [shape, dim] of [[[1], 0], [[7, 33], 1], [[129, 3], 0], [[2, 1000], 1], [
+      [3, 5, 7],
+      1,
+    ]] as const
+  ) {
+    const data = Float32Array.from(
+      { length: ref.numel([...shape]) },
+      () => (rng() < 0.03 ? NaN : Math.floor(rng() * 7)),
+    );
+    const x = fromTypedArray(data, [...shape]);
+    for (const max of [true, false]) {
+      const want = ix.cumulativeExtremum({ shape: [...shape], data }, dim, max);
+      const got = max ? cummax(x, dim) : cummin(x, dim);
+      const label = `${max ? "cummax" : "cummin"} [${shape}] dim ${dim}`;
+      assert.deepEqual(Array.from(await got.indices.data()), Array.from(want.indices.data), label);
+      assert.deepEqual(
+        Array.from(await got.values.data()),
+        Array.from(Float32Array.from(want.values.data)),
+        label,
+      );
+    }
+    const ints = fromTypedArray(Int32Array.from(data, (v) => (Number.isNaN(v) ? -3 : v)), [
+      ...shape,
+    ]);
+    const wantInts = ix.cumulativeExtremum(
+      { shape: [...shape], data: await ints.data() },
+      dim,
+      true,
+    );
+    assert.deepEqual(
+      Array.from(await ints.cummax(dim).indices.data()),
+      Array.from(wantInts.indices.data),
+      "i32",
+    );
+  }
+  await checkAll(t, device, [
+    {
+      name: "cummax [7, 33] dim 1 values",
+      inputs: [normal([7, 33], rng)],
+      run: ([x]) => x.cummax(1).values,
+      ref: ([x]) => ix.cumulativeExtremum(x, 1, true).values,
+    },
+    {
+      name: "cummin of a transposed view [33, 7]ᵀ dim 1 values",
+      inputs: [normal([33, 7], rng)],
+      run: ([x]) => x.transpose(0, 1).cummin(1).values,
+      ref: ([x]) => ix.cumulativeExtremum(ref.transpose(x, 0, 1), 1, false).values,
+    },
+  ], rng);
 });
