@@ -18,7 +18,7 @@ import { flatMainHead, type SampleOperand, sampleRuns } from "./_program.ts";
 
 /**
  * How one axis maps output positions to input positions: interpolation (`nearest`,
- * `nearest-exact`, `linear`), or padding by `reflect`ion (without repeating the edge),
+ * `nearest-exact`, `linear`, `cubic`), or padding by `reflect`ion (without repeating the edge),
  * `replicate`d edges or `circular` wrapping (output `o` reads input `o − offset` mapped back
  * into range).
  */
@@ -26,6 +26,7 @@ export type AxisMode =
   | "nearest"
   | "nearest-exact"
   | "linear"
+  | "cubic"
   | "reflect"
   | "replicate"
   | "circular";
@@ -61,11 +62,14 @@ export interface ResampleGeometry {
   cols: ResampleAxis;
 }
 
-/** One output position's taps: input indices and their weights. */
+/** One output position's taps: input indices and their weights (1, 2 or 4 of them). */
 export interface Taps {
-  index: [number, number];
-  weight: [number, number];
+  index: number[];
+  weight: number[];
 }
+
+/** PyTorch's cubic convolution constant (Keys' kernel, `A = −0.75`). */
+const CUBIC_A = -0.75;
 
 const f32 = Math.fround;
 
@@ -87,12 +91,11 @@ const f32 = Math.fround;
 export function sourceTaps(axis: ResampleAxis, o: number): Taps {
   const { size, out, mode, alignCorners, scale } = axis;
   if (mode === "reflect" || mode === "replicate" || mode === "circular") {
-    const i = padSource(mode, o - (axis.offset ?? 0), size);
-    return { index: [i, i], weight: [1, 0] };
+    return { index: [padSource(mode, o - (axis.offset ?? 0), size)], weight: [1] };
   }
   // compute_scales_value: 1/scale where given (in double, then float), else in/out in float.
   const inverse = scale !== null && scale > 0 ? f32(1 / scale) : f32(size / out);
-  if (mode !== "linear") {
+  if (mode === "nearest" || mode === "nearest-exact") {
     let i: number;
     if (mode === "nearest" && out === size) i = o;
     else if (mode === "nearest" && out === 2 * size) i = o >> 1;
@@ -101,15 +104,27 @@ export function sourceTaps(axis: ResampleAxis, o: number): Taps {
       const src = mode === "nearest" ? f32(f32(o) * inverse) : f32((o + 0.5) * inverse);
       i = Math.min(Math.floor(src), size - 1);
     }
-    return { index: [i, i], weight: [1, 0] };
+    return { index: [i], weight: [1] };
   }
-  if (out === size) return { index: [o, o], weight: [1, 0] };
+  const cubic = mode === "cubic";
+  if (out === size && !cubic) return { index: [o, o], weight: [1, 0] };
   const ratio = alignCorners ? (out > 1 ? f32((size - 1) / (out - 1)) : 0) : inverse;
   let src = alignCorners ? f32(ratio * o) : f32(f32(ratio * f32(o + 0.5)) - 0.5);
-  if (src < 0) src = 0;
+  if (src < 0 && !cubic) src = 0;
   const i0 = Math.min(Math.floor(src), size - 1);
-  const lambda = Math.min(Math.max(f32(src - i0), 0), 1);
-  return { index: [i0, i0 < size - 1 ? i0 + 1 : i0], weight: [f32(1 - lambda), lambda] };
+  const t = Math.min(Math.max(f32(src - i0), 0), 1);
+  if (!cubic) return { index: [i0, i0 < size - 1 ? i0 + 1 : i0], weight: [f32(1 - t), t] };
+  // upsample_bicubic2d: taps i0 − 1 … i0 + 2, read clamped to the input, weighted by Keys'
+  // kernel at distances t + 1, t, 1 − t, 2 − t (get_cubic_upsample_coefficients).
+  const near = (x: number) => f32(f32(f32(f32((CUBIC_A + 2) * x) - (CUBIC_A + 3)) * x) * x) + 1;
+  const far = (x: number) =>
+    f32(f32(f32(f32(f32(CUBIC_A * x) - 5 * CUBIC_A) * x) + 8 * CUBIC_A) * x) - 4 * CUBIC_A;
+  const index = [-1, 0, 1, 2].map((k) => Math.min(Math.max(i0 + k, 0), size - 1));
+  const u = f32(1 - t);
+  return {
+    index,
+    weight: [f32(far(f32(t + 1))), f32(near(t)), f32(near(u)), f32(far(f32(u + 1)))],
+  };
 }
 
 /** Where position `j` of a padded axis reads from an input of `size` (PyTorch's pad modes). */
@@ -119,41 +134,45 @@ function padSource(mode: "reflect" | "replicate" | "circular", j: number, size: 
   return j < 0 ? -j : j >= size ? 2 * (size - 1) - j : j;
 }
 
-/** Taps per output on an axis: 2 (linear) or 1 (every other mode). */
-function tapsOf(axis: ResampleAxis): 1 | 2 {
-  return axis.mode === "linear" ? 2 : 1;
+/** Taps per output on an axis: 4 (cubic), 2 (linear) or 1 (every other mode). */
+function tapsOf(axis: ResampleAxis): Taps1to4 {
+  return axis.mode === "cubic" ? 4 : axis.mode === "linear" ? 2 : 1;
 }
 
+type Taps1to4 = 1 | 2 | 4;
+
+/** Words per output in an axis's table: four indices, then four weights. */
+const SLOT = 8;
+
 /**
- * An axis's table, in u32 words (weights as their f32 bits): for each output its two indices
- * and two weights (4 words); then for each input the start of its entries (`size + 1` words,
+ * An axis's table, in u32 words (weights as their f32 bits): for each output its indices and
+ * weights (a {@link SLOT} of 8 words: four of each, the unused ones 0); then for each input the start of its entries (`size + 1` words,
  * absolute); then the entries, `(output, weight)` pairs of the outputs that read that input,
  * in ascending output order.
  */
 function axisTable(axis: ResampleAxis): Uint32Array {
   const taps = Array.from({ length: axis.out }, (_, o) => sourceTaps(axis, o));
   const readers: [number, number][][] = Array.from({ length: axis.size }, () => []);
-  const count = tapsOf(axis);
   taps.forEach(({ index, weight }, o) => {
-    for (let t = 0; t < count; t++) readers[index[t]].push([o, weight[t]]);
+    index.forEach((i, t) => readers[i].push([o, weight[t]]));
   });
   const entries = readers.reduce((n, r) => n + r.length, 0);
-  const words = new Uint32Array(4 * axis.out + axis.size + 1 + 2 * entries);
+  const words = new Uint32Array(SLOT * axis.out + axis.size + 1 + 2 * entries);
   const bits = new Float32Array(words.buffer);
   taps.forEach(({ index, weight }, o) => {
-    words.set(index, 4 * o);
-    bits.set(weight, 4 * o + 2);
+    words.set(index, SLOT * o);
+    bits.set(weight, SLOT * o + 4);
   });
-  let at = 4 * axis.out + axis.size + 1;
+  let at = SLOT * axis.out + axis.size + 1;
   readers.forEach((list, i) => {
-    words[4 * axis.out + i] = at;
+    words[SLOT * axis.out + i] = at;
     for (const [o, w] of list) {
       words[at] = o;
       bits[at + 1] = w;
       at += 2;
     }
   });
-  words[4 * axis.out + axis.size] = at;
+  words[SLOT * axis.out + axis.size] = at;
   return words;
 }
 
@@ -238,7 +257,7 @@ type Uniform = "threads" | "height" | "width" | "outH" | "outW" | "shiftIn" | "s
 /** The kernel of a pass and the taps per axis; every size a uniform. */
 const kernel = memoisedKernel(
   (
-    k: { forward: boolean; tapsH: 1 | 2; tapsW: 1 | 2 },
+    k: { forward: boolean; tapsH: Taps1to4; tapsW: Taps1to4 },
     u: Record<Uniform, string>,
     uniforms,
   ) =>
@@ -317,15 +336,31 @@ const BINDINGS = (source: string, destination: string) =>
 @group(0) @binding(3) var<storage, read> cols: array<u32>;`;
 
 /**
- * One thread per output: `h0λ·(w0λ·x[h0][w0] + w1λ·x[h0][w1]) + h1λ·(…)`, PyTorch's order,
- * with only the taps an axis has (one for nearest).
+ * One thread per output: `Σₐ hₐ·(Σ_b w_b·x[rowₐ][col_b])` in PyTorch's order (bilinear:
+ * `h0λ·(w0λ·x00 + w1λ·x01) + h1λ·(…)`; bicubic: each row interpolated along W, then the rows
+ * along H), with only the taps an axis has (one for nearest: a copy).
  */
-function forwardWgsl(u: Record<Uniform, string>, tapsH: 1 | 2, tapsW: 1 | 2, declare: string) {
+function forwardWgsl(
+  u: Record<Uniform, string>,
+  tapsH: Taps1to4,
+  tapsW: Taps1to4,
+  declare: string,
+): string {
+  const sum = (terms: string[]) => terms.join(" + ");
   const row = (a: number) => {
     const reads = Array.from({ length: tapsW }, (_, b) => `x[base + r${a} + c${b}]`);
-    return tapsW === 1 ? reads[0] : `wc0 * ${reads[0]} + wc1 * ${reads[1]}`;
+    return tapsW === 1 ? reads[0] : sum(reads.map((read, b) => `wc${b} * ${read}`));
   };
-  const value = tapsH === 1 ? row(0) : `wr0 * (${row(0)}) + wr1 * (${row(1)})`;
+  const value = tapsH === 1 ? row(0) : sum(
+    Array.from({ length: tapsH }, (_, a) => `wr${a} * (${row(a)})`),
+  );
+  const lets = (axis: "rows" | "cols", o: string, short: "r" | "c", taps: number, scale = "") =>
+    Array.from(
+      { length: taps },
+      (_, t) =>
+        `let ${short}${t} = ${axis}[${SLOT}u * ${o} + ${t}u]${scale};
+  let w${short}${t} = bitcast<f32>(${axis}[${SLOT}u * ${o} + ${4 + t}u]);`,
+    ).join("\n  ");
   return `// resample forward (${tapsH}×${tapsW} taps)
 ${BINDINGS("x", "out")}
 ${declare}
@@ -336,14 +371,8 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
   let oh = rest % ${u.outH};
   let plane = rest / ${u.outH};
   let base = ${u.shiftIn} + plane * ${u.height} * ${u.width};
-  let r0 = rows[4u * oh] * ${u.width};
-  let r1 = rows[4u * oh + 1u] * ${u.width};
-  let wr0 = bitcast<f32>(rows[4u * oh + 2u]);
-  let wr1 = bitcast<f32>(rows[4u * oh + 3u]);
-  let c0 = cols[4u * ow];
-  let c1 = cols[4u * ow + 1u];
-  let wc0 = bitcast<f32>(cols[4u * ow + 2u]);
-  let wc1 = bitcast<f32>(cols[4u * ow + 3u]);
+  ${lets("rows", "oh", "r", tapsH, ` * ${u.width}`)}
+  ${lets("cols", "ow", "c", tapsW)}
   out[${u.shiftOut} + idx] = ${value};
 }
 `;
@@ -364,8 +393,8 @@ ${flatMainHead(WORKGROUP, u.threads, { index: "idx" })}
   let h = rest % ${u.height};
   let plane = rest / ${u.height};
   let base = ${u.shiftIn} + plane * ${u.outH} * ${u.outW};
-  let rowEntries = 4u * ${u.outH} + h;
-  let colEntries = 4u * ${u.outW} + w;
+  let rowEntries = ${SLOT}u * ${u.outH} + h;
+  let colEntries = ${SLOT}u * ${u.outW} + w;
   var acc = 0.0;
   for (var a = rows[rowEntries]; a < rows[rowEntries + 1u]; a += 2u) {
     let at = base + rows[a] * ${u.outW};

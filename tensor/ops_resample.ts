@@ -1,6 +1,6 @@
 /**
- * Resampling, as PyTorch's `F.interpolate`: nearest, nearest-exact, (bi)linear and area over
- * `[N, C, L]` and `[N, C, H, W]` tensors, with PyTorch's index maths (`kernels/interpolate.ts`)
+ * Resampling, as PyTorch's `F.interpolate`: nearest, nearest-exact, (bi)linear, bicubic and
+ * area over `[N, C, L]` and `[N, C, H, W]` tensors, with PyTorch's index maths (`kernels/interpolate.ts`)
  * and gradients (the rule is in `_rules/conv_family.ts`).
  *
  * @module
@@ -14,10 +14,16 @@ import { ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
 /**
- * The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` on 4-D;
- * `area` is adaptive average pooling to the output size.
+ * The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` and
+ * `bicubic` on 4-D; `area` is adaptive average pooling to the output size.
  */
-export type InterpolateMode = "nearest" | "nearest-exact" | "linear" | "bilinear" | "area";
+export type InterpolateMode =
+  | "nearest"
+  | "nearest-exact"
+  | "linear"
+  | "bilinear"
+  | "bicubic"
+  | "area";
 
 /** Options of {@link interpolate}, PyTorch's `F.interpolate` arguments. */
 export interface InterpolateOptions {
@@ -48,7 +54,8 @@ export interface InterpolateOptions {
  * `scaleFactor`, as PyTorch's `F.interpolate` (its index maths in float32): `nearest` (output
  * `o` reads `floor(o · in/out)`), `nearest-exact` (`floor((o + ½) · in/out)`, the centres'
  * nearest), `linear`/`bilinear` (from `(o + ½) · in/out − ½`, or with `alignCorners` from
- * `o · (in − 1)/(out − 1)`), `area` (the average over `floor(o · in/out)` to
+ * `o · (in − 1)/(out − 1)`), `bicubic` (Keys' cubic, `A = −0.75`, over the 4×4 pixels around the
+ * same source point, read clamped to the input), `area` (the average over `floor(o · in/out)` to
  * `ceil((o + 1) · in/out)`, adaptive average pooling). Differentiable with respect to `x`.
  *
  * @example Nearest and bilinear upsampling by 2
@@ -71,21 +78,22 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     throw new ShapeError(`${op}: expected [N, C, L] or [N, C, H, W], got [${x.shape}]`);
   }
   const axes = x.rank - 2;
-  const linear = mode === "linear" || mode === "bilinear";
-  if (!["nearest", "nearest-exact", "linear", "bilinear", "area"].includes(mode)) {
+  const linear = mode === "linear" || mode === "bilinear" || mode === "bicubic";
+  if (!["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area"].includes(mode)) {
     throw new RangeError(
-      `${op}: mode must be "nearest", "nearest-exact", "linear", "bilinear" or "area", got ` +
-        `"${mode}"`,
+      `${op}: mode must be "nearest", "nearest-exact", "linear", "bilinear", "bicubic" or ` +
+        `"area", got "${mode}"`,
     );
   }
-  if (linear && mode !== (axes === 1 ? "linear" : "bilinear")) {
+  if (linear && (mode === "linear") !== (axes === 1)) {
     throw new ShapeError(
       `${op}: got ${x.rank}-D input, but ${mode} mode needs ${mode === "linear" ? 3 : 4}-D input`,
     );
   }
   if (options.alignCorners !== undefined && !linear) {
     throw new RangeError(
-      `${op}: alignCorners can only be set with the interpolating modes linear and bilinear`,
+      `${op}: alignCorners can only be set with the interpolating modes linear, bilinear and ` +
+        `bicubic`,
     );
   }
   if ((size === undefined) === (scaleFactor === undefined)) {
@@ -114,7 +122,7 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   if (mode === "area") {
     return axes === 1 ? adaptiveAvgPool1d(x, out[0]) : adaptiveAvgPool2d(x, [out[0], out[1]]);
   }
-  const axisMode: AxisMode = linear ? "linear" : mode as AxisMode;
+  const axisMode: AxisMode = mode === "bicubic" ? "cubic" : linear ? "linear" : mode as AxisMode;
   const axis = (i: number): ResampleAxis => ({
     size: spatial[i],
     out: out[i],

@@ -106,7 +106,7 @@ export function adaptiveMaxPool2d(x: F64, [oh, ow]: [number, number]): F64 {
 
 /** The index maths of one axis of PyTorch's interpolate, in float32 as its CPU kernels. */
 export interface InterpolateAxis {
-  mode: "nearest" | "nearest-exact" | "linear";
+  mode: "nearest" | "nearest-exact" | "linear" | "cubic";
   alignCorners?: boolean;
   /** The scale factor given, or null for in/out. */
   scale?: number | null;
@@ -123,10 +123,21 @@ function torchTaps(size: number, out: number, o: number, a: InterpolateAxis): [n
     return [[Math.min(Math.floor(f(o * inv)), size - 1), 1]];
   }
   if (a.mode === "nearest-exact") return [[Math.min(Math.floor(f((o + 0.5) * inv)), size - 1), 1]];
-  if (out === size) return [[o, 1], [o, 0]];
+  if (out === size && a.mode === "linear") return [[o, 1], [o, 0]];
   let real: number;
   if (a.alignCorners) real = f((out > 1 ? f((size - 1) / (out - 1)) : 0) * o);
-  else real = Math.max(0, f(f(inv * f(o + 0.5)) - 0.5));
+  else real = f(f(inv * f(o + 0.5)) - 0.5);
+  if (a.mode === "cubic") {
+    // Keys' cubic convolution, A = −0.75, over the 4 taps around floor(real), clamped reads.
+    const i = Math.min(Math.floor(real), size - 1), t = Math.min(Math.max(real - i, 0), 1);
+    const A = -0.75;
+    const k = (x: number) =>
+      x <= 1
+        ? (A + 2) * x ** 3 - (A + 3) * x ** 2 + 1
+        : A * x ** 3 - 5 * A * x ** 2 + 8 * A * x - 4 * A;
+    return [-1, 0, 1, 2].map((d) => [Math.min(Math.max(i + d, 0), size - 1), k(Math.abs(t - d))]);
+  }
+  real = Math.max(0, real);
   const i = Math.min(Math.floor(real), size - 1);
   const lambda = Math.min(Math.max(f(real - i), 0), 1);
   return [[i, f(1 - lambda)], [i < size - 1 ? i + 1 : i, lambda]];

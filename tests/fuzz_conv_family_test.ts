@@ -66,8 +66,9 @@ Deno.test("fuzz: convTranspose2d of random geometry against float64", async (t) 
 Deno.test("fuzz: interpolate of random sizes and modes against float64", async (t) => {
   for (const seed of fuzzSeeds("interpolate", 10)) {
     const d = new Draw(seed);
-    const mode = d.pick(["nearest", "nearest-exact", "bilinear"] as const);
-    const alignCorners = mode === "bilinear" && d.chance(0.5) ? true : undefined;
+    const mode = d.pick(["nearest", "nearest-exact", "bilinear", "bicubic"] as const);
+    const smooth = mode === "bilinear" || mode === "bicubic";
+    const alignCorners = smooth && d.chance(0.5) ? true : undefined;
     const size = [d.int(1, 9), d.int(1, 9)];
     const byScale = d.chance(0.5);
     const scales = [0, 1].map(() => d.pick([0.5, 0.7, 1, 1.5, 2, 2.3, 3]));
@@ -79,7 +80,7 @@ Deno.test("fuzz: interpolate of random sizes and modes against float64", async (
       ? { scaleFactor: scales, mode, alignCorners }
       : { size: out, mode, alignCorners };
     const axis = (i: number) => ({
-      mode: mode === "bilinear" ? "linear" as const : mode,
+      mode: mode === "bilinear" ? "linear" as const : mode === "bicubic" ? "cubic" as const : mode,
       alignCorners,
       scale: byScale ? scales[i] : null,
     });

@@ -34,7 +34,11 @@ function case2d(shape: number[], options: InterpolateOptions, out: [number, numb
     ? [options.scaleFactor, options.scaleFactor]
     : options.scaleFactor;
   const axis = (i: number): InterpolateAxis => ({
-    mode: mode === "bilinear" ? "linear" : mode as InterpolateAxis["mode"],
+    mode: mode === "bilinear"
+      ? "linear"
+      : mode === "bicubic"
+      ? "cubic"
+      : mode as InterpolateAxis["mode"],
     alignCorners: options.alignCorners,
     scale: scales[i],
   });
@@ -64,6 +68,11 @@ Deno.test("interpolate: 4-D modes against float64, forward and gradient", async 
       case2d([1, 1, 1, 1], { size: [3, 1], mode: "bilinear", alignCorners: true }, [3, 1]),
       case2d([1, 2, 6, 6], { scaleFactor: 0.5, mode: "bilinear" }, [3, 3]),
       case2d([1, 2, 4, 4], { scaleFactor: 1.3, mode: "bilinear" }, [5, 5]),
+      case2d([2, 2, 5, 7], { scaleFactor: 2, mode: "bicubic" }, [10, 14]),
+      case2d([1, 3, 9, 8], { size: [4, 5], mode: "bicubic" }, [4, 5]),
+      case2d([1, 2, 3, 4], { size: [7, 9], mode: "bicubic", alignCorners: true }, [7, 9]),
+      case2d([1, 1, 1, 2], { size: [3, 5], mode: "bicubic" }, [3, 5]),
+      case2d([1, 2, 4, 4], { size: [4, 4], mode: "bicubic" }, [4, 4]),
       {
         name: "NHWC view [2, 4, 5, 3] bilinear ×2",
         inputs: [n(2, 4, 5, 3)],
@@ -148,6 +157,16 @@ Deno.test("interpolate: values PyTorch gives", async () => {
     [2.5, 2.75, 3.25, 3.5],
     [3, 3.25, 3.75, 4],
   ]]]);
+  // torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic"): Keys' cubic
+  // overshoots past the input's range at the border.
+  const cubic = await interpolate(x, { scaleFactor: 2, mode: "bicubic" }).data();
+  const torchCubic = [
+    [0.68359375, 1.015625, 1.5625, 1.89453125],
+    [1.34765625, 1.6796875, 2.2265625, 2.55859375],
+    [2.44140625, 2.7734375, 3.3203125, 3.65234375],
+    [3.10546875, 3.4375, 3.984375, 4.31640625],
+  ].flat();
+  assert.ok(cubic.every((v, i) => Math.abs(v - torchCubic[i]) < 1e-5), `bicubic: ${cubic}`);
   const line = tensor([[[0, 1, 2]]]);
   // in/out = 0.6: nearest reads floor(0.6·o), nearest-exact floor(0.6·(o + ½)).
   assert.deepEqual(await interpolate(line, { size: 5 }).toArray(), [[[0, 0, 1, 1, 2]]]);
@@ -203,7 +222,11 @@ Deno.test("interpolate: errors as PyTorch's", async () => {
       () => interpolate(x, { scaleFactor: 0.2 }),
       /sizes must be positive, got input \[3,3\] and output \[0,0\]/,
     ],
-    [() => interpolate(x, { size: 2, mode: "bicubic" as never }), /mode must be/],
+    [() => interpolate(x, { size: 2, mode: "bilinear-ish" as never }), /mode must be/],
+    [
+      () => interpolate(ones([1, 1, 3]), { size: 2, mode: "bicubic" }),
+      /got 3-D input, but bicubic mode needs 4-D/,
+    ],
     [() => interpolate(ones([3, 3]), { size: 2 }), /expected \[N, C, L\] or \[N, C, H, W\]/],
     [() => new Upsample({}), /Upsample: give exactly one of size and scaleFactor/],
   ];
