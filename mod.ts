@@ -184,6 +184,7 @@ export {
   cumsum,
   diagonal,
   flip,
+  logcumsumexp,
   roll,
   tile,
   trace,

@@ -153,6 +153,7 @@ const ctx = {
   loss: crossEntropy,
   device,
   guard: new StepGuard(device, model.namedParameters().map(([, p]) => p.device)),
+  classes,
 };
 console.log(
   `host time of a training step: ${values.model} AlexNet, batch ${batch}; ${device.describe()}`,

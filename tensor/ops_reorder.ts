@@ -208,3 +208,17 @@ export function cummin<S extends Shape, D extends DType>(
 ): ValuesAndIndices<S, D> {
   return x.cummin(dim);
 }
+
+/**
+ * The running `log Σ exp` of `x` along `dim`, as `torch.logcumsumexp`, without overflow.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, logcumsumexp, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await logcumsumexp(tensor([0, 0, 1000]), 0).toArray()); // [0, 0.6931…, 1000]
+ * ```
+ */
+export function logcumsumexp<S extends Shape>(x: Tensor<S, "f32">, dim: number): Tensor<S, "f32"> {
+  return x.logcumsumexp(dim);
+}

@@ -15,8 +15,10 @@ import {
   diagonal,
   flip,
   fromTypedArray,
+  logcumsumexp,
   roll,
   ShapeError,
+  type Tensor,
   tensor,
   tile,
   trace,
@@ -320,4 +322,56 @@ Deno.test("cummax and cummin: PyTorch's indices (ties to the later, NaN wins) an
       ref: ([x]) => ix.cumulativeExtremum(ref.transpose(x, 0, 1), 1, false).values,
     },
   ], rng);
+});
+
+Deno.test("logcumsumexp: against float64, without overflow, −∞ kept; gradients", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(14);
+  const lcse = (x: ref.F64, dim: number) => {
+    const out = ix.cumulative(ref.map(x, () => 0), dim, false);
+    const step = ref.stridesOf(x.shape)[dim];
+    for (let i = 0; i < x.data.length; i++) {
+      if (ix.coordsOf(i, x.shape)[dim] !== 0) continue;
+      let acc = -Infinity;
+      for (let k = 0; k < x.shape[dim]; k++) {
+        const v = x.data[i + k * step];
+        const m = Math.max(acc, v);
+        acc = m === -Infinity ? m : m + Math.log(Math.exp(acc - m) + Math.exp(v - m));
+        out.data[i + k * step] = acc;
+      }
+    }
+    return out;
+  };
+  await checkAll(t, device, [
+    {
+      name: "logcumsumexp [7, 33] dim 1",
+      inputs: [normal([7, 33], rng, 3)],
+      run: ([x]) => x.logcumsumexp(1),
+      ref: ([x]) => lcse(x, 1),
+    },
+    {
+      name: "logcumsumexp [129] dim 0",
+      inputs: [normal([129], rng)],
+      run: ([x]) => logcumsumexp(x as Tensor<number[], "f32">, 0),
+      ref: ([x]) => lcse(x, 0),
+    },
+    {
+      name: "logcumsumexp of a transposed view [33, 7]ᵀ dim 0",
+      inputs: [normal([33, 7], rng)],
+      run: ([x]) => x.transpose(0, 1).logcumsumexp(0),
+      ref: ([x]) => lcse(ref.transpose(x, 0, 1), 0),
+    },
+  ], rng);
+  const big = await logcumsumexp(tensor([1000, 1000, -1000, -Infinity]), 0).toArray() as number[];
+  const want = [1000, 1000 + Math.LN2, 1000 + Math.LN2, 1000 + Math.LN2];
+  assert.ok(big.every((v, k) => Math.abs(v - want[k]) < 1e-4), `no overflow: ${big}`);
+  assert.deepEqual(await tensor([-Infinity, -Infinity, 0]).logcumsumexp(0).toArray(), [
+    -Infinity,
+    -Infinity,
+    0,
+  ]);
+  assert.throws(
+    () => tensor([1], { dtype: "i32" }).logcumsumexp(0),
+    /logcumsumexp: expected an f32 tensor/,
+  );
 });

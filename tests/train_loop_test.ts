@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crossEntropy, defaultDevice, type Tensor } from "../mod.ts";
-import { AdaptiveAvgPool2d, Conv2d, Sequential } from "../nn/mod.ts";
+import { AdaptiveAvgPool2d, Conv2d, Flatten, Linear, Sequential } from "../nn/mod.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { alexnetSmall } from "../nn/alexnet.ts";
 import { syntheticSplits } from "../train/data/synthetic.ts";
@@ -240,15 +240,17 @@ Deno.test("too many non-finite losses in a row stop the run; the last good check
   await Deno.remove(runDir, { recursive: true });
 });
 
+/** One epoch of two batches of 4 on 8×8 synthetic images of `classes` classes (4 to validate). */
+function tinyRun(classes: number) {
+  const { train, val } = syntheticSplits({ trainSize: 8, valSize: 4, size: 8, classes });
+  return { trainData: train, valData: val, epochs: 1, batchSize: 4, lr: 0.01 };
+}
+
 Deno.test("a model without logits [batch, classes] is one error naming its output", async () => {
   // A net of convolutions and pooling with no Flatten returned [N, C, 1, 1]: the loss read
   // 'labels [4] do not match logits [4,3,1,1] (need [4,1,1] class indices …)'.
-  const { train: trainData, val: valData } = syntheticSplits({
-    trainSize: 8,
-    valSize: 4,
-    size: 8,
-    classes: 3,
-  });
+  const options = tinyRun(3);
+  const valData = options.valData;
   const convOnly = () =>
     new Sequential(
       new Conv2d({ inChannels: 3, outChannels: 3, kernelSize: 3 }),
@@ -256,7 +258,6 @@ Deno.test("a model without logits [batch, classes] is one error naming its outpu
     );
   const message =
     /^ShapeError: the model returned \[4,3,1,1\] for a batch of 4; training and evaluation take logits \[batch, classes\] \(a Flatten after the last pooling makes \[4, 3\]\)$/;
-  const options = { trainData, valData, epochs: 1, batchSize: 4, lr: 0.01 };
   await assert.rejects(train({ model: convOnly(), ...options }), message);
   await assert.rejects(evaluate(convOnly(), valData, { batchSize: 4 }), message);
   // A loss of the user's that takes them still trains: the counts read [N, C, 1, 1] as [N, C].
@@ -264,4 +265,20 @@ Deno.test("a model without logits [batch, classes] is one error naming its outpu
   const r = await train({ model: convOnly(), ...options, loss });
   assert.equal(r.step, 2);
   assert.equal(r.lastEval?.count, 4);
+});
+
+Deno.test("a model with fewer outputs than the data's classes is one error naming both", async () => {
+  // It failed as a device fault at the first label past them, naming neither: 'crossEntropy:
+  // label 4 of sample 0 is outside the 3 classes [0, 3)'.
+  const options = tinyRun(5);
+  const valData = options.valData;
+  const narrow = () =>
+    new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 3 }));
+  const message =
+    /^ShapeError: the model returned \[4,3\] for data of 5 classes: its last layer needs 5 outputs, one per class \(it has 3\)$/;
+  await assert.rejects(train({ model: narrow(), ...options }), message);
+  await assert.rejects(evaluate(narrow(), valData, { batchSize: 4 }), message);
+  // More outputs than classes train, as in PyTorch (labels index the first ones).
+  const wide = new Sequential(new Flatten(), new Linear({ inFeatures: 3 * 8 * 8, outFeatures: 7 }));
+  assert.equal((await train({ model: wide, ...options })).step, 2);
 });

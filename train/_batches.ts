@@ -35,6 +35,8 @@ export interface StepContext {
   guard: StepGuard;
   /** The gradients' norm clipping before each step, if any. */
   clipGradNorm?: GradNormClip;
+  /** The training data's classes: the model needs an output for each. */
+  classes: number;
 }
 
 /** The trainer's `clipGradNorm` option, checked (a number is a bound on the 2-norm). */
@@ -63,7 +65,7 @@ export async function trainStep(ctx: StepContext, batch: LoaderBatch): Promise<v
     if (logits.device !== device) {
       throw new Error(`the model returned logits on ${logits.device.label}, not ${device.label}`);
     }
-    requireLogits(logits, n, ctx.loss !== crossEntropy);
+    requireLogits(logits, n, ctx.loss !== crossEntropy, ctx.classes);
     const loss = ctx.loss(logits, y);
     if (loss.size !== 1) {
       throw new RangeError(`the loss function returned shape [${loss.shape}], not one value`);

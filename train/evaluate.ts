@@ -115,7 +115,12 @@ export async function evaluate(
           const [x] = replicateImages(batch.crops, [device, ...model.devices()]);
           const y = fromTypedArray(batch.labels, [n], { device, dtype: "i32" });
           const logits = await model.forward(x);
-          requireLogits(logits, tenCrop ? 10 * n : n, tenCrop || lossOf !== crossEntropy);
+          requireLogits(
+            logits,
+            tenCrop ? 10 * n : n,
+            tenCrop || lossOf !== crossEntropy,
+            dataset.numClasses,
+          );
           const classes = logits.shape[1] as number;
           if (tenCrop) {
             const scores = logits.softmax(1).reshape([n, 10, classes]).mean(1);

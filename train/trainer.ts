@@ -249,6 +249,7 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
       device: this.device,
       guard: new StepGuard(this.device, paramDevices),
       clipGradNorm: gradNormClipOf(options.clipGradNorm),
+      classes: options.trainData.numClasses,
     };
   }
 
