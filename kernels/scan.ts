@@ -11,9 +11,30 @@ import type { Device, GpuBuffer } from "./device.ts";
 import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { alternatingPasses } from "./_passes.ts";
+import { SMOOTH } from "./activation.ts";
 
-/** The scans: a running sum or a running product. */
-export type ScanOp = "sum" | "prod";
+/** The scans: a running sum, product, or `log Σ exp` (f32 only; `torch.logcumsumexp`). */
+export type ScanOp = "sum" | "prod" | "logaddexp";
+
+/**
+ * WGSL of `combine(a, b)` per scan. `log(eᵃ + eᵇ)` is `max + log1p(e^−|a−b|)`: no overflow, and
+ * exact where one side is −∞ (the difference is then infinite); two equal infinities give
+ * themselves, a NaN propagates.
+ */
+const COMBINE: { readonly [K in ScanOp]: (type: string) => string } = {
+  sum: (t) => `fn combine(a: ${t}, b: ${t}) -> ${t} { return a + b; }`,
+  prod: (t) => `fn combine(a: ${t}, b: ${t}) -> ${t} { return a * b; }`,
+  logaddexp: () =>
+    `${IS_NAN}
+${SMOOTH.join("\n")}
+fn combine(a: f32, b: f32) -> f32 {
+  if (isNan(a) || isNan(b)) { return a + b; }
+  let m = max(a, b);
+  let d = -abs(a - b);
+  if (isNan(d)) { return m; }
+  return m + log1pOf(exp(d));
+}`,
+};
 
 const WORKGROUP = 256;
 
@@ -31,19 +52,19 @@ function scanPass(
 ): void {
   const uf = new Uniforms();
   const u = uf.all({ length, step, n: rows * length });
-  const combine = op === "sum" ? "+" : "*";
   const [has, from] = reverse
     ? [`p + ${u.step} < ${u.length}`, `i + ${u.step}`]
     : [`p >= ${u.step}`, `i - ${u.step}`];
   const body = `
   let p = i % ${u.length};
   var v = src[i];
-  if (${has}) { v = v ${combine} src[${from}]; }
+  if (${has}) { v = combine(v, src[${from}]); }
   dst[i] = v;`;
   const wgsl = `
 @group(0) @binding(0) var<storage, read> src: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<${type}>;
 ${uf.declare(2)}
+${COMBINE[op](type)}
 ${flatMain(WORKGROUP, u.n, body)}`;
   device.dispatch(
     {
@@ -58,9 +79,9 @@ ${flatMain(WORKGROUP, u.n, body)}`;
 }
 
 /**
- * The running sum or product along each row of a contiguous `[rows, length]` matrix `x` (f32,
- * or i32 wrapping on overflow) into `out`: `out[r, j] = x[r, 0] ⊕ … ⊕ x[r, j]`, or with
- * `reverse`, `x[r, j] ⊕ … ⊕ x[r, length − 1]`.
+ * The running sum, product or `log Σ exp` along each row of a contiguous `[rows, length]` matrix
+ * `x` (f32, or i32 wrapping on overflow for a sum or product) into `out`:
+ * `out[r, j] = x[r, 0] ⊕ … ⊕ x[r, j]`, or with `reverse`, `x[r, j] ⊕ … ⊕ x[r, length − 1]`.
  *
  * @example
  * ```ts
@@ -85,6 +106,7 @@ export function scanRows(
 ): void {
   const n = rows * length;
   if (n === 0) return;
+  if (op === "logaddexp" && type !== "f32") throw new TypeError("scanRows: logcumsumexp of i32");
   const passes = Math.ceil(Math.log2(length));
   if (passes === 0) {
     device.copy(x, 0, out, 0, n * 4);

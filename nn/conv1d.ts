@@ -8,7 +8,7 @@ import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { convPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import { conv1d } from "../tensor/ops_conv_family.ts";
-import { pad, type PadMode } from "../tensor/ops_pad.ts";
+import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -123,15 +123,9 @@ export class Conv1d extends WeightedLayer {
         "f32"
       >;
     }
-    // PyTorch's order: the input padded in the mode (an odd "same" total's extra one after),
-    // then an unpadded convolution.
-    const total = this.padding === "same"
-      ? this.dilation * (this.kernelSize - 1)
-      : this.padding === "valid"
-      ? 0
-      : 2 * this.padding;
-    const before = Math.floor(total / 2);
-    const padded = pad(x, [before, total - before], { mode: this.paddingMode });
+    // PyTorch's order: the input padded in the mode, then an unpadded convolution.
+    const pads = convModePads(this.padding, [this.kernelSize], [this.dilation]);
+    const padded = pad(x, pads, { mode: this.paddingMode });
     const y = conv1d(padded, this.weight, this.bias, { ...options, padding: 0 });
     padded.dispose(); // (the graph holds what the backward needs)
     return y as Tensor<[N, number, number], "f32">;

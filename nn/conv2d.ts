@@ -12,8 +12,10 @@ import {
   convPadding,
   type Pair,
   pair,
+  type Tensor4D,
   windowOutput,
 } from "../tensor/ops_cnn.ts";
+import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -37,6 +39,12 @@ export interface Conv2dConfig {
    * output keeps the input's size; stride 1 only).
    */
   padding?: ConvPadding;
+  /**
+   * What the padding holds (PyTorch's `padding_mode`): `"zeros"` (default), or the input
+   * `"reflect"`ed, `"replicate"`d or wrapped (`"circular"`): then the input is padded so by
+   * `pad` and convolved unpadded, as PyTorch does.
+   */
+  paddingMode?: "zeros" | Exclude<PadMode, "constant">;
   /** Channel groups: output group g sees only input group g (default 1). */
   groups?: number;
   /** Spacing between kernel taps, square or `[height, width]` (PyTorch's `dilation`, default 1). */
@@ -96,6 +104,8 @@ export class Conv2d extends Module {
   readonly dilation: readonly [number, number];
   /** The nonlinearity on the output, or null for none. */
   readonly activation: Activation | null;
+  /** What the padding holds: zeros, or the input reflected, replicated or wrapped. */
+  readonly paddingMode: "zeros" | Exclude<PadMode, "constant">;
   #hasBias: boolean;
 
   /** Creates the layer and initialises its parameters on `config.device`. */
@@ -121,6 +131,13 @@ export class Conv2d extends Module {
     );
     this.padding = pair(padding);
     this.#trim = trim;
+    this.paddingMode = config.paddingMode ?? "zeros";
+    if (!["zeros", "reflect", "replicate", "circular"].includes(this.paddingMode)) {
+      throw new RangeError(
+        `Conv2d: paddingMode must be "zeros", "reflect", "replicate" or "circular", got ` +
+          `"${this.paddingMode}"`,
+      );
+    }
     this.activation = layerActivation("Conv2d", config);
     this.#hasBias = config.bias ?? true;
     const g = this.groups;
@@ -159,13 +176,24 @@ export class Conv2d extends Module {
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
   ): Tensor<[N, number, number, number], "f32"> {
-    const y = conv2d(x, this.weight, this.bias, {
+    const options = {
       stride: this.stride,
-      padding: this.#trim.some((t) => t > 0) ? "same" : this.padding,
       groups: this.groups,
       dilation: this.dilation,
       relu: this.relu,
-    });
+    };
+    const same = this.#trim.some((t) => t > 0);
+    let y: Tensor4D;
+    if (this.paddingMode === "zeros") {
+      y = conv2d(x, this.weight, this.bias, { ...options, padding: same ? "same" : this.padding });
+    } else {
+      // PyTorch's order: the input padded in the mode, then an unpadded convolution.
+      const given = same ? "same" : this.padding;
+      const pads = convModePads(given, this.kernelSize, this.dilation);
+      const padded = pad(x, pads, { mode: this.paddingMode });
+      y = conv2d(padded, this.weight, this.bias, { ...options, padding: 0 });
+      padded.dispose(); // (the graph holds what the backward needs)
+    }
     return finishActivation(y, this.activation) as unknown as Tensor<
       [N, number, number, number],
       "f32"

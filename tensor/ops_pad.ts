@@ -109,6 +109,37 @@ export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}
   return y;
 }
 
+/**
+ * The pads (in `pad`'s order, the last axis first) that a convolution with a padding mode other
+ * than zeros applies to its input before an unpadded convolution, as PyTorch's `Conv1d`/`Conv2d`
+ * (`_reversed_padding_repeated_twice`): `padding` on both sides of each axis (one number, or
+ * one per axis in axis order), or `"same"`'s `dilation·(kernel − 1)` split with the odd one
+ * after, or none for `"valid"`.
+ *
+ * @example A 4×3 kernel, padding "same": one row above and two below, one column each side
+ * ```ts
+ * import { convModePads } from "./ops_pad.ts";
+ * console.log(convModePads("same", [4, 3], [1, 1])); // [1, 1, 1, 2]
+ * console.log(convModePads([2, 1], [3, 3], [1, 1])); // [1, 1, 2, 2]
+ * ```
+ */
+export function convModePads(
+  padding: number | readonly number[] | "same" | "valid",
+  kernel: readonly number[],
+  dilation: readonly number[],
+): number[] {
+  const perAxis = kernel.map((k, i): [number, number] => {
+    if (padding === "valid") return [0, 0];
+    if (padding === "same") {
+      const total = dilation[i] * (k - 1), before = Math.floor(total / 2);
+      return [before, total - before];
+    }
+    const p = typeof padding === "number" ? padding : padding[i];
+    return [p, p];
+  });
+  return perAxis.reverse().flat();
+}
+
 /** Axes `from` down to `to`, inclusive (none when `from < to`). */
 function range(from: number, to: number): number[] {
   return from < to ? [] : Array.from({ length: from - to + 1 }, (_, i) => from - i);

@@ -1083,6 +1083,17 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
+   * The running `log Σ exp` along `dim`, as `torch.logcumsumexp`: computed pairwise as
+   * `max + log1p(e^−|a−b|)`, so it never overflows; the gradient is a running softmax from the
+   * end, in the log domain.
+   */
+  logcumsumexp(dim: number): Tensor<S, "f32"> {
+    requireFloat("logcumsumexp", this);
+    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "logcumsumexp")[0];
+    return apply("cumulative", [this], { dim: axis, op: "logaddexp" }) as Tensor<S, "f32">;
+  }
+
+  /**
    * The running maximum along `dim` and the i32 index where it was found, as `torch.cummax`:
    * the later index on ties, a NaN the maximum from where it stands. The gradient goes to the
    * element each value came from.

@@ -27,7 +27,7 @@ import { check, randF32, upload } from "./_layer_check.ts";
 
 await defaultDevice();
 
-Deno.test("ConvTranspose2d, Conv1d, ConvTranspose1d against the f64 reference", async (t) => {
+Deno.test("convolution family layers against the f64 reference", async (t) => {
   await t.step("ConvTranspose2d: stride, padding, output padding, groups, dilation", async () => {
     const layer = new ConvTranspose2d({
       inChannels: 4,
@@ -95,7 +95,7 @@ Deno.test("ConvTranspose2d, Conv1d, ConvTranspose1d against the f64 reference", 
   });
 
   await t.step(
-    "Conv1d with PyTorch's padding modes (the input padded, then convolved)",
+    "Conv1d and Conv2d with PyTorch's padding modes (input padded, then convolved)",
     async () => {
       const cases = [
         { padding: "same", paddingMode: "reflect", pads: [1, 2], stride: 1 },
@@ -116,6 +116,31 @@ Deno.test("ConvTranspose2d, Conv1d, ConvTranspose1d against the f64 reference", 
         const expected = layer.outputShape([2, 2, 7]);
         assert.deepEqual(layer.forward(upload(randF32([2, 2, 7], 5)).withRank(3)).shape, expected);
       }
+      const cases2d = [
+        { padding: 1, paddingMode: "reflect", pads: [1, 1, 1, 1], stride: [1, 1] },
+        { padding: "same", paddingMode: "circular", pads: [1, 1, 1, 2], stride: [1, 1] },
+        { padding: [2, 1], paddingMode: "replicate", pads: [1, 1, 2, 2], stride: [2, 1] },
+      ] as const;
+      for (const { pads, ...options } of cases2d) {
+        const layer = new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: [4, 3], ...options });
+        await check({
+          label: `Conv2d ${options.paddingMode}`,
+          layer,
+          input: randF32([1, 2, 5, 6], 6),
+          reference: (x, [w, b]) =>
+            ref.conv2d(padRef(x, pads, options.paddingMode), w, b, { stride: [...options.stride] }),
+        });
+        const expected = layer.outputShape([1, 2, 5, 6]);
+        assert.deepEqual(
+          layer.forward(upload(randF32([1, 2, 5, 6], 7)).withRank(4)).shape,
+          expected,
+        );
+      }
+      assert.throws(
+        () =>
+          new Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 3, paddingMode: "x" as never }),
+        /Conv2d: paddingMode must be "zeros", "reflect", "replicate" or "circular"/,
+      );
       assert.throws(
         () =>
           new Conv1d({

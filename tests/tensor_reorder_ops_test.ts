@@ -13,10 +13,13 @@ import {
   cumsum,
   defaultDevice,
   diagonal,
+  diff,
   flip,
   fromTypedArray,
+  logcumsumexp,
   roll,
   ShapeError,
+  type Tensor,
   tensor,
   tile,
   trace,
@@ -320,4 +323,95 @@ Deno.test("cummax and cummin: PyTorch's indices (ties to the later, NaN wins) an
       ref: ([x]) => ix.cumulativeExtremum(ref.transpose(x, 0, 1), 1, false).values,
     },
   ], rng);
+});
+
+Deno.test("logcumsumexp: against float64, without overflow, −∞ kept; gradients", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(14);
+  const lcse = (x: ref.F64, dim: number) => {
+    const out = ix.cumulative(ref.map(x, () => 0), dim, false);
+    const step = ref.stridesOf(x.shape)[dim];
+    for (let i = 0; i < x.data.length; i++) {
+      if (ix.coordsOf(i, x.shape)[dim] !== 0) continue;
+      let acc = -Infinity;
+      for (let k = 0; k < x.shape[dim]; k++) {
+        const v = x.data[i + k * step];
+        const m = Math.max(acc, v);
+        acc = m === -Infinity ? m : m + Math.log(Math.exp(acc - m) + Math.exp(v - m));
+        out.data[i + k * step] = acc;
+      }
+    }
+    return out;
+  };
+  await checkAll(t, device, [
+    {
+      name: "logcumsumexp [7, 33] dim 1",
+      inputs: [normal([7, 33], rng, 3)],
+      run: ([x]) => x.logcumsumexp(1),
+      ref: ([x]) => lcse(x, 1),
+    },
+    {
+      name: "logcumsumexp [129] dim 0",
+      inputs: [normal([129], rng)],
+      run: ([x]) => logcumsumexp(x as Tensor<number[], "f32">, 0),
+      ref: ([x]) => lcse(x, 0),
+    },
+    {
+      name: "logcumsumexp of a transposed view [33, 7]ᵀ dim 0",
+      inputs: [normal([33, 7], rng)],
+      run: ([x]) => x.transpose(0, 1).logcumsumexp(0),
+      ref: ([x]) => lcse(ref.transpose(x, 0, 1), 0),
+    },
+  ], rng);
+  const big = await logcumsumexp(tensor([1000, 1000, -1000, -Infinity]), 0).toArray() as number[];
+  const want = [1000, 1000 + Math.LN2, 1000 + Math.LN2, 1000 + Math.LN2];
+  assert.ok(big.every((v, k) => Math.abs(v - want[k]) < 1e-4), `no overflow: ${big}`);
+  assert.deepEqual(await tensor([-Infinity, -Infinity, 0]).logcumsumexp(0).toArray(), [
+    -Infinity,
+    -Infinity,
+    0,
+  ]);
+  assert.throws(
+    () => tensor([1], { dtype: "i32" }).logcumsumexp(0),
+    /logcumsumexp: expected an f32 tensor/,
+  );
+});
+
+Deno.test("diff: n-th differences with prepend and append, gradients to all three", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(15);
+  const diffRef = (x: ref.F64, n: number, dim: number) => {
+    let y = x;
+    for (let k = 0; k < n; k++) {
+      const length = y.shape[dim];
+      const along = (from: number, to: number) =>
+        ref.slice(
+          y,
+          y.shape.map((_, a) => (a === dim ? from : 0)),
+          y.shape.map((d, a) => (a === dim ? to : d)),
+        );
+      y = ref.sub(along(1, length), along(0, length - 1));
+    }
+    return y;
+  };
+  await checkAll(t, device, [
+    {
+      name: "diff [7, 33] n 1 dim −1",
+      inputs: [normal([7, 33], rng)],
+      run: ([x]) => diff(x as Tensor<number[], "f32">),
+      ref: ([x]) => diffRef(x, 1, 1),
+    },
+    {
+      name: "diff [7, 5] n 2 dim 0 with prepend [1, 5] and append [2, 5]",
+      inputs: [normal([7, 5], rng), normal([1, 5], rng), normal([2, 5], rng)],
+      run: ([x, p, a]) =>
+        diff(x as Tensor<number[], "f32">, 2, 0, {
+          prepend: p as Tensor<number[], "f32">,
+          append: a as Tensor<number[], "f32">,
+        }),
+      ref: ([x, p, a]) => diffRef(ref.concat([p, x, a], 0), 2, 0),
+    },
+  ], rng);
+  assert.deepEqual([...diff(tensor([1, 2]), 3).shape], [0]);
+  assert.throws(() => diff(tensor([1, 2]), -1), /diff: n = -1 is not an integer ≥ 0/);
 });

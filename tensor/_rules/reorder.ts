@@ -1,8 +1,8 @@
 /**
  * The rules of the ops that reorder or accumulate along axes: flips and rolls send the
  * gradient back by the inverse move, a triangle masks it the same way, a running sum's gradient
- * is a running sum from the end, and a running product's is PyTorch's, exact where the input
- * has zeros.
+ * is a running sum from the end, a running product's is PyTorch's, exact where the input has
+ * zeros, and a running `log Σ exp`'s is computed in the log domain.
  *
  * @module
  */
@@ -64,6 +64,25 @@ export function diagonalView(
   };
 }
 
+/**
+ * The gradient of `y = logcumsumexp(x)` along `dim`: `Σ_{j≥i} g_j·e^{x_i − y_j}`, computed in
+ * the log domain as PyTorch does so that nothing overflows: the positive and the negative parts
+ * of `g` each summed by a reversed `logcumsumexp` of `log|g| − y`, then `e^{x + ·}`.
+ */
+function logcumsumexpGrad(g: RawTensor, x: RawTensor, y: RawTensor, dim: number): RawTensor {
+  const part = (sign: 1 | -1) => {
+    const signed = sign === 1 ? g.alias() : unary(g, "neg");
+    const positive = unary(signed, "relu");
+    const logs = unary(positive, "log");
+    const shifted = binary(logs, y, "sub");
+    const tail = cumulative(shifted, dim, "logaddexp", true);
+    const exponent = binary(x, tail, "add");
+    return freeing([signed, positive, logs, shifted, tail, exponent], unary(exponent, "exp"));
+  };
+  const [up, down] = [part(1), part(-1)];
+  return freeing([up, down], binary(up, down, "sub"));
+}
+
 /** The rules of `cumulative`, `flipRoll`, `triangle` and `diagonal`. */
 export const reorderRules: Rules<"cumulative" | "flipRoll" | "triangle" | "diagonal"> = {
   diagonal: {
@@ -84,13 +103,13 @@ export const reorderRules: Rules<"cumulative" | "flipRoll" | "triangle" | "diago
   cumulative: {
     forward([x], { dim, op }, ctx) {
       const y = cumulative(x, dim, op);
-      if (op === "prod") ctx.save(x, y);
+      if (op !== "sum") ctx.save(x, y);
       return y;
     },
     backward(g, { dim, op }, ctx) {
       if (op === "sum") return [cumulative(g, dim, "sum", true)];
       const [x, y] = ctx.saved;
-      return [cumprodGrad(g, x, y, dim)];
+      return [op === "prod" ? cumprodGrad(g, x, y, dim) : logcumsumexpGrad(g, x, y, dim)];
     },
   },
   flipRoll: {
