@@ -183,6 +183,8 @@ export {
   cumprod,
   cumsum,
   diagonal,
+  diff,
+  type DiffOptions,
   flip,
   logcumsumexp,
   roll,

@@ -7,7 +7,10 @@
  * @module
  */
 
-import type { DType, Shape } from "./shape.ts";
+import { requireFloat } from "./_core.ts";
+import { tidy } from "./memory.ts";
+import { concat } from "./ops_shape.ts";
+import { type DType, normalizeAxes, type Shape } from "./shape.ts";
 import type { SumType, Tensor, ValuesAndIndices } from "./tensor.ts";
 
 /**
@@ -221,4 +224,46 @@ export function cummin<S extends Shape, D extends DType>(
  */
 export function logcumsumexp<S extends Shape>(x: Tensor<S, "f32">, dim: number): Tensor<S, "f32"> {
   return x.logcumsumexp(dim);
+}
+
+/** The options of {@link diff}: tensors joined to either end of the input along the axis first. */
+export interface DiffOptions {
+  /** Joined before the input (its shape but along the axis). */
+  prepend?: Tensor<Shape, "f32">;
+  /** Joined after the input. */
+  append?: Tensor<Shape, "f32">;
+}
+
+/**
+ * The `n`-th forward difference of `x` along `dim` (default last), as `torch.diff`:
+ * `out[i] = x[i + 1] − x[i]`, applied `n` times, after joining `prepend` and `append`; each
+ * pass shortens the axis by one. Differentiable (slices and a subtraction).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, diff, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await diff(tensor([1, 4, 9, 16])).toArray()); // [3, 5, 7]
+ * console.log(await diff(tensor([1, 4, 9, 16]), 2).toArray()); // [2, 2]
+ * console.log(await diff(tensor([1, 4]), 1, 0, { prepend: tensor([0]) }).toArray()); // [1, 3]
+ * ```
+ */
+export function diff(
+  x: Tensor<Shape, "f32">,
+  n = 1,
+  dim = -1,
+  options: DiffOptions = {},
+): Tensor<Shape, "f32"> {
+  requireFloat("diff", x);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`diff: n = ${n} is not an integer ≥ 0`);
+  const axis = normalizeAxes(dim, x.rank, "diff")[0];
+  return tidy(() => {
+    const parts = [options.prepend, x, options.append].filter((t) => t !== undefined);
+    let y = parts.length > 1 ? concat(parts, axis) : x;
+    for (let k = 0; k < n; k++) {
+      const length = y.shape[axis] as number;
+      y = y.slice(axis, 1, length).sub(y.slice(axis, 0, Math.max(0, length - 1)));
+    }
+    return y;
+  });
 }

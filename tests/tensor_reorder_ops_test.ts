@@ -13,6 +13,7 @@ import {
   cumsum,
   defaultDevice,
   diagonal,
+  diff,
   flip,
   fromTypedArray,
   logcumsumexp,
@@ -374,4 +375,43 @@ Deno.test("logcumsumexp: against float64, without overflow, −∞ kept; gradien
     () => tensor([1], { dtype: "i32" }).logcumsumexp(0),
     /logcumsumexp: expected an f32 tensor/,
   );
+});
+
+Deno.test("diff: n-th differences with prepend and append, gradients to all three", async (t) => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(15);
+  const diffRef = (x: ref.F64, n: number, dim: number) => {
+    let y = x;
+    for (let k = 0; k < n; k++) {
+      const length = y.shape[dim];
+      const along = (from: number, to: number) =>
+        ref.slice(
+          y,
+          y.shape.map((_, a) => (a === dim ? from : 0)),
+          y.shape.map((d, a) => (a === dim ? to : d)),
+        );
+      y = ref.sub(along(1, length), along(0, length - 1));
+    }
+    return y;
+  };
+  await checkAll(t, device, [
+    {
+      name: "diff [7, 33] n 1 dim −1",
+      inputs: [normal([7, 33], rng)],
+      run: ([x]) => diff(x as Tensor<number[], "f32">),
+      ref: ([x]) => diffRef(x, 1, 1),
+    },
+    {
+      name: "diff [7, 5] n 2 dim 0 with prepend [1, 5] and append [2, 5]",
+      inputs: [normal([7, 5], rng), normal([1, 5], rng), normal([2, 5], rng)],
+      run: ([x, p, a]) =>
+        diff(x as Tensor<number[], "f32">, 2, 0, {
+          prepend: p as Tensor<number[], "f32">,
+          append: a as Tensor<number[], "f32">,
+        }),
+      ref: ([x, p, a]) => diffRef(ref.concat([p, x, a], 0), 2, 0),
+    },
+  ], rng);
+  assert.deepEqual([...diff(tensor([1, 2]), 3).shape], [0]);
+  assert.throws(() => diff(tensor([1, 2]), -1), /diff: n = -1 is not an integer ≥ 0/);
 });
