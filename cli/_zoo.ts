@@ -7,41 +7,30 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type PlannedTensor, ResNet, type ResNetConfig, resnetStateShapes } from "../nn/resnet.ts";
-import { VGG, type VGGConfig, vggMinInputSize, vggStateShapes } from "../nn/vgg.ts";
-
-/** The ResNets `--model` names (torchvision's names), by their block and stage depths. */
-const RESNETS = {
-  resnet18: { block: "basic", layers: [2, 2, 2, 2] },
-  resnet34: { block: "basic", layers: [3, 4, 6, 3] },
-  resnet50: { block: "bottleneck", layers: [3, 4, 6, 3] },
-  resnet101: { block: "bottleneck", layers: [3, 4, 23, 3] },
-  resnet152: { block: "bottleneck", layers: [3, 8, 36, 3] },
-  resnext50_32x4d: { block: "bottleneck", layers: [3, 4, 6, 3], groups: 32, widthPerGroup: 4 },
-  resnext101_32x8d: { block: "bottleneck", layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 },
-  wide_resnet50_2: { block: "bottleneck", layers: [3, 4, 6, 3], widthPerGroup: 128 },
-  wide_resnet101_2: { block: "bottleneck", layers: [3, 4, 23, 3], widthPerGroup: 128 },
-} as const satisfies Record<string, ResNetConfig>;
-
-/** The VGGs `--model` names (torchvision's names). */
-const VGGS = {
-  vgg11: { layers: "A", batchNorm: false },
-  vgg11_bn: { layers: "A", batchNorm: true },
-  vgg13: { layers: "B", batchNorm: false },
-  vgg13_bn: { layers: "B", batchNorm: true },
-  vgg16: { layers: "D", batchNorm: false },
-  vgg16_bn: { layers: "D", batchNorm: true },
-  vgg19: { layers: "E", batchNorm: false },
-  vgg19_bn: { layers: "E", batchNorm: true },
-} as const satisfies Record<string, VGGConfig>;
+import {
+  type PlannedTensor,
+  ResNet,
+  RESNET_ARCHITECTURES,
+  type ResNetConfig,
+  type ResNetName,
+  resnetStateShapes,
+} from "../nn/resnet.ts";
+import {
+  VGG,
+  VGG_ARCHITECTURES,
+  type VGGConfig,
+  vggMinInputSize,
+  type VGGName,
+  vggStateShapes,
+} from "../nn/vgg.ts";
 
 /** A torchvision architecture's name. */
-export type ZooModelName = keyof typeof RESNETS | keyof typeof VGGS;
+export type ZooModelName = ResNetName | VGGName;
 
 /** Every name `--model` takes besides AlexNet's presets, ResNets first. */
 export const ZOO_MODELS: readonly ZooModelName[] = [
-  ...Object.keys(RESNETS),
-  ...Object.keys(VGGS),
+  ...Object.keys(RESNET_ARCHITECTURES),
+  ...Object.keys(VGG_ARCHITECTURES),
 ] as ZooModelName[];
 
 /** Whether `preset` names a torchvision architecture. */
@@ -50,8 +39,8 @@ export function isZooModel(preset: string): preset is ZooModelName {
 }
 
 /** Whether `name` is a ResNet (a VGG otherwise). */
-export function isResNet(name: ZooModelName): name is keyof typeof RESNETS {
-  return name in RESNETS;
+export function isResNet(name: ZooModelName): name is ResNetName {
+  return name in RESNET_ARCHITECTURES;
 }
 
 /** What a run's configuration holds of a torchvision architecture. */
@@ -78,11 +67,13 @@ function libraryConfig(
 ): { resnet: ResNetConfig } | { vgg: VGGConfig } {
   const { preset, numClasses, width, seed } = model;
   if (isResNet(preset)) {
-    return { resnet: { ...RESNETS[preset], numClasses, width, seed, stem: model.stem } };
+    return {
+      resnet: { ...RESNET_ARCHITECTURES[preset], numClasses, width, seed, stem: model.stem },
+    };
   }
   return {
     vgg: {
-      ...VGGS[preset],
+      ...VGG_ARCHITECTURES[preset],
       numClasses,
       width,
       hidden: Math.round(4096 * width),

@@ -225,7 +225,9 @@ export {
   resnet18,
   resnet34,
   resnet50,
+  RESNET_ARCHITECTURES,
   type ResNetConfig,
+  type ResNetName,
   type ResNetOptions,
   resnetStateShapes,
   resnext101_32x8d,
@@ -247,6 +249,7 @@ export {
   type VGGConfig,
   type VGGLayers,
   vggMinInputSize,
+  type VGGName,
   type VGGOptions,
   vggStateShapes,
 } from "./vgg.ts";

@@ -554,6 +554,44 @@ export function resnetStateShapes(config: ResNetConfig): PlannedTensor[] {
   return out;
 }
 
+/** The names of torchvision's ResNets, ResNeXts and wide ResNets. */
+export type ResNetName =
+  | "resnet18"
+  | "resnet34"
+  | "resnet50"
+  | "resnet101"
+  | "resnet152"
+  | "resnext50_32x4d"
+  | "resnext101_32x8d"
+  | "wide_resnet50_2"
+  | "wide_resnet101_2";
+
+/**
+ * torchvision's ResNet architectures by name: block, stage depths and, for ResNeXt and wide
+ * ResNets, the bottlenecks' groups and width. The factories ({@link resnet18} …) build them;
+ * their options cannot change these.
+ *
+ * @example
+ * ```ts
+ * import { RESNET_ARCHITECTURES, resnetStateShapes } from "./resnet.ts";
+ * console.log(Object.keys(RESNET_ARCHITECTURES).length); // 9
+ * console.log(resnetStateShapes(RESNET_ARCHITECTURES.resnet50).length); // 320
+ * ```
+ */
+export const RESNET_ARCHITECTURES: Readonly<
+  Record<ResNetName, Readonly<Pick<ResNetConfig, "block" | "layers" | "groups" | "widthPerGroup">>>
+> = {
+  resnet18: { block: "basic", layers: [2, 2, 2, 2] },
+  resnet34: { block: "basic", layers: [3, 4, 6, 3] },
+  resnet50: { block: "bottleneck", layers: [3, 4, 6, 3] },
+  resnet101: { block: "bottleneck", layers: [3, 4, 23, 3] },
+  resnet152: { block: "bottleneck", layers: [3, 8, 36, 3] },
+  resnext50_32x4d: { block: "bottleneck", layers: [3, 4, 6, 3], groups: 32, widthPerGroup: 4 },
+  resnext101_32x8d: { block: "bottleneck", layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 },
+  wide_resnet50_2: { block: "bottleneck", layers: [3, 4, 6, 3], widthPerGroup: 128 },
+  wide_resnet101_2: { block: "bottleneck", layers: [3, 4, 23, 3], widthPerGroup: 128 },
+};
+
 /**
  * ResNet-18 (basic blocks `[2, 2, 2, 2]`): 11,689,512 parameters for 1000 classes.
  *
@@ -567,7 +605,7 @@ export function resnetStateShapes(config: ResNetConfig): PlannedTensor[] {
  * ```
  */
 export function resnet18(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ ...options, block: "basic", layers: [2, 2, 2, 2] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnet18 });
 }
 
 /**
@@ -582,7 +620,7 @@ export function resnet18(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnet34(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ ...options, block: "basic", layers: [3, 4, 6, 3] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnet34 });
 }
 
 /**
@@ -597,7 +635,7 @@ export function resnet34(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnet50(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ ...options, block: "bottleneck", layers: [3, 4, 6, 3] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnet50 });
 }
 
 /**
@@ -612,7 +650,7 @@ export function resnet50(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnet101(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ ...options, block: "bottleneck", layers: [3, 4, 23, 3] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnet101 });
 }
 
 /**
@@ -627,7 +665,7 @@ export function resnet101(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnet152(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ ...options, block: "bottleneck", layers: [3, 8, 36, 3] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnet152 });
 }
 
 /**
@@ -644,13 +682,7 @@ export function resnet152(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnext50_32x4d(options: ResNetOptions = {}): ResNet {
-  return new ResNet({
-    groups: 32,
-    widthPerGroup: 4,
-    ...options,
-    block: "bottleneck",
-    layers: [3, 4, 6, 3],
-  });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnext50_32x4d });
 }
 
 /**
@@ -664,13 +696,7 @@ export function resnext50_32x4d(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function resnext101_32x8d(options: ResNetOptions = {}): ResNet {
-  return new ResNet({
-    groups: 32,
-    widthPerGroup: 8,
-    ...options,
-    block: "bottleneck",
-    layers: [3, 4, 23, 3],
-  });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnext101_32x8d });
 }
 
 /**
@@ -686,7 +712,7 @@ export function resnext101_32x8d(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function wide_resnet50_2(options: ResNetOptions = {}): ResNet {
-  return new ResNet({ widthPerGroup: 128, ...options, block: "bottleneck", layers: [3, 4, 6, 3] });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.wide_resnet50_2 });
 }
 
 /**
@@ -702,10 +728,5 @@ export function wide_resnet50_2(options: ResNetOptions = {}): ResNet {
  * ```
  */
 export function wide_resnet101_2(options: ResNetOptions = {}): ResNet {
-  return new ResNet({
-    widthPerGroup: 128,
-    ...options,
-    block: "bottleneck",
-    layers: [3, 4, 23, 3],
-  });
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.wide_resnet101_2 });
 }

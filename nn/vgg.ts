@@ -297,6 +297,41 @@ export function vggStateShapes(config: VGGConfig): PlannedTensor[] {
   return out;
 }
 
+/** The names of torchvision's VGGs. */
+export type VGGName =
+  | "vgg11"
+  | "vgg11_bn"
+  | "vgg13"
+  | "vgg13_bn"
+  | "vgg16"
+  | "vgg16_bn"
+  | "vgg19"
+  | "vgg19_bn";
+
+/**
+ * torchvision's VGG architectures by name (`vgg11` … `vgg19_bn`): the configuration of the
+ * feature layers and whether batch norms follow the convolutions. The factories ({@link vgg11}
+ * …) build them.
+ *
+ * @example
+ * ```ts
+ * import { VGG_ARCHITECTURES } from "./vgg.ts";
+ * console.log(VGG_ARCHITECTURES.vgg16_bn); // { layers: "D", batchNorm: true }
+ * ```
+ */
+export const VGG_ARCHITECTURES: Readonly<
+  Record<VGGName, Readonly<{ layers: keyof typeof VGG_CONFIGS; batchNorm: boolean }>>
+> = {
+  vgg11: { layers: "A", batchNorm: false },
+  vgg11_bn: { layers: "A", batchNorm: true },
+  vgg13: { layers: "B", batchNorm: false },
+  vgg13_bn: { layers: "B", batchNorm: true },
+  vgg16: { layers: "D", batchNorm: false },
+  vgg16_bn: { layers: "D", batchNorm: true },
+  vgg19: { layers: "E", batchNorm: false },
+  vgg19_bn: { layers: "E", batchNorm: true },
+};
+
 /**
  * VGG-11 (configuration A): 132,863,336 parameters for 1000 classes.
  *
@@ -310,7 +345,7 @@ export function vggStateShapes(config: VGGConfig): PlannedTensor[] {
  * ```
  */
 export function vgg11(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "A" });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg11 });
 }
 
 /**
@@ -326,7 +361,7 @@ export function vgg11(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg11Bn(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "A", batchNorm: true });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg11_bn });
 }
 
 /**
@@ -341,7 +376,7 @@ export function vgg11Bn(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg13(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "B" });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg13 });
 }
 
 /**
@@ -356,7 +391,7 @@ export function vgg13(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg13Bn(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "B", batchNorm: true });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg13_bn });
 }
 
 /**
@@ -371,7 +406,7 @@ export function vgg13Bn(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg16(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "D" });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg16 });
 }
 
 /**
@@ -386,7 +421,7 @@ export function vgg16(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg16Bn(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "D", batchNorm: true });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg16_bn });
 }
 
 /**
@@ -401,7 +436,7 @@ export function vgg16Bn(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg19(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "E" });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg19 });
 }
 
 /**
@@ -416,5 +451,5 @@ export function vgg19(options: VGGOptions = {}): VGG {
  * ```
  */
 export function vgg19Bn(options: VGGOptions = {}): VGG {
-  return new VGG({ ...options, layers: "E", batchNorm: true });
+  return new VGG({ ...options, ...VGG_ARCHITECTURES.vgg19_bn });
 }
