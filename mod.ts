@@ -140,6 +140,8 @@ export {
   indexAdd,
   indexSelect,
   maskedFill,
+  maskedSelect,
+  nonzero,
   scatter,
   scatterAdd,
   scatterReduce,
