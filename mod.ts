@@ -140,6 +140,8 @@ export {
   indexAdd,
   indexSelect,
   maskedFill,
+  maskedSelect,
+  nonzero,
   scatter,
   scatterAdd,
   scatterReduce,
@@ -326,6 +328,9 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool2dWithIndices,
+  maxUnpool2d,
+  type MaxUnpool2dOptions,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,
