@@ -330,6 +330,9 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool2dWithIndices,
+  maxUnpool2d,
+  type MaxUnpool2dOptions,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,
