@@ -15,9 +15,11 @@ import { type Command, defineCommand, number, str, UsageError, type Values } fro
 const PREPARE_HELP =
   `Prepares an image folder (one subfolder per class, JPEG/PNG) for training: each image's
 shorter side is scaled to --size and the central square cut out (the paper's 256×256), written
-as shards with the mean image and the RGB PCA of the training pixels. As torchvision's
-ImageFolder, files are taken by extension (.jpg .jpeg .png, and .bmp .tif .tiff .webp .ppm
-.pgm, which fail as undecodable); others (notes.txt, Thumbs.db) are ignored, in one line.
+as shards with the mean image and the RGB PCA of the training pixels. The pixels are those of
+torchvision's ImageFolder loader with Resize(--size) and CenterCrop(--size): decoded as PIL
+does (alpha dropped, 16-bit to 8), PIL's bilinear resize. As torchvision's ImageFolder, files
+are taken by extension (.jpg .jpeg .png, and .bmp .tif .tiff .webp .ppm .pgm, which fail as
+undecodable); others (notes.txt, Thumbs.db) are ignored, in one line.
 
   --input <dir>         The image folder. Required.
   --output <dir>        Where the shards go. Required.
