@@ -152,13 +152,17 @@ Deno.test("augmentation", async (t) => {
     const s = coordSample(4, 10, 13); // height 10, width 13
     const cc = centerCrop([s], { crop: 6, height: 10, width: 13, scale: 1 });
     assert.deepEqual(cc.batchShape, [1, 3, 6, 6]);
-    assert.equal(at(cc.images, cc.batchShape, 0, 0, 0, 0), 3); // floor((13 − 6) / 2)
-    assert.equal(at(cc.images, cc.batchShape, 0, 1, 0, 0), 2); // floor((10 − 6) / 2)
+    // torchvision's CenterCrop: round((13 − 6) / 2) = round(3.5) = 4, a half to even (it was
+    // floor, 3, a column left of PyTorch's crop); (10 − 6) / 2 = 2.
+    assert.equal(at(cc.images, cc.batchShape, 0, 0, 0, 0), 4);
+    assert.equal(at(cc.images, cc.batchShape, 0, 1, 0, 0), 2);
+    const five = centerCrop([coordSample(0, 10, 13)], { crop: 8, height: 10, width: 13, scale: 1 });
+    assert.equal(at(five.images, five.batchShape, 0, 0, 0, 0), 2); // round(2.5) = 2
 
     const b = tenCrop([coordSample(7, 10, 13), s], { crop: 6, height: 10, width: 13, scale: 1 });
     assert.deepEqual(b.batchShape, [20, 3, 6, 6]);
     assert.deepEqual([...b.labels], [7, 4]);
-    const origins = [[0, 0], [7, 0], [0, 4], [7, 4], [3, 2]];
+    const origins = [[0, 0], [7, 0], [0, 4], [7, 4], [4, 2]];
     for (let n = 0; n < 2; n++) {
       for (let k = 0; k < 10; k++) {
         const [x0, y0] = origins[k % 5], flip = k >= 5;

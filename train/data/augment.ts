@@ -240,8 +240,17 @@ export function augmentBatch(
  */
 export function centerCrops(samples: readonly Sample[], options: AugmentOptions): CropBatch {
   return fixedCrops(samples, options, (g) => [
-    [Math.floor((g.w - g.cw) / 2), Math.floor((g.h - g.ch) / 2), false],
+    [centerOffset(g.w - g.cw), centerOffset(g.h - g.ch), false],
   ]);
+}
+
+/**
+ * The centre crop's offset when `spare` pixels are left over, as torchvision's `CenterCrop`:
+ * Python's `round(spare / 2)`, a half going to the even side (3 spare pixels: offset 2).
+ */
+function centerOffset(spare: number): number {
+  const half = Math.floor(spare / 2);
+  return spare % 2 === 1 && half % 2 === 1 ? half + 1 : half;
 }
 
 /**
@@ -276,7 +285,7 @@ export function tenCrops(samples: readonly Sample[], options: AugmentOptions): C
       [xr, 0],
       [0, yb],
       [xr, yb],
-      [Math.floor(xr / 2), Math.floor(yb / 2)],
+      [centerOffset(xr), centerOffset(yb)],
     ];
     return [false, true].flatMap((flip) => corners.map(([x0, y0]): Place => [x0, y0, flip]));
   });
