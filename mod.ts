@@ -155,6 +155,8 @@ export {
   searchsorted,
   sort,
   topk,
+  unique,
+  type UniqueResult,
 } from "./tensor/ops_sort.ts";
 export {
   acos,

@@ -366,8 +366,8 @@ export class ImageFolderDataset extends ArrayDataset {
 }
 
 /**
- * Decodes a whole image folder into memory at `size × size` (shorter side scaled to `size`
- * with area averaging or bilinear interpolation, central crop). For large folders use
+ * Decodes a whole image folder into memory at `size × size` (torchvision's `Resize(size)` then
+ * `CenterCrop(size)` on PIL images, to the byte). For large folders use
  * `prepareImageFolder` and `ShardDataset` instead.
  *
  * @example
