@@ -140,6 +140,8 @@ export {
   indexAdd,
   indexSelect,
   maskedFill,
+  maskedSelect,
+  nonzero,
   scatter,
   scatterAdd,
   scatterReduce,
@@ -153,6 +155,8 @@ export {
   searchsorted,
   sort,
   topk,
+  unique,
+  type UniqueResult,
 } from "./tensor/ops_sort.ts";
 export {
   acos,
@@ -326,6 +330,9 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool2dWithIndices,
+  maxUnpool2d,
+  type MaxUnpool2dOptions,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,

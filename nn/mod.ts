@@ -74,6 +74,7 @@ export {
 export { ConvTranspose1d, type ConvTranspose1dConfig } from "./conv_transpose1d.ts";
 export { WeightedLayer } from "./weighted_layer.ts";
 export { AdaptiveMaxPool2d } from "./adaptive_max_pool2d.ts";
+export { MaxUnpool2d, type MaxUnpool2dConfig } from "./max_unpool2d.ts";
 export {
   AdaptiveAvgPool1d,
   AdaptiveMaxPool1d,

@@ -11,7 +11,7 @@ import type { Device } from "../kernels/device.ts";
 import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
-import type { Conv2dGeometry } from "./_primitives_cnn.ts";
+import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
@@ -361,6 +361,25 @@ export interface MaxPool2dOptions {
  * ```
  */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
+  return apply("maxPool2d", [x], maxPool2dGeometry(x, options)) as Tensor4D;
+}
+
+/**
+ * The checked geometry of a max pooling of `x` and its output shape, as `maxPool2d` runs it
+ * (for the ops that need the pooling's winners too).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, ones } from "../mod.ts";
+ * import { maxPool2dGeometry } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * console.log(maxPool2dGeometry(ones([1, 2, 5, 5]), { kernel: 3, stride: 2 }).outShape); // [1, 2, 2, 2]
+ * ```
+ */
+export function maxPool2dGeometry(
+  x: Tensor,
+  options: MaxPool2dOptions,
+): { geometry: Pool2dGeometry; outShape: number[] } {
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
@@ -373,8 +392,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
     halfKernelPadding: true,
   });
   const { outH, outW, ...sizes } = window;
-  const geometry = { batch, channels, ...sizes };
-  return apply("maxPool2d", [x], { geometry, outShape: [batch, channels, outH, outW] }) as Tensor4D;
+  return { geometry: { batch, channels, ...sizes }, outShape: [batch, channels, outH, outW] };
 }
 
 /** Options of {@link avgPool2d}, PyTorch's `F.avg_pool2d` arguments. */

@@ -7,8 +7,12 @@
  * @module
  */
 
-import type { DType, Shape } from "./shape.ts";
-import type { ScatterReduction, Tensor } from "./tensor.ts";
+import { sameDevice } from "./_core.ts";
+import { fromTypedArray, zeros } from "./creation.ts";
+import { tidy } from "./memory.ts";
+import { concat, stack } from "./ops_shape.ts";
+import { broadcastShapes, type DType, numel, type Shape } from "./shape.ts";
+import { type ScatterReduction, selected, type Tensor } from "./tensor.ts";
 
 /**
  * The elements of `x` picked along `dim` by `index` (i32, of `x`'s rank), as `torch.gather`:
@@ -168,4 +172,96 @@ export function scatterReduce<S extends Shape, D extends DType>(
   options: { includeSelf?: boolean } = {},
 ): Tensor<S, D> {
   return x.scatterReduce(dim, index, src, reduce, options);
+}
+
+/**
+ * Where each nonzero element of `mask` (flattened) goes in a compacted list, and how many there
+ * are: the one value read back, since it is the result's size (PyTorch synchronises here too).
+ * Zero elements are sent one past the end, to a slot that the callers cut off.
+ */
+async function compaction(mask: Tensor): Promise<{ target: Tensor<Shape, "i32">; total: number }> {
+  const n = mask.size;
+  const flags = tidy(() => mask.ne(0).int().reshape([n]));
+  const running = flags.cumsum(0);
+  const last = running.slice(0, n - 1, n);
+  const total = n === 0 ? 0 : await last.item();
+  const target = tidy(() => {
+    if (n === 0) return flags;
+    // A kept element's place is the number of kept elements before it.
+    const zero = fromTypedArray(Int32Array.of(0), [1], { device: mask.device });
+    const before = concat([zero, running.slice(0, 0, n - 1)], 0);
+    return selected(flags, before, total) as Tensor<Shape, "i32">;
+  });
+  for (const t of [last, running, ...(target === flags ? [] : [flags])]) t.dispose();
+  return { target, total };
+}
+
+/**
+ * The elements of `x` where `mask` (f32 1/0 or i32; the two broadcast together) is nonzero, in
+ * row-major order, as a 1-D tensor, as `torch.masked_select`. Asynchronous: the result's length
+ * is read back. The gradient goes back to the elements selected.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, maskedSelect, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const x = tensor([[1, -2], [-3, 4]]);
+ * console.log(await (await maskedSelect(x, x.gt(0))).toArray()); // [1, 4]
+ * ```
+ */
+export async function maskedSelect<D extends DType>(
+  x: Tensor<Shape, D>,
+  mask: Tensor,
+): Promise<Tensor<[number], D>> {
+  sameDevice("maskedSelect", x, mask);
+  const shape = broadcastShapes(x.shape as number[], mask.shape as number[], "maskedSelect");
+  const spread = mask.expand(shape);
+  const { target, total } = await compaction(spread).finally(() => spread.dispose());
+  try {
+    return tidy(() => {
+      const values = x.expand(shape).reshape([numel(shape)]);
+      const slots = zeros([total + 1], { device: x.device });
+      const start = (x.dtype === "i32" ? slots.int() : slots) as unknown as Tensor<Shape, D>;
+      return start.scatter(0, target, values).slice(0, 0, total) as Tensor<[number], D>;
+    });
+  } finally {
+    target.dispose();
+  }
+}
+
+/**
+ * The i32 coordinates of the nonzero elements of `x`, one row each in row-major order, as
+ * `torch.nonzero`: `[count, rank]`. Asynchronous: the count is read back. No gradient.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, nonzero, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await (await nonzero(tensor([[0, 3], [5, 0]]))).toArray()); // [[0, 1], [1, 0]]
+ * ```
+ */
+export async function nonzero(x: Tensor): Promise<Tensor<[number, number], "i32">> {
+  const { target, total } = await compaction(x);
+  const shape = x.shape as readonly number[], n = x.size;
+  try {
+    return tidy(() => {
+      const start = zeros([total + 1, shape.length], { device: x.device }).int();
+      if (shape.length === 0) return start.slice(0, 0, total);
+      // Each element's coordinate along each axis, as columns of `[n, rank]`.
+      const columns = shape.map((d, a) =>
+        fromTypedArray(Int32Array.from({ length: d }, (_, k) => k), [d], {
+          device: x.device,
+          dtype: "i32",
+        })
+          .reshape(shape.map((s, b) => (a === b ? s : 1)))
+          .expand(shape)
+          .reshape([n])
+      );
+      const coords = stack(columns, 1);
+      const spread = target.reshape([n, 1]).expand([n, shape.length]) as Tensor<Shape, "i32">;
+      return start.scatter(0, spread, coords).slice(0, 0, total);
+    }) as Tensor<[number, number], "i32">;
+  } finally {
+    target.dispose();
+  }
 }

@@ -1,23 +1,30 @@
 /**
  * The pooling family beyond `ops_cnn.ts`: adaptive max pooling (its own kernel, its rule in
- * `_rules/conv_family.ts`), and the 1-D poolings as the 2-D ones over a height of one.
+ * `_rules/conv_family.ts`), max pooling with its winners and their unpooling (SegNet's
+ * decoder), and the 1-D poolings as the 2-D ones over a height of one.
  *
  * @module
  */
 
 import { windowCount, windowSpan } from "../kernels/_window.ts";
-import { requireFloat } from "./_core.ts";
+import { requireFloat, sameDevice } from "./_core.ts";
+import { maxPool2d as poolWinners } from "./_primitives_cnn.ts";
+import { zeros } from "./creation.ts";
 import {
   adaptiveAvgPool2d,
   avgPool2d,
   checkPoolPadding,
   checkSizes,
   maxPool2d,
+  maxPool2dGeometry,
+  type MaxPool2dOptions,
+  type Pair,
+  pair,
   type Tensor4D,
 } from "./ops_cnn.ts";
 import { as1d, type Tensor3D } from "./ops_conv_family.ts";
-import { ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { type Shape, ShapeError } from "./shape.ts";
+import { apply, fromRaw, rawOf, type Tensor } from "./tensor.ts";
 
 /** An adaptive pooling's output size: one for both axes, or `[OH, OW]`, null keeping an axis. */
 export type AdaptiveSize2d = number | readonly [number | null, number | null];
@@ -199,4 +206,105 @@ function checkWindow1d(
         `fit a length of ${length}`,
     );
   }
+}
+
+/**
+ * Max pooling of `x [N, C, H, W]` with each window's winner, as PyTorch's
+ * `F.max_pool2d(..., return_indices=True)`: `indices` (i32, no gradient) is the winner's
+ * position `h·W + w` in its plane, ties to the first maximum; `values` is `maxPool2d`'s output,
+ * with its gradient.
+ *
+ * @example The winners of 2×2 windows, and their unpooling
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { maxPool2dWithIndices, maxUnpool2d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * const x = tensor([[[[1, 5, 2, 0], [3, 4, 7, 8]]]]);
+ * const { values, indices } = maxPool2dWithIndices(x, { kernel: 2 });
+ * console.log(await values.toArray(), await indices.toArray()); // [[[[5, 8]]]] [[[[1, 7]]]]
+ * console.log(await maxUnpool2d(values, indices, { kernel: 2 }).toArray());
+ * // [[[[0, 5, 0, 0], [0, 0, 0, 8]]]]
+ * ```
+ */
+export function maxPool2dWithIndices(
+  x: Tensor,
+  options: MaxPool2dOptions,
+): { values: Tensor4D; indices: Tensor<readonly number[], "i32"> } {
+  const { geometry, outShape } = maxPool2dGeometry(x, options);
+  const { out, argmax } = poolWinners(rawOf(x), geometry, outShape);
+  const indices = fromRaw<readonly number[], "i32">(argmax);
+  if (!x.requiresGrad) return { values: fromRaw(out), indices };
+  // The recorded op gives the gradient (its backward routes it to the same winners).
+  out.dispose();
+  return { values: maxPool2d(x, options), indices };
+}
+
+/** Options of {@link maxUnpool2d}, PyTorch's `F.max_unpool2d` arguments. */
+export interface MaxUnpool2dOptions {
+  /** The pooling's window. */
+  kernel: Pair;
+  /** The pooling's stride (default: the kernel). */
+  stride?: Pair;
+  /** The pooling's padding (default 0). */
+  padding?: Pair;
+  /**
+   * The output's `[height, width]` (the pooled input's size, where several give the same
+   * pooled size); default `(in − 1)·stride − 2·padding + kernel`.
+   */
+  outputSize?: readonly [number, number];
+}
+
+/**
+ * The partial inverse of max pooling, as PyTorch's `F.max_unpool2d`: a zero `[N, C, OH, OW]`
+ * tensor with each element of `x [N, C, H, W]` written at its `indices` position (`h·OW + w`
+ * in its plane, as {@link maxPool2dWithIndices} gives them). The gradient of `x` is read back
+ * from those positions. See {@link maxPool2dWithIndices} for an example.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { maxUnpool2d } from "./ops_pool_family.ts";
+ * await defaultDevice();
+ * const indices = tensor([[[[3]]]], { dtype: "i32" });
+ * console.log(await maxUnpool2d(tensor([[[[9]]]]), indices, { kernel: 2 }).toArray());
+ * // [[[[0, 0], [0, 9]]]]
+ * ```
+ */
+export function maxUnpool2d(
+  x: Tensor,
+  indices: Tensor,
+  options: MaxUnpool2dOptions,
+): Tensor4D {
+  const op = "maxUnpool2d";
+  requireFloat(op, x);
+  sameDevice(op, x, indices);
+  if (x.rank !== 4) throw new ShapeError(`${op}: expected x [N, C, H, W], got [${x.shape}]`);
+  if (indices.dtype !== "i32" || indices.shape.join() !== x.shape.join()) {
+    throw new ShapeError(
+      `${op}: indices must be i32 shaped as x [${x.shape}], got ${indices.dtype} [${indices.shape}]`,
+    );
+  }
+  const kernel = pair(options.kernel), stride = pair(options.stride ?? options.kernel);
+  const padding = pair(options.padding ?? 0);
+  checkSizes(op, [["kernel", kernel, 1], ["stride", stride, 1], ["padding", padding, 0]]);
+  const [n, c, h, w] = x.shape as readonly number[];
+  const natural = [h, w].map((size, i) => (size - 1) * stride[i] - 2 * padding[i] + kernel[i]);
+  const out = options.outputSize ? [...options.outputSize] : natural;
+  // PyTorch's range: within a stride of the natural size.
+  if (
+    out.length !== 2 ||
+    out.some((o, i) => !(o > natural[i] - stride[i] && o < natural[i] + stride[i]))
+  ) {
+    throw new ShapeError(
+      `${op}: outputSize [${out}] must be between [${natural.map((s, i) => s - stride[i] + 1)}] ` +
+        `and [${natural.map((s, i) => s + stride[i] - 1)}] for an input of ${h}×${w}`,
+    );
+  }
+  const plane = zeros([n, c, out[0] * out[1]], { device: x.device });
+  const flatX = x.reshape([n, c, h * w]) as Tensor<Shape, "f32">;
+  const flatIndices = indices.reshape([n, c, h * w]) as Tensor<Shape, "i32">;
+  const scattered = plane.scatter(2, flatIndices, flatX);
+  const y = scattered.reshape([n, c, out[0], out[1]]);
+  for (const t of [plane, flatX, flatIndices, scattered]) t.dispose();
+  return y as Tensor4D;
 }

@@ -8,6 +8,10 @@
 
 import type { DType, Shape } from "./shape.ts";
 import { searchSorted } from "./_primitives_index.ts";
+import { fromTypedArray } from "./creation.ts";
+import { tidy } from "./memory.ts";
+import { maskedSelect } from "./ops_index.ts";
+import { concat } from "./ops_shape.ts";
 import { checkSearch } from "./_tensor_index_args.ts";
 import {
   fromRaw,
@@ -182,4 +186,60 @@ export function bucketize<S extends Shape, D extends DType>(
   }
   checkSearch("bucketize", boundaries, input);
   return fromRaw<S, "i32">(searchSorted(rawOf(boundaries), rawOf(input), options.right ?? false));
+}
+
+/** What {@link unique} gives. */
+export interface UniqueResult<S extends Shape, D extends DType> {
+  /**
+   * The distinct values, ascending. Each NaN is a value of its own, last, as in PyTorch; the
+   * inverse and count of every NaN go to the first of them.
+   */
+  values: Tensor<[number], D>;
+  /** For each element of the input, the i32 index of its value in `values` (input's shape). */
+  inverse: Tensor<S, "i32">;
+  /** How many elements of the input have each value (i32). */
+  counts: Tensor<[number], "i32">;
+}
+
+/**
+ * The distinct values of `x` in ascending order, where each element's value is among them, and
+ * how often each occurs, as `torch.unique(x, sorted=True, return_inverse=True,
+ * return_counts=True)`. Asynchronous: the number of distinct values is read back. No gradient.
+ *
+ * @example Classes present in a batch of labels
+ * ```ts
+ * import { defaultDevice, tensor, unique } from "../mod.ts";
+ * await defaultDevice();
+ * const { values, inverse, counts } = await unique(tensor([3, 1, 3, 7, 1, 3], { dtype: "i32" }));
+ * console.log(await values.toArray(), await inverse.toArray(), await counts.toArray());
+ * // [1, 3, 7] [1, 0, 1, 2, 0, 1] [2, 3, 1]
+ * ```
+ */
+export async function unique<S extends Shape, D extends DType>(
+  x: Tensor<S, D>,
+): Promise<UniqueResult<S, D>> {
+  const n = x.size;
+  const { sorted, firsts } = tidy(() => {
+    const sorted = x.reshape([n]).sort().values.detach();
+    // 1 where a sorted value differs from the one before it (the first always counts).
+    const one = fromTypedArray(Float32Array.of(1), [1], { device: x.device });
+    const changes = n === 0
+      ? one.slice(0, 0, 0)
+      : sorted.slice(0, 1, n).ne(sorted.slice(0, 0, n - 1));
+    return { sorted, firsts: n === 0 ? changes : concat([one, changes], 0) };
+  });
+  try {
+    const values = await maskedSelect(sorted, firsts) as Tensor<[number], D>;
+    return tidy(() => {
+      const inverse = searchsorted(values, x.reshape([n]) as Tensor<Shape, D>);
+      const options = { device: x.device, dtype: "i32" as const };
+      const ones = fromTypedArray(new Int32Array(n).fill(1), [n], options);
+      const zeros = fromTypedArray(new Int32Array(values.size), [values.size], options);
+      const counts = zeros.scatterAdd(0, inverse, ones) as Tensor<[number], "i32">;
+      return { values, inverse: inverse.reshape(x.shape) as Tensor<S, "i32">, counts };
+    });
+  } finally {
+    sorted.dispose();
+    firsts.dispose();
+  }
 }

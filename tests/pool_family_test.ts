@@ -16,6 +16,8 @@ import {
   fromTypedArray,
   Generator,
   maxPool1d,
+  maxPool2dWithIndices,
+  maxUnpool2d,
   ones,
 } from "../mod.ts";
 import {
@@ -28,6 +30,7 @@ import {
   Flatten,
   Linear,
   MaxPool1d,
+  MaxUnpool2d,
   ReLU,
   Sequential,
 } from "../nn/mod.ts";
@@ -245,4 +248,86 @@ Deno.test("adaptiveMaxPool2d kernel: a batch split into binding-sized runs gives
   assert.deepEqual(split, whole);
   const expected = adaptiveMaxRef(x, [3, 4]);
   assert.deepEqual(whole[0], Float32Array.from(expected.data));
+});
+
+Deno.test("maxPool2dWithIndices and maxUnpool2d against float64", async (t) => {
+  const device = await defaultDevice();
+  const pooled = (x: ref.F64, opts: ref.Pool2dOptions) => ref.maxPool2dArgmax(x, opts);
+  await t.step("the winners are PyTorch's indices (plane positions, first maximum)", async () => {
+    for (
+      const [shape, opts] of [
+        [[2, 3, 7, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+        [[1, 2, 5, 5], { kernel: [2, 3], stride: [1, 2], dilation: [2, 1] }],
+        [[1, 1, 33, 1], { kernel: [2, 1], ceilMode: true }],
+      ] as [number[], ref.Pool2dOptions][]
+    ) {
+      const x = n(...shape);
+      const xs = fromTypedArray(Float32Array.from(x.data), shape);
+      const { values, indices } = maxPool2dWithIndices(xs, {
+        kernel: opts.kernel,
+        stride: opts.stride,
+        padding: opts.padding,
+        dilation: opts.dilation,
+        ceilMode: opts.ceilMode,
+      });
+      assert.deepEqual(await indices.data(), pooled(x, opts).data);
+      assert.deepEqual(await values.data(), Float32Array.from(ref.maxPool2d(x, opts).data));
+      assert.equal(indices.dtype, "i32");
+    }
+  });
+  // The indices of 2×2 poolings of a 6×6 and a 6×7 input, for the unpooling cases (a
+  // position is h·W + w of the pooled input's width).
+  const opts = { kernel: [2, 2], stride: [2, 2] } as ref.Pool2dOptions;
+  const winners = (width: number) => pooled(n(2, 3, 6, width), opts);
+  const [narrow, wide] = [winners(6), winners(7)];
+  const unpoolRef = (x: ref.F64, index: ref.I32, out: [number, number]) => {
+    const [nn, c, h, w] = x.shape;
+    const y = ref.zeros([nn, c, ...out]);
+    for (let p = 0; p < nn * c; p++) {
+      for (let i = 0; i < h * w; i++) {
+        y.data[p * out[0] * out[1] + index.data[p * h * w + i]] = x.data[p * h * w + i];
+      }
+    }
+    return y;
+  };
+  const indexTensor = (index: ref.I32) => fromTypedArray(index.data, index.shape);
+  await checkAll(
+    t,
+    device,
+    [
+      {
+        name: "maxPool2dWithIndices values' gradient [2, 3, 6, 7] 3×3 stride 2",
+        inputs: [n(2, 3, 6, 7)],
+        run: ([x]) => maxPool2dWithIndices(x, { kernel: 3, stride: 2 }).values,
+        ref: ([x]) => ref.maxPool2d(x, { kernel: [3, 3], stride: [2, 2] }),
+      },
+      {
+        name: "maxUnpool2d [2, 3, 3, 3] → 6×6",
+        inputs: [n(2, 3, 3, 3)],
+        run: ([x]) => maxUnpool2d(x, indexTensor(narrow), { kernel: 2 }),
+        ref: ([x]) => unpoolRef(x, narrow, [6, 6]),
+      },
+      {
+        name: "maxUnpool2d [2, 3, 3, 3] → 6×7 (outputSize)",
+        inputs: [n(2, 3, 3, 3)],
+        run: ([x]) => maxUnpool2d(x, indexTensor(wide), { kernel: 2, outputSize: [6, 7] }),
+        ref: ([x]) => unpoolRef(x, wide, [6, 7]),
+      },
+    ],
+    rng,
+    true,
+  );
+  await t.step("errors", () => {
+    const x = ones([1, 1, 2, 2]);
+    const idx = fromTypedArray(new Int32Array(4), [1, 1, 2, 2]);
+    assert.throws(() => maxUnpool2d(x, x, { kernel: 2 }), /indices must be i32 shaped as x/);
+    assert.throws(
+      () => maxUnpool2d(x, idx, { kernel: 2, outputSize: [6, 4] }),
+      /maxUnpool2d: outputSize \[6,4\] must be between \[3,3\] and \[5,5\] for an input of 2×2/,
+    );
+    assert.throws(
+      () => new MaxUnpool2d({ kernelSize: 2 }).forward(x),
+      /needs the pooling's indices/,
+    );
+  });
 });

@@ -16,9 +16,12 @@ import {
   indexAdd,
   indexSelect,
   maskedFill,
+  maskedSelect,
+  nonzero,
   scatter,
   scatterAdd,
   scatterReduce,
+  searchsorted,
   ShapeError,
   type Tensor,
   tensor,
@@ -225,20 +228,26 @@ Deno.test("indexing errors: dtype, rank, sizes, devices on the host; out-of-rang
   try {
     tidy(() => {
       const remote = tensor([[0]], { dtype: "i32", device: other });
+      const [near, far] = [tensor([[0]], { dtype: "i32" }), tensor([[1]], { device: other })];
+      const row = tensor([[1, 2, 3]], { device: other });
       for (
         const [name, fn] of [
           ["gather", () => x.gather(0, remote)],
           ["scatter", () => x.scatter(0, remote, 1)],
+          ["scatterAdd", () => x.scatterAdd(0, near, far)],
+          ["scatterReduce", () => x.scatterReduce(0, near, far, "amax")],
           ["indexSelect", () => x.indexSelect(0, remote.reshape([1]))],
+          ["indexAdd", () => x.indexAdd(0, near.reshape([1]), row)],
+          ["maskedFill", () => x.maskedFill(row, 0)],
+          ["searchsorted", () => searchsorted(row.reshape([3]), x.reshape([6]))],
         ] as const
       ) {
-        assert.throws(
-          fn,
-          (e: Error) =>
-            new RegExp(`^${name}: tensors are on different devices`).test(e.message) &&
-            e.message.includes(device.label) && e.message.includes(other.label) &&
-            !e.message.includes("\n"),
-        );
+        assert.throws(fn, (e: Error) => {
+          assert.match(e.message, new RegExp(`^${name}: tensors are on different devices`));
+          assert.ok(e.message.includes(device.label) && e.message.includes(other.label), e.message);
+          assert.ok(!e.message.includes("\n"), e.message);
+          return true;
+        });
       }
     });
   } finally {
@@ -385,4 +394,71 @@ Deno.test("scatterReduce: every reduction, with and without the own value, again
       ),
     /scatterReduce: the mean of an i32 tensor/,
   );
+});
+
+Deno.test("maskedSelect and nonzero: values, coordinates, gradients, empty results, no leaks", async () => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(21);
+  const before = device.memory().liveBytes;
+  for (
+    const [xShape, maskShape] of [[[7, 33], [7, 33]], [[7, 33], [7, 1]], [[33], [7, 33]], [[1], [
+      1,
+    ]]] as const
+  ) {
+    const shape = ref.broadcastShapes([...xShape], [...maskShape]);
+    const xs = normal([...xShape], rng);
+    const maskValues = ref.f64(
+      [...maskShape],
+      Array.from({ length: ref.numel([...maskShape]) }, () => (rng() < 0.4 ? 1 : 0)),
+    );
+    const x = fromTypedArray(Float32Array.from(xs.data), [...xShape], { requiresGrad: true });
+    const mask = fromTypedArray(Float32Array.from(maskValues.data), [...maskShape]);
+    const picked = await maskedSelect(x, mask);
+    // The reference: row-major over the broadcast shape.
+    const spreadX = ref.add(xs, ref.zeros(shape)),
+      spreadMask = ref.add(maskValues, ref.zeros(shape));
+    const want = Array.from(spreadX.data).filter((_, i) => spreadMask.data[i] !== 0);
+    assert.deepEqual(
+      Array.from(await picked.data()),
+      want.map(Math.fround),
+      `values [${xShape}] by [${maskShape}]`,
+    );
+    const weights = fromTypedArray(Float32Array.from(want, (_, k) => k + 1), [want.length]);
+    const loss = tidy(() => picked.mul(weights).sum());
+    await loss.backward();
+    const wantGrad = new Float64Array(shape.reduce((a, b) => a * b, 1));
+    let k = 0;
+    spreadMask.data.forEach((m, i) => (wantGrad[i] = m !== 0 ? ++k : 0));
+    const summed = ref.sum(
+      { shape, data: wantGrad },
+      shape.length > xShape.length ? [0] : null,
+      false,
+    );
+    const expected = shape.length > xShape.length ? summed.data : ref.sum(
+      { shape, data: wantGrad },
+      shape.map((d, a) => (d !== xShape[a] ? a : -1)).filter((a) => a >= 0),
+      true,
+    ).data;
+    assert.deepEqual(
+      Array.from(await x.grad!.data()),
+      Array.from(expected),
+      `gradient [${xShape}] by [${maskShape}]`,
+    );
+    for (const t of [x, mask, picked, weights, loss]) t.dispose();
+    x.zeroGrad();
+  }
+  const values = Float32Array.from({ length: 3 * 5 * 7 }, () => (rng() < 0.2 ? rng() - 2 : 0));
+  const sparse = fromTypedArray(values, [3, 5, 7]);
+  const coords = await nonzero(sparse);
+  const want: number[][] = [];
+  values.forEach((v, i) => v !== 0 && want.push(ix.coordsOf(i, [3, 5, 7])));
+  assert.equal(coords.dtype, "i32");
+  assert.deepEqual(await coords.toArray(), want);
+  const [blank, nothing] = [zeros([4, 2]), zeros([0, 3])];
+  const none = await nonzero(blank);
+  assert.deepEqual([...none.shape], [0, 2]);
+  const empty = await maskedSelect(nothing, nothing);
+  assert.deepEqual([...empty.shape], [0]);
+  for (const t of [sparse, coords, none, empty, blank, nothing]) t.dispose();
+  assert.equal(device.memory().liveBytes, before, "nothing left allocated");
 });

@@ -20,6 +20,7 @@ import {
   type Tensor,
   tensor,
   topk,
+  unique,
 } from "../mod.ts";
 import * as ix from "./_index_reference.ts";
 import * as ref from "./_reference.ts";
@@ -231,4 +232,38 @@ Deno.test("searchsorted and bucketize match counting in float64, 1-D and batched
     () => bucketize(tensor([1]), tensor([[1]])),
     /bucketize: the boundaries must be 1-D/,
   );
+});
+
+Deno.test("unique: distinct values, inverse and counts against the host, i32 and f32, empty", async () => {
+  const device = await defaultDevice();
+  const rng = ref.mulberry32(16);
+  const before = device.memory().liveBytes;
+  for (
+    const [shape, dtype] of [[[7, 33], "f32"], [[129], "i32"], [[1], "f32"], [[0], "i32"]] as const
+  ) {
+    const size = ref.numel([...shape]);
+    const values = Array.from({ length: size }, () => Math.floor(rng() * 12) - 4);
+    const x = dtype === "i32"
+      ? fromTypedArray(Int32Array.from(values), [...shape])
+      : fromTypedArray(Float32Array.from(values, (v) => v / 4), [...shape]);
+    const host = Array.from(await x.data());
+    const distinct = [...new Set(host)].sort((a, b) => a - b);
+    const got = await unique(x);
+    const label = `[${shape}] ${dtype}`;
+    assert.equal(got.values.dtype, dtype, label);
+    assert.deepEqual(Array.from(await got.values.data()), distinct, `values ${label}`);
+    assert.deepEqual([...got.inverse.shape], [...shape], `inverse shape ${label}`);
+    assert.deepEqual(
+      Array.from(await got.inverse.data()),
+      host.map((v) => distinct.indexOf(v)),
+      `inverse ${label}`,
+    );
+    assert.deepEqual(
+      Array.from(await got.counts.data()),
+      distinct.map((d) => host.filter((v) => v === d).length),
+      `counts ${label}`,
+    );
+    for (const t of [x, got.values, got.inverse, got.counts]) t.dispose();
+  }
+  assert.equal(device.memory().liveBytes, before, "nothing left allocated");
 });

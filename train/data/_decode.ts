@@ -1,6 +1,8 @@
 // Private: decodes PNG and JPEG bytes to 8-bit RGB, choosing the decoder by magic bytes.
 // The decoders (npm fast-png, jpeg-js) are imported dynamically on first use only.
 
+import { isPlainYcc, readJpegLayout, yccToRgbAsLibjpeg } from "./_jpeg_ycc.ts";
+
 /** A decoded image: `height × width × 3` bytes, HWC RGB. */
 export interface RgbImage {
   /** Width in pixels. */
@@ -165,15 +167,24 @@ async function decodePngRgb(bytes: Uint8Array, alpha: AlphaMode): Promise<RgbIma
 async function decodeJpegRgb(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
   const mod = await (jpegJs ??= import("npm:jpeg-js@0.4.4"));
   const jpeg = ((mod as unknown as { default?: JpegJs }).default ?? mod) as JpegJs;
-  // jpeg-js converts greyscale, YCbCr, Adobe CMYK and YCCK to RGB itself.
+  // A plain YCbCr file (most photographs) gets libjpeg's chroma upsampling and colour
+  // conversion, as torchvision's loader (PIL) decodes it: jpeg-js replicates subsampled chroma
+  // and truncates, which put 4:2:0 pixels several levels off PIL's (tens at colour edges).
+  // jpeg-js converts greyscale, Adobe YCbCr, CMYK and YCCK to RGB itself.
+  const layout = readJpegLayout(bytes);
+  const ycc = layout !== null && isPlainYcc(layout);
   const img = jpeg.decode(bytes, {
     useTArray: true,
     formatAsRGBA: false,
     tolerantDecoding: false,
     maxResolutionInMP: maxPixels / 1e6,
     maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 16) / 2 ** 20)),
+    ...(ycc && { colorTransform: false }),
   });
-  return { width: img.width, height: img.height, pixels: img.data };
+  if (!ycc) return { width: img.width, height: img.height, pixels: img.data };
+  const [luma] = layout.components;
+  const pixels = yccToRgbAsLibjpeg(img.data, img.width, img.height, luma.h, luma.v);
+  return { width: img.width, height: img.height, pixels };
 }
 
 /**

@@ -14,6 +14,8 @@
  *   `"black"` composites over that background instead); 16-bit colour keeps each sample's high
  *   byte, and 16-bit greyscale clips at 255 (PIL opens it as integers and clips them, so a
  *   16-bit grey scan that uses the whole range is mostly white: rescale such data beforehand).
+ *   A YCbCr JPEG's subsampled chroma is upsampled and converted as libjpeg-turbo (PIL's
+ *   decoder) does, so its pixels are PIL's within the inverse DCT's rounding (3 levels at most).
  * - Width × height is checked against `maxPixels` (default 50 M) from the header, before any
  *   pixel is decoded, against decompression bombs.
  * - A bad file throws an Error whose message starts with the file's path; with
@@ -364,8 +366,8 @@ export class ImageFolderDataset extends ArrayDataset {
 }
 
 /**
- * Decodes a whole image folder into memory at `size × size` (shorter side scaled to `size`
- * with area averaging or bilinear interpolation, central crop). For large folders use
+ * Decodes a whole image folder into memory at `size × size` (torchvision's `Resize(size)` then
+ * `CenterCrop(size)` on PIL images, to the byte). For large folders use
  * `prepareImageFolder` and `ShardDataset` instead.
  *
  * @example

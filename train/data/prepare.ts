@@ -2,9 +2,9 @@
  * Offline preparation of an image folder (ImageNet layout: one subfolder per class) into
  * packed shards of fixed-size records, with the statistics the paper's pipeline needs.
  *
- * Each image is rescaled so its shorter side is `size` (area averaging when shrinking,
- * bilinear when enlarging) and its central `size × size` patch is kept (paper §2). Output
- * folder:
+ * Each image is rescaled so its shorter side is `size` and its central `size × size` patch is
+ * kept (paper §2), to the byte as torchvision's `Resize(size)` then `CenterCrop(size)` on a
+ * PIL image (PIL's antialiased bilinear filter). Output folder:
  *
  * - `shard-00000.bin`, …: see the format below; images in folder order (class by class).
  * - `mean.f32`: the per-pixel mean image, float32 little-endian, HWC `[size, size, 3]`.
