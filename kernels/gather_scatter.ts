@@ -1,9 +1,9 @@
 /**
- * Gather and scatter along one axis, as PyTorch's `gather`, `scatter` and `scatter_add`: every
- * operand is read through its strides (a permuted or broadcast view costs no copy, so an
- * `index_select` is a gather with its 1-D index broadcast), every size and stride is a uniform
- * (a pipeline per rank, dtype and mode), and an index outside the axis is a device-side fault
- * (`_fault.ts`), reported at the next read without a readback per call.
+ * Gather and scatter along one axis, as PyTorch's `gather`, `scatter`, `scatter_add` and
+ * `scatter_reduce`: every operand is read through its strides (a permuted or broadcast view
+ * costs no copy, so an `index_select` is a gather with its 1-D index broadcast), every size and
+ * stride is a uniform (a pipeline per rank, dtype and mode), and an index outside the axis is a
+ * device-side fault (`_fault.ts`), reported at the next read without a readback per call.
  *
  * The scatter runs one invocation per destination element, which finds the index entries that
  * reach it (along the axis, at its other coordinates) as a run of the index's stable sorted

@@ -9,18 +9,20 @@
  * @module
  */
 
-import { gather as gatherKernel, scatter as scatterKernel } from "../kernels/gather_scatter.ts";
-import type { ScatterMode } from "../kernels/gather_scatter.ts";
+import {
+  gather as gatherKernel,
+  scatter as scatterKernel,
+  type ScatterMode,
+} from "../kernels/gather_scatter.ts";
+import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
+import { cumulativeExtremumRows, type ScanOp, scanRows } from "../kernels/scan.ts";
+import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
+import { argsortRows } from "../kernels/sort.ts";
 import { empty, type RawTensor } from "./_core.ts";
 import { contiguous, fill } from "./_primitives.ts";
-import { argsortRows } from "../kernels/sort.ts";
-import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
-import { cumulativeExtremumRows, type ScanOp, scanRows } from "../kernels/scan.ts";
-import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
-
-export type { ScanOp } from "../kernels/scan.ts";
 
 export type { ScatterMode } from "../kernels/gather_scatter.ts";
+export type { ScanOp } from "../kernels/scan.ts";
 
 /** How the kernels read `t`: at least rank 1 (a 0-d tensor as `[1]`). */
 function viewed(t: RawTensor) {

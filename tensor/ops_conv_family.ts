@@ -48,63 +48,93 @@ interface TransposedAxis {
   extra: number;
 }
 
+/** A transposed convolution's sizes per axis (one axis for 1-D, two for 2-D). */
+interface TransposedSizes {
+  stride: readonly number[];
+  padding: readonly number[];
+  outputPadding: readonly number[];
+  dilation: readonly number[];
+  outputSize?: readonly number[];
+}
+
 /**
  * PyTorch's output size of a transposed convolution on each axis, `(in − 1)·stride −
  * 2·padding + dilation·(kernel − 1) + outputPadding + 1`, the output padding taken from
- * `outputSize` when given; the checks and errors as PyTorch's.
+ * `outputSize` when given; the checks and errors as PyTorch's, in the op's own terms (sizes
+ * joined by ×, options by commas).
  */
 function transposedAxes(
   op: string,
-  input: readonly [number, number],
-  kernel: readonly [number, number],
-  options: ConvTranspose2dOptions,
-): [TransposedAxis, TransposedAxis] {
-  const { stride = 1, padding = 0, outputPadding = 0, dilation = 1 } = options;
-  checkSizes(op, [
-    ["stride", stride, 1],
-    ["padding", padding, 0],
-    ["outputPadding", outputPadding, 0],
-    ["dilation", dilation, 1],
-  ]);
-  const [s, p, d, given] = [pair(stride), pair(padding), pair(dilation), pair(outputPadding)];
+  input: readonly number[],
+  kernel: readonly number[],
+  o: TransposedSizes,
+): TransposedAxis[] {
+  const { stride: s, padding: p, dilation: d, outputPadding: given } = o;
   const smallest = input.map((n, i) => (n - 1) * s[i] - 2 * p[i] + d[i] * (kernel[i] - 1) + 1);
-  let extraRows: number[];
-  if (options.outputSize) {
-    const wanted = [...options.outputSize];
+  const by = (sizes: readonly number[]) => sizes.join("×");
+  let extra: number[];
+  if (o.outputSize) {
+    const wanted = [...o.outputSize];
     if (
-      wanted.length !== 2 ||
+      wanted.length !== input.length ||
       wanted.some((w, i) => !Number.isInteger(w) || w < smallest[i] || w >= smallest[i] + s[i])
     ) {
       throw new ShapeError(
-        `${op}: outputSize [${wanted}] is not a valid size: for an input of ${input[0]}×` +
-          `${input[1]} it ranges from ${smallest[0]}×${smallest[1]} to ` +
-          `${smallest[0] + s[0] - 1}×${smallest[1] + s[1] - 1}`,
+        `${op}: outputSize [${wanted}] is not a valid size: for an input of ${by(input)} it ` +
+          `ranges from ${by(smallest)} to ${by(smallest.map((n, i) => n + s[i] - 1))}`,
       );
     }
-    extraRows = wanted.map((w, i) => w - smallest[i]);
+    extra = wanted.map((w, i) => w - smallest[i]);
   } else {
-    if (given.some((o, i) => o >= s[i] && o >= d[i])) {
+    if (given.some((g, i) => g >= s[i] && g >= d[i])) {
       throw new RangeError(
         `${op}: outputPadding must be smaller than either stride or dilation, got ` +
-          `outputPadding ${outputPadding} for stride ${stride} and dilation ${dilation}`,
+          `outputPadding ${given} for stride ${s} and dilation ${d}`,
       );
     }
-    extraRows = given;
+    extra = [...given];
   }
-  const sizes = smallest.map((n, i) => n + extraRows[i]);
+  const sizes = smallest.map((n, i) => n + extra[i]);
   if (sizes.some((n) => n < 1)) {
     throw new ShapeError(
-      `${op}: an input of ${input[0]}×${input[1]} gives an output of ${sizes[0]}×${sizes[1]} ` +
-        `(kernel ${kernel}, stride ${stride}, padding ${padding}, dilation ${dilation}): too small`,
+      `${op}: an input of ${by(input)} gives an output of ${by(sizes)} (kernel ${kernel}, ` +
+        `stride ${s}, padding ${p}, dilation ${d}): too small`,
     );
   }
   // The convolution of the output maps back onto `in + floor(outputPadding / stride)` rows:
   // more than the input only where the output padding reaches a stride (it is below the
   // dilation), and those rows of the input are zeros.
-  return [0, 1].map((i) => ({ size: sizes[i], extra: Math.floor(extraRows[i] / s[i]) })) as [
-    TransposedAxis,
-    TransposedAxis,
-  ];
+  return sizes.map((size, i) => ({ size, extra: Math.floor(extra[i] / s[i]) }));
+}
+
+/**
+ * Checks a transposed convolution's input, weight `[Cin, Cout/groups, ...kernel]`, bias and
+ * groups as PyTorch does; the output channels.
+ */
+function transposedChannels(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  groups: number,
+): number {
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
+  }
+  const [inChannels, weightIn, perGroup] = [x.shape[1], w.shape[0], w.shape[1]] as number[];
+  if (inChannels !== weightIn || inChannels % groups !== 0) {
+    throw new ShapeError(
+      `${op}: input has ${plural(inChannels, "channel")} but weight [${w.shape}] with ` +
+        `${plural(groups, "group")} expects ${weightIn} (a multiple of ${groups})`,
+    );
+  }
+  const outChannels = perGroup * groups;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
+    throw new ShapeError(
+      `${op}: bias [${bias.shape}] does not match ${outChannels} output channels`,
+    );
+  }
+  return outChannels;
 }
 
 /**
@@ -145,28 +175,25 @@ export function convTranspose2d(
     );
   }
   const groups = options.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) {
-    throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
-  }
+  const outChannels = transposedChannels(op, x, w, bias, groups);
   const [batch, inChannels, height, width] = x.shape as readonly number[];
-  const [weightIn, perGroup, kernelH, kernelW] = w.shape as readonly number[];
-  if (inChannels !== weightIn || inChannels % groups !== 0) {
-    throw new ShapeError(
-      `${op}: input has ${plural(inChannels, "channel")} but weight [${w.shape}] with ` +
-        `${plural(groups, "group")} expects ${weightIn} (a multiple of ${groups})`,
-    );
-  }
-  const outChannels = perGroup * groups;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
-    throw new ShapeError(
-      `${op}: bias [${bias.shape}] does not match ${outChannels} output channels`,
-    );
-  }
-  const kernel = [kernelH, kernelW] as const;
-  const [rows, columns] = transposedAxes(op, [height, width], kernel, options);
-  const [strideH, strideW] = pair(options.stride ?? 1);
-  const [padH, padW] = pair(options.padding ?? 0);
-  const [dilationH, dilationW] = pair(options.dilation ?? 1);
+  const [kernelH, kernelW] = (w.shape as readonly number[]).slice(2);
+  const { stride = 1, padding = 0, outputPadding = 0, dilation = 1 } = options;
+  checkSizes(op, [
+    ["stride", stride, 1],
+    ["padding", padding, 0],
+    ["outputPadding", outputPadding, 0],
+    ["dilation", dilation, 1],
+  ]);
+  const [strideH, strideW] = pair(stride), [padH, padW] = pair(padding);
+  const [dilationH, dilationW] = pair(dilation);
+  const [rows, columns] = transposedAxes(op, [height, width], [kernelH, kernelW], {
+    stride: [strideH, strideW],
+    padding: [padH, padW],
+    outputPadding: pair(outputPadding),
+    dilation: [dilationH, dilationW],
+    outputSize: options.outputSize,
+  });
   // The convolution whose input gradient this is: from the output (its input) to x.
   const geometry: Conv2dGeometry = {
     batch,
@@ -248,6 +275,15 @@ export function convTranspose1d(
   }
   checkScalars(op, { ...options });
   const { stride = 1, padding = 0, outputPadding = 0, dilation = 1, outputSize } = options;
+  // Checked in 1-D terms here: convTranspose2d would speak of the 2-D shapes it runs on.
+  transposedChannels(op, x, w, bias, options.groups ?? 1);
+  transposedAxes(op, [x.shape[2] as number], [w.shape[2] as number], {
+    stride: [stride],
+    padding: [padding],
+    outputPadding: [outputPadding],
+    dilation: [dilation],
+    outputSize: outputSize === undefined ? undefined : [outputSize],
+  });
   const y = as1d(op, [x, w], ([x2, w2]) =>
     convTranspose2d(x2, w2, bias, {
       stride: [1, stride],

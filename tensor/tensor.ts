@@ -1233,6 +1233,8 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     alpha = 1,
   ): Tensor<S, D> {
     const plan = indexSelectPlan(this, dim, index, "indexAdd");
+    sameDevice("indexAdd", this, source);
+    sameDtype("indexAdd", this, source);
     if (!sameShape(source.shape as readonly number[], plan.shape)) {
       throw new ShapeError(
         `indexAdd: source [${source.shape}] must be [${plan.shape}]: the input's shape with the ` +
@@ -1252,6 +1254,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * the filled elements.
    */
   maskedFill(mask: Tensor, value: number): Tensor<S, D> {
+    sameDevice("maskedFill", this, mask);
     const shape = broadcastShapes(
       mask.shape as readonly number[],
       this.shape as readonly number[],

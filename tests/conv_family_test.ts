@@ -116,7 +116,7 @@ Deno.test("convTranspose2d: errors name the problem", async () => {
   const cases: [() => Tensor, RegExp][] = [
     [
       () => convTranspose2d(x, ones([4, 2, 3, 3]), null, { outputPadding: 1 }),
-      /outputPadding must be smaller than either stride or dilation, got outputPadding 1 for stride 1 and dilation 1/,
+      /outputPadding must be smaller than either stride or dilation, got outputPadding 1,1 for stride 1,1 and dilation 1,1/,
     ],
     [
       () => convTranspose2d(x, ones([3, 2, 3, 3]), null),
@@ -218,6 +218,24 @@ Deno.test("conv1d and convTranspose1d: forward and gradients against float64", a
 
 Deno.test("conv1d: errors name the 1-D problem", async () => {
   await defaultDevice();
+  const x = ones([1, 4, 5]), w = ones([4, 2, 3]);
+  const transposed: [() => unknown, RegExp][] = [
+    [
+      () => convTranspose1d(x, w, null, { outputPadding: 1 }),
+      /convTranspose1d: outputPadding must be smaller than either stride or dilation, got outputPadding 1 for stride 1 and dilation 1/,
+    ],
+    [
+      () => convTranspose1d(x, w, null, { stride: 2, outputSize: 13 }),
+      /convTranspose1d: outputSize \[13\] is not a valid size: for an input of 5 it ranges from 11 to 12/,
+    ],
+    [
+      () => convTranspose1d(x, ones([3, 2, 3]), null),
+      /convTranspose1d: input has 4 channels but weight \[3,2,3\] with 1 group expects 3/,
+    ],
+    [() => convTranspose1d(x, w, ones([3])), /convTranspose1d: bias \[3\] does not match 2/],
+    [() => convTranspose1d(x, w, null, { padding: 4 }), /an input of 5 gives an output of -1/],
+  ];
+  for (const [run, message] of transposed) assert.throws(run, message);
   assert.throws(
     () => conv1d(ones([1, 2, 4]), ones([1, 2, 7]), null),
     /conv1d: input \[1,2,4\]: a 7-tap kernel \(dilation 1, spanning 7; padding 0\) does not fit a length of 4/,

@@ -2,12 +2,20 @@
  * The convolution family on random shapes against float64: transposed convolutions of random
  * geometry (strides, paddings, output paddings, dilations, groups: every input-gradient
  * algorithm of the convolution it runs on), resampling of random sizes and modes, and padding
- * of random pads and modes; forward and gradients by central differences. `FUZZ_SEED=s
+ * of random pads and modes, adaptive max pooling of random sizes; forward and gradients by central differences. `FUZZ_SEED=s
  * FUZZ_ITERS=k` runs k times as many cases from seed s (see `_fuzz.ts`).
  */
 
-import { convTranspose2d, defaultDevice, interpolate, pad, type PadMode } from "../mod.ts";
 import {
+  adaptiveMaxPool2d,
+  convTranspose2d,
+  defaultDevice,
+  interpolate,
+  pad,
+  type PadMode,
+} from "../mod.ts";
+import {
+  adaptiveMaxPool2d as adaptiveMaxRef,
   convTranspose2d as convTRef,
   interpolate2d,
   pad as padRef,
@@ -114,6 +122,21 @@ Deno.test("fuzz: pad of random pads and modes against float64", async (t) => {
       inputs: [normal(shape, mulberry32(seed))],
       run: ([xs]) => pad(xs, pads, mode === "constant" ? { value } : { mode }),
       ref: ([xr]) => padRef(xr, pads, mode, value ?? 0),
+    };
+    await t.step(c.name, () => checkWarm(c, seed));
+  }
+});
+
+Deno.test("fuzz: adaptive max pooling of random sizes against float64", async (t) => {
+  for (const seed of fuzzSeeds("adaptiveMaxPool2d", 8)) {
+    const d = new Draw(seed);
+    const x = [d.int(1, 3), d.int(1, 4), d.int(1, 12), d.int(1, 12)];
+    const out: [number, number] = [d.int(1, 14), d.int(1, 14)];
+    const c: OpCase = {
+      name: `seed ${seed}: [${x}] → ${out}`,
+      inputs: [normal(x, mulberry32(seed))],
+      run: ([xs]) => adaptiveMaxPool2d(xs, out),
+      ref: ([xr]) => adaptiveMaxRef(xr, out),
     };
     await t.step(c.name, () => checkWarm(c, seed));
   }

@@ -21,6 +21,7 @@ import {
   scatter,
   scatterAdd,
   scatterReduce,
+  searchsorted,
   ShapeError,
   type Tensor,
   tensor,
@@ -227,20 +228,26 @@ Deno.test("indexing errors: dtype, rank, sizes, devices on the host; out-of-rang
   try {
     tidy(() => {
       const remote = tensor([[0]], { dtype: "i32", device: other });
+      const [near, far] = [tensor([[0]], { dtype: "i32" }), tensor([[1]], { device: other })];
+      const row = tensor([[1, 2, 3]], { device: other });
       for (
         const [name, fn] of [
           ["gather", () => x.gather(0, remote)],
           ["scatter", () => x.scatter(0, remote, 1)],
+          ["scatterAdd", () => x.scatterAdd(0, near, far)],
+          ["scatterReduce", () => x.scatterReduce(0, near, far, "amax")],
           ["indexSelect", () => x.indexSelect(0, remote.reshape([1]))],
+          ["indexAdd", () => x.indexAdd(0, near.reshape([1]), row)],
+          ["maskedFill", () => x.maskedFill(row, 0)],
+          ["searchsorted", () => searchsorted(row.reshape([3]), x.reshape([6]))],
         ] as const
       ) {
-        assert.throws(
-          fn,
-          (e: Error) =>
-            new RegExp(`^${name}: tensors are on different devices`).test(e.message) &&
-            e.message.includes(device.label) && e.message.includes(other.label) &&
-            !e.message.includes("\n"),
-        );
+        assert.throws(fn, (e: Error) => {
+          assert.match(e.message, new RegExp(`^${name}: tensors are on different devices`));
+          assert.ok(e.message.includes(device.label) && e.message.includes(other.label), e.message);
+          assert.ok(!e.message.includes("\n"), e.message);
+          return true;
+        });
       }
     });
   } finally {
