@@ -40,6 +40,7 @@ export type {
   DeviceLimits,
   FaultSlot,
   GpuBuffer,
+  LowerableLimit,
   MemoryStats,
   ProfileResult,
   ProfileRow,

@@ -41,7 +41,17 @@ export interface AcquireOptions {
    * where memory is tight (or to watch eviction in a test).
    */
   cacheLimits?: Partial<CacheLimits>;
+  /**
+   * Lower limits than the adapter's, for this device's kernels to plan against (never higher:
+   * a larger value is an error). Tests use it to run the paths that split work over several
+   * bindings or fold a grid on small tensors, as a 128 MiB binding limit or the 65,535
+   * workgroups per dimension would on huge ones; it also emulates a smaller device.
+   */
+  limits?: Partial<Pick<DeviceLimits, LowerableLimit>>;
 }
+
+/** The limits {@link AcquireOptions.limits} may lower. */
+export type LowerableLimit = "maxStorageBufferBindingSize" | "maxComputeWorkgroupsPerDimension";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -122,6 +132,7 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
     maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    ...lowered(l, options.limits ?? {}),
   };
   return {
     gpu,
@@ -129,6 +140,25 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
     limits,
     isFallback: (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
   };
+}
+
+/** The limits `asked` lowers, checked against the device's own. */
+function lowered(
+  own: GPUSupportedLimits,
+  asked: Partial<Pick<DeviceLimits, LowerableLimit>>,
+): Partial<Pick<DeviceLimits, LowerableLimit>> {
+  const out: Partial<Record<LowerableLimit, number>> = {};
+  for (const [name, value] of Object.entries(asked) as [LowerableLimit, number | undefined][]) {
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1 || value > own[name]) {
+      throw new RangeError(
+        `Device.acquire: limits.${name} must be an integer in [1, ${own[name]}] (the ` +
+          `adapter's own), got ${value}`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /**

@@ -15,8 +15,9 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import { flatMain, IS_NAN, passWindows, spanBinding } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { stridesOf } from "./elementwise.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
 
 export type { IndexedView } from "./_coordinates.ts";
@@ -88,37 +89,53 @@ export function gather(
 ): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const uf = new Uniforms();
   const fault = rangeFault(device, op, dim);
-  const size = uf.u32("dimSize", dimSize);
   const poison = type === "f32" ? "bitcast<f32>(0x7fc00000u)" : "0";
-  const body = `
+  // The index and the output are read and written at the lane's coordinates; the source, at a
+  // position its index entry picks, so a huge source is bound in windows (a minibatch of rows
+  // from a whole data set: each row is read in the one window that holds it).
+  const views = [index, { buffer: out, strides: stridesOf(shape), offset: 0 }];
+  for (const w of passWindows(device, shape, views, [x.buffer])) {
+    const uf = new Uniforms();
+    const size = uf.u32("dimSize", dimSize);
+    const [read] = w.reads;
+    const indexView = { ...index, offset: index.offset - w.bases[0] };
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
 ${coordinates(uf, shape)}
-  let at = index[${offsetOf(uf, "index", index, -1)}];
+  let o = i - ${uf.u32("outBase", w.bases[1])};
+  let at = index[${offsetOf(uf, "index", indexView, -1)}];
   if (at < 0 || at >= i32(${size})) {
-    raiseFault(${fault.code}u, i, bitcast<u32>(at), ${size});
-    out[i] = ${poison};
+    // Reported, and poisoned, by the lanes of the source's first window only.
+    if (${uf.u32("firstRead", w.firstRead ? 1 : 0)} != 0u) {
+      raiseFault(${fault.code}u, i, bitcast<u32>(at), ${size});
+      out[o] = ${poison};
+    }
     return;
   }
-  out[i] = x[${offsetOf(uf, "x", x, dim)} + u32(at) * ${uf.u32("x.dimStride", x.strides[dim])}];`;
-  const count = uf.u32("n", n);
-  const wgsl = `
+  let p = ${offsetOf(uf, "x", x, dim)} + u32(at) * ${uf.u32("x.dimStride", x.strides[dim])} - ${
+      uf.u32("x.base", read.base)
+    };
+  if (p < ${uf.u32("x.count", read.count)}) { out[o] = x[p]; }`;
+    const count = uf.u32("n", w.count);
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out: array<${type}>;
 ${faultWgsl(3)}
 ${uf.declare(4)}
-${flatMain(WORKGROUP, count, body)}`;
-  device.dispatch(
-    {
-      name: `${op} [${shape}] dim ${dim}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 12 * n },
-    },
-    [{ buffer: x.buffer }, { buffer: index.buffer }, { buffer: out }, { buffer: fault.buffer }],
-  );
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `${op} [${shape}] dim ${dim}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 12 * w.count },
+      },
+      [read.binding, w.bindings[0], w.bindings[1], { buffer: fault.buffer }],
+    );
+  }
 }
 
 /** The operands of {@link scatter}. */
@@ -191,28 +208,41 @@ export function scatter(device: Device, args: ScatterArgs): void {
   if (mode === "mean" && type !== "f32") throw new TypeError(`${op}: no i32 mean`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const uf = new Uniforms();
   const fault = rangeFault(device, op, dim);
-  const j = `i32(c${dim})`;
-  // Only the index entries at this element's other coordinates can reach it; past the index's
-  // extent along another axis, none does.
-  const inside = indexShape.map((d, axis) =>
-    axis === dim ? "true" : `c${axis} < ${uf.u32(`index.size${axis}`, d)}`
-  ).join(" && ");
-  const size = uf.u32("dimSize", shape[dim]);
-  const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
-  const [indexStep, orderStep, srcStep] = [
-    uf.u32("index.dimStride", index.strides[dim]),
-    uf.u32("order.dimStride", order.strides[dim]),
-    uf.u32("src.dimStride", src.strides[dim]),
-  ];
-  const body = `
+  // Every lane may read anywhere along its line of these: each is bound whole (its span).
+  const [indexSpan, orderSpan, srcSpan] =
+    ([["index", index], ["order", order], ["src", src]] as const)
+      .map(([name, view]) => spanBinding(device, `${op}: the ${name}`, indexShape, view));
+  // The destination is windowed (an index-add of a minibatch's gradient into a whole table);
+  // each lane searches its line of the index, which is bound whole.
+  const views = [base, { buffer: out, strides: stridesOf(shape), offset: 0 }];
+  for (const w of passWindows(device, shape, views, [])) {
+    const uf = new Uniforms();
+    const j = `i32(c${dim})`;
+    // Only the index entries at this element's other coordinates can reach it; past the
+    // index's extent along another axis, none does.
+    const inside = indexShape.map((d, axis) =>
+      axis === dim ? "true" : `c${axis} < ${uf.u32(`index.size${axis}`, d)}`
+    ).join(" && ");
+    const size = uf.u32("dimSize", shape[dim]);
+    const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
+    const [indexStep, orderStep, srcStep] = [
+      uf.u32("index.dimStride", index.strides[dim]),
+      uf.u32("order.dimStride", order.strides[dim]),
+      uf.u32("src.dimStride", src.strides[dim]),
+    ];
+    const baseView = { ...base, offset: base.offset - w.bases[0] };
+    const indexView = { ...index, offset: index.offset - indexSpan.base };
+    const orderView = { ...order, offset: order.offset - orderSpan.base };
+    const srcView = { ...src, offset: src.offset - srcSpan.base };
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
 ${coordinates(uf, shape)}
-  var acc = base[${offsetOf(uf, "base", base, -1)}];
+  var acc = base[${offsetOf(uf, "base", baseView, -1)}];
   if (${inside}) {
-    let indexAt = ${offsetOf(uf, "index", index, dim)};
-    let orderAt = ${offsetOf(uf, "order", order, dim)};
-    let srcAt = ${offsetOf(uf, "src", src, dim)};
+    let indexAt = ${offsetOf(uf, "index", indexView, dim)};
+    let orderAt = ${offsetOf(uf, "order", orderView, dim)};
+    let srcAt = ${offsetOf(uf, "src", srcView, dim)};
     let length = ${uf.u32("length", indexShape[dim])};
     // The first entry, in ascending order, that is not below this element's position.
     var lo = 0u;
@@ -230,11 +260,11 @@ ${coordinates(uf, shape)}
       if (count == 0u && ${keepSelf} == 0u) { acc = v; } else { acc = ${combined(mode, type)}; }
       count++;
     }${
-    mode === "mean"
-      ? `
+      mode === "mean"
+        ? `
     if (count > 0u) { acc = acc / f32(count + ${keepSelf}); }`
-      : ""
-  }
+        : ""
+    }
     // The element at 0 along the axis checks its line's smallest and largest entries.
     if (${j} == 0 && length > 0u) {
       let low = entryAt(indexAt, orderAt, 0u).y;
@@ -243,9 +273,9 @@ ${coordinates(uf, shape)}
       else if (high >= i32(${size})) { raiseFault(${fault.code}u, 0u, bitcast<u32>(high), ${size}); }
     }
   }
-  out[i] = acc;`;
-  const count = uf.u32("n", n);
-  const wgsl = `
+  out[i - ${uf.u32("outBase", w.bases[1])}] = acc;`;
+    const count = uf.u32("n", w.count);
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> base: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
 @group(0) @binding(2) var<storage, read> order: array<i32>;
@@ -259,22 +289,83 @@ fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
   let k = order[orderAt + p * ${orderStep}];
   return vec2i(k, index[indexAt + u32(k) * ${indexStep}]);
 }
-${flatMain(WORKGROUP, count, body)}`;
-  device.dispatch(
-    {
-      name: `${op} ${mode} [${shape}] dim ${dim} by [${indexShape}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n + 12 * indexShape.reduce((a, b) => a * b, 1) },
-    },
-    [
-      { buffer: base.buffer },
-      { buffer: index.buffer },
-      { buffer: order.buffer },
-      { buffer: src.buffer },
-      { buffer: out },
-      { buffer: fault.buffer },
-    ],
-  );
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `${op} ${mode} [${shape}] dim ${dim} by [${indexShape}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count + 12 * indexShape.reduce((a, b) => a * b, 1) },
+      },
+      [
+        w.bindings[0],
+        indexSpan.binding,
+        orderSpan.binding,
+        srcSpan.binding,
+        w.bindings[1],
+        { buffer: fault.buffer },
+      ],
+    );
+  }
+}
+
+/**
+ * `out[target[i]] = i` for each of the `n` i32 `target` entries below `total` (the others are
+ * dropped): the positions of a compaction's kept elements in order, when `target` sends each
+ * kept element to a distinct slot (a running count of them) and the rest to `total`. The lanes
+ * run over `target`, which is windowed with them; `out` is written at the slot, and bound in
+ * windows of its own when large, so a `maskedSelect` of a whole data set needs no sort.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { placeIndices } from "./gather_scatter.ts";
+ * const device = await Device.acquire();
+ * const target = device.alloc(16), out = device.alloc(8);
+ * device.write(target, new Int32Array([2, 0, 2, 1])); // elements 1 and 3 kept, 2 slots
+ * placeIndices(device, { buffer: target, strides: [1], offset: 0 }, 4, out, 2);
+ * console.log(new Int32Array(await device.read(out, 0, 8))); // [1, 3]
+ * ```
+ */
+export function placeIndices(
+  device: Device,
+  target: IndexedView,
+  n: number,
+  out: GpuBuffer,
+  total: number,
+): void {
+  if (n === 0 || total === 0) return;
+  for (const w of passWindows(device, [n], [target], [out])) {
+    const uf = new Uniforms();
+    const [place] = w.reads;
+    const u = uf.all({
+      n: w.count,
+      start: w.start,
+      targetBase: w.bases[0] - target.offset,
+      total,
+      outBase: place.base,
+      outCount: place.count,
+    });
+    const body = `
+  let i = ${u.start} + t;
+  let slot = u32(slots[i - ${u.targetBase}]);
+  let at = slot - ${u.outBase};
+  if (slot < ${u.total} && at < ${u.outCount}) { out[at] = i32(i); }`;
+    const wgsl = `
+@group(0) @binding(0) var<storage, read> slots: array<i32>;
+@group(0) @binding(1) var<storage, read_write> out: array<i32>;
+${uf.declare(2)}
+${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `place indices (${n} into ${total})`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count },
+      },
+      [w.bindings[0], place.binding],
+    );
+  }
 }

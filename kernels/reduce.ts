@@ -69,16 +69,25 @@ export function reduceRows(
 ): void {
   if (rows === 0) return;
   const program = reduceProgram(op, type);
-  if (cols > MAX_COLS_PER_PASS) {
-    // Two passes: partial results per chunk of each row, then the chunks of each row.
-    const chunks = Math.ceil(cols / MAX_COLS_PER_PASS);
+  const most = colsPerPass(device);
+  if (cols > most) {
+    // Partial results per chunk of each row, then the chunks of each row (in as many passes
+    // again as they need: a device whose bindings hold fewer than 65,536 elements).
+    const chunks = Math.ceil(cols / most);
     const partial = device.alloc(rows * chunks * 4, "reduce partials");
     dispatchRows(device, program, x, partial, rows, cols, chunks);
-    dispatchRows(device, program, partial, out, rows, chunks, 1);
+    reduceRows(device, op, partial, out, rows, chunks, type);
     device.release(partial);
     return;
   }
   dispatchRows(device, program, x, out, rows, cols, 1);
+}
+
+/** Columns one workgroup reduces in one pass: a chunk must also fit one binding. */
+function colsPerPass(device: Device): number {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  return Math.min(MAX_COLS_PER_PASS, Math.floor((limit - align) / 4));
 }
 
 /** The shader of a row pass, given the names of its uniforms (see {@link dispatchRows}). */
@@ -239,6 +248,14 @@ export function argReduceRows(
   cols: number,
 ): void {
   if (rows === 0) return;
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if (cols > Math.floor((limit - align) / 4)) {
+    throw new RangeError(
+      `${op}: one row of ${cols} elements takes ${cols * 4} bytes, more than the ${limit} ` +
+        `bytes one binding may cover (reduce along a shorter axis first)`,
+    );
+  }
   // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
   dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
 }

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import type { Binding, Device, GpuBuffer } from "./device.ts";
+import { flatMain, IS_NAN, rowRuns } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { alternatingPasses } from "./_passes.ts";
 import { SMOOTH } from "./activation.ts";
@@ -50,32 +50,97 @@ function scanPass(
   length: number,
   step: number,
 ): void {
-  const uf = new Uniforms();
-  const u = uf.all({ length, step, n: rows * length });
-  const [has, from] = reverse
-    ? [`p + ${u.step} < ${u.length}`, `i + ${u.step}`]
-    : [`p >= ${u.step}`, `i - ${u.step}`];
-  const body = `
+  const n = rows * length;
+  for (const w of shiftedWindows(device, n, reverse ? step : -step, source, target)) {
+    const uf = new Uniforms();
+    const u = uf.all({ length, step, n: w.count, start: w.start, base: w.base, back: w.back });
+    const [has, from] = reverse
+      ? [`p + ${u.step} < ${u.length}`, `i + ${u.step}`]
+      : [`p >= ${u.step}`, `i - ${u.step}`];
+    const body = `
+  let i = ${u.start} + t;
   let p = i % ${u.length};
-  var v = src[i];
-  if (${has}) { v = combine(v, src[${from}]); }
-  dst[i] = v;`;
-  const wgsl = `
+  var v = src[i - ${u.base}];
+  if (${has}) { v = combine(v, other[${from} - ${u.back}]); }
+  dst[i - ${u.base}] = v;`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> src: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<${type}>;
-${uf.declare(2)}
+@group(0) @binding(2) var<storage, read> other: array<${type}>;
+${uf.declare(3)}
 ${COMBINE[op](type)}
-${flatMain(WORKGROUP, u.n, body)}`;
-  device.dispatch(
-    {
-      name: `cum${op}${reverse ? " reversed" : ""} [${rows}, ${length}] step ${step}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil((rows * length) / WORKGROUP),
-      cost: { bytes: 12 * rows * length },
-    },
-    [{ buffer: source }, { buffer: target }],
-  );
+${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `cum${op}${reverse ? " reversed" : ""} [${rows}, ${length}] step ${step}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 12 * w.count },
+      },
+      w.bindings,
+    );
+  }
+}
+
+/** A window of a pass that reads each element and the one `shift` from it. */
+interface ShiftedWindow {
+  /** The first flat element, and how many. */
+  start: number;
+  count: number;
+  /** Where the source's and the target's bindings start (they are alike), in elements. */
+  base: number;
+  /** Where the binding of the source `shift` away starts. */
+  back: number;
+  /** The source, the target, and the source again from `back`. */
+  bindings: Binding[];
+}
+
+/**
+ * Splits a pass over `n` elements whose lane `i` reads `source[i]` and `source[i + shift]` (where
+ * that lies in `[0, n)`) and writes `target[i]` into windows whose three bindings fit: the
+ * element's own range of source and target, and the source's range `shift` away, bound a second
+ * time. One window binding both whole when they fit, so a scan along one huge row (a flat
+ * `cumsum` of a whole data set, `nonzero`'s positions) runs as any other.
+ */
+function shiftedWindows(
+  device: Device,
+  n: number,
+  shift: number,
+  source: GpuBuffer,
+  target: GpuBuffer,
+): ShiftedWindow[] {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if (source.capacity <= limit && target.capacity <= limit) {
+    const whole = [{ buffer: source }, { buffer: target }, { buffer: source }];
+    return [{ start: 0, count: n, base: 0, back: 0, bindings: whole }];
+  }
+  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const per = Math.floor((limit - align) / 4);
+  const out: ShiftedWindow[] = [];
+  for (let start = 0; start < n; start += per) {
+    const count = Math.min(per, n - start);
+    const base = alignDown(start);
+    // The other range, clamped to the elements that exist (lanes read only those); an empty
+    // one binds the window's own range, which no lane reads.
+    const [lo, hi] = [Math.max(0, start + shift), Math.min(n, start + shift + count)];
+    const back = hi > lo ? alignDown(lo) : base;
+    const backEnd = hi > lo ? hi : start + count;
+    const range = { offset: base * 4, size: (start + count - base) * 4 };
+    out.push({
+      start,
+      count,
+      base,
+      back,
+      bindings: [
+        { buffer: source, ...range },
+        { buffer: target, ...range },
+        { buffer: source, offset: back * 4, size: (backEnd - back) * 4 },
+      ],
+    });
+  }
+  return out;
 }
 
 /**
@@ -133,17 +198,20 @@ function extremumPass(
   length: number,
   step: number,
 ): void {
-  const uf = new Uniforms();
-  const u = uf.all({ length, step, n: rows * length });
   const first = source === null;
-  // The first pass starts from each element's own position in its row.
-  const at = (j: string) => (first ? `i32(${j} - base)` : `previous[${j}]`);
-  const beats = op === "max" ? ">=" : "<=";
-  // PyTorch's rule: a later element wins if it is NaN, or neither is and it is at least as
-  // extreme (so ties go to the later index, and the first NaN stays until a later one).
-  const wins = type === "f32" ? `isNan(b) || (!isNan(a) && b ${beats} a)` : `b ${beats} a`;
-  const body = `
-  let p = i % ${u.length};
+  const buffers = first ? [keys, target] : [keys, target, source];
+  for (const run of rowRuns(device, `cum${op}`, rows, length, buffers)) {
+    const uf = new Uniforms();
+    const u = uf.all({ length, step, n: run.rows * length, shift: run.shift });
+    // The first pass starts from each element's own position in its row.
+    const at = (j: string) => (first ? `i32(${j} - base)` : `previous[${j}]`);
+    const beats = op === "max" ? ">=" : "<=";
+    // PyTorch's rule: a later element wins if it is NaN, or neither is and it is at least as
+    // extreme (so ties go to the later index, and the first NaN stays until a later one).
+    const wins = type === "f32" ? `isNan(b) || (!isNan(a) && b ${beats} a)` : `b ${beats} a`;
+    const body = `
+  let p = t % ${u.length};
+  let i = t + ${u.shift};
   let base = i - p;
   var best = ${at("i")};
   if (p >= ${u.step}) {
@@ -153,24 +221,24 @@ function extremumPass(
     if (!(${wins})) { best = earlier; }
   }
   positions[i] = best;`;
-  const wgsl = `
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> keys: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> positions: array<i32>;
 ${first ? "" : "@group(0) @binding(2) var<storage, read> previous: array<i32>;"}
 ${uf.declare(first ? 2 : 3)}
 ${type === "f32" ? IS_NAN : ""}
-${flatMain(WORKGROUP, u.n, body)}`;
-  const bindings = [{ buffer: keys }, { buffer: target }];
-  device.dispatch(
-    {
-      name: `cum${op} [${rows}, ${length}] step ${step}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil((rows * length) / WORKGROUP),
-      cost: { bytes: 16 * rows * length },
-    },
-    first ? bindings : [...bindings, { buffer: source }],
-  );
+${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `cum${op} [${rows}, ${length}] step ${step}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil((run.rows * length) / WORKGROUP),
+        cost: { bytes: 16 * run.rows * length },
+      },
+      run.bindings,
+    );
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
@@ -52,17 +52,26 @@ export function searchSorted(
 ): void {
   const n = sizes.rows * sizes.perRow;
   if (n === 0) return;
-  const uf = new Uniforms();
-  const u = uf.all({ length: sizes.length, perRow: sizes.perRow, n });
   const before = type === "f32"
     ? `${IS_NAN}
 fn before(a: f32, b: f32) -> bool { return !isNan(a) && (isNan(b) || a < b); }`
     : "fn before(a: i32, b: i32) -> bool { return a < b; }";
   // Left: skip the elements before the value; right: those before it or equal to it.
   const skips = right ? "!before(v, s)" : "before(s, v)";
-  const body = `
-  let base = (i / ${u.perRow}) * ${u.length};
-  let v = values[i];
+  for (const w of searchWindows(device, sorted, values, out, sizes)) {
+    const uf = new Uniforms();
+    const u = uf.all({
+      length: sizes.length,
+      perRow: sizes.perRow,
+      n: w.count,
+      start: w.start,
+      sortedBase: w.sortedBase,
+      valuesBase: w.valuesBase,
+    });
+    const body = `
+  let i = ${u.start} + t;
+  let base = (i / ${u.perRow}) * ${u.length} - ${u.sortedBase};
+  let v = values[i - ${u.valuesBase}];
   var lo = 0u;
   var hi = ${u.length};
   while (lo < hi) {
@@ -70,22 +79,82 @@ fn before(a: f32, b: f32) -> bool { return !isNan(a) && (isNan(b) || a < b); }`
     let s = sorted[base + mid];
     if (${skips}) { lo = mid + 1u; } else { hi = mid; }
   }
-  out[i] = i32(lo);`;
-  const wgsl = `
+  out[i - ${u.valuesBase}] = i32(lo);`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> sorted: array<${type}>;
 @group(0) @binding(1) var<storage, read> values: array<${type}>;
 @group(0) @binding(2) var<storage, read_write> out: array<i32>;
 ${uf.declare(3)}
 ${before}
-${flatMain(WORKGROUP, u.n, body)}`;
-  device.dispatch(
-    {
-      name: `searchsorted [${sizes.rows}, ${sizes.length}] for ${sizes.perRow}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n + 4 * n * Math.ceil(Math.log2(sizes.length + 1)) },
-    },
-    [{ buffer: sorted }, { buffer: values }, { buffer: out }],
-  );
+${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `searchsorted [${sizes.rows}, ${sizes.length}] for ${sizes.perRow}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count + 4 * w.count * Math.ceil(Math.log2(sizes.length + 1)) },
+      },
+      w.bindings,
+    );
+  }
+}
+
+/** A dispatch of {@link searchSorted}: values `[start, start + count)` and the rows they search. */
+interface SearchWindow {
+  start: number;
+  count: number;
+  sortedBase: number;
+  valuesBase: number;
+  bindings: Binding[];
+}
+
+/**
+ * Splits a search into windows of values (and their results) that fit one binding, each with
+ * the sorted rows its values search bound whole: many values in one sorted row (a `bucketize`
+ * of a whole data set) or many rows. A sorted row larger than a binding is a RangeError.
+ */
+function searchWindows(
+  device: Device,
+  sorted: GpuBuffer,
+  values: GpuBuffer,
+  out: GpuBuffer,
+  { length, perRow, rows }: SearchSizes,
+): SearchWindow[] {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if ([sorted, values, out].every((b) => b.capacity <= limit)) {
+    const bindings = [{ buffer: sorted }, { buffer: values }, { buffer: out }];
+    return [{ start: 0, count: rows * perRow, sortedBase: 0, valuesBase: 0, bindings }];
+  }
+  const budget = Math.floor((limit - align) / 4);
+  if (length > budget) {
+    throw new RangeError(
+      `searchsorted: one sorted row of ${length} elements takes ${length * 4} bytes, more ` +
+        `than the ${limit} bytes one binding may cover`,
+    );
+  }
+  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const n = rows * perRow, rowsPerWindow = Math.floor(budget / length);
+  const windows: SearchWindow[] = [];
+  for (let start = 0; start < n;) {
+    const firstRow = Math.floor(start / perRow);
+    const end = Math.min(n, start + budget, (firstRow + rowsPerWindow) * perRow);
+    const lastRow = Math.floor((end - 1) / perRow);
+    const [sortedBase, valuesBase] = [alignDown(firstRow * length), alignDown(start)];
+    const valuesRange = { offset: valuesBase * 4, size: (end - valuesBase) * 4 };
+    windows.push({
+      start,
+      count: end - start,
+      sortedBase,
+      valuesBase,
+      bindings: [
+        { buffer: sorted, offset: sortedBase * 4, size: ((lastRow + 1) * length - sortedBase) * 4 },
+        { buffer: values, ...valuesRange },
+        { buffer: out, ...valuesRange },
+      ],
+    });
+    start = end;
+  }
+  return windows;
 }

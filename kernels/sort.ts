@@ -11,7 +11,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import { flatMain, IS_NAN, rowRuns } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { alternatingPasses } from "./_passes.ts";
 
@@ -45,26 +45,28 @@ function mergePass(
   length: number,
   width: number,
 ): void {
-  const uf = new Uniforms();
-  const u = uf.all({ length, width, n: rows * length });
   // The first pass starts from the identity: each element is its own run.
   const first = source === null;
-  const at = (p: string) => (first ? p : `perm[base + ${p}]`);
-  const body = `
+  const buffers = first ? [keys, target] : [keys, target, source];
+  for (const run of rowRuns(device, "sort", rows, length, buffers)) {
+    const uf = new Uniforms();
+    const u = uf.all({ length, width, n: run.rows * length, shift: run.shift });
+    const at = (p: string) => (first ? p : `perm[base + ${p}]`);
+    const body = `
   let row = i / ${u.length};
   let p = i % ${u.length};
-  let base = row * ${u.length};
+  let base = row * ${u.length} + ${u.shift};
   let start = p - p % ${u.width};
   let left = (start / ${u.width}) % 2u == 0u;
   let other = select(start - ${u.width}, start + ${u.width}, left);
   let me = ${at("p")};
   if (left && other >= ${u.length}) {
-    out[i] = ${first ? "i32(me)" : "me"};
+    out[base + p] = ${first ? "i32(me)" : "me"};
     return;
   }
   let key = keys[base + u32(me)];
-  // How many of the other run come before this element: strictly before it from the right-hand
-  // run, before or equal from the left-hand one (so that ties keep their order).
+  // How many of the other run come before this element: strictly before it from the
+  // right-hand run, before or equal from the left-hand one (so that ties keep their order).
   var lo = other;
   var hi = min(other + ${u.width}, ${u.length});
   while (lo < hi) {
@@ -74,24 +76,24 @@ function mergePass(
     if (goes) { lo = mid + 1u; } else { hi = mid; }
   }
   out[base + min(start, other) + (p - start) + (lo - other)] = ${first ? "i32(me)" : "me"};`;
-  const wgsl = `
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> keys: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> out: array<i32>;
 ${first ? "" : "@group(0) @binding(2) var<storage, read> perm: array<i32>;"}
 ${uf.declare(first ? 2 : 3)}
 ${order(type, descending)}
 ${flatMain(WORKGROUP, u.n, body)}`;
-  const bindings = [{ buffer: keys }, { buffer: target }];
-  device.dispatch(
-    {
-      name: `sort merge [${rows}, ${length}] runs of ${width}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil((rows * length) / WORKGROUP),
-      cost: { bytes: 8 * rows * length * Math.ceil(Math.log2(width + 1)) },
-    },
-    first ? bindings : [...bindings, { buffer: source }],
-  );
+    device.dispatch(
+      {
+        name: `sort merge [${rows}, ${length}] runs of ${width}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil((run.rows * length) / WORKGROUP),
+        cost: { bytes: 8 * run.rows * length * Math.ceil(Math.log2(width + 1)) },
+      },
+      run.bindings,
+    );
+  }
 }
 
 /**

@@ -11,6 +11,7 @@
 
 import {
   gather as gatherKernel,
+  placeIndices,
   scatter as scatterKernel,
   type ScatterMode,
 } from "../kernels/gather_scatter.ts";
@@ -156,6 +157,20 @@ export function argsort(x: RawTensor, axis: number, descending: boolean): RawTen
   argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
   rows.dispose();
   return back(sorted);
+}
+
+/**
+ * The i32 `[total]` positions of a compaction's kept elements, in order: `target` (contiguous
+ * i32 `[n]`) sends each kept element to its slot in `[0, total)`, distinct and rising, and the
+ * others to `total` (see `kernels/gather_scatter.ts`'s `placeIndices`).
+ */
+export function keptPositions(target: RawTensor, total: number): RawTensor {
+  const out = empty(target.device, [total], "i32");
+  const packed = contiguous(target);
+  const view = { buffer: packed.buffer, strides: [1], offset: packed.offset };
+  placeIndices(target.device, view, packed.size, out.buffer, total);
+  packed.dispose();
+  return out;
 }
 
 /**

@@ -1,0 +1,309 @@
+/**
+ * Every public op family as a case that runs on a device whose bindings or grids are too small
+ * for its operands, so the kernels must split their work: `tests/big_tensor_test.ts` runs each
+ * on a device with lowered limits (`AcquireOptions.limits`) and on one with the adapter's own,
+ * and holds the results (and the inputs' gradients) equal.
+ *
+ * @module
+ */
+
+import * as t from "../mod.ts";
+import type { Device, Shape, Tensor } from "../mod.ts";
+
+type F32 = Tensor<Shape, "f32">;
+type I32 = Tensor<Shape, "i32">;
+
+/** What a case gets: its inputs, made on the device under test. */
+export interface CaseInputs {
+  /** A [96, 40] f32 matrix (15,360 bytes), values spread over [−2, 2), requiring a gradient. */
+  x: F32;
+  /** A [6, 4, 10, 10] f32 batch of images (1,600 bytes a sample), requiring a gradient. */
+  images: F32;
+  /** A 1-D i32 tensor of 700 row indices into `x`, out of order and repeated. */
+  rows: I32;
+  /** A 1-D i32 tensor of 700 column indices into `x`. */
+  cols: I32;
+  /** A 1-D i32 tensor of 96 class labels in [0, 40). */
+  labels: I32;
+  /** The device. */
+  device: Device;
+}
+
+/** One op family's case: what it computes from the inputs (one tensor, or several). */
+export interface BigCase {
+  name: string;
+  run: (inputs: CaseInputs) => Tensor | Tensor[] | Promise<Tensor | Tensor[]>;
+  /** Whether to compare the inputs' gradients of Σ out² too (default true for f32 results). */
+  grad?: boolean;
+  /**
+   * The error the narrow device gives where one row is larger than its binding (a sort of all
+   * elements): the one-line message splitting cannot avoid.
+   */
+  narrowError?: RegExp;
+}
+
+/** Deterministic values in [−2, 2): a hash of the position, so no two are equal. */
+export function spread(n: number, seed = 1): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => {
+    const h = Math.imul(i + 1, 2654435761) ^ Math.imul(seed, 40503);
+    return (((h >>> 0) % 100003) / 100003) * 4 - 2 + i * 1e-7;
+  });
+}
+
+/** The inputs of every case, on `device`. */
+export function makeInputs(device: Device): CaseInputs {
+  const x = t.tensor(spread(96 * 40), { shape: [96, 40], device, requiresGrad: true });
+  const images = t.tensor(spread(6 * 4 * 10 * 10, 2), {
+    shape: [6, 4, 10, 10],
+    device,
+    requiresGrad: true,
+  });
+  const rowIndices = Int32Array.from({ length: 700 }, (_, i) => (i * 37 + 11) % 96);
+  const rows = t.tensor(rowIndices, { dtype: "i32", device });
+  const cols = i32(rowIndices.map((r) => r % 40), [700], device);
+  const labels = i32(Array.from({ length: 96 }, (_, i) => (i * 7) % 40), [96], device);
+  return { x, images, rows, cols, labels, device };
+}
+
+const i32 = (values: number[] | Int32Array, shape: number[], device: Device): I32 =>
+  t.tensor(Int32Array.from(values), { dtype: "i32", shape, device });
+
+/** The cases: every public op family, forward (and backward where it has one). */
+export const BIG_CASES: BigCase[] = [
+  // Elementwise, activations, maths.
+  { name: "add/mul/div", run: ({ x }) => x.mul(x).add(1).div(x.add(3)) },
+  { name: "broadcast add", run: ({ x }) => x.add(x.slice(0, 0, 1)) },
+  { name: "exp/sin", run: ({ x }) => t.sin(x.exp()) },
+  { name: "gelu/silu", run: ({ x }) => t.gelu(x).add(t.silu(x)) },
+  { name: "where/clamp", run: ({ x }) => t.where(x.gt(0), x, t.clamp(x, -1, 0.5)) },
+  { name: "softmax", run: ({ x }) => t.softmax(x, 0) },
+  { name: "logSoftmax", run: ({ x }) => t.logSoftmax(x, 1) },
+  // Reductions.
+  { name: "sum/mean", run: ({ x }) => [x.sum(), x.mean(0), x.sum(1)] },
+  { name: "max/argmax", run: ({ x }) => [t.max(x), x.argmax(0), x.argmax(1)], grad: false },
+  {
+    name: "argmax flat",
+    run: ({ x }) => x.argmax(),
+    narrowError: /argmax: one row of 3840 elements takes 15360 bytes, more than the 8192 bytes/,
+  },
+  {
+    name: "searchsorted rows",
+    run: ({ x }) => t.searchsorted(t.sort(x, { dim: 1 }).values, x.flip(0)),
+    grad: false,
+  },
+  { name: "max dim", run: ({ x }) => t.maxWithIndices(x, 0).values },
+  { name: "logsumexp/std", run: ({ x }) => [t.logsumexp(x, 0), t.std(x, 1)] },
+  { name: "vectorNorm/prod", run: ({ x }) => [t.vectorNorm(x), t.prod(x.slice(1, 0, 3), 0)] },
+  // Shape.
+  { name: "transpose contiguous", run: ({ x }) => x.transpose(0, 1).contiguous() },
+  { name: "permute images", run: ({ images }) => images.permute([3, 1, 0, 2]).contiguous() },
+  { name: "concat/stack", run: ({ x }) => [t.concat([x, x.mul(2)], 0), t.stack([x, x], 1)] },
+  { name: "slice step", run: ({ x }) => t.slice(x, 0, 3, 90, 4).contiguous() },
+  { name: "split", run: ({ x }) => t.split(x, [50, 46], 0).map((p) => p.contiguous()) },
+  { name: "pad constant", run: ({ images }) => t.pad(images, [1, 2, 2, 1]) },
+  { name: "pad reflect", run: ({ images }) => t.pad(images, [2, 1, 1, 2], { mode: "reflect" }) },
+  { name: "pad circular", run: ({ images }) => t.pad(images, [2, 1, 1, 2], { mode: "circular" }) },
+  { name: "pixelShuffle", run: ({ images }) => t.pixelShuffle(images, 2) },
+  // Products.
+  { name: "matmul", run: ({ x }) => t.matmul(x, x.transpose(0, 1)) },
+  { name: "linear", run: ({ x }) => t.linear(x, x.slice(0, 0, 24), null) },
+  // Index ops.
+  { name: "indexSelect rows", run: ({ x, rows }) => t.indexSelect(x, 0, rows) },
+  { name: "indexSelect cols", run: ({ x, cols }) => t.indexSelect(x, 1, cols) },
+  {
+    name: "gather dim 0",
+    run: ({ x, device }) =>
+      t.gather(
+        x,
+        0,
+        i32(Array.from({ length: 300 * 40 }, (_, i) => (i * 7) % 96), [300, 40], device),
+      ),
+  },
+  {
+    name: "gather dim 1",
+    run: ({ x, device }) =>
+      t.gather(
+        x,
+        1,
+        i32(Array.from({ length: 96 * 30 }, (_, i) => (i * 5) % 40), [96, 30], device),
+      ),
+  },
+  {
+    name: "scatterAdd",
+    run: ({ x, device }) =>
+      t.scatterAdd(
+        t.zeros([96, 40], { device }),
+        0,
+        i32(Array.from({ length: 40 * 40 }, (_, i) => (i * 13) % 96), [40, 40], device),
+        x.slice(0, 0, 40),
+      ),
+  },
+  {
+    name: "scatter",
+    run: ({ x, device }) =>
+      t.scatter(
+        x.mul(1),
+        1,
+        i32(Array.from({ length: 96 * 3 }, (_, i) => (i * 11) % 40), [96, 3], device),
+        x.slice(1, 0, 3),
+      ),
+  },
+  {
+    name: "scatterReduce amax",
+    run: ({ x, device }) =>
+      t.scatterReduce(
+        t.zeros([30, 40], { device }),
+        0,
+        i32(Array.from({ length: 40 * 40 }, (_, i) => (i * 13) % 30), [40, 40], device),
+        x.slice(0, 0, 40),
+        "amax",
+      ),
+  },
+  {
+    name: "indexAdd",
+    run: ({ x, device }) =>
+      t.indexAdd(
+        t.zeros([96, 40], { device }),
+        0,
+        i32(Array.from({ length: 40 }, (_, i) => (i * 5) % 96), [40], device),
+        x.slice(0, 0, 40),
+      ),
+  },
+  { name: "maskedFill", run: ({ x }) => t.maskedFill(x, x.gt(0.5), -3) },
+  { name: "maskedSelect", run: ({ x }) => t.maskedSelect(x, x.gt(0.5)) },
+  { name: "nonzero", run: ({ x }) => t.nonzero(x.gt(0.5)), grad: false },
+  // Sorting and searching.
+  {
+    name: "sort dim 0",
+    run: ({ x }) => {
+      const r = t.sort(x, { dim: 0 });
+      return [r.values, r.indices];
+    },
+  },
+  {
+    name: "sort dim 1",
+    run: ({ x }) => {
+      const r = t.sort(x, { dim: 1, descending: true });
+      return [r.values, r.indices];
+    },
+  },
+  {
+    name: "sort flat",
+    run: ({ x }) => t.sort(x.reshape([-1])).values,
+    narrowError: /sort: one row of 3840 elements takes 15360 bytes, more than the 8192 bytes/,
+  },
+  { name: "sort rows of a third", run: ({ x }) => t.sort(x.reshape([3, 1280]), { dim: 1 }).values },
+  { name: "argsort", run: ({ x }) => t.argsort(x, { dim: 0 }), grad: false },
+  {
+    name: "topk",
+    run: ({ x }) => {
+      const r = t.topk(x, 5, { dim: 0 });
+      return [r.values, r.indices];
+    },
+  },
+  { name: "kthvalue", run: ({ x }) => t.kthvalue(x, 7, 0).values },
+  { name: "median", run: ({ x }) => [t.median(x, 0).values, t.median(x.slice(0, 0, 40))] },
+  {
+    name: "unique",
+    run: async ({ x }) => (await t.unique(t.round(x.slice(0, 0, 40).mul(10)))).values,
+    grad: false,
+  },
+  {
+    name: "searchsorted",
+    run: ({ x }) => t.searchsorted(t.sort(x.slice(0, 0, 20).reshape([-1])).values, x.mul(0.9)),
+    grad: false,
+  },
+  {
+    name: "bucketize",
+    run: ({ x }) => t.bucketize(x, t.sort(x.slice(0, 0, 20).reshape([-1])).values),
+    grad: false,
+  },
+  // Scans and reorderings.
+  { name: "cumsum dim 0", run: ({ x }) => t.cumsum(x, 0) },
+  { name: "cumsum dim 1", run: ({ x }) => t.cumsum(x, 1) },
+  { name: "cumprod", run: ({ x }) => t.cumprod(x.mul(0.3).add(1), 0) },
+  {
+    name: "cummax",
+    run: ({ x }) => {
+      const r = t.cummax(x, 0);
+      return [r.values, r.indices];
+    },
+  },
+  { name: "logcumsumexp", run: ({ x }) => t.logcumsumexp(x, 0) },
+  { name: "flip/roll", run: ({ x }) => [t.flip(x, [0, 1]), t.roll(x, [5, -3], [0, 1])] },
+  { name: "tile", run: ({ x }) => t.tile(x, [2, 3]) },
+  { name: "tril/triu", run: ({ x }) => [t.tril(x, 3), t.triu(x, -2)] },
+  { name: "diagonal/trace", run: ({ x }) => [t.diagonal(x, 1), t.trace(x)] },
+  { name: "diff", run: ({ x }) => t.diff(x, 2, 0) },
+  // Networks' layers on a batch.
+  {
+    name: "conv2d",
+    run: ({ images, device }) =>
+      t.conv2d(images, t.tensor(spread(5 * 4 * 3 * 3, 3), { shape: [5, 4, 3, 3], device }), null, {
+        padding: 1,
+      }),
+  },
+  {
+    name: "convTranspose2d",
+    run: ({ images, device }) =>
+      t.convTranspose2d(
+        images,
+        t.tensor(spread(4 * 3 * 3 * 3, 4), { shape: [4, 3, 3, 3], device }),
+        null,
+        {
+          stride: 2,
+        },
+      ),
+  },
+  { name: "maxPool2d", run: ({ images }) => t.maxPool2d(images, { kernel: 3, stride: 2 }) },
+  { name: "avgPool2d", run: ({ images }) => t.avgPool2d(images, { kernel: 2 }) },
+  { name: "adaptiveAvgPool2d", run: ({ images }) => t.adaptiveAvgPool2d(images, [3, 4]) },
+  { name: "adaptiveMaxPool2d", run: ({ images }) => t.adaptiveMaxPool2d(images, [3, 4]) },
+  {
+    name: "maxUnpool2d",
+    run: ({ images }) => {
+      const { values, indices } = t.maxPool2dWithIndices(images, { kernel: 2 });
+      return t.maxUnpool2d(values, indices, { kernel: 2 });
+    },
+  },
+  { name: "lrn", run: ({ images }) => t.lrn(images, { size: 3 }) },
+  { name: "interpolate nearest", run: ({ images }) => t.interpolate(images, { size: [13, 7] }) },
+  {
+    name: "interpolate bilinear",
+    run: ({ images }) => t.interpolate(images, { size: [7, 15], mode: "bilinear" }),
+  },
+  { name: "batchNorm", run: ({ images }) => t.batchNorm(images) },
+  { name: "layerNorm", run: ({ x }) => t.layerNorm(x, [40]) },
+  { name: "groupNorm", run: ({ images }) => t.groupNorm(images, 2) },
+  { name: "instanceNorm", run: ({ images }) => t.instanceNorm(images) },
+  {
+    name: "dropout",
+    run: ({ x }) => t.dropout(x, 0.3, { training: true, generator: new t.Generator(7) }),
+  },
+  // Losses.
+  {
+    name: "crossEntropy",
+    run: ({ x, labels }) => t.crossEntropy(x, labels, { reduction: "none" }),
+  },
+  {
+    name: "nllLoss",
+    run: ({ x, labels }) => t.nllLoss(t.logSoftmax(x, 1), labels),
+  },
+  { name: "oneHot", run: ({ cols }) => t.oneHot(cols, 40), grad: false },
+  { name: "mseLoss", run: ({ x }) => t.mseLoss(x, x.flip(0), { reduction: "none" }) },
+  { name: "smoothL1Loss", run: ({ x }) => t.smoothL1Loss(x, x.mul(0.5)) },
+  {
+    name: "binaryCrossEntropy",
+    run: ({ x }) => t.binaryCrossEntropy(t.sigmoid(x), t.sigmoid(x.flip(1)), { reduction: "none" }),
+  },
+  { name: "klDiv", run: ({ x }) => t.klDiv(t.logSoftmax(x, 1), t.softmax(x.flip(0), 1)) },
+  {
+    name: "cosineEmbeddingLoss",
+    run: ({ x }) =>
+      t.cosineEmbeddingLoss(
+        x,
+        x.flip(0),
+        t.ones([96], { device: x.device }).mul(t.sign(x.slice(1, 0, 1).reshape([96]))),
+      ),
+  },
+];
