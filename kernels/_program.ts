@@ -1,7 +1,10 @@
 /**
  * What the kernels share to build what they hand to `Device.dispatch` (see `_dispatch.ts`): the
  * entry-point boilerplate of a flat grid, WGSL literals and indices, and the split of operands
- * larger than one storage binding into windows (flat) or runs of whole samples (NCHW batches).
+ * larger than one storage binding: into windows (flat, or strided views along a shape), runs of
+ * whole samples (NCHW batches) or rows (sorts), and windows of a buffer read or written at
+ * positions a lane computes from data (a gather's source), each lane acting in the one window
+ * that holds its position (`passWindows`).
  *
  * @module
  */
@@ -327,26 +330,21 @@ export function readWindows(device: Device, buffer: GpuBuffer): ReadWindow[] {
 /**
  * The binding of just the elements a strided view spans over `shape` (the whole buffer when it
  * fits), and the element it starts at: for an operand every lane may read anywhere in (a
- * scatter's index), which cannot be windowed, but may be a small view of a huge buffer. A span
- * larger than a binding is a RangeError naming `what`.
+ * scatter's index), which cannot be windowed, but may be a small view of a huge buffer. Null
+ * when the span is larger than a binding.
  */
 export function spanBinding(
   device: Device,
-  what: string,
   shape: readonly number[],
   view: StridedView,
-): { binding: Binding; base: number } {
+): { binding: Binding; base: number } | null {
   const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
     device.limits;
   if (view.buffer.capacity <= limit) return { binding: { buffer: view.buffer }, base: 0 };
   const last = view.offset + shape.reduce((t, d, a) => t + Math.max(0, d - 1) * view.strides[a], 0);
   const base = Math.floor((view.offset * 4) / align) * align / 4;
   const bytes = (last + 1 - base) * 4;
-  if (bytes > limit) {
-    throw new RangeError(
-      `${what} [${shape}] spans ${bytes} bytes, more than the ${limit} bytes one binding may cover`,
-    );
-  }
+  if (bytes > limit) return null;
   return { binding: { buffer: view.buffer, offset: base * 4, size: bytes }, base };
 }
 

@@ -13,9 +13,9 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Binding, Device, FaultSlot, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain, IS_NAN, passWindows, spanBinding } from "./_program.ts";
+import { flatMain, IS_NAN, passWindows, spanBinding, splitBatch } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { stridesOf } from "./elementwise.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
@@ -209,40 +209,97 @@ export function scatter(device: Device, args: ScatterArgs): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const fault = rangeFault(device, op, dim);
-  // Every lane may read anywhere along its line of these: each is bound whole (its span).
-  const [indexSpan, orderSpan, srcSpan] =
-    ([["index", index], ["order", order], ["src", src]] as const)
-      .map(([name, view]) => spanBinding(device, `${op}: the ${name}`, indexShape, view));
-  // The destination is windowed (an index-add of a minibatch's gradient into a whole table);
-  // each lane searches its line of the index, which is bound whole.
-  const views = [base, { buffer: out, strides: stridesOf(shape), offset: 0 }];
-  for (const w of passWindows(device, shape, views, [])) {
-    const uf = new Uniforms();
-    const j = `i32(c${dim})`;
-    // Only the index entries at this element's other coordinates can reach it; past the
-    // index's extent along another axis, none does.
-    const inside = indexShape.map((d, axis) =>
-      axis === dim ? "true" : `c${axis} < ${uf.u32(`index.size${axis}`, d)}`
-    ).join(" && ");
-    const size = uf.u32("dimSize", shape[dim]);
-    const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
-    const [indexStep, orderStep, srcStep] = [
-      uf.u32("index.dimStride", index.strides[dim]),
-      uf.u32("order.dimStride", order.strides[dim]),
-      uf.u32("src.dimStride", src.strides[dim]),
-    ];
-    const baseView = { ...base, offset: base.offset - w.bases[0] };
-    const indexView = { ...index, offset: index.offset - indexSpan.base };
-    const orderView = { ...order, offset: order.offset - orderSpan.base };
-    const srcView = { ...src, offset: src.offset - srcSpan.base };
-    const body = `
-  let i = ${uf.u32("start", w.start)} + t;
+  // Every lane may read anywhere along its line of these: each is bound whole (its span) ...
+  const spans = [index, order, src].map((view) => spanBinding(device, indexShape, view));
+  if (spans.every((span) => span !== null)) {
+    const [indexSpan, orderSpan, srcSpan] = spans as NonNullable<(typeof spans)[number]>[];
+    // ... and the destination is windowed (an index-add of a minibatch's gradient into a whole
+    // table).
+    const views = [base, { buffer: out, strides: stridesOf(shape), offset: 0 }];
+    for (const w of passWindows(device, shape, views, [])) {
+      dispatchScatter(device, args, fault, w, {
+        base: { binding: w.bindings[0], base: w.bases[0] },
+        index: indexSpan,
+        order: orderSpan,
+        src: srcSpan,
+        out: { binding: w.bindings[1], base: w.bases[1] },
+      });
+    }
+    return;
+  }
+  // ... unless the index is larger than a binding: then the operands come as rows along the
+  // axis (see `scatterInRows`), and each dispatch takes a run of whole rows of all five.
+  const [rows, length] = indexShape;
+  const contiguousRows = (view: IndexedView, width: number) =>
+    view.offset === 0 && view.strides[0] === width && view.strides[1] === 1;
+  const inRows = shape.length === 2 && dim === 1 && rows === shape[0] &&
+    contiguousRows(base, shape[1]) &&
+    [index, order, src].every((view) => contiguousRows(view, length));
+  if (!inRows) {
+    throw new RangeError(
+      `${op}: the index [${indexShape}] spans more than the ` +
+        `${device.limits.maxStorageBufferBindingSize} bytes one binding may cover; a larger ` +
+        `one must come as contiguous rows along the axis`,
+    );
+  }
+  const runs = splitBatch(device.limits, {
+    what: op,
+    batch: rows,
+    sampleBytes: [shape[1], length, length, length, shape[1]].map((elements) => elements * 4),
+    tooLarge: (bytes, limit) =>
+      `one line of the scatter takes ${bytes} bytes, more than the ${limit} bytes one binding ` +
+      `may cover`,
+  });
+  const buffers = [base.buffer, index.buffer, order.buffer, src.buffer, out];
+  for (const { start, count, parts } of runs) {
+    const [b, i, o, s, d] = parts.map((part, k) => ({
+      binding: { buffer: buffers[k], ...part.range },
+      base: part.range.offset / 4,
+    }));
+    const lanes = { start: start * shape[1], count: count * shape[1] };
+    dispatchScatter(device, args, fault, lanes, { base: b, index: i, order: o, src: s, out: d });
+  }
+}
+
+/** Where {@link dispatchScatter} finds each operand: its binding and first element. */
+type ScatterBound = Record<
+  "base" | "index" | "order" | "src" | "out",
+  { binding: Binding; base: number }
+>;
+
+/** One dispatch of {@link scatter}: the destination's lanes `[start, start + count)`. */
+function dispatchScatter(
+  device: Device,
+  args: ScatterArgs,
+  fault: FaultSlot,
+  lanes: { start: number; count: number },
+  bound: ScatterBound,
+): void {
+  const { type, mode, shape, dim, indexShape, base, index, order, src } = args;
+  const op = args.op ?? "scatter";
+  const uf = new Uniforms();
+  const j = `i32(c${dim})`;
+  // Only the index entries at this element's other coordinates can reach it; past the index's
+  // extent along another axis, none does.
+  const inside = indexShape.map((d, axis) =>
+    axis === dim ? "true" : `c${axis} < ${uf.u32(`index.size${axis}`, d)}`
+  ).join(" && ");
+  const size = uf.u32("dimSize", shape[dim]);
+  const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
+  const [indexStep, orderStep, srcStep] = [
+    uf.u32("index.dimStride", index.strides[dim]),
+    uf.u32("order.dimStride", order.strides[dim]),
+    uf.u32("src.dimStride", src.strides[dim]),
+  ];
+  const shifted = (view: IndexedView, at: number) => ({ ...view, offset: view.offset - at });
+  const body = `
+  let i = ${uf.u32("start", lanes.start)} + t;
 ${coordinates(uf, shape)}
-  var acc = base[${offsetOf(uf, "base", baseView, -1)}];
+  var acc = base[${offsetOf(uf, "base", shifted(base, bound.base.base), -1)}];
   if (${inside}) {
-    let indexAt = ${offsetOf(uf, "index", indexView, dim)};
-    let orderAt = ${offsetOf(uf, "order", orderView, dim)};
-    let srcAt = ${offsetOf(uf, "src", srcView, dim)};
+    let indexAt = ${offsetOf(uf, "index", shifted(index, bound.index.base), dim)};
+    let orderAt = ${offsetOf(uf, "order", shifted(order, bound.order.base), dim)};
+    let srcAt = ${offsetOf(uf, "src", shifted(src, bound.src.base), dim)};
     let length = ${uf.u32("length", indexShape[dim])};
     // The first entry, in ascending order, that is not below this element's position.
     var lo = 0u;
@@ -260,11 +317,11 @@ ${coordinates(uf, shape)}
       if (count == 0u && ${keepSelf} == 0u) { acc = v; } else { acc = ${combined(mode, type)}; }
       count++;
     }${
-      mode === "mean"
-        ? `
+    mode === "mean"
+      ? `
     if (count > 0u) { acc = acc / f32(count + ${keepSelf}); }`
-        : ""
-    }
+      : ""
+  }
     // The element at 0 along the axis checks its line's smallest and largest entries.
     if (${j} == 0 && length > 0u) {
       let low = entryAt(indexAt, orderAt, 0u).y;
@@ -273,9 +330,9 @@ ${coordinates(uf, shape)}
       else if (high >= i32(${size})) { raiseFault(${fault.code}u, 0u, bitcast<u32>(high), ${size}); }
     }
   }
-  out[i - ${uf.u32("outBase", w.bases[1])}] = acc;`;
-    const count = uf.u32("n", w.count);
-    const wgsl = `
+  out[i - ${uf.u32("outBase", bound.out.base)}] = acc;`;
+  const count = uf.u32("n", lanes.count);
+  const wgsl = `
 @group(0) @binding(0) var<storage, read> base: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
 @group(0) @binding(2) var<storage, read> order: array<i32>;
@@ -290,24 +347,40 @@ fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
   return vec2i(k, index[indexAt + u32(k) * ${indexStep}]);
 }
 ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
-    device.dispatch(
-      {
-        name: `${op} ${mode} [${shape}] dim ${dim} by [${indexShape}]`,
-        wgsl,
-        uniforms: uf.data(),
-        workgroups: Math.ceil(w.count / WORKGROUP),
-        cost: { bytes: 8 * w.count + 12 * indexShape.reduce((a, b) => a * b, 1) },
-      },
-      [
-        w.bindings[0],
-        indexSpan.binding,
-        orderSpan.binding,
-        srcSpan.binding,
-        w.bindings[1],
-        { buffer: fault.buffer },
-      ],
-    );
-  }
+  device.dispatch(
+    {
+      name: `${op} ${mode} [${shape}] dim ${dim} by [${indexShape}]`,
+      wgsl,
+      uniforms: uf.data(),
+      workgroups: Math.ceil(lanes.count / WORKGROUP),
+      cost: { bytes: 8 * lanes.count + 12 * indexShape.reduce((a, b) => a * b, 1) },
+    },
+    [
+      bound.base.binding,
+      bound.index.binding,
+      bound.order.binding,
+      bound.src.binding,
+      bound.out.binding,
+      { buffer: fault.buffer },
+    ],
+  );
+}
+
+/**
+ * Whether a scatter must come as rows along its axis (each operand moved so that the axis is
+ * last and contiguous, as `[rows, length]`): when its index, or the source read at the index's
+ * coordinates, spans more than one binding, so that each dispatch can take whole lines.
+ */
+export function scatterInRows(
+  device: Device,
+  indexShape: readonly number[],
+  index: IndexedView,
+  src: IndexedView,
+): boolean {
+  const elements = indexShape.reduce((a, b) => a * b, 1);
+  return elements * 4 > device.limits.maxStorageBufferBindingSize ||
+    spanBinding(device, indexShape, index) === null ||
+    spanBinding(device, indexShape, src) === null;
 }
 
 /**

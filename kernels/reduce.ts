@@ -10,6 +10,7 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { flatMain, IS_NAN } from "./_program.ts";
+import { gather } from "./gather_scatter.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
@@ -250,14 +251,29 @@ export function argReduceRows(
   if (rows === 0) return;
   const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
     device.limits;
-  if (cols > Math.floor((limit - align) / 4)) {
-    throw new RangeError(
-      `${op}: one row of ${cols} elements takes ${cols * 4} bytes, more than the ${limit} ` +
-        `bytes one binding may cover (reduce along a shorter axis first)`,
-    );
+  const most = Math.floor((limit - align) / 4);
+  if (cols <= most) {
+    // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
+    dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
+    return;
   }
-  // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
-  dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
+  // A row larger than a binding: each chunk's winner (its column in the row), the winners'
+  // values, the first chunk whose value wins, and its column. Ties and NaNs go as in one
+  // pass: the first winning chunk holds the first winning column.
+  const chunks = Math.ceil(cols / most);
+  const columns = device.alloc(rows * chunks * 4, "arg-reduce columns");
+  const values = device.alloc(rows * chunks * 4, "arg-reduce values");
+  const chunk = device.alloc(rows * 4, "arg-reduce chunk");
+  dispatchRows(device, argReduceProgram(op, type), x, columns, rows, cols, chunks);
+  const matrix = (buffer: GpuBuffer, width: number) => ({
+    buffer,
+    strides: [width, 1],
+    offset: 0,
+  });
+  gather(device, type, [rows, chunks], 1, cols, matrix(x, cols), matrix(columns, chunks), values);
+  argReduceRows(device, op, values, type, chunk, rows, chunks);
+  gather(device, "i32", [rows, 1], 1, chunks, matrix(columns, chunks), matrix(chunk, 1), out);
+  for (const buffer of [columns, values, chunk]) device.release(buffer);
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   gather as gatherKernel,
   placeIndices,
   scatter as scatterKernel,
+  scatterInRows,
   type ScatterMode,
 } from "../kernels/gather_scatter.ts";
 import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
@@ -20,7 +21,7 @@ import { cumulativeExtremumRows, type ScanOp, scanRows } from "../kernels/scan.t
 import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
 import { argsortRows } from "../kernels/sort.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { contiguous, fill } from "./_primitives.ts";
+import { contiguous, contiguousCopy, fill } from "./_primitives.ts";
 
 export type { ScatterMode } from "../kernels/gather_scatter.ts";
 export type { ScanOp } from "../kernels/scan.ts";
@@ -99,9 +100,18 @@ export function scatter(
   const zero = base ? null : fill(device, [], 0);
   // Zeros broadcast: one element read through strides of 0.
   const start = base ?? zero!.view(shape, shape.map(() => 0));
+  const [at, values] = [viewed(index), viewed(src)];
+  if (scatterInRows(device, at.shape, at.view, values.view)) {
+    const out = scatterRows(start, dim, index, src, mode, op, includeSelf);
+    if (zero) {
+      start.dispose();
+      zero.dispose();
+    }
+    return out;
+  }
   const out = empty(device, shape, src.dtype);
   const order = lineOrder(index, dim);
-  const [from, at, values, sorted] = [viewed(start), viewed(index), viewed(src), viewed(order)];
+  const [from, sorted] = [viewed(start), viewed(order)];
   scatterKernel(device, {
     type: src.dtype,
     mode,
@@ -122,6 +132,63 @@ export function scatter(
     zero.dispose();
   }
   return out;
+}
+
+/**
+ * {@link scatter} of an index larger than one binding: every operand as contiguous rows along
+ * `dim` (`[rows, length]`, see {@link rowsAlong}), so the kernel takes runs of whole lines, and
+ * the result viewed back in the destination's axis order. The index must then span the
+ * destination along every other axis (as a gather's gradient does).
+ */
+function scatterRows(
+  start: RawTensor,
+  dim: number,
+  index: RawTensor,
+  src: RawTensor,
+  mode: ScatterMode,
+  op: string,
+  includeSelf: boolean,
+): RawTensor {
+  const device = src.device;
+  const narrower = index.shape.findIndex((d, a) => a !== dim && d !== start.shape[a]);
+  if (narrower >= 0) {
+    throw new RangeError(
+      `${op}: an index [${index.shape}] larger than one binding must span the destination ` +
+        `[${start.shape}] along every axis but ${dim} (axis ${narrower} does not)`,
+    );
+  }
+  // The source is read at the index's coordinates only.
+  const picked = src.view(index.shape, src.strides, src.offset);
+  const [base, at, values] = [start, index, picked].map((t) => rowsAlong(t, dim));
+  picked.dispose();
+  // The kernel binds runs of rows counted from each buffer's start.
+  for (const part of [base, at, values]) {
+    if (part.rows.offset !== 0) {
+      const copy = contiguousCopy(part.rows);
+      part.rows.dispose();
+      part.rows = copy;
+    }
+  }
+  const order = empty(device, at.rows.shape, "i32");
+  argsortRows(device, "i32", at.rows.buffer, order.buffer, at.count, at.length, false);
+  const out = empty(device, base.rows.shape, src.dtype);
+  const rowsView = (t: RawTensor) => ({ buffer: t.buffer, strides: t.strides, offset: t.offset });
+  scatterKernel(device, {
+    type: src.dtype,
+    mode,
+    shape: base.rows.shape,
+    dim: 1,
+    indexShape: at.rows.shape,
+    base: rowsView(base.rows),
+    index: rowsView(at.rows),
+    order: rowsView(order),
+    src: rowsView(values.rows),
+    out: out.buffer,
+    op,
+    includeSelf,
+  });
+  for (const t of [order, base.rows, at.rows, values.rows]) t.dispose();
+  return base.back(out);
 }
 
 /**

@@ -82,9 +82,9 @@ export const BIG_CASES: BigCase[] = [
   { name: "sum/mean", run: ({ x }) => [x.sum(), x.mean(0), x.sum(1)] },
   { name: "max/argmax", run: ({ x }) => [t.max(x), x.argmax(0), x.argmax(1)], grad: false },
   {
-    name: "argmax flat",
-    run: ({ x }) => x.argmax(),
-    narrowError: /argmax: one row of 3840 elements takes 15360 bytes, more than the 8192 bytes/,
+    name: "argmax/argmin flat",
+    run: ({ x }) => [x.argmax(), x.flip(0).argmin(), t.round(x).argmax(), t.round(x).argmin()],
+    grad: false,
   },
   {
     name: "searchsorted rows",
@@ -168,6 +168,40 @@ export const BIG_CASES: BigCase[] = [
         i32(Array.from({ length: 40 }, (_, i) => (i * 5) % 96), [40], device),
         x.slice(0, 0, 40),
       ),
+  },
+  {
+    name: "scatterAdd, index past a binding",
+    run: ({ x, device }) =>
+      t.scatterAdd(
+        t.zeros([30, 40], { device }),
+        0,
+        i32(Array.from({ length: 96 * 40 }, (_, i) => (i * 13) % 30), [96, 40], device),
+        x,
+      ),
+  },
+  {
+    name: "scatterReduce mean, index past a binding",
+    run: ({ x, device }) =>
+      t.scatterReduce(
+        x.slice(0, 0, 30).mul(1),
+        1,
+        i32(Array.from({ length: 30 * 90 }, (_, i) => (i * 7) % 40), [30, 90], device),
+        t.tile(x.slice(0, 0, 30), [1, 3]).slice(1, 0, 90),
+        "mean",
+        { includeSelf: false },
+      ),
+  },
+  {
+    name: "scatterAdd, index past a binding and narrower than the destination",
+    run: ({ x, device }) =>
+      t.scatterAdd(
+        t.zeros([30, 50], { device }),
+        0,
+        i32(Array.from({ length: 96 * 40 }, (_, i) => (i * 13) % 30), [96, 40], device),
+        x,
+      ),
+    narrowError:
+      /scatterAdd: an index \[96,40\] larger than one binding must span the destination \[30,50\] along every axis but 0/,
   },
   { name: "maskedFill", run: ({ x }) => t.maskedFill(x, x.gt(0.5), -3) },
   { name: "maskedSelect", run: ({ x }) => t.maskedSelect(x, x.gt(0.5)) },

@@ -34,10 +34,11 @@ async function outcome(c: BigCase, device: t.Device): Promise<Outcome> {
   const grads: number[][] = [];
   const floats = outs.filter((o) => o.dtype === "f32" && o.requiresGrad);
   if ((c.grad ?? true) && floats.length > 0) {
-    floats.map((o) => o.square().sum()).reduce((a, b) => a.add(b)).backward();
+    await floats.map((o) => o.square().sum()).reduce((a, b) => a.add(b)).backward();
     for (const input of [inputs.x, inputs.images]) {
       if (input.grad) grads.push([...await input.grad.data()]);
     }
+    assert.ok(grads.length > 0, `${c.name}: no input received a gradient`);
   }
   return { outputs, grads };
 }
@@ -47,7 +48,7 @@ function close(what: string, got: number[], want: number[]): void {
   for (let i = 0; i < want.length; i++) {
     const [a, b] = [got[i], want[i]];
     if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) continue;
-    assert.ok(Math.abs(a - b) <= 1e-5 * (1 + Math.abs(b)), `${what}[${i}]: ${a}, want ${b}`);
+    assert.ok(Math.abs(a - b) <= 1e-4 * (1 + Math.abs(b)), `${what}[${i}]: ${a}, want ${b}`);
   }
 }
 
@@ -68,3 +69,29 @@ for (const c of BIG_CASES) {
     got.grads.forEach((g, k) => close(`${c.name} gradient ${k}`, g, want.grads[k]));
   });
 }
+
+Deno.test("a minibatch of 128 rows from one [43000, 784] tensor (135 MB, past a 128 MiB binding), and its gradient", async () => {
+  t.setDefaultDevice(wide);
+  const [rows, d] = [43000, 784];
+  assert.ok(rows * d * 4 > wide.limits.maxStorageBufferBindingSize || !wide.isSoftware);
+  const data = new Float32Array(rows * d);
+  for (let i = 0; i < data.length; i++) data[i] = (i % 251) - 125;
+  const x = t.tensor(data, { shape: [rows, d], requiresGrad: true });
+  // Rows from either end of the tensor, so the source is read in both of its windows.
+  const picked = Int32Array.from({ length: 128 }, (_, i) => (i * 7919 + 3) % rows);
+  const batch = t.indexSelect(x, 0, t.tensor(picked, { dtype: "i32" }));
+  const values = await batch.data();
+  picked.forEach((row, r) => {
+    for (const c of [0, 1, 391, 783]) assert.equal(values[r * d + c], data[row * d + c]);
+  });
+  // The gradient is an index-add of the batch's into a zero [43000, 784]: windows of the
+  // destination; read back only the rows it touched and one it did not.
+  await batch.mul(2).sum().backward();
+  const grad = x.grad!;
+  for (const row of [picked[0], picked[127], 1]) {
+    const got = await grad.slice(0, row, row + 1).data();
+    const want = picked.filter((p) => p === row).length * 2;
+    assert.ok(got.every((v) => v === want), `row ${row}: ${got[0]}, want ${want}`);
+  }
+  for (const tensor of [x, batch, grad]) tensor.dispose();
+});
