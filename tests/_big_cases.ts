@@ -314,6 +314,43 @@ export const BIG_CASES: BigCase[] = [
     name: "dropout",
     run: ({ x }) => t.dropout(x, 0.3, { training: true, generator: new t.Generator(7) }),
   },
+  // The one-dimensional and other families, built on the kernels above.
+  {
+    name: "conv1d/pools 1-d",
+    run: ({ x, device }) => {
+      const signal = x.reshape([12, 8, 40]);
+      const w = t.tensor(spread(3 * 8 * 5, 5), { shape: [3, 8, 5], device });
+      return [
+        t.conv1d(signal, w, null, { padding: 2 }),
+        t.maxPool1d(signal, { kernel: 3, stride: 2 }),
+        t.avgPool1d(signal, { kernel: 4 }),
+        t.adaptiveAvgPool1d(signal, 7),
+        t.adaptiveMaxPool1d(signal, 7),
+      ];
+    },
+  },
+  { name: "pixelUnshuffle", run: ({ images }) => t.pixelUnshuffle(images, 2) },
+  {
+    name: "pad replicate",
+    run: ({ images }) => t.pad(images, [3, 1, 2, 2], { mode: "replicate" }),
+  },
+  {
+    name: "interpolate linear 1-d",
+    run: ({ x }) => t.interpolate(x.reshape([12, 8, 40]), { size: 57, mode: "linear" }),
+  },
+  {
+    name: "batched matmul",
+    run: ({ x }) => t.matmul(x.reshape([8, 12, 40]), x.reshape([8, 40, 12])),
+  },
+  { name: "concat dim 1", run: ({ x }) => t.concat([x, x.flip(1), x.mul(3)], 1) },
+  {
+    name: "variance/min/softmin/glu",
+    run: ({ x }) => [t.variance(x, 0), t.min(x, 1), t.softmin(x, 0), t.glu(x, 1)],
+  },
+  {
+    name: "prelu/erfinv",
+    run: ({ x, device }) => [t.prelu(x, t.tensor([0.2], { device })), t.erfinv(t.tanh(x))],
+  },
   // Losses.
   {
     name: "crossEntropy",
@@ -339,5 +376,37 @@ export const BIG_CASES: BigCase[] = [
         x.flip(0),
         t.ones([96], { device: x.device }).mul(t.sign(x.slice(1, 0, 1).reshape([96]))),
       ),
+  },
+  {
+    name: "l1/huber/softMargin",
+    run: (
+      { x },
+    ) => [
+      t.l1Loss(x, x.flip(0)),
+      t.huberLoss(x, x.flip(1), { delta: 0.7 }),
+      t.softMarginLoss(x, t.sign(x.flip(0))),
+    ],
+  },
+  {
+    name: "binaryCrossEntropyWithLogits/multilabelSoftMargin",
+    run: ({ x }) => [
+      t.binaryCrossEntropyWithLogits(x, t.sigmoid(x.flip(0)), { reduction: "none" }),
+      t.multilabelSoftMarginLoss(x, t.sigmoid(x.flip(1))),
+    ],
+  },
+  {
+    name: "poisson/gaussian NLL",
+    run: ({ x }) => [
+      t.poissonNllLoss(x, t.abs(x.flip(0))),
+      t.gaussianNllLoss(x, x.flip(0), t.abs(x).add(0.1)),
+    ],
+  },
+  {
+    name: "hinge/marginRanking/triplet",
+    run: ({ x }) => [
+      t.hingeEmbeddingLoss(x, t.sign(x.flip(0))),
+      t.marginRankingLoss(x, x.flip(0), t.sign(x.flip(1)), { margin: 0.1 }),
+      t.tripletMarginLoss(x, x.flip(0), x.flip(1)),
+    ],
   },
 ];
