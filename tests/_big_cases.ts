@@ -68,6 +68,10 @@ export function makeInputs(device: Device): CaseInputs {
 const i32 = (values: number[] | Int32Array, shape: number[], device: Device): I32 =>
   t.tensor(Int32Array.from(values), { dtype: "i32", shape, device });
 
+/** A `[rows, 40]` i32 index into an axis of 30, each value many times. */
+const slotsOf30 = (rows: number, device: Device): I32 =>
+  i32(Array.from({ length: rows * 40 }, (_, i) => (i * 13) % 30), [rows, 40], device);
+
 /** The cases: every public op family, forward (and backward where it has one). */
 export const BIG_CASES: BigCase[] = [
   // Elementwise, activations, maths.
@@ -154,7 +158,7 @@ export const BIG_CASES: BigCase[] = [
       t.scatterReduce(
         t.zeros([30, 40], { device }),
         0,
-        i32(Array.from({ length: 40 * 40 }, (_, i) => (i * 13) % 30), [40, 40], device),
+        slotsOf30(40, device),
         x.slice(0, 0, 40),
         "amax",
       ),
@@ -175,7 +179,7 @@ export const BIG_CASES: BigCase[] = [
       t.scatterAdd(
         t.zeros([30, 40], { device }),
         0,
-        i32(Array.from({ length: 96 * 40 }, (_, i) => (i * 13) % 30), [96, 40], device),
+        slotsOf30(96, device),
         x,
       ),
   },
@@ -197,7 +201,7 @@ export const BIG_CASES: BigCase[] = [
       t.scatterAdd(
         t.zeros([30, 50], { device }),
         0,
-        i32(Array.from({ length: 96 * 40 }, (_, i) => (i * 13) % 30), [96, 40], device),
+        slotsOf30(96, device),
         x,
       ),
     narrowError:
