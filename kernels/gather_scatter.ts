@@ -161,15 +161,19 @@ export interface ScatterArgs {
   readonly index: IndexedView;
   /**
    * The index's stable ascending order along `dim` (i32, `indexShape`; see `sort.ts`): each
-   * element finds the entries that reach it as one run, by a binary search.
+   * element finds the entries that reach it as one run, by a binary search. Null when the index
+   * and `src` already come in that order, as rows along `dim` longer than one binding (see
+   * `scatterInRows`): each dispatch then folds one chunk of a line into the destination.
    */
-  readonly order: IndexedView;
+  readonly order: IndexedView | null;
   /** The values scattered, read at the index's coordinates. */
   readonly src: IndexedView;
   /** The contiguous result, `shape`. */
   readonly out: GpuBuffer;
   /** Names the op in the fault's message. */
   readonly op?: string;
+  /** The axis the caller's lines run along, for errors, when it passes them as rows. */
+  readonly lineAxis?: number;
 }
 
 /**
@@ -209,6 +213,10 @@ export function scatter(device: Device, args: ScatterArgs): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const fault = rangeFault(device, op, dim);
+  if (order === null) {
+    scatterLongLines(device, args, fault);
+    return;
+  }
   // Every lane may read anywhere along its line of these: each is bound whole (its span) ...
   const spans = [index, order, src].map((view) => spanBinding(device, indexShape, view));
   if (spans.every((span) => span !== null)) {
@@ -247,8 +255,8 @@ export function scatter(device: Device, args: ScatterArgs): void {
     batch: rows,
     sampleBytes: [shape[1], length, length, length, shape[1]].map((elements) => elements * 4),
     tooLarge: (bytes, limit) =>
-      `one line of the scatter takes ${bytes} bytes, more than the ${limit} bytes one binding ` +
-      `may cover`,
+      `one line along axis ${args.lineAxis ?? dim} (of the index, the source or the destination) ` +
+      `takes ${bytes} bytes, more than the ${limit} bytes one binding may cover`,
   });
   const buffers = [base.buffer, index.buffer, order.buffer, src.buffer, out];
   for (const { start, count, parts } of runs) {
@@ -262,10 +270,9 @@ export function scatter(device: Device, args: ScatterArgs): void {
 }
 
 /** Where {@link dispatchScatter} finds each operand: its binding and first element. */
-type ScatterBound = Record<
-  "base" | "index" | "order" | "src" | "out",
-  { binding: Binding; base: number }
->;
+type ScatterBound =
+  & Record<"base" | "index" | "src" | "out", { binding: Binding; base: number }>
+  & { order?: { binding: Binding; base: number } };
 
 /** One dispatch of {@link scatter}: the destination's lanes `[start, start + count)`. */
 function dispatchScatter(
@@ -274,6 +281,7 @@ function dispatchScatter(
   fault: FaultSlot,
   lanes: { start: number; count: number },
   bound: ScatterBound,
+  fromOut = false,
 ): void {
   const { type, mode, shape, dim, indexShape, base, index, order, src } = args;
   const op = args.op ?? "scatter";
@@ -286,19 +294,27 @@ function dispatchScatter(
   ).join(" && ");
   const size = uf.u32("dimSize", shape[dim]);
   const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
-  const [indexStep, orderStep, srcStep] = [
+  const [indexStep, srcStep] = [
     uf.u32("index.dimStride", index.strides[dim]),
-    uf.u32("order.dimStride", order.strides[dim]),
     uf.u32("src.dimStride", src.strides[dim]),
   ];
   const shifted = (view: IndexedView, at: number) => ({ ...view, offset: view.offset - at });
+  // With an order, the p-th entry is at order[p]; without, the entries are in order.
+  const ordered = order !== null && bound.order !== undefined;
+  const orderAt = ordered ? offsetOf(uf, "order", shifted(order, bound.order!.base), dim) : "0u";
+  const entry = ordered
+    ? `order[orderAt + p * ${uf.u32("order.dimStride", order.strides[dim])}]`
+    : "i32(p)";
+  const o = `i - ${uf.u32("outBase", bound.out.base)}`;
   const body = `
   let i = ${uf.u32("start", lanes.start)} + t;
 ${coordinates(uf, shape)}
+  // A later chunk of a long line folds into what the earlier ones left.
   var acc = base[${offsetOf(uf, "base", shifted(base, bound.base.base), -1)}];
+  if (${uf.u32("fromOut", fromOut ? 1 : 0)} != 0u) { acc = out[${o}]; }
   if (${inside}) {
     let indexAt = ${offsetOf(uf, "index", shifted(index, bound.index.base), dim)};
-    let orderAt = ${offsetOf(uf, "order", shifted(order, bound.order.base), dim)};
+    let orderAt = ${orderAt};
     let srcAt = ${offsetOf(uf, "src", shifted(src, bound.src.base), dim)};
     let length = ${uf.u32("length", indexShape[dim])};
     // The first entry, in ascending order, that is not below this element's position.
@@ -330,20 +346,20 @@ ${coordinates(uf, shape)}
       else if (high >= i32(${size})) { raiseFault(${fault.code}u, 0u, bitcast<u32>(high), ${size}); }
     }
   }
-  out[i - ${uf.u32("outBase", bound.out.base)}] = acc;`;
+  out[${o}] = acc;`;
   const count = uf.u32("n", lanes.count);
   const wgsl = `
 @group(0) @binding(0) var<storage, read> base: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
-@group(0) @binding(2) var<storage, read> order: array<i32>;
-@group(0) @binding(3) var<storage, read> src: array<${type}>;
-@group(0) @binding(4) var<storage, read_write> out: array<${type}>;
-${faultWgsl(5)}
-${uf.declare(6)}
+@group(0) @binding(2) var<storage, read> src: array<${type}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${type}>;
+${faultWgsl(4)}
+${ordered ? "@group(0) @binding(5) var<storage, read> order: array<i32>;" : ""}
+${uf.declare(ordered ? 6 : 5)}
 ${type === "f32" && (mode === "amax" || mode === "amin") ? IS_NAN : ""}
 /** The p-th entry of a line in ascending order: its position along the axis, and its value. */
 fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
-  let k = order[orderAt + p * ${orderStep}];
+  let k = ${entry};
   return vec2i(k, index[indexAt + u32(k) * ${indexStep}]);
 }
 ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
@@ -358,12 +374,78 @@ ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
     [
       bound.base.binding,
       bound.index.binding,
-      bound.order.binding,
       bound.src.binding,
       bound.out.binding,
       { buffer: fault.buffer },
+      ...(ordered ? [bound.order!.binding] : []),
     ],
   );
+}
+
+/**
+ * A scatter whose lines (of the index, the source or the destination) are longer than one
+ * binding, given as rows along the axis with the index and source already in the index's
+ * stable order: for each row, each window of the destination folds in the line's chunks one
+ * after another (each lane reading what the chunk before left), so the entries still combine
+ * in order along the line, as in one pass. A mean, or a fold without the destination's own
+ * value, would need counts across chunks: a RangeError.
+ */
+function scatterLongLines(device: Device, args: ScatterArgs, fault: FaultSlot): void {
+  const { shape, dim, indexShape, base, index, src, out, mode } = args;
+  const op = args.op ?? "scatter";
+  const [rows, length] = indexShape, width = shape[1];
+  const contiguousRows = (view: IndexedView, size: number) =>
+    view.offset === 0 && view.strides[0] === size && view.strides[1] === 1;
+  if (
+    shape.length !== 2 || dim !== 1 || rows !== shape[0] || !contiguousRows(base, width) ||
+    !contiguousRows(index, length) || !contiguousRows(src, length)
+  ) {
+    throw new RangeError(`${op}: long lines must come as contiguous rows along the last axis`);
+  }
+  if (mode === "mean" || args.includeSelf === false) {
+    throw new RangeError(
+      `${op}: a line of ${Math.max(length, width)} elements along axis ${args.lineAxis ?? dim} ` +
+        `is longer than one binding, and a ${mode} ${
+          args.includeSelf === false ? "without the destination's values " : ""
+        }cannot be split along it`,
+    );
+  }
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const chunk = Math.floor((limit - align) / 4);
+  const range = (buffer: GpuBuffer, first: number, count: number) => {
+    const start = Math.floor((first * 4) / align) * align / 4;
+    return {
+      binding: { buffer, offset: start * 4, size: (first + count - start) * 4 },
+      base: start,
+    };
+  };
+  for (let row = 0; row < rows; row++) {
+    for (let d = 0; d < width; d += chunk) {
+      const lanes = { start: row * width + d, count: Math.min(chunk, width - d) };
+      for (let p = 0; p < length; p += chunk) {
+        const count = Math.min(chunk, length - p);
+        // The chunk read as a line of `count` entries at every row's coordinates.
+        const part = (view: IndexedView) => ({
+          ...view,
+          strides: [0, 1],
+          offset: row * length + p,
+        });
+        const chunkArgs = {
+          ...args,
+          indexShape: [rows, count],
+          index: part(index),
+          src: part(src),
+        };
+        dispatchScatter(device, chunkArgs, fault, lanes, {
+          base: range(base.buffer, lanes.start, lanes.count),
+          index: range(index.buffer, row * length + p, count),
+          src: range(src.buffer, row * length + p, count),
+          out: range(out, lanes.start, lanes.count),
+        }, p > 0);
+      }
+    }
+  }
 }
 
 /**

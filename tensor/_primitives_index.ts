@@ -169,25 +169,44 @@ function scatterRows(
       part.rows = copy;
     }
   }
-  const order = empty(device, at.rows.shape, "i32");
+  let order: RawTensor | null = empty(device, at.rows.shape, "i32");
   argsortRows(device, "i32", at.rows.buffer, order.buffer, at.count, at.length, false);
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if (Math.max(at.length, base.length) * 4 > limit - align) {
+    // Lines longer than a binding: the index and source gathered into the index's order, so
+    // the kernel can fold each line in chunks.
+    const last = at.rows.rank - 1;
+    for (const part of [at, values]) {
+      const sorted = gather(part.rows, last, order);
+      part.rows.dispose();
+      part.rows = sorted;
+    }
+    order.dispose();
+    order = null;
+  }
   const out = empty(device, base.rows.shape, src.dtype);
-  const rowsView = (t: RawTensor) => ({ buffer: t.buffer, strides: t.strides, offset: t.offset });
+  // Every operand as a matrix of rows (a 1-D scatter is one row).
+  const rowsView = (t: RawTensor) => {
+    const length = t.rank === 0 ? 1 : t.shape[t.rank - 1];
+    return { buffer: t.buffer, strides: [length, 1], offset: t.offset };
+  };
   scatterKernel(device, {
     type: src.dtype,
     mode,
-    shape: base.rows.shape,
+    shape: [base.count, base.length],
     dim: 1,
-    indexShape: at.rows.shape,
+    indexShape: [at.count, at.length],
     base: rowsView(base.rows),
     index: rowsView(at.rows),
-    order: rowsView(order),
+    order: order && rowsView(order),
     src: rowsView(values.rows),
     out: out.buffer,
     op,
     includeSelf,
+    lineAxis: dim,
   });
-  for (const t of [order, base.rows, at.rows, values.rows]) t.dispose();
+  for (const t of [order, base.rows, at.rows, values.rows]) t?.dispose();
   return base.back(out);
 }
 

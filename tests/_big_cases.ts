@@ -207,6 +207,26 @@ export const BIG_CASES: BigCase[] = [
     narrowError:
       /scatterAdd: an index \[96,40\] larger than one binding must span the destination \[30,50\] along every axis but 0/,
   },
+  {
+    name: "scatterAdd and amax along one line past a binding (a histogram)",
+    run: ({ x, device }) => {
+      const bins = i32(Array.from({ length: 3840 }, (_, i) => (i * 7) % 11), [3840], device);
+      const flat = x.reshape([-1]);
+      return [
+        t.scatterAdd(t.zeros([11], { device }), 0, bins, flat),
+        t.scatterReduce(t.zeros([11], { device }), 0, bins, flat, "amax"),
+      ];
+    },
+  },
+  {
+    name: "scatterReduce mean along one line past a binding",
+    run: ({ x, device }) => {
+      const bins = i32(Array.from({ length: 3840 }, (_, i) => (i * 7) % 11), [3840], device);
+      return t.scatterReduce(t.zeros([11], { device }), 0, bins, x.reshape([-1]), "mean");
+    },
+    narrowError:
+      /scatterReduce: a line of 3840 elements along axis 0 is longer than one binding, and a mean cannot be split along it/,
+  },
   { name: "maskedFill", run: ({ x }) => t.maskedFill(x, x.gt(0.5), -3) },
   { name: "maskedSelect", run: ({ x }) => t.maskedSelect(x, x.gt(0.5)) },
   { name: "nonzero", run: ({ x }) => t.nonzero(x.gt(0.5)), grad: false },
@@ -227,8 +247,27 @@ export const BIG_CASES: BigCase[] = [
   },
   {
     name: "sort flat",
-    run: ({ x }) => t.sort(x.reshape([-1])).values,
-    narrowError: /sort: one row of 3840 elements takes 15360 bytes, more than the 8192 bytes/,
+    run: ({ x }) => {
+      const r = t.sort(x.reshape([-1]));
+      return [r.values, r.indices];
+    },
+  },
+  {
+    name: "sort flat with ties and NaNs, descending",
+    run: ({ x }) => {
+      const keys = t.where(x.gt(1.8), x.neg().log(), t.round(x.mul(3))).reshape([-1]);
+      const r = t.sort(keys, { descending: true });
+      return [r.indices, t.argsort(keys)];
+    },
+    grad: false,
+  },
+  {
+    name: "topk/median/unique flat",
+    run: async ({ x }) => [
+      t.topk(x.reshape([-1]), 9).values,
+      t.median(x),
+      (await t.unique(t.round(x.mul(10)))).values,
+    ],
   },
   { name: "sort rows of a third", run: ({ x }) => t.sort(x.reshape([3, 1280]), { dim: 1 }).values },
   { name: "argsort", run: ({ x }) => t.argsort(x, { dim: 0 }), grad: false },
