@@ -67,19 +67,25 @@ fn before(a: f32, b: f32) -> bool { return !isNan(a) && (isNan(b) || a < b); }`
       start: w.start,
       sortedBase: w.sortedBase,
       valuesBase: w.valuesBase,
+      from: w.from,
+      span: w.span,
+      add: w.from > 0 ? 1 : 0,
     });
     const body = `
   let i = ${u.start} + t;
-  let base = (i / ${u.perRow}) * ${u.length} - ${u.sortedBase};
+  let base = (i / ${u.perRow}) * ${u.length} + ${u.from} - ${u.sortedBase};
   let v = values[i - ${u.valuesBase}];
   var lo = 0u;
-  var hi = ${u.length};
+  var hi = ${u.span};
   while (lo < hi) {
     let mid = (lo + hi) / 2u;
     let s = sorted[base + mid];
     if (${skips}) { lo = mid + 1u; } else { hi = mid; }
   }
-  out[i - ${u.valuesBase}] = i32(lo);`;
+  // A row longer than a binding is searched a chunk at a time: the counts add up.
+  var counted = 0;
+  if (${u.add} != 0u) { counted = out[i - ${u.valuesBase}]; }
+  out[i - ${u.valuesBase}] = counted + i32(lo);`;
     const wgsl = `
 @group(0) @binding(0) var<storage, read> sorted: array<${type}>;
 @group(0) @binding(1) var<storage, read> values: array<${type}>;
@@ -100,19 +106,26 @@ ${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
   }
 }
 
-/** A dispatch of {@link searchSorted}: values `[start, start + count)` and the rows they search. */
+/**
+ * A dispatch of {@link searchSorted}: values `[start, start + count)`, and the part of the rows
+ * they search, `span` elements from `from` of each row (all of it, but for a row larger than a
+ * binding, searched a chunk at a time).
+ */
 interface SearchWindow {
   start: number;
   count: number;
   sortedBase: number;
   valuesBase: number;
+  from: number;
+  span: number;
   bindings: Binding[];
 }
 
 /**
  * Splits a search into windows of values (and their results) that fit one binding, each with
  * the sorted rows its values search bound whole: many values in one sorted row (a `bucketize`
- * of a whole data set) or many rows. A sorted row larger than a binding is a RangeError.
+ * of a whole data set) or many rows. A sorted row larger than a binding is searched in chunks,
+ * one dispatch each, whose counts add up to the insertion point.
  */
 function searchWindows(
   device: Device,
@@ -125,16 +138,41 @@ function searchWindows(
     device.limits;
   if ([sorted, values, out].every((b) => b.capacity <= limit)) {
     const bindings = [{ buffer: sorted }, { buffer: values }, { buffer: out }];
-    return [{ start: 0, count: rows * perRow, sortedBase: 0, valuesBase: 0, bindings }];
+    const all = { start: 0, count: rows * perRow, sortedBase: 0, valuesBase: 0 };
+    return [{ ...all, from: 0, span: length, bindings }];
   }
   const budget = Math.floor((limit - align) / 4);
-  if (length > budget) {
-    throw new RangeError(
-      `searchsorted: one sorted row of ${length} elements takes ${length * 4} bytes, more ` +
-        `than the ${limit} bytes one binding may cover`,
-    );
-  }
   const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const range = (buffer: GpuBuffer, first: number, count: number) => {
+    const offset = alignDown(first) * 4;
+    return { buffer, offset, size: (first + count) * 4 - offset };
+  };
+  if (length > budget) {
+    // Each row's values, in windows, against each chunk of the row in turn.
+    const windows: SearchWindow[] = [];
+    for (let row = 0; row < rows; row++) {
+      for (let v = 0; v < perRow; v += budget) {
+        const [start, count] = [row * perRow + v, Math.min(budget, perRow - v)];
+        for (let from = 0; from < length; from += budget) {
+          const span = Math.min(budget, length - from);
+          windows.push({
+            start,
+            count,
+            sortedBase: alignDown(row * length + from),
+            valuesBase: alignDown(start),
+            from,
+            span,
+            bindings: [
+              range(sorted, row * length + from, span),
+              range(values, start, count),
+              range(out, start, count),
+            ],
+          });
+        }
+      }
+    }
+    return windows;
+  }
   const n = rows * perRow, rowsPerWindow = Math.floor(budget / length);
   const windows: SearchWindow[] = [];
   for (let start = 0; start < n;) {
@@ -148,6 +186,8 @@ function searchWindows(
       count: end - start,
       sortedBase,
       valuesBase,
+      from: 0,
+      span: length,
       bindings: [
         { buffer: sorted, offset: sortedBase * 4, size: ((lastRow + 1) * length - sortedBase) * 4 },
         { buffer: values, ...valuesRange },

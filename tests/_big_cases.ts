@@ -267,6 +267,7 @@ export const BIG_CASES: BigCase[] = [
       t.topk(x.reshape([-1]), 9).values,
       t.median(x),
       (await t.unique(t.round(x.mul(10)))).values,
+      (await t.unique(x)).counts,
     ],
   },
   { name: "sort rows of a third", run: ({ x }) => t.sort(x.reshape([3, 1280]), { dim: 1 }).values },
@@ -288,6 +289,18 @@ export const BIG_CASES: BigCase[] = [
   {
     name: "searchsorted",
     run: ({ x }) => t.searchsorted(t.sort(x.slice(0, 0, 20).reshape([-1])).values, x.mul(0.9)),
+    grad: false,
+  },
+  {
+    name: "searchsorted/bucketize in one sorted row past a binding",
+    run: ({ x }) => {
+      const boundaries = t.sort(x.reshape([-1])).values;
+      return [
+        t.searchsorted(boundaries, x.mul(0.9)),
+        t.searchsorted(boundaries, t.round(x), { right: true }),
+        t.bucketize(x.flip(0), boundaries),
+      ];
+    },
     grad: false,
   },
   {
