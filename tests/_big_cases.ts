@@ -98,6 +98,20 @@ export const BIG_CASES: BigCase[] = [
   { name: "max dim", run: ({ x }) => t.maxWithIndices(x, 0).values },
   { name: "logsumexp/std", run: ({ x }) => [t.logsumexp(x, 0), t.std(x, 1)] },
   { name: "vectorNorm/prod", run: ({ x }) => [t.vectorNorm(x), t.prod(x.slice(1, 0, 3), 0)] },
+  {
+    name: "softmax/logsumexp/norms along one row past a binding",
+    run: ({ x }) => {
+      const row = x.reshape([1, 3840]);
+      return [
+        t.softmax(row, 1),
+        t.logSoftmax(row, 1),
+        t.logsumexp(row, 1),
+        t.std(row, 1),
+        t.vectorNorm(row, 2, 1),
+        t.cumsum(row, 1),
+      ];
+    },
+  },
   // Shape.
   { name: "transpose contiguous", run: ({ x }) => x.transpose(0, 1).contiguous() },
   { name: "permute images", run: ({ images }) => images.permute([3, 1, 0, 2]).contiguous() },
