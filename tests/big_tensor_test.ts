@@ -95,3 +95,27 @@ Deno.test("a minibatch of 128 rows from one [43000, 784] tensor (135 MB, past a 
   }
   for (const tensor of [x, batch, grad]) tensor.dispose();
 });
+
+Deno.test("limits may be lowered, never raised, and a device plans against the lowered ones", async () => {
+  const own = wide.limits.maxStorageBufferBindingSize;
+  await assert.rejects(
+    t.Device.acquire({ limits: { maxStorageBufferBindingSize: own + 4 } }),
+    new RegExp(`limits\\.maxStorageBufferBindingSize must be an integer in \\[1, ${own}\\]`),
+  );
+  await assert.rejects(
+    t.Device.acquire({ limits: { maxComputeWorkgroupsPerDimension: 0 } }),
+    /limits\.maxComputeWorkgroupsPerDimension must be an integer/,
+  );
+  assert.equal(narrow.limits.maxStorageBufferBindingSize, 8192);
+  assert.equal(narrow.limits.maxComputeWorkgroupsPerDimension, 16);
+  assert.equal(narrow.limits.maxBufferSize, wide.limits.maxBufferSize);
+  // A kernel that binds a whole buffer past the lowered limit is refused as on a small device.
+  const buffer = narrow.alloc(16384);
+  const wgsl = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = 1.0; }`;
+  assert.throws(
+    () => narrow.dispatch({ name: "whole", wgsl, workgroups: 1 }, [{ buffer }]),
+    /whole: binding 0 covers 16384 bytes, more than this device's maxStorageBufferBindingSize \(8192\)/,
+  );
+  narrow.release(buffer);
+});
