@@ -333,6 +333,14 @@ export const BIG_CASES: BigCase[] = [
       return [r.values, r.indices];
     },
   },
+  {
+    name: "cummax/cummin along one row past a binding",
+    run: ({ x }) => {
+      const row = t.round(x.mul(4)).reshape([1, 3840]);
+      const [high, low] = [t.cummax(row, 1), t.cummin(x.reshape([2, 1920]), 1)];
+      return [high.values, high.indices, low.values, low.indices];
+    },
+  },
   { name: "logcumsumexp", run: ({ x }) => t.logcumsumexp(x, 0) },
   { name: "flip/roll", run: ({ x }) => [t.flip(x, [0, 1]), t.roll(x, [5, -3], [0, 1])] },
   { name: "tile", run: ({ x }) => t.tile(x, [2, 3]) },
