@@ -285,7 +285,7 @@ export function stridedWindows(
       const bindings = views.map((v, i) => {
         const lo = firsts[i] + a * v.strides[k];
         const hi = lo + (b - a - 1) * v.strides[k] + extent(v, k);
-        const base = Math.floor((lo * 4) / align) * align / 4;
+        const base = alignedStart(lo, align);
         bases.push(base);
         return { buffer: v.buffer, offset: base * 4, size: (hi - base) * 4 };
       });
@@ -293,6 +293,25 @@ export function stridedWindows(
     }
   }
   return out;
+}
+
+/** The first 4-byte element at or below `element` where a binding may start (`align` bytes). */
+export function alignedStart(element: number, align: number): number {
+  return Math.floor((element * 4) / align) * align / 4;
+}
+
+/**
+ * The binding of the 4-byte elements `[first, first + count)` of `buffer`, from the aligned
+ * element at or below `first` (its `base`): the caller reads element `e` at `e − base`.
+ */
+export function boundElements(
+  device: Device,
+  buffer: GpuBuffer,
+  first: number,
+  count: number,
+): { binding: Binding; base: number } {
+  const base = alignedStart(first, device.limits.minStorageBufferOffsetAlignment);
+  return { binding: { buffer, offset: base * 4, size: (first + count - base) * 4 }, base };
 }
 
 /**
@@ -342,7 +361,7 @@ export function spanBinding(
     device.limits;
   if (view.buffer.capacity <= limit) return { binding: { buffer: view.buffer }, base: 0 };
   const last = view.offset + shape.reduce((t, d, a) => t + Math.max(0, d - 1) * view.strides[a], 0);
-  const base = Math.floor((view.offset * 4) / align) * align / 4;
+  const base = alignedStart(view.offset, align);
   const bytes = (last + 1 - base) * 4;
   if (bytes > limit) return null;
   return { binding: { buffer: view.buffer, offset: base * 4, size: bytes }, base };

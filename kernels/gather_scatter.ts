@@ -15,7 +15,14 @@
 
 import type { Binding, Device, FaultSlot, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain, IS_NAN, passWindows, spanBinding, splitBatch } from "./_program.ts";
+import {
+  boundElements,
+  flatMain,
+  IS_NAN,
+  passWindows,
+  spanBinding,
+  splitBatch,
+} from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { stridesOf } from "./elementwise.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
@@ -413,13 +420,8 @@ function scatterLongLines(device: Device, args: ScatterArgs, fault: FaultSlot): 
   const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
     device.limits;
   const chunk = Math.floor((limit - align) / 4);
-  const range = (buffer: GpuBuffer, first: number, count: number) => {
-    const start = Math.floor((first * 4) / align) * align / 4;
-    return {
-      binding: { buffer, offset: start * 4, size: (first + count - start) * 4 },
-      base: start,
-    };
-  };
+  const range = (buffer: GpuBuffer, first: number, count: number) =>
+    boundElements(device, buffer, first, count);
   for (let row = 0; row < rows; row++) {
     for (let d = 0; d < width; d += chunk) {
       const lanes = { start: row * width + d, count: Math.min(chunk, width - d) };

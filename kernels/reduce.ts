@@ -9,7 +9,7 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import { alignedStart, flatMain, IS_NAN } from "./_program.ts";
 import { gather } from "./gather_scatter.ts";
 import { Uniforms } from "./_uniforms.ts";
 
@@ -304,7 +304,7 @@ function dispatchRows(
   /** The first element of x that workgroup g reads (its row's end for g = groups). */
   const xStart = (g: number) =>
     Math.floor(g / chunks) * cols + Math.min((g % chunks) * chunk, cols);
-  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const alignDown = (element: number) => alignedStart(element, align);
   for (let first = 0; first < groups; first += per) {
     const count = Math.min(per, groups - first);
     const [xBase, outBase] = whole ? [0, 0] : [alignDown(xStart(first)), alignDown(first)];

@@ -8,7 +8,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN, rowRuns } from "./_program.ts";
+import { alignedStart, flatMain, IS_NAN, rowRuns } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { alternatingPasses } from "./_passes.ts";
 import { SMOOTH } from "./activation.ts";
@@ -120,7 +120,7 @@ function shiftedWindows(
     ]);
     return [{ start: 0, count: n, base: 0, back: 0, bindings: whole }];
   }
-  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const alignDown = (element: number) => alignedStart(element, align);
   const per = Math.floor((limit - align) / 4);
   const out: ShiftedWindow[] = [];
   for (let start = 0; start < n; start += per) {

@@ -8,7 +8,7 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import { alignedStart, boundElements, flatMain, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 const WORKGROUP = 256;
@@ -142,11 +142,9 @@ function searchWindows(
     return [{ ...all, from: 0, span: length, bindings }];
   }
   const budget = Math.floor((limit - align) / 4);
-  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
-  const range = (buffer: GpuBuffer, first: number, count: number) => {
-    const offset = alignDown(first) * 4;
-    return { buffer, offset, size: (first + count) * 4 - offset };
-  };
+  const alignDown = (element: number) => alignedStart(element, align);
+  const range = (buffer: GpuBuffer, first: number, count: number) =>
+    boundElements(device, buffer, first, count).binding;
   if (length > budget) {
     // Each row's values, in windows, against each chunk of the row in turn.
     const windows: SearchWindow[] = [];
