@@ -40,13 +40,13 @@ export type {
   DeviceLimits,
   FaultSlot,
   GpuBuffer,
-  LowerableLimit,
   MemoryStats,
   ProfileResult,
   ProfileRow,
   ReadRequest,
   StagingDevice,
   SyncPoint,
+  TightenableLimit,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";

@@ -1,10 +1,10 @@
 /**
  * Tensors larger than one storage binding, and grids wider than the workgroups one dispatch
  * dimension allows: every op family of `tests/_big_cases.ts` runs on a device whose limits are
- * lowered (`AcquireOptions.limits`: 8 KiB bindings, 16 workgroups a dimension), so small tensors
- * take the paths that huge ones take on a real device, and must give what the same op gives on
- * the device with the adapter's own limits, forward and backward. One real case binds more
- * than 128 MiB.
+ * tightened (`AcquireOptions.limits`: 8 KiB bindings, 16 workgroups a dimension, bindings
+ * aligned to 256 bytes), so small tensors take the paths that huge ones take on a real device,
+ * and must give what the same op gives on the device with the adapter's own limits, forward and
+ * backward. One real case binds more than 128 MiB.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +14,11 @@ import { BIG_CASES, type BigCase, makeInputs } from "./_big_cases.ts";
 const wide = await t.Device.acquire({ label: "wide" });
 const narrow = await t.Device.acquire({
   label: "narrow",
-  limits: { maxStorageBufferBindingSize: 8192, maxComputeWorkgroupsPerDimension: 16 },
+  limits: {
+    maxStorageBufferBindingSize: 8192,
+    maxComputeWorkgroupsPerDimension: 16,
+    minStorageBufferOffsetAlignment: 256,
+  },
 });
 
 interface Outcome {
@@ -106,8 +110,13 @@ Deno.test("limits may be lowered, never raised, and a device plans against the l
     t.Device.acquire({ limits: { maxComputeWorkgroupsPerDimension: 0 } }),
     /limits\.maxComputeWorkgroupsPerDimension must be an integer/,
   );
+  await assert.rejects(
+    t.Device.acquire({ limits: { minStorageBufferOffsetAlignment: 48 } }),
+    /limits\.minStorageBufferOffsetAlignment must be a power of two in \[\d+, 256\]/,
+  );
   assert.equal(narrow.limits.maxStorageBufferBindingSize, 8192);
   assert.equal(narrow.limits.maxComputeWorkgroupsPerDimension, 16);
+  assert.equal(narrow.limits.minStorageBufferOffsetAlignment, 256);
   assert.equal(narrow.limits.maxBufferSize, wide.limits.maxBufferSize);
   // A kernel that binds a whole buffer past the lowered limit is refused as on a small device.
   const buffer = narrow.alloc(16384);
