@@ -83,7 +83,7 @@ const KIND: ForeachKind<AdagradParamGroup> = {
  * console.log(await w.toArray()); // about [0.9, 1.9]
  * ```
  */
-export class Adagrad extends ForeachOptimizer<AdagradParamGroup> {
+export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOptions> {
   /**
    * Adagrad over one parameter group or several.
    *

@@ -133,7 +133,7 @@ function adamKind(name: string, decoupled: boolean): ForeachKind<AdamParamGroup>
  * console.log(await state.state["group0.param0.step"].toArray()); // [3]
  * ```
  */
-export class Adam extends ForeachOptimizer<AdamParamGroup> {
+export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   /**
    * Adam over one parameter group or several.
    *

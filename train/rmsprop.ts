@@ -84,7 +84,7 @@ const KIND: ForeachKind<RmspropParamGroup> = {
  * console.log(Object.keys(state.state)); // square_avg, momentum_buffer and step of group0.param0
  * ```
  */
-export class RMSprop extends ForeachOptimizer<RmspropParamGroup> {
+export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOptions> {
   /**
    * RMSprop over one parameter group or several.
    *
