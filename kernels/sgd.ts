@@ -79,6 +79,11 @@ export interface SgdHyperparameters {
   dampening?: number;
   /** Nesterov momentum (needs μ > 0 and τ = 0, as in PyTorch); default false. */
   nesterov?: boolean;
+  /**
+   * Maximise (PyTorch's `maximize`): the gradient's sign is flipped before anything else, weight
+   * decay included; default false.
+   */
+  maximize?: boolean;
 }
 
 /** The buffers of one parameter; all hold at least `n` f32 elements laid out alike. */
@@ -152,8 +157,11 @@ const SGD_LAYOUT = { buffersPerSegment: 3, sharedBuffers: 2 } as const;
 const WORKGROUP = 256;
 /** u32 words of one segment's row in the table: three vec4u. */
 const ROW_WORDS = 12;
-/** Rule bits of a segment: PyTorch's rule, Nesterov, a dampened velocity, no momentum buffer. */
-const PYTORCH = 1, NESTEROV = 2, DAMPENED = 4, NO_BUFFER = 8;
+/**
+ * Rule bits of a segment: PyTorch's rule, Nesterov, a dampened velocity, no momentum buffer,
+ * maximise.
+ */
+const PYTORCH = 1, NESTEROV = 2, DAMPENED = 4, NO_BUFFER = 8, MAXIMIZE = 16;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
 type SgdMode = "apply" | "check";
@@ -198,7 +206,7 @@ ${hasFlag ? flag : ""}
 ${stepsDecl}
 // Per segment: a = (first workgroup, elements in the window, rule bits, momentum-count slot)
 // with bit 0 set for PyTorch's rule, bit 1 for Nesterov, bit 2 for a dampened velocity and
-// bit 3 for no momentum buffer (μ = 0); b = (μ, c1, c2, c) as f32 bits: the paper's c1 = λ·ε,
+// bit 3 for no momentum buffer (μ = 0), bit 4 to maximise (g ← −g); b = (μ, c1, c2, c) as f32 bits: the paper's c1 = λ·ε,
 // c2 = ε (times c when dampened); PyTorch's c1 = λ, c2 = ε, and c = 1 − τ the dampening
 // factor; f = (c1, c2) undampened, for a velocity that begins at this step.
 struct Segment { a: vec4u, b: vec4u, f: vec4u }
@@ -260,6 +268,7 @@ ${loads.join("\n")}
   }
   // PyTorch's momentum_buffer = clone(d): the old velocity plays no part.
   if (!begun) { vi = vec4f(0.0); }
+  if ((bits & ${MAXIMIZE}u) != 0u) { gi = -gi; }
   let r = step(rule, wi, vi, gi);
 ${
     mode === "apply"
@@ -487,7 +496,8 @@ function segmentTable(
     table[row] = workgroups;
     table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
     table[row + 2] = (formulation === "pytorch" ? PYTORCH : 0) | (nesterov ? NESTEROV : 0) |
-      (factor !== 1 ? DAMPENED : 0) | (momentum === 0 ? NO_BUFFER : 0);
+      (factor !== 1 ? DAMPENED : 0) | (momentum === 0 ? NO_BUFFER : 0) |
+      (parameter.hyperparameters.maximize ? MAXIMIZE : 0);
     table[row + 3] = slotOf(parameter);
     floats[row + 4] = momentum;
     if (formulation === "pytorch") {
@@ -527,8 +537,10 @@ export function checkSgdHyperparameters(h: SgdHyperparameters, where = "sgd"): v
   if (!Number.isFinite(dampening)) {
     throw new RangeError(`${where}: dampening must be a finite number, got ${dampening}`);
   }
-  if (h.nesterov !== undefined && typeof h.nesterov !== "boolean") {
-    throw new TypeError(`${where}: nesterov must be true or false`);
+  for (const key of ["nesterov", "maximize"] as const) {
+    if (h[key] !== undefined && typeof h[key] !== "boolean") {
+      throw new TypeError(`${where}: ${key} must be true or false`);
+    }
   }
   if (h.nesterov && (h.momentum <= 0 || dampening !== 0)) {
     throw new RangeError(

@@ -95,7 +95,9 @@ export function assertClose(
 }
 
 /** An SGD group's constants, every one given. */
-export type SgdConstants = Required<Omit<ParamGroupOptions, "params" | "names">>;
+export type SgdConstants = Required<Omit<ParamGroupOptions, "params" | "names" | "maximize">> & {
+  maximize?: boolean;
+};
 
 /** One parameter in float64: its weights, and torch's momentum buffer (null before a step). */
 export interface SgdReference {
@@ -106,11 +108,12 @@ export interface SgdReference {
 /**
  * One step of torch.optim.SGD (`_single_tensor_sgd`) in float64, or of the paper's rule, whose
  * velocity is −ε times the buffer accumulated with each step's ε. With momentum 0 torch keeps
- * no buffer and ignores the dampening: the step is −ε·d.
+ * no buffer and ignores the dampening: the step is −ε·d. `maximize` flips g's sign first.
  */
 export function sgdReferenceStep(r: SgdReference, g: ArrayLike<number>, h: SgdConstants): void {
   const n = r.w.length;
-  const d = Float64Array.from({ length: n }, (_, i) => g[i] + h.weightDecay * r.w[i]);
+  const sign = h.maximize ? -1 : 1;
+  const d = Float64Array.from({ length: n }, (_, i) => sign * g[i] + h.weightDecay * r.w[i]);
   // For the paper's rule buf holds −v: each step's d enters scaled by that step's ε.
   const scale = h.formulation === "paper" ? h.lr : 1;
   const outer = h.formulation === "paper" ? 1 : h.lr;

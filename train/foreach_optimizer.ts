@@ -65,6 +65,8 @@ export interface ForeachGroupOptions {
   params: readonly Tensor[];
   /** A unique name per parameter (default `group<i>.param<j>`). */
   names?: readonly string[];
+  /** Maximise the objective: the rule sees −g (PyTorch's `maximize`); default false. */
+  maximize?: boolean;
 }
 
 /**
@@ -156,7 +158,9 @@ export class ForeachOptimizer<
 
   /** A group from its options, with its checked parameters and names, checked. */
   #group(options: O, resolved: { params: Tensor[]; names: string[] }, gi: number): G {
-    const group = { ...resolved, ...this.#resolve(options, gi) } as unknown as G;
+    const maximize = options.maximize ?? false;
+    const group = { ...resolved, ...this.#resolve(options, gi), maximize } as unknown as G;
+    checkMaximize(group, `${this.#kind.name}: group ${gi}`);
     this.#kind.check(group, `${this.#kind.name}: group ${gi}`);
     return group;
   }
@@ -244,7 +248,9 @@ export class ForeachOptimizer<
     requireGroupKeys(op, kind.family ?? kind.name, dict.paramGroups, kind.keys);
     const groups = dict.paramGroups.map((s, gi) => {
       const { names: _n, ...rest } = s;
-      const merged = { ...this.#groups[gi], ...rest } as G;
+      // A state from before `maximize` existed did not maximise.
+      const merged = { ...this.#groups[gi], maximize: false, ...rest } as G;
+      checkMaximize(merged, `${op}: group ${gi}`);
       kind.check(merged, `${op}: group ${gi}`);
       return merged;
     });
@@ -324,6 +330,7 @@ export class ForeachOptimizer<
           stepSlot: slot,
           variant,
           constants,
+          maximize: group.maximize === true,
         });
       });
     }
@@ -348,5 +355,12 @@ export class ForeachOptimizer<
       }
       return t;
     });
+  }
+}
+
+/** Throws unless a group's `maximize` is true or false. */
+function checkMaximize(group: ParamGroup, where: string): void {
+  if (typeof group.maximize !== "boolean") {
+    throw new TypeError(`${where}: maximize must be true or false`);
   }
 }

@@ -17,6 +17,11 @@ export interface ParamGroup {
   readonly names: readonly string[];
   /** Learning rate; schedulers change it here, and the next `step` uses it. */
   lr: number;
+  /**
+   * Whether the group maximises its objective (PyTorch's `maximize`): each step sees −g, the
+   * gradient's sign flipped before anything else, weight decay included. Default false.
+   */
+  maximize?: boolean;
 }
 
 /** A parameter group's entry in a state dict: its names and hyperparameters, as JSON. */
@@ -25,6 +30,8 @@ export interface ParamGroupState {
   names: string[];
   /** Learning rate. */
   lr: number;
+  /** Whether the group maximises (absent in states from before it existed: false). */
+  maximize?: boolean;
 }
 
 /**

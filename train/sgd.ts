@@ -75,6 +75,8 @@ export interface ParamGroupOptions {
   dampening?: number;
   /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
   nesterov?: boolean;
+  /** Maximise the objective: steps along +g (PyTorch's `maximize`); default false. */
+  maximize?: boolean;
 }
 
 /** A parameter group as SGD holds it: the parameters and their hyperparameters. */
@@ -89,6 +91,8 @@ export interface SgdParamGroup extends ParamGroup {
   dampening: number;
   /** Nesterov momentum. */
   nesterov: boolean;
+  /** Whether it maximises (the gradient's sign flipped before weight decay). */
+  maximize: boolean;
 }
 
 /** A group's entry in SGD's state dict. */
@@ -103,6 +107,8 @@ export interface SgdGroupState extends ParamGroupState {
   dampening: number;
   /** Nesterov momentum. */
   nesterov: boolean;
+  /** Whether it maximises (the gradient's sign flipped before weight decay). */
+  maximize: boolean;
 }
 
 /**
@@ -339,6 +345,7 @@ export class SGD implements Optimizer {
         formulation: g.formulation,
         dampening: g.dampening,
         nesterov: g.nesterov,
+        maximize: g.maximize,
       })),
       state,
     };
@@ -354,10 +361,11 @@ export class SGD implements Optimizer {
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
     requireGroupKeys(op, "SGD", dict.paramGroups, ["momentum", "weightDecay", "formulation"]);
-    // Dampening and Nesterov came later: a state without them had neither.
+    // Dampening, Nesterov and maximize came later: a state without them had none.
     const groups = (dict.paramGroups as Partial<SgdGroupState>[]).map((s) => ({
       dampening: 0,
       nesterov: false,
+      maximize: false,
       ...s,
     }));
     groups.forEach((s, gi) => checkGroup({ ...this.#groups[gi], ...s }, gi));
@@ -373,6 +381,7 @@ export class SGD implements Optimizer {
         formulation: s.formulation,
         dampening: s.dampening,
         nesterov: s.nesterov,
+        maximize: s.maximize,
       });
     });
     for (const v of this.#velocity.values()) v.dispose();
@@ -418,6 +427,7 @@ function resolveGroup(
     formulation: options.formulation ?? "paper",
     dampening: options.dampening ?? 0,
     nesterov: options.nesterov ?? false,
+    maximize: options.maximize ?? false,
   };
   checkGroup(group, index);
   return group;
@@ -429,6 +439,6 @@ function checkGroup(g: Omit<SgdParamGroup, "params" | "names">, index: number): 
 
 /** A group's constants as the kernel takes them. */
 function hyperparametersOf(g: Omit<SgdParamGroup, "params" | "names">): SgdHyperparameters {
-  const { formulation, lr, momentum, weightDecay, dampening, nesterov } = g;
-  return { formulation, lr, momentum, weightDecay, dampening, nesterov };
+  const { formulation, lr, momentum, weightDecay, dampening, nesterov, maximize } = g;
+  return { formulation, lr, momentum, weightDecay, dampening, nesterov, maximize };
 }
