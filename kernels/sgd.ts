@@ -249,9 +249,10 @@ ${searchSteps(segments)}
   var b = bitcast<vec4f>(table.s[s].b);
   let f = bitcast<vec4f>(table.s[s].f);
   var bits = a.z;
+  // Read before the early return, as the table (see above).
+  let begun = ${begun};
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
-  let begun = ${begun};
   if (!begun) {
     b = vec4f(b.x, f.x, f.y, 1.0);
     bits = bits & ~${DAMPENED}u;
