@@ -5,7 +5,8 @@
  * guard skips (PyTorch never takes it, as under a GradScaler), the guarded step as the Trainer
  * drives it (check, settle, step), a parameter without a gradient in some steps, a resume from
  * a state dict (only begun buffers are saved; loading begins exactly those), momentum 0 (no
- * buffer, no dampening) turned on later, a group added later, and `zeroGrad`.
+ * buffer, no dampening) turned on later, a group added later, and `zeroGrad` (freeing the
+ * gradients, or zeroing them in place as torch's `set_to_none=False`).
  */
 
 import assert from "node:assert/strict";
@@ -230,4 +231,23 @@ Deno.test("Adam: a group added later counts its own steps from 0", async () => {
   opt.dispose();
   a.dispose();
   b.dispose();
+});
+
+Deno.test("zeroGrad(false) keeps zero gradients: the next step still decays, as torch's set_to_none=False", async () => {
+  const all = pairs(PYTORCH, 90);
+  const opt = new SGD({ ...PYTORCH, params: all.map((a) => a.p) });
+  setGrads(all, 0, () => true);
+  opt.step();
+  opt.zeroGrad(false);
+  for (const { p } of all) {
+    assert.deepEqual(Array.from(await p.grad!.data()), new Array(p.size).fill(0));
+  }
+  // A step on the zero gradients: momentum and weight decay move every weight.
+  assert.equal(opt.step(), 3);
+  for (const a of all) sgdReferenceStep(a.ref, new Float32Array(a.p.size), a.h);
+  await assertMatches(all, "a step on zeroed gradients");
+  opt.zeroGrad();
+  assert.equal(opt.step(), 0, "freed gradients: nothing to step");
+  opt.dispose();
+  for (const { p } of all) p.dispose();
 });

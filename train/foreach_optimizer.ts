@@ -34,6 +34,7 @@ import {
   groupParams,
   readStateTensors,
   requireGroupKeys,
+  zeroGrads,
 } from "./_param_groups.ts";
 
 /** A group's hyperparameters: everything but its parameters and names. */
@@ -197,9 +198,12 @@ export class ForeachOptimizer<
     foreachCheckAll(this.#kind.rule, this.#updates(), guard);
   }
 
-  /** Frees every parameter's gradient. */
-  zeroGrad(): void {
-    for (const group of this.#groups) for (const p of group.params) p.zeroGrad();
+  /**
+   * Frees every parameter's gradient, or with `setToNone` false zeroes the existing ones in
+   * place (see `Optimizer.zeroGrad`).
+   */
+  zeroGrad(setToNone = true): void {
+    zeroGrads(this.#groups, setToNone);
   }
 
   /**

@@ -53,6 +53,7 @@ import {
   groupParams,
   readStateTensors,
   requireGroupKeys,
+  zeroGrads,
 } from "./_param_groups.ts";
 
 export type { SgdFormulation } from "../tensor/fused_sgd.ts";
@@ -305,9 +306,12 @@ export class SGD implements Optimizer {
     return out;
   }
 
-  /** Frees every parameter's gradient (backward then starts from none). */
-  zeroGrad(): void {
-    for (const group of this.#groups) for (const p of group.params) p.zeroGrad();
+  /**
+   * Frees every parameter's gradient (backward then starts from none), or with `setToNone`
+   * false zeroes the existing ones in place (see {@link Optimizer.zeroGrad}).
+   */
+  zeroGrad(setToNone = true): void {
+    zeroGrads(this.#groups, setToNone);
   }
 
   /**
