@@ -205,10 +205,10 @@ function sgdShader(segments: number, mode: SgdMode, guarded: boolean, counted: b
 ${hasFlag ? flag : ""}
 ${stepsDecl}
 // Per segment: a = (first workgroup, elements in the window, rule bits, momentum-count slot)
-// with bit 0 set for PyTorch's rule, bit 1 for Nesterov, bit 2 for a dampened velocity and
-// bit 3 for no momentum buffer (μ = 0), bit 4 to maximise (g ← −g); b = (μ, c1, c2, c) as f32 bits: the paper's c1 = λ·ε,
-// c2 = ε (times c when dampened); PyTorch's c1 = λ, c2 = ε, and c = 1 − τ the dampening
-// factor; f = (c1, c2) undampened, for a velocity that begins at this step.
+// with bit 0 set for PyTorch's rule, bit 1 for Nesterov, bit 2 for a dampened velocity, bit 3
+// for no momentum buffer (μ = 0) and bit 4 to maximise (g ← −g); b = (μ, c1, c2, c) as f32
+// bits: the paper's c1 = λ·ε, c2 = ε (times c when dampened); PyTorch's c1 = λ, c2 = ε, and
+// c = 1 − τ the dampening factor; f = (c1, c2) undampened, for a velocity begun at this step.
 struct Segment { a: vec4u, b: vec4u, f: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${tableBinding}) var<uniform> table: Table;
