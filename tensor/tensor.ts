@@ -894,9 +894,19 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     });
   }
 
-  /** The standard deviation over `axes`: the square root of {@link Tensor.var}. */
+  /**
+   * The standard deviation over `axes`: the square root of {@link Tensor.var}. Where it is 0
+   * (constant values) its gradient is 0, as PyTorch's backward masks `1 / (2 · std)` there
+   * rather than give 0 · ∞ = NaN.
+   */
   std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
-    return tidy(() => this.var(axes, options).sqrt());
+    return tidy(() => {
+      const variance = this.var(axes, options);
+      const zero = noGrad(() => variance.eq(0));
+      // The root of 1 where the variance is 0, so its backward sees a finite factor there.
+      const root = (selected(zero, 1, variance) as Tensor<Shape, "f32">).sqrt();
+      return selected(zero, 0, root) as Tensor<Shape, "f32">;
+    });
   }
 
   /**

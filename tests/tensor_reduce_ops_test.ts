@@ -144,6 +144,24 @@ Deno.test("min splits the gradient among tied minima; var, std and logsumexp edg
   x.dispose();
 });
 
+Deno.test("std of constant values has a zero gradient, as PyTorch's (not 0 · ∞ = NaN)", async () => {
+  await defaultDevice();
+  // torch.std's backward masks the 1 / (2 · std) factor where std is 0.
+  const x = tensor([[2, 2, 2], [1, 2, 4]], { requiresGrad: true });
+  const s = x.std(1);
+  assert.deepEqual([...await s.data()].map((v) => Math.round(v * 1e4) / 1e4), [0, 1.5275]);
+  await s.sum().backward();
+  const grad = await x.grad!.data();
+  assert.deepEqual([...grad.slice(0, 3)], [0, 0, 0]);
+  // The other row keeps (x − mean) / ((N − 1) · std).
+  const want = [1, 2, 4].map((v) => (v - 7 / 3) / (2 * Math.sqrt(7 / 3)));
+  want.forEach((w, i) => assert.ok(Math.abs(grad[3 + i] - w) < 1e-5, `${grad[3 + i]} vs ${w}`));
+  // All elements, and with correction 0: still 0.
+  const y = tensor([5, 5, 5, 5], { requiresGrad: true });
+  await y.std(undefined, { correction: 0 }).backward();
+  assert.deepEqual(await y.grad!.toArray(), [0, 0, 0, 0]);
+});
+
 Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, against float64", async () => {
   await defaultDevice();
   const rng = mulberry32(8);
