@@ -78,6 +78,7 @@ import {
   type MatmulShape,
   normalizeAxes,
   numel,
+  reductionAxes,
   sameShape,
   type Shape,
   ShapeError,
@@ -707,14 +708,14 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
    */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
-    const params = { axes: normalizeAxes(axes, this.rank, "sum"), keepdim };
+    const params = { axes: reductionAxes(axes, this.rank, "sum"), keepdim };
     return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
   /** Mean over `axes` (all when omitted), of an f32 tensor (as PyTorch, which refuses integers). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("mean", this);
-    const list = normalizeAxes(axes, this.rank, "mean");
+    const list = reductionAxes(axes, this.rank, "mean");
     const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
     total.dispose();
@@ -743,7 +744,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * product is i32, wrapping around on overflow (PyTorch gives int64).
    */
   prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
-    const params = { axes: normalizeAxes(axes, this.rank, "prod"), keepdim };
+    const params = { axes: reductionAxes(axes, this.rank, "prod"), keepdim };
     return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
@@ -755,7 +756,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("norm", this);
-    const axes = normalizeAxes(dims, this.rank, "norm");
+    const axes = reductionAxes(dims, this.rank, "norm");
     requireNormOrder(this.shape as readonly number[], p, axes);
     return apply("vectorNorm", [this], { ord: p, axes, keepdim });
   }
@@ -885,7 +886,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
     const { correction = 1, keepdim = false } = options;
-    const list = normalizeAxes(axes, this.rank, "var");
+    const list = reductionAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
       const x = this as Tensor<Shape, "f32">;
@@ -916,7 +917,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("logsumexp", this);
-    const list = normalizeAxes(axes, this.rank, "logsumexp");
+    const list = reductionAxes(axes, this.rank, "logsumexp");
     const x = this as Tensor<Shape, "f32">;
     return tidy(() => {
       // The shift is a constant to the gradient: the result does not depend on it.
@@ -1464,7 +1465,7 @@ function indexOfExtremum(
   keepdim: boolean,
 ): Tensor<Shape, "i32"> {
   // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
-  const axes = normalizeAxes(axis, Math.max(x.rank, 1), op).filter((a) => a < x.rank);
+  const axes = reductionAxes(axis, x.rank, op);
   if (axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(`${op}: no elements to choose from along [${axes}] of [${x.shape}]`);
   }

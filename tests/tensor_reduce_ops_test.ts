@@ -13,7 +13,9 @@ import {
   logsumexp,
   min,
   prod,
+  type Shape,
   std,
+  type Tensor,
   tensor,
   variance,
 } from "../mod.ts";
@@ -160,6 +162,40 @@ Deno.test("std of constant values has a zero gradient, as PyTorch's (not 0 · �
   const y = tensor([5, 5, 5, 5], { requiresGrad: true });
   await y.std(undefined, { correction: 0 }).backward();
   assert.deepEqual(await y.grad!.toArray(), [0, 0, 0, 0]);
+});
+
+Deno.test("a 0-d tensor reduces over dim 0 or −1 as PyTorch's (its one element), gradients too", async () => {
+  await defaultDevice();
+  const x = tensor(2.5, { requiresGrad: true });
+  const results: [string, Tensor<Shape, "f32">, number][] = [
+    ["sum(0)", x.sum(0), 2.5],
+    ["sum(-1, keepdim)", x.sum(-1, true), 2.5],
+    ["mean([0])", x.mean([0]), 2.5],
+    ["prod(0)", x.prod(0), 2.5],
+    ["max(0)", x.max(0), 2.5],
+    ["min(-1)", x.min(-1), 2.5],
+    ["norm(2, 0)", x.norm(2, 0), 2.5],
+    ["logsumexp(0)", x.logsumexp(0), 2.5],
+    ["var(0, correction 0)", x.var(0, { correction: 0 }), 0],
+    ["softmax(0)", x.softmax(0), 1],
+    ["logSoftmax(-1)", x.logSoftmax(-1), 0],
+    ["flip([0])", x.flip([0]), 2.5],
+  ];
+  for (const [name, y, want] of results) {
+    assert.deepEqual(y.shape, [], `${name}: shape [${y.shape}]`);
+    assert.equal(await y.item(), want, name);
+  }
+  // d/dx of sum twice, mean, prod, max, min, norm, logsumexp and flip: 9.
+  let total: Tensor<Shape, "f32"> = tensor(0);
+  for (const [, y] of [...results.slice(0, 8), results[11]]) total = total.add(y);
+  await total.backward();
+  assert.equal(await x.grad!.item(), 9);
+  assert.throws(() => x.sum(1), /sum: axis 1 is out of range for a tensor of rank 0/);
+  assert.throws(() => x.max([0, -1]), /max: axis 0 is named twice/);
+  assert.throws(
+    () => x.indexSelect(0, tensor([0, 0], { dtype: "i32" })),
+    /indexSelect: the index into a 0-d tensor must hold 1 value, got 2/,
+  );
 });
 
 Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, against float64", async () => {
