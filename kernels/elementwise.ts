@@ -225,18 +225,42 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
 };
 
 /**
- * `x^p` for any real `p`. WGSL's `pow(x, y)` is undefined for negative bases (integer `p` is
- * not) and for a zero base with `y ≤ 0` (lavapipe gives 0 where C's pow gives +∞), so a
- * negative `p` is the reciprocal of the positive power.
+ * `x^p` for any real `p`, with C's (and so PyTorch's) special cases. WGSL's `pow(x, y)` is
+ * undefined for negative bases (integer `p` is not), for a zero base with `y ≤ 0` (lavapipe
+ * gives 0 where C's pow gives +∞) and for a NaN base (lavapipe gives 0), so the power is taken
+ * of `|x|`, its sign set for an odd `p` from the sign bit (−0 included: (−0)⁻¹ = −∞), a negative
+ * `p` is the reciprocal of the positive power, a negative finite base is NaN for a fractional
+ * `p`, and a NaN base stays NaN. `p` of ±∞ or NaN follows C: 1 at |x| = 1, else 0 or ∞ by
+ * |x| ≶ 1, and NaN.
  */
 function powExpression(x: string, p: number, t: string): string {
   if (p === 0) return `${t}(1.0)`;
   if (p === 1) return x;
   if (p === 2) return `${x} * ${x}`;
-  const base = Number.isInteger(p) ? `abs(${x})` : x;
-  const magnitude = `pow(${base}, ${t}(${f32Literal(Math.abs(p))}))`;
-  const signed = Number.isInteger(p) && p % 2 !== 0 ? `sign(${x}) * ${magnitude}` : magnitude;
-  return p > 0 ? signed : `${t}(1.0) / (${signed})`;
+  const [one, zero] = [`${t}(1.0)`, `${t}(0.0)`];
+  const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
+  const infinity = `${t}(${f32Literal(Infinity)})`;
+  const unit = `abs(${x}) == ${one}`;
+  let power: string;
+  if (Number.isNaN(p)) {
+    power = `select(${nan}, ${one}, ${x} == ${one})`;
+  } else if (!Number.isFinite(p)) {
+    const [above, below] = p > 0 ? [infinity, zero] : [zero, infinity];
+    power = `select(select(${below}, ${above}, abs(${x}) > ${one}), ${one}, ${unit})`;
+  } else {
+    const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
+    let signed = magnitude;
+    if (Number.isInteger(p) && p % 2 !== 0) {
+      const bits = t === "f32" ? "u32" : "vec4u";
+      const negative = `(bitcast<${bits}>(${x}) & ${bits}(0x80000000u)) != ${bits}(0u)`;
+      signed = `select(${magnitude}, -${magnitude}, ${negative})`;
+    }
+    power = p > 0 ? signed : `${one} / (${signed})`;
+    if (!Number.isInteger(p)) {
+      power = `select(${power}, ${nan}, (${x} < ${zero}) & (${x} > -${infinity}))`;
+    }
+  }
+  return `select(${power}, ${x}, ${nanTest(x, t)})`;
 }
 
 const WORKGROUP = 256;

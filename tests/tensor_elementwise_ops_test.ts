@@ -252,6 +252,25 @@ Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's",
   assert.deepEqual(await where(x, tensor([7]), tensor([8])).toArray(), [7, 7, 7, 7]);
 });
 
+Deno.test("pow at the edges follows C's pow, as PyTorch's: NaN kept, ±∞ and ±0 bases, ±∞ and NaN exponents", async () => {
+  await defaultDevice();
+  const bases = [-2, -0.5, -0, 0, 0.5, 2, -Infinity, Infinity, NaN, -1, 1];
+  const x = tensor(bases);
+  // C's pow where JavaScript's differs: 1^y is 1 for every y (NaN too), (−1)^±∞ is 1.
+  const c = (b: number, p: number) =>
+    b === 1 || (b === -1 && Math.abs(p) === Infinity) ? 1 : Math.pow(b, p);
+  for (const p of [3, -1, -2, 0.5, -0.5, 1.5, 31, Infinity, -Infinity, NaN]) {
+    const got = await x.pow(p).data();
+    bases.forEach((b, i) => {
+      const want = Math.fround(c(b, p));
+      const same = Number.isNaN(want)
+        ? Number.isNaN(got[i])
+        : Object.is(got[i], want) || Math.abs(got[i] - want) <= 1e-6 * Math.abs(want);
+      assert.ok(same, `(${b})^${p} = ${got[i]}, expected ${want}`);
+    });
+  }
+});
+
 Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32", async () => {
   await defaultDevice();
   const rng = mulberry32(5);
