@@ -885,7 +885,8 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * passes over the centred values, so a large mean costs no precision.
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
-    const { correction = 1, keepdim = false } = options;
+    const { keepdim = false } = options;
+    const correction = varianceCorrection(options);
     const list = reductionAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
@@ -1453,8 +1454,22 @@ function extremumWithIndex<D extends DType>(
 export interface VarianceOptions {
   /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
   correction?: number;
+  /**
+   * PyTorch's older spelling: `false` is `correction: 0`, `true` is `correction: 1`; it may not
+   * be given with `correction`.
+   */
+  unbiased?: boolean;
   /** Keep the reduced axes as size 1 (default false). */
   keepdim?: boolean;
+}
+
+/** The correction of `var` and `std`: `correction`, or 0 for `unbiased: false`, else 1. */
+function varianceCorrection({ correction, unbiased }: VarianceOptions): number {
+  if (unbiased === undefined) return correction ?? 1;
+  if (correction !== undefined) {
+    throw new TypeError("var: give correction or unbiased, not both (as torch.var)");
+  }
+  return unbiased ? 1 : 0;
 }
 
 /** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */

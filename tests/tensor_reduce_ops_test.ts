@@ -136,6 +136,15 @@ Deno.test("min splits the gradient among tied minima; var, std and logsumexp edg
   // One element: N − 1 = 0, so 0/0 (PyTorch too); the population variance is 0.
   assert.ok(Number.isNaN(await tensor([3]).var().item()));
   assert.equal(await tensor([3]).var(undefined, { correction: 0 }).item(), 0);
+  // PyTorch's older unbiased flag: false is the population variance (it was ignored: Bessel's).
+  const spread = tensor([2, 4, 4, 4, 5, 5, 7, 9]);
+  assert.equal(await spread.var(0, { unbiased: false }).item(), 4);
+  assert.equal(await spread.std(undefined, { unbiased: false }).item(), 2);
+  assert.equal(await spread.var(0, { unbiased: true }).item(), Math.fround(32 / 7));
+  assert.throws(
+    () => spread.var(0, { unbiased: false, correction: 0 }),
+    /var: give correction or unbiased, not both/,
+  );
   // A row of −∞ gives −∞ (the shift is taken as 0); +∞ gives +∞; NaN stays.
   const edge = tensor([[-Infinity, -Infinity], [Infinity, 1], [NaN, 1], [1000, 1000]]);
   const lse = await edge.logsumexp(1).data();
