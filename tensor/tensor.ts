@@ -435,8 +435,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("sqrt", [this], {}) as Tensor<S, D>;
   }
 
-  /** `this^exponent` for a scalar exponent. */
+  /**
+   * `this^exponent` for a number `exponent`, with C's special cases as `torch.pow` (NaN stays
+   * NaN; `0^−1` is ∞; a negative base is NaN for a fractional exponent).
+   */
   pow(exponent: number): Tensor<S, D> {
+    if (typeof exponent !== "number") {
+      // A tensor exponent was read as NaN, giving numbers with no meaning.
+      const given: unknown = exponent;
+      const what = given instanceof Tensor ? `a tensor of shape [${given.shape}]` : typeof given;
+      throw new TypeError(
+        `pow: the exponent must be a number, got ${what} ` +
+          "(for a tensor of exponents y and bases x > 0: x.log().mul(y).exp())",
+      );
+    }
     return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
 

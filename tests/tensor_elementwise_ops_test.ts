@@ -269,6 +269,15 @@ Deno.test("pow at the edges follows C's pow, as PyTorch's: NaN kept, ±∞ and �
       assert.ok(same, `(${b})^${p} = ${got[i]}, expected ${want}`);
     });
   }
+  // A tensor exponent is refused (it was read as NaN: [1, 2]^[2, 3] gave [1, 0]).
+  assert.throws(
+    () => x.pow(tensor([2]) as unknown as number),
+    /pow: the exponent must be a number, got a tensor of shape \[1\]/,
+  );
+  assert.throws(
+    () => x.pow("2" as unknown as number),
+    /pow: the exponent must be a number, got string/,
+  );
 });
 
 Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32", async () => {
