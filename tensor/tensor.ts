@@ -1265,6 +1265,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
           `index's length along axis ${plan.axis}`,
       );
     }
+    if (alpha !== 1 && this.dtype === "i32") {
+      // The scaling is an f32 product; PyTorch scales integers exactly, so refuse rather than
+      // round above 2²⁴ (it was an error naming mulScalar, an internal op).
+      throw new TypeError(`indexAdd: alpha = ${alpha} on an i32 tensor; only alpha 1 is supported`);
+    }
     return tidy(() => {
       const spread = index.reshape(plan.indexShape).expand(plan.shape) as Tensor<Shape, "i32">;
       const scaled = alpha === 1 ? source : (source as AnyTensor).mul(alpha) as Tensor<Shape, D>;
