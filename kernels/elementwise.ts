@@ -64,7 +64,8 @@ export type BinaryOp =
   | "maxShare"
   | "minShare"
   | Comparison
-  | "reluMask";
+  | "reluMask"
+  | "pow";
 
 /** The WGSL element types that a map reads and writes (32 bits each). */
 export type ElementType = "f32" | "i32" | "u32";
@@ -222,7 +223,34 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   gt: comparison("gt"),
   ge: comparison("ge"),
   reluMask: (a, b, t) => reluMasked(a, b, t),
+  pow: (a, b, t) => powOfTensors(a, b, t),
 };
+
+/**
+ * `a^b` elementwise with C's (and PyTorch's) special cases, the exponent a tensor: the rules of
+ * {@link powExpression} decided per element. `|a|^|b|` from WGSL's `pow`, its reciprocal for a
+ * negative `b`, its sign flipped for an odd integer `b` and a negative `a` (the sign bit, so
+ * (−0)⁻¹ = −∞), NaN for a negative finite `a` and a fractional `b`, 1 for `b = 0` or `a = 1`
+ * (NaN included) and for `|a| = 1` with `b = ±∞`, else NaN where either is NaN.
+ */
+function powOfTensors(a: string, b: string, t: string): string {
+  const [one, zero, half] = [`${t}(1.0)`, `${t}(0.0)`, `${t}(0.5)`];
+  const bits = t === "f32" ? "u32" : "vec4u";
+  const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
+  const infinity = `${t}(${f32Literal(Infinity)})`;
+  const whole = `(trunc(${b}) == ${b})`;
+  const odd = `(${whole} & (trunc(${b} * ${half}) != ${b} * ${half}))`;
+  const negative = `((bitcast<${bits}>(${a}) & ${bits}(0x80000000u)) != ${bits}(0u))`;
+  const magnitude = `pow(abs(${a}), abs(${b}))`;
+  const unsigned = `select(${magnitude}, ${one} / ${magnitude}, ${b} < ${zero})`;
+  const signed = `select(${unsigned}, -${unsigned}, ${odd} & ${negative})`;
+  const rootOfNegative = `(${a} < ${zero}) & (${a} > -${infinity}) & !${whole}`;
+  const real = `select(${signed}, ${nan}, ${rootOfNegative})`;
+  const unitToInfinity = `(abs(${a}) == ${one}) & (abs(${b}) == ${infinity})`;
+  const finite = `select(${real}, ${one}, ${unitToInfinity})`;
+  const propagated = `select(${finite}, ${a} + ${b}, ${eitherNan(a, b, t)})`;
+  return `select(${propagated}, ${one}, (${b} == ${zero}) | (${a} == ${one}))`;
+}
 
 /**
  * `x^p` for any real `p`, with C's (and so PyTorch's) special cases. WGSL's `pow(x, y)` is

@@ -436,18 +436,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   }
 
   /**
-   * `this^exponent` for a number `exponent`, with C's special cases as `torch.pow` (NaN stays
-   * NaN; `0^−1` is ∞; a negative base is NaN for a fractional exponent).
+   * `this^exponent`, as `torch.pow`, with C's special cases (NaN stays NaN; `0^−1` is ∞; a
+   * negative base is NaN for a fractional exponent). The exponent is a number, or an f32 tensor
+   * that broadcasts with this one (then its gradient is `y · log x`, 0 where `x = 0`).
    */
-  pow(exponent: number): Tensor<S, D> {
+  pow(exponent: number): Tensor<S, D>;
+  /** `this^exponent` elementwise for a tensor of exponents, broadcast. */
+  pow(exponent: Tensor<Shape, DType>): Tensor<Shape, "f32">;
+  pow(exponent: number | Tensor<Shape, DType>): Tensor<S, D> | Tensor<Shape, "f32"> {
+    if (exponent instanceof Tensor) {
+      return apply("powTensor", [this, exponent], {}) as Tensor<Shape, "f32">;
+    }
     if (typeof exponent !== "number") {
-      // A tensor exponent was read as NaN, giving numbers with no meaning.
-      const given: unknown = exponent;
-      const what = given instanceof Tensor ? `a tensor of shape [${given.shape}]` : typeof given;
-      throw new TypeError(
-        `pow: the exponent must be a number, got ${what} ` +
-          "(for a tensor of exponents y and bases x > 0: x.log().mul(y).exp())",
-      );
+      // It was read as NaN, giving numbers with no meaning.
+      throw new TypeError(`pow: the exponent must be a number or a tensor, got ${typeof exponent}`);
     }
     return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
