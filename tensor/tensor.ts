@@ -899,6 +899,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * passes over the centred values, so a large mean costs no precision.
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    requireFloat("var", this);
     const { keepdim = false } = options;
     const correction = varianceCorrection(options);
     const list = reductionAxes(axes, this.rank, "var");

@@ -145,6 +145,10 @@ Deno.test("min splits the gradient among tied minima; var, std and logsumexp edg
     () => spread.var(0, { unbiased: false, correction: 0 }),
     /var: give correction or unbiased, not both/,
   );
+  // An i32 tensor is refused by var's own name (the message named mean, called inside).
+  const counts = tensor([1, 2], { dtype: "i32" });
+  assert.throws(() => counts.var(), /^TypeError: var: expected an f32 tensor, got i32/);
+  assert.throws(() => counts.std(), /^TypeError: var: expected an f32 tensor, got i32/);
   // A row of −∞ gives −∞ (the shift is taken as 0); +∞ gives +∞; NaN stays.
   const edge = tensor([[-Infinity, -Infinity], [Infinity, 1], [NaN, 1], [1000, 1000]]);
   const lse = await edge.logsumexp(1).data();
