@@ -719,7 +719,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * Sum over `axes` (all when omitted). An i32 tensor sums to i32 (PyTorch gives int64), which
-   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
+   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow. An empty
+   * list of axes reduces none, as NumPy's `axis=()`, here and in every reduction: PyTorch's
+   * `dim=()` reduces all, a quirk it keeps only for compatibility (pytorch/pytorch#29137).
    */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
     const params = { axes: reductionAxes(axes, this.rank, "sum"), keepdim };
