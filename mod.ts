@@ -172,6 +172,7 @@ export {
   frac,
   log10,
   log2,
+  pow,
   reciprocal,
   round,
   rsqrt,
