@@ -8,6 +8,7 @@
 
 import {
   AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
   AvgPool2d,
   BatchNorm2d,
   Conv2d,
@@ -101,6 +102,12 @@ export function drawNet(d: Draw): NetCase {
     const macs = (o: number) => n * o * oh * ow * (c / groups) * kernel[0] * kernel[1];
     while (outChannels > groups && macs(outChannels) > MAX_MACS) outChannels -= groups;
     const act = activationOf(d);
+    // A padding mode where the padding is some (reflection needs less than the input's size).
+    const modes = (["reflect", "replicate", "circular"] as const).filter((mode) =>
+      padding.some((p) => p > 0) &&
+      padding.every((p, a) => (mode === "reflect" ? p < shape[2 + a] : p <= shape[2 + a]))
+    );
+    const paddingMode = modes.length > 0 && d.chance(0.3) ? d.pick(modes) : undefined;
     push({
       kind: "conv",
       inChannels: c,
@@ -112,6 +119,7 @@ export function drawNet(d: Draw): NetCase {
       bias: d.chance(0.7),
       activation: act.fused,
       ...(dilation ? { dilation } : {}),
+      ...(paddingMode ? { paddingMode } : {}),
     }, [n, outChannels, oh, ow]);
     if (act.module) push({ kind: act.module }, shape);
     // Batch norm needs two values per channel or more (PyTorch's error otherwise).
@@ -156,10 +164,10 @@ export function drawNet(d: Draw): NetCase {
         ]);
       }
     }
-    if (d.chance(0.15)) {
-      // Adaptive average pooling: fewer, as many or more cells than the input has.
+    if (d.chance(0.25)) {
+      // Adaptive pooling, average or max: fewer, as many or more cells than the input has.
       const size: [number, number] = [d.int(1, shape[2] + 1), d.int(1, shape[3] + 1)];
-      push({ kind: "adaptive", size }, [shape[0], shape[1], ...size]);
+      push({ kind: "adaptive", size, max: d.chance(0.4) }, [shape[0], shape[1], ...size]);
     }
     if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
   }
@@ -238,9 +246,8 @@ export function describe(c: NetCase): string {
     switch (s.kind) {
       case "conv":
         return `conv ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} p${s.padding}` +
-          `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}${
-            s.bias ? "" : " nobias"
-          }` +
+          `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}` +
+          `${s.paddingMode ? ` ${s.paddingMode}` : ""}${s.bias ? "" : " nobias"}` +
           `${s.activation ? ` +${s.activation}` : ""}`;
       case "linear":
         return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
@@ -252,7 +259,7 @@ export function describe(c: NetCase): string {
         return `${s.average ? "avg" : "max"} pool k${s.kernel} s${s.stride} p${s.padding}` +
           `${s.dilation ? ` d${s.dilation}` : ""}${s.ceilMode ? " ceil" : ""}`;
       case "adaptive":
-        return `adaptive avg pool to ${s.size}`;
+        return `adaptive ${s.max ? "max" : "avg"} pool to ${s.size}`;
       case "batchnorm":
         return `batch norm ${s.features}${s.affine ? "" : " no affine"}`;
       case "dropout":
@@ -291,6 +298,7 @@ export function buildLayers(
           padding: s.padding,
           groups: s.groups,
           dilation: s.dilation,
+          paddingMode: s.paddingMode,
           bias: s.bias,
           activation: s.activation,
           device,
@@ -325,7 +333,7 @@ export function buildLayers(
           : new MaxPool2d({ ...window, ceilMode, dilation: s.dilation });
       }
       case "adaptive":
-        return new AdaptiveAvgPool2d(s.size);
+        return s.max ? new AdaptiveMaxPool2d(s.size) : new AdaptiveAvgPool2d(s.size);
       case "batchnorm":
         return new BatchNorm2d({
           numFeatures: s.features,

@@ -1,7 +1,8 @@
 /**
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
  * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
- * adaptive average pooling, batch normalisation by the batch's statistics, dropout, flatten), their
+ * adaptive average and max pooling, batch normalisation by the batch's statistics, dropout,
+ * flatten; a convolution's input padded by reflection, replication or wrapping), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -52,6 +53,8 @@ export type LayerSpec =
     activation: ActivationSpec;
     /** Spacing between kernel taps (default 1). */
     dilation?: [number, number];
+    /** What the padding holds (PyTorch's `padding_mode`; default zeros). */
+    paddingMode?: "reflect" | "replicate" | "circular";
   }
   | {
     kind: "linear";
@@ -75,7 +78,8 @@ export type LayerSpec =
     /** Spacing between window taps (max pooling only, as PyTorch's; default 1). */
     dilation?: [number, number];
   }
-  | { kind: "adaptive"; size: [number, number] }
+  /** Adaptive average pooling, or with `max` adaptive max pooling. */
+  | { kind: "adaptive"; size: [number, number]; max?: boolean }
   /** BatchNorm2d without running statistics: the batch's in training and evaluation alike. */
   | { kind: "batchnorm"; features: number; affine: boolean }
   | { kind: "dropout"; p: number }
@@ -137,6 +141,61 @@ function winograd(s: Extract<LayerSpec, { kind: "conv" }>, pass: "forward" | "gr
     s.stride[1] === 1 &&
     (pass === "forward" || (s.padding[0] <= kh - 1 && s.padding[1] <= kw - 1));
   return applies ? WINOGRAD_AMPLIFICATION[kh] : 1;
+}
+
+/** Where position `j` of a padded axis of `size` reads from, in PyTorch's padding modes. */
+function padSource(mode: "reflect" | "replicate" | "circular", j: number, size: number): number {
+  if (mode === "replicate") return Math.min(Math.max(j, 0), size - 1);
+  if (mode === "circular") return ((j % size) + size) % size;
+  const period = 2 * (size - 1);
+  const r = size === 1 ? 0 : ((Math.abs(j) % period) + period) % period;
+  return r < size ? r : period - r;
+}
+
+/** For each element of `x [N, C, H, W]` padded by `padding` in `mode`: the element it copies. */
+function padSources(
+  shape: readonly number[],
+  padding: [number, number],
+  mode: "reflect" | "replicate" | "circular",
+): { shape: number[]; source: Int32Array } {
+  const [n, c, h, w] = shape, [ph, pw] = padding;
+  const [oh, ow] = [h + 2 * ph, w + 2 * pw];
+  const source = new Int32Array(n * c * oh * ow);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      const iy = padSource(mode, y - ph, h);
+      for (let x = 0; x < ow; x++) source[at++] = (plane * h + iy) * w + padSource(mode, x - pw, w);
+    }
+  }
+  return { shape: [n, c, oh, ow], source };
+}
+
+/** The input of a convolution with a padding mode, padded: copies, exact. */
+function padForward(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded): Bounded {
+  const { shape, source } = padSources(x.v.shape, s.padding, s.paddingMode!);
+  const copy = (t: F64) => ref.f64(shape, Array.from(source, (i) => t.data[i]));
+  return { v: copy(x.v), e: copy(x.e) };
+}
+
+/** The padding's gradient: each element's copies summed (rounded as a sum of that many). */
+function padBackward(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded, g: Bounded): Bounded {
+  const { source } = padSources(x.v.shape, s.padding, s.paddingMode!);
+  const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
+  const copies = new Float64Array(v.data.length);
+  source.forEach((i, at) => {
+    v.data[i] += g.v.data[at];
+    e.data[i] += g.e.data[at];
+    magnitude.data[i] += Math.abs(g.v.data[at]);
+    copies[i]++;
+  });
+  magnitude.data.forEach((m, i) => (e.data[i] += roundingBound(copies[i]) * m));
+  return { v, e };
+}
+
+/** A convolution with a padding mode as it runs: unpadded, on its padded input. */
+function unpadded(s: Extract<LayerSpec, { kind: "conv" }>): Extract<LayerSpec, { kind: "conv" }> {
+  return s.paddingMode ? { ...s, padding: [0, 0] } : s;
 }
 
 /** The reference's state of a pass: the first ambiguous decision it met. */
@@ -403,7 +462,7 @@ interface PoolRoutes {
 
 /** Max pooling; the first maximum in window order wins (PyTorch's choice). */
 function poolForward(
-  s: Extract<LayerSpec, { kind: "pool" }>,
+  s: PoolSpec,
   x: Bounded,
   pass: Pass,
   where: string,
@@ -434,7 +493,7 @@ function poolForward(
 }
 
 function poolBackward(
-  s: Extract<LayerSpec, { kind: "pool" }>,
+  s: PoolSpec,
   x: Bounded,
   routes: PoolRoutes,
   g: Bounded,
@@ -448,10 +507,11 @@ function poolBackward(
     if (!reach) e.data[at] += g.e.data[o];
     for (const c of reach ?? []) e.data[c] += g.e.data[o] + Math.abs(g.v.data[o]);
   });
-  // Windows that can hold one cell: those whose span covers it.
-  const span = (axis: 0 | 1) => (s.dilation?.[axis] ?? 1) * (s.kernel[axis] - 1) + 1;
-  const overlap = Math.ceil(span(0) / s.stride[0]) * Math.ceil(span(1) / s.stride[1]);
-  return { v, e: plus(e, scaled(magnitude, roundingBound(overlap))) };
+  // A cell's gradient sums at most the windows that hold it.
+  const windows = new Float64Array(x.v.data.length);
+  forEachWindow(s, x.v.shape, (_, cells) => cells.forEach((c) => windows[c]++));
+  magnitude.data.forEach((m, c) => (e.data[c] += roundingBound(Math.max(windows[c], 1)) * m));
+  return { v, e };
 }
 
 /** The channels of `c`'s window, clipped to its group. */
@@ -788,6 +848,8 @@ interface Step {
   y: Bounded;
   /** The output before the layer's activation (convolution and linear). */
   pre?: Bounded;
+  /** A convolution's input padded in its padding mode. */
+  padded?: Bounded;
   routes?: PoolRoutes;
   lrn?: LrnCache;
   norm?: NormCache;
@@ -814,8 +876,9 @@ export function forward(
     switch (s.kind) {
       case "conv":
       case "linear": {
+        if (s.kind === "conv" && s.paddingMode) step.padded = padForward(s, h);
         const pre = s.kind === "conv"
-          ? convForward(s, h, param("weight")!, param("bias"))
+          ? convForward(unpadded(s), step.padded ?? h, param("weight")!, param("bias"))
           : linearForward(h, param("weight")!, param("bias"));
         step.pre = pre;
         step.y = s.activation ? activate(pre, s.activation, pass, where) : pre;
@@ -834,9 +897,15 @@ export function forward(
         [step.y, step.routes] = [y, routes];
         break;
       }
-      case "adaptive":
-        step.y = averageForward(s, h);
+      case "adaptive": {
+        if (!s.max) {
+          step.y = averageForward(s, h);
+          break;
+        }
+        const { y, routes } = poolForward(s, h, pass, where);
+        [step.y, step.routes] = [y, routes];
         break;
+      }
       case "lrn": {
         const { y, cache } = lrnForward(s, h);
         [step.y, step.lrn] = [y, cache];
@@ -886,11 +955,11 @@ export function forwardBackward(
         const pre = s.activation ? activateBackward(step.pre!, step.y, g, s.activation) : g;
         const w = params.get(`${i}.weight`)!;
         const r = s.kind === "conv"
-          ? convBackward(s, step.x, w, pre)
+          ? convBackward(unpadded(s), step.padded ?? step.x, w, pre)
           : linearBackward(step.x, w, pre);
         grads.set(`${i}.weight`, r.dw);
         if (s.bias) grads.set(`${i}.bias`, r.db);
-        g = r.dx;
+        g = s.kind === "conv" && s.paddingMode ? padBackward(s, step.x, r.dx) : r.dx;
         break;
       }
       case "relu":
@@ -901,7 +970,7 @@ export function forwardBackward(
         g = step.routes ? poolBackward(s, step.x, step.routes, g) : averageBackward(s, step.x, g);
         break;
       case "adaptive":
-        g = averageBackward(s, step.x, g);
+        g = step.routes ? poolBackward(s, step.x, step.routes, g) : averageBackward(s, step.x, g);
         break;
       case "lrn":
         g = lrnBackward(s, step.x, step.lrn!, g);
