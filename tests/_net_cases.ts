@@ -21,6 +21,7 @@ import {
   type Module,
   ReLU,
   Tanh,
+  Upsample,
 } from "../nn/mod.ts";
 import { type Device, Generator, type Tensor } from "../mod.ts";
 import type { LayerSpec, LossSpec, SgdSpec } from "./_net_reference.ts";
@@ -169,6 +170,15 @@ export function drawNet(d: Draw): NetCase {
       const size: [number, number] = [d.int(1, shape[2] + 1), d.int(1, shape[3] + 1)];
       push({ kind: "adaptive", size, max: d.chance(0.4) }, [shape[0], shape[1], ...size]);
     }
+    if (d.chance(0.15) && shape[0] * shape[1] * shape[2] * shape[3] <= 2000) {
+      const scale: [number, number] = [d.int(1, 3), d.int(1, 3)];
+      push({ kind: "upsample", scale }, [
+        shape[0],
+        shape[1],
+        shape[2] * scale[0],
+        shape[3] * scale[1],
+      ]);
+    }
     if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
   }
   push({ kind: "flatten" }, [shape[0], shape[1] * shape[2] * shape[3]]);
@@ -264,6 +274,8 @@ export function describe(c: NetCase): string {
         return `batch norm ${s.features}${s.affine ? "" : " no affine"}`;
       case "dropout":
         return `dropout ${s.p}`;
+      case "upsample":
+        return `upsample nearest ×${s.scale}`;
       default:
         return s.kind;
     }
@@ -343,6 +355,8 @@ export function buildLayers(
         });
       case "dropout":
         return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
+      case "upsample":
+        return new Upsample({ scaleFactor: s.scale });
       case "flatten":
         return new Flatten();
     }

@@ -2,7 +2,8 @@
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
  * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
  * adaptive average and max pooling, batch normalisation by the batch's statistics, dropout,
- * flatten; a convolution's input padded by reflection, replication or wrapping), their
+ * flatten, nearest upsampling by whole factors; a convolution's input padded by reflection,
+ * replication or wrapping), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -83,6 +84,8 @@ export type LayerSpec =
   /** BatchNorm2d without running statistics: the batch's in training and evaluation alike. */
   | { kind: "batchnorm"; features: number; affine: boolean }
   | { kind: "dropout"; p: number }
+  /** Nearest upsampling by whole factors (`Upsample`'s default mode). */
+  | { kind: "upsample"; scale: [number, number] }
   | { kind: "flatten" };
 
 /** The cross-entropy's options, as `crossEntropy` takes them (class weights on the host). */
@@ -171,16 +174,32 @@ function padSources(
   return { shape: [n, c, oh, ow], source };
 }
 
-/** The input of a convolution with a padding mode, padded: copies, exact. */
-function padForward(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded): Bounded {
-  const { shape, source } = padSources(x.v.shape, s.padding, s.paddingMode!);
-  const copy = (t: F64) => ref.f64(shape, Array.from(source, (i) => t.data[i]));
+/** For each element of `x [N, C, H, W]` upsampled (nearest) by `scale`: the one it copies. */
+function upsampleSources(
+  shape: readonly number[],
+  [sh, sw]: [number, number],
+): { shape: number[]; source: Int32Array } {
+  const [n, c, h, w] = shape, [oh, ow] = [h * sh, w * sw];
+  const source = new Int32Array(n * c * oh * ow);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        source[at++] = (plane * h + Math.floor(y / sh)) * w + Math.floor(x / sw);
+      }
+    }
+  }
+  return { shape: [n, c, oh, ow], source };
+}
+
+/** A layer that copies elements of `x` (padding, nearest upsampling): exact. */
+function copyForward(x: Bounded, copies: { shape: number[]; source: Int32Array }): Bounded {
+  const copy = (t: F64) => ref.f64(copies.shape, Array.from(copies.source, (i) => t.data[i]));
   return { v: copy(x.v), e: copy(x.e) };
 }
 
-/** The padding's gradient: each element's copies summed (rounded as a sum of that many). */
-function padBackward(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded, g: Bounded): Bounded {
-  const { source } = padSources(x.v.shape, s.padding, s.paddingMode!);
+/** Its gradient: each element's copies summed (rounded as a sum of that many). */
+function copyBackward(x: Bounded, source: Int32Array, g: Bounded): Bounded {
   const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
   const copies = new Float64Array(v.data.length);
   source.forEach((i, at) => {
@@ -191,6 +210,11 @@ function padBackward(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded, g: Bou
   });
   magnitude.data.forEach((m, i) => (e.data[i] += roundingBound(copies[i]) * m));
   return { v, e };
+}
+
+/** The input of a convolution with a padding mode, padded in that mode. */
+function padCopies(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded) {
+  return padSources(x.v.shape, s.padding, s.paddingMode!);
 }
 
 /** A convolution with a padding mode as it runs: unpadded, on its padded input. */
@@ -876,7 +900,7 @@ export function forward(
     switch (s.kind) {
       case "conv":
       case "linear": {
-        if (s.kind === "conv" && s.paddingMode) step.padded = padForward(s, h);
+        if (s.kind === "conv" && s.paddingMode) step.padded = copyForward(h, padCopies(s, h));
         const pre = s.kind === "conv"
           ? convForward(unpadded(s), step.padded ?? h, param("weight")!, param("bias"))
           : linearForward(h, param("weight")!, param("bias"));
@@ -921,6 +945,9 @@ export function forward(
         if (mask) [step.y, step.mask] = [dropoutApply(h, mask), mask];
         break;
       }
+      case "upsample":
+        step.y = copyForward(h, upsampleSources(h.v.shape, s.scale));
+        break;
       case "flatten": {
         const [n] = h.v.shape;
         step.y = { v: ref.reshape(h.v, [n, -1]), e: ref.reshape(h.e, [n, -1]) };
@@ -959,7 +986,9 @@ export function forwardBackward(
           : linearBackward(step.x, w, pre);
         grads.set(`${i}.weight`, r.dw);
         if (s.bias) grads.set(`${i}.bias`, r.db);
-        g = s.kind === "conv" && s.paddingMode ? padBackward(s, step.x, r.dx) : r.dx;
+        g = s.kind === "conv" && s.paddingMode
+          ? copyBackward(step.x, padCopies(s, step.x).source, r.dx)
+          : r.dx;
         break;
       }
       case "relu":
@@ -986,6 +1015,9 @@ export function forwardBackward(
       }
       case "dropout":
         if (step.mask) g = dropoutApply(g, step.mask);
+        break;
+      case "upsample":
+        g = copyBackward(step.x, upsampleSources(step.x.v.shape, s.scale).source, g);
         break;
       case "flatten":
         g = { v: ref.reshape(g.v, step.x.v.shape), e: ref.reshape(g.e, step.x.v.shape) };
