@@ -12,6 +12,7 @@ import {
   AvgPool2d,
   BatchNorm2d,
   Conv2d,
+  ConvTranspose2d,
   Dropout,
   Flatten,
   type Layer,
@@ -70,6 +71,41 @@ function fits(size: number, k: number, stride: number, pad: number, dilation = 1
 /** A dilation pair for one layer in four (1 to 3 per axis), else none. */
 function drawDilation(d: Draw): [number, number] | undefined {
   return d.chance(0.25) ? [d.int(1, 3), d.int(1, 3)] : undefined;
+}
+
+/** A transposed convolution of `shape`, pushed when it fits the reference's budget. */
+function drawTranspose(
+  d: Draw,
+  shape: readonly number[],
+  push: (layer: LayerSpec, out: number[]) => void,
+): void {
+  const [n, c, h, w] = shape;
+  const groups = d.pick([1, 1, 2].filter((g) => c % g === 0));
+  const outChannels = groups * d.int(1, Math.max(1, Math.floor(6 / groups)));
+  const kernel: [number, number] = [d.int(1, 4), d.int(1, 4)];
+  const stride: [number, number] = [d.int(1, 3), d.int(1, 3)];
+  const dilation: [number, number] = d.chance(0.2) ? [d.int(1, 2), d.int(1, 2)] : [1, 1];
+  const span = (a: 0 | 1) => dilation[a] * (kernel[a] - 1);
+  const padding: [number, number] = [d.int(0, span(0) >> 1), d.int(0, span(1) >> 1)];
+  // Below the stride (PyTorch also takes one below a larger dilation, outside the sweep).
+  const outputPadding: [number, number] = [d.int(0, stride[0] - 1), d.int(0, stride[1] - 1)];
+  const size = (a: 0 | 1) =>
+    ([h, w][a] - 1) * stride[a] - 2 * padding[a] + span(a) + outputPadding[a] + 1;
+  const out = [n, outChannels, size(0), size(1)];
+  const macs = n * c * h * w * (outChannels / groups) * kernel[0] * kernel[1];
+  if (macs > MAX_MACS || out.reduce((a, b) => a * b) > 6000) return;
+  push({
+    kind: "convTranspose",
+    inChannels: c,
+    outChannels,
+    kernel,
+    stride,
+    padding,
+    outputPadding,
+    groups,
+    bias: d.chance(0.7),
+    dilation,
+  }, out);
 }
 
 export function drawNet(d: Draw): NetCase {
@@ -170,6 +206,7 @@ export function drawNet(d: Draw): NetCase {
       const size: [number, number] = [d.int(1, shape[2] + 1), d.int(1, shape[3] + 1)];
       push({ kind: "adaptive", size, max: d.chance(0.4) }, [shape[0], shape[1], ...size]);
     }
+    if (d.chance(0.2)) drawTranspose(d, shape, push);
     if (d.chance(0.15) && shape[0] * shape[1] * shape[2] * shape[3] <= 2000) {
       const scale: [number, number] = [d.int(1, 3), d.int(1, 3)];
       push({ kind: "upsample", scale }, [
@@ -229,7 +266,7 @@ export function drawNet(d: Draw): NetCase {
   const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
   const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
   const trainable = layers.flatMap((s, i) =>
-    s.kind === "conv" || s.kind === "linear"
+    s.kind === "conv" || s.kind === "linear" || s.kind === "convTranspose"
       ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
       : s.kind === "batchnorm" && s.affine
       ? [`${i}.weight`, `${i}.bias`]
@@ -259,6 +296,12 @@ export function describe(c: NetCase): string {
           `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}` +
           `${s.paddingMode ? ` ${s.paddingMode}` : ""}${s.bias ? "" : " nobias"}` +
           `${s.activation ? ` +${s.activation}` : ""}`;
+      case "convTranspose":
+        return `convTranspose ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} ` +
+          `p${s.padding} op${s.outputPadding} d${s.dilation}${
+            s.groups > 1 ? ` g${s.groups}` : ""
+          }` +
+          `${s.bias ? "" : " nobias"}`;
       case "linear":
         return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
           `${s.activation ? ` +${s.activation}` : ""}`;
@@ -313,6 +356,20 @@ export function buildLayers(
           paddingMode: s.paddingMode,
           bias: s.bias,
           activation: s.activation,
+          device,
+          generator,
+        });
+      case "convTranspose":
+        return new ConvTranspose2d({
+          inChannels: s.inChannels,
+          outChannels: s.outChannels,
+          kernelSize: s.kernel,
+          stride: s.stride,
+          padding: s.padding,
+          outputPadding: s.outputPadding,
+          groups: s.groups,
+          dilation: s.dilation,
+          bias: s.bias,
           device,
           generator,
         });

@@ -2,8 +2,8 @@
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
  * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
  * adaptive average and max pooling, batch normalisation by the batch's statistics, dropout,
- * flatten, nearest upsampling by whole factors; a convolution's input padded by reflection,
- * replication or wrapping), their
+ * flatten, nearest upsampling by whole factors, the transposed convolution; a convolution's
+ * input padded by reflection, replication or wrapping), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -32,6 +32,7 @@
 import * as ref from "./_reference.ts";
 import type { F64 } from "./_reference.ts";
 import { roundingBound, UNIT_ROUNDOFF, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
+import { convTranspose2d as convTransposeRef } from "./_conv_family_reference.ts";
 
 const u = UNIT_ROUNDOFF;
 /** float32's smallest normal number: below it a GPU may flush results to 0. */
@@ -56,6 +57,19 @@ export type LayerSpec =
     dilation?: [number, number];
     /** What the padding holds (PyTorch's `padding_mode`; default zeros). */
     paddingMode?: "reflect" | "replicate" | "circular";
+  }
+  | {
+    kind: "convTranspose";
+    inChannels: number;
+    outChannels: number;
+    kernel: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    /** Rows and columns added after the output (each below the stride or the dilation). */
+    outputPadding: [number, number];
+    groups: number;
+    bias: boolean;
+    dilation: [number, number];
   }
   | {
     kind: "linear";
@@ -338,6 +352,82 @@ function convBackward(
     dw: { v: value.dw, e: plus(fromG.dw, fromXW.dw, scaled(magnitude.dw, perWeight)) },
     db: { v: value.db, e: plus(fromG.db, scaled(magnitude.db, perWeight)) },
   };
+}
+
+type TransposeSpec = Extract<LayerSpec, { kind: "convTranspose" }>;
+
+/**
+ * The convolution whose input gradient a transposed one is (its kernels run it so): from the
+ * transposed output's channels to its input's, same window.
+ */
+function adjointConv(s: TransposeSpec): Extract<LayerSpec, { kind: "conv" }> {
+  return {
+    kind: "conv",
+    inChannels: s.outChannels,
+    outChannels: s.inChannels,
+    kernel: s.kernel,
+    stride: s.stride,
+    padding: s.padding,
+    groups: s.groups,
+    bias: false,
+    activation: null,
+    dilation: s.dilation,
+  };
+}
+
+/** The transposed convolution: each output a sum of (Cin/groups)·KH·KW products at most. */
+function convTransposeForward(
+  s: TransposeSpec,
+  x: Bounded,
+  w: Bounded,
+  b: Bounded | null,
+): Bounded {
+  const opts = { ...s };
+  const v = convTransposeRef(x.v, w.v, b?.v ?? null, opts);
+  const products = convTransposeRef(abs(x.v), abs(w.v), null, opts);
+  const fromX = convTransposeRef(x.e, abs(w.v), null, opts);
+  const fromW = convTransposeRef(abs(x.v), w.e, b?.e ?? null, opts);
+  const depth = (s.inChannels / s.groups) * s.kernel[0] * s.kernel[1] + 1;
+  const rounding = sumRounding(products, b, depth, winograd(adjointConv(s), "gradInput"));
+  return { v, e: plus(fromX, fromW, rounding) };
+}
+
+/**
+ * Its gradients, on the adjoint convolution: dx is that convolution of the upstream, dw its
+ * weight gradient with the roles of input and upstream swapped, db the upstream's sum.
+ */
+function convTransposeBackward(
+  s: TransposeSpec,
+  x: Bounded,
+  w: Bounded,
+  g: Bounded,
+): { dx: Bounded; dw: Bounded; db: Bounded } {
+  const conv = adjointConv(s), opts = convOptions(conv);
+  const [ag, aw, ax] = [abs(g.v), abs(w.v), abs(x.v)];
+  const depth = (s.outChannels / s.groups) * s.kernel[0] * s.kernel[1];
+  const dx = {
+    v: ref.conv2d(g.v, w.v, null, opts),
+    e: plus(
+      ref.conv2d(g.e, aw, null, opts),
+      ref.conv2d(ag, w.e, null, opts),
+      scaled(ref.conv2d(ag, aw, null, opts), roundingBound(depth, winograd(conv, "forward"))),
+    ),
+  };
+  const [n, , h, wd] = x.v.shape, [, , oh, ow] = g.v.shape;
+  const dw = {
+    v: ref.conv2dBackward(g.v, w.v, x.v, opts).dw,
+    e: plus(
+      ref.conv2dBackward(g.e, aw, ax, opts).dw,
+      ref.conv2dBackward(ag, aw, x.e, opts).dw,
+      scaled(ref.conv2dBackward(ag, aw, ax, opts).dw, roundingBound(n * h * wd)),
+    ),
+  };
+  const sumPlanes = (t: F64) => ref.sum(t, [0, 2, 3]);
+  const db = {
+    v: sumPlanes(g.v),
+    e: plus(sumPlanes(g.e), scaled(sumPlanes(ag), roundingBound(n * oh * ow))),
+  };
+  return { dx, dw, db };
 }
 
 function linearForward(x: Bounded, w: Bounded, b: Bounded | null): Bounded {
@@ -908,6 +998,9 @@ export function forward(
         step.y = s.activation ? activate(pre, s.activation, pass, where) : pre;
         break;
       }
+      case "convTranspose":
+        step.y = convTransposeForward(s, h, param("weight")!, param("bias"));
+        break;
       case "relu":
       case "tanh":
         step.y = activate(h, s.kind, pass, where);
@@ -989,6 +1082,13 @@ export function forwardBackward(
         g = s.kind === "conv" && s.paddingMode
           ? copyBackward(step.x, padCopies(s, step.x).source, r.dx)
           : r.dx;
+        break;
+      }
+      case "convTranspose": {
+        const r = convTransposeBackward(s, step.x, params.get(`${i}.weight`)!, g);
+        grads.set(`${i}.weight`, r.dw);
+        if (s.bias) grads.set(`${i}.bias`, r.db);
+        g = r.dx;
         break;
       }
       case "relu":
