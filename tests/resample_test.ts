@@ -248,6 +248,10 @@ Deno.test("interpolate: errors as PyTorch's", async () => {
       /interpolate: antialias is not implemented/,
     ],
     [() => new Upsample({}), /Upsample: give exactly one of size and scaleFactor/],
+    [
+      () => new Upsample({ size: 2, antialias: true }),
+      /Upsample: antialias is not an option of PyTorch's nn.Upsample/,
+    ],
   ];
   for (const [run, message] of cases) assert.throws(run, message);
 });
