@@ -7,7 +7,7 @@
  */
 
 import { type Described, sameDevice } from "./_core.ts";
-import { normalizeAxes, ShapeError } from "./shape.ts";
+import { normalizeAxes, reductionAxes, ShapeError } from "./shape.ts";
 
 /** Throws unless `index` is i32. */
 export function requireIndex(op: string, index: Described): void {
@@ -93,6 +93,9 @@ export function indexSelectPlan(
   const xs = atLeast1d(x.shape);
   const axis = normalizeAxes(dim, xs.length, op)[0];
   const length = index.shape[0] ?? 1;
+  if (x.shape.length === 0 && length !== 1) {
+    throw new ShapeError(`${op}: the index into a 0-d tensor must hold 1 value, got ${length}`);
+  }
   const shape = xs.map((d, a) => (a === axis ? length : d));
   return {
     axis,
@@ -104,7 +107,7 @@ export function indexSelectPlan(
 
 /** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
 export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
-  const named = normalizeAxes(dims, rank, "flip");
+  const named = reductionAxes(dims, rank, "flip");
   return Array.from({ length: rank }, (_, a) => named.includes(a));
 }
 
