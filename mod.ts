@@ -321,6 +321,7 @@ export {
   type ConvTranspose1dOptions,
   convTranspose2d,
   type ConvTranspose2dOptions,
+  type Tensor2D,
   type Tensor3D,
 } from "./tensor/ops_conv_family.ts";
 export {
@@ -332,9 +333,13 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool1dWithIndices,
   maxPool2dWithIndices,
+  maxUnpool1d,
+  type MaxUnpool1dOptions,
   maxUnpool2d,
   type MaxUnpool2dOptions,
+  type PoolWinners,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,
