@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { StateValue } from "../nn/module.ts";
+import type { Module, StateValue } from "../nn/module.ts";
 import { zeros } from "../tensor/creation.ts";
 import { sameShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -17,6 +17,17 @@ export interface GroupParams {
   params: readonly Tensor[];
   /** A unique name per parameter. */
   names?: readonly string[];
+}
+
+/**
+ * A module's trainable parameters (`requiresGrad`) and their names, as an optimiser's
+ * `forModule` takes them: PyTorch's `filter(lambda p: p.requires_grad, model.parameters())`,
+ * so a frozen layer holds no optimiser state. A module with none trainable is an error.
+ */
+export function trainableParams(op: string, model: Module): { params: Tensor[]; names: string[] } {
+  const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
+  if (named.length === 0) throw new RangeError(`${op}: the module has no trainable parameter`);
+  return { params: named.map(([, p]) => p), names: named.map(([name]) => name) };
 }
 
 /**

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   ADAGRAD_RULE,
@@ -105,7 +106,7 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
   }
 
   /**
-   * Adagrad over a module's parameters, named as `Module.namedParameters()` names them.
+   * Adagrad over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -121,11 +122,9 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
     model: Module,
     hyperparameters: Omit<AdagradGroupOptions, "params" | "names"> = {},
   ): Adagrad {
-    const named = model.namedParameters();
     return new Adagrad({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("Adagrad.forModule", model),
     });
   }
 }

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import {
   ADAM_RULE,
@@ -173,7 +174,7 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   }
 
   /**
-   * The optimiser over a module's parameters, named as `Module.namedParameters()` names them.
+   * The optimiser over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -190,11 +191,9 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
     model: Module,
     hyperparameters: Omit<AdamGroupOptions, "params" | "names"> = {},
   ): T {
-    const named = model.namedParameters();
     return new this({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("Adam.forModule", model),
     });
   }
 }

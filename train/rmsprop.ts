@@ -8,6 +8,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   checkRmspropHyperparameters,
@@ -107,7 +108,7 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
   }
 
   /**
-   * RMSprop over a module's parameters, named as `Module.namedParameters()` names them.
+   * RMSprop over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -123,11 +124,9 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
     model: Module,
     hyperparameters: Omit<RmspropGroupOptions, "params" | "names"> = {},
   ): RMSprop {
-    const named = model.namedParameters();
     return new RMSprop({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("RMSprop.forModule", model),
     });
   }
 }

@@ -53,6 +53,7 @@ import {
   groupParams,
   readStateTensors,
   requireGroupKeys,
+  trainableParams,
   zeroGrads,
 } from "./_param_groups.ts";
 
@@ -202,7 +203,7 @@ export class SGD implements Optimizer {
   }
 
   /**
-   * SGD over a module's parameters, named as `Module.namedParameters()` names them (so its
+   * SGD over a module's trainable parameters (frozen ones, `requiresGrad` false, left out), named as `Module.namedParameters()` names them (so its
    * state dict lines up with the model's in a checkpoint).
    *
    * @example
@@ -219,11 +220,9 @@ export class SGD implements Optimizer {
     model: Module,
     hyperparameters: Omit<ParamGroupOptions, "params" | "names">,
   ): SGD {
-    const named = model.namedParameters();
     return new SGD({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("SGD.forModule", model),
     });
   }
 
