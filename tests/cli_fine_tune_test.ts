@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { entryToFloat32, readSafetensorsFile } from "../nn/safetensors.ts";
 import { latestCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../train/checkpoint.ts";
 import { cli, isOneErrorLine, tinySynthetic } from "./_cli.ts";
+import { buildZooModel } from "../cli/_zoo.ts";
+import { defaultDevice } from "../mod.ts";
 
 const MODEL = ["--model", "resnet18", "--stem", "cifar"];
 const DATA = tinySynthetic(16, 8, 8);
@@ -76,6 +78,36 @@ Deno.test("train --init-from a run, to 12 classes, training only fc: the rest is
   for (const [name, values] of later) {
     if (isParameter(name) && !name.startsWith("fc.")) assert.deepEqual(values, before.get(name));
   }
+});
+
+Deno.test("train --init-from to 12 classes: the new head is the model's own initialisation", async () => {
+  const run = join(root, "init");
+  // A learning rate of 1e-30 leaves every weight as it started, bit for bit.
+  const r = await cli(
+    "train",
+    ...DATA,
+    ...MODEL,
+    ...["--epochs", "1", "--run-dir", run, "--init-from", base, "--num-classes", "12"],
+    ...["--train-only", "fc", "--lr", "1e-30", "--weight-decay", "0"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const own = buildZooModel(
+    {
+      preset: "resnet18",
+      numClasses: 12,
+      width: 0.0625,
+      inputSize: 16,
+      dropout: 0,
+      seed: 0,
+      stem: "cifar",
+    },
+    await defaultDevice(),
+  );
+  const after = await tensors(run);
+  for (const [name, p] of own.namedParameters()) {
+    if (name.startsWith("fc.")) assert.deepEqual(after.get(name), await p.data(), name);
+  }
+  own.dispose();
 });
 
 Deno.test("train --init-from a model file with --freeze: the frozen stages stay, the others train", async () => {
