@@ -194,7 +194,7 @@ function checkpointPath(values: Values, cmd: string): string {
     );
   }
   const path = str(values, "checkpoint");
-  if (!path) throw new UsageError("--checkpoint (or --weights with --model) is required", cmd);
+  if (!path) throw new UsageError("--checkpoint is required (or --weights with --model)", cmd);
   return path;
 }
 
