@@ -25,6 +25,7 @@ import {
 import { Device } from "../kernels/device.ts";
 import { type RawTensor, requireFloat, type Storage } from "./_core.ts";
 import { copyInto, fill, upload } from "./_primitives.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { currentDevice } from "./default_device.ts";
 import { keep } from "./memory.ts";
 import { fromRaw, rawOf, type Tensor } from "./tensor.ts";
@@ -105,6 +106,7 @@ export function clipGradNormAll(
   options: ClipGradNormAllOptions = {},
 ): Promise<Tensor> {
   const op = "clipGradNorm";
+  checkOptions(op, options, CLIP_GRAD_NORM_OPTIONS);
   const normType = options.normType ?? 2;
   checkNormArguments(normType, maxNorm, op);
   const groups = gradsByDevice(op, params);
@@ -169,3 +171,8 @@ export function clipGradValueAll(params: readonly Tensor[], clipValue: number): 
   }
   for (const [device, grads] of gradsByDevice(op, params)) clampGrads(device, grads, clipValue);
 }
+
+const CLIP_GRAD_NORM_OPTIONS = optionNames<ClipGradNormAllOptions>({
+  normType: true,
+  beforeScaling: true,
+});

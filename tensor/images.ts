@@ -24,6 +24,7 @@
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { cropImages as cropImagesKernel, type ImagePatch } from "../kernels/crop_images.ts";
 import { empty } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { currentDevice } from "./default_device.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
 import { linkReplicas } from "./transfer.ts";
@@ -82,6 +83,7 @@ export function cropImages(
   crops: ImageCrops,
   options: CropImagesOptions = {},
 ): Tensor<[number, 3, number, number], "f32"> {
+  checkOptions("cropImages", options, CROP_IMAGES_OPTIONS);
   const samples = checkCrops(crops);
   const device = options.device ?? currentDevice();
   const { height, width, cropHeight, cropWidth, patches } = crops;
@@ -232,3 +234,5 @@ function checkCrops(crops: ImageCrops): number {
   });
   return samples;
 }
+
+const CROP_IMAGES_OPTIONS = optionNames<CropImagesOptions>({ device: true });

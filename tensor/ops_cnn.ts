@@ -12,6 +12,7 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
@@ -200,6 +201,7 @@ export function conv2d(
   bias: Tensor | null,
   options: Conv2dOptions = {},
 ): Tensor4D {
+  checkOptions("conv2d", options, CONV2D_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat("conv2d", ...inputs);
   sameDevice("conv2d", ...inputs);
@@ -380,6 +382,7 @@ export function maxPool2dGeometry(
   x: Tensor,
   options: MaxPool2dOptions,
 ): { geometry: Pool2dGeometry; outShape: number[] } {
+  checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
@@ -428,6 +431,7 @@ export interface AvgPool2dOptions {
  * ```
  */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
+  checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS);
   requireFloat("avgPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`avgPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const divisorOverride = options.divisorOverride ?? null;
@@ -569,6 +573,13 @@ export function dropoutMask(
  * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
+  checkOptions("dropout", options, DROPOUT_OPTIONS);
+  if (typeof options?.training !== "boolean") {
+    // A missing flag would otherwise read as evaluation: dropout silently off.
+    throw new TypeError(
+      `dropout: options.training must be true or false, got ${options?.training}`,
+    );
+  }
   requireFloat("dropout", x);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
   if (!options.training || p === 0) return apply("identity", [x], {});
@@ -591,3 +602,31 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
   const stream = generator.reserve(rows * within.width);
   return apply("dropout", [x], { p, stream, block }) as Tensor<Shape, "f32">;
 }
+
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+  relu: true,
+});
+const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
+const DROPOUT_OPTIONS = optionNames<DropoutOptions>({
+  training: true,
+  generator: true,
+  within: true,
+});

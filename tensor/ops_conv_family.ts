@@ -8,6 +8,7 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { zeros } from "./creation.ts";
 import { checkSizes, conv2d, type ConvPadding, convPadding, type Pair, pair } from "./ops_cnn.ts";
 import type { Tensor4D } from "./ops_cnn.ts";
@@ -165,6 +166,7 @@ export function convTranspose2d(
   options: ConvTranspose2dOptions = {},
 ): Tensor4D {
   const op = "convTranspose2d";
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat(op, ...inputs);
   sameDevice(op, ...inputs);
@@ -268,6 +270,7 @@ export function convTranspose1d(
   options: ConvTranspose1dOptions = {},
 ): Tensor3D {
   const op = "convTranspose1d";
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   if (x.rank !== 3 || w.rank !== 3) {
     throw new ShapeError(
       `${op}: expected x [N, Cin, L] and w [Cin, Cout/groups, K], got [${x.shape}] and [${w.shape}]`,
@@ -331,6 +334,7 @@ export function conv1d(
   options: Conv1dOptions = {},
 ): Tensor3D {
   const op = "conv1d";
+  checkOptions(op, options, CONV1D_OPTIONS);
   if (x.rank !== 3 || w.rank !== 3) {
     throw new ShapeError(
       `${op}: expected x [N, C, L] and w [O, C/groups, K], got [${x.shape}] and [${w.shape}]`,
@@ -407,3 +411,19 @@ export function as1d(
   y.dispose();
   return out;
 }
+
+/** The options of the transposed convolutions (one set for both: 1-D's are 2-D's per axis). */
+const CONV_TRANSPOSE_OPTIONS = optionNames<ConvTranspose2dOptions & ConvTranspose1dOptions>({
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  outputSize: true,
+});
+const CONV1D_OPTIONS = optionNames<Conv1dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+});

@@ -15,6 +15,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
 import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";
@@ -71,6 +72,7 @@ export interface BatchNormOptions {
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Shape, "f32"> {
   const op = "batchNorm";
+  checkOptions(op, options, BATCH_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const channels = x.shape[1] as number;
@@ -171,6 +173,7 @@ export function layerNorm(
   options: LayerNormOptions = {},
 ): Tensor<Shape, "f32"> {
   const op = "layerNorm";
+  checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
   const k = normalizedShape.length;
   const trailing = (x.shape as readonly number[]).slice(x.rank - k);
@@ -218,6 +221,7 @@ export function groupNorm(
   options: GroupNormOptions = {},
 ): Tensor<Shape, "f32"> {
   const op = "groupNorm";
+  checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
@@ -274,6 +278,7 @@ export interface InstanceNormOptions {
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor<Shape, "f32"> {
   const op = "instanceNorm";
+  checkOptions(op, options, INSTANCE_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 3) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const { weight = null, bias = null, runningMean = null, runningVar = null } = options;
@@ -370,3 +375,29 @@ function checkPerChannel(
     }
   }
 }
+
+const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  training: true,
+  momentum: true,
+  eps: true,
+  numBatchesTracked: true,
+});
+/** The options of `layerNorm` and `groupNorm`: the affine parameters and ε. */
+const AFFINE_NORM_OPTIONS = optionNames<LayerNormOptions & GroupNormOptions>({
+  weight: true,
+  bias: true,
+  eps: true,
+});
+const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  useInputStats: true,
+  momentum: true,
+  eps: true,
+});

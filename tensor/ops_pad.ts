@@ -8,6 +8,7 @@
 
 import type { ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
@@ -66,6 +67,7 @@ export function paddedShape(shape: readonly number[], pads: readonly number[]): 
  * ```
  */
 export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}): Tensor {
+  checkOptions("pad", options, PAD_OPTIONS);
   requireFloat("pad", x);
   const { mode = "constant" } = options;
   if (!["constant", "reflect", "replicate", "circular"].includes(mode)) {
@@ -224,3 +226,5 @@ function padPass(
   y.dispose();
   return result;
 }
+
+const PAD_OPTIONS = optionNames<PadOptions>({ mode: true, value: true });

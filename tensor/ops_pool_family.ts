@@ -8,6 +8,7 @@
 
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { maxPool2d as poolWinners } from "./_primitives_cnn.ts";
 import { zeros } from "./creation.ts";
 import {
@@ -126,6 +127,7 @@ export interface MaxPool1dOptions {
  */
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor3D {
   const op = "maxPool1d";
+  checkOptions(op, options, MAX_POOL1D_OPTIONS);
   const { kernel, stride = kernel, padding = 0, dilation = 1, ceilMode = false } = options;
   checkWindow1d(op, x, { kernel, stride, padding, dilation, ceilMode });
   return as1d(op, [x], ([x2]) =>
@@ -169,6 +171,7 @@ export interface AvgPool1dOptions {
  */
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor3D {
   const op = "avgPool1d";
+  checkOptions(op, options, AVG_POOL1D_OPTIONS);
   const { kernel, stride = kernel, padding = 0, ceilMode = false } = options;
   checkWindow1d(op, x, { kernel, stride, padding, dilation: 1, ceilMode });
   return as1d(op, [x], ([x2]) =>
@@ -276,6 +279,7 @@ export function maxUnpool2d(
   options: MaxUnpool2dOptions,
 ): Tensor4D {
   const op = "maxUnpool2d";
+  checkOptions(op, options, MAX_UNPOOL2D_OPTIONS);
   requireFloat(op, x);
   sameDevice(op, x, indices);
   if (x.rank !== 4) throw new ShapeError(`${op}: expected x [N, C, H, W], got [${x.shape}]`);
@@ -308,3 +312,24 @@ export function maxUnpool2d(
   for (const t of [plane, flatX, flatIndices, scattered]) t.dispose();
   return y as Tensor4D;
 }
+
+const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+});
+const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  outputSize: true,
+});

@@ -8,6 +8,7 @@
  */
 
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { tidy } from "./memory.ts";
 import { concat } from "./ops_shape.ts";
 import { type DType, normalizeAxes, type Shape } from "./shape.ts";
@@ -254,6 +255,7 @@ export function diff(
   dim = -1,
   options: DiffOptions = {},
 ): Tensor<Shape, "f32"> {
+  checkOptions("diff", options, DIFF_OPTIONS);
   requireFloat("diff", x);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`diff: n = ${n} is not an integer ≥ 0`);
   const axis = normalizeAxes(dim, x.rank, "diff")[0];
@@ -267,3 +269,5 @@ export function diff(
     return y;
   });
 }
+
+const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });

@@ -8,6 +8,7 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
@@ -72,6 +73,7 @@ export interface InterpolateOptions {
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const op = "interpolate";
+  checkOptions(op, options, INTERPOLATE_OPTIONS);
   requireFloat(op, x);
   const { mode = "nearest", size, scaleFactor, recomputeScaleFactor = false } = options;
   if (x.rank !== 3 && x.rank !== 4) {
@@ -147,3 +149,11 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   y.dispose();
   return result;
 }
+
+const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+  size: true,
+  scaleFactor: true,
+  mode: true,
+  alignCorners: true,
+  recomputeScaleFactor: true,
+});

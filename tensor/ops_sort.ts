@@ -13,6 +13,7 @@ import { tidy } from "./memory.ts";
 import { maskedSelect } from "./ops_index.ts";
 import { concat } from "./ops_shape.ts";
 import { checkSearch } from "./_tensor_index_args.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import {
   fromRaw,
   rawOf,
@@ -159,6 +160,7 @@ export function searchsorted<S extends Shape, D extends DType>(
   values: Tensor<S, D>,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  checkOptions("searchsorted", options, SEARCH_OPTIONS);
   checkSearch("searchsorted", sortedSequence, values);
   const out = searchSorted(rawOf(sortedSequence), rawOf(values), options.right ?? false);
   return fromRaw<S, "i32">(out);
@@ -181,6 +183,7 @@ export function bucketize<S extends Shape, D extends DType>(
   boundaries: Tensor<Shape, D>,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  checkOptions("bucketize", options, SEARCH_OPTIONS);
   if (boundaries.rank !== 1) {
     throw new RangeError(`bucketize: the boundaries must be 1-D, got shape [${boundaries.shape}]`);
   }
@@ -243,3 +246,5 @@ export async function unique<S extends Shape, D extends DType>(
     firsts.dispose();
   }
 }
+
+const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true });

@@ -139,7 +139,18 @@ export function normalizeAxes(
 ): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === "number" ? [axes] : axes;
+  if (!Array.isArray(list)) {
+    // An options object ({ dim: 1 }) where the API is positional would otherwise fail inside.
+    throw new TypeError(
+      `${op}: the axes are a number or an array of numbers, given positionally (as ` +
+        `${op}(1)), got ${describeValue(axes)}`,
+    );
+  }
   const out = list.map((a) => {
+    if (!Number.isInteger(a)) {
+      const given = typeof a === "number" ? a : describeValue(a);
+      throw new TypeError(`${op}: axis ${given} is not an integer`);
+    }
     const axis = a < 0 ? a + rank : a;
     if (!Number.isInteger(axis) || axis < 0 || axis >= rank) {
       throw new ShapeError(`${op}: axis ${a} is out of range for a tensor of rank ${rank}`);
@@ -160,6 +171,19 @@ export function validateShape(shape: readonly number[], op: string): void {
       throw new ShapeError(`${op}: invalid shape [${shape}]: dimensions must be integers ≥ 0`);
     }
   }
+}
+
+/** A value as an error message names it: `the number 3`, `an array [2, 3]`, `a Tensor [2, 3]`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value !== "object") return `the ${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array [${value.slice(0, 8)}${value.length > 8 ? ",…" : ""}]`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  const name = Object.getPrototypeOf(value)?.constructor?.name;
+  const shape = (value as { shape?: unknown }).shape;
+  if (name && name !== "Object") return `a ${name}${Array.isArray(shape) ? ` [${shape}]` : ""}`;
+  return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
 }
 
 /**

@@ -36,12 +36,16 @@ import {
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
+  checkOptions,
   checkUpstreamGradient,
   clampBounds,
   expandedShape,
   extremumAxes,
   flattenedShape,
   matmulPlan,
+  optionNames,
+  requireBoolean,
+  requireNumber,
   resolvePermutation,
   resolveShape,
   resolveSlice,
@@ -70,6 +74,7 @@ import {
   type Broadcastable,
   broadcastShapes,
   type Check,
+  describeValue,
   type Dim,
   type DimsAgree,
   type DType,
@@ -97,7 +102,7 @@ type AnyTensor = Tensor<Shape, DType>;
 // through these, bound in the class's static block where `#` fields are visible (op dispatch,
 // the autograd walk); nothing above the layer can (the constructor is private too).
 let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
-let rawOfTensor: (t: AnyTensor) => RawTensor;
+let rawOfTensor: (t: AnyTensor, op?: string) => RawTensor;
 let graph: GraphAccess<AnyTensor>;
 let ops: OpDispatch<AnyTensor>;
 
@@ -132,7 +137,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   static {
     wrap = (raw, requiresGrad) => new Tensor(raw, requiresGrad);
-    rawOfTensor = (t) => {
+    rawOfTensor = (t, op = "tensor op") => {
+      // A number, an array or a typed array where a tensor belongs: named, not "Cannot read
+      // private member #raw".
+      if (typeof t !== "object" || t === null || !(#raw in t)) {
+        throw new TypeError(`${op}: expected a Tensor, got ${describeValue(t)}`);
+      }
       t.#raw.storage; // throws for a disposed tensor
       return t.#raw;
     };
@@ -436,6 +446,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** `this^exponent` for a scalar exponent. */
   pow(exponent: number): Tensor<S, D> {
+    requireNumber("pow", "the exponent", exponent);
     return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
 
@@ -707,6 +718,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
    */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    requireBoolean("sum", "keepdim", keepdim);
     const params = { axes: normalizeAxes(axes, this.rank, "sum"), keepdim };
     return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
@@ -714,6 +726,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** Mean over `axes` (all when omitted), of an f32 tensor (as PyTorch, which refuses integers). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("mean", this);
+    requireBoolean("mean", "keepdim", keepdim);
     const list = normalizeAxes(axes, this.rank, "mean");
     const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
@@ -726,12 +739,14 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * NaN wins, as PyTorch. f32 or i32 (an i32 result).
    */
   max(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    requireBoolean("max", "keepdim", keepdim);
     const params = { axes: extremumAxes(this, axes, "max"), keepdim };
     return apply("max", [this], params) as Tensor<Shape, D>;
   }
 
   /** Minimum over `axes` (PyTorch's `amin`); see {@link Tensor.max}. */
   min(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    requireBoolean("min", "keepdim", keepdim);
     const params = { axes: extremumAxes(this, axes, "min"), keepdim };
     return apply("min", [this], params) as Tensor<Shape, D>;
   }
@@ -743,6 +758,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * product is i32, wrapping around on overflow (PyTorch gives int64).
    */
   prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    requireBoolean("prod", "keepdim", keepdim);
     const params = { axes: normalizeAxes(axes, this.rank, "prod"), keepdim };
     return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
   }
@@ -755,6 +771,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("norm", this);
+    requireBoolean("norm", "keepdim", keepdim);
     const axes = normalizeAxes(dims, this.rank, "norm");
     requireNormOrder(this.shape as readonly number[], p, axes);
     return apply("vectorNorm", [this], { ord: p, axes, keepdim });
@@ -795,6 +812,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * (equal elements keep their order), so `stable` changes nothing. No gradient.
    */
   argsort(options: SortOptions = {}): Tensor<S, "i32"> {
+    checkOptions("argsort", options, SORT_OPTIONS);
     const { dim = -1, descending = false } = options;
     const axis = normalizeAxes(dim, Math.max(this.rank, 1), "argsort")[0];
     return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
@@ -806,6 +824,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * element came from.
    */
   sort(options: SortOptions = {}): ValuesAndIndices<S, D> {
+    checkOptions("sort", options, SORT_OPTIONS);
     const indices = this.argsort(options);
     const dim = options.dim ?? -1;
     return { values: this.gather(dim, indices) as Tensor<S, D>, indices };
@@ -818,6 +837,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * The gradient goes back to where each came from.
    */
   topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
+    checkOptions("topk", options, TOPK_OPTIONS);
     const { dim = -1, largest = true } = options;
     const axis = normalizeAxes(dim, Math.max(this.rank, 1), "topk")[0];
     const size = (this.shape as readonly number[])[axis] ?? 1;
@@ -836,6 +856,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * `torch.kthvalue` (`k` from 1; NaN the largest; of equal values the first in order).
    */
   kthvalue(k: number, dim = -1, keepdim = false): ValuesAndIndices<Shape, D> {
+    requireBoolean("kthvalue", "keepdim", keepdim);
     const axis = normalizeAxes(dim, Math.max(this.rank, 1), "kthvalue")[0];
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > size) {
@@ -884,7 +905,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * passes over the centred values, so a large mean costs no precision.
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
-    const { correction = 1, keepdim = false } = options;
+    checkOptions("var", options, VARIANCE_OPTIONS);
+    const { correction = 1, keepdim = false } = options ?? {};
+    requireBoolean("var", "keepdim", keepdim);
     const list = normalizeAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
@@ -896,6 +919,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** The standard deviation over `axes`: the square root of {@link Tensor.var}. */
   std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    checkOptions("std", options, VARIANCE_OPTIONS);
     return tidy(() => this.var(axes, options).sqrt());
   }
 
@@ -906,6 +930,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("logsumexp", this);
+    requireBoolean("logsumexp", "keepdim", keepdim);
     const list = normalizeAxes(axes, this.rank, "logsumexp");
     const x = this as Tensor<Shape, "f32">;
     return tidy(() => {
@@ -922,7 +947,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Softmax along `axis` (default last). */
   softmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis);
+    const z = shiftedByMax(this, axis, "softmax");
     const e = z.exp();
     const total = e.sum(axis, true);
     const out = e.div(total);
@@ -932,7 +957,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`. */
   logSoftmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis);
+    const z = shiftedByMax(this, axis, "logSoftmax");
     const e = z.exp();
     const total = e.sum(axis, true);
     const logTotal = total.log();
@@ -1254,6 +1279,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * the filled elements.
    */
   maskedFill(mask: Tensor, value: number): Tensor<S, D> {
+    requireNumber("maskedFill", "the value", value);
     sameDevice("maskedFill", this, mask);
     const shape = broadcastShapes(
       mask.shape as readonly number[],
@@ -1365,8 +1391,9 @@ export function recordedOp(t: AnyTensor): string | null {
 }
 
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
-function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
-  requireFloat("softmax", x);
+function shiftedByMax(x: AnyTensor, axis: number, op: string): Tensor<Shape, "f32"> {
+  requireFloat(op, x);
+  normalizeAxes(axis, x.rank, op); // named here, not as the max inside
   // An empty tensor has no maximum to shift by, and nothing to shift.
   if (x.size === 0) return x.add(0) as Tensor<Shape, "f32">;
   const peak = noGrad(() => x.max(axis, true));
@@ -1402,6 +1429,8 @@ export interface SortOptions {
   stable?: boolean;
 }
 
+const SORT_OPTIONS = optionNames<SortOptions>({ dim: true, descending: true, stable: true });
+
 /** The options of `topk`. */
 export interface TopkOptions {
   /** The axis chosen along (default −1, the last). */
@@ -1411,6 +1440,8 @@ export interface TopkOptions {
   /** Accepted for PyTorch's signature: the result is always in order. */
   sorted?: boolean;
 }
+
+const TOPK_OPTIONS = optionNames<TopkOptions>({ dim: true, largest: true, sorted: true });
 
 /** The running extremum along `dim` and its index: a gather through the index, not recorded. */
 function runningExtremum<S extends Shape, D extends DType>(
@@ -1430,6 +1461,7 @@ function extremumWithIndex<D extends DType>(
   dim: number,
   keepdim: boolean,
 ): ValuesAndIndices<Shape, D> {
+  requireBoolean(op === "argmax" ? "maxWithIndices" : "minWithIndices", "keepdim", keepdim);
   return tidy(() => {
     const index = indexOfExtremum(x, op, dim, true);
     const values = x.gather(dim, index);
@@ -1446,6 +1478,8 @@ export interface VarianceOptions {
   keepdim?: boolean;
 }
 
+const VARIANCE_OPTIONS = optionNames<VarianceOptions>({ correction: true, keepdim: true });
+
 /** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */
 function indexOfExtremum(
   x: AnyTensor,
@@ -1453,6 +1487,7 @@ function indexOfExtremum(
   axis: number | undefined,
   keepdim: boolean,
 ): Tensor<Shape, "i32"> {
+  requireBoolean(op, "keepdim", keepdim);
   // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
   const axes = normalizeAxes(axis, Math.max(x.rank, 1), op).filter((a) => a < x.rank);
   if (axes.some((a) => x.shape[a] === 0)) {
@@ -1465,7 +1500,7 @@ function indexOfExtremum(
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
 function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
   const x = rawOfTensor(a);
-  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b), op));
+  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
   if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
     // An integer against an i32 tensor compares exactly, as integers.
     const scalar = upload(x.device, Int32Array.of(b), [], "i32");
@@ -1534,13 +1569,37 @@ function scattered(
   return scattered(op, x, dim, index, spread, mode);
 }
 
-/** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */
+/**
+ * `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). An i32 operand meets an
+ * f32 one, or a fraction, as f32, as PyTorch promotes it; i32 with i32 (or an integer) has no
+ * kernel, as PyTorch's integer arithmetic would, and is an error that says to convert.
+ */
 function arithmetic(
   op: "add" | "sub" | "mul" | "div",
   a: AnyTensor,
   b: AnyTensor | number,
 ): AnyTensor {
-  if (typeof b !== "number") return apply(op, [a, b], {});
-  const scalar = scalarOp(op, b);
-  return apply(scalar.op, [a], { value: scalar.value });
+  const scalar = typeof b === "number";
+  if (!scalar && !(b instanceof Tensor)) {
+    throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
+  }
+  const bType = scalar ? (Number.isInteger(b) ? "i32" : "f32") : rawOfTensor(b, op).dtype;
+  if (a.dtype === "i32" && bType === "i32") {
+    throw new TypeError(
+      `${op}: i32 ${scalar ? `and the integer ${b}` : "tensors"}: integer arithmetic is not ` +
+        "supported; convert with .float()",
+    );
+  }
+  if (a.dtype !== "f32" || (!scalar && b.dtype !== "f32")) {
+    // The casts are unrecorded (an i32 tensor has no gradient); the graph keeps what it needs.
+    const [left, right] = [a, b].map((t) => typeof t === "number" ? t : t.float());
+    const out = arithmetic(op, left as AnyTensor, right);
+    for (const [given, cast] of [[a, left], [b, right]]) {
+      if (cast !== given) (cast as AnyTensor).dispose();
+    }
+    return out;
+  }
+  if (!scalar) return apply(op, [a, b], {});
+  const { op: scalarKind, value } = scalarOp(op, b);
+  return apply(scalarKind, [a], { value });
 }

@@ -18,6 +18,7 @@ import { type Device, StagingBuffer } from "../kernels/device.ts";
 import type { TransferState } from "./_rules/rule.ts";
 import { linkReplicaData } from "./_rules/transfer.ts";
 import { transferAll } from "./_primitives.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { apply, applyAsync, fromRaw, isRecording, rawOf, type Tensor } from "./tensor.ts";
 
 /**
@@ -111,6 +112,7 @@ export async function transfer<const M extends readonly (readonly [Tensor, Devic
   options: TransferOptions = {},
 ): Promise<{ -readonly [K in keyof M]: M[K][0] }> {
   type Out = { -readonly [K in keyof M]: M[K][0] };
+  checkOptions("transfer", options, TRANSFER_OPTIONS);
   const inputs = moves.map(([t]) => t);
   const staging = channel ? channel.staging.bind(channel) : undefined;
   const { whileWaiting } = options;
@@ -151,3 +153,5 @@ export async function transfer<const M extends readonly (readonly [Tensor, Devic
 export function linkReplicas(copies: readonly Tensor[]): void {
   linkReplicaData(copies.map(rawOf));
 }
+
+const TRANSFER_OPTIONS = optionNames<TransferOptions>({ whileWaiting: true });
