@@ -328,8 +328,8 @@ export function checkOptions(op: string, options: unknown, names: readonly strin
 
 /**
  * The name of `names` nearest to `word`, if one is near: the same but for case and underscores
- * (PyTorch's `requires_grad` for `requiresGrad`), else within an edit distance of about a
- * third of the word.
+ * (PyTorch's `requires_grad` for `requiresGrad`), else one that starts the other, else one
+ * within an edit distance of about a third of the word.
  *
  * @example
  * ```ts
@@ -342,6 +342,12 @@ export function nearestName(word: string, names: readonly string[]): string | un
   const folded = (name: string) => name.replaceAll("_", "").toLowerCase();
   const same = names.find((name) => folded(name) === folded(word));
   if (same !== undefined) return same;
+  // A name cut short or run on ("descend" for "descending", "keepdims" for "keepdim").
+  const stem = names.find((name) => {
+    const [short, long] = [folded(word), folded(name)].sort((a, b) => a.length - b.length);
+    return short.length >= 3 && long.startsWith(short);
+  });
+  if (stem !== undefined) return stem;
   let best: string | undefined, bestDistance = Infinity;
   for (const name of names) {
     const distance = editDistance(word, name);
