@@ -390,7 +390,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * `this + other` with broadcasting. A number operand keeps this tensor's shape type (`O`
-   * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`.
+   * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`. An i32 tensor
+   * with an f32 one, or with a fraction, is computed in f32, as PyTorch promotes; i32 with i32
+   * (or an integer) is an error that says to convert, as there are no integer kernels.
    */
   add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
