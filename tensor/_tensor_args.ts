@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Device } from "../kernels/device.ts";
 import { type Described, requireFloat, sameDevice } from "./_core.ts";
 import {
   broadcastShapes,
@@ -382,5 +383,15 @@ export function requireBoolean(op: string, name: string, value: unknown): void {
 export function requireNumber(op: string, name: string, value: unknown): void {
   if (typeof value !== "number") {
     throw new TypeError(`${op}: ${name} must be a number, got ${describeValue(value)}`);
+  }
+}
+
+/** Throws unless `device` is a `Device` (a name such as "gpu1" is not one). */
+export function requireDevice(op: string, device: unknown): asserts device is Device {
+  if (!(device instanceof Device)) {
+    throw new TypeError(
+      `${op}: expected a Device (from defaultDevice() or Device.acquire()), got ` +
+        describeValue(device),
+    );
   }
 }

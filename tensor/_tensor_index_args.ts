@@ -104,6 +104,8 @@ export function indexSelectPlan(
 
 /** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
 export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
+  // Omitted, the axes would read as every axis; torch.flip requires them.
+  if (dims === undefined) throw new TypeError("flip: give the axes to flip, as flip([0])");
   const named = normalizeAxes(dims, rank, "flip");
   return Array.from({ length: rank }, (_, a) => named.includes(a));
 }

@@ -7,7 +7,7 @@
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "./default_device.ts";
 import { broadcast, fill, upload } from "./_primitives.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireDevice } from "./_tensor_args.ts";
 import {
   describeValue,
   type DType,
@@ -62,6 +62,7 @@ function creation<D extends DType>(
   if (requiresGrad && dtype !== "f32") {
     throw new TypeError(`${op}: only f32 tensors can require gradients, got ${dtype}`);
   }
+  if (device !== undefined) requireDevice(op, device);
   return { device: device ?? currentDevice(), dtype, requiresGrad };
 }
 

@@ -59,6 +59,9 @@ export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
   if (labels.dtype !== "i32" || labels.rank !== 1) {
     throw new TypeError(`oneHot: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
   }
+  if (!(Number.isInteger(classes) && classes >= 0 && classes < 2 ** 31)) {
+    throw new RangeError(`oneHot: the number of classes must be an integer ≥ 0, got ${classes}`);
+  }
   return fromRaw(oneHotPrimitive(rawOf(labels), classes, "oneHot"));
 }
 

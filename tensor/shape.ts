@@ -164,6 +164,17 @@ export function normalizeAxes(
   return out.sort((x, y) => x - y);
 }
 
+/**
+ * The one axis `dim` names, of a tensor of rank `rank` (negative from the end), for the ops
+ * whose axis is required: omitted, it would otherwise be read as every axis.
+ */
+export function normalizeAxis(dim: number, rank: number, op: string): number {
+  if (typeof dim !== "number") {
+    throw new TypeError(`${op}: dim must be one axis (a number), got ${describeValue(dim)}`);
+  }
+  return normalizeAxes(dim, rank, op)[0];
+}
+
 /** Checks that a run-time shape is a list of non-negative integers. */
 export function validateShape(shape: readonly number[], op: string): void {
   for (const d of shape) {

@@ -45,6 +45,7 @@ import {
   matmulPlan,
   optionNames,
   requireBoolean,
+  requireDevice,
   requireNumber,
   resolvePermutation,
   resolveShape,
@@ -82,6 +83,7 @@ import {
   type MatmulInnerAgree,
   type MatmulShape,
   normalizeAxes,
+  normalizeAxis,
   numel,
   sameShape,
   type Shape,
@@ -331,7 +333,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
           "noGrad(() => …), as an optimiser does",
       );
     }
-    writeInto(dst, ArrayBuffer.isView(source) ? source : rawOfTensor(source as AnyTensor));
+    writeInto(
+      dst,
+      ArrayBuffer.isView(source) ? source : rawOfTensor(source as AnyTensor, "assign"),
+    );
     return this;
   }
 
@@ -375,6 +380,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * data when already there, or the linked replica there (see `linkReplicas`).
    */
   async to(device: Device): Promise<Tensor<S, D>> {
+    requireDevice("to", device);
     return await applyAsync("to", [this], { device }) as Tensor<S, D>;
   }
 
@@ -1096,7 +1102,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** The running sum along `dim`, as `torch.cumsum`; an i32 tensor gives i32 (wrapping on overflow). */
   cumsum(dim: number): Tensor<S, D> {
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumsum")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "cumsum");
     return apply("cumulative", [this], { dim: axis, op: "sum" }) as Tensor<S, D>;
   }
 
@@ -1105,7 +1111,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * where the input has zeros (no division by one).
    */
   cumprod(dim: number): Tensor<S, D> {
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumprod")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "cumprod");
     return apply("cumulative", [this], { dim: axis, op: "prod" }) as Tensor<S, D>;
   }
 
@@ -1116,7 +1122,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   logcumsumexp(dim: number): Tensor<S, "f32"> {
     requireFloat("logcumsumexp", this);
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "logcumsumexp")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "logcumsumexp");
     return apply("cumulative", [this], { dim: axis, op: "logaddexp" }) as Tensor<S, "f32">;
   }
 
@@ -1451,7 +1457,7 @@ function runningExtremum<S extends Shape, D extends DType>(
   dim: number,
   op: "max" | "min",
 ): ValuesAndIndices<S, D> {
-  const axis = normalizeAxes(dim, Math.max(x.rank, 1), `cum${op}`)[0];
+  const axis = normalizeAxis(dim, Math.max(x.rank, 1), `cum${op}`);
   const indices = wrap(cumulativeExtremum(rawOfTensor(x), axis, op)) as Tensor<S, "i32">;
   return { values: x.gather(axis, indices) as Tensor<S, D>, indices };
 }

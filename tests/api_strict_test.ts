@@ -15,6 +15,7 @@ import {
   batchNorm,
   bucketize,
   clipGradNormAll,
+  concat,
   conv2d,
   convTranspose2d,
   crossEntropy,
@@ -27,13 +28,17 @@ import {
   Generator,
   interpolate,
   layerNorm,
+  leakyRelu,
   maxPool2d,
+  oneHot,
   ones,
   pad,
   rand,
   randn,
   searchsorted,
   ShapeError,
+  split,
+  stack,
   type Tensor,
   tensor,
   tidy,
@@ -383,6 +388,66 @@ Deno.test("the tensor API refuses what it would otherwise ignore", async (t) => 
         ],
       ];
       for (const [call, pattern] of bad) throwsLine(call, TypeError, pattern);
+    });
+  });
+
+  await t.step("lists, required axes, parameters given positionally, devices", async () => {
+    await tidy(async () => {
+      const x = tensor([[1, 2, 3], [4, 5, 6]]);
+      throwsLine(
+        () => concat(x as Untyped, 0),
+        TypeError,
+        /^concat: takes an array of tensors, as concat\(\[a, b\], axis\), got a Tensor \[2,3\]$/,
+      );
+      throwsLine(() => stack(x as Untyped), TypeError, /^stack: takes an array of tensors/);
+      throwsLine(
+        () => concat([x, 1] as Untyped, 0),
+        TypeError,
+        /^concat: expected a Tensor, got the number 1$/,
+      );
+      // torch.split's one size: parts of that size, the last smaller.
+      assert.deepEqual(split(x, 2, 1).map((p) => p.shape), [[2, 2], [2, 1]]);
+      throwsLine(
+        () => split(x, 1.5, 1),
+        ShapeError,
+        /^split: the part size must be an integer ≥ 1, got 1.5$/,
+      );
+      // An omitted axis once read as every axis.
+      throwsLine(
+        () => (x.cumsum as Untyped)(),
+        TypeError,
+        /^cumsum: dim must be one axis \(a number\), got undefined$/,
+      );
+      throwsLine(() => (x.cummax as Untyped)(), TypeError, /^cummax: dim must be one axis/);
+      throwsLine(
+        () => (x.flip as Untyped)(),
+        TypeError,
+        /^flip: give the axes to flip, as flip\(\[0\]\)$/,
+      );
+      throwsLine(
+        () => leakyRelu(x, { negativeSlope: 0.1 } as Untyped),
+        TypeError,
+        /^leakyRelu: negativeSlope must be a finite number, given positionally, got an object with keys negativeSlope$/,
+      );
+      throwsLine(
+        () => oneHot(tensor([0, 1], { dtype: "i32" }), 2.5),
+        RangeError,
+        /^oneHot: the number of classes must be an integer ≥ 0, got 2.5$/,
+      );
+      throwsLine(
+        () => x.assign([1, 2, 3, 4, 5, 6] as Untyped),
+        TypeError,
+        /^assign: expected a Tensor, got an array/,
+      );
+      await assert.rejects(
+        x.to("gpu1" as Untyped),
+        /^TypeError: to: expected a Device \(from defaultDevice\(\) or Device.acquire\(\)\), got the string "gpu1"$/,
+      );
+      throwsLine(
+        () => zeros([2], { device: "gpu0" } as Untyped),
+        TypeError,
+        /^zeros: expected a Device/,
+      );
     });
   });
 
