@@ -17,7 +17,8 @@ import {
   ShapeError,
   validateShape,
 } from "./shape.ts";
-import { fromRaw, type Tensor } from "./tensor.ts";
+import { fromRaw, rawOf, Tensor } from "./tensor.ts";
+import { tidy } from "./memory.ts";
 import { globalGenerator } from "./random.ts";
 import { linkReplicas } from "./transfer.ts";
 
@@ -336,6 +337,110 @@ export function ones<const S extends readonly number[], D extends DType = "f32">
   options: CreateOptions<D> = {},
 ): Tensor<S, D> {
   return filled("ones", shape, 1, options);
+}
+
+/**
+ * A tensor of `x`'s shape filled with `value`, as `torch.full_like`: its dtype and device are
+ * `x`'s unless given (then the value must suit the dtype, as for {@link full}).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, fullLike, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const labels = tensor([3, 1], { dtype: "i32" });
+ * console.log(await fullLike(labels, -1).toArray()); // [-1, -1]
+ * console.log(fullLike(labels, 0.5, { dtype: "f32" }).dtype); // "f32"
+ * ```
+ */
+export function fullLike<S extends Shape, D extends DType, E extends DType = D>(
+  x: Tensor<S, D>,
+  value: number,
+  options: CreateOptions<E> = {},
+): Tensor<S, E> {
+  return filledLike("fullLike", x, value, options);
+}
+
+/**
+ * Zeros of `x`'s shape, dtype and device (each may be given instead), as `torch.zeros_like`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor, zerosLike } from "../mod.ts";
+ * await defaultDevice();
+ * const counts = zerosLike(tensor([[1, 2]], { dtype: "i32" }));
+ * console.log(counts.dtype, await counts.toArray()); // "i32" [[0, 0]]
+ * ```
+ */
+export function zerosLike<S extends Shape, D extends DType, E extends DType = D>(
+  x: Tensor<S, D>,
+  options: CreateOptions<E> = {},
+): Tensor<S, E> {
+  return filledLike("zerosLike", x, 0, options);
+}
+
+/**
+ * Ones of `x`'s shape, dtype and device (each may be given instead), as `torch.ones_like`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, onesLike, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await onesLike(tensor([5, 6, 7])).toArray()); // [1, 1, 1]
+ * ```
+ */
+export function onesLike<S extends Shape, D extends DType, E extends DType = D>(
+  x: Tensor<S, D>,
+  options: CreateOptions<E> = {},
+): Tensor<S, E> {
+  return filledLike("onesLike", x, 1, options);
+}
+
+/** The `*Like` functions: {@link full} with `x`'s shape, dtype and device as the defaults. */
+function filledLike<S extends Shape, E extends DType>(
+  op: string,
+  x: Tensor<S, DType>,
+  value: number,
+  options: CreateOptions<E>,
+): Tensor<S, E> {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(`${op}: expected a Tensor, got ${describeValue(x)}`);
+  }
+  const shape = rawOf(x).shape; // (throws for a disposed tensor)
+  checkOptions(op, options, CREATE_OPTIONS);
+  const given = { ...options, device: options.device ?? x.device };
+  const dtype = (options.dtype ?? x.dtype) as E;
+  return filled(op, shape, value, { ...given, dtype }) as unknown as Tensor<S, E>;
+}
+
+/**
+ * The `n × m` identity (`m` defaults to `n`), f32 or (with `dtype: "i32"`) i32, as `torch.eye`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, eye } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await eye(2).toArray()); // [[1, 0], [0, 1]]
+ * console.log(await eye(2, 3, { dtype: "i32" }).toArray()); // [[1, 0, 0], [0, 1, 0]]
+ * ```
+ */
+export function eye<D extends DType = "f32">(
+  n: number,
+  m?: number | CreateOptions<D>,
+  options?: CreateOptions<D>,
+): Tensor<[number, number], D> {
+  if (typeof m === "object") [m, options] = [undefined, m];
+  const columns = m ?? n;
+  requireShapeArray("eye", [n, columns]);
+  const { device, dtype, requiresGrad } = creation("eye", options);
+  // A one where the row's index equals the column's: two aranges compared on the device.
+  const ones = tidy(() => {
+    const rows = arange(n, { device, dtype: "i32" }).reshape([n, 1]);
+    const cols = arange(columns, { device, dtype: "i32" }).reshape([1, columns]);
+    const diagonal = rows.eq(cols);
+    return dtype === "i32" ? diagonal.int() : diagonal;
+  });
+  ones.requiresGrad = requiresGrad;
+  return ones as unknown as Tensor<[number, number], D>;
 }
 
 /**

@@ -23,8 +23,10 @@ import {
   Device,
   diff,
   dropout,
+  eye,
   fromTypedArray,
   full,
+  fullLike,
   Generator,
   interpolate,
   layerNorm,
@@ -32,6 +34,7 @@ import {
   maxPool2d,
   oneHot,
   ones,
+  onesLike,
   pad,
   rand,
   randn,
@@ -44,6 +47,7 @@ import {
   tidy,
   where,
   zeros,
+  zerosLike,
 } from "../mod.ts";
 import { checkOptions, nearestName } from "../tensor/_tensor_args.ts";
 
@@ -118,7 +122,42 @@ Deno.test("the tensor API refuses what it would otherwise ignore", async (t) => 
       assert.deepEqual(await arange(3, 0, -1).toArray(), [3, 2, 1]);
       assert.deepEqual(await arange(0, 1, 0.25).toArray(), [0, 0.25, 0.5, 0.75]);
       assert.equal(zeros([2]).dtype, "f32");
+      // The *Like family takes the tensor's dtype and device unless given; eye takes i32 too.
+      const labels = tensor([[3, 1, 2]], { dtype: "i32" });
+      const counts: Tensor<[1, 3], "i32"> = zerosLike(labels);
+      assert.deepEqual(await counts.toArray(), [[0, 0, 0]]);
+      assert.deepEqual(await onesLike(labels).toArray(), [[1, 1, 1]]);
+      assert.deepEqual(Array.from(await fullLike(labels, 2 ** 30 + 1).data()), [
+        2 ** 30 + 1,
+        2 ** 30 + 1,
+        2 ** 30 + 1,
+      ]);
+      const halves: Tensor<[1, 3], "f32"> = fullLike(labels, 0.5, { dtype: "f32" });
+      assert.deepEqual(await halves.toArray(), [[0.5, 0.5, 0.5]]);
+      assert.equal(onesLike(halves, { requiresGrad: true }).requiresGrad, true);
+      assert.deepEqual(await eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]]);
+      const identity: Tensor<[number, number], "i32"> = eye(3, { dtype: "i32" });
+      assert.deepEqual(await identity.toArray(), [[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+      assert.deepEqual(eye(0).shape, [0, 0]);
     });
+    tidy(() => {
+      throwsLine(
+        () => fullLike(zeros([1]), 0.5, { dtype: "i32" }),
+        RangeError,
+        /^fullLike: 0.5 is not a 32-bit integer/,
+      );
+      throwsLine(
+        () => zerosLike([1, 2] as Untyped),
+        TypeError,
+        /^zerosLike: expected a Tensor, got an array \[1,2\]$/,
+      );
+      throwsLine(
+        () => onesLike(zeros([1]), { dtpye: "i32" } as Untyped),
+        TypeError,
+        /^onesLike: unknown option "dtpye" \(did you mean "dtype"\?\)$/,
+      );
+    });
+    throwsLine(() => eye(2.5), ShapeError, /^eye: invalid shape \[2.5,2.5\]/);
     throwsLine(
       () => full([2], 1.5, { dtype: "i32" }),
       RangeError,
