@@ -94,6 +94,8 @@ export {
   onesLike,
   rand,
   randn,
+  type RandnOptions,
+  type RandOptions,
   replicate,
   tensor,
   zeros,

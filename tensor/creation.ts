@@ -32,11 +32,8 @@ export interface CreateOptions<D extends DType = "f32"> {
   requiresGrad?: boolean;
 }
 
-const CREATE_OPTIONS = optionNames<CreateOptions<DType>>({
-  device: true,
-  dtype: true,
-  requiresGrad: true,
-});
+const CREATE_NAMES = { device: true, dtype: true, requiresGrad: true } as const;
+const CREATE_OPTIONS = optionNames<CreateOptions<DType>>(CREATE_NAMES);
 
 /**
  * `options` of a creation function `op`, checked: no unknown key, a dtype this library has, and
@@ -44,7 +41,7 @@ const CREATE_OPTIONS = optionNames<CreateOptions<DType>>({
  * gradients": an integer leaf has no gradient to accumulate, and its `.grad` would stay null
  * without a word). `extra` names the op's own options.
  */
-function creation<D extends DType>(
+function creationOptions<D extends DType>(
   op: string,
   options: CreateOptions<D> | undefined,
   names: readonly string[] = CREATE_OPTIONS,
@@ -145,7 +142,7 @@ export function tensor<D extends DType = "f32">(
     );
   }
   const { shape: given, ...rest } = options;
-  const { device, dtype, requiresGrad } = creation("tensor", rest as CreateOptions<D>);
+  const { device, dtype, requiresGrad } = creationOptions("tensor", rest as CreateOptions<D>);
   let values: ArrayLike<number>;
   let shape: number[];
   if (ArrayBuffer.isView(data)) {
@@ -203,7 +200,12 @@ export function fromTypedArray<D extends DType = "f32">(
   options: CreateOptions<D> = {},
 ): Tensor<Shape, D> {
   const own = data instanceof Int32Array ? "i32" : "f32";
-  const { device, dtype, requiresGrad } = creation("fromTypedArray", options, undefined, own);
+  const { device, dtype, requiresGrad } = creationOptions(
+    "fromTypedArray",
+    options,
+    undefined,
+    own,
+  );
   if (!(data instanceof Float32Array || data instanceof Int32Array)) {
     throw new TypeError(
       `fromTypedArray: data must be a Float32Array or an Int32Array, got ${describeValue(data)}`,
@@ -285,7 +287,7 @@ function filled<S extends readonly number[], D extends DType>(
   value: number,
   options: CreateOptions<D>,
 ): Tensor<S, D> {
-  const { device, dtype, requiresGrad } = creation(op, options);
+  const { device, dtype, requiresGrad } = creationOptions(op, options);
   requireShapeArray(op, shape);
   if (typeof value !== "number") {
     throw new TypeError(`${op}: the fill value must be a number, got ${describeValue(value)}`);
@@ -431,7 +433,7 @@ export function eye<D extends DType = "f32">(
   if (typeof m === "object") [m, options] = [undefined, m];
   const columns = m ?? n;
   requireShapeArray("eye", [n, columns]);
-  const { device, dtype, requiresGrad } = creation("eye", options);
+  const { device, dtype, requiresGrad } = creationOptions("eye", options);
   // A one where the row's index equals the column's: two aranges compared on the device.
   const ones = tidy(() => {
     const rows = arange(n, { device, dtype: "i32" }).reshape([n, 1]);
@@ -500,7 +502,7 @@ export function arange<D extends DType = "f32">(
   if (Math.sign(to - from) === -Math.sign(by)) {
     throw new RangeError(`arange: step ${by} does not lead from ${from} to ${to}`);
   }
-  const { device, dtype, requiresGrad } = creation("arange", options);
+  const { device, dtype, requiresGrad } = creationOptions("arange", options);
   if (dtype === "i32" && !(Number.isInteger(from) && Number.isInteger(by))) {
     throw new TypeError(`arange: start ${from} and step ${by} must be integers for dtype i32`);
   }
@@ -512,13 +514,26 @@ export function arange<D extends DType = "f32">(
 }
 
 /** The options of `randn`: a creation's, and the normal's mean and standard deviation. */
-const RANDN_OPTIONS = [...CREATE_OPTIONS, "mean", "std"];
+export interface RandnOptions extends CreateOptions<"f32"> {
+  /** The mean (default 0). */
+  mean?: number;
+  /** The standard deviation (default 1). */
+  std?: number;
+}
+const RANDN_OPTIONS = optionNames<RandnOptions>({ ...CREATE_NAMES, mean: true, std: true });
+
 /** The options of `rand`: a creation's, and the bounds. */
-const RAND_OPTIONS = [...CREATE_OPTIONS, "low", "high"];
+export interface RandOptions extends CreateOptions<"f32"> {
+  /** The lower bound, included (default 0). */
+  low?: number;
+  /** The upper bound, excluded (default 1). */
+  high?: number;
+}
+const RAND_OPTIONS = optionNames<RandOptions>({ ...CREATE_NAMES, low: true, high: true });
 
 /** The creation options of a random draw `op`, whose values are f32 only. */
 function drawOptions(op: string, options: CreateOptions<"f32">, names: readonly string[]) {
-  const checked = creation(op, options, names);
+  const checked = creationOptions(op, options, names);
   if (checked.dtype !== "f32") {
     throw new TypeError(
       `${op}: draws are f32 only, got dtype ${checked.dtype}; convert with .int()`,
@@ -542,7 +557,7 @@ function drawOptions(op: string, options: CreateOptions<"f32">, names: readonly 
  */
 export function randn<const S extends readonly number[]>(
   shape: S,
-  options: CreateOptions<"f32"> & { mean?: number; std?: number } = {},
+  options: RandnOptions = {},
 ): Tensor<S, "f32"> {
   const { device, requiresGrad } = drawOptions("randn", options, RANDN_OPTIONS);
   requireShapeArray("randn", shape);
@@ -564,7 +579,7 @@ export function randn<const S extends readonly number[]>(
  */
 export function rand<const S extends readonly number[]>(
   shape: S,
-  options: CreateOptions<"f32"> & { low?: number; high?: number } = {},
+  options: RandOptions = {},
 ): Tensor<S, "f32"> {
   const { device, requiresGrad } = drawOptions("rand", options, RAND_OPTIONS);
   requireShapeArray("rand", shape);

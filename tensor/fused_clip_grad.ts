@@ -43,6 +43,11 @@ export interface ClipGradNormAllOptions {
   beforeScaling?: (totalNorm: Tensor) => void | Promise<void>;
 }
 
+const CLIP_GRAD_NORM_OPTIONS = optionNames<ClipGradNormAllOptions>({
+  normType: true,
+  beforeScaling: true,
+});
+
 /**
  * Each device's gradients of `params` (parameters without one are skipped), in the order the
  * devices first appear; a gradient that is a view or shares its data with another is replaced
@@ -171,8 +176,3 @@ export function clipGradValueAll(params: readonly Tensor[], clipValue: number): 
   }
   for (const [device, grads] of gradsByDevice(op, params)) clampGrads(device, grads, clipValue);
 }
-
-const CLIP_GRAD_NORM_OPTIONS = optionNames<ClipGradNormAllOptions>({
-  normType: true,
-  beforeScaling: true,
-});

@@ -61,6 +61,8 @@ export interface CropImagesOptions {
   device?: Device;
 }
 
+const CROP_IMAGES_OPTIONS = optionNames<CropImagesOptions>({ device: true });
+
 /**
  * The crops as a float32 `[patches, 3, cropHeight, cropWidth]` tensor on a device, built by one
  * kernel from the uploaded bytes (the module doc gives the arithmetic; it equals
@@ -234,5 +236,3 @@ function checkCrops(crops: ImageCrops): number {
   });
   return samples;
 }
-
-const CROP_IMAGES_OPTIONS = optionNames<CropImagesOptions>({ device: true });

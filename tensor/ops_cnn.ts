@@ -179,6 +179,14 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+  relu: true,
+});
+
 /**
  * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` with `w [O, C/groups, KH,
  * KW]` and optional `bias [O]`. `padding: "same"` keeps the size as PyTorch's (an even span's
@@ -343,6 +351,14 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
+const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+
 /**
  * Max pooling over `x [N, C, H, W]`. Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
@@ -413,6 +429,15 @@ export interface AvgPool2dOptions {
   /** Divide every window by this positive integer instead (default: none). */
   divisorOverride?: number;
 }
+
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
 
 /**
  * Average pooling over `x [N, C, H, W]`, as PyTorch's `F.avg_pool2d`.
@@ -530,6 +555,12 @@ export interface DropoutOptions {
   within?: { width: number; first: number };
 }
 
+const DROPOUT_OPTIONS = optionNames<DropoutOptions>({
+  training: true,
+  generator: true,
+  within: true,
+});
+
 /**
  * The mask of a dropout with probability `p`: each element is 0 with probability `p`, else
  * `1 / (1 − p)` (all zeros for `p = 1`). Drawn from `generator` (default the global one).
@@ -602,31 +633,3 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
   const stream = generator.reserve(rows * within.width);
   return apply("dropout", [x], { p, stream, block }) as Tensor<Shape, "f32">;
 }
-
-const CONV2D_OPTIONS = optionNames<Conv2dOptions>({
-  stride: true,
-  padding: true,
-  groups: true,
-  dilation: true,
-  relu: true,
-});
-const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dOptions>({
-  kernel: true,
-  stride: true,
-  padding: true,
-  dilation: true,
-  ceilMode: true,
-});
-const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
-  kernel: true,
-  stride: true,
-  padding: true,
-  ceilMode: true,
-  countIncludePad: true,
-  divisorOverride: true,
-});
-const DROPOUT_OPTIONS = optionNames<DropoutOptions>({
-  training: true,
-  generator: true,
-  within: true,
-});

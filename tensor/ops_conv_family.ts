@@ -249,6 +249,16 @@ export interface ConvTranspose1dOptions {
   outputSize?: number;
 }
 
+/** The options of the transposed convolutions (one set for both: 1-D's are 2-D's per axis). */
+const CONV_TRANSPOSE_OPTIONS = optionNames<ConvTranspose2dOptions & ConvTranspose1dOptions>({
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  outputSize: true,
+});
+
 /**
  * 1-D transposed convolution (PyTorch's `F.conv_transpose1d`) of `x [N, Cin, L]` with
  * `w [Cin, Cout/groups, K]` and optional `bias [Cout]`: {@link convTranspose2d} over a height of
@@ -310,6 +320,13 @@ export interface Conv1dOptions {
   /** Spacing between kernel taps (default 1). */
   dilation?: number;
 }
+
+const CONV1D_OPTIONS = optionNames<Conv1dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+});
 
 /**
  * 1-D convolution (cross-correlation, PyTorch's `F.conv1d`) of `x [N, C, L]` with
@@ -411,19 +428,3 @@ export function as1d(
   y.dispose();
   return out;
 }
-
-/** The options of the transposed convolutions (one set for both: 1-D's are 2-D's per axis). */
-const CONV_TRANSPOSE_OPTIONS = optionNames<ConvTranspose2dOptions & ConvTranspose1dOptions>({
-  stride: true,
-  padding: true,
-  outputPadding: true,
-  groups: true,
-  dilation: true,
-  outputSize: true,
-});
-const CONV1D_OPTIONS = optionNames<Conv1dOptions>({
-  stride: true,
-  padding: true,
-  groups: true,
-  dilation: true,
-});

@@ -52,6 +52,17 @@ export interface BatchNormOptions {
   numBatchesTracked?: Tensor | null;
 }
 
+const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  training: true,
+  momentum: true,
+  eps: true,
+  numBatchesTracked: true,
+});
+
 /**
  * Batch normalisation of `x [N, C, *]` per channel C, as PyTorch's `F.batch_norm`: in training
  * (or without running statistics), by the batch's mean and biased variance over N and `*`,
@@ -202,6 +213,13 @@ export interface GroupNormOptions {
   eps?: number;
 }
 
+/** The options of `layerNorm` and `groupNorm`: the affine parameters and ε. */
+const AFFINE_NORM_OPTIONS = optionNames<LayerNormOptions & GroupNormOptions>({
+  weight: true,
+  bias: true,
+  eps: true,
+});
+
 /**
  * Group normalisation, as PyTorch's `F.group_norm`: the C channels of `x [N, C, *]` form
  * `numGroups` groups of consecutive channels, each normalised per sample by its own mean and
@@ -260,6 +278,16 @@ export interface InstanceNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
 }
+
+const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  useInputStats: true,
+  momentum: true,
+  eps: true,
+});
 
 /**
  * Instance normalisation of `x [N, C, *]`, as PyTorch's `F.instance_norm`: each channel of each
@@ -375,29 +403,3 @@ function checkPerChannel(
     }
   }
 }
-
-const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({
-  runningMean: true,
-  runningVar: true,
-  weight: true,
-  bias: true,
-  training: true,
-  momentum: true,
-  eps: true,
-  numBatchesTracked: true,
-});
-/** The options of `layerNorm` and `groupNorm`: the affine parameters and ε. */
-const AFFINE_NORM_OPTIONS = optionNames<LayerNormOptions & GroupNormOptions>({
-  weight: true,
-  bias: true,
-  eps: true,
-});
-const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormOptions>({
-  runningMean: true,
-  runningVar: true,
-  weight: true,
-  bias: true,
-  useInputStats: true,
-  momentum: true,
-  eps: true,
-});

@@ -23,6 +23,8 @@ export interface PadOptions {
   value?: number;
 }
 
+const PAD_OPTIONS = optionNames<PadOptions>({ mode: true, value: true });
+
 /**
  * The shape `pads` (PyTorch's order: the last axis's before and after, then the axis before
  * it's, …) give `shape`; a one-line error naming the problem otherwise.
@@ -226,5 +228,3 @@ function padPass(
   y.dispose();
   return result;
 }
-
-const PAD_OPTIONS = optionNames<PadOptions>({ mode: true, value: true });

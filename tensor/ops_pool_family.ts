@@ -111,6 +111,14 @@ export interface MaxPool1dOptions {
   ceilMode?: boolean;
 }
 
+const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+
 /**
  * Max pooling over `x [N, C, L]`, as PyTorch's `F.max_pool1d`: `maxPool2d`'s kernel over a
  * height of one.
@@ -153,6 +161,14 @@ export interface AvgPool1dOptions {
   /** Divide by the window's length including the padding it covers (default true). */
   countIncludePad?: boolean;
 }
+
+const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+});
 
 /**
  * Average pooling over `x [N, C, L]`, as PyTorch's `F.avg_pool1d`: `avgPool2d`'s kernel over a
@@ -257,6 +273,13 @@ export interface MaxUnpool2dOptions {
   outputSize?: readonly [number, number];
 }
 
+const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  outputSize: true,
+});
+
 /**
  * The partial inverse of max pooling, as PyTorch's `F.max_unpool2d`: a zero `[N, C, OH, OW]`
  * tensor with each element of `x [N, C, H, W]` written at its `indices` position (`h·OW + w`
@@ -312,24 +335,3 @@ export function maxUnpool2d(
   for (const t of [plane, flatX, flatIndices, scattered]) t.dispose();
   return y as Tensor4D;
 }
-
-const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dOptions>({
-  kernel: true,
-  stride: true,
-  padding: true,
-  dilation: true,
-  ceilMode: true,
-});
-const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dOptions>({
-  kernel: true,
-  stride: true,
-  padding: true,
-  ceilMode: true,
-  countIncludePad: true,
-});
-const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dOptions>({
-  kernel: true,
-  stride: true,
-  padding: true,
-  outputSize: true,
-});

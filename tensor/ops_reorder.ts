@@ -235,6 +235,8 @@ export interface DiffOptions {
   append?: Tensor<Shape, "f32">;
 }
 
+const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });
+
 /**
  * The `n`-th forward difference of `x` along `dim` (default last), as `torch.diff`:
  * `out[i] = x[i + 1] − x[i]`, applied `n` times, after joining `prepend` and `append`; each
@@ -269,5 +271,3 @@ export function diff(
     return y;
   });
 }
-
-const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });

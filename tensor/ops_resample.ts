@@ -50,6 +50,14 @@ export interface InterpolateOptions {
   recomputeScaleFactor?: boolean;
 }
 
+const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+  size: true,
+  scaleFactor: true,
+  mode: true,
+  alignCorners: true,
+  recomputeScaleFactor: true,
+});
+
 /**
  * Resamples the spatial axes of `x` (`[N, C, L]` or `[N, C, H, W]`) to `size`, or by
  * `scaleFactor`, as PyTorch's `F.interpolate` (its index maths in float32): `nearest` (output
@@ -149,11 +157,3 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   y.dispose();
   return result;
 }
-
-const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
-  size: true,
-  scaleFactor: true,
-  mode: true,
-  alignCorners: true,
-  recomputeScaleFactor: true,
-});

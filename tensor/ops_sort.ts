@@ -140,6 +140,8 @@ export interface SearchOptions {
   right?: boolean;
 }
 
+const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true });
+
 /**
  * The i32 positions at which `values` would be inserted into the ascending `sortedSequence` to
  * keep it sorted, as `torch.searchsorted`: a 1-D sequence serves every value; an N-D one is
@@ -246,5 +248,3 @@ export async function unique<S extends Shape, D extends DType>(
     firsts.dispose();
   }
 }
-
-const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true });

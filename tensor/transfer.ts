@@ -82,6 +82,8 @@ export interface TransferOptions {
   whileWaiting?: () => void;
 }
 
+const TRANSFER_OPTIONS = optionNames<TransferOptions>({ whileWaiting: true });
+
 /**
  * Moves tensors between devices, `[tensor, destination]` each, in one host round trip (none
  * between devices that share one GPUDevice: a copy on the GPU), and returns the copies in order. As an autograd op it is one node: its backward runs once every
@@ -153,5 +155,3 @@ export async function transfer<const M extends readonly (readonly [Tensor, Devic
 export function linkReplicas(copies: readonly Tensor[]): void {
   linkReplicaData(copies.map(rawOf));
 }
-
-const TRANSFER_OPTIONS = optionNames<TransferOptions>({ whileWaiting: true });
