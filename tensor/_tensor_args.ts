@@ -22,6 +22,7 @@ import {
 
 /** `shape` for `reshape` of `size` elements with its one −1 filled in, checked against `from`. */
 export function resolveShape(from: readonly number[], shape: readonly number[]): number[] {
+  requireList("reshape", "the shape", shape);
   const size = numel(from);
   const unknown = shape.filter((d) => d === -1).length;
   if (unknown > 1) throw new ShapeError(`reshape: at most one −1 in [${shape}]`);
@@ -79,6 +80,7 @@ export function flattenedShape(
  * an axis's size; an axis of size 1 (or a new leading one) takes any size, others only their own.
  */
 export function expandedShape(shape: readonly number[], sizes: readonly number[]): number[] {
+  requireList("expand", "the sizes", sizes);
   const lead = sizes.length - shape.length;
   const refuse = (why: string) => {
     throw new ShapeError(`expand: cannot expand [${shape}] to [${sizes}]: ${why}`);
@@ -108,6 +110,7 @@ export function swappedAxes(rank: number, axis0: number, axis1: number): number[
 
 /** `order` with negative axes counted from the end, checked to be a permutation of `rank` axes. */
 export function resolvePermutation(order: readonly number[], rank: number): number[] {
+  requireList("permute", "the axis order", order);
   const axes = order.map((a) => (a < 0 ? a + rank : a));
   if (
     axes.length !== rank || new Set(axes).size !== rank ||
@@ -299,11 +302,17 @@ export function optionNames<T extends object>(
 /**
  * Throws unless `options` is undefined or a plain object whose every key is in `names`: an
  * unknown key (a typo, a snake_case PyTorch name, an option of another op) would otherwise be
- * ignored without a word. The message suggests the nearest name. Runs on every call of an op
- * that takes options, so it allocates nothing unless it throws.
+ * ignored without a word. The message suggests the nearest name. `required`: the op has no
+ * defaults for them all (a pooling's kernel). Runs on every call of an op that takes options, so
+ * it allocates nothing unless it throws.
  */
-export function checkOptions(op: string, options: unknown, names: readonly string[]): void {
-  if (options === undefined) return;
+export function checkOptions(
+  op: string,
+  options: unknown,
+  names: readonly string[],
+  required = false,
+): void {
+  if (options === undefined && !required) return;
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(
       `${op}: options must be an object such as { ${names[0]}: … }, got ${describeValue(options)}`,
@@ -370,6 +379,19 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length];
+}
+
+/**
+ * Throws unless `list` is an array: PyTorch's `x.reshape(2, 3)` (sizes as separate arguments)
+ * names the one form this API takes, `x.reshape([2, 3])`.
+ */
+export function requireList(op: string, what: string, list: unknown): void {
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      `${op}: takes ${what} as one array, as ${op}([2, 3]), not separate numbers; got ` +
+        describeValue(list),
+    );
+  }
 }
 
 /** Throws unless `value` is a boolean: an object or a number there would read as true or false. */

@@ -8,6 +8,7 @@
 
 import { type Described, sameDevice } from "./_core.ts";
 import { normalizeAxes, ShapeError } from "./shape.ts";
+import { requireList } from "./_tensor_args.ts";
 
 /** Throws unless `index` is i32. */
 export function requireIndex(op: string, index: Described): void {
@@ -140,6 +141,7 @@ export function repeatPlan(
   shape: readonly number[],
   sizes: readonly number[],
 ): { unit: number[]; spread: number[]; shape: number[] } {
+  requireList(op, "the repeats", sizes);
   if (sizes.length < shape.length) {
     throw new ShapeError(
       `${op}: ${sizes.length} repeats for a tensor of rank ${shape.length} [${shape}]: ` +

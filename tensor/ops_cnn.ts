@@ -12,7 +12,7 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
@@ -398,7 +398,7 @@ export function maxPool2dGeometry(
   x: Tensor,
   options: MaxPool2dOptions,
 ): { geometry: Pool2dGeometry; outShape: number[] } {
-  checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
+  checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS, true);
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
@@ -456,7 +456,7 @@ const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
  * ```
  */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
-  checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS);
+  checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS, true);
   requireFloat("avgPool2d", x);
   if (x.rank !== 4) throw new ShapeError(`avgPool2d: expected [N, C, H, W], got [${x.shape}]`);
   const divisorOverride = options.divisorOverride ?? null;
@@ -604,7 +604,7 @@ export function dropoutMask(
  * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
-  checkOptions("dropout", options, DROPOUT_OPTIONS);
+  checkOptions("dropout", options, DROPOUT_OPTIONS, true);
   if (typeof options?.training !== "boolean") {
     // A missing flag would otherwise read as evaluation: dropout silently off.
     throw new TypeError(
@@ -612,6 +612,7 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<S
     );
   }
   requireFloat("dropout", x);
+  requireNumber("dropout", "p", p);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
   if (!options.training || p === 0) return apply("identity", [x], {});
   const generator = options.generator ?? globalGenerator();

@@ -8,7 +8,7 @@
 
 import type { ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
 import { ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
@@ -72,6 +72,7 @@ export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}
   checkOptions("pad", options, PAD_OPTIONS);
   requireFloat("pad", x);
   const { mode = "constant" } = options;
+  if (options.value !== undefined) requireNumber("pad", "value", options.value);
   if (!["constant", "reflect", "replicate", "circular"].includes(mode)) {
     throw new RangeError(
       `pad: mode must be "constant", "reflect", "replicate" or "circular", got "${mode}"`,

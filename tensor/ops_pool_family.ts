@@ -135,7 +135,7 @@ const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dOptions>({
  */
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor3D {
   const op = "maxPool1d";
-  checkOptions(op, options, MAX_POOL1D_OPTIONS);
+  checkOptions(op, options, MAX_POOL1D_OPTIONS, true);
   const { kernel, stride = kernel, padding = 0, dilation = 1, ceilMode = false } = options;
   checkWindow1d(op, x, { kernel, stride, padding, dilation, ceilMode });
   return as1d(op, [x], ([x2]) =>
@@ -187,7 +187,7 @@ const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dOptions>({
  */
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor3D {
   const op = "avgPool1d";
-  checkOptions(op, options, AVG_POOL1D_OPTIONS);
+  checkOptions(op, options, AVG_POOL1D_OPTIONS, true);
   const { kernel, stride = kernel, padding = 0, ceilMode = false } = options;
   checkWindow1d(op, x, { kernel, stride, padding, dilation: 1, ceilMode });
   return as1d(op, [x], ([x2]) =>
@@ -302,7 +302,7 @@ export function maxUnpool2d(
   options: MaxUnpool2dOptions,
 ): Tensor4D {
   const op = "maxUnpool2d";
-  checkOptions(op, options, MAX_UNPOOL2D_OPTIONS);
+  checkOptions(op, options, MAX_UNPOOL2D_OPTIONS, true);
   requireFloat(op, x);
   sameDevice(op, x, indices);
   if (x.rank !== 4) throw new ShapeError(`${op}: expected x [N, C, H, W], got [${x.shape}]`);

@@ -81,7 +81,7 @@ const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const op = "interpolate";
-  checkOptions(op, options, INTERPOLATE_OPTIONS);
+  checkOptions(op, options, INTERPOLATE_OPTIONS, true);
   requireFloat(op, x);
   const { mode = "nearest", size, scaleFactor, recomputeScaleFactor = false } = options;
   if (x.rank !== 3 && x.rank !== 4) {

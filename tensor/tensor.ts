@@ -46,6 +46,7 @@ import {
   optionNames,
   requireBoolean,
   requireDevice,
+  requireList,
   requireNumber,
   resolvePermutation,
   resolveShape,
@@ -821,8 +822,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   argsort(options: SortOptions = {}): Tensor<S, "i32"> {
     checkOptions("argsort", options, SORT_OPTIONS);
-    const { dim = -1, descending = false } = options;
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "argsort")[0];
+    const { dim = -1, descending = false, stable = true } = options;
+    requireBoolean("argsort", "descending", descending);
+    requireBoolean("argsort", "stable", stable);
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "argsort");
     return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
   }
 
@@ -846,8 +849,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
     checkOptions("topk", options, TOPK_OPTIONS);
-    const { dim = -1, largest = true } = options;
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "topk")[0];
+    const { dim = -1, largest = true, sorted = true } = options;
+    requireBoolean("topk", "largest", largest);
+    requireBoolean("topk", "sorted", sorted);
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "topk");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (!Number.isInteger(k) || k < 0 || k > size) {
       throw new RangeError(`topk: k = ${k} is out of range for size ${size} along axis ${axis}`);
@@ -865,7 +870,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   kthvalue(k: number, dim = -1, keepdim = false): ValuesAndIndices<Shape, D> {
     requireBoolean("kthvalue", "keepdim", keepdim);
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "kthvalue")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "kthvalue");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > size) {
       throw new RangeError(`kthvalue: k = ${k} is out of range [1, ${size}] along axis ${axis}`);
@@ -891,7 +896,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     if (dim === undefined) {
       return tidy(() => this.flatten().median(0).values) as Tensor<[], D>;
     }
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "median")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "median");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (size === 0) throw new ShapeError(`median: axis ${axis} of [${this.shape}] is empty`);
     return tidy(() => {
@@ -916,6 +921,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     checkOptions("var", options, VARIANCE_OPTIONS);
     const { correction = 1, keepdim = false } = options ?? {};
     requireBoolean("var", "keepdim", keepdim);
+    requireNumber("var", "correction", correction);
     const list = normalizeAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
@@ -1172,6 +1178,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * axes repeat the last axes (the rest once), more add leading axes.
    */
   tile(dims: readonly number[]): Tensor<Shape, D> {
+    requireList("tile", "the repeats", dims);
     const ones = Array<number>(Math.max(0, this.rank - dims.length)).fill(1);
     return this.repeat([...ones, ...dims]);
   }

@@ -487,6 +487,60 @@ Deno.test("the tensor API refuses what it would otherwise ignore", async (t) => 
         TypeError,
         /^zeros: expected a Device/,
       );
+      // PyTorch's sizes as separate arguments: the one form this API takes is named.
+      const positional: [() => unknown, RegExp][] = [
+        [
+          () => (x.reshape as Untyped)(3, 2),
+          /^reshape: takes the shape as one array, as reshape\(\[2, 3\]\), not separate numbers; got the number 3$/,
+        ],
+        [() => (x.permute as Untyped)(1, 0), /^permute: takes the axis order as one array/],
+        [() => (x.expand as Untyped)(2, 3), /^expand: takes the sizes as one array/],
+        [() => (x.repeat as Untyped)(2, 1), /^repeat: takes the repeats as one array/],
+        [() => (x.tile as Untyped)(2), /^tile: takes the repeats as one array/],
+      ];
+      for (const [call, pattern] of positional) throwsLine(call, TypeError, pattern);
+      // Options an op cannot do without, and option values of the wrong type.
+      const x4 = x.reshape([1, 1, 2, 3]);
+      throwsLine(
+        () => (maxPool2d as Untyped)(x4),
+        TypeError,
+        /^maxPool2d: options must be an object such as \{ kernel: … \}, got undefined$/,
+      );
+      throwsLine(
+        () => (interpolate as Untyped)(x4),
+        TypeError,
+        /^interpolate: options must be an object/,
+      );
+      throwsLine(
+        () => x.sort({ descending: "yes" } as Untyped),
+        TypeError,
+        /^argsort: descending must be true or false, got the string "yes"$/,
+      );
+      throwsLine(
+        () => x.sort({ dim: "0" } as Untyped),
+        TypeError,
+        /^argsort: dim must be one axis \(a number\), got the string "0"$/,
+      );
+      throwsLine(
+        () => x.topk(1, { largest: 0 } as Untyped),
+        TypeError,
+        /^topk: largest must be true or false/,
+      );
+      throwsLine(
+        () => x.var(1, { correction: "1" } as Untyped),
+        TypeError,
+        /^var: correction must be a number/,
+      );
+      throwsLine(
+        () => pad(x.reshape([1, 2, 3]), [1, 1], { value: "1" } as Untyped),
+        TypeError,
+        /^pad: value must be a number/,
+      );
+      throwsLine(
+        () => dropout(x, "0.5" as Untyped, { training: true }),
+        TypeError,
+        /^dropout: p must be a number, got the string "0.5"$/,
+      );
     });
   });
 
