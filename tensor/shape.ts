@@ -137,7 +137,8 @@ export function normalizeAxes(
   rank: number,
   op: string,
 ): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  // null as omitted: PyTorch's dim=None, every axis.
+  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === "number" ? [axes] : axes;
   if (!Array.isArray(list)) {
     // An options object ({ dim: 1 }) where the API is positional would otherwise fail inside.

@@ -396,6 +396,8 @@ Deno.test("the tensor API refuses what it would otherwise ignore", async (t) => 
       );
       // What is allowed still works.
       assert.deepEqual(await v.sum(1, true).toArray(), [[3], [3]]);
+      // null for the axes is PyTorch's dim=None: every axis.
+      assert.deepEqual(await v.sum(null as Untyped, true).toArray(), [[6]]);
       assert.deepEqual((await v.sort({ dim: 0, descending: true })).values.shape, [2, 3]);
     });
   });
