@@ -177,6 +177,7 @@ export {
   frac,
   log10,
   log2,
+  pow,
   reciprocal,
   round,
   rsqrt,

@@ -27,8 +27,9 @@ computes, with the switches that differ from the paper.
                         too); full: the paper's; figure1: the paper's four-layer CIFAR-10
                         net of Figure 1; or one of torchvision's architectures:
                         ${ZOO_MODELS.slice(0, 5).join(", ")},
-                        ${ZOO_MODELS.slice(5, 9).join(", ")},
-                        ${ZOO_MODELS.slice(9).join(", ")}.
+                        ${ZOO_MODELS.slice(5, 8).join(", ")},
+                        ${ZOO_MODELS.slice(8, 10).join(", ")},
+                        ${ZOO_MODELS.slice(10).join(", ")}.
   --width <x>           Channel multiplier (small: default ${DEFAULTS.width}; others: 1).
   --stem imagenet|cifar A ResNet's stem (default torchvision's; cifar: 3×3 stride 1, no pool).
   --image-size <px>     Input side (default 227 full, 224 torchvision's architectures,

@@ -79,8 +79,9 @@ ${
                         names and initialisation (one device; AlexNet's switches do not
                         apply, a VGG's --dropout does):
                         ${ZOO_MODELS.slice(0, 5).join(", ")},
-                        ${ZOO_MODELS.slice(5, 9).join(", ")},
-                        ${ZOO_MODELS.slice(9).join(", ")}.
+                        ${ZOO_MODELS.slice(5, 8).join(", ")},
+                        ${ZOO_MODELS.slice(8, 10).join(", ")},
+                        ${ZOO_MODELS.slice(10).join(", ")}.
   --width <x>           Channel multiplier of the small model (default ${DEFAULTS.width}), or of
                         a torchvision architecture (default 1; a VGG's classifier too).
   --stem imagenet|cifar A ResNet's stem: torchvision's 7×7 stride-2 convolution and max pool

@@ -64,7 +64,8 @@ export type BinaryOp =
   | "maxShare"
   | "minShare"
   | Comparison
-  | "reluMask";
+  | "reluMask"
+  | "pow";
 
 /** The WGSL element types that a map reads and writes (32 bits each). */
 export type ElementType = "f32" | "i32" | "u32";
@@ -222,21 +223,72 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   gt: comparison("gt"),
   ge: comparison("ge"),
   reluMask: (a, b, t) => reluMasked(a, b, t),
+  pow: (a, b, t) => powOfTensors(a, b, t),
 };
 
 /**
- * `x^p` for any real `p`. WGSL's `pow(x, y)` is undefined for negative bases (integer `p` is
- * not) and for a zero base with `y ≤ 0` (lavapipe gives 0 where C's pow gives +∞), so a
- * negative `p` is the reciprocal of the positive power.
+ * `a^b` elementwise with C's (and PyTorch's) special cases, the exponent a tensor: the rules of
+ * {@link powExpression} decided per element. `|a|^|b|` from WGSL's `pow`, its reciprocal for a
+ * negative `b`, its sign flipped for an odd integer `b` and a negative `a` (the sign bit, so
+ * (−0)⁻¹ = −∞), NaN for a negative finite `a` and a fractional `b`, 1 for `b = 0` or `a = 1`
+ * (NaN included) and for `|a| = 1` with `b = ±∞`, else NaN where either is NaN.
+ */
+function powOfTensors(a: string, b: string, t: string): string {
+  const [one, zero, half] = [`${t}(1.0)`, `${t}(0.0)`, `${t}(0.5)`];
+  const bits = t === "f32" ? "u32" : "vec4u";
+  const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
+  const infinity = `${t}(${f32Literal(Infinity)})`;
+  const whole = `(trunc(${b}) == ${b})`;
+  const odd = `(${whole} & (trunc(${b} * ${half}) != ${b} * ${half}))`;
+  const negative = `((bitcast<${bits}>(${a}) & ${bits}(0x80000000u)) != ${bits}(0u))`;
+  const magnitude = `pow(abs(${a}), abs(${b}))`;
+  const unsigned = `select(${magnitude}, ${one} / ${magnitude}, ${b} < ${zero})`;
+  const signed = `select(${unsigned}, -${unsigned}, ${odd} & ${negative})`;
+  const rootOfNegative = `(${a} < ${zero}) & (${a} > -${infinity}) & !${whole}`;
+  const real = `select(${signed}, ${nan}, ${rootOfNegative})`;
+  const unitToInfinity = `(abs(${a}) == ${one}) & (abs(${b}) == ${infinity})`;
+  const finite = `select(${real}, ${one}, ${unitToInfinity})`;
+  const propagated = `select(${finite}, ${a} + ${b}, ${eitherNan(a, b, t)})`;
+  return `select(${propagated}, ${one}, (${b} == ${zero}) | (${a} == ${one}))`;
+}
+
+/**
+ * `x^p` for any real `p`, with C's (and so PyTorch's) special cases. WGSL's `pow(x, y)` is
+ * undefined for negative bases (integer `p` is not), for a zero base with `y ≤ 0` (lavapipe
+ * gives 0 where C's pow gives +∞) and for a NaN base (lavapipe gives 0), so the power is taken
+ * of `|x|`, its sign set for an odd `p` from the sign bit (−0 included: (−0)⁻¹ = −∞), a negative
+ * `p` is the reciprocal of the positive power, a negative finite base is NaN for a fractional
+ * `p`, and a NaN base stays NaN. `p` of ±∞ or NaN follows C: 1 at |x| = 1, else 0 or ∞ by
+ * |x| ≶ 1, and NaN.
  */
 function powExpression(x: string, p: number, t: string): string {
   if (p === 0) return `${t}(1.0)`;
   if (p === 1) return x;
   if (p === 2) return `${x} * ${x}`;
-  const base = Number.isInteger(p) ? `abs(${x})` : x;
-  const magnitude = `pow(${base}, ${t}(${f32Literal(Math.abs(p))}))`;
-  const signed = Number.isInteger(p) && p % 2 !== 0 ? `sign(${x}) * ${magnitude}` : magnitude;
-  return p > 0 ? signed : `${t}(1.0) / (${signed})`;
+  const [one, zero] = [`${t}(1.0)`, `${t}(0.0)`];
+  const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
+  const infinity = `${t}(${f32Literal(Infinity)})`;
+  const unit = `abs(${x}) == ${one}`;
+  let power: string;
+  if (Number.isNaN(p)) {
+    power = `select(${nan}, ${one}, ${x} == ${one})`;
+  } else if (!Number.isFinite(p)) {
+    const [above, below] = p > 0 ? [infinity, zero] : [zero, infinity];
+    power = `select(select(${below}, ${above}, abs(${x}) > ${one}), ${one}, ${unit})`;
+  } else {
+    const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
+    let signed = magnitude;
+    if (Number.isInteger(p) && p % 2 !== 0) {
+      const bits = t === "f32" ? "u32" : "vec4u";
+      const negative = `(bitcast<${bits}>(${x}) & ${bits}(0x80000000u)) != ${bits}(0u)`;
+      signed = `select(${magnitude}, -${magnitude}, ${negative})`;
+    }
+    power = p > 0 ? signed : `${one} / (${signed})`;
+    if (!Number.isInteger(p)) {
+      power = `select(${power}, ${nan}, (${x} < ${zero}) & (${x} > -${infinity}))`;
+    }
+  }
+  return `select(${power}, ${x}, ${nanTest(x, t)})`;
 }
 
 const WORKGROUP = 256;

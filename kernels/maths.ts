@@ -50,7 +50,8 @@ const [PI, HALF_PI, QUARTER_PI] = [Math.PI, Math.PI / 2, Math.PI / 4].map(f32Lit
 /**
  * WGSL of `atanOf`, `asinOf`, `acosOf`, `sinhOf` and `coshOf`, within a few ulp of f32: Vulkan
  * lets the built-in inverse trigonometric functions err by thousands of ulp (lavapipe's `atan`
- * errs by 4e-6 at 1), and `sinh` written with exponentials cancels near 0. The inverse
+ * errs by 4e-6 at 1), and `sinh` written with exponentials cancels near 0 (and overflows to
+ * NaN past 88.7, where e^|x| is ∞ though sinh still fits f32 up to 89.4). The inverse
  * functions are Cephes' single-precision ones (range reduction, then a short polynomial).
  */
 const INVERSE_TRIG: readonly string[] = [
@@ -88,13 +89,27 @@ fn acosOf(x: f32) -> f32 {
   return ${HALF_PI} - asinOf(x);
 }
 fn sinhOf(x: f32) -> f32 {
-  let u = expm1Of(abs(x));
-  let r = 0.5 * (u + u / (u + 1.0));
+  let a = abs(x);
+  var r = halfExpOf(a);
+  if (a < 1.0) {
+    let u = expm1Of(a);
+    r = 0.5 * (u + u / (u + 1.0));
+  } else if (a < 88.0) {
+    r = r - 0.25 / r;
+  }
   return select(r, -r, x < 0.0);
 }
 fn coshOf(x: f32) -> f32 {
-  let e = exp(abs(x));
-  return 0.5 * (e + 1.0 / e);
+  let a = abs(x);
+  let h = halfExpOf(a);
+  return select(h + 0.25 / h, h, a >= 88.0);
+}
+// e^a / 2 for a ≥ 0, finite up to a = 89.4 (where f32 ends) though e^a overflows past 88.7:
+// there (e^(a/2) / 2) · e^(a/2); at +∞ it is +∞, never ∞ − ∞.
+fn halfExpOf(a: f32) -> f32 {
+  if (a < 88.0) { return 0.5 * exp(a); }
+  let h = exp(0.5 * a);
+  return (0.5 * h) * h;
 }`,
 ];
 

@@ -232,6 +232,7 @@ export {
   type ResNetOptions,
   resnetStateShapes,
   resnext101_32x8d,
+  resnext101_64x4d,
   resnext50_32x4d,
   wide_resnet101_2,
   wide_resnet50_2,

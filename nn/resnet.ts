@@ -7,7 +7,8 @@
  *
  * - {@link resnet18}, {@link resnet34} (basic blocks), {@link resnet50}, {@link resnet101},
  *   {@link resnet152} (bottlenecks), and {@link resnext50_32x4d}, {@link resnext101_32x8d},
- *   {@link wide_resnet50_2}, {@link wide_resnet101_2} (grouped or wider bottlenecks).
+ *   {@link resnext101_64x4d}, {@link wide_resnet50_2}, {@link wide_resnet101_2} (grouped or
+ *   wider bottlenecks).
  * - {@link BasicBlock}, {@link Bottleneck} and the {@link ResNet} that stacks them.
  *
  * Two options are not torchvision's, for small images and quick experiments: `stem: "cifar"`
@@ -563,6 +564,7 @@ export type ResNetName =
   | "resnet152"
   | "resnext50_32x4d"
   | "resnext101_32x8d"
+  | "resnext101_64x4d"
   | "wide_resnet50_2"
   | "wide_resnet101_2";
 
@@ -574,7 +576,7 @@ export type ResNetName =
  * @example
  * ```ts
  * import { RESNET_ARCHITECTURES, resnetStateShapes } from "./resnet.ts";
- * console.log(Object.keys(RESNET_ARCHITECTURES).length); // 9
+ * console.log(Object.keys(RESNET_ARCHITECTURES).length); // 10
  * console.log(resnetStateShapes(RESNET_ARCHITECTURES.resnet50).length); // 320
  * ```
  */
@@ -588,6 +590,7 @@ export const RESNET_ARCHITECTURES: Readonly<
   resnet152: { block: "bottleneck", layers: [3, 8, 36, 3] },
   resnext50_32x4d: { block: "bottleneck", layers: [3, 4, 6, 3], groups: 32, widthPerGroup: 4 },
   resnext101_32x8d: { block: "bottleneck", layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 },
+  resnext101_64x4d: { block: "bottleneck", layers: [3, 4, 23, 3], groups: 64, widthPerGroup: 4 },
   wide_resnet50_2: { block: "bottleneck", layers: [3, 4, 6, 3], widthPerGroup: 128 },
   wide_resnet101_2: { block: "bottleneck", layers: [3, 4, 23, 3], widthPerGroup: 128 },
 };
@@ -697,6 +700,20 @@ export function resnext50_32x4d(options: ResNetOptions = {}): ResNet {
  */
 export function resnext101_32x8d(options: ResNetOptions = {}): ResNet {
   return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnext101_32x8d });
+}
+
+/**
+ * ResNeXt-101 64×4d (bottlenecks `[3, 4, 23, 3]`, 64 groups of 4 channels at 64 planes):
+ * 83,455,272 parameters for 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { RESNET_ARCHITECTURES, resnetStateShapes } from "./resnet.ts";
+ * console.log(resnetStateShapes(RESNET_ARCHITECTURES.resnext101_64x4d).length); // 626
+ * ```
+ */
+export function resnext101_64x4d(options: ResNetOptions = {}): ResNet {
+  return new ResNet({ ...options, ...RESNET_ARCHITECTURES.resnext101_64x4d });
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   normalizeAxes,
   numel,
   plural,
+  reductionAxes,
   sameShape,
   ShapeError,
 } from "./shape.ts";
@@ -253,7 +254,7 @@ export function extremumAxes(
   axes: number | readonly number[] | undefined,
   op: "max" | "min",
 ): number[] {
-  const list = normalizeAxes(axes, x.shape.length, op);
+  const list = reductionAxes(axes, x.shape.length, op);
   // ±∞ of nothing would pass for a value.
   const empty = list.find((axis) => x.shape[axis] === 0);
   if (empty !== undefined) {

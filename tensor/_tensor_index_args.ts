@@ -7,7 +7,7 @@
  */
 
 import { type Described, sameDevice } from "./_core.ts";
-import { normalizeAxes, ShapeError } from "./shape.ts";
+import { normalizeAxes, reductionAxes, ShapeError } from "./shape.ts";
 import { requireList } from "./_tensor_args.ts";
 
 /** Throws unless `index` is i32. */
@@ -94,6 +94,9 @@ export function indexSelectPlan(
   const xs = atLeast1d(x.shape);
   const axis = normalizeAxes(dim, xs.length, op)[0];
   const length = index.shape[0] ?? 1;
+  if (x.shape.length === 0 && length !== 1) {
+    throw new ShapeError(`${op}: the index into a 0-d tensor must hold 1 value, got ${length}`);
+  }
   const shape = xs.map((d, a) => (a === axis ? length : d));
   return {
     axis,
@@ -106,8 +109,8 @@ export function indexSelectPlan(
 /** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
 export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
   // Omitted, the axes would read as every axis; torch.flip requires them.
-  if (dims === undefined) throw new TypeError("flip: give the axes to flip, as flip([0])");
-  const named = normalizeAxes(dims, rank, "flip");
+  if (dims == null) throw new TypeError("flip: give the axes to flip, as flip([0])");
+  const named = reductionAxes(dims, rank, "flip");
   return Array.from({ length: rank }, (_, a) => named.includes(a));
 }
 

@@ -6,8 +6,41 @@
  * @module
  */
 
+import { tensor } from "./creation.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
+
+/**
+ * `base^exponent` elementwise, as `torch.pow`: either may be a number (not both), tensors
+ * broadcast, with C's special cases (NaN stays NaN, `0^−1` is ∞, a negative base is NaN for a
+ * fractional exponent, `1^y` and `x^0` are 1). Gradients as PyTorch's: `p · x^(p−1)` for the
+ * base, `y · log x` for the exponent (0 where `x = 0` and `p ≥ 0`).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, pow, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await pow(tensor([1, 2, 3]), 2).toArray()); // [1, 4, 9]
+ * console.log(await pow(tensor([[2], [-2]]), tensor([2, 3])).toArray()); // [[4, 8], [4, -8]]
+ * console.log(await pow(2, tensor([0, 1, 10])).toArray()); // [1, 2, 1024]
+ * ```
+ */
+export function pow(
+  base: Tensor<Shape, "f32"> | number,
+  exponent: Tensor<Shape, "f32"> | number,
+): Tensor<Shape, "f32"> {
+  if (typeof base !== "number") {
+    return typeof exponent === "number" ? base.pow(exponent) : base.pow(exponent);
+  }
+  if (typeof exponent === "number") {
+    throw new TypeError("pow: give at least one tensor (both are numbers)");
+  }
+  // A number base is a 0-d tensor on the exponent's device, as PyTorch's scalar.
+  const scalar = tensor(base, { device: exponent.device });
+  const out = scalar.pow(exponent);
+  scalar.dispose();
+  return out;
+}
 
 /**
  * The sine, as `torch.sin`; the gradient is `cos x`.

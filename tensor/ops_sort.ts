@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { DType, Shape } from "./shape.ts";
+import { type DType, sameShape, type Shape, ShapeError } from "./shape.ts";
 import { searchSorted } from "./_primitives_index.ts";
-import { fromTypedArray } from "./creation.ts";
+import { fromTypedArray, tensor } from "./creation.ts";
 import { tidy } from "./memory.ts";
 import { maskedSelect } from "./ops_index.ts";
 import { concat } from "./ops_shape.ts";
@@ -138,9 +138,29 @@ export interface SearchOptions {
    * `true`: the first whose element is above it (`side="right"`).
    */
   right?: boolean;
+  /** PyTorch's other spelling of `right`: `"left"` or `"right"`; it may not contradict `right`. */
+  side?: "left" | "right";
+  /**
+   * {@link searchsorted} only: the i32 order that sorts an unsorted `sortedSequence` along its
+   * last axis (its `argsort`), shaped as it, as `torch.searchsorted`'s `sorter`.
+   */
+  sorter?: Tensor<Shape, "i32">;
 }
 
-const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true });
+/** Whether `options` search from the right (`right: true` or `side: "right"`), checked. */
+function searchesRight(op: string, options: SearchOptions): boolean {
+  const { right = false, side } = options;
+  if (side === undefined) return right;
+  if (side !== "left" && side !== "right") {
+    throw new RangeError(`${op}: side must be "left" or "right", got ${JSON.stringify(side)}`);
+  }
+  if (right && side === "left") {
+    throw new RangeError(`${op}: side "left" contradicts right: true`);
+  }
+  return side === "right";
+}
+
+const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true, side: true, sorter: true });
 
 /**
  * The i32 positions at which `values` would be inserted into the ascending `sortedSequence` to
@@ -155,17 +175,39 @@ const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true });
  * const edges = tensor([1, 3, 5, 7]);
  * console.log(await searchsorted(edges, tensor([3, 6, 9])).toArray()); // [1, 3, 4]
  * console.log(await searchsorted(edges, tensor([3, 6, 9]), { right: true }).toArray()); // [2, 3, 4]
+ * console.log(await searchsorted(edges, 6, { side: "right" }).item()); // 3
+ * // An unsorted sequence with the order that sorts it.
+ * const shuffled = tensor([5, 1, 7, 3]);
+ * const sorter = tensor([1, 3, 0, 2], { dtype: "i32" });
+ * console.log(await searchsorted(shuffled, tensor([3, 6]), { sorter }).toArray()); // [1, 3]
  * ```
  */
 export function searchsorted<S extends Shape, D extends DType>(
   sortedSequence: Tensor<Shape, D>,
-  values: Tensor<S, D>,
+  values: Tensor<S, D> | number,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
   checkOptions("searchsorted", options, SEARCH_OPTIONS);
-  checkSearch("searchsorted", sortedSequence, values);
-  const out = searchSorted(rawOf(sortedSequence), rawOf(values), options.right ?? false);
-  return fromRaw<S, "i32">(out);
+  const right = searchesRight("searchsorted", options);
+  return tidy(() => {
+    // A number is a 0-d value, as PyTorch's Python scalar.
+    const searched = typeof values === "number"
+      ? tensor(values, { device: sortedSequence.device, dtype: sortedSequence.dtype })
+      : values;
+    let sorted = sortedSequence;
+    if (options.sorter !== undefined) {
+      const { sorter } = options;
+      if (!sameShape(sorter.shape, sortedSequence.shape)) {
+        throw new ShapeError(
+          `searchsorted: the sorter [${sorter.shape}] must be shaped as the sequence ` +
+            `[${sortedSequence.shape}]`,
+        );
+      }
+      sorted = sortedSequence.gather(-1, sorter);
+    }
+    checkSearch("searchsorted", sorted, searched);
+    return fromRaw<S, "i32">(searchSorted(rawOf(sorted), rawOf(searched), right));
+  });
 }
 
 /**
@@ -189,8 +231,12 @@ export function bucketize<S extends Shape, D extends DType>(
   if (boundaries.rank !== 1) {
     throw new RangeError(`bucketize: the boundaries must be 1-D, got shape [${boundaries.shape}]`);
   }
+  if (options.sorter !== undefined) {
+    throw new TypeError("bucketize: takes no sorter (torch.searchsorted does)");
+  }
   checkSearch("bucketize", boundaries, input);
-  return fromRaw<S, "i32">(searchSorted(rawOf(boundaries), rawOf(input), options.right ?? false));
+  const right = searchesRight("bucketize", options);
+  return fromRaw<S, "i32">(searchSorted(rawOf(boundaries), rawOf(input), right));
 }
 
 /** What {@link unique} gives. */

@@ -176,6 +176,28 @@ export function normalizeAxis(dim: number, rank: number, op: string): number {
   return normalizeAxes(dim, rank, op)[0];
 }
 
+/**
+ * The axes a reduction (or a flip) names, as {@link normalizeAxes}, except that a 0-d tensor
+ * takes axis 0 or −1 as PyTorch does (`torch.tensor(2.).sum(0)`): its one element is already
+ * reduced, so no axis is named.
+ */
+export function reductionAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  op: string,
+): number[] {
+  if (rank > 0 || axes == null || (typeof axes !== "number" && !Array.isArray(axes))) {
+    return normalizeAxes(axes, rank, op); // (which names a list that is none)
+  }
+  const list = typeof axes === "number" ? [axes] : axes;
+  const outside = list.find((a) => a !== 0 && a !== -1);
+  if (outside !== undefined) {
+    throw new ShapeError(`${op}: axis ${outside} is out of range for a tensor of rank 0`);
+  }
+  normalizeAxes(list, 1, op); // refuses [0, −1], one axis named twice
+  return [];
+}
+
 /** Checks that a run-time shape is a list of non-negative integers. */
 export function validateShape(shape: readonly number[], op: string): void {
   for (const d of shape) {

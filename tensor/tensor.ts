@@ -86,6 +86,7 @@ import {
   normalizeAxes,
   normalizeAxis,
   numel,
+  reductionAxes,
   sameShape,
   type Shape,
   ShapeError,
@@ -453,9 +454,22 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return apply("sqrt", [this], {}) as Tensor<S, D>;
   }
 
-  /** `this^exponent` for a scalar exponent. */
-  pow(exponent: number): Tensor<S, D> {
-    requireNumber("pow", "the exponent", exponent);
+  /**
+   * `this^exponent`, as `torch.pow`, with C's special cases (NaN stays NaN; `0^−1` is ∞; a
+   * negative base is NaN for a fractional exponent). The exponent is a number, or an f32 tensor
+   * that broadcasts with this one (then its gradient is `y · log x`, 0 where `x = 0`).
+   */
+  pow(exponent: number): Tensor<S, D>;
+  /** `this^exponent` elementwise for a tensor of exponents, broadcast. */
+  pow(exponent: Tensor<Shape, DType>): Tensor<Shape, "f32">;
+  pow(exponent: number | Tensor<Shape, DType>): Tensor<S, D> | Tensor<Shape, "f32"> {
+    if (exponent instanceof Tensor) {
+      return apply("powTensor", [this, exponent], {}) as Tensor<Shape, "f32">;
+    }
+    if (typeof exponent !== "number") {
+      // It was read as NaN, giving numbers with no meaning.
+      throw new TypeError(`pow: the exponent must be a number or a tensor, got ${typeof exponent}`);
+    }
     return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
 
@@ -724,11 +738,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * Sum over `axes` (all when omitted). An i32 tensor sums to i32 (PyTorch gives int64), which
-   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow.
+   * wraps around past 2³¹ − 1: convert with `.float()` first where a sum may overflow. An empty
+   * list of axes reduces none, as NumPy's `axis=()`, here and in every reduction: PyTorch's
+   * `dim=()` reduces all, a quirk it keeps only for compatibility (pytorch/pytorch#29137).
    */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
     requireBoolean("sum", "keepdim", keepdim);
-    const params = { axes: normalizeAxes(axes, this.rank, "sum"), keepdim };
+    const params = { axes: reductionAxes(axes, this.rank, "sum"), keepdim };
     return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
@@ -736,7 +752,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("mean", this);
     requireBoolean("mean", "keepdim", keepdim);
-    const list = normalizeAxes(axes, this.rank, "mean");
+    const list = reductionAxes(axes, this.rank, "mean");
     const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
     total.dispose();
@@ -768,7 +784,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
     requireBoolean("prod", "keepdim", keepdim);
-    const params = { axes: normalizeAxes(axes, this.rank, "prod"), keepdim };
+    const params = { axes: reductionAxes(axes, this.rank, "prod"), keepdim };
     return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
   }
 
@@ -781,7 +797,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("norm", this);
     requireBoolean("norm", "keepdim", keepdim);
-    const axes = normalizeAxes(dims, this.rank, "norm");
+    const axes = reductionAxes(dims, this.rank, "norm");
     requireNormOrder(this.shape as readonly number[], p, axes);
     return apply("vectorNorm", [this], { ord: p, axes, keepdim });
   }
@@ -919,10 +935,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
     checkOptions("var", options, VARIANCE_OPTIONS);
-    const { correction = 1, keepdim = false } = options ?? {};
+    requireFloat("var", this);
+    const { keepdim = false } = options;
     requireBoolean("var", "keepdim", keepdim);
+    if (options.unbiased !== undefined) requireBoolean("var", "unbiased", options.unbiased);
+    const correction = varianceCorrection(options);
     requireNumber("var", "correction", correction);
-    const list = normalizeAxes(axes, this.rank, "var");
+    const list = reductionAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
       const x = this as Tensor<Shape, "f32">;
@@ -931,10 +950,20 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     });
   }
 
-  /** The standard deviation over `axes`: the square root of {@link Tensor.var}. */
+  /**
+   * The standard deviation over `axes`: the square root of {@link Tensor.var}. Where it is 0
+   * (constant values) its gradient is 0, as PyTorch's backward masks `1 / (2 · std)` there
+   * rather than give 0 · ∞ = NaN.
+   */
   std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
     checkOptions("std", options, VARIANCE_OPTIONS);
-    return tidy(() => this.var(axes, options).sqrt());
+    return tidy(() => {
+      const variance = this.var(axes, options);
+      const zero = noGrad(() => variance.eq(0));
+      // The root of 1 where the variance is 0, so its backward sees a finite factor there.
+      const root = (selected(zero, 1, variance) as Tensor<Shape, "f32">).sqrt();
+      return selected(zero, 0, root) as Tensor<Shape, "f32">;
+    });
   }
 
   /**
@@ -945,7 +974,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("logsumexp", this);
     requireBoolean("logsumexp", "keepdim", keepdim);
-    const list = normalizeAxes(axes, this.rank, "logsumexp");
+    const list = reductionAxes(axes, this.rank, "logsumexp");
     const x = this as Tensor<Shape, "f32">;
     return tidy(() => {
       // The shift is a constant to the gradient: the result does not depend on it.
@@ -1281,6 +1310,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
           `index's length along axis ${plan.axis}`,
       );
     }
+    if (alpha !== 1 && this.dtype === "i32") {
+      // The scaling is an f32 product; PyTorch scales integers exactly, so refuse rather than
+      // round above 2²⁴ (it was an error naming mulScalar, an internal op).
+      throw new TypeError(`indexAdd: alpha = ${alpha} on an i32 tensor; only alpha 1 is supported`);
+    }
     return tidy(() => {
       const spread = index.reshape(plan.indexShape).expand(plan.shape) as Tensor<Shape, "i32">;
       const scaled = alpha === 1 ? source : (source as AnyTensor).mul(alpha) as Tensor<Shape, D>;
@@ -1489,11 +1523,29 @@ function extremumWithIndex<D extends DType>(
 export interface VarianceOptions {
   /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
   correction?: number;
+  /**
+   * PyTorch's older spelling: `false` is `correction: 0`, `true` is `correction: 1`; it may not
+   * be given with `correction`.
+   */
+  unbiased?: boolean;
   /** Keep the reduced axes as size 1 (default false). */
   keepdim?: boolean;
 }
 
-const VARIANCE_OPTIONS = optionNames<VarianceOptions>({ correction: true, keepdim: true });
+const VARIANCE_OPTIONS = optionNames<VarianceOptions>({
+  correction: true,
+  unbiased: true,
+  keepdim: true,
+});
+
+/** The correction of `var` and `std`: `correction`, or 0 for `unbiased: false`, else 1. */
+function varianceCorrection({ correction, unbiased }: VarianceOptions): number {
+  if (unbiased === undefined) return correction ?? 1;
+  if (correction !== undefined) {
+    throw new TypeError("var: give correction or unbiased, not both (as torch.var)");
+  }
+  return unbiased ? 1 : 0;
+}
 
 /** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */
 function indexOfExtremum(
@@ -1504,7 +1556,7 @@ function indexOfExtremum(
 ): Tensor<Shape, "i32"> {
   requireBoolean(op, "keepdim", keepdim);
   // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
-  const axes = normalizeAxes(axis, Math.max(x.rank, 1), op).filter((a) => a < x.rank);
+  const axes = reductionAxes(axis, x.rank, op);
   if (axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(`${op}: no elements to choose from along [${axes}] of [${x.shape}]`);
   }

@@ -122,7 +122,8 @@ function offsetOf(flat: number, shape: readonly number[], strides: readonly numb
   return off;
 }
 
-function binary(a: F64, b: F64, op: (x: number, y: number) => number): F64 {
+/** A broadcasting binary map of two float64 tensors. */
+export function binary(a: F64, b: F64, op: (x: number, y: number) => number): F64 {
   const shape = broadcastShapes(a.shape, b.shape);
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);

@@ -30,6 +30,7 @@ import {
   type ResNetConfig,
   resnetStateShapes,
   resnext101_32x8d,
+  resnext101_64x4d,
   resnext50_32x4d,
   saveCheckpoint,
   summary,
@@ -75,6 +76,12 @@ const FACTORIES: [string, typeof resnet18, ResNetConfig, number][] = [
     resnext101_32x8d,
     { block: "bottleneck", layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 },
     88_791_336,
+  ],
+  [
+    "resnext101_64x4d",
+    resnext101_64x4d,
+    { block: "bottleneck", layers: [3, 4, 23, 3], groups: 64, widthPerGroup: 4 },
+    83_455_272,
   ],
   [
     "wide_resnet50_2",

@@ -19,6 +19,7 @@ import {
   maximum,
   minimum,
   ne,
+  pow,
   type Shape,
   type Tensor,
   tensor,
@@ -70,6 +71,12 @@ Deno.test("elementwise ops: forward and gradients against float64", async (t) =>
         inputs: [n(7, 33), ref.map(n(33), (v) => v - 0.5), ref.map(n(7, 1), (v) => v + 0.5)],
         run: ([x, lo, hi]) => x.clamp(lo, hi),
         ref: ([x, lo, hi]) => ref.minimum(ref.maximum(x, lo), hi),
+      },
+      {
+        name: "pow of bases (0.2, 3) [7, 33] to exponents [33] (gradients to both)",
+        inputs: [uniform([7, 33], rng, 0.2, 3), n(33)],
+        run: ([x, p]) => x.pow(p),
+        ref: ([x, p]) => ref.binary(x, p, Math.pow),
       },
       {
         name: "clamp to a tensor minimum and a number maximum",
@@ -250,6 +257,87 @@ Deno.test("NaN: clamp, maximum and minimum keep it; the comparisons are IEEE's",
   assert.deepEqual(await x.le(1).toArray(), [0, 1, 0, 1]);
   // A NaN condition is true (PyTorch's bool(NaN)); its gradient is PyTorch's where's.
   assert.deepEqual(await where(x, tensor([7]), tensor([8])).toArray(), [7, 7, 7, 7]);
+});
+
+Deno.test("pow at the edges follows C's pow, as PyTorch's: NaN kept, ±∞ and ±0 bases, ±∞ and NaN exponents", async () => {
+  await defaultDevice();
+  const bases = [-2, -0.5, -0, 0, 0.5, 2, -Infinity, Infinity, NaN, -1, 1];
+  const x = tensor(bases);
+  // C's pow where JavaScript's differs: 1^y is 1 for every y (NaN too), (−1)^±∞ is 1.
+  const c = (b: number, p: number) =>
+    b === 1 || (b === -1 && Math.abs(p) === Infinity) ? 1 : Math.pow(b, p);
+  for (const p of [3, -1, -2, 0.5, -0.5, 1.5, 31, Infinity, -Infinity, NaN]) {
+    const got = await x.pow(p).data();
+    bases.forEach((b, i) => {
+      const want = Math.fround(c(b, p));
+      const same = Number.isNaN(want)
+        ? Number.isNaN(got[i])
+        : Object.is(got[i], want) || Math.abs(got[i] - want) <= 1e-6 * Math.abs(want);
+      assert.ok(same, `(${b})^${p} = ${got[i]}, expected ${want}`);
+    });
+  }
+  // The same cases with a tensor of exponents, each base against each exponent (broadcast).
+  const exponents = [3, -1, -2, 0.5, -0.5, 1.5, 31, Infinity, -Infinity, NaN, 0, 1, 2];
+  const table = await x.reshape([bases.length, 1]).pow(tensor(exponents)).data();
+  bases.forEach((b, i) =>
+    exponents.forEach((p, j) => {
+      const want = Math.fround(c(b, p)), got = table[i * exponents.length + j];
+      const same = Number.isNaN(want)
+        ? Number.isNaN(got)
+        : Object.is(got, want) || Math.abs(got - want) <= 1e-6 * Math.abs(want);
+      assert.ok(same, `(${b})^tensor(${p}) = ${got}, expected ${want}`);
+    })
+  );
+  // A tensor exponent was read as NaN before ([1, 2]^[2, 3] gave [1, 0]); a string is refused.
+  assert.deepEqual(await tensor([1, 2]).pow(tensor([2, 3])).toArray(), [1, 8]);
+  assert.throws(
+    () => x.pow("2" as unknown as number),
+    /pow: the exponent must be a number or a tensor, got string/,
+  );
+});
+
+Deno.test("pow with a tensor exponent: PyTorch's gradients for base and exponent, broadcast, a number base", async () => {
+  await defaultDevice();
+  // Positive bases, fractional exponents; a negative base with integer exponents; bases of 0.
+  const xs = [0.7, 1.9, 3.2, -1.5, -2, 0, 0];
+  const ps = [2.5, -0.6, 1.3, 3, -2, 2, 0];
+  const x = tensor(xs, { requiresGrad: true });
+  const p = tensor(ps, { requiresGrad: true });
+  const up = [1, -2, 0.5, 1.5, -1, 2, 3];
+  await x.pow(p).mul(tensor(up)).sum().backward();
+  const [gx, gp] = [await x.grad!.data(), await p.grad!.data()];
+  const near = (got: number, want: number) => Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want));
+  xs.forEach((b, i) => {
+    const e = ps[i];
+    // d/dx = p · x^(p−1) (0 where p = 0); d/dp = x^p · log x (0 where x = 0 and p ≥ 0).
+    const wantX = e === 0 ? 0 : up[i] * e * Math.pow(b, e - 1);
+    assert.ok(near(gx[i], wantX), `d/dx at ${b}^${e}: ${gx[i]} vs ${wantX}`);
+    const wantP = b === 0 && e >= 0 ? 0 : up[i] * Math.pow(b, e) * Math.log(b);
+    // At a negative base log x is NaN, as PyTorch's gradient there.
+    const okP = b < 0 ? Number.isNaN(gp[i]) : near(gp[i], wantP);
+    assert.ok(okP, `d/dp at ${b}^${e}: ${gp[i]} vs ${wantP}`);
+  });
+  // Broadcast: the exponent's gradient is summed over the rows it was spread along.
+  const rows = [[1.5, 2], [0.5, 3]];
+  const base = tensor(rows, { requiresGrad: true });
+  const exponent = tensor([2, 0.5], { requiresGrad: true });
+  await pow(base, exponent).sum().backward();
+  const gotExponent = await exponent.grad!.data();
+  [2, 0.5].forEach((e, j) => {
+    const want = rows.reduce((s, row) => s + Math.pow(row[j], e) * Math.log(row[j]), 0);
+    assert.ok(near(gotExponent[j], want), `${gotExponent[j]} vs ${want}`);
+  });
+  // A number base, as torch.pow(2, t); two numbers are refused.
+  const t = tensor([0, 1, 10], { requiresGrad: true });
+  const powers = pow(2, t);
+  assert.deepEqual(await powers.toArray(), [1, 2, 1024]);
+  await powers.sum().backward();
+  const gt = await t.grad!.data();
+  [1, 2, 1024].forEach((v, i) => assert.ok(near(gt[i], v * Math.LN2), `${gt[i]}`));
+  assert.throws(
+    () => pow(2 as unknown as Tensor<Shape, "f32">, 3),
+    /pow: give at least one tensor/,
+  );
 });
 
 Deno.test("comparisons: f32 1/0 against float64, broadcast, with numbers, on i32", async () => {

@@ -338,6 +338,15 @@ Deno.test("indexAdd and maskedFill: forward and gradients against float64", asyn
   );
   assert.throws(() => x.maskedFill(zeros([3, 3]), 1), /maskedFill/);
   x.dispose();
+  // i32: alpha 1 adds exactly; another alpha is refused by name (it failed inside mulScalar).
+  const counts = tensor([0, 0], { dtype: "i32" });
+  const one = tensor([1], { dtype: "i32" });
+  const three = tensor([3], { dtype: "i32" });
+  assert.deepEqual(await counts.indexAdd(0, one, three).toArray(), [0, 3]);
+  assert.throws(
+    () => counts.indexAdd(0, one, three, 2),
+    /indexAdd: alpha = 2 on an i32 tensor; only alpha 1 is supported/,
+  );
 });
 
 Deno.test("scatterReduce: every reduction, with and without the own value, against float64", async (t) => {

@@ -90,6 +90,32 @@ Deno.test("inverse trigonometric and hyperbolic functions stay within a few ulp 
   }
 });
 
+Deno.test("sinh and cosh keep their f32 values where exp(|x|) overflows, and ±∞ at ±∞", async () => {
+  await defaultDevice();
+  // sinh(89) = cosh(89) = 2.2448e38 fits f32 though e^89 does not; beyond 89.42 both overflow.
+  // The tolerance is Vulkan's for exp, 3 + 2·|x| ulp: about 2e-5 here.
+  const x = [88, 89, -89, 89.4, 90, -90, 1e10, Infinity, -Infinity, NaN];
+  const input = tensor(x, { requiresGrad: true });
+  for (
+    const [name, exact, got] of [
+      ["sinh", Math.sinh, await input.sinh().data()],
+      ["cosh", Math.cosh, await input.cosh().data()],
+    ] as const
+  ) {
+    x.forEach((v, i) => {
+      const want = Math.fround(exact(v));
+      const close = Number.isNaN(want) ? Number.isNaN(got[i]) : got[i] === want ||
+        Math.abs(got[i] - want) <= 2e-5 * Math.abs(want);
+      assert.ok(close, `${name}(${v}) = ${got[i]}, expected ${want}`);
+    });
+  }
+  // The gradients are each other: cosh and sinh, again without a NaN from inf − inf.
+  await input.sinh().sum().backward();
+  const grad = await input.grad!.data();
+  assert.deepEqual([...grad.slice(4, 8)], [Infinity, Infinity, Infinity, Infinity]);
+  assert.ok(Math.abs(grad[1] - Math.fround(Math.cosh(89))) <= 2e-5 * Math.cosh(89), `${grad[1]}`);
+});
+
 Deno.test("maths conventions: rounding halves to even, sign of NaN and ±0, zero gradients, NaN outside a domain", async () => {
   await defaultDevice();
   const x = tensor([0.5, 1.5, 2.5, -0.5, -2.5], { requiresGrad: true });

@@ -13,7 +13,9 @@ import {
   logsumexp,
   min,
   prod,
+  type Shape,
   std,
+  type Tensor,
   tensor,
   variance,
 } from "../mod.ts";
@@ -134,6 +136,19 @@ Deno.test("min splits the gradient among tied minima; var, std and logsumexp edg
   // One element: N − 1 = 0, so 0/0 (PyTorch too); the population variance is 0.
   assert.ok(Number.isNaN(await tensor([3]).var().item()));
   assert.equal(await tensor([3]).var(undefined, { correction: 0 }).item(), 0);
+  // PyTorch's older unbiased flag: false is the population variance (it was ignored: Bessel's).
+  const spread = tensor([2, 4, 4, 4, 5, 5, 7, 9]);
+  assert.equal(await spread.var(0, { unbiased: false }).item(), 4);
+  assert.equal(await spread.std(undefined, { unbiased: false }).item(), 2);
+  assert.equal(await spread.var(0, { unbiased: true }).item(), Math.fround(32 / 7));
+  assert.throws(
+    () => spread.var(0, { unbiased: false, correction: 0 }),
+    /var: give correction or unbiased, not both/,
+  );
+  // An i32 tensor is refused by var's own name (the message named mean, called inside).
+  const counts = tensor([1, 2], { dtype: "i32" });
+  assert.throws(() => counts.var(), /^TypeError: var: expected an f32 tensor, got i32/);
+  assert.throws(() => counts.std(), /^TypeError: var: expected an f32 tensor, got i32/);
   // A row of −∞ gives −∞ (the shift is taken as 0); +∞ gives +∞; NaN stays.
   const edge = tensor([[-Infinity, -Infinity], [Infinity, 1], [NaN, 1], [1000, 1000]]);
   const lse = await edge.logsumexp(1).data();
@@ -142,6 +157,58 @@ Deno.test("min splits the gradient among tied minima; var, std and logsumexp edg
   // min propagates NaN, as max does.
   assert.deepEqual(await tensor([[1, NaN, 0]]).min(1).toArray(), [NaN]);
   x.dispose();
+});
+
+Deno.test("std of constant values has a zero gradient, as PyTorch's (not 0 · ∞ = NaN)", async () => {
+  await defaultDevice();
+  // torch.std's backward masks the 1 / (2 · std) factor where std is 0.
+  const x = tensor([[2, 2, 2], [1, 2, 4]], { requiresGrad: true });
+  const s = x.std(1);
+  assert.deepEqual([...await s.data()].map((v) => Math.round(v * 1e4) / 1e4), [0, 1.5275]);
+  await s.sum().backward();
+  const grad = await x.grad!.data();
+  assert.deepEqual([...grad.slice(0, 3)], [0, 0, 0]);
+  // The other row keeps (x − mean) / ((N − 1) · std).
+  const want = [1, 2, 4].map((v) => (v - 7 / 3) / (2 * Math.sqrt(7 / 3)));
+  want.forEach((w, i) => assert.ok(Math.abs(grad[3 + i] - w) < 1e-5, `${grad[3 + i]} vs ${w}`));
+  // All elements, and with correction 0: still 0.
+  const y = tensor([5, 5, 5, 5], { requiresGrad: true });
+  await y.std(undefined, { correction: 0 }).backward();
+  assert.deepEqual(await y.grad!.toArray(), [0, 0, 0, 0]);
+});
+
+Deno.test("a 0-d tensor reduces over dim 0 or −1 as PyTorch's (its one element), gradients too", async () => {
+  await defaultDevice();
+  const x = tensor(2.5, { requiresGrad: true });
+  const results: [string, Tensor<Shape, "f32">, number][] = [
+    ["sum(0)", x.sum(0), 2.5],
+    ["sum(-1, keepdim)", x.sum(-1, true), 2.5],
+    ["mean([0])", x.mean([0]), 2.5],
+    ["prod(0)", x.prod(0), 2.5],
+    ["max(0)", x.max(0), 2.5],
+    ["min(-1)", x.min(-1), 2.5],
+    ["norm(2, 0)", x.norm(2, 0), 2.5],
+    ["logsumexp(0)", x.logsumexp(0), 2.5],
+    ["var(0, correction 0)", x.var(0, { correction: 0 }), 0],
+    ["softmax(0)", x.softmax(0), 1],
+    ["logSoftmax(-1)", x.logSoftmax(-1), 0],
+    ["flip([0])", x.flip([0]), 2.5],
+  ];
+  for (const [name, y, want] of results) {
+    assert.deepEqual(y.shape, [], `${name}: shape [${y.shape}]`);
+    assert.equal(await y.item(), want, name);
+  }
+  // d/dx of sum twice, mean, prod, max, min, norm, logsumexp and flip: 9.
+  let total: Tensor<Shape, "f32"> = tensor(0);
+  for (const [, y] of [...results.slice(0, 8), results[11]]) total = total.add(y);
+  await total.backward();
+  assert.equal(await x.grad!.item(), 9);
+  assert.throws(() => x.sum(1), /sum: axis 1 is out of range for a tensor of rank 0/);
+  assert.throws(() => x.max([0, -1]), /max: axis 0 is named twice/);
+  assert.throws(
+    () => x.indexSelect(0, tensor([0, 0], { dtype: "i32" })),
+    /indexSelect: the index into a 0-d tensor must hold 1 value, got 2/,
+  );
 });
 
 Deno.test("argmax and argmin: first index on ties, NaN first, i32 indices, against float64", async () => {

@@ -234,6 +234,42 @@ Deno.test("searchsorted and bucketize match counting in float64, 1-D and batched
   );
 });
 
+Deno.test("searchsorted takes PyTorch's side, sorter and a number for the values", async () => {
+  await defaultDevice();
+  const seq = tensor([1, 3, 3, 5]);
+  // side="right" is right: true (it was ignored: the left positions came back).
+  assert.deepEqual(await searchsorted(seq, tensor([3, 0]), { side: "right" }).toArray(), [3, 0]);
+  assert.deepEqual(await searchsorted(seq, tensor([3]), { side: "left" }).toArray(), [1]);
+  assert.deepEqual(await bucketize(tensor([3, 4]), seq, { side: "right" }).toArray(), [3, 3]);
+  assert.throws(
+    () => searchsorted(seq, tensor([3]), { side: "left", right: true }),
+    /searchsorted: side "left" contradicts right: true/,
+  );
+  assert.throws(
+    () => searchsorted(seq, tensor([3]), { side: "middle" as "left" }),
+    /searchsorted: side must be "left" or "right", got "middle"/,
+  );
+  // A number searches as a 0-d value and gives a 0-d position.
+  const one = searchsorted(seq, 4);
+  assert.deepEqual(one.shape, []);
+  assert.equal(await one.item(), 3);
+  assert.equal(await searchsorted(seq, 3, { right: true }).item(), 3);
+  // sorter: the sequence's argsort, per row of a batched sequence.
+  const shuffled = tensor([[5, 1, 7, 3], [0, -2, 4, 2]]);
+  const sorter = shuffled.argsort();
+  const values = tensor([[3, 8], [-3, 1]]);
+  assert.deepEqual(await searchsorted(shuffled, values, { sorter }).toArray(), [[1, 4], [0, 2]]);
+  assert.deepEqual(
+    await searchsorted(shuffled, values, { sorter, right: true }).toArray(),
+    [[2, 4], [0, 2]],
+  );
+  assert.throws(
+    () => searchsorted(shuffled, values, { sorter: sorter.slice(1, 0, 2) }),
+    /searchsorted: the sorter \[2,2\] must be shaped as the sequence \[2,4\]/,
+  );
+  assert.throws(() => bucketize(values, seq, { sorter }), /bucketize: takes no sorter/);
+});
+
 Deno.test("unique: distinct values, inverse and counts against the host, i32 and f32, empty", async () => {
   const device = await defaultDevice();
   const rng = ref.mulberry32(16);

@@ -70,6 +70,7 @@ export const elementwiseRules: Rules<
   | "tanh"
   | "sigmoid"
   | "pow"
+  | "powTensor"
   | "addScalar"
   | "mulScalar"
   | "divScalar"
@@ -120,6 +121,34 @@ export const elementwiseRules: Rules<
       const power = unary(ctx.saved[0], "pow", exponent - 1);
       const slope = unary(power, "mulScalar", exponent);
       return freeing([power, slope], [binary(g, slope, "mul")]);
+    },
+  },
+  powTensor: {
+    forward([x, p], _p, ctx) {
+      const y = binary(x, p, "pow");
+      ctx.save(x, p, y);
+      return y;
+    },
+    // PyTorch's: g · p · x^(p−1), 0 where p = 0; g · y · log x, 0 where x = 0 and p ≥ 0.
+    backward(g, _p, ctx) {
+      const [x, p, y] = ctx.saved;
+      const zero = fill(g.device, [], 0);
+      const made = [zero];
+      const temporary = (t: RawTensor) => (made.push(t), t);
+      let gx: RawTensor | null = null, gp: RawTensor | null = null;
+      if (ctx.needsGrad[0]) {
+        const lower = temporary(binary(x, temporary(unary(p, "addScalar", -1)), "pow"));
+        const slope = temporary(binary(p, lower, "mul"));
+        const flat = temporary(unary(p, "eqScalar", 0));
+        gx = productTo(g, temporary(where(flat, zero, slope)), ctx, 0);
+      }
+      if (ctx.needsGrad[1]) {
+        const slope = temporary(binary(y, temporary(unary(x, "log")), "mul"));
+        const atZero = temporary(unary(x, "eqScalar", 0));
+        const held = temporary(binary(atZero, temporary(unary(p, "geScalar", 0)), "mul"));
+        gp = productTo(g, temporary(where(held, zero, slope)), ctx, 1);
+      }
+      return freeing(made, [gx, gp]);
     },
   },
   addScalar: {

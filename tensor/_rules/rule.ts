@@ -40,6 +40,8 @@ export interface OpParams {
   // Bounds ±∞ where not given.
   clamp: { min: number; max: number };
   pow: { exponent: number };
+  // The exponent a tensor (broadcast with the base).
+  powTensor: NoParams;
   addScalar: { value: number };
   mulScalar: { value: number };
   divScalar: { value: number };
