@@ -1442,7 +1442,7 @@ export function recordedOp(t: AnyTensor): string | null {
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
 function shiftedByMax(x: AnyTensor, axis: number, op: string): Tensor<Shape, "f32"> {
   requireFloat(op, x);
-  normalizeAxes(axis, x.rank, op); // named here, not as the max inside
+  reductionAxes(axis, x.rank, op); // named here, not as the max inside
   // An empty tensor has no maximum to shift by, and nothing to shift.
   if (x.size === 0) return x.add(0) as Tensor<Shape, "f32">;
   const peak = noGrad(() => x.max(axis, true));
