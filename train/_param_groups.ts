@@ -7,6 +7,7 @@
  */
 
 import type { StateValue } from "../nn/module.ts";
+import { zeros } from "../tensor/creation.ts";
 import { sameShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -118,4 +119,25 @@ export async function readStateTensors(
     host.set(key, data);
   }
   return host;
+}
+
+/**
+ * An optimiser's `zeroGrad`: frees every parameter's gradient (PyTorch's default,
+ * `set_to_none=True`), or with `setToNone` false zeroes in place the gradients that exist, so
+ * the next step still updates those parameters, as PyTorch's `set_to_none=False`.
+ */
+export function zeroGrads(
+  groups: readonly { params: readonly Tensor[] }[],
+  setToNone = true,
+): void {
+  for (const group of groups) {
+    for (const p of group.params) {
+      if (setToNone || !p.grad) {
+        p.zeroGrad();
+        continue;
+      }
+      using zero = zeros(p.grad.shape as readonly number[], { device: p.grad.device });
+      p.grad.assign(zero);
+    }
+  }
 }

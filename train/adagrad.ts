@@ -17,10 +17,14 @@ import {
 } from "../tensor/fused_foreach.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
-import { type ForeachKind, ForeachOptimizer } from "./foreach_optimizer.ts";
+import {
+  type ForeachGroupOptions,
+  type ForeachKind,
+  ForeachOptimizer,
+} from "./foreach_optimizer.ts";
 
 /** One parameter group as given to {@link Adagrad}; unset values take PyTorch's defaults. */
-export interface AdagradGroupOptions {
+export interface AdagradGroupOptions extends ForeachGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
   /** A unique name per parameter: the prefix of its state's keys in the state dict. */
@@ -83,7 +87,7 @@ const KIND: ForeachKind<AdagradParamGroup> = {
  * console.log(await w.toArray()); // about [0.9, 1.9]
  * ```
  */
-export class Adagrad extends ForeachOptimizer<AdagradParamGroup> {
+export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOptions> {
   /**
    * Adagrad over one parameter group or several.
    *

@@ -26,10 +26,15 @@ import {
 } from "../tensor/fused_adam.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { OptimizerStateDict, ParamGroup, ParamGroupState } from "./optimizer.ts";
-import { type ForeachKind, ForeachOptimizer, type Hyperparameters } from "./foreach_optimizer.ts";
+import {
+  type ForeachGroupOptions,
+  type ForeachKind,
+  ForeachOptimizer,
+  type Hyperparameters,
+} from "./foreach_optimizer.ts";
 
 /** One parameter group as given to {@link Adam} or {@link AdamW}; unset values take defaults. */
-export interface AdamGroupOptions {
+export interface AdamGroupOptions extends ForeachGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
   /** A unique name per parameter: the prefix of its state's keys in the state dict. */
@@ -133,7 +138,7 @@ function adamKind(name: string, decoupled: boolean): ForeachKind<AdamParamGroup>
  * console.log(await state.state["group0.param0.step"].toArray()); // [3]
  * ```
  */
-export class Adam extends ForeachOptimizer<AdamParamGroup> {
+export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   /**
    * Adam over one parameter group or several.
    *
