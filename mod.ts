@@ -46,6 +46,7 @@ export type {
   ReadRequest,
   StagingDevice,
   SyncPoint,
+  TightenableLimit,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";
@@ -326,6 +327,7 @@ export {
   type ConvTranspose1dOptions,
   convTranspose2d,
   type ConvTranspose2dOptions,
+  type Tensor2D,
   type Tensor3D,
 } from "./tensor/ops_conv_family.ts";
 export {
@@ -337,9 +339,13 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool1dWithIndices,
   maxPool2dWithIndices,
+  maxUnpool1d,
+  type MaxUnpool1dOptions,
   maxUnpool2d,
   type MaxUnpool2dOptions,
+  type PoolWinners,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,

@@ -45,9 +45,15 @@ export interface InterpolateOptions {
   alignCorners?: boolean;
   /**
    * With `scaleFactor`: compute the index maths from the output size instead of the factor
-   * (PyTorch's `recompute_scale_factor=True`; default false).
+   * (PyTorch's `recompute_scale_factor=True`; default false). Meaningless with `size`, an
+   * error there as in PyTorch.
    */
   recomputeScaleFactor?: boolean;
+  /**
+   * PyTorch's anti-aliased downsampling (`antialias=True`, bilinear and bicubic) is not
+   * implemented: `true` is an error rather than a silently aliased result (default false).
+   */
+  antialias?: boolean;
 }
 
 const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
@@ -64,8 +70,11 @@ const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
  * `o` reads `floor(o · in/out)`), `nearest-exact` (`floor((o + ½) · in/out)`, the centres'
  * nearest), `linear`/`bilinear` (from `(o + ½) · in/out − ½`, or with `alignCorners` from
  * `o · (in − 1)/(out − 1)`), `bicubic` (Keys' cubic, `A = −0.75`, over the 4×4 pixels around the
- * same source point, read clamped to the input), `area` (the average over `floor(o · in/out)` to
- * `ceil((o + 1) · in/out)`, adaptive average pooling). Differentiable with respect to `x`.
+ * same source point, read clamped to the input; to the input's own size, a copy, as PyTorch's
+ * GPU kernel and both its backward kernels, even where a `scaleFactor` rounds down to that
+ * size), `area` (the average over `floor(o · in/out)` to `ceil((o + 1) · in/out)`, adaptive
+ * average pooling). Differentiable with respect to `x`. The input has a batch axis, as
+ * PyTorch's (a 3-D input is `[N, C, L]`, never one unbatched image).
  *
  * @example Nearest and bilinear upsampling by 2
  * ```ts
@@ -109,6 +118,15 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   if ((size === undefined) === (scaleFactor === undefined)) {
     throw new RangeError(`${op}: give exactly one of size and scaleFactor`);
   }
+  if (recomputeScaleFactor && size !== undefined) {
+    throw new RangeError(`${op}: recomputeScaleFactor is not meaningful with an explicit size`);
+  }
+  if (options.antialias) {
+    throw new RangeError(
+      `${op}: antialias is not implemented (PyTorch's anti-aliased bilinear and bicubic ` +
+        `downsampling); leave it out, or low-pass the input first (e.g. with avgPool2d)`,
+    );
+  }
   const spatial = (x.shape as readonly number[]).slice(2);
   const perAxis = (v: number | readonly number[], name: string): number[] => {
     const list = typeof v === "number" ? spatial.map(() => v) : [...v];
@@ -133,12 +151,15 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     return axes === 1 ? adaptiveAvgPool1d(x, out[0]) : adaptiveAvgPool2d(x, [out[0], out[1]]);
   }
   const axisMode: AxisMode = mode === "bicubic" ? "cubic" : linear ? "linear" : mode as AxisMode;
+  // PyTorch copies a bicubic resampling to the input's own size (its CUDA forward, and both
+  // backwards), whatever factor gave that size: from the sizes alone, the taps read one to one.
+  const copies = mode === "bicubic" && out.every((o, i) => o === spatial[i]);
   const axis = (i: number): ResampleAxis => ({
     size: spatial[i],
     out: out[i],
     mode: axisMode,
     alignCorners: options.alignCorners ?? false,
-    scale: scales && !recomputeScaleFactor ? scales[i] : null,
+    scale: scales && !recomputeScaleFactor && !copies ? scales[i] : null,
   });
   // A 1-D input is a height of one, which nearest maps to itself exactly.
   const flat = { size: 1, out: 1, mode: "nearest", alignCorners: false, scale: null } as const;
