@@ -62,6 +62,7 @@ const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
   mode: true,
   alignCorners: true,
   recomputeScaleFactor: true,
+  antialias: true,
 });
 
 /**
