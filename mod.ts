@@ -85,16 +85,22 @@ export { isGradEnabled, noGrad } from "./tensor/_autograd.ts";
 export {
   arange,
   type CreateOptions,
+  eye,
   fromTypedArray,
   full,
+  fullLike,
   type NestedNumbers,
   type NestedShape,
   ones,
+  onesLike,
   rand,
   randn,
+  type RandnOptions,
+  type RandOptions,
   replicate,
   tensor,
   zeros,
+  zerosLike,
 } from "./tensor/creation.ts";
 export {
   cropImages,

@@ -12,6 +12,7 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
@@ -241,6 +242,14 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+  relu: true,
+});
+
 /**
  * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` (or one unbatched
  * `[C, H, W]`, giving `[O, OH, OW]`) with `w [O, C/groups, KH, KW]` and optional `bias [O]`.
@@ -278,6 +287,7 @@ export function conv2d(
   bias: Tensor | null,
   options: Conv2dOptions = {},
 ): Tensor3D | Tensor4D {
+  checkOptions("conv2d", options, CONV2D_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat("conv2d", ...inputs);
   sameDevice("conv2d", ...inputs);
@@ -423,6 +433,14 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
+const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+
 /**
  * Max pooling over `x [N, C, H, W]` (or one unbatched `[C, H, W]`). Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
@@ -466,6 +484,7 @@ export function maxPool2dGeometry(
   x: Tensor,
   options: MaxPool2dOptions,
 ): { geometry: Pool2dGeometry; outShape: number[] } {
+  checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS, true);
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) {
     throw new ShapeError(`maxPool2d: expected [C, H, W] or [N, C, H, W], got [${x.shape}]`);
@@ -499,6 +518,15 @@ export interface AvgPool2dOptions {
   divisorOverride?: number;
 }
 
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
+
 /**
  * Average pooling over `x [N, C, H, W]` (or one unbatched `[C, H, W]`), as PyTorch's
  * `F.avg_pool2d`.
@@ -520,6 +548,7 @@ export function avgPool2d(x: Tensor3D, options: AvgPool2dOptions): Tensor3D;
 /** The same over a batch, `x [N, C, H, W]`. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D;
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor3D | Tensor4D {
+  checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS, true);
   requireFloat("avgPool2d", x);
   if (x.rank === 3) return throughUnitAxis([x], 0, ([x4]) => avgPool2d(x4, options)) as Tensor3D;
   if (x.rank !== 4) {
@@ -633,6 +662,12 @@ export interface DropoutOptions {
   within?: { width: number; first: number };
 }
 
+const DROPOUT_OPTIONS = optionNames<DropoutOptions>({
+  training: true,
+  generator: true,
+  within: true,
+});
+
 /**
  * The mask of a dropout with probability `p`: each element is 0 with probability `p`, else
  * `1 / (1 − p)` (all zeros for `p = 1`). Drawn from `generator` (default the global one).
@@ -676,7 +711,15 @@ export function dropoutMask(
  * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
+  checkOptions("dropout", options, DROPOUT_OPTIONS, true);
+  if (typeof options?.training !== "boolean") {
+    // A missing flag would otherwise read as evaluation: dropout silently off.
+    throw new TypeError(
+      `dropout: options.training must be true or false, got ${options?.training}`,
+    );
+  }
   requireFloat("dropout", x);
+  requireNumber("dropout", "p", p);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
   if (!options.training || p === 0) return apply("identity", [x], {});
   const generator = options.generator ?? globalGenerator();

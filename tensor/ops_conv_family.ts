@@ -8,6 +8,7 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { zeros } from "./creation.ts";
 import {
   checkSizes,
@@ -187,6 +188,7 @@ export function convTranspose2d(
   options: ConvTranspose2dOptions = {},
 ): Tensor3D | Tensor4D {
   const op = "convTranspose2d";
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat(op, ...inputs);
   sameDevice(op, ...inputs);
@@ -272,6 +274,16 @@ export interface ConvTranspose1dOptions {
   outputSize?: number;
 }
 
+/** The options of the transposed convolutions (one set for both: 1-D's are 2-D's per axis). */
+const CONV_TRANSPOSE_OPTIONS = optionNames<ConvTranspose2dOptions & ConvTranspose1dOptions>({
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  outputSize: true,
+});
+
 /**
  * 1-D transposed convolution (PyTorch's `F.conv_transpose1d`) of `x [N, Cin, L]` with
  * `w [Cin, Cout/groups, K]` and optional `bias [Cout]`: {@link convTranspose2d} over a height of
@@ -306,6 +318,7 @@ export function convTranspose1d(
   options: ConvTranspose1dOptions = {},
 ): Tensor2D | Tensor3D {
   const op = "convTranspose1d";
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {
     throw new ShapeError(
       `${op}: expected x [Cin, L] or [N, Cin, L] and w [Cin, Cout/groups, K], got ` +
@@ -350,6 +363,13 @@ export interface Conv1dOptions {
   dilation?: number;
 }
 
+const CONV1D_OPTIONS = optionNames<Conv1dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+});
+
 /**
  * 1-D convolution (cross-correlation, PyTorch's `F.conv1d`) of `x [N, C, L]` with
  * `w [O, C/groups, K]` and optional `bias [O]`: {@link conv2d} over a height of one, on the
@@ -386,6 +406,7 @@ export function conv1d(
   options: Conv1dOptions = {},
 ): Tensor2D | Tensor3D {
   const op = "conv1d";
+  checkOptions(op, options, CONV1D_OPTIONS);
   if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {
     throw new ShapeError(
       `${op}: expected x [C, L] or [N, C, L] and w [O, C/groups, K], got [${x.shape}] and ` +

@@ -8,6 +8,7 @@
 
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { maxPool2d as poolWinners } from "./_primitives_cnn.ts";
 import { zeros } from "./creation.ts";
 import {
@@ -138,6 +139,14 @@ export interface MaxPool1dOptions {
   ceilMode?: boolean;
 }
 
+const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+
 /**
  * Max pooling over `x [N, C, L]`, as PyTorch's `F.max_pool1d`: `maxPool2d`'s kernel over a
  * height of one.
@@ -157,6 +166,7 @@ export function maxPool1d(x: Tensor2D, options: MaxPool1dOptions): Tensor2D;
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor3D;
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor2D | Tensor3D {
   const op = "maxPool1d";
+  checkOptions(op, options, MAX_POOL1D_OPTIONS, true);
   checkWindow1d(op, x, options);
   return over1d(op, x, (x2) => maxPool2d(x2, maxPool1dAs2d(options)));
 }
@@ -187,6 +197,14 @@ export interface AvgPool1dOptions {
   countIncludePad?: boolean;
 }
 
+const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+});
+
 /**
  * Average pooling over `x [N, C, L]`, as PyTorch's `F.avg_pool1d`: `avgPool2d`'s kernel over a
  * height of one.
@@ -207,6 +225,7 @@ export function avgPool1d(x: Tensor2D, options: AvgPool1dOptions): Tensor2D;
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor3D;
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor2D | Tensor3D {
   const op = "avgPool1d";
+  checkOptions(op, options, AVG_POOL1D_OPTIONS, true);
   const { kernel, stride = kernel, padding = 0, ceilMode = false } = options;
   checkWindow1d(op, x, options);
   return over1d(op, x, (x2) =>
@@ -329,6 +348,13 @@ export interface MaxUnpool2dOptions {
   outputSize?: readonly [number, number];
 }
 
+const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  outputSize: true,
+});
+
 /**
  * The partial inverse of max pooling, as PyTorch's `F.max_unpool2d`: a zero `[N, C, OH, OW]`
  * tensor with each element of `x [N, C, H, W]` written at its `indices` position (`h·OW + w`
@@ -358,6 +384,7 @@ export function maxUnpool2d(
   options: MaxUnpool2dOptions,
 ): Tensor3D | Tensor4D {
   const op = "maxUnpool2d";
+  checkOptions(op, options, MAX_UNPOOL2D_OPTIONS, true);
   requireFloat(op, x);
   sameDevice(op, x, indices);
   if (x.rank === 3 && indices.rank === 3) {

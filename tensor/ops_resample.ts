@@ -8,6 +8,7 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
@@ -55,6 +56,15 @@ export interface InterpolateOptions {
   antialias?: boolean;
 }
 
+const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+  size: true,
+  scaleFactor: true,
+  mode: true,
+  alignCorners: true,
+  recomputeScaleFactor: true,
+  antialias: true,
+});
+
 /**
  * Resamples the spatial axes of `x` (`[N, C, L]` or `[N, C, H, W]`) to `size`, or by
  * `scaleFactor`, as PyTorch's `F.interpolate` (its index maths in float32): `nearest` (output
@@ -81,6 +91,7 @@ export interface InterpolateOptions {
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const op = "interpolate";
+  checkOptions(op, options, INTERPOLATE_OPTIONS, true);
   requireFloat(op, x);
   const { mode = "nearest", size, scaleFactor, recomputeScaleFactor = false } = options;
   if (x.rank !== 3 && x.rank !== 4) {
