@@ -89,13 +89,28 @@ export async function readInitWeights(path: string, cmd: string): Promise<ModelC
 }
 
 /**
+ * The run's starting point on a freshly initialised `model`: `weights` (of `--init-from`, or
+ * null) loaded by {@link loadInitWeights}, then the freezing of {@link applyFreeze}; returns
+ * the lines that say what each did.
+ */
+export async function fineTune(
+  model: Module,
+  weights: ModelCheckpoint | null,
+  config: RunConfig,
+  cmd: string,
+): Promise<string[]> {
+  const loaded = weights ? await loadInitWeights(model, weights, config, cmd) : null;
+  return [loaded, applyFreeze(model, config, cmd)].filter((line) => line !== null);
+}
+
+/**
  * Loads `weights` into `model` (built for the run, with its own initialisation) and returns the
  * line that says what was loaded, skipped and re-initialised. The names must be the model's; an
  * entry whose shape differs only in its first dimension, the file's class count against the
  * model's, is the head: it is skipped, and the model's freshly initialised values stay. Any
  * other difference is an error naming the first one.
  */
-export async function loadInitWeights(
+async function loadInitWeights(
   model: Module,
   weights: ModelCheckpoint,
   config: RunConfig,
@@ -200,7 +215,7 @@ function likelyModel(names: readonly string[]): string | undefined {
  * names no parameter is a usage error listing the model's top-level names. Returns a line
  * saying what trains, or null when everything does.
  */
-export function applyFreeze(model: Module, config: RunConfig, cmd: string): string | null {
+function applyFreeze(model: Module, config: RunConfig, cmd: string): string | null {
   const prefixes = config.freeze ?? config.trainOnly;
   if (!prefixes) return null;
   const named = model.namedParameters();

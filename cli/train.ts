@@ -32,13 +32,7 @@ import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { channelMean, detectData } from "./_data.ts";
 import { parseSchedule, runTrainOptions } from "./_train_options.ts";
 import { isZooModel, ZOO_MODELS } from "./_zoo.ts";
-import {
-  applyFreeze,
-  fineTuneOptions,
-  INIT_FROM_HELP,
-  loadInitWeights,
-  readInitWeights,
-} from "./_init_from.ts";
+import { fineTune, fineTuneOptions, INIT_FROM_HELP, readInitWeights } from "./_init_from.ts";
 import {
   acquireDevices,
   ADAPTER_HELP,
@@ -212,6 +206,8 @@ async function runTrain(values: Values): Promise<number> {
     const devices = await acquireDevices(config.devices, values, "train");
     const model = buildModel(config, devices);
     if (config.init === "he") await heInit(model, config.seed);
+    const weights = config.initFrom ? await readInitWeights(config.initFrom, "train") : null;
+    for (const line of await fineTune(model, weights, config, "train")) console.log(line);
     return await profileOneStep(config, model, devices);
   }
   // The signals first, then the run folder, then the data, the devices and the model: a
@@ -242,10 +238,7 @@ async function runTrain(values: Values): Promise<number> {
     );
     const model = buildModel(config, devices);
     if (fromStart && config.init === "he") await stop.during(heInit(model, config.seed));
-    const fineTuning = [
-      initWeights && await stop.during(loadInitWeights(model, initWeights, config, "train")),
-      applyFreeze(model, config, "train"),
-    ].filter((line) => line !== null);
+    const fineTuning = await stop.during(fineTune(model, initWeights, config, "train"));
     if (!resumeDir) {
       await writeRunConfig(runDir, config);
     }
