@@ -20,13 +20,12 @@ export interface GroupParams {
 }
 
 /**
- * A module's trainable parameters (`requiresGrad`) and their names, as an optimiser's
- * `forModule` takes them: PyTorch's `filter(lambda p: p.requires_grad, model.parameters())`,
- * so a frozen layer holds no optimiser state. A module with none trainable is an error.
+ * A module's parameters and their names, as an optimiser's `forModule` takes them: all of them,
+ * as PyTorch's `model.parameters()`. A frozen one (`requiresGrad` false) gets no gradient, so a
+ * step skips it and it holds no optimiser state, and unfreezing it later lets it train on.
  */
-export function trainableParams(op: string, model: Module): { params: Tensor[]; names: string[] } {
-  const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
-  if (named.length === 0) throw new RangeError(`${op}: the module has no trainable parameter`);
+export function moduleParams(model: Module): { params: Tensor[]; names: string[] } {
+  const named = model.namedParameters();
   return { params: named.map(([, p]) => p), names: named.map(([name]) => name) };
 }
 

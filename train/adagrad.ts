@@ -9,7 +9,7 @@
  * @module
  */
 
-import { trainableParams } from "./_param_groups.ts";
+import { moduleParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   ADAGRAD_RULE,
@@ -106,7 +106,8 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
   }
 
   /**
-   * Adagrad over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
+   * Adagrad over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -124,7 +125,7 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
   ): Adagrad {
     return new Adagrad({
       ...hyperparameters,
-      ...trainableParams("Adagrad.forModule", model),
+      ...moduleParams(model),
     });
   }
 }

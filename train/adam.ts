@@ -16,7 +16,7 @@
  * @module
  */
 
-import { trainableParams } from "./_param_groups.ts";
+import { moduleParams } from "./_param_groups.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import {
   ADAM_RULE,
@@ -174,7 +174,8 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   }
 
   /**
-   * The optimiser over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
+   * The optimiser over a module's parameters (a frozen one is skipped while it has no gradient),
+   * named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -193,7 +194,7 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   ): T {
     return new this({
       ...hyperparameters,
-      ...trainableParams("Adam.forModule", model),
+      ...moduleParams(model),
     });
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { trainableParams } from "./_param_groups.ts";
+import { moduleParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   checkRmspropHyperparameters,
@@ -108,7 +108,8 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
   }
 
   /**
-   * RMSprop over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
+   * RMSprop over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -126,7 +127,7 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
   ): RMSprop {
     return new RMSprop({
       ...hyperparameters,
-      ...trainableParams("RMSprop.forModule", model),
+      ...moduleParams(model),
     });
   }
 }

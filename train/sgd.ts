@@ -51,9 +51,9 @@ import type {
 import {
   checkGroupNames,
   groupParams,
+  moduleParams,
   readStateTensors,
   requireGroupKeys,
-  trainableParams,
   zeroGrads,
 } from "./_param_groups.ts";
 
@@ -203,8 +203,9 @@ export class SGD implements Optimizer {
   }
 
   /**
-   * SGD over a module's trainable parameters (frozen ones, `requiresGrad` false, left out), named as `Module.namedParameters()` names them (so its
-   * state dict lines up with the model's in a checkpoint).
+   * SGD over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them (so its state dict lines up with the model's in a
+   * checkpoint).
    *
    * @example
    * ```ts
@@ -222,7 +223,7 @@ export class SGD implements Optimizer {
   ): SGD {
     return new SGD({
       ...hyperparameters,
-      ...trainableParams("SGD.forModule", model),
+      ...moduleParams(model),
     });
   }
 
