@@ -1,16 +1,27 @@
 /**
- * Inclusive scans along rows, `torch.cumsum` and `torch.cumprod`, forward or from the end of
- * each row (the gradient of a cumulative sum is one from the end). Each of ⌈log₂ n⌉ passes
- * combines every element with the one `2ᵏ` before it (Hillis and Steele), so any row length
- * runs in parallel, with no atomics: the same result on every run. Lengths are uniforms.
+ * Inclusive scans along rows: `torch.cumsum`, `torch.cumprod` and `torch.logcumsumexp`, forward
+ * or from the end of each row (the gradient of a cumulative sum is one from the end), and the
+ * positions of `torch.cummax` and `torch.cummin`.
+ *
+ * A blocked, work-efficient scan (reduce, then scan), as GPU libraries without forward-progress
+ * guarantees do it: the `[rows, length]` matrix is one flat sequence cut into tiles, each tile
+ * one workgroup, each thread a sequential run of a few elements. A first pass writes each tile's
+ * total; the totals are scanned the same way (recursively, a tile of tiles at a time); a last
+ * pass scans each tile again, starting from the scanned total of the tiles before it. So a
+ * million-element row takes five dispatches and about three passes over memory, where the
+ * Hillis–Steele scan this replaces took ⌈log₂ n⌉ full passes and `n log n` work, and a long
+ * sum's rounding error grows with its tree depth over a few thousand elements rather than with
+ * the row. Rows need not align with tiles: the scan is segmented, an element starting a row
+ * drops what came before it, so many short rows pack into one tile and one row may span
+ * thousands. No atomics, no inter-workgroup waits: the same result on every run. Lengths are
+ * uniforms.
  *
  * @module
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { alignedStart, flatMain, IS_NAN, rowRuns } from "./_program.ts";
+import { boundElements, flatMainHead, IS_NAN } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
-import { alternatingPasses } from "./_passes.ts";
 import { SMOOTH } from "./activation.ts";
 
 /** The scans: a running sum, product, or `log Σ exp` (f32 only; `torch.logcumsumexp`). */
@@ -36,110 +47,347 @@ fn combine(a: f32, b: f32) -> f32 {
 }`,
 };
 
+/** Threads per tile. */
 const WORKGROUP = 256;
+/** Elements each thread scans in sequence, at most (fewer where a tile must fit a small binding). */
+const PER_THREAD = 8;
 
-/** One pass: `target[j] = source[j] ⊕ source[j ∓ step]` within each row (where it exists). */
-function scanPass(
-  device: Device,
-  op: ScanOp,
-  type: "f32" | "i32",
-  reverse: boolean,
-  source: GpuBuffer,
-  target: GpuBuffer,
-  rows: number,
-  length: number,
-  step: number,
+/**
+ * What one scan carries and how: an element's WGSL type `E`, the combine, and the arrays an
+ * element is read from and written to. A running sum's element is its value; a running
+ * extremum's is the value with its position in the row, stored as two arrays (but at the first
+ * level, where the positions are the elements' own and only the positions are output).
+ */
+interface Carrier {
+  /** WGSL: the element type `E` and `fn combine(a: E, b: E) -> E` (a earlier, b later). */
+  readonly declarations: string;
+  /** WGSL type of each array of a stored level after the first, in order. */
+  readonly arrays: readonly string[];
+  /** The first level's input and output array types. */
+  readonly input: string;
+  readonly output: string;
+  /** WGSL of the element at `at` of arrays named `name`, `name1`… (first level: input only). */
+  load(name: string, at: string, first: boolean): string;
+  /** WGSL statements storing `e` at `at` of arrays named `name`… (first level: output only). */
+  store(name: string, at: string, e: string, first: boolean): string;
+  /** Names the dispatches. */
+  readonly label: string;
+}
+
+function valueCarrier(op: ScanOp, type: "f32" | "i32", reverse: boolean): Carrier {
+  return {
+    declarations: `alias E = ${type};\n${COMBINE[op](type)}`,
+    arrays: [type],
+    input: type,
+    output: type,
+    load: (name, at) => `${name}[${at}]`,
+    store: (name, at, e) => `${name}[${at}] = ${e};`,
+    label: `cum${op}${reverse ? " reversed" : ""}`,
+  };
+}
+
+/**
+ * A running extremum's carrier. PyTorch's rule: a later element wins if it is NaN, or neither is
+ * and it is at least as extreme (so ties go to the later index, and the first NaN stays until a
+ * later one) — an associative choice, so any grouping gives the sequential answer.
+ */
+function extremumCarrier(op: "max" | "min", type: "f32" | "i32"): Carrier {
+  const beats = op === "max" ? ">=" : "<=";
+  const wins = type === "f32"
+    ? `isNan(b.v) || (!isNan(a.v) && b.v ${beats} a.v)`
+    : `b.v ${beats} a.v`;
+  return {
+    declarations: `${type === "f32" ? IS_NAN : ""}
+struct E { v: ${type}, at: i32 }
+fn combine(a: E, b: E) -> E { if (${wins}) { return b; } return a; }`,
+    arrays: [type, "i32"],
+    input: type,
+    output: "i32",
+    load: (name, at, first) =>
+      first ? `E(${name}[${at}], positionInRow(j))` : `E(${name}[${at}], ${name}1[${at}])`,
+    store: (name, at, e, first) =>
+      first
+        ? `${name}[${at}] = (${e}).at;`
+        : `${name}[${at}] = (${e}).v; ${name}1[${at}] = (${e}).at;`,
+    label: `cum${op}`,
+  };
+}
+
+/** One level of a scan: `count` elements, each the fold of `span` of the original `n`. */
+interface Level {
+  readonly count: number;
+  readonly span: number;
+  /** The first level of a reversed scan reads and writes element `j` at `count − 1 − j`. */
+  readonly mirror: boolean;
+  /** The arrays it is read from (one per carrier array; the first level: the input). */
+  readonly input: readonly GpuBuffer[];
+}
+
+/** The scan's shape and what it runs on. */
+interface Plan {
+  readonly device: Device;
+  readonly carrier: Carrier;
+  /** Original elements, and the row length (rows are segments of it). */
+  readonly n: number;
+  readonly length: number;
+  /** Threads' run length; a tile is `WORKGROUP · perThread` elements. */
+  readonly perThread: number;
+}
+
+/**
+ * Elements each thread runs over, so that a window of one tile fits a binding with its start
+ * aligned down (as the tests' small limits require).
+ */
+function threadRun(device: Device): number {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const run = Math.min(PER_THREAD, Math.floor((limit - align) / 4 / WORKGROUP));
+  if (run < 1) throw new RangeError(`scan: a binding of ${limit} bytes is under one tile`);
+  return run;
+}
+
+/**
+ * Scans level `level` into `output` (arrays of `level.count` elements, in the carrier's layout):
+ * when it has more than one tile, its tiles' totals first, scanned by the level above.
+ */
+function scanLevel(plan: Plan, level: Level, output: readonly GpuBuffer[], first: boolean): void {
+  const { device, carrier } = plan;
+  const tile = WORKGROUP * plan.perThread;
+  const tiles = Math.ceil(level.count / tile);
+  let carry: GpuBuffer[] | null = null;
+  if (tiles > 1) {
+    const alloc = (what: string) =>
+      carrier.arrays.map(() => device.alloc(tiles * 4, `${carrier.label} tile ${what}`));
+    const totals = alloc("totals");
+    dispatchLevel(plan, level, first, { totals });
+    carry = alloc("prefixes");
+    const above = { count: tiles, span: level.span * tile, mirror: false, input: totals };
+    scanLevel(plan, above, carry, false);
+    for (const buffer of totals) device.release(buffer);
+  }
+  dispatchLevel(plan, level, first, { output, carry });
+  for (const buffer of carry ?? []) device.release(buffer);
+}
+
+/**
+ * The pass of one level, once per window of whole tiles whose bindings fit: with `totals`, the
+ * reduction writing each tile's total; else the scan writing `output`, each tile after the first
+ * starting from `carry` (the scanned totals) at the tile before it.
+ */
+function dispatchLevel(
+  plan: Plan,
+  level: Level,
+  first: boolean,
+  target: { totals: readonly GpuBuffer[] } | {
+    output: readonly GpuBuffer[];
+    carry: readonly GpuBuffer[] | null;
+  },
 ): void {
-  const n = rows * length;
-  for (const w of shiftedWindows(device, n, reverse ? step : -step, [[source, target]])) {
+  const { device, carrier, perThread } = plan;
+  const tile = WORKGROUP * perThread;
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const tilesPer = Math.floor(Math.floor((limit - align) / 4) / tile);
+  const tiles = Math.ceil(level.count / tile);
+  const reduce = "totals" in target;
+  const carry = reduce ? null : target.carry;
+  const inputs = first ? [level.input[0]] : level.input;
+  const outputs = reduce ? [] : first ? [target.output[0]] : target.output;
+  for (let t0 = 0; t0 < tiles; t0 += tilesPer) {
+    const t1 = Math.min(tiles, t0 + tilesPer);
+    const [lo, hi] = [t0 * tile, Math.min(level.count, t1 * tile)];
+    // The window's elements where they lie in memory (mirrored, the other end).
+    const at = level.mirror ? level.count - hi : lo;
+    const own = (b: GpuBuffer) => boundElements(device, b, at, hi - lo);
+    const parts = [...inputs, ...outputs].map(own);
+    const bindings: Binding[] = parts.map((p) => p.binding);
+    let extra = 0;
+    if (reduce) {
+      const bound = target.totals.map((b) => boundElements(device, b, t0, t1 - t0));
+      bindings.push(...bound.map((p) => p.binding));
+      extra = bound[0].base;
+    } else if (carry) {
+      // The scanned totals of the tiles before each: [t0 − 1, t1 − 1), none for tile 0 alone.
+      const [from, to] = [Math.max(0, t0 - 1), Math.max(1, t1 - 1)];
+      const bound = carry.map((b) => boundElements(device, b, from, to - from));
+      bindings.push(...bound.map((p) => p.binding));
+      extra = bound[0].base;
+    }
     const uf = new Uniforms();
-    const u = uf.all({ length, step, n: w.count, start: w.start, base: w.base, back: w.back });
-    const [has, from] = reverse
-      ? [`p + ${u.step} < ${u.length}`, `i + ${u.step}`]
-      : [`p >= ${u.step}`, `i - ${u.step}`];
-    const body = `
-  let i = ${u.start} + t;
-  let p = i % ${u.length};
-  var v = src[i - ${u.base}];
-  if (${has}) { v = combine(v, other[${from} - ${u.back}]); }
-  dst[i - ${u.base}] = v;`;
-    const wgsl = `
-@group(0) @binding(0) var<storage, read> src: array<${type}>;
-@group(0) @binding(1) var<storage, read_write> dst: array<${type}>;
-@group(0) @binding(2) var<storage, read> other: array<${type}>;
-${uf.declare(3)}
-${COMBINE[op](type)}
-${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    const u = uf.all({
+      n: plan.n,
+      length: plan.length,
+      span: level.span,
+      count: level.count,
+      mirror: level.mirror ? 1 : 0,
+      firstTile: t0,
+      tiles: t1 - t0,
+      base: parts[0].base,
+      extra,
+    });
+    const pass = reduce ? "reduce" : "scan";
+    const wgsl = levelShader(
+      carrier,
+      u,
+      uf.declare(bindings.length),
+      perThread,
+      first,
+      pass,
+      !!carry,
+    );
     device.dispatch(
       {
-        name: `cum${op}${reverse ? " reversed" : ""} [${rows}, ${length}] step ${step}`,
+        name: `${carrier.label} [${plan.n / plan.length}, ${plan.length}] ${
+          reduce ? "tile totals" : "tile scan"
+        } of ${level.count}`,
         wgsl,
         uniforms: uf.data(),
-        workgroups: Math.ceil(w.count / WORKGROUP),
-        cost: { bytes: 12 * w.count },
+        variant: `blocked ${WORKGROUP}×${perThread}`,
+        workgroups: t1 - t0,
+        cost: { bytes: 4 * bindings.length * (hi - lo) },
       },
-      w.bindings,
+      bindings,
     );
   }
 }
 
-/** A window of a pass that reads each element and the one `shift` from it. */
-interface ShiftedWindow {
-  /** The first flat element, and how many. */
-  start: number;
-  count: number;
-  /** Where the source's and the target's bindings start (they are alike), in elements. */
-  base: number;
-  /** Where the binding of the source `shift` away starts. */
-  back: number;
-  /** Per pair: the source, the target, and the source again from `back`. */
-  bindings: Binding[];
+/** The WGSL of one level's pass; `u` names the uniforms. */
+function levelShader(
+  carrier: Carrier,
+  u: Record<
+    "n" | "length" | "span" | "count" | "mirror" | "firstTile" | "tiles" | "base" | "extra",
+    string
+  >,
+  uniforms: string,
+  perThread: number,
+  first: boolean,
+  pass: "reduce" | "scan",
+  hasCarry: boolean,
+): string {
+  const arrays = first ? [carrier.input] : carrier.arrays;
+  const declare = (name: string, types: readonly string[], access: string, from: number) =>
+    types.map((type, a) =>
+      `@group(0) @binding(${from + a}) var<storage, ${access}> ${name}${a || ""}: array<${type}>;`
+    );
+  const outTypes = first ? [carrier.output] : carrier.arrays;
+  const declarations = [
+    ...declare("src", arrays, "read", 0),
+    ...(pass === "scan" ? declare("dst", outTypes, "read_write", arrays.length) : []),
+  ];
+  const next = declarations.length;
+  if (pass === "reduce") declarations.push(...declare("total", carrier.arrays, "read_write", next));
+  if (hasCarry) declarations.push(...declare("carry", carrier.arrays, "read", next));
+  const where = `place(j) - ${u.base}`;
+  const finish = pass === "reduce"
+    ? `
+  // The tile's total: the scan at its last element, held by the thread that scanned it.
+  let last = min(${u.count}, (tile + 1u) * TILE) - 1u;
+  if (lid == (last - tile * TILE) / RUN) {
+    ${carrier.store("total", `tile - ${u.extra}`, "acc", false)}
+  }`
+    : `
+  // The thread's own run first, then the threads' and tiles' before it (where no row starts in
+  // between): a long sum then rounds at its full size twice per level, not once per element.
+  var tilesBefore: E;
+  ${
+      hasCarry
+        ? `if (tile > 0u) { tilesBefore = ${
+          carrier.load("carry", `tile - 1u - ${u.extra}`, false)
+        }; }`
+        : ""
+    }
+  // The threads' before this one in the tile, and whether a row starts among them.
+  let threadsBefore = shValue[max(lid, 1u) - 1u];
+  let rowBefore = tile == 0u || (lid > 0u && shHead[lid - 1u] != 0u);
+  var run: E;
+  var rowInRun = false;
+  for (var k = 0u; k < RUN; k++) {
+    let j = start + k;
+    if (j >= ${u.count}) { break; }
+    let starts = (heads & (1u << k)) != 0u;
+    if (k == 0u || starts) { run = values[k]; } else { run = combine(run, values[k]); }
+    rowInRun = rowInRun || starts;
+    var out = run;
+    if (!rowInRun) {
+      if (lid > 0u) { out = combine(threadsBefore, out); }
+      ${hasCarry ? "if (!rowBefore) { out = combine(tilesBefore, out); }" : ""}
+    }
+    ${carrier.store("dst", where, "out", first)}
+  }`;
+  return `${declarations.join("\n")}
+${uniforms}
+const TILE = ${WORKGROUP * perThread}u;
+const RUN = ${perThread}u;
+${carrier.declarations}
+var<workgroup> shHead: array<u32, ${WORKGROUP}>;
+var<workgroup> shValue: array<E, ${WORKGROUP}>;
+
+// Where level element j lies in memory.
+fn place(j: u32) -> u32 { return select(j, ${u.count} - 1u - j, ${u.mirror} != 0u); }
+
+fn positionInRow(j: u32) -> i32 { return i32(j % ${u.length}); }
+fn load(j: u32) -> E { return ${carrier.load("src", where, first)}; }
+
+// Whether level element j (the fold of the original elements [j·span, end]) holds a row's start,
+// so that the scan through it drops everything before.
+fn startsRow(j: u32) -> bool {
+  let end = select(${u.n} - 1u, (j + 1u) * ${u.span} - 1u, j + 1u < ${u.count});
+  return end - end % ${u.length} >= j * ${u.span};
+}
+${flatMainHead(WORKGROUP, u.tiles, { perWorkgroup: true, index: "w" })}
+  let tile = ${u.firstTile} + w;
+  let start = tile * TILE + lid * RUN;
+  // This thread's run, scanned in sequence: its total, and whether a row starts in it.
+  var values: array<E, ${perThread}>;
+  var acc: E;
+  var head = true;
+  var heads = 0u;
+  for (var k = 0u; k < RUN; k++) {
+    let j = start + k;
+    if (j >= ${u.count}) { break; }
+    values[k] = load(j);
+    let starts = startsRow(j);
+    heads |= u32(starts) << k;
+    if (k == 0u || starts) {
+      acc = values[k];
+      head = k != 0u || starts;
+    } else {
+      acc = combine(acc, values[k]);
+    }
+  }
+  // The threads' totals scanned across the workgroup (Hillis–Steele over ${WORKGROUP}, segmented).
+  shHead[lid] = u32(head);
+  shValue[lid] = acc;
+  workgroupBarrier();
+  for (var d = 1u; d < ${WORKGROUP}u; d = d << 1u) {
+    var h = head;
+    var v = acc;
+    if (lid >= d && !head) {
+      v = combine(shValue[lid - d], acc);
+      h = shHead[lid - d] != 0u;
+    }
+    workgroupBarrier();
+    head = h;
+    acc = v;
+    shHead[lid] = u32(h);
+    shValue[lid] = v;
+    workgroupBarrier();
+  }${finish}
+}`;
 }
 
-/**
- * Splits a pass over `n` elements whose lane `i` reads `source[i]` and `source[i + shift]` (where
- * that lies in `[0, n)`) and writes `target[i]`, for each `[source, target]` pair alike, into
- * windows whose bindings fit: per pair, the element's own range of source and target, and the
- * source's range `shift` away, bound a second time. One window binding them whole when they
- * fit, so a scan along one huge row (a flat `cumsum` of a whole data set, `nonzero`'s
- * positions) runs as any other.
- */
-function shiftedWindows(
+/** Runs a scan of `n` elements in rows of `length` from `x` into `out`. */
+function runScan(
   device: Device,
+  carrier: Carrier,
+  x: GpuBuffer,
+  out: GpuBuffer,
   n: number,
-  shift: number,
-  pairs: readonly (readonly [source: GpuBuffer, target: GpuBuffer])[],
-): ShiftedWindow[] {
-  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
-    device.limits;
-  if (pairs.flat().every((buffer) => buffer.capacity <= limit)) {
-    const whole = pairs.flatMap(([source, target]) => [
-      { buffer: source },
-      { buffer: target },
-      { buffer: source },
-    ]);
-    return [{ start: 0, count: n, base: 0, back: 0, bindings: whole }];
-  }
-  const alignDown = (element: number) => alignedStart(element, align);
-  const per = Math.floor((limit - align) / 4);
-  const out: ShiftedWindow[] = [];
-  for (let start = 0; start < n; start += per) {
-    const count = Math.min(per, n - start);
-    const base = alignDown(start);
-    // The other range, clamped to the elements that exist (lanes read only those); an empty
-    // one binds the window's own range, which no lane reads.
-    const [lo, hi] = [Math.max(0, start + shift), Math.min(n, start + shift + count)];
-    const back = hi > lo ? alignDown(lo) : base;
-    const backEnd = hi > lo ? hi : start + count;
-    const range = { offset: base * 4, size: (start + count - base) * 4 };
-    const bindings = pairs.flatMap(([source, target]) => [
-      { buffer: source, ...range },
-      { buffer: target, ...range },
-      { buffer: source, offset: back * 4, size: (backEnd - back) * 4 },
-    ]);
-    out.push({ start, count, base, back, bindings });
-  }
-  return out;
+  length: number,
+  mirror: boolean,
+): void {
+  const plan = { device, carrier, n, length, perThread: threadRun(device) };
+  scanLevel(plan, { count: n, span: 1, mirror, input: [x] }, [out], true);
 }
 
 /**
@@ -171,73 +419,7 @@ export function scanRows(
   const n = rows * length;
   if (n === 0) return;
   if (op === "logaddexp" && type !== "f32") throw new TypeError("scanRows: logcumsumexp of i32");
-  const passes = Math.ceil(Math.log2(length));
-  if (passes === 0) {
-    device.copy(x, 0, out, 0, n * 4);
-    return;
-  }
-  alternatingPasses(device, out, n * 4, passes, x, "scan partials", (source, target, k) => {
-    scanPass(device, op, type, reverse, source!, target, rows, length, 2 ** k);
-  });
-}
-
-/**
- * One pass of a running extremum's index: `target[j]` is whichever of the positions
- * `source[j − step]` and `source[j]` holds the extremum, the later on ties (the identity
- * positions when `source` is null, the first pass).
- */
-function extremumPass(
-  device: Device,
-  op: "max" | "min",
-  type: "f32" | "i32",
-  keys: GpuBuffer,
-  source: GpuBuffer | null,
-  target: GpuBuffer,
-  rows: number,
-  length: number,
-  step: number,
-): void {
-  const first = source === null;
-  const buffers = first ? [keys, target] : [keys, target, source];
-  for (const run of rowRuns(device, `cum${op}`, rows, length, buffers)) {
-    const uf = new Uniforms();
-    const u = uf.all({ length, step, n: run.rows * length, shift: run.shift });
-    // The first pass starts from each element's own position in its row.
-    const at = (j: string) => (first ? `i32(${j} - base)` : `previous[${j}]`);
-    const beats = op === "max" ? ">=" : "<=";
-    // PyTorch's rule: a later element wins if it is NaN, or neither is and it is at least as
-    // extreme (so ties go to the later index, and the first NaN stays until a later one).
-    const wins = type === "f32" ? `isNan(b) || (!isNan(a) && b ${beats} a)` : `b ${beats} a`;
-    const body = `
-  let p = t % ${u.length};
-  let i = t + ${u.shift};
-  let base = i - p;
-  var best = ${at("i")};
-  if (p >= ${u.step}) {
-    let earlier = ${at(`i - ${u.step}`)};
-    let a = keys[base + u32(earlier)];
-    let b = keys[base + u32(best)];
-    if (!(${wins})) { best = earlier; }
-  }
-  positions[i] = best;`;
-    const wgsl = `
-@group(0) @binding(0) var<storage, read> keys: array<${type}>;
-@group(0) @binding(1) var<storage, read_write> positions: array<i32>;
-${first ? "" : "@group(0) @binding(2) var<storage, read> previous: array<i32>;"}
-${uf.declare(first ? 2 : 3)}
-${type === "f32" ? IS_NAN : ""}
-${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
-    device.dispatch(
-      {
-        name: `cum${op} [${rows}, ${length}] step ${step}`,
-        wgsl,
-        uniforms: uf.data(),
-        workgroups: Math.ceil((run.rows * length) / WORKGROUP),
-        cost: { bytes: 16 * run.rows * length },
-      },
-      run.bindings,
-    );
-  }
+  runScan(device, valueCarrier(op, type, reverse), x, out, n, length, reverse);
 }
 
 /**
@@ -268,90 +450,5 @@ export function cumulativeExtremumRows(
 ): void {
   const n = rows * length;
   if (n === 0) return;
-  const passes = Math.max(1, Math.ceil(Math.log2(length)));
-  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
-    device.limits;
-  if (length * 4 > limit - align) {
-    longExtremumPasses(device, op, type, keys, out, length, n, passes);
-    return;
-  }
-  alternatingPasses(device, out, n * 4, passes, null, "running extremum", (source, target, k) => {
-    extremumPass(device, op, type, keys, source, target, rows, length, 2 ** k);
-  });
-}
-
-/**
- * {@link cumulativeExtremumRows} along rows longer than a binding: each pass carries the running
- * extremum's value with its position, so a lane reads only its own element and the one `2ᵏ`
- * before it, which {@link shiftedWindows} binds wherever they lie.
- */
-function longExtremumPasses(
-  device: Device,
-  op: "max" | "min",
-  type: "f32" | "i32",
-  keys: GpuBuffer,
-  out: GpuBuffer,
-  length: number,
-  n: number,
-  passes: number,
-): void {
-  const values = [0, 1].map(() => device.alloc(n * 4, "running extremum values"));
-  const positions = [out, device.alloc(n * 4, "running extremum positions")];
-  const beats = op === "max" ? ">=" : "<=";
-  const wins = type === "f32" ? `isNan(b) || (!isNan(a) && b ${beats} a)` : `b ${beats} a`;
-  let [valueSource, positionSource] = [keys, keys];
-  for (let k = 0; k < passes; k++) {
-    // The last pass writes `out`; the first reads positions from nowhere (its own).
-    const [valueTarget, positionTarget] = [values[k % 2], positions[(passes - 1 - k) % 2]];
-    const pairs = [[valueSource, valueTarget], [positionSource, positionTarget]] as const;
-    for (const w of shiftedWindows(device, n, -(2 ** k), pairs)) {
-      const uf = new Uniforms();
-      const u = uf.all({
-        length,
-        step: 2 ** k,
-        n: w.count,
-        start: w.start,
-        base: w.base,
-        back: w.back,
-        first: k === 0 ? 1 : 0,
-      });
-      const body = `
-  let i = ${u.start} + t;
-  let p = i % ${u.length};
-  var b = value[i - ${u.base}];
-  var at = select(position[i - ${u.base}], i32(p), ${u.first} != 0u);
-  if (p >= ${u.step}) {
-    let a = valueBack[i - ${u.step} - ${u.back}];
-    let earlier = select(positionBack[i - ${u.step} - ${u.back}], i32(p - ${u.step}), ${u.first} != 0u);
-    if (!(${wins})) {
-      b = a;
-      at = earlier;
-    }
-  }
-  valueOut[i - ${u.base}] = b;
-  positionOut[i - ${u.base}] = at;`;
-      const wgsl = `
-@group(0) @binding(0) var<storage, read> value: array<${type}>;
-@group(0) @binding(1) var<storage, read_write> valueOut: array<${type}>;
-@group(0) @binding(2) var<storage, read> valueBack: array<${type}>;
-@group(0) @binding(3) var<storage, read> position: array<i32>;
-@group(0) @binding(4) var<storage, read_write> positionOut: array<i32>;
-@group(0) @binding(5) var<storage, read> positionBack: array<i32>;
-${uf.declare(6)}
-${type === "f32" ? IS_NAN : ""}
-${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
-      device.dispatch(
-        {
-          name: `cum${op} long rows [${n / length}, ${length}] step ${2 ** k}`,
-          wgsl,
-          uniforms: uf.data(),
-          workgroups: Math.ceil(w.count / WORKGROUP),
-          cost: { bytes: 24 * w.count },
-        },
-        w.bindings,
-      );
-    }
-    [valueSource, positionSource] = [valueTarget, positionTarget];
-  }
-  for (const buffer of [...values, positions[1]]) device.release(buffer);
+  runScan(device, extremumCarrier(op, type), keys, out, n, length, false);
 }
