@@ -6,7 +6,8 @@
  *
  *     deno run -A bench/scan.ts [--big]
  *
- * `--big` adds the flat i32 running sum of 55M elements that `nonzero` and `maskedSelect` place
+ * `--variants` times the two variants of `kernels/scan.ts` (`"blocked"`, `"rows"`) on rows of 7 to
+ * 256 elements instead (a million elements each). `--big` adds the flat i32 running sum of 55M elements that `nonzero` and `maskedSelect` place
  * their outputs with (one run of each).
  *
  * @module
@@ -18,15 +19,25 @@ import { median } from "./_timing.ts";
 
 type Scans = Pick<typeof after, "scanRows" | "cumulativeExtremumRows">;
 
+/** `kernels/scan.ts` held to one variant whatever the shape. */
+const held = (variant: after.ScanVariant): Scans => ({
+  scanRows: (device, op, type, x, out, rows, length, reverse) =>
+    after.scanRows(device, op, type, x, out, rows, length, reverse, variant),
+  cumulativeExtremumRows: (device, op, type, keys, out, rows, length) =>
+    after.cumulativeExtremumRows(device, op, type, keys, out, rows, length, variant),
+});
+
 const device = await Device.acquire();
 const runs = Number(Deno.env.get("RUNS") ?? 5);
 const beforePath = Deno.env.get("SCAN_BEFORE");
 const before: Scans | null = beforePath
   ? await import(new URL(`../${beforePath}`, import.meta.url).href)
   : null;
-const impls: [string, Scans][] = before
-  ? [["before", before], ["after", after]]
+const variants = Deno.args.includes("--variants");
+const mine: [string, Scans][] = variants
+  ? [["blocked", held("blocked")], ["rows", held("rows")]]
   : [["after", after]];
+const impls: [string, Scans][] = before ? [["before", before], ...mine] : mine;
 
 interface Case {
   name: string;
@@ -59,6 +70,9 @@ const cases: Case[] = [
     run: (s, x, out) => s.cumulativeExtremumRows(device, "max", "f32", x, out, 1, 1_000_000),
   },
 ];
+if (variants) {
+  cases.splice(0, cases.length, ...[7, 16, 33, 64, 128, 256].map((l) => sum(2 ** 20 / l | 0, l)));
+}
 if (Deno.args.includes("--big")) cases.push({ ...sum(1, 55_000_000, "i32"), runs: 1 });
 
 async function time(body: () => void): Promise<number> {

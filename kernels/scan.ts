@@ -20,9 +20,10 @@
  */
 
 import type { Binding, Device, GpuBuffer } from "./device.ts";
-import { boundElements, flatMainHead, IS_NAN } from "./_program.ts";
+import { boundElements, flatMain, flatMainHead, IS_NAN, rowRuns } from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
 import { SMOOTH } from "./activation.ts";
+import { choose, withScratch } from "./autotune.ts";
 
 /** The scans: a running sum, product, or `log Σ exp` (f32 only; `torch.logcumsumexp`). */
 export type ScanOp = "sum" | "prod" | "logaddexp";
@@ -49,8 +50,13 @@ fn combine(a: f32, b: f32) -> f32 {
 
 /** Threads per tile. */
 const WORKGROUP = 256;
-/** Elements each thread scans in sequence, at most (fewer where a tile must fit a small binding). */
-const PER_THREAD = 8;
+/**
+ * Elements each thread scans in sequence, at most. A tile of 256 × 7 elements (7 KiB) fits a
+ * binding of 8 KiB with its start aligned down by up to 256 bytes, so a device planning against
+ * such small limits (`tests/big_tensor_test.ts`) combines in the same order as any other: the
+ * same bits, and no rounding difference to tell apart from a windowing bug.
+ */
+const PER_THREAD = 7;
 
 /**
  * What one scan carries and how: an element's WGSL type `E`, the combine, and the arrays an
@@ -376,6 +382,50 @@ ${flatMainHead(WORKGROUP, u.tiles, { perWorkgroup: true, index: "w" })}
 }`;
 }
 
+/**
+ * How a scan runs: `"blocked"`, the tiles above (any shape); `"rows"`, one thread per row in
+ * sequence, one pass reading and writing each element once, which wins for many short rows.
+ */
+export type ScanVariant = "blocked" | "rows";
+
+/**
+ * Rows up to this long may scan a row per thread: a sequential f32 sum's rounding grows with
+ * the row, and on a GPU so does each thread's chain of dependent loads.
+ */
+const SHORT_ROW = 256;
+
+/**
+ * The variants a shape may run as, the default first. On lavapipe, a row per thread is 3 to 4
+ * times faster than the tiles at every row length up to 256 (`bench/scan.ts --variants`: a
+ * million elements in rows of 7 to 256, 15–18 ms against 43–74 ms), the CPU's lanes each
+ * streaming a row; a GPU wants the tiles' coalesced loads and parallelism unless rows are many,
+ * so there the tiles come first and the autotuner times both.
+ */
+function variantsFor(device: Device, rows: number, length: number): ScanVariant[] {
+  if (length > SHORT_ROW) return ["blocked"];
+  return device.isSoftware ? ["rows", "blocked"] : ["blocked", "rows"];
+}
+
+/**
+ * The variant a scan runs as: `variant` when given, else the autotuner's choice among the
+ * shape's candidates (the default without tuning, as on software adapters).
+ */
+function chooseVariant(
+  device: Device,
+  carrier: Carrier,
+  rows: number,
+  length: number,
+  timed: (variant: ScanVariant) => void,
+): ScanVariant {
+  return choose(
+    device,
+    "scan",
+    `${carrier.label} ${rows}x${length}`,
+    () => variantsFor(device, rows, length).map((v) => ({ name: v, value: v })),
+    timed,
+  ).value;
+}
+
 /** Runs a scan of `n` elements in rows of `length` from `x` into `out`. */
 function runScan(
   device: Device,
@@ -384,10 +434,71 @@ function runScan(
   out: GpuBuffer,
   n: number,
   length: number,
-  mirror: boolean,
+  reverse: boolean,
+  variant: ScanVariant | undefined,
 ): void {
+  const rows = n / length;
+  const how = variant ??
+    chooseVariant(
+      device,
+      carrier,
+      rows,
+      length,
+      (v) =>
+        withScratch(
+          device,
+          [n, n],
+          ([a, b]) => runScan(device, carrier, a, b, n, length, reverse, v),
+        ),
+    );
+  if (how === "rows") {
+    scanEachRow(device, carrier, x, out, rows, length, reverse);
+    return;
+  }
   const plan = { device, carrier, n, length, perThread: threadRun(device) };
-  scanLevel(plan, { count: n, span: 1, mirror, input: [x] }, [out], true);
+  scanLevel(plan, { count: n, span: 1, mirror: reverse, input: [x] }, [out], true);
+}
+
+/** The `"rows"` variant: thread `r` scans row `r` in sequence, runs of whole rows a dispatch. */
+function scanEachRow(
+  device: Device,
+  carrier: Carrier,
+  x: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  length: number,
+  reverse: boolean,
+): void {
+  for (const run of rowRuns(device, carrier.label, rows, length, [x, out])) {
+    const uf = new Uniforms();
+    const u = uf.all({ rows: run.rows, length, shift: run.shift, reverse: reverse ? 1 : 0 });
+    const body = `
+  var acc: E;
+  for (var k = 0u; k < ${u.length}; k++) {
+    let j = r * ${u.length} + select(k, ${u.length} - 1u - k, ${u.reverse} != 0u);
+    let v = ${carrier.load("src", `j + ${u.shift}`, true)};
+    if (k == 0u) { acc = v; } else { acc = combine(acc, v); }
+    ${carrier.store("dst", `j + ${u.shift}`, "acc", true)}
+  }`;
+    const wgsl = `
+@group(0) @binding(0) var<storage, read> src: array<${carrier.input}>;
+@group(0) @binding(1) var<storage, read_write> dst: array<${carrier.output}>;
+${uf.declare(2)}
+${carrier.declarations}
+fn positionInRow(j: u32) -> i32 { return i32(j % ${u.length}); }
+${flatMain(WORKGROUP, u.rows, body, { index: "r" })}`;
+    device.dispatch(
+      {
+        name: `${carrier.label} [${rows}, ${length}] a row per thread`,
+        wgsl,
+        uniforms: uf.data(),
+        variant: "rows",
+        workgroups: Math.ceil(run.rows / WORKGROUP),
+        cost: { bytes: 8 * run.rows * length },
+      },
+      run.bindings,
+    );
+  }
 }
 
 /**
@@ -415,11 +526,12 @@ export function scanRows(
   rows: number,
   length: number,
   reverse = false,
+  variant?: ScanVariant,
 ): void {
   const n = rows * length;
   if (n === 0) return;
   if (op === "logaddexp" && type !== "f32") throw new TypeError("scanRows: logcumsumexp of i32");
-  runScan(device, valueCarrier(op, type, reverse), x, out, n, length, reverse);
+  runScan(device, valueCarrier(op, type, reverse), x, out, n, length, reverse, variant);
 }
 
 /**
@@ -447,8 +559,9 @@ export function cumulativeExtremumRows(
   out: GpuBuffer,
   rows: number,
   length: number,
+  variant?: ScanVariant,
 ): void {
   const n = rows * length;
   if (n === 0) return;
-  runScan(device, extremumCarrier(op, type), keys, out, n, length, false);
+  runScan(device, extremumCarrier(op, type), keys, out, n, length, false, variant);
 }
