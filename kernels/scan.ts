@@ -393,6 +393,8 @@ export type ScanVariant = "blocked" | "rows";
  * the row, and on a GPU so does each thread's chain of dependent loads.
  */
 const SHORT_ROW = 256;
+/** Rows a GPU needs before a row per thread is worth timing (a few threads per core). */
+const GPU_ROWS = 4096;
 
 /**
  * The variants a shape may run as, the default first. On lavapipe, a row per thread is 3 to 4
@@ -403,7 +405,9 @@ const SHORT_ROW = 256;
  */
 function variantsFor(device: Device, rows: number, length: number): ScanVariant[] {
   if (length > SHORT_ROW) return ["blocked"];
-  return device.isSoftware ? ["rows", "blocked"] : ["blocked", "rows"];
+  if (device.isSoftware) return ["rows", "blocked"];
+  // A GPU's row-per-thread pass needs rows enough to fill it before it can win.
+  return rows >= GPU_ROWS ? ["blocked", "rows"] : ["blocked"];
 }
 
 /**
