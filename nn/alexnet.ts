@@ -306,6 +306,16 @@ export class AlexNet extends Module {
     set(next);
   }
 
+  /**
+   * Puts `replacement` in `old`'s place among the layers (for `replaceModule`: a new `fc8`,
+   * say; `config` and the plan behind `outputShape` still describe the network as built).
+   */
+  protected override swapChild(old: Module, replacement: Module): void {
+    const entry = this.#layers.find(([, layer]) => layer === old);
+    if (entry) entry[1] = replacement;
+    else super.swapChild(old, replacement);
+  }
+
   #has(name: string): boolean {
     return this.#layers.some(([n]) => n === name);
   }

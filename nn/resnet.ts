@@ -32,7 +32,7 @@ import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
 import { Linear } from "./linear.ts";
 import { MaxPool2d } from "./max_pool2d.ts";
-import { Module } from "./module.ts";
+import { Module, swapInList, swapProperties } from "./module.ts";
 import { chainLayers, type Layer, Sequential } from "./sequential.ts";
 import type { SummaryRow } from "./summary.ts";
 
@@ -169,6 +169,12 @@ export abstract class ResidualBlock extends Module {
   /** The output shape for an input shape `[N, inChannels, H, W]`. */
   outputShape(input: readonly number[]): number[] {
     return this.#path.reduce((shape, layer) => layer.outputShape!(shape), [...input]);
+  }
+
+  /** Puts `replacement` in `old`'s place on the main path or the shortcut (`replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    const onPath = swapInList(this.#path as Layer[], old, replacement as Layer);
+    if (onPath + swapProperties(this, old, replacement) === 0) super.swapChild(old, replacement);
   }
 
   /**
@@ -413,6 +419,14 @@ export class ResNet extends Module {
   /** The output shape for an input shape `[N, 3, H, W]`: `[N, numClasses]`. */
   outputShape(input: readonly number[]): number[] {
     return this.#chain.outputShape(input);
+  }
+
+  /**
+   * Puts `replacement` in `old`'s place in the chain of layers (for `replaceModule`: a new
+   * `fc`, say; `config.numClasses` still says what the network was built with).
+   */
+  protected override swapChild(old: Module, replacement: Module): void {
+    if (this.#chain.replace(old, replacement as Layer) === 0) super.swapChild(old, replacement);
   }
 
   /** The layer table's rows: the stem, one row per block, the pool and `fc`. */

@@ -188,6 +188,11 @@ export class VGG extends Module {
     return this.#chain.outputShape(input);
   }
 
+  /** Puts `replacement` in `old`'s place in the chain of layers (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    if (this.#chain.replace(old, replacement as Layer) === 0) super.swapChild(old, replacement);
+  }
+
   /** The layer table's rows: one per layer of `features` and `classifier`. */
   summaryRows(inputShape: readonly number[]): SummaryRow[] {
     return this.#chain.rows(inputShape);
