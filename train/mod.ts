@@ -100,6 +100,11 @@ export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_
 export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
 export { CyclicLR, type CyclicOptions } from "./cyclic_lr.ts";
 export {
+  CosineAnnealingWarmRestarts,
+  type CosineAnnealingWarmRestartsOptions,
+  type CosineAnnealingWarmRestartsState,
+} from "./cosine_annealing_warm_restarts.ts";
+export {
   clipGradNorm,
   type ClipGradNormOptions,
   clipGradValue,
