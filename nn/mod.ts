@@ -5,11 +5,12 @@
  *   names, moving between devices.
  * - Layers: {@link Conv2d}, {@link Linear}, {@link MaxPool2d},
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
- *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
+ *   form), {@link Dropout} (channel-wise: {@link Dropout1d}, {@link Dropout2d}, {@link Dropout3d}),
+ *   {@link Flatten}, {@link Sequential}; normalisation with
  *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
  *   {@link LayerNorm}, {@link GroupNorm}, {@link InstanceNorm1d}, {@link InstanceNorm2d} and
  *   {@link InstanceNorm3d}.
- * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
+ * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link RReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
  *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
@@ -194,6 +195,8 @@ export {
   type InstanceNormConfig,
 } from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
+export { Dropout1d, Dropout2d, Dropout3d, FeatureDropout } from "./feature_dropout.ts";
+export { RReLU, type RReLUConfig } from "./rrelu.ts";
 export { Flatten } from "./flatten.ts";
 export { chainLayers, type Layer, Sequential } from "./sequential.ts";
 export { ModuleDict, ModuleList } from "./module_list.ts";
