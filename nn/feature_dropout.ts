@@ -10,8 +10,7 @@ import { dropout, dropoutMask } from "../tensor/ops_cnn.ts";
 import { globalGenerator } from "../tensor/random.ts";
 import { type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { DropoutConfig } from "./dropout.ts";
-import { Module } from "./module.ts";
+import { Dropout, type DropoutConfig } from "./dropout.ts";
 
 /**
  * Zeroes each channel of each sample (a whole `[L]`, `[H, W]` or `[D, H, W]` map) with
@@ -25,47 +24,36 @@ import { Module } from "./module.ts";
  * await defaultDevice();
  * class MapDropout extends FeatureDropout {
  *   constructor() {
- *     super("MapDropout", 4, { p: 0.5 });
+ *     super(4, { p: 0.5 });
  *   }
  * }
  * const sums = await new MapDropout().forward(ones([2, 3, 2, 2])).sum([2, 3]).data();
  * console.log(sums.every((s) => s === 0 || s === 8)); // true
  * ```
  */
-export abstract class FeatureDropout extends Module {
-  /** Drop probability. */
-  readonly p: number;
-  /** The mask stream, when one was given. */
-  readonly generator: DropoutConfig["generator"];
-  /** The layer's name, for errors. */
-  readonly layer: string;
+export abstract class FeatureDropout extends Dropout {
   /** The rank of a batch `[N, C, …]`; one less is an unbatched `[C, …]`. */
   readonly batchedRank: number;
 
   /**
-   * A channel dropout named `layer` of `batchedRank`-D batches (and unbatched inputs of one
-   * rank less), `config.p` default 0.5.
+   * A channel dropout of `batchedRank`-D batches (and unbatched inputs of one rank less),
+   * `config.p` default 0.5.
    */
-  constructor(layer: string, batchedRank: number, config: DropoutConfig = {}) {
-    super();
-    this.layer = layer;
+  constructor(batchedRank: number, config: DropoutConfig = {}) {
+    super(config);
     this.batchedRank = batchedRank;
-    this.p = config.p ?? 0.5;
-    if (!(typeof this.p === "number" && this.p >= 0 && this.p <= 1)) {
-      throw new RangeError(`${layer}: p = ${this.p} is not in [0, 1]`);
-    }
-    this.generator = config.generator;
   }
 
   /** Drops whole channels (training) or passes `x` through (evaluation). */
-  forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  override forward<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
     const rank = x.rank;
     if (rank !== this.batchedRank && rank !== this.batchedRank - 1) {
+      const batched = this.batchedRank;
       throw new ShapeError(
-        `${this.layer}: expected a ${
-          this.batchedRank - 1
-        }-D (unbatched) or ${this.batchedRank}-D ` +
-          `(batched) input, got [${x.shape}]`,
+        `${this.constructor.name}: expected a ${
+          batched - 1
+        }-D (unbatched) or ${batched}-D (batched) ` +
+          `input, got [${x.shape}]`,
       );
     }
     if (!this.training || this.p === 0) {
@@ -78,11 +66,6 @@ export abstract class FeatureDropout extends Module {
     return tidy(() =>
       x.mul(dropoutMask(maskShape, this.p, generator, x.device)) as Tensor<S, "f32">
     );
-  }
-
-  /** The output shape: the input's. */
-  outputShape(input: readonly number[]): number[] {
-    return [...input];
   }
 }
 
@@ -102,7 +85,7 @@ export abstract class FeatureDropout extends Module {
 export class Dropout1d extends FeatureDropout {
   /** Creates the layer (`p` default 0.5). */
   constructor(config: DropoutConfig = {}) {
-    super("Dropout1d", 3, config);
+    super(3, config);
   }
 }
 
@@ -124,7 +107,7 @@ export class Dropout1d extends FeatureDropout {
 export class Dropout2d extends FeatureDropout {
   /** Creates the layer (`p` default 0.5). */
   constructor(config: DropoutConfig = {}) {
-    super("Dropout2d", 4, config);
+    super(4, config);
   }
 
   /** A 3-D input is a batch `[N, C, L]` (PyTorch's reading), as 4-D is `[N, C, H, W]`. */
@@ -151,6 +134,6 @@ export class Dropout2d extends FeatureDropout {
 export class Dropout3d extends FeatureDropout {
   /** Creates the layer (`p` default 0.5). */
   constructor(config: DropoutConfig = {}) {
-    super("Dropout3d", 5, config);
+    super(5, config);
   }
 }

@@ -5,7 +5,8 @@
  *   names, moving between devices.
  * - Layers: {@link Conv2d}, {@link Linear}, {@link MaxPool2d},
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
- *   form), {@link Dropout} (channel-wise: {@link Dropout1d}, {@link Dropout2d}, {@link Dropout3d}),
+ *   form), {@link Dropout} (channel-wise: {@link Dropout1d}, {@link Dropout2d}, {@link Dropout3d};
+ *   for SELU: {@link AlphaDropout}, {@link FeatureAlphaDropout}),
  *   {@link Flatten}, {@link Sequential}; normalisation with
  *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
  *   {@link LayerNorm}, {@link GroupNorm}, {@link InstanceNorm1d}, {@link InstanceNorm2d} and
@@ -195,6 +196,7 @@ export {
   type InstanceNormConfig,
 } from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
+export { AlphaDropout, FeatureAlphaDropout } from "./alpha_dropout.ts";
 export { Dropout1d, Dropout2d, Dropout3d, FeatureDropout } from "./feature_dropout.ts";
 export { RReLU, type RReLUConfig } from "./rrelu.ts";
 export { Flatten } from "./flatten.ts";

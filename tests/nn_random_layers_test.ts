@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { defaultDevice, Generator, tensor } from "../mod.ts";
-import { Dropout1d, Dropout2d, Dropout3d, RReLU } from "../nn/mod.ts";
+import {
+  AlphaDropout,
+  Dropout1d,
+  Dropout2d,
+  Dropout3d,
+  FeatureAlphaDropout,
+  RReLU,
+} from "../nn/mod.ts";
 
 await defaultDevice();
 
@@ -129,4 +136,64 @@ Deno.test("channel dropout: evaluation and p = 0 pass through, p = 1 zeroes, bad
   );
   assert.throws(() => new Dropout2d().forward(tensor([[1, 2]])), /Dropout2d: expected a 3-D/);
   assert.throws(() => new Dropout3d({ p: 1.5 }), /Dropout3d: p = 1.5 is not in \[0, 1\]/);
+});
+
+Deno.test("AlphaDropout: PyTorch's a·x + b or the dropped value, its gradient, mean 0 and variance 1 kept", async () => {
+  const [n, p, alpha] = [20000, 0.3, 1.7580993408473766];
+  const a = 1 / Math.sqrt((alpha * alpha * p + 1) * (1 - p));
+  const b = alpha * a * p;
+  const x = new Generator(11).normal([n]);
+  x.requiresGrad = true;
+  const y = new AlphaDropout({ p, generator: new Generator(12) }).forward(x);
+  await y.sum().backward();
+  const [xs, ys, grad] = [await x.data(), await y.data(), await x.grad!.data()];
+  let [kept, sum, squares] = [0, 0, 0];
+  ys.forEach((v, i) => {
+    const keep = grad[i] !== 0;
+    const want = keep ? a * xs[i] + b : b - alpha * a;
+    assert.ok(Math.abs(v - want) <= 1e-6 * (1 + Math.abs(want)), `${i}: ${v} vs ${want}`);
+    assert.ok(Math.abs(grad[i] - (keep ? a : 0)) <= 1e-7, `gradient ${grad[i]}`);
+    kept += keep ? 1 : 0;
+    sum += v;
+    squares += v * v;
+  });
+  assert.ok(Math.abs(kept / n - 0.7) < 5 * Math.sqrt(0.21 / n), `kept ${kept / n}`);
+  const mean = sum / n;
+  assert.ok(Math.abs(mean) < 0.03, `mean ${mean}`);
+  assert.ok(
+    Math.abs(squares / n - mean * mean - 1) < 0.05,
+    `variance ${squares / n - mean * mean}`,
+  );
+  // Evaluation and p = 0 pass through; p = 1 multiplies by 0, as PyTorch.
+  const small = tensor([1, -2, Infinity]);
+  assert.deepEqual(await new AlphaDropout().eval().forward(small).toArray(), [1, -2, Infinity]);
+  assert.deepEqual(await new AlphaDropout({ p: 0 }).forward(small).toArray(), [1, -2, Infinity]);
+  const zeroed = await new AlphaDropout({ p: 1 }).forward(small).toArray() as number[];
+  assert.deepEqual(zeroed.slice(0, 2), [0, -0]);
+  assert.ok(Number.isNaN(zeroed[2]));
+});
+
+Deno.test("FeatureAlphaDropout draws once per sample and channel", async () => {
+  const x = tensor(Array.from({ length: 2 * 300 * 4 }, (_, i) => (i % 9) / 3 - 1)).reshape([
+    2,
+    300,
+    4,
+  ]);
+  const [xs, ys] = [await x.data(), await new FeatureAlphaDropout({ p: 0.4 }).forward(x).data()];
+  const alpha = 1.7580993408473766;
+  const a = 1 / Math.sqrt((alpha * alpha * 0.4 + 1) * 0.6);
+  const dropped = alpha * a * 0.4 - alpha * a;
+  let kept = 0;
+  for (let m = 0; m < 600; m++) {
+    // Inputs lie in [−1, 5/3]: a kept value never equals the dropped one (x = −λα).
+    const keep = Math.abs(ys[4 * m] - dropped) > 1e-6;
+    for (let j = 0; j < 4; j++) {
+      const k = 4 * m + j;
+      const want = keep ? a * xs[k] + alpha * a * 0.4 : dropped;
+      assert.ok(Math.abs(ys[k] - want) <= 1e-6, `channel ${m}: ${ys[k]} vs ${want}`);
+    }
+    kept += keep ? 1 : 0;
+  }
+  assert.ok(Math.abs(kept / 600 - 0.6) < 5 * Math.sqrt(0.24 / 600), `kept ${kept / 600}`);
+  assert.throws(() => new FeatureAlphaDropout().forward(tensor([1, 2])), /at least 2 dimensions/);
 });
