@@ -274,6 +274,8 @@ export {
   marginRankingLoss,
   mseLoss,
   multilabelSoftMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,

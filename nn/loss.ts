@@ -26,6 +26,8 @@ import {
   marginRankingLoss,
   mseLoss,
   multilabelSoftMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -500,6 +502,31 @@ export class CosineEmbeddingLoss extends ThreeInputLoss {
   /** The cosine terms of the pairs, reduced. */
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return cosineEmbeddingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The multi-class hinge loss (`nn.MultiMarginLoss`) of `[N, C]` scores against class indices;
+ * see `multiMarginLoss`. Its `weight` is a buffer, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MultiMarginLoss({ p: 2, margin: 0.5 });
+ * console.log(await loss.forward(tensor([[0, 1]]), tensor([0], { dtype: "i32" })).item()); // 1.125 (1.5² / 2)
+ * ```
+ */
+export class MultiMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: MultiMarginOptions = {}) {
+    super(options);
+  }
+
+  /** The hinge terms of each sample, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multiMarginLoss(input, target, this.weighted(this.options));
   }
 }
 

@@ -14,6 +14,7 @@ import { requireFloat, sameDevice } from "./_core.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
+import { oneHot } from "./ops_loss.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
 import { apply, selected, Tensor } from "./tensor.ts";
 
@@ -729,4 +730,86 @@ export function nllLoss(
   }
   const inputs = weight ? [input, target, weight] : [input, target];
   return apply("nllLoss", inputs, { ignoreIndex, reduction: reduction as Reduction });
+}
+
+/** The options of {@link multiMarginLoss}. */
+export interface MultiMarginOptions extends ReductionOptions {
+  /** The power of the hinge: 1 (default) or 2. */
+  p?: number;
+  /** The margin by which the target's score must beat every other (default 1). */
+  margin?: number;
+  /** A `[C]` f32 tensor of class weights: a sample's terms are scaled by its target's weight. */
+  weight?: Tensor;
+}
+
+/**
+ * The multi-class hinge loss (`F.multi_margin_loss`) of `[N, C]` scores (or one `[C]` sample)
+ * against i32 class indices `[N]` (or 0-d): each sample's loss is
+ * `Σ_{i ≠ y} w[y]·max(0, margin − x[y] + x[i])^p / C`, then reduced over the samples (the mean
+ * divides by N, whatever the weights, as PyTorch). A target outside `[0, C)` is an error found on
+ * the device (the next read throws, naming it).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multiMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[0.1, 0.2, 0.4, 0.8]]);
+ * console.log(await multiMarginLoss(scores, tensor([3], { dtype: "i32" })).item()); // 0.325 ((0.3 + 0.4 + 0.6) / 4)
+ * ```
+ */
+export function multiMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: MultiMarginOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "multiMarginLoss";
+  const reduction = optionsOf(op, options, ["p", "margin", "weight"]);
+  const { p = 1, margin = 1, weight } = options;
+  if (p !== 1 && p !== 2) throw new RangeError(`${op}: p must be 1 or 2, got ${p}`);
+  requireNumber(op, "margin", margin, -Infinity);
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError(`${op}: input and target must be tensors`);
+  }
+  requireFloat(op, input);
+  sameDevice(op, input, target);
+  if (input.rank === 1) {
+    // One unbatched sample: a batch of one, its loss unbatched back.
+    if (target.rank > 1 || target.size !== 1) {
+      throw new ShapeError(`${op}: target [${target.shape}] does not fit input [${input.shape}]`);
+    }
+    return tidy(() => {
+      const loss = multiMarginLoss(input.unsqueeze(0), target.reshape([1]), options);
+      return loss.rank === 0 ? loss : loss.reshape([]);
+    });
+  }
+  const [rows, classes] = input.shape;
+  if (input.rank !== 2 || !sameShape(target.shape, [rows])) {
+    throw new ShapeError(
+      `${op}: input must be [N, C] scores and target [N] class indices, got input ` +
+        `[${input.shape}] and target [${target.shape}]`,
+    );
+  }
+  if (target.dtype !== "i32") {
+    throw new TypeError(`${op}: target must be i32 class indices, got ${target.dtype}`);
+  }
+  if (weight !== undefined) {
+    if (
+      !(weight instanceof Tensor) || weight.dtype !== "f32" || !sameShape(weight.shape, [classes])
+    ) {
+      throw new TypeError(`${op}: weight must be a [${classes}] f32 tensor (one per class)`);
+    }
+    sameDevice(op, input, weight);
+  }
+  return tidy(() => {
+    const x = input as F32;
+    const labels = target as Tensor<Shape, "i32">;
+    const chosen = x.gather(1, labels.unsqueeze(1)); // x[y], [N, 1]
+    let hinge = x.sub(chosen).add(margin).relu();
+    if (p === 2) hinge = hinge.mul(hinge);
+    // The target's own class is no term: i ≠ y.
+    const others = hinge.where(oneHot(labels, classes).eq(0), 0) as F32;
+    let perSample = others.sum(1).div(classes);
+    if (weight) perSample = perSample.mul((weight as F32).gather(0, labels));
+    return reduced(perSample, reduction);
+  });
 }
