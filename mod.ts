@@ -257,6 +257,12 @@ export {
   threshold,
 } from "./tensor/ops_activation.ts";
 export {
+  cosineSimilarity,
+  type CosineSimilarityOptions,
+  pairwiseDistance,
+  type PairwiseDistanceOptions,
+} from "./tensor/ops_distance.ts";
+export {
   binaryCrossEntropy,
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
@@ -287,6 +293,8 @@ export {
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
+  tripletMarginWithDistanceLoss,
+  type TripletMarginWithDistanceOptions,
 } from "./tensor/ops_losses.ts";
 export {
   crossEntropy,

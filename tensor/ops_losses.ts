@@ -14,6 +14,7 @@ import { requireFloat, sameDevice } from "./_core.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
+import { pairwiseDistance } from "./ops_distance.ts";
 import { oneHot } from "./ops_loss.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
 import { apply, selected, Tensor } from "./tensor.ts";
@@ -636,16 +637,82 @@ export function tripletMarginLoss(
   requireNumber(op, "eps", eps, 0);
   checkPair(op, anchor, positive, true);
   checkPair(op, anchor, negative, true);
+  const distance = (x: Tensor, y: Tensor) => pairwiseDistance(x, y, { p, eps });
+  return tripletHinge(anchor, positive, negative, distance, margin, swap, reduction);
+}
+
+/** `max(0, margin + d(a, p) − d(a, n))` reduced, d(a, n) the smaller of it and d(p, n) with `swap`. */
+function tripletHinge(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  distance: (x: Tensor, y: Tensor) => Tensor,
+  margin: number,
+  swap: boolean,
+  reduction: string,
+): F32 {
   return tidy(() => {
-    const distance = (x: Tensor, y: Tensor) => {
-      const d = (x as Tensor<Shape, "f32">).sub(y as Tensor<Shape, "f32">).add(eps);
-      return p === 2 ? d.mul(d).sum(-1).sqrt() : d.abs().pow(p).sum(-1).pow(1 / p);
-    };
-    const toPositive = distance(anchor, positive);
-    let toNegative = distance(anchor, negative);
-    if (swap) toNegative = toNegative.minimum(distance(positive, negative));
+    const toPositive = distance(anchor, positive) as F32;
+    let toNegative = distance(anchor, negative) as F32;
+    if (swap) toNegative = toNegative.minimum(distance(positive, negative) as F32);
     return reduced(toPositive.sub(toNegative).add(margin).relu(), reduction);
   });
+}
+
+/** The options of {@link tripletMarginWithDistanceLoss}. */
+export interface TripletMarginWithDistanceOptions extends ReductionOptions {
+  /**
+   * The distance of two batches of vectors, a tensor op (its gradient comes with it); default
+   * `pairwiseDistance` (the 2-norm of `x − y + 1e-6` along the last axis).
+   */
+  distanceFunction?: (x: Tensor, y: Tensor) => Tensor;
+  /** How much nearer the positive must be than the negative (default 1, > 0). */
+  margin?: number;
+  /** Whether the negative's distance is the smaller of its distances to anchor and positive. */
+  swap?: boolean;
+}
+
+/**
+ * The triplet margin loss with a distance of one's own (`F.triplet_margin_with_distance_loss`):
+ * `max(0, margin + d(a, p) − d(a, n))`, reduced. The three inputs must have one rank.
+ *
+ * @example A cosine distance
+ * ```ts
+ * import { cosineSimilarity, defaultDevice, tensor, tripletMarginWithDistanceLoss } from "../mod.ts";
+ * import type { Tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const distanceFunction = (x: Tensor, y: Tensor) => cosineSimilarity(x, y).neg().add(1);
+ * const [a, p, n] = [tensor([[1, 0]]), tensor([[1, 1]]), tensor([[0, 1]])];
+ * const loss = tripletMarginWithDistanceLoss(a, p, n, { distanceFunction, margin: 1.5 });
+ * console.log(await loss.item()); // 0.7928… (1.5 + (1 − cos 45°) − (1 − cos 90°))
+ * ```
+ */
+export function tripletMarginWithDistanceLoss(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  options: TripletMarginWithDistanceOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "tripletMarginWithDistanceLoss";
+  const reduction = optionsOf(op, options, ["distanceFunction", "margin", "swap"]);
+  const { distanceFunction = pairwiseDistance, margin = 1, swap = false } = options;
+  requireNumber(op, "margin", margin, 0, true);
+  if (typeof distanceFunction !== "function") {
+    throw new TypeError(`${op}: distanceFunction must be a function of two tensors`);
+  }
+  for (const t of [anchor, positive, negative]) {
+    if (!(t instanceof Tensor)) {
+      throw new TypeError(`${op}: anchor, positive and negative must be tensors`);
+    }
+  }
+  if (anchor.rank !== positive.rank || positive.rank !== negative.rank) {
+    throw new ShapeError(
+      `${op}: anchor, positive and negative must have one rank, got anchor ${anchor.rank}-D, ` +
+        `positive ${positive.rank}-D and negative ${negative.rank}-D`,
+    );
+  }
+  const distance = (x: Tensor, y: Tensor) => distanceFunction(x, y);
+  return tripletHinge(anchor, positive, negative, distance, margin, swap, reduction);
 }
 
 /** The options of {@link nllLoss}: `crossEntropy`'s, without label smoothing. */
