@@ -38,6 +38,8 @@ import {
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
+  tripletMarginWithDistanceLoss,
+  type TripletMarginWithDistanceOptions,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -552,5 +554,33 @@ export class TripletMarginLoss extends ThreeInputLoss {
   /** The triplet terms, reduced. */
   forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
     return tripletMarginLoss(anchor, positive, negative, this.options);
+  }
+}
+
+/**
+ * The triplet margin loss with a distance of one's own (`nn.TripletMarginWithDistanceLoss`);
+ * see `tripletMarginWithDistanceLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { TripletMarginWithDistanceLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new TripletMarginWithDistanceLoss({
+ *   distanceFunction: (x, y) => x.sub(y).abs().sum(-1), // the L1 distance
+ *   margin: 2,
+ * });
+ * console.log(await loss.forward(tensor([[0, 0]]), tensor([[1, 1]]), tensor([[1, 2]])).item()); // 1
+ * ```
+ */
+export class TripletMarginWithDistanceLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: TripletMarginWithDistanceOptions = {}) {
+    super();
+  }
+
+  /** The triplet terms, reduced. */
+  forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
+    return tripletMarginWithDistanceLoss(anchor, positive, negative, this.options);
   }
 }

@@ -23,7 +23,8 @@
  *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link MultiMarginLoss}, {@link PoissonNLLLoss},
  *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
  *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
- *   {@link TripletMarginLoss}.
+ *   {@link TripletMarginLoss}, {@link TripletMarginWithDistanceLoss}; distances:
+ *   {@link PairwiseDistance}, {@link CosineSimilarity}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
@@ -174,6 +175,7 @@ export {
   SoftMarginLoss,
   ThreeInputLoss,
   TripletMarginLoss,
+  TripletMarginWithDistanceLoss,
 } from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
@@ -198,6 +200,7 @@ export {
 } from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
 export { AlphaDropout, FeatureAlphaDropout } from "./alpha_dropout.ts";
+export { CosineSimilarity, PairwiseDistance } from "./distance.ts";
 export { Dropout1d, Dropout2d, Dropout3d, FeatureDropout } from "./feature_dropout.ts";
 export { RReLU, type RReLUConfig } from "./rrelu.ts";
 export { Flatten } from "./flatten.ts";

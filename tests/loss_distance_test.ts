@@ -13,6 +13,7 @@ import {
   tripletMarginLoss,
   tripletMarginWithDistanceLoss,
 } from "../mod.ts";
+import { CosineSimilarity, PairwiseDistance, TripletMarginWithDistanceLoss } from "../nn/mod.ts";
 import { mulberry32 } from "./_reference.ts";
 
 await defaultDevice();
@@ -137,4 +138,21 @@ Deno.test("tripletMarginLoss at a zero distance has PyTorch's gradient (the norm
   // Only d(a, n) = 5 moves: −(a − n)/5.
   const grad = await anchor.grad!.data();
   assert.ok(Math.abs(grad[0] - 0.8) < 1e-6 && Math.abs(grad[1] - 0.6) < 1e-6, `${grad}`);
+});
+
+Deno.test("the modules PairwiseDistance, CosineSimilarity and TripletMarginWithDistanceLoss", async () => {
+  const [a, b] = [tensor([[0, 0], [1, 1]]), tensor([[3, -4], [1, 2]])];
+  assert.deepEqual(await new PairwiseDistance({ p: 1, eps: 0 }).forward(a, b).toArray(), [7, 1]);
+  assert.deepEqual(
+    await new CosineSimilarity({ dim: -1 }).forward(tensor([[1, 0]]), tensor([[-2, 0]])).toArray(),
+    [-1],
+  );
+  const l1 = (x: Tensor, y: Tensor) => x.sub(y).abs().sum(-1);
+  const loss = new TripletMarginWithDistanceLoss({
+    distanceFunction: l1,
+    margin: 2,
+    reduction: "sum",
+  });
+  // Sample 0: 2 + |0−3|+|0+4| − (|0−1|+|0−1|) = 7; sample 1: 2 + 1 − 0 = 3.
+  assert.equal(await loss.forward(a, b, tensor([[1, 1], [1, 1]])).item(), 10);
 });
