@@ -279,6 +279,7 @@ export {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
   multiMarginLoss,
   type MultiMarginOptions,

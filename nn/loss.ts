@@ -25,6 +25,7 @@ import {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
   multiMarginLoss,
   type MultiMarginOptions,
@@ -504,6 +505,31 @@ export class CosineEmbeddingLoss extends ThreeInputLoss {
   /** The cosine terms of the pairs, reduced. */
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor<Shape, "f32"> {
     return cosineEmbeddingLoss(input1, input2, target, this.options);
+  }
+}
+
+/**
+ * The multi-label hinge loss (`nn.MultiLabelMarginLoss`) of `[N, C]` scores against rows of
+ * class indices ended by −1; see `multilabelMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiLabelMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const targets = tensor([[1, -1]], { dtype: "i32" });
+ * console.log(await new MultiLabelMarginLoss().forward(tensor([[0, 0.5]]), targets).item()); // 0.25 (max(0, 1 − 0.5) / 2)
+ * ```
+ */
+export class MultiLabelMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: ReductionOptions = {}) {
+    super();
+  }
+
+  /** The hinge terms of each sample, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multilabelMarginLoss(input, target, this.options);
   }
 }
 

@@ -20,7 +20,7 @@
  *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
- *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link MultiMarginLoss}, {@link PoissonNLLLoss},
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link MultiLabelMarginLoss}, {@link MultiMarginLoss}, {@link PoissonNLLLoss},
  *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
  *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
  *   {@link TripletMarginLoss}, {@link TripletMarginWithDistanceLoss}; distances:
@@ -167,6 +167,7 @@ export {
   type LossWeights,
   MarginRankingLoss,
   MSELoss,
+  MultiLabelMarginLoss,
   MultiLabelSoftMarginLoss,
   MultiMarginLoss,
   NLLLoss,

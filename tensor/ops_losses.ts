@@ -880,3 +880,62 @@ export function multiMarginLoss(
     return reduced(perSample, reduction);
   });
 }
+
+/**
+ * The multi-label hinge loss (`F.multilabel_margin_loss`) of `[N, C]` scores (or one `[C]`
+ * sample) against i32 targets of the same shape, each row a list of class indices ended by the
+ * first −1 (the rest ignored): each sample's loss is
+ * `Σ_{j in targets} Σ_{i not a target} max(0, 1 − (x[j] − x[i])) / C`, then reduced over the
+ * samples. It builds `[N, C, C]` terms, so it is meant for the usual tens to hundreds of classes.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multilabelMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[0.1, 0.2, 0.4, 0.8]]);
+ * const targets = tensor([[3, 0, -1, 1]], { dtype: "i32" }); // classes 3 and 0
+ * console.log(await multilabelMarginLoss(scores, targets).item()); // 0.85 ((0.6 + 0.4 + 1.1 + 1.3) / 4)
+ * ```
+ */
+export function multilabelMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  const op = "multilabelMarginLoss";
+  const reduction = optionsOf(op, options, []);
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError(`${op}: input and target must be tensors`);
+  }
+  requireFloat(op, input);
+  sameDevice(op, input, target);
+  if (input.rank === 1 && sameShape(target.shape, input.shape)) {
+    return tidy(() => {
+      const loss = multilabelMarginLoss(input.unsqueeze(0), target.unsqueeze(0), options);
+      return loss.rank === 0 ? loss : loss.reshape([]);
+    });
+  }
+  if (input.rank !== 2 || !sameShape(target.shape, input.shape)) {
+    throw new ShapeError(
+      `${op}: input must be [N, C] scores and target the same shape, got input ` +
+        `[${input.shape}] and target [${target.shape}]`,
+    );
+  }
+  if (target.dtype !== "i32") {
+    throw new TypeError(`${op}: target must be i32 class indices, got ${target.dtype}`);
+  }
+  const [rows, classes] = input.shape;
+  return tidy(() => {
+    const x = input as F32;
+    const labels = target as Tensor<Shape, "i32">;
+    // The targets of a row are its entries before the first negative one.
+    const listed = labels.ge(0).cumprod(1) as F32; // [N, K]
+    const safe = labels.where(listed, 0) as Tensor<Shape, "i32">;
+    const hot = oneHot(safe.flatten(), classes).reshape([rows, classes, classes]); // [N, K, C]
+    const isTarget = hot.mul(listed.unsqueeze(2)).sum(1).gt(0) as F32; // [N, C]
+    const chosen = x.gather(1, safe); // x[y_k], [N, K]
+    const hinge = x.unsqueeze(1).sub(chosen.unsqueeze(2)).add(1).relu(); // [N, K, C]
+    const counted = listed.unsqueeze(2).mul(isTarget.neg().add(1).unsqueeze(1));
+    return reduced(hinge.mul(counted).sum([1, 2]).div(classes) as F32, reduction);
+  });
+}

@@ -4,8 +4,14 @@
  * finite differences of that reference, at odd sizes.
  */
 import assert from "node:assert/strict";
-import { defaultDevice, multiMarginLoss, type Reduction, tensor } from "../mod.ts";
-import { MultiMarginLoss } from "../nn/mod.ts";
+import {
+  defaultDevice,
+  multilabelMarginLoss,
+  multiMarginLoss,
+  type Reduction,
+  tensor,
+} from "../mod.ts";
+import { MultiLabelMarginLoss, MultiMarginLoss } from "../nn/mod.ts";
 import { mulberry32 } from "./_reference.ts";
 
 await defaultDevice();
@@ -116,5 +122,76 @@ Deno.test("MultiMarginLoss: one unbatched sample, its weight a buffer, bad optio
   await assert.rejects(
     () => multiMarginLoss(scores, tensor([2], { dtype: "i32" })).item(),
     /index 2 is out of bounds/,
+  );
+});
+
+/** PyTorch's multilabel_margin_loss loop: the targets end at the first −1. */
+function multilabelReference(x: number[][], y: number[][], reduction: Reduction): number[] {
+  const classes = x[0].length;
+  const perSample = x.map((row, n) => {
+    const listed: number[] = [];
+    for (const t of y[n]) {
+      if (t < 0) break;
+      listed.push(t);
+    }
+    let sum = 0;
+    for (const j of listed) {
+      for (let i = 0; i < classes; i++) {
+        const z = 1 - row[j] + row[i];
+        if (!listed.includes(i) && z > 0) sum += z;
+      }
+    }
+    return sum / classes;
+  });
+  const total = perSample.reduce((a, b) => a + b, 0);
+  return reduction === "none" ? perSample : [reduction === "sum" ? total : total / x.length];
+}
+
+Deno.test("multilabelMarginLoss matches PyTorch's loop (−1 ends a row, duplicates count) and its gradient", async () => {
+  const random = mulberry32(29);
+  const [rows, classes] = [5, 6];
+  const x = Array.from(
+    { length: rows },
+    () => Array.from({ length: classes }, () => 3 * random() - 1.5),
+  );
+  const y = [[3, 0, -1, 1, 2, 5], [4, 4, 1, 2, 0, 5], [-1, 2, 3, 0, 0, 1], [2, 1, -1, -1, -1, -1], [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+  ]];
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    const input = tensor(x, { requiresGrad: true });
+    const out = multilabelMarginLoss(input, tensor(y, { dtype: "i32" }), { reduction });
+    const got = Array.from(await out.data());
+    const want = multilabelReference(x, y, reduction);
+    got.forEach((g, i) =>
+      assert.ok(Math.abs(g - want[i]) < 1e-6 * (1 + want[i]), `${reduction}: ${g} vs ${want[i]}`)
+    );
+    const coefficients = got.map((_, i) => 1 + 0.25 * i);
+    await (out.rank === 0 ? out : out.mul(tensor(coefficients)).sum()).backward();
+    const grad = await input.grad!.data();
+    const objective = (v: number[][]) =>
+      multilabelReference(v, y, reduction).reduce((a, l, i) => a + l * coefficients[i], 0);
+    for (let n = 0; n < rows; n++) {
+      for (let c = 0; c < classes; c++) {
+        const [up, down] = [x.map((r) => [...r]), x.map((r) => [...r])];
+        up[n][c] += 1e-6;
+        down[n][c] -= 1e-6;
+        const fd = (objective(up) - objective(down)) / 2e-6;
+        assert.ok(Math.abs(grad[n * classes + c] - fd) < 1e-4, `${reduction} ∂[${n}, ${c}]`);
+      }
+    }
+  }
+  const one = await new MultiLabelMarginLoss().forward(
+    tensor([0.1, 0.2, 0.4, 0.8]),
+    tensor([3, 0, -1, 1], { dtype: "i32" }),
+  ).item();
+  assert.ok(Math.abs(one - 0.85) < 1e-6);
+  assert.throws(
+    () => multilabelMarginLoss(tensor([[1, 2]]), tensor([[1]], { dtype: "i32" })),
+    /target the same shape/,
   );
 });
