@@ -9,12 +9,55 @@ import {
   multilabelMarginLoss,
   multiMarginLoss,
   type Reduction,
+  type Tensor,
   tensor,
 } from "../mod.ts";
 import { MultiLabelMarginLoss, MultiMarginLoss } from "../nn/mod.ts";
 import { mulberry32 } from "./_reference.ts";
 
 await defaultDevice();
+
+/** The per-sample losses of a reference reduced as PyTorch reduces them. */
+function reducedReference(perSample: number[], reduction: Reduction): number[] {
+  const total = perSample.reduce((a, b) => a + b, 0);
+  return reduction === "none"
+    ? perSample
+    : [reduction === "sum" ? total : total / perSample.length];
+}
+
+/**
+ * `loss` of `[N, C]` scores `x` against the float64 `reference`, and the gradient of
+ * Σ c_i·loss_i against central differences of the reference.
+ */
+async function checkLoss(
+  what: string,
+  x: number[][],
+  loss: (input: Tensor) => Tensor,
+  reference: (x: number[][]) => number[],
+): Promise<void> {
+  const input = tensor(x, { requiresGrad: true });
+  const out = loss(input);
+  const got = Array.from(await out.data());
+  const want = reference(x);
+  got.forEach((g, i) =>
+    assert.ok(Math.abs(g - want[i]) < 1e-6 * (1 + Math.abs(want[i])), `${what}: ${g} vs ${want[i]}`)
+  );
+  const coefficients = got.map((_, i) => 1 + 0.25 * i);
+  await (out.rank === 0 ? out : out.mul(tensor(coefficients)).sum()).backward();
+  const grad = await input.grad!.data();
+  const objective = (v: number[][]) => reference(v).reduce((a, l, i) => a + l * coefficients[i], 0);
+  const classes = x[0].length;
+  x.forEach((row, n) =>
+    row.forEach((_, c) => {
+      const [up, down] = [x.map((r) => [...r]), x.map((r) => [...r])];
+      up[n][c] += 1e-6;
+      down[n][c] -= 1e-6;
+      const fd = (objective(up) - objective(down)) / 2e-6;
+      const g = grad[n * classes + c];
+      assert.ok(Math.abs(g - fd) < 1e-4, `${what} ∂[${n}, ${c}]: ${g} vs ${fd}`);
+    })
+  );
+}
 
 /** PyTorch's loop: Σ_{i ≠ y} w[y]·max(0, margin − x[y] + x[i])^p / C per sample, reduced. */
 function reference(
@@ -34,8 +77,7 @@ function reference(
     }
     return sum / classes;
   });
-  const total = perSample.reduce((a, b) => a + b, 0);
-  return reduction === "none" ? perSample : [reduction === "sum" ? total : total / x.length];
+  return reducedReference(perSample, reduction);
 }
 
 Deno.test("multiMarginLoss matches PyTorch's formula and its gradient, every option", async () => {
@@ -53,42 +95,18 @@ Deno.test("multiMarginLoss matches PyTorch's formula and its gradient, every opt
         for (const reduction of ["mean", "sum", "none"] as const) {
           const what = `p ${p}, margin ${margin}, weight ${useWeight}, ${reduction}`;
           const w = useWeight ? weight : null;
-          const input = tensor(x, { requiresGrad: true });
-          const out = multiMarginLoss(input, tensor(y, { dtype: "i32" }), {
-            p,
-            margin,
-            reduction,
-            weight: useWeight ? tensor(weight) : undefined,
-          });
-          const got = Array.from(await out.data());
-          const want = reference(x, y, p, margin, w, reduction);
-          got.forEach((g, i) =>
-            assert.ok(
-              Math.abs(g - want[i]) < 1e-6 * (1 + Math.abs(want[i])),
-              `${what}: ${g} vs ${want[i]}`,
-            )
+          await checkLoss(
+            what,
+            x,
+            (input) =>
+              multiMarginLoss(input, tensor(y, { dtype: "i32" }), {
+                p,
+                margin,
+                reduction,
+                weight: useWeight ? tensor(weight) : undefined,
+              }),
+            (v) => reference(v, y, p, margin, w, reduction),
           );
-          // The gradient of Σ c_i·loss_i against central differences of the float64 reference.
-          const coefficients = got.map((_, i) => 1 + 0.25 * i);
-          await (out.rank === 0 ? out : out.mul(tensor(coefficients)).sum()).backward();
-          const grad = await input.grad!.data();
-          const objective = (v: number[][]) =>
-            reference(v, y, p, margin, w, reduction).reduce(
-              (a, l, i) => a + l * coefficients[i],
-              0,
-            );
-          for (let n = 0; n < rows; n++) {
-            for (let c = 0; c < classes; c++) {
-              const [up, down] = [x.map((r) => [...r]), x.map((r) => [...r])];
-              up[n][c] += 1e-6;
-              down[n][c] -= 1e-6;
-              const fd = (objective(up) - objective(down)) / 2e-6;
-              assert.ok(
-                Math.abs(grad[n * classes + c] - fd) < 1e-4,
-                `${what} ∂[${n}, ${c}]: ${grad[n * classes + c]} vs ${fd}`,
-              );
-            }
-          }
         }
       }
     }
@@ -143,8 +161,7 @@ function multilabelReference(x: number[][], y: number[][], reduction: Reduction)
     }
     return sum / classes;
   });
-  const total = perSample.reduce((a, b) => a + b, 0);
-  return reduction === "none" ? perSample : [reduction === "sum" ? total : total / x.length];
+  return reducedReference(perSample, reduction);
 }
 
 Deno.test("multilabelMarginLoss matches PyTorch's loop (−1 ends a row, duplicates count) and its gradient", async () => {
@@ -163,27 +180,12 @@ Deno.test("multilabelMarginLoss matches PyTorch's loop (−1 ends a row, duplica
     5,
   ]];
   for (const reduction of ["mean", "sum", "none"] as const) {
-    const input = tensor(x, { requiresGrad: true });
-    const out = multilabelMarginLoss(input, tensor(y, { dtype: "i32" }), { reduction });
-    const got = Array.from(await out.data());
-    const want = multilabelReference(x, y, reduction);
-    got.forEach((g, i) =>
-      assert.ok(Math.abs(g - want[i]) < 1e-6 * (1 + want[i]), `${reduction}: ${g} vs ${want[i]}`)
+    await checkLoss(
+      reduction,
+      x,
+      (input) => multilabelMarginLoss(input, tensor(y, { dtype: "i32" }), { reduction }),
+      (v) => multilabelReference(v, y, reduction),
     );
-    const coefficients = got.map((_, i) => 1 + 0.25 * i);
-    await (out.rank === 0 ? out : out.mul(tensor(coefficients)).sum()).backward();
-    const grad = await input.grad!.data();
-    const objective = (v: number[][]) =>
-      multilabelReference(v, y, reduction).reduce((a, l, i) => a + l * coefficients[i], 0);
-    for (let n = 0; n < rows; n++) {
-      for (let c = 0; c < classes; c++) {
-        const [up, down] = [x.map((r) => [...r]), x.map((r) => [...r])];
-        up[n][c] += 1e-6;
-        down[n][c] -= 1e-6;
-        const fd = (objective(up) - objective(down)) / 2e-6;
-        assert.ok(Math.abs(grad[n * classes + c] - fd) < 1e-4, `${reduction} ∂[${n}, ${c}]`);
-      }
-    }
   }
   const one = await new MultiLabelMarginLoss().forward(
     tensor([0.1, 0.2, 0.4, 0.8]),
