@@ -256,6 +256,7 @@ export {
   tanhshrink,
   threshold,
 } from "./tensor/ops_activation.ts";
+export { ctcLoss, type CtcLossOptions } from "./tensor/ops_ctc.ts";
 export {
   cosineSimilarity,
   type CosineSimilarityOptions,

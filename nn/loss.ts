@@ -43,6 +43,7 @@ import {
   type TripletMarginWithDistanceOptions,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
+import { ctcLoss, type CtcLossOptions } from "../tensor/ops_ctc.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -608,5 +609,37 @@ export class TripletMarginWithDistanceLoss extends ThreeInputLoss {
   /** The triplet terms, reduced. */
   forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
     return tripletMarginWithDistanceLoss(anchor, positive, negative, this.options);
+  }
+}
+
+/**
+ * The connectionist temporal classification loss (`nn.CTCLoss`) of `[T, N, C]`
+ * log-probabilities against label sequences; see `ctcLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { CTCLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const frame = [[Math.log(0.5), Math.log(0.5)]];
+ * const loss = new CTCLoss({ reduction: "sum" });
+ * console.log(await loss.forward(tensor([frame, frame]), tensor([[1]], { dtype: "i32" }), [2], [1]).item()); // 0.2876… (−log 3/4)
+ * ```
+ */
+export class CTCLoss extends Module {
+  /** Creates the loss (`blank` default 0, `reduction` "mean", `zeroInfinity` false). */
+  constructor(readonly options: CtcLossOptions = {}) {
+    super();
+    this.forward = this.forward.bind(this);
+  }
+
+  /** The loss of `logProbs` against `targets`, given each sample's frames and labels. */
+  forward(
+    logProbs: Tensor,
+    targets: Tensor,
+    inputLengths: readonly number[],
+    targetLengths: readonly number[],
+  ): Tensor<Shape, "f32"> {
+    return ctcLoss(logProbs, targets, inputLengths, targetLengths, this.options);
   }
 }

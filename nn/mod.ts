@@ -23,7 +23,7 @@
  *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link MultiLabelMarginLoss}, {@link MultiMarginLoss}, {@link PoissonNLLLoss},
  *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
  *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
- *   {@link TripletMarginLoss}, {@link TripletMarginWithDistanceLoss}; distances:
+ *   {@link TripletMarginLoss}, {@link TripletMarginWithDistanceLoss}; {@link CTCLoss}; distances:
  *   {@link PairwiseDistance}, {@link CosineSimilarity}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
@@ -158,6 +158,7 @@ export {
   BCEWithLogitsLoss,
   CosineEmbeddingLoss,
   CrossEntropyLoss,
+  CTCLoss,
   GaussianNLLLoss,
   HingeEmbeddingLoss,
   HuberLoss,
