@@ -108,6 +108,9 @@ function hintFor(message: string): string | null {
   if (/os error 28|no space left/i.test(message)) {
     return "free some disk space, or write the run elsewhere with --run-dir";
   }
+  if (/os error 30|read-only file system/i.test(message)) {
+    return "the folder is on a read-only file system: write elsewhere (train --run-dir, prepare --output)";
+  }
   if (/os error 13|permission denied/i.test(message)) {
     return "check the folder's permissions, or choose another folder";
   }

@@ -46,6 +46,7 @@ export type {
   ReadRequest,
   StagingDevice,
   SyncPoint,
+  TightenableLimit,
   TransferStats,
 } from "./kernels/device.ts";
 export type { Dispatch } from "./kernels/_dispatch.ts";
@@ -84,16 +85,22 @@ export { isGradEnabled, noGrad } from "./tensor/_autograd.ts";
 export {
   arange,
   type CreateOptions,
+  eye,
   fromTypedArray,
   full,
+  fullLike,
   type NestedNumbers,
   type NestedShape,
   ones,
+  onesLike,
   rand,
   randn,
+  type RandnOptions,
+  type RandOptions,
   replicate,
   tensor,
   zeros,
+  zerosLike,
 } from "./tensor/creation.ts";
 export {
   cropImages,
@@ -332,6 +339,7 @@ export {
   type ConvTranspose1dOptions,
   convTranspose2d,
   type ConvTranspose2dOptions,
+  type Tensor2D,
   type Tensor3D,
 } from "./tensor/ops_conv_family.ts";
 export {
@@ -343,9 +351,13 @@ export {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool1dWithIndices,
   maxPool2dWithIndices,
+  maxUnpool1d,
+  type MaxUnpool1dOptions,
   maxUnpool2d,
   type MaxUnpool2dOptions,
+  type PoolWinners,
 } from "./tensor/ops_pool_family.ts";
 export {
   interpolate,

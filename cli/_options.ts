@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { nearestName } from "../tensor/_tensor_args.ts";
 
 /** A mistake on the command line: printed with a hint, exit status 2. */
 export class UsageError extends Error {
@@ -103,28 +104,13 @@ export function parse(
   }
 }
 
-/** The candidate nearest `word` in edit distance, if near enough to be a likely typo. */
+/**
+ * The candidate nearest `word`, if near enough to be a likely typo: the tensor API's
+ * `nearestName` (the same but for case and underscores, a name cut short, or a small edit
+ * distance), so the command line and the ops' options suggest alike.
+ */
 export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined, bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const saved = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = saved;
-    }
-  }
-  return row[b.length];
+  return nearestName(word, candidates);
 }
 
 /**

@@ -58,7 +58,8 @@ async function runPrepare(values: Values): Promise<number> {
   const size = number(values, "size", cmd, { integer: true, min: 8, max: 4096 }) ?? 256;
   const shardSize = number(values, "shard-size", cmd, { integer: true, min: 1 }) ?? 1024;
   let last = 0;
-  // A signal stops it before the next image; an output folder this run made is removed.
+  // A signal stops it before the next image. On a signal or a failure (a full disk, a bad
+  // image), an output folder this run made is removed: no shards without a manifest remain.
   using stop = stopOnSignals();
   const [outermost] = await missingFolders(output);
   const preparing = prepareImageFolder({
@@ -82,8 +83,11 @@ async function runPrepare(values: Values): Promise<number> {
   try {
     manifest = await preparing;
   } catch (error) {
-    if (stop.received === null) throw error;
     if (outermost) await Deno.remove(outermost, { recursive: true }).catch(() => {});
+    if (stop.received === null) {
+      if (outermost && error instanceof Error) error.message += ` (${output} removed)`;
+      throw error;
+    }
     console.log(
       `${stop.received}: prepare stopped; ` +
         (outermost ? `${output} removed` : `${output} is incomplete (no manifest): run it again`),

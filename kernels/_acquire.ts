@@ -41,7 +41,22 @@ export interface AcquireOptions {
    * where memory is tight (or to watch eviction in a test).
    */
   cacheLimits?: Partial<CacheLimits>;
+  /**
+   * Stricter limits than the adapter's, for this device's kernels to plan against: a smaller
+   * binding or grid, a coarser binding alignment (a power of two up to 256); a looser value is
+   * an error. Tests use it to run the paths that split work over several bindings or fold a
+   * grid on small tensors, as a 128 MiB binding limit or the 65,535 workgroups per dimension
+   * would on huge ones, at the 256-byte alignment of many GPUs; it also emulates a smaller
+   * device.
+   */
+  limits?: Partial<Pick<DeviceLimits, TightenableLimit>>;
 }
+
+/** The limits {@link AcquireOptions.limits} may tighten. */
+export type TightenableLimit =
+  | "maxStorageBufferBindingSize"
+  | "maxComputeWorkgroupsPerDimension"
+  | "minStorageBufferOffsetAlignment";
 
 /** Limits this device was created with: the adapter's own, not WebGPU's defaults. */
 export interface DeviceLimits {
@@ -122,6 +137,7 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
     maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    ...tightened(l, options.limits ?? {}),
   };
   return {
     gpu,
@@ -129,6 +145,33 @@ export async function openDevice(options: AcquireOptions): Promise<OpenedDevice>
     limits,
     isFallback: (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
   };
+}
+
+/** The limits `asked` tightens, checked against the device's own. */
+function tightened(
+  own: GPUSupportedLimits,
+  asked: Partial<Pick<DeviceLimits, TightenableLimit>>,
+): Partial<Pick<DeviceLimits, TightenableLimit>> {
+  const out: Partial<Record<TightenableLimit, number>> = {};
+  for (const [name, value] of Object.entries(asked) as [TightenableLimit, number | undefined][]) {
+    if (value === undefined) continue;
+    if (name === "minStorageBufferOffsetAlignment") {
+      const power = Number.isInteger(value) && value > 0 && (value & (value - 1)) === 0;
+      if (!power || value < own[name] || value > 256) {
+        throw new RangeError(
+          `Device.acquire: limits.${name} must be a power of two in [${own[name]}, 256] (at ` +
+            `least the adapter's own), got ${value}`,
+        );
+      }
+    } else if (!Number.isInteger(value) || value < 1 || value > own[name]) {
+      throw new RangeError(
+        `Device.acquire: limits.${name} must be an integer in [1, ${own[name]}] (the ` +
+          `adapter's own), got ${value}`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /**

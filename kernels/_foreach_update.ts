@@ -58,6 +58,11 @@ export interface ForeachParameter {
   variant: number;
   /** Its group's constants, at most 12 (each rounded once to f32). */
   constants: readonly number[];
+  /**
+   * Whether to maximise (PyTorch's `maximize`): the rule sees −g, the gradient's sign flipped
+   * before anything else; default false.
+   */
+  maximize?: boolean;
 }
 
 /** Options of {@link foreachUpdateAll} and {@link foreachCheckAll}. */
@@ -118,8 +123,8 @@ const foreachWgsl = memoisedBy(
     return `${decls.join("\n")}
 @group(0) @binding(${stepsBinding}) var<storage, read> steps: array<f32>;
 ${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, elements in the window, step-count slot, 0); c0, c1, c2
-// the group's constants as f32 bits.
+// Per segment: a = (first workgroup, elements in the window, step-count slot, 1 to maximise);
+// c0, c1, c2 the group's constants as f32 bits.
 struct Segment { a: vec4u, c0: vec4u, c1: vec4u, c2: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${stepsBinding + (hasFlag ? 2 : 1)}) var<uniform> table: Table;
@@ -151,6 +156,7 @@ ${searchSteps(segments)}
 ${loads.join("\n")}
     default: {}
   }
+  if (a.w != 0u) { gi = -gi; }
   let r = rule(c0, c1, c2, t, wi, gi, si);
 ${
       mode === "apply"
@@ -302,6 +308,7 @@ function segmentTable(segments: readonly Segment<ForeachParameter>[]): {
     table[row] = workgroups;
     table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
     table[row + 2] = parameter.stepSlot;
+    table[row + 3] = parameter.maximize ? 1 : 0;
     floats.set(parameter.constants, row + 4);
     workgroups += Math.ceil(count / WORKGROUP);
   });

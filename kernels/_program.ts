@@ -1,7 +1,10 @@
 /**
  * What the kernels share to build what they hand to `Device.dispatch` (see `_dispatch.ts`): the
  * entry-point boilerplate of a flat grid, WGSL literals and indices, and the split of operands
- * larger than one storage binding into windows (flat) or runs of whole samples (NCHW batches).
+ * larger than one storage binding: into windows (flat, or strided views along a shape), runs of
+ * whole samples (NCHW batches) or rows (sorts), and windows of a buffer read or written at
+ * positions a lane computes from data (a gather's source), each lane acting in the one window
+ * that holds its position (`passWindows`).
  *
  * @module
  */
@@ -282,7 +285,7 @@ export function stridedWindows(
       const bindings = views.map((v, i) => {
         const lo = firsts[i] + a * v.strides[k];
         const hi = lo + (b - a - 1) * v.strides[k] + extent(v, k);
-        const base = Math.floor((lo * 4) / align) * align / 4;
+        const base = alignedStart(lo, align);
         bases.push(base);
         return { buffer: v.buffer, offset: base * 4, size: (hi - base) * 4 };
       });
@@ -290,6 +293,109 @@ export function stridedWindows(
     }
   }
   return out;
+}
+
+/** The first 4-byte element at or below `element` where a binding may start (`align` bytes). */
+export function alignedStart(element: number, align: number): number {
+  return Math.floor((element * 4) / align) * align / 4;
+}
+
+/**
+ * The binding of the 4-byte elements `[first, first + count)` of `buffer`, from the aligned
+ * element at or below `first` (its `base`): the caller reads element `e` at `e − base`.
+ */
+export function boundElements(
+  device: Device,
+  buffer: GpuBuffer,
+  first: number,
+  count: number,
+): { binding: Binding; base: number } {
+  const base = alignedStart(first, device.limits.minStorageBufferOffsetAlignment);
+  return { binding: { buffer, offset: base * 4, size: (first + count - base) * 4 }, base };
+}
+
+/**
+ * A window of a buffer that a kernel reads at positions it computes from data (a gather's
+ * source, a flip's input): element `p` of the buffer is at `p − base` of the binding when
+ * `p − base < count` (in wrapping u32 arithmetic, so a `p` below `base` is outside too).
+ */
+export interface ReadWindow {
+  /** The binding: the whole buffer, or an aligned range of it. */
+  binding: Binding;
+  /** The buffer's element (4 bytes) where the binding starts. */
+  base: number;
+  /** Elements the binding covers. */
+  count: number;
+}
+
+/**
+ * The windows a buffer read at data-dependent positions is bound in: one covering it whole
+ * when it fits a binding, else aligned ranges that each fit. A kernel runs once per window, and
+ * only the lanes whose position falls in it read (and write what they read), so every lane reads
+ * once over all the windows: the way a small gather from a huge source works.
+ */
+export function readWindows(device: Device, buffer: GpuBuffer): ReadWindow[] {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const elements = Math.floor(buffer.capacity / 4);
+  if (buffer.capacity <= limit) return [{ binding: { buffer }, base: 0, count: elements }];
+  return windows(elements, 4, limit, align).map(({ start, count }) => ({
+    binding: { buffer, offset: start * 4, size: count * 4 },
+    base: start,
+    count,
+  }));
+}
+
+/**
+ * The binding of just the elements a strided view spans over `shape` (the whole buffer when it
+ * fits), and the element it starts at: for an operand every lane may read anywhere in (a
+ * scatter's index), which cannot be windowed, but may be a small view of a huge buffer. Null
+ * when the span is larger than a binding.
+ */
+export function spanBinding(
+  device: Device,
+  shape: readonly number[],
+  view: StridedView,
+): { binding: Binding; base: number } | null {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if (view.buffer.capacity <= limit) return { binding: { buffer: view.buffer }, base: 0 };
+  const last = view.offset + shape.reduce((t, d, a) => t + Math.max(0, d - 1) * view.strides[a], 0);
+  const base = alignedStart(view.offset, align);
+  const bytes = (last + 1 - base) * 4;
+  if (bytes > limit) return null;
+  return { binding: { buffer: view.buffer, offset: base * 4, size: bytes }, base };
+}
+
+/** One dispatch of {@link passWindows}. */
+export interface PassWindow extends StridedWindow {
+  /** One window per buffer read at data-dependent positions, in the order given. */
+  reads: ReadWindow[];
+  /** Whether every read window is the buffer's first: where a lane reports a fault, once. */
+  firstRead: boolean;
+}
+
+/**
+ * The dispatches of a pass over the flat indices of `shape` whose operands are either strided
+ * views indexed by the lane's coordinates (`views`, windowed along the shape as
+ * {@link stridedWindows} does) or buffers read at positions the lane computes from data
+ * (`reads`, bound in {@link readWindows}): every window of the views with every combination of
+ * read windows. When everything fits one binding this is one dispatch binding it all whole.
+ */
+export function passWindows(
+  device: Device,
+  shape: readonly number[],
+  views: readonly StridedView[],
+  reads: readonly GpuBuffer[],
+): PassWindow[] {
+  let combinations: ReadWindow[][] = [[]];
+  for (const buffer of reads) {
+    const options = readWindows(device, buffer);
+    combinations = combinations.flatMap((c) => options.map((w) => [...c, w]));
+  }
+  return stridedWindows(device, shape, views).flatMap((w) =>
+    combinations.map((c) => ({ ...w, reads: c, firstRead: c.every((r) => r.base === 0) }))
+  );
 }
 
 /** One operand's share of a {@link BatchRun}. */
@@ -395,6 +501,47 @@ function gcd(a: number, b: number): number {
 
 function lcm(a: number, b: number): number {
   return (a / gcd(a, b)) * b;
+}
+
+/** One dispatch of {@link rowRuns}: a run of whole rows, and where it is bound. */
+export interface RowRun {
+  /** The run's first row. */
+  first: number;
+  /** Rows in the run. */
+  rows: number;
+  /** Elements between each binding's start and the run's first row (the same for every buffer). */
+  shift: number;
+  /** One binding per buffer, in the order given. */
+  bindings: Binding[];
+}
+
+/**
+ * Splits a row kernel over contiguous `[rows, length]` matrices of 4-byte elements (every
+ * buffer alike: a sort's keys and permutations, a running extremum's) into runs of whole rows
+ * that fit one binding, with {@link splitBatch}; a kernel whose lane may read anywhere in its
+ * own row needs no more. One row larger than a binding is a RangeError naming `what`.
+ */
+export function rowRuns(
+  device: Device,
+  what: string,
+  rows: number,
+  length: number,
+  buffers: readonly GpuBuffer[],
+): RowRun[] {
+  const runs = splitBatch(device.limits, {
+    what,
+    batch: rows,
+    sampleBytes: buffers.map(() => length * 4),
+    tooLarge: (bytes, limit) =>
+      `one row of ${length} elements takes ${bytes} bytes, more than the ${limit} bytes one ` +
+      `binding may cover (sort along a shorter axis, or in parts)`,
+  });
+  return runs.map(({ start, count, parts }) => ({
+    first: start,
+    rows: count,
+    shift: parts[0].shift,
+    bindings: parts.map((part, i) => ({ buffer: buffers[i], ...part.range })),
+  }));
 }
 
 /** An NCHW operand in @binding order: its name (for errors), buffer and bytes per sample. */

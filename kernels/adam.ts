@@ -120,7 +120,7 @@ export const ADAM_RULE: ForeachRule = {
     return `  ${
       variant & DECOUPLED
         ? "let wd = w * c1.y;\n  let gd = g;"
-        : "let wd = w;\n  let gd = g + c1.x * w;"
+        : "let wd = w;\n  // torch adds the decay only when λ ≠ 0 (0·∞ would be NaN).\n  let gd = select(g, g + c1.x * w, c1.x != 0.0);"
     }
   // torch.lerp(m, g, 1 − β1), in its two forms by the weight.
   let m = select(gd - (gd - s[0]) * (1.0 - c1.z), s[0] + c1.z * (gd - s[0]), c1.z < 0.5);

@@ -38,7 +38,7 @@ import {
 
 export { DeviceAssertionError, GpuError } from "./_errors.ts";
 export type { ProfileResult, ProfileRow } from "./_profile.ts";
-export type { AcquireOptions, DeviceLimits } from "./_acquire.ts";
+export type { AcquireOptions, DeviceLimits, TightenableLimit } from "./_acquire.ts";
 export type { MemoryStats } from "./_buffer_pool.ts";
 export type { CacheLimits } from "./_pipeline_cache.ts";
 export {

@@ -13,10 +13,18 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Binding, Device, FaultSlot, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import {
+  boundElements,
+  flatMain,
+  IS_NAN,
+  passWindows,
+  spanBinding,
+  splitBatch,
+} from "./_program.ts";
 import { Uniforms } from "./_uniforms.ts";
+import { stridesOf } from "./elementwise.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
 
 export type { IndexedView } from "./_coordinates.ts";
@@ -88,37 +96,53 @@ export function gather(
 ): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const uf = new Uniforms();
   const fault = rangeFault(device, op, dim);
-  const size = uf.u32("dimSize", dimSize);
   const poison = type === "f32" ? "bitcast<f32>(0x7fc00000u)" : "0";
-  const body = `
+  // The index and the output are read and written at the lane's coordinates; the source, at a
+  // position its index entry picks, so a huge source is bound in windows (a minibatch of rows
+  // from a whole data set: each row is read in the one window that holds it).
+  const views = [index, { buffer: out, strides: stridesOf(shape), offset: 0 }];
+  for (const w of passWindows(device, shape, views, [x.buffer])) {
+    const uf = new Uniforms();
+    const size = uf.u32("dimSize", dimSize);
+    const [read] = w.reads;
+    const indexView = { ...index, offset: index.offset - w.bases[0] };
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
 ${coordinates(uf, shape)}
-  let at = index[${offsetOf(uf, "index", index, -1)}];
+  let o = i - ${uf.u32("outBase", w.bases[1])};
+  let at = index[${offsetOf(uf, "index", indexView, -1)}];
   if (at < 0 || at >= i32(${size})) {
-    raiseFault(${fault.code}u, i, bitcast<u32>(at), ${size});
-    out[i] = ${poison};
+    // Reported, and poisoned, by the lanes of the source's first window only.
+    if (${uf.u32("firstRead", w.firstRead ? 1 : 0)} != 0u) {
+      raiseFault(${fault.code}u, i, bitcast<u32>(at), ${size});
+      out[o] = ${poison};
+    }
     return;
   }
-  out[i] = x[${offsetOf(uf, "x", x, dim)} + u32(at) * ${uf.u32("x.dimStride", x.strides[dim])}];`;
-  const count = uf.u32("n", n);
-  const wgsl = `
+  let p = ${offsetOf(uf, "x", x, dim)} + u32(at) * ${uf.u32("x.dimStride", x.strides[dim])} - ${
+      uf.u32("x.base", read.base)
+    };
+  if (p < ${uf.u32("x.count", read.count)}) { out[o] = x[p]; }`;
+    const count = uf.u32("n", w.count);
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out: array<${type}>;
 ${faultWgsl(3)}
 ${uf.declare(4)}
-${flatMain(WORKGROUP, count, body)}`;
-  device.dispatch(
-    {
-      name: `${op} [${shape}] dim ${dim}`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 12 * n },
-    },
-    [{ buffer: x.buffer }, { buffer: index.buffer }, { buffer: out }, { buffer: fault.buffer }],
-  );
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `${op} [${shape}] dim ${dim}`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 12 * w.count },
+      },
+      [read.binding, w.bindings[0], w.bindings[1], { buffer: fault.buffer }],
+    );
+  }
 }
 
 /** The operands of {@link scatter}. */
@@ -144,15 +168,19 @@ export interface ScatterArgs {
   readonly index: IndexedView;
   /**
    * The index's stable ascending order along `dim` (i32, `indexShape`; see `sort.ts`): each
-   * element finds the entries that reach it as one run, by a binary search.
+   * element finds the entries that reach it as one run, by a binary search. Null when the index
+   * and `src` already come in that order, as rows along `dim` longer than one binding (see
+   * `scatterInRows`): each dispatch then folds one chunk of a line into the destination.
    */
-  readonly order: IndexedView;
+  readonly order: IndexedView | null;
   /** The values scattered, read at the index's coordinates. */
   readonly src: IndexedView;
   /** The contiguous result, `shape`. */
   readonly out: GpuBuffer;
   /** Names the op in the fault's message. */
   readonly op?: string;
+  /** The axis the caller's lines run along, for errors, when it passes them as rows. */
+  readonly lineAxis?: number;
 }
 
 /**
@@ -191,8 +219,80 @@ export function scatter(device: Device, args: ScatterArgs): void {
   if (mode === "mean" && type !== "f32") throw new TypeError(`${op}: no i32 mean`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const uf = new Uniforms();
   const fault = rangeFault(device, op, dim);
+  if (order === null) {
+    scatterLongLines(device, args, fault);
+    return;
+  }
+  // Every lane may read anywhere along its line of these: each is bound whole (its span) ...
+  const spans = [index, order, src].map((view) => spanBinding(device, indexShape, view));
+  if (spans.every((span) => span !== null)) {
+    const [indexSpan, orderSpan, srcSpan] = spans as NonNullable<(typeof spans)[number]>[];
+    // ... and the destination is windowed (an index-add of a minibatch's gradient into a whole
+    // table).
+    const views = [base, { buffer: out, strides: stridesOf(shape), offset: 0 }];
+    for (const w of passWindows(device, shape, views, [])) {
+      dispatchScatter(device, args, fault, w, {
+        base: { binding: w.bindings[0], base: w.bases[0] },
+        index: indexSpan,
+        order: orderSpan,
+        src: srcSpan,
+        out: { binding: w.bindings[1], base: w.bases[1] },
+      });
+    }
+    return;
+  }
+  // ... unless the index is larger than a binding: then the operands come as rows along the
+  // axis (see `scatterInRows`), and each dispatch takes a run of whole rows of all five.
+  const [rows, length] = indexShape;
+  const contiguousRows = (view: IndexedView, width: number) =>
+    view.offset === 0 && view.strides[0] === width && view.strides[1] === 1;
+  const inRows = shape.length === 2 && dim === 1 && rows === shape[0] &&
+    contiguousRows(base, shape[1]) &&
+    [index, order, src].every((view) => contiguousRows(view, length));
+  if (!inRows) {
+    throw new RangeError(
+      `${op}: the index [${indexShape}] spans more than the ` +
+        `${device.limits.maxStorageBufferBindingSize} bytes one binding may cover; a larger ` +
+        `one must come as contiguous rows along the axis`,
+    );
+  }
+  const runs = splitBatch(device.limits, {
+    what: op,
+    batch: rows,
+    sampleBytes: [shape[1], length, length, length, shape[1]].map((elements) => elements * 4),
+    tooLarge: (bytes, limit) =>
+      `one line along axis ${args.lineAxis ?? dim} (of the index, the source or the destination) ` +
+      `takes ${bytes} bytes, more than the ${limit} bytes one binding may cover`,
+  });
+  const buffers = [base.buffer, index.buffer, order.buffer, src.buffer, out];
+  for (const { start, count, parts } of runs) {
+    const [b, i, o, s, d] = parts.map((part, k) => ({
+      binding: { buffer: buffers[k], ...part.range },
+      base: part.range.offset / 4,
+    }));
+    const lanes = { start: start * shape[1], count: count * shape[1] };
+    dispatchScatter(device, args, fault, lanes, { base: b, index: i, order: o, src: s, out: d });
+  }
+}
+
+/** Where {@link dispatchScatter} finds each operand: its binding and first element. */
+type ScatterBound =
+  & Record<"base" | "index" | "src" | "out", { binding: Binding; base: number }>
+  & { order?: { binding: Binding; base: number } };
+
+/** One dispatch of {@link scatter}: the destination's lanes `[start, start + count)`. */
+function dispatchScatter(
+  device: Device,
+  args: ScatterArgs,
+  fault: FaultSlot,
+  lanes: { start: number; count: number },
+  bound: ScatterBound,
+  fromOut = false,
+): void {
+  const { type, mode, shape, dim, indexShape, base, index, order, src } = args;
+  const op = args.op ?? "scatter";
+  const uf = new Uniforms();
   const j = `i32(c${dim})`;
   // Only the index entries at this element's other coordinates can reach it; past the index's
   // extent along another axis, none does.
@@ -201,18 +301,28 @@ export function scatter(device: Device, args: ScatterArgs): void {
   ).join(" && ");
   const size = uf.u32("dimSize", shape[dim]);
   const keepSelf = uf.u32("includeSelf", args.includeSelf === false ? 0 : 1);
-  const [indexStep, orderStep, srcStep] = [
+  const [indexStep, srcStep] = [
     uf.u32("index.dimStride", index.strides[dim]),
-    uf.u32("order.dimStride", order.strides[dim]),
     uf.u32("src.dimStride", src.strides[dim]),
   ];
+  const shifted = (view: IndexedView, at: number) => ({ ...view, offset: view.offset - at });
+  // With an order, the p-th entry is at order[p]; without, the entries are in order.
+  const ordered = order !== null && bound.order !== undefined;
+  const orderAt = ordered ? offsetOf(uf, "order", shifted(order, bound.order!.base), dim) : "0u";
+  const entry = ordered
+    ? `order[orderAt + p * ${uf.u32("order.dimStride", order.strides[dim])}]`
+    : "i32(p)";
+  const o = `i - ${uf.u32("outBase", bound.out.base)}`;
   const body = `
+  let i = ${uf.u32("start", lanes.start)} + t;
 ${coordinates(uf, shape)}
-  var acc = base[${offsetOf(uf, "base", base, -1)}];
+  // A later chunk of a long line folds into what the earlier ones left.
+  var acc = base[${offsetOf(uf, "base", shifted(base, bound.base.base), -1)}];
+  if (${uf.u32("fromOut", fromOut ? 1 : 0)} != 0u) { acc = out[${o}]; }
   if (${inside}) {
-    let indexAt = ${offsetOf(uf, "index", index, dim)};
-    let orderAt = ${offsetOf(uf, "order", order, dim)};
-    let srcAt = ${offsetOf(uf, "src", src, dim)};
+    let indexAt = ${offsetOf(uf, "index", shifted(index, bound.index.base), dim)};
+    let orderAt = ${orderAt};
+    let srcAt = ${offsetOf(uf, "src", shifted(src, bound.src.base), dim)};
     let length = ${uf.u32("length", indexShape[dim])};
     // The first entry, in ascending order, that is not below this element's position.
     var lo = 0u;
@@ -243,38 +353,176 @@ ${coordinates(uf, shape)}
       else if (high >= i32(${size})) { raiseFault(${fault.code}u, 0u, bitcast<u32>(high), ${size}); }
     }
   }
-  out[i] = acc;`;
-  const count = uf.u32("n", n);
+  out[${o}] = acc;`;
+  const count = uf.u32("n", lanes.count);
   const wgsl = `
 @group(0) @binding(0) var<storage, read> base: array<${type}>;
 @group(0) @binding(1) var<storage, read> index: array<i32>;
-@group(0) @binding(2) var<storage, read> order: array<i32>;
-@group(0) @binding(3) var<storage, read> src: array<${type}>;
-@group(0) @binding(4) var<storage, read_write> out: array<${type}>;
-${faultWgsl(5)}
-${uf.declare(6)}
+@group(0) @binding(2) var<storage, read> src: array<${type}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${type}>;
+${faultWgsl(4)}
+${ordered ? "@group(0) @binding(5) var<storage, read> order: array<i32>;" : ""}
+${uf.declare(ordered ? 6 : 5)}
 ${type === "f32" && (mode === "amax" || mode === "amin") ? IS_NAN : ""}
 /** The p-th entry of a line in ascending order: its position along the axis, and its value. */
 fn entryAt(indexAt: u32, orderAt: u32, p: u32) -> vec2i {
-  let k = order[orderAt + p * ${orderStep}];
+  let k = ${entry};
   return vec2i(k, index[indexAt + u32(k) * ${indexStep}]);
 }
-${flatMain(WORKGROUP, count, body)}`;
+${flatMain(WORKGROUP, count, body, { index: "t" })}`;
   device.dispatch(
     {
       name: `${op} ${mode} [${shape}] dim ${dim} by [${indexShape}]`,
       wgsl,
       uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n + 12 * indexShape.reduce((a, b) => a * b, 1) },
+      workgroups: Math.ceil(lanes.count / WORKGROUP),
+      cost: { bytes: 8 * lanes.count + 12 * indexShape.reduce((a, b) => a * b, 1) },
     },
     [
-      { buffer: base.buffer },
-      { buffer: index.buffer },
-      { buffer: order.buffer },
-      { buffer: src.buffer },
-      { buffer: out },
+      bound.base.binding,
+      bound.index.binding,
+      bound.src.binding,
+      bound.out.binding,
       { buffer: fault.buffer },
+      ...(ordered ? [bound.order!.binding] : []),
     ],
   );
+}
+
+/**
+ * A scatter whose lines (of the index, the source or the destination) are longer than one
+ * binding, given as rows along the axis with the index and source already in the index's
+ * stable order: for each row, each window of the destination folds in the line's chunks one
+ * after another (each lane reading what the chunk before left), so the entries still combine
+ * in order along the line, as in one pass. A mean, or a fold without the destination's own
+ * value, would need counts across chunks: a RangeError.
+ */
+function scatterLongLines(device: Device, args: ScatterArgs, fault: FaultSlot): void {
+  const { shape, dim, indexShape, base, index, src, out, mode } = args;
+  const op = args.op ?? "scatter";
+  const [rows, length] = indexShape, width = shape[1];
+  const contiguousRows = (view: IndexedView, size: number) =>
+    view.offset === 0 && view.strides[0] === size && view.strides[1] === 1;
+  if (
+    shape.length !== 2 || dim !== 1 || rows !== shape[0] || !contiguousRows(base, width) ||
+    !contiguousRows(index, length) || !contiguousRows(src, length)
+  ) {
+    throw new RangeError(`${op}: long lines must come as contiguous rows along the last axis`);
+  }
+  if (mode === "mean" || args.includeSelf === false) {
+    throw new RangeError(
+      `${op}: a line of ${Math.max(length, width)} elements along axis ${args.lineAxis ?? dim} ` +
+        `is longer than one binding, and a ${mode} ${
+          args.includeSelf === false ? "without the destination's values " : ""
+        }cannot be split along it`,
+    );
+  }
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const chunk = Math.floor((limit - align) / 4);
+  const range = (buffer: GpuBuffer, first: number, count: number) =>
+    boundElements(device, buffer, first, count);
+  for (let row = 0; row < rows; row++) {
+    for (let d = 0; d < width; d += chunk) {
+      const lanes = { start: row * width + d, count: Math.min(chunk, width - d) };
+      for (let p = 0; p < length; p += chunk) {
+        const count = Math.min(chunk, length - p);
+        // The chunk read as a line of `count` entries at every row's coordinates.
+        const part = (view: IndexedView) => ({
+          ...view,
+          strides: [0, 1],
+          offset: row * length + p,
+        });
+        const chunkArgs = {
+          ...args,
+          indexShape: [rows, count],
+          index: part(index),
+          src: part(src),
+        };
+        dispatchScatter(device, chunkArgs, fault, lanes, {
+          base: range(base.buffer, lanes.start, lanes.count),
+          index: range(index.buffer, row * length + p, count),
+          src: range(src.buffer, row * length + p, count),
+          out: range(out, lanes.start, lanes.count),
+        }, p > 0);
+      }
+    }
+  }
+}
+
+/**
+ * Whether a scatter must come as rows along its axis (each operand moved so that the axis is
+ * last and contiguous, as `[rows, length]`): when its index, or the source read at the index's
+ * coordinates, spans more than one binding, so that each dispatch can take whole lines.
+ */
+export function scatterInRows(
+  device: Device,
+  indexShape: readonly number[],
+  index: IndexedView,
+  src: IndexedView,
+): boolean {
+  const elements = indexShape.reduce((a, b) => a * b, 1);
+  return elements * 4 > device.limits.maxStorageBufferBindingSize ||
+    spanBinding(device, indexShape, index) === null ||
+    spanBinding(device, indexShape, src) === null;
+}
+
+/**
+ * `out[target[i]] = i` for each of the `n` i32 `target` entries below `total` (the others are
+ * dropped): the positions of a compaction's kept elements in order, when `target` sends each
+ * kept element to a distinct slot (a running count of them) and the rest to `total`. The lanes
+ * run over `target`, which is windowed with them; `out` is written at the slot, and bound in
+ * windows of its own when large, so a `maskedSelect` of a whole data set needs no sort.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "./device.ts";
+ * import { placeIndices } from "./gather_scatter.ts";
+ * const device = await Device.acquire();
+ * const target = device.alloc(16), out = device.alloc(8);
+ * device.write(target, new Int32Array([2, 0, 2, 1])); // elements 1 and 3 kept, 2 slots
+ * placeIndices(device, { buffer: target, strides: [1], offset: 0 }, 4, out, 2);
+ * console.log(new Int32Array(await device.read(out, 0, 8))); // [1, 3]
+ * ```
+ */
+export function placeIndices(
+  device: Device,
+  target: IndexedView,
+  n: number,
+  out: GpuBuffer,
+  total: number,
+): void {
+  if (n === 0 || total === 0) return;
+  for (const w of passWindows(device, [n], [target], [out])) {
+    const uf = new Uniforms();
+    const [place] = w.reads;
+    const u = uf.all({
+      n: w.count,
+      start: w.start,
+      targetBase: w.bases[0] - target.offset,
+      total,
+      outBase: place.base,
+      outCount: place.count,
+    });
+    const body = `
+  let i = ${u.start} + t;
+  let slot = u32(slots[i - ${u.targetBase}]);
+  let at = slot - ${u.outBase};
+  if (slot < ${u.total} && at < ${u.outCount}) { out[at] = i32(i); }`;
+    const wgsl = `
+@group(0) @binding(0) var<storage, read> slots: array<i32>;
+@group(0) @binding(1) var<storage, read_write> out: array<i32>;
+${uf.declare(2)}
+${flatMain(WORKGROUP, u.n, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `place indices (${n} into ${total})`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count },
+      },
+      [w.bindings[0], place.binding],
+    );
+  }
 }

@@ -8,7 +8,7 @@
 import { Uniforms } from "./_uniforms.ts";
 import type { Device, GpuBuffer } from "./device.ts";
 import { faultWgsl } from "./_fault.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, passWindows } from "./_program.ts";
 
 const WORKGROUP = 256;
 
@@ -39,37 +39,47 @@ export function oneHot(
 ): void {
   const total = n * classes;
   if (total === 0) return;
-  // Sizes and the scale (1/N in a mean loss) are uniforms: a new batch compiles nothing.
-  const uf = new Uniforms();
-  const hot = uf.f32("scale", scale);
-  const u = uf.all({ total, classes });
   const fault = device.faultSlot(
     `label range: ${op}`,
     ([row, label, count]) =>
       `${op}: label ${label | 0} of sample ${row} is outside the ${count} classes [0, ${count})`,
   );
-  const body = `
+  // A one-hot matrix is large (a batch of labels times the classes): it is written in windows,
+  // each with the labels of its rows (a label is read at strides [1, 0] of [n, classes]).
+  const views = [
+    { buffer: labels, strides: [1, 0], offset: 0 },
+    { buffer: out, strides: [classes, 1], offset: 0 },
+  ];
+  for (const w of passWindows(device, [n, classes], views, [])) {
+    // Sizes and the scale (1/N in a mean loss) are uniforms: a new batch compiles nothing.
+    const uf = new Uniforms();
+    const hot = uf.f32("scale", scale);
+    const [labelsBase, outBase] = w.bases;
+    const u = uf.all({ count: w.count, start: w.start, classes, labelsBase, outBase });
+    const body = `
+  let i = ${u.start} + t;
   let row = i / ${u.classes};
   let column = i32(i % ${u.classes});
-  let label = labels[row];
+  let label = labels[row - ${u.labelsBase}];
   // An out-of-range label poisons its row with NaN, so the loss says so instead of reading 0,
   // and is reported at the next read.
   let valid = label >= 0 && label < i32(${u.classes});
   if (!valid && column == 0) { raiseFault(${fault.code}u, row, bitcast<u32>(label), ${u.classes}); }
-  out[i] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${hot}, label == column), valid);`;
-  const wgsl = `
+  out[i - ${u.outBase}] = select(bitcast<f32>(0x7fc00000u), select(0.0, ${hot}, label == column), valid);`;
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> labels: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${faultWgsl(2)}
 ${uf.declare(3)}
-${flatMain(WORKGROUP, u.total, body)}`;
-  device.dispatch(
-    {
-      name: `one-hot [${n}, ${classes}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(total / WORKGROUP),
-    },
-    [{ buffer: labels }, { buffer: out }, { buffer: fault.buffer }],
-  );
+${flatMain(WORKGROUP, u.count, body, { index: "t" })}`;
+    device.dispatch(
+      {
+        name: `one-hot [${n}, ${classes}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+      },
+      [...w.bindings, { buffer: fault.buffer }],
+    );
+  }
 }

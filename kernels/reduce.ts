@@ -9,7 +9,8 @@
  */
 
 import type { Device, GpuBuffer } from "./device.ts";
-import { flatMain, IS_NAN } from "./_program.ts";
+import { alignedStart, flatMain, IS_NAN } from "./_program.ts";
+import { gather } from "./gather_scatter.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 /** The reductions available. */
@@ -69,16 +70,25 @@ export function reduceRows(
 ): void {
   if (rows === 0) return;
   const program = reduceProgram(op, type);
-  if (cols > MAX_COLS_PER_PASS) {
-    // Two passes: partial results per chunk of each row, then the chunks of each row.
-    const chunks = Math.ceil(cols / MAX_COLS_PER_PASS);
+  const most = colsPerPass(device);
+  if (cols > most) {
+    // Partial results per chunk of each row, then the chunks of each row (in as many passes
+    // again as they need: a device whose bindings hold fewer than 65,536 elements).
+    const chunks = Math.ceil(cols / most);
     const partial = device.alloc(rows * chunks * 4, "reduce partials");
     dispatchRows(device, program, x, partial, rows, cols, chunks);
-    dispatchRows(device, program, partial, out, rows, chunks, 1);
+    reduceRows(device, op, partial, out, rows, chunks, type);
     device.release(partial);
     return;
   }
   dispatchRows(device, program, x, out, rows, cols, 1);
+}
+
+/** Columns one workgroup reduces in one pass: a chunk must also fit one binding. */
+function colsPerPass(device: Device): number {
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  return Math.min(MAX_COLS_PER_PASS, Math.floor((limit - align) / 4));
 }
 
 /** The shader of a row pass, given the names of its uniforms (see {@link dispatchRows}). */
@@ -239,8 +249,31 @@ export function argReduceRows(
   cols: number,
 ): void {
   if (rows === 0) return;
-  // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
-  dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  const most = Math.floor((limit - align) / 4);
+  if (cols <= most) {
+    // One pass whatever the length: a workgroup walks a long row (pairs do not chain passes).
+    dispatchRows(device, argReduceProgram(op, type), x, out, rows, cols, 1);
+    return;
+  }
+  // A row larger than a binding: each chunk's winner (its column in the row), the winners'
+  // values, the first chunk whose value wins, and its column. Ties and NaNs go as in one
+  // pass: the first winning chunk holds the first winning column.
+  const chunks = Math.ceil(cols / most);
+  const columns = device.alloc(rows * chunks * 4, "arg-reduce columns");
+  const values = device.alloc(rows * chunks * 4, "arg-reduce values");
+  const chunk = device.alloc(rows * 4, "arg-reduce chunk");
+  dispatchRows(device, argReduceProgram(op, type), x, columns, rows, cols, chunks);
+  const matrix = (buffer: GpuBuffer, width: number) => ({
+    buffer,
+    strides: [width, 1],
+    offset: 0,
+  });
+  gather(device, type, [rows, chunks], 1, cols, matrix(x, cols), matrix(columns, chunks), values);
+  argReduceRows(device, op, values, type, chunk, rows, chunks);
+  gather(device, "i32", [rows, 1], 1, chunks, matrix(columns, chunks), matrix(chunk, 1), out);
+  for (const buffer of [columns, values, chunk]) device.release(buffer);
 }
 
 /**
@@ -271,7 +304,7 @@ function dispatchRows(
   /** The first element of x that workgroup g reads (its row's end for g = groups). */
   const xStart = (g: number) =>
     Math.floor(g / chunks) * cols + Math.min((g % chunks) * chunk, cols);
-  const alignDown = (element: number) => Math.floor((element * 4) / align) * align / 4;
+  const alignDown = (element: number) => alignedStart(element, align);
   for (let first = 0; first < groups; first += per) {
     const count = Math.min(per, groups - first);
     const [xBase, outBase] = whole ? [0, 0] : [alignDown(xStart(first)), alignDown(first)];

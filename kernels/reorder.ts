@@ -9,40 +9,74 @@
 
 import type { Device, GpuBuffer } from "./device.ts";
 import { coordinates, type IndexedView, offsetOf } from "./_coordinates.ts";
-import { flatMain } from "./_program.ts";
+import { flatMain, passWindows } from "./_program.ts";
+import { stridesOf } from "./elementwise.ts";
 import { Uniforms } from "./_uniforms.ts";
 
 const WORKGROUP = 256;
 
-/** One dispatch of `body` over the `n` elements of `shape`, from `x` into the contiguous `out`. */
+/** What a lane of {@link elementwise} computes: its source position, and the value it writes. */
+interface LaneBody {
+  /** WGSL statements before the position (they may use the coordinates `c0…`). */
+  prelude: string;
+  /** The WGSL element position in `x`'s binding (the view given has its offset shifted). */
+  position: string;
+  /** The value written, from the element read (default: the element). */
+  value?: (element: string) => string;
+}
+
+/**
+ * A pass over the elements of `shape` from `x` into the contiguous `out`. Where `x` is read at
+ * the lane's coordinates (`anywhere` false) it is windowed with the output; where at other
+ * coordinates (a flip or roll's), it is bound in windows of its own and each lane writes in the
+ * one that holds its source (`passWindows`), so either works on tensors larger than a binding.
+ */
 function elementwise(
   device: Device,
   name: string,
-  uf: Uniforms,
   shape: readonly number[],
-  body: string,
   x: IndexedView,
   out: GpuBuffer,
+  anywhere: boolean,
+  lane: (uf: Uniforms, x: IndexedView) => LaneBody,
 ): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  // Every uniform is registered before the block is declared.
-  const main = flatMain(WORKGROUP, uf.u32("n", n), `\n${coordinates(uf, shape)}${body}`);
-  const wgsl = `
+  const outView = { buffer: out, strides: stridesOf(shape), offset: 0 };
+  const views = anywhere ? [outView] : [x, outView];
+  for (const w of passWindows(device, shape, views, anywhere ? [x.buffer] : [])) {
+    const uf = new Uniforms();
+    const [read] = w.reads;
+    const xBase = anywhere ? read.base : w.bases[0];
+    const { prelude, position, value = (v: string) => v } = lane(uf, {
+      ...x,
+      offset: x.offset - xBase,
+    });
+    const store = `out[i - ${uf.u32("outBase", w.bases[views.length - 1])}] = ${value("x[p]")};`;
+    const body = `
+  let i = ${uf.u32("start", w.start)} + t;
+${coordinates(uf, shape)}${prelude}
+  let p = ${position};
+  ${anywhere ? `if (p < ${uf.u32("x.count", read.count)}) { ${store} }` : store}`;
+    // Every uniform is registered before the block is declared.
+    const main = flatMain(WORKGROUP, uf.u32("n", w.count), body, { index: "t" });
+    const wgsl = `
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 ${uf.declare(2)}
 ${main}`;
-  device.dispatch(
-    {
-      name: `${name} [${shape}]`,
-      wgsl,
-      uniforms: uf.data(),
-      workgroups: Math.ceil(n / WORKGROUP),
-      cost: { bytes: 8 * n },
-    },
-    [{ buffer: x.buffer }, { buffer: out }],
-  );
+    const xBinding = anywhere ? read.binding : w.bindings[0];
+    device.dispatch(
+      {
+        name: `${name} [${shape}]`,
+        wgsl,
+        uniforms: uf.data(),
+        workgroups: Math.ceil(w.count / WORKGROUP),
+        cost: { bytes: 8 * w.count },
+      },
+      [xBinding, w.bindings[views.length - 1]],
+    );
+  }
 }
 
 /**
@@ -69,21 +103,20 @@ export function flipRoll(
   flip: readonly boolean[],
   shift: readonly number[],
 ): void {
-  const uf = new Uniforms();
-  // Per axis: the source is (flip ? size − 1 − c : c) + start, mod size.
-  const lines = shape.map((d, a) => {
-    const start = d === 0 ? 0 : ((-shift[a] % d) + d) % d;
-    const [size, mirror, from] = [
-      uf.u32(`size${a}`, d),
-      uf.u32(`flip${a}`, flip[a] ? 1 : 0),
-      uf.u32(`start${a}`, start),
-    ];
-    return `
+  elementwise(device, "flip/roll", shape, x, out, true, (uf, view) => {
+    // Per axis: the source is (flip ? size − 1 − c : c) + start, mod size.
+    const lines = shape.map((d, a) => {
+      const start = d === 0 ? 0 : ((-shift[a] % d) + d) % d;
+      const [size, mirror, from] = [
+        uf.u32(`size${a}`, d),
+        uf.u32(`flip${a}`, flip[a] ? 1 : 0),
+        uf.u32(`start${a}`, start),
+      ];
+      return `
   let s${a} = (select(c${a}, ${size} - 1u - c${a}, ${mirror} != 0u) + ${from}) % ${size};`;
+    });
+    return { prelude: lines.join(""), position: offsetOf(uf, "x", view, -1, "s") };
   });
-  const body = `${lines.join("")}
-  out[i] = x[${offsetOf(uf, "x", x, -1, "s")}];`;
-  elementwise(device, "flip/roll", uf, shape, body, x, out);
 }
 
 /**
@@ -110,14 +143,15 @@ export function triangle(
   upper: boolean,
   diagonal: number,
 ): void {
-  const uf = new Uniforms();
   const [row, column] = [`c${shape.length - 2}`, `c${shape.length - 1}`];
   // column − row compared as i32; the diagonal is clamped to a range no index reaches past.
   const limit = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, diagonal));
   const offset = `i32(${column}) - i32(${row})`;
   const keep = upper ? `${offset} >= d` : `${offset} <= d`;
-  const body = `
-  let d = bitcast<i32>(${uf.u32("diagonal", limit)});
-  out[i] = select(0u, x[${offsetOf(uf, "x", x, -1)}], ${keep});`;
-  elementwise(device, upper ? "triu" : "tril", uf, shape, body, x, out);
+  elementwise(device, upper ? "triu" : "tril", shape, x, out, false, (uf, view) => ({
+    prelude: `
+  let d = bitcast<i32>(${uf.u32("diagonal", limit)});`,
+    position: offsetOf(uf, "x", view, -1),
+    value: (element) => `select(0u, ${element}, ${keep})`,
+  }));
 }

@@ -37,6 +37,7 @@
 import type { Binding, Device, GpuBuffer } from "./device.ts";
 import { memoised } from "./_memo.ts";
 import {
+  advanceStepCounts,
   checkDistinct,
   defaultSegmentsPerDispatch,
   FINITE_WGSL,
@@ -54,10 +55,12 @@ export { MAX_SEGMENTS_PER_DISPATCH, SOFTWARE_SEGMENTS_PER_DISPATCH } from "./_mu
  * - `paper`: v ← μ·v − c·(λ·ε·w + ε·g); w ← w + v, or with Nesterov w ← w + μ·v − (λ·ε·w + ε·g)
  * - `pytorch`: d = g + λ·w; v ← μ·v + c·d; w ← w − ε·v, or with Nesterov w ← w − ε·(d + μ·v)
  *
- * c is 1 − τ (τ the dampening; 1 without it) except at a parameter's first step, where it is
- * 1: PyTorch's `momentum_buffer = d`, the velocity starting as the undampened update. The
- * velocity starts at zero, so the first step gives v = d exactly. The paper's velocity is
- * −ε times PyTorch's momentum buffer while ε is constant, so the two rules (Nesterov and
+ * c is 1 − τ (τ the dampening; 1 without it), except where the parameter's momentum buffer does
+ * not exist yet (PyTorch's `momentum_buffer is None`): there the old velocity is read as zero
+ * and c is 1, PyTorch's `momentum_buffer = clone(d)`. Whether it exists is decided on the device
+ * (see {@link SgdUpdateOptions.steps}), so a step the guard skips does not create it. With
+ * momentum 0 it never exists: the step is −ε·d, undampened, as PyTorch's. The paper's velocity
+ * is −ε times PyTorch's momentum buffer while ε is constant, so the two rules (Nesterov and
  * dampening included) agree until ε changes, and differ after.
  */
 export type SgdFormulation = "paper" | "pytorch";
@@ -76,6 +79,11 @@ export interface SgdHyperparameters {
   dampening?: number;
   /** Nesterov momentum (needs μ > 0 and τ = 0, as in PyTorch); default false. */
   nesterov?: boolean;
+  /**
+   * Maximise (PyTorch's `maximize`): the gradient's sign is flipped before anything else, weight
+   * decay included; default false.
+   */
+  maximize?: boolean;
 }
 
 /** The buffers of one parameter; all hold at least `n` f32 elements laid out alike. */
@@ -94,11 +102,8 @@ export interface SgdBuffers {
 export interface SgdParameter extends SgdBuffers {
   /** The rule and constants of the parameter's group. */
   hyperparameters: SgdHyperparameters;
-  /**
-   * Whether the velocity holds no momentum yet (the parameter's first step): the dampening is
-   * then not applied, as PyTorch sets `momentum_buffer = d`. Default false.
-   */
-  firstStep?: boolean;
+  /** Index of its count of momentum steps in {@link SgdUpdateOptions.steps}; default 0. */
+  stepSlot?: number;
 }
 
 /** Options of {@link sgdUpdateAll}, {@link sgdCheckAll} and their one-parameter forms. */
@@ -108,6 +113,14 @@ export interface SgdUpdateOptions {
    * entirely when it is 0. Without it the update always runs.
    */
   guard?: GpuBuffer;
+  /**
+   * Each parameter's count of momentum steps (f32, one a slot, shared by the dispatch's
+   * parameters; PyTorch's momentum buffer exists once its count is > 0). A parameter whose
+   * count is 0 starts its velocity from the undampened update, whatever the velocity held;
+   * the update then adds 1 to the counts of the parameters with momentum > 0, in a dispatch of
+   * its own (guarded alike). Without it every velocity counts as begun.
+   */
+  steps?: GpuBuffer;
   /**
    * Largest bytes one binding may cover; default the device's `maxStorageBufferBindingSize`.
    * Tests lower it to exercise the windowed path on small buffers.
@@ -138,12 +151,17 @@ export function segmentsPerDispatch(device: Device): number {
   return defaultSegmentsPerDispatch(device, SGD_LAYOUT);
 }
 
-/** Three storage buffers a segment (w, v, g), and the guard flag. */
-const SGD_LAYOUT = { buffersPerSegment: 3, sharedBuffers: 1 } as const;
+/** Three storage buffers a segment (w, v, g), and the guard flag and the momentum counts. */
+const SGD_LAYOUT = { buffersPerSegment: 3, sharedBuffers: 2 } as const;
 
 const WORKGROUP = 256;
-/** u32 words of one segment's row in the table: two vec4u. */
-const ROW_WORDS = 8;
+/** u32 words of one segment's row in the table: three vec4u. */
+const ROW_WORDS = 12;
+/**
+ * Rule bits of a segment: PyTorch's rule, Nesterov, a dampened velocity, no momentum buffer,
+ * maximise.
+ */
+const PYTORCH = 1, NESTEROV = 2, DAMPENED = 4, NO_BUFFER = 8, MAXIMIZE = 16;
 
 /** Whether a kernel writes the update (`apply`) or only checks that it is finite (`check`). */
 type SgdMode = "apply" | "check";
@@ -154,7 +172,7 @@ type SgdMode = "apply" | "check";
  */
 const sgdWgsl = memoised(sgdShader);
 
-function sgdShader(segments: number, mode: SgdMode, guarded: boolean): string {
+function sgdShader(segments: number, mode: SgdMode, guarded: boolean, counted: boolean): string {
   const access = mode === "apply" ? "read_write" : "read";
   const decls: string[] = [];
   const loads: string[] = [];
@@ -172,15 +190,26 @@ function sgdShader(segments: number, mode: SgdMode, guarded: boolean): string {
   const flag = mode === "apply"
     ? `@group(0) @binding(${3 * segments}) var<storage, read> guard: array<u32>;`
     : `@group(0) @binding(${3 * segments}) var<storage, read_write> guard: array<atomic<u32>>;`;
-  const tableBinding = 3 * segments + (hasFlag ? 1 : 0);
+  const stepsDecl = counted
+    ? `@group(0) @binding(${
+      3 * segments + (hasFlag ? 1 : 0)
+    }) var<storage, read> steps: array<f32>;`
+    : "";
+  const tableBinding = 3 * segments + (hasFlag ? 1 : 0) + (counted ? 1 : 0);
   const skip = mode === "apply" && guarded ? "\n  if (guard[0] == 0u) { return; }" : "";
+  // A parameter without a momentum buffer: its velocity begins as the undampened update.
+  const begun = counted
+    ? `(a.z & ${NO_BUFFER}u) == 0u && steps[a.w] > 0.0`
+    : `(a.z & ${NO_BUFFER}u) == 0u`;
   return `${decls.join("\n")}
 ${hasFlag ? flag : ""}
-// Per segment: a = (first workgroup, elements in the window, rule bits, 0) with bit 0 set
-// for PyTorch's rule, bit 1 for Nesterov and bit 2 for a dampened velocity;
-// b = (μ, c1, c2, c) as f32 bits: the paper's c1 = λ·ε, c2 = ε (times c when dampened);
-// PyTorch's c1 = λ, c2 = ε, and c = 1 − τ the dampening factor.
-struct Segment { a: vec4u, b: vec4u }
+${stepsDecl}
+// Per segment: a = (first workgroup, elements in the window, rule bits, momentum-count slot)
+// with bit 0 set for PyTorch's rule, bit 1 for Nesterov, bit 2 for a dampened velocity, bit 3
+// for no momentum buffer (μ = 0) and bit 4 to maximise (g ← −g); b = (μ, c1, c2, c) as f32
+// bits: the paper's c1 = λ·ε, c2 = ε (times c when dampened); PyTorch's c1 = λ, c2 = ε, and
+// c = 1 − τ the dampening factor; f = (c1, c2) undampened, for a velocity begun at this step.
+struct Segment { a: vec4u, b: vec4u, f: vec4u }
 struct Table { s: array<Segment, ${segments}> }
 @group(0) @binding(${tableBinding}) var<uniform> table: Table;
 ${FLAT_WORKGROUP}
@@ -217,10 +246,18 @@ ${searchSteps(segments)}
   // The lane mask below reuses the element count: lavapipe ran the check some ten times
   // slower when a field of the table was first read after the early return.
   let a = table.s[s].a;
-  let b = bitcast<vec4f>(table.s[s].b);
-  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), vec4f(b.w), a.z);
+  var b = bitcast<vec4f>(table.s[s].b);
+  let f = bitcast<vec4f>(table.s[s].f);
+  var bits = a.z;
+  // Read before the early return, as the table (see above).
+  let begun = ${begun};
   let i = (wg - a.x) * ${WORKGROUP}u + lid;
   if (i * 4u >= a.y) { return; }
+  if (!begun) {
+    b = vec4f(b.x, f.x, f.y, 1.0);
+    bits = bits & ~${DAMPENED}u;
+  }
+  let rule = Rule(vec4f(b.x), vec4f(b.y), vec4f(b.z), vec4f(b.w), bits);
   // Only the loads and stores are chosen by segment, the rule is written once: on lavapipe
   // every case costs, though the segment is uniform across the workgroup.
   var wi: vec4f;
@@ -230,6 +267,9 @@ ${searchSteps(segments)}
 ${loads.join("\n")}
     default: {}
   }
+  // PyTorch's momentum_buffer = clone(d): the old velocity plays no part.
+  if (!begun) { vi = vec4f(0.0); }
+  if ((bits & ${MAXIMIZE}u) != 0u) { gi = -gi; }
   let r = step(rule, wi, vi, gi);
 ${
     mode === "apply"
@@ -268,6 +308,10 @@ export function sgdUpdateAll(
   options: SgdUpdateOptions = {},
 ): void {
   dispatchSgd(device, parameters, "apply", options);
+  if (options.steps) {
+    const begun = parameters.filter((p) => p.n > 0 && p.hyperparameters.momentum !== 0);
+    advanceStepCounts("sgd", device, options.steps, begun.map(slotOf), options.guard);
+  }
 }
 
 /**
@@ -360,12 +404,15 @@ function dispatchSgd(
   mode: SgdMode,
   options: SgdUpdateOptions,
 ): void {
-  const guard = options.guard;
+  const { guard, steps } = options;
+  if (steps && steps.device !== device) {
+    throw new Error(`sgd: the momentum counts live on ${steps.device.label}, not ${device.label}`);
+  }
   // Devices that share one GPUDevice share one flag (it is in their common submission order).
   if (guard && guard.device !== device && !guard.device.sharesGpuWith(device)) {
     throw new Error(`sgd: the guard flag lives on ${guard.device.label}, not ${device.label}`);
   }
-  for (const p of parameters) checkParameter(device, p);
+  for (const p of parameters) checkParameter(device, p, steps);
   checkDistinct(
     "sgd",
     parameters.map((p) => ({
@@ -384,13 +431,14 @@ function dispatchSgd(
       });
     }
     if (guard) bindings.push({ buffer: guard, offset: 0, size: 16 });
+    if (steps) bindings.push({ buffer: steps, offset: 0, size: steps.capacity });
     const { table, workgroups } = segmentTable(segments);
     const vec4s = segments.reduce((sum, s) => sum + s.count, 0);
     const part = dispatches.length > 1 ? ` part ${d + 1}/${dispatches.length}` : "";
     device.dispatch(
       {
         name: `sgd ${mode} ${segments.length} segments (${vec4s * 4})${part}`,
-        wgsl: sgdWgsl(segments.length, mode, guard !== undefined),
+        wgsl: sgdWgsl(segments.length, mode, guard !== undefined, steps !== undefined),
         uniforms: table,
         workgroups,
         // Check: reads w, v, g; apply: also writes w, v.
@@ -401,11 +449,23 @@ function dispatchSgd(
   });
 }
 
-function checkParameter(device: Device, p: SgdParameter): void {
+/** A parameter's slot in the momentum counts. */
+function slotOf(p: SgdParameter): number {
+  return p.stepSlot ?? 0;
+}
+
+function checkParameter(device: Device, p: SgdParameter, steps?: GpuBuffer): void {
   checkSgdHyperparameters(p.hyperparameters);
   const { weight, velocity, grad, n } = p;
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`sgd: element count must be a non-negative integer, got ${n}`);
+  }
+  const slot = slotOf(p);
+  if (!Number.isInteger(slot) || slot < 0 || (steps && (slot + 1) * 4 > steps.capacity)) {
+    throw new RangeError(
+      `sgd: momentum-count slot ${slot} is outside the counts` +
+        (steps ? ` (${steps.capacity / 4} slots)` : ""),
+    );
   }
   for (const [name, b] of [["weight", weight], ["velocity", velocity], ["grad", grad]] as const) {
     if (b.device !== device) {
@@ -430,19 +490,22 @@ function segmentTable(
     const { formulation, lr, momentum, weightDecay } = parameter.hyperparameters;
     const nesterov = parameter.hyperparameters.nesterov ?? false;
     const dampening = parameter.hyperparameters.dampening ?? 0;
-    // The velocity's factor: 1 − τ, and 1 (none) at the first step, as PyTorch's clone.
-    const factor = dampening !== 0 && !parameter.firstStep ? 1 - dampening : 1;
+    // The velocity's factor 1 − τ, once the momentum buffer exists (the kernel uses 1 before:
+    // PyTorch's clone); with momentum 0 there is no buffer, and PyTorch ignores the dampening.
+    const factor = dampening !== 0 ? 1 - dampening : 1;
     const row = k * ROW_WORDS;
     table[row] = workgroups;
     table[row + 1] = Math.min(parameter.n - start * 4, count * 4);
-    table[row + 2] = (formulation === "pytorch" ? 1 : 0) | (nesterov ? 2 : 0) |
-      (factor !== 1 ? 4 : 0);
+    table[row + 2] = (formulation === "pytorch" ? PYTORCH : 0) | (nesterov ? NESTEROV : 0) |
+      (factor !== 1 ? DAMPENED : 0) | (momentum === 0 ? NO_BUFFER : 0) |
+      (parameter.hyperparameters.maximize ? MAXIMIZE : 0);
+    table[row + 3] = slotOf(parameter);
     floats[row + 4] = momentum;
     if (formulation === "pytorch") {
-      floats.set([weightDecay, lr, factor], row + 5);
+      floats.set([weightDecay, lr, factor, weightDecay, lr], row + 5);
     } else {
       // λ·ε·c and ε·c each rounded once to f32, as a WGSL literal of the product would be.
-      floats.set([weightDecay * lr * factor, lr * factor, factor], row + 5);
+      floats.set([weightDecay * lr * factor, lr * factor, factor, weightDecay * lr, lr], row + 5);
     }
     workgroups += Math.ceil(count / WORKGROUP);
   });
@@ -475,8 +538,10 @@ export function checkSgdHyperparameters(h: SgdHyperparameters, where = "sgd"): v
   if (!Number.isFinite(dampening)) {
     throw new RangeError(`${where}: dampening must be a finite number, got ${dampening}`);
   }
-  if (h.nesterov !== undefined && typeof h.nesterov !== "boolean") {
-    throw new TypeError(`${where}: nesterov must be true or false`);
+  for (const key of ["nesterov", "maximize"] as const) {
+    if (h[key] !== undefined && typeof h[key] !== "boolean") {
+      throw new TypeError(`${where}: ${key} must be true or false`);
+    }
   }
   if (h.nesterov && (h.momentum <= 0 || dampening !== 0)) {
     throw new RangeError(

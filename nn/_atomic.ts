@@ -58,7 +58,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
       // Already closed; nothing to do.
     }
     await Deno.remove(tmp).catch(() => {});
-    throw namePath(error, path);
+    throw await explainWriteError(error, path);
   }
   await syncDirectory(dir);
 }
@@ -69,35 +69,73 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  * exist (the error named the temporary file, not the path asked for).
  */
 async function requireWritablePath(path: string, dir: string): Promise<void> {
-  const kind = async (p: string) => {
-    try {
-      return (await Deno.stat(p)).isDirectory ? "folder" : "file";
-    } catch (error) {
-      // A path below a file is "not a directory": there is nothing there either.
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-        return null;
-      }
-      throw namePath(error, p);
-    }
-  };
-  if (await kind(path) === "folder") {
+  if (await kindOf(path) === "folder") {
     throw new Deno.errors.IsADirectory(`${path} is a folder: give a file path to write`);
   }
-  const parent = await kind(dir);
-  if (parent !== "folder") {
-    const problem = parent === null ? "does not exist" : "is a file";
-    throw new Deno.errors.NotFound(`${path}: cannot write it: the folder ${dir} ${problem}`);
+  const missing = await missingFolder(path, dir);
+  if (missing) throw missing;
+}
+
+/** What is at `p`: a folder, a file, or nothing (null). */
+async function kindOf(p: string): Promise<"folder" | "file" | null> {
+  try {
+    return (await Deno.stat(p)).isDirectory ? "folder" : "file";
+  } catch (error) {
+    // A path below a file is "not a directory": there is nothing there either.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw namePath(error, p);
   }
 }
 
+/** The error for writing `path` when its folder `dir` is not a folder (else null). */
+async function missingFolder(path: string, dir: string): Promise<Error | null> {
+  const parent = await kindOf(dir);
+  if (parent === "folder") return null;
+  const problem = parent === null ? "does not exist" : "is a file";
+  return new Deno.errors.NotFound(`${path}: cannot write it: the folder ${dir} ${problem}`);
+}
+
+/**
+ * The error to report for a failed write of `path`: where its folder has gone (removed or
+ * unmounted during a run), that, naming the folder; else `error` named by {@link namePath}.
+ *
+ * @example A folder removed before the write
+ * ```ts
+ * import { explainWriteError } from "./_atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.remove(dir);
+ * const error = await Deno.writeTextFile(`${dir}/a.json`, "{}").catch((e) => e);
+ * console.log((await explainWriteError(error, `${dir}/a.json`) as Error).message);
+ * // <dir>/a.json: cannot write it: the folder <dir> does not exist
+ * ```
+ */
+export async function explainWriteError(error: unknown, path: string): Promise<unknown> {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    const missing = await missingFolder(path, dirname(path)).catch(() => null);
+    if (missing) return missing;
+  }
+  return namePath(error, path);
+}
+
+/**
+ * Deno's message for an OS error on a path: `<cause> (os error N): <call> '<path>'`, possibly
+ * with ` -> '<path>'`: the path it names may be a temporary file the caller never sees.
+ */
+const OS_ERROR_ON_PATH = /^(.* \(os error \d+\)): [a-z_]+ '.*'$/s;
+
 /**
  * `error` with `path` leading its message (the same object, so its class and stack stay):
- * the operating system's "No space left on device (os error 28)" names no file.
+ * the operating system's "No space left on device (os error 28)" names no file, and Deno's
+ * "Read-only file system (os error 30): open '<temporary file>'" names the wrong one; both read
+ * `<path>: <cause> (os error N)`.
  */
 export function namePath(error: unknown, path: string): unknown {
-  if (error instanceof Error && !error.message.includes(path)) {
-    error.message = `${path}: ${error.message}`;
-  }
+  if (!(error instanceof Error)) return error;
+  const onPath = OS_ERROR_ON_PATH.exec(error.message);
+  if (onPath) error.message = `${path}: ${onPath[1]}`;
+  else if (!error.message.includes(path)) error.message = `${path}: ${error.message}`;
   return error;
 }
 

@@ -16,7 +16,7 @@ import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
 import { Linear } from "./linear.ts";
 import { MaxPool2d } from "./max_pool2d.ts";
-import type { Module } from "./module.ts";
+import { type Module, swapInList } from "./module.ts";
 import { chainLayers, type Layer, Sequential } from "./sequential.ts";
 import type { SummaryRow } from "./summary.ts";
 
@@ -46,6 +46,14 @@ export class LayerChain {
   add<L extends Layer>(name: string, layer: L): L {
     this.#entries.push({ name, layer });
     return layer;
+  }
+
+  /** Puts `replacement` where `old` is in the chain; returns how many places it held. */
+  replace(old: Module, replacement: Layer): number {
+    const layers = this.#entries.map((e) => e.layer);
+    const count = swapInList(layers, old, replacement);
+    layers.forEach((layer, i) => (this.#entries[i].layer = layer));
+    return count;
   }
 
   /** `x` through every layer in turn. */

@@ -16,7 +16,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { transfer, TransferChannel } from "../tensor/transfer.ts";
 import type { Conv2d } from "./conv2d.ts";
 import { Linear } from "./linear.ts";
-import { Module, type ParameterSlot } from "./module.ts";
+import { Module, type ParameterSlot, swapInList } from "./module.ts";
 import type { Layer } from "./sequential.ts";
 
 /** Parts of one layer, tower by tower. */
@@ -28,6 +28,11 @@ export class Towers<M extends Module> extends Module {
   constructor(parts: readonly M[]) {
     super();
     this.parts = parts.map((part, i) => this.registerModule(String(i), part));
+  }
+
+  /** Puts `replacement` in `old`'s place among the towers (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    swapInList(this.parts as M[], old, replacement as M);
   }
 
   /**

@@ -346,14 +346,18 @@ export class Hardtanh extends ShapePreserving {
   /** The upper bound. */
   readonly maxVal: number;
 
-  /** Creates the layer; throws when `minVal > maxVal`. */
+  /**
+   * Creates the layer; throws unless `minVal < maxVal`, as PyTorch's `nn.Hardtanh` asserts (an
+   * empty range would clamp everything to one value with a zero gradient; the functional
+   * `hardtanh` still takes `minVal == maxVal`, as `F.hardtanh` does).
+   */
   constructor(config: HardtanhConfig = {}) {
     super();
     this.minVal = config.minVal ?? -1;
     this.maxVal = config.maxVal ?? 1;
-    if (this.minVal > this.maxVal) {
+    if (!(this.minVal < this.maxVal)) {
       throw new RangeError(
-        `Hardtanh: minVal (${this.minVal}) must not exceed maxVal (${this.maxVal})`,
+        `Hardtanh: maxVal (${this.maxVal}) must be greater than minVal (${this.minVal})`,
       );
     }
   }

@@ -5,9 +5,10 @@
  */
 
 import { adaptiveAvgPool2d } from "../tensor/ops_cnn.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
+import { pooledShape } from "./_unbatched.ts";
 
 /** An output size: one for both axes, or `[OH, OW]` with null to keep that axis's size. */
 export type AdaptiveSize = number | readonly [number | null, number | null];
@@ -43,25 +44,23 @@ export class AdaptiveAvgPool2d extends Module {
     this.outputSize = outputSize;
   }
 
-  /** Pools `x [N, C, H, W]` to `[N, C, OH, OW]`. */
+  /** Pools `x [N, C, H, W]` to `[N, C, OH, OW]` (or one unbatched `[C, H, W]` to `[C, OH, OW]`). */
+  forward<C extends Dim>(
+    x: Tensor<readonly [C, Dim, Dim], "f32">,
+  ): Tensor<[C, number, number], "f32">;
+  /** The same over a batch, `x [N, C, H, W]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim, Dim], "f32">,
-  ): Tensor<[N, C, number, number], "f32"> {
-    return adaptiveAvgPool2d(x, this.outputSize) as unknown as Tensor<
-      [N, C, number, number],
-      "f32"
-    >;
+  ): Tensor<[N, C, number, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    return adaptiveAvgPool2d(x, this.outputSize);
   }
 
-  /** The output shape for an input shape `[N, C, H, W]`. */
+  /** The output shape for an input shape `[N, C, H, W]` (or `[C, H, W]`). */
   outputShape(input: readonly number[]): number[] {
-    if (input.length !== 4) {
-      throw new RangeError(`AdaptiveAvgPool2d: expected [N, C, H, W], got [${input}]`);
-    }
-    const [n, c, h, w] = input;
     const [oh, ow] = typeof this.outputSize === "number"
       ? [this.outputSize, this.outputSize]
       : this.outputSize;
-    return [n, c, oh ?? h, ow ?? w];
+    return pooledShape("AdaptiveAvgPool2d", input, 2, ([h, w]) => [oh ?? h, ow ?? w]);
   }
 }

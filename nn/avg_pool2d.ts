@@ -5,9 +5,10 @@
  */
 
 import { avgPool2d, checkPoolPadding, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
+import { pooledShape } from "./_unbatched.ts";
 
 /** Options of {@link AvgPool2d}, PyTorch's `nn.AvgPool2d` arguments. */
 export interface AvgPool2dConfig {
@@ -63,10 +64,15 @@ export class AvgPool2d extends Module {
     checkPoolPadding("AvgPool2d", config.kernelSize, config.padding ?? 0);
   }
 
-  /** Pools `x [N, C, H, W]`. */
+  /** Pools `x [N, C, H, W]`, or one unbatched `[C, H, W]`. */
+  forward<C extends Dim>(
+    x: Tensor<readonly [C, Dim, Dim], "f32">,
+  ): Tensor<[C, number, number], "f32">;
+  /** The same over a batch, `x [N, C, H, W]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim, Dim], "f32">,
-  ): Tensor<[N, C, number, number], "f32"> {
+  ): Tensor<[N, C, number, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
     return avgPool2d(x, {
       kernel: this.kernelSize,
       stride: this.stride,
@@ -74,16 +80,16 @@ export class AvgPool2d extends Module {
       ceilMode: this.ceilMode,
       countIncludePad: this.countIncludePad,
       divisorOverride: this.divisorOverride ?? undefined,
-    }) as unknown as Tensor<[N, C, number, number], "f32">;
+    });
   }
 
-  /** The output shape for an input shape `[N, C, H, W]`. */
+  /** The output shape for an input shape `[N, C, H, W]` (or `[C, H, W]`). */
   outputShape(input: readonly number[]): number[] {
-    if (input.length !== 4) {
-      throw new RangeError(`AvgPool2d: expected [N, C, H, W], got [${input}]`);
-    }
-    const [n, c, h, w] = input;
-    const size = [h, w] as const;
-    return [n, c, ...windowOutput(size, this.kernelSize, this.stride, this.padding, this.ceilMode)];
+    return pooledShape(
+      "AvgPool2d",
+      input,
+      2,
+      ([h, w]) => windowOutput([h, w], this.kernelSize, this.stride, this.padding, this.ceilMode),
+    );
   }
 }

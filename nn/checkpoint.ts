@@ -41,8 +41,14 @@ export interface SaveCheckpointOptions {
 
 /** Options of {@link loadCheckpoint}. */
 export interface LoadCheckpointOptions {
-  /** Require the names to match exactly (default true); shapes must always match. */
+  /** Require the names to match exactly (default true). */
   strict?: boolean;
+  /**
+   * Leave out the tensors whose shape differs from the model's, keeping the model's values
+   * (default false: an error). For fine-tuning a model built with another class count; see
+   * `Module.loadStateDict`, which also returns the names it left out.
+   */
+  ignoreMismatchedSizes?: boolean;
   /** Load even when tensors hold NaN or ±∞ (default false: refuse, naming them). */
   allowNonFinite?: boolean;
 }
@@ -259,7 +265,7 @@ export async function loadModelCheckpoint(
   checkpoint: ModelCheckpoint,
   path: string,
   model: Module,
-  options: Pick<LoadCheckpointOptions, "strict"> = {},
+  options: Pick<LoadCheckpointOptions, "strict" | "ignoreMismatchedSizes"> = {},
 ): Promise<CheckpointMetadata> {
   // Integer entries load into integer buffers only; elsewhere they are a parameter's values.
   const floatSlots = new Set(
@@ -270,7 +276,10 @@ export async function loadModelCheckpoint(
   );
   if (misplaced.length > 0) throw floatOnly(path, misplaced);
   try {
-    await model.loadStateDict(checkpoint.state, { strict: options.strict ?? true });
+    await model.loadStateDict(checkpoint.state, {
+      strict: options.strict ?? true,
+      ignoreMismatchedSizes: options.ignoreMismatchedSizes ?? false,
+    });
   } catch (error) {
     throw new CheckpointError(`${path}: ${(error as Error).message}`, { cause: error });
   }

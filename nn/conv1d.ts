@@ -10,10 +10,11 @@ import { convPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import { conv1d } from "../tensor/ops_conv_family.ts";
 import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
 import { WeightedLayer } from "./weighted_layer.ts";
+import { convolvedShape } from "./_unbatched.ts";
 
 /** Options of {@link Conv1d}, PyTorch's `nn.Conv1d` arguments. */
 export interface Conv1dConfig {
@@ -112,40 +113,38 @@ export class Conv1d extends WeightedLayer {
     this.registerWeights({ weight, bias });
   }
 
-  /** Convolves `x [N, C, L]`. */
+  /** Convolves `x [N, C, L]`, or one unbatched `[C, L]` (to `[O, OL]`). */
+  forward(x: Tensor<readonly [Dim, Dim], "f32">): Tensor<[number, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim], "f32">,
-  ): Tensor<[N, number, number], "f32"> {
+  ): Tensor<[N, number, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
     const options = { stride: this.stride, groups: this.groups, dilation: this.dilation };
     if (this.paddingMode === "zeros") {
-      return conv1d(x, this.weight, this.bias, { ...options, padding: this.padding }) as Tensor<
-        [N, number, number],
-        "f32"
-      >;
+      return conv1d(x, this.weight, this.bias, { ...options, padding: this.padding });
     }
     // PyTorch's order: the input padded in the mode, then an unpadded convolution.
     const pads = convModePads(this.padding, [this.kernelSize], [this.dilation]);
     const padded = pad(x, pads, { mode: this.paddingMode });
     const y = conv1d(padded, this.weight, this.bias, { ...options, padding: 0 });
     padded.dispose(); // (the graph holds what the backward needs)
-    return y as Tensor<[N, number, number], "f32">;
+    return y;
   }
 
-  /** The output shape for an input shape `[N, C, L]`. */
+  /** The output shape for an input shape `[N, C, L]` (or `[C, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, l] = input;
-    if (input.length !== 3 || c !== this.inChannels) {
-      throw new RangeError(`Conv1d: expected [N, ${this.inChannels}, L], got [${input}]`);
-    }
-    if (this.padding === "same") return [n, this.outChannels, l];
-    const [, length] = windowOutput(
-      [1, l],
-      [1, this.kernelSize],
-      [1, this.stride],
-      [0, this.padding === "valid" ? 0 : this.padding],
-      false,
-      [1, this.dilation],
-    );
-    return [n, this.outChannels, length];
+    return convolvedShape("Conv1d", input, 1, this.inChannels, ([n, , l]) => {
+      if (this.padding === "same") return [n, this.outChannels, l];
+      const [, length] = windowOutput(
+        [1, l],
+        [1, this.kernelSize],
+        [1, this.stride],
+        [0, this.padding === "valid" ? 0 : this.padding],
+        false,
+        [1, this.dilation],
+      );
+      return [n, this.outChannels, length];
+    });
   }
 }

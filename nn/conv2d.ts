@@ -12,17 +12,17 @@ import {
   convPadding,
   type Pair,
   pair,
-  type Tensor4D,
   windowOutput,
 } from "../tensor/ops_cnn.ts";
 import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
 import { finishActivation, layerActivation } from "./_activation.ts";
 import type { Activation } from "./activation.ts";
 import { Module, type Parameter } from "./module.ts";
+import { convolvedShape } from "./_unbatched.ts";
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dConfig {
@@ -172,10 +172,13 @@ export class Conv2d extends Module {
     return this.#hasBias ? this.getParameter("bias") : null;
   }
 
-  /** Convolves `x [N, C, H, W]`. */
+  /** Convolves `x [N, C, H, W]`, or one unbatched `[C, H, W]` (to `[O, OH, OW]`). */
+  forward(x: Tensor<readonly [Dim, Dim, Dim], "f32">): Tensor<[number, number, number], "f32">;
+  /** The same over a batch, `x [N, C, H, W]`. */
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
-  ): Tensor<[N, number, number, number], "f32"> {
+  ): Tensor<[N, number, number, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
     const options = {
       stride: this.stride,
       groups: this.groups,
@@ -183,7 +186,7 @@ export class Conv2d extends Module {
       relu: this.relu,
     };
     const same = this.#trim.some((t) => t > 0);
-    let y: Tensor4D;
+    let y: Tensor<Shape, "f32">;
     if (this.paddingMode === "zeros") {
       y = conv2d(x, this.weight, this.bias, { ...options, padding: same ? "same" : this.padding });
     } else {
@@ -194,26 +197,21 @@ export class Conv2d extends Module {
       y = conv2d(padded, this.weight, this.bias, { ...options, padding: 0 });
       padded.dispose(); // (the graph holds what the backward needs)
     }
-    return finishActivation(y, this.activation) as unknown as Tensor<
-      [N, number, number, number],
-      "f32"
-    >;
+    return finishActivation(y, this.activation);
   }
 
-  /** The output shape for an input shape `[N, C, H, W]`. */
+  /** The output shape for an input shape `[N, C, H, W]` (or `[C, H, W]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, h, w] = input;
-    if (input.length !== 4 || c !== this.inChannels) {
-      throw new RangeError(`Conv2d: expected [N, ${this.inChannels}, H, W], got [${input}]`);
-    }
-    const [outH, outW] = windowOutput(
-      [h, w],
-      this.kernelSize,
-      this.stride,
-      this.padding,
-      false,
-      this.dilation,
-    );
-    return [n, this.outChannels, outH - this.#trim[0], outW - this.#trim[1]];
+    return convolvedShape("Conv2d", input, 2, this.inChannels, ([n, , h, w]) => {
+      const [outH, outW] = windowOutput(
+        [h, w],
+        this.kernelSize,
+        this.stride,
+        this.padding,
+        false,
+        this.dilation,
+      );
+      return [n, this.outChannels, outH - this.#trim[0], outW - this.#trim[1]];
+    });
   }
 }

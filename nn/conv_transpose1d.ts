@@ -5,7 +5,7 @@
  */
 
 import { convTranspose1d } from "../tensor/ops_conv_family.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
   type ConvTranspose2dConfig,
@@ -13,6 +13,7 @@ import {
   transposedParameters,
 } from "./conv_transpose2d.ts";
 import { WeightedLayer } from "./weighted_layer.ts";
+import { convolvedShape } from "./_unbatched.ts";
 
 /** Options of {@link ConvTranspose1d}, PyTorch's `nn.ConvTranspose1d` arguments. */
 export interface ConvTranspose1dConfig extends
@@ -77,11 +78,20 @@ export class ConvTranspose1d extends WeightedLayer {
     this.registerWeights(transposedParameters("ConvTranspose1d", config, this.kernelSize));
   }
 
-  /** Transposes the convolution over `x [N, Cin, L]`; `outputSize` picks the output length. */
+  /**
+   * Transposes the convolution over `x [N, Cin, L]` (or one unbatched `[Cin, L]`); `outputSize`
+   * picks the output length.
+   */
+  forward(
+    x: Tensor<readonly [Dim, Dim], "f32">,
+    outputSize?: number,
+  ): Tensor<[number, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim], "f32">,
     outputSize?: number,
-  ): Tensor<[N, number, number], "f32"> {
+  ): Tensor<[N, number, number], "f32">;
+  forward(x: Tensor<Shape, "f32">, outputSize?: number): Tensor<Shape, "f32"> {
     return convTranspose1d(x, this.weight, this.bias, {
       stride: this.stride[0],
       padding: this.padding[0],
@@ -89,15 +99,15 @@ export class ConvTranspose1d extends WeightedLayer {
       groups: this.groups,
       dilation: this.dilation[0],
       outputSize,
-    }) as unknown as Tensor<[N, number, number], "f32">;
+    });
   }
 
-  /** The output shape for an input shape `[N, Cin, L]`. */
+  /** The output shape for an input shape `[N, Cin, L]` (or `[Cin, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, l] = input;
-    if (input.length !== 3 || c !== this.inChannels) {
-      throw new RangeError(`ConvTranspose1d: expected [N, ${this.inChannels}, L], got [${input}]`);
-    }
-    return [n, this.outChannels, ...transposedOutput(this, [l])];
+    return convolvedShape("ConvTranspose1d", input, 1, this.inChannels, ([n, , l]) => [
+      n,
+      this.outChannels,
+      ...transposedOutput(this, [l]),
+    ]);
   }
 }

@@ -9,10 +9,11 @@ import { currentDevice } from "../tensor/default_device.ts";
 import { type Pair, pair } from "../tensor/ops_cnn.ts";
 import { convTranspose2d } from "../tensor/ops_conv_family.ts";
 import type { Generator } from "../tensor/random.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultInit, type ParameterInit } from "./_init.ts";
 import { WeightedLayer } from "./weighted_layer.ts";
+import { convolvedShape } from "./_unbatched.ts";
 
 /** Options of {@link ConvTranspose2d}, PyTorch's `nn.ConvTranspose2d` arguments. */
 export interface ConvTranspose2dConfig {
@@ -156,13 +157,23 @@ export class ConvTranspose2d extends WeightedLayer implements TransposedGeometry
   }
 
   /**
-   * Transposes the convolution over `x [N, Cin, H, W]`; `outputSize` (`[OH, OW]`) chooses the
-   * output padding instead of the layer's, as PyTorch's `forward(input, output_size)`.
+   * Transposes the convolution over `x [N, Cin, H, W]` (or one unbatched `[Cin, H, W]`);
+   * `outputSize` (`[OH, OW]`) chooses the output padding instead of the layer's, as PyTorch's
+   * `forward(input, output_size)`.
    */
+  forward(
+    x: Tensor<readonly [Dim, Dim, Dim], "f32">,
+    outputSize?: readonly [number, number],
+  ): Tensor<[number, number, number], "f32">;
+  /** The same over a batch, `x [N, C, H, W]`. */
   forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
     outputSize?: readonly [number, number],
-  ): Tensor<[N, number, number, number], "f32"> {
+  ): Tensor<[N, number, number, number], "f32">;
+  forward(
+    x: Tensor<Shape, "f32">,
+    outputSize?: readonly [number, number],
+  ): Tensor<Shape, "f32"> {
     return convTranspose2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
@@ -170,17 +181,15 @@ export class ConvTranspose2d extends WeightedLayer implements TransposedGeometry
       groups: this.groups,
       dilation: this.dilation,
       outputSize,
-    }) as unknown as Tensor<[N, number, number, number], "f32">;
+    });
   }
 
-  /** The output shape for an input shape `[N, Cin, H, W]`. */
+  /** The output shape for an input shape `[N, Cin, H, W]` (or `[Cin, H, W]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, h, w] = input;
-    if (input.length !== 4 || c !== this.inChannels) {
-      throw new RangeError(
-        `ConvTranspose2d: expected [N, ${this.inChannels}, H, W], got [${input}]`,
-      );
-    }
-    return [n, this.outChannels, ...transposedOutput(this, [h, w])];
+    return convolvedShape("ConvTranspose2d", input, 2, this.inChannels, ([n, , h, w]) => [
+      n,
+      this.outChannels,
+      ...transposedOutput(this, [h, w]),
+    ]);
   }
 }

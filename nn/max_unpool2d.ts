@@ -6,7 +6,7 @@
 
 import { type Pair, pair } from "../tensor/ops_cnn.ts";
 import { maxUnpool2d } from "../tensor/ops_pool_family.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
@@ -52,18 +52,32 @@ export class MaxUnpool2d extends Module {
     this.padding = pair(config.padding ?? 0);
   }
 
-  /** Unpools `x [N, C, H, W]` by its pooling's `indices` (i32, shaped as `x`). */
+  /**
+   * Unpools `x [N, C, H, W]` (or one unbatched `[C, H, W]`) by its pooling's `indices` (i32,
+   * shaped as `x`).
+   */
+  forward<C extends Dim>(
+    x: Tensor<readonly [C, Dim, Dim], "f32">,
+    indices?: Tensor,
+    outputSize?: readonly [number, number],
+  ): Tensor<[C, number, number], "f32">;
+  /** The same over a batch, `x [N, C, H, W]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim, Dim], "f32">,
     indices?: Tensor,
     outputSize?: readonly [number, number],
-  ): Tensor<[N, C, number, number], "f32"> {
+  ): Tensor<[N, C, number, number], "f32">;
+  forward(
+    x: Tensor<Shape, "f32">,
+    indices?: Tensor,
+    outputSize?: readonly [number, number],
+  ): Tensor<Shape, "f32"> {
     if (!indices) throw new TypeError("MaxUnpool2d: forward needs the pooling's indices");
     return maxUnpool2d(x, indices, {
       kernel: this.kernelSize,
       stride: this.stride,
       padding: this.padding,
       outputSize,
-    }) as unknown as Tensor<[N, C, number, number], "f32">;
+    });
   }
 }

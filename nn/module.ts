@@ -82,9 +82,16 @@ export interface BufferOptions {
 export interface LoadStateDictOptions {
   /**
    * Require the names to match exactly (default). When false, missing and unexpected names
-   * are returned instead of thrown; a wrong shape is always an error.
+   * are returned instead of thrown.
    */
   strict?: boolean;
+  /**
+   * Leave out the entries whose shape differs from the module's, keeping the module's values,
+   * and return them as `mismatched` (Hugging Face's `ignore_mismatched_sizes`; default false:
+   * a wrong shape is an error, as in PyTorch). For fine-tuning: a model built for 10 classes
+   * takes an ImageNet checkpoint's weights but its own new classifier.
+   */
+  ignoreMismatchedSizes?: boolean;
 }
 
 /** What {@link Module.loadStateDict} reports when it succeeds. */
@@ -93,6 +100,8 @@ export interface LoadStateDictResult {
   missing: string[];
   /** Names in the dictionary that the module does not have (non-strict only). */
   unexpected: string[];
+  /** Entries left out for their shape (with `ignoreMismatchedSizes` only). */
+  mismatched: ShapeMismatch[];
 }
 
 /** A name whose shape disagrees between a state dict and a module. */
@@ -420,9 +429,11 @@ export abstract class Module {
       }
     }
     const unexpected = [...entries.keys()].filter((name) => !known.has(name));
-    if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
-      throw new StateDictError(missing, unexpected, mismatched);
+    const wrongShape = options.ignoreMismatchedSizes ? [] : mismatched;
+    if (wrongShape.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
+      throw new StateDictError(missing, unexpected, wrongShape);
     }
+    for (const { name } of mismatched) entries.delete(name); // (ignored: kept as they are)
     // Read every tensor first: a failed read must not leave half the parameters written.
     const host = new Map<string, Float32Array | Int32Array>();
     for (const slot of slots) {
@@ -449,7 +460,67 @@ export abstract class Module {
         }
       }
     });
-    return { missing, unexpected };
+    return { missing, unexpected, mismatched };
+  }
+
+  /**
+   * Replaces the submodule at `path` (dotted, as the state dict's names: `"fc"`,
+   * `"classifier.6"`, `"layer4.1.conv2"`) by `module`, as PyTorch's `model.fc = nn.Linear(…)`:
+   * the new module takes the old one's place in the forward, in the state dict's order and in
+   * `parameters()` (rebuild an optimiser made before). Returns the old module, still holding its
+   * parameters: dispose it when it is no longer needed. The way to fine-tune with a new number
+   * of classes: load the checkpoint into the model it was saved from, then replace the head.
+   *
+   * @example A 10-class head on a 1000-class network
+   * ```ts
+   * import { defaultDevice, randn } from "../mod.ts";
+   * import { Linear } from "./linear.ts";
+   * import { ReLU } from "./activation.ts";
+   * import { Sequential } from "./sequential.ts";
+   * await defaultDevice();
+   * const net = new Sequential(new Linear({ inFeatures: 8, outFeatures: 16 }), new ReLU(),
+   *   new Linear({ inFeatures: 16, outFeatures: 1000 }));
+   * net.replaceModule("2", new Linear({ inFeatures: 16, outFeatures: 10 })).dispose();
+   * console.log(net.forward(randn([4, 8])).shape); // [4, 10]
+   * console.log(net.namedParameters().map(([name, p]) => `${name} [${p.shape}]`).at(-1)); // "2.bias [10]"
+   * ```
+   */
+  replaceModule(path: string, module: Module): Module {
+    const names = path.split(".");
+    const last = names.pop()!;
+    const parent = names.reduce<Module | undefined>(
+      (at, name) => at && at.#children.get(name),
+      this,
+    );
+    const old = parent && parent.#children.get(last);
+    if (!parent || !old) {
+      const known = (parent ?? this).namedChildren().map(([name]) => name).join(", ");
+      throw new RangeError(
+        `${this.constructor.name}.replaceModule: no submodule "${path}" (` +
+          `${parent && names.length ? `"${names.join(".")}" holds` : "the children are"}: ` +
+          `${known || "none"})`,
+      );
+    }
+    if (old === module) return old;
+    parent.swapChild(old, module);
+    parent.#children.set(last, module);
+    return old;
+  }
+
+  /**
+   * Points this module's own references to its submodule `old` at `replacement`, for
+   * {@link Module.replaceModule}. The default rewrites the module's properties that hold `old`
+   * (`this.fc = this.registerModule("fc", …)`) and throws when none does, since the forward
+   * would go on using `old`; a module that keeps its submodules elsewhere (a private list)
+   * overrides it.
+   */
+  protected swapChild(old: Module, replacement: Module): void {
+    if (swapProperties(this, old, replacement) === 0) {
+      throw new Error(
+        `${this.constructor.name}: no property holds the submodule being replaced, so its ` +
+          "forward would go on using it; override swapChild to replace it where it is kept",
+      );
+    }
   }
 
   /**
@@ -504,6 +575,45 @@ export abstract class Module {
       throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
     }
   }
+}
+
+/**
+ * Points the own properties of `owner` that hold `old` at `replacement`; returns how many did.
+ *
+ * @example
+ * ```ts
+ * import { swapProperties } from "./module.ts";
+ * const owner = { head: "old", body: "kept" };
+ * console.log(swapProperties(owner, "old", "new"), owner.head); // 1 "new"
+ * ```
+ */
+export function swapProperties(owner: object, old: unknown, replacement: unknown): number {
+  const fields = owner as Record<string, unknown>;
+  const holders = Object.keys(fields).filter((key) => fields[key] === old);
+  for (const key of holders) fields[key] = replacement;
+  return holders.length;
+}
+
+/**
+ * Replaces `old` by `replacement` wherever `list` holds it (a module's private list of its
+ * submodules, for {@link Module.replaceModule}); returns how many places did.
+ *
+ * @example
+ * ```ts
+ * import { swapInList } from "./module.ts";
+ * const list = ["a", "b"];
+ * console.log(swapInList(list, "b", "c"), list); // 1 ["a", "c"]
+ * ```
+ */
+export function swapInList<T>(list: T[], old: unknown, replacement: T): number {
+  let count = 0;
+  list.forEach((item, i) => {
+    if (item === old) {
+      list[i] = replacement;
+      count++;
+    }
+  });
+  return count;
 }
 
 /** `name` under `prefix` (the root's prefix is empty). */

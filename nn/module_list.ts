@@ -8,7 +8,7 @@
  */
 
 import type { Tensor } from "../tensor/tensor.ts";
-import { Module } from "./module.ts";
+import { Module, swapInList } from "./module.ts";
 
 /**
  * Modules in a list, named `"0"`, `"1"`, … (`nn.ModuleList`): iterate over it in the parent's
@@ -70,6 +70,11 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return this.#modules[Symbol.iterator]();
   }
 
+  /** Puts `replacement` in `old`'s place in the list (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    swapInList(this.#modules, old, replacement as M);
+  }
+
   /** An error: a list has no computation (iterate over it in the parent's `forward`). */
   forward(_x: Tensor): Tensor {
     throw new Error("ModuleList has no forward: iterate over its modules in the parent's forward");
@@ -106,6 +111,13 @@ export class ModuleDict<M extends Module = Module> extends Module {
   set(name: string, module: M): this {
     this.#modules.set(name, this.registerModule(name, module));
     return this;
+  }
+
+  /** Puts `replacement` under `old`'s name (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    for (const [name, m] of this.#modules) {
+      if (m === old) this.#modules.set(name, replacement as M);
+    }
   }
 
   /** The module under `name`; throws naming the keys when there is none. */

@@ -14,16 +14,13 @@ import {
   type AvgPool1dOptions,
   maxPool1d,
   type MaxPool1dOptions,
+  maxPool1dWithIndices,
+  type PoolWinners,
 } from "../tensor/ops_pool_family.ts";
-import type { Dim } from "../tensor/shape.ts";
+import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
-
-/** `[N, C, L]` checked, or a RangeError naming `layer`. */
-function signalShape(layer: string, input: readonly number[]): [number, number, number] {
-  if (input.length !== 3) throw new RangeError(`${layer}: expected [N, C, L], got [${input}]`);
-  return [input[0], input[1], input[2]];
-}
+import { pooledShape } from "./_unbatched.ts";
 
 /** Options of {@link MaxPool1d}. */
 export interface MaxPool1dConfig {
@@ -37,10 +34,15 @@ export interface MaxPool1dConfig {
   dilation?: number;
   /** Keep a last window that runs past the padded input (PyTorch's `ceil_mode`, default false). */
   ceilMode?: boolean;
+  /**
+   * PyTorch's `return_indices` (default false): the layer is called through
+   * `forwardWithIndices` (`{ values, indices }`), and its `forward` refuses; as `MaxPool2d`'s.
+   */
+  returnIndices?: boolean;
 }
 
 /**
- * Max pooling over `[N, C, L]`, as PyTorch's `nn.MaxPool1d`.
+ * Max pooling over `[N, C, L]` (or one unbatched `[C, L]`), as PyTorch's `nn.MaxPool1d`.
  *
  * @example
  * ```ts
@@ -49,11 +51,17 @@ export interface MaxPool1dConfig {
  * await defaultDevice();
  * const pool = new MaxPool1d({ kernelSize: 3, stride: 2 });
  * console.log(pool.forward(randn([2, 4, 50]).withRank(3)).shape); // [2, 4, 24]
+ * const withIndices = new MaxPool1d({ kernelSize: 2, returnIndices: true });
+ * const { values, indices } = withIndices.forwardWithIndices(randn([4, 50]));
+ * console.log(values.shape, indices.shape); // [4, 25] [4, 25]
  * ```
  */
 export class MaxPool1d extends Module {
   /** The window, as `maxPool1d` takes it. */
   readonly window: Readonly<Required<MaxPool1dOptions>>;
+
+  /** Whether the layer gives its winners too (PyTorch's `return_indices`). */
+  readonly returnIndices: boolean;
 
   /** Creates the layer. */
   constructor(config: MaxPool1dConfig) {
@@ -61,24 +69,44 @@ export class MaxPool1d extends Module {
     const { kernelSize: kernel, stride = kernel, padding = 0, dilation = 1 } = config;
     checkPoolPadding("MaxPool1d", kernel, padding, dilation);
     this.window = { kernel, stride, padding, dilation, ceilMode: config.ceilMode ?? false };
+    this.returnIndices = config.returnIndices ?? false;
   }
 
-  /** Pools `x [N, C, L]`. */
+  /** Pools `x [N, C, L]`, or one unbatched `[C, L]`. */
+  forward<C extends Dim>(x: Tensor<readonly [C, Dim], "f32">): Tensor<[C, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim], "f32">,
-  ): Tensor<[N, C, number], "f32"> {
-    return maxPool1d(x, this.window) as unknown as Tensor<[N, C, number], "f32">;
+  ): Tensor<[N, C, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    if (this.returnIndices) {
+      throw new TypeError(
+        "MaxPool1d: a layer with returnIndices gives { values, indices }: call " +
+          "forwardWithIndices(x), not forward(x)",
+      );
+    }
+    return maxPool1d(x, this.window);
   }
 
-  /** The output shape for an input shape `[N, C, L]`. */
+  /**
+   * Pools `x [N, C, L]` (or one unbatched `[C, L]`) and gives each window's winner, as PyTorch's
+   * layer with `return_indices=True`: see `maxPool1dWithIndices`.
+   */
+  forwardWithIndices(x: Tensor<Shape, "f32">): PoolWinners<Tensor<Shape, "f32">> {
+    return maxPool1dWithIndices(x, this.window);
+  }
+
+  /** The output shape for an input shape `[N, C, L]` (or `[C, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, l] = signalShape("MaxPool1d", input);
     const { kernel, stride, padding, dilation, ceilMode } = this.window;
-    const [, out] = windowOutput([1, l], [1, kernel], [1, stride], [0, padding], ceilMode, [
+    return pooledShape(
+      "MaxPool1d",
+      input,
       1,
-      dilation,
-    ]);
-    return [n, c, out];
+      ([l]) => [
+        windowOutput([1, l], [1, kernel], [1, stride], [0, padding], ceilMode, [1, dilation])[1],
+      ],
+    );
   }
 }
 
@@ -126,19 +154,25 @@ export class AvgPool1d extends Module {
     };
   }
 
-  /** Pools `x [N, C, L]`. */
+  /** Pools `x [N, C, L]`, or one unbatched `[C, L]`. */
+  forward<C extends Dim>(x: Tensor<readonly [C, Dim], "f32">): Tensor<[C, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim], "f32">,
-  ): Tensor<[N, C, number], "f32"> {
-    return avgPool1d(x, this.window) as unknown as Tensor<[N, C, number], "f32">;
+  ): Tensor<[N, C, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    return avgPool1d(x, this.window);
   }
 
-  /** The output shape for an input shape `[N, C, L]`. */
+  /** The output shape for an input shape `[N, C, L]` (or `[C, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c, l] = signalShape("AvgPool1d", input);
     const { kernel, stride, padding, ceilMode } = this.window;
-    const [, out] = windowOutput([1, l], [1, kernel], [1, stride], [0, padding], ceilMode);
-    return [n, c, out];
+    return pooledShape(
+      "AvgPool1d",
+      input,
+      1,
+      ([l]) => [windowOutput([1, l], [1, kernel], [1, stride], [0, padding], ceilMode)[1]],
+    );
   }
 }
 
@@ -172,17 +206,19 @@ export class AdaptiveMaxPool1d extends Module {
     this.outputSize = checkedLength("AdaptiveMaxPool1d", outputSize);
   }
 
-  /** The output shape for an input shape `[N, C, L]`. */
+  /** The output shape for an input shape `[N, C, L]` (or `[C, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c] = signalShape("AdaptiveMaxPool1d", input);
-    return [n, c, this.outputSize];
+    return pooledShape("AdaptiveMaxPool1d", input, 1, () => [this.outputSize]);
   }
 
-  /** Pools `x [N, C, L]` to `[N, C, outputSize]`. */
+  /** Pools `x [N, C, L]` to `[N, C, outputSize]`, or one unbatched `[C, L]`. */
+  forward<C extends Dim>(x: Tensor<readonly [C, Dim], "f32">): Tensor<[C, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim], "f32">,
-  ): Tensor<[N, C, number], "f32"> {
-    return adaptiveMaxPool1d(x, this.outputSize) as unknown as Tensor<[N, C, number], "f32">;
+  ): Tensor<[N, C, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    return adaptiveMaxPool1d(x, this.outputSize);
   }
 }
 
@@ -208,16 +244,18 @@ export class AdaptiveAvgPool1d extends Module {
     this.outputSize = checkedLength("AdaptiveAvgPool1d", outputSize);
   }
 
-  /** The output shape for an input shape `[N, C, L]`. */
+  /** The output shape for an input shape `[N, C, L]` (or `[C, L]`). */
   outputShape(input: readonly number[]): number[] {
-    const [n, c] = signalShape("AdaptiveAvgPool1d", input);
-    return [n, c, this.outputSize];
+    return pooledShape("AdaptiveAvgPool1d", input, 1, () => [this.outputSize]);
   }
 
-  /** Pools `x [N, C, L]` to `[N, C, outputSize]`. */
+  /** Pools `x [N, C, L]` to `[N, C, outputSize]`, or one unbatched `[C, L]`. */
+  forward<C extends Dim>(x: Tensor<readonly [C, Dim], "f32">): Tensor<[C, number], "f32">;
+  /** The same over a batch, `x [N, C, L]`. */
   forward<N extends Dim, C extends Dim>(
     x: Tensor<readonly [N, C, Dim], "f32">,
-  ): Tensor<[N, C, number], "f32"> {
-    return adaptiveAvgPool1d(x, this.outputSize) as unknown as Tensor<[N, C, number], "f32">;
+  ): Tensor<[N, C, number], "f32">;
+  forward(x: Tensor<Shape, "f32">): Tensor<Shape, "f32"> {
+    return adaptiveAvgPool1d(x, this.outputSize);
   }
 }

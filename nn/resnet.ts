@@ -32,7 +32,7 @@ import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
 import { Linear } from "./linear.ts";
 import { MaxPool2d } from "./max_pool2d.ts";
-import { Module } from "./module.ts";
+import { Module, swapInList, swapProperties } from "./module.ts";
 import { chainLayers, type Layer, Sequential } from "./sequential.ts";
 import type { SummaryRow } from "./summary.ts";
 
@@ -169,6 +169,12 @@ export abstract class ResidualBlock extends Module {
   /** The output shape for an input shape `[N, inChannels, H, W]`. */
   outputShape(input: readonly number[]): number[] {
     return this.#path.reduce((shape, layer) => layer.outputShape!(shape), [...input]);
+  }
+
+  /** Puts `replacement` in `old`'s place on the main path or the shortcut (`replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    const onPath = swapInList(this.#path as Layer[], old, replacement as Layer);
+    if (onPath + swapProperties(this, old, replacement) === 0) super.swapChild(old, replacement);
   }
 
   /**
@@ -348,16 +354,23 @@ const BLOCKS = { basic: BasicBlock, bottleneck: Bottleneck } as const;
  * ```
  */
 export class ResNet extends Module {
-  /** The configuration with its defaults filled in. */
-  readonly config: Readonly<Required<Omit<ResNetConfig, "seed" | "device">>> & { seed?: number };
+  readonly #config: ResNet["config"];
   /** The layers in the order they apply (the flatten before `fc` is not a registered module). */
   readonly #chain = new LayerChain();
+
+  /**
+   * The configuration with its defaults filled in. `numClasses` is the width of the logits
+   * the layers give now, so it follows a head put in by `replaceModule("fc", …)`.
+   */
+  get config(): Readonly<Required<Omit<ResNetConfig, "seed" | "device">>> & { seed?: number } {
+    return { ...this.#config, numClasses: this.#chain.outputShape([1, 3, 32, 32])[1] };
+  }
 
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: ResNetConfig) {
     super();
     const c = resolveResNet(config);
-    this.config = c;
+    this.#config = c;
     const generator = c.seed === undefined ? globalGenerator() : new Generator(c.seed);
     const b = { device: config.device ?? currentDevice(), generator };
     const stemBuilder = builder(b);
@@ -413,6 +426,14 @@ export class ResNet extends Module {
   /** The output shape for an input shape `[N, 3, H, W]`: `[N, numClasses]`. */
   outputShape(input: readonly number[]): number[] {
     return this.#chain.outputShape(input);
+  }
+
+  /**
+   * Puts `replacement` in `old`'s place in the chain of layers (for `replaceModule`: a new
+   * `fc`, say, whose width `config.numClasses` then reports).
+   */
+  protected override swapChild(old: Module, replacement: Module): void {
+    if (this.#chain.replace(old, replacement as Layer) === 0) super.swapChild(old, replacement);
   }
 
   /** The layer table's rows: the stem, one row per block, the pool and `fc`. */

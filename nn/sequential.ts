@@ -5,7 +5,7 @@
  */
 
 import type { Tensor } from "../tensor/tensor.ts";
-import { Module } from "./module.ts";
+import { Module, swapInList } from "./module.ts";
 
 /** A module with a synchronous one-tensor forward, as {@link Sequential} chains them. */
 export interface Layer extends Module {
@@ -51,6 +51,11 @@ export class Sequential extends Module {
   /** Applies every layer in turn. */
   forward(x: Tensor): Tensor {
     return chainLayers(x, this.#layers);
+  }
+
+  /** Puts `replacement` in `old`'s place in the chain (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    swapInList(this.#layers, old, replacement);
   }
 
   /** The output shape for an input shape, chained through every layer. */

@@ -38,6 +38,9 @@ export class Upsample extends Module {
     if ((config.size === undefined) === (config.scaleFactor === undefined)) {
       throw new RangeError("Upsample: give exactly one of size and scaleFactor");
     }
+    if (config.antialias) {
+      throw new RangeError("Upsample: antialias is not an option of PyTorch's nn.Upsample");
+    }
     this.options = { ...config };
   }
 

@@ -109,20 +109,28 @@ const DROPOUT_STREAM = 2 ** 40;
  * ```
  */
 export class VGG extends Module {
-  /** The configuration with its defaults filled in. */
-  readonly config: Readonly<Required<Omit<VGGConfig, "seed" | "device" | "layers">>> & {
-    readonly layers: VGGLayers;
-    readonly seed?: number;
-  };
+  readonly #config: VGG["config"];
   /** The dropout masks' stream (undefined: the global generator). */
   readonly dropoutGenerator: Generator | undefined;
   readonly #chain = new LayerChain();
+
+  /**
+   * The configuration with its defaults filled in. `numClasses` is the width of the logits
+   * the layers give now, so it follows a head put in by `replaceModule("classifier.6", …)`.
+   */
+  get config(): Readonly<Required<Omit<VGGConfig, "seed" | "device" | "layers">>> & {
+    readonly layers: VGGLayers;
+    readonly seed?: number;
+  } {
+    const side = vggMinInputSize(this.#config.layers);
+    return { ...this.#config, numClasses: this.#chain.outputShape([1, 3, side, side])[1] };
+  }
 
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: VGGConfig) {
     super();
     const c = resolveVGG(config);
-    this.config = c;
+    this.#config = c;
     const device = config.device ?? currentDevice();
     const generator = c.seed === undefined ? globalGenerator() : new Generator(c.seed);
     if (c.seed !== undefined) {
@@ -174,7 +182,7 @@ export class VGG extends Module {
 
   /** Logits `[N, numClasses]` of images `x [N, 3, H, W]` (H and W at least 2 per max pool). */
   forward(x: Tensor): Tensor {
-    const least = vggMinInputSize(this.config.layers);
+    const least = vggMinInputSize(this.#config.layers);
     if (x.rank === 4 && Math.min(x.shape[2], x.shape[3]) < least) {
       throw new RangeError(
         `VGG: input [${x.shape}] is smaller than the ${least}×${least} its max pools take`,
@@ -186,6 +194,11 @@ export class VGG extends Module {
   /** The output shape for an input shape `[N, 3, H, W]`: `[N, numClasses]`. */
   outputShape(input: readonly number[]): number[] {
     return this.#chain.outputShape(input);
+  }
+
+  /** Puts `replacement` in `old`'s place in the chain of layers (for `replaceModule`). */
+  protected override swapChild(old: Module, replacement: Module): void {
+    if (this.#chain.replace(old, replacement as Layer) === 0) super.swapChild(old, replacement);
   }
 
   /** The layer table's rows: one per layer of `features` and `classifier`. */

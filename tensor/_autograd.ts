@@ -18,6 +18,7 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { RawTensor } from "./_core.ts";
 import { binary } from "./_primitives.ts";
 import type { Grads, MaskFold } from "./_rules/mod.ts";
@@ -67,21 +68,12 @@ export interface GraphAccess<T> {
 }
 
 /**
- * How many scopes that disable recording are open ({@link noGrad}, a backward pass). A count
- * rather than a saved flag: async scopes may overlap and end in any order (two `noGrad(async …)`
- * awaited together), and each end must undo only its own start.
+ * Whether the current code runs in a scope that disables recording ({@link noGrad}, a backward
+ * pass), carried by an AsyncLocalStorage: an async scope disables recording for its own
+ * continuations only, not for code that runs while it awaits (a global count did: a
+ * `noGrad(async …)` awaiting turned recording off for every other task meanwhile).
  */
-let disabledScopes = 0;
-
-/** Opens a scope without recording; the returned function closes it (once). */
-function disableGrad(): () => void {
-  disabledScopes++;
-  let open = true;
-  return () => {
-    if (open) disabledScopes--;
-    open = false;
-  };
-}
+const noRecording = new AsyncLocalStorage<boolean>();
 
 /**
  * Whether ops currently record the graph (false inside {@link noGrad}).
@@ -94,7 +86,7 @@ function disableGrad(): () => void {
  * ```
  */
 export function isGradEnabled(): boolean {
-  return disabledScopes === 0;
+  return noRecording.getStore() !== true;
 }
 
 /**
@@ -110,29 +102,24 @@ export function isGradEnabled(): boolean {
  * ```
  */
 export function noGrad<R>(fn: () => R): R {
-  const enable = disableGrad();
-  try {
-    const result = fn();
-    if (result instanceof Promise) return result.finally(enable) as R;
-    enable();
-    return result;
-  } catch (error) {
-    enable();
-    throw error;
-  }
+  return noRecording.run(true, fn);
 }
 
 /**
  * Back-propagates from `root` with upstream gradient `seed` (not disposed): accumulates into
  * every leaf that requires a gradient, and frees each intermediate gradient once consumed.
  */
-export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAccess<T>) {
+export function runBackward<T>(root: T, seed: RawTensor, graph: GraphAccess<T>): Promise<void> {
+  return noRecording.run(true, () => backwardWalk(root, seed, graph));
+}
+
+/** {@link runBackward}'s walk, run without recording. */
+async function backwardWalk<T>(root: T, seed: RawTensor, graph: GraphAccess<T>): Promise<void> {
   const order = deferPastWaits(topologicalOrder(root, graph), graph);
   const uses = countUses(order, graph);
   // Tensors whose gradient a consumer has already multiplied by their ReLU mask.
   const masked = new Set<T>();
   const grads = new Map<T, RawTensor>([[root, seed.alias()]]);
-  const enable = disableGrad();
   /** Runs the node of `tensor` if a gradient reached it; `whileWaiting` as for GradNode. */
   const run = (tensor: T, whileWaiting: () => void): Grads | Promise<Grads> | null => {
     const grad = grads.get(tensor);
@@ -201,7 +188,6 @@ export async function runBackward<T>(root: T, seed: RawTensor, graph: GraphAcces
       });
     }
   } finally {
-    enable();
     for (const g of grads.values()) g.dispose();
   }
 }

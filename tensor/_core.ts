@@ -8,7 +8,14 @@
  */
 
 import type { Device, GpuBuffer } from "../kernels/device.ts";
-import { contiguousStrides, type DType, numel, sameShape, ShapeError } from "./shape.ts";
+import {
+  contiguousStrides,
+  describeValue,
+  type DType,
+  numel,
+  sameShape,
+  ShapeError,
+} from "./shape.ts";
 
 /** A reference-counted GPU buffer shared by a tensor and its views. */
 export class Storage {
@@ -160,9 +167,10 @@ export function empty(
 
 /** Throws unless all tensors live on one device, naming both and pointing to `.to()`. */
 export function sameDevice(op: string, ...tensors: readonly Described[]): Device {
-  const device = tensors[0].device;
+  const device = tensors[0]?.device;
   for (const t of tensors) {
-    if (t.device !== device) {
+    if (t?.device !== device || device === undefined) {
+      requireDescribed(op, t);
       throw new Error(
         `${op}: tensors are on different devices (${device.describe()} and ` +
           `${t.device.describe()}); move one with \`await t.to(device)\``,
@@ -175,9 +183,17 @@ export function sameDevice(op: string, ...tensors: readonly Described[]): Device
 /** Throws unless every tensor has dtype f32. */
 export function requireFloat(op: string, ...tensors: readonly Described[]): void {
   for (const t of tensors) {
-    if (t.dtype !== "f32") {
+    if (t?.dtype !== "f32") {
+      requireDescribed(op, t);
       throw new TypeError(`${op}: expected an f32 tensor, got ${t.dtype} of shape [${t.shape}]`);
     }
+  }
+}
+
+/** Throws unless `t` is a tensor (raw or not): a number or an array where one belongs. */
+function requireDescribed(op: string, t: unknown): void {
+  if (typeof t !== "object" || t === null || !("dtype" in t) || !("device" in t)) {
+    throw new TypeError(`${op}: expected a Tensor, got ${describeValue(t)}`);
   }
 }
 

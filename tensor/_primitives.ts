@@ -552,7 +552,8 @@ export function assignInto(dst: RawTensor, src: RawTensor): void {
   source.dispose();
 }
 
-function contiguousCopy(x: RawTensor): RawTensor {
+/** A new contiguous raw tensor, starting at its buffer's first element, with the elements of `x`. */
+export function contiguousCopy(x: RawTensor): RawTensor {
   const out = empty(x.device, x.shape, x.dtype);
   copyInto(x, out, 0);
   return out;

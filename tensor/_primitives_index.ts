@@ -11,7 +11,9 @@
 
 import {
   gather as gatherKernel,
+  placeIndices,
   scatter as scatterKernel,
+  scatterInRows,
   type ScatterMode,
 } from "../kernels/gather_scatter.ts";
 import { flipRoll as flipRollKernel, triangle as triangleKernel } from "../kernels/reorder.ts";
@@ -19,7 +21,7 @@ import { cumulativeExtremumRows, type ScanOp, scanRows } from "../kernels/scan.t
 import { searchSorted as searchSortedKernel } from "../kernels/search.ts";
 import { argsortRows } from "../kernels/sort.ts";
 import { empty, type RawTensor } from "./_core.ts";
-import { contiguous, fill } from "./_primitives.ts";
+import { contiguous, contiguousCopy, fill } from "./_primitives.ts";
 
 export type { ScatterMode } from "../kernels/gather_scatter.ts";
 export type { ScanOp } from "../kernels/scan.ts";
@@ -98,9 +100,18 @@ export function scatter(
   const zero = base ? null : fill(device, [], 0);
   // Zeros broadcast: one element read through strides of 0.
   const start = base ?? zero!.view(shape, shape.map(() => 0));
+  const [at, values] = [viewed(index), viewed(src)];
+  if (scatterInRows(device, at.shape, at.view, values.view)) {
+    const out = scatterRows(start, dim, index, src, mode, op, includeSelf);
+    if (zero) {
+      start.dispose();
+      zero.dispose();
+    }
+    return out;
+  }
   const out = empty(device, shape, src.dtype);
   const order = lineOrder(index, dim);
-  const [from, at, values, sorted] = [viewed(start), viewed(index), viewed(src), viewed(order)];
+  const [from, sorted] = [viewed(start), viewed(order)];
   scatterKernel(device, {
     type: src.dtype,
     mode,
@@ -121,6 +132,82 @@ export function scatter(
     zero.dispose();
   }
   return out;
+}
+
+/**
+ * {@link scatter} of an index larger than one binding: every operand as contiguous rows along
+ * `dim` (`[rows, length]`, see {@link rowsAlong}), so the kernel takes runs of whole lines, and
+ * the result viewed back in the destination's axis order. The index must then span the
+ * destination along every other axis (as a gather's gradient does).
+ */
+function scatterRows(
+  start: RawTensor,
+  dim: number,
+  index: RawTensor,
+  src: RawTensor,
+  mode: ScatterMode,
+  op: string,
+  includeSelf: boolean,
+): RawTensor {
+  const device = src.device;
+  const narrower = index.shape.findIndex((d, a) => a !== dim && d !== start.shape[a]);
+  if (narrower >= 0) {
+    throw new RangeError(
+      `${op}: an index [${index.shape}] larger than one binding must span the destination ` +
+        `[${start.shape}] along every axis but ${dim} (axis ${narrower} does not)`,
+    );
+  }
+  // The source is read at the index's coordinates only.
+  const picked = src.view(index.shape, src.strides, src.offset);
+  const [base, at, values] = [start, index, picked].map((t) => rowsAlong(t, dim));
+  picked.dispose();
+  // The kernel binds runs of rows counted from each buffer's start.
+  for (const part of [base, at, values]) {
+    if (part.rows.offset !== 0) {
+      const copy = contiguousCopy(part.rows);
+      part.rows.dispose();
+      part.rows = copy;
+    }
+  }
+  let order: RawTensor | null = empty(device, at.rows.shape, "i32");
+  argsortRows(device, "i32", at.rows.buffer, order.buffer, at.count, at.length, false);
+  const { maxStorageBufferBindingSize: limit, minStorageBufferOffsetAlignment: align } =
+    device.limits;
+  if (Math.max(at.length, base.length) * 4 > limit - align) {
+    // Lines longer than a binding: the index and source gathered into the index's order, so
+    // the kernel can fold each line in chunks.
+    const last = at.rows.rank - 1;
+    for (const part of [at, values]) {
+      const sorted = gather(part.rows, last, order);
+      part.rows.dispose();
+      part.rows = sorted;
+    }
+    order.dispose();
+    order = null;
+  }
+  const out = empty(device, base.rows.shape, src.dtype);
+  // Every operand as a matrix of rows (a 1-D scatter is one row).
+  const rowsView = (t: RawTensor) => {
+    const length = t.rank === 0 ? 1 : t.shape[t.rank - 1];
+    return { buffer: t.buffer, strides: [length, 1], offset: t.offset };
+  };
+  scatterKernel(device, {
+    type: src.dtype,
+    mode,
+    shape: [base.count, base.length],
+    dim: 1,
+    indexShape: [at.count, at.length],
+    base: rowsView(base.rows),
+    index: rowsView(at.rows),
+    order: order && rowsView(order),
+    src: rowsView(values.rows),
+    out: out.buffer,
+    op,
+    includeSelf,
+    lineAxis: dim,
+  });
+  for (const t of [order, base.rows, at.rows, values.rows]) t?.dispose();
+  return base.back(out);
 }
 
 /**
@@ -156,6 +243,20 @@ export function argsort(x: RawTensor, axis: number, descending: boolean): RawTen
   argsortRows(x.device, x.dtype, rows.buffer, sorted.buffer, count, length, descending);
   rows.dispose();
   return back(sorted);
+}
+
+/**
+ * The i32 `[total]` positions of a compaction's kept elements, in order: `target` (contiguous
+ * i32 `[n]`) sends each kept element to its slot in `[0, total)`, distinct and rising, and the
+ * others to `total` (see `kernels/gather_scatter.ts`'s `placeIndices`).
+ */
+export function keptPositions(target: RawTensor, total: number): RawTensor {
+  const out = empty(target.device, [total], "i32");
+  const packed = contiguous(target);
+  const view = { buffer: packed.buffer, strides: [1], offset: packed.offset };
+  placeIndices(target.device, view, packed.size, out.buffer, total);
+  packed.dispose();
+  return out;
 }
 
 /**

@@ -26,8 +26,8 @@ import {
 export interface TensorState<T extends { readonly requiresGrad: boolean }> {
   /** A new tensor that owns `raw`. */
   wrap(raw: RawTensor, requiresGrad?: boolean): T;
-  /** The data of `t` (throws once disposed). */
-  raw(t: T): RawTensor;
+  /** The data of `t` (throws once disposed, or when `t` is no tensor, naming `op`). */
+  raw(t: T, op?: string): RawTensor;
   /** Makes `node` the record of how `t` was made. */
   attachNode(t: T, node: GradNode<T>): void;
 }
@@ -83,13 +83,13 @@ export function opDispatch<T extends { readonly requiresGrad: boolean }>(
   return {
     isRecording,
     apply(op, inputs, params) {
-      const raws = inputs.map(state.raw);
+      const raws = inputs.map((t) => state.raw(t, op));
       const ctx = contextFor(raws, inputs);
       const out = (rules[op] as (typeof rules)[typeof op]).forward(raws, params, ctx) as RawTensor;
       return record(state.wrap(out), op, inputs, params, ctx);
     },
     async applyAsync(op, inputs, params) {
-      const raws = inputs.map(state.raw);
+      const raws = inputs.map((t) => state.raw(t, op));
       const ctx = contextFor(raws, inputs);
       const out = await (rules[op] as (typeof rules)[typeof op]).forward(raws, params, ctx);
       return record(state.wrap(out), op, inputs, params, ctx);

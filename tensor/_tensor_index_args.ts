@@ -8,6 +8,7 @@
 
 import { type Described, sameDevice } from "./_core.ts";
 import { normalizeAxes, reductionAxes, ShapeError } from "./shape.ts";
+import { requireList } from "./_tensor_args.ts";
 
 /** Throws unless `index` is i32. */
 export function requireIndex(op: string, index: Described): void {
@@ -107,6 +108,8 @@ export function indexSelectPlan(
 
 /** Per axis of a tensor of rank `rank`, whether `dims` (an axis or several) names it. */
 export function flippedAxes(rank: number, dims: number | readonly number[]): boolean[] {
+  // Omitted, the axes would read as every axis; torch.flip requires them.
+  if (dims == null) throw new TypeError("flip: give the axes to flip, as flip([0])");
   const named = reductionAxes(dims, rank, "flip");
   return Array.from({ length: rank }, (_, a) => named.includes(a));
 }
@@ -141,6 +144,7 @@ export function repeatPlan(
   shape: readonly number[],
   sizes: readonly number[],
 ): { unit: number[]; spread: number[]; shape: number[] } {
+  requireList(op, "the repeats", sizes);
   if (sizes.length < shape.length) {
     throw new ShapeError(
       `${op}: ${sizes.length} repeats for a tensor of rank ${shape.length} [${shape}]: ` +

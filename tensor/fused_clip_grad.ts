@@ -25,6 +25,7 @@ import {
 import { Device } from "../kernels/device.ts";
 import { type RawTensor, requireFloat, type Storage } from "./_core.ts";
 import { copyInto, fill, upload } from "./_primitives.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { currentDevice } from "./default_device.ts";
 import { keep } from "./memory.ts";
 import { fromRaw, rawOf, type Tensor } from "./tensor.ts";
@@ -41,6 +42,11 @@ export interface ClipGradNormAllOptions {
    */
   beforeScaling?: (totalNorm: Tensor) => void | Promise<void>;
 }
+
+const CLIP_GRAD_NORM_OPTIONS = optionNames<ClipGradNormAllOptions>({
+  normType: true,
+  beforeScaling: true,
+});
 
 /**
  * Each device's gradients of `params` (parameters without one are skipped), in the order the
@@ -105,6 +111,7 @@ export function clipGradNormAll(
   options: ClipGradNormAllOptions = {},
 ): Promise<Tensor> {
   const op = "clipGradNorm";
+  checkOptions(op, options, CLIP_GRAD_NORM_OPTIONS);
   const normType = options.normType ?? 2;
   checkNormArguments(normType, maxNorm, op);
   const groups = gradsByDevice(op, params);

@@ -51,6 +51,8 @@ export interface ForeachParamUpdate {
   variant: number;
   /** Its group's constants (at most 12). */
   constants: readonly number[];
+  /** Whether to maximise (PyTorch's `maximize`: the rule sees −g); default false. */
+  maximize?: boolean;
 }
 
 /** Runs `kernel` once per device over the updates of the parameters on it. */
@@ -91,6 +93,7 @@ function forEachDevice(
           stepSlot: u.stepSlot,
           variant: u.variant,
           constants: u.constants,
+          maximize: u.maximize,
         };
       });
       kernel(device, parameters, rawOf(list[0].steps));

@@ -44,16 +44,25 @@ export interface SgdParamUpdate extends SgdSlot {
   /** The rule, learning rate, momentum and weight decay of the parameter's group. */
   hyperparameters: SgdHyperparameters;
   /**
-   * Whether the velocity holds no momentum yet: the first step sets it to the undampened
-   * update, as PyTorch's `momentum_buffer = d` (matters with dampening only). Default false.
+   * The counts of momentum steps of the parameters on its device (1-D f32, shared by their
+   * updates; an optimiser's state, as Adam's step counts): where a parameter's count is 0 its
+   * momentum buffer does not exist yet, and the step begins it as the undampened update,
+   * PyTorch's `momentum_buffer = clone(d)`, whatever the velocity held. The update adds 1 to
+   * the counts of parameters with momentum > 0 (not when the guard skips it). Without counts,
+   * every velocity counts as begun.
    */
-  firstStep?: boolean;
+  steps?: Tensor;
+  /** The parameter's index in `steps`; default 0. */
+  stepSlot?: number;
 }
 
 /** Checks one update's tensors (every update is checked before any kernel is recorded). */
-function checkSlot(op: string, { param, velocity, grad }: SgdSlot): void {
-  requireFloat(op, param, velocity, grad);
-  sameDevice(op, param, velocity, grad);
+function checkSlot(op: string, { param, velocity, grad, steps }: SgdParamUpdate): void {
+  requireFloat(op, param, velocity, grad, ...(steps ? [steps] : []));
+  sameDevice(op, param, velocity, grad, ...(steps ? [steps] : []));
+  if (steps && (!steps.isContiguous || steps.shape.length !== 1)) {
+    throw new TypeError(`${op}: the momentum counts must be a contiguous 1-D tensor`);
+  }
   const [p, v] = [rawOf(param), rawOf(velocity)];
   for (const [name, t] of [["parameter", p], ["velocity", v]] as const) {
     if (!t.isContiguous) throw new TypeError(`${op}: the ${name} must be contiguous`);
@@ -69,19 +78,22 @@ function checkSlot(op: string, { param, velocity, grad }: SgdSlot): void {
 function forEachDevice(
   op: string,
   updates: readonly SgdParamUpdate[],
-  kernel: (device: Device, parameters: SgdParameter[]) => void,
+  kernel: (device: Device, parameters: SgdParameter[], steps?: RawTensor) => void,
 ): void {
   for (const u of updates) checkSlot(op, u);
   const byDevice = new Map<Device, SgdParamUpdate[]>();
   for (const u of updates) {
     const list = byDevice.get(u.param.device) ?? [];
+    if (list.length > 0 && list[0].steps !== u.steps) {
+      throw new Error(`${op}: the updates on ${u.param.device.label} name two momentum counts`);
+    }
     list.push(u);
     byDevice.set(u.param.device, list);
   }
   for (const [device, list] of byDevice) {
     const grads: RawTensor[] = [];
     try {
-      const parameters = list.map(({ param, velocity, grad, hyperparameters, firstStep }) => {
+      const parameters = list.map(({ param, velocity, grad, hyperparameters, stepSlot }) => {
         const [p, g] = [rawOf(param), contiguous(rawOf(grad))];
         grads.push(g);
         return {
@@ -90,10 +102,11 @@ function forEachDevice(
           grad: g.buffer,
           n: p.size,
           hyperparameters,
-          firstStep,
+          stepSlot,
         };
       });
-      kernel(device, parameters);
+      const steps = list[0].steps;
+      kernel(device, parameters, steps && rawOf(steps));
     } finally {
       for (const g of grads) g.dispose();
     }
@@ -120,9 +133,10 @@ function forEachDevice(
  * ```
  */
 export function sgdUpdateAll(updates: readonly SgdParamUpdate[], guard?: StepGuard): void {
-  forEachDevice("sgdUpdateAll", updates, (device, parameters) => {
+  forEachDevice("sgdUpdateAll", updates, (device, parameters, steps) => {
     updateKernel(device, parameters, {
       guard: guard ? guardFlag(guard, device).buffer : undefined,
+      steps: steps?.buffer,
     });
   });
 }
@@ -148,8 +162,8 @@ export function sgdUpdateAll(updates: readonly SgdParamUpdate[], guard?: StepGua
  * ```
  */
 export function sgdCheckAll(updates: readonly SgdParamUpdate[], guard: StepGuard): void {
-  forEachDevice("sgdCheckAll", updates, (device, parameters) => {
-    checkKernel(device, parameters, guardFlag(guard, device).buffer);
+  forEachDevice("sgdCheckAll", updates, (device, parameters, steps) => {
+    checkKernel(device, parameters, guardFlag(guard, device).buffer, { steps: steps?.buffer });
   });
 }
 

@@ -24,6 +24,7 @@
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { cropImages as cropImagesKernel, type ImagePatch } from "../kernels/crop_images.ts";
 import { empty } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { currentDevice } from "./default_device.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
 import { linkReplicas } from "./transfer.ts";
@@ -60,6 +61,8 @@ export interface CropImagesOptions {
   device?: Device;
 }
 
+const CROP_IMAGES_OPTIONS = optionNames<CropImagesOptions>({ device: true });
+
 /**
  * The crops as a float32 `[patches, 3, cropHeight, cropWidth]` tensor on a device, built by one
  * kernel from the uploaded bytes (the module doc gives the arithmetic; it equals
@@ -82,6 +85,7 @@ export function cropImages(
   crops: ImageCrops,
   options: CropImagesOptions = {},
 ): Tensor<[number, 3, number, number], "f32"> {
+  checkOptions("cropImages", options, CROP_IMAGES_OPTIONS);
   const samples = checkCrops(crops);
   const device = options.device ?? currentDevice();
   const { height, width, cropHeight, cropWidth, patches } = crops;

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
+
 /** Anything a scope can dispose. */
 export interface ScopedResource {
   /** Drops this object's GPU references. */
@@ -20,12 +22,35 @@ export interface ScopedResource {
   readonly disposed: boolean;
 }
 
-const scopes: Set<ScopedResource>[] = [];
+/** A {@link tidy} scope: what it tracks, and the scope it was opened in. */
+interface Scope {
+  readonly resources: Set<ScopedResource>;
+  readonly parent: Scope | undefined;
+  open: boolean;
+}
+
+/*
+ * The current scope is carried by an AsyncLocalStorage, which JavaScript's promise machinery
+ * hands to every continuation: an async callback's scope follows it across each `await` while
+ * other code (another async `tidy`, say) runs in between, so scopes may interleave. A global
+ * stack of scopes, which this replaced, let two interleaved async scopes adopt each other's
+ * tensors. Entering a context costs about 1 µs a `tidy` in Deno 2.9 (`AsyncLocalStorage.run`;
+ * an `add` of three elements costs 25–40 µs of host time on lavapipe), and reading it 10 ns.
+ */
+const currentStore = new AsyncLocalStorage<Scope>();
 const kept = new WeakSet<ScopedResource>();
+
+/** The innermost scope still open where the caller runs, if any. */
+function currentScope(): Scope | undefined {
+  let scope = currentStore.getStore();
+  // A callback that outlives its scope (a timer set inside it, say) falls back to its parent's.
+  while (scope && !scope.open) scope = scope.parent;
+  return scope;
+}
 
 /** Registers a new tensor with the innermost open scope, if any. */
 export function track<T extends ScopedResource>(resource: T): T {
-  scopes.at(-1)?.add(resource);
+  currentScope()?.resources.add(resource);
   return resource;
 }
 
@@ -47,14 +72,18 @@ export function track<T extends ScopedResource>(resource: T): T {
  */
 export function keep<T extends ScopedResource>(resource: T): T {
   kept.add(resource);
-  for (const scope of scopes) scope.delete(resource);
+  for (let scope = currentScope(); scope; scope = scope.parent) scope.resources.delete(resource);
   return resource;
 }
 
 /**
  * Runs `fn` and disposes every tensor created while it ran, except those it returns (a tensor,
  * an array of them, or an object whose values are tensors) and those marked with {@link keep}.
- * An async `fn` keeps its scope open until it settles: don't interleave two async scopes.
+ * An async `fn` keeps its scope open until it settles, and its scope follows it across each
+ * `await`: async scopes may interleave (two `tidy(async () => …)` awaited together each track
+ * their own tensors), and what one returns joins the scope it was called in. A callback that
+ * outlives its scope (a timer set inside it) tracks what it makes in the nearest open scope
+ * around it.
  *
  * @example
  * ```ts
@@ -67,11 +96,10 @@ export function keep<T extends ScopedResource>(resource: T): T {
  * ```
  */
 export function tidy<R>(fn: () => R): R {
-  const scope = new Set<ScopedResource>();
-  scopes.push(scope);
+  const scope: Scope = { resources: new Set(), parent: currentScope(), open: true };
   let result: R;
   try {
-    result = fn();
+    result = currentStore.run(scope, fn);
   } catch (error) {
     closeScope(scope, undefined);
     throw error;
@@ -92,19 +120,20 @@ export function tidy<R>(fn: () => R): R {
   return result;
 }
 
-function closeScope(scope: Set<ScopedResource>, result: unknown): void {
-  const index = scopes.lastIndexOf(scope);
-  if (index >= 0) scopes.splice(index, 1);
+function closeScope(scope: Scope, result: unknown): void {
+  scope.open = false;
   const survivors = new Set<unknown>();
   collect(result, survivors);
-  const parent = scopes.at(-1);
-  for (const resource of scope) {
+  let parent = scope.parent;
+  while (parent && !parent.open) parent = parent.parent;
+  for (const resource of scope.resources) {
     if (survivors.has(resource)) {
-      parent?.add(resource);
+      parent?.resources.add(resource);
     } else if (!kept.has(resource) && !resource.disposed) {
       resource.dispose();
     }
   }
+  scope.resources.clear();
 }
 
 function collect(value: unknown, into: Set<unknown>): void {

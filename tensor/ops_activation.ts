@@ -9,7 +9,7 @@
 import { sameDevice } from "./_core.ts";
 import type { ActivationFn } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
-import { normalizeAxes, type Shape, ShapeError } from "./shape.ts";
+import { describeValue, normalizeAxes, type Shape, ShapeError } from "./shape.ts";
 import { apply, selected, Tensor } from "./tensor.ts";
 
 /** `fn(x)` with `params`, recorded for autograd. */
@@ -24,6 +24,12 @@ function activate<S extends Shape>(
 /** Throws a one-line RangeError unless `value` is a finite number. */
 function requireFinite(op: string, name: string, value: number): void {
   if (typeof value !== "number" || !Number.isFinite(value)) {
+    // A positional parameter given as PyTorch's keyword ({ negativeSlope: 0.1 }) is named too.
+    if (typeof value !== "number") {
+      throw new TypeError(
+        `${op}: ${name} must be a finite number, given positionally, got ${describeValue(value)}`,
+      );
+    }
     throw new RangeError(`${op}: ${name} must be a finite number, got ${value}`);
   }
 }

@@ -12,6 +12,7 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
@@ -20,6 +21,69 @@ export type { LrnParams } from "../kernels/lrn.ts";
 
 /** An NCHW tensor type. */
 export type Tensor4D = Tensor<readonly [Dim, Dim, Dim, Dim], "f32">;
+
+/** A 3-D f32 tensor: `[N, C, L]`, or one unbatched `[C, H, W]`. */
+export type Tensor3D = Tensor<readonly [Dim, Dim, Dim], "f32">;
+
+/** A 2-D f32 tensor: one unbatched `[C, L]`. */
+export type Tensor2D = Tensor<readonly [Dim, Dim], "f32">;
+
+/**
+ * Runs `body` on `xs`, each given an axis of size one at `axis`, and returns its result (or
+ * each tensor of a record of results) without that axis. At axis 0 this is how the batched ops
+ * take PyTorch's unbatched inputs (`[C, H, W]` as a batch of one); at axis 2 how a 2-D op runs
+ * a 1-D one (`[N, C, L]` as `[N, C, 1, L]`). Views only; the graph keeps what a backward needs.
+ *
+ * @example An unbatched sample through a batched op
+ * ```ts
+ * import { defaultDevice, ones } from "../mod.ts";
+ * import { throughUnitAxis } from "./ops_cnn.ts";
+ * await defaultDevice();
+ * const y = throughUnitAxis([ones([2, 3])], 0, ([x]) => {
+ *   console.log(x.shape); // [1, 2, 3]
+ *   return x.mul(2);
+ * });
+ * console.log(y.shape); // [2, 3]
+ * ```
+ */
+export function throughUnitAxis<T extends Tensor | { readonly [name: string]: Tensor }>(
+  xs: readonly Tensor[],
+  axis: number,
+  body: (lifted: Tensor[]) => T,
+): WithoutUnitAxis<T> {
+  const lifted = xs.map((t) => {
+    const shape = [...t.shape as readonly number[]];
+    shape.splice(axis, 0, 1);
+    return t.reshape(shape);
+  });
+  let result: T;
+  try {
+    result = body(lifted);
+  } catch (e) {
+    lifted.forEach((t) => t.dispose());
+    throw e;
+  }
+  const dropped = (t: Tensor): Tensor => {
+    const shape = (t.shape as readonly number[]).filter((_, i) => i !== axis);
+    const out = t.reshape(shape);
+    if (!lifted.includes(t)) t.dispose();
+    return out;
+  };
+  const out = isTensor(result)
+    ? dropped(result)
+    : Object.fromEntries(Object.entries(result).map(([k, t]) => [k, dropped(t)]));
+  lifted.forEach((t) => t.dispose()); // (the graph holds what the backward needs)
+  return out as WithoutUnitAxis<T>;
+}
+
+/** A result of {@link throughUnitAxis}: each tensor one axis shorter, its rank no longer typed. */
+export type WithoutUnitAxis<T> = T extends Tensor<Shape, infer D> ? Tensor<Shape, D>
+  : { [K in keyof T]: T[K] extends Tensor<Shape, infer D> ? Tensor<Shape, D> : never };
+
+/** Whether `v` is one tensor (not a record of them). */
+function isTensor(v: unknown): v is Tensor {
+  return typeof (v as Tensor).reshape === "function";
+}
 
 /** A size given once for both axes or as `[height, width]`. */
 export type Pair = number | readonly [number, number];
@@ -178,10 +242,19 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+  relu: true,
+});
+
 /**
- * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` with `w [O, C/groups, KH,
- * KW]` and optional `bias [O]`. `padding: "same"` keeps the size as PyTorch's (an even span's
- * odd padding after the input, see {@link convPadding}).
+ * 2-D convolution (cross-correlation, as PyTorch) of `x [N, C, H, W]` (or one unbatched
+ * `[C, H, W]`, giving `[O, OH, OW]`) with `w [O, C/groups, KH, KW]` and optional `bias [O]`.
+ * `padding: "same"` keeps the size as PyTorch's (an even span's odd padding after the input,
+ * see {@link convPadding}).
  *
  * @example A 2×2 box filter; the same at dilation 2, its taps two pixels apart
  * ```ts
@@ -192,21 +265,40 @@ export interface Conv2dOptions {
  * console.log(await y.toArray()); // [[[[4, 4], [4, 4]]]]
  * const x = arange(0, 9).reshape([1, 1, 3, 3]);
  * console.log(await conv2d(x, ones([1, 1, 2, 2]), null, { dilation: 2 }).toArray()); // [[[[16]]]]
+ * console.log(conv2d(ones([1, 3, 3]), ones([4, 1, 2, 2]), null).shape); // [4, 2, 2] (unbatched)
  * ```
  */
+export function conv2d(
+  x: Tensor3D,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: Conv2dOptions,
+): Tensor3D;
+/** The same over a batch, `x [N, C, H, W]`. */
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: Conv2dOptions,
+): Tensor4D;
 export function conv2d(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   options: Conv2dOptions = {},
-): Tensor4D {
+): Tensor3D | Tensor4D {
+  checkOptions("conv2d", options, CONV2D_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat("conv2d", ...inputs);
   sameDevice("conv2d", ...inputs);
-  if (x.rank !== 4 || w.rank !== 4) {
+  if ((x.rank !== 3 && x.rank !== 4) || w.rank !== 4) {
     throw new ShapeError(
-      `conv2d: expected x [N, C, H, W] and w [O, C/groups, KH, KW], got [${x.shape}] and [${w.shape}]`,
+      `conv2d: expected x [C, H, W] or [N, C, H, W] and w [O, C/groups, KH, KW], got ` +
+        `[${x.shape}] and [${w.shape}]`,
     );
+  }
+  if (x.rank === 3) {
+    return throughUnitAxis([x], 0, ([x4]) => conv2d(x4, w, bias, options)) as Tensor3D;
   }
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) {
@@ -341,8 +433,16 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
+const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+});
+
 /**
- * Max pooling over `x [N, C, H, W]`. Overlapping windows (stride < kernel) are allowed; a tie
+ * Max pooling over `x [N, C, H, W]` (or one unbatched `[C, H, W]`). Overlapping windows (stride < kernel) are allowed; a tie
  * goes to the first maximum in row-major window order, every run.
  *
  * @example The paper's overlapping 3×3 windows, stride 2; in ceil mode a clipped third window;
@@ -360,7 +460,11 @@ export interface MaxPool2dOptions {
  * // [[[[10, 11], [14, 15]]]]
  * ```
  */
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D {
+export function maxPool2d(x: Tensor3D, options: MaxPool2dOptions): Tensor3D;
+/** The same over a batch, `x [N, C, H, W]`. */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D;
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor3D | Tensor4D {
+  if (x.rank === 3) return throughUnitAxis([x], 0, ([x4]) => maxPool2d(x4, options)) as Tensor3D;
   return apply("maxPool2d", [x], maxPool2dGeometry(x, options)) as Tensor4D;
 }
 
@@ -380,8 +484,11 @@ export function maxPool2dGeometry(
   x: Tensor,
   options: MaxPool2dOptions,
 ): { geometry: Pool2dGeometry; outShape: number[] } {
+  checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS, true);
   requireFloat("maxPool2d", x);
-  if (x.rank !== 4) throw new ShapeError(`maxPool2d: expected [N, C, H, W], got [${x.shape}]`);
+  if (x.rank !== 4) {
+    throw new ShapeError(`maxPool2d: expected [C, H, W] or [N, C, H, W], got [${x.shape}]`);
+  }
   const [batch, channels] = x.shape as readonly number[];
   const window = window2d("maxPool2d", x, {
     kernel: options.kernel,
@@ -411,8 +518,18 @@ export interface AvgPool2dOptions {
   divisorOverride?: number;
 }
 
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dOptions>({
+  kernel: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
+
 /**
- * Average pooling over `x [N, C, H, W]`, as PyTorch's `F.avg_pool2d`.
+ * Average pooling over `x [N, C, H, W]` (or one unbatched `[C, H, W]`), as PyTorch's
+ * `F.avg_pool2d`.
  *
  * @example 2×2 windows; padding counted in the divisor or not
  * ```ts
@@ -427,9 +544,16 @@ export interface AvgPool2dOptions {
  * // [[[[1, 2], [3, 4]]]]
  * ```
  */
-export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
+export function avgPool2d(x: Tensor3D, options: AvgPool2dOptions): Tensor3D;
+/** The same over a batch, `x [N, C, H, W]`. */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D;
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor3D | Tensor4D {
+  checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS, true);
   requireFloat("avgPool2d", x);
-  if (x.rank !== 4) throw new ShapeError(`avgPool2d: expected [N, C, H, W], got [${x.shape}]`);
+  if (x.rank === 3) return throughUnitAxis([x], 0, ([x4]) => avgPool2d(x4, options)) as Tensor3D;
+  if (x.rank !== 4) {
+    throw new ShapeError(`avgPool2d: expected [C, H, W] or [N, C, H, W], got [${x.shape}]`);
+  }
   const divisorOverride = options.divisorOverride ?? null;
   if (divisorOverride !== null && !(Number.isInteger(divisorOverride) && divisorOverride > 0)) {
     throw new RangeError(
@@ -450,7 +574,7 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
 }
 
 /**
- * Adaptive average pooling of `x [N, C, H, W]` to `outputSize` (`[OH, OW]`, one size for
+ * Adaptive average pooling of `x [N, C, H, W]` (or one unbatched `[C, H, W]`) to `outputSize` (`[OH, OW]`, one size for
  * both, or null in a place to keep that axis), as PyTorch's `F.adaptive_avg_pool2d`: output
  * `i` averages rows `floor(i·H/OH)` to `ceil((i+1)·H/OH)` (exclusive), likewise columns.
  *
@@ -466,12 +590,24 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D {
  * ```
  */
 export function adaptiveAvgPool2d(
+  x: Tensor3D,
+  outputSize: number | readonly [number | null, number | null],
+): Tensor3D;
+/** The same over a batch, `x [N, C, H, W]`. */
+export function adaptiveAvgPool2d(
   x: Tensor,
   outputSize: number | readonly [number | null, number | null],
-): Tensor4D {
+): Tensor4D;
+export function adaptiveAvgPool2d(
+  x: Tensor,
+  outputSize: number | readonly [number | null, number | null],
+): Tensor3D | Tensor4D {
   requireFloat("adaptiveAvgPool2d", x);
+  if (x.rank === 3) {
+    return throughUnitAxis([x], 0, ([x4]) => adaptiveAvgPool2d(x4, outputSize)) as Tensor3D;
+  }
   if (x.rank !== 4) {
-    throw new ShapeError(`adaptiveAvgPool2d: expected [N, C, H, W], got [${x.shape}]`);
+    throw new ShapeError(`adaptiveAvgPool2d: expected [C, H, W] or [N, C, H, W], got [${x.shape}]`);
   }
   const [batch, channels, height, width] = x.shape as readonly number[];
   const sizes = typeof outputSize === "number" ? [outputSize, outputSize] : outputSize;
@@ -526,6 +662,12 @@ export interface DropoutOptions {
   within?: { width: number; first: number };
 }
 
+const DROPOUT_OPTIONS = optionNames<DropoutOptions>({
+  training: true,
+  generator: true,
+  within: true,
+});
+
 /**
  * The mask of a dropout with probability `p`: each element is 0 with probability `p`, else
  * `1 / (1 − p)` (all zeros for `p = 1`). Drawn from `generator` (default the global one).
@@ -569,7 +711,15 @@ export function dropoutMask(
  * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
+  checkOptions("dropout", options, DROPOUT_OPTIONS, true);
+  if (typeof options?.training !== "boolean") {
+    // A missing flag would otherwise read as evaluation: dropout silently off.
+    throw new TypeError(
+      `dropout: options.training must be true or false, got ${options?.training}`,
+    );
+  }
   requireFloat("dropout", x);
+  requireNumber("dropout", "p", p);
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
   if (!options.training || p === 0) return apply("identity", [x], {});
   const generator = options.generator ?? globalGenerator();

@@ -8,15 +8,25 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { zeros } from "./creation.ts";
-import { checkSizes, conv2d, type ConvPadding, convPadding, type Pair, pair } from "./ops_cnn.ts";
-import type { Tensor4D } from "./ops_cnn.ts";
+import {
+  checkSizes,
+  conv2d,
+  type ConvPadding,
+  convPadding,
+  type Pair,
+  pair,
+  type Tensor2D,
+  type Tensor3D,
+  type Tensor4D,
+  throughUnitAxis,
+} from "./ops_cnn.ts";
 import { concat } from "./ops_shape.ts";
-import { type Dim, plural, ShapeError } from "./shape.ts";
+import { plural, ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
-/** An NCL tensor type. */
-export type Tensor3D = Tensor<readonly [Dim, Dim, Dim], "f32">;
+export type { Tensor2D, Tensor3D } from "./ops_cnn.ts";
 
 /** Options of {@link convTranspose2d}, PyTorch's `F.conv_transpose2d` arguments. */
 export interface ConvTranspose2dOptions {
@@ -159,20 +169,37 @@ function transposedChannels(
  * ```
  */
 export function convTranspose2d(
+  x: Tensor3D,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: ConvTranspose2dOptions,
+): Tensor3D;
+/** The same over a batch, `x [N, C, H, W]`. */
+export function convTranspose2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: ConvTranspose2dOptions,
+): Tensor4D;
+export function convTranspose2d(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   options: ConvTranspose2dOptions = {},
-): Tensor4D {
+): Tensor3D | Tensor4D {
   const op = "convTranspose2d";
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat(op, ...inputs);
   sameDevice(op, ...inputs);
-  if (x.rank !== 4 || w.rank !== 4) {
+  if ((x.rank !== 3 && x.rank !== 4) || w.rank !== 4) {
     throw new ShapeError(
-      `${op}: expected x [N, Cin, H, W] and w [Cin, Cout/groups, KH, KW], got [${x.shape}] ` +
-        `and [${w.shape}]`,
+      `${op}: expected x [Cin, H, W] or [N, Cin, H, W] and w [Cin, Cout/groups, KH, KW], got ` +
+        `[${x.shape}] and [${w.shape}]`,
     );
+  }
+  if (x.rank === 3) {
+    return throughUnitAxis([x], 0, ([x4]) => convTranspose2d(x4, w, bias, options)) as Tensor3D;
   }
   const groups = options.groups ?? 1;
   const outChannels = transposedChannels(op, x, w, bias, groups);
@@ -247,6 +274,16 @@ export interface ConvTranspose1dOptions {
   outputSize?: number;
 }
 
+/** The options of the transposed convolutions (one set for both: 1-D's are 2-D's per axis). */
+const CONV_TRANSPOSE_OPTIONS = optionNames<ConvTranspose2dOptions & ConvTranspose1dOptions>({
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  outputSize: true,
+});
+
 /**
  * 1-D transposed convolution (PyTorch's `F.conv_transpose1d`) of `x [N, Cin, L]` with
  * `w [Cin, Cout/groups, K]` and optional `bias [Cout]`: {@link convTranspose2d} over a height of
@@ -262,16 +299,34 @@ export interface ConvTranspose1dOptions {
  * ```
  */
 export function convTranspose1d(
+  x: Tensor2D,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: ConvTranspose1dOptions,
+): Tensor2D;
+/** The same over a batch, `x [N, C, L]`. */
+export function convTranspose1d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: ConvTranspose1dOptions,
+): Tensor3D;
+export function convTranspose1d(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   options: ConvTranspose1dOptions = {},
-): Tensor3D {
+): Tensor2D | Tensor3D {
   const op = "convTranspose1d";
-  if (x.rank !== 3 || w.rank !== 3) {
+  checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
+  if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {
     throw new ShapeError(
-      `${op}: expected x [N, Cin, L] and w [Cin, Cout/groups, K], got [${x.shape}] and [${w.shape}]`,
+      `${op}: expected x [Cin, L] or [N, Cin, L] and w [Cin, Cout/groups, K], got ` +
+        `[${x.shape}] and [${w.shape}]`,
     );
+  }
+  if (x.rank === 2) {
+    return throughUnitAxis([x], 0, ([x3]) => convTranspose1d(x3, w, bias, options)) as Tensor2D;
   }
   checkScalars(op, { ...options });
   const { stride = 1, padding = 0, outputPadding = 0, dilation = 1, outputSize } = options;
@@ -308,6 +363,13 @@ export interface Conv1dOptions {
   dilation?: number;
 }
 
+const CONV1D_OPTIONS = optionNames<Conv1dOptions>({
+  stride: true,
+  padding: true,
+  groups: true,
+  dilation: true,
+});
+
 /**
  * 1-D convolution (cross-correlation, PyTorch's `F.conv1d`) of `x [N, C, L]` with
  * `w [O, C/groups, K]` and optional `bias [O]`: {@link conv2d} over a height of one, on the
@@ -325,16 +387,34 @@ export interface Conv1dOptions {
  * ```
  */
 export function conv1d(
+  x: Tensor2D,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: Conv1dOptions,
+): Tensor2D;
+/** The same over a batch, `x [N, C, L]`. */
+export function conv1d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  options?: Conv1dOptions,
+): Tensor3D;
+export function conv1d(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   options: Conv1dOptions = {},
-): Tensor3D {
+): Tensor2D | Tensor3D {
   const op = "conv1d";
-  if (x.rank !== 3 || w.rank !== 3) {
+  checkOptions(op, options, CONV1D_OPTIONS);
+  if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {
     throw new ShapeError(
-      `${op}: expected x [N, C, L] and w [O, C/groups, K], got [${x.shape}] and [${w.shape}]`,
+      `${op}: expected x [C, L] or [N, C, L] and w [O, C/groups, K], got [${x.shape}] and ` +
+        `[${w.shape}]`,
     );
+  }
+  if (x.rank === 2) {
+    return throughUnitAxis([x], 0, ([x3]) => conv1d(x3, w, bias, options)) as Tensor2D;
   }
   const { padding: given = 0, stride = 1, dilation = 1, groups = 1 } = options;
   checkScalars(op, { stride, dilation, ...(typeof given === "number" ? { padding: given } : {}) });
@@ -395,15 +475,8 @@ export function as1d(
   xs: readonly Tensor[],
   body: (xs: Tensor4D[]) => Tensor4D,
 ): Tensor3D {
-  const lifted = xs.map((t) => {
+  for (const t of xs) {
     if (t.rank !== 3) throw new ShapeError(`${op}: expected a 3-D tensor, got [${t.shape}]`);
-    const [a, b, c] = t.shape as readonly number[];
-    return t.reshape([a, b, 1, c]) as Tensor4D;
-  });
-  const y = body(lifted);
-  lifted.forEach((t) => t.dispose());
-  const [n, c, , l] = y.shape as readonly number[];
-  const out = y.reshape([n, c, l]);
-  y.dispose();
-  return out;
+  }
+  return throughUnitAxis(xs, 2, (lifted) => body(lifted as Tensor4D[])) as Tensor3D;
 }

@@ -6,11 +6,26 @@
  * @module
  */
 
-import type { DType, Shape } from "./shape.ts";
-import { selected, type Tensor } from "./tensor.ts";
+import { describeValue, type DType, type Shape } from "./shape.ts";
+import { selected, Tensor } from "./tensor.ts";
 
 /** A tensor or a number (a scalar operand keeps the tensor's shape). */
 export type Operand = Tensor | number;
+
+/**
+ * `a`, checked to be a tensor: as `torch.add(input, other)`, the first operand is one (for
+ * `1 − x`, write `sub(x, 1).neg()` or `x.neg().add(1)`).
+ */
+function first(op: string, a: unknown): Tensor {
+  if (!(a instanceof Tensor)) {
+    throw new TypeError(
+      `${op}: the first operand must be a Tensor, got ${
+        describeValue(a)
+      }; the second may be a number`,
+    );
+  }
+  return a;
+}
 
 /**
  * `a + b` with broadcasting; `b` may be a number.
@@ -23,7 +38,7 @@ export type Operand = Tensor | number;
  * ```
  */
 export function add(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).add(b as Tensor<Shape, "f32">);
+  return (first("add", a) as Tensor<Shape, "f32">).add(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -37,7 +52,7 @@ export function add(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function sub(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).sub(b as Tensor<Shape, "f32">);
+  return (first("sub", a) as Tensor<Shape, "f32">).sub(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -51,7 +66,7 @@ export function sub(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function mul(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).mul(b as Tensor<Shape, "f32">);
+  return (first("mul", a) as Tensor<Shape, "f32">).mul(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -65,7 +80,7 @@ export function mul(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function div(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).div(b as Tensor<Shape, "f32">);
+  return (first("div", a) as Tensor<Shape, "f32">).div(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -132,7 +147,7 @@ export function clamp<S extends Shape, D extends DType>(
  * ```
  */
 export function maximum(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).maximum(b as Tensor<Shape, "f32">);
+  return (first("maximum", a) as Tensor<Shape, "f32">).maximum(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -147,7 +162,7 @@ export function maximum(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
  * ```
  */
 export function minimum(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
-  return (a as Tensor<Shape, "f32">).minimum(b as Tensor<Shape, "f32">);
+  return (first("minimum", a) as Tensor<Shape, "f32">).minimum(b as Tensor<Shape, "f32">);
 }
 
 /**
@@ -166,7 +181,7 @@ export function minimum(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
  * ```
  */
 export function eq(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.eq(b as Tensor);
+  return first("eq", a).eq(b as Tensor);
 }
 
 /**
@@ -180,7 +195,7 @@ export function eq(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function ne(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.ne(b as Tensor);
+  return first("ne", a).ne(b as Tensor);
 }
 
 /**
@@ -194,7 +209,7 @@ export function ne(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function lt(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.lt(b as Tensor);
+  return first("lt", a).lt(b as Tensor);
 }
 
 /**
@@ -208,7 +223,7 @@ export function lt(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function le(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.le(b as Tensor);
+  return first("le", a).le(b as Tensor);
 }
 
 /**
@@ -222,7 +237,7 @@ export function le(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function gt(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.gt(b as Tensor);
+  return first("gt", a).gt(b as Tensor);
 }
 
 /**
@@ -236,7 +251,7 @@ export function gt(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
  * ```
  */
 export function ge(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
-  return a.ge(b as Tensor);
+  return first("ge", a).ge(b as Tensor);
 }
 
 /**

@@ -12,7 +12,8 @@ import { fromTypedArray, zeros } from "./creation.ts";
 import { tidy } from "./memory.ts";
 import { concat, stack } from "./ops_shape.ts";
 import { broadcastShapes, type DType, numel, type Shape } from "./shape.ts";
-import { type ScatterReduction, selected, type Tensor } from "./tensor.ts";
+import { fromRaw, rawOf, type ScatterReduction, selected, type Tensor } from "./tensor.ts";
+import { keptPositions as keptPositionsPrimitive } from "./_primitives_index.ts";
 
 /**
  * The elements of `x` picked along `dim` by `index` (i32, of `x`'s rank), as `torch.gather`:
@@ -218,15 +219,19 @@ export async function maskedSelect<D extends DType>(
   const spread = mask.expand(shape);
   const { target, total } = await compaction(spread).finally(() => spread.dispose());
   try {
+    // A gather of the kept elements' positions: differentiable, and no sort of the whole mask.
     return tidy(() => {
       const values = x.expand(shape).reshape([numel(shape)]);
-      const slots = zeros([total + 1], { device: x.device });
-      const start = (x.dtype === "i32" ? slots.int() : slots) as unknown as Tensor<Shape, D>;
-      return start.scatter(0, target, values).slice(0, 0, total) as Tensor<[number], D>;
+      return values.gather(0, keptPositions(target, total)) as Tensor<[number], D>;
     });
   } finally {
     target.dispose();
   }
+}
+
+/** The positions of the kept elements of a {@link compaction}, in order: i32 `[total]`. */
+function keptPositions(target: Tensor<Shape, "i32">, total: number): Tensor<[number], "i32"> {
+  return fromRaw(keptPositionsPrimitive(rawOf(target), total)) as Tensor<[number], "i32">;
 }
 
 /**
@@ -245,8 +250,7 @@ export async function nonzero(x: Tensor): Promise<Tensor<[number, number], "i32"
   const shape = x.shape as readonly number[], n = x.size;
   try {
     return tidy(() => {
-      const start = zeros([total + 1, shape.length], { device: x.device }).int();
-      if (shape.length === 0) return start.slice(0, 0, total);
+      if (shape.length === 0) return zeros([total, 0], { device: x.device }).int();
       // Each element's coordinate along each axis, as columns of `[n, rank]`.
       const columns = shape.map((d, a) =>
         fromTypedArray(Int32Array.from({ length: d }, (_, k) => k), [d], {
@@ -258,8 +262,8 @@ export async function nonzero(x: Tensor): Promise<Tensor<[number, number], "i32"
           .reshape([n])
       );
       const coords = stack(columns, 1);
-      const spread = target.reshape([n, 1]).expand([n, shape.length]) as Tensor<Shape, "i32">;
-      return start.scatter(0, spread, coords).slice(0, 0, total);
+      const rows = keptPositions(target, total).reshape([total, 1]).expand([total, shape.length]);
+      return coords.gather(0, rows as Tensor<Shape, "i32">);
     }) as Tensor<[number, number], "i32">;
   } finally {
     target.dispose();

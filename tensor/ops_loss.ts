@@ -7,6 +7,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
 import { apply, fromRaw, rawOf, Tensor } from "./tensor.ts";
@@ -57,6 +58,9 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
 export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
   if (labels.dtype !== "i32" || labels.rank !== 1) {
     throw new TypeError(`oneHot: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
+  }
+  if (!(Number.isInteger(classes) && classes >= 0 && classes < 2 ** 31)) {
+    throw new RangeError(`oneHot: the number of classes must be an integer ≥ 0, got ${classes}`);
   }
   return fromRaw(oneHotPrimitive(rawOf(labels), classes, "oneHot"));
 }
@@ -146,7 +150,12 @@ export interface CrossEntropyOptions {
   weight?: Tensor;
 }
 
-const OPTION_NAMES = ["reduction", "ignoreIndex", "labelSmoothing", "weight"];
+const OPTION_NAMES = optionNames<CrossEntropyOptions>({
+  reduction: true,
+  ignoreIndex: true,
+  labelSmoothing: true,
+  weight: true,
+});
 
 /**
  * Cross-entropy of `logits` against `labels`, as PyTorch's `F.cross_entropy`, its options
@@ -219,7 +228,7 @@ export function crossEntropy(
     throw new ShapeError(`crossEntropy: logits [${logits.shape}] have no classes`);
   }
   const { reduction = "mean", ignoreIndex = -100, labelSmoothing = 0, weight } = options;
-  checkOptions(options, logits);
+  checkCrossEntropyOptions(options, logits);
   if (probabilities && ignoreIndex >= 0) {
     throw new RangeError(
       `crossEntropy: ignoreIndex (${ignoreIndex}) is not supported for class probabilities`,
@@ -277,13 +286,8 @@ function checkShapes(logits: Tensor, labels: Tensor): boolean {
 }
 
 /** Throws a one-line error naming the first option of {@link crossEntropy} that is invalid. */
-function checkOptions(options: CrossEntropyOptions, logits: Tensor): void {
-  const unknown = Object.keys(options).find((name) => !OPTION_NAMES.includes(name));
-  if (unknown !== undefined) {
-    throw new TypeError(
-      `crossEntropy: unknown option "${unknown}" (known: ${OPTION_NAMES.join(", ")})`,
-    );
-  }
+function checkCrossEntropyOptions(options: CrossEntropyOptions, logits: Tensor): void {
+  checkOptions("crossEntropy", options, OPTION_NAMES);
   const { reduction, ignoreIndex, labelSmoothing, weight } = options;
   if (reduction !== undefined && !["mean", "sum", "none"].includes(reduction)) {
     throw new TypeError(

@@ -11,6 +11,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions } from "./_tensor_args.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
@@ -43,11 +44,7 @@ function optionsOf(
   names: readonly string[],
   extraReductions: readonly string[] = [],
 ): string {
-  const known = ["reduction", ...names];
-  const unknown = Object.keys(options).find((name) => !known.includes(name));
-  if (unknown !== undefined) {
-    throw new TypeError(`${op}: unknown option "${unknown}" (known: ${known.join(", ")})`);
-  }
+  checkOptions(op, options, ["reduction", ...names]);
   const { reduction = "mean" } = options as { reduction?: string };
   const allowed = ["mean", "sum", "none", ...extraReductions];
   if (!allowed.includes(reduction)) {

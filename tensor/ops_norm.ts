@@ -15,6 +15,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
 import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";
@@ -51,6 +52,17 @@ export interface BatchNormOptions {
   numBatchesTracked?: Tensor | null;
 }
 
+const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  training: true,
+  momentum: true,
+  eps: true,
+  numBatchesTracked: true,
+});
+
 /**
  * Batch normalisation of `x [N, C, *]` per channel C, as PyTorch's `F.batch_norm`: in training
  * (or without running statistics), by the batch's mean and biased variance over N and `*`,
@@ -71,6 +83,7 @@ export interface BatchNormOptions {
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Shape, "f32"> {
   const op = "batchNorm";
+  checkOptions(op, options, BATCH_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const channels = x.shape[1] as number;
@@ -96,7 +109,14 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Sha
       cumulative: momentum === null,
     })
     : null;
-  return normalize(x, weight, bias, { running, batchStats, eps, momentum, perSample: false });
+  return normalize(x, weight, bias, {
+    op: "batchNorm",
+    running,
+    batchStats,
+    eps,
+    momentum,
+    perSample: false,
+  });
 }
 
 /**
@@ -171,6 +191,7 @@ export function layerNorm(
   options: LayerNormOptions = {},
 ): Tensor<Shape, "f32"> {
   const op = "layerNorm";
+  checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
   const k = normalizedShape.length;
   const trailing = (x.shape as readonly number[]).slice(x.rank - k);
@@ -186,7 +207,13 @@ export function layerNorm(
   const rows = x.size / Math.max(d, 1);
   const eps = checkedEps(op, options.eps);
   // Each of a row's values has its own weight and bias.
-  return groupStatistics(x, [rows, 1, d], { weight, bias, affineSpan: 1, eps });
+  return groupStatistics(x, [rows, 1, d], {
+    op: "layerNorm",
+    weight,
+    bias,
+    affineSpan: 1,
+    eps,
+  });
 }
 
 /** Options of {@link groupNorm}. */
@@ -198,6 +225,13 @@ export interface GroupNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
 }
+
+/** The options of `layerNorm` and `groupNorm`: the affine parameters and ε. */
+const AFFINE_NORM_OPTIONS = optionNames<LayerNormOptions & GroupNormOptions>({
+  weight: true,
+  bias: true,
+  eps: true,
+});
 
 /**
  * Group normalisation, as PyTorch's `F.group_norm`: the C channels of `x [N, C, *]` form
@@ -218,6 +252,7 @@ export function groupNorm(
   options: GroupNormOptions = {},
 ): Tensor<Shape, "f32"> {
   const op = "groupNorm";
+  checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 2) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const [batch, channels] = x.shape as readonly number[];
@@ -233,7 +268,13 @@ export function groupNorm(
   const perGroup = x.size / Math.max(batch * numGroups, 1);
   // The per-channel weight and bias are shared by a channel's values (the axes after C).
   const affineSpan = (x.shape as readonly number[]).slice(2).reduce((a, b) => a * b, 1);
-  return groupStatistics(x, [batch, numGroups, perGroup], { weight, bias, affineSpan, eps });
+  return groupStatistics(x, [batch, numGroups, perGroup], {
+    op,
+    weight,
+    bias,
+    affineSpan,
+    eps,
+  });
 }
 
 /** Options of {@link instanceNorm}, PyTorch's `F.instance_norm` arguments. */
@@ -257,6 +298,16 @@ export interface InstanceNormOptions {
   eps?: number;
 }
 
+const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormOptions>({
+  runningMean: true,
+  runningVar: true,
+  weight: true,
+  bias: true,
+  useInputStats: true,
+  momentum: true,
+  eps: true,
+});
+
 /**
  * Instance normalisation of `x [N, C, *]`, as PyTorch's `F.instance_norm`: each channel of each
  * sample normalised by its own mean and biased variance over `*`, then scaled and shifted per
@@ -274,6 +325,7 @@ export interface InstanceNormOptions {
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor<Shape, "f32"> {
   const op = "instanceNorm";
+  checkOptions(op, options, INSTANCE_NORM_OPTIONS);
   requireFloat(op, x);
   if (x.rank < 3) throw new ShapeError(`${op}: expected [N, C, *], got [${x.shape}]`);
   const { weight = null, bias = null, runningMean = null, runningVar = null } = options;
@@ -314,6 +366,8 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
 
 /** The elementwise affine map of a per-sample normalisation, and its eps. */
 interface GroupAffine {
+  /** The public op, named in errors. */
+  op: string;
   weight: Tensor | null;
   bias: Tensor | null;
   /** Consecutive values of a sample that share one weight and bias. */
@@ -330,10 +384,11 @@ interface GroupAffine {
 function groupStatistics(
   x: Tensor,
   groups: readonly number[],
-  { weight, bias, affineSpan, eps }: GroupAffine,
+  { op, weight, bias, affineSpan, eps }: GroupAffine,
 ): Tensor<Shape, "f32"> {
   const grouped = x.reshape(groups);
   const normed = normalize(grouped, weight, bias, {
+    op,
     running: null,
     batchStats: true,
     eps,

@@ -8,6 +8,7 @@
 
 import type { ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
 import { ShapeError } from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
@@ -21,6 +22,8 @@ export interface PadOptions {
   /** The fill of `"constant"` padding (default 0). */
   value?: number;
 }
+
+const PAD_OPTIONS = optionNames<PadOptions>({ mode: true, value: true });
 
 /**
  * The shape `pads` (PyTorch's order: the last axis's before and after, then the axis before
@@ -66,8 +69,10 @@ export function paddedShape(shape: readonly number[], pads: readonly number[]): 
  * ```
  */
 export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}): Tensor {
+  checkOptions("pad", options, PAD_OPTIONS);
   requireFloat("pad", x);
   const { mode = "constant" } = options;
+  if (options.value !== undefined) requireNumber("pad", "value", options.value);
   if (!["constant", "reflect", "replicate", "circular"].includes(mode)) {
     throw new RangeError(
       `pad: mode must be "constant", "reflect", "replicate" or "circular", got "${mode}"`,

@@ -8,6 +8,7 @@
  */
 
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { tidy } from "./memory.ts";
 import { concat } from "./ops_shape.ts";
 import { type DType, normalizeAxes, type Shape } from "./shape.ts";
@@ -234,6 +235,8 @@ export interface DiffOptions {
   append?: Tensor<Shape, "f32">;
 }
 
+const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });
+
 /**
  * The `n`-th forward difference of `x` along `dim` (default last), as `torch.diff`:
  * `out[i] = x[i + 1] − x[i]`, applied `n` times, after joining `prepend` and `append`; each
@@ -254,6 +257,7 @@ export function diff(
   dim = -1,
   options: DiffOptions = {},
 ): Tensor<Shape, "f32"> {
+  checkOptions("diff", options, DIFF_OPTIONS);
   requireFloat("diff", x);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`diff: n = ${n} is not an integer ≥ 0`);
   const axis = normalizeAxes(dim, x.rank, "diff")[0];

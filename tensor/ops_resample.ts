@@ -8,6 +8,7 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
@@ -44,10 +45,25 @@ export interface InterpolateOptions {
   alignCorners?: boolean;
   /**
    * With `scaleFactor`: compute the index maths from the output size instead of the factor
-   * (PyTorch's `recompute_scale_factor=True`; default false).
+   * (PyTorch's `recompute_scale_factor=True`; default false). Meaningless with `size`, an
+   * error there as in PyTorch.
    */
   recomputeScaleFactor?: boolean;
+  /**
+   * PyTorch's anti-aliased downsampling (`antialias=True`, bilinear and bicubic) is not
+   * implemented: `true` is an error rather than a silently aliased result (default false).
+   */
+  antialias?: boolean;
 }
+
+const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+  size: true,
+  scaleFactor: true,
+  mode: true,
+  alignCorners: true,
+  recomputeScaleFactor: true,
+  antialias: true,
+});
 
 /**
  * Resamples the spatial axes of `x` (`[N, C, L]` or `[N, C, H, W]`) to `size`, or by
@@ -55,8 +71,11 @@ export interface InterpolateOptions {
  * `o` reads `floor(o · in/out)`), `nearest-exact` (`floor((o + ½) · in/out)`, the centres'
  * nearest), `linear`/`bilinear` (from `(o + ½) · in/out − ½`, or with `alignCorners` from
  * `o · (in − 1)/(out − 1)`), `bicubic` (Keys' cubic, `A = −0.75`, over the 4×4 pixels around the
- * same source point, read clamped to the input), `area` (the average over `floor(o · in/out)` to
- * `ceil((o + 1) · in/out)`, adaptive average pooling). Differentiable with respect to `x`.
+ * same source point, read clamped to the input; to the input's own size, a copy, as PyTorch's
+ * GPU kernel and both its backward kernels, even where a `scaleFactor` rounds down to that
+ * size), `area` (the average over `floor(o · in/out)` to `ceil((o + 1) · in/out)`, adaptive
+ * average pooling). Differentiable with respect to `x`. The input has a batch axis, as
+ * PyTorch's (a 3-D input is `[N, C, L]`, never one unbatched image).
  *
  * @example Nearest and bilinear upsampling by 2
  * ```ts
@@ -72,6 +91,7 @@ export interface InterpolateOptions {
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const op = "interpolate";
+  checkOptions(op, options, INTERPOLATE_OPTIONS, true);
   requireFloat(op, x);
   const { mode = "nearest", size, scaleFactor, recomputeScaleFactor = false } = options;
   if (x.rank !== 3 && x.rank !== 4) {
@@ -99,6 +119,15 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   if ((size === undefined) === (scaleFactor === undefined)) {
     throw new RangeError(`${op}: give exactly one of size and scaleFactor`);
   }
+  if (recomputeScaleFactor && size !== undefined) {
+    throw new RangeError(`${op}: recomputeScaleFactor is not meaningful with an explicit size`);
+  }
+  if (options.antialias) {
+    throw new RangeError(
+      `${op}: antialias is not implemented (PyTorch's anti-aliased bilinear and bicubic ` +
+        `downsampling); leave it out, or low-pass the input first (e.g. with avgPool2d)`,
+    );
+  }
   const spatial = (x.shape as readonly number[]).slice(2);
   const perAxis = (v: number | readonly number[], name: string): number[] => {
     const list = typeof v === "number" ? spatial.map(() => v) : [...v];
@@ -123,12 +152,15 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     return axes === 1 ? adaptiveAvgPool1d(x, out[0]) : adaptiveAvgPool2d(x, [out[0], out[1]]);
   }
   const axisMode: AxisMode = mode === "bicubic" ? "cubic" : linear ? "linear" : mode as AxisMode;
+  // PyTorch copies a bicubic resampling to the input's own size (its CUDA forward, and both
+  // backwards), whatever factor gave that size: from the sizes alone, the taps read one to one.
+  const copies = mode === "bicubic" && out.every((o, i) => o === spatial[i]);
   const axis = (i: number): ResampleAxis => ({
     size: spatial[i],
     out: out[i],
     mode: axisMode,
     alignCorners: options.alignCorners ?? false,
-    scale: scales && !recomputeScaleFactor ? scales[i] : null,
+    scale: scales && !recomputeScaleFactor && !copies ? scales[i] : null,
   });
   // A 1-D input is a height of one, which nearest maps to itself exactly.
   const flat = { size: 1, out: 1, mode: "nearest", alignCorners: false, scale: null } as const;

@@ -7,7 +7,14 @@
  */
 
 import { sameDevice } from "./_core.ts";
-import { type DType, normalizeAxes, sameShape, type Shape, ShapeError } from "./shape.ts";
+import {
+  describeValue,
+  type DType,
+  normalizeAxes,
+  sameShape,
+  type Shape,
+  ShapeError,
+} from "./shape.ts";
 import { apply, type Tensor } from "./tensor.ts";
 
 /**
@@ -103,6 +110,7 @@ export function concat<D extends DType>(
   xs: readonly Tensor<Shape, D>[],
   axis: number,
 ): Tensor<Shape, D> {
+  requireTensorList("concat", xs);
   if (xs.length === 0) throw new ShapeError("concat: no tensors given");
   sameDevice("concat", ...xs);
   const first = xs[0];
@@ -119,7 +127,9 @@ export function concat<D extends DType>(
 }
 
 /**
- * Splits `x` along `axis` into parts of the given sizes (which must add up), copied.
+ * Splits `x` along `axis` into parts of the given sizes (which must add up), or, as
+ * `torch.split` with one size, into parts of that size (the last smaller where it does not
+ * divide).
  *
  * @example
  * ```ts
@@ -127,15 +137,26 @@ export function concat<D extends DType>(
  * await defaultDevice();
  * const [a, b] = split(tensor([1, 2, 3]), [1, 2], 0);
  * console.log(await a.toArray(), await b.toArray()); // [1] [2, 3]
+ * console.log(split(tensor([1, 2, 3, 4, 5]), 2, 0).map((t) => t.shape)); // [[2], [2], [1]]
  * ```
  */
 export function split<D extends DType>(
   x: Tensor<Shape, D>,
-  sizes: readonly number[],
+  sizesOrSize: readonly number[] | number,
   axis: number,
 ): Tensor<Shape, D>[] {
   const a = normalizeAxes(axis, x.rank, "split")[0];
-  if (!sizes.every((s) => Number.isInteger(s) && s >= 0)) {
+  const length = x.shape[a] as number;
+  if (typeof sizesOrSize === "number" && !(Number.isInteger(sizesOrSize) && sizesOrSize > 0)) {
+    throw new ShapeError(`split: the part size must be an integer ≥ 1, got ${sizesOrSize}`);
+  }
+  const sizes = typeof sizesOrSize === "number"
+    ? Array.from(
+      { length: Math.max(1, Math.ceil(length / sizesOrSize)) },
+      (_, i) => Math.min(sizesOrSize, length - i * sizesOrSize),
+    )
+    : sizesOrSize;
+  if (!Array.isArray(sizes) || !sizes.every((s) => Number.isInteger(s) && s >= 0)) {
     throw new ShapeError(`split: sizes must be integers ≥ 0, got [${sizes}]`);
   }
   const total = sizes.reduce((p, s) => p + s, 0);
@@ -238,6 +259,7 @@ export function stack<D extends DType>(
   xs: readonly Tensor<Shape, D>[],
   axis = 0,
 ): Tensor<Shape, D> {
+  requireTensorList("stack", xs);
   if (xs.length === 0) throw new ShapeError("stack: no tensors given");
   const first = xs[0];
   const differs = xs.find((t) =>
@@ -252,5 +274,14 @@ export function stack<D extends DType>(
     return concat(parts, at);
   } finally {
     parts.forEach((t) => t.dispose());
+  }
+}
+
+/** Throws unless `xs` is an array (of tensors: each is checked where it is used). */
+function requireTensorList(op: string, xs: unknown): void {
+  if (!Array.isArray(xs)) {
+    throw new TypeError(
+      `${op}: takes an array of tensors, as ${op}([a, b], axis), got ${describeValue(xs)}`,
+    );
   }
 }

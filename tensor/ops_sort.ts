@@ -13,6 +13,7 @@ import { tidy } from "./memory.ts";
 import { maskedSelect } from "./ops_index.ts";
 import { concat } from "./ops_shape.ts";
 import { checkSearch } from "./_tensor_index_args.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import {
   fromRaw,
   rawOf,
@@ -159,6 +160,8 @@ function searchesRight(op: string, options: SearchOptions): boolean {
   return side === "right";
 }
 
+const SEARCH_OPTIONS = optionNames<SearchOptions>({ right: true, side: true, sorter: true });
+
 /**
  * The i32 positions at which `values` would be inserted into the ascending `sortedSequence` to
  * keep it sorted, as `torch.searchsorted`: a 1-D sequence serves every value; an N-D one is
@@ -184,6 +187,7 @@ export function searchsorted<S extends Shape, D extends DType>(
   values: Tensor<S, D> | number,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  checkOptions("searchsorted", options, SEARCH_OPTIONS);
   const right = searchesRight("searchsorted", options);
   return tidy(() => {
     // A number is a 0-d value, as PyTorch's Python scalar.
@@ -223,6 +227,7 @@ export function bucketize<S extends Shape, D extends DType>(
   boundaries: Tensor<Shape, D>,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  checkOptions("bucketize", options, SEARCH_OPTIONS);
   if (boundaries.rank !== 1) {
     throw new RangeError(`bucketize: the boundaries must be 1-D, got shape [${boundaries.shape}]`);
   }

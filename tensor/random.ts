@@ -42,7 +42,7 @@ export class Generator {
 
   /** Starts a stream from `seed` (an integer below 2^53). */
   constructor(seed: number) {
-    this.#seed = seed;
+    this.#seed = checkedSeed(seed);
   }
 
   /** The state to checkpoint. */
@@ -52,7 +52,12 @@ export class Generator {
 
   /** Restores a checkpointed state. */
   setState(state: GeneratorState): void {
-    this.#seed = state.seed;
+    if (!Number.isSafeInteger(state?.offset) || state.offset < 0) {
+      throw new RangeError(
+        `Generator: the state's offset must be an integer ≥ 0, got ${state?.offset}`,
+      );
+    }
+    this.#seed = checkedSeed(state.seed);
     this.#offset = state.offset;
   }
 
@@ -88,18 +93,35 @@ export class Generator {
 
   /** Normal draws with the given mean and standard deviation. */
   normal(shape: readonly number[], mean = 0, std = 1, device?: Device): Tensor<Shape, "f32"> {
+    // As torch's normal_: a negative (or NaN) deviation is an error, not a mirrored draw.
+    if (!(std >= 0) || Number.isNaN(mean)) {
+      throw new RangeError(`normal: needs std ≥ 0 and a mean, got mean ${mean}, std ${std}`);
+    }
     return this.#sample(shape, { kind: "normal", mean, std }, device);
   }
 
   /** Uniform draws in `[low, high)`. */
   uniform(shape: readonly number[], low = 0, high = 1, device?: Device): Tensor<Shape, "f32"> {
+    // As torch's uniform_: an empty or inverted range is an error.
+    if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) {
+      throw new RangeError(`uniform: needs finite low ≤ high, got [${low}, ${high})`);
+    }
     return this.#sample(shape, { kind: "uniform", low, high }, device);
   }
 
   /** `scale` with probability `p`, else 0. */
   bernoulli(shape: readonly number[], p: number, scale = 1, device?: Device): Tensor<Shape, "f32"> {
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`bernoulli: p must be in [0, 1], got ${p}`);
     return this.#sample(shape, { kind: "bernoulli", p, scale }, device);
   }
+}
+
+/** `seed`, checked: an integer in [0, 2⁵³) (a fraction or NaN would seed a stream silently). */
+function checkedSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new RangeError(`Generator: the seed must be an integer in [0, 2^53), got ${seed}`);
+  }
+  return seed;
 }
 
 let global = new Generator(0);

@@ -137,9 +137,21 @@ export function normalizeAxes(
   rank: number,
   op: string,
 ): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  // null as omitted: PyTorch's dim=None, every axis.
+  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === "number" ? [axes] : axes;
+  if (!Array.isArray(list)) {
+    // An options object ({ dim: 1 }) where the API is positional would otherwise fail inside.
+    throw new TypeError(
+      `${op}: the axes are a number or an array of numbers, given positionally (as ` +
+        `${op}(1)), got ${describeValue(axes)}`,
+    );
+  }
   const out = list.map((a) => {
+    if (!Number.isInteger(a)) {
+      const given = typeof a === "number" ? a : describeValue(a);
+      throw new TypeError(`${op}: axis ${given} is not an integer`);
+    }
     const axis = a < 0 ? a + rank : a;
     if (!Number.isInteger(axis) || axis < 0 || axis >= rank) {
       throw new ShapeError(`${op}: axis ${a} is out of range for a tensor of rank ${rank}`);
@@ -154,6 +166,17 @@ export function normalizeAxes(
 }
 
 /**
+ * The one axis `dim` names, of a tensor of rank `rank` (negative from the end), for the ops
+ * whose axis is required: omitted, it would otherwise be read as every axis.
+ */
+export function normalizeAxis(dim: number, rank: number, op: string): number {
+  if (typeof dim !== "number") {
+    throw new TypeError(`${op}: dim must be one axis (a number), got ${describeValue(dim)}`);
+  }
+  return normalizeAxes(dim, rank, op)[0];
+}
+
+/**
  * The axes a reduction (or a flip) names, as {@link normalizeAxes}, except that a 0-d tensor
  * takes axis 0 or −1 as PyTorch does (`torch.tensor(2.).sum(0)`): its one element is already
  * reduced, so no axis is named.
@@ -163,7 +186,9 @@ export function reductionAxes(
   rank: number,
   op: string,
 ): number[] {
-  if (rank > 0 || axes === undefined) return normalizeAxes(axes, rank, op);
+  if (rank > 0 || axes == null || (typeof axes !== "number" && !Array.isArray(axes))) {
+    return normalizeAxes(axes, rank, op); // (which names a list that is none)
+  }
   const list = typeof axes === "number" ? [axes] : axes;
   const outside = list.find((a) => a !== 0 && a !== -1);
   if (outside !== undefined) {
@@ -180,6 +205,19 @@ export function validateShape(shape: readonly number[], op: string): void {
       throw new ShapeError(`${op}: invalid shape [${shape}]: dimensions must be integers ≥ 0`);
     }
   }
+}
+
+/** A value as an error message names it: `the number 3`, `an array [2, 3]`, `a Tensor [2, 3]`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value !== "object") return `the ${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array [${value.slice(0, 8)}${value.length > 8 ? ",…" : ""}]`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  const name = Object.getPrototypeOf(value)?.constructor?.name;
+  const shape = (value as { shape?: unknown }).shape;
+  if (name && name !== "Object") return `a ${name}${Array.isArray(shape) ? ` [${shape}]` : ""}`;
+  return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
 }
 
 /**

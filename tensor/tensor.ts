@@ -36,12 +36,18 @@ import {
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
+  checkOptions,
   checkUpstreamGradient,
   clampBounds,
   expandedShape,
   extremumAxes,
   flattenedShape,
   matmulPlan,
+  optionNames,
+  requireBoolean,
+  requireDevice,
+  requireList,
+  requireNumber,
   resolvePermutation,
   resolveShape,
   resolveSlice,
@@ -70,6 +76,7 @@ import {
   type Broadcastable,
   broadcastShapes,
   type Check,
+  describeValue,
   type Dim,
   type DimsAgree,
   type DType,
@@ -77,6 +84,7 @@ import {
   type MatmulInnerAgree,
   type MatmulShape,
   normalizeAxes,
+  normalizeAxis,
   numel,
   reductionAxes,
   sameShape,
@@ -98,7 +106,7 @@ type AnyTensor = Tensor<Shape, DType>;
 // through these, bound in the class's static block where `#` fields are visible (op dispatch,
 // the autograd walk); nothing above the layer can (the constructor is private too).
 let wrap: (raw: RawTensor, requiresGrad?: boolean) => AnyTensor;
-let rawOfTensor: (t: AnyTensor) => RawTensor;
+let rawOfTensor: (t: AnyTensor, op?: string) => RawTensor;
 let graph: GraphAccess<AnyTensor>;
 let ops: OpDispatch<AnyTensor>;
 
@@ -133,7 +141,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   static {
     wrap = (raw, requiresGrad) => new Tensor(raw, requiresGrad);
-    rawOfTensor = (t) => {
+    rawOfTensor = (t, op = "tensor op") => {
+      // A number, an array or a typed array where a tensor belongs: named, not "Cannot read
+      // private member #raw".
+      if (typeof t !== "object" || t === null || !(#raw in t)) {
+        throw new TypeError(`${op}: expected a Tensor, got ${describeValue(t)}`);
+      }
       t.#raw.storage; // throws for a disposed tensor
       return t.#raw;
     };
@@ -322,7 +335,10 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
           "noGrad(() => …), as an optimiser does",
       );
     }
-    writeInto(dst, ArrayBuffer.isView(source) ? source : rawOfTensor(source as AnyTensor));
+    writeInto(
+      dst,
+      ArrayBuffer.isView(source) ? source : rawOfTensor(source as AnyTensor, "assign"),
+    );
     return this;
   }
 
@@ -366,6 +382,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * data when already there, or the linked replica there (see `linkReplicas`).
    */
   async to(device: Device): Promise<Tensor<S, D>> {
+    requireDevice("to", device);
     return await applyAsync("to", [this], { device }) as Tensor<S, D>;
   }
 
@@ -381,7 +398,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /**
    * `this + other` with broadcasting. A number operand keeps this tensor's shape type (`O`
-   * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`.
+   * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`. An i32 tensor
+   * with an f32 one, or with a fraction, is computed in f32, as PyTorch promotes; i32 with i32
+   * (or an integer) is an error that says to convert, as there are no integer kernels.
    */
   add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
@@ -724,6 +743,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * `dim=()` reduces all, a quirk it keeps only for compatibility (pytorch/pytorch#29137).
    */
   sum(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    requireBoolean("sum", "keepdim", keepdim);
     const params = { axes: reductionAxes(axes, this.rank, "sum"), keepdim };
     return apply("sum", [this], params) as Tensor<Shape, SumType<D>>;
   }
@@ -731,6 +751,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** Mean over `axes` (all when omitted), of an f32 tensor (as PyTorch, which refuses integers). */
   mean(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("mean", this);
+    requireBoolean("mean", "keepdim", keepdim);
     const list = reductionAxes(axes, this.rank, "mean");
     const total = (this as Tensor<Shape, "f32">).sum(list, keepdim);
     const out = total.mul(1 / numel(list.map((i) => this.shape[i] as number)));
@@ -743,12 +764,14 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * NaN wins, as PyTorch. f32 or i32 (an i32 result).
    */
   max(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    requireBoolean("max", "keepdim", keepdim);
     const params = { axes: extremumAxes(this, axes, "max"), keepdim };
     return apply("max", [this], params) as Tensor<Shape, D>;
   }
 
   /** Minimum over `axes` (PyTorch's `amin`); see {@link Tensor.max}. */
   min(axes?: Axes, keepdim = false): Tensor<Shape, D> {
+    requireBoolean("min", "keepdim", keepdim);
     const params = { axes: extremumAxes(this, axes, "min"), keepdim };
     return apply("min", [this], params) as Tensor<Shape, D>;
   }
@@ -760,6 +783,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * product is i32, wrapping around on overflow (PyTorch gives int64).
    */
   prod(axes?: Axes, keepdim = false): Tensor<Shape, SumType<D>> {
+    requireBoolean("prod", "keepdim", keepdim);
     const params = { axes: reductionAxes(axes, this.rank, "prod"), keepdim };
     return apply("prod", [this], params) as Tensor<Shape, SumType<D>>;
   }
@@ -772,6 +796,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   norm(p = 2, dims?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("norm", this);
+    requireBoolean("norm", "keepdim", keepdim);
     const axes = reductionAxes(dims, this.rank, "norm");
     requireNormOrder(this.shape as readonly number[], p, axes);
     return apply("vectorNorm", [this], { ord: p, axes, keepdim });
@@ -812,8 +837,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * (equal elements keep their order), so `stable` changes nothing. No gradient.
    */
   argsort(options: SortOptions = {}): Tensor<S, "i32"> {
-    const { dim = -1, descending = false } = options;
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "argsort")[0];
+    checkOptions("argsort", options, SORT_OPTIONS);
+    const { dim = -1, descending = false, stable = true } = options;
+    requireBoolean("argsort", "descending", descending);
+    requireBoolean("argsort", "stable", stable);
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "argsort");
     return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
   }
 
@@ -823,6 +851,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * element came from.
    */
   sort(options: SortOptions = {}): ValuesAndIndices<S, D> {
+    checkOptions("sort", options, SORT_OPTIONS);
     const indices = this.argsort(options);
     const dim = options.dim ?? -1;
     return { values: this.gather(dim, indices) as Tensor<S, D>, indices };
@@ -835,8 +864,11 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * The gradient goes back to where each came from.
    */
   topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
-    const { dim = -1, largest = true } = options;
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "topk")[0];
+    checkOptions("topk", options, TOPK_OPTIONS);
+    const { dim = -1, largest = true, sorted = true } = options;
+    requireBoolean("topk", "largest", largest);
+    requireBoolean("topk", "sorted", sorted);
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "topk");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (!Number.isInteger(k) || k < 0 || k > size) {
       throw new RangeError(`topk: k = ${k} is out of range for size ${size} along axis ${axis}`);
@@ -853,7 +885,8 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * `torch.kthvalue` (`k` from 1; NaN the largest; of equal values the first in order).
    */
   kthvalue(k: number, dim = -1, keepdim = false): ValuesAndIndices<Shape, D> {
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "kthvalue")[0];
+    requireBoolean("kthvalue", "keepdim", keepdim);
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "kthvalue");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > size) {
       throw new RangeError(`kthvalue: k = ${k} is out of range [1, ${size}] along axis ${axis}`);
@@ -879,7 +912,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     if (dim === undefined) {
       return tidy(() => this.flatten().median(0).values) as Tensor<[], D>;
     }
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "median")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "median");
     const size = (this.shape as readonly number[])[axis] ?? 1;
     if (size === 0) throw new ShapeError(`median: axis ${axis} of [${this.shape}] is empty`);
     return tidy(() => {
@@ -901,9 +934,13 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * passes over the centred values, so a large mean costs no precision.
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    checkOptions("var", options, VARIANCE_OPTIONS);
     requireFloat("var", this);
     const { keepdim = false } = options;
+    requireBoolean("var", "keepdim", keepdim);
+    if (options.unbiased !== undefined) requireBoolean("var", "unbiased", options.unbiased);
     const correction = varianceCorrection(options);
+    requireNumber("var", "correction", correction);
     const list = reductionAxes(axes, this.rank, "var");
     const count = numel(list.map((i) => this.shape[i] as number));
     return tidy(() => {
@@ -919,6 +956,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * rather than give 0 · ∞ = NaN.
    */
   std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
+    checkOptions("std", options, VARIANCE_OPTIONS);
     return tidy(() => {
       const variance = this.var(axes, options);
       const zero = noGrad(() => variance.eq(0));
@@ -935,6 +973,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
     requireFloat("logsumexp", this);
+    requireBoolean("logsumexp", "keepdim", keepdim);
     const list = reductionAxes(axes, this.rank, "logsumexp");
     const x = this as Tensor<Shape, "f32">;
     return tidy(() => {
@@ -951,7 +990,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Softmax along `axis` (default last). */
   softmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis);
+    const z = shiftedByMax(this, axis, "softmax");
     const e = z.exp();
     const total = e.sum(axis, true);
     const out = e.div(total);
@@ -961,7 +1000,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`. */
   logSoftmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis);
+    const z = shiftedByMax(this, axis, "logSoftmax");
     const e = z.exp();
     const total = e.sum(axis, true);
     const logTotal = total.log();
@@ -1098,7 +1137,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** The running sum along `dim`, as `torch.cumsum`; an i32 tensor gives i32 (wrapping on overflow). */
   cumsum(dim: number): Tensor<S, D> {
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumsum")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "cumsum");
     return apply("cumulative", [this], { dim: axis, op: "sum" }) as Tensor<S, D>;
   }
 
@@ -1107,7 +1146,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * where the input has zeros (no division by one).
    */
   cumprod(dim: number): Tensor<S, D> {
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "cumprod")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "cumprod");
     return apply("cumulative", [this], { dim: axis, op: "prod" }) as Tensor<S, D>;
   }
 
@@ -1118,7 +1157,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    */
   logcumsumexp(dim: number): Tensor<S, "f32"> {
     requireFloat("logcumsumexp", this);
-    const axis = normalizeAxes(dim, Math.max(this.rank, 1), "logcumsumexp")[0];
+    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "logcumsumexp");
     return apply("cumulative", [this], { dim: axis, op: "logaddexp" }) as Tensor<S, "f32">;
   }
 
@@ -1168,6 +1207,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * axes repeat the last axes (the rest once), more add leading axes.
    */
   tile(dims: readonly number[]): Tensor<Shape, D> {
+    requireList("tile", "the repeats", dims);
     const ones = Array<number>(Math.max(0, this.rank - dims.length)).fill(1);
     return this.repeat([...ones, ...dims]);
   }
@@ -1288,6 +1328,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * the filled elements.
    */
   maskedFill(mask: Tensor, value: number): Tensor<S, D> {
+    requireNumber("maskedFill", "the value", value);
     sameDevice("maskedFill", this, mask);
     const shape = broadcastShapes(
       mask.shape as readonly number[],
@@ -1399,8 +1440,9 @@ export function recordedOp(t: AnyTensor): string | null {
 }
 
 /** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
-function shiftedByMax(x: AnyTensor, axis: number): Tensor<Shape, "f32"> {
-  requireFloat("softmax", x);
+function shiftedByMax(x: AnyTensor, axis: number, op: string): Tensor<Shape, "f32"> {
+  requireFloat(op, x);
+  reductionAxes(axis, x.rank, op); // named here, not as the max inside
   // An empty tensor has no maximum to shift by, and nothing to shift.
   if (x.size === 0) return x.add(0) as Tensor<Shape, "f32">;
   const peak = noGrad(() => x.max(axis, true));
@@ -1436,6 +1478,8 @@ export interface SortOptions {
   stable?: boolean;
 }
 
+const SORT_OPTIONS = optionNames<SortOptions>({ dim: true, descending: true, stable: true });
+
 /** The options of `topk`. */
 export interface TopkOptions {
   /** The axis chosen along (default −1, the last). */
@@ -1446,13 +1490,15 @@ export interface TopkOptions {
   sorted?: boolean;
 }
 
+const TOPK_OPTIONS = optionNames<TopkOptions>({ dim: true, largest: true, sorted: true });
+
 /** The running extremum along `dim` and its index: a gather through the index, not recorded. */
 function runningExtremum<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dim: number,
   op: "max" | "min",
 ): ValuesAndIndices<S, D> {
-  const axis = normalizeAxes(dim, Math.max(x.rank, 1), `cum${op}`)[0];
+  const axis = normalizeAxis(dim, Math.max(x.rank, 1), `cum${op}`);
   const indices = wrap(cumulativeExtremum(rawOfTensor(x), axis, op)) as Tensor<S, "i32">;
   return { values: x.gather(axis, indices) as Tensor<S, D>, indices };
 }
@@ -1464,6 +1510,7 @@ function extremumWithIndex<D extends DType>(
   dim: number,
   keepdim: boolean,
 ): ValuesAndIndices<Shape, D> {
+  requireBoolean(op === "argmax" ? "maxWithIndices" : "minWithIndices", "keepdim", keepdim);
   return tidy(() => {
     const index = indexOfExtremum(x, op, dim, true);
     const values = x.gather(dim, index);
@@ -1485,6 +1532,12 @@ export interface VarianceOptions {
   keepdim?: boolean;
 }
 
+const VARIANCE_OPTIONS = optionNames<VarianceOptions>({
+  correction: true,
+  unbiased: true,
+  keepdim: true,
+});
+
 /** The correction of `var` and `std`: `correction`, or 0 for `unbiased: false`, else 1. */
 function varianceCorrection({ correction, unbiased }: VarianceOptions): number {
   if (unbiased === undefined) return correction ?? 1;
@@ -1501,6 +1554,7 @@ function indexOfExtremum(
   axis: number | undefined,
   keepdim: boolean,
 ): Tensor<Shape, "i32"> {
+  requireBoolean(op, "keepdim", keepdim);
   // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
   const axes = reductionAxes(axis, x.rank, op);
   if (axes.some((a) => x.shape[a] === 0)) {
@@ -1513,7 +1567,7 @@ function indexOfExtremum(
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
 function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
   const x = rawOfTensor(a);
-  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b), op));
+  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
   if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
     // An integer against an i32 tensor compares exactly, as integers.
     const scalar = upload(x.device, Int32Array.of(b), [], "i32");
@@ -1582,13 +1636,37 @@ function scattered(
   return scattered(op, x, dim, index, spread, mode);
 }
 
-/** `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). */
+/**
+ * `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). An i32 operand meets an
+ * f32 one, or a fraction, as f32, as PyTorch promotes it; i32 with i32 (or an integer) has no
+ * kernel, as PyTorch's integer arithmetic would, and is an error that says to convert.
+ */
 function arithmetic(
   op: "add" | "sub" | "mul" | "div",
   a: AnyTensor,
   b: AnyTensor | number,
 ): AnyTensor {
-  if (typeof b !== "number") return apply(op, [a, b], {});
-  const scalar = scalarOp(op, b);
-  return apply(scalar.op, [a], { value: scalar.value });
+  const scalar = typeof b === "number";
+  if (!scalar && !(b instanceof Tensor)) {
+    throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
+  }
+  const bType = scalar ? (Number.isInteger(b) ? "i32" : "f32") : rawOfTensor(b, op).dtype;
+  if (a.dtype === "i32" && bType === "i32") {
+    throw new TypeError(
+      `${op}: i32 ${scalar ? `and the integer ${b}` : "tensors"}: integer arithmetic is not ` +
+        "supported; convert with .float()",
+    );
+  }
+  if (a.dtype !== "f32" || (!scalar && b.dtype !== "f32")) {
+    // The casts are unrecorded (an i32 tensor has no gradient); the graph keeps what it needs.
+    const [left, right] = [a, b].map((t) => typeof t === "number" ? t : t.float());
+    const out = arithmetic(op, left as AnyTensor, right);
+    for (const [given, cast] of [[a, left], [b, right]]) {
+      if (cast !== given) (cast as AnyTensor).dispose();
+    }
+    return out;
+  }
+  if (!scalar) return apply(op, [a, b], {});
+  const { op: scalarKind, value } = scalarOp(op, b);
+  return apply(scalarKind, [a], { value });
 }

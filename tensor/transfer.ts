@@ -18,6 +18,7 @@ import { type Device, StagingBuffer } from "../kernels/device.ts";
 import type { TransferState } from "./_rules/rule.ts";
 import { linkReplicaData } from "./_rules/transfer.ts";
 import { transferAll } from "./_primitives.ts";
+import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { apply, applyAsync, fromRaw, isRecording, rawOf, type Tensor } from "./tensor.ts";
 
 /**
@@ -81,6 +82,8 @@ export interface TransferOptions {
   whileWaiting?: () => void;
 }
 
+const TRANSFER_OPTIONS = optionNames<TransferOptions>({ whileWaiting: true });
+
 /**
  * Moves tensors between devices, `[tensor, destination]` each, in one host round trip (none
  * between devices that share one GPUDevice: a copy on the GPU), and returns the copies in order. As an autograd op it is one node: its backward runs once every
@@ -111,6 +114,7 @@ export async function transfer<const M extends readonly (readonly [Tensor, Devic
   options: TransferOptions = {},
 ): Promise<{ -readonly [K in keyof M]: M[K][0] }> {
   type Out = { -readonly [K in keyof M]: M[K][0] };
+  checkOptions("transfer", options, TRANSFER_OPTIONS);
   const inputs = moves.map(([t]) => t);
   const staging = channel ? channel.staging.bind(channel) : undefined;
   const { whileWaiting } = options;

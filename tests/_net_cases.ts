@@ -8,9 +8,11 @@
 
 import {
   AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
   AvgPool2d,
   BatchNorm2d,
   Conv2d,
+  ConvTranspose2d,
   Dropout,
   Flatten,
   type Layer,
@@ -20,6 +22,7 @@ import {
   type Module,
   ReLU,
   Tanh,
+  Upsample,
 } from "../nn/mod.ts";
 import { type Device, Generator, type Tensor } from "../mod.ts";
 import type { LayerSpec, LossSpec, SgdSpec } from "./_net_reference.ts";
@@ -70,6 +73,41 @@ function drawDilation(d: Draw): [number, number] | undefined {
   return d.chance(0.25) ? [d.int(1, 3), d.int(1, 3)] : undefined;
 }
 
+/** A transposed convolution of `shape`, pushed when it fits the reference's budget. */
+function drawTranspose(
+  d: Draw,
+  shape: readonly number[],
+  push: (layer: LayerSpec, out: number[]) => void,
+): void {
+  const [n, c, h, w] = shape;
+  const groups = d.pick([1, 1, 2].filter((g) => c % g === 0));
+  const outChannels = groups * d.int(1, Math.max(1, Math.floor(6 / groups)));
+  const kernel: [number, number] = [d.int(1, 4), d.int(1, 4)];
+  const stride: [number, number] = [d.int(1, 3), d.int(1, 3)];
+  const dilation: [number, number] = d.chance(0.2) ? [d.int(1, 2), d.int(1, 2)] : [1, 1];
+  const span = (a: 0 | 1) => dilation[a] * (kernel[a] - 1);
+  const padding: [number, number] = [d.int(0, span(0) >> 1), d.int(0, span(1) >> 1)];
+  // Below the stride (PyTorch also takes one below a larger dilation, outside the sweep).
+  const outputPadding: [number, number] = [d.int(0, stride[0] - 1), d.int(0, stride[1] - 1)];
+  const size = (a: 0 | 1) =>
+    ([h, w][a] - 1) * stride[a] - 2 * padding[a] + span(a) + outputPadding[a] + 1;
+  const out = [n, outChannels, size(0), size(1)];
+  const macs = n * c * h * w * (outChannels / groups) * kernel[0] * kernel[1];
+  if (macs > MAX_MACS || out.reduce((a, b) => a * b) > 6000) return;
+  push({
+    kind: "convTranspose",
+    inChannels: c,
+    outChannels,
+    kernel,
+    stride,
+    padding,
+    outputPadding,
+    groups,
+    bias: d.chance(0.7),
+    dilation,
+  }, out);
+}
+
 export function drawNet(d: Draw): NetCase {
   const layers: LayerSpec[] = [], shapes: number[][] = [];
   const input = [d.int(1, 3), d.int(1, 4), d.int(5, 23), d.int(5, 23)];
@@ -101,6 +139,12 @@ export function drawNet(d: Draw): NetCase {
     const macs = (o: number) => n * o * oh * ow * (c / groups) * kernel[0] * kernel[1];
     while (outChannels > groups && macs(outChannels) > MAX_MACS) outChannels -= groups;
     const act = activationOf(d);
+    // A padding mode where the padding is some (reflection needs less than the input's size).
+    const modes = (["reflect", "replicate", "circular"] as const).filter((mode) =>
+      padding.some((p) => p > 0) &&
+      padding.every((p, a) => (mode === "reflect" ? p < shape[2 + a] : p <= shape[2 + a]))
+    );
+    const paddingMode = modes.length > 0 && d.chance(0.3) ? d.pick(modes) : undefined;
     push({
       kind: "conv",
       inChannels: c,
@@ -112,6 +156,7 @@ export function drawNet(d: Draw): NetCase {
       bias: d.chance(0.7),
       activation: act.fused,
       ...(dilation ? { dilation } : {}),
+      ...(paddingMode ? { paddingMode } : {}),
     }, [n, outChannels, oh, ow]);
     if (act.module) push({ kind: act.module }, shape);
     // Batch norm needs two values per channel or more (PyTorch's error otherwise).
@@ -156,10 +201,20 @@ export function drawNet(d: Draw): NetCase {
         ]);
       }
     }
-    if (d.chance(0.15)) {
-      // Adaptive average pooling: fewer, as many or more cells than the input has.
+    if (d.chance(0.25)) {
+      // Adaptive pooling, average or max: fewer, as many or more cells than the input has.
       const size: [number, number] = [d.int(1, shape[2] + 1), d.int(1, shape[3] + 1)];
-      push({ kind: "adaptive", size }, [shape[0], shape[1], ...size]);
+      push({ kind: "adaptive", size, max: d.chance(0.4) }, [shape[0], shape[1], ...size]);
+    }
+    if (d.chance(0.2)) drawTranspose(d, shape, push);
+    if (d.chance(0.15) && shape[0] * shape[1] * shape[2] * shape[3] <= 2000) {
+      const scale: [number, number] = [d.int(1, 3), d.int(1, 3)];
+      push({ kind: "upsample", scale }, [
+        shape[0],
+        shape[1],
+        shape[2] * scale[0],
+        shape[3] * scale[1],
+      ]);
     }
     if (d.chance(0.25)) push({ kind: "dropout", p: d.pick([0, 0.1, 0.5, 0.9]) }, shape);
   }
@@ -211,7 +266,7 @@ export function drawNet(d: Draw): NetCase {
   const lrAfterFirst = d.chance(0.3) ? sgd.lr / 10 : undefined;
   const channelsLast = d.chance(0.3), inputScale = d.pick([1, 1, 0.01, 30]);
   const trainable = layers.flatMap((s, i) =>
-    s.kind === "conv" || s.kind === "linear"
+    s.kind === "conv" || s.kind === "linear" || s.kind === "convTranspose"
       ? [`${i}.weight`, ...(s.bias ? [`${i}.bias`] : [])]
       : s.kind === "batchnorm" && s.affine
       ? [`${i}.weight`, `${i}.bias`]
@@ -238,10 +293,15 @@ export function describe(c: NetCase): string {
     switch (s.kind) {
       case "conv":
         return `conv ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} p${s.padding}` +
-          `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}${
-            s.bias ? "" : " nobias"
-          }` +
+          `${s.dilation ? ` d${s.dilation}` : ""}${s.groups > 1 ? ` g${s.groups}` : ""}` +
+          `${s.paddingMode ? ` ${s.paddingMode}` : ""}${s.bias ? "" : " nobias"}` +
           `${s.activation ? ` +${s.activation}` : ""}`;
+      case "convTranspose":
+        return `convTranspose ${s.inChannels}→${s.outChannels} k${s.kernel} s${s.stride} ` +
+          `p${s.padding} op${s.outputPadding} d${s.dilation}${
+            s.groups > 1 ? ` g${s.groups}` : ""
+          }` +
+          `${s.bias ? "" : " nobias"}`;
       case "linear":
         return `linear ${s.inFeatures}→${s.outFeatures}${s.bias ? "" : " nobias"}` +
           `${s.activation ? ` +${s.activation}` : ""}`;
@@ -252,11 +312,13 @@ export function describe(c: NetCase): string {
         return `${s.average ? "avg" : "max"} pool k${s.kernel} s${s.stride} p${s.padding}` +
           `${s.dilation ? ` d${s.dilation}` : ""}${s.ceilMode ? " ceil" : ""}`;
       case "adaptive":
-        return `adaptive avg pool to ${s.size}`;
+        return `adaptive ${s.max ? "max" : "avg"} pool to ${s.size}`;
       case "batchnorm":
         return `batch norm ${s.features}${s.affine ? "" : " no affine"}`;
       case "dropout":
         return `dropout ${s.p}`;
+      case "upsample":
+        return `upsample nearest ×${s.scale}`;
       default:
         return s.kind;
     }
@@ -291,8 +353,23 @@ export function buildLayers(
           padding: s.padding,
           groups: s.groups,
           dilation: s.dilation,
+          paddingMode: s.paddingMode,
           bias: s.bias,
           activation: s.activation,
+          device,
+          generator,
+        });
+      case "convTranspose":
+        return new ConvTranspose2d({
+          inChannels: s.inChannels,
+          outChannels: s.outChannels,
+          kernelSize: s.kernel,
+          stride: s.stride,
+          padding: s.padding,
+          outputPadding: s.outputPadding,
+          groups: s.groups,
+          dilation: s.dilation,
+          bias: s.bias,
           device,
           generator,
         });
@@ -325,7 +402,7 @@ export function buildLayers(
           : new MaxPool2d({ ...window, ceilMode, dilation: s.dilation });
       }
       case "adaptive":
-        return new AdaptiveAvgPool2d(s.size);
+        return s.max ? new AdaptiveMaxPool2d(s.size) : new AdaptiveAvgPool2d(s.size);
       case "batchnorm":
         return new BatchNorm2d({
           numFeatures: s.features,
@@ -335,6 +412,8 @@ export function buildLayers(
         });
       case "dropout":
         return new Dropout({ p: s.p, generator: new Generator(dropoutSeed(caseSeed, i)) });
+      case "upsample":
+        return new Upsample({ scaleFactor: s.scale });
       case "flatten":
         return new Flatten();
     }

@@ -1,7 +1,9 @@
 /**
  * A float64 reference of small sequential CNNs (the layers of `nn/`: convolution, linear,
  * ReLU, tanh, local response normalisation, max and average pooling (floor or ceil mode),
- * adaptive average pooling, batch normalisation by the batch's statistics, dropout, flatten), their
+ * adaptive average and max pooling, batch normalisation by the batch's statistics, dropout,
+ * flatten, nearest upsampling by whole factors, the transposed convolution; a convolution's
+ * input padded by reflection, replication or wrapping), their
  * cross-entropy loss, the backward pass and SGD steps, where every value carries a bound on the
  * error of the float32 computation that the GPU makes of it.
  *
@@ -30,6 +32,7 @@
 import * as ref from "./_reference.ts";
 import type { F64 } from "./_reference.ts";
 import { roundingBound, UNIT_ROUNDOFF, WINOGRAD_AMPLIFICATION } from "./_fuzz.ts";
+import { convTranspose2d as convTransposeRef } from "./_conv_family_reference.ts";
 
 const u = UNIT_ROUNDOFF;
 /** float32's smallest normal number: below it a GPU may flush results to 0. */
@@ -52,6 +55,21 @@ export type LayerSpec =
     activation: ActivationSpec;
     /** Spacing between kernel taps (default 1). */
     dilation?: [number, number];
+    /** What the padding holds (PyTorch's `padding_mode`; default zeros). */
+    paddingMode?: "reflect" | "replicate" | "circular";
+  }
+  | {
+    kind: "convTranspose";
+    inChannels: number;
+    outChannels: number;
+    kernel: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    /** Rows and columns added after the output (each below the stride or the dilation). */
+    outputPadding: [number, number];
+    groups: number;
+    bias: boolean;
+    dilation: [number, number];
   }
   | {
     kind: "linear";
@@ -75,10 +93,13 @@ export type LayerSpec =
     /** Spacing between window taps (max pooling only, as PyTorch's; default 1). */
     dilation?: [number, number];
   }
-  | { kind: "adaptive"; size: [number, number] }
+  /** Adaptive average pooling, or with `max` adaptive max pooling. */
+  | { kind: "adaptive"; size: [number, number]; max?: boolean }
   /** BatchNorm2d without running statistics: the batch's in training and evaluation alike. */
   | { kind: "batchnorm"; features: number; affine: boolean }
   | { kind: "dropout"; p: number }
+  /** Nearest upsampling by whole factors (`Upsample`'s default mode). */
+  | { kind: "upsample"; scale: [number, number] }
   | { kind: "flatten" };
 
 /** The cross-entropy's options, as `crossEntropy` takes them (class weights on the host). */
@@ -137,6 +158,82 @@ function winograd(s: Extract<LayerSpec, { kind: "conv" }>, pass: "forward" | "gr
     s.stride[1] === 1 &&
     (pass === "forward" || (s.padding[0] <= kh - 1 && s.padding[1] <= kw - 1));
   return applies ? WINOGRAD_AMPLIFICATION[kh] : 1;
+}
+
+/** Where position `j` of a padded axis of `size` reads from, in PyTorch's padding modes. */
+function padSource(mode: "reflect" | "replicate" | "circular", j: number, size: number): number {
+  if (mode === "replicate") return Math.min(Math.max(j, 0), size - 1);
+  if (mode === "circular") return ((j % size) + size) % size;
+  const period = 2 * (size - 1);
+  const r = size === 1 ? 0 : ((Math.abs(j) % period) + period) % period;
+  return r < size ? r : period - r;
+}
+
+/** For each element of `x [N, C, H, W]` padded by `padding` in `mode`: the element it copies. */
+function padSources(
+  shape: readonly number[],
+  padding: [number, number],
+  mode: "reflect" | "replicate" | "circular",
+): { shape: number[]; source: Int32Array } {
+  const [n, c, h, w] = shape, [ph, pw] = padding;
+  const [oh, ow] = [h + 2 * ph, w + 2 * pw];
+  const source = new Int32Array(n * c * oh * ow);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      const iy = padSource(mode, y - ph, h);
+      for (let x = 0; x < ow; x++) source[at++] = (plane * h + iy) * w + padSource(mode, x - pw, w);
+    }
+  }
+  return { shape: [n, c, oh, ow], source };
+}
+
+/** For each element of `x [N, C, H, W]` upsampled (nearest) by `scale`: the one it copies. */
+function upsampleSources(
+  shape: readonly number[],
+  [sh, sw]: [number, number],
+): { shape: number[]; source: Int32Array } {
+  const [n, c, h, w] = shape, [oh, ow] = [h * sh, w * sw];
+  const source = new Int32Array(n * c * oh * ow);
+  let at = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        source[at++] = (plane * h + Math.floor(y / sh)) * w + Math.floor(x / sw);
+      }
+    }
+  }
+  return { shape: [n, c, oh, ow], source };
+}
+
+/** A layer that copies elements of `x` (padding, nearest upsampling): exact. */
+function copyForward(x: Bounded, copies: { shape: number[]; source: Int32Array }): Bounded {
+  const copy = (t: F64) => ref.f64(copies.shape, Array.from(copies.source, (i) => t.data[i]));
+  return { v: copy(x.v), e: copy(x.e) };
+}
+
+/** Its gradient: each element's copies summed (rounded as a sum of that many). */
+function copyBackward(x: Bounded, source: Int32Array, g: Bounded): Bounded {
+  const v = ref.zeros(x.v.shape), e = ref.zeros(x.v.shape), magnitude = ref.zeros(x.v.shape);
+  const copies = new Float64Array(v.data.length);
+  source.forEach((i, at) => {
+    v.data[i] += g.v.data[at];
+    e.data[i] += g.e.data[at];
+    magnitude.data[i] += Math.abs(g.v.data[at]);
+    copies[i]++;
+  });
+  magnitude.data.forEach((m, i) => (e.data[i] += roundingBound(copies[i]) * m));
+  return { v, e };
+}
+
+/** The input of a convolution with a padding mode, padded in that mode. */
+function padCopies(s: Extract<LayerSpec, { kind: "conv" }>, x: Bounded) {
+  return padSources(x.v.shape, s.padding, s.paddingMode!);
+}
+
+/** A convolution with a padding mode as it runs: unpadded, on its padded input. */
+function unpadded(s: Extract<LayerSpec, { kind: "conv" }>): Extract<LayerSpec, { kind: "conv" }> {
+  return s.paddingMode ? { ...s, padding: [0, 0] } : s;
 }
 
 /** The reference's state of a pass: the first ambiguous decision it met. */
@@ -255,6 +352,82 @@ function convBackward(
     dw: { v: value.dw, e: plus(fromG.dw, fromXW.dw, scaled(magnitude.dw, perWeight)) },
     db: { v: value.db, e: plus(fromG.db, scaled(magnitude.db, perWeight)) },
   };
+}
+
+type TransposeSpec = Extract<LayerSpec, { kind: "convTranspose" }>;
+
+/**
+ * The convolution whose input gradient a transposed one is (its kernels run it so): from the
+ * transposed output's channels to its input's, same window.
+ */
+function adjointConv(s: TransposeSpec): Extract<LayerSpec, { kind: "conv" }> {
+  return {
+    kind: "conv",
+    inChannels: s.outChannels,
+    outChannels: s.inChannels,
+    kernel: s.kernel,
+    stride: s.stride,
+    padding: s.padding,
+    groups: s.groups,
+    bias: false,
+    activation: null,
+    dilation: s.dilation,
+  };
+}
+
+/** The transposed convolution: each output a sum of (Cin/groups)·KH·KW products at most. */
+function convTransposeForward(
+  s: TransposeSpec,
+  x: Bounded,
+  w: Bounded,
+  b: Bounded | null,
+): Bounded {
+  const opts = { ...s };
+  const v = convTransposeRef(x.v, w.v, b?.v ?? null, opts);
+  const products = convTransposeRef(abs(x.v), abs(w.v), null, opts);
+  const fromX = convTransposeRef(x.e, abs(w.v), null, opts);
+  const fromW = convTransposeRef(abs(x.v), w.e, b?.e ?? null, opts);
+  const depth = (s.inChannels / s.groups) * s.kernel[0] * s.kernel[1] + 1;
+  const rounding = sumRounding(products, b, depth, winograd(adjointConv(s), "gradInput"));
+  return { v, e: plus(fromX, fromW, rounding) };
+}
+
+/**
+ * Its gradients, on the adjoint convolution: dx is that convolution of the upstream, dw its
+ * weight gradient with the roles of input and upstream swapped, db the upstream's sum.
+ */
+function convTransposeBackward(
+  s: TransposeSpec,
+  x: Bounded,
+  w: Bounded,
+  g: Bounded,
+): { dx: Bounded; dw: Bounded; db: Bounded } {
+  const conv = adjointConv(s), opts = convOptions(conv);
+  const [ag, aw, ax] = [abs(g.v), abs(w.v), abs(x.v)];
+  const depth = (s.outChannels / s.groups) * s.kernel[0] * s.kernel[1];
+  const dx = {
+    v: ref.conv2d(g.v, w.v, null, opts),
+    e: plus(
+      ref.conv2d(g.e, aw, null, opts),
+      ref.conv2d(ag, w.e, null, opts),
+      scaled(ref.conv2d(ag, aw, null, opts), roundingBound(depth, winograd(conv, "forward"))),
+    ),
+  };
+  const [n, , h, wd] = x.v.shape, [, , oh, ow] = g.v.shape;
+  const dw = {
+    v: ref.conv2dBackward(g.v, w.v, x.v, opts).dw,
+    e: plus(
+      ref.conv2dBackward(g.e, aw, ax, opts).dw,
+      ref.conv2dBackward(ag, aw, x.e, opts).dw,
+      scaled(ref.conv2dBackward(ag, aw, ax, opts).dw, roundingBound(n * h * wd)),
+    ),
+  };
+  const sumPlanes = (t: F64) => ref.sum(t, [0, 2, 3]);
+  const db = {
+    v: sumPlanes(g.v),
+    e: plus(sumPlanes(g.e), scaled(sumPlanes(ag), roundingBound(n * oh * ow))),
+  };
+  return { dx, dw, db };
 }
 
 function linearForward(x: Bounded, w: Bounded, b: Bounded | null): Bounded {
@@ -403,7 +576,7 @@ interface PoolRoutes {
 
 /** Max pooling; the first maximum in window order wins (PyTorch's choice). */
 function poolForward(
-  s: Extract<LayerSpec, { kind: "pool" }>,
+  s: PoolSpec,
   x: Bounded,
   pass: Pass,
   where: string,
@@ -434,7 +607,7 @@ function poolForward(
 }
 
 function poolBackward(
-  s: Extract<LayerSpec, { kind: "pool" }>,
+  s: PoolSpec,
   x: Bounded,
   routes: PoolRoutes,
   g: Bounded,
@@ -448,10 +621,11 @@ function poolBackward(
     if (!reach) e.data[at] += g.e.data[o];
     for (const c of reach ?? []) e.data[c] += g.e.data[o] + Math.abs(g.v.data[o]);
   });
-  // Windows that can hold one cell: those whose span covers it.
-  const span = (axis: 0 | 1) => (s.dilation?.[axis] ?? 1) * (s.kernel[axis] - 1) + 1;
-  const overlap = Math.ceil(span(0) / s.stride[0]) * Math.ceil(span(1) / s.stride[1]);
-  return { v, e: plus(e, scaled(magnitude, roundingBound(overlap))) };
+  // A cell's gradient sums at most the windows that hold it.
+  const windows = new Float64Array(x.v.data.length);
+  forEachWindow(s, x.v.shape, (_, cells) => cells.forEach((c) => windows[c]++));
+  magnitude.data.forEach((m, c) => (e.data[c] += roundingBound(Math.max(windows[c], 1)) * m));
+  return { v, e };
 }
 
 /** The channels of `c`'s window, clipped to its group. */
@@ -788,6 +962,8 @@ interface Step {
   y: Bounded;
   /** The output before the layer's activation (convolution and linear). */
   pre?: Bounded;
+  /** A convolution's input padded in its padding mode. */
+  padded?: Bounded;
   routes?: PoolRoutes;
   lrn?: LrnCache;
   norm?: NormCache;
@@ -814,13 +990,17 @@ export function forward(
     switch (s.kind) {
       case "conv":
       case "linear": {
+        if (s.kind === "conv" && s.paddingMode) step.padded = copyForward(h, padCopies(s, h));
         const pre = s.kind === "conv"
-          ? convForward(s, h, param("weight")!, param("bias"))
+          ? convForward(unpadded(s), step.padded ?? h, param("weight")!, param("bias"))
           : linearForward(h, param("weight")!, param("bias"));
         step.pre = pre;
         step.y = s.activation ? activate(pre, s.activation, pass, where) : pre;
         break;
       }
+      case "convTranspose":
+        step.y = convTransposeForward(s, h, param("weight")!, param("bias"));
+        break;
       case "relu":
       case "tanh":
         step.y = activate(h, s.kind, pass, where);
@@ -834,9 +1014,15 @@ export function forward(
         [step.y, step.routes] = [y, routes];
         break;
       }
-      case "adaptive":
-        step.y = averageForward(s, h);
+      case "adaptive": {
+        if (!s.max) {
+          step.y = averageForward(s, h);
+          break;
+        }
+        const { y, routes } = poolForward(s, h, pass, where);
+        [step.y, step.routes] = [y, routes];
         break;
+      }
       case "lrn": {
         const { y, cache } = lrnForward(s, h);
         [step.y, step.lrn] = [y, cache];
@@ -852,6 +1038,9 @@ export function forward(
         if (mask) [step.y, step.mask] = [dropoutApply(h, mask), mask];
         break;
       }
+      case "upsample":
+        step.y = copyForward(h, upsampleSources(h.v.shape, s.scale));
+        break;
       case "flatten": {
         const [n] = h.v.shape;
         step.y = { v: ref.reshape(h.v, [n, -1]), e: ref.reshape(h.e, [n, -1]) };
@@ -886,8 +1075,17 @@ export function forwardBackward(
         const pre = s.activation ? activateBackward(step.pre!, step.y, g, s.activation) : g;
         const w = params.get(`${i}.weight`)!;
         const r = s.kind === "conv"
-          ? convBackward(s, step.x, w, pre)
+          ? convBackward(unpadded(s), step.padded ?? step.x, w, pre)
           : linearBackward(step.x, w, pre);
+        grads.set(`${i}.weight`, r.dw);
+        if (s.bias) grads.set(`${i}.bias`, r.db);
+        g = s.kind === "conv" && s.paddingMode
+          ? copyBackward(step.x, padCopies(s, step.x).source, r.dx)
+          : r.dx;
+        break;
+      }
+      case "convTranspose": {
+        const r = convTransposeBackward(s, step.x, params.get(`${i}.weight`)!, g);
         grads.set(`${i}.weight`, r.dw);
         if (s.bias) grads.set(`${i}.bias`, r.db);
         g = r.dx;
@@ -901,7 +1099,7 @@ export function forwardBackward(
         g = step.routes ? poolBackward(s, step.x, step.routes, g) : averageBackward(s, step.x, g);
         break;
       case "adaptive":
-        g = averageBackward(s, step.x, g);
+        g = step.routes ? poolBackward(s, step.x, step.routes, g) : averageBackward(s, step.x, g);
         break;
       case "lrn":
         g = lrnBackward(s, step.x, step.lrn!, g);
@@ -917,6 +1115,9 @@ export function forwardBackward(
       }
       case "dropout":
         if (step.mask) g = dropoutApply(g, step.mask);
+        break;
+      case "upsample":
+        g = copyBackward(step.x, upsampleSources(step.x.v.shape, s.scale).source, g);
         break;
       case "flatten":
         g = { v: ref.reshape(g.v, step.x.v.shape), e: ref.reshape(g.e, step.x.v.shape) };

@@ -6,6 +6,7 @@
 import { fromTypedArray, keep, type Tensor } from "../mod.ts";
 import type { Device } from "../kernels/device.ts";
 import type { Optimizer } from "../train/optimizer.ts";
+import type { ParamGroupOptions } from "../train/sgd.ts";
 import { ArrayDataset } from "../train/data/array_dataset.ts";
 import { mulberry32 } from "./_reference.ts";
 
@@ -90,6 +91,45 @@ export function assertClose(
     if (!(Math.abs(got[i] - want[i]) <= rel * (1 + Math.abs(want[i])))) {
       throw new Error(`${what} [${i}]: ${got[i]} vs ${want[i]}`);
     }
+  }
+}
+
+/** An SGD group's constants, every one given. */
+export type SgdConstants = Required<Omit<ParamGroupOptions, "params" | "names" | "maximize">> & {
+  maximize?: boolean;
+};
+
+/** One parameter in float64: its weights, and torch's momentum buffer (null before a step). */
+export interface SgdReference {
+  w: Float64Array;
+  buf: Float64Array | null;
+}
+
+/**
+ * One step of torch.optim.SGD (`_single_tensor_sgd`) in float64, or of the paper's rule, whose
+ * velocity is −ε times the buffer accumulated with each step's ε. With momentum 0 torch keeps
+ * no buffer and ignores the dampening: the step is −ε·d. `maximize` flips g's sign first.
+ */
+export function sgdReferenceStep(r: SgdReference, g: ArrayLike<number>, h: SgdConstants): void {
+  const n = r.w.length;
+  const sign = h.maximize ? -1 : 1;
+  const d = Float64Array.from({ length: n }, (_, i) => sign * g[i] + h.weightDecay * r.w[i]);
+  // For the paper's rule buf holds −v: each step's d enters scaled by that step's ε.
+  const scale = h.formulation === "paper" ? h.lr : 1;
+  const outer = h.formulation === "paper" ? 1 : h.lr;
+  if (h.momentum === 0) {
+    for (let i = 0; i < n; i++) r.w[i] -= outer * scale * d[i];
+    return;
+  }
+  if (r.buf === null) r.buf = d.map((x) => scale * x);
+  else {
+    for (let i = 0; i < n; i++) {
+      r.buf[i] = h.momentum * r.buf[i] + (1 - h.dampening) * scale * d[i];
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const dir = h.nesterov ? scale * d[i] + h.momentum * r.buf[i] : r.buf[i];
+    r.w[i] -= outer * dir;
   }
 }
 

@@ -40,7 +40,7 @@ interface Reference {
 function referenceStep(
   r: Reference,
   g32: Float32Array,
-  h: Required<Omit<AdamGroupOptions, "params" | "names">>,
+  h: Required<Omit<AdamGroupOptions, "params" | "names" | "maximize">>,
   decoupled: boolean,
 ): void {
   r.step += 1;

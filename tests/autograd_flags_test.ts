@@ -83,7 +83,7 @@ Deno.test("a parameter registered from a computed tensor is a leaf of its data, 
   base.dispose();
 });
 
-Deno.test("noGrad scopes that overlap (async, ending in any order) leave recording on after them", async () => {
+Deno.test("noGrad scopes that overlap (async, ending in any order) disable only their own code", async () => {
   await defaultDevice();
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const first = noGrad(async () => await sleep(5));
@@ -92,12 +92,15 @@ Deno.test("noGrad scopes that overlap (async, ending in any order) leave recordi
     return isGradEnabled();
   });
   await first;
-  assert.equal(isGradEnabled(), false); // the second scope is still open
-  assert.equal(await second, false);
-  // The second scope restored the flag the first had saved (false): recording stayed off for
-  // good, and every later backward failed with 'this tensor does not require a gradient'.
+  // Out here recording is on though the second scope is still open: a scope disables its own
+  // continuations only (a global count turned it off for every task while one awaited).
   assert.equal(isGradEnabled(), true);
   const w = tensor([1, 2], { requiresGrad: true });
+  assert.equal(w.mul(3).requiresGrad, true, "recorded while another task's noGrad awaits");
+  assert.equal(await second, false, "inside the scope, after its await, nothing records");
+  // A saved-and-restored flag once let the second scope restore the first's (false): recording
+  // stayed off for good, and every later backward failed.
+  assert.equal(isGradEnabled(), true);
   // A backward overlapping a noGrad scope: both end, recording is on.
   const loss = w.mul(w).sum();
   await Promise.all([loss.backward(), noGrad(async () => await sleep(1))]);

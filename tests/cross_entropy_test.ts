@@ -330,7 +330,11 @@ Deno.test("crossEntropy: bad options are one-line errors naming the option", asy
     [{ weight: tensor([[1, 2, 3]]) }, /weight must be a \[3\] f32 tensor .*got f32 \[1,3\]/],
     [{ weight: tensor([1, 2, 3], { dtype: "i32" }) }, /weight must be a \[3\] f32 tensor .*i32/],
     [{ weight: [1, 2, 3] }, /^crossEntropy: weight must be a \[3\] f32 tensor$/],
-    [{ label_smoothing: 0.1 }, /^crossEntropy: unknown option "label_smoothing" \(known: /],
+    [
+      { label_smoothing: 0.1 },
+      /^crossEntropy: unknown option "label_smoothing" \(did you mean "labelSmoothing"\?\)$/,
+    ],
+    [{ smoothing: 0.1 }, /^crossEntropy: unknown option "smoothing" \(known: reduction, /],
   ];
   for (const [options, pattern] of bad) {
     assert.throws(

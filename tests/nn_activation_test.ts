@@ -153,8 +153,19 @@ Deno.test("activation layers: bad options are one-line errors", async () => {
   await defaultDevice();
   assert.throws(
     () => new Hardtanh({ minVal: 1, maxVal: 0 }),
-    /Hardtanh: minVal \(1\) must not exceed maxVal \(0\)/,
+    /Hardtanh: maxVal \(0\) must be greater than minVal \(1\)/,
   );
+  // PyTorch's nn.Hardtanh asserts max_val > min_val: an empty range is refused too.
+  assert.throws(
+    () => new Hardtanh({ minVal: 0.5, maxVal: 0.5 }),
+    /Hardtanh: maxVal \(0.5\) must be greater than minVal \(0.5\)/,
+  );
+  // F.hardtanh takes it: every value clamps to the one bound, with a zero gradient.
+  const x = tensor([-1, 0.5, 2], { requiresGrad: true });
+  const y = hardtanh(x, 0.5, 0.5);
+  assert.deepEqual(Array.from(await y.data()), [0.5, 0.5, 0.5]);
+  await y.sum().backward();
+  assert.deepEqual(Array.from(await x.grad!.data()), [0, 0, 0]);
   assert.throws(
     () => new GELU({ approximate: "erf" as "tanh" }).forward(tensor([1])),
     /gelu: approximate must be "none" or "tanh", got "erf"/,

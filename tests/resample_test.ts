@@ -73,6 +73,17 @@ Deno.test("interpolate: 4-D modes against float64, forward and gradient", async 
       case2d([1, 2, 3, 4], { size: [7, 9], mode: "bicubic", alignCorners: true }, [7, 9]),
       case2d([1, 1, 1, 2], { size: [3, 5], mode: "bicubic" }, [3, 5]),
       case2d([1, 2, 4, 4], { size: [4, 4], mode: "bicubic" }, [4, 4]),
+      case2d([1, 2, 4, 5], { size: [4, 5], mode: "bicubic", alignCorners: true }, [4, 5]),
+      // One axis keeps its size, the other does not: no copy, both by their factors.
+      case2d([1, 2, 5, 4], { scaleFactor: [1.1, 2], mode: "bicubic" }, [5, 8]),
+      {
+        // PyTorch's same-size copy (CUDA forward, CPU and CUDA backward): 1.1 rounds 5 × 5
+        // down to 5 × 5, and the factor is not used.
+        name: "[1, 2, 5, 5] bicubic, scaleFactor 1.1: the same size, a copy",
+        inputs: [n(1, 2, 5, 5)],
+        run: ([x]) => interpolate(x, { scaleFactor: 1.1, mode: "bicubic" }),
+        ref: ([x]) => x,
+      },
       {
         name: "NHWC view [2, 4, 5, 3] bilinear ×2",
         inputs: [n(2, 4, 5, 3)],
@@ -228,7 +239,19 @@ Deno.test("interpolate: errors as PyTorch's", async () => {
       /got 3-D input, but bicubic mode needs 4-D/,
     ],
     [() => interpolate(ones([3, 3]), { size: 2 }), /expected \[N, C, L\] or \[N, C, H, W\]/],
+    [
+      () => interpolate(x, { size: 2, recomputeScaleFactor: true }),
+      /interpolate: recomputeScaleFactor is not meaningful with an explicit size/,
+    ],
+    [
+      () => interpolate(x, { size: 2, mode: "bilinear", antialias: true }),
+      /interpolate: antialias is not implemented/,
+    ],
     [() => new Upsample({}), /Upsample: give exactly one of size and scaleFactor/],
+    [
+      () => new Upsample({ size: 2, antialias: true }),
+      /Upsample: antialias is not an option of PyTorch's nn.Upsample/,
+    ],
   ];
   for (const [run, message] of cases) assert.throws(run, message);
 });

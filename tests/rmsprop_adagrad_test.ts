@@ -29,8 +29,8 @@ import { Mlp } from "./_mlp.ts";
 
 const device = await defaultDevice();
 
-type Rms = Required<Omit<RmspropGroupOptions, "params" | "names">>;
-type Ada = Required<Omit<AdagradGroupOptions, "params" | "names">>;
+type Rms = Required<Omit<RmspropGroupOptions, "params" | "names" | "maximize">>;
+type Ada = Required<Omit<AdagradGroupOptions, "params" | "names" | "maximize">>;
 
 /** One parameter in float64: weights and torch's state. */
 interface Reference {

@@ -254,6 +254,8 @@ Deno.test(
     assert.deepEqual(modesAndSegments(names), [
       ...expectedSplit("check", SIZES.length, perDispatch),
       ...expectedSplit("apply", SIZES.length, perDispatch),
+      // The momentum counts, advanced after every update.
+      ["steps", SIZES.length],
     ]);
     assert.equal((await guard.read()).steps, 1);
     loss.dispose();
@@ -278,7 +280,10 @@ Deno.test(
       for (const [on, list] of [[device, names], [other, elsewhere]] as const) {
         assert.deepEqual(
           modesAndSegments(list),
-          expectedSplit("apply", SIZES.length, segmentsPerDispatch(on)),
+          [...expectedSplit("apply", SIZES.length, segmentsPerDispatch(on)), [
+            "steps",
+            SIZES.length,
+          ]],
         );
       }
       opt.dispose();

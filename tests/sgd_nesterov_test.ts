@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { defaultDevice, fromTypedArray, keep, StepGuard, type Tensor, tensor } from "../mod.ts";
 import { Device } from "../kernels/device.ts";
-import { type ParamGroupOptions, SGD } from "../train/sgd.ts";
+import { SGD } from "../train/sgd.ts";
 import {
   assertClose,
   copyParams,
@@ -18,39 +18,13 @@ import {
   parametersWithGrads,
   randomArray,
   setGrad,
+  type SgdConstants as Constants,
+  type SgdReference as Reference,
+  sgdReferenceStep as referenceStep,
   snapshot,
 } from "./_optim.ts";
 
 const device = await defaultDevice();
-
-type Constants = Required<Omit<ParamGroupOptions, "params" | "names">>;
-
-/** One parameter in float64: its weights, and torch's momentum buffer (null before a step). */
-interface Reference {
-  w: Float64Array;
-  buf: Float64Array | null;
-}
-
-/**
- * One step of torch.optim.SGD (`_single_tensor_sgd`) in float64, or of the paper's rule, whose
- * velocity is −ε times the buffer accumulated with each step's ε.
- */
-function referenceStep(r: Reference, g: Float32Array, h: Constants): void {
-  const n = r.w.length;
-  const d = Float64Array.from({ length: n }, (_, i) => g[i] + h.weightDecay * r.w[i]);
-  // For the paper's rule buf holds −v: each step's d enters scaled by that step's ε.
-  const scale = h.formulation === "paper" ? h.lr : 1;
-  if (r.buf === null) r.buf = d.map((x) => scale * x);
-  else {
-    for (let i = 0; i < n; i++) {
-      r.buf[i] = h.momentum * r.buf[i] + (1 - h.dampening) * scale * d[i];
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    const dir = h.nesterov ? scale * d[i] + h.momentum * r.buf[i] : r.buf[i];
-    r.w[i] -= (h.formulation === "paper" ? 1 : h.lr) * dir;
-  }
-}
 
 const SIZES = [1, 7, 33, 1030];
 const GROUPS: Constants[] = [

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { StateValue } from "../nn/module.ts";
+import type { Module, StateValue } from "../nn/module.ts";
+import { zeros } from "../tensor/creation.ts";
 import { sameShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -16,6 +17,17 @@ export interface GroupParams {
   params: readonly Tensor[];
   /** A unique name per parameter. */
   names?: readonly string[];
+}
+
+/**
+ * A module's trainable parameters (`requiresGrad`) and their names, as an optimiser's
+ * `forModule` takes them: PyTorch's `filter(lambda p: p.requires_grad, model.parameters())`,
+ * so a frozen layer holds no optimiser state. A module with none trainable is an error.
+ */
+export function trainableParams(op: string, model: Module): { params: Tensor[]; names: string[] } {
+  const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
+  if (named.length === 0) throw new RangeError(`${op}: the module has no trainable parameter`);
+  return { params: named.map(([, p]) => p), names: named.map(([name]) => name) };
 }
 
 /**
@@ -118,4 +130,25 @@ export async function readStateTensors(
     host.set(key, data);
   }
   return host;
+}
+
+/**
+ * An optimiser's `zeroGrad`: frees every parameter's gradient (PyTorch's default,
+ * `set_to_none=True`), or with `setToNone` false zeroes in place the gradients that exist, so
+ * the next step still updates those parameters, as PyTorch's `set_to_none=False`.
+ */
+export function zeroGrads(
+  groups: readonly { params: readonly Tensor[] }[],
+  setToNone = true,
+): void {
+  for (const group of groups) {
+    for (const p of group.params) {
+      if (setToNone || !p.grad) {
+        p.zeroGrad();
+        continue;
+      }
+      using zero = zeros(p.grad.shape as readonly number[], { device: p.grad.device });
+      p.grad.assign(zero);
+    }
+  }
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   ADAGRAD_RULE,
@@ -17,10 +18,14 @@ import {
 } from "../tensor/fused_foreach.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
-import { type ForeachKind, ForeachOptimizer } from "./foreach_optimizer.ts";
+import {
+  type ForeachGroupOptions,
+  type ForeachKind,
+  ForeachOptimizer,
+} from "./foreach_optimizer.ts";
 
 /** One parameter group as given to {@link Adagrad}; unset values take PyTorch's defaults. */
-export interface AdagradGroupOptions {
+export interface AdagradGroupOptions extends ForeachGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
   /** A unique name per parameter: the prefix of its state's keys in the state dict. */
@@ -83,7 +88,7 @@ const KIND: ForeachKind<AdagradParamGroup> = {
  * console.log(await w.toArray()); // about [0.9, 1.9]
  * ```
  */
-export class Adagrad extends ForeachOptimizer<AdagradParamGroup> {
+export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOptions> {
   /**
    * Adagrad over one parameter group or several.
    *
@@ -101,7 +106,7 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup> {
   }
 
   /**
-   * Adagrad over a module's parameters, named as `Module.namedParameters()` names them.
+   * Adagrad over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -117,11 +122,9 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup> {
     model: Module,
     hyperparameters: Omit<AdagradGroupOptions, "params" | "names"> = {},
   ): Adagrad {
-    const named = model.namedParameters();
     return new Adagrad({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("Adagrad.forModule", model),
     });
   }
 }

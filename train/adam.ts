@@ -16,6 +16,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import {
   ADAM_RULE,
@@ -26,10 +27,15 @@ import {
 } from "../tensor/fused_adam.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { OptimizerStateDict, ParamGroup, ParamGroupState } from "./optimizer.ts";
-import { type ForeachKind, ForeachOptimizer, type Hyperparameters } from "./foreach_optimizer.ts";
+import {
+  type ForeachGroupOptions,
+  type ForeachKind,
+  ForeachOptimizer,
+  type Hyperparameters,
+} from "./foreach_optimizer.ts";
 
 /** One parameter group as given to {@link Adam} or {@link AdamW}; unset values take defaults. */
-export interface AdamGroupOptions {
+export interface AdamGroupOptions extends ForeachGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
   /** A unique name per parameter: the prefix of its state's keys in the state dict. */
@@ -133,7 +139,7 @@ function adamKind(name: string, decoupled: boolean): ForeachKind<AdamParamGroup>
  * console.log(await state.state["group0.param0.step"].toArray()); // [3]
  * ```
  */
-export class Adam extends ForeachOptimizer<AdamParamGroup> {
+export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   /**
    * Adam over one parameter group or several.
    *
@@ -168,7 +174,7 @@ export class Adam extends ForeachOptimizer<AdamParamGroup> {
   }
 
   /**
-   * The optimiser over a module's parameters, named as `Module.namedParameters()` names them.
+   * The optimiser over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -185,11 +191,9 @@ export class Adam extends ForeachOptimizer<AdamParamGroup> {
     model: Module,
     hyperparameters: Omit<AdamGroupOptions, "params" | "names"> = {},
   ): T {
-    const named = model.namedParameters();
     return new this({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("Adam.forModule", model),
     });
   }
 }

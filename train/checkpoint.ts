@@ -121,8 +121,8 @@ export async function saveTrainingCheckpoint(
   let name = base;
   for (let i = 2; await exists(join(root, name)); i++) name = `${base}-${i}`;
   const final = join(root, name);
-  await Deno.mkdir(tmp);
   try {
+    await Deno.mkdir(tmp);
     await saveCheckpoint(join(tmp, MODEL_FILE), what.model, {
       metadata: { epoch: state.epochsDone, step: state.step, ...(state.extra ?? {}) },
     });
@@ -131,6 +131,8 @@ export async function saveTrainingCheckpoint(
     await Deno.rename(tmp, final);
   } catch (error) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    // Named as the checkpoint it would have been, not the temporary folder that is gone.
+    if (error instanceof Error) error.message = error.message.replaceAll(tmp, final);
     throw error;
   }
   const pointer: CheckpointPointer = {

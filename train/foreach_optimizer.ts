@@ -9,7 +9,7 @@
  */
 
 import type { StateValue } from "../nn/module.ts";
-import { fromTypedArray, full, zeros } from "../tensor/creation.ts";
+import { fromTypedArray, full } from "../tensor/creation.ts";
 import {
   foreachCheckAll,
   type ForeachParamUpdate,
@@ -19,6 +19,7 @@ import {
 import { keep } from "../tensor/memory.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { StepCounts } from "./_step_counts.ts";
 
 export type { ForeachRule } from "../tensor/fused_foreach.ts";
 import type {
@@ -33,16 +34,8 @@ import {
   groupParams,
   readStateTensors,
   requireGroupKeys,
+  zeroGrads,
 } from "./_param_groups.ts";
-
-/** The device a parameter lives on. */
-type Device = Tensor["device"];
-
-/** The step counts of the parameters on one device, and each parameter's slot in them. */
-interface StepCounts {
-  counts: Tensor;
-  slots: Map<Tensor, number>;
-}
 
 /** A group's hyperparameters: everything but its parameters and names. */
 export type Hyperparameters<G extends ParamGroup> = Omit<G, "params" | "names">;
@@ -65,6 +58,16 @@ export interface ForeachKind<G extends ParamGroup> {
   initialValue(group: Hyperparameters<G>, state: string): number;
   /** Throws a one-line error for a bad group (`where` names it). */
   check(group: Hyperparameters<G>, where: string): void;
+}
+
+/** The part of a group's options the optimiser itself reads. */
+export interface ForeachGroupOptions {
+  /** The parameters. */
+  params: readonly Tensor[];
+  /** A unique name per parameter (default `group<i>.param<j>`). */
+  names?: readonly string[];
+  /** Maximise the objective: the rule sees −g (PyTorch's `maximize`); default false. */
+  maximize?: boolean;
 }
 
 /**
@@ -100,11 +103,15 @@ export interface ForeachKind<G extends ParamGroup> {
  * console.log(await w.toArray()); // [0, 1]
  * ```
  */
-export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
+export class ForeachOptimizer<
+  G extends ParamGroup,
+  O extends ForeachGroupOptions = ForeachGroupOptions,
+> implements Optimizer {
   readonly #kind: ForeachKind<G>;
   readonly #groups: G[];
   readonly #states = new Map<Tensor, Map<string, Tensor>>();
-  readonly #steps = new Map<Device, StepCounts>();
+  readonly #resolve: (options: O, index: number) => Hyperparameters<G>;
+  readonly #steps: StepCounts;
   #stepCalls = 0;
 
   /**
@@ -116,26 +123,47 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
    */
   constructor(
     kind: ForeachKind<G>,
-    list: readonly ({ params: readonly Tensor[]; names?: readonly string[] })[],
-    resolve: (options: (typeof list)[number], index: number) => Hyperparameters<G>,
+    list: readonly O[],
+    resolve: (options: O, index: number) => Hyperparameters<G>,
   ) {
     this.#kind = kind;
+    this.#resolve = resolve;
     const resolved = groupParams(kind.name, list);
-    this.#groups = list.map((g, gi) => {
-      const group = { ...resolved[gi], ...resolve(g, gi) } as unknown as G;
-      kind.check(group, `${kind.name}: group ${gi}`);
-      return group;
-    });
-    for (const group of this.#groups) {
-      for (const p of group.params) {
-        const counts = this.#steps.get(p.device) ?? { counts: undefined!, slots: new Map() };
-        counts.slots.set(p, counts.slots.size);
-        this.#steps.set(p.device, counts);
-      }
-    }
-    for (const [device, counts] of this.#steps) {
-      counts.counts = keep(zeros([counts.slots.size], { device }));
-    }
+    this.#groups = list.map((g, gi) => this.#group(g, resolved[gi], gi));
+    this.#steps = new StepCounts(this.#groups.flatMap((g) => g.params));
+  }
+
+  /**
+   * Adds a parameter group (PyTorch's `add_param_group`), its hyperparameters defaulting as the
+   * constructor's; its parameters begin with no state and a step count of 0, and its names
+   * (default `group<i>.param<j>`) must be new.
+   *
+   * @example Unfreezing a layer
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * import { Adam } from "./adam.ts";
+   * await defaultDevice();
+   * const head = tensor([1], { requiresGrad: true }), body = tensor([2], { requiresGrad: true });
+   * const opt = new Adam({ params: [head], lr: 0.1 });
+   * opt.addParamGroup({ params: [body], lr: 0.01 });
+   * console.log(opt.paramGroups.length); // 2
+   * ```
+   */
+  addParamGroup(options: O): void {
+    const index = this.#groups.length;
+    const existing = this.#groups.map((g) => ({ params: g.params, names: g.names }));
+    const resolved = groupParams(`${this.#kind.name}.addParamGroup`, [...existing, options]);
+    this.#groups.push(this.#group(options, resolved[index], index));
+    this.#steps.add(resolved[index].params);
+  }
+
+  /** A group from its options, with its checked parameters and names, checked. */
+  #group(options: O, resolved: { params: Tensor[]; names: string[] }, gi: number): G {
+    const maximize = options.maximize ?? false;
+    const group = { ...resolved, ...this.#resolve(options, gi), maximize } as unknown as G;
+    checkMaximize(group, `${this.#kind.name}: group ${gi}`);
+    this.#kind.check(group, `${this.#kind.name}: group ${gi}`);
+    return group;
   }
 
   /** The groups; a scheduler sets a group's `lr` here and the next step uses it. */
@@ -170,9 +198,12 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
     foreachCheckAll(this.#kind.rule, this.#updates(), guard);
   }
 
-  /** Frees every parameter's gradient. */
-  zeroGrad(): void {
-    for (const group of this.#groups) for (const p of group.params) p.zeroGrad();
+  /**
+   * Frees every parameter's gradient, or with `setToNone` false zeroes the existing ones in
+   * place (see `Optimizer.zeroGrad`).
+   */
+  zeroGrad(setToNone = true): void {
+    zeroGrads(this.#groups, setToNone);
   }
 
   /**
@@ -180,10 +211,7 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
    * (sharing the optimiser's data: don't write to them; dispose them) and step count.
    */
   async stateDict(): Promise<OptimizerStateDict> {
-    const counts = new Map<Device, Float32Array>();
-    for (const [device, s] of this.#steps) {
-      counts.set(device, await s.counts.data() as Float32Array);
-    }
+    const counts = await this.#steps.read();
     const state: Record<string, Tensor> = {};
     for (const group of this.#groups) {
       group.params.forEach((p, pi) => {
@@ -196,7 +224,7 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
           const t = states.get(key);
           if (t) state[`${name}.${key}`] = t.detach();
         }
-        const step = counts.get(p.device)![this.#steps.get(p.device)!.slots.get(p)!];
+        const step = counts.get(p)!;
         state[`${name}.step`] = fromTypedArray(Float32Array.of(step), [1], { device: p.device });
       });
     }
@@ -224,7 +252,9 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
     requireGroupKeys(op, kind.family ?? kind.name, dict.paramGroups, kind.keys);
     const groups = dict.paramGroups.map((s, gi) => {
       const { names: _n, ...rest } = s;
-      const merged = { ...this.#groups[gi], ...rest } as G;
+      // A state from before `maximize` existed did not maximise.
+      const merged = { ...this.#groups[gi], maximize: false, ...rest } as G;
+      checkMaximize(merged, `${op}: group ${gi}`);
       kind.check(merged, `${op}: group ${gi}`);
       return merged;
     });
@@ -252,8 +282,7 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
     }
     groups.forEach((g, gi) => Object.assign(this.#groups[gi], g));
     this.#disposeStates();
-    const counts = new Map<Device, Float32Array>();
-    for (const [device, s] of this.#steps) counts.set(device, new Float32Array(s.slots.size));
+    const counts = new Map<Tensor, number>();
     for (const [name, [p, g]] of byName) {
       const step = host.get(`${name}.step`);
       if (!step) continue;
@@ -266,20 +295,16 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
         );
       }
       this.#states.set(p, states);
-      counts.get(p.device)![this.#steps.get(p.device)!.slots.get(p)!] = step[0];
+      counts.set(p, step[0]);
     }
-    for (const [device, s] of this.#steps) {
-      s.counts.dispose();
-      s.counts = keep(fromTypedArray(counts.get(device)!, [s.slots.size], { device }));
-    }
+    this.#steps.load(counts);
     this.#stepCalls = dict.steps;
   }
 
   /** Frees the states and step counts (not the parameters). */
   dispose(): void {
     this.#disposeStates();
-    for (const s of this.#steps.values()) s.counts.dispose();
-    this.#steps.clear();
+    this.#steps.dispose();
   }
 
   #disposeStates(): void {
@@ -300,15 +325,16 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
         if (grad.device !== param.device) {
           throw new Error(`${kind.name}: the gradient of ${group.names[pi]} is on another device`);
         }
-        const steps = this.#steps.get(param.device)!;
+        const { counts, slot } = this.#steps.slotOf(param);
         out.push({
           param,
           grad,
           states: this.#statesOf(param, group),
-          steps: steps.counts,
-          stepSlot: steps.slots.get(param)!,
+          steps: counts,
+          stepSlot: slot,
           variant,
           constants,
+          maximize: group.maximize === true,
         });
       });
     }
@@ -333,5 +359,12 @@ export class ForeachOptimizer<G extends ParamGroup> implements Optimizer {
       }
       return t;
     });
+  }
+}
+
+/** Throws unless a group's `maximize` is true or false. */
+function checkMaximize(group: ParamGroup, where: string): void {
+  if (typeof group.maximize !== "boolean") {
+    throw new TypeError(`${where}: maximize must be true or false`);
   }
 }

@@ -76,6 +76,7 @@ export {
 export { RMSprop, type RmspropGroupOptions, type RmspropParamGroup } from "./rmsprop.ts";
 export { Adagrad, type AdagradGroupOptions, type AdagradParamGroup } from "./adagrad.ts";
 export {
+  type ForeachGroupOptions,
   type ForeachKind,
   ForeachOptimizer,
   type ForeachRule,

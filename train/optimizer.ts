@@ -17,6 +17,11 @@ export interface ParamGroup {
   readonly names: readonly string[];
   /** Learning rate; schedulers change it here, and the next `step` uses it. */
   lr: number;
+  /**
+   * Whether the group maximises its objective (PyTorch's `maximize`): each step sees −g, the
+   * gradient's sign flipped before anything else, weight decay included. Default false.
+   */
+  maximize?: boolean;
 }
 
 /** A parameter group's entry in a state dict: its names and hyperparameters, as JSON. */
@@ -25,6 +30,8 @@ export interface ParamGroupState {
   names: string[];
   /** Learning rate. */
   lr: number;
+  /** Whether the group maximises (absent in states from before it existed: false). */
+  maximize?: boolean;
 }
 
 /**
@@ -89,8 +96,13 @@ export interface Optimizer {
    * when one would be non-finite (SGD: `sgdCheckAll` over every parameter).
    */
   check(guard: StepGuard): void;
-  /** Frees every parameter's gradient. */
-  zeroGrad(): void;
+  /**
+   * Frees every parameter's gradient (PyTorch's default, `set_to_none=True`: a parameter
+   * without one is not stepped); with `setToNone` false, zeroes the existing gradients in place
+   * instead, so a step still updates those parameters (momentum and weight decay acting on a
+   * zero gradient), as PyTorch's `set_to_none=False`.
+   */
+  zeroGrad(setToNone?: boolean): void;
   /** The state, tensors included (read back only when this is called). */
   stateDict(): Promise<OptimizerStateDict>;
   /** Restores a state from `stateDict()`: all checked before anything changes. */

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { trainableParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   checkRmspropHyperparameters,
@@ -17,10 +18,14 @@ import {
 } from "../tensor/fused_foreach.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
-import { type ForeachKind, ForeachOptimizer } from "./foreach_optimizer.ts";
+import {
+  type ForeachGroupOptions,
+  type ForeachKind,
+  ForeachOptimizer,
+} from "./foreach_optimizer.ts";
 
 /** One parameter group as given to {@link RMSprop}; unset values take PyTorch's defaults. */
-export interface RmspropGroupOptions {
+export interface RmspropGroupOptions extends ForeachGroupOptions {
   /** The parameters: contiguous f32 leaf tensors (any device). */
   params: readonly Tensor[];
   /** A unique name per parameter: the prefix of its state's keys in the state dict. */
@@ -84,7 +89,7 @@ const KIND: ForeachKind<RmspropParamGroup> = {
  * console.log(Object.keys(state.state)); // square_avg, momentum_buffer and step of group0.param0
  * ```
  */
-export class RMSprop extends ForeachOptimizer<RmspropParamGroup> {
+export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOptions> {
   /**
    * RMSprop over one parameter group or several.
    *
@@ -103,7 +108,7 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup> {
   }
 
   /**
-   * RMSprop over a module's parameters, named as `Module.namedParameters()` names them.
+   * RMSprop over a module's trainable parameters (frozen ones left out), named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -119,11 +124,9 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup> {
     model: Module,
     hyperparameters: Omit<RmspropGroupOptions, "params" | "names"> = {},
   ): RMSprop {
-    const named = model.namedParameters();
     return new RMSprop({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("RMSprop.forModule", model),
     });
   }
 }

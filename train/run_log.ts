@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { namePath, writeAll, writeFileAtomic } from "../nn/_atomic.ts";
+import { explainWriteError, writeAll, writeFileAtomic } from "../nn/_atomic.ts";
 import type { EpochMetrics, TrainerCallback } from "./callback.ts";
 import { formatLr } from "./_format.ts";
 
@@ -179,7 +179,7 @@ async function appendLine(path: string, line: string, header: string): Promise<v
   try {
     await appendLineTo(path, line, header);
   } catch (error) {
-    throw namePath(error, path);
+    throw await explainWriteError(error, path);
   }
 }
 
@@ -192,8 +192,14 @@ async function appendLineTo(path: string, line: string, header: string): Promise
   } else if (!(await endsWithNewline(file, size))) {
     prefix = "\n";
   }
-  await writeAll(file, encoder.encode(prefix + line));
-  await file.syncData();
+  try {
+    await writeAll(file, encoder.encode(prefix + line));
+    await file.syncData();
+  } catch (error) {
+    // A disk that fills mid-line would leave half a line: the file goes back to its rows.
+    await file.truncate(size).catch(() => {});
+    throw error;
+  }
 }
 
 async function endsWithNewline(file: Deno.FsFile, size: number): Promise<boolean> {

@@ -18,8 +18,11 @@
  * −ε·(d + μ·b) with Nesterov (which needs μ > 0 and τ = 0). In the paper's formulation the
  * velocity is v = −ε·b accumulated with the current ε (v ← μ·v − (1 − τ)·ε·d, and with
  * Nesterov w ← w + μ·v − ε·d): the same steps while ε is constant, and an ε change acting on
- * new gradients only, as the paper's rule does. Which step is a parameter's first is known on
- * the host: the first `step` that updates it (a step the guard then skips still counts).
+ * new gradients only, as the paper's rule does. Whether a parameter's momentum buffer exists
+ * (PyTorch's `momentum_buffer is not None`) is a count on the device, advanced by the guarded
+ * update: a step the guard skips does not begin it, nor does a step with momentum 0, where
+ * PyTorch keeps no buffer (the step is then −ε·d, undampened); the state dict holds the
+ * velocities of the parameters whose buffer exists, and loading one begins exactly those.
  *
  * @module
  */
@@ -35,6 +38,7 @@ import {
   sgdUpdateAll,
 } from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
+import { StepCounts } from "./_step_counts.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type {
@@ -49,6 +53,8 @@ import {
   groupParams,
   readStateTensors,
   requireGroupKeys,
+  trainableParams,
+  zeroGrads,
 } from "./_param_groups.ts";
 
 export type { SgdFormulation } from "../tensor/fused_sgd.ts";
@@ -71,6 +77,8 @@ export interface ParamGroupOptions {
   dampening?: number;
   /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
   nesterov?: boolean;
+  /** Maximise the objective: steps along +g (PyTorch's `maximize`); default false. */
+  maximize?: boolean;
 }
 
 /** A parameter group as SGD holds it: the parameters and their hyperparameters. */
@@ -85,6 +93,8 @@ export interface SgdParamGroup extends ParamGroup {
   dampening: number;
   /** Nesterov momentum. */
   nesterov: boolean;
+  /** Whether it maximises (the gradient's sign flipped before weight decay). */
+  maximize: boolean;
 }
 
 /** A group's entry in SGD's state dict. */
@@ -99,6 +109,8 @@ export interface SgdGroupState extends ParamGroupState {
   dampening: number;
   /** Nesterov momentum. */
   nesterov: boolean;
+  /** Whether it maximises (the gradient's sign flipped before weight decay). */
+  maximize: boolean;
 }
 
 /**
@@ -148,6 +160,8 @@ export type SgdStateDict<Value extends StateValue = Tensor> = OptimizerStateDict
 export class SGD implements Optimizer {
   readonly #groups: SgdParamGroup[];
   readonly #velocity = new Map<Tensor, Tensor>();
+  /** Each parameter's count of momentum steps: > 0 once its momentum buffer exists. */
+  readonly #momentumSteps: StepCounts;
   #steps = 0;
 
   /**
@@ -160,23 +174,36 @@ export class SGD implements Optimizer {
       ? [groups as ParamGroupOptions]
       : groups as readonly ParamGroupOptions[];
     const resolved = groupParams("SGD", list);
-    this.#groups = list.map((g, gi) => {
-      const group: SgdParamGroup = {
-        ...resolved[gi],
-        lr: g.lr,
-        momentum: g.momentum ?? 0.9,
-        weightDecay: g.weightDecay ?? 5e-4,
-        formulation: g.formulation ?? "paper",
-        dampening: g.dampening ?? 0,
-        nesterov: g.nesterov ?? false,
-      };
-      checkGroup(group, gi);
-      return group;
-    });
+    this.#groups = list.map((g, gi) => resolveGroup(g, resolved[gi], gi));
+    this.#momentumSteps = new StepCounts(this.#groups.flatMap((g) => g.params));
   }
 
   /**
-   * SGD over a module's parameters, named as `Module.namedParameters()` names them (so its
+   * Adds a parameter group (PyTorch's `add_param_group`), its hyperparameters defaulting as the
+   * constructor's; its parameters begin with no momentum, and its names (default
+   * `group<i>.param<j>`) must be new.
+   *
+   * @example Unfreezing a layer
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * import { SGD } from "./sgd.ts";
+   * await defaultDevice();
+   * const head = tensor([1], { requiresGrad: true }), body = tensor([2], { requiresGrad: true });
+   * const opt = new SGD({ params: [head], lr: 0.1 });
+   * opt.addParamGroup({ params: [body], lr: 0.01 });
+   * console.log(opt.paramGroups.length); // 2
+   * ```
+   */
+  addParamGroup(group: ParamGroupOptions): void {
+    const index = this.#groups.length;
+    const existing = this.#groups.map((g) => ({ params: g.params, names: g.names }));
+    const resolved = groupParams("SGD.addParamGroup", [...existing, group])[index];
+    this.#groups.push(resolveGroup(group, resolved, index));
+    this.#momentumSteps.add(resolved.params);
+  }
+
+  /**
+   * SGD over a module's trainable parameters (frozen ones, `requiresGrad` false, left out), named as `Module.namedParameters()` names them (so its
    * state dict lines up with the model's in a checkpoint).
    *
    * @example
@@ -193,11 +220,9 @@ export class SGD implements Optimizer {
     model: Module,
     hyperparameters: Omit<ParamGroupOptions, "params" | "names">,
   ): SGD {
-    const named = model.namedParameters();
     return new SGD({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...trainableParams("SGD.forModule", model),
     });
   }
 
@@ -272,19 +297,26 @@ export class SGD implements Optimizer {
         if (grad.device !== param.device) {
           throw new Error(`SGD: the gradient of ${group.names[pi]} is on another device`);
         }
-        const firstStep = !this.#velocity.has(param);
-        out.push({ param, velocity: this.#velocityOf(param), grad, hyperparameters, firstStep });
+        const { counts, slot } = this.#momentumSteps.slotOf(param);
+        const velocity = this.#velocityOf(param);
+        out.push({ param, velocity, grad, hyperparameters, steps: counts, stepSlot: slot });
       });
     }
     return out;
   }
 
-  /** Frees every parameter's gradient (backward then starts from none). */
-  zeroGrad(): void {
-    for (const group of this.#groups) for (const p of group.params) p.zeroGrad();
+  /**
+   * Frees every parameter's gradient (backward then starts from none), or with `setToNone`
+   * false zeroes the existing ones in place (see {@link Optimizer.zeroGrad}).
+   */
+  zeroGrad(setToNone = true): void {
+    zeroGrads(this.#groups, setToNone);
   }
 
-  /** The velocity of a parameter, if it has been stepped or loaded. */
+  /**
+   * The velocity of a parameter, if a step has updated it or loaded it (zeros after a step the
+   * guard skipped, until one is applied).
+   */
   velocity(param: Tensor): Tensor | undefined {
     return this.#velocity.get(param);
   }
@@ -292,17 +324,20 @@ export class SGD implements Optimizer {
   /**
    * The state dict: hyperparameters, steps, and the velocities as tensors that share the
    * optimiser's data (don't write to them; dispose them). Reading them back to the host is the
-   * caller's choice, as with `Module.stateDict()`.
+   * caller's choice, as with `Module.stateDict()`. A parameter's velocity is there once its
+   * momentum buffer exists (PyTorch's `momentum_buffer`): after a step applied with momentum,
+   * or a load (which waits for the device's counts).
    */
-  stateDict(): Promise<SgdStateDict> {
+  async stateDict(): Promise<SgdStateDict> {
+    const momentumSteps = await this.#momentumSteps.read();
     const state: Record<string, Tensor> = {};
     for (const group of this.#groups) {
       group.params.forEach((p, pi) => {
         const v = this.#velocity.get(p);
-        if (v) state[group.names[pi]] = v.detach();
+        if (v && momentumSteps.get(p)! > 0) state[group.names[pi]] = v.detach();
       });
     }
-    return Promise.resolve({
+    return {
       version: 1,
       steps: this.#steps,
       paramGroups: this.#groups.map((g) => ({
@@ -313,9 +348,10 @@ export class SGD implements Optimizer {
         formulation: g.formulation,
         dampening: g.dampening,
         nesterov: g.nesterov,
+        maximize: g.maximize,
       })),
       state,
-    });
+    };
   }
 
   /**
@@ -328,10 +364,11 @@ export class SGD implements Optimizer {
     if (dict.version !== 1) throw new Error(`${op}: unknown version ${dict.version}`);
     checkGroupNames(op, dict.paramGroups, this.#groups);
     requireGroupKeys(op, "SGD", dict.paramGroups, ["momentum", "weightDecay", "formulation"]);
-    // Dampening and Nesterov came later: a state without them had neither.
+    // Dampening, Nesterov and maximize came later: a state without them had none.
     const groups = (dict.paramGroups as Partial<SgdGroupState>[]).map((s) => ({
       dampening: 0,
       nesterov: false,
+      maximize: false,
       ...s,
     }));
     groups.forEach((s, gi) => checkGroup({ ...this.#groups[gi], ...s }, gi));
@@ -347,21 +384,26 @@ export class SGD implements Optimizer {
         formulation: s.formulation,
         dampening: s.dampening,
         nesterov: s.nesterov,
+        maximize: s.maximize,
       });
     });
     for (const v of this.#velocity.values()) v.dispose();
     this.#velocity.clear();
+    const begun = new Map<Tensor, number>();
     for (const [name, data] of host) {
       const p = byName.get(name)!;
       this.#velocity.set(p, keep(fromTypedArray(data, p.shape, { device: p.device })));
+      begun.set(p, 1);
     }
+    this.#momentumSteps.load(begun);
     this.#steps = dict.steps;
   }
 
-  /** Frees the velocities. */
+  /** Frees the velocities and the momentum counts. */
   dispose(): void {
     for (const v of this.#velocity.values()) v.dispose();
     this.#velocity.clear();
+    this.#momentumSteps.dispose();
   }
 
   #velocityOf(p: Tensor): Tensor {
@@ -374,12 +416,32 @@ export class SGD implements Optimizer {
   }
 }
 
+/** A group as SGD holds it: `options` with the defaults filled in, checked. */
+function resolveGroup(
+  options: ParamGroupOptions,
+  resolved: { params: Tensor[]; names: string[] },
+  index: number,
+): SgdParamGroup {
+  const group: SgdParamGroup = {
+    ...resolved,
+    lr: options.lr,
+    momentum: options.momentum ?? 0.9,
+    weightDecay: options.weightDecay ?? 5e-4,
+    formulation: options.formulation ?? "paper",
+    dampening: options.dampening ?? 0,
+    nesterov: options.nesterov ?? false,
+    maximize: options.maximize ?? false,
+  };
+  checkGroup(group, index);
+  return group;
+}
+
 function checkGroup(g: Omit<SgdParamGroup, "params" | "names">, index: number): void {
   checkSgdHyperparameters(hyperparametersOf(g), `SGD: group ${index}`);
 }
 
 /** A group's constants as the kernel takes them. */
 function hyperparametersOf(g: Omit<SgdParamGroup, "params" | "names">): SgdHyperparameters {
-  const { formulation, lr, momentum, weightDecay, dampening, nesterov } = g;
-  return { formulation, lr, momentum, weightDecay, dampening, nesterov };
+  const { formulation, lr, momentum, weightDecay, dampening, nesterov, maximize } = g;
+  return { formulation, lr, momentum, weightDecay, dampening, nesterov, maximize };
 }

@@ -73,15 +73,3 @@ export function decodeShardHeader(bytes: Uint8Array, name: string): ShardHeader 
     channels: view.getUint32(20, true),
   };
 }
-
-/** Writes `data` to `path` atomically: a temporary file in the same folder, then rename. */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}

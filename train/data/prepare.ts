@@ -29,7 +29,8 @@ import { emptyClass, ImageFolder } from "./image_folder.ts";
 import type { DecodeOptions } from "./_decode.ts";
 import { shorterSideCenterCrop } from "./_resize.ts";
 import { symmetricEigen3 } from "./_jacobi.ts";
-import { encodeShard, writeFileAtomic } from "./_shard_format.ts";
+import { writeFileAtomic } from "../../nn/_atomic.ts";
+import { encodeShard } from "./_shard_format.ts";
 
 /** The RGB principal components of the training pixels (units: pixel/255). */
 export interface RgbPca {
