@@ -30,7 +30,7 @@ for (const [name, make] of makers) {
     for (const p of first) p.requiresGrad = false;
     const optimizer = make(model);
     const x = keep(randn([4, 5])), y = keep(randn([4, 3]));
-    const snapshot = async (ps: readonly Tensor[]) => Promise.all(ps.map((p) => p.data()));
+    const snapshot = (ps: readonly Tensor[]) => Promise.all(ps.map((p) => p.data()));
     const step = async () => {
       optimizer.zeroGrad();
       const loss = mseLoss(model.forward(x) as Tensor, y);
