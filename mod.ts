@@ -129,6 +129,8 @@ export {
   clamp,
   div,
   eq,
+  floorDivide,
+  fmod,
   ge,
   gt,
   le,
@@ -139,6 +141,7 @@ export {
   mul,
   ne,
   type Operand,
+  remainder,
   sub,
   where,
 } from "./tensor/ops_elementwise.ts";

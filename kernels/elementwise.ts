@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Device, FaultSlot, GpuBuffer } from "./device.ts";
+import { faultWgsl } from "./_fault.ts";
 import {
   f32Literal,
   flatMain,
@@ -65,7 +66,16 @@ export type BinaryOp =
   | "minShare"
   | Comparison
   | "reluMask"
-  | "pow";
+  | "pow"
+  | IntegerDivision;
+
+/**
+ * The integer divisions, of two i32 operands into i32: `floorDivide` rounds the quotient down
+ * (Python's `//`: −7 // 2 = −4), `remainder` takes the divisor's sign (Python's `%`: −7 % 3 = 2)
+ * and `fmod` the dividend's (C's `%`: −7 fmod 3 = −1). A zero divisor gives 0 and records a
+ * device fault (see {@link binary}).
+ */
+export type IntegerDivision = "floorDivide" | "remainder" | "fmod";
 
 /** The WGSL element types that a map reads and writes (32 bits each). */
 export type ElementType = "f32" | "i32" | "u32";
@@ -224,7 +234,34 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   ge: comparison("ge"),
   reluMask: (a, b, t) => reluMasked(a, b, t),
   pow: (a, b, t) => powOfTensors(a, b, t),
+  floorDivide: (a, b, t) => integerDivision("floorDivide", a, b, t),
+  remainder: (a, b, t) => integerDivision("remainder", a, b, t),
+  fmod: (a, b, t) => integerDivision("fmod", a, b, t),
 };
+
+/**
+ * `a op b` for i32 operands of type `t`, from WGSL's truncating `/` and `%` (both defined for
+ * every operand, −2³¹ / −1 wrapping to −2³¹ as PyTorch's int32 does): where the truncated
+ * remainder is nonzero and its sign differs from the divisor's, the floored quotient is one less
+ * and Python's remainder one divisor more. 0 where `b` is 0.
+ */
+function integerDivision(op: IntegerDivision, a: string, b: string, t: string): string {
+  const zero = `${t}(0)`;
+  const truncated = `(${a} % ${b})`;
+  const adjust = `((${truncated} != ${zero}) & ((${truncated} < ${zero}) != (${b} < ${zero})))`;
+  const result = {
+    fmod: truncated,
+    floorDivide: `(${a} / ${b}) - select(${zero}, ${t}(1), ${adjust})`,
+    remainder: `${truncated} + select(${zero}, ${b}, ${adjust})`,
+  }[op];
+  return `select(${result}, ${zero}, ${b} == ${zero})`;
+}
+
+const INTEGER_DIVISIONS: ReadonlySet<BinaryOp> = new Set<IntegerDivision>([
+  "floorDivide",
+  "remainder",
+  "fmod",
+]);
 
 /**
  * `a^b` elementwise with C's (and PyTorch's) special cases, the exponent a tensor: the rules of
@@ -298,6 +335,7 @@ export const INTEGER_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
   "copy",
   "neg",
   "abs",
+  "sign",
   "clamp",
 ]);
 
@@ -415,10 +453,29 @@ export function binary(
   const both = a.type === "i32" && b.type === "i32" ? "i32" : "f32";
   // A comparison gives f32 0 or 1; the other ops keep the operands' type.
   const result = op in SYMBOL ? "f32" : both;
-  mapOperands(device, `binary ${op}`, shape, [a, b], { buffer: out, type: result }, (
-    [x, y],
-    type,
-  ) => BINARY[op](x, y, type(result), type(both)), both);
+  // PyTorch raises ZeroDivisionError on an integer division by zero; here the element is 0 and
+  // the next read from the device throws, as for an index out of range.
+  const check = INTEGER_DIVISIONS.has(op)
+    ? {
+      fault: device.faultSlot(`integer division by zero: ${op}`, () =>
+        `${op}: integer division by zero (PyTorch: ZeroDivisionError)`),
+      fails: ([, divisor]: string[]) =>
+        `${divisor} == 0`,
+    }
+    : undefined;
+  mapOperands(
+    device,
+    `binary ${op}`,
+    shape,
+    [a, b],
+    { buffer: out, type: result },
+    (
+      [x, y],
+      type,
+    ) => BINARY[op](x, y, type(result), type(both)),
+    both,
+    check,
+  );
 }
 
 /**
@@ -509,6 +566,7 @@ function mapOperands(
   out: { buffer: GpuBuffer; type: ElementType },
   expression: (elements: string[], type: (element: ElementType) => string) => string,
   computeIn?: ElementType,
+  check?: ElementCheck,
 ): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
@@ -529,7 +587,9 @@ function mapOperands(
   const contiguous = stridesOf(shape);
   const same = (o: BinaryOperand) =>
     (o.offset ?? 0) === 0 && o.strides.every((s, i) => s === contiguous[i] || shape[i] === 1);
-  if (operands.every(same)) {
+  // A checked map takes the indexed path, whose lanes past the end do nothing: the vec4 path's
+  // last vector may read padding that would fail the check.
+  if (!check && operands.every(same)) {
     const vec = (e: ElementType) => VEC4[e];
     const body = expression(
       operands.map((o, k) => load(o, `${names[k]}[i]`, vec)),
@@ -554,14 +614,18 @@ ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${body};`)}`;
       const index = stridedIndex(uf, names[k], shape, v.strides, (v.offset ?? 0) - w.bases[k]);
       return load(v, `${names[k]}[${index}]`, scalar);
     });
+    const raise = check
+      ? `\n  if (${check.fails(elements)}) { raiseFault(${check.fault.code}u, 0u, 0u, 0u); }`
+      : "";
     // The result is contiguous: element i sits at i, less its binding's first element.
     const body = `
-  let i = ${uf.u32("start", w.start)} + t;
+  let i = ${uf.u32("start", w.start)} + t;${raise}
   out[i - ${uf.u32("outBase", w.bases[operands.length])}] = ${expression(elements, scalar)};`;
     const count = uf.u32("n", w.count);
     const wgsl = `
 ${declarations(false)}
-${uf.declare(operands.length + 1)}
+${check ? faultWgsl(operands.length + 1) : ""}
+${uf.declare(operands.length + (check ? 2 : 1))}
 ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
     device.dispatch(
       {
@@ -571,9 +635,15 @@ ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
         workgroups: Math.ceil(w.count / WORKGROUP),
         cost: { bytes: 4 * (operands.length + 1) * w.count },
       },
-      w.bindings,
+      check ? [...w.bindings, { buffer: check.fault.buffer }] : w.bindings,
     );
   }
+}
+
+/** A device-side check of a map's elements: where `fails` holds, `fault` is raised. */
+interface ElementCheck {
+  readonly fault: FaultSlot;
+  readonly fails: (elements: string[]) => string;
 }
 
 const VEC4: { readonly [K in ElementType]: string } = { f32: "vec4f", i32: "vec4i", u32: "vec4u" };
