@@ -94,6 +94,7 @@ export {
   ones,
   onesLike,
   rand,
+  randint,
   randn,
   type RandnOptions,
   type RandOptions,

@@ -538,7 +538,7 @@ export function random(
   dist: Distribution,
   stream: RandomStream,
 ): RawTensor {
-  const out = empty(device, shape, "f32", "random");
+  const out = empty(device, shape, dist.kind === "integer" ? "i32" : "f32", "random");
   fillRandom(device, out.buffer, numel(shape), dist, stream);
   return out;
 }

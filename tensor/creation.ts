@@ -587,3 +587,34 @@ export function rand<const S extends readonly number[]>(
   out.requiresGrad = requiresGrad;
   return out as unknown as Tensor<S, "f32">;
 }
+
+/**
+ * Integers drawn uniformly from `[low, high)` by the global generator, as `torch.randint`: each
+ * value exactly equally likely (see `Generator.integers`), i32 by default (PyTorch: int64), or
+ * f32 with `dtype: "f32"` (the integers rounded to f32 past 2²⁴).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, manualSeed, randint } from "../mod.ts";
+ * await defaultDevice();
+ * manualSeed(0);
+ * const labels = randint(0, 10, [2, 3]);
+ * console.log(labels.dtype, labels.shape); // i32 [ 2, 3 ]
+ * console.log((await labels.data()).every((v) => v >= 0 && v < 10)); // true
+ * ```
+ */
+export function randint<const S extends readonly number[], D extends DType = "i32">(
+  low: number,
+  high: number,
+  shape: S,
+  options: CreateOptions<D> = {},
+): Tensor<S, D> {
+  const { device, dtype, requiresGrad } = creationOptions("randint", options, undefined, "i32");
+  requireShapeArray("randint", shape);
+  const draw = globalGenerator().integers(shape, low, high, device);
+  if (dtype === "i32") return draw as unknown as Tensor<S, D>;
+  const out = draw.float();
+  draw.dispose();
+  out.requiresGrad = requiresGrad;
+  return out as unknown as Tensor<S, D>;
+}

@@ -24,7 +24,6 @@ import {
   ones,
   rand,
   randn,
-  type Shape,
   ShapeError,
   split,
   type Tensor,
