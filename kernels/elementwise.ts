@@ -16,6 +16,7 @@ import {
   nanTest,
   relu,
   reluMasked,
+  signBit,
   stridedWindows,
 } from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
@@ -152,12 +153,14 @@ export function expm1(x: string, _c: string, t: string): string {
 }
 
 /**
- * `tanh(x)` as `sign(x)·(−e)/(2 + e)` with `e = expm1(−2|x|)`: never overflows, keeps the
- * sign, and keeps full precision for small |x| (where `1 − exp(−2|x|)` would cancel).
+ * `tanh(x)` as `±|e/(2 + e)|` with `e = expm1(−2|x|)`, the sign `x`'s (its sign bit, so
+ * tanh(−0) = −0 as PyTorch's): never overflows, and keeps full precision for small |x| (where
+ * `1 − exp(−2|x|)` would cancel).
  */
 export function tanh(x: string, _c: string, t: string): string {
   const e = `(${expm1(`(${t}(-2.0) * abs(${x}))`, "", t)})`;
-  return `sign(${x}) * -${e} / (${t}(2.0) + ${e})`;
+  const magnitude = `abs(${e} / (${t}(2.0) + ${e}))`;
+  return `select(${magnitude}, -${magnitude}, ${signBit(x, t)})`;
 }
 
 // One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
@@ -272,12 +275,11 @@ const INTEGER_DIVISIONS: ReadonlySet<BinaryOp> = new Set<IntegerDivision>([
  */
 function powOfTensors(a: string, b: string, t: string): string {
   const [one, zero, half] = [`${t}(1.0)`, `${t}(0.0)`, `${t}(0.5)`];
-  const bits = t === "f32" ? "u32" : "vec4u";
   const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
   const infinity = `${t}(${f32Literal(Infinity)})`;
   const whole = `(trunc(${b}) == ${b})`;
   const odd = `(${whole} & (trunc(${b} * ${half}) != ${b} * ${half}))`;
-  const negative = `((bitcast<${bits}>(${a}) & ${bits}(0x80000000u)) != ${bits}(0u))`;
+  const negative = `(${signBit(a, t)})`;
   const magnitude = `pow(abs(${a}), abs(${b}))`;
   const unsigned = `select(${magnitude}, ${one} / ${magnitude}, ${b} < ${zero})`;
   const signed = `select(${unsigned}, -${unsigned}, ${odd} & ${negative})`;
@@ -316,9 +318,7 @@ function powExpression(x: string, p: number, t: string): string {
     const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
     let signed = magnitude;
     if (Number.isInteger(p) && p % 2 !== 0) {
-      const bits = t === "f32" ? "u32" : "vec4u";
-      const negative = `(bitcast<${bits}>(${x}) & ${bits}(0x80000000u)) != ${bits}(0u)`;
-      signed = `select(${magnitude}, -${magnitude}, ${negative})`;
+      signed = `select(${magnitude}, -${magnitude}, ${signBit(x, t)})`;
     }
     power = p > 0 ? signed : `${one} / (${signed})`;
     if (!Number.isInteger(p)) {
