@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   defaultDevice,
   DeviceAssertionError,
+  diff,
   floorDivide,
   fmod,
   remainder,
@@ -152,6 +153,19 @@ Deno.test("pow, neg, abs, sign of i32", async () => {
     assert.deepEqual(await edges.abs().toArray(), [MIN, MAX, 5, 0, 5]);
     assert.deepEqual(await edges.sign().toArray(), [-1, 1, -1, 0, 1]);
     assert.equal(edges.sign().dtype, "i32");
+  });
+});
+
+Deno.test("diff of i32 is i32, wrapping", async () => {
+  await tidy(async () => {
+    const x = ints([1, 4, 9, 16, MAX, MIN, 0]);
+    const first = diff(x);
+    assert.equal(first.dtype, "i32");
+    const d1 = [3, 5, 7, REFERENCE.sub(MAX, 16), REFERENCE.sub(MIN, MAX), REFERENCE.sub(0, MIN)];
+    assert.deepEqual(await first.toArray(), d1);
+    const d2 = d1.slice(1).map((v, i) => REFERENCE.sub(v, d1[i]));
+    assert.deepEqual(await diff(x, 2).toArray(), d2);
+    assert.deepEqual(await diff(ints([2, 5]), 1, 0, { prepend: ints([-1]) }).toArray(), [3, 3]);
   });
 });
 
