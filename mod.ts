@@ -98,6 +98,7 @@ export {
   randn,
   type RandnOptions,
   type RandOptions,
+  randperm,
   replicate,
   tensor,
   zeros,

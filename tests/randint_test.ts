@@ -7,15 +7,18 @@
 
 import assert from "node:assert/strict";
 import { philoxCpu } from "../kernels/_philox.ts";
-import { defaultDevice, Generator, manualSeed, randint, tidy } from "../mod.ts";
+import { defaultDevice, Generator, manualSeed, randint, randperm, tidy } from "../mod.ts";
 
 await defaultDevice();
 
-/** The host replay of element `i` of a draw from a fresh generator seeded `seed`. */
-function replay(seed: number, i: number, low: number, high: number): number {
+/**
+ * The host replay of element `i` of a draw from a generator seeded `seed`, the draw starting at
+ * Philox counter `start` (0 for a fresh generator's first draw).
+ */
+function replay(seed: number, i: number, low: number, high: number, start = 0): number {
   const range = BigInt(high - low);
   const threshold = (2n ** 32n) % range;
-  const quad = Math.floor(i / 4), lane = i % 4;
+  const quad = start + Math.floor(i / 4), lane = i % 4;
   let word = BigInt(philoxCpu([quad, 0, 0, 0], [seed, 0])[lane]);
   for (let attempt = 1; attempt <= 64 && (word * range) % 2n ** 32n < threshold; attempt++) {
     word = BigInt(philoxCpu([quad, 0, attempt, 0], [seed, 0])[lane]);
@@ -69,4 +72,24 @@ Deno.test("randint: bad bounds and options are one-line errors", () => {
     /randint: only f32 tensors can require gradients, got i32/,
   );
   assert.throws(() => randint(0, 2, 3 as unknown as [number]), /randint: the shape is an array/);
+});
+
+Deno.test("randperm: the order of two draws' keys, as the host replays it", async () => {
+  await tidy(async () => {
+    for (const n of [0, 1, 7, 1001]) {
+      manualSeed(5);
+      const got = Array.from(await randperm(n).data());
+      const full = (i: number, start: number) => replay(5, i, -(2 ** 31), 2 ** 31, start);
+      const keys = Array.from({ length: n }, (_, i) => [full(i, 0), full(i, Math.ceil(n / 4))]);
+      const want = keys.map((_, i) => i).sort((a, b) =>
+        keys[a][0] - keys[b][0] || keys[a][1] - keys[b][1] || a - b
+      );
+      assert.deepEqual(got, want, `n = ${n}`);
+      assert.deepEqual([...got].sort((a, b) => a - b), want.map((_, i) => i));
+    }
+    const floats = randperm(4, { dtype: "f32" });
+    assert.equal(floats.dtype, "f32");
+    assert.throws(() => randperm(-1), /randperm: n must be an integer ≥ 0, got the number -1/);
+    assert.throws(() => randperm(2.5), /randperm: n must be an integer ≥ 0, got the number 2\.5/);
+  });
 });
