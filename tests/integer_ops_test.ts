@@ -169,6 +169,30 @@ Deno.test("diff of i32 is i32, wrapping", async () => {
   });
 });
 
+/** `true` only when `A` and `B` are the same type (as tests/types_test.ts). */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+/** Fails to compile unless `T` is `true`. */
+function expectType<T extends true>(_proof?: T): void {}
+
+Deno.test("the result dtype is in the types: i32 stays i32, true division is f32", async () => {
+  await tidy(async () => {
+    const index = tensor([[0], [1]], { dtype: "i32" }) as Tensor<[2, 1], "i32">;
+    const offsets = tensor([1, 2, 3], { dtype: "i32" }) as Tensor<[3], "i32">;
+    const flat = index.mul(3).add(offsets);
+    expectType<Equals<typeof flat, Tensor<[2, 3], "i32">>>();
+    const halves = flat.div(2);
+    expectType<Equals<typeof halves, Tensor<[2, 3], "f32">>>();
+    const wrapped = flat.remainder(4).floorDivide(offsets).fmod(3).pow(2);
+    expectType<Equals<typeof wrapped, Tensor<[2, 3], "i32">>>();
+    assert.deepEqual([flat.dtype, halves.dtype, wrapped.dtype], ["i32", "f32", "i32"]);
+    assert.deepEqual(await flat.toArray(), [[1, 2, 3], [4, 5, 6]]);
+    const floats = tensor([1, 2, 3]) as Tensor<[3], "f32">;
+    // @ts-expect-error an i32 tensor takes an f32 one only through .float() in the types
+    assert.equal(index.add(floats).dtype, "f32"); // (at run time it promotes, as PyTorch)
+  });
+});
+
 Deno.test("i32 tensors take no gradient", () => {
   assert.throws(
     () => tensor([1, 2], { dtype: "i32", requiresGrad: true }),
