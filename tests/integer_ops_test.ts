@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   defaultDevice,
+  Device,
   DeviceAssertionError,
   diff,
   floorDivide,
@@ -132,6 +133,37 @@ Deno.test("an integer division by zero faults at the next read, and the element 
     await assert.rejects(ints([1]).remainder(0).data(), /remainder: integer division by zero/);
   });
 });
+
+Deno.test("integer divisions larger than one binding, and their faults, run in windows", async () => {
+  // 8 KiB bindings and 16-workgroup dimensions: 5,001 elements (20 KB) take several windows.
+  const narrow = await Device.acquire({
+    label: "narrow",
+    limits: { maxStorageBufferBindingSize: 8192, maxComputeWorkgroupsPerDimension: 16 },
+  });
+  try {
+    await tidy(() => divideInWindows(narrow));
+  } finally {
+    narrow.destroy();
+  }
+});
+
+/** The integer divisions on `narrow`'s small bindings against the reference, then a fault. */
+async function divideInWindows(narrow: Device): Promise<void> {
+  const n = 5001;
+  const dividends = Array.from({ length: n }, (_, i) => (i * 7919) % 20011 - 10005);
+  const divisors = Array.from({ length: n }, (_, i) => (i % 13) - 6 || 7);
+  const on = (values: number[]) => tensor(values, { dtype: "i32", device: narrow });
+  for (const op of ["floorDivide", "remainder", "fmod"] as const) {
+    const got = on(dividends)[op](on(divisors));
+    const want = dividends.map((x, i) => REFERENCE[op](x, divisors[i]));
+    assert.deepEqual(Array.from(await got.data()), want, op);
+  }
+  divisors[n - 1] = 0; // the last element, in the last window
+  await assert.rejects(
+    on(dividends).remainder(on(divisors)).data(),
+    /remainder: integer division by zero/,
+  );
+}
 
 Deno.test("pow, neg, abs, sign of i32", async () => {
   await tidy(async () => {
