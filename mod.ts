@@ -268,6 +268,13 @@ export {
   tanhshrink,
   threshold,
 } from "./tensor/ops_activation.ts";
+export { ctcLoss, type CtcLossOptions } from "./tensor/ops_ctc.ts";
+export {
+  cosineSimilarity,
+  type CosineSimilarityOptions,
+  pairwiseDistance,
+  type PairwiseDistanceOptions,
+} from "./tensor/ops_distance.ts";
 export {
   binaryCrossEntropy,
   type BinaryCrossEntropyOptions,
@@ -285,7 +292,10 @@ export {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -297,6 +307,8 @@ export {
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
+  tripletMarginWithDistanceLoss,
+  type TripletMarginWithDistanceOptions,
 } from "./tensor/ops_losses.ts";
 export {
   crossEntropy,

@@ -44,7 +44,10 @@ export class Dropout extends Module {
   constructor(config: DropoutConfig = {}) {
     super();
     this.p = config.p ?? 0.5;
-    if (!(this.p >= 0 && this.p <= 1)) throw new RangeError(`Dropout: p = ${this.p} ∉ [0, 1]`);
+    if (!(typeof this.p === "number" && this.p >= 0 && this.p <= 1)) {
+      // Named by the subclass too (Dropout2d, AlphaDropout ...).
+      throw new RangeError(`${this.constructor.name}: p = ${this.p} is not in [0, 1]`);
+    }
     this.generator = config.generator;
   }
 
