@@ -425,9 +425,11 @@ export interface BinaryOperand {
 
 /**
  * `out = op(a, b)` over an output of shape `shape` (contiguous); operands are read through
- * their strides, so broadcasting and views cost no copies. Operands are f32, but `max` and `min`
- * take two i32 too (an i32 result), and the comparisons take i32 operands too (two compared as
- * integers; an i32 against an f32 as f32, as PyTorch promotes it) and write f32.
+ * their strides, so broadcasting and views cost no copies. Operands are f32, but `add`, `sub`,
+ * `mul`, `max` and `min` take two i32 too (an i32 result, wrapping as WGSL's integers do), the
+ * {@link IntegerDivision}s take only two i32 (a zero divisor records a device fault), and the
+ * comparisons take i32 operands too (two compared as integers; an i32 against an f32 as f32, as
+ * PyTorch promotes it) and write f32.
  *
  * @example
  * ```ts
@@ -556,7 +558,8 @@ export function cast(
  * The one map over broadcast operands behind {@link binary}, {@link where} and {@link cast}:
  * `out = expression(operands)` over the contiguous `shape`. `expression` gets each operand's
  * element (converted to `computeIn` where given; else as stored) and `type`, which names an
- * element type in the form of the path that runs (vec4 or scalar).
+ * element type in the form of the path that runs (vec4 or scalar). `check` raises its fault
+ * where its condition holds of an element's operands.
  */
 function mapOperands(
   device: Device,
