@@ -110,6 +110,21 @@ export function nanTest(value: string, type = "f32"): string {
   return `(bitcast<${bits}>(${value}) & ${mask}) > ${infinity}`;
 }
 
+/**
+ * WGSL testing the sign bit of `value` (of type `f32` or `vec4f`): true for −0 and negative
+ * NaNs too, where `value < 0` is false, so a result built from `|x|` keeps the sign of −0.
+ *
+ * @example
+ * ```ts
+ * import { signBit } from "./_program.ts";
+ * console.log(signBit("v")); // (bitcast<u32>(v) & 0x80000000u) != 0u
+ * ```
+ */
+export function signBit(value: string, type = "f32"): string {
+  const bits = type === "f32" ? "u32" : "vec4u";
+  return `(bitcast<${bits}>(${value}) & ${bits}(0x80000000u)) != ${bits}(0u)`;
+}
+
 /** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
 export function f32Literal(x: number): string {
   if (Number.isNaN(x)) throw new RangeError("NaN cannot be a WGSL literal");

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Device, GpuBuffer } from "./device.ts";
+import type { Device, FaultSlot, GpuBuffer } from "./device.ts";
+import { faultWgsl } from "./_fault.ts";
 import {
   f32Literal,
   flatMain,
@@ -15,6 +16,7 @@ import {
   nanTest,
   relu,
   reluMasked,
+  signBit,
   stridedWindows,
 } from "./_program.ts";
 import { stridedIndex, Uniforms } from "./_uniforms.ts";
@@ -65,7 +67,16 @@ export type BinaryOp =
   | "minShare"
   | Comparison
   | "reluMask"
-  | "pow";
+  | "pow"
+  | IntegerDivision;
+
+/**
+ * The integer divisions, of two i32 operands into i32: `floorDivide` rounds the quotient down
+ * (Python's `//`: −7 // 2 = −4), `remainder` takes the divisor's sign (Python's `%`: −7 % 3 = 2)
+ * and `fmod` the dividend's (C's `%`: −7 fmod 3 = −1). A zero divisor gives 0 and records a
+ * device fault (see {@link binary}).
+ */
+export type IntegerDivision = "floorDivide" | "remainder" | "fmod";
 
 /** The WGSL element types that a map reads and writes (32 bits each). */
 export type ElementType = "f32" | "i32" | "u32";
@@ -142,12 +153,14 @@ export function expm1(x: string, _c: string, t: string): string {
 }
 
 /**
- * `tanh(x)` as `sign(x)·(−e)/(2 + e)` with `e = expm1(−2|x|)`: never overflows, keeps the
- * sign, and keeps full precision for small |x| (where `1 − exp(−2|x|)` would cancel).
+ * `tanh(x)` as `±|e/(2 + e)|` with `e = expm1(−2|x|)`, the sign `x`'s (its sign bit, so
+ * tanh(−0) = −0 as PyTorch's): never overflows, and keeps full precision for small |x| (where
+ * `1 − exp(−2|x|)` would cancel).
  */
 export function tanh(x: string, _c: string, t: string): string {
   const e = `(${expm1(`(${t}(-2.0) * abs(${x}))`, "", t)})`;
-  return `sign(${x}) * -${e} / (${t}(2.0) + ${e})`;
+  const magnitude = `abs(${e} / (${t}(2.0) + ${e}))`;
+  return `select(${magnitude}, -${magnitude}, ${signBit(x, t)})`;
 }
 
 // One WGSL expression per op, written so it is valid for both f32 and vec4f (`t` is the type).
@@ -224,7 +237,34 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
   ge: comparison("ge"),
   reluMask: (a, b, t) => reluMasked(a, b, t),
   pow: (a, b, t) => powOfTensors(a, b, t),
+  floorDivide: (a, b, t) => integerDivision("floorDivide", a, b, t),
+  remainder: (a, b, t) => integerDivision("remainder", a, b, t),
+  fmod: (a, b, t) => integerDivision("fmod", a, b, t),
 };
+
+/**
+ * `a op b` for i32 operands of type `t`, from WGSL's truncating `/` and `%` (both defined for
+ * every operand, −2³¹ / −1 wrapping to −2³¹ as PyTorch's int32 does): where the truncated
+ * remainder is nonzero and its sign differs from the divisor's, the floored quotient is one less
+ * and Python's remainder one divisor more. 0 where `b` is 0.
+ */
+function integerDivision(op: IntegerDivision, a: string, b: string, t: string): string {
+  const zero = `${t}(0)`;
+  const truncated = `(${a} % ${b})`;
+  const adjust = `((${truncated} != ${zero}) & ((${truncated} < ${zero}) != (${b} < ${zero})))`;
+  const result = {
+    fmod: truncated,
+    floorDivide: `(${a} / ${b}) - select(${zero}, ${t}(1), ${adjust})`,
+    remainder: `${truncated} + select(${zero}, ${b}, ${adjust})`,
+  }[op];
+  return `select(${result}, ${zero}, ${b} == ${zero})`;
+}
+
+const INTEGER_DIVISIONS: ReadonlySet<BinaryOp> = new Set<IntegerDivision>([
+  "floorDivide",
+  "remainder",
+  "fmod",
+]);
 
 /**
  * `a^b` elementwise with C's (and PyTorch's) special cases, the exponent a tensor: the rules of
@@ -235,12 +275,11 @@ const BINARY: { readonly [K in BinaryOp]: BinaryTemplate } = {
  */
 function powOfTensors(a: string, b: string, t: string): string {
   const [one, zero, half] = [`${t}(1.0)`, `${t}(0.0)`, `${t}(0.5)`];
-  const bits = t === "f32" ? "u32" : "vec4u";
   const nan = `${t}(bitcast<f32>(0x7fc00000u))`;
   const infinity = `${t}(${f32Literal(Infinity)})`;
   const whole = `(trunc(${b}) == ${b})`;
   const odd = `(${whole} & (trunc(${b} * ${half}) != ${b} * ${half}))`;
-  const negative = `((bitcast<${bits}>(${a}) & ${bits}(0x80000000u)) != ${bits}(0u))`;
+  const negative = `(${signBit(a, t)})`;
   const magnitude = `pow(abs(${a}), abs(${b}))`;
   const unsigned = `select(${magnitude}, ${one} / ${magnitude}, ${b} < ${zero})`;
   const signed = `select(${unsigned}, -${unsigned}, ${odd} & ${negative})`;
@@ -279,9 +318,7 @@ function powExpression(x: string, p: number, t: string): string {
     const magnitude = `pow(abs(${x}), ${t}(${f32Literal(Math.abs(p))}))`;
     let signed = magnitude;
     if (Number.isInteger(p) && p % 2 !== 0) {
-      const bits = t === "f32" ? "u32" : "vec4u";
-      const negative = `(bitcast<${bits}>(${x}) & ${bits}(0x80000000u)) != ${bits}(0u)`;
-      signed = `select(${magnitude}, -${magnitude}, ${negative})`;
+      signed = `select(${magnitude}, -${magnitude}, ${signBit(x, t)})`;
     }
     power = p > 0 ? signed : `${one} / (${signed})`;
     if (!Number.isInteger(p)) {
@@ -298,6 +335,7 @@ export const INTEGER_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
   "copy",
   "neg",
   "abs",
+  "sign",
   "clamp",
 ]);
 
@@ -387,9 +425,11 @@ export interface BinaryOperand {
 
 /**
  * `out = op(a, b)` over an output of shape `shape` (contiguous); operands are read through
- * their strides, so broadcasting and views cost no copies. Operands are f32, but `max` and `min`
- * take two i32 too (an i32 result), and the comparisons take i32 operands too (two compared as
- * integers; an i32 against an f32 as f32, as PyTorch promotes it) and write f32.
+ * their strides, so broadcasting and views cost no copies. Operands are f32, but `add`, `sub`,
+ * `mul`, `max` and `min` take two i32 too (an i32 result, wrapping as WGSL's integers do), the
+ * {@link IntegerDivision}s take only two i32 (a zero divisor records a device fault), and the
+ * comparisons take i32 operands too (two compared as integers; an i32 against an f32 as f32, as
+ * PyTorch promotes it) and write f32.
  *
  * @example
  * ```ts
@@ -415,10 +455,29 @@ export function binary(
   const both = a.type === "i32" && b.type === "i32" ? "i32" : "f32";
   // A comparison gives f32 0 or 1; the other ops keep the operands' type.
   const result = op in SYMBOL ? "f32" : both;
-  mapOperands(device, `binary ${op}`, shape, [a, b], { buffer: out, type: result }, (
-    [x, y],
-    type,
-  ) => BINARY[op](x, y, type(result), type(both)), both);
+  // PyTorch raises ZeroDivisionError on an integer division by zero; here the element is 0 and
+  // the next read from the device throws, as for an index out of range.
+  const check = INTEGER_DIVISIONS.has(op)
+    ? {
+      fault: device.faultSlot(`integer division by zero: ${op}`, () =>
+        `${op}: integer division by zero (PyTorch: ZeroDivisionError)`),
+      fails: ([, divisor]: string[]) =>
+        `${divisor} == 0`,
+    }
+    : undefined;
+  mapOperands(
+    device,
+    `binary ${op}`,
+    shape,
+    [a, b],
+    { buffer: out, type: result },
+    (
+      [x, y],
+      type,
+    ) => BINARY[op](x, y, type(result), type(both)),
+    both,
+    check,
+  );
 }
 
 /**
@@ -499,7 +558,8 @@ export function cast(
  * The one map over broadcast operands behind {@link binary}, {@link where} and {@link cast}:
  * `out = expression(operands)` over the contiguous `shape`. `expression` gets each operand's
  * element (converted to `computeIn` where given; else as stored) and `type`, which names an
- * element type in the form of the path that runs (vec4 or scalar).
+ * element type in the form of the path that runs (vec4 or scalar). `check` raises its fault
+ * where its condition holds of an element's operands.
  */
 function mapOperands(
   device: Device,
@@ -509,6 +569,7 @@ function mapOperands(
   out: { buffer: GpuBuffer; type: ElementType },
   expression: (elements: string[], type: (element: ElementType) => string) => string,
   computeIn?: ElementType,
+  check?: ElementCheck,
 ): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
@@ -529,7 +590,9 @@ function mapOperands(
   const contiguous = stridesOf(shape);
   const same = (o: BinaryOperand) =>
     (o.offset ?? 0) === 0 && o.strides.every((s, i) => s === contiguous[i] || shape[i] === 1);
-  if (operands.every(same)) {
+  // A checked map takes the indexed path, whose lanes past the end do nothing: the vec4 path's
+  // last vector may read padding that would fail the check.
+  if (!check && operands.every(same)) {
     const vec = (e: ElementType) => VEC4[e];
     const body = expression(
       operands.map((o, k) => load(o, `${names[k]}[i]`, vec)),
@@ -554,14 +617,18 @@ ${flatMain(WORKGROUP, "arrayLength(&out)", `\n  out[i] = ${body};`)}`;
       const index = stridedIndex(uf, names[k], shape, v.strides, (v.offset ?? 0) - w.bases[k]);
       return load(v, `${names[k]}[${index}]`, scalar);
     });
+    const raise = check
+      ? `\n  if (${check.fails(elements)}) { raiseFault(${check.fault.code}u, 0u, 0u, 0u); }`
+      : "";
     // The result is contiguous: element i sits at i, less its binding's first element.
     const body = `
-  let i = ${uf.u32("start", w.start)} + t;
+  let i = ${uf.u32("start", w.start)} + t;${raise}
   out[i - ${uf.u32("outBase", w.bases[operands.length])}] = ${expression(elements, scalar)};`;
     const count = uf.u32("n", w.count);
     const wgsl = `
 ${declarations(false)}
-${uf.declare(operands.length + 1)}
+${check ? faultWgsl(operands.length + 1) : ""}
+${uf.declare(operands.length + (check ? 2 : 1))}
 ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
     device.dispatch(
       {
@@ -571,9 +638,15 @@ ${flatMain(WORKGROUP, count, body, { index: "t" })}`;
         workgroups: Math.ceil(w.count / WORKGROUP),
         cost: { bytes: 4 * (operands.length + 1) * w.count },
       },
-      w.bindings,
+      check ? [...w.bindings, { buffer: check.fault.buffer }] : w.bindings,
     );
   }
+}
+
+/** A device-side check of a map's elements: where `fails` holds, `fault` is raised. */
+interface ElementCheck {
+  readonly fault: FaultSlot;
+  readonly fails: (elements: string[]) => string;
 }
 
 const VEC4: { readonly [K in ElementType]: string } = { f32: "vec4f", i32: "vec4i", u32: "vec4u" };

@@ -8,7 +8,7 @@
  */
 
 import { SMOOTH } from "./activation.ts";
-import { f32Literal } from "./_program.ts";
+import { f32Literal, signBit } from "./_program.ts";
 import type { ScalarFunction } from "./_scalar_map.ts";
 
 /** The functions of {@link MATH_FUNCTIONS}. */
@@ -52,7 +52,8 @@ const [PI, HALF_PI, QUARTER_PI] = [Math.PI, Math.PI / 2, Math.PI / 4].map(f32Lit
  * lets the built-in inverse trigonometric functions err by thousands of ulp (lavapipe's `atan`
  * errs by 4e-6 at 1), and `sinh` written with exponentials cancels near 0 (and overflows to
  * NaN past 88.7, where e^|x| is ∞ though sinh still fits f32 up to 89.4). The inverse
- * functions are Cephes' single-precision ones (range reduction, then a short polynomial).
+ * functions are Cephes' single-precision ones (range reduction, then a short polynomial). Each
+ * odd function takes its sign from `x`'s sign bit, so f(−0) = −0, as PyTorch's.
  */
 const INVERSE_TRIG: readonly string[] = [
   ...SMOOTH,
@@ -71,7 +72,7 @@ fn atanOf(x: f32) -> f32 {
   let zz = z * z;
   let r = base + ((((8.05374449538e-2 * zz - 1.38776856032e-1) * zz + 1.99777106478e-1) * zz
     - 3.33329491539e-1) * zz * z + z);
-  return select(r, -r, x < 0.0);
+  return select(r, -r, ${signBit("x")});
 }
 fn asinOf(x: f32) -> f32 {
   let a = abs(x);
@@ -81,7 +82,7 @@ fn asinOf(x: f32) -> f32 {
   let p = ((((4.2163199048e-2 * z + 2.4181311049e-2) * z + 4.5470025998e-2) * z
     + 7.4953002686e-2) * z + 1.6666752422e-1) * z * s + s;
   let r = select(p, ${HALF_PI} - 2.0 * p, wide);
-  return select(r, -r, x < 0.0);
+  return select(r, -r, ${signBit("x")});
 }
 fn acosOf(x: f32) -> f32 {
   if (x < -0.5) { return ${PI} - 2.0 * asinOf(sqrt(0.5 * (1.0 + x))); }
@@ -97,7 +98,7 @@ fn sinhOf(x: f32) -> f32 {
   } else if (a < 88.0) {
     r = r - 0.25 / r;
   }
-  return select(r, -r, x < 0.0);
+  return select(r, -r, ${signBit("x")});
 }
 fn coshOf(x: f32) -> f32 {
   let a = abs(x);

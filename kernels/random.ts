@@ -17,7 +17,9 @@ export type Distribution =
   | { kind: "uniform"; low: number; high: number }
   | { kind: "normal"; mean: number; std: number }
   /** 1·scale with probability `p`, else 0 (dropout masks use scale = 1 / (1 − p_drop)). */
-  | { kind: "bernoulli"; p: number; scale: number };
+  | { kind: "bernoulli"; p: number; scale: number }
+  /** i32 integers in `[low, high)`, each equally likely (see {@link integerDraw}). */
+  | { kind: "integer"; low: number; high: number };
 
 /** Where a draw starts: the key and a counter offset (advance it by `n` after each draw). */
 export interface RandomStream {
@@ -74,6 +76,8 @@ export function fillRandom(
   let v = select(vec4f(0.0), vec4f(${uf.f32("scale", dist.scale)}), u < vec4f(${
           uf.f32("p", dist.p)
         }));`;
+      case "integer":
+        return integerDraw(uf, dist.low, dist.high);
     }
   };
   const params = streamBuffer(device, stream);
@@ -91,7 +95,9 @@ export function fillRandom(
     if (q * 4u + j < ${u.n}) { out[local * 4u + j] = v[j]; }
   }`;
     const wgsl = `
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read_write> out: array<${
+      dist.kind === "integer" ? "i32" : "f32"
+    }>;
 @group(0) @binding(1) var<storage, read> streamBuffer: vec4u;
 ${uf.declare(2)}
 ${PHILOX_WGSL}
@@ -108,6 +114,34 @@ ${flatMain(WORKGROUP, u.quads, body, { index: "local" })}`;
     );
   });
   device.release(params);
+}
+
+/**
+ * Four integers in `[low, high)` (at most 2³² of them) from the Philox words `r` of quad `q`,
+ * exactly uniform by Lemire's method: a word `x` maps to the high half of `x · range`, and is
+ * redrawn where the low half falls below `2³² mod range` (the values that would make some
+ * results one draw more likely than others). A redraw takes the same lane of the Philox call
+ * with the third counter word set to the attempt, which no other draw uses; each attempt is
+ * rejected with probability below ½, and after 64 (a chance under 2⁻⁶⁴) the last word is kept.
+ */
+function integerDraw(uf: Uniforms, low: number, high: number): string {
+  const range = high - low; // 2³² travels as 0: every word is then a value as it is
+  const u = uf.all({
+    low: low >>> 0,
+    range: range >>> 0,
+    threshold: range === 2 ** 32 ? 0 : (2 ** 32) % range,
+  });
+  return `
+  var v = vec4i(0);
+  for (var j = 0u; j < 4u; j++) {
+    var word = r[j];
+    for (var attempt = 1u; attempt <= 64u; attempt++) {
+      if (mulhilo32(word, ${u.range}).y >= ${u.threshold}) { break; }
+      word = philox(vec4u(q + stream.z, stream.w, attempt, 0u), stream.xy)[j];
+    }
+    let offset = select(mulhilo32(word, ${u.range}).x, word, ${u.range} == 0u);
+    v[j] = bitcast<i32>(${u.low} + offset);
+  }`;
 }
 
 /**

@@ -38,7 +38,7 @@ import { type ArgReduceOp, argReduceRows, type ReduceOp, reduceRows } from "../k
 import { empty, isDense, RawTensor, requireFloat, sameDevice, Storage } from "./_core.ts";
 import { broadcastShapes, type DType, numel, ShapeError } from "./shape.ts";
 
-export type { BinaryOp, Comparison, UnaryOp } from "../kernels/elementwise.ts";
+export type { BinaryOp, Comparison, IntegerDivision, UnaryOp } from "../kernels/elementwise.ts";
 export type { ArgReduceOp, ReduceOp } from "../kernels/reduce.ts";
 export type { Distribution, RandomStream } from "../kernels/random.ts";
 
@@ -199,13 +199,31 @@ const COMPARISONS: ReadonlySet<BinaryOp> = new Set<Comparison>([
   "ge",
 ]);
 
+/** The binary maps that take two i32 operands too, giving i32 (wrapping past ±2³¹). */
+const INTEGER_BINARY: ReadonlySet<BinaryOp> = new Set<BinaryOp>([
+  "add",
+  "sub",
+  "mul",
+  "max",
+  "min",
+  "floorDivide",
+  "remainder",
+  "fmod",
+]);
+
+/** The binary maps that have only integer kernels. */
+const INTEGER_ONLY: ReadonlySet<BinaryOp> = new Set<BinaryOp>(["floorDivide", "remainder", "fmod"]);
+
 /**
  * Applies a broadcasting binary map; operands are read through their strides. Operands are f32,
- * but `max` and `min` take two i32 (an i32 result), and the comparisons take i32 too and give
- * f32 0 or 1. Errors name `name`.
+ * but the {@link INTEGER_BINARY} maps take two i32 (an i32 result), the integer divisions take
+ * only i32, and the comparisons take i32 too and give f32 0 or 1. Errors name `name`.
  */
 export function binary(a: RawTensor, b: RawTensor, op: BinaryOp, name: string = op): RawTensor {
-  const integers = a.dtype === "i32" && b.dtype === "i32" && (op === "max" || op === "min");
+  const integers = a.dtype === "i32" && b.dtype === "i32" && INTEGER_BINARY.has(op);
+  if (INTEGER_ONLY.has(op) && !integers) {
+    throw new TypeError(`${name}: takes two i32 tensors, got ${a.dtype} and ${b.dtype}`);
+  }
   if (!COMPARISONS.has(op) && !integers) requireFloat(name, a, b);
   const device = sameDevice(name, a, b);
   const shape = broadcastShapes(a.shape, b.shape, name);
@@ -520,7 +538,7 @@ export function random(
   dist: Distribution,
   stream: RandomStream,
 ): RawTensor {
-  const out = empty(device, shape, "f32", "random");
+  const out = empty(device, shape, dist.kind === "integer" ? "i32" : "f32", "random");
   fillRandom(device, out.buffer, numel(shape), dist, stream);
   return out;
 }

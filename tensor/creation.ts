@@ -587,3 +587,72 @@ export function rand<const S extends readonly number[]>(
   out.requiresGrad = requiresGrad;
   return out as unknown as Tensor<S, "f32">;
 }
+
+/**
+ * Integers drawn uniformly from `[low, high)` by the global generator, as `torch.randint`: each
+ * value exactly equally likely (see `Generator.integers`), i32 by default (PyTorch: int64), or
+ * f32 with `dtype: "f32"` (the integers rounded to f32 past 2²⁴).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, manualSeed, randint } from "../mod.ts";
+ * await defaultDevice();
+ * manualSeed(0);
+ * const labels = randint(0, 10, [2, 3]);
+ * console.log(labels.dtype, labels.shape); // i32 [ 2, 3 ]
+ * console.log((await labels.data()).every((v) => v >= 0 && v < 10)); // true
+ * ```
+ */
+export function randint<const S extends readonly number[], D extends DType = "i32">(
+  low: number,
+  high: number,
+  shape: S,
+  options: CreateOptions<D> = {},
+): Tensor<S, D> {
+  const { device, dtype, requiresGrad } = creationOptions("randint", options, undefined, "i32");
+  requireShapeArray("randint", shape);
+  const draw = globalGenerator().integers(shape, low, high, device);
+  return integersAs(draw, dtype, requiresGrad) as unknown as Tensor<S, D>;
+}
+
+/** An i32 draw as `dtype` (converted to f32 in place of it, which may then require a gradient). */
+function integersAs(draw: Tensor<Shape, "i32">, dtype: DType, requiresGrad: boolean): Tensor {
+  if (dtype === "i32") return draw;
+  const out = draw.float();
+  draw.dispose();
+  out.requiresGrad = requiresGrad;
+  return out;
+}
+
+/**
+ * A random permutation of `0 … n − 1`, as `torch.randperm`, from the global generator: i32 by
+ * default (PyTorch: int64), or f32. The order of 64-bit random keys (two i32 draws, sorted by
+ * the second then, stably, by the first): every permutation is equally likely but for ties of
+ * a whole key, a chance below 2⁻⁶⁴ per pair of positions.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, manualSeed, randperm } from "../mod.ts";
+ * await defaultDevice();
+ * manualSeed(0);
+ * const order = await randperm(5).data();
+ * console.log(Array.from(order).sort()); // [ 0, 1, 2, 3, 4 ]
+ * ```
+ */
+export function randperm<D extends DType = "i32">(
+  n: number,
+  options: CreateOptions<D> = {},
+): Tensor<[number], D> {
+  const { device, dtype, requiresGrad } = creationOptions("randperm", options, undefined, "i32");
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`randperm: n must be an integer ≥ 0, got ${describeValue(n)}`);
+  }
+  const order = tidy(() => {
+    const [low, high] = [-(2 ** 31), 2 ** 31];
+    const first = globalGenerator().integers([n], low, high, device);
+    const second = globalGenerator().integers([n], low, high, device);
+    const bySecond = second.argsort();
+    return bySecond.indexSelect(0, first.indexSelect(0, bySecond).argsort());
+  });
+  return integersAs(order, dtype, requiresGrad) as unknown as Tensor<[number], D>;
+}

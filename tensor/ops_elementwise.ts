@@ -84,6 +84,49 @@ export function div(a: Tensor, b: Operand): Tensor<Shape, "f32"> {
 }
 
 /**
+ * `a // b` (floored quotient), as `torch.floor_divide`: `a` an i32 tensor, `b` an i32 tensor or
+ * integer; see {@link Tensor.floorDivide}.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, floorDivide, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await floorDivide(tensor([-7, 7], { dtype: "i32" }), 2).toArray()); // [-4, 3]
+ * ```
+ */
+export function floorDivide(a: Tensor, b: Operand): Tensor<Shape, "i32"> {
+  return (first("floorDivide", a) as Tensor<Shape, "i32">).floorDivide(b as Tensor<Shape, "i32">);
+}
+
+/**
+ * `a % b` with the divisor's sign, as `torch.remainder`; i32 as {@link floorDivide}.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, remainder, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await remainder(tensor([-7, 7], { dtype: "i32" }), 3).toArray()); // [2, 1]
+ * ```
+ */
+export function remainder(a: Tensor, b: Operand): Tensor<Shape, "i32"> {
+  return (first("remainder", a) as Tensor<Shape, "i32">).remainder(b as Tensor<Shape, "i32">);
+}
+
+/**
+ * C's remainder, with the dividend's sign, as `torch.fmod`; i32 as {@link floorDivide}.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, fmod, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * console.log(await fmod(tensor([-7, 7], { dtype: "i32" }), 3).toArray()); // [-1, 1]
+ * ```
+ */
+export function fmod(a: Tensor, b: Operand): Tensor<Shape, "i32"> {
+  return (first("fmod", a) as Tensor<Shape, "i32">).fmod(b as Tensor<Shape, "i32">);
+}
+
+/**
  * `|x|` elementwise; the gradient is `sign(x)`, 0 at 0 (as PyTorch).
  *
  * @example

@@ -228,11 +228,11 @@ export function logcumsumexp<S extends Shape>(x: Tensor<S, "f32">, dim: number):
 }
 
 /** The options of {@link diff}: tensors joined to either end of the input along the axis first. */
-export interface DiffOptions {
-  /** Joined before the input (its shape but along the axis). */
-  prepend?: Tensor<Shape, "f32">;
+export interface DiffOptions<D extends DType = "f32"> {
+  /** Joined before the input (its shape but along the axis, its dtype). */
+  prepend?: Tensor<Shape, D>;
   /** Joined after the input. */
-  append?: Tensor<Shape, "f32">;
+  append?: Tensor<Shape, D>;
 }
 
 const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });
@@ -240,7 +240,8 @@ const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });
 /**
  * The `n`-th forward difference of `x` along `dim` (default last), as `torch.diff`:
  * `out[i] = x[i + 1] − x[i]`, applied `n` times, after joining `prepend` and `append`; each
- * pass shortens the axis by one. Differentiable (slices and a subtraction).
+ * pass shortens the axis by one. Differentiable (slices and a subtraction). An i32 tensor's
+ * differences are i32, wrapping past ±2³¹ (as PyTorch's int32).
  *
  * @example
  * ```ts
@@ -251,14 +252,15 @@ const DIFF_OPTIONS = optionNames<DiffOptions>({ prepend: true, append: true });
  * console.log(await diff(tensor([1, 4]), 1, 0, { prepend: tensor([0]) }).toArray()); // [1, 3]
  * ```
  */
-export function diff(
-  x: Tensor<Shape, "f32">,
+export function diff<D extends DType = "f32">(
+  x: Tensor<Shape, D>,
   n = 1,
   dim = -1,
-  options: DiffOptions = {},
-): Tensor<Shape, "f32"> {
+  options: DiffOptions<D> = {},
+): Tensor<Shape, D> {
   checkOptions("diff", options, DIFF_OPTIONS);
-  requireFloat("diff", x);
+  // f32 and i32 both subtract; anything else (not a tensor) is named by requireFloat.
+  if (x?.dtype !== "i32") requireFloat("diff", x);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`diff: n = ${n} is not an integer ≥ 0`);
   const axis = normalizeAxes(dim, x.rank, "diff")[0];
   return tidy(() => {

@@ -61,7 +61,7 @@ export class Generator {
     this.#offset = state.offset;
   }
 
-  /** Fills a new f32 tensor from `dist`. */
+  /** Fills a new tensor from `dist` (i32 for integers, else f32). */
   #sample(
     shape: readonly number[],
     dist: Distribution,
@@ -107,6 +107,35 @@ export class Generator {
       throw new RangeError(`uniform: needs finite low ≤ high, got [${low}, ${high})`);
     }
     return this.#sample(shape, { kind: "uniform", low, high }, device);
+  }
+
+  /**
+   * i32 integers in `[low, high)`, each exactly equally likely (Lemire's multiply and reject on
+   * the Philox words), as `torch.randint`. `low < high`, both integers in `[−2³¹, 2³¹]`.
+   *
+   * @example
+   * ```ts
+   * import { Generator } from "./random.ts";
+   * import { defaultDevice } from "./default_device.ts";
+   * await defaultDevice();
+   * const dice = await new Generator(1).integers([100], 1, 7).data();
+   * console.log(dice.every((v) => v >= 1 && v <= 6)); // true
+   * ```
+   */
+  integers(
+    shape: readonly number[],
+    low: number,
+    high: number,
+    device?: Device,
+  ): Tensor<Shape, "i32"> {
+    const inRange = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v <= 2 ** 31;
+    if (!(inRange(low) && inRange(high) && low < high)) {
+      throw new RangeError(
+        `randint: needs integers low < high in [-2^31, 2^31], got [${low}, ${high})`,
+      );
+    }
+    const draw = this.#sample(shape, { kind: "integer", low, high }, device);
+    return draw as unknown as Tensor<Shape, "i32">;
   }
 
   /** `scale` with probability `p`, else 0. */

@@ -26,10 +26,12 @@ import {
 import {
   argReduce,
   binary,
+  type BinaryOp,
   cast,
   type Comparison,
   download,
   fill,
+  type IntegerDivision,
   unary,
   upload,
 } from "./_primitives.ts";
@@ -400,7 +402,16 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * `this + other` with broadcasting. A number operand keeps this tensor's shape type (`O`
    * defaults to `[]`, which broadcasts to `S`), as for `sub`, `mul` and `div`. An i32 tensor
    * with an f32 one, or with a fraction, is computed in f32, as PyTorch promotes; i32 with i32
-   * (or an integer) is an error that says to convert, as there are no integer kernels.
+   * (or an integer) stays i32, wrapping past ±2³¹ as PyTorch's int32 does (`sub` and `mul`
+   * too).
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * const row = tensor([0, 1, 2], { dtype: "i32" });
+   * console.log(await row.mul(4).add(1).data()); // Int32Array [1, 5, 9]
+   * ```
    */
   add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
@@ -422,11 +433,70 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     return arithmetic("mul", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
-  /** `this / other` elementwise with broadcasting. */
+  /**
+   * `this / other` elementwise with broadcasting: true division, so always f32, as PyTorch's
+   * (`7 / 2` is 3.5 of i32 tensors too; `floorDivide` is `//`).
+   */
   div<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "div: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, "f32"> {
+    return arithmetic("div", this, other) as Tensor<Broadcast<S, O>, "f32">;
+  }
+
+  /**
+   * `this // other` with broadcasting, as `torch.floor_divide` (Python's floor: −7 // 2 = −4),
+   * for an i32 tensor and an i32 tensor or integer, into i32. A zero divisor gives 0 there and
+   * makes the next read from the device throw (PyTorch raises ZeroDivisionError). No gradient.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * console.log(await tensor([7, -7], { dtype: "i32" }).floorDivide(2).data()); // Int32Array [3, -4]
+   * ```
+   */
+  floorDivide<O extends Shape = []>(
+    other:
+      | (Tensor<O, D> & Check<Broadcastable<S, O>, "floorDivide: shapes do not broadcast">)
+      | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return arithmetic("div", this, other) as Tensor<Broadcast<S, O>, D>;
+    return integerDivided("floorDivide", this, other) as Tensor<Broadcast<S, O>, D>;
+  }
+
+  /**
+   * `this % other` with broadcasting, as `torch.remainder` (Python's: the divisor's sign,
+   * −7 % 3 = 2), for i32 as {@link Tensor.floorDivide}.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * console.log(await tensor([7, -7], { dtype: "i32" }).remainder(3).data()); // Int32Array [1, 2]
+   * ```
+   */
+  remainder<O extends Shape = []>(
+    other:
+      | (Tensor<O, D> & Check<Broadcastable<S, O>, "remainder: shapes do not broadcast">)
+      | number,
+  ): Tensor<Broadcast<S, O>, D> {
+    return integerDivided("remainder", this, other) as Tensor<Broadcast<S, O>, D>;
+  }
+
+  /**
+   * C's remainder with broadcasting, as `torch.fmod` (the dividend's sign, −7 fmod 3 = −1), for
+   * i32 as {@link Tensor.floorDivide}.
+   *
+   * @example
+   * ```ts
+   * import { defaultDevice, tensor } from "../mod.ts";
+   * await defaultDevice();
+   * console.log(await tensor([7, -7], { dtype: "i32" }).fmod(3).data()); // Int32Array [1, -1]
+   * ```
+   */
+  fmod<O extends Shape = []>(
+    other: (Tensor<O, D> & Check<Broadcastable<S, O>, "fmod: shapes do not broadcast">) | number,
+  ): Tensor<Broadcast<S, O>, D> {
+    return integerDivided("fmod", this, other) as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `−this`. */
@@ -457,7 +527,9 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /**
    * `this^exponent`, as `torch.pow`, with C's special cases (NaN stays NaN; `0^−1` is ∞; a
    * negative base is NaN for a fractional exponent). The exponent is a number, or an f32 tensor
-   * that broadcasts with this one (then its gradient is `y · log x`, 0 where `x = 0`).
+   * that broadcasts with this one (then its gradient is `y · log x`, 0 where `x = 0`). An i32
+   * tensor to a non-negative integer power stays i32 (wrapping), to a fraction is f32, and to a
+   * negative integer is an error, as PyTorch's.
    */
   pow(exponent: number): Tensor<S, D>;
   /** `this^exponent` elementwise for a tensor of exponents, broadcast. */
@@ -470,6 +542,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       // It was read as NaN, giving numbers with no meaning.
       throw new TypeError(`pow: the exponent must be a number or a tensor, got ${typeof exponent}`);
     }
+    if (this.dtype === "i32") return integerPow(this, exponent) as Tensor<S, D>;
     return apply("pow", [this], { exponent }) as Tensor<S, D>;
   }
 
@@ -580,6 +653,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** −1, 0 or 1 by the sign, as `torch.sign` (0 for ±0 and NaN); the gradient is 0. */
   sign(): Tensor<S, D> {
+    if (this.dtype === "i32") return wrap(unary(rawOfTensor(this), "sign")) as Tensor<S, D>;
     return apply("math", [this], { fn: "sign" }) as Tensor<S, D>;
   }
 
@@ -1570,10 +1644,7 @@ function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTenso
   if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
   if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
     // An integer against an i32 tensor compares exactly, as integers.
-    const scalar = upload(x.device, Int32Array.of(b), [], "i32");
-    const out = binary(x, scalar, op);
-    scalar.dispose();
-    return wrap(out);
+    return wrap(withInt32Scalar(x, b, op));
   }
   // Else an i32 tensor is compared as f32, as PyTorch promotes it against a float.
   const float = x.dtype === "f32" ? x.alias() : cast(x, "f32");
@@ -1636,10 +1707,93 @@ function scattered(
   return scattered(op, x, dim, index, spread, mode);
 }
 
+/** `x op value` for an i32 tensor `x` and an integer `value`, unrecorded. */
+function withInt32Scalar(x: RawTensor, value: number, op: BinaryOp): RawTensor {
+  const scalar = upload(x.device, Int32Array.of(value), [], "i32");
+  try {
+    return binary(x, scalar, op);
+  } finally {
+    scalar.dispose();
+  }
+}
+
+/**
+ * `a op b` for an i32 tensor `a` and an i32 tensor or integer `b`, into i32 (wrapping past
+ * ±2³¹, as PyTorch's int32), unrecorded: an integer tensor has no gradient.
+ */
+function integerArithmetic(
+  op: "add" | "sub" | "mul" | IntegerDivision,
+  a: AnyTensor,
+  b: AnyTensor | number,
+): AnyTensor {
+  const x = rawOfTensor(a);
+  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
+  if (b < -(2 ** 31) || b >= 2 ** 31) {
+    // As PyTorch: "value cannot be converted to type int32 without overflow".
+    throw new RangeError(`${op}: ${b} does not fit an i32 (the tensor's dtype)`);
+  }
+  return wrap(withInt32Scalar(x, b, op));
+}
+
+/**
+ * `a op b` for an integer division (`//`, `%`, `fmod`): both i32 (a tensor and an integer, or
+ * two tensors), as there are no float kernels for them yet.
+ */
+function integerDivided(op: IntegerDivision, a: AnyTensor, b: AnyTensor | number): AnyTensor {
+  if (typeof b !== "number" && !(b instanceof Tensor)) {
+    throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
+  }
+  const bType = typeof b === "number" ? (Number.isInteger(b) ? "i32" : "f32") : b.dtype;
+  if (a.dtype !== "i32" || bType !== "i32") {
+    throw new TypeError(
+      `${op}: takes an i32 tensor and an i32 tensor or integer, got ${a.dtype} and ` +
+        `${typeof b === "number" ? b : bType}; f32 has no ${op} yet`,
+    );
+  }
+  return integerArithmetic(op, a, b);
+}
+
+/**
+ * `x^exponent` for an i32 tensor and a non-negative integer exponent, as i32 (wrapping), by
+ * repeated squaring: one multiplication per bit of the exponent and one per set bit.
+ */
+function integerPower(x: RawTensor, exponent: number): RawTensor {
+  const ones = fill(x.device, x.shape, 1);
+  let result = cast(ones, "i32");
+  ones.dispose();
+  let square = x.alias();
+  for (let e = exponent; e > 0; e = Math.floor(e / 2)) {
+    if (e % 2 === 1) {
+      const product = binary(result, square, "mul", "pow");
+      result.dispose();
+      result = product;
+    }
+    if (e > 1) {
+      const next = binary(square, square, "mul", "pow");
+      square.dispose();
+      square = next;
+    }
+  }
+  square.dispose();
+  return result;
+}
+
+/** `x^exponent` for an i32 tensor `x`: i32 for a non-negative integer, f32 for a fraction. */
+function integerPow(x: AnyTensor, exponent: number): AnyTensor {
+  if (!Number.isInteger(exponent)) {
+    using float = x.float();
+    return float.pow(exponent);
+  }
+  if (exponent < 0) {
+    throw new RangeError(`pow: integers to negative integer powers are not allowed (${exponent})`);
+  }
+  return wrap(integerPower(rawOfTensor(x), exponent));
+}
+
 /**
  * `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). An i32 operand meets an
- * f32 one, or a fraction, as f32, as PyTorch promotes it; i32 with i32 (or an integer) has no
- * kernel, as PyTorch's integer arithmetic would, and is an error that says to convert.
+ * f32 one, or a fraction, as f32, as PyTorch promotes it; i32 with i32 (or an integer) stays
+ * i32 for `add`, `sub` and `mul`, and `div` is true division into f32, as PyTorch's.
  */
 function arithmetic(
   op: "add" | "sub" | "mul" | "div",
@@ -1651,12 +1805,7 @@ function arithmetic(
     throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
   }
   const bType = scalar ? (Number.isInteger(b) ? "i32" : "f32") : rawOfTensor(b, op).dtype;
-  if (a.dtype === "i32" && bType === "i32") {
-    throw new TypeError(
-      `${op}: i32 ${scalar ? `and the integer ${b}` : "tensors"}: integer arithmetic is not ` +
-        "supported; convert with .float()",
-    );
-  }
+  if (a.dtype === "i32" && bType === "i32" && op !== "div") return integerArithmetic(op, a, b);
   if (a.dtype !== "f32" || (!scalar && b.dtype !== "f32")) {
     // The casts are unrecorded (an i32 tensor has no gradient); the graph keeps what it needs.
     const [left, right] = [a, b].map((t) => typeof t === "number" ? t : t.float());

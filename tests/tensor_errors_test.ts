@@ -24,7 +24,6 @@ import {
   ones,
   rand,
   randn,
-  type Shape,
   ShapeError,
   split,
   type Tensor,
@@ -227,13 +226,14 @@ Deno.test("tensor errors, transfers, autograd and memory", async (t) => {
         TypeError,
         /exp: expected an f32 tensor, got i32 of shape \[3\]/,
       );
-      // i32 with f32 is computed in f32, as PyTorch promotes (tests/api_strict_test.ts); i32
-      // with i32 has no integer kernel and says so.
+      // i32 with f32 is computed in f32, as PyTorch promotes (tests/api_strict_test.ts); the
+      // integer divisions have no f32 kernel and say so (tests/integer_ops_test.ts).
       throwsWith(
-        () => ints.add(ints as unknown as Tensor<Shape, "i32">),
+        () => floats.floorDivide(2),
         TypeError,
-        /add: i32 tensors: integer arithmetic is not supported; convert with \.float\(\)/,
+        /^floorDivide: takes an i32 tensor and an i32 tensor or integer, got f32 and 2; f32 has no floorDivide yet$/,
       );
+      throwsWith(() => ints.remainder(2.5), TypeError, /^remainder: .* got i32 and 2\.5;/);
       throwsWith(() => ints.mean(), TypeError, /mean: expected an f32/);
       throwsWith(() => matmul(ints.reshape([1, 3]), floats.reshape([3, 1])), TypeError, /matmul/);
       throwsWith(() => tensor([1.5], { dtype: "i32" }), RangeError, /not a 32-bit integer/);

@@ -124,6 +124,11 @@ Deno.test("maths conventions: rounding halves to even, sign of NaN and ±0, zero
   await y.backward();
   assert.deepEqual(await x.grad!.toArray(), [0, 0, 0, 0, 0]);
   assert.deepEqual(await tensor([NaN, 0, -0, -2]).sign().toArray(), [0, 0, 0, -1]);
+  // The odd functions keep the sign of zero, as PyTorch's (strict deepEqual tells −0 from 0).
+  const zeros = tensor([-0, 0, -0, 0, -0]);
+  for (const f of ["asin", "atan", "sinh", "tanh", "sin", "tan", "expm1"] as const) {
+    assert.deepEqual(await zeros[f]().toArray(), [-0, 0, -0, 0, -0], f);
+  }
   const outside = await tensor([1.5, -2]).asin().toArray();
   assert.ok((outside as number[]).every(Number.isNaN), `asin outside [−1, 1]: ${outside}`);
   assert.deepEqual(await tensor([0, -1]).rsqrt().toArray(), [Infinity, NaN]);
