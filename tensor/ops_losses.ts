@@ -16,7 +16,7 @@ import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
-import { apply, selected, Tensor } from "./tensor.ts";
+import { apply, selected, Tensor, tensorArgument } from "./tensor.ts";
 
 /** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -117,6 +117,7 @@ export function mseLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("mseLoss", input);
   const reduction = optionsOf("mseLoss", options, []);
   checkPair("mseLoss", input, target, false);
   return reduced(lossTerm(input, target, "squaredError"), reduction);
@@ -138,6 +139,7 @@ export function l1Loss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("l1Loss", input);
   const reduction = optionsOf("l1Loss", options, []);
   checkPair("l1Loss", input, target, false);
   return reduced(lossTerm(input, target, "absoluteError"), reduction);
@@ -166,6 +168,7 @@ export function smoothL1Loss(
   target: Tensor,
   options: SmoothL1Options = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("smoothL1Loss", input);
   const reduction = optionsOf("smoothL1Loss", options, ["beta"]);
   const { beta = 1 } = options;
   requireNumber("smoothL1Loss", "beta", beta, 0);
@@ -197,6 +200,7 @@ export function huberLoss(
   target: Tensor,
   options: HuberOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("huberLoss", input);
   const reduction = optionsOf("huberLoss", options, ["delta"]);
   const { delta = 1 } = options;
   requireNumber("huberLoss", "delta", delta, 0, true);
@@ -247,6 +251,7 @@ export function binaryCrossEntropy(
   target: Tensor,
   options: BinaryCrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("binaryCrossEntropy", input);
   const reduction = optionsOf("binaryCrossEntropy", options, ["weight"]);
   checkPair("binaryCrossEntropy", input, target, true);
   checkWeight("binaryCrossEntropy", "weight", options.weight, input);
@@ -285,6 +290,7 @@ export function binaryCrossEntropyWithLogits(
   target: Tensor,
   options: BinaryCrossEntropyWithLogitsOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("binaryCrossEntropyWithLogits", input);
   const op = "binaryCrossEntropyWithLogits";
   const reduction = optionsOf(op, options, ["weight", "posWeight"]);
   checkPair(op, input, target, true);
@@ -321,6 +327,7 @@ export function multilabelSoftMarginLoss(
   target: Tensor,
   options: BinaryCrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("multilabelSoftMarginLoss", input);
   const op = "multilabelSoftMarginLoss";
   const reduction = optionsOf(op, options, ["weight"]);
   checkPair(op, input, target, true);
@@ -365,6 +372,7 @@ export function klDiv(
   target: Tensor,
   options: KlDivOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("klDiv", input);
   const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
   return reduced(
@@ -389,6 +397,7 @@ export function softMarginLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("softMarginLoss", input);
   const reduction = optionsOf("softMarginLoss", options, []);
   checkPair("softMarginLoss", input, target, false);
   return reduced(lossTerm(input, target, "softMargin"), reduction);
@@ -420,6 +429,7 @@ export function poissonNllLoss(
   target: Tensor,
   options: PoissonNllOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("poissonNllLoss", input);
   const reduction = optionsOf("poissonNllLoss", options, ["logInput", "full", "eps"]);
   const { logInput = true, full = false, eps = 1e-8 } = options;
   requireNumber("poissonNllLoss", "eps", eps, 0);
@@ -460,6 +470,7 @@ export function hingeEmbeddingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("hingeEmbeddingLoss", input);
   const reduction = optionsOf("hingeEmbeddingLoss", options, ["margin"]);
   const { margin = 1 } = options;
   requireNumber("hingeEmbeddingLoss", "margin", margin, -Infinity);
@@ -485,6 +496,7 @@ export function marginRankingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("marginRankingLoss", input1);
   const reduction = optionsOf("marginRankingLoss", options, ["margin"]);
   const { margin = 0 } = options;
   requireNumber("marginRankingLoss", "margin", margin, -Infinity);
@@ -526,6 +538,7 @@ export function gaussianNllLoss(
   variance: Tensor,
   options: GaussianNllOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("gaussianNllLoss", input);
   const op = "gaussianNllLoss";
   const reduction = optionsOf(op, options, ["full", "eps"]);
   const { full = false, eps = 1e-6 } = options;
@@ -572,6 +585,7 @@ export function cosineEmbeddingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("cosineEmbeddingLoss", input1);
   const op = "cosineEmbeddingLoss";
   const reduction = optionsOf(op, options, ["margin"]);
   const { margin = 0 } = options;
@@ -624,6 +638,7 @@ export function tripletMarginLoss(
   negative: Tensor,
   options: TripletMarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("tripletMarginLoss", anchor);
   const op = "tripletMarginLoss";
   const reduction = optionsOf(op, options, ["margin", "p", "eps", "swap"]);
   const { margin = 1, p = 2, eps = 1e-6, swap = false } = options;
@@ -680,6 +695,7 @@ export function nllLoss(
   target: Tensor,
   options: NllLossOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("nllLoss", input);
   const reduction = optionsOf("nllLoss", options, ["weight", "ignoreIndex"]);
   const { weight, ignoreIndex = -100 } = options;
   if (!(input instanceof Tensor) || !(target instanceof Tensor)) {

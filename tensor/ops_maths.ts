@@ -9,6 +9,7 @@
 import { tensor } from "./creation.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
+import { tensorArgument } from "./tensor.ts";
 
 /**
  * `base^exponent` elementwise, as `torch.pow`: either may be a number (not both), tensors
@@ -29,6 +30,7 @@ export function pow(
   base: Tensor<Shape, "f32"> | number,
   exponent: Tensor<Shape, "f32"> | number,
 ): Tensor<Shape, "f32"> {
+  tensorArgument("pow", base);
   if (typeof base !== "number") {
     return typeof exponent === "number" ? base.pow(exponent) : base.pow(exponent);
   }
@@ -53,7 +55,7 @@ export function pow(
  * ```
  */
 export function sin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sin();
+  return tensorArgument("sin", x).sin();
 }
 
 /**
@@ -67,7 +69,7 @@ export function sin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function cos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.cos();
+  return tensorArgument("cos", x).cos();
 }
 
 /**
@@ -81,7 +83,7 @@ export function cos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function tan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.tan();
+  return tensorArgument("tan", x).tan();
 }
 
 /**
@@ -95,7 +97,7 @@ export function tan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function asin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.asin();
+  return tensorArgument("asin", x).asin();
 }
 
 /**
@@ -109,7 +111,7 @@ export function asin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function acos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.acos();
+  return tensorArgument("acos", x).acos();
 }
 
 /**
@@ -123,7 +125,7 @@ export function acos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function atan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.atan();
+  return tensorArgument("atan", x).atan();
 }
 
 /**
@@ -137,7 +139,7 @@ export function atan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function sinh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sinh();
+  return tensorArgument("sinh", x).sinh();
 }
 
 /**
@@ -151,7 +153,7 @@ export function sinh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function cosh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.cosh();
+  return tensorArgument("cosh", x).cosh();
 }
 
 /**
@@ -165,7 +167,7 @@ export function cosh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function rsqrt<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.rsqrt();
+  return tensorArgument("rsqrt", x).rsqrt();
 }
 
 /**
@@ -179,7 +181,7 @@ export function rsqrt<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function reciprocal<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.reciprocal();
+  return tensorArgument("reciprocal", x).reciprocal();
 }
 
 /**
@@ -193,7 +195,7 @@ export function reciprocal<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32
  * ```
  */
 export function square<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.square();
+  return tensorArgument("square", x).square();
 }
 
 /**
@@ -207,7 +209,7 @@ export function square<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function exp2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.exp2();
+  return tensorArgument("exp2", x).exp2();
 }
 
 /**
@@ -221,7 +223,7 @@ export function exp2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function log2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.log2();
+  return tensorArgument("log2", x).log2();
 }
 
 /**
@@ -235,7 +237,7 @@ export function log2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function log10<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.log10();
+  return tensorArgument("log10", x).log10();
 }
 
 /**
@@ -249,7 +251,7 @@ export function log10<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function expm1<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.expm1();
+  return tensorArgument("expm1", x).expm1();
 }
 
 /**
@@ -263,7 +265,7 @@ export function expm1<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function frac<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.frac();
+  return tensorArgument("frac", x).frac();
 }
 
 /**
@@ -277,7 +279,7 @@ export function frac<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function sign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sign();
+  return tensorArgument("sign", x).sign();
 }
 
 /**
@@ -291,7 +293,7 @@ export function sign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function floor<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.floor();
+  return tensorArgument("floor", x).floor();
 }
 
 /**
@@ -305,7 +307,7 @@ export function floor<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function ceil<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.ceil();
+  return tensorArgument("ceil", x).ceil();
 }
 
 /**
@@ -319,7 +321,7 @@ export function ceil<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function round<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.round();
+  return tensorArgument("round", x).round();
 }
 
 /**
@@ -333,5 +335,5 @@ export function round<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function trunc<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.trunc();
+  return tensorArgument("trunc", x).trunc();
 }

@@ -12,7 +12,7 @@ import { checkOptions, optionNames } from "./_tensor_args.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 /**
  * The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` and
@@ -90,6 +90,7 @@ const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
  * ```
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+  tensorArgument("interpolate", x);
   const op = "interpolate";
   checkOptions(op, options, INTERPOLATE_OPTIONS, true);
   requireFloat(op, x);

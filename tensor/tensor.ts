@@ -1421,6 +1421,18 @@ export async function applyAsync<K extends AsyncOp>(
   return await ops.applyAsync(op, inputs, params);
 }
 
+/**
+ * `x`, checked to be a tensor: the first argument of a functional op (`abs(x)` is `x.abs()`),
+ * which a caller without types may give as a number, an array or nothing; named there rather
+ * than as "x.abs is not a function".
+ */
+export function tensorArgument<T>(op: string, x: T): T {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(`${op}: expected a Tensor, got ${describeValue(x)}`);
+  }
+  return x;
+}
+
 /** The raw data of a tensor, for the tensor layer's fused ops (throws once disposed). */
 export function rawOf(t: AnyTensor): RawTensor {
   return rawOfTensor(t);
