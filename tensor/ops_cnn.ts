@@ -12,7 +12,7 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
-import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./options.ts";
 import { type Generator, globalGenerator } from "./random.ts";
 import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor, tensorArgument } from "./tensor.ts";

@@ -8,7 +8,7 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { zeros } from "./creation.ts";
 import {
   checkSizes,

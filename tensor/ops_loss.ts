@@ -7,7 +7,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
 import { apply, fromRaw, rawOf, Tensor, tensorArgument } from "./tensor.ts";

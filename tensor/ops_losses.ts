@@ -11,7 +11,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions } from "./_tensor_args.ts";
+import { checkOptions } from "./options.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";

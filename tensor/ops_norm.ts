@@ -15,7 +15,7 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
 import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";

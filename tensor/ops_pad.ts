@@ -8,7 +8,7 @@
 
 import type { ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./options.ts";
 import { ShapeError } from "./shape.ts";
 import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 

@@ -8,7 +8,7 @@
 
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { maxPool2d as poolWinners } from "./_primitives_cnn.ts";
 import { zeros } from "./creation.ts";
 import {

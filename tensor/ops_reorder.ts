@@ -8,7 +8,7 @@
  */
 
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { tidy } from "./memory.ts";
 import { concat } from "./ops_shape.ts";
 import { type DType, normalizeAxes, type Shape } from "./shape.ts";

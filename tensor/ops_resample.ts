@@ -8,7 +8,7 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";

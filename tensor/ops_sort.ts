@@ -13,7 +13,7 @@ import { tidy } from "./memory.ts";
 import { maskedSelect } from "./ops_index.ts";
 import { concat } from "./ops_shape.ts";
 import { checkSearch } from "./_tensor_index_args.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import {
   fromRaw,
   rawOf,

@@ -36,18 +36,14 @@ import {
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
-  checkOptions,
   checkUpstreamGradient,
   clampBounds,
   expandedShape,
   extremumAxes,
   flattenedShape,
   matmulPlan,
-  optionNames,
-  requireBoolean,
   requireDevice,
   requireList,
-  requireNumber,
   resolvePermutation,
   resolveShape,
   resolveSlice,
@@ -57,6 +53,7 @@ import {
   swappedAxes,
   unsqueezedShape,
 } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireBoolean, requireNumber } from "./options.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import {
   flippedAxes,

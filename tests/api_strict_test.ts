@@ -49,7 +49,7 @@ import {
   zeros,
   zerosLike,
 } from "../mod.ts";
-import { checkOptions, nearestName } from "../tensor/_tensor_args.ts";
+import { checkOptions, nearestName } from "../tensor/options.ts";
 
 /** Asserts that `fn` throws a one-line `type` whose message matches `pattern`. */
 function throwsLine(
