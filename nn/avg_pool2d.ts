@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { avgPool2d, checkPoolPadding, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -25,6 +26,15 @@ export interface AvgPool2dConfig {
   /** Divide every window by this positive integer instead (default: none). */
   divisorOverride?: number;
 }
+
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
 
 /**
  * Average pooling over NCHW tensors, as PyTorch's `nn.AvgPool2d`.
@@ -55,6 +65,7 @@ export class AvgPool2d extends Module {
   /** Creates the layer. */
   constructor(config: AvgPool2dConfig) {
     super();
+    checkOptions("AvgPool2d", config, AVG_POOL2D_OPTIONS, true);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { convTranspose1d } from "../tensor/ops_conv_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -32,6 +33,21 @@ export interface ConvTranspose1dConfig extends
   /** Spacing between kernel taps (default 1). */
   dilation?: number;
 }
+
+const CONV_TRANSPOSE1D_OPTIONS = optionNames<ConvTranspose1dConfig>({
+  inChannels: true,
+  outChannels: true,
+  groups: true,
+  bias: true,
+  device: true,
+  generator: true,
+  init: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  dilation: true,
+});
 
 /**
  * 1-D transposed convolution over `[N, Cin, L]` signals, as PyTorch's `nn.ConvTranspose1d`:
@@ -67,6 +83,7 @@ export class ConvTranspose1d extends WeightedLayer {
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: ConvTranspose1dConfig) {
     super();
+    checkOptions("ConvTranspose1d", config, CONV_TRANSPOSE1D_OPTIONS, true);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = [config.kernelSize];

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { type Pair, pair } from "../tensor/ops_cnn.ts";
@@ -45,6 +46,21 @@ export interface ConvTranspose2dConfig {
    */
   init?: ParameterInit;
 }
+
+const CONV_TRANSPOSE2D_OPTIONS = optionNames<ConvTranspose2dConfig>({
+  inChannels: true,
+  outChannels: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  bias: true,
+  device: true,
+  generator: true,
+  init: true,
+});
 
 /** The sizes a transposed convolution layer holds, as {@link transposedOutput} reads them. */
 export interface TransposedGeometry {
@@ -145,6 +161,7 @@ export class ConvTranspose2d extends WeightedLayer implements TransposedGeometry
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: ConvTranspose2dConfig) {
     super();
+    checkOptions("ConvTranspose2d", config, CONV_TRANSPOSE2D_OPTIONS, true);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { dropout } from "../tensor/ops_cnn.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -17,6 +18,8 @@ export interface DropoutConfig {
   /** Random stream of the masks (default: the global generator at each call). */
   generator?: Generator;
 }
+
+const DROPOUT_OPTIONS = optionNames<DropoutConfig>({ p: true, generator: true });
 
 /**
  * In training mode, zeroes each element with probability `p` and scales the survivors by
@@ -43,6 +46,7 @@ export class Dropout extends Module {
   /** Creates the layer. */
   constructor(config: DropoutConfig = {}) {
     super();
+    checkOptions("Dropout", config, DROPOUT_OPTIONS);
     this.p = config.p ?? 0.5;
     if (!(this.p >= 0 && this.p <= 1)) throw new RangeError(`Dropout: p = ${this.p} ∉ [0, 1]`);
     this.generator = config.generator;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { type Pair, pair } from "../tensor/ops_cnn.ts";
 import { maxUnpool2d } from "../tensor/ops_pool_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
@@ -19,6 +20,12 @@ export interface MaxUnpool2dConfig {
   /** The pooling's padding (default 0). */
   padding?: Pair;
 }
+
+const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+});
 
 /**
  * The partial inverse of a max pooling, as PyTorch's `nn.MaxUnpool2d` (SegNet's decoder): each
@@ -47,6 +54,7 @@ export class MaxUnpool2d extends Module {
   /** Creates the layer. */
   constructor(config: MaxUnpool2dConfig) {
     super();
+    checkOptions("MaxUnpool2d", config, MAX_UNPOOL2D_OPTIONS, true);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);
