@@ -5,7 +5,14 @@
  */
 
 import { checkOptions, optionNames } from "../tensor/options.ts";
-import { avgPool2d, checkPoolPadding, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
+import {
+  avgPool2d,
+  checkPoolPadding,
+  checkSizes,
+  type Pair,
+  pair,
+  windowOutput,
+} from "../tensor/ops_cnn.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -66,6 +73,11 @@ export class AvgPool2d extends Module {
   constructor(config: AvgPool2dConfig) {
     super();
     checkOptions("AvgPool2d", config, AVG_POOL2D_OPTIONS, true);
+    checkSizes("AvgPool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

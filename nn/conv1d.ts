@@ -4,10 +4,10 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { convPadding, windowOutput } from "../tensor/ops_cnn.ts";
+import { checkSizes, convPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import { conv1d } from "../tensor/ops_conv_family.ts";
 import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
@@ -99,6 +99,10 @@ export class Conv1d extends WeightedLayer {
   constructor(config: Conv1dConfig) {
     super();
     checkOptions("Conv1d", config, CONV1D_OPTIONS, true);
+    requireCount("Conv1d", "inChannels", config.inChannels, 0);
+    requireCount("Conv1d", "outChannels", config.outChannels, 0);
+    requireCount("Conv1d", "groups", config.groups ?? 1);
+    checkSizes("Conv1d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = config.kernelSize;

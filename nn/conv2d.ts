@@ -4,10 +4,11 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import {
+  checkSizes,
   conv2d,
   type ConvPadding,
   convPadding,
@@ -130,6 +131,10 @@ export class Conv2d extends Module {
   constructor(config: Conv2dConfig) {
     super();
     checkOptions("Conv2d", config, CONV2D_OPTIONS, true);
+    requireCount("Conv2d", "inChannels", config.inChannels, 0);
+    requireCount("Conv2d", "outChannels", config.outChannels, 0);
+    requireCount("Conv2d", "groups", config.groups ?? 1);
+    checkSizes("Conv2d", [["kernelSize", config.kernelSize, 1], ["stride", config.stride ?? 1, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);

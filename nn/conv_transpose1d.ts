@@ -4,7 +4,8 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
+import { checkSizes } from "../tensor/ops_cnn.ts";
 import { convTranspose1d } from "../tensor/ops_conv_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -84,6 +85,10 @@ export class ConvTranspose1d extends WeightedLayer {
   constructor(config: ConvTranspose1dConfig) {
     super();
     checkOptions("ConvTranspose1d", config, CONV_TRANSPOSE1D_OPTIONS, true);
+    requireCount("ConvTranspose1d", "inChannels", config.inChannels, 0);
+    requireCount("ConvTranspose1d", "outChannels", config.outChannels, 0);
+    requireCount("ConvTranspose1d", "groups", config.groups ?? 1);
+    checkSizes("ConvTranspose1d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = [config.kernelSize];

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { type Pair, pair } from "../tensor/ops_cnn.ts";
+import { checkSizes, type Pair, pair } from "../tensor/ops_cnn.ts";
 import { convTranspose2d } from "../tensor/ops_conv_family.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
@@ -162,6 +162,10 @@ export class ConvTranspose2d extends WeightedLayer implements TransposedGeometry
   constructor(config: ConvTranspose2dConfig) {
     super();
     checkOptions("ConvTranspose2d", config, CONV_TRANSPOSE2D_OPTIONS, true);
+    requireCount("ConvTranspose2d", "inChannels", config.inChannels, 0);
+    requireCount("ConvTranspose2d", "outChannels", config.outChannels, 0);
+    requireCount("ConvTranspose2d", "groups", config.groups ?? 1);
+    checkSizes("ConvTranspose2d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireNumber } from "../tensor/options.ts";
 import { dropout } from "../tensor/ops_cnn.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -48,6 +48,7 @@ export class Dropout extends Module {
     super();
     checkOptions("Dropout", config, DROPOUT_OPTIONS);
     this.p = config.p ?? 0.5;
+    requireNumber("Dropout", "p", this.p);
     if (!(this.p >= 0 && this.p <= 1)) throw new RangeError(`Dropout: p = ${this.p} ∉ [0, 1]`);
     this.generator = config.generator;
   }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import { ones, zeros } from "../tensor/creation.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
@@ -63,6 +63,8 @@ export class GroupNorm extends Module {
     super();
     checkOptions("GroupNorm", config, GROUP_NORM_OPTIONS, true);
     const { numGroups, numChannels } = config;
+    requireCount("GroupNorm", "numGroups", numGroups);
+    requireCount("GroupNorm", "numChannels", numChannels);
     if (
       !Number.isInteger(numGroups) || !Number.isInteger(numChannels) || numGroups < 1 ||
       numChannels % numGroups !== 0

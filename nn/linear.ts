@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { linear } from "../tensor/ops_matmul.ts";
@@ -76,6 +76,8 @@ export class Linear extends Module {
   constructor(config: LinearConfig) {
     super();
     checkOptions("Linear", config, LINEAR_OPTIONS, true);
+    requireCount("Linear", "inFeatures", config.inFeatures, 0);
+    requireCount("Linear", "outFeatures", config.outFeatures, 0);
     this.inFeatures = config.inFeatures;
     this.outFeatures = config.outFeatures;
     this.activation = layerActivation("Linear", config);

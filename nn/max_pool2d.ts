@@ -7,6 +7,7 @@
 import { checkOptions, optionNames } from "../tensor/options.ts";
 import {
   checkPoolPadding,
+  checkSizes,
   maxPool2d,
   type MaxPool2dOptions,
   type Pair,
@@ -101,6 +102,11 @@ export class MaxPool2d extends Module {
   constructor(config: MaxPool2dConfig) {
     super();
     checkOptions("MaxPool2d", config, MAX_POOL2D_OPTIONS, true);
+    checkSizes("MaxPool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

@@ -5,7 +5,7 @@
  */
 
 import { checkOptions, optionNames } from "../tensor/options.ts";
-import { type Pair, pair } from "../tensor/ops_cnn.ts";
+import { checkSizes, type Pair, pair } from "../tensor/ops_cnn.ts";
 import { maxUnpool2d } from "../tensor/ops_pool_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -55,6 +55,11 @@ export class MaxUnpool2d extends Module {
   constructor(config: MaxUnpool2dConfig) {
     super();
     checkOptions("MaxUnpool2d", config, MAX_UNPOOL2D_OPTIONS, true);
+    checkSizes("MaxUnpool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

@@ -29,7 +29,15 @@ import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { type DType, numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
+import {
+  describeValue,
+  type DType,
+  numel,
+  plural,
+  sameShape,
+  type Shape,
+  ShapeError,
+} from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /**
@@ -258,6 +266,17 @@ export abstract class Module {
   /** Adds a submodule; its parameters are named `name.<its names>`. Returns it. */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
+    // A layer class not constructed (Sequential(ReLU)), a function or a number would otherwise
+    // be held and fail only in the forward, or be skipped by parameters().
+    if (!(module instanceof Module)) {
+      throw new TypeError(
+        `${this.constructor.name}: submodule "${name}" must be a Module, got ${
+          typeof module === "function"
+            ? `the function ${(module as { name: string }).name}`
+            : describeValue(module)
+        }`,
+      );
+    }
     this.#children.set(name, module);
     return module;
   }

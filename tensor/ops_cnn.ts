@@ -14,7 +14,7 @@ import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
 import { checkOptions, optionNames, requireNumber } from "./options.ts";
 import { type Generator, globalGenerator } from "./random.ts";
-import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
+import { describeValue, type Dim, plural, type Shape, ShapeError } from "./shape.ts";
 import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 export type { LrnParams } from "../kernels/lrn.ts";
@@ -357,7 +357,9 @@ export function checkSizes(
   for (const [name, v, least] of sizes) {
     if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
       const what = least === 1 ? "positive integer" : "non-negative integer";
-      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
+      // A string ("3") would print as the number it spells.
+      const given = typeof v === "number" || Array.isArray(v) ? v : describeValue(v);
+      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${given}`);
     }
   }
 }

@@ -56,7 +56,8 @@ export interface InterpolateOptions {
   antialias?: boolean;
 }
 
-const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+/** The names of {@link InterpolateOptions} (for `nn.Upsample`, which takes the same). */
+export const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
   size: true,
   scaleFactor: true,
   mode: true,

@@ -115,3 +115,15 @@ export function requireNumber(op: string, name: string, value: unknown): void {
     throw new TypeError(`${op}: ${name} must be a number, got ${describeValue(value)}`);
   }
 }
+
+/**
+ * Throws unless `value` is an integer ≥ `least` (a channel or feature count, a group count): a
+ * string ("3"), a fraction or NaN there would surface later as a tensor shape no kernel takes.
+ */
+export function requireCount(op: string, name: string, value: unknown, least: 0 | 1 = 1): void {
+  if (!Number.isInteger(value) || (value as number) < least) {
+    const what = least === 1 ? "a positive integer" : "a non-negative integer";
+    const given = typeof value === "number" ? value : describeValue(value);
+    throw new RangeError(`${op}: ${name} must be ${what}, got ${given}`);
+  }
+}

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { TrainerCallback } from "./callback.ts";
 import type { LoadedCheckpoint, SaveTrainingCheckpointOptions } from "./checkpoint.ts";
 import { checkpoints } from "./checkpoints.ts";
@@ -65,6 +66,40 @@ export interface TrainOptions<N extends OptimizerName = "sgd">
   checkpoint?: SaveTrainingCheckpointOptions;
 }
 
+const TRAIN_OPTIONS = optionNames<TrainOptions>({
+  model: true,
+  loss: true,
+  trainData: true,
+  valData: true,
+  epochs: true,
+  batchSize: true,
+  seed: true,
+  augment: true,
+  evalAugment: true,
+  tenCrop: true,
+  evalBatchSize: true,
+  logEvery: true,
+  maxConsecutiveNonFinite: true,
+  generators: true,
+  device: true,
+  signal: true,
+  callbacks: true,
+  log: true,
+  prefetch: true,
+  clipGradNorm: true,
+  optimizer: true,
+  lr: true,
+  momentum: true,
+  weightDecay: true,
+  formulation: true,
+  plateau: true,
+  schedule: true,
+  runDir: true,
+  resume: true,
+  extra: true,
+  checkpoint: true,
+});
+
 /**
  * A {@link Trainer} set up with the paper's recipe: SGD over the model's named parameters, a
  * {@link ReduceLROnPlateau} on the validation top-1 error, then the given callbacks, and with a
@@ -88,7 +123,22 @@ export interface TrainOptions<N extends OptimizerName = "sgd">
 export function createTrainer<N extends OptimizerName = "sgd">(
   options: TrainOptions<N>,
 ): Trainer<OptimizerOf<N>> {
-  const { plateau, runDir, resume, extra, checkpoint } = options;
+  checkOptions("train", options, TRAIN_OPTIONS, true);
+  // The rest is the Trainer's (which refuses any other key).
+  const {
+    plateau,
+    runDir,
+    resume,
+    extra,
+    checkpoint,
+    schedule: _schedule,
+    optimizer: _optimizer,
+    lr: _lr,
+    momentum: _momentum,
+    weightDecay: _weightDecay,
+    formulation: _formulation,
+    ...trainerOptions
+  } = options;
   if (resume && runDir === undefined) throw new Error("resume needs the runDir to resume");
   const optimizer = createOptimizer(options.model, options) as OptimizerOf<N>;
   const scheduler = options.schedule?.(optimizer) ?? new ReduceLROnPlateau(optimizer, {
@@ -103,7 +153,7 @@ export function createTrainer<N extends OptimizerName = "sgd">(
   if (runDir !== undefined) {
     callbacks.push(checkpoints({ runDir, resume, extra, ...checkpoint }));
   }
-  return new Trainer({ ...options, optimizer, callbacks });
+  return new Trainer({ ...trainerOptions, optimizer, callbacks });
 }
 
 /**
