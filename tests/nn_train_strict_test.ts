@@ -32,10 +32,15 @@ import {
   Adagrad,
   Adam,
   AdamW,
+  CosineAnnealingLR,
+  CyclicLR,
   DataLoader,
   evaluate,
+  OneCycleLR,
+  ReduceLROnPlateau,
   RMSprop,
   SGD,
+  StepLR,
   syntheticSplits,
   Trainer,
 } from "../train/mod.ts";
@@ -299,6 +304,37 @@ Deno.test("data loaders, evaluate and the trainer refuse unknown options", async
     /^Trainer: unknown option "valdata" \(did you mean "valData"\?\)$/,
   );
   optimizer.dispose();
+});
+
+Deno.test("learning-rate schedulers refuse unknown options", async () => {
+  await defaultDevice();
+  const w = tensor([1], { requiresGrad: true });
+  const sgd = new SGD({ params: [w], lr: 0.1 });
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => new StepLR(sgd, { step_size: 2 } as Untyped),
+      /^StepLR: unknown option "step_size" \(did you mean "stepSize"\?\)$/,
+    ],
+    [
+      () => new CosineAnnealingLR(sgd, { tMax: 4, eta_min: 0 } as Untyped),
+      /^CosineAnnealingLR: unknown option "eta_min" \(did you mean "etaMin"\?\)$/,
+    ],
+    [
+      () => new ReduceLROnPlateau(sgd, { patience: 2, min_lr: 0 } as Untyped),
+      /^ReduceLROnPlateau: unknown option "min_lr" \(did you mean "minLr"\?\)$/,
+    ],
+    [
+      () => new CyclicLR(sgd, { baseLr: 0.01, maxLr: 0.1, step_size_up: 4 } as Untyped),
+      /^CyclicLR: unknown option "step_size_up" \(did you mean "stepSizeUp"\?\)$/,
+    ],
+    [
+      () => new OneCycleLR(sgd, { maxLr: 0.1, totalSteps: 8, pct_start: 0.3 } as Untyped),
+      /^OneCycleLR: unknown option "pct_start" \(did you mean "pctStart"\?\)$/,
+    ],
+  ];
+  for (const [make, pattern] of cases) throwsLine(make, TypeError, pattern);
+  sgd.dispose();
+  w.dispose();
 });
 
 Deno.test("requireCount names the option and the value", () => {

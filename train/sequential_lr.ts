@@ -11,6 +11,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { LearningRateGroups } from "./plateau.ts";
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerState } from "./lr_scheduler.ts";
 
@@ -59,6 +60,16 @@ export class SequentialLR extends LRScheduler {
       & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "SequentialLR",
+      options,
+      optionNames<typeof options>({
+        schedulers: true,
+        milestones: true,
+        name: true,
+        interval: true,
+      }),
+    );
     const { schedulers, milestones } = options;
     if (schedulers.length === 0) throw new RangeError("SequentialLR: no schedulers");
     schedulers.forEach((s, i) => {
