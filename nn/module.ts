@@ -25,6 +25,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
@@ -101,6 +102,11 @@ export interface LoadStateDictOptions {
    */
   ignoreMismatchedSizes?: boolean;
 }
+
+const LOAD_STATE_DICT_OPTIONS = optionNames<LoadStateDictOptions>({
+  strict: true,
+  ignoreMismatchedSizes: true,
+});
 
 /** What {@link Module.loadStateDict} reports when it succeeds. */
 export interface LoadStateDictResult {
@@ -426,6 +432,7 @@ export abstract class Module {
     dict: Record<string, StateValue> | ReadonlyMap<string, StateValue>,
     options: LoadStateDictOptions = {},
   ): Promise<LoadStateDictResult> {
+    checkOptions("Module.loadStateDict", options, LOAD_STATE_DICT_OPTIONS);
     const strict = options.strict ?? true;
     const entries = dict instanceof Map ? new Map(dict) : new Map(Object.entries(dict));
     const slots = this.stateSlots();

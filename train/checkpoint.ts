@@ -24,6 +24,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { join } from "node:path";
 import { encodeSafetensors, entryFromTypedArray, type TensorEntry } from "../nn/safetensors.ts";
 import {
@@ -74,6 +75,11 @@ export interface SaveTrainingCheckpointOptions {
   writeFile?: (path: string, data: Uint8Array | string) => Promise<void>;
 }
 
+const SAVE_TRAINING_CHECKPOINT_OPTIONS = optionNames<SaveTrainingCheckpointOptions>({
+  keep: true,
+  writeFile: true,
+});
+
 /**
  * Saves a checkpoint atomically (see the module doc) and returns its folder.
  *
@@ -100,6 +106,7 @@ export async function saveTrainingCheckpoint(
   what: SaveTrainingCheckpoint,
   options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
+  checkOptions("saveTrainingCheckpoint", options, SAVE_TRAINING_CHECKPOINT_OPTIONS);
   const write = options.writeFile ?? writeFileAtomic;
   const keepCount = Math.max(1, options.keep ?? DEFAULT_CHECKPOINTS_KEPT);
   const root = join(runDir, CHECKPOINTS_DIR);
@@ -203,6 +210,8 @@ export interface LoadTrainingCheckpointOptions {
   warn?: (message: string) => void;
 }
 
+const LOAD_TRAINING_CHECKPOINT_OPTIONS = optionNames<LoadTrainingCheckpointOptions>({ warn: true });
+
 /**
  * Reads the latest checkpoint of a run folder, or a checkpoint folder itself. Every file is
  * checked (state, optimizer and model, the weights finite) before anything is returned.
@@ -233,6 +242,7 @@ export async function loadTrainingCheckpoint(
   dir: string,
   options: LoadTrainingCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
+  checkOptions("loadTrainingCheckpoint", options, LOAD_TRAINING_CHECKPOINT_OPTIONS);
   if (await exists(join(dir, STATE_FILE))) return await readCheckpointFolder(dir);
   const latest = await latestCheckpoint(dir);
   if (latest === null) {

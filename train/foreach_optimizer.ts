@@ -8,6 +8,8 @@
  * @module
  */
 
+import { checkOptions } from "../tensor/options.ts";
+import { OPTIMIZER_STEP_OPTIONS } from "./optimizer.ts";
 import type { StateValue } from "../nn/module.ts";
 import { fromTypedArray, full } from "../tensor/creation.ts";
 import {
@@ -188,6 +190,7 @@ export class ForeachOptimizer<
    * guard that the loop has not settled, checks every update first and settles it.
    */
   step(options: OptimizerStepOptions = {}): number {
+    checkOptions("ForeachOptimizer.step", options, OPTIMIZER_STEP_OPTIONS);
     const { guard } = options;
     if (guard?.pending) {
       this.check(guard);

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { checkOptions } from "../tensor/options.ts";
+import { OPTIMIZER_STEP_OPTIONS } from "./optimizer.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
 import {
@@ -282,6 +284,7 @@ export class SGD implements Optimizer {
    * loop has not settled, checks every update first and settles it (one device).
    */
   step(options: OptimizerStepOptions = {}): number {
+    checkOptions("SGD.step", options, OPTIMIZER_STEP_OPTIONS);
     const { guard } = options;
     if (guard?.pending) {
       this.check(guard);
