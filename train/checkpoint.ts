@@ -75,11 +75,6 @@ export interface SaveTrainingCheckpointOptions {
   writeFile?: (path: string, data: Uint8Array | string) => Promise<void>;
 }
 
-const SAVE_TRAINING_CHECKPOINT_OPTIONS = optionNames<SaveTrainingCheckpointOptions>({
-  keep: true,
-  writeFile: true,
-});
-
 /**
  * Saves a checkpoint atomically (see the module doc) and returns its folder.
  *
@@ -106,7 +101,6 @@ export async function saveTrainingCheckpoint(
   what: SaveTrainingCheckpoint,
   options: SaveTrainingCheckpointOptions = {},
 ): Promise<string> {
-  checkOptions("saveTrainingCheckpoint", options, SAVE_TRAINING_CHECKPOINT_OPTIONS);
   const write = options.writeFile ?? writeFileAtomic;
   const keepCount = Math.max(1, options.keep ?? DEFAULT_CHECKPOINTS_KEPT);
   const root = join(runDir, CHECKPOINTS_DIR);

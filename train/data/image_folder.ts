@@ -108,15 +108,6 @@ export interface ImageFolderOptions extends DecodeOptions {
   allowEmptyClasses?: boolean;
 }
 
-const IMAGE_FOLDER_OPTIONS = optionNames<ImageFolderOptions>({
-  maxPixels: true,
-  alpha: true,
-  skipBad: true,
-  extensions: true,
-  log: true,
-  allowEmptyClasses: true,
-});
-
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
@@ -244,7 +235,6 @@ export class ImageFolder {
    * ```
    */
   static async open(dir: string, options: ImageFolderOptions = {}): Promise<ImageFolder> {
-    checkOptions("ImageFolder.open", options, IMAGE_FOLDER_OPTIONS);
     const classNames: string[] = [];
     for await (const e of Deno.readDir(dir)) {
       if (!e.name.startsWith(".") && await isDir(join(dir, e.name), e)) classNames.push(e.name);
