@@ -263,6 +263,13 @@ export {
   tanhshrink,
   threshold,
 } from "./tensor/ops_activation.ts";
+export { ctcLoss, type CtcLossOptions } from "./tensor/ops_ctc.ts";
+export {
+  cosineSimilarity,
+  type CosineSimilarityOptions,
+  pairwiseDistance,
+  type PairwiseDistanceOptions,
+} from "./tensor/ops_distance.ts";
 export {
   binaryCrossEntropy,
   type BinaryCrossEntropyOptions,
@@ -280,7 +287,10 @@ export {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -292,6 +302,8 @@ export {
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
+  tripletMarginWithDistanceLoss,
+  type TripletMarginWithDistanceOptions,
 } from "./tensor/ops_losses.ts";
 export {
   crossEntropy,

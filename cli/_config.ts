@@ -83,6 +83,15 @@ export interface RunConfig {
   tenCrop: boolean;
   logEvery: number;
   patience: number;
+  /**
+   * The weights the run started from (`--init-from`: a run or checkpoint folder, or a
+   * `.safetensors` file), loaded over the model's initialisation; absent: none.
+   */
+  initFrom?: string;
+  /** Parameter name prefixes kept frozen (`--freeze`). */
+  freeze?: string[];
+  /** Parameter name prefixes that alone train (`--train-only`); the rest are frozen. */
+  trainOnly?: string[];
   /** What the data was when the run started, to check it on resume (absent in older runs). */
   dataFingerprint?: DataFingerprint;
 }

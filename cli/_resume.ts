@@ -94,7 +94,8 @@ export async function resumeConfig(
       { cause: error },
     );
   }
-  if (splits.train.numClasses !== config.model.numClasses) {
+  // (A run may have more outputs than the data has classes: `--num-classes`.)
+  if (splits.train.numClasses > config.model.numClasses) {
     throw new Error(
       `the data has ${plural(splits.train.numClasses, "class", "classes")}, the run's model ` +
         `${config.model.numClasses}`,

@@ -16,6 +16,8 @@ import { loadDataSplits } from "../train/data/formats.ts";
 import { isDir, isFile } from "../train/data/_fs.ts";
 import { augmentations, detectData } from "./_data.ts";
 import { acquireDevices, ADAPTER_HELP, buildModel } from "./_model.ts";
+import { trainConfig } from "./train.ts";
+import { requireModelNames } from "./_init_from.ts";
 import { formatLoss, pct, plural, showsTop5 } from "../train/_format.ts";
 import { STOP_SIGNALS, stopOnSignals, StoppedBySignal } from "./_signals.ts";
 import { type Command, defineCommand, number, str, UsageError, type Values } from "./_options.ts";
@@ -24,7 +26,15 @@ const EVAL_HELP = `Evaluates a trained model on the validation data: loss, top-1
 
   --checkpoint <path>   A run folder (its latest good checkpoint), one checkpoint folder
                         (<run>/checkpoints/epoch-…), or a model .safetensors written by
-                        training (it carries the run's configuration). Required.
+                        training (it carries the run's configuration). Required, unless
+                        --weights is given.
+  --weights <file>      A .safetensors file of --model's weights in torchvision's layout (a
+                        bare --checkpoint file with --model is the same), scored without a
+                        run folder: the model as train builds it from --model, --width,
+                        --stem, --crop and the data (its class count: the data's).
+  --model <name>        The architecture of --weights (train's names).
+  --width, --stem, --crop, --image-size, --train-size, --val-size
+                        As train's, for --weights (the training images set the mean).
   --data <dir>          Evaluate on other data than the run's (same --data kinds as train).
   --val-data <dir>      Prepared validation folder (with a prepared --data folder).
   --batch-size <n>      Images per batch (default: the run's).
@@ -50,12 +60,12 @@ async function runEval(values: Values): Promise<number> {
 
 async function evaluateCheckpoint(values: Values, signal: AbortSignal): Promise<number> {
   const cmd = "eval";
-  const path = str(values, "checkpoint");
-  if (!path) throw new UsageError("--checkpoint is required", cmd);
   if (str(values, "val-data") && !str(values, "data")) {
     throw new UsageError("--val-data needs --data", cmd);
   }
-  const { config, weights, load } = await checkpointToEvaluate(path, cmd);
+  const { config, weights, load } = str(values, "model") === undefined
+    ? await checkpointToEvaluate(checkpointPath(values, cmd), cmd)
+    : await bareWeights(values, cmd);
   const batchSize = number(values, "batch-size", cmd, { integer: true, min: 1 }) ??
     config.batchSize;
   const devicesCount = (number(values, "devices", cmd, { integer: true, min: 1, max: 2 }) ??
@@ -174,6 +184,76 @@ async function checkpointToEvaluate(
   throw new UsageError(`--checkpoint ${path}: no such file or folder`, cmd);
 }
 
+/** `--checkpoint`, required (and the options that need `--model` absent) without `--model`. */
+function checkpointPath(values: Values, cmd: string): string {
+  const needsModel = BARE_WEIGHTS_OPTIONS.filter((k) => values[k] !== undefined);
+  if (needsModel.length > 0) {
+    throw new UsageError(
+      `--${needsModel[0]} needs --model (a run's checkpoint names its own)`,
+      cmd,
+    );
+  }
+  const path = str(values, "checkpoint");
+  if (!path) throw new UsageError("--checkpoint is required (or --weights with --model)", cmd);
+  return path;
+}
+
+/** The options that describe the model and data of bare weights, as `train` takes them. */
+const BARE_WEIGHTS_OPTIONS = [
+  "weights",
+  "width",
+  "stem",
+  "crop",
+  "image-size",
+  "train-size",
+  "val-size",
+];
+
+/**
+ * A bare `.safetensors` file of weights (`--weights`, or `--checkpoint` with `--model`): the
+ * configuration `train` would make of `--model`, the model and data options, and the data, and
+ * the file's tensors strictly loaded into it.
+ */
+async function bareWeights(
+  values: Values,
+  cmd: string,
+): Promise<{ config: RunConfig; weights: string; load: (model: Module) => Promise<unknown> }> {
+  const [checkpoint, file] = [str(values, "checkpoint"), str(values, "weights")];
+  if (checkpoint !== undefined && file !== undefined) {
+    throw new UsageError("give --weights or --checkpoint, not both", cmd);
+  }
+  const path = file ?? checkpoint;
+  if (path === undefined) throw new UsageError("--model needs --weights <file.safetensors>", cmd);
+  if (!(await isFile(path))) {
+    throw new UsageError(
+      `${file ? "--weights" : "--checkpoint"} ${path}: ` +
+        ((await isDir(path))
+          ? "a folder; --model takes a .safetensors file (a run folder names its own model)"
+          : "no such file"),
+      cmd,
+    );
+  }
+  let contents;
+  try {
+    contents = await readSafetensorsFile(path);
+  } catch (error) {
+    throw new UsageError(`${path}: not a .safetensors file (${(error as Error).message})`, cmd);
+  }
+  const keys = ["data", "val-data", "model", ...BARE_WEIGHTS_OPTIONS, "batch-size"];
+  const given = Object.fromEntries(keys.map((k) => [k, values[k]]));
+  const { config } = await trainConfig(given);
+  const option = `${file ? "--weights" : "--checkpoint"} ${path}`;
+  return {
+    config,
+    weights: path,
+    load: (model) => {
+      const weights = checkedCheckpoint(contents, path);
+      requireModelNames(model, weights, config.model.preset, option, cmd);
+      return loadModelCheckpoint(weights, path, model);
+    },
+  };
+}
+
 /**
  * The run configuration a model file written by training carries in its metadata: `config`
  * as stored (JSON text) or as parsed.
@@ -189,8 +269,9 @@ function configInMetadata(config: unknown, weights: string, cmd: string): RunCon
 /** The `eval` command. */
 export const evalCommand: Command = defineCommand({
   summary: "evaluate a checkpoint: loss, top-1, top-5",
-  usage: "eval --checkpoint <run-dir|file> [options]",
-  strings: "checkpoint data val-data batch-size devices adapter",
+  usage: "eval --checkpoint <run-dir|file> | --model <name> --weights <file> [options]",
+  strings: "checkpoint weights model width stem crop image-size train-size val-size data " +
+    "val-data batch-size devices adapter",
   flags: "ten-crop separate-devices",
   help: EVAL_HELP,
   run: runEval,

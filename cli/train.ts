@@ -32,6 +32,7 @@ import { DATA_FORMATS, loadDataSplits } from "../train/data/formats.ts";
 import { channelMean, detectData } from "./_data.ts";
 import { parseSchedule, runTrainOptions } from "./_train_options.ts";
 import { isZooModel, ZOO_MODELS } from "./_zoo.ts";
+import { fineTune, fineTuneOptions, INIT_FROM_HELP, readInitWeights } from "./_init_from.ts";
 import {
   acquireDevices,
   ADAPTER_HELP,
@@ -90,6 +91,7 @@ ${
                         he: N(0, 2/fan-in), biases 0, norms' scales 1 (default for small: with
                         few channels the paper's 0.01 makes the signal vanish); torchvision:
                         a torchvision architecture's own (its default).
+${INIT_FROM_HELP}
   --crop <px>           Training crop = model input side (default: 227, or torchvision's 224
                         for its architectures, for images of 256 and more, else the side
                         less an eighth: ${DEFAULTS.crop} of ${DEFAULTS.imageSize}).
@@ -191,6 +193,7 @@ async function profileOneStep(
 
 async function runTrain(values: Values): Promise<number> {
   const resumeDir = str(values, "resume");
+  fineTuneOptions(values, "train"); // --init-from and --resume together: the clearer error first
   // A run to resume with no checkpoint yet starts from its beginning, with its saved settings.
   const fromStart = resumeDir ? !(await checkResume(values, resumeDir)) : true;
   if (resumeDir && fromStart) {
@@ -203,6 +206,8 @@ async function runTrain(values: Values): Promise<number> {
     const devices = await acquireDevices(config.devices, values, "train");
     const model = buildModel(config, devices);
     if (config.init === "he") await heInit(model, config.seed);
+    const weights = config.initFrom ? await readInitWeights(config.initFrom, "train") : null;
+    for (const line of await fineTune(model, weights, config, "train")) console.log(line);
     return await profileOneStep(config, model, devices);
   }
   // The signals first, then the run folder, then the data, the devices and the model: a
@@ -224,11 +229,16 @@ async function runTrain(values: Values): Promise<number> {
       `${resuming ? "a checkpoint" : `${CHECKPOINTS_ON_DISK} checkpoints`} of ` +
         `${Math.ceil(checkpointBytes / 2 ** 20)} MB`,
     );
+    // The weights to start from, read before the devices are acquired: a bad file fails fast.
+    const initWeights = fromStart && config.initFrom
+      ? await stop.during(readInitWeights(config.initFrom, "train"))
+      : null;
     const devices = await stop.during(
       acquireDevices(config.devices, values, "train"),
     );
     const model = buildModel(config, devices);
     if (fromStart && config.init === "he") await stop.during(heInit(model, config.seed));
+    const fineTuning = await stop.during(fineTune(model, initWeights, config, "train"));
     if (!resumeDir) {
       await writeRunConfig(runDir, config);
     }
@@ -236,6 +246,7 @@ async function runTrain(values: Values): Promise<number> {
     await stop.during(Promise.resolve());
     stop.trainingStarts();
     await printRun(config, splits, devices, model, runDir);
+    for (const line of fineTuning) console.log(line);
     const reporter = new ProgressReporter({
       everySteps: Math.ceil(100 / config.logEvery) * config.logEvery,
     });
@@ -375,7 +386,14 @@ export async function trainConfig(
   const side = Math.min(splits.train.height, splits.train.width);
   const preset = choice(values, "model", cmd, MODEL_NAMES) ??
     (prepared && side >= 256 ? "full" : "small");
-  const classes = splits.train.numClasses;
+  const dataClasses = splits.train.numClasses;
+  const classes = number(values, "num-classes", cmd, { integer: true, min: 1 }) ?? dataClasses;
+  if (classes < dataClasses) {
+    throw new UsageError(
+      `--num-classes ${classes} is fewer than the data's ${dataClasses} classes`,
+      cmd,
+    );
+  }
   const cropGiven = number(values, "crop", cmd, { integer: true, min: 8 });
   // torchvision's architectures take ImageNet's 224×224 crops, AlexNet the paper's 227×227.
   const large = isZooModel(preset) ? 224 : 227;
@@ -427,6 +445,7 @@ export async function trainConfig(
     logEvery: number(values, "log-every", cmd, { integer: true, min: 1 }) ?? 20,
     patience: number(values, "patience", cmd, { integer: true, min: 0 }) ??
       (preset === "full" ? 3 : DEFAULTS.patience),
+    ...fineTuneOptions(values, cmd),
   };
   config.dataFingerprint = { train: fingerprint(splits.train), val: fingerprint(splits.val) };
   return { config, splits };
@@ -460,7 +479,7 @@ export const trainCommand: Command = defineCommand({
   usage: "train [options]",
   strings: "data val-data model width stem init image-size crop train-size val-size " +
     "epochs batch-size lr momentum weight-decay formulation optimizer clip-grad-norm schedule " +
-    "patience seed " +
+    "patience seed init-from num-classes freeze train-only " +
     `devices adapter run-dir resume log-every ${SWITCH_NAMES}`,
   flags: "ten-crop profile separate-devices",
   help: TRAIN_HELP,

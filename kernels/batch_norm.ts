@@ -45,6 +45,8 @@ import type { Uniforms } from "./_uniforms.ts";
 
 /** The shape batch normalisation sees: samples, channels, values per channel of a sample. */
 export interface BatchNormShape {
+  /** The op named in errors (default batchNorm; layer, group and instance norm run here too). */
+  op?: string;
   /** N. */
   batch: number;
   /** C. */
@@ -167,7 +169,7 @@ export function batchNormChunks(
   const sampleBytes = 4 * shape.channels * shape.spatial;
   const runs = sampleRuns(
     device.limits,
-    "batchNorm",
+    shape.op ?? "batchNorm",
     shape.batch,
     operands.map(([name, buffer]) => [name, buffer, sampleBytes] as const),
     options.maxBindingBytes,

@@ -75,8 +75,7 @@ const DROPOUT_STREAM = 2 ** 40;
  * ```
  */
 export class AlexNet extends Module {
-  /** The configuration with defaults filled in. */
-  readonly config: ResolvedAlexNetConfig;
+  readonly #config: ResolvedAlexNetConfig;
   #placement: readonly Device[];
   /** The dropout masks' stream (undefined: the global generator). */
   readonly dropoutGenerator: Generator | undefined;
@@ -88,7 +87,7 @@ export class AlexNet extends Module {
   constructor(config: AlexNetConfig = {}, devices?: Device | readonly Device[]) {
     super();
     this.#plan = planAlexNet(config);
-    this.config = this.#plan.config;
+    this.#config = this.#plan.config;
     const list = devices === undefined
       ? [currentDevice()]
       : Array.isArray(devices)
@@ -97,18 +96,18 @@ export class AlexNet extends Module {
     if (list.length !== 1 && list.length !== 2) {
       throw new RangeError(`AlexNet: one or two devices, not ${list.length}`);
     }
-    if (list.length === 2 && this.config.towers === 1) {
+    if (list.length === 2 && this.#config.towers === 1) {
       throw new RangeError("AlexNet: a one-tower net (towers: 1) runs on one device, not two");
     }
     this.#placement = list;
-    const seed = this.config.seed;
+    const seed = this.#config.seed;
     const init = seed === undefined ? globalGenerator() : new Generator(seed);
     if (seed !== undefined) {
       this.dropoutGenerator = new Generator(seed);
       this.dropoutGenerator.setState({ seed, offset: DROPOUT_STREAM });
     }
     const onTwo = this.#placement.length === 2;
-    const grouped = this.config.towers === 2;
+    const grouped = this.#config.towers === 2;
     const layer = (name: string): LayerPlan => this.#plan.layers.find((l) => l.name === name)!;
     const planned = (name: string): boolean => this.#plan.rows.some((r) => r.name === name);
     const add = (name: string, make: () => Module): void => {
@@ -119,9 +118,9 @@ export class AlexNet extends Module {
       const c = layer(name === "norm1" ? "conv1" : "conv2").outputs;
       return new LocalResponseNorm({ groupSize: grouped && !onTwo ? c / 2 : undefined });
     };
-    const pool = (): MaxPool2d => new MaxPool2d(this.config.pooling);
+    const pool = (): MaxPool2d => new MaxPool2d(this.#config.pooling);
     const drop = (): Dropout =>
-      new Dropout({ p: this.config.dropout, generator: this.dropoutGenerator });
+      new Dropout({ p: this.#config.dropout, generator: this.dropoutGenerator });
     add("conv1", () => this.#build(layer("conv1"), init));
     add("norm1", () => norm("norm1"));
     add("pool1", pool);
@@ -138,6 +137,16 @@ export class AlexNet extends Module {
     add("fc7", () => this.#build(layer("fc7"), init));
     add("drop7", drop);
     add("fc8", () => this.#build(layer("fc8"), init));
+  }
+
+  /**
+   * The configuration with defaults filled in. `numClasses` is the width of the logits fc8's
+   * place gives now, so it follows a head put in by `replaceModule("fc8", …)`.
+   */
+  get config(): ResolvedAlexNetConfig {
+    const fc8 = this.#plan.layers.find((l) => l.name === "fc8")!;
+    const numClasses = this.#layer("fc8").outputShape!([1, fc8.inputs])[1];
+    return { ...this.#config, numClasses };
   }
 
   /** One device, or two: tower A's and tower B's (fc8 lives on the first). */
@@ -216,7 +225,7 @@ export class AlexNet extends Module {
   async forward<N extends Dim>(
     x: Tensor<readonly [N, Dim, Dim, Dim], "f32">,
   ): Promise<Tensor<[N, number], "f32">> {
-    const s = this.config.inputSize;
+    const s = this.#config.inputSize;
     if (x.rank !== 4 || x.shape[1] !== 3 || x.shape[2] !== s || x.shape[3] !== s) {
       throw new RangeError(`AlexNet: expected input [N, 3, ${s}, ${s}], got [${x.shape}]`);
     }
@@ -308,7 +317,8 @@ export class AlexNet extends Module {
 
   /**
    * Puts `replacement` in `old`'s place among the layers (for `replaceModule`: a new `fc8`,
-   * say; `config` and the plan behind `outputShape` still describe the network as built).
+   * say, whose width `config.numClasses` then reports; the plan behind `summaryRows` still
+   * describes the network as built).
    */
   protected override swapChild(old: Module, replacement: Module): void {
     const entry = this.#layers.find(([, layer]) => layer === old);
@@ -330,7 +340,7 @@ export class AlexNet extends Module {
 
   /** The layer table for an input shape `[N, 3, S, S]` (used by `summary`). */
   summaryRows(inputShape: readonly number[]): SummaryRow[] {
-    const s = this.config.inputSize;
+    const s = this.#config.inputSize;
     if (
       inputShape.length !== 4 || inputShape[1] !== 3 || inputShape[2] !== s || inputShape[3] !== s
     ) {
@@ -348,7 +358,7 @@ export class AlexNet extends Module {
 
   /** The switches that differ from the paper, for the summary's heading. */
   summaryNotes(): string[] {
-    const changes = switchChanges(this.config);
+    const changes = switchChanges(this.#config);
     return changes.length === 0
       ? ["the paper's network (ReLU, LRN, overlapping 3×3 s2 pooling, dropout 0.5, two towers)"]
       : changes.map((c) => `changed: ${c}`);

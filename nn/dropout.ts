@@ -46,10 +46,13 @@ export class Dropout extends Module {
   /** Creates the layer. */
   constructor(config: DropoutConfig = {}) {
     super();
-    checkOptions("Dropout", config, DROPOUT_OPTIONS);
+    checkOptions(this.constructor.name, config, DROPOUT_OPTIONS);
     this.p = config.p ?? 0.5;
-    requireNumber("Dropout", "p", this.p);
-    if (!(this.p >= 0 && this.p <= 1)) throw new RangeError(`Dropout: p = ${this.p} ∉ [0, 1]`);
+    requireNumber(this.constructor.name, "p", this.p);
+    if (!(typeof this.p === "number" && this.p >= 0 && this.p <= 1)) {
+      // Named by the subclass too (Dropout2d, AlphaDropout ...).
+      throw new RangeError(`${this.constructor.name}: p = ${this.p} is not in [0, 1]`);
+    }
     this.generator = config.generator;
   }
 

@@ -515,6 +515,49 @@ export async function orthogonal<T extends Tensor>(
   return tensor;
 }
 
+/**
+ * Fills a 2-D `tensor` as a sparse matrix (`nn.init.sparse_`, Martens 2010): normal draws of
+ * standard deviation `std`, then in each column ⌈sparsity · rows⌉ entries, chosen at random,
+ * set to 0. The zeroed rows of a column are those of its smallest uniform keys, a random subset
+ * of that size as PyTorch's `randperm(rows)[:k]` is (not the same draws: the streams differ).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, zeros } from "../mod.ts";
+ * import { sparse } from "./init.ts";
+ * await defaultDevice();
+ * const w = sparse(zeros([10, 3]), 0.3);
+ * const data = await w.data();
+ * const zerosPerColumn = [0, 1, 2].map((c) => [...Array(10).keys()].filter((r) => data[r * 3 + c] === 0).length);
+ * console.log(zerosPerColumn); // [3, 3, 3]
+ * ```
+ */
+export function sparse<T extends Tensor>(
+  tensor: T,
+  sparsity: number,
+  std = 0.01,
+  generator?: Generator,
+): T {
+  requireF32(tensor);
+  if (tensor.rank !== 2) {
+    throw new RangeError(`sparse: only 2-D tensors are supported, got [${tensor.shape}]`);
+  }
+  requireFinite("sparse", { sparsity, std });
+  if (!(sparsity >= 0 && sparsity <= 1)) {
+    throw new RangeError(`sparse: sparsity must be in [0, 1], got ${sparsity}`);
+  }
+  const zeroed = Math.ceil(sparsity * tensor.shape[0]);
+  return fill(tensor, () => {
+    const stream = draw(generator);
+    const values = stream.normal(tensor.shape, 0, std, tensor.device);
+    if (zeroed === 0) return values;
+    // Each key's rank in its column; ranks below `zeroed` are the column's zeroed rows.
+    const keys = stream.uniform(tensor.shape, 0, 1, tensor.device);
+    const ranks = keys.argsort({ dim: 0 }).argsort({ dim: 0 });
+    return values.where(ranks.ge(zeroed), 0);
+  });
+}
+
 /** The generator to draw from. */
 function draw(generator: Generator | undefined): Generator {
   return generator ?? globalGenerator();

@@ -25,7 +25,10 @@ import {
   type MarginOptions,
   marginRankingLoss,
   mseLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -36,8 +39,11 @@ import {
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
+  tripletMarginWithDistanceLoss,
+  type TripletMarginWithDistanceOptions,
 } from "../tensor/ops_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
+import { ctcLoss, type CtcLossOptions } from "../tensor/ops_ctc.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -504,6 +510,56 @@ export class CosineEmbeddingLoss extends ThreeInputLoss {
 }
 
 /**
+ * The multi-label hinge loss (`nn.MultiLabelMarginLoss`) of `[N, C]` scores against rows of
+ * class indices ended by −1; see `multilabelMarginLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiLabelMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const targets = tensor([[1, -1]], { dtype: "i32" });
+ * console.log(await new MultiLabelMarginLoss().forward(tensor([[0, 0.5]]), targets).item()); // 0.25 (max(0, 1 − 0.5) / 2)
+ * ```
+ */
+export class MultiLabelMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: ReductionOptions = {}) {
+    super();
+  }
+
+  /** The hinge terms of each sample, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multilabelMarginLoss(input, target, this.options);
+  }
+}
+
+/**
+ * The multi-class hinge loss (`nn.MultiMarginLoss`) of `[N, C]` scores against class indices;
+ * see `multiMarginLoss`. Its `weight` is a buffer, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { MultiMarginLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new MultiMarginLoss({ p: 2, margin: 0.5 });
+ * console.log(await loss.forward(tensor([[0, 1]]), tensor([0], { dtype: "i32" })).item()); // 1.125 (1.5² / 2)
+ * ```
+ */
+export class MultiMarginLoss extends Loss {
+  /** Creates the loss. */
+  constructor(readonly options: MultiMarginOptions = {}) {
+    super(options);
+  }
+
+  /** The hinge terms of each sample, reduced. */
+  forward(input: Tensor, target: Tensor): Tensor<Shape, "f32"> {
+    return multiMarginLoss(input, target, this.weighted(this.options));
+  }
+}
+
+/**
  * The triplet margin loss (`nn.TripletMarginLoss`) of anchors, positives and negatives; see
  * `tripletMarginLoss`.
  *
@@ -525,5 +581,65 @@ export class TripletMarginLoss extends ThreeInputLoss {
   /** The triplet terms, reduced. */
   forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
     return tripletMarginLoss(anchor, positive, negative, this.options);
+  }
+}
+
+/**
+ * The triplet margin loss with a distance of one's own (`nn.TripletMarginWithDistanceLoss`);
+ * see `tripletMarginWithDistanceLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { TripletMarginWithDistanceLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const loss = new TripletMarginWithDistanceLoss({
+ *   distanceFunction: (x, y) => x.sub(y).abs().sum(-1), // the L1 distance
+ *   margin: 2,
+ * });
+ * console.log(await loss.forward(tensor([[0, 0]]), tensor([[1, 1]]), tensor([[1, 2]])).item()); // 1
+ * ```
+ */
+export class TripletMarginWithDistanceLoss extends ThreeInputLoss {
+  /** Creates the loss. */
+  constructor(readonly options: TripletMarginWithDistanceOptions = {}) {
+    super();
+  }
+
+  /** The triplet terms, reduced. */
+  forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor<Shape, "f32"> {
+    return tripletMarginWithDistanceLoss(anchor, positive, negative, this.options);
+  }
+}
+
+/**
+ * The connectionist temporal classification loss (`nn.CTCLoss`) of `[T, N, C]`
+ * log-probabilities against label sequences; see `ctcLoss`.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, tensor } from "../mod.ts";
+ * import { CTCLoss } from "./loss.ts";
+ * await defaultDevice();
+ * const frame = [[Math.log(0.5), Math.log(0.5)]];
+ * const loss = new CTCLoss({ reduction: "sum" });
+ * console.log(await loss.forward(tensor([frame, frame]), tensor([[1]], { dtype: "i32" }), [2], [1]).item()); // 0.2876… (−log 3/4)
+ * ```
+ */
+export class CTCLoss extends Module {
+  /** Creates the loss (`blank` default 0, `reduction` "mean", `zeroInfinity` false). */
+  constructor(readonly options: CtcLossOptions = {}) {
+    super();
+    this.forward = this.forward.bind(this);
+  }
+
+  /** The loss of `logProbs` against `targets`, given each sample's frames and labels. */
+  forward(
+    logProbs: Tensor,
+    targets: Tensor,
+    inputLengths: readonly number[],
+    targetLengths: readonly number[],
+  ): Tensor<Shape, "f32"> {
+    return ctcLoss(logProbs, targets, inputLengths, targetLengths, this.options);
   }
 }

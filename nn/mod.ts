@@ -5,11 +5,13 @@
  *   names, moving between devices.
  * - Layers: {@link Conv2d}, {@link Linear}, {@link MaxPool2d},
  *   {@link AvgPool2d}, {@link AdaptiveAvgPool2d}, {@link LocalResponseNorm} (the paper's
- *   form), {@link Dropout}, {@link Flatten}, {@link Sequential}; normalisation with
+ *   form), {@link Dropout} (channel-wise: {@link Dropout1d}, {@link Dropout2d}, {@link Dropout3d};
+ *   for SELU: {@link AlphaDropout}, {@link FeatureAlphaDropout}),
+ *   {@link Flatten}, {@link Sequential}; normalisation with
  *   {@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d} (running statistics as buffers),
  *   {@link LayerNorm}, {@link GroupNorm}, {@link InstanceNorm1d}, {@link InstanceNorm2d} and
  *   {@link InstanceNorm3d}.
- * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link ELU},
+ * - Activations: {@link ReLU}, {@link Tanh}, {@link Sigmoid}, {@link LeakyReLU}, {@link RReLU}, {@link ELU},
  *   {@link GELU}, {@link SiLU}, {@link Mish}, {@link Softplus}, {@link Hardtanh},
  *   {@link ReLU6}, {@link Hardsigmoid}, {@link Hardswish}, {@link Softmax},
  *   {@link LogSoftmax}, {@link Identity}, {@link SELU}, {@link CELU}, {@link PReLU} (learned
@@ -18,10 +20,11 @@
  *   {@link Hardshrink}, {@link Softshrink}, {@link Threshold}.
  * - Losses ({@link Loss}): {@link MSELoss}, {@link L1Loss}, {@link SmoothL1Loss},
  *   {@link HuberLoss}, {@link NLLLoss}, {@link CrossEntropyLoss}, {@link BCELoss},
- *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link PoissonNLLLoss},
+ *   {@link BCEWithLogitsLoss}, {@link KLDivLoss}, {@link SoftMarginLoss}, {@link MultiLabelSoftMarginLoss}, {@link MultiLabelMarginLoss}, {@link MultiMarginLoss}, {@link PoissonNLLLoss},
  *   {@link HingeEmbeddingLoss}; of three tensors ({@link ThreeInputLoss}):
  *   {@link MarginRankingLoss}, {@link GaussianNLLLoss}, {@link CosineEmbeddingLoss},
- *   {@link TripletMarginLoss}.
+ *   {@link TripletMarginLoss}, {@link TripletMarginWithDistanceLoss}; {@link CTCLoss}; distances:
+ *   {@link PairwiseDistance}, {@link CosineSimilarity}.
  * - {@link init}: `torch.nn.init`'s functions (Glorot, He, truncated normal …), in place.
  * - {@link AlexNet}: the paper's network on one device or split over two, with
  *   {@link alexnetSmall} for 32×32 images, and {@link summary} for its layer table. Its
@@ -155,6 +158,7 @@ export {
   BCEWithLogitsLoss,
   CosineEmbeddingLoss,
   CrossEntropyLoss,
+  CTCLoss,
   GaussianNLLLoss,
   HingeEmbeddingLoss,
   HuberLoss,
@@ -164,13 +168,16 @@ export {
   type LossWeights,
   MarginRankingLoss,
   MSELoss,
+  MultiLabelMarginLoss,
   MultiLabelSoftMarginLoss,
+  MultiMarginLoss,
   NLLLoss,
   PoissonNLLLoss,
   SmoothL1Loss,
   SoftMarginLoss,
   ThreeInputLoss,
   TripletMarginLoss,
+  TripletMarginWithDistanceLoss,
 } from "./loss.ts";
 export { MaxPool2d, type MaxPool2dConfig } from "./max_pool2d.ts";
 export { AvgPool2d, type AvgPool2dConfig } from "./avg_pool2d.ts";
@@ -194,6 +201,10 @@ export {
   type InstanceNormConfig,
 } from "./instance_norm.ts";
 export { Dropout, type DropoutConfig } from "./dropout.ts";
+export { AlphaDropout, FeatureAlphaDropout } from "./alpha_dropout.ts";
+export { CosineSimilarity, PairwiseDistance } from "./distance.ts";
+export { Dropout1d, Dropout2d, Dropout3d, FeatureDropout } from "./feature_dropout.ts";
+export { RReLU, type RReLUConfig } from "./rrelu.ts";
 export { Flatten } from "./flatten.ts";
 export { chainLayers, type Layer, Sequential } from "./sequential.ts";
 export { ModuleDict, ModuleList } from "./module_list.ts";

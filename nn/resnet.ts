@@ -382,17 +382,24 @@ const BLOCKS = { basic: BasicBlock, bottleneck: Bottleneck } as const;
  * ```
  */
 export class ResNet extends Module {
-  /** The configuration with its defaults filled in. */
-  readonly config: Readonly<Required<Omit<ResNetConfig, "seed" | "device">>> & { seed?: number };
+  readonly #config: ResNet["config"];
   /** The layers in the order they apply (the flatten before `fc` is not a registered module). */
   readonly #chain = new LayerChain();
+
+  /**
+   * The configuration with its defaults filled in. `numClasses` is the width of the logits
+   * the layers give now, so it follows a head put in by `replaceModule("fc", …)`.
+   */
+  get config(): Readonly<Required<Omit<ResNetConfig, "seed" | "device">>> & { seed?: number } {
+    return { ...this.#config, numClasses: this.#chain.outputShape([1, 3, 32, 32])[1] };
+  }
 
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: ResNetConfig) {
     super();
     checkOptions("ResNet", config, RESNET_OPTIONS, true);
     const c = resolveResNet(config);
-    this.config = c;
+    this.#config = c;
     const generator = c.seed === undefined ? globalGenerator() : new Generator(c.seed);
     const b = { device: config.device ?? currentDevice(), generator };
     const stemBuilder = builder(b);
@@ -452,7 +459,7 @@ export class ResNet extends Module {
 
   /**
    * Puts `replacement` in `old`'s place in the chain of layers (for `replaceModule`: a new
-   * `fc`, say; `config.numClasses` still says what the network was built with).
+   * `fc`, say, whose width `config.numClasses` then reports).
    */
   protected override swapChild(old: Module, replacement: Module): void {
     if (this.#chain.replace(old, replacement as Layer) === 0) super.swapChild(old, replacement);

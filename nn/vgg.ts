@@ -122,21 +122,29 @@ const DROPOUT_STREAM = 2 ** 40;
  * ```
  */
 export class VGG extends Module {
-  /** The configuration with its defaults filled in. */
-  readonly config: Readonly<Required<Omit<VGGConfig, "seed" | "device" | "layers">>> & {
-    readonly layers: VGGLayers;
-    readonly seed?: number;
-  };
+  readonly #config: VGG["config"];
   /** The dropout masks' stream (undefined: the global generator). */
   readonly dropoutGenerator: Generator | undefined;
   readonly #chain = new LayerChain();
+
+  /**
+   * The configuration with its defaults filled in. `numClasses` is the width of the logits
+   * the layers give now, so it follows a head put in by `replaceModule("classifier.6", …)`.
+   */
+  get config(): Readonly<Required<Omit<VGGConfig, "seed" | "device" | "layers">>> & {
+    readonly layers: VGGLayers;
+    readonly seed?: number;
+  } {
+    const side = vggMinInputSize(this.#config.layers);
+    return { ...this.#config, numClasses: this.#chain.outputShape([1, 3, side, side])[1] };
+  }
 
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: VGGConfig) {
     super();
     checkOptions("VGG", config, VGG_OPTIONS, true);
     const c = resolveVGG(config);
-    this.config = c;
+    this.#config = c;
     const device = config.device ?? currentDevice();
     const generator = c.seed === undefined ? globalGenerator() : new Generator(c.seed);
     if (c.seed !== undefined) {
@@ -188,7 +196,7 @@ export class VGG extends Module {
 
   /** Logits `[N, numClasses]` of images `x [N, 3, H, W]` (H and W at least 2 per max pool). */
   forward(x: Tensor): Tensor {
-    const least = vggMinInputSize(this.config.layers);
+    const least = vggMinInputSize(this.#config.layers);
     if (x.rank === 4 && Math.min(x.shape[2], x.shape[3]) < least) {
       throw new RangeError(
         `VGG: input [${x.shape}] is smaller than the ${least}×${least} its max pools take`,

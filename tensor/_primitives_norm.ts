@@ -37,6 +37,8 @@ export interface BatchNormRunning {
 
 /** The constants of a batch norm. */
 export interface BatchNormConstants {
+  /** The public op (batchNorm, layerNorm, groupNorm, instanceNorm), named in errors. */
+  readonly op: string;
   /** Normalise by the batch's statistics (and update `running`), else by `running`'s. */
   readonly batchStats: boolean;
   /**
@@ -59,9 +61,10 @@ export interface BatchNormConstants {
 /** `[N, C, *]` as the kernels see it. */
 export function batchNormShape(
   shape: readonly number[],
-  k: Pick<BatchNormConstants, "perSample" | "affineSpan">,
+  k: Pick<BatchNormConstants, "op" | "perSample" | "affineSpan">,
 ): BatchNormShape {
   return {
+    op: k.op,
     batch: shape[0],
     channels: shape[1],
     spatial: shape.slice(2).reduce((a, b) => a * b, 1),
@@ -144,7 +147,7 @@ export function batchNormGrad(
   gradOut: RawTensor,
   x: RawTensor,
   coef: RawTensor,
-  k: Pick<BatchNormConstants, "batchStats" | "perSample" | "affineSpan">,
+  k: Pick<BatchNormConstants, "op" | "batchStats" | "perSample" | "affineSpan">,
   affine: PerSampleAffine | null = null,
 ): { gradX: RawTensor; gradWeight: RawTensor; gradBias: RawTensor } {
   const device = x.device, shape = batchNormShape(x.shape, k);

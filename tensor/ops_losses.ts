@@ -15,6 +15,8 @@ import { checkOptions } from "./options.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
+import { pairwiseDistance } from "./ops_distance.ts";
+import { oneHot } from "./ops_loss.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
 import { apply, selected, Tensor, tensorArgument } from "./tensor.ts";
 
@@ -647,16 +649,83 @@ export function tripletMarginLoss(
   requireNumber(op, "eps", eps, 0);
   checkPair(op, anchor, positive, true);
   checkPair(op, anchor, negative, true);
+  const distance = (x: Tensor, y: Tensor) => pairwiseDistance(x, y, { p, eps });
+  return tripletHinge(anchor, positive, negative, distance, margin, swap, reduction);
+}
+
+/** `max(0, margin + d(a, p) − d(a, n))` reduced, d(a, n) the smaller of it and d(p, n) with `swap`. */
+function tripletHinge(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  distance: (x: Tensor, y: Tensor) => Tensor,
+  margin: number,
+  swap: boolean,
+  reduction: string,
+): F32 {
   return tidy(() => {
-    const distance = (x: Tensor, y: Tensor) => {
-      const d = (x as Tensor<Shape, "f32">).sub(y as Tensor<Shape, "f32">).add(eps);
-      return p === 2 ? d.mul(d).sum(-1).sqrt() : d.abs().pow(p).sum(-1).pow(1 / p);
-    };
-    const toPositive = distance(anchor, positive);
-    let toNegative = distance(anchor, negative);
-    if (swap) toNegative = toNegative.minimum(distance(positive, negative));
+    const toPositive = distance(anchor, positive) as F32;
+    let toNegative = distance(anchor, negative) as F32;
+    if (swap) toNegative = toNegative.minimum(distance(positive, negative) as F32);
     return reduced(toPositive.sub(toNegative).add(margin).relu(), reduction);
   });
+}
+
+/** The options of {@link tripletMarginWithDistanceLoss}. */
+export interface TripletMarginWithDistanceOptions extends ReductionOptions {
+  /**
+   * The distance of two batches of vectors, a tensor op (its gradient comes with it); default
+   * `pairwiseDistance` (the 2-norm of `x − y + 1e-6` along the last axis).
+   */
+  distanceFunction?: (x: Tensor, y: Tensor) => Tensor;
+  /** How much nearer the positive must be than the negative (default 1, > 0). */
+  margin?: number;
+  /** Whether the negative's distance is the smaller of its distances to anchor and positive. */
+  swap?: boolean;
+}
+
+/**
+ * The triplet margin loss with a distance of one's own (`F.triplet_margin_with_distance_loss`):
+ * `max(0, margin + d(a, p) − d(a, n))`, reduced. The three inputs must have one rank.
+ *
+ * @example A cosine distance
+ * ```ts
+ * import { cosineSimilarity, defaultDevice, tensor, tripletMarginWithDistanceLoss } from "../mod.ts";
+ * import type { Tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const distanceFunction = (x: Tensor, y: Tensor) => cosineSimilarity(x, y).neg().add(1);
+ * const [a, p, n] = [tensor([[1, 0]]), tensor([[1, 1]]), tensor([[0, 1]])];
+ * const loss = tripletMarginWithDistanceLoss(a, p, n, { distanceFunction, margin: 1.5 });
+ * console.log(await loss.item()); // 0.7928… (1.5 + (1 − cos 45°) − (1 − cos 90°))
+ * ```
+ */
+export function tripletMarginWithDistanceLoss(
+  anchor: Tensor,
+  positive: Tensor,
+  negative: Tensor,
+  options: TripletMarginWithDistanceOptions = {},
+): Tensor<Shape, "f32"> {
+  tensorArgument("tripletMarginWithDistanceLoss", anchor);
+  const op = "tripletMarginWithDistanceLoss";
+  const reduction = optionsOf(op, options, ["distanceFunction", "margin", "swap"]);
+  const { distanceFunction = pairwiseDistance, margin = 1, swap = false } = options;
+  requireNumber(op, "margin", margin, 0, true);
+  if (typeof distanceFunction !== "function") {
+    throw new TypeError(`${op}: distanceFunction must be a function of two tensors`);
+  }
+  for (const t of [anchor, positive, negative]) {
+    if (!(t instanceof Tensor)) {
+      throw new TypeError(`${op}: anchor, positive and negative must be tensors`);
+    }
+  }
+  if (anchor.rank !== positive.rank || positive.rank !== negative.rank) {
+    throw new ShapeError(
+      `${op}: anchor, positive and negative must have one rank, got anchor ${anchor.rank}-D, ` +
+        `positive ${positive.rank}-D and negative ${negative.rank}-D`,
+    );
+  }
+  const distance = (x: Tensor, y: Tensor) => distanceFunction(x, y);
+  return tripletHinge(anchor, positive, negative, distance, margin, swap, reduction);
 }
 
 /** The options of {@link nllLoss}: `crossEntropy`'s, without label smoothing. */
@@ -742,4 +811,147 @@ export function nllLoss(
   }
   const inputs = weight ? [input, target, weight] : [input, target];
   return apply("nllLoss", inputs, { ignoreIndex, reduction: reduction as Reduction });
+}
+
+/** The options of {@link multiMarginLoss}. */
+export interface MultiMarginOptions extends ReductionOptions {
+  /** The power of the hinge: 1 (default) or 2. */
+  p?: number;
+  /** The margin by which the target's score must beat every other (default 1). */
+  margin?: number;
+  /** A `[C]` f32 tensor of class weights: a sample's terms are scaled by its target's weight. */
+  weight?: Tensor;
+}
+
+/**
+ * The multi-class hinge loss (`F.multi_margin_loss`) of `[N, C]` scores (or one `[C]` sample)
+ * against i32 class indices `[N]` (or 0-d): each sample's loss is
+ * `Σ_{i ≠ y} w[y]·max(0, margin − x[y] + x[i])^p / C`, then reduced over the samples (the mean
+ * divides by N, whatever the weights, as PyTorch). A target outside `[0, C)` is an error found on
+ * the device (the next read throws, naming it).
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multiMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[0.1, 0.2, 0.4, 0.8]]);
+ * console.log(await multiMarginLoss(scores, tensor([3], { dtype: "i32" })).item()); // 0.325 ((0.3 + 0.4 + 0.6) / 4)
+ * ```
+ */
+export function multiMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: MultiMarginOptions = {},
+): Tensor<Shape, "f32"> {
+  tensorArgument("multiMarginLoss", input);
+  const op = "multiMarginLoss";
+  const reduction = optionsOf(op, options, ["p", "margin", "weight"]);
+  const { p = 1, margin = 1, weight } = options;
+  if (p !== 1 && p !== 2) throw new RangeError(`${op}: p must be 1 or 2, got ${p}`);
+  requireNumber(op, "margin", margin, -Infinity);
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError(`${op}: input and target must be tensors`);
+  }
+  requireFloat(op, input);
+  sameDevice(op, input, target);
+  if (input.rank === 1) {
+    // One unbatched sample: a batch of one, its loss unbatched back.
+    if (target.rank > 1 || target.size !== 1) {
+      throw new ShapeError(`${op}: target [${target.shape}] does not fit input [${input.shape}]`);
+    }
+    return tidy(() => {
+      const loss = multiMarginLoss(input.unsqueeze(0), target.reshape([1]), options);
+      return loss.rank === 0 ? loss : loss.reshape([]);
+    });
+  }
+  const [rows, classes] = input.shape;
+  if (input.rank !== 2 || !sameShape(target.shape, [rows])) {
+    throw new ShapeError(
+      `${op}: input must be [N, C] scores and target [N] class indices, got input ` +
+        `[${input.shape}] and target [${target.shape}]`,
+    );
+  }
+  if (target.dtype !== "i32") {
+    throw new TypeError(`${op}: target must be i32 class indices, got ${target.dtype}`);
+  }
+  if (weight !== undefined) {
+    if (
+      !(weight instanceof Tensor) || weight.dtype !== "f32" || !sameShape(weight.shape, [classes])
+    ) {
+      throw new TypeError(`${op}: weight must be a [${classes}] f32 tensor (one per class)`);
+    }
+    sameDevice(op, input, weight);
+  }
+  return tidy(() => {
+    const x = input as F32;
+    const labels = target as Tensor<Shape, "i32">;
+    const chosen = x.gather(1, labels.unsqueeze(1)); // x[y], [N, 1]
+    let hinge = x.sub(chosen).add(margin).relu();
+    if (p === 2) hinge = hinge.mul(hinge);
+    // The target's own class is no term: i ≠ y.
+    const others = hinge.where(oneHot(labels, classes).eq(0), 0) as F32;
+    let perSample = others.sum(1).div(classes);
+    if (weight) perSample = perSample.mul((weight as F32).gather(0, labels));
+    return reduced(perSample, reduction);
+  });
+}
+
+/**
+ * The multi-label hinge loss (`F.multilabel_margin_loss`) of `[N, C]` scores (or one `[C]`
+ * sample) against i32 targets of the same shape, each row a list of class indices ended by the
+ * first −1 (the rest ignored): each sample's loss is
+ * `Σ_{j in targets} Σ_{i not a target} max(0, 1 − (x[j] − x[i])) / C`, then reduced over the
+ * samples. It builds `[N, C, C]` terms, so it is meant for the usual tens to hundreds of classes.
+ *
+ * @example
+ * ```ts
+ * import { defaultDevice, multilabelMarginLoss, tensor } from "../mod.ts";
+ * await defaultDevice();
+ * const scores = tensor([[0.1, 0.2, 0.4, 0.8]]);
+ * const targets = tensor([[3, 0, -1, 1]], { dtype: "i32" }); // classes 3 and 0
+ * console.log(await multilabelMarginLoss(scores, targets).item()); // 0.85 ((0.6 + 0.4 + 1.1 + 1.3) / 4)
+ * ```
+ */
+export function multilabelMarginLoss(
+  input: Tensor,
+  target: Tensor,
+  options: ReductionOptions = {},
+): Tensor<Shape, "f32"> {
+  tensorArgument("multilabelMarginLoss", input);
+  const op = "multilabelMarginLoss";
+  const reduction = optionsOf(op, options, []);
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
+    throw new TypeError(`${op}: input and target must be tensors`);
+  }
+  requireFloat(op, input);
+  sameDevice(op, input, target);
+  if (input.rank === 1 && sameShape(target.shape, input.shape)) {
+    return tidy(() => {
+      const loss = multilabelMarginLoss(input.unsqueeze(0), target.unsqueeze(0), options);
+      return loss.rank === 0 ? loss : loss.reshape([]);
+    });
+  }
+  if (input.rank !== 2 || !sameShape(target.shape, input.shape)) {
+    throw new ShapeError(
+      `${op}: input must be [N, C] scores and target the same shape, got input ` +
+        `[${input.shape}] and target [${target.shape}]`,
+    );
+  }
+  if (target.dtype !== "i32") {
+    throw new TypeError(`${op}: target must be i32 class indices, got ${target.dtype}`);
+  }
+  const [rows, classes] = input.shape;
+  return tidy(() => {
+    const x = input as F32;
+    const labels = target as Tensor<Shape, "i32">;
+    // The targets of a row are its entries before the first negative one.
+    const listed = labels.ge(0).cumprod(1) as F32; // [N, K]
+    const safe = labels.where(listed, 0) as Tensor<Shape, "i32">;
+    const hot = oneHot(safe.flatten(), classes).reshape([rows, classes, classes]); // [N, K, C]
+    const isTarget = hot.mul(listed.unsqueeze(2)).sum(1).gt(0) as F32; // [N, C]
+    const chosen = x.gather(1, safe); // x[y_k], [N, K]
+    const hinge = x.unsqueeze(1).sub(chosen.unsqueeze(2)).add(1).relu(); // [N, K, C]
+    const counted = listed.unsqueeze(2).mul(isTarget.neg().add(1).unsqueeze(1));
+    return reduced(hinge.mul(counted).sum([1, 2]).div(classes) as F32, reduction);
+  });
 }

@@ -110,7 +110,14 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Sha
       cumulative: momentum === null,
     })
     : null;
-  return normalize(x, weight, bias, { running, batchStats, eps, momentum, perSample: false });
+  return normalize(x, weight, bias, {
+    op: "batchNorm",
+    running,
+    batchStats,
+    eps,
+    momentum,
+    perSample: false,
+  });
 }
 
 /**
@@ -202,7 +209,13 @@ export function layerNorm(
   const rows = x.size / Math.max(d, 1);
   const eps = checkedEps(op, options.eps);
   // Each of a row's values has its own weight and bias.
-  return groupStatistics(x, [rows, 1, d], { weight, bias, affineSpan: 1, eps });
+  return groupStatistics(x, [rows, 1, d], {
+    op: "layerNorm",
+    weight,
+    bias,
+    affineSpan: 1,
+    eps,
+  });
 }
 
 /** Options of {@link groupNorm}. */
@@ -258,7 +271,13 @@ export function groupNorm(
   const perGroup = x.size / Math.max(batch * numGroups, 1);
   // The per-channel weight and bias are shared by a channel's values (the axes after C).
   const affineSpan = (x.shape as readonly number[]).slice(2).reduce((a, b) => a * b, 1);
-  return groupStatistics(x, [batch, numGroups, perGroup], { weight, bias, affineSpan, eps });
+  return groupStatistics(x, [batch, numGroups, perGroup], {
+    op,
+    weight,
+    bias,
+    affineSpan,
+    eps,
+  });
 }
 
 /** Options of {@link instanceNorm}, PyTorch's `F.instance_norm` arguments. */
@@ -351,6 +370,8 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
 
 /** The elementwise affine map of a per-sample normalisation, and its eps. */
 interface GroupAffine {
+  /** The public op, named in errors. */
+  op: string;
   weight: Tensor | null;
   bias: Tensor | null;
   /** Consecutive values of a sample that share one weight and bias. */
@@ -367,10 +388,11 @@ interface GroupAffine {
 function groupStatistics(
   x: Tensor,
   groups: readonly number[],
-  { weight, bias, affineSpan, eps }: GroupAffine,
+  { op, weight, bias, affineSpan, eps }: GroupAffine,
 ): Tensor<Shape, "f32"> {
   const grouped = x.reshape(groups);
   const normed = normalize(grouped, weight, bias, {
+    op,
     running: null,
     batchStats: true,
     eps,

@@ -128,3 +128,23 @@ Deno.test("limits may be lowered, never raised, and a device plans against the l
   );
   narrow.release(buffer);
 });
+
+Deno.test("a normalised sample larger than one binding is refused by the op the user called", () => {
+  t.setDefaultDevice(narrow);
+  // Samples of 4096 f32 (16 KiB each) against 8 KiB bindings: a sample cannot be split.
+  const x = t.zeros([2, 4096]), x3 = t.zeros([2, 4, 1024]);
+  const cases: [string, () => unknown][] = [
+    ["batchNorm", () => t.batchNorm(x3, {})],
+    ["layerNorm", () => t.layerNorm(x, [4096])],
+    ["groupNorm", () => t.groupNorm(x3, 2)],
+  ];
+  for (const [op, run] of cases) {
+    assert.throws(run, (e: Error) => {
+      assert.match(e.message, new RegExp(`^${op}: one sample needs \\d+ bytes in one binding`));
+      return true;
+    });
+  }
+  x.dispose();
+  x3.dispose();
+  t.setDefaultDevice(wide);
+});

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { defaultDevice, randn, type Shape, type Tensor } from "../mod.ts";
 import {
+  AlexNet,
   CheckpointError,
   Linear,
   loadCheckpoint,
@@ -138,7 +139,9 @@ Deno.test("replaceModule: ResNet's fc and VGG's classifier.6, as torchvision fin
     seed: 0,
   });
   const before = [...(await values(resnet)).keys()];
+  assert.equal(resnet.config.numClasses, 1000);
   resnet.replaceModule("fc", new Linear({ inFeatures: 32, outFeatures: 10 })).dispose();
+  assert.equal(resnet.config.numClasses, 10, "config.numClasses follows the new head");
   const after = await values(resnet);
   assert.deepEqual([...after.keys()], before, "the state dict's names and order");
   assert.equal(after.get("fc.weight")!.length, 10 * 32);
@@ -165,6 +168,16 @@ Deno.test("replaceModule: ResNet's fc and VGG's classifier.6, as torchvision fin
   });
   vgg.replaceModule("classifier.6", new Linear({ inFeatures: 16, outFeatures: 7 })).dispose();
   assert.deepEqual([...vgg.forward(randn([1, 3, 8, 8])).shape], [1, 7]);
+  assert.equal(vgg.config.numClasses, 7);
+  // Replaced inside the classifier, not through the VGG: the same.
+  const classifierOfVgg = vgg.namedModules().find(([name]) => name === "classifier")![1];
+  classifierOfVgg.replaceModule("6", new Linear({ inFeatures: 16, outFeatures: 5 })).dispose();
+  assert.equal(vgg.config.numClasses, 5);
+  const alexnet = new AlexNet({ width: 1 / 16, inputSize: 32, numClasses: 1000, seed: 0 });
+  alexnet.replaceModule("fc8", new Linear({ inFeatures: 256, outFeatures: 3 })).dispose();
+  assert.equal(alexnet.config.numClasses, 3);
+  assert.deepEqual([...(await alexnet.forward(randn([1, 3, 32, 32]))).shape], [1, 3]);
+  alexnet.dispose();
   resnet.dispose();
   vgg.dispose();
 });

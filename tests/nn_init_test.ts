@@ -259,3 +259,37 @@ Deno.test("init: eye and dirac, as PyTorch lays them out", async () => {
     /dirac: dim 0 \(3\) must be divisible by groups \(2\)/,
   );
 });
+
+Deno.test("init.sparse zeroes ⌈sparsity · rows⌉ random entries of each column, the rest N(0, std²)", async () => {
+  await defaultDevice();
+  const [rows, cols, sparsity, std] = [50, 400, 0.13, 0.5];
+  const w = init.sparse(zeros([rows, cols]), sparsity, std, new Generator(4));
+  const data = await w.data();
+  const zeroed = Math.ceil(sparsity * rows); // 7, as PyTorch's math.ceil
+  const hits = new Array(rows).fill(0);
+  let [sum, squares, count] = [0, 0, 0];
+  for (let c = 0; c < cols; c++) {
+    let inColumn = 0;
+    for (let r = 0; r < rows; r++) {
+      const v = data[r * cols + c];
+      if (v === 0) {
+        inColumn++;
+        hits[r]++;
+      } else {
+        [sum, squares, count] = [sum + v, squares + v * v, count + 1];
+      }
+    }
+    assert.equal(inColumn, zeroed, `column ${c}`);
+  }
+  // Zeroed rows spread uniformly: each row is hit 400 · 7/50 = 56 times on average.
+  assert.ok(hits.every((h) => h > 56 - 5 * Math.sqrt(56) && h < 56 + 5 * Math.sqrt(56)), `${hits}`);
+  const variance = squares / count - (sum / count) ** 2;
+  assert.ok(Math.abs(sum / count) < 5 * std / Math.sqrt(count));
+  assert.ok(Math.abs(Math.sqrt(variance) - std) < 0.02 * std + 5 * std / Math.sqrt(2 * count));
+  assert.equal((await init.sparse(zeros([4, 2]), 0).data()).filter((v) => v === 0).length, 0);
+  assert.throws(
+    () => init.sparse(zeros([4]), 0.5),
+    /sparse: only 2-D tensors are supported, got \[4\]/,
+  );
+  assert.throws(() => init.sparse(zeros([4, 2]), 1.5), /sparsity must be in \[0, 1\], got 1.5/);
+});

@@ -167,6 +167,23 @@ Deno.test("ReduceLROnPlateau", async (t) => {
     assert.deepEqual(optimizer.paramGroups.map((g) => g.lr), [0.010000000000000002, 0.001]);
   });
 
+  await t.step("minLr one a group bounds each group by its own (PyTorch's min_lr list)", () => {
+    const optimizer = { paramGroups: [{ lr: 0.1 }, { lr: 0.1 }, { lr: 0.1 }] };
+    const s = new ReduceLROnPlateau(optimizer, { patience: 0, minLr: [0, 0.05, 0.2] });
+    assert.deepEqual(s.minLrs, [0, 0.05, 0.2]);
+    s.step(1);
+    assert.equal(s.step(1).reduced, true);
+    // max(lr · factor, min_lrs[i]); a rise to a minimum above the rate is no reduction (PyTorch).
+    assert.deepEqual(optimizer.paramGroups.map((g) => g.lr), [0.010000000000000002, 0.05, 0.1]);
+    s.step(1);
+    assert.deepEqual(optimizer.paramGroups.map((g) => g.lr), [0.0010000000000000002, 0.05, 0.1]);
+    assert.throws(
+      () => new ReduceLROnPlateau(optimizer, { patience: 0, minLr: [0, 0] }),
+      /minLr: expected one value or 3 \(one a group\), got 2/,
+    );
+    assert.throws(() => new ReduceLROnPlateau(optimizer, { patience: 0, minLr: -1 }), RangeError);
+  });
+
   await t.step("reset forgets best, bad epochs and cooldown", () => {
     const s = new ReduceLROnPlateau(groups(), { patience: 0, cooldown: 2 });
     s.step(1);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { StateValue } from "../nn/module.ts";
+import type { Module, StateValue } from "../nn/module.ts";
 import { zeros } from "../tensor/creation.ts";
 import { checkOptions } from "../tensor/options.ts";
 import { describeValue, sameShape } from "../tensor/shape.ts";
@@ -18,6 +18,16 @@ export interface GroupParams {
   params: readonly Tensor[];
   /** A unique name per parameter. */
   names?: readonly string[];
+}
+
+/**
+ * A module's parameters and their names, as an optimiser's `forModule` takes them: all of them,
+ * as PyTorch's `model.parameters()`. A frozen one (`requiresGrad` false) gets no gradient, so a
+ * step skips it and it holds no optimiser state, and unfreezing it later lets it train on.
+ */
+export function moduleParams(model: Module): { params: Tensor[]; names: string[] } {
+  const named = model.namedParameters();
+  return { params: named.map(([, p]) => p), names: named.map(([name]) => name) };
 }
 
 /**

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { moduleParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   ADAGRAD_RULE,
@@ -116,7 +117,8 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
   }
 
   /**
-   * Adagrad over a module's parameters, named as `Module.namedParameters()` names them.
+   * Adagrad over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -132,11 +134,9 @@ export class Adagrad extends ForeachOptimizer<AdagradParamGroup, AdagradGroupOpt
     model: Module,
     hyperparameters: Omit<AdagradGroupOptions, "params" | "names"> = {},
   ): Adagrad {
-    const named = model.namedParameters();
     return new Adagrad({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...moduleParams(model),
     });
   }
 }

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { moduleParams } from "./_param_groups.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import {
   ADAM_RULE,
@@ -184,7 +185,8 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
   }
 
   /**
-   * The optimiser over a module's parameters, named as `Module.namedParameters()` names them.
+   * The optimiser over a module's parameters (a frozen one is skipped while it has no gradient),
+   * named as `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -201,11 +203,9 @@ export class Adam extends ForeachOptimizer<AdamParamGroup, AdamGroupOptions> {
     model: Module,
     hyperparameters: Omit<AdamGroupOptions, "params" | "names"> = {},
   ): T {
-    const named = model.namedParameters();
     return new this({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...moduleParams(model),
     });
   }
 }

@@ -148,6 +148,15 @@ export abstract class LRScheduler implements TrainerCallback {
   }
 
   /**
+   * Sets the epoch to `epoch` and every group's rate from {@link LRScheduler.nextLr} (what
+   * PyTorch's `step(epoch)` does for a schedule that is a closed form of the epoch).
+   */
+  protected jumpTo(epoch: number): void {
+    this.#lastEpoch = epoch;
+    this.#apply((lr, i) => this.nextLr(lr, i));
+  }
+
+  /**
    * Starts the schedule over: epoch 0, each group's rate the schedule's first from its base
    * rate (PyTorch's `step(0)`). `SequentialLR` calls it at a milestone.
    */

@@ -99,7 +99,14 @@ export {
 } from "./lr_scheduler.ts";
 export { type CycledGroup, OneCycleLR, type OneCycleOptions } from "./one_cycle_lr.ts";
 export { SequentialLR, type SequentialLRState } from "./sequential_lr.ts";
+export { ChainedScheduler, type ChainedSchedulerState } from "./chained_scheduler.ts";
+export { SchedulerChain, type SchedulerChainState } from "./scheduler_chain.ts";
 export { CyclicLR, type CyclicOptions } from "./cyclic_lr.ts";
+export {
+  CosineAnnealingWarmRestarts,
+  type CosineAnnealingWarmRestartsOptions,
+  type CosineAnnealingWarmRestartsState,
+} from "./cosine_annealing_warm_restarts.ts";
 export {
   clipGradNorm,
   type ClipGradNormOptions,

@@ -46,8 +46,11 @@ export interface PlateauOptions {
   thresholdMode?: ThresholdMode;
   /** Epochs after a reduction during which bad epochs are not counted. Default 0. */
   cooldown?: number;
-  /** Lower bound of the learning rate. Default 0. */
-  minLr?: number;
+  /**
+   * Lower bound of the learning rate: one for every group, or one a group (PyTorch's `min_lr`
+   * as a list). Default 0.
+   */
+  minLr?: number | readonly number[];
   /** A reduction smaller than this is skipped. Default 1e-8. */
   eps?: number;
   /** Name of the metric in reduction messages. Default "metric". */
@@ -129,8 +132,10 @@ export class ReduceLROnPlateau implements TrainerCallback {
   readonly thresholdMode: ThresholdMode;
   /** Epochs after a reduction during which bad epochs are not counted. */
   readonly cooldown: number;
-  /** Lower bound of every group's learning rate. */
-  readonly minLr: number;
+  /** Lower bound of the learning rate, as given: one for every group, or one a group. */
+  readonly minLr: number | readonly number[];
+  /** Each group's lower bound (PyTorch's `min_lrs`). */
+  readonly minLrs: readonly number[];
   /** A reduction smaller than this is skipped. */
   readonly eps: number;
   /** Name of the metric in reduction messages. */
@@ -182,6 +187,7 @@ export class ReduceLROnPlateau implements TrainerCallback {
     this.thresholdMode = options.thresholdMode ?? "rel";
     this.cooldown = options.cooldown ?? 0;
     this.minLr = options.minLr ?? 0;
+    this.minLrs = minLrsOf(this.minLr, optimizer.paramGroups.length);
     this.eps = options.eps ?? 1e-8;
     this.metricName = options.metricName ?? "metric";
     this.monitor = options.monitor ?? "valTop1";
@@ -204,7 +210,8 @@ export class ReduceLROnPlateau implements TrainerCallback {
 
   /**
    * Feeds one epoch's metric; when patience runs out, lowers every group's learning rate to
-   * `max(lr × factor, minLr)` (a group whose change would be `eps` or less keeps its rate).
+   * `max(lr × factor, minLr)`, with the group's own `minLr` when one a group was given (a group
+   * whose change would be `eps` or less keeps its rate).
    *
    * @param metric This epoch's validation metric (e.g. top-1 error).
    *
@@ -239,8 +246,8 @@ export class ReduceLROnPlateau implements TrainerCallback {
     this.#cooldownCounter = this.cooldown;
     this.#numBadEpochs = 0;
     let reduced = false;
-    for (const group of groups) {
-      const newLr = Math.max(group.lr * this.factor, this.minLr);
+    for (const [i, group] of groups.entries()) {
+      const newLr = Math.max(group.lr * this.factor, this.minLrs[i]);
       if (group.lr - newLr > this.eps) {
         group.lr = newLr;
         reduced = true;
@@ -257,7 +264,9 @@ export class ReduceLROnPlateau implements TrainerCallback {
     return {
       lr,
       reduced,
-      reason: `${why}; lr ${formatLr(currentLr)} kept: already at min lr ${formatLr(this.minLr)}`,
+      reason: `${why}; lr ${formatLr(currentLr)} kept: already at min lr ${
+        formatLr(this.minLrs[0])
+      }`,
     };
   }
 
@@ -378,6 +387,19 @@ export class ReduceLROnPlateau implements TrainerCallback {
       ? `relative threshold ${this.threshold}`
       : `absolute threshold ${this.threshold}`;
   }
+}
+
+/** One lower bound a group: `minLr` for each, or its list checked against the groups. */
+function minLrsOf(minLr: number | readonly number[], groups: number): number[] {
+  const list: unknown[] = Array.isArray(minLr) ? [...minLr] : Array(groups).fill(minLr);
+  if (list.length !== groups) {
+    throw new RangeError(
+      `minLr: expected one value or ${groups} (one a group), got ${list.length}`,
+    );
+  }
+  const bad = list.find((v) => typeof v !== "number" || !(v >= 0 && v < Infinity));
+  if (bad !== undefined) throw new RangeError(`minLr must be finite numbers ≥ 0, got ${bad}`);
+  return list as number[];
 }
 
 /** Short, exact-enough numbers for log lines: 0.001 stays 0.001, not 0.0010000000000000002. */

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { moduleParams } from "./_param_groups.ts";
 import type { Module } from "../nn/module.ts";
 import {
   checkRmspropHyperparameters,
@@ -119,7 +120,8 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
   }
 
   /**
-   * RMSprop over a module's parameters, named as `Module.namedParameters()` names them.
+   * RMSprop over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them.
    *
    * @example
    * ```ts
@@ -135,11 +137,9 @@ export class RMSprop extends ForeachOptimizer<RmspropParamGroup, RmspropGroupOpt
     model: Module,
     hyperparameters: Omit<RmspropGroupOptions, "params" | "names"> = {},
   ): RMSprop {
-    const named = model.namedParameters();
     return new RMSprop({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...moduleParams(model),
     });
   }
 }

@@ -13,13 +13,11 @@
 
 import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { LearningRateGroups } from "./plateau.ts";
-import { LRScheduler, type LRSchedulerOptions, type LRSchedulerState } from "./lr_scheduler.ts";
+import type { LRScheduler, LRSchedulerOptions } from "./lr_scheduler.ts";
+import { SchedulerChain, type SchedulerChainState } from "./scheduler_chain.ts";
 
 /** SequentialLR's state: its own, and each of its schedulers'. */
-export interface SequentialLRState extends LRSchedulerState {
-  /** The schedulers' states, in order. */
-  schedulers: LRSchedulerState[];
-}
+export type SequentialLRState = SchedulerChainState;
 
 /**
  * Runs `schedulers` in turn, the k-th from epoch `milestones[k − 1]` on.
@@ -41,9 +39,7 @@ export interface SequentialLRState extends LRSchedulerState {
  * console.log(lrs); // [0.5, 0.75, 1, 0.5, 0.25]
  * ```
  */
-export class SequentialLR extends LRScheduler {
-  /** The schedulers, in order. */
-  readonly schedulers: readonly LRScheduler[];
+export class SequentialLR extends SchedulerChain {
   /** The epochs at which the next scheduler takes over. */
   readonly milestones: readonly number[];
 
@@ -59,7 +55,7 @@ export class SequentialLR extends LRScheduler {
       & { schedulers: readonly LRScheduler[]; milestones: readonly number[] }
       & LRSchedulerOptions,
   ) {
-    super(optimizer, options);
+    super("SequentialLR", optimizer, options.schedulers, options);
     checkOptions(
       "SequentialLR",
       options,
@@ -71,12 +67,6 @@ export class SequentialLR extends LRScheduler {
       }),
     );
     const { schedulers, milestones } = options;
-    if (schedulers.length === 0) throw new RangeError("SequentialLR: no schedulers");
-    schedulers.forEach((s, i) => {
-      if (s.optimizer !== optimizer) {
-        throw new Error(`SequentialLR: scheduler ${i} belongs to another optimiser`);
-      }
-    });
     if (milestones.length !== schedulers.length - 1) {
       throw new RangeError(
         `SequentialLR: ${schedulers.length} schedulers need ${schedulers.length - 1} ` +
@@ -90,7 +80,6 @@ export class SequentialLR extends LRScheduler {
         );
       }
     });
-    this.schedulers = [...schedulers];
     this.milestones = [...milestones];
     // Undo what the schedulers' constructors did to the rates; the first starts from the base.
     optimizer.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]));
@@ -106,27 +95,5 @@ export class SequentialLR extends LRScheduler {
     if (index > 0 && this.milestones[index - 1] === epoch) scheduler.restart();
     else scheduler.step();
     super.step();
-  }
-
-  /** The rate the current scheduler set. */
-  protected nextLr(lr: number): number {
-    return lr;
-  }
-
-  /** Its state and its schedulers'. */
-  override stateDict(): SequentialLRState {
-    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
-  }
-
-  /** Restores a state from {@link SequentialLR.stateDict}, its schedulers' too. */
-  override loadStateDict(state: SequentialLRState): void {
-    const inner = state?.schedulers;
-    if (!Array.isArray(inner) || inner.length !== this.schedulers.length) {
-      throw new TypeError(
-        `invalid ${this.name} state: schedulers must hold ${this.schedulers.length} states`,
-      );
-    }
-    super.loadStateDict(state);
-    this.schedulers.forEach((s, i) => s.loadStateDict(inner[i]));
   }
 }

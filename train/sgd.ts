@@ -54,6 +54,7 @@ import type {
 import {
   checkGroupNames,
   groupParams,
+  moduleParams,
   readStateTensors,
   requireGroupKeys,
   zeroGrads,
@@ -218,8 +219,9 @@ export class SGD implements Optimizer {
   }
 
   /**
-   * SGD over a module's parameters, named as `Module.namedParameters()` names them (so its
-   * state dict lines up with the model's in a checkpoint).
+   * SGD over a module's parameters (a frozen one is skipped while it has no gradient), named as
+   * `Module.namedParameters()` names them (so its state dict lines up with the model's in a
+   * checkpoint).
    *
    * @example
    * ```ts
@@ -235,11 +237,9 @@ export class SGD implements Optimizer {
     model: Module,
     hyperparameters: Omit<ParamGroupOptions, "params" | "names">,
   ): SGD {
-    const named = model.namedParameters();
     return new SGD({
       ...hyperparameters,
-      params: named.map(([, p]) => p),
-      names: named.map(([name]) => name),
+      ...moduleParams(model),
     });
   }
 

@@ -103,6 +103,8 @@ export interface OpParams {
   // Normalisation: inputs x, then the weight and the bias where `weight`/`bias` say so; the
   // running statistics are read, or updated in place when `batchStats` (no gradient).
   batchNorm: {
+    // The public op, named in errors: batchNorm, layerNorm, groupNorm or instanceNorm.
+    op: string;
     running: BatchNormRunning | null;
     batchStats: boolean;
     // Statistics per sample and channel (layer and group norm), not per channel; the weight
