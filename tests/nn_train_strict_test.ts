@@ -45,24 +45,7 @@ import {
   Trainer,
 } from "../train/mod.ts";
 import { requireCount } from "../tensor/options.ts";
-
-/** Asserts that `fn` throws a one-line `type` whose message matches `pattern`. */
-function throwsLine(
-  fn: () => unknown,
-  type: new (...args: never[]) => Error,
-  pattern: RegExp,
-): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof type, `expected a ${type.name}, got ${error}`);
-    assert.match(error.message, pattern);
-    assert.ok(!error.message.includes("\n"), `one line: ${error.message}`);
-    return true;
-  });
-}
-
-/** What a caller without types may pass: anything. */
-// deno-lint-ignore no-explicit-any
-type Untyped = any;
+import { throwsLine, type Untyped } from "./_throws_line.ts";
 
 Deno.test("nn layers refuse unknown options and bad counts where they are given", async () => {
   await defaultDevice();

@@ -18,7 +18,7 @@ import { RMSprop } from "./rmsprop.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
-import { Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
+import { Trainer, TRAINER_OPTIONS, type TrainerOptions, type TrainResult } from "./trainer.ts";
 
 /**
  * The optimisers {@link createTrainer} can build: the paper's SGD, or torch.optim's Adam,
@@ -66,39 +66,22 @@ export interface TrainOptions<N extends OptimizerName = "sgd">
   checkpoint?: SaveTrainingCheckpointOptions;
 }
 
-const TRAIN_OPTIONS = optionNames<TrainOptions>({
-  model: true,
-  loss: true,
-  trainData: true,
-  valData: true,
-  epochs: true,
-  batchSize: true,
-  seed: true,
-  augment: true,
-  evalAugment: true,
-  tenCrop: true,
-  evalBatchSize: true,
-  logEvery: true,
-  maxConsecutiveNonFinite: true,
-  generators: true,
-  device: true,
-  signal: true,
-  callbacks: true,
-  log: true,
-  prefetch: true,
-  clipGradNorm: true,
-  optimizer: true,
-  lr: true,
-  momentum: true,
-  weightDecay: true,
-  formulation: true,
-  plateau: true,
-  schedule: true,
-  runDir: true,
-  resume: true,
-  extra: true,
-  checkpoint: true,
-});
+/** The Trainer's options (the optimiser's name in place of the optimiser), and train()'s own. */
+const TRAIN_OPTIONS = [
+  ...TRAINER_OPTIONS,
+  ...optionNames<Omit<TrainOptions, keyof TrainerOptions>>({
+    lr: true,
+    momentum: true,
+    weightDecay: true,
+    formulation: true,
+    plateau: true,
+    schedule: true,
+    runDir: true,
+    resume: true,
+    extra: true,
+    checkpoint: true,
+  }),
+];
 
 /**
  * A {@link Trainer} set up with the paper's recipe: SGD over the model's named parameters, a

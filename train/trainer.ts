@@ -112,7 +112,8 @@ export interface TrainerOptions<O extends Optimizer = Optimizer> {
   clipGradNorm?: number | GradNormClip;
 }
 
-const TRAINER_OPTIONS = optionNames<TrainerOptions>({
+/** The names of {@link TrainerOptions}, for `checkOptions`. */
+export const TRAINER_OPTIONS = optionNames<TrainerOptions>({
   model: true,
   optimizer: true,
   loss: true,
