@@ -17,6 +17,7 @@ import {
   ConvTranspose2d,
   Dropout,
   GroupNorm,
+  init,
   LayerNorm,
   Linear,
   MaxPool2d,
@@ -44,6 +45,7 @@ import {
   syntheticSplits,
   Trainer,
 } from "../train/mod.ts";
+import { decodeSafetensors, encodeSafetensors } from "../nn/safetensors.ts";
 import { requireCount } from "../tensor/options.ts";
 import { throwsLine, type Untyped } from "./_throws_line.ts";
 
@@ -317,6 +319,33 @@ Deno.test("learning-rate schedulers refuse unknown options", async () => {
   ];
   for (const [make, pattern] of cases) throwsLine(make, TypeError, pattern);
   sgd.dispose();
+  w.dispose();
+});
+
+Deno.test("state dicts, files and init functions refuse unknown options", async () => {
+  await defaultDevice();
+  const layer = new Linear({ inFeatures: 2, outFeatures: 2 });
+  await assert.rejects(
+    layer.loadStateDict({}, { stict: false } as Untyped),
+    /^TypeError: Module\.loadStateDict: unknown option "stict" \(did you mean "strict"\?\)$/,
+  );
+  const bytes = encodeSafetensors({});
+  throwsLine(
+    () => decodeSafetensors(bytes, { maxHeader: 1 } as Untyped),
+    TypeError,
+    /^decodeSafetensors: unknown option "maxHeader" \(did you mean "maxHeaderBytes"\?\)$/,
+  );
+  const w = tensor([[0, 0], [0, 0]]);
+  throwsLine(
+    () => init.kaimingUniform(w, { nonLinearity: "relu" } as Untyped),
+    TypeError,
+    /^kaimingUniform: unknown option "nonLinearity" \(did you mean "nonlinearity"\?\)$/,
+  );
+  throwsLine(
+    () => init.truncNormal(w, { sd: 1 } as Untyped),
+    TypeError,
+    /^truncNormal: unknown option "sd"/,
+  );
   w.dispose();
 });
 
