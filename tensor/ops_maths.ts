@@ -30,7 +30,6 @@ export function pow(
   base: Tensor<Shape, "f32"> | number,
   exponent: Tensor<Shape, "f32"> | number,
 ): Tensor<Shape, "f32"> {
-  tensorArgument("pow", base);
   if (typeof base !== "number") {
     return typeof exponent === "number" ? base.pow(exponent) : base.pow(exponent);
   }

@@ -52,6 +52,7 @@ const TAKES_ANOTHER_FIRST: Record<string, string> = {
   transferStats: "nothing",
   resetTransferStats: "nothing",
   traceSyncPoints: "a function",
+  pow: "a tensor or a number (torch.pow(2, x))",
   transfer: "a list of [tensor, device] moves",
 };
 

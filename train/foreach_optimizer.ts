@@ -87,6 +87,7 @@ export interface ForeachGroupOptions {
  * interface AveragedGroup extends ParamGroup { beta: number }
  * const kind: ForeachKind<AveragedGroup> = {
  *   name: "Averaged",
+ *   optionNames: ["params", "names", "maximize", "lr", "beta"],
  *   rule: {
  *     name: "averaged",
  *     stateNames: () => ["average"],
