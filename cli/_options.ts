@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { nearestName } from "../tensor/_tensor_args.ts";
+import { nearestName } from "../tensor/options.ts";
 
 /** A mistake on the command line: printed with a hint, exit status 2. */
 export class UsageError extends Error {

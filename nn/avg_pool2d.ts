@@ -4,7 +4,15 @@
  * @module
  */
 
-import { avgPool2d, checkPoolPadding, type Pair, pair, windowOutput } from "../tensor/ops_cnn.ts";
+import { checkOptions, optionNames } from "../tensor/options.ts";
+import {
+  avgPool2d,
+  checkPoolPadding,
+  checkSizes,
+  type Pair,
+  pair,
+  windowOutput,
+} from "../tensor/ops_cnn.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -25,6 +33,15 @@ export interface AvgPool2dConfig {
   /** Divide every window by this positive integer instead (default: none). */
   divisorOverride?: number;
 }
+
+const AVG_POOL2D_OPTIONS = optionNames<AvgPool2dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+  divisorOverride: true,
+});
 
 /**
  * Average pooling over NCHW tensors, as PyTorch's `nn.AvgPool2d`.
@@ -55,6 +72,12 @@ export class AvgPool2d extends Module {
   /** Creates the layer. */
   constructor(config: AvgPool2dConfig) {
     super();
+    checkOptions("AvgPool2d", config, AVG_POOL2D_OPTIONS, true);
+    checkSizes("AvgPool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { batchNorm } from "../tensor/ops_norm.ts";
 import { type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -27,6 +28,15 @@ export interface BatchNormConfig extends NormConfig {
    */
   trackRunningStats?: boolean;
 }
+
+const BATCH_NORM_OPTIONS = optionNames<BatchNormConfig>({
+  numFeatures: true,
+  eps: true,
+  momentum: true,
+  affine: true,
+  trackRunningStats: true,
+  device: true,
+});
 
 /**
  * What {@link BatchNorm1d}, {@link BatchNorm2d} and {@link BatchNorm3d} share (PyTorch's
@@ -49,6 +59,7 @@ export abstract class BatchNorm extends NormBase {
   /** Creates the parameters and buffers on `config.device`. */
   constructor(config: BatchNormConfig) {
     super(config, { affine: true, trackRunningStats: true });
+    checkOptions("BatchNorm", config, BATCH_NORM_OPTIONS, true);
   }
 
   /**

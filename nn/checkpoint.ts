@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import {
   entryFromTypedArray,
   entryToFloat32,
@@ -39,6 +40,11 @@ export interface SaveCheckpointOptions {
   allowNonFinite?: boolean;
 }
 
+const SAVE_CHECKPOINT_OPTIONS = optionNames<SaveCheckpointOptions>({
+  metadata: true,
+  allowNonFinite: true,
+});
+
 /** Options of {@link loadCheckpoint}. */
 export interface LoadCheckpointOptions {
   /** Require the names to match exactly (default true). */
@@ -52,6 +58,12 @@ export interface LoadCheckpointOptions {
   /** Load even when tensors hold NaN or ±∞ (default false: refuse, naming them). */
   allowNonFinite?: boolean;
 }
+
+const LOAD_CHECKPOINT_OPTIONS = optionNames<LoadCheckpointOptions>({
+  strict: true,
+  ignoreMismatchedSizes: true,
+  allowNonFinite: true,
+});
 
 /**
  * A checkpoint that cannot be loaded into the model; the model was not modified.
@@ -121,6 +133,7 @@ export async function saveCheckpoint(
   model: Module,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
+  checkOptions("saveCheckpoint", options, SAVE_CHECKPOINT_OPTIONS);
   const tensors: Record<string, TensorEntry> = {};
   for (const slot of model.stateSlots()) {
     // Read each shard from its own device and join on the host: no device-to-device copies.
@@ -170,6 +183,7 @@ export async function loadCheckpoint(
   model: Module,
   options: LoadCheckpointOptions = {},
 ): Promise<CheckpointMetadata> {
+  checkOptions("loadCheckpoint", options, LOAD_CHECKPOINT_OPTIONS);
   let contents;
   try {
     contents = await readSafetensorsFile(path);

@@ -4,9 +4,10 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { convPadding, windowOutput } from "../tensor/ops_cnn.ts";
+import { checkSizes, convPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import { conv1d } from "../tensor/ops_conv_family.ts";
 import { convModePads, pad, type PadMode } from "../tensor/ops_pad.ts";
 import type { Generator } from "../tensor/random.ts";
@@ -47,6 +48,21 @@ export interface Conv1dConfig {
   init?: ParameterInit;
 }
 
+const CONV1D_OPTIONS = optionNames<Conv1dConfig>({
+  inChannels: true,
+  outChannels: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  paddingMode: true,
+  groups: true,
+  dilation: true,
+  bias: true,
+  device: true,
+  generator: true,
+  init: true,
+});
+
 /**
  * 1-D convolution over `[N, C, L]` signals, as PyTorch's `nn.Conv1d`: weight `[O, C/groups, K]`
  * and bias `[O]`, on the 2-D convolution's kernels.
@@ -82,6 +98,11 @@ export class Conv1d extends WeightedLayer {
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: Conv1dConfig) {
     super();
+    checkOptions("Conv1d", config, CONV1D_OPTIONS, true);
+    requireCount("Conv1d", "inChannels", config.inChannels, 0);
+    requireCount("Conv1d", "outChannels", config.outChannels, 0);
+    requireCount("Conv1d", "groups", config.groups ?? 1);
+    checkSizes("Conv1d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = config.kernelSize;

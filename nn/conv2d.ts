@@ -4,9 +4,11 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import {
+  checkSizes,
   conv2d,
   type ConvPadding,
   convPadding,
@@ -66,6 +68,23 @@ export interface Conv2dConfig {
   init?: ParameterInit;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dConfig>({
+  inChannels: true,
+  outChannels: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  paddingMode: true,
+  groups: true,
+  dilation: true,
+  bias: true,
+  relu: true,
+  activation: true,
+  device: true,
+  generator: true,
+  init: true,
+});
+
 /**
  * 2-D convolution over NCHW tensors: weight `[O, C/groups, KH, KW]` and bias `[O]`, as
  * PyTorch's `nn.Conv2d` (cross-correlation).
@@ -111,6 +130,11 @@ export class Conv2d extends Module {
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: Conv2dConfig) {
     super();
+    checkOptions("Conv2d", config, CONV2D_OPTIONS, true);
+    requireCount("Conv2d", "inChannels", config.inChannels, 0);
+    requireCount("Conv2d", "outChannels", config.outChannels, 0);
+    requireCount("Conv2d", "groups", config.groups ?? 1);
+    checkSizes("Conv2d", [["kernelSize", config.kernelSize, 1], ["stride", config.stride ?? 1, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);

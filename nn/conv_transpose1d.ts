@@ -4,6 +4,8 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
+import { checkSizes } from "../tensor/ops_cnn.ts";
 import { convTranspose1d } from "../tensor/ops_conv_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -32,6 +34,21 @@ export interface ConvTranspose1dConfig extends
   /** Spacing between kernel taps (default 1). */
   dilation?: number;
 }
+
+const CONV_TRANSPOSE1D_OPTIONS = optionNames<ConvTranspose1dConfig>({
+  inChannels: true,
+  outChannels: true,
+  groups: true,
+  bias: true,
+  device: true,
+  generator: true,
+  init: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  dilation: true,
+});
 
 /**
  * 1-D transposed convolution over `[N, Cin, L]` signals, as PyTorch's `nn.ConvTranspose1d`:
@@ -67,6 +84,11 @@ export class ConvTranspose1d extends WeightedLayer {
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: ConvTranspose1dConfig) {
     super();
+    checkOptions("ConvTranspose1d", config, CONV_TRANSPOSE1D_OPTIONS, true);
+    requireCount("ConvTranspose1d", "inChannels", config.inChannels, 0);
+    requireCount("ConvTranspose1d", "outChannels", config.outChannels, 0);
+    requireCount("ConvTranspose1d", "groups", config.groups ?? 1);
+    checkSizes("ConvTranspose1d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = [config.kernelSize];

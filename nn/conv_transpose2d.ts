@@ -4,9 +4,10 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
-import { type Pair, pair } from "../tensor/ops_cnn.ts";
+import { checkSizes, type Pair, pair } from "../tensor/ops_cnn.ts";
 import { convTranspose2d } from "../tensor/ops_conv_family.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
@@ -45,6 +46,21 @@ export interface ConvTranspose2dConfig {
    */
   init?: ParameterInit;
 }
+
+const CONV_TRANSPOSE2D_OPTIONS = optionNames<ConvTranspose2dConfig>({
+  inChannels: true,
+  outChannels: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  outputPadding: true,
+  groups: true,
+  dilation: true,
+  bias: true,
+  device: true,
+  generator: true,
+  init: true,
+});
 
 /** The sizes a transposed convolution layer holds, as {@link transposedOutput} reads them. */
 export interface TransposedGeometry {
@@ -145,6 +161,11 @@ export class ConvTranspose2d extends WeightedLayer implements TransposedGeometry
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: ConvTranspose2dConfig) {
     super();
+    checkOptions("ConvTranspose2d", config, CONV_TRANSPOSE2D_OPTIONS, true);
+    requireCount("ConvTranspose2d", "inChannels", config.inChannels, 0);
+    requireCount("ConvTranspose2d", "outChannels", config.outChannels, 0);
+    requireCount("ConvTranspose2d", "groups", config.groups ?? 1);
+    checkSizes("ConvTranspose2d", [["kernelSize", config.kernelSize, 1]]);
     this.inChannels = config.inChannels;
     this.outChannels = config.outChannels;
     this.kernelSize = pair(config.kernelSize);

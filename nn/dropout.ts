@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireNumber } from "../tensor/options.ts";
 import { dropout } from "../tensor/ops_cnn.ts";
 import type { Generator } from "../tensor/random.ts";
 import type { Shape } from "../tensor/shape.ts";
@@ -17,6 +18,8 @@ export interface DropoutConfig {
   /** Random stream of the masks (default: the global generator at each call). */
   generator?: Generator;
 }
+
+const DROPOUT_OPTIONS = optionNames<DropoutConfig>({ p: true, generator: true });
 
 /**
  * In training mode, zeroes each element with probability `p` and scales the survivors by
@@ -43,7 +46,9 @@ export class Dropout extends Module {
   /** Creates the layer. */
   constructor(config: DropoutConfig = {}) {
     super();
+    checkOptions(this.constructor.name, config, DROPOUT_OPTIONS);
     this.p = config.p ?? 0.5;
+    requireNumber(this.constructor.name, "p", this.p);
     if (!(typeof this.p === "number" && this.p >= 0 && this.p <= 1)) {
       // Named by the subclass too (Dropout2d, AlphaDropout ...).
       throw new RangeError(`${this.constructor.name}: p = ${this.p} is not in [0, 1]`);

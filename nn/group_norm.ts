@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import { ones, zeros } from "../tensor/creation.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
@@ -25,6 +26,14 @@ export interface GroupNormConfig {
   /** Where the parameters live (default: the default device). */
   device?: Device;
 }
+
+const GROUP_NORM_OPTIONS = optionNames<GroupNormConfig>({
+  numGroups: true,
+  numChannels: true,
+  eps: true,
+  affine: true,
+  device: true,
+});
 
 /**
  * Normalises each group of consecutive channels of each sample of `x [N, C, *]` by its mean
@@ -52,7 +61,10 @@ export class GroupNorm extends Module {
   /** Creates the parameters on `config.device`. */
   constructor(config: GroupNormConfig) {
     super();
+    checkOptions("GroupNorm", config, GROUP_NORM_OPTIONS, true);
     const { numGroups, numChannels } = config;
+    requireCount("GroupNorm", "numGroups", numGroups);
+    requireCount("GroupNorm", "numChannels", numChannels);
     if (
       !Number.isInteger(numGroups) || !Number.isInteger(numChannels) || numGroups < 1 ||
       numChannels % numGroups !== 0

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { full } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
@@ -281,6 +282,13 @@ export interface KaimingOptions {
   generator?: Generator;
 }
 
+const KAIMING_OPTIONS = optionNames<KaimingOptions>({
+  a: true,
+  mode: true,
+  nonlinearity: true,
+  generator: true,
+});
+
 /** The standard deviation `gain / √fan` of He's initialisation. */
 function kaimingStd(op: string, shape: readonly number[], options: KaimingOptions): number {
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
@@ -308,6 +316,7 @@ function kaimingStd(op: string, shape: readonly number[], options: KaimingOption
  * ```
  */
 export function kaimingUniform<T extends Tensor>(tensor: T, options: KaimingOptions = {}): T {
+  checkOptions("kaimingUniform", options, KAIMING_OPTIONS);
   if (tensor.size === 0) return tensor;
   const bound = Math.sqrt(3) * kaimingStd("kaimingUniform", tensor.shape, options);
   return uniform(tensor, -bound, bound, options.generator);
@@ -327,6 +336,7 @@ export function kaimingUniform<T extends Tensor>(tensor: T, options: KaimingOpti
  * ```
  */
 export function kaimingNormal<T extends Tensor>(tensor: T, options: KaimingOptions = {}): T {
+  checkOptions("kaimingNormal", options, KAIMING_OPTIONS);
   if (tensor.size === 0) return tensor;
   const std = kaimingStd("kaimingNormal", tensor.shape, options);
   return normal(tensor, 0, std, options.generator);
@@ -346,6 +356,14 @@ export interface TruncNormalOptions {
   generator?: Generator;
 }
 
+const TRUNC_NORMAL_OPTIONS = optionNames<TruncNormalOptions>({
+  mean: true,
+  std: true,
+  a: true,
+  b: true,
+  generator: true,
+});
+
 /**
  * Fills `tensor` with draws from a normal of `mean` and `std` truncated to `[a, b]`
  * (`nn.init.trunc_normal_`), as PyTorch draws them: uniform in `[Φ(α), Φ(β)]` mapped back
@@ -361,6 +379,7 @@ export interface TruncNormalOptions {
  * ```
  */
 export function truncNormal<T extends Tensor>(tensor: T, options: TruncNormalOptions = {}): T {
+  checkOptions("truncNormal", options, TRUNC_NORMAL_OPTIONS);
   const { mean = 0, std = 1, a = -2, b = 2, generator } = options;
   requireFinite("truncNormal", { mean, std, a, b });
   if (!(std > 0)) throw new RangeError(`truncNormal: std must be > 0, got ${std}`);

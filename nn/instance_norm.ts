@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { instanceNorm } from "../tensor/ops_norm.ts";
 import { type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -24,6 +25,15 @@ export interface InstanceNormConfig extends NormConfig {
    */
   trackRunningStats?: boolean;
 }
+
+const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormConfig>({
+  numFeatures: true,
+  eps: true,
+  momentum: true,
+  affine: true,
+  trackRunningStats: true,
+  device: true,
+});
 
 /**
  * What {@link InstanceNorm1d}, {@link InstanceNorm2d} and {@link InstanceNorm3d} share
@@ -46,6 +56,7 @@ export abstract class InstanceNorm extends NormBase {
   /** Creates the parameters and buffers on `config.device`. */
   constructor(config: InstanceNormConfig) {
     super(config, { affine: false, trackRunningStats: false });
+    checkOptions("InstanceNorm", config, INSTANCE_NORM_OPTIONS, true);
   }
 
   /**

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { ones, zeros } from "../tensor/creation.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
@@ -25,6 +26,14 @@ export interface LayerNormConfig {
   /** Where the parameters live (default: the default device). */
   device?: Device;
 }
+
+const LAYER_NORM_OPTIONS = optionNames<LayerNormConfig>({
+  normalizedShape: true,
+  eps: true,
+  elementwiseAffine: true,
+  bias: true,
+  device: true,
+});
 
 /**
  * Normalises each row of the trailing `normalizedShape` axes by its mean and biased variance,
@@ -52,6 +61,7 @@ export class LayerNorm extends Module {
   /** Creates the parameters on `config.device`. */
   constructor(config: LayerNormConfig) {
     super();
+    checkOptions("LayerNorm", config, LAYER_NORM_OPTIONS, true);
     const shape = typeof config.normalizedShape === "number"
       ? [config.normalizedShape]
       : [...config.normalizedShape];

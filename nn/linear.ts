@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireCount } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
 import { linear } from "../tensor/ops_matmul.ts";
@@ -38,6 +39,17 @@ export interface LinearConfig {
   init?: ParameterInit;
 }
 
+const LINEAR_OPTIONS = optionNames<LinearConfig>({
+  inFeatures: true,
+  outFeatures: true,
+  bias: true,
+  relu: true,
+  activation: true,
+  device: true,
+  generator: true,
+  init: true,
+});
+
 /**
  * `y = x·Wᵀ + b` with weight `[out, in]` and bias `[out]`, as PyTorch's `nn.Linear`.
  *
@@ -63,6 +75,9 @@ export class Linear extends Module {
   /** Creates the layer and initialises its parameters on `config.device`. */
   constructor(config: LinearConfig) {
     super();
+    checkOptions("Linear", config, LINEAR_OPTIONS, true);
+    requireCount("Linear", "inFeatures", config.inFeatures, 0);
+    requireCount("Linear", "outFeatures", config.outFeatures, 0);
     this.inFeatures = config.inFeatures;
     this.outFeatures = config.outFeatures;
     this.activation = layerActivation("Linear", config);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { lrn } from "../tensor/ops_cnn.ts";
 import { type Dim, plural } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -28,6 +29,14 @@ export interface LocalResponseNormConfig {
    */
   groupSize?: number;
 }
+
+const LOCAL_RESPONSE_NORM_OPTIONS = optionNames<LocalResponseNormConfig>({
+  size: true,
+  k: true,
+  alpha: true,
+  beta: true,
+  groupSize: true,
+});
 
 /**
  * `b[i] = a[i] / (k + α·Σ_j a[j]²)^β` over the `size` channels around i (clipped to i's
@@ -62,6 +71,7 @@ export class LocalResponseNorm extends Module {
   /** Creates the layer. */
   constructor(config: LocalResponseNormConfig = {}) {
     super();
+    checkOptions("LocalResponseNorm", config, LOCAL_RESPONSE_NORM_OPTIONS);
     this.size = config.size ?? 5;
     this.k = config.k ?? 2;
     this.alpha = config.alpha ?? 1e-4;

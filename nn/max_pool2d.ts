@@ -4,8 +4,10 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import {
   checkPoolPadding,
+  checkSizes,
   maxPool2d,
   type MaxPool2dOptions,
   type Pair,
@@ -41,6 +43,15 @@ export interface MaxPool2dConfig {
    */
   returnIndices?: boolean;
 }
+
+const MAX_POOL2D_OPTIONS = optionNames<MaxPool2dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+  returnIndices: true,
+});
 
 /**
  * Max pooling over NCHW tensors, as PyTorch's `nn.MaxPool2d` (floor mode by default, or
@@ -90,6 +101,12 @@ export class MaxPool2d extends Module {
   /** Creates the layer. */
   constructor(config: MaxPool2dConfig) {
     super();
+    checkOptions("MaxPool2d", config, MAX_POOL2D_OPTIONS, true);
+    checkSizes("MaxPool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type Pair, pair } from "../tensor/ops_cnn.ts";
+import { checkOptions, optionNames } from "../tensor/options.ts";
+import { checkSizes, type Pair, pair } from "../tensor/ops_cnn.ts";
 import { maxUnpool2d } from "../tensor/ops_pool_family.ts";
 import type { Dim, Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -19,6 +20,12 @@ export interface MaxUnpool2dConfig {
   /** The pooling's padding (default 0). */
   padding?: Pair;
 }
+
+const MAX_UNPOOL2D_OPTIONS = optionNames<MaxUnpool2dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+});
 
 /**
  * The partial inverse of a max pooling, as PyTorch's `nn.MaxUnpool2d` (SegNet's decoder): each
@@ -47,6 +54,12 @@ export class MaxUnpool2d extends Module {
   /** Creates the layer. */
   constructor(config: MaxUnpool2dConfig) {
     super();
+    checkOptions("MaxUnpool2d", config, MAX_UNPOOL2D_OPTIONS, true);
+    checkSizes("MaxUnpool2d", [
+      ["kernelSize", config.kernelSize, 1],
+      ["stride", config.stride ?? config.kernelSize, 1],
+      ["padding", config.padding ?? 0, 0],
+    ]);
     this.kernelSize = pair(config.kernelSize);
     this.stride = pair(config.stride ?? config.kernelSize);
     this.padding = pair(config.padding ?? 0);

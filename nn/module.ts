@@ -25,11 +25,20 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { noGrad } from "../tensor/_autograd.ts";
 import { keep } from "../tensor/memory.ts";
 import { concat } from "../tensor/ops_shape.ts";
-import { type DType, numel, plural, sameShape, type Shape, ShapeError } from "../tensor/shape.ts";
+import {
+  describeValue,
+  type DType,
+  numel,
+  plural,
+  sameShape,
+  type Shape,
+  ShapeError,
+} from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /**
@@ -93,6 +102,11 @@ export interface LoadStateDictOptions {
    */
   ignoreMismatchedSizes?: boolean;
 }
+
+const LOAD_STATE_DICT_OPTIONS = optionNames<LoadStateDictOptions>({
+  strict: true,
+  ignoreMismatchedSizes: true,
+});
 
 /** What {@link Module.loadStateDict} reports when it succeeds. */
 export interface LoadStateDictResult {
@@ -258,6 +272,17 @@ export abstract class Module {
   /** Adds a submodule; its parameters are named `name.<its names>`. Returns it. */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
+    // A layer class not constructed (Sequential(ReLU)), a function or a number would otherwise
+    // be held and fail only in the forward, or be skipped by parameters().
+    if (!(module instanceof Module)) {
+      throw new TypeError(
+        `${this.constructor.name}: submodule "${name}" must be a Module, got ${
+          typeof module === "function"
+            ? `the function ${(module as { name: string }).name}`
+            : describeValue(module)
+        }`,
+      );
+    }
     this.#children.set(name, module);
     return module;
   }
@@ -407,6 +432,7 @@ export abstract class Module {
     dict: Record<string, StateValue> | ReadonlyMap<string, StateValue>,
     options: LoadStateDictOptions = {},
   ): Promise<LoadStateDictResult> {
+    checkOptions("Module.loadStateDict", options, LOAD_STATE_DICT_OPTIONS);
     const strict = options.strict ?? true;
     const entries = dict instanceof Map ? new Map(dict) : new Map(Object.entries(dict));
     const slots = this.stateSlots();

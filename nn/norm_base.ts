@@ -6,6 +6,7 @@
  * @module
  */
 
+import { requireBoolean, requireCount, requireNumber } from "../tensor/options.ts";
 import { fromTypedArray, ones, zeros } from "../tensor/creation.ts";
 import type { Device } from "../tensor/default_device.ts";
 import { currentDevice } from "../tensor/default_device.ts";
@@ -60,15 +61,18 @@ export abstract class NormBase extends Module {
     defaults: { affine: boolean; trackRunningStats: boolean },
   ) {
     super();
-    const c = config.numFeatures;
-    if (!Number.isInteger(c) || c < 1) {
-      throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${c}`);
-    }
+    const c = config.numFeatures, op = new.target.name;
+    requireCount(op, "numFeatures", c);
     this.numFeatures = c;
     this.eps = config.eps ?? 1e-5;
     this.momentum = config.momentum === undefined ? 0.1 : config.momentum;
     this.affine = config.affine ?? defaults.affine;
     this.trackRunningStats = config.trackRunningStats ?? defaults.trackRunningStats;
+    // A string or NaN here would reach the kernels as NaN statistics, found only in training.
+    requireNumber(op, "eps", this.eps);
+    if (this.momentum !== null) requireNumber(op, "momentum", this.momentum);
+    requireBoolean(op, "affine", this.affine);
+    requireBoolean(op, "trackRunningStats", this.trackRunningStats);
     const device = config.device ?? currentDevice();
     if (this.affine) {
       this.registerParameter("weight", ones([c], { device }));

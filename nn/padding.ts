@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { pad, paddedShape, type PadMode } from "../tensor/ops_pad.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -24,6 +25,8 @@ export interface PadConfig {
   /** The fill of constant padding (default 0). */
   value?: number;
 }
+
+const PAD_OPTIONS = optionNames<PadConfig>({ padding: true, axes: true, mode: true, value: true });
 
 /**
  * Pads the last axes of its input as `pad` does: the layer behind PyTorch's padding modules,
@@ -49,6 +52,7 @@ export class Pad extends Module {
   /** Creates the layer. */
   constructor(config: PadConfig) {
     super();
+    checkOptions("Pad", config, PAD_OPTIONS, true);
     const { padding, axes = 2, mode = "constant", value = 0 } = config;
     const pads = typeof padding === "number" ? Array(2 * axes).fill(padding) : [...padding];
     const sized = typeof padding === "number" || config.axes === undefined ||

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { checkPoolPadding, windowOutput } from "../tensor/ops_cnn.ts";
 import {
   adaptiveAvgPool1d,
@@ -41,6 +42,15 @@ export interface MaxPool1dConfig {
   returnIndices?: boolean;
 }
 
+const MAX_POOL1D_OPTIONS = optionNames<MaxPool1dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  dilation: true,
+  ceilMode: true,
+  returnIndices: true,
+});
+
 /**
  * Max pooling over `[N, C, L]` (or one unbatched `[C, L]`), as PyTorch's `nn.MaxPool1d`.
  *
@@ -66,6 +76,7 @@ export class MaxPool1d extends Module {
   /** Creates the layer. */
   constructor(config: MaxPool1dConfig) {
     super();
+    checkOptions("MaxPool1d", config, MAX_POOL1D_OPTIONS, true);
     const { kernelSize: kernel, stride = kernel, padding = 0, dilation = 1 } = config;
     checkPoolPadding("MaxPool1d", kernel, padding, dilation);
     this.window = { kernel, stride, padding, dilation, ceilMode: config.ceilMode ?? false };
@@ -124,6 +135,14 @@ export interface AvgPool1dConfig {
   countIncludePad?: boolean;
 }
 
+const AVG_POOL1D_OPTIONS = optionNames<AvgPool1dConfig>({
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  ceilMode: true,
+  countIncludePad: true,
+});
+
 /**
  * Average pooling over `[N, C, L]`, as PyTorch's `nn.AvgPool1d`.
  *
@@ -143,6 +162,7 @@ export class AvgPool1d extends Module {
   /** Creates the layer. */
   constructor(config: AvgPool1dConfig) {
     super();
+    checkOptions("AvgPool1d", config, AVG_POOL1D_OPTIONS, true);
     const { kernelSize: kernel, stride = kernel, padding = 0 } = config;
     checkPoolPadding("AvgPool1d", kernel, padding);
     this.window = {

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { currentDevice, type Device } from "../tensor/default_device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -60,6 +61,17 @@ export interface ResidualBlockConfig {
   /** Random stream of the initial weights (default: the global generator). */
   generator?: Generator;
 }
+
+const RESIDUAL_BLOCK_OPTIONS = optionNames<ResidualBlockConfig>({
+  inChannels: true,
+  planes: true,
+  stride: true,
+  dilation: true,
+  groups: true,
+  baseWidth: true,
+  device: true,
+  generator: true,
+});
 
 /** What a block's layers are built with: one device and one random stream. */
 interface Builder {
@@ -215,6 +227,7 @@ export class BasicBlock extends ResidualBlock {
 
   /** Creates the block and initialises its convolutions as torchvision does. */
   constructor(config: ResidualBlockConfig) {
+    checkOptions("BasicBlock", config, RESIDUAL_BLOCK_OPTIONS, true);
     if ((config.groups ?? 1) !== 1 || (config.baseWidth ?? 64) !== 64) {
       throw new RangeError("BasicBlock: only groups 1 and baseWidth 64 (as torchvision's)");
     }
@@ -260,6 +273,7 @@ export class Bottleneck extends ResidualBlock {
 
   /** Creates the block and initialises its convolutions as torchvision does. */
   constructor(config: ResidualBlockConfig) {
+    checkOptions("Bottleneck", config, RESIDUAL_BLOCK_OPTIONS, true);
     const { inChannels, planes } = config;
     const groups = config.groups ?? 1;
     const width = Math.floor(planes * ((config.baseWidth ?? 64) / 64)) * groups;
@@ -336,6 +350,20 @@ export interface ResNetConfig extends ResNetOptions {
   layers: readonly [number, number, number, number];
 }
 
+const RESNET_OPTIONS = optionNames<ResNetConfig>({
+  numClasses: true,
+  zeroInitResidual: true,
+  groups: true,
+  widthPerGroup: true,
+  replaceStrideWithDilation: true,
+  stem: true,
+  width: true,
+  seed: true,
+  device: true,
+  block: true,
+  layers: true,
+});
+
 const BLOCKS = { basic: BasicBlock, bottleneck: Bottleneck } as const;
 
 /**
@@ -369,6 +397,7 @@ export class ResNet extends Module {
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: ResNetConfig) {
     super();
+    checkOptions("ResNet", config, RESNET_OPTIONS, true);
     const c = resolveResNet(config);
     this.#config = c;
     const generator = c.seed === undefined ? globalGenerator() : new Generator(c.seed);

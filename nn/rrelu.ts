@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { tidy } from "../tensor/memory.ts";
 import { leakyRelu } from "../tensor/ops_activation.ts";
 import { type Generator, globalGenerator } from "../tensor/random.ts";
@@ -49,6 +50,11 @@ export class RReLU extends ShapePreserving {
   /** Creates the layer. */
   constructor(config: RReLUConfig = {}) {
     super();
+    checkOptions(
+      "RReLU",
+      config,
+      optionNames<RReLUConfig>({ lower: true, upper: true, generator: true }),
+    );
     this.lower = config.lower ?? 1 / 8;
     this.upper = config.upper ?? 1 / 3;
     for (const [key, v] of [["lower", this.lower], ["upper", this.upper]] as const) {

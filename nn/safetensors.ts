@@ -25,6 +25,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { writeFileAtomic } from "./_atomic.ts";
 import {
   checkEntry,
@@ -38,6 +39,8 @@ import {
   type TensorEntry,
 } from "./_safetensors_format.ts";
 import { assemble, headerLength, parseHeader } from "./_safetensors_header.ts";
+
+const SAFETENSORS_READ_OPTIONS = optionNames<SafetensorsReadOptions>({ maxHeaderBytes: true });
 
 export {
   type NumericTypedArray,
@@ -138,6 +141,7 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   opts?: SafetensorsReadOptions,
 ): SafetensorsContents {
+  checkOptions("decodeSafetensors", opts, SAFETENSORS_READ_OPTIONS);
   if (bytes.length < 8) fail("file-length", `file is ${bytes.length} bytes, shorter than 8`);
   const max = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const n = headerLength("", bytes, bytes.length, max);
@@ -209,6 +213,7 @@ export async function readSafetensorsFile(
   path: string,
   opts?: SafetensorsReadOptions,
 ): Promise<SafetensorsContents> {
+  checkOptions("readSafetensorsFile", opts, SAFETENSORS_READ_OPTIONS);
   const ctx = `${path}: `;
   using file = await Deno.open(path, { read: true });
   const stat = await file.stat();

@@ -37,7 +37,11 @@ export class Sequential extends Module {
   /** Chains `layers`, or the values of one object whose keys name them. */
   constructor(...layers: Layer[] | [Record<string, Layer>]) {
     super();
-    const named: [string, Layer][] = layers.length === 1 && !(layers[0] instanceof Module)
+    // The named form is one plain object; anything else is a layer (checked as it registers).
+    const first = layers[0] as unknown;
+    const isRecord = layers.length === 1 && typeof first === "object" && first !== null &&
+      Object.getPrototypeOf(first) === Object.prototype;
+    const named: [string, Layer][] = isRecord
       ? Object.entries(layers[0] as Record<string, Layer>)
       : (layers as Layer[]).map((layer, i) => [String(i), layer]);
     this.#layers = named.map(([name, layer]) => this.registerModule(name, layer));

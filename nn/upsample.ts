@@ -5,7 +5,12 @@
  * @module
  */
 
-import { interpolate, type InterpolateOptions } from "../tensor/ops_resample.ts";
+import { checkOptions } from "../tensor/options.ts";
+import {
+  interpolate,
+  INTERPOLATE_OPTIONS,
+  type InterpolateOptions,
+} from "../tensor/ops_resample.ts";
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -35,6 +40,7 @@ export class Upsample extends Module {
   /** Creates the layer. */
   constructor(config: UpsampleConfig) {
     super();
+    checkOptions("Upsample", config, INTERPOLATE_OPTIONS, true);
     if ((config.size === undefined) === (config.scaleFactor === undefined)) {
       throw new RangeError("Upsample: give exactly one of size and scaleFactor");
     }

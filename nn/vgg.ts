@@ -10,6 +10,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { currentDevice, type Device } from "../tensor/default_device.ts";
 import { Generator, globalGenerator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -89,6 +90,18 @@ export interface VGGConfig extends VGGOptions {
   batchNorm?: boolean;
 }
 
+const VGG_OPTIONS = optionNames<VGGConfig>({
+  numClasses: true,
+  dropout: true,
+  width: true,
+  hidden: true,
+  poolSize: true,
+  seed: true,
+  device: true,
+  layers: true,
+  batchNorm: true,
+});
+
 /** Dropout streams start here, far past any initialisation draw of the same seed. */
 const DROPOUT_STREAM = 2 ** 40;
 
@@ -129,6 +142,7 @@ export class VGG extends Module {
   /** Builds the network and initialises it as torchvision does. */
   constructor(config: VGGConfig) {
     super();
+    checkOptions("VGG", config, VGG_OPTIONS, true);
     const c = resolveVGG(config);
     this.#config = c;
     const device = config.device ?? currentDevice();

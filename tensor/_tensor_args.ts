@@ -8,6 +8,7 @@
  */
 
 import { Device } from "../kernels/device.ts";
+import { requireNumber } from "./options.ts";
 import { type Described, requireFloat, sameDevice } from "./_core.ts";
 import {
   broadcastShapes,
@@ -290,99 +291,6 @@ export function clampBounds(
 }
 
 /**
- * The names of an options type, as a record the compiler holds complete: a key added to the
- * type and not here (or one here and not in the type) does not compile, so the run-time check
- * of {@link checkOptions} cannot drift from the type.
- */
-export function optionNames<T extends object>(
-  names: { readonly [K in keyof Required<T>]: true },
-): readonly string[] {
-  return Object.keys(names);
-}
-
-/**
- * Throws unless `options` is undefined or a plain object whose every key is in `names`: an
- * unknown key (a typo, a snake_case PyTorch name, an option of another op) would otherwise be
- * ignored without a word. The message suggests the nearest name. `required`: the op has no
- * defaults for them all (a pooling's kernel). Runs on every call of an op that takes options, so
- * it allocates nothing unless it throws.
- */
-export function checkOptions(
-  op: string,
-  options: unknown,
-  names: readonly string[],
-  required = false,
-): void {
-  if (options === undefined && !required) return;
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(
-      `${op}: options must be an object such as { ${names[0]}: … }, got ${describeValue(options)}`,
-    );
-  }
-  const prototype = Object.getPrototypeOf(options);
-  if (prototype !== Object.prototype && prototype !== null) {
-    throw new TypeError(
-      `${op}: options must be a plain object such as { ${names[0]}: … }, got ` +
-        describeValue(options),
-    );
-  }
-  for (const key in options) {
-    if (!names.includes(key)) {
-      const near = nearestName(key, names);
-      throw new TypeError(
-        `${op}: unknown option "${key}" ` +
-          (near === undefined ? `(known: ${names.join(", ")})` : `(did you mean "${near}"?)`),
-      );
-    }
-  }
-}
-
-/**
- * The name of `names` nearest to `word`, if one is near: the same but for case and underscores
- * (PyTorch's `requires_grad` for `requiresGrad`), else one that starts the other, else one
- * within an edit distance of about a third of the word.
- *
- * @example
- * ```ts
- * import { nearestName } from "./_tensor_args.ts";
- * console.log(nearestName("keepdims", ["keepdim", "correction"])); // "keepdim"
- * console.log(nearestName("requires_grad", ["device", "requiresGrad"])); // "requiresGrad"
- * ```
- */
-export function nearestName(word: string, names: readonly string[]): string | undefined {
-  const folded = (name: string) => name.replaceAll("_", "").toLowerCase();
-  const same = names.find((name) => folded(name) === folded(word));
-  if (same !== undefined) return same;
-  // A name cut short or run on ("descend" for "descending", "keepdims" for "keepdim").
-  const stem = names.find((name) => {
-    const [short, long] = [folded(word), folded(name)].sort((a, b) => a.length - b.length);
-    return short.length >= 3 && long.startsWith(short);
-  });
-  if (stem !== undefined) return stem;
-  let best: string | undefined, bestDistance = Infinity;
-  for (const name of names) {
-    const distance = editDistance(word, name);
-    if (distance < bestDistance) [best, bestDistance] = [name, distance];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-/** Levenshtein's distance: the fewest insertions, deletions and substitutions from `a` to `b`. */
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const saved = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = saved;
-    }
-  }
-  return row[b.length];
-}
-
-/**
  * Throws unless `list` is an array: PyTorch's `x.reshape(2, 3)` (sizes as separate arguments)
  * names the one form this API takes, `x.reshape([2, 3])`.
  */
@@ -392,20 +300,6 @@ export function requireList(op: string, what: string, list: unknown): void {
       `${op}: takes ${what} as one array, as ${op}([2, 3]), not separate numbers; got ` +
         describeValue(list),
     );
-  }
-}
-
-/** Throws unless `value` is a boolean: an object or a number there would read as true or false. */
-export function requireBoolean(op: string, name: string, value: unknown): void {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`${op}: ${name} must be true or false, got ${describeValue(value)}`);
-  }
-}
-
-/** Throws unless `value` is a number (NaN and ±∞ are numbers, as IEEE's and PyTorch's scalars). */
-export function requireNumber(op: string, name: string, value: unknown): void {
-  if (typeof value !== "number") {
-    throw new TypeError(`${op}: ${name} must be a number, got ${describeValue(value)}`);
   }
 }
 

@@ -7,7 +7,8 @@
 import type { Device } from "../kernels/device.ts";
 import { currentDevice } from "./default_device.ts";
 import { broadcast, fill, upload } from "./_primitives.ts";
-import { checkOptions, optionNames, requireDevice } from "./_tensor_args.ts";
+import { requireDevice } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import {
   describeValue,
   type DType,

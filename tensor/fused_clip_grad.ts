@@ -25,7 +25,7 @@ import {
 import { Device } from "../kernels/device.ts";
 import { type RawTensor, requireFloat, type Storage } from "./_core.ts";
 import { copyInto, fill, upload } from "./_primitives.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { currentDevice } from "./default_device.ts";
 import { keep } from "./memory.ts";
 import { fromRaw, rawOf, type Tensor } from "./tensor.ts";

@@ -24,7 +24,7 @@
 import type { Device, GpuBuffer } from "../kernels/device.ts";
 import { cropImages as cropImagesKernel, type ImagePatch } from "../kernels/crop_images.ts";
 import { empty } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { currentDevice } from "./default_device.ts";
 import { fromRaw, type Tensor } from "./tensor.ts";
 import { linkReplicas } from "./transfer.ts";

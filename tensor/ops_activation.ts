@@ -10,7 +10,7 @@ import { sameDevice } from "./_core.ts";
 import type { ActivationFn } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { describeValue, normalizeAxes, type Shape, ShapeError } from "./shape.ts";
-import { apply, selected, Tensor } from "./tensor.ts";
+import { apply, selected, Tensor, tensorArgument } from "./tensor.ts";
 
 /** `fn(x)` with `params`, recorded for autograd. */
 function activate<S extends Shape>(
@@ -45,7 +45,7 @@ function requireFinite(op: string, name: string, value: number): void {
  * ```
  */
 export function relu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.relu();
+  return tensorArgument("relu", x).relu();
 }
 
 /**
@@ -59,7 +59,7 @@ export function relu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function sigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sigmoid();
+  return tensorArgument("sigmoid", x).sigmoid();
 }
 
 /**
@@ -73,7 +73,7 @@ export function sigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> 
  * ```
  */
 export function tanh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.tanh();
+  return tensorArgument("tanh", x).tanh();
 }
 
 /**
@@ -91,6 +91,7 @@ export function leakyRelu<S extends Shape>(
   x: Tensor<S, "f32">,
   negativeSlope = 0.01,
 ): Tensor<S, "f32"> {
+  tensorArgument("leakyRelu", x);
   requireFinite("leakyRelu", "negativeSlope", negativeSlope);
   return activate(x, "leakyRelu", [negativeSlope]);
 }
@@ -107,6 +108,7 @@ export function leakyRelu<S extends Shape>(
  * ```
  */
 export function elu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S, "f32"> {
+  tensorArgument("elu", x);
   requireFinite("elu", "alpha", alpha);
   return activate(x, "elu", [alpha, 1, 1]);
 }
@@ -126,6 +128,7 @@ const [SELU_ALPHA, SELU_SCALE] = [1.6732632423543772, 1.0507009873554805];
  * ```
  */
 export function selu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("selu", x);
   return activate(x, "elu", [SELU_ALPHA, SELU_SCALE, 1]);
 }
 
@@ -141,6 +144,7 @@ export function selu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function celu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S, "f32"> {
+  tensorArgument("celu", x);
   requireFinite("celu", "alpha", alpha);
   if (alpha === 0) throw new RangeError("celu: alpha must not be 0");
   return activate(x, "elu", [alpha, 1, 1 / alpha]);
@@ -157,6 +161,7 @@ export function celu<S extends Shape>(x: Tensor<S, "f32">, alpha = 1): Tensor<S,
  * ```
  */
 export function logSigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("logSigmoid", x);
   return activate(x, "logSigmoid");
 }
 
@@ -171,6 +176,7 @@ export function logSigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32
  * ```
  */
 export function softsign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("softsign", x);
   return activate(x, "softsign");
 }
 
@@ -185,6 +191,7 @@ export function softsign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32">
  * ```
  */
 export function tanhshrink<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("tanhshrink", x);
   return activate(x, "tanhshrink");
 }
 
@@ -205,6 +212,7 @@ function requireLambd(op: string, lambd: number): void {
  * ```
  */
 export function hardshrink<S extends Shape>(x: Tensor<S, "f32">, lambd = 0.5): Tensor<S, "f32"> {
+  tensorArgument("hardshrink", x);
   requireLambd("hardshrink", lambd);
   return activate(x, "hardshrink", [lambd]);
 }
@@ -220,6 +228,7 @@ export function hardshrink<S extends Shape>(x: Tensor<S, "f32">, lambd = 0.5): T
  * ```
  */
 export function softshrink<S extends Shape>(x: Tensor<S, "f32">, lambd = 0.5): Tensor<S, "f32"> {
+  tensorArgument("softshrink", x);
   requireLambd("softshrink", lambd);
   return activate(x, "softshrink", [lambd]);
 }
@@ -239,6 +248,7 @@ export function threshold<S extends Shape>(
   threshold: number,
   value: number,
 ): Tensor<S, "f32"> {
+  tensorArgument("threshold", x);
   requireFinite("threshold", "threshold", threshold);
   if (typeof value !== "number") throw new TypeError("threshold: value must be a number");
   return activate(x, "threshold", [threshold, value]);
@@ -265,6 +275,7 @@ export function gelu<S extends Shape>(
   x: Tensor<S, "f32">,
   approximate: GeluApproximate = "none",
 ): Tensor<S, "f32"> {
+  tensorArgument("gelu", x);
   if (approximate !== "none" && approximate !== "tanh") {
     throw new TypeError(
       `gelu: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`,
@@ -284,6 +295,7 @@ export function gelu<S extends Shape>(
  * ```
  */
 export function silu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("silu", x);
   return activate(x, "silu");
 }
 
@@ -298,6 +310,7 @@ export function silu<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function mish<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("mish", x);
   return activate(x, "mish");
 }
 
@@ -317,6 +330,7 @@ export function softplus<S extends Shape>(
   beta = 1,
   threshold = 20,
 ): Tensor<S, "f32"> {
+  tensorArgument("softplus", x);
   requireFinite("softplus", "beta", beta);
   if (beta === 0) throw new RangeError("softplus: beta must not be 0");
   if (typeof threshold !== "number" || Number.isNaN(threshold)) {
@@ -341,6 +355,7 @@ export function hardtanh<S extends Shape>(
   minVal = -1,
   maxVal = 1,
 ): Tensor<S, "f32"> {
+  tensorArgument("hardtanh", x);
   requireFinite("hardtanh", "minVal", minVal);
   requireFinite("hardtanh", "maxVal", maxVal);
   if (minVal > maxVal) {
@@ -360,6 +375,7 @@ export function hardtanh<S extends Shape>(
  * ```
  */
 export function relu6<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("relu6", x);
   return activate(x, "hardtanh", [0, 6]);
 }
 
@@ -374,6 +390,7 @@ export function relu6<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function hardsigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("hardsigmoid", x);
   return activate(x, "hardsigmoid");
 }
 
@@ -389,6 +406,7 @@ export function hardsigmoid<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f3
  * ```
  */
 export function hardswish<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
+  tensorArgument("hardswish", x);
   return activate(x, "hardswish");
 }
 
@@ -404,7 +422,7 @@ export function hardswish<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"
  * ```
  */
 export function erf<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.erf();
+  return tensorArgument("erf", x).erf();
 }
 
 /**
@@ -419,7 +437,7 @@ export function erf<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function erfinv<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.erfinv();
+  return tensorArgument("erfinv", x).erfinv();
 }
 
 /**
@@ -439,6 +457,7 @@ export function prelu<S extends Shape>(
   x: Tensor<S, "f32">,
   weight: Tensor<Shape, "f32">,
 ): Tensor<S, "f32"> {
+  tensorArgument("prelu", x);
   if (!(weight instanceof Tensor) || weight.dtype !== "f32" || weight.rank !== 1) {
     throw new TypeError("prelu: weight must be a 1-D f32 tensor ([1] or one per channel)");
   }
@@ -471,6 +490,7 @@ export function prelu<S extends Shape>(
  * ```
  */
 export function glu(x: Tensor<Shape, "f32">, dim = -1): Tensor<Shape, "f32"> {
+  tensorArgument("glu", x);
   const [axis] = normalizeAxes(dim, x.rank, "glu");
   const size = x.shape[axis];
   if (size % 2 !== 0) {
@@ -496,5 +516,6 @@ export function glu(x: Tensor<Shape, "f32">, dim = -1): Tensor<Shape, "f32"> {
  * ```
  */
 export function softmin<S extends Shape>(x: Tensor<S, "f32">, dim = -1): Tensor<S, "f32"> {
+  tensorArgument("softmin", x);
   return tidy(() => x.neg().softmax(dim)) as Tensor<S, "f32">;
 }

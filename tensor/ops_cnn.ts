@@ -12,10 +12,10 @@ import type { LrnParams } from "../kernels/lrn.ts";
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry, Pool2dGeometry } from "./_primitives_cnn.ts";
-import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./options.ts";
 import { type Generator, globalGenerator } from "./random.ts";
-import { type Dim, plural, type Shape, ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { describeValue, type Dim, plural, type Shape, ShapeError } from "./shape.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 export type { LrnParams } from "../kernels/lrn.ts";
 
@@ -287,6 +287,7 @@ export function conv2d(
   bias: Tensor | null,
   options: Conv2dOptions = {},
 ): Tensor3D | Tensor4D {
+  tensorArgument("conv2d", x);
   checkOptions("conv2d", options, CONV2D_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
   requireFloat("conv2d", ...inputs);
@@ -356,7 +357,9 @@ export function checkSizes(
   for (const [name, v, least] of sizes) {
     if (!pair(v).every((d) => Number.isInteger(d) && d >= least)) {
       const what = least === 1 ? "positive integer" : "non-negative integer";
-      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${v}`);
+      // A string ("3") would print as the number it spells.
+      const given = typeof v === "number" || Array.isArray(v) ? v : describeValue(v);
+      throw new RangeError(`${op}: ${name} must be a ${what} (or a pair of them), got ${given}`);
     }
   }
 }
@@ -464,6 +467,7 @@ export function maxPool2d(x: Tensor3D, options: MaxPool2dOptions): Tensor3D;
 /** The same over a batch, `x [N, C, H, W]`. */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor4D;
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor3D | Tensor4D {
+  tensorArgument("maxPool2d", x);
   if (x.rank === 3) return throughUnitAxis([x], 0, ([x4]) => maxPool2d(x4, options)) as Tensor3D;
   return apply("maxPool2d", [x], maxPool2dGeometry(x, options)) as Tensor4D;
 }
@@ -484,6 +488,7 @@ export function maxPool2dGeometry(
   x: Tensor,
   options: MaxPool2dOptions,
 ): { geometry: Pool2dGeometry; outShape: number[] } {
+  tensorArgument("maxPool2dGeometry", x);
   checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS, true);
   requireFloat("maxPool2d", x);
   if (x.rank !== 4) {
@@ -548,6 +553,7 @@ export function avgPool2d(x: Tensor3D, options: AvgPool2dOptions): Tensor3D;
 /** The same over a batch, `x [N, C, H, W]`. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor4D;
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor3D | Tensor4D {
+  tensorArgument("avgPool2d", x);
   checkOptions("avgPool2d", options, AVG_POOL2D_OPTIONS, true);
   requireFloat("avgPool2d", x);
   if (x.rank === 3) return throughUnitAxis([x], 0, ([x4]) => avgPool2d(x4, options)) as Tensor3D;
@@ -602,6 +608,7 @@ export function adaptiveAvgPool2d(
   x: Tensor,
   outputSize: number | readonly [number | null, number | null],
 ): Tensor3D | Tensor4D {
+  tensorArgument("adaptiveAvgPool2d", x);
   requireFloat("adaptiveAvgPool2d", x);
   if (x.rank === 3) {
     return throughUnitAxis([x], 0, ([x4]) => adaptiveAvgPool2d(x4, outputSize)) as Tensor3D;
@@ -642,6 +649,7 @@ export const PAPER_LRN: Omit<LrnParams, "groupSize"> = { size: 5, k: 2, alpha: 1
  * ```
  */
 export function lrn(x: Tensor, params: Partial<LrnParams> = {}): Tensor4D {
+  tensorArgument("lrn", x);
   requireFloat("lrn", x);
   if (x.rank !== 4) throw new ShapeError(`lrn: expected [N, C, H, W], got [${x.shape}]`);
   const full: LrnParams = { ...PAPER_LRN, groupSize: x.shape[1] as number, ...params };
@@ -711,6 +719,7 @@ export function dropoutMask(
  * ```
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor<Shape, "f32"> {
+  tensorArgument("dropout", x);
   checkOptions("dropout", options, DROPOUT_OPTIONS, true);
   if (typeof options?.training !== "boolean") {
     // A missing flag would otherwise read as evaluation: dropout silently off.

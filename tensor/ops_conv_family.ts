@@ -8,7 +8,7 @@
 
 import { requireFloat, sameDevice } from "./_core.ts";
 import type { Conv2dGeometry } from "./_primitives_cnn.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { zeros } from "./creation.ts";
 import {
   checkSizes,
@@ -24,7 +24,7 @@ import {
 } from "./ops_cnn.ts";
 import { concat } from "./ops_shape.ts";
 import { plural, ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 export type { Tensor2D, Tensor3D } from "./ops_cnn.ts";
 
@@ -187,6 +187,7 @@ export function convTranspose2d(
   bias: Tensor | null,
   options: ConvTranspose2dOptions = {},
 ): Tensor3D | Tensor4D {
+  tensorArgument("convTranspose2d", x);
   const op = "convTranspose2d";
   checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   const inputs = bias ? [x, w, bias] : [x, w];
@@ -317,6 +318,7 @@ export function convTranspose1d(
   bias: Tensor | null,
   options: ConvTranspose1dOptions = {},
 ): Tensor2D | Tensor3D {
+  tensorArgument("convTranspose1d", x);
   const op = "convTranspose1d";
   checkOptions(op, options, CONV_TRANSPOSE_OPTIONS);
   if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {
@@ -405,6 +407,7 @@ export function conv1d(
   bias: Tensor | null,
   options: Conv1dOptions = {},
 ): Tensor2D | Tensor3D {
+  tensorArgument("conv1d", x);
   const op = "conv1d";
   checkOptions(op, options, CONV1D_OPTIONS);
   if ((x.rank !== 2 && x.rank !== 3) || w.rank !== 3) {

@@ -13,7 +13,7 @@ import { tensor } from "./creation.ts";
 import { tidy } from "./memory.ts";
 import { concat, stack } from "./ops_shape.ts";
 import { type Shape, ShapeError } from "./shape.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, tensorArgument } from "./tensor.ts";
 
 type F32 = Tensor<Shape, "f32">;
 type I32 = Tensor<Shape, "i32">;
@@ -66,6 +66,7 @@ export function ctcLoss(
   targetLengths: readonly number[],
   options: CtcLossOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("ctcLoss", logProbs);
   const op = "ctcLoss";
   const { reduction = "mean", blank = 0, zeroInfinity = false } = options;
   const unknown = Object.keys(options).find((k) =>

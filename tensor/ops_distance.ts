@@ -10,7 +10,7 @@ import { requireFloat, sameDevice } from "./_core.ts";
 import { noGrad } from "./_autograd.ts";
 import { tidy } from "./memory.ts";
 import { broadcastShapes, type Shape } from "./shape.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, tensorArgument } from "./tensor.ts";
 
 type F32 = Tensor<Shape, "f32">;
 
@@ -51,6 +51,7 @@ export function pairwiseDistance(
   x2: Tensor,
   options: PairwiseDistanceOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("pairwiseDistance", x1);
   const op = "pairwiseDistance";
   const { p = 2, eps = 1e-6, keepdim = false } = options;
   if (typeof p !== "number" || Number.isNaN(p)) throw new RangeError(`${op}: p must be a number`);
@@ -91,6 +92,7 @@ export function cosineSimilarity(
   x2: Tensor,
   options: CosineSimilarityOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("cosineSimilarity", x1);
   const op = "cosineSimilarity";
   const { dim = 1, eps = 1e-8 } = options;
   if (typeof eps !== "number" || !(eps >= 0)) {

@@ -7,7 +7,7 @@
  */
 
 import { describeValue, type DType, type Shape } from "./shape.ts";
-import { selected, Tensor } from "./tensor.ts";
+import { selected, Tensor, tensorArgument } from "./tensor.ts";
 
 /** A tensor or a number (a scalar operand keeps the tensor's shape). */
 export type Operand = Tensor | number;
@@ -137,7 +137,7 @@ export function fmod(a: Tensor, b: Operand): Tensor<Shape, "i32"> {
  * ```
  */
 export function abs<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor<S, D> {
-  return x.abs();
+  return tensorArgument("abs", x).abs();
 }
 
 /**
@@ -152,7 +152,7 @@ export function abs<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor<S
  * ```
  */
 export function log1p<S extends Shape, D extends DType>(x: Tensor<S, D>): Tensor<S, D> {
-  return x.log1p();
+  return tensorArgument("log1p", x).log1p();
 }
 
 /**
@@ -175,7 +175,7 @@ export function clamp<S extends Shape, D extends DType>(
   min?: number | Tensor<Shape, D> | null,
   max?: number | Tensor<Shape, D> | null,
 ): Tensor<Shape, D> {
-  return x.clamp(min, max);
+  return tensorArgument("clamp", x).clamp(min, max);
 }
 
 /**
@@ -317,5 +317,6 @@ export function where<D extends DType = "f32">(
   a: Tensor<Shape, D> | number,
   b: Tensor<Shape, D> | number,
 ): Tensor<Shape, D> {
+  tensorArgument("where", condition);
   return selected(condition, a as Tensor, b as Tensor) as Tensor<Shape, D>;
 }

@@ -12,7 +12,14 @@ import { fromTypedArray, zeros } from "./creation.ts";
 import { tidy } from "./memory.ts";
 import { concat, stack } from "./ops_shape.ts";
 import { broadcastShapes, type DType, numel, type Shape } from "./shape.ts";
-import { fromRaw, rawOf, type ScatterReduction, selected, type Tensor } from "./tensor.ts";
+import {
+  fromRaw,
+  rawOf,
+  type ScatterReduction,
+  selected,
+  type Tensor,
+  tensorArgument,
+} from "./tensor.ts";
 import { keptPositions as keptPositionsPrimitive } from "./_primitives_index.ts";
 
 /**
@@ -34,7 +41,7 @@ export function gather<I extends Shape, D extends DType>(
   dim: number,
   index: Tensor<I, "i32">,
 ): Tensor<I, D> {
-  return x.gather(dim, index);
+  return tensorArgument("gather", x).gather(dim, index);
 }
 
 /**
@@ -57,7 +64,7 @@ export function scatter<S extends Shape, D extends DType>(
   index: Tensor<Shape, "i32">,
   src: Tensor<Shape, D> | number,
 ): Tensor<S, D> {
-  return x.scatter(dim, index, src);
+  return tensorArgument("scatter", x).scatter(dim, index, src);
 }
 
 /**
@@ -78,7 +85,7 @@ export function scatterAdd<S extends Shape, D extends DType>(
   index: Tensor<Shape, "i32">,
   src: Tensor<Shape, D>,
 ): Tensor<S, D> {
-  return x.scatterAdd(dim, index, src);
+  return tensorArgument("scatterAdd", x).scatterAdd(dim, index, src);
 }
 
 /**
@@ -100,7 +107,7 @@ export function indexSelect<D extends DType>(
   dim: number,
   index: Tensor<Shape, "i32">,
 ): Tensor<Shape, D> {
-  return x.indexSelect(dim, index);
+  return tensorArgument("indexSelect", x).indexSelect(dim, index);
 }
 
 /**
@@ -123,7 +130,7 @@ export function indexAdd<S extends Shape, D extends DType>(
   source: Tensor<Shape, D>,
   alpha = 1,
 ): Tensor<S, D> {
-  return x.indexAdd(dim, index, source, alpha);
+  return tensorArgument("indexAdd", x).indexAdd(dim, index, source, alpha);
 }
 
 /**
@@ -144,7 +151,7 @@ export function maskedFill<S extends Shape, D extends DType>(
   mask: Tensor,
   value: number,
 ): Tensor<S, D> {
-  return x.maskedFill(mask, value);
+  return tensorArgument("maskedFill", x).maskedFill(mask, value);
 }
 
 /**
@@ -172,7 +179,7 @@ export function scatterReduce<S extends Shape, D extends DType>(
   reduce: ScatterReduction,
   options: { includeSelf?: boolean } = {},
 ): Tensor<S, D> {
-  return x.scatterReduce(dim, index, src, reduce, options);
+  return tensorArgument("scatterReduce", x).scatterReduce(dim, index, src, reduce, options);
 }
 
 /**
@@ -214,6 +221,7 @@ export async function maskedSelect<D extends DType>(
   x: Tensor<Shape, D>,
   mask: Tensor,
 ): Promise<Tensor<[number], D>> {
+  tensorArgument("maskedSelect", x);
   sameDevice("maskedSelect", x, mask);
   const shape = broadcastShapes(x.shape as number[], mask.shape as number[], "maskedSelect");
   const spread = mask.expand(shape);
@@ -246,6 +254,7 @@ function keptPositions(target: Tensor<Shape, "i32">, total: number): Tensor<[num
  * ```
  */
 export async function nonzero(x: Tensor): Promise<Tensor<[number, number], "i32">> {
+  tensorArgument("nonzero", x);
   const { target, total } = await compaction(x);
   const shape = x.shape as readonly number[], n = x.size;
   try {

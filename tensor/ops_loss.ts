@@ -7,10 +7,10 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { oneHot as oneHotPrimitive } from "./_primitives.ts";
 import { type Shape, ShapeError } from "./shape.ts";
-import { apply, fromRaw, rawOf, Tensor } from "./tensor.ts";
+import { apply, fromRaw, rawOf, Tensor, tensorArgument } from "./tensor.ts";
 
 /**
  * Softmax along `axis` (default last), computed stably.
@@ -23,7 +23,7 @@ import { apply, fromRaw, rawOf, Tensor } from "./tensor.ts";
  * ```
  */
 export function softmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
-  return x.softmax(axis);
+  return tensorArgument("softmax", x).softmax(axis);
 }
 
 /**
@@ -39,7 +39,7 @@ export function softmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
  * ```
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
-  return x.logSoftmax(axis);
+  return tensorArgument("logSoftmax", x).logSoftmax(axis);
 }
 
 /**
@@ -56,6 +56,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor<Shape, "f32"> {
  * ```
  */
 export function oneHot(labels: Tensor, classes: number): Tensor<Shape, "f32"> {
+  tensorArgument("oneHot", labels);
   if (labels.dtype !== "i32" || labels.rank !== 1) {
     throw new TypeError(`oneHot: expected 1-D i32 labels, got ${labels.dtype} [${labels.shape}]`);
   }
@@ -211,6 +212,7 @@ export function crossEntropy(
   labels: Tensor,
   options: CrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("crossEntropy", logits);
   sameDevice("crossEntropy", logits, labels);
   if (logits.rank === 1) {
     // One unbatched sample, as PyTorch takes it: a batch of one, its loss unbatched back.

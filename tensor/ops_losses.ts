@@ -11,14 +11,14 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions } from "./_tensor_args.ts";
+import { checkOptions } from "./options.ts";
 import type { LossTerm } from "./_primitives_maps.ts";
 import { tidy } from "./memory.ts";
 import { softplus } from "./ops_activation.ts";
 import { pairwiseDistance } from "./ops_distance.ts";
 import { oneHot } from "./ops_loss.ts";
 import { broadcastShapes, sameShape, type Shape, ShapeError } from "./shape.ts";
-import { apply, selected, Tensor } from "./tensor.ts";
+import { apply, selected, Tensor, tensorArgument } from "./tensor.ts";
 
 /** How a loss reduces its elementwise (or per-sample) terms: PyTorch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -119,6 +119,7 @@ export function mseLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("mseLoss", input);
   const reduction = optionsOf("mseLoss", options, []);
   checkPair("mseLoss", input, target, false);
   return reduced(lossTerm(input, target, "squaredError"), reduction);
@@ -140,6 +141,7 @@ export function l1Loss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("l1Loss", input);
   const reduction = optionsOf("l1Loss", options, []);
   checkPair("l1Loss", input, target, false);
   return reduced(lossTerm(input, target, "absoluteError"), reduction);
@@ -168,6 +170,7 @@ export function smoothL1Loss(
   target: Tensor,
   options: SmoothL1Options = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("smoothL1Loss", input);
   const reduction = optionsOf("smoothL1Loss", options, ["beta"]);
   const { beta = 1 } = options;
   requireNumber("smoothL1Loss", "beta", beta, 0);
@@ -199,6 +202,7 @@ export function huberLoss(
   target: Tensor,
   options: HuberOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("huberLoss", input);
   const reduction = optionsOf("huberLoss", options, ["delta"]);
   const { delta = 1 } = options;
   requireNumber("huberLoss", "delta", delta, 0, true);
@@ -249,6 +253,7 @@ export function binaryCrossEntropy(
   target: Tensor,
   options: BinaryCrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("binaryCrossEntropy", input);
   const reduction = optionsOf("binaryCrossEntropy", options, ["weight"]);
   checkPair("binaryCrossEntropy", input, target, true);
   checkWeight("binaryCrossEntropy", "weight", options.weight, input);
@@ -287,6 +292,7 @@ export function binaryCrossEntropyWithLogits(
   target: Tensor,
   options: BinaryCrossEntropyWithLogitsOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("binaryCrossEntropyWithLogits", input);
   const op = "binaryCrossEntropyWithLogits";
   const reduction = optionsOf(op, options, ["weight", "posWeight"]);
   checkPair(op, input, target, true);
@@ -323,6 +329,7 @@ export function multilabelSoftMarginLoss(
   target: Tensor,
   options: BinaryCrossEntropyOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("multilabelSoftMarginLoss", input);
   const op = "multilabelSoftMarginLoss";
   const reduction = optionsOf(op, options, ["weight"]);
   checkPair(op, input, target, true);
@@ -367,6 +374,7 @@ export function klDiv(
   target: Tensor,
   options: KlDivOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("klDiv", input);
   const reduction = optionsOf("klDiv", options, ["logTarget"], ["batchmean"]);
   checkPair("klDiv", input, target, false);
   return reduced(
@@ -391,6 +399,7 @@ export function softMarginLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("softMarginLoss", input);
   const reduction = optionsOf("softMarginLoss", options, []);
   checkPair("softMarginLoss", input, target, false);
   return reduced(lossTerm(input, target, "softMargin"), reduction);
@@ -422,6 +431,7 @@ export function poissonNllLoss(
   target: Tensor,
   options: PoissonNllOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("poissonNllLoss", input);
   const reduction = optionsOf("poissonNllLoss", options, ["logInput", "full", "eps"]);
   const { logInput = true, full = false, eps = 1e-8 } = options;
   requireNumber("poissonNllLoss", "eps", eps, 0);
@@ -462,6 +472,7 @@ export function hingeEmbeddingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("hingeEmbeddingLoss", input);
   const reduction = optionsOf("hingeEmbeddingLoss", options, ["margin"]);
   const { margin = 1 } = options;
   requireNumber("hingeEmbeddingLoss", "margin", margin, -Infinity);
@@ -487,6 +498,7 @@ export function marginRankingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("marginRankingLoss", input1);
   const reduction = optionsOf("marginRankingLoss", options, ["margin"]);
   const { margin = 0 } = options;
   requireNumber("marginRankingLoss", "margin", margin, -Infinity);
@@ -528,6 +540,7 @@ export function gaussianNllLoss(
   variance: Tensor,
   options: GaussianNllOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("gaussianNllLoss", input);
   const op = "gaussianNllLoss";
   const reduction = optionsOf(op, options, ["full", "eps"]);
   const { full = false, eps = 1e-6 } = options;
@@ -574,6 +587,7 @@ export function cosineEmbeddingLoss(
   target: Tensor,
   options: MarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("cosineEmbeddingLoss", input1);
   const op = "cosineEmbeddingLoss";
   const reduction = optionsOf(op, options, ["margin"]);
   const { margin = 0 } = options;
@@ -626,6 +640,7 @@ export function tripletMarginLoss(
   negative: Tensor,
   options: TripletMarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("tripletMarginLoss", anchor);
   const op = "tripletMarginLoss";
   const reduction = optionsOf(op, options, ["margin", "p", "eps", "swap"]);
   const { margin = 1, p = 2, eps = 1e-6, swap = false } = options;
@@ -690,6 +705,7 @@ export function tripletMarginWithDistanceLoss(
   negative: Tensor,
   options: TripletMarginWithDistanceOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("tripletMarginWithDistanceLoss", anchor);
   const op = "tripletMarginWithDistanceLoss";
   const reduction = optionsOf(op, options, ["distanceFunction", "margin", "swap"]);
   const { distanceFunction = pairwiseDistance, margin = 1, swap = false } = options;
@@ -748,6 +764,7 @@ export function nllLoss(
   target: Tensor,
   options: NllLossOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("nllLoss", input);
   const reduction = optionsOf("nllLoss", options, ["weight", "ignoreIndex"]);
   const { weight, ignoreIndex = -100 } = options;
   if (!(input instanceof Tensor) || !(target instanceof Tensor)) {
@@ -826,6 +843,7 @@ export function multiMarginLoss(
   target: Tensor,
   options: MultiMarginOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("multiMarginLoss", input);
   const op = "multiMarginLoss";
   const reduction = optionsOf(op, options, ["p", "margin", "weight"]);
   const { p = 1, margin = 1, weight } = options;
@@ -899,6 +917,7 @@ export function multilabelMarginLoss(
   target: Tensor,
   options: ReductionOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("multilabelMarginLoss", input);
   const op = "multilabelMarginLoss";
   const reduction = optionsOf(op, options, []);
   if (!(input instanceof Tensor) || !(target instanceof Tensor)) {

@@ -9,6 +9,7 @@
 import { tensor } from "./creation.ts";
 import type { Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
+import { tensorArgument } from "./tensor.ts";
 
 /**
  * `base^exponent` elementwise, as `torch.pow`: either may be a number (not both), tensors
@@ -53,7 +54,7 @@ export function pow(
  * ```
  */
 export function sin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sin();
+  return tensorArgument("sin", x).sin();
 }
 
 /**
@@ -67,7 +68,7 @@ export function sin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function cos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.cos();
+  return tensorArgument("cos", x).cos();
 }
 
 /**
@@ -81,7 +82,7 @@ export function cos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function tan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.tan();
+  return tensorArgument("tan", x).tan();
 }
 
 /**
@@ -95,7 +96,7 @@ export function tan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function asin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.asin();
+  return tensorArgument("asin", x).asin();
 }
 
 /**
@@ -109,7 +110,7 @@ export function asin<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function acos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.acos();
+  return tensorArgument("acos", x).acos();
 }
 
 /**
@@ -123,7 +124,7 @@ export function acos<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function atan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.atan();
+  return tensorArgument("atan", x).atan();
 }
 
 /**
@@ -137,7 +138,7 @@ export function atan<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function sinh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sinh();
+  return tensorArgument("sinh", x).sinh();
 }
 
 /**
@@ -151,7 +152,7 @@ export function sinh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function cosh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.cosh();
+  return tensorArgument("cosh", x).cosh();
 }
 
 /**
@@ -165,7 +166,7 @@ export function cosh<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function rsqrt<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.rsqrt();
+  return tensorArgument("rsqrt", x).rsqrt();
 }
 
 /**
@@ -179,7 +180,7 @@ export function rsqrt<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function reciprocal<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.reciprocal();
+  return tensorArgument("reciprocal", x).reciprocal();
 }
 
 /**
@@ -193,7 +194,7 @@ export function reciprocal<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32
  * ```
  */
 export function square<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.square();
+  return tensorArgument("square", x).square();
 }
 
 /**
@@ -207,7 +208,7 @@ export function square<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function exp2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.exp2();
+  return tensorArgument("exp2", x).exp2();
 }
 
 /**
@@ -221,7 +222,7 @@ export function exp2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function log2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.log2();
+  return tensorArgument("log2", x).log2();
 }
 
 /**
@@ -235,7 +236,7 @@ export function log2<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function log10<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.log10();
+  return tensorArgument("log10", x).log10();
 }
 
 /**
@@ -249,7 +250,7 @@ export function log10<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function expm1<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.expm1();
+  return tensorArgument("expm1", x).expm1();
 }
 
 /**
@@ -263,7 +264,7 @@ export function expm1<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function frac<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.frac();
+  return tensorArgument("frac", x).frac();
 }
 
 /**
@@ -277,7 +278,7 @@ export function frac<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function sign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.sign();
+  return tensorArgument("sign", x).sign();
 }
 
 /**
@@ -291,7 +292,7 @@ export function sign<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function floor<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.floor();
+  return tensorArgument("floor", x).floor();
 }
 
 /**
@@ -305,7 +306,7 @@ export function floor<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function ceil<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.ceil();
+  return tensorArgument("ceil", x).ceil();
 }
 
 /**
@@ -319,7 +320,7 @@ export function ceil<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function round<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.round();
+  return tensorArgument("round", x).round();
 }
 
 /**
@@ -333,5 +334,5 @@ export function round<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
  * ```
  */
 export function trunc<S extends Shape>(x: Tensor<S, "f32">): Tensor<S, "f32"> {
-  return x.trunc();
+  return tensorArgument("trunc", x).trunc();
 }

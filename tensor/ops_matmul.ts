@@ -7,7 +7,7 @@
  */
 
 import { numel, type Shape, ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 /**
  * `a @ b` as `torch.matmul`: matrices, a 1-D operand as a row (left) or a column (right) whose
@@ -24,6 +24,7 @@ import { apply, type Tensor } from "./tensor.ts";
  * ```
  */
 export function matmul(a: Tensor, b: Tensor): Tensor<Shape, "f32"> {
+  tensorArgument("matmul", a);
   return (a as Tensor<Shape, "f32">).matmul(b as Tensor<Shape, "f32">);
 }
 
@@ -48,6 +49,7 @@ export function linear(
   bias: Tensor | null,
   options: { relu?: boolean } = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("linear", x);
   const params = { relu: options.relu ?? false };
   const product = (rows: Tensor) => apply("linear", bias ? [rows, w, bias] : [rows, w], params);
   if (x.rank === 2) return product(x);

@@ -15,13 +15,13 @@
  */
 
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import type { BatchNormRunning } from "./_primitives_norm.ts";
 import type { OpParams } from "./_rules/mod.ts";
 import { type Shape, ShapeError } from "./shape.ts";
 import { noGrad } from "./_autograd.ts";
 import { tidy } from "./memory.ts";
-import { apply, rawOf, type Tensor } from "./tensor.ts";
+import { apply, rawOf, type Tensor, tensorArgument } from "./tensor.ts";
 
 /** Options of {@link batchNorm}, PyTorch's `F.batch_norm` arguments. */
 export interface BatchNormOptions {
@@ -82,6 +82,7 @@ const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({
  * ```
  */
 export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor<Shape, "f32"> {
+  tensorArgument("batchNorm", x);
   const op = "batchNorm";
   checkOptions(op, options, BATCH_NORM_OPTIONS);
   requireFloat(op, x);
@@ -190,6 +191,7 @@ export function layerNorm(
   normalizedShape: readonly number[],
   options: LayerNormOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("layerNorm", x);
   const op = "layerNorm";
   checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
@@ -251,6 +253,7 @@ export function groupNorm(
   numGroups: number,
   options: GroupNormOptions = {},
 ): Tensor<Shape, "f32"> {
+  tensorArgument("groupNorm", x);
   const op = "groupNorm";
   checkOptions(op, options, AFFINE_NORM_OPTIONS);
   requireFloat(op, x);
@@ -324,6 +327,7 @@ const INSTANCE_NORM_OPTIONS = optionNames<InstanceNormOptions>({
  * ```
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor<Shape, "f32"> {
+  tensorArgument("instanceNorm", x);
   const op = "instanceNorm";
   checkOptions(op, options, INSTANCE_NORM_OPTIONS);
   requireFloat(op, x);

@@ -8,9 +8,9 @@
 
 import type { ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames, requireNumber } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireNumber } from "./options.ts";
 import { ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 /** PyTorch's padding modes. */
 export type PadMode = "constant" | "reflect" | "replicate" | "circular";
@@ -69,6 +69,7 @@ export function paddedShape(shape: readonly number[], pads: readonly number[]): 
  * ```
  */
 export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}): Tensor {
+  tensorArgument("pad", x);
   checkOptions("pad", options, PAD_OPTIONS);
   requireFloat("pad", x);
   const { mode = "constant" } = options;

@@ -8,6 +8,7 @@
 
 import { ShapeError } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
+import { tensorArgument } from "./tensor.ts";
 
 /** The checked sizes of a shuffle: leading axes, channels, height, width. */
 function sizes(op: string, x: Tensor, factor: number, name: string) {
@@ -51,6 +52,7 @@ function rearranged(
  * ```
  */
 export function pixelShuffle(x: Tensor, upscaleFactor: number): Tensor {
+  tensorArgument("pixelShuffle", x);
   const op = "pixelShuffle", r = upscaleFactor;
   const { lead, c, h, w } = sizes(op, x, r, "upscaleFactor");
   if (c % (r * r) !== 0) {
@@ -80,6 +82,7 @@ export function pixelShuffle(x: Tensor, upscaleFactor: number): Tensor {
  * ```
  */
 export function pixelUnshuffle(x: Tensor, downscaleFactor: number): Tensor {
+  tensorArgument("pixelUnshuffle", x);
   const op = "pixelUnshuffle", r = downscaleFactor;
   const { lead, c, h, w } = sizes(op, x, r, "downscaleFactor");
   for (const [axis, size] of [["height", h], ["width", w]] as const) {

@@ -8,7 +8,7 @@
 
 import { windowCount, windowSpan } from "../kernels/_window.ts";
 import { requireFloat, sameDevice } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { maxPool2d as poolWinners } from "./_primitives_cnn.ts";
 import { zeros } from "./creation.ts";
 import {
@@ -28,7 +28,7 @@ import {
 } from "./ops_cnn.ts";
 import { as1d } from "./ops_conv_family.ts";
 import { type Dim, type Shape, ShapeError } from "./shape.ts";
-import { apply, fromRaw, rawOf, type Tensor } from "./tensor.ts";
+import { apply, fromRaw, rawOf, type Tensor, tensorArgument } from "./tensor.ts";
 
 /** An adaptive pooling's output size: one for both axes, or `[OH, OW]`, null keeping an axis. */
 export type AdaptiveSize2d = number | readonly [number | null, number | null];
@@ -53,6 +53,7 @@ export function adaptiveMaxPool2d(x: Tensor3D, outputSize: AdaptiveSize2d): Tens
 /** The same over a batch, `x [N, C, H, W]`. */
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize2d): Tensor4D;
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize2d): Tensor3D | Tensor4D {
+  tensorArgument("adaptiveMaxPool2d", x);
   const op = "adaptiveMaxPool2d";
   requireFloat(op, x);
   if (x.rank === 3) {
@@ -92,6 +93,7 @@ export function adaptiveMaxPool1d(x: Tensor2D, outputSize: number): Tensor2D;
 /** The same over a batch, `x [N, C, L]`. */
 export function adaptiveMaxPool1d(x: Tensor, outputSize: number): Tensor3D;
 export function adaptiveMaxPool1d(x: Tensor, outputSize: number): Tensor2D | Tensor3D {
+  tensorArgument("adaptiveMaxPool1d", x);
   return over1d("adaptiveMaxPool1d", x, (x2) => adaptiveMaxPool2d(x2, [1, outputSize]));
 }
 
@@ -111,6 +113,7 @@ export function adaptiveAvgPool1d(x: Tensor2D, outputSize: number): Tensor2D;
 /** The same over a batch, `x [N, C, L]`. */
 export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor3D;
 export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor2D | Tensor3D {
+  tensorArgument("adaptiveAvgPool1d", x);
   return over1d("adaptiveAvgPool1d", x, (x2) => adaptiveAvgPool2d(x2, [1, outputSize]));
 }
 
@@ -165,6 +168,7 @@ export function maxPool1d(x: Tensor2D, options: MaxPool1dOptions): Tensor2D;
 /** The same over a batch, `x [N, C, L]`. */
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor3D;
 export function maxPool1d(x: Tensor, options: MaxPool1dOptions): Tensor2D | Tensor3D {
+  tensorArgument("maxPool1d", x);
   const op = "maxPool1d";
   checkOptions(op, options, MAX_POOL1D_OPTIONS, true);
   checkWindow1d(op, x, options);
@@ -224,6 +228,7 @@ export function avgPool1d(x: Tensor2D, options: AvgPool1dOptions): Tensor2D;
 /** The same over a batch, `x [N, C, L]`. */
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor3D;
 export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor2D | Tensor3D {
+  tensorArgument("avgPool1d", x);
   const op = "avgPool1d";
   checkOptions(op, options, AVG_POOL1D_OPTIONS, true);
   const { kernel, stride = kernel, padding = 0, ceilMode = false } = options;
@@ -314,6 +319,7 @@ export function maxPool2dWithIndices(
   x: Tensor,
   options: MaxPool2dOptions,
 ): PoolWinners<Tensor3D | Tensor4D> {
+  tensorArgument("maxPool2dWithIndices", x);
   if (x.rank === 3) {
     const { values, indices } = throughUnitAxis(
       [x],
@@ -383,6 +389,7 @@ export function maxUnpool2d(
   indices: Tensor,
   options: MaxUnpool2dOptions,
 ): Tensor3D | Tensor4D {
+  tensorArgument("maxUnpool2d", x);
   const op = "maxUnpool2d";
   checkOptions(op, options, MAX_UNPOOL2D_OPTIONS, true);
   requireFloat(op, x);
@@ -451,6 +458,7 @@ export function maxPool1dWithIndices(
   x: Tensor,
   options: MaxPool1dOptions,
 ): PoolWinners<Tensor2D | Tensor3D> {
+  tensorArgument("maxPool1dWithIndices", x);
   checkWindow1d("maxPool1dWithIndices", x, options);
   // Unbatched: a batch of one; then a height of one, whose plane numbers the winners along L.
   const { values, indices } = x.rank === 2
@@ -493,6 +501,7 @@ export function maxUnpool1d(
   indices: Tensor,
   options: MaxUnpool1dOptions,
 ): Tensor2D | Tensor3D {
+  tensorArgument("maxUnpool1d", x);
   const op = "maxUnpool1d";
   requireFloat(op, x);
   if (x.rank !== indices.rank || (x.rank !== 2 && x.rank !== 3)) {

@@ -8,6 +8,7 @@
 
 import type { DType, Shape } from "./shape.ts";
 import type { Axes, SumType, Tensor, ValuesAndIndices, VarianceOptions } from "./tensor.ts";
+import { tensorArgument } from "./tensor.ts";
 
 /**
  * Sum over `axes` (all when omitted); `keepdim` keeps them as size 1. An i32 tensor sums to
@@ -26,7 +27,7 @@ export function sum<D extends DType>(
   axes?: Axes,
   keepdim = false,
 ): Tensor<Shape, SumType<D>> {
-  return x.sum(axes, keepdim);
+  return tensorArgument("sum", x).sum(axes, keepdim);
 }
 
 /**
@@ -40,7 +41,7 @@ export function sum<D extends DType>(
  * ```
  */
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-  return x.mean(axes, keepdim);
+  return tensorArgument("mean", x).mean(axes, keepdim);
 }
 
 /**
@@ -59,7 +60,7 @@ export function max<D extends DType>(
   axes?: Axes,
   keepdim = false,
 ): Tensor<Shape, D> {
-  return x.max(axes, keepdim);
+  return tensorArgument("max", x).max(axes, keepdim);
 }
 
 /**
@@ -78,7 +79,7 @@ export function min<D extends DType>(
   axes?: Axes,
   keepdim = false,
 ): Tensor<Shape, D> {
-  return x.min(axes, keepdim);
+  return tensorArgument("min", x).min(axes, keepdim);
 }
 
 /**
@@ -98,7 +99,7 @@ export function min<D extends DType>(
  * ```
  */
 export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor<Shape, "i32"> {
-  return x.argmax(axis, keepdim);
+  return tensorArgument("argmax", x).argmax(axis, keepdim);
 }
 
 /**
@@ -112,7 +113,7 @@ export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor<Shape,
  * ```
  */
 export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor<Shape, "i32"> {
-  return x.argmin(axis, keepdim);
+  return tensorArgument("argmin", x).argmin(axis, keepdim);
 }
 
 /**
@@ -129,7 +130,7 @@ export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor<Shape,
  * ```
  */
 export function variance(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<Shape, "f32"> {
-  return x.var(axes, options);
+  return tensorArgument("variance", x).var(axes, options);
 }
 
 /**
@@ -143,7 +144,7 @@ export function variance(x: Tensor, axes?: Axes, options?: VarianceOptions): Ten
  * ```
  */
 export function std(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<Shape, "f32"> {
-  return x.std(axes, options);
+  return tensorArgument("std", x).std(axes, options);
 }
 
 /**
@@ -158,7 +159,7 @@ export function std(x: Tensor, axes?: Axes, options?: VarianceOptions): Tensor<S
  * ```
  */
 export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-  return x.logsumexp(axes, keepdim);
+  return tensorArgument("logsumexp", x).logsumexp(axes, keepdim);
 }
 
 /**
@@ -181,7 +182,7 @@ export function prod<D extends DType>(
   axes?: Axes,
   keepdim = false,
 ): Tensor<Shape, SumType<D>> {
-  return x.prod(axes, keepdim);
+  return tensorArgument("prod", x).prod(axes, keepdim);
 }
 
 /**
@@ -202,7 +203,7 @@ export function maxWithIndices<D extends DType>(
   dim: number,
   keepdim = false,
 ): ValuesAndIndices<Shape, D> {
-  return x.maxWithIndices(dim, keepdim);
+  return tensorArgument("maxWithIndices", x).maxWithIndices(dim, keepdim);
 }
 
 /**
@@ -222,7 +223,7 @@ export function minWithIndices<D extends DType>(
   dim: number,
   keepdim = false,
 ): ValuesAndIndices<Shape, D> {
-  return x.minWithIndices(dim, keepdim);
+  return tensorArgument("minWithIndices", x).minWithIndices(dim, keepdim);
 }
 
 /**
@@ -246,5 +247,5 @@ export function vectorNorm(
   dims?: Axes,
   keepdim = false,
 ): Tensor<Shape, "f32"> {
-  return x.norm(ord, dims, keepdim);
+  return tensorArgument("vectorNorm", x).norm(ord, dims, keepdim);
 }

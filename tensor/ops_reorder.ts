@@ -8,11 +8,12 @@
  */
 
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { tidy } from "./memory.ts";
 import { concat } from "./ops_shape.ts";
 import { type DType, normalizeAxes, type Shape } from "./shape.ts";
 import type { SumType, Tensor, ValuesAndIndices } from "./tensor.ts";
+import { tensorArgument } from "./tensor.ts";
 
 /**
  * The running sum of `x` along `dim`, as `torch.cumsum` (i32 stays i32, wrapping on
@@ -29,7 +30,7 @@ export function cumsum<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dim: number,
 ): Tensor<S, D> {
-  return x.cumsum(dim);
+  return tensorArgument("cumsum", x).cumsum(dim);
 }
 
 /**
@@ -47,7 +48,7 @@ export function cumprod<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dim: number,
 ): Tensor<S, D> {
-  return x.cumprod(dim);
+  return tensorArgument("cumprod", x).cumprod(dim);
 }
 
 /**
@@ -64,7 +65,7 @@ export function flip<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dims: number | readonly number[],
 ): Tensor<S, D> {
-  return x.flip(dims);
+  return tensorArgument("flip", x).flip(dims);
 }
 
 /**
@@ -84,7 +85,7 @@ export function roll<S extends Shape, D extends DType>(
   shifts: number | readonly number[],
   dims?: number | readonly number[],
 ): Tensor<S, D> {
-  return x.roll(shifts, dims);
+  return tensorArgument("roll", x).roll(shifts, dims);
 }
 
 /**
@@ -102,7 +103,7 @@ export function tile<D extends DType>(
   x: Tensor<Shape, D>,
   dims: readonly number[],
 ): Tensor<Shape, D> {
-  return x.tile(dims);
+  return tensorArgument("tile", x).tile(dims);
 }
 
 /**
@@ -120,7 +121,7 @@ export function tril<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   diagonal = 0,
 ): Tensor<S, D> {
-  return x.tril(diagonal);
+  return tensorArgument("tril", x).tril(diagonal);
 }
 
 /**
@@ -138,7 +139,7 @@ export function triu<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   diagonal = 0,
 ): Tensor<S, D> {
-  return x.triu(diagonal);
+  return tensorArgument("triu", x).triu(diagonal);
 }
 
 /**
@@ -159,7 +160,7 @@ export function diagonal<D extends DType>(
   dim1 = 0,
   dim2 = 1,
 ): Tensor<Shape, D> {
-  return x.diagonal(offset, dim1, dim2);
+  return tensorArgument("diagonal", x).diagonal(offset, dim1, dim2);
 }
 
 /**
@@ -173,7 +174,7 @@ export function diagonal<D extends DType>(
  * ```
  */
 export function trace<D extends DType>(x: Tensor<Shape, D>): Tensor<[], SumType<D>> {
-  return x.trace();
+  return tensorArgument("trace", x).trace();
 }
 
 /**
@@ -192,7 +193,7 @@ export function cummax<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dim: number,
 ): ValuesAndIndices<S, D> {
-  return x.cummax(dim);
+  return tensorArgument("cummax", x).cummax(dim);
 }
 
 /**
@@ -210,7 +211,7 @@ export function cummin<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   dim: number,
 ): ValuesAndIndices<S, D> {
-  return x.cummin(dim);
+  return tensorArgument("cummin", x).cummin(dim);
 }
 
 /**
@@ -224,7 +225,7 @@ export function cummin<S extends Shape, D extends DType>(
  * ```
  */
 export function logcumsumexp<S extends Shape>(x: Tensor<S, "f32">, dim: number): Tensor<S, "f32"> {
-  return x.logcumsumexp(dim);
+  return tensorArgument("logcumsumexp", x).logcumsumexp(dim);
 }
 
 /** The options of {@link diff}: tensors joined to either end of the input along the axis first. */
@@ -258,9 +259,10 @@ export function diff<D extends DType = "f32">(
   dim = -1,
   options: DiffOptions<D> = {},
 ): Tensor<Shape, D> {
+  tensorArgument("diff", x);
   checkOptions("diff", options, DIFF_OPTIONS);
-  // f32 and i32 both subtract; anything else (not a tensor) is named by requireFloat.
-  if (x?.dtype !== "i32") requireFloat("diff", x);
+  // f32 and i32 both subtract.
+  if (x.dtype !== "i32") requireFloat("diff", x);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`diff: n = ${n} is not an integer ≥ 0`);
   const axis = normalizeAxes(dim, x.rank, "diff")[0];
   return tidy(() => {

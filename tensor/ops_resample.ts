@@ -8,11 +8,11 @@
 
 import type { AxisMode, ResampleAxis } from "../kernels/interpolate.ts";
 import { requireFloat } from "./_core.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { adaptiveAvgPool2d } from "./ops_cnn.ts";
 import { adaptiveAvgPool1d } from "./ops_pool_family.ts";
 import { ShapeError } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 /**
  * The interpolation modes of {@link interpolate}: `linear` on 3-D input, `bilinear` and
@@ -56,7 +56,8 @@ export interface InterpolateOptions {
   antialias?: boolean;
 }
 
-const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
+/** The names of {@link InterpolateOptions} (for `nn.Upsample`, which takes the same). */
+export const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
   size: true,
   scaleFactor: true,
   mode: true,
@@ -90,6 +91,7 @@ const INTERPOLATE_OPTIONS = optionNames<InterpolateOptions>({
  * ```
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+  tensorArgument("interpolate", x);
   const op = "interpolate";
   checkOptions(op, options, INTERPOLATE_OPTIONS, true);
   requireFloat(op, x);

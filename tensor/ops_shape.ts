@@ -15,7 +15,7 @@ import {
   type Shape,
   ShapeError,
 } from "./shape.ts";
-import { apply, type Tensor } from "./tensor.ts";
+import { apply, type Tensor, tensorArgument } from "./tensor.ts";
 
 /**
  * The same elements in a new shape (one dimension may be −1): a view when `x` is contiguous.
@@ -31,7 +31,7 @@ export function reshape<D extends DType>(
   x: Tensor<Shape, D>,
   shape: readonly number[],
 ): Tensor<Shape, D> {
-  return x.reshape(shape);
+  return tensorArgument("reshape", x).reshape(shape);
 }
 
 /**
@@ -48,7 +48,7 @@ export function permute<D extends DType>(
   x: Tensor<Shape, D>,
   order: readonly number[],
 ): Tensor<Shape, D> {
-  return x.permute(order);
+  return tensorArgument("permute", x).permute(order);
 }
 
 /**
@@ -66,7 +66,7 @@ export function transpose<D extends DType>(
   axis0: number,
   axis1: number,
 ): Tensor<Shape, D> {
-  return x.transpose(axis0, axis1);
+  return tensorArgument("transpose", x).transpose(axis0, axis1);
 }
 
 /**
@@ -93,7 +93,7 @@ export function slice<D extends DType>(
   end: number,
   step = 1,
 ): Tensor<Shape, D> {
-  return x.slice(axis, start, end, step);
+  return tensorArgument("slice", x).slice(axis, start, end, step);
 }
 
 /**
@@ -145,6 +145,7 @@ export function split<D extends DType>(
   sizesOrSize: readonly number[] | number,
   axis: number,
 ): Tensor<Shape, D>[] {
+  tensorArgument("split", x);
   const a = normalizeAxes(axis, x.rank, "split")[0];
   const length = x.shape[a] as number;
   if (typeof sizesOrSize === "number" && !(Number.isInteger(sizesOrSize) && sizesOrSize > 0)) {
@@ -189,7 +190,7 @@ export function squeeze<D extends DType>(
   x: Tensor<Shape, D>,
   axes?: number | readonly number[],
 ): Tensor<Shape, D> {
-  return x.squeeze(axes);
+  return tensorArgument("squeeze", x).squeeze(axes);
 }
 
 /**
@@ -203,7 +204,7 @@ export function squeeze<D extends DType>(
  * ```
  */
 export function unsqueeze<D extends DType>(x: Tensor<Shape, D>, axis: number): Tensor<Shape, D> {
-  return x.unsqueeze(axis);
+  return tensorArgument("unsqueeze", x).unsqueeze(axis);
 }
 
 /**
@@ -222,7 +223,7 @@ export function flatten<D extends DType>(
   startDim = 0,
   endDim = -1,
 ): Tensor<Shape, D> {
-  return x.flatten(startDim, endDim);
+  return tensorArgument("flatten", x).flatten(startDim, endDim);
 }
 
 /**
@@ -240,7 +241,7 @@ export function broadcastTo<D extends DType>(
   x: Tensor<Shape, D>,
   shape: readonly number[],
 ): Tensor<Shape, D> {
-  return x.expand(shape);
+  return tensorArgument("broadcastTo", x).expand(shape);
 }
 
 /**

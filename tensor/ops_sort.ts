@@ -13,12 +13,13 @@ import { tidy } from "./memory.ts";
 import { maskedSelect } from "./ops_index.ts";
 import { concat } from "./ops_shape.ts";
 import { checkSearch } from "./_tensor_index_args.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import {
   fromRaw,
   rawOf,
   type SortOptions,
   type Tensor,
+  tensorArgument,
   type TopkOptions,
   type ValuesAndIndices,
 } from "./tensor.ts";
@@ -38,7 +39,7 @@ export function argsort<S extends Shape>(
   x: Tensor<S, DType>,
   options: SortOptions = {},
 ): Tensor<S, "i32"> {
-  return x.argsort(options);
+  return tensorArgument("argsort", x).argsort(options);
 }
 
 /**
@@ -57,7 +58,7 @@ export function sort<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
   options: SortOptions = {},
 ): ValuesAndIndices<S, D> {
-  return x.sort(options);
+  return tensorArgument("sort", x).sort(options);
 }
 
 /**
@@ -78,7 +79,7 @@ export function topk<D extends DType>(
   k: number,
   options: TopkOptions = {},
 ): ValuesAndIndices<Shape, D> {
-  return x.topk(k, options);
+  return tensorArgument("topk", x).topk(k, options);
 }
 
 /**
@@ -99,7 +100,7 @@ export function kthvalue<D extends DType>(
   dim = -1,
   keepdim = false,
 ): ValuesAndIndices<Shape, D> {
-  return x.kthvalue(k, dim, keepdim);
+  return tensorArgument("kthvalue", x).kthvalue(k, dim, keepdim);
 }
 
 /**
@@ -128,6 +129,7 @@ export function median<D extends DType>(
   dim?: number,
   keepdim = false,
 ): ValuesAndIndices<Shape, D> | Tensor<[], D> {
+  tensorArgument("median", x);
   return dim === undefined ? x.median() : x.median(dim, keepdim);
 }
 
@@ -187,6 +189,7 @@ export function searchsorted<S extends Shape, D extends DType>(
   values: Tensor<S, D> | number,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  tensorArgument("searchsorted", sortedSequence);
   checkOptions("searchsorted", options, SEARCH_OPTIONS);
   const right = searchesRight("searchsorted", options);
   return tidy(() => {
@@ -227,6 +230,7 @@ export function bucketize<S extends Shape, D extends DType>(
   boundaries: Tensor<Shape, D>,
   options: SearchOptions = {},
 ): Tensor<S, "i32"> {
+  tensorArgument("bucketize", input);
   checkOptions("bucketize", options, SEARCH_OPTIONS);
   if (boundaries.rank !== 1) {
     throw new RangeError(`bucketize: the boundaries must be 1-D, got shape [${boundaries.shape}]`);
@@ -269,6 +273,7 @@ export interface UniqueResult<S extends Shape, D extends DType> {
 export async function unique<S extends Shape, D extends DType>(
   x: Tensor<S, D>,
 ): Promise<UniqueResult<S, D>> {
+  tensorArgument("unique", x);
   const n = x.size;
   const { sorted, firsts } = tidy(() => {
     const sorted = x.reshape([n]).sort().values.detach();

@@ -38,18 +38,14 @@ import {
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
-  checkOptions,
   checkUpstreamGradient,
   clampBounds,
   expandedShape,
   extremumAxes,
   flattenedShape,
   matmulPlan,
-  optionNames,
-  requireBoolean,
   requireDevice,
   requireList,
-  requireNumber,
   resolvePermutation,
   resolveShape,
   resolveSlice,
@@ -59,6 +55,7 @@ import {
   swappedAxes,
   unsqueezedShape,
 } from "./_tensor_args.ts";
+import { checkOptions, optionNames, requireBoolean, requireNumber } from "./options.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import {
   flippedAxes,
@@ -1493,6 +1490,18 @@ export async function applyAsync<K extends AsyncOp>(
   params: OpParams[K],
 ): Promise<AnyTensor> {
   return await ops.applyAsync(op, inputs, params);
+}
+
+/**
+ * `x`, checked to be a tensor: the first argument of a functional op (`abs(x)` is `x.abs()`),
+ * which a caller without types may give as a number, an array or nothing; named there rather
+ * than as "x.abs is not a function".
+ */
+export function tensorArgument<T>(op: string, x: T): T {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(`${op}: expected a Tensor, got ${describeValue(x)}`);
+  }
+  return x;
 }
 
 /** The raw data of a tensor, for the tensor layer's fused ops (throws once disposed). */

@@ -18,7 +18,7 @@ import { type Device, StagingBuffer } from "../kernels/device.ts";
 import type { TransferState } from "./_rules/rule.ts";
 import { linkReplicaData } from "./_rules/transfer.ts";
 import { transferAll } from "./_primitives.ts";
-import { checkOptions, optionNames } from "./_tensor_args.ts";
+import { checkOptions, optionNames } from "./options.ts";
 import { apply, applyAsync, fromRaw, isRecording, rawOf, type Tensor } from "./tensor.ts";
 
 /**

@@ -42,7 +42,7 @@ export function layerMermaid(graph: ImportGraph): string {
 
 /** The tiers inside `tensor/`, bottom to top, and the files of each. */
 export const TENSOR_TIERS: readonly (readonly [string, (file: string) => boolean])[] = [
-  ["data and checks", (f) => ["_core.ts", "shape.ts", "memory.ts"].includes(f)],
+  ["data and checks", (f) => ["_core.ts", "shape.ts", "memory.ts", "options.ts"].includes(f)],
   ["primitives (kernels)", (f) => f.startsWith("_primitives")],
   ["rules (forward + backward)", (f) => f.startsWith("_rules/")],
   [

@@ -233,7 +233,7 @@ Deno.test("a state dict taken mid-run resumes exactly, through host data too", a
     /group 0 has no betas, eps, amsgrad: not the state of Adam or AdamW/,
   );
   await assert.rejects(
-    new SGD(groups(b).map((g) => ({ ...g, lr: 0.1 }))).loadStateDict(host),
+    new SGD(groups(b).map((g) => ({ params: g.params, lr: 0.1 }))).loadStateDict(host),
     /SGD.loadStateDict: group 0 has no momentum, formulation: not the state of SGD/,
   );
   assert.deepEqual(await snapshot(resumed, b), y, "a rejected state changed nothing");

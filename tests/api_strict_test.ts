@@ -49,25 +49,8 @@ import {
   zeros,
   zerosLike,
 } from "../mod.ts";
-import { checkOptions, nearestName } from "../tensor/_tensor_args.ts";
-
-/** Asserts that `fn` throws a one-line `type` whose message matches `pattern`. */
-function throwsLine(
-  fn: () => unknown,
-  type: new (...args: never[]) => Error,
-  pattern: RegExp,
-): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof type, `expected a ${type.name}, got ${error}`);
-    assert.match(error.message, pattern);
-    assert.ok(!error.message.includes("\n"), `one line: ${error.message}`);
-    return true;
-  });
-}
-
-/** What a caller without types may pass: anything. */
-// deno-lint-ignore no-explicit-any
-type Untyped = any;
+import { checkOptions, nearestName } from "../tensor/options.ts";
+import { throwsLine, type Untyped } from "./_throws_line.ts";
 
 Deno.test("the tensor API refuses what it would otherwise ignore", async (t) => {
   const device = await defaultDevice();

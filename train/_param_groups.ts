@@ -8,7 +8,8 @@
 
 import type { Module, StateValue } from "../nn/module.ts";
 import { zeros } from "../tensor/creation.ts";
-import { sameShape } from "../tensor/shape.ts";
+import { checkOptions } from "../tensor/options.ts";
+import { describeValue, sameShape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** The part of a group's options every optimiser takes. */
@@ -30,17 +31,29 @@ export function moduleParams(model: Module): { params: Tensor[]; names: string[]
 }
 
 /**
- * Each group's parameters and names (default `group<i>.param<j>`), checked: a parameter in one
- * group only, names unique, parameters contiguous f32 tensors.
+ * Each group's parameters and names (default `group<i>.param<j>`), checked: every key of a
+ * group one of `optionNames` (as PyTorch refuses an unknown keyword: a typo such as
+ * `weight_decay` would otherwise train without weight decay), a parameter in one group only,
+ * names unique, parameters contiguous f32 tensors.
  */
 export function groupParams(
   op: string,
   groups: readonly GroupParams[],
+  optionNames: readonly string[],
 ): { params: Tensor[]; names: string[] }[] {
-  if (groups.length === 0) throw new RangeError(`${op}: no parameter groups`);
+  if (!Array.isArray(groups) || groups.length === 0) {
+    throw new RangeError(`${op}: no parameter groups`);
+  }
   const seen = new Set<Tensor>();
   const seenNames = new Set<string>();
   return groups.map((g, gi) => {
+    checkOptions(groups.length === 1 ? op : `${op}: group ${gi}`, g, optionNames, true);
+    if (typeof g.params?.[Symbol.iterator] !== "function") {
+      throw new TypeError(
+        `${op}: group ${gi}'s params must be an array of tensors (model.parameters()), got ` +
+          describeValue(g.params),
+      );
+    }
     const params = [...g.params];
     const names = g.names ? [...g.names] : params.map((_, pi) => `group${gi}.param${pi}`);
     if (names.length !== params.length) {

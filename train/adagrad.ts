@@ -16,6 +16,7 @@ import {
   adagradConstants,
   checkAdagradHyperparameters,
 } from "../tensor/fused_foreach.ts";
+import { optionNames } from "../tensor/options.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
 import {
@@ -56,6 +57,16 @@ export interface AdagradParamGroup extends ParamGroup {
 
 const KIND: ForeachKind<AdagradParamGroup> = {
   name: "Adagrad",
+  optionNames: optionNames<AdagradGroupOptions>({
+    params: true,
+    names: true,
+    maximize: true,
+    lr: true,
+    lrDecay: true,
+    weightDecay: true,
+    initialAccumulatorValue: true,
+    eps: true,
+  }),
   rule: ADAGRAD_RULE,
   keys: ["lrDecay", "weightDecay", "initialAccumulatorValue", "eps"],
   variant: () => 0,

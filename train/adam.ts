@@ -25,6 +25,7 @@ import {
   adamVariant,
   checkAdamHyperparameters,
 } from "../tensor/fused_adam.ts";
+import { optionNames } from "../tensor/options.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { OptimizerStateDict, ParamGroup, ParamGroupState } from "./optimizer.ts";
 import {
@@ -99,6 +100,16 @@ function adamKind(name: string, decoupled: boolean): ForeachKind<AdamParamGroup>
   });
   return {
     name,
+    optionNames: optionNames<AdamGroupOptions>({
+      params: true,
+      names: true,
+      maximize: true,
+      lr: true,
+      betas: true,
+      eps: true,
+      weightDecay: true,
+      amsgrad: true,
+    }),
     family: "Adam or AdamW",
     rule: ADAM_RULE,
     keys: ["betas", "eps", "weightDecay", "amsgrad"],

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { join } from "node:path";
 import { encodeSafetensors, entryFromTypedArray, type TensorEntry } from "../nn/safetensors.ts";
 import {
@@ -203,6 +204,8 @@ export interface LoadTrainingCheckpointOptions {
   warn?: (message: string) => void;
 }
 
+const LOAD_TRAINING_CHECKPOINT_OPTIONS = optionNames<LoadTrainingCheckpointOptions>({ warn: true });
+
 /**
  * Reads the latest checkpoint of a run folder, or a checkpoint folder itself. Every file is
  * checked (state, optimizer and model, the weights finite) before anything is returned.
@@ -233,6 +236,7 @@ export async function loadTrainingCheckpoint(
   dir: string,
   options: LoadTrainingCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
+  checkOptions("loadTrainingCheckpoint", options, LOAD_TRAINING_CHECKPOINT_OPTIONS);
   if (await exists(join(dir, STATE_FILE))) return await readCheckpointFolder(dir);
   const latest = await latestCheckpoint(dir);
   if (latest === null) {

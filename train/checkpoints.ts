@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { CheckpointError, NonFiniteCheckpointError } from "../nn/checkpoint.ts";
 import { removeStaleTemps } from "../nn/_atomic.ts";
 import { plural } from "./_format.ts";
@@ -27,6 +28,14 @@ export interface CheckpointsOptions extends SaveTrainingCheckpointOptions {
   /** Stored in every checkpoint's `extra` (e.g. the run configuration). */
   extra?: Record<string, unknown>;
 }
+
+const CHECKPOINTS_OPTIONS = optionNames<CheckpointsOptions>({
+  keep: true,
+  writeFile: true,
+  runDir: true,
+  resume: true,
+  extra: true,
+});
 
 /**
  * A callback that writes a checkpoint at the end of every epoch and when a stop request ends
@@ -54,6 +63,7 @@ export interface CheckpointsOptions extends SaveTrainingCheckpointOptions {
  * ```
  */
 export function checkpoints(options: CheckpointsOptions): TrainerCallback {
+  checkOptions("checkpoints", options, CHECKPOINTS_OPTIONS);
   const save = async (trainer: TrainerContext, reason: "epoch" | "interrupt") => {
     const callbacks: Record<string, unknown> = {};
     for (const [name, c] of statefulCallbacks(trainer)) {

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { LearningRateGroups } from "./plateau.ts";
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerState } from "./lr_scheduler.ts";
 
@@ -66,6 +67,17 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
    */
   constructor(optimizer: LearningRateGroups, options: CosineAnnealingWarmRestartsOptions) {
     super(optimizer, options);
+    checkOptions(
+      "CosineAnnealingWarmRestarts",
+      options,
+      optionNames<typeof options>({
+        t0: true,
+        tMult: true,
+        etaMin: true,
+        name: true,
+        interval: true,
+      }),
+    );
     const what = "CosineAnnealingWarmRestarts";
     this.t0 = options.t0;
     this.tMult = options.tMult ?? 1;

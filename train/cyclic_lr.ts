@@ -10,6 +10,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { LRScheduler, type LRSchedulerOptions } from "./lr_scheduler.ts";
 import { type CycledGroup, perGroup, requireMomentum, setMomentum } from "./_cycled_momentum.ts";
 
@@ -71,6 +72,25 @@ export class CyclicLR extends LRScheduler {
     options: CyclicOptions,
   ) {
     super(optimizer, { interval: "step", ...options });
+    checkOptions(
+      "CyclicLR",
+      options,
+      optionNames<typeof options>({
+        baseLr: true,
+        maxLr: true,
+        stepSizeUp: true,
+        stepSizeDown: true,
+        mode: true,
+        gamma: true,
+        scaleFn: true,
+        scaleMode: true,
+        cycleMomentum: true,
+        baseMomentum: true,
+        maxMomentum: true,
+        name: true,
+        interval: true,
+      }),
+    );
     const what = "CyclicLR";
     const groups = optimizer.paramGroups;
     const baseLrs = perGroup(`${what}: baseLr`, options.baseLr, groups.length);

@@ -13,6 +13,7 @@ import { noGrad } from "../tensor/_autograd.ts";
 import { fromTypedArray } from "../tensor/creation.ts";
 import { replicateImages } from "../tensor/images.ts";
 import { tidy } from "../tensor/memory.ts";
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { crossEntropy, oneHot } from "../tensor/ops_loss.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { AugmentOptions } from "./data/augment.ts";
@@ -63,6 +64,16 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
 }
 
+const EVALUATE_OPTIONS = optionNames<EvaluateOptions>({
+  batchSize: true,
+  augment: true,
+  tenCrop: true,
+  loss: true,
+  device: true,
+  prefetch: true,
+  signal: true,
+});
+
 /**
  * Validation of a model over a dataset: mean loss, top-1 and top-5 error, with the centre crop
  * or the paper's ten patches (softmax outputs averaged). The model runs in evaluation mode, and
@@ -87,6 +98,7 @@ export async function evaluate(
   dataset: Dataset,
   options: EvaluateOptions = {},
 ): Promise<EvalResult> {
+  checkOptions("evaluate", options, EVALUATE_OPTIONS);
   // (The batch size is capped at the dataset's length: 0 read "batchSize … got 0".)
   if (dataset.length === 0) throw new RangeError("evaluate: the dataset is empty (0 samples)");
   const device = options.device ?? firstDevice(model);

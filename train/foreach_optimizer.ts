@@ -8,6 +8,8 @@
  * @module
  */
 
+import { checkOptions } from "../tensor/options.ts";
+import { OPTIMIZER_STEP_OPTIONS } from "./optimizer.ts";
 import type { StateValue } from "../nn/module.ts";
 import { fromTypedArray, full } from "../tensor/creation.ts";
 import {
@@ -44,6 +46,8 @@ export type Hyperparameters<G extends ParamGroup> = Omit<G, "params" | "names">;
 export interface ForeachKind<G extends ParamGroup> {
   /** The optimiser's name in errors. */
   name: string;
+  /** The names of a group's options (built by `optionNames`): any other key is an error. */
+  optionNames: readonly string[];
   /** Whose state dicts it loads, in errors ("Adam or AdamW"); default `name`. */
   family?: string;
   /** The element-wise rule. */
@@ -83,6 +87,7 @@ export interface ForeachGroupOptions {
  * interface AveragedGroup extends ParamGroup { beta: number }
  * const kind: ForeachKind<AveragedGroup> = {
  *   name: "Averaged",
+ *   optionNames: ["params", "names", "maximize", "lr", "beta"],
  *   rule: {
  *     name: "averaged",
  *     stateNames: () => ["average"],
@@ -128,7 +133,7 @@ export class ForeachOptimizer<
   ) {
     this.#kind = kind;
     this.#resolve = resolve;
-    const resolved = groupParams(kind.name, list);
+    const resolved = groupParams(kind.name, list, kind.optionNames);
     this.#groups = list.map((g, gi) => this.#group(g, resolved[gi], gi));
     this.#steps = new StepCounts(this.#groups.flatMap((g) => g.params));
   }
@@ -152,7 +157,11 @@ export class ForeachOptimizer<
   addParamGroup(options: O): void {
     const index = this.#groups.length;
     const existing = this.#groups.map((g) => ({ params: g.params, names: g.names }));
-    const resolved = groupParams(`${this.#kind.name}.addParamGroup`, [...existing, options]);
+    const resolved = groupParams(
+      `${this.#kind.name}.addParamGroup`,
+      [...existing, options],
+      this.#kind.optionNames,
+    );
     this.#groups.push(this.#group(options, resolved[index], index));
     this.#steps.add(resolved[index].params);
   }
@@ -182,6 +191,7 @@ export class ForeachOptimizer<
    * guard that the loop has not settled, checks every update first and settles it.
    */
   step(options: OptimizerStepOptions = {}): number {
+    checkOptions("ForeachOptimizer.step", options, OPTIMIZER_STEP_OPTIONS);
     const { guard } = options;
     if (guard?.pending) {
       this.check(guard);

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { TrainerCallback } from "./callback.ts";
 import type { LearningRateGroups } from "./plateau.ts";
 
@@ -249,6 +250,11 @@ export class StepLR extends LRScheduler {
     options: { stepSize: number; gamma?: number } & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "StepLR",
+      options,
+      optionNames<typeof options>({ stepSize: true, gamma: true, name: true, interval: true }),
+    );
     this.stepSize = options.stepSize;
     this.gamma = options.gamma ?? 0.1;
     requirePositiveInteger("StepLR: stepSize", this.stepSize);
@@ -292,6 +298,11 @@ export class MultiStepLR extends LRScheduler {
     options: { milestones: readonly number[]; gamma?: number } & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "MultiStepLR",
+      options,
+      optionNames<typeof options>({ milestones: true, gamma: true, name: true, interval: true }),
+    );
     this.milestones = [...options.milestones].sort((a, b) => a - b);
     this.gamma = options.gamma ?? 0.1;
     for (const m of this.milestones) requirePositiveInteger("MultiStepLR: a milestone", m);
@@ -330,6 +341,11 @@ export class ExponentialLR extends LRScheduler {
    */
   constructor(optimizer: LearningRateGroups, options: { gamma: number } & LRSchedulerOptions) {
     super(optimizer, options);
+    checkOptions(
+      "ExponentialLR",
+      options,
+      optionNames<typeof options>({ gamma: true, name: true, interval: true }),
+    );
     this.gamma = options.gamma;
     requireFactor("ExponentialLR: gamma", this.gamma);
     this.start();
@@ -378,6 +394,11 @@ export class CosineAnnealingLR extends LRScheduler {
     options: { tMax: number; etaMin?: number } & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "CosineAnnealingLR",
+      options,
+      optionNames<typeof options>({ tMax: true, etaMin: true, name: true, interval: true }),
+    );
     this.tMax = options.tMax;
     this.etaMin = options.etaMin ?? 0;
     requirePositiveInteger("CosineAnnealingLR: tMax", this.tMax);
@@ -432,6 +453,17 @@ export class LinearLR extends LRScheduler {
       & LRSchedulerOptions = {},
   ) {
     super(optimizer, options);
+    checkOptions(
+      "LinearLR",
+      options,
+      optionNames<typeof options>({
+        startFactor: true,
+        endFactor: true,
+        totalIters: true,
+        name: true,
+        interval: true,
+      }),
+    );
     this.startFactor = options.startFactor ?? 1 / 3;
     this.endFactor = options.endFactor ?? 1;
     this.totalIters = options.totalIters ?? 5;
@@ -494,6 +526,11 @@ export class ConstantLR extends LRScheduler {
     options: { factor?: number; totalIters?: number } & LRSchedulerOptions = {},
   ) {
     super(optimizer, options);
+    checkOptions(
+      "ConstantLR",
+      options,
+      optionNames<typeof options>({ factor: true, totalIters: true, name: true, interval: true }),
+    );
     this.factor = options.factor ?? 1 / 3;
     this.totalIters = options.totalIters ?? 5;
     if (!(this.factor >= 0 && this.factor <= 1)) {
@@ -549,6 +586,11 @@ export class PolynomialLR extends LRScheduler {
     options: { totalIters?: number; power?: number } & LRSchedulerOptions = {},
   ) {
     super(optimizer, options);
+    checkOptions(
+      "PolynomialLR",
+      options,
+      optionNames<typeof options>({ totalIters: true, power: true, name: true, interval: true }),
+    );
     this.totalIters = options.totalIters ?? 5;
     this.power = options.power ?? 1;
     requirePositiveInteger("PolynomialLR: totalIters", this.totalIters);
@@ -623,6 +665,11 @@ export class LambdaLR extends LRScheduler {
     options: { lrLambda: LrLambda | readonly LrLambda[] } & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "LambdaLR",
+      options,
+      optionNames<typeof options>({ lrLambda: true, name: true, interval: true }),
+    );
     this.#lambdas = lambdasFor("LambdaLR: lrLambda", optimizer, options.lrLambda);
     this.start();
   }
@@ -665,6 +712,11 @@ export class MultiplicativeLR extends LRScheduler {
     options: { lrLambda: LrLambda | readonly LrLambda[] } & LRSchedulerOptions,
   ) {
     super(optimizer, options);
+    checkOptions(
+      "MultiplicativeLR",
+      options,
+      optionNames<typeof options>({ lrLambda: true, name: true, interval: true }),
+    );
     this.#lambdas = lambdasFor("MultiplicativeLR: lrLambda", optimizer, options.lrLambda);
     this.start();
   }

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import { LRScheduler, type LRSchedulerOptions } from "./lr_scheduler.ts";
 import { type CycledGroup, perGroup, requireMomentum, setMomentum } from "./_cycled_momentum.ts";
 
@@ -98,6 +99,26 @@ export class OneCycleLR extends LRScheduler {
     options: OneCycleOptions,
   ) {
     super(optimizer, { interval: "step", ...options });
+    checkOptions(
+      "OneCycleLR",
+      options,
+      optionNames<typeof options>({
+        maxLr: true,
+        totalSteps: true,
+        epochs: true,
+        stepsPerEpoch: true,
+        pctStart: true,
+        annealStrategy: true,
+        cycleMomentum: true,
+        baseMomentum: true,
+        maxMomentum: true,
+        divFactor: true,
+        finalDivFactor: true,
+        threePhase: true,
+        name: true,
+        interval: true,
+      }),
+    );
     const what = "OneCycleLR";
     this.totalSteps = totalStepsOf(options);
     const pct = options.pctStart ?? 0.3;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { optionNames } from "../tensor/options.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { StateValue } from "../nn/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -64,6 +65,9 @@ export interface OptimizerStepOptions {
    */
   guard?: StepGuard;
 }
+
+/** The names of {@link OptimizerStepOptions}, for `checkOptions`. */
+export const OPTIMIZER_STEP_OPTIONS = optionNames<OptimizerStepOptions>({ guard: true });
 
 /**
  * An optimiser: updates parameters from their gradients.

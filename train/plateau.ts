@@ -12,6 +12,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { EpochEnd, TrainerCallback, TrainerContext } from "./callback.ts";
 import type { EpochMetrics } from "./run_log.ts";
 import { formatLr } from "./_format.ts";
@@ -162,6 +163,22 @@ export class ReduceLROnPlateau implements TrainerCallback {
    * ```
    */
   constructor(optimizer: LearningRateGroups, options: PlateauOptions) {
+    checkOptions(
+      "ReduceLROnPlateau",
+      options,
+      optionNames<typeof options>({
+        mode: true,
+        factor: true,
+        patience: true,
+        threshold: true,
+        thresholdMode: true,
+        cooldown: true,
+        minLr: true,
+        eps: true,
+        metricName: true,
+        monitor: true,
+      }),
+    );
     this.optimizer = optimizer;
     this.mode = options.mode ?? "min";
     this.factor = options.factor ?? 0.1;

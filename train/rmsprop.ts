@@ -16,6 +16,7 @@ import {
   rmspropConstants,
   rmspropVariant,
 } from "../tensor/fused_foreach.ts";
+import { optionNames } from "../tensor/options.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ParamGroup } from "./optimizer.ts";
 import {
@@ -60,6 +61,17 @@ export interface RmspropParamGroup extends ParamGroup {
 
 const KIND: ForeachKind<RmspropParamGroup> = {
   name: "RMSprop",
+  optionNames: optionNames<RmspropGroupOptions>({
+    params: true,
+    names: true,
+    maximize: true,
+    lr: true,
+    alpha: true,
+    eps: true,
+    weightDecay: true,
+    momentum: true,
+    centered: true,
+  }),
   rule: RMSPROP_RULE,
   keys: ["alpha", "eps", "weightDecay", "momentum", "centered"],
   variant: rmspropVariant,

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { LearningRateGroups } from "./plateau.ts";
 import type { LRScheduler, LRSchedulerOptions } from "./lr_scheduler.ts";
 import { SchedulerChain, type SchedulerChainState } from "./scheduler_chain.ts";
@@ -55,6 +56,16 @@ export class SequentialLR extends SchedulerChain {
       & LRSchedulerOptions,
   ) {
     super("SequentialLR", optimizer, options.schedulers, options);
+    checkOptions(
+      "SequentialLR",
+      options,
+      optionNames<typeof options>({
+        schedulers: true,
+        milestones: true,
+        name: true,
+        interval: true,
+      }),
+    );
     const { schedulers, milestones } = options;
     if (milestones.length !== schedulers.length - 1) {
       throw new RangeError(

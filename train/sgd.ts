@@ -27,6 +27,8 @@
  * @module
  */
 
+import { checkOptions } from "../tensor/options.ts";
+import { OPTIMIZER_STEP_OPTIONS } from "./optimizer.ts";
 import type { Module, StateValue } from "../nn/module.ts";
 import { fromTypedArray, zeros } from "../tensor/creation.ts";
 import {
@@ -38,6 +40,7 @@ import {
   sgdUpdateAll,
 } from "../tensor/fused_sgd.ts";
 import { keep } from "../tensor/memory.ts";
+import { optionNames } from "../tensor/options.ts";
 import { StepCounts } from "./_step_counts.ts";
 import type { StepGuard } from "../tensor/step_guard.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -80,6 +83,18 @@ export interface ParamGroupOptions {
   /** Maximise the objective: steps along +g (PyTorch's `maximize`); default false. */
   maximize?: boolean;
 }
+
+const SGD_GROUP_OPTIONS = optionNames<ParamGroupOptions>({
+  params: true,
+  names: true,
+  lr: true,
+  momentum: true,
+  weightDecay: true,
+  formulation: true,
+  dampening: true,
+  nesterov: true,
+  maximize: true,
+});
 
 /** A parameter group as SGD holds it: the parameters and their hyperparameters. */
 export interface SgdParamGroup extends ParamGroup {
@@ -173,7 +188,7 @@ export class SGD implements Optimizer {
     const list: readonly ParamGroupOptions[] = "params" in groups
       ? [groups as ParamGroupOptions]
       : groups as readonly ParamGroupOptions[];
-    const resolved = groupParams("SGD", list);
+    const resolved = groupParams("SGD", list, SGD_GROUP_OPTIONS);
     this.#groups = list.map((g, gi) => resolveGroup(g, resolved[gi], gi));
     this.#momentumSteps = new StepCounts(this.#groups.flatMap((g) => g.params));
   }
@@ -197,7 +212,8 @@ export class SGD implements Optimizer {
   addParamGroup(group: ParamGroupOptions): void {
     const index = this.#groups.length;
     const existing = this.#groups.map((g) => ({ params: g.params, names: g.names }));
-    const resolved = groupParams("SGD.addParamGroup", [...existing, group])[index];
+    const resolved =
+      groupParams("SGD.addParamGroup", [...existing, group], SGD_GROUP_OPTIONS)[index];
     this.#groups.push(resolveGroup(group, resolved, index));
     this.#momentumSteps.add(resolved.params);
   }
@@ -268,6 +284,7 @@ export class SGD implements Optimizer {
    * loop has not settled, checks every update first and settles it (one device).
    */
   step(options: OptimizerStepOptions = {}): number {
+    checkOptions("SGD.step", options, OPTIMIZER_STEP_OPTIONS);
     const { guard } = options;
     if (guard?.pending) {
       this.check(guard);

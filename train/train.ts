@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { TrainerCallback } from "./callback.ts";
 import type { LoadedCheckpoint, SaveTrainingCheckpointOptions } from "./checkpoint.ts";
 import { checkpoints } from "./checkpoints.ts";
@@ -17,7 +18,7 @@ import { RMSprop } from "./rmsprop.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { SGD, type SgdFormulation } from "./sgd.ts";
-import { Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
+import { Trainer, TRAINER_OPTIONS, type TrainerOptions, type TrainResult } from "./trainer.ts";
 
 /**
  * The optimisers {@link createTrainer} can build: the paper's SGD, or torch.optim's Adam,
@@ -65,6 +66,23 @@ export interface TrainOptions<N extends OptimizerName = "sgd">
   checkpoint?: SaveTrainingCheckpointOptions;
 }
 
+/** The Trainer's options (the optimiser's name in place of the optimiser), and train()'s own. */
+const TRAIN_OPTIONS = [
+  ...TRAINER_OPTIONS,
+  ...optionNames<Omit<TrainOptions, keyof TrainerOptions>>({
+    lr: true,
+    momentum: true,
+    weightDecay: true,
+    formulation: true,
+    plateau: true,
+    schedule: true,
+    runDir: true,
+    resume: true,
+    extra: true,
+    checkpoint: true,
+  }),
+];
+
 /**
  * A {@link Trainer} set up with the paper's recipe: SGD over the model's named parameters, a
  * {@link ReduceLROnPlateau} on the validation top-1 error, then the given callbacks, and with a
@@ -88,7 +106,22 @@ export interface TrainOptions<N extends OptimizerName = "sgd">
 export function createTrainer<N extends OptimizerName = "sgd">(
   options: TrainOptions<N>,
 ): Trainer<OptimizerOf<N>> {
-  const { plateau, runDir, resume, extra, checkpoint } = options;
+  checkOptions("train", options, TRAIN_OPTIONS, true);
+  // The rest is the Trainer's (which refuses any other key).
+  const {
+    plateau,
+    runDir,
+    resume,
+    extra,
+    checkpoint,
+    schedule: _schedule,
+    optimizer: _optimizer,
+    lr: _lr,
+    momentum: _momentum,
+    weightDecay: _weightDecay,
+    formulation: _formulation,
+    ...trainerOptions
+  } = options;
   if (resume && runDir === undefined) throw new Error("resume needs the runDir to resume");
   const optimizer = createOptimizer(options.model, options) as OptimizerOf<N>;
   const scheduler = options.schedule?.(optimizer) ?? new ReduceLROnPlateau(optimizer, {
@@ -103,7 +136,7 @@ export function createTrainer<N extends OptimizerName = "sgd">(
   if (runDir !== undefined) {
     callbacks.push(checkpoints({ runDir, resume, extra, ...checkpoint }));
   }
-  return new Trainer({ ...options, optimizer, callbacks });
+  return new Trainer({ ...trainerOptions, optimizer, callbacks });
 }
 
 /**

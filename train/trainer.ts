@@ -40,6 +40,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../tensor/options.ts";
 import type { Device } from "../tensor/default_device.ts";
 import type { Module } from "../nn/module.ts";
 import { crossEntropy } from "../tensor/ops_loss.ts";
@@ -110,6 +111,31 @@ export interface TrainerOptions<O extends Optimizer = Optimizer> {
    */
   clipGradNorm?: number | GradNormClip;
 }
+
+/** The names of {@link TrainerOptions}, for `checkOptions`. */
+export const TRAINER_OPTIONS = optionNames<TrainerOptions>({
+  model: true,
+  optimizer: true,
+  loss: true,
+  trainData: true,
+  valData: true,
+  epochs: true,
+  batchSize: true,
+  seed: true,
+  augment: true,
+  evalAugment: true,
+  tenCrop: true,
+  evalBatchSize: true,
+  logEvery: true,
+  maxConsecutiveNonFinite: true,
+  generators: true,
+  device: true,
+  signal: true,
+  callbacks: true,
+  log: true,
+  prefetch: true,
+  clipGradNorm: true,
+});
 
 /** What {@link Trainer.run} returns. */
 export interface TrainResult {
@@ -216,8 +242,9 @@ export class Trainer<O extends Optimizer = Optimizer> implements TrainerContext 
 
   /** Checks the options and builds the loader; {@link Trainer.run} does the work. */
   constructor(options: TrainerOptions<O>) {
+    checkOptions("Trainer", options, TRAINER_OPTIONS, true);
     if (!Number.isInteger(options.epochs) || options.epochs < 0) {
-      throw new RangeError(`epochs must be a non-negative integer, got ${options.epochs}`);
+      throw new RangeError(`Trainer: epochs must be a non-negative integer, got ${options.epochs}`);
     }
     this.#options = options;
     this.#stopSignal = options.signal

@@ -1,6 +1,7 @@
 // Private: decodes PNG and JPEG bytes to 8-bit RGB, choosing the decoder by magic bytes.
 // The decoders (npm fast-png, jpeg-js) are imported dynamically on first use only.
 
+import { optionNames } from "../../tensor/options.ts";
 import { isPlainYcc, readJpegLayout, yccToRgbAsLibjpeg } from "./_jpeg_ycc.ts";
 
 /** A decoded image: `height × width × 3` bytes, HWC RGB. */
@@ -27,6 +28,9 @@ export interface DecodeOptions {
    */
   alpha?: AlphaMode;
 }
+
+/** The names of {@link DecodeOptions}, for `checkOptions`. */
+export const DECODE_OPTIONS = optionNames<DecodeOptions>({ maxPixels: true, alpha: true });
 
 /** Default pixel cap: 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;

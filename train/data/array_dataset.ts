@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import type { Sample } from "./dataset.ts";
 import { DatasetBase } from "./_dataset_base.ts";
 import { plural } from "../_format.ts";
@@ -25,6 +26,16 @@ export interface ArrayDatasetOptions {
   /** Used in error messages (e.g. the file the data came from). */
   source?: string;
 }
+
+const ARRAY_DATASET_OPTIONS = optionNames<ArrayDatasetOptions>({
+  pixels: true,
+  labels: true,
+  height: true,
+  width: true,
+  storedChannels: true,
+  classNames: true,
+  source: true,
+});
 
 /**
  * A dataset held in one packed byte array. RGB samples are returned as zero-copy views;
@@ -62,6 +73,7 @@ export class ArrayDataset extends DatasetBase {
 
   /** Checks the sizes and labels; keeps `pixels` as is (not copied). */
   constructor(options: ArrayDatasetOptions) {
+    checkOptions("ArrayDataset", options, ARRAY_DATASET_OPTIONS, true);
     const { pixels, labels, height, width, classNames } = options;
     const stored = options.storedChannels ?? 3;
     const where = options.source ? ` (${options.source})` : "";

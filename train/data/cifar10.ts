@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import type { ArrayDataset } from "./array_dataset.ts";
 import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
 import { isFile } from "./_fs.ts";
@@ -78,6 +79,8 @@ export interface Cifar10Options {
   files?: readonly string[];
 }
 
+const CIFAR10_OPTIONS = optionNames<Cifar10Options>({ dir: true, split: true, files: true });
+
 /**
  * Loads CIFAR-10 batch files into an in-memory dataset (50 000 training images take 150 MB).
  *
@@ -94,6 +97,7 @@ export interface Cifar10Options {
  * ```
  */
 export async function loadCifar10(options: Cifar10Options): Promise<ArrayDataset> {
+  checkOptions("loadCifar10", options, CIFAR10_OPTIONS);
   const { dir, split = "train" } = options;
   const files = options.files ??
     (split === "train"

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { ArrayDataset } from "./array_dataset.ts";
@@ -141,6 +142,8 @@ export interface IdxOptions {
   classNames?: readonly string[];
 }
 
+const IDX_OPTIONS = optionNames<IdxOptions>({ images: true, labels: true, classNames: true });
+
 /**
  * Loads an IDX image/label file pair as a dataset. Greyscale pixels are stored once and
  * returned as RGB (R = G = B) by `get`.
@@ -162,6 +165,7 @@ export interface IdxOptions {
  * ```
  */
 export async function loadIdx(options: IdxOptions): Promise<ArrayDataset> {
+  checkOptions("loadIdx", options, IDX_OPTIONS);
   const images = await readIdx(options.images);
   const labels = await readIdx(options.labels);
   if (images.dtype !== 0x08 || images.dims.length !== 3) {

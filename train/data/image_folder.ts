@@ -24,8 +24,15 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import { ArrayDataset } from "./array_dataset.ts";
-import { type AlphaMode, decodeImageBytes, type DecodeOptions, type RgbImage } from "./_decode.ts";
+import {
+  type AlphaMode,
+  DECODE_OPTIONS,
+  decodeImageBytes,
+  type DecodeOptions,
+  type RgbImage,
+} from "./_decode.ts";
 import { shorterSideCenterCrop } from "./_resize.ts";
 
 export type { AlphaMode, DecodeOptions, RgbImage };
@@ -48,6 +55,7 @@ export function decodeImage(
   name: string,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
+  checkOptions("decodeImage", options, DECODE_OPTIONS);
   return decodeImageBytes(bytes, name, options);
 }
 
@@ -326,6 +334,16 @@ export interface LoadImageFolderOptions extends ImageFolderOptions {
   size?: number;
 }
 
+const LOAD_IMAGE_FOLDER_OPTIONS = optionNames<LoadImageFolderOptions>({
+  maxPixels: true,
+  alpha: true,
+  skipBad: true,
+  extensions: true,
+  log: true,
+  allowEmptyClasses: true,
+  size: true,
+});
+
 /**
  * An in-memory dataset decoded from an image folder, with the skipped files listed.
  *
@@ -389,6 +407,7 @@ export async function loadImageFolder(
   dir: string,
   options: LoadImageFolderOptions = {},
 ): Promise<ImageFolderDataset> {
+  checkOptions("loadImageFolder", options, LOAD_IMAGE_FOLDER_OPTIONS);
   const size = options.size ?? 256;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`loadImageFolder: size must be a positive integer, got ${size}`);

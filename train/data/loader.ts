@@ -23,6 +23,8 @@
  * @module
  */
 
+import { checkOptions, optionNames, requireBoolean } from "../../tensor/options.ts";
+import { describeValue } from "../../tensor/shape.ts";
 import type { Dataset, Sample } from "./dataset.ts";
 import {
   augmentedCrops,
@@ -58,6 +60,27 @@ export interface DataLoaderOptions {
   /** Batches prepared ahead of the consumer; default 2 (0 disables prefetch). */
   prefetch?: number;
 }
+
+const DATA_LOADER_OPTIONS = optionNames<DataLoaderOptions>({
+  batchSize: true,
+  shuffle: true,
+  seed: true,
+  dropLast: true,
+  augment: true,
+  crops: true,
+  prefetch: true,
+});
+
+/** What `augment` may hold (a height and width given are replaced by the data set's). */
+const AUGMENT_OPTIONS = optionNames<AugmentOptions>({
+  crop: true,
+  flip: true,
+  pca: true,
+  mean: true,
+  scale: true,
+  height: true,
+  width: true,
+});
 
 /**
  * A batch with where it came from: the samples' bytes and their patches (`crops`, which the
@@ -142,7 +165,18 @@ export class DataLoader implements AsyncIterable<LoaderBatch> {
 
   /** Checks the options; batches are made on demand (and prefetched). */
   constructor(dataset: Dataset, options: DataLoaderOptions) {
+    checkOptions("DataLoader", options, DATA_LOADER_OPTIONS, true);
+    checkOptions("DataLoader: augment", options.augment ?? undefined, AUGMENT_OPTIONS);
     const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = options;
+    requireBoolean("DataLoader", "shuffle", shuffle);
+    requireBoolean("DataLoader", "dropLast", dropLast);
+    if (!["random", "center", "ten"].includes(options.crops ?? "random")) {
+      throw new RangeError(
+        `DataLoader: crops must be "random", "center" or "ten", got ${
+          describeValue(options.crops)
+        }`,
+      );
+    }
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     }

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import { emptyClass, ImageFolder } from "./image_folder.ts";
 import type { DecodeOptions } from "./_decode.ts";
 import { shorterSideCenterCrop } from "./_resize.ts";
@@ -106,6 +107,22 @@ export interface PrepareOptions extends DecodeOptions {
   signal?: AbortSignal;
 }
 
+const PREPARE_OPTIONS = optionNames<PrepareOptions>({
+  maxPixels: true,
+  alpha: true,
+  input: true,
+  output: true,
+  size: true,
+  shardSize: true,
+  skipBad: true,
+  allowEmptyClasses: true,
+  stats: true,
+  extensions: true,
+  log: true,
+  onProgress: true,
+  signal: true,
+});
+
 /**
  * Prepares an image folder into shards, mean image and PCA (see the module doc).
  *
@@ -129,6 +146,7 @@ export interface PrepareOptions extends DecodeOptions {
  * ```
  */
 export async function prepareImageFolder(options: PrepareOptions): Promise<ShardManifest> {
+  checkOptions("prepareImageFolder", options, PREPARE_OPTIONS);
   const { input, output, size = 256, shardSize = 1024, stats = true } = options;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`prepareImageFolder: size must be a positive integer, got ${size}`);

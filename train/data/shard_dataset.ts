@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import { join } from "node:path";
 import type { Sample } from "./dataset.ts";
 import { type DataFormat, DataFormatError, sourceDir } from "./data_format.ts";
@@ -27,6 +28,11 @@ export interface ShardDatasetOptions {
   /** At most this many shard files are kept open when reading from disk; default 32. */
   maxOpenFiles?: number;
 }
+
+const SHARD_DATASET_OPTIONS = optionNames<ShardDatasetOptions>({
+  inMemory: true,
+  maxOpenFiles: true,
+});
 
 interface ShardInfo {
   path: string;
@@ -112,6 +118,7 @@ export class ShardDataset extends DatasetBase {
    * ```
    */
   static async open(dir: string, options: ShardDatasetOptions = {}): Promise<ShardDataset> {
+    checkOptions("ShardDataset.open", options, SHARD_DATASET_OPTIONS);
     const manifestPath = `${dir}/manifest.json`;
     let manifest: ShardManifest;
     try {

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { checkOptions, optionNames } from "../../tensor/options.ts";
 import type { DataFormat, DataSource } from "./data_format.ts";
 import type { Sample } from "./dataset.ts";
 import { DatasetBase } from "./_dataset_base.ts";
@@ -51,6 +52,15 @@ export interface SyntheticOptions {
   cache?: boolean;
 }
 
+const SYNTHETIC_OPTIONS = optionNames<SyntheticOptions>({
+  count: true,
+  size: true,
+  seed: true,
+  split: true,
+  classes: true,
+  cache: true,
+});
+
 /**
  * A deterministic synthetic dataset of shapes and textures (see the module doc).
  *
@@ -79,6 +89,7 @@ export class SyntheticDataset extends DatasetBase {
 
   /** Checks the options; draws nothing until a sample is asked for. */
   constructor(options: SyntheticOptions) {
+    checkOptions("SyntheticDataset", options, SYNTHETIC_OPTIONS, true);
     const { count, size = 32, seed = 0, split = 0, classes = 10 } = options;
     if (!Number.isInteger(count) || count < 0) {
       throw new RangeError(`SyntheticDataset: count must be a non-negative integer, got ${count}`);
