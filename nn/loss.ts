@@ -13,22 +13,15 @@ import {
   type BinaryCrossEntropyOptions,
   binaryCrossEntropyWithLogits,
   type BinaryCrossEntropyWithLogitsOptions,
-  cosineEmbeddingLoss,
   gaussianNllLoss,
   type GaussianNllOptions,
-  hingeEmbeddingLoss,
   huberLoss,
   type HuberOptions,
   klDiv,
   type KlDivOptions,
   l1Loss,
-  type MarginOptions,
-  marginRankingLoss,
   mseLoss,
-  multilabelMarginLoss,
   multilabelSoftMarginLoss,
-  multiMarginLoss,
-  type MultiMarginOptions,
   nllLoss,
   type NllLossOptions,
   poissonNllLoss,
@@ -36,12 +29,21 @@ import {
   type ReductionOptions,
   smoothL1Loss,
   type SmoothL1Options,
+} from "../tensor/ops_losses.ts";
+import {
+  cosineEmbeddingLoss,
+  hingeEmbeddingLoss,
+  type MarginOptions,
+  marginRankingLoss,
+  multilabelMarginLoss,
+  multiMarginLoss,
+  type MultiMarginOptions,
   softMarginLoss,
   tripletMarginLoss,
   type TripletMarginOptions,
   tripletMarginWithDistanceLoss,
   type TripletMarginWithDistanceOptions,
-} from "../tensor/ops_losses.ts";
+} from "../tensor/ops_margin_losses.ts";
 import { crossEntropy, type CrossEntropyOptions } from "../tensor/ops_loss.ts";
 import { ctcLoss, type CtcLossOptions } from "../tensor/ops_ctc.ts";
 import type { Shape } from "../tensor/shape.ts";
