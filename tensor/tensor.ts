@@ -23,18 +23,7 @@ import {
   noGrad,
   runBackward,
 } from "./_autograd.ts";
-import {
-  argReduce,
-  binary,
-  type BinaryOp,
-  cast,
-  type Comparison,
-  download,
-  fill,
-  type IntegerDivision,
-  unary,
-  upload,
-} from "./_primitives.ts";
+import { binary, cast, download, fill, unary } from "./_primitives.ts";
 import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
@@ -50,12 +39,11 @@ import {
   resolveShape,
   resolveSlice,
   sameDtype,
-  scalarOp,
   squeezedShape,
   swappedAxes,
   unsqueezedShape,
 } from "./_tensor_args.ts";
-import { checkOptions, optionNames, requireBoolean, requireNumber } from "./options.ts";
+import { checkOptions, requireBoolean, requireNumber } from "./options.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import {
   flippedAxes,
@@ -67,8 +55,29 @@ import {
   rollShifts,
   scatterAxis,
 } from "./_tensor_index_args.ts";
-import { argsort, cumulativeExtremum, type ScatterMode } from "./_primitives_index.ts";
+import { argsort, type ScatterMode } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
+import { bindTensorAccess } from "./_tensor_handle.ts";
+import {
+  arithmetic,
+  compared,
+  integerDivided,
+  integerPow,
+  selected as selectedHandle,
+} from "./_tensor_arithmetic.ts";
+import {
+  extremumWithIndex,
+  indexOfExtremum,
+  shiftedByMax,
+  SORT_OPTIONS,
+  type SortOptions,
+  TOPK_OPTIONS,
+  type TopkOptions,
+  VARIANCE_OPTIONS,
+  varianceCorrection,
+  type VarianceOptions,
+} from "./_tensor_reductions.ts";
+import { runningExtremum, scattered } from "./_tensor_indexing.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
   type Broadcast,
@@ -93,7 +102,7 @@ import {
   type TupleOf,
 } from "./shape.ts";
 
-export type { NestedArray };
+export type { NestedArray, SortOptions, TopkOptions, VarianceOptions };
 
 /** Axes given to a reduction or softmax: one axis, several, or all when omitted. */
 export type Axes = number | readonly number[];
@@ -161,6 +170,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       wrap,
       raw: rawOfTensor,
       attachNode: (t, node) => t.#setNode(node),
+    });
+    bindTensorAccess({
+      wrap,
+      raw: (t, op) => rawOfTensor(t as AnyTensor, op),
+      apply: (op, inputs, params) => ops.apply(op, inputs as readonly AnyTensor[], params),
+      isTensor: (x) => x instanceof Tensor,
     });
   }
 
@@ -413,21 +428,21 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   add<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "add: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return arithmetic("add", this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("add", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this − other` with broadcasting. */
   sub<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "sub: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return arithmetic("sub", this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("sub", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `this · other` elementwise with broadcasting. */
   mul<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "mul: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return arithmetic("mul", this, other) as Tensor<Broadcast<S, O>, D>;
+    return arithmetic("mul", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /**
@@ -437,7 +452,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   div<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "div: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return arithmetic("div", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return arithmetic("div", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /**
@@ -457,7 +472,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       | (Tensor<O, D> & Check<Broadcastable<S, O>, "floorDivide: shapes do not broadcast">)
       | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return integerDivided("floorDivide", this, other) as Tensor<Broadcast<S, O>, D>;
+    return integerDivided("floorDivide", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /**
@@ -476,7 +491,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       | (Tensor<O, D> & Check<Broadcastable<S, O>, "remainder: shapes do not broadcast">)
       | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return integerDivided("remainder", this, other) as Tensor<Broadcast<S, O>, D>;
+    return integerDivided("remainder", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /**
@@ -493,7 +508,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   fmod<O extends Shape = []>(
     other: (Tensor<O, D> & Check<Broadcastable<S, O>, "fmod: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, D> {
-    return integerDivided("fmod", this, other) as Tensor<Broadcast<S, O>, D>;
+    return integerDivided("fmod", this, other) as AnyTensor as Tensor<Broadcast<S, O>, D>;
   }
 
   /** `−this`. */
@@ -738,42 +753,42 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   eq<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "eq: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("eq", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("eq", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /** `this != other` as f32 1 or 0 (1 where either is NaN); see {@link Tensor.eq}. */
   ne<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "ne: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("ne", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("ne", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /** `this < other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
   lt<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "lt: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("lt", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("lt", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /** `this <= other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
   le<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "le: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("le", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("le", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /** `this > other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
   gt<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "gt: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("gt", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("gt", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /** `this >= other` as f32 1 or 0 (0 where either is NaN); see {@link Tensor.eq}. */
   ge<O extends Shape = []>(
     other: (Tensor<O> & Check<Broadcastable<S, O>, "ge: shapes do not broadcast">) | number,
   ): Tensor<Broadcast<S, O>, "f32"> {
-    return compared("ge", this, other) as Tensor<Broadcast<S, O>, "f32">;
+    return compared("ge", this, other) as AnyTensor as Tensor<Broadcast<S, O>, "f32">;
   }
 
   /**
@@ -879,12 +894,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * as the maximum (its first index), as PyTorch. f32 or i32; no gradient.
    */
   argmax(axis?: number, keepdim = false): Tensor<Shape, "i32"> {
-    return indexOfExtremum(this, "argmax", axis, keepdim);
+    return indexOfExtremum(this, "argmax", axis, keepdim) as Tensor<Shape, "i32">;
   }
 
   /** The i32 index of the minimum along `axis`; see {@link Tensor.argmax} (a NaN counts too). */
   argmin(axis?: number, keepdim = false): Tensor<Shape, "i32"> {
-    return indexOfExtremum(this, "argmin", axis, keepdim);
+    return indexOfExtremum(this, "argmin", axis, keepdim) as Tensor<Shape, "i32">;
   }
 
   /**
@@ -894,12 +909,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * ties).
    */
   maxWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
-    return extremumWithIndex(this, "argmax", dim, keepdim);
+    return extremumWithIndex(this, "argmax", dim, keepdim) as ValuesAndIndices<Shape, D>;
   }
 
   /** The minimum along `dim` and its i32 index, as `torch.min(x, dim)`; see {@link Tensor.maxWithIndices}. */
   minWithIndices(dim: number, keepdim = false): ValuesAndIndices<Shape, D> {
-    return extremumWithIndex(this, "argmin", dim, keepdim);
+    return extremumWithIndex(this, "argmin", dim, keepdim) as ValuesAndIndices<Shape, D>;
   }
 
   /**
@@ -1061,7 +1076,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Softmax along `axis` (default last). */
   softmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis, "softmax");
+    const z = shiftedByMax(this, axis, "softmax") as Tensor<Shape, "f32">;
     const e = z.exp();
     const total = e.sum(axis, true);
     const out = e.div(total);
@@ -1071,7 +1086,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
 
   /** Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`. */
   logSoftmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis, "logSoftmax");
+    const z = shiftedByMax(this, axis, "logSoftmax") as Tensor<Shape, "f32">;
     const e = z.exp();
     const total = e.sum(axis, true);
     const logTotal = total.log();
@@ -1238,12 +1253,12 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * element each value came from.
    */
   cummax(dim: number): ValuesAndIndices<S, D> {
-    return runningExtremum(this, dim, "max");
+    return runningExtremum(this, dim, "max") as ValuesAndIndices<S, D>;
   }
 
   /** The running minimum along `dim` and its i32 index, as `torch.cummin`; see {@link Tensor.cummax}. */
   cummin(dim: number): ValuesAndIndices<S, D> {
-    return runningExtremum(this, dim, "min");
+    return runningExtremum(this, dim, "min") as ValuesAndIndices<S, D>;
   }
 
   /** The elements in reverse order along `dims` (an axis or several), copied, as `torch.flip`. */
@@ -1509,6 +1524,15 @@ export function rawOf(t: AnyTensor): RawTensor {
   return rawOfTensor(t);
 }
 
+/** `where(condition, a, b)`, a number branch taking the other's dtype (f32 when both are). */
+export function selected(
+  condition: AnyTensor,
+  a: AnyTensor | number,
+  b: AnyTensor | number,
+): AnyTensor {
+  return selectedHandle(condition, a, b) as AnyTensor;
+}
+
 /** A tensor that owns `raw` (for the tensor layer's creation functions and fused ops). */
 export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
   raw: RawTensor,
@@ -1520,18 +1544,6 @@ export function fromRaw<S extends Shape = Shape, D extends DType = DType>(
 /** The op whose recorded node made `t`, or null for a leaf or an unrecorded result. */
 export function recordedOp(t: AnyTensor): string | null {
   return graph.node(t)?.op ?? null;
-}
-
-/** `x − max(x)` along `axis`; the shift is a constant for the gradient (softmax ignores it). */
-function shiftedByMax(x: AnyTensor, axis: number, op: string): Tensor<Shape, "f32"> {
-  requireFloat(op, x);
-  reductionAxes(axis, x.rank, op); // named here, not as the max inside
-  // An empty tensor has no maximum to shift by, and nothing to shift.
-  if (x.size === 0) return x.add(0) as Tensor<Shape, "f32">;
-  const peak = noGrad(() => x.max(axis, true));
-  const out = x.sub(peak as AnyTensor);
-  peak.dispose();
-  return out as Tensor<Shape, "f32">;
 }
 
 /**
@@ -1549,282 +1561,4 @@ export interface ValuesAndIndices<S extends Shape, D extends DType> {
   values: Tensor<S, D>;
   /** Where along the axis each value came from. */
   indices: Tensor<S, "i32">;
-}
-
-/** The options of `sort` and `argsort`. */
-export interface SortOptions {
-  /** The axis sorted along (default −1, the last). */
-  dim?: number;
-  /** Largest first (default false: smallest first). */
-  descending?: boolean;
-  /** Accepted for PyTorch's signature: the sort is always stable. */
-  stable?: boolean;
-}
-
-const SORT_OPTIONS = optionNames<SortOptions>({ dim: true, descending: true, stable: true });
-
-/** The options of `topk`. */
-export interface TopkOptions {
-  /** The axis chosen along (default −1, the last). */
-  dim?: number;
-  /** The `k` largest (default true), else the `k` smallest. */
-  largest?: boolean;
-  /** Accepted for PyTorch's signature: the result is always in order. */
-  sorted?: boolean;
-}
-
-const TOPK_OPTIONS = optionNames<TopkOptions>({ dim: true, largest: true, sorted: true });
-
-/** The running extremum along `dim` and its index: a gather through the index, not recorded. */
-function runningExtremum<S extends Shape, D extends DType>(
-  x: Tensor<S, D>,
-  dim: number,
-  op: "max" | "min",
-): ValuesAndIndices<S, D> {
-  const axis = normalizeAxis(dim, Math.max(x.rank, 1), `cum${op}`);
-  const indices = wrap(cumulativeExtremum(rawOfTensor(x), axis, op)) as Tensor<S, "i32">;
-  return { values: x.gather(axis, indices) as Tensor<S, D>, indices };
-}
-
-/** The extremum along `dim` and its index: the index's gather, so the gradient follows it. */
-function extremumWithIndex<D extends DType>(
-  x: Tensor<Shape, D>,
-  op: "argmax" | "argmin",
-  dim: number,
-  keepdim: boolean,
-): ValuesAndIndices<Shape, D> {
-  requireBoolean(op === "argmax" ? "maxWithIndices" : "minWithIndices", "keepdim", keepdim);
-  return tidy(() => {
-    const index = indexOfExtremum(x, op, dim, true);
-    const values = x.gather(dim, index);
-    if (keepdim || x.rank === 0) return { values, indices: index };
-    return { values: values.squeeze(dim), indices: index.squeeze(dim) };
-  });
-}
-
-/** The options of `var` and `std`. */
-export interface VarianceOptions {
-  /** Subtracted from the count of elements to divide by (default 1: the unbiased estimate). */
-  correction?: number;
-  /**
-   * PyTorch's older spelling: `false` is `correction: 0`, `true` is `correction: 1`; it may not
-   * be given with `correction`.
-   */
-  unbiased?: boolean;
-  /** Keep the reduced axes as size 1 (default false). */
-  keepdim?: boolean;
-}
-
-const VARIANCE_OPTIONS = optionNames<VarianceOptions>({
-  correction: true,
-  unbiased: true,
-  keepdim: true,
-});
-
-/** The correction of `var` and `std`: `correction`, or 0 for `unbiased: false`, else 1. */
-function varianceCorrection({ correction, unbiased }: VarianceOptions): number {
-  if (unbiased === undefined) return correction ?? 1;
-  if (correction !== undefined) {
-    throw new TypeError("var: give correction or unbiased, not both (as torch.var)");
-  }
-  return unbiased ? 1 : 0;
-}
-
-/** The index of the extremum along `axis` (the flattened tensor when omitted); not recorded. */
-function indexOfExtremum(
-  x: AnyTensor,
-  op: "argmax" | "argmin",
-  axis: number | undefined,
-  keepdim: boolean,
-): Tensor<Shape, "i32"> {
-  requireBoolean(op, "keepdim", keepdim);
-  // A 0-d tensor takes axis 0 or −1, as PyTorch's: its one element is at index 0.
-  const axes = reductionAxes(axis, x.rank, op);
-  if (axes.some((a) => x.shape[a] === 0)) {
-    throw new ShapeError(`${op}: no elements to choose from along [${axes}] of [${x.shape}]`);
-  }
-  const index = argReduce(rawOfTensor(x), op, axes, keepdim);
-  return wrap(index) as Tensor<Shape, "i32">;
-}
-
-/** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
-function compared(op: Comparison, a: AnyTensor, b: AnyTensor | number): AnyTensor {
-  const x = rawOfTensor(a);
-  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
-  if (x.dtype === "i32" && Number.isInteger(b) && Math.abs(b) < 2 ** 31) {
-    // An integer against an i32 tensor compares exactly, as integers.
-    return wrap(withInt32Scalar(x, b, op));
-  }
-  // Else an i32 tensor is compared as f32, as PyTorch promotes it against a float.
-  const float = x.dtype === "f32" ? x.alias() : cast(x, "f32");
-  const out = unary(float, `${op}Scalar`, b);
-  float.dispose();
-  return wrap(out);
-}
-
-/** `where(condition, a, b)`, a number branch taking the other's dtype (f32 when both are). */
-export function selected(
-  condition: AnyTensor,
-  a: AnyTensor | number,
-  b: AnyTensor | number,
-): AnyTensor {
-  const tensors = [a, b].filter((t): t is AnyTensor => typeof t !== "number");
-  const dtype = tensors[0]?.dtype ?? "f32";
-  if (tensors.some((t) => t.dtype !== dtype)) {
-    throw new TypeError(
-      `where: the branches are ${tensors[0].dtype} and ${tensors[1].dtype}; ` +
-        "convert one with .float() or .int()",
-    );
-  }
-  const made: AnyTensor[] = [];
-  const asTensor = (t: AnyTensor | number) => {
-    if (typeof t !== "number") return t;
-    if (dtype === "i32" && !Number.isInteger(t)) {
-      throw new TypeError(`where: ${t} is not an integer, and the other branch is i32`);
-    }
-    const data = dtype === "i32" ? Int32Array.of(t) : Float32Array.of(t);
-    const scalar = wrap(upload(condition.device, data, [], dtype));
-    made.push(scalar);
-    return scalar;
-  };
-  try {
-    return apply("where", [condition, asTensor(a), asTensor(b)], {});
-  } finally {
-    for (const t of made) t.dispose();
-  }
-}
-
-/** `x.scatter` or `x.scatterAdd`: `src` a tensor, or a number broadcast to the index's shape. */
-function scattered(
-  op: "scatter" | "scatterAdd",
-  x: AnyTensor,
-  dim: number,
-  index: AnyTensor,
-  src: AnyTensor | number,
-  mode: ScatterMode,
-): AnyTensor {
-  if (typeof src !== "number") {
-    const axis = scatterAxis(op, x, dim, index, src);
-    return apply("scatter", [x, index, src], { dim: axis, mode, includeSelf: true });
-  }
-  if (x.dtype === "i32" && !Number.isInteger(src)) {
-    throw new TypeError(`${op}: ${src} is not an integer, and the input is i32`);
-  }
-  const data = x.dtype === "i32" ? Int32Array.of(src) : Float32Array.of(src);
-  using value = wrap(upload(x.device, data, [], x.dtype));
-  using spread = value.expand(index.shape as readonly number[]);
-  return scattered(op, x, dim, index, spread, mode);
-}
-
-/** `x op value` for an i32 tensor `x` and an integer `value`, unrecorded. */
-function withInt32Scalar(x: RawTensor, value: number, op: BinaryOp): RawTensor {
-  const scalar = upload(x.device, Int32Array.of(value), [], "i32");
-  try {
-    return binary(x, scalar, op);
-  } finally {
-    scalar.dispose();
-  }
-}
-
-/**
- * `a op b` for an i32 tensor `a` and an i32 tensor or integer `b`, into i32 (wrapping past
- * ±2³¹, as PyTorch's int32), unrecorded: an integer tensor has no gradient.
- */
-function integerArithmetic(
-  op: "add" | "sub" | "mul" | IntegerDivision,
-  a: AnyTensor,
-  b: AnyTensor | number,
-): AnyTensor {
-  const x = rawOfTensor(a);
-  if (typeof b !== "number") return wrap(binary(x, rawOfTensor(b, op), op));
-  if (b < -(2 ** 31) || b >= 2 ** 31) {
-    // As PyTorch: "value cannot be converted to type int32 without overflow".
-    throw new RangeError(`${op}: ${b} does not fit an i32 (the tensor's dtype)`);
-  }
-  return wrap(withInt32Scalar(x, b, op));
-}
-
-/**
- * `a op b` for an integer division (`//`, `%`, `fmod`): both i32 (a tensor and an integer, or
- * two tensors), as there are no float kernels for them yet.
- */
-function integerDivided(op: IntegerDivision, a: AnyTensor, b: AnyTensor | number): AnyTensor {
-  if (typeof b !== "number" && !(b instanceof Tensor)) {
-    throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
-  }
-  const bType = typeof b === "number" ? (Number.isInteger(b) ? "i32" : "f32") : b.dtype;
-  if (a.dtype !== "i32" || bType !== "i32") {
-    throw new TypeError(
-      `${op}: takes an i32 tensor and an i32 tensor or integer, got ${a.dtype} and ` +
-        `${typeof b === "number" ? b : bType}; f32 has no ${op} yet`,
-    );
-  }
-  return integerArithmetic(op, a, b);
-}
-
-/**
- * `x^exponent` for an i32 tensor and a non-negative integer exponent, as i32 (wrapping), by
- * repeated squaring: one multiplication per bit of the exponent and one per set bit.
- */
-function integerPower(x: RawTensor, exponent: number): RawTensor {
-  const ones = fill(x.device, x.shape, 1);
-  let result = cast(ones, "i32");
-  ones.dispose();
-  let square = x.alias();
-  for (let e = exponent; e > 0; e = Math.floor(e / 2)) {
-    if (e % 2 === 1) {
-      const product = binary(result, square, "mul", "pow");
-      result.dispose();
-      result = product;
-    }
-    if (e > 1) {
-      const next = binary(square, square, "mul", "pow");
-      square.dispose();
-      square = next;
-    }
-  }
-  square.dispose();
-  return result;
-}
-
-/** `x^exponent` for an i32 tensor `x`: i32 for a non-negative integer, f32 for a fraction. */
-function integerPow(x: AnyTensor, exponent: number): AnyTensor {
-  if (!Number.isInteger(exponent)) {
-    using float = x.float();
-    return float.pow(exponent);
-  }
-  if (exponent < 0) {
-    throw new RangeError(`pow: integers to negative integer powers are not allowed (${exponent})`);
-  }
-  return wrap(integerPower(rawOfTensor(x), exponent));
-}
-
-/**
- * `a op b` for a tensor or a scalar `b` (a scalar becomes a scalar op). An i32 operand meets an
- * f32 one, or a fraction, as f32, as PyTorch promotes it; i32 with i32 (or an integer) stays
- * i32 for `add`, `sub` and `mul`, and `div` is true division into f32, as PyTorch's.
- */
-function arithmetic(
-  op: "add" | "sub" | "mul" | "div",
-  a: AnyTensor,
-  b: AnyTensor | number,
-): AnyTensor {
-  const scalar = typeof b === "number";
-  if (!scalar && !(b instanceof Tensor)) {
-    throw new TypeError(`${op}: the operand is a Tensor or a number, got ${describeValue(b)}`);
-  }
-  const bType = scalar ? (Number.isInteger(b) ? "i32" : "f32") : rawOfTensor(b, op).dtype;
-  if (a.dtype === "i32" && bType === "i32" && op !== "div") return integerArithmetic(op, a, b);
-  if (a.dtype !== "f32" || (!scalar && b.dtype !== "f32")) {
-    // The casts are unrecorded (an i32 tensor has no gradient); the graph keeps what it needs.
-    const [left, right] = [a, b].map((t) => typeof t === "number" ? t : t.float());
-    const out = arithmetic(op, left as AnyTensor, right);
-    for (const [given, cast] of [[a, left], [b, right]]) {
-      if (cast !== given) (cast as AnyTensor).dispose();
-    }
-    return out;
-  }
-  if (!scalar) return apply(op, [a, b], {});
-  const { op: scalarKind, value } = scalarOp(op, b);
-  return apply(scalarKind, [a], { value });
 }
