@@ -1,12 +1,12 @@
 /**
  * The arithmetic behind `Tensor`'s methods: PyTorch's dtype promotion for `add`, `sub`, `mul`
  * and `div` (i32 with i32 stays i32, wrapping; with f32 or a fraction, f32), the integer
- * divisions and powers, the comparisons and `where`.
+ * divisions and powers, the comparisons, `where` and `maskedFill`, and the matrix product's plan.
  *
  * @module
  */
 
-import type { RawTensor } from "./_core.ts";
+import { type RawTensor, requireFloat, sameDevice } from "./_core.ts";
 import {
   binary,
   type BinaryOp,
@@ -17,9 +17,10 @@ import {
   unary,
   upload,
 } from "./_primitives.ts";
-import { scalarOp } from "./_tensor_args.ts";
+import { matmulPlan, scalarOp } from "./_tensor_args.ts";
 import { apply, isTensor, rawOfTensor, type TensorHandle, wrap } from "./_tensor_handle.ts";
-import { describeValue } from "./shape.ts";
+import { broadcastShapes, describeValue, sameShape, ShapeError } from "./shape.ts";
+import { requireNumber } from "./options.ts";
 
 /** `a op b` as f32 1 or 0, for a tensor or a number `b`; not recorded (no gradient). */
 export function compared(op: Comparison, a: TensorHandle, b: TensorHandle | number): TensorHandle {
@@ -183,4 +184,44 @@ export function arithmetic(
   if (!scalar) return apply(op, [a, b], {});
   const { op: scalarKind, value } = scalarOp(op, b);
   return apply(scalarKind, [a], { value });
+}
+
+/**
+ * `a.matmul(b)` with PyTorch's rules for 1-D operands and broadcast batch axes: the operands
+ * expanded and reshaped to 3-D as planned, one batched product, the result reshaped back.
+ */
+export function matrixProduct(a: TensorHandle, b: TensorHandle): TensorHandle {
+  // Checked before any view or copy is made, so that a refused product allocates nothing.
+  requireFloat("matmul", a, b);
+  sameDevice("matmul", a, b);
+  const plan = matmulPlan(a.shape, b.shape);
+  const made: TensorHandle[] = [];
+  const operand = (t: TensorHandle, i: 0 | 1) => {
+    const expand = plan.expand[i], shape = plan.operands[i];
+    let x = t;
+    if (expand) made.push(x = apply("expand", [x], { shape: expand }));
+    if (!sameShape(x.shape, shape)) {
+      made.push(x = apply("reshape", [x], { shape }));
+    }
+    return x;
+  };
+  try {
+    const product = apply("matmul", [operand(a, 0), operand(b, 1)], {});
+    if (sameShape(product.shape, plan.out)) return product;
+    made.push(product);
+    return apply("reshape", [product], { shape: plan.out });
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
+
+/** `x.maskedFill(mask, value)`: `where(mask, value, x)`, the mask broadcasting to `x`. */
+export function maskedFilled(x: TensorHandle, mask: TensorHandle, value: number): TensorHandle {
+  requireNumber("maskedFill", "the value", value);
+  sameDevice("maskedFill", x, mask);
+  const shape = broadcastShapes(mask.shape, x.shape, "maskedFill");
+  if (!sameShape(shape, x.shape)) {
+    throw new ShapeError(`maskedFill: the mask [${mask.shape}] does not broadcast to [${x.shape}]`);
+  }
+  return selected(mask, value, x);
 }

@@ -27,6 +27,34 @@ export interface TensorHandle extends Described {
   add(other: TensorHandle | number): TensorHandle;
   /** `this − other`. */
   sub(other: TensorHandle | number): TensorHandle;
+  /** `this · other`. */
+  mul(other: TensorHandle | number): TensorHandle;
+  /** `this / other`. */
+  div(other: TensorHandle | number): TensorHandle;
+  /** `this == other` as f32 1 or 0. */
+  eq(other: TensorHandle | number): TensorHandle;
+  /** `|this|`. */
+  abs(): TensorHandle;
+  /** `√this`. */
+  sqrt(): TensorHandle;
+  /** `e^this`. */
+  exp(): TensorHandle;
+  /** `ln this`. */
+  log(): TensorHandle;
+  /** The sum over `axes`. */
+  sum(axes?: number | readonly number[], keepdim?: boolean): TensorHandle;
+  /** The mean over `axes`. */
+  mean(axes?: number | readonly number[], keepdim?: boolean): TensorHandle;
+  /** The i32 order that sorts along `dim`. */
+  argsort(options?: { dim?: number; descending?: boolean }): TensorHandle;
+  /** Every `step`-th element of `[start, end)` along `axis`. */
+  slice(axis: number, start: number, end: number, step?: number): TensorHandle;
+  /** The same elements in shape `shape`. */
+  reshape(shape: readonly number[]): TensorHandle;
+  /** The elements as one axis. */
+  flatten(): TensorHandle;
+  /** `this != other` as f32 1 or 0. */
+  ne(other: TensorHandle | number): TensorHandle;
   /** `this < other` as f32 1 or 0. */
   lt(other: TensorHandle | number): TensorHandle;
   /** `this > other` as f32 1 or 0. */

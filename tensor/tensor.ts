@@ -14,13 +14,12 @@
  */
 
 import type { Device } from "../kernels/device.ts";
-import { type RawTensor, requireFloat, sameDevice } from "./_core.ts";
+import { type RawTensor, requireFloat } from "./_core.ts";
 import {
   freedGraphMessage,
   type GradNode,
   type GraphAccess,
   isGradEnabled,
-  noGrad,
   runBackward,
 } from "./_autograd.ts";
 import { binary, cast, download, fill, unary } from "./_primitives.ts";
@@ -32,7 +31,6 @@ import {
   expandedShape,
   extremumAxes,
   flattenedShape,
-  matmulPlan,
   requireDevice,
   requireList,
   resolvePermutation,
@@ -43,7 +41,7 @@ import {
   swappedAxes,
   unsqueezedShape,
 } from "./_tensor_args.ts";
-import { checkOptions, requireBoolean, requireNumber } from "./options.ts";
+import { checkOptions, requireBoolean } from "./options.ts";
 import { writeInto } from "./_tensor_assign.ts";
 import {
   flippedAxes,
@@ -53,9 +51,8 @@ import {
   requireMatrix,
   requireNormOrder,
   rollShifts,
-  scatterAxis,
 } from "./_tensor_index_args.ts";
-import { argsort, type ScatterMode } from "./_primitives_index.ts";
+import { argsort } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { bindTensorAccess } from "./_tensor_handle.ts";
 import {
@@ -63,26 +60,37 @@ import {
   compared,
   integerDivided,
   integerPow,
+  maskedFilled,
+  matrixProduct,
   selected as selectedHandle,
 } from "./_tensor_arithmetic.ts";
 import {
   extremumWithIndex,
   indexOfExtremum,
-  shiftedByMax,
+  kthvalueOf,
+  logSoftmaxOf,
+  logsumexpOf,
+  medianOf,
+  softmaxOf,
   SORT_OPTIONS,
   type SortOptions,
-  TOPK_OPTIONS,
+  standardDeviationOf,
+  topkOf,
   type TopkOptions,
-  VARIANCE_OPTIONS,
-  varianceCorrection,
+  varianceOf,
   type VarianceOptions,
 } from "./_tensor_reductions.ts";
-import { runningExtremum, scattered } from "./_tensor_indexing.ts";
+import {
+  indexAdded,
+  runningExtremum,
+  scattered,
+  scatterReduced,
+  type ScatterReduction,
+} from "./_tensor_indexing.ts";
 import { keep, type ScopedResource, tidy, track } from "./memory.ts";
 import {
   type Broadcast,
   type Broadcastable,
-  broadcastShapes,
   type Check,
   describeValue,
   type Dim,
@@ -95,14 +103,13 @@ import {
   normalizeAxis,
   numel,
   reductionAxes,
-  sameShape,
   type Shape,
   ShapeError,
   type ShapeValue,
   type TupleOf,
 } from "./shape.ts";
 
-export type { NestedArray, SortOptions, TopkOptions, VarianceOptions };
+export type { NestedArray, ScatterReduction, SortOptions, TopkOptions, VarianceOptions };
 
 /** Axes given to a reduction or softmax: one axis, several, or all when omitted. */
 export type Axes = number | readonly number[];
@@ -950,20 +957,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * The gradient goes back to where each came from.
    */
   topk(k: number, options: TopkOptions = {}): ValuesAndIndices<Shape, D> {
-    checkOptions("topk", options, TOPK_OPTIONS);
-    const { dim = -1, largest = true, sorted = true } = options;
-    requireBoolean("topk", "largest", largest);
-    requireBoolean("topk", "sorted", sorted);
-    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "topk");
-    const size = (this.shape as readonly number[])[axis] ?? 1;
-    if (!Number.isInteger(k) || k < 0 || k > size) {
-      throw new RangeError(`topk: k = ${k} is out of range for size ${size} along axis ${axis}`);
-    }
-    return tidy(() => {
-      const order = this.argsort({ dim: axis, descending: largest });
-      const indices = this.rank === 0 ? order : order.slice(axis, 0, k) as Tensor<Shape, "i32">;
-      return { values: this.gather(axis, indices), indices };
-    });
+    return topkOf(this, k, options) as ValuesAndIndices<Shape, D>;
   }
 
   /**
@@ -971,19 +965,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * `torch.kthvalue` (`k` from 1; NaN the largest; of equal values the first in order).
    */
   kthvalue(k: number, dim = -1, keepdim = false): ValuesAndIndices<Shape, D> {
-    requireBoolean("kthvalue", "keepdim", keepdim);
-    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "kthvalue");
-    const size = (this.shape as readonly number[])[axis] ?? 1;
-    if (!Number.isInteger(k) || k < 1 || k > size) {
-      throw new RangeError(`kthvalue: k = ${k} is out of range [1, ${size}] along axis ${axis}`);
-    }
-    return tidy(() => {
-      const order = this.argsort({ dim: axis });
-      const picked = this.rank === 0 ? order : order.slice(axis, k - 1, k) as Tensor<Shape, "i32">;
-      const values = this.gather(axis, picked);
-      if (keepdim || this.rank === 0) return { values, indices: picked };
-      return { values: values.squeeze(axis), indices: picked.squeeze(axis) };
-    });
+    return kthvalueOf(this, k, dim, keepdim) as ValuesAndIndices<Shape, D>;
   }
 
   /**
@@ -995,23 +977,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** The lower median of all elements, as `torch.median(x)`. */
   median(): Tensor<[], D>;
   median(dim?: number, keepdim = false): ValuesAndIndices<Shape, D> | Tensor<[], D> {
-    if (dim === undefined) {
-      return tidy(() => this.flatten().median(0).values) as Tensor<[], D>;
-    }
-    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "median");
-    const size = (this.shape as readonly number[])[axis] ?? 1;
-    if (size === 0) throw new ShapeError(`median: axis ${axis} of [${this.shape}] is empty`);
-    return tidy(() => {
-      const middle = this.kthvalue(Math.floor((size + 1) / 2), axis, keepdim);
-      if (this.dtype === "i32") return middle;
-      // A NaN anywhere in a row makes its median NaN, at the first NaN (argmax finds it).
-      const first = this.maxWithIndices(axis, keepdim);
-      const nan = first.values.ne(first.values);
-      return {
-        values: selected(nan, first.values, middle.values) as Tensor<Shape, D>,
-        indices: selected(nan, first.indices, middle.indices) as Tensor<Shape, "i32">,
-      };
-    });
+    return medianOf(this, dim, keepdim) as ValuesAndIndices<Shape, D> | Tensor<[], D>;
   }
 
   /**
@@ -1020,20 +986,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * passes over the centred values, so a large mean costs no precision.
    */
   var(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
-    checkOptions("var", options, VARIANCE_OPTIONS);
-    requireFloat("var", this);
-    const { keepdim = false } = options;
-    requireBoolean("var", "keepdim", keepdim);
-    if (options.unbiased !== undefined) requireBoolean("var", "unbiased", options.unbiased);
-    const correction = varianceCorrection(options);
-    requireNumber("var", "correction", correction);
-    const list = reductionAxes(axes, this.rank, "var");
-    const count = numel(list.map((i) => this.shape[i] as number));
-    return tidy(() => {
-      const x = this as Tensor<Shape, "f32">;
-      const centred = x.sub(x.mean(list, true));
-      return centred.pow(2).sum(list, keepdim).div(Math.max(0, count - correction));
-    });
+    return varianceOf(this, axes, options) as Tensor<Shape, "f32">;
   }
 
   /**
@@ -1042,14 +995,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * rather than give 0 · ∞ = NaN.
    */
   std(axes?: Axes, options: VarianceOptions = {}): Tensor<Shape, "f32"> {
-    checkOptions("std", options, VARIANCE_OPTIONS);
-    return tidy(() => {
-      const variance = this.var(axes, options);
-      const zero = noGrad(() => variance.eq(0));
-      // The root of 1 where the variance is 0, so its backward sees a finite factor there.
-      const root = (selected(zero, 1, variance) as Tensor<Shape, "f32">).sqrt();
-      return selected(zero, 0, root) as Tensor<Shape, "f32">;
-    });
+    return standardDeviationOf(this, axes, options) as Tensor<Shape, "f32">;
   }
 
   /**
@@ -1058,41 +1004,17 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * the softmax.
    */
   logsumexp(axes?: Axes, keepdim = false): Tensor<Shape, "f32"> {
-    requireFloat("logsumexp", this);
-    requireBoolean("logsumexp", "keepdim", keepdim);
-    const list = reductionAxes(axes, this.rank, "logsumexp");
-    const x = this as Tensor<Shape, "f32">;
-    return tidy(() => {
-      // The shift is a constant to the gradient: the result does not depend on it.
-      const shift = noGrad(() => {
-        if (x.size === 0) return x.sum(list, true);
-        const peak = x.max(list, true);
-        return selected(peak.abs().eq(Infinity), 0, peak) as Tensor<Shape, "f32">;
-      });
-      const kept = x.sub(shift).exp().sum(list, true).log().add(shift);
-      return keepdim ? kept : kept.reshape(kept.shape.filter((_, i) => !list.includes(i)));
-    });
+    return logsumexpOf(this, axes, keepdim) as Tensor<Shape, "f32">;
   }
 
   /** Softmax along `axis` (default last). */
   softmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis, "softmax") as Tensor<Shape, "f32">;
-    const e = z.exp();
-    const total = e.sum(axis, true);
-    const out = e.div(total);
-    [z, e, total].forEach((t) => t.dispose());
-    return out as Tensor<S, "f32">;
+    return softmaxOf(this, axis) as Tensor<S, "f32">;
   }
 
   /** Log-softmax along `axis` (default last): `z − log Σ exp z` with `z = x − max x`. */
   logSoftmax(axis = -1): Tensor<S, "f32"> {
-    const z = shiftedByMax(this, axis, "logSoftmax") as Tensor<Shape, "f32">;
-    const e = z.exp();
-    const total = e.sum(axis, true);
-    const logTotal = total.log();
-    const out = z.sub(logTotal);
-    [z, e, total, logTotal].forEach((t) => t.dispose());
-    return out as Tensor<S, "f32">;
+    return logSoftmaxOf(this, axis) as Tensor<S, "f32">;
   }
 
   // Linear algebra ---------------------------------------------------------------------------
@@ -1112,30 +1034,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
       & Check<MatmulInnerAgree<S, O>, "matmul: inner dimensions differ">
       & Check<MatmulBatchesAgree<S, O>, "matmul: batch axes do not broadcast">,
   ): Tensor<MatmulShape<S, O>, "f32"> {
-    // Checked before any view or copy is made, so that a refused product allocates nothing.
-    requireFloat("matmul", this, other);
-    sameDevice("matmul", this, other);
-    const plan = matmulPlan(this.shape as readonly number[], other.shape as readonly number[]);
-    const made: AnyTensor[] = [];
-    const operand = (t: AnyTensor, i: 0 | 1) => {
-      const expand = plan.expand[i], shape = plan.operands[i];
-      let x = t;
-      if (expand) made.push(x = apply("expand", [x], { shape: expand }));
-      if (!sameShape(x.shape as readonly number[], shape)) {
-        made.push(x = apply("reshape", [x], { shape }));
-      }
-      return x;
-    };
-    try {
-      const product = apply("matmul", [operand(this, 0), operand(other, 1)], {});
-      if (sameShape(product.shape as readonly number[], plan.out)) {
-        return product as Tensor<MatmulShape<S, O>, "f32">;
-      }
-      made.push(product);
-      return apply("reshape", [product], { shape: plan.out }) as Tensor<MatmulShape<S, O>, "f32">;
-    } finally {
-      for (const t of made) t.dispose();
-    }
+    return matrixProduct(this, other) as Tensor<MatmulShape<S, O>, "f32">;
   }
 
   /** Batched matrix product `[B, M, K]` × `[B, K, N]` (a batch size of 1 broadcasts). */
@@ -1387,25 +1286,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     source: Tensor<Shape, D>,
     alpha = 1,
   ): Tensor<S, D> {
-    const plan = indexSelectPlan(this, dim, index, "indexAdd");
-    sameDevice("indexAdd", this, source);
-    sameDtype("indexAdd", this, source);
-    if (!sameShape(source.shape as readonly number[], plan.shape)) {
-      throw new ShapeError(
-        `indexAdd: source [${source.shape}] must be [${plan.shape}]: the input's shape with the ` +
-          `index's length along axis ${plan.axis}`,
-      );
-    }
-    if (alpha !== 1 && this.dtype === "i32") {
-      // The scaling is an f32 product; PyTorch scales integers exactly, so refuse rather than
-      // round above 2²⁴ (it was an error naming mulScalar, an internal op).
-      throw new TypeError(`indexAdd: alpha = ${alpha} on an i32 tensor; only alpha 1 is supported`);
-    }
-    return tidy(() => {
-      const spread = index.reshape(plan.indexShape).expand(plan.shape) as Tensor<Shape, "i32">;
-      const scaled = alpha === 1 ? source : (source as AnyTensor).mul(alpha) as Tensor<Shape, D>;
-      return this.scatterAdd(plan.axis, spread, scaled);
-    }) as Tensor<S, D>;
+    return indexAdded(this, dim, index, source, alpha) as Tensor<S, D>;
   }
 
   /**
@@ -1414,19 +1295,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * the filled elements.
    */
   maskedFill(mask: Tensor, value: number): Tensor<S, D> {
-    requireNumber("maskedFill", "the value", value);
-    sameDevice("maskedFill", this, mask);
-    const shape = broadcastShapes(
-      mask.shape as readonly number[],
-      this.shape as readonly number[],
-      "maskedFill",
-    );
-    if (!sameShape(shape, this.shape as readonly number[])) {
-      throw new ShapeError(
-        `maskedFill: the mask [${mask.shape}] does not broadcast to [${this.shape}]`,
-      );
-    }
-    return selected(mask, value, this) as Tensor<S, D>;
+    return maskedFilled(this, mask, value) as Tensor<S, D>;
   }
 
   /**
@@ -1445,18 +1314,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     reduce: ScatterReduction,
     options: { includeSelf?: boolean } = {},
   ): Tensor<S, D> {
-    const axis = scatterAxis("scatterReduce", this, dim, index, src);
-    const mode: ScatterMode = reduce === "sum" ? "add" : reduce;
-    if (!["add", "prod", "mean", "amax", "amin"].includes(mode)) {
-      throw new RangeError(
-        `scatterReduce: reduce "${reduce}" is not one of "sum", "prod", "mean", "amax", "amin"`,
-      );
-    }
-    if (mode === "mean" && this.dtype !== "f32") {
-      throw new TypeError(`scatterReduce: the mean of an ${this.dtype} tensor (use .float())`);
-    }
-    const params = { dim: axis, mode, includeSelf: options.includeSelf ?? true };
-    return apply("scatter", [this, index, src], params) as Tensor<S, D>;
+    return scatterReduced(this, dim, index, src, reduce, options) as Tensor<S, D>;
   }
 
   /**
@@ -1551,9 +1409,6 @@ export function recordedOp(t: AnyTensor): string | null {
  * tensor whose dtype the types do not know is taken as f32, the common case).
  */
 export type SumType<D extends DType> = [D] extends ["i32"] ? "i32" : "f32";
-
-/** The reductions of `scatterReduce`, as `torch.scatter_reduce` names them. */
-export type ScatterReduction = "sum" | "prod" | "mean" | "amax" | "amin";
 
 /** Values and their i32 indices along an axis (PyTorch's `(values, indices)` named tuple). */
 export interface ValuesAndIndices<S extends Shape, D extends DType> {
