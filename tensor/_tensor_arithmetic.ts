@@ -17,7 +17,8 @@ import {
   unary,
   upload,
 } from "./_primitives.ts";
-import { matmulPlan, scalarOp } from "./_tensor_args.ts";
+import { clampBounds, matmulPlan, scalarOp } from "./_tensor_args.ts";
+import { tidy } from "./memory.ts";
 import { apply, isTensor, rawOfTensor, type TensorHandle, wrap } from "./_tensor_handle.ts";
 import { broadcastShapes, describeValue, sameShape, ShapeError } from "./shape.ts";
 import { requireNumber } from "./options.ts";
@@ -145,7 +146,7 @@ export function integerPower(x: RawTensor, exponent: number): RawTensor {
 }
 
 /** `x^exponent` for an i32 tensor `x`: i32 for a non-negative integer, f32 for a fraction. */
-export function integerPow(x: TensorHandle, exponent: number): TensorHandle {
+function integerPow(x: TensorHandle, exponent: number): TensorHandle {
   if (!Number.isInteger(exponent)) {
     using float = x.float();
     return float.pow(exponent);
@@ -224,4 +225,31 @@ export function maskedFilled(x: TensorHandle, mask: TensorHandle, value: number)
     throw new ShapeError(`maskedFill: the mask [${mask.shape}] does not broadcast to [${x.shape}]`);
   }
   return selected(mask, value, x);
+}
+
+/** `x.pow(exponent)`: by a tensor (f32), or by a number (an i32 tensor by integer powers). */
+export function powerOf(x: TensorHandle, exponent: number | TensorHandle): TensorHandle {
+  if (isTensor(exponent)) return apply("powTensor", [x, exponent], {});
+  if (typeof exponent !== "number") {
+    // It was read as NaN, giving numbers with no meaning.
+    throw new TypeError(`pow: the exponent must be a number or a tensor, got ${typeof exponent}`);
+  }
+  if (x.dtype === "i32") return integerPow(x, exponent);
+  return apply("pow", [x], { exponent });
+}
+
+/** `x.clamp(min, max)`: by numbers in one op, or by tensors as two `where`s. */
+export function clamped(
+  x: TensorHandle,
+  min?: number | TensorHandle | null,
+  max?: number | TensorHandle | null,
+): TensorHandle {
+  if (isTensor(min) || isTensor(max)) {
+    // max(x, min) then min(·, max), each a `where` so that a tie passes the gradient to x.
+    return tidy(() => {
+      const low = min == null ? x : selected(x.lt(min), min, x);
+      return max == null ? low : selected(low.gt(max), max, low);
+    });
+  }
+  return apply("clamp", [x], clampBounds(x.dtype, min, max));
 }

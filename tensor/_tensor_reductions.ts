@@ -1,6 +1,6 @@
 /**
  * The reductions behind `Tensor`'s methods that choose along an axis or need options: the
- * extremum and its index, `topk` and `kthvalue` through the sort order, the median, the variance
+ * extremum and its index, the sort order, `topk` and `kthvalue` through the sort order, the median, the variance
  * and the standard deviation, `logsumexp`, the softmax and its logarithm, and the options of `sort`, `topk`,
  * `var` and `std`.
  *
@@ -10,6 +10,7 @@
 import { requireFloat } from "./_core.ts";
 import { noGrad } from "./_autograd.ts";
 import { argReduce } from "./_primitives.ts";
+import { argsort } from "./_primitives_index.ts";
 import { type HandlesWithIndices, rawOfTensor, type TensorHandle, wrap } from "./_tensor_handle.ts";
 import { tidy } from "./memory.ts";
 import { checkOptions, optionNames, requireBoolean, requireNumber } from "./options.ts";
@@ -258,4 +259,14 @@ export function logSoftmaxOf(x: TensorHandle, axis: number): TensorHandle {
   const out = z.sub(logTotal);
   [z, e, total, logTotal].forEach((t) => t.dispose());
   return out;
+}
+
+/** `x.argsort(options)`: the stable order along an axis, not recorded. */
+export function sortOrder(x: TensorHandle, options: SortOptions): TensorHandle {
+  checkOptions("argsort", options, SORT_OPTIONS);
+  const { dim = -1, descending = false, stable = true } = options;
+  requireBoolean("argsort", "descending", descending);
+  requireBoolean("argsort", "stable", stable);
+  const axis = normalizeAxis(dim, Math.max(x.rank, 1), "argsort");
+  return wrap(argsort(rawOfTensor(x), axis, descending));
 }

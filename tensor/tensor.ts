@@ -7,8 +7,10 @@
  * A tensor is a {@link RawTensor} (its data) plus its place in the autograd graph. Every op
  * goes through {@link apply}, which runs the op's rule from the table in `_rules/mod.ts` and
  * records its backward (`_tensor_apply.ts`). The class is the typed face: what its methods are
- * given is checked in `_tensor_args.ts`, `assign` writes through `_tensor_assign.ts`, and
- * `toArray` nests through `_tensor_nested.ts`.
+ * given is checked in `_tensor_args.ts`, `assign` writes through `_tensor_assign.ts`,
+ * `toArray` nests through `_tensor_nested.ts`, and the longer methods are computed in
+ * `_tensor_arithmetic.ts`, `_tensor_reductions.ts` and `_tensor_indexing.ts`, which see a tensor
+ * through `_tensor_handle.ts` (they cannot import this file back).
  *
  * @module
  */
@@ -27,7 +29,6 @@ import type { AsyncOp, Op, OpParams } from "./_rules/mod.ts";
 import { type OpDispatch, opDispatch } from "./_tensor_apply.ts";
 import {
   checkUpstreamGradient,
-  clampBounds,
   expandedShape,
   extremumAxes,
   flattenedShape,
@@ -52,16 +53,16 @@ import {
   requireNormOrder,
   rollShifts,
 } from "./_tensor_index_args.ts";
-import { argsort } from "./_primitives_index.ts";
 import { nest, type NestedArray } from "./_tensor_nested.ts";
 import { bindTensorAccess } from "./_tensor_handle.ts";
 import {
   arithmetic,
+  clamped,
   compared,
   integerDivided,
-  integerPow,
   maskedFilled,
   matrixProduct,
+  powerOf,
   selected as selectedHandle,
 } from "./_tensor_arithmetic.ts";
 import {
@@ -74,6 +75,7 @@ import {
   softmaxOf,
   SORT_OPTIONS,
   type SortOptions,
+  sortOrder,
   standardDeviationOf,
   topkOf,
   type TopkOptions,
@@ -554,15 +556,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
   /** `this^exponent` elementwise for a tensor of exponents, broadcast. */
   pow(exponent: Tensor<Shape, DType>): Tensor<Shape, "f32">;
   pow(exponent: number | Tensor<Shape, DType>): Tensor<S, D> | Tensor<Shape, "f32"> {
-    if (exponent instanceof Tensor) {
-      return apply("powTensor", [this, exponent], {}) as Tensor<Shape, "f32">;
-    }
-    if (typeof exponent !== "number") {
-      // It was read as NaN, giving numbers with no meaning.
-      throw new TypeError(`pow: the exponent must be a number or a tensor, got ${typeof exponent}`);
-    }
-    if (this.dtype === "i32") return integerPow(this, exponent) as Tensor<S, D>;
-    return apply("pow", [this], { exponent }) as Tensor<S, D>;
+    return powerOf(this, exponent) as Tensor<S, D> | Tensor<Shape, "f32">;
   }
 
   /** `max(this, 0)`. */
@@ -718,14 +712,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
     min?: number | Tensor<Shape, D> | null,
     max?: number | Tensor<Shape, D> | null,
   ): Tensor<Shape, D> {
-    if (min instanceof Tensor || max instanceof Tensor) {
-      // max(x, min) then min(·, max), each a `where` so that a tie passes the gradient to x.
-      return tidy(() => {
-        const low = min == null ? this : selected(this.lt(min), min, this);
-        return max == null ? low : selected(low.gt(max), max, low);
-      }) as Tensor<Shape, D>;
-    }
-    return apply("clamp", [this], clampBounds(this.dtype, min, max)) as Tensor<S, D>;
+    return clamped(this, min, max) as Tensor<Shape, D>;
   }
 
   /**
@@ -930,12 +917,7 @@ export class Tensor<S extends Shape = Shape, D extends DType = DType> implements
    * (equal elements keep their order), so `stable` changes nothing. No gradient.
    */
   argsort(options: SortOptions = {}): Tensor<S, "i32"> {
-    checkOptions("argsort", options, SORT_OPTIONS);
-    const { dim = -1, descending = false, stable = true } = options;
-    requireBoolean("argsort", "descending", descending);
-    requireBoolean("argsort", "stable", stable);
-    const axis = normalizeAxis(dim, Math.max(this.rank, 1), "argsort");
-    return wrap(argsort(rawOfTensor(this), axis, descending)) as Tensor<S, "i32">;
+    return sortOrder(this, options) as Tensor<S, "i32">;
   }
 
   /**
